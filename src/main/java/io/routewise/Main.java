@@ -1,0 +1,26 @@
+package io.routewise;
+
+import io.routewise.cli.ServeCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Wiring only: picks the subcommand. */
+@Command(
+    name = "routewise",
+    mixinStandardHelpOptions = true,
+    version = "routewise 0.1.0",
+    description = "OpenAI-compatible proxy that routes each chat request to a strong or a weak model.",
+    subcommands = {
+        ServeCommand.class,
+    })
+public final class Main implements Runnable {
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  @Override
+  public void run() {
+    new CommandLine(this).usage(System.out);
+  }
+}

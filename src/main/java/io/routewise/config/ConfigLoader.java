@@ -1,0 +1,160 @@
+package io.routewise.config;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.YAMLException;
+
+/**
+ * Reads {@code config.yaml}: SnakeYAML (safe constructor, no arbitrary types), then
+ * {@code ${VAR}} / {@code ${VAR:-default}} substitution in every string from the environment, then
+ * validation into records. Any problem stops the start with the key's path and the reason.
+ */
+public final class ConfigLoader {
+  private static final Pattern VAR = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
+
+  private final Map<String, String> env;
+
+  public ConfigLoader(Map<String, String> env) {
+    this.env = env;
+  }
+
+  public static ConfigLoader fromSystemEnv() {
+    return new ConfigLoader(System.getenv());
+  }
+
+  public RoutewiseConfig load(Path file) {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (NoSuchFileException e) {
+      throw new ConfigException(List.of(file + ": file not found"));
+    } catch (IOException e) {
+      throw new ConfigException(List.of(file + ": cannot read: " + e.getMessage()));
+    }
+    return parse(text, file.toString());
+  }
+
+  public RoutewiseConfig parse(String yamlText, String source) {
+    Object raw;
+    try {
+      raw = new Yaml(new SafeConstructor(new LoaderOptions())).load(yamlText);
+    } catch (YAMLException e) {
+      throw new ConfigException(List.of(source + ": not valid YAML: " + e.getMessage()));
+    }
+    if (raw == null) {
+      raw = Map.of();
+    }
+    if (!(raw instanceof Map)) {
+      throw new ConfigException(List.of(source + ": the top level must be a mapping"));
+    }
+    ConfigProblems problems = new ConfigProblems();
+    @SuppressWarnings("unchecked")
+    Map<String, Object> substituted = (Map<String, Object>) substitute(raw, "", problems);
+    ConfigNode root = new ConfigNode("", substituted, problems);
+    RoutewiseConfig config = read(root);
+    root.rejectUnknownKeys();
+    problems.throwIfAny();
+    return config;
+  }
+
+  private RoutewiseConfig read(ConfigNode root) {
+    ConfigNode s = root.child("server");
+    ServerConfig server = new ServerConfig(
+        s.string("host", "0.0.0.0"),
+        s.integer("port", 6060, 0, 65535),
+        s.longValue("max_body_bytes", ServerConfig.DEFAULT_MAX_BODY_BYTES, 1, Integer.MAX_VALUE));
+    s.rejectUnknownKeys();
+
+    ConfigNode ups = root.child("upstreams");
+    if (!root.has("upstreams")) {
+      root.problem("upstreams", "is required (with strong and weak)");
+    }
+    UpstreamConfig strong = upstream(ups, "strong");
+    UpstreamConfig weak = upstream(ups, "weak");
+    ups.rejectUnknownKeys();
+
+    ConfigNode r = root.child("routing");
+    RoutingConfig routing = new RoutingConfig(r.string("router", "random"), r.number("threshold", 0.5, 0.0, 1.0));
+    r.rejectUnknownKeys();
+
+    ConfigNode c = root.child("client");
+    ClientConfig client = new ClientConfig(
+        c.integer("max_idle_connections", 256, 1, 100_000),
+        c.millis("keep_alive_ms", 300_000, 1_000, 86_400_000));
+    c.rejectUnknownKeys();
+
+    Path modelsDir = Path.of(root.string("models_dir", "models"));
+    return new RoutewiseConfig(server, strong, weak, routing, client, modelsDir, root.child("embedding"),
+        root.child("routers"));
+  }
+
+  private static UpstreamConfig upstream(ConfigNode ups, String name) {
+    if (!ups.has(name)) {
+      ups.problem(name, "is required (base_url, api_key, model)");
+    }
+    ConfigNode u = ups.child(name);
+    UpstreamConfig cfg = new UpstreamConfig(
+        name,
+        u.httpUrl("base_url", null),
+        u.secret("api_key", ""),
+        u.requiredString("model"),
+        u.millis("connect_timeout_ms", 5_000, 1, 600_000),
+        u.millis("timeout_ms", 120_000, 1, 3_600_000));
+    u.rejectUnknownKeys();
+    return cfg;
+  }
+
+  private Object substitute(Object node, String path, ConfigProblems problems) {
+    if (node instanceof Map<?, ?> m) {
+      Map<String, Object> out = new LinkedHashMap<>();
+      m.forEach((k, v) -> {
+        String key = String.valueOf(k);
+        out.put(key, substitute(v, path.isEmpty() ? key : path + "." + key, problems));
+      });
+      return out;
+    }
+    if (node instanceof List<?> l) {
+      List<Object> out = new ArrayList<>();
+      for (int i = 0; i < l.size(); i++) {
+        out.add(substitute(l.get(i), path + "[" + i + "]", problems));
+      }
+      return out;
+    }
+    if (node instanceof String s && s.contains("${")) {
+      Matcher mt = VAR.matcher(s);
+      StringBuilder sb = new StringBuilder();
+      while (mt.find()) {
+        String value = env.get(mt.group(1));
+        if (value == null || (value.isEmpty() && mt.group(2) != null)) {
+          value = mt.group(2);
+        }
+        if (value == null) {
+          problems.add(path, "environment variable " + mt.group(1) + " is not set (write ${"
+              + mt.group(1) + ":-default} to give a default)");
+          value = "";
+        }
+        mt.appendReplacement(sb, Matcher.quoteReplacement(value));
+      }
+      mt.appendTail(sb);
+      return sb.toString();
+    }
+    return node;
+  }
+
+  /** For tests and tools: a duration in milliseconds. */
+  static Duration ms(long ms) {
+    return Duration.ofMillis(ms);
+  }
+}

@@ -1,0 +1,274 @@
+package io.routewise.config;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A YAML mapping with its key path, read by typed getters that record problems instead of throwing,
+ * so a start reports every wrong key at once ({@link ConfigProblems}). Each getter marks its key as
+ * known; {@link #rejectUnknownKeys()} then reports the rest, so typos do not pass silently.
+ *
+ * <p>Strings have already had {@code ${VAR}} / {@code ${VAR:-default}} substituted
+ * ({@link ConfigLoader}); numbers may arrive as strings for that reason and are parsed.
+ */
+public final class ConfigNode {
+  private final String path;
+  private final Map<String, Object> values;
+  private final ConfigProblems problems;
+  private final Set<String> known = new HashSet<>();
+
+  public ConfigNode(String path, Map<String, Object> values, ConfigProblems problems) {
+    this.path = path;
+    this.values = values == null ? Map.of() : values;
+    this.problems = problems;
+  }
+
+  public static ConfigNode empty(String path, ConfigProblems problems) {
+    return new ConfigNode(path, Map.of(), problems);
+  }
+
+  public String path() {
+    return path;
+  }
+
+  public ConfigProblems problems() {
+    return problems;
+  }
+
+  public boolean has(String key) {
+    return values.containsKey(key) && values.get(key) != null;
+  }
+
+  public Set<String> keys() {
+    return Collections.unmodifiableSet(values.keySet());
+  }
+
+  public String pathOf(String key) {
+    return path.isEmpty() ? key : path + "." + key;
+  }
+
+  /** A nested mapping; missing gives an empty node, a non-mapping is a problem. */
+  @SuppressWarnings("unchecked")
+  public ConfigNode child(String key) {
+    known.add(key);
+    Object v = values.get(key);
+    if (v == null) {
+      return empty(pathOf(key), problems);
+    }
+    if (!(v instanceof Map)) {
+      problems.add(pathOf(key), "must be a mapping, got " + describe(v));
+      return empty(pathOf(key), problems);
+    }
+    return new ConfigNode(pathOf(key), stringKeys((Map<Object, Object>) v), problems);
+  }
+
+  public Optional<ConfigNode> optionalChild(String key) {
+    known.add(key);
+    return has(key) ? Optional.of(child(key)) : Optional.empty();
+  }
+
+  /** The raw children of a mapping whose keys are names (e.g. {@code routers:}). */
+  public Map<String, ConfigNode> children() {
+    Map<String, ConfigNode> out = new LinkedHashMap<>();
+    for (String k : values.keySet()) {
+      out.put(k, child(k));
+    }
+    return out;
+  }
+
+  public String string(String key, String fallback) {
+    known.add(key);
+    Object v = values.get(key);
+    if (v == null) {
+      return fallback;
+    }
+    if (v instanceof Map || v instanceof List) {
+      problems.add(pathOf(key), "must be a string, got " + describe(v));
+      return fallback;
+    }
+    return String.valueOf(v);
+  }
+
+  public String requiredString(String key) {
+    String s = string(key, null);
+    if (s == null || s.isBlank()) {
+      if (!values.containsKey(key) || values.get(key) == null) {
+        problems.add(pathOf(key), "is required");
+      } else {
+        problems.add(pathOf(key), "must not be empty");
+      }
+      return "";
+    }
+    return s;
+  }
+
+  /** A secret: required, never echoed in problems. */
+  public Secret secret(String key, String fallback) {
+    String s = string(key, fallback);
+    if (s == null) {
+      problems.add(pathOf(key), "is required");
+      return Secret.of("");
+    }
+    return Secret.of(s);
+  }
+
+  public int integer(String key, int fallback, int min, int max) {
+    return (int) longValue(key, fallback, min, max);
+  }
+
+  public long longValue(String key, long fallback, long min, long max) {
+    known.add(key);
+    Object v = values.get(key);
+    if (v == null) {
+      return fallback;
+    }
+    long n;
+    try {
+      if (v instanceof Number num && (num instanceof Integer || num instanceof Long)) {
+        n = num.longValue();
+      } else {
+        n = Long.parseLong(String.valueOf(v).trim());
+      }
+    } catch (NumberFormatException e) {
+      problems.add(pathOf(key), "must be an integer, got " + describe(v));
+      return fallback;
+    }
+    if (n < min || n > max) {
+      problems.add(pathOf(key), "must be between " + min + " and " + max + ", got " + n);
+      return fallback;
+    }
+    return n;
+  }
+
+  public double number(String key, double fallback, double min, double max) {
+    known.add(key);
+    Object v = values.get(key);
+    if (v == null) {
+      return fallback;
+    }
+    double d;
+    try {
+      d = v instanceof Number num ? num.doubleValue() : Double.parseDouble(String.valueOf(v).trim());
+    } catch (NumberFormatException e) {
+      problems.add(pathOf(key), "must be a number, got " + describe(v));
+      return fallback;
+    }
+    if (!(d >= min && d <= max)) {
+      problems.add(pathOf(key), "must be in [" + fmt(min) + ", " + fmt(max) + "], got " + fmt(d));
+      return fallback;
+    }
+    return d;
+  }
+
+  public boolean bool(String key, boolean fallback) {
+    known.add(key);
+    Object v = values.get(key);
+    if (v == null) {
+      return fallback;
+    }
+    if (v instanceof Boolean b) {
+      return b;
+    }
+    String s = String.valueOf(v).trim().toLowerCase();
+    if (s.equals("true") || s.equals("false")) {
+      return Boolean.parseBoolean(s);
+    }
+    problems.add(pathOf(key), "must be true or false, got " + describe(v));
+    return fallback;
+  }
+
+  public Duration millis(String key, long fallbackMillis, long minMillis, long maxMillis) {
+    return Duration.ofMillis(longValue(key, fallbackMillis, minMillis, maxMillis));
+  }
+
+  /** An absolute http(s) URL, without a trailing slash. */
+  public URI httpUrl(String key, String fallback) {
+    String s = string(key, fallback);
+    if (s == null || s.isBlank()) {
+      problems.add(pathOf(key), "is required (an http:// or https:// URL)");
+      return URI.create("http://invalid");
+    }
+    try {
+      URI u = new URI(s.trim());
+      if (u.getScheme() == null || !(u.getScheme().equals("http") || u.getScheme().equals("https"))
+          || u.getHost() == null) {
+        problems.add(pathOf(key), "must be an http:// or https:// URL with a host, got '" + s + "'");
+        return URI.create("http://invalid");
+      }
+      String str = u.toString();
+      return URI.create(str.endsWith("/") ? str.substring(0, str.length() - 1) : str);
+    } catch (Exception e) {
+      problems.add(pathOf(key), "is not a valid URL: '" + s + "'");
+      return URI.create("http://invalid");
+    }
+  }
+
+  public String oneOf(String key, String fallback, List<String> allowed) {
+    String s = string(key, fallback);
+    if (s != null && !allowed.contains(s)) {
+      problems.add(pathOf(key), "must be one of " + allowed + ", got '" + s + "'");
+      return fallback;
+    }
+    return s;
+  }
+
+  public List<String> stringList(String key, List<String> fallback) {
+    known.add(key);
+    Object v = values.get(key);
+    if (v == null) {
+      return fallback;
+    }
+    if (!(v instanceof List<?> list)) {
+      problems.add(pathOf(key), "must be a list, got " + describe(v));
+      return fallback;
+    }
+    List<String> out = new ArrayList<>();
+    for (Object o : list) {
+      out.add(String.valueOf(o));
+    }
+    return List.copyOf(out);
+  }
+
+  /** Records a problem for every key no getter asked for. Call after reading the node. */
+  public void rejectUnknownKeys() {
+    for (String k : values.keySet()) {
+      if (!known.contains(k)) {
+        List<String> expected = known.stream().sorted().toList();
+        problems.add(pathOf(k), "unknown key" + (expected.isEmpty() ? "" : " (expected one of " + expected + ")"));
+      }
+    }
+  }
+
+  /** Records a problem against this node or one of its keys. */
+  public void problem(String key, String reason) {
+    problems.add(key == null ? path : pathOf(key), reason);
+  }
+
+  private static String describe(Object v) {
+    if (v instanceof Map) {
+      return "a mapping";
+    }
+    if (v instanceof List) {
+      return "a list";
+    }
+    return "'" + v + "'";
+  }
+
+  private static String fmt(double d) {
+    return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
+  }
+
+  private static Map<String, Object> stringKeys(Map<Object, Object> m) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    m.forEach((k, v) -> out.put(String.valueOf(k), v));
+    return out;
+  }
+}

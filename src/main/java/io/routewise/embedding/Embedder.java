@@ -1,0 +1,31 @@
+package io.routewise.embedding;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Turns text into a fixed-size sentence embedding. Implementations must be safe for concurrent use
+ * and own their native resources (closed at shutdown).
+ */
+public interface Embedder extends AutoCloseable {
+
+  /** The embedding of {@code text}, L2-normalized, of length {@link #dimension()}. */
+  float[] embed(String text);
+
+  /** Embeddings of several texts; implementations may run them as one batch. */
+  default List<float[]> embedAll(List<String> texts) {
+    List<float[]> out = new ArrayList<>(texts.size());
+    for (String t : texts) {
+      out.add(embed(t));
+    }
+    return out;
+  }
+
+  int dimension();
+
+  /** Identifies the model (and its settings that change vectors), recorded in router manifests. */
+  String modelId();
+
+  @Override
+  default void close() {}
+}

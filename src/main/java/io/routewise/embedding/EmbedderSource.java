@@ -1,0 +1,10 @@
+package io.routewise.embedding;
+
+/**
+ * Gives routers the shared embedder for a model id, created once on first use, so that two routers
+ * on the same embedding model share one ONNX session and one cache.
+ */
+@FunctionalInterface
+public interface EmbedderSource {
+  Embedder get(String modelId);
+}

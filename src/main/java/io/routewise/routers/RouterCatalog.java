@@ -1,0 +1,82 @@
+package io.routewise.routers;
+
+import io.routewise.config.ConfigNode;
+import io.routewise.config.ConfigProblems;
+import io.routewise.config.RoutewiseConfig;
+import io.routewise.embedding.EmbedderSource;
+import io.routewise.routers.random.RandomRouter;
+import io.routewise.routing.Router;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Every router routewise knows, by name: one line per router, no reflection. It lives here rather
+ * than in {@code routing} because it names the concrete routers, and {@code routing} must not depend
+ * on them.
+ *
+ * <p>{@code random} is always loaded; any other router is loaded when it has an entry under
+ * {@code routers:} in the config ({@code mf: {}} takes its defaults).
+ */
+public final class RouterCatalog {
+  private final Map<String, RouterFactory> factories = new LinkedHashMap<>();
+
+  public static RouterCatalog standard() {
+    return new RouterCatalog()
+        .with(RandomRouter.NAME, RandomRouter::create);
+  }
+
+  public RouterCatalog with(String name, RouterFactory factory) {
+    factories.put(name, factory);
+    return this;
+  }
+
+  public Set<String> names() {
+    return Collections.unmodifiableSet(factories.keySet());
+  }
+
+  public RouterFactory factory(String name) {
+    return factories.get(name);
+  }
+
+  /**
+   * Builds the configured routers. Every problem (unknown router name, bad settings, missing or
+   * corrupt model files) is recorded in {@code problems}; the caller throws them all together.
+   * Routers built before a problem are closed before returning an empty map.
+   */
+  public Map<String, Router> load(RoutewiseConfig config, EmbedderSource embedders, ConfigProblems problems) {
+    Map<String, Router> loaded = new LinkedHashMap<>();
+    Map<String, ConfigNode> wanted = new LinkedHashMap<>();
+    wanted.put(RandomRouter.NAME, ConfigNode.empty("routers." + RandomRouter.NAME, problems));
+    for (var e : config.routers().children().entrySet()) {
+      if (!factories.containsKey(e.getKey())) {
+        problems.add(e.getValue().path(), "unknown router (known routers: " + String.join(", ", factories.keySet()) + ")");
+      } else {
+        wanted.put(e.getKey(), e.getValue());
+      }
+    }
+    for (var e : wanted.entrySet()) {
+      String name = e.getKey();
+      ConfigNode settings = e.getValue();
+      try {
+        Router r = factories.get(name).create(
+            new RouterContext(name, settings, config.modelsDir(), embedders, config.strong(), config.weak()));
+        settings.rejectUnknownKeys();
+        loaded.put(name, r);
+      } catch (Exception | LinkageError ex) {
+        problems.add(settings.path(), "cannot load router: " + ex.getMessage());
+      }
+    }
+    if (!loaded.containsKey(config.routing().router()) && !problems.list().stream()
+        .anyMatch(p -> p.startsWith("routers." + config.routing().router()))) {
+      problems.add("routing.router", "'" + config.routing().router() + "' is not loaded (loaded: "
+          + String.join(", ", loaded.keySet()) + "; add it under routers: to load it)");
+    }
+    if (!problems.isEmpty()) {
+      loaded.values().forEach(Router::close);
+      return Map.of();
+    }
+    return loaded;
+  }
+}

@@ -1,0 +1,86 @@
+package io.routewise.routing;
+
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.Optional;
+
+/**
+ * A router and threshold chosen by a request's model name, RouteLLM's syntax
+ * {@code router-<name>-<alpha>}, e.g. {@code router-mf-0.116}.
+ *
+ * <p>Unlike RouteLLM, the prefix is checked before anything is split, so {@code gpt4} is simply not
+ * a route spec, and router names may contain '-' or '_' (matched against the known names).
+ */
+public record RouteSpec(String router, double threshold) {
+
+  public static final String PREFIX = "router-";
+
+  public RouteSpec {
+    if (!(threshold >= 0.0 && threshold <= 1.0)) {
+      throw new IllegalArgumentException("threshold must be in [0, 1]: " + threshold);
+    }
+  }
+
+  /** The model id a client sends to pick this spec. */
+  public String modelId() {
+    return PREFIX + router + "-" + formatThreshold(threshold);
+  }
+
+  /** Whether {@code model} asks for a router at all (and so must parse, or be rejected). */
+  public static boolean isRouteSpec(String model) {
+    return model != null && model.startsWith(PREFIX);
+  }
+
+  /**
+   * Parses {@code model} against the loaded routers.
+   *
+   * @return empty when the model name does not start with {@code router-}
+   * @throws InvalidRouteSpecException when it does but names no loaded router or no valid alpha
+   */
+  public static Optional<RouteSpec> parse(String model, Collection<String> routers) {
+    if (!isRouteSpec(model)) {
+      return Optional.empty();
+    }
+    String rest = model.substring(PREFIX.length());
+    // Longest name first, so a router "mf" cannot shadow a router "mf-large".
+    String name = routers.stream()
+        .sorted(Comparator.comparingInt(String::length).reversed())
+        .filter(r -> rest.startsWith(r + "-"))
+        .findFirst()
+        .orElseThrow(() -> new InvalidRouteSpecException(
+            "Unknown router in model '" + model + "'. Valid routers: " + String.join(", ", sorted(routers))
+                + " (use router-<router>-<threshold>, e.g. router-" + firstOr(routers, "random") + "-0.5)."));
+    String alphaText = rest.substring(name.length() + 1);
+    double alpha;
+    try {
+      alpha = Double.parseDouble(alphaText);
+    } catch (NumberFormatException e) {
+      alpha = Double.NaN;
+    }
+    if (!(alpha >= 0.0 && alpha <= 1.0) || alphaText.isBlank()) {
+      throw new InvalidRouteSpecException("Invalid threshold '" + alphaText + "' in model '" + model
+          + "': it must be a number in [0, 1]. Valid routers: " + String.join(", ", sorted(routers)) + ".");
+    }
+    return Optional.of(new RouteSpec(name, alpha));
+  }
+
+  static String formatThreshold(double t) {
+    String s = Double.toString(t);
+    return s.endsWith(".0") ? s.substring(0, s.length() - 2) : s;
+  }
+
+  private static java.util.List<String> sorted(Collection<String> c) {
+    return c.stream().sorted().toList();
+  }
+
+  private static String firstOr(Collection<String> c, String fallback) {
+    return c.isEmpty() ? fallback : sorted(c).get(0);
+  }
+
+  /** The model name asked for a router but is not a valid route spec. */
+  public static final class InvalidRouteSpecException extends IllegalArgumentException {
+    public InvalidRouteSpecException(String message) {
+      super(message);
+    }
+  }
+}

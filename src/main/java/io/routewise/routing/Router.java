@@ -1,0 +1,22 @@
+package io.routewise.routing;
+
+/**
+ * Estimates, for one prompt, the probability that the strong model answers better than the weak one.
+ *
+ * <p>This is the one plug-in point for routing: a router only scores; the threshold rule
+ * ({@link ThresholdRule}) decides. A test can write {@code Router r = prompt -> 0.7}.
+ *
+ * <p>Implementations must be safe for concurrent use: the server calls them from many virtual
+ * threads at once. They may throw (a {@link RouterException} names the kind of failure); the caller
+ * then routes to the strong model and counts the failure, so a router never fails a user's request.
+ * Routers that hold native resources (ONNX sessions) release them in {@link #close()}.
+ */
+@FunctionalInterface
+public interface Router extends AutoCloseable {
+
+  /** Probability in [0, 1] that the strong model wins on {@code prompt}. */
+  double strongWinRate(Prompt prompt) throws Exception;
+
+  @Override
+  default void close() {}
+}

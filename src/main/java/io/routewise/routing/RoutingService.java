@@ -1,0 +1,91 @@
+package io.routewise.routing;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Holds the loaded routers and turns (model name, prompt) into a {@link RoutingDecision}. A router
+ * that throws routes the request strong (RouteLLM's choice) and is reported to the listener.
+ */
+public final class RoutingService implements AutoCloseable {
+  private final Map<String, Router> routers;
+  private final String defaultRouter;
+  private final double defaultThreshold;
+  private final RoutingListener listener;
+
+  public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
+      RoutingListener listener) {
+    if (!routers.containsKey(defaultRouter)) {
+      throw new IllegalArgumentException("default router '" + defaultRouter + "' is not loaded: " + routers.keySet());
+    }
+    this.routers = Collections.unmodifiableMap(new LinkedHashMap<>(routers));
+    this.defaultRouter = defaultRouter;
+    this.defaultThreshold = defaultThreshold;
+    this.listener = listener;
+  }
+
+  /** Names of the loaded routers, in catalog order. */
+  public Set<String> routerNames() {
+    return routers.keySet();
+  }
+
+  public Router router(String name) {
+    return routers.get(name);
+  }
+
+  public String defaultRouter() {
+    return defaultRouter;
+  }
+
+  public double defaultThreshold() {
+    return defaultThreshold;
+  }
+
+  /**
+   * The router and threshold a model name selects: its route spec, or the configured default.
+   *
+   * @throws RouteSpec.InvalidRouteSpecException for a {@code router-...} name that does not parse
+   */
+  public RouteSpec specFor(String model) {
+    return RouteSpec.parse(model, routers.keySet()).orElse(new RouteSpec(defaultRouter, defaultThreshold));
+  }
+
+  public RoutingDecision decide(RouteSpec spec, Prompt prompt) {
+    Router router = routers.get(spec.router());
+    long start = System.nanoTime();
+    double rate;
+    String failure = null;
+    try {
+      rate = router.strongWinRate(prompt);
+      if (!(rate >= 0.0 && rate <= 1.0)) {
+        throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
+      }
+    } catch (RouterException e) {
+      failure = e.kind();
+      listener.routerFailed(spec.router(), failure, e);
+      rate = 1.0;
+    } catch (Exception | LinkageError e) {
+      failure = "error";
+      listener.routerFailed(spec.router(), failure, e);
+      rate = 1.0;
+    }
+    Route route = failure != null ? Route.STRONG : ThresholdRule.route(rate, spec.threshold());
+    RoutingDecision decision =
+        new RoutingDecision(spec.router(), rate, spec.threshold(), route, failure, System.nanoTime() - start);
+    listener.decided(decision);
+    return decision;
+  }
+
+  @Override
+  public void close() {
+    for (Router r : routers.values()) {
+      try {
+        r.close();
+      } catch (Exception ignored) {
+        // shutting down; nothing useful to do
+      }
+    }
+  }
+}
