@@ -1,13 +1,23 @@
 package io.routewise.cli;
 
+import io.routewise.Routewise;
+import io.routewise.config.ConfigException;
+import io.routewise.config.ConfigLoader;
+import io.routewise.config.RoutewiseConfig;
+import io.routewise.routers.RouterCatalog;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code routewise serve}: starts the proxy. */
+/** {@code routewise serve}: starts the proxy and runs until stopped. */
 @Command(name = "serve", mixinStandardHelpOptions = true, description = "Run the routing proxy.")
 public final class ServeCommand implements Callable<Integer> {
+  private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
+
   @Option(names = "--config", description = "Config file (default: ${DEFAULT-VALUE}).", defaultValue = "config.yaml")
   Path config;
 
@@ -15,7 +25,28 @@ public final class ServeCommand implements Callable<Integer> {
   Integer port;
 
   @Override
-  public Integer call() {
-    throw new UnsupportedOperationException("wired in the next commit");
+  public Integer call() throws InterruptedException {
+    RoutewiseConfig cfg;
+    Routewise running;
+    try {
+      cfg = ConfigLoader.fromSystemEnv().load(config);
+      if (port != null) {
+        cfg = cfg.withPort(port);
+      }
+      running = Routewise.start(cfg, RouterCatalog.standard(), Embedders.none(), () -> {});
+    } catch (ConfigException e) {
+      System.err.println("routewise: " + e.getMessage());
+      return 2;
+    }
+    LOG.info("routewise listening on {}:{} with routers {} (default {} at {}); strong={} weak={}",
+        cfg.server().host(), running.port(), running.routing().routerNames(), cfg.routing().router(),
+        cfg.routing().threshold(), cfg.strong().model(), cfg.weak().model());
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      running.close();
+      stopped.countDown();
+    }, "routewise-shutdown"));
+    stopped.await();
+    return 0;
   }
 }

@@ -1,0 +1,79 @@
+package io.routewise;
+
+import io.routewise.config.ConfigProblems;
+import io.routewise.config.RoutewiseConfig;
+import io.routewise.embedding.EmbedderSource;
+import io.routewise.metrics.RoutewiseMetrics;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.routing.Router;
+import io.routewise.routing.RoutingService;
+import io.routewise.server.ProxyServer;
+import io.routewise.upstream.HttpClients;
+import io.routewise.upstream.UpstreamClient;
+import java.util.Map;
+import okhttp3.OkHttpClient;
+
+/**
+ * A running routewise: routers loaded, upstream clients built, HTTP server listening. The one place
+ * where the parts are put together; {@link #close()} takes them apart in reverse.
+ */
+public final class Routewise implements AutoCloseable {
+  private final RoutingService routing;
+  private final OkHttpClient http;
+  private final ProxyServer server;
+  private final RoutewiseMetrics metrics;
+  private final AutoCloseable embedders;
+
+  private Routewise(RoutingService routing, OkHttpClient http, ProxyServer server, RoutewiseMetrics metrics,
+      AutoCloseable embedders) {
+    this.routing = routing;
+    this.http = http;
+    this.server = server;
+    this.metrics = metrics;
+    this.embedders = embedders;
+  }
+
+  /**
+   * Loads routers and starts serving.
+   *
+   * @throws io.routewise.config.ConfigException listing every problem with routers or their models
+   */
+  public static Routewise start(RoutewiseConfig config, RouterCatalog catalog, EmbedderSource embedders,
+      AutoCloseable closeEmbedders) {
+    ConfigProblems problems = config.routers().problems();
+    Map<String, Router> routers = catalog.load(config, embedders, problems);
+    problems.throwIfAny();
+    RoutewiseMetrics metrics = new RoutewiseMetrics();
+    RoutingService routing =
+        new RoutingService(routers, config.routing().router(), config.routing().threshold(), metrics);
+    OkHttpClient http = HttpClients.shared(config.client());
+    UpstreamClient strong = new UpstreamClient(config.strong(), http, metrics);
+    UpstreamClient weak = new UpstreamClient(config.weak(), http, metrics);
+    ProxyServer server = new ProxyServer(config.server(), routing, strong, weak, metrics).start();
+    return new Routewise(routing, http, server, metrics, closeEmbedders);
+  }
+
+  public int port() {
+    return server.port();
+  }
+
+  public RoutingService routing() {
+    return routing;
+  }
+
+  public RoutewiseMetrics metrics() {
+    return metrics;
+  }
+
+  @Override
+  public void close() {
+    server.close();
+    routing.close();
+    HttpClients.shutdown(http);
+    try {
+      embedders.close();
+    } catch (Exception ignored) {
+      // shutting down
+    }
+  }
+}

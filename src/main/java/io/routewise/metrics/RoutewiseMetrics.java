@@ -1,0 +1,148 @@
+package io.routewise.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter.MeterProvider;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.routewise.routing.Route;
+import io.routewise.routing.RoutingDecision;
+import io.routewise.routing.RoutingListener;
+import io.routewise.upstream.UpstreamListener;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * routewise's Prometheus metrics, fed through listeners so routers and the upstream client know
+ * nothing of Micrometer. Tag values are bounded: router names, strong|weak, HTTP status codes,
+ * failure kinds. Never a prompt, a threshold or a user.
+ *
+ * <ul>
+ *   <li>{@code routewise_requests_total{router,route,status}} chat requests by outcome
+ *   <li>{@code routewise_routing_decision_seconds{router}} time to score and decide (histogram)
+ *   <li>{@code routewise_routed_total{router,route}} and {@code routewise_strong_share{router}}
+ *   <li>{@code routewise_router_failures_total{router,kind}} router errors (routed strong)
+ *   <li>{@code routewise_upstream_ttfb_seconds{upstream}} time to response headers (histogram)
+ *   <li>{@code routewise_upstream_duration_seconds{upstream,outcome}} whole call (histogram)
+ *   <li>{@code routewise_tokens_total{upstream,type}} prompt/completion tokens from {@code usage}
+ * </ul>
+ */
+public final class RoutewiseMetrics implements RoutingListener, UpstreamListener {
+  private static final Logger LOG = LoggerFactory.getLogger(RoutewiseMetrics.class);
+
+  private final PrometheusMeterRegistry registry;
+  private final MeterProvider<Counter> requests;
+  private final MeterProvider<Counter> routed;
+  private final MeterProvider<Counter> routerFailures;
+  private final MeterProvider<Timer> decision;
+  private final MeterProvider<Timer> ttfb;
+  private final MeterProvider<Timer> duration;
+  private final MeterProvider<Counter> tokens;
+  private final ConcurrentHashMap<String, LongAdder[]> shares = new ConcurrentHashMap<>();
+  private final Set<String> loggedFailureKinds = ConcurrentHashMap.newKeySet();
+
+  public RoutewiseMetrics() {
+    this(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+  }
+
+  public RoutewiseMetrics(PrometheusMeterRegistry registry) {
+    this.registry = registry;
+    MeterRegistry r = registry;
+    requests = Counter.builder("routewise.requests")
+        .description("Chat completion requests by router, route and HTTP status").withRegistry(r);
+    routed = Counter.builder("routewise.routed")
+        .description("Routing decisions by router and route").withRegistry(r);
+    routerFailures = Counter.builder("routewise.router.failures")
+        .description("Router errors; each such request was routed to the strong model").withRegistry(r);
+    decision = Timer.builder("routewise.routing.decision")
+        .description("Time to score a prompt and decide the route")
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofNanos(10_000))
+        .maximumExpectedValue(Duration.ofSeconds(5))
+        .withRegistry(r);
+    ttfb = Timer.builder("routewise.upstream.ttfb")
+        .description("Time from sending the upstream request to its response headers")
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofNanos(50_000))
+        .maximumExpectedValue(Duration.ofMinutes(5))
+        .withRegistry(r);
+    duration = Timer.builder("routewise.upstream.duration")
+        .description("Whole upstream call, until the body was relayed or the call failed")
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofNanos(50_000))
+        .maximumExpectedValue(Duration.ofMinutes(10))
+        .withRegistry(r);
+    tokens = Counter.builder("routewise.tokens")
+        .description("Tokens reported in upstream usage, by upstream and type").withRegistry(r);
+  }
+
+  public PrometheusMeterRegistry registry() {
+    return registry;
+  }
+
+  public String scrape() {
+    return registry.scrape();
+  }
+
+  public void request(String router, String route, int status) {
+    requests.withTags("router", router, "route", route, "status", Integer.toString(status)).increment();
+  }
+
+  @Override
+  public void decided(RoutingDecision d) {
+    decision.withTags("router", d.router()).record(d.nanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+    routed.withTags("router", d.router(), "route", d.route().label()).increment();
+    LongAdder[] counts = shares.computeIfAbsent(d.router(), this::registerShare);
+    counts[d.route() == Route.STRONG ? 0 : 1].increment();
+  }
+
+  private LongAdder[] registerShare(String router) {
+    LongAdder[] counts = {new LongAdder(), new LongAdder()};
+    Gauge.builder("routewise.strong.share", counts, c -> {
+          long strong = c[0].sum();
+          long all = strong + c[1].sum();
+          return all == 0 ? Double.NaN : (double) strong / all;
+        })
+        .description("Share of requests routed to the strong model since start")
+        .tag("router", router)
+        .register(registry);
+    return counts;
+  }
+
+  @Override
+  public void routerFailed(String router, String kind, Throwable error) {
+    routerFailures.withTags("router", router, "kind", kind).increment();
+    // Log each kind once: a dead judge endpoint must not flood the log, the counter keeps the count.
+    if (loggedFailureKinds.add(router + "/" + kind)) {
+      LOG.warn("router {} failed ({}): {}; routing to the strong model. Further '{}' failures are only counted "
+          + "in routewise_router_failures_total.", router, kind, error.getMessage(), kind);
+    }
+  }
+
+  @Override
+  public void firstByte(String upstream, long nanos) {
+    ttfb.withTags("upstream", upstream).record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void completed(String upstream, int status, String outcome, long nanos) {
+    duration.withTags("upstream", upstream, "outcome", outcome)
+        .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void tokens(String upstream, long promptTokens, long completionTokens) {
+    if (promptTokens > 0) {
+      tokens.withTags("upstream", upstream, "type", "prompt").increment(promptTokens);
+    }
+    if (completionTokens > 0) {
+      tokens.withTags("upstream", upstream, "type", "completion").increment(completionTokens);
+    }
+  }
+}

@@ -1,0 +1,166 @@
+package io.routewise.server;
+
+import io.javalin.http.Context;
+import io.routewise.metrics.RoutewiseMetrics;
+import io.routewise.routing.Prompt;
+import io.routewise.routing.Route;
+import io.routewise.routing.RouteSpec;
+import io.routewise.routing.RoutingDecision;
+import io.routewise.routing.RoutingService;
+import io.routewise.upstream.UpstreamClient;
+import io.routewise.upstream.UpstreamException;
+import io.routewise.upstream.UpstreamResponse;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+
+/**
+ * {@code POST /v1/chat/completions}: parse just enough of the body to route, decide, forward the
+ * client's bytes with only {@code model} replaced, and relay the upstream's status, body and
+ * selected headers back. Streams are relayed chunk by chunk as they arrive; a client that goes away
+ * mid-stream cancels the upstream call. Runs on a virtual thread, so the blocking I/O is cheap.
+ */
+final class ChatCompletionsHandler {
+  private final RoutingService routing;
+  private final UpstreamClient strong;
+  private final UpstreamClient weak;
+  private final RoutewiseMetrics metrics;
+  private final long maxBodyBytes;
+
+  ChatCompletionsHandler(RoutingService routing, UpstreamClient strong, UpstreamClient weak,
+      RoutewiseMetrics metrics, long maxBodyBytes) {
+    this.routing = routing;
+    this.strong = strong;
+    this.weak = weak;
+    this.metrics = metrics;
+    this.maxBodyBytes = maxBodyBytes;
+  }
+
+  void handle(Context ctx) throws IOException {
+    RoutingDecision decision = null;
+    try {
+      ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBodyBytes));
+      decision = decide(routing, request);
+      UpstreamClient upstream = decision.route() == Route.STRONG ? strong : weak;
+      DecisionHeaders.write(ctx, decision, upstream.config().model());
+      int status = forward(ctx, request, upstream);
+      metrics.request(decision.router(), decision.route().label(), status);
+    } catch (ApiException e) {
+      metrics.request(decision == null ? "none" : decision.router(),
+          decision == null ? "none" : decision.route().label(), e.status());
+      throw e;
+    }
+  }
+
+  /** Routes a parsed request; a bad {@code router-...} model name is a 400 on {@code model}. */
+  static RoutingDecision decide(RoutingService routing, ChatRequest request) {
+    RouteSpec spec;
+    try {
+      spec = routing.specFor(request.model());
+    } catch (RouteSpec.InvalidRouteSpecException e) {
+      throw ApiException.invalidRequest(e.getMessage(), "model", "model_not_found");
+    }
+    return routing.decide(spec, Prompt.of(request.prompt()));
+  }
+
+  private int forward(Context ctx, ChatRequest request, UpstreamClient upstream) throws IOException {
+    long start = System.nanoTime();
+    UpstreamResponse response;
+    try {
+      response = upstream.send(request.withModel(upstream.config().model()), request.stream());
+    } catch (UpstreamException e) {
+      throw upstreamError(e);
+    }
+    try (response) {
+      int status = response.status();
+      HttpServletResponse res = ctx.res();
+      res.setStatus(status);
+      UpstreamHeaders.copy(response, res);
+      String contentType = response.header("Content-Type");
+      if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
+        res.setHeader("Cache-Control", "no-cache");
+        res.setHeader("X-Accel-Buffering", "no");
+        relayStream(response, res, upstream, start);
+      } else {
+        relayWhole(response, res, upstream, start, status);
+      }
+      return status;
+    }
+  }
+
+  private void relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
+      int status) throws IOException {
+    byte[] body;
+    try {
+      body = response.bodyBytes();
+    } catch (IOException e) {
+      upstream.listener().completed(upstream.name(), status, "body_failed", System.nanoTime() - start);
+      throw upstreamError(upstream.failure(e, e instanceof SocketTimeoutException));
+    }
+    if (status == 200) {
+      Usage.fromJson(body).ifPresent(u -> upstream.listener().tokens(upstream.name(), u.prompt(), u.completion()));
+    }
+    res.setContentLength(body.length);
+    res.getOutputStream().write(body);
+    upstream.listener().completed(upstream.name(), status, "ok", System.nanoTime() - start);
+  }
+
+  private void relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start)
+      throws IOException {
+    OutputStream out = res.getOutputStream();
+    InputStream in = response.body();
+    SseUsageScanner usage = new SseUsageScanner();
+    byte[] buf = new byte[8192];
+    String outcome = "ok";
+    while (true) {
+      int n;
+      try {
+        n = in.read(buf);
+      } catch (IOException e) {
+        // Headers are gone already: tell the client in the stream itself, then end it.
+        outcome = e instanceof SocketTimeoutException ? "timeout" : "stream_failed";
+        writeQuietly(out, streamError(upstream.failure(e, e instanceof SocketTimeoutException)));
+        break;
+      }
+      if (n < 0) {
+        break;
+      }
+      usage.feed(buf, n);
+      try {
+        out.write(buf, 0, n);
+        out.flush();
+      } catch (IOException clientGone) {
+        response.cancel();
+        outcome = "client_closed";
+        break;
+      }
+    }
+    usage.result().ifPresent(u -> upstream.listener().tokens(upstream.name(), u.prompt(), u.completion()));
+    upstream.listener().completed(upstream.name(), res.getStatus(), outcome, System.nanoTime() - start);
+  }
+
+  private static void writeQuietly(OutputStream out, byte[] bytes) {
+    try {
+      out.write(bytes);
+      out.flush();
+    } catch (IOException ignored) {
+      // the client is gone too
+    }
+  }
+
+  private static byte[] streamError(UpstreamException e) {
+    String json = new String(OpenAiErrors.body(e.getMessage(), "upstream_error", null,
+        e.isTimeout() ? "upstream_timeout" : "upstream_stream_failed"), StandardCharsets.UTF_8);
+    return ("data: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
+  }
+
+  static ApiException upstreamError(UpstreamException e) {
+    return e.isTimeout()
+        ? new ApiException(504, "upstream_error", e.getMessage(), null, "upstream_timeout")
+        : new ApiException(502, "upstream_error", e.getMessage(), null, "upstream_unreachable");
+  }
+}

@@ -1,0 +1,178 @@
+package io.routewise.server;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import java.io.IOException;
+
+/**
+ * Reads a chat-completions body with Jackson's streaming parser: one pass over the tokens, no tree,
+ * no re-serialization. Validates what routing relies on (an object, a non-empty {@code messages}
+ * array of objects with a string {@code role}, string-or-parts {@code content}, a string
+ * {@code model}, a boolean {@code stream}) and skips everything else untouched.
+ */
+public final class ChatRequestParser {
+  private static final JsonFactory JSON = JsonFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(200).build())
+      .build();
+
+  private ChatRequestParser() {}
+
+  public static ChatRequest parse(byte[] body) {
+    try (JsonParser p = JSON.createParser(body)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw ApiException.invalidRequest("The request body must be a JSON object.", null);
+      }
+      int insertAt = (int) p.currentTokenLocation().getByteOffset() + 1;
+      String model = null;
+      int modelStart = insertAt;
+      int modelEnd = insertAt;
+      boolean stream = false;
+      boolean sawMessages = false;
+      String prompt = "";
+      JsonToken t;
+      while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken v = p.nextToken();
+        switch (name) {
+          case "model" -> {
+            if (v != JsonToken.VALUE_STRING) {
+              throw ApiException.invalidRequest("'model' must be a string.", "model");
+            }
+            model = p.getText();
+            modelStart = (int) p.currentTokenLocation().getByteOffset();
+            modelEnd = endOfString(body, modelStart);
+          }
+          case "stream" -> {
+            if (v == JsonToken.VALUE_TRUE) {
+              stream = true;
+            } else if (v == JsonToken.VALUE_FALSE || v == JsonToken.VALUE_NULL) {
+              stream = false;
+            } else {
+              throw ApiException.invalidRequest("'stream' must be a boolean.", "stream");
+            }
+          }
+          case "messages" -> {
+            sawMessages = true;
+            prompt = readMessages(p, v);
+          }
+          default -> p.skipChildren();
+        }
+      }
+      if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
+        throw ApiException.invalidRequest("The request body is not valid JSON: unexpected content after the object.", null);
+      }
+      if (!sawMessages) {
+        throw ApiException.invalidRequest("'messages' is a required property.", "messages");
+      }
+      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt);
+    } catch (JsonProcessingException e) {
+      throw ApiException.invalidRequest("The request body is not valid JSON: " + e.getOriginalMessage(), null);
+    } catch (IOException e) {
+      throw ApiException.invalidRequest("The request body could not be read: " + e.getMessage(), null);
+    }
+  }
+
+  /** Returns the last user message's text; validates every message on the way. */
+  private static String readMessages(JsonParser p, JsonToken v) throws IOException {
+    if (v != JsonToken.START_ARRAY) {
+      throw ApiException.invalidRequest("'messages' must be an array of message objects.", "messages");
+    }
+    String lastUser = null;
+    int i = 0;
+    JsonToken t;
+    while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+      String path = "messages[" + i + "]";
+      if (t != JsonToken.START_OBJECT) {
+        throw ApiException.invalidRequest("'" + path + "' must be an object.", path);
+      }
+      String role = null;
+      String text = null;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.currentName();
+        JsonToken fv = p.nextToken();
+        if (field.equals("role")) {
+          if (fv != JsonToken.VALUE_STRING) {
+            throw ApiException.invalidRequest("'" + path + ".role' must be a string.", path + ".role");
+          }
+          role = p.getText();
+        } else if (field.equals("content")) {
+          text = readContent(p, fv, path + ".content");
+        } else {
+          p.skipChildren();
+        }
+      }
+      if (role == null) {
+        throw ApiException.invalidRequest("'" + path + ".role' is a required property.", path + ".role");
+      }
+      if (role.equals("user")) {
+        lastUser = text == null ? "" : text;
+      }
+      i++;
+    }
+    if (i == 0) {
+      throw ApiException.invalidRequest("'messages' must contain at least one message.", "messages", "empty_array");
+    }
+    return lastUser == null ? "" : lastUser;
+  }
+
+  /** A string, null, or an array of parts whose text parts are joined with newlines. */
+  private static String readContent(JsonParser p, JsonToken v, String path) throws IOException {
+    if (v == JsonToken.VALUE_STRING) {
+      return p.getText();
+    }
+    if (v == JsonToken.VALUE_NULL) {
+      return null;
+    }
+    if (v != JsonToken.START_ARRAY) {
+      throw ApiException.invalidRequest("'" + path + "' must be a string or an array of content parts.", path);
+    }
+    StringBuilder sb = new StringBuilder();
+    int j = 0;
+    JsonToken t;
+    while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+      if (t != JsonToken.START_OBJECT) {
+        throw ApiException.invalidRequest("'" + path + "[" + j + "]' must be a content part object.", path + "[" + j + "]");
+      }
+      String type = null;
+      String text = null;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.currentName();
+        JsonToken fv = p.nextToken();
+        if (field.equals("type") && fv == JsonToken.VALUE_STRING) {
+          type = p.getText();
+        } else if (field.equals("text") && fv == JsonToken.VALUE_STRING) {
+          text = p.getText();
+        } else {
+          p.skipChildren();
+        }
+      }
+      if (text != null && (type == null || type.equals("text") || type.equals("input_text"))) {
+        if (!sb.isEmpty()) {
+          sb.append('\n');
+        }
+        sb.append(text);
+      }
+      j++;
+    }
+    return sb.toString();
+  }
+
+  /** Offset just past the closing quote of the string starting at {@code quote}. */
+  private static int endOfString(byte[] b, int quote) {
+    int i = quote + 1;
+    while (i < b.length) {
+      byte c = b[i];
+      if (c == '\\') {
+        i += 2;
+      } else if (c == '"') {
+        return i + 1;
+      } else {
+        i++;
+      }
+    }
+    throw ApiException.invalidRequest("The request body is not valid JSON: unterminated string.", null);
+  }
+}

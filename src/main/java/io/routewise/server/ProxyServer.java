@@ -1,0 +1,126 @@
+package io.routewise.server;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.javalin.Javalin;
+import io.javalin.compression.CompressionStrategy;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import io.routewise.config.ServerConfig;
+import io.routewise.metrics.RoutewiseMetrics;
+import io.routewise.routing.RouteSpec;
+import io.routewise.routing.RoutingDecision;
+import io.routewise.routing.RoutingService;
+import io.routewise.upstream.UpstreamClient;
+import java.io.IOException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP face of routewise: OpenAI's chat-completions and models endpoints, plus {@code /v1/route},
+ * {@code /health} and {@code /metrics}. Every error leaves in OpenAI's shape; the mapping from
+ * exceptions to statuses lives here and nowhere else.
+ */
+public final class ProxyServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ProxyServer.class);
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+
+  private final Javalin app;
+
+  public ProxyServer(ServerConfig config, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
+      RoutewiseMetrics metrics) {
+    ChatCompletionsHandler chat = new ChatCompletionsHandler(routing, strong, weak, metrics, config.maxBodyBytes());
+    byte[] models = modelsBody(routing, strong, weak);
+    byte[] health = json(MAPPER.createObjectNode().put("status", "ok")
+        .set("routers", MAPPER.valueToTree(routing.routerNames())));
+    this.app = Javalin.create(cfg -> {
+      cfg.startup.showJavalinBanner = false;
+      cfg.concurrency.useVirtualThreads = true;
+      cfg.http.maxRequestSize = config.maxBodyBytes();
+      cfg.http.compressionStrategy = CompressionStrategy.NONE;
+      cfg.jetty.host = config.host();
+      cfg.jetty.port = config.port();
+      cfg.routes.post("/v1/chat/completions", chat::handle);
+      cfg.routes.post("/v1/route", ctx -> route(ctx, routing, strong, weak, config.maxBodyBytes()));
+      cfg.routes.get("/v1/models", ctx -> ctx.contentType("application/json").result(models));
+      cfg.routes.get("/health", ctx -> ctx.contentType("application/json").result(health));
+      cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+          .result(metrics.scrape()));
+      cfg.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
+      cfg.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiException(
+          e.getStatus(), e.getStatus() >= 500 ? "server_error" : "invalid_request_error", e.getMessage(), null, null)));
+      cfg.routes.exception(Exception.class, (e, ctx) -> {
+        LOG.error("unexpected error on {} {}", ctx.method(), ctx.path(), e);
+        error(ctx, new ApiException(500, "server_error", "Internal error in routewise.", null, null));
+      });
+      cfg.routes.error(404, "*", ctx -> {
+        if (!ctx.res().isCommitted() && ctx.result() == null) {
+          error(ctx, new ApiException(404, "invalid_request_error",
+              "Unknown request URL: " + ctx.method() + " " + ctx.path() + ".", null, "unknown_url"));
+        }
+      });
+      cfg.routes.error(405, "*", ctx -> error(ctx, new ApiException(405, "invalid_request_error",
+          "Method " + ctx.method() + " is not allowed on " + ctx.path() + ".", null, "method_not_allowed")));
+    });
+  }
+
+  public ProxyServer start() {
+    app.start();
+    return this;
+  }
+
+  public int port() {
+    return app.port();
+  }
+
+  @Override
+  public void close() {
+    app.stop();
+  }
+
+  /** {@code POST /v1/route}: the decision for a chat body, without calling any upstream. */
+  private static void route(Context ctx, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
+      long maxBody) throws IOException {
+    ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBody));
+    RoutingDecision d = ChatCompletionsHandler.decide(routing, request);
+    UpstreamClient upstream = d.route() == io.routewise.routing.Route.STRONG ? strong : weak;
+    ObjectNode out = MAPPER.createObjectNode()
+        .put("router", d.router())
+        .put("strong_win_rate", d.strongWinRate())
+        .put("threshold", d.threshold())
+        .put("route", d.route().label())
+        .put("model", upstream.config().model());
+    if (d.fellBack()) {
+      out.put("router_error", d.failureKind());
+    }
+    ctx.contentType("application/json").result(json(out));
+  }
+
+  private static void error(Context ctx, ApiException e) {
+    ctx.status(e.status()).contentType("application/json").result(OpenAiErrors.body(e));
+  }
+
+  private static byte[] modelsBody(RoutingService routing, UpstreamClient strong, UpstreamClient weak) {
+    ObjectNode root = MAPPER.createObjectNode().put("object", "list");
+    ArrayNode data = root.putArray("data");
+    for (String r : routing.routerNames()) {
+      data.addObject()
+          .put("id", new RouteSpec(r, routing.defaultThreshold()).modelId())
+          .put("object", "model").put("created", 0).put("owned_by", "routewise");
+    }
+    for (UpstreamClient u : new UpstreamClient[] {strong, weak}) {
+      data.addObject().put("id", u.config().model()).put("object", "model").put("created", 0)
+          .put("owned_by", "routewise:" + u.name());
+    }
+    return json(root);
+  }
+
+  private static byte[] json(Object node) {
+    try {
+      return MAPPER.writeValueAsBytes(node);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

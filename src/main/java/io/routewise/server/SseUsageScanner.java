@@ -1,0 +1,75 @@
+package io.routewise.server;
+
+import java.util.Arrays;
+import java.util.Optional;
+
+/**
+ * Watches a relayed server-sent-event stream for a chunk with {@code usage} (sent when the client
+ * asked for {@code stream_options.include_usage}). Only lines that mention "usage" are parsed; a
+ * line is held across reads, bounded so a stream without newlines cannot grow it without limit.
+ */
+final class SseUsageScanner {
+  private static final int MAX_LINE = 64 * 1024;
+  private static final byte[] USAGE = "\"usage\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  private byte[] line = new byte[1024];
+  private int len;
+  private boolean overflow;
+  private Usage usage;
+
+  void feed(byte[] buf, int n) {
+    for (int i = 0; i < n; i++) {
+      byte b = buf[i];
+      if (b == '\n') {
+        endLine();
+      } else if (!overflow) {
+        if (len == line.length) {
+          if (len >= MAX_LINE) {
+            overflow = true;
+            continue;
+          }
+          line = Arrays.copyOf(line, len * 2);
+        }
+        line[len++] = b;
+      }
+    }
+  }
+
+  private void endLine() {
+    if (!overflow && len > 6 && line[0] == 'd' && startsWith("data:") && contains(USAGE)) {
+      int off = 5;
+      while (off < len && line[off] == ' ') {
+        off++;
+      }
+      Usage.fromJson(line, off, len - off).ifPresent(u -> usage = u);
+    }
+    len = 0;
+    overflow = false;
+  }
+
+  private boolean startsWith(String prefix) {
+    for (int i = 0; i < prefix.length(); i++) {
+      if (line[i] != prefix.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private boolean contains(byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= len; i++) {
+      for (int j = 0; j < needle.length; j++) {
+        if (line[i + j] != needle[j]) {
+          continue outer;
+        }
+      }
+      return true;
+    }
+    return false;
+  }
+
+  Optional<Usage> result() {
+    return Optional.ofNullable(usage);
+  }
+}

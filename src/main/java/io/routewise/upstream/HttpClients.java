@@ -1,0 +1,34 @@
+package io.routewise.upstream;
+
+import io.routewise.config.ClientConfig;
+import java.util.concurrent.TimeUnit;
+import okhttp3.ConnectionPool;
+import okhttp3.Dispatcher;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import java.util.List;
+
+/** Builds the one OkHttp client that every upstream shares. */
+public final class HttpClients {
+  private HttpClients() {}
+
+  public static OkHttpClient shared(ClientConfig config) {
+    Dispatcher dispatcher = new Dispatcher();
+    // Only async calls use the dispatcher; keep its limits out of the way of concurrent streams.
+    dispatcher.setMaxRequests(Math.max(64, config.maxIdleConnections()));
+    dispatcher.setMaxRequestsPerHost(Math.max(64, config.maxIdleConnections()));
+    return new OkHttpClient.Builder()
+        .connectionPool(new ConnectionPool(
+            config.maxIdleConnections(), config.keepAlive().toMillis(), TimeUnit.MILLISECONDS))
+        .dispatcher(dispatcher)
+        .protocols(List.of(Protocol.HTTP_2, Protocol.HTTP_1_1))
+        .retryOnConnectionFailure(true)
+        .followRedirects(false)
+        .build();
+  }
+
+  public static void shutdown(OkHttpClient client) {
+    client.dispatcher().executorService().shutdown();
+    client.connectionPool().evictAll();
+  }
+}

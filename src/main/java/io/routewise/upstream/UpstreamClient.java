@@ -1,0 +1,94 @@
+package io.routewise.upstream;
+
+import io.routewise.config.UpstreamConfig;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
+import okhttp3.Call;
+import okhttp3.HttpUrl;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+
+/**
+ * Sends chat-completion bodies to one OpenAI-compatible upstream. Built from the shared
+ * {@link OkHttpClient} (same connection pool and dispatcher), with this upstream's timeouts.
+ * Synchronous calls: request handlers run on virtual threads, so blocking here is cheap.
+ */
+public final class UpstreamClient {
+  private static final MediaType JSON = MediaType.get("application/json");
+
+  private final UpstreamConfig config;
+  private final OkHttpClient http;
+  private final HttpUrl chatUrl;
+  private final String authorization;
+  private final UpstreamListener listener;
+
+  public UpstreamClient(UpstreamConfig config, OkHttpClient shared, UpstreamListener listener) {
+    this.config = config;
+    this.http = shared.newBuilder()
+        .connectTimeout(config.connectTimeout())
+        .readTimeout(config.timeout())
+        .writeTimeout(config.timeout())
+        .build();
+    this.chatUrl = HttpUrl.get(config.baseUrl() + "/chat/completions");
+    this.authorization = config.sendsKey() ? "Bearer " + config.apiKey().value() : null;
+    this.listener = listener;
+  }
+
+  public UpstreamConfig config() {
+    return config;
+  }
+
+  public String name() {
+    return config.name();
+  }
+
+  public UpstreamListener listener() {
+    return listener;
+  }
+
+  /**
+   * POSTs {@code body} to {@code /chat/completions} and returns once the response headers arrive.
+   *
+   * @throws UpstreamException when the upstream cannot be reached (502) or does not answer in time (504)
+   */
+  public UpstreamResponse send(byte[] body, boolean stream) throws UpstreamException {
+    Request.Builder rb = new Request.Builder()
+        .url(chatUrl)
+        .post(RequestBody.create(body, JSON))
+        .header("Accept", stream ? "text/event-stream" : "application/json");
+    if (authorization != null) {
+      rb.header("Authorization", authorization);
+    }
+    Call call = http.newCall(rb.build());
+    long start = System.nanoTime();
+    try {
+      Response response = call.execute();
+      listener.firstByte(config.name(), System.nanoTime() - start);
+      return new UpstreamResponse(call, response);
+    } catch (IOException e) {
+      boolean timeout = e instanceof SocketTimeoutException || e instanceof InterruptedIOException;
+      listener.completed(config.name(), timeout ? 504 : 502, timeout ? "timeout" : "unreachable",
+          System.nanoTime() - start);
+      throw failure(e, timeout);
+    }
+  }
+
+  /** Turns an I/O failure into the exception the client sees, naming the upstream but not its key. */
+  public UpstreamException failure(IOException e, boolean timeout) {
+    String what = config.name() + " upstream (" + config.baseUrl().getHost() + ")";
+    if (timeout) {
+      return new UpstreamException(
+          "The " + what + " did not respond within " + config.timeout().toMillis() + " ms.", true, e);
+    }
+    return new UpstreamException("Could not reach the " + what + ": " + describe(e), false, e);
+  }
+
+  private static String describe(IOException e) {
+    String m = e.getMessage();
+    return e.getClass().getSimpleName() + (m == null ? "" : " (" + m + ")");
+  }
+}

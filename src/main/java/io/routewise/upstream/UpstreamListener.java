@@ -1,0 +1,15 @@
+package io.routewise.upstream;
+
+/** Observes upstream calls (metrics). Called on request threads; must be fast and thread-safe. */
+public interface UpstreamListener {
+  UpstreamListener NONE = new UpstreamListener() {};
+
+  /** Response headers arrived after {@code nanos}. */
+  default void firstByte(String upstream, long nanos) {}
+
+  /** The call ended: body fully relayed, or failed. {@code outcome} is a bounded label. */
+  default void completed(String upstream, int status, String outcome, long nanos) {}
+
+  /** Token counts read from the response's {@code usage}. */
+  default void tokens(String upstream, long promptTokens, long completionTokens) {}
+}

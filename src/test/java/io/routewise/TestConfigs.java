@@ -1,0 +1,25 @@
+package io.routewise;
+
+import io.routewise.config.ConfigLoader;
+import io.routewise.config.RoutewiseConfig;
+import java.util.Map;
+
+/** Builds configs for tests: both upstreams on loopback, port 0 (any free port). */
+public final class TestConfigs {
+  private TestConfigs() {}
+
+  public static String yaml(String strongUrl, String weakUrl, String extra) {
+    return """
+        server: {host: 127.0.0.1, port: 0}
+        upstreams:
+          strong: {base_url: "%s", api_key: "sk-strong-secret", model: strong-model, timeout_ms: 1500}
+          weak: {base_url: "%s", api_key: none, model: weak-model, timeout_ms: 1500}
+        routing: {router: random, threshold: 0.5}
+        %s
+        """.formatted(strongUrl, weakUrl, extra);
+  }
+
+  public static RoutewiseConfig config(String yaml) {
+    return new ConfigLoader(Map.of()).parse(yaml, "test");
+  }
+}

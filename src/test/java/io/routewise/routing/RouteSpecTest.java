@@ -1,0 +1,59 @@
+package io.routewise.routing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class RouteSpecTest {
+  private static final List<String> ROUTERS = List.of("random", "mf", "sw_ranking", "causal_llm");
+
+  @Test
+  void parsesRouterAndThresholdFromModelName() {
+    RouteSpec spec = RouteSpec.parse("router-mf-0.116", ROUTERS).orElseThrow();
+    assertEquals("mf", spec.router());
+    assertEquals(0.116, spec.threshold());
+  }
+
+  @Test
+  void routerNamesWithUnderscoresParse() {
+    assertEquals("sw_ranking", RouteSpec.parse("router-sw_ranking-1", ROUTERS).orElseThrow().router());
+    assertEquals("causal_llm", RouteSpec.parse("router-causal_llm-0", ROUTERS).orElseThrow().router());
+  }
+
+  @Test
+  void modelNamesWithoutPrefixAreNotRouteSpecs() {
+    assertTrue(RouteSpec.parse("gpt4", ROUTERS).isEmpty());
+    assertTrue(RouteSpec.parse("gpt-4o-router-mf-0.5", ROUTERS).isEmpty());
+    assertTrue(RouteSpec.parse(null, ROUTERS).isEmpty());
+  }
+
+  @Test
+  void unknownRouterIsRejectedNamingTheValidRouters() {
+    var e = assertThrows(RouteSpec.InvalidRouteSpecException.class, () -> RouteSpec.parse("router-bogus-0.5", ROUTERS));
+    assertTrue(e.getMessage().contains("causal_llm, mf, random, sw_ranking"), e.getMessage());
+  }
+
+  @Test
+  void thresholdOutsideUnitIntervalOrNotANumberIsRejected() {
+    for (String bad : List.of("router-mf-1.5", "router-mf--0.1", "router-mf-abc", "router-mf-", "router-mf-NaN")) {
+      assertThrows(RouteSpec.InvalidRouteSpecException.class, () -> RouteSpec.parse(bad, ROUTERS), bad);
+    }
+  }
+
+  @Test
+  void winRateEqualToThresholdRoutesStrong() {
+    assertEquals(Route.STRONG, ThresholdRule.route(0.5, 0.5));
+    assertEquals(Route.WEAK, ThresholdRule.route(0.4999, 0.5));
+    assertEquals(Route.STRONG, ThresholdRule.route(0.0, 0.0));
+    assertEquals(Route.WEAK, ThresholdRule.route(0.999, 1.0));
+  }
+
+  @Test
+  void modelIdRoundTrips() {
+    assertEquals("router-mf-0.116", new RouteSpec("mf", 0.116).modelId());
+    assertEquals("router-random-1", new RouteSpec("random", 1.0).modelId());
+  }
+}

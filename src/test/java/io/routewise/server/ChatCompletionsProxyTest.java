@@ -1,0 +1,232 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.absent;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.http.HttpResponse;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class ChatCompletionsProxyTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static ProxyFixture f;
+
+  @BeforeAll
+  static void start() {
+    f = new ProxyFixture("");
+  }
+
+  @AfterAll
+  static void stop() {
+    f.close();
+  }
+
+  @BeforeEach
+  void reset() {
+    f.stubCompletions();
+  }
+
+  @Test
+  void thresholdZeroAlwaysRoutesStrong() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      HttpResponse<String> r = f.chat("router-random-0", "hi " + i);
+      assertEquals(200, r.statusCode());
+      assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+      assertTrue(r.body().contains("hello from strong"));
+    }
+    assertEquals(20, f.strong.countRequestsMatching(postRequestedFor(urlEqualTo("/v1/chat/completions")).build()).getCount());
+    assertEquals(0, f.weak.countRequestsMatching(postRequestedFor(urlEqualTo("/v1/chat/completions")).build()).getCount());
+  }
+
+  @Test
+  void thresholdOneRoutesWeakUnlessTheWinIsCertain() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      HttpResponse<String> r = f.chat("router-random-1", "hi " + i);
+      assertEquals("weak weak-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+      assertTrue(r.body().contains("hello from weak"));
+    }
+  }
+
+  @Test
+  void randomRouterAtOneHalfSplitsTraffic() throws Exception {
+    int strong = 0;
+    int n = 200;
+    for (int i = 0; i < n; i++) {
+      if (f.chat("router-random-0.5", "q").headers().firstValue("x-routewise-model").orElseThrow().startsWith("strong")) {
+        strong++;
+      }
+    }
+    // Binomial(200, 0.5): outside [70, 130] has probability < 1e-5.
+    assertTrue(strong > 70 && strong < 130, "strong share " + strong + "/" + n);
+  }
+
+  @Test
+  void routesStrongWhenWinRateEqualsThresholdAndShowsTheDecision() throws Exception {
+    HttpResponse<String> atRate = f.chat("router-fixed-0.5", "x");
+    assertEquals("strong strong-model", atRate.headers().firstValue("x-routewise-model").orElseThrow());
+    assertEquals("fixed", atRate.headers().firstValue("x-routewise-router").orElseThrow());
+    assertEquals(0.5, Double.parseDouble(atRate.headers().firstValue("x-routewise-win-rate").orElseThrow()));
+    assertEquals(0.5, Double.parseDouble(atRate.headers().firstValue("x-routewise-threshold").orElseThrow()));
+    HttpResponse<String> above = f.chat("router-fixed-0.51", "x");
+    assertEquals("weak weak-model", above.headers().firstValue("x-routewise-model").orElseThrow());
+  }
+
+  @Test
+  void modelNamesThatAreNotRouteSpecsUseTheConfiguredDefault() throws Exception {
+    HttpResponse<String> r = f.chat("gpt-4o", "x");
+    assertEquals(200, r.statusCode());
+    assertEquals("random", r.headers().firstValue("x-routewise-router").orElseThrow());
+    assertEquals("0.5", r.headers().firstValue("x-routewise-threshold").orElseThrow());
+  }
+
+  @Test
+  void aFailingRouterRoutesStrongAndTheRequestSucceeds() throws Exception {
+    HttpResponse<String> r = f.chat("router-broken-0.99", "x");
+    assertEquals(200, r.statusCode());
+    assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+    assertEquals("boom", r.headers().firstValue("x-routewise-router-error").orElseThrow());
+    assertTrue(f.get("/metrics").body().contains("routewise_router_failures_total{kind=\"boom\",router=\"broken\"} 1.0"));
+  }
+
+  @Test
+  void forwardsEveryFieldUntouchedExceptModelAndNeverTheClientKey() throws Exception {
+    String body = """
+        {"model":"router-random-0","messages":[{"role":"user","content":"weather?"}],
+         "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}],
+         "tool_choice":"auto","response_format":{"type":"json_object"},"logprobs":true,"top_logprobs":3,"n":2,
+         "seed":42,"stop":["\\n\\n"],"stream_options":{"include_usage":true},"temperature":0.25,
+         "x_field_from_next_year":{"nested":[1,2.5e-3,null,"\\u00e9"]}}""";
+    HttpResponse<String> r = f.post("/v1/chat/completions", body);
+    assertEquals(200, r.statusCode());
+    var received = f.strong.findAll(postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    assertEquals(1, received.size());
+    JsonNode sent = JSON.readTree(body);
+    JsonNode got = JSON.readTree(received.get(0).getBodyAsString());
+    assertEquals("strong-model", got.get("model").asText());
+    ((ObjectNode) sent).put("model", "strong-model");
+    assertEquals(sent, got);
+    f.strong.verify(postRequestedFor(urlEqualTo("/v1/chat/completions"))
+        .withHeader("Authorization", equalTo("Bearer sk-strong-secret")));
+  }
+
+  @Test
+  void weakUpstreamWithKeyNoneGetsNoAuthorizationHeader() throws Exception {
+    f.chat("router-random-1", "x");
+    f.weak.verify(postRequestedFor(urlEqualTo("/v1/chat/completions")).withHeader("Authorization", absent()));
+  }
+
+  @Test
+  void upstreamErrorsPassThroughWithStatusBodyAndHeaders() throws Exception {
+    String err = "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}";
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(429)
+        .withHeader("Content-Type", "application/json").withHeader("retry-after", "7")
+        .withHeader("x-ratelimit-remaining-requests", "0").withBody(err)));
+    HttpResponse<String> r = f.chat("router-random-0", "x");
+    assertEquals(429, r.statusCode());
+    assertEquals(err, r.body());
+    assertEquals("7", r.headers().firstValue("retry-after").orElseThrow());
+    assertEquals("0", r.headers().firstValue("x-ratelimit-remaining-requests").orElseThrow());
+
+    f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(503)
+        .withHeader("Content-Type", "text/plain").withBody("overloaded")));
+    HttpResponse<String> r2 = f.chat("router-random-1", "x");
+    assertEquals(503, r2.statusCode());
+    assertEquals("overloaded", r2.body());
+  }
+
+  @Test
+  void upstreamTimeoutIsA504InOpenAiShape() throws Exception {
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withFixedDelay(4000).withBody("{}")));
+    long start = System.nanoTime();
+    HttpResponse<String> r = f.chat("router-random-0", "x");
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    assertEquals(504, r.statusCode());
+    JsonNode e = JSON.readTree(r.body()).get("error");
+    assertEquals("upstream_timeout", e.get("code").asText());
+    assertEquals("upstream_error", e.get("type").asText());
+    assertTrue(e.get("message").asText().contains("1500 ms"));
+    assertFalse(r.body().contains("sk-strong-secret"));
+    assertTrue(ms < 3500, "took " + ms + " ms with a 1500 ms timeout");
+  }
+
+  @Test
+  void badRequestsGet400WithTheParameterNamed() throws Exception {
+    record Case(String body, String param) {}
+    for (Case c : List.of(
+        new Case("{not json", null),
+        new Case("{\"model\":\"x\"}", "messages"),
+        new Case("{\"model\":\"x\",\"messages\":[]}", "messages"),
+        new Case("{\"model\":\"x\",\"messages\":{\"role\":\"user\"}}", "messages"),
+        new Case("{\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":42}]}", "messages[0].content"),
+        new Case("{\"model\":\"x\",\"stream\":1,\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", "stream"),
+        new Case("{\"model\":\"router-nope-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", "model"),
+        new Case("{\"model\":\"router-random-2\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", "model"),
+        new Case("", null))) {
+      HttpResponse<String> r = f.post("/v1/chat/completions", c.body());
+      assertEquals(400, r.statusCode(), c.body());
+      JsonNode e = JSON.readTree(r.body()).get("error");
+      assertNotNull(e, r.body());
+      assertEquals("invalid_request_error", e.get("type").asText());
+      assertEquals(c.param() == null ? "null" : c.param(), e.get("param").asText(), c.body());
+      assertFalse(e.get("message").asText().isBlank());
+    }
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
+
+  @Test
+  void unknownRouterErrorListsTheValidRouters() throws Exception {
+    HttpResponse<String> r = f.chat("router-nope-0.5", "x");
+    assertTrue(r.body().contains("broken, fixed, random"), r.body());
+  }
+
+  @Test
+  void bodyOverTheLimitIsA413() throws Exception {
+    String big = "x".repeat(5 * 1024 * 1024);
+    HttpResponse<String> r = f.chat("router-random-0", big);
+    assertEquals(413, r.statusCode());
+    assertEquals("request_too_large", JSON.readTree(r.body()).get("error").get("code").asText());
+  }
+
+  @Test
+  void modelsListsRoutableIdsAndUpstreamModels() throws Exception {
+    JsonNode data = JSON.readTree(f.get("/v1/models").body()).get("data");
+    List<String> ids = new java.util.ArrayList<>();
+    data.forEach(m -> ids.add(m.get("id").asText()));
+    assertTrue(ids.containsAll(List.of("router-random-0.5", "router-fixed-0.5", "strong-model", "weak-model")), ids.toString());
+  }
+
+  @Test
+  void routeEndpointAnswersWithoutCallingAnyUpstream() throws Exception {
+    HttpResponse<String> r = f.post("/v1/route", "{\"model\":\"router-fixed-0.3\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assertEquals(200, r.statusCode());
+    JsonNode j = JSON.readTree(r.body());
+    assertEquals("fixed", j.get("router").asText());
+    assertEquals(0.5, j.get("strong_win_rate").asDouble());
+    assertEquals(0.3, j.get("threshold").asDouble());
+    assertEquals("strong-model", j.get("model").asText());
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
+
+  @Test
+  void healthAndUnknownPathsAnswerInJson() throws Exception {
+    assertEquals(200, f.get("/health").statusCode());
+    HttpResponse<String> r = f.get("/v2/nothing");
+    assertEquals(404, r.statusCode());
+    assertNotNull(JSON.readTree(r.body()).get("error"));
+  }
+}

@@ -1,0 +1,77 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class ChatRequestParserTest {
+  private static ChatRequest parse(String json) {
+    return ChatRequestParser.parse(json.getBytes(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void replacesOnlyTheModelValueAndKeepsEveryOtherByte() {
+    String body = "{ \"tools\" : [1,2], \"model\":\"router-mf-0.1\" ,\"messages\":[{\"role\":\"user\",\"content\":\"hé\"}],"
+        + "\"x_future\":{\"a\":\"\\\"model\\\"\"}}";
+    ChatRequest r = parse(body);
+    assertEquals("router-mf-0.1", r.model());
+    String out = new String(r.withModel("gpt-4o"), StandardCharsets.UTF_8);
+    assertEquals(body.replace("router-mf-0.1", "gpt-4o"), out);
+  }
+
+  @Test
+  void insertsModelWhenAbsent() {
+    ChatRequest r = parse("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assertNull(r.model());
+    assertEquals("{\"model\":\"m\\\"q\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        new String(r.withModel("m\"q"), StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void promptIsTheLastUserMessageTextParts() {
+    ChatRequest r = parse("""
+        {"model":"a","stream":true,"messages":[
+          {"role":"system","content":"sys"},
+          {"role":"user","content":"first"},
+          {"role":"assistant","content":null,"tool_calls":[{"id":"1"}]},
+          {"role":"user","content":[{"type":"text","text":"look at"},{"type":"image_url","image_url":{"url":"u"}},
+                                    {"type":"text","text":"this"}]},
+          {"role":"tool","content":"result"}]}
+        """);
+    assertEquals("look at\nthis", r.prompt());
+    assertTrue(r.stream());
+  }
+
+  @Test
+  void noUserMessageRoutesOnEmptyPrompt() {
+    ChatRequest r = parse("{\"messages\":[{\"role\":\"system\",\"content\":\"only\"}],\"stream\":false}");
+    assertEquals("", r.prompt());
+    assertFalse(r.stream());
+  }
+
+  @Test
+  void wrongTypesNameTheParameter() {
+    assertEquals("messages", assertThrows(ApiException.class, () -> parse("{\"messages\":\"hi\"}")).param());
+    assertEquals("messages[0].content", assertThrows(ApiException.class,
+        () -> parse("{\"messages\":[{\"role\":\"user\",\"content\":5}]}")).param());
+    assertEquals("messages[0].role", assertThrows(ApiException.class,
+        () -> parse("{\"messages\":[{\"content\":\"x\"}]}")).param());
+    assertEquals("stream", assertThrows(ApiException.class,
+        () -> parse("{\"stream\":\"yes\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")).param());
+    assertEquals("model", assertThrows(ApiException.class,
+        () -> parse("{\"model\":1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")).param());
+  }
+
+  @Test
+  void malformedJsonAndTrailingGarbageAreRejected() {
+    assertEquals(400, assertThrows(ApiException.class, () -> parse("{\"messages\":[")).status());
+    assertEquals(400, assertThrows(ApiException.class,
+        () -> parse("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} extra")).status());
+    assertEquals(400, assertThrows(ApiException.class, () -> parse("[1,2]")).status());
+  }
+}

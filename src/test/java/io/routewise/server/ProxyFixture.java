@@ -1,0 +1,86 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.core.WireMockConfiguration;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.routing.RouterException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/**
+ * Two WireMock upstreams (strong, weak) and a routewise in front of them, all on loopback. Besides
+ * the standard routers it loads {@code fixed} (always 0.5) and {@code broken} (always throws).
+ */
+final class ProxyFixture implements AutoCloseable {
+  static final String COMPLETION = """
+      {"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"%s",
+       "choices":[{"index":0,"message":{"role":"assistant","content":"hello from %s"},"finish_reason":"stop"}],
+       "usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}""";
+
+  final WireMockServer strong = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+  final WireMockServer weak = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+  final Routewise routewise;
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  ProxyFixture(String extraYaml) {
+    strong.start();
+    weak.start();
+    stubCompletions();
+    RouterCatalog catalog = RouterCatalog.standard()
+        .with("fixed", ctx -> prompt -> 0.5)
+        .with("broken", ctx -> prompt -> {
+          throw new RouterException("boom", "router exploded");
+        });
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.yaml(
+            strong.baseUrl() + "/v1", weak.baseUrl() + "/v1",
+            "routers: {fixed: {}, broken: {}}\n" + extraYaml)),
+        catalog, id -> null, () -> {});
+  }
+
+  void stubCompletions() {
+    strong.resetAll();
+    weak.resetAll();
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withHeader("x-request-id", "req-strong")
+        .withBody(COMPLETION.formatted("strong-model", "strong"))));
+    weak.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json")
+        .withBody(COMPLETION.formatted("weak-model", "weak"))));
+  }
+
+  String url(String path) {
+    return "http://127.0.0.1:" + routewise.port() + path;
+  }
+
+  HttpResponse<String> post(String path, String body) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(url(path)))
+        .header("Content-Type", "application/json")
+        .header("Authorization", "Bearer sk-client-key")
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpResponse<String> chat(String model, String prompt) throws Exception {
+    return post("/v1/chat/completions",
+        "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}");
+  }
+
+  HttpResponse<String> get(String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(url(path))).GET().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Override
+  public void close() {
+    routewise.close();
+    strong.stop();
+    weak.stop();
+  }
+}
