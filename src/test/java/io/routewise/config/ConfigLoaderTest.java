@@ -1,0 +1,111 @@
+package io.routewise.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+  private static final String VALID = """
+      server: {host: 127.0.0.1, port: 7000}
+      upstreams:
+        strong: {base_url: https://api.openai.com/v1/, api_key: "${OPENAI_API_KEY}", model: gpt-4o}
+        weak: {base_url: "http://localhost:11434/v1", api_key: "${WEAK_API_KEY:-none}", model: "llama3.1:8b"}
+      routing: {router: random, threshold: 0.25}
+      """;
+
+  private static RoutewiseConfig parse(String yaml, Map<String, String> env) {
+    return new ConfigLoader(env).parse(yaml, "config.yaml");
+  }
+
+  private static String problems(String yaml) {
+    return assertThrows(ConfigException.class, () -> parse(yaml, Map.of("OPENAI_API_KEY", "sk-x"))).getMessage();
+  }
+
+  @Test
+  void readsAValidConfigAndSubstitutesEnvironmentVariables() {
+    RoutewiseConfig c = parse(VALID, Map.of("OPENAI_API_KEY", "sk-live"));
+    assertEquals(7000, c.server().port());
+    assertEquals("https://api.openai.com/v1", c.strong().baseUrl().toString());
+    assertEquals("sk-live", c.strong().apiKey().value());
+    assertEquals("none", c.weak().apiKey().value());
+    assertFalse(c.weak().sendsKey());
+    assertEquals("llama3.1:8b", c.weak().model());
+    assertEquals(0.25, c.routing().threshold());
+    assertEquals(4L * 1024 * 1024, c.server().maxBodyBytes());
+  }
+
+  @Test
+  void defaultsApplyWhenTheVariableIsUnsetAndValuesWinWhenSet() {
+    RoutewiseConfig c = parse(VALID, Map.of("OPENAI_API_KEY", "a", "WEAK_API_KEY", "sk-weak"));
+    assertEquals("sk-weak", c.weak().apiKey().value());
+  }
+
+  @Test
+  void unsetVariableWithoutDefaultNamesTheKeyAndTheVariable() {
+    String msg = assertThrows(ConfigException.class, () -> parse(VALID, Map.of())).getMessage();
+    assertTrue(msg.contains("upstreams.strong.api_key: environment variable OPENAI_API_KEY is not set"), msg);
+  }
+
+  @Test
+  void unknownKeyIsAnErrorWithItsPath() {
+    String msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, modle: x}"));
+    assertTrue(msg.contains("upstreams.strong.modle: unknown key"), msg);
+  }
+
+  @Test
+  void missingFieldBadUrlAndThresholdOutOfRangeAreAllReportedAtOnce() {
+    String yaml = """
+        upstreams:
+          strong: {base_url: "ftp://nope", api_key: x}
+          weak: {base_url: "not a url", model: m}
+        routing: {threshold: 1.5}
+        server: {port: 70000}
+        """;
+    ConfigException e = assertThrows(ConfigException.class, () -> parse(yaml, Map.of()));
+    String msg = e.getMessage();
+    assertTrue(msg.contains("upstreams.strong.model: is required"), msg);
+    assertTrue(msg.contains("upstreams.strong.base_url: must be an http:// or https:// URL"), msg);
+    assertTrue(msg.contains("upstreams.weak.base_url"), msg);
+    assertTrue(msg.contains("routing.threshold: must be in [0, 1], got 1.5"), msg);
+    assertTrue(msg.contains("server.port: must be between 0 and 65535, got 70000"), msg);
+    assertEquals(5, e.problems().size(), msg);
+  }
+
+  @Test
+  void missingUpstreamsIsReported() {
+    String msg = problems("routing: {router: random}\n");
+    assertTrue(msg.contains("upstreams: is required"), msg);
+  }
+
+  @Test
+  void keysNeverAppearInToStringOrErrors() {
+    RoutewiseConfig c = parse(VALID, Map.of("OPENAI_API_KEY", "sk-very-secret"));
+    assertFalse(c.toString().contains("sk-very-secret"));
+    String msg = problems(VALID.replace("threshold: 0.25", "threshold: 2") .replace("${OPENAI_API_KEY}", "sk-very-secret"));
+    assertFalse(msg.contains("sk-very-secret"), msg);
+  }
+
+  @Test
+  void invalidYamlAndMissingFileAreClear(@TempDir Path dir) throws Exception {
+    assertTrue(problems("server: [unclosed").contains("not valid YAML"));
+    assertTrue(assertThrows(ConfigException.class,
+        () -> new ConfigLoader(Map.of()).load(dir.resolve("absent.yaml"))).getMessage().contains("file not found"));
+    Path f = dir.resolve("c.yaml");
+    Files.writeString(f, VALID);
+    assertEquals(7000, new ConfigLoader(Map.of("OPENAI_API_KEY", "k")).load(f).server().port());
+  }
+
+  @Test
+  void shippedConfigYamlIsValid() {
+    RoutewiseConfig c = new ConfigLoader(Map.of("OPENAI_API_KEY", "sk-x")).load(Path.of("config.yaml"));
+    assertEquals(6060, c.server().port());
+    assertEquals("gpt-4o", c.strong().model());
+  }
+}

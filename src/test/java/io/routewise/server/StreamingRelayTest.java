@@ -1,0 +1,142 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A hand-written SSE upstream that sends its first chunk, then waits until the test says the
+ * client has seen it: the stream can only finish if routewise relays chunks as they arrive.
+ */
+class StreamingRelayTest {
+  private HttpServer upstream;
+  private Routewise routewise;
+  private final CountDownLatch clientSawFirstChunk = new CountDownLatch(1);
+  private final CountDownLatch upstreamWriteFailed = new CountDownLatch(1);
+  private final AtomicReference<String> receivedBody = new AtomicReference<>();
+  private volatile boolean endless;
+
+  @BeforeEach
+  void start() throws IOException {
+    upstream = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    upstream.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+    upstream.createContext("/v1/chat/completions", ex -> {
+      try (InputStream in = ex.getRequestBody()) {
+        receivedBody.set(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+      }
+      ex.getResponseHeaders().set("Content-Type", "text/event-stream");
+      ex.sendResponseHeaders(200, 0);
+      OutputStream out = ex.getResponseBody();
+      try {
+        out.write(chunk("{\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}"));
+        out.flush();
+        if (endless) {
+          // Keep streaming until writes fail: that happens only once routewise cancels the call.
+          for (int i = 0; i < 400; i++) {
+            Thread.sleep(25);
+            out.write(chunk("{\"choices\":[{\"delta\":{\"content\":\".\"}}]}"));
+            out.flush();
+          }
+          return;
+        }
+        if (!clientSawFirstChunk.await(5, TimeUnit.SECONDS)) {
+          return; // the relay buffered: finish without the rest, and the test fails
+        }
+        out.write(chunk("{\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}"));
+        out.write(chunk("{\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}"));
+        out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+        out.flush();
+      } catch (IOException e) {
+        upstreamWriteFailed.countDown();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        ex.close();
+      }
+    });
+    upstream.start();
+    String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1";
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.yaml(url, url, "")), RouterCatalog.standard(),
+        id -> null, () -> {});
+  }
+
+  @AfterEach
+  void stop() {
+    routewise.close();
+    upstream.stop(0);
+  }
+
+  private static byte[] chunk(String json) {
+    return ("data: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
+  }
+
+  private HttpResponse<InputStream> openStream() throws Exception {
+    return HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
+            .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"router-random-0\",\"stream\":true,"
+                + "\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+            .build(),
+        HttpResponse.BodyHandlers.ofInputStream());
+  }
+
+  @Test
+  void firstChunkReachesTheClientBeforeTheUpstreamHasFinished() throws Exception {
+    HttpResponse<InputStream> r = openStream();
+    assertEquals(200, r.statusCode());
+    assertTrue(r.headers().firstValue("content-type").orElseThrow().startsWith("text/event-stream"));
+    List<String> lines = new ArrayList<>();
+    try (BufferedReader reader = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = reader.readLine()) != null) {
+        if (line.contains("Hel")) {
+          clientSawFirstChunk.countDown();
+        }
+        if (!line.isEmpty()) {
+          lines.add(line);
+        }
+      }
+    }
+    assertEquals(4, lines.size(), lines.toString());
+    assertTrue(lines.get(1).contains("\"lo\""), "the second chunk arrived only after the first was seen");
+    assertEquals("data: [DONE]", lines.get(3));
+    assertTrue(receivedBody.get().contains("\"stream\":true"));
+    String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+        URI.create("http://127.0.0.1:" + routewise.port() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+    assertTrue(metrics.contains("routewise_tokens_total{type=\"completion\",upstream=\"strong\"} 2.0"), metrics);
+  }
+
+  @Test
+  void clientThatDisconnectsMidStreamCancelsTheUpstreamCall() throws Exception {
+    endless = true;
+    HttpResponse<InputStream> r = openStream();
+    InputStream body = r.body();
+    byte[] buf = new byte[64];
+    assertTrue(body.read(buf) > 0);
+    body.close(); // the client goes away
+    assertTrue(upstreamWriteFailed.await(8, TimeUnit.SECONDS),
+        "the upstream kept streaming to nobody: routewise did not cancel the call");
+  }
+}
