@@ -36,15 +36,20 @@ public final class Embedders implements EmbedderSource, AutoCloseable {
   public CachingEmbedder get(String modelId) {
     EmbeddingModel model = EmbeddingModel.byId(modelId).orElseThrow(() -> new IllegalArgumentException(
         "unknown embedding model '" + modelId + "' (known: " + String.join(", ", EmbeddingModel.ids()) + ")"));
-    return byId.computeIfAbsent(modelId, id -> new CachingEmbedder(
-        OnnxEmbedder.load(model, Math.min(settings.maxTokens(), model.maxPositions()), settings.truncation(),
-            settings.threads(), settings.filesDir()),
-        settings.cacheEntries()));
+    return byId.computeIfAbsent(modelId, id -> {
+      Embedder e = OnnxEmbedder.load(model, Math.min(settings.maxTokens(), model.maxPositions()),
+          settings.truncation(), settings.threads(), settings.filesDir());
+      if (settings.storeDir() != null) {
+        e = new EmbeddingStore(e, settings.storeDir().resolve(settings.vectorsId(id) + ".bin"));
+      }
+      return new CachingEmbedder(e, settings.cacheEntries());
+    });
   }
 
   /** The ONNX embedder behind {@code modelId}, for token-level access (e.g. a BERT router's head). */
   public OnnxEmbedder onnx(String modelId) {
-    return (OnnxEmbedder) get(modelId).delegate();
+    Embedder e = get(modelId).delegate();
+    return (OnnxEmbedder) (e instanceof EmbeddingStore s ? s.delegate() : e);
   }
 
   @Override
