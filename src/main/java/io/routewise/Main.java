@@ -1,6 +1,10 @@
 package io.routewise;
 
+import io.routewise.cli.CalibrateCommand;
+import io.routewise.cli.EvalCommand;
+import io.routewise.cli.ScoreCommand;
 import io.routewise.cli.ServeCommand;
+import io.routewise.cli.TrainCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -12,6 +16,10 @@ import picocli.CommandLine.Command;
     description = "OpenAI-compatible proxy that routes each chat request to a strong or a weak model.",
     subcommands = {
         ServeCommand.class,
+        ScoreCommand.class,
+        CalibrateCommand.class,
+        EvalCommand.class,
+        TrainCommand.class,
     })
 public final class Main implements Runnable {
 

@@ -4,7 +4,10 @@ import io.routewise.config.ConfigNode;
 import io.routewise.config.ConfigProblems;
 import io.routewise.config.RoutewiseConfig;
 import io.routewise.embedding.EmbedderSource;
+import io.routewise.routers.length.LengthRouter;
+import io.routewise.routers.mf.MfRouter;
 import io.routewise.routers.random.RandomRouter;
+import io.routewise.routers.sw.SwRankingRouter;
 import io.routewise.routing.Router;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -24,7 +27,10 @@ public final class RouterCatalog {
 
   public static RouterCatalog standard() {
     return new RouterCatalog()
-        .with(RandomRouter.NAME, RandomRouter::create);
+        .with(RandomRouter.NAME, RandomRouter::create)
+        .with(LengthRouter.NAME, LengthRouter::create)
+        .with(MfRouter.NAME, MfRouter::create)
+        .with(SwRankingRouter.NAME, SwRankingRouter::create);
   }
 
   public RouterCatalog with(String name, RouterFactory factory) {

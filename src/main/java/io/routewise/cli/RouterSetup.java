@@ -1,0 +1,101 @@
+package io.routewise.cli;
+
+import io.routewise.config.ClientConfig;
+import io.routewise.config.ConfigException;
+import io.routewise.config.ConfigLoader;
+import io.routewise.config.ConfigNode;
+import io.routewise.config.ConfigProblems;
+import io.routewise.config.RoutewiseConfig;
+import io.routewise.config.RoutingConfig;
+import io.routewise.config.Secret;
+import io.routewise.config.ServerConfig;
+import io.routewise.config.UpstreamConfig;
+import io.routewise.embedding.Embedders;
+import io.routewise.embedding.EmbeddingSettings;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.routing.Router;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Builds routers for the offline commands (score, calibrate, eval) the same way {@code serve} does:
+ * through {@link RouterCatalog}, from a config file or, without one, from defaults.
+ *
+ * <p>A router argument is {@code NAME} or {@code NAME=MODEL_DIR} (e.g. {@code mf=models/mf-heldout}),
+ * which sets that router's {@code model_dir}. {@code strongModel}/{@code weakModel}, when given, play
+ * the upstreams' model names (the trained model ids the learned routers compare).
+ */
+final class RouterSetup implements AutoCloseable {
+  private final RoutewiseConfig base;
+  private final Embedders embedders;
+
+  RouterSetup(Path configFile, Path modelsDir, String strongModel, Path embeddingStore) {
+    RoutewiseConfig cfg = configFile != null ? ConfigLoader.fromSystemEnv().load(configFile) : null;
+    ConfigProblems problems = new ConfigProblems();
+    UpstreamConfig strong = cfg != null ? cfg.strong() : upstream("strong", strongModel);
+    UpstreamConfig weak = cfg != null ? cfg.weak() : upstream("weak", null);
+    Path models = modelsDir != null ? modelsDir : cfg != null ? cfg.modelsDir() : Path.of("models");
+    ConfigNode embedding = cfg != null ? cfg.embedding() : ConfigNode.empty("embedding", problems);
+    ConfigNode routers = cfg != null ? cfg.routers() : ConfigNode.empty("routers", problems);
+    this.base = new RoutewiseConfig(new ServerConfig("127.0.0.1", 0, 1), strong, weak,
+        new RoutingConfig("random", 0.5), new ClientConfig(1, Duration.ofSeconds(1)), models, embedding, routers);
+    EmbeddingSettings settings = EmbeddingSettings.from(embedding);
+    problems.throwIfAny();
+    if (embeddingStore != null) {
+      settings = settings.withStoreDir(embeddingStore);
+    }
+    this.embedders = new Embedders(settings);
+  }
+
+  private static UpstreamConfig upstream(String name, String model) {
+    return new UpstreamConfig(name, URI.create("http://localhost"), Secret.of("none"), model == null ? "" : model,
+        Duration.ofSeconds(1), Duration.ofSeconds(1));
+  }
+
+  /** Loads one router by its argument; throws {@link ConfigException} listing every problem. */
+  Router load(String arg, String strongModel, String weakModel) {
+    String name = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+    String dir = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : null;
+    ConfigProblems problems = new ConfigProblems();
+    Map<String, Object> settings = new LinkedHashMap<>();
+    ConfigNode configured = base.routers().children().get(name);
+    if (configured != null) {
+      configured.keys().forEach(k -> settings.put(k, rawValue(configured, k)));
+    }
+    if (dir != null) {
+      settings.put("model_dir", dir);
+    }
+    Map<String, Object> routersMap = new LinkedHashMap<>();
+    routersMap.put(name, settings);
+    UpstreamConfig strong = strongModel == null ? base.strong() : upstream("strong", strongModel);
+    UpstreamConfig weak = weakModel == null ? base.weak() : upstream("weak", weakModel);
+    RoutewiseConfig cfg = new RoutewiseConfig(base.server(), strong, weak, new RoutingConfig(name, 0.5),
+        base.client(), base.modelsDir(), base.embedding(), new ConfigNode("routers", routersMap, problems));
+    Map<String, Router> loaded = RouterCatalog.standard().load(cfg, embedders, problems);
+    problems.throwIfAny();
+    loaded.forEach((k, r) -> {
+      if (!k.equals(name)) {
+        r.close();
+      }
+    });
+    return loaded.get(name);
+  }
+
+  private static Object rawValue(ConfigNode node, String key) {
+    // ConfigNode exposes typed getters only; the offline commands need the value back as YAML gave it
+    String s = node.string(key, null);
+    return s;
+  }
+
+  Embedders embedders() {
+    return embedders;
+  }
+
+  @Override
+  public void close() {
+    embedders.close();
+  }
+}

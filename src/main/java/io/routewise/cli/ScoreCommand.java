@@ -1,0 +1,64 @@
+package io.routewise.cli;
+
+import io.routewise.data.PromptRecord;
+import io.routewise.routing.Router;
+import java.io.BufferedWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code routewise score}: the strong win rate of each prompt of a file. */
+@Command(name = "score", mixinStandardHelpOptions = true,
+    description = "Score prompts (JSON lines with id and prompt; the outcomes format works) with a router: writes {\"id\",\"score\"} lines.")
+public final class ScoreCommand implements Callable<Integer> {
+  @Option(names = "--router", required = true, description = "Router name, or NAME=MODEL_DIR.")
+  String router;
+
+  @Option(names = "--input", required = true)
+  Path input;
+
+  @Option(names = "--output", required = true)
+  Path output;
+
+  @Option(names = "--strong-model", description = "Trained model id standing for the strong upstream.")
+  String strongModel;
+
+  @Option(names = "--weak-model", description = "Trained model id standing for the weak upstream.")
+  String weakModel;
+
+  @Option(names = "--quiet", description = "No progress bar.")
+  boolean quiet;
+
+  @Mixin
+  RouterOptions opts = new RouterOptions();
+
+  @Override
+  public Integer call() throws Exception {
+    List<PromptRecord> prompts = PromptFiles.read(input);
+    try (RouterSetup setup = new RouterSetup(opts.config, opts.modelsDir, strongModel, opts.embeddingCache);
+        Router r = setup.load(router, strongModel, weakModel)) {
+      double[] scores = PromptFiles.score(r, router, prompts, !quiet);
+      if (output.getParent() != null) {
+        Files.createDirectories(output.getParent());
+      }
+      try (BufferedWriter w = Files.newBufferedWriter(output, StandardCharsets.UTF_8)) {
+        for (int i = 0; i < scores.length; i++) {
+          Map<String, Object> row = new LinkedHashMap<>();
+          row.put("id", prompts.get(i).id());
+          row.put("score", scores[i]);
+          w.write(PromptFiles.JSON.writeValueAsString(row));
+          w.newLine();
+        }
+      }
+      System.err.println("wrote " + scores.length + " scores to " + output);
+    }
+    return 0;
+  }
+}

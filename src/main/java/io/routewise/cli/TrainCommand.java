@@ -1,0 +1,182 @@
+package io.routewise.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.routewise.data.Holdout;
+import io.routewise.data.TrainingSet;
+import io.routewise.embedding.Embedder;
+import io.routewise.embedding.EmbeddingModel;
+import io.routewise.embedding.EmbeddingSettings;
+import io.routewise.embedding.Embedders;
+import io.routewise.embedding.ModelFiles;
+import io.routewise.embedding.Truncation;
+import io.routewise.routers.ModelDir;
+import io.routewise.routers.mf.MfRouter;
+import io.routewise.routers.mf.MfTrainer;
+import io.routewise.routers.sw.SwRankingRouter;
+import io.routewise.routers.sw.SwTrainer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code routewise train mf|sw}: trains a learned router into a model directory. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+    description = "Train a learned router from outcomes files and/or Chatbot-Arena battle rows.",
+    subcommands = {TrainCommand.Mf.class, TrainCommand.Sw.class})
+public final class TrainCommand implements Runnable {
+
+  @Override
+  public void run() {
+    new picocli.CommandLine(this).usage(System.out);
+  }
+
+  /** Options every trainer shares. */
+  static final class Common {
+    @Option(names = "--data", required = true, arity = "1..*", description = "JSON lines: outcomes format or arena battles.")
+    List<Path> data;
+
+    @Option(names = "--out", required = true, description = "Model directory to write (e.g. models/mf).")
+    Path out;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--holdout", defaultValue = "fraction:0.1",
+        description = "none | source:NAME[,NAME] | category:NAME[,NAME] | fraction:F (default ${DEFAULT-VALUE}).")
+    String holdout;
+
+    @Option(names = "--strong-model", defaultValue = "gpt-4o-2024-05-13", description = "Manifest default_strong.")
+    String strongModel;
+
+    @Option(names = "--weak-model", defaultValue = "llama-3.1-8b-instruct", description = "Manifest default_weak.")
+    String weakModel;
+
+    @Option(names = "--embedding-model", defaultValue = "all-minilm-l6-v2-q")
+    String embeddingModel;
+
+    @Option(names = "--max-tokens", defaultValue = "" + EmbeddingSettings.DEFAULT_MAX_TOKENS)
+    int maxTokens;
+
+    @Option(names = "--truncation", defaultValue = "head_tail", description = "head | head_tail")
+    String truncation;
+
+    @Option(names = "--threads", defaultValue = "2", description = "ONNX threads for embedding.")
+    int threads;
+
+    @Option(names = "--embedding-cache", description = "Directory keeping prompt embeddings across runs (default: tmpdir/routewise/embeddings).")
+    Path embeddingCache;
+
+    @Option(names = "--quiet", description = "No progress bars.")
+    boolean quiet;
+
+    EmbeddingSettings embeddingSettings() {
+      Path store = embeddingCache != null ? embeddingCache
+          : Path.of(System.getProperty("java.io.tmpdir"), "routewise", "embeddings");
+      return new EmbeddingSettings(maxTokens, Truncation.parse(truncation), threads, 0, ModelFiles.defaultDir(), store);
+    }
+
+    ObjectNode manifest(String kind, Embedder embedder, TrainingSet set) {
+      ObjectNode m = ModelDir.newManifest(kind);
+      ObjectNode e = m.putObject("embedding");
+      e.put("model", embedder.modelId());
+      e.put("dimension", embedder.dimension());
+      e.put("max_tokens", maxTokens);
+      e.put("truncation", Truncation.parse(truncation).configName());
+      var models = m.putArray("models");
+      set.data().models().forEach(models::add);
+      m.put("default_strong", set.data().models().contains(strongModel) ? strongModel : set.data().models().get(0));
+      m.put("default_weak", set.data().models().contains(weakModel) ? weakModel
+          : set.data().models().get(set.data().models().size() - 1));
+      ObjectNode t = m.putObject("training");
+      t.set("data", set.files());
+      t.put("seed", seed);
+      t.put("holdout", Holdout.parse(holdout).toString());
+      t.put("prompts_train", set.train().size());
+      t.put("prompts_heldout", set.heldOut().size());
+      t.put("battles", set.data().battleCount());
+      return m;
+    }
+
+    TrainingSet load(Embedders embedders) throws Exception {
+      EmbeddingModel.byId(embeddingModel).orElseThrow(() -> new IllegalArgumentException(
+          "unknown --embedding-model " + embeddingModel + " (known: " + EmbeddingModel.ids() + ")"));
+      return TrainingSet.load(data, Holdout.parse(holdout), seed, embedders.get(embeddingModel), !quiet);
+    }
+  }
+
+  @Command(name = "mf", mixinStandardHelpOptions = true, description = "Train the matrix-factorization router.")
+  static final class Mf implements Callable<Integer> {
+    @Mixin
+    Common common = new Common();
+
+    @Option(names = "--dim", defaultValue = "128", description = "Latent size (default ${DEFAULT-VALUE}).")
+    int dim;
+
+    @Option(names = "--epochs", defaultValue = "30")
+    int epochs;
+
+    @Option(names = "--batch", defaultValue = "32", description = "Prompts per optimizer step.")
+    int batch;
+
+    @Option(names = "--lr", defaultValue = "0.003")
+    double lr;
+
+    @Option(names = "--weight-decay", defaultValue = "0.0001")
+    double weightDecay;
+
+    @Option(names = "--tie-weight", defaultValue = "0.5", description = "Weight of a tie (a half win each way) against a decided battle.")
+    double tieWeight;
+
+    @Override
+    public Integer call() throws Exception {
+      try (Embedders embedders = new Embedders(common.embeddingSettings())) {
+        TrainingSet set = common.load(embedders);
+        MfTrainer.Options o = new MfTrainer.Options(dim, epochs, batch, lr, weightDecay, tieWeight, common.seed,
+            !common.quiet);
+        MfTrainer trainer = new MfTrainer(set, o);
+        double loss = trainer.train();
+        ObjectNode m = common.manifest(MfRouter.KIND, embedders.get(common.embeddingModel), set);
+        ObjectNode t = (ObjectNode) m.get("training");
+        t.put("dim", dim).put("epochs", epochs).put("batch_prompts", batch).put("lr", lr)
+            .put("weight_decay", weightDecay).put("tie_weight", tieWeight).put("final_train_loss", loss);
+        ObjectNode held = MfTrainer.heldOutMetrics(trainer.model(), set, m.get("default_strong").asText(),
+            m.get("default_weak").asText());
+        m.set("heldout", held);
+        trainer.save(common.out, m);
+        System.out.println("wrote " + common.out + "; held-out: " + held);
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "sw", mixinStandardHelpOptions = true, description = "Build the similarity-weighted ranking index.")
+  static final class Sw implements Callable<Integer> {
+    @Mixin
+    Common common = new Common();
+
+    @Option(names = "--tiers", defaultValue = "10", description = "Number of Elo tiers (default ${DEFAULT-VALUE}).")
+    int tiers;
+
+    @Option(names = "--per-prompt-normalize", defaultValue = "true", negatable = true, fallbackValue = "true",
+        description = "Each prompt's tier-pair counts sum to 1 (default ${DEFAULT-VALUE}).")
+    boolean normalize;
+
+    @Override
+    public Integer call() throws Exception {
+      try (Embedders embedders = new Embedders(common.embeddingSettings())) {
+        TrainingSet set = common.load(embedders);
+        SwTrainer.Result r = SwTrainer.build(set, tiers, normalize);
+        ObjectNode m = common.manifest(SwRankingRouter.KIND, embedders.get(common.embeddingModel), set);
+        ((ObjectNode) m.get("training")).put("tiers", tiers).put("per_prompt_normalize", normalize);
+        ObjectNode held = SwTrainer.heldOutMetrics(r, set, m.get("default_strong").asText(),
+            m.get("default_weak").asText());
+        m.set("heldout", held);
+        SwTrainer.save(r, common.out, m);
+        System.out.println("wrote " + common.out + "; held-out: " + held);
+      }
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,136 @@
+package io.routewise.data;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads JSON Lines training or benchmark files, each line either
+ *
+ * <ul>
+ *   <li>the outcomes format: {@code {"id","source","category","prompt","outcomes":{model: score}}}, or
+ *   <li>a Chatbot-Arena battle: {@code {"prompt","model_a","model_b","winner"}} with winner
+ *       {@code model_a | model_b | tie | tie (bothbad)}; {@code prompt} may also be a list of user turns
+ *       (the first is used). Battles on the same prompt text are grouped under one prompt.
+ * </ul>
+ *
+ * Lines that are neither are errors naming the file and line number.
+ */
+public final class DatasetReader {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private DatasetReader() {}
+
+  /** The prompt records of outcomes-format files (battle rows give records with empty outcomes). */
+  public static List<PromptRecord> readPrompts(Path file) throws IOException {
+    List<PromptRecord> out = new ArrayList<>();
+    forEachLine(file, (line, node) -> out.add(record(file, line, node)));
+    return out;
+  }
+
+  public static Dataset read(List<Path> files) throws IOException {
+    Dataset.Builder b = new Dataset.Builder();
+    for (Path f : files) {
+      Map<String, List<JsonNode>> battlesByPrompt = new LinkedHashMap<>();
+      Map<String, Integer> firstLine = new HashMap<>();
+      forEachLine(f, (line, node) -> {
+        if (node.has("outcomes")) {
+          PromptRecord r = record(f, line, node);
+          b.prompt(r);
+          b.outcomes(r.outcomes());
+        } else {
+          String text = promptText(f, line, node);
+          battlesByPrompt.computeIfAbsent(text, k -> new ArrayList<>()).add(node);
+          firstLine.putIfAbsent(text, line);
+        }
+      });
+      String source = f.getFileName().toString().replaceFirst("\\.jsonl$", "");
+      for (var e : battlesByPrompt.entrySet()) {
+        b.prompt(new PromptRecord(source + "/" + firstLine.get(e.getKey()), source, null, e.getKey(), Map.of()));
+        for (JsonNode n : e.getValue()) {
+          int a = b.model(n.path("model_a").asText());
+          int c = b.model(n.path("model_b").asText());
+          switch (n.path("winner").asText()) {
+            case "model_a" -> b.battle(a, c, false);
+            case "model_b" -> b.battle(c, a, false);
+            case "tie", "tie (bothbad)" -> b.battle(a, c, true);
+            default -> throw new IOException(f + ": line " + firstLine.get(e.getKey())
+                + ": winner must be model_a, model_b, tie or tie (bothbad), got '" + n.path("winner").asText() + "'");
+          }
+        }
+      }
+    }
+    return b.build();
+  }
+
+  private interface LineHandler {
+    void accept(int line, JsonNode node) throws IOException;
+  }
+
+  private static void forEachLine(Path file, LineHandler handler) throws IOException {
+    try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      String s;
+      int line = 0;
+      while ((s = r.readLine()) != null) {
+        line++;
+        if (s.isBlank()) {
+          continue;
+        }
+        JsonNode node;
+        try {
+          node = JSON.readTree(s);
+        } catch (IOException e) {
+          throw new IOException(file + ": line " + line + ": not JSON: " + e.getMessage(), e);
+        }
+        if (!node.isObject()) {
+          throw new IOException(file + ": line " + line + ": expected a JSON object");
+        }
+        handler.accept(line, node);
+      }
+    }
+  }
+
+  private static String promptText(Path file, int line, JsonNode node) throws IOException {
+    JsonNode p = node.get("prompt");
+    if (p != null && p.isArray() && !p.isEmpty()) {
+      p = p.get(0);
+    }
+    if (p == null || !p.isTextual()) {
+      throw new IOException(file + ": line " + line + ": needs a \"prompt\" string"
+          + (node.has("outcomes") || node.has("model_a") ? "" : " (and \"outcomes\", or model_a/model_b/winner)"));
+    }
+    return p.asText();
+  }
+
+  private static PromptRecord record(Path file, int line, JsonNode node) throws IOException {
+    String prompt = promptText(file, line, node);
+    Map<String, Double> outcomes = new LinkedHashMap<>();
+    JsonNode o = node.get("outcomes");
+    if (o != null) {
+      if (!o.isObject()) {
+        throw new IOException(file + ": line " + line + ": \"outcomes\" must be an object of model to score");
+      }
+      var it = o.fields();
+      while (it.hasNext()) {
+        var e = it.next();
+        if (e.getValue().isNumber()) {
+          outcomes.put(e.getKey(), e.getValue().asDouble());
+        }
+      }
+    }
+    String id = node.hasNonNull("id") ? node.get("id").asText() : Integer.toString(line);
+    String source = node.hasNonNull("source") ? node.get("source").asText()
+        : file.getFileName().toString().replaceFirst("\\.jsonl$", "");
+    String category = node.hasNonNull("category") ? node.get("category").asText() : null;
+    return new PromptRecord(id, source, category, prompt, outcomes);
+  }
+}

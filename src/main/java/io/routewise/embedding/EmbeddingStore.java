@@ -1,0 +1,134 @@
+package io.routewise.embedding;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A persistent embedding cache for offline commands (train, score, eval): vectors are appended to
+ * one file per model and settings, keyed by the text's SHA-256 prefix, so the 15k training prompts
+ * are embedded once across many training and evaluation runs. Not used by {@code serve}.
+ *
+ * <p>File format: repeated records of 16 key bytes and {@code dimension} big-endian float32.
+ */
+public final class EmbeddingStore implements Embedder {
+  private final Embedder delegate;
+  private final Path file;
+  private final Map<ByteBuffer, float[]> map = new HashMap<>();
+  private DataOutputStream out;
+
+  public EmbeddingStore(Embedder delegate, Path file) {
+    this.delegate = delegate;
+    this.file = file;
+    int dim = delegate.dimension();
+    try {
+      Files.createDirectories(file.getParent());
+      if (Files.exists(file)) {
+        try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
+          while (true) {
+            byte[] k = new byte[16];
+            float[] v = new float[dim];
+            try {
+              in.readFully(k);
+              for (int i = 0; i < dim; i++) {
+                v[i] = in.readFloat();
+              }
+            } catch (EOFException e) {
+              break; // a torn last record from an interrupted run is ignored
+            }
+            map.put(ByteBuffer.wrap(k), v);
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read embedding store " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static ByteBuffer key(String text) {
+    try {
+      byte[] d = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+      return ByteBuffer.wrap(java.util.Arrays.copyOf(d, 16));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public synchronized float[] embed(String text) {
+    ByteBuffer k = key(text);
+    float[] v = map.get(k);
+    if (v != null) {
+      return v;
+    }
+    v = delegate.embed(text);
+    map.put(k, v);
+    try {
+      if (out == null) {
+        out = new DataOutputStream(new BufferedOutputStream(
+            Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND), 1 << 16));
+      }
+      out.write(k.array());
+      for (float x : v) {
+        out.writeFloat(x);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot append to embedding store " + file, e);
+    }
+    return v;
+  }
+
+  public synchronized boolean contains(String text) {
+    return map.containsKey(key(text));
+  }
+
+  public Embedder delegate() {
+    return delegate;
+  }
+
+  @Override
+  public int dimension() {
+    return delegate.dimension();
+  }
+
+  @Override
+  public String modelId() {
+    return delegate.modelId();
+  }
+
+  public synchronized void flush() {
+    try {
+      if (out != null) {
+        out.flush();
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    flush();
+    try {
+      if (out != null) {
+        out.close();
+      }
+    } catch (IOException ignored) {
+      // closing
+    }
+    delegate.close();
+  }
+}

@@ -1,0 +1,144 @@
+package io.routewise.eval;
+
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.Random;
+
+/**
+ * RouteLLM's evaluation (evals/evaluate.py), reproduced exactly as {@code ../shared/tools/apgr.py}
+ * does it: thresholds at the 11 quantile edges of the router's scores (numpy's linear
+ * interpolation), a prompt goes strong when {@code score >= edge} (strictly {@code >} at the top
+ * edge), quality = mean of the routed model's score; points sorted by % strong calls.
+ *
+ * <p>APGR = area under quality vs share of strong calls (trapezoids), minus the weak model's area,
+ * over the strong-minus-weak area. CPT(x) = % strong calls at which quality first reaches
+ * {@code weak + x * (strong - weak)} (numpy.interp on the curve).
+ */
+public final class QualityCurve {
+  /** Percent of strong calls at each threshold (ascending). */
+  public final double[] pct;
+  /** Mean quality at each threshold. */
+  public final double[] quality;
+  public final double strongQuality;
+  public final double weakQuality;
+
+  private QualityCurve(double[] pct, double[] quality, double strongQuality, double weakQuality) {
+    this.pct = pct;
+    this.quality = quality;
+    this.strongQuality = strongQuality;
+    this.weakQuality = weakQuality;
+  }
+
+  public static QualityCurve of(double[] scores, double[] strong, double[] weak) {
+    return of(scores, strong, weak, 10);
+  }
+
+  public static QualityCurve of(double[] scores, double[] strong, double[] weak, int bins) {
+    int n = scores.length;
+    if (n == 0 || strong.length != n || weak.length != n) {
+      throw new IllegalArgumentException("need equally many scores and outcomes, at least one");
+    }
+    double[] sorted = scores.clone();
+    Arrays.sort(sorted);
+    double[][] pts = new double[bins + 1][];
+    for (int i = 0; i <= bins; i++) {
+      double t = quantile(sorted, (double) i / bins);
+      boolean last = i == bins;
+      int count = 0;
+      double q = 0;
+      for (int k = 0; k < n; k++) {
+        boolean sel = last ? scores[k] > t : scores[k] >= t;
+        if (sel) {
+          count++;
+        }
+        q += sel ? strong[k] : weak[k];
+      }
+      pts[i] = new double[] {100.0 * count / n, q / n};
+    }
+    Arrays.sort(pts, Comparator.<double[]>comparingDouble(p -> p[0]).thenComparingDouble(p -> p[1]));
+    double[] pct = new double[bins + 1];
+    double[] qual = new double[bins + 1];
+    for (int i = 0; i <= bins; i++) {
+      pct[i] = pts[i][0];
+      qual[i] = pts[i][1];
+    }
+    return new QualityCurve(pct, qual, mean(strong), mean(weak));
+  }
+
+  /** The random router: the point-wise mean of {@code runs} curves of uniform random scores. */
+  public static QualityCurve random(double[] strong, double[] weak, int runs, long seed) {
+    Random rnd = new Random(seed);
+    double[] pct = null;
+    double[] qual = null;
+    for (int r = 0; r < runs; r++) {
+      double[] s = new double[strong.length];
+      for (int i = 0; i < s.length; i++) {
+        s[i] = rnd.nextDouble();
+      }
+      QualityCurve c = of(s, strong, weak);
+      if (pct == null) {
+        pct = new double[c.pct.length];
+        qual = new double[c.pct.length];
+      }
+      for (int i = 0; i < pct.length; i++) {
+        pct[i] += c.pct[i] / runs;
+        qual[i] += c.quality[i] / runs;
+      }
+    }
+    return new QualityCurve(pct, qual, mean(strong), mean(weak));
+  }
+
+  /** numpy.quantile with the default 'linear' method, on sorted values. */
+  static double quantile(double[] sorted, double q) {
+    double pos = q * (sorted.length - 1);
+    int lo = (int) Math.floor(pos);
+    int hi = Math.min(lo + 1, sorted.length - 1);
+    double frac = pos - lo;
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
+  }
+
+  public double apgr() {
+    double auc = 0;
+    for (int i = 1; i < pct.length; i++) {
+      auc += (pct[i] - pct[i - 1]) / 100 * (quality[i] + quality[i - 1]) / 2;
+    }
+    double span = (pct[pct.length - 1] - pct[0]) / 100;
+    return (auc - weakQuality * span) / ((strongQuality - weakQuality) * span);
+  }
+
+  /** CPT(x) in % strong calls, x in (0, 1), e.g. 0.5 for CPT(50%). */
+  public double cpt(double x) {
+    return interp(x * (strongQuality - weakQuality) + weakQuality, quality, pct);
+  }
+
+  /** numpy.interp: clamps outside [xp[0], xp[last]], linear inside (xp assumed ascending). */
+  static double interp(double x, double[] xp, double[] fp) {
+    int n = xp.length;
+    if (x <= xp[0]) {
+      return fp[0];
+    }
+    if (x >= xp[n - 1]) {
+      return fp[n - 1];
+    }
+    int lo = 0;
+    int hi = n - 1;
+    while (hi - lo > 1) {
+      int mid = (lo + hi) >>> 1;
+      if (xp[mid] <= x) {
+        lo = mid;
+      } else {
+        hi = mid;
+      }
+    }
+    double slope = (fp[hi] - fp[lo]) / (xp[hi] - xp[lo]);
+    return fp[lo] + slope * (x - xp[lo]);
+  }
+
+  private static double mean(double[] a) {
+    double s = 0;
+    for (double v : a) {
+      s += v;
+    }
+    return s / a.length;
+  }
+}

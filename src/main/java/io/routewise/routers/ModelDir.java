@@ -1,0 +1,209 @@
+package io.routewise.routers;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.routewise.embedding.Embedder;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * A trained router's directory: {@code manifest.json} plus weight files of raw little-endian float32
+ * values, row-major, no header (their shapes are in the manifest). Format version 1:
+ *
+ * <pre>
+ * {
+ *   "format_version": 1,
+ *   "kind": "mf" | "sw_ranking",
+ *   "embedding": {"model": "all-minilm-l6-v2-q", "dimension": 384, "max_tokens": 256, "truncation": "head_tail"},
+ *   "models": ["gpt-4o-2024-05-13", ...],          // model ids, in the weights' row order
+ *   "default_strong": "...", "default_weak": "...",
+ *   "weights": {"NAME": {"file": "NAME.f32", "shape": [rows, cols]}, ...},
+ *   "training": {"data": [{"file", "sha256", "prompts"}], "seed", "holdout", ...hyperparameters},
+ *   "heldout": {...metrics on the held-out prompts}
+ * }
+ * </pre>
+ *
+ * Every check throws {@link IOException} whose message names the file and what is wrong, so a bad
+ * directory stops the start with a clear config problem.
+ */
+public final class ModelDir {
+  public static final int FORMAT_VERSION = 1;
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private final Path dir;
+  private final JsonNode manifest;
+
+  private ModelDir(Path dir, JsonNode manifest) {
+    this.dir = dir;
+    this.manifest = manifest;
+  }
+
+  /** Reads and checks the manifest of a {@code kind} directory. */
+  public static ModelDir open(Path dir, String kind) throws IOException {
+    Path m = dir.resolve("manifest.json");
+    if (!Files.isDirectory(dir)) {
+      throw new NoSuchFileException(dir + ": model directory not found (train one with 'routewise train', or set model_dir)");
+    }
+    JsonNode node;
+    try {
+      node = JSON.readTree(m.toFile());
+    } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+      throw new NoSuchFileException(m + ": missing (not a model directory?)");
+    } catch (IOException e) {
+      throw new IOException(m + ": not valid JSON: " + e.getMessage(), e);
+    }
+    if (node == null || !node.isObject()) {
+      throw new IOException(m + ": must be a JSON object");
+    }
+    int version = node.path("format_version").asInt(-1);
+    if (version != FORMAT_VERSION) {
+      throw new IOException(m + ": format_version " + node.path("format_version") + " is not supported (expected "
+          + FORMAT_VERSION + ")");
+    }
+    if (!kind.equals(node.path("kind").asText())) {
+      throw new IOException(m + ": kind is '" + node.path("kind").asText() + "', expected '" + kind + "'");
+    }
+    if (!node.path("models").isArray() || node.path("models").isEmpty()) {
+      throw new IOException(m + ": \"models\" must be a non-empty list of model ids");
+    }
+    if (!node.path("embedding").path("model").isTextual() || !node.path("embedding").path("dimension").isInt()) {
+      throw new IOException(m + ": \"embedding\" must give \"model\" and \"dimension\"");
+    }
+    return new ModelDir(dir, node);
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  public JsonNode manifest() {
+    return manifest;
+  }
+
+  public String embeddingModel() {
+    return manifest.path("embedding").path("model").asText();
+  }
+
+  public int embeddingDimension() {
+    return manifest.path("embedding").path("dimension").asInt();
+  }
+
+  /** Fails unless the embedder gives vectors of the size the weights were trained on. */
+  public void checkEmbedder(Embedder embedder) throws IOException {
+    if (embedder.dimension() != embeddingDimension()) {
+      throw new IOException(dir.resolve("manifest.json") + ": embedding dimension " + embeddingDimension()
+          + " does not match the embedder '" + embedder.modelId() + "' (" + embedder.dimension() + ")");
+    }
+  }
+
+  public List<String> models() {
+    List<String> out = new ArrayList<>();
+    manifest.path("models").forEach(n -> out.add(n.asText()));
+    return out;
+  }
+
+  public String text(String field, String fallback) {
+    return manifest.path(field).isTextual() ? manifest.path(field).asText() : fallback;
+  }
+
+  /** Reads weight {@code name}, checking that its shape is as expected and the file has that many floats. */
+  public float[] weights(String name, int... expectedShape) throws IOException {
+    Path m = dir.resolve("manifest.json");
+    JsonNode w = manifest.path("weights").path(name);
+    if (!w.isObject() || !w.path("file").isTextual()) {
+      throw new IOException(m + ": weights." + name + " is missing");
+    }
+    JsonNode shape = w.path("shape");
+    long count = 1;
+    for (int i = 0; i < expectedShape.length; i++) {
+      if (shape.size() != expectedShape.length || shape.get(i).asLong() != expectedShape[i]) {
+        throw new IOException(m + ": weights." + name + " has shape " + shape + ", expected "
+            + java.util.Arrays.toString(expectedShape));
+      }
+      count *= expectedShape[i];
+    }
+    Path f = dir.resolve(w.path("file").asText()).normalize();
+    if (!f.startsWith(dir.normalize())) {
+      throw new IOException(m + ": weights." + name + " points outside the model directory");
+    }
+    if (!Files.isRegularFile(f)) {
+      throw new NoSuchFileException(f + ": weights file missing");
+    }
+    if (Files.size(f) != count * 4) {
+      throw new IOException(f + ": has " + Files.size(f) + " bytes, expected " + count * 4 + " (" + count
+          + " float32 values)");
+    }
+    return readFloats(f, (int) count);
+  }
+
+  public static float[] readFloats(Path f, int count) throws IOException {
+    float[] out = new float[count];
+    try (InputStream in = Files.newInputStream(f)) {
+      byte[] buf = new byte[1 << 16];
+      int idx = 0;
+      ByteBuffer bb = ByteBuffer.allocate(buf.length + 4).order(ByteOrder.LITTLE_ENDIAN);
+      int r;
+      while ((r = in.read(buf)) > 0) {
+        bb.put(buf, 0, r);
+        bb.flip();
+        while (bb.remaining() >= 4 && idx < count) {
+          out[idx++] = bb.getFloat();
+        }
+        bb.compact();
+      }
+    }
+    return out;
+  }
+
+  public static void writeFloats(Path f, float[] values) throws IOException {
+    ByteBuffer bb = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (float v : values) {
+      bb.putFloat(v);
+    }
+    Files.write(f, bb.array());
+  }
+
+  public static ObjectNode newManifest(String kind) {
+    ObjectNode m = JSON.createObjectNode();
+    m.put("format_version", FORMAT_VERSION);
+    m.put("kind", kind);
+    return m;
+  }
+
+  public static ObjectMapper json() {
+    return JSON;
+  }
+
+  public static void writeManifest(Path dir, ObjectNode manifest) throws IOException {
+    Files.createDirectories(dir);
+    JSON.writeValue(dir.resolve("manifest.json").toFile(), manifest);
+  }
+
+  public static String sha256(Path file) throws IOException {
+    try {
+      MessageDigest d = MessageDigest.getInstance("SHA-256");
+      try (InputStream in = Files.newInputStream(file)) {
+        byte[] buf = new byte[1 << 16];
+        int r;
+        while ((r = in.read(buf)) > 0) {
+          d.update(buf, 0, r);
+        }
+      }
+      return HexFormat.of().formatHex(d.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

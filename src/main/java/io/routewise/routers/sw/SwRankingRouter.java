@@ -1,0 +1,94 @@
+package io.routewise.routers.sw;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.routewise.embedding.Embedder;
+import io.routewise.routers.ModelDir;
+import io.routewise.routers.RouterContext;
+import io.routewise.routers.mf.MfRouter;
+import io.routewise.routing.Prompt;
+import io.routewise.routing.Router;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The {@code sw_ranking} router, RouteLLM's similarity-weighted ranking: the models are grouped into
+ * Elo tiers at training time; for a query, the stored training prompts are weighted by
+ * {@code 10 * 10^(sim / max_sim)}, a Bradley-Terry fit over the weighted tier-pair win counts gives
+ * each tier a rating, and the strong model wins with {@code 1 / (1 + 10^((r_weak - r_strong) / 400))}
+ * from the ratings of the strong and the weak model's tiers. Thread-safe (the index is immutable,
+ * each call allocates its own buffers). Config, all optional:
+ *
+ * <pre>
+ * routers:
+ *   sw_ranking:
+ *     model_dir: models/sw_ranking
+ *     strong_model: gpt-4o-2024-05-13
+ *     weak_model: llama-3.1-8b-instruct
+ * </pre>
+ */
+public final class SwRankingRouter implements Router {
+  public static final String NAME = "sw_ranking";
+  public static final String KIND = "sw_ranking";
+
+  private final Embedder embedder;
+  private final SwIndex index;
+  private final int strongTier;
+  private final int weakTier;
+
+  public SwRankingRouter(Embedder embedder, SwIndex index, int strongTier, int weakTier) {
+    this.embedder = embedder;
+    this.index = index;
+    this.strongTier = strongTier;
+    this.weakTier = weakTier;
+  }
+
+  public static Router create(RouterContext ctx) throws IOException {
+    Path dir = Path.of(ctx.settings().string("model_dir", ctx.modelsDir().resolve(NAME).toString()));
+    String strongSetting = ctx.settings().string("strong_model", null);
+    String weakSetting = ctx.settings().string("weak_model", null);
+    ModelDir md = ModelDir.open(dir, KIND);
+    List<String> models = md.models();
+    Path manifest = dir.resolve("manifest.json");
+    int tiers = md.manifest().path("num_tiers").asInt(-1);
+    int prompts = md.manifest().path("prompts").asInt(-1);
+    if (tiers < 2 || prompts < 1) {
+      throw new IOException(manifest + ": \"num_tiers\" (>= 2) and \"prompts\" (>= 1) are required");
+    }
+    int d = md.embeddingDimension();
+    SwIndex index = new SwIndex(prompts, d, tiers, md.weights("embeddings", prompts, d),
+        md.weights("tier_wins", prompts, tiers, tiers));
+    String strong = MfRouter.pick(md, models, strongSetting, ctx.strong() == null ? null : ctx.strong().model(),
+        "default_strong", ctx.settings().pathOf("strong_model"));
+    String weak = MfRouter.pick(md, models, weakSetting, ctx.weak() == null ? null : ctx.weak().model(),
+        "default_weak", ctx.settings().pathOf("weak_model"));
+    int st = tier(md.manifest(), manifest, strong, tiers);
+    int wt = tier(md.manifest(), manifest, weak, tiers);
+    if (st == wt) {
+      throw new IOException(manifest + ": " + strong + " and " + weak + " are in the same tier (" + st
+          + "), so sw_ranking cannot tell them apart; pick other models or retrain with more tiers");
+    }
+    Embedder embedder = ctx.embedders().get(md.embeddingModel());
+    md.checkEmbedder(embedder);
+    return new SwRankingRouter(embedder, index, st, wt);
+  }
+
+  private static int tier(JsonNode m, Path manifest, String model, int tiers) throws IOException {
+    JsonNode t = m.path("model_tiers").path(model);
+    if (!t.isInt() || t.asInt() < 0 || t.asInt() >= tiers) {
+      throw new IOException(manifest + ": model_tiers has no valid tier for " + model);
+    }
+    return t.asInt();
+  }
+
+  @Override
+  public double strongWinRate(Prompt prompt) {
+    return winRate(embedder.embed(prompt.text()));
+  }
+
+  /** The strong win rate for an already-embedded query. */
+  public double winRate(float[] query) {
+    double[] theta = index.tierStrengths(query);
+    return BradleyTerry.eloWinRate(BradleyTerry.elo(theta[strongTier]), BradleyTerry.elo(theta[weakTier]));
+  }
+}

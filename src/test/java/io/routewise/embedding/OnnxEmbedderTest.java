@@ -1,0 +1,100 @@
+package io.routewise.embedding;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class OnnxEmbedderTest {
+  static Embedders embedders;
+
+  @BeforeAll
+  static void load() {
+    embedders = new Embedders(EmbeddingSettings.defaults().withThreads(2).withCacheEntries(100));
+  }
+
+  @AfterAll
+  static void close() {
+    embedders.close();
+  }
+
+  static double cos(float[] a, float[] b) {
+    double s = 0;
+    for (int i = 0; i < a.length; i++) {
+      s += a[i] * b[i];
+    }
+    return s;
+  }
+
+  @Test
+  void paraphrasesAreCloserThanUnrelatedPromptsForEveryShippedModel() {
+    for (String id : EmbeddingModel.ids()) {
+      Embedder e = embedders.get(id);
+      float[] a = e.embed("How do I reverse a linked list in Java?");
+      float[] b = e.embed("What is the way to invert a singly linked list using Java?");
+      float[] c = e.embed("Write a short poem about autumn leaves falling in the park.");
+      assertTrue(cos(a, b) > cos(a, c) + 0.2, id + ": paraphrase " + cos(a, b) + " vs unrelated " + cos(a, c));
+      assertTrue(cos(a, b) > 0.7, id + ": paraphrase similarity " + cos(a, b));
+    }
+  }
+
+  @Test
+  void vectorsAreUnitLengthAndOfTheModelsDimension() {
+    Embedder e = embedders.get("all-minilm-l6-v2-q");
+    float[] v = e.embed("hello world");
+    assertEquals(384, v.length);
+    assertEquals(1.0, cos(v, v), 1e-4);
+  }
+
+  @Test
+  void embeddingSeveralTextsGivesTheSameVectorsAsEmbeddingEachAlone() {
+    OnnxEmbedder e = embedders.onnx("all-minilm-l6-v2-q");
+    List<String> texts = List.of("short", "a somewhat longer sentence with more tokens in it than the first",
+        "medium length text here");
+    List<float[]> batch = e.embedAll(texts);
+    for (int i = 0; i < texts.size(); i++) {
+      assertEquals(1.0, cos(e.embed(texts.get(i)), batch.get(i)), 1e-6, texts.get(i));
+    }
+  }
+
+  @Test
+  void longPromptsKeepTheirHeadAndTailWithinTheTokenBudget() {
+    try (OnnxEmbedder headTail = OnnxEmbedder.load(EmbeddingModel.MINILM_L6_Q, 32, Truncation.HEAD_TAIL, 1,
+        ModelFiles.defaultDir());
+        OnnxEmbedder head = OnnxEmbedder.load(EmbeddingModel.MINILM_L6_Q, 32, Truncation.HEAD, 1,
+            ModelFiles.defaultDir())) {
+      String text = "alpha ".repeat(100) + "omega";
+      long[] ht = headTail.tokenIds(text);
+      long[] h = head.tokenIds(text);
+      assertEquals(32, ht.length);
+      assertEquals(32, h.length);
+      long[] omega = headTail.tokenIds("omega");
+      assertEquals(omega[1], ht[30], "the last real token survives head+tail truncation");
+      assertEquals(ht[31], omega[omega.length - 1], "ends with [SEP]");
+      assertTrue(h[30] != omega[1], "head truncation drops the tail");
+      assertEquals(103, headTail.countTokens(text));
+    }
+  }
+
+  @Test
+  void theSourceCreatesEachModelOnceAndTheCacheAnswersRepeats() {
+    CachingEmbedder e = embedders.get("all-minilm-l6-v2-q");
+    assertSame(e, embedders.get("all-minilm-l6-v2-q"));
+    long hits = e.hits();
+    float[] first = e.embed("a prompt seen twice");
+    float[] second = e.embed("a prompt seen twice");
+    assertSame(first, second);
+    assertEquals(hits + 1, e.hits());
+  }
+
+  @Test
+  void anUnknownModelIdIsRejectedWithTheKnownIds() {
+    var ex = assertThrows(IllegalArgumentException.class, () -> embedders.get("gte-large"));
+    assertTrue(ex.getMessage().contains("all-minilm-l6-v2-q"), ex.getMessage());
+  }
+}

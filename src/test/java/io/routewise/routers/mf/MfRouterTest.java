@@ -1,0 +1,63 @@
+package io.routewise.routers.mf;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.routewise.embedding.Embedder;
+import io.routewise.routing.Prompt;
+import org.junit.jupiter.api.Test;
+
+class MfRouterTest {
+
+  /** A fixed embedding: the router's dependency, not what is under test. */
+  static Embedder fixed(float... v) {
+    return new Embedder() {
+      @Override
+      public float[] embed(String text) {
+        return v;
+      }
+
+      @Override
+      public int dimension() {
+        return v.length;
+      }
+
+      @Override
+      public String modelId() {
+        return "fixed";
+      }
+    };
+  }
+
+  @Test
+  void scoresEqualAHandComputedExample() {
+    // P = [[3, 4], [1, 0]] -> normalized [[0.6, 0.8], [1, 0]]; W = [[1, 0], [0, 2]]; w = [1, 1]; e = [0.5, 0.5]
+    // W e = [0.5, 1.0]; s(0) = 0.6*0.5 + 0.8*1.0 = 1.1; s(1) = 1*0.5 + 0 = 0.5
+    MfModel m = new MfModel(2, 2, 2, new float[] {3, 4, 1, 0}, new float[] {1, 0, 0, 2}, new float[] {1, 1});
+    float[] e = {0.5f, 0.5f};
+    assertEquals(1.1, m.score(0, e), 1e-6);
+    assertEquals(0.5, m.score(1, e), 1e-6);
+    MfRouter r = new MfRouter(fixed(e), m, 0, 1, "a", "b");
+    assertEquals(1 / (1 + Math.exp(-0.6)), r.strongWinRate(Prompt.of("anything")), 1e-6);
+    MfRouter reversed = new MfRouter(fixed(e), m, 1, 0, "b", "a");
+    assertEquals(1 / (1 + Math.exp(0.6)), reversed.strongWinRate(Prompt.of("anything")), 1e-6);
+  }
+
+  @Test
+  void theFoldedPairVectorGivesTheSameDifferenceAsTheTwoScores() {
+    java.util.Random rnd = new java.util.Random(1);
+    int n = 5, k = 4, d = 6;
+    float[] p = new float[n * k];
+    float[] w = new float[k * d];
+    float[] c = new float[k];
+    for (int i = 0; i < p.length; i++) p[i] = (float) rnd.nextGaussian();
+    for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
+    for (int i = 0; i < c.length; i++) c[i] = (float) rnd.nextGaussian();
+    MfModel m = new MfModel(n, k, d, p, w, c);
+    float[] e = new float[d];
+    for (int i = 0; i < d; i++) e[i] = (float) rnd.nextGaussian();
+    float[] v = m.pairVector(3, 1);
+    double dot = 0;
+    for (int i = 0; i < d; i++) dot += v[i] * e[i];
+    assertEquals(m.score(3, e) - m.score(1, e), dot, 1e-4);
+  }
+}
