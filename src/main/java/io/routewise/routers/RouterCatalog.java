@@ -49,7 +49,9 @@ public final class RouterCatalog {
     Map<String, Router> loaded = new LinkedHashMap<>();
     Map<String, ConfigNode> wanted = new LinkedHashMap<>();
     wanted.put(RandomRouter.NAME, ConfigNode.empty("routers." + RandomRouter.NAME, problems));
-    for (var e : config.routers().children().entrySet()) {
+    // The routers node was parsed against the loader's problems, which have already been thrown;
+    // settings problems found now must land in ours.
+    for (var e : config.routers().reportingTo(problems).children().entrySet()) {
       if (!factories.containsKey(e.getKey())) {
         problems.add(e.getValue().path(), "unknown router (known routers: " + String.join(", ", factories.keySet()) + ")");
       } else {
