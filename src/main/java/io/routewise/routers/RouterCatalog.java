@@ -4,6 +4,7 @@ import io.routewise.config.ConfigNode;
 import io.routewise.config.ConfigProblems;
 import io.routewise.config.RoutewiseConfig;
 import io.routewise.embedding.EmbedderSource;
+import io.routewise.routers.causal.CausalLlmRouter;
 import io.routewise.routers.random.RandomRouter;
 import io.routewise.routing.Router;
 import java.util.Collections;
@@ -24,7 +25,8 @@ public final class RouterCatalog {
 
   public static RouterCatalog standard() {
     return new RouterCatalog()
-        .with(RandomRouter.NAME, RandomRouter::create);
+        .with(RandomRouter.NAME, RandomRouter::create)
+        .with(CausalLlmRouter.NAME, CausalLlmRouter::create);
   }
 
   public RouterCatalog with(String name, RouterFactory factory) {
