@@ -118,7 +118,8 @@ public final class CausalLlmRouter implements Router {
         }
         JsonNode json;
         try {
-          json = MAPPER.readTree(body.byteStream());
+          // bytes(), not a stream: reading to the end lets the connection go back to the pool
+          json = MAPPER.readTree(body.bytes());
         } catch (JsonProcessingException e) {
           throw new RouterException("bad_response", "judge at " + judge + " answered with invalid JSON", e);
         }
