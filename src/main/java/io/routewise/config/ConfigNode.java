@@ -35,6 +35,14 @@ public final class ConfigNode {
     return new ConfigNode(path, Map.of(), problems);
   }
 
+  /**
+   * The same mapping, recording its problems in {@code other}. Router settings are parsed with the
+   * loader's problems but validated later by the catalog, which reports into its own.
+   */
+  public ConfigNode reportingTo(ConfigProblems other) {
+    return new ConfigNode(path, values, other);
+  }
+
   public String path() {
     return path;
   }

@@ -4,6 +4,7 @@ import io.routewise.config.ConfigNode;
 import io.routewise.config.ConfigProblems;
 import io.routewise.config.RoutewiseConfig;
 import io.routewise.embedding.EmbedderSource;
+import io.routewise.routers.causal.CausalLlmRouter;
 import io.routewise.routers.length.LengthRouter;
 import io.routewise.routers.mf.MfRouter;
 import io.routewise.routers.random.RandomRouter;
@@ -30,7 +31,8 @@ public final class RouterCatalog {
         .with(RandomRouter.NAME, RandomRouter::create)
         .with(LengthRouter.NAME, LengthRouter::create)
         .with(MfRouter.NAME, MfRouter::create)
-        .with(SwRankingRouter.NAME, SwRankingRouter::create);
+        .with(SwRankingRouter.NAME, SwRankingRouter::create)
+        .with(CausalLlmRouter.NAME, CausalLlmRouter::create);
   }
 
   public RouterCatalog with(String name, RouterFactory factory) {
@@ -55,7 +57,9 @@ public final class RouterCatalog {
     Map<String, Router> loaded = new LinkedHashMap<>();
     Map<String, ConfigNode> wanted = new LinkedHashMap<>();
     wanted.put(RandomRouter.NAME, ConfigNode.empty("routers." + RandomRouter.NAME, problems));
-    for (var e : config.routers().children().entrySet()) {
+    // The routers node was parsed against the loader's problems, which have already been thrown;
+    // settings problems found now must land in ours.
+    for (var e : config.routers().reportingTo(problems).children().entrySet()) {
       if (!factories.containsKey(e.getKey())) {
         problems.add(e.getValue().path(), "unknown router (known routers: " + String.join(", ", factories.keySet()) + ")");
       } else {

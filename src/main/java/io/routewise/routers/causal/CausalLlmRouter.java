@@ -1,0 +1,198 @@
+package io.routewise.routers.causal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.routewise.routers.RouterContext;
+import io.routewise.routing.Prompt;
+import io.routewise.routing.Router;
+import io.routewise.routing.RouterException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.UnknownHostException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import okhttp3.Call;
+import okhttp3.ConnectionPool;
+import okhttp3.HttpUrl;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+
+/**
+ * RouteLLM's causal-LLM router: asks a judge model behind any OpenAI-compatible endpoint to rate,
+ * 1 to 5, how well an assistant could answer the prompt, and reads the strong model's win rate from
+ * the log-probabilities of the rating ({@link RatingReader}).
+ *
+ * <p>Each decision has one budget, {@code timeout_ms}: waiting for one of the
+ * {@code max_concurrency} slots and the HTTP call together never take longer, so a slow or
+ * overloaded judge delays a user's request by at most that much. Failures are thrown as
+ * {@link RouterException}s with a bounded kind: {@code overloaded} (no slot was free on arrival
+ * and the budget ran out, waiting or in the call),
+ * {@code timeout}, {@code unreachable} (connection refused, unknown host), {@code io_error},
+ * {@code http_4xx} / {@code http_5xx} / {@code http_other}, {@code bad_response} (not a chat
+ * completion), {@code no_rating}, {@code interrupted}. The caller then routes strong.
+ *
+ * <p>Safe for concurrent use; blocking calls are plain blocking I/O, fine on virtual threads.
+ * Messages never contain the API key or the user's prompt.
+ */
+public final class CausalLlmRouter implements Router {
+  public static final String NAME = "causal_llm";
+  private static final MediaType JSON = MediaType.get("application/json");
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+
+  private final CausalLlmSettings settings;
+  private final HttpUrl endpoint;
+  private final String judge;
+  private final OkHttpClient client;
+  private final Semaphore slots;
+  private final long budgetNanos;
+
+  public CausalLlmRouter(CausalLlmSettings settings) {
+    this.settings = settings;
+    this.endpoint = HttpUrl.get(settings.baseUrl().toString() + "/chat/completions");
+    this.judge = endpoint.host() + ":" + endpoint.port();
+    this.budgetNanos = settings.timeout().toNanos();
+    this.slots = new Semaphore(settings.maxConcurrency());
+    this.client = new OkHttpClient.Builder()
+        .connectTimeout(settings.timeout())
+        .readTimeout(settings.timeout())
+        .writeTimeout(settings.timeout())
+        .callTimeout(settings.timeout())
+        .connectionPool(new ConnectionPool(settings.maxConcurrency(), 5, TimeUnit.MINUTES))
+        .retryOnConnectionFailure(false)
+        .build();
+  }
+
+  /**
+   * Catalog factory. Invalid settings are recorded as config problems (all at once, with their
+   * keys) and give a placeholder that the catalog discards.
+   */
+  public static Router create(RouterContext context) {
+    return CausalLlmSettings.read(context.settings())
+        .<Router>map(CausalLlmRouter::new)
+        .orElse(prompt -> {
+          throw new IllegalStateException("causal_llm settings are invalid");
+        });
+  }
+
+  public CausalLlmSettings settings() {
+    return settings;
+  }
+
+  @Override
+  public double strongWinRate(Prompt prompt) throws RouterException {
+    long start = System.nanoTime();
+    long deadline = start + budgetNanos;
+    // No free slot on arrival means the bound was hit: a budget then spent waiting, or left too
+    // short for the call, is reported as overloaded rather than as a slow judge.
+    boolean queued = !slots.tryAcquire();
+    if (queued) {
+      try {
+        if (!slots.tryAcquire(budgetNanos, TimeUnit.NANOSECONDS)) {
+          throw overloaded(start);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new RouterException("interrupted", "interrupted while waiting for a judge slot", e);
+      }
+    }
+    try {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        throw queued ? overloaded(start) : timeout(null);
+      }
+      Call call = client.newCall(request(prompt));
+      call.timeout().timeout(left, TimeUnit.NANOSECONDS);
+      try (Response response = call.execute()) {
+        ResponseBody body = response.body();
+        if (!response.isSuccessful()) {
+          throw new RouterException(httpKind(response.code()),
+              "judge at " + judge + " answered HTTP " + response.code());
+        }
+        JsonNode json;
+        try {
+          // bytes(), not a stream: reading to the end lets the connection go back to the pool
+          json = MAPPER.readTree(body.bytes());
+        } catch (JsonProcessingException e) {
+          throw new RouterException("bad_response", "judge at " + judge + " answered with invalid JSON", e);
+        }
+        if (json == null || !json.isObject()) {
+          throw new RouterException("bad_response", "judge at " + judge + " answered without a JSON object");
+        }
+        return RatingReader.strongWinRate(json);
+      }
+    } catch (IOException e) {
+      RouterException failure = failure(e);
+      throw queued && failure.kind().equals("timeout") ? overloaded(start) : failure;
+    } finally {
+      slots.release();
+    }
+  }
+
+  private Request request(Prompt prompt) {
+    ObjectNode body = MAPPER.createObjectNode();
+    body.put("model", settings.model());
+    var messages = body.putArray("messages");
+    messages.addObject().put("role", "system").put("content", settings.template().system());
+    messages.addObject().put("role", "user").put("content", settings.template().userMessage(prompt.text()));
+    body.put("logprobs", true);
+    body.put("top_logprobs", settings.topLogprobs());
+    body.put("max_tokens", 6);
+    body.put("temperature", 0);
+    Request.Builder b = new Request.Builder().url(endpoint).post(RequestBody.create(body.toString(), JSON));
+    if (settings.hasApiKey()) {
+      b.header("Authorization", "Bearer " + settings.apiKey().value());
+    }
+    return b.build();
+  }
+
+  private RouterException failure(IOException e) {
+    if (Thread.currentThread().isInterrupted()) {
+      return new RouterException("interrupted", "interrupted while calling the judge at " + judge, e);
+    }
+    if (e instanceof InterruptedIOException) {
+      return timeout(e);
+    }
+    if (e instanceof ConnectException || e instanceof UnknownHostException || e instanceof NoRouteToHostException) {
+      return new RouterException("unreachable", "cannot connect to the judge at " + judge + ": "
+          + e.getClass().getSimpleName(), e);
+    }
+    return new RouterException("io_error", "I/O error calling the judge at " + judge + ": "
+        + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : " " + e.getMessage()), e);
+  }
+
+  private RouterException overloaded(long start) {
+    return new RouterException("overloaded", "all " + settings.maxConcurrency() + " judge calls to " + judge
+        + " were in flight; waited " + (System.nanoTime() - start) / 1_000_000 + " ms for a slot and ran out of the "
+        + settings.timeout().toMillis() + " ms budget");
+  }
+
+  private RouterException timeout(IOException cause) {
+    return new RouterException("timeout", "judge at " + judge + " did not answer within "
+        + settings.timeout().toMillis() + " ms", cause);
+  }
+
+  static String httpKind(int status) {
+    if (status >= 400 && status < 500) {
+      return "http_4xx";
+    }
+    if (status >= 500 && status < 600) {
+      return "http_5xx";
+    }
+    return "http_other";
+  }
+
+  /** Releases the HTTP client's threads and pooled connections. */
+  @Override
+  public void close() {
+    client.dispatcher().executorService().shutdown();
+    client.connectionPool().evictAll();
+  }
+}
