@@ -3,7 +3,10 @@ package io.routewise.cli;
 import io.routewise.Routewise;
 import io.routewise.config.ConfigException;
 import io.routewise.config.ConfigLoader;
+import io.routewise.config.ConfigProblems;
 import io.routewise.config.RoutewiseConfig;
+import io.routewise.embedding.Embedders;
+import io.routewise.embedding.EmbeddingSettings;
 import io.routewise.routers.RouterCatalog;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -33,7 +36,16 @@ public final class ServeCommand implements Callable<Integer> {
       if (port != null) {
         cfg = cfg.withPort(port);
       }
-      running = Routewise.start(cfg, RouterCatalog.standard(), Embedders.none(), () -> {});
+      ConfigProblems problems = new ConfigProblems();
+      EmbeddingSettings embedding = EmbeddingSettings.from(cfg.embedding().reportingTo(problems));
+      problems.throwIfAny();
+      Embedders embedders = new Embedders(embedding);
+      try {
+        running = Routewise.start(cfg, RouterCatalog.standard(), embedders, embedders::close);
+      } catch (RuntimeException e) {
+        embedders.close();
+        throw e;
+      }
     } catch (ConfigException e) {
       System.err.println("routewise: " + e.getMessage());
       return 2;
