@@ -8,6 +8,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,6 +37,7 @@ public final class EmbeddingStore implements Embedder {
     int dim = delegate.dimension();
     try {
       Files.createDirectories(file.getParent());
+      long whole = 0;
       if (Files.exists(file)) {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
           while (true) {
@@ -47,9 +49,17 @@ public final class EmbeddingStore implements Embedder {
                 v[i] = in.readFloat();
               }
             } catch (EOFException e) {
-              break; // a torn last record from an interrupted run is ignored
+              break;
             }
             map.put(ByteBuffer.wrap(k), v);
+            whole += 16 + 4L * dim;
+          }
+        }
+        if (Files.size(file) > whole) {
+          // A torn last record from an interrupted run: cut it, or every record appended after it
+          // would be read misaligned (garbage vectors under garbage keys).
+          try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+            ch.truncate(whole);
           }
         }
       }

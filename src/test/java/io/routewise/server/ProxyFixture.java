@@ -8,6 +8,7 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import com.github.tomakehurst.wiremock.core.WireMockConfiguration;
 import io.routewise.Routewise;
 import io.routewise.TestConfigs;
+import io.routewise.embedding.EmbedderSource;
 import io.routewise.routers.RouterCatalog;
 import io.routewise.routing.RouterException;
 import java.net.URI;
@@ -20,18 +21,23 @@ import java.time.Duration;
  * Two WireMock upstreams (strong, weak) and a routewise in front of them, all on loopback. Besides
  * the standard routers it loads {@code fixed} (always 0.5) and {@code broken} (always throws).
  */
-final class ProxyFixture implements AutoCloseable {
+public final class ProxyFixture implements AutoCloseable {
   static final String COMPLETION = """
       {"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"%s",
        "choices":[{"index":0,"message":{"role":"assistant","content":"hello from %s"},"finish_reason":"stop"}],
        "usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18}}""";
 
-  final WireMockServer strong = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
-  final WireMockServer weak = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
-  final Routewise routewise;
+  public final WireMockServer strong = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+  public final WireMockServer weak = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+  public final Routewise routewise;
   final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  ProxyFixture(String extraYaml) {
+  public ProxyFixture(String extraYaml) {
+    this(extraYaml, id -> null);
+  }
+
+  /** With real embedders, for the learned routers. */
+  public ProxyFixture(String extraYaml, EmbedderSource embedders) {
     strong.start();
     weak.start();
     stubCompletions();
@@ -42,8 +48,15 @@ final class ProxyFixture implements AutoCloseable {
         });
     routewise = Routewise.start(TestConfigs.config(TestConfigs.yaml(
             strong.baseUrl() + "/v1", weak.baseUrl() + "/v1",
-            "routers: {fixed: {}, broken: {}}\n" + extraYaml)),
-        catalog, id -> null, () -> {});
+            withTestRouters(extraYaml))),
+        catalog, embedders, () -> {});
+  }
+
+  /** Adds fixed and broken to a {@code routers: {...}} line of the extra YAML, or a line of their own. */
+  private static String withTestRouters(String extraYaml) {
+    return extraYaml.startsWith("routers: {")
+        ? "routers: {fixed: {}, broken: {}, " + extraYaml.substring("routers: {".length())
+        : "routers: {fixed: {}, broken: {}}\n" + extraYaml;
   }
 
   void stubCompletions() {
@@ -57,23 +70,23 @@ final class ProxyFixture implements AutoCloseable {
         .withBody(COMPLETION.formatted("weak-model", "weak"))));
   }
 
-  String url(String path) {
+  public String url(String path) {
     return "http://127.0.0.1:" + routewise.port() + path;
   }
 
-  HttpResponse<String> post(String path, String body) throws Exception {
+  public HttpResponse<String> post(String path, String body) throws Exception {
     return http.send(HttpRequest.newBuilder(URI.create(url(path)))
         .header("Content-Type", "application/json")
         .header("Authorization", "Bearer sk-client-key")
         .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  HttpResponse<String> chat(String model, String prompt) throws Exception {
+  public HttpResponse<String> chat(String model, String prompt) throws Exception {
     return post("/v1/chat/completions",
         "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}");
   }
 
-  HttpResponse<String> get(String path) throws Exception {
+  public HttpResponse<String> get(String path) throws Exception {
     return http.send(HttpRequest.newBuilder(URI.create(url(path))).GET().build(), HttpResponse.BodyHandlers.ofString());
   }
 

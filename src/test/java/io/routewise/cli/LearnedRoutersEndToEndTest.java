@@ -1,0 +1,217 @@
+package io.routewise.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.routewise.Main;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.config.ConfigException;
+import io.routewise.embedding.Embedders;
+import io.routewise.embedding.EmbeddingSettings;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.server.ProxyFixture;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The learned routers as a user meets them: {@code train} on a small synthetic set whose difficulty
+ * is learnable (hard research-style prompts only the strong model solves, easy ones everyone does),
+ * then {@code serve}, {@code score}, {@code calibrate} and {@code eval} with the trained directories,
+ * all with the real ONNX embedder.
+ */
+class LearnedRoutersEndToEndTest {
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final Path OUTCOMES = Path.of("src/test/resources/fixtures/synthetic-outcomes.jsonl");
+  static final Path BATTLES = Path.of("src/test/resources/fixtures/synthetic-battles.jsonl");
+  static final Path PROMPTS = Path.of("src/test/resources/fixtures/prompts.jsonl");
+  static final String HARD = "Prove that every compact group has a Haar measure.";
+  static final String EASY = "What is the capital of Peru?";
+
+  @TempDir
+  static Path tmp;
+  static Path mf;
+  static Path sw;
+  static Embedders embedders;
+
+  @BeforeAll
+  static void train() {
+    mf = tmp.resolve("mf");
+    sw = tmp.resolve("sw");
+    // synthetic-b is held out whole: the routers are judged on prompts they never saw.
+    List<String> common = List.of("--data", OUTCOMES.toString(), "--holdout", "source:synthetic-b",
+        "--strong-model", "strong-model", "--weak-model", "weak-model",
+        "--embedding-cache", tmp.resolve("emb").toString(), "--quiet");
+    assertEquals(0, run(concat(List.of("train", "mf", "--out", mf.toString(), "--dim", "16"), common)).code);
+    assertEquals(0, run(concat(List.of("train", "sw", "--out", sw.toString(), "--tiers", "3"), common)).code);
+    embedders = new Embedders(EmbeddingSettings.defaults());
+  }
+
+  @AfterAll
+  static void close() {
+    embedders.close();
+  }
+
+  @Test
+  void trainingOnALearnableSetReachesAHeldOutApgrWellAboveRandom() throws Exception {
+    for (Path dir : List.of(mf, sw)) {
+      JsonNode m = JSON.readTree(dir.resolve("manifest.json").toFile());
+      assertEquals("source:synthetic-b", m.path("training").path("holdout").asText());
+      assertEquals(40, m.path("heldout").path("pair_prompts").asInt(), dir + " evaluated on the held-out source");
+      // Half of synthetic-b is hard (only the strong model solves it), so a perfect router reaches
+      // about 0.75 and random 0.5.
+      double apgr = m.path("heldout").path("apgr").asDouble();
+      assertTrue(apgr > 0.62, dir + " held-out APGR " + apgr);
+      assertTrue(m.path("training").path("data").get(0).path("sha256").asText().matches("[0-9a-f]{64}"));
+    }
+  }
+
+  @Test
+  void arenaBattleRowsTrainAsWell() throws Exception {
+    Path out = tmp.resolve("mf-battles");
+    Run r = run(List.of("train", "mf", "--data", BATTLES.toString(), "--out", out.toString(), "--dim", "8",
+        "--holdout", "none", "--strong-model", "strong-model", "--weak-model", "weak-model",
+        "--embedding-cache", tmp.resolve("emb").toString(), "--quiet"));
+    assertEquals(0, r.code, r.err);
+    JsonNode m = JSON.readTree(out.resolve("manifest.json").toFile());
+    assertTrue(m.path("training").path("battles").asInt() >= 80);
+  }
+
+  @Test
+  void serveRoutesHardPromptsStrongAndEasyOnesWeakWithBothLearnedRouters() throws Exception {
+    String routers = "routers: {mf: {model_dir: \"%s\"}, sw_ranking: {model_dir: \"%s\"}}\n".formatted(mf, sw);
+    try (ProxyFixture p = new ProxyFixture(routers, embedders)) {
+      for (String router : List.of("mf", "sw_ranking")) {
+        double hard = winRate(p, router, HARD);
+        double easy = winRate(p, router, EASY);
+        assertTrue(hard > easy, router + ": hard " + hard + " should beat easy " + easy);
+        String alpha = String.valueOf((hard + easy) / 2);
+        HttpResponse<String> h = p.chat("router-" + router + "-" + alpha, HARD);
+        assertEquals(200, h.statusCode(), h.body());
+        assertEquals(router, h.headers().firstValue("x-routewise-router").orElseThrow());
+        assertTrue(h.headers().firstValue("x-routewise-model").orElseThrow().startsWith("strong"));
+        assertTrue(h.body().contains("hello from strong"));
+        HttpResponse<String> e = p.chat("router-" + router + "-" + alpha, EASY);
+        assertTrue(e.headers().firstValue("x-routewise-model").orElseThrow().startsWith("weak"));
+        assertTrue(e.body().contains("hello from weak"));
+      }
+      assertTrue(p.get("/v1/models").body().contains("router-sw_ranking-"));
+    }
+  }
+
+  private static double winRate(ProxyFixture p, String router, String prompt) throws Exception {
+    HttpResponse<String> r = p.post("/v1/route", "{\"model\":\"router-" + router
+        + "-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}");
+    assertEquals(200, r.statusCode(), r.body());
+    JsonNode n = JSON.readTree(r.body());
+    assertEquals(router, n.path("router").asText());
+    return n.path("strong_win_rate").asDouble();
+  }
+
+  @Test
+  void scoreWritesOneWinRatePerPromptAndCalibrateSplitsThemAtTheAskedShare() throws Exception {
+    Path scores = tmp.resolve("scores.jsonl");
+    Run s = run(List.of("score", "--router", "mf=" + mf, "--input", PROMPTS.toString(), "--output", scores.toString(),
+        "--strong-model", "strong-model", "--weak-model", "weak-model", "--quiet"));
+    assertEquals(0, s.code, s.err);
+    List<String> lines = Files.readAllLines(scores);
+    assertEquals(4, lines.size());
+    double[] values = new double[4];
+    for (int i = 0; i < 4; i++) {
+      JsonNode n = JSON.readTree(lines.get(i));
+      assertEquals("p" + i, n.path("id").asText());
+      values[i] = n.path("score").asDouble();
+      assertTrue(values[i] >= 0 && values[i] <= 1);
+    }
+    assertTrue(values[1] > values[0], "the proof prompt scores above the capital question");
+
+    Run c = run(List.of("calibrate", "--router", "mf=" + mf, "--input", PROMPTS.toString(), "--strong-percent", "50",
+        "--strong-model", "strong-model", "--weak-model", "weak-model", "--quiet"));
+    assertEquals(0, c.code, c.err);
+    var m = java.util.regex.Pattern.compile("threshold = ([0-9.]+)").matcher(c.out);
+    assertTrue(m.find(), c.out);
+    double alpha = Double.parseDouble(m.group(1));
+    long strong = java.util.Arrays.stream(values).filter(v -> v >= alpha - 1e-5).count();
+    assertEquals(2, strong, "half of 4 prompts at α " + alpha + " over " + java.util.Arrays.toString(values));
+    assertTrue(c.out.contains("router-mf-"), c.out);
+  }
+
+  @Test
+  void evalPrintsApgrBesideTheRandomBaselineAndDrawsThePlot() throws Exception {
+    Path plot = tmp.resolve("curve.png");
+    Run e = run(List.of("eval", "--router", "mf=" + mf, "--router", "length", "--bench", OUTCOMES.toString(),
+        "--strong", "strong-model", "--weak", "weak-model", "--plot", plot.toString(), "--quiet"));
+    assertEquals(0, e.code, e.err);
+    assertTrue(e.out.contains("random (mean of 10)"), e.out);
+    var row = java.util.regex.Pattern.compile("\\| mf=\\S+\\s*\\|\\s*([0-9.]+)").matcher(e.out);
+    assertTrue(row.find(), e.out);
+    assertTrue(Double.parseDouble(row.group(1)) > 0.62, e.out);
+    byte[] png = Files.readAllBytes(plot);
+    assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
+  }
+
+  @Test
+  void aCorruptOrMismatchedModelDirectoryStopsTheStartWithAClearMessage() throws Exception {
+    Path broken = tmp.resolve("mf-truncated");
+    Files.createDirectories(broken);
+    for (Path f : Files.list(mf).toList()) {
+      Files.copy(f, broken.resolve(f.getFileName()));
+    }
+    Files.write(broken.resolve("projection.f32"), new byte[12]);
+    assertStartFails("mf: {model_dir: \"" + broken + "\"}", "projection");
+
+    assertStartFails("mf: {model_dir: \"" + sw + "\"}", "kind is 'sw_ranking', expected 'mf'");
+    assertStartFails("mf: {model_dir: \"" + tmp.resolve("nowhere") + "\"}", "model directory not found");
+    assertStartFails("mf: {model_dir: \"" + mf + "\", strong_model: gpt-7}", "strong_model 'gpt-7' is not a model");
+
+    Path badJson = tmp.resolve("sw-badjson");
+    Files.createDirectories(badJson);
+    Files.writeString(badJson.resolve("manifest.json"), "{not json");
+    assertStartFails("sw_ranking: {model_dir: \"" + badJson + "\"}", "not valid JSON");
+  }
+
+  private static void assertStartFails(String routersYaml, String expected) {
+    Executable start = () -> Routewise.start(TestConfigs.config(TestConfigs.yaml("http://127.0.0.1:9/v1",
+        "http://127.0.0.1:9/v1", "routers: {" + routersYaml + "}")), RouterCatalog.standard(), embedders, () -> {})
+        .close();
+    ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class, start);
+    assertTrue(e.getMessage().contains(expected), e.getMessage());
+    assertTrue(e.getMessage().contains("routers."), "names the config path: " + e.getMessage());
+  }
+
+  record Run(int code, String out, String err) {}
+
+  /** Runs the real CLI in-process, capturing what it prints. */
+  static synchronized Run run(List<String> args) {
+    PrintStream oldOut = System.out;
+    PrintStream oldErr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+      int code = new CommandLine(new Main()).execute(args.toArray(String[]::new));
+      return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+
+  private static List<String> concat(List<String> a, List<String> b) {
+    return java.util.stream.Stream.concat(a.stream(), b.stream()).toList();
+  }
+}
