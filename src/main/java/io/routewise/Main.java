@@ -2,6 +2,7 @@ package io.routewise;
 
 import io.routewise.cli.CalibrateCommand;
 import io.routewise.cli.EvalCommand;
+import io.routewise.cli.LatencyCommand;
 import io.routewise.cli.ScoreCommand;
 import io.routewise.cli.ServeCommand;
 import io.routewise.cli.TrainCommand;
@@ -20,6 +21,7 @@ import picocli.CommandLine.Command;
         CalibrateCommand.class,
         EvalCommand.class,
         TrainCommand.class,
+        LatencyCommand.class,
     })
 public final class Main implements Runnable {
 

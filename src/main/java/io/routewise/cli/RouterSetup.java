@@ -33,6 +33,11 @@ final class RouterSetup implements AutoCloseable {
   private final Embedders embedders;
 
   RouterSetup(Path configFile, Path modelsDir, String strongModel, Path embeddingStore) {
+    this(configFile, modelsDir, strongModel, embeddingStore, -1);
+  }
+
+  /** {@code cacheEntries} >= 0 overrides the embedding LRU size (0 = no cache, for timing). */
+  RouterSetup(Path configFile, Path modelsDir, String strongModel, Path embeddingStore, int cacheEntries) {
     RoutewiseConfig cfg = configFile != null ? ConfigLoader.fromSystemEnv().load(configFile) : null;
     ConfigProblems problems = new ConfigProblems();
     UpstreamConfig strong = cfg != null ? cfg.strong() : upstream("strong", strongModel);
@@ -46,6 +51,9 @@ final class RouterSetup implements AutoCloseable {
     problems.throwIfAny();
     if (embeddingStore != null) {
       settings = settings.withStoreDir(embeddingStore);
+    }
+    if (cacheEntries >= 0) {
+      settings = settings.withCacheEntries(cacheEntries);
     }
     this.embedders = new Embedders(settings);
   }
