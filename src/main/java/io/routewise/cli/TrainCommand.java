@@ -71,6 +71,32 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--quiet", description = "No progress bars.")
     boolean quiet;
 
+    @Option(names = "--heldout-out", description = "Also write the held-out prompts here (outcomes format), for 'eval --bench'.")
+    Path heldoutOut;
+
+    /** Writes the held-out prompts with their outcomes, so eval can run on exactly what training never saw. */
+    void writeHeldOut(TrainingSet set) throws java.io.IOException {
+      if (heldoutOut == null) {
+        return;
+      }
+      if (heldoutOut.getParent() != null) {
+        java.nio.file.Files.createDirectories(heldoutOut.getParent());
+      }
+      var json = ModelDir.json().copy().disable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
+      try (var w = java.nio.file.Files.newBufferedWriter(heldoutOut)) {
+        for (int i : set.heldOut()) {
+          var p = set.data().prompts().get(i);
+          ObjectNode row = json.createObjectNode();
+          row.put("id", p.id()).put("source", p.source()).put("category", p.category()).put("prompt", p.prompt());
+          ObjectNode outcomes = row.putObject("outcomes");
+          p.outcomes().forEach(outcomes::put);
+          w.write(json.writeValueAsString(row));
+          w.newLine();
+        }
+      }
+      System.err.println("wrote " + set.heldOut().size() + " held-out prompts to " + heldoutOut);
+    }
+
     EmbeddingSettings embeddingSettings() {
       Path store = embeddingCache != null ? embeddingCache
           : Path.of(System.getProperty("java.io.tmpdir"), "routewise", "embeddings");
@@ -133,6 +159,7 @@ public final class TrainCommand implements Runnable {
     public Integer call() throws Exception {
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
         TrainingSet set = common.load(embedders);
+        common.writeHeldOut(set);
         MfTrainer.Options o = new MfTrainer.Options(dim, epochs, batch, lr, weightDecay, tieWeight, common.seed,
             !common.quiet);
         MfTrainer trainer = new MfTrainer(set, o);
@@ -167,6 +194,7 @@ public final class TrainCommand implements Runnable {
     public Integer call() throws Exception {
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
         TrainingSet set = common.load(embedders);
+        common.writeHeldOut(set);
         SwTrainer.Result r = SwTrainer.build(set, tiers, normalize);
         ObjectNode m = common.manifest(SwRankingRouter.KIND, embedders.get(common.embeddingModel), set);
         ((ObjectNode) m.get("training")).put("tiers", tiers).put("per_prompt_normalize", normalize);

@@ -55,7 +55,8 @@ class LearnedRoutersEndToEndTest {
     List<String> common = List.of("--data", OUTCOMES.toString(), "--holdout", "source:synthetic-b",
         "--strong-model", "strong-model", "--weak-model", "weak-model",
         "--embedding-cache", tmp.resolve("emb").toString(), "--quiet");
-    assertEquals(0, run(concat(List.of("train", "mf", "--out", mf.toString(), "--dim", "16"), common)).code);
+    assertEquals(0, run(concat(List.of("train", "mf", "--out", mf.toString(), "--dim", "16",
+        "--heldout-out", tmp.resolve("heldout.jsonl").toString()), common)).code);
     assertEquals(0, run(concat(List.of("train", "sw", "--out", sw.toString(), "--tiers", "3"), common)).code);
     embedders = new Embedders(EmbeddingSettings.defaults());
   }
@@ -77,6 +78,9 @@ class LearnedRoutersEndToEndTest {
       assertTrue(apgr > 0.62, dir + " held-out APGR " + apgr);
       assertTrue(m.path("training").path("data").get(0).path("sha256").asText().matches("[0-9a-f]{64}"));
     }
+    List<String> heldOut = Files.readAllLines(tmp.resolve("heldout.jsonl"));
+    assertEquals(40, heldOut.size());
+    assertTrue(heldOut.stream().allMatch(l -> l.contains("\"source\":\"synthetic-b\"") && l.contains("\"outcomes\":{")));
   }
 
   @Test

@@ -1,0 +1,134 @@
+package io.routewise.routers.causal;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.containing;
+import static com.github.tomakehurst.wiremock.client.WireMock.okJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.wireMockConfig;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.tomakehurst.wiremock.junit5.WireMockExtension;
+import io.routewise.Main;
+import io.routewise.routers.causal.JudgeResponses.Tok;
+import io.routewise.server.ProxyFixture;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * causal_llm as a user selects it: {@code router-causal_llm-α} through the proxy (a WireMock judge
+ * that rates easy prompts 5 and hard ones 1), a judge failure that still answers from the strong
+ * upstream, and {@code score}/{@code eval} with the judge named in a config file.
+ */
+class CausalLlmServeTest {
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @RegisterExtension
+  static WireMockExtension judge = WireMockExtension.newInstance()
+      .options(wireMockConfig().dynamicPort().bindAddress("127.0.0.1")).build();
+
+  @TempDir
+  Path tmp;
+
+  private static void judgeRates(String promptPart, String rating) {
+    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).withRequestBody(containing(promptPart))
+        .willReturn(okJson(JudgeResponses.withLogprobs(List.of(Tok.of("[[" + rating + "]]",
+            "[[" + rating + "]]", 0.9, "[[3]]", 0.1))))));
+  }
+
+  private String routersYaml() {
+    return "routers: {causal_llm: {base_url: \"" + judge.baseUrl() + "/v1\", model: routellm-causal, timeout_ms: 1000}}\n";
+  }
+
+  @Test
+  void routerCausalLlmAlphaRoutesByTheJudgesRating() throws Exception {
+    judgeRates("capital", "5"); // P(rating >= 4) = 0.9 -> strong win rate 0.1
+    judgeRates("Riemann", "1"); // P(rating >= 4) = 0 -> strong win rate 1.0
+    try (ProxyFixture p = new ProxyFixture(routersYaml())) {
+      HttpResponse<String> easy = p.chat("router-causal_llm-0.5", "What is the capital of Peru?");
+      assertEquals(200, easy.statusCode(), easy.body());
+      assertEquals("causal_llm", easy.headers().firstValue("x-routewise-router").orElseThrow());
+      assertEquals(0.1, Double.parseDouble(easy.headers().firstValue("x-routewise-win-rate").orElseThrow()), 1e-6);
+      assertTrue(easy.body().contains("hello from weak"));
+
+      HttpResponse<String> hard = p.chat("router-causal_llm-0.5", "Prove the Riemann hypothesis");
+      assertTrue(hard.body().contains("hello from strong"));
+      assertTrue(hard.headers().firstValue("x-routewise-model").orElseThrow().startsWith("strong"));
+
+      // the judge's request carried RouteLLM's sampling settings
+      judge.verify(postRequestedFor(urlEqualTo("/v1/chat/completions"))
+          .withRequestBody(containing("\"logprobs\":true"))
+          .withRequestBody(containing("\"max_tokens\":6")));
+    }
+  }
+
+  @Test
+  void aFailingJudgeSendsTheRequestStrongAndCountsTheFailure() throws Exception {
+    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(500).withBody("down")));
+    try (ProxyFixture p = new ProxyFixture(routersYaml())) {
+      HttpResponse<String> r = p.chat("router-causal_llm-0.9", "What is the capital of Peru?");
+      assertEquals(200, r.statusCode(), r.body());
+      assertTrue(r.body().contains("hello from strong"));
+      assertTrue(r.headers().firstValue("x-routewise-router-error").isPresent(), r.headers().map().toString());
+      String metrics = p.get("/metrics").body();
+      assertTrue(metrics.lines().anyMatch(l -> l.startsWith("routewise_router_failures_total")
+          && l.contains("router=\"causal_llm\"") && l.endsWith(" 1.0")), metrics);
+    }
+  }
+
+  @Test
+  void scoreAndEvalUseTheJudgeNamedInTheConfig() throws Exception {
+    judgeRates("capital", "5");
+    judgeRates("Riemann", "1");
+    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).atPriority(10)
+        .willReturn(okJson(JudgeResponses.withLogprobs(List.of(Tok.of("[[3]]", "[[3]]", 1.0))))));
+    Path config = tmp.resolve("config.yaml");
+    Files.writeString(config, """
+        upstreams:
+          strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
+          weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
+        routing: {router: causal_llm, threshold: 0.5}
+        """ + routersYaml());
+    Path prompts = tmp.resolve("prompts.jsonl");
+    Files.writeString(prompts, """
+        {"id": "a", "prompt": "What is the capital of Peru?", "outcomes": {"strong-model": 1, "weak-model": 1}}
+        {"id": "b", "prompt": "Prove the Riemann hypothesis", "outcomes": {"strong-model": 1, "weak-model": 0}}
+        {"id": "c", "prompt": "Sort a list", "outcomes": {"strong-model": 1, "weak-model": 1}}
+        """);
+    Path scores = tmp.resolve("scores.jsonl");
+    assertEquals(0, cli("score", "--router", "causal_llm", "--config", config.toString(), "--input", prompts.toString(),
+        "--output", scores.toString(), "--quiet"));
+    List<String> lines = Files.readAllLines(scores);
+    assertEquals(0.1, JSON.readTree(lines.get(0)).path("score").asDouble(), 1e-6);
+    assertEquals(1.0, JSON.readTree(lines.get(1)).path("score").asDouble(), 1e-6);
+    assertEquals(1.0, JSON.readTree(lines.get(2)).path("score").asDouble(), 1e-6); // rating 3 < 4
+
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    PrintStream old = System.out;
+    try {
+      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+      assertEquals(0, cli("eval", "--router", "causal_llm", "--config", config.toString(), "--bench",
+          prompts.toString(), "--strong", "strong-model", "--weak", "weak-model", "--quiet"));
+    } finally {
+      System.setOut(old);
+    }
+    String table = out.toString(StandardCharsets.UTF_8);
+    assertTrue(table.lines().anyMatch(l -> l.startsWith("| causal_llm")), table);
+  }
+
+  private static int cli(String... args) {
+    return new CommandLine(new Main()).execute(args);
+  }
+}
