@@ -213,7 +213,7 @@ public final class TrainCommand implements Runnable {
         description = "ordered: keep a pair when the models' won-battle shares differ by more than this (default ${DEFAULT-VALUE}).")
     double minGap;
 
-    @Option(names = "--reading", defaultValue = "half_tie",
+    @Option(names = "--reading", defaultValue = "routellm",
         description = "How labels give the win rate: half_tie (P(strong) + P(tie)/2) | routellm (1 - P(tie) - P(weak)) (default ${DEFAULT-VALUE}).")
     String reading;
 
