@@ -124,6 +124,41 @@ class BertClassifierTest {
     }
   }
 
+  @Test
+  void concurrentDecisionsEqualSequentialOnes() throws Exception {
+    ConfigProblems problems = new ConfigProblems();
+    Map<String, Router> routers = load("{bert: {model_dir: \"" + TINY + "\"}}", problems);
+    problems.throwIfAny();
+    Router r = routers.get("bert");
+    try {
+      String[] prompts = new String[64];
+      double[] expected = new double[prompts.length];
+      for (int i = 0; i < prompts.length; i++) {
+        prompts[i] = "question number " + i + " about " + "the capital of france ".repeat(i % 7);
+        expected[i] = r.strongWinRate(Prompt.of(prompts[i]));
+      }
+      double[] got = new double[prompts.length];
+      try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+        var futures = new java.util.ArrayList<java.util.concurrent.Future<?>>();
+        for (int rep = 0; rep < 4; rep++) {
+          for (int i = 0; i < prompts.length; i++) {
+            int k = i;
+            futures.add(pool.submit(() -> {
+              got[k] = r.strongWinRate(Prompt.of(prompts[k]));
+              return null;
+            }));
+          }
+        }
+        for (var f : futures) {
+          f.get();
+        }
+      }
+      assertArrayEquals(expected, got, 1e-6);
+    } finally {
+      routers.values().forEach(Router::close);
+    }
+  }
+
   static Path copyTiny(Path tmp) throws Exception {
     Path dir = tmp.resolve("cls");
     Files.createDirectories(dir);

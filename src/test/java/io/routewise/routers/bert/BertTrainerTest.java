@@ -146,6 +146,13 @@ class BertTrainerTest {
         assertEquals(LabelReading.HALF_TIE.strongWinRate(head.logits(e0)),
             r.strongWinRate(Prompt.of(set.data().prompts().get(set.heldOut().get(0)).prompt())), 1e-5);
       }
+      // a classifier-only key on a head directory is a config problem, not silently ignored
+      ConfigProblems catalogProblems = new ConfigProblems();
+      var cfg = io.routewise.TestConfigs.config(io.routewise.TestConfigs.yaml("http://127.0.0.1:1/v1",
+          "http://127.0.0.1:2/v1", "routers: {bert: {model_dir: \"" + dir + "\", max_tokens: 64}}"));
+      assertTrue(io.routewise.routers.RouterCatalog.standard().load(cfg, embedders, catalogProblems).isEmpty());
+      assertTrue(String.join("\n", catalogProblems.list()).contains("routers.bert.max_tokens: unknown key"),
+          catalogProblems.list().toString());
     }
   }
 }
