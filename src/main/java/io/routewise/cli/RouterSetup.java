@@ -93,9 +93,11 @@ final class RouterSetup implements AutoCloseable {
   }
 
   private static Object rawValue(ConfigNode node, String key) {
-    // ConfigNode exposes typed getters only; the offline commands need the value back as YAML gave it
+    // ConfigNode exposes typed getters only; the offline commands need the value back as YAML gave it.
+    // A list (e.g. bert's weak_ok_labels) fails string() and is read as a list; the problem string()
+    // records lands in the constructor's problem list, already checked.
     String s = node.string(key, null);
-    return s;
+    return s != null ? s : node.stringList(key, null);
   }
 
   Embedders embedders() {

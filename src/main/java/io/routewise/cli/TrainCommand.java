@@ -10,6 +10,10 @@ import io.routewise.embedding.Embedders;
 import io.routewise.embedding.ModelFiles;
 import io.routewise.embedding.Truncation;
 import io.routewise.routers.ModelDir;
+import io.routewise.routers.bert.BertHead;
+import io.routewise.routers.bert.BertRouter;
+import io.routewise.routers.bert.BertTrainer;
+import io.routewise.routers.bert.LabelReading;
 import io.routewise.routers.mf.MfRouter;
 import io.routewise.routers.mf.MfTrainer;
 import io.routewise.routers.sw.SwRankingRouter;
@@ -21,10 +25,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code routewise train mf|sw}: trains a learned router into a model directory. */
+/** {@code routewise train mf|sw|bert}: trains a learned router into a model directory. */
 @Command(name = "train", mixinStandardHelpOptions = true,
     description = "Train a learned router from outcomes files and/or Chatbot-Arena battle rows.",
-    subcommands = {TrainCommand.Mf.class, TrainCommand.Sw.class})
+    subcommands = {TrainCommand.Mf.class, TrainCommand.Sw.class, TrainCommand.Bert.class})
 public final class TrainCommand implements Runnable {
 
   @Override
@@ -202,6 +206,82 @@ public final class TrainCommand implements Runnable {
             m.get("default_weak").asText());
         m.set("heldout", held);
         SwTrainer.save(r, common.out, m);
+        System.out.println("wrote " + common.out + "; held-out: " + held);
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "bert", mixinStandardHelpOptions = true,
+      description = "Train the bert router's head (strong better / tie / weak better) on the sentence embedding.")
+  static final class Bert implements Callable<Integer> {
+    @Mixin
+    Common common = new Common();
+
+    @Option(names = "--hidden", defaultValue = "64", description = "Hidden ReLU units; 0 = logistic regression (default ${DEFAULT-VALUE}).")
+    int hidden;
+
+    @Option(names = "--epochs", defaultValue = "30")
+    int epochs;
+
+    @Option(names = "--batch", defaultValue = "64", description = "Prompts per optimizer step.")
+    int batch;
+
+    @Option(names = "--lr", defaultValue = "0.003")
+    double lr;
+
+    @Option(names = "--weight-decay", defaultValue = "0.0001")
+    double weightDecay;
+
+    @Option(names = "--pairs", defaultValue = "ordered",
+        description = "default (only the strong/weak pair) | ordered (every model pair, stronger first) (default ${DEFAULT-VALUE}).")
+    String pairs;
+
+    @Option(names = "--min-gap", defaultValue = "0.05",
+        description = "ordered: keep a pair when the models' won-battle shares differ by more than this (default ${DEFAULT-VALUE}).")
+    double minGap;
+
+    @Option(names = "--reading", defaultValue = "routellm",
+        description = "How labels give the win rate: half_tie (P(strong) + P(tie)/2) | routellm (1 - P(tie) - P(weak)) (default ${DEFAULT-VALUE}).")
+    String reading;
+
+    @Override
+    public Integer call() throws Exception {
+      LabelReading labelReading = switch (reading) {
+        case "half_tie" -> LabelReading.HALF_TIE;
+        case "routellm" -> LabelReading.ROUTELLM;
+        default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+            "--reading must be half_tie or routellm, got '" + reading + "'");
+      };
+      BertTrainer.Pairs p = BertTrainer.Pairs.parse(pairs);
+      try (Embedders embedders = new Embedders(common.embeddingSettings())) {
+        TrainingSet set = common.load(embedders);
+        ObjectNode m = common.manifest(BertRouter.KIND, embedders.get(common.embeddingModel), set);
+        String strong = m.get("default_strong").asText();
+        String weak = m.get("default_weak").asText();
+        double[] strength = BertTrainer.strengths(set.data(), set.train());
+        double[][] targets = BertTrainer.targets(set.data(), set.train(), strong, weak, p, strength, minGap);
+        long labelled = java.util.Arrays.stream(targets).filter(java.util.Objects::nonNull).count();
+        BertTrainer.Options o = new BertTrainer.Options(hidden, epochs, batch, lr, weightDecay, p, minGap, common.seed,
+            !common.quiet);
+        BertTrainer trainer = new BertTrainer(set.embeddings()[0].length, o);
+        double loss = trainer.train(set.embeddings(), targets);
+        BertHead head = trainer.head();
+        m.put("form", "head");
+        var labels = m.putArray("labels");
+        BertTrainer.LABELS.forEach(labels::add);
+        var weights = m.putArray("strong_win_weights");
+        for (double w : labelReading.weights()) {
+          weights.add(w);
+        }
+        m.put("reading", reading);
+        ((ObjectNode) m.get("training")).put("hidden", hidden).put("epochs", epochs).put("batch_prompts", batch)
+            .put("lr", lr).put("weight_decay", weightDecay).put("pairs", p.name().toLowerCase())
+            .put("min_gap", minGap).put("prompts_labelled", labelled).put("final_train_loss", loss);
+        ObjectNode held = BertTrainer.heldOutMetrics(head, set, strong, weak);
+        m.set("heldout", held);
+        head.save(common.out, m);
+        ModelDir.writeManifest(common.out, m);
         System.out.println("wrote " + common.out + "; held-out: " + held);
       }
       return 0;

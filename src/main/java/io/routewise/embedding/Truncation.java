@@ -10,6 +10,29 @@ public enum Truncation {
    */
   HEAD_TAIL;
 
+  /**
+   * {@code ids} ([CLS] ... [SEP], as the tokenizer gives them) cut to {@code maxTokens} by this rule,
+   * keeping the first and last token; {@code ids} itself when it fits.
+   */
+  public long[] cut(long[] ids, int maxTokens) {
+    if (ids.length <= maxTokens) {
+      return ids;
+    }
+    int body = maxTokens - 2;
+    long[] out = new long[maxTokens];
+    out[0] = ids[0];
+    out[maxTokens - 1] = ids[ids.length - 1];
+    if (this == HEAD) {
+      System.arraycopy(ids, 1, out, 1, body);
+    } else {
+      int head = (body + 1) / 2;
+      int tail = body - head;
+      System.arraycopy(ids, 1, out, 1, head);
+      System.arraycopy(ids, ids.length - 1 - tail, out, 1 + head, tail);
+    }
+    return out;
+  }
+
   public String configName() {
     return name().toLowerCase();
   }

@@ -4,6 +4,7 @@ import io.routewise.config.ConfigNode;
 import io.routewise.config.ConfigProblems;
 import io.routewise.config.RoutewiseConfig;
 import io.routewise.embedding.EmbedderSource;
+import io.routewise.routers.bert.BertRouter;
 import io.routewise.routers.causal.CausalLlmRouter;
 import io.routewise.routers.length.LengthRouter;
 import io.routewise.routers.mf.MfRouter;
@@ -32,6 +33,7 @@ public final class RouterCatalog {
         .with(LengthRouter.NAME, LengthRouter::create)
         .with(MfRouter.NAME, MfRouter::create)
         .with(SwRankingRouter.NAME, SwRankingRouter::create)
+        .with(BertRouter.NAME, BertRouter::create)
         .with(CausalLlmRouter.NAME, CausalLlmRouter::create);
   }
 
