@@ -84,6 +84,40 @@ public final class ModelDir {
     return new ModelDir(dir, node);
   }
 
+  /** Opens a router's directory: its {@code model_dir} setting, else {@code <models_dir>/<name>}. */
+  public static ModelDir forRouter(RouterContext ctx, String name, String kind) throws IOException {
+    return open(Path.of(ctx.settings().string("model_dir", ctx.modelsDir().resolve(name).toString())), kind);
+  }
+
+  /**
+   * The trained model id standing for the strong (or weak) upstream: the {@code strong_model}
+   * ({@code weak_model}) setting, else the upstream's {@code model} when this directory knows it,
+   * else the manifest's {@code default_strong} ({@code default_weak}).
+   */
+  public String upstreamModel(RouterContext ctx, boolean strong) throws IOException {
+    String key = strong ? "strong_model" : "weak_model";
+    String setting = ctx.settings().string(key, null);
+    var upstream = strong ? ctx.strong() : ctx.weak();
+    List<String> models = models();
+    if (setting != null) {
+      if (!models.contains(setting)) {
+        throw new IOException(ctx.settings().pathOf(key) + " '" + setting + "' is not a model of " + dir + " (it knows "
+            + models.size() + " models, e.g. " + String.join(", ", models.subList(0, Math.min(5, models.size()))) + ")");
+      }
+      return setting;
+    }
+    if (upstream != null && models.contains(upstream.model())) {
+      return upstream.model();
+    }
+    String field = strong ? "default_strong" : "default_weak";
+    String fallback = text(field, null);
+    if (fallback == null || !models.contains(fallback)) {
+      throw new IOException(dir.resolve("manifest.json") + ": " + field + " is missing or unknown; set "
+          + ctx.settings().pathOf(key));
+    }
+    return fallback;
+  }
+
   public Path dir() {
     return dir;
   }

@@ -4,12 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.routewise.embedding.Embedder;
 import io.routewise.routers.ModelDir;
 import io.routewise.routers.RouterContext;
-import io.routewise.routers.mf.MfRouter;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.List;
 
 /**
  * The {@code sw_ranking} router, RouteLLM's similarity-weighted ranking: the models are grouped into
@@ -44,12 +42,8 @@ public final class SwRankingRouter implements Router {
   }
 
   public static Router create(RouterContext ctx) throws IOException {
-    Path dir = Path.of(ctx.settings().string("model_dir", ctx.modelsDir().resolve(NAME).toString()));
-    String strongSetting = ctx.settings().string("strong_model", null);
-    String weakSetting = ctx.settings().string("weak_model", null);
-    ModelDir md = ModelDir.open(dir, KIND);
-    List<String> models = md.models();
-    Path manifest = dir.resolve("manifest.json");
+    ModelDir md = ModelDir.forRouter(ctx, NAME, KIND);
+    Path manifest = md.dir().resolve("manifest.json");
     int tiers = md.manifest().path("num_tiers").asInt(-1);
     int prompts = md.manifest().path("prompts").asInt(-1);
     if (tiers < 2 || prompts < 1) {
@@ -58,10 +52,8 @@ public final class SwRankingRouter implements Router {
     int d = md.embeddingDimension();
     SwIndex index = new SwIndex(prompts, d, tiers, md.weights("embeddings", prompts, d),
         md.weights("tier_wins", prompts, tiers, tiers));
-    String strong = MfRouter.pick(md, models, strongSetting, ctx.strong() == null ? null : ctx.strong().model(),
-        "default_strong", ctx.settings().pathOf("strong_model"));
-    String weak = MfRouter.pick(md, models, weakSetting, ctx.weak() == null ? null : ctx.weak().model(),
-        "default_weak", ctx.settings().pathOf("weak_model"));
+    String strong = md.upstreamModel(ctx, true);
+    String weak = md.upstreamModel(ctx, false);
     int st = tier(md.manifest(), manifest, strong, tiers);
     int wt = tier(md.manifest(), manifest, weak, tiers);
     if (st == wt) {
