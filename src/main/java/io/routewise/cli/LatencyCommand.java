@@ -41,6 +41,10 @@ public final class LatencyCommand implements Callable<Integer> {
       description = "Embedding model whose tokenizer sorts prompts into buckets (default ${DEFAULT-VALUE}).")
   String tokenModel;
 
+  @Option(names = "--concurrency", defaultValue = "0",
+      description = "Also run every bucketed prompt through N threads at once and report decisions/s (0 = skip).")
+  int concurrency;
+
   @Mixin
   RouterOptions opts = new RouterOptions();
 
@@ -90,10 +94,35 @@ public final class LatencyCommand implements Callable<Integer> {
             System.out.printf("%-14s | %-11s | %5d | %9.2f | %9.2f | %9.2f%n", arg, label(b), ms.length,
                 pct(ms, 0.50), pct(ms, 0.99), Arrays.stream(ms).average().orElse(0));
           }
+          if (concurrency > 0) {
+            System.out.printf("%-14s | %d threads: %.0f decisions/s over %d prompts of all lengths%n", arg,
+                concurrency, throughput(r, all), all.size());
+          }
         }
       }
     }
     return 0;
+  }
+
+  private double throughput(Router r, List<String> prompts) throws InterruptedException {
+    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    List<Thread> threads = new ArrayList<>();
+    long t0 = System.nanoTime();
+    for (int t = 0; t < concurrency; t++) {
+      threads.add(Thread.ofPlatform().start(() -> {
+        for (int i = next.getAndIncrement(); i < prompts.size(); i = next.getAndIncrement()) {
+          try {
+            r.strongWinRate(Prompt.of(prompts.get(i)));
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        }
+      }));
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    return prompts.size() / ((System.nanoTime() - t0) / 1e9);
   }
 
   private static String label(int b) {

@@ -9,7 +9,7 @@ import java.util.List;
  *
  * <pre>
  * embedding:
- *   max_tokens: 256          # token budget per prompt, [CLS]/[SEP] included (8..512)
+ *   max_tokens: 128          # token budget per prompt, [CLS]/[SEP] included (8..512)
  *   truncation: head_tail    # head | head_tail: what of a longer prompt is embedded
  *   threads: 2               # ONNX intra-op threads per model
  *   cache_entries: 10000     # LRU embedding cache shared by the routers (0 = off)
@@ -23,7 +23,7 @@ import java.util.List;
 public record EmbeddingSettings(
     int maxTokens, Truncation truncation, int threads, int cacheEntries, Path filesDir, Path storeDir) {
 
-  public static final int DEFAULT_MAX_TOKENS = 256;
+  public static final int DEFAULT_MAX_TOKENS = 128;
   public static final Truncation DEFAULT_TRUNCATION = Truncation.HEAD_TAIL;
 
   public static EmbeddingSettings defaults() {

@@ -26,7 +26,7 @@ import java.util.List;
  * {
  *   "format_version": 1,
  *   "kind": "mf" | "sw_ranking" | "bert",
- *   "embedding": {"model": "all-minilm-l6-v2-q", "dimension": 384, "max_tokens": 256, "truncation": "head_tail"},
+ *   "embedding": {"model": "all-minilm-l6-v2-q", "dimension": 384, "max_tokens": 128, "truncation": "head_tail"},
  *   "models": ["gpt-4o-2024-05-13", ...],          // model ids, in the weights' row order
  *   "default_strong": "...", "default_weak": "...",
  *   "weights": {"NAME": {"file": "NAME.f32", "shape": [rows, cols]}, ...},
