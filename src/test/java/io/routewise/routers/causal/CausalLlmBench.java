@@ -64,6 +64,8 @@ public final class CausalLlmBench {
         }
       }
       ex.getResponseHeaders().add("Content-Type", "application/json");
+      // Recorded before the answer is sent: once it is, the caller may already be reading the list.
+      handlerNanos.add(System.nanoTime() - start);
       try {
         ex.sendResponseHeaders(200, answer.length);
         ex.getResponseBody().write(answer);
@@ -71,7 +73,6 @@ public final class CausalLlmBench {
       } catch (java.io.IOException e) {
         // the router gave up (timeout); nothing to answer
       }
-      handlerNanos.add(System.nanoTime() - start);
     });
     server.start();
     String base = "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
