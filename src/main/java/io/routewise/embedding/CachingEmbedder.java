@@ -137,6 +137,11 @@ public final class CachingEmbedder implements Embedder {
   }
 
   @Override
+  public String inputRule() {
+    return delegate.inputRule();
+  }
+
+  @Override
   public String modelId() {
     return delegate.modelId();
   }

@@ -23,6 +23,14 @@ public interface Embedder extends AutoCloseable {
 
   int dimension();
 
+  /**
+   * What of a text is embedded, when it is bounded: {@code "128 tokens, head_tail"}; null when
+   * unknown. Routers compare it with the rule their vectors were trained under.
+   */
+  default String inputRule() {
+    return null;
+  }
+
   /** Identifies the model (and its settings that change vectors), recorded in router manifests. */
   String modelId();
 

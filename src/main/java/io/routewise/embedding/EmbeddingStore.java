@@ -115,6 +115,11 @@ public final class EmbeddingStore implements Embedder {
   }
 
   @Override
+  public String inputRule() {
+    return delegate.inputRule();
+  }
+
+  @Override
   public String modelId() {
     return delegate.modelId();
   }

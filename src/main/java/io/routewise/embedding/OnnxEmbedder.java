@@ -121,6 +121,16 @@ public final class OnnxEmbedder implements Embedder {
   }
 
   @Override
+  public String inputRule() {
+    return rule(maxTokens, truncation.configName());
+  }
+
+  /** The {@link #inputRule()} text for a token budget and a truncation name. */
+  public static String rule(int maxTokens, String truncation) {
+    return maxTokens + " tokens, " + truncation;
+  }
+
+  @Override
   public String modelId() {
     return model.id();
   }

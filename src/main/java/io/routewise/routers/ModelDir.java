@@ -39,6 +39,7 @@ import java.util.List;
  * directory stops the start with a clear config problem.
  */
 public final class ModelDir {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelDir.class);
   public static final int FORMAT_VERSION = 1;
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -140,6 +141,23 @@ public final class ModelDir {
       throw new IOException(dir.resolve("manifest.json") + ": embedding dimension " + embeddingDimension()
           + " does not match the embedder '" + embedder.modelId() + "' (" + embedder.dimension() + ")");
     }
+    inputRuleMismatch(embedder).ifPresent(LOG::warn);
+  }
+
+  /**
+   * A warning when the embedder cuts prompts differently from the embeddings this model was trained
+   * on (e.g. {@code embedding.max_tokens} changed): it still routes, but not as measured.
+   */
+  public java.util.Optional<String> inputRuleMismatch(Embedder embedder) {
+    JsonNode e = manifest.path("embedding");
+    String actual = embedder.inputRule();
+    if (actual == null || !e.path("max_tokens").isInt() || !e.path("truncation").isTextual()) {
+      return java.util.Optional.empty();
+    }
+    String trained = io.routewise.embedding.OnnxEmbedder.rule(e.path("max_tokens").asInt(), e.path("truncation").asText());
+    return trained.equals(actual) ? java.util.Optional.empty() : java.util.Optional.of(dir + " was trained on embeddings of "
+        + trained + " but the embedder now uses " + actual + " (embedding: in the config); routing quality will differ"
+        + " from the model's measured figures");
   }
 
   public List<String> models() {

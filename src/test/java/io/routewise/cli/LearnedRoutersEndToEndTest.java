@@ -187,6 +187,16 @@ class LearnedRoutersEndToEndTest {
     assertStartFails("sw_ranking: {model_dir: \"" + badJson + "\"}", "not valid JSON");
   }
 
+  @Test
+  void aModelTrainedUnderAnotherTokenBudgetIsNamedAtStart() throws Exception {
+    io.routewise.routers.ModelDir md = io.routewise.routers.ModelDir.open(mf, "mf");
+    assertTrue(md.inputRuleMismatch(embedders.get("all-minilm-l6-v2-q")).isEmpty(), "trained with the defaults");
+    try (Embedders longer = new Embedders(EmbeddingSettings.defaults().withMaxTokens(256))) {
+      String warning = md.inputRuleMismatch(longer.get("all-minilm-l6-v2-q")).orElseThrow();
+      assertTrue(warning.contains("128 tokens, head_tail") && warning.contains("256 tokens, head_tail"), warning);
+    }
+  }
+
   private static void assertStartFails(String routersYaml, String expected) {
     Executable start = () -> Routewise.start(TestConfigs.config(TestConfigs.yaml("http://127.0.0.1:9/v1",
         "http://127.0.0.1:9/v1", "routers: {" + routersYaml + "}")), RouterCatalog.standard(), embedders, () -> {})
