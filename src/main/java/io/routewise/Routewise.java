@@ -44,6 +44,9 @@ public final class Routewise implements AutoCloseable {
     Map<String, Router> routers = catalog.load(config, embedders, problems);
     problems.throwIfAny();
     RoutewiseMetrics metrics = new RoutewiseMetrics();
+    if (embedders instanceof io.routewise.embedding.Embedders shared) {
+      shared.loaded().forEach(metrics::embeddingCache);
+    }
     RoutingService routing =
         new RoutingService(routers, config.routing().router(), config.routing().threshold(), metrics);
     OkHttpClient http = HttpClients.shared(config.client());

@@ -46,6 +46,11 @@ public final class Embedders implements EmbedderSource, AutoCloseable {
     });
   }
 
+  /** The embedders created so far (by the routers that loaded), by model id. */
+  public Map<String, CachingEmbedder> loaded() {
+    return Map.copyOf(byId);
+  }
+
   /** The ONNX embedder behind {@code modelId}, for token-level access (e.g. a BERT router's head). */
   public OnnxEmbedder onnx(String modelId) {
     Embedder e = get(modelId).delegate();

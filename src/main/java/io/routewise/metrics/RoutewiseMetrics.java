@@ -82,6 +82,18 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .description("Tokens reported in upstream usage, by upstream and type").withRegistry(r);
   }
 
+  /** Exposes one shared embedding cache: hits, misses (each a model run) and entries, by model. */
+  public void embeddingCache(String model, io.routewise.embedding.CachingEmbedder cache) {
+    io.micrometer.core.instrument.FunctionCounter.builder("routewise.embedding.cache.hits", cache,
+            io.routewise.embedding.CachingEmbedder::hits)
+        .description("Prompt embeddings answered from the shared LRU cache").tag("model", model).register(registry);
+    io.micrometer.core.instrument.FunctionCounter.builder("routewise.embedding.cache.misses", cache,
+            io.routewise.embedding.CachingEmbedder::misses)
+        .description("Prompt embeddings computed by the ONNX model").tag("model", model).register(registry);
+    Gauge.builder("routewise.embedding.cache.entries", cache, io.routewise.embedding.CachingEmbedder::size)
+        .description("Entries in the shared LRU embedding cache").tag("model", model).register(registry);
+  }
+
   public PrometheusMeterRegistry registry() {
     return registry;
   }

@@ -113,7 +113,17 @@ class LearnedRoutersEndToEndTest {
         assertTrue(e.body().contains("hello from weak"));
       }
       assertTrue(p.get("/v1/models").body().contains("router-sw_ranking-"));
+      // each prompt was embedded once and then answered from the shared cache, for both routers
+      String metrics = p.get("/metrics").body();
+      double hits = metricValue(metrics, "routewise_embedding_cache_hits_total{model=\"all-minilm-l6-v2-q\"}");
+      assertTrue(hits >= 6, metrics);
+      assertTrue(metrics.contains("routewise_embedding_cache_entries{model=\"all-minilm-l6-v2-q\"}"), metrics);
     }
+  }
+
+  private static double metricValue(String scrape, String series) {
+    return scrape.lines().filter(l -> l.startsWith(series + " ")).mapToDouble(l -> Double.parseDouble(l.substring(
+        l.lastIndexOf(' ') + 1))).findFirst().orElseThrow(() -> new AssertionError(series + " missing in\n" + scrape));
   }
 
   private static double winRate(ProxyFixture p, String router, String prompt) throws Exception {
