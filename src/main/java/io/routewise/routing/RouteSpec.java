@@ -31,6 +31,8 @@ public record RouteSpec(String router, double threshold) {
     return model != null && model.startsWith(PREFIX);
   }
 
+  private static final java.util.regex.Pattern DECIMAL = java.util.regex.Pattern.compile("[0-9]+(\\.[0-9]+)?|\\.[0-9]+");
+
   /**
    * Parses {@code model} against the loaded routers.
    *
@@ -52,11 +54,8 @@ public record RouteSpec(String router, double threshold) {
                 + " (use router-<router>-<threshold>, e.g. router-" + firstOr(routers, "random") + "-0.5)."));
     String alphaText = rest.substring(name.length() + 1);
     double alpha;
-    try {
-      alpha = Double.parseDouble(alphaText);
-    } catch (NumberFormatException e) {
-      alpha = Double.NaN;
-    }
+    // Plain decimals only: "0.5f", "0x1p-1" or " 0.5" are typos, not thresholds.
+    alpha = DECIMAL.matcher(alphaText).matches() ? Double.parseDouble(alphaText) : Double.NaN;
     if (!(alpha >= 0.0 && alpha <= 1.0) || alphaText.isBlank()) {
       throw new InvalidRouteSpecException("Invalid threshold '" + alphaText + "' in model '" + model
           + "': it must be a number in [0, 1]. Valid routers: " + String.join(", ", sorted(routers)) + ".");

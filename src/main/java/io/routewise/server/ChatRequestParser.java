@@ -21,6 +21,7 @@ public final class ChatRequestParser {
   private ChatRequestParser() {}
 
   public static ChatRequest parse(byte[] body) {
+    requireUtf8(body);
     try (JsonParser p = JSON.createParser(body)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw ApiException.invalidRequest("The request body must be a JSON object.", null);
@@ -38,6 +39,10 @@ public final class ChatRequestParser {
         JsonToken v = p.nextToken();
         switch (name) {
           case "model" -> {
+            if (model != null) {
+              // Which of two models would the upstream read? Parsers disagree (first, last, error).
+              throw ApiException.invalidRequest("'model' appears more than once.", "model");
+            }
             if (v != JsonToken.VALUE_STRING) {
               throw ApiException.invalidRequest("'model' must be a string.", "model");
             }
@@ -72,6 +77,23 @@ public final class ChatRequestParser {
       throw ApiException.invalidRequest("The request body is not valid JSON: " + e.getOriginalMessage(), null);
     } catch (IOException e) {
       throw ApiException.invalidRequest("The request body could not be read: " + e.getMessage(), null);
+    }
+  }
+
+  /**
+   * JSON bodies are UTF-8 (RFC 8259): the model is spliced in by byte offset, which other encodings
+   * do not give. A UTF-8 byte-order mark is refused too: strict upstream parsers reject it.
+   */
+  private static void requireUtf8(byte[] body) {
+    boolean utf8Bom = body.length >= 3 && (body[0] & 0xff) == 0xEF && (body[1] & 0xff) == 0xBB && (body[2] & 0xff) == 0xBF;
+    boolean nulInFirstBytes = false;
+    for (int i = 0; i < Math.min(4, body.length); i++) {
+      nulInFirstBytes |= body[i] == 0;
+    }
+    boolean utf16Bom = body.length >= 2 && ((body[0] & 0xff) == 0xFE && (body[1] & 0xff) == 0xFF
+        || (body[0] & 0xff) == 0xFF && (body[1] & 0xff) == 0xFE);
+    if (utf8Bom || nulInFirstBytes || utf16Bom) {
+      throw ApiException.invalidRequest("The request body must be UTF-8 JSON without a byte-order mark.", null);
     }
   }
 

@@ -70,7 +70,9 @@ public final class UpstreamClient {
       listener.firstByte(config.name(), System.nanoTime() - start);
       return new UpstreamResponse(call, response);
     } catch (IOException e) {
-      boolean timeout = e instanceof SocketTimeoutException || e instanceof InterruptedIOException;
+      // A connect timeout is a SocketTimeoutException too, but it means "unreachable" (502), not slow.
+      boolean timeout = (e instanceof SocketTimeoutException || e instanceof InterruptedIOException)
+          && !isConnectTimeout(e);
       listener.completed(config.name(), timeout ? 504 : 502, timeout ? "timeout" : "unreachable",
           System.nanoTime() - start);
       throw failure(e, timeout);
@@ -84,7 +86,16 @@ public final class UpstreamClient {
       return new UpstreamException(
           "The " + what + " did not respond within " + config.timeout().toMillis() + " ms.", true, e);
     }
+    if (isConnectTimeout(e)) {
+      return new UpstreamException("Could not connect to the " + what + " within connect_timeout_ms ("
+          + config.connectTimeout().toMillis() + " ms).", false, e);
+    }
     return new UpstreamException("Could not reach the " + what + ": " + describe(e), false, e);
+  }
+
+  private static boolean isConnectTimeout(IOException e) {
+    String m = e.getMessage();
+    return m != null && m.toLowerCase(java.util.Locale.ROOT).contains("connect timed out");
   }
 
   private static String describe(IOException e) {

@@ -56,4 +56,13 @@ class RouteSpecTest {
     assertEquals("router-mf-0.116", new RouteSpec("mf", 0.116).modelId());
     assertEquals("router-random-1", new RouteSpec("random", 1.0).modelId());
   }
+
+  @Test
+  void onlyPlainDecimalThresholdsAreAccepted() {
+    assertEquals(0.5, RouteSpec.parse("router-mf-.5", ROUTERS).orElseThrow().threshold());
+    for (String sloppy : java.util.List.of("router-mf-0.5f", "router-mf-0x1p-1", "router-mf- 0.5", "router-mf-1e-1",
+        "router-mf-NaN", "router-mf-+0.5")) {
+      assertThrows(RouteSpec.InvalidRouteSpecException.class, () -> RouteSpec.parse(sloppy, ROUTERS), sloppy);
+    }
+  }
 }

@@ -74,4 +74,24 @@ class ChatRequestParserTest {
         () -> parse("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]} extra")).status());
     assertEquals(400, assertThrows(ApiException.class, () -> parse("[1,2]")).status());
   }
+
+  @Test
+  void bodiesThatAreNotPlainUtf8AreA400NotA500() {
+    String json = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    for (byte[] body : java.util.List.of(json.getBytes(java.nio.charset.StandardCharsets.UTF_16LE),
+        json.getBytes(java.nio.charset.StandardCharsets.UTF_16), // with its byte-order mark
+        json.getBytes(java.nio.charset.Charset.forName("UTF-32")),
+        ("\uFEFF" + json).getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+      ApiException e = assertThrows(ApiException.class, () -> ChatRequestParser.parse(body));
+      assertEquals(400, e.status());
+      assertTrue(e.getMessage().contains("UTF-8"), e.getMessage());
+    }
+  }
+
+  @Test
+  void aSecondModelKeyIsRejectedRatherThanForwardedBesideTheRewrittenOne() {
+    ApiException e = assertThrows(ApiException.class, () -> parse(
+        "{\"model\":\"router-random-0\",\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"));
+    assertEquals("model", e.param());
+  }
 }

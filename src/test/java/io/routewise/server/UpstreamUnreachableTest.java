@@ -39,4 +39,44 @@ class UpstreamUnreachableTest {
       assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow());
     }
   }
+
+  @Test
+  void anUpstreamThatNeverAcceptsTheConnectionIsA502NamingTheConnectTimeout() throws Exception {
+    // A listening socket that never accepts, its backlog filled: further SYNs are dropped, so a
+    // connect hangs until connect_timeout_ms.
+    try (ServerSocket full = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      java.util.List<java.net.Socket> fillers = new java.util.ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        java.net.Socket f = new java.net.Socket();
+        try {
+          f.connect(full.getLocalSocketAddress(), 200);
+          fillers.add(f);
+        } catch (java.io.IOException backlogFull) {
+          f.close();
+          break;
+        }
+      }
+      String url = "http://127.0.0.1:" + full.getLocalPort() + "/v1";
+      String yaml = TestConfigs.yaml(url, url, "").replace("timeout_ms: 1500}", "timeout_ms: 30000, connect_timeout_ms: 400}");
+      long start = System.nanoTime();
+      try (Routewise rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {})) {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + rw.port() + "/v1/chat/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString(
+                    "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+        long ms = (System.nanoTime() - start) / 1_000_000;
+        assertEquals(502, r.statusCode(), r.body());
+        JsonNode e = new ObjectMapper().readTree(r.body()).get("error");
+        assertEquals("upstream_unreachable", e.get("code").asText());
+        org.junit.jupiter.api.Assertions.assertTrue(e.get("message").asText().contains("connect_timeout_ms (400 ms)"), r.body());
+        org.junit.jupiter.api.Assertions.assertTrue(ms < 10_000, "failed after " + ms + " ms, not after timeout_ms");
+      } finally {
+        for (java.net.Socket f : fillers) {
+          f.close();
+        }
+      }
+    }
+  }
 }
