@@ -137,6 +137,11 @@ public final class OnnxEmbedder implements Embedder {
 
   /** Token ids as the model sees them: [CLS] ... [SEP], truncated to the budget by the rule. */
   public long[] tokenIds(String text) {
+    return tokenIdsOf(truncation.trimText(text, maxTokens));
+  }
+
+  /** {@link #tokenIds} without the character trim first (for tests comparing the two). */
+  long[] tokenIdsOf(String text) {
     Encoding enc = tokenizer.encode(text, true, false);
     long[] ids = enc.getIds();
     if (ids.length <= maxTokens) {

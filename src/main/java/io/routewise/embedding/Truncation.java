@@ -33,6 +33,34 @@ public enum Truncation {
     return out;
   }
 
+  /**
+   * Characters kept per side by {@link #trimText}: far more than {@code maxTokens} word pieces ever
+   * span in real text, so the kept tokens are the ones a full tokenization would keep.
+   */
+  static final int CHARS_PER_TOKEN_BOUND = 64;
+
+  /**
+   * {@code text} shortened by characters before tokenizing, so a 4 MB prompt does not cost seconds
+   * of tokenizer time on the request path: HEAD keeps its start, HEAD_TAIL its start and its end.
+   * Text within the bound comes back unchanged.
+   */
+  public String trimText(String text, int maxTokens) {
+    int keep = maxTokens * CHARS_PER_TOKEN_BOUND;
+    if (text.length() <= 2 * keep) {
+      return text;
+    }
+    String head = text.substring(0, boundary(text, keep));
+    if (this == HEAD) {
+      return head;
+    }
+    return head + " " + text.substring(boundary(text, text.length() - keep));
+  }
+
+  /** {@code i}, moved back one char if it would split a surrogate pair. */
+  private static int boundary(String s, int i) {
+    return i > 0 && Character.isHighSurrogate(s.charAt(i - 1)) && Character.isLowSurrogate(s.charAt(i)) ? i - 1 : i;
+  }
+
   public String configName() {
     return name().toLowerCase();
   }

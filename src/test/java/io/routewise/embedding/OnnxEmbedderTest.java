@@ -3,6 +3,7 @@ package io.routewise.embedding;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -96,5 +97,21 @@ class OnnxEmbedderTest {
   void anUnknownModelIdIsRejectedWithTheKnownIds() {
     var ex = assertThrows(IllegalArgumentException.class, () -> embedders.get("gte-large"));
     assertTrue(ex.getMessage().contains("all-minilm-l6-v2-q"), ex.getMessage());
+  }
+
+  @Test
+  void aHugePromptIsTrimmedByCharactersFirstWithoutChangingTheTokensKept() {
+    OnnxEmbedder e = embedders.onnx("all-minilm-l6-v2-q");
+    StringBuilder b = new StringBuilder("Question: explain the following log and say what failed first. ");
+    java.util.Random rnd = new java.util.Random(3);
+    String[] words = {"error", "connection", "timeout", "retrying", "ok", "user=42", "ΔT", "naïve", "😀", "x"};
+    while (b.length() < 200_000) {
+      b.append(words[rnd.nextInt(words.length)]).append(rnd.nextBoolean() ? " " : ", ");
+    }
+    b.append(" Which service failed first?");
+    String text = b.toString();
+    assertTrue(Truncation.HEAD_TAIL.trimText(text, e.maxTokens()).length() < 20_000);
+    // tokenIdsOf applies the embedder's cut (head + tail) to the full tokenization: same ids.
+    assertArrayEquals(e.tokenIdsOf(text), e.tokenIds(text));
   }
 }

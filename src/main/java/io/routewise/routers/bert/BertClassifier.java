@@ -185,7 +185,7 @@ public final class BertClassifier implements AutoCloseable {
 
   /** Token ids as the model sees them: [CLS] ... [SEP], cut to the budget by the truncation rule. */
   public long[] tokenIds(String text) {
-    return truncation.cut(tokenizer.encode(text, true, false).getIds(), maxTokens);
+    return truncation.cut(tokenizer.encode(truncation.trimText(text, maxTokens), true, false).getIds(), maxTokens);
   }
 
   /** The logits of one text. */
