@@ -52,7 +52,20 @@ public final class RoutingService implements AutoCloseable {
     return RouteSpec.parse(model, routers.keySet()).orElse(new RouteSpec(defaultRouter, defaultThreshold));
   }
 
+  /** Decides a request's route and reports it to the listener (metrics). */
   public RoutingDecision decide(RouteSpec spec, Prompt prompt) {
+    return decide(spec, prompt, true);
+  }
+
+  /**
+   * The decision without reporting it as routed traffic (a dry run such as {@code /v1/route}, so
+   * probing does not skew the strong-call share). Router failures are still reported: they are real.
+   */
+  public RoutingDecision preview(RouteSpec spec, Prompt prompt) {
+    return decide(spec, prompt, false);
+  }
+
+  private RoutingDecision decide(RouteSpec spec, Prompt prompt, boolean record) {
     Router router = routers.get(spec.router());
     long start = System.nanoTime();
     double rate;
@@ -74,7 +87,9 @@ public final class RoutingService implements AutoCloseable {
     Route route = failure != null ? Route.STRONG : ThresholdRule.route(rate, spec.threshold());
     RoutingDecision decision =
         new RoutingDecision(spec.router(), rate, spec.threshold(), route, failure, System.nanoTime() - start);
-    listener.decided(decision);
+    if (record) {
+      listener.decided(decision);
+    }
     return decision;
   }
 

@@ -58,13 +58,17 @@ final class ChatCompletionsHandler {
 
   /** Routes a parsed request; a bad {@code router-...} model name is a 400 on {@code model}. */
   static RoutingDecision decide(RoutingService routing, ChatRequest request) {
+    return routing.decide(spec(routing, request), Prompt.of(request.prompt()));
+  }
+
+  static RouteSpec spec(RoutingService routing, ChatRequest request) {
     RouteSpec spec;
     try {
       spec = routing.specFor(request.model());
     } catch (RouteSpec.InvalidRouteSpecException e) {
       throw ApiException.invalidRequest(e.getMessage(), "model", "model_not_found");
     }
-    return routing.decide(spec, Prompt.of(request.prompt()));
+    return spec;
   }
 
   private int forward(Context ctx, ChatRequest request, UpstreamClient upstream) throws IOException {

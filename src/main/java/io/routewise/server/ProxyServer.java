@@ -83,7 +83,8 @@ public final class ProxyServer implements AutoCloseable {
   private static void route(Context ctx, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
       long maxBody) throws IOException {
     ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBody));
-    RoutingDecision d = ChatCompletionsHandler.decide(routing, request);
+    RoutingDecision d = routing.preview(ChatCompletionsHandler.spec(routing, request),
+        io.routewise.routing.Prompt.of(request.prompt()));
     UpstreamClient upstream = d.route() == io.routewise.routing.Route.STRONG ? strong : weak;
     ObjectNode out = MAPPER.createObjectNode()
         .put("router", d.router())

@@ -21,10 +21,19 @@ public final class HttpClients {
         .connectionPool(new ConnectionPool(
             config.maxIdleConnections(), config.keepAlive().toMillis(), TimeUnit.MILLISECONDS))
         .dispatcher(dispatcher)
-        .protocols(List.of(Protocol.HTTP_2, Protocol.HTTP_1_1))
+        .protocols(protocols(Runtime.version().feature()))
         .retryOnConnectionFailure(true)
         .followRedirects(false)
         .build();
+  }
+
+  /**
+   * HTTP/2 only on JDK 24+: OkHttp's HTTP/2 streams wait inside {@code synchronized} blocks, which
+   * before JDK 24 pin a virtual thread's carrier for the whole wait; a few hundred slow streams
+   * would then stall every request. HTTP/1.1 has no such waits.
+   */
+  static List<Protocol> protocols(int javaFeatureVersion) {
+    return javaFeatureVersion >= 24 ? List.of(Protocol.HTTP_2, Protocol.HTTP_1_1) : List.of(Protocol.HTTP_1_1);
   }
 
   public static void shutdown(OkHttpClient client) {

@@ -188,6 +188,11 @@ class ChatCompletionsProxyTest {
     assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
   }
 
+  private static String routedSeries(String scrape) {
+    return String.join("\n", scrape.lines().filter(l -> (l.startsWith("routewise_routed_total")
+        || l.startsWith("routewise_strong_share")) && l.contains("router=\"fixed\"")).toList());
+  }
+
   @Test
   void unknownRouterErrorListsTheValidRouters() throws Exception {
     HttpResponse<String> r = f.chat("router-nope-0.5", "x");
@@ -212,6 +217,10 @@ class ChatCompletionsProxyTest {
 
   @Test
   void routeEndpointAnswersWithoutCallingAnyUpstream() throws Exception {
+    f.chat("router-fixed-0.3", "x"); // so the series exist
+    f.stubCompletions();
+    String routedBefore = routedSeries(f.get("/metrics").body());
+    assertTrue(routedBefore.contains("routewise_routed_total"), routedBefore);
     HttpResponse<String> r = f.post("/v1/route", "{\"model\":\"router-fixed-0.3\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     assertEquals(200, r.statusCode());
     JsonNode j = JSON.readTree(r.body());
@@ -220,6 +229,8 @@ class ChatCompletionsProxyTest {
     assertEquals(0.3, j.get("threshold").asDouble());
     assertEquals("strong-model", j.get("model").asText());
     assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+    // a dry run is not routed traffic: the strong-call share and routed counts stay as they were
+    assertEquals(routedBefore, routedSeries(f.get("/metrics").body()));
   }
 
   @Test
