@@ -26,7 +26,18 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new Main()).execute(args));
+    System.exit(new CommandLine(new Main())
+        // Bad config, a missing or corrupt model directory, an unreadable file: one clear line, no stack trace.
+        .setExecutionExceptionHandler((e, cmd, parsed) -> {
+          if (e instanceof io.routewise.config.ConfigException || e instanceof java.io.IOException
+              || e instanceof IllegalArgumentException) {
+            String what = e instanceof java.nio.file.NoSuchFileException ? "no such file: " + e.getMessage() : e.getMessage();
+            cmd.getErr().println("routewise " + cmd.getCommandName() + ": " + what);
+            return 2;
+          }
+          throw e;
+        })
+        .execute(args));
   }
 
   @Override

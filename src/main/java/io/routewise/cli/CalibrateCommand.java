@@ -47,7 +47,7 @@ public final class CalibrateCommand implements Callable<Integer> {
     }
     List<PromptRecord> prompts = PromptFiles.read(input);
     try (RouterSetup setup = new RouterSetup(opts.config, opts.modelsDir, strongModel, opts.embeddingCache);
-        Router r = setup.load(router, strongModel, weakModel)) {
+        Router r = setup.load(router, strongModel, weakModel, true)) {
       double[] scores = PromptFiles.score(r, router, prompts, !quiet);
       double alpha = threshold(scores, strongPercent / 100);
       long strong = Arrays.stream(scores).filter(s -> s >= alpha).count();

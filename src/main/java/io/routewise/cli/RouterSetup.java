@@ -65,6 +65,16 @@ final class RouterSetup implements AutoCloseable {
 
   /** Loads one router by its argument; throws {@link ConfigException} listing every problem. */
   Router load(String arg, String strongModel, String weakModel) {
+    return load(arg, strongModel, weakModel, false);
+  }
+
+  /**
+   * With {@code pinModels}, the given model ids become the router's {@code strong_model} /
+   * {@code weak_model} settings (mf, sw_ranking), so an id the router does not know is an error
+   * rather than a silent fall-back to the manifest's default pair (score, calibrate). Without it
+   * they only play the upstreams' model names (eval: a benchmark's ids need not be trained ones).
+   */
+  Router load(String arg, String strongModel, String weakModel, boolean pinModels) {
     String name = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
     String dir = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : null;
     ConfigProblems problems = new ConfigProblems();
@@ -75,6 +85,14 @@ final class RouterSetup implements AutoCloseable {
     }
     if (dir != null) {
       settings.put("model_dir", dir);
+    }
+    if (pinModels && PAIR_ROUTERS.contains(name)) {
+      if (strongModel != null) {
+        settings.put("strong_model", strongModel);
+      }
+      if (weakModel != null) {
+        settings.put("weak_model", weakModel);
+      }
     }
     Map<String, Object> routersMap = new LinkedHashMap<>();
     routersMap.put(name, settings);
@@ -91,6 +109,10 @@ final class RouterSetup implements AutoCloseable {
     });
     return loaded.get(name);
   }
+
+  /** Routers whose settings name the trained model ids standing for the two upstreams. */
+  private static final java.util.Set<String> PAIR_ROUTERS =
+      java.util.Set.of(io.routewise.routers.mf.MfRouter.NAME, io.routewise.routers.sw.SwRankingRouter.NAME);
 
   private static Object rawValue(ConfigNode node, String key) {
     // ConfigNode exposes typed getters only; the offline commands need the value back as YAML gave it.

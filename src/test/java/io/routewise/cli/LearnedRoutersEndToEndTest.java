@@ -164,6 +164,14 @@ class LearnedRoutersEndToEndTest {
   }
 
   @Test
+  void scoreRefusesAModelIdTheRouterWasNotTrainedOn() {
+    Run s = run(List.of("score", "--router", "mf=" + mf, "--input", PROMPTS.toString(), "--output",
+        tmp.resolve("typo.jsonl").toString(), "--strong-model", "strong-modle", "--quiet"));
+    assertTrue(s.code != 0, "a typo must not silently score the default pair");
+    assertTrue((s.out + s.err).contains("strong_model 'strong-modle' is not a model"), s.err);
+  }
+
+  @Test
   void evalPrintsApgrBesideTheRandomBaselineAndDrawsThePlot() throws Exception {
     Path plot = tmp.resolve("curve.png");
     Run e = run(List.of("eval", "--router", "mf=" + mf, "--router", "length", "--bench", OUTCOMES.toString(),
