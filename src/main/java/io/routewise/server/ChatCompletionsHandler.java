@@ -53,6 +53,11 @@ final class ChatCompletionsHandler {
       metrics.request(decision == null ? "none" : decision.router(),
           decision == null ? "none" : decision.route().label(), e.status());
       throw e;
+    } catch (IOException | RuntimeException e) {
+      // answered as a 500 by the server's handler, or the client went away: counted either way
+      metrics.request(decision == null ? "none" : decision.router(),
+          decision == null ? "none" : decision.route().label(), 500);
+      throw e;
     }
   }
 

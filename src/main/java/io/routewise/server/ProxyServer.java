@@ -48,21 +48,28 @@ public final class ProxyServer implements AutoCloseable {
       cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
           .result(metrics.scrape()));
       cfg.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
-      cfg.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiException(
-          e.getStatus(), e.getStatus() >= 500 ? "server_error" : "invalid_request_error", e.getMessage(), null, null)));
+      cfg.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, switch (e.getStatus()) {
+        case 404 -> notFound(ctx);
+        case 405 -> notAllowed(ctx);
+        default -> new ApiException(e.getStatus(), e.getStatus() >= 500 ? "server_error" : "invalid_request_error",
+            e.getMessage(), null, null);
+      }));
       cfg.routes.exception(Exception.class, (e, ctx) -> {
         LOG.error("unexpected error on {} {}", ctx.method(), ctx.path(), e);
         error(ctx, new ApiException(500, "server_error", "Internal error in routewise.", null, null));
       });
-      cfg.routes.error(404, "*", ctx -> {
-        if (!ctx.res().isCommitted() && ctx.result() == null) {
-          error(ctx, new ApiException(404, "invalid_request_error",
-              "Unknown request URL: " + ctx.method() + " " + ctx.path() + ".", null, "unknown_url"));
-        }
-      });
-      cfg.routes.error(405, "*", ctx -> error(ctx, new ApiException(405, "invalid_request_error",
-          "Method " + ctx.method() + " is not allowed on " + ctx.path() + ".", null, "method_not_allowed")));
+      cfg.http.prefer405over404 = true;
     });
+  }
+
+  private static ApiException notFound(Context ctx) {
+    return new ApiException(404, "invalid_request_error",
+        "Unknown request URL: " + ctx.method() + " " + ctx.path() + ".", null, "unknown_url");
+  }
+
+  private static ApiException notAllowed(Context ctx) {
+    return new ApiException(405, "invalid_request_error",
+        "Method " + ctx.method() + " is not allowed on " + ctx.path() + ".", null, "method_not_allowed");
   }
 
   public ProxyServer start() {

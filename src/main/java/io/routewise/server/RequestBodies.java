@@ -14,7 +14,9 @@ final class RequestBodies {
     if (declared > max) {
       throw tooLarge(max);
     }
-    int initial = (int) Math.min(declared >= 0 ? declared : 16 * 1024, max);
+    // A declared length is a promise, not bytes: start at most at 64 KiB so slow clients announcing
+    // 4 MiB cannot reserve memory they never send.
+    int initial = (int) Math.min(declared >= 0 ? Math.min(declared, 64 * 1024) : 16 * 1024, max);
     byte[] buf = new byte[Math.max(initial, 16)];
     int len = 0;
     try (InputStream in = ctx.req().getInputStream()) {
@@ -28,7 +30,12 @@ final class RequestBodies {
           }
           buf = Arrays.copyOf(buf, (int) Math.min(max, (long) buf.length * 2));
         }
-        int n = in.read(buf, len, buf.length - len);
+        int n;
+        try {
+          n = in.read(buf, len, buf.length - len);
+        } catch (org.eclipse.jetty.io.EofException e) {
+          throw ApiException.invalidRequest("The request body ended before its Content-Length.", null);
+        }
         if (n < 0) {
           break;
         }

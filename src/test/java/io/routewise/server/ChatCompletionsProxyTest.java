@@ -238,6 +238,9 @@ class ChatCompletionsProxyTest {
     assertEquals(200, f.get("/health").statusCode());
     HttpResponse<String> r = f.get("/v2/nothing");
     assertEquals(404, r.statusCode());
-    assertNotNull(JSON.readTree(r.body()).get("error"));
+    assertEquals("unknown_url", JSON.readTree(r.body()).path("error").path("code").asText(), r.body());
+    HttpResponse<String> get = f.get("/v1/chat/completions");
+    assertEquals(405, get.statusCode(), get.body());
+    assertEquals("method_not_allowed", JSON.readTree(get.body()).path("error").path("code").asText(), get.body());
   }
 }
