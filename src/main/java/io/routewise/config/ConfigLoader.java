@@ -74,7 +74,9 @@ public final class ConfigLoader {
     ServerConfig server = new ServerConfig(
         s.string("host", "0.0.0.0"),
         s.integer("port", 6060, 0, 65535),
-        s.longValue("max_body_bytes", ServerConfig.DEFAULT_MAX_BODY_BYTES, 1, Integer.MAX_VALUE));
+        s.longValue("max_body_bytes", ServerConfig.DEFAULT_MAX_BODY_BYTES, 1, Integer.MAX_VALUE),
+        // Blank entries are dropped, so "${ROUTEWISE_API_KEY:-}" with the variable unset means no auth.
+        s.stringList("api_keys", java.util.List.of()).stream().filter(k -> !k.isBlank()).map(Secret::of).toList());
     s.rejectUnknownKeys();
 
     ConfigNode ups = root.child("upstreams");
@@ -102,7 +104,7 @@ public final class ConfigLoader {
 
   private static UpstreamConfig upstream(ConfigNode ups, String name) {
     if (!ups.has(name)) {
-      ups.problem(name, "is required (base_url, api_key, model)");
+      ups.problem(name, "is required (base_url and model; api_key unless the upstream needs none)");
     }
     ConfigNode u = ups.child(name);
     UpstreamConfig cfg = new UpstreamConfig(

@@ -1,5 +1,7 @@
 package io.routewise.server;
 
+import java.util.List;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -41,6 +43,11 @@ public final class ProxyServer implements AutoCloseable {
       cfg.http.compressionStrategy = CompressionStrategy.NONE;
       cfg.jetty.host = config.host();
       cfg.jetty.port = config.port();
+      if (!config.apiKeys().isEmpty()) {
+        List<byte[]> keys = config.apiKeys().stream()
+            .map(k -> k.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
+        cfg.routes.before("/v1/*", ctx -> requireKey(ctx, keys));
+      }
       cfg.routes.post("/v1/chat/completions", chat::handle);
       cfg.routes.post("/v1/route", ctx -> route(ctx, routing, strong, weak, config.maxBodyBytes()));
       cfg.routes.get("/v1/models", ctx -> ctx.contentType("application/json").result(models));
@@ -60,6 +67,22 @@ public final class ProxyServer implements AutoCloseable {
       });
       cfg.http.prefer405over404 = true;
     });
+  }
+
+  /** The client's bearer token must be one of server.api_keys (compared in constant time). */
+  private static void requireKey(Context ctx, List<byte[]> keys) {
+    String auth = ctx.header("Authorization");
+    byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
+        ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
+    boolean ok = false;
+    for (byte[] k : keys) {
+      ok |= given != null && java.security.MessageDigest.isEqual(k, given);
+    }
+    if (!ok) {
+      throw new ApiException(401, "invalid_request_error", given == null
+          ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (server.api_keys)."
+          : "Incorrect API key provided.", null, "invalid_api_key");
+    }
   }
 
   private static ApiException notFound(Context ctx) {

@@ -1,0 +1,57 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.Test;
+
+/** server.api_keys: without them anyone who reaches the port spends the upstream keys. */
+class ApiKeysTest {
+  static final String CHAT = "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  final HttpClient http = HttpClient.newHttpClient();
+
+  HttpResponse<String> send(int port, String method, String path, String key) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
+    if (key != null) {
+      b.header("Authorization", "Bearer " + key);
+    }
+    b = method.equals("POST") ? b.POST(HttpRequest.BodyPublishers.ofString(CHAT)) : b.GET();
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void onlyClientsWithAConfiguredKeyReachTheApiWhileHealthAndMetricsStayOpen() throws Exception {
+    int closed;
+    try (ServerSocket s = new ServerSocket(0)) {
+      closed = s.getLocalPort();
+    }
+    String url = "http://127.0.0.1:" + closed + "/v1";
+    String yaml = TestConfigs.yaml(url, url, "").replace("server: {host: 127.0.0.1, port: 0}",
+        "server: {host: 127.0.0.1, port: 0, api_keys: [team-a-key, \"\", team-b-key]}");
+    try (Routewise rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {})) {
+      int port = rw.port();
+      for (String key : new String[] {null, "wrong", "team-a-keyX"}) {
+        HttpResponse<String> r = send(port, "POST", "/v1/chat/completions", key);
+        assertEquals(401, r.statusCode(), r.body());
+        assertEquals("invalid_api_key", new ObjectMapper().readTree(r.body()).path("error").path("code").asText());
+        assertFalse(r.body().contains("team-a-key"), r.body());
+        assertEquals(401, send(port, "GET", "/v1/models", key).statusCode());
+        assertEquals(401, send(port, "POST", "/v1/route", key).statusCode());
+      }
+      // past the key check: the (unreachable) upstream answers for itself
+      assertEquals(502, send(port, "POST", "/v1/chat/completions", "team-b-key").statusCode());
+      assertEquals(200, send(port, "GET", "/v1/models", "team-a-key").statusCode());
+      assertEquals(200, send(port, "GET", "/health", null).statusCode());
+      assertEquals(200, send(port, "GET", "/metrics", null).statusCode());
+    }
+  }
+}
