@@ -35,7 +35,8 @@ public final class ModelFiles {
       }
       String digest = HexFormat.of().formatHex(sha.digest()).substring(0, 16);
       Path target = dir.resolve(digest + "-" + resource);
-      if (Files.exists(target) && Files.size(target) == Files.size(tmp)) {
+      // Reused only when byte-identical: a file planted or damaged under the same name is replaced.
+      if (Files.exists(target) && Files.mismatch(target, tmp) == -1) {
         Files.delete(tmp);
         return target;
       }
