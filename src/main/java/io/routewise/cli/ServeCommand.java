@@ -44,6 +44,13 @@ public final class ServeCommand implements Callable<Integer> {
         running = Routewise.start(cfg, RouterCatalog.standard(), embedders, embedders::close);
       } catch (RuntimeException e) {
         embedders.close();
+        for (Throwable t = e; t != null; t = t.getCause()) {
+          if (t instanceof java.net.BindException) {
+            System.err.println("routewise: cannot listen on " + cfg.server().host() + ":" + cfg.server().port()
+                + " (" + t.getMessage() + "); is another process using the port? (server.port, --port)");
+            return 2;
+          }
+        }
         throw e;
       }
     } catch (ConfigException e) {

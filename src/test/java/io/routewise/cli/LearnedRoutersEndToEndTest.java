@@ -198,6 +198,7 @@ class LearnedRoutersEndToEndTest {
     assertStartFails("mf: {model_dir: \"" + sw + "\"}", "kind is 'sw_ranking', expected 'mf'");
     assertStartFails("mf: {model_dir: \"" + tmp.resolve("nowhere") + "\"}", "model directory not found");
     assertStartFails("mf: {model_dir: \"" + mf + "\", strong_model: gpt-7}", "strong_model 'gpt-7' is not a model");
+    assertStartFails("mf: {model_dir: \"" + mf + "\", strong_model: weak-model}", "both resolve to weak-model");
 
     Path badJson = tmp.resolve("sw-badjson");
     Files.createDirectories(badJson);

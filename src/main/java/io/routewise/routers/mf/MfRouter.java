@@ -52,6 +52,10 @@ public final class MfRouter implements Router {
         md.weights("model_vectors", models.size(), k), md.weights("projection", k, d), md.weights("classifier", k));
     String strong = md.upstreamModel(ctx, true);
     String weak = md.upstreamModel(ctx, false);
+    if (strong.equals(weak)) {
+      throw new IOException("strong and weak both resolve to " + strong + ", so mf would always answer 0.5; set "
+          + ctx.settings().pathOf("strong_model") + " and " + ctx.settings().pathOf("weak_model") + " to two models");
+    }
     Embedder embedder = ctx.embedders().get(md.embeddingModel());
     md.checkEmbedder(embedder);
     return new MfRouter(embedder, model, models.indexOf(strong), models.indexOf(weak), strong, weak);
