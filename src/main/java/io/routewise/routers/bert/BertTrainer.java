@@ -1,5 +1,6 @@
 package io.routewise.routers.bert;
 
+import io.routewise.routers.AdamW;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.routewise.data.Dataset;
 import io.routewise.data.TrainingSet;
@@ -161,10 +162,10 @@ public final class BertTrainer {
       throw new IllegalArgumentException("no training prompt has a label (no outcomes for the model pair?)");
     }
     Random rnd = new Random(o.seed() + 1);
-    Adam a1 = new Adam(w1.length);
-    Adam ab1 = new Adam(b1.length);
-    Adam a2 = new Adam(w2.length);
-    Adam ab2 = new Adam(b2.length);
+    AdamW a1 = new AdamW(w1.length);
+    AdamW ab1 = new AdamW(b1.length);
+    AdamW a2 = new AdamW(w2.length);
+    AdamW ab2 = new AdamW(b2.length);
     float[] g1 = new float[w1.length];
     float[] gb1 = new float[b1.length];
     float[] g2 = new float[w2.length];
@@ -248,32 +249,6 @@ public final class BertTrainer {
       }
     }
     return last;
-  }
-
-  /** AdamW (decoupled weight decay), betas 0.9 / 0.999. */
-  private static final class Adam {
-    private final float[] m;
-    private final float[] v;
-    private int t;
-
-    Adam(int size) {
-      m = new float[size];
-      v = new float[size];
-    }
-
-    void step(float[] param, float[] grad, double lr, double decay) {
-      t++;
-      double c1 = 1 - Math.pow(0.9, t);
-      double c2 = 1 - Math.pow(0.999, t);
-      for (int i = 0; i < param.length; i++) {
-        float g = grad[i];
-        m[i] = 0.9f * m[i] + 0.1f * g;
-        v[i] = 0.999f * v[i] + 0.001f * g * g;
-        double mh = m[i] / c1;
-        double vh = v[i] / c2;
-        param[i] -= (float) (lr * (mh / (Math.sqrt(vh) + 1e-8) + decay * param[i]));
-      }
-    }
   }
 
   /**

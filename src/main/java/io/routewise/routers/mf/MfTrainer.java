@@ -1,5 +1,6 @@
 package io.routewise.routers.mf;
 
+import io.routewise.routers.AdamW;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.routewise.data.Dataset;
 import io.routewise.data.TrainingSet;
@@ -72,9 +73,9 @@ public final class MfTrainer {
     Dataset data = set.data();
     List<Integer> order = new ArrayList<>(set.train());
     Random rnd = new Random(o.seed() + 1);
-    Adam adamP = new Adam(p.length);
-    Adam adamW = new Adam(w.length);
-    Adam adamC = new Adam(c.length);
+    AdamW adamP = new AdamW(p.length);
+    AdamW adamW = new AdamW(w.length);
+    AdamW adamC = new AdamW(c.length);
     float[] gp = new float[p.length];
     float[] gw = new float[w.length];
     float[] gc = new float[c.length];
@@ -205,34 +206,6 @@ public final class MfTrainer {
       }
     }
     return lastLoss;
-  }
-
-  /** AdamW (decoupled weight decay), betas 0.9 / 0.999. */
-  static final class Adam {
-    private final float[] m;
-    private final float[] v;
-    private int t;
-
-    Adam(int size) {
-      m = new float[size];
-      v = new float[size];
-    }
-
-    void step(float[] param, float[] grad, double lr, double decay) {
-      t++;
-      double b1 = 0.9;
-      double b2 = 0.999;
-      double c1 = 1 - Math.pow(b1, t);
-      double c2 = 1 - Math.pow(b2, t);
-      for (int i = 0; i < param.length; i++) {
-        float g = grad[i];
-        m[i] = (float) (b1 * m[i] + (1 - b1) * g);
-        v[i] = (float) (b2 * v[i] + (1 - b2) * g * g);
-        double mh = m[i] / c1;
-        double vh = v[i] / c2;
-        param[i] -= (float) (lr * (mh / (Math.sqrt(vh) + 1e-8) + decay * param[i]));
-      }
-    }
   }
 
   /** Held-out pairwise accuracy (non-tie battles) and, for a pair, APGR on prompts that have both. */
