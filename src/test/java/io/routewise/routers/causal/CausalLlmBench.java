@@ -150,40 +150,27 @@ public final class CausalLlmBench {
   }
 
   private static void concurrent(CausalLlmRouter router, int callers, int perCaller, String label) throws Exception {
-    long[] times = new long[callers * perCaller];
-    AtomicInteger next = new AtomicInteger();
-    Map<String, AtomicInteger> kinds = new ConcurrentHashMap<>();
     long start = System.nanoTime();
-    try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
-      List<Future<?>> fs = new ArrayList<>();
-      for (int c = 0; c < callers; c++) {
-        fs.add(threads.submit(() -> {
-          for (int i = 0; i < perCaller; i++) {
-            long t0 = System.nanoTime();
-            try {
-              router.strongWinRate(Prompt.of(PROMPT));
-              kinds.computeIfAbsent("ok", k -> new AtomicInteger()).incrementAndGet();
-            } catch (RouterException e) {
-              kinds.computeIfAbsent(e.kind(), k -> new AtomicInteger()).incrementAndGet();
-            }
-            times[next.getAndIncrement()] = System.nanoTime() - t0;
-          }
-          return null;
-        }));
-      }
-      for (Future<?> f : fs) {
-        f.get();
-      }
-    }
+    Calls calls = call(router, callers, perCaller);
     double seconds = (System.nanoTime() - start) / 1e9;
     long endpointNs = TimeUnit.MILLISECONDS.toNanos(delayMs);
-    long[] over = Arrays.stream(times).map(t -> t - endpointNs).toArray();
+    long[] over = Arrays.stream(calls.times()).map(t -> t - endpointNs).toArray();
     System.out.printf("%s, %d calls: router - endpoint delay p50 %s p99 %s; max total %s; %.0f calls/s; %s%n",
-        label, times.length, us(p(over, 50)), us(p(over, 99)), us(p(times, 100)), times.length / seconds,
-        new TreeMap<>(kinds));
+        label, calls.times().length, us(p(over, 50)), us(p(over, 99)), us(p(calls.times(), 100)),
+        calls.times().length / seconds, calls.kinds());
   }
 
   private static void failures(CausalLlmRouter router, int callers, int perCaller, String label) throws Exception {
+    Calls calls = call(router, callers, perCaller);
+    System.out.printf("%s, %d calls: time to fail p50 %s p99 %s max %s; %s%n", label, calls.times().length,
+        ms(p(calls.times(), 50)), ms(p(calls.times(), 99)), ms(p(calls.times(), 100)), calls.kinds());
+  }
+
+  /** Each call's duration, and the count of each outcome ("ok" or the failure kind). */
+  private record Calls(long[] times, Map<String, Integer> kinds) {}
+
+  /** {@code callers} virtual threads, each deciding {@code perCaller} prompts one after another. */
+  private static Calls call(CausalLlmRouter router, int callers, int perCaller) throws Exception {
     long[] times = new long[callers * perCaller];
     AtomicInteger next = new AtomicInteger();
     Map<String, AtomicInteger> kinds = new ConcurrentHashMap<>();
@@ -208,8 +195,9 @@ public final class CausalLlmBench {
         f.get();
       }
     }
-    System.out.printf("%s, %d calls: time to fail p50 %s p99 %s max %s; %s%n", label, times.length,
-        ms(p(times, 50)), ms(p(times, 99)), ms(p(times, 100)), new TreeMap<>(kinds));
+    Map<String, Integer> counts = new TreeMap<>();
+    kinds.forEach((k, v) -> counts.put(k, v.get()));
+    return new Calls(times, counts);
   }
 
   private static long p(long[] values, int percentile) {
