@@ -9,6 +9,7 @@ import io.routewise.routing.Router;
 import io.routewise.routing.RoutingService;
 import io.routewise.server.ProxyServer;
 import io.routewise.upstream.HttpClients;
+import io.routewise.upstream.IdleTimeouts;
 import io.routewise.upstream.UpstreamClient;
 import java.util.Map;
 import okhttp3.OkHttpClient;
@@ -20,14 +21,16 @@ import okhttp3.OkHttpClient;
 public final class Routewise implements AutoCloseable {
   private final RoutingService routing;
   private final OkHttpClient http;
+  private final IdleTimeouts timeouts;
   private final ProxyServer server;
   private final RoutewiseMetrics metrics;
   private final AutoCloseable embedders;
 
-  private Routewise(RoutingService routing, OkHttpClient http, ProxyServer server, RoutewiseMetrics metrics,
-      AutoCloseable embedders) {
+  private Routewise(RoutingService routing, OkHttpClient http, IdleTimeouts timeouts, ProxyServer server,
+      RoutewiseMetrics metrics, AutoCloseable embedders) {
     this.routing = routing;
     this.http = http;
+    this.timeouts = timeouts;
     this.server = server;
     this.metrics = metrics;
     this.embedders = embedders;
@@ -50,10 +53,11 @@ public final class Routewise implements AutoCloseable {
     RoutingService routing =
         new RoutingService(routers, config.routing().router(), config.routing().threshold(), metrics);
     OkHttpClient http = HttpClients.shared(config.client());
-    UpstreamClient strong = new UpstreamClient(config.strong(), http, metrics);
-    UpstreamClient weak = new UpstreamClient(config.weak(), http, metrics);
+    IdleTimeouts timeouts = IdleTimeouts.forTimeouts(config.strong().timeout(), config.weak().timeout());
+    UpstreamClient strong = new UpstreamClient(config.strong(), http, timeouts, metrics);
+    UpstreamClient weak = new UpstreamClient(config.weak(), http, timeouts, metrics);
     ProxyServer server = new ProxyServer(config.server(), routing, strong, weak, metrics).start();
-    return new Routewise(routing, http, server, metrics, closeEmbedders);
+    return new Routewise(routing, http, timeouts, server, metrics, closeEmbedders);
   }
 
   public int port() {
@@ -73,6 +77,7 @@ public final class Routewise implements AutoCloseable {
     server.close();
     routing.close();
     HttpClients.shutdown(http);
+    timeouts.close();
     try {
       embedders.close();
     } catch (Exception ignored) {

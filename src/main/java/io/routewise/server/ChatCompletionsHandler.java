@@ -12,9 +12,7 @@ import io.routewise.upstream.UpstreamException;
 import io.routewise.upstream.UpstreamResponse;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
@@ -108,7 +106,7 @@ final class ChatCompletionsHandler {
       body = response.bodyBytes();
     } catch (IOException e) {
       upstream.listener().completed(upstream.name(), status, "body_failed", System.nanoTime() - start);
-      throw upstreamError(upstream.failure(e, e instanceof SocketTimeoutException));
+      throw upstreamError(upstream.failure(e, response.timedOut()));
     }
     if (status == 200) {
       Usage.fromJson(body).ifPresent(u -> upstream.listener().tokens(upstream.name(), u.prompt(), u.completion()));
@@ -121,18 +119,17 @@ final class ChatCompletionsHandler {
   private void relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start)
       throws IOException {
     OutputStream out = res.getOutputStream();
-    InputStream in = response.body();
     SseUsageScanner usage = new SseUsageScanner();
     byte[] buf = new byte[8192];
     String outcome = "ok";
     while (true) {
       int n;
       try {
-        n = in.read(buf);
+        n = response.read(buf);
       } catch (IOException e) {
         // Headers are gone already: tell the client in the stream itself, then end it.
-        outcome = e instanceof SocketTimeoutException ? "timeout" : "stream_failed";
-        writeQuietly(out, streamError(upstream.failure(e, e instanceof SocketTimeoutException)));
+        outcome = response.timedOut() ? "timeout" : "stream_failed";
+        writeQuietly(out, streamError(upstream.failure(e, response.timedOut())));
         break;
       }
       if (n < 0) {

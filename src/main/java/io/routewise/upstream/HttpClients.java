@@ -6,6 +6,7 @@ import okhttp3.ConnectionPool;
 import okhttp3.Dispatcher;
 import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
+import okhttp3.internal.connection.ConnectionListener;
 import java.util.List;
 
 /** Builds the one OkHttp client that every upstream shares. */
@@ -18,8 +19,8 @@ public final class HttpClients {
     dispatcher.setMaxRequests(Math.max(64, config.maxIdleConnections()));
     dispatcher.setMaxRequestsPerHost(Math.max(64, config.maxIdleConnections()));
     return new OkHttpClient.Builder()
-        .connectionPool(new ConnectionPool(
-            config.maxIdleConnections(), config.keepAlive().toMillis(), TimeUnit.MILLISECONDS))
+        .connectionPool(new ConnectionPool(config.maxIdleConnections(), config.keepAlive().toMillis(),
+            TimeUnit.MILLISECONDS, PoolCleanup.RUNNER, ConnectionListener.Companion.getNONE()))
         .dispatcher(dispatcher)
         .protocols(protocols(Runtime.version().feature()))
         .retryOnConnectionFailure(true)

@@ -25,14 +25,17 @@ public final class UpstreamClient {
   private final HttpUrl chatUrl;
   private final String authorization;
   private final UpstreamListener listener;
+  private final IdleTimeouts timeouts;
 
-  public UpstreamClient(UpstreamConfig config, OkHttpClient shared, UpstreamListener listener) {
+  public UpstreamClient(UpstreamConfig config, OkHttpClient shared, IdleTimeouts timeouts, UpstreamListener listener) {
     this.config = config;
+    // Read/write timeouts are enforced by IdleTimeouts, far cheaper per read than OkHttp's own.
     this.http = shared.newBuilder()
         .connectTimeout(config.connectTimeout())
-        .readTimeout(config.timeout())
-        .writeTimeout(config.timeout())
+        .readTimeout(java.time.Duration.ZERO)
+        .writeTimeout(java.time.Duration.ZERO)
         .build();
+    this.timeouts = timeouts;
     this.chatUrl = HttpUrl.get(config.baseUrl() + "/chat/completions");
     this.authorization = config.sendsKey() ? "Bearer " + config.apiKey().value() : null;
     this.listener = listener;
@@ -65,14 +68,17 @@ public final class UpstreamClient {
     }
     Call call = http.newCall(rb.build());
     long start = System.nanoTime();
+    IdleTimeouts.Watch watch = timeouts.watch(call, config.timeout());
     try {
       Response response = call.execute();
+      watch.idle();
       listener.firstByte(config.name(), System.nanoTime() - start);
-      return new UpstreamResponse(call, response);
+      return new UpstreamResponse(call, response, watch);
     } catch (IOException e) {
+      watch.close();
       // A connect timeout is a SocketTimeoutException too, but it means "unreachable" (502), not slow.
-      boolean timeout = (e instanceof SocketTimeoutException || e instanceof InterruptedIOException)
-          && !isConnectTimeout(e);
+      boolean timeout = watch.expired()
+          || (e instanceof SocketTimeoutException || e instanceof InterruptedIOException) && !isConnectTimeout(e);
       listener.completed(config.name(), timeout ? 504 : 502, timeout ? "timeout" : "unreachable",
           System.nanoTime() - start);
       throw failure(e, timeout);

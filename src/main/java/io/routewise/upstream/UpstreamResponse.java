@@ -2,21 +2,26 @@ package io.routewise.upstream;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Arrays;
 import okhttp3.Call;
 import okhttp3.Response;
 
 /**
  * An upstream response whose headers have arrived; the body is read (or relayed) by the caller,
  * who must {@link #close()} it. {@link #cancel()} aborts the upstream call, e.g. when the client
- * went away mid-stream.
+ * went away mid-stream. Each body read is timed against the upstream's timeout.
  */
 public final class UpstreamResponse implements AutoCloseable {
   private final Call call;
   private final Response response;
+  private final IdleTimeouts.Watch watch;
+  private final InputStream body;
 
-  UpstreamResponse(Call call, Response response) {
+  UpstreamResponse(Call call, Response response, IdleTimeouts.Watch watch) {
     this.call = call;
     this.response = response;
+    this.watch = watch;
+    this.body = response.body().byteStream();
   }
 
   public int status() {
@@ -32,12 +37,48 @@ public final class UpstreamResponse implements AutoCloseable {
     return response.headers().names();
   }
 
-  public InputStream body() {
-    return response.body().byteStream();
+  /** Reads the next body bytes into {@code buf}: the count, or -1 at the end. */
+  public int read(byte[] buf) throws IOException {
+    watch.waiting();
+    try {
+      return body.read(buf, 0, buf.length);
+    } finally {
+      watch.idle();
+    }
   }
 
+  /** The whole body (non-streamed responses; bounded by what the upstream sends). */
   public byte[] bodyBytes() throws IOException {
-    return response.body().bytes();
+    long declared = response.body().contentLength();
+    byte[] buf = new byte[declared >= 0 && declared <= (1 << 24) ? (int) declared : 8192];
+    int len = 0;
+    watch.waiting();
+    try {
+      while (true) {
+        if (len == buf.length) {
+          int next = body.read(); // at a declared length this is the end: no copy needed
+          if (next < 0) {
+            break;
+          }
+          buf = Arrays.copyOf(buf, Math.max(16, buf.length * 2));
+          buf[len++] = (byte) next;
+        }
+        int n = body.read(buf, len, buf.length - len);
+        if (n < 0) {
+          break;
+        }
+        len += n;
+        watch.waiting(); // each read gets the whole timeout, as with a socket read timeout
+      }
+    } finally {
+      watch.idle();
+    }
+    return len == buf.length ? buf : Arrays.copyOf(buf, len);
+  }
+
+  /** True when the last failure came from this call's timeout rather than a broken connection. */
+  public boolean timedOut() {
+    return watch.expired();
   }
 
   public void cancel() {
@@ -46,6 +87,7 @@ public final class UpstreamResponse implements AutoCloseable {
 
   @Override
   public void close() {
+    watch.close();
     response.close();
   }
 }

@@ -165,6 +165,17 @@ class ChatCompletionsProxyTest {
   }
 
   @Test
+  void anUpstreamBodyThatStallsMidwayIsA504() throws Exception {
+    // Headers at once, then the body in two halves 3 s apart: each wait is timed, not only the first.
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json")
+        .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong")).withChunkedDribbleDelay(2, 6000)));
+    HttpResponse<String> r = f.chat("router-random-0", "x");
+    assertEquals(504, r.statusCode(), r.body());
+    assertEquals("upstream_timeout", JSON.readTree(r.body()).get("error").get("code").asText());
+  }
+
+  @Test
   void badRequestsGet400WithTheParameterNamed() throws Exception {
     record Case(String body, String param) {}
     for (Case c : List.of(

@@ -38,6 +38,8 @@ class StreamingRelayTest {
   private final CountDownLatch upstreamWriteFailed = new CountDownLatch(1);
   private final AtomicReference<String> receivedBody = new AtomicReference<>();
   private volatile boolean endless;
+  /** When set: after the first chunk, sleep each gap (ms) then send a chunk; then [DONE]. */
+  private volatile long[] gapsMillis;
 
   @BeforeEach
   void start() throws IOException {
@@ -53,6 +55,16 @@ class StreamingRelayTest {
       try {
         out.write(chunk("{\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}"));
         out.flush();
+        if (gapsMillis != null) {
+          for (long gap : gapsMillis) {
+            Thread.sleep(gap);
+            out.write(chunk("{\"choices\":[{\"delta\":{\"content\":\".\"}}]}"));
+            out.flush();
+          }
+          out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+          out.flush();
+          return;
+        }
         if (endless) {
           // Keep streaming until writes fail: that happens only once routewise cancels the call.
           for (int i = 0; i < 400; i++) {
@@ -138,5 +150,41 @@ class StreamingRelayTest {
     body.close(); // the client goes away
     assertTrue(upstreamWriteFailed.await(8, TimeUnit.SECONDS),
         "the upstream kept streaming to nobody: routewise did not cancel the call");
+  }
+
+  @Test
+  void aStreamThatStallsLongerThanTheTimeoutEndsWithATimeoutEventAfterTheTimeout() throws Exception {
+    gapsMillis = new long[] {6000}; // timeout_ms is 1500
+    long start = System.nanoTime();
+    List<String> lines = readLines(openStream());
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    assertEquals(2, lines.size(), lines.toString());
+    assertTrue(lines.get(0).contains("Hel"));
+    assertTrue(lines.get(1).startsWith("data: {\"error\""), lines.get(1));
+    assertTrue(lines.get(1).contains("\"code\":\"upstream_timeout\"") && lines.get(1).contains("1500 ms"), lines.get(1));
+    assertTrue(ms >= 1400 && ms < 4500, "the stream failed after " + ms + " ms with a 1500 ms timeout");
+  }
+
+  @Test
+  void aSlowStreamWhoseEveryGapIsWithinTheTimeoutRunsToTheEnd() throws Exception {
+    gapsMillis = new long[] {500, 500, 500, 500, 500}; // 2.5 s in all, past timeout_ms 1500
+    List<String> lines = readLines(openStream());
+    assertEquals(7, lines.size(), lines.toString());
+    assertEquals("data: [DONE]", lines.get(6));
+    assertTrue(lines.stream().noneMatch(l -> l.contains("error")), lines.toString());
+  }
+
+  private static List<String> readLines(HttpResponse<InputStream> r) throws IOException {
+    assertEquals(200, r.statusCode());
+    List<String> lines = new ArrayList<>();
+    try (BufferedReader reader = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = reader.readLine()) != null) {
+        if (!line.isEmpty()) {
+          lines.add(line);
+        }
+      }
+    }
+    return lines;
   }
 }

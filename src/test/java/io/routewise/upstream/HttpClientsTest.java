@@ -1,9 +1,18 @@
 package io.routewise.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import com.github.tomakehurst.wiremock.core.WireMockConfiguration;
+import io.routewise.config.ClientConfig;
+import java.time.Duration;
 import java.util.List;
+import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
+import okhttp3.Request;
+import okhttp3.Response;
 import org.junit.jupiter.api.Test;
 
 class HttpClientsTest {
@@ -11,5 +20,31 @@ class HttpClientsTest {
   void http2OnlyWhereWaitingInsideSynchronizedNoLongerPinsCarrierThreads() {
     assertEquals(List.of(Protocol.HTTP_1_1), HttpClients.protocols(21));
     assertEquals(List.of(Protocol.HTTP_2, Protocol.HTTP_1_1), HttpClients.protocols(24));
+  }
+
+  /** The pool's cleanup runs on PoolCleanup's cadence: idle connections must still go after keep-alive. */
+  @Test
+  void idleConnectionsAreReusedThenClosedAfterKeepAlive() throws Exception {
+    WireMockServer server = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+    server.start();
+    OkHttpClient client = HttpClients.shared(new ClientConfig(4, Duration.ofMillis(300)));
+    try {
+      server.stubFor(WireMock.get("/x").willReturn(WireMock.ok("x")));
+      for (int i = 0; i < 3; i++) {
+        try (Response r = client.newCall(new Request.Builder().url(server.baseUrl() + "/x").build()).execute()) {
+          assertEquals("x", r.body().string());
+        }
+      }
+      assertEquals(1, client.connectionPool().connectionCount(), "one keep-alive connection served all three");
+      long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (client.connectionPool().connectionCount() > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertEquals(0, client.connectionPool().connectionCount(), "the idle connection outlived keep-alive by 5 s");
+      assertTrue(PoolCleanup.MAX_LAG_NANOS <= Duration.ofSeconds(1).toNanos());
+    } finally {
+      HttpClients.shutdown(client);
+      server.stop();
+    }
   }
 }
