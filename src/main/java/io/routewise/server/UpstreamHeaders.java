@@ -2,7 +2,6 @@ package io.routewise.server;
 
 import io.routewise.upstream.UpstreamResponse;
 import jakarta.servlet.http.HttpServletResponse;
-import java.util.Locale;
 
 /**
  * Which upstream response headers reach the client: the content type and what clients act on
@@ -13,12 +12,17 @@ final class UpstreamHeaders {
   private UpstreamHeaders() {}
 
   static void copy(UpstreamResponse from, HttpServletResponse to) {
-    for (String name : from.headerNames()) {
-      String lower = name.toLowerCase(Locale.ROOT);
-      if (lower.equals("content-type") || lower.equals("x-request-id") || lower.equals("retry-after")
-          || lower.startsWith("x-ratelimit-") || lower.startsWith("openai-")) {
-        to.setHeader(name, from.header(name));
+    for (int i = 0, n = from.headerCount(); i < n; i++) {
+      String name = from.headerName(i);
+      if (name.equalsIgnoreCase("content-type") || name.equalsIgnoreCase("x-request-id")
+          || name.equalsIgnoreCase("retry-after") || startsWithIgnoreCase(name, "x-ratelimit-")
+          || startsWithIgnoreCase(name, "openai-")) {
+        to.setHeader(name, from.headerValue(i)); // a repeated name keeps its last value
       }
     }
+  }
+
+  private static boolean startsWithIgnoreCase(String s, String prefix) {
+    return s.regionMatches(true, 0, prefix, 0, prefix.length());
   }
 }

@@ -7,7 +7,7 @@ import java.util.Optional;
 
 /** Token counts from a response's top-level {@code usage} object, read by streaming. */
 record Usage(long prompt, long completion) {
-  private static final JsonFactory JSON = new JsonFactory();
+  private static final JsonFactory JSON = ChatRequestParser.JSON;
 
   static Optional<Usage> fromJson(byte[] body) {
     return fromJson(body, 0, body.length);

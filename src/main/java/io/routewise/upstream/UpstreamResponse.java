@@ -32,9 +32,17 @@ public final class UpstreamResponse implements AutoCloseable {
     return response.header(name);
   }
 
-  /** Header names in the order received (lower-cased by the caller as needed). */
-  public java.util.Set<String> headerNames() {
-    return response.headers().names();
+  /** Headers in the order received, by index (names as sent; repeated names repeat). */
+  public int headerCount() {
+    return response.headers().size();
+  }
+
+  public String headerName(int i) {
+    return response.headers().name(i);
+  }
+
+  public String headerValue(int i) {
+    return response.headers().value(i);
   }
 
   /** Reads the next body bytes into {@code buf}: the count, or -1 at the end. */

@@ -1,0 +1,23 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Locale;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class DecisionHeadersTest {
+  @Test
+  void winRateHeaderReadsLikePercentSixF() {
+    for (double v : new double[] {0, 1, 0.5, 0.1234565, 0.0000004, 0.9999996, 0.9999994, 1e-6, 0.116}) {
+      assertEquals(String.format(Locale.ROOT, "%.6f", v), DecisionHeaders.sixDecimals(v), "for " + v);
+    }
+    Random random = new Random(7);
+    for (int i = 0; i < 100_000; i++) {
+      double v = random.nextDouble();
+      double printed = Double.parseDouble(DecisionHeaders.sixDecimals(v));
+      assertEquals(v, printed, 0.5e-6 + 1e-12, "for " + v);
+    }
+    assertEquals("NaN", DecisionHeaders.sixDecimals(Double.NaN));
+  }
+}
