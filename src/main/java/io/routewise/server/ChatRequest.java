@@ -1,6 +1,5 @@
 package io.routewise.server;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -17,23 +16,19 @@ import java.nio.charset.StandardCharsets;
  */
 public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt) {
 
-  /** The body with {@code model} replaced by {@code upstreamModel}; nothing else changes. */
+  /** The body with {@code model} replaced by {@code upstreamModel}; nothing else changes. One copy. */
   public byte[] withModel(String upstreamModel) {
-    byte[] quoted = quote(upstreamModel);
-    ByteArrayOutputStream out = new ByteArrayOutputStream(body.length + quoted.length + 16);
-    out.write(body, 0, modelStart);
-    if (model == null) {
-      out.writeBytes("\"model\":".getBytes(StandardCharsets.US_ASCII));
-      out.writeBytes(quoted);
-      out.write(',');
-    } else {
-      out.writeBytes(quoted);
-    }
-    out.write(body, modelEnd, body.length - modelEnd);
-    return out.toByteArray();
+    byte[] value = model == null ? ("\"model\":" + quote(upstreamModel) + ",").getBytes(StandardCharsets.UTF_8)
+        : quote(upstreamModel).getBytes(StandardCharsets.UTF_8);
+    int tail = body.length - modelEnd;
+    byte[] out = new byte[modelStart + value.length + tail];
+    System.arraycopy(body, 0, out, 0, modelStart);
+    System.arraycopy(value, 0, out, modelStart, value.length);
+    System.arraycopy(body, modelEnd, out, modelStart + value.length, tail);
+    return out;
   }
 
-  private static byte[] quote(String s) {
+  private static String quote(String s) {
     StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
@@ -49,6 +44,6 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
         }
       }
     }
-    return sb.append('"').toString().getBytes(StandardCharsets.UTF_8);
+    return sb.append('"').toString();
   }
 }
