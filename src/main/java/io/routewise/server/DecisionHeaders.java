@@ -18,19 +18,10 @@ final class DecisionHeaders {
     }
   }
 
-  /** Like {@code "%.6f"} for a rate in [0, 1], without the Formatter (a hot path). */
+  /** Like {@code "%.6f"} (half-up on the shortest decimal form), without the Formatter (a hot path). */
   static String sixDecimals(double rate) {
-    if (!(rate >= 0 && rate <= 1)) {
-      return String.format(java.util.Locale.ROOT, "%.6f", rate);
-    }
-    long micros = Math.round(rate * 1_000_000);
-    if (micros >= 1_000_000) {
-      return "1.000000";
-    }
-    char[] out = {'0', '.', '0', '0', '0', '0', '0', '0'};
-    for (int i = 7; micros > 0; i--, micros /= 10) {
-      out[i] = (char) ('0' + micros % 10);
-    }
-    return new String(out);
+    return Double.isFinite(rate)
+        ? java.math.BigDecimal.valueOf(rate).setScale(6, java.math.RoundingMode.HALF_UP).toPlainString()
+        : String.format(java.util.Locale.ROOT, "%.6f", rate);
   }
 }

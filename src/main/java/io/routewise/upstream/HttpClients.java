@@ -11,6 +11,8 @@ import java.util.List;
 
 /** Builds the one OkHttp client that every upstream shares. */
 public final class HttpClients {
+  static final java.time.Duration H2_PING_INTERVAL = java.time.Duration.ofSeconds(5);
+
   private HttpClients() {}
 
   public static OkHttpClient shared(ClientConfig config) {
@@ -25,6 +27,10 @@ public final class HttpClients {
         .protocols(protocols(Runtime.version().feature()))
         .retryOnConnectionFailure(true)
         .followRedirects(false)
+        // HTTP/2 only: retires a connection whose peer stopped answering. OkHttp's own check rides on
+        // per-read timeouts, which IdleTimeouts replaces; without this a half-open h2 connection would
+        // keep taking calls (each a 504) until the kernel gives up on it.
+        .pingInterval(H2_PING_INTERVAL)
         .build();
   }
 

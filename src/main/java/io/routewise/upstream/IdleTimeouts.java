@@ -18,7 +18,8 @@ import okhttp3.Call;
  * a clock read, and the watchdog wakes once per tick only while calls are in flight.
  *
  * <p>Timeouts fire up to one tick late. Time spent writing to a slow client does not count: only
- * waits on the upstream do, as with a socket read timeout.
+ * waits on the upstream do, as with a socket read timeout. Getting a connection (DNS, TCP, TLS) is
+ * timed separately, against the connect timeout, so a slow connect is "unreachable", not "slow".
  */
 public final class IdleTimeouts implements AutoCloseable {
   private static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
@@ -46,15 +47,26 @@ public final class IdleTimeouts implements AutoCloseable {
     this.watchdog = Thread.ofPlatform().daemon().name("routewise-upstream-timeouts").start(this::run);
   }
 
-  /** Starts watching {@code call}, already waiting (for its response headers). */
-  Watch watch(Call call, Duration timeout) {
-    Watch w = new Watch(call, timeout.toNanos());
-    inFlight.add(w);
-    if (sleeping) {
-      LockSupport.unpark(watchdog);
-    }
-    return w;
+  /**
+   * A timer for one call: first {@code connectTimeout} for getting a connection (DNS, TCP, TLS, or
+   * a pooled one), then, from {@link #CONNECTED} on, {@code timeout} for each wait on the upstream.
+   * It starts counting at {@link Watch#start}.
+   */
+  Watch newWatch(Duration connectTimeout, Duration timeout) {
+    return new Watch(connectTimeout.toNanos(), timeout.toNanos());
   }
+
+  /**
+   * The network interceptor that ends a call's connect phase: OkHttp runs it once a connection is
+   * in hand, just before the request is written. Calls are matched by their {@link Watch} tag.
+   */
+  static final okhttp3.Interceptor CONNECTED = chain -> {
+    Watch w = chain.request().tag(Watch.class);
+    if (w != null) {
+      w.connected();
+    }
+    return chain.proceed(chain.request());
+  };
 
   private void run() {
     while (!closed) {
@@ -69,7 +81,12 @@ public final class IdleTimeouts implements AutoCloseable {
       LockSupport.parkNanos(this, tickNanos);
       long now = System.nanoTime();
       for (Watch w : inFlight) {
-        w.expireIfLate(now);
+        try {
+          w.expireIfLate(now);
+        } catch (RuntimeException e) {
+          // cancel() only closes sockets; should it ever throw, the other calls still need their timeouts
+          System.getLogger(IdleTimeouts.class.getName()).log(System.Logger.Level.WARNING, "cancelling an overdue upstream call failed", e);
+        }
       }
     }
   }
@@ -80,17 +97,38 @@ public final class IdleTimeouts implements AutoCloseable {
     LockSupport.unpark(watchdog);
   }
 
-  /** One call's timer. Not thread-safe across callers: one request thread drives it. */
+  /** One call's timer. One request thread drives it; the watchdog only reads it and expires it. */
   final class Watch implements AutoCloseable {
-    private final Call call;
     private final long timeoutNanos;
-    private volatile long waitingSince;
+    private volatile long limitNanos;
+    private volatile long waitingSince = NOT_WAITING;
+    private volatile boolean connected;
     private volatile boolean expired;
+    private volatile boolean expiredConnecting;
+    private Call call;
 
-    private Watch(Call call, long timeoutNanos) {
-      this.call = call;
+    private Watch(long connectTimeoutNanos, long timeoutNanos) {
       this.timeoutNanos = timeoutNanos;
-      this.waitingSince = System.nanoTime();
+      this.limitNanos = connectTimeoutNanos;
+    }
+
+    /** Starts the connect phase for {@code call}, which carries this watch as its tag. */
+    void start(Call call) {
+      this.call = call;
+      waitingSince = System.nanoTime();
+      inFlight.add(this);
+      if (sleeping) {
+        LockSupport.unpark(watchdog);
+      }
+    }
+
+    /** A connection is in hand: from now on the upstream's own timeout applies. */
+    private void connected() {
+      if (!connected) {
+        limitNanos = timeoutNanos;
+        connected = true;
+      }
+      waitingSince = System.nanoTime();
     }
 
     /** A read on the upstream begins. */
@@ -103,15 +141,24 @@ public final class IdleTimeouts implements AutoCloseable {
       waitingSince = NOT_WAITING;
     }
 
-    /** True once this watch cancelled the call: the I/O error that follows is a timeout. */
+    /** True once this watch cancelled the call waiting on the upstream: the I/O error that follows is a timeout. */
     boolean expired() {
       return expired;
     }
 
+    /** True once this watch cancelled the call because no connection came within the connect timeout. */
+    boolean expiredConnecting() {
+      return expiredConnecting;
+    }
+
     private void expireIfLate(long now) {
       long since = waitingSince;
-      if (since != NOT_WAITING && !expired && now - since > timeoutNanos) {
-        expired = true;
+      if (since != NOT_WAITING && !expired && !expiredConnecting && now - since > limitNanos) {
+        if (connected) {
+          expired = true;
+        } else {
+          expiredConnecting = true;
+        }
         call.cancel();
       }
     }

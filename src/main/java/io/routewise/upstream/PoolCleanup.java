@@ -21,7 +21,7 @@ import okhttp3.internal.concurrent.TaskRunner;
  *
  * <p>Only the pool uses this runner; HTTP/2 connections keep OkHttp's default one, whose tasks
  * (window updates, pings) must run at once. {@code okhttp3.internal} is not OkHttp's public API:
- * the OkHttp version is pinned in the pom and {@code PoolCleanupTest} checks eviction still works.
+ * the OkHttp version is pinned in the pom and {@code HttpClientsTest} checks idle eviction still works.
  */
 final class PoolCleanup implements TaskRunner.Backend {
   /** How late a cleanup may run; also the longest the coordinator sleeps between checks. */

@@ -34,6 +34,7 @@ public final class UpstreamClient {
         .connectTimeout(config.connectTimeout())
         .readTimeout(java.time.Duration.ZERO)
         .writeTimeout(java.time.Duration.ZERO)
+        .addNetworkInterceptor(IdleTimeouts.CONNECTED)
         .build();
     this.timeouts = timeouts;
     this.chatUrl = HttpUrl.get(config.baseUrl() + "/chat/completions");
@@ -66,9 +67,10 @@ public final class UpstreamClient {
     if (authorization != null) {
       rb.header("Authorization", authorization);
     }
-    Call call = http.newCall(rb.build());
+    IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout());
+    Call call = http.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
     long start = System.nanoTime();
-    IdleTimeouts.Watch watch = timeouts.watch(call, config.timeout());
+    watch.start(call);
     try {
       Response response = call.execute();
       watch.idle();
@@ -76,12 +78,16 @@ public final class UpstreamClient {
       return new UpstreamResponse(call, response, watch);
     } catch (IOException e) {
       watch.close();
+      boolean connectTimeout = watch.expiredConnecting() || isConnectTimeout(e);
       // A connect timeout is a SocketTimeoutException too, but it means "unreachable" (502), not slow.
-      boolean timeout = watch.expired()
-          || (e instanceof SocketTimeoutException || e instanceof InterruptedIOException) && !isConnectTimeout(e);
+      boolean timeout = !connectTimeout && (watch.expired()
+          || e instanceof SocketTimeoutException || e instanceof InterruptedIOException);
       listener.completed(config.name(), timeout ? 504 : 502, timeout ? "timeout" : "unreachable",
           System.nanoTime() - start);
-      throw failure(e, timeout);
+      throw connectTimeout ? connectTimeout(e) : failure(e, timeout);
+    } catch (RuntimeException | Error e) {
+      watch.close();
+      throw e;
     }
   }
 
@@ -93,10 +99,15 @@ public final class UpstreamClient {
           "The " + what + " did not respond within " + config.timeout().toMillis() + " ms.", true, e);
     }
     if (isConnectTimeout(e)) {
-      return new UpstreamException("Could not connect to the " + what + " within connect_timeout_ms ("
-          + config.connectTimeout().toMillis() + " ms).", false, e);
+      return connectTimeout(e);
     }
     return new UpstreamException("Could not reach the " + what + ": " + describe(e), false, e);
+  }
+
+  private UpstreamException connectTimeout(IOException e) {
+    return new UpstreamException("Could not connect to the " + config.name() + " upstream ("
+        + config.baseUrl().getHost() + ") within connect_timeout_ms (" + config.connectTimeout().toMillis()
+        + " ms).", false, e);
   }
 
   private static boolean isConnectTimeout(IOException e) {

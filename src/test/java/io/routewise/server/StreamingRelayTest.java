@@ -40,6 +40,8 @@ class StreamingRelayTest {
   private volatile boolean endless;
   /** When set: after the first chunk, sleep each gap (ms) then send a chunk; then [DONE]. */
   private volatile long[] gapsMillis;
+  /** With gapsMillis: answer a plain JSON completion (not SSE), its bytes spread over the gaps. */
+  private volatile boolean plainJson;
 
   @BeforeEach
   void start() throws IOException {
@@ -49,9 +51,29 @@ class StreamingRelayTest {
       try (InputStream in = ex.getRequestBody()) {
         receivedBody.set(new String(in.readAllBytes(), StandardCharsets.UTF_8));
       }
+      OutputStream out = ex.getResponseBody();
+      if (plainJson) {
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(200, 0);
+        byte[] json = COMPLETION.getBytes(StandardCharsets.UTF_8);
+        int piece = json.length / (gapsMillis.length + 1) + 1;
+        try {
+          for (int i = 0, off = 0; off < json.length; i++, off += piece) {
+            if (i > 0) {
+              Thread.sleep(gapsMillis[i - 1]);
+            }
+            out.write(json, off, Math.min(piece, json.length - off));
+            out.flush();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        } finally {
+          ex.close();
+        }
+        return;
+      }
       ex.getResponseHeaders().set("Content-Type", "text/event-stream");
       ex.sendResponseHeaders(200, 0);
-      OutputStream out = ex.getResponseBody();
       try {
         out.write(chunk("{\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}"));
         out.flush();
@@ -100,6 +122,9 @@ class StreamingRelayTest {
     routewise.close();
     upstream.stop(0);
   }
+
+  private static final String COMPLETION = "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
+      + "\"message\":{\"role\":\"assistant\",\"content\":\"slow but steady\"}}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}";
 
   private static byte[] chunk(String json) {
     return ("data: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
@@ -186,5 +211,19 @@ class StreamingRelayTest {
       }
     }
     return lines;
+  }
+
+  @Test
+  void aNonStreamedBodyArrivingSlowlyButSteadilyIsRelayedWhole() throws Exception {
+    plainJson = true;
+    gapsMillis = new long[] {500, 500, 500, 500, 500}; // 2.5 s in all, past timeout_ms 1500
+    HttpResponse<String> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
+            .POST(HttpRequest.BodyPublishers.ofString(
+                "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals(COMPLETION, r.body());
   }
 }

@@ -42,6 +42,8 @@ class HttpClientsTest {
       }
       assertEquals(0, client.connectionPool().connectionCount(), "the idle connection outlived keep-alive by 5 s");
       assertTrue(PoolCleanup.MAX_LAG_NANOS <= Duration.ofSeconds(1).toNanos());
+      // Read timeouts are IdleTimeouts' job, so HTTP/2 liveness must come from pings (see HttpClients).
+      assertTrue(client.pingIntervalMillis() > 0, "HTTP/2 connections must be pinged");
     } finally {
       HttpClients.shutdown(client);
       server.stop();
