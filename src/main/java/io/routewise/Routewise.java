@@ -7,6 +7,7 @@ import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routers.RouterCatalog;
 import io.routewise.routing.Router;
 import io.routewise.routing.RoutingService;
+import io.routewise.routing.ScoringPool;
 import io.routewise.server.ProxyServer;
 import io.routewise.upstream.HttpClients;
 import io.routewise.upstream.IdleTimeouts;
@@ -50,8 +51,14 @@ public final class Routewise implements AutoCloseable {
     if (embedders instanceof io.routewise.embedding.Embedders shared) {
       shared.loaded().forEach(metrics::embeddingCache);
     }
-    RoutingService routing =
-        new RoutingService(routers, config.routing().router(), config.routing().threshold(), metrics);
+    ScoringPool scoring = config.routing().scoringThreads() > 0
+        && routers.values().stream().anyMatch(Router::cpuBound)
+        ? new ScoringPool(config.routing().scoringThreads(), config.routing().scoringQueue()) : null;
+    if (scoring != null) {
+      metrics.scoringPool(scoring);
+    }
+    RoutingService routing = new RoutingService(routers, config.routing().router(), config.routing().threshold(),
+        metrics, scoring);
     OkHttpClient http = HttpClients.shared(config.client());
     IdleTimeouts timeouts = IdleTimeouts.forTimeouts(config.strong().timeout(), config.weak().timeout());
     UpstreamClient strong = new UpstreamClient(config.strong(), http, timeouts, metrics);

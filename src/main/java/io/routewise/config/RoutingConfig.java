@@ -1,4 +1,15 @@
 package io.routewise.config;
 
-/** The router and threshold used when a request's model is not a {@code router-<name>-<alpha>} id. */
-public record RoutingConfig(String router, double threshold) {}
+/**
+ * The router and threshold used when a request's model is not a {@code router-<name>-<alpha>} id,
+ * and the threads that score for CPU-bound routers.
+ *
+ * @param scoringThreads platform threads for CPU-bound scoring (ONNX); 0 scores on the request thread
+ * @param scoringQueue decisions that may wait for a scoring thread before one fails as overloaded
+ */
+public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue) {
+
+  public RoutingConfig(String router, double threshold) {
+    this(router, threshold, 0, 0);
+  }
+}

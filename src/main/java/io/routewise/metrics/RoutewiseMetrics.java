@@ -30,6 +30,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code routewise_routing_decision_seconds{router}} time to score and decide (histogram)
  *   <li>{@code routewise_routed_total{router,route}} and {@code routewise_strong_share{router}}
  *   <li>{@code routewise_router_failures_total{router,kind}} router errors (routed strong)
+ *   <li>{@code routewise_scoring_active}, {@code routewise_scoring_queued} the scoring threads' load
  *   <li>{@code routewise_upstream_ttfb_seconds{upstream}} time to response headers (histogram)
  *   <li>{@code routewise_upstream_duration_seconds{upstream,outcome}} whole call (histogram)
  *   <li>{@code routewise_tokens_total{upstream,type}} prompt/completion tokens from {@code usage}
@@ -103,6 +104,15 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .description("Prompt embeddings computed by the ONNX model").tag("model", model).register(registry);
     Gauge.builder("routewise.embedding.cache.entries", cache, io.routewise.embedding.CachingEmbedder::size)
         .description("Entries in the shared LRU embedding cache").tag("model", model).register(registry);
+  }
+
+  /** Exposes the scoring threads' load: decisions being scored and waiting for a thread. */
+  public void scoringPool(io.routewise.routing.ScoringPool pool) {
+    Gauge.builder("routewise.scoring.active", pool, io.routewise.routing.ScoringPool::active)
+        .description("Decisions of CPU-bound routers being scored now").register(registry);
+    Gauge.builder("routewise.scoring.queued", pool, io.routewise.routing.ScoringPool::queued)
+        .description("Decisions waiting for a scoring thread (beyond routing.scoring_queue: overloaded)")
+        .register(registry);
   }
 
   public PrometheusMeterRegistry registry() {

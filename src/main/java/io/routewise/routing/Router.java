@@ -17,6 +17,15 @@ public interface Router extends AutoCloseable {
   /** Probability in [0, 1] that the strong model wins on {@code prompt}. */
   double strongWinRate(Prompt prompt) throws Exception;
 
+  /**
+   * True for routers whose scoring is CPU work of a millisecond or more (ONNX inference, similarity
+   * sweeps): the server runs them on its {@link ScoringPool} so they do not hold the carrier threads
+   * that every request's I/O shares. Routers that wait on I/O, or do microseconds of work, stay false.
+   */
+  default boolean cpuBound() {
+    return false;
+  }
+
   @Override
   default void close() {}
 }

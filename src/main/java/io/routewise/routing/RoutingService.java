@@ -14,9 +14,19 @@ public final class RoutingService implements AutoCloseable {
   private final String defaultRouter;
   private final double defaultThreshold;
   private final RoutingListener listener;
+  private final ScoringPool scoring;
 
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
       RoutingListener listener) {
+    this(routers, defaultRouter, defaultThreshold, listener, null);
+  }
+
+  /**
+   * @param scoring where {@link Router#cpuBound() CPU-bound} routers score; null scores every router
+   *     on the calling thread. Owned: closed with this service.
+   */
+  public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
+      RoutingListener listener, ScoringPool scoring) {
     if (!routers.containsKey(defaultRouter)) {
       throw new IllegalArgumentException("default router '" + defaultRouter + "' is not loaded: " + routers.keySet());
     }
@@ -24,6 +34,7 @@ public final class RoutingService implements AutoCloseable {
     this.defaultRouter = defaultRouter;
     this.defaultThreshold = defaultThreshold;
     this.listener = listener;
+    this.scoring = scoring;
   }
 
   /** Names of the loaded routers, in catalog order. */
@@ -71,7 +82,7 @@ public final class RoutingService implements AutoCloseable {
     double rate;
     String failure = null;
     try {
-      rate = router.strongWinRate(prompt);
+      rate = scoring != null && router.cpuBound() ? scoring.score(router, prompt) : router.strongWinRate(prompt);
       if (!(rate >= 0.0 && rate <= 1.0)) {
         throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
       }
@@ -95,6 +106,9 @@ public final class RoutingService implements AutoCloseable {
 
   @Override
   public void close() {
+    if (scoring != null) {
+      scoring.close();
+    }
     for (Router r : routers.values()) {
       try {
         r.close();

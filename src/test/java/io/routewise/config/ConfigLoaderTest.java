@@ -39,6 +39,15 @@ class ConfigLoaderTest {
     assertEquals("llama3.1:8b", c.weak().model());
     assertEquals(0.25, c.routing().threshold());
     assertEquals(4L * 1024 * 1024, c.server().maxBodyBytes());
+    assertEquals(Runtime.getRuntime().availableProcessors(), c.routing().scoringThreads());
+    assertEquals(256, c.routing().scoringQueue());
+  }
+
+  @Test
+  void scoringThreadsAndQueueAreCheckedIntegers() {
+    String msg = problems(VALID.replace("threshold: 0.25}", "threshold: 0.25, scoring_threads: -1, scoring_queue: lots}"));
+    assertTrue(msg.contains("routing.scoring_threads: must be between 0 and 1024, got -1"), msg);
+    assertTrue(msg.contains("routing.scoring_queue: must be an integer, got"), msg);
   }
 
   @Test

@@ -195,6 +195,12 @@ public final class BertRouter implements Router {
     return LabelReading.softmax(logits.apply(prompt.text()));
   }
 
+  /** An ONNX classifier pass: milliseconds of CPU, scored off the request threads. */
+  @Override
+  public boolean cpuBound() {
+    return true;
+  }
+
   @Override
   public double strongWinRate(Prompt prompt) {
     return reading.strongWinRate(logits.apply(prompt.text()));

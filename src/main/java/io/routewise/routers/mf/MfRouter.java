@@ -69,6 +69,12 @@ public final class MfRouter implements Router {
     return weak;
   }
 
+  /** An ONNX embedding (unless cached): milliseconds of CPU, scored off the request threads. */
+  @Override
+  public boolean cpuBound() {
+    return true;
+  }
+
   @Override
   public double strongWinRate(Prompt prompt) {
     float[] e = embedder.embed(prompt.text());

@@ -73,6 +73,12 @@ public final class SwRankingRouter implements Router {
     return t.asInt();
   }
 
+  /** An embedding plus a weighted Bradley-Terry fit over the neighbours: milliseconds of CPU. */
+  @Override
+  public boolean cpuBound() {
+    return true;
+  }
+
   @Override
   public double strongWinRate(Prompt prompt) {
     return winRate(embedder.embed(prompt.text()));

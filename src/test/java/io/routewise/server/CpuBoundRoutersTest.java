@@ -1,0 +1,145 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import com.github.tomakehurst.wiremock.core.WireMockConfiguration;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.routing.Prompt;
+import io.routewise.routing.Router;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Routers that burn CPU (ONNX inference) score on routewise's scoring threads: the server keeps
+ * answering while they compute, and a full backlog routes strong instead of piling up.
+ */
+class CpuBoundRoutersTest {
+  private final WireMockServer upstream =
+      new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private Routewise routewise;
+  private volatile boolean release;
+  private CountDownLatch entered;
+
+  /** Holds its thread busy (no parking, like a native ONNX call) until the test releases it. */
+  private final class Spinner implements Router {
+    @Override
+    public double strongWinRate(Prompt prompt) {
+      entered.countDown();
+      while (!release) {
+        Thread.onSpinWait();
+      }
+      return 0.0;
+    }
+
+    @Override
+    public boolean cpuBound() {
+      return true;
+    }
+  }
+
+  @BeforeEach
+  void startUpstream() {
+    upstream.start();
+    upstream.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody(ProxyFixture.COMPLETION.formatted("m", "m"))));
+  }
+
+  @AfterEach
+  void stop() {
+    release = true;
+    if (routewise != null) {
+      routewise.close();
+    }
+    upstream.stop();
+  }
+
+  private void start(String routing) {
+    String yaml = TestConfigs.yaml(upstream.baseUrl() + "/v1", upstream.baseUrl() + "/v1", "routers: {spin: {}}")
+        .replace("routing: {router: random, threshold: 0.5}", "routing: {router: random, threshold: 0.5, " + routing + "}");
+    routewise = Routewise.start(TestConfigs.config(yaml),
+        RouterCatalog.standard().with("spin", ctx -> new Spinner()), id -> null, () -> {});
+  }
+
+  private HttpRequest chat(String model) {
+    return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
+        .header("Content-Type", "application/json").timeout(Duration.ofSeconds(10))
+        .POST(HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+        .build();
+  }
+
+  private HttpResponse<String> get(String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + path))
+        .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void theServerKeepsAnsweringWhileEveryCoreScores() throws Exception {
+    // As many spinning decisions as there are carrier threads: scored inline, they would hold
+    // every carrier and nothing else could run until they finish.
+    int n = Runtime.getRuntime().availableProcessors();
+    start("scoring_threads: " + n);
+    entered = new CountDownLatch(n);
+    List<CompletableFuture<HttpResponse<String>>> busy = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      busy.add(http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString()));
+    }
+    assertTrue(entered.await(10, TimeUnit.SECONDS), "all decisions started scoring");
+
+    HttpResponse<String> health = get("/health");
+    assertEquals(200, health.statusCode());
+    HttpResponse<String> other = http.send(chat("router-random-0"), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, other.statusCode());
+    assertTrue(get("/metrics").body().contains("routewise_scoring_active " + n + ".0"));
+    assertTrue(busy.stream().noneMatch(CompletableFuture::isDone), "the spinning decisions are still running");
+
+    release = true;
+    for (var f : busy) {
+      HttpResponse<String> r = f.get(10, TimeUnit.SECONDS);
+      assertEquals(200, r.statusCode());
+      assertEquals("weak weak-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+    }
+  }
+
+  @Test
+  void aFullScoringBacklogRoutesStrongAndIsCounted() throws Exception {
+    start("scoring_threads: 1, scoring_queue: 0");
+    entered = new CountDownLatch(1);
+    CompletableFuture<HttpResponse<String>> first =
+        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertTrue(entered.await(10, TimeUnit.SECONDS));
+
+    HttpResponse<String> second = http.send(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, second.statusCode());
+    assertEquals("strong strong-model", second.headers().firstValue("x-routewise-model").orElseThrow());
+    assertEquals("overloaded", second.headers().firstValue("x-routewise-router-error").orElseThrow());
+    String metrics = get("/metrics").body();
+    assertTrue(metrics.contains("routewise_router_failures_total{kind=\"overloaded\",router=\"spin\"} 1.0"), metrics);
+    assertFalse(first.isDone());
+
+    release = true;
+    HttpResponse<String> r = first.get(10, TimeUnit.SECONDS);
+    assertEquals("weak weak-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+    assertFalse(r.headers().firstValue("x-routewise-router-error").isPresent());
+  }
+}
