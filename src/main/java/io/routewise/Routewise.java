@@ -61,10 +61,18 @@ public final class Routewise implements AutoCloseable {
         metrics, scoring);
     OkHttpClient http = HttpClients.shared(config.client());
     IdleTimeouts timeouts = IdleTimeouts.forTimeouts(config.strong().timeout(), config.weak().timeout());
-    UpstreamClient strong = new UpstreamClient(config.strong(), http, timeouts, metrics);
-    UpstreamClient weak = new UpstreamClient(config.weak(), http, timeouts, metrics);
-    ProxyServer server = new ProxyServer(config.server(), routing, strong, weak, metrics).start();
-    return new Routewise(routing, http, timeouts, server, metrics, closeEmbedders);
+    try {
+      UpstreamClient strong = new UpstreamClient(config.strong(), http, timeouts, metrics);
+      UpstreamClient weak = new UpstreamClient(config.weak(), http, timeouts, metrics);
+      ProxyServer server = new ProxyServer(config.server(), routing, strong, weak, metrics).start();
+      return new Routewise(routing, http, timeouts, server, metrics, closeEmbedders);
+    } catch (RuntimeException e) {
+      // Port in use, say: release the threads and native sessions started above before failing.
+      timeouts.close();
+      HttpClients.shutdown(http);
+      routing.close();
+      throw e;
+    }
   }
 
   public int port() {

@@ -27,13 +27,15 @@ public final class ScoringPool implements AutoCloseable {
   private final int queue;
 
   public ScoringPool(int threads, int queue) {
-    if (threads < 1 || queue < 0) {
-      throw new IllegalArgumentException("threads >= 1 and queue >= 0 required");
+    // A queue of at least one: a SynchronousQueue hand-off fails whenever the free thread has not
+    // yet looped back to take(), which would report "overloaded" with a thread about to be idle.
+    if (threads < 1 || queue < 1) {
+      throw new IllegalArgumentException("threads >= 1 and queue >= 1 required");
     }
     AtomicInteger n = new AtomicInteger();
     this.queue = queue;
     this.executor = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.SECONDS,
-        queue == 0 ? new java.util.concurrent.SynchronousQueue<>() : new ArrayBlockingQueue<>(queue),
+        new ArrayBlockingQueue<>(queue),
         r -> {
           Thread t = new Thread(r, "routewise-scoring-" + n.incrementAndGet());
           t.setDaemon(true);
@@ -48,12 +50,16 @@ public final class ScoringPool implements AutoCloseable {
     try {
       result = executor.submit(() -> router.strongWinRate(prompt));
     } catch (RejectedExecutionException e) {
-      throw new RouterException("overloaded", executor.isShutdown() ? "shutting down"
-          : "all " + executor.getMaximumPoolSize() + " scoring threads busy and " + queue
-              + " decisions queued (routing.scoring_threads, routing.scoring_queue)");
+      if (executor.isShutdown()) {
+        throw new RouterException("shutting_down", "routewise is shutting down");
+      }
+      throw new RouterException("overloaded", "all " + executor.getMaximumPoolSize() + " scoring threads busy and "
+          + queue + " decisions queued (routing.scoring_threads, routing.scoring_queue)");
     }
     try {
       return result.get();
+    } catch (java.util.concurrent.CancellationException e) {
+      throw new RouterException("shutting_down", "routewise is shutting down");
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof Exception ex) {
@@ -64,6 +70,7 @@ public final class ScoringPool implements AutoCloseable {
       }
       throw e;
     } catch (InterruptedException e) {
+      // Only shutdown interrupts request threads; keep the flag so the rest of the request stops too.
       result.cancel(true);
       Thread.currentThread().interrupt();
       throw new RouterException("interrupted", "interrupted while waiting for a scoring thread");
@@ -80,14 +87,31 @@ public final class ScoringPool implements AutoCloseable {
     return executor.getActiveCount();
   }
 
-  @Override
-  public void close() {
+  /**
+   * Stops taking decisions, lets running and queued ones finish for up to 5 s, then cancels what is
+   * still queued (its waiters route strong) and waits for the running ones.
+   *
+   * @return whether every scoring thread has stopped; if not, a thread may still be inside a
+   *     router (native code ignores interrupts), and the routers must not be closed under it
+   */
+  public boolean close(long waitMillis) {
     executor.shutdown();
     try {
-      executor.awaitTermination(5, TimeUnit.SECONDS);
+      if (!executor.awaitTermination(waitMillis, TimeUnit.MILLISECONDS)) {
+        for (Runnable queued : executor.shutdownNow()) {
+          ((Future<?>) queued).cancel(false);
+        }
+        return executor.awaitTermination(waitMillis, TimeUnit.MILLISECONDS);
+      }
+      return true;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return executor.isTerminated();
     }
-    executor.shutdownNow();
+  }
+
+  @Override
+  public void close() {
+    close(5_000);
   }
 }

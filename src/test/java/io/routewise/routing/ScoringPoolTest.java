@@ -1,0 +1,72 @@
+package io.routewise.routing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class ScoringPoolTest {
+  // The callers are request threads in the server: virtual threads, one per call (the common
+  // pool may have a single thread, which the first blocked caller would take).
+  private static final java.util.concurrent.Executor VIRTUAL = r -> Thread.ofVirtual().start(r);
+
+  @Test
+  void aRouterFailureKeepsItsKindAcrossThePool() {
+    try (ScoringPool pool = new ScoringPool(1, 1)) {
+      RouterException e = assertThrows(RouterException.class, () -> pool.score(p -> {
+        throw new RouterException("no_rating", "judge said nothing");
+      }, Prompt.of("x")));
+      assertEquals("no_rating", e.kind());
+    }
+  }
+
+  @Test
+  void shutdownReleasesQueuedWaitersAndReportsAThreadStillInsideARouter() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    Router stuck = p -> { // like a native ONNX call: deaf to interrupts
+      entered.countDown();
+      while (release.getCount() > 0) {
+        try {
+          release.await();
+        } catch (InterruptedException ignored) {
+          // keep running
+        }
+      }
+      return 0.25;
+    };
+    ScoringPool pool = new ScoringPool(1, 1);
+    CompletableFuture<Double> running = CompletableFuture.supplyAsync(() -> score(pool, stuck), VIRTUAL);
+    assertTrue(entered.await(5, TimeUnit.SECONDS));
+    CompletableFuture<Double> queued = CompletableFuture.supplyAsync(() -> score(pool, p -> 0.75), VIRTUAL);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (pool.queued() == 0) {
+      assertTrue(System.nanoTime() < deadline, "the second decision should be queued");
+      Thread.sleep(5);
+    }
+
+    assertFalse(pool.close(200), "a thread is still inside the router");
+    ExecutionException e = assertThrows(ExecutionException.class, () -> queued.get(5, TimeUnit.SECONDS));
+    assertEquals("shutting_down", ((RouterException) e.getCause()).kind());
+    RouterException late = assertThrows(RouterException.class, () -> pool.score(p -> 0.5, Prompt.of("x")));
+    assertEquals("shutting_down", late.kind());
+
+    release.countDown();
+    assertEquals(0.25, running.get(5, TimeUnit.SECONDS));
+    assertTrue(pool.close(1_000));
+  }
+
+  private static double score(ScoringPool pool, Router router) {
+    try {
+      return pool.score(router, Prompt.of("x"));
+    } catch (Exception e) {
+      throw new java.util.concurrent.CompletionException(e);
+    }
+  }
+}
