@@ -9,6 +9,7 @@ package io.routewise.config;
  */
 public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue) {
 
+  /** For the offline commands (score, eval, calibrate): one caller, so routers score inline. */
   public RoutingConfig(String router, double threshold) {
     this(router, threshold, 0, 0);
   }
