@@ -2,6 +2,9 @@ package io.routewise;
 
 import io.routewise.config.ConfigLoader;
 import io.routewise.config.RoutewiseConfig;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.time.Duration;
 import java.util.Map;
 
 /** Builds configs for tests: both upstreams on loopback, port 0 (any free port). */
@@ -21,5 +24,14 @@ public final class TestConfigs {
 
   public static RoutewiseConfig config(String yaml) {
     return new ConfigLoader(Map.of()).parse(yaml, "test");
+  }
+
+  /** A one-message chat completion for {@code model}, posted to a routewise on {@code port}. */
+  public static HttpRequest chat(int port, String model) {
+    return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+        .header("Content-Type", "application/json").timeout(Duration.ofSeconds(10))
+        .POST(HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+        .build();
   }
 }

@@ -81,11 +81,7 @@ class CpuBoundRoutersTest {
   }
 
   private HttpRequest chat(String model) {
-    return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
-        .header("Content-Type", "application/json").timeout(Duration.ofSeconds(10))
-        .POST(HttpRequest.BodyPublishers.ofString(
-            "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
-        .build();
+    return TestConfigs.chat(routewise.port(), model);
   }
 
   private HttpResponse<String> get(String path) throws Exception {

@@ -218,10 +218,7 @@ class StreamingRelayTest {
     plainJson = true;
     gapsMillis = new long[] {500, 500, 500, 500, 500}; // 2.5 s in all, past timeout_ms 1500
     HttpResponse<String> r = HttpClient.newHttpClient().send(
-        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
-            .POST(HttpRequest.BodyPublishers.ofString(
-                "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
-            .build(),
+        TestConfigs.chat(routewise.port(), "router-random-0"),
         HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
     assertEquals(COMPLETION, r.body());

@@ -26,10 +26,7 @@ class UpstreamUnreachableTest {
     try (Routewise rw = Routewise.start(TestConfigs.config(TestConfigs.yaml(url, url, "")),
         RouterCatalog.standard(), id -> null, () -> {})) {
       HttpResponse<String> r = HttpClient.newHttpClient().send(
-          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + rw.port() + "/v1/chat/completions"))
-              .POST(HttpRequest.BodyPublishers.ofString(
-                  "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
-              .build(),
+          TestConfigs.chat(rw.port(), "router-random-0"),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(502, r.statusCode());
       JsonNode e = new ObjectMapper().readTree(r.body()).get("error");
@@ -65,10 +62,7 @@ class UpstreamUnreachableTest {
       long start = System.nanoTime();
       try (Routewise rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {})) {
         HttpResponse<String> r = HttpClient.newHttpClient().send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + rw.port() + "/v1/chat/completions"))
-                .POST(HttpRequest.BodyPublishers.ofString(
-                    "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
-                .build(),
+            TestConfigs.chat(rw.port(), "router-random-0"),
             HttpResponse.BodyHandlers.ofString());
         long ms = (System.nanoTime() - start) / 1_000_000;
         assertEquals(502, r.statusCode(), r.body());
