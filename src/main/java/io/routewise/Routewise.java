@@ -53,7 +53,8 @@ public final class Routewise implements AutoCloseable {
     }
     ScoringPool scoring = config.routing().scoringThreads() > 0
         && routers.values().stream().anyMatch(Router::cpuBound)
-        ? new ScoringPool(config.routing().scoringThreads(), config.routing().scoringQueue()) : null;
+        ? new ScoringPool(config.routing().scoringThreads(), config.routing().scoringQueue(),
+            config.routing().scoringTimeout()) : null;
     if (scoring != null) {
       metrics.scoringPool(scoring);
     }

@@ -6,11 +6,14 @@ package io.routewise.config;
  *
  * @param scoringThreads platform threads for CPU-bound scoring (ONNX); 0 scores on the request thread
  * @param scoringQueue decisions that may wait for a scoring thread before one fails as overloaded
+ * @param scoringTimeout the most a decision waits for a scoring thread and its scoring together
  */
-public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue) {
+public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue,
+    java.time.Duration scoringTimeout) {
+  public static final long DEFAULT_SCORING_TIMEOUT_MS = 2_000;
 
   /** For the offline commands (score, eval, calibrate): one caller, so routers score inline. */
   public RoutingConfig(String router, double threshold) {
-    this(router, threshold, 0, 0);
+    this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS));
   }
 }

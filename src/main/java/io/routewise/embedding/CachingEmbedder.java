@@ -89,6 +89,16 @@ public final class CachingEmbedder implements Embedder {
     return v;
   }
 
+  /** A hit counts as one; a miss is not counted here (the {@link #embed} that follows counts it). */
+  @Override
+  public float[] cached(String text) {
+    float[] v = lookup(key(text));
+    if (v != null) {
+      hits.increment();
+    }
+    return v;
+  }
+
   @Override
   public List<float[]> embedAll(List<String> texts) {
     List<float[]> out = new ArrayList<>(texts.size());

@@ -21,6 +21,11 @@ public interface Embedder extends AutoCloseable {
     return out;
   }
 
+  /** The embedding of {@code text} if it is at hand without computing it (cached), else null. */
+  default float[] cached(String text) {
+    return null;
+  }
+
   int dimension();
 
   /**

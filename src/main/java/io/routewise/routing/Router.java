@@ -26,6 +26,15 @@ public interface Router extends AutoCloseable {
     return false;
   }
 
+  /**
+   * For a {@link #cpuBound()} router: the win rate when this prompt costs microseconds after all
+   * (its embedding is already cached), else NaN. Asked on the request thread first, so a cached
+   * prompt neither waits behind the scoring backlog nor is turned away as overloaded.
+   */
+  default double cachedWinRate(Prompt prompt) {
+    return Double.NaN;
+  }
+
   @Override
   default void close() {}
 }

@@ -95,7 +95,14 @@ public final class RoutingService implements AutoCloseable {
     double rate;
     String failure = null;
     try {
-      rate = scoring != null && router.cpuBound() ? scoring.score(router, prompt) : router.strongWinRate(prompt);
+      if (scoring != null && router.cpuBound()) {
+        rate = router.cachedWinRate(prompt);
+        if (Double.isNaN(rate)) {
+          rate = scoring.score(router, prompt);
+        }
+      } else {
+        rate = router.strongWinRate(prompt);
+      }
       if (!(rate >= 0.0 && rate <= 1.0)) {
         throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
       }

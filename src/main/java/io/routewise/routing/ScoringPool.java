@@ -6,6 +6,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -20,20 +22,24 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Bounded both ways: {@code threads} run at once, {@code queue} more wait; beyond that a
  * decision fails as {@code overloaded} (so the request routes strong, as any router failure does,
- * and is counted) rather than piling up behind a backlog nobody will wait for.
+ * and is counted) rather than piling up behind a backlog nobody will wait for. A decision also has a
+ * deadline: past {@code timeout}, one still queued is withdrawn ({@code overloaded}: it never costs
+ * a thread after its request has moved on) and one being scored is abandoned ({@code timeout}).
  */
 public final class ScoringPool implements AutoCloseable {
   private final ThreadPoolExecutor executor;
   private final int queue;
+  private final long timeoutNanos;
 
-  public ScoringPool(int threads, int queue) {
+  public ScoringPool(int threads, int queue, java.time.Duration timeout) {
     // A queue of at least one: a SynchronousQueue hand-off fails whenever the free thread has not
     // yet looped back to take(), which would report "overloaded" with a thread about to be idle.
-    if (threads < 1 || queue < 1) {
-      throw new IllegalArgumentException("threads >= 1 and queue >= 1 required");
+    if (threads < 1 || queue < 1 || timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("threads >= 1, queue >= 1 and a positive timeout required");
     }
     AtomicInteger n = new AtomicInteger();
     this.queue = queue;
+    this.timeoutNanos = timeout.toNanos();
     this.executor = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.SECONDS,
         new ArrayBlockingQueue<>(queue),
         r -> {
@@ -47,8 +53,12 @@ public final class ScoringPool implements AutoCloseable {
   /** Scores on a pool thread and waits (parking, not holding a carrier) for the result. */
   double score(Router router, Prompt prompt) throws Exception {
     Future<Double> result;
+    AtomicBoolean started = new AtomicBoolean();
     try {
-      result = executor.submit(() -> router.strongWinRate(prompt));
+      result = executor.submit(() -> {
+        started.set(true);
+        return router.strongWinRate(prompt);
+      });
     } catch (RejectedExecutionException e) {
       if (executor.isShutdown()) {
         throw new RouterException("shutting_down", "routewise is shutting down");
@@ -57,7 +67,14 @@ public final class ScoringPool implements AutoCloseable {
           + queue + " decisions queued (routing.scoring_threads, routing.scoring_queue)");
     }
     try {
-      return result.get();
+      return result.get(timeoutNanos, TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      // A cancelled task that has not started never runs (FutureTask checks before calling).
+      result.cancel(false);
+      long ms = TimeUnit.NANOSECONDS.toMillis(timeoutNanos);
+      throw started.get()
+          ? new RouterException("timeout", "scoring took over " + ms + " ms (routing.scoring_timeout_ms)")
+          : new RouterException("overloaded", "waited " + ms + " ms for a scoring thread (routing.scoring_timeout_ms)");
     } catch (java.util.concurrent.CancellationException e) {
       throw new RouterException("shutting_down", "routewise is shutting down");
     } catch (ExecutionException e) {

@@ -18,7 +18,7 @@ class ScoringPoolTest {
 
   @Test
   void aRouterFailureKeepsItsKindAcrossThePool() {
-    try (ScoringPool pool = new ScoringPool(1, 1)) {
+    try (ScoringPool pool = new ScoringPool(1, 1, java.time.Duration.ofSeconds(30))) {
       RouterException e = assertThrows(RouterException.class, () -> pool.score(p -> {
         throw new RouterException("no_rating", "judge said nothing");
       }, Prompt.of("x")));
@@ -41,7 +41,7 @@ class ScoringPoolTest {
       }
       return 0.25;
     };
-    ScoringPool pool = new ScoringPool(1, 1);
+    ScoringPool pool = new ScoringPool(1, 1, java.time.Duration.ofSeconds(30));
     CompletableFuture<Double> running = CompletableFuture.supplyAsync(() -> score(pool, stuck), VIRTUAL);
     assertTrue(entered.await(5, TimeUnit.SECONDS));
     CompletableFuture<Double> queued = CompletableFuture.supplyAsync(() -> score(pool, p -> 0.75), VIRTUAL);
@@ -60,6 +60,36 @@ class ScoringPoolTest {
     release.countDown();
     assertEquals(0.25, running.get(5, TimeUnit.SECONDS));
     assertTrue(pool.close(1_000));
+  }
+
+  @Test
+  @org.junit.jupiter.api.Timeout(30) // without the deadline, the second score() would wait forever
+  void pastTheDeadlineAQueuedDecisionIsWithdrawnAndARunningOneAbandoned() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger queuedRan = new java.util.concurrent.atomic.AtomicInteger();
+    try (ScoringPool pool = new ScoringPool(1, 4, java.time.Duration.ofMillis(300))) {
+      CompletableFuture<Double> running = CompletableFuture.supplyAsync(() -> score(pool, p -> {
+        entered.countDown();
+        release.await();
+        return 0.25;
+      }), VIRTUAL);
+      assertTrue(entered.await(5, TimeUnit.SECONDS));
+      long start = System.nanoTime();
+      RouterException waited = assertThrows(RouterException.class, () -> pool.score(p -> {
+        queuedRan.incrementAndGet();
+        return 0.75;
+      }, Prompt.of("x")));
+      assertEquals("overloaded", waited.kind());
+      assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(3), "it gave up near the deadline");
+      ExecutionException e = assertThrows(ExecutionException.class, () -> running.get(5, TimeUnit.SECONDS));
+      assertEquals("timeout", ((RouterException) e.getCause()).kind());
+
+      // The scoring thread frees up: the withdrawn decision must not run on it, a new one does.
+      release.countDown();
+      assertEquals(0.5, pool.score(p -> 0.5, Prompt.of("y")));
+      assertEquals(0, queuedRan.get(), "a withdrawn decision never costs a scoring thread");
+    }
   }
 
   private static double score(ScoringPool pool, Router router) {

@@ -41,7 +41,7 @@ class CpuBoundRoutersTest {
   private CountDownLatch entered;
 
   /** Holds its thread busy (no parking, like a native ONNX call) until the test releases it. */
-  private final class Spinner implements Router {
+  private class Spinner implements Router {
     @Override
     public double strongWinRate(Prompt prompt) {
       entered.countDown();
@@ -54,6 +54,14 @@ class CpuBoundRoutersTest {
     @Override
     public boolean cpuBound() {
       return true;
+    }
+  }
+
+  /** A spinner whose every prompt is already cached (as mf's embedding is after the first call). */
+  private final class Warm extends Spinner {
+    @Override
+    public double cachedWinRate(Prompt prompt) {
+      return 0.0;
     }
   }
 
@@ -74,10 +82,10 @@ class CpuBoundRoutersTest {
   }
 
   private void start(String routing) {
-    String yaml = TestConfigs.yaml(upstream.baseUrl() + "/v1", upstream.baseUrl() + "/v1", "routers: {spin: {}}")
+    String yaml = TestConfigs.yaml(upstream.baseUrl() + "/v1", upstream.baseUrl() + "/v1", "routers: {spin: {}, warm: {}}")
         .replace("routing: {router: random, threshold: 0.5}", "routing: {router: random, threshold: 0.5, " + routing + "}");
     routewise = Routewise.start(TestConfigs.config(yaml),
-        RouterCatalog.standard().with("spin", ctx -> new Spinner()), id -> null, () -> {});
+        RouterCatalog.standard().with("spin", ctx -> new Spinner()).with("warm", ctx -> new Warm()), id -> null, () -> {});
   }
 
   private HttpRequest chat(String model) {
@@ -144,6 +152,45 @@ class CpuBoundRoutersTest {
       assertEquals("weak weak-model", r.headers().firstValue("x-routewise-model").orElseThrow());
       assertFalse(r.headers().firstValue("x-routewise-router-error").isPresent());
     }
+  }
+
+  @Test
+  void aCachedPromptIsRoutedAtOnceEvenWithTheBacklogFull() throws Exception {
+    start("scoring_threads: 1, scoring_queue: 1");
+    entered = new CountDownLatch(1);
+    CompletableFuture<HttpResponse<String>> first =
+        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertTrue(entered.await(10, TimeUnit.SECONDS));
+    CompletableFuture<HttpResponse<String>> queued =
+        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    awaitQueued(1);
+
+    HttpResponse<String> warm = http.send(chat("router-warm-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, warm.statusCode());
+    assertEquals("weak weak-model", warm.headers().firstValue("x-routewise-model").orElseThrow());
+    assertFalse(warm.headers().firstValue("x-routewise-router-error").isPresent());
+    assertFalse(first.isDone());
+    release = true;
+    assertEquals(200, queued.get(10, TimeUnit.SECONDS).statusCode());
+  }
+
+  @Test
+  void aDecisionPastScoringTimeoutRoutesStrongInsteadOfHanging() throws Exception {
+    start("scoring_threads: 1, scoring_queue: 4, scoring_timeout_ms: 300");
+    entered = new CountDownLatch(1);
+    CompletableFuture<HttpResponse<String>> scoring =
+        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertTrue(entered.await(10, TimeUnit.SECONDS));
+    HttpResponse<String> waiting = http.send(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> stuck = scoring.get(10, TimeUnit.SECONDS);
+
+    for (HttpResponse<String> r : List.of(stuck, waiting)) {
+      assertEquals(200, r.statusCode());
+      assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+    }
+    assertEquals("timeout", stuck.headers().firstValue("x-routewise-router-error").orElseThrow());
+    assertEquals("overloaded", waiting.headers().firstValue("x-routewise-router-error").orElseThrow());
+    assertFalse(release, "the router is still spinning: the requests did not wait for it");
   }
 
   private void awaitQueued(int n) throws Exception {

@@ -63,12 +63,16 @@ public final class BertRouter implements Router {
 
   private final Form form;
   private final Function<String, float[]> logits;
+  // The logits when they are cheap (head over a cached embedding), else null; null for the classifier.
+  private final Function<String, float[]> cachedLogits;
   private final LabelReading reading;
   private final AutoCloseable owned;
 
-  BertRouter(Form form, Function<String, float[]> logits, LabelReading reading, AutoCloseable owned) {
+  BertRouter(Form form, Function<String, float[]> logits, Function<String, float[]> cachedLogits,
+      LabelReading reading, AutoCloseable owned) {
     this.form = form;
     this.logits = logits;
+    this.cachedLogits = cachedLogits;
     this.reading = reading;
     this.owned = owned;
   }
@@ -76,13 +80,16 @@ public final class BertRouter implements Router {
   /** A router over a loaded classifier; closing the router closes it. */
   public static BertRouter classifier(BertClassifier c, LabelReading reading) {
     checkLabels(reading, c.labels().size(), "the classifier");
-    return new BertRouter(Form.CLASSIFIER, c::logits, reading, c);
+    return new BertRouter(Form.CLASSIFIER, c::logits, null, reading, c);
   }
 
   /** A router over a trained head on the (shared, not owned) embedder. */
   public static BertRouter head(Embedder embedder, BertHead head, LabelReading reading) {
     checkLabels(reading, head.labels(), "the head");
-    return new BertRouter(Form.HEAD, text -> head.logits(embedder.embed(text)), reading, null);
+    return new BertRouter(Form.HEAD, text -> head.logits(embedder.embed(text)), text -> {
+      float[] e = embedder.cached(text);
+      return e == null ? null : head.logits(e);
+    }, reading, null);
   }
 
   private static void checkLabels(LabelReading reading, int labels, String what) {
@@ -204,6 +211,13 @@ public final class BertRouter implements Router {
   @Override
   public double strongWinRate(Prompt prompt) {
     return reading.strongWinRate(logits.apply(prompt.text()));
+  }
+
+  /** The head over a cached embedding is one small MLP pass; the classifier always runs ONNX. */
+  @Override
+  public double cachedWinRate(Prompt prompt) {
+    float[] l = cachedLogits == null ? null : cachedLogits.apply(prompt.text());
+    return l == null ? Double.NaN : reading.strongWinRate(l);
   }
 
   @Override

@@ -77,7 +77,17 @@ public final class MfRouter implements Router {
 
   @Override
   public double strongWinRate(Prompt prompt) {
-    float[] e = embedder.embed(prompt.text());
+    return winRate(embedder.embed(prompt.text()));
+  }
+
+  /** With the embedding cached, a dot product: no need for a scoring thread. */
+  @Override
+  public double cachedWinRate(Prompt prompt) {
+    float[] e = embedder.cached(prompt.text());
+    return e == null ? Double.NaN : winRate(e);
+  }
+
+  private double winRate(float[] e) {
     double s = 0;
     for (int i = 0; i < e.length; i++) {
       s += pair[i] * e[i];

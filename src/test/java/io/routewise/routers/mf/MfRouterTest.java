@@ -1,6 +1,7 @@
 package io.routewise.routers.mf;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.routewise.embedding.Embedder;
 import io.routewise.routing.Prompt;
@@ -59,5 +60,36 @@ class MfRouterTest {
     double dot = 0;
     for (int i = 0; i < d; i++) dot += v[i] * e[i];
     assertEquals(m.score(3, e) - m.score(1, e), dot, 1e-4);
+  }
+
+  @Test
+  void aCachedEmbeddingIsScoredWithoutTheEmbedderAndAnUncachedOneIsNot() {
+    java.util.concurrent.atomic.AtomicInteger embeds = new java.util.concurrent.atomic.AtomicInteger();
+    Embedder counting = new Embedder() {
+      @Override
+      public float[] embed(String text) {
+        embeds.incrementAndGet();
+        return new float[] {0.5f, 0.5f};
+      }
+
+      @Override
+      public int dimension() {
+        return 2;
+      }
+
+      @Override
+      public String modelId() {
+        return "counting";
+      }
+    };
+    MfModel m = new MfModel(2, 2, 2, new float[] {3, 4, 1, 0}, new float[] {1, 0, 0, 2}, new float[] {1, 1});
+    MfRouter r = new MfRouter(new io.routewise.embedding.CachingEmbedder(counting, 16), m, 0, 1, "a", "b");
+    assertTrue(Double.isNaN(r.cachedWinRate(Prompt.of("new prompt"))), "not cached yet: needs a scoring thread");
+    assertEquals(0, embeds.get());
+    double rate = r.strongWinRate(Prompt.of("new prompt"));
+    assertEquals(rate, r.cachedWinRate(Prompt.of("new prompt")));
+    assertEquals(1, embeds.get());
+    assertTrue(Double.isNaN(new MfRouter(counting, m, 0, 1, "a", "b").cachedWinRate(Prompt.of("new prompt"))),
+        "an embedder without a cache never answers from one");
   }
 }
