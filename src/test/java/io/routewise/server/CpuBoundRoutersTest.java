@@ -128,14 +128,9 @@ class CpuBoundRoutersTest {
 
   @Test
   void aFullScoringBacklogRoutesStrongAndIsCounted() throws Exception {
-    start("scoring_threads: 1, scoring_queue: 1");
-    entered = new CountDownLatch(1);
-    CompletableFuture<HttpResponse<String>> first =
-        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
-    assertTrue(entered.await(10, TimeUnit.SECONDS));
-    CompletableFuture<HttpResponse<String>> queued =
-        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
-    awaitQueued(1);
+    List<CompletableFuture<HttpResponse<String>>> backlog = fillTheOnlyScoringThreadAndItsQueue();
+    CompletableFuture<HttpResponse<String>> first = backlog.get(0);
+    CompletableFuture<HttpResponse<String>> queued = backlog.get(1);
 
     HttpResponse<String> second = http.send(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, second.statusCode());
@@ -156,22 +151,14 @@ class CpuBoundRoutersTest {
 
   @Test
   void aCachedPromptIsRoutedAtOnceEvenWithTheBacklogFull() throws Exception {
-    start("scoring_threads: 1, scoring_queue: 1");
-    entered = new CountDownLatch(1);
-    CompletableFuture<HttpResponse<String>> first =
-        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
-    assertTrue(entered.await(10, TimeUnit.SECONDS));
-    CompletableFuture<HttpResponse<String>> queued =
-        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
-    awaitQueued(1);
-
+    List<CompletableFuture<HttpResponse<String>>> backlog = fillTheOnlyScoringThreadAndItsQueue();
     HttpResponse<String> warm = http.send(chat("router-warm-0.5"), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, warm.statusCode());
     assertEquals("weak weak-model", warm.headers().firstValue("x-routewise-model").orElseThrow());
     assertFalse(warm.headers().firstValue("x-routewise-router-error").isPresent());
-    assertFalse(first.isDone());
+    assertFalse(backlog.get(0).isDone(), "the cached prompt did not wait for the spinning one");
     release = true;
-    assertEquals(200, queued.get(10, TimeUnit.SECONDS).statusCode());
+    assertEquals(200, backlog.get(1).get(10, TimeUnit.SECONDS).statusCode());
   }
 
   @Test
@@ -191,6 +178,19 @@ class CpuBoundRoutersTest {
     assertEquals("timeout", stuck.headers().firstValue("x-routewise-router-error").orElseThrow());
     assertEquals("overloaded", waiting.headers().firstValue("x-routewise-router-error").orElseThrow());
     assertFalse(release, "the router is still spinning: the requests did not wait for it");
+  }
+
+  /** One spinning decision on the one scoring thread, one waiting in its one-slot queue. */
+  private List<CompletableFuture<HttpResponse<String>>> fillTheOnlyScoringThreadAndItsQueue() throws Exception {
+    start("scoring_threads: 1, scoring_queue: 1");
+    entered = new CountDownLatch(1);
+    CompletableFuture<HttpResponse<String>> first =
+        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertTrue(entered.await(10, TimeUnit.SECONDS));
+    CompletableFuture<HttpResponse<String>> queued =
+        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    awaitQueued(1);
+    return List.of(first, queued);
   }
 
   private void awaitQueued(int n) throws Exception {
