@@ -39,13 +39,14 @@ final class ChatCompletionsHandler {
   }
 
   void handle(Context ctx) throws IOException {
+    long received = System.nanoTime();
     RoutingDecision decision = null;
     try {
       ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBodyBytes));
       decision = decide(routing, request);
       UpstreamClient upstream = decision.route() == Route.STRONG ? strong : weak;
       DecisionHeaders.write(ctx, decision, upstream.config().model());
-      int status = forward(ctx, request, upstream);
+      int status = forward(ctx, request, upstream, decision.router(), received);
       metrics.request(decision.router(), decision.route().label(), status);
     } catch (ApiException e) {
       metrics.request(decision == null ? "none" : decision.router(),
@@ -74,7 +75,14 @@ final class ChatCompletionsHandler {
     return spec;
   }
 
-  private int forward(Context ctx, ChatRequest request, UpstreamClient upstream) throws IOException {
+  /**
+   * Calls the upstream and relays its answer. Records the proxy's own share of the request's time
+   * (everything but waiting on the upstream): from {@code received} to the upstream call, plus, for a
+   * whole body, relaying it once read. A stream's relay is paced by the upstream, so only its
+   * part before the call counts.
+   */
+  private int forward(Context ctx, ChatRequest request, UpstreamClient upstream, String router, long received)
+      throws IOException {
     long start = System.nanoTime();
     UpstreamResponse response;
     try {
@@ -91,15 +99,18 @@ final class ChatCompletionsHandler {
       if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
+        metrics.overhead(router, start - received);
         relayStream(response, res, upstream, start);
       } else {
-        relayWhole(response, res, upstream, start, status);
+        long relayed = relayWhole(response, res, upstream, start, status);
+        metrics.overhead(router, start - received + relayed);
       }
       return status;
     }
   }
 
-  private void relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
+  /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */
+  private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
       int status) throws IOException {
     byte[] body;
     try {
@@ -108,12 +119,15 @@ final class ChatCompletionsHandler {
       upstream.listener().completed(upstream.name(), status, "body_failed", System.nanoTime() - start);
       throw upstreamError(upstream.failure(e, response.timedOut()));
     }
+    long read = System.nanoTime();
     if (status == 200) {
       Usage.fromJson(body).ifPresent(u -> upstream.listener().tokens(upstream.name(), u.prompt(), u.completion()));
     }
     res.setContentLength(body.length);
     res.getOutputStream().write(body);
-    upstream.listener().completed(upstream.name(), status, "ok", System.nanoTime() - start);
+    long end = System.nanoTime();
+    upstream.listener().completed(upstream.name(), status, "ok", end - start);
+    return end - read;
   }
 
   private void relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start)

@@ -32,4 +32,34 @@ class MetricsEndpointTest {
       assertTrue(m.contains("routewise_routed_total{route=\"strong\",router=\"random\"} 3.0"), m);
     }
   }
+
+  @Test
+  void proxyOverheadLeavesOutTheTimeSpentWaitingOnTheUpstream() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("")) {
+      f.strong.resetAll();
+      f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
+              com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/chat/completions"))
+          .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse().withStatus(200)
+              .withHeader("Content-Type", "application/json").withFixedDelay(400)
+              .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+      for (int i = 0; i < 2; i++) {
+        assertEquals(200, f.chat("router-random-0", "slow upstream").statusCode());
+      }
+      String m = f.get("/metrics").body();
+      assertTrue(m.contains("routewise_proxy_overhead_seconds_count{router=\"random\"} 2"), m);
+      double upstream = value(m, "routewise_upstream_duration_seconds_sum{outcome=\"ok\",upstream=\"strong\"}");
+      double overhead = value(m, "routewise_proxy_overhead_seconds_sum{router=\"random\"}");
+      assertTrue(upstream >= 0.8, "the upstream took 2 x 400 ms: " + upstream);
+      assertTrue(overhead < 0.4, "the proxy's own time excludes those waits: " + overhead);
+    }
+  }
+
+  private static double value(String metrics, String series) {
+    for (String line : metrics.split("\n")) {
+      if (line.startsWith(series + " ")) {
+        return Double.parseDouble(line.substring(series.length() + 1).trim());
+      }
+    }
+    throw new AssertionError(series + " not in\n" + metrics);
+  }
 }
