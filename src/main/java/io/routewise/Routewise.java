@@ -65,7 +65,8 @@ public final class Routewise implements AutoCloseable {
     try {
       UpstreamClient strong = new UpstreamClient(config.strong(), http, timeouts, metrics);
       UpstreamClient weak = new UpstreamClient(config.weak(), http, timeouts, metrics);
-      ProxyServer server = new ProxyServer(config.server(), routing, strong, weak, metrics).start();
+      ProxyServer server = new ProxyServer(config.server(), routing, strong, weak, metrics,
+          config.routing().failover()).start();
       return new Routewise(routing, http, timeouts, server, metrics, closeEmbedders);
     } catch (RuntimeException e) {
       // Port in use, say: release the threads and native sessions started above before failing.

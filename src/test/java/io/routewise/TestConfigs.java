@@ -22,6 +22,15 @@ public final class TestConfigs {
         """.formatted(strongUrl, weakUrl, extra);
   }
 
+  /** {@link #yaml} with more keys in its {@code routing} map, e.g. {@code "failover: true"}. */
+  public static String withRouting(String yaml, String routingKeys) {
+    String line = "routing: {router: random, threshold: 0.5}";
+    if (!yaml.contains(line)) {
+      throw new IllegalArgumentException("not a TestConfigs.yaml: " + yaml);
+    }
+    return yaml.replace(line, "routing: {router: random, threshold: 0.5, " + routingKeys + "}");
+  }
+
   public static RoutewiseConfig config(String yaml) {
     return new ConfigLoader(Map.of()).parse(yaml, "test");
   }

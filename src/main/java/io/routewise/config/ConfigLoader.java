@@ -91,7 +91,8 @@ public final class ConfigLoader {
     RoutingConfig routing = new RoutingConfig(r.string("router", "random"), r.number("threshold", 0.5, 0.0, 1.0),
         r.integer("scoring_threads", Runtime.getRuntime().availableProcessors(), 0, 1024),
         r.integer("scoring_queue", 256, 1, 100_000),
-        r.millis("scoring_timeout_ms", RoutingConfig.DEFAULT_SCORING_TIMEOUT_MS, 1, 600_000));
+        r.millis("scoring_timeout_ms", RoutingConfig.DEFAULT_SCORING_TIMEOUT_MS, 1, 600_000),
+        r.bool("failover", false));
     r.rejectUnknownKeys();
 
     ConfigNode c = root.child("client");

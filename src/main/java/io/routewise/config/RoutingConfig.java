@@ -7,13 +7,15 @@ package io.routewise.config;
  * @param scoringThreads platform threads for CPU-bound scoring (ONNX); 0 scores on the request thread
  * @param scoringQueue decisions that may wait for a scoring thread before one fails as overloaded
  * @param scoringTimeout the most a decision waits for a scoring thread and its scoring together
+ * @param failover whether a request whose upstream is unreachable, or answers 429 or 5xx, is sent
+ *     once to the other upstream
  */
 public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue,
-    java.time.Duration scoringTimeout) {
+    java.time.Duration scoringTimeout, boolean failover) {
   public static final long DEFAULT_SCORING_TIMEOUT_MS = 2_000;
 
   /** For the offline commands (score, eval, calibrate): one caller, so routers score inline. */
   public RoutingConfig(String router, double threshold) {
-    this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS));
+    this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false);
   }
 }

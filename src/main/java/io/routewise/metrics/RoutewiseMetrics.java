@@ -35,6 +35,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code routewise_upstream_duration_seconds{upstream,outcome}} whole call (histogram)
  *   <li>{@code routewise_tokens_total{upstream,type}} prompt/completion tokens from {@code usage}
  *   <li>{@code routewise_proxy_overhead_seconds{router}} time routewise adds on top of the upstream
+ *   <li>{@code routewise_failovers_total{from,reason}} requests sent to the other upstream
  * </ul>
  */
 public final class RoutewiseMetrics implements RoutingListener, UpstreamListener {
@@ -49,6 +50,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final MeterProvider<Timer> duration;
   private final MeterProvider<Counter> tokens;
   private final MeterProvider<Timer> overhead;
+  private final MeterProvider<Counter> failovers;
   // Meters by tag values, looked up per request: Micrometer's withTags builds, sorts and hashes a
   // fresh tag list and id on every call (~3 % of proxy CPU under load). Bounded like the meters:
   // label values are router names, routes, upstreams, outcomes and HTTP statuses.
@@ -59,6 +61,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final Map<String, Timer> ttfbTimers = new ConcurrentHashMap<>();
   private final Map<Object, Timer> durationTimers = new ConcurrentHashMap<>();
   private final Map<String, Timer> overheadTimers = new ConcurrentHashMap<>();
+  private final Map<Object, Counter> failoverCounters = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, LongAdder[]> shares = new ConcurrentHashMap<>();
   private final Set<String> loggedFailureKinds = ConcurrentHashMap.newKeySet();
 
@@ -99,6 +102,9 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .publishPercentileHistogram()
         .minimumExpectedValue(Duration.ofNanos(10_000))
         .maximumExpectedValue(Duration.ofSeconds(5))
+        .withRegistry(r);
+    failovers = Counter.builder("routewise.failovers")
+        .description("Requests sent to the other upstream because theirs was unreachable or answered 429/5xx")
         .withRegistry(r);
     tokens = Counter.builder("routewise.tokens")
         .description("Tokens reported in upstream usage, by upstream and type").withRegistry(r);
@@ -165,6 +171,12 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   public void overhead(String router, long nanos) {
     overheadTimers.computeIfAbsent(router, k -> overhead.withTags("router", k))
         .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  /** A request failed over from upstream {@code from} (strong|weak) for {@code reason}. */
+  public void failover(String from, String reason) {
+    failoverCounters.computeIfAbsent(List.of(from, reason), k -> failovers.withTags("from", from, "reason", reason))
+        .increment();
   }
 
   @Override

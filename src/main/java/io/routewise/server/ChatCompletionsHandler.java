@@ -22,6 +22,10 @@ import java.util.Locale;
  * client's bytes with only {@code model} replaced, and relay the upstream's status, body and
  * selected headers back. Streams are relayed chunk by chunk as they arrive; a client that goes away
  * mid-stream cancels the upstream call. Runs on a virtual thread, so the blocking I/O is cheap.
+ *
+ * <p>With failover on, a request whose upstream cannot be reached, or answers 429 or 5xx, goes once
+ * to the other upstream before anything has reached the client; a timeout does not (the client has
+ * already waited the upstream's whole timeout).
  */
 final class ChatCompletionsHandler {
   private final RoutingService routing;
@@ -29,14 +33,16 @@ final class ChatCompletionsHandler {
   private final UpstreamClient weak;
   private final RoutewiseMetrics metrics;
   private final long maxBodyBytes;
+  private final boolean failover;
 
   ChatCompletionsHandler(RoutingService routing, UpstreamClient strong, UpstreamClient weak,
-      RoutewiseMetrics metrics, long maxBodyBytes) {
+      RoutewiseMetrics metrics, long maxBodyBytes, boolean failover) {
     this.routing = routing;
     this.strong = strong;
     this.weak = weak;
     this.metrics = metrics;
     this.maxBodyBytes = maxBodyBytes;
+    this.failover = failover;
   }
 
   void handle(Context ctx) throws IOException {
@@ -47,7 +53,7 @@ final class ChatCompletionsHandler {
       decision = decide(routing, request);
       UpstreamClient upstream = decision.route() == Route.STRONG ? strong : weak;
       DecisionHeaders.write(ctx, decision, upstream.config().model());
-      int status = forward(ctx, request, upstream, decision.router(), received);
+      int status = forward(ctx, request, decision.route(), decision.router(), received, failover);
       metrics.request(decision.router(), decision.route().label(), status);
     } catch (ApiException e) {
       metrics.request(decision == null ? "none" : decision.router(),
@@ -93,17 +99,26 @@ final class ChatCompletionsHandler {
    * whole body, relaying it once read. A stream's relay is paced by the upstream, so only its
    * part before the call counts.
    */
-  private int forward(Context ctx, ChatRequest request, UpstreamClient upstream, String router, long received)
-      throws IOException {
+  private int forward(Context ctx, ChatRequest request, Route route, String router, long received,
+      boolean mayFailOver) throws IOException {
+    UpstreamClient upstream = route == Route.STRONG ? strong : weak;
     long start = System.nanoTime();
     UpstreamResponse response;
     try {
       response = upstream.send(request.withModel(upstream.config().model()), request.stream());
     } catch (UpstreamException e) {
+      if (mayFailOver && !e.isTimeout()) {
+        return failOver(ctx, request, route, router, received, "unreachable");
+      }
       throw upstreamError(e);
     }
+    int status = response.status();
+    if (mayFailOver && (status == 429 || status >= 500)) {
+      response.close();
+      upstream.listener().completed(upstream.name(), status, "failed_over", System.nanoTime() - start);
+      return failOver(ctx, request, route, router, received, status == 429 ? "429" : "5xx");
+    }
     try (response) {
-      int status = response.status();
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
       UpstreamHeaders.copy(response, res);
@@ -119,6 +134,16 @@ final class ChatCompletionsHandler {
       }
       return status;
     }
+  }
+
+  /** Sends the request to the other upstream instead, saying so in the headers and the metrics. */
+  private int failOver(Context ctx, ChatRequest request, Route failed, String router, long received, String reason)
+      throws IOException {
+    Route other = failed == Route.STRONG ? Route.WEAK : Route.STRONG;
+    metrics.failover(failed.label(), reason);
+    ctx.res().setHeader("x-routewise-model", other.label() + " " + (other == Route.STRONG ? strong : weak).config().model());
+    ctx.res().setHeader("x-routewise-failover", failed.label() + " " + reason);
+    return forward(ctx, request, other, router, received, false);
   }
 
   /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */

@@ -31,8 +31,9 @@ public final class ProxyServer implements AutoCloseable {
   private final Javalin app;
 
   public ProxyServer(ServerConfig config, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
-      RoutewiseMetrics metrics) {
-    ChatCompletionsHandler chat = new ChatCompletionsHandler(routing, strong, weak, metrics, config.maxBodyBytes());
+      RoutewiseMetrics metrics, boolean failover) {
+    ChatCompletionsHandler chat =
+        new ChatCompletionsHandler(routing, strong, weak, metrics, config.maxBodyBytes(), failover);
     byte[] models = modelsBody(routing, strong, weak);
     byte[] health = json(MAPPER.createObjectNode().put("status", "ok")
         .set("routers", MAPPER.valueToTree(routing.routerNames())));

@@ -82,8 +82,8 @@ class CpuBoundRoutersTest {
   }
 
   private void start(String routing) {
-    String yaml = TestConfigs.yaml(upstream.baseUrl() + "/v1", upstream.baseUrl() + "/v1", "routers: {spin: {}, warm: {}}")
-        .replace("routing: {router: random, threshold: 0.5}", "routing: {router: random, threshold: 0.5, " + routing + "}");
+    String yaml = TestConfigs.withRouting(
+        TestConfigs.yaml(upstream.baseUrl() + "/v1", upstream.baseUrl() + "/v1", "routers: {spin: {}, warm: {}}"), routing);
     routewise = Routewise.start(TestConfigs.config(yaml),
         RouterCatalog.standard().with("spin", ctx -> new Spinner()).with("warm", ctx -> new Warm()), id -> null, () -> {});
   }

@@ -1,0 +1,134 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalToJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import com.github.tomakehurst.wiremock.core.WireMockConfiguration;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code routing.failover: true}: a request whose upstream cannot be reached, or answers 429/5xx,
+ * goes once to the other upstream; the client sees which one answered and why.
+ */
+class FailoverTest {
+  private final WireMockServer strong =
+      new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+  private final WireMockServer weak =
+      new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+  private final HttpClient http = HttpClient.newHttpClient();
+  private Routewise routewise;
+
+  @AfterEach
+  void stop() {
+    if (routewise != null) {
+      routewise.close();
+    }
+    strong.stop();
+    weak.stop();
+  }
+
+  private void start(String strongUrl, String weakUrl, String routing) {
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.withRouting(TestConfigs.yaml(strongUrl, weakUrl, ""), routing)),
+        RouterCatalog.standard(), id -> null, () -> {});
+  }
+
+  private static void answer(WireMockServer upstream, int status, String model) {
+    upstream.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(status)
+        .withHeader("Content-Type", "application/json")
+        .withBody(status == 200 ? ProxyFixture.COMPLETION.formatted(model, model)
+            : "{\"error\":{\"message\":\"" + model + " says " + status + "\",\"type\":\"server_error\"}}")));
+  }
+
+  private HttpResponse<String> chat(String model) throws Exception {
+    return http.send(TestConfigs.chat(routewise.port(), model), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private String metrics() throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  private static String closedPortUrl() throws Exception {
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return "http://127.0.0.1:" + s.getLocalPort() + "/v1";
+    }
+  }
+
+  @Test
+  void anUnreachableWeakUpstreamFailsOverToStrong() throws Exception {
+    strong.start();
+    answer(strong, 200, "strong-model");
+    start(strong.baseUrl() + "/v1", closedPortUrl(), "failover: true");
+
+    HttpResponse<String> r = chat("router-random-1"); // always weak
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().contains("hello from strong-model"), r.body());
+    assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+    assertEquals("weak unreachable", r.headers().firstValue("x-routewise-failover").orElseThrow());
+    strong.verify(postRequestedFor(urlEqualTo("/v1/chat/completions"))
+        .withRequestBody(equalToJson("{\"model\":\"strong-model\"}", true, true)));
+    String m = metrics();
+    assertTrue(m.contains("routewise_failovers_total{from=\"weak\",reason=\"unreachable\"} 1.0"), m);
+  }
+
+  @Test
+  void aStrong5xxFailsOverToWeakAndA429FromBothEndsWithTheSecondAnswer() throws Exception {
+    strong.start();
+    weak.start();
+    answer(strong, 503, "strong-model");
+    answer(weak, 200, "weak-model");
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true");
+
+    HttpResponse<String> r = chat("router-random-0"); // always strong
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().contains("hello from weak-model"), r.body());
+    assertEquals("weak weak-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+    assertEquals("strong 5xx", r.headers().firstValue("x-routewise-failover").orElseThrow());
+
+    // Only one hop: when the other upstream fails too, its answer is what the client gets.
+    answer(strong, 429, "strong-model");
+    answer(weak, 500, "weak-model");
+    HttpResponse<String> both = chat("router-random-0");
+    assertEquals(500, both.statusCode());
+    assertTrue(both.body().contains("weak-model says 500"), both.body());
+    assertEquals("strong 429", both.headers().firstValue("x-routewise-failover").orElseThrow());
+    strong.verify(2, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    weak.verify(2, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+  }
+
+  @Test
+  void aTimeoutIsNotFailedOverAndFailoverIsOffByDefault() throws Exception {
+    strong.start();
+    weak.start();
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions"))
+        .willReturn(aResponse().withStatus(200).withFixedDelay(3_000)));
+    answer(weak, 503, "weak-model");
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true");
+    // The client already waited the whole timeout_ms (1.5 s): a second upstream would double it.
+    assertEquals(504, chat("router-random-0").statusCode());
+    weak.verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    routewise.close();
+
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "scoring_queue: 256");
+    HttpResponse<String> r = chat("router-random-1");
+    assertEquals(503, r.statusCode());
+    assertFalse(r.headers().firstValue("x-routewise-failover").isPresent());
+    strong.verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+  }
+}
