@@ -71,6 +71,7 @@ public final class ScoringPool implements AutoCloseable {
     } catch (TimeoutException e) {
       // A cancelled task that has not started never runs (FutureTask checks before calling).
       result.cancel(false);
+      executor.remove((Runnable) result); // free its queue slot now, not when a thread reaches it
       long ms = TimeUnit.NANOSECONDS.toMillis(timeoutNanos);
       throw started.get()
           ? new RouterException("timeout", "scoring took over " + ms + " ms (routing.scoring_timeout_ms)")

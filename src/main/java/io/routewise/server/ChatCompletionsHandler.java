@@ -108,15 +108,17 @@ final class ChatCompletionsHandler {
       response = upstream.send(request.withModel(upstream.config().model()), request.stream());
     } catch (UpstreamException e) {
       if (mayFailOver && !e.isTimeout()) {
-        return failOver(ctx, request, route, router, received, "unreachable");
+        // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
+        return failOver(ctx, request, route, router, received + (System.nanoTime() - start), "unreachable");
       }
       throw upstreamError(e);
     }
     int status = response.status();
     if (mayFailOver && (status == 429 || status >= 500)) {
       response.close();
-      upstream.listener().completed(upstream.name(), status, "failed_over", System.nanoTime() - start);
-      return failOver(ctx, request, route, router, received, status == 429 ? "429" : "5xx");
+      long spent = System.nanoTime() - start;
+      upstream.listener().completed(upstream.name(), status, "failed_over", spent);
+      return failOver(ctx, request, route, router, received + spent, status == 429 ? "429" : "5xx");
     }
     try (response) {
       HttpServletResponse res = ctx.res();

@@ -81,6 +81,7 @@ class ScoringPoolTest {
         return 0.75;
       }, Prompt.of("x")));
       assertEquals("overloaded", waited.kind());
+      assertEquals(0, pool.queued(), "the withdrawn decision gave its queue slot back at once");
       assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(3), "it gave up near the deadline");
       ExecutionException e = assertThrows(ExecutionException.class, () -> running.get(5, TimeUnit.SECONDS));
       assertEquals("timeout", ((RouterException) e.getCause()).kind());

@@ -49,7 +49,12 @@ class FailoverTest {
   }
 
   private static void answer(WireMockServer upstream, int status, String model) {
+    answer(upstream, status, model, 0);
+  }
+
+  private static void answer(WireMockServer upstream, int status, String model, int delayMillis) {
     upstream.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(status)
+        .withFixedDelay(delayMillis)
         .withHeader("Content-Type", "application/json")
         .withBody(status == 200 ? ProxyFixture.COMPLETION.formatted(model, model)
             : "{\"error\":{\"message\":\"" + model + " says " + status + "\",\"type\":\"server_error\"}}")));
@@ -91,7 +96,7 @@ class FailoverTest {
   void aStrong5xxFailsOverToWeakAndA429FromBothEndsWithTheSecondAnswer() throws Exception {
     strong.start();
     weak.start();
-    answer(strong, 503, "strong-model");
+    answer(strong, 503, "strong-model", 400);
     answer(weak, 200, "weak-model");
     start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true");
 
@@ -100,6 +105,8 @@ class FailoverTest {
     assertTrue(r.body().contains("hello from weak-model"), r.body());
     assertEquals("weak weak-model", r.headers().firstValue("x-routewise-model").orElseThrow());
     assertEquals("strong 5xx", r.headers().firstValue("x-routewise-failover").orElseThrow());
+    double overhead = MetricsEndpointTest.value(metrics(), "routewise_proxy_overhead_seconds_sum{router=\"random\"}");
+    assertTrue(overhead < 0.3, "the 400 ms the failed upstream took is not routewise's overhead: " + overhead);
 
     // Only one hop: when the other upstream fails too, its answer is what the client gets.
     answer(strong, 429, "strong-model");

@@ -54,7 +54,8 @@ class MetricsEndpointTest {
     }
   }
 
-  private static double value(String metrics, String series) {
+  /** The value of one series line in a Prometheus scrape. */
+  static double value(String metrics, String series) {
     for (String line : metrics.split("\n")) {
       if (line.startsWith(series + " ")) {
         return Double.parseDouble(line.substring(series.length() + 1).trim());
