@@ -78,36 +78,28 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .description("Routing decisions by router and route").withRegistry(r);
     routerFailures = Counter.builder("routewise.router.failures")
         .description("Router errors; each such request was routed to the strong model").withRegistry(r);
-    decision = Timer.builder("routewise.routing.decision")
-        .description("Time to score a prompt and decide the route")
-        .publishPercentileHistogram()
-        .minimumExpectedValue(Duration.ofNanos(10_000))
-        .maximumExpectedValue(Duration.ofSeconds(5))
-        .withRegistry(r);
-    ttfb = Timer.builder("routewise.upstream.ttfb")
-        .description("Time from sending the upstream request to its response headers")
-        .publishPercentileHistogram()
-        .minimumExpectedValue(Duration.ofNanos(50_000))
-        .maximumExpectedValue(Duration.ofMinutes(5))
-        .withRegistry(r);
-    duration = Timer.builder("routewise.upstream.duration")
-        .description("Whole upstream call, until the body was relayed or the call failed")
-        .publishPercentileHistogram()
-        .minimumExpectedValue(Duration.ofNanos(50_000))
-        .maximumExpectedValue(Duration.ofMinutes(10))
-        .withRegistry(r);
-    overhead = Timer.builder("routewise.proxy.overhead")
-        .description("Time routewise adds to a chat request on top of the upstream: reading and parsing it, "
-            + "routing, preparing the upstream call, and relaying a non-streamed body once read")
-        .publishPercentileHistogram()
-        .minimumExpectedValue(Duration.ofNanos(10_000))
-        .maximumExpectedValue(Duration.ofSeconds(5))
-        .withRegistry(r);
+    decision = histogram("routewise.routing.decision", "Time to score a prompt and decide the route",
+        Duration.ofNanos(10_000), Duration.ofSeconds(5));
+    ttfb = histogram("routewise.upstream.ttfb", "Time from sending the upstream request to its response headers",
+        Duration.ofNanos(50_000), Duration.ofMinutes(5));
+    duration = histogram("routewise.upstream.duration",
+        "Whole upstream call, until the body was relayed or the call failed",
+        Duration.ofNanos(50_000), Duration.ofMinutes(10));
+    overhead = histogram("routewise.proxy.overhead",
+        "Time routewise adds to a chat request on top of the upstream: reading and parsing it, "
+            + "routing, preparing the upstream call, and relaying a non-streamed body once read",
+        Duration.ofNanos(10_000), Duration.ofSeconds(5));
     failovers = Counter.builder("routewise.failovers")
         .description("Requests sent to the other upstream because theirs was unreachable or answered 429/5xx")
         .withRegistry(r);
     tokens = Counter.builder("routewise.tokens")
         .description("Tokens reported in upstream usage, by upstream and type").withRegistry(r);
+  }
+
+  /** A timer published as a Prometheus histogram, its buckets bounded to the range it measures. */
+  private MeterProvider<Timer> histogram(String name, String description, Duration min, Duration max) {
+    return Timer.builder(name).description(description).publishPercentileHistogram()
+        .minimumExpectedValue(min).maximumExpectedValue(max).withRegistry(registry);
   }
 
   /** Exposes one shared embedding cache: hits, misses (each a model run) and entries, by model. */

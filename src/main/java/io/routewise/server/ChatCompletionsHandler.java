@@ -51,8 +51,7 @@ final class ChatCompletionsHandler {
     try {
       ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBodyBytes));
       decision = decide(routing, request);
-      UpstreamClient upstream = decision.route() == Route.STRONG ? strong : weak;
-      DecisionHeaders.write(ctx, decision, upstream.config().model());
+      DecisionHeaders.write(ctx, decision, upstream(decision.route()).config().model());
       int status = forward(ctx, request, decision.route(), decision.router(), received, failover);
       metrics.request(decision.router(), decision.route().label(), status);
     } catch (ApiException e) {
@@ -101,7 +100,7 @@ final class ChatCompletionsHandler {
    */
   private int forward(Context ctx, ChatRequest request, Route route, String router, long received,
       boolean mayFailOver) throws IOException {
-    UpstreamClient upstream = route == Route.STRONG ? strong : weak;
+    UpstreamClient upstream = upstream(route);
     long start = System.nanoTime();
     UpstreamResponse response;
     try {
@@ -143,9 +142,13 @@ final class ChatCompletionsHandler {
       throws IOException {
     Route other = failed == Route.STRONG ? Route.WEAK : Route.STRONG;
     metrics.failover(failed.label(), reason);
-    ctx.res().setHeader("x-routewise-model", other.label() + " " + (other == Route.STRONG ? strong : weak).config().model());
+    DecisionHeaders.served(ctx, other, upstream(other).config().model());
     ctx.res().setHeader("x-routewise-failover", failed.label() + " " + reason);
     return forward(ctx, request, other, router, received, false);
+  }
+
+  private UpstreamClient upstream(Route route) {
+    return route == Route.STRONG ? strong : weak;
   }
 
   /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */

@@ -10,12 +10,17 @@ final class DecisionHeaders {
   static void write(Context ctx, RoutingDecision d, String upstreamModel) {
     var res = ctx.res();
     res.setHeader("x-routewise-router", d.router());
-    res.setHeader("x-routewise-model", d.route().label() + " " + upstreamModel);
+    served(ctx, d.route(), upstreamModel);
     res.setHeader("x-routewise-win-rate", sixDecimals(d.strongWinRate()));
     res.setHeader("x-routewise-threshold", Double.toString(d.threshold()));
     if (d.fellBack()) {
       res.setHeader("x-routewise-router-error", d.failureKind());
     }
+  }
+
+  /** Which upstream answers: written with the decision, rewritten when a failover changes it. */
+  static void served(Context ctx, io.routewise.routing.Route route, String upstreamModel) {
+    ctx.res().setHeader("x-routewise-model", route.label() + " " + upstreamModel);
   }
 
   /** Like {@code "%.6f"} (half-up on the shortest decimal form), without the Formatter (a hot path). */
