@@ -31,6 +31,15 @@ public final class TestConfigs {
     return yaml.replace(line, "routing: {router: random, threshold: 0.5, " + routingKeys + "}");
   }
 
+  /** {@link #yaml} with more keys in its {@code server} map, e.g. {@code "shutdown_grace_ms: 500"}. */
+  public static String withServer(String yaml, String serverKeys) {
+    String line = "server: {host: 127.0.0.1, port: 0}";
+    if (!yaml.contains(line)) {
+      throw new IllegalArgumentException("not a TestConfigs.yaml: " + yaml);
+    }
+    return yaml.replace(line, "server: {host: 127.0.0.1, port: 0, " + serverKeys + "}");
+  }
+
   public static RoutewiseConfig config(String yaml) {
     return new ConfigLoader(Map.of()).parse(yaml, "test");
   }

@@ -114,6 +114,12 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .description("Entries in the shared LRU embedding cache").tag("model", model).register(registry);
   }
 
+  /** Requests being served right now (what a shutdown waits for). */
+  public void inFlight(java.util.function.IntSupplier count) {
+    Gauge.builder("routewise.requests.in.flight", count, c -> c.getAsInt()).strongReference(true)
+        .description("HTTP requests being served, streams included (a scrape counts itself)").register(registry);
+  }
+
   /** Exposes the scoring threads' load: decisions being scored and waiting for a thread. */
   public void scoringPool(io.routewise.routing.ScoringPool pool) {
     Gauge.builder("routewise.scoring.active", pool, io.routewise.routing.ScoringPool::active)

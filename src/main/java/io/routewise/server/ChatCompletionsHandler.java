@@ -34,19 +34,29 @@ final class ChatCompletionsHandler {
   private final RoutewiseMetrics metrics;
   private final long maxBodyBytes;
   private final boolean failover;
+  private final InFlightRequests inFlight;
 
   ChatCompletionsHandler(RoutingService routing, UpstreamClient strong, UpstreamClient weak,
-      RoutewiseMetrics metrics, long maxBodyBytes, boolean failover) {
+      RoutewiseMetrics metrics, long maxBodyBytes, boolean failover, InFlightRequests inFlight) {
     this.routing = routing;
     this.strong = strong;
     this.weak = weak;
     this.metrics = metrics;
     this.maxBodyBytes = maxBodyBytes;
     this.failover = failover;
+    this.inFlight = inFlight;
   }
 
   void handle(Context ctx) throws IOException {
     long received = began(ctx);
+    if (inFlight.draining()) {
+      metrics.request("none", "none", 503);
+      // Close the connection too, so a pooling client's next attempt opens one to another instance.
+      ctx.header("Connection", "close");
+      throw new ApiException(503, "server_error",
+          "routewise is shutting down and takes no new requests; retry, and it goes to another instance.",
+          null, "shutting_down");
+    }
     RoutingDecision decision = null;
     try {
       ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBodyBytes));

@@ -29,13 +29,20 @@ public final class ProxyServer implements AutoCloseable {
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
   private final Javalin app;
+  private final InFlightRequests inFlight = new InFlightRequests();
+  private final java.time.Duration shutdownGrace;
 
   public ProxyServer(ServerConfig config, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
       RoutewiseMetrics metrics, boolean failover) {
+    this.shutdownGrace = config.shutdownGrace();
     ChatCompletionsHandler chat =
-        new ChatCompletionsHandler(routing, strong, weak, metrics, config.maxBodyBytes(), failover);
+        new ChatCompletionsHandler(routing, strong, weak, metrics, config.maxBodyBytes(), failover, inFlight);
+    metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, strong, weak);
     byte[] health = json(MAPPER.createObjectNode().put("status", "ok")
+        .set("routers", MAPPER.valueToTree(routing.routerNames())));
+    // While draining, a load balancer's health check takes this instance out of rotation.
+    byte[] draining = json(MAPPER.createObjectNode().put("status", "draining")
         .set("routers", MAPPER.valueToTree(routing.routerNames())));
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
@@ -44,6 +51,7 @@ public final class ProxyServer implements AutoCloseable {
       cfg.http.compressionStrategy = CompressionStrategy.NONE;
       cfg.jetty.host = config.host();
       cfg.jetty.port = config.port();
+      cfg.jetty.modifyServletContextHandler(context -> context.insertHandler(inFlight));
       if (!config.apiKeys().isEmpty()) {
         List<byte[]> keys = config.apiKeys().stream()
             .map(k -> k.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
@@ -52,7 +60,10 @@ public final class ProxyServer implements AutoCloseable {
       cfg.routes.post("/v1/chat/completions", chat::handle);
       cfg.routes.post("/v1/route", ctx -> route(ctx, routing, strong, weak, config.maxBodyBytes()));
       cfg.routes.get("/v1/models", ctx -> ctx.contentType("application/json").result(models));
-      cfg.routes.get("/health", ctx -> ctx.contentType("application/json").result(health));
+      cfg.routes.get("/health", ctx -> {
+        boolean up = !inFlight.draining();
+        ctx.status(up ? 200 : 503).contentType("application/json").result(up ? health : draining);
+      });
       cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
           .result(metrics.scrape()));
       cfg.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
@@ -105,8 +116,27 @@ public final class ProxyServer implements AutoCloseable {
     return app.port();
   }
 
+  /**
+   * Stops serving: new chat requests get 503 and {@code /health} says draining, requests in flight
+   * get up to {@code server.shutdown_grace_ms} to finish, then the server stops and whatever
+   * is left is cut off.
+   */
   @Override
   public void close() {
+    int running = inFlight.count();
+    if (running > 0 && shutdownGrace.isPositive()) {
+      LOG.info("shutting down: waiting up to {} ms for {} request(s) in flight", shutdownGrace.toMillis(),
+          running);
+    }
+    try {
+      int left = inFlight.drain(shutdownGrace);
+      if (left > 0) {
+        LOG.warn("shutting down: {} request(s) still in flight after {} ms are cut off", left,
+            shutdownGrace.toMillis());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     app.stop();
   }
 

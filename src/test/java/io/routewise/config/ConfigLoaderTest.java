@@ -39,6 +39,7 @@ class ConfigLoaderTest {
     assertEquals("llama3.1:8b", c.weak().model());
     assertEquals(0.25, c.routing().threshold());
     assertEquals(4L * 1024 * 1024, c.server().maxBodyBytes());
+    assertEquals(java.time.Duration.ofSeconds(25), c.server().shutdownGrace());
     assertEquals(Runtime.getRuntime().availableProcessors(), c.routing().scoringThreads());
     assertEquals(256, c.routing().scoringQueue());
     assertEquals(java.time.Duration.ofSeconds(2), c.routing().scoringTimeout());
@@ -79,7 +80,7 @@ class ConfigLoaderTest {
           strong: {base_url: "ftp://nope", api_key: x}
           weak: {base_url: "not a url", model: m}
         routing: {threshold: 1.5}
-        server: {port: 70000}
+        server: {port: 70000, shutdown_grace_ms: -1}
         """;
     ConfigException e = assertThrows(ConfigException.class, () -> parse(yaml, Map.of()));
     String msg = e.getMessage();
@@ -88,7 +89,8 @@ class ConfigLoaderTest {
     assertTrue(msg.contains("upstreams.weak.base_url"), msg);
     assertTrue(msg.contains("routing.threshold: must be in [0, 1], got 1.5"), msg);
     assertTrue(msg.contains("server.port: must be between 0 and 65535, got 70000"), msg);
-    assertEquals(5, e.problems().size(), msg);
+    assertTrue(msg.contains("server.shutdown_grace_ms: must be between 0 and 3600000, got -1"), msg);
+    assertEquals(6, e.problems().size(), msg);
   }
 
   @Test

@@ -1,0 +1,272 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A restart (SIGTERM runs {@link Routewise#close()}) must not cut off completions already being
+ * streamed: they finish within server.shutdown_grace_ms while new requests are turned away with a
+ * retryable 503 and /health says draining. The upstream streams one chunk, then holds the rest
+ * until the test releases it, so "in flight" is certain rather than timed.
+ */
+class GracefulShutdownTest {
+  private final HttpClient http = HttpClient.newHttpClient();
+  private final CountDownLatch release = new CountDownLatch(1);
+  private HttpServer upstream;
+  private Routewise routewise;
+  private Thread closer;
+
+  @BeforeEach
+  void startUpstream() throws IOException {
+    upstream = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    upstream.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+    upstream.createContext("/v1/chat/completions", ex -> {
+      try (InputStream in = ex.getRequestBody()) {
+        in.readAllBytes();
+      }
+      ex.getResponseHeaders().set("Content-Type", "text/event-stream");
+      ex.sendResponseHeaders(200, 0);
+      OutputStream out = ex.getResponseBody();
+      try {
+        out.write(chunk("Hel"));
+        out.flush();
+        if (release.await(20, TimeUnit.SECONDS)) {
+          out.write(chunk("lo"));
+          out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+          out.flush();
+        }
+      } catch (IOException | InterruptedException ignored) {
+        // routewise cut the call off: what the short-grace test expects
+      } finally {
+        ex.close();
+      }
+    });
+    upstream.start();
+  }
+
+  private void startRoutewise(long graceMs) {
+    String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1";
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.withServer(TestConfigs.yaml(url, url, ""),
+        "shutdown_grace_ms: " + graceMs)), RouterCatalog.standard(), id -> null, () -> {});
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    release.countDown();
+    if (closer != null) {
+      closer.join(10_000);
+    }
+    upstream.stop(0);
+  }
+
+  @Test
+  void aStreamInFlightFinishesWhileNewRequestsGet503AndHealthSaysDraining() throws Exception {
+    startRoutewise(15_000);
+    BufferedReader stream = openStream();
+    assertTrue(stream.readLine().contains("Hel"), "the stream is under way");
+
+    closer = Thread.ofPlatform().start(routewise::close);
+    HttpResponse<String> health = awaitDraining();
+    assertEquals(503, health.statusCode());
+    assertTrue(health.body().contains("\"status\":\"draining\""), health.body());
+
+    HttpResponse<String> turnedAway = http.send(TestConfigs.chat(routewise.port(), "router-random-0.5"),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(503, turnedAway.statusCode());
+    assertTrue(turnedAway.body().contains("\"code\":\"shutting_down\"")
+        && turnedAway.body().contains("\"type\":\"server_error\""), turnedAway.body());
+    String metrics = get("/metrics").body(); // the stream and this scrape
+    assertTrue(metrics.contains("routewise_requests_in_flight 2.0"), metrics);
+    assertTrue(metrics.contains("routewise_requests_total{route=\"none\",router=\"none\",status=\"503\"} 1.0"),
+        metrics);
+
+    Thread.sleep(300);
+    assertTrue(closer.isAlive(), "shutdown waits for the stream in flight");
+    release.countDown();
+    List<String> rest = readRest(stream);
+    assertEquals(List.of("data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}", "data: [DONE]"), rest);
+    closer.join(5_000);
+    assertFalse(closer.isAlive(), "shutdown ends once nothing is in flight");
+  }
+
+  /**
+   * What {@code docker stop} does: SIGTERM to a real routewise process. Before graceful shutdown the
+   * process exited within ~0.2 s and cut the stream off after its first chunk.
+   */
+  @Test
+  void sigtermToTheProcessLetsAStreamInFlightFinish(@TempDir Path dir) throws Exception {
+    String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1";
+    Path config = Files.writeString(dir.resolve("config.yaml"),
+        TestConfigs.withServer(TestConfigs.yaml(url, url, ""), "shutdown_grace_ms: 15000"));
+    Process proc = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dorg.slf4j.simpleLogger.log.io.routewise=info", // the start-up line says the port
+        // Surefire runs tests from a manifest-only jar; the real class path is in this property.
+        "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+        "io.routewise.Main", "serve", "--config", config.toString())
+        .redirectErrorStream(true).start();
+    try {
+      int port = listeningPort(proc);
+      BufferedReader stream = openStream(port);
+      assertTrue(stream.readLine().contains("Hel"), "the stream is under way");
+
+      proc.destroy(); // SIGTERM
+      HttpResponse<String> health = awaitDraining(port);
+      assertEquals(503, health.statusCode(), health.body());
+      assertTrue(proc.isAlive(), "the process waits for the stream in flight");
+
+      release.countDown();
+      assertEquals(List.of("data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}", "data: [DONE]"),
+          readRest(stream));
+      assertTrue(proc.waitFor(10, TimeUnit.SECONDS), "the process exits once nothing is in flight");
+    } finally {
+      proc.destroyForcibly();
+    }
+  }
+
+  /** Reads the child's log until it says where it listens; keeps draining it so the child never blocks. */
+  private static int listeningPort(Process proc) throws Exception {
+    Pattern listening = Pattern.compile("listening on 127\\.0\\.0\\.1:(\\d+)");
+    java.util.concurrent.CompletableFuture<Integer> port = new java.util.concurrent.CompletableFuture<>();
+    List<String> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+    Thread.ofPlatform().daemon().start(() -> {
+      try (BufferedReader log = new BufferedReader(new InputStreamReader(proc.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = log.readLine()) != null) {
+          seen.add(line);
+          Matcher m = listening.matcher(line);
+          if (m.find()) {
+            port.complete(Integer.parseInt(m.group(1)));
+          }
+        }
+        port.completeExceptionally(new IllegalStateException("routewise exited before listening"));
+      } catch (IOException e) {
+        port.completeExceptionally(e);
+      }
+    });
+    try {
+      return port.get(60, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new AssertionError("routewise did not start: " + seen, e);
+    }
+  }
+
+  @Test
+  void afterTheGraceWhatIsStillInFlightIsCutOff() throws Exception {
+    startRoutewise(400);
+    BufferedReader stream = openStream();
+    assertTrue(stream.readLine().contains("Hel"));
+    long start = System.nanoTime();
+    closer = Thread.ofPlatform().start(routewise::close);
+    closer.join(10_000);
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    assertFalse(closer.isAlive());
+    assertTrue(ms >= 350 && ms < 5_000, "shutdown took " + ms + " ms with a 400 ms grace");
+    List<String> rest;
+    try {
+      rest = readRest(stream);
+    } catch (IOException cut) {
+      rest = List.of();
+    }
+    assertFalse(rest.contains("data: [DONE]"), "the stream was cut off, not finished: " + rest);
+  }
+
+  @Test
+  void withNothingInFlightShutdownIsImmediate() throws Exception {
+    startRoutewise(15_000);
+    release.countDown();
+    readRest(openStream()); // a request that has finished is no longer in flight
+    long start = System.nanoTime();
+    routewise.close();
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    assertTrue(ms < 3_000, "shutdown with nothing in flight took " + ms + " ms (grace 15 s)");
+  }
+
+  private BufferedReader openStream() throws Exception {
+    return openStream(routewise.port());
+  }
+
+  private BufferedReader openStream(int port) throws Exception {
+    HttpResponse<InputStream> r = http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+            .timeout(Duration.ofSeconds(10))
+            .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"router-random-0\",\"stream\":true,"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+            .build(),
+        HttpResponse.BodyHandlers.ofInputStream());
+    assertEquals(200, r.statusCode());
+    return new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8));
+  }
+
+  private static List<String> readRest(BufferedReader stream) throws IOException {
+    List<String> lines = new ArrayList<>();
+    String line;
+    while ((line = stream.readLine()) != null) {
+      if (!line.isEmpty()) {
+        lines.add(line);
+      }
+    }
+    return lines;
+  }
+
+  private HttpResponse<String> awaitDraining() throws Exception {
+    return awaitDraining(routewise.port());
+  }
+
+  private HttpResponse<String> awaitDraining(int port) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    HttpResponse<String> r;
+    do {
+      r = get(port, "/health");
+    } while (r.statusCode() == 200 && System.nanoTime() < deadline && sleep());
+    return r;
+  }
+
+  private static boolean sleep() throws InterruptedException {
+    Thread.sleep(20);
+    return true;
+  }
+
+  private HttpResponse<String> get(String path) throws Exception {
+    return get(routewise.port(), path);
+  }
+
+  private HttpResponse<String> get(int port, String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static byte[] chunk(String content) {
+    return ("data: {\"choices\":[{\"delta\":{\"content\":\"" + content + "\"}}]}\n\n")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+}
