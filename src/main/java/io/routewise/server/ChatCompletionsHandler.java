@@ -35,6 +35,7 @@ final class ChatCompletionsHandler {
   private final long maxBodyBytes;
   private final boolean failover;
   private final InFlightRequests inFlight;
+  private final UpstreamFailureLog failures = new UpstreamFailureLog();
 
   ChatCompletionsHandler(RoutingService routing, UpstreamClient strong, UpstreamClient weak,
       RoutewiseMetrics metrics, long maxBodyBytes, boolean failover, InFlightRequests inFlight) {
@@ -117,16 +118,19 @@ final class ChatCompletionsHandler {
       response = upstream.send(request.withModel(upstream.config().model()), request.stream());
     } catch (UpstreamException e) {
       if (mayFailOver && !e.isTimeout()) {
+        failures.failed(upstream.name(), "failover unreachable", e.getMessage());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
         return failOver(ctx, request, route, router, received + (System.nanoTime() - start), "unreachable");
       }
-      throw upstreamError(e);
+      throw failed(upstream, e);
     }
     int status = response.status();
     if (mayFailOver && (status == 429 || status >= 500)) {
       response.close();
       long spent = System.nanoTime() - start;
       upstream.listener().completed(upstream.name(), status, "failed_over", spent);
+      failures.failed(upstream.name(), "failover " + status, "The " + upstream.name() + " upstream ("
+          + upstream.config().baseUrl().getHost() + ") answered " + status + ".");
       return failOver(ctx, request, route, router, received + spent, status == 429 ? "429" : "5xx");
     }
     try (response) {
@@ -169,7 +173,7 @@ final class ChatCompletionsHandler {
       body = response.bodyBytes();
     } catch (IOException e) {
       upstream.listener().completed(upstream.name(), status, "body_failed", System.nanoTime() - start);
-      throw upstreamError(upstream.failure(e, response.timedOut()));
+      throw failed(upstream, upstream.failure(e, response.timedOut()));
     }
     long read = System.nanoTime();
     if (status == 200) {
@@ -195,7 +199,9 @@ final class ChatCompletionsHandler {
       } catch (IOException e) {
         // Headers are gone already: tell the client in the stream itself, then end it.
         outcome = response.timedOut() ? "timeout" : "stream_failed";
-        writeQuietly(out, streamError(upstream.failure(e, response.timedOut())));
+        UpstreamException failure = upstream.failure(e, response.timedOut());
+        failures.failed(upstream.name(), "stream " + streamErrorCode(failure), failure.getMessage());
+        writeQuietly(out, streamError(failure));
         break;
       }
       if (n < 0) {
@@ -224,13 +230,24 @@ final class ChatCompletionsHandler {
     }
   }
 
+  private static String streamErrorCode(UpstreamException e) {
+    return e.isTimeout() ? "upstream_timeout" : "upstream_stream_failed";
+  }
+
   private static byte[] streamError(UpstreamException e) {
-    String json = new String(OpenAiErrors.body(e.getMessage(), "upstream_error", null,
-        e.isTimeout() ? "upstream_timeout" : "upstream_stream_failed"), StandardCharsets.UTF_8);
+    String json = new String(OpenAiErrors.body(e.getMessage(), "upstream_error", null, streamErrorCode(e)),
+        StandardCharsets.UTF_8);
     return ("data: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
   }
 
-  static ApiException upstreamError(UpstreamException e) {
+  /** The client's 502 or 504 for an upstream failure, which the log hears about too. */
+  private ApiException failed(UpstreamClient upstream, UpstreamException e) {
+    ApiException error = upstreamError(e);
+    failures.failed(upstream.name(), error.status() + " " + error.code(), e.getMessage());
+    return error;
+  }
+
+  private static ApiException upstreamError(UpstreamException e) {
     return e.isTimeout()
         ? new ApiException(504, "upstream_error", e.getMessage(), null, "upstream_timeout")
         : new ApiException(502, "upstream_error", e.getMessage(), null, "upstream_unreachable");

@@ -1,0 +1,59 @@
+package io.routewise.server;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Warns about upstream failures that clients see (502, 504, a stream cut off, a failover), at most
+ * once per interval per upstream with a count of the ones left out: a wrong base_url or an outage
+ * shows in the log at once, and a thousand failing requests a second do not flood it. Messages
+ * name the upstream's host and the error, never a key.
+ */
+final class UpstreamFailureLog {
+  private static final Logger LOG = LoggerFactory.getLogger(UpstreamFailureLog.class);
+  static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(10);
+
+  private final long intervalNanos;
+  private final LongSupplier clock;
+  private final Consumer<String> sink;
+  private final Window strong = new Window();
+  private final Window weak = new Window();
+
+  UpstreamFailureLog() {
+    this(DEFAULT_INTERVAL, System::nanoTime, LOG::warn);
+  }
+
+  UpstreamFailureLog(Duration interval, LongSupplier clock, Consumer<String> sink) {
+    this.intervalNanos = interval.toNanos();
+    this.clock = clock;
+    this.sink = sink;
+  }
+
+  /**
+   * @param upstream "strong" or "weak"
+   * @param what what the client got, e.g. {@code 502 upstream_unreachable}
+   * @param detail the error, as the client's message has it
+   */
+  void failed(String upstream, String what, String detail) {
+    Window w = "strong".equals(upstream) ? strong : weak;
+    long now = clock.getAsLong();
+    long last = w.lastLogged.get();
+    if (last != Long.MIN_VALUE && now - last < intervalNanos || !w.lastLogged.compareAndSet(last, now)) {
+      w.leftOut.incrementAndGet();
+      return;
+    }
+    int leftOut = w.leftOut.getAndSet(0);
+    sink.accept("upstream " + upstream + " failed (" + what + "): " + detail
+        + (leftOut > 0 ? " [and " + leftOut + " more failure(s) of this upstream since the last message]" : ""));
+  }
+
+  private static final class Window {
+    final AtomicLong lastLogged = new AtomicLong(Long.MIN_VALUE);
+    final AtomicInteger leftOut = new AtomicInteger();
+  }
+}
