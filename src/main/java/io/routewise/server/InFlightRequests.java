@@ -2,6 +2,7 @@ package io.routewise.server;
 
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -24,35 +25,56 @@ final class InFlightRequests extends Handler.Wrapper {
     // Counted before the handler can look at the draining flag, which drain() sets before reading
     // the count: a request either sees the flag (and is turned away) or is waited for.
     count.incrementAndGet();
+    Counted counted = new Counted(callback);
     boolean handled;
     try {
-      handled = super.handle(request, response, new Callback.Nested(callback) {
-        @Override
-        public void succeeded() {
-          try {
-            super.succeeded();
-          } finally {
-            exit();
-          }
-        }
-
-        @Override
-        public void failed(Throwable x) {
-          try {
-            super.failed(x);
-          } finally {
-            exit();
-          }
-        }
-      });
+      handled = super.handle(request, response, counted);
     } catch (Throwable t) {
-      exit();
+      counted.exitOnce();
       throw t;
     }
     if (!handled) {
-      exit();
+      counted.exitOnce();
     }
     return handled;
+  }
+
+  /**
+   * The request's callback, which uncounts it once its response is completely written. Once only:
+   * a handler that throws may still have completed the callback.
+   */
+  private final class Counted extends Callback.Nested {
+    private static final AtomicIntegerFieldUpdater<Counted> EXITED =
+        AtomicIntegerFieldUpdater.newUpdater(Counted.class, "exited");
+    private volatile int exited;
+
+    Counted(Callback callback) {
+      super(callback);
+    }
+
+    @Override
+    public void succeeded() {
+      try {
+        super.succeeded();
+      } finally {
+        exitOnce();
+      }
+    }
+
+    @Override
+    public void failed(Throwable x) {
+      try {
+        super.failed(x);
+      } finally {
+        exitOnce();
+      }
+    }
+
+    void exitOnce() {
+      if (EXITED.compareAndSet(this, 0, 1)) {
+        exit();
+      }
+    }
   }
 
   private void exit() {

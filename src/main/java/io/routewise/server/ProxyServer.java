@@ -31,6 +31,8 @@ public final class ProxyServer implements AutoCloseable {
   private final Javalin app;
   private final InFlightRequests inFlight = new InFlightRequests();
   private final java.time.Duration shutdownGrace;
+  private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
+  private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
   public ProxyServer(ServerConfig config, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
       RoutewiseMetrics metrics, boolean failover) {
@@ -119,16 +121,20 @@ public final class ProxyServer implements AutoCloseable {
   /**
    * Stops serving: new chat requests get 503 and {@code /health} says draining, requests in flight
    * get up to {@code server.shutdown_grace_ms} to finish, then the server stops and whatever
-   * is left is cut off.
+   * is left is cut off. Once only: a later or concurrent call waits for the first to finish.
    */
   @Override
   public void close() {
-    int running = inFlight.count();
-    if (running > 0 && shutdownGrace.isPositive()) {
-      LOG.info("shutting down: waiting up to {} ms for {} request(s) in flight", shutdownGrace.toMillis(),
-          running);
+    if (!closing.compareAndSet(false, true)) {
+      awaitClosed();
+      return;
     }
     try {
+      int running = inFlight.count();
+      if (running > 0 && shutdownGrace.isPositive()) {
+        LOG.info("shutting down: waiting up to {} ms for {} request(s) in flight", shutdownGrace.toMillis(),
+            running);
+      }
       int left = inFlight.drain(shutdownGrace);
       if (left > 0) {
         LOG.warn("shutting down: {} request(s) still in flight after {} ms are cut off", left,
@@ -136,8 +142,18 @@ public final class ProxyServer implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } finally {
+      app.stop();
+      closed.countDown();
     }
-    app.stop();
+  }
+
+  private void awaitClosed() {
+    try {
+      closed.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** {@code POST /v1/route}: the decision for a chat body, without calling any upstream. */

@@ -37,7 +37,8 @@ import org.junit.jupiter.api.io.TempDir;
  * A restart (SIGTERM runs {@link Routewise#close()}) must not cut off completions already being
  * streamed: they finish within server.shutdown_grace_ms while new requests are turned away with a
  * retryable 503 and /health says draining. The upstream streams one chunk, then holds the rest
- * until the test releases it, so "in flight" is certain rather than timed.
+ * until the test releases it, so "in flight" is certain rather than timed (the upstream timeout is
+ * 30 s here, so the held stream never times out by itself).
  */
 class GracefulShutdownTest {
   private final HttpClient http = HttpClient.newHttpClient();
@@ -75,9 +76,14 @@ class GracefulShutdownTest {
   }
 
   private void startRoutewise(long graceMs) {
+    routewise = Routewise.start(TestConfigs.config(configYaml(graceMs)), RouterCatalog.standard(), id -> null,
+        () -> {});
+  }
+
+  private String configYaml(long graceMs) {
     String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1";
-    routewise = Routewise.start(TestConfigs.config(TestConfigs.withServer(TestConfigs.yaml(url, url, ""),
-        "shutdown_grace_ms: " + graceMs)), RouterCatalog.standard(), id -> null, () -> {});
+    return TestConfigs.withServer(TestConfigs.yaml(url, url, ""), "shutdown_grace_ms: " + graceMs
+        + ", max_body_bytes: 2000").replace("timeout_ms: 1500", "timeout_ms: 30000");
   }
 
   @AfterEach
@@ -85,8 +91,11 @@ class GracefulShutdownTest {
     release.countDown();
     if (closer != null) {
       closer.join(10_000);
+    } else if (routewise != null) {
+      routewise.close(); // a test that failed before shutting down; a no-op after one that did
     }
     upstream.stop(0);
+    ((java.util.concurrent.ExecutorService) upstream.getExecutor()).shutdownNow();
   }
 
   @Test
@@ -105,8 +114,8 @@ class GracefulShutdownTest {
     assertEquals(503, turnedAway.statusCode());
     assertTrue(turnedAway.body().contains("\"code\":\"shutting_down\"")
         && turnedAway.body().contains("\"type\":\"server_error\""), turnedAway.body());
-    String metrics = get("/metrics").body(); // the stream and this scrape
-    assertTrue(metrics.contains("routewise_requests_in_flight 2.0"), metrics);
+    // The stream and the scrape itself; the 503 leaves the count just after its last byte, so wait for it.
+    String metrics = awaitMetric("routewise_requests_in_flight 2.0");
     assertTrue(metrics.contains("routewise_requests_total{route=\"none\",router=\"none\",status=\"503\"} 1.0"),
         metrics);
 
@@ -126,8 +135,7 @@ class GracefulShutdownTest {
   @Test
   void sigtermToTheProcessLetsAStreamInFlightFinish(@TempDir Path dir) throws Exception {
     String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1";
-    Path config = Files.writeString(dir.resolve("config.yaml"),
-        TestConfigs.withServer(TestConfigs.yaml(url, url, ""), "shutdown_grace_ms: 15000"));
+    Path config = Files.writeString(dir.resolve("config.yaml"), configYaml(15_000));
     Process proc = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Dorg.slf4j.simpleLogger.log.io.routewise=info", // the start-up line says the port
         // Surefire runs tests from a manifest-only jar; the real class path is in this property.
@@ -190,7 +198,8 @@ class GracefulShutdownTest {
     closer.join(10_000);
     long ms = (System.nanoTime() - start) / 1_000_000;
     assertFalse(closer.isAlive());
-    assertTrue(ms >= 350 && ms < 5_000, "shutdown took " + ms + " ms with a 400 ms grace");
+    // Without the grace the stream would hold shutdown until the upstream's 30 s timeout.
+    assertTrue(ms >= 350 && ms < 2_500, "shutdown took " + ms + " ms with a 400 ms grace");
     List<String> rest;
     try {
       rest = readRest(stream);
@@ -198,6 +207,9 @@ class GracefulShutdownTest {
       rest = List.of();
     }
     assertFalse(rest.contains("data: [DONE]"), "the stream was cut off, not finished: " + rest);
+    long again = System.nanoTime();
+    routewise.close(); // the cut-off stream is never uncounted; a second close must not wait the grace again
+    assertTrue((System.nanoTime() - again) / 1_000_000 < 300, "a second close drained again");
   }
 
   @Test
@@ -209,6 +221,38 @@ class GracefulShutdownTest {
     routewise.close();
     long ms = (System.nanoTime() - start) / 1_000_000;
     assertTrue(ms < 3_000, "shutdown with nothing in flight took " + ms + " ms (grace 15 s)");
+  }
+
+  /** Errors answered before or instead of the handler must leave the count too, or every shutdown waits the grace. */
+  @Test
+  void requestsThatEndInErrorsDoNotHoldUpShutdown() throws Exception {
+    startRoutewise(15_000);
+    assertEquals(404, get("/v1/nowhere").statusCode());
+    assertEquals(405, get("/v1/chat/completions").statusCode());
+    assertEquals(413, post("{\"messages\":\"" + "x".repeat(5_000) + "\"}").statusCode());
+    assertEquals(400, post("{not json").statusCode());
+    awaitMetric("routewise_requests_in_flight 1.0"); // the scrape alone
+    long start = System.nanoTime();
+    routewise.close();
+    routewise.close(); // a second close returns too, without draining again
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    assertTrue(ms < 3_000, "shutdown after error responses took " + ms + " ms (grace 15 s)");
+  }
+
+  private HttpResponse<String> post(String body) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
+        .timeout(Duration.ofSeconds(5)).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private String awaitMetric(String line) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    String metrics;
+    do {
+      metrics = get("/metrics").body();
+    } while (!metrics.contains(line) && System.nanoTime() < deadline && sleep());
+    assertTrue(metrics.contains(line), metrics);
+    return metrics;
   }
 
   private BufferedReader openStream() throws Exception {
