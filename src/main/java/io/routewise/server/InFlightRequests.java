@@ -13,7 +13,8 @@ import org.eclipse.jetty.util.Callback;
  * a restart lets running completions (often tens of seconds of streaming) finish instead of cutting
  * them off. A request counts from when Jetty hands it over until its response is completely written
  * (the last chunk of a stream included), so stopping the server after the drain loses no bytes.
- * Two atomic operations per request; nothing blocks until {@link #drain} is called.
+ * A callback object and three atomic operations per request; nothing blocks until {@link #drain}
+ * is called.
  */
 final class InFlightRequests extends Handler.Wrapper {
   private final AtomicInteger count = new AtomicInteger();
