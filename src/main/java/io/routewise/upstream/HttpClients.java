@@ -24,6 +24,7 @@ public final class HttpClients {
         .connectionPool(new ConnectionPool(config.maxIdleConnections(), config.keepAlive().toMillis(),
             TimeUnit.MILLISECONDS, PoolCleanup.RUNNER, ConnectionListener.Companion.getNONE()))
         .dispatcher(dispatcher)
+        .socketFactory(new NoDelaySocketFactory())
         .protocols(protocols(Runtime.version().feature()))
         .retryOnConnectionFailure(true)
         .followRedirects(false)

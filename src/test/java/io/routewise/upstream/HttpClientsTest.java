@@ -49,4 +49,41 @@ class HttpClientsTest {
       server.stop();
     }
   }
+
+  /**
+   * A prompt over 8 KiB leaves in two writes; with Nagle on, the second waited for the upstream's
+   * delayed ACK, ~40 ms on every other request (measured through routewise: 20 and 60 KB prompts
+   * took 34-39 ms on alternate calls, 1-3 ms with Nagle off). The connection to the upstream must
+   * have it off.
+   */
+  @Test
+  void upstreamConnectionsHaveNaglesAlgorithmOff() throws Exception {
+    WireMockServer server = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+    server.start();
+    OkHttpClient shared = HttpClients.shared(new ClientConfig(4, Duration.ofSeconds(30)));
+    java.util.concurrent.atomic.AtomicReference<Boolean> noDelay = new java.util.concurrent.atomic.AtomicReference<>();
+    OkHttpClient client = shared.newBuilder().eventListener(new okhttp3.EventListener() {
+      @Override
+      public void connectionAcquired(okhttp3.Call call, okhttp3.Connection connection) {
+        try {
+          noDelay.set(connection.socket().getTcpNoDelay());
+        } catch (java.net.SocketException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+    }).build();
+    try {
+      server.stubFor(WireMock.post("/v1/chat/completions").willReturn(WireMock.ok("{}")));
+      byte[] longPrompt = ("{\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(20_000) + "\"}]}")
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      try (Response r = client.newCall(new Request.Builder().url(server.baseUrl() + "/v1/chat/completions")
+          .post(okhttp3.RequestBody.create(longPrompt, okhttp3.MediaType.get("application/json"))).build()).execute()) {
+        assertEquals(200, r.code());
+      }
+      assertEquals(Boolean.TRUE, noDelay.get(), "TCP_NODELAY on the upstream connection");
+    } finally {
+      HttpClients.shutdown(shared);
+      server.stop();
+    }
+  }
 }

@@ -67,6 +67,7 @@ public final class CausalLlmRouter implements Router {
         .callTimeout(settings.timeout())
         .connectionPool(new ConnectionPool(settings.maxConcurrency(), 5, TimeUnit.MINUTES))
         .retryOnConnectionFailure(false)
+        .socketFactory(new io.routewise.upstream.NoDelaySocketFactory()) // long prompts: no 40 ms Nagle stall
         .build();
   }
 
