@@ -133,6 +133,11 @@ final class ChatCompletionsHandler {
           + upstream.config().baseUrl().getHost() + ") answered " + status + ".");
       return failOver(ctx, request, route, router, received + spent, status == 429 ? "429" : "5xx");
     }
+    if (status >= 500 || status == 401 || status == 403 || status == 404) {
+      // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
+      failures.failed(upstream.name(), "answered " + status, "The " + upstream.name() + " upstream ("
+          + upstream.config().baseUrl().getHost() + ") answered " + status + "; passed to the client as it is.");
+    }
     try (response) {
       HttpServletResponse res = ctx.res();
       res.setStatus(status);

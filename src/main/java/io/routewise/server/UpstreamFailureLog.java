@@ -9,14 +9,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Warns about upstream failures that clients see (502, 504, a stream cut off, a failover), at most
- * once per interval per upstream with a count of the ones left out: a wrong base_url or an outage
- * shows in the log at once, and a thousand failing requests a second do not flood it. Messages
- * name the upstream's host and the error, never a key.
+ * Warns about upstream failures that clients see (502, 504, a stream cut off, a failover, an
+ * upstream's own 5xx, and the 401/403/404 that mean a wrong key, URL or model in the config), at
+ * most once per interval per upstream; the next line written says how many were left out since the
+ * last. A wrong base_url or an outage shows in the log at once, and a thousand failing requests a
+ * second do not flood it. Messages name the upstream's host and the error, never a key.
  */
 final class UpstreamFailureLog {
   private static final Logger LOG = LoggerFactory.getLogger(UpstreamFailureLog.class);
   static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(10);
+  private static final int MAX_DETAIL = 500;
 
   private final long intervalNanos;
   private final LongSupplier clock;
@@ -41,15 +43,29 @@ final class UpstreamFailureLog {
    */
   void failed(String upstream, String what, String detail) {
     Window w = "strong".equals(upstream) ? strong : weak;
-    long now = clock.getAsLong();
     long last = w.lastLogged.get();
+    long now = clock.getAsLong(); // after reading last, so a stale clock never moves the window back
     if (last != Long.MIN_VALUE && now - last < intervalNanos || !w.lastLogged.compareAndSet(last, now)) {
       w.leftOut.incrementAndGet();
       return;
     }
     int leftOut = w.leftOut.getAndSet(0);
-    sink.accept("upstream " + upstream + " failed (" + what + "): " + detail
+    sink.accept("upstream " + upstream + " failed (" + what + "): " + printable(detail)
         + (leftOut > 0 ? " [and " + leftOut + " more failure(s) of this upstream since the last message]" : ""));
+  }
+
+  /** The detail can quote the upstream (a malformed status line): bounded, one line, no escapes. */
+  static String printable(String detail) {
+    String d = detail == null ? "" : detail;
+    if (d.length() > MAX_DETAIL) {
+      d = d.substring(0, MAX_DETAIL) + "...";
+    }
+    StringBuilder out = new StringBuilder(d.length());
+    for (int i = 0; i < d.length(); i++) {
+      char c = d.charAt(i);
+      out.append(Character.isISOControl(c) ? '?' : c);
+    }
+    return out.toString();
   }
 
   private static final class Window {

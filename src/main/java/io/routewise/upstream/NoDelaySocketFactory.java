@@ -9,7 +9,8 @@ import javax.net.SocketFactory;
  * Plain sockets with Nagle's algorithm off. OkHttp leaves it on, and a request body larger than one
  * okio segment (8 KiB: any long prompt) leaves in two writes; Nagle then holds the second until the
  * first is acknowledged, and the upstream's delayed ACK makes that ~40 ms on every other request.
- * TLS runs over these sockets, so HTTPS upstreams get the same.
+ * TLS runs over these sockets, so HTTPS upstreams get the same, as do calls through an HTTP proxy;
+ * OkHttp makes SOCKS proxy sockets itself, without a factory.
  */
 public final class NoDelaySocketFactory extends SocketFactory {
   private final SocketFactory plain = SocketFactory.getDefault();

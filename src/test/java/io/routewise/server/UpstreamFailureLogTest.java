@@ -44,4 +44,12 @@ class UpstreamFailureLogTest {
     assertEquals(2, lines.size(), lines.toString());
     assertTrue(lines.get(1).startsWith("upstream strong failed (failover 429)"), lines.get(1));
   }
+
+  @Test
+  void whatTheUpstreamSaysIsLoggedOnOneBoundedLine() {
+    log.failed("strong", "502 upstream_unreachable", "Unexpected status line: HTTP/1.1 200\r\u001b[31mOK" + "x".repeat(2_000));
+    String line = lines.get(0);
+    assertTrue(line.contains("Unexpected status line: HTTP/1.1 200??[31mOK"), line);
+    assertTrue(line.length() < 700, "length " + line.length());
+  }
 }

@@ -24,11 +24,18 @@ class UpstreamUnreachableTest {
     }
     String url = "http://127.0.0.1:" + closedPort + "/v1";
     try (Routewise rw = Routewise.start(TestConfigs.config(TestConfigs.yaml(url, url, "")),
-        RouterCatalog.standard(), id -> null, () -> {})) {
+        RouterCatalog.standard(), id -> null, () -> {});
+        StderrCapture log = new StderrCapture()) {
       HttpResponse<String> r = HttpClient.newHttpClient().send(
           TestConfigs.chat(rw.port(), "router-random-0"),
           HttpResponse.BodyHandlers.ofString());
+      HttpClient.newHttpClient().send(TestConfigs.chat(rw.port(), "router-random-0"), HttpResponse.BodyHandlers.ofString());
       assertEquals(502, r.statusCode());
+      // The operator hears of it too, once (the second failure within 10 s is only counted), without the key.
+      String logged = log.text();
+      assertEquals(1, logged.split("upstream strong failed \\(502 upstream_unreachable\\): Could not reach the strong "
+          + "upstream \\(127\\.0\\.0\\.1\\)", -1).length - 1, logged);
+      assertFalse(logged.contains("sk-strong-secret"), logged);
       JsonNode e = new ObjectMapper().readTree(r.body()).get("error");
       assertEquals("upstream_unreachable", e.get("code").asText());
       assertEquals("upstream_error", e.get("type").asText());
