@@ -129,14 +129,13 @@ final class ChatCompletionsHandler {
       response.close();
       long spent = System.nanoTime() - start;
       upstream.listener().completed(upstream.name(), status, "failed_over", spent);
-      failures.failed(upstream.name(), "failover " + status, "The " + upstream.name() + " upstream ("
-          + upstream.config().baseUrl().getHost() + ") answered " + status + ".");
+      failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ".");
       return failOver(ctx, request, route, router, received + spent, status == 429 ? "429" : "5xx");
     }
     if (status >= 500 || status == 401 || status == 403 || status == 404) {
       // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
-      failures.failed(upstream.name(), "answered " + status, "The " + upstream.name() + " upstream ("
-          + upstream.config().baseUrl().getHost() + ") answered " + status + "; passed to the client as it is.");
+      failures.failed(upstream.name(), "answered " + status,
+          answered(upstream, status) + "; passed to the client as it is.");
     }
     try (response) {
       HttpServletResponse res = ctx.res();
@@ -243,6 +242,10 @@ final class ChatCompletionsHandler {
     String json = new String(OpenAiErrors.body(e.getMessage(), "upstream_error", null, streamErrorCode(e)),
         StandardCharsets.UTF_8);
     return ("data: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String answered(UpstreamClient upstream, int status) {
+    return "The " + upstream.name() + " upstream (" + upstream.config().baseUrl().getHost() + ") answered " + status;
   }
 
   /** The client's 502 or 504 for an upstream failure, which the log hears about too. */
