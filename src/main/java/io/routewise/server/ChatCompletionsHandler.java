@@ -115,8 +115,12 @@ final class ChatCompletionsHandler {
     long start = System.nanoTime();
     UpstreamResponse response;
     try {
-      response = upstream.send(request.withModel(upstream.config().model()), request.stream());
+      response = upstream.send(request.withModel(upstream.config().model()), request.stream(),
+          ClientDisconnectProbe.of(ctx));
     } catch (UpstreamException e) {
+      if (e.isClientGone()) {
+        throw clientGone(ctx.res());
+      }
       if (mayFailOver && !e.isTimeout()) {
         failures.failed(upstream.name(), "failover unreachable", e.getMessage());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
@@ -176,6 +180,10 @@ final class ChatCompletionsHandler {
     try {
       body = response.bodyBytes();
     } catch (IOException e) {
+      if (response.clientGone()) {
+        upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
+        throw clientGone(res);
+      }
       upstream.listener().completed(upstream.name(), status, "body_failed", System.nanoTime() - start);
       throw failed(upstream, upstream.failure(e, response.timedOut()));
     }
@@ -246,6 +254,17 @@ final class ChatCompletionsHandler {
 
   private static String answered(UpstreamClient upstream, int status) {
     return "The " + upstream.name() + " upstream (" + upstream.config().baseUrl().getHost() + ") answered " + status;
+  }
+
+  /**
+   * The client disconnected and its upstream call was cancelled: nginx's 499 in the metrics. Nobody
+   * reads the error body; a client that only half-closed its side gets it and a closed connection.
+   */
+  private static ApiException clientGone(HttpServletResponse res) {
+    res.setHeader("Connection", "close");
+    return new ApiException(499, "invalid_request_error",
+        "The client closed the connection before the upstream answered; the upstream call was cancelled.",
+        null, "client_closed_request");
   }
 
   /** The client's 502 or 504 for an upstream failure, which the log hears about too. */

@@ -27,6 +27,13 @@ public final class IdleTimeouts implements AutoCloseable {
 
   private static final long NOT_WAITING = Long.MIN_VALUE;
 
+  /**
+   * How long a call runs before the client's connection is watched for a disconnect. Watching costs
+   * a selector round trip, so calls quicker than this (a sub-millisecond proxy hop) never pay it,
+   * while a generation the client gave up on is cancelled within this plus one tick.
+   */
+  public static final Duration PROBE_CLIENT_AFTER = Duration.ofSeconds(1);
+
   private final Set<Watch> inFlight = ConcurrentHashMap.newKeySet();
   private final long tickNanos;
   private final Thread watchdog;
@@ -52,8 +59,8 @@ public final class IdleTimeouts implements AutoCloseable {
    * a pooled one), then, from {@link #CONNECTED} on, {@code timeout} for each wait on the upstream.
    * It starts counting at {@link Watch#start}.
    */
-  Watch newWatch(Duration connectTimeout, Duration timeout) {
-    return new Watch(connectTimeout.toNanos(), timeout.toNanos());
+  Watch newWatch(Duration connectTimeout, Duration timeout, ClientProbe probe) {
+    return new Watch(connectTimeout.toNanos(), timeout.toNanos(), probe);
   }
 
   /**
@@ -83,6 +90,7 @@ public final class IdleTimeouts implements AutoCloseable {
       for (Watch w : inFlight) {
         try {
           w.expireIfLate(now);
+          w.probeIfLong(now);
         } catch (RuntimeException e) {
           // cancel() only closes sockets; should it ever throw, the other calls still need their timeouts
           System.getLogger(IdleTimeouts.class.getName()).log(System.Logger.Level.WARNING, "cancelling an overdue upstream call failed", e);
@@ -97,9 +105,29 @@ public final class IdleTimeouts implements AutoCloseable {
     LockSupport.unpark(watchdog);
   }
 
-  /** One call's timer. One request thread drives it; the watchdog only reads it and expires it. */
+  /**
+   * One call's timer. One request thread drives it; the watchdog only reads it, expires it, and
+   * arms its client probe.
+   */
   final class Watch implements AutoCloseable {
+    private static final int PROBE_IDLE = 0;
+    private static final int PROBE_ARMED = 1;
+    private static final int PROBE_DONE = 2;
+    private static final java.lang.invoke.VarHandle PROBE_STATE;
+
+    static {
+      try {
+        PROBE_STATE = java.lang.invoke.MethodHandles.lookup().findVarHandle(Watch.class, "probeState", int.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
     private final long timeoutNanos;
+    private final ClientProbe probe;
+    private volatile int probeState;
+    private volatile boolean clientGone;
+    private long startedNanos;
     private volatile long limitNanos;
     private volatile long waitingSince = NOT_WAITING;
     private volatile boolean connected;
@@ -107,15 +135,18 @@ public final class IdleTimeouts implements AutoCloseable {
     private volatile boolean expiredConnecting;
     private Call call;
 
-    private Watch(long connectTimeoutNanos, long timeoutNanos) {
+    private Watch(long connectTimeoutNanos, long timeoutNanos, ClientProbe probe) {
       this.timeoutNanos = timeoutNanos;
       this.limitNanos = connectTimeoutNanos;
+      this.probe = probe;
+      this.probeState = probe == null ? PROBE_DONE : PROBE_IDLE;
     }
 
     /** Starts the connect phase for {@code call}, which carries this watch as its tag. */
     void start(Call call) {
       this.call = call;
-      waitingSince = System.nanoTime();
+      startedNanos = System.nanoTime();
+      waitingSince = startedNanos;
       inFlight.add(this);
       if (sleeping) {
         LockSupport.unpark(watchdog);
@@ -146,6 +177,42 @@ public final class IdleTimeouts implements AutoCloseable {
       return expired;
     }
 
+    /** True once the call was cancelled because its client disconnected. */
+    boolean clientGone() {
+      return clientGone;
+    }
+
+    /**
+     * The client is about to be answered (or the call is over): stop watching its connection. Cheap
+     * when the probe was never armed, which is every call quicker than {@link #PROBE_CLIENT_AFTER}.
+     */
+    void stopProbing() {
+      if (PROBE_STATE.compareAndSet(this, PROBE_IDLE, PROBE_DONE) || probeState == PROBE_DONE) {
+        return;
+      }
+      synchronized (this) { // the watchdog may be inside arm(); disarm only once it is done
+        if (probeState == PROBE_ARMED) {
+          probeState = PROBE_DONE;
+          probe.disarm();
+        }
+      }
+    }
+
+    private void probeIfLong(long now) {
+      long since = waitingSince;
+      if (probeState != PROBE_IDLE || since == NOT_WAITING || now - startedNanos < PROBE_CLIENT_AFTER.toNanos()) {
+        return;
+      }
+      synchronized (this) {
+        if (PROBE_STATE.compareAndSet(this, PROBE_IDLE, PROBE_ARMED)) {
+          probe.arm(() -> {
+            clientGone = true;
+            call.cancel();
+          });
+        }
+      }
+    }
+
     /** True once this watch cancelled the call because no connection came within the connect timeout. */
     boolean expiredConnecting() {
       return expiredConnecting;
@@ -167,6 +234,7 @@ public final class IdleTimeouts implements AutoCloseable {
     public void close() {
       waitingSince = NOT_WAITING;
       inFlight.remove(this);
+      stopProbing();
     }
   }
 }

@@ -54,12 +54,21 @@ public final class UpstreamClient {
     return listener;
   }
 
+  /** {@link #send(byte[], boolean, ClientProbe)} with no watch on the client. */
+  public UpstreamResponse send(byte[] body, boolean stream) throws UpstreamException {
+    return send(body, stream, null);
+  }
+
   /**
    * POSTs {@code body} to {@code /chat/completions} and returns once the response headers arrive.
+   * With a {@code client} probe, a call still running after {@link IdleTimeouts#PROBE_CLIENT_AFTER}
+   * is cancelled if the client disconnects: while waiting for the headers, and for a whole
+   * (non-streamed) body until it has been read. A stream's relay notices a gone client by itself.
    *
-   * @throws UpstreamException when the upstream cannot be reached (502) or does not answer in time (504)
+   * @throws UpstreamException when the upstream cannot be reached (502), does not answer in time
+   *     (504), or the client disconnected ({@link UpstreamException#isClientGone()})
    */
-  public UpstreamResponse send(byte[] body, boolean stream) throws UpstreamException {
+  public UpstreamResponse send(byte[] body, boolean stream, ClientProbe client) throws UpstreamException {
     Request.Builder rb = new Request.Builder()
         .url(chatUrl)
         .post(RequestBody.create(body, JSON))
@@ -67,17 +76,24 @@ public final class UpstreamClient {
     if (authorization != null) {
       rb.header("Authorization", authorization);
     }
-    IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout());
+    IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout(), client);
     Call call = http.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
     long start = System.nanoTime();
     watch.start(call);
     try {
       Response response = call.execute();
       watch.idle();
+      if (stream) {
+        watch.stopProbing();
+      }
       listener.firstByte(config.name(), System.nanoTime() - start);
       return new UpstreamResponse(call, response, watch);
     } catch (IOException e) {
       watch.close();
+      if (watch.clientGone()) {
+        listener.completed(config.name(), 499, "client_closed", System.nanoTime() - start);
+        throw UpstreamException.clientGone(config.name(), e);
+      }
       boolean connectTimeout = watch.expiredConnecting() || isConnectTimeout(e);
       // A connect timeout is a SocketTimeoutException too, but it means "unreachable" (502), not slow.
       boolean timeout = !connectTimeout && (watch.expired()

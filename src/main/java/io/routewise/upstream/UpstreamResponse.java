@@ -80,6 +80,7 @@ public final class UpstreamResponse implements AutoCloseable {
       }
     } finally {
       watch.idle();
+      watch.stopProbing();
     }
     return len == buf.length ? buf : Arrays.copyOf(buf, len);
   }
@@ -87,6 +88,11 @@ public final class UpstreamResponse implements AutoCloseable {
   /** True when the last failure came from this call's timeout rather than a broken connection. */
   public boolean timedOut() {
     return watch.expired();
+  }
+
+  /** True when the call was cancelled because its client disconnected while the body was awaited. */
+  public boolean clientGone() {
+    return watch.clientGone();
   }
 
   public void cancel() {

@@ -1,0 +1,239 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A client that gives up on a slow completion (its own timeout, a closed tab, Ctrl-C) must not leave
+ * routewise waiting on, and paying for, a generation nobody will read. The upstream here is a raw
+ * socket server, so the test sees exactly when routewise drops the upstream connection; the
+ * upstream timeout is 30 s, so nothing else would drop it within the test's waits.
+ */
+class ClientDisconnectTest {
+  private static final String ANSWER =
+      "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+          + "\"content\":\"slow but sure\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":3,"
+          + "\"completion_tokens\":4,\"total_tokens\":7}}";
+
+  private RawUpstream upstream;
+  private Routewise routewise;
+
+  @AfterEach
+  void stop() throws IOException {
+    if (routewise != null) {
+      routewise.close();
+    }
+    upstream.close();
+  }
+
+  private void start(long answerAfterMs) throws IOException {
+    upstream = new RawUpstream(answerAfterMs);
+    String url = "http://127.0.0.1:" + upstream.port() + "/v1";
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.yaml(url, url, "")
+        .replace("timeout_ms: 1500", "timeout_ms: 30000")), RouterCatalog.standard(), id -> null, () -> {});
+  }
+
+  @Test
+  void aNonStreamedCallIsCancelledWhenItsClientDisconnects() throws Exception {
+    start(-1); // never answers
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.getOutputStream().write(request(false));
+      assertTrue(upstream.received.await(5, TimeUnit.SECONDS), "the call reached the upstream");
+    } // the client gives up
+    assertTrue(upstream.dropped.await(5, TimeUnit.SECONDS),
+        "routewise dropped the upstream call (otherwise it waits out the 30 s timeout)");
+    String metrics = awaitMetric("status=\"499\"} 1.0");
+    assertTrue(metrics.contains("outcome=\"client_closed\""), metrics);
+  }
+
+  @Test
+  void aStreamStillWaitingForItsFirstByteIsCancelledWhenItsClientDisconnects() throws Exception {
+    start(-1);
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.getOutputStream().write(request(true));
+      assertTrue(upstream.received.await(5, TimeUnit.SECONDS), "the call reached the upstream");
+    }
+    assertTrue(upstream.dropped.await(5, TimeUnit.SECONDS), "routewise dropped the upstream call");
+    awaitMetric("status=\"499\"} 1.0");
+  }
+
+  /** The watch on the connection must be taken back cleanly: the same connection carries the next request. */
+  @Test
+  void aClientThatWaitsGetsTheSlowAnswerAndKeepsItsConnection() throws Exception {
+    start(1_600); // past the 1 s after which routewise watches the client
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.setSoTimeout(10_000);
+      for (int i = 0; i < 2; i++) {
+        client.getOutputStream().write(request(false));
+        Reply reply = Reply.read(client.getInputStream());
+        assertEquals(200, reply.status, reply.body);
+        assertEquals(ANSWER, reply.body);
+      }
+    }
+    assertEquals(1, upstream.connections.get(), "both calls reused one upstream connection: none was cancelled");
+  }
+
+  /** Bytes arriving while a request waits are the next request, not a disconnect. */
+  @Test
+  void aPipelinedRequestIsNotMistakenForADisconnect() throws Exception {
+    start(2_000);
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.setSoTimeout(10_000);
+      OutputStream out = client.getOutputStream();
+      out.write(request(false));
+      Thread.sleep(1_400); // the first request is now being watched
+      out.write(request(false));
+      for (int i = 0; i < 2; i++) {
+        Reply reply = Reply.read(client.getInputStream());
+        assertEquals(200, reply.status, "reply " + i + ": " + reply.body);
+        assertEquals(ANSWER, reply.body);
+      }
+    }
+    assertFalse(metrics().contains("status=\"499\""), "nothing was cancelled");
+  }
+
+  private static byte[] request(boolean stream) {
+    String body = "{\"model\":\"router-random-0.5\",\"stream\":" + stream
+        + ",\"messages\":[{\"role\":\"user\",\"content\":\"write a long essay\"}]}";
+    return ("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + "Content-Length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8);
+  }
+
+  private String metrics() throws IOException, InterruptedException {
+    return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+        URI.create("http://127.0.0.1:" + routewise.port() + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  private String awaitMetric(String needle) throws IOException, InterruptedException {
+    String metrics = "";
+    for (int i = 0; i < 50 && !metrics.contains(needle); i++) {
+      Thread.sleep(100);
+      metrics = metrics();
+    }
+    assertTrue(metrics.contains(needle), needle + " in\n" + metrics);
+    return metrics;
+  }
+
+  /** One HTTP/1.1 response with a Content-Length body. */
+  private record Reply(int status, String body) {
+    static Reply read(InputStream in) throws IOException {
+      String head = readHead(in);
+      int status = Integer.parseInt(head.substring(9, 12));
+      int length = contentLength(head);
+      return new Reply(status, new String(in.readNBytes(length), StandardCharsets.UTF_8));
+    }
+  }
+
+  private static String readHead(InputStream in) throws IOException {
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    int matched = 0;
+    while (matched < 4) {
+      int b = in.read();
+      if (b < 0) {
+        throw new IOException("connection closed after: " + head);
+      }
+      head.write(b);
+      matched = b == "\r\n\r\n".charAt(matched) ? matched + 1 : (b == '\r' ? 1 : 0);
+    }
+    return head.toString(StandardCharsets.ISO_8859_1);
+  }
+
+  private static int contentLength(String head) {
+    for (String line : head.split("\r\n")) {
+      if (line.toLowerCase(Locale.ROOT).startsWith("content-length:")) {
+        return Integer.parseInt(line.substring(15).trim());
+      }
+    }
+    throw new IllegalStateException("no Content-Length in " + head);
+  }
+
+  /**
+   * An upstream that reads each request, then answers after {@code answerAfterMs} (never when
+   * negative, waiting instead for routewise to close the connection) and keeps the connection open.
+   */
+  private static final class RawUpstream implements AutoCloseable {
+    final CountDownLatch received = new CountDownLatch(1);
+    final CountDownLatch dropped = new CountDownLatch(1);
+    final AtomicInteger connections = new AtomicInteger();
+    private final ServerSocket server;
+    private final long answerAfterMs;
+
+    RawUpstream(long answerAfterMs) throws IOException {
+      this.answerAfterMs = answerAfterMs;
+      this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+      Thread.ofVirtual().start(this::accept);
+    }
+
+    int port() {
+      return server.getLocalPort();
+    }
+
+    private void accept() {
+      while (!server.isClosed()) {
+        try {
+          Socket s = server.accept();
+          connections.incrementAndGet();
+          Thread.ofVirtual().start(() -> serve(s));
+        } catch (IOException closed) {
+          return;
+        }
+      }
+    }
+
+    private void serve(Socket s) {
+      try (s) {
+        InputStream in = s.getInputStream();
+        while (true) {
+          String head = readHead(in);
+          in.readNBytes(contentLength(head));
+          received.countDown();
+          if (answerAfterMs < 0) {
+            try {
+              in.read(); // blocks until routewise closes the connection (end of stream or reset)
+            } catch (IOException reset) {
+              // dropped all the same
+            }
+            dropped.countDown();
+            return;
+          }
+          Thread.sleep(answerAfterMs);
+          byte[] body = ANSWER.getBytes(StandardCharsets.UTF_8);
+          s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+              + body.length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+          s.getOutputStream().write(body);
+        }
+      } catch (IOException | InterruptedException e) {
+        // routewise closed the connection between requests, or the test ended
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      server.close();
+    }
+  }
+}
