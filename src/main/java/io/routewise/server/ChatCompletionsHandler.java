@@ -116,7 +116,7 @@ final class ChatCompletionsHandler {
     UpstreamResponse response;
     try {
       response = upstream.send(request.withModel(upstream.config().model()), request.stream(),
-          ClientDisconnectProbe.of(ctx));
+          new ClientDisconnectProbe(ctx.req()));
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
         throw clientGone(ctx.res());
@@ -131,6 +131,9 @@ final class ChatCompletionsHandler {
     int status = response.status();
     if (mayFailOver && (status == 429 || status >= 500)) {
       response.close();
+      if (response.clientGone()) {
+        throw clientGone(ctx.res());
+      }
       long spent = System.nanoTime() - start;
       upstream.listener().completed(upstream.name(), status, "failed_over", spent);
       failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ".");
@@ -147,6 +150,7 @@ final class ChatCompletionsHandler {
       UpstreamHeaders.copy(response, res);
       String contentType = response.header("Content-Type");
       if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
+        response.stopProbing(); // a stream (even one the client did not ask for): its writes notice a gone client
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
@@ -209,6 +213,10 @@ final class ChatCompletionsHandler {
       try {
         n = response.read(buf);
       } catch (IOException e) {
+        if (response.clientGone()) { // cancelled for a client that left before the relay began
+          outcome = "client_closed";
+          break;
+        }
         // Headers are gone already: tell the client in the stream itself, then end it.
         outcome = response.timedOut() ? "timeout" : "stream_failed";
         UpstreamException failure = upstream.failure(e, response.timedOut());

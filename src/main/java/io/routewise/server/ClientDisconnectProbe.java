@@ -1,9 +1,8 @@
 package io.routewise.server;
 
-import io.javalin.http.Context;
 import io.routewise.upstream.ClientProbe;
+import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
-import java.nio.channels.SocketChannel;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.io.EndPoint;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
@@ -18,30 +17,35 @@ import org.eclipse.jetty.util.Callback;
  * none means end of stream, so the client is gone. Bytes mean a pipelined next request, which is
  * left for Jetty to parse once this response is done. Disarming takes the interest back before
  * Jetty needs it again, which it does only after the response is complete.
+ *
+ * <p>This relies on the handler being synchronous and having read the request body to its end
+ * before the upstream call: only then has Jetty no read interest of its own registered, so the
+ * interest failed on disarm is always this probe's. A client that only half-closes its side (rare;
+ * no mainstream HTTP client does) looks the same as one that left, as it does to nginx by default.
  */
 final class ClientDisconnectProbe implements ClientProbe {
   private static final Exception DISARMED = new Exception("probe disarmed", null, false, false) { };
 
-  private final SocketChannelEndPoint endPoint;
+  private final HttpServletRequest request;
+  private SocketChannelEndPoint endPoint;
   private Interest armed;
 
-  private ClientDisconnectProbe(SocketChannelEndPoint endPoint) {
-    this.endPoint = endPoint;
+  /** A probe for this request's connection; it finds the connection only when armed, so quick calls pay nothing more. */
+  ClientDisconnectProbe(HttpServletRequest request) {
+    this.request = request;
   }
 
-  /** A probe for this request's connection, or null where there is none to watch (not plain HTTP/1.1 over TCP). */
-  static ClientDisconnectProbe of(Context ctx) {
-    ServletContextRequest request = ServletContextRequest.getServletContextRequest(ctx.req());
-    if (request == null) {
-      return null;
-    }
-    EndPoint endPoint = request.getConnectionMetaData().getConnection().getEndPoint();
-    return endPoint instanceof SocketChannelEndPoint socket && socket.getChannel() instanceof SocketChannel
-        ? new ClientDisconnectProbe(socket) : null;
-  }
-
+  /** Watches the connection if it is plain HTTP/1.1 over TCP; otherwise (none found) does nothing. */
   @Override
   public synchronized void arm(Runnable gone) {
+    if (endPoint == null) {
+      ServletContextRequest r = ServletContextRequest.getServletContextRequest(request);
+      EndPoint e = r == null ? null : r.getConnectionMetaData().getConnection().getEndPoint();
+      if (!(e instanceof SocketChannelEndPoint socket)) {
+        return;
+      }
+      endPoint = socket;
+    }
     Interest interest = new Interest(gone);
     if (endPoint.tryFillInterested(interest)) {
       armed = interest;
@@ -72,13 +76,21 @@ final class ClientDisconnectProbe implements ClientProbe {
     public void succeeded() {
       fired = true;
       if (waitingBytes() == 0) {
-        gone.run();
+        cancel();
       }
     }
 
     @Override
     public void failed(Throwable x) {
-      fired = true; // disarmed, or the connection failed or timed out: Jetty handles the latter itself
+      fired = true;
+      if (x != DISARMED) {
+        cancel(); // the connection failed or was closed under the request: nobody to answer either
+      }
+    }
+
+    /** Off the selector thread: cancelling closes the upstream socket, which is not the selector's work. */
+    private void cancel() {
+      Thread.ofVirtual().name("routewise-client-gone").start(gone);
     }
 
     @Override
@@ -88,7 +100,7 @@ final class ClientDisconnectProbe implements ClientProbe {
 
     private int waitingBytes() {
       try {
-        return ((SocketChannel) endPoint.getChannel()).socket().getInputStream().available();
+        return endPoint.getChannel().socket().getInputStream().available();
       } catch (IOException e) {
         return 0; // closed or reset: gone
       }

@@ -84,7 +84,11 @@ public final class UpstreamClient {
       Response response = call.execute();
       watch.idle();
       if (stream) {
-        watch.stopProbing();
+        watch.stopProbing(); // from here on the relay's writes notice a client that left
+        if (watch.clientGone()) { // it left just as the headers came
+          response.close();
+          throw new IOException("Canceled");
+        }
       }
       listener.firstByte(config.name(), System.nanoTime() - start);
       return new UpstreamResponse(call, response, watch);

@@ -90,6 +90,14 @@ public final class UpstreamResponse implements AutoCloseable {
     return watch.expired();
   }
 
+  /**
+   * Stops watching the client's connection (see {@link ClientProbe}); due before anything is
+   * written to the client. {@link #bodyBytes()} and {@link #close()} do it themselves.
+   */
+  public void stopProbing() {
+    watch.stopProbing();
+  }
+
   /** True when the call was cancelled because its client disconnected while the body was awaited. */
   public boolean clientGone() {
     return watch.clientGone();
