@@ -20,8 +20,9 @@ import java.util.Locale;
 /**
  * {@code POST /v1/chat/completions}: parse just enough of the body to route, decide, forward the
  * client's bytes with only {@code model} replaced, and relay the upstream's status, body and
- * selected headers back. Streams are relayed chunk by chunk as they arrive; a client that goes away
- * mid-stream cancels the upstream call. Runs on a virtual thread, so the blocking I/O is cheap.
+ * selected headers back. Streams are relayed chunk by chunk as they arrive. A client that goes away
+ * cancels the upstream call: seen by a failed write mid-stream, or by {@link ClientDisconnectProbe}
+ * while waiting on the upstream. Runs on a virtual thread, so the blocking I/O is cheap.
  *
  * <p>With failover on, a request whose upstream cannot be reached, or answers 429 or 5xx, goes once
  * to the other upstream before anything has reached the client; a timeout does not (the client has
@@ -150,7 +151,6 @@ final class ChatCompletionsHandler {
       UpstreamHeaders.copy(response, res);
       String contentType = response.header("Content-Type");
       if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
-        response.stopProbing(); // a stream (even one the client did not ask for): its writes notice a gone client
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
@@ -213,7 +213,7 @@ final class ChatCompletionsHandler {
       try {
         n = response.read(buf);
       } catch (IOException e) {
-        if (response.clientGone()) { // cancelled for a client that left before the relay began
+        if (response.clientGone()) { // cancelled for a client that left while the upstream was silent
           outcome = "client_closed";
           break;
         }

@@ -62,8 +62,9 @@ public final class UpstreamClient {
   /**
    * POSTs {@code body} to {@code /chat/completions} and returns once the response headers arrive.
    * With a {@code client} probe, a call still running after {@link IdleTimeouts#PROBE_CLIENT_AFTER}
-   * is cancelled if the client disconnects: while waiting for the headers, and for a whole
-   * (non-streamed) body until it has been read. A stream's relay notices a gone client by itself.
+   * is cancelled if the client disconnects, until the response is {@link UpstreamResponse#close()
+   * closed} or its whole body read: also during a stream's silent stretches (a reasoning model
+   * thinking), which no write to the client would reveal.
    *
    * @throws UpstreamException when the upstream cannot be reached (502), does not answer in time
    *     (504), or the client disconnected ({@link UpstreamException#isClientGone()})
@@ -83,13 +84,6 @@ public final class UpstreamClient {
     try {
       Response response = call.execute();
       watch.idle();
-      if (stream) {
-        watch.stopProbing(); // from here on the relay's writes notice a client that left
-        if (watch.clientGone()) { // it left just as the headers came
-          response.close();
-          throw new IOException("Canceled");
-        }
-      }
       listener.firstByte(config.name(), System.nanoTime() - start);
       return new UpstreamResponse(call, response, watch);
     } catch (IOException e) {

@@ -91,8 +91,8 @@ public final class UpstreamResponse implements AutoCloseable {
   }
 
   /**
-   * Stops watching the client's connection (see {@link ClientProbe}); due before anything is
-   * written to the client. {@link #bodyBytes()} and {@link #close()} do it themselves.
+   * Stops watching the client's connection (see {@link ClientProbe}); due before the response to
+   * the client is complete. {@link #bodyBytes()} and {@link #close()} do it themselves.
    */
   public void stopProbing() {
     watch.stopProbing();

@@ -80,6 +80,51 @@ class ClientDisconnectTest {
     awaitMetric("status=\"499\"} 1.0");
   }
 
+  /** A stream gone quiet (a reasoning model thinking) has no write to reveal that its client left. */
+  @Test
+  void aSilentStreamIsCancelledWhenItsClientDisconnects() throws Exception {
+    start(-2); // one chunk, then silence
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.setSoTimeout(10_000);
+      client.getOutputStream().write(request(true));
+      String head = readHead(client.getInputStream());
+      assertTrue(head.startsWith("HTTP/1.1 200"), head);
+      StringBuilder first = new StringBuilder();
+      while (!first.toString().contains("Hmm")) { // the first chunk, in routewise's chunked framing
+        first.append((char) client.getInputStream().read());
+      }
+    }
+    assertTrue(upstream.dropped.await(5, TimeUnit.SECONDS), "routewise dropped the silent upstream stream");
+    String metrics = awaitMetric("outcome=\"client_closed\"");
+    assertFalse(metrics.contains("outcome=\"stream_failed\""), metrics);
+  }
+
+  /** A stream that outlasts the watch's start ends cleanly and leaves its connection usable. */
+  @Test
+  void aLongStreamEndsCleanlyAndKeepsItsConnection() throws Exception {
+    start(-3); // two chunks 1.5 s apart
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.setSoTimeout(10_000);
+      for (int i = 0; i < 2; i++) {
+        client.getOutputStream().write(request(true));
+        String head = readHead(client.getInputStream());
+        assertTrue(head.startsWith("HTTP/1.1 200"), head);
+        StringBuilder body = new StringBuilder();
+        while (!body.toString().endsWith("0\r\n\r\n")) { // the end of routewise's chunked framing
+          int b = client.getInputStream().read();
+          if (b < 0) {
+            throw new IOException("connection closed after: " + body);
+          }
+          body.append((char) b);
+        }
+        assertTrue(body.toString().contains("Hmm") && body.toString().contains("Yes")
+            && body.toString().contains("data: [DONE]"), body.toString());
+        Thread.sleep(300);
+      }
+    }
+    assertEquals(1, upstream.connections.get(), "both streams used one upstream connection");
+  }
+
   /**
    * The watch on the connection must be taken back cleanly: the same connection carries the next
    * request. The pause lets Jetty finish each response before the next request arrives (a leftover
@@ -178,8 +223,10 @@ class ClientDisconnectTest {
   }
 
   /**
-   * An upstream that reads each request, then answers after {@code answerAfterMs} (never when
-   * negative, waiting instead for routewise to close the connection) and keeps the connection open.
+   * An upstream that reads each request, then answers after {@code answerAfterMs} and keeps the
+   * connection open. Negative: never answers, waiting instead for routewise to close the
+   * connection; -2 sends a stream's headers and first chunk before that silence; -3 streams two
+   * chunks 1.5 s apart and ends the stream.
    */
   private static final class RawUpstream implements AutoCloseable {
     final CountDownLatch received = new CountDownLatch(1);
@@ -217,6 +264,19 @@ class ClientDisconnectTest {
           String head = readHead(in);
           in.readNBytes(contentLength(head));
           received.countDown();
+          if (answerAfterMs <= -2) {
+            OutputStream out = s.getOutputStream();
+            out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            chunk(out, "data: {\"choices\":[{\"delta\":{\"content\":\"Hmm\"}}]}\n\n");
+            if (answerAfterMs == -3) {
+              Thread.sleep(1_500);
+              chunk(out, "data: {\"choices\":[{\"delta\":{\"content\":\"Yes\"}}]}\n\ndata: [DONE]\n\n");
+              out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+              out.flush();
+              continue;
+            }
+          }
           if (answerAfterMs < 0) {
             try {
               in.read(); // blocks until routewise closes the connection (end of stream or reset)
@@ -235,6 +295,11 @@ class ClientDisconnectTest {
       } catch (IOException | InterruptedException e) {
         // routewise closed the connection between requests, or the test ended
       }
+    }
+
+    private static void chunk(OutputStream out, String data) throws IOException {
+      out.write((Integer.toHexString(data.length()) + "\r\n" + data + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
     }
 
     @Override
