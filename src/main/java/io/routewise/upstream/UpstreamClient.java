@@ -84,6 +84,9 @@ public final class UpstreamClient {
     try {
       Response response = call.execute();
       watch.idle();
+      if (!bodyArrived(response)) {
+        watch.acknowledge(); // headers came alone: do not make the body wait on our delayed ACK
+      }
       listener.firstByte(config.name(), System.nanoTime() - start);
       return new UpstreamResponse(call, response, watch);
     } catch (IOException e) {
@@ -103,6 +106,12 @@ public final class UpstreamClient {
       watch.close();
       throw e;
     }
+  }
+
+  /** True when the whole body came with the headers (the usual case for a short answer): nothing to wait for. */
+  private static boolean bodyArrived(Response response) {
+    long declared = response.body().contentLength();
+    return declared >= 0 && response.body().source().getBuffer().size() >= declared;
   }
 
   /** Turns an I/O failure into the exception the client sees, naming the upstream but not its key. */

@@ -76,6 +76,9 @@ public final class UpstreamResponse implements AutoCloseable {
           break;
         }
         len += n;
+        if (len != declared) {
+          watch.acknowledge(); // more to come: do not make it wait on our delayed ACK
+        }
         watch.waiting(); // each read gets the whole timeout, as with a socket read timeout
       }
     } finally {
