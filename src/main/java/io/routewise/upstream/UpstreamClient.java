@@ -26,6 +26,7 @@ public final class UpstreamClient {
   private final String authorization;
   private final UpstreamListener listener;
   private final IdleTimeouts timeouts;
+  private volatile boolean bodySentLate;
 
   public UpstreamClient(UpstreamConfig config, OkHttpClient shared, IdleTimeouts timeouts, UpstreamListener listener) {
     this.config = config;
@@ -84,11 +85,11 @@ public final class UpstreamClient {
     try {
       Response response = call.execute();
       watch.idle();
-      if (!bodyArrived(response)) {
-        watch.acknowledge(); // headers came alone: do not make the body wait on our delayed ACK
+      if (stream || bodySentLate || response.body().contentLength() < 0) {
+        watch.acknowledge(); // see bodySentLate
       }
       listener.firstByte(config.name(), System.nanoTime() - start);
-      return new UpstreamResponse(call, response, watch);
+      return new UpstreamResponse(call, response, watch, this);
     } catch (IOException e) {
       watch.close();
       if (watch.clientGone()) {
@@ -108,10 +109,17 @@ public final class UpstreamClient {
     }
   }
 
-  /** True when the whole body came with the headers (the usual case for a short answer): nothing to wait for. */
-  private static boolean bodyArrived(Response response) {
-    long declared = response.body().contentLength();
-    return declared >= 0 && response.body().source().getBuffer().size() >= declared;
+  /**
+   * Called when a body's first bytes came well after its headers. A server that leaves Nagle's
+   * algorithm on (Java's and Python's plain servers do) and writes headers and body separately holds
+   * the body until the headers are acknowledged, and on a pooled connection Linux delays that ACK by
+   * ~40 ms. From then on this upstream's headers are acknowledged at once, one setsockopt per call;
+   * an upstream that sends headers and body together (nginx, most servers) never pays it. Streams,
+   * and bodies of unknown length, are acknowledged from the start: the first event is the one a
+   * user waits for.
+   */
+  void bodySentLate() {
+    bodySentLate = true;
   }
 
   /** Turns an I/O failure into the exception the client sees, naming the upstream but not its key. */

@@ -12,12 +12,16 @@ import okhttp3.Response;
  * went away mid-stream. Each body read is timed against the upstream's timeout.
  */
 public final class UpstreamResponse implements AutoCloseable {
+  /** A body whose first bytes come this long after its headers was held back: see {@link UpstreamClient#bodySentLate()}. */
+  private static final long LATE_BODY_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(30);
   private final Call call;
   private final Response response;
   private final IdleTimeouts.Watch watch;
   private final InputStream body;
+  private final UpstreamClient from;
 
-  UpstreamResponse(Call call, Response response, IdleTimeouts.Watch watch) {
+  UpstreamResponse(Call call, Response response, IdleTimeouts.Watch watch, UpstreamClient from) {
+    this.from = from;
     this.call = call;
     this.response = response;
     this.watch = watch;
@@ -61,6 +65,7 @@ public final class UpstreamResponse implements AutoCloseable {
     byte[] buf = new byte[declared >= 0 && declared <= (1 << 24) ? (int) declared : 8192];
     int len = 0;
     watch.waiting();
+    long begun = System.nanoTime();
     try {
       while (true) {
         if (len == buf.length) {
@@ -74,6 +79,9 @@ public final class UpstreamResponse implements AutoCloseable {
         int n = body.read(buf, len, buf.length - len);
         if (n < 0) {
           break;
+        }
+        if (len == 0 && System.nanoTime() - begun > LATE_BODY_NANOS) {
+          from.bodySentLate();
         }
         len += n;
         if (len != declared) {

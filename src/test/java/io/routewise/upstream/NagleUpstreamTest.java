@@ -26,8 +26,9 @@ import org.junit.jupiter.api.Test;
  * writes its headers and its body separately holds the body until the headers are acknowledged. On
  * a pooled connection Linux delays that ACK, so before routewise acknowledged at once, every such
  * call took 40+ ms however small the answer (measured through routewise: 45 ms against 0.6 ms for
- * a client on a fresh connection; 3 ms with the fix). The bound below is half the stall, far above
- * the healthy figure: this guards against the stall, it does not time the proxy.
+ * a client on a fresh connection; 3 ms with the fix). routewise learns it from the first such
+ * call, so only that one may wait. The bound on the median is half the stall, far above the
+ * healthy figure: this guards against the stall, it does not time the proxy.
  */
 class NagleUpstreamTest {
   private static final byte[] BODY = ("{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
