@@ -129,23 +129,25 @@ final class ChatCompletionsHandler {
       }
       throw failed(upstream, e);
     }
-    int status = response.status();
-    if (mayFailOver && (status == 429 || status >= 500)) {
-      response.close();
-      if (response.clientGone()) {
-        throw clientGone(ctx.res());
-      }
-      long spent = System.nanoTime() - start;
-      upstream.listener().completed(upstream.name(), status, "failed_over", spent);
-      failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ".");
-      return failOver(ctx, request, route, router, received + spent, status == 429 ? "429" : "5xx");
-    }
-    if (status >= 500 || status == 401 || status == 403 || status == 404) {
-      // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
-      failures.failed(upstream.name(), "answered " + status,
-          answered(upstream, status) + "; passed to the client as it is.");
-    }
+    // Closed on every path (closing twice is harmless): that also takes back the client-disconnect
+    // watch, which must be gone before Jetty completes the response.
     try (response) {
+      int status = response.status();
+      if (mayFailOver && (status == 429 || status >= 500)) {
+        response.close();
+        if (response.clientGone()) {
+          throw clientGone(ctx.res());
+        }
+        long spent = System.nanoTime() - start;
+        upstream.listener().completed(upstream.name(), status, "failed_over", spent);
+        failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ".");
+        return failOver(ctx, request, route, router, received + spent, status == 429 ? "429" : "5xx");
+      }
+      if (status >= 500 || status == 401 || status == 403 || status == 404) {
+        // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
+        failures.failed(upstream.name(), "answered " + status,
+            answered(upstream, status) + "; passed to the client as it is.");
+      }
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
       UpstreamHeaders.copy(response, res);
@@ -214,7 +216,7 @@ final class ChatCompletionsHandler {
         n = response.read(buf);
       } catch (IOException e) {
         if (response.clientGone()) { // cancelled for a client that left while the upstream was silent
-          outcome = "client_closed";
+          outcome = usage.done() ? "ok" : "client_closed";
           break;
         }
         // Headers are gone already: tell the client in the stream itself, then end it.
@@ -228,6 +230,9 @@ final class ChatCompletionsHandler {
         break;
       }
       usage.feed(buf, n);
+      if (usage.done()) {
+        response.stopProbing(); // the answer is complete: a client closing now has not abandoned it
+      }
       try {
         out.write(buf, 0, n);
         out.flush();

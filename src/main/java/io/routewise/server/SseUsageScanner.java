@@ -5,8 +5,9 @@ import java.util.Optional;
 
 /**
  * Watches a relayed server-sent-event stream for a chunk with {@code usage} (sent when the client
- * asked for {@code stream_options.include_usage}). Only lines that mention "usage" are parsed; a
- * line is held across reads, bounded so a stream without newlines cannot grow it without limit.
+ * asked for {@code stream_options.include_usage}) and for its {@code data: [DONE]}. Only lines that
+ * mention "usage" are parsed; a line is held across reads, bounded so a stream without newlines
+ * cannot grow it without limit.
  */
 final class SseUsageScanner {
   private static final int MAX_LINE = 64 * 1024;
@@ -16,6 +17,7 @@ final class SseUsageScanner {
   private int len;
   private boolean overflow;
   private Usage usage;
+  private boolean done;
 
   void feed(byte[] buf, int n) {
     for (int i = 0; i < n; i++) {
@@ -36,6 +38,10 @@ final class SseUsageScanner {
   }
 
   private void endLine() {
+    int end = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+    if (!overflow && end == 12 && startsWith("data: [DONE]")) {
+      done = true;
+    }
     if (!overflow && len > 6 && line[0] == 'd' && startsWith("data:") && contains(USAGE)) {
       int off = 5;
       while (off < len && line[off] == ' ') {
@@ -67,6 +73,11 @@ final class SseUsageScanner {
       return true;
     }
     return false;
+  }
+
+  /** True once the stream's {@code data: [DONE]} line has gone by: the answer is complete. */
+  boolean done() {
+    return done;
   }
 
   Optional<Usage> result() {

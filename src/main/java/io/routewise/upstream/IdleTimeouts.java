@@ -27,6 +27,9 @@ public final class IdleTimeouts implements AutoCloseable {
 
   private static final long NOT_WAITING = Long.MIN_VALUE;
 
+  /** False once setting TCP_QUICKACK failed as unsupported (not Linux): not tried again. */
+  private static volatile boolean quickAck = true;
+
   /**
    * How long a call runs before the client's connection is watched for a disconnect. Watching costs
    * a selector round trip, so calls quicker than this (a sub-millisecond proxy hop) never pay it,
@@ -126,7 +129,6 @@ public final class IdleTimeouts implements AutoCloseable {
     private final long timeoutNanos;
     private final ClientProbe probe;
     private volatile int probeState;
-    private boolean quickAck = true;
     private volatile boolean clientGone;
     private long startedNanos;
     private volatile long limitNanos;
@@ -157,7 +159,8 @@ public final class IdleTimeouts implements AutoCloseable {
 
     /** A connection is in hand: from now on the upstream's own timeout applies. */
     private void connected(okhttp3.Connection connection) {
-      socket = connection == null ? null : connection.socket();
+      // HTTP/2 reads on OkHttp's own reader thread, with frames of many calls on one socket: leave it be.
+      socket = connection == null || connection.protocol() == okhttp3.Protocol.HTTP_2 ? null : connection.socket();
       if (!connected) {
         limitNanos = timeoutNanos;
         connected = true;
@@ -165,9 +168,11 @@ public final class IdleTimeouts implements AutoCloseable {
       waitingSince = System.nanoTime();
     }
 
-    /** A read on the upstream begins. */
-    void waiting() {
-      waitingSince = System.nanoTime();
+    /** A read on the upstream begins; returns the time it began. */
+    long waiting() {
+      long now = System.nanoTime();
+      waitingSince = now;
+      return now;
     }
 
     /** The read returned: time from now on (e.g. writing to the client) is not the upstream's. */
@@ -192,7 +197,7 @@ public final class IdleTimeouts implements AutoCloseable {
         try {
           s.setOption(jdk.net.ExtendedSocketOptions.TCP_QUICKACK, true);
         } catch (UnsupportedOperationException | IllegalArgumentException e) {
-          quickAck = false; // not Linux, or a TLS socket that does not pass the option on
+          quickAck = false; // not Linux
         } catch (java.io.IOException e) {
           // closed under us: the read that follows reports it
         }

@@ -86,10 +86,11 @@ public final class UpstreamClient {
       Response response = call.execute();
       watch.idle();
       if (stream || bodySentLate || response.body().contentLength() < 0) {
-        watch.acknowledge(); // see bodySentLate
+        watch.acknowledge(); // see markBodySentLate
       }
-      listener.firstByte(config.name(), System.nanoTime() - start);
-      return new UpstreamResponse(call, response, watch, this);
+      long headersAt = System.nanoTime();
+      listener.firstByte(config.name(), headersAt - start);
+      return new UpstreamResponse(call, response, watch, this, headersAt);
     } catch (IOException e) {
       watch.close();
       if (watch.clientGone()) {
@@ -118,8 +119,13 @@ public final class UpstreamClient {
    * and bodies of unknown length, are acknowledged from the start: the first event is the one a
    * user waits for.
    */
-  void bodySentLate() {
+  void markBodySentLate() {
     bodySentLate = true;
+  }
+
+  /** Whether this upstream was seen sending a body well after its headers (see {@link #markBodySentLate()}). */
+  boolean sendsBodyLate() {
+    return bodySentLate;
   }
 
   /** Turns an I/O failure into the exception the client sees, naming the upstream but not its key. */

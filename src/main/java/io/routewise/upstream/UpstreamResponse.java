@@ -12,16 +12,21 @@ import okhttp3.Response;
  * went away mid-stream. Each body read is timed against the upstream's timeout.
  */
 public final class UpstreamResponse implements AutoCloseable {
-  /** A body whose first bytes come this long after its headers was held back: see {@link UpstreamClient#bodySentLate()}. */
-  private static final long LATE_BODY_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(30);
+  /**
+   * A body whose first bytes come this long after its headers was held back (see {@link
+   * UpstreamClient#markBodySentLate()}): Linux delays an ACK by at least 40 ms.
+   */
+  private static final long LATE_BODY_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(20);
   private final Call call;
   private final Response response;
   private final IdleTimeouts.Watch watch;
   private final InputStream body;
   private final UpstreamClient from;
+  private final long headersAt;
 
-  UpstreamResponse(Call call, Response response, IdleTimeouts.Watch watch, UpstreamClient from) {
+  UpstreamResponse(Call call, Response response, IdleTimeouts.Watch watch, UpstreamClient from, long headersAt) {
     this.from = from;
+    this.headersAt = headersAt;
     this.call = call;
     this.response = response;
     this.watch = watch;
@@ -65,7 +70,6 @@ public final class UpstreamResponse implements AutoCloseable {
     byte[] buf = new byte[declared >= 0 && declared <= (1 << 24) ? (int) declared : 8192];
     int len = 0;
     watch.waiting();
-    long begun = System.nanoTime();
     try {
       while (true) {
         if (len == buf.length) {
@@ -80,14 +84,15 @@ public final class UpstreamResponse implements AutoCloseable {
         if (n < 0) {
           break;
         }
-        if (len == 0 && System.nanoTime() - begun > LATE_BODY_NANOS) {
-          from.bodySentLate();
-        }
+        boolean first = len == 0;
         len += n;
         if (len != declared) {
           watch.acknowledge(); // more to come: do not make it wait on our delayed ACK
         }
-        watch.waiting(); // each read gets the whole timeout, as with a socket read timeout
+        long now = watch.waiting(); // each read gets the whole timeout, as with a socket read timeout
+        if (first && now - headersAt > LATE_BODY_NANOS) {
+          from.markBodySentLate();
+        }
       }
     } finally {
       watch.idle();

@@ -99,6 +99,22 @@ class ClientDisconnectTest {
     assertFalse(metrics.contains("outcome=\"stream_failed\""), metrics);
   }
 
+  /** Many clients stop reading at {@code data: [DONE]} and close: that is a finished answer, not an abandoned one. */
+  @Test
+  void aClientClosingAfterDoneHasNotAbandonedTheStream() throws Exception {
+    start(-4); // a chunk, 1.5 s later [DONE], then the stream's end 0.5 s after that
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.setSoTimeout(10_000);
+      client.getOutputStream().write(request(true));
+      StringBuilder got = new StringBuilder();
+      while (!got.toString().contains("data: [DONE]")) {
+        got.append((char) client.getInputStream().read());
+      }
+    }
+    String metrics = awaitMetric("outcome=\"ok\"");
+    assertFalse(metrics.contains("outcome=\"client_closed\""), metrics);
+  }
+
   /** A stream that outlasts the watch's start ends cleanly and leaves its connection usable. */
   @Test
   void aLongStreamEndsCleanlyAndKeepsItsConnection() throws Exception {
@@ -226,7 +242,7 @@ class ClientDisconnectTest {
    * An upstream that reads each request, then answers after {@code answerAfterMs} and keeps the
    * connection open. Negative: never answers, waiting instead for routewise to close the
    * connection; -2 sends a stream's headers and first chunk before that silence; -3 streams two
-   * chunks 1.5 s apart and ends the stream.
+   * chunks 1.5 s apart and ends the stream; -4 sends a chunk, [DONE] 1.5 s later, and ends 0.5 s after.
    */
   private static final class RawUpstream implements AutoCloseable {
     final CountDownLatch received = new CountDownLatch(1);
@@ -269,6 +285,14 @@ class ClientDisconnectTest {
             out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 + "Transfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
             chunk(out, "data: {\"choices\":[{\"delta\":{\"content\":\"Hmm\"}}]}\n\n");
+            if (answerAfterMs == -4) {
+              Thread.sleep(1_500);
+              chunk(out, "data: [DONE]\n\n");
+              Thread.sleep(500);
+              out.write("0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+              out.flush();
+              continue;
+            }
             if (answerAfterMs == -3) {
               Thread.sleep(1_500);
               chunk(out, "data: {\"choices\":[{\"delta\":{\"content\":\"Yes\"}}]}\n\ndata: [DONE]\n\n");
