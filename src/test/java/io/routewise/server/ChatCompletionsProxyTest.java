@@ -218,6 +218,32 @@ class ChatCompletionsProxyTest {
     assertEquals("request_too_large", JSON.readTree(r.body()).get("error").get("code").asText());
   }
 
+  /**
+   * Every SDK sends the whole body before reading the answer. Cut off after the headers, such a
+   * client got a reset instead of the 413 (a 6 MB prompt: 10 of 10 broken pipes), and the OpenAI
+   * SDKs retry a reset, sending it all again.
+   */
+  @Test
+  void aClientSendingItsWholeTooLargeBodyFirstStillReadsThe413() throws Exception {
+    byte[] body = ("{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\""
+        + "x".repeat(6_000_000) + "\"}]}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+      s.setSoTimeout(10_000);
+      java.io.OutputStream out = s.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.write(body);
+      out.flush();
+      StringBuilder answer = new StringBuilder();
+      byte[] buf = new byte[4096];
+      for (int n; !answer.toString().contains("request_too_large") && (n = s.getInputStream().read(buf)) > 0; ) {
+        answer.append(new String(buf, 0, n, java.nio.charset.StandardCharsets.UTF_8));
+      }
+      assertTrue(answer.toString().startsWith("HTTP/1.1 413"), answer.toString());
+      assertTrue(answer.toString().contains("\"code\":\"request_too_large\""), answer.toString());
+    }
+  }
+
   @Test
   void modelsListsRoutableIdsAndUpstreamModels() throws Exception {
     JsonNode data = JSON.readTree(f.get("/v1/models").body()).get("data");
