@@ -13,7 +13,7 @@ final class RequestBodies {
    * error (measured: a 6 MB prompt with the default 4 MiB limit, 10 of 10 broken pipes), and the
    * OpenAI SDKs retry a reset twice, sending it all again. Beyond this the connection is just closed.
    */
-  static final long DISCARD_LIMIT = 64L * 1024 * 1024;
+  private static final long DISCARD_LIMIT = 64L * 1024 * 1024;
 
   private RequestBodies() {}
 
