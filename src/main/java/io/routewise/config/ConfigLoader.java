@@ -6,9 +6,13 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.yaml.snakeyaml.LoaderOptions;
@@ -112,15 +116,71 @@ public final class ConfigLoader {
       ups.problem(name, "is required (base_url and model; api_key unless the upstream needs none)");
     }
     ConfigNode u = ups.child(name);
+    Secret apiKey = u.secret("api_key", "");
     UpstreamConfig cfg = new UpstreamConfig(
         name,
         u.httpUrl("base_url", null),
-        u.secret("api_key", ""),
+        apiKey,
         u.requiredString("model"),
         u.millis("connect_timeout_ms", 5_000, 1, 600_000),
-        u.millis("timeout_ms", 120_000, 1, 3_600_000));
+        u.millis("timeout_ms", 120_000, 1, 3_600_000),
+        upstreamHeaders(u, UpstreamConfig.sendsKey(apiKey)));
     u.rejectUnknownKeys();
     return cfg;
+  }
+
+  /** Set by routewise itself on every call: framing, the body's type, and the upstream's host. */
+  private static final Set<String> RESERVED_HEADERS =
+      Set.of("host", "content-length", "content-type", "transfer-encoding", "connection", "te", "upgrade",
+          "keep-alive", "proxy-connection", "accept", "accept-encoding", "expect", "trailer");
+
+  /**
+   * {@code upstreams.<name>.headers}: extra headers for every call to that upstream. Names must be
+   * HTTP tokens and values single lines; {@code Authorization} only when {@code api_key} sends none,
+   * so there is one place a key comes from. A blank value is not sent, so a header can be left to an
+   * environment variable that may be unset.
+   */
+  private static Map<String, Secret> upstreamHeaders(ConfigNode u, boolean sendsKey) {
+    Map<String, Secret> out = new LinkedHashMap<>();
+    Optional<ConfigNode> node = u.optionalChild("headers");
+    if (node.isEmpty()) {
+      return out;
+    }
+    ConfigNode h = node.get();
+    Set<String> seen = new HashSet<>();
+    for (String name : h.keys()) {
+      Secret value = h.secret(name, "");
+      String lower = name.toLowerCase(Locale.ROOT);
+      if (!isToken(name)) {
+        h.problem(name, "is not a valid header name");
+      } else if (RESERVED_HEADERS.contains(lower)) {
+        h.problem(name, "is set by routewise and cannot be configured");
+      } else if (lower.equals("authorization") && sendsKey) {
+        h.problem(name, "conflicts with api_key; set api_key to \"none\" to send your own Authorization");
+      } else if (!seen.add(lower)) {
+        h.problem(name, "is given twice (header names ignore case)");
+      } else if (value.value().chars().anyMatch(c -> c == '\r' || c == '\n' || c == 0)) {
+        h.problem(name, "must be a single line");
+      } else if (!value.isBlank()) { // blank, e.g. "${OPENAI_ORG_ID:-}" unset: not sent
+        out.put(name, value);
+      }
+    }
+    return out;
+  }
+
+  private static boolean isToken(String s) {
+    if (s.isEmpty()) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+      if (!ok) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private Object substitute(Object node, String path, ConfigProblems problems) {

@@ -4,6 +4,7 @@ import io.routewise.config.UpstreamConfig;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
+import java.net.URI;
 import okhttp3.Call;
 import okhttp3.HttpUrl;
 import okhttp3.MediaType;
@@ -38,13 +39,22 @@ public final class UpstreamClient {
         .addNetworkInterceptor(IdleTimeouts.CONNECTED)
         .build();
     this.timeouts = timeouts;
-    this.chatUrl = HttpUrl.get(config.baseUrl() + "/chat/completions");
+    this.chatUrl = endpoint(config.baseUrl(), "chat/completions");
     this.authorization = config.sendsKey() ? "Bearer " + config.apiKey().value() : null;
     this.listener = listener;
   }
 
   public UpstreamConfig config() {
     return config;
+  }
+
+  /**
+   * {@code path} under an OpenAI-style API root. A query on the root stays a query (Azure's
+   * {@code https://x.openai.azure.com/openai/deployments/d?api-version=…} gives
+   * {@code …/d/chat/completions?api-version=…}), where appending to the string would bury it in the path.
+   */
+  public static HttpUrl endpoint(URI baseUrl, String path) {
+    return HttpUrl.get(baseUrl.toString()).newBuilder().addPathSegments(path).build();
   }
 
   public String name() {
@@ -78,6 +88,7 @@ public final class UpstreamClient {
     if (authorization != null) {
       rb.header("Authorization", authorization);
     }
+    config.headers().forEach((name, value) -> rb.header(name, value.value()));
     IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout(), client);
     Call call = http.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
     long start = System.nanoTime();

@@ -94,6 +94,30 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void upstreamHeadersAreKeptInOrderAndTheirValuesSecret() {
+    RoutewiseConfig c = parse(VALID.replace("model: gpt-4o}",
+        "model: gpt-4o, headers: {OpenAI-Organization: org-1, X-Extra: \"${EXTRA}\", OpenAI-Project: \"${UNSET:-}\"}}"),
+        Map.of("OPENAI_API_KEY", "sk-x", "EXTRA", "extra-secret"));
+    assertEquals(java.util.List.of("OpenAI-Organization", "X-Extra"), java.util.List.copyOf(c.strong().headers().keySet()));
+    assertEquals("extra-secret", c.strong().headers().get("X-Extra").value());
+    assertTrue(c.weak().headers().isEmpty());
+    assertFalse(c.toString().contains("extra-secret"), c.toString());
+  }
+
+  @Test
+  void upstreamHeadersThatCannotWorkStopTheStart() {
+    String msg = problems(VALID
+        .replace("model: gpt-4o}", "model: gpt-4o, headers: {Authorization: \"Bearer x\", Content-Type: text/plain, \"bad name\": v, X-A: 1, x-a: 2}}")
+        .replace("model: \"llama3.1:8b\"}", "model: \"llama3.1:8b\", headers: {Authorization: \"Bearer ok\", X-Multi: \"a\\nb\"}}"));
+    assertTrue(msg.contains("upstreams.strong.headers.Authorization: conflicts with api_key"), msg);
+    assertTrue(msg.contains("upstreams.strong.headers.Content-Type: is set by routewise"), msg);
+    assertTrue(msg.contains("upstreams.strong.headers.bad name: is not a valid header name"), msg);
+    assertTrue(msg.contains("upstreams.strong.headers.x-a: is given twice"), msg);
+    assertTrue(msg.contains("upstreams.weak.headers.X-Multi: must be a single line"), msg);
+    assertFalse(msg.contains("weak.headers.Authorization"), "the weak upstream sends no api_key, so its own Authorization is fine: " + msg);
+  }
+
+  @Test
   void missingUpstreamsIsReported() {
     String msg = problems("routing: {router: random}\n");
     assertTrue(msg.contains("upstreams: is required"), msg);

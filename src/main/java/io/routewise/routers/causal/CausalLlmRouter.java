@@ -8,6 +8,7 @@ import io.routewise.routers.RouterContext;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
 import io.routewise.routing.RouterException;
+import io.routewise.upstream.UpstreamClient;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -56,7 +57,7 @@ public final class CausalLlmRouter implements Router {
 
   public CausalLlmRouter(CausalLlmSettings settings) {
     this.settings = settings;
-    this.endpoint = HttpUrl.get(settings.baseUrl().toString() + "/chat/completions");
+    this.endpoint = UpstreamClient.endpoint(settings.baseUrl(), "chat/completions");
     this.judge = endpoint.host() + ":" + endpoint.port();
     this.budgetNanos = settings.timeout().toNanos();
     this.slots = new Semaphore(settings.maxConcurrency());
