@@ -25,16 +25,17 @@ public final class Routewise implements AutoCloseable {
   private final IdleTimeouts timeouts;
   private final ProxyServer server;
   private final RoutewiseMetrics metrics;
-  private final AutoCloseable embedders;
+  /** The JVM metrics' GC listener and the embedders' native sessions, released last. */
+  private final AutoCloseable closeLast;
 
   private Routewise(RoutingService routing, OkHttpClient http, IdleTimeouts timeouts, ProxyServer server,
-      RoutewiseMetrics metrics, AutoCloseable embedders) {
+      RoutewiseMetrics metrics, AutoCloseable closeLast) {
     this.routing = routing;
     this.http = http;
     this.timeouts = timeouts;
     this.server = server;
     this.metrics = metrics;
-    this.embedders = embedders;
+    this.closeLast = closeLast;
   }
 
   /**
@@ -48,6 +49,7 @@ public final class Routewise implements AutoCloseable {
     Map<String, Router> routers = catalog.load(config, embedders, problems);
     problems.throwIfAny();
     RoutewiseMetrics metrics = new RoutewiseMetrics();
+    AutoCloseable jvmMetrics = metrics.bindJvm();
     if (embedders instanceof io.routewise.embedding.Embedders shared) {
       shared.loaded().forEach(metrics::embeddingCache);
     }
@@ -67,12 +69,16 @@ public final class Routewise implements AutoCloseable {
       UpstreamClient weak = new UpstreamClient(config.weak(), http, timeouts, metrics);
       ProxyServer server = new ProxyServer(config.server(), routing, strong, weak, metrics,
           config.routing().failover()).start();
-      return new Routewise(routing, http, timeouts, server, metrics, closeEmbedders);
+      return new Routewise(routing, http, timeouts, server, metrics, () -> {
+        jvmMetrics.close();
+        closeEmbedders.close();
+      });
     } catch (RuntimeException e) {
       // Port in use, say: release the threads and native sessions started above before failing.
       timeouts.close();
       HttpClients.shutdown(http);
       routing.close();
+      closeQuietly(jvmMetrics);
       throw e;
     }
   }
@@ -95,8 +101,12 @@ public final class Routewise implements AutoCloseable {
     routing.close();
     HttpClients.shutdown(http);
     timeouts.close();
+    closeQuietly(closeLast);
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
     try {
-      embedders.close();
+      c.close();
     } catch (Exception ignored) {
       // shutting down
     }

@@ -129,6 +129,23 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .register(registry);
   }
 
+  /**
+   * The process's own gauges, under Micrometer's standard names (what JVM dashboards read): heap and
+   * non-heap memory, GC pauses, platform threads, classes, CPU, open files, uptime. Close the result
+   * to stop listening for GC events.
+   */
+  public AutoCloseable bindJvm() {
+    new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.system.ProcessorMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.system.FileDescriptorMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.system.UptimeMetrics().bindTo(registry);
+    io.micrometer.core.instrument.binder.jvm.JvmGcMetrics gc = new io.micrometer.core.instrument.binder.jvm.JvmGcMetrics();
+    gc.bindTo(registry);
+    return gc;
+  }
+
   public PrometheusMeterRegistry registry() {
     return registry;
   }

@@ -54,6 +54,29 @@ class MetricsEndpointTest {
     }
   }
 
+  @Test
+  void theProcessItselfIsVisibleForSizingAPod() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("")) {
+      System.gc(); // so that a GC pause has been seen whichever collector runs
+      String m = f.get("/metrics").body();
+      assertTrue(value(m, "jvm_memory_used_bytes{area=\"heap\",id=\"" + heapPool(m) + "\"}") > 0, m);
+      assertTrue(value(m, "jvm_memory_max_bytes{area=\"heap\",id=\"" + heapPool(m) + "\"}") != 0, m);
+      assertTrue(value(m, "jvm_threads_live_threads") > 0, m);
+      assertTrue(value(m, "process_files_open_files") > 0, m);
+      assertTrue(value(m, "process_uptime_seconds") > 0, m);
+      assertTrue(m.contains("process_cpu_usage "), m);
+      assertTrue(m.contains("jvm_gc_pause_seconds_count{"), m);
+    }
+  }
+
+  /** The name of one heap memory pool in the scrape (they differ between collectors). */
+  private static String heapPool(String metrics) {
+    String prefix = "jvm_memory_used_bytes{area=\"heap\",id=\"";
+    int i = metrics.indexOf(prefix);
+    assertTrue(i >= 0, metrics);
+    return metrics.substring(i + prefix.length(), metrics.indexOf('"', i + prefix.length()));
+  }
+
   /** The value of one series line in a Prometheus scrape. */
   static double value(String metrics, String series) {
     for (String line : metrics.split("\n")) {
