@@ -54,6 +54,7 @@ public final class ProxyServer implements AutoCloseable {
       cfg.jetty.host = config.host();
       cfg.jetty.port = config.port();
       cfg.jetty.modifyServletContextHandler(context -> context.insertHandler(inFlight));
+      cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
       if (!config.apiKeys().isEmpty()) {
         List<byte[]> keys = config.apiKeys().stream()
             .map(k -> k.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();

@@ -244,6 +244,30 @@ class ChatCompletionsProxyTest {
     }
   }
 
+  /** What Jetty rejects before any route runs leaves in OpenAI's shape too, not as an HTML page. */
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.CsvSource({
+      "a header block over the limit, 431, request_header_fields_too_large",
+      "a request line that is not HTTP, 400, bad_request"})
+  void requestsJettyRejectsGetOpenAiErrors(String what, int status, String code) throws Exception {
+    String request = status == 431
+        ? "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + "j".repeat(9_000)
+            + "\r\nContent-Length: 2\r\n\r\n{}"
+        : "POST /v1/chat completions HTTP/1.1 junk\r\nHost: 127.0.0.1\r\n\r\n";
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      String head = io.routewise.RawHttp.readHead(s.getInputStream());
+      byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+      assertTrue(head.startsWith("HTTP/1.1 " + status), head);
+      assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("content-type: application/json"), head);
+      JsonNode e = JSON.readTree(body).get("error");
+      assertEquals(code, e.get("code").asText(), new String(body, java.nio.charset.StandardCharsets.UTF_8));
+      assertEquals("invalid_request_error", e.get("type").asText());
+    }
+  }
+
   @Test
   void modelsListsRoutableIdsAndUpstreamModels() throws Exception {
     JsonNode data = JSON.readTree(f.get("/v1/models").body()).get("data");
