@@ -117,7 +117,7 @@ final class ChatCompletionsHandler {
     UpstreamResponse response;
     try {
       response = upstream.send(request.withModel(upstream.config().model()), request.stream(),
-          new ClientDisconnectProbe(ctx.req()));
+          new ClientDisconnectProbe(ctx.req()), TraceHeaders.of(ctx.req()));
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
         throw clientGone(ctx.res());

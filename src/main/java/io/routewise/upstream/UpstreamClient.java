@@ -20,6 +20,7 @@ import okhttp3.Response;
  */
 public final class UpstreamClient {
   private static final MediaType JSON = MediaType.get("application/json");
+  private static final String[] NO_HEADERS = {};
 
   private final UpstreamConfig config;
   private final OkHttpClient http;
@@ -65,9 +66,9 @@ public final class UpstreamClient {
     return listener;
   }
 
-  /** {@link #send(byte[], boolean, ClientProbe)} with no watch on the client. */
+  /** {@link #send(byte[], boolean, ClientProbe, String[])} with no watch on the client and no headers of its own. */
   public UpstreamResponse send(byte[] body, boolean stream) throws UpstreamException {
-    return send(body, stream, null);
+    return send(body, stream, null, NO_HEADERS);
   }
 
   /**
@@ -75,12 +76,14 @@ public final class UpstreamClient {
    * With a {@code client} probe, a call still running after {@link IdleTimeouts#PROBE_CLIENT_AFTER}
    * is cancelled if the client disconnects, until the response is {@link UpstreamResponse#close()
    * closed} or its whole body read: also during a stream's silent stretches (a reasoning model
-   * thinking), which no write to the client would reveal.
+   * thinking), which no write to the client would reveal. {@code clientHeaders} are name/value
+   * pairs from the client (trace ids) to pass on; the upstream's configured headers win over them.
    *
    * @throws UpstreamException when the upstream cannot be reached (502), does not answer in time
    *     (504), or the client disconnected ({@link UpstreamException#isClientGone()})
    */
-  public UpstreamResponse send(byte[] body, boolean stream, ClientProbe client) throws UpstreamException {
+  public UpstreamResponse send(byte[] body, boolean stream, ClientProbe client, String[] clientHeaders)
+      throws UpstreamException {
     Request.Builder rb = new Request.Builder()
         .url(chatUrl)
         .post(RequestBody.create(body, JSON))
@@ -88,7 +91,10 @@ public final class UpstreamClient {
     if (authorization != null) {
       rb.header("Authorization", authorization);
     }
-    config.headers().forEach((name, value) -> rb.header(name, value.value()));
+    for (int i = 0; i + 1 < clientHeaders.length; i += 2) {
+      rb.header(clientHeaders[i], clientHeaders[i + 1]);
+    }
+    config.headers().forEach((name, value) -> rb.header(name, value.value())); // configured ones win
     IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout(), client);
     Call call = http.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
     long start = System.nanoTime();

@@ -123,6 +123,29 @@ class ChatCompletionsProxyTest {
         .withHeader("Authorization", equalTo("Bearer sk-strong-secret")));
   }
 
+  /** Trace ids cross the hop, so the upstream's logs join the client's; the SDK's own headers do not. */
+  @Test
+  void traceAndRequestIdsGoUpstreamButNotTheClientsOtherHeaders() throws Exception {
+    String traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    HttpResponse<String> r = f.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(f.url("/v1/chat/completions")))
+        .header("Content-Type", "application/json")
+        .header("Authorization", "Bearer sk-client-key")
+        .header("traceparent", traceparent)
+        .header("tracestate", "vendor=opaque")
+        .header("X-Client-Request-Id", "client-req-7")
+        .header("X-Stainless-Lang", "python")
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode());
+    f.strong.verify(postRequestedFor(urlEqualTo("/v1/chat/completions"))
+        .withHeader("traceparent", equalTo(traceparent))
+        .withHeader("tracestate", equalTo("vendor=opaque"))
+        .withHeader("x-client-request-id", equalTo("client-req-7"))
+        .withHeader("X-Stainless-Lang", absent())
+        .withHeader("Authorization", equalTo("Bearer sk-strong-secret")));
+  }
+
   @Test
   void weakUpstreamWithKeyNoneGetsNoAuthorizationHeader() throws Exception {
     f.chat("router-random-1", "x");
