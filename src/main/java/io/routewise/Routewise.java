@@ -12,6 +12,7 @@ import io.routewise.server.ProxyServer;
 import io.routewise.upstream.HttpClients;
 import io.routewise.upstream.IdleTimeouts;
 import io.routewise.upstream.UpstreamClient;
+import io.routewise.upstream.UpstreamListener;
 import java.util.Map;
 import okhttp3.OkHttpClient;
 
@@ -67,8 +68,14 @@ public final class Routewise implements AutoCloseable {
     try {
       UpstreamClient strong = new UpstreamClient(config.strong(), http, timeouts, metrics);
       UpstreamClient weak = new UpstreamClient(config.weak(), http, timeouts, metrics);
+      // Its own client, so passed-through calls (embeddings, files) stay out of the chat calls' latency metrics.
+      UpstreamClient passthrough = switch (config.routing().passthrough()) {
+        case "strong" -> new UpstreamClient(config.strong(), http, timeouts, UpstreamListener.NONE);
+        case "weak" -> new UpstreamClient(config.weak(), http, timeouts, UpstreamListener.NONE);
+        default -> null;
+      };
       ProxyServer server = new ProxyServer(config.server(), routing, strong, weak, metrics,
-          config.routing().failover()).start();
+          config.routing().failover(), passthrough).start();
       return new Routewise(routing, http, timeouts, server, metrics, () -> {
         jvmMetrics.close();
         closeEmbedders.close();

@@ -97,7 +97,8 @@ public final class ConfigLoader {
         r.integer("scoring_threads", Runtime.getRuntime().availableProcessors(), 0, 1024),
         r.integer("scoring_queue", 256, 1, 100_000),
         r.millis("scoring_timeout_ms", RoutingConfig.DEFAULT_SCORING_TIMEOUT_MS, 1, 600_000),
-        r.bool("failover", false));
+        r.bool("failover", false),
+        r.oneOf("passthrough", "none", List.of("none", "strong", "weak")));
     r.rejectUnknownKeys();
 
     ConfigNode c = root.child("client");

@@ -9,13 +9,15 @@ package io.routewise.config;
  * @param scoringTimeout the most a decision waits for a scoring thread and its scoring together
  * @param failover whether a request whose upstream is unreachable, or answers 429 or 5xx, is sent
  *     once to the other upstream
+ * @param passthrough where other OpenAI endpoints under {@code /v1} (embeddings, responses, files...)
+ *     are sent unchanged: {@code strong}, {@code weak}, or {@code none} (404, the default)
  */
 public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue,
-    java.time.Duration scoringTimeout, boolean failover) {
+    java.time.Duration scoringTimeout, boolean failover, String passthrough) {
   public static final long DEFAULT_SCORING_TIMEOUT_MS = 2_000;
 
   /** For the offline commands (score, eval, calibrate): one caller, so routers score inline. */
   public RoutingConfig(String router, double threshold) {
-    this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false);
+    this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false, "none");
   }
 }

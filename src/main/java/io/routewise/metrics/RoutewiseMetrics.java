@@ -51,6 +51,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final MeterProvider<Counter> tokens;
   private final MeterProvider<Timer> overhead;
   private final MeterProvider<Counter> failovers;
+  private final MeterProvider<Counter> passthroughs;
   // Meters by tag values, looked up per request: Micrometer's withTags builds, sorts and hashes a
   // fresh tag list and id on every call (~3 % of proxy CPU under load). Bounded like the meters:
   // label values are router names, routes, upstreams, outcomes and HTTP statuses.
@@ -91,6 +92,9 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         Duration.ofNanos(10_000), Duration.ofSeconds(5));
     failovers = Counter.builder("routewise.failovers")
         .description("Requests sent to the other upstream because theirs was unreachable or answered 429/5xx")
+        .withRegistry(r);
+    passthroughs = Counter.builder("routewise.passthrough.requests")
+        .description("Requests to other /v1 endpoints passed unchanged to the routing.passthrough upstream, by status")
         .withRegistry(r);
     tokens = Counter.builder("routewise.tokens")
         .description("Tokens reported in upstream usage, by upstream and type").withRegistry(r);
@@ -152,6 +156,11 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
 
   public String scrape() {
     return registry.scrape();
+  }
+
+  /** A request to another /v1 endpoint, passed through to {@code upstream}; not on the chat hot path. */
+  public void passthrough(String upstream, int status) {
+    passthroughs.withTags("upstream", upstream, "status", Integer.toString(status)).increment();
   }
 
   public void request(String router, String route, int status) {

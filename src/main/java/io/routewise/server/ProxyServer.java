@@ -36,6 +36,15 @@ public final class ProxyServer implements AutoCloseable {
 
   public ProxyServer(ServerConfig config, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
       RoutewiseMetrics metrics, boolean failover) {
+    this(config, routing, strong, weak, metrics, failover, null);
+  }
+
+  /**
+   * @param passthrough the upstream that other {@code /v1} endpoints are sent to unchanged, or null
+   *     for none (they are 404s)
+   */
+  public ProxyServer(ServerConfig config, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
+      RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough) {
     this.shutdownGrace = config.shutdownGrace();
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, strong, weak, metrics, config.maxBodyBytes(), failover, inFlight);
@@ -69,6 +78,20 @@ public final class ProxyServer implements AutoCloseable {
       });
       cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
           .result(metrics.scrape()));
+      if (passthrough != null) {
+        // After the routes above, which win for their own paths and methods.
+        PassthroughHandler other = new PassthroughHandler(passthrough, metrics, config.maxBodyBytes(), inFlight);
+        for (io.javalin.http.HandlerType method : new io.javalin.http.HandlerType[] {io.javalin.http.HandlerType.GET,
+            io.javalin.http.HandlerType.POST, io.javalin.http.HandlerType.DELETE, io.javalin.http.HandlerType.PUT,
+            io.javalin.http.HandlerType.PATCH}) {
+          cfg.routes.addHttpHandler(method, "/v1/*", ctx -> {
+            if (OWN_PATHS.contains(ctx.path())) {
+              throw notAllowed(ctx); // chat completions, models, route: never sent on unrouted
+            }
+            other.handle(ctx);
+          });
+        }
+      }
       cfg.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
       cfg.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, switch (e.getStatus()) {
         case 404 -> notFound(ctx);
@@ -83,6 +106,8 @@ public final class ProxyServer implements AutoCloseable {
       cfg.http.prefer405over404 = true;
     });
   }
+
+  private static final java.util.Set<String> OWN_PATHS = java.util.Set.of("/v1/chat/completions", "/v1/models", "/v1/route");
 
   /** The client's bearer token must be one of server.api_keys (compared in constant time). */
   private static void requireKey(Context ctx, List<byte[]> keys) {

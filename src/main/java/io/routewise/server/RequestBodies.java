@@ -17,7 +17,17 @@ final class RequestBodies {
 
   private RequestBodies() {}
 
+  /** A chat request's body: empty is a 400. */
   static byte[] read(Context ctx, long max) throws IOException {
+    byte[] body = readAny(ctx, max);
+    if (body.length == 0) {
+      throw ApiException.invalidRequest("The request body is empty; expected a JSON chat completion request.", null);
+    }
+    return body;
+  }
+
+  /** Whatever body the request has, possibly none. */
+  static byte[] readAny(Context ctx, long max) throws IOException {
     long declared = ctx.req().getContentLengthLong();
     if (declared > max) {
       throw tooLarge(ctx, max, declared <= DISCARD_LIMIT ? 0 : -1);
@@ -49,9 +59,6 @@ final class RequestBodies {
         }
         len += n;
       }
-    }
-    if (len == 0) {
-      throw ApiException.invalidRequest("The request body is empty; expected a JSON chat completion request.", null);
     }
     return len == buf.length ? buf : Arrays.copyOf(buf, len);
   }

@@ -88,6 +88,32 @@ public final class UpstreamClient {
         .url(chatUrl)
         .post(RequestBody.create(body, JSON))
         .header("Accept", stream ? "text/event-stream" : "application/json");
+    return execute(rb, stream, client, clientHeaders);
+  }
+
+  /**
+   * Any other endpoint under the API root, as the client asked for it: {@code method},
+   * {@code encodedPath} below the root (e.g. {@code embeddings}, {@code files/file-1/content}), the
+   * client's query after the root's own, and its body and content type unchanged. Waits, timeouts
+   * and the client watch are those of {@link #send}.
+   */
+  public UpstreamResponse forward(String method, String encodedPath, String encodedQuery, byte[] body,
+      String contentType, ClientProbe client, String[] clientHeaders) throws UpstreamException {
+    HttpUrl.Builder url = HttpUrl.get(config.baseUrl().toString()).newBuilder().addEncodedPathSegments(encodedPath);
+    if (encodedQuery != null && !encodedQuery.isEmpty()) {
+      String own = config.baseUrl().getRawQuery();
+      url.encodedQuery(own == null || own.isEmpty() ? encodedQuery : own + "&" + encodedQuery);
+    }
+    boolean needsBody = method.equals("POST") || method.equals("PUT") || method.equals("PATCH");
+    RequestBody requestBody = needsBody || (body != null && body.length > 0)
+        ? RequestBody.create(body == null ? new byte[0] : body, contentType == null ? null : MediaType.parse(contentType))
+        : null;
+    Request.Builder rb = new Request.Builder().url(url.build()).method(method, requestBody);
+    return execute(rb, false, client, clientHeaders);
+  }
+
+  private UpstreamResponse execute(Request.Builder rb, boolean stream, ClientProbe client, String[] clientHeaders)
+      throws UpstreamException {
     if (authorization != null) {
       rb.header("Authorization", authorization);
     }

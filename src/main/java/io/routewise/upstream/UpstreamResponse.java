@@ -54,6 +54,11 @@ public final class UpstreamResponse implements AutoCloseable {
     return response.headers().value(i);
   }
 
+  /** The body's length in bytes, or -1 when unknown (chunked, or unzipped on the way). */
+  public long contentLength() {
+    return response.body().contentLength();
+  }
+
   /** Reads the next body bytes into {@code buf}: the count, or -1 at the end. */
   public int read(byte[] buf) throws IOException {
     watch.waiting();
