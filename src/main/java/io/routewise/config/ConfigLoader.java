@@ -133,11 +133,12 @@ public final class ConfigLoader {
   /** Set by routewise itself on every call: framing, the body's type, and the upstream's host. */
   private static final Set<String> RESERVED_HEADERS =
       Set.of("host", "content-length", "content-type", "transfer-encoding", "connection", "te", "upgrade",
-          "keep-alive", "proxy-connection", "accept", "accept-encoding", "expect", "trailer");
+          "keep-alive", "proxy-connection", "proxy-authorization", "accept", "accept-encoding", "expect",
+          "trailer");
 
   /**
    * {@code upstreams.<name>.headers}: extra headers for every call to that upstream. Names must be
-   * HTTP tokens and values single lines; {@code Authorization} only when {@code api_key} sends none,
+   * HTTP tokens and values printable ASCII on one line; {@code Authorization} only when {@code api_key} sends none,
    * so there is one place a key comes from. A blank value is not sent, so a header can be left to an
    * environment variable that may be unset.
    */
@@ -160,8 +161,9 @@ public final class ConfigLoader {
         h.problem(name, "conflicts with api_key; set api_key to \"none\" to send your own Authorization");
       } else if (!seen.add(lower)) {
         h.problem(name, "is given twice (header names ignore case)");
-      } else if (value.value().chars().anyMatch(c -> c == '\r' || c == '\n' || c == 0)) {
-        h.problem(name, "must be a single line");
+      } else if (!value.value().chars().allMatch(c -> c == '\t' || (c >= 0x20 && c <= 0x7e))) {
+        // HTTP clients refuse other bytes at call time, and name the value in the error.
+        h.problem(name, "must be printable ASCII on a single line");
       } else if (!value.isBlank()) { // blank, e.g. "${OPENAI_ORG_ID:-}" unset: not sent
         out.put(name, value);
       }

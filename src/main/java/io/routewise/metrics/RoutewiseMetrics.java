@@ -63,6 +63,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final Map<Object, Timer> durationTimers = new ConcurrentHashMap<>();
   private final Map<String, Timer> overheadTimers = new ConcurrentHashMap<>();
   private final Map<Object, Counter> failoverCounters = new ConcurrentHashMap<>();
+  private final Map<Object, Counter> passthroughCounters = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, LongAdder[]> shares = new ConcurrentHashMap<>();
   private final Set<String> loggedFailureKinds = ConcurrentHashMap.newKeySet();
 
@@ -160,7 +161,8 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
 
   /** A request to another /v1 endpoint, passed through to {@code upstream}; not on the chat hot path. */
   public void passthrough(String upstream, int status) {
-    passthroughs.withTags("upstream", upstream, "status", Integer.toString(status)).increment();
+    passthroughCounters.computeIfAbsent(List.of(upstream, status), k ->
+        passthroughs.withTags("upstream", upstream, "status", Integer.toString(status))).increment();
   }
 
   public void request(String router, String route, int status) {

@@ -21,6 +21,8 @@ import java.util.Locale;
 final class PassthroughHandler {
   /** Client headers some endpoints need besides trace ids: the Assistants API wants {@code OpenAI-Beta}. */
   private static final String[] EXTRA_HEADERS = {"openai-beta", "accept"};
+  /** routewise's own endpoints: other methods on them are 405s, never an unrouted call. */
+  private static final java.util.Set<String> OWN_PATHS = java.util.Set.of("chat/completions", "models", "route");
 
   private final UpstreamClient upstream;
   private final RoutewiseMetrics metrics;
@@ -44,6 +46,35 @@ final class PassthroughHandler {
     }
   }
 
+  /**
+   * The path below {@code /v1/}, still percent-encoded, once it is one the upstream can only read as
+   * meant: no segment that is empty, a dot segment, or one that decodes to a slash or backslash (an
+   * upstream or a gateway before it that decodes or merges them could climb out of its API root, say
+   * from an Azure deployment to the resource), and no {@code ;} parameters.
+   */
+  private static String checkedPath(Context ctx) {
+    String raw = ctx.req().getRequestURI().substring("/v1/".length());
+    for (String segment : raw.split("/", -1)) {
+      String decoded;
+      try {
+        decoded = java.net.URLDecoder.decode(segment.replace("+", "%2B"), java.nio.charset.StandardCharsets.UTF_8);
+      } catch (IllegalArgumentException e) {
+        decoded = null;
+      }
+      if (decoded == null || decoded.isEmpty() || decoded.equals(".") || decoded.equals("..")
+          || decoded.contains("/") || decoded.contains("\\") || segment.contains(";")) {
+        throw new ApiException(400, "invalid_request_error",
+            "The request path may not have empty, '.' or '..' segments, encoded slashes or ';' parameters.",
+            null, "invalid_path");
+      }
+    }
+    if (OWN_PATHS.contains(raw)) {
+      throw new ApiException(405, "invalid_request_error",
+          "Method " + ctx.method() + " is not allowed on " + ctx.path() + ".", null, "method_not_allowed");
+    }
+    return raw;
+  }
+
   private int forward(Context ctx) throws IOException {
     if (inFlight.draining()) {
       ctx.header("Connection", "close");
@@ -52,15 +83,8 @@ final class PassthroughHandler {
           null, "shutting_down");
     }
     String method = ctx.method().name();
-    String path = ctx.req().getRequestURI().substring("/v1/".length()); // still percent-encoded
-    for (String segment : path.split("/", -1)) {
-      String s = segment.toLowerCase(Locale.ROOT).replace("%2e", ".");
-      if (s.equals(".") || s.equals("..")) {
-        // would climb out of the upstream's API root, e.g. from an Azure deployment to the resource
-        throw ApiException.invalidRequest("The request path may not contain '.' or '..' segments.", null);
-      }
-    }
-    byte[] body = method.equals("GET") || method.equals("HEAD") ? null : RequestBodies.readAny(ctx, maxBodyBytes);
+    String path = checkedPath(ctx);
+    byte[] body = method.equals("GET") ? null : RequestBodies.readAny(ctx, maxBodyBytes);
     UpstreamResponse response;
     try {
       response = upstream.forward(method, path, ctx.req().getQueryString(), body, ctx.req().getContentType(),
@@ -79,12 +103,20 @@ final class PassthroughHandler {
     }
     try (response) {
       int status = response.status();
+      if (status >= 500 || status == 401 || status == 403) {
+        // An outage, or this upstream's key not being good for the endpoint: the operator's to know.
+        failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
+            + " upstream answered " + status + " to " + method + " /v1/" + path + "; passed to the client as it is.");
+      }
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
       UpstreamHeaders.copy(response, res);
-      String disposition = response.header("Content-Disposition"); // file downloads keep their name
-      if (disposition != null) {
-        res.setHeader("Content-Disposition", disposition);
+      for (String name : new String[] {"Content-Disposition", "Content-Encoding"}) {
+        // a download keeps its file name; an encoding OkHttp did not ask for (so did not undo) is named
+        String value = response.header(name);
+        if (value != null) {
+          res.setHeader(name, value);
+        }
       }
       String type = response.header("Content-Type");
       boolean events = type != null && type.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
@@ -95,37 +127,62 @@ final class PassthroughHandler {
       } else if (length >= 0) {
         res.setContentLengthLong(length);
       }
-      relay(response, res.getOutputStream(), events || length < 0);
-      return status;
+      return relay(ctx, response, events, status);
     }
   }
 
-  /** Copies the body as it comes; flushing each read when the client should see it at once. */
-  private void relay(UpstreamResponse response, OutputStream out, boolean flushEach) throws IOException {
+  /**
+   * Copies the body as it comes, flushing whenever the upstream pauses (every event of a stream),
+   * and returns the status to count. A failure part way is the chat relay's: a client that left
+   * cancels the call (499); an upstream that fails before anything reached the client is a 502 or
+   * 504 in OpenAI's shape; after that the connection is cut, so the client sees a short body
+   * rather than one that looks whole.
+   */
+  private int relay(Context ctx, UpstreamResponse response, boolean events, int status) throws IOException {
+    OutputStream out = ctx.res().getOutputStream();
     byte[] buf = new byte[8192];
     while (true) {
       int n;
       try {
         n = response.read(buf);
       } catch (IOException e) {
-        if (!response.clientGone()) {
-          failures.failed(upstream.name(), "passthrough body failed",
-              upstream.failure(e, response.timedOut()).getMessage());
+        if (response.clientGone()) {
+          abort(ctx, e);
+          return 499;
         }
-        throw e; // headers are gone: all that is left is to cut the response short
+        UpstreamException failure = upstream.failure(e, response.timedOut());
+        failures.failed(upstream.name(), "passthrough body failed", failure.getMessage());
+        if (!ctx.res().isCommitted()) {
+          ctx.res().reset();
+          throw failure.isTimeout()
+              ? new ApiException(504, "upstream_error", failure.getMessage(), null, "upstream_timeout")
+              : new ApiException(502, "upstream_error", failure.getMessage(), null, "upstream_unreachable");
+        }
+        abort(ctx, e);
+        return failure.isTimeout() ? 504 : 502;
       }
       if (n < 0) {
-        break;
+        return status;
       }
       try {
         out.write(buf, 0, n);
-        if (flushEach) {
+        if (events || n < buf.length) {
           out.flush();
         }
       } catch (IOException clientGone) {
         response.cancel();
-        throw clientGone;
+        abort(ctx, clientGone);
+        return 499;
       }
+    }
+  }
+
+  /** Ends the exchange by closing the connection: what is left of the response cannot be sent. */
+  private static void abort(Context ctx, Throwable why) {
+    org.eclipse.jetty.ee10.servlet.ServletContextRequest r =
+        org.eclipse.jetty.ee10.servlet.ServletContextRequest.getServletContextRequest(ctx.req());
+    if (r != null) {
+      r.getServletChannel().abort(why);
     }
   }
 
@@ -135,7 +192,7 @@ final class PassthroughHandler {
     int n = trace.length;
     for (String name : EXTRA_HEADERS) {
       String value = ctx.req().getHeader(name);
-      if (value != null) {
+      if (value != null && TraceHeaders.sendable(value)) {
         out[n++] = name;
         out[n++] = value;
       }

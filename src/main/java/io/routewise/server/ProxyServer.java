@@ -84,13 +84,12 @@ public final class ProxyServer implements AutoCloseable {
         for (io.javalin.http.HandlerType method : new io.javalin.http.HandlerType[] {io.javalin.http.HandlerType.GET,
             io.javalin.http.HandlerType.POST, io.javalin.http.HandlerType.DELETE, io.javalin.http.HandlerType.PUT,
             io.javalin.http.HandlerType.PATCH}) {
-          cfg.routes.addHttpHandler(method, "/v1/*", ctx -> {
-            if (OWN_PATHS.contains(ctx.path())) {
-              throw notAllowed(ctx); // chat completions, models, route: never sent on unrouted
-            }
-            other.handle(ctx);
-          });
+          cfg.routes.addHttpHandler(method, "/v1/*", other::handle);
         }
+        // Jetty would answer HEAD itself from the GET route, without asking the upstream.
+        cfg.routes.addHttpHandler(io.javalin.http.HandlerType.HEAD, "/v1/*", ctx -> {
+          throw notAllowed(ctx);
+        });
       }
       cfg.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
       cfg.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, switch (e.getStatus()) {
@@ -106,8 +105,6 @@ public final class ProxyServer implements AutoCloseable {
       cfg.http.prefer405over404 = true;
     });
   }
-
-  private static final java.util.Set<String> OWN_PATHS = java.util.Set.of("/v1/chat/completions", "/v1/models", "/v1/route");
 
   /** The client's bearer token must be one of server.api_keys (compared in constant time). */
   private static void requireKey(Context ctx, List<byte[]> keys) {

@@ -19,7 +19,7 @@ final class TraceHeaders {
     int n = 0;
     for (String name : NAMES) {
       String value = request.getHeader(name);
-      if (value != null) {
+      if (value != null && sendable(value)) {
         if (out == NONE) {
           out = new String[NAMES.length * 2];
         }
@@ -28,5 +28,19 @@ final class TraceHeaders {
       }
     }
     return n == out.length ? out : java.util.Arrays.copyOf(out, n);
+  }
+
+  /**
+   * Whether a value can go upstream: printable ASCII and tabs. OkHttp refuses anything else with
+   * an exception, and a trace id is not worth failing the call for, so such a value is left out.
+   */
+  static boolean sendable(String value) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c != '\t' && (c < 0x20 || c > 0x7e)) {
+        return false;
+      }
+    }
+    return true;
   }
 }

@@ -101,8 +101,20 @@ public final class UpstreamClient {
       String contentType, ClientProbe client, String[] clientHeaders) throws UpstreamException {
     HttpUrl.Builder url = HttpUrl.get(config.baseUrl().toString()).newBuilder().addEncodedPathSegments(encodedPath);
     if (encodedQuery != null && !encodedQuery.isEmpty()) {
-      String own = config.baseUrl().getRawQuery();
-      url.encodedQuery(own == null || own.isEmpty() ? encodedQuery : own + "&" + encodedQuery);
+      // After the root's own parameters, less any the client tries to give again (?api-version=
+      // is the operator's choice; which of two copies a server reads varies).
+      HttpUrl root = url.build();
+      StringBuilder query = new StringBuilder(root.encodedQuery() == null ? "" : root.encodedQuery());
+      for (String pair : encodedQuery.split("&")) {
+        if (pair.isEmpty()) {
+          continue;
+        }
+        String name = HttpUrl.get("http://x/?" + pair).queryParameterName(0);
+        if (root.queryParameterValues(name).isEmpty()) {
+          query.append(query.isEmpty() ? "" : "&").append(pair); // as the client encoded it
+        }
+      }
+      url.encodedQuery(query.isEmpty() ? null : query.toString());
     }
     boolean needsBody = method.equals("POST") || method.equals("PUT") || method.equals("PATCH");
     RequestBody requestBody = needsBody || (body != null && body.length > 0)

@@ -110,12 +110,14 @@ class ConfigLoaderTest {
   void upstreamHeadersThatCannotWorkStopTheStart() {
     String msg = problems(VALID
         .replace("model: gpt-4o}", "model: gpt-4o, headers: {Authorization: \"Bearer x\", Content-Type: text/plain, \"bad name\": v, X-A: 1, x-a: 2}}")
-        .replace("model: \"llama3.1:8b\"}", "model: \"llama3.1:8b\", headers: {Authorization: \"Bearer ok\", X-Multi: \"a\\nb\"}}"));
+        .replace("model: \"llama3.1:8b\"}", "model: \"llama3.1:8b\", headers: {Authorization: \"Bearer ok\", X-Multi: \"a\\nb\", api-key: \"s3cr\u00e9t-KEY\"}}"));
     assertTrue(msg.contains("upstreams.strong.headers.Authorization: conflicts with api_key"), msg);
     assertTrue(msg.contains("upstreams.strong.headers.Content-Type: is set by routewise"), msg);
     assertTrue(msg.contains("upstreams.strong.headers.bad name: is not a valid header name"), msg);
     assertTrue(msg.contains("upstreams.strong.headers.x-a: is given twice"), msg);
-    assertTrue(msg.contains("upstreams.weak.headers.X-Multi: must be a single line"), msg);
+    assertTrue(msg.contains("upstreams.weak.headers.X-Multi: must be printable ASCII on a single line"), msg);
+    assertTrue(msg.contains("upstreams.weak.headers.api-key: must be printable ASCII on a single line"), msg);
+    assertFalse(msg.contains("s3cr"), "a header value may be a key: " + msg);
     assertFalse(msg.contains("weak.headers.Authorization"), "the weak upstream sends no api_key, so its own Authorization is fine: " + msg);
   }
 

@@ -146,6 +146,25 @@ class ChatCompletionsProxyTest {
         .withHeader("Authorization", equalTo("Bearer sk-strong-secret")));
   }
 
+  /** HTTP clients refuse to send a non-ASCII header value; such a trace id is dropped, not a 500. */
+  @Test
+  void aTraceIdThatCannotBeSentUpstreamIsLeftOut() throws Exception {
+    byte[] body = "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/json\r\nX-Request-Id: caf\u00e9\r\ntracestate: ok=1\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+      s.getOutputStream().write(body);
+      String head = io.routewise.RawHttp.readHead(s.getInputStream());
+      assertTrue(head.startsWith("HTTP/1.1 200"), head);
+    }
+    f.strong.verify(postRequestedFor(urlEqualTo("/v1/chat/completions"))
+        .withHeader("tracestate", equalTo("ok=1"))
+        .withHeader("X-Request-Id", absent()));
+  }
+
   @Test
   void weakUpstreamWithKeyNoneGetsNoAuthorizationHeader() throws Exception {
     f.chat("router-random-1", "x");

@@ -33,9 +33,13 @@ class PassthroughTest {
   private Routewise rw;
 
   private void start(String passthrough) {
+    start(passthrough, "/v1");
+  }
+
+  private void start(String passthrough, String strongRoot) {
     strong.start();
     weak.start();
-    String yaml = TestConfigs.yaml(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "");
+    String yaml = TestConfigs.yaml(strong.baseUrl() + strongRoot, weak.baseUrl() + "/v1", "");
     if (passthrough != null) {
       yaml = TestConfigs.withRouting(yaml, "passthrough: " + passthrough);
     }
@@ -147,6 +151,73 @@ class PassthroughTest {
     assertEquals(400, send(to("/v1/deployments/%2e%2e/%2E%2E/admin").GET()).statusCode());
     assertEquals(200, send(to("/v1/models").GET()).statusCode()); // routewise's own list
     assertEquals(0, strong.getAllServeEvents().size());
+  }
+
+  @Test
+  void pathsThatAnUpstreamCouldReadAnotherWayAreRefused() throws Exception {
+    start("strong");
+    strong.stubFor(WireMock.any(anyUrl()).willReturn(aResponse().withStatus(200).withBody("upstream")));
+    String chat = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+    for (String path : new String[] {"/v1/files%2F..%2F..%2Fx", "/v1/a%5c..%5cb", "/v1//chat/completions",
+        "/v1/chat//completions", "/v1/chat/completions;x=1"}) {
+      HttpResponse<byte[]> r = send(to(path).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString(chat)));
+      assertEquals(400, r.statusCode(), path);
+      assertTrue(new String(r.body(), StandardCharsets.UTF_8).contains("\"code\":\"invalid_path\""), path);
+    }
+    assertEquals(405, send(to("/v1/files/file-1").method("HEAD", HttpRequest.BodyPublishers.noBody())).statusCode());
+    assertEquals(0, strong.getAllServeEvents().size());
+  }
+
+  @Test
+  void theBaseUrlsQueryIsTheOperatorsAndTheClientsIsAddedAfterIt() throws Exception {
+    start("strong", "/v1?api-version=2024-10-21");
+    strong.stubFor(WireMock.get(anyUrl()).willReturn(aResponse().withHeader("Content-Type", "application/json").withBody("{}")));
+
+    assertEquals(200, send(to("/v1/batches?api-version=evil&limit=5&after=b%2F1").GET()).statusCode());
+
+    assertEquals("/v1/batches?api-version=2024-10-21&limit=5&after=b%2F1",
+        strong.getAllServeEvents().get(0).getRequest().getUrl());
+  }
+
+  @Test
+  void anUpstreamBodyThatBreaksOffBeforeAnythingWasSentIsA502() throws Exception {
+    start("strong");
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/embeddings"))
+        .willReturn(aResponse().withFault(com.github.tomakehurst.wiremock.http.Fault.MALFORMED_RESPONSE_CHUNK)));
+    try (StderrCapture log = new StderrCapture()) {
+      HttpResponse<byte[]> r = send(to("/v1/embeddings").header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"input\":\"x\"}")));
+      String body = new String(r.body(), StandardCharsets.UTF_8);
+      assertEquals(502, r.statusCode(), body);
+      assertTrue(body.contains("\"code\":\"upstream_unreachable\""), body);
+      assertTrue(!log.text().contains("unexpected error"), log.text());
+      assertTrue(log.text().contains("passthrough body failed"), log.text());
+    }
+  }
+
+  @Test
+  void aClientLeavingMidStreamCancelsTheCallQuietly() throws Exception {
+    start("strong");
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/responses")).willReturn(aResponse()
+        .withHeader("Content-Type", "text/event-stream").withBody("data: {\"n\":1}\n\n".repeat(40))
+        .withChunkedDribbleDelay(40, 4000)));
+    try (StderrCapture log = new StderrCapture()) {
+      HttpResponse<java.io.InputStream> r = http.send(to("/v1/responses").header("Content-Type", "application/json")
+          .header("Authorization", "Bearer sk-client-key")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"input\":\"x\",\"stream\":true}")).build(),
+          HttpResponse.BodyHandlers.ofInputStream());
+      assertTrue(r.body().read() >= 0, "the first event arrives");
+      r.body().close(); // the client goes away with the stream half done
+      String metrics = "";
+      for (int i = 0; i < 50 && !metrics.contains("status=\"499\""); i++) {
+        Thread.sleep(100);
+        metrics = new String(send(to("/metrics").GET()).body(), StandardCharsets.UTF_8);
+      }
+      assertTrue(metrics.contains("routewise_passthrough_requests_total{status=\"499\",upstream=\"strong\"} 1.0"), metrics);
+      assertTrue(!log.text().contains("unexpected error"), log.text());
+    }
   }
 
   @Test
