@@ -89,6 +89,26 @@ class PassthroughTest {
   }
 
   @Test
+  void theOpenAiSdkEmbedsThroughTheSameBaseUrlItChatsThrough() {
+    start("strong");
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/embeddings")).willReturn(aResponse()
+        .withHeader("Content-Type", "application/json")
+        .withBody("{\"object\":\"list\",\"model\":\"text-embedding-3-small\",\"data\":[{\"object\":\"embedding\","
+            + "\"index\":0,\"embedding\":[0.25,-0.5]}],\"usage\":{\"prompt_tokens\":1,\"total_tokens\":1}}")));
+    com.openai.client.OpenAIClient client = com.openai.client.okhttp.OpenAIOkHttpClient.builder()
+        .baseUrl("http://127.0.0.1:" + rw.port() + "/v1").apiKey("sk-client-key").maxRetries(0).build();
+    try {
+      var embedding = client.embeddings().create(com.openai.models.embeddings.EmbeddingCreateParams.builder()
+          .model("text-embedding-3-small").input("hello").build());
+      assertEquals(java.util.List.of(0.25f, -0.5f), embedding.data().get(0).embedding());
+    } finally {
+      client.close();
+    }
+    strong.verify(postRequestedFor(urlEqualTo("/v1/embeddings"))
+        .withHeader("Authorization", equalTo("Bearer sk-strong-secret")));
+  }
+
+  @Test
   void pathQueryMethodAndUpstreamErrorsComeThroughAndTheUpstreamKeyIsUsed() throws Exception {
     start("strong");
     strong.stubFor(WireMock.get(urlEqualTo("/v1/files/file-abc/content?x=1&y=%2F"))
