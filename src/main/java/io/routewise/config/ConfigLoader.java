@@ -81,7 +81,8 @@ public final class ConfigLoader {
         s.longValue("max_body_bytes", ServerConfig.DEFAULT_MAX_BODY_BYTES, 1, Integer.MAX_VALUE),
         // Blank entries are dropped, so "${ROUTEWISE_API_KEY:-}" with the variable unset means no auth.
         s.stringList("api_keys", java.util.List.of()).stream().filter(k -> !k.isBlank()).map(Secret::of).toList(),
-        java.time.Duration.ofMillis(s.longValue("shutdown_grace_ms", ServerConfig.DEFAULT_SHUTDOWN_GRACE_MS, 0, 3_600_000)));
+        java.time.Duration.ofMillis(s.longValue("shutdown_grace_ms", ServerConfig.DEFAULT_SHUTDOWN_GRACE_MS, 0, 3_600_000)),
+        corsOrigins(s));
     s.rejectUnknownKeys();
 
     ConfigNode ups = root.child("upstreams");
@@ -110,6 +111,25 @@ public final class ConfigLoader {
     Path modelsDir = Path.of(root.string("models_dir", "models"));
     return new RoutewiseConfig(server, strong, weak, routing, client, modelsDir, root.child("embedding"),
         root.child("routers"));
+  }
+
+  /** {@code server.cors_origins}: {@code *}, or origins as a browser sends them (scheme://host[:port]). */
+  private static List<String> corsOrigins(ConfigNode s) {
+    List<String> out = new ArrayList<>();
+    for (String origin : s.stringList("cors_origins", List.of())) {
+      if (origin.isBlank()) {
+        continue;
+      }
+      if (!origin.equals("*") && !origin.matches("https?://[^/\\s?#]+")) {
+        s.problem("cors_origins", "'" + origin + "' is not an origin: expected * or scheme://host[:port], no path");
+      } else {
+        out.add(origin);
+      }
+    }
+    if (out.contains("*") && out.size() > 1) {
+      s.problem("cors_origins", "'*' allows every origin; list no others beside it");
+    }
+    return out;
   }
 
   private static UpstreamConfig upstream(ConfigNode ups, String name) {

@@ -64,6 +64,24 @@ public final class ProxyServer implements AutoCloseable {
       cfg.jetty.port = config.port();
       cfg.jetty.modifyServletContextHandler(context -> context.insertHandler(inFlight));
       cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
+      if (!config.corsOrigins().isEmpty()) {
+        cfg.bundledPlugins.enableCors(cors -> cors.addRule(rule -> {
+          rule.path = "/v1/*";
+          if (config.corsOrigins().contains("*")) {
+            rule.anyHost();
+          } else {
+            rule.allowHost(config.corsOrigins().get(0),
+                config.corsOrigins().subList(1, config.corsOrigins().size()).toArray(String[]::new));
+          }
+          // What a page reads besides the body: the decision, the request id, the limits.
+          for (String h : new String[] {"x-routewise-router", "x-routewise-model", "x-routewise-win-rate",
+              "x-routewise-threshold", "x-routewise-router-error", "x-routewise-failover", "x-request-id",
+              "retry-after"}) {
+            rule.exposeHeader(h);
+          }
+          rule.maxAge = 600;
+        }));
+      }
       if (!config.apiKeys().isEmpty()) {
         List<byte[]> keys = config.apiKeys().stream()
             .map(k -> k.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
@@ -108,6 +126,9 @@ public final class ProxyServer implements AutoCloseable {
 
   /** The client's bearer token must be one of server.api_keys (compared in constant time). */
   private static void requireKey(Context ctx, List<byte[]> keys) {
+    if (ctx.method() == io.javalin.http.HandlerType.OPTIONS) {
+      return; // a browser's CORS preflight never carries the key; the request that follows does
+    }
     String auth = ctx.header("Authorization");
     byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
         ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;

@@ -122,6 +122,16 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void corsOriginsAreOriginsNotUrls() {
+    RoutewiseConfig c = parse(VALID.replace("port: 7000}", "port: 7000, cors_origins: [\"https://app.example.com\", \"\", \"http://localhost:3000\"]}"),
+        Map.of("OPENAI_API_KEY", "k"));
+    assertEquals(java.util.List.of("https://app.example.com", "http://localhost:3000"), c.server().corsOrigins());
+    String msg = problems(VALID.replace("port: 7000}", "port: 7000, cors_origins: [\"https://app.example.com/chat\", \"https://b.example\", \"*\"]}"));
+    assertTrue(msg.contains("server.cors_origins: 'https://app.example.com/chat' is not an origin"), msg);
+    assertTrue(msg.contains("server.cors_origins: '*' allows every origin; list no others beside it"), msg);
+  }
+
+  @Test
   void missingUpstreamsIsReported() {
     String msg = problems("routing: {router: random}\n");
     assertTrue(msg.contains("upstreams: is required"), msg);

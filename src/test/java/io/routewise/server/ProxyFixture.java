@@ -36,8 +36,17 @@ public final class ProxyFixture implements AutoCloseable {
     this(extraYaml, id -> null);
   }
 
+  /** With more keys in the {@code server} map, e.g. {@code "api_keys: [k]"}. */
+  public ProxyFixture(String extraYaml, String serverKeys) {
+    this(extraYaml, serverKeys, id -> null);
+  }
+
   /** With real embedders, for the learned routers. */
   public ProxyFixture(String extraYaml, EmbedderSource embedders) {
+    this(extraYaml, null, embedders);
+  }
+
+  private ProxyFixture(String extraYaml, String serverKeys, EmbedderSource embedders) {
     strong.start();
     weak.start();
     stubCompletions();
@@ -46,9 +55,8 @@ public final class ProxyFixture implements AutoCloseable {
         .with("broken", ctx -> prompt -> {
           throw new RouterException("boom", "router exploded");
         });
-    routewise = Routewise.start(TestConfigs.config(TestConfigs.yaml(
-            strong.baseUrl() + "/v1", weak.baseUrl() + "/v1",
-            withTestRouters(extraYaml))),
+    String yaml = TestConfigs.yaml(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", withTestRouters(extraYaml));
+    routewise = Routewise.start(TestConfigs.config(serverKeys == null ? yaml : TestConfigs.withServer(yaml, serverKeys)),
         catalog, embedders, () -> {});
   }
 

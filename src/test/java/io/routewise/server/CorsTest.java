@@ -1,0 +1,80 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Locale;
+import java.util.Optional;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** server.cors_origins: a web page on an allowed origin can call routewise with its key; others cannot. */
+class CorsTest {
+  private static final String PAGE = "https://app.example.com";
+  private final HttpClient http = HttpClient.newHttpClient();
+  private ProxyFixture f;
+
+  @AfterEach
+  void stop() {
+    f.close();
+  }
+
+  private HttpResponse<String> preflight(String origin) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization, content-type")
+        .build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private HttpResponse<String> chat(String origin) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Origin", origin).header("Content-Type", "application/json")
+        .header("Authorization", "Bearer page-key")
+        .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static Optional<String> header(HttpResponse<?> r, String name) {
+    return r.headers().firstValue(name).map(v -> v.toLowerCase(Locale.ROOT));
+  }
+
+  @Test
+  void anAllowedPagePassesThePreflightWithoutItsKeyAndReadsTheDecision() throws Exception {
+    f = new ProxyFixture("", "api_keys: [page-key], cors_origins: [\"" + PAGE + "\"]");
+
+    HttpResponse<String> pre = preflight(PAGE);
+    assertTrue(pre.statusCode() == 200 || pre.statusCode() == 204, pre.statusCode() + " " + pre.body());
+    assertEquals(Optional.of(PAGE), header(pre, "access-control-allow-origin"));
+    assertTrue(header(pre, "access-control-allow-headers").orElse("").contains("authorization"), pre.headers().toString());
+    assertTrue(header(pre, "access-control-allow-methods").orElse("").contains("post"), pre.headers().toString());
+
+    HttpResponse<String> r = chat(PAGE);
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals(Optional.of(PAGE), header(r, "access-control-allow-origin"));
+    assertTrue(header(r, "access-control-expose-headers").orElse("").contains("x-routewise-model"), r.headers().toString());
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size() - 1,
+        "the preflight reached no upstream, the chat one");
+  }
+
+  @Test
+  void anotherOriginGetsNoCorsHeadersAndNothingWithoutTheSetting() throws Exception {
+    f = new ProxyFixture("", "api_keys: [page-key], cors_origins: [\"" + PAGE + "\"]");
+    assertEquals(Optional.empty(), header(preflight("https://evil.example"), "access-control-allow-origin"));
+    assertEquals(Optional.empty(), header(chat("https://evil.example"), "access-control-allow-origin"));
+    f.close();
+
+    f = new ProxyFixture("", "api_keys: [page-key]");
+    assertEquals(Optional.empty(), header(chat(PAGE), "access-control-allow-origin"));
+    assertEquals(401, http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString())
+        .statusCode());
+  }
+}
