@@ -147,6 +147,10 @@ final class ChatCompletionsHandler {
         // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
         failures.failed(upstream.name(), "answered " + status,
             answered(upstream, status) + "; passed to the client as it is.");
+      } else if (status >= 300 && status < 400) {
+        // Redirects are not followed (the key would go wherever they point); usually http:// for https://.
+        failures.failed(upstream.name(), "answered " + status, answered(upstream, status) + " to "
+            + response.header("Location") + "; check base_url. Passed to the client as it is.");
       }
       HttpServletResponse res = ctx.res();
       res.setStatus(status);

@@ -58,4 +58,18 @@ class UpstreamFailureLoggingTest {
     assertTrue(logged.contains("upstream strong failed (answered 401)"), logged);
     assertFalse(logged.contains("sk-strong-secret"), logged);
   }
+
+  /** A base_url on http:// that the provider moves to https://: the client cannot follow it usefully. */
+  @Test
+  void anUpstreamRedirectIsLoggedAsAConfigurationProblem() throws Exception {
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(301)
+        .withHeader("Location", "https://example.com/v1/chat/completions")));
+    String logged;
+    try (StderrCapture log = new StderrCapture()) {
+      assertEquals(301, f.chat("router-random-0", "x").statusCode());
+      logged = log.text();
+    }
+    assertTrue(logged.contains("upstream strong failed (answered 301)"), logged);
+    assertTrue(logged.contains("check base_url"), logged);
+  }
 }
