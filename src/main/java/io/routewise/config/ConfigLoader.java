@@ -82,7 +82,8 @@ public final class ConfigLoader {
         // Blank entries are dropped, so "${ROUTEWISE_API_KEY:-}" with the variable unset means no auth.
         s.stringList("api_keys", java.util.List.of()).stream().filter(k -> !k.isBlank()).map(Secret::of).toList(),
         java.time.Duration.ofMillis(s.longValue("shutdown_grace_ms", ServerConfig.DEFAULT_SHUTDOWN_GRACE_MS, 0, 3_600_000)),
-        corsOrigins(s));
+        corsOrigins(s),
+        s.bool("access_log", false));
     s.rejectUnknownKeys();
 
     ConfigNode ups = root.child("upstreams");

@@ -36,10 +36,11 @@ final class ChatCompletionsHandler {
   private final long maxBodyBytes;
   private final boolean failover;
   private final InFlightRequests inFlight;
+  private final boolean accessLog;
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
 
   ChatCompletionsHandler(RoutingService routing, UpstreamClient strong, UpstreamClient weak,
-      RoutewiseMetrics metrics, long maxBodyBytes, boolean failover, InFlightRequests inFlight) {
+      RoutewiseMetrics metrics, long maxBodyBytes, boolean failover, InFlightRequests inFlight, boolean accessLog) {
     this.routing = routing;
     this.strong = strong;
     this.weak = weak;
@@ -47,34 +48,40 @@ final class ChatCompletionsHandler {
     this.maxBodyBytes = maxBodyBytes;
     this.failover = failover;
     this.inFlight = inFlight;
+    this.accessLog = accessLog;
   }
 
   void handle(Context ctx) throws IOException {
     long received = began(ctx);
-    if (inFlight.draining()) {
-      metrics.request("none", "none", 503);
-      // Close the connection too, so a pooling client's next attempt opens one to another instance.
-      ctx.header("Connection", "close");
-      throw new ApiException(503, "server_error",
-          "routewise is shutting down and takes no new requests; retry, and it goes to another instance.",
-          null, "shutting_down");
-    }
     RoutingDecision decision = null;
+    int status = 500;
+    String error = null;
     try {
+      if (inFlight.draining()) {
+        // Close the connection too, so a pooling client's next attempt opens one to another instance.
+        ctx.header("Connection", "close");
+        throw new ApiException(503, "server_error",
+            "routewise is shutting down and takes no new requests; retry, and it goes to another instance.",
+            null, "shutting_down");
+      }
       ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBodyBytes));
       decision = decide(routing, request);
       DecisionHeaders.write(ctx, decision, upstream(decision.route()).config().model());
-      int status = forward(ctx, request, decision.route(), decision.router(), received, failover);
-      metrics.request(decision.router(), decision.route().label(), status);
+      status = forward(ctx, request, decision.route(), decision.router(), received, failover);
     } catch (ApiException e) {
-      metrics.request(decision == null ? "none" : decision.router(),
-          decision == null ? "none" : decision.route().label(), e.status());
+      status = e.status();
+      error = e.code();
       throw e;
     } catch (IOException | RuntimeException e) {
       // answered as a 500 by the server's handler, or the client went away: counted either way
-      metrics.request(decision == null ? "none" : decision.router(),
-          decision == null ? "none" : decision.route().label(), 500);
+      error = "internal";
       throw e;
+    } finally {
+      metrics.request(decision == null ? "none" : decision.router(),
+          decision == null ? "none" : decision.route().label(), status);
+      if (accessLog) {
+        AccessLog.chat(ctx, decision, status, error, received);
+      }
     }
   }
 

@@ -28,21 +28,36 @@ final class PassthroughHandler {
   private final RoutewiseMetrics metrics;
   private final long maxBodyBytes;
   private final InFlightRequests inFlight;
+  private final boolean accessLog;
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
 
-  PassthroughHandler(UpstreamClient upstream, RoutewiseMetrics metrics, long maxBodyBytes, InFlightRequests inFlight) {
+  PassthroughHandler(UpstreamClient upstream, RoutewiseMetrics metrics, long maxBodyBytes, InFlightRequests inFlight,
+      boolean accessLog) {
     this.upstream = upstream;
     this.metrics = metrics;
     this.maxBodyBytes = maxBodyBytes;
     this.inFlight = inFlight;
+    this.accessLog = accessLog;
   }
 
   void handle(Context ctx) throws IOException {
+    long received = System.nanoTime();
+    int status = 500;
+    String error = null;
     try {
-      metrics.passthrough(upstream.name(), forward(ctx));
+      status = forward(ctx);
     } catch (ApiException e) {
-      metrics.passthrough(upstream.name(), e.status());
+      status = e.status();
+      error = e.code();
       throw e;
+    } catch (IOException | RuntimeException e) {
+      error = "internal";
+      throw e;
+    } finally {
+      metrics.passthrough(upstream.name(), status);
+      if (accessLog) {
+        AccessLog.passthrough(ctx, upstream.name(), status, error, received);
+      }
     }
   }
 

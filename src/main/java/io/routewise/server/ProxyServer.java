@@ -47,7 +47,8 @@ public final class ProxyServer implements AutoCloseable {
       RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough) {
     this.shutdownGrace = config.shutdownGrace();
     ChatCompletionsHandler chat =
-        new ChatCompletionsHandler(routing, strong, weak, metrics, config.maxBodyBytes(), failover, inFlight);
+        new ChatCompletionsHandler(routing, strong, weak, metrics, config.maxBodyBytes(), failover, inFlight,
+            config.accessLog());
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, strong, weak);
     byte[] health = json(MAPPER.createObjectNode().put("status", "ok")
@@ -98,7 +99,8 @@ public final class ProxyServer implements AutoCloseable {
           .result(metrics.scrape()));
       if (passthrough != null) {
         // After the routes above, which win for their own paths and methods.
-        PassthroughHandler other = new PassthroughHandler(passthrough, metrics, config.maxBodyBytes(), inFlight);
+        PassthroughHandler other = new PassthroughHandler(passthrough, metrics, config.maxBodyBytes(), inFlight,
+            config.accessLog());
         for (io.javalin.http.HandlerType method : new io.javalin.http.HandlerType[] {io.javalin.http.HandlerType.GET,
             io.javalin.http.HandlerType.POST, io.javalin.http.HandlerType.DELETE, io.javalin.http.HandlerType.PUT,
             io.javalin.http.HandlerType.PATCH}) {

@@ -1,0 +1,87 @@
+package io.routewise.server;
+
+import io.javalin.http.Context;
+import io.routewise.routing.RoutingDecision;
+import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code server.access_log}: one line per API request on the {@code routewise.access} logger, in
+ * {@code key=value} form, so a complaint about one answer can be found and joined with the
+ * upstream's logs: status, time, the decision (router, win rate, threshold, route, model), a
+ * failover, the upstream's and the client's request ids, an error code. Never the prompt. Values a
+ * client chose (its request id, the path) are cut to safe characters, so a line cannot be forged.
+ */
+final class AccessLog {
+  private static final Logger LOG = LoggerFactory.getLogger("routewise.access");
+  private static final int MAX_VALUE = 128;
+
+  private AccessLog() {}
+
+  static void chat(Context ctx, RoutingDecision d, int status, String errorCode, long receivedNanos) {
+    StringBuilder b = start(ctx, status, receivedNanos);
+    if (d != null) {
+      b.append(" router=").append(d.router())
+          .append(" win_rate=").append(String.format(Locale.ROOT, "%.4f", d.strongWinRate()))
+          .append(" threshold=").append(d.threshold());
+      String model = ctx.res().getHeader("x-routewise-model"); // "strong gpt-4o", the one that answered
+      if (model != null) {
+        int space = model.indexOf(' ');
+        b.append(" route=").append(space < 0 ? model : model.substring(0, space));
+        if (space >= 0) {
+          b.append(" model=").append(safe(model.substring(space + 1)));
+        }
+      }
+      String failover = ctx.res().getHeader("x-routewise-failover");
+      if (failover != null) {
+        b.append(" failover=").append(safe(failover.replace(' ', '_')));
+      }
+      if (d.fellBack()) {
+        b.append(" router_error=").append(safe(d.failureKind()));
+      }
+    }
+    finish(ctx, b, errorCode);
+  }
+
+  static void passthrough(Context ctx, String upstream, int status, String errorCode, long receivedNanos) {
+    StringBuilder b = start(ctx, status, receivedNanos).append(" passthrough=").append(upstream);
+    finish(ctx, b, errorCode);
+  }
+
+  private static StringBuilder start(Context ctx, int status, long receivedNanos) {
+    return new StringBuilder(256).append(ctx.method()).append(' ').append(safe(ctx.req().getRequestURI()))
+        .append(' ').append(status)
+        .append(" ms=").append(String.format(Locale.ROOT, "%.1f", (System.nanoTime() - receivedNanos) / 1e6));
+  }
+
+  private static void finish(Context ctx, StringBuilder b, String errorCode) {
+    if (errorCode != null) {
+      b.append(" error=").append(safe(errorCode));
+    }
+    String upstreamId = ctx.res().getHeader("x-request-id");
+    if (upstreamId != null) {
+      b.append(" request_id=").append(safe(upstreamId));
+    }
+    for (String name : new String[] {"x-client-request-id", "x-request-id"}) {
+      String id = ctx.header(name);
+      if (id != null) {
+        b.append(" client_request_id=").append(safe(id));
+        break;
+      }
+    }
+    LOG.info(b.toString());
+  }
+
+  /** Letters, digits and {@code - _ . : / @ + =}, at most 128 of them; anything else becomes {@code _}. */
+  static String safe(String value) {
+    int n = Math.min(value.length(), MAX_VALUE);
+    StringBuilder out = new StringBuilder(n);
+    for (int i = 0; i < n; i++) {
+      char c = value.charAt(i);
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-_.:/@+=%".indexOf(c) >= 0;
+      out.append(ok ? c : '_');
+    }
+    return out.toString();
+  }
+}

@@ -1,0 +1,54 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/** server.access_log: one findable line per request, with the decision and both request ids, never the prompt. */
+class AccessLogTest {
+  private static String line(String log, String contains) {
+    return Arrays.stream(log.split("\n")).filter(l -> l.contains("routewise.access") && l.contains(contains))
+        .findFirst().orElseThrow(() -> new AssertionError("no access line with '" + contains + "' in:\n" + log));
+  }
+
+  @Test
+  void eachRequestIsOneLineWithItsDecisionStatusAndIds() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("", "access_log: true"); StderrCapture log = new StderrCapture()) {
+      HttpResponse<String> ok = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+          .header("Content-Type", "application/json").header("X-Client-Request-Id", "ticket 42 \"quoted\"")
+          .POST(HttpRequest.BodyPublishers.ofString(
+              "{\"model\":\"router-fixed-0.3\",\"messages\":[{\"role\":\"user\",\"content\":\"a very private prompt\"}]}"))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, ok.statusCode());
+      assertEquals(400, f.chat("router-nope-0.5", "x").statusCode());
+      // the line is written once the handler returns, which may be just after the client has its answer
+      for (int i = 0; i < 100 && log.text().split("routewise\\.access", -1).length < 3; i++) {
+        Thread.sleep(20);
+      }
+      String logged = log.text();
+
+      String served = line(logged, " 200 ");
+      assertTrue(served.contains("POST /v1/chat/completions 200 ms="), served);
+      assertTrue(served.contains(" router=fixed win_rate=0.5000 threshold=0.3 route=strong model=strong-model"), served);
+      assertTrue(served.contains(" request_id=req-strong"), served);
+      assertTrue(served.contains(" client_request_id=ticket_42__quoted_"), "a client's value cannot forge fields: " + served);
+      String refused = line(logged, " 400 ");
+      assertTrue(refused.contains(" error=model_not_found"), refused);
+      assertFalse(logged.contains("private prompt"), logged);
+    }
+  }
+
+  @Test
+  void offByDefault() throws Exception {
+    try (ProxyFixture f = new ProxyFixture(""); StderrCapture log = new StderrCapture()) {
+      assertEquals(200, f.chat("router-random-0", "x").statusCode());
+      assertFalse(log.text().contains("routewise.access"), log.text());
+    }
+  }
+}
