@@ -56,6 +56,8 @@ public final class ProxyServer implements AutoCloseable {
     // While draining, a load balancer's health check takes this instance out of rotation.
     byte[] draining = json(MAPPER.createObjectNode().put("status", "draining")
         .set("routers", MAPPER.valueToTree(routing.routerNames())));
+    PassthroughHandler other = passthrough == null ? null
+        : new PassthroughHandler(passthrough, metrics, config.maxBodyBytes(), inFlight, config.accessLog());
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;
@@ -91,16 +93,28 @@ public final class ProxyServer implements AutoCloseable {
       cfg.routes.post("/v1/chat/completions", chat::handle);
       cfg.routes.post("/v1/route", ctx -> route(ctx, routing, strong, weak, config.maxBodyBytes()));
       cfg.routes.get("/v1/models", ctx -> ctx.contentType("application/json").result(models));
+      // OpenAI's models.retrieve: routewise's own ids (any valid router-<name>-<α>) and the two upstream
+      // models answer here; other ids go to the passthrough upstream if there is one.
+      cfg.routes.get("/v1/models/<id>", ctx -> {
+        byte[] model = modelBody(ctx.pathParam("id"), routing, strong, weak);
+        if (model != null) {
+          ctx.contentType("application/json").result(model);
+        } else if (other != null) {
+          other.handle(ctx);
+        } else {
+          throw new ApiException(404, "invalid_request_error", "The model '" + ctx.pathParam("id")
+              + "' does not exist here. Use router-<router>-<threshold> or one of GET /v1/models.", "model",
+              "model_not_found");
+        }
+      });
       cfg.routes.get("/health", ctx -> {
         boolean up = !inFlight.draining();
         ctx.status(up ? 200 : 503).contentType("application/json").result(up ? health : draining);
       });
       cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
           .result(metrics.scrape()));
-      if (passthrough != null) {
+      if (other != null) {
         // After the routes above, which win for their own paths and methods.
-        PassthroughHandler other = new PassthroughHandler(passthrough, metrics, config.maxBodyBytes(), inFlight,
-            config.accessLog());
         for (io.javalin.http.HandlerType method : new io.javalin.http.HandlerType[] {io.javalin.http.HandlerType.GET,
             io.javalin.http.HandlerType.POST, io.javalin.http.HandlerType.DELETE, io.javalin.http.HandlerType.PUT,
             io.javalin.http.HandlerType.PATCH}) {
@@ -223,6 +237,25 @@ public final class ProxyServer implements AutoCloseable {
 
   private static void error(Context ctx, ApiException e) {
     ctx.status(e.status()).contentType("application/json").result(OpenAiErrors.body(e));
+  }
+
+  /** One model object for {@code id}, or null when it is neither a valid router id nor an upstream's model. */
+  private static byte[] modelBody(String id, RoutingService routing, UpstreamClient strong, UpstreamClient weak) {
+    String owner = null;
+    try {
+      if (RouteSpec.parse(id, routing.routerNames()).isPresent()) {
+        owner = "routewise";
+      }
+    } catch (RouteSpec.InvalidRouteSpecException e) {
+      return null;
+    }
+    for (UpstreamClient u : new UpstreamClient[] {strong, weak}) {
+      if (owner == null && u.config().model().equals(id)) {
+        owner = "routewise:" + u.name();
+      }
+    }
+    return owner == null ? null : json(MAPPER.createObjectNode().put("id", id).put("object", "model")
+        .put("created", 0).put("owned_by", owner));
   }
 
   private static byte[] modelsBody(RoutingService routing, UpstreamClient strong, UpstreamClient weak) {

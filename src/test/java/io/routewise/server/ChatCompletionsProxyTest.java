@@ -310,6 +310,22 @@ class ChatCompletionsProxyTest {
     }
   }
 
+  /** The OpenAI SDKs' models.retrieve, for the ids a client may use as its model. */
+  @Test
+  void aSingleModelCanBeLookedUp() throws Exception {
+    for (String id : List.of("router-random-0.116", "router-fixed-1", "strong-model", "weak-model")) {
+      HttpResponse<String> r = f.get("/v1/models/" + id);
+      assertEquals(200, r.statusCode(), id + " " + r.body());
+      assertEquals(id, JSON.readTree(r.body()).get("id").asText());
+      assertEquals("model", JSON.readTree(r.body()).get("object").asText());
+    }
+    for (String id : List.of("router-nope-0.5", "router-random-2", "gpt-4o", "org/model")) {
+      HttpResponse<String> r = f.get("/v1/models/" + id);
+      assertEquals(404, r.statusCode(), id);
+      assertEquals("model_not_found", JSON.readTree(r.body()).get("error").get("code").asText(), id);
+    }
+  }
+
   @Test
   void modelsListsRoutableIdsAndUpstreamModels() throws Exception {
     JsonNode data = JSON.readTree(f.get("/v1/models").body()).get("data");

@@ -118,6 +118,9 @@ class PassthroughTest {
         .willReturn(aResponse().withStatus(404).withHeader("Content-Type", "application/json")
             .withBody("{\"error\":{\"message\":\"No such File object: file-gone\",\"type\":\"invalid_request_error\",\"param\":\"id\",\"code\":null}}")));
 
+    strong.stubFor(WireMock.get(urlEqualTo("/v1/models/meta-llama/Llama-3.1-8B"))
+        .willReturn(aResponse().withHeader("Content-Type", "application/json").withBody("{\"id\":\"meta-llama/Llama-3.1-8B\"}")));
+    assertEquals(200, send(to("/v1/models/meta-llama/Llama-3.1-8B").GET()).statusCode(), "another model: the upstream's");
     HttpResponse<byte[]> file = send(to("/v1/files/file-abc/content?x=1&y=%2F").GET());
     HttpResponse<byte[]> gone = send(to("/v1/files/file-gone").DELETE());
 
@@ -126,7 +129,7 @@ class PassthroughTest {
     assertEquals("attachment; filename=\"data.jsonl\"", file.headers().firstValue("content-disposition").orElseThrow());
     assertEquals(404, gone.statusCode());
     assertTrue(new String(gone.body(), StandardCharsets.UTF_8).contains("No such File object"));
-    strong.verify(2, anyRequestedFor(anyUrl()).withHeader("Authorization", equalTo("Bearer sk-strong-secret")));
+    strong.verify(3, anyRequestedFor(anyUrl()).withHeader("Authorization", equalTo("Bearer sk-strong-secret")));
   }
 
   @Test
@@ -170,6 +173,7 @@ class PassthroughTest {
     assertEquals(405, send(to("/v1/models").POST(HttpRequest.BodyPublishers.ofString("{}"))).statusCode());
     assertEquals(400, send(to("/v1/deployments/%2e%2e/%2E%2E/admin").GET()).statusCode());
     assertEquals(200, send(to("/v1/models").GET()).statusCode()); // routewise's own list
+    assertEquals(200, send(to("/v1/models/router-random-0.3").GET()).statusCode()); // and its own ids
     assertEquals(0, strong.getAllServeEvents().size());
   }
 
