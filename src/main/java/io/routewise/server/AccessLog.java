@@ -19,6 +19,9 @@ final class AccessLog {
 
   private AccessLog() {}
 
+  /** Request attribute: how a response that had started went on (e.g. a stream cut off), for the line. */
+  static final String OUTCOME = "routewise.outcome";
+
   static void chat(Context ctx, RoutingDecision d, int status, String errorCode, long receivedNanos) {
     StringBuilder b = start(ctx, status, receivedNanos);
     if (d != null) {
@@ -49,6 +52,11 @@ final class AccessLog {
     finish(ctx, b, errorCode);
   }
 
+  /** A request turned away before its handler ran (a missing or wrong key). */
+  static void rejected(Context ctx, int status, String errorCode) {
+    finish(ctx, start(ctx, status, ChatCompletionsHandler.began(ctx)), errorCode);
+  }
+
   private static StringBuilder start(Context ctx, int status, long receivedNanos) {
     return new StringBuilder(256).append(ctx.method()).append(' ').append(safe(ctx.req().getRequestURI()))
         .append(' ').append(status)
@@ -58,6 +66,10 @@ final class AccessLog {
   private static void finish(Context ctx, StringBuilder b, String errorCode) {
     if (errorCode != null) {
       b.append(" error=").append(safe(errorCode));
+    }
+    Object outcome = ctx.attribute(OUTCOME);
+    if (outcome != null) {
+      b.append(" outcome=").append(safe(outcome.toString()));
     }
     String upstreamId = ctx.res().getHeader("x-request-id");
     if (upstreamId != null) {
@@ -73,13 +85,16 @@ final class AccessLog {
     LOG.info(b.toString());
   }
 
-  /** Letters, digits and {@code - _ . : / @ + =}, at most 128 of them; anything else becomes {@code _}. */
+  /**
+   * Letters, digits and {@code - _ . : / @ + %}, at most 128 of them; anything else, {@code =} and
+   * spaces included, becomes {@code _}, so a value cannot pass for another field.
+   */
   static String safe(String value) {
     int n = Math.min(value.length(), MAX_VALUE);
     StringBuilder out = new StringBuilder(n);
     for (int i = 0; i < n; i++) {
       char c = value.charAt(i);
-      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-_.:/@+=%".indexOf(c) >= 0;
+      boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "-_.:/@+%".indexOf(c) >= 0;
       out.append(ok ? c : '_');
     }
     return out.toString();

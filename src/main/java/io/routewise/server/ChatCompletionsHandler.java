@@ -89,7 +89,7 @@ final class ChatCompletionsHandler {
    * When Jetty began reading this request, so that the overhead metric covers its parsing and the
    * route's filters too, not only this handler; now, when Jetty does not say.
    */
-  private static long began(Context ctx) {
+  static long began(Context ctx) {
     long now = System.nanoTime();
     ServletContextRequest r = ServletContextRequest.getServletContextRequest(ctx.req());
     long begin = r == null ? now : r.getBeginNanoTime();
@@ -157,7 +157,7 @@ final class ChatCompletionsHandler {
       } else if (status >= 300 && status < 400) {
         // Redirects are not followed (the key would go wherever they point); usually http:// for https://.
         failures.failed(upstream.name(), "answered " + status, answered(upstream, status) + " to "
-            + response.header("Location") + "; check base_url. Passed to the client as it is.");
+            + origin(response.header("Location")) + "; check base_url. Passed to the client as it is.");
       }
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
@@ -167,7 +167,10 @@ final class ChatCompletionsHandler {
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
-        relayStream(response, res, upstream, start);
+        String outcome = relayStream(response, res, upstream, start);
+        if (!outcome.equals("ok")) {
+          ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
+        }
       } else {
         long relayed = relayWhole(response, res, upstream, start, status);
         metrics.overhead(router, start - received + relayed);
@@ -209,13 +212,19 @@ final class ChatCompletionsHandler {
       Usage.fromJson(body).ifPresent(u -> upstream.listener().tokens(upstream.name(), u.prompt(), u.completion()));
     }
     res.setContentLength(body.length);
-    res.getOutputStream().write(body);
+    try {
+      res.getOutputStream().write(body);
+    } catch (IOException clientGone) { // left while its answer was being written: not our failure
+      upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
+      throw clientGone(res);
+    }
     long end = System.nanoTime();
     upstream.listener().completed(upstream.name(), status, "ok", end - start);
     return end - read;
   }
 
-  private void relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start)
+  /** Relays a stream to its end and returns how it ended: ok, client_closed, timeout or stream_failed. */
+  private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start)
       throws IOException {
     OutputStream out = res.getOutputStream();
     SseUsageScanner usage = new SseUsageScanner();
@@ -255,6 +264,7 @@ final class ChatCompletionsHandler {
     }
     usage.result().ifPresent(u -> upstream.listener().tokens(upstream.name(), u.prompt(), u.completion()));
     upstream.listener().completed(upstream.name(), res.getStatus(), outcome, System.nanoTime() - start);
+    return outcome;
   }
 
   private static void writeQuietly(OutputStream out, byte[] bytes) {
@@ -274,6 +284,17 @@ final class ChatCompletionsHandler {
     String json = new String(OpenAiErrors.body(e.getMessage(), "upstream_error", null, streamErrorCode(e)),
         StandardCharsets.UTF_8);
     return ("data: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Scheme, host and port of a redirect's target: its path or query may repeat a key from base_url. */
+  static String origin(String location) {
+    try {
+      java.net.URI u = java.net.URI.create(location == null ? "" : location.trim());
+      return u.getHost() == null ? "a relative location"
+          : u.getScheme() + "://" + u.getHost() + (u.getPort() < 0 ? "" : ":" + u.getPort());
+    } catch (IllegalArgumentException e) {
+      return "an unreadable location";
+    }
   }
 
   private static String answered(UpstreamClient upstream, int status) {

@@ -41,7 +41,7 @@ final class PassthroughHandler {
   }
 
   void handle(Context ctx) throws IOException {
-    long received = System.nanoTime();
+    long received = ChatCompletionsHandler.began(ctx);
     int status = 500;
     String error = null;
     try {
@@ -118,10 +118,13 @@ final class PassthroughHandler {
     }
     try (response) {
       int status = response.status();
-      if (status >= 500 || status == 401 || status == 403) {
-        // An outage, or this upstream's key not being good for the endpoint: the operator's to know.
+      if (status >= 500 || status == 401 || status == 403 || (status >= 300 && status < 400)) {
+        // An outage, this upstream's key not being good for the endpoint, or a redirect not followed
+        // (the key would go with it): the operator's to know.
         failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
-            + " upstream answered " + status + " to " + method + " /v1/" + path + "; passed to the client as it is.");
+            + " upstream answered " + status + " to " + method + " /v1/" + AccessLog.safe(path)
+            + (status >= 300 && status < 400 ? " (a redirect to " + ChatCompletionsHandler.origin(response.header("Location"))
+            + ", not followed)" : "") + "; passed to the client as it is.");
       }
       HttpServletResponse res = ctx.res();
       res.setStatus(status);

@@ -79,7 +79,9 @@ public final class ProxyServer implements AutoCloseable {
           // What a page reads besides the body: the decision, the request id, the limits.
           for (String h : new String[] {"x-routewise-router", "x-routewise-model", "x-routewise-win-rate",
               "x-routewise-threshold", "x-routewise-router-error", "x-routewise-failover", "x-request-id",
-              "retry-after"}) {
+              "retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+              "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
+              "x-ratelimit-reset-tokens", "openai-processing-ms"}) {
             rule.exposeHeader(h);
           }
           rule.maxAge = 600;
@@ -88,7 +90,9 @@ public final class ProxyServer implements AutoCloseable {
       if (!config.apiKeys().isEmpty()) {
         List<byte[]> keys = config.apiKeys().stream()
             .map(k -> k.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
-        cfg.routes.before("/v1/*", ctx -> requireKey(ctx, keys));
+        // Once a route has matched, so that CORS headers are on the 401 too and a page can read it,
+        // and a browser's preflight (answered by the CORS plugin, never with a key) passes.
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, config.accessLog()));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
       cfg.routes.post("/v1/route", ctx -> route(ctx, routing, strong, weak, config.maxBodyBytes()));
@@ -141,10 +145,7 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /** The client's bearer token must be one of server.api_keys (compared in constant time). */
-  private static void requireKey(Context ctx, List<byte[]> keys) {
-    if (ctx.method() == io.javalin.http.HandlerType.OPTIONS) {
-      return; // a browser's CORS preflight never carries the key; the request that follows does
-    }
+  private static void requireKey(Context ctx, List<byte[]> keys, boolean accessLog) {
     String auth = ctx.header("Authorization");
     byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
         ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
@@ -153,6 +154,9 @@ public final class ProxyServer implements AutoCloseable {
       ok |= given != null && java.security.MessageDigest.isEqual(k, given);
     }
     if (!ok) {
+      if (accessLog) {
+        AccessLog.rejected(ctx, 401, "invalid_api_key"); // a failed login is what an operator looks for first
+      }
       throw new ApiException(401, "invalid_request_error", given == null
           ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (server.api_keys)."
           : "Incorrect API key provided.", null, "invalid_api_key");

@@ -19,16 +19,21 @@ class AccessLogTest {
 
   @Test
   void eachRequestIsOneLineWithItsDecisionStatusAndIds() throws Exception {
-    try (ProxyFixture f = new ProxyFixture("", "access_log: true"); StderrCapture log = new StderrCapture()) {
+    try (ProxyFixture f = new ProxyFixture("", "access_log: true, api_keys: [sk-client-key]");
+        StderrCapture log = new StderrCapture()) {
       HttpResponse<String> ok = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
-          .header("Content-Type", "application/json").header("X-Client-Request-Id", "ticket 42 \"quoted\"")
+          .header("Content-Type", "application/json").header("Authorization", "Bearer sk-client-key")
+          .header("X-Client-Request-Id", "ticket 42 \"quoted\" error=forged")
           .POST(HttpRequest.BodyPublishers.ofString(
               "{\"model\":\"router-fixed-0.3\",\"messages\":[{\"role\":\"user\",\"content\":\"a very private prompt\"}]}"))
           .build(), HttpResponse.BodyHandlers.ofString());
       assertEquals(200, ok.statusCode());
       assertEquals(400, f.chat("router-nope-0.5", "x").statusCode());
+      assertEquals(401, f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+          .header("Authorization", "Bearer wrong").POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
+          HttpResponse.BodyHandlers.ofString()).statusCode());
       // the line is written once the handler returns, which may be just after the client has its answer
-      for (int i = 0; i < 100 && log.text().split("routewise\\.access", -1).length < 3; i++) {
+      for (int i = 0; i < 100 && log.text().split("routewise\\.access", -1).length < 4; i++) {
         Thread.sleep(20);
       }
       String logged = log.text();
@@ -37,10 +42,13 @@ class AccessLogTest {
       assertTrue(served.contains("POST /v1/chat/completions 200 ms="), served);
       assertTrue(served.contains(" router=fixed win_rate=0.5000 threshold=0.3 route=strong model=strong-model"), served);
       assertTrue(served.contains(" request_id=req-strong"), served);
-      assertTrue(served.contains(" client_request_id=ticket_42__quoted_"), "a client's value cannot forge fields: " + served);
+      assertTrue(served.contains(" client_request_id=ticket_42__quoted__error_forged"), "a client's value cannot forge fields: " + served);
+      assertFalse(served.contains("error="), served);
       String refused = line(logged, " 400 ");
       assertTrue(refused.contains(" error=model_not_found"), refused);
+      assertTrue(line(logged, " 401 ").contains(" error=invalid_api_key"), logged);
       assertFalse(logged.contains("private prompt"), logged);
+      assertFalse(logged.contains("Bearer"), logged);
     }
   }
 

@@ -56,6 +56,12 @@ class CorsTest {
     assertTrue(header(pre, "access-control-allow-headers").orElse("").contains("authorization"), pre.headers().toString());
     assertTrue(header(pre, "access-control-allow-methods").orElse("").contains("post"), pre.headers().toString());
 
+    HttpResponse<String> refused = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Origin", PAGE).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(401, refused.statusCode());
+    assertEquals(Optional.of(PAGE), header(refused, "access-control-allow-origin"), "so the page can read why");
+
     HttpResponse<String> r = chat(PAGE);
     assertEquals(200, r.statusCode(), r.body());
     assertEquals(Optional.of(PAGE), header(r, "access-control-allow-origin"));

@@ -113,7 +113,8 @@ class StreamingRelayTest {
     });
     upstream.start();
     String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1";
-    routewise = Routewise.start(TestConfigs.config(TestConfigs.yaml(url, url, "")), RouterCatalog.standard(),
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.withServer(TestConfigs.yaml(url, url, ""), "access_log: true")),
+        RouterCatalog.standard(),
         id -> null, () -> {});
   }
 
@@ -181,8 +182,18 @@ class StreamingRelayTest {
   void aStreamThatStallsLongerThanTheTimeoutEndsWithATimeoutEventAfterTheTimeout() throws Exception {
     gapsMillis = new long[] {6000}; // timeout_ms is 1500
     long start = System.nanoTime();
-    List<String> lines = readLines(openStream());
+    List<String> lines;
+    String logged;
+    try (StderrCapture log = new StderrCapture()) {
+      lines = readLines(openStream());
+      for (int i = 0; i < 100 && !log.text().contains("routewise.access"); i++) {
+        Thread.sleep(20);
+      }
+      logged = log.text();
+    }
     long ms = (System.nanoTime() - start) / 1_000_000;
+    // the 200 had gone before the stream failed: the access log says how it ended
+    assertTrue(logged.contains("POST /v1/chat/completions 200") && logged.contains(" outcome=timeout"), logged);
     assertEquals(2, lines.size(), lines.toString());
     assertTrue(lines.get(0).contains("Hel"));
     assertTrue(lines.get(1).startsWith("data: {\"error\""), lines.get(1));

@@ -63,13 +63,14 @@ class UpstreamFailureLoggingTest {
   @Test
   void anUpstreamRedirectIsLoggedAsAConfigurationProblem() throws Exception {
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(301)
-        .withHeader("Location", "https://example.com/v1/chat/completions")));
+        .withHeader("Location", "https://example.com/v1/chat/completions?key=sk-in-the-query")));
     String logged;
     try (StderrCapture log = new StderrCapture()) {
       assertEquals(301, f.chat("router-random-0", "x").statusCode());
       logged = log.text();
     }
     assertTrue(logged.contains("upstream strong failed (answered 301)"), logged);
-    assertTrue(logged.contains("check base_url"), logged);
+    assertTrue(logged.contains("answered 301 to https://example.com; check base_url"), logged);
+    assertFalse(logged.contains("sk-in-the-query"), "a redirect may repeat a key from base_url: " + logged);
   }
 }
