@@ -71,9 +71,13 @@ final class AccessLog {
     if (outcome != null) {
       b.append(" outcome=").append(safe(outcome.toString()));
     }
-    String upstreamId = ctx.res().getHeader("x-request-id");
-    if (upstreamId != null) {
-      b.append(" request_id=").append(safe(upstreamId));
+    String requestId = ctx.res().getHeader("x-request-id");
+    if (requestId == null && !ctx.res().isCommitted()) {
+      requestId = RequestIds.next(); // an error about to be written: the same id in the line and the answer
+      ctx.header("x-request-id", requestId);
+    }
+    if (requestId != null) {
+      b.append(" request_id=").append(safe(requestId));
     }
     for (String name : new String[] {"x-client-request-id", "x-request-id"}) {
       String id = ctx.header(name);

@@ -162,6 +162,11 @@ final class ChatCompletionsHandler {
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
       UpstreamHeaders.copy(response, res);
+      if (response.header("x-request-id") == null) {
+        // Local servers (Ollama, llama.cpp) send none: one of routewise's own still ties a client's
+        // report to its access-log line.
+        res.setHeader("x-request-id", RequestIds.next());
+      }
       String contentType = response.header("Content-Type");
       if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
         res.setHeader("Cache-Control", "no-cache");

@@ -240,6 +240,9 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   private static void error(Context ctx, ApiException e) {
+    if (ctx.res().getHeader("x-request-id") == null && !ctx.res().isCommitted()) {
+      ctx.header("x-request-id", RequestIds.next()); // an error is what a client most often reports
+    }
     ctx.status(e.status()).contentType("application/json").result(OpenAiErrors.body(e));
   }
 

@@ -28,7 +28,8 @@ class AccessLogTest {
               "{\"model\":\"router-fixed-0.3\",\"messages\":[{\"role\":\"user\",\"content\":\"a very private prompt\"}]}"))
           .build(), HttpResponse.BodyHandlers.ofString());
       assertEquals(200, ok.statusCode());
-      assertEquals(400, f.chat("router-nope-0.5", "x").statusCode());
+      HttpResponse<String> bad = f.chat("router-nope-0.5", "x");
+      assertEquals(400, bad.statusCode());
       assertEquals(401, f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
           .header("Authorization", "Bearer wrong").POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
           HttpResponse.BodyHandlers.ofString()).statusCode());
@@ -46,6 +47,8 @@ class AccessLogTest {
       assertFalse(served.contains("error="), served);
       String refused = line(logged, " 400 ");
       assertTrue(refused.contains(" error=model_not_found"), refused);
+      assertTrue(refused.contains(" request_id=" + bad.headers().firstValue("x-request-id").orElseThrow()),
+          "the id a client reports finds its line: " + refused);
       assertTrue(line(logged, " 401 ").contains(" error=invalid_api_key"), logged);
       assertFalse(logged.contains("private prompt"), logged);
       assertFalse(logged.contains("Bearer"), logged);

@@ -146,6 +146,18 @@ class ChatCompletionsProxyTest {
         .withHeader("Authorization", equalTo("Bearer sk-strong-secret")));
   }
 
+  /** The strong stub sends an x-request-id, the weak one none: routewise names that answer itself. */
+  @Test
+  void everyAnswerHasARequestIdTheUpstreamsOwnWhenItSentOne() throws Exception {
+    assertEquals("req-strong", f.chat("router-random-0", "x").headers().firstValue("x-request-id").orElseThrow());
+    String first = f.chat("router-random-1", "x").headers().firstValue("x-request-id").orElseThrow();
+    String second = f.chat("router-random-1", "x").headers().firstValue("x-request-id").orElseThrow();
+    assertTrue(first.matches("rw-[0-9a-f]{16}"), first);
+    assertTrue(!first.equals(second), first + " twice");
+    assertTrue(f.chat("router-nope-0.5", "x").headers().firstValue("x-request-id").orElseThrow().startsWith("rw-"),
+        "routewise's own errors have one too");
+  }
+
   /** HTTP clients refuse to send a non-ASCII header value; such a trace id is dropped, not a 500. */
   @Test
   void aTraceIdThatCannotBeSentUpstreamIsLeftOut() throws Exception {
