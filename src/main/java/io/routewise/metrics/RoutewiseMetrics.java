@@ -52,6 +52,8 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final MeterProvider<Timer> overhead;
   private final MeterProvider<Counter> failovers;
   private final MeterProvider<Counter> passthroughs;
+  private final MeterProvider<Timer> passthroughDuration;
+  private final Map<String, Timer> passthroughTimers = new ConcurrentHashMap<>();
   // Meters by tag values, looked up per request: Micrometer's withTags builds, sorts and hashes a
   // fresh tag list and id on every call (~3 % of proxy CPU under load). Bounded like the meters:
   // label values are router names, routes, upstreams, outcomes and HTTP statuses.
@@ -97,6 +99,9 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     passthroughs = Counter.builder("routewise.passthrough.requests")
         .description("Requests to other /v1 endpoints passed unchanged to the routing.passthrough upstream, by status")
         .withRegistry(r);
+    passthroughDuration = histogram("routewise.passthrough.duration",
+        "Whole passed-through request, from its first byte to the end of the answer",
+        Duration.ofNanos(100_000), Duration.ofMinutes(10));
     tokens = Counter.builder("routewise.tokens")
         .description("Tokens reported in upstream usage, by upstream and type").withRegistry(r);
   }
@@ -160,9 +165,11 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   }
 
   /** A request to another /v1 endpoint, passed through to {@code upstream}; not on the chat hot path. */
-  public void passthrough(String upstream, int status) {
+  public void passthrough(String upstream, int status, long nanos) {
     passthroughCounters.computeIfAbsent(List.of(upstream, status), k ->
         passthroughs.withTags("upstream", upstream, "status", Integer.toString(status))).increment();
+    passthroughTimers.computeIfAbsent(upstream, u -> passthroughDuration.withTags("upstream", u))
+        .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
 
   public void request(String router, String route, int status) {

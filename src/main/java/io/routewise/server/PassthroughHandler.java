@@ -54,7 +54,7 @@ final class PassthroughHandler {
       error = "internal";
       throw e;
     } finally {
-      metrics.passthrough(upstream.name(), status);
+      metrics.passthrough(upstream.name(), status, System.nanoTime() - received);
       if (accessLog) {
         AccessLog.passthrough(ctx, upstream.name(), status, error, received);
       }

@@ -86,6 +86,7 @@ class PassthroughTest {
     assertEquals(0, strong.getAllServeEvents().size());
     String metrics = new String(send(to("/metrics").GET()).body(), StandardCharsets.UTF_8);
     assertTrue(metrics.contains("routewise_passthrough_requests_total{status=\"200\",upstream=\"weak\"} 1.0"), metrics);
+    assertTrue(metrics.contains("routewise_passthrough_duration_seconds_count{upstream=\"weak\"} 1"), metrics);
   }
 
   @Test
