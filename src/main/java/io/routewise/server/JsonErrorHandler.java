@@ -23,6 +23,7 @@ final class JsonErrorHandler extends ErrorHandler {
     byte[] body = OpenAiErrors.body(text + ".", code >= 500 ? "server_error" : "invalid_request_error", null,
         reason.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "_"));
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+    response.getHeaders().put("x-request-id", RequestIds.next());
     response.write(true, ByteBuffer.wrap(body), callback);
   }
 }

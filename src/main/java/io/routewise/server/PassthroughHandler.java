@@ -129,6 +129,9 @@ final class PassthroughHandler {
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
       UpstreamHeaders.copy(response, res);
+      if (response.header("x-request-id") == null) {
+        res.setHeader("x-request-id", RequestIds.next());
+      }
       for (String name : new String[] {"Content-Disposition", "Content-Encoding"}) {
         // a download keeps its file name; an encoding OkHttp did not ask for (so did not undo) is named
         String value = response.header(name);

@@ -319,6 +319,7 @@ class ChatCompletionsProxyTest {
       JsonNode e = JSON.readTree(body).get("error");
       assertEquals(code, e.get("code").asText(), new String(body, java.nio.charset.StandardCharsets.UTF_8));
       assertEquals("invalid_request_error", e.get("type").asText());
+      assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("x-request-id: rw-"), head);
     }
   }
 

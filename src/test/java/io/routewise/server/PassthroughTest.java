@@ -126,6 +126,7 @@ class PassthroughTest {
     HttpResponse<byte[]> gone = send(to("/v1/files/file-gone").DELETE());
 
     assertEquals(200, file.statusCode());
+    assertTrue(file.headers().firstValue("x-request-id").orElseThrow().startsWith("rw-"), "the upstream sent none");
     assertArrayEquals(new byte[] {1, 2, 3}, file.body());
     assertEquals("attachment; filename=\"data.jsonl\"", file.headers().firstValue("content-disposition").orElseThrow());
     assertEquals(404, gone.statusCode());
