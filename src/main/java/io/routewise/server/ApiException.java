@@ -27,6 +27,20 @@ public final class ApiException extends RuntimeException {
     return new ApiException(400, "invalid_request_error", message, param, code);
   }
 
+  /** A new request while the server drains; sent with {@code Connection: close} (the caller sets it). */
+  static ApiException shuttingDown() {
+    return new ApiException(503, "server_error",
+        "routewise is shutting down and takes no new requests; retry, and it goes to another instance.",
+        null, "shutting_down");
+  }
+
+  /** The client's 502 or 504 for an upstream that could not be reached or did not answer in time. */
+  static ApiException upstream(io.routewise.upstream.UpstreamException e) {
+    return e.isTimeout()
+        ? new ApiException(504, "upstream_error", e.getMessage(), null, "upstream_timeout")
+        : new ApiException(502, "upstream_error", e.getMessage(), null, "upstream_unreachable");
+  }
+
   public int status() {
     return status;
   }

@@ -60,9 +60,7 @@ final class ChatCompletionsHandler {
       if (inFlight.draining()) {
         // Close the connection too, so a pooling client's next attempt opens one to another instance.
         ctx.header("Connection", "close");
-        throw new ApiException(503, "server_error",
-            "routewise is shutting down and takes no new requests; retry, and it goes to another instance.",
-            null, "shutting_down");
+        throw ApiException.shuttingDown();
       }
       ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBodyBytes));
       decision = decide(routing, request);
@@ -319,14 +317,8 @@ final class ChatCompletionsHandler {
 
   /** The client's 502 or 504 for an upstream failure, which the log hears about too. */
   private ApiException failed(UpstreamClient upstream, UpstreamException e) {
-    ApiException error = upstreamError(e);
+    ApiException error = ApiException.upstream(e);
     failures.failed(upstream.name(), error.status() + " " + error.code(), e.getMessage());
     return error;
-  }
-
-  private static ApiException upstreamError(UpstreamException e) {
-    return e.isTimeout()
-        ? new ApiException(504, "upstream_error", e.getMessage(), null, "upstream_timeout")
-        : new ApiException(502, "upstream_error", e.getMessage(), null, "upstream_unreachable");
   }
 }

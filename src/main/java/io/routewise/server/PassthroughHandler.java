@@ -93,9 +93,7 @@ final class PassthroughHandler {
   private int forward(Context ctx) throws IOException {
     if (inFlight.draining()) {
       ctx.header("Connection", "close");
-      throw new ApiException(503, "server_error",
-          "routewise is shutting down and takes no new requests; retry, and it goes to another instance.",
-          null, "shutting_down");
+      throw ApiException.shuttingDown();
     }
     String method = ctx.method().name();
     String path = checkedPath(ctx);
@@ -110,9 +108,7 @@ final class PassthroughHandler {
         throw new ApiException(499, "invalid_request_error", "The client closed the connection.", null,
             "client_closed_request");
       }
-      ApiException error = e.isTimeout()
-          ? new ApiException(504, "upstream_error", e.getMessage(), null, "upstream_timeout")
-          : new ApiException(502, "upstream_error", e.getMessage(), null, "upstream_unreachable");
+      ApiException error = ApiException.upstream(e);
       failures.failed(upstream.name(), "passthrough " + error.status() + " " + error.code(), e.getMessage());
       throw error;
     }
@@ -175,9 +171,7 @@ final class PassthroughHandler {
         failures.failed(upstream.name(), "passthrough body failed", failure.getMessage());
         if (!ctx.res().isCommitted()) {
           ctx.res().reset();
-          throw failure.isTimeout()
-              ? new ApiException(504, "upstream_error", failure.getMessage(), null, "upstream_timeout")
-              : new ApiException(502, "upstream_error", failure.getMessage(), null, "upstream_unreachable");
+          throw ApiException.upstream(failure);
         }
         abort(ctx, e);
         return failure.isTimeout() ? 504 : 502;
