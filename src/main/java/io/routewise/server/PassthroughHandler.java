@@ -84,8 +84,7 @@ final class PassthroughHandler {
       }
     }
     if (OWN_PATHS.contains(raw)) {
-      throw new ApiException(405, "invalid_request_error",
-          "Method " + ctx.method() + " is not allowed on " + ctx.path() + ".", null, "method_not_allowed");
+      throw ProxyServer.notAllowed(ctx);
     }
     return raw;
   }

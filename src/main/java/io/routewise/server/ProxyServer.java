@@ -168,9 +168,16 @@ public final class ProxyServer implements AutoCloseable {
         "Unknown request URL: " + ctx.method() + " " + ctx.path() + ".", null, "unknown_url");
   }
 
-  private static ApiException notAllowed(Context ctx) {
+  /** The 405, with the {@code Allow} header HTTP asks for: the methods the path does take. */
+  static ApiException notAllowed(Context ctx) {
+    String path = ctx.path();
+    String allow = path.equals("/v1/chat/completions") || path.equals("/v1/route") ? "POST"
+        : path.equals("/v1/models") || path.startsWith("/v1/models/") || path.equals("/health")
+            || path.equals("/metrics") ? "GET"
+        : "GET, POST, PUT, PATCH, DELETE"; // passthrough
+    ctx.header("Allow", allow);
     return new ApiException(405, "invalid_request_error",
-        "Method " + ctx.method() + " is not allowed on " + ctx.path() + ".", null, "method_not_allowed");
+        "Method " + ctx.method() + " is not allowed on " + path + "; use " + allow + ".", null, "method_not_allowed");
   }
 
   public ProxyServer start() {

@@ -374,5 +374,7 @@ class ChatCompletionsProxyTest {
     HttpResponse<String> get = f.get("/v1/chat/completions");
     assertEquals(405, get.statusCode(), get.body());
     assertEquals("method_not_allowed", JSON.readTree(get.body()).path("error").path("code").asText(), get.body());
+    assertEquals("POST", get.headers().firstValue("allow").orElseThrow());
+    assertEquals("GET", f.post("/v1/models", "{}").headers().firstValue("allow").orElseThrow());
   }
 }

@@ -171,7 +171,9 @@ class PassthroughTest {
     start("strong");
     strong.stubFor(WireMock.any(anyUrl()).willReturn(aResponse().withStatus(200).withBody("upstream")));
 
-    assertEquals(405, send(to("/v1/chat/completions").GET()).statusCode());
+    HttpResponse<byte[]> wrongMethod = send(to("/v1/chat/completions").GET());
+    assertEquals(405, wrongMethod.statusCode());
+    assertEquals("POST", wrongMethod.headers().firstValue("allow").orElseThrow());
     assertEquals(405, send(to("/v1/models").POST(HttpRequest.BodyPublishers.ofString("{}"))).statusCode());
     assertEquals(400, send(to("/v1/deployments/%2e%2e/%2E%2E/admin").GET()).statusCode());
     assertEquals(200, send(to("/v1/models").GET()).statusCode()); // routewise's own list
