@@ -140,7 +140,7 @@ class PassthroughTest {
     String events = "event: response.created\ndata: {\"type\":\"response.created\"}\n\n"
         + "event: response.completed\ndata: {\"type\":\"response.completed\"}\n\n";
     strong.stubFor(WireMock.post(urlEqualTo("/v1/responses")).willReturn(aResponse()
-        .withHeader("Content-Type", "text/event-stream").withBody(events).withChunkedDribbleDelay(2, 600)));
+        .withHeader("Content-Type", "text/event-stream").withBody(events).withChunkedDribbleDelay(2, 1200)));
 
     HttpResponse<java.io.InputStream> r = http.send(to("/v1/responses").header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gpt-4o\",\"input\":\"hi\",\"stream\":true}"))
@@ -161,8 +161,8 @@ class PassthroughTest {
     assertEquals("text/event-stream", r.headers().firstValue("content-type").orElseThrow());
     assertEquals("no-cache", r.headers().firstValue("cache-control").orElseThrow());
     assertEquals(events, got.toString(StandardCharsets.UTF_8));
-    // the upstream sends its second half ~300 ms after its first: the first must not wait for it
-    assertTrue(endAt - firstAt > 150_000_000L, "first bytes after " + (firstAt - start) / 1_000_000
+    // the upstream sends its second half ~600 ms after its first: the first must not wait for it
+    assertTrue(endAt - firstAt > 300_000_000L, "first bytes after " + (firstAt - start) / 1_000_000
         + " ms, the end after " + (endAt - start) / 1_000_000 + " ms");
   }
 
