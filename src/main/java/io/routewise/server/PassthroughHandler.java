@@ -8,7 +8,12 @@ import io.routewise.upstream.UpstreamResponse;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Locale;
+import java.util.Set;
+import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 
 /**
  * The other OpenAI endpoints under {@code /v1} ({@code embeddings}, {@code responses},
@@ -22,7 +27,7 @@ final class PassthroughHandler {
   /** Client headers some endpoints need besides trace ids: the Assistants API wants {@code OpenAI-Beta}. */
   private static final String[] EXTRA_HEADERS = {"openai-beta", "accept"};
   /** routewise's own endpoints: other methods on them are 405s, never an unrouted call. */
-  private static final java.util.Set<String> OWN_PATHS = java.util.Set.of("chat/completions", "models", "route");
+  private static final Set<String> OWN_PATHS = Set.of("chat/completions", "models", "route");
 
   private final UpstreamClient upstream;
   private final RoutewiseMetrics metrics;
@@ -72,7 +77,7 @@ final class PassthroughHandler {
     for (String segment : raw.split("/", -1)) {
       String decoded;
       try {
-        decoded = java.net.URLDecoder.decode(segment.replace("+", "%2B"), java.nio.charset.StandardCharsets.UTF_8);
+        decoded = URLDecoder.decode(segment.replace("+", "%2B"), StandardCharsets.UTF_8);
       } catch (IllegalArgumentException e) {
         decoded = null;
       }
@@ -193,8 +198,7 @@ final class PassthroughHandler {
 
   /** Ends the exchange by closing the connection: what is left of the response cannot be sent. */
   private static void abort(Context ctx, Throwable why) {
-    org.eclipse.jetty.ee10.servlet.ServletContextRequest r =
-        org.eclipse.jetty.ee10.servlet.ServletContextRequest.getServletContextRequest(ctx.req());
+    ServletContextRequest r = ServletContextRequest.getServletContextRequest(ctx.req());
     if (r != null) {
       r.getServletChannel().abort(why);
     }
@@ -202,7 +206,7 @@ final class PassthroughHandler {
 
   private static String[] clientHeaders(Context ctx) {
     String[] trace = TraceHeaders.of(ctx.req());
-    String[] out = java.util.Arrays.copyOf(trace, trace.length + EXTRA_HEADERS.length * 2);
+    String[] out = Arrays.copyOf(trace, trace.length + EXTRA_HEADERS.length * 2);
     int n = trace.length;
     for (String name : EXTRA_HEADERS) {
       String value = ctx.req().getHeader(name);
@@ -211,6 +215,6 @@ final class PassthroughHandler {
         out[n++] = value;
       }
     }
-    return java.util.Arrays.copyOf(out, n);
+    return Arrays.copyOf(out, n);
   }
 }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
+import io.javalin.http.HandlerType;
 import io.javalin.http.HttpResponseException;
 import io.routewise.config.ServerConfig;
 import io.routewise.metrics.RoutewiseMetrics;
@@ -119,13 +120,12 @@ public final class ProxyServer implements AutoCloseable {
           .result(metrics.scrape()));
       if (other != null) {
         // After the routes above, which win for their own paths and methods.
-        for (io.javalin.http.HandlerType method : new io.javalin.http.HandlerType[] {io.javalin.http.HandlerType.GET,
-            io.javalin.http.HandlerType.POST, io.javalin.http.HandlerType.DELETE, io.javalin.http.HandlerType.PUT,
-            io.javalin.http.HandlerType.PATCH}) {
+        for (HandlerType method : new HandlerType[] {HandlerType.GET, HandlerType.POST, HandlerType.DELETE,
+            HandlerType.PUT, HandlerType.PATCH}) {
           cfg.routes.addHttpHandler(method, "/v1/*", other::handle);
         }
         // Jetty would answer HEAD itself from the GET route, without asking the upstream.
-        cfg.routes.addHttpHandler(io.javalin.http.HandlerType.HEAD, "/v1/*", ctx -> {
+        cfg.routes.addHttpHandler(HandlerType.HEAD, "/v1/*", ctx -> {
           throw notAllowed(ctx);
         });
       }
