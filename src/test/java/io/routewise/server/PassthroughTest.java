@@ -43,6 +43,7 @@ class PassthroughTest {
     if (passthrough != null) {
       yaml = TestConfigs.withRouting(yaml, "passthrough: " + passthrough);
     }
+    yaml = TestConfigs.withServer(yaml, "access_log: true");
     rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
   }
 
@@ -72,9 +73,19 @@ class PassthroughTest {
         .withHeader("Content-Type", "application/json").withHeader("x-request-id", "req-emb").withBody(answer)));
     String body = "{\"model\":\"text-embedding-3-small\",\"input\":\"hello\",\"encoding_format\":\"float\"}";
 
-    HttpResponse<byte[]> r = send(to("/v1/embeddings").header("Content-Type", "application/json")
-        .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-        .POST(HttpRequest.BodyPublishers.ofString(body)));
+    HttpResponse<byte[]> r;
+    String logged;
+    try (StderrCapture log = new StderrCapture()) {
+      r = send(to("/v1/embeddings").header("Content-Type", "application/json")
+          .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+          .POST(HttpRequest.BodyPublishers.ofString(body)));
+      for (int i = 0; i < 100 && !log.text().contains("routewise.access"); i++) {
+        Thread.sleep(20);
+      }
+      logged = log.text();
+    }
+    assertTrue(logged.contains("POST /v1/embeddings 200 ms=") && logged.contains(" passthrough=weak request_id=req-emb"),
+        logged);
 
     assertEquals(200, r.statusCode());
     assertArrayEquals(answer, r.body());
