@@ -128,7 +128,7 @@ final class ChatCompletionsHandler {
         throw clientGone(ctx.res());
       }
       if (mayFailOver && !e.isTimeout()) {
-        failures.failed(upstream.name(), "failover unreachable", e.getMessage());
+        failures.failed(upstream.name(), "failover unreachable", e.detail());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
         return failOver(ctx, request, route, router, received + (System.nanoTime() - start), "unreachable");
       }
@@ -245,7 +245,7 @@ final class ChatCompletionsHandler {
         // Headers are gone already: tell the client in the stream itself, then end it.
         outcome = response.timedOut() ? "timeout" : "stream_failed";
         UpstreamException failure = upstream.failure(e, response.timedOut());
-        failures.failed(upstream.name(), "stream " + streamErrorCode(failure), failure.getMessage());
+        failures.failed(upstream.name(), "stream " + streamErrorCode(failure), failure.detail());
         writeQuietly(out, streamError(failure));
         break;
       }
@@ -318,7 +318,7 @@ final class ChatCompletionsHandler {
   /** The client's 502 or 504 for an upstream failure, which the log hears about too. */
   private ApiException failed(UpstreamClient upstream, UpstreamException e) {
     ApiException error = ApiException.upstream(e);
-    failures.failed(upstream.name(), error.status() + " " + error.code(), e.getMessage());
+    failures.failed(upstream.name(), error.status() + " " + error.code(), e.detail());
     return error;
   }
 }

@@ -113,7 +113,7 @@ final class PassthroughHandler {
             "client_closed_request");
       }
       ApiException error = ApiException.upstream(e);
-      failures.failed(upstream.name(), "passthrough " + error.status() + " " + error.code(), e.getMessage());
+      failures.failed(upstream.name(), "passthrough " + error.status() + " " + error.code(), e.detail());
       throw error;
     }
     try (response) {
@@ -172,7 +172,7 @@ final class PassthroughHandler {
           return 499;
         }
         UpstreamException failure = upstream.failure(e, response.timedOut());
-        failures.failed(upstream.name(), "passthrough body failed", failure.getMessage());
+        failures.failed(upstream.name(), "passthrough body failed", failure.detail());
         if (!ctx.res().isCommitted()) {
           ctx.res().reset();
           throw ApiException.upstream(failure);

@@ -183,23 +183,55 @@ public final class UpstreamClient {
     return bodySentLate;
   }
 
-  /** Turns an I/O failure into the exception the client sees, naming the upstream but not its key. */
+  /**
+   * Turns an I/O failure into the exception the client sees: the upstream's role and the kind of
+   * failure, while the log's {@link UpstreamException#detail()} adds the host and the I/O error.
+   */
   public UpstreamException failure(IOException e, boolean timeout) {
-    String what = config.name() + " upstream (" + config.baseUrl().getHost() + ")";
+    String role = config.name() + " upstream";
+    String host = " (" + config.baseUrl().getHost() + ")";
     if (timeout) {
-      return new UpstreamException(
-          "The " + what + " did not respond within " + config.timeout().toMillis() + " ms.", true, e);
+      String limit = " did not respond within " + config.timeout().toMillis() + " ms.";
+      return new UpstreamException("The " + role + limit, "The " + role + host + limit, true, e);
     }
     if (isConnectTimeout(e)) {
       return connectTimeout(e);
     }
-    return new UpstreamException("Could not reach the " + what + ": " + describe(e), false, e);
+    return new UpstreamException("Could not reach the " + role + ": " + kind(e) + ".",
+        "Could not reach the " + role + host + ": " + describe(e), false, e);
   }
 
   private UpstreamException connectTimeout(IOException e) {
-    return new UpstreamException("Could not connect to the " + config.name() + " upstream ("
-        + config.baseUrl().getHost() + ") within connect_timeout_ms (" + config.connectTimeout().toMillis()
-        + " ms).", false, e);
+    String role = config.name() + " upstream";
+    String limit = " within connect_timeout_ms (" + config.connectTimeout().toMillis() + " ms).";
+    return new UpstreamException("Could not connect to the " + role + limit,
+        "Could not connect to the " + role + " (" + config.baseUrl().getHost() + ")" + limit, false, e);
+  }
+
+  /** What went wrong, in words that name no host, address or path. */
+  static String kind(IOException e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      String m = t.getMessage() == null ? "" : t.getMessage().toLowerCase(java.util.Locale.ROOT);
+      if (t instanceof java.net.UnknownHostException) {
+        return "its host name did not resolve";
+      }
+      if (t instanceof javax.net.ssl.SSLException) {
+        return "the TLS handshake or session failed";
+      }
+      if (t instanceof java.net.ConnectException || m.contains("connection refused")) {
+        return "the connection was refused";
+      }
+      if (m.contains("reset")) {
+        return "the connection was reset";
+      }
+      if (t instanceof java.io.EOFException || m.contains("unexpected end of stream")) {
+        return "the connection closed before a complete answer";
+      }
+      if (t instanceof java.net.ProtocolException) {
+        return "its answer was not valid HTTP";
+      }
+    }
+    return "an I/O error (" + e.getClass().getSimpleName() + ")";
   }
 
   private static boolean isConnectTimeout(IOException e) {

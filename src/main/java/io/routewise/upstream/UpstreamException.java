@@ -2,26 +2,39 @@ package io.routewise.upstream;
 
 /**
  * An upstream could not be reached or did not answer in time. The server turns it into a 502 or
- * 504 in OpenAI's error shape. Messages name the upstream and never carry its key.
+ * 504 in OpenAI's error shape. The message, which the client sees, names the upstream's role and
+ * the kind of failure but not its host or the raw I/O error: those are internal names, and they
+ * go to the operator's log as {@link #detail()}. Neither ever carries a key.
  */
 public class UpstreamException extends Exception {
   private final boolean timeout;
   private final boolean clientGone;
+  private final String detail;
 
   public UpstreamException(String message, boolean timeout, Throwable cause) {
-    this(message, timeout, false, cause);
+    this(message, message, timeout, false, cause);
   }
 
-  private UpstreamException(String message, boolean timeout, boolean clientGone, Throwable cause) {
+  public UpstreamException(String message, String detail, boolean timeout, Throwable cause) {
+    this(message, detail, timeout, false, cause);
+  }
+
+  private UpstreamException(String message, String detail, boolean timeout, boolean clientGone, Throwable cause) {
     super(message, cause);
+    this.detail = detail;
     this.timeout = timeout;
     this.clientGone = clientGone;
   }
 
+  /** The failure as the operator's log has it: with the upstream's host and the I/O error. */
+  public String detail() {
+    return detail;
+  }
+
   /** The call was cancelled because the client it was for disconnected: nobody is left to answer. */
   static UpstreamException clientGone(String upstream, Throwable cause) {
-    return new UpstreamException("The client disconnected; the " + upstream + " upstream call was cancelled.",
-        false, true, cause);
+    String message = "The client disconnected; the " + upstream + " upstream call was cancelled.";
+    return new UpstreamException(message, message, false, true, cause);
   }
 
   /** True when the client went away and the call was cancelled for it (nginx's 499), not an upstream failure. */
