@@ -208,9 +208,11 @@ public final class UpstreamClient {
         "Could not connect to the " + role + " (" + config.baseUrl().getHost() + ")" + limit, false, e);
   }
 
-  /** What went wrong, in words that name no host, address or path. */
+  /** What went wrong, in words that name no host, address or path; the most specific cause wins. */
   static String kind(IOException e) {
-    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+    String fallback = null;
+    Throwable t = e;
+    for (int depth = 0; t != null && depth < 8; t = t.getCause(), depth++) { // OkHttp wraps the cause
       String m = t.getMessage() == null ? "" : t.getMessage().toLowerCase(java.util.Locale.ROOT);
       if (t instanceof java.net.UnknownHostException) {
         return "its host name did not resolve";
@@ -218,10 +220,14 @@ public final class UpstreamClient {
       if (t instanceof javax.net.ssl.SSLException) {
         return "the TLS handshake or session failed";
       }
-      if (t instanceof java.net.ConnectException || m.contains("connection refused")) {
+      if (m.contains("connection refused")) {
         return "the connection was refused";
       }
-      if (m.contains("reset")) {
+      if (t instanceof java.net.NoRouteToHostException || m.contains("no route to host")
+          || m.contains("network is unreachable")) {
+        return "there is no route to its address";
+      }
+      if (m.contains("connection reset")) {
         return "the connection was reset";
       }
       if (t instanceof java.io.EOFException || m.contains("unexpected end of stream")) {
@@ -230,8 +236,11 @@ public final class UpstreamClient {
       if (t instanceof java.net.ProtocolException) {
         return "its answer was not valid HTTP";
       }
+      if (fallback == null && t instanceof java.net.ConnectException) {
+        fallback = "the connection could not be made";
+      }
     }
-    return "an I/O error (" + e.getClass().getSimpleName() + ")";
+    return fallback != null ? fallback : "an I/O error (" + e.getClass().getSimpleName() + ")";
   }
 
   private static boolean isConnectTimeout(IOException e) {

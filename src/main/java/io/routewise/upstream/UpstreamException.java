@@ -11,10 +11,6 @@ public class UpstreamException extends Exception {
   private final boolean clientGone;
   private final String detail;
 
-  public UpstreamException(String message, boolean timeout, Throwable cause) {
-    this(message, message, timeout, false, cause);
-  }
-
   public UpstreamException(String message, String detail, boolean timeout, Throwable cause) {
     this(message, detail, timeout, false, cause);
   }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.NoRouteToHostException;
 import java.net.ProtocolException;
 import java.net.SocketException;
 import java.net.UnknownHostException;
@@ -17,8 +18,10 @@ class FailureKindTest {
   void namesTheKindOfFailureWithoutTheHost() {
     assertEquals("its host name did not resolve",
         UpstreamClient.kind(new UnknownHostException("llm.internal.corp: Name or service not known")));
-    assertEquals("the connection was refused",
+    assertEquals("the connection could not be made",
         UpstreamClient.kind(new ConnectException("Failed to connect to llm.internal.corp/10.1.2.3:8000")));
+    assertEquals("there is no route to its address", UpstreamClient.kind(wrapped(
+        new NoRouteToHostException("No route to host"))));
     assertEquals("the TLS handshake or session failed",
         UpstreamClient.kind(new SSLHandshakeException("No subject alternative DNS name matching llm.internal.corp")));
     assertEquals("the connection was reset", UpstreamClient.kind(new SocketException("Connection reset")));
@@ -28,7 +31,14 @@ class FailureKindTest {
     assertEquals("its answer was not valid HTTP", UpstreamClient.kind(new ProtocolException("Unexpected status line")));
     // OkHttp wraps the cause; the kind is found on it.
     assertEquals("the connection was refused", UpstreamClient.kind(
-        new IOException("Failed to connect to /10.1.2.3:8000", new ConnectException("Connection refused"))));
+        wrapped(new ConnectException("Connection refused"))));
     assertEquals("an I/O error (IOException)", UpstreamClient.kind(new IOException("something at 10.1.2.3")));
+  }
+
+  /** As OkHttp throws it: its own ConnectException naming the address, the socket's error as the cause. */
+  private static IOException wrapped(IOException cause) {
+    IOException e = new ConnectException("Failed to connect to /10.1.2.3:8000");
+    e.initCause(cause);
+    return e;
   }
 }
