@@ -1,5 +1,6 @@
 package io.routewise.routing;
 
+import io.routewise.upstream.ClientProbe;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -78,7 +79,17 @@ public final class RoutingService implements AutoCloseable {
 
   /** Decides a request's route and reports it to the listener (metrics). */
   public RoutingDecision decide(RouteSpec spec, Prompt prompt) {
-    return decide(spec, prompt, true);
+    return decide(spec, prompt, null, true);
+  }
+
+  /**
+   * As {@link #decide(RouteSpec, Prompt)}, for a request whose client can be watched: a decision
+   * still waiting for a scoring thread when the client leaves is withdrawn.
+   *
+   * @throws ClientGoneException when that happened; nothing was decided or reported
+   */
+  public RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client) {
+    return decide(spec, prompt, client, true);
   }
 
   /**
@@ -86,10 +97,10 @@ public final class RoutingService implements AutoCloseable {
    * probing does not skew the strong-call share). Router failures are still reported: they are real.
    */
   public RoutingDecision preview(RouteSpec spec, Prompt prompt) {
-    return decide(spec, prompt, false);
+    return decide(spec, prompt, null, false);
   }
 
-  private RoutingDecision decide(RouteSpec spec, Prompt prompt, boolean record) {
+  private RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client, boolean record) {
     Router router = routers.get(spec.router());
     long start = System.nanoTime();
     double rate;
@@ -98,7 +109,7 @@ public final class RoutingService implements AutoCloseable {
       if (scoring != null && router.cpuBound()) {
         rate = router.cachedWinRate(prompt);
         if (Double.isNaN(rate)) {
-          rate = scoring.score(router, prompt);
+          rate = scoring.score(router, prompt, client);
         }
       } else {
         rate = router.strongWinRate(prompt);
@@ -106,6 +117,8 @@ public final class RoutingService implements AutoCloseable {
       if (!(rate >= 0.0 && rate <= 1.0)) {
         throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
       }
+    } catch (ClientGoneException e) {
+      throw e; // not the router's failure: nobody is left to route for
     } catch (RouterException e) {
       failure = e.kind();
       listener.routerFailed(spec.router(), failure, e);

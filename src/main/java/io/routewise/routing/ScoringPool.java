@@ -1,5 +1,6 @@
 package io.routewise.routing;
 
+import io.routewise.upstream.ClientProbe;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -50,8 +51,26 @@ public final class ScoringPool implements AutoCloseable {
     executor.prestartAllCoreThreads();
   }
 
+  /**
+   * A decision that has waited this long starts watching its client: a wait this long means a
+   * backlog, and under a backlog clients give up (their own timeouts) and retry. Scoring their
+   * abandoned decisions would spend the scoring threads on nobody while live requests queue.
+   * Shorter waits never pay for the watch.
+   */
+  static final long WATCH_CLIENT_AFTER_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
   /** Scores on a pool thread and waits (parking, not holding a carrier) for the result. */
   double score(Router router, Prompt prompt) throws Exception {
+    return score(router, prompt, null);
+  }
+
+  /**
+   * As {@link #score(Router, Prompt)}, withdrawing the decision if {@code client} (may be null)
+   * disconnects while it waits.
+   *
+   * @throws ClientGoneException when the client left and the decision was withdrawn
+   */
+  double score(Router router, Prompt prompt, ClientProbe client) throws Exception {
     Future<Double> result;
     AtomicBoolean started = new AtomicBoolean();
     try {
@@ -66,8 +85,24 @@ public final class ScoringPool implements AutoCloseable {
       throw new RouterException("overloaded", "all " + executor.getMaximumPoolSize() + " scoring threads busy and "
           + queue + " decisions queued (routing.scoring_threads, routing.scoring_queue)");
     }
+    long deadline = System.nanoTime() + timeoutNanos;
+    AtomicBoolean gone = new AtomicBoolean();
+    boolean watching = false;
     try {
-      return result.get(timeoutNanos, TimeUnit.NANOSECONDS);
+      if (client != null && timeoutNanos > WATCH_CLIENT_AFTER_NANOS) {
+        try {
+          return result.get(WATCH_CLIENT_AFTER_NANOS, TimeUnit.NANOSECONDS);
+        } catch (TimeoutException stillWaiting) {
+          client.arm(() -> { // on Jetty's selector: nothing here blocks
+            gone.set(true);
+            if (result.cancel(false)) {
+              executor.remove((Runnable) result); // free its queue slot now
+            }
+          });
+          watching = true;
+        }
+      }
+      return result.get(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       // A cancelled task that has not started never runs (FutureTask checks before calling).
       result.cancel(false);
@@ -77,6 +112,9 @@ public final class ScoringPool implements AutoCloseable {
           ? new RouterException("timeout", "scoring took over " + ms + " ms (routing.scoring_timeout_ms)")
           : new RouterException("overloaded", "waited " + ms + " ms for a scoring thread (routing.scoring_timeout_ms)");
     } catch (java.util.concurrent.CancellationException e) {
+      if (gone.get()) {
+        throw new ClientGoneException();
+      }
       throw new RouterException("shutting_down", "routewise is shutting down");
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
@@ -92,6 +130,10 @@ public final class ScoringPool implements AutoCloseable {
       result.cancel(true);
       Thread.currentThread().interrupt();
       throw new RouterException("interrupted", "interrupted while waiting for a scoring thread");
+    } finally {
+      if (watching) {
+        client.disarm(); // before the upstream call, which watches the client on its own
+      }
     }
   }
 

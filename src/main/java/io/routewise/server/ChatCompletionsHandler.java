@@ -2,6 +2,7 @@ package io.routewise.server;
 
 import io.javalin.http.Context;
 import io.routewise.metrics.RoutewiseMetrics;
+import io.routewise.routing.ClientGoneException;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Route;
 import io.routewise.routing.RouteSpec;
@@ -63,7 +64,13 @@ final class ChatCompletionsHandler {
         throw ApiException.shuttingDown();
       }
       ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBodyBytes));
-      decision = decide(routing, request);
+      try {
+        // A decision queued behind a scoring backlog is withdrawn if its client leaves meanwhile.
+        decision = routing.decide(spec(routing, request), Prompt.of(request.prompt()),
+            new ClientDisconnectProbe(ctx.req()));
+      } catch (ClientGoneException e) {
+        throw clientGone(ctx.res(), e.getMessage());
+      }
       DecisionHeaders.write(ctx, decision, upstream(decision.route()).config().model());
       status = forward(ctx, request, decision.route(), decision.router(), received, failover);
     } catch (ApiException e) {
@@ -94,11 +101,7 @@ final class ChatCompletionsHandler {
     return begin - now <= 0 ? begin : now; // nanoTime values compare by difference
   }
 
-  /** Routes a parsed request; a bad {@code router-...} model name is a 400 on {@code model}. */
-  static RoutingDecision decide(RoutingService routing, ChatRequest request) {
-    return routing.decide(spec(routing, request), Prompt.of(request.prompt()));
-  }
-
+  /** The router and threshold a request names; a bad {@code router-...} model name is a 400 on {@code model}. */
   static RouteSpec spec(RoutingService routing, ChatRequest request) {
     RouteSpec spec;
     try {
@@ -309,10 +312,13 @@ final class ChatCompletionsHandler {
    * reads the error body; a client that only half-closed its side gets it and a closed connection.
    */
   private static ApiException clientGone(HttpServletResponse res) {
+    return clientGone(res,
+        "The client closed the connection before the upstream answered; the upstream call was cancelled.");
+  }
+
+  private static ApiException clientGone(HttpServletResponse res, String message) {
     res.setHeader("Connection", "close");
-    return new ApiException(499, "invalid_request_error",
-        "The client closed the connection before the upstream answered; the upstream call was cancelled.",
-        null, "client_closed_request");
+    return new ApiException(499, "invalid_request_error", message, null, "client_closed_request");
   }
 
   /** The client's 502 or 504 for an upstream failure, which the log hears about too. */

@@ -14,16 +14,20 @@ import io.routewise.TestConfigs;
 import io.routewise.routers.RouterCatalog;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
+import java.net.InetAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -39,11 +43,13 @@ class CpuBoundRoutersTest {
   private Routewise routewise;
   private volatile boolean release;
   private CountDownLatch entered;
+  private final AtomicInteger scored = new AtomicInteger();
 
   /** Holds its thread busy (no parking, like a native ONNX call) until the test releases it. */
   private class Spinner implements Router {
     @Override
     public double strongWinRate(Prompt prompt) {
+      scored.incrementAndGet();
       entered.countDown();
       while (!release) {
         Thread.onSpinWait();
@@ -178,6 +184,37 @@ class CpuBoundRoutersTest {
     assertEquals("timeout", stuck.headers().firstValue("x-routewise-router-error").orElseThrow());
     assertEquals("overloaded", waiting.headers().firstValue("x-routewise-router-error").orElseThrow());
     assertFalse(release, "the router is still spinning: the requests did not wait for it");
+  }
+
+  @Test
+  void aDecisionWhoseClientLeavesWhileQueuedIsWithdrawnNotScored() throws Exception {
+    // Under a backlog, clients time out and retry; their abandoned decisions must not use the scoring threads.
+    start("scoring_threads: 1, scoring_queue: 4, scoring_timeout_ms: 20000");
+    entered = new CountDownLatch(1);
+    CompletableFuture<HttpResponse<String>> first =
+        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertTrue(entered.await(10, TimeUnit.SECONDS));
+    String body = "{\"model\":\"router-spin-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+          .getBytes(StandardCharsets.UTF_8));
+      awaitQueued(1);
+    } // the client gives up while its decision waits
+
+    awaitQueued(0); // withdrawn long before scoring_timeout_ms, with the scoring thread still busy
+    String metrics = get("/metrics").body();
+    assertTrue(metrics.contains("routewise_requests_total{route=\"none\",router=\"none\",status=\"499\"} 1.0"),
+        metrics);
+    assertFalse(metrics.contains("routewise_router_failures_total{"), "not counted as a router failure: " + metrics);
+    assertFalse(first.isDone());
+
+    release = true;
+    assertEquals("weak weak-model", first.get(10, TimeUnit.SECONDS).headers().firstValue("x-routewise-model")
+        .orElseThrow());
+    // The scoring thread is free again: had the withdrawn decision stayed queued, it would run now.
+    Thread.sleep(200);
+    assertEquals(1, scored.get(), "only the first decision was scored");
   }
 
   /** One spinning decision on the one scoring thread, one waiting in its one-slot queue. */
