@@ -9,7 +9,8 @@ import org.eclipse.jetty.io.SocketChannelEndPoint;
 import org.eclipse.jetty.util.Callback;
 
 /**
- * Notices an HTTP/1.1 client closing its connection while its request waits on the upstream.
+ * Notices an HTTP/1.1 client closing its connection while its request waits on the upstream, or
+ * on a scoring thread for its routing decision.
  *
  * <p>Jetty does not read from a connection while its request is being handled (the body has been
  * read), so it cannot see the client leave. This registers read interest on the connection itself;
@@ -19,7 +20,7 @@ import org.eclipse.jetty.util.Callback;
  * Jetty needs it again, which it does only after the response is complete.
  *
  * <p>This relies on the handler being synchronous and having read the request body to its end
- * before the upstream call: only then has Jetty no read interest of its own registered, so the
+ * before the decision and the upstream call: only then has Jetty no read interest of its own registered, so the
  * interest failed on disarm is always this probe's. A client that only half-closes its side (rare;
  * no mainstream HTTP client does) looks the same as one that left, as it does to nginx by default.
  */
