@@ -93,7 +93,7 @@ public final class ScoringPool implements AutoCloseable {
         try {
           return result.get(WATCH_CLIENT_AFTER_NANOS, TimeUnit.NANOSECONDS);
         } catch (TimeoutException stillWaiting) {
-          client.arm(() -> { // on Jetty's selector: nothing here blocks
+          client.arm(() -> { // on another thread; a decision already scoring ends too, its scoring finishes for nobody
             gone.set(true);
             if (result.cancel(false)) {
               executor.remove((Runnable) result); // free its queue slot now

@@ -55,6 +55,7 @@ final class ChatCompletionsHandler {
   void handle(Context ctx) throws IOException {
     long received = began(ctx);
     RoutingDecision decision = null;
+    RouteSpec spec = null;
     int status = 500;
     String error = null;
     try {
@@ -64,12 +65,13 @@ final class ChatCompletionsHandler {
         throw ApiException.shuttingDown();
       }
       ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBodyBytes));
+      spec = spec(routing, request);
       try {
         // A decision queued behind a scoring backlog is withdrawn if its client leaves meanwhile.
-        decision = routing.decide(spec(routing, request), Prompt.of(request.prompt()),
-            new ClientDisconnectProbe(ctx.req()));
+        decision = routing.decide(spec, Prompt.of(request.prompt()), new ClientDisconnectProbe(ctx.req()));
       } catch (ClientGoneException e) {
-        throw clientGone(ctx.res(), e.getMessage());
+        // A shutdown that cuts requests off closes their connections too: that is not the client leaving.
+        throw inFlight.draining() ? ApiException.shuttingDown() : clientGone(ctx.res(), e.getMessage());
       }
       DecisionHeaders.write(ctx, decision, upstream(decision.route()).config().model());
       status = forward(ctx, request, decision.route(), decision.router(), received, failover);
@@ -82,7 +84,8 @@ final class ChatCompletionsHandler {
       error = "internal";
       throw e;
     } finally {
-      metrics.request(decision == null ? "none" : decision.router(),
+      // A request that ended before its decision (a client gone from the scoring queue) still names its router.
+      metrics.request(decision != null ? decision.router() : spec != null ? spec.router() : "none",
           decision == null ? "none" : decision.route().label(), status);
       if (accessLog) {
         AccessLog.chat(ctx, decision, status, error, received);

@@ -39,7 +39,7 @@ final class UpstreamFailureLog {
   /**
    * @param upstream "strong" or "weak"
    * @param what what the client got, e.g. {@code 502 upstream_unreachable}
-   * @param detail the error, as the client's message has it
+   * @param detail the error for the operator: with the upstream's host and the I/O error, which the client's message leaves out
    */
   void failed(String upstream, String what, String detail) {
     Window w = "strong".equals(upstream) ? strong : weak;

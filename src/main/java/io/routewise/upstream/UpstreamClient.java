@@ -230,6 +230,12 @@ public final class UpstreamClient {
       if (m.contains("connection reset")) {
         return "the connection was reset";
       }
+      if (m.contains("broken pipe")) {
+        return "the connection closed while the request was being sent";
+      }
+      if ("StreamResetException".equals(t.getClass().getSimpleName())) { // OkHttp's HTTP/2 RST_STREAM
+        return "the upstream reset the HTTP/2 stream";
+      }
       if (t instanceof java.io.EOFException || m.contains("unexpected end of stream")) {
         return "the connection closed before a complete answer";
       }
@@ -248,8 +254,15 @@ public final class UpstreamClient {
     return m != null && m.toLowerCase(java.util.Locale.ROOT).contains("connect timed out");
   }
 
+  /** The error and its causes, for the operator (OkHttp's "Failed to connect" hides "Connection refused" in its cause). */
   private static String describe(IOException e) {
-    String m = e.getMessage();
-    return e.getClass().getSimpleName() + (m == null ? "" : " (" + m + ")");
+    StringBuilder out = new StringBuilder();
+    Throwable t = e;
+    for (int depth = 0; t != null && depth < 4; t = t.getCause(), depth++) {
+      String m = t.getMessage();
+      out.append(depth == 0 ? "" : " caused by ").append(t.getClass().getSimpleName())
+          .append(m == null ? "" : " (" + m + ")");
+    }
+    return out.toString();
   }
 }

@@ -203,9 +203,7 @@ class CpuBoundRoutersTest {
     } // the client gives up while its decision waits
 
     awaitQueued(0); // withdrawn long before scoring_timeout_ms, with the scoring thread still busy
-    String metrics = get("/metrics").body();
-    assertTrue(metrics.contains("routewise_requests_total{route=\"none\",router=\"none\",status=\"499\"} 1.0"),
-        metrics);
+    String metrics = awaitMetric("routewise_requests_total{route=\"none\",router=\"spin\",status=\"499\"} 1.0");
     assertFalse(metrics.contains("routewise_router_failures_total{"), "not counted as a router failure: " + metrics);
     assertFalse(first.isDone());
 
@@ -228,6 +226,16 @@ class CpuBoundRoutersTest {
         http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
     awaitQueued(1);
     return List.of(first, queued);
+  }
+
+  private String awaitMetric(String line) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    String metrics;
+    while (!(metrics = get("/metrics").body()).contains(line)) {
+      assertTrue(System.nanoTime() < deadline, "no " + line + " in " + metrics);
+      Thread.sleep(10);
+    }
+    return metrics;
   }
 
   private void awaitQueued(int n) throws Exception {

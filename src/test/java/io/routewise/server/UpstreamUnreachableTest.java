@@ -41,7 +41,7 @@ class UpstreamUnreachableTest {
       assertEquals("upstream_unreachable", e.get("code").asText());
       // The client learns what failed, but not the internal host or the raw I/O error: those are in the log.
       assertEquals("Could not reach the strong upstream: the connection was refused.", e.get("message").asText());
-      assertTrue(logged.contains("ConnectException"), logged);
+      assertTrue(logged.contains("caused by ConnectException (Connection refused)"), logged); // the operator sees the cause
       assertEquals("upstream_error", e.get("type").asText());
       assertFalse(r.body().contains("sk-strong-secret"));
       assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow());

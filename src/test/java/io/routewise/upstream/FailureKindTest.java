@@ -32,6 +32,8 @@ class FailureKindTest {
     // OkHttp wraps the cause; the kind is found on it.
     assertEquals("the connection was refused", UpstreamClient.kind(
         wrapped(new ConnectException("Connection refused"))));
+    assertEquals("the connection closed while the request was being sent",
+        UpstreamClient.kind(new SocketException("Broken pipe")));
     assertEquals("an I/O error (IOException)", UpstreamClient.kind(new IOException("something at 10.1.2.3")));
   }
 
