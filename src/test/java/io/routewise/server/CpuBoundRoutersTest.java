@@ -169,11 +169,8 @@ class CpuBoundRoutersTest {
 
   @Test
   void aDecisionPastScoringTimeoutRoutesStrongInsteadOfHanging() throws Exception {
-    start("scoring_threads: 1, scoring_queue: 4, scoring_timeout_ms: 300");
-    entered = new CountDownLatch(1);
     CompletableFuture<HttpResponse<String>> scoring =
-        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
-    assertTrue(entered.await(10, TimeUnit.SECONDS));
+        startWithOneSpinning("scoring_threads: 1, scoring_queue: 4, scoring_timeout_ms: 300");
     HttpResponse<String> waiting = http.send(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
     HttpResponse<String> stuck = scoring.get(10, TimeUnit.SECONDS);
 
@@ -189,11 +186,8 @@ class CpuBoundRoutersTest {
   @Test
   void aDecisionWhoseClientLeavesWhileQueuedIsWithdrawnNotScored() throws Exception {
     // Under a backlog, clients time out and retry; their abandoned decisions must not use the scoring threads.
-    start("scoring_threads: 1, scoring_queue: 4, scoring_timeout_ms: 20000");
-    entered = new CountDownLatch(1);
     CompletableFuture<HttpResponse<String>> first =
-        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
-    assertTrue(entered.await(10, TimeUnit.SECONDS));
+        startWithOneSpinning("scoring_threads: 1, scoring_queue: 4, scoring_timeout_ms: 20000");
     String body = "{\"model\":\"router-spin-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
     try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
       client.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -217,11 +211,7 @@ class CpuBoundRoutersTest {
 
   /** One spinning decision on the one scoring thread, one waiting in its one-slot queue. */
   private List<CompletableFuture<HttpResponse<String>>> fillTheOnlyScoringThreadAndItsQueue() throws Exception {
-    start("scoring_threads: 1, scoring_queue: 1");
-    entered = new CountDownLatch(1);
-    CompletableFuture<HttpResponse<String>> first =
-        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
-    assertTrue(entered.await(10, TimeUnit.SECONDS));
+    CompletableFuture<HttpResponse<String>> first = startWithOneSpinning("scoring_threads: 1, scoring_queue: 1");
     CompletableFuture<HttpResponse<String>> queued =
         http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
     awaitQueued(1);
@@ -239,10 +229,16 @@ class CpuBoundRoutersTest {
   }
 
   private void awaitQueued(int n) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!get("/metrics").body().contains("routewise_scoring_queued " + n + ".0")) {
-      assertTrue(System.nanoTime() < deadline, "a decision should be waiting for the scoring thread");
-      Thread.sleep(10);
-    }
+    awaitMetric("routewise_scoring_queued " + n + ".0");
+  }
+
+  /** Starts routewise with these routing settings and one decision spinning on a scoring thread. */
+  private CompletableFuture<HttpResponse<String>> startWithOneSpinning(String routing) throws Exception {
+    start(routing);
+    entered = new CountDownLatch(1);
+    CompletableFuture<HttpResponse<String>> spinning =
+        http.sendAsync(chat("router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertTrue(entered.await(10, TimeUnit.SECONDS), "the decision started scoring");
+    return spinning;
   }
 }
