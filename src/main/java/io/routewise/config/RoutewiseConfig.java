@@ -1,13 +1,18 @@
 package io.routewise.config;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The whole configuration, validated. Router and embedding settings stay as {@link ConfigNode}s
  * here and are read into their own records by the router factories at start, against the same
  * {@link ConfigProblems}, so a start still reports every problem at once.
  *
+ * @param strong the {@code strong} upstream, the most capable one (also in {@code upstreams})
+ * @param weak the {@code weak} upstream (also in {@code upstreams})
  * @param modelsDir where shipped router models live (relative paths resolve against the working dir)
+ * @param upstreams every entry under {@code upstreams:} in the order written, {@code strong} and
+ *     {@code weak} included; with only those two, routing is two-way as it always was
  */
 public record RoutewiseConfig(
     ServerConfig server,
@@ -17,9 +22,21 @@ public record RoutewiseConfig(
     ClientConfig client,
     Path modelsDir,
     ConfigNode embedding,
-    ConfigNode routers) {
+    ConfigNode routers,
+    List<UpstreamConfig> upstreams) {
+
+  public RoutewiseConfig {
+    upstreams = List.copyOf(upstreams);
+  }
+
+  /** Two upstreams, strong and weak. */
+  public RoutewiseConfig(ServerConfig server, UpstreamConfig strong, UpstreamConfig weak, RoutingConfig routing,
+      ClientConfig client, Path modelsDir, ConfigNode embedding, ConfigNode routers) {
+    this(server, strong, weak, routing, client, modelsDir, embedding, routers, List.of(strong, weak));
+  }
 
   public RoutewiseConfig withPort(int port) {
-    return new RoutewiseConfig(server.withPort(port), strong, weak, routing, client, modelsDir, embedding, routers);
+    return new RoutewiseConfig(server.withPort(port), strong, weak, routing, client, modelsDir, embedding, routers,
+        upstreams);
   }
 }
