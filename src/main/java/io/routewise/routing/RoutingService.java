@@ -17,6 +17,7 @@ public final class RoutingService implements AutoCloseable {
   private final RoutingListener listener;
   private final ScoringPool scoring;
   private final RouteSpec defaultSpec;
+  private final Ladder ladder;
   // Valid model names seen, parsed: clients send a handful of names, and parsing one per request
   // (a stream sort, a regex, parseDouble) was ~2 % of the proxy's CPU. Capped; past the cap, parse.
   private static final int MAX_CACHED_SPECS = 1024;
@@ -33,6 +34,15 @@ public final class RoutingService implements AutoCloseable {
    */
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
       RoutingListener listener, ScoringPool scoring) {
+    this(routers, defaultRouter, defaultThreshold, listener, scoring, Ladder.twoWay("", ""));
+  }
+
+  /**
+   * @param ladder the upstreams, most capable first; with two, decisions are two-way as they always
+   *     were, with more they go through {@link Router#topWinRates} and {@link ThresholdRule#rung}
+   */
+  public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
+      RoutingListener listener, ScoringPool scoring, Ladder ladder) {
     if (!routers.containsKey(defaultRouter)) {
       throw new IllegalArgumentException("default router '" + defaultRouter + "' is not loaded: " + routers.keySet());
     }
@@ -42,6 +52,12 @@ public final class RoutingService implements AutoCloseable {
     this.listener = listener;
     this.scoring = scoring;
     this.defaultSpec = new RouteSpec(defaultRouter, defaultThreshold);
+    this.ladder = ladder;
+  }
+
+  /** The upstreams decisions choose among, most capable first. */
+  public Ladder ladder() {
+    return ladder;
   }
 
   /** Names of the loaded routers, in catalog order. */
@@ -104,18 +120,26 @@ public final class RoutingService implements AutoCloseable {
     Router router = routers.get(spec.router());
     long start = System.nanoTime();
     double rate;
+    int rung = 0;
     String failure = null;
     try {
-      if (scoring != null && router.cpuBound()) {
-        rate = router.cachedWinRate(prompt);
-        if (Double.isNaN(rate)) {
-          rate = scoring.score(router, prompt, client);
-        }
+      if (ladder.size() > 2) {
+        double[] rates = checked(topWinRates(router, prompt, client));
+        rate = rates[rates.length - 1];
+        rung = ThresholdRule.rung(rates, spec.threshold());
       } else {
-        rate = router.strongWinRate(prompt);
-      }
-      if (!(rate >= 0.0 && rate <= 1.0)) {
-        throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
+        if (scoring != null && router.cpuBound()) {
+          rate = router.cachedWinRate(prompt);
+          if (Double.isNaN(rate)) {
+            rate = scoring.score(router, prompt, client);
+          }
+        } else {
+          rate = router.strongWinRate(prompt);
+        }
+        if (!(rate >= 0.0 && rate <= 1.0)) {
+          throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
+        }
+        rung = ThresholdRule.route(rate, spec.threshold()) == Route.STRONG ? 0 : 1;
       }
     } catch (ClientGoneException e) {
       throw e; // not the router's failure: nobody is left to route for
@@ -123,18 +147,43 @@ public final class RoutingService implements AutoCloseable {
       failure = e.kind();
       listener.routerFailed(spec.router(), failure, e);
       rate = 1.0;
+      rung = 0;
     } catch (Exception | LinkageError e) {
       failure = "error";
       listener.routerFailed(spec.router(), failure, e);
       rate = 1.0;
+      rung = 0;
     }
-    Route route = failure != null ? Route.STRONG : ThresholdRule.route(rate, spec.threshold());
-    RoutingDecision decision =
-        new RoutingDecision(spec.router(), rate, spec.threshold(), route, failure, System.nanoTime() - start);
+    Route route = rung == 0 ? Route.STRONG : Route.WEAK;
+    RoutingDecision decision = new RoutingDecision(spec.router(), rate, spec.threshold(), route, failure,
+        System.nanoTime() - start, ladder.rung(rung).upstream());
     if (record) {
       listener.decided(decision);
     }
     return decision;
+  }
+
+  /** The N-way scores: on the request thread when cheap (or no pool), else on a scoring thread. */
+  private double[] topWinRates(Router router, Prompt prompt, ClientProbe client) throws Exception {
+    if (scoring != null && router.cpuBound() && Double.isNaN(router.cachedWinRate(prompt))) {
+      return scoring.score(router, prompt, ladder, client);
+    }
+    return router.topWinRates(prompt, ladder);
+  }
+
+  /** One rate per rung, each in [0, 1] (entry 0, the top's own, is not looked at). */
+  private double[] checked(double[] rates) throws RouterException {
+    if (rates == null || rates.length != ladder.size()) {
+      throw new RouterException("out_of_range", "expected " + ladder.size() + " win rates, one per upstream, got "
+          + (rates == null ? "none" : rates.length));
+    }
+    for (int i = 1; i < rates.length; i++) {
+      if (!(rates[i] >= 0.0 && rates[i] <= 1.0)) {
+        throw new RouterException("out_of_range", "win rate " + rates[i] + " over upstream '"
+            + ladder.rung(i).upstream() + "' outside [0, 1]");
+      }
+    }
+    return rates;
   }
 
   @Override
