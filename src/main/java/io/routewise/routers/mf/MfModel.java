@@ -90,6 +90,28 @@ public final class MfModel {
     return v;
   }
 
+  /**
+   * The probability that trained model {@code a} answers better than model {@code b} on the prompt
+   * embedded as {@code e}: {@code sigmoid(s(a, q) - s(b, q))}, computed with one projection of e.
+   * Thread-safe. The one way N-way routing reads this model, so the model behind it can change.
+   */
+  public double pairWinRate(int a, int b, float[] e) {
+    double s = 0;
+    for (int i = 0; i < k; i++) {
+      double c = classifier[i] * ((double) p[a * k + i] - p[b * k + i]);
+      if (c == 0) {
+        continue;
+      }
+      double h = 0;
+      int row = i * d;
+      for (int j = 0; j < d; j++) {
+        h += (double) w[row + j] * e[j];
+      }
+      s += c * h;
+    }
+    return sigmoid(s);
+  }
+
   public static double sigmoid(double x) {
     return 1 / (1 + Math.exp(-x));
   }
