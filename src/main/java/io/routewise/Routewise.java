@@ -2,9 +2,11 @@ package io.routewise;
 
 import io.routewise.config.ConfigProblems;
 import io.routewise.config.RoutewiseConfig;
+import io.routewise.config.UpstreamConfig;
 import io.routewise.embedding.EmbedderSource;
 import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routers.RouterCatalog;
+import io.routewise.routing.Ladder;
 import io.routewise.routing.Router;
 import io.routewise.routing.RoutingService;
 import io.routewise.routing.ScoringPool;
@@ -13,6 +15,7 @@ import io.routewise.upstream.HttpClients;
 import io.routewise.upstream.IdleTimeouts;
 import io.routewise.upstream.UpstreamClient;
 import io.routewise.upstream.UpstreamListener;
+import java.util.List;
 import java.util.Map;
 import okhttp3.OkHttpClient;
 
@@ -21,6 +24,7 @@ import okhttp3.OkHttpClient;
  * where the parts are put together; {@link #close()} takes them apart in reverse.
  */
 public final class Routewise implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Routewise.class);
   private final RoutingService routing;
   private final OkHttpClient http;
   private final IdleTimeouts timeouts;
@@ -61,20 +65,34 @@ public final class Routewise implements AutoCloseable {
     if (scoring != null) {
       metrics.scoringPool(scoring);
     }
+    List<UpstreamConfig> upstreams = RouterCatalog.inLadderOrder(config);
+    Ladder ladder = RouterCatalog.ladder(config);
+    if (upstreams.size() > 2) {
+      LOG.info("routing among {} upstreams, most capable first: {}", upstreams.size(), describe(upstreams));
+    }
+    List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
+    if (!unpriced.isEmpty() && unpriced.size() < upstreams.size()) {
+      LOG.info("no price for upstream(s) {}: their answers are not counted in routewise_cost_usd_total{}", unpriced,
+          upstreams.size() > 2 ? ", and they sit below the priced ones on the ladder" : "");
+    }
+    UpstreamConfig top = upstreams.get(0);
+    upstreams.stream().filter(u -> top.price() != null && u.price() != null
+            && u.price().input() + u.price().output() > top.price().input() + top.price().output())
+        .forEach(u -> LOG.warn("upstream {} is priced above strong; strong stays the most capable (the top of the "
+            + "ladder, where failed routers send requests, and what savings are counted against)", u.name()));
+    metrics.prices(upstreams);
     RoutingService routing = new RoutingService(routers, config.routing().router(), config.routing().threshold(),
-        metrics, scoring);
+        metrics, scoring, ladder);
     OkHttpClient http = HttpClients.shared(config.client());
-    IdleTimeouts timeouts = IdleTimeouts.forTimeouts(config.strong().timeout(), config.weak().timeout());
+    IdleTimeouts timeouts = IdleTimeouts.forTimeouts(
+        upstreams.stream().map(UpstreamConfig::timeout).toArray(java.time.Duration[]::new));
     try {
-      UpstreamClient strong = new UpstreamClient(config.strong(), http, timeouts, metrics);
-      UpstreamClient weak = new UpstreamClient(config.weak(), http, timeouts, metrics);
+      List<UpstreamClient> clients =
+          upstreams.stream().map(u -> new UpstreamClient(u, http, timeouts, metrics)).toList();
       // Its own client, so passed-through calls (embeddings, files) stay out of the chat calls' latency metrics.
-      UpstreamClient passthrough = switch (config.routing().passthrough()) {
-        case "strong" -> new UpstreamClient(config.strong(), http, timeouts, UpstreamListener.NONE);
-        case "weak" -> new UpstreamClient(config.weak(), http, timeouts, UpstreamListener.NONE);
-        default -> null;
-      };
-      ProxyServer server = new ProxyServer(config.server(), routing, strong, weak, metrics,
+      UpstreamClient passthrough = upstreams.stream().filter(u -> u.name().equals(config.routing().passthrough()))
+          .findFirst().map(u -> new UpstreamClient(u, http, timeouts, UpstreamListener.NONE)).orElse(null);
+      ProxyServer server = new ProxyServer(config.server(), routing, clients, metrics,
           config.routing().failover(), passthrough).start();
       return new Routewise(routing, http, timeouts, server, metrics, () -> {
         jvmMetrics.close();
@@ -88,6 +106,12 @@ public final class Routewise implements AutoCloseable {
       closeQuietly(jvmMetrics);
       throw e;
     }
+  }
+
+  /** {@code strong (gpt-4o, $2.5/$10 per M) > mini (gpt-4o-mini, $0.15/$0.6 per M) > weak (llama3.1:8b, no price)} */
+  private static String describe(List<UpstreamConfig> ladder) {
+    return String.join(" > ", ladder.stream().map(u -> u.name() + " (" + u.model() + ", " + (u.price() == null
+        ? "no price" : "$" + u.price().input() + "/$" + u.price().output() + " per M") + ")").toList());
   }
 
   public int port() {

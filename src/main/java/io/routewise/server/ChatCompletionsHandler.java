@@ -4,7 +4,6 @@ import io.javalin.http.Context;
 import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routing.ClientGoneException;
 import io.routewise.routing.Prompt;
-import io.routewise.routing.Route;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingDecision;
 import io.routewise.routing.RoutingService;
@@ -16,7 +15,10 @@ import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * {@code POST /v1/chat/completions}: parse just enough of the body to route, decide, forward the
@@ -26,13 +28,15 @@ import java.util.Locale;
  * while waiting on the upstream. Runs on a virtual thread, so the blocking I/O is cheap.
  *
  * <p>With failover on, a request whose upstream cannot be reached, or answers 429 or 5xx, goes once
- * to the other upstream before anything has reached the client; a timeout does not (the client has
- * already waited the upstream's whole timeout).
+ * to another upstream before anything has reached the client: the next more capable one on the
+ * ladder, or, from the top, the next below it (with two upstreams: the other one). A timeout does
+ * not (the client has already waited the upstream's whole timeout).
  */
 final class ChatCompletionsHandler {
   private final RoutingService routing;
-  private final UpstreamClient strong;
-  private final UpstreamClient weak;
+  /** Most capable first, as {@link RoutingService#ladder()} orders them. */
+  private final List<UpstreamClient> ladder;
+  private final Map<String, UpstreamClient> byName = new HashMap<>();
   private final RoutewiseMetrics metrics;
   private final long maxBodyBytes;
   private final boolean failover;
@@ -40,11 +44,12 @@ final class ChatCompletionsHandler {
   private final boolean accessLog;
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
 
-  ChatCompletionsHandler(RoutingService routing, UpstreamClient strong, UpstreamClient weak,
+  /** @param ladder the upstream clients, most capable first (the routing service's ladder order) */
+  ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
       RoutewiseMetrics metrics, long maxBodyBytes, boolean failover, InFlightRequests inFlight, boolean accessLog) {
     this.routing = routing;
-    this.strong = strong;
-    this.weak = weak;
+    this.ladder = List.copyOf(ladder);
+    ladder.forEach(u -> byName.put(u.name(), u));
     this.metrics = metrics;
     this.maxBodyBytes = maxBodyBytes;
     this.failover = failover;
@@ -73,8 +78,9 @@ final class ChatCompletionsHandler {
         // A shutdown that cuts requests off closes their connections too: that is not the client leaving.
         throw inFlight.draining() ? ApiException.shuttingDown() : clientGone(ctx.res(), e.getMessage());
       }
-      DecisionHeaders.write(ctx, decision, upstream(decision.route()).config().model());
-      status = forward(ctx, request, decision.route(), decision.router(), received, failover);
+      UpstreamClient chosen = byName.get(decision.upstream());
+      DecisionHeaders.write(ctx, decision, chosen.config().model());
+      status = forward(ctx, request, chosen, decision.router(), received, failover);
     } catch (ApiException e) {
       status = e.status();
       error = e.code();
@@ -86,7 +92,7 @@ final class ChatCompletionsHandler {
     } finally {
       // A request that ended before its decision (a client gone from the scoring queue) still names its router.
       metrics.request(decision != null ? decision.router() : spec != null ? spec.router() : "none",
-          decision == null ? "none" : decision.route().label(), status);
+          decision == null ? "none" : decision.upstream(), status);
       if (accessLog) {
         AccessLog.chat(ctx, decision, status, error, received);
       }
@@ -121,9 +127,8 @@ final class ChatCompletionsHandler {
    * whole body, relaying it once read. A stream's relay is paced by the upstream, so only its
    * part before the call counts.
    */
-  private int forward(Context ctx, ChatRequest request, Route route, String router, long received,
+  private int forward(Context ctx, ChatRequest request, UpstreamClient upstream, String router, long received,
       boolean mayFailOver) throws IOException {
-    UpstreamClient upstream = upstream(route);
     long start = System.nanoTime();
     UpstreamResponse response;
     try {
@@ -136,7 +141,7 @@ final class ChatCompletionsHandler {
       if (mayFailOver && !e.isTimeout()) {
         failures.failed(upstream.name(), "failover unreachable", e.detail());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
-        return failOver(ctx, request, route, router, received + (System.nanoTime() - start), "unreachable");
+        return failOver(ctx, request, upstream, router, received + (System.nanoTime() - start), "unreachable");
       }
       throw failed(upstream, e);
     }
@@ -152,7 +157,7 @@ final class ChatCompletionsHandler {
         long spent = System.nanoTime() - start;
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
         failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ".");
-        return failOver(ctx, request, route, router, received + spent, status == 429 ? "429" : "5xx");
+        return failOver(ctx, request, upstream, router, received + spent, status == 429 ? "429" : "5xx");
       }
       if (status >= 500 || status == 401 || status == 403 || status == 404) {
         // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
@@ -188,18 +193,23 @@ final class ChatCompletionsHandler {
     }
   }
 
-  /** Sends the request to the other upstream instead, saying so in the headers and the metrics. */
-  private int failOver(Context ctx, ChatRequest request, Route failed, String router, long received, String reason)
-      throws IOException {
-    Route other = failed == Route.STRONG ? Route.WEAK : Route.STRONG;
-    metrics.failover(failed.label(), reason);
-    DecisionHeaders.served(ctx, other, upstream(other).config().model());
-    ctx.res().setHeader("x-routewise-failover", failed.label() + " " + reason);
+  /** Sends the request to the failover upstream instead, saying so in the headers and the metrics. */
+  private int failOver(Context ctx, ChatRequest request, UpstreamClient failed, String router, long received,
+      String reason) throws IOException {
+    UpstreamClient other = failoverFor(failed);
+    metrics.failover(failed.name(), reason);
+    DecisionHeaders.served(ctx, other.name(), other.config().model());
+    ctx.res().setHeader("x-routewise-failover", failed.name() + " " + reason);
     return forward(ctx, request, other, router, received, false);
   }
 
-  private UpstreamClient upstream(Route route) {
-    return route == Route.STRONG ? strong : weak;
+  /**
+   * Where a failed request goes: the next more capable upstream, which can answer whatever the
+   * failed one could; from the top, the next one below it, the closest in capability.
+   */
+  private UpstreamClient failoverFor(UpstreamClient failed) {
+    int i = ladder.indexOf(failed);
+    return ladder.get(i == 0 ? 1 : i - 1);
   }
 
   /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */
