@@ -247,6 +247,39 @@ class LearnedRoutersEndToEndTest {
   }
 
   @Test
+  void evalWithPricesDrawsEachRoutersCostQualityCurveBesideTheHullOfSingleModels() throws Exception {
+    Path plot = tmp.resolve("cost.png");
+    Run e = run(List.of("eval", "--router", "mf=" + mf, "--router", "sw_ranking=" + sw, "--bench", OUTCOMES.toString(),
+        "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
+        "--models", "mid-model", "--ids", "synthetic/1[2-5][0-9]", "--plot", plot.toString(), "--quiet"));
+    assertEquals(0, e.code, e.err);
+    assertTrue(e.out.contains("3 models (n=40)"), "only the held-out source: " + e.out);
+    assertTrue(e.out.contains("300 output tokens (assumed, every model)"), e.out);
+    double hull = meanQuality(e.out, "convex hull of single models");
+    double random = meanQuality(e.out, "random (mean of 10)");
+    double learned = meanQuality(e.out, "mf=" + mf);
+    assertTrue(random < hull, "random mixes models no better than the hull: " + e.out);
+    assertTrue(learned > hull, "on a learnable set mf routes above the hull: " + e.out);
+    meanQuality(e.out, "sw_ranking=" + sw);
+    meanQuality(e.out, "length");
+    byte[] png = Files.readAllBytes(plot);
+    assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
+
+    Run unknown = run(List.of("eval", "--router", "mf=" + mf, "--bench", OUTCOMES.toString(),
+        "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
+        "--models", "mid-model,other-model", "--quiet"));
+    assertEquals(2, unknown.code);
+    assertTrue(unknown.err.contains("no price for other-model"), unknown.err);
+  }
+
+  private static double meanQuality(String table, String curve) {
+    var m = java.util.regex.Pattern.compile("\\| " + java.util.regex.Pattern.quote(curve) + "\\s*\\|\\s*([0-9.]+) \\|")
+        .matcher(table);
+    assertTrue(m.find(), "no row for " + curve + " in\n" + table);
+    return Double.parseDouble(m.group(1));
+  }
+
+  @Test
   void aCorruptOrMismatchedModelDirectoryStopsTheStartWithAClearMessage() throws Exception {
     Path broken = tmp.resolve("mf-truncated");
     Files.createDirectories(broken);
