@@ -247,6 +247,16 @@ public final class EvalCommand implements Callable<Integer> {
               (p, a) -> ThresholdRule.rung(rates[p], TABLE_ALPHAS[a]), cost, quality));
         }
       }
+      // A bound, not a router: the benchmark's own outcomes as the win rates (a tie counts a half),
+      // i.e. how far above the hull this rule goes with perfect knowledge of who wins.
+      double[][] oracle = new double[n][k];
+      for (int p = 0; p < n; p++) {
+        for (int r = 1; r < k; r++) {
+          oracle[p][r] = quality[p][0] > quality[p][r] ? 1 : quality[p][0] < quality[p][r] ? 0 : 0.5;
+        }
+      }
+      report.add("oracle (outcomes as win rates)", CostCurve.sweep(oracle, cost, quality), CostCurve.atAlphas(n,
+          TABLE_ALPHAS.length, (p, a) -> ThresholdRule.rung(oracle[p], TABLE_ALPHAS[a]), cost, quality));
       System.out.print(report.table());
       if (plot != null) {
         report.plot(plot);

@@ -119,7 +119,7 @@ public final class CostQualityReport {
       for (int i = 0; i < alphas.length; i++) {
         pts.add(String.format(Locale.ROOT, "%.2f:%s/%.3f", alphas[i], usd(e.getValue()[0][i]), e.getValue()[1][i]));
       }
-      sb.append(String.format(Locale.ROOT, "  %-28s %s%n", e.getKey(), String.join(" ", pts)));
+      sb.append(String.format(Locale.ROOT, "  %-32s %s%n", e.getKey(), String.join(" ", pts)));
     }
     return sb.toString();
   }
