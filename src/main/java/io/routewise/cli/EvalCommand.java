@@ -247,7 +247,7 @@ public final class EvalCommand implements Callable<Integer> {
               (p, a) -> ThresholdRule.rung(rates[p], TABLE_ALPHAS[a]), cost, quality));
         }
       }
-      // A bound, not a router: the benchmark's own outcomes as the win rates (a tie counts a half),
+      // A reference, not a router: the benchmark's own outcomes as the win rates (a tie counts a half),
       // i.e. how far above the hull this rule goes with perfect knowledge of who wins.
       double[][] oracle = new double[n][k];
       for (int p = 0; p < n; p++) {
