@@ -71,9 +71,10 @@ public final class Routewise implements AutoCloseable {
       LOG.info("routing among {} upstreams, most capable first: {}", upstreams.size(), describe(upstreams));
     }
     List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
-    if (!unpriced.isEmpty() && unpriced.size() < upstreams.size()) {
-      LOG.info("no price for upstream(s) {}: their answers are not counted in routewise_cost_usd_total{}", unpriced,
-          upstreams.size() > 2 ? ", and they sit below the priced ones on the ladder" : "");
+    if (!unpriced.isEmpty()) {
+      LOG.info("no price for upstream(s) {} (upstreams.<name>.price): their cost is unknown and not counted in "
+          + "routewise_cost_usd_total{}", unpriced, upstreams.size() > 2 && unpriced.size() < upstreams.size()
+          ? "; on the ladder they count as free, below the priced ones" : "");
     }
     UpstreamConfig top = upstreams.get(0);
     upstreams.stream().filter(u -> top.price() != null && u.price() != null
