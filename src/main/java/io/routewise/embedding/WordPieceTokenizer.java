@@ -1,0 +1,633 @@
+package io.routewise.embedding;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.text.Normalizer;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * BERT's uncased WordPiece tokenizer in plain Java, read from a Hugging Face {@code tokenizer.json}.
+ * It gives the ids Hugging Face tokenizers gives (DJL runs that through JNI) for the one pipeline
+ * MiniLM's file describes, and refuses any other file:
+ *
+ * <ul>
+ *   <li>special tokens ({@code added_tokens}, not normalized) are cut out of the raw text first;
+ *   <li>{@code BertNormalizer}: control characters dropped, whitespace made a space, a space put
+ *       around each CJK ideograph, NFD with non-spacing marks dropped, lower case;
+ *   <li>{@code BertPreTokenizer}: split on spaces, each punctuation character a word of its own;
+ *   <li>{@code WordPiece}: greedy longest match, {@code ##} continuations, a word with no match (or
+ *       longer than {@code max_input_chars_per_word}) is one {@code [UNK]}.
+ * </ul>
+ *
+ * <p>Why not DJL's tokenizer: an {@code Encoding} through JNI cost ~200 µs for a 100-token prompt
+ * and ~12 ms at 4,000 tokens on our box (BENCHMARKS.md, static embedding), which is 10-50 times the
+ * whole static decision. Here an ASCII text is tokenized in one pass with no allocation (each word is
+ * looked up whole first; only unknown words are split); text with other characters is normalized into
+ * a new string first. {@code WordPieceTokenizerTest} checks the ids against DJL on every prompt of
+ * {@code ../shared/data} and on every code point of the Basic Multilingual Plane.
+ *
+ * <p>Immutable and safe for concurrent use.
+ */
+public final class WordPieceTokenizer {
+
+  /** Receives token ids in order. */
+  @FunctionalInterface
+  public interface TokenSink {
+    void accept(int id);
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final long SEED_WORD = 0x51_7c_c1_b7_27_22_0a_95L;
+  private static final long SEED_CONTINUATION = 0x2b_8f_3e_5a_c4_11_97_d3L;
+  private static final long MUL = 0x100000001b3L;
+
+  // Character classes of the normalized text (ASCII by table, the rest computed).
+  private static final byte WORD = 0;
+  private static final byte SPACE = 1;
+  private static final byte PUNCT = 2;
+  /** ASCII control characters the normalizer drops: a text with one takes the normalizing path. */
+  private static final byte DROPPED = 3;
+  private static final byte[] ASCII = new byte[128];
+
+  static {
+    for (int c = 0; c < 128; c++) {
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+        ASCII[c] = SPACE;
+      } else if (c < 0x20 || c == 0x7f) {
+        ASCII[c] = DROPPED;
+      } else if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) {
+        ASCII[c] = PUNCT;
+      } else {
+        ASCII[c] = WORD;
+      }
+    }
+  }
+
+  private final String[] vocab;
+  private final int unkId;
+  private final int clsId;
+  private final int sepId;
+  private final int maxInputChars;
+  // Special tokens matched in the raw text, longest first.
+  private final String[] added;
+  private final int[] addedIds;
+  private final String addedFirstChars;
+  // Open-addressing table over the vocabulary: word-initial pieces and ## continuations (stored
+  // without the prefix) told apart by the hash seed. Keys are verified character by character.
+  private final long[] hashes;
+  private final int[] ids;
+  // Each slot's piece: its characters in pool (without ##), how many, and whether it is a ## continuation.
+  private final char[] pool;
+  private final int[] offsets;
+  private final int[] lengths;
+  private final boolean[] continuations;
+  private final int mask;
+  private final int maxPieceChars;
+
+  private WordPieceTokenizer(String[] vocab, int unkId, int clsId, int sepId, int maxInputChars, String[] added,
+      int[] addedIds) {
+    this.vocab = vocab;
+    this.unkId = unkId;
+    this.clsId = clsId;
+    this.sepId = sepId;
+    this.maxInputChars = maxInputChars;
+    this.added = added;
+    this.addedIds = addedIds;
+    StringBuilder first = new StringBuilder();
+    for (String a : added) {
+      if (first.indexOf(a.substring(0, 1)) < 0) {
+        first.append(a.charAt(0));
+      }
+    }
+    this.addedFirstChars = first.toString();
+    int capacity = Integer.highestOneBit(Math.max(16, vocab.length * 4) - 1) << 1;
+    this.hashes = new long[capacity];
+    this.ids = new int[capacity];
+    this.offsets = new int[capacity];
+    this.lengths = new int[capacity];
+    this.continuations = new boolean[capacity];
+    java.util.Arrays.fill(ids, -1);
+    this.mask = capacity - 1;
+    StringBuilder chars = new StringBuilder();
+    int longest = 0;
+    for (int id = 0; id < vocab.length; id++) {
+      String piece = vocab[id];
+      if (piece == null || piece.isEmpty()) {
+        continue;
+      }
+      boolean continuation = piece.startsWith("##") && piece.length() > 2;
+      int from = continuation ? 2 : 0;
+      long h = continuation ? SEED_CONTINUATION : SEED_WORD;
+      for (int i = from; i < piece.length(); i++) {
+        h = h * MUL + piece.charAt(i);
+      }
+      longest = Math.max(longest, piece.length() - from);
+      int slot = slot(h);
+      while (ids[slot] >= 0) {
+        slot = (slot + 1) & mask;
+      }
+      hashes[slot] = h;
+      ids[slot] = id;
+      offsets[slot] = chars.length();
+      lengths[slot] = piece.length() - from;
+      continuations[slot] = continuation;
+      chars.append(piece, from, piece.length());
+    }
+    this.pool = chars.toString().toCharArray();
+    this.maxPieceChars = longest;
+  }
+
+  /** Reads a {@code tokenizer.json}; throws if it describes another pipeline than this class runs. */
+  public static WordPieceTokenizer load(Path tokenizerJson) {
+    try (InputStream in = Files.newInputStream(tokenizerJson)) {
+      return read(JSON.readTree(in), tokenizerJson.toString());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read tokenizer " + tokenizerJson + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The tokenizer of a shipped embedding model, from its jar (extracted under {@code fileDir}). */
+  public static WordPieceTokenizer of(EmbeddingModel model, Path fileDir) {
+    return load(ModelFiles.extract(model.tokenizerResource(), fileDir));
+  }
+
+  static WordPieceTokenizer read(JsonNode t, String source) {
+    List<String> problems = new ArrayList<>();
+    JsonNode norm = t.path("normalizer");
+    if (!"BertNormalizer".equals(norm.path("type").asText()) || !norm.path("lowercase").asBoolean(false)
+        || !norm.path("clean_text").asBoolean(false) || !norm.path("handle_chinese_chars").asBoolean(false)
+        || !(norm.path("strip_accents").isNull() || norm.path("strip_accents").asBoolean(false))) {
+      problems.add("normalizer must be BertNormalizer with clean_text, handle_chinese_chars and lowercase, accents"
+          + " stripped; got " + norm);
+    }
+    if (!"BertPreTokenizer".equals(t.path("pre_tokenizer").path("type").asText())) {
+      problems.add("pre_tokenizer must be BertPreTokenizer; got " + t.path("pre_tokenizer"));
+    }
+    JsonNode model = t.path("model");
+    if (!"WordPiece".equals(model.path("type").asText()) || !"##".equals(model.path("continuing_subword_prefix").asText())
+        || !model.path("vocab").isObject()) {
+      problems.add("model must be WordPiece with the ## prefix and a vocab");
+    }
+    JsonNode single = t.path("post_processor").path("single");
+    boolean clsASep = "TemplateProcessing".equals(t.path("post_processor").path("type").asText()) && single.size() == 3
+        && "[CLS]".equals(single.get(0).path("SpecialToken").path("id").asText())
+        && "A".equals(single.get(1).path("Sequence").path("id").asText())
+        && "[SEP]".equals(single.get(2).path("SpecialToken").path("id").asText());
+    if (!clsASep) {
+      problems.add("post_processor must be TemplateProcessing [CLS] A [SEP]; got " + t.path("post_processor"));
+    }
+    if (!problems.isEmpty()) {
+      throw new IllegalArgumentException(source + ": not a BERT uncased WordPiece tokenizer: " + String.join("; ", problems));
+    }
+    int size = 0;
+    for (Iterator<Map.Entry<String, JsonNode>> it = model.path("vocab").fields(); it.hasNext(); ) {
+      size = Math.max(size, it.next().getValue().asInt() + 1);
+    }
+    String[] vocab = new String[size];
+    for (Iterator<Map.Entry<String, JsonNode>> it = model.path("vocab").fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      vocab[e.getValue().asInt()] = e.getKey();
+    }
+    List<String> added = new ArrayList<>();
+    List<Integer> addedIds = new ArrayList<>();
+    for (JsonNode a : t.path("added_tokens")) {
+      if (a.path("normalized").asBoolean(false) || a.path("single_word").asBoolean(false)
+          || a.path("lstrip").asBoolean(false) || a.path("rstrip").asBoolean(false) || a.path("content").asText().isEmpty()) {
+        throw new IllegalArgumentException(source + ": added token " + a + " is not a plain special token");
+      }
+      added.add(a.path("content").asText());
+      addedIds.add(a.path("id").asInt());
+    }
+    // Longest first, so at one position the longest special token wins (leftmost-longest).
+    Integer[] order = new Integer[added.size()];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    java.util.Arrays.sort(order, (a, b) -> added.get(b).length() - added.get(a).length());
+    String[] addedSorted = new String[order.length];
+    int[] idsSorted = new int[order.length];
+    for (int i = 0; i < order.length; i++) {
+      addedSorted[i] = added.get(order[i]);
+      idsSorted[i] = addedIds.get(order[i]);
+    }
+    String unk = model.path("unk_token").asText("[UNK]");
+    int unkId = idOf(vocab, unk, source);
+    int clsId = idOf(vocab, "[CLS]", source);
+    int sepId = idOf(vocab, "[SEP]", source);
+    return new WordPieceTokenizer(vocab, unkId, clsId, sepId, model.path("max_input_chars_per_word").asInt(100),
+        addedSorted, idsSorted);
+  }
+
+  private static int idOf(String[] vocab, String token, String source) {
+    for (int i = 0; i < vocab.length; i++) {
+      if (token.equals(vocab[i])) {
+        return i;
+      }
+    }
+    throw new IllegalArgumentException(source + ": the vocabulary has no " + token);
+  }
+
+  public int vocabSize() {
+    return vocab.length;
+  }
+
+  /** The token text of {@code id} ({@code ##} continuations keep their prefix). */
+  public String token(int id) {
+    return vocab[id];
+  }
+
+  public int clsId() {
+    return clsId;
+  }
+
+  public int sepId() {
+    return sepId;
+  }
+
+  public int unkId() {
+    return unkId;
+  }
+
+  /** Token ids as the model sees them, {@code [CLS] ... [SEP]}, whatever the length. */
+  public int[] ids(String text) {
+    int[] buf = new int[16];
+    int[] n = {0};
+    int[][] holder = {buf};
+    TokenSink add = id -> {
+      if (n[0] == holder[0].length) {
+        holder[0] = java.util.Arrays.copyOf(holder[0], holder[0].length * 2);
+      }
+      holder[0][n[0]++] = id;
+    };
+    add.accept(clsId);
+    tokenize(text, add);
+    add.accept(sepId);
+    return java.util.Arrays.copyOf(holder[0], n[0]);
+  }
+
+  /** Number of tokens {@code text} gives without {@code [CLS]} and {@code [SEP]}. */
+  public int count(String text) {
+    int[] n = {0};
+    tokenize(text, id -> n[0]++);
+    return n[0];
+  }
+
+  /** Sends the ids of {@code text}, without {@code [CLS]} and {@code [SEP]}, to {@code sink} in order. */
+  public void tokenize(String text, TokenSink sink) {
+    int segment = 0;
+    int i = nextAdded(text, 0);
+    while (i >= 0) {
+      int matched = addedAt(text, i);
+      if (matched >= 0) {
+        segment(text, segment, i, sink);
+        sink.accept(addedIds[matched]);
+        i += added[matched].length();
+        segment = i;
+      } else {
+        i++;
+      }
+      i = nextAdded(text, i);
+    }
+    segment(text, segment, text.length(), sink);
+  }
+
+  /** The next position at or after {@code from} where a special token could start, or -1. */
+  private int nextAdded(String text, int from) {
+    int next = -1;
+    for (int k = 0; k < addedFirstChars.length(); k++) {
+      int at = text.indexOf(addedFirstChars.charAt(k), from);
+      if (at >= 0 && (next < 0 || at < next)) {
+        next = at;
+      }
+    }
+    return next;
+  }
+
+  private int addedAt(String text, int i) {
+    for (int k = 0; k < added.length; k++) {
+      if (text.startsWith(added[k], i)) {
+        return k;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Text between special tokens. Runs of it between ASCII whitespace that are plain ASCII (no
+   * dropped control character) are word-pieced as they are; any other run is normalized first. The
+   * normalizer works character by character (NFD reorders only combining marks, never across a
+   * space), so normalizing run by run gives what normalizing the whole text would.
+   */
+  private void segment(String text, int from, int to, TokenSink sink) {
+    int pending = from;
+    int run = from;
+    boolean plain = true;
+    for (int i = from; i <= to; i++) {
+      char c = i < to ? text.charAt(i) : ' ';
+      if (c < 128 && ASCII[c] == SPACE) {
+        if (!plain) {
+          words(text, pending, run, sink);
+          String normalized = normalize(text, run, i);
+          words(normalized, 0, normalized.length(), sink);
+          pending = i;
+          plain = true;
+        }
+        run = i + 1;
+      } else if (c >= 128 || ASCII[c] == DROPPED) {
+        plain = false;
+      }
+    }
+    words(text, pending, to, sink);
+  }
+
+  /**
+   * BertNormalizer on a text with characters beyond plain ASCII: drop NUL, U+FFFD and control or
+   * unassigned characters; whitespace becomes a space; spaces around CJK ideographs; NFD, minus
+   * non-spacing marks; lower case. The result has only spaces for whitespace and is lower-cased.
+   */
+  static String normalize(String text, int from, int to) {
+    StringBuilder b = new StringBuilder(to - from + 16);
+    for (int i = from; i < to; ) {
+      int cp = text.codePointAt(i);
+      i += Character.charCount(cp);
+      if (cp == 0 || cp == 0xFFFD || isControl(cp)) {
+        continue;
+      }
+      if (isWhitespace(cp)) {
+        b.append(' ');
+      } else if (isChinese(cp)) {
+        b.append(' ').appendCodePoint(cp).append(' ');
+      } else {
+        b.appendCodePoint(cp);
+      }
+    }
+    String nfd = Normalizer.normalize(b, Normalizer.Form.NFD);
+    StringBuilder out = new StringBuilder(nfd.length());
+    for (int i = 0; i < nfd.length(); ) {
+      int cp = nfd.codePointAt(i);
+      i += Character.charCount(cp);
+      int older = cp < 128 ? -1 : olderClass(cp);
+      if (older >= 0 ? older != STRIP : Character.getType(cp) != Character.NON_SPACING_MARK) {
+        out.appendCodePoint(Character.toLowerCase(cp));
+      }
+    }
+    return out.toString();
+  }
+
+  /** Cc, Cf, Cs and Co, except the tab and line breaks (they are whitespace); unassigned ones are kept. */
+  static boolean isControl(int cp) {
+    if (cp == '\t' || cp == '\n' || cp == '\r' || (cp >= 128 && olderClass(cp) >= 0)) {
+      return false;
+    }
+    int type = Character.getType(cp);
+    return type == Character.CONTROL || type == Character.FORMAT || type == Character.SURROGATE
+        || type == Character.PRIVATE_USE;
+  }
+
+  /** Unicode's White_Space property (Rust's {@code char::is_whitespace}), which Java's own test is not. */
+  static boolean isWhitespace(int cp) {
+    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680
+        || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F
+        || cp == 0x3000;
+  }
+
+  /** The CJK ideograph blocks BertNormalizer isolates. */
+  static boolean isChinese(int cp) {
+    return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF)
+        || (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF)
+        || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
+  }
+
+  /** ASCII punctuation (symbols such as $ and ^ included) and Unicode's P* categories. */
+  static boolean isPunctuation(int cp) {
+    if (cp < 128) {
+      return ASCII[cp] == PUNCT;
+    }
+    int older = olderClass(cp);
+    if (older >= 0) {
+      return older == PUNCT;
+    }
+    int type = Character.getType(cp);
+    return type == Character.CONNECTOR_PUNCTUATION || type == Character.DASH_PUNCTUATION
+        || type == Character.START_PUNCTUATION || type == Character.END_PUNCTUATION
+        || type == Character.INITIAL_QUOTE_PUNCTUATION || type == Character.FINAL_QUOTE_PUNCTUATION
+        || type == Character.OTHER_PUNCTUATION;
+  }
+
+  /** A non-spacing mark in Hugging Face's tables: stripped with the accents. */
+  private static final int STRIP = 4;
+
+  /**
+   * Code points whose Unicode category in this JDK (Unicode 16 for Java 25) differs from the one
+   * Hugging Face tokenizers' BertNormalizer and BertPreTokenizer use (the {@code unicode_categories}
+   * crate, an older Unicode, in which most of these were unassigned): start, end (inclusive), and the
+   * class Hugging Face gives them, WORD (an ordinary character), PUNCT or STRIP. Found by tokenizing
+   * every code point with DJL and with this class; {@code WordPieceTokenizerTest} repeats the
+   * comparison, so a JDK with a newer Unicode that moves another code point fails it.
+   */
+  private static final int[] OLDER_CLASSES = {
+      0x61D, 0x61D, WORD, 0x7FD, 0x7FD, WORD, 0x890, 0x891, WORD, 0x897, 0x89F, WORD,
+      0x8CA, 0x8E2, WORD, 0x9FD, 0x9FE, WORD, 0xA76, 0xA76, WORD, 0xAFA, 0xAFF, WORD,
+      0xB55, 0xB55, WORD, 0xC04, 0xC04, WORD, 0xC3C, 0xC3C, WORD, 0xC77, 0xC77, WORD,
+      0xC84, 0xC84, WORD, 0xD00, 0xD00, WORD, 0xD3B, 0xD3C, WORD, 0xD81, 0xD81, WORD,
+      0xEBA, 0xEBA, WORD, 0xECE, 0xECE, WORD, 0x166D, 0x166D, PUNCT, 0x1734, 0x1734, STRIP,
+      0x180F, 0x180F, WORD, 0x1885, 0x1886, WORD, 0x1ABF, 0x1ACE, WORD, 0x1B4E, 0x1B4F, WORD,
+      0x1B7D, 0x1B7F, WORD, 0x1DF6, 0x1DFB, WORD, 0x2E43, 0x2E4F, WORD, 0x2E52, 0x2E5D, WORD,
+      0xA82C, 0xA82C, WORD, 0xA8C5, 0xA8C5, WORD, 0xA8FF, 0xA8FF, WORD, 0xA9BD, 0xA9BD, WORD,
+      0x10D24, 0x10D27, WORD, 0x10D69, 0x10D6E, WORD, 0x10EAB, 0x10EAD, WORD, 0x10EFC, 0x10EFF, WORD,
+      0x10F46, 0x10F50, WORD, 0x10F55, 0x10F59, WORD, 0x10F82, 0x10F89, WORD, 0x11070, 0x11070, WORD,
+      0x11073, 0x11074, WORD, 0x110C2, 0x110C2, WORD, 0x110CD, 0x110CD, WORD, 0x111C9, 0x111C9, PUNCT,
+      0x111CF, 0x111CF, WORD, 0x1123E, 0x1123E, WORD, 0x11241, 0x11241, WORD, 0x1133B, 0x1133B, WORD,
+      0x113BB, 0x113C0, WORD, 0x113CE, 0x113CE, WORD, 0x113D0, 0x113D0, WORD, 0x113D2, 0x113D2, WORD,
+      0x113D4, 0x113D5, WORD, 0x113D7, 0x113D8, WORD, 0x113E1, 0x113E2, WORD, 0x11438, 0x1143F, WORD,
+      0x11442, 0x11444, WORD, 0x11446, 0x11446, WORD, 0x1144B, 0x1144F, WORD, 0x1145A, 0x1145B, WORD,
+      0x1145D, 0x1145E, WORD, 0x11660, 0x1166C, WORD, 0x116B9, 0x116B9, WORD, 0x1171E, 0x1171E, STRIP,
+      0x1182F, 0x11837, WORD, 0x11839, 0x1183B, WORD, 0x1193B, 0x1193C, WORD, 0x1193E, 0x1193E, WORD,
+      0x11943, 0x11946, WORD, 0x119D4, 0x119D7, WORD, 0x119DA, 0x119DB, WORD, 0x119E0, 0x119E0, WORD,
+      0x119E2, 0x119E2, WORD, 0x11A01, 0x11A0A, WORD, 0x11A33, 0x11A38, WORD, 0x11A3B, 0x11A47, WORD,
+      0x11A51, 0x11A56, WORD, 0x11A59, 0x11A5B, WORD, 0x11A8A, 0x11A96, WORD, 0x11A98, 0x11A9C, WORD,
+      0x11A9E, 0x11AA2, WORD, 0x11B00, 0x11B09, WORD, 0x11BE1, 0x11BE1, WORD, 0x11C30, 0x11C36, WORD,
+      0x11C38, 0x11C3D, WORD, 0x11C3F, 0x11C3F, WORD, 0x11C41, 0x11C45, WORD, 0x11C70, 0x11C71, WORD,
+      0x11C92, 0x11CA7, WORD, 0x11CAA, 0x11CB0, WORD, 0x11CB2, 0x11CB3, WORD, 0x11CB5, 0x11CB6, WORD,
+      0x11D31, 0x11D36, WORD, 0x11D3A, 0x11D3A, WORD, 0x11D3C, 0x11D3D, WORD, 0x11D3F, 0x11D45, WORD,
+      0x11D47, 0x11D47, WORD, 0x11D90, 0x11D91, WORD, 0x11D95, 0x11D95, WORD, 0x11D97, 0x11D97, WORD,
+      0x11EF3, 0x11EF4, WORD, 0x11EF7, 0x11EF8, WORD, 0x11F00, 0x11F01, WORD, 0x11F36, 0x11F3A, WORD,
+      0x11F40, 0x11F40, WORD, 0x11F42, 0x11F4F, WORD, 0x11F5A, 0x11F5A, WORD, 0x11FFF, 0x11FFF, WORD,
+      0x12FF1, 0x12FF2, WORD, 0x13430, 0x13440, WORD, 0x13447, 0x13455, WORD, 0x1611E, 0x16129, WORD,
+      0x1612D, 0x1612F, WORD, 0x16D6D, 0x16D6F, WORD, 0x16E97, 0x16E9A, WORD, 0x16F4F, 0x16F4F, WORD,
+      0x16FE2, 0x16FE2, WORD, 0x16FE4, 0x16FE4, WORD, 0x1CF00, 0x1CF2D, WORD, 0x1CF30, 0x1CF46, WORD,
+      0x1E000, 0x1E006, WORD, 0x1E008, 0x1E018, WORD, 0x1E01B, 0x1E021, WORD, 0x1E023, 0x1E024, WORD,
+      0x1E026, 0x1E02A, WORD, 0x1E08F, 0x1E08F, WORD, 0x1E130, 0x1E136, WORD, 0x1E2AE, 0x1E2AE, WORD,
+      0x1E2EC, 0x1E2EF, WORD, 0x1E4EC, 0x1E4EF, WORD, 0x1E5EE, 0x1E5EF, WORD, 0x1E5FF, 0x1E5FF, WORD,
+      0x1E944, 0x1E94A, WORD, 0x1E95E, 0x1E95F, WORD,
+  };
+
+  /** Hugging Face's class for {@code cp} where it differs from this JDK's category, else -1. */
+  static int olderClass(int cp) {
+    int lo = 0;
+    int hi = OLDER_CLASSES.length / 3 - 1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      if (cp < OLDER_CLASSES[mid * 3]) {
+        hi = mid - 1;
+      } else if (cp > OLDER_CLASSES[mid * 3 + 1]) {
+        lo = mid + 1;
+      } else {
+        return OLDER_CLASSES[mid * 3 + 2];
+      }
+    }
+    return -1;
+  }
+
+  private static char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? (char) (c + 32) : c;
+  }
+
+  /**
+   * Pre-tokenizes and word-pieces {@code s[from, to)}, which is either plain ASCII with no dropped
+   * control character (lower-cased here on the fly) or already normalized.
+   */
+  private void words(String s, int from, int to, TokenSink sink) {
+    int i = from;
+    while (i < to) {
+      char c = s.charAt(i);
+      if (c < 128) {
+        byte k = ASCII[c];
+        if (k == SPACE) {
+          i++;
+          continue;
+        }
+        if (k == PUNCT) {
+          piece(s, i, i + 1, sink);
+          i++;
+          continue;
+        }
+      } else {
+        int cp = s.codePointAt(i);
+        if (isWhitespace(cp)) {
+          i += Character.charCount(cp);
+          continue;
+        }
+        if (isPunctuation(cp)) {
+          piece(s, i, i + Character.charCount(cp), sink);
+          i += Character.charCount(cp);
+          continue;
+        }
+      }
+      int start = i;
+      long h = SEED_WORD;
+      int codePoints = 0;
+      while (i < to) {
+        c = s.charAt(i);
+        if (c < 128) {
+          if (ASCII[c] != WORD) {
+            break;
+          }
+        } else if (!Character.isLowSurrogate(c)) {
+          int cp = s.codePointAt(i);
+          if (isWhitespace(cp) || isPunctuation(cp)) {
+            break;
+          }
+        }
+        h = h * MUL + lower(c);
+        if (!Character.isLowSurrogate(c)) {
+          codePoints++;
+        }
+        i++;
+      }
+      word(s, start, i, h, codePoints, sink);
+    }
+  }
+
+  /** A punctuation character: its own token, or [UNK]. */
+  private void piece(String s, int from, int to, TokenSink sink) {
+    long h = SEED_WORD;
+    for (int i = from; i < to; i++) {
+      h = h * MUL + s.charAt(i);
+    }
+    int id = find(h, false, s, from, to);
+    sink.accept(id >= 0 ? id : unkId);
+  }
+
+  private void word(String s, int start, int end, long wholeHash, int codePoints, TokenSink sink) {
+    if (codePoints > maxInputChars) {
+      sink.accept(unkId);
+      return;
+    }
+    int id = find(wholeHash, false, s, start, end);
+    if (id >= 0) {
+      sink.accept(id);
+    } else if (greedy(s, start, end, null)) {
+      greedy(s, start, end, sink);
+    } else {
+      sink.accept(unkId);
+    }
+  }
+
+  /**
+   * WordPiece's greedy longest-match split of a word that is not in the vocabulary whole. With a null
+   * sink it only says whether every piece is found (a word with a gap is one [UNK]), so the pieces
+   * need no buffer.
+   */
+  private boolean greedy(String s, int start, int end, TokenSink sink) {
+    int pos = start;
+    while (pos < end) {
+      long h = pos == start ? SEED_WORD : SEED_CONTINUATION;
+      int best = -1;
+      int bestEnd = -1;
+      int limit = Math.min(end, pos + maxPieceChars);
+      for (int e = pos; e < limit; e++) {
+        h = h * MUL + lower(s.charAt(e));
+        int id = find(h, pos != start, s, pos, e + 1);
+        if (id >= 0) {
+          best = id;
+          bestEnd = e + 1;
+        }
+      }
+      if (best < 0) {
+        return false;
+      }
+      if (sink != null) {
+        sink.accept(best);
+      }
+      pos = bestEnd;
+    }
+    return true;
+  }
+
+  private int slot(long h) {
+    return (int) ((h * 0x9E3779B97F4A7C15L) >>> 40) & mask;
+  }
+
+  /** The id of the piece {@code lower(s[from, to))}, a ## continuation or not, hashed as {@code h}; or -1. */
+  private int find(long h, boolean continuation, String s, int from, int to) {
+    for (int slot = slot(h); ids[slot] >= 0; slot = (slot + 1) & mask) {
+      if (hashes[slot] == h && matches(slot, continuation, s, from, to)) {
+        return ids[slot];
+      }
+    }
+    return -1;
+  }
+
+  private boolean matches(int slot, boolean continuation, String s, int from, int to) {
+    int n = to - from;
+    if (lengths[slot] != n || continuations[slot] != continuation) {
+      return false;
+    }
+    int off = offsets[slot];
+    for (int i = 0; i < n; i++) {
+      if (pool[off + i] != lower(s.charAt(from + i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+}
