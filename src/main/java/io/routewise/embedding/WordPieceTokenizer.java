@@ -29,9 +29,11 @@ import java.util.Map;
  *
  * <p>Why not DJL's tokenizer: an {@code Encoding} through JNI cost ~200 µs for a 100-token prompt
  * and ~12 ms at 4,000 tokens on our box (BENCHMARKS.md, static embedding), which is 10-50 times the
- * whole static decision. Here an ASCII text is tokenized in one pass with no allocation (each word is
- * looked up whole first; only unknown words are split); text with other characters is normalized into
- * a new string first. {@code WordPieceTokenizerTest} checks the ids against DJL on every prompt of
+ * whole static decision. Here a text is tokenized in one pass with no allocation wherever each
+ * character normalizes to one known character (ASCII, Latin, Greek, Cyrillic, punctuation, CJK...),
+ * by per-character tables computed at class load; each word is looked up whole first and only unknown
+ * words are split. A run of text between spaces with any other character is normalized into a new
+ * string first. {@code WordPieceTokenizerTest} checks the ids against DJL on every prompt of
  * {@code ../shared/data} and on every code point of the Basic Multilingual Plane.
  *
  * <p>Immutable and safe for concurrent use.
@@ -49,27 +51,17 @@ public final class WordPieceTokenizer {
   private static final long SEED_CONTINUATION = 0x2b_8f_3e_5a_c4_11_97_d3L;
   private static final long MUL = 0x100000001b3L;
 
-  // Character classes of the normalized text (ASCII by table, the rest computed).
+  // What a character of the raw text is once normalized, for every char of the Basic Multilingual
+  // Plane: most normalize to one character (lower case, accent stripped) of a known class, and are
+  // word-pieced straight from the raw text. SLOW marks the rest (controls and format characters the
+  // normalizer drops, lone combining marks, Hangul and other multi-character decompositions,
+  // surrogates): a run with one is normalized into a new string first.
   private static final byte WORD = 0;
   private static final byte SPACE = 1;
   private static final byte PUNCT = 2;
-  /** ASCII control characters the normalizer drops: a text with one takes the normalizing path. */
-  private static final byte DROPPED = 3;
-  private static final byte[] ASCII = new byte[128];
-
-  static {
-    for (int c = 0; c < 128; c++) {
-      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-        ASCII[c] = SPACE;
-      } else if (c < 0x20 || c == 0x7f) {
-        ASCII[c] = DROPPED;
-      } else if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) {
-        ASCII[c] = PUNCT;
-      } else {
-        ASCII[c] = WORD;
-      }
-    }
-  }
+  private static final byte SLOW = 3;
+  private static final byte[] CLASS = new byte[65536];
+  private static final char[] MAP = new char[65536];
 
   private final String[] vocab;
   private final int unkId;
@@ -81,14 +73,12 @@ public final class WordPieceTokenizer {
   private final int[] addedIds;
   private final String addedFirstChars;
   // Open-addressing table over the vocabulary: word-initial pieces and ## continuations (stored
-  // without the prefix) told apart by the hash seed. Keys are verified character by character.
-  private final long[] hashes;
-  private final int[] ids;
-  // Each slot's piece: its characters in pool (without ##), how many, and whether it is a ## continuation.
+  // without the prefix) told apart by the hash seed. One long a slot, so a lookup touches one cache
+  // line of a 512 KB table (and one of the pool when it matches): the hash's upper 32 bits, and
+  // offset in pool | length << 22 | continuation << 30 | 1 << 31 (0: empty). The pool holds each
+  // piece as its id (two chars) and its characters, which are compared on a match: no false hits.
+  private final long[] table;
   private final char[] pool;
-  private final int[] offsets;
-  private final int[] lengths;
-  private final boolean[] continuations;
   private final int mask;
   private final int maxPieceChars;
 
@@ -108,13 +98,8 @@ public final class WordPieceTokenizer {
       }
     }
     this.addedFirstChars = first.toString();
-    int capacity = Integer.highestOneBit(Math.max(16, vocab.length * 4) - 1) << 1;
-    this.hashes = new long[capacity];
-    this.ids = new int[capacity];
-    this.offsets = new int[capacity];
-    this.lengths = new int[capacity];
-    this.continuations = new boolean[capacity];
-    java.util.Arrays.fill(ids, -1);
+    int capacity = Integer.highestOneBit(Math.max(16, vocab.length * 2) - 1) << 1;
+    this.table = new long[capacity];
     this.mask = capacity - 1;
     StringBuilder chars = new StringBuilder();
     int longest = 0;
@@ -129,17 +114,21 @@ public final class WordPieceTokenizer {
       for (int i = from; i < piece.length(); i++) {
         h = h * MUL + piece.charAt(i);
       }
-      longest = Math.max(longest, piece.length() - from);
+      int length = piece.length() - from;
+      if (length > 255) {
+        continue; // longer than any word WordPiece splits (max_input_chars_per_word)
+      }
+      if (chars.length() >= 1 << 22) {
+        throw new IllegalArgumentException("vocabulary too large: " + vocab.length + " tokens");
+      }
+      longest = Math.max(longest, length);
       int slot = slot(h);
-      while (ids[slot] >= 0) {
+      while (table[slot] != 0) {
         slot = (slot + 1) & mask;
       }
-      hashes[slot] = h;
-      ids[slot] = id;
-      offsets[slot] = chars.length();
-      lengths[slot] = piece.length() - from;
-      continuations[slot] = continuation;
-      chars.append(piece, from, piece.length());
+      table[slot] = (h & 0xFFFFFFFF00000000L) | chars.length() | (long) length << 22 | (continuation ? 1L : 0L) << 30
+          | 1L << 31;
+      chars.append((char) (id & 0xFFFF)).append((char) (id >>> 16)).append(piece, from, piece.length());
     }
     this.pool = chars.toString().toCharArray();
     this.maxPieceChars = longest;
@@ -321,31 +310,31 @@ public final class WordPieceTokenizer {
   }
 
   /**
-   * Text between special tokens. Runs of it between ASCII whitespace that are plain ASCII (no
-   * dropped control character) are word-pieced as they are; any other run is normalized first. The
-   * normalizer works character by character (NFD reorders only combining marks, never across a
-   * space), so normalizing run by run gives what normalizing the whole text would.
+   * Text between special tokens. Runs of it between spaces whose every character normalizes to one
+   * known character are word-pieced straight from the raw text; any other run is normalized into a
+   * new string first. The normalizer works character by character (NFD reorders only combining
+   * marks, never across a space), so normalizing run by run gives what normalizing the whole text would.
    */
   private void segment(String text, int from, int to, TokenSink sink) {
     int pending = from;
     int run = from;
     boolean plain = true;
     for (int i = from; i <= to; i++) {
-      char c = i < to ? text.charAt(i) : ' ';
-      if (c < 128 && ASCII[c] == SPACE) {
+      byte k = i < to ? CLASS[text.charAt(i)] : SPACE;
+      if (k == SPACE) {
         if (!plain) {
-          words(text, pending, run, sink);
+          words(text, pending, run, true, sink);
           String normalized = normalize(text, run, i);
-          words(normalized, 0, normalized.length(), sink);
+          words(normalized, 0, normalized.length(), false, sink);
           pending = i;
           plain = true;
         }
         run = i + 1;
-      } else if (c >= 128 || ASCII[c] == DROPPED) {
+      } else if (k == SLOW) {
         plain = false;
       }
     }
-    words(text, pending, to, sink);
+    words(text, pending, to, true, sink);
   }
 
   /**
@@ -369,7 +358,12 @@ public final class WordPieceTokenizer {
         b.appendCodePoint(cp);
       }
     }
-    String nfd = Normalizer.normalize(b, Normalizer.Form.NFD);
+    return decomposed(b);
+  }
+
+  /** NFD, without non-spacing marks, lower case: the normalizer's last three steps. */
+  private static String decomposed(CharSequence text) {
+    String nfd = Normalizer.normalize(text, Normalizer.Form.NFD);
     StringBuilder out = new StringBuilder(nfd.length());
     for (int i = 0; i < nfd.length(); ) {
       int cp = nfd.codePointAt(i);
@@ -380,6 +374,10 @@ public final class WordPieceTokenizer {
       }
     }
     return out.toString();
+  }
+
+  private static String decomposed(char c) {
+    return decomposed(String.valueOf(c));
   }
 
   /** Cc, Cf, Cs and Co, except the tab and line breaks (they are whitespace); unassigned ones are kept. */
@@ -409,7 +407,7 @@ public final class WordPieceTokenizer {
   /** ASCII punctuation (symbols such as $ and ^ included) and Unicode's P* categories. */
   static boolean isPunctuation(int cp) {
     if (cp < 128) {
-      return ASCII[cp] == PUNCT;
+      return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);
     }
     int older = olderClass(cp);
     if (older >= 0) {
@@ -487,86 +485,112 @@ public final class WordPieceTokenizer {
     return -1;
   }
 
-  private static char lower(char c) {
-    return c >= 'A' && c <= 'Z' ? (char) (c + 32) : c;
+  // After OLDER_CLASSES, which it reads (static initializers run in textual order).
+  static {
+    for (int c = 0; c < 65536; c++) {
+      CLASS[c] = SLOW;
+      if (Character.isSurrogate((char) c) || c == 0 || c == 0xFFFD || isControl(c)) {
+        continue;
+      }
+      if (isWhitespace(c)) {
+        CLASS[c] = SPACE;
+        MAP[c] = ' ';
+        continue;
+      }
+      String n = c < 128 ? String.valueOf((char) (c >= 'A' && c <= 'Z' ? c + 32 : c)) : decomposed((char) c);
+      if (isChinese(c)) {
+        // A space each side: a word of its own, as punctuation is (NFD maps a compatibility ideograph
+        // to its unified one).
+        if (n.length() == 1) {
+          CLASS[c] = PUNCT;
+          MAP[c] = n.charAt(0);
+        }
+        continue;
+      }
+      int type = Character.getType(c);
+      boolean mark = type == Character.COMBINING_SPACING_MARK || type == Character.ENCLOSING_MARK
+          || type == Character.NON_SPACING_MARK;
+      if (n.length() != 1 || Character.isSurrogate(n.charAt(0)) || (mark && olderClass(c) < 0)) {
+        continue;
+      }
+      char m = n.charAt(0);
+      int mt = Character.getType(m);
+      if (mt == Character.COMBINING_SPACING_MARK || mt == Character.ENCLOSING_MARK || mt == Character.NON_SPACING_MARK) {
+        continue; // it could be reordered against its neighbours by NFD
+      }
+      CLASS[c] = isWhitespace(m) ? SPACE : isPunctuation(m) ? PUNCT : WORD;
+      MAP[c] = m;
+    }
   }
 
+
   /**
-   * Pre-tokenizes and word-pieces {@code s[from, to)}, which is either plain ASCII with no dropped
-   * control character (lower-cased here on the fly) or already normalized.
+   * Pre-tokenizes and word-pieces {@code s[from, to)}: raw text whose every character has a
+   * {@link #MAP} entry ({@code raw}), or text already normalized.
    */
-  private void words(String s, int from, int to, TokenSink sink) {
+  private void words(String s, int from, int to, boolean raw, TokenSink sink) {
     int i = from;
     while (i < to) {
       char c = s.charAt(i);
-      if (c < 128) {
-        byte k = ASCII[c];
-        if (k == SPACE) {
-          i++;
-          continue;
-        }
-        if (k == PUNCT) {
-          piece(s, i, i + 1, sink);
-          i++;
-          continue;
-        }
-      } else {
-        int cp = s.codePointAt(i);
-        if (isWhitespace(cp)) {
-          i += Character.charCount(cp);
-          continue;
-        }
-        if (isPunctuation(cp)) {
-          piece(s, i, i + Character.charCount(cp), sink);
-          i += Character.charCount(cp);
-          continue;
-        }
+      byte k = raw ? CLASS[c] : normalizedClass(s, i);
+      if (k == SPACE) {
+        i++;
+        continue;
+      }
+      if (k == PUNCT) {
+        int n = raw ? 1 : Character.charCount(s.codePointAt(i));
+        piece(s, i, i + n, raw, sink);
+        i += n;
+        continue;
       }
       int start = i;
       long h = SEED_WORD;
       int codePoints = 0;
-      while (i < to) {
-        c = s.charAt(i);
-        if (c < 128) {
-          if (ASCII[c] != WORD) {
-            break;
+      if (raw) {
+        do {
+          h = h * MUL + MAP[c];
+          i++;
+        } while (i < to && CLASS[c = s.charAt(i)] == WORD);
+        codePoints = i - start;
+      } else {
+        do {
+          h = h * MUL + c;
+          if (!Character.isLowSurrogate(c)) {
+            codePoints++;
           }
-        } else if (!Character.isLowSurrogate(c)) {
-          int cp = s.codePointAt(i);
-          if (isWhitespace(cp) || isPunctuation(cp)) {
-            break;
-          }
-        }
-        h = h * MUL + lower(c);
-        if (!Character.isLowSurrogate(c)) {
-          codePoints++;
-        }
-        i++;
+          i++;
+        } while (i < to && (Character.isLowSurrogate(c = s.charAt(i)) || normalizedClass(s, i) == WORD));
       }
-      word(s, start, i, h, codePoints, sink);
+      word(s, start, i, h, codePoints, raw, sink);
     }
   }
 
-  /** A punctuation character: its own token, or [UNK]. */
-  private void piece(String s, int from, int to, TokenSink sink) {
+  /** The class of the character at {@code i} of normalized text. */
+  private static byte normalizedClass(String s, int i) {
+    int cp = s.codePointAt(i);
+    return isWhitespace(cp) ? SPACE : isPunctuation(cp) || isChinese(cp) ? PUNCT : WORD;
+  }
+
+  /** A punctuation character (or an ideograph): its own token, or [UNK]. */
+  private void piece(String s, int from, int to, boolean raw, TokenSink sink) {
     long h = SEED_WORD;
     for (int i = from; i < to; i++) {
-      h = h * MUL + s.charAt(i);
+      h = h * MUL + (raw ? MAP[s.charAt(i)] : s.charAt(i));
     }
-    int id = find(h, false, s, from, to);
+    int id = find(h, false, s, from, to, raw);
     sink.accept(id >= 0 ? id : unkId);
   }
 
-  private void word(String s, int start, int end, long wholeHash, int codePoints, TokenSink sink) {
+  private void word(String s, int start, int end, long wholeHash, int codePoints, boolean raw, TokenSink sink) {
     if (codePoints > maxInputChars) {
       sink.accept(unkId);
       return;
     }
-    int id = find(wholeHash, false, s, start, end);
+    int id = find(wholeHash, false, s, start, end, raw);
     if (id >= 0) {
       sink.accept(id);
-    } else if (greedy(s, start, end, null)) {
-      greedy(s, start, end, sink);
+    } else if (greedy(s, start, end, raw, null)) {
+      greedy(s, start, end, raw, sink);
     } else {
       sink.accept(unkId);
     }
@@ -577,7 +601,7 @@ public final class WordPieceTokenizer {
    * sink it only says whether every piece is found (a word with a gap is one [UNK]), so the pieces
    * need no buffer.
    */
-  private boolean greedy(String s, int start, int end, TokenSink sink) {
+  private boolean greedy(String s, int start, int end, boolean raw, TokenSink sink) {
     int pos = start;
     while (pos < end) {
       long h = pos == start ? SEED_WORD : SEED_CONTINUATION;
@@ -585,8 +609,9 @@ public final class WordPieceTokenizer {
       int bestEnd = -1;
       int limit = Math.min(end, pos + maxPieceChars);
       for (int e = pos; e < limit; e++) {
-        h = h * MUL + lower(s.charAt(e));
-        int id = find(h, pos != start, s, pos, e + 1);
+        char c = s.charAt(e);
+        h = h * MUL + (raw ? MAP[c] : c);
+        int id = find(h, pos != start, s, pos, e + 1, raw);
         if (id >= 0) {
           best = id;
           bestEnd = e + 1;
@@ -607,24 +632,27 @@ public final class WordPieceTokenizer {
     return (int) ((h * 0x9E3779B97F4A7C15L) >>> 40) & mask;
   }
 
-  /** The id of the piece {@code lower(s[from, to))}, a ## continuation or not, hashed as {@code h}; or -1. */
-  private int find(long h, boolean continuation, String s, int from, int to) {
-    for (int slot = slot(h); ids[slot] >= 0; slot = (slot + 1) & mask) {
-      if (hashes[slot] == h && matches(slot, continuation, s, from, to)) {
-        return ids[slot];
+  /** The id of the piece {@code s[from, to)} (mapped if {@code raw}), a ## continuation or not, hashed as {@code h}; or -1. */
+  private int find(long h, boolean continuation, String s, int from, int to, boolean raw) {
+    long key = (h & 0xFFFFFFFF00000000L) | (long) (to - from) << 22 | (continuation ? 1L : 0L) << 30 | 1L << 31;
+    for (int slot = slot(h); ; slot = (slot + 1) & mask) {
+      long entry = table[slot];
+      if (entry == 0) {
+        return -1;
+      }
+      if ((entry & ~0x3FFFFFL) == key) {
+        int off = (int) (entry & 0x3FFFFF);
+        if (matches(off + 2, s, from, to, raw)) {
+          return pool[off] | pool[off + 1] << 16;
+        }
       }
     }
-    return -1;
   }
 
-  private boolean matches(int slot, boolean continuation, String s, int from, int to) {
-    int n = to - from;
-    if (lengths[slot] != n || continuations[slot] != continuation) {
-      return false;
-    }
-    int off = offsets[slot];
-    for (int i = 0; i < n; i++) {
-      if (pool[off + i] != lower(s.charAt(from + i))) {
+  private boolean matches(int off, String s, int from, int to, boolean raw) {
+    for (int i = 0; i < to - from; i++) {
+      char c = s.charAt(from + i);
+      if (pool[off + i] != (raw ? MAP[c] : c)) {
         return false;
       }
     }
