@@ -1,6 +1,7 @@
 package io.routewise;
 
 import io.routewise.cli.CalibrateCommand;
+import io.routewise.cli.DistillCommand;
 import io.routewise.cli.EvalCommand;
 import io.routewise.cli.LatencyCommand;
 import io.routewise.cli.ScoreCommand;
@@ -21,6 +22,7 @@ import picocli.CommandLine.Command;
         CalibrateCommand.class,
         EvalCommand.class,
         TrainCommand.class,
+        DistillCommand.class,
         LatencyCommand.class,
     })
 public final class Main implements Runnable {

@@ -21,7 +21,11 @@ public interface Embedder extends AutoCloseable {
     return out;
   }
 
-  /** The embedding of {@code text} if it is at hand without computing it (cached), else null. */
+  /**
+   * The embedding of {@code text} if it costs microseconds to give, else null: it is cached, or the
+   * embedder is a table lookup ({@link StaticEmbedder}) and the text is of ordinary length. Routers
+   * answer such prompts on the request thread instead of a scoring thread.
+   */
   default float[] cached(String text) {
     return null;
   }
@@ -38,6 +42,15 @@ public interface Embedder extends AutoCloseable {
 
   /** Identifies the model (and its settings that change vectors), recorded in router manifests. */
   String modelId();
+
+  /**
+   * Identifies the exact vectors where {@link #modelId()} alone does not (a distilled table's digest,
+   * since a table can be made again under the same id); null when the id says it all. Recorded in
+   * router manifests; a router trained on other vectors fails to load.
+   */
+  default String fingerprint() {
+    return null;
+  }
 
   @Override
   default void close() {}

@@ -222,6 +222,11 @@ public final class OnnxEmbedder implements Embedder {
     return Arrays.copyOf(run(List.of(ids))[0], ids.length);
   }
 
+  /** The last hidden states of already-tokenized input ({@code [CLS] ... [SEP]} included), one row per id. */
+  public float[][] states(long[] ids) {
+    return run(List.of(ids))[0];
+  }
+
   private float[][][] run(List<long[]> batch) {
     int b = batch.size();
     int len = batch.stream().mapToInt(a -> a.length).max().orElse(0);

@@ -1,0 +1,108 @@
+package io.routewise.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.routewise.data.PromptRecord;
+import io.routewise.data.TrainingSet;
+import io.routewise.embedding.EmbeddingModel;
+import io.routewise.embedding.ModelFiles;
+import io.routewise.embedding.OnnxEmbedder;
+import io.routewise.embedding.StaticDistiller;
+import io.routewise.embedding.StaticDistiller.Weighting;
+import io.routewise.embedding.StaticTable;
+import io.routewise.embedding.Truncation;
+import io.routewise.embedding.WordPieceTokenizer;
+import io.routewise.routers.ModelDir;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code routewise distill}: a static embedding table from a sentence model on the classpath
+ * ({@link StaticDistiller}), written as a directory under {@code models/} that {@code embedding.model}
+ * and {@code train --embedding-model} then name by its directory name.
+ */
+@Command(name = "distill", mixinStandardHelpOptions = true,
+    description = "Distill a static embedding (one vector per token, weighted mean) from a sentence model on the classpath.")
+public final class DistillCommand implements Callable<Integer> {
+  @Option(names = "--model", defaultValue = "all-minilm-l6-v2-q",
+      description = "Sentence model to distill (default ${DEFAULT-VALUE}).")
+  String model;
+
+  @Option(names = "--out", required = true, description = "Directory to write, e.g. models/minilm-l6-static; its name is the embedding's id.")
+  Path out;
+
+  @Option(names = "--dim", defaultValue = "256",
+      description = "PCA dimension; the model's own (384) rotates without reducing; 0 = no PCA (default ${DEFAULT-VALUE}).")
+  int dim;
+
+  @Option(names = "--weighting", defaultValue = "corpus",
+      description = "none | zipf (vocabulary order as frequency) | corpus (token counts over --corpus) (default ${DEFAULT-VALUE}).")
+  String weighting;
+
+  @Option(names = "--sif-a", defaultValue = "0.001", description = "SIF's a in a / (a + p(token)) (default ${DEFAULT-VALUE}).")
+  double sifA;
+
+  @Option(names = "--corpus", arity = "1..*", description = "Prompt files (JSON lines with a prompt field) whose token counts give p(token).")
+  List<Path> corpus = new ArrayList<>();
+
+  @Option(names = "--int8", defaultValue = "true", negatable = true, fallbackValue = "true",
+      description = "Store int8 vectors, one scale per token (default ${DEFAULT-VALUE}).")
+  boolean int8;
+
+  @Option(names = "--quiet", description = "No progress bar.")
+  boolean quiet;
+
+  @Override
+  public Integer call() throws Exception {
+    EmbeddingModel m = EmbeddingModel.byId(model).orElseThrow(() -> new IllegalArgumentException(
+        "unknown --model " + model + " (known: " + EmbeddingModel.ids() + ")"));
+    Weighting w;
+    try {
+      w = Weighting.valueOf(weighting.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--weighting must be none, zipf or corpus, got '" + weighting + "'");
+    }
+    if (w == Weighting.CORPUS && corpus.isEmpty()) {
+      throw new IllegalArgumentException("--weighting corpus needs --corpus FILE...");
+    }
+    if (dim < 0 || dim > m.dimension()) {
+      throw new IllegalArgumentException("--dim must be in [0, " + m.dimension() + "], got " + dim);
+    }
+    WordPieceTokenizer tokenizer = WordPieceTokenizer.of(m, ModelFiles.defaultDir());
+    List<String> texts = new ArrayList<>();
+    ObjectNode recipe = ModelDir.json().createObjectNode();
+    var files = ModelDir.json().createArrayNode();
+    for (Path f : corpus) {
+      List<PromptRecord> prompts = PromptFiles.read(f);
+      prompts.forEach(p -> texts.add(p.prompt()));
+      files.addObject().put("file", f.getFileName().toString()).put("sha256", ModelDir.sha256(f))
+          .put("prompts", prompts.size());
+    }
+    float[] raw;
+    // One ONNX thread: the same bytes on every run.
+    try (OnnxEmbedder onnx = OnnxEmbedder.load(m, m.maxPositions(), Truncation.HEAD, 1, ModelFiles.defaultDir());
+        ProgressBar pb = TrainingSet.progressBar("distill " + m.id(), tokenizer.vocabSize(), !quiet)) {
+      raw = StaticDistiller.tokenVectors(onnx, tokenizer, null, done -> pb.stepTo(done));
+    }
+    StaticTable table = StaticDistiller.distill(raw, m, tokenizer,
+        new StaticDistiller.Recipe(dim, w, sifA, int8), texts, recipe);
+    if (w == Weighting.CORPUS) {
+      ((ObjectNode) recipe.get("weighting")).set("corpus", files);
+    }
+    table.write(out, recipe);
+    long bytes = 0;
+    try (var written = java.nio.file.Files.list(out)) {
+      for (Path f : written.toList()) {
+        bytes += java.nio.file.Files.size(f);
+      }
+    }
+    System.out.printf(Locale.ROOT, "wrote %s: %d tokens x %d dimensions, %s, %.1f MB%n", out, table.vocabSize(),
+        table.dimension(), int8 ? "int8" : "float32", bytes / 1e6);
+    return 0;
+  }
+}

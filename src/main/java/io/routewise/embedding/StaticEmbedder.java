@@ -1,0 +1,117 @@
+package io.routewise.embedding;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A static sentence embedding: the weighted mean of a distilled table's token vectors
+ * ({@link StaticTable}, made by {@code routewise distill}), L2-normalized. Every token of the prompt
+ * counts: there is no token budget and no truncation. Tokenized by {@link WordPieceTokenizer} (the
+ * ids Hugging Face's tokenizer gives), without [CLS] and [SEP].
+ *
+ * <p>A decision costs microseconds (tokenizing and adding a few hundred rows), so {@link #cached}
+ * answers every prompt up to {@link #AT_HAND_CHARS} characters: routers then score it on the
+ * request thread. A text with no token at all embeds as the zero vector.
+ *
+ * <p>Immutable and safe for concurrent use; each call allocates its result and nothing else of its
+ * size. Holds no native resource.
+ */
+public final class StaticEmbedder implements Embedder {
+  /**
+   * The longest prompt {@link #cached} embeds: 16,384 characters, about 4,000 tokens, 0.1–0.3 ms on
+   * our box (BENCHMARKS.md). A longer one (a pasted document, up to {@code server.max_body_bytes})
+   * goes to the scoring threads like any CPU-bound decision.
+   */
+  public static final int AT_HAND_CHARS = 16_384;
+
+  private final String id;
+  private final String digest;
+  private final WordPieceTokenizer tokenizer;
+  private final int dimension;
+  private final byte[] int8;
+  private final float[] float32;
+  // Per token: its int8 scale times its weight (its weight alone for float32 vectors).
+  private final float[] multipliers;
+
+  public StaticEmbedder(String id, String digest, StaticTable table, WordPieceTokenizer tokenizer) {
+    if (tokenizer.vocabSize() != table.vocabSize()) {
+      throw new IllegalArgumentException(id + ": the table has " + table.vocabSize() + " tokens, the tokenizer "
+          + tokenizer.vocabSize());
+    }
+    this.id = id;
+    this.digest = digest;
+    this.tokenizer = tokenizer;
+    this.dimension = table.dimension();
+    this.int8 = table.int8();
+    this.float32 = table.float32();
+    float[] m = new float[table.vocabSize()];
+    for (int t = 0; t < m.length; t++) {
+      m[t] = table.scales()[t] * table.tokenWeights()[t];
+    }
+    this.multipliers = m;
+  }
+
+  /**
+   * Loads the table in {@code dir} under the id {@code id} (its directory name), with the tokenizer
+   * of the model it was distilled from, extracted from its jar under {@code filesDir}.
+   */
+  public static StaticEmbedder load(String id, Path dir, Path filesDir) throws IOException {
+    StaticTable table = StaticTable.read(dir);
+    EmbeddingModel model = EmbeddingModel.byId(table.tokenizerModel()).orElseThrow();
+    String digest = StaticTable.digestOf(StaticTable.manifestOf(dir));
+    return new StaticEmbedder(id, digest, table, WordPieceTokenizer.of(model, filesDir));
+  }
+
+  public WordPieceTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  @Override
+  public float[] embed(String text) {
+    float[] sum = new float[dimension];
+    tokenizer.tokenize(text, int8 != null ? t -> addInt8(sum, t) : t -> addFloat32(sum, t));
+    return OnnxEmbedder.normalize(sum);
+  }
+
+  private void addInt8(float[] sum, int token) {
+    float m = multipliers[token];
+    int off = token * dimension;
+    for (int d = 0; d < sum.length; d++) {
+      sum[d] += m * int8[off + d];
+    }
+  }
+
+  private void addFloat32(float[] sum, int token) {
+    float m = multipliers[token];
+    int off = token * dimension;
+    for (int d = 0; d < sum.length; d++) {
+      sum[d] += m * float32[off + d];
+    }
+  }
+
+  /** Every prompt of ordinary length: computing it is as cheap as looking it up. */
+  @Override
+  public float[] cached(String text) {
+    return text.length() <= AT_HAND_CHARS ? embed(text) : null;
+  }
+
+  @Override
+  public int dimension() {
+    return dimension;
+  }
+
+  @Override
+  public String inputRule() {
+    return "all tokens";
+  }
+
+  @Override
+  public String modelId() {
+    return id;
+  }
+
+  @Override
+  public String fingerprint() {
+    return digest;
+  }
+}

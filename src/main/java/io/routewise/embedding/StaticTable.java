@@ -1,0 +1,329 @@
+package io.routewise.embedding;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * A distilled static embedding on disk: one vector per token of a tokenizer's vocabulary, a weight
+ * per token, and a manifest saying how they were made ({@code routewise distill}). The directory
+ * holds, like a router's model directory, a {@code manifest.json} and raw little-endian files:
+ *
+ * <pre>
+ * {
+ *   "format_version": 1, "kind": "static_embedding",
+ *   "dimension": 256, "vocab_size": 30522,
+ *   "tokenizer": {"model": "all-minilm-l6-v2-q", "resource": "...-tokenizer.json", "sha256": "..."},
+ *   "weights": {"vectors": {"file": "vectors.i8", "dtype": "int8", "shape": [30522, 256]},
+ *               "scales": {"file": "scales.f32", "dtype": "float32", "shape": [30522]},
+ *               "token_weights": {"file": "token_weights.f32", "dtype": "float32", "shape": [30522]}},
+ *   "digest": "sha256 of the three files, in that order",
+ *   "recipe": {...how the vectors and weights were made, for people}
+ * }
+ * </pre>
+ *
+ * A token's vector is {@code scales[t] * vectors[t]} (int8, one scale per token; or float32 vectors
+ * with unit scales), and a text's embedding is {@code normalize(sum over its tokens of
+ * token_weights[t] * vector[t])} ({@link StaticEmbedder}).
+ *
+ * <p>Immutable once built; the arrays are not copied, callers must not change them.
+ */
+public final class StaticTable {
+  public static final String KIND = "static_embedding";
+  public static final int FORMAT_VERSION = 1;
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private final int vocab;
+  private final int dimension;
+  private final byte[] int8;
+  private final float[] float32;
+  private final float[] scales;
+  private final float[] tokenWeights;
+  private final String tokenizerModel;
+
+  private StaticTable(int vocab, int dimension, byte[] int8, float[] float32, float[] scales, float[] tokenWeights,
+      String tokenizerModel) {
+    this.vocab = vocab;
+    this.dimension = dimension;
+    this.int8 = int8;
+    this.float32 = float32;
+    this.scales = scales;
+    this.tokenWeights = tokenWeights;
+    this.tokenizerModel = tokenizerModel;
+  }
+
+  /** Float32 vectors ({@code vocab x dimension}, row-major) with a weight per token. */
+  public static StaticTable ofFloats(int vocab, int dimension, float[] vectors, float[] tokenWeights,
+      String tokenizerModel) {
+    check(vocab, dimension, vectors.length, tokenWeights.length);
+    float[] ones = new float[vocab];
+    java.util.Arrays.fill(ones, 1f);
+    return new StaticTable(vocab, dimension, null, vectors, ones, tokenWeights, tokenizerModel);
+  }
+
+  /** Int8 vectors with one scale per token, and a weight per token. */
+  public static StaticTable ofInt8(int vocab, int dimension, byte[] vectors, float[] scales, float[] tokenWeights,
+      String tokenizerModel) {
+    check(vocab, dimension, vectors.length, tokenWeights.length);
+    if (scales.length != vocab) {
+      throw new IllegalArgumentException("one scale per token expected: " + scales.length + " for " + vocab);
+    }
+    return new StaticTable(vocab, dimension, vectors, null, scales, tokenWeights, tokenizerModel);
+  }
+
+  private static void check(int vocab, int dimension, int values, int weights) {
+    if (vocab <= 0 || dimension <= 0 || (long) vocab * dimension != values || weights != vocab) {
+      throw new IllegalArgumentException("inconsistent static table: " + vocab + " x " + dimension + ", " + values
+          + " values, " + weights + " token weights");
+    }
+  }
+
+  /**
+   * Symmetric int8 per token: each row scaled so its largest magnitude is 127, rounded to nearest.
+   * A row of zeros keeps a zero scale.
+   */
+  public StaticTable quantized() {
+    if (int8 != null) {
+      return this;
+    }
+    byte[] q = new byte[vocab * dimension];
+    float[] s = new float[vocab];
+    for (int t = 0; t < vocab; t++) {
+      float max = 0;
+      for (int d = 0; d < dimension; d++) {
+        max = Math.max(max, Math.abs(float32[t * dimension + d]));
+      }
+      s[t] = max / 127f;
+      float inv = max > 0 ? 127f / max : 0f;
+      for (int d = 0; d < dimension; d++) {
+        q[t * dimension + d] = (byte) Math.round(float32[t * dimension + d] * inv);
+      }
+    }
+    return new StaticTable(vocab, dimension, q, null, s, tokenWeights, tokenizerModel);
+  }
+
+  public int vocabSize() {
+    return vocab;
+  }
+
+  public int dimension() {
+    return dimension;
+  }
+
+  public boolean isInt8() {
+    return int8 != null;
+  }
+
+  /** The int8 vectors (null for a float32 table). */
+  byte[] int8() {
+    return int8;
+  }
+
+  /** The float32 vectors (null for an int8 table). */
+  float[] float32() {
+    return float32;
+  }
+
+  float[] scales() {
+    return scales;
+  }
+
+  public float[] tokenWeights() {
+    return tokenWeights;
+  }
+
+  /** The embedding model whose tokenizer gives this table's token ids. */
+  public String tokenizerModel() {
+    return tokenizerModel;
+  }
+
+  /** Token {@code t}'s vector as stored (dequantized), without its weight. */
+  public float[] vector(int t) {
+    float[] v = new float[dimension];
+    for (int d = 0; d < dimension; d++) {
+      v[d] = int8 != null ? scales[t] * int8[t * dimension + d] : float32[t * dimension + d];
+    }
+    return v;
+  }
+
+  /**
+   * Writes the table into {@code dir}: the weight files and a manifest with their digest, the
+   * tokenizer's identity and {@code recipe} (free-form, for people). Deterministic: the same table
+   * and recipe give the same bytes.
+   */
+  public void write(Path dir, JsonNode recipe) throws IOException {
+    Files.createDirectories(dir);
+    EmbeddingModel model = EmbeddingModel.byId(tokenizerModel).orElseThrow();
+    byte[] vectors = int8 != null ? int8.clone() : floats(float32);
+    byte[] scaleBytes = floats(scales);
+    byte[] weightBytes = floats(tokenWeights);
+    String vectorsFile = int8 != null ? "vectors.i8" : "vectors.f32";
+    Files.write(dir.resolve(vectorsFile), vectors);
+    Files.write(dir.resolve("scales.f32"), scaleBytes);
+    Files.write(dir.resolve("token_weights.f32"), weightBytes);
+    ObjectNode m = JSON.createObjectNode();
+    m.put("format_version", FORMAT_VERSION);
+    m.put("kind", KIND);
+    m.put("dimension", dimension);
+    m.put("vocab_size", vocab);
+    ObjectNode tok = m.putObject("tokenizer");
+    tok.put("model", tokenizerModel);
+    tok.put("resource", model.tokenizerResource());
+    tok.put("sha256", sha256(resourceBytes(model.tokenizerResource())));
+    ObjectNode w = m.putObject("weights");
+    file(w, "vectors", vectorsFile, int8 != null ? "int8" : "float32", vocab, dimension);
+    file(w, "scales", "scales.f32", "float32", vocab);
+    file(w, "token_weights", "token_weights.f32", "float32", vocab);
+    m.put("digest", digest(vectors, scaleBytes, weightBytes));
+    m.set("recipe", recipe);
+    JSON.writeValue(dir.resolve("manifest.json").toFile(), m);
+  }
+
+  private static void file(ObjectNode weights, String name, String file, String dtype, int... shape) {
+    ObjectNode f = weights.putObject(name);
+    f.put("file", file);
+    f.put("dtype", dtype);
+    var s = f.putArray("shape");
+    for (int x : shape) {
+      s.add(x);
+    }
+  }
+
+  /** A table directory's manifest, checked for its kind and version; null when {@code dir} holds none. */
+  public static JsonNode manifestOf(Path dir) throws IOException {
+    Path m = dir.resolve("manifest.json");
+    if (!Files.isRegularFile(m)) {
+      return null;
+    }
+    JsonNode node;
+    try {
+      node = JSON.readTree(m.toFile());
+    } catch (IOException e) {
+      throw new IOException(m + ": not valid JSON: " + e.getMessage(), e);
+    }
+    return node != null && KIND.equals(node.path("kind").asText()) ? node : null;
+  }
+
+  /**
+   * Reads the table in {@code dir}, checking the manifest, the file sizes, the digest and that the
+   * tokenizer on the classpath is the one the table was made with.
+   *
+   * @throws IOException naming the file and what is wrong
+   */
+  public static StaticTable read(Path dir) throws IOException {
+    Path mf = dir.resolve("manifest.json");
+    if (!Files.isRegularFile(mf)) {
+      throw new NoSuchFileException(mf + ": missing (not a static embedding directory; make one with 'routewise distill')");
+    }
+    JsonNode m = JSON.readTree(mf.toFile());
+    if (m == null || !KIND.equals(m.path("kind").asText())) {
+      throw new IOException(mf + ": kind must be '" + KIND + "'");
+    }
+    if (m.path("format_version").asInt(-1) != FORMAT_VERSION) {
+      throw new IOException(mf + ": format_version " + m.path("format_version") + " is not supported (expected "
+          + FORMAT_VERSION + ")");
+    }
+    int vocab = m.path("vocab_size").asInt(-1);
+    int dim = m.path("dimension").asInt(-1);
+    if (vocab <= 0 || dim <= 0) {
+      throw new IOException(mf + ": vocab_size and dimension must be positive");
+    }
+    String tokModel = m.path("tokenizer").path("model").asText();
+    EmbeddingModel model = EmbeddingModel.byId(tokModel).orElseThrow(() -> new IOException(mf
+        + ": tokenizer.model '" + tokModel + "' is not a known embedding model (" + EmbeddingModel.ids() + ")"));
+    String tokSha = sha256(resourceBytes(model.tokenizerResource()));
+    if (!tokSha.equals(m.path("tokenizer").path("sha256").asText())) {
+      throw new IOException(mf + ": made with another " + model.tokenizerResource() + " (sha256 "
+          + m.path("tokenizer").path("sha256").asText() + ") than the one on the classpath (" + tokSha + ")");
+    }
+    JsonNode w = m.path("weights");
+    String dtype = w.path("vectors").path("dtype").asText();
+    if (!dtype.equals("int8") && !dtype.equals("float32")) {
+      throw new IOException(mf + ": weights.vectors.dtype must be int8 or float32, got '" + dtype + "'");
+    }
+    byte[] vectors = bytes(dir, mf, w, "vectors", (long) vocab * dim * (dtype.equals("int8") ? 1 : 4));
+    byte[] scaleBytes = bytes(dir, mf, w, "scales", vocab * 4L);
+    byte[] weightBytes = bytes(dir, mf, w, "token_weights", vocab * 4L);
+    String digest = digest(vectors, scaleBytes, weightBytes);
+    if (!digest.equals(m.path("digest").asText())) {
+      throw new IOException(mf + ": digest " + m.path("digest").asText() + " does not match the files (" + digest
+          + "): the table was changed or damaged");
+    }
+    float[] weights = toFloats(weightBytes);
+    return dtype.equals("int8")
+        ? new StaticTable(vocab, dim, vectors, null, toFloats(scaleBytes), weights, tokModel)
+        : new StaticTable(vocab, dim, null, toFloats(vectors), toFloats(scaleBytes), weights, tokModel);
+  }
+
+  private static byte[] bytes(Path dir, Path mf, JsonNode weights, String name, long expected) throws IOException {
+    JsonNode f = weights.path(name);
+    if (!f.path("file").isTextual()) {
+      throw new IOException(mf + ": weights." + name + " is missing");
+    }
+    Path p = dir.resolve(f.path("file").asText()).normalize();
+    if (!p.startsWith(dir.normalize())) {
+      throw new IOException(mf + ": weights." + name + " points outside the directory");
+    }
+    if (!Files.isRegularFile(p)) {
+      throw new NoSuchFileException(p + ": file missing");
+    }
+    if (Files.size(p) != expected) {
+      throw new IOException(p + ": has " + Files.size(p) + " bytes, expected " + expected);
+    }
+    return Files.readAllBytes(p);
+  }
+
+  /** The manifest's digest of a table directory, without reading its vectors. */
+  public static String digestOf(JsonNode manifest) {
+    return manifest.path("digest").asText();
+  }
+
+  static String digest(byte[]... parts) {
+    try {
+      MessageDigest d = MessageDigest.getInstance("SHA-256");
+      for (byte[] p : parts) {
+        d.update(p);
+      }
+      return HexFormat.of().formatHex(d.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static String sha256(byte[] bytes) {
+    return digest(bytes);
+  }
+
+  static byte[] resourceBytes(String resource) throws IOException {
+    try (var in = StaticTable.class.getClassLoader().getResourceAsStream(resource)) {
+      if (in == null) {
+        throw new IOException("resource " + resource + " is not on the classpath");
+      }
+      return in.readAllBytes();
+    }
+  }
+
+  static byte[] floats(float[] values) {
+    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    for (float v : values) {
+      b.putFloat(v);
+    }
+    return b.array();
+  }
+
+  static float[] toFloats(byte[] bytes) {
+    float[] out = new float[bytes.length / 4];
+    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+    return out;
+  }
+}
