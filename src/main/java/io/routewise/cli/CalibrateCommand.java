@@ -46,7 +46,7 @@ public final class CalibrateCommand implements Callable<Integer> {
       return 2;
     }
     List<PromptRecord> prompts = PromptFiles.read(input);
-    try (RouterSetup setup = new RouterSetup(opts.config, opts.modelsDir, strongModel, opts.embeddingCache);
+    try (RouterSetup setup = new RouterSetup(opts, strongModel);
         Router r = setup.load(router, strongModel, weakModel, true)) {
       double[] scores = PromptFiles.score(r, router, prompts, !quiet);
       double alpha = threshold(scores, strongPercent / 100);

@@ -40,8 +40,9 @@ public final class DistillCommand implements Callable<Integer> {
       description = "PCA dimension; the model's own (384) rotates without reducing; 0 = no PCA (default ${DEFAULT-VALUE}).")
   int dim;
 
-  @Option(names = "--weighting", defaultValue = "corpus",
-      description = "none | zipf (vocabulary order as frequency) | corpus (token counts over --corpus) (default ${DEFAULT-VALUE}).")
+  @Option(names = "--weighting", defaultValue = "none",
+      description = "none (a plain mean; measured best for routing, BENCHMARKS.md) | zipf (SIF, vocabulary order as frequency) "
+          + "| corpus (SIF, token counts over --corpus) (default ${DEFAULT-VALUE}).")
   String weighting;
 
   @Option(names = "--sif-a", defaultValue = "0.001", description = "SIF's a in a / (a + p(token)) (default ${DEFAULT-VALUE}).")
@@ -51,7 +52,7 @@ public final class DistillCommand implements Callable<Integer> {
   List<Path> corpus = new ArrayList<>();
 
   @Option(names = "--int8", defaultValue = "true", negatable = true, fallbackValue = "true",
-      description = "Store int8 vectors, one scale per token (default ${DEFAULT-VALUE}).")
+      description = "Store int8 vectors, one scale per dimension (default ${DEFAULT-VALUE}).")
   boolean int8;
 
   @Option(names = "--quiet", description = "No progress bar.")

@@ -120,7 +120,7 @@ public final class EvalCommand implements Callable<Integer> {
       wanted.add(0, "length");
     }
     wanted.removeIf(r -> r.equals("random"));
-    try (RouterSetup setup = new RouterSetup(opts.config, opts.modelsDir, strong, opts.embeddingCache)) {
+    try (RouterSetup setup = new RouterSetup(opts, strong)) {
       for (String spec : wanted) {
         try (Router r = setup.load(spec, strong, weak)) {
           double[] scores = PromptFiles.score(r, spec, rows, !quiet);
@@ -177,15 +177,17 @@ public final class EvalCommand implements Callable<Integer> {
     int n = rows.size();
     int k = ladder.size();
     List<String> ladderModels = ladder.rungs().stream().map(Ladder.Rung::model).toList();
-    try (RouterSetup setup = new RouterSetup(opts.config, opts.modelsDir, strong, opts.embeddingCache)) {
-      io.routewise.embedding.EmbeddingModel.byId(tokenModel)
+    try (RouterSetup setup = new RouterSetup(opts, strong)) {
+      io.routewise.embedding.EmbeddingModel tokens = io.routewise.embedding.EmbeddingModel.byId(tokenModel)
           .orElseThrow(() -> new IllegalArgumentException("unknown --token-model " + tokenModel));
-      io.routewise.embedding.OnnxEmbedder tokenizer = setup.embedders().onnx(tokenModel);
+      // The same ids as the model's own tokenizer, without loading its ONNX session.
+      io.routewise.embedding.WordPieceTokenizer tokenizer = io.routewise.embedding.WordPieceTokenizer.of(tokens,
+          setup.embedders().settings().filesDir());
       double[][] cost = new double[n][k];
       double[][] quality = new double[n][k];
       double inputTokens = 0;
       for (int p = 0; p < n; p++) {
-        int in = tokenizer.countTokens(rows.get(p).prompt());
+        int in = tokenizer.count(rows.get(p).prompt()) + 2; // with [CLS] and [SEP], as before
         inputTokens += in;
         for (int r = 0; r < k; r++) {
           Ladder.Rung rung = ladder.rung(r);

@@ -2,22 +2,26 @@ package io.routewise.cli;
 
 import io.routewise.data.PromptRecord;
 import io.routewise.embedding.EmbeddingModel;
-import io.routewise.embedding.OnnxEmbedder;
+import io.routewise.embedding.ModelFiles;
+import io.routewise.embedding.WordPieceTokenizer;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code routewise latency}: the routing-decision time (embedding + router) of each router on the
+ * {@code routewise latency}: the routing-decision time (tokenize, embed, score) of each router on the
  * user's own prompts, by prompt length, single-threaded, embedding cache off so every decision
- * embeds. What {@code serve} adds per request before the upstream call; figures for BENCHMARKS.md.
+ * embeds; plus prompts of about {@code --long-tokens} tokens made by joining the user's prompts, and
+ * optionally decisions per second on N threads. What {@code serve} adds per request before the
+ * upstream call; figures for BENCHMARKS.md.
  */
 @Command(name = "latency", mixinStandardHelpOptions = true,
     description = "Measure routing-decision latency (p50/p99) per router by prompt length in tokens.")
@@ -37,6 +41,14 @@ public final class LatencyCommand implements Callable<Integer> {
   @Option(names = "--warmup", defaultValue = "100", description = "Untimed decisions first (default ${DEFAULT-VALUE}).")
   int warmup;
 
+  @Option(names = "--rounds", defaultValue = "1",
+      description = "Times each bucket is timed over; p50/p99 over all of them (default ${DEFAULT-VALUE}).")
+  int rounds;
+
+  @Option(names = "--long-tokens", defaultValue = "0",
+      description = "Also time prompts of about this many tokens, each made by joining consecutive input prompts (0 = skip).")
+  int longTokens;
+
   @Option(names = "--token-model", defaultValue = "all-minilm-l6-v2-q",
       description = "Embedding model whose tokenizer sorts prompts into buckets (default ${DEFAULT-VALUE}).")
   String tokenModel;
@@ -54,15 +66,18 @@ public final class LatencyCommand implements Callable<Integer> {
     for (Path input : inputs) {
       prompts.addAll(PromptFiles.read(input));
     }
-    try (RouterSetup setup = new RouterSetup(opts.config, opts.modelsDir, null, null, 0)) {
-      EmbeddingModel.byId(tokenModel).orElseThrow(() -> new IllegalArgumentException("unknown --token-model " + tokenModel));
-      OnnxEmbedder tokens = setup.embedders().onnx(tokenModel);
+    try (RouterSetup setup = new RouterSetup(opts.config, opts.modelsDir, null, null, 0, opts.embeddingModel)) {
+      EmbeddingModel model = EmbeddingModel.byId(tokenModel)
+          .orElseThrow(() -> new IllegalArgumentException("unknown --token-model " + tokenModel));
+      WordPieceTokenizer tokens = WordPieceTokenizer.of(model, ModelFiles.defaultDir());
       List<List<String>> buckets = new ArrayList<>();
+      List<String> labels = new ArrayList<>();
       for (int i = 0; i < BUCKETS.length; i++) {
         buckets.add(new ArrayList<>());
+        labels.add(label(i));
       }
       for (PromptRecord p : prompts) {
-        int n = tokens.countTokens(p.prompt());
+        int n = tokens.count(p.prompt()) + 2;
         int b = 0;
         while (n > BUCKETS[b]) {
           b++;
@@ -71,32 +86,37 @@ public final class LatencyCommand implements Callable<Integer> {
           buckets.get(b).add(p.prompt());
         }
       }
-      System.out.printf("%-14s | %-11s | %5s | %9s | %9s | %9s%n", "router", "tokens", "n", "p50 ms", "p99 ms", "mean ms");
+      List<String> all = buckets.stream().flatMap(List::stream).toList();
+      if (longTokens > 0) {
+        buckets.add(joined(prompts, tokens, longTokens, Math.max(1, perBucket / 4)));
+        labels.add("~" + longTokens);
+      }
+      System.out.printf("%-14s | %-11s | %5s | %9s | %9s | %9s%n", "router", "tokens", "n", "p50 us", "p99 us", "mean us");
       System.out.println("-".repeat(72));
       for (String arg : routers) {
         try (Router r = setup.load(arg, null, null)) {
-          List<String> all = buckets.stream().flatMap(List::stream).toList();
           for (int i = 0; i < warmup; i++) {
             r.strongWinRate(Prompt.of(all.get(i % all.size())));
           }
-          for (int b = 0; b < BUCKETS.length; b++) {
+          for (int b = 0; b < buckets.size(); b++) {
             List<String> bucket = buckets.get(b);
             if (bucket.isEmpty()) {
               continue;
             }
-            double[] ms = new double[bucket.size()];
-            for (int i = 0; i < ms.length; i++) {
+            double[] us = new double[bucket.size() * rounds];
+            for (int k = 0; k < us.length; k++) {
+              Prompt p = Prompt.of(bucket.get(k % bucket.size()));
               long t0 = System.nanoTime();
-              r.strongWinRate(Prompt.of(bucket.get(i)));
-              ms[i] = (System.nanoTime() - t0) / 1e6;
+              r.strongWinRate(p);
+              us[k] = (System.nanoTime() - t0) / 1e3;
             }
-            Arrays.sort(ms);
-            System.out.printf("%-14s | %-11s | %5d | %9.2f | %9.2f | %9.2f%n", arg, label(b), ms.length,
-                pct(ms, 0.50), pct(ms, 0.99), Arrays.stream(ms).average().orElse(0));
+            Arrays.sort(us);
+            System.out.printf(Locale.ROOT, "%-14s | %-11s | %5d | %9.1f | %9.1f | %9.1f%n", arg, labels.get(b), bucket.size(),
+                pct(us, 0.50), pct(us, 0.99), Arrays.stream(us).average().orElse(0));
           }
           if (concurrency > 0) {
-            System.out.printf("%-14s | %d threads: %.0f decisions/s over %d prompts of all lengths%n", arg,
-                concurrency, throughput(r, all), all.size());
+            System.out.printf(Locale.ROOT, "%-14s | %d threads: %.0f decisions/s over %d prompts of all lengths up to the longest input%n",
+                arg, concurrency, throughput(r, all), all.size() * Math.max(1, rounds));
           }
         }
       }
@@ -104,15 +124,35 @@ public final class LatencyCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** {@code count} prompts of at least {@code target} tokens, each consecutive input prompts joined by blank lines. */
+  static List<String> joined(List<PromptRecord> prompts, WordPieceTokenizer tokens, int target, int count) {
+    List<String> out = new ArrayList<>();
+    int next = 0;
+    while (out.size() < count && next < prompts.size()) {
+      StringBuilder b = new StringBuilder();
+      int n = 2;
+      while (n < target && next < prompts.size()) {
+        String p = prompts.get(next++).prompt();
+        b.append(p).append("\n\n");
+        n += tokens.count(p);
+      }
+      if (n >= target) {
+        out.add(b.toString());
+      }
+    }
+    return out;
+  }
+
   private double throughput(Router r, List<String> prompts) throws InterruptedException {
     java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    int total = prompts.size() * Math.max(1, rounds);
     List<Thread> threads = new ArrayList<>();
     long t0 = System.nanoTime();
     for (int t = 0; t < concurrency; t++) {
       threads.add(Thread.ofPlatform().start(() -> {
-        for (int i = next.getAndIncrement(); i < prompts.size(); i = next.getAndIncrement()) {
+        for (int i = next.getAndIncrement(); i < total; i = next.getAndIncrement()) {
           try {
-            r.strongWinRate(Prompt.of(prompts.get(i)));
+            r.strongWinRate(Prompt.of(prompts.get(i % prompts.size())));
           } catch (Exception e) {
             throw new IllegalStateException(e);
           }
@@ -122,7 +162,7 @@ public final class LatencyCommand implements Callable<Integer> {
     for (Thread t : threads) {
       t.join();
     }
-    return prompts.size() / ((System.nanoTime() - t0) / 1e9);
+    return total / ((System.nanoTime() - t0) / 1e9);
   }
 
   private static String label(int b) {

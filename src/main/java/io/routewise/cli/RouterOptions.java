@@ -13,4 +13,8 @@ final class RouterOptions {
 
   @Option(names = "--embedding-cache", description = "Keep prompt embeddings in this directory across runs (offline use only).")
   Path embeddingCache;
+
+  @Option(names = "--embedding-model", description = "The embedding the routers use (default: the config's embedding.model, "
+      + "else all-minilm-l6-v2-q): a sentence model or a static table under the models directory.")
+  String embeddingModel;
 }

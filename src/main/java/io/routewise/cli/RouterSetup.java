@@ -33,12 +33,21 @@ final class RouterSetup implements AutoCloseable {
   private final RoutewiseConfig base;
   private final Embedders embedders;
 
-  RouterSetup(Path configFile, Path modelsDir, String strongModel, Path embeddingStore) {
-    this(configFile, modelsDir, strongModel, embeddingStore, -1);
+  /** The commands' shared options; {@code cacheEntries} >= 0 overrides the embedding LRU size (0 = no cache, for timing). */
+  RouterSetup(RouterOptions opts, String strongModel, int cacheEntries) {
+    this(opts.config, opts.modelsDir, strongModel, opts.embeddingCache, cacheEntries, opts.embeddingModel);
   }
 
-  /** {@code cacheEntries} >= 0 overrides the embedding LRU size (0 = no cache, for timing). */
-  RouterSetup(Path configFile, Path modelsDir, String strongModel, Path embeddingStore, int cacheEntries) {
+  RouterSetup(RouterOptions opts, String strongModel) {
+    this(opts, strongModel, -1);
+  }
+
+  /**
+   * {@code cacheEntries} >= 0 overrides the embedding LRU size (0 = no cache, for timing);
+   * {@code embeddingModel}, when not null, overrides {@code embedding.model}.
+   */
+  RouterSetup(Path configFile, Path modelsDir, String strongModel, Path embeddingStore, int cacheEntries,
+      String embeddingModel) {
     RoutewiseConfig cfg = configFile != null ? ConfigLoader.fromSystemEnv().load(configFile) : null;
     ConfigProblems problems = new ConfigProblems();
     UpstreamConfig strong = cfg != null ? cfg.strong() : upstream("strong", strongModel);
@@ -48,7 +57,14 @@ final class RouterSetup implements AutoCloseable {
     ConfigNode routers = cfg != null ? cfg.routers() : ConfigNode.empty("routers", problems);
     this.base = new RoutewiseConfig(new ServerConfig("127.0.0.1", 0, 1), strong, weak,
         new RoutingConfig("random", 0.5), new ClientConfig(1, Duration.ofSeconds(1)), models, embedding, routers);
-    EmbeddingSettings settings = EmbeddingSettings.from(embedding);
+    EmbeddingSettings settings = EmbeddingSettings.from(embedding, models);
+    if (embeddingModel != null) {
+      String unknown = EmbeddingSettings.unknownModel(embeddingModel, models);
+      if (unknown != null) {
+        problems.add("--embedding-model", unknown);
+      }
+      settings = settings.withModel(embeddingModel);
+    }
     problems.throwIfAny();
     if (embeddingStore != null) {
       settings = settings.withStoreDir(embeddingStore);

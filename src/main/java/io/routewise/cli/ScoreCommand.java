@@ -42,7 +42,7 @@ public final class ScoreCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     List<PromptRecord> prompts = PromptFiles.read(input);
-    try (RouterSetup setup = new RouterSetup(opts.config, opts.modelsDir, strongModel, opts.embeddingCache);
+    try (RouterSetup setup = new RouterSetup(opts, strongModel);
         Router r = setup.load(router, strongModel, weakModel, true)) {
       double[] scores = PromptFiles.score(r, router, prompts, !quiet);
       if (output.getParent() != null) {

@@ -37,7 +37,7 @@ public final class ServeCommand implements Callable<Integer> {
         cfg = cfg.withPort(port);
       }
       ConfigProblems problems = new ConfigProblems();
-      EmbeddingSettings embedding = EmbeddingSettings.from(cfg.embedding().reportingTo(problems));
+      EmbeddingSettings embedding = EmbeddingSettings.from(cfg.embedding().reportingTo(problems), cfg.modelsDir());
       problems.throwIfAny();
       Embedders embedders = new Embedders(embedding);
       try {

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.routewise.data.Holdout;
 import io.routewise.data.TrainingSet;
 import io.routewise.embedding.Embedder;
-import io.routewise.embedding.EmbeddingModel;
 import io.routewise.embedding.EmbeddingSettings;
 import io.routewise.embedding.Embedders;
 import io.routewise.embedding.ModelFiles;
@@ -57,13 +56,19 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--weak-model", defaultValue = "llama-3.1-8b-instruct", description = "Manifest default_weak.")
     String weakModel;
 
-    @Option(names = "--embedding-model", defaultValue = "all-minilm-l6-v2-q")
+    @Option(names = "--embedding-model", defaultValue = "all-minilm-l6-v2-q",
+        description = "A sentence model (all-minilm-l6-v2-q, bge-small-en-v1.5-q) or a static table under --models-dir, "
+            + "e.g. minilm-l6-static (default ${DEFAULT-VALUE}).")
     String embeddingModel;
 
-    @Option(names = "--max-tokens", defaultValue = "" + EmbeddingSettings.DEFAULT_MAX_TOKENS)
+    @Option(names = "--models-dir", defaultValue = "models", description = "Where static tables are found (default ${DEFAULT-VALUE}).")
+    Path modelsDir;
+
+    @Option(names = "--max-tokens", defaultValue = "" + EmbeddingSettings.DEFAULT_MAX_TOKENS,
+        description = "Sentence models only: token budget (default ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--truncation", defaultValue = "head_tail", description = "head | head_tail")
+    @Option(names = "--truncation", defaultValue = "head_tail", description = "Sentence models only: head | head_tail")
     String truncation;
 
     @Option(names = "--threads", defaultValue = "2", description = "ONNX threads for embedding.")
@@ -104,7 +109,8 @@ public final class TrainCommand implements Runnable {
     EmbeddingSettings embeddingSettings() {
       Path store = embeddingCache != null ? embeddingCache
           : Path.of(System.getProperty("java.io.tmpdir"), "routewise", "embeddings");
-      return new EmbeddingSettings(maxTokens, Truncation.parse(truncation), threads, 0, ModelFiles.defaultDir(), store);
+      return new EmbeddingSettings(embeddingModel, maxTokens, Truncation.parse(truncation), threads, 0,
+          ModelFiles.defaultDir(), modelsDir, store);
     }
 
     ObjectNode manifest(String kind, Embedder embedder, TrainingSet set) {
@@ -112,8 +118,13 @@ public final class TrainCommand implements Runnable {
       ObjectNode e = m.putObject("embedding");
       e.put("model", embedder.modelId());
       e.put("dimension", embedder.dimension());
-      e.put("max_tokens", maxTokens);
-      e.put("truncation", Truncation.parse(truncation).configName());
+      if (embedder.fingerprint() != null) {
+        // A static table: every token, no budget; the digest pins the exact table.
+        e.put("fingerprint", embedder.fingerprint());
+      } else {
+        e.put("max_tokens", maxTokens);
+        e.put("truncation", Truncation.parse(truncation).configName());
+      }
       var models = m.putArray("models");
       set.data().models().forEach(models::add);
       m.put("default_strong", set.data().models().contains(strongModel) ? strongModel : set.data().models().get(0));
@@ -130,8 +141,10 @@ public final class TrainCommand implements Runnable {
     }
 
     TrainingSet load(Embedders embedders) throws Exception {
-      EmbeddingModel.byId(embeddingModel).orElseThrow(() -> new IllegalArgumentException(
-          "unknown --embedding-model " + embeddingModel + " (known: " + EmbeddingModel.ids() + ")"));
+      String unknown = EmbeddingSettings.unknownModel(embeddingModel, modelsDir);
+      if (unknown != null) {
+        throw new IllegalArgumentException("--embedding-model " + unknown);
+      }
       return TrainingSet.load(data, Holdout.parse(holdout), seed, embedders.get(embeddingModel), !quiet);
     }
   }

@@ -77,6 +77,11 @@ public final class CachingEmbedder implements Embedder {
   /** The cached or freshly computed vector; callers must not modify it. */
   @Override
   public float[] embed(String text) {
+    if (capacity == 0) {
+      // Off: no digest of the prompt, which would cost a static embedder as much as embedding it.
+      misses.increment();
+      return delegate.embed(text);
+    }
     Key k = key(text);
     float[] v = lookup(k);
     if (v != null) {
@@ -89,12 +94,30 @@ public final class CachingEmbedder implements Embedder {
     return v;
   }
 
-  /** A hit counts as one; a miss is not counted here (the {@link #embed} that follows counts it). */
+  /**
+   * The cached vector, else what the embedder has at hand without cost ({@link StaticEmbedder}
+   * computes ordinary prompts), kept as {@link #embed} keeps it. A hit counts as one; a vector the
+   * embedder gives counts as a miss; null counts nothing (the {@link #embed} that follows counts it).
+   */
   @Override
   public float[] cached(String text) {
-    float[] v = lookup(key(text));
+    if (capacity == 0) {
+      float[] v = delegate.cached(text);
+      if (v != null) {
+        misses.increment();
+      }
+      return v;
+    }
+    Key k = key(text);
+    float[] v = lookup(k);
     if (v != null) {
       hits.increment();
+      return v;
+    }
+    v = delegate.cached(text);
+    if (v != null) {
+      misses.increment();
+      store(k, v);
     }
     return v;
   }
@@ -149,6 +172,11 @@ public final class CachingEmbedder implements Embedder {
   @Override
   public String inputRule() {
     return delegate.inputRule();
+  }
+
+  @Override
+  public String fingerprint() {
+    return delegate.fingerprint();
   }
 
   @Override

@@ -1,12 +1,17 @@
 package io.routewise.embedding;
 
 import io.routewise.config.ConfigNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The process-wide {@link EmbedderSource}: one ONNX session and one LRU cache per model id, created
- * on first use with the configured settings, closed with this source at shutdown.
+ * The process-wide {@link EmbedderSource}, the one place embedders are made: per model id one ONNX
+ * session (a sentence model of {@link EmbeddingModel}) or one static table (a directory under
+ * {@code models_dir} made by {@code routewise distill}), with one LRU cache in front, created on first
+ * use with the configured settings, closed with this source at shutdown.
  *
  * <p>There is no global instance: the owner (serve, a CLI command, a test) creates one and closes it.
  */
@@ -19,28 +24,48 @@ public final class Embedders implements EmbedderSource, AutoCloseable {
   }
 
   /** Reads the {@code embedding:} config node (problems go to the node's problem list). */
-  public static Embedders fromConfig(ConfigNode embedding) {
-    return new Embedders(EmbeddingSettings.from(embedding));
+  public static Embedders fromConfig(ConfigNode embedding, Path modelsDir) {
+    return new Embedders(EmbeddingSettings.from(embedding, modelsDir));
   }
 
   public EmbeddingSettings settings() {
     return settings;
   }
 
+  @Override
+  public String defaultModelId() {
+    return settings.model();
+  }
+
   /**
-   * The shared embedder for {@code modelId} (see {@link EmbeddingModel#ids()}).
+   * The shared embedder for {@code modelId}: a sentence model's id ({@link EmbeddingModel#ids()}) or a
+   * static table's directory name under the models directory.
    *
-   * @throws IllegalArgumentException for an unknown id
+   * @throws IllegalArgumentException for an id that names neither
+   * @throws UncheckedIOException for a static table that cannot be read (the message names the file)
    */
   @Override
   public CachingEmbedder get(String modelId) {
-    EmbeddingModel model = EmbeddingModel.byId(modelId).orElseThrow(() -> new IllegalArgumentException(
-        "unknown embedding model '" + modelId + "' (known: " + String.join(", ", EmbeddingModel.ids()) + ")"));
     return byId.computeIfAbsent(modelId, id -> {
-      Embedder e = OnnxEmbedder.load(model, Math.min(settings.maxTokens(), model.maxPositions()),
-          settings.truncation(), settings.threads(), settings.filesDir());
-      if (settings.storeDir() != null) {
-        e = new EmbeddingStore(e, settings.storeDir().resolve(settings.vectorsId(id) + ".bin"));
+      String unknown = EmbeddingSettings.unknownModel(id, settings.modelsDir());
+      if (unknown != null) {
+        throw new IllegalArgumentException("unknown embedding model " + unknown);
+      }
+      Embedder e;
+      var onnx = EmbeddingModel.byId(id);
+      if (onnx.isPresent()) {
+        EmbeddingModel model = onnx.get();
+        e = OnnxEmbedder.load(model, Math.min(settings.maxTokens(), model.maxPositions()),
+            settings.truncation(), settings.threads(), settings.filesDir());
+        if (settings.storeDir() != null) {
+          e = new EmbeddingStore(e, settings.storeDir().resolve(settings.vectorsId(id) + ".bin"));
+        }
+      } else {
+        try {
+          e = StaticEmbedder.load(id, settings.modelsDir().resolve(id), settings.filesDir());
+        } catch (IOException ex) {
+          throw new UncheckedIOException(ex.getMessage(), ex);
+        }
       }
       return new CachingEmbedder(e, settings.cacheEntries());
     });

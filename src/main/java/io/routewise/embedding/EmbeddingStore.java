@@ -120,6 +120,11 @@ public final class EmbeddingStore implements Embedder {
   }
 
   @Override
+  public String fingerprint() {
+    return delegate.fingerprint();
+  }
+
+  @Override
   public String modelId() {
     return delegate.modelId();
   }

@@ -18,7 +18,7 @@ import java.util.regex.Pattern;
  *   <li>a weight per token, so frequent tokens count less in a text's mean: SIF,
  *       {@code a / (a + p(token))}, with {@code p} from token counts over a corpus or, without one,
  *       from Zipf's law over the vocabulary's order;
- *   <li>optionally int8, one scale per token.
+ *   <li>optionally int8, one scale per dimension.
  * </ol>
  *
  * Deterministic: the forward passes run one token at a time on one thread (the int8 model
@@ -97,7 +97,7 @@ public final class StaticDistiller {
       w.put("formula", "a / (a + p(token))").put("a", recipe.sifA());
     }
     StaticTable table = StaticTable.ofFloats(vocab, d, vectors, weights, model.id());
-    record.put("quantization", recipe.int8() ? "int8, symmetric, one scale per token" : "none (float32)");
+    record.put("quantization", recipe.int8() ? "int8, symmetric, one scale per dimension" : "none (float32)");
     return recipe.int8() ? table.quantized() : table;
   }
 

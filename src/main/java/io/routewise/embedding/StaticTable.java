@@ -25,16 +25,17 @@ import java.util.HexFormat;
  *   "dimension": 256, "vocab_size": 30522,
  *   "tokenizer": {"model": "all-minilm-l6-v2-q", "resource": "...-tokenizer.json", "sha256": "..."},
  *   "weights": {"vectors": {"file": "vectors.i8", "dtype": "int8", "shape": [30522, 256]},
- *               "scales": {"file": "scales.f32", "dtype": "float32", "shape": [30522]},
+ *               "scales": {"file": "scales.f32", "dtype": "float32", "shape": [256]},
  *               "token_weights": {"file": "token_weights.f32", "dtype": "float32", "shape": [30522]}},
  *   "digest": "sha256 of the three files, in that order",
  *   "recipe": {...how the vectors and weights were made, for people}
  * }
  * </pre>
  *
- * A token's vector is {@code scales[t] * vectors[t]} (int8, one scale per token; or float32 vectors
- * with unit scales), and a text's embedding is {@code normalize(sum over its tokens of
- * token_weights[t] * vector[t])} ({@link StaticEmbedder}).
+ * A token's vector is {@code scales[d] * vectors[t][d]} (int8, one scale per dimension; or float32
+ * vectors with unit scales), and a text's embedding is {@code normalize(sum over its tokens of
+ * token_weights[t] * vector[t])} ({@link StaticEmbedder}). One scale per dimension, rather than per
+ * token, is applied once to a prompt's sum instead of once per token.
  *
  * <p>Immutable once built; the arrays are not copied, callers must not change them.
  */
@@ -66,17 +67,17 @@ public final class StaticTable {
   public static StaticTable ofFloats(int vocab, int dimension, float[] vectors, float[] tokenWeights,
       String tokenizerModel) {
     check(vocab, dimension, vectors.length, tokenWeights.length);
-    float[] ones = new float[vocab];
+    float[] ones = new float[dimension];
     java.util.Arrays.fill(ones, 1f);
     return new StaticTable(vocab, dimension, null, vectors, ones, tokenWeights, tokenizerModel);
   }
 
-  /** Int8 vectors with one scale per token, and a weight per token. */
+  /** Int8 vectors with one scale per dimension, and a weight per token. */
   public static StaticTable ofInt8(int vocab, int dimension, byte[] vectors, float[] scales, float[] tokenWeights,
       String tokenizerModel) {
     check(vocab, dimension, vectors.length, tokenWeights.length);
-    if (scales.length != vocab) {
-      throw new IllegalArgumentException("one scale per token expected: " + scales.length + " for " + vocab);
+    if (scales.length != dimension) {
+      throw new IllegalArgumentException("one scale per dimension expected: " + scales.length + " for " + dimension);
     }
     return new StaticTable(vocab, dimension, vectors, null, scales, tokenWeights, tokenizerModel);
   }
@@ -89,24 +90,31 @@ public final class StaticTable {
   }
 
   /**
-   * Symmetric int8 per token: each row scaled so its largest magnitude is 127, rounded to nearest.
-   * A row of zeros keeps a zero scale.
+   * Symmetric int8, one scale per dimension: the largest magnitude of a dimension over the tokens
+   * that count (weight not 0) becomes 127, values rounded to nearest (and clipped, for tokens of
+   * weight 0, which no text sums). A dimension that is 0 everywhere keeps a zero scale.
    */
   public StaticTable quantized() {
     if (int8 != null) {
       return this;
     }
-    byte[] q = new byte[vocab * dimension];
-    float[] s = new float[vocab];
+    float[] s = new float[dimension];
     for (int t = 0; t < vocab; t++) {
-      float max = 0;
-      for (int d = 0; d < dimension; d++) {
-        max = Math.max(max, Math.abs(float32[t * dimension + d]));
+      if (tokenWeights[t] != 0) {
+        for (int d = 0; d < dimension; d++) {
+          s[d] = Math.max(s[d], Math.abs(float32[t * dimension + d]));
+        }
       }
-      s[t] = max / 127f;
-      float inv = max > 0 ? 127f / max : 0f;
+    }
+    float[] inv = new float[dimension];
+    for (int d = 0; d < dimension; d++) {
+      inv[d] = s[d] > 0 ? 127f / s[d] : 0f;
+      s[d] /= 127f;
+    }
+    byte[] q = new byte[vocab * dimension];
+    for (int t = 0; t < vocab; t++) {
       for (int d = 0; d < dimension; d++) {
-        q[t * dimension + d] = (byte) Math.round(float32[t * dimension + d] * inv);
+        q[t * dimension + d] = (byte) Math.max(-127, Math.min(127, Math.round(float32[t * dimension + d] * inv[d])));
       }
     }
     return new StaticTable(vocab, dimension, q, null, s, tokenWeights, tokenizerModel);
@@ -151,7 +159,7 @@ public final class StaticTable {
   public float[] vector(int t) {
     float[] v = new float[dimension];
     for (int d = 0; d < dimension; d++) {
-      v[d] = int8 != null ? scales[t] * int8[t * dimension + d] : float32[t * dimension + d];
+      v[d] = int8 != null ? scales[d] * int8[t * dimension + d] : float32[t * dimension + d];
     }
     return v;
   }
@@ -182,7 +190,7 @@ public final class StaticTable {
     tok.put("sha256", sha256(resourceBytes(model.tokenizerResource())));
     ObjectNode w = m.putObject("weights");
     file(w, "vectors", vectorsFile, int8 != null ? "int8" : "float32", vocab, dimension);
-    file(w, "scales", "scales.f32", "float32", vocab);
+    file(w, "scales", "scales.f32", "float32", dimension);
     file(w, "token_weights", "token_weights.f32", "float32", vocab);
     m.put("digest", digest(vectors, scaleBytes, weightBytes));
     m.set("recipe", recipe);
@@ -252,7 +260,7 @@ public final class StaticTable {
       throw new IOException(mf + ": weights.vectors.dtype must be int8 or float32, got '" + dtype + "'");
     }
     byte[] vectors = bytes(dir, mf, w, "vectors", (long) vocab * dim * (dtype.equals("int8") ? 1 : 4));
-    byte[] scaleBytes = bytes(dir, mf, w, "scales", vocab * 4L);
+    byte[] scaleBytes = bytes(dir, mf, w, "scales", dim * 4L);
     byte[] weightBytes = bytes(dir, mf, w, "token_weights", vocab * 4L);
     String digest = digest(vectors, scaleBytes, weightBytes);
     if (!digest.equals(m.path("digest").asText())) {

@@ -27,6 +27,8 @@ import java.util.List;
  *   "format_version": 1,
  *   "kind": "mf" | "sw_ranking" | "bert",
  *   "embedding": {"model": "all-minilm-l6-v2-q", "dimension": 384, "max_tokens": 128, "truncation": "head_tail"},
+ *                                                  // a static table: {"model": "minilm-l6-static", "dimension": 256,
+ *                                                  //                  "fingerprint": "<the table's digest>"}
  *   "models": ["gpt-4o-2024-05-13", ...],          // model ids, in the weights' row order
  *   "default_strong": "...", "default_weak": "...",
  *   "weights": {"NAME": {"file": "NAME.f32", "shape": [rows, cols]}, ...},
@@ -177,11 +179,46 @@ public final class ModelDir {
     return manifest.path("embedding").path("dimension").asInt();
   }
 
-  /** Fails unless the embedder gives vectors of the size the weights were trained on. */
+  /**
+   * The shared embedder this router uses: its {@code embedding_model} setting, else the configured
+   * default ({@code embedding.model}). It must be the embedding the weights were trained on (the
+   * manifest's {@code embedding.model}, and for a distilled table the same table, by digest), else the
+   * router fails to load, saying how to fix it.
+   */
+  public Embedder embedder(RouterContext ctx) throws IOException {
+    String setting = ctx.settings().string("embedding_model", null);
+    String wanted = setting != null ? setting : ctx.embedders().defaultModelId();
+    if (!wanted.equals(embeddingModel())) {
+      throw new IOException(dir + " was trained on the embedding '" + embeddingModel() + "', but this router is set"
+          + " to use '" + wanted + "' (" + (setting != null ? ctx.settings().pathOf("embedding_model")
+          : "embedding.model") + "); retrain it with 'routewise train --embedding-model " + wanted + "', or set "
+          + ctx.settings().pathOf("embedding_model") + ": " + embeddingModel());
+    }
+    Embedder embedder;
+    try {
+      embedder = ctx.embedders().get(wanted);
+    } catch (IllegalArgumentException | java.io.UncheckedIOException e) {
+      throw new IOException(e.getMessage(), e);
+    }
+    checkEmbedder(embedder);
+    return embedder;
+  }
+
+  /**
+   * Fails unless the embedder gives vectors of the size the weights were trained on and, when the
+   * manifest records the exact vectors ({@code embedding.fingerprint}, a distilled table's digest),
+   * those same vectors.
+   */
   public void checkEmbedder(Embedder embedder) throws IOException {
     if (embedder.dimension() != embeddingDimension()) {
       throw new IOException(dir.resolve("manifest.json") + ": embedding dimension " + embeddingDimension()
           + " does not match the embedder '" + embedder.modelId() + "' (" + embedder.dimension() + ")");
+    }
+    String trained = manifest.path("embedding").path("fingerprint").asText(null);
+    if (trained != null && !trained.equals(embedder.fingerprint())) {
+      throw new IOException(dir.resolve("manifest.json") + ": trained on the table '" + embedder.modelId()
+          + "' with digest " + trained + ", but that table now has digest " + embedder.fingerprint()
+          + " (it was distilled again or changed); retrain the router on it, or restore the table it was trained on");
     }
     inputRuleMismatch(embedder).ifPresent(LOG::warn);
   }

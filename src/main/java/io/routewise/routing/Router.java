@@ -48,7 +48,7 @@ public interface Router extends AutoCloseable {
 
   /**
    * For a {@link #cpuBound()} router: the win rate when this prompt costs microseconds after all
-   * (its embedding is already cached), else NaN. Asked on the request thread first, so a cached
+   * (its embedding is already cached, or comes from a static table in microseconds), else NaN. Asked on the request thread first, so a cached
    * prompt neither waits behind the scoring backlog nor is turned away as overloaded. A router that
    * answers here for a prompt must also answer {@link #topWinRates} for it in microseconds: with
    * more than two upstreams, that is what the request thread then asks.

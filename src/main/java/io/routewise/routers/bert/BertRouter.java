@@ -44,6 +44,8 @@ import java.util.function.Function;
  *     model_dir: models/bert     # default: &lt;models_dir&gt;/bert
  *     weak_ok_labels: [1, 2]     # labels (index or id2label name) meaning the weak model is fine;
  *                                # win rate = 1 - their probability sum. Overrides the directory's reading.
+ *     # head form only:
+ *     embedding_model: minilm-l6-static   # default: embedding.model; must be what the head was trained on
  *     # classifier form only:
  *     max_tokens: 512            # token budget with [CLS]/[SEP]; default min(512, max_position_embeddings)
  *     truncation: head           # head (RouteLLM's) | head_tail
@@ -184,8 +186,7 @@ public final class BertRouter implements Router {
     } catch (IllegalArgumentException e) {
       throw new IOException(mf + ": " + e.getMessage() + " (labels " + labels + ")", e);
     }
-    Embedder embedder = ctx.embedders().get(md.embeddingModel());
-    md.checkEmbedder(embedder);
+    Embedder embedder = md.embedder(ctx);
     return head(embedder, head, reading);
   }
 

@@ -23,6 +23,7 @@ import java.util.Map;
  *     model_dir: models/mf             # default: &lt;models_dir&gt;/mf
  *     strong_model: gpt-4o-2024-05-13  # trained model id standing for the strong upstream
  *     weak_model: llama-3.1-8b-instruct
+ *     embedding_model: minilm-l6-static  # default: embedding.model; must be what the model was trained on
  * </pre>
  *
  * Without {@code strong_model}, the strong upstream's {@code router_model}, else its {@code model}
@@ -75,8 +76,7 @@ public final class MfRouter implements Router {
       throw new IOException("strong and weak both resolve to " + strong + ", so mf would always answer 0.5; set "
           + ctx.settings().pathOf("strong_model") + " and " + ctx.settings().pathOf("weak_model") + " to two models");
     }
-    Embedder embedder = ctx.embedders().get(md.embeddingModel());
-    md.checkEmbedder(embedder);
+    Embedder embedder = md.embedder(ctx);
     Map<String, Integer> rows = new HashMap<>();
     placed.forEach((upstream, id) -> rows.put(upstream, models.indexOf(id)));
     rows.put("strong", models.indexOf(strong));
@@ -92,7 +92,10 @@ public final class MfRouter implements Router {
     return weak;
   }
 
-  /** An ONNX embedding (unless cached): milliseconds of CPU, scored off the request threads. */
+  /**
+   * An ONNX embedding is milliseconds of CPU, scored off the request threads; a prompt the embedder
+   * has at hand (cached, or any ordinary prompt of a static table) is answered by {@link #cachedWinRate}.
+   */
   @Override
   public boolean cpuBound() {
     return true;
@@ -103,7 +106,7 @@ public final class MfRouter implements Router {
     return winRate(embedder.embed(prompt.text()));
   }
 
-  /** With the embedding cached, a dot product: no need for a scoring thread. */
+  /** With the embedding at hand (cached, or a static table's microseconds), a dot product: no scoring thread. */
   @Override
   public double cachedWinRate(Prompt prompt) {
     float[] e = embedder.cached(prompt.text());

@@ -30,6 +30,7 @@ import java.util.Map;
  *     model_dir: models/sw_ranking
  *     strong_model: gpt-4o-2024-05-13
  *     weak_model: llama-3.1-8b-instruct
+ *     embedding_model: minilm-l6-static  # default: embedding.model; must be what the index was built on
  * </pre>
  */
 public final class SwRankingRouter implements Router {
@@ -82,8 +83,7 @@ public final class SwRankingRouter implements Router {
     }
     upstreamTiers.put("strong", st);
     upstreamTiers.put("weak", wt);
-    Embedder embedder = ctx.embedders().get(md.embeddingModel());
-    md.checkEmbedder(embedder);
+    Embedder embedder = md.embedder(ctx);
     return new SwRankingRouter(embedder, index, st, wt, upstreamTiers);
   }
 

@@ -1,0 +1,236 @@
+package io.routewise.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.config.ConfigException;
+import io.routewise.config.ConfigNode;
+import io.routewise.config.ConfigProblems;
+import io.routewise.config.RoutewiseConfig;
+import io.routewise.embedding.Embedders;
+import io.routewise.embedding.EmbeddingSettings;
+import io.routewise.embedding.StaticTable;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.routing.Prompt;
+import io.routewise.routing.Router;
+import io.routewise.server.ProxyFixture;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Routers on the distilled static embedding ({@code models/minilm-l6-static}): trained with
+ * {@code train --embedding-model}, served with {@code embedding.model}, decided on the request thread,
+ * and refused at start when the embedding they were trained on is not the one configured.
+ */
+class StaticEmbeddingRoutersTest {
+  static final String STATIC = "minilm-l6-static";
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final Path OUTCOMES = Path.of("src/test/resources/fixtures/synthetic-outcomes.jsonl");
+  static final String HARD = "Prove that every compact group has a Haar measure.";
+  static final String EASY = "What is the capital of Peru?";
+
+  @TempDir
+  static Path tmp;
+  static Path mf;
+  static Path sw;
+
+  @BeforeAll
+  static void train() {
+    mf = tmp.resolve("mf");
+    sw = tmp.resolve("sw");
+    List<String> common = List.of("--data", OUTCOMES.toString(), "--holdout", "source:synthetic-b",
+        "--strong-model", "strong-model", "--weak-model", "weak-model", "--embedding-model", STATIC, "--quiet");
+    var r = LearnedRoutersEndToEndTest.run(concat(List.of("train", "mf", "--out", mf.toString(), "--dim", "16"), common));
+    assertEquals(0, r.code(), r.err());
+    r = LearnedRoutersEndToEndTest.run(concat(List.of("train", "sw", "--out", sw.toString(), "--tiers", "3"), common));
+    assertEquals(0, r.code(), r.err());
+  }
+
+  static Embedders embedders(String model) {
+    return new Embedders(EmbeddingSettings.defaults().withModel(model).withCacheEntries(0));
+  }
+
+  @Test
+  void aRouterTrainedOnTheTableRecordsItsIdAndDigestAndLearnsTheHeldOutSource() throws Exception {
+    JsonNode table = StaticTable.manifestOf(Path.of("models", STATIC));
+    String digest = table.path("digest").asText();
+    for (Path dir : List.of(mf, sw)) {
+      JsonNode m = JSON.readTree(dir.resolve("manifest.json").toFile());
+      JsonNode e = m.path("embedding");
+      assertEquals(STATIC, e.path("model").asText());
+      assertEquals(table.path("dimension").asInt(), e.path("dimension").asInt());
+      assertEquals(digest, e.path("fingerprint").asText());
+      assertTrue(e.path("max_tokens").isMissingNode(), "a static table has no token budget: " + e);
+      double apgr = m.path("heldout").path("apgr").asDouble();
+      assertTrue(apgr > 0.62, dir + " held-out APGR " + apgr);
+    }
+  }
+
+  @Test
+  void withTheTableAsEmbeddingModelServeRoutesHardPromptsStrongAndEasyOnesWeak() throws Exception {
+    String routers = "routers: {mf: {model_dir: \"%s\"}, sw_ranking: {model_dir: \"%s\"}}\n".formatted(mf, sw);
+    try (Embedders e = embedders(STATIC); ProxyFixture p = new ProxyFixture(routers, e)) {
+      for (String router : List.of("mf", "sw_ranking")) {
+        double hard = winRate(p, router, HARD);
+        double easy = winRate(p, router, EASY);
+        assertTrue(hard > easy, router + ": hard " + hard + " should beat easy " + easy);
+        String alpha = String.valueOf((hard + easy) / 2);
+        assertTrue(p.chat("router-" + router + "-" + alpha, HARD).headers().firstValue("x-routewise-model")
+            .orElseThrow().startsWith("strong"));
+        assertTrue(p.chat("router-" + router + "-" + alpha, EASY).headers().firstValue("x-routewise-model")
+            .orElseThrow().startsWith("weak"));
+      }
+    }
+  }
+
+  @Test
+  void aStaticMfDecidesOnTheRequestThreadWhileEveryScoringThreadIsBusy() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicBoolean release = new java.util.concurrent.atomic.AtomicBoolean();
+    Router spinner = new Router() {
+      @Override
+      public double strongWinRate(Prompt prompt) {
+        entered.countDown();
+        while (!release.get()) {
+          Thread.onSpinWait();
+        }
+        return 0;
+      }
+
+      @Override
+      public boolean cpuBound() {
+        return true;
+      }
+    };
+    String yaml = TestConfigs.withRouting(TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1",
+        "routers: {spin: {}, mf: {model_dir: \"%s\"}}".formatted(mf)), "scoring_threads: 1, scoring_queue: 1");
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    try (Embedders e = embedders(STATIC); Routewise r = Routewise.start(TestConfigs.config(yaml),
+        RouterCatalog.standard().with("spin", ctx -> spinner), e, () -> {})) {
+      CompletableFuture<HttpResponse<String>> busy = http.sendAsync(route(r.port(), "spin", HARD),
+          HttpResponse.BodyHandlers.ofString());
+      assertTrue(entered.await(10, TimeUnit.SECONDS), "the only scoring thread is spinning");
+      CompletableFuture<HttpResponse<String>> queued = http.sendAsync(route(r.port(), "spin", EASY),
+          HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> decided = http.send(route(r.port(), "mf", HARD), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, decided.statusCode(), decided.body());
+      JsonNode d = JSON.readTree(decided.body());
+      assertFalse(d.has("router_error"), "mf neither waited for nor was refused by the busy scoring thread: " + d);
+      assertFalse(busy.isDone() || queued.isDone(), "the spinning decision is still running");
+      release.set(true);
+      assertEquals(200, busy.get(10, TimeUnit.SECONDS).statusCode());
+      assertEquals(200, queued.get(10, TimeUnit.SECONDS).statusCode());
+    } finally {
+      release.set(true);
+    }
+  }
+
+  @Test
+  void theShippedMiniLmRouterFailsToStartWhenTheConfigNamesTheTable() {
+    String problem = startProblem(STATIC, "mf: {}");
+    assertTrue(problem.contains("routers.mf") && problem.contains("trained on the embedding 'all-minilm-l6-v2-q'")
+        && problem.contains("'" + STATIC + "' (embedding.model)"), problem);
+  }
+
+  @Test
+  void aRouterTrainedOnTheTableFailsToStartUnderTheDefaultEmbeddingNamingTheFix() {
+    String problem = startProblem("all-minilm-l6-v2-q", "sw_ranking: {model_dir: \"" + sw + "\"}");
+    assertTrue(problem.contains("trained on the embedding '" + STATIC + "'")
+        && problem.contains("routers.sw_ranking.embedding_model: " + STATIC), problem);
+  }
+
+  @Test
+  void aRoutersOwnEmbeddingModelLetsMiniLmAndStaticRoutersServeSideBySide() throws Exception {
+    String routers = "routers: {mf: {model_dir: \"%s\", embedding_model: %s}, bert: {}}\n".formatted(mf, STATIC);
+    try (Embedders e = embedders("all-minilm-l6-v2-q"); ProxyFixture p = new ProxyFixture(routers, e)) {
+      assertTrue(winRate(p, "mf", HARD) > winRate(p, "mf", EASY));
+      winRate(p, "bert", HARD);
+      assertEquals(java.util.Set.of("all-minilm-l6-v2-q", STATIC), e.loaded().keySet());
+    }
+  }
+
+  @Test
+  void aTableDistilledAgainUnderTheSameNameFailsTheRoutersTrainedOnTheOldOne() throws Exception {
+    Path models = tmp.resolve("models-redistilled");
+    StaticTable old = StaticTable.read(Path.of("models", STATIC));
+    float[] weights = old.tokenWeights().clone();
+    weights[2000] *= 2;
+    StaticTable changed = StaticTable.ofFloats(old.vocabSize(), old.dimension(), floats(old), weights, old.tokenizerModel());
+    changed.write(models.resolve(STATIC), JSON.createObjectNode().put("note", "made again"));
+    String yaml = TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1",
+        "routers: {mf: {model_dir: \"" + mf + "\"}}");
+    try (Embedders e = new Embedders(EmbeddingSettings.defaults().withModel(STATIC).withModelsDir(models))) {
+      ConfigException ex = assertThrows(ConfigException.class,
+          () -> Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), e, () -> {}).close());
+      assertTrue(ex.getMessage().contains("digest") && ex.getMessage().contains("retrain"), ex.getMessage());
+    }
+  }
+
+  @Test
+  void anEmbeddingModelThatNamesNothingIsAConfigProblemNamingTheKey() {
+    ConfigProblems problems = new ConfigProblems();
+    EmbeddingSettings.from(new ConfigNode("embedding", Map.of("model", "minilm-static"), problems), Path.of("models"));
+    assertEquals(1, problems.list().size(), problems.list().toString());
+    String p = problems.list().get(0);
+    assertTrue(p.startsWith("embedding.model") && p.contains("routewise distill"), p);
+    ConfigProblems none = new ConfigProblems();
+    assertEquals(STATIC, EmbeddingSettings.from(new ConfigNode("embedding", Map.of("model", STATIC), none),
+        Path.of("models")).model());
+    assertTrue(none.list().isEmpty(), none.list().toString());
+  }
+
+  private static float[] floats(StaticTable t) {
+    float[] out = new float[t.vocabSize() * t.dimension()];
+    for (int i = 0; i < t.vocabSize(); i++) {
+      System.arraycopy(t.vector(i), 0, out, i * t.dimension(), t.dimension());
+    }
+    return out;
+  }
+
+  private static String startProblem(String embeddingModel, String routersYaml) {
+    RoutewiseConfig cfg = TestConfigs.config(TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1",
+        "routers: {" + routersYaml + "}"));
+    try (Embedders e = embedders(embeddingModel)) {
+      ConfigException ex = assertThrows(ConfigException.class,
+          () -> Routewise.start(cfg, RouterCatalog.standard(), e, () -> {}).close());
+      return ex.getMessage();
+    }
+  }
+
+  private static HttpRequest route(int port, String router, String prompt) {
+    return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/route"))
+        .timeout(Duration.ofSeconds(10))
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"router-" + router
+            + "-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}")).build();
+  }
+
+  private static double winRate(ProxyFixture p, String router, String prompt) throws Exception {
+    HttpResponse<String> r = p.post("/v1/route", "{\"model\":\"router-" + router
+        + "-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}");
+    assertEquals(200, r.statusCode(), r.body());
+    return JSON.readTree(r.body()).path("strong_win_rate").asDouble();
+  }
+
+  private static List<String> concat(List<String> a, List<String> b) {
+    return java.util.stream.Stream.concat(a.stream(), b.stream()).toList();
+  }
+}

@@ -1,0 +1,190 @@
+package io.routewise.embedding;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The shipped distilled table ({@code models/minilm-l6-static}) behind {@link StaticEmbedder}. */
+class StaticEmbedderTest {
+  static final String ID = "minilm-l6-static";
+  static final Path TABLE = Path.of("models", ID);
+  static Embedders embedders;
+  static StaticEmbedder embedder;
+  static StaticTable table;
+
+  @TempDir
+  Path tmp;
+
+  @BeforeAll
+  static void load() throws IOException {
+    embedders = new Embedders(EmbeddingSettings.defaults().withCacheEntries(0));
+    embedder = (StaticEmbedder) embedders.get(ID).delegate();
+    table = StaticTable.read(TABLE);
+  }
+
+  @AfterAll
+  static void close() {
+    embedders.close();
+  }
+
+  static double cos(float[] a, float[] b) {
+    double s = 0;
+    for (int i = 0; i < a.length; i++) {
+      s += a[i] * b[i];
+    }
+    return s;
+  }
+
+  @Test
+  void aPromptsVectorIsTheNormalizedWeightedSumOfItsTokensRows() {
+    String prompt = "Explain, step by step, why the derivative of x² is 2x — and cite Newton's Principia (1687).";
+    int[] ids = embedder.tokenizer().ids(prompt);
+    double[] sum = new double[table.dimension()];
+    for (int i = 1; i < ids.length - 1; i++) { // without [CLS] and [SEP]
+      float[] row = table.vector(ids[i]);
+      for (int d = 0; d < sum.length; d++) {
+        sum[d] += (double) table.tokenWeights()[ids[i]] * row[d];
+      }
+    }
+    double norm = Math.sqrt(java.util.Arrays.stream(sum).map(x -> x * x).sum());
+    float[] v = embedder.embed(prompt);
+    assertEquals(table.dimension(), v.length);
+    for (int d = 0; d < v.length; d++) {
+      assertEquals(sum[d] / norm, v[d], 1e-5, "dimension " + d);
+    }
+    assertEquals(1.0, cos(v, v), 1e-5);
+  }
+
+  @Test
+  void theSourceGivesTheTableUnderItsDirectoryNameWithItsDigest() throws IOException {
+    CachingEmbedder e = embedders.get(ID);
+    assertSame(e, embedders.get(ID));
+    assertEquals(ID, e.modelId());
+    assertEquals(StaticTable.manifestOf(TABLE).path("digest").asText(), e.fingerprint());
+    assertEquals(table.dimension(), e.dimension());
+  }
+
+  @Test
+  void everyTokenOfALongPromptCountsWithNoBudget() {
+    String body = "The committee reviewed the quarterly figures and the audit trail in detail. ".repeat(400);
+    assertTrue(embedder.tokenizer().count(body) > 5_000);
+    float[] a = embedder.embed(body + "Summarize the findings about cardiology.");
+    float[] b = embedder.embed(body + "Summarize the findings about astronomy.");
+    assertFalse(java.util.Arrays.equals(a, b), "the last word, past 5,000 tokens, changes the vector");
+    assertTrue(cos(a, b) > 0.99, "one token of 5,000 changes it a little: " + cos(a, b));
+  }
+
+  @Test
+  void paraphrasesAreCloserThanUnrelatedPrompts() {
+    float[] a = embedder.embed("How do I reverse a linked list in Java?");
+    float[] b = embedder.embed("What is the way to invert a singly linked list using Java?");
+    float[] c = embedder.embed("Write a short poem about autumn leaves falling in the park.");
+    assertTrue(cos(a, b) > cos(a, c) + 0.2, "paraphrase " + cos(a, b) + " vs unrelated " + cos(a, c));
+  }
+
+  @Test
+  void aTextWithNoTokenEmbedsAsTheZeroVector() {
+    for (String empty : List.of("", "   \n\t", "\u200b")) {
+      float[] v = embedder.embed(empty);
+      assertEquals(0.0, cos(v, v), 0.0, "'" + empty + "'");
+    }
+  }
+
+  @Test
+  void ordinaryPromptsAreAtHandAndHugeOnesAreLeftToTheScoringThreads() {
+    String ordinary = "word ".repeat(StaticEmbedder.AT_HAND_CHARS / 5);
+    assertNotNull(embedder.cached(ordinary));
+    assertArrayEquals(embedder.embed(ordinary), embedder.cached(ordinary));
+    assertNull(embedder.cached(ordinary + "x".repeat(10)));
+  }
+
+  @Test
+  void theCacheInFrontAnswersRepeatsAndCountsWhatTheTableComputed() {
+    try (Embedders cached = new Embedders(EmbeddingSettings.defaults().withCacheEntries(100))) {
+      CachingEmbedder e = cached.get(ID);
+      float[] first = e.embed("a prompt seen twice");
+      assertSame(first, e.embed("a prompt seen twice"));
+      assertEquals(1, e.hits());
+      float[] fresh = e.cached("a prompt never seen");
+      assertNotNull(fresh, "a static table has any ordinary prompt at hand");
+      assertEquals(2, e.misses());
+      assertSame(fresh, e.cached("a prompt never seen"), "and the cache keeps it");
+      assertEquals(2, e.hits());
+    }
+  }
+
+  @Test
+  void int8RowsStayWithinOnePercentOfTheFloatRowsTheyWereMadeFrom() {
+    StaticTable floats = StaticTable.ofFloats(3, 4, new float[] {0.5f, -1f, 0.25f, 0f, 0, 0, 0, 0, 3f, 2f, -1f, 0.1f},
+        new float[] {1, 1, 1}, "all-minilm-l6-v2-q");
+    StaticTable q = floats.quantized();
+    assertTrue(q.isInt8());
+    for (int t = 0; t < 3; t++) {
+      float[] a = floats.vector(t);
+      float[] b = q.vector(t);
+      for (int d = 0; d < 4; d++) {
+        assertEquals(a[d], b[d], 0.01 * Math.max(1e-6, Math.abs(a[0]) + Math.abs(a[1]) + Math.abs(a[2]) + Math.abs(a[3])));
+      }
+    }
+    assertArrayEquals(new float[4], q.vector(1), "a zero row stays zero");
+  }
+
+  @Test
+  void aTableWhoseFilesNoLongerMatchTheirDigestIsRefused() throws IOException {
+    Path copy = copyTable();
+    byte[] v = Files.readAllBytes(copy.resolve("vectors.i8"));
+    v[12345] ^= 1;
+    Files.write(copy.resolve("vectors.i8"), v);
+    var e = assertThrows(IOException.class, () -> StaticTable.read(copy));
+    assertTrue(e.getMessage().contains("digest") && e.getMessage().contains("manifest.json"), e.getMessage());
+  }
+
+  @Test
+  void aTableMadeWithAnotherTokenizerIsRefused() throws IOException {
+    Path copy = copyTable();
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode m = (ObjectNode) json.readTree(copy.resolve("manifest.json").toFile());
+    ((ObjectNode) m.get("tokenizer")).put("sha256", "0".repeat(64));
+    json.writeValue(copy.resolve("manifest.json").toFile(), m);
+    var e = assertThrows(IOException.class, () -> StaticTable.read(copy));
+    assertTrue(e.getMessage().contains("all-minilm-l6-v2-q-tokenizer.json"), e.getMessage());
+  }
+
+  @Test
+  void anIdThatNamesNoModelAndNoTableIsRefusedListingWhatThereIs() {
+    var e = assertThrows(IllegalArgumentException.class, () -> embedders.get("minilm-l6-statik"));
+    assertTrue(e.getMessage().contains("all-minilm-l6-v2-q") && e.getMessage().contains("routewise distill"),
+        e.getMessage());
+    assertFalse(EmbeddingSettings.isTableName("../models/minilm-l6-static"));
+  }
+
+  private Path copyTable() throws IOException {
+    Path copy = tmp.resolve(ID);
+    Files.createDirectories(copy);
+    List<Path> files = new ArrayList<>();
+    try (var list = Files.list(TABLE)) {
+      list.forEach(files::add);
+    }
+    for (Path f : files) {
+      Files.copy(f, copy.resolve(f.getFileName()));
+    }
+    return copy;
+  }
+}
