@@ -62,6 +62,8 @@ public final class WordPieceTokenizer {
   private static final byte SLOW = 3;
   private static final byte[] CLASS = new byte[65536];
   private static final char[] MAP = new char[65536];
+  /** The class of a character of normalized text (SLOW: a surrogate, classified by its code point). */
+  private static final byte[] NORMALIZED = new byte[65536];
 
   private final String[] vocab;
   private final int unkId;
@@ -310,31 +312,44 @@ public final class WordPieceTokenizer {
   }
 
   /**
-   * Text between special tokens. Runs of it between spaces whose every character normalizes to one
-   * known character are word-pieced straight from the raw text; any other run is normalized into a
-   * new string first. The normalizer works character by character (NFD reorders only combining
-   * marks, never across a space), so normalizing run by run gives what normalizing the whole text would.
+   * Text between special tokens: normalized into a char buffer, then pre-tokenized and word-pieced
+   * from it. Runs between spaces whose every character normalizes to one known character are
+   * copied through {@link #MAP}; any other run goes through {@link #normalize}. The normalizer works
+   * character by character (NFD reorders only combining marks, never across a space), so normalizing
+   * run by run gives what normalizing the whole text would.
    */
   private void segment(String text, int from, int to, TokenSink sink) {
-    int pending = from;
+    char[] buf = new char[to - from];
+    int n = 0;
     int run = from;
     boolean plain = true;
     for (int i = from; i <= to; i++) {
-      byte k = i < to ? CLASS[text.charAt(i)] : SPACE;
+      char c = i < to ? text.charAt(i) : ' ';
+      byte k = CLASS[c];
       if (k == SPACE) {
         if (!plain) {
-          words(text, pending, run, true, sink);
           String normalized = normalize(text, run, i);
-          words(normalized, 0, normalized.length(), false, sink);
-          pending = i;
+          n -= i - run; // the run was copied as it came; replace it
+          int need = n + normalized.length() + (to - i); // and room for what follows, one char each
+          if (need > buf.length) {
+            buf = java.util.Arrays.copyOf(buf, Math.max(buf.length * 2, need));
+          }
+          normalized.getChars(0, normalized.length(), buf, n);
+          n += normalized.length();
           plain = true;
         }
+        if (i < to) {
+          buf[n++] = ' ';
+        }
         run = i + 1;
-      } else if (k == SLOW) {
-        plain = false;
+      } else {
+        if (k == SLOW) {
+          plain = false;
+        }
+        buf[n++] = MAP[c];
       }
     }
-    words(text, pending, to, true, sink);
+    words(buf, n, sink);
   }
 
   /**
@@ -521,76 +536,83 @@ public final class WordPieceTokenizer {
       CLASS[c] = isWhitespace(m) ? SPACE : isPunctuation(m) ? PUNCT : WORD;
       MAP[c] = m;
     }
+    for (int c = 0; c < 65536; c++) {
+      NORMALIZED[c] = Character.isSurrogate((char) c) ? SLOW
+          : isWhitespace(c) ? SPACE : isPunctuation(c) || isChinese(c) ? PUNCT : WORD;
+    }
   }
 
 
-  /**
-   * Pre-tokenizes and word-pieces {@code s[from, to)}: raw text whose every character has a
-   * {@link #MAP} entry ({@code raw}), or text already normalized.
-   */
-  private void words(String s, int from, int to, boolean raw, TokenSink sink) {
-    int i = from;
-    while (i < to) {
-      char c = s.charAt(i);
-      byte k = raw ? CLASS[c] : normalizedClass(s, i);
+  /** Pre-tokenizes and word-pieces the normalized text {@code s[0, n)}. */
+  private void words(char[] s, int n, TokenSink sink) {
+    int i = 0;
+    while (i < n) {
+      char c = s[i];
+      byte k = NORMALIZED[c];
       if (k == SPACE) {
         i++;
         continue;
       }
+      if (k == SLOW) { // a surrogate: classify its code point
+        int cp = Character.codePointAt(s, i, n);
+        k = isWhitespace(cp) ? SPACE : isPunctuation(cp) || isChinese(cp) ? PUNCT : WORD;
+        if (k != WORD) {
+          int len = Character.charCount(cp);
+          if (k == PUNCT) {
+            piece(s, i, i + len, sink);
+          }
+          i += len;
+          continue;
+        }
+      }
       if (k == PUNCT) {
-        int n = raw ? 1 : Character.charCount(s.codePointAt(i));
-        piece(s, i, i + n, raw, sink);
-        i += n;
+        piece(s, i, i + 1, sink);
+        i++;
         continue;
       }
       int start = i;
       long h = SEED_WORD;
-      int codePoints = 0;
-      if (raw) {
-        do {
-          h = h * MUL + MAP[c];
-          i++;
-        } while (i < to && CLASS[c = s.charAt(i)] == WORD);
-        codePoints = i - start;
-      } else {
-        do {
-          h = h * MUL + c;
-          if (!Character.isLowSurrogate(c)) {
-            codePoints++;
-          }
-          i++;
-        } while (i < to && (Character.isLowSurrogate(c = s.charAt(i)) || normalizedClass(s, i) == WORD));
-      }
-      word(s, start, i, h, codePoints, raw, sink);
+      int lowSurrogates = 0;
+      do {
+        h = h * MUL + c;
+        if (Character.isLowSurrogate(c)) {
+          lowSurrogates++;
+        }
+        i++;
+      } while (i < n && ((k = NORMALIZED[c = s[i]]) == WORD || (k == SLOW && wordSurrogate(s, i, n))));
+      word(s, start, i, h, i - start - lowSurrogates, sink);
     }
   }
 
-  /** The class of the character at {@code i} of normalized text. */
-  private static byte normalizedClass(String s, int i) {
-    int cp = s.codePointAt(i);
-    return isWhitespace(cp) ? SPACE : isPunctuation(cp) || isChinese(cp) ? PUNCT : WORD;
+  /** Whether the surrogate at {@code i} continues a word (a low surrogate, or a pair that is neither space nor punctuation). */
+  private static boolean wordSurrogate(char[] s, int i, int n) {
+    if (Character.isLowSurrogate(s[i])) {
+      return true;
+    }
+    int cp = Character.codePointAt(s, i, n);
+    return !isWhitespace(cp) && !isPunctuation(cp) && !isChinese(cp);
   }
 
   /** A punctuation character (or an ideograph): its own token, or [UNK]. */
-  private void piece(String s, int from, int to, boolean raw, TokenSink sink) {
+  private void piece(char[] s, int from, int to, TokenSink sink) {
     long h = SEED_WORD;
     for (int i = from; i < to; i++) {
-      h = h * MUL + (raw ? MAP[s.charAt(i)] : s.charAt(i));
+      h = h * MUL + s[i];
     }
-    int id = find(h, false, s, from, to, raw);
+    int id = find(h, false, s, from, to);
     sink.accept(id >= 0 ? id : unkId);
   }
 
-  private void word(String s, int start, int end, long wholeHash, int codePoints, boolean raw, TokenSink sink) {
+  private void word(char[] s, int start, int end, long wholeHash, int codePoints, TokenSink sink) {
     if (codePoints > maxInputChars) {
       sink.accept(unkId);
       return;
     }
-    int id = find(wholeHash, false, s, start, end, raw);
+    int id = find(wholeHash, false, s, start, end);
     if (id >= 0) {
       sink.accept(id);
-    } else if (greedy(s, start, end, raw, null)) {
-      greedy(s, start, end, raw, sink);
+    } else if (greedy(s, start, end, null)) {
+      greedy(s, start, end, sink);
     } else {
       sink.accept(unkId);
     }
@@ -601,7 +623,7 @@ public final class WordPieceTokenizer {
    * sink it only says whether every piece is found (a word with a gap is one [UNK]), so the pieces
    * need no buffer.
    */
-  private boolean greedy(String s, int start, int end, boolean raw, TokenSink sink) {
+  private boolean greedy(char[] s, int start, int end, TokenSink sink) {
     int pos = start;
     while (pos < end) {
       long h = pos == start ? SEED_WORD : SEED_CONTINUATION;
@@ -609,9 +631,8 @@ public final class WordPieceTokenizer {
       int bestEnd = -1;
       int limit = Math.min(end, pos + maxPieceChars);
       for (int e = pos; e < limit; e++) {
-        char c = s.charAt(e);
-        h = h * MUL + (raw ? MAP[c] : c);
-        int id = find(h, pos != start, s, pos, e + 1, raw);
+        h = h * MUL + s[e];
+        int id = find(h, pos != start, s, pos, e + 1);
         if (id >= 0) {
           best = id;
           bestEnd = e + 1;
@@ -632,8 +653,8 @@ public final class WordPieceTokenizer {
     return (int) ((h * 0x9E3779B97F4A7C15L) >>> 40) & mask;
   }
 
-  /** The id of the piece {@code s[from, to)} (mapped if {@code raw}), a ## continuation or not, hashed as {@code h}; or -1. */
-  private int find(long h, boolean continuation, String s, int from, int to, boolean raw) {
+  /** The id of the piece {@code s[from, to)}, a ## continuation or not, hashed as {@code h}; or -1. */
+  private int find(long h, boolean continuation, char[] s, int from, int to) {
     long key = (h & 0xFFFFFFFF00000000L) | (long) (to - from) << 22 | (continuation ? 1L : 0L) << 30 | 1L << 31;
     for (int slot = slot(h); ; slot = (slot + 1) & mask) {
       long entry = table[slot];
@@ -642,20 +663,10 @@ public final class WordPieceTokenizer {
       }
       if ((entry & ~0x3FFFFFL) == key) {
         int off = (int) (entry & 0x3FFFFF);
-        if (matches(off + 2, s, from, to, raw)) {
+        if (java.util.Arrays.equals(pool, off + 2, off + 2 + to - from, s, from, to)) {
           return pool[off] | pool[off + 1] << 16;
         }
       }
     }
-  }
-
-  private boolean matches(int off, String s, int from, int to, boolean raw) {
-    for (int i = 0; i < to - from; i++) {
-      char c = s.charAt(from + i);
-      if (pool[off + i] != (raw ? MAP[c] : c)) {
-        return false;
-      }
-    }
-    return true;
   }
 }
