@@ -100,7 +100,10 @@ public final class ConfigLoader {
         r.integer("scoring_queue", 256, 1, 100_000),
         r.millis("scoring_timeout_ms", RoutingConfig.DEFAULT_SCORING_TIMEOUT_MS, 1, 600_000),
         r.bool("failover", false),
-        r.oneOf("passthrough", "none", List.of("none", "strong", "weak")));
+        r.oneOf("passthrough", "none", List.of("none", "strong", "weak")),
+        new SessionPinning(r.bool("session_pinning", false), r.oneOf("session_key", "header", List.of("header", "user")),
+            r.millis("session_ttl_ms", SessionPinning.DEFAULT_TTL_MS, 1_000, 30L * 86_400_000),
+            r.integer("session_cache_entries", SessionPinning.DEFAULT_ENTRIES, 1, 10_000_000)));
     r.rejectUnknownKeys();
 
     ConfigNode c = root.child("client");
@@ -109,9 +112,21 @@ public final class ConfigLoader {
         c.millis("keep_alive_ms", 300_000, 1_000, 86_400_000));
     c.rejectUnknownKeys();
 
+    StateConfig state = StateConfig.read(root);
+
+    // Each router's target sits in its settings, but the router never sees it: the catalog skips the key.
+    Map<String, TargetConfig> targets = new LinkedHashMap<>();
+    ConfigNode routers = root.child("routers");
+    for (String name : routers.keys()) {
+      TargetConfig t = TargetConfig.read(routers.child(name), routing.threshold(), strong, weak);
+      if (t != null) {
+        targets.put(name, t);
+      }
+    }
+
     Path modelsDir = Path.of(root.string("models_dir", "models"));
     return new RoutewiseConfig(server, strong, weak, routing, client, modelsDir, root.child("embedding"),
-        root.child("routers"));
+        root.child("routers"), targets, state);
   }
 
   /** {@code server.cors_origins}: {@code *}, or origins as a browser sends them (scheme://host[:port]). */
@@ -146,9 +161,27 @@ public final class ConfigLoader {
         u.requiredString("model"),
         u.millis("connect_timeout_ms", 5_000, 1, 600_000),
         u.millis("timeout_ms", 120_000, 1, 3_600_000),
-        upstreamHeaders(u, UpstreamConfig.sendsKey(apiKey)));
+        upstreamHeaders(u, UpstreamConfig.sendsKey(apiKey)),
+        price(u));
     u.rejectUnknownKeys();
     return cfg;
+  }
+
+  /** {@code upstreams.<name>.price}: USD per million input and output tokens, or null when absent. */
+  private static Price price(ConfigNode u) {
+    Optional<ConfigNode> node = u.optionalChild("price");
+    if (node.isEmpty()) {
+      return null;
+    }
+    ConfigNode p = node.get();
+    for (String key : List.of("input", "output")) {
+      if (!p.has(key)) {
+        p.problem(key, "is required (USD per 1M tokens)");
+      }
+    }
+    Price price = new Price(p.number("input", 0, 0, 1e9), p.number("output", 0, 0, 1e9));
+    p.rejectUnknownKeys();
+    return price;
   }
 
   /** Set by routewise itself on every call: framing, the body's type, and the upstream's host. */

@@ -245,6 +245,11 @@ public final class ConfigNode {
     return List.copyOf(out);
   }
 
+  /** Marks {@code key} as read elsewhere, so {@link #rejectUnknownKeys()} lets it pass. */
+  public void readElsewhere(String key) {
+    known.add(key);
+  }
+
   /** Records a problem for every key no getter asked for. Call after reading the node. */
   public void rejectUnknownKeys() {
     for (String k : values.keySet()) {

@@ -8,6 +8,8 @@ import java.nio.file.Path;
  * {@link ConfigProblems}, so a start still reports every problem at once.
  *
  * @param modelsDir where shipped router models live (relative paths resolve against the working dir)
+ * @param targets {@code routers.<name>.target} by router name, for the routers that have one
+ * @param state where targets and session pins are shared between replicas (top-level {@code state:})
  */
 public record RoutewiseConfig(
     ServerConfig server,
@@ -17,9 +19,22 @@ public record RoutewiseConfig(
     ClientConfig client,
     Path modelsDir,
     ConfigNode embedding,
-    ConfigNode routers) {
+    ConfigNode routers,
+    java.util.Map<String, TargetConfig> targets,
+    StateConfig state) {
+
+  public RoutewiseConfig {
+    targets = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(targets));
+  }
+
+  /** Without targets, state local only. */
+  public RoutewiseConfig(ServerConfig server, UpstreamConfig strong, UpstreamConfig weak, RoutingConfig routing,
+      ClientConfig client, Path modelsDir, ConfigNode embedding, ConfigNode routers) {
+    this(server, strong, weak, routing, client, modelsDir, embedding, routers, java.util.Map.of(), StateConfig.LOCAL);
+  }
 
   public RoutewiseConfig withPort(int port) {
-    return new RoutewiseConfig(server.withPort(port), strong, weak, routing, client, modelsDir, embedding, routers);
+    return new RoutewiseConfig(server.withPort(port), strong, weak, routing, client, modelsDir, embedding, routers,
+        targets, state);
   }
 }

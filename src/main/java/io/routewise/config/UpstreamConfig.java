@@ -16,13 +16,20 @@ import java.util.Map;
  * @param timeout limit for the response headers and for each gap between body bytes; past it 504
  * @param headers sent with every call, in order (Azure's {@code api-key}, {@code OpenAI-Organization});
  *     values are secrets, since a header may carry a key
+ * @param price what the upstream charges, or null when the config gives no {@code price}
  */
 public record UpstreamConfig(
     String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
-    Map<String, Secret> headers) {
+    Map<String, Secret> headers, Price price) {
 
   public UpstreamConfig {
     headers = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(headers));
+  }
+
+  public UpstreamConfig(
+      String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
+      Map<String, Secret> headers) {
+    this(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, null);
   }
 
   public UpstreamConfig(
