@@ -9,9 +9,17 @@ package io.routewise.routing;
  * @param route where the request goes
  * @param failureKind null when the router scored; else why it fell back to strong
  * @param nanos time spent deciding
+ * @param pinned whether the session's pin chose the route (its first turn's route) rather than
+ *     {@code strongWinRate >= threshold}; the win rate is NaN when the router was not asked
  */
 public record RoutingDecision(
-    String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos) {
+    String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos,
+    boolean pinned) {
+
+  public RoutingDecision(String router, double strongWinRate, double threshold, Route route, String failureKind,
+      long nanos) {
+    this(router, strongWinRate, threshold, route, failureKind, nanos, false);
+  }
 
   public boolean fellBack() {
     return failureKind != null;

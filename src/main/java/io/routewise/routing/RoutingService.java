@@ -9,6 +9,10 @@ import java.util.Set;
 /**
  * Holds the loaded routers and turns (model name, prompt) into a {@link RoutingDecision}. A router
  * that throws routes the request strong (RouteLLM's choice) and is reported to the listener.
+ *
+ * <p>A {@code router-<name>-auto} spec takes its threshold from the router's {@link TargetController}
+ * and reports each decision and answer back to it. With {@link SessionPins}, a request that names
+ * its session follows the session's first turn.
  */
 public final class RoutingService implements AutoCloseable {
   private final Map<String, Router> routers;
@@ -21,6 +25,8 @@ public final class RoutingService implements AutoCloseable {
   // (a stream sort, a regex, parseDouble) was ~2 % of the proxy's CPU. Capped; past the cap, parse.
   private static final int MAX_CACHED_SPECS = 1024;
   private final Map<String, RouteSpec> specs = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, TargetController> targets;
+  private final SessionPins pins;
 
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
       RoutingListener listener) {
@@ -33,6 +39,16 @@ public final class RoutingService implements AutoCloseable {
    */
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
       RoutingListener listener, ScoringPool scoring) {
+    this(routers, defaultRouter, defaultThreshold, listener, scoring, Map.of(), null);
+  }
+
+  /**
+   * @param targets the controllers of the routers that have a target, by router name
+   * @param pins session pins, or null when {@code routing.session_pinning} is off. Owned: closed with
+   *     this service.
+   */
+  public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
+      RoutingListener listener, ScoringPool scoring, Map<String, TargetController> targets, SessionPins pins) {
     if (!routers.containsKey(defaultRouter)) {
       throw new IllegalArgumentException("default router '" + defaultRouter + "' is not loaded: " + routers.keySet());
     }
@@ -42,6 +58,13 @@ public final class RoutingService implements AutoCloseable {
     this.listener = listener;
     this.scoring = scoring;
     this.defaultSpec = new RouteSpec(defaultRouter, defaultThreshold);
+    this.targets = Map.copyOf(targets);
+    this.pins = pins;
+  }
+
+  /** The target controllers, by router name (empty when no router has a target). */
+  public Map<String, TargetController> targets() {
+    return targets;
   }
 
   /** Names of the loaded routers, in catalog order. */
@@ -70,6 +93,12 @@ public final class RoutingService implements AutoCloseable {
     RouteSpec spec = model == null ? null : specs.get(model);
     if (spec == null) {
       spec = RouteSpec.parse(model, routers.keySet()).orElse(defaultSpec);
+      if (spec.auto() && !targets.containsKey(spec.router())) {
+        throw new RouteSpec.InvalidRouteSpecException("Router '" + spec.router() + "' in model '" + model
+            + "' has no target, so it has no auto threshold: give it one under routers." + spec.router()
+            + ".target, or ask for a threshold (router-" + spec.router() + "-0.5)."
+            + (targets.isEmpty() ? "" : " Routers with a target: " + String.join(", ", new java.util.TreeSet<>(targets.keySet())) + "."));
+      }
       if (model != null && specs.size() < MAX_CACHED_SPECS) {
         specs.put(model, spec);
       }
@@ -93,6 +122,49 @@ public final class RoutingService implements AutoCloseable {
   }
 
   /**
+   * As {@link #decide(RouteSpec, Prompt, ClientProbe)}, for a request that names its session
+   * ({@code null}: none): with session pinning on, a session that has a pin takes its route without
+   * asking the router, and a session's first turn pins the route it gets. A decision that fell back
+   * to strong because the router failed pins nothing.
+   */
+  public RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client, String session) {
+    if (pins == null || session == null) {
+      return decide(spec, prompt, client, true);
+    }
+    long start = System.nanoTime();
+    Route pinned = pins.pinned(session);
+    if (pinned != null) {
+      TargetController target = spec.auto() ? targets.get(spec.router()) : null;
+      RoutingDecision d = new RoutingDecision(spec.router(), Double.NaN,
+          target != null ? target.alpha() : spec.threshold(), pinned, null, System.nanoTime() - start, true);
+      report(spec, d);
+      return d;
+    }
+    RoutingDecision d = decide(spec, prompt, client, false);
+    if (!d.fellBack()) {
+      Route held = pins.pin(session, d.route());
+      if (held != d.route()) { // another replica pinned this session's first turn a moment earlier
+        d = new RoutingDecision(d.router(), d.strongWinRate(), d.threshold(), held, null, d.nanos(), true);
+      }
+    }
+    report(spec, d);
+    return d;
+  }
+
+  /**
+   * The usage of an answer to a request routed with {@code spec}, served by {@code served}: counted
+   * as spend of the router's target when the spec was {@code auto}.
+   */
+  public void answered(RouteSpec spec, Route served, long promptTokens, long completionTokens) {
+    if (spec != null && spec.auto()) {
+      TargetController target = targets.get(spec.router());
+      if (target != null) {
+        target.answered(served, promptTokens, completionTokens);
+      }
+    }
+  }
+
+  /**
    * The decision without reporting it as routed traffic (a dry run such as {@code /v1/route}, so
    * probing does not skew the strong-call share). Router failures are still reported: they are real.
    */
@@ -102,6 +174,8 @@ public final class RoutingService implements AutoCloseable {
 
   private RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client, boolean record) {
     Router router = routers.get(spec.router());
+    TargetController target = spec.auto() ? targets.get(spec.router()) : null;
+    double threshold = target != null ? target.alpha() : spec.threshold();
     long start = System.nanoTime();
     double rate;
     String failure = null;
@@ -128,17 +202,32 @@ public final class RoutingService implements AutoCloseable {
       listener.routerFailed(spec.router(), failure, e);
       rate = 1.0;
     }
-    Route route = failure != null ? Route.STRONG : ThresholdRule.route(rate, spec.threshold());
+    Route route = failure != null ? Route.STRONG : ThresholdRule.route(rate, threshold);
     RoutingDecision decision =
-        new RoutingDecision(spec.router(), rate, spec.threshold(), route, failure, System.nanoTime() - start);
+        new RoutingDecision(spec.router(), rate, threshold, route, failure, System.nanoTime() - start);
     if (record) {
-      listener.decided(decision);
+      report(spec, decision);
     }
     return decision;
   }
 
+  /** Counts a decision that went to an upstream: in the metrics, and in its router's target window. */
+  private void report(RouteSpec spec, RoutingDecision d) {
+    if (spec.auto()) {
+      TargetController target = targets.get(spec.router());
+      if (target != null) {
+        // A failed router's 1.0 and a pin's route say nothing about the win rates: counted, not sketched.
+        target.decided(d.fellBack() || d.pinned() ? Double.NaN : d.strongWinRate(), d.route());
+      }
+    }
+    listener.decided(d);
+  }
+
   @Override
   public void close() {
+    if (pins != null) {
+      pins.close();
+    }
     if (scoring != null && !scoring.close(5_000)) {
       // A scoring thread is still inside a router's native code: closing its ONNX session under
       // it would be a use-after-free. The process is stopping; leave the routers to it.
