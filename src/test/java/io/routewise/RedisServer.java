@@ -45,7 +45,8 @@ public final class RedisServer implements AutoCloseable {
 
   /** A plain client for the test's own checks. */
   public Jedis client() {
-    return new Jedis("127.0.0.1", port);
+    return new Jedis(new redis.clients.jedis.HostAndPort("127.0.0.1", port),
+        redis.clients.jedis.DefaultJedisClientConfig.builder().protocol(redis.clients.jedis.RedisProtocol.RESP2).build());
   }
 
   /** SIGKILL, and wait for the process to be gone: every connection to it is reset. */

@@ -81,7 +81,7 @@ public record TargetConfig(Kind kind, double value, double minAlpha, double maxA
       min = 0;
       max = 1;
     }
-    Duration window = Duration.ofSeconds(t.longValue("window_s", DEFAULT_WINDOW_S, 5, 86_400));
+    Duration window = Duration.ofSeconds(t.longValue("window_s", DEFAULT_WINDOW_S, 1, 86_400));
     double initial = t.number("initial_alpha", Math.min(max, Math.max(min, defaultAlpha)), 0, 1);
     if (initial < min || initial > max) {
       t.problem("initial_alpha", "must lie within [min_alpha, max_alpha] = [" + min + ", " + max + "], got " + initial);

@@ -16,6 +16,7 @@ import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.RedisProtocol;
 import redis.clients.jedis.Response;
 import redis.clients.jedis.params.SetParams;
 import redis.clients.jedis.util.JedisURIHelper;
@@ -55,6 +56,7 @@ public final class RedisStateStore implements StateStore {
         .socketTimeoutMillis(timeout)
         .clientName("routewise")
         .clientSetInfoConfig(ClientSetInfoConfig.DISABLED)
+        .protocol(RedisProtocol.RESP2) // what Jedis speaks; saying so skips a HELLO and its warning
         .ssl(JedisURIHelper.isRedisSSLScheme(uri));
     if (JedisURIHelper.hasDbIndex(uri)) {
       b.database(JedisURIHelper.getDBIndex(uri));

@@ -85,14 +85,14 @@ class TargetStateConfigTest {
           mf: {target: {strong_share: 1.5, min_alpha: 0.8, max_alpha: 0.2, windw_s: 10}}
           length: {target: {strong_share: 0.2, usd_per_hour: 1}}
           bert: {target: {}}
-          sw_ranking: {target: {strong_share: 0.2, window_s: 1, initial_alpha: 0.95, max_alpha: 0.9}}
+          sw_ranking: {target: {strong_share: 0.2, window_s: 0, initial_alpha: 0.95, max_alpha: 0.9}}
         """));
     assertTrue(msg.contains("routers.mf.target.strong_share: must be in [0, 1], got 1.5"), msg);
     assertTrue(msg.contains("routers.mf.target.min_alpha: must not be above max_alpha"), msg);
     assertTrue(msg.contains("routers.mf.target.windw_s: unknown key"), msg);
     assertTrue(msg.contains("routers.length.target: give strong_share or usd_per_hour, not both"), msg);
     assertTrue(msg.contains("routers.bert.target: give strong_share"), msg);
-    assertTrue(msg.contains("routers.sw_ranking.target.window_s: must be between 5 and 86400, got 1"), msg);
+    assertTrue(msg.contains("routers.sw_ranking.target.window_s: must be between 1 and 86400, got 0"), msg);
     assertTrue(msg.contains("routers.sw_ranking.target.initial_alpha: must lie within [min_alpha, max_alpha]"), msg);
   }
 
