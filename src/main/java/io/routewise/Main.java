@@ -3,6 +3,7 @@ package io.routewise;
 import io.routewise.cli.CalibrateCommand;
 import io.routewise.cli.EvalCommand;
 import io.routewise.cli.LatencyCommand;
+import io.routewise.cli.ReplayCommand;
 import io.routewise.cli.ScoreCommand;
 import io.routewise.cli.ServeCommand;
 import io.routewise.cli.TrainCommand;
@@ -22,6 +23,7 @@ import picocli.CommandLine.Command;
         EvalCommand.class,
         TrainCommand.class,
         LatencyCommand.class,
+        ReplayCommand.class,
     })
 public final class Main implements Runnable {
 
