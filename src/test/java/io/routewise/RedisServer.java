@@ -49,6 +49,19 @@ public final class RedisServer implements AutoCloseable {
         redis.clients.jedis.DefaultJedisClientConfig.builder().protocol(redis.clients.jedis.RedisProtocol.RESP2).build());
   }
 
+  /** Makes Redis answer nobody for {@code seconds} (DEBUG SLEEP), on a thread of its own; returns at once. */
+  public Thread stall(double seconds) {
+    Thread t = Thread.ofPlatform().daemon().start(() -> {
+      try (Jedis j = new Jedis(new redis.clients.jedis.HostAndPort("127.0.0.1", port),
+          redis.clients.jedis.DefaultJedisClientConfig.builder().protocol(redis.clients.jedis.RedisProtocol.RESP2)
+              .socketTimeoutMillis((int) (seconds * 1000) + 5_000).build())) {
+        redis.clients.jedis.commands.ProtocolCommand debug = () -> "DEBUG".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        j.sendCommand(debug, "SLEEP", Double.toString(seconds));
+      }
+    });
+    return t;
+  }
+
   /** SIGKILL, and wait for the process to be gone: every connection to it is reset. */
   public void kill() throws InterruptedException {
     if (process != null && process.isAlive()) {
@@ -66,7 +79,7 @@ public final class RedisServer implements AutoCloseable {
     Path log = dir.resolve("redis.log");
     process = new ProcessBuilder(List.of(binary.toString(), "--port", Integer.toString(port), "--bind", "127.0.0.1",
         "--save", "", "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no", "--dir", dir.toString(),
-        "--loglevel", "warning"))
+        "--loglevel", "warning", "--enable-debug-command", "local")) // DEBUG SLEEP plays a slow Redis
         .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
     while (true) {
