@@ -2,10 +2,12 @@ package io.routewise;
 
 import io.routewise.config.ConfigProblems;
 import io.routewise.config.RoutewiseConfig;
+import io.routewise.config.UpstreamConfig;
 import io.routewise.embedding.EmbedderSource;
 import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routers.RouterCatalog;
 import io.routewise.config.SessionPinning;
+import io.routewise.routing.Ladder;
 import io.routewise.routing.Router;
 import io.routewise.routing.RoutingService;
 import io.routewise.routing.ScoringPool;
@@ -20,6 +22,7 @@ import io.routewise.upstream.IdleTimeouts;
 import io.routewise.upstream.UpstreamClient;
 import io.routewise.upstream.UpstreamListener;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import okhttp3.OkHttpClient;
 
@@ -28,6 +31,7 @@ import okhttp3.OkHttpClient;
  * where the parts are put together; {@link #close()} takes them apart in reverse.
  */
 public final class Routewise implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Routewise.class);
   private final RoutingService routing;
   private final OkHttpClient http;
   private final IdleTimeouts timeouts;
@@ -70,9 +74,26 @@ public final class Routewise implements AutoCloseable {
     if (scoring != null) {
       metrics.scoringPool(scoring);
     }
+    List<UpstreamConfig> upstreams = RouterCatalog.inLadderOrder(config);
+    Ladder ladder = RouterCatalog.ladder(config);
+    if (upstreams.size() > 2) {
+      LOG.info("routing among {} upstreams, most capable first: {}", upstreams.size(), describe(upstreams));
+    }
+    List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
+    if (!unpriced.isEmpty()) {
+      LOG.info("no price for upstream(s) {} (upstreams.<name>.price): their cost is unknown and not counted in "
+          + "routewise_cost_usd_total{}", unpriced, upstreams.size() > 2 && unpriced.size() < upstreams.size()
+          ? "; on the ladder they count as free, below the priced ones" : "");
+    }
+    UpstreamConfig top = upstreams.get(0);
+    upstreams.stream().filter(u -> top.price() != null && u.price() != null
+            && u.price().input() + u.price().output() > top.price().input() + top.price().output())
+        .forEach(u -> LOG.warn("upstream {} is priced above strong; strong stays the most capable (the top of the "
+            + "ladder, where failed routers send requests, and what savings are counted against)", u.name()));
+    metrics.prices(upstreams);
     Map<String, TargetController> targets = new LinkedHashMap<>();
-    config.targets().forEach((name, target) -> targets.put(name, new TargetController(name, target,
-        config.strong().price(), config.weak().price(), System::currentTimeMillis)));
+    config.targets().forEach((name, target) ->
+        targets.put(name, new TargetController(name, target, System::currentTimeMillis)));
     SessionPinning pinning = config.routing().sessionPinning();
     // Redis only when there is something to share: a target's window, or session pins.
     StateStore store = config.state().shared() && (!targets.isEmpty() || pinning.enabled())
@@ -91,7 +112,7 @@ public final class Routewise implements AutoCloseable {
       metrics.sharedState();
     }
     RoutingService routing = new RoutingService(routers, config.routing().router(), config.routing().threshold(),
-        metrics, scoring, targets, pins);
+        metrics, scoring, ladder, targets, pins);
     AutoCloseable closeState = () -> {
       if (sync != null) {
         sync.close();
@@ -101,20 +122,18 @@ public final class Routewise implements AutoCloseable {
       }
     };
     OkHttpClient http = HttpClients.shared(config.client());
-    IdleTimeouts timeouts = IdleTimeouts.forTimeouts(config.strong().timeout(), config.weak().timeout());
+    IdleTimeouts timeouts = IdleTimeouts.forTimeouts(
+        upstreams.stream().map(UpstreamConfig::timeout).toArray(java.time.Duration[]::new));
     try {
-      UpstreamClient strong = new UpstreamClient(config.strong(), http, timeouts, metrics);
-      UpstreamClient weak = new UpstreamClient(config.weak(), http, timeouts, metrics);
+      List<UpstreamClient> clients =
+          upstreams.stream().map(u -> new UpstreamClient(u, http, timeouts, metrics)).toList();
       // Its own client, so passed-through calls (embeddings, files) stay out of the chat calls' latency metrics.
-      UpstreamClient passthrough = switch (config.routing().passthrough()) {
-        case "strong" -> new UpstreamClient(config.strong(), http, timeouts, UpstreamListener.NONE);
-        case "weak" -> new UpstreamClient(config.weak(), http, timeouts, UpstreamListener.NONE);
-        default -> null;
-      };
+      UpstreamClient passthrough = upstreams.stream().filter(u -> u.name().equals(config.routing().passthrough()))
+          .findFirst().map(u -> new UpstreamClient(u, http, timeouts, UpstreamListener.NONE)).orElse(null);
       if (sync != null) {
         sync.start(); // the first exchange runs now, so α and the store's state are known before any request
       }
-      ProxyServer server = new ProxyServer(config.server(), routing, strong, weak, metrics,
+      ProxyServer server = new ProxyServer(config.server(), routing, clients, metrics,
           config.routing().failover(), passthrough, pinning).start();
       return new Routewise(routing, http, timeouts, server, metrics, sync, () -> {
         closeState.close();
@@ -130,6 +149,12 @@ public final class Routewise implements AutoCloseable {
       closeQuietly(jvmMetrics);
       throw e;
     }
+  }
+
+  /** {@code strong (gpt-4o, $2.5/$10 per M) > mini (gpt-4o-mini, $0.15/$0.6 per M) > weak (llama3.1:8b, no price)} */
+  private static String describe(List<UpstreamConfig> ladder) {
+    return String.join(" > ", ladder.stream().map(u -> u.name() + " (" + u.model() + ", " + (u.price() == null
+        ? "no price" : "$" + u.price().input() + "/$" + u.price().output() + " per M") + ")").toList());
   }
 
   public int port() {

@@ -1,9 +1,16 @@
 package io.routewise.cli;
 
+import io.routewise.config.UpstreamConfig;
 import io.routewise.data.PromptRecord;
+import io.routewise.eval.CostCurve;
+import io.routewise.eval.CostQualityReport;
 import io.routewise.eval.EvalReport;
+import io.routewise.eval.Prices;
 import io.routewise.eval.QualityCurve;
+import io.routewise.routing.Ladder;
+import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
+import io.routewise.routing.ThresholdRule;
 import java.io.BufferedWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,9 +28,15 @@ import picocli.CommandLine.Option;
  * {@code routewise eval}: RouteLLM's evaluation of routers on a benchmark in the outcomes format:
  * quality against % strong calls at the 10-quantile thresholds, CPT(20/50/80%), APGR; the random
  * router (mean of 10 runs) and the prompt-length baseline always stand beside the routers asked for.
+ *
+ * <p>With {@code --prices}, the N-way evaluation instead: a ladder of {@code --strong},
+ * {@code --models} and {@code --weak} ordered as {@code serve} orders upstreams, each router's
+ * cost–quality curve as α sweeps [0, 1] (decided by the same rule as {@code serve}), beside every
+ * single model and their convex hull ({@link CostQualityReport}).
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-    description = "Evaluate routers on a benchmark (outcomes format): APGR, CPT, table and PNG plot.")
+    description = "Evaluate routers on a benchmark (outcomes format): APGR, CPT, table and PNG plot; with --prices, "
+        + "N-way cost-quality curves over several models.")
 public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--router", required = true, arity = "1..*", description = "Routers: NAME or NAME=MODEL_DIR.")
   List<String> routers;
@@ -49,12 +62,41 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--quiet")
   boolean quiet;
 
+  @Option(names = "--prices", description = "Prices file (USD per million tokens, as ../shared/data/prices.json): "
+      + "evaluate cost-quality curves over the ladder of --strong, --models and --weak.")
+  Path prices;
+
+  @Option(names = "--models", split = ",", description = "With --prices: the ladder's other models, comma-separated.")
+  List<String> models = new ArrayList<>();
+
+  @Option(names = "--output-tokens", defaultValue = "300",
+      description = "With --prices: the assumed length of every answer in tokens, any model (default ${DEFAULT-VALUE}).")
+  int outputTokens;
+
+  @Option(names = "--token-model", defaultValue = "all-minilm-l6-v2-q",
+      description = "With --prices: the tokenizer that counts a prompt's input tokens (default ${DEFAULT-VALUE}).")
+  String tokenModel;
+
+  @Option(names = "--ids", description = "Only prompts whose id matches this regular expression (e.g. 'dcrouter/test/.*').")
+  String ids;
+
   @Mixin
   RouterOptions opts = new RouterOptions();
 
   @Override
   public Integer call() throws Exception {
     List<PromptRecord> all = PromptFiles.read(bench);
+    if (ids != null) {
+      java.util.regex.Pattern keep = java.util.regex.Pattern.compile(ids);
+      all = all.stream().filter(r -> keep.matcher(r.id()).matches()).toList();
+      if (all.isEmpty()) {
+        System.err.println(bench + ": no prompt id matches " + ids);
+        return 2;
+      }
+    }
+    if (prices != null) {
+      return costQuality(all);
+    }
     List<PromptRecord> rows = new ArrayList<>();
     for (PromptRecord r : all) {
       if (r.outcomes().containsKey(strong) && r.outcomes().containsKey(weak)) {
@@ -93,6 +135,133 @@ public final class EvalCommand implements Callable<Integer> {
     if (plot != null) {
       report.plot(plot);
       System.out.println("plot: " + plot);
+    }
+    return 0;
+  }
+
+  /** The table's α points: 0, 0.1, ..., 1. */
+  private static final double[] TABLE_ALPHAS = java.util.stream.IntStream.rangeClosed(0, 10).mapToDouble(i -> i / 10.0).toArray();
+
+  /** The N-way evaluation ({@code --prices}). */
+  private Integer costQuality(List<PromptRecord> all) throws Exception {
+    Map<String, double[]> price = Prices.read(prices);
+    List<String> wantedModels = new ArrayList<>(List.of(strong));
+    models.stream().map(String::trim).filter(m -> !m.isEmpty() && !wantedModels.contains(m)).forEach(wantedModels::add);
+    if (!wantedModels.contains(weak)) {
+      wantedModels.add(weak);
+    }
+    List<String> unpriced = wantedModels.stream().filter(m -> !price.containsKey(m)).toList();
+    if (!unpriced.isEmpty()) {
+      System.err.println(prices + ": no price for " + String.join(", ", unpriced));
+      return 2;
+    }
+    List<PromptRecord> rows = all.stream().filter(r -> r.outcomes().keySet().containsAll(wantedModels)).toList();
+    if (rows.isEmpty()) {
+      System.err.println(bench + ": no prompt has outcomes for all of " + String.join(", ", wantedModels));
+      return 2;
+    }
+    if (rows.size() < all.size()) {
+      System.err.println("note: " + (all.size() - rows.size()) + " of " + all.size()
+          + " prompts lack an outcome for one of the models and are left out");
+    }
+    // The ladder exactly as serve builds it: strong on top, the others by price.
+    List<UpstreamConfig> upstreams = new ArrayList<>();
+    List<Ladder.Rung> rungs = new ArrayList<>();
+    for (String m : wantedModels) {
+      String name = m.equals(strong) ? "strong" : m.equals(weak) ? "weak" : m;
+      double[] pr = price.get(m);
+      upstreams.add(RouterSetup.upstream(name, m, pr[0], pr[1]));
+      rungs.add(new Ladder.Rung(name, m, pr[0], pr[1]));
+    }
+    Ladder ladder = Ladder.byPrice(rungs);
+    int n = rows.size();
+    int k = ladder.size();
+    List<String> ladderModels = ladder.rungs().stream().map(Ladder.Rung::model).toList();
+    try (RouterSetup setup = new RouterSetup(opts.config, opts.modelsDir, strong, opts.embeddingCache)) {
+      io.routewise.embedding.EmbeddingModel.byId(tokenModel)
+          .orElseThrow(() -> new IllegalArgumentException("unknown --token-model " + tokenModel));
+      io.routewise.embedding.OnnxEmbedder tokenizer = setup.embedders().onnx(tokenModel);
+      double[][] cost = new double[n][k];
+      double[][] quality = new double[n][k];
+      double inputTokens = 0;
+      for (int p = 0; p < n; p++) {
+        int in = tokenizer.countTokens(rows.get(p).prompt());
+        inputTokens += in;
+        for (int r = 0; r < k; r++) {
+          Ladder.Rung rung = ladder.rung(r);
+          cost[p][r] = (in * rung.inputPrice() + (double) outputTokens * rung.outputPrice()) / 1e6;
+          quality[p][r] = rows.get(p).outcomes().get(rung.model());
+        }
+      }
+      double[] singleCost = new double[k];
+      double[] singleQuality = new double[k];
+      for (int r = 0; r < k; r++) {
+        for (int p = 0; p < n; p++) {
+          singleCost[r] += cost[p][r] / n;
+          singleQuality[r] += quality[p][r] / n;
+        }
+      }
+      String assumptions = String.format(java.util.Locale.ROOT, "cost per prompt = its input tokens (%s tokenizer,"
+          + " mean %.0f) x input price + %d output tokens (assumed, every model) x output price; prices from %s",
+          tokenModel, inputTokens / n, outputTokens, prices.getFileName());
+      CostQualityReport report = new CostQualityReport(bench.getFileName() + ": " + k + " models (n=" + n + ")",
+          assumptions, ladderModels, singleCost, singleQuality, TABLE_ALPHAS);
+
+      // random: uniform scores spread over the ladder by the default rule, 10 runs on an α grid
+      java.util.Random rnd = new java.util.Random(seed);
+      double[] grid = java.util.stream.IntStream.rangeClosed(0, 200).mapToDouble(i -> i / 200.0).toArray();
+      List<double[][]> runs = new ArrayList<>();
+      for (int run = 0; run < 10; run++) {
+        double[][] rates = new double[n][];
+        for (int p = 0; p < n; p++) {
+          rates[p] = ladder.fromStrongWinRate(rnd.nextDouble());
+        }
+        runs.add(CostCurve.atAlphas(n, grid.length, (p, a) -> ThresholdRule.rung(rates[p], grid[a]), cost, quality));
+      }
+      CostCurve random = CostCurve.mean(runs);
+      double[][] randomTable = new double[2][TABLE_ALPHAS.length];
+      for (int a = 0; a < TABLE_ALPHAS.length; a++) {
+        int g = (int) Math.round(TABLE_ALPHAS[a] * 200);
+        for (double[][] r : runs) {
+          randomTable[0][a] += r[0][g] / runs.size();
+          randomTable[1][a] += r[1][g] / runs.size();
+        }
+      }
+      report.add("random (mean of 10)", random, randomTable);
+
+      List<String> wanted = new ArrayList<>(routers);
+      if (wanted.stream().noneMatch(r -> r.equals("length"))) {
+        wanted.add(0, "length");
+      }
+      wanted.removeIf(r -> r.equals("random"));
+      for (String spec : wanted) {
+        try (Router router = setup.load(spec, upstreams)) {
+          double[][] rates = new double[n][];
+          try (var pb = io.routewise.data.TrainingSet.progressBar("score " + spec, n, !quiet)) {
+            for (int p = 0; p < n; p++) {
+              rates[p] = router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder);
+              pb.step();
+            }
+          }
+          report.add(spec, CostCurve.sweep(rates, cost, quality), CostCurve.atAlphas(n, TABLE_ALPHAS.length,
+              (p, a) -> ThresholdRule.rung(rates[p], TABLE_ALPHAS[a]), cost, quality));
+        }
+      }
+      // A reference, not a router: the benchmark's own outcomes as the win rates (a tie counts a half),
+      // i.e. how far above the hull this rule goes with perfect knowledge of who wins.
+      double[][] oracle = new double[n][k];
+      for (int p = 0; p < n; p++) {
+        for (int r = 1; r < k; r++) {
+          oracle[p][r] = quality[p][0] > quality[p][r] ? 1 : quality[p][0] < quality[p][r] ? 0 : 0.5;
+        }
+      }
+      report.add("oracle (outcomes as win rates)", CostCurve.sweep(oracle, cost, quality), CostCurve.atAlphas(n,
+          TABLE_ALPHAS.length, (p, a) -> ThresholdRule.rung(oracle[p], TABLE_ALPHAS[a]), cost, quality));
+      System.out.print(report.table());
+      if (plot != null) {
+        report.plot(plot);
+        System.out.println("plot: " + plot);
+      }
     }
     return 0;
   }

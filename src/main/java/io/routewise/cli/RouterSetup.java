@@ -18,6 +18,7 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -109,6 +110,44 @@ final class RouterSetup implements AutoCloseable {
       }
     });
     return loaded.get(name);
+  }
+
+  /**
+   * Loads one router for a ladder of upstreams (eval's N-way mode), each upstream's {@code model}
+   * being a benchmark model id: learned routers place every one of them on a trained model, and an
+   * id they do not know is an error, as at {@code serve}.
+   */
+  Router load(String arg, List<UpstreamConfig> upstreams) {
+    String name = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+    String dir = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : null;
+    ConfigProblems problems = new ConfigProblems();
+    Map<String, Object> settings = new LinkedHashMap<>();
+    ConfigNode configured = base.routers().children().get(name);
+    if (configured != null) {
+      // The target is the controller's, not the router's (see RouterCatalog.load).
+      configured.keys().stream().filter(k -> !k.equals("target")).forEach(k -> settings.put(k, rawValue(configured, k)));
+    }
+    if (dir != null) {
+      settings.put("model_dir", dir);
+    }
+    UpstreamConfig strong = upstreams.stream().filter(u -> u.name().equals("strong")).findFirst().orElseThrow();
+    UpstreamConfig weak = upstreams.stream().filter(u -> u.name().equals("weak")).findFirst().orElseThrow();
+    RoutewiseConfig cfg = new RoutewiseConfig(base.server(), strong, weak, new RoutingConfig(name, 0.5),
+        base.client(), base.modelsDir(), base.embedding(), new ConfigNode("routers", Map.of(name, settings), problems),
+        upstreams);
+    Map<String, Router> loaded = RouterCatalog.standard().load(cfg, embedders, problems);
+    problems.throwIfAny();
+    loaded.forEach((k, r) -> {
+      if (!k.equals(name)) {
+        r.close();
+      }
+    });
+    return loaded.get(name);
+  }
+
+  /** An upstream standing for one benchmark model, at a price (USD per million input, output tokens). */
+  static UpstreamConfig upstream(String name, String model, double inputPrice, double outputPrice) {
+    return upstream(name, model).withPrice(new io.routewise.config.Price(inputPrice, outputPrice));
   }
 
   /** Routers whose settings name the trained model ids standing for the two upstreams. */

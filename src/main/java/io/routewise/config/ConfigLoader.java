@@ -92,6 +92,7 @@ public final class ConfigLoader {
     }
     UpstreamConfig strong = upstream(ups, "strong");
     UpstreamConfig weak = upstream(ups, "weak");
+    List<UpstreamConfig> upstreams = upstreams(ups, strong, weak);
     ups.rejectUnknownKeys();
 
     ConfigNode r = root.child("routing");
@@ -100,7 +101,7 @@ public final class ConfigLoader {
         r.integer("scoring_queue", 256, 1, 100_000),
         r.millis("scoring_timeout_ms", RoutingConfig.DEFAULT_SCORING_TIMEOUT_MS, 1, 600_000),
         r.bool("failover", false),
-        r.oneOf("passthrough", "none", List.of("none", "strong", "weak")),
+        r.oneOf("passthrough", "none", passthroughChoices(upstreams)),
         new SessionPinning(r.bool("session_pinning", false), r.oneOf("session_key", "header", List.of("header", "user")),
             r.millis("session_ttl_ms", SessionPinning.DEFAULT_TTL_MS, 1_000, 30L * 86_400_000),
             r.integer("session_cache_entries", SessionPinning.DEFAULT_ENTRIES, 1, 10_000_000)));
@@ -118,7 +119,10 @@ public final class ConfigLoader {
     Map<String, TargetConfig> targets = new LinkedHashMap<>();
     ConfigNode routers = root.child("routers");
     for (String name : routers.keys()) {
-      TargetConfig t = TargetConfig.read(routers.child(name), routing.threshold(), strong, weak);
+      if (!routers.hasMapping(name)) {
+        continue; // not a mapping: the router catalog reports it, with the routers' other problems
+      }
+      TargetConfig t = TargetConfig.read(routers.child(name), routing.threshold(), upstreams);
       if (t != null) {
         targets.put(name, t);
       }
@@ -126,7 +130,71 @@ public final class ConfigLoader {
 
     Path modelsDir = Path.of(root.string("models_dir", "models"));
     return new RoutewiseConfig(server, strong, weak, routing, client, modelsDir, root.child("embedding"),
-        root.child("routers"), targets, state);
+        root.child("routers"), upstreams, targets, state);
+  }
+
+  /** Names of upstreams: they appear in headers, JSON and metric tags, so plain words only. */
+  private static final Pattern UPSTREAM_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+
+  /**
+   * Every entry under {@code upstreams:}, in the order written: {@code strong}, {@code weak} and any
+   * others, each read like those two.
+   */
+  private static List<UpstreamConfig> upstreams(ConfigNode ups, UpstreamConfig strong, UpstreamConfig weak) {
+    List<UpstreamConfig> out = new ArrayList<>();
+    for (String name : ups.keys()) {
+      if (name.equals("strong")) {
+        out.add(strong);
+      } else if (name.equals("weak")) {
+        out.add(weak);
+      } else if (name.equals("none") || !UPSTREAM_NAME.matcher(name).matches()) {
+        ups.problem(name, "is not a usable upstream name: letters, digits, '_', '-' and '.', at most 64, not 'none'"
+            + " (it appears in headers and metric tags)");
+      } else {
+        out.add(upstream(ups, name));
+      }
+    }
+    if (!out.contains(strong)) {
+      out.add(0, strong);
+    }
+    if (!out.contains(weak)) {
+      out.add(weak);
+    }
+    return out;
+  }
+
+  /** {@code routing.passthrough}: none, or any upstream's name (strong and weak first, as before). */
+  private static List<String> passthroughChoices(List<UpstreamConfig> upstreams) {
+    List<String> names = new ArrayList<>(List.of("none", "strong", "weak"));
+    upstreams.stream().map(UpstreamConfig::name).filter(n -> !names.contains(n)).forEach(names::add);
+    return names;
+  }
+
+  /** {@code upstreams.<name>.price}: USD per million input and output tokens, both required; absent = unknown. */
+  private static Price price(ConfigNode u) {
+    Optional<ConfigNode> node = u.optionalChild("price");
+    if (node.isEmpty()) {
+      return null;
+    }
+    ConfigNode p = node.get();
+    for (String key : List.of("input", "output")) {
+      if (!p.has(key)) {
+        p.problem(key, "is required (USD per million " + key + " tokens)");
+      }
+    }
+    Price price = new Price(p.number("input", 0, 0, 1_000_000), p.number("output", 0, 0, 1_000_000));
+    p.rejectUnknownKeys();
+    return price;
+  }
+
+  /** {@code upstreams.<name>.router_model}: the trained model id learned routers use for it; absent = by {@code model}. */
+  private static String routerModel(ConfigNode u) {
+    String id = u.string("router_model", null);
+    if (id != null && id.isBlank()) {
+      u.problem("router_model", "must not be empty (leave it out to place the upstream by its model)");
+      return null;
+    }
+    return id;
   }
 
   /** {@code server.cors_origins}: {@code *}, or origins as a browser sends them (scheme://host[:port]). */
@@ -162,26 +230,10 @@ public final class ConfigLoader {
         u.millis("connect_timeout_ms", 5_000, 1, 600_000),
         u.millis("timeout_ms", 120_000, 1, 3_600_000),
         upstreamHeaders(u, UpstreamConfig.sendsKey(apiKey)),
-        price(u));
+        price(u),
+        routerModel(u));
     u.rejectUnknownKeys();
     return cfg;
-  }
-
-  /** {@code upstreams.<name>.price}: USD per million input and output tokens, or null when absent. */
-  private static Price price(ConfigNode u) {
-    Optional<ConfigNode> node = u.optionalChild("price");
-    if (node.isEmpty()) {
-      return null;
-    }
-    ConfigNode p = node.get();
-    for (String key : List.of("input", "output")) {
-      if (!p.has(key)) {
-        p.problem(key, "is required (USD per 1M tokens)");
-      }
-    }
-    Price price = new Price(p.number("input", 0, 0, 1e9), p.number("output", 0, 0, 1e9));
-    p.rejectUnknownKeys();
-    return price;
   }
 
   /** Set by routewise itself on every call: framing, the body's type, and the upstream's host. */

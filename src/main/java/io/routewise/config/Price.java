@@ -1,10 +1,10 @@
 package io.routewise.config;
 
 /**
- * What an upstream charges, in USD per million tokens, as providers list it.
+ * What an upstream charges, in USD per million tokens: {@code upstreams.<name>.price: {input, output}}.
  *
- * @param input per million prompt tokens
- * @param output per million completion tokens
+ * @param input per million prompt (input) tokens, >= 0
+ * @param output per million completion (output) tokens, >= 0
  */
 public record Price(double input, double output) {
   public Price {
@@ -13,7 +13,7 @@ public record Price(double input, double output) {
     }
   }
 
-  /** The USD cost of one call that used these tokens. */
+  /** USD for one answer with these token counts. */
   public double cost(long promptTokens, long completionTokens) {
     return (promptTokens * input + completionTokens * output) / 1_000_000.0;
   }

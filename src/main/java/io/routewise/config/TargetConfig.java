@@ -51,7 +51,7 @@ public record TargetConfig(Kind kind, double value, double minAlpha, double maxA
    *
    * @param defaultAlpha {@code routing.threshold}: the start when {@code initial_alpha} is not given
    */
-  static TargetConfig read(ConfigNode router, double defaultAlpha, UpstreamConfig strong, UpstreamConfig weak) {
+  static TargetConfig read(ConfigNode router, double defaultAlpha, java.util.List<UpstreamConfig> upstreams) {
     if (!router.has("target")) {
       return null;
     }
@@ -68,7 +68,7 @@ public record TargetConfig(Kind kind, double value, double minAlpha, double maxA
     } else {
       kind = Kind.USD_PER_HOUR;
       value = t.number(Kind.USD_PER_HOUR.key(), 0, 0, 1e12);
-      for (UpstreamConfig u : new UpstreamConfig[] {strong, weak}) {
+      for (UpstreamConfig u : upstreams) { // every answer's cost must be known to hold a budget
         if (u.price() == null) {
           t.problem(Kind.USD_PER_HOUR.key(), "needs upstreams." + u.name() + ".price ({input: USD, output: USD} per 1M tokens)");
         }

@@ -7,7 +7,7 @@ import java.util.Map;
 /**
  * One OpenAI-compatible upstream.
  *
- * @param name strong or weak
+ * @param name the entry's name under {@code upstreams:}: {@code strong}, {@code weak}, or any other
  * @param baseUrl e.g. https://api.openai.com/v1, no trailing slash; a query string (Azure's
  *     {@code ?api-version=}) is kept after the endpoint's path
  * @param apiKey sent as {@code Authorization: Bearer}; blank or "none" sends no header
@@ -16,11 +16,14 @@ import java.util.Map;
  * @param timeout limit for the response headers and for each gap between body bytes; past it 504
  * @param headers sent with every call, in order (Azure's {@code api-key}, {@code OpenAI-Organization});
  *     values are secrets, since a header may carry a key
- * @param price what the upstream charges, or null when the config gives no {@code price}
+ * @param price USD per million input and output tokens; null when not configured (unknown: its
+ *     answers are not counted in the cost metrics)
+ * @param routerModel the trained model id that learned routers use for this upstream; null to let
+ *     them place it by {@code model}
  */
 public record UpstreamConfig(
     String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
-    Map<String, Secret> headers, Price price) {
+    Map<String, Secret> headers, Price price, String routerModel) {
 
   public UpstreamConfig {
     headers = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(headers));
@@ -29,12 +32,17 @@ public record UpstreamConfig(
   public UpstreamConfig(
       String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
       Map<String, Secret> headers) {
-    this(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, null);
+    this(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, null, null);
   }
 
   public UpstreamConfig(
       String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout) {
     this(name, baseUrl, apiKey, model, connectTimeout, timeout, Map.of());
+  }
+
+  /** The same upstream at another price (null: unknown). */
+  public UpstreamConfig withPrice(Price newPrice) {
+    return new UpstreamConfig(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, newPrice, routerModel);
   }
 
   /** Whether an Authorization header is sent ("none" is the placeholder local servers use). */

@@ -66,7 +66,7 @@ public final class TargetReplay {
   public static Result run(double[] rates, int[] phaseStarts, TargetConfig target, double fixedAlpha,
       double perSecond, long syncMillis) {
     AtomicLong now = new AtomicLong(T0);
-    TargetController controller = new TargetController("replay", target, null, null, now::get);
+    TargetController controller = new TargetController("replay", target, now::get);
     boolean[] fixed = new boolean[rates.length];
     boolean[] auto = new boolean[rates.length];
     double[] alpha = new double[rates.length];

@@ -25,8 +25,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * routewise's Prometheus metrics, fed through listeners so routers and the upstream client know
- * nothing of Micrometer. Tag values are bounded: router names, strong|weak, HTTP status codes,
- * failure kinds. Never a prompt, a threshold or a user.
+ * nothing of Micrometer. Tag values are bounded: router names, upstream names from the config
+ * (strong|weak with two), HTTP status codes, failure kinds. Never a prompt, a threshold or a user.
  *
  * <ul>
  *   <li>{@code routewise_requests_total{router,route,status}} chat requests by outcome
@@ -38,7 +38,10 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code routewise_upstream_duration_seconds{upstream,outcome}} whole call (histogram)
  *   <li>{@code routewise_tokens_total{upstream,type}} prompt/completion tokens from {@code usage}
  *   <li>{@code routewise_proxy_overhead_seconds{router}} time routewise adds on top of the upstream
- *   <li>{@code routewise_failovers_total{from,reason}} requests sent to the other upstream
+ *   <li>{@code routewise_failovers_total{from,reason}} requests sent to another upstream
+ *   <li>{@code routewise_cost_usd_total{upstream}} USD spent, from {@code usage} and the upstream's price
+ *   <li>{@code routewise_cost_saved_usd_total{upstream}} / {@code routewise_cost_extra_usd_total{upstream}}
+ *       what the same tokens would have cost more (less) on the most capable upstream
  *   <li>{@code routewise_target_*{router}} each target controller's α, target and window
  *   <li>{@code routewise_pinned_decisions_total{router,route}}, {@code routewise_session_pin_lookups_total{result}},
  *       {@code routewise_session_pins}
@@ -74,6 +77,8 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final Map<Object, Counter> failoverCounters = new ConcurrentHashMap<>();
   private final Map<Object, Counter> passthroughCounters = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, LongAdder[]> shares = new ConcurrentHashMap<>();
+  /** Per priced upstream: its price and its cost counters; set once at start, read per answer. */
+  private volatile Map<String, Costs> costs = Map.of();
   private final MeterProvider<Counter> pinnedDecisions;
   private final Map<Object, Counter> pinnedCounters = new ConcurrentHashMap<>();
   private final MeterProvider<Counter> pinLookups;
@@ -259,13 +264,13 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   public void decided(RoutingDecision d) {
     decisionTimers.computeIfAbsent(d.router(), r -> decision.withTags("router", r))
         .record(d.nanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
-    routedCounters.computeIfAbsent(List.of(d.router(), d.route()), k ->
-        routed.withTags("router", d.router(), "route", d.route().label())).increment();
+    routedCounters.computeIfAbsent(List.of(d.router(), d.upstream()), k ->
+        routed.withTags("router", d.router(), "route", d.upstream())).increment();
     LongAdder[] counts = shares.computeIfAbsent(d.router(), this::registerShare);
     counts[d.route() == Route.STRONG ? 0 : 1].increment();
     if (d.pinned()) {
-      pinnedCounters.computeIfAbsent(List.of(d.router(), d.route()), k ->
-          pinnedDecisions.withTags("router", d.router(), "route", d.route().label())).increment();
+      pinnedCounters.computeIfAbsent(List.of(d.router(), d.upstream()), k ->
+          pinnedDecisions.withTags("router", d.router(), "route", d.upstream())).increment();
     }
   }
 
@@ -276,7 +281,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
           long all = strong + c[1].sum();
           return all == 0 ? Double.NaN : (double) strong / all;
         })
-        .description("Share of requests routed to the strong model since start")
+        .description("Share of requests routed to the strong (most capable) upstream since start")
         .tag("router", router)
         .register(registry);
     return counts;
@@ -288,7 +293,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
 
-  /** A request failed over from upstream {@code from} (strong|weak) for {@code reason}. */
+  /** A request failed over from upstream {@code from} (its name) for {@code reason}. */
   public void failover(String from, String reason) {
     failoverCounters.computeIfAbsent(List.of(from, reason), k -> failovers.withTags("from", from, "reason", reason))
         .increment();
@@ -316,8 +321,52 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
 
+  /**
+   * The upstreams' prices, most capable first ({@code ladder.get(0)} is what savings are counted
+   * against). Registers the cost counters of every priced upstream at once, so they read 0 before
+   * the first answer; an unpriced upstream has none. Call once, before traffic.
+   */
+  public void prices(List<io.routewise.config.UpstreamConfig> ladder) {
+    io.routewise.config.Price top = ladder.get(0).price();
+    Map<String, Costs> out = new java.util.HashMap<>();
+    for (var u : ladder) {
+      if (u.price() == null) {
+        continue;
+      }
+      Counter spent = Counter.builder("routewise.cost.usd")
+          .description("USD spent on answers, from their usage and the upstream's price").tag("upstream", u.name())
+          .register(registry);
+      Counter saved = top == null ? null : Counter.builder("routewise.cost.saved.usd")
+          .description("USD the same tokens would have cost more on the most capable (strong) upstream")
+          .tag("upstream", u.name()).register(registry);
+      Counter extra = top == null ? null : Counter.builder("routewise.cost.extra.usd")
+          .description("USD the same tokens cost more than on the most capable (strong) upstream would have "
+              + "(an upstream priced above it); net savings = saved - extra")
+          .tag("upstream", u.name()).register(registry);
+      out.put(u.name(), new Costs(u.price(), top, spent, saved, extra));
+    }
+    costs = Map.copyOf(out);
+  }
+
+  /** An upstream's price, the top's, and its counters (saved and extra null when the top has no price). */
+  private record Costs(io.routewise.config.Price price, io.routewise.config.Price top, Counter spent, Counter saved,
+      Counter extra) {
+    void add(long promptTokens, long completionTokens) {
+      double cost = price.cost(promptTokens, completionTokens);
+      spent.increment(cost);
+      if (top != null) {
+        double difference = top.cost(promptTokens, completionTokens) - cost;
+        (difference >= 0 ? saved : extra).increment(Math.abs(difference));
+      }
+    }
+  }
+
   @Override
   public void tokens(String upstream, long promptTokens, long completionTokens) {
+    Costs c = costs.get(upstream);
+    if (c != null && (promptTokens > 0 || completionTokens > 0)) {
+      c.add(Math.max(promptTokens, 0), Math.max(completionTokens, 0));
+    }
     if (promptTokens > 0) {
       tokenCounters.computeIfAbsent(List.of(upstream, "prompt"), k -> tokens.withTags("upstream", upstream, "type", "prompt"))
           .increment(promptTokens);

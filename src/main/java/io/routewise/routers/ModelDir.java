@@ -92,8 +92,8 @@ public final class ModelDir {
 
   /**
    * The trained model id standing for the strong (or weak) upstream: the {@code strong_model}
-   * ({@code weak_model}) setting, else the upstream's {@code model} when this directory knows it,
-   * else the manifest's {@code default_strong} ({@code default_weak}).
+   * ({@code weak_model}) setting, else the upstream's {@code router_model}, else its {@code model}
+   * when this directory knows it, else the manifest's {@code default_strong} ({@code default_weak}).
    */
   public String upstreamModel(RouterContext ctx, boolean strong) throws IOException {
     String key = strong ? "strong_model" : "weak_model";
@@ -107,6 +107,9 @@ public final class ModelDir {
       }
       return setting;
     }
+    if (upstream != null && upstream.routerModel() != null) {
+      return known(upstream);
+    }
     if (upstream != null && models.contains(upstream.model())) {
       return upstream.model();
     }
@@ -117,6 +120,45 @@ public final class ModelDir {
           + ctx.settings().pathOf(key));
     }
     return fallback;
+  }
+
+  /**
+   * The trained model id standing for each upstream, in the context's ladder order: strong and weak
+   * as {@link #upstreamModel} places them (their defaults unchanged), every other upstream by its
+   * {@code router_model}, else by its {@code model}. An upstream placed by neither is an error that
+   * names each such upstream and lists every id this directory knows, so the fix is one key away.
+   */
+  public java.util.Map<String, String> placeUpstreams(RouterContext ctx) throws IOException {
+    java.util.Map<String, String> placed = new java.util.LinkedHashMap<>();
+    List<String> unplaced = new ArrayList<>();
+    List<String> models = models();
+    for (var u : ctx.upstreams()) {
+      if (u.name().equals("strong") || u.name().equals("weak")) {
+        placed.put(u.name(), upstreamModel(ctx, u.name().equals("strong")));
+      } else if (u.routerModel() != null) {
+        placed.put(u.name(), known(u));
+      } else if (models.contains(u.model())) {
+        placed.put(u.name(), u.model());
+      } else {
+        unplaced.add("upstreams." + u.name() + " (model '" + u.model() + "')");
+      }
+    }
+    if (!unplaced.isEmpty()) {
+      throw new IOException("cannot place " + String.join(", ", unplaced) + " among the " + models.size()
+          + " models of " + dir + "; set router_model on " + (unplaced.size() == 1 ? "it" : "each")
+          + " to one of: " + String.join(", ", models));
+    }
+    return placed;
+  }
+
+  /** An upstream's {@code router_model}, which must be one of this directory's models. */
+  private String known(io.routewise.config.UpstreamConfig upstream) throws IOException {
+    List<String> models = models();
+    if (!models.contains(upstream.routerModel())) {
+      throw new IOException("upstreams." + upstream.name() + ".router_model '" + upstream.routerModel()
+          + "' is not a model of " + dir + "; it knows: " + String.join(", ", models));
+    }
+    return upstream.routerModel();
   }
 
   public Path dir() {

@@ -3,6 +3,7 @@ package io.routewise.routers;
 import io.routewise.config.ConfigNode;
 import io.routewise.config.ConfigProblems;
 import io.routewise.config.RoutewiseConfig;
+import io.routewise.config.UpstreamConfig;
 import io.routewise.embedding.EmbedderSource;
 import io.routewise.routers.bert.BertRouter;
 import io.routewise.routers.causal.CausalLlmRouter;
@@ -10,9 +11,11 @@ import io.routewise.routers.length.LengthRouter;
 import io.routewise.routers.mf.MfRouter;
 import io.routewise.routers.random.RandomRouter;
 import io.routewise.routers.sw.SwRankingRouter;
+import io.routewise.routing.Ladder;
 import io.routewise.routing.Router;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -35,6 +38,20 @@ public final class RouterCatalog {
         .with(SwRankingRouter.NAME, SwRankingRouter::create)
         .with(BertRouter.NAME, BertRouter::create)
         .with(CausalLlmRouter.NAME, CausalLlmRouter::create);
+  }
+
+  /** The configured upstreams as a ladder, most capable first ({@link Ladder#byPrice}). */
+  public static Ladder ladder(RoutewiseConfig config) {
+    return Ladder.byPrice(config.upstreams().stream().map(u -> u.price() == null
+        ? Ladder.Rung.unpriced(u.name(), u.model())
+        : new Ladder.Rung(u.name(), u.model(), u.price().input(), u.price().output())).toList());
+  }
+
+  /** The configured upstreams in {@link #ladder} order. */
+  public static List<UpstreamConfig> inLadderOrder(RoutewiseConfig config) {
+    Map<String, UpstreamConfig> byName = new LinkedHashMap<>();
+    config.upstreams().forEach(u -> byName.put(u.name(), u));
+    return ladder(config).rungs().stream().map(r -> byName.get(r.upstream())).toList();
   }
 
   public RouterCatalog with(String name, RouterFactory factory) {
@@ -73,7 +90,7 @@ public final class RouterCatalog {
       ConfigNode settings = e.getValue();
       try {
         Router r = factories.get(name).create(
-            new RouterContext(name, settings, config.modelsDir(), embedders, config.strong(), config.weak()));
+            new RouterContext(name, settings, config.modelsDir(), embedders, inLadderOrder(config)));
         settings.readElsewhere("target"); // the router's target: the config loader reads it, the router never sees it
         settings.rejectUnknownKeys();
         loaded.put(name, r);

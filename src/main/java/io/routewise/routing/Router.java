@@ -6,6 +6,11 @@ package io.routewise.routing;
  * <p>This is the one plug-in point for routing: a router only scores; the threshold rule
  * ({@link ThresholdRule}) decides. A test can write {@code Router r = prompt -> 0.7}.
  *
+ * <p>With more than two upstreams the rule asks {@link #topWinRates} instead: the probability that
+ * the most capable upstream beats each of the others. Its default derives that from
+ * {@link #strongWinRate}, so every router routes N-way; routers that score models one by one
+ * (matrix factorization, Bradley-Terry) override it with their own per-model estimates.
+ *
  * <p>Implementations must be safe for concurrent use: the server calls them from many virtual
  * threads at once. They may throw (a {@link RouterException} names the kind of failure); the caller
  * then routes to the strong model and counts the failure, so a router never fails a user's request.
@@ -16,6 +21,21 @@ public interface Router extends AutoCloseable {
 
   /** Probability in [0, 1] that the strong model wins on {@code prompt}. */
   double strongWinRate(Prompt prompt) throws Exception;
+
+  /**
+   * For each rung of {@code ladder} (most capable first), the probability in [0, 1] that the top
+   * upstream answers {@code prompt} better than that rung's upstream; entry 0, the top against
+   * itself, is ignored (0 by convention). Asked only when there are more than two upstreams; with
+   * two, {@link #strongWinRate} decides, as it always has. Routers that place upstreams on their
+   * own trained models match rungs by {@link Ladder.Rung#upstream() name}.
+   *
+   * <p>The default spreads the strong win rate over the ladder ({@link Ladder#fromStrongWinRate}):
+   * the cheapest rung gets the win rate itself, nearer rungs are beaten less often. That gives
+   * {@code random}, {@code length} and every other scalar router an N-way meaning.
+   */
+  default double[] topWinRates(Prompt prompt, Ladder ladder) throws Exception {
+    return ladder.fromStrongWinRate(strongWinRate(prompt));
+  }
 
   /**
    * True for routers whose scoring is CPU work of a millisecond or more (ONNX inference, similarity
@@ -29,7 +49,9 @@ public interface Router extends AutoCloseable {
   /**
    * For a {@link #cpuBound()} router: the win rate when this prompt costs microseconds after all
    * (its embedding is already cached), else NaN. Asked on the request thread first, so a cached
-   * prompt neither waits behind the scoring backlog nor is turned away as overloaded.
+   * prompt neither waits behind the scoring backlog nor is turned away as overloaded. A router that
+   * answers here for a prompt must also answer {@link #topWinRates} for it in microseconds: with
+   * more than two upstreams, that is what the request thread then asks.
    */
   default double cachedWinRate(Prompt prompt) {
     return Double.NaN;

@@ -4,21 +4,34 @@ package io.routewise.routing;
  * The outcome of routing one request.
  *
  * @param router the router's name, e.g. {@code mf}
- * @param strongWinRate the router's score, or 1.0 when the router failed
+ * @param strongWinRate the router's score, or 1.0 when the router failed; with more than two
+ *     upstreams, the probability that the top beats the cheapest
  * @param threshold the alpha the score was compared with
- * @param route where the request goes
+ * @param route {@link Route#STRONG} when the request goes to the most capable upstream, else
+ *     {@link Route#WEAK}
  * @param failureKind null when the router scored; else why it fell back to strong
  * @param nanos time spent deciding
- * @param pinned whether the session's pin chose the route (its first turn's route) rather than
- *     {@code strongWinRate >= threshold}; the win rate is NaN when the router was not asked
+ * @param upstream the name of the upstream the request goes to: {@code strong} or {@code weak}
+ *     with two upstreams, the entry's name under {@code upstreams:} with more. What headers, JSON,
+ *     metric tags and the access log show as the route
+ * @param pinned whether the session's pin chose the upstream (its first turn's) rather than the
+ *     threshold rule; the win rate is NaN when the router was not asked
  */
 public record RoutingDecision(
     String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos,
-    boolean pinned) {
+    String upstream, boolean pinned) {
 
-  public RoutingDecision(String router, double strongWinRate, double threshold, Route route, String failureKind,
-      long nanos) {
-    this(router, strongWinRate, threshold, route, failureKind, nanos, false);
+  /** A two-way decision: the upstream is the route's name. */
+  public RoutingDecision(
+      String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos) {
+    this(router, strongWinRate, threshold, route, failureKind, nanos, route.label());
+  }
+
+  /** A decision the threshold rule made. */
+  public RoutingDecision(
+      String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos,
+      String upstream) {
+    this(router, strongWinRate, threshold, route, failureKind, nanos, upstream, false);
   }
 
   public boolean fellBack() {

@@ -21,6 +21,7 @@ public final class RoutingService implements AutoCloseable {
   private final RoutingListener listener;
   private final ScoringPool scoring;
   private final RouteSpec defaultSpec;
+  private final Ladder ladder;
   // Valid model names seen, parsed: clients send a handful of names, and parsing one per request
   // (a stream sort, a regex, parseDouble) was ~2 % of the proxy's CPU. Capped; past the cap, parse.
   private static final int MAX_CACHED_SPECS = 1024;
@@ -39,7 +40,16 @@ public final class RoutingService implements AutoCloseable {
    */
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
       RoutingListener listener, ScoringPool scoring) {
-    this(routers, defaultRouter, defaultThreshold, listener, scoring, Map.of(), null);
+    this(routers, defaultRouter, defaultThreshold, listener, scoring, Ladder.twoWay("", ""));
+  }
+
+  /**
+   * @param ladder the upstreams, most capable first; with two, decisions are two-way as they always
+   *     were, with more they go through {@link Router#topWinRates} and {@link ThresholdRule#rung}
+   */
+  public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
+      RoutingListener listener, ScoringPool scoring, Ladder ladder) {
+    this(routers, defaultRouter, defaultThreshold, listener, scoring, ladder, Map.of(), null);
   }
 
   /**
@@ -48,7 +58,8 @@ public final class RoutingService implements AutoCloseable {
    *     this service.
    */
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
-      RoutingListener listener, ScoringPool scoring, Map<String, TargetController> targets, SessionPins pins) {
+      RoutingListener listener, ScoringPool scoring, Ladder ladder, Map<String, TargetController> targets,
+      SessionPins pins) {
     if (!routers.containsKey(defaultRouter)) {
       throw new IllegalArgumentException("default router '" + defaultRouter + "' is not loaded: " + routers.keySet());
     }
@@ -58,8 +69,14 @@ public final class RoutingService implements AutoCloseable {
     this.listener = listener;
     this.scoring = scoring;
     this.defaultSpec = new RouteSpec(defaultRouter, defaultThreshold);
+    this.ladder = ladder;
     this.targets = Map.copyOf(targets);
     this.pins = pins;
+  }
+
+  /** The upstreams decisions choose among, most capable first. */
+  public Ladder ladder() {
+    return ladder;
   }
 
   /** The target controllers, by router name (empty when no router has a target). */
@@ -87,7 +104,8 @@ public final class RoutingService implements AutoCloseable {
   /**
    * The router and threshold a model name selects: its route spec, or the configured default.
    *
-   * @throws RouteSpec.InvalidRouteSpecException for a {@code router-...} name that does not parse
+   * @throws RouteSpec.InvalidRouteSpecException for a {@code router-...} name that does not parse,
+   *     or that asks for {@code auto} on a router without a target
    */
   public RouteSpec specFor(String model) {
     RouteSpec spec = model == null ? null : specs.get(model);
@@ -108,7 +126,7 @@ public final class RoutingService implements AutoCloseable {
 
   /** Decides a request's route and reports it to the listener (metrics). */
   public RoutingDecision decide(RouteSpec spec, Prompt prompt) {
-    return decide(spec, prompt, null, true);
+    return decide(spec, prompt, null, (String) null);
   }
 
   /**
@@ -118,50 +136,45 @@ public final class RoutingService implements AutoCloseable {
    * @throws ClientGoneException when that happened; nothing was decided or reported
    */
   public RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client) {
-    return decide(spec, prompt, client, true);
+    return decide(spec, prompt, client, (String) null);
   }
 
   /**
    * As {@link #decide(RouteSpec, Prompt, ClientProbe)}, for a request that names its session
-   * ({@code null}: none): with session pinning on, a session that has a pin takes its route without
-   * asking the router, and a session's first turn pins the route it gets. A decision that fell back
-   * to strong because the router failed pins nothing.
+   * ({@code null}: none): with session pinning on, a session that has a pin takes its upstream
+   * without asking the router, and a session's first turn pins the upstream it gets. A decision that
+   * fell back to strong because the router failed pins nothing.
    */
   public RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client, String session) {
     if (pins == null || session == null) {
-      return decide(spec, prompt, client, true);
+      Scored s = score(spec, prompt, client);
+      report(spec, s);
+      return s.decision();
     }
     long start = System.nanoTime();
-    Route pinned = pins.pinned(session);
-    if (pinned != null) {
+    String pin = pins.pinned(session);
+    int pinned = pin == null ? -1 : ladder.indexOf(pin); // -1 too for an upstream no longer configured
+    if (pinned >= 0) {
       TargetController target = spec.auto() ? targets.get(spec.router()) : null;
       RoutingDecision d = new RoutingDecision(spec.router(), Double.NaN,
-          target != null ? target.alpha() : spec.threshold(), pinned, null, System.nanoTime() - start, true);
-      report(spec, d);
+          target != null ? target.alpha() : spec.threshold(), pinned == 0 ? Route.STRONG : Route.WEAK, null,
+          System.nanoTime() - start, ladder.rung(pinned).upstream(), true);
+      report(spec, new Scored(d, Double.NaN));
       return d;
     }
-    RoutingDecision d = decide(spec, prompt, client, false);
+    Scored s = score(spec, prompt, client);
+    RoutingDecision d = s.decision();
     if (!d.fellBack()) {
-      Route held = pins.pin(session, d.route());
-      if (held != d.route()) { // another replica pinned this session's first turn a moment earlier
-        d = new RoutingDecision(d.router(), d.strongWinRate(), d.threshold(), held, null, d.nanos(), true);
+      int held = ladder.indexOf(pins.pin(session, d.upstream()));
+      if (held >= 0 && !ladder.rung(held).upstream().equals(d.upstream())) {
+        // Another replica pinned this session's first turn a moment earlier: go where it went.
+        d = new RoutingDecision(d.router(), d.strongWinRate(), d.threshold(), held == 0 ? Route.STRONG : Route.WEAK,
+            null, d.nanos(), ladder.rung(held).upstream(), true);
+        s = new Scored(d, Double.NaN);
       }
     }
-    report(spec, d);
+    report(spec, s);
     return d;
-  }
-
-  /**
-   * The usage of an answer to a request routed with {@code spec}, served by {@code served}: counted
-   * as spend of the router's target when the spec was {@code auto}.
-   */
-  public void answered(RouteSpec spec, Route served, long promptTokens, long completionTokens) {
-    if (spec != null && spec.auto()) {
-      TargetController target = targets.get(spec.router());
-      if (target != null) {
-        target.answered(served, promptTokens, completionTokens);
-      }
-    }
   }
 
   /**
@@ -169,27 +182,62 @@ public final class RoutingService implements AutoCloseable {
    * probing does not skew the strong-call share). Router failures are still reported: they are real.
    */
   public RoutingDecision preview(RouteSpec spec, Prompt prompt) {
-    return decide(spec, prompt, null, false);
+    return score(spec, prompt, null).decision();
   }
 
-  private RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client, boolean record) {
+  /**
+   * The usage of an answer to a request routed with {@code spec}, served by upstream {@code served}:
+   * counted as spend of the router's target (at the upstream's price) when the spec was {@code auto}.
+   */
+  public void answered(RouteSpec spec, String served, long promptTokens, long completionTokens) {
+    TargetController target = spec != null && spec.auto() ? targets.get(spec.router()) : null;
+    int rung = target == null ? -1 : ladder.indexOf(served);
+    if (rung >= 0 && ladder.rung(rung).priced()) {
+      Ladder.Rung r = ladder.rung(rung);
+      double usd = (promptTokens * r.inputPrice() + completionTokens * r.outputPrice()) / 1_000_000.0;
+      target.answered(rung == 0 ? Route.STRONG : Route.WEAK, usd);
+    }
+  }
+
+  /**
+   * A decision, and the win rate that the threshold decided the top (strong) upstream with: the
+   * rate itself with two upstreams, the lowest of the top's rates over the others with more (the top
+   * is chosen exactly when that one is {@code >= α}); NaN when no rate decided (failure, pin).
+   */
+  private record Scored(RoutingDecision decision, double topRate) {}
+
+  private Scored score(RouteSpec spec, Prompt prompt, ClientProbe client) {
     Router router = routers.get(spec.router());
     TargetController target = spec.auto() ? targets.get(spec.router()) : null;
     double threshold = target != null ? target.alpha() : spec.threshold();
     long start = System.nanoTime();
     double rate;
+    double topRate;
+    int rung = 0;
     String failure = null;
     try {
-      if (scoring != null && router.cpuBound()) {
-        rate = router.cachedWinRate(prompt);
-        if (Double.isNaN(rate)) {
-          rate = scoring.score(router, prompt, client);
+      if (ladder.size() > 2) {
+        double[] rates = checked(topWinRates(router, prompt, client));
+        rate = rates[rates.length - 1];
+        topRate = 1.0;
+        for (int i = 1; i < rates.length; i++) {
+          topRate = Math.min(topRate, rates[i]);
         }
+        rung = ThresholdRule.rung(rates, threshold);
       } else {
-        rate = router.strongWinRate(prompt);
-      }
-      if (!(rate >= 0.0 && rate <= 1.0)) {
-        throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
+        if (scoring != null && router.cpuBound()) {
+          rate = router.cachedWinRate(prompt);
+          if (Double.isNaN(rate)) {
+            rate = scoring.score(router, prompt, client);
+          }
+        } else {
+          rate = router.strongWinRate(prompt);
+        }
+        if (!(rate >= 0.0 && rate <= 1.0)) {
+          throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
+        }
+        topRate = rate;
+        rung = ThresholdRule.route(rate, threshold) == Route.STRONG ? 0 : 1;
       }
     } catch (ClientGoneException e) {
       throw e; // not the router's failure: nobody is left to route for
@@ -197,30 +245,56 @@ public final class RoutingService implements AutoCloseable {
       failure = e.kind();
       listener.routerFailed(spec.router(), failure, e);
       rate = 1.0;
+      topRate = Double.NaN;
+      rung = 0;
     } catch (Exception | LinkageError e) {
       failure = "error";
       listener.routerFailed(spec.router(), failure, e);
       rate = 1.0;
+      topRate = Double.NaN;
+      rung = 0;
     }
-    Route route = failure != null ? Route.STRONG : ThresholdRule.route(rate, threshold);
-    RoutingDecision decision =
-        new RoutingDecision(spec.router(), rate, threshold, route, failure, System.nanoTime() - start);
-    if (record) {
-      report(spec, decision);
-    }
-    return decision;
+    Route route = rung == 0 ? Route.STRONG : Route.WEAK;
+    RoutingDecision decision = new RoutingDecision(spec.router(), rate, threshold, route, failure,
+        System.nanoTime() - start, ladder.rung(rung).upstream());
+    return new Scored(decision, topRate);
   }
 
-  /** Counts a decision that went to an upstream: in the metrics, and in its router's target window. */
-  private void report(RouteSpec spec, RoutingDecision d) {
+  /**
+   * Counts a decision that went to an upstream: in the metrics, and in its router's target window
+   * (a failed router's 1.0 and a pin say nothing about the win rates: counted, not sketched).
+   */
+  private void report(RouteSpec spec, Scored s) {
     if (spec.auto()) {
       TargetController target = targets.get(spec.router());
       if (target != null) {
-        // A failed router's 1.0 and a pin's route say nothing about the win rates: counted, not sketched.
-        target.decided(d.fellBack() || d.pinned() ? Double.NaN : d.strongWinRate(), d.route());
+        target.decided(s.topRate(), s.decision().route());
       }
     }
-    listener.decided(d);
+    listener.decided(s.decision());
+  }
+
+  /** The N-way scores: on the request thread when cheap (or no pool), else on a scoring thread. */
+  private double[] topWinRates(Router router, Prompt prompt, ClientProbe client) throws Exception {
+    if (scoring != null && router.cpuBound() && Double.isNaN(router.cachedWinRate(prompt))) {
+      return scoring.score(router, prompt, ladder, client);
+    }
+    return router.topWinRates(prompt, ladder);
+  }
+
+  /** One rate per rung, each in [0, 1] (entry 0, the top's own, is not looked at). */
+  private double[] checked(double[] rates) throws RouterException {
+    if (rates == null || rates.length != ladder.size()) {
+      throw new RouterException("out_of_range", "expected " + ladder.size() + " win rates, one per upstream, got "
+          + (rates == null ? "none" : rates.length));
+    }
+    for (int i = 1; i < rates.length; i++) {
+      if (!(rates[i] >= 0.0 && rates[i] <= 1.0)) {
+        throw new RouterException("out_of_range", "win rate " + rates[i] + " over upstream '"
+            + ladder.rung(i).upstream() + "' outside [0, 1]");
+      }
+    }
+    return rates;
   }
 
   @Override

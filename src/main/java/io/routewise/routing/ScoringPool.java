@@ -71,12 +71,21 @@ public final class ScoringPool implements AutoCloseable {
    * @throws ClientGoneException when the client left and the decision was withdrawn
    */
   double score(Router router, Prompt prompt, ClientProbe client) throws Exception {
-    Future<Double> result;
+    return run(() -> router.strongWinRate(prompt), client);
+  }
+
+  /** As {@link #score(Router, Prompt, ClientProbe)}, for {@link Router#topWinRates} (more than two upstreams). */
+  double[] score(Router router, Prompt prompt, Ladder ladder, ClientProbe client) throws Exception {
+    return run(() -> router.topWinRates(prompt, ladder), client);
+  }
+
+  private <T> T run(java.util.concurrent.Callable<T> scoring, ClientProbe client) throws Exception {
+    Future<T> result;
     AtomicBoolean started = new AtomicBoolean();
     try {
       result = executor.submit(() -> {
         started.set(true);
-        return router.strongWinRate(prompt);
+        return scoring.call();
       });
     } catch (RejectedExecutionException e) {
       if (executor.isShutdown()) {

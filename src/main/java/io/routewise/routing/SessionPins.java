@@ -21,8 +21,8 @@ import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 
 /**
- * Session pins: which route each session's first turn took, so its later turns take the same one
- * for {@code ttl} after that first turn.
+ * Session pins: which upstream each session's first turn went to (by name), so its later turns go
+ * there too, for {@code ttl} after that first turn.
  *
  * <p>Every replica keeps the pins it has seen in a bounded LRU cache ({@code maxEntries}, expired
  * pins dropped when met). With a {@link StateStore}, pins also live there, so any replica honours
@@ -50,7 +50,7 @@ public final class SessionPins implements AutoCloseable {
   private final LinkedHashMap<String, Pinned> local;
   private final ThreadPoolExecutor threads;
 
-  private record Pinned(Route route, long expiresAt) {}
+  private record Pinned(String upstream, long expiresAt) {}
 
   /**
    * @param store where pins are shared, or null for this replica's cache only
@@ -92,11 +92,11 @@ public final class SessionPins implements AutoCloseable {
     }
   }
 
-  /** The route {@code session} is pinned to, or null when it has no live pin (a first turn). */
-  public Route pinned(String session) {
+  /** The upstream {@code session} is pinned to, or null when it has no live pin (a first turn). */
+  public String pinned(String session) {
     String key = key(session);
     long now = clock.getAsLong();
-    Route cached = cached(key, now);
+    String cached = cached(key, now);
     if (cached != null) {
       listener.pinLookup("local");
       return cached;
@@ -118,29 +118,29 @@ public final class SessionPins implements AutoCloseable {
       return null;
     }
     listener.pinLookup("shared");
-    remember(key, pin.route(), now + pin.remainingMillis());
-    return pin.route();
+    remember(key, pin.upstream(), now + pin.remainingMillis());
+    return pin.upstream();
   }
 
   /**
-   * Pins a first turn's route. Returns the route the session is pinned to: {@code route}, or the
-   * route another replica pinned it to a moment earlier.
+   * Pins a first turn's upstream. Returns the upstream the session is pinned to: {@code upstream},
+   * or the one another replica pinned it to a moment earlier.
    */
-  public Route pin(String session, Route route) {
+  public String pin(String session, String upstream) {
     String key = key(session);
     long now = clock.getAsLong();
     if (store != null && storeUp.getAsBoolean()) {
-      StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, route, Duration.ofMillis(ttlMillis)));
+      StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, upstream, Duration.ofMillis(ttlMillis)));
       if (pin != null && pin != NO_ANSWER) {
-        remember(key, pin.route(), now + pin.remainingMillis());
-        return pin.route();
+        remember(key, pin.upstream(), now + pin.remainingMillis());
+        return pin.upstream();
       }
     }
-    remember(key, route, now + ttlMillis);
-    return route;
+    remember(key, upstream, now + ttlMillis);
+    return upstream;
   }
 
-  private static final StateStore.Pin NO_ANSWER = new StateStore.Pin(Route.STRONG, 0);
+  private static final StateStore.Pin NO_ANSWER = new StateStore.Pin("", 0);
 
   /** Runs a store call on a pin thread and waits at most the lookup timeout; NO_ANSWER if it did not answer. */
   private StateStore.Pin ask(Callable<StateStore.Pin> call) {
@@ -167,7 +167,7 @@ public final class SessionPins implements AutoCloseable {
     }
   }
 
-  private Route cached(String key, long now) {
+  private String cached(String key, long now) {
     lock.lock();
     try {
       Pinned p = local.get(key);
@@ -178,16 +178,16 @@ public final class SessionPins implements AutoCloseable {
         local.remove(key);
         return null;
       }
-      return p.route();
+      return p.upstream();
     } finally {
       lock.unlock();
     }
   }
 
-  private void remember(String key, Route route, long expiresAt) {
+  private void remember(String key, String upstream, long expiresAt) {
     lock.lock();
     try {
-      local.put(key, new Pinned(route, expiresAt));
+      local.put(key, new Pinned(upstream, expiresAt));
     } finally {
       lock.unlock();
     }

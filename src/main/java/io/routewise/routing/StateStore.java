@@ -24,14 +24,14 @@ public interface StateStore extends AutoCloseable {
   /** Checks that the store answers (when there is no window to exchange). */
   void ping() throws Exception;
 
-  /** The route a session is pinned to and for how much longer, or null when it has no pin. */
+  /** The upstream a session is pinned to and for how much longer, or null when it has no pin. */
   Pin pin(String session) throws Exception;
 
   /**
-   * Pins a session to {@code route} for {@code ttl} unless it is pinned already (by this replica or
-   * another, even at the same moment: one wins) and returns the pin that holds.
+   * Pins a session to {@code upstream} (its name) for {@code ttl} unless it is pinned already (by
+   * this replica or another, even at the same moment: one wins) and returns the pin that holds.
    */
-  Pin pinIfAbsent(String session, Route route, Duration ttl) throws Exception;
+  Pin pinIfAbsent(String session, String upstream, Duration ttl) throws Exception;
 
   /** Where the store is, for logs (never a password). */
   String describe();
@@ -39,6 +39,6 @@ public interface StateStore extends AutoCloseable {
   @Override
   void close();
 
-  /** A session's pin: its route and the milliseconds it has left. */
-  record Pin(Route route, long remainingMillis) {}
+  /** A session's pin: the upstream's name and the milliseconds it has left. */
+  record Pin(String upstream, long remainingMillis) {}
 }

@@ -1,6 +1,5 @@
 package io.routewise.routing;
 
-import io.routewise.config.Price;
 import io.routewise.config.TargetConfig;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +25,10 @@ import java.util.function.LongSupplier;
  *
  * <p><b>A budget</b> becomes a share: with request rate r (per second, in the window), mean cost per
  * strong answer c_s and per weak answer c_w, the share that spends B USD per hour is
- * {@code (B / 3600 / r - c_w) / (c_s - c_w)}, clamped to [0, 1]. When replicas cannot share their
+ * {@code (B / 3600 / r - c_w) / (c_s - c_w)}, clamped to [0, 1]. With more than two upstreams,
+ * "strong" is the top of the ladder, α steers the share sent there, and c_w is the mean cost of
+ * the answers the others gave: an approximation, since how the rest split among the lower rungs
+ * moves with α too. When replicas cannot share their
  * windows, each holds the part of the budget its own traffic had at the last exchange.
  */
 public final class TargetController {
@@ -35,8 +37,6 @@ public final class TargetController {
 
   private final String router;
   private final TargetConfig target;
-  private final Price strongPrice;
-  private final Price weakPrice;
   private final LongSupplier clock;
   private final TargetWindow window;
   private final String replica;
@@ -57,16 +57,12 @@ public final class TargetController {
   private double localPart = 1.0;
 
   /**
-   * @param strongPrice the strong upstream's price, or null (then spend is not counted)
-   * @param weakPrice the weak upstream's price, or null
    * @param clock wall-clock millis: slices are numbered by it, so replicas' clocks must agree within
    *     a slice (a twelfth of the window)
    */
-  public TargetController(String router, TargetConfig target, Price strongPrice, Price weakPrice, LongSupplier clock) {
+  public TargetController(String router, TargetConfig target, LongSupplier clock) {
     this.router = router;
     this.target = target;
-    this.strongPrice = strongPrice;
-    this.weakPrice = weakPrice;
     this.clock = clock;
     this.windowMillis = target.window().toMillis();
     this.window = new TargetWindow(windowMillis);
@@ -113,17 +109,21 @@ public final class TargetController {
     return replicas;
   }
 
-  /** Request path: one decision for this router's target traffic (rate NaN when it was not scored). */
+  /**
+   * Request path: one decision for this router's target traffic. {@code rate} is the win rate the
+   * threshold decided the top upstream with (with more than two upstreams, the lowest of the top's
+   * rates over the others), NaN when none did (a pin, a router failure).
+   */
   public void decided(double rate, Route route) {
     window.decided(clock.getAsLong(), rate, route);
   }
 
-  /** Request path: the usage of an answer to one of this router's target requests. */
-  public void answered(Route route, long promptTokens, long completionTokens) {
-    Price price = route == Route.STRONG ? strongPrice : weakPrice;
-    if (price != null) {
-      window.spent(clock.getAsLong(), route, price.cost(promptTokens, completionTokens));
-    }
+  /**
+   * Request path: what an answer to one of this router's target requests cost (its usage at its
+   * upstream's price), by whether the top (strong) upstream or another answered.
+   */
+  public void answered(Route route, double usd) {
+    window.spent(clock.getAsLong(), route, usd);
   }
 
   /** This replica's window as of now, for the other replicas. Tick thread only. */

@@ -5,7 +5,6 @@ import io.routewise.config.SessionPinning;
 import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routing.ClientGoneException;
 import io.routewise.routing.Prompt;
-import io.routewise.routing.Route;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingDecision;
 import io.routewise.routing.RoutingService;
@@ -17,7 +16,10 @@ import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * {@code POST /v1/chat/completions}: parse just enough of the body to route, decide, forward the
@@ -27,13 +29,15 @@ import java.util.Locale;
  * while waiting on the upstream. Runs on a virtual thread, so the blocking I/O is cheap.
  *
  * <p>With failover on, a request whose upstream cannot be reached, or answers 429 or 5xx, goes once
- * to the other upstream before anything has reached the client; a timeout does not (the client has
- * already waited the upstream's whole timeout).
+ * to another upstream before anything has reached the client: the next more capable one on the
+ * ladder, or, from the top, the next below it (with two upstreams: the other one). A timeout does
+ * not (the client has already waited the upstream's whole timeout).
  */
 final class ChatCompletionsHandler {
   private final RoutingService routing;
-  private final UpstreamClient strong;
-  private final UpstreamClient weak;
+  /** Most capable first, as {@link RoutingService#ladder()} orders them. */
+  private final List<UpstreamClient> ladder;
+  private final Map<String, UpstreamClient> byName = new HashMap<>();
   private final RoutewiseMetrics metrics;
   private final long maxBodyBytes;
   private final boolean failover;
@@ -42,13 +46,17 @@ final class ChatCompletionsHandler {
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
   private final SessionPinning pinning;
 
-  ChatCompletionsHandler(RoutingService routing, UpstreamClient strong, UpstreamClient weak,
+  /**
+   * @param ladder the upstream clients, most capable first (the routing service's ladder order)
+   * @param pinning where requests name their session ({@code routing.session_pinning})
+   */
+  ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
       RoutewiseMetrics metrics, long maxBodyBytes, boolean failover, InFlightRequests inFlight, boolean accessLog,
       SessionPinning pinning) {
     this.pinning = pinning;
     this.routing = routing;
-    this.strong = strong;
-    this.weak = weak;
+    this.ladder = List.copyOf(ladder);
+    ladder.forEach(u -> byName.put(u.name(), u));
     this.metrics = metrics;
     this.maxBodyBytes = maxBodyBytes;
     this.failover = failover;
@@ -78,8 +86,9 @@ final class ChatCompletionsHandler {
         // A shutdown that cuts requests off closes their connections too: that is not the client leaving.
         throw inFlight.draining() ? ApiException.shuttingDown() : clientGone(ctx.res(), e.getMessage());
       }
-      DecisionHeaders.write(ctx, decision, upstream(decision.route()).config().model());
-      status = forward(ctx, request, decision.route(), spec, received, failover);
+      UpstreamClient chosen = byName.get(decision.upstream());
+      DecisionHeaders.write(ctx, decision, chosen.config().model());
+      status = forward(ctx, request, chosen, spec, received, failover);
     } catch (ApiException e) {
       status = e.status();
       error = e.code();
@@ -91,7 +100,7 @@ final class ChatCompletionsHandler {
     } finally {
       // A request that ended before its decision (a client gone from the scoring queue) still names its router.
       metrics.request(decision != null ? decision.router() : spec != null ? spec.router() : "none",
-          decision == null ? "none" : decision.route().label(), status);
+          decision == null ? "none" : decision.upstream(), status);
       if (accessLog) {
         AccessLog.chat(ctx, decision, status, error, received);
       }
@@ -135,10 +144,9 @@ final class ChatCompletionsHandler {
    * whole body, relaying it once read. A stream's relay is paced by the upstream, so only its
    * part before the call counts.
    */
-  private int forward(Context ctx, ChatRequest request, Route route, RouteSpec spec, long received,
+  private int forward(Context ctx, ChatRequest request, UpstreamClient upstream, RouteSpec spec, long received,
       boolean mayFailOver) throws IOException {
     String router = spec.router();
-    UpstreamClient upstream = upstream(route);
     long start = System.nanoTime();
     UpstreamResponse response;
     try {
@@ -151,7 +159,7 @@ final class ChatCompletionsHandler {
       if (mayFailOver && !e.isTimeout()) {
         failures.failed(upstream.name(), "failover unreachable", e.detail());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
-        return failOver(ctx, request, route, spec, received + (System.nanoTime() - start), "unreachable");
+        return failOver(ctx, request, upstream, spec, received + (System.nanoTime() - start), "unreachable");
       }
       throw failed(upstream, e);
     }
@@ -167,7 +175,7 @@ final class ChatCompletionsHandler {
         long spent = System.nanoTime() - start;
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
         failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ".");
-        return failOver(ctx, request, route, spec, received + spent, status == 429 ? "429" : "5xx");
+        return failOver(ctx, request, upstream, spec, received + spent, status == 429 ? "429" : "5xx");
       }
       if (status >= 500 || status == 401 || status == 403 || status == 404) {
         // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
@@ -203,18 +211,23 @@ final class ChatCompletionsHandler {
     }
   }
 
-  /** Sends the request to the other upstream instead, saying so in the headers and the metrics. */
-  private int failOver(Context ctx, ChatRequest request, Route failed, RouteSpec spec, long received, String reason)
-      throws IOException {
-    Route other = failed == Route.STRONG ? Route.WEAK : Route.STRONG;
-    metrics.failover(failed.label(), reason);
-    DecisionHeaders.served(ctx, other, upstream(other).config().model());
-    ctx.res().setHeader("x-routewise-failover", failed.label() + " " + reason);
+  /** Sends the request to the failover upstream instead, saying so in the headers and the metrics. */
+  private int failOver(Context ctx, ChatRequest request, UpstreamClient failed, RouteSpec spec, long received,
+      String reason) throws IOException {
+    UpstreamClient other = failoverFor(failed);
+    metrics.failover(failed.name(), reason);
+    DecisionHeaders.served(ctx, other.name(), other.config().model());
+    ctx.res().setHeader("x-routewise-failover", failed.name() + " " + reason);
     return forward(ctx, request, other, spec, received, false);
   }
 
-  private UpstreamClient upstream(Route route) {
-    return route == Route.STRONG ? strong : weak;
+  /**
+   * Where a failed request goes: the next more capable upstream, which can answer whatever the
+   * failed one could; from the top, the next one below it, the closest in capability.
+   */
+  private UpstreamClient failoverFor(UpstreamClient failed) {
+    int i = ladder.indexOf(failed);
+    return ladder.get(i == 0 ? 1 : i - 1);
   }
 
   /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */
@@ -294,7 +307,7 @@ final class ChatCompletionsHandler {
   /** An answer's usage: the token counters, and the spend of the router's target for an auto request. */
   private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec) {
     upstream.listener().tokens(upstream.name(), u.prompt(), u.completion());
-    routing.answered(spec, upstream == strong ? Route.STRONG : Route.WEAK, u.prompt(), u.completion());
+    routing.answered(spec, upstream.name(), u.prompt(), u.completion());
   }
 
   private static void writeQuietly(OutputStream out, byte[] bytes) {

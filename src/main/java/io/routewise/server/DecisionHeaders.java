@@ -10,7 +10,7 @@ final class DecisionHeaders {
   static void write(Context ctx, RoutingDecision d, String upstreamModel) {
     var res = ctx.res();
     res.setHeader("x-routewise-router", d.router());
-    served(ctx, d.route(), upstreamModel);
+    served(ctx, d.upstream(), upstreamModel);
     if (!Double.isNaN(d.strongWinRate())) { // NaN: a pinned session's turn, the router was not asked
       res.setHeader("x-routewise-win-rate", sixDecimals(d.strongWinRate()));
     }
@@ -23,9 +23,12 @@ final class DecisionHeaders {
     }
   }
 
-  /** Which upstream answers: written with the decision, rewritten when a failover changes it. */
-  static void served(Context ctx, io.routewise.routing.Route route, String upstreamModel) {
-    ctx.res().setHeader("x-routewise-model", route.label() + " " + upstreamModel);
+  /**
+   * Which upstream answers, by its name and model ({@code strong gpt-4o}): written with the
+   * decision, rewritten when a failover changes it.
+   */
+  static void served(Context ctx, String upstream, String upstreamModel) {
+    ctx.res().setHeader("x-routewise-model", upstream + " " + upstreamModel);
   }
 
   /** Like {@code "%.6f"} (half-up on the shortest decimal form), without the Formatter (a hot path). */

@@ -36,29 +36,25 @@ public final class ProxyServer implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
-  public ProxyServer(ServerConfig config, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
-      RoutewiseMetrics metrics, boolean failover) {
-    this(config, routing, strong, weak, metrics, failover, null);
-  }
-
   /**
+   * @param upstreams the chat upstreams in the order of {@code routing}'s ladder, most capable first
    * @param passthrough the upstream that other {@code /v1} endpoints are sent to unchanged, or null
    *     for none (they are 404s)
    */
-  public ProxyServer(ServerConfig config, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
+  public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
       RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough) {
-    this(config, routing, strong, weak, metrics, failover, passthrough, SessionPinning.OFF);
+    this(config, routing, upstreams, metrics, failover, passthrough, SessionPinning.OFF);
   }
 
   /** @param pinning where requests name their session ({@code routing.session_pinning}) */
-  public ProxyServer(ServerConfig config, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
+  public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
       RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough, SessionPinning pinning) {
     this.shutdownGrace = config.shutdownGrace();
     ChatCompletionsHandler chat =
-        new ChatCompletionsHandler(routing, strong, weak, metrics, config.maxBodyBytes(), failover, inFlight,
+        new ChatCompletionsHandler(routing, upstreams, metrics, config.maxBodyBytes(), failover, inFlight,
             config.accessLog(), pinning);
     metrics.inFlight(inFlight::count);
-    byte[] models = modelsBody(routing, strong, weak);
+    byte[] models = modelsBody(routing, upstreams);
     byte[] health = json(MAPPER.createObjectNode().put("status", "ok")
         .set("routers", MAPPER.valueToTree(routing.routerNames())));
     // While draining, a load balancer's health check takes this instance out of rotation.
@@ -104,12 +100,12 @@ public final class ProxyServer implements AutoCloseable {
         cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, config.accessLog()));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
-      cfg.routes.post("/v1/route", ctx -> route(ctx, routing, strong, weak, config.maxBodyBytes()));
+      cfg.routes.post("/v1/route", ctx -> route(ctx, routing, upstreams, config.maxBodyBytes()));
       cfg.routes.get("/v1/models", ctx -> ctx.contentType("application/json").result(models));
-      // OpenAI's models.retrieve: routewise's own ids (any valid router-<name>-<α>) and the two upstream
+      // OpenAI's models.retrieve: routewise's own ids (any valid router-<name>-<α>) and the upstreams'
       // models answer here; other ids go to the passthrough upstream if there is one.
       cfg.routes.get("/v1/models/<id>", ctx -> {
-        byte[] model = modelBody(ctx.pathParam("id"), routing, strong, weak);
+        byte[] model = modelBody(ctx.pathParam("id"), routing, upstreams);
         if (model != null) {
           ctx.contentType("application/json").result(model);
         } else if (other != null) {
@@ -235,19 +231,24 @@ public final class ProxyServer implements AutoCloseable {
     }
   }
 
-  /** {@code POST /v1/route}: the decision for a chat body, without calling any upstream. */
-  private static void route(Context ctx, RoutingService routing, UpstreamClient strong, UpstreamClient weak,
-      long maxBody) throws IOException {
+  /**
+   * {@code POST /v1/route}: the decision for a chat body, without calling any upstream. {@code route}
+   * and {@code upstream} both name the chosen upstream ({@code route} as it always has, strong|weak
+   * with two), {@code model} is the id it would be sent.
+   */
+  private static void route(Context ctx, RoutingService routing, List<UpstreamClient> upstreams, long maxBody)
+      throws IOException {
     ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBody));
     RoutingDecision d = routing.preview(ChatCompletionsHandler.spec(routing, request),
         io.routewise.routing.Prompt.of(request.prompt()));
-    UpstreamClient upstream = d.route() == io.routewise.routing.Route.STRONG ? strong : weak;
+    UpstreamClient upstream = upstreams.stream().filter(u -> u.name().equals(d.upstream())).findFirst().orElseThrow();
     ObjectNode out = MAPPER.createObjectNode()
         .put("router", d.router())
         .put("strong_win_rate", d.strongWinRate())
         .put("threshold", d.threshold())
-        .put("route", d.route().label())
-        .put("model", upstream.config().model());
+        .put("route", d.upstream())
+        .put("model", upstream.config().model())
+        .put("upstream", upstream.name());
     if (d.fellBack()) {
       out.put("router_error", d.failureKind());
     }
@@ -262,7 +263,7 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /** One model object for {@code id}, or null when it is neither a valid router id nor an upstream's model. */
-  private static byte[] modelBody(String id, RoutingService routing, UpstreamClient strong, UpstreamClient weak) {
+  private static byte[] modelBody(String id, RoutingService routing, List<UpstreamClient> upstreams) {
     String owner = null;
     try {
       if (RouteSpec.isRouteSpec(id)) {
@@ -272,7 +273,7 @@ public final class ProxyServer implements AutoCloseable {
     } catch (RouteSpec.InvalidRouteSpecException e) {
       return null;
     }
-    for (UpstreamClient u : new UpstreamClient[] {strong, weak}) {
+    for (UpstreamClient u : upstreams) {
       if (owner == null && u.config().model().equals(id)) {
         owner = "routewise:" + u.name();
       }
@@ -281,7 +282,7 @@ public final class ProxyServer implements AutoCloseable {
         .put("created", 0).put("owned_by", owner));
   }
 
-  private static byte[] modelsBody(RoutingService routing, UpstreamClient strong, UpstreamClient weak) {
+  private static byte[] modelsBody(RoutingService routing, List<UpstreamClient> upstreams) {
     ObjectNode root = MAPPER.createObjectNode().put("object", "list");
     ArrayNode data = root.putArray("data");
     for (String r : routing.routerNames()) {
@@ -293,9 +294,12 @@ public final class ProxyServer implements AutoCloseable {
             .put("object", "model").put("created", 0).put("owned_by", "routewise");
       }
     }
-    for (UpstreamClient u : new UpstreamClient[] {strong, weak}) {
-      data.addObject().put("id", u.config().model()).put("object", "model").put("created", 0)
-          .put("owned_by", "routewise:" + u.name());
+    java.util.Set<String> listed = new java.util.HashSet<>();
+    for (UpstreamClient u : upstreams) {
+      if (listed.add(u.config().model())) { // two upstreams may serve one model (two hosts of it)
+        data.addObject().put("id", u.config().model()).put("object", "model").put("created", 0)
+            .put("owned_by", "routewise:" + u.name());
+      }
     }
     return json(root);
   }

@@ -1,7 +1,6 @@
 package io.routewise.state;
 
 import io.routewise.config.StateConfig;
-import io.routewise.routing.Route;
 import io.routewise.routing.StateStore;
 import io.routewise.routing.WindowSnapshot;
 import java.net.URI;
@@ -33,8 +32,8 @@ import redis.clients.jedis.util.JedisURIHelper;
  *       last, so a replica that stops stops counting within a few periods;
  *   <li>{@code <prefix>:replicas:<router>}: a set of the replica ids that published a window; ids
  *       whose window has expired are removed by the next replica that finds them gone;
- *   <li>{@code <prefix>:pin:<session hash>}: {@code strong} or {@code weak}, set if absent, expiring
- *       with the pin.
+ *   <li>{@code <prefix>:pin:<session hash>}: the pinned upstream's name ({@code strong}, {@code weak}
+ *       or another entry of {@code upstreams:}), set if absent, expiring with the pin.
  * </ul>
  * Each replica merges every live window itself, slice by slice, so N replicas need no coordinator.
  */
@@ -132,22 +131,21 @@ public final class RedisStateStore implements StateStore {
         ttl = p.pttl(key);
         p.sync();
       }
-      Route r = route(route.get());
-      return r == null || ttl.get() <= 0 ? null : new Pin(r, ttl.get());
+      String upstream = route.get();
+      return upstream == null || ttl.get() <= 0 ? null : new Pin(upstream, ttl.get());
     });
   }
 
   @Override
-  public Pin pinIfAbsent(String session, Route route, Duration ttl) throws Exception {
+  public Pin pinIfAbsent(String session, String upstream, Duration ttl) throws Exception {
     return call(j -> {
       // SET NX GET (Redis >= 7.0): one round trip that both creates the pin and says whose it is.
-      String before = j.setGet(pinKey(session), route.label(), SetParams.setParams().nx().px(ttl.toMillis()));
-      Route existing = route(before);
-      if (existing == null) {
-        return new Pin(route, ttl.toMillis());
+      String before = j.setGet(pinKey(session), upstream, SetParams.setParams().nx().px(ttl.toMillis()));
+      if (before == null) {
+        return new Pin(upstream, ttl.toMillis());
       }
       long left = j.pttl(pinKey(session));
-      return new Pin(existing, left > 0 ? left : ttl.toMillis());
+      return new Pin(before, left > 0 ? left : ttl.toMillis());
     });
   }
 
@@ -162,10 +160,6 @@ public final class RedisStateStore implements StateStore {
 
   String pinKey(String session) {
     return prefix + ":pin:" + session;
-  }
-
-  private static Route route(String label) {
-    return label == null ? null : label.equals("strong") ? Route.STRONG : label.equals("weak") ? Route.WEAK : null;
   }
 
   private interface Call<T> {

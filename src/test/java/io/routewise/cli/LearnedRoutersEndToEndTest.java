@@ -121,6 +121,67 @@ class LearnedRoutersEndToEndTest {
     }
   }
 
+  @Test
+  void withThreeUpstreamsTheLearnedRoutersScoreEachAndSendHardPromptsToTheTop() throws Exception {
+    String yaml = """
+        server: {host: 127.0.0.1, port: 0}
+        upstreams:
+          strong: {base_url: "http://127.0.0.1:9/v1", model: strong-model, price: {input: 5, output: 15}}
+          mid: {base_url: "http://127.0.0.1:9/v1", model: served-as-mid, router_model: mid-model, price: {input: 1, output: 1}}
+          weak: {base_url: "http://127.0.0.1:9/v1", model: weak-model, price: {input: 0.1, output: 0.1}}
+        routers: {mf: {model_dir: "%s"}, sw_ranking: {model_dir: "%s"}}
+        """.formatted(mf, sw);
+    try (Routewise r = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), embedders, () -> {})) {
+      java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+      for (String router : List.of("mf", "sw_ranking")) {
+        JsonNode hard = route(http, r.port(), router, "0.5", HARD);
+        JsonNode easy = route(http, r.port(), router, "0.5", EASY);
+        double h = hard.path("strong_win_rate").asDouble();
+        double e = easy.path("strong_win_rate").asDouble();
+        assertTrue(h > e, router + ": the top beats weak more often on the hard prompt: " + h + " vs " + e);
+        String alpha = String.valueOf((h + e) / 2);
+        JsonNode easyAtMid = route(http, r.port(), router, alpha, EASY);
+        assertTrue(List.of("mid", "weak").contains(easyAtMid.path("upstream").asText()), easyAtMid.toString());
+        assertEquals(easyAtMid.path("upstream").asText().equals("mid") ? "served-as-mid" : "weak-model",
+            easyAtMid.path("model").asText(), "the model sent is the upstream's own, not its router_model");
+        assertEquals("strong", route(http, r.port(), router, "0", HARD).path("upstream").asText());
+        assertEquals("strong-model", route(http, r.port(), router, "0", HARD).path("model").asText());
+        assertEquals("weak", route(http, r.port(), router, "1", EASY).path("upstream").asText());
+      }
+    }
+  }
+
+  @Test
+  void anUpstreamNoLearnedRouterCanPlaceStopsTheStartNamingIt() {
+    String yaml = """
+        server: {host: 127.0.0.1, port: 0}
+        upstreams:
+          strong: {base_url: "http://127.0.0.1:9/v1", model: strong-model}
+          mid: {base_url: "http://127.0.0.1:9/v1", model: gpt-4o-mini}
+          weak: {base_url: "http://127.0.0.1:9/v1", model: weak-model}
+        routers: {mf: {model_dir: "%s"}, length: {}}
+        """.formatted(mf);
+    ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(ConfigException.class,
+        () -> Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), embedders, () -> {}).close());
+    assertTrue(e.getMessage().contains("routers.mf: cannot load router: cannot place upstreams.mid (model 'gpt-4o-mini')"),
+        e.getMessage());
+    String known = e.getMessage().substring(e.getMessage().indexOf("set router_model on it to one of: "));
+    for (String id : List.of("strong-model", "mid-model", "weak-model")) {
+      assertTrue(known.contains(id), "lists the ids it knows: " + e.getMessage());
+    }
+  }
+
+  private static JsonNode route(java.net.http.HttpClient http, int port, String router, String alpha, String prompt)
+      throws Exception {
+    HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create("http://127.0.0.1:" + port + "/v1/route"))
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"model\":\"router-" + router + "-" + alpha
+            + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    return JSON.readTree(r.body());
+  }
+
   private static double metricValue(String scrape, String series) {
     return scrape.lines().filter(l -> l.startsWith(series + " ")).mapToDouble(l -> Double.parseDouble(l.substring(
         l.lastIndexOf(' ') + 1))).findFirst().orElseThrow(() -> new AssertionError(series + " missing in\n" + scrape));
@@ -183,6 +244,39 @@ class LearnedRoutersEndToEndTest {
     assertTrue(Double.parseDouble(row.group(1)) > 0.62, e.out);
     byte[] png = Files.readAllBytes(plot);
     assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
+  }
+
+  @Test
+  void evalWithPricesDrawsEachRoutersCostQualityCurveBesideTheHullOfSingleModels() throws Exception {
+    Path plot = tmp.resolve("cost.png");
+    Run e = run(List.of("eval", "--router", "mf=" + mf, "--router", "sw_ranking=" + sw, "--bench", OUTCOMES.toString(),
+        "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
+        "--models", "mid-model", "--ids", "synthetic/1[2-5][0-9]", "--plot", plot.toString(), "--quiet"));
+    assertEquals(0, e.code, e.err);
+    assertTrue(e.out.contains("3 models (n=40)"), "only the held-out source: " + e.out);
+    assertTrue(e.out.contains("300 output tokens (assumed, every model)"), e.out);
+    double hull = meanQuality(e.out, "convex hull of single models");
+    double random = meanQuality(e.out, "random (mean of 10)");
+    double learned = meanQuality(e.out, "mf=" + mf);
+    assertTrue(random < hull, "random mixes models no better than the hull: " + e.out);
+    assertTrue(learned > hull, "on a learnable set mf routes above the hull: " + e.out);
+    meanQuality(e.out, "sw_ranking=" + sw);
+    meanQuality(e.out, "length");
+    byte[] png = Files.readAllBytes(plot);
+    assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
+
+    Run unknown = run(List.of("eval", "--router", "mf=" + mf, "--bench", OUTCOMES.toString(),
+        "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
+        "--models", "mid-model,other-model", "--quiet"));
+    assertEquals(2, unknown.code);
+    assertTrue(unknown.err.contains("no price for other-model"), unknown.err);
+  }
+
+  private static double meanQuality(String table, String curve) {
+    var m = java.util.regex.Pattern.compile("\\| " + java.util.regex.Pattern.quote(curve) + "\\s*\\|\\s*([0-9.]+) \\|")
+        .matcher(table);
+    assertTrue(m.find(), "no row for " + curve + " in\n" + table);
+    return Double.parseDouble(m.group(1));
   }
 
   @Test

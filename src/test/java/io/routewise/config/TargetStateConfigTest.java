@@ -43,7 +43,7 @@ class TargetStateConfigTest {
   @Test
   void aPriceNeedsBothNumbersNonNegativeAndNoOtherKeys() {
     String msg = problems(yaml(", price: {input: -1, outptu: 3}", ", price: {input: x, output: 1}", "", ""));
-    assertTrue(msg.contains("upstreams.strong.price.input: must be in [0, 1000000000], got -1"), msg);
+    assertTrue(msg.contains("upstreams.strong.price.input: must be in [0, 1000000], got -1"), msg);
     assertTrue(msg.contains("upstreams.strong.price.output: is required"), msg);
     assertTrue(msg.contains("upstreams.strong.price.outptu: unknown key"), msg);
     assertTrue(msg.contains("upstreams.weak.price.input: must be a number, got 'x'"), msg);

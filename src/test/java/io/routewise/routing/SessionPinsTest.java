@@ -28,7 +28,7 @@ class SessionPinsTest {
 
   /** A store holding pins in a map, that can be told to stall; windows are not its business here. */
   private static final class FakeStore implements StateStore {
-    final Map<String, Route> pins = new ConcurrentHashMap<>();
+    final Map<String, String> pins = new ConcurrentHashMap<>();
     final AtomicInteger calls = new AtomicInteger();
     volatile long stallMillis;
 
@@ -44,15 +44,15 @@ class SessionPinsTest {
     public Pin pin(String session) throws Exception {
       calls.incrementAndGet();
       Thread.sleep(stallMillis);
-      Route r = pins.get(session);
+      String r = pins.get(session);
       return r == null ? null : new Pin(r, 60_000);
     }
 
     @Override
-    public Pin pinIfAbsent(String session, Route route, Duration ttl) throws Exception {
+    public Pin pinIfAbsent(String session, String route, Duration ttl) throws Exception {
       calls.incrementAndGet();
       Thread.sleep(stallMillis);
-      Route before = pins.putIfAbsent(session, route);
+      String before = pins.putIfAbsent(session, route);
       return new Pin(before == null ? route : before, ttl.toMillis());
     }
 
@@ -71,9 +71,9 @@ class SessionPinsTest {
     RecordingListener seen = new RecordingListener();
     try (SessionPins pins = new SessionPins(Duration.ofMinutes(10), 100, null, () -> false, Duration.ofMillis(10), seen, clock)) {
       assertNull(pins.pinned("conversation-1"));
-      assertEquals(Route.WEAK, pins.pin("conversation-1", Route.WEAK));
+      assertEquals("weak", pins.pin("conversation-1", "weak"));
       clock.advance(Duration.ofMinutes(9).toMillis());
-      assertEquals(Route.WEAK, pins.pinned("conversation-1"));
+      assertEquals("weak", pins.pinned("conversation-1"));
       assertNull(pins.pinned("conversation-2"), "another session has its own pin");
       clock.advance(Duration.ofMinutes(1).toMillis());
       assertNull(pins.pinned("conversation-1"), "expired ten minutes after the first turn");
@@ -86,16 +86,16 @@ class SessionPinsTest {
     ManualClock clock = new ManualClock(T0);
     try (SessionPins pins = new SessionPins(Duration.ofHours(1), 3, null, () -> false, Duration.ofMillis(10),
         StateListener.NONE, clock)) {
-      pins.pin("a", Route.STRONG);
-      pins.pin("b", Route.WEAK);
-      pins.pin("c", Route.WEAK);
+      pins.pin("a", "strong");
+      pins.pin("b", "weak");
+      pins.pin("c", "weak");
       pins.pinned("a"); // a is now the most recently used
-      pins.pin("d", Route.STRONG);
+      pins.pin("d", "strong");
       assertEquals(3, pins.size());
       assertNull(pins.pinned("b"), "the least recently used went first");
-      assertEquals(Route.STRONG, pins.pinned("a"));
+      assertEquals("strong", pins.pinned("a"));
       for (int i = 0; i < 10_000; i++) {
-        pins.pin("session-" + i, Route.WEAK);
+        pins.pin("session-" + i, "weak");
       }
       assertEquals(3, pins.size());
     }
@@ -109,9 +109,9 @@ class SessionPinsTest {
     try (SessionPins other = new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofSeconds(5),
             StateListener.NONE, clock);
         SessionPins mine = new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofSeconds(5), seen, clock)) {
-      assertEquals(Route.STRONG, other.pin("s", Route.STRONG));
-      assertEquals(Route.STRONG, mine.pinned("s"));
-      assertEquals(Route.STRONG, mine.pinned("s"));
+      assertEquals("strong", other.pin("s", "strong"));
+      assertEquals("strong", mine.pinned("s"));
+      assertEquals("strong", mine.pinned("s"));
       assertEquals(List.of("shared", "local"), seen.lookups);
       assertEquals(java.util.Set.of(SessionPins.key("s")), store.pins.keySet(), "the store holds a hash, not the id");
       assertEquals(32, SessionPins.key("s").length());
@@ -126,9 +126,9 @@ class SessionPinsTest {
             StateListener.NONE, clock);
         SessionPins b = new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofSeconds(5),
             StateListener.NONE, clock)) {
-      assertEquals(Route.WEAK, a.pin("s", Route.WEAK));
-      assertEquals(Route.WEAK, b.pin("s", Route.STRONG), "b scored strong, but a pinned the session first");
-      assertEquals(Route.WEAK, b.pinned("s"));
+      assertEquals("weak", a.pin("s", "weak"));
+      assertEquals("weak", b.pin("s", "strong"), "b scored strong, but a pinned the session first");
+      assertEquals("weak", b.pinned("s"));
     }
   }
 
@@ -141,11 +141,11 @@ class SessionPinsTest {
     try (SessionPins pins = new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofMillis(20), seen, clock)) {
       long start = System.nanoTime();
       assertNull(pins.pinned("s"));
-      assertEquals(Route.WEAK, pins.pin("s", Route.WEAK), "kept locally when the store does not answer");
+      assertEquals("weak", pins.pin("s", "weak"), "kept locally when the store does not answer");
       long ms = (System.nanoTime() - start) / 1_000_000;
       assertTrue(ms < 2_000, "waited " + ms + " ms on a store that stalls 5 s");
       assertEquals(List.of("timeout", "timeout"), seen.lookups);
-      assertEquals(Route.WEAK, pins.pinned("s"));
+      assertEquals("weak", pins.pinned("s"));
     }
   }
 
@@ -157,7 +157,7 @@ class SessionPinsTest {
     RecordingListener seen = new RecordingListener();
     try (SessionPins pins = new SessionPins(Duration.ofHours(1), 100, store, up::get, Duration.ofSeconds(5), seen, clock)) {
       assertNull(pins.pinned("s"));
-      assertEquals(Route.STRONG, pins.pin("s", Route.STRONG));
+      assertEquals("strong", pins.pin("s", "strong"));
       assertEquals(0, store.calls.get());
       assertEquals(List.of("skipped"), seen.lookups);
       up.set(true);

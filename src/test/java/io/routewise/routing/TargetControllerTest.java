@@ -3,7 +3,6 @@ package io.routewise.routing;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.routewise.config.Price;
 import io.routewise.config.TargetConfig;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,7 +64,7 @@ class TargetControllerTest {
   @Test
   void holdsTheTargetShareInEveryWindowOnceTheFirstWindowHasPassed() {
     ManualClock clock = new ManualClock(T0);
-    TargetController c = new TargetController("r", share(0.3, 0, 1, 0.5), null, null, clock);
+    TargetController c = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
     Random rnd = new Random(7);
     int perSecond = 20;
     int window = 60 * perSecond;
@@ -83,7 +82,7 @@ class TargetControllerTest {
   @Test
   void followsAShiftInTheTrafficWithinOneWindowWithoutOvershootingOrTurningBack() {
     ManualClock clock = new ManualClock(T0);
-    TargetController c = new TargetController("r", share(0.3, 0, 1, 0.5), null, null, clock);
+    TargetController c = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
     int perSecond = 20;
     int half = 180 * perSecond;
     // Easy prompts (win rates spread evenly over [0, 0.6]), then hard ones ([0.4, 1.0]).
@@ -106,12 +105,12 @@ class TargetControllerTest {
   @Test
   void neverLeavesItsAlphaBoundsSoATargetCannotStarveEitherModel() {
     ManualClock clock = new ManualClock(T0);
-    TargetController tight = new TargetController("r", share(0.02, 0.1, 0.6, 0.5), null, null, clock);
+    TargetController tight = new TargetController("r", share(0.02, 0.1, 0.6, 0.5), clock);
     Run run = run(tight, clock, 2400, 20, TargetControllerTest::even);
     assertEquals(0.6, tight.alpha(), 1e-9, "held at max_alpha instead of 0.98");
     assertEquals(0.4, run.share(1200, 2400), 0.01, "the strong model keeps its 40%");
 
-    TargetController loose = new TargetController("r", share(0.99, 0.1, 0.6, 0.5), null, null, clock);
+    TargetController loose = new TargetController("r", share(0.99, 0.1, 0.6, 0.5), clock);
     run(loose, clock, 2400, 20, TargetControllerTest::even);
     assertEquals(0.1, loose.alpha(), 1e-9, "held at min_alpha instead of 0.01");
   }
@@ -119,7 +118,7 @@ class TargetControllerTest {
   @Test
   void keepsItsStartingAlphaUntilTheWindowHoldsEnoughDecisions() {
     ManualClock clock = new ManualClock(T0);
-    TargetController c = new TargetController("r", share(0.3, 0, 1, 0.42), null, null, clock);
+    TargetController c = new TargetController("r", share(0.3, 0, 1, 0.42), clock);
     for (int i = 0; i < TargetController.MIN_DECISIONS - 1; i++) {
       c.decided(0.99, Route.STRONG);
       clock.advance(1000);
@@ -135,10 +134,10 @@ class TargetControllerTest {
   @Test
   void aBudgetBecomesTheShareThatSpendsItAndTheWindowShowsTheSpend() {
     ManualClock clock = new ManualClock(T0);
-    // 1000 prompt tokens a call: strong $0.01, weak $0.001. At 10 requests a second (36,000 an
+    // Strong answers cost $0.01, weak ones $0.001. At 10 requests a second (36,000 an
     // hour), $108 an hour is $0.003 a request: a strong share of (0.003 - 0.001) / (0.01 - 0.001).
     TargetConfig budget = new TargetConfig(TargetConfig.Kind.USD_PER_HOUR, 108, 0, 1, Duration.ofSeconds(60), 0.5);
-    TargetController c = new TargetController("r", budget, new Price(10, 0), new Price(1, 0), clock);
+    TargetController c = new TargetController("r", budget, clock);
     Random rnd = new Random(3);
     int perSecond = 10;
     long nextSync = clock.getAsLong() + 1000;
@@ -149,7 +148,7 @@ class TargetControllerTest {
       double r = rnd.nextDouble();
       Route route = ThresholdRule.route(r, c.alpha());
       c.decided(r, route);
-      c.answered(route, 1000, 0);
+      c.answered(route, route == Route.STRONG ? 0.01 : 0.001);
       if (i >= n / 2) {
         strong += route == Route.STRONG ? 1 : 0;
         counted++;
@@ -169,8 +168,8 @@ class TargetControllerTest {
   @Test
   void mergesTheOtherReplicasWindowsSliceBySlice() {
     ManualClock clock = new ManualClock(T0);
-    TargetController a = new TargetController("r", share(0.3, 0, 1, 0.5), null, null, clock);
-    TargetController b = new TargetController("r", share(0.3, 0, 1, 0.5), null, null, clock);
+    TargetController a = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
+    TargetController b = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
     // Replica a sees only easy prompts ([0, 0.5]), b only hard ones ([0.5, 1]), as many of each.
     for (int s = 0; s < 120; s++) {
       for (int i = 0; i < 10; i++) {
@@ -190,7 +189,7 @@ class TargetControllerTest {
     assertEquals(a.alpha(), b.alpha(), 0.002);
     assertEquals(2, a.replicas());
     // Alone, a would have aimed at 30% of its own easy prompts.
-    TargetController alone = new TargetController("r", share(0.3, 0, 1, 0.5), null, null, clock);
+    TargetController alone = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
     for (int s = 0; s < 120; s++) {
       for (int i = 0; i < 10; i++) {
         double easy = 0.5 * even(s * 10 + i);
@@ -205,8 +204,8 @@ class TargetControllerTest {
   @Test
   void aReplicaThatJoinsStartsAtTheAlphaTheOthersUse() {
     ManualClock clock = new ManualClock(T0);
-    TargetController running = new TargetController("r", share(0.3, 0, 1, 0.77), null, null, clock);
-    TargetController joining = new TargetController("r", share(0.3, 0, 1, 0.5), null, null, clock);
+    TargetController running = new TargetController("r", share(0.3, 0, 1, 0.77), clock);
+    TargetController joining = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
     joining.tick(joining.snapshot(), List.of(running.snapshot()));
     assertEquals(0.77, joining.alpha(), 1e-9);
   }
@@ -215,8 +214,8 @@ class TargetControllerTest {
   void aloneABudgetReplicaHoldsThePartOfTheBudgetItsTrafficHad() {
     ManualClock clock = new ManualClock(T0);
     TargetConfig budget = new TargetConfig(TargetConfig.Kind.USD_PER_HOUR, 144, 0, 1, Duration.ofSeconds(60), 0.5);
-    TargetController a = new TargetController("r", budget, new Price(10, 0), new Price(1, 0), clock);
-    TargetController b = new TargetController("r", budget, new Price(10, 0), new Price(1, 0), clock);
+    TargetController a = new TargetController("r", budget, clock);
+    TargetController b = new TargetController("r", budget, clock);
     List<Double> shared = new ArrayList<>();
     for (int s = 0; s < 90; s++) {
       for (int i = 0; i < 10; i++) { // 10 requests a second on each replica
@@ -224,7 +223,7 @@ class TargetControllerTest {
           double r = even(s * 20 + i + (c == a ? 0 : 10));
           Route route = ThresholdRule.route(r, c.alpha());
           c.decided(r, route);
-          c.answered(route, 1000, 0);
+          c.answered(route, route == Route.STRONG ? 0.01 : 0.001);
         }
       }
       clock.advance(1000);

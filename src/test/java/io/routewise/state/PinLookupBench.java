@@ -3,7 +3,6 @@ package io.routewise.state;
 import io.routewise.RedisServer;
 import io.routewise.config.Secret;
 import io.routewise.config.StateConfig;
-import io.routewise.routing.Route;
 import io.routewise.routing.SessionPins;
 import io.routewise.routing.StateListener;
 import java.time.Duration;
@@ -36,7 +35,7 @@ public final class PinLookupBench {
             String s = "round" + round + "-session-" + i;
             long t0 = System.nanoTime();
             if (a.pinned(s) == null) {
-              a.pin(s, Route.WEAK);
+              a.pin(s, "weak");
             }
             long t1 = System.nanoTime();
             b.pinned(s);

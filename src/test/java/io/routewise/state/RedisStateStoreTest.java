@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.routewise.RedisServer;
 import io.routewise.config.Secret;
 import io.routewise.config.StateConfig;
-import io.routewise.routing.Route;
 import io.routewise.routing.StateStore;
 import io.routewise.routing.WindowSnapshot;
 import java.time.Duration;
@@ -91,12 +90,12 @@ class RedisStateStoreTest {
     try (RedisStateStore a = new RedisStateStore(config(redis.url(), 1000));
         RedisStateStore b = new RedisStateStore(config(redis.url(), 1000))) {
       assertNull(a.pin("abc"));
-      StateStore.Pin first = a.pinIfAbsent("abc", Route.WEAK, Duration.ofMinutes(5));
-      assertEquals(Route.WEAK, first.route());
-      StateStore.Pin second = b.pinIfAbsent("abc", Route.STRONG, Duration.ofMinutes(5));
-      assertEquals(Route.WEAK, second.route(), "set if absent: the first pin holds");
+      StateStore.Pin first = a.pinIfAbsent("abc", "weak", Duration.ofMinutes(5));
+      assertEquals("weak", first.upstream());
+      StateStore.Pin second = b.pinIfAbsent("abc", "strong", Duration.ofMinutes(5));
+      assertEquals("weak", second.upstream(), "set if absent: the first pin holds");
       StateStore.Pin read = b.pin("abc");
-      assertEquals(Route.WEAK, read.route());
+      assertEquals("weak", read.upstream());
       assertTrue(read.remainingMillis() > 0 && read.remainingMillis() <= Duration.ofMinutes(5).toMillis());
       try (Jedis j = redis.client()) {
         assertEquals("weak", j.get("routewise:pin:abc"));
@@ -109,7 +108,7 @@ class RedisStateStoreTest {
     StateConfig cfg = new StateConfig(Secret.of("redis://127.0.0.1:" + redis.port() + "/3"), Duration.ofSeconds(1),
         Duration.ofMillis(500), Duration.ofMillis(10), "team-a");
     try (RedisStateStore s = new RedisStateStore(cfg); Jedis j = redis.client()) {
-      s.pinIfAbsent("x", Route.STRONG, Duration.ofMinutes(1));
+      s.pinIfAbsent("x", "strong", Duration.ofMinutes(1));
       assertNull(j.get("team-a:pin:x"), "not in database 0");
       j.select(3);
       assertEquals("strong", j.get("team-a:pin:x"));

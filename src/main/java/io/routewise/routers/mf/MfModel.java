@@ -10,7 +10,8 @@ package io.routewise.routers.mf;
  * e, the difference for a fixed pair folds into one vector {@code v = W^T (w * (P^_s - P^_w))}, so
  * a routing decision costs one dot product of size d after the embedding ({@link #pairVector}).
  *
- * <p>Arrays are row-major float32, as stored in the model directory. Immutable after construction.
+ * <p>Arrays are row-major float32, as stored in the model directory. The weights are immutable after
+ * construction; {@link #pairWinRate} keeps the folded vectors of the pairs it was asked for.
  */
 public final class MfModel {
   private final int models;
@@ -19,6 +20,7 @@ public final class MfModel {
   private final float[] p;
   private final float[] w;
   private final float[] classifier;
+  private final java.util.concurrent.ConcurrentHashMap<Integer, float[]> pairs = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param p model vectors, models x k (normalized here, as the score does)
@@ -88,6 +90,21 @@ public final class MfModel {
       v[j] = (float) s;
     }
     return v;
+  }
+
+  /**
+   * The probability that trained model {@code a} answers better than model {@code b} on the prompt
+   * embedded as {@code e}: {@code sigmoid(s(a, q) - s(b, q))}. The one way N-way routing reads this
+   * model, so the model behind it can change. Thread-safe; each pair's difference is folded once
+   * ({@link #pairVector}) and kept, so a call is one dot product of size d (a ladder has few pairs).
+   */
+  public double pairWinRate(int a, int b, float[] e) {
+    float[] v = pairs.computeIfAbsent(a * models + b, key -> pairVector(a, b));
+    double s = 0;
+    for (int j = 0; j < d; j++) {
+      s += v[j] * e[j];
+    }
+    return sigmoid(s);
   }
 
   public static double sigmoid(double x) {

@@ -62,6 +62,49 @@ class MfRouterTest {
     assertEquals(m.score(3, e) - m.score(1, e), dot, 1e-4);
   }
 
+  private static MfModel randomModel(int n, int k, int d, long seed) {
+    java.util.Random rnd = new java.util.Random(seed);
+    float[] p = new float[n * k];
+    float[] w = new float[k * d];
+    float[] c = new float[k];
+    for (int i = 0; i < p.length; i++) p[i] = (float) rnd.nextGaussian();
+    for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
+    for (int i = 0; i < c.length; i++) c[i] = (float) rnd.nextGaussian();
+    return new MfModel(n, k, d, p, w, c);
+  }
+
+  @Test
+  void aPairWinRateIsTheSigmoidOfTheTwoModelsScoreDifference() {
+    MfModel m = randomModel(5, 4, 6, 2);
+    float[] e = {0.3f, -1.2f, 0.5f, 0.9f, -0.1f, 2.0f};
+    for (int a = 0; a < 5; a++) {
+      for (int b = 0; b < 5; b++) {
+        assertEquals(MfModel.sigmoid(m.score(a, e) - m.score(b, e)), m.pairWinRate(a, b, e), 1e-6);
+      }
+    }
+    assertEquals(0.5, m.pairWinRate(3, 3, e), 0.0);
+  }
+
+  @Test
+  void nWayScoresAreTheTopsPairWinRateOverTheModelPlacedForEachUpstream() throws Exception {
+    MfModel m = randomModel(5, 4, 6, 3);
+    float[] e = {0.3f, -1.2f, 0.5f, 0.9f, -0.1f, 2.0f};
+    MfRouter r = new MfRouter(fixed(e), m, 4, 0, "e", "a", java.util.Map.of("strong", 4, "weak", 0, "mid", 2, "mini", 1));
+    io.routewise.routing.Ladder ladder = new io.routewise.routing.Ladder(java.util.List.of(
+        io.routewise.routing.Ladder.Rung.unpriced("strong", "x"), io.routewise.routing.Ladder.Rung.unpriced("mid", "x"),
+        io.routewise.routing.Ladder.Rung.unpriced("mini", "x"), io.routewise.routing.Ladder.Rung.unpriced("weak", "x")));
+    double[] rates = r.topWinRates(Prompt.of("q"), ladder);
+    assertEquals(m.pairWinRate(4, 2, e), rates[1], 0.0);
+    assertEquals(m.pairWinRate(4, 1, e), rates[2], 0.0);
+    assertEquals(m.pairWinRate(4, 0, e), rates[3], 0.0);
+    assertEquals(r.strongWinRate(Prompt.of("q")), rates[3], 1e-5, "the cheapest rung is the two-way pair");
+    io.routewise.routing.Ladder unknown = new io.routewise.routing.Ladder(java.util.List.of(
+        io.routewise.routing.Ladder.Rung.unpriced("strong", "x"), io.routewise.routing.Ladder.Rung.unpriced("other", "x")));
+    io.routewise.routing.RouterException ex = org.junit.jupiter.api.Assertions.assertThrows(
+        io.routewise.routing.RouterException.class, () -> r.topWinRates(Prompt.of("q"), unknown));
+    assertEquals("unplaced_upstream", ex.kind());
+  }
+
   @Test
   void aCachedEmbeddingIsScoredWithoutTheEmbedderAndAnUncachedOneIsNot() {
     java.util.concurrent.atomic.AtomicInteger embeds = new java.util.concurrent.atomic.AtomicInteger();

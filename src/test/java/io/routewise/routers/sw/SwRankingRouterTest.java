@@ -20,6 +20,39 @@ class SwRankingRouterTest {
   }
 
   @Test
+  void nWayScoresComeFromOneFitOfTheTiersStandingForTheUpstreams() throws Exception {
+    // one stored prompt: tier 0 beats 1 and 2 often, 1 beats 2 sometimes
+    SwIndex index = new SwIndex(1, 2, 3, new float[] {1, 0}, new float[] {0, 8, 9, 2, 0, 6, 1, 4, 0});
+    SwRankingRouter r = new SwRankingRouter(null, index, 0, 2, java.util.Map.of("strong", 0, "weak", 2, "mid", 1, "twin", 0));
+    double[] theta = index.tierStrengths(new float[] {1, 0});
+    io.routewise.routing.Ladder ladder = new io.routewise.routing.Ladder(java.util.List.of(
+        io.routewise.routing.Ladder.Rung.unpriced("strong", "x"), io.routewise.routing.Ladder.Rung.unpriced("twin", "x"),
+        io.routewise.routing.Ladder.Rung.unpriced("mid", "x"), io.routewise.routing.Ladder.Rung.unpriced("weak", "x")));
+    io.routewise.embedding.Embedder query = new io.routewise.embedding.Embedder() {
+      @Override
+      public float[] embed(String text) {
+        return new float[] {1, 0};
+      }
+
+      @Override
+      public int dimension() {
+        return 2;
+      }
+
+      @Override
+      public String modelId() {
+        return "fixed";
+      }
+    };
+    SwRankingRouter embedded = new SwRankingRouter(query, index, 0, 2,
+        java.util.Map.of("strong", 0, "weak", 2, "mid", 1, "twin", 0));
+    double[] rates = embedded.topWinRates(io.routewise.routing.Prompt.of("q"), ladder);
+    assertEquals(0.5, rates[1], 1e-12, "the same tier as the top: a coin flip");
+    assertEquals(1 / (1 + Math.exp(theta[1] - theta[0])), rates[2], 1e-9);
+    assertEquals(r.winRate(new float[] {1, 0}), rates[3], 1e-12, "the cheapest rung is the two-way pair");
+  }
+
+  @Test
   void recoversStrengthsThatExplainTheWinsExactlyOnThreeTiers() {
     // strengths 4 : 2 : 1, 30 games per pair, wins exactly as expected -> MLE returns those strengths
     double[] wins = {

@@ -1,0 +1,134 @@
+package io.routewise.routing;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The upstreams a request can be routed to, most capable first: the rungs of a ladder that
+ * {@link ThresholdRule#rung} walks down as α grows. With two rungs ({@code strong}, {@code weak})
+ * routing is exactly the two-way rule {@code win rate >= α → strong}.
+ *
+ * <p>The order ({@link #byPrice}) is decided here and nowhere else:
+ * <ol>
+ *   <li>{@code strong} is the top: the most capable upstream, where a request goes when its router
+ *       fails, and the one savings are counted against. It stays on top even if another is dearer.
+ *   <li>The others follow by price, dearest first, a price being input + output USD per million
+ *       tokens (an answer as long as its prompt).
+ *   <li>An upstream without a price counts as free (a local model is the usual case): below every
+ *       priced one.
+ *   <li>Equal prices keep the order they were written in, except that {@code weak} goes below the
+ *       others it ties with, so a ladder without prices runs strong, the others as written, weak.
+ * </ol>
+ *
+ * @param rungs most capable first; at least two, names unique
+ */
+public record Ladder(List<Rung> rungs) {
+  /** The name of the upstream that is always the top. */
+  public static final String TOP = "strong";
+  /** The name of the upstream that goes below its equals in price. */
+  public static final String FLOOR = "weak";
+
+  /**
+   * One upstream on the ladder.
+   *
+   * @param upstream its name under {@code upstreams:}
+   * @param model the model id it is sent
+   * @param inputPrice USD per million input tokens, NaN when unknown
+   * @param outputPrice USD per million output tokens, NaN when unknown
+   */
+  public record Rung(String upstream, String model, double inputPrice, double outputPrice) {
+    public static Rung unpriced(String upstream, String model) {
+      return new Rung(upstream, model, Double.NaN, Double.NaN);
+    }
+
+    public boolean priced() {
+      return !Double.isNaN(inputPrice) && !Double.isNaN(outputPrice);
+    }
+
+    /** Input + output USD per million tokens; 0 when unknown. What the order compares. */
+    public double orderPrice() {
+      return priced() ? inputPrice + outputPrice : 0;
+    }
+  }
+
+  public Ladder {
+    rungs = List.copyOf(rungs);
+    if (rungs.size() < 2) {
+      throw new IllegalArgumentException("a ladder needs at least two upstreams: " + rungs);
+    }
+    Set<String> names = new HashSet<>();
+    for (Rung r : rungs) {
+      if (!names.add(r.upstream())) {
+        throw new IllegalArgumentException("upstream '" + r.upstream() + "' is on the ladder twice");
+      }
+    }
+  }
+
+  /** Today's two upstreams, without prices. */
+  public static Ladder twoWay(String strongModel, String weakModel) {
+    return new Ladder(List.of(Rung.unpriced(TOP, strongModel), Rung.unpriced(FLOOR, weakModel)));
+  }
+
+  /** Orders {@code upstreams} (given in config order) by the rules above. */
+  public static Ladder byPrice(Collection<Rung> upstreams) {
+    List<Rung> top = upstreams.stream().filter(r -> r.upstream().equals(TOP)).toList();
+    if (top.size() != 1) {
+      throw new IllegalArgumentException("the ladder needs exactly one upstream named '" + TOP + "'");
+    }
+    List<Rung> rest = new ArrayList<>(upstreams.stream().filter(r -> !r.upstream().equals(TOP)).toList());
+    // Stable: ties keep the config order.
+    rest.sort(Comparator.comparingDouble(Rung::orderPrice).reversed()
+        .thenComparing(r -> r.upstream().equals(FLOOR)));
+    List<Rung> all = new ArrayList<>(top);
+    all.addAll(rest);
+    return new Ladder(all);
+  }
+
+  public int size() {
+    return rungs.size();
+  }
+
+  public Rung rung(int i) {
+    return rungs.get(i);
+  }
+
+  public Rung top() {
+    return rungs.get(0);
+  }
+
+  /** The rung of upstream {@code name}, or -1. */
+  public int indexOf(String name) {
+    for (int i = 0; i < rungs.size(); i++) {
+      if (rungs.get(i).upstream().equals(name)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** How far rung {@code i} is below the top, in equal steps: 0 for the top, 1 for the cheapest. */
+  public double gap(int i) {
+    return (double) i / (rungs.size() - 1);
+  }
+
+  /**
+   * The N-way meaning of a two-way router's score ({@link Router#topWinRates}'s default): with
+   * {@code s} = P(top beats the cheapest), the top beats rung i with {@code s^(1/gap(i))}. So the
+   * cheapest gets {@code s} itself, nearer rungs are beaten less often, and the rule
+   * {@code rate < α} becomes one threshold per rung, {@code s < α^gap(i)}: at α = 0.5 on three
+   * rungs, s below 0.5 goes to the cheapest, 0.5 to 0.71 to the middle one, above to the top.
+   * Entry 0 (the top against itself) is 0.
+   */
+  public double[] fromStrongWinRate(double s) {
+    int n = rungs.size();
+    double[] rates = new double[n];
+    for (int i = 1; i < n; i++) {
+      rates[i] = i == n - 1 ? s : Math.pow(s, 1 / gap(i));
+    }
+    return rates;
+  }
+}

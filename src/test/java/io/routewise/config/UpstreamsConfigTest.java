@@ -1,0 +1,100 @@
+package io.routewise.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** {@code upstreams:} beyond strong and weak: named entries, prices, the trained model id. */
+class UpstreamsConfigTest {
+  private static final String THREE = """
+      upstreams:
+        strong: {base_url: "https://api.openai.com/v1", api_key: sk-a, model: gpt-4o, price: {input: 2.5, output: 10}}
+        weak: {base_url: "http://localhost:11434/v1", model: "llama3.1:8b"}
+        mini:
+          base_url: https://api.openai.com/v1
+          api_key: sk-a
+          model: gpt-4o-mini
+          price: {input: "0.15", output: 0.6}
+          router_model: gpt-4o-mini-2024-07-18
+      routing: {passthrough: mini}
+      """;
+
+  private static RoutewiseConfig parse(String yaml) {
+    return new ConfigLoader(Map.of()).parse(yaml, "config.yaml");
+  }
+
+  private static String problems(String yaml) {
+    return assertThrows(ConfigException.class, () -> parse(yaml)).getMessage();
+  }
+
+  @Test
+  void namedUpstreamsBesideStrongAndWeakAreReadInTheOrderWritten() {
+    RoutewiseConfig c = parse(THREE);
+    assertEquals(List.of("strong", "weak", "mini"), c.upstreams().stream().map(UpstreamConfig::name).toList());
+    UpstreamConfig mini = c.upstreams().get(2);
+    assertEquals("gpt-4o-mini", mini.model());
+    assertEquals(new Price(0.15, 0.6), mini.price());
+    assertEquals("gpt-4o-mini-2024-07-18", mini.routerModel());
+    assertEquals(new Price(2.5, 10), c.strong().price());
+    assertNull(c.weak().price(), "no price: unknown");
+    assertNull(c.weak().routerModel());
+    assertEquals("mini", c.routing().passthrough(), "passthrough may name any upstream");
+    assertEquals(c.strong(), c.upstreams().get(0));
+  }
+
+  @Test
+  void withOnlyStrongAndWeakTheListHoldsJustThoseTwo() {
+    RoutewiseConfig c = parse("""
+        upstreams:
+          weak: {base_url: "http://localhost:11434/v1", model: w}
+          strong: {base_url: "https://api.openai.com/v1", api_key: k, model: s}
+        """);
+    assertEquals(List.of(c.weak(), c.strong()), c.upstreams());
+  }
+
+  @Test
+  void pricesMustBeTwoNonNegativeNumbersAndNothingElse() {
+    String msg = problems(THREE
+        .replace("price: {input: 2.5, output: 10}", "price: {input: -1, outptu: 3}")
+        .replace("price: {input: \"0.15\", output: 0.6}", "price: 0.15"));
+    assertTrue(msg.contains("upstreams.strong.price.input: must be in [0, 1000000], got -1"), msg);
+    assertTrue(msg.contains("upstreams.strong.price.output: is required (USD per million output tokens)"), msg);
+    assertTrue(msg.contains("upstreams.strong.price.outptu: unknown key (expected one of [input, output])"), msg);
+    assertTrue(msg.contains("upstreams.mini.price: must be a mapping"), msg);
+  }
+
+  @Test
+  void anUpstreamNameMustBeAPlainWordAndRouterModelNotEmpty() {
+    String msg = problems(THREE.replace("  mini:\n", "  \"my model\":\n"));
+    assertTrue(msg.contains("upstreams.my model: is not a usable upstream name"), msg);
+    String none = problems(THREE.replace("  mini:\n", "  none:\n"));
+    assertTrue(none.contains("upstreams.none: is not a usable upstream name"), none);
+    String blank = problems(THREE.replace("router_model: gpt-4o-mini-2024-07-18", "router_model: \"\""));
+    assertTrue(blank.contains("upstreams.mini.router_model: must not be empty"), blank);
+  }
+
+  @Test
+  void anExtraUpstreamIsCheckedLikeStrongAndWeak() {
+    String msg = problems(THREE.replace("model: gpt-4o-mini\n", "modle: gpt-4o-mini\n"));
+    assertTrue(msg.contains("upstreams.mini.model: is required"), msg);
+    assertTrue(msg.contains("upstreams.mini.modle: unknown key"), msg);
+  }
+
+  @Test
+  void passthroughListsEveryUpstreamWhenItNamesNone() {
+    String msg = problems(THREE.replace("passthrough: mini", "passthrough: maxi"));
+    assertTrue(msg.contains("routing.passthrough: must be one of [none, strong, weak, mini], got 'maxi'"), msg);
+  }
+
+  @Test
+  void priceCostsAnAnswerFromItsTokenCounts() {
+    assertEquals((1000 * 2.5 + 200 * 10) / 1e6, new Price(2.5, 10).cost(1000, 200), 1e-15);
+    assertThrows(IllegalArgumentException.class, () -> new Price(-0.1, 1));
+    assertEquals(0.0, new Price(0, 0).cost(5, 5));
+  }
+}

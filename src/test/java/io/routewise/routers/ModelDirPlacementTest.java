@@ -1,0 +1,72 @@
+package io.routewise.routers;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.config.ConfigNode;
+import io.routewise.config.ConfigProblems;
+import io.routewise.config.Secret;
+import io.routewise.config.UpstreamConfig;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** How a learned router finds the trained model standing for each upstream (the shipped models/mf). */
+class ModelDirPlacementTest {
+  private static UpstreamConfig upstream(String name, String model, String routerModel) {
+    return new UpstreamConfig(name, URI.create("http://x"), Secret.of("none"), model, Duration.ofSeconds(1),
+        Duration.ofSeconds(1), Map.of(), null, routerModel);
+  }
+
+  private static RouterContext context(Map<String, Object> settings, UpstreamConfig... upstreams) {
+    return new RouterContext("mf", new ConfigNode("routers.mf", settings, new ConfigProblems()), Path.of("models"),
+        id -> null, List.of(upstreams));
+  }
+
+  @Test
+  void upstreamsArePlacedByRouterModelElseByModelAndStrongAndWeakKeepTheirDefaults() throws IOException {
+    ModelDir md = ModelDir.open(Path.of("models/mf"), "mf");
+    Map<String, String> placed = md.placeUpstreams(context(Map.of(),
+        upstream("strong", "gpt-4o", null),
+        upstream("sonnet", "claude", "claude-3-5-sonnet-20241022"),
+        upstream("mini", "gpt-4o-mini-2024-07-18", null),
+        upstream("weak", "llama3.1:8b", null)));
+    assertEquals(List.of("strong", "sonnet", "mini", "weak"), List.copyOf(placed.keySet()), "in ladder order");
+    assertEquals("gpt-4o-2024-05-13", placed.get("strong"), "not a trained id: the manifest's default, as before");
+    assertEquals("claude-3-5-sonnet-20241022", placed.get("sonnet"));
+    assertEquals("gpt-4o-mini-2024-07-18", placed.get("mini"));
+    assertEquals("llama-3.1-8b-instruct", placed.get("weak"));
+  }
+
+  @Test
+  void routerModelOnStrongWinsOverItsModelAndTheRoutersOwnSettingWinsOverBoth() throws IOException {
+    ModelDir md = ModelDir.open(Path.of("models/mf"), "mf");
+    UpstreamConfig strong = upstream("strong", "gpt-4o-2024-05-13", "o1-mini-2024-09-12");
+    UpstreamConfig weak = upstream("weak", "x", null);
+    assertEquals("o1-mini-2024-09-12", md.placeUpstreams(context(Map.of(), strong, weak)).get("strong"));
+    assertEquals("grok-2-1212",
+        md.placeUpstreams(context(Map.of("strong_model", "grok-2-1212"), strong, weak)).get("strong"));
+  }
+
+  @Test
+  void anUpstreamItCannotPlaceStopsTheStartNamingItAndListingTheKnownIds() throws IOException {
+    ModelDir md = ModelDir.open(Path.of("models/mf"), "mf");
+    IOException e = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
+        upstream("strong", "gpt-4o", null), upstream("mini", "gpt-4o-mini", null),
+        upstream("local", "phi3:mini", null), upstream("weak", "llama3.1:8b", null))));
+    assertTrue(e.getMessage().contains("upstreams.mini (model 'gpt-4o-mini'), upstreams.local (model 'phi3:mini')"),
+        e.getMessage());
+    assertTrue(e.getMessage().contains("set router_model on each to one of: ") && e.getMessage().contains("gpt-4o-mini-2024-07-18"),
+        e.getMessage());
+    IOException typo = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
+        upstream("strong", "gpt-4o", null), upstream("mini", "gpt-4o-mini", "gpt-4o-mini-2024"),
+        upstream("weak", "llama3.1:8b", null))));
+    assertTrue(typo.getMessage().startsWith("upstreams.mini.router_model 'gpt-4o-mini-2024' is not a model of"),
+        typo.getMessage());
+  }
+}

@@ -1,0 +1,50 @@
+package io.routewise.routing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.routewise.routing.Ladder.Rung;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class LadderTest {
+  private static List<String> names(Ladder l) {
+    return l.rungs().stream().map(Rung::upstream).toList();
+  }
+
+  @Test
+  void strongIsOnTopAndTheOthersFollowDearestFirst() {
+    Ladder l = Ladder.byPrice(List.of(
+        new Rung("weak", "llama", 0.2, 0.2),
+        new Rung("mini", "gpt-4o-mini", 0.15, 0.6),
+        new Rung("strong", "gpt-4o", 2.5, 10),
+        new Rung("sonnet", "claude", 3, 15)));
+    assertEquals(List.of("strong", "sonnet", "mini", "weak"), names(l),
+        "strong stays the top even below another's price; the rest by input + output");
+  }
+
+  @Test
+  void unpricedUpstreamsCountAsFreeAndWeakGoesBelowItsEquals() {
+    Ladder l = Ladder.byPrice(List.of(
+        Rung.unpriced("strong", "gpt-4o"),
+        Rung.unpriced("weak", "ollama"),
+        Rung.unpriced("local2", "phi"),
+        new Rung("mini", "gpt-4o-mini", 0.15, 0.6),
+        Rung.unpriced("local1", "qwen")));
+    assertEquals(List.of("strong", "mini", "local2", "local1", "weak"), names(l));
+  }
+
+  @Test
+  void twoUpstreamsAreStrongThenWeakWhateverTheirPrices() {
+    assertEquals(List.of("strong", "weak"),
+        names(Ladder.byPrice(List.of(new Rung("weak", "w", 10, 10), new Rung("strong", "s", 1, 1)))));
+  }
+
+  @Test
+  void aLadderNeedsStrongAndTwoDistinctUpstreams() {
+    assertThrows(IllegalArgumentException.class, () -> Ladder.byPrice(List.of(Rung.unpriced("a", "x"), Rung.unpriced("b", "y"))));
+    assertThrows(IllegalArgumentException.class, () -> Ladder.byPrice(List.of(Rung.unpriced("strong", "x"))));
+    assertThrows(IllegalArgumentException.class,
+        () -> new Ladder(List.of(Rung.unpriced("strong", "x"), Rung.unpriced("strong", "y"))));
+  }
+}

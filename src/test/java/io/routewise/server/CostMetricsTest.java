@@ -1,0 +1,169 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import com.github.tomakehurst.wiremock.core.WireMockConfiguration;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.routing.Ladder;
+import io.routewise.routing.Prompt;
+import io.routewise.routing.Router;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Dollars from each answer's {@code usage} and its upstream's price, against what the same tokens
+ * would have cost on strong: fake upstreams that report real token counts, streamed and not.
+ */
+class CostMetricsTest {
+  private final Map<String, WireMockServer> upstreams = new LinkedHashMap<>();
+  private final HttpClient http = HttpClient.newHttpClient();
+  private Routewise routewise;
+
+  /** Routes to the upstream the prompt names (at alpha 0.5): every other rung is beaten for certain. */
+  static final class Named implements Router {
+    @Override
+    public double strongWinRate(Prompt prompt) {
+      return prompt.text().equals("weak") ? 0 : 1;
+    }
+
+    @Override
+    public double[] topWinRates(Prompt prompt, Ladder ladder) {
+      double[] rates = new double[ladder.size()];
+      for (int i = 1; i < rates.length; i++) {
+        rates[i] = ladder.rung(i).upstream().equals(prompt.text()) ? 0 : 1;
+      }
+      return rates;
+    }
+  }
+
+  @BeforeEach
+  void start() {
+    Map<String, String> prices = new LinkedHashMap<>();
+    prices.put("strong", ", price: {input: 2.5, output: 10}");
+    prices.put("weak", ", price: {input: 0.1, output: 0.1}");
+    prices.put("mini", ", price: {input: 0.15, output: 0.6}");
+    prices.put("sonnet", ", price: {input: 3, output: 15}"); // dearer than strong
+    prices.put("local", ""); // no price: unknown
+    StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0}\nupstreams:\n");
+    prices.forEach((name, price) -> {
+      WireMockServer w = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+      w.start();
+      upstreams.put(name, w);
+      yaml.append("  ").append(name).append(": {base_url: \"").append(w.baseUrl())
+          .append("/v1\", api_key: none, model: ").append(name).append("-model").append(price).append("}\n");
+    });
+    yaml.append("routing: {router: named, threshold: 0.5}\nrouters: {named: {}}\n");
+    routewise = Routewise.start(TestConfigs.config(yaml.toString()),
+        RouterCatalog.standard().with("named", ctx -> new Named()), id -> null, () -> {});
+  }
+
+  @AfterEach
+  void stop() {
+    routewise.close();
+    upstreams.values().forEach(WireMockServer::stop);
+  }
+
+  private void answerJson(String upstream, int promptTokens, int completionTokens) {
+    upstreams.get(upstream).stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "application/json").withBody("""
+            {"id":"c","object":"chat.completion","created":1,"model":"m",
+             "choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],
+             "usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}"""
+            .formatted(promptTokens, completionTokens, promptTokens + completionTokens))));
+  }
+
+  private void answerStream(String upstream, int promptTokens, int completionTokens) {
+    String sse = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n"
+        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":" + promptTokens
+        + ",\"completion_tokens\":" + completionTokens + ",\"total_tokens\":" + (promptTokens + completionTokens) + "}}\n\n"
+        + "data: [DONE]\n\n";
+    upstreams.get(upstream).stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(sse)));
+  }
+
+  private void chat(String upstream, boolean stream) throws Exception {
+    String body = "{\"model\":\"router-named-0.5\"," + (stream ? "\"stream\":true,\"stream_options\":{\"include_usage\":true}," : "")
+        + "\"messages\":[{\"role\":\"user\",\"content\":\"" + upstream + "\"}]}";
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
+        + "/v1/chat/completions")).POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.headers().firstValue("x-routewise-model").orElseThrow().startsWith(upstream + " "), r.headers().toString());
+  }
+
+  private String metrics() throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  private static double usd(String metrics, String name, String upstream) {
+    return MetricsEndpointTest.value(metrics, name + "{upstream=\"" + upstream + "\"}");
+  }
+
+  @Test
+  void everyPricedUpstreamStartsAtZeroAndAnUnpricedOneHasNoCostSeries() throws Exception {
+    String m = metrics();
+    for (String u : new String[] {"strong", "weak", "mini", "sonnet"}) {
+      assertEquals(0.0, usd(m, "routewise_cost_usd_total", u));
+      assertEquals(0.0, usd(m, "routewise_cost_saved_usd_total", u));
+    }
+    assertFalse(m.contains("upstream=\"local\""), m);
+  }
+
+  @Test
+  void anAnswersUsageIsPricedAndWhatStrongWouldHaveChargedForItIsCountedAsSaved() throws Exception {
+    answerJson("mini", 1000, 200);
+    chat("mini", false);
+    answerJson("mini", 3000, 50);
+    chat("mini", false);
+    answerJson("strong", 1000, 200);
+    chat("strong", false);
+    String m = metrics();
+    // mini: (1000 * 0.15 + 200 * 0.6) / 1e6 + (3000 * 0.15 + 50 * 0.6) / 1e6 = 0.00027 + 0.00048
+    assertEquals(0.00075, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
+    // on strong the same tokens: (1000 * 2.5 + 200 * 10) / 1e6 + (3000 * 2.5 + 50 * 10) / 1e6 = 0.0045 + 0.008
+    assertEquals(0.0125 - 0.00075, usd(m, "routewise_cost_saved_usd_total", "mini"), 1e-12);
+    assertEquals(0.0045, usd(m, "routewise_cost_usd_total", "strong"), 1e-12);
+    assertEquals(0.0, usd(m, "routewise_cost_saved_usd_total", "strong"), "strong saves nothing over itself");
+    assertEquals(0.0, usd(m, "routewise_cost_usd_total", "weak"));
+  }
+
+  @Test
+  void aStreamsUsageChunkIsPricedToo() throws Exception {
+    answerStream("weak", 5000, 300);
+    chat("weak", true);
+    String m = metrics();
+    assertEquals((5000 * 0.1 + 300 * 0.1) / 1e6, usd(m, "routewise_cost_usd_total", "weak"), 1e-12);
+    assertEquals((5000 * 2.5 + 300 * 10 - 5000 * 0.1 - 300 * 0.1) / 1e6,
+        usd(m, "routewise_cost_saved_usd_total", "weak"), 1e-12);
+    assertTrue(m.contains("routewise_tokens_total{type=\"completion\",upstream=\"weak\"} 300.0"), m);
+  }
+
+  @Test
+  void anUpstreamDearerThanStrongCountsTheDifferenceAsExtraNotAsANegativeSaving() throws Exception {
+    answerJson("sonnet", 1000, 200);
+    chat("sonnet", false);
+    answerJson("local", 1000, 200);
+    chat("local", false);
+    String m = metrics();
+    assertEquals(0.006, usd(m, "routewise_cost_usd_total", "sonnet"), 1e-12);
+    assertEquals(0.0, usd(m, "routewise_cost_saved_usd_total", "sonnet"));
+    assertEquals(0.006 - 0.0045, usd(m, "routewise_cost_extra_usd_total", "sonnet"), 1e-12);
+    assertFalse(m.contains("routewise_cost_usd_total{upstream=\"local\"}"), "no price, no dollars: " + m);
+    assertTrue(m.contains("routewise_tokens_total{type=\"prompt\",upstream=\"local\"} 1000.0"), "its tokens still count");
+  }
+}

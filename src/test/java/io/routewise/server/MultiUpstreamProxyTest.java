@@ -1,0 +1,232 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import com.github.tomakehurst.wiremock.core.WireMockConfiguration;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.routing.Ladder;
+import io.routewise.routing.Prompt;
+import io.routewise.routing.Router;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * More than two upstreams, each a real WireMock server on loopback: the decision names the chosen
+ * one in headers, in {@code /v1/route} and in the upstream actually called; failover climbs the
+ * ladder; prices turn each answer's usage into dollars.
+ */
+class MultiUpstreamProxyTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final Map<String, WireMockServer> upstreams = new LinkedHashMap<>();
+  private final HttpClient http = HttpClient.newHttpClient();
+  private Routewise routewise;
+
+  /** P(top beats mini) = 0.3, P(top beats weak) = 0.8: at alpha 0.5, mini. */
+  static final class LadderRouter implements Router {
+    @Override
+    public double strongWinRate(Prompt prompt) {
+      return 0.8;
+    }
+
+    @Override
+    public double[] topWinRates(Prompt prompt, Ladder ladder) {
+      double[] rates = new double[ladder.size()];
+      for (int i = 1; i < rates.length; i++) {
+        rates[i] = switch (ladder.rung(i).upstream()) {
+          case "mini" -> 0.3;
+          case "weak" -> 0.8;
+          default -> 0.9;
+        };
+      }
+      return rates;
+    }
+  }
+
+  @AfterEach
+  void stop() {
+    if (routewise != null) {
+      routewise.close();
+    }
+    upstreams.values().forEach(WireMockServer::stop);
+  }
+
+  /** Starts one WireMock per name, answering as {@code <name>-model} with the given usage. */
+  private void start(String routingExtra, String... entries) {
+    startWith("", routingExtra, entries);
+  }
+
+  private void startWith(String serverExtra, String routingExtra, String... entries) {
+    StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0" + serverExtra + "}\nupstreams:\n");
+    for (String entry : entries) {
+      String name = entry.substring(0, entry.indexOf(':'));
+      WireMockServer w = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+      w.start();
+      answer(w, 200, name, 1000, 200);
+      upstreams.put(name, w);
+      yaml.append("  ").append(name).append(": {base_url: \"").append(w.baseUrl()).append("/v1\", api_key: none, model: ")
+          .append(name).append("-model, timeout_ms: 1500").append(entry.substring(entry.indexOf(':') + 1)).append("}\n");
+    }
+    yaml.append("routing: {router: ladder, threshold: 0.5").append(routingExtra).append("}\n")
+        .append("routers: {ladder: {}, length: {}}\n");
+    routewise = Routewise.start(TestConfigs.config(yaml.toString()),
+        RouterCatalog.standard().with("ladder", ctx -> new LadderRouter()), id -> null, () -> {});
+  }
+
+  private static void answer(WireMockServer w, int status, String name, int promptTokens, int completionTokens) {
+    w.resetAll();
+    w.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(status)
+        .withHeader("Content-Type", "application/json")
+        .withBody(status != 200 ? "{\"error\":{\"message\":\"down\",\"type\":\"server_error\"}}" : """
+            {"id":"c","object":"chat.completion","created":1,"model":"%s-model",
+             "choices":[{"index":0,"message":{"role":"assistant","content":"hello from %s"},"finish_reason":"stop"}],
+             "usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}"""
+            .formatted(name, name, promptTokens, completionTokens, promptTokens + completionTokens))));
+  }
+
+  private HttpResponse<String> post(String path, String model, String prompt) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + path))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\","
+            + "\"content\":\"" + prompt + "\"}]}")).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private String get(String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + path)).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  private static final String[] THREE = {
+      "strong: , price: {input: 2.5, output: 10}",
+      "weak: , price: {input: 0.1, output: 0.1}",
+      "mini: , price: {input: 0.15, output: 0.6}"};
+
+  @Test
+  void aChatGoesToTheChosenUpstreamAndItsHeadersNameIt() throws Exception {
+    start("", THREE);
+    HttpResponse<String> r = post("/v1/chat/completions", "router-ladder-0.5", "hi");
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().contains("hello from mini"), r.body());
+    assertEquals("mini mini-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+    assertEquals("0.800000", r.headers().firstValue("x-routewise-win-rate").orElseThrow(), "top over the cheapest");
+    upstreams.get("mini").verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions"))
+        .withRequestBody(WireMock.matchingJsonPath("$.model", WireMock.equalTo("mini-model"))));
+    upstreams.get("strong").verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    assertTrue(post("/v1/chat/completions", "router-ladder-0.81", "hi").body().contains("hello from weak"));
+    assertTrue(post("/v1/chat/completions", "router-ladder-0.3", "hi").body().contains("hello from strong"));
+  }
+
+  @Test
+  void routeAnswersTheUpstreamsNameAndTheModelItWouldBeSent() throws Exception {
+    start("", THREE);
+    JsonNode j = JSON.readTree(post("/v1/route", "router-ladder-0.5", "hi").body());
+    assertEquals("mini", j.get("upstream").asText());
+    assertEquals("mini-model", j.get("model").asText());
+    assertEquals("mini", j.get("route").asText());
+    assertEquals(0.8, j.get("strong_win_rate").asDouble());
+    for (WireMockServer w : upstreams.values()) {
+      w.verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    }
+  }
+
+  @Test
+  void withSixPricedUpstreamsLengthSweepsFromTheTopToTheCheapestAsAlphaGrows() throws Exception {
+    start("", "strong: , price: {input: 2.5, output: 10}", "weak: , price: {input: 0.1, output: 0.1}",
+        "sonnet: , price: {input: 3, output: 15}", "mini: , price: {input: 0.15, output: 0.6}",
+        "flash: , price: {input: 0.075, output: 0.3}", "llama70: , price: {input: 0.88, output: 0.88}");
+    List<String> order = List.of("strong", "sonnet", "llama70", "mini", "flash", "weak");
+    String prompt = "x".repeat(400); // length scores 400 / 900
+    List<String> seen = new ArrayList<>();
+    int previous = 0;
+    for (int i = 0; i <= 20; i++) {
+      String alpha = String.valueOf(i / 20.0);
+      JsonNode j = JSON.readTree(post("/v1/route", "router-length-" + alpha, prompt).body());
+      String upstream = j.get("upstream").asText();
+      assertEquals(upstream + "-model", j.get("model").asText());
+      int rung = order.indexOf(upstream);
+      assertTrue(rung >= previous, "alpha " + alpha + " moved up the ladder to " + upstream + " from " + order.get(previous));
+      previous = rung;
+      if (!seen.contains(upstream)) {
+        seen.add(upstream);
+      }
+    }
+    assertEquals("strong", seen.get(0));
+    assertEquals("weak", seen.get(seen.size() - 1));
+    assertTrue(seen.size() >= 4, "a length score spreads over the ladder: " + seen);
+    String models = get("/v1/models");
+    for (String name : order) {
+      assertTrue(models.contains("\"" + name + "-model\""), models);
+    }
+  }
+
+  @Test
+  void aFailedUpstreamFailsOverToTheNextMoreCapableOneAndTheTopToTheNextBelow() throws Exception {
+    start(", failover: true", THREE);
+    answer(upstreams.get("mini"), 503, "mini", 0, 0);
+    HttpResponse<String> r = post("/v1/chat/completions", "router-ladder-0.5", "hi");
+    assertTrue(r.body().contains("hello from strong"), r.body());
+    assertEquals("mini 5xx", r.headers().firstValue("x-routewise-failover").orElseThrow());
+    assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+
+    answer(upstreams.get("strong"), 429, "strong", 0, 0);
+    HttpResponse<String> top = post("/v1/chat/completions", "router-ladder-0.3", "hi");
+    assertEquals("strong 429", top.headers().firstValue("x-routewise-failover").orElseThrow());
+    assertEquals(503, top.statusCode(), "the next below the top is mini, down too: its answer is the client's");
+    String m = get("/metrics");
+    assertTrue(m.contains("routewise_failovers_total{from=\"mini\",reason=\"5xx\"} 1.0"), m);
+    assertTrue(m.contains("routewise_failovers_total{from=\"strong\",reason=\"429\"} 1.0"), m);
+  }
+
+  @Test
+  void theAccessLogNamesTheUpstreamThatAnswered() throws Exception {
+    startWith(", access_log: true", "", THREE);
+    try (StderrCapture log = new StderrCapture()) {
+      assertEquals(200, post("/v1/chat/completions", "router-ladder-0.5", "hi").statusCode());
+      for (int i = 0; i < 100 && !log.text().contains("routewise.access"); i++) {
+        Thread.sleep(20);
+      }
+      assertTrue(log.text().contains(" route=mini model=mini-model"), log.text());
+    }
+  }
+
+  @Test
+  void passthroughMayNameAnyUpstream() throws Exception {
+    start(", passthrough: mini", THREE);
+    upstreams.get("mini").stubFor(WireMock.post(urlEqualTo("/v1/embeddings"))
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody("{\"data\":[]}")));
+    HttpResponse<String> r = post("/v1/embeddings", "text-embedding-3-small", "hi");
+    assertEquals(200, r.statusCode(), r.body());
+    upstreams.get("mini").verify(1, postRequestedFor(urlEqualTo("/v1/embeddings")));
+  }
+
+  @Test
+  void metricsTagDecisionsAndCallsWithTheUpstreamsName() throws Exception {
+    start("", THREE);
+    post("/v1/chat/completions", "router-ladder-0.5", "hi");
+    post("/v1/chat/completions", "router-ladder-0.3", "hi");
+    String m = get("/metrics");
+    assertTrue(m.contains("routewise_routed_total{route=\"mini\",router=\"ladder\"} 1.0"), m);
+    assertTrue(m.contains("routewise_requests_total{route=\"mini\",router=\"ladder\",status=\"200\"} 1.0"), m);
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"ok\",upstream=\"mini\"} 1"), m);
+    assertTrue(m.contains("routewise_strong_share{router=\"ladder\"} 0.5"), m);
+    assertFalse(m.contains("route=\"weak\""), "nothing went to weak: " + m);
+  }
+}
