@@ -40,7 +40,7 @@ final class SharedStateRun {
 
   /** When things happen, in seconds from the start. */
   record Timeline(double seconds, double shiftAt, double killAt, double restartAt, int windowSeconds,
-      int syncMillis, int requestsPerSecond) {}
+      int syncMillis, int requestsPerSecond, long seed) {}
 
   /** One answered (or failed) request. */
   record Call(double at, int replica, boolean strong, boolean pinned, int status, String error) {}
@@ -145,7 +145,7 @@ final class SharedStateRun {
       for (int c = 0; c < clients; c++) {
         int client = c;
         threads.submit(() -> {
-          SplittableRandom rnd = new SplittableRandom(client);
+          SplittableRandom rnd = new SplittableRandom(t.seed() * 1_000 + client);
           long next = start;
           int n = 0;
           while (true) {

@@ -5,14 +5,14 @@ package io.routewise.server;
  * 4 s, Redis killed at 10 s and restarted at 15 s. Prints the shares by second and a summary.
  *
  * <pre>
- * mvn -q test-compile &amp;&amp; java -cp "target/test-classes:target/classes:$(cat cp.txt)" \
- *     io.routewise.server.TwoReplicasSharedStateBench
+ * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=cp.txt -Dmdep.includeScope=test
+ * java -cp "target/test-classes:target/classes:$(cat cp.txt)" io.routewise.server.TwoReplicasSharedStateBench [seed]
  * </pre>
  */
 public final class TwoReplicasSharedStateBench {
   public static void main(String[] args) throws Exception {
-    int window = args.length > 0 ? Integer.parseInt(args[0]) : 5;
-    SharedStateRun.Timeline t = new SharedStateRun.Timeline(20, 4, 10, 15, window, 250, 300);
+    long seed = args.length > 0 ? Long.parseLong(args[0]) : 1;
+    SharedStateRun.Timeline t = new SharedStateRun.Timeline(20, 4, 10, 15, 5, 250, 300, seed);
     SharedStateRun.Result r = SharedStateRun.run(t);
     System.out.print(SharedStateRun.report(r));
     double settled = t.shiftAt() + t.windowSeconds();

@@ -15,7 +15,7 @@ class TwoReplicasSharedStateTest {
 
   @Test
   void twoReplicasHoldOneTargetThroughARedisOutageWithoutFailingARequest() throws Exception {
-    SharedStateRun.Timeline t = new SharedStateRun.Timeline(10, 2, 5, 7, 3, 100, 300);
+    SharedStateRun.Timeline t = new SharedStateRun.Timeline(10, 2, 5, 7, 3, 100, 300, 1);
     SharedStateRun.Result r = SharedStateRun.run(t);
     String report = SharedStateRun.report(r);
 
