@@ -128,7 +128,7 @@ public final class TargetController {
 
   /** This replica's window as of now, for the other replicas. Tick thread only. */
   public WindowSnapshot snapshot() {
-    return new WindowSnapshot(replica, startedAt, alpha, window.slices(clock.getAsLong()));
+    return new WindowSnapshot(replica, startedAt, alpha, window.sliceMillis(), window.slices(clock.getAsLong()));
   }
 
   /**
@@ -142,7 +142,11 @@ public final class TargetController {
     List<WindowSnapshot> all = new ArrayList<>();
     all.add(mine);
     if (others != null) {
-      all.addAll(others);
+      for (WindowSnapshot o : others) {
+        if (o.sliceMillis() == mine.sliceMillis()) { // a replica with another window_s: not comparable
+          all.add(o);
+        }
+      }
     }
     long current = window.index(now);
     long oldest = current - TargetWindow.SLICES + 1;
@@ -203,10 +207,11 @@ public final class TargetController {
       share = budgetShare(budget, requests / covered);
       wantedShare = share;
     }
-    if (!estimated && others != null && !others.isEmpty()) {
+    if (!estimated && all.size() > 1) {
       // Just started: take the others' α rather than the configured start, so a new replica
       // routes like the running ones from its first request.
-      double[] theirs = others.stream().mapToDouble(WindowSnapshot::alpha).filter(a -> a >= 0 && a <= 1).sorted().toArray();
+      double[] theirs = all.subList(1, all.size()).stream().mapToDouble(WindowSnapshot::alpha)
+          .filter(a -> a >= 0 && a <= 1).sorted().toArray();
       if (theirs.length > 0) {
         alpha = clamp(theirs[theirs.length / 2]);
       }

@@ -10,9 +10,11 @@ import java.util.List;
  * @param replica the replica's id (random per process)
  * @param startedAtMillis when that replica began counting (its window is shorter before then)
  * @param alpha its current threshold
+ * @param sliceMillis how long its slices are (a twelfth of its {@code window_s}): windows with other
+ *     slices number them differently and are not merged
  * @param slices the slices still inside the window, oldest first; empty ones left out
  */
-public record WindowSnapshot(String replica, long startedAtMillis, double alpha, List<Slice> slices) {
+public record WindowSnapshot(String replica, long startedAtMillis, double alpha, long sliceMillis, List<Slice> slices) {
   public WindowSnapshot {
     slices = List.copyOf(slices);
   }

@@ -9,7 +9,7 @@ import java.util.List;
  * bytes per non-empty win-rate bin.
  *
  * <pre>
- * rw1 &lt;replica&gt; &lt;startedAtMillis&gt; &lt;alpha&gt;
+ * rw1 &lt;replica&gt; &lt;startedAtMillis&gt; &lt;alpha&gt; &lt;sliceMillis&gt;
  * &lt;slice&gt; &lt;strong&gt; &lt;weak&gt; &lt;spendStrong&gt; &lt;spendWeak&gt; &lt;answeredStrong&gt; &lt;answeredWeak&gt; &lt;bin:count,...|-&gt;
  * ...
  * </pre>
@@ -22,7 +22,7 @@ final class WindowCodec {
   static String encode(WindowSnapshot s) {
     StringBuilder sb = new StringBuilder(64 + s.slices().size() * 256);
     sb.append(VERSION).append(' ').append(s.replica()).append(' ').append(s.startedAtMillis()).append(' ')
-        .append(s.alpha());
+        .append(s.alpha()).append(' ').append(s.sliceMillis());
     for (WindowSnapshot.Slice c : s.slices()) {
       sb.append('\n').append(c.index()).append(' ').append(c.strong()).append(' ').append(c.weak()).append(' ')
           .append(c.spendStrong()).append(' ').append(c.spendWeak()).append(' ').append(c.answeredStrong())
@@ -44,7 +44,7 @@ final class WindowCodec {
   static WindowSnapshot decode(String text) {
     String[] lines = text.split("\n");
     String[] head = lines[0].split(" ");
-    if (head.length != 4 || !head[0].equals(VERSION)) {
+    if (head.length != 5 || !head[0].equals(VERSION)) {
       throw new IllegalArgumentException("not a " + VERSION + " window");
     }
     List<WindowSnapshot.Slice> slices = new ArrayList<>(lines.length - 1);
@@ -74,6 +74,7 @@ final class WindowCodec {
       slices.add(new WindowSnapshot.Slice(Long.parseLong(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]),
           Double.parseDouble(f[3]), Double.parseDouble(f[4]), Long.parseLong(f[5]), Long.parseLong(f[6]), bins, counts));
     }
-    return new WindowSnapshot(head[1], Long.parseLong(head[2]), Double.parseDouble(head[3]), slices);
+    return new WindowSnapshot(head[1], Long.parseLong(head[2]), Double.parseDouble(head[3]), Long.parseLong(head[4]),
+        slices);
   }
 }

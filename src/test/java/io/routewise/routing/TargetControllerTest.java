@@ -202,6 +202,20 @@ class TargetControllerTest {
   }
 
   @Test
+  void aReplicaWithAnotherWindowIsLeftOutOfTheMerge() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController mine = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
+    TargetController other = new TargetController("r", new TargetConfig(TargetConfig.Kind.STRONG_SHARE, 0.3, 0, 1,
+        Duration.ofSeconds(120), 0.9), clock);
+    for (int i = 0; i < 100; i++) {
+      other.decided(0.99, Route.STRONG);
+    }
+    mine.tick(mine.snapshot(), List.of(other.snapshot()));
+    assertEquals(1, mine.replicas());
+    assertEquals(0.5, mine.alpha(), "its α is not taken either");
+  }
+
+  @Test
   void aReplicaThatJoinsStartsAtTheAlphaTheOthersUse() {
     ManualClock clock = new ManualClock(T0);
     TargetController running = new TargetController("r", share(0.3, 0, 1, 0.77), clock);

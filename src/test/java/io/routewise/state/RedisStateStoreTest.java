@@ -46,7 +46,7 @@ class RedisStateStoreTest {
   }
 
   private static WindowSnapshot window(String replica, double alpha, long strong) {
-    return new WindowSnapshot(replica, 1_000L, alpha, List.of(
+    return new WindowSnapshot(replica, 1_000L, alpha, 5_000, List.of(
         new WindowSnapshot.Slice(41, strong, 7, 0.25, 0.01, strong, 7, new int[] {3, 700}, new long[] {2, strong}),
         new WindowSnapshot.Slice(42, 0, 1, 0, 0, 0, 0, new int[0], new long[0])));
   }

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class WindowCodecTest {
   @Test
   void aWindowSurvivesItsTextFormExactly() {
-    WindowSnapshot w = new WindowSnapshot("r12-abc", 1_733_300_000_123L, 0.6173, List.of(
+    WindowSnapshot w = new WindowSnapshot("r12-abc", 1_733_300_000_123L, 0.6173, 5_000, List.of(
         new WindowSnapshot.Slice(346_660_000, 30, 70, 0.0123456789, 1e-7, 29, 70, new int[] {0, 512, 1025},
             new long[] {1, 98, 1}),
         new WindowSnapshot.Slice(346_660_001, 0, 0, 0, 0, 0, 0, new int[0], new long[0])));
@@ -19,6 +19,7 @@ class WindowCodecTest {
     assertEquals(w.replica(), back.replica());
     assertEquals(w.startedAtMillis(), back.startedAtMillis());
     assertEquals(w.alpha(), back.alpha());
+    assertEquals(5_000, back.sliceMillis());
     assertEquals(2, back.slices().size());
     WindowSnapshot.Slice s = back.slices().get(0);
     assertEquals(346_660_000, s.index());
@@ -33,7 +34,7 @@ class WindowCodecTest {
   @Test
   void somethingElseInTheKeyIsRefusedRatherThanMisread() {
     assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("hello"));
-    assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("rw1 r 1 0.5\n1 2 3"));
-    assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("rw1 r 1 0.5\n1 2 3 0 0 0 0 5000:1"));
+    assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("rw1 r 1 0.5 5000\n1 2 3"));
+    assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("rw1 r 1 0.5 5000\n1 2 3 0 0 0 0 5000:1"));
   }
 }
