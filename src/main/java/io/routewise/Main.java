@@ -4,6 +4,7 @@ import io.routewise.cli.CalibrateCommand;
 import io.routewise.cli.DistillCommand;
 import io.routewise.cli.EvalCommand;
 import io.routewise.cli.LatencyCommand;
+import io.routewise.cli.ReplayCommand;
 import io.routewise.cli.ScoreCommand;
 import io.routewise.cli.ServeCommand;
 import io.routewise.cli.TrainCommand;
@@ -24,6 +25,7 @@ import picocli.CommandLine.Command;
         TrainCommand.class,
         DistillCommand.class,
         LatencyCommand.class,
+        ReplayCommand.class,
     })
 public final class Main implements Runnable {
 

@@ -6,15 +6,22 @@ import io.routewise.config.UpstreamConfig;
 import io.routewise.embedding.EmbedderSource;
 import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routers.RouterCatalog;
+import io.routewise.config.SessionPinning;
 import io.routewise.routing.Ladder;
 import io.routewise.routing.Router;
 import io.routewise.routing.RoutingService;
 import io.routewise.routing.ScoringPool;
+import io.routewise.routing.SessionPins;
+import io.routewise.routing.StateStore;
+import io.routewise.routing.StateSync;
+import io.routewise.routing.TargetController;
+import io.routewise.state.RedisStateStore;
 import io.routewise.server.ProxyServer;
 import io.routewise.upstream.HttpClients;
 import io.routewise.upstream.IdleTimeouts;
 import io.routewise.upstream.UpstreamClient;
 import io.routewise.upstream.UpstreamListener;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import okhttp3.OkHttpClient;
@@ -30,11 +37,13 @@ public final class Routewise implements AutoCloseable {
   private final IdleTimeouts timeouts;
   private final ProxyServer server;
   private final RoutewiseMetrics metrics;
+  private final StateSync sync;
   /** The JVM metrics' GC listener and the embedders' native sessions, released last. */
   private final AutoCloseable closeLast;
 
   private Routewise(RoutingService routing, OkHttpClient http, IdleTimeouts timeouts, ProxyServer server,
-      RoutewiseMetrics metrics, AutoCloseable closeLast) {
+      RoutewiseMetrics metrics, StateSync sync, AutoCloseable closeLast) {
+    this.sync = sync;
     this.routing = routing;
     this.http = http;
     this.timeouts = timeouts;
@@ -82,8 +91,36 @@ public final class Routewise implements AutoCloseable {
         .forEach(u -> LOG.warn("upstream {} is priced above strong; strong stays the most capable (the top of the "
             + "ladder, where failed routers send requests, and what savings are counted against)", u.name()));
     metrics.prices(upstreams);
+    Map<String, TargetController> targets = new LinkedHashMap<>();
+    config.targets().forEach((name, target) ->
+        targets.put(name, new TargetController(name, target, System::currentTimeMillis)));
+    SessionPinning pinning = config.routing().sessionPinning();
+    // Redis only when there is something to share: a target's window, or session pins.
+    StateStore store = config.state().shared() && (!targets.isEmpty() || pinning.enabled())
+        ? new RedisStateStore(config.state()) : null;
+    StateSync sync = targets.isEmpty() && store == null ? null
+        : new StateSync(targets.values(), store, config.state().sync(), metrics);
+    SessionPins pins = pinning.enabled()
+        ? new SessionPins(pinning.ttl(), pinning.localEntries(), store, sync != null ? sync::storeUp : () -> false,
+            config.state().pinTimeout(), metrics, System::currentTimeMillis)
+        : null;
+    metrics.targets(targets.values());
+    if (pins != null) {
+      metrics.sessionPins(pins);
+    }
+    if (store != null) {
+      metrics.sharedState();
+    }
     RoutingService routing = new RoutingService(routers, config.routing().router(), config.routing().threshold(),
-        metrics, scoring, ladder);
+        metrics, scoring, ladder, targets, pins);
+    AutoCloseable closeState = () -> {
+      if (sync != null) {
+        sync.close();
+      }
+      if (store != null) {
+        store.close();
+      }
+    };
     OkHttpClient http = HttpClients.shared(config.client());
     IdleTimeouts timeouts = IdleTimeouts.forTimeouts(
         upstreams.stream().map(UpstreamConfig::timeout).toArray(java.time.Duration[]::new));
@@ -93,14 +130,19 @@ public final class Routewise implements AutoCloseable {
       // Its own client, so passed-through calls (embeddings, files) stay out of the chat calls' latency metrics.
       UpstreamClient passthrough = upstreams.stream().filter(u -> u.name().equals(config.routing().passthrough()))
           .findFirst().map(u -> new UpstreamClient(u, http, timeouts, UpstreamListener.NONE)).orElse(null);
+      if (sync != null) {
+        sync.start(); // the first exchange runs now, so α and the store's state are known before any request
+      }
       ProxyServer server = new ProxyServer(config.server(), routing, clients, metrics,
-          config.routing().failover(), passthrough).start();
-      return new Routewise(routing, http, timeouts, server, metrics, () -> {
+          config.routing().failover(), passthrough, pinning).start();
+      return new Routewise(routing, http, timeouts, server, metrics, sync, () -> {
+        closeState.close();
         jvmMetrics.close();
         closeEmbedders.close();
       });
     } catch (RuntimeException e) {
       // Port in use, say: release the threads and native sessions started above before failing.
+      closeQuietly(closeState);
       timeouts.close();
       HttpClients.shutdown(http);
       routing.close();
@@ -127,9 +169,17 @@ public final class Routewise implements AutoCloseable {
     return metrics;
   }
 
+  /** The background task behind targets and shared state, or null when there is neither. */
+  public StateSync stateSync() {
+    return sync;
+  }
+
   @Override
   public void close() {
     server.close();
+    if (sync != null) {
+      sync.close(); // before the routers and pins it steps and the store it talks to
+    }
     routing.close();
     HttpClients.shutdown(http);
     timeouts.close();

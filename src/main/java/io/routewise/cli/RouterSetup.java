@@ -98,7 +98,8 @@ final class RouterSetup implements AutoCloseable {
     Map<String, Object> settings = new LinkedHashMap<>();
     ConfigNode configured = base.routers().children().get(name);
     if (configured != null) {
-      configured.keys().forEach(k -> settings.put(k, rawValue(configured, k)));
+      // The target is the controller's, not the router's (see RouterCatalog.load).
+      configured.keys().stream().filter(k -> !k.equals("target")).forEach(k -> settings.put(k, rawValue(configured, k)));
     }
     if (dir != null) {
       settings.put("model_dir", dir);
@@ -139,7 +140,8 @@ final class RouterSetup implements AutoCloseable {
     Map<String, Object> settings = new LinkedHashMap<>();
     ConfigNode configured = base.routers().children().get(name);
     if (configured != null) {
-      configured.keys().forEach(k -> settings.put(k, rawValue(configured, k)));
+      // The target is the controller's, not the router's (see RouterCatalog.load).
+      configured.keys().stream().filter(k -> !k.equals("target")).forEach(k -> settings.put(k, rawValue(configured, k)));
     }
     if (dir != null) {
       settings.put("model_dir", dir);

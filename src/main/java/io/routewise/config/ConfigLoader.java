@@ -101,7 +101,10 @@ public final class ConfigLoader {
         r.integer("scoring_queue", 256, 1, 100_000),
         r.millis("scoring_timeout_ms", RoutingConfig.DEFAULT_SCORING_TIMEOUT_MS, 1, 600_000),
         r.bool("failover", false),
-        r.oneOf("passthrough", "none", passthroughChoices(upstreams)));
+        r.oneOf("passthrough", "none", passthroughChoices(upstreams)),
+        new SessionPinning(r.bool("session_pinning", false), r.oneOf("session_key", "header", List.of("header", "user")),
+            r.millis("session_ttl_ms", SessionPinning.DEFAULT_TTL_MS, 1_000, 30L * 86_400_000),
+            r.integer("session_cache_entries", SessionPinning.DEFAULT_ENTRIES, 1, 10_000_000)));
     r.rejectUnknownKeys();
 
     ConfigNode c = root.child("client");
@@ -110,9 +113,24 @@ public final class ConfigLoader {
         c.millis("keep_alive_ms", 300_000, 1_000, 86_400_000));
     c.rejectUnknownKeys();
 
+    StateConfig state = StateConfig.read(root);
+
+    // Each router's target sits in its settings, but the router never sees it: the catalog skips the key.
+    Map<String, TargetConfig> targets = new LinkedHashMap<>();
+    ConfigNode routers = root.child("routers");
+    for (String name : routers.keys()) {
+      if (!routers.hasMapping(name)) {
+        continue; // not a mapping: the router catalog reports it, with the routers' other problems
+      }
+      TargetConfig t = TargetConfig.read(routers.child(name), routing.threshold(), upstreams);
+      if (t != null) {
+        targets.put(name, t);
+      }
+    }
+
     Path modelsDir = Path.of(root.string("models_dir", "models"));
     return new RoutewiseConfig(server, strong, weak, routing, client, modelsDir, root.child("embedding"),
-        root.child("routers"), upstreams);
+        root.child("routers"), upstreams, targets, state);
   }
 
   /** Names of upstreams: they appear in headers, JSON and metric tags, so plain words only. */

@@ -78,6 +78,11 @@ public final class ConfigNode {
     return new ConfigNode(pathOf(key), stringKeys((Map<Object, Object>) v), problems);
   }
 
+  /** Whether {@code key} holds a mapping (without reporting anything when it does not). */
+  public boolean hasMapping(String key) {
+    return values.get(key) instanceof Map;
+  }
+
   public Optional<ConfigNode> optionalChild(String key) {
     known.add(key);
     return has(key) ? Optional.of(child(key)) : Optional.empty();
@@ -243,6 +248,11 @@ public final class ConfigNode {
       out.add(String.valueOf(o));
     }
     return List.copyOf(out);
+  }
+
+  /** Marks {@code key} as read elsewhere, so {@link #rejectUnknownKeys()} lets it pass. */
+  public void readElsewhere(String key) {
+    known.add(key);
   }
 
   /** Records a problem for every key no getter asked for. Call after reading the node. */

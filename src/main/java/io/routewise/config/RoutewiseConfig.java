@@ -13,6 +13,8 @@ import java.util.List;
  * @param modelsDir where shipped router models live (relative paths resolve against the working dir)
  * @param upstreams every entry under {@code upstreams:} in the order written, {@code strong} and
  *     {@code weak} included; with only those two, routing is two-way as it always was
+ * @param targets {@code routers.<name>.target} by router name, for the routers that have one
+ * @param state where targets and session pins are shared between replicas (top-level {@code state:})
  */
 public record RoutewiseConfig(
     ServerConfig server,
@@ -23,13 +25,23 @@ public record RoutewiseConfig(
     Path modelsDir,
     ConfigNode embedding,
     ConfigNode routers,
-    List<UpstreamConfig> upstreams) {
+    List<UpstreamConfig> upstreams,
+    java.util.Map<String, TargetConfig> targets,
+    StateConfig state) {
 
   public RoutewiseConfig {
     upstreams = List.copyOf(upstreams);
+    targets = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(targets));
   }
 
-  /** Two upstreams, strong and weak. */
+  /** Without targets, state local only. */
+  public RoutewiseConfig(ServerConfig server, UpstreamConfig strong, UpstreamConfig weak, RoutingConfig routing,
+      ClientConfig client, Path modelsDir, ConfigNode embedding, ConfigNode routers, List<UpstreamConfig> upstreams) {
+    this(server, strong, weak, routing, client, modelsDir, embedding, routers, upstreams, java.util.Map.of(),
+        StateConfig.LOCAL);
+  }
+
+  /** Two upstreams, strong and weak; no targets, state local only. */
   public RoutewiseConfig(ServerConfig server, UpstreamConfig strong, UpstreamConfig weak, RoutingConfig routing,
       ClientConfig client, Path modelsDir, ConfigNode embedding, ConfigNode routers) {
     this(server, strong, weak, routing, client, modelsDir, embedding, routers, List.of(strong, weak));
@@ -37,6 +49,6 @@ public record RoutewiseConfig(
 
   public RoutewiseConfig withPort(int port) {
     return new RoutewiseConfig(server.withPort(port), strong, weak, routing, client, modelsDir, embedding, routers,
-        upstreams);
+        upstreams, targets, state);
   }
 }

@@ -11,13 +11,15 @@ package io.routewise.config;
  *     once to the other upstream
  * @param passthrough where other OpenAI endpoints under {@code /v1} (embeddings, responses, files...)
  *     are sent unchanged: {@code strong}, {@code weak}, or {@code none} (404, the default)
+ * @param sessionPinning whether (and how) a session's turns follow its first turn's route
  */
 public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue,
-    java.time.Duration scoringTimeout, boolean failover, String passthrough) {
+    java.time.Duration scoringTimeout, boolean failover, String passthrough, SessionPinning sessionPinning) {
   public static final long DEFAULT_SCORING_TIMEOUT_MS = 2_000;
 
   /** For the offline commands (score, eval, calibrate): one caller, so routers score inline. */
   public RoutingConfig(String router, double threshold) {
-    this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false, "none");
+    this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false, "none",
+        SessionPinning.OFF);
   }
 }

@@ -10,6 +10,9 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.routewise.routing.Route;
 import io.routewise.routing.RoutingDecision;
 import io.routewise.routing.RoutingListener;
+import io.routewise.routing.SessionPins;
+import io.routewise.routing.StateListener;
+import io.routewise.routing.TargetController;
 import io.routewise.upstream.UpstreamListener;
 import java.time.Duration;
 import java.util.List;
@@ -39,9 +42,13 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code routewise_cost_usd_total{upstream}} USD spent, from {@code usage} and the upstream's price
  *   <li>{@code routewise_cost_saved_usd_total{upstream}} / {@code routewise_cost_extra_usd_total{upstream}}
  *       what the same tokens would have cost more (less) on the most capable upstream
+ *   <li>{@code routewise_target_*{router}} each target controller's α, target and window
+ *   <li>{@code routewise_pinned_decisions_total{router,route}}, {@code routewise_session_pin_lookups_total{result}},
+ *       {@code routewise_session_pins}
+ *   <li>{@code routewise_state_redis_up}, {@code routewise_state_redis_outages_total} the shared state
  * </ul>
  */
-public final class RoutewiseMetrics implements RoutingListener, UpstreamListener {
+public final class RoutewiseMetrics implements RoutingListener, UpstreamListener, StateListener {
   private static final Logger LOG = LoggerFactory.getLogger(RoutewiseMetrics.class);
 
   private final PrometheusMeterRegistry registry;
@@ -72,6 +79,12 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final ConcurrentHashMap<String, LongAdder[]> shares = new ConcurrentHashMap<>();
   /** Per priced upstream: its price and its cost counters; set once at start, read per answer. */
   private volatile Map<String, Costs> costs = Map.of();
+  private final MeterProvider<Counter> pinnedDecisions;
+  private final Map<Object, Counter> pinnedCounters = new ConcurrentHashMap<>();
+  private final MeterProvider<Counter> pinLookups;
+  private final Map<String, Counter> pinLookupCounters = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicInteger redisUp = new java.util.concurrent.atomic.AtomicInteger();
+  private final Counter redisOutages;
   private final Set<String> loggedFailureKinds = ConcurrentHashMap.newKeySet();
 
   public RoutewiseMetrics() {
@@ -109,6 +122,71 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         Duration.ofNanos(100_000), Duration.ofMinutes(10));
     tokens = Counter.builder("routewise.tokens")
         .description("Tokens reported in upstream usage, by upstream and type").withRegistry(r);
+    pinnedDecisions = Counter.builder("routewise.pinned.decisions")
+        .description("Decisions taken from a session's pin (its first turn's route) rather than the threshold")
+        .withRegistry(r);
+    pinLookups = Counter.builder("routewise.session.pin.lookups")
+        .description("Session pin lookups by where the answer came from: local, shared, none, timeout, error, skipped")
+        .withRegistry(r);
+    redisOutages = Counter.builder("routewise.state.redis.outages")
+        .description("Times the shared state in Redis stopped answering (each replica then held its targets alone)")
+        .register(r);
+  }
+
+  /** Exposes each target controller: its α, target, and what its window saw (all replicas when shared). */
+  public void targets(java.util.Collection<TargetController> controllers) {
+    for (TargetController c : controllers) {
+      String router = c.router();
+      Gauge.builder("routewise.target.alpha", c, TargetController::alpha)
+          .description("The threshold router-<router>-auto uses now").tag("router", router).register(registry);
+      Gauge.builder("routewise.target.strong.share", c, TargetController::wantedShare)
+          .description("The strong share the target asks for (for a budget: the share that spends it at the current traffic)")
+          .tag("router", router).register(registry);
+      if (c.target().kind() == io.routewise.config.TargetConfig.Kind.USD_PER_HOUR) {
+        Gauge.builder("routewise.target.usd.per.hour", c, x -> x.target().value())
+            .description("The spend rate the target holds, USD per hour").tag("router", router).register(registry);
+      }
+      Gauge.builder("routewise.target.observed.strong.share", c, TargetController::observedShare)
+          .description("Share of the router's target traffic routed strong in the window, all replicas when shared")
+          .tag("router", router).register(registry);
+      Gauge.builder("routewise.target.window.spend.usd", c, TargetController::windowSpend)
+          .description("USD the router's target traffic cost in the window (usage x upstreams' price)")
+          .tag("router", router).register(registry);
+      Gauge.builder("routewise.target.observed.usd.per.hour", c, TargetController::observedUsdPerHour)
+          .description("The window's spend as a rate, USD per hour").tag("router", router).register(registry);
+      Gauge.builder("routewise.target.replicas", c, TargetController::replicas)
+          .description("Replicas whose windows the last estimate merged (1: local only)").tag("router", router)
+          .register(registry);
+    }
+  }
+
+  /** Exposes the local session pin cache's size. */
+  public void sessionPins(SessionPins pins) {
+    Gauge.builder("routewise.session.pins", pins, SessionPins::size)
+        .description("Session pins held in this replica's cache").register(registry);
+  }
+
+  /** Exposes whether the shared state answers (present only with state.redis). */
+  public void sharedState() {
+    Gauge.builder("routewise.state.redis.up", redisUp, java.util.concurrent.atomic.AtomicInteger::get)
+        .description("1 while the shared state in Redis answers, 0 while each replica holds its targets alone")
+        .register(registry);
+  }
+
+  @Override
+  public void sharedStateDown(String store, Throwable cause) {
+    redisUp.set(0);
+    redisOutages.increment();
+  }
+
+  @Override
+  public void sharedStateUp(String store) {
+    redisUp.set(1);
+  }
+
+  @Override
+  public void pinLookup(String outcome) {
+    pinLookupCounters.computeIfAbsent(outcome, o -> pinLookups.withTags("result", o)).increment();
   }
 
   /** A timer published as a Prometheus histogram, its buckets bounded to the range it measures. */
@@ -190,6 +268,10 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         routed.withTags("router", d.router(), "route", d.upstream())).increment();
     LongAdder[] counts = shares.computeIfAbsent(d.router(), this::registerShare);
     counts[d.route() == Route.STRONG ? 0 : 1].increment();
+    if (d.pinned()) {
+      pinnedCounters.computeIfAbsent(List.of(d.router(), d.upstream()), k ->
+          pinnedDecisions.withTags("router", d.router(), "route", d.upstream())).increment();
+    }
   }
 
   private LongAdder[] registerShare(String router) {

@@ -91,6 +91,7 @@ public final class RouterCatalog {
       try {
         Router r = factories.get(name).create(
             new RouterContext(name, settings, config.modelsDir(), embedders, inLadderOrder(config)));
+        settings.readElsewhere("target"); // the router's target: the config loader reads it, the router never sees it
         settings.rejectUnknownKeys();
         loaded.put(name, r);
       } catch (Exception | LinkageError ex) {

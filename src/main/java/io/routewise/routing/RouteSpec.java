@@ -6,24 +6,39 @@ import java.util.Optional;
 
 /**
  * A router and threshold chosen by a request's model name, RouteLLM's syntax
- * {@code router-<name>-<alpha>}, e.g. {@code router-mf-0.116}.
+ * {@code router-<name>-<alpha>}, e.g. {@code router-mf-0.116}; or {@code router-<name>-auto}, which
+ * asks for whatever threshold holds that router's target now ({@link TargetController}).
  *
  * <p>Unlike RouteLLM, the prefix is checked before anything is split, so {@code gpt4} is simply not
  * a route spec, and router names may contain '-' or '_' (matched against the known names).
+ *
+ * @param threshold the fixed α; NaN when {@code auto}
+ * @param auto whether the router's target controller sets α
  */
-public record RouteSpec(String router, double threshold) {
+public record RouteSpec(String router, double threshold, boolean auto) {
 
   public static final String PREFIX = "router-";
+  public static final String AUTO = "auto";
 
   public RouteSpec {
-    if (!(threshold >= 0.0 && threshold <= 1.0)) {
-      throw new IllegalArgumentException("threshold must be in [0, 1]: " + threshold);
+    if (auto ? !Double.isNaN(threshold) : !(threshold >= 0.0 && threshold <= 1.0)) {
+      throw new IllegalArgumentException("threshold must be in [0, 1] (NaN for auto): " + threshold);
     }
+  }
+
+  /** A fixed threshold. */
+  public RouteSpec(String router, double threshold) {
+    this(router, threshold, false);
+  }
+
+  /** {@code router-<name>-auto}: the router's target sets the threshold. */
+  public static RouteSpec auto(String router) {
+    return new RouteSpec(router, Double.NaN, true);
   }
 
   /** The model id a client sends to pick this spec. */
   public String modelId() {
-    return PREFIX + router + "-" + formatThreshold(threshold);
+    return PREFIX + router + "-" + (auto ? AUTO : formatThreshold(threshold));
   }
 
   /** Whether {@code model} asks for a router at all (and so must parse, or be rejected). */
@@ -53,12 +68,15 @@ public record RouteSpec(String router, double threshold) {
             "Unknown router in model '" + model + "'. Valid routers: " + String.join(", ", sorted(routers))
                 + " (use router-<router>-<threshold>, e.g. router-" + firstOr(routers, "random") + "-0.5)."));
     String alphaText = rest.substring(name.length() + 1);
+    if (alphaText.equals(AUTO)) {
+      return Optional.of(auto(name)); // whether the router has a target is the routing service's check
+    }
     double alpha;
     // Plain decimals only: "0.5f", "0x1p-1" or " 0.5" are typos, not thresholds.
     alpha = DECIMAL.matcher(alphaText).matches() ? Double.parseDouble(alphaText) : Double.NaN;
     if (!(alpha >= 0.0 && alpha <= 1.0) || alphaText.isBlank()) {
       throw new InvalidRouteSpecException("Invalid threshold '" + alphaText + "' in model '" + model
-          + "': it must be a number in [0, 1]. Valid routers: " + String.join(", ", sorted(routers)) + ".");
+          + "': it must be a number in [0, 1], or auto for a router with a target. Valid routers: " + String.join(", ", sorted(routers)) + ".");
     }
     return Optional.of(new RouteSpec(name, alpha));
   }

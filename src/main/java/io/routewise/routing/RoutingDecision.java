@@ -14,15 +14,24 @@ package io.routewise.routing;
  * @param upstream the name of the upstream the request goes to: {@code strong} or {@code weak}
  *     with two upstreams, the entry's name under {@code upstreams:} with more. What headers, JSON,
  *     metric tags and the access log show as the route
+ * @param pinned whether the session's pin chose the upstream (its first turn's) rather than the
+ *     threshold rule; the win rate is NaN when the router was not asked
  */
 public record RoutingDecision(
     String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos,
-    String upstream) {
+    String upstream, boolean pinned) {
 
   /** A two-way decision: the upstream is the route's name. */
   public RoutingDecision(
       String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos) {
     this(router, strongWinRate, threshold, route, failureKind, nanos, route.label());
+  }
+
+  /** A decision the threshold rule made. */
+  public RoutingDecision(
+      String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos,
+      String upstream) {
+    this(router, strongWinRate, threshold, route, failureKind, nanos, upstream, false);
   }
 
   public boolean fellBack() {

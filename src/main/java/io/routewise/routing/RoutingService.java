@@ -9,6 +9,10 @@ import java.util.Set;
 /**
  * Holds the loaded routers and turns (model name, prompt) into a {@link RoutingDecision}. A router
  * that throws routes the request strong (RouteLLM's choice) and is reported to the listener.
+ *
+ * <p>A {@code router-<name>-auto} spec takes its threshold from the router's {@link TargetController}
+ * and reports each decision and answer back to it. With {@link SessionPins}, a request that names
+ * its session follows the session's first turn.
  */
 public final class RoutingService implements AutoCloseable {
   private final Map<String, Router> routers;
@@ -22,6 +26,8 @@ public final class RoutingService implements AutoCloseable {
   // (a stream sort, a regex, parseDouble) was ~2 % of the proxy's CPU. Capped; past the cap, parse.
   private static final int MAX_CACHED_SPECS = 1024;
   private final Map<String, RouteSpec> specs = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, TargetController> targets;
+  private final SessionPins pins;
 
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
       RoutingListener listener) {
@@ -43,6 +49,17 @@ public final class RoutingService implements AutoCloseable {
    */
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
       RoutingListener listener, ScoringPool scoring, Ladder ladder) {
+    this(routers, defaultRouter, defaultThreshold, listener, scoring, ladder, Map.of(), null);
+  }
+
+  /**
+   * @param targets the controllers of the routers that have a target, by router name
+   * @param pins session pins, or null when {@code routing.session_pinning} is off. Owned: closed with
+   *     this service.
+   */
+  public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
+      RoutingListener listener, ScoringPool scoring, Ladder ladder, Map<String, TargetController> targets,
+      SessionPins pins) {
     if (!routers.containsKey(defaultRouter)) {
       throw new IllegalArgumentException("default router '" + defaultRouter + "' is not loaded: " + routers.keySet());
     }
@@ -53,11 +70,18 @@ public final class RoutingService implements AutoCloseable {
     this.scoring = scoring;
     this.defaultSpec = new RouteSpec(defaultRouter, defaultThreshold);
     this.ladder = ladder;
+    this.targets = Map.copyOf(targets);
+    this.pins = pins;
   }
 
   /** The upstreams decisions choose among, most capable first. */
   public Ladder ladder() {
     return ladder;
+  }
+
+  /** The target controllers, by router name (empty when no router has a target). */
+  public Map<String, TargetController> targets() {
+    return targets;
   }
 
   /** Names of the loaded routers, in catalog order. */
@@ -80,12 +104,19 @@ public final class RoutingService implements AutoCloseable {
   /**
    * The router and threshold a model name selects: its route spec, or the configured default.
    *
-   * @throws RouteSpec.InvalidRouteSpecException for a {@code router-...} name that does not parse
+   * @throws RouteSpec.InvalidRouteSpecException for a {@code router-...} name that does not parse,
+   *     or that asks for {@code auto} on a router without a target
    */
   public RouteSpec specFor(String model) {
     RouteSpec spec = model == null ? null : specs.get(model);
     if (spec == null) {
       spec = RouteSpec.parse(model, routers.keySet()).orElse(defaultSpec);
+      if (spec.auto() && !targets.containsKey(spec.router())) {
+        throw new RouteSpec.InvalidRouteSpecException("Router '" + spec.router() + "' in model '" + model
+            + "' has no target, so it has no auto threshold: give it one under routers." + spec.router()
+            + ".target, or ask for a threshold (router-" + spec.router() + "-0.5)."
+            + (targets.isEmpty() ? "" : " Routers with a target: " + String.join(", ", new java.util.TreeSet<>(targets.keySet())) + "."));
+      }
       if (model != null && specs.size() < MAX_CACHED_SPECS) {
         specs.put(model, spec);
       }
@@ -95,7 +126,7 @@ public final class RoutingService implements AutoCloseable {
 
   /** Decides a request's route and reports it to the listener (metrics). */
   public RoutingDecision decide(RouteSpec spec, Prompt prompt) {
-    return decide(spec, prompt, null, true);
+    return decide(spec, prompt, null, (String) null);
   }
 
   /**
@@ -105,7 +136,45 @@ public final class RoutingService implements AutoCloseable {
    * @throws ClientGoneException when that happened; nothing was decided or reported
    */
   public RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client) {
-    return decide(spec, prompt, client, true);
+    return decide(spec, prompt, client, (String) null);
+  }
+
+  /**
+   * As {@link #decide(RouteSpec, Prompt, ClientProbe)}, for a request that names its session
+   * ({@code null}: none): with session pinning on, a session that has a pin takes its upstream
+   * without asking the router, and a session's first turn pins the upstream it gets. A decision that
+   * fell back to strong because the router failed pins nothing.
+   */
+  public RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client, String session) {
+    if (pins == null || session == null) {
+      Scored s = score(spec, prompt, client);
+      report(spec, s);
+      return s.decision();
+    }
+    long start = System.nanoTime();
+    String pin = pins.pinned(session);
+    int pinned = pin == null ? -1 : ladder.indexOf(pin); // -1 too for an upstream no longer configured
+    if (pinned >= 0) {
+      TargetController target = spec.auto() ? targets.get(spec.router()) : null;
+      RoutingDecision d = new RoutingDecision(spec.router(), Double.NaN,
+          target != null ? target.alpha() : spec.threshold(), pinned == 0 ? Route.STRONG : Route.WEAK, null,
+          System.nanoTime() - start, ladder.rung(pinned).upstream(), true);
+      report(spec, new Scored(d, Double.NaN));
+      return d;
+    }
+    Scored s = score(spec, prompt, client);
+    RoutingDecision d = s.decision();
+    if (!d.fellBack()) {
+      int held = ladder.indexOf(pins.pin(session, d.upstream()));
+      if (held >= 0 && !ladder.rung(held).upstream().equals(d.upstream())) {
+        // Another replica pinned this session's first turn a moment earlier: go where it went.
+        d = new RoutingDecision(d.router(), d.strongWinRate(), d.threshold(), held == 0 ? Route.STRONG : Route.WEAK,
+            null, d.nanos(), ladder.rung(held).upstream(), true);
+        s = new Scored(d, Double.NaN);
+      }
+    }
+    report(spec, s);
+    return d;
   }
 
   /**
@@ -113,20 +182,48 @@ public final class RoutingService implements AutoCloseable {
    * probing does not skew the strong-call share). Router failures are still reported: they are real.
    */
   public RoutingDecision preview(RouteSpec spec, Prompt prompt) {
-    return decide(spec, prompt, null, false);
+    return score(spec, prompt, null).decision();
   }
 
-  private RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client, boolean record) {
+  /**
+   * The usage of an answer to a request routed with {@code spec}, served by upstream {@code served}:
+   * counted as spend of the router's target (at the upstream's price) when the spec was {@code auto}.
+   */
+  public void answered(RouteSpec spec, String served, long promptTokens, long completionTokens) {
+    TargetController target = spec != null && spec.auto() ? targets.get(spec.router()) : null;
+    int rung = target == null ? -1 : ladder.indexOf(served);
+    if (rung >= 0 && ladder.rung(rung).priced()) {
+      Ladder.Rung r = ladder.rung(rung);
+      double usd = (promptTokens * r.inputPrice() + completionTokens * r.outputPrice()) / 1_000_000.0;
+      target.answered(rung == 0 ? Route.STRONG : Route.WEAK, usd);
+    }
+  }
+
+  /**
+   * A decision, and the win rate that the threshold decided the top (strong) upstream with: the
+   * rate itself with two upstreams, the lowest of the top's rates over the others with more (the top
+   * is chosen exactly when that one is {@code >= α}); NaN when no rate decided (failure, pin).
+   */
+  private record Scored(RoutingDecision decision, double topRate) {}
+
+  private Scored score(RouteSpec spec, Prompt prompt, ClientProbe client) {
     Router router = routers.get(spec.router());
+    TargetController target = spec.auto() ? targets.get(spec.router()) : null;
+    double threshold = target != null ? target.alpha() : spec.threshold();
     long start = System.nanoTime();
     double rate;
+    double topRate;
     int rung = 0;
     String failure = null;
     try {
       if (ladder.size() > 2) {
         double[] rates = checked(topWinRates(router, prompt, client));
         rate = rates[rates.length - 1];
-        rung = ThresholdRule.rung(rates, spec.threshold());
+        topRate = 1.0;
+        for (int i = 1; i < rates.length; i++) {
+          topRate = Math.min(topRate, rates[i]);
+        }
+        rung = ThresholdRule.rung(rates, threshold);
       } else {
         if (scoring != null && router.cpuBound()) {
           rate = router.cachedWinRate(prompt);
@@ -139,7 +236,8 @@ public final class RoutingService implements AutoCloseable {
         if (!(rate >= 0.0 && rate <= 1.0)) {
           throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
         }
-        rung = ThresholdRule.route(rate, spec.threshold()) == Route.STRONG ? 0 : 1;
+        topRate = rate;
+        rung = ThresholdRule.route(rate, threshold) == Route.STRONG ? 0 : 1;
       }
     } catch (ClientGoneException e) {
       throw e; // not the router's failure: nobody is left to route for
@@ -147,20 +245,33 @@ public final class RoutingService implements AutoCloseable {
       failure = e.kind();
       listener.routerFailed(spec.router(), failure, e);
       rate = 1.0;
+      topRate = Double.NaN;
       rung = 0;
     } catch (Exception | LinkageError e) {
       failure = "error";
       listener.routerFailed(spec.router(), failure, e);
       rate = 1.0;
+      topRate = Double.NaN;
       rung = 0;
     }
     Route route = rung == 0 ? Route.STRONG : Route.WEAK;
-    RoutingDecision decision = new RoutingDecision(spec.router(), rate, spec.threshold(), route, failure,
+    RoutingDecision decision = new RoutingDecision(spec.router(), rate, threshold, route, failure,
         System.nanoTime() - start, ladder.rung(rung).upstream());
-    if (record) {
-      listener.decided(decision);
+    return new Scored(decision, topRate);
+  }
+
+  /**
+   * Counts a decision that went to an upstream: in the metrics, and in its router's target window
+   * (a failed router's 1.0 and a pin say nothing about the win rates: counted, not sketched).
+   */
+  private void report(RouteSpec spec, Scored s) {
+    if (spec.auto()) {
+      TargetController target = targets.get(spec.router());
+      if (target != null) {
+        target.decided(s.topRate(), s.decision().route());
+      }
     }
-    return decision;
+    listener.decided(s.decision());
   }
 
   /** The N-way scores: on the request thread when cheap (or no pool), else on a scoring thread. */
@@ -188,6 +299,9 @@ public final class RoutingService implements AutoCloseable {
 
   @Override
   public void close() {
+    if (pins != null) {
+      pins.close();
+    }
     if (scoring != null && !scoring.close(5_000)) {
       // A scoring thread is still inside a router's native code: closing its ONNX session under
       // it would be a use-after-free. The process is stopping; leave the routers to it.

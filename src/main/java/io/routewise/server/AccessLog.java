@@ -43,6 +43,9 @@ final class AccessLog {
       if (d.fellBack()) {
         b.append(" router_error=").append(safe(d.failureKind()));
       }
+      if (d.pinned()) {
+        b.append(" pinned=true");
+      }
     }
     finish(ctx, b, errorCode);
   }

@@ -1,6 +1,7 @@
 package io.routewise.server;
 
 import io.javalin.http.Context;
+import io.routewise.config.SessionPinning;
 import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routing.ClientGoneException;
 import io.routewise.routing.Prompt;
@@ -43,10 +44,16 @@ final class ChatCompletionsHandler {
   private final InFlightRequests inFlight;
   private final boolean accessLog;
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
+  private final SessionPinning pinning;
 
-  /** @param ladder the upstream clients, most capable first (the routing service's ladder order) */
+  /**
+   * @param ladder the upstream clients, most capable first (the routing service's ladder order)
+   * @param pinning where requests name their session ({@code routing.session_pinning})
+   */
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
-      RoutewiseMetrics metrics, long maxBodyBytes, boolean failover, InFlightRequests inFlight, boolean accessLog) {
+      RoutewiseMetrics metrics, long maxBodyBytes, boolean failover, InFlightRequests inFlight, boolean accessLog,
+      SessionPinning pinning) {
+    this.pinning = pinning;
     this.routing = routing;
     this.ladder = List.copyOf(ladder);
     ladder.forEach(u -> byName.put(u.name(), u));
@@ -73,14 +80,15 @@ final class ChatCompletionsHandler {
       spec = spec(routing, request);
       try {
         // A decision queued behind a scoring backlog is withdrawn if its client leaves meanwhile.
-        decision = routing.decide(spec, Prompt.of(request.prompt()), new ClientDisconnectProbe(ctx.req()));
+        decision = routing.decide(spec, Prompt.of(request.prompt()), new ClientDisconnectProbe(ctx.req()),
+            session(ctx, request));
       } catch (ClientGoneException e) {
         // A shutdown that cuts requests off closes their connections too: that is not the client leaving.
         throw inFlight.draining() ? ApiException.shuttingDown() : clientGone(ctx.res(), e.getMessage());
       }
       UpstreamClient chosen = byName.get(decision.upstream());
       DecisionHeaders.write(ctx, decision, chosen.config().model());
-      status = forward(ctx, request, chosen, decision.router(), received, failover);
+      status = forward(ctx, request, chosen, spec, received, failover);
     } catch (ApiException e) {
       status = e.status();
       error = e.code();
@@ -110,6 +118,15 @@ final class ChatCompletionsHandler {
     return begin - now <= 0 ? begin : now; // nanoTime values compare by difference
   }
 
+  /** The session a request names, for pinning: its X-Session-Id header or its body's user; null for none. */
+  private String session(Context ctx, ChatRequest request) {
+    if (!pinning.enabled()) {
+      return null;
+    }
+    String key = pinning.byUser() ? request.user() : ctx.header(SessionPinning.HEADER);
+    return key == null || key.isBlank() ? null : key.strip();
+  }
+
   /** The router and threshold a request names; a bad {@code router-...} model name is a 400 on {@code model}. */
   static RouteSpec spec(RoutingService routing, ChatRequest request) {
     RouteSpec spec;
@@ -127,8 +144,9 @@ final class ChatCompletionsHandler {
    * whole body, relaying it once read. A stream's relay is paced by the upstream, so only its
    * part before the call counts.
    */
-  private int forward(Context ctx, ChatRequest request, UpstreamClient upstream, String router, long received,
+  private int forward(Context ctx, ChatRequest request, UpstreamClient upstream, RouteSpec spec, long received,
       boolean mayFailOver) throws IOException {
+    String router = spec.router();
     long start = System.nanoTime();
     UpstreamResponse response;
     try {
@@ -141,7 +159,7 @@ final class ChatCompletionsHandler {
       if (mayFailOver && !e.isTimeout()) {
         failures.failed(upstream.name(), "failover unreachable", e.detail());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
-        return failOver(ctx, request, upstream, router, received + (System.nanoTime() - start), "unreachable");
+        return failOver(ctx, request, upstream, spec, received + (System.nanoTime() - start), "unreachable");
       }
       throw failed(upstream, e);
     }
@@ -157,7 +175,7 @@ final class ChatCompletionsHandler {
         long spent = System.nanoTime() - start;
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
         failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ".");
-        return failOver(ctx, request, upstream, router, received + spent, status == 429 ? "429" : "5xx");
+        return failOver(ctx, request, upstream, spec, received + spent, status == 429 ? "429" : "5xx");
       }
       if (status >= 500 || status == 401 || status == 403 || status == 404) {
         // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
@@ -181,12 +199,12 @@ final class ChatCompletionsHandler {
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
-        String outcome = relayStream(response, res, upstream, start);
+        String outcome = relayStream(response, res, upstream, start, spec);
         if (!outcome.equals("ok")) {
           ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
         }
       } else {
-        long relayed = relayWhole(response, res, upstream, start, status);
+        long relayed = relayWhole(response, res, upstream, start, status, spec);
         metrics.overhead(router, start - received + relayed);
       }
       return status;
@@ -194,13 +212,13 @@ final class ChatCompletionsHandler {
   }
 
   /** Sends the request to the failover upstream instead, saying so in the headers and the metrics. */
-  private int failOver(Context ctx, ChatRequest request, UpstreamClient failed, String router, long received,
+  private int failOver(Context ctx, ChatRequest request, UpstreamClient failed, RouteSpec spec, long received,
       String reason) throws IOException {
     UpstreamClient other = failoverFor(failed);
     metrics.failover(failed.name(), reason);
     DecisionHeaders.served(ctx, other.name(), other.config().model());
     ctx.res().setHeader("x-routewise-failover", failed.name() + " " + reason);
-    return forward(ctx, request, other, router, received, false);
+    return forward(ctx, request, other, spec, received, false);
   }
 
   /**
@@ -214,7 +232,7 @@ final class ChatCompletionsHandler {
 
   /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status) throws IOException {
+      int status, RouteSpec spec) throws IOException {
     byte[] body;
     try {
       body = response.bodyBytes();
@@ -228,7 +246,7 @@ final class ChatCompletionsHandler {
     }
     long read = System.nanoTime();
     if (status == 200) {
-      Usage.fromJson(body).ifPresent(u -> upstream.listener().tokens(upstream.name(), u.prompt(), u.completion()));
+      Usage.fromJson(body).ifPresent(u -> tokens(upstream, u, spec));
     }
     res.setContentLength(body.length);
     try {
@@ -243,8 +261,8 @@ final class ChatCompletionsHandler {
   }
 
   /** Relays a stream to its end and returns how it ended: ok, client_closed, timeout or stream_failed. */
-  private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start)
-      throws IOException {
+  private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
+      RouteSpec spec) throws IOException {
     OutputStream out = res.getOutputStream();
     SseUsageScanner usage = new SseUsageScanner();
     byte[] buf = new byte[8192];
@@ -281,9 +299,15 @@ final class ChatCompletionsHandler {
         break;
       }
     }
-    usage.result().ifPresent(u -> upstream.listener().tokens(upstream.name(), u.prompt(), u.completion()));
+    usage.result().ifPresent(u -> tokens(upstream, u, spec));
     upstream.listener().completed(upstream.name(), res.getStatus(), outcome, System.nanoTime() - start);
     return outcome;
+  }
+
+  /** An answer's usage: the token counters, and the spend of the router's target for an auto request. */
+  private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec) {
+    upstream.listener().tokens(upstream.name(), u.prompt(), u.completion());
+    routing.answered(spec, upstream.name(), u.prompt(), u.completion());
   }
 
   private static void writeQuietly(OutputStream out, byte[] bytes) {

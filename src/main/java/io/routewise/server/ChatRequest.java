@@ -13,8 +13,10 @@ import java.nio.charset.StandardCharsets;
  * @param modelEnd offset just past the model value's closing quote (== modelStart when absent)
  * @param stream the {@code stream} flag
  * @param prompt text of the last user message ("" when there is none)
+ * @param user the body's {@code user} field when it is a string, else null (a session key for pinning)
  */
-public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt) {
+public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
+    String user) {
 
   /** The body with {@code model} replaced by {@code upstreamModel}; nothing else changes. One copy. */
   public byte[] withModel(String upstreamModel) {

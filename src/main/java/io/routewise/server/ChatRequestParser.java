@@ -37,6 +37,7 @@ public final class ChatRequestParser {
       boolean stream = false;
       boolean sawMessages = false;
       String prompt = "";
+      String user = null;
       JsonToken t;
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
         String name = p.currentName();
@@ -67,6 +68,13 @@ public final class ChatRequestParser {
             sawMessages = true;
             prompt = readMessages(p, v);
           }
+          case "user" -> { // read for session pinning only; any other type goes upstream unjudged, as before
+            if (v == JsonToken.VALUE_STRING) {
+              user = p.getText();
+            } else {
+              p.skipChildren();
+            }
+          }
           default -> p.skipChildren();
         }
       }
@@ -76,7 +84,7 @@ public final class ChatRequestParser {
       if (!sawMessages) {
         throw ApiException.invalidRequest("'messages' is a required property.", "messages");
       }
-      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt);
+      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user);
     } catch (JsonProcessingException e) {
       throw ApiException.invalidRequest("The request body is not valid JSON: " + e.getOriginalMessage(), null);
     } catch (IOException e) {

@@ -11,10 +11,15 @@ final class DecisionHeaders {
     var res = ctx.res();
     res.setHeader("x-routewise-router", d.router());
     served(ctx, d.upstream(), upstreamModel);
-    res.setHeader("x-routewise-win-rate", sixDecimals(d.strongWinRate()));
+    if (!Double.isNaN(d.strongWinRate())) { // NaN: a pinned session's turn, the router was not asked
+      res.setHeader("x-routewise-win-rate", sixDecimals(d.strongWinRate()));
+    }
     res.setHeader("x-routewise-threshold", Double.toString(d.threshold()));
     if (d.fellBack()) {
       res.setHeader("x-routewise-router-error", d.failureKind());
+    }
+    if (d.pinned()) {
+      res.setHeader("x-routewise-pinned", "true");
     }
   }
 

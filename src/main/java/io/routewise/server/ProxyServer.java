@@ -11,6 +11,7 @@ import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
 import io.javalin.http.HttpResponseException;
 import io.routewise.config.ServerConfig;
+import io.routewise.config.SessionPinning;
 import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingDecision;
@@ -42,10 +43,16 @@ public final class ProxyServer implements AutoCloseable {
    */
   public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
       RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough) {
+    this(config, routing, upstreams, metrics, failover, passthrough, SessionPinning.OFF);
+  }
+
+  /** @param pinning where requests name their session ({@code routing.session_pinning}) */
+  public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
+      RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough, SessionPinning pinning) {
     this.shutdownGrace = config.shutdownGrace();
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, upstreams, metrics, config.maxBodyBytes(), failover, inFlight,
-            config.accessLog());
+            config.accessLog(), pinning);
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, upstreams);
     byte[] health = json(MAPPER.createObjectNode().put("status", "ok")
@@ -75,7 +82,8 @@ public final class ProxyServer implements AutoCloseable {
           }
           // What a page reads besides the body: the decision, the request id, the limits.
           for (String h : new String[] {"x-routewise-router", "x-routewise-model", "x-routewise-win-rate",
-              "x-routewise-threshold", "x-routewise-router-error", "x-routewise-failover", "x-request-id",
+              "x-routewise-threshold", "x-routewise-router-error", "x-routewise-failover", "x-routewise-pinned",
+              "x-request-id",
               "retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
               "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
               "x-ratelimit-reset-tokens", "openai-processing-ms"}) {
@@ -258,7 +266,8 @@ public final class ProxyServer implements AutoCloseable {
   private static byte[] modelBody(String id, RoutingService routing, List<UpstreamClient> upstreams) {
     String owner = null;
     try {
-      if (RouteSpec.parse(id, routing.routerNames()).isPresent()) {
+      if (RouteSpec.isRouteSpec(id)) {
+        routing.specFor(id); // router-<name>-auto only for a router with a target
         owner = "routewise";
       }
     } catch (RouteSpec.InvalidRouteSpecException e) {
@@ -280,6 +289,10 @@ public final class ProxyServer implements AutoCloseable {
       data.addObject()
           .put("id", new RouteSpec(r, routing.defaultThreshold()).modelId())
           .put("object", "model").put("created", 0).put("owned_by", "routewise");
+      if (routing.targets().containsKey(r)) {
+        data.addObject().put("id", RouteSpec.auto(r).modelId())
+            .put("object", "model").put("created", 0).put("owned_by", "routewise");
+      }
     }
     java.util.Set<String> listed = new java.util.HashSet<>();
     for (UpstreamClient u : upstreams) {

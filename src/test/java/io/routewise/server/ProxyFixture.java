@@ -19,7 +19,8 @@ import java.time.Duration;
 
 /**
  * Two WireMock upstreams (strong, weak) and a routewise in front of them, all on loopback. Besides
- * the standard routers it loads {@code fixed} (always 0.5) and {@code broken} (always throws).
+ * the standard routers it loads {@code fixed} (always 0.5) and {@code broken} (always throws), and
+ * knows {@code scored}, whose win rate is the prompt itself ("0.42"), loaded when the YAML names it.
  */
 public final class ProxyFixture implements AutoCloseable {
   static final String COMPLETION = """
@@ -46,7 +47,22 @@ public final class ProxyFixture implements AutoCloseable {
     this(extraYaml, null, embedders);
   }
 
+  /** With more keys in the {@code routing} map, e.g. {@code "session_pinning: true"}. */
+  public static ProxyFixture withRouting(String extraYaml, String routingKeys) {
+    return edited(extraYaml, yaml -> TestConfigs.withRouting(yaml, routingKeys));
+  }
+
+  /** With the whole YAML passed through {@code edit} last (to add upstream keys, say). */
+  public static ProxyFixture edited(String extraYaml, java.util.function.UnaryOperator<String> edit) {
+    return new ProxyFixture(extraYaml, null, edit, id -> null);
+  }
+
   private ProxyFixture(String extraYaml, String serverKeys, EmbedderSource embedders) {
+    this(extraYaml, serverKeys, java.util.function.UnaryOperator.identity(), embedders);
+  }
+
+  private ProxyFixture(String extraYaml, String serverKeys, java.util.function.UnaryOperator<String> edit,
+      EmbedderSource embedders) {
     strong.start();
     weak.start();
     stubCompletions();
@@ -54,8 +70,10 @@ public final class ProxyFixture implements AutoCloseable {
         .with("fixed", ctx -> prompt -> 0.5)
         .with("broken", ctx -> prompt -> {
           throw new RouterException("boom", "router exploded");
-        });
+        })
+        .with("scored", ctx -> prompt -> Double.parseDouble(prompt.text()));
     String yaml = TestConfigs.yaml(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", withTestRouters(extraYaml));
+    yaml = edit.apply(yaml);
     routewise = Routewise.start(TestConfigs.config(serverKeys == null ? yaml : TestConfigs.withServer(yaml, serverKeys)),
         catalog, embedders, () -> {});
   }
@@ -92,6 +110,15 @@ public final class ProxyFixture implements AutoCloseable {
   public HttpResponse<String> chat(String model, String prompt) throws Exception {
     return post("/v1/chat/completions",
         "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}");
+  }
+
+  /** A chat request that names its session in the X-Session-Id header. */
+  public HttpResponse<String> chatInSession(String model, String prompt, String session) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create(url("/v1/chat/completions")))
+        .header("Content-Type", "application/json").header("X-Session-Id", session)
+        .POST(HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
   }
 
   public HttpResponse<String> get(String path) throws Exception {

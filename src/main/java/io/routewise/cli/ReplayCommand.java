@@ -1,0 +1,145 @@
+package io.routewise.cli;
+
+import io.routewise.config.TargetConfig;
+import io.routewise.data.PromptRecord;
+import io.routewise.eval.TargetReplay;
+import io.routewise.routing.Router;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code routewise replay}: scores recorded prompt streams with a router, plays them one after the
+ * other (a shift in the traffic at each new file) through a share target's controller in simulated
+ * time, beside the fixed threshold {@code calibrate} would give on the first stream, and reports how
+ * far each strayed from the target, window by window, with a PNG.
+ */
+@Command(name = "replay", mixinStandardHelpOptions = true,
+    description = "Replay prompt streams through a strong-share target and a fixed calibrated threshold; table and PNG.")
+public final class ReplayCommand implements Callable<Integer> {
+  @Option(names = "--router", required = true, description = "Router name, or NAME=MODEL_DIR.")
+  String router;
+
+  @Option(names = "--phase", required = true, arity = "1..*",
+      description = "Prompt files (JSON lines with a prompt field), played in this order; the fixed α is calibrated on the first.")
+  List<Path> phases;
+
+  @Option(names = "--strong-share", required = true, description = "The target share of strong calls, 0-1.")
+  double share;
+
+  @Option(names = "--rate", defaultValue = "20", description = "Requests per simulated second (default ${DEFAULT-VALUE}).")
+  double rate;
+
+  @Option(names = "--window-s", defaultValue = "60", description = "The target's window_s (default ${DEFAULT-VALUE}).")
+  int windowSeconds;
+
+  @Option(names = "--sync-ms", defaultValue = "1000", description = "state.sync_ms: how often α is recomputed (default ${DEFAULT-VALUE}).")
+  long syncMillis;
+
+  @Option(names = "--initial-alpha", description = "The target's initial_alpha (default: the fixed α).")
+  Double initialAlpha;
+
+  @Option(names = "--limit", description = "Use at most this many prompts of each file.")
+  Integer limit;
+
+  @Option(names = "--seed", defaultValue = "42", description = "Shuffles each file's prompts into a stream (default ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--tolerance", defaultValue = "0.03", description = "How far from the target a window may be, as a share (default ${DEFAULT-VALUE}).")
+  double tolerance;
+
+  @Option(names = "--plot", description = "Write the strong share over time to this PNG.")
+  Path plot;
+
+  @Option(names = "--strong-model")
+  String strongModel;
+
+  @Option(names = "--weak-model")
+  String weakModel;
+
+  @Option(names = "--quiet")
+  boolean quiet;
+
+  @Mixin
+  RouterOptions opts = new RouterOptions();
+
+  @Override
+  public Integer call() throws Exception {
+    if (!(share >= 0 && share <= 1) || !(rate > 0) || windowSeconds < 1 || syncMillis < 1) {
+      System.err.println("--strong-share must be in [0, 1], --rate > 0, --window-s >= 1, --sync-ms >= 1");
+      return 2;
+    }
+    List<double[]> scored = new ArrayList<>();
+    try (RouterSetup setup = new RouterSetup(opts, strongModel);
+        Router r = setup.load(router, strongModel, weakModel)) {
+      for (Path p : phases) {
+        List<PromptRecord> prompts = new ArrayList<>(PromptFiles.read(p));
+        Collections.shuffle(prompts, new Random(seed));
+        if (limit != null && prompts.size() > limit) {
+          prompts = prompts.subList(0, limit);
+        }
+        scored.add(PromptFiles.score(r, router + " " + p.getFileName(), prompts, !quiet));
+      }
+    }
+    double fixedAlpha = CalibrateCommand.threshold(scored.get(0), share);
+    int total = scored.stream().mapToInt(s -> s.length).sum();
+    double[] rates = new double[total];
+    int[] starts = new int[scored.size()];
+    for (int p = 0, at = 0; p < scored.size(); p++) {
+      starts[p] = at;
+      System.arraycopy(scored.get(p), 0, rates, at, scored.get(p).length);
+      at += scored.get(p).length;
+    }
+    TargetConfig target = new TargetConfig(TargetConfig.Kind.STRONG_SHARE, share, 0, 1,
+        Duration.ofSeconds(windowSeconds), initialAlpha != null ? initialAlpha : fixedAlpha);
+    TargetReplay.Result result = TargetReplay.run(rates, starts, target, fixedAlpha, rate, syncMillis);
+    double slice = windowSeconds / 12.0;
+    List<TargetReplay.Window> windows = TargetReplay.windows(result, slice);
+    List<TargetReplay.Phase> summary = TargetReplay.phases(result, windows, tolerance);
+
+    String name = router.contains("=") ? router.substring(0, router.indexOf('=')) : router;
+    int perWindow = (int) Math.round(windowSeconds * rate);
+    System.out.printf(Locale.ROOT, "%s, target %.2f strong, %d requests at %s/s, windows of %d s (%d requests, binomial sd %.1f points)%n",
+        name, share, total, fmt(rate), windowSeconds, perWindow, 100 * Math.sqrt(share * (1 - share) / perWindow));
+    System.out.printf(Locale.ROOT, "fixed α %.5f (calibrated on all of %s)%n", fixedAlpha, phases.get(0).getFileName());
+    System.out.println("| window start (s) | phase | fixed α share | controller share | controller α |");
+    System.out.println("|---:|---:|---:|---:|---:|");
+    int inPhase = 0;
+    for (int i = 0; i < windows.size(); i++) {
+      TargetReplay.Window w = windows.get(i);
+      inPhase = i > 0 && windows.get(i - 1).phase() == w.phase() ? inPhase + 1 : 0;
+      if (inPhase % 12 == 0) { // one window in twelve: back to back, from each phase's start
+        System.out.printf(Locale.ROOT, "| %.0f | %d | %.3f | %.3f | %.4f |%n", w.startSeconds(), w.phase() + 1,
+            w.fixedShare(), w.autoShare(), w.autoAlphaAtEnd());
+      }
+    }
+    for (TargetReplay.Phase p : summary) {
+      System.out.printf(Locale.ROOT, "phase %d (%s): %d windows; the controller's are within ±%.0f points from the one "
+              + "starting %s s after the phase began (ending %s s after; %d windows), max deviation then %.1f points; "
+              + "fixed α: %.3f..%.3f (max deviation %.1f points)%n",
+          p.phase() + 1, phases.get(p.phase()).getFileName(), p.windows(), 100 * tolerance,
+          Double.isNaN(p.settleSeconds()) ? "never" : fmt(p.settleSeconds()),
+          Double.isNaN(p.settleSeconds()) ? "never" : fmt(p.settleSeconds() + windowSeconds), p.windowsAfterSettling(),
+          100 * p.maxDeviation(), p.fixedMin(), p.fixedMax(),
+          100 * Math.max(Math.abs(p.fixedMin() - share), Math.abs(p.fixedMax() - share)));
+    }
+    if (plot != null) {
+      TargetReplay.plot(result, TargetReplay.trailing(result, slice), String.format(Locale.ROOT, "%s: strong share, fixed α vs target %.2f (%s)", name, share,
+          String.join(" then ", phases.stream().map(p -> p.getFileName().toString()).toList())), plot);
+      System.out.println("plot: " + plot);
+    }
+    return 0;
+  }
+
+  private static String fmt(double d) {
+    return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
+  }
+}

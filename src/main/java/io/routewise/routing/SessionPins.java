@@ -1,0 +1,212 @@
+package io.routewise.routing;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
+
+/**
+ * Session pins: which upstream each session's first turn went to (by name), so its later turns go
+ * there too, for {@code ttl} after that first turn.
+ *
+ * <p>Every replica keeps the pins it has seen in a bounded LRU cache ({@code maxEntries}, expired
+ * pins dropped when met). With a {@link StateStore}, pins also live there, so any replica honours
+ * them: a pin this replica has not seen is looked up in the store, and a first turn's pin is written
+ * there with "set if absent" (when two replicas race on a session's first turn, both end up with
+ * the one that got there first). Those two calls run on the pin threads, never on the request
+ * thread, and the request waits for each at most {@code lookupTimeout}; while the store is known to
+ * be down ({@code storeUp} false) it is not asked at all. A lookup that times out, or is skipped,
+ * routes the request as a first turn and pins it locally.
+ *
+ * <p>Session keys are hashed (SHA-256, 128 bits kept) before they are stored anywhere, so the
+ * cache's memory per pin is fixed and Redis never holds a user's id in the clear.
+ */
+public final class SessionPins implements AutoCloseable {
+  private static final HexFormat HEX = HexFormat.of();
+
+  private final long ttlMillis;
+  private final int maxEntries;
+  private final StateStore store;
+  private final BooleanSupplier storeUp;
+  private final long lookupTimeoutNanos;
+  private final StateListener listener;
+  private final LongSupplier clock;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final LinkedHashMap<String, Pinned> local;
+  private final ThreadPoolExecutor threads;
+
+  private record Pinned(String upstream, long expiresAt) {}
+
+  /**
+   * @param store where pins are shared, or null for this replica's cache only
+   * @param storeUp whether the store answered at the last sync (asked before every store call)
+   */
+  public SessionPins(Duration ttl, int maxEntries, StateStore store, BooleanSupplier storeUp, Duration lookupTimeout,
+      StateListener listener, LongSupplier clock) {
+    this.ttlMillis = ttl.toMillis();
+    this.maxEntries = maxEntries;
+    this.store = store;
+    this.storeUp = storeUp;
+    this.lookupTimeoutNanos = lookupTimeout.toNanos();
+    this.listener = listener;
+    this.clock = clock;
+    this.local = new LinkedHashMap<>(16, 0.75f, true) {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<String, Pinned> eldest) {
+        return size() > SessionPins.this.maxEntries;
+      }
+    };
+    AtomicInteger n = new AtomicInteger();
+    // Two threads, each with its own connection in the store; a short queue, since a lookup that
+    // waits longer than the timeout is abandoned anyway.
+    this.threads = store == null ? null : new ThreadPoolExecutor(2, 2, 0, TimeUnit.SECONDS,
+        new ArrayBlockingQueue<>(256), r -> {
+          Thread t = new Thread(r, "routewise-pins-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
+  }
+
+  /** Pins held in this replica's cache (expired ones included until they are met or evicted). */
+  public int size() {
+    lock.lock();
+    try {
+      return local.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The upstream {@code session} is pinned to, or null when it has no live pin (a first turn). */
+  public String pinned(String session) {
+    String key = key(session);
+    long now = clock.getAsLong();
+    String cached = cached(key, now);
+    if (cached != null) {
+      listener.pinLookup("local");
+      return cached;
+    }
+    if (store == null) {
+      listener.pinLookup("none");
+      return null;
+    }
+    if (!storeUp.getAsBoolean()) {
+      listener.pinLookup("skipped");
+      return null;
+    }
+    StateStore.Pin pin = ask(() -> store.pin(key));
+    if (pin == NO_ANSWER) {
+      return null;
+    }
+    if (pin == null) {
+      listener.pinLookup("none");
+      return null;
+    }
+    listener.pinLookup("shared");
+    remember(key, pin.upstream(), now + pin.remainingMillis());
+    return pin.upstream();
+  }
+
+  /**
+   * Pins a first turn's upstream. Returns the upstream the session is pinned to: {@code upstream},
+   * or the one another replica pinned it to a moment earlier.
+   */
+  public String pin(String session, String upstream) {
+    String key = key(session);
+    long now = clock.getAsLong();
+    if (store != null && storeUp.getAsBoolean()) {
+      StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, upstream, Duration.ofMillis(ttlMillis)));
+      if (pin != null && pin != NO_ANSWER) {
+        remember(key, pin.upstream(), now + pin.remainingMillis());
+        return pin.upstream();
+      }
+    }
+    remember(key, upstream, now + ttlMillis);
+    return upstream;
+  }
+
+  private static final StateStore.Pin NO_ANSWER = new StateStore.Pin("", 0);
+
+  /** Runs a store call on a pin thread and waits at most the lookup timeout; NO_ANSWER if it did not answer. */
+  private StateStore.Pin ask(Callable<StateStore.Pin> call) {
+    Future<StateStore.Pin> f;
+    try {
+      f = threads.submit(call);
+    } catch (RejectedExecutionException e) {
+      listener.pinLookup("timeout"); // the pin threads are backed up: the same as no answer in time
+      return NO_ANSWER;
+    }
+    try {
+      return f.get(lookupTimeoutNanos, TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      f.cancel(false); // still queued: never runs; already running: finishes for nobody
+      listener.pinLookup("timeout");
+      return NO_ANSWER;
+    } catch (ExecutionException e) {
+      listener.pinLookup("error"); // the store failed; the sync notices and marks it down
+      return NO_ANSWER;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      f.cancel(true);
+      return NO_ANSWER;
+    }
+  }
+
+  private String cached(String key, long now) {
+    lock.lock();
+    try {
+      Pinned p = local.get(key);
+      if (p == null) {
+        return null;
+      }
+      if (p.expiresAt() <= now) {
+        local.remove(key);
+        return null;
+      }
+      return p.upstream();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void remember(String key, String upstream, long expiresAt) {
+    lock.lock();
+    try {
+      local.put(key, new Pinned(upstream, expiresAt));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The stored form of a session key: 128 bits of its SHA-256, in hex. */
+  static String key(String session) {
+    try {
+      byte[] d = MessageDigest.getInstance("SHA-256").digest(session.getBytes(StandardCharsets.UTF_8));
+      return HEX.formatHex(d, 0, 16);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e); // every JDK has SHA-256
+    }
+  }
+
+  @Override
+  public void close() {
+    if (threads != null) {
+      threads.shutdownNow();
+    }
+  }
+}

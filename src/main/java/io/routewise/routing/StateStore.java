@@ -1,0 +1,44 @@
+package io.routewise.routing;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * State shared between replicas: the targets' windows and the session pins. The routing core talks
+ * to it only through this interface; {@code io.routewise.state} implements it over Redis.
+ *
+ * <p>Threading: only routewise's background threads call it, never a request thread. The sync
+ * thread calls {@link #exchange} and {@link #ping}; the pin threads call {@link #pin} and
+ * {@link #pinIfAbsent}, concurrently with the sync thread and with each other. Every call is
+ * bounded by the store's own timeout and throws when the store is down or slower than that.
+ */
+public interface StateStore extends AutoCloseable {
+
+  /**
+   * Publishes this replica's window of one router's target traffic (kept while this replica stays
+   * alive, dropped a few sync periods after it stops) and returns the windows the other live
+   * replicas published.
+   */
+  List<WindowSnapshot> exchange(String router, WindowSnapshot mine) throws Exception;
+
+  /** Checks that the store answers (when there is no window to exchange). */
+  void ping() throws Exception;
+
+  /** The upstream a session is pinned to and for how much longer, or null when it has no pin. */
+  Pin pin(String session) throws Exception;
+
+  /**
+   * Pins a session to {@code upstream} (its name) for {@code ttl} unless it is pinned already (by
+   * this replica or another, even at the same moment: one wins) and returns the pin that holds.
+   */
+  Pin pinIfAbsent(String session, String upstream, Duration ttl) throws Exception;
+
+  /** Where the store is, for logs (never a password). */
+  String describe();
+
+  @Override
+  void close();
+
+  /** A session's pin: the upstream's name and the milliseconds it has left. */
+  record Pin(String upstream, long remainingMillis) {}
+}

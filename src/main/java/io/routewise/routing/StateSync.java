@@ -1,0 +1,141 @@
+package io.routewise.routing;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one background thread that drives the targets: every {@code period} it steps each
+ * {@link TargetController}, and with a {@link StateStore} it first exchanges each controller's
+ * window with the other replicas. The request path never waits for it: requests read the last α.
+ *
+ * <p>When the store fails or is slower than its timeout, every controller steps on this replica's
+ * window alone, one log line and {@link StateListener#sharedStateDown} say so, and each later
+ * period tries the store again; the first exchange that works rejoins (one more line). Pin lookups
+ * ask {@link #storeUp()} and skip the store while it is down.
+ */
+public final class StateSync implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(StateSync.class);
+
+  private final List<TargetController> controllers;
+  private final StateStore store;
+  private final Duration period;
+  private final StateListener listener;
+  private final ScheduledExecutorService thread;
+  private volatile boolean up;
+  private boolean everUp;
+  private boolean reportedDown;
+
+  /**
+   * @param store where windows are shared, or null for local state only
+   */
+  public StateSync(Collection<TargetController> controllers, StateStore store, Duration period, StateListener listener) {
+    this.controllers = List.copyOf(controllers);
+    this.store = store;
+    this.period = period;
+    this.listener = listener;
+    this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "routewise-state-sync");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Runs one sync now (so the store's state is known before the first request: bounded by the
+   * store's timeout), then one every period.
+   */
+  public StateSync start() {
+    runOnce();
+    thread.scheduleWithFixedDelay(this::runSafely, period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
+    return this;
+  }
+
+  /** Whether state is shared through a store at all. */
+  public boolean shared() {
+    return store != null;
+  }
+
+  /** Whether the last exchange with the store worked (false without a store). */
+  public boolean storeUp() {
+    return up;
+  }
+
+  public Duration period() {
+    return period;
+  }
+
+  private void runSafely() {
+    try {
+      runOnce();
+    } catch (RuntimeException | Error e) {
+      // A bug must not stop the schedule: α would freeze silently.
+      LOG.error("state sync failed; retrying next period", e);
+    }
+  }
+
+  /** One period's work: exchange (when shared) and step every controller. */
+  public void runOnce() {
+    List<TargetController> pending = new ArrayList<>(controllers);
+    if (store != null) {
+      try {
+        if (controllers.isEmpty()) {
+          store.ping();
+        }
+        for (TargetController c : controllers) {
+          WindowSnapshot mine = c.snapshot();
+          List<WindowSnapshot> others = store.exchange(c.router(), mine);
+          c.tick(mine, others);
+          pending.remove(c);
+        }
+        markUp();
+      } catch (Exception e) {
+        markDown(e);
+      }
+    }
+    for (TargetController c : pending) {
+      c.tick(c.snapshot(), null);
+    }
+  }
+
+  private void markUp() {
+    if (!up) {
+      up = true;
+      if (everUp || reportedDown) {
+        LOG.info("shared state: {} answers again; replicas merge their target windows again", store.describe());
+      } else {
+        LOG.info("shared state: {} (sync every {} ms)", store.describe(), period.toMillis());
+      }
+      everUp = true;
+      reportedDown = false;
+      listener.sharedStateUp(store.describe());
+    }
+  }
+
+  private void markDown(Exception e) {
+    if (up || !reportedDown) {
+      up = false;
+      reportedDown = true;
+      LOG.warn("shared state: {} unavailable ({}); each replica holds its targets and pins on its own until it is back",
+          store.describe(), e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+      listener.sharedStateDown(store.describe(), e);
+    }
+  }
+
+  /** Stops the thread; the store is closed by its owner. */
+  @Override
+  public void close() {
+    thread.shutdownNow();
+    try {
+      thread.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,250 @@
+package io.routewise.routing;
+
+import io.routewise.config.TargetConfig;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.LongSupplier;
+
+/**
+ * Holds one router's target ({@code routers.<name>.target}) for requests that ask for
+ * {@code router-<name>-auto}: it keeps the threshold α that sends the target share strong, or the
+ * share that spends the target USD per hour.
+ *
+ * <p><b>How.</b> Request threads read {@link #alpha()} (a volatile field) and report each decision
+ * and each answer's cost to a {@link TargetWindow}. Every sync period, one background thread calls
+ * {@link #tick}: it merges this replica's window with the other replicas' (when state is shared),
+ * weighs each slice by its age ({@code exp(-age / (window / 4))}, so a shift in the traffic shows
+ * within a quarter of the window while the whole window still counts), finds in the merged
+ * win-rate sketch the α that sends the wanted share strong, and moves α a step toward it (an
+ * exponential filter with time constant {@code window / 15}), within {@code [min_alpha, max_alpha]}.
+ *
+ * <p><b>Why it cannot oscillate.</b> The estimate depends only on the distribution of the router's
+ * win rates (and, for a budget, on the request rate and the cost per call), never on the routes α
+ * chose: there is no feedback loop to ring. α follows the distribution through a low-pass filter.
+ *
+ * <p><b>A budget</b> becomes a share: with request rate r (per second, in the window), mean cost per
+ * strong answer c_s and per weak answer c_w, the share that spends B USD per hour is
+ * {@code (B / 3600 / r - c_w) / (c_s - c_w)}, clamped to [0, 1]. With more than two upstreams,
+ * "strong" is the top of the ladder, α steers the share sent there, and c_w is the mean cost of
+ * the answers the others gave: an approximation, since how the rest split among the lower rungs
+ * moves with α too. When replicas cannot share their
+ * windows, each holds the part of the budget its own traffic had at the last exchange.
+ */
+public final class TargetController {
+  /** α stays put until the window holds this many scored decisions. */
+  public static final int MIN_DECISIONS = 20;
+
+  private final String router;
+  private final TargetConfig target;
+  private final LongSupplier clock;
+  private final TargetWindow window;
+  private final String replica;
+  private final long startedAt;
+  private final long windowMillis;
+
+  private volatile double alpha;
+  // Written by the tick thread only, read by gauges.
+  private volatile double wantedShare = Double.NaN;
+  private volatile double observedShare = Double.NaN;
+  private volatile double windowSpend;
+  private volatile double observedUsdPerHour = Double.NaN;
+  private volatile int replicas = 1;
+  private long lastTick = Long.MIN_VALUE;
+  private boolean estimated;
+  private double costStrong = Double.NaN;
+  private double costWeak = Double.NaN;
+  private double localPart = 1.0;
+
+  /**
+   * @param clock wall-clock millis: slices are numbered by it, so replicas' clocks must agree within
+   *     a slice (a twelfth of the window)
+   */
+  public TargetController(String router, TargetConfig target, LongSupplier clock) {
+    this.router = router;
+    this.target = target;
+    this.clock = clock;
+    this.windowMillis = target.window().toMillis();
+    this.window = new TargetWindow(windowMillis);
+    this.replica = "r" + ProcessHandle.current().pid() + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
+    this.startedAt = clock.getAsLong();
+    this.alpha = target.initialAlpha();
+  }
+
+  public String router() {
+    return router;
+  }
+
+  public TargetConfig target() {
+    return target;
+  }
+
+  /** The threshold in force: what a request for {@code router-<name>-auto} is compared with now. */
+  public double alpha() {
+    return alpha;
+  }
+
+  /** The share of requests α aims to send strong now: the target, or what the budget allows. */
+  public double wantedShare() {
+    return target.kind() == TargetConfig.Kind.STRONG_SHARE ? target.value() : wantedShare;
+  }
+
+  /** Share of this router's target traffic that went strong in the window (all replicas when shared). */
+  public double observedShare() {
+    return observedShare;
+  }
+
+  /** USD its answers cost in the window (all replicas when shared); 0 without prices. */
+  public double windowSpend() {
+    return windowSpend;
+  }
+
+  /** The window's spend as a rate, USD per hour; NaN until the window has any time in it. */
+  public double observedUsdPerHour() {
+    return observedUsdPerHour;
+  }
+
+  /** Replicas whose windows the last estimate merged (1 when state is local or Redis is down). */
+  public int replicas() {
+    return replicas;
+  }
+
+  /**
+   * Request path: one decision for this router's target traffic. {@code rate} is the win rate the
+   * threshold decided the top upstream with (with more than two upstreams, the lowest of the top's
+   * rates over the others), NaN when none did (a pin, a router failure).
+   */
+  public void decided(double rate, Route route) {
+    window.decided(clock.getAsLong(), rate, route);
+  }
+
+  /**
+   * Request path: what an answer to one of this router's target requests cost (its usage at its
+   * upstream's price), by whether the top (strong) upstream or another answered.
+   */
+  public void answered(Route route, double usd) {
+    window.spent(clock.getAsLong(), route, usd);
+  }
+
+  /** This replica's window as of now, for the other replicas. Tick thread only. */
+  public WindowSnapshot snapshot() {
+    return new WindowSnapshot(replica, startedAt, alpha, window.sliceMillis(), window.slices(clock.getAsLong()));
+  }
+
+  /**
+   * One control step. Tick thread only.
+   *
+   * @param mine this replica's snapshot (from {@link #snapshot()})
+   * @param others the other live replicas' snapshots, or null when state is local or Redis is down
+   */
+  public void tick(WindowSnapshot mine, List<WindowSnapshot> others) {
+    long now = clock.getAsLong();
+    List<WindowSnapshot> all = new ArrayList<>();
+    all.add(mine);
+    if (others != null) {
+      for (WindowSnapshot o : others) {
+        if (o.sliceMillis() == mine.sliceMillis()) { // a replica with another window_s: not comparable
+          all.add(o);
+        }
+      }
+    }
+    long current = window.index(now);
+    long oldest = current - TargetWindow.SLICES + 1;
+    double decay = windowMillis / 4.0;
+    WinRateSketch sketch = new WinRateSketch();
+    long strong = 0;
+    long weak = 0;
+    long scored = 0;
+    double spendStrong = 0;
+    double spendWeak = 0;
+    long answeredStrong = 0;
+    long answeredWeak = 0;
+    long firstStart = Long.MAX_VALUE;
+    long localRequests = 0;
+    for (WindowSnapshot s : all) {
+      firstStart = Math.min(firstStart, s.startedAtMillis());
+      for (WindowSnapshot.Slice slice : s.slices()) {
+        if (slice.index() < oldest || slice.index() > current) {
+          continue; // outside the window (or a replica whose clock runs ahead)
+        }
+        double weight = Math.exp(-(current - slice.index()) * window.sliceMillis() / decay);
+        for (int i = 0; i < slice.bins().length; i++) {
+          sketch.add(slice.bins()[i], weight * slice.counts()[i]);
+          scored += slice.counts()[i];
+        }
+        strong += slice.strong();
+        weak += slice.weak();
+        spendStrong += slice.spendStrong();
+        spendWeak += slice.spendWeak();
+        answeredStrong += slice.answeredStrong();
+        answeredWeak += slice.answeredWeak();
+        if (s == mine) {
+          localRequests += slice.strong() + slice.weak();
+        }
+      }
+    }
+    long requests = strong + weak;
+    // Seconds the merged slices cover: from the oldest slice's start (or the first replica's start) to now.
+    double covered = Math.max(1, Math.min(now - oldest * window.sliceMillis(), now - firstStart)) / 1000.0;
+    replicas = all.size();
+    observedShare = requests == 0 ? Double.NaN : (double) strong / requests;
+    windowSpend = spendStrong + spendWeak;
+    observedUsdPerHour = windowSpend / covered * 3600;
+    if (answeredStrong > 0) {
+      costStrong = spendStrong / answeredStrong;
+    }
+    if (answeredWeak > 0) {
+      costWeak = spendWeak / answeredWeak;
+    }
+    if (others != null && requests > 0) {
+      localPart = (double) localRequests / requests;
+    }
+
+    double share = target.value();
+    if (target.kind() == TargetConfig.Kind.USD_PER_HOUR) {
+      // Alone (no Redis, or Redis down), a replica holds the part of the budget its traffic had.
+      double budget = target.value() * (others == null ? localPart : 1.0);
+      share = budgetShare(budget, requests / covered);
+      wantedShare = share;
+    }
+    if (!estimated && all.size() > 1) {
+      // Just started: take the others' α rather than the configured start, so a new replica
+      // routes like the running ones from its first request.
+      double[] theirs = all.subList(1, all.size()).stream().mapToDouble(WindowSnapshot::alpha)
+          .filter(a -> a >= 0 && a <= 1).sorted().toArray();
+      if (theirs.length > 0) {
+        alpha = clamp(theirs[theirs.length / 2]);
+      }
+    }
+    double dt = lastTick == Long.MIN_VALUE ? 0 : Math.max(0, now - lastTick);
+    lastTick = now;
+    if (scored < MIN_DECISIONS || Double.isNaN(share)) {
+      return; // too little to estimate from: α stays where it is
+    }
+    double aim = clamp(sketch.thresholdForShare(share));
+    estimated = true;
+    double gain = 1 - Math.exp(-dt / (windowMillis / 15.0));
+    alpha = clamp(alpha + gain * (aim - alpha));
+  }
+
+  /** The strong share that spends {@code usdPerHour} at {@code perSecond} requests; NaN when unknown. */
+  private double budgetShare(double usdPerHour, double perSecond) {
+    if (perSecond <= 0 || Double.isNaN(costStrong) || Double.isNaN(costWeak)) {
+      return Double.NaN;
+    }
+    double perRequest = usdPerHour / 3600 / perSecond;
+    if (costStrong <= costWeak) {
+      return 1.0; // strong costs no more: nothing to save
+    }
+    return Math.max(0, Math.min(1, (perRequest - costWeak) / (costStrong - costWeak)));
+  }
+
+  private double clamp(double a) {
+    return Math.max(target.minAlpha(), Math.min(target.maxAlpha(), a));
+  }
+
+  @Override
+  public String toString() {
+    return "TargetController[" + router + " " + target.kind().key() + "=" + target.value() + " alpha=" + alpha + "]";
+  }
+}

@@ -1,0 +1,103 @@
+package io.routewise.routing;
+
+/**
+ * A quantile sketch of win rates: counts in a fixed set of bins, evenly spaced in log-odds
+ * ({@code ln(p / (1 - p))} from -8 to 8, plus one bin below and one above), so it resolves rates
+ * near 0 and 1 as finely as rates near 0.5. Its memory is {@link #BINS} counters however many rates
+ * it holds, two sketches merge by adding their counts, and a window of them slides by dropping old
+ * ones. {@link #thresholdForShare} answers, to within one bin and interpolating inside it, which
+ * threshold sends a given share of the counted rates strong.
+ *
+ * <p>Not thread-safe: the controller builds one per estimate on its own thread; the counts that
+ * request threads write live in {@link TargetWindow}.
+ */
+public final class WinRateSketch {
+  /** Inner bins spanning log-odds [-8, 8] (rates from 0.00034 to 0.99966), plus the two outer ones. */
+  public static final int BINS = 1024 + 2;
+  private static final double LOGIT_MIN = -8;
+  private static final double LOGIT_MAX = 8;
+  private static final int INNER = BINS - 2;
+  private static final double WIDTH = (LOGIT_MAX - LOGIT_MIN) / INNER;
+
+  private final double[] weights = new double[BINS];
+  private double total;
+
+  /** The bin of a rate in [0, 1]. */
+  public static int bin(double rate) {
+    if (!(rate > 0)) {
+      return 0;
+    }
+    if (rate >= 1) {
+      return BINS - 1;
+    }
+    double logit = Math.log(rate / (1 - rate));
+    if (logit < LOGIT_MIN) {
+      return 0;
+    }
+    if (logit >= LOGIT_MAX) {
+      return BINS - 1;
+    }
+    return 1 + Math.min(INNER - 1, (int) ((logit - LOGIT_MIN) / WIDTH));
+  }
+
+  /** Adds {@code weight} rates that fell in {@code bin}. */
+  public void add(int bin, double weight) {
+    weights[bin] += weight;
+    total += weight;
+  }
+
+  public void add(double rate) {
+    add(bin(rate), 1);
+  }
+
+  /** The weight counted so far. */
+  public double total() {
+    return total;
+  }
+
+  /**
+   * The threshold α such that about {@code share} of the counted rates are {@code >= α}: found by
+   * walking the bins from the top, and inside the bin where the share is reached, by assuming the
+   * rates spread evenly (in log-odds). 1 for a share of 0 (only a certain win goes strong), 0 for a
+   * share of 1, NaN when nothing is counted.
+   */
+  public double thresholdForShare(double share) {
+    if (total <= 0) {
+      return Double.NaN;
+    }
+    if (share <= 0) {
+      return 1.0;
+    }
+    if (share >= 1) {
+      return 0.0;
+    }
+    double wanted = share * total;
+    double above = 0;
+    for (int b = BINS - 1; b >= 0; b--) {
+      double w = weights[b];
+      if (w > 0 && above + w >= wanted) {
+        double fraction = (wanted - above) / w; // of this bin's rates, the top fraction go strong
+        return interpolate(b, fraction);
+      }
+      above += w;
+    }
+    return 0.0;
+  }
+
+  /** The rate {@code fraction} of the way down from the top of bin {@code b}. */
+  private static double interpolate(int b, double fraction) {
+    if (b == 0) { // [0, sigmoid(LOGIT_MIN)): linear in the rate itself
+      return sigmoid(LOGIT_MIN) * (1 - fraction);
+    }
+    if (b == BINS - 1) { // [sigmoid(LOGIT_MAX), 1]
+      double lo = sigmoid(LOGIT_MAX);
+      return 1 - (1 - lo) * fraction;
+    }
+    double top = LOGIT_MIN + b * WIDTH;
+    return sigmoid(top - fraction * WIDTH);
+  }
+
+  private static double sigmoid(double x) {
+    return 1 / (1 + Math.exp(-x));
+  }
+}

@@ -1,0 +1,206 @@
+package io.routewise.state;
+
+import io.routewise.config.StateConfig;
+import io.routewise.routing.StateStore;
+import io.routewise.routing.WindowSnapshot;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import redis.clients.jedis.ClientSetInfoConfig;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.Pipeline;
+import redis.clients.jedis.RedisProtocol;
+import redis.clients.jedis.Response;
+import redis.clients.jedis.params.SetParams;
+import redis.clients.jedis.util.JedisURIHelper;
+
+/**
+ * The shared state in Redis (Jedis). Each calling thread (the sync thread, the two pin threads) has
+ * its own connection, opened on first use and dropped after any failure so that the next call
+ * reconnects; every connect and reply is bounded by {@code state.timeout_ms}.
+ *
+ * <p>Keys, under {@code state.key_prefix} ({@code routewise} by default):
+ * <ul>
+ *   <li>{@code <prefix>:window:<router>:<replica>}: one replica's window of that router's target
+ *       traffic ({@link WindowCodec}), rewritten every sync and expiring {@link #windowTtl} after the
+ *       last, so a replica that stops stops counting within a few periods;
+ *   <li>{@code <prefix>:replicas:<router>}: a set of the replica ids that published a window; ids
+ *       whose window has expired are removed by the next replica that finds them gone;
+ *   <li>{@code <prefix>:pin:<session hash>}: the pinned upstream's name ({@code strong}, {@code weak}
+ *       or another entry of {@code upstreams:}), set if absent, expiring with the pin.
+ * </ul>
+ * Each replica merges every live window itself, slice by slice, so N replicas need no coordinator.
+ */
+public final class RedisStateStore implements StateStore {
+  private final URI uri;
+  private final JedisClientConfig clientConfig;
+  private final String prefix;
+  private final long windowTtlMillis;
+  private final String address;
+  private final ThreadLocal<Jedis> connection = new ThreadLocal<>();
+  private final Set<Jedis> open = ConcurrentHashMap.newKeySet();
+  private volatile boolean closed;
+
+  public RedisStateStore(StateConfig config) {
+    this.uri = config.redisUri();
+    int timeout = (int) Math.min(Integer.MAX_VALUE, config.timeout().toMillis());
+    DefaultJedisClientConfig.Builder b = DefaultJedisClientConfig.builder()
+        .connectionTimeoutMillis(timeout)
+        .socketTimeoutMillis(timeout)
+        .clientName("routewise")
+        .clientSetInfoConfig(ClientSetInfoConfig.DISABLED)
+        .protocol(RedisProtocol.RESP2) // what Jedis speaks; saying so skips a HELLO and its warning
+        .ssl(JedisURIHelper.isRedisSSLScheme(uri));
+    if (JedisURIHelper.hasDbIndex(uri)) {
+      b.database(JedisURIHelper.getDBIndex(uri));
+    }
+    String password = JedisURIHelper.getPassword(uri);
+    if (password != null) {
+      b.user(JedisURIHelper.getUser(uri)).password(password);
+    }
+    this.clientConfig = b.build();
+    this.prefix = config.keyPrefix();
+    this.windowTtlMillis = windowTtl(config.sync()).toMillis();
+    this.address = "redis at " + config.redisAddress();
+  }
+
+  /** How long a replica's window outlives its last sync: three periods, at least two seconds. */
+  static Duration windowTtl(Duration sync) {
+    return Duration.ofMillis(Math.max(2_000, 3 * sync.toMillis()));
+  }
+
+  @Override
+  public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) throws Exception {
+    return call(j -> {
+      String replicas = prefix + ":replicas:" + router;
+      Set<String> ids;
+      try (Pipeline p = j.pipelined()) {
+        p.psetex(windowKey(router, mine.replica()), windowTtlMillis, WindowCodec.encode(mine));
+        p.sadd(replicas, mine.replica());
+        p.expire(replicas, 86_400); // a namespace nobody writes to any more goes away after a day
+        Response<Set<String>> members = p.smembers(replicas);
+        p.sync();
+        ids = members.get();
+      }
+      List<String> others = new ArrayList<>(ids);
+      others.remove(mine.replica());
+      List<WindowSnapshot> out = new ArrayList<>(others.size());
+      if (others.isEmpty()) {
+        return out;
+      }
+      List<String> values = j.mget(others.stream().map(id -> windowKey(router, id)).toArray(String[]::new));
+      List<String> gone = new ArrayList<>();
+      for (int i = 0; i < others.size(); i++) {
+        String v = values.get(i);
+        if (v == null) {
+          gone.add(others.get(i));
+          continue;
+        }
+        try {
+          out.add(WindowCodec.decode(v));
+        } catch (RuntimeException unreadable) {
+          // another version of routewise, or not ours: leave it out of the merge
+        }
+      }
+      if (!gone.isEmpty()) {
+        j.srem(replicas, gone.toArray(String[]::new));
+      }
+      return out;
+    });
+  }
+
+  @Override
+  public void ping() throws Exception {
+    call(Jedis::ping);
+  }
+
+  @Override
+  public Pin pin(String session) throws Exception {
+    return call(j -> {
+      String key = pinKey(session);
+      Response<String> route;
+      Response<Long> ttl;
+      try (Pipeline p = j.pipelined()) {
+        route = p.get(key);
+        ttl = p.pttl(key);
+        p.sync();
+      }
+      String upstream = route.get();
+      return upstream == null || ttl.get() <= 0 ? null : new Pin(upstream, ttl.get());
+    });
+  }
+
+  @Override
+  public Pin pinIfAbsent(String session, String upstream, Duration ttl) throws Exception {
+    return call(j -> {
+      // SET NX GET (Redis >= 7.0): one round trip that both creates the pin and says whose it is.
+      String before = j.setGet(pinKey(session), upstream, SetParams.setParams().nx().px(ttl.toMillis()));
+      if (before == null) {
+        return new Pin(upstream, ttl.toMillis());
+      }
+      long left = j.pttl(pinKey(session));
+      return new Pin(before, left > 0 ? left : ttl.toMillis());
+    });
+  }
+
+  @Override
+  public String describe() {
+    return address;
+  }
+
+  String windowKey(String router, String replica) {
+    return prefix + ":window:" + router + ":" + replica;
+  }
+
+  String pinKey(String session) {
+    return prefix + ":pin:" + session;
+  }
+
+  private interface Call<T> {
+    T run(Jedis j) throws Exception;
+  }
+
+  /** Runs on this thread's connection; any failure closes it, so the next call starts afresh. */
+  private <T> T call(Call<T> body) throws Exception {
+    if (closed) {
+      throw new IllegalStateException("state store closed");
+    }
+    Jedis j = connection.get();
+    if (j == null) {
+      j = new Jedis(new HostAndPort(uri.getHost(), uri.getPort() < 0 ? 6379 : uri.getPort()), clientConfig);
+      connection.set(j);
+      open.add(j);
+    }
+    try {
+      return body.run(j);
+    } catch (Exception | Error e) {
+      connection.remove();
+      open.remove(j);
+      closeQuietly(j);
+      throw e;
+    }
+  }
+
+  private static void closeQuietly(Jedis j) {
+    try {
+      j.close();
+    } catch (RuntimeException ignored) {
+      // already broken
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    for (Jedis j : open) {
+      closeQuietly(j);
+    }
+    open.clear();
+  }
+}

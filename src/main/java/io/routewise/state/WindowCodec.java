@@ -1,0 +1,80 @@
+package io.routewise.state;
+
+import io.routewise.routing.WindowSnapshot;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The text form of a {@link WindowSnapshot} in Redis: readable with {@code redis-cli GET}, a few
+ * bytes per non-empty win-rate bin.
+ *
+ * <pre>
+ * rw1 &lt;replica&gt; &lt;startedAtMillis&gt; &lt;alpha&gt; &lt;sliceMillis&gt;
+ * &lt;slice&gt; &lt;strong&gt; &lt;weak&gt; &lt;spendStrong&gt; &lt;spendWeak&gt; &lt;answeredStrong&gt; &lt;answeredWeak&gt; &lt;bin:count,...|-&gt;
+ * ...
+ * </pre>
+ */
+final class WindowCodec {
+  private static final String VERSION = "rw1";
+
+  private WindowCodec() {}
+
+  static String encode(WindowSnapshot s) {
+    StringBuilder sb = new StringBuilder(64 + s.slices().size() * 256);
+    sb.append(VERSION).append(' ').append(s.replica()).append(' ').append(s.startedAtMillis()).append(' ')
+        .append(s.alpha()).append(' ').append(s.sliceMillis());
+    for (WindowSnapshot.Slice c : s.slices()) {
+      sb.append('\n').append(c.index()).append(' ').append(c.strong()).append(' ').append(c.weak()).append(' ')
+          .append(c.spendStrong()).append(' ').append(c.spendWeak()).append(' ').append(c.answeredStrong())
+          .append(' ').append(c.answeredWeak()).append(' ');
+      if (c.bins().length == 0) {
+        sb.append('-');
+      }
+      for (int i = 0; i < c.bins().length; i++) {
+        if (i > 0) {
+          sb.append(',');
+        }
+        sb.append(c.bins()[i]).append(':').append(c.counts()[i]);
+      }
+    }
+    return sb.toString();
+  }
+
+  /** @throws IllegalArgumentException when {@code text} is not a snapshot of this version */
+  static WindowSnapshot decode(String text) {
+    String[] lines = text.split("\n");
+    String[] head = lines[0].split(" ");
+    if (head.length != 5 || !head[0].equals(VERSION)) {
+      throw new IllegalArgumentException("not a " + VERSION + " window");
+    }
+    List<WindowSnapshot.Slice> slices = new ArrayList<>(lines.length - 1);
+    for (int l = 1; l < lines.length; l++) {
+      String[] f = lines[l].split(" ");
+      if (f.length != 8) {
+        throw new IllegalArgumentException("slice line " + l + " has " + f.length + " fields");
+      }
+      int[] bins;
+      long[] counts;
+      if (f[7].equals("-")) {
+        bins = new int[0];
+        counts = new long[0];
+      } else {
+        String[] pairs = f[7].split(",");
+        bins = new int[pairs.length];
+        counts = new long[pairs.length];
+        for (int i = 0; i < pairs.length; i++) {
+          int colon = pairs[i].indexOf(':');
+          bins[i] = Integer.parseInt(pairs[i], 0, colon, 10);
+          counts[i] = Long.parseLong(pairs[i], colon + 1, pairs[i].length(), 10);
+          if (bins[i] < 0 || bins[i] >= io.routewise.routing.WinRateSketch.BINS || counts[i] < 0) {
+            throw new IllegalArgumentException("bad bin " + pairs[i]);
+          }
+        }
+      }
+      slices.add(new WindowSnapshot.Slice(Long.parseLong(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]),
+          Double.parseDouble(f[3]), Double.parseDouble(f[4]), Long.parseLong(f[5]), Long.parseLong(f[6]), bins, counts));
+    }
+    return new WindowSnapshot(head[1], Long.parseLong(head[2]), Double.parseDouble(head[3]), Long.parseLong(head[4]),
+        slices);
+  }
+}

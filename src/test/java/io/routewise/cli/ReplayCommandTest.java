@@ -1,0 +1,55 @@
+package io.routewise.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code routewise replay} end to end, with the length router (no model files) on two written streams. */
+class ReplayCommandTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private static Path prompts(Path dir, String name, int n, int minChars, int maxChars, long seed) throws Exception {
+    Random rnd = new Random(seed);
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      String text = "x".repeat(minChars + rnd.nextInt(maxChars - minChars));
+      sb.append(JSON.writeValueAsString(Map.of("id", name + i, "prompt", text))).append('\n');
+    }
+    return Files.writeString(dir.resolve(name + ".jsonl"), sb.toString());
+  }
+
+  @Test
+  void replayReportsTheFixedThresholdDriftingAndTheTargetHoldingAndDrawsIt(@TempDir Path tmp) throws Exception {
+    Path shortOnes = prompts(tmp, "short", 6_000, 20, 600, 1);
+    Path longOnes = prompts(tmp, "long", 6_000, 300, 3_000, 2);
+    Path png = tmp.resolve("plots/replay.png");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int rc = BertCommandsTest.run(new PrintStream(out, true, StandardCharsets.UTF_8), "replay", "--router", "length",
+        "--phase", shortOnes.toString(), longOnes.toString(), "--strong-share", "0.25", "--rate", "20",
+        "--window-s", "60", "--quiet", "--plot", png.toString());
+    String text = out.toString(StandardCharsets.UTF_8);
+    assertEquals(0, rc, text);
+    Matcher m = Pattern.compile("phase 2 \\(long.jsonl\\): \\d+ windows; the controller's are within ±3 points from the one "
+        + "starting (\\S+) s after.*max deviation then (\\S+) points; fixed α: (\\S+)\\.\\.(\\S+) ").matcher(text);
+    assertTrue(m.find(), text);
+    assertTrue(Double.parseDouble(m.group(1)) <= 60, "settled within a window: " + m.group(1));
+    assertTrue(Double.parseDouble(m.group(2)) <= 3, m.group(2));
+    assertTrue(Double.parseDouble(m.group(3)) > 0.35, "the fixed α drifted more than 10 points: " + m.group(3));
+    byte[] head = Arrays.copyOf(Files.readAllBytes(png), 4);
+    assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, head);
+  }
+}

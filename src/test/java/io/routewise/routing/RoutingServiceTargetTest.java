@@ -1,0 +1,95 @@
+package io.routewise.routing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.config.TargetConfig;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** Targets and pins inside the routing service, on a ladder of three upstreams. */
+class RoutingServiceTargetTest {
+  private static final long T0 = 1_700_000_000_000L;
+  private static final Ladder LADDER = new Ladder(List.of(
+      new Ladder.Rung("strong", "big", 10, 30), new Ladder.Rung("mini", "small", 1, 2), Ladder.Rung.unpriced("weak", "local")));
+  private static final Router SCORED = prompt -> Double.parseDouble(prompt.text());
+
+  private static RoutingService service(TargetController target, SessionPins pins, Ladder ladder) {
+    return new RoutingService(Map.of("scored", SCORED), "scored", 0.5, RoutingListener.NONE, null, ladder,
+        Map.of("scored", target), pins);
+  }
+
+  private static TargetController controller(ManualClock clock) {
+    return new TargetController("scored", new TargetConfig(TargetConfig.Kind.STRONG_SHARE, 0.3, 0, 1,
+        Duration.ofSeconds(60), 0.5), clock);
+  }
+
+  @Test
+  void onALadderTheTargetHoldsTheShareSentToTheTop() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController target = controller(clock);
+    RoutingService routing = service(target, null, LADDER);
+    RouteSpec auto = routing.specFor("router-scored-auto");
+    Random rnd = new Random(11);
+    int top = 0;
+    int n = 0;
+    for (int second = 0; second < 600; second++) {
+      for (int i = 0; i < 20; i++) {
+        RoutingDecision d = routing.decide(auto, Prompt.of(Double.toString(rnd.nextDouble())));
+        if (second >= 120) {
+          n++;
+          top += d.upstream().equals("strong") ? 1 : 0;
+        }
+      }
+      clock.advance(1000);
+      target.tick(target.snapshot(), null);
+    }
+    // The default N-way scores put the top above mini at s^2 and above weak at s: the top is chosen
+    // when s^2 >= α, so 30% of uniform s is α = 0.7^2.
+    assertEquals(0.49, target.alpha(), 0.02);
+    assertEquals(0.3, (double) top / n, 0.02);
+  }
+
+  @Test
+  void aPinNamesTheUpstreamAndOneNoLongerConfiguredIsForgotten() {
+    ManualClock clock = new ManualClock(T0);
+    SessionPins pins = new SessionPins(Duration.ofHours(1), 100, null, () -> false, Duration.ofMillis(10),
+        StateListener.NONE, clock);
+    RoutingService routing = service(controller(clock), pins, LADDER);
+    RouteSpec fixed = routing.specFor("router-scored-0.5");
+    // s = 0.6: the top beats mini with 0.36 < 0.5, so mini answers (weak's 0.6 is beaten).
+    RoutingDecision first = routing.decide(fixed, Prompt.of("0.6"), null, "conv");
+    assertEquals("mini", first.upstream());
+    assertFalse(first.pinned());
+    RoutingDecision later = routing.decide(fixed, Prompt.of("0.99"), null, "conv");
+    assertEquals("mini", later.upstream());
+    assertEquals(Route.WEAK, later.route());
+    assertTrue(later.pinned());
+    assertTrue(Double.isNaN(later.strongWinRate()), "the router was not asked");
+
+    Ladder twoWay = new Ladder(List.of(Ladder.Rung.unpriced("strong", "big"), Ladder.Rung.unpriced("weak", "local")));
+    RoutingService after = service(controller(clock), pins, twoWay);
+    RoutingDecision d = after.decide(after.specFor("router-scored-0.5"), Prompt.of("0.99"), null, "conv");
+    assertFalse(d.pinned(), "mini is gone: decided afresh");
+    assertEquals("strong", d.upstream());
+  }
+
+  @Test
+  void anAutoAnswersCostIsItsUsageAtItsUpstreamsPriceAndAFixedOnesIsNotTheTargets() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController target = controller(clock);
+    RoutingService routing = service(target, null, LADDER);
+    RouteSpec auto = routing.specFor("router-scored-auto");
+    routing.answered(auto, "mini", 1000, 500);   // (1000 x 1 + 500 x 2) / 1e6
+    routing.answered(auto, "strong", 1000, 500); // (1000 x 10 + 500 x 30) / 1e6
+    routing.answered(auto, "weak", 1000, 500);   // no price: not counted
+    routing.answered(routing.specFor("router-scored-0.5"), "strong", 1000, 500);
+    clock.advance(1000);
+    target.tick(target.snapshot(), null);
+    assertEquals(0.002 + 0.025, target.windowSpend(), 1e-12);
+  }
+}

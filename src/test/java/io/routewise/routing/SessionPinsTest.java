@@ -1,0 +1,168 @@
+package io.routewise.routing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class SessionPinsTest {
+  private static final long T0 = 1_700_000_000_000L;
+
+  /** Pin lookups as the metrics see them. */
+  private static final class RecordingListener implements StateListener {
+    final List<String> lookups = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void pinLookup(String outcome) {
+      lookups.add(outcome);
+    }
+  }
+
+  /** A store holding pins in a map, that can be told to stall; windows are not its business here. */
+  private static final class FakeStore implements StateStore {
+    final Map<String, String> pins = new ConcurrentHashMap<>();
+    final AtomicInteger calls = new AtomicInteger();
+    volatile long stallMillis;
+
+    @Override
+    public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) {
+      return List.of();
+    }
+
+    @Override
+    public void ping() {}
+
+    @Override
+    public Pin pin(String session) throws Exception {
+      calls.incrementAndGet();
+      Thread.sleep(stallMillis);
+      String r = pins.get(session);
+      return r == null ? null : new Pin(r, 60_000);
+    }
+
+    @Override
+    public Pin pinIfAbsent(String session, String route, Duration ttl) throws Exception {
+      calls.incrementAndGet();
+      Thread.sleep(stallMillis);
+      String before = pins.putIfAbsent(session, route);
+      return new Pin(before == null ? route : before, ttl.toMillis());
+    }
+
+    @Override
+    public String describe() {
+      return "fake";
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  @Test
+  void aSessionFollowsItsFirstTurnUntilThePinExpires() {
+    ManualClock clock = new ManualClock(T0);
+    RecordingListener seen = new RecordingListener();
+    try (SessionPins pins = new SessionPins(Duration.ofMinutes(10), 100, null, () -> false, Duration.ofMillis(10), seen, clock)) {
+      assertNull(pins.pinned("conversation-1"));
+      assertEquals("weak", pins.pin("conversation-1", "weak"));
+      clock.advance(Duration.ofMinutes(9).toMillis());
+      assertEquals("weak", pins.pinned("conversation-1"));
+      assertNull(pins.pinned("conversation-2"), "another session has its own pin");
+      clock.advance(Duration.ofMinutes(1).toMillis());
+      assertNull(pins.pinned("conversation-1"), "expired ten minutes after the first turn");
+      assertEquals(List.of("none", "local", "none", "none"), seen.lookups);
+    }
+  }
+
+  @Test
+  void theLocalCacheKeepsAtMostItsSizeDroppingTheLeastRecentlyUsed() {
+    ManualClock clock = new ManualClock(T0);
+    try (SessionPins pins = new SessionPins(Duration.ofHours(1), 3, null, () -> false, Duration.ofMillis(10),
+        StateListener.NONE, clock)) {
+      pins.pin("a", "strong");
+      pins.pin("b", "weak");
+      pins.pin("c", "weak");
+      pins.pinned("a"); // a is now the most recently used
+      pins.pin("d", "strong");
+      assertEquals(3, pins.size());
+      assertNull(pins.pinned("b"), "the least recently used went first");
+      assertEquals("strong", pins.pinned("a"));
+      for (int i = 0; i < 10_000; i++) {
+        pins.pin("session-" + i, "weak");
+      }
+      assertEquals(3, pins.size());
+    }
+  }
+
+  @Test
+  void aPinAnotherReplicaWroteIsFoundInTheStoreAndThenKeptLocally() {
+    ManualClock clock = new ManualClock(T0);
+    FakeStore store = new FakeStore();
+    RecordingListener seen = new RecordingListener();
+    try (SessionPins other = new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofSeconds(5),
+            StateListener.NONE, clock);
+        SessionPins mine = new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofSeconds(5), seen, clock)) {
+      assertEquals("strong", other.pin("s", "strong"));
+      assertEquals("strong", mine.pinned("s"));
+      assertEquals("strong", mine.pinned("s"));
+      assertEquals(List.of("shared", "local"), seen.lookups);
+      assertEquals(java.util.Set.of(SessionPins.key("s")), store.pins.keySet(), "the store holds a hash, not the id");
+      assertEquals(32, SessionPins.key("s").length());
+    }
+  }
+
+  @Test
+  void aFirstTurnThatLosesARaceTakesTheRouteThatWon() {
+    ManualClock clock = new ManualClock(T0);
+    FakeStore store = new FakeStore();
+    try (SessionPins a = new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofSeconds(5),
+            StateListener.NONE, clock);
+        SessionPins b = new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofSeconds(5),
+            StateListener.NONE, clock)) {
+      assertEquals("weak", a.pin("s", "weak"));
+      assertEquals("weak", b.pin("s", "strong"), "b scored strong, but a pinned the session first");
+      assertEquals("weak", b.pinned("s"));
+    }
+  }
+
+  @Test
+  void aStalledStoreCostsARequestAtMostTheLookupTimeout() {
+    ManualClock clock = new ManualClock(T0);
+    FakeStore store = new FakeStore();
+    store.stallMillis = 5_000;
+    RecordingListener seen = new RecordingListener();
+    try (SessionPins pins = new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofMillis(20), seen, clock)) {
+      long start = System.nanoTime();
+      assertNull(pins.pinned("s"));
+      assertEquals("weak", pins.pin("s", "weak"), "kept locally when the store does not answer");
+      long ms = (System.nanoTime() - start) / 1_000_000;
+      assertTrue(ms < 2_000, "waited " + ms + " ms on a store that stalls 5 s");
+      assertEquals(List.of("timeout", "timeout"), seen.lookups);
+      assertEquals("weak", pins.pinned("s"));
+    }
+  }
+
+  @Test
+  void aStoreKnownToBeDownIsNotAskedAtAll() {
+    ManualClock clock = new ManualClock(T0);
+    FakeStore store = new FakeStore();
+    AtomicBoolean up = new AtomicBoolean(false);
+    RecordingListener seen = new RecordingListener();
+    try (SessionPins pins = new SessionPins(Duration.ofHours(1), 100, store, up::get, Duration.ofSeconds(5), seen, clock)) {
+      assertNull(pins.pinned("s"));
+      assertEquals("strong", pins.pin("s", "strong"));
+      assertEquals(0, store.calls.get());
+      assertEquals(List.of("skipped"), seen.lookups);
+      up.set(true);
+      assertNull(pins.pinned("t"));
+      assertEquals(1, store.calls.get());
+    }
+  }
+}

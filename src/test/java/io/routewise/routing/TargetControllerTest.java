@@ -1,0 +1,260 @@
+package io.routewise.routing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.config.TargetConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.IntToDoubleFunction;
+import org.junit.jupiter.api.Test;
+
+class TargetControllerTest {
+  private static final long T0 = 1_700_000_000_000L;
+  private static final double GOLDEN = (Math.sqrt(5) - 1) / 2;
+
+  /** The i-th of an evenly spread sequence in [0, 1): every stretch of it has the uniform distribution. */
+  private static double even(int i) {
+    double x = i * GOLDEN;
+    return x - Math.floor(x);
+  }
+
+  private static TargetConfig share(double share, double min, double max, double initial) {
+    return new TargetConfig(TargetConfig.Kind.STRONG_SHARE, share, min, max, Duration.ofSeconds(60), initial);
+  }
+
+  /** What a simulated stream did: each request's route and the α it met. */
+  private record Run(boolean[] strong, double[] alpha) {
+    double share(int from, int to) {
+      int n = 0;
+      for (int i = from; i < to; i++) {
+        n += strong[i] ? 1 : 0;
+      }
+      return (double) n / (to - from);
+    }
+  }
+
+  /**
+   * Sends {@code n} requests, {@code perSecond} a second, whose win rates {@code rate} gives, through
+   * the controller as the server does (α read, threshold rule, decision reported), stepping it every
+   * second as the sync thread does.
+   */
+  private static Run run(TargetController c, ManualClock clock, int n, int perSecond, IntToDoubleFunction rate) {
+    boolean[] strong = new boolean[n];
+    double[] alphas = new double[n];
+    long step = 1000 / perSecond;
+    long nextSync = clock.getAsLong() + 1000;
+    for (int i = 0; i < n; i++) {
+      double r = rate.applyAsDouble(i);
+      alphas[i] = c.alpha();
+      Route route = ThresholdRule.route(r, alphas[i]);
+      c.decided(r, route);
+      strong[i] = route == Route.STRONG;
+      clock.advance(step);
+      if (clock.getAsLong() >= nextSync) {
+        c.tick(c.snapshot(), null);
+        nextSync += 1000;
+      }
+    }
+    return new Run(strong, alphas);
+  }
+
+  @Test
+  void holdsTheTargetShareInEveryWindowOnceTheFirstWindowHasPassed() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController c = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
+    Random rnd = new Random(7);
+    int perSecond = 20;
+    int window = 60 * perSecond;
+    Run run = run(c, clock, 10 * window, perSecond, i -> rnd.nextDouble());
+    for (int w = 1; w < 10; w++) {
+      double s = run.share(w * window, (w + 1) * window);
+      // 1200 requests a window: binomial noise alone has a standard deviation of 1.3 points.
+      assertEquals(0.3, s, 0.04, "window " + w);
+    }
+    assertEquals(0.7, c.alpha(), 0.02);
+    assertEquals(0.3, c.observedShare(), 0.04);
+    assertEquals(1, c.replicas());
+  }
+
+  @Test
+  void followsAShiftInTheTrafficWithinOneWindowWithoutOvershootingOrTurningBack() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController c = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
+    int perSecond = 20;
+    int half = 180 * perSecond;
+    // Easy prompts (win rates spread evenly over [0, 0.6]), then hard ones ([0.4, 1.0]).
+    Run run = run(c, clock, 2 * half, perSecond, i -> i < half ? 0.6 * even(i) : 0.4 + 0.6 * even(i));
+    double before = run.alpha()[half - 1];
+    double after = 0.4 + 0.6 * 0.7;
+    assertEquals(0.6 * 0.7, before, 0.005, "α for 30% of the easy prompts");
+    double highest = before;
+    for (int i = half; i < 2 * half; i++) {
+      double a = run.alpha()[i];
+      // The slices' edges move α by a few ten-thousandths either way; turning back means more.
+      assertTrue(a >= highest - 0.002, "α turned back at request " + i + ": " + highest + " -> " + a);
+      assertTrue(a <= after + 0.005, "α overshot at request " + i + ": " + a);
+      highest = Math.max(highest, a);
+    }
+    assertEquals(after, run.alpha()[half + 60 * perSecond], 0.01, "settled one window after the shift");
+    assertEquals(0.3, run.share(half + 60 * perSecond, 2 * half), 0.01);
+  }
+
+  @Test
+  void neverLeavesItsAlphaBoundsSoATargetCannotStarveEitherModel() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController tight = new TargetController("r", share(0.02, 0.1, 0.6, 0.5), clock);
+    Run run = run(tight, clock, 2400, 20, TargetControllerTest::even);
+    assertEquals(0.6, tight.alpha(), 1e-9, "held at max_alpha instead of 0.98");
+    assertEquals(0.4, run.share(1200, 2400), 0.01, "the strong model keeps its 40%");
+
+    TargetController loose = new TargetController("r", share(0.99, 0.1, 0.6, 0.5), clock);
+    run(loose, clock, 2400, 20, TargetControllerTest::even);
+    assertEquals(0.1, loose.alpha(), 1e-9, "held at min_alpha instead of 0.01");
+  }
+
+  @Test
+  void keepsItsStartingAlphaUntilTheWindowHoldsEnoughDecisions() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController c = new TargetController("r", share(0.3, 0, 1, 0.42), clock);
+    for (int i = 0; i < TargetController.MIN_DECISIONS - 1; i++) {
+      c.decided(0.99, Route.STRONG);
+      clock.advance(1000);
+      c.tick(c.snapshot(), null);
+    }
+    assertEquals(0.42, c.alpha());
+    c.decided(0.99, Route.STRONG);
+    clock.advance(1000);
+    c.tick(c.snapshot(), null);
+    assertTrue(c.alpha() > 0.42, "moves once there are enough: " + c.alpha());
+  }
+
+  @Test
+  void aBudgetBecomesTheShareThatSpendsItAndTheWindowShowsTheSpend() {
+    ManualClock clock = new ManualClock(T0);
+    // Strong answers cost $0.01, weak ones $0.001. At 10 requests a second (36,000 an
+    // hour), $108 an hour is $0.003 a request: a strong share of (0.003 - 0.001) / (0.01 - 0.001).
+    TargetConfig budget = new TargetConfig(TargetConfig.Kind.USD_PER_HOUR, 108, 0, 1, Duration.ofSeconds(60), 0.5);
+    TargetController c = new TargetController("r", budget, clock);
+    Random rnd = new Random(3);
+    int perSecond = 10;
+    long nextSync = clock.getAsLong() + 1000;
+    int n = 600 * perSecond;
+    int strong = 0;
+    int counted = 0;
+    for (int i = 0; i < n; i++) {
+      double r = rnd.nextDouble();
+      Route route = ThresholdRule.route(r, c.alpha());
+      c.decided(r, route);
+      c.answered(route, route == Route.STRONG ? 0.01 : 0.001);
+      if (i >= n / 2) {
+        strong += route == Route.STRONG ? 1 : 0;
+        counted++;
+      }
+      clock.advance(1000 / perSecond);
+      if (clock.getAsLong() >= nextSync) {
+        c.tick(c.snapshot(), null);
+        nextSync += 1000;
+      }
+    }
+    double expected = (0.003 - 0.001) / (0.01 - 0.001);
+    assertEquals(expected, c.wantedShare(), 0.01);
+    assertEquals(expected, (double) strong / counted, 0.02);
+    assertEquals(108, c.observedUsdPerHour(), 108 * 0.05);
+  }
+
+  @Test
+  void mergesTheOtherReplicasWindowsSliceBySlice() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController a = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
+    TargetController b = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
+    // Replica a sees only easy prompts ([0, 0.5]), b only hard ones ([0.5, 1]), as many of each.
+    for (int s = 0; s < 120; s++) {
+      for (int i = 0; i < 10; i++) {
+        double easy = 0.5 * even(s * 10 + i);
+        double hard = 0.5 + 0.5 * even(s * 10 + i);
+        a.decided(easy, ThresholdRule.route(easy, a.alpha()));
+        b.decided(hard, ThresholdRule.route(hard, b.alpha()));
+      }
+      clock.advance(1000);
+      WindowSnapshot sa = a.snapshot();
+      WindowSnapshot sb = b.snapshot();
+      a.tick(sa, List.of(sb));
+      b.tick(sb, List.of(sa));
+    }
+    // Together the rates are uniform on [0, 1]: 30% strong is α = 0.7, for both replicas.
+    assertEquals(0.7, a.alpha(), 0.01);
+    assertEquals(a.alpha(), b.alpha(), 0.002);
+    assertEquals(2, a.replicas());
+    // Alone, a would have aimed at 30% of its own easy prompts.
+    TargetController alone = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
+    for (int s = 0; s < 120; s++) {
+      for (int i = 0; i < 10; i++) {
+        double easy = 0.5 * even(s * 10 + i);
+        alone.decided(easy, ThresholdRule.route(easy, alone.alpha()));
+      }
+      clock.advance(1000);
+      alone.tick(alone.snapshot(), List.of());
+    }
+    assertEquals(0.35, alone.alpha(), 0.01);
+  }
+
+  @Test
+  void aReplicaWithAnotherWindowIsLeftOutOfTheMerge() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController mine = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
+    TargetController other = new TargetController("r", new TargetConfig(TargetConfig.Kind.STRONG_SHARE, 0.3, 0, 1,
+        Duration.ofSeconds(120), 0.9), clock);
+    for (int i = 0; i < 100; i++) {
+      other.decided(0.99, Route.STRONG);
+    }
+    mine.tick(mine.snapshot(), List.of(other.snapshot()));
+    assertEquals(1, mine.replicas());
+    assertEquals(0.5, mine.alpha(), "its α is not taken either");
+  }
+
+  @Test
+  void aReplicaThatJoinsStartsAtTheAlphaTheOthersUse() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController running = new TargetController("r", share(0.3, 0, 1, 0.77), clock);
+    TargetController joining = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
+    joining.tick(joining.snapshot(), List.of(running.snapshot()));
+    assertEquals(0.77, joining.alpha(), 1e-9);
+  }
+
+  @Test
+  void aloneABudgetReplicaHoldsThePartOfTheBudgetItsTrafficHad() {
+    ManualClock clock = new ManualClock(T0);
+    TargetConfig budget = new TargetConfig(TargetConfig.Kind.USD_PER_HOUR, 144, 0, 1, Duration.ofSeconds(60), 0.5);
+    TargetController a = new TargetController("r", budget, clock);
+    TargetController b = new TargetController("r", budget, clock);
+    List<Double> shared = new ArrayList<>();
+    for (int s = 0; s < 90; s++) {
+      for (int i = 0; i < 10; i++) { // 10 requests a second on each replica
+        for (TargetController c : List.of(a, b)) {
+          double r = even(s * 20 + i + (c == a ? 0 : 10));
+          Route route = ThresholdRule.route(r, c.alpha());
+          c.decided(r, route);
+          c.answered(route, route == Route.STRONG ? 0.01 : 0.001);
+        }
+      }
+      clock.advance(1000);
+      WindowSnapshot sa = a.snapshot();
+      WindowSnapshot sb = b.snapshot();
+      a.tick(sa, s < 60 ? List.of(sb) : null); // the store goes down after a minute
+      b.tick(sb, s < 60 ? List.of(sa) : null);
+      if (s == 59) {
+        shared.add(a.wantedShare());
+      }
+    }
+    // Together: 20 requests a second, 72,000 an hour, so $144 an hour is $0.002 a request, a strong
+    // share of (0.002 - 0.001) / (0.01 - 0.001). Alone, each replica keeps the half of the budget its
+    // half of the traffic had: $72 an hour for 36,000 requests, the same share, not twice it.
+    double expected = (0.002 - 0.001) / (0.01 - 0.001);
+    assertEquals(expected, shared.get(0), 0.01, "together");
+    assertEquals(expected, a.wantedShare(), 0.01, "alone");
+    assertEquals(expected, b.wantedShare(), 0.01, "alone");
+  }
+}

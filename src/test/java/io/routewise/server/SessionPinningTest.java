@@ -1,0 +1,91 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.Test;
+
+/** routing.session_pinning through the real server, state local (one replica). */
+class SessionPinningTest {
+
+  private static String model(HttpResponse<String> r) {
+    return r.headers().firstValue("x-routewise-model").orElseThrow();
+  }
+
+  @Test
+  void aSessionsLaterTurnsGoWhereItsFirstTurnWentWhateverTheyScore() throws Exception {
+    try (ProxyFixture f = ProxyFixture.withRouting("routers: {scored: {}}", "session_pinning: true")) {
+      HttpResponse<String> first = f.chatInSession("router-scored-0.5", "0.9", "conv-1");
+      assertEquals("strong strong-model", model(first));
+      assertTrue(first.headers().firstValue("x-routewise-pinned").isEmpty(), "a first turn is decided, not pinned");
+
+      HttpResponse<String> easy = f.chatInSession("router-scored-0.5", "0.1", "conv-1");
+      assertEquals("strong strong-model", model(easy), "pinned to the first turn's model");
+      assertEquals("true", easy.headers().firstValue("x-routewise-pinned").orElseThrow());
+      assertTrue(easy.headers().firstValue("x-routewise-win-rate").isEmpty(), "the router was not asked");
+
+      assertEquals("weak weak-model", model(f.chatInSession("router-scored-0.5", "0.1", "conv-2")), "another session");
+      assertEquals("weak weak-model", model(f.chat("router-scored-0.5", "0.1")), "no session, no pin");
+      assertEquals("weak weak-model", model(f.chatInSession("router-scored-0.5", "0.95", "conv-2")));
+
+      String scrape = f.get("/metrics").body();
+      assertEquals(1.0, TargetRoutingTest.metric(scrape, "routewise_pinned_decisions_total{route=\"strong\",router=\"scored\"}"), scrape);
+      assertEquals(1.0, TargetRoutingTest.metric(scrape, "routewise_pinned_decisions_total{route=\"weak\",router=\"scored\"}"), scrape);
+      assertEquals(2.0, TargetRoutingTest.metric(scrape, "routewise_session_pins"), scrape);
+      assertEquals(2.0, TargetRoutingTest.metric(scrape, "routewise_session_pin_lookups_total{result=\"local\"}"), scrape);
+    }
+  }
+
+  @Test
+  void withoutPinningTheHeaderChangesNothing() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("routers: {scored: {}}")) {
+      assertEquals("strong strong-model", model(f.chatInSession("router-scored-0.5", "0.9", "conv-1")));
+      HttpResponse<String> second = f.chatInSession("router-scored-0.5", "0.1", "conv-1");
+      assertEquals("weak weak-model", model(second));
+      assertTrue(second.headers().firstValue("x-routewise-pinned").isEmpty());
+      assertFalse(f.get("/metrics").body().contains("routewise_session_pins"));
+    }
+  }
+
+  @Test
+  void theBodysUserFieldNamesTheSessionWhenConfiguredSo() throws Exception {
+    try (ProxyFixture f = ProxyFixture.withRouting("routers: {scored: {}}", "session_pinning: true, session_key: user")) {
+      assertEquals("weak weak-model", model(user(f, "0.2", "alice")));
+      assertEquals("weak weak-model", model(user(f, "0.99", "alice")));
+      assertEquals("strong strong-model", model(user(f, "0.99", "bob")));
+      // With the body as the key, the header is just a header.
+      assertEquals("strong strong-model", model(f.chatInSession("router-scored-0.5", "0.99", "alice")));
+    }
+  }
+
+  @Test
+  void aPinEndsItsTtlAfterTheFirstTurn() throws Exception {
+    try (ProxyFixture f = ProxyFixture.withRouting("routers: {scored: {}}", "session_pinning: true, session_ttl_ms: 1000")) {
+      assertEquals("strong strong-model", model(f.chatInSession("router-scored-0.5", "0.9", "short")));
+      assertEquals("strong strong-model", model(f.chatInSession("router-scored-0.5", "0.1", "short")));
+      Thread.sleep(1_200);
+      assertEquals("weak weak-model", model(f.chatInSession("router-scored-0.5", "0.1", "short")), "expired: decided afresh");
+    }
+  }
+
+  @Test
+  void aRouterFailureOnTheFirstTurnPinsNothing() throws Exception {
+    try (ProxyFixture f = ProxyFixture.withRouting("routers: {scored: {}}", "session_pinning: true")) {
+      // "x" is not a number: scored throws, the request goes strong as any router failure does.
+      assertEquals("strong strong-model", model(f.chatInSession("router-scored-0.5", "x", "s")));
+      assertEquals("weak weak-model", model(f.chatInSession("router-scored-0.5", "0.1", "s")));
+    }
+  }
+
+  private static HttpResponse<String> user(ProxyFixture f, String prompt, String user) throws Exception {
+    return f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"router-scored-0.5\",\"user\":\"" + user
+            + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+  }
+}

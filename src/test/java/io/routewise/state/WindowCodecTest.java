@@ -1,0 +1,40 @@
+package io.routewise.state;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.routewise.routing.WindowSnapshot;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class WindowCodecTest {
+  @Test
+  void aWindowSurvivesItsTextFormExactly() {
+    WindowSnapshot w = new WindowSnapshot("r12-abc", 1_733_300_000_123L, 0.6173, 5_000, List.of(
+        new WindowSnapshot.Slice(346_660_000, 30, 70, 0.0123456789, 1e-7, 29, 70, new int[] {0, 512, 1025},
+            new long[] {1, 98, 1}),
+        new WindowSnapshot.Slice(346_660_001, 0, 0, 0, 0, 0, 0, new int[0], new long[0])));
+    WindowSnapshot back = WindowCodec.decode(WindowCodec.encode(w));
+    assertEquals(w.replica(), back.replica());
+    assertEquals(w.startedAtMillis(), back.startedAtMillis());
+    assertEquals(w.alpha(), back.alpha());
+    assertEquals(5_000, back.sliceMillis());
+    assertEquals(2, back.slices().size());
+    WindowSnapshot.Slice s = back.slices().get(0);
+    assertEquals(346_660_000, s.index());
+    assertEquals(30, s.strong());
+    assertEquals(0.0123456789, s.spendStrong());
+    assertEquals(1e-7, s.spendWeak());
+    assertArrayEquals(new int[] {0, 512, 1025}, s.bins());
+    assertArrayEquals(new long[] {1, 98, 1}, s.counts());
+    assertEquals(0, back.slices().get(1).bins().length);
+  }
+
+  @Test
+  void somethingElseInTheKeyIsRefusedRatherThanMisread() {
+    assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("hello"));
+    assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("rw1 r 1 0.5 5000\n1 2 3"));
+    assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("rw1 r 1 0.5 5000\n1 2 3 0 0 0 0 5000:1"));
+  }
+}
