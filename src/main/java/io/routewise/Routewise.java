@@ -65,7 +65,11 @@ public final class Routewise implements AutoCloseable {
     RoutewiseMetrics metrics = new RoutewiseMetrics();
     AutoCloseable jvmMetrics = metrics.bindJvm();
     if (embedders instanceof io.routewise.embedding.Embedders shared) {
-      shared.loaded().forEach(metrics::embeddingCache);
+      shared.loaded().forEach((id, e) -> {
+        if (e instanceof io.routewise.embedding.CachingEmbedder cache) {
+          metrics.embeddingCache(id, cache);
+        }
+      });
     }
     ScoringPool scoring = config.routing().scoringThreads() > 0
         && routers.values().stream().anyMatch(Router::cpuBound)

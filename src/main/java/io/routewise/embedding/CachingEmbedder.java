@@ -78,7 +78,7 @@ public final class CachingEmbedder implements Embedder {
   @Override
   public float[] embed(String text) {
     if (capacity == 0) {
-      // Off: no digest of the prompt, which would cost a static embedder as much as embedding it.
+      // Off: no digest of the prompt.
       misses.increment();
       return delegate.embed(text);
     }
@@ -95,31 +95,24 @@ public final class CachingEmbedder implements Embedder {
   }
 
   /**
-   * The cached vector, else what the embedder has at hand without cost ({@link StaticEmbedder}
-   * computes ordinary prompts), kept as {@link #embed} keeps it. A hit counts as one; a vector the
-   * embedder gives counts as a miss; null counts nothing (the {@link #embed} that follows counts it).
+   * The cached vector, else null (computing nothing). A hit counts as one; null counts nothing (the
+   * {@link #embed} that follows counts the miss).
    */
   @Override
   public float[] cached(String text) {
     if (capacity == 0) {
-      float[] v = delegate.cached(text);
-      if (v != null) {
-        misses.increment();
-      }
-      return v;
+      return null;
     }
-    Key k = key(text);
-    float[] v = lookup(k);
+    float[] v = lookup(key(text));
     if (v != null) {
       hits.increment();
-      return v;
-    }
-    v = delegate.cached(text);
-    if (v != null) {
-      misses.increment();
-      store(k, v);
     }
     return v;
+  }
+
+  @Override
+  public boolean cpuBound() {
+    return delegate.cpuBound();
   }
 
   @Override

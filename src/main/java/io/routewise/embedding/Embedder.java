@@ -22,12 +22,22 @@ public interface Embedder extends AutoCloseable {
   }
 
   /**
-   * The embedding of {@code text} if it costs microseconds to give, else null: it is cached, or the
-   * embedder is a table lookup ({@link StaticEmbedder}) and the text is of ordinary length. Routers
-   * answer such prompts on the request thread instead of a scoring thread.
+   * The embedding of {@code text} if it is cached ({@link CachingEmbedder}), else null, computing
+   * nothing. Routers over a {@link #cpuBound()} embedder answer such prompts on the request thread
+   * instead of a scoring thread.
    */
   default float[] cached(String text) {
     return null;
+  }
+
+  /**
+   * True when embedding a text is CPU work of a millisecond or more (a transformer's forward pass):
+   * routers over it are {@code cpuBound} and score on the server's scoring threads. False for
+   * {@link StaticEmbedder}: tokenizing and adding rows costs about as much as parsing the JSON body
+   * the prompt came in (~0.1 µs a token), so it is done on the request thread, like the parsing.
+   */
+  default boolean cpuBound() {
+    return true;
   }
 
   int dimension();

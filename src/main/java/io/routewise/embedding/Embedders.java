@@ -10,14 +10,16 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The process-wide {@link EmbedderSource}, the one place embedders are made: per model id one ONNX
  * session (a sentence model of {@link EmbeddingModel}) or one static table (a directory under
- * {@code models_dir} made by {@code routewise distill}), with one LRU cache in front, created on first
- * use with the configured settings, closed with this source at shutdown.
+ * {@code models_dir} made by {@code routewise distill}), created on first use with the configured
+ * settings, closed with this source at shutdown. An ONNX model gets one LRU cache in front
+ * ({@link CachingEmbedder}); a static table none: looking a prompt up (a SHA-256 of its text and a
+ * lock) costs more than embedding it.
  *
  * <p>There is no global instance: the owner (serve, a CLI command, a test) creates one and closes it.
  */
 public final class Embedders implements EmbedderSource, AutoCloseable {
   private final EmbeddingSettings settings;
-  private final Map<String, CachingEmbedder> byId = new ConcurrentHashMap<>();
+  private final Map<String, Embedder> byId = new ConcurrentHashMap<>();
 
   public Embedders(EmbeddingSettings settings) {
     this.settings = settings;
@@ -45,7 +47,7 @@ public final class Embedders implements EmbedderSource, AutoCloseable {
    * @throws UncheckedIOException for a static table that cannot be read (the message names the file)
    */
   @Override
-  public CachingEmbedder get(String modelId) {
+  public Embedder get(String modelId) {
     return byId.computeIfAbsent(modelId, id -> {
       String unknown = EmbeddingSettings.unknownModel(id, settings.modelsDir());
       if (unknown != null) {
@@ -60,31 +62,33 @@ public final class Embedders implements EmbedderSource, AutoCloseable {
         if (settings.storeDir() != null) {
           e = new EmbeddingStore(e, settings.storeDir().resolve(settings.vectorsId(id) + ".bin"));
         }
-      } else {
-        try {
-          e = StaticEmbedder.load(id, settings.modelsDir().resolve(id), settings.filesDir());
-        } catch (IOException ex) {
-          throw new UncheckedIOException(ex.getMessage(), ex);
-        }
+        return new CachingEmbedder(e, settings.cacheEntries());
       }
-      return new CachingEmbedder(e, settings.cacheEntries());
+      try {
+        return StaticEmbedder.load(id, settings.modelsDir().resolve(id), settings.filesDir());
+      } catch (IOException ex) {
+        throw new UncheckedIOException(ex.getMessage(), ex);
+      }
     });
   }
 
   /** The embedders created so far (by the routers that loaded), by model id. */
-  public Map<String, CachingEmbedder> loaded() {
+  public Map<String, Embedder> loaded() {
     return Map.copyOf(byId);
   }
 
   /** The ONNX embedder behind {@code modelId}, for token-level access (e.g. a BERT router's head). */
   public OnnxEmbedder onnx(String modelId) {
-    Embedder e = get(modelId).delegate();
+    if (!(get(modelId) instanceof CachingEmbedder cache)) {
+      throw new IllegalArgumentException(modelId + " is a static table, not an ONNX model");
+    }
+    Embedder e = cache.delegate();
     return (OnnxEmbedder) (e instanceof EmbeddingStore s ? s.delegate() : e);
   }
 
   @Override
   public void close() {
-    byId.values().forEach(CachingEmbedder::close);
+    byId.values().forEach(Embedder::close);
     byId.clear();
   }
 }

@@ -9,9 +9,10 @@ import java.nio.file.Path;
  * counts: there is no token budget and no truncation. Tokenized by {@link WordPieceTokenizer} (the
  * ids Hugging Face's tokenizer gives), without [CLS] and [SEP].
  *
- * <p>A decision costs microseconds (tokenizing and adding a few hundred rows), so {@link #cached}
- * answers every prompt up to {@link #AT_HAND_CHARS} characters: routers then score it on the
- * request thread. A text with no token at all embeds as the zero vector.
+ * <p>A decision costs microseconds (tokenizing and adding a few hundred rows; ~0.1 µs a token, about
+ * what parsing the JSON body it came in costs), so this embedder is not {@link #cpuBound()}: routers
+ * over it score on the request thread, with no scoring thread, queue or cache. A text with no token
+ * at all embeds as the zero vector.
  *
  * <p>Each token adds its weight times its int8 row to a float sum (the JIT vectorizes this loop; an
  * int sum of the bytes measured five times slower), scaled once per dimension at the end.
@@ -20,13 +21,6 @@ import java.nio.file.Path;
  * tokenizer's buffer (two bytes a character). Holds no native resource.
  */
 public final class StaticEmbedder implements Embedder {
-  /**
-   * The longest prompt {@link #cached} embeds: 16,384 characters, about 4,000 tokens, 0.1–0.3 ms on
-   * our box (BENCHMARKS.md). A longer one (a pasted document, up to {@code server.max_body_bytes})
-   * goes to the scoring threads like any CPU-bound decision.
-   */
-  public static final int AT_HAND_CHARS = 16_384;
-
   private final String id;
   private final String digest;
   private final WordPieceTokenizer tokenizer;
@@ -93,10 +87,10 @@ public final class StaticEmbedder implements Embedder {
     }
   }
 
-  /** Every prompt of ordinary length: computing it is as cheap as looking it up. */
+  /** Microseconds, linear in the prompt's length: scored on the request thread. */
   @Override
-  public float[] cached(String text) {
-    return text.length() <= AT_HAND_CHARS ? embed(text) : null;
+  public boolean cpuBound() {
+    return false;
   }
 
   @Override

@@ -40,7 +40,8 @@ public interface Router extends AutoCloseable {
   /**
    * True for routers whose scoring is CPU work of a millisecond or more (ONNX inference, similarity
    * sweeps): the server runs them on its {@link ScoringPool} so they do not hold the carrier threads
-   * that every request's I/O shares. Routers that wait on I/O, or do microseconds of work, stay false.
+   * that every request's I/O shares. Routers that wait on I/O, or do microseconds of work (a static
+   * embedding and a dot product), stay false; with no CPU-bound router loaded, the server has no pool.
    */
   default boolean cpuBound() {
     return false;
@@ -48,7 +49,7 @@ public interface Router extends AutoCloseable {
 
   /**
    * For a {@link #cpuBound()} router: the win rate when this prompt costs microseconds after all
-   * (its embedding is already cached, or comes from a static table in microseconds), else NaN. Asked on the request thread first, so a cached
+   * (its embedding is already cached), else NaN. Asked on the request thread first, so a cached
    * prompt neither waits behind the scoring backlog nor is turned away as overloaded. A router that
    * answers here for a prompt must also answer {@link #topWinRates} for it in microseconds: with
    * more than two upstreams, that is what the request thread then asks.

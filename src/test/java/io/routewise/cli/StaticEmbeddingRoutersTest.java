@@ -145,6 +145,22 @@ class StaticEmbeddingRoutersTest {
   }
 
   @Test
+  void onlyStaticMfLoadedMeansNoScoringThreadsAndNoEmbeddingCache() throws Exception {
+    String yaml = TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1",
+        "routers: {mf: {model_dir: \"%s\"}}".formatted(mf));
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    try (Embedders e = new Embedders(EmbeddingSettings.defaults().withModel(STATIC).withCacheEntries(1000));
+        Routewise r = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), e, () -> {})) {
+      assertEquals(200, http.send(route(r.port(), "mf", HARD), HttpResponse.BodyHandlers.ofString()).statusCode());
+      String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + r.port() + "/metrics")).build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+      assertFalse(metrics.contains("routewise_scoring_"), "no scoring pool: mf on a table is not CPU-bound");
+      assertFalse(metrics.contains("routewise_embedding_cache_"), "no cache in front of a table");
+      assertFalse(e.get(STATIC) instanceof io.routewise.embedding.CachingEmbedder);
+    }
+  }
+
+  @Test
   void theShippedMiniLmRouterFailsToStartWhenTheConfigNamesTheTable() {
     String problem = startProblem(STATIC, "mf: {}");
     assertTrue(problem.contains("routers.mf") && problem.contains("trained on the embedding 'all-minilm-l6-v2-q'")

@@ -84,7 +84,7 @@ class OnnxEmbedderTest {
 
   @Test
   void theSourceCreatesEachModelOnceAndTheCacheAnswersRepeats() {
-    CachingEmbedder e = embedders.get("all-minilm-l6-v2-q");
+    CachingEmbedder e = (CachingEmbedder) embedders.get("all-minilm-l6-v2-q");
     assertSame(e, embedders.get("all-minilm-l6-v2-q"));
     long hits = e.hits();
     float[] first = e.embed("a prompt seen twice");

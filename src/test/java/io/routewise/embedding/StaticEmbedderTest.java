@@ -35,7 +35,7 @@ class StaticEmbedderTest {
   @BeforeAll
   static void load() throws IOException {
     embedders = new Embedders(EmbeddingSettings.defaults().withCacheEntries(0));
-    embedder = (StaticEmbedder) embedders.get(ID).delegate();
+    embedder = (StaticEmbedder) embedders.get(ID);
     table = StaticTable.read(TABLE);
   }
 
@@ -74,7 +74,7 @@ class StaticEmbedderTest {
 
   @Test
   void theSourceGivesTheTableUnderItsDirectoryNameWithItsDigest() throws IOException {
-    CachingEmbedder e = embedders.get(ID);
+    Embedder e = embedders.get(ID);
     assertSame(e, embedders.get(ID));
     assertEquals(ID, e.modelId());
     assertEquals(StaticTable.manifestOf(TABLE).path("digest").asText(), e.fingerprint());
@@ -108,25 +108,13 @@ class StaticEmbedderTest {
   }
 
   @Test
-  void ordinaryPromptsAreAtHandAndHugeOnesAreLeftToTheScoringThreads() {
-    String ordinary = "word ".repeat(StaticEmbedder.AT_HAND_CHARS / 5);
-    assertNotNull(embedder.cached(ordinary));
-    assertArrayEquals(embedder.embed(ordinary), embedder.cached(ordinary));
-    assertNull(embedder.cached(ordinary + "x".repeat(10)));
-  }
-
-  @Test
-  void theCacheInFrontAnswersRepeatsAndCountsWhatTheTableComputed() {
-    try (Embedders cached = new Embedders(EmbeddingSettings.defaults().withCacheEntries(100))) {
-      CachingEmbedder e = cached.get(ID);
-      float[] first = e.embed("a prompt seen twice");
-      assertSame(first, e.embed("a prompt seen twice"));
-      assertEquals(1, e.hits());
-      float[] fresh = e.cached("a prompt never seen");
-      assertNotNull(fresh, "a static table has any ordinary prompt at hand");
-      assertEquals(2, e.misses());
-      assertSame(fresh, e.cached("a prompt never seen"), "and the cache keeps it");
-      assertEquals(2, e.hits());
+  void aTableIsNotCpuBoundAndHasNoCacheInFrontEvenWhenOneIsConfigured() {
+    try (Embedders withCache = new Embedders(EmbeddingSettings.defaults().withCacheEntries(100))) {
+      Embedder e = withCache.get(ID);
+      assertTrue(e instanceof StaticEmbedder, "a lookup would cost more than the embedding: " + e);
+      assertFalse(e.cpuBound());
+      assertNull(e.cached("a prompt"), "nothing is cached, nothing computed");
+      assertTrue(withCache.get("all-minilm-l6-v2-q").cpuBound());
     }
   }
 

@@ -69,9 +69,11 @@ public final class BertRouter implements Router {
   private final Function<String, float[]> cachedLogits;
   private final LabelReading reading;
   private final AutoCloseable owned;
+  private final boolean cpuBound;
 
   BertRouter(Form form, Function<String, float[]> logits, Function<String, float[]> cachedLogits,
-      LabelReading reading, AutoCloseable owned) {
+      LabelReading reading, AutoCloseable owned, boolean cpuBound) {
+    this.cpuBound = cpuBound;
     this.form = form;
     this.logits = logits;
     this.cachedLogits = cachedLogits;
@@ -82,7 +84,7 @@ public final class BertRouter implements Router {
   /** A router over a loaded classifier; closing the router closes it. */
   public static BertRouter classifier(BertClassifier c, LabelReading reading) {
     checkLabels(reading, c.labels().size(), "the classifier");
-    return new BertRouter(Form.CLASSIFIER, c::logits, null, reading, c);
+    return new BertRouter(Form.CLASSIFIER, c::logits, null, reading, c, true);
   }
 
   /** A router over a trained head on the (shared, not owned) embedder. */
@@ -91,7 +93,7 @@ public final class BertRouter implements Router {
     return new BertRouter(Form.HEAD, text -> head.logits(embedder.embed(text)), text -> {
       float[] e = embedder.cached(text);
       return e == null ? null : head.logits(e);
-    }, reading, null);
+    }, reading, null, embedder.cpuBound());
   }
 
   private static void checkLabels(LabelReading reading, int labels, String what) {
@@ -203,10 +205,13 @@ public final class BertRouter implements Router {
     return LabelReading.softmax(logits.apply(prompt.text()));
   }
 
-  /** An ONNX classifier pass: milliseconds of CPU, scored off the request threads. */
+  /**
+   * An ONNX classifier pass, or a head over an ONNX embedding: milliseconds of CPU, scored off the
+   * request threads. A head over a static table is microseconds: scored on the request thread.
+   */
   @Override
   public boolean cpuBound() {
-    return true;
+    return cpuBound;
   }
 
   @Override

@@ -93,12 +93,13 @@ public final class MfRouter implements Router {
   }
 
   /**
-   * An ONNX embedding is milliseconds of CPU, scored off the request threads; a prompt the embedder
-   * has at hand (cached, or any ordinary prompt of a static table) is answered by {@link #cachedWinRate}.
+   * As its embedder: an ONNX embedding is milliseconds of CPU, scored off the request threads (a
+   * prompt whose embedding is cached is answered by {@link #cachedWinRate}); a static table's is
+   * microseconds, and the dot products after it are too: scored on the request thread.
    */
   @Override
   public boolean cpuBound() {
-    return true;
+    return embedder.cpuBound();
   }
 
   @Override
@@ -106,7 +107,7 @@ public final class MfRouter implements Router {
     return winRate(embedder.embed(prompt.text()));
   }
 
-  /** With the embedding at hand (cached, or a static table's microseconds), a dot product: no scoring thread. */
+  /** With the embedding cached, a dot product: no scoring thread. */
   @Override
   public double cachedWinRate(Prompt prompt) {
     float[] e = embedder.cached(prompt.text());
