@@ -15,8 +15,8 @@ import java.nio.file.Path;
  * at all embeds as the zero vector.
  *
  * <p>Each token adds its weight times its int8 row to a float sum (the JIT vectorizes this loop; an
- * int sum of the bytes measured five times slower), scaled once per dimension at the end; in a long
- * text each distinct token is added once, times its count ({@link #COUNT_FROM}).
+ * int sum of the bytes measured five times slower), four rows a pass, scaled once per dimension at
+ * the end; in a long text each distinct token is added once, times its count ({@link #COUNT_FROM}).
  *
  * <p>Immutable and safe for concurrent use; each call allocates its result, the token ids (and, for a
  * long text, a count table) and the tokenizer's buffer (two bytes a character). Holds no native
@@ -67,13 +67,32 @@ public final class StaticEmbedder implements Embedder {
   public float[] embed(String text) {
     Ids ids = new Ids();
     tokenizer.tokenize(text, ids);
-    float[] v = new float[dimension];
-    if (ids.n < COUNT_FROM) {
-      for (int i = 0; i < ids.n; i++) {
-        add(v, ids.ids[i], 1);
+    int n = ids.n;
+    int[] tokens = ids.ids;
+    float[] w;
+    if (n >= COUNT_FROM) {
+      int[] counts = new int[n];
+      n = distinct(ids, counts);
+      w = new float[n];
+      for (int i = 0; i < n; i++) {
+        w[i] = weights[tokens[i]] * counts[i];
       }
     } else {
-      addCounted(v, ids);
+      w = new float[n];
+      for (int i = 0; i < n; i++) {
+        w[i] = weights[tokens[i]];
+      }
+    }
+    float[] v = new float[dimension];
+    if (int8 != null) {
+      sumInt8(v, tokens, w, n);
+    } else {
+      for (int i = 0; i < n; i++) {
+        int off = tokens[i] * dimension;
+        for (int d = 0; d < dimension; d++) {
+          v[d] += w[i] * float32[off + d];
+        }
+      }
     }
     for (int d = 0; d < dimension; d++) {
       v[d] *= scales[d];
@@ -89,11 +108,15 @@ public final class StaticEmbedder implements Embedder {
    */
   static final int COUNT_FROM = 512;
 
-  private void addCounted(float[] v, Ids ids) {
+  /**
+   * Rewrites {@code ids} to its distinct tokens (in a fixed order: the count table's) and puts each
+   * one's count in {@code counts}; returns how many there are.
+   */
+  private static int distinct(Ids ids, int[] counts) {
     int capacity = Integer.highestOneBit(ids.n * 2 - 1) << 1;
     int mask = capacity - 1;
     int[] keys = new int[capacity]; // token id + 1; 0 = empty
-    int[] counts = new int[capacity];
+    int[] slotCounts = new int[capacity];
     for (int i = 0; i < ids.n; i++) {
       int key = ids.ids[i] + 1;
       int slot = (key * 0x9E3779B9) >>> 16 & mask;
@@ -101,25 +124,43 @@ public final class StaticEmbedder implements Embedder {
         slot = (slot + 1) & mask;
       }
       keys[slot] = key;
-      counts[slot]++;
+      slotCounts[slot]++;
     }
+    int n = 0;
     for (int slot = 0; slot < capacity; slot++) {
       if (keys[slot] != 0) {
-        add(v, keys[slot] - 1, counts[slot]);
+        ids.ids[n] = keys[slot] - 1;
+        counts[n++] = slotCounts[slot];
       }
     }
+    return n;
   }
 
-  private void add(float[] sum, int token, int count) {
-    float w = weights[token] * count;
-    int off = token * dimension;
-    if (int8 != null) {
-      for (int d = 0; d < sum.length; d++) {
-        sum[d] += w * int8[off + d];
+  /**
+   * {@code v += sum of w[i] * row(tokens[i])}, four rows a pass: {@code v} is loaded and stored once
+   * for four rows instead of once a row (0.67x the time at ~330 tokens, 0.72x at 4,000, SumAB).
+   */
+  private void sumInt8(float[] v, int[] tokens, float[] w, int n) {
+    int dim = dimension;
+    int i = 0;
+    for (; i + 3 < n; i += 4) {
+      int a = tokens[i] * dim;
+      int b = tokens[i + 1] * dim;
+      int c = tokens[i + 2] * dim;
+      int e = tokens[i + 3] * dim;
+      float wa = w[i];
+      float wb = w[i + 1];
+      float wc = w[i + 2];
+      float we = w[i + 3];
+      for (int d = 0; d < dim; d++) {
+        v[d] += wa * int8[a + d] + wb * int8[b + d] + wc * int8[c + d] + we * int8[e + d];
       }
-    } else {
-      for (int d = 0; d < sum.length; d++) {
-        sum[d] += w * float32[off + d];
+    }
+    for (; i < n; i++) {
+      int a = tokens[i] * dim;
+      float wa = w[i];
+      for (int d = 0; d < dim; d++) {
+        v[d] += wa * int8[a + d];
       }
     }
   }
