@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import io.routewise.routers.mf.MfTrainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -38,16 +39,16 @@ import picocli.CommandLine.Option;
     description = "Evaluate routers on a benchmark (outcomes format): APGR, CPT, table and PNG plot; with --prices, "
         + "N-way cost-quality curves over several models.")
 public final class EvalCommand implements Callable<Integer> {
-  @Option(names = "--router", required = true, arity = "1..*", description = "Routers: NAME or NAME=MODEL_DIR.")
-  List<String> routers;
+  @Option(names = "--router", arity = "1..*", description = "Routers: NAME or NAME=MODEL_DIR.")
+  List<String> routers = new ArrayList<>();
 
-  @Option(names = "--bench", required = true, description = "Benchmark file in the outcomes format.")
+  @Option(names = "--bench", description = "Benchmark file in the outcomes format.")
   Path bench;
 
-  @Option(names = "--strong", required = true, description = "Strong model id in the benchmark's outcomes.")
+  @Option(names = "--strong", description = "Strong model id in the benchmark's outcomes.")
   String strong;
 
-  @Option(names = "--weak", required = true, description = "Weak model id in the benchmark's outcomes.")
+  @Option(names = "--weak", description = "Weak model id in the benchmark's outcomes.")
   String weak;
 
   @Option(names = "--plot", description = "Write the quality curves to this PNG.")
@@ -80,11 +81,62 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--ids", description = "Only prompts whose id matches this regular expression (e.g. 'dcrouter/test/.*').")
   String ids;
 
+  @Option(names = "--protocol", arity = "1..*", paramLabel = "DATA",
+      description = "Instead of one benchmark: train mf and sw_ranking with today's recipe on these outcomes files and "
+          + "evaluate them leave-one-source-out and by K-fold on the stand-ins for RouteLLM's benchmarks, in one table.")
+  List<Path> protocol;
+
+  @Option(names = "--json", description = "With --protocol: also write the table as JSON here (train --crossval reads it).")
+  Path protocolJson;
+
+  @Option(names = "--folds", defaultValue = "5", description = "With --protocol: K of the K-fold (default ${DEFAULT-VALUE}).")
+  int folds;
+
+  @Mixin
+  TrainCommand.PointwiseOptions pointwise = new TrainCommand.PointwiseOptions();
+
+  @Option(names = "--mf-length-prior", defaultValue = "" + MfTrainer.Options.LENGTH_PRIOR,
+      description = "With --protocol: mf's length prior.")
+  double mfPrior;
+
+  @Option(names = "--mf-gap-prior", defaultValue = "" + MfTrainer.Options.GAP_PRIOR,
+      description = "With --protocol: mf's capability-gap prior.")
+  double mfGap;
+
+  @Option(names = "--sw-length-prior", defaultValue = "" + io.routewise.routers.sw.SwTrainer.LENGTH_PRIOR,
+      description = "With --protocol: sw_ranking's length prior.")
+  double swPrior;
+
+  @Option(names = "--sw-gap-prior", defaultValue = "" + io.routewise.routers.sw.SwTrainer.GAP_PRIOR,
+      description = "With --protocol: sw_ranking's capability-gap prior.")
+  double swGap;
+
+  @Option(names = "--sw-temperature", defaultValue = "" + io.routewise.routers.sw.SwTrainer.TEMPERATURE,
+      description = "With --protocol: sw_ranking's kernel temperature.")
+  double swTemperature;
+
+
   @Mixin
   RouterOptions opts = new RouterOptions();
 
   @Override
   public Integer call() throws Exception {
+    if (protocol != null) {
+      try (RouterSetup setup = new RouterSetup(opts, null)) {
+        EvalProtocol p = new EvalProtocol(protocol, setup.embedders().get(setup.embedders().defaultModelId()), folds, seed,
+            pointwise.options(mfPrior, mfGap, 42, !quiet), swPrior, swGap, swTemperature, !quiet);
+        System.out.print(p.run());
+        if (protocolJson != null) {
+          io.routewise.routers.ModelDir.json().writeValue(protocolJson.toFile(), p.json());
+          System.out.println("json: " + protocolJson);
+        }
+      }
+      return 0;
+    }
+    if (bench == null || strong == null || weak == null || routers.isEmpty()) {
+      System.err.println("eval needs --bench, --strong, --weak and --router (or --protocol DATA...)");
+      return 2;
+    }
     List<PromptRecord> all = PromptFiles.read(bench);
     if (ids != null) {
       java.util.regex.Pattern keep = java.util.regex.Pattern.compile(ids);

@@ -13,6 +13,8 @@ import io.routewise.routers.bert.BertHead;
 import io.routewise.routers.bert.BertRouter;
 import io.routewise.routers.bert.BertTrainer;
 import io.routewise.routers.bert.LabelReading;
+import io.routewise.eval.HeldOutMetrics;
+import io.routewise.routers.mf.MfModel;
 import io.routewise.routers.mf.MfRouter;
 import io.routewise.routers.mf.MfTrainer;
 import io.routewise.routers.sw.SwRankingRouter;
@@ -79,6 +81,27 @@ public final class TrainCommand implements Runnable {
 
     @Option(names = "--quiet", description = "No progress bars.")
     boolean quiet;
+
+    @Option(names = "--crossval", description = "A JSON table from 'eval --protocol --json': its figures for this "
+        + "router are recorded in the manifest (how the recipe did on data it never saw).")
+    Path crossval;
+
+    /** Copies the protocol table's columns and this router's rows into the manifest. */
+    void recordCrossval(ObjectNode manifest, String router) throws java.io.IOException {
+      if (crossval == null) {
+        return;
+      }
+      var table = ModelDir.json().readTree(crossval.toFile());
+      ObjectNode out = manifest.putObject("crossval");
+      out.put("file", crossval.getFileName().toString());
+      out.set("columns", table.path("columns"));
+      ObjectNode rows = out.putObject("apgr");
+      table.path("apgr").fields().forEachRemaining(e -> {
+        if (e.getKey().startsWith(router + ",") || e.getKey().equals("length") || e.getKey().startsWith("random")) {
+          rows.set(e.getKey(), e.getValue());
+        }
+      });
+    }
 
     @Option(names = "--heldout-out", description = "Also write the held-out prompts here (outcomes format), for 'eval --bench'.")
     Path heldoutOut;
@@ -149,75 +172,114 @@ public final class TrainCommand implements Runnable {
     }
   }
 
-  @Command(name = "mf", mixinStandardHelpOptions = true, description = "Train the matrix-factorization router.")
+  /** The point-wise model's hyperparameters: mf's own, and what sw_ranking completes its scores with. */
+  static final class PointwiseOptions {
+    @Option(names = "--dim", defaultValue = "32", description = "Latent size k (default ${DEFAULT-VALUE}).")
+    int dim;
+
+    @Option(names = "--iterations", defaultValue = "400", description = "Full-batch Adam steps (default ${DEFAULT-VALUE}).")
+    int iterations;
+
+    @Option(names = "--lr", defaultValue = "0.01")
+    double lr;
+
+    @Option(names = "--l2", defaultValue = "0.0003", description = "L2 on the factors (default ${DEFAULT-VALUE}).")
+    double l2;
+
+    @Option(names = "--train-threads", defaultValue = "2", description = "Threads for the gradient (the result does not depend on it).")
+    int threads;
+
+    MfTrainer.Options options(double lengthPrior, double gapPrior, long seed, boolean progress) {
+      return new MfTrainer.Options(dim, iterations, lr, l2, lengthPrior, gapPrior, seed, threads, progress);
+    }
+
+    void record(ObjectNode training) {
+      training.put("dim", dim).put("iterations", iterations).put("lr", lr).put("l2", l2);
+    }
+  }
+
+  @Command(name = "mf", mixinStandardHelpOptions = true,
+      description = "Train the matrix-factorization router (point-wise scores over embedding and length).")
   static final class Mf implements Callable<Integer> {
     @Mixin
     Common common = new Common();
 
-    @Option(names = "--dim", defaultValue = "128", description = "Latent size (default ${DEFAULT-VALUE}).")
-    int dim;
+    @Mixin
+    PointwiseOptions pointwise = new PointwiseOptions();
 
-    @Option(names = "--epochs", defaultValue = "30")
-    int epochs;
+    @Option(names = "--length-prior", defaultValue = "" + MfTrainer.Options.LENGTH_PRIOR,
+        description = "Weight of the length prior in the win rate (default ${DEFAULT-VALUE}; 0 = off).")
+    double lengthPrior;
 
-    @Option(names = "--batch", defaultValue = "32", description = "Prompts per optimizer step.")
-    int batch;
-
-    @Option(names = "--lr", defaultValue = "0.003")
-    double lr;
-
-    @Option(names = "--weight-decay", defaultValue = "0.0001")
-    double weightDecay;
-
-    @Option(names = "--tie-weight", defaultValue = "0.5", description = "Weight of a tie (a half win each way) against a decided battle.")
-    double tieWeight;
+    @Option(names = "--gap-prior", defaultValue = "" + MfTrainer.Options.GAP_PRIOR,
+        description = "Weight of the capability-gap prior in the win rate (default ${DEFAULT-VALUE}; 0 = off).")
+    double gapPrior;
 
     @Override
     public Integer call() throws Exception {
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
         TrainingSet set = common.load(embedders);
         common.writeHeldOut(set);
-        MfTrainer.Options o = new MfTrainer.Options(dim, epochs, batch, lr, weightDecay, tieWeight, common.seed,
-            !common.quiet);
-        MfTrainer trainer = new MfTrainer(set, o);
-        double loss = trainer.train();
+        MfTrainer trainer = new MfTrainer(set, pointwise.options(lengthPrior, gapPrior, common.seed, !common.quiet));
+        MfModel model = trainer.train();
         ObjectNode m = common.manifest(MfRouter.KIND, embedders.get(common.embeddingModel), set);
         ObjectNode t = (ObjectNode) m.get("training");
-        t.put("dim", dim).put("epochs", epochs).put("batch_prompts", batch).put("lr", lr)
-            .put("weight_decay", weightDecay).put("tie_weight", tieWeight).put("final_train_loss", loss);
-        ObjectNode held = MfTrainer.heldOutMetrics(trainer.model(), set, m.get("default_strong").asText(),
-            m.get("default_weak").asText());
+        pointwise.record(t);
+        t.put("final_train_loss", trainer.lastLoss());
+        ObjectNode held = ModelDir.json().createObjectNode();
+        held.put("prompts", set.heldOut().size());
+        String strong = m.get("default_strong").asText();
+        String weak = m.get("default_weak").asText();
+        int si = set.data().modelIndex(strong);
+        int wi = set.data().modelIndex(weak);
+        HeldOutMetrics.apgrOn(held, set, strong, weak, q -> model.pairWinRate(si, wi,
+            model.features(set.embeddings()[q], set.data().prompts().get(q).prompt())));
         m.set("heldout", held);
-        trainer.save(common.out, m);
+        common.recordCrossval(m, "mf");
+        MfTrainer.save(model, common.out, m);
         System.out.println("wrote " + common.out + "; held-out: " + held);
       }
       return 0;
     }
   }
 
-  @Command(name = "sw", mixinStandardHelpOptions = true, description = "Build the similarity-weighted ranking index.")
+  @Command(name = "sw", mixinStandardHelpOptions = true,
+      description = "Build the similarity-weighted index (scores completed by a point-wise model trained on the same data).")
   static final class Sw implements Callable<Integer> {
     @Mixin
     Common common = new Common();
 
-    @Option(names = "--tiers", defaultValue = "10", description = "Number of Elo tiers (default ${DEFAULT-VALUE}).")
-    int tiers;
+    @Mixin
+    PointwiseOptions pointwise = new PointwiseOptions();
 
-    @Option(names = "--per-prompt-normalize", defaultValue = "true", negatable = true, fallbackValue = "true",
-        description = "Each prompt's tier-pair counts sum to 1 (default ${DEFAULT-VALUE}).")
-    boolean normalize;
+    @Option(names = "--temperature", defaultValue = "" + SwTrainer.TEMPERATURE,
+        description = "Kernel temperature in cosine-similarity units (default ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--length-prior", defaultValue = "" + SwTrainer.LENGTH_PRIOR,
+        description = "Weight of the length prior in the win rate (default ${DEFAULT-VALUE}; 0 = off).")
+    double lengthPrior;
+
+    @Option(names = "--gap-prior", defaultValue = "" + SwTrainer.GAP_PRIOR,
+        description = "Weight of the capability-gap prior in the win rate (default ${DEFAULT-VALUE}; 0 = off).")
+    double gapPrior;
 
     @Override
     public Integer call() throws Exception {
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
         TrainingSet set = common.load(embedders);
         common.writeHeldOut(set);
-        SwTrainer.Result r = SwTrainer.build(set, tiers, normalize);
+        MfTrainer trainer = new MfTrainer(set, pointwise.options(0, 0, common.seed, !common.quiet));
+        MfModel model = trainer.train();
+        SwTrainer.Result r = SwTrainer.build(set, trainer, model, temperature, lengthPrior, gapPrior);
         ObjectNode m = common.manifest(SwRankingRouter.KIND, embedders.get(common.embeddingModel), set);
-        ((ObjectNode) m.get("training")).put("tiers", tiers).put("per_prompt_normalize", normalize);
+        ObjectNode t = (ObjectNode) m.get("training");
+        pointwise.record(t);
+        t.put("final_train_loss", trainer.lastLoss());
         ObjectNode held = SwTrainer.heldOutMetrics(r, set, m.get("default_strong").asText(),
             m.get("default_weak").asText());
         m.set("heldout", held);
+        common.recordCrossval(m, "sw_ranking");
         SwTrainer.save(r, common.out, m);
         System.out.println("wrote " + common.out + "; held-out: " + held);
       }

@@ -57,7 +57,7 @@ class LearnedRoutersEndToEndTest {
         "--embedding-cache", tmp.resolve("emb").toString(), "--quiet");
     assertEquals(0, run(concat(List.of("train", "mf", "--out", mf.toString(), "--dim", "16",
         "--heldout-out", tmp.resolve("heldout.jsonl").toString()), common)).code);
-    assertEquals(0, run(concat(List.of("train", "sw", "--out", sw.toString(), "--tiers", "3"), common)).code);
+    assertEquals(0, run(concat(List.of("train", "sw", "--out", sw.toString(), "--dim", "16"), common)).code);
     embedders = new Embedders(EmbeddingSettings.defaults());
   }
 
@@ -286,8 +286,8 @@ class LearnedRoutersEndToEndTest {
     for (Path f : Files.list(mf).toList()) {
       Files.copy(f, broken.resolve(f.getFileName()));
     }
-    Files.write(broken.resolve("projection.f32"), new byte[12]);
-    assertStartFails("mf: {model_dir: \"" + broken + "\"}", "projection");
+    Files.write(broken.resolve("prompt_projection.f32"), new byte[12]);
+    assertStartFails("mf: {model_dir: \"" + broken + "\"}", "prompt_projection");
 
     assertStartFails("mf: {model_dir: \"" + sw + "\"}", "kind is 'sw_ranking', expected 'mf'");
     assertStartFails("mf: {model_dir: \"" + tmp.resolve("nowhere") + "\"}", "model directory not found");

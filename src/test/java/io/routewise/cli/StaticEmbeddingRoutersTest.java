@@ -45,13 +45,17 @@ class StaticEmbeddingRoutersTest {
   static final String STATIC = "minilm-l6-static";
   static final ObjectMapper JSON = new ObjectMapper();
   static final Path OUTCOMES = Path.of("src/test/resources/fixtures/synthetic-outcomes.jsonl");
-  static final String HARD = "Prove that every compact group has a Haar measure.";
-  static final String EASY = "What is the capital of Peru?";
+  // Prompts of the held-out source synthetic-b (never trained on). A bag of tokens trained on 120
+  // prompts of made-up words does not extrapolate to other wordings (LearnedRoutersEndToEndTest's
+  // "Haar measure" prompt scores below "capital of Peru" here): the fixture's own hold-out it ranks.
+  static final String HARD = "Derive a closed form for the sum of the Italy ring over all operator partitions of n, and prove it.";
+  static final String EASY = "What is the capital of module?";
 
   @TempDir
   static Path tmp;
   static Path mf;
   static Path sw;
+  static Path swMiniLm;
 
   @BeforeAll
   static void train() {
@@ -61,7 +65,12 @@ class StaticEmbeddingRoutersTest {
         "--strong-model", "strong-model", "--weak-model", "weak-model", "--embedding-model", STATIC, "--quiet");
     var r = LearnedRoutersEndToEndTest.run(concat(List.of("train", "mf", "--out", mf.toString(), "--dim", "16"), common));
     assertEquals(0, r.code(), r.err());
-    r = LearnedRoutersEndToEndTest.run(concat(List.of("train", "sw", "--out", sw.toString(), "--tiers", "3"), common));
+    r = LearnedRoutersEndToEndTest.run(concat(List.of("train", "sw", "--out", sw.toString(), "--dim", "16"), common));
+    assertEquals(0, r.code(), r.err());
+    // The same router on MiniLM (the default embedding), to serve beside the table's.
+    swMiniLm = tmp.resolve("sw-minilm");
+    r = LearnedRoutersEndToEndTest.run(concat(List.of("train", "sw", "--out", swMiniLm.toString(), "--dim", "16"),
+        common.subList(0, common.indexOf("--embedding-model"))));
     assertEquals(0, r.code(), r.err());
   }
 
@@ -161,9 +170,9 @@ class StaticEmbeddingRoutersTest {
   }
 
   @Test
-  void theShippedMiniLmRouterFailsToStartWhenTheConfigNamesTheTable() {
-    String problem = startProblem(STATIC, "mf: {}");
-    assertTrue(problem.contains("routers.mf") && problem.contains("trained on the embedding 'all-minilm-l6-v2-q'")
+  void aMiniLmRouterFailsToStartWhenTheConfigNamesTheTable() {
+    String problem = startProblem(STATIC, "sw_ranking: {model_dir: \"" + swMiniLm + "\"}");
+    assertTrue(problem.contains("routers.sw_ranking") && problem.contains("trained on the embedding 'all-minilm-l6-v2-q'")
         && problem.contains("'" + STATIC + "' (embedding.model)"), problem);
   }
 
@@ -176,10 +185,11 @@ class StaticEmbeddingRoutersTest {
 
   @Test
   void aRoutersOwnEmbeddingModelLetsMiniLmAndStaticRoutersServeSideBySide() throws Exception {
-    String routers = "routers: {mf: {model_dir: \"%s\", embedding_model: %s}, bert: {}}\n".formatted(mf, STATIC);
+    String routers = "routers: {mf: {model_dir: \"%s\", embedding_model: %s}, sw_ranking: {model_dir: \"%s\"}}\n"
+        .formatted(mf, STATIC, swMiniLm);
     try (Embedders e = embedders("all-minilm-l6-v2-q"); ProxyFixture p = new ProxyFixture(routers, e)) {
       assertTrue(winRate(p, "mf", HARD) > winRate(p, "mf", EASY));
-      winRate(p, "bert", HARD);
+      assertTrue(winRate(p, "sw_ranking", HARD) > winRate(p, "sw_ranking", EASY));
       assertEquals(java.util.Set.of("all-minilm-l6-v2-q", STATIC), e.loaded().keySet());
     }
   }

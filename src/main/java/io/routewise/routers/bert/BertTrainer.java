@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.routewise.data.Dataset;
 import io.routewise.data.TrainingSet;
 import io.routewise.routers.ModelDir;
-import io.routewise.routers.mf.MfTrainer;
+import io.routewise.eval.HeldOutMetrics;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -258,10 +258,10 @@ public final class BertTrainer {
   public static ObjectNode heldOutMetrics(BertHead head, TrainingSet set, String strong, String weak) {
     ObjectNode out = ModelDir.json().createObjectNode();
     out.put("prompts", set.heldOut().size());
-    MfTrainer.apgrOn(out.putObject("half_tie"), set, strong, weak,
-        e -> LabelReading.HALF_TIE.strongWinRate(head.logits(e)));
-    MfTrainer.apgrOn(out.putObject("routellm"), set, strong, weak,
-        e -> LabelReading.ROUTELLM.strongWinRate(head.logits(e)));
+    HeldOutMetrics.apgrOn(out.putObject("half_tie"), set, strong, weak,
+        q -> LabelReading.HALF_TIE.strongWinRate(head.logits(set.embeddings()[q])));
+    HeldOutMetrics.apgrOn(out.putObject("routellm"), set, strong, weak,
+        q -> LabelReading.ROUTELLM.strongWinRate(head.logits(set.embeddings()[q])));
     return out;
   }
 }

@@ -1,57 +1,160 @@
 package io.routewise.routers.mf;
 
+import io.routewise.routers.LengthScale;
+
 /**
- * RouteLLM's matrix-factorization scorer generalized to N models: with a prompt embedding e (size
- * d), a projection W (k x d), model vectors P_m (size k) and a classifier w (size k),
+ * The {@code mf} scorer: for every trained model m, the probability that it answers a prompt well,
  *
- * <pre>  s(m, q) = w . (normalize(P_m) * (W e))  </pre>
+ * <pre>  p(m, q) = sigmoid(b_m + a_m . x(q)),   x(q) = [e, z, z^2, z * e, 1]  </pre>
  *
- * and the strong model's win rate is {@code sigmoid(s(strong, q) - s(weak, q))}. Since s is linear in
- * e, the difference for a fixed pair folds into one vector {@code v = W^T (w * (P^_s - P^_w))}, so
- * a routing decision costs one dot product of size d after the embedding ({@link #pairVector}).
+ * where e is the prompt's sentence embedding (size d) and z its standardized log length
+ * ({@link LengthScale}). The vectors a_m come from a low-rank factorization learned over all models
+ * at once ({@code a_m = v + W^T u_m}, see {@link MfTrainer}): models with few training prompts share
+ * the structure the others taught. Length enters the model itself, and the {@code z * e} block lets
+ * its effect depend on the topic.
  *
- * <p>Arrays are row-major float32, as stored in the model directory. The weights are immutable after
- * construction; {@link #pairWinRate} keeps the folded vectors of the pairs it was asked for.
+ * <p>The strong model's win rate over the weak one reads the two probabilities as independent
+ * answers, a tie counting half: {@code P(strong better) + P(tie)/2 = 0.5 + 0.5 (p_s - p_w)}, plus two
+ * priors scaled by the pair's mean gap {@code D = mean p_s - mean p_w}, so they only ever favour the
+ * more capable model and vanish for equals:
+ * <ul>
+ *   <li>length: {@code lengthPrior * D * z}. Within one kind of task the longer prompt is usually
+ *       the harder one, which the embedding cannot see.
+ *   <li>capability gap: {@code gapPrior * D * g(q)}, g the standardized population gap
+ *       {@code sum_m c_m p(m, q)} with {@code c_m} each model's centred mean probability: how much
+ *       capable models beat weak ones on this kind of prompt, over every model the data has. It
+ *       carries the task-type signal (math, code, reasoning need the strong model) to a named pair
+ *       whose own outcomes never covered that kind of prompt.
+ * </ul>
+ * Clamped to [0, 1]. The figures behind both priors are in BENCHMARKS.md.
+ *
+ * <p>Immutable; safe for concurrent use. Arrays are row-major float32, as stored.
  */
 public final class MfModel {
   private final int models;
-  private final int k;
   private final int d;
-  private final float[] p;
-  private final float[] w;
-  private final float[] classifier;
-  private final java.util.concurrent.ConcurrentHashMap<Integer, float[]> pairs = new java.util.concurrent.ConcurrentHashMap<>();
+  private final int f;
+  private final float[] vectors;
+  private final float[] bias;
+  private final float[] meanP;
+  private final LengthScale length;
+  private final double lengthPrior;
+  /** [v; W]: rank x f, or null when the model came folded (then the gap prior is off). */
+  private final float[] projection;
+  /** [1, u_m]: models x rank. */
+  private final float[] factors;
+  private final int rank;
+  private final float[] capability;
+  private final double gapMean;
+  private final double gapStd;
+  private final double gapPrior;
 
   /**
-   * @param p model vectors, models x k (normalized here, as the score does)
-   * @param w projection, k x d
-   * @param classifier k values
+   * A model given folded ({@code a_m} per model), without the capability-gap prior.
+   *
+   * @param vectors models x {@link #featureCount(int) featureCount(d)}
+   * @param bias one per model
+   * @param meanP each model's mean probability over the training prompts
+   * @param lengthPrior the length prior's weight (0 = off)
    */
-  public MfModel(int models, int k, int d, float[] p, float[] w, float[] classifier) {
-    if (p.length != models * k || w.length != k * d || classifier.length != k) {
-      throw new IllegalArgumentException("inconsistent MF shapes");
-    }
-    this.models = models;
-    this.k = k;
-    this.d = d;
-    this.p = normalizedRows(p, models, k);
-    this.w = w;
-    this.classifier = classifier;
+  public MfModel(int models, int d, float[] vectors, float[] bias, float[] meanP, LengthScale length,
+      double lengthPrior) {
+    this(models, d, vectors, bias, meanP, length, lengthPrior, null, null, 0, 0, 1, 0);
   }
 
-  static float[] normalizedRows(float[] m, int rows, int cols) {
-    float[] out = m.clone();
-    for (int r = 0; r < rows; r++) {
-      double s = 0;
-      for (int c = 0; c < cols; c++) {
-        s += (double) out[r * cols + c] * out[r * cols + c];
-      }
-      double inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-      for (int c = 0; c < cols; c++) {
-        out[r * cols + c] *= (float) inv;
+  /**
+   * A model given as its factors ({@code a_m = factors_m . projection}), with the capability-gap prior.
+   *
+   * @param projection rank x featureCount(d): the rows [v; W]
+   * @param factors models x rank: the rows [1, u_m]
+   * @param gapMean the raw gap's mean over the training prompts
+   * @param gapStd its standard deviation there (> 0)
+   */
+  public MfModel(int models, int d, float[] projection, float[] factors, int rank, float[] bias, float[] meanP,
+      LengthScale length, double lengthPrior, double gapMean, double gapStd, double gapPrior) {
+    this(models, d, fold(models, featureCount(d), rank, projection, factors), bias, meanP, length, lengthPrior,
+        projection, factors, rank, gapMean, gapStd, gapPrior);
+  }
+
+  private MfModel(int models, int d, float[] vectors, float[] bias, float[] meanP, LengthScale length,
+      double lengthPrior, float[] projection, float[] factors, int rank, double gapMean, double gapStd,
+      double gapPrior) {
+    this.f = featureCount(d);
+    if (vectors.length != models * f || bias.length != models || meanP.length != models) {
+      throw new IllegalArgumentException("inconsistent mf shapes");
+    }
+    if (projection != null && (projection.length != rank * f || factors.length != models * rank || !(gapStd > 0))) {
+      throw new IllegalArgumentException("inconsistent mf factor shapes or gap scale");
+    }
+    this.models = models;
+    this.d = d;
+    this.vectors = vectors;
+    this.bias = bias;
+    this.meanP = meanP;
+    this.length = length;
+    this.lengthPrior = lengthPrior;
+    this.projection = projection;
+    this.factors = factors;
+    this.rank = rank;
+    this.gapMean = gapMean;
+    this.gapStd = gapStd;
+    this.gapPrior = projection == null ? 0 : gapPrior;
+    this.capability = capability(meanP);
+  }
+
+  private static float[] fold(int models, int f, int rank, float[] projection, float[] factors) {
+    float[] out = new float[models * f];
+    for (int m = 0; m < models; m++) {
+      for (int r = 0; r < rank; r++) {
+        float u = factors[m * rank + r];
+        int po = r * f;
+        int oo = m * f;
+        for (int j = 0; j < f; j++) {
+          out[oo + j] += u * projection[po + j];
+        }
       }
     }
     return out;
+  }
+
+  /** c_m: mean probabilities centred and scaled to sum |c| = 1 (all zero if the models are equal). */
+  private static float[] capability(float[] meanP) {
+    double mean = 0;
+    for (float p : meanP) {
+      mean += p / meanP.length;
+    }
+    double abs = 0;
+    for (float p : meanP) {
+      abs += Math.abs(p - mean);
+    }
+    float[] c = new float[meanP.length];
+    for (int m = 0; m < c.length && abs > 0; m++) {
+      c[m] = (float) ((meanP[m] - mean) / abs);
+    }
+    return c;
+  }
+  /** Features per prompt for an embedding of size d: e, z, z^2, z * e and a constant. */
+  public static int featureCount(int d) {
+    return 2 * d + 3;
+  }
+
+  /** x(q) for a prompt with embedding {@code e} and standardized log length {@code z}. */
+  public static float[] features(float[] e, double z) {
+    int d = e.length;
+    float[] x = new float[featureCount(d)];
+    System.arraycopy(e, 0, x, 0, d);
+    x[d] = (float) z;
+    x[d + 1] = (float) (z * z);
+    for (int j = 0; j < d; j++) {
+      x[d + 2 + j] = (float) (e[j] * z);
+    }
+    x[2 * d + 2] = 1f;
+    return x;
+  }
+
+  /** x(q) for {@code text} embedded as {@code e}. */
+  public float[] features(float[] e, String text) {
+    return features(e, length.z(text));
   }
 
   public int models() {
@@ -62,52 +165,137 @@ public final class MfModel {
     return d;
   }
 
-  /** s(m, q) for embedding e, computed the long way (for training checks and tests). */
-  public double score(int m, float[] e) {
+  public LengthScale lengthScale() {
+    return length;
+  }
+
+  public double lengthPrior() {
+    return lengthPrior;
+  }
+
+  /** This model with another length prior weight (the {@code length_prior} setting). */
+  public MfModel withLengthPrior(double prior) {
+    return new MfModel(models, d, vectors, bias, meanP, length, prior, projection, factors, rank, gapMean, gapStd,
+        gapPrior);
+  }
+
+  public double gapPrior() {
+    return gapPrior;
+  }
+
+  /** Whether this model has its factors, so the capability-gap prior can be used. */
+  public boolean hasGap() {
+    return projection != null;
+  }
+
+  /** This model with another capability-gap prior weight (the {@code gap_prior} setting). */
+  public MfModel withGapPrior(double prior) {
+    return new MfModel(models, d, vectors, bias, meanP, length, lengthPrior, projection, factors, rank, gapMean,
+        gapStd, prior);
+  }
+
+  /** The raw population gap {@code sum_m c_m p(m, q)}, from the factors: rank dot products, then rank per model. */
+  public double rawGap(float[] x) {
+    float[] h = new float[rank];
+    for (int r = 0; r < rank; r++) {
+      h[r] = dot(projection, r * f, x, f);
+    }
     double s = 0;
-    for (int i = 0; i < k; i++) {
-      double h = 0;
-      for (int j = 0; j < d; j++) {
-        h += (double) w[i * d + j] * e[j];
+    for (int m = 0; m < models; m++) {
+      if (capability[m] == 0) {
+        continue;
       }
-      s += classifier[i] * p[m * k + i] * h;
+      double logit = bias[m];
+      int off = m * rank;
+      for (int r = 0; r < rank; r++) {
+        logit += factors[off + r] * h[r];
+      }
+      s += capability[m] * sigmoid(logit);
     }
     return s;
   }
 
-  /** v such that {@code v . e = s(strong, q) - s(weak, q)}. */
-  public float[] pairVector(int strong, int weak) {
-    double[] c = new double[k];
-    for (int i = 0; i < k; i++) {
-      c[i] = classifier[i] * ((double) p[strong * k + i] - p[weak * k + i]);
+  /** g(q): the standardized capability gap of the prompt with features x (0 when the prior is off). */
+  public double gap(float[] x) {
+    return gapPrior == 0 ? 0 : (rawGap(x) - gapMean) / gapStd;
+  }
+
+  /** p(m, q): the probability that model m answers the prompt with features x well. */
+  public double probability(int m, float[] x) {
+    return sigmoid(bias[m] + dot(vectors, m * f, x, f));
+  }
+
+  private static float dot(float[] a, int off, float[] x, int n) {
+    float s0 = 0;
+    float s1 = 0;
+    float s2 = 0;
+    float s3 = 0;
+    int j = 0;
+    for (; j + 3 < n; j += 4) {
+      s0 += a[off + j] * x[j];
+      s1 += a[off + j + 1] * x[j + 1];
+      s2 += a[off + j + 2] * x[j + 2];
+      s3 += a[off + j + 3] * x[j + 3];
     }
-    float[] v = new float[d];
-    for (int j = 0; j < d; j++) {
-      double s = 0;
-      for (int i = 0; i < k; i++) {
-        s += c[i] * w[i * d + j];
-      }
-      v[j] = (float) s;
+    for (; j < n; j++) {
+      s0 += a[off + j] * x[j];
     }
-    return v;
+    return (s0 + s1) + (s2 + s3);
   }
 
   /**
    * The probability that trained model {@code a} answers better than model {@code b} on the prompt
-   * embedded as {@code e}: {@code sigmoid(s(a, q) - s(b, q))}. The one way N-way routing reads this
-   * model, so the model behind it can change. Thread-safe; each pair's difference is folded once
-   * ({@link #pairVector}) and kept, so a call is one dot product of size d (a ladder has few pairs).
+   * with features {@code x}: {@code 0.5 + 0.5 (p_a - p_b)} plus the priors, clamped to [0, 1]. The
+   * one way routing reads this model (two-way and N-way alike).
    */
-  public double pairWinRate(int a, int b, float[] e) {
-    float[] v = pairs.computeIfAbsent(a * models + b, key -> pairVector(a, b));
-    double s = 0;
-    for (int j = 0; j < d; j++) {
-      s += v[j] * e[j];
-    }
-    return sigmoid(s);
+  public double pairWinRate(int a, int b, float[] x) {
+    return pairWinRate(a, b, x, gap(x));
+  }
+
+  /** As {@link #pairWinRate(int, int, float[])} with the prompt's {@link #gap} already computed (N-way: once). */
+  public double pairWinRate(int a, int b, float[] x, double gap) {
+    double r = 0.5 + 0.5 * (probability(a, x) - probability(b, x)
+        + ((double) meanP[a] - meanP[b]) * (lengthPrior * x[d] + gapPrior * gap));
+    return r < 0 ? 0 : (r > 1 ? 1 : r);
+  }
+
+  public double meanProbability(int m) {
+    return meanP[m];
   }
 
   public static double sigmoid(double x) {
     return 1 / (1 + Math.exp(-x));
+  }
+
+  float[] vectors() {
+    return vectors;
+  }
+
+  float[] projection() {
+    return projection;
+  }
+
+  float[] factors() {
+    return factors;
+  }
+
+  int rank() {
+    return rank;
+  }
+
+  double gapMean() {
+    return gapMean;
+  }
+
+  double gapStd() {
+    return gapStd;
+  }
+
+  float[] bias() {
+    return bias;
+  }
+
+  float[] meanP() {
+    return meanP;
   }
 }

@@ -1,6 +1,7 @@
 package io.routewise.routers.mf;
 
 import io.routewise.embedding.Embedder;
+import io.routewise.routers.LengthScale;
 import io.routewise.routers.ModelDir;
 import io.routewise.routers.RouterContext;
 import io.routewise.routing.Ladder;
@@ -13,9 +14,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The {@code mf} router: {@code sigmoid(s(strong, q) - s(weak, q))} of a trained {@link MfModel},
- * on the shared sentence embedding of the prompt. Thread-safe (immutable; the embedder is shared and
- * thread-safe). Config, all optional:
+ * The {@code mf} router: the win rate of the strong model's trained stand-in over the weak one's
+ * from a trained {@link MfModel}, on the shared sentence embedding and the length of the prompt.
+ * Thread-safe (immutable; the embedder is shared and thread-safe). Config, all optional:
  *
  * <pre>
  * routers:
@@ -24,6 +25,8 @@ import java.util.Map;
  *     strong_model: gpt-4o-2024-05-13  # trained model id standing for the strong upstream
  *     weak_model: llama-3.1-8b-instruct
  *     embedding_model: minilm-l6-static  # default: embedding.model; must be what the model was trained on
+ *     length_prior: 1.0                # default: the manifest's; 0 turns the length prior off
+ *     gap_prior: 0.5                   # likewise, the capability-gap prior (MfModel)
  * </pre>
  *
  * Without {@code strong_model}, the strong upstream's {@code router_model}, else its {@code model}
@@ -36,10 +39,13 @@ import java.util.Map;
 public final class MfRouter implements Router {
   public static final String NAME = "mf";
   public static final String KIND = "mf";
+  /** The manifest's {@code recipe}: point-wise scores over embedding and length features. */
+  public static final String RECIPE = "pointwise-v2";
 
   private final Embedder embedder;
   private final MfModel model;
-  private final float[] pair;
+  private final int strongRow;
+  private final int weakRow;
   private final String strong;
   private final String weak;
   private final Map<String, Integer> upstreamModels;
@@ -53,7 +59,8 @@ public final class MfRouter implements Router {
       Map<String, Integer> upstreamModels) {
     this.embedder = embedder;
     this.model = model;
-    this.pair = model.pairVector(strong, weak);
+    this.strongRow = strong;
+    this.weakRow = weak;
     this.strong = strongId;
     this.weak = weakId;
     this.upstreamModels = Map.copyOf(upstreamModels);
@@ -61,14 +68,10 @@ public final class MfRouter implements Router {
 
   public static Router create(RouterContext ctx) throws IOException {
     ModelDir md = ModelDir.forRouter(ctx, NAME, KIND);
+    MfModel model = load(md);
+    model = model.withLengthPrior(ctx.settings().number("length_prior", model.lengthPrior(), 0, 10))
+        .withGapPrior(ctx.settings().number("gap_prior", model.gapPrior(), 0, 10));
     List<String> models = md.models();
-    int k = md.manifest().path("dim").asInt(-1);
-    if (k <= 0) {
-      throw new IOException(md.dir().resolve("manifest.json") + ": \"dim\" (the MF latent size) is missing");
-    }
-    int d = md.embeddingDimension();
-    MfModel model = new MfModel(models.size(), k, d,
-        md.weights("model_vectors", models.size(), k), md.weights("projection", k, d), md.weights("classifier", k));
     Map<String, String> placed = md.placeUpstreams(ctx);
     String strong = md.upstreamModel(ctx, true);
     String weak = md.upstreamModel(ctx, false);
@@ -84,12 +87,42 @@ public final class MfRouter implements Router {
     return new MfRouter(embedder, model, models.indexOf(strong), models.indexOf(weak), strong, weak, rows);
   }
 
+  /** Reads a model directory written by {@link MfTrainer#save}. */
+  public static MfModel load(ModelDir md) throws IOException {
+    var manifest = md.manifest();
+    java.nio.file.Path file = md.dir().resolve("manifest.json");
+    if (!RECIPE.equals(manifest.path("recipe").asText())) {
+      throw new IOException(file + ": recipe '" + manifest.path("recipe").asText() + "' is not " + RECIPE
+          + " (a model from an older routewise: retrain it with 'routewise train mf')");
+    }
+    var len = manifest.path("length");
+    if (!len.path("mean").isNumber() || !len.path("std").isNumber() || !(len.path("std").asDouble() > 0)) {
+      throw new IOException(file + ": \"length\" must give a number \"mean\" and a positive \"std\"");
+    }
+    var gap = manifest.path("gap");
+    int rank = manifest.path("rank").asInt(-1);
+    if (!gap.path("mean").isNumber() || !(gap.path("std").asDouble() > 0) || rank < 1) {
+      throw new IOException(file + ": \"gap\" {mean, std > 0} and \"rank\" (>= 1) are required");
+    }
+    int n = md.models().size();
+    int d = md.embeddingDimension();
+    return new MfModel(n, d, md.weights("prompt_projection", rank, MfModel.featureCount(d)),
+        md.weights("model_factors", n, rank), rank, md.weights("model_bias", n), md.weights("mean_probability", n),
+        new LengthScale(len.path("mean").asDouble(), len.path("std").asDouble()),
+        manifest.path("length_prior").asDouble(0), gap.path("mean").asDouble(), gap.path("std").asDouble(),
+        manifest.path("gap_prior").asDouble(0));
+  }
+
   public String strongModel() {
     return strong;
   }
 
   public String weakModel() {
     return weak;
+  }
+
+  public MfModel model() {
+    return model;
   }
 
   /**
@@ -104,14 +137,14 @@ public final class MfRouter implements Router {
 
   @Override
   public double strongWinRate(Prompt prompt) {
-    return winRate(embedder.embed(prompt.text()));
+    return winRate(embedder.embed(prompt.text()), prompt.text());
   }
 
-  /** With the embedding cached, a dot product: no scoring thread. */
+  /** With the embedding cached, two dot products: no need for a scoring thread. */
   @Override
   public double cachedWinRate(Prompt prompt) {
     float[] e = embedder.cached(prompt.text());
-    return e == null ? Double.NaN : winRate(e);
+    return e == null ? Double.NaN : winRate(e, prompt.text());
   }
 
   /** P(top beats each rung) from the trained model's own scores of the models standing for them. */
@@ -125,19 +158,17 @@ public final class MfRouter implements Router {
       }
       rows[i] = row;
     }
-    float[] e = embedder.embed(prompt.text());
+    float[] x = model.features(embedder.embed(prompt.text()), prompt.text());
+    double gap = model.gap(x);
     double[] rates = new double[rows.length];
     for (int i = 1; i < rows.length; i++) {
-      rates[i] = model.pairWinRate(rows[0], rows[i], e);
+      rates[i] = model.pairWinRate(rows[0], rows[i], x, gap);
     }
     return rates;
   }
 
-  private double winRate(float[] e) {
-    double s = 0;
-    for (int i = 0; i < e.length; i++) {
-      s += pair[i] * e[i];
-    }
-    return MfModel.sigmoid(s);
+  /** The win rate of the strong model's stand-in for a prompt embedded as {@code e}. */
+  public double winRate(float[] e, String text) {
+    return model.pairWinRate(strongRow, weakRow, model.features(e, text));
   }
 }

@@ -1,59 +1,318 @@
 package io.routewise.routers.mf;
 
-import io.routewise.routers.AdamW;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.routewise.data.Dataset;
+import io.routewise.data.OutcomeTable;
+import io.routewise.data.PromptRecord;
 import io.routewise.data.TrainingSet;
-import io.routewise.eval.QualityCurve;
+import io.routewise.routers.AdamW;
+import io.routewise.routers.LengthScale;
 import io.routewise.routers.ModelDir;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import me.tongfei.progressbar.ProgressBar;
 
 /**
- * Trains an {@link MfModel} on pairwise battles: for a battle won by a over b, the loss is
- * {@code -log sigmoid(s(a) - s(b))}; a tie is a half win each way (label 0.5) with weight
- * {@code tieWeight}. Each prompt's battles are averaged, so a prompt with 51 models (1275 pairs)
- * counts as much as one with 2. AdamW over mini-batches of prompts; single-threaded and seeded, so
- * the same data and seed give the same bytes.
+ * Trains an {@link MfModel} point-wise: every (prompt, model) score in [0, 1] is a soft label of
+ * {@code p(m, q) = sigmoid(b_m + c(q) + u_m . W x(q))}, with {@code c(q) = v . x(q)} the prompt's
+ * own ease and {@code W x(q)} its k-dimensional factor (the matrix factorization: model vectors u_m
+ * against prompt factors).
+ *
+ * <p>Why point-wise and how it is weighted (the ablations are in BENCHMARKS.md):
+ * <ul>
+ *   <li>A prompt counts once, however many models answered it: its observations share a weight of 1
+ *       (pairwise losses gave a 31-model MMLU-Pro prompt 465 comparisons and a two-model MMLU prompt
+ *       one, so the two-model data that names the user's real pair drowned).
+ *   <li>Each source counts as much as any other in total, so 300 judge-scored chat prompts are not
+ *       outweighed 20:1 by one benchmark.
+ *   <li>Scores keep what pairwise losses threw away: when both models are right, or both wrong.
+ *       That is what tells a prompt the weak model can answer from one nobody can.
+ * </ul>
+ *
+ * Full-batch Adam with L2 on W, u and (a tenth as much) v. The work is split into a fixed number of
+ * row blocks whose gradients are summed in order, so the result is the same bytes for the same data
+ * and seed whatever the thread count.
  */
 public final class MfTrainer {
 
   /** Hyperparameters. */
-  public record Options(int dim, int epochs, int batchPrompts, double lr, double weightDecay, double tieWeight,
-      long seed, boolean progress) {
+  public record Options(int dim, int iterations, double lr, double l2, double lengthPrior, double gapPrior, long seed,
+      int threads, boolean progress) {
+    /** The default priors' weights (what the shipped mf uses; sw_ranking has its own length prior). */
+    public static final double LENGTH_PRIOR = 1.0;
+    public static final double GAP_PRIOR = 0.5;
+
     public static Options defaults() {
-      return new Options(128, 30, 32, 3e-3, 1e-4, 0.5, 42, true);
+      return new Options(32, 400, 0.01, 3e-4, LENGTH_PRIOR, GAP_PRIOR, 42,
+          Math.min(4, Runtime.getRuntime().availableProcessors()), true);
     }
 
-    public Options withEpochs(int e) {
-      return new Options(dim, e, batchPrompts, lr, weightDecay, tieWeight, seed, progress);
+    public Options withProgress(boolean p) {
+      return new Options(dim, iterations, lr, l2, lengthPrior, gapPrior, seed, threads, p);
     }
   }
 
+  private static final int BLOCKS = 8;
+
   private final TrainingSet set;
   private final Options o;
+  private final OutcomeTable table;
+  private final LengthScale length;
   private final int n;
+  private final int m;
   private final int k;
   private final int d;
-  final float[] p;
-  final float[] w;
-  final float[] c;
+  private final int f;
 
   public MfTrainer(TrainingSet set, Options options) {
     this.set = set;
     this.o = options;
-    this.n = set.data().models().size();
+    this.table = OutcomeTable.of(set.data());
+    List<String> texts = new ArrayList<>();
+    for (int q : set.train()) {
+      texts.add(set.data().prompts().get(q).prompt());
+    }
+    this.length = LengthScale.of(texts);
+    this.n = set.train().size();
+    this.m = set.data().models().size();
     this.k = options.dim();
     this.d = set.embeddings()[0].length;
-    Random rnd = new Random(options.seed());
-    p = gaussian(rnd, n * k, 1.0);
-    w = gaussian(rnd, k * d, 1.0 / Math.sqrt(d));
-    c = gaussian(rnd, k, 1.0 / Math.sqrt(k));
+    this.f = MfModel.featureCount(d);
+  }
+
+  public LengthScale lengthScale() {
+    return length;
+  }
+
+  public OutcomeTable outcomes() {
+    return table;
+  }
+
+  /** Features of dataset prompt q. */
+  float[] features(int q) {
+    return MfModel.features(set.embeddings()[q], length.z(set.data().prompts().get(q).prompt()));
+  }
+
+  /** Runs the optimization and returns the folded model. */
+  public MfModel train() {
+    List<Integer> rows = set.train();
+    float[][] x = new float[n][];
+    for (int i = 0; i < n; i++) {
+      x[i] = features(rows.get(i));
+    }
+    float[] weight = observationWeights(rows);
+    Random rnd = new Random(o.seed());
+    float[] w = gaussian(rnd, k * f, 0.01);
+    float[] u = gaussian(rnd, m * k, 0.1);
+    float[] b = new float[m];
+    float[] v = new float[f];
+    AdamW aw = new AdamW(w.length);
+    AdamW au = new AdamW(u.length);
+    AdamW ab = new AdamW(b.length);
+    AdamW av = new AdamW(v.length);
+    int threads = Math.max(1, Math.min(o.threads(), BLOCKS));
+    ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+      Thread t = new Thread(r, "mf-train");
+      t.setDaemon(true);
+      return t;
+    });
+    try (ProgressBar pb = TrainingSet.progressBar("train mf", o.iterations(), o.progress())) {
+      for (int it = 0; it < o.iterations(); it++) {
+        List<Future<double[][]>> parts = new ArrayList<>();
+        for (int blk = 0; blk < BLOCKS; blk++) {
+          int from = (int) ((long) n * blk / BLOCKS);
+          int to = (int) ((long) n * (blk + 1) / BLOCKS);
+          parts.add(pool.submit(() -> block(from, to, rows, x, weight, w, u, b, v)));
+        }
+        float[] gw = new float[w.length];
+        float[] gu = new float[u.length];
+        float[] gb = new float[b.length];
+        float[] gv = new float[v.length];
+        double loss = 0;
+        for (Future<double[][]> part : parts) {
+          double[][] g = part.get();
+          add(gw, g[0]);
+          add(gu, g[1]);
+          add(gb, g[2]);
+          add(gv, g[3]);
+          loss += g[4][0];
+        }
+        for (int i = 0; i < w.length; i++) {
+          gw[i] += (float) (o.l2() * w[i]);
+        }
+        for (int i = 0; i < u.length; i++) {
+          gu[i] += (float) (o.l2() * u[i]);
+        }
+        for (int i = 0; i < v.length; i++) {
+          gv[i] += (float) (0.1 * o.l2() * v[i]);
+        }
+        aw.step(w, gw, o.lr(), 0);
+        au.step(u, gu, o.lr(), 0);
+        ab.step(b, gb, o.lr(), 0);
+        av.step(v, gv, o.lr(), 0);
+        pb.step();
+        if (it % 20 == 19 || it == o.iterations() - 1) {
+          pb.setExtraMessage(String.format(" loss %.4f", loss));
+        }
+        lastLoss = loss;
+      }
+    } catch (Exception e) {
+      throw new IllegalStateException("mf training failed: " + e.getMessage(), e);
+    } finally {
+      pool.shutdownNow();
+    }
+    // The factors: projection [v; W] (rank k + 1) and per model [1, u_m]; MfModel folds them.
+    int rank = k + 1;
+    float[] projection = new float[rank * f];
+    System.arraycopy(v, 0, projection, 0, f);
+    System.arraycopy(w, 0, projection, f, k * f);
+    float[] factors = new float[m * rank];
+    for (int mm = 0; mm < m; mm++) {
+      factors[mm * rank] = 1;
+      System.arraycopy(u, mm * k, factors, mm * rank + 1, k);
+    }
+    MfModel raw = new MfModel(m, d, projection, factors, rank, b.clone(), new float[m], length, 0, 0, 1, 0);
+    float[] meanP = new float[m];
+    for (int i = 0; i < n; i++) {
+      for (int mm = 0; mm < m; mm++) {
+        meanP[mm] += (float) (raw.probability(mm, x[i]) / n);
+      }
+    }
+    // The gap's scale over the training prompts, so gap_prior reads like length_prior (per std).
+    MfModel withMeans = new MfModel(m, d, projection, factors, rank, b, meanP, length, 0, 0, 1, 0);
+    double s = 0;
+    double ss = 0;
+    for (int i = 0; i < n; i++) {
+      double g = withMeans.rawGap(x[i]);
+      s += g;
+      ss += g * g;
+    }
+    double mean = s / Math.max(1, n);
+    double std = Math.sqrt(Math.max(ss / Math.max(1, n) - mean * mean, 1e-12));
+    return new MfModel(m, d, projection, factors, rank, b, meanP, length, o.lengthPrior(), mean, std, o.gapPrior());
+  }
+
+  private double lastLoss = Double.NaN;
+
+  /** The weighted cross-entropy of the last iteration. */
+  public double lastLoss() {
+    return lastLoss;
+  }
+
+  /** Gradients of one block of training rows: {gw, gu, gb, gv, {loss}}. */
+  private double[][] block(int from, int to, List<Integer> rows, float[][] x, float[] weight, float[] w, float[] u,
+      float[] b, float[] v) {
+    double[] gw = new double[w.length];
+    double[] gu = new double[u.length];
+    double[] gb = new double[b.length];
+    double[] gv = new double[v.length];
+    double loss = 0;
+    double[] h = new double[k];
+    double[] gh = new double[k];
+    for (int i = from; i < to; i++) {
+      float[] xi = x[i];
+      int q = rows.get(i);
+      for (int r = 0; r < k; r++) {
+        h[r] = dot(w, r * f, xi, f);
+      }
+      double c = dot(v, 0, xi, f);
+      java.util.Arrays.fill(gh, 0);
+      double gc = 0;
+      int o0 = table.start(q);
+      for (int ob = o0; ob < table.end(q); ob++) {
+        int mm = table.model(ob);
+        double logit = b[mm] + c;
+        for (int r = 0; r < k; r++) {
+          logit += u[mm * k + r] * h[r];
+        }
+        double p = MfModel.sigmoid(logit);
+        double t = table.score(ob);
+        double wt = weight[ob];
+        loss += wt * (Math.log1p(Math.exp(-Math.abs(logit))) + Math.max(logit, 0) - t * logit);
+        double g = wt * (p - t);
+        gb[mm] += g;
+        gc += g;
+        for (int r = 0; r < k; r++) {
+          gu[mm * k + r] += g * h[r];
+          gh[r] += g * u[mm * k + r];
+        }
+      }
+      for (int r = 0; r < k; r++) {
+        double g = gh[r];
+        if (g != 0) {
+          int off = r * f;
+          for (int j = 0; j < f; j++) {
+            gw[off + j] += g * xi[j];
+          }
+        }
+      }
+      if (gc != 0) {
+        for (int j = 0; j < f; j++) {
+          gv[j] += gc * xi[j];
+        }
+      }
+    }
+    return new double[][] {gw, gu, gb, gv, {loss}};
+  }
+
+  /**
+   * Each observation's weight: a prompt's observations share its weight equally, and each source's
+   * prompts together weigh the same as any other source's. Normalized to sum 1.
+   */
+  float[] observationWeights(List<Integer> rows) {
+    Map<String, Integer> perSource = new HashMap<>();
+    for (int q : rows) {
+      perSource.merge(set.data().prompts().get(q).source(), 1, Integer::sum);
+    }
+    float[] weight = new float[Math.max(1, table.end(table.prompts() - 1))];
+    double total = 0;
+    for (int q : rows) {
+      int obs = table.end(q) - table.start(q);
+      if (obs == 0) {
+        continue;
+      }
+      double sourceWeight = 1.0 / perSource.get(set.data().prompts().get(q).source());
+      for (int ob = table.start(q); ob < table.end(q); ob++) {
+        weight[ob] = (float) (sourceWeight / obs);
+        total += weight[ob];
+      }
+    }
+    for (int i = 0; i < weight.length; i++) {
+      weight[i] = (float) (weight[i] / total);
+    }
+    return weight;
+  }
+
+  private static double dot(float[] a, int off, float[] x, int len) {
+    float s0 = 0;
+    float s1 = 0;
+    float s2 = 0;
+    float s3 = 0;
+    int j = 0;
+    for (; j + 3 < len; j += 4) {
+      s0 += a[off + j] * x[j];
+      s1 += a[off + j + 1] * x[j + 1];
+      s2 += a[off + j + 2] * x[j + 2];
+      s3 += a[off + j + 3] * x[j + 3];
+    }
+    for (; j < len; j++) {
+      s0 += a[off + j] * x[j];
+    }
+    return (s0 + s1) + (s2 + s3);
+  }
+
+  private static void add(float[] into, double[] g) {
+    for (int i = 0; i < into.length; i++) {
+      into[i] += (float) g[i];
+    }
   }
 
   private static float[] gaussian(Random rnd, int size, double std) {
@@ -64,224 +323,69 @@ public final class MfTrainer {
     return a;
   }
 
-  public MfModel model() {
-    return new MfModel(n, k, d, p, w, c);
-  }
-
-  /** Runs all epochs; returns the final training loss. */
-  public double train() {
-    Dataset data = set.data();
-    List<Integer> order = new ArrayList<>(set.train());
-    Random rnd = new Random(o.seed() + 1);
-    AdamW adamP = new AdamW(p.length);
-    AdamW adamW = new AdamW(w.length);
-    AdamW adamC = new AdamW(c.length);
-    float[] gp = new float[p.length];
-    float[] gw = new float[w.length];
-    float[] gc = new float[c.length];
-    float[] ph = new float[p.length];
-    double[] norms = new double[n];
-    double[] h = new double[k];
-    double[] dh = new double[k];
-    double[] s = new double[n];
-    double[] gs = new double[n];
-    boolean[] seen = new boolean[n];
-    double lastLoss = Double.NaN;
-    int steps = (order.size() + o.batchPrompts() - 1) / o.batchPrompts();
-    try (ProgressBar pb = TrainingSet.progressBar("train mf", (long) steps * o.epochs(), o.progress())) {
-      for (int epoch = 0; epoch < o.epochs(); epoch++) {
-        Collections.shuffle(order, rnd);
-        double epochLoss = 0;
-        int epochPrompts = 0;
-        for (int start = 0; start < order.size(); start += o.batchPrompts()) {
-          int end = Math.min(order.size(), start + o.batchPrompts());
-          // normalized model vectors for this step
-          for (int m = 0; m < n; m++) {
-            double ss = 0;
-            for (int i = 0; i < k; i++) {
-              ss += (double) p[m * k + i] * p[m * k + i];
-            }
-            norms[m] = Math.sqrt(ss) + 1e-12;
-            for (int i = 0; i < k; i++) {
-              ph[m * k + i] = (float) (p[m * k + i] / norms[m]);
-            }
-          }
-          java.util.Arrays.fill(gp, 0);
-          java.util.Arrays.fill(gw, 0);
-          java.util.Arrays.fill(gc, 0);
-          int batch = end - start;
-          for (int bi = start; bi < end; bi++) {
-            int q = order.get(bi);
-            int b0 = data.battleStart(q);
-            int b1 = data.battleEnd(q);
-            if (b1 == b0) {
-              continue;
-            }
-            float[] e = set.embeddings()[q];
-            for (int i = 0; i < k; i++) {
-              double acc = 0;
-              int row = i * d;
-              for (int j = 0; j < d; j++) {
-                acc += w[row + j] * e[j];
-              }
-              h[i] = acc;
-            }
-            java.util.Arrays.fill(seen, false);
-            for (int b = b0; b < b1; b++) {
-              seen[data.winner(b)] = true;
-              seen[data.loser(b)] = true;
-            }
-            for (int m = 0; m < n; m++) {
-              gs[m] = 0;
-              if (seen[m]) {
-                double acc = 0;
-                for (int i = 0; i < k; i++) {
-                  acc += c[i] * ph[m * k + i] * h[i];
-                }
-                s[m] = acc;
-              }
-            }
-            double weightSum = 0;
-            for (int b = b0; b < b1; b++) {
-              weightSum += data.tie(b) ? o.tieWeight() : 1.0;
-            }
-            if (weightSum == 0) {
-              continue;
-            }
-            double loss = 0;
-            for (int b = b0; b < b1; b++) {
-              boolean tie = data.tie(b);
-              double wt = (tie ? o.tieWeight() : 1.0) / weightSum;
-              if (wt == 0) {
-                continue;
-              }
-              double delta = s[data.winner(b)] - s[data.loser(b)];
-              double sig = MfModel.sigmoid(delta);
-              double y = tie ? 0.5 : 1.0;
-              loss += wt * (Math.log1p(Math.exp(-Math.abs(delta))) + Math.max(-delta, 0) + (1 - y) * delta);
-              double g = wt * (sig - y) / batch;
-              gs[data.winner(b)] += g;
-              gs[data.loser(b)] -= g;
-            }
-            epochLoss += loss;
-            epochPrompts++;
-            java.util.Arrays.fill(dh, 0);
-            for (int m = 0; m < n; m++) {
-              double g = gs[m];
-              if (g == 0) {
-                continue;
-              }
-              int off = m * k;
-              double dot = 0;
-              for (int i = 0; i < k; i++) {
-                double u = ph[off + i] * h[i];
-                gc[i] += (float) (g * u);
-                dh[i] += g * c[i] * ph[off + i];
-                dot += ph[off + i] * (g * c[i] * h[i]);
-              }
-              // d/dP of normalize(P): (I - p^ p^T) / |P|
-              for (int i = 0; i < k; i++) {
-                double dph = g * c[i] * h[i];
-                gp[off + i] += (float) ((dph - ph[off + i] * dot) / norms[m]);
-              }
-            }
-            for (int i = 0; i < k; i++) {
-              float dhi = (float) dh[i];
-              if (dhi == 0) {
-                continue;
-              }
-              int row = i * d;
-              for (int j = 0; j < d; j++) {
-                gw[row + j] += dhi * e[j];
-              }
-            }
-          }
-          adamP.step(p, gp, o.lr(), o.weightDecay());
-          adamW.step(w, gw, o.lr(), o.weightDecay());
-          adamC.step(c, gc, o.lr(), o.weightDecay());
-          pb.step();
-        }
-        lastLoss = epochLoss / Math.max(1, epochPrompts);
-        pb.setExtraMessage(String.format(" epoch %d loss %.4f", epoch + 1, lastLoss));
+  /**
+   * Every model's score on every training prompt: the observed one where there is one, else the
+   * model's probability moved by how much the prompt's observed models beat their own predictions
+   * (its residual ease), clamped to [0, 1]. What {@code sw_ranking} averages over neighbours.
+   */
+  public float[][] completedOutcomes(MfModel model) {
+    List<Integer> rows = set.train();
+    float[][] out = new float[rows.size()][m];
+    for (int i = 0; i < rows.size(); i++) {
+      int q = rows.get(i);
+      float[] xi = features(q);
+      double[] p = new double[m];
+      for (int mm = 0; mm < m; mm++) {
+        p[mm] = model.probability(mm, xi);
       }
-    }
-    return lastLoss;
-  }
-
-  /** Held-out pairwise accuracy (non-tie battles) and, for a pair, APGR on prompts that have both. */
-  public static ObjectNode heldOutMetrics(MfModel model, TrainingSet set, String strong, String weak) {
-    ObjectNode out = ModelDir.json().createObjectNode();
-    Dataset data = set.data();
-    long right = 0;
-    long total = 0;
-    for (int q : set.heldOut()) {
-      float[] e = set.embeddings()[q];
-      for (int b = data.battleStart(q); b < data.battleEnd(q); b++) {
-        if (data.tie(b)) {
-          continue;
-        }
-        total++;
-        if (model.score(data.winner(b), e) > model.score(data.loser(b), e)) {
-          right++;
-        }
+      double resid = 0;
+      int obs = 0;
+      for (int ob = table.start(q); ob < table.end(q); ob++) {
+        resid += table.score(ob) - p[table.model(ob)];
+        obs++;
       }
-    }
-    out.put("prompts", set.heldOut().size());
-    out.put("battles_decided", total);
-    out.put("pairwise_accuracy", total == 0 ? Double.NaN : round((double) right / total));
-    int si = data.modelIndex(strong);
-    int wi = data.modelIndex(weak);
-    if (si >= 0 && wi >= 0) {
-      float[] v = model.pairVector(si, wi);
-      apgrOn(out, set, strong, weak, e -> {
-        double s = 0;
-        for (int i = 0; i < e.length; i++) {
-          s += v[i] * e[i];
-        }
-        return MfModel.sigmoid(s);
-      });
+      resid = obs == 0 ? 0 : resid / obs;
+      for (int mm = 0; mm < m; mm++) {
+        out[i][mm] = (float) Math.max(0, Math.min(1, p[mm] + resid));
+      }
+      for (int ob = table.start(q); ob < table.end(q); ob++) {
+        out[i][table.model(ob)] = table.score(ob);
+      }
     }
     return out;
   }
 
-  /** Adds {@code pair, apgr, cpt50, n} for the pair on held-out prompts where both have outcomes. */
-  public static void apgrOn(ObjectNode out, TrainingSet set, String strong, String weak,
-      java.util.function.ToDoubleFunction<float[]> scorer) {
-    List<double[]> rows = new ArrayList<>();
-    for (int q : set.heldOut()) {
-      var oc = set.data().prompts().get(q).outcomes();
-      if (oc.containsKey(strong) && oc.containsKey(weak)) {
-        rows.add(new double[] {scorer.applyAsDouble(set.embeddings()[q]), oc.get(strong), oc.get(weak)});
-      }
-    }
-    out.put("pair", strong + " vs " + weak);
-    out.put("pair_prompts", rows.size());
-    if (rows.size() >= 10) {
-      double[] sc = rows.stream().mapToDouble(r -> r[0]).toArray();
-      double[] sq = rows.stream().mapToDouble(r -> r[1]).toArray();
-      double[] wq = rows.stream().mapToDouble(r -> r[2]).toArray();
-      QualityCurve curve = QualityCurve.of(sc, sq, wq);
-      out.put("apgr", round(curve.apgr()));
-      out.put("cpt50", round(curve.cpt(0.5)));
-    }
-  }
-
-  static double round(double x) {
-    return Math.round(x * 10000) / 10000.0;
-  }
-
   /** Writes the model directory (weights + manifest). */
-  public void save(Path dir, ObjectNode manifest) throws IOException {
+  public static void save(MfModel model, Path dir, ObjectNode manifest) throws IOException {
     java.nio.file.Files.createDirectories(dir);
-    float[] pn = MfModel.normalizedRows(p, n, k);
-    ModelDir.writeFloats(dir.resolve("model_vectors.f32"), pn);
-    ModelDir.writeFloats(dir.resolve("projection.f32"), w);
-    ModelDir.writeFloats(dir.resolve("classifier.f32"), c);
-    manifest.put("dim", k);
+    ModelDir.writeFloats(dir.resolve("prompt_projection.f32"), model.projection());
+    ModelDir.writeFloats(dir.resolve("model_factors.f32"), model.factors());
+    ModelDir.writeFloats(dir.resolve("model_bias.f32"), model.bias());
+    ModelDir.writeFloats(dir.resolve("mean_probability.f32"), model.meanP());
+    manifest.put("recipe", MfRouter.RECIPE);
+    ObjectNode len = manifest.putObject("length");
+    len.put("mean", model.lengthScale().mean()).put("std", model.lengthScale().std());
+    manifest.put("length_prior", model.lengthPrior());
+    ObjectNode gap = manifest.putObject("gap");
+    gap.put("mean", model.gapMean()).put("std", model.gapStd());
+    manifest.put("gap_prior", model.gapPrior());
+    manifest.put("rank", model.rank());
     ObjectNode weights = manifest.putObject("weights");
-    weights.putObject("model_vectors").put("file", "model_vectors.f32").putArray("shape").add(n).add(k);
-    weights.putObject("projection").put("file", "projection.f32").putArray("shape").add(k).add(d);
-    weights.putObject("classifier").put("file", "classifier.f32").putArray("shape").add(k);
+    int f = MfModel.featureCount(model.dimension());
+    weights.putObject("prompt_projection").put("file", "prompt_projection.f32").putArray("shape").add(model.rank()).add(f);
+    weights.putObject("model_factors").put("file", "model_factors.f32").putArray("shape").add(model.models())
+        .add(model.rank());
+    weights.putObject("model_bias").put("file", "model_bias.f32").putArray("shape").add(model.models());
+    weights.putObject("mean_probability").put("file", "mean_probability.f32").putArray("shape").add(model.models());
     ModelDir.writeManifest(dir, manifest);
+  }
+
+  /** Reads the prompt record of dataset row q (for callers outside the package). */
+  PromptRecord prompt(int q) {
+    return set.data().prompts().get(q);
+  }
+
+  Dataset data() {
+    return set.data();
   }
 }

@@ -1,7 +1,7 @@
 package io.routewise.routers.sw;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.routewise.embedding.Embedder;
+import io.routewise.routers.LengthScale;
 import io.routewise.routers.ModelDir;
 import io.routewise.routers.RouterContext;
 import io.routewise.routing.Ladder;
@@ -14,15 +14,15 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The {@code sw_ranking} router, RouteLLM's similarity-weighted ranking: the models are grouped into
- * Elo tiers at training time; for a query, the stored training prompts are weighted by
- * {@code 10 * 10^(sim / max_sim)}, a Bradley-Terry fit over the weighted tier-pair win counts gives
- * each tier a rating, and the strong model wins with {@code 1 / (1 + 10^((r_weak - r_strong) / 400))}
- * from the ratings of the strong and the weak model's tiers. Thread-safe (the index is immutable,
- * each call allocates its own buffers).
- *
- * <p>With more than two upstreams each is placed on a trained model as for {@code mf}, and
- * {@link #topWinRates} reads the top's win over each from the same fit. Config, all optional:
+ * The {@code sw_ranking} router, RouteLLM's similarity-weighted idea with the pair kept whole: the
+ * stored training prompts are weighted by their similarity to the query ({@link SwIndex}), the
+ * strong and the weak model's scores on them are averaged under those weights, and the win rate is
+ * {@code 0.5 + 0.5 (s_strong - s_weak)} plus the same two priors as {@code mf}
+ * ({@code (mean s_strong - mean s_weak) * (length_prior * z + gap_prior * g)}, g the neighbours'
+ * capability gap, see {@link SwIndex}), clamped to [0, 1]. The scores are the
+ * models' own where the data measured them and completed from the other models' results on the same
+ * prompt elsewhere ({@link SwTrainer}). Thread-safe (the index is immutable, each call allocates
+ * its own buffers). Config, all optional:
  *
  * <pre>
  * routers:
@@ -31,71 +31,84 @@ import java.util.Map;
  *     strong_model: gpt-4o-2024-05-13
  *     weak_model: llama-3.1-8b-instruct
  *     embedding_model: minilm-l6-static  # default: embedding.model; must be what the index was built on
+ *     length_prior: 2.0                # default: the manifest's; 0 turns it off
+ *     gap_prior: 0.5                   # likewise, the capability-gap prior
  * </pre>
+ *
+ * <p>RouteLLM fits a Bradley-Terry model over Elo tiers of the neighbours' battles; tiers lose which
+ * models were compared and a battle loses the prompts both models got right or both got wrong,
+ * which is what tells a prompt the weak model handles from one nobody can (BENCHMARKS.md).
  */
 public final class SwRankingRouter implements Router {
   public static final String NAME = "sw_ranking";
   public static final String KIND = "sw_ranking";
+  /** The manifest's {@code recipe}. */
+  public static final String RECIPE = "completed-scores-v2";
 
   private final Embedder embedder;
   private final SwIndex index;
-  private final int strongTier;
-  private final int weakTier;
-  private final Map<String, Integer> upstreamTiers;
+  private final int strongRow;
+  private final int weakRow;
+  private final double lengthPrior;
+  private final double gapPrior;
+  private final Map<String, Integer> upstreamRows;
 
-  public SwRankingRouter(Embedder embedder, SwIndex index, int strongTier, int weakTier) {
-    this(embedder, index, strongTier, weakTier, Map.of("strong", strongTier, "weak", weakTier));
+  public SwRankingRouter(Embedder embedder, SwIndex index, int strongRow, int weakRow, double lengthPrior,
+      double gapPrior) {
+    this(embedder, index, strongRow, weakRow, lengthPrior, gapPrior, Map.of("strong", strongRow, "weak", weakRow));
   }
 
-  /** @param upstreamTiers each upstream's name to the tier of the model standing for it */
-  public SwRankingRouter(Embedder embedder, SwIndex index, int strongTier, int weakTier,
-      Map<String, Integer> upstreamTiers) {
+  /** @param upstreamRows each upstream's name to the row of the model standing for it */
+  public SwRankingRouter(Embedder embedder, SwIndex index, int strongRow, int weakRow, double lengthPrior,
+      double gapPrior, Map<String, Integer> upstreamRows) {
     this.embedder = embedder;
     this.index = index;
-    this.strongTier = strongTier;
-    this.weakTier = weakTier;
-    this.upstreamTiers = Map.copyOf(upstreamTiers);
+    this.strongRow = strongRow;
+    this.weakRow = weakRow;
+    this.lengthPrior = lengthPrior;
+    this.gapPrior = gapPrior;
+    this.upstreamRows = Map.copyOf(upstreamRows);
   }
 
   public static Router create(RouterContext ctx) throws IOException {
     ModelDir md = ModelDir.forRouter(ctx, NAME, KIND);
     Path manifest = md.dir().resolve("manifest.json");
-    int tiers = md.manifest().path("num_tiers").asInt(-1);
-    int prompts = md.manifest().path("prompts").asInt(-1);
-    if (tiers < 2 || prompts < 1) {
-      throw new IOException(manifest + ": \"num_tiers\" (>= 2) and \"prompts\" (>= 1) are required");
+    var m = md.manifest();
+    if (!RECIPE.equals(m.path("recipe").asText())) {
+      throw new IOException(manifest + ": recipe '" + m.path("recipe").asText() + "' is not " + RECIPE
+          + " (a model from an older routewise: retrain it with 'routewise train sw')");
+    }
+    int prompts = m.path("prompts").asInt(-1);
+    double temperature = m.path("temperature").asDouble(-1);
+    var len = m.path("length");
+    if (prompts < 1 || !(temperature > 0) || !len.path("mean").isNumber() || !(len.path("std").asDouble() > 0)) {
+      throw new IOException(manifest + ": \"prompts\" (>= 1), a positive \"temperature\" and \"length\""
+          + " {mean, std > 0} are required");
     }
     int d = md.embeddingDimension();
-    SwIndex index = new SwIndex(prompts, d, tiers, md.weights("embeddings", prompts, d),
-        md.weights("tier_wins", prompts, tiers, tiers));
+    int n = md.models().size();
+    SwIndex index = new SwIndex(prompts, d, n, md.weights("embeddings", prompts, d), md.weights("scores", prompts, n),
+        md.weights("mean_score", n), new LengthScale(len.path("mean").asDouble(), len.path("std").asDouble()),
+        temperature);
+    double prior = ctx.settings().number("length_prior", m.path("length_prior").asDouble(0), 0, 10);
+    double gapPrior = ctx.settings().number("gap_prior", m.path("gap_prior").asDouble(0), 0, 10);
+    var models = md.models();
     Map<String, String> placed = md.placeUpstreams(ctx);
     String strong = md.upstreamModel(ctx, true);
     String weak = md.upstreamModel(ctx, false);
-    int st = tier(md.manifest(), manifest, strong, tiers);
-    int wt = tier(md.manifest(), manifest, weak, tiers);
-    if (st == wt) {
-      throw new IOException(manifest + ": " + strong + " and " + weak + " are in the same tier (" + st
-          + "), so sw_ranking cannot tell them apart; pick other models or retrain with more tiers");
+    if (strong.equals(weak)) {
+      throw new IOException("strong and weak both resolve to " + strong + ", so sw_ranking would always answer 0.5; set "
+          + ctx.settings().pathOf("strong_model") + " and " + ctx.settings().pathOf("weak_model") + " to two models");
     }
-    Map<String, Integer> upstreamTiers = new HashMap<>();
-    for (var e : placed.entrySet()) {
-      upstreamTiers.put(e.getKey(), tier(md.manifest(), manifest, e.getValue(), tiers));
-    }
-    upstreamTiers.put("strong", st);
-    upstreamTiers.put("weak", wt);
+    Map<String, Integer> rows = new HashMap<>();
+    placed.forEach((upstream, id) -> rows.put(upstream, models.indexOf(id)));
+    rows.put("strong", models.indexOf(strong));
+    rows.put("weak", models.indexOf(weak));
     Embedder embedder = md.embedder(ctx);
-    return new SwRankingRouter(embedder, index, st, wt, upstreamTiers);
+    return new SwRankingRouter(embedder, index, models.indexOf(strong), models.indexOf(weak), prior, gapPrior, rows);
   }
 
-  private static int tier(JsonNode m, Path manifest, String model, int tiers) throws IOException {
-    JsonNode t = m.path("model_tiers").path(model);
-    if (!t.isInt() || t.asInt() < 0 || t.asInt() >= tiers) {
-      throw new IOException(manifest + ": model_tiers has no valid tier for " + model);
-    }
-    return t.asInt();
-  }
-
-  /** An embedding plus a weighted Bradley-Terry fit over the neighbours: milliseconds of CPU. */
+  /** An embedding plus a similarity sweep over every stored prompt: milliseconds of CPU. */
   @Override
   public boolean cpuBound() {
     return true;
@@ -103,35 +116,40 @@ public final class SwRankingRouter implements Router {
 
   @Override
   public double strongWinRate(Prompt prompt) {
-    return winRate(embedder.embed(prompt.text()));
+    return winRate(embedder.embed(prompt.text()), prompt.text());
   }
 
-  /**
-   * P(top beats each rung) from one weighted Bradley-Terry fit: the tiers' strengths give every pair
-   * at once, {@code sigmoid(theta_top - theta_i)}; a rung in the top's tier gets 0.5.
-   */
+  /** P(top beats each rung) from one similarity sweep: every rung's weighted score at once. */
   @Override
   public double[] topWinRates(Prompt prompt, Ladder ladder) throws RouterException {
-    int[] tiers = new int[ladder.size()];
-    for (int i = 0; i < tiers.length; i++) {
-      Integer t = upstreamTiers.get(ladder.rung(i).upstream());
-      if (t == null) {
+    int[] rows = new int[ladder.size()];
+    for (int i = 0; i < rows.length; i++) {
+      Integer r = upstreamRows.get(ladder.rung(i).upstream());
+      if (r == null) {
         throw new RouterException("unplaced_upstream",
             "sw_ranking has no model for upstream '" + ladder.rung(i).upstream() + "'");
       }
-      tiers[i] = t;
+      rows[i] = r;
     }
-    double[] theta = index.tierStrengths(embedder.embed(prompt.text()));
-    double[] rates = new double[tiers.length];
-    for (int i = 1; i < tiers.length; i++) {
-      rates[i] = BradleyTerry.eloWinRate(BradleyTerry.elo(theta[tiers[0]]), BradleyTerry.elo(theta[tiers[i]]));
+    double[] est = index.estimates(embedder.embed(prompt.text()), rows);
+    double z = index.length().z(prompt.text());
+    double gap = est[rows.length];
+    double[] rates = new double[rows.length];
+    for (int i = 1; i < rows.length; i++) {
+      rates[i] = rate(est[0], est[i], index.meanScore(rows[0]) - index.meanScore(rows[i]), z, gap);
     }
     return rates;
   }
 
   /** The strong win rate for an already-embedded query. */
-  public double winRate(float[] query) {
-    double[] theta = index.tierStrengths(query);
-    return BradleyTerry.eloWinRate(BradleyTerry.elo(theta[strongTier]), BradleyTerry.elo(theta[weakTier]));
+  public double winRate(float[] query, String text) {
+    double[] est = index.estimates(query, strongRow, weakRow);
+    return rate(est[0], est[1], index.meanScore(strongRow) - index.meanScore(weakRow), index.length().z(text),
+        est[2]);
+  }
+
+  private double rate(double top, double other, double meanGap, double z, double gap) {
+    double r = 0.5 + 0.5 * (top - other + meanGap * (lengthPrior * z + gapPrior * gap));
+    return r < 0 ? 0 : (r > 1 ? 1 : r);
   }
 }

@@ -1,98 +1,53 @@
 package io.routewise.routers.sw;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.routewise.data.Dataset;
 import io.routewise.data.TrainingSet;
+import io.routewise.eval.HeldOutMetrics;
 import io.routewise.routers.ModelDir;
+import io.routewise.routers.mf.MfModel;
 import io.routewise.routers.mf.MfTrainer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 
 /**
- * Builds the sw_ranking index from the training prompts: global Bradley-Terry ratings of all models
- * over all training battles, models cut into {@code tiers} equal-sized groups by rating (tier 0 the
- * strongest), and per prompt the tier-pair win counts (battles inside one tier carry no signal and
- * are dropped). With {@code perPromptNormalize}, each prompt's counts sum to 1, so a prompt with
- * 51 models (1275 pairs) weighs as much as one with 2.
+ * Builds the sw_ranking index: the training prompts' embeddings and every model's score on each,
+ * observed where the data has it and otherwise completed by a point-wise model trained on the same
+ * prompts ({@link MfTrainer#completedOutcomes}): the model's estimate moved by how much better or
+ * worse than predicted the prompt's observed models did. So a pair named by the user has a score
+ * on every stored prompt, its own where it was measured and its nearest proxies' evidence elsewhere.
  */
 public final class SwTrainer {
   private SwTrainer() {}
 
-  public record Result(SwIndex index, List<String> models, double[] ratings, int[] tierOf) {}
+  /** The default kernel temperature (cosine similarity units). */
+  public static final double TEMPERATURE = 0.05;
+  /** The default priors' weights (BENCHMARKS.md has the figures behind them). */
+  public static final double LENGTH_PRIOR = 2.0;
+  public static final double GAP_PRIOR = 0.5;
 
-  public static Result build(TrainingSet set, int tiers, boolean perPromptNormalize) {
-    Dataset data = set.data();
-    int n = data.models().size();
-    double[] wins = new double[n * n];
-    for (int q : set.train()) {
-      for (int b = data.battleStart(q); b < data.battleEnd(q); b++) {
-        add(wins, n, data.winner(b), data.loser(b), data.tie(b), 1.0);
-      }
-    }
-    double[] theta = BradleyTerry.fit(wins, n);
-    double[] ratings = new double[n];
-    for (int i = 0; i < n; i++) {
-      ratings[i] = BradleyTerry.elo(theta[i]);
-    }
-    Integer[] order = new Integer[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-    }
-    java.util.Arrays.sort(order, Comparator.comparingDouble((Integer i) -> -ratings[i]).thenComparing(i -> i));
-    int t = Math.min(tiers, n);
-    int[] tierOf = new int[n];
-    for (int rank = 0; rank < n; rank++) {
-      tierOf[order[rank]] = (int) ((long) rank * t / n);
-    }
-    List<Integer> kept = new ArrayList<>();
-    List<double[]> counts = new ArrayList<>();
-    for (int q : set.train()) {
-      double[] c = new double[t * t];
-      double sum = 0;
-      for (int b = data.battleStart(q); b < data.battleEnd(q); b++) {
-        int a = tierOf[data.winner(b)];
-        int l = tierOf[data.loser(b)];
-        if (a == l) {
-          continue;
-        }
-        add(c, t, a, l, data.tie(b), 1.0);
-        sum += 1;
-      }
-      if (sum == 0) {
-        continue;
-      }
-      if (perPromptNormalize) {
-        for (int k = 0; k < c.length; k++) {
-          c[k] /= sum;
-        }
-      }
-      kept.add(q);
-      counts.add(c);
-    }
+  public record Result(SwIndex index, List<String> models, double lengthPrior, double gapPrior) {}
+
+  /** Builds the index from a trained model and the trainer that has the outcomes. */
+  public static Result build(TrainingSet set, MfTrainer trainer, MfModel model, double temperature, double lengthPrior,
+      double gapPrior) {
+    float[][] completed = trainer.completedOutcomes(model);
+    List<Integer> rows = set.train();
     int d = set.embeddings()[0].length;
-    float[] emb = new float[kept.size() * d];
-    float[] tw = new float[kept.size() * t * t];
-    for (int i = 0; i < kept.size(); i++) {
-      System.arraycopy(set.embeddings()[kept.get(i)], 0, emb, i * d, d);
-      double[] c = counts.get(i);
-      for (int k = 0; k < c.length; k++) {
-        tw[i * t * t + k] = (float) c[k];
+    int m = set.data().models().size();
+    float[] emb = new float[rows.size() * d];
+    float[] scores = new float[rows.size() * m];
+    float[] mean = new float[m];
+    for (int i = 0; i < rows.size(); i++) {
+      System.arraycopy(set.embeddings()[rows.get(i)], 0, emb, i * d, d);
+      System.arraycopy(completed[i], 0, scores, i * m, m);
+      for (int j = 0; j < m; j++) {
+        mean[j] += completed[i][j] / rows.size();
       }
     }
-    return new Result(new SwIndex(kept.size(), d, t, emb, tw), data.models(), ratings, tierOf);
-  }
-
-  private static void add(double[] wins, int n, int winner, int loser, boolean tie, double w) {
-    if (tie) {
-      wins[winner * n + loser] += w / 2;
-      wins[loser * n + winner] += w / 2;
-    } else {
-      wins[winner * n + loser] += w;
-    }
+    SwIndex index = new SwIndex(rows.size(), d, m, emb, scores, mean, trainer.lengthScale(), temperature);
+    return new Result(index, set.data().models(), lengthPrior, gapPrior);
   }
 
   public static ObjectNode heldOutMetrics(Result r, TrainingSet set, String strong, String weak) {
@@ -100,9 +55,10 @@ public final class SwTrainer {
     out.put("prompts", set.heldOut().size());
     int si = r.models().indexOf(strong);
     int wi = r.models().indexOf(weak);
-    if (si >= 0 && wi >= 0 && r.tierOf()[si] != r.tierOf()[wi]) {
-      SwRankingRouter router = new SwRankingRouter(null, r.index(), r.tierOf()[si], r.tierOf()[wi]);
-      MfTrainer.apgrOn(out, set, strong, weak, router::winRate);
+    if (si >= 0 && wi >= 0) {
+      SwRankingRouter router = new SwRankingRouter(null, r.index(), si, wi, r.lengthPrior(), r.gapPrior());
+      HeldOutMetrics.apgrOn(out, set, strong, weak,
+          q -> router.winRate(set.embeddings()[q], set.data().prompts().get(q).prompt()));
     }
     return out;
   }
@@ -111,19 +67,19 @@ public final class SwTrainer {
     Files.createDirectories(dir);
     SwIndex ix = r.index();
     ModelDir.writeFloats(dir.resolve("embeddings.f32"), ix.embeddings);
-    ModelDir.writeFloats(dir.resolve("tier_wins.f32"), ix.tierWins);
-    manifest.put("num_tiers", ix.tiers);
+    ModelDir.writeFloats(dir.resolve("scores.f32"), ix.scores);
+    ModelDir.writeFloats(dir.resolve("mean_score.f32"), ix.meanScore);
+    manifest.put("recipe", SwRankingRouter.RECIPE);
     manifest.put("prompts", ix.prompts);
-    ObjectNode tiers = manifest.putObject("model_tiers");
-    ObjectNode ratings = manifest.putObject("model_ratings");
-    for (int i = 0; i < r.models().size(); i++) {
-      tiers.put(r.models().get(i), r.tierOf()[i]);
-      ratings.put(r.models().get(i), Math.round(r.ratings()[i] * 10) / 10.0);
-    }
+    manifest.put("temperature", ix.temperature);
+    manifest.put("length_prior", r.lengthPrior());
+    manifest.put("gap_prior", r.gapPrior());
+    ObjectNode len = manifest.putObject("length");
+    len.put("mean", ix.length.mean()).put("std", ix.length.std());
     ObjectNode weights = manifest.putObject("weights");
     weights.putObject("embeddings").put("file", "embeddings.f32").putArray("shape").add(ix.prompts).add(ix.d);
-    weights.putObject("tier_wins").put("file", "tier_wins.f32").putArray("shape").add(ix.prompts).add(ix.tiers)
-        .add(ix.tiers);
+    weights.putObject("scores").put("file", "scores.f32").putArray("shape").add(ix.prompts).add(ix.models);
+    weights.putObject("mean_score").put("file", "mean_score.f32").putArray("shape").add(ix.models);
     ModelDir.writeManifest(dir, manifest);
   }
 }

@@ -4,7 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.routewise.embedding.Embedder;
+import io.routewise.routers.LengthScale;
+import io.routewise.routing.Ladder;
 import io.routewise.routing.Prompt;
+import io.routewise.routing.RouterException;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class MfRouterTest {
@@ -29,79 +35,86 @@ class MfRouterTest {
     };
   }
 
-  @Test
-  void scoresEqualAHandComputedExample() {
-    // P = [[3, 4], [1, 0]] -> normalized [[0.6, 0.8], [1, 0]]; W = [[1, 0], [0, 2]]; w = [1, 1]; e = [0.5, 0.5]
-    // W e = [0.5, 1.0]; s(0) = 0.6*0.5 + 0.8*1.0 = 1.1; s(1) = 1*0.5 + 0 = 0.5
-    MfModel m = new MfModel(2, 2, 2, new float[] {3, 4, 1, 0}, new float[] {1, 0, 0, 2}, new float[] {1, 1});
-    float[] e = {0.5f, 0.5f};
-    assertEquals(1.1, m.score(0, e), 1e-6);
-    assertEquals(0.5, m.score(1, e), 1e-6);
-    MfRouter r = new MfRouter(fixed(e), m, 0, 1, "a", "b");
-    assertEquals(1 / (1 + Math.exp(-0.6)), r.strongWinRate(Prompt.of("anything")), 1e-6);
-    MfRouter reversed = new MfRouter(fixed(e), m, 1, 0, "b", "a");
-    assertEquals(1 / (1 + Math.exp(0.6)), reversed.strongWinRate(Prompt.of("anything")), 1e-6);
+  /** ln(1 + chars) has mean ln(11) and std 1: a 10-character prompt has z = 0. */
+  static final LengthScale SCALE = new LengthScale(Math.log(11), 1);
+
+  private static MfModel randomModel(int n, int d, long seed, double prior) {
+    Random rnd = new Random(seed);
+    int f = MfModel.featureCount(d);
+    float[] v = new float[n * f];
+    float[] b = new float[n];
+    float[] mean = new float[n];
+    for (int i = 0; i < v.length; i++) v[i] = (float) rnd.nextGaussian();
+    for (int i = 0; i < n; i++) {
+      b[i] = (float) rnd.nextGaussian();
+      mean[i] = (float) rnd.nextDouble();
+    }
+    return new MfModel(n, d, v, b, mean, SCALE, prior);
   }
 
   @Test
-  void theFoldedPairVectorGivesTheSameDifferenceAsTheTwoScores() {
-    java.util.Random rnd = new java.util.Random(1);
-    int n = 5, k = 4, d = 6;
-    float[] p = new float[n * k];
-    float[] w = new float[k * d];
-    float[] c = new float[k];
-    for (int i = 0; i < p.length; i++) p[i] = (float) rnd.nextGaussian();
-    for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
-    for (int i = 0; i < c.length; i++) c[i] = (float) rnd.nextGaussian();
-    MfModel m = new MfModel(n, k, d, p, w, c);
-    float[] e = new float[d];
-    for (int i = 0; i < d; i++) e[i] = (float) rnd.nextGaussian();
-    float[] v = m.pairVector(3, 1);
-    double dot = 0;
-    for (int i = 0; i < d; i++) dot += v[i] * e[i];
-    assertEquals(m.score(3, e) - m.score(1, e), dot, 1e-4);
-  }
-
-  private static MfModel randomModel(int n, int k, int d, long seed) {
-    java.util.Random rnd = new java.util.Random(seed);
-    float[] p = new float[n * k];
-    float[] w = new float[k * d];
-    float[] c = new float[k];
-    for (int i = 0; i < p.length; i++) p[i] = (float) rnd.nextGaussian();
-    for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
-    for (int i = 0; i < c.length; i++) c[i] = (float) rnd.nextGaussian();
-    return new MfModel(n, k, d, p, w, c);
+  void featuresAreTheEmbeddingTheLengthItsSquareTheirProductAndAConstant() {
+    float[] x = MfModel.features(new float[] {0.5f, -1f}, 2.0);
+    assertEquals(List.of(0.5f, -1f, 2f, 4f, 1f, -2f, 1f), toList(x));
   }
 
   @Test
-  void aPairWinRateIsTheSigmoidOfTheTwoModelsScoreDifference() {
-    MfModel m = randomModel(5, 4, 6, 2);
-    float[] e = {0.3f, -1.2f, 0.5f, 0.9f, -0.1f, 2.0f};
+  void aWinRateEqualsAHandComputedExample() {
+    // two models, d = 1: x = [e, z, z^2, z e, 1]; model 0 = [2, 0, 0, 0, 0], model 1 = [0, 0, 0, 0, 0]
+    // e = 0.5 and a 10-character prompt (z = 0): p0 = sigmoid(1 + 2*0.5) = sigmoid(2), p1 = sigmoid(0) = 0.5
+    MfModel m = new MfModel(2, 1, new float[] {2, 0, 0, 0, 0, 0, 0, 0, 0, 0}, new float[] {1, 0},
+        new float[] {0.8f, 0.3f}, SCALE, 0);
+    MfRouter r = new MfRouter(fixed(0.5f), m, 0, 1, "a", "b");
+    double p0 = MfModel.sigmoid(2);
+    assertEquals(0.5 + 0.5 * (p0 - 0.5), r.strongWinRate(Prompt.of("0123456789")), 1e-6);
+    MfRouter reversed = new MfRouter(fixed(0.5f), m, 1, 0, "b", "a");
+    assertEquals(0.5 - 0.5 * (p0 - 0.5), reversed.strongWinRate(Prompt.of("0123456789")), 1e-6);
+  }
+
+  @Test
+  void theLengthPriorFavoursTheStrongerModelOnLongerPromptsInProportionToItsMeanGap() {
+    // the two models score every prompt alike: only the prior moves the win rate
+    MfModel flat = new MfModel(2, 1, new float[10], new float[2], new float[] {0.8f, 0.3f}, SCALE, 1.0);
+    String tenChars = "0123456789";
+    String longer = "x".repeat((int) Math.round(11 * Math.E) - 1); // z = 1
+    MfRouter r = new MfRouter(fixed(0f), flat, 0, 1, "a", "b");
+    assertEquals(0.5, r.strongWinRate(Prompt.of(tenChars)), 1e-6);
+    assertEquals(0.5 + 0.5 * 0.5 * 1.0, r.strongWinRate(Prompt.of(longer)), 1e-3, "prior * (0.8 - 0.3) * z / 2");
+    MfRouter off = new MfRouter(fixed(0f), flat.withLengthPrior(0), 0, 1, "a", "b");
+    assertEquals(0.5, off.strongWinRate(Prompt.of(longer)), 1e-6);
+    assertEquals(1.0, new MfRouter(fixed(0f), flat.withLengthPrior(10), 0, 1, "a", "b")
+        .strongWinRate(Prompt.of("y".repeat(5000))), 0.0, "clamped to 1");
+  }
+
+  @Test
+  void aPairWinRateIsHalfPlusHalfTheProbabilityGapAndAModelTiesItself() {
+    MfModel m = randomModel(5, 6, 2, 0);
+    float[] x = MfModel.features(new float[] {0.3f, -1.2f, 0.5f, 0.9f, -0.1f, 2.0f}, 0.7);
     for (int a = 0; a < 5; a++) {
       for (int b = 0; b < 5; b++) {
-        assertEquals(MfModel.sigmoid(m.score(a, e) - m.score(b, e)), m.pairWinRate(a, b, e), 1e-6);
+        assertEquals(0.5 + 0.5 * (m.probability(a, x) - m.probability(b, x)), m.pairWinRate(a, b, x), 1e-9);
+        assertEquals(1.0, m.pairWinRate(a, b, x) + m.pairWinRate(b, a, x), 1e-9);
       }
     }
-    assertEquals(0.5, m.pairWinRate(3, 3, e), 0.0);
+    assertEquals(0.5, m.pairWinRate(3, 3, x), 0.0);
   }
 
   @Test
   void nWayScoresAreTheTopsPairWinRateOverTheModelPlacedForEachUpstream() throws Exception {
-    MfModel m = randomModel(5, 4, 6, 3);
+    MfModel m = randomModel(5, 6, 3, 1.0);
     float[] e = {0.3f, -1.2f, 0.5f, 0.9f, -0.1f, 2.0f};
-    MfRouter r = new MfRouter(fixed(e), m, 4, 0, "e", "a", java.util.Map.of("strong", 4, "weak", 0, "mid", 2, "mini", 1));
-    io.routewise.routing.Ladder ladder = new io.routewise.routing.Ladder(java.util.List.of(
-        io.routewise.routing.Ladder.Rung.unpriced("strong", "x"), io.routewise.routing.Ladder.Rung.unpriced("mid", "x"),
-        io.routewise.routing.Ladder.Rung.unpriced("mini", "x"), io.routewise.routing.Ladder.Rung.unpriced("weak", "x")));
+    MfRouter r = new MfRouter(fixed(e), m, 4, 0, "e", "a", Map.of("strong", 4, "weak", 0, "mid", 2, "mini", 1));
+    Ladder ladder = new Ladder(List.of(Ladder.Rung.unpriced("strong", "x"), Ladder.Rung.unpriced("mid", "x"),
+        Ladder.Rung.unpriced("mini", "x"), Ladder.Rung.unpriced("weak", "x")));
     double[] rates = r.topWinRates(Prompt.of("q"), ladder);
-    assertEquals(m.pairWinRate(4, 2, e), rates[1], 0.0);
-    assertEquals(m.pairWinRate(4, 1, e), rates[2], 0.0);
-    assertEquals(m.pairWinRate(4, 0, e), rates[3], 0.0);
-    assertEquals(r.strongWinRate(Prompt.of("q")), rates[3], 1e-5, "the cheapest rung is the two-way pair");
-    io.routewise.routing.Ladder unknown = new io.routewise.routing.Ladder(java.util.List.of(
-        io.routewise.routing.Ladder.Rung.unpriced("strong", "x"), io.routewise.routing.Ladder.Rung.unpriced("other", "x")));
-    io.routewise.routing.RouterException ex = org.junit.jupiter.api.Assertions.assertThrows(
-        io.routewise.routing.RouterException.class, () -> r.topWinRates(Prompt.of("q"), unknown));
+    float[] x = m.features(e, "q");
+    assertEquals(m.pairWinRate(4, 2, x), rates[1], 0.0);
+    assertEquals(m.pairWinRate(4, 1, x), rates[2], 0.0);
+    assertEquals(m.pairWinRate(4, 0, x), rates[3], 0.0);
+    assertEquals(r.strongWinRate(Prompt.of("q")), rates[3], 1e-9, "the cheapest rung is the two-way pair");
+    Ladder unknown = new Ladder(List.of(Ladder.Rung.unpriced("strong", "x"), Ladder.Rung.unpriced("other", "x")));
+    RouterException ex = org.junit.jupiter.api.Assertions.assertThrows(RouterException.class,
+        () -> r.topWinRates(Prompt.of("q"), unknown));
     assertEquals("unplaced_upstream", ex.kind());
   }
 
@@ -125,7 +138,7 @@ class MfRouterTest {
         return "counting";
       }
     };
-    MfModel m = new MfModel(2, 2, 2, new float[] {3, 4, 1, 0}, new float[] {1, 0, 0, 2}, new float[] {1, 1});
+    MfModel m = randomModel(2, 2, 4, 1.0);
     MfRouter r = new MfRouter(new io.routewise.embedding.CachingEmbedder(counting, 16), m, 0, 1, "a", "b");
     assertTrue(Double.isNaN(r.cachedWinRate(Prompt.of("new prompt"))), "not cached yet: needs a scoring thread");
     assertEquals(0, embeds.get());
@@ -134,5 +147,11 @@ class MfRouterTest {
     assertEquals(1, embeds.get());
     assertTrue(Double.isNaN(new MfRouter(counting, m, 0, 1, "a", "b").cachedWinRate(Prompt.of("new prompt"))),
         "an embedder without a cache never answers from one");
+  }
+
+  private static List<Float> toList(float[] a) {
+    List<Float> out = new java.util.ArrayList<>();
+    for (float f : a) out.add(f);
+    return out;
   }
 }

@@ -2,33 +2,59 @@ package io.routewise.routers.sw;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.routewise.embedding.Embedder;
+import io.routewise.routers.LengthScale;
+import io.routewise.routing.Ladder;
+import io.routewise.routing.Prompt;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class SwRankingRouterTest {
+  static final LengthScale SCALE = new LengthScale(Math.log(11), 1);
 
-  @Test
-  void equalsAHandComputedWeightedBradleyTerryOnTwoTiers() {
-    // prompts e1 = [1, 0], e2 = [0, 1]; query [1, 0]: sims 1 and 0, max 1 -> weights 10*10^1 = 100, 10*10^0 = 10.
-    // p1: tier 0 beat tier 1 3 times, lost once; p2: won once, lost 4 times.
-    // weighted wins: 0 over 1 = 300 + 10 = 310, 1 over 0 = 100 + 40 = 140 -> BT MLE: 310 / 450.
-    SwIndex index = new SwIndex(2, 2, 2, new float[] {1, 0, 0, 1},
-        new float[] {0, 3, 1, 0, /* p2 */ 0, 1, 4, 0});
-    SwRankingRouter r = new SwRankingRouter(null, index, 0, 1);
-    assertEquals(310.0 / 450.0, r.winRate(new float[] {1, 0}), 1e-4);
-    // query [0, 1]: weights 10 and 100 -> 30 + 100 = 130 vs 10 + 400 = 410
-    assertEquals(130.0 / 540.0, r.winRate(new float[] {0, 1}), 1e-4);
+  /** Two stored prompts e1 = [1, 0] and e2 = [0, 1]; three models' scores on each. */
+  static SwIndex twoPrompts(double temperature) {
+    return new SwIndex(2, 2, 3, new float[] {1, 0, 0, 1},
+        new float[] {1.0f, 0.2f, 0.5f, /* p2 */ 0.4f, 0.4f, 0.1f},
+        new float[] {0.7f, 0.3f, 0.3f}, SCALE, temperature);
   }
 
   @Test
-  void nWayScoresComeFromOneFitOfTheTiersStandingForTheUpstreams() throws Exception {
-    // one stored prompt: tier 0 beats 1 and 2 often, 1 beats 2 sometimes
-    SwIndex index = new SwIndex(1, 2, 3, new float[] {1, 0}, new float[] {0, 8, 9, 2, 0, 6, 1, 4, 0});
-    SwRankingRouter r = new SwRankingRouter(null, index, 0, 2, java.util.Map.of("strong", 0, "weak", 2, "mid", 1, "twin", 0));
-    double[] theta = index.tierStrengths(new float[] {1, 0});
-    io.routewise.routing.Ladder ladder = new io.routewise.routing.Ladder(java.util.List.of(
-        io.routewise.routing.Ladder.Rung.unpriced("strong", "x"), io.routewise.routing.Ladder.Rung.unpriced("twin", "x"),
-        io.routewise.routing.Ladder.Rung.unpriced("mid", "x"), io.routewise.routing.Ladder.Rung.unpriced("weak", "x")));
-    io.routewise.embedding.Embedder query = new io.routewise.embedding.Embedder() {
+  void equalsAHandComputedSimilarityWeightedAverage() {
+    // query [1, 0]: sims 1 and 0 -> weights e^0 = 1 and e^(-1/0.5) = e^-2
+    SwRankingRouter r = new SwRankingRouter(null, twoPrompts(0.5), 0, 1, 0, 0);
+    double w2 = Math.exp(-2);
+    double s0 = (1.0 + w2 * 0.4) / (1 + w2);
+    double s1 = (0.2 + w2 * 0.4) / (1 + w2);
+    assertEquals(0.5 + 0.5 * (s0 - s1), r.winRate(new float[] {1, 0}, "0123456789"), 1e-6);
+    // query [0, 1]: the second prompt, where the two models tie, dominates
+    double t0 = (w2 * 1.0 + 0.4) / (1 + w2);
+    double t1 = (w2 * 0.2 + 0.4) / (1 + w2);
+    assertEquals(0.5 + 0.5 * (t0 - t1), r.winRate(new float[] {0, 1}, "0123456789"), 1e-6);
+  }
+
+  @Test
+  void aColdTemperatureListensOnlyToTheNearestPrompt() {
+    SwRankingRouter r = new SwRankingRouter(null, twoPrompts(0.001), 0, 1, 0, 0);
+    assertEquals(0.5 + 0.5 * (1.0 - 0.2), r.winRate(new float[] {1, 0}, "0123456789"), 1e-6);
+  }
+
+  @Test
+  void theLengthPriorAddsThePairsMeanGapPerUnitOfZ() {
+    SwRankingRouter none = new SwRankingRouter(null, twoPrompts(0.5), 0, 1, 0, 0);
+    SwRankingRouter prior = new SwRankingRouter(null, twoPrompts(0.5), 0, 1, 0.5, 0);
+    String longer = "x".repeat((int) Math.round(11 * Math.E) - 1); // z = 1
+    double base = none.winRate(new float[] {0, 1}, longer);
+    assertEquals(base + 0.5 * 0.5 * (0.7 - 0.3) * 1.0, prior.winRate(new float[] {0, 1}, longer), 1e-3);
+    double z = Math.log(2) - Math.log(11);
+    assertEquals(none.winRate(new float[] {0, 1}, "x") + 0.5 * 0.5 * (0.7 - 0.3) * z,
+        prior.winRate(new float[] {0, 1}, "x"), 1e-6, "a short prompt is pulled the other way");
+  }
+
+  @Test
+  void nWayScoresComeFromOneSweepOverTheModelsStandingForTheUpstreams() throws Exception {
+    Embedder query = new Embedder() {
       @Override
       public float[] embed(String text) {
         return new float[] {1, 0};
@@ -44,31 +70,30 @@ class SwRankingRouterTest {
         return "fixed";
       }
     };
-    SwRankingRouter embedded = new SwRankingRouter(query, index, 0, 2,
-        java.util.Map.of("strong", 0, "weak", 2, "mid", 1, "twin", 0));
-    double[] rates = embedded.topWinRates(io.routewise.routing.Prompt.of("q"), ladder);
-    assertEquals(0.5, rates[1], 1e-12, "the same tier as the top: a coin flip");
-    assertEquals(1 / (1 + Math.exp(theta[1] - theta[0])), rates[2], 1e-9);
-    assertEquals(r.winRate(new float[] {1, 0}), rates[3], 1e-12, "the cheapest rung is the two-way pair");
+    SwRankingRouter r = new SwRankingRouter(query, twoPrompts(0.5), 0, 2, 1.0, 0,
+        Map.of("strong", 0, "weak", 2, "mid", 1, "twin", 0));
+    Ladder ladder = new Ladder(List.of(Ladder.Rung.unpriced("strong", "x"), Ladder.Rung.unpriced("twin", "x"),
+        Ladder.Rung.unpriced("mid", "x"), Ladder.Rung.unpriced("weak", "x")));
+    double[] rates = r.topWinRates(Prompt.of("0123456789"), ladder);
+    assertEquals(0.5, rates[1], 1e-12, "the same model as the top: a coin flip");
+    SwRankingRouter mid = new SwRankingRouter(null, twoPrompts(0.5), 0, 1, 1.0, 0);
+    assertEquals(mid.winRate(new float[] {1, 0}, "0123456789"), rates[2], 1e-12);
+    assertEquals(r.strongWinRate(Prompt.of("0123456789")), rates[3], 1e-12, "the cheapest rung is the two-way pair");
   }
 
   @Test
-  void recoversStrengthsThatExplainTheWinsExactlyOnThreeTiers() {
-    // strengths 4 : 2 : 1, 30 games per pair, wins exactly as expected -> MLE returns those strengths
-    double[] wins = {
-        0, 20, 24,
-        10, 0, 20,
-        6, 10, 0};
-    double[] theta = BradleyTerry.fit(wins, 3);
-    assertEquals(4.0 / 5.0, 1 / (1 + Math.exp(theta[2] - theta[0])), 1e-4);
-    assertEquals(2.0 / 3.0, 1 / (1 + Math.exp(theta[1] - theta[0])), 1e-4);
-    assertEquals(BradleyTerry.eloWinRate(BradleyTerry.elo(theta[0]), BradleyTerry.elo(theta[2])),
-        1 / (1 + Math.exp(theta[2] - theta[0])), 1e-9);
-  }
-
-  @Test
-  void aTierThatNeverLosesStaysFinite() {
-    double[] theta = BradleyTerry.fit(new double[] {0, 5, 0, 0}, 2);
-    assertEquals(true, Double.isFinite(theta[0]) && theta[0] > theta[1]);
+  void theGapPriorMovesTheWinRateTowardTheMoreCapableModelWhereCapableModelsWin() {
+    // mean scores 0.7 / 0.3 / 0.3: c = (0.5, -0.25, -0.25); raw gaps 0.325 on prompt 1 (capable
+    // models win there) and 0.075 on prompt 2, standardized +1 and -1. Pair 0 vs 2 (no clamping).
+    SwRankingRouter none = new SwRankingRouter(null, twoPrompts(0.001), 0, 2, 0, 0);
+    SwRankingRouter gap = new SwRankingRouter(null, twoPrompts(0.001), 0, 2, 0, 1.0);
+    double lift1 = gap.winRate(new float[] {1, 0}, "0123456789") - none.winRate(new float[] {1, 0}, "0123456789");
+    double lift2 = gap.winRate(new float[] {0, 1}, "0123456789") - none.winRate(new float[] {0, 1}, "0123456789");
+    // two prompts standardized: gaps +1 and -1; the pair's mean gap 0.4 -> lift +-0.5 * 0.4 * 1
+    assertEquals(0.2, lift1, 1e-4);
+    assertEquals(-0.2, lift2, 1e-4);
+    SwRankingRouter reversed = new SwRankingRouter(null, twoPrompts(0.001), 2, 0, 0, 1.0);
+    assertEquals(1.0, gap.winRate(new float[] {1, 0}, "x") + reversed.winRate(new float[] {1, 0}, "x"), 1e-9,
+        "the prior is antisymmetric: a pair read either way still sums to one");
   }
 }

@@ -1,0 +1,52 @@
+package io.routewise.data;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class OutcomeTableTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void gradedScoresStayAsTheyAreAndAJudgesScaleIsMappedOntoZeroToOne() throws Exception {
+    Path graded = Files.writeString(tmp.resolve("graded.jsonl"), """
+        {"id": "g1", "prompt": "a", "outcomes": {"x": 1.0, "y": 0.0}}
+        {"id": "g2", "prompt": "b", "outcomes": {"x": 0.5}}
+        """);
+    Path judged = Files.writeString(tmp.resolve("judged.jsonl"), """
+        {"id": "j1", "prompt": "c", "outcomes": {"x": 10, "y": 1}}
+        {"id": "j2", "prompt": "d", "outcomes": {"x": 4, "y": 7}}
+        """);
+    Dataset data = DatasetReader.read(java.util.List.of(graded, judged));
+    OutcomeTable t = OutcomeTable.of(data);
+    int x = data.modelIndex("x");
+    int y = data.modelIndex("y");
+    assertEquals(1.0, t.score(0, x), 1e-6);
+    assertEquals(0.0, t.score(0, y), 1e-6);
+    assertEquals(0.5, t.score(1, x), 1e-6);
+    assertTrue(Double.isNaN(t.score(1, y)), "y has no score on g2");
+    assertEquals(1.0, t.score(2, x), 1e-6, "10 on the judged source's 1..10");
+    assertEquals(0.0, t.score(2, y), 1e-6);
+    assertEquals(3.0 / 9, t.score(3, x), 1e-6);
+    assertEquals(6.0 / 9, t.score(3, y), 1e-6);
+  }
+
+  @Test
+  void aPromptKnownOnlyFromBattlesGivesEachModelItsShareOfWins() throws Exception {
+    Path battles = Files.writeString(tmp.resolve("arena.jsonl"), """
+        {"prompt": "p", "model_a": "x", "model_b": "y", "winner": "model_a"}
+        {"prompt": "p", "model_a": "x", "model_b": "z", "winner": "tie"}
+        {"prompt": "p", "model_a": "y", "model_b": "z", "winner": "model_b"}
+        """);
+    Dataset data = DatasetReader.read(java.util.List.of(battles));
+    OutcomeTable t = OutcomeTable.of(data);
+    assertEquals(0.75, t.score(0, data.modelIndex("x")), 1e-6, "a win and a tie in two battles");
+    assertEquals(0.0, t.score(0, data.modelIndex("y")), 1e-6);
+    assertEquals(0.75, t.score(0, data.modelIndex("z")), 1e-6);
+  }
+}

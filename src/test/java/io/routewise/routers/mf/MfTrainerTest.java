@@ -1,0 +1,194 @@
+package io.routewise.routers.mf;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.data.Dataset;
+import io.routewise.data.DatasetReader;
+import io.routewise.data.TrainingSet;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The point-wise trainer on small synthetic data with hand-made embeddings (no ONNX needed). */
+class MfTrainerTest {
+  @TempDir
+  Path tmp;
+
+  /**
+   * Two sources. "many" has 40 prompts scored by 20 models (a crowd that knows nothing about the
+   * pair); "pair" has 40 prompts scored only by strong and weak, where strong wins exactly on the
+   * prompts whose embedding points along the first axis.
+   */
+  TrainingSet synthetic() throws Exception {
+    StringBuilder many = new StringBuilder();
+    StringBuilder pair = new StringBuilder();
+    Random rnd = new Random(7);
+    List<float[]> emb = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      StringBuilder oc = new StringBuilder();
+      for (int m = 0; m < 20; m++) {
+        oc.append(m == 0 ? "" : ", ").append("\"crowd-").append(m).append("\": ").append(rnd.nextBoolean() ? 1 : 0);
+      }
+      many.append("{\"id\": \"m").append(i).append("\", \"source\": \"many\", \"prompt\": \"crowd prompt ").append(i)
+          .append("\", \"outcomes\": {").append(oc).append("}}\n");
+      emb.add(unit(rnd, 0.0));
+    }
+    for (int i = 0; i < 40; i++) {
+      boolean hard = i % 2 == 0;
+      pair.append("{\"id\": \"p").append(i).append("\", \"source\": \"pair\", \"prompt\": \"pair prompt ").append(i)
+          .append("\", \"outcomes\": {\"strong\": 1, \"weak\": ").append(hard ? 0 : 1).append("}}\n");
+      emb.add(unit(rnd, hard ? 3.0 : -3.0));
+    }
+    Path a = Files.writeString(tmp.resolve("many.jsonl"), many);
+    Path b = Files.writeString(tmp.resolve("pair.jsonl"), pair);
+    Dataset data = DatasetReader.read(List.of(a, b));
+    List<Integer> train = new ArrayList<>();
+    List<Integer> held = new ArrayList<>();
+    for (int i = 0; i < data.size(); i++) {
+      (i >= 40 && i % 5 == 0 ? held : train).add(i);
+    }
+    return new TrainingSet(data, emb.toArray(new float[0][]), train, held, null);
+  }
+
+  private static float[] unit(Random rnd, double first) {
+    float[] v = new float[8];
+    v[0] = (float) (first + 0.3 * rnd.nextGaussian());
+    for (int j = 1; j < v.length; j++) {
+      v[j] = (float) rnd.nextGaussian();
+    }
+    double n = 0;
+    for (float f : v) n += f * f;
+    for (int j = 0; j < v.length; j++) v[j] /= (float) Math.sqrt(n);
+    return v;
+  }
+
+  static MfTrainer.Options options(int threads) {
+    return new MfTrainer.Options(4, 150, 0.05, 1e-4, 0, 0, 42, threads, false);
+  }
+
+  @Test
+  void aPromptCountsOnceAndEverySourceAsMuchAsAnotherHoweverManyModelsScoredIt() throws Exception {
+    TrainingSet set = synthetic();
+    MfTrainer t = new MfTrainer(set, options(1));
+    float[] w = t.observationWeights(set.train());
+    double many = 0;
+    double pair = 0;
+    for (int q : set.train()) {
+      double sum = 0;
+      for (int o = t.outcomes().start(q); o < t.outcomes().end(q); o++) {
+        sum += w[o];
+      }
+      if (set.data().prompts().get(q).source().equals("many")) {
+        many += sum;
+      } else {
+        pair += sum;
+      }
+    }
+    assertEquals(0.5, many, 1e-5, "20 scores per prompt weigh what 2 do");
+    assertEquals(0.5, pair, 1e-5);
+  }
+
+  @Test
+  void learnsThePairsOwnEvidenceBesideACrowdOfOtherModels() throws Exception {
+    TrainingSet set = synthetic();
+    MfTrainer t = new MfTrainer(set, options(2));
+    MfModel model = t.train();
+    int s = set.data().modelIndex("strong");
+    int w = set.data().modelIndex("weak");
+    double hard = 0;
+    double easy = 0;
+    for (int q : set.heldOut()) {
+      double r = model.pairWinRate(s, w, t.features(q));
+      if (q % 2 == 0) {
+        hard += r;
+      } else {
+        easy += r;
+      }
+    }
+    assertTrue(hard / 4 > easy / 4 + 0.2, "held-out hard " + hard / 4 + " vs easy " + easy / 4);
+  }
+
+  @Test
+  void theSameDataAndSeedGiveTheSameWeightsWhateverTheThreadCount() throws Exception {
+    TrainingSet set = synthetic();
+    MfModel one = new MfTrainer(set, options(1)).train();
+    MfModel four = new MfTrainer(set, options(4)).train();
+    assertArrayEquals(one.vectors(), four.vectors());
+    assertArrayEquals(one.bias(), four.bias());
+  }
+
+  @Test
+  void completedScoresKeepWhatWasObservedAndFillTheRestWithinZeroToOne() throws Exception {
+    TrainingSet set = synthetic();
+    MfTrainer t = new MfTrainer(set, options(1));
+    float[][] c = t.completedOutcomes(t.train());
+    int s = set.data().modelIndex("strong");
+    int crowd = set.data().modelIndex("crowd-3");
+    for (int i = 0; i < set.train().size(); i++) {
+      int q = set.train().get(i);
+      double observed = t.outcomes().score(q, s);
+      if (!Double.isNaN(observed)) {
+        assertEquals(observed, c[i][s], 0.0);
+      }
+      assertTrue(c[i][crowd] >= 0 && c[i][crowd] <= 1);
+    }
+  }
+
+  @Test
+  void aSavedModelLoadsBackToTheSameWinRatesPriorsIncluded() throws Exception {
+    TrainingSet set = synthetic();
+    MfTrainer t = new MfTrainer(set, new MfTrainer.Options(4, 60, 0.05, 1e-4, 0.7, 0.5, 42, 1, false));
+    MfModel model = t.train();
+    assertTrue(model.hasGap());
+    com.fasterxml.jackson.databind.node.ObjectNode m = io.routewise.routers.ModelDir.json().createObjectNode();
+    m.put("format_version", io.routewise.routers.ModelDir.FORMAT_VERSION).put("kind", MfRouter.KIND);
+    m.putObject("embedding").put("model", "fixed").put("dimension", 8);
+    m.putArray("models").addAll(set.data().models().stream()
+        .map(com.fasterxml.jackson.databind.node.TextNode::valueOf).toList());
+    m.put("default_strong", "strong").put("default_weak", "weak");
+    MfTrainer.save(model, tmp.resolve("mf"), m);
+    MfModel back = MfRouter.load(io.routewise.routers.ModelDir.open(tmp.resolve("mf"), MfRouter.KIND));
+    int s = set.data().modelIndex("strong");
+    int w = set.data().modelIndex("weak");
+    for (int q : set.heldOut()) {
+      float[] x = t.features(q);
+      assertEquals(model.pairWinRate(s, w, x), back.pairWinRate(s, w, x), 1e-6);
+      assertEquals(model.gap(x), back.gap(x), 1e-6);
+    }
+    assertEquals(0.7, back.lengthPrior(), 0);
+    assertEquals(0.5, back.gapPrior(), 0);
+  }
+
+  @Test
+  void theGapIsStandardizedOverTheTrainingPromptsAndFavoursTheMoreCapableModel() throws Exception {
+    TrainingSet set = synthetic();
+    MfTrainer t = new MfTrainer(set, new MfTrainer.Options(4, 60, 0.05, 1e-4, 0, 1.0, 42, 1, false));
+    MfModel model = t.train();
+    double sum = 0;
+    double sq = 0;
+    for (int q : set.train()) {
+      double g = model.gap(t.features(q));
+      sum += g;
+      sq += g * g;
+    }
+    int n = set.train().size();
+    assertEquals(0, sum / n, 1e-3);
+    assertEquals(1, Math.sqrt(sq / n), 1e-2);
+    int s = set.data().modelIndex("strong");
+    int w = set.data().modelIndex("weak");
+    MfModel off = model.withGapPrior(0);
+    for (int q : set.heldOut()) {
+      float[] x = t.features(q);
+      double expected = off.pairWinRate(s, w, x)
+          + 0.5 * (model.meanProbability(s) - model.meanProbability(w)) * model.gap(x);
+      assertEquals(Math.max(0, Math.min(1, expected)), model.pairWinRate(s, w, x), 1e-9);
+      assertEquals(model.pairWinRate(s, w, x), model.pairWinRate(s, w, x, model.gap(x)), 0);
+    }
+  }
+}
