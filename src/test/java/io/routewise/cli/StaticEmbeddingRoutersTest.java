@@ -170,6 +170,17 @@ class StaticEmbeddingRoutersTest {
   }
 
   @Test
+  void theShippedStaticMfServesOnTheTableAndRanksAProofAboveSmallTalk() throws Exception {
+    try (Embedders e = embedders(STATIC); ProxyFixture p = new ProxyFixture("routers: {mf: {model_dir: models/mf-static}}\n", e)) {
+      double proof = winRate(p, "mf", "Let f be a continuous function on [0,1] with f(0)=f(1). Prove that for every n"
+          + " there is x with f(x)=f(x+1/n).");
+      double smallTalk = winRate(p, "mf", "hi, how are you?");
+      assertTrue(proof > smallTalk + 0.1, "proof " + proof + " vs small talk " + smallTalk);
+    }
+    assertTrue(startProblem("all-minilm-l6-v2-q", "mf: {model_dir: models/mf-static}").contains("minilm-l6-static"));
+  }
+
+  @Test
   void aMiniLmRouterFailsToStartWhenTheConfigNamesTheTable() {
     String problem = startProblem(STATIC, "sw_ranking: {model_dir: \"" + swMiniLm + "\"}");
     assertTrue(problem.contains("routers.sw_ranking") && problem.contains("trained on the embedding 'all-minilm-l6-v2-q'")
