@@ -150,6 +150,17 @@ public final class TrainCommand implements Runnable {
       }
       var models = m.putArray("models");
       set.data().models().forEach(models::add);
+      // Models that occur only in held-out rows have untouched vectors: serve must not place an upstream on one.
+      java.util.Set<String> trained = new java.util.HashSet<>();
+      for (int q : set.train()) {
+        trained.addAll(set.data().prompts().get(q).outcomes().keySet());
+        for (int b = set.data().battleStart(q); b < set.data().battleEnd(q); b++) {
+          trained.add(set.data().models().get(set.data().winner(b)));
+          trained.add(set.data().models().get(set.data().loser(b)));
+        }
+      }
+      var untrained = m.putArray("untrained_models");
+      set.data().models().stream().filter(id -> !trained.contains(id)).forEach(untrained::add);
       m.put("default_strong", set.data().models().contains(strongModel) ? strongModel : set.data().models().get(0));
       m.put("default_weak", set.data().models().contains(weakModel) ? weakModel
           : set.data().models().get(set.data().models().size() - 1));

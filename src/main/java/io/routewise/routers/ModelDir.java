@@ -101,10 +101,10 @@ public final class ModelDir {
     String key = strong ? "strong_model" : "weak_model";
     String setting = ctx.settings().string(key, null);
     var upstream = strong ? ctx.strong() : ctx.weak();
-    List<String> models = models();
+    List<String> models = placeableModels();
     if (setting != null) {
       if (!models.contains(setting)) {
-        throw new IOException(ctx.settings().pathOf(key) + " '" + setting + "' is not a model of " + dir + " (it knows "
+        throw new IOException(ctx.settings().pathOf(key) + " '" + setting + "' is not a model of " + dir + " (it has trained "
             + models.size() + " models, e.g. " + String.join(", ", models.subList(0, Math.min(5, models.size()))) + ")");
       }
       return setting;
@@ -133,7 +133,7 @@ public final class ModelDir {
   public java.util.Map<String, String> placeUpstreams(RouterContext ctx) throws IOException {
     java.util.Map<String, String> placed = new java.util.LinkedHashMap<>();
     List<String> unplaced = new ArrayList<>();
-    List<String> models = models();
+    List<String> models = placeableModels();
     for (var u : ctx.upstreams()) {
       if (u.name().equals("strong") || u.name().equals("weak")) {
         placed.put(u.name(), upstreamModel(ctx, u.name().equals("strong")));
@@ -155,7 +155,7 @@ public final class ModelDir {
 
   /** An upstream's {@code router_model}, which must be one of this directory's models. */
   private String known(io.routewise.config.UpstreamConfig upstream) throws IOException {
-    List<String> models = models();
+    List<String> models = placeableModels();
     if (!models.contains(upstream.routerModel())) {
       throw new IOException("upstreams." + upstream.name() + ".router_model '" + upstream.routerModel()
           + "' is not a model of " + dir + "; it knows: " + String.join(", ", models));
@@ -242,6 +242,18 @@ public final class ModelDir {
   public List<String> models() {
     List<String> out = new ArrayList<>();
     manifest.path("models").forEach(n -> out.add(n.asText()));
+    return out;
+  }
+
+  /**
+   * The models an upstream may be placed on: all but the manifest's {@code untrained_models}
+   * (those that occurred only in held-out rows, whose vectors no training touched).
+   */
+  public List<String> placeableModels() {
+    java.util.Set<String> untrained = new java.util.HashSet<>();
+    manifest.path("untrained_models").forEach(n -> untrained.add(n.asText()));
+    List<String> out = models();
+    out.removeIf(untrained::contains);
     return out;
   }
 

@@ -69,4 +69,24 @@ class ModelDirPlacementTest {
     assertTrue(typo.getMessage().startsWith("upstreams.mini.router_model 'gpt-4o-mini-2024' is not a model of"),
         typo.getMessage());
   }
+
+  @org.junit.jupiter.api.io.TempDir
+  Path tmp;
+
+  @Test
+  void aModelSeenOnlyInHeldOutRowsCannotStandForAnUpstream() throws IOException {
+    Path dir = java.nio.file.Files.createDirectories(tmp.resolve("mf"));
+    var json = ModelDir.json();
+    var m = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(Path.of("models/mf/manifest.json").toFile());
+    m.putArray("untrained_models").add("claude-3-5-sonnet-20241022");
+    java.nio.file.Files.writeString(dir.resolve("manifest.json"), json.writeValueAsString(m));
+    ModelDir md = ModelDir.open(dir, "mf");
+    IOException e = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
+        upstream("strong", "gpt-4o", null), upstream("sonnet", "claude-3-5-sonnet-20241022", null),
+        upstream("weak", "llama3.1:8b", null))));
+    assertTrue(e.getMessage().contains("upstreams.sonnet (model 'claude-3-5-sonnet-20241022')"), e.getMessage());
+    assertThrows(IOException.class, () -> md.upstreamModel(context(Map.of("strong_model", "claude-3-5-sonnet-20241022"),
+        upstream("strong", "gpt-4o", null), upstream("weak", "llama3.1:8b", null)), true));
+    assertEquals(md.models().size() - 1, md.placeableModels().size());
+  }
 }
