@@ -45,6 +45,9 @@ public final class MfModel {
   private final float[] factors;
   private final int rank;
   private final float[] capability;
+  /** projection transposed (f x rank) and factors transposed (rank x models): the gap's loops run over independent sums the JIT vectorizes. */
+  private final float[] projectionT;
+  private final float[] factorsT;
   private final double gapMean;
   private final double gapStd;
   private final double gapPrior;
@@ -100,6 +103,18 @@ public final class MfModel {
     this.gapStd = gapStd;
     this.gapPrior = projection == null ? 0 : gapPrior;
     this.capability = capability(meanP);
+    this.projectionT = projection == null ? null : transpose(projection, rank, f);
+    this.factorsT = factors == null ? null : transpose(factors, models, rank);
+  }
+
+  private static float[] transpose(float[] a, int rows, int cols) {
+    float[] t = new float[a.length];
+    for (int i = 0; i < rows; i++) {
+      for (int j = 0; j < cols; j++) {
+        t[j * rows + i] = a[i * cols + j];
+      }
+    }
+    return t;
   }
 
   private static float[] fold(int models, int f, int rank, float[] projection, float[] factors) {
@@ -194,23 +209,29 @@ public final class MfModel {
         gapStd, prior);
   }
 
-  /** The raw population gap {@code sum_m c_m p(m, q)}, from the factors: rank dot products, then rank per model. */
+  /** The raw population gap {@code sum_m c_m p(m, q)}, from the factors: h = [v; W] x, then every model's logit from h. */
   public double rawGap(float[] x) {
     float[] h = new float[rank];
+    for (int j = 0; j < f; j++) {
+      float xj = x[j];
+      int off = j * rank;
+      for (int r = 0; r < rank; r++) {
+        h[r] += projectionT[off + r] * xj;
+      }
+    }
+    float[] logit = bias.clone();
     for (int r = 0; r < rank; r++) {
-      h[r] = dot(projection, r * f, x, f);
+      float hr = h[r];
+      int off = r * models;
+      for (int m = 0; m < models; m++) {
+        logit[m] += factorsT[off + m] * hr;
+      }
     }
     double s = 0;
     for (int m = 0; m < models; m++) {
-      if (capability[m] == 0) {
-        continue;
+      if (capability[m] != 0) {
+        s += capability[m] * sigmoid(logit[m]);
       }
-      double logit = bias[m];
-      int off = m * rank;
-      for (int r = 0; r < rank; r++) {
-        logit += factors[off + r] * h[r];
-      }
-      s += capability[m] * sigmoid(logit);
     }
     return s;
   }
