@@ -1,5 +1,6 @@
 package io.routewise.routers.mf;
 
+import io.routewise.routers.Dot;
 import io.routewise.routers.LengthScale;
 
 /**
@@ -244,7 +245,7 @@ public final class MfModel {
       h[r + 3] = a3 + b3;
     }
     for (; r < rank; r++) {
-      h[r] = dot(projection, r * f, x, f);
+      h[r] = Dot.dot(projection, r * f, x, f);
     }
     float[] logit = bias.clone();
     for (r = 0; r < rank; r++) {
@@ -270,25 +271,7 @@ public final class MfModel {
 
   /** p(m, q): the probability that model m answers the prompt with features x well. */
   public double probability(int m, float[] x) {
-    return sigmoid(bias[m] + dot(vectors, m * f, x, f));
-  }
-
-  private static float dot(float[] a, int off, float[] x, int n) {
-    float s0 = 0;
-    float s1 = 0;
-    float s2 = 0;
-    float s3 = 0;
-    int j = 0;
-    for (; j + 3 < n; j += 4) {
-      s0 += a[off + j] * x[j];
-      s1 += a[off + j + 1] * x[j + 1];
-      s2 += a[off + j + 2] * x[j + 2];
-      s3 += a[off + j + 3] * x[j + 3];
-    }
-    for (; j < n; j++) {
-      s0 += a[off + j] * x[j];
-    }
-    return (s0 + s1) + (s2 + s3);
+    return sigmoid(bias[m] + Dot.dot(vectors, m * f, x, f));
   }
 
   /**

@@ -6,6 +6,7 @@ import io.routewise.data.OutcomeTable;
 import io.routewise.data.PromptRecord;
 import io.routewise.data.TrainingSet;
 import io.routewise.routers.AdamW;
+import io.routewise.routers.Dot;
 import io.routewise.routers.LengthScale;
 import io.routewise.routers.ModelDir;
 import java.io.IOException;
@@ -221,9 +222,9 @@ public final class MfTrainer {
       float[] xi = x[i];
       int q = rows.get(i);
       for (int r = 0; r < k; r++) {
-        h[r] = dot(w, r * f, xi, f);
+        h[r] = Dot.dot(w, r * f, xi, f);
       }
-      double c = dot(v, 0, xi, f);
+      double c = Dot.dot(v, 0, xi, f);
       java.util.Arrays.fill(gh, 0);
       double gc = 0;
       int o0 = table.start(q);
@@ -289,24 +290,6 @@ public final class MfTrainer {
       weight[i] = (float) (weight[i] / total);
     }
     return weight;
-  }
-
-  private static double dot(float[] a, int off, float[] x, int len) {
-    float s0 = 0;
-    float s1 = 0;
-    float s2 = 0;
-    float s3 = 0;
-    int j = 0;
-    for (; j + 3 < len; j += 4) {
-      s0 += a[off + j] * x[j];
-      s1 += a[off + j + 1] * x[j + 1];
-      s2 += a[off + j + 2] * x[j + 2];
-      s3 += a[off + j + 3] * x[j + 3];
-    }
-    for (; j < len; j++) {
-      s0 += a[off + j] * x[j];
-    }
-    return (s0 + s1) + (s2 + s3);
   }
 
   private static void add(float[] into, double[] g) {

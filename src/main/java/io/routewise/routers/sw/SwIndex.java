@@ -103,22 +103,7 @@ public final class SwIndex {
     float[] sims = new float[n];
     float maxSim = -Float.MAX_VALUE;
     for (int p = 0; p < n; p++) {
-      int off = p * d;
-      float s0 = 0;
-      float s1 = 0;
-      float s2 = 0;
-      float s3 = 0;
-      int j = 0;
-      for (; j + 3 < d; j += 4) {
-        s0 += embeddings[off + j] * query[j];
-        s1 += embeddings[off + j + 1] * query[j + 1];
-        s2 += embeddings[off + j + 2] * query[j + 2];
-        s3 += embeddings[off + j + 3] * query[j + 3];
-      }
-      for (; j < d; j++) {
-        s0 += embeddings[off + j] * query[j];
-      }
-      float s = (s0 + s1) + (s2 + s3);
+      float s = io.routewise.routers.Dot.dot(embeddings, p * d, query, d);
       sims[p] = s;
       if (s > maxSim) {
         maxSim = s;
