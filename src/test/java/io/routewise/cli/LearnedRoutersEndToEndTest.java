@@ -84,6 +84,27 @@ class LearnedRoutersEndToEndTest {
   }
 
   @Test
+  void aModelScoredOnlyInHeldOutRowsIsRecordedUntrainedAndCannotStandForAnUpstream() throws Exception {
+    Path data = tmp.resolve("untrained.jsonl");
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < 6; i++) {
+      String src = i < 4 ? "seen" : "held";
+      String extra = i < 4 ? "" : ", \"held-only-model\": 1.0";
+      rows.append("{\"id\": \"u/").append(i).append("\", \"source\": \"").append(src).append("\", \"prompt\": \"prompt ")
+          .append(i).append("\", \"outcomes\": {\"strong-model\": 1.0, \"weak-model\": 0.0").append(extra).append("}}\n");
+    }
+    Files.writeString(data, rows);
+    Path out = tmp.resolve("mf-untrained");
+    Run r = run(List.of("train", "mf", "--data", data.toString(), "--out", out.toString(), "--dim", "2",
+        "--iterations", "5", "--holdout", "source:held", "--strong-model", "strong-model", "--weak-model", "weak-model",
+        "--embedding-cache", tmp.resolve("emb").toString(), "--quiet"));
+    assertEquals(0, r.code, r.err);
+    JsonNode m = JSON.readTree(out.resolve("manifest.json").toFile());
+    assertEquals("[\"held-only-model\"]", m.path("untrained_models").toString());
+    assertStartFails("mf: {model_dir: \"" + out + "\", strong_model: held-only-model}", "held-only-model");
+  }
+
+  @Test
   void arenaBattleRowsTrainAsWell() throws Exception {
     Path out = tmp.resolve("mf-battles");
     Run r = run(List.of("train", "mf", "--data", BATTLES.toString(), "--out", out.toString(), "--dim", "8",

@@ -44,12 +44,8 @@ class StaticEmbedderTest {
     embedders.close();
   }
 
-  static double cos(float[] a, float[] b) {
-    double s = 0;
-    for (int i = 0; i < a.length; i++) {
-      s += a[i] * b[i];
-    }
-    return s;
+  private static double cos(float[] a, float[] b) {
+    return OnnxEmbedderTest.cos(a, b);
   }
 
   @Test
