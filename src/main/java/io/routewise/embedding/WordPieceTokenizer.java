@@ -74,13 +74,14 @@ public final class WordPieceTokenizer {
   private final String[] added;
   private final int[] addedIds;
   private final String addedFirstChars;
-  // Open-addressing table over the vocabulary: word-initial pieces and ## continuations (stored
-  // without the prefix) told apart by the hash seed. One long a slot, so a lookup touches one cache
-  // line of a 512 KB table (and one of the pool when it matches): the hash's upper 32 bits, and
-  // offset in pool | length << 22 | continuation << 30 | 1 << 31 (0: empty). The pool holds each
-  // piece as its id (two chars) and its characters, which are compared on a match: no false hits.
+  // Open-addressing table over the vocabulary: word-initial pieces and ## continuations told apart
+  // by the hash seed. One long a slot, the piece's hash above ID_BITS and its id below (0: empty), so
+  // a lookup touches one cache line of a 512 KB table and nothing else: a piece is known by its
+  // mixed 64-bit hash's upper 47 bits. No two pieces of the vocabulary share them (checked at load); a
+  // text's word that does (one chance in ~10^14 a lookup) would read as that piece.
+  private static final int ID_BITS = 17;
+  private static final long ID_MASK = (1L << ID_BITS) - 1;
   private final long[] table;
-  private final char[] pool;
   private final int mask;
   private final int maxPieceChars;
 
@@ -100,10 +101,12 @@ public final class WordPieceTokenizer {
       }
     }
     this.addedFirstChars = first.toString();
+    if (vocab.length > ID_MASK) {
+      throw new IllegalArgumentException("vocabulary too large: " + vocab.length + " tokens");
+    }
     int capacity = Integer.highestOneBit(Math.max(16, vocab.length * 2) - 1) << 1;
     this.table = new long[capacity];
     this.mask = capacity - 1;
-    StringBuilder chars = new StringBuilder();
     int longest = 0;
     for (int id = 0; id < vocab.length; id++) {
       String piece = vocab[id];
@@ -120,19 +123,21 @@ public final class WordPieceTokenizer {
       if (length > 255) {
         continue; // longer than any word WordPiece splits (max_input_chars_per_word)
       }
-      if (chars.length() >= 1 << 22) {
-        throw new IllegalArgumentException("vocabulary too large: " + vocab.length + " tokens");
-      }
       longest = Math.max(longest, length);
-      int slot = slot(h);
+      h = mix(h);
+      if (findMixed(h) >= 0) {
+        throw new IllegalArgumentException("vocabulary pieces '" + piece + "' and '" + vocab[findMixed(h)] + "' share a hash");
+      }
+      long entry = (h & ~ID_MASK) | id;
+      if (entry == 0) {
+        throw new IllegalArgumentException("vocabulary piece '" + piece + "' hashes to the empty slot");
+      }
+      int slot = (int) h & mask;
       while (table[slot] != 0) {
         slot = (slot + 1) & mask;
       }
-      table[slot] = (h & 0xFFFFFFFF00000000L) | chars.length() | (long) length << 22 | (continuation ? 1L : 0L) << 30
-          | 1L << 31;
-      chars.append((char) (id & 0xFFFF)).append((char) (id >>> 16)).append(piece, from, piece.length());
+      table[slot] = entry;
     }
-    this.pool = chars.toString().toCharArray();
     this.maxPieceChars = longest;
   }
 
@@ -601,7 +606,7 @@ public final class WordPieceTokenizer {
     for (int i = from; i < to; i++) {
       h = h * MUL + s[i];
     }
-    int id = find(h, false, s, from, to);
+    int id = find(h);
     sink.accept(id >= 0 ? id : unkId);
   }
 
@@ -610,7 +615,7 @@ public final class WordPieceTokenizer {
       sink.accept(unkId);
       return;
     }
-    int id = find(wholeHash, false, s, start, end);
+    int id = find(wholeHash);
     if (id >= 0) {
       sink.accept(id);
       return;
@@ -628,64 +633,63 @@ public final class WordPieceTokenizer {
   /**
    * WordPiece's greedy longest-match split of a word that is not in the vocabulary whole: the pieces'
    * ids into {@code out}, and their number; -1 when some position has no piece (the word is one
-   * [UNK]). One pass: the pieces are only sent once the whole word is known to split.
+   * [UNK]). Longest first, as Hugging Face does: the hashes of every prefix are taken in one pass,
+   * then looked up from the longest down to the first hit (a forward scan has to try every length).
+   * One pass: the pieces are only sent once the whole word is known to split.
    */
   private int greedy(char[] s, int start, int end, int[] out) {
+    long[] prefix = new long[Math.min(end - start, maxPieceChars) + 1];
     int n = 0;
     int pos = start;
     while (pos < end) {
       long h = pos == start ? SEED_WORD : SEED_CONTINUATION;
-      int best = -1;
-      int bestEnd = -1;
       int limit = Math.min(end, pos + maxPieceChars);
       for (int e = pos; e < limit; e++) {
         h = h * MUL + s[e];
-        int id = find(h, pos != start, s, pos, e + 1);
+        prefix[e - pos + 1] = h;
+      }
+      int e = limit;
+      int id = -1;
+      for (; e > pos; e--) {
+        id = find(prefix[e - pos]);
         if (id >= 0) {
-          best = id;
-          bestEnd = e + 1;
+          break;
         }
       }
-      if (best < 0) {
+      if (id < 0) {
         return -1;
       }
-      out[n++] = best;
-      pos = bestEnd;
+      out[n++] = id;
+      pos = e;
     }
     return n;
   }
 
-  private int slot(long h) {
-    return (int) ((h * 0x9E3779B97F4A7C15L) >>> 40) & mask;
+  /**
+   * The running hash mixed (MurmurHash3's finalizer): the running hash's upper bits barely depend on
+   * a word's last characters. The slot comes from the low bits, the key from the upper 47.
+   */
+  private static long mix(long h) {
+    h = (h ^ (h >>> 33)) * 0xff51afd7ed558ccdL;
+    h = (h ^ (h >>> 33)) * 0xc4ceb9fe1a85ec53L;
+    return h ^ (h >>> 33);
   }
 
-  /** The id of the piece {@code s[from, to)}, a ## continuation or not, hashed as {@code h}; or -1. */
-  private int find(long h, boolean continuation, char[] s, int from, int to) {
-    long key = (h & 0xFFFFFFFF00000000L) | (long) (to - from) << 22 | (continuation ? 1L : 0L) << 30 | 1L << 31;
-    for (int slot = slot(h); ; slot = (slot + 1) & mask) {
+  /** The id of the piece hashed as {@code h} (its seed says whether it is a ## continuation), or -1. */
+  private int find(long h) {
+    return findMixed(mix(h));
+  }
+
+  private int findMixed(long h) {
+    long key = h & ~ID_MASK;
+    for (int slot = (int) h & mask; ; slot = (slot + 1) & mask) {
       long entry = table[slot];
       if (entry == 0) {
         return -1;
       }
-      if ((entry & ~0x3FFFFFL) == key) {
-        int off = (int) (entry & 0x3FFFFF);
-        if (samePiece(off + 2, s, from, to)) {
-          return pool[off] | pool[off + 1] << 16;
-        }
+      if ((entry & ~ID_MASK) == key) {
+        return (int) (entry & ID_MASK);
       }
     }
-  }
-
-  /**
-   * Whether the pool holds {@code s[from, to)} at {@code at}. A plain loop: pieces are a few
-   * characters, where {@code Arrays.equals} over ranges spent more in its set-up than comparing.
-   */
-  private boolean samePiece(int at, char[] s, int from, int to) {
-    for (int i = from; i < to; i++, at++) {
-      if (pool[at] != s[i]) {
-        return false;
-      }
-    }
-    return true;
   }
 }
