@@ -50,7 +50,23 @@ class StaticEmbedderTest {
 
   @Test
   void aPromptsVectorIsTheNormalizedWeightedSumOfItsTokensRows() {
-    String prompt = "Explain, step by step, why the derivative of x² is 2x — and cite Newton's Principia (1687).";
+    assertIsWeightedSumOfRows("Explain, step by step, why the derivative of x² is 2x — and cite Newton's Principia (1687).");
+  }
+
+  @Test
+  void aLongPromptWhoseDistinctTokensAreCountedGivesTheSameSum() {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < 300; i++) { // repeats, and new tokens all the way
+      b.append("Step ").append(i).append(": the ").append(i % 7 == 0 ? "zeta" : "alpha").append(" value is ")
+          .append(i * 37 % 1001).append(". ");
+    }
+    String prompt = b.toString();
+    assertTrue(embedder.tokenizer().count(prompt) > 2 * StaticEmbedder.COUNT_FROM);
+    assertIsWeightedSumOfRows(prompt);
+  }
+
+  /** Against the plain sum, in order and in doubles, of every token's weight times its row. */
+  private static void assertIsWeightedSumOfRows(String prompt) {
     int[] ids = embedder.tokenizer().ids(prompt);
     double[] sum = new double[table.dimension()];
     for (int i = 1; i < ids.length - 1; i++) { // without [CLS] and [SEP]
