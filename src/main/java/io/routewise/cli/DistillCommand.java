@@ -3,12 +3,16 @@ package io.routewise.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.routewise.data.PromptRecord;
 import io.routewise.data.TrainingSet;
+import io.routewise.embedding.Embedder;
 import io.routewise.embedding.EmbeddingModel;
+import io.routewise.embedding.EmbeddingSettings;
+import io.routewise.embedding.Embedders;
 import io.routewise.embedding.ModelFiles;
 import io.routewise.embedding.OnnxEmbedder;
 import io.routewise.embedding.StaticDistiller;
 import io.routewise.embedding.StaticDistiller.Weighting;
 import io.routewise.embedding.StaticTable;
+import io.routewise.embedding.TableAlignment;
 import io.routewise.embedding.Truncation;
 import io.routewise.embedding.WordPieceTokenizer;
 import io.routewise.routers.ModelDir;
@@ -55,8 +59,75 @@ public final class DistillCommand implements Callable<Integer> {
       description = "Store int8 vectors, one scale per dimension (default ${DEFAULT-VALUE}).")
   boolean int8;
 
+  @Option(names = "--align", arity = "1..*",
+      description = "Prompt files (JSON lines with a prompt field): fit the token vectors so a prompt's mean row comes close to the "
+          + "model's embedding of it (TableAlignment), before the PCA.")
+  List<Path> align = new ArrayList<>();
+
+  @Option(names = "--align-steps", defaultValue = "100", description = "Adam steps of the alignment (default ${DEFAULT-VALUE}).")
+  int alignSteps;
+
+  @Option(names = "--embedding-cache",
+      description = "Directory keeping the prompts' sentence embeddings across runs (default: tmpdir/routewise/embeddings).")
+  Path embeddingCache;
+
+  @Option(names = "--threads", defaultValue = "2", description = "Threads for the alignment (same bytes for any; default ${DEFAULT-VALUE}).")
+  int threads;
+
   @Option(names = "--quiet", description = "No progress bar.")
   boolean quiet;
+
+  /**
+   * The alignment step: every prompt of {@code --align} embedded by the sentence model as routers
+   * train on it ({@link EmbeddingSettings#defaults()}: 128 tokens, head and tail), then the token
+   * vectors fitted to those embeddings.
+   */
+  private float[] align(EmbeddingModel m, WordPieceTokenizer tokenizer, float[] raw, ObjectNode recipe) throws Exception {
+    List<String> prompts = new ArrayList<>();
+    var files = ModelDir.json().createArrayNode();
+    for (Path f : align) {
+      List<PromptRecord> read = PromptFiles.read(f);
+      read.forEach(p -> prompts.add(p.prompt()));
+      files.addObject().put("file", f.getFileName().toString()).put("sha256", ModelDir.sha256(f)).put("prompts", read.size());
+    }
+    Path store = embeddingCache != null ? embeddingCache
+        : Path.of(System.getProperty("java.io.tmpdir"), "routewise", "embeddings");
+    EmbeddingSettings settings = EmbeddingSettings.defaults().withModel(m.id()).withCacheEntries(0).withStoreDir(store);
+    List<int[]> texts = new ArrayList<>();
+    List<float[]> targets = new ArrayList<>();
+    try (Embedders embedders = new Embedders(settings);
+        ProgressBar pb = TrainingSet.progressBar("embed", prompts.size(), !quiet)) {
+      Embedder e = embedders.get(m.id());
+      for (String p : prompts) {
+        int[] ids = tokenizer.ids(p);
+        texts.add(java.util.Arrays.copyOfRange(ids, 1, ids.length - 1));
+        targets.add(e.embed(p));
+        pb.step();
+      }
+    }
+    TableAlignment.Recipe r = new TableAlignment.Recipe(alignSteps, TableAlignment.Recipe.DEFAULT.learningRate(),
+        TableAlignment.Recipe.DEFAULT.l2());
+    TableAlignment.Fit fit;
+    try (ProgressBar pb = TrainingSet.progressBar("align", alignSteps, !quiet)) {
+      fit = TableAlignment.align(raw, tokenizer.vocabSize(), m.dimension(), texts, targets, r, threads, pb::stepTo);
+    }
+    ObjectNode a = recipe.putObject("alignment");
+    a.put("targets", m.id() + ", " + settings.maxTokens() + " tokens, " + settings.truncation().configName()
+        + " (the embedding routers train on)");
+    a.set("corpus", files);
+    a.put("linear_map", "least squares, ridge 1e-6 of the mean diagonal");
+    a.put("adam_steps", r.steps()).put("learning_rate", r.learningRate()).put("l2_to_mapped", r.l2());
+    a.put("loss_token_vectors", round(fit.lossBefore())).put("loss_mapped", round(fit.lossMapped()))
+        .put("loss_fitted", round(fit.lossAfter()));
+    a.put("loss", "mean over prompts of |mean of rows - embedding|^2");
+    System.err.printf(Locale.ROOT, "aligned on %d prompts: loss %.4f (token vectors) -> %.4f (mapped) -> %.4f (fitted)%n",
+        texts.size(), fit.lossBefore(), fit.lossMapped(), fit.lossAfter());
+    return fit.vectors();
+  }
+
+  private static double round(double x) {
+    return Math.round(x * 1e5) / 1e5;
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -89,6 +160,9 @@ public final class DistillCommand implements Callable<Integer> {
     try (OnnxEmbedder onnx = OnnxEmbedder.load(m, m.maxPositions(), Truncation.HEAD, 1, ModelFiles.defaultDir());
         ProgressBar pb = TrainingSet.progressBar("distill " + m.id(), tokenizer.vocabSize(), !quiet)) {
       raw = StaticDistiller.tokenVectors(onnx, tokenizer, null, done -> pb.stepTo(done));
+    }
+    if (!align.isEmpty()) {
+      raw = align(m, tokenizer, raw, recipe);
     }
     StaticTable table = StaticDistiller.distill(raw, m, tokenizer,
         new StaticDistiller.Recipe(dim, w, sifA, int8), texts, recipe);
