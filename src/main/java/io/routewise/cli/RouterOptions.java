@@ -15,6 +15,6 @@ final class RouterOptions {
   Path embeddingCache;
 
   @Option(names = "--embedding-model", description = "The embedding the routers use (default: the config's embedding.model, "
-      + "else all-minilm-l6-v2-q): a sentence model or a static table under the models directory.")
+      + "else " + io.routewise.embedding.EmbeddingSettings.DEFAULT_MODEL + "): a static table under the models directory or a sentence model.")
   String embeddingModel;
 }

@@ -58,9 +58,9 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--weak-model", defaultValue = "llama-3.1-8b-instruct", description = "Manifest default_weak.")
     String weakModel;
 
-    @Option(names = "--embedding-model", defaultValue = "all-minilm-l6-v2-q",
-        description = "A sentence model (all-minilm-l6-v2-q, bge-small-en-v1.5-q) or a static table under --models-dir, "
-            + "e.g. minilm-l6-static (default ${DEFAULT-VALUE}).")
+    @Option(names = "--embedding-model", defaultValue = EmbeddingSettings.DEFAULT_MODEL,
+        description = "A static table under --models-dir or a sentence model (all-minilm-l6-v2-q, bge-small-en-v1.5-q) "
+            + "(default ${DEFAULT-VALUE}).")
     String embeddingModel;
 
     @Option(names = "--models-dir", defaultValue = "models", description = "Where static tables are found (default ${DEFAULT-VALUE}).")

@@ -10,6 +10,6 @@ public interface EmbedderSource {
 
   /** The embedding routers use unless their own settings name another ({@code embedding.model}). */
   default String defaultModelId() {
-    return EmbeddingModel.DEFAULT.id();
+    return EmbeddingSettings.DEFAULT_MODEL;
   }
 }

@@ -19,9 +19,6 @@ public enum EmbeddingModel {
   /** How token states become one vector. */
   public enum Pooling { MEAN, CLS }
 
-  /** The default model: chosen by routing quality and speed (BENCHMARKS.md, "Embeddings and learned routers"). */
-  public static final EmbeddingModel DEFAULT = MINILM_L6_Q;
-
   private final String id;
   private final String onnxResource;
   private final String tokenizerResource;

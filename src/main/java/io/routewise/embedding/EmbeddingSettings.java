@@ -10,8 +10,8 @@ import java.util.List;
  *
  * <pre>
  * embedding:
- *   model: all-minilm-l6-v2-q # the embedding routers use unless they name another (embedding_model):
- *                             # a sentence model of EmbeddingModel, or a static table under models_dir
+ *   model: minilm-l6-static  # the embedding routers use unless they name another (embedding_model):
+ *                            # a static table under models_dir, or a sentence model of EmbeddingModel
  *   max_tokens: 128          # token budget per prompt, [CLS]/[SEP] included (8..512); sentence models only
  *   truncation: head_tail    # head | head_tail: what of a longer prompt is embedded; sentence models only
  *   threads: 2               # ONNX intra-op threads per model
@@ -28,11 +28,16 @@ public record EmbeddingSettings(
     String model, int maxTokens, Truncation truncation, int threads, int cacheEntries, Path filesDir, Path modelsDir,
     Path storeDir) {
 
+  /**
+   * The shipped static table (models/minilm-l6-static): its routers score within 0.01 APGR of
+   * MiniLM's in microseconds instead of milliseconds (BENCHMARKS.md section 7).
+   */
+  public static final String DEFAULT_MODEL = "minilm-l6-static";
   public static final int DEFAULT_MAX_TOKENS = 128;
   public static final Truncation DEFAULT_TRUNCATION = Truncation.HEAD_TAIL;
 
   public static EmbeddingSettings defaults() {
-    return new EmbeddingSettings(EmbeddingModel.DEFAULT.id(), DEFAULT_MAX_TOKENS, DEFAULT_TRUNCATION,
+    return new EmbeddingSettings(DEFAULT_MODEL, DEFAULT_MAX_TOKENS, DEFAULT_TRUNCATION,
         defaultThreads(), 10_000, ModelFiles.defaultDir(), Path.of("models"), null);
   }
 
@@ -48,12 +53,14 @@ public record EmbeddingSettings(
 
   /**
    * Reads the section; problems go to the node's problem list, {@code model} included when it names
-   * neither a sentence model nor a static table under {@code modelsDir}.
+   * neither a sentence model nor a static table under {@code modelsDir}. The default table is not
+   * looked for here: a config whose routers need no embedding may run where it is absent (a router
+   * that needs it fails to load, naming it).
    */
   public static EmbeddingSettings from(ConfigNode node, Path modelsDir) {
     EmbeddingSettings d = defaults();
     String model = node.string("model", d.model());
-    String unknown = unknownModel(model, modelsDir);
+    String unknown = node.has("model") ? unknownModel(model, modelsDir) : null;
     if (unknown != null) {
       node.problem("model", unknown);
     }

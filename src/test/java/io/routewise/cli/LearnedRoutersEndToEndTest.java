@@ -10,6 +10,7 @@ import io.routewise.Routewise;
 import io.routewise.TestConfigs;
 import io.routewise.config.ConfigException;
 import io.routewise.embedding.Embedders;
+import io.routewise.embedding.EmbeddingModel;
 import io.routewise.embedding.EmbeddingSettings;
 import io.routewise.routers.RouterCatalog;
 import io.routewise.server.ProxyFixture;
@@ -47,6 +48,9 @@ class LearnedRoutersEndToEndTest {
   static Path sw;
   static Embedders embedders;
 
+  /** These routers run on MiniLM (the default embedding is the static table: StaticEmbeddingRoutersTest). */
+  static final String MINILM = EmbeddingModel.MINILM_L6_Q.id();
+
   @BeforeAll
   static void train() {
     mf = tmp.resolve("mf");
@@ -55,10 +59,10 @@ class LearnedRoutersEndToEndTest {
     List<String> common = List.of("--data", OUTCOMES.toString(), "--holdout", "source:synthetic-b",
         "--strong-model", "strong-model", "--weak-model", "weak-model",
         "--embedding-cache", tmp.resolve("emb").toString(), "--quiet");
-    assertEquals(0, run(concat(List.of("train", "mf", "--out", mf.toString(), "--dim", "16",
+    assertEquals(0, run(concat(List.of("train", "mf", "--embedding-model", MINILM, "--out", mf.toString(), "--dim", "16",
         "--heldout-out", tmp.resolve("heldout.jsonl").toString()), common)).code);
-    assertEquals(0, run(concat(List.of("train", "sw", "--out", sw.toString(), "--dim", "16"), common)).code);
-    embedders = new Embedders(EmbeddingSettings.defaults());
+    assertEquals(0, run(concat(List.of("train", "sw", "--embedding-model", MINILM, "--out", sw.toString(), "--dim", "16"), common)).code);
+    embedders = new Embedders(EmbeddingSettings.defaults().withModel(EmbeddingModel.MINILM_L6_Q.id()));
   }
 
   @AfterAll
@@ -95,7 +99,7 @@ class LearnedRoutersEndToEndTest {
     }
     Files.writeString(data, rows);
     Path out = tmp.resolve("mf-untrained");
-    Run r = run(List.of("train", "mf", "--data", data.toString(), "--out", out.toString(), "--dim", "2",
+    Run r = run(List.of("train", "mf", "--embedding-model", MINILM, "--data", data.toString(), "--out", out.toString(), "--dim", "2",
         "--iterations", "5", "--holdout", "source:held", "--strong-model", "strong-model", "--weak-model", "weak-model",
         "--embedding-cache", tmp.resolve("emb").toString(), "--quiet"));
     assertEquals(0, r.code, r.err);
@@ -107,7 +111,7 @@ class LearnedRoutersEndToEndTest {
   @Test
   void arenaBattleRowsTrainAsWell() throws Exception {
     Path out = tmp.resolve("mf-battles");
-    Run r = run(List.of("train", "mf", "--data", BATTLES.toString(), "--out", out.toString(), "--dim", "8",
+    Run r = run(List.of("train", "mf", "--embedding-model", MINILM, "--data", BATTLES.toString(), "--out", out.toString(), "--dim", "8",
         "--holdout", "none", "--strong-model", "strong-model", "--weak-model", "weak-model",
         "--embedding-cache", tmp.resolve("emb").toString(), "--quiet"));
     assertEquals(0, r.code, r.err);
@@ -220,7 +224,7 @@ class LearnedRoutersEndToEndTest {
   @Test
   void scoreWritesOneWinRatePerPromptAndCalibrateSplitsThemAtTheAskedShare() throws Exception {
     Path scores = tmp.resolve("scores.jsonl");
-    Run s = run(List.of("score", "--router", "mf=" + mf, "--input", PROMPTS.toString(), "--output", scores.toString(),
+    Run s = run(List.of("score", "--embedding-model", MINILM, "--router", "mf=" + mf, "--input", PROMPTS.toString(), "--output", scores.toString(),
         "--strong-model", "strong-model", "--weak-model", "weak-model", "--quiet"));
     assertEquals(0, s.code, s.err);
     List<String> lines = Files.readAllLines(scores);
@@ -234,7 +238,7 @@ class LearnedRoutersEndToEndTest {
     }
     assertTrue(values[1] > values[0], "the proof prompt scores above the capital question");
 
-    Run c = run(List.of("calibrate", "--router", "mf=" + mf, "--input", PROMPTS.toString(), "--strong-percent", "50",
+    Run c = run(List.of("calibrate", "--embedding-model", MINILM, "--router", "mf=" + mf, "--input", PROMPTS.toString(), "--strong-percent", "50",
         "--strong-model", "strong-model", "--weak-model", "weak-model", "--quiet"));
     assertEquals(0, c.code, c.err);
     var m = java.util.regex.Pattern.compile("threshold = ([0-9.]+)").matcher(c.out);
@@ -247,7 +251,7 @@ class LearnedRoutersEndToEndTest {
 
   @Test
   void scoreRefusesAModelIdTheRouterWasNotTrainedOn() {
-    Run s = run(List.of("score", "--router", "mf=" + mf, "--input", PROMPTS.toString(), "--output",
+    Run s = run(List.of("score", "--embedding-model", MINILM, "--router", "mf=" + mf, "--input", PROMPTS.toString(), "--output",
         tmp.resolve("typo.jsonl").toString(), "--strong-model", "strong-modle", "--quiet"));
     assertTrue(s.code != 0, "a typo must not silently score the default pair");
     assertTrue((s.out + s.err).contains("strong_model 'strong-modle' is not a model"), s.err);
@@ -256,7 +260,7 @@ class LearnedRoutersEndToEndTest {
   @Test
   void evalPrintsApgrBesideTheRandomBaselineAndDrawsThePlot() throws Exception {
     Path plot = tmp.resolve("curve.png");
-    Run e = run(List.of("eval", "--router", "mf=" + mf, "--router", "length", "--bench", OUTCOMES.toString(),
+    Run e = run(List.of("eval", "--embedding-model", MINILM, "--router", "mf=" + mf, "--router", "length", "--bench", OUTCOMES.toString(),
         "--strong", "strong-model", "--weak", "weak-model", "--plot", plot.toString(), "--quiet"));
     assertEquals(0, e.code, e.err);
     assertTrue(e.out.contains("random (mean of 10)"), e.out);
@@ -270,7 +274,7 @@ class LearnedRoutersEndToEndTest {
   @Test
   void evalWithPricesDrawsEachRoutersCostQualityCurveBesideTheHullOfSingleModels() throws Exception {
     Path plot = tmp.resolve("cost.png");
-    Run e = run(List.of("eval", "--router", "mf=" + mf, "--router", "sw_ranking=" + sw, "--bench", OUTCOMES.toString(),
+    Run e = run(List.of("eval", "--embedding-model", MINILM, "--router", "mf=" + mf, "--router", "sw_ranking=" + sw, "--bench", OUTCOMES.toString(),
         "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
         "--models", "mid-model", "--ids", "synthetic/1[2-5][0-9]", "--plot", plot.toString(), "--quiet"));
     assertEquals(0, e.code, e.err);
@@ -286,7 +290,7 @@ class LearnedRoutersEndToEndTest {
     byte[] png = Files.readAllBytes(plot);
     assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
 
-    Run unknown = run(List.of("eval", "--router", "mf=" + mf, "--bench", OUTCOMES.toString(),
+    Run unknown = run(List.of("eval", "--embedding-model", MINILM, "--router", "mf=" + mf, "--bench", OUTCOMES.toString(),
         "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
         "--models", "mid-model,other-model", "--quiet"));
     assertEquals(2, unknown.code);
@@ -325,7 +329,7 @@ class LearnedRoutersEndToEndTest {
   void aModelTrainedUnderAnotherTokenBudgetIsNamedAtStart() throws Exception {
     io.routewise.routers.ModelDir md = io.routewise.routers.ModelDir.open(mf, "mf");
     assertTrue(md.inputRuleMismatch(embedders.get("all-minilm-l6-v2-q")).isEmpty(), "trained with the defaults");
-    try (Embedders longer = new Embedders(EmbeddingSettings.defaults().withMaxTokens(256))) {
+    try (Embedders longer = new Embedders(EmbeddingSettings.defaults().withModel(EmbeddingModel.MINILM_L6_Q.id()).withMaxTokens(256))) {
       String warning = md.inputRuleMismatch(longer.get("all-minilm-l6-v2-q")).orElseThrow();
       assertTrue(warning.contains("128 tokens, head_tail") && warning.contains("256 tokens, head_tail"), warning);
     }

@@ -67,10 +67,11 @@ class StaticEmbeddingRoutersTest {
     assertEquals(0, r.code(), r.err());
     r = LearnedRoutersEndToEndTest.run(concat(List.of("train", "sw", "--out", sw.toString(), "--dim", "16"), common));
     assertEquals(0, r.code(), r.err());
-    // The same router on MiniLM (the default embedding), to serve beside the table's.
+    // The same router on MiniLM, to serve beside the table's.
     swMiniLm = tmp.resolve("sw-minilm");
-    r = LearnedRoutersEndToEndTest.run(concat(List.of("train", "sw", "--out", swMiniLm.toString(), "--dim", "16"),
-        common.subList(0, common.indexOf("--embedding-model"))));
+    List<String> miniLm = new java.util.ArrayList<>(common);
+    miniLm.set(common.indexOf("--embedding-model") + 1, LearnedRoutersEndToEndTest.MINILM);
+    r = LearnedRoutersEndToEndTest.run(concat(List.of("train", "sw", "--out", swMiniLm.toString(), "--dim", "16"), miniLm));
     assertEquals(0, r.code(), r.err());
   }
 
@@ -170,14 +171,26 @@ class StaticEmbeddingRoutersTest {
   }
 
   @Test
-  void theShippedStaticMfServesOnTheTableAndRanksAProofAboveSmallTalk() throws Exception {
-    try (Embedders e = embedders(STATIC); ProxyFixture p = new ProxyFixture("routers: {mf: {model_dir: models/mf-static}}\n", e)) {
+  void theShippedMfServesOnTheTableAndRanksAProofAboveSmallTalk() throws Exception {
+    try (Embedders e = embedders(STATIC); ProxyFixture p = new ProxyFixture("routers: {mf: {model_dir: models/mf}}\n", e)) {
       double proof = winRate(p, "mf", "Let f be a continuous function on [0,1] with f(0)=f(1). Prove that for every n"
           + " there is x with f(x)=f(x+1/n).");
       double smallTalk = winRate(p, "mf", "hi, how are you?");
       assertTrue(proof > smallTalk + 0.1, "proof " + proof + " vs small talk " + smallTalk);
     }
-    assertTrue(startProblem("all-minilm-l6-v2-q", "mf: {model_dir: models/mf-static}").contains("minilm-l6-static"));
+    assertTrue(startProblem("all-minilm-l6-v2-q", "mf: {model_dir: models/mf}").contains("minilm-l6-static"));
+  }
+
+  @Test
+  void theShippedMiniLmMfServesOnMiniLmAndRanksAProofAboveSmallTalk() throws Exception {
+    String miniLm = LearnedRoutersEndToEndTest.MINILM;
+    try (Embedders e = embedders(miniLm); ProxyFixture p = new ProxyFixture("routers: {mf: {model_dir: models/mf-minilm}}\n", e)) {
+      double proof = winRate(p, "mf", "Let f be a continuous function on [0,1] with f(0)=f(1). Prove that for every n"
+          + " there is x with f(x)=f(x+1/n).");
+      double smallTalk = winRate(p, "mf", "hi, how are you?");
+      assertTrue(proof > smallTalk + 0.1, "proof " + proof + " vs small talk " + smallTalk);
+    }
+    assertTrue(startProblem(STATIC, "mf: {model_dir: models/mf-minilm}").contains(miniLm));
   }
 
   @Test

@@ -16,7 +16,7 @@ class OnnxEmbedderTest {
 
   @BeforeAll
   static void load() {
-    embedders = new Embedders(EmbeddingSettings.defaults().withThreads(2).withCacheEntries(100));
+    embedders = new Embedders(EmbeddingSettings.defaults().withModel(EmbeddingModel.MINILM_L6_Q.id()).withThreads(2).withCacheEntries(100));
   }
 
   @AfterAll

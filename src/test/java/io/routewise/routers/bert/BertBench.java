@@ -4,6 +4,7 @@ import io.routewise.config.ConfigNode;
 import io.routewise.config.ConfigProblems;
 import io.routewise.data.DatasetReader;
 import io.routewise.data.PromptRecord;
+import io.routewise.embedding.EmbeddingModel;
 import io.routewise.embedding.EmbeddingSettings;
 import io.routewise.embedding.Embedders;
 import io.routewise.embedding.OnnxEmbedder;
@@ -42,7 +43,7 @@ public final class BertBench {
     int warmup = Integer.getInteger("warmup", 50);
     System.out.printf("java %s, %d cores, n=%d per bucket after %d warm-up decisions%n", Runtime.version(),
         Runtime.getRuntime().availableProcessors(), n, warmup);
-    try (Embedders embedders = new Embedders(EmbeddingSettings.defaults().withCacheEntries(0))) {
+    try (Embedders embedders = new Embedders(EmbeddingSettings.defaults().withModel(EmbeddingModel.MINILM_L6_Q.id()).withCacheEntries(0))) {
       OnnxEmbedder onnx = embedders.onnx("all-minilm-l6-v2-q");
       List<List<String>> byBucket = new ArrayList<>();
       for (int b = 0; b < BUCKETS.length; b++) {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.routewise.data.Holdout;
 import io.routewise.data.TrainingSet;
 import io.routewise.embedding.Embedders;
+import io.routewise.embedding.EmbeddingModel;
 import io.routewise.embedding.EmbeddingSettings;
 import io.routewise.eval.QualityCurve;
 import io.routewise.routers.ModelDir;
@@ -33,7 +34,7 @@ class BertTrainerTest {
 
   @BeforeAll
   static void embed() throws Exception {
-    embedders = new Embedders(EmbeddingSettings.defaults().withThreads(2).withCacheEntries(1000));
+    embedders = new Embedders(EmbeddingSettings.defaults().withModel(EmbeddingModel.MINILM_L6_Q.id()).withThreads(2).withCacheEntries(1000));
     Path data = Path.of(BertTrainerTest.class.getResource("/fixtures/synthetic-outcomes.jsonl").toURI());
     set = TrainingSet.load(List.of(data), Holdout.parse("source:synthetic-b"), 42,
         embedders.get("all-minilm-l6-v2-q"), false);
