@@ -65,11 +65,60 @@ public final class StaticEmbedder implements Embedder {
 
   @Override
   public float[] embed(String text) {
+    return embed(text, null, null);
+  }
+
+  /**
+   * A linear map of the embedding folded into the table: for a {@code k x dimension} matrix {@code M},
+   * {@code M} times each token's (scaled) row, so that {@code M e} of a prompt costs {@code k} floats a
+   * token, added beside its row, instead of a {@code k x dimension} product after the sum. A router
+   * whose first step is such a product (mf's gap prior: 66 x 256) folds it once at load.
+   */
+  public record Folded(float[] rows, int k) {}
+
+  /** Folds {@code matrix} ({@code k x dimension}, row-major) into this table; {@code 4 k} bytes a token. */
+  public Folded fold(float[] matrix, int k) {
+    if (matrix.length != k * dimension) {
+      throw new IllegalArgumentException("a " + k + " x " + dimension + " matrix has " + k * dimension + " entries, not "
+          + matrix.length);
+    }
+    int vocab = weights.length;
+    float[] transposed = new float[dimension * k]; // so each row folds as k-wide axpys (vectorized)
+    for (int j = 0; j < k; j++) {
+      for (int d = 0; d < dimension; d++) {
+        transposed[d * k + j] = matrix[j * dimension + d] * scales[d];
+      }
+    }
+    float[] rows = new float[vocab * k];
+    for (int t = 0; t < vocab; t++) {
+      int out = t * k;
+      for (int d = 0; d < dimension; d++) {
+        float x = int8 != null ? int8[t * dimension + d] : float32[t * dimension + d];
+        int m = d * k;
+        for (int j = 0; j < k; j++) {
+          rows[out + j] += x * transposed[m + j];
+        }
+      }
+    }
+    return new Folded(rows, k);
+  }
+
+  /**
+   * The embedding of {@code text} and, when {@code folded} is given, {@code M e} into {@code projected}
+   * (length {@code folded.k()}): the same weighted sum over the folded rows, divided by the same norm.
+   * Only below {@link #COUNT_FROM} tokens: past it the folded rows (4 k bytes a distinct token) cost
+   * more than the product they replace, and {@code projected[0]} is set to NaN instead.
+   */
+  public float[] embed(String text, Folded folded, float[] projected) {
     Ids ids = new Ids();
     tokenizer.tokenize(text, ids);
     int n = ids.n;
     int[] tokens = ids.ids;
     float[] w;
+    if (folded != null && n >= COUNT_FROM) {
+      projected[0] = Float.NaN;
+      folded = null;
+    }
     if (n >= COUNT_FROM) {
       int[] counts = new int[n];
       n = distinct(ids, counts);
@@ -94,10 +143,31 @@ public final class StaticEmbedder implements Embedder {
         }
       }
     }
+    double sq = 0;
     for (int d = 0; d < dimension; d++) {
       v[d] *= scales[d];
+      sq += (double) v[d] * v[d];
     }
-    return OnnxEmbedder.normalize(v);
+    float inv = sq > 0 ? (float) (1.0 / Math.sqrt(sq)) : 0f; // as OnnxEmbedder.normalize
+    for (int d = 0; d < dimension; d++) {
+      v[d] *= inv;
+    }
+    if (folded != null) {
+      int k = folded.k();
+      float[] rows = folded.rows();
+      java.util.Arrays.fill(projected, 0, k, 0f);
+      for (int i = 0; i < n; i++) {
+        int off = tokens[i] * k;
+        float wi = w[i];
+        for (int j = 0; j < k; j++) {
+          projected[j] += wi * rows[off + j];
+        }
+      }
+      for (int j = 0; j < k; j++) {
+        projected[j] *= inv;
+      }
+    }
+    return v;
   }
 
   /**
@@ -113,7 +183,7 @@ public final class StaticEmbedder implements Embedder {
    * {@code counts}; returns how many there are. Counted in a vocabulary-sized array and listed from a
    * bitmap of the tokens seen: cheaper than a hash table, and ascending ids read the table's rows
    * front to back, which the memory prefetcher follows (at 4,000 tokens, distinct rows and their sum
-   * 49 µs p50 against 93 µs with a hash table in its order; LongBench in BENCHMARKS.md section 7).
+   * 49 µs p50 against 93 µs with a hash table in its order; BENCHMARKS.md section 7).
    */
   private int distinct(Ids ids, int[] counts) {
     long[] seen = new long[(weights.length + 63) >>> 6];

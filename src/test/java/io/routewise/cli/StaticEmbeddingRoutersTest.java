@@ -182,6 +182,28 @@ class StaticEmbeddingRoutersTest {
   }
 
   @Test
+  void theGapPriorFoldedIntoTheTableScoresAsTheFullProduct() throws Exception {
+    io.routewise.routers.ModelDir md = io.routewise.routers.ModelDir.open(Path.of("models/mf"), "mf");
+    io.routewise.routers.mf.MfModel model = io.routewise.routers.mf.MfRouter.load(md);
+    assertTrue(model.gapPrior() > 0, "the shipped mf has the gap prior on");
+    try (Embedders e = embedders(STATIC)) {
+      io.routewise.embedding.StaticEmbedder table = (io.routewise.embedding.StaticEmbedder) e.get(STATIC);
+      int strong = md.models().indexOf("gpt-4-1106-preview");
+      int weak = md.models().indexOf("mixtral-8x7b-instruct-v0.1");
+      var router = new io.routewise.routers.mf.MfRouter(table, model, strong, weak, "gpt-4-1106-preview",
+          "mixtral-8x7b-instruct-v0.1");
+      List<String> prompts = List.of("hi", "Prove that there are infinitely many primes.",
+          "Write a haiku about the sea, then translate it into French and explain each choice you made.",
+          "Summarize the quarterly report and list every figure that changed. ".repeat(120)); // > 512 tokens
+      for (String p : prompts) {
+        float[] x = model.features(table.embed(p), p);
+        double full = model.pairWinRate(strong, weak, x, model.gap(x));
+        assertEquals(full, router.strongWinRate(new Prompt(p)), 1e-5, p);
+      }
+    }
+  }
+
+  @Test
   void theShippedMiniLmMfServesOnMiniLmAndRanksAProofAboveSmallTalk() throws Exception {
     String miniLm = LearnedRoutersEndToEndTest.MINILM;
     try (Embedders e = embedders(miniLm); ProxyFixture p = new ProxyFixture("routers: {mf: {model_dir: models/mf-minilm}}\n", e)) {

@@ -247,8 +247,49 @@ public final class MfModel {
     for (; r < rank; r++) {
       h[r] = Dot.dot(projection, r * f, x, f);
     }
+    return gapOf(h);
+  }
+
+  /**
+   * The columns of [v; W] that multiply e and z e, stacked ({@code 2 rank x d}, row-major): folded
+   * into a static table ({@code StaticEmbedder.fold}) they give {@link #rawGap(float[], double)} its
+   * input for a few floats a token.
+   */
+  public float[] embeddingProjection() {
+    float[] m = new float[2 * rank * d];
+    for (int r = 0; r < rank; r++) {
+      System.arraycopy(projection, r * f, m, r * d, d);
+      System.arraycopy(projection, r * f + d + 2, m, (rank + r) * d, d);
+    }
+    return m;
+  }
+
+  /**
+   * {@link #rawGap(float[])} from {@code A e} and {@code B e} ({@code ae}: the first {@code rank}
+   * entries, {@code be}: the next, as {@link #embeddingProjection} stacks them) and z: the same h,
+   * without the 2 rank x d product.
+   */
+  public double rawGap(float[] projected, double z) {
+    float[] h = new float[rank];
+    float zf = (float) z;
+    float z2 = (float) (z * z);
+    for (int r = 0; r < rank; r++) {
+      int o = r * f;
+      h[r] = projected[r] + zf * projected[rank + r] + projection[o + d] * zf + projection[o + d + 1] * z2
+          + projection[o + 2 * d + 2];
+    }
+    return gapOf(h);
+  }
+
+  /** The standardized gap from {@link #rawGap(float[], double)}'s inputs (0 when the prior is off). */
+  public double gap(float[] projected, double z) {
+    return gapPrior == 0 ? 0 : (rawGap(projected, z) - gapMean) / gapStd;
+  }
+
+  /** sum_m c_m p(m, q) from h = [v; W] x. */
+  private double gapOf(float[] h) {
     float[] logit = bias.clone();
-    for (r = 0; r < rank; r++) {
+    for (int r = 0; r < rank; r++) {
       float hr = h[r];
       int off = r * models;
       for (int m = 0; m < models; m++) {
@@ -310,7 +351,7 @@ public final class MfModel {
     return factors;
   }
 
-  int rank() {
+  public int rank() {
     return rank;
   }
 

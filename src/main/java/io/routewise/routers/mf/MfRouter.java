@@ -1,6 +1,7 @@
 package io.routewise.routers.mf;
 
 import io.routewise.embedding.Embedder;
+import io.routewise.embedding.StaticEmbedder;
 import io.routewise.routers.LengthScale;
 import io.routewise.routers.ModelDir;
 import io.routewise.routers.RouterContext;
@@ -49,6 +50,8 @@ public final class MfRouter implements Router {
   private final String strong;
   private final String weak;
   private final Map<String, Integer> upstreamModels;
+  // On a static table with the gap prior on: the gap's first product folded into the table (null otherwise).
+  private final StaticEmbedder.Folded folded;
 
   public MfRouter(Embedder embedder, MfModel model, int strong, int weak, String strongId, String weakId) {
     this(embedder, model, strong, weak, strongId, weakId, Map.of("strong", strong, "weak", weak));
@@ -64,6 +67,8 @@ public final class MfRouter implements Router {
     this.strong = strongId;
     this.weak = weakId;
     this.upstreamModels = Map.copyOf(upstreamModels);
+    this.folded = embedder instanceof StaticEmbedder table && model.gapPrior() != 0
+        ? table.fold(model.embeddingProjection(), 2 * model.rank()) : null;
   }
 
   public static Router create(RouterContext ctx) throws IOException {
@@ -137,6 +142,14 @@ public final class MfRouter implements Router {
 
   @Override
   public double strongWinRate(Prompt prompt) {
+    if (folded != null) {
+      String text = prompt.text();
+      float[] projected = new float[folded.k()];
+      float[] e = ((StaticEmbedder) embedder).embed(text, folded, projected);
+      double z = model.lengthScale().z(text);
+      float[] x = MfModel.features(e, z);
+      return model.pairWinRate(strongRow, weakRow, x, Float.isNaN(projected[0]) ? model.gap(x) : model.gap(projected, z));
+    }
     return winRate(embedder.embed(prompt.text()), prompt.text());
   }
 
@@ -158,8 +171,18 @@ public final class MfRouter implements Router {
       }
       rows[i] = row;
     }
-    float[] x = model.features(embedder.embed(prompt.text()), prompt.text());
-    double gap = model.gap(x);
+    String text = prompt.text();
+    float[] x;
+    double gap;
+    if (folded != null) {
+      float[] projected = new float[folded.k()];
+      double z = model.lengthScale().z(text);
+      x = MfModel.features(((StaticEmbedder) embedder).embed(text, folded, projected), z);
+      gap = Float.isNaN(projected[0]) ? model.gap(x) : model.gap(projected, z); // NaN: a long text, not folded
+    } else {
+      x = model.features(embedder.embed(text), text);
+      gap = model.gap(x);
+    }
     double[] rates = new double[rows.length];
     for (int i = 1; i < rows.length; i++) {
       rates[i] = model.pairWinRate(rows[0], rows[i], x, gap);
