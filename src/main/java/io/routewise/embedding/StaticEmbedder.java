@@ -72,9 +72,11 @@ public final class StaticEmbedder implements Embedder {
    * A linear map of the embedding folded into the table: for a {@code k x dimension} matrix {@code M},
    * {@code M} times each token's (scaled) row, so that {@code M e} of a prompt costs {@code k} floats a
    * token, added beside its row, instead of a {@code k x dimension} product after the sum. A router
-   * whose first step is such a product (mf's gap prior: 66 x 256) folds it once at load.
+   * whose first step is such a product (mf's gap prior: 66 x 256) folds it once at load. Stored as
+   * int8 with one scale per output (k bytes a token: as float32 the folded rows cost as much memory
+   * traffic as the table's own and gained nothing through the proxy).
    */
-  public record Folded(float[] rows, int k) {}
+  public record Folded(byte[] rows, float[] scales, int k) {}
 
   /** Folds {@code matrix} ({@code k x dimension}, row-major) into this table; {@code 4 k} bytes a token. */
   public Folded fold(float[] matrix, int k) {
@@ -100,14 +102,26 @@ public final class StaticEmbedder implements Embedder {
         }
       }
     }
-    return new Folded(rows, k);
+    float[] max = new float[k];
+    for (int i = 0; i < rows.length; i++) {
+      max[i % k] = Math.max(max[i % k], Math.abs(rows[i]));
+    }
+    float[] foldScales = new float[k];
+    for (int j = 0; j < k; j++) {
+      foldScales[j] = max[j] > 0 ? max[j] / 127f : 1f;
+    }
+    byte[] q = new byte[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      q[i] = (byte) Math.round(rows[i] / foldScales[i % k]);
+    }
+    return new Folded(q, foldScales, k);
   }
 
   /**
    * The embedding of {@code text} and, when {@code folded} is given, {@code M e} into {@code projected}
    * (length {@code folded.k()}): the same weighted sum over the folded rows, divided by the same norm.
-   * Only below {@link #COUNT_FROM} tokens: past it the folded rows (4 k bytes a distinct token) cost
-   * more than the product they replace, and {@code projected[0]} is set to NaN instead.
+   * Only below {@link #COUNT_FROM} tokens: past it the folded rows cost more than the product they
+   * replace, and {@code projected[0]} is set to NaN instead.
    */
   public float[] embed(String text, Folded folded, float[] projected) {
     Ids ids = new Ids();
@@ -154,7 +168,7 @@ public final class StaticEmbedder implements Embedder {
     }
     if (folded != null) {
       int k = folded.k();
-      float[] rows = folded.rows();
+      byte[] rows = folded.rows();
       java.util.Arrays.fill(projected, 0, k, 0f);
       for (int i = 0; i < n; i++) {
         int off = tokens[i] * k;
@@ -163,8 +177,9 @@ public final class StaticEmbedder implements Embedder {
           projected[j] += wi * rows[off + j];
         }
       }
+      float[] foldScales = folded.scales();
       for (int j = 0; j < k; j++) {
-        projected[j] *= inv;
+        projected[j] *= foldScales[j] * inv;
       }
     }
     return v;

@@ -198,7 +198,9 @@ class StaticEmbeddingRoutersTest {
       for (String p : prompts) {
         float[] x = model.features(table.embed(p), p);
         double full = model.pairWinRate(strong, weak, x, model.gap(x));
-        assertEquals(full, router.strongWinRate(new Prompt(p)), 1e-5, p);
+        // int8 folded rows move a win rate by at most 0.0025 (mean 0.0002 over arena-bench and
+        // mmlu-gold); a wrong fold moves it by the gap prior's whole weight (~0.05)
+        assertEquals(full, router.strongWinRate(new Prompt(p)), 5e-3, p);
       }
     }
   }
