@@ -201,6 +201,10 @@ class StaticEmbeddingRoutersTest {
         // int8 folded rows move a win rate by at most 0.0025 (mean 0.0002 over arena-bench and
         // mmlu-gold); a wrong fold moves it by the gap prior's whole weight (~0.05)
         assertEquals(full, router.strongWinRate(new Prompt(p)), 5e-3, p);
+        // N-way reads the same features: with two rungs, the top's rate over the other is the same
+        double[] rates = router.topWinRates(new Prompt(p), io.routewise.routing.Ladder.twoWay("gpt-4-1106-preview",
+            "mixtral-8x7b-instruct-v0.1"));
+        assertEquals(router.strongWinRate(new Prompt(p)), rates[1], 1e-12, p);
       }
     }
   }

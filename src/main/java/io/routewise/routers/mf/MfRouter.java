@@ -142,15 +142,23 @@ public final class MfRouter implements Router {
 
   @Override
   public double strongWinRate(Prompt prompt) {
+    Features f = features(prompt.text());
+    return model.pairWinRate(strongRow, weakRow, f.x(), f.gap());
+  }
+
+  /** A prompt's features and standardized gap. */
+  private record Features(float[] x, double gap) {}
+
+  private Features features(String text) {
     if (folded != null) {
-      String text = prompt.text();
       float[] projected = new float[folded.k()];
-      float[] e = ((StaticEmbedder) embedder).embed(text, folded, projected);
       double z = model.lengthScale().z(text);
-      float[] x = MfModel.features(e, z);
-      return model.pairWinRate(strongRow, weakRow, x, Float.isNaN(projected[0]) ? model.gap(x) : model.gap(projected, z));
+      float[] x = MfModel.features(((StaticEmbedder) embedder).embed(text, folded, projected), z);
+      // NaN: a long text, where the table does not add the folded rows
+      return new Features(x, Float.isNaN(projected[0]) ? model.gap(x) : model.gap(projected, z));
     }
-    return winRate(embedder.embed(prompt.text()), prompt.text());
+    float[] x = model.features(embedder.embed(text), text);
+    return new Features(x, model.gap(x));
   }
 
   /** With the embedding cached, two dot products: no need for a scoring thread. */
@@ -171,21 +179,10 @@ public final class MfRouter implements Router {
       }
       rows[i] = row;
     }
-    String text = prompt.text();
-    float[] x;
-    double gap;
-    if (folded != null) {
-      float[] projected = new float[folded.k()];
-      double z = model.lengthScale().z(text);
-      x = MfModel.features(((StaticEmbedder) embedder).embed(text, folded, projected), z);
-      gap = Float.isNaN(projected[0]) ? model.gap(x) : model.gap(projected, z); // NaN: a long text, not folded
-    } else {
-      x = model.features(embedder.embed(text), text);
-      gap = model.gap(x);
-    }
+    Features f = features(prompt.text());
     double[] rates = new double[rows.length];
     for (int i = 1; i < rows.length; i++) {
-      rates[i] = model.pairWinRate(rows[0], rows[i], x, gap);
+      rates[i] = model.pairWinRate(rows[0], rows[i], f.x(), f.gap());
     }
     return rates;
   }
