@@ -78,7 +78,7 @@ public final class StaticEmbedder implements Embedder {
    */
   public record Folded(byte[] rows, float[] scales, int k) {}
 
-  /** Folds {@code matrix} ({@code k x dimension}, row-major) into this table; {@code 4 k} bytes a token. */
+  /** Folds {@code matrix} ({@code k x dimension}, row-major) into this table; {@code k} bytes a token. */
   public Folded fold(float[] matrix, int k) {
     if (matrix.length != k * dimension) {
       throw new IllegalArgumentException("a " + k + " x " + dimension + " matrix has " + k * dimension + " entries, not "

@@ -48,8 +48,16 @@ public final class TableAlignment {
           + targets.size() + " targets");
     }
     int out = targets.get(0).length;
+    for (float[] t : targets) {
+      if (t.length != out) {
+        throw new IllegalArgumentException("targets of different sizes: " + out + " and " + t.length);
+      }
+    }
     Bags bags = Bags.of(texts, targets, vocab);
     int n = bags.size();
+    if (n == 0) {
+      throw new IllegalArgumentException("no text has a token: nothing to align on");
+    }
     // 1. The linear map, from the normal equations.
     double[][] gram = new double[dim][dim];
     double[][] cross = new double[dim][out];

@@ -114,6 +114,17 @@ class TableAlignmentTest {
   }
 
   @Test
+  void targetsOfDifferentSizesOrACorpusWithNoTokenAreRefused() {
+    Corpus c = corpus(0, 6);
+    List<float[]> ragged = new ArrayList<>(c.targets());
+    ragged.set(5, new float[OUT + 1]);
+    assertThrows(IllegalArgumentException.class, () -> TableAlignment.align(c.table(), VOCAB, DIM, c.texts(), ragged,
+        TableAlignment.Recipe.DEFAULT, 1, s -> {}));
+    assertThrows(IllegalArgumentException.class, () -> TableAlignment.align(c.table(), VOCAB, DIM,
+        List.of(new int[0], new int[0]), List.of(new float[OUT], new float[OUT]), TableAlignment.Recipe.DEFAULT, 1, s -> {}));
+  }
+
+  @Test
   void oneTargetPerTextIsRequired() {
     Corpus c = corpus(0, 5);
     assertThrows(IllegalArgumentException.class, () -> TableAlignment.align(c.table(), VOCAB, DIM, c.texts(),
