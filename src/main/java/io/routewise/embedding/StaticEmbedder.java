@@ -59,6 +59,11 @@ public final class StaticEmbedder implements Embedder {
     return new StaticEmbedder(id, digest, table, WordPieceTokenizer.of(model, filesDir));
   }
 
+  /** Whether the table is int8 (as {@code distill} writes it), so that it can {@link #fold}. */
+  public boolean isInt8() {
+    return int8 != null;
+  }
+
   public WordPieceTokenizer tokenizer() {
     return tokenizer;
   }
@@ -70,19 +75,27 @@ public final class StaticEmbedder implements Embedder {
 
   /**
    * A linear map of the embedding folded into the table: for a {@code k x dimension} matrix {@code M},
-   * {@code M} times each token's (scaled) row, so that {@code M e} of a prompt costs {@code k} floats a
-   * token, added beside its row, instead of a {@code k x dimension} product after the sum. A router
-   * whose first step is such a product (mf's gap prior: 66 x 256) folds it once at load. Stored as
-   * int8 with one scale per output (k bytes a token: as float32 the folded rows cost as much memory
-   * traffic as the table's own and gained nothing through the proxy).
+   * {@code M} times each token's (scaled) row, so that {@code M e} of a prompt costs {@code k} bytes a
+   * token instead of a {@code k x dimension} product after the sum. A router whose first step is such
+   * a product (mf's gap prior: 66 x 256) folds it once at load. Each token's folded bytes are stored
+   * right after a copy of its row ({@code width} bytes a token in all): one pass over the tokens adds
+   * both, reading one contiguous run of memory a token. Kept apart, the folded rows cost a second
+   * loop and a second cache miss a token, which made the fold slower than the product it replaced from
+   * ~130 tokens on (BENCHMARKS.md section 7). int8 with one scale per output.
    */
-  public record Folded(byte[] rows, float[] scales, int k) {}
+  public record Folded(byte[] rows, float[] scales, int k, int width) {}
 
-  /** Folds {@code matrix} ({@code k x dimension}, row-major) into this table; {@code k} bytes a token. */
+  /**
+   * Folds {@code matrix} ({@code k x dimension}, row-major) into a copy of this int8 table; {@code
+   * dimension + k} bytes a token, rounded up to a multiple of 8.
+   */
   public Folded fold(float[] matrix, int k) {
     if (matrix.length != k * dimension) {
       throw new IllegalArgumentException("a " + k + " x " + dimension + " matrix has " + k * dimension + " entries, not "
           + matrix.length);
+    }
+    if (int8 == null) {
+      throw new IllegalStateException(id + " is a float32 table; only an int8 table folds");
     }
     int vocab = weights.length;
     float[] transposed = new float[dimension * k]; // so each row folds as k-wide axpys (vectorized)
@@ -91,37 +104,41 @@ public final class StaticEmbedder implements Embedder {
         transposed[d * k + j] = matrix[j * dimension + d] * scales[d];
       }
     }
-    float[] rows = new float[vocab * k];
+    float[] folded = new float[vocab * k];
     for (int t = 0; t < vocab; t++) {
       int out = t * k;
       for (int d = 0; d < dimension; d++) {
-        float x = int8 != null ? int8[t * dimension + d] : float32[t * dimension + d];
+        float x = int8[t * dimension + d];
         int m = d * k;
         for (int j = 0; j < k; j++) {
-          rows[out + j] += x * transposed[m + j];
+          folded[out + j] += x * transposed[m + j];
         }
       }
     }
     float[] max = new float[k];
-    for (int i = 0; i < rows.length; i++) {
-      max[i % k] = Math.max(max[i % k], Math.abs(rows[i]));
+    for (int i = 0; i < folded.length; i++) {
+      max[i % k] = Math.max(max[i % k], Math.abs(folded[i]));
     }
     float[] foldScales = new float[k];
     for (int j = 0; j < k; j++) {
       foldScales[j] = max[j] > 0 ? max[j] / 127f : 1f;
     }
-    byte[] q = new byte[rows.length];
-    for (int i = 0; i < rows.length; i++) {
-      q[i] = (byte) Math.round(rows[i] / foldScales[i % k]);
+    int width = (dimension + k + 7) & ~7;
+    byte[] rows = new byte[vocab * width];
+    for (int t = 0; t < vocab; t++) {
+      System.arraycopy(int8, t * dimension, rows, t * width, dimension);
+      for (int j = 0; j < k; j++) {
+        rows[t * width + dimension + j] = (byte) Math.round(folded[t * k + j] / foldScales[j]);
+      }
     }
-    return new Folded(q, foldScales, k);
+    return new Folded(rows, foldScales, k, width);
   }
 
   /**
    * The embedding of {@code text} and, when {@code folded} is given, {@code M e} into {@code projected}
-   * (length {@code folded.k()}): the same weighted sum over the folded rows, divided by the same norm.
-   * Only below {@link #COUNT_FROM} tokens: past it the folded rows cost more than the product they
-   * replace, and {@code projected[0]} is set to NaN instead.
+   * (length {@code folded.k()}): the same weighted sum over the folded bytes, divided by the same norm.
+   * Only below {@link #COUNT_FROM} tokens: past it the product after the sum is cheaper than k more
+   * bytes a distinct token, and {@code projected[0]} is set to NaN instead.
    */
   public float[] embed(String text, Folded folded, float[] projected) {
     Ids ids = new Ids();
@@ -146,10 +163,15 @@ public final class StaticEmbedder implements Embedder {
         w[i] = weights[tokens[i]];
       }
     }
-    float[] v = new float[dimension];
-    if (int8 != null) {
-      sumInt8(v, tokens, w, n);
+    float[] v;
+    if (folded != null) {
+      v = new float[folded.width()];
+      sumInt8(folded.rows(), folded.width(), v, tokens, w, n);
+    } else if (int8 != null) {
+      v = new float[dimension];
+      sumInt8(int8, dimension, v, tokens, w, n);
     } else {
+      v = new float[dimension];
       for (int i = 0; i < n; i++) {
         int off = tokens[i] * dimension;
         for (int d = 0; d < dimension; d++) {
@@ -167,20 +189,11 @@ public final class StaticEmbedder implements Embedder {
       v[d] *= inv;
     }
     if (folded != null) {
-      int k = folded.k();
-      byte[] rows = folded.rows();
-      java.util.Arrays.fill(projected, 0, k, 0f);
-      for (int i = 0; i < n; i++) {
-        int off = tokens[i] * k;
-        float wi = w[i];
-        for (int j = 0; j < k; j++) {
-          projected[j] += wi * rows[off + j];
-        }
-      }
       float[] foldScales = folded.scales();
-      for (int j = 0; j < k; j++) {
-        projected[j] *= foldScales[j] * inv;
+      for (int j = 0; j < folded.k(); j++) {
+        projected[j] = v[dimension + j] * foldScales[j] * inv;
       }
+      v = java.util.Arrays.copyOf(v, dimension);
     }
     return v;
   }
@@ -221,11 +234,10 @@ public final class StaticEmbedder implements Embedder {
   }
 
   /**
-   * {@code v += sum of w[i] * row(tokens[i])}, four rows a pass: {@code v} is loaded and stored once
+   * {@code v += sum of w[i] * row(tokens[i])} over rows of {@code dim} bytes, four rows a pass: {@code v} is loaded and stored once
    * for four rows instead of once a row (0.67x the time at ~330 tokens, 0.72x at 4,000, SumAB).
    */
-  private void sumInt8(float[] v, int[] tokens, float[] w, int n) {
-    int dim = dimension;
+  private static void sumInt8(byte[] int8, int dim, float[] v, int[] tokens, float[] w, int n) {
     int i = 0;
     for (; i + 3 < n; i += 4) {
       int a = tokens[i] * dim;

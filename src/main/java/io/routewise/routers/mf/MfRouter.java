@@ -67,7 +67,7 @@ public final class MfRouter implements Router {
     this.strong = strongId;
     this.weak = weakId;
     this.upstreamModels = Map.copyOf(upstreamModels);
-    this.folded = embedder instanceof StaticEmbedder table && model.gapPrior() != 0
+    this.folded = embedder instanceof StaticEmbedder table && table.isInt8() && model.gapPrior() != 0
         ? table.fold(model.embeddingProjection(), 2 * model.rank()) : null;
   }
 
