@@ -30,18 +30,26 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new Main())
-        // Bad config, a missing or corrupt model directory, an unreadable file: one clear line, no stack trace.
-        .setExecutionExceptionHandler((e, cmd, parsed) -> {
-          if (e instanceof io.routewise.config.ConfigException || e instanceof java.io.IOException
-              || e instanceof IllegalArgumentException) {
-            String what = e instanceof java.nio.file.NoSuchFileException ? "no such file: " + e.getMessage() : e.getMessage();
-            cmd.getErr().println("routewise " + cmd.getCommandName() + ": " + what);
-            return 2;
-          }
-          throw e;
-        })
-        .execute(args));
+    System.exit(commandLine().execute(args));
+  }
+
+  /**
+   * The command line with its error handling: bad config, a missing or corrupt model directory or
+   * table, an unreadable file give one clear line and exit code 2, no stack trace.
+   */
+  public static CommandLine commandLine() {
+    return new CommandLine(new Main()).setExecutionExceptionHandler((e, cmd, parsed) -> {
+      // A table or tokenizer read lazily, inside a lookup, arrives wrapped; its message names the file.
+      Exception problem = e instanceof java.io.UncheckedIOException u ? u.getCause() : e;
+      if (problem instanceof io.routewise.config.ConfigException || problem instanceof java.io.IOException
+          || problem instanceof IllegalArgumentException) {
+        String what = problem instanceof java.nio.file.NoSuchFileException ? "no such file: " + problem.getMessage()
+            : e.getMessage();
+        cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + what);
+        return 2;
+      }
+      throw e;
+    });
   }
 
   @Override

@@ -26,7 +26,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * The learned routers as a user meets them: {@code train} on a small synthetic set whose difficulty
@@ -106,6 +105,20 @@ class LearnedRoutersEndToEndTest {
     JsonNode m = JSON.readTree(out.resolve("manifest.json").toFile());
     assertEquals("[\"held-only-model\"]", m.path("untrained_models").toString());
     assertStartFails("mf: {model_dir: \"" + out + "\", strong_model: held-only-model}", "held-only-model");
+  }
+
+  @Test
+  void aCorruptStaticTableStopsTrainingWithOneLineNamingTheFile() throws Exception {
+    Path models = tmp.resolve("models-corrupt");
+    Path table = Files.createDirectories(models.resolve("minilm-l6-static"));
+    for (Path f : Files.list(Path.of("models/minilm-l6-static")).toList()) {
+      Files.copy(f, table.resolve(f.getFileName()));
+    }
+    Files.write(table.resolve("vectors.i8"), new byte[100]); // truncated
+    Run r = run(List.of("train", "mf", "--models-dir", models.toString(), "--data", BATTLES.toString(), "--out",
+        tmp.resolve("mf-corrupt-table").toString(), "--dim", "2", "--iterations", "5", "--quiet"));
+    assertEquals(2, r.code, r.err);
+    assertTrue(r.err.startsWith("routewise train mf: ") && r.err.contains("vectors.i8") && !r.err.contains("\tat "), r.err);
   }
 
   @Test
@@ -355,7 +368,7 @@ class LearnedRoutersEndToEndTest {
     try {
       System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
       System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-      int code = new CommandLine(new Main()).execute(args.toArray(String[]::new));
+      int code = Main.commandLine().execute(args.toArray(String[]::new));
       return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     } finally {
       System.setOut(oldOut);
