@@ -226,6 +226,7 @@ public final class EvalCommand implements Callable<Integer> {
       rungs.add(new Ladder.Rung(name, m, pr[0], pr[1]));
     }
     Ladder ladder = Ladder.byPrice(rungs);
+    int[] tiers = ladder.priceTiers(); // equal prices are one step of the rule (ThresholdRule)
     int n = rows.size();
     int k = ladder.size();
     List<String> ladderModels = ladder.rungs().stream().map(Ladder.Rung::model).toList();
@@ -270,7 +271,7 @@ public final class EvalCommand implements Callable<Integer> {
         for (int p = 0; p < n; p++) {
           rates[p] = ladder.fromStrongWinRate(rnd.nextDouble());
         }
-        runs.add(CostCurve.atAlphas(n, grid.length, (p, a) -> ThresholdRule.rung(rates[p], grid[a]), cost, quality));
+        runs.add(CostCurve.atAlphas(n, grid.length, (p, a) -> ThresholdRule.rung(rates[p], grid[a], tiers), cost, quality));
       }
       CostCurve random = CostCurve.mean(runs);
       double[][] randomTable = new double[2][TABLE_ALPHAS.length];
@@ -293,7 +294,8 @@ public final class EvalCommand implements Callable<Integer> {
           double[][] rates = new double[n][];
           try (var pb = io.routewise.data.TrainingSet.progressBar("score " + spec, n, !quiet)) {
             for (int p = 0; p < n; p++) {
-              rates[p] = router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder);
+              rates[p] = ThresholdRule.bestOfEqualPrices(router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder),
+                  tiers);
               pb.step();
             }
           }
@@ -308,6 +310,7 @@ public final class EvalCommand implements Callable<Integer> {
         for (int r = 1; r < k; r++) {
           oracle[p][r] = quality[p][0] > quality[p][r] ? 1 : quality[p][0] < quality[p][r] ? 0 : 0.5;
         }
+        oracle[p] = ThresholdRule.bestOfEqualPrices(oracle[p], tiers);
       }
       report.add("oracle (outcomes as win rates)", CostCurve.sweep(oracle, cost, quality), CostCurve.atAlphas(n,
           TABLE_ALPHAS.length, (p, a) -> ThresholdRule.rung(oracle[p], TABLE_ALPHAS[a]), cost, quality));

@@ -23,6 +23,9 @@ import java.util.Set;
  *   <li>Equal prices keep the order they were written in, except that {@code weak} goes below the
  *       others it ties with, so a ladder without prices runs strong, the others as written, weak.
  * </ol>
+ * Priced rungs at exactly the same input and output price form one {@link #priceTiers tier}, which
+ * the rule treats as one step ({@link ThresholdRule#bestOfEqualPrices}); unpriced rungs keep their
+ * written order, which is then the operator's statement of cost.
  *
  * @param rungs most capable first; at least two, names unique
  */
@@ -108,6 +111,26 @@ public record Ladder(List<Rung> rungs) {
       }
     }
     return -1;
+  }
+
+  /**
+   * A tier number per rung: two rungs below the top share one when both are priced and their input
+   * and output prices are equal; the top and every unpriced rung are tiers of their own.
+   */
+  public int[] priceTiers() {
+    int[] tiers = new int[rungs.size()];
+    for (int i = 0; i < tiers.length; i++) {
+      tiers[i] = i;
+      Rung r = rungs.get(i);
+      for (int j = 1; j < i && i > 0; j++) {
+        Rung o = rungs.get(j);
+        if (r.priced() && o.priced() && r.inputPrice() == o.inputPrice() && r.outputPrice() == o.outputPrice()) {
+          tiers[i] = tiers[j];
+          break;
+        }
+      }
+    }
+    return tiers;
   }
 
   /** How far rung {@code i} is below the top, in equal steps: 0 for the top, 1 for the cheapest. */

@@ -22,6 +22,7 @@ public final class RoutingService implements AutoCloseable {
   private final ScoringPool scoring;
   private final RouteSpec defaultSpec;
   private final Ladder ladder;
+  private final int[] tiers; // the ladder's price tiers, for the N-way rule
   // Valid model names seen, parsed: clients send a handful of names, and parsing one per request
   // (a stream sort, a regex, parseDouble) was ~2 % of the proxy's CPU. Capped; past the cap, parse.
   private static final int MAX_CACHED_SPECS = 1024;
@@ -70,6 +71,7 @@ public final class RoutingService implements AutoCloseable {
     this.scoring = scoring;
     this.defaultSpec = new RouteSpec(defaultRouter, defaultThreshold);
     this.ladder = ladder;
+    this.tiers = ladder.priceTiers();
     this.targets = Map.copyOf(targets);
     this.pins = pins;
   }
@@ -223,7 +225,7 @@ public final class RoutingService implements AutoCloseable {
         for (int i = 1; i < rates.length; i++) {
           topRate = Math.min(topRate, rates[i]);
         }
-        rung = ThresholdRule.rung(rates, threshold);
+        rung = ThresholdRule.rung(rates, threshold, tiers);
       } else {
         if (scoring != null && router.cpuBound()) {
           rate = router.cachedWinRate(prompt);

@@ -11,6 +11,13 @@ package io.routewise.routing;
  * ever adds rungs to the acceptable set, so the choice moves monotonically from the top (alpha = 0:
  * nothing is acceptable) towards the cheapest (alpha = 1: everything not beaten for certain), and
  * with two rungs it is exactly the two-way rule.
+ *
+ * <p>Upstreams at the same price ({@link Ladder#priceTiers}) are one step of the ladder, not two:
+ * among them the rule takes the one the top is least likely to beat ({@link #bestOfEqualPrices}).
+ * Their config order is an accident of writing, and walking them in it would send a prompt to the
+ * worse of two equally priced models whenever both are acceptable (ZeroEval: llama-3.1-8b below
+ * qwen2.5-7b at the same price). Still monotone: as alpha grows the price only falls, and within one
+ * price the choice is always the same rung.
  */
 public final class ThresholdRule {
   private ThresholdRule() {}
@@ -27,6 +34,39 @@ public final class ThresholdRule {
    * @return the largest (cheapest) {@code i >= 1} with {@code topWinRates[i] < threshold}, else 0
    */
   public static int rung(double[] topWinRates, double threshold) {
+    return cheapestAcceptable(topWinRates, threshold);
+  }
+
+  /** {@link #rung} over {@code topWinRates} with equal prices made one step ({@link #bestOfEqualPrices}). */
+  public static int rung(double[] topWinRates, double threshold, int[] priceTiers) {
+    return cheapestAcceptable(bestOfEqualPrices(topWinRates, priceTiers), threshold);
+  }
+
+  /**
+   * {@code topWinRates} with every rung that shares its price tier with a rung the top is less likely
+   * to beat set to 1 (never acceptable): of each tier only its best rung stays (on equal rates, the
+   * lowest, as the rule without tiers would take). The plain rule over the result is the tiered rule,
+   * and an exact curve ({@code CostCurve.sweep}) can be drawn from it. Returns the input itself when
+   * no two rungs share a price.
+   */
+  public static double[] bestOfEqualPrices(double[] topWinRates, int[] priceTiers) {
+    double[] out = null;
+    for (int i = 1; i < topWinRates.length; i++) {
+      for (int j = 1; j < topWinRates.length; j++) {
+        if (j != i && priceTiers[j] == priceTiers[i]
+            && (topWinRates[j] < topWinRates[i] || (topWinRates[j] == topWinRates[i] && j > i))) {
+          if (out == null) {
+            out = topWinRates.clone();
+          }
+          out[i] = 1.0;
+          break;
+        }
+      }
+    }
+    return out == null ? topWinRates : out;
+  }
+
+  private static int cheapestAcceptable(double[] topWinRates, double threshold) {
     for (int i = topWinRates.length - 1; i >= 1; i--) {
       if (topWinRates[i] < threshold) {
         return i;

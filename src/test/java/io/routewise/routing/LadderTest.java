@@ -2,6 +2,7 @@ package io.routewise.routing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.routewise.routing.Ladder.Rung;
 import java.util.List;
@@ -10,6 +11,19 @@ import org.junit.jupiter.api.Test;
 class LadderTest {
   private static List<String> names(Ladder l) {
     return l.rungs().stream().map(Rung::upstream).toList();
+  }
+
+  @Test
+  void equalPricesShareATierAndUnpricedRungsNever() {
+    Ladder l = Ladder.byPrice(List.of(new Rung("strong", "s", 1, 1), new Rung("a", "a", 0.2, 0.2),
+        new Rung("b", "b", 0.2, 0.2), new Rung("c", "c", 0.1, 0.3), Rung.unpriced("d", "d"),
+        Rung.unpriced("weak", "w")));
+    assertEquals(List.of("strong", "a", "b", "c", "d", "weak"), names(l));
+    int[] t = l.priceTiers();
+    assertEquals(t[1], t[2], "0.2 / 0.2 twice");
+    assertTrue(t[3] != t[1], "the same sum, 0.4, but another split: another cost a prompt");
+    assertTrue(t[4] != t[5], "unpriced rungs keep their written order");
+    assertEquals(6, java.util.Arrays.stream(t).distinct().count() + 1);
   }
 
   @Test

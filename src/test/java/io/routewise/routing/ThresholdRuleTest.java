@@ -93,6 +93,68 @@ class ThresholdRuleTest {
     }
   }
 
+  private static Ladder.Rung priced(String name, double in, double out) {
+    return new Ladder.Rung(name, name, in, out);
+  }
+
+  @Test
+  void ofTwoUpstreamsAtTheSamePriceTheRuleTakesTheOneTheTopIsLessLikelyToBeat() {
+    // ZeroEval's "trained" ladder: llama-3.1-8b and qwen2.5-7b both at 0.1 / 0.1
+    Ladder ladder = Ladder.byPrice(java.util.List.of(priced("strong", 5, 15), priced("mid", 0.88, 0.88),
+        priced("qwen", 0.1, 0.1), priced("llama", 0.1, 0.1), priced("weak", 0.05, 0.05)));
+    int[] tiers = ladder.priceTiers();
+    assertEquals(java.util.List.of("strong", "mid", "qwen", "llama", "weak"),
+        ladder.rungs().stream().map(Ladder.Rung::upstream).toList());
+    assertEquals(tiers[2], tiers[3]);
+    double[] rates = {0, 0.3, 0.55, 0.7, 0.9}; // the top beats qwen less often than llama
+    assertEquals(3, ThresholdRule.rung(rates, 0.8), "without tiers: the later of the two");
+    assertEquals(2, ThresholdRule.rung(rates, 0.8, tiers), "with them: the better of the two");
+    assertEquals(2, ThresholdRule.rung(rates, 0.6, tiers));
+    assertEquals(1, ThresholdRule.rung(rates, 0.5, tiers));
+    assertEquals(4, ThresholdRule.rung(rates, 0.95, tiers));
+    // the other way round, the written order's choice is already the better one
+    assertEquals(3, ThresholdRule.rung(new double[] {0, 0.3, 0.7, 0.55, 0.9}, 0.8, tiers));
+  }
+
+  @Test
+  void withPriceTiersRaisingAlphaStillOnlyLowersThePriceAndNoTiesMeanTheRuleAsBefore() {
+    Random rnd = new Random(11);
+    double[] prices = {4, 2, 2, 1, 1, 1, 0.5};
+    for (int t = 0; t < 20_000; t++) {
+      int k = 2 + rnd.nextInt(6);
+      java.util.List<Ladder.Rung> rungs = new java.util.ArrayList<>();
+      rungs.add(priced("strong", 10, 10));
+      for (int i = 1; i < k; i++) {
+        double p = prices[rnd.nextInt(prices.length)];
+        rungs.add(priced(i == k - 1 ? "weak" : "u" + i, p, p));
+      }
+      Ladder ladder = Ladder.byPrice(rungs);
+      int[] tiers = ladder.priceTiers();
+      double[] rates = new double[k];
+      for (int i = 1; i < k; i++) {
+        rates[i] = draw(rnd);
+      }
+      double previousPrice = Double.POSITIVE_INFINITY;
+      int previousRung = -1;
+      for (double alpha : alphas(rnd)) {
+        int rung = ThresholdRule.rung(rates, alpha, tiers);
+        double price = ladder.rung(rung).orderPrice();
+        assertTrue(price <= previousPrice, Arrays.toString(rates) + " alpha " + alpha + ": price went up");
+        if (price == previousPrice) {
+          assertEquals(previousRung, rung, "within one price the choice does not change");
+        }
+        assertTrue(rung == 0 || rates[rung] < alpha, "an acceptable rung");
+        previousPrice = price;
+        previousRung = rung;
+      }
+    }
+    double[] rates = {0, 0.2, 0.4, 0.6};
+    int[] distinct = {0, 1, 2, 3};
+    assertTrue(rates == ThresholdRule.bestOfEqualPrices(rates, distinct), "no ties: the rates as they are");
+    assertEquals(2, ThresholdRule.rung(rates, 0.5, distinct));
+    assertEquals(1, ThresholdRule.rung(new double[] {0, 0.3}, 0.5, Ladder.twoWay("a", "b").priceTiers()));
+  }
+
   @Test
   void aScalarRouterSpreadsOverEveryRungWithOneThresholdPerRung() {
     Ladder three = new Ladder(java.util.List.of(Ladder.Rung.unpriced("strong", "a"),
