@@ -141,7 +141,7 @@ public final class StaticEmbedder implements Embedder {
    * bytes a distinct token, and {@code projected[0]} is set to NaN instead.
    */
   public float[] embed(String text, Folded folded, float[] projected) {
-    Ids ids = new Ids();
+    Ids ids = new Ids(text.length() / 3 + 16); // ~3.5 characters a token in our prompts: rarely regrown
     tokenizer.tokenize(text, ids);
     int n = ids.n;
     int[] tokens = ids.ids;
@@ -263,8 +263,12 @@ public final class StaticEmbedder implements Embedder {
 
   /** The token ids of one text, in order. */
   private static final class Ids implements WordPieceTokenizer.TokenSink {
-    int[] ids = new int[64];
+    int[] ids;
     int n;
+
+    Ids(int capacity) {
+      ids = new int[capacity];
+    }
 
     @Override
     public void accept(int id) {
