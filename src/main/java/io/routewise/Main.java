@@ -43,8 +43,11 @@ public final class Main implements Runnable {
       Exception problem = e instanceof java.io.UncheckedIOException u ? u.getCause() : e;
       if (problem instanceof io.routewise.config.ConfigException || problem instanceof java.io.IOException
           || problem instanceof IllegalArgumentException) {
+        // A wrapper's own message when it has one (it may say what was being read), else the cause's.
+        String message = problem != e && java.util.Objects.equals(e.getMessage(), problem.toString())
+            ? problem.getMessage() : e.getMessage();
         String what = problem instanceof java.nio.file.NoSuchFileException ? "no such file: " + problem.getMessage()
-            : e.getMessage();
+            : message;
         cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + what);
         return 2;
       }

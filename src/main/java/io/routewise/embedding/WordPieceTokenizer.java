@@ -29,8 +29,8 @@ import java.util.Map;
  *
  * <p>Why not DJL's tokenizer: an {@code Encoding} through JNI cost ~200 µs for a 100-token prompt
  * and ~12 ms at 4,000 tokens on our box (BENCHMARKS.md, static embedding), which is 10-50 times the
- * whole static decision. Here a text is tokenized in one pass with no allocation wherever each
- * character normalizes to one known character (ASCII, Latin, Greek, Cyrillic, punctuation, CJK...),
+ * whole static decision. Here a text is tokenized in one pass, allocating only its characters'
+ * copy and a few small buffers, wherever each character normalizes to one known character (ASCII, Latin, Greek, Cyrillic, punctuation, CJK...),
  * by per-character tables computed at class load; each word is looked up whole first and only unknown
  * words are split. A run of text between spaces with any other character is normalized into a new
  * string first. {@code WordPieceTokenizerTest} checks the ids against DJL on every prompt of
@@ -317,13 +317,6 @@ public final class WordPieceTokenizer {
   }
 
   /**
-   * Text between special tokens: normalized into a char buffer, then pre-tokenized and word-pieced
-   * from it. Runs between spaces whose every character normalizes to one known character are
-   * copied through {@link #MAP}; any other run goes through {@link #normalize}. The normalizer works
-   * character by character (NFD reorders only combining marks, never across a space), so normalizing
-   * run by run gives what normalizing the whole text would.
-   */
-  /**
    * Normalizes, pre-tokenizes and word-pieces {@code text[from, to)} (no special token inside) in one
    * pass over its characters: each run between spaces is read straight from the raw text, each
    * character normalized by MAP and classed by CLASS, and each word hashed as it is read and looked
@@ -331,7 +324,9 @@ public final class WordPieceTokenizer {
    * not normalize to one known character (SLOW) makes the whole run go through {@link #normalize}
    * and {@link #words} instead (the ids read so far are dropped). Two passes, normalizing into a
    * buffer and then word-piecing it, cost ~15 % more (5.6-5.8 against 4.8-5.4 µs a prompt of the
-   * proxy kit's mix).
+   * proxy kit's mix). The normalizer works character by character (NFD reorders only combining
+   * marks, never across a space), so run by run gives what the whole text would; and a plain
+   * character's CLASS is the class of its MAP in normalized text ({@link #plainClassMismatch}).
    */
   private void segment(String text, int from, int to, TokenSink sink) {
     char[] raw = new char[to - from]; // one bulk copy: String.charAt per character cost a fifth of the time
@@ -422,6 +417,20 @@ public final class WordPieceTokenizer {
       }
       n = 0;
     }
+  }
+
+  /**
+   * The first character whose one-pass class (CLASS, read from the raw text) differs from the class
+   * its normalized form (MAP) has in normalized text (NORMALIZED, what {@link #words} reads), or -1.
+   * The one-pass segment relies on there being none.
+   */
+  static int plainClassMismatch() {
+    for (int c = 0; c < 65536; c++) {
+      if (CLASS[c] != SLOW && CLASS[c] != NORMALIZED[MAP[c]]) {
+        return c;
+      }
+    }
+    return -1;
   }
 
   /**

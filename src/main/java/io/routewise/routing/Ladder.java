@@ -133,9 +133,24 @@ public record Ladder(List<Rung> rungs) {
     return tiers;
   }
 
-  /** How far rung {@code i} is below the top, in equal steps: 0 for the top, 1 for the cheapest. */
+  /**
+   * How far rung {@code i} is below the top, in equal steps of price: 0 for the top, 1 for the
+   * cheapest; rungs of one {@link #priceTiers price tier} are one step.
+   */
   public double gap(int i) {
-    return (double) i / (rungs.size() - 1);
+    int[] tiers = priceTiers();
+    return (double) step(tiers, i) / step(tiers, rungs.size() - 1);
+  }
+
+  /** The number of distinct tiers that come before rung {@code i}'s own (ties' tier: its first rung). */
+  private static int step(int[] tiers, int i) {
+    int step = 0;
+    for (int j = 0; j < tiers.length; j++) {
+      if (tiers[j] == j && j < tiers[i]) {
+        step++;
+      }
+    }
+    return step;
   }
 
   /**
@@ -144,13 +159,17 @@ public record Ladder(List<Rung> rungs) {
    * cheapest gets {@code s} itself, nearer rungs are beaten less often, and the rule
    * {@code rate < α} becomes one threshold per rung, {@code s < α^gap(i)}: at α = 0.5 on three
    * rungs, s below 0.5 goes to the cheapest, 0.5 to 0.71 to the middle one, above to the top.
-   * Entry 0 (the top against itself) is 0.
+   * Rungs at one price get one rate: a single score cannot tell them apart, and the rule then takes
+   * the one lowest on the ladder ({@code weak} below its equals). Entry 0 (the top against itself) is 0.
    */
   public double[] fromStrongWinRate(double s) {
     int n = rungs.size();
+    int[] tiers = priceTiers();
+    int last = step(tiers, n - 1);
     double[] rates = new double[n];
     for (int i = 1; i < n; i++) {
-      rates[i] = i == n - 1 ? s : Math.pow(s, 1 / gap(i));
+      int step = step(tiers, i);
+      rates[i] = step == last ? s : Math.pow(s, (double) last / step);
     }
     return rates;
   }

@@ -16,8 +16,8 @@ package io.routewise.routing;
  * among them the rule takes the one the top is least likely to beat ({@link #bestOfEqualPrices}).
  * Their config order is an accident of writing, and walking them in it would send a prompt to the
  * worse of two equally priced models whenever both are acceptable (ZeroEval: llama-3.1-8b below
- * qwen2.5-7b at the same price). Still monotone: as alpha grows the price only falls, and within one
- * price the choice is always the same rung.
+ * qwen2.5-7b at the same price). Still monotone: as alpha grows the ladder's order price (input +
+ * output) never rises, and within one tier the choice is always the same rung.
  */
 public final class ThresholdRule {
   private ThresholdRule() {}

@@ -123,6 +123,11 @@ class WordPieceTokenizerTest {
   }
 
   @Test
+  void everyPlainCharacterHasTheClassItsNormalizedFormHas() {
+    assertEquals(-1, WordPieceTokenizer.plainClassMismatch(), "the one-pass segment would split differently");
+  }
+
+  @Test
   void aWordOverOneHundredCharactersIsOneUnknownToken() {
     assertArrayEquals(new int[] {101, 100, 102}, java.ids("a".repeat(101)));
     assertTrue(java.ids("a".repeat(100)).length > 3, "100 characters are still split into pieces");

@@ -114,6 +114,12 @@ class ThresholdRuleTest {
     assertEquals(4, ThresholdRule.rung(rates, 0.95, tiers));
     // the other way round, the written order's choice is already the better one
     assertEquals(3, ThresholdRule.rung(new double[] {0, 0.3, 0.7, 0.55, 0.9}, 0.8, tiers));
+    // a router with one score gives both one rate, one step of three below the top, and the rule
+    // takes the lower of the two (a tie, as weak goes below its equals)
+    double[] scalar = ladder.fromStrongWinRate(0.5);
+    assertArrayEquals(new double[] {0, 0.125, Math.pow(0.5, 1.5), Math.pow(0.5, 1.5), 0.5}, scalar, 1e-12);
+    assertEquals(3, ThresholdRule.rung(scalar, 0.4, tiers));
+    assertEquals(4, ThresholdRule.rung(scalar, 0.8, tiers));
   }
 
   @Test
@@ -140,7 +146,7 @@ class ThresholdRuleTest {
         int rung = ThresholdRule.rung(rates, alpha, tiers);
         double price = ladder.rung(rung).orderPrice();
         assertTrue(price <= previousPrice, Arrays.toString(rates) + " alpha " + alpha + ": price went up");
-        if (price == previousPrice) {
+        if (price == previousPrice) { // input == output here, so one order price is one tier
           assertEquals(previousRung, rung, "within one price the choice does not change");
         }
         assertTrue(rung == 0 || rates[rung] < alpha, "an acceptable rung");
