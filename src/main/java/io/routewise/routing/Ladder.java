@@ -122,7 +122,7 @@ public record Ladder(List<Rung> rungs) {
     for (int i = 0; i < tiers.length; i++) {
       tiers[i] = i;
       Rung r = rungs.get(i);
-      for (int j = 1; j < i && i > 0; j++) {
+      for (int j = 1; j < i; j++) {
         Rung o = rungs.get(j);
         if (r.priced() && o.priced() && r.inputPrice() == o.inputPrice() && r.outputPrice() == o.outputPrice()) {
           tiers[i] = tiers[j];
@@ -131,15 +131,6 @@ public record Ladder(List<Rung> rungs) {
       }
     }
     return tiers;
-  }
-
-  /**
-   * How far rung {@code i} is below the top, in equal steps of price: 0 for the top, 1 for the
-   * cheapest; rungs of one {@link #priceTiers price tier} are one step.
-   */
-  public double gap(int i) {
-    int[] tiers = priceTiers();
-    return (double) step(tiers, i) / step(tiers, rungs.size() - 1);
   }
 
   /** The number of distinct tiers that come before rung {@code i}'s own (ties' tier: its first rung). */
@@ -155,9 +146,11 @@ public record Ladder(List<Rung> rungs) {
 
   /**
    * The N-way meaning of a two-way router's score ({@link Router#topWinRates}'s default): with
-   * {@code s} = P(top beats the cheapest), the top beats rung i with {@code s^(1/gap(i))}. So the
-   * cheapest gets {@code s} itself, nearer rungs are beaten less often, and the rule
-   * {@code rate < α} becomes one threshold per rung, {@code s < α^gap(i)}: at α = 0.5 on three
+   * {@code s} = P(top beats the cheapest), the top beats rung i with {@code s^(1/gap(i))}, {@code
+   * gap(i)} its steps of price below the top over the cheapest's (0 for the top, 1 for the cheapest;
+   * one step a {@link #priceTiers price tier}). So the cheapest gets {@code s} itself, nearer rungs
+   * are beaten less often, and the rule {@code rate < α} becomes one threshold per step,
+   * {@code s < α^gap(i)}: at α = 0.5 on three
    * rungs, s below 0.5 goes to the cheapest, 0.5 to 0.71 to the middle one, above to the top.
    * Rungs at one price get one rate: a single score cannot tell them apart, and the rule then takes
    * the one lowest on the ladder ({@code weak} below its equals). Entry 0 (the top against itself) is 0.
