@@ -143,22 +143,26 @@ public final class MfRouter implements Router {
   @Override
   public double strongWinRate(Prompt prompt) {
     Features f = features(prompt.text());
-    return model.pairWinRate(strongRow, weakRow, f.x(), f.gap());
+    return model.pairWinRate(strongRow, weakRow, f.e(), f.z(), f.gap());
   }
 
-  /** A prompt's features and standardized gap. */
-  private record Features(float[] x, double gap) {}
+  /** A prompt's embedding, standardized log length and standardized gap. */
+  private record Features(float[] e, double z, double gap) {}
 
   private Features features(String text) {
+    double z = model.lengthScale().z(text);
+    float[] e;
     if (folded != null) {
       float[] projected = new float[folded.k()];
-      double z = model.lengthScale().z(text);
-      float[] x = MfModel.features(((StaticEmbedder) embedder).embed(text, folded, projected), z);
-      // NaN: a long text, where the table does not add the folded rows
-      return new Features(x, Float.isNaN(projected[0]) ? model.gap(x) : model.gap(projected, z));
+      e = ((StaticEmbedder) embedder).embed(text, folded, projected);
+      if (!Float.isNaN(projected[0])) {
+        return new Features(e, z, model.gap(projected, z));
+      } // NaN: a long text, where the table does not add the folded rows
+    } else {
+      e = embedder.embed(text);
     }
-    float[] x = model.features(embedder.embed(text), text);
-    return new Features(x, model.gap(x));
+    // x is only needed for the gap's own product (0 without the prior)
+    return new Features(e, z, model.gapPrior() == 0 ? 0 : model.gap(MfModel.features(e, z)));
   }
 
   /** With the embedding cached, two dot products: no need for a scoring thread. */
@@ -182,7 +186,7 @@ public final class MfRouter implements Router {
     Features f = features(prompt.text());
     double[] rates = new double[rows.length];
     for (int i = 1; i < rows.length; i++) {
-      rates[i] = model.pairWinRate(rows[0], rows[i], f.x(), f.gap());
+      rates[i] = model.pairWinRate(rows[0], rows[i], f.e(), f.z(), f.gap());
     }
     return rates;
   }

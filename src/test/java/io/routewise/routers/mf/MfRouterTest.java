@@ -100,6 +100,26 @@ class MfRouterTest {
   }
 
   @Test
+  void aProbabilityIsTheSigmoidOfTheBiasPlusTheVectorDotTheFeaturesWithoutBuildingThem() {
+    int d = 6;
+    MfModel m = randomModel(5, d, 4, 0);
+    float[] e = {0.3f, -1.2f, 0.5f, 0.9f, -0.1f, 2.0f};
+    double z = -1.3;
+    float[] x = MfModel.features(e, z);
+    int f = MfModel.featureCount(d);
+    for (int a = 0; a < 5; a++) {
+      double logit = m.bias()[a];
+      for (int j = 0; j < f; j++) {
+        logit += (double) m.vectors()[a * f + j] * x[j]; // x = [e, z, z^2, z e, 1], written out
+      }
+      assertEquals(MfModel.sigmoid(logit), m.probability(a, x), 1e-6);
+      for (int b = 0; b < 5; b++) {
+        assertEquals(m.pairWinRate(a, b, x, 0.4), m.pairWinRate(a, b, e, z, 0.4), 0.0, "e and z give x's figure");
+      }
+    }
+  }
+
+  @Test
   void nWayScoresAreTheTopsPairWinRateOverTheModelPlacedForEachUpstream() throws Exception {
     MfModel m = randomModel(5, 6, 3, 1.0);
     float[] e = {0.3f, -1.2f, 0.5f, 0.9f, -0.1f, 2.0f};
