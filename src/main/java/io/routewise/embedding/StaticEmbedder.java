@@ -30,6 +30,8 @@ public final class StaticEmbedder implements Embedder {
   private final byte[] int8;
   private final float[] float32;
   private final float[] weights;
+  // Every token weighs 1 (the shipped tables: a plain mean): no weight to read or multiply a token.
+  private final boolean unweighted;
   // One per dimension, applied once to the sum.
   private final float[] scales;
 
@@ -46,6 +48,11 @@ public final class StaticEmbedder implements Embedder {
     this.float32 = table.float32();
     this.weights = table.tokenWeights();
     this.scales = table.scales();
+    boolean ones = true;
+    for (float w : weights) {
+      ones &= w == 1f;
+    }
+    this.unweighted = ones;
   }
 
   /**
@@ -157,6 +164,8 @@ public final class StaticEmbedder implements Embedder {
       for (int i = 0; i < n; i++) {
         w[i] = weights[tokens[i]] * counts[i];
       }
+    } else if (unweighted && float32 == null) {
+      w = null;
     } else {
       w = new float[n];
       for (int i = 0; i < n; i++) {
@@ -238,6 +247,10 @@ public final class StaticEmbedder implements Embedder {
    * for four rows instead of once a row (0.67x the time at ~330 tokens, 0.72x at 4,000, SumAB).
    */
   private static void sumInt8(byte[] int8, int dim, float[] v, int[] tokens, float[] w, int n) {
+    if (w == null) {
+      sumInt8(int8, dim, v, tokens, n);
+      return;
+    }
     int i = 0;
     for (; i + 3 < n; i += 4) {
       int a = tokens[i] * dim;
@@ -257,6 +270,29 @@ public final class StaticEmbedder implements Embedder {
       float wa = w[i];
       for (int d = 0; d < dim; d++) {
         v[d] += wa * int8[a + d];
+      }
+    }
+  }
+
+  /**
+   * As the weighted sum with every weight 1, in the same order, so the same floats: a quarter fewer
+   * operations a byte, and no weight to load a token (a 120 KB array, mostly cold inside the proxy).
+   */
+  private static void sumInt8(byte[] int8, int dim, float[] v, int[] tokens, int n) {
+    int i = 0;
+    for (; i + 3 < n; i += 4) {
+      int a = tokens[i] * dim;
+      int b = tokens[i + 1] * dim;
+      int c = tokens[i + 2] * dim;
+      int e = tokens[i + 3] * dim;
+      for (int d = 0; d < dim; d++) {
+        v[d] += (float) int8[a + d] + int8[b + d] + int8[c + d] + int8[e + d];
+      }
+    }
+    for (; i < n; i++) {
+      int a = tokens[i] * dim;
+      for (int d = 0; d < dim; d++) {
+        v[d] += int8[a + d];
       }
     }
   }

@@ -85,6 +85,57 @@ class StaticEmbedderTest {
   }
 
   @Test
+  void aPlainMeanAndAWeightedTableEachGiveTheNormalizedSumOfTheirRowsFoldedOrNot() {
+    WordPieceTokenizer tok = embedder.tokenizer();
+    int vocab = tok.vocabSize();
+    int dim = 8;
+    java.util.Random rnd = new java.util.Random(5);
+    byte[] rows = new byte[vocab * dim];
+    rnd.nextBytes(rows);
+    float[] scales = new float[dim];
+    for (int d = 0; d < dim; d++) {
+      scales[d] = 0.01f * (d + 1);
+    }
+    float[] ones = new float[vocab];
+    java.util.Arrays.fill(ones, 1f);
+    float[] varied = new float[vocab];
+    for (int t = 0; t < vocab; t++) {
+      varied[t] = 0.5f + rnd.nextFloat();
+    }
+    float[] matrix = new float[3 * dim]; // k = 3 rows to fold
+    for (int i = 0; i < matrix.length; i++) {
+      matrix[i] = (float) rnd.nextGaussian();
+    }
+    String prompt = "Explain, step by step, why the sky is blue; then do it again for sunsets and rainbows.";
+    int[] ids = tok.ids(prompt);
+    for (float[] weights : List.of(ones, varied)) { // the plain mean skips the weights altogether
+      StaticTable t = StaticTable.ofInt8(vocab, dim, rows, scales, weights, "all-minilm-l6-v2-q");
+      StaticEmbedder e = new StaticEmbedder("test", "none", t, tok);
+      double[] sum = new double[dim];
+      for (int i = 1; i < ids.length - 1; i++) {
+        for (int d = 0; d < dim; d++) {
+          sum[d] += (double) weights[ids[i]] * rows[ids[i] * dim + d] * scales[d];
+        }
+      }
+      double norm = Math.sqrt(java.util.Arrays.stream(sum).map(x -> x * x).sum());
+      float[] v = e.embed(prompt);
+      float[] projected = new float[3];
+      float[] folded = e.embed(prompt, e.fold(matrix, 3), projected);
+      for (int d = 0; d < dim; d++) {
+        assertEquals(sum[d] / norm, v[d], 1e-5, "dimension " + d);
+        assertEquals(v[d], folded[d], 1e-6, "folded, dimension " + d);
+      }
+      for (int j = 0; j < 3; j++) {
+        double mv = 0;
+        for (int d = 0; d < dim; d++) {
+          mv += matrix[j * dim + d] * sum[d] / norm;
+        }
+        assertEquals(mv, projected[j], 0.02 * (1 + Math.abs(mv)), "folded product " + j);
+      }
+    }
+  }
+
+  @Test
   void theSourceGivesTheTableUnderItsDirectoryNameWithItsDigest() throws IOException {
     Embedder e = embedders.get(ID);
     assertSame(e, embedders.get(ID));

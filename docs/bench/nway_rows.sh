@@ -1,0 +1,33 @@
+#!/bin/bash
+# BENCHMARKS.md section 5, "random rows held out": 20 % of every data file's rows (Python's
+# random.Random(42), one draw a row, file by file) held out; the static table aligned and mf trained
+# on the other 80 %; eval --prices on the held-out rows of each benchmark.
+# Usage: docs/bench/nway_rows.sh [DATA_DIR] [WORK_DIR]   (run from the repository root, after mvn package)
+set -euo pipefail
+D=${1:-../shared/data}; W=${2:-/tmp/nway-rows}; J="java -jar target/routewise.jar"
+FILES="mmlu-pro dcrouter arena-bench-v1 zeroeval-math-l5 zeroeval-crux mmlu-gold"
+mkdir -p "$W"
+python3 - "$D" "$W" $FILES <<'PY'
+import random, sys
+d, w, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+rnd = random.Random(42)
+with open(f"{w}/heldout.jsonl", "w", encoding="utf-8") as held:
+    for f in files:
+        with open(f"{d}/{f}.jsonl", encoding="utf-8") as src, open(f"{w}/train-{f}.jsonl", "w", encoding="utf-8") as out:
+            for line in src.read().split("\n"):  # not splitlines(): prompts hold U+2028
+                if line.strip():
+                    (held if rnd.random() < 0.2 else out).write(line + "\n")
+PY
+TRAIN=""; DATA=""
+for f in $FILES; do TRAIN="$TRAIN $W/train-$f.jsonl"; DATA="$DATA --data $W/train-$f.jsonl"; done
+$J distill --out "$W/tables/static-rows" --align $TRAIN --quiet
+$J train mf $DATA --embedding-model static-rows --models-dir "$W/tables" --out "$W/mf" --quiet
+F="--strong claude-3-5-sonnet-20241022 --weak gemini-1.5-flash --models gpt-4o-2024-08-06,mistral-large-2,gpt-4o-mini-2024-07-18"
+T="--strong gpt-4o-2024-05-13 --weak gemma-2-9b-it --models llama-3.1-70b-instruct,qwen2.5-7b-instruct,llama-3.1-8b-instruct"
+DC6="--strong llama-3.1-nemotron-51b-instruct --weak gemma-2-9b-it --models llama-3.3-nemotron-super-49b-v1,llama-3.1-8b-instruct,qwen2.5-7b-instruct,mistral-7b-instruct-v0.3"
+E="$J eval --router length --router random --router mf=$W/mf --embedding-model static-rows --models-dir $W/tables --prices $D/prices.json --bench $W/heldout.jsonl --quiet"
+for S in zeroeval-math-l5 zeroeval-crux; do
+  $E --ids "$S/.*" $F
+  $E --ids "$S/.*" $T
+done
+$E --ids 'dcrouter/.*' $DC6 --plot docs/plots/nway-dcrouter-heldout-rows.png
