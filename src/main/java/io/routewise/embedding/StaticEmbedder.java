@@ -30,8 +30,11 @@ public final class StaticEmbedder implements Embedder {
   private final byte[] int8;
   private final float[] float32;
   private final float[] weights;
-  // Every token weighs 1 (the shipped tables: a plain mean): no weight to read or multiply a token.
-  private final boolean unweighted;
+  // Every token weighs 1 or 0 (the shipped table: a plain mean, 0 for [PAD] and the unused pieces):
+  // with the weight-0 rows zero, as a fold's copy makes them, no weight to read or multiply a token.
+  private final boolean zeroOrOne;
+  // The same for the table's own int8 rows: weights 0 or 1 and every weight-0 row already zero.
+  private final boolean plainMean;
   // One per dimension, applied once to the sum.
   private final float[] scales;
 
@@ -48,11 +51,16 @@ public final class StaticEmbedder implements Embedder {
     this.float32 = table.float32();
     this.weights = table.tokenWeights();
     this.scales = table.scales();
-    boolean ones = true;
-    for (float w : weights) {
-      ones &= w == 1f;
+    boolean binary = true;
+    boolean zeroRows = int8 != null;
+    for (int t = 0; t < weights.length; t++) {
+      binary &= weights[t] == 1f || weights[t] == 0f;
+      for (int d = 0; zeroRows && weights[t] == 0f && d < dimension; d++) {
+        zeroRows = int8[t * dimension + d] == 0;
+      }
     }
-    this.unweighted = ones;
+    this.zeroOrOne = binary && int8 != null;
+    this.plainMean = binary && zeroRows;
   }
 
   /**
@@ -133,12 +141,20 @@ public final class StaticEmbedder implements Embedder {
     int width = (dimension + k + 7) & ~7;
     byte[] rows = new byte[vocab * width];
     for (int t = 0; t < vocab; t++) {
+      if (zeroOrOne && weights[t] == 0f) {
+        continue; // a token no text sums stays zero, so the sum needs no weights (scales unchanged)
+      }
       System.arraycopy(int8, t * dimension, rows, t * width, dimension);
       for (int j = 0; j < k; j++) {
         rows[t * width + dimension + j] = (byte) Math.round(folded[t * k + j] / foldScales[j]);
       }
     }
     return new Folded(rows, foldScales, k, width);
+  }
+
+  /** Whether a text's rows are summed without weights: on {@code folded} (or the table's own rows when null). */
+  boolean sumsWithoutWeights(Folded folded) {
+    return folded != null ? zeroOrOne : plainMean;
   }
 
   /**
@@ -164,7 +180,7 @@ public final class StaticEmbedder implements Embedder {
       for (int i = 0; i < n; i++) {
         w[i] = weights[tokens[i]] * counts[i];
       }
-    } else if (unweighted && float32 == null) {
+    } else if (sumsWithoutWeights(folded)) {
       w = null;
     } else {
       w = new float[n];

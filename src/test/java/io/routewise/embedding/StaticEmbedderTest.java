@@ -99,18 +99,24 @@ class StaticEmbedderTest {
     float[] ones = new float[vocab];
     java.util.Arrays.fill(ones, 1f);
     float[] varied = new float[vocab];
+    float[] zeroOrOne = ones.clone(); // as the shipped table: 0 for [PAD] (id 0) and a few others
     for (int t = 0; t < vocab; t++) {
       varied[t] = 0.5f + rnd.nextFloat();
+      if (t == 0 || rnd.nextInt(30) == 0) {
+        zeroOrOne[t] = 0f;
+      }
     }
     float[] matrix = new float[3 * dim]; // k = 3 rows to fold
     for (int i = 0; i < matrix.length; i++) {
       matrix[i] = (float) rnd.nextGaussian();
     }
-    String prompt = "Explain, step by step, why the sky is blue; then do it again for sunsets and rainbows.";
+    String prompt = "Explain, step by step, why the sky is blue; [PAD] then do it again for sunsets and rainbows.";
     int[] ids = tok.ids(prompt);
-    for (float[] weights : List.of(ones, varied)) { // the plain mean skips the weights altogether
+    assertTrue(java.util.Arrays.stream(ids).anyMatch(id -> id == 0), "a literal [PAD] is token 0, which weighs 0");
+    for (float[] weights : List.of(ones, zeroOrOne, varied)) { // 0/1 weights: summed without them, folded
       StaticTable t = StaticTable.ofInt8(vocab, dim, rows, scales, weights, "all-minilm-l6-v2-q");
       StaticEmbedder e = new StaticEmbedder("test", "none", t, tok);
+      assertEquals(weights != varied, e.sumsWithoutWeights(e.fold(matrix, 3)));
       double[] sum = new double[dim];
       for (int i = 1; i < ids.length - 1; i++) {
         for (int d = 0; d < dim; d++) {
@@ -133,6 +139,12 @@ class StaticEmbedderTest {
         assertEquals(mv, projected[j], 0.02 * (1 + Math.abs(mv)), "folded product " + j);
       }
     }
+  }
+
+  @Test
+  void theShippedTableFoldedSumsItsRowsWithoutWeights() {
+    // its weights are 1, and 0 for [PAD] and the unused pieces, whose rows the fold's copy zeroes
+    assertTrue(embedder.sumsWithoutWeights(embedder.fold(new float[2 * table.dimension()], 2)));
   }
 
   @Test
