@@ -102,7 +102,7 @@ class MfRouterTest {
   @Test
   void aProbabilityIsTheSigmoidOfTheBiasPlusTheVectorDotTheFeaturesWithoutBuildingThem() {
     int d = 6;
-    MfModel m = randomModel(5, d, 4, 0);
+    MfModel m = randomModel(5, d, 4, 1.0); // the length prior on, so the e, z path carries it too
     float[] e = {0.3f, -1.2f, 0.5f, 0.9f, -0.1f, 2.0f};
     double z = -1.3;
     float[] x = MfModel.features(e, z);
@@ -115,6 +115,9 @@ class MfRouterTest {
       assertEquals(MfModel.sigmoid(logit), m.probability(a, x), 1e-6);
       for (int b = 0; b < 5; b++) {
         assertEquals(m.pairWinRate(a, b, x, 0.4), m.pairWinRate(a, b, e, z, 0.4), 0.0, "e and z give x's figure");
+        double prior = (m.meanProbability(a) - m.meanProbability(b)) * (float) z; // length prior 1, no gap prior
+        double expected = 0.5 + 0.5 * (m.probability(a, x) - m.probability(b, x) + prior);
+        assertEquals(Math.max(0, Math.min(1, expected)), m.pairWinRate(a, b, e, z, 0.4), 1e-9);
       }
     }
   }
