@@ -31,3 +31,15 @@ for S in zeroeval-math-l5 zeroeval-crux; do
   $E --ids "$S/.*" $T
 done
 $E --ids 'dcrouter/.*' $DC6 --plot docs/plots/nway-dcrouter-heldout-rows.png
+# MMLU-Pro's gemini runs are the -002 versions, trained under those ids here; prices.json lists the
+# base ids only, so the -002 ids get their base model's price in a copy.
+python3 - "$D/prices.json" "$W/prices-002.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+for base in ("gemini-1.5-flash", "gemini-1.5-pro"):
+    p["models"][base + "-002"] = dict(p["models"][base])
+json.dump(p, open(sys.argv[2], "w"), indent=1)
+PY
+MP="--strong gpt-4o-2024-05-13 --weak gemini-1.5-flash-002 --models gemini-1.5-pro-002,llama-3.1-70b-instruct,mixtral-8x7b-instruct-v0.1,llama-3.1-8b-instruct"
+$J eval --router length --router random --router mf=$W/mf --embedding-model static-rows --models-dir $W/tables \
+  --prices $W/prices-002.json --bench $W/heldout.jsonl --quiet --ids 'mmlu-pro/.*' $MP
