@@ -8,6 +8,7 @@ import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routers.RouterCatalog;
 import io.routewise.config.SessionPinning;
 import io.routewise.routing.Ladder;
+import io.routewise.routing.LadderRule;
 import io.routewise.routing.Router;
 import io.routewise.routing.RoutingService;
 import io.routewise.routing.ScoringPool;
@@ -60,7 +61,10 @@ public final class Routewise implements AutoCloseable {
   public static Routewise start(RoutewiseConfig config, RouterCatalog catalog, EmbedderSource embedders,
       AutoCloseable closeEmbedders) {
     ConfigProblems problems = config.routers().problems();
-    Map<String, Router> routers = catalog.load(config, embedders, problems);
+    LadderRule.Kind ruleKind = LadderRule.Kind.byConfigName(config.routing().ladderRule()).orElseThrow();
+    LadderRule.unsupported(RouterCatalog.ladder(config), ruleKind)
+        .ifPresent(why -> problems.add("routing.ladder_rule", why));
+    Map<String, Router> routers = catalog.load(config, embedders, problems); // none when there are problems
     problems.throwIfAny();
     RoutewiseMetrics metrics = new RoutewiseMetrics();
     AutoCloseable jvmMetrics = metrics.bindJvm();
@@ -81,7 +85,8 @@ public final class Routewise implements AutoCloseable {
     List<UpstreamConfig> upstreams = RouterCatalog.inLadderOrder(config);
     Ladder ladder = RouterCatalog.ladder(config);
     if (upstreams.size() > 2) {
-      LOG.info("routing among {} upstreams, most capable first: {}", upstreams.size(), describe(upstreams));
+      LOG.info("routing among {} upstreams, most capable first: {}; ladder rule {}", upstreams.size(),
+          describe(upstreams), ruleKind.configName());
     }
     List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
     if (!unpriced.isEmpty()) {
@@ -116,7 +121,7 @@ public final class Routewise implements AutoCloseable {
       metrics.sharedState();
     }
     RoutingService routing = new RoutingService(routers, config.routing().router(), config.routing().threshold(),
-        metrics, scoring, ladder, targets, pins);
+        metrics, scoring, LadderRule.of(ladder, ruleKind), targets, pins);
     AutoCloseable closeState = () -> {
       if (sync != null) {
         sync.close();

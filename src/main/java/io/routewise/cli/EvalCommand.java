@@ -8,6 +8,7 @@ import io.routewise.eval.EvalReport;
 import io.routewise.eval.Prices;
 import io.routewise.eval.QualityCurve;
 import io.routewise.routing.Ladder;
+import io.routewise.routing.LadderRule;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
 import io.routewise.routing.ThresholdRule;
@@ -77,6 +78,10 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--token-model", defaultValue = "all-minilm-l6-v2-q",
       description = "With --prices: the tokenizer that counts a prompt's input tokens (default ${DEFAULT-VALUE}).")
   String tokenModel;
+
+  @Option(names = "--rule", defaultValue = "threshold",
+      description = "With --prices: the ladder rule, threshold or price_weighted, as routing.ladder_rule (default ${DEFAULT-VALUE}).")
+  String rule;
 
   @Option(names = "--ids", description = "Only prompts whose id matches this regular expression (e.g. 'dcrouter/test/.*').")
   String ids;
@@ -226,7 +231,14 @@ public final class EvalCommand implements Callable<Integer> {
       rungs.add(new Ladder.Rung(name, m, pr[0], pr[1]));
     }
     Ladder ladder = Ladder.byPrice(rungs);
-    int[] tiers = ladder.priceTiers(); // equal prices are one step of the rule (ThresholdRule)
+    LadderRule.Kind kind = LadderRule.Kind.byConfigName(rule).orElse(null);
+    java.util.Optional<String> unsupported = kind == null ? java.util.Optional.of("--rule must be threshold or "
+        + "price_weighted, got '" + rule + "'") : LadderRule.unsupported(ladder, kind);
+    if (unsupported.isPresent()) {
+      System.err.println(unsupported.get());
+      return 2;
+    }
+    LadderRule ladderRule = LadderRule.of(ladder, kind); // the same rule as serve's routing.ladder_rule
     int n = rows.size();
     int k = ladder.size();
     List<String> ladderModels = ladder.rungs().stream().map(Ladder.Rung::model).toList();
@@ -271,7 +283,10 @@ public final class EvalCommand implements Callable<Integer> {
         for (int p = 0; p < n; p++) {
           rates[p] = ladder.fromStrongWinRate(rnd.nextDouble());
         }
-        runs.add(CostCurve.atAlphas(n, grid.length, (p, a) -> ThresholdRule.rung(rates[p], grid[a], tiers), cost, quality));
+        for (int p = 0; p < n; p++) {
+          rates[p] = ladderRule.acceptance(rates[p]);
+        }
+        runs.add(CostCurve.atAlphas(n, grid.length, (p, a) -> ThresholdRule.rung(rates[p], grid[a]), cost, quality));
       }
       CostCurve random = CostCurve.mean(runs);
       double[][] randomTable = new double[2][TABLE_ALPHAS.length];
@@ -294,8 +309,7 @@ public final class EvalCommand implements Callable<Integer> {
           double[][] rates = new double[n][];
           try (var pb = io.routewise.data.TrainingSet.progressBar("score " + spec, n, !quiet)) {
             for (int p = 0; p < n; p++) {
-              rates[p] = ThresholdRule.bestOfEqualPrices(router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder),
-                  tiers);
+              rates[p] = ladderRule.acceptance(router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder));
               pb.step();
             }
           }
@@ -310,7 +324,7 @@ public final class EvalCommand implements Callable<Integer> {
         for (int r = 1; r < k; r++) {
           oracle[p][r] = quality[p][0] > quality[p][r] ? 1 : quality[p][0] < quality[p][r] ? 0 : 0.5;
         }
-        oracle[p] = ThresholdRule.bestOfEqualPrices(oracle[p], tiers);
+        oracle[p] = ladderRule.acceptance(oracle[p]);
       }
       report.add("oracle (outcomes as win rates)", CostCurve.sweep(oracle, cost, quality), CostCurve.atAlphas(n,
           TABLE_ALPHAS.length, (p, a) -> ThresholdRule.rung(oracle[p], TABLE_ALPHAS[a]), cost, quality));

@@ -39,7 +39,9 @@ public final class CostCurve {
    * rate is below α) a prompt's choice changes only where α passes one of its rates, and only
    * towards cheaper rungs, so one pass over all rates, sorted, gives every distinct point.
    *
-   * @param rates per prompt, per rung (most capable first), P(top beats that rung); column 0 ignored
+   * @param rates per prompt, per rung (most capable first), the value above which α makes the rung
+   *     acceptable ({@code LadderRule.acceptance}: for the threshold rule, P(top beats that rung));
+   *     column 0 ignored. The curve starts with every prompt at the top, the top's point alone.
    * @param cost per prompt, per rung, what that rung's answer costs
    * @param quality per prompt, per rung, that rung's score on the prompt
    */

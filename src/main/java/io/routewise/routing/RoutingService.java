@@ -22,7 +22,7 @@ public final class RoutingService implements AutoCloseable {
   private final ScoringPool scoring;
   private final RouteSpec defaultSpec;
   private final Ladder ladder;
-  private final int[] tiers; // the ladder's price tiers, for the N-way rule
+  private final LadderRule rule; // how the ladder's win rates become a rung
   // Valid model names seen, parsed: clients send a handful of names, and parsing one per request
   // (a stream sort, a regex, parseDouble) was ~2 % of the proxy's CPU. Capped; past the cap, parse.
   private static final int MAX_CACHED_SPECS = 1024;
@@ -46,11 +46,11 @@ public final class RoutingService implements AutoCloseable {
 
   /**
    * @param ladder the upstreams, most capable first; with two, decisions are two-way as they always
-   *     were, with more they go through {@link Router#topWinRates} and {@link ThresholdRule#rung}
+   *     were, with more they go through {@link Router#topWinRates} and the threshold rule
    */
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
       RoutingListener listener, ScoringPool scoring, Ladder ladder) {
-    this(routers, defaultRouter, defaultThreshold, listener, scoring, ladder, Map.of(), null);
+    this(routers, defaultRouter, defaultThreshold, listener, scoring, LadderRule.threshold(ladder), Map.of(), null);
   }
 
   /**
@@ -59,7 +59,7 @@ public final class RoutingService implements AutoCloseable {
    *     this service.
    */
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
-      RoutingListener listener, ScoringPool scoring, Ladder ladder, Map<String, TargetController> targets,
+      RoutingListener listener, ScoringPool scoring, LadderRule rule, Map<String, TargetController> targets,
       SessionPins pins) {
     if (!routers.containsKey(defaultRouter)) {
       throw new IllegalArgumentException("default router '" + defaultRouter + "' is not loaded: " + routers.keySet());
@@ -70,8 +70,8 @@ public final class RoutingService implements AutoCloseable {
     this.listener = listener;
     this.scoring = scoring;
     this.defaultSpec = new RouteSpec(defaultRouter, defaultThreshold);
-    this.ladder = ladder;
-    this.tiers = ladder.priceTiers();
+    this.ladder = rule.ladder();
+    this.rule = rule;
     this.targets = Map.copyOf(targets);
     this.pins = pins;
   }
@@ -221,11 +221,13 @@ public final class RoutingService implements AutoCloseable {
       if (ladder.size() > 2) {
         double[] rates = checked(topWinRates(router, prompt, client));
         rate = rates[rates.length - 1];
+        double[] acceptance = rule.acceptance(rates);
         topRate = 1.0;
-        for (int i = 1; i < rates.length; i++) {
-          topRate = Math.min(topRate, rates[i]);
+        for (int i = 1; i < acceptance.length; i++) {
+          topRate = Math.min(topRate, acceptance[i]);
         }
-        rung = ThresholdRule.rung(rates, threshold, tiers);
+        topRate = Math.max(0.0, topRate); // the price-weighted rule's can fall below 0: top at no α
+        rung = ThresholdRule.rung(acceptance, threshold);
       } else {
         if (scoring != null && router.cpuBound()) {
           rate = router.cachedWinRate(prompt);

@@ -10,7 +10,8 @@ package io.routewise.routing;
  * with probability {@code >= alpha}; the most capable when it beats them all. Raising alpha only
  * ever adds rungs to the acceptable set, so the choice moves monotonically from the top (alpha = 0:
  * nothing is acceptable) towards the cheapest (alpha = 1: everything not beaten for certain), and
- * with two rungs it is exactly the two-way rule.
+ * with two rungs it is exactly the two-way rule. Which rule a ladder runs, and the price-weighted
+ * alternative, is {@link LadderRule}'s.
  *
  * <p>Upstreams at the same price ({@link Ladder#priceTiers}) are one step of the ladder, not two:
  * among them the rule takes the one the top is least likely to beat ({@link #bestOfEqualPrices}).

@@ -65,6 +65,23 @@ class RoutingServiceLadderTest {
   }
 
   @Test
+  void thePriceWeightedRuleDecidesWhereTheConfigAsksForIt() {
+    Ladder ladder = new Ladder(List.of(new Rung("strong", "a", 10, 10), new Rung("mid", "b", 8, 8),
+        new Rung("weak", "c", 0, 0)));
+    Router r = new Fixed(0.45, new double[] {0, 0.42, 0.45});
+    try (RoutingService threshold = service(r, ladder, RoutingListener.NONE, null);
+        RoutingService weighted = new RoutingService(Map.of("r", r), "r", 0.5, RoutingListener.NONE, null,
+            LadderRule.of(ladder, LadderRule.Kind.PRICE_WEIGHTED), Map.of(), null)) {
+      assertEquals("weak", threshold.decide(new RouteSpec("r", 0.5), Prompt.of("x")).upstream());
+      RoutingDecision d = weighted.decide(new RouteSpec("r", 0.5), Prompt.of("x"));
+      assertEquals("mid", d.upstream(), "mid's shortfall (-0.16) is below weak's (-0.1) and price weighs 0 at 0.5");
+      assertEquals(0.45, d.strongWinRate(), "still the router's own rate, the top over the cheapest");
+      assertEquals("weak", weighted.decide(new RouteSpec("r", 0.7), Prompt.of("x")).upstream());
+      assertEquals("strong", weighted.decide(new RouteSpec("r", 0.05), Prompt.of("x")).upstream());
+    }
+  }
+
+  @Test
   void withTwoUpstreamsTheScalarWinRateDecidesAsItAlwaysHas() {
     Router twoWayOnly = new Router() {
       @Override

@@ -19,7 +19,7 @@ class RoutingServiceTargetTest {
   private static final Router SCORED = prompt -> Double.parseDouble(prompt.text());
 
   private static RoutingService service(TargetController target, SessionPins pins, Ladder ladder) {
-    return new RoutingService(Map.of("scored", SCORED), "scored", 0.5, RoutingListener.NONE, null, ladder,
+    return new RoutingService(Map.of("scored", SCORED), "scored", 0.5, RoutingListener.NONE, null, LadderRule.threshold(ladder),
         Map.of("scored", target), pins);
   }
 

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 class ThresholdRuleTest {
   /** Values a router really returns, edges included: 0, 1, exact repeats of the thresholds tried. */
-  private static double draw(Random rnd) {
+  static double draw(Random rnd) {
     return switch (rnd.nextInt(6)) {
       case 0 -> 0.0;
       case 1 -> 1.0;

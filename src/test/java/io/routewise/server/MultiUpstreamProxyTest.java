@@ -148,6 +148,28 @@ class MultiUpstreamProxyTest {
   }
 
   @Test
+  void withLadderRulePriceWeightedTheRouteWeighsPriceAgainstPredictedShortfall() throws Exception {
+    start(", ladder_rule: price_weighted", THREE);
+    // Prices (input + output) 12.5, 0.75, 0.2: mini's share of the span 0.045. At alpha 0.81 the
+    // threshold rule takes weak (0.8 < 0.81); weighed, weak's shortfall 2 * 0.8 - 1 = 0.6 is far
+    // above mini's -0.4 + 0.62 * 0.045, so mini.
+    JsonNode j = JSON.readTree(post("/v1/route", "router-ladder-0.81", "hi").body());
+    assertEquals("mini", j.get("upstream").asText(), j.toString());
+    assertEquals(0.8, j.get("strong_win_rate").asDouble(), "the router's own rate, top over the cheapest");
+    assertTrue(post("/v1/chat/completions", "router-ladder-0.81", "hi").body().contains("hello from mini"));
+    assertEquals("strong", JSON.readTree(post("/v1/route", "router-ladder-0.0", "hi").body()).get("upstream").asText());
+  }
+
+  @Test
+  void ladderRulePriceWeightedWithoutEveryPriceFailsAtStartNamingTheUpstream() {
+    io.routewise.config.ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(
+        io.routewise.config.ConfigException.class,
+        () -> start(", ladder_rule: price_weighted", "strong: , price: {input: 2.5, output: 10}", "weak: ", "mini: "));
+    assertTrue(e.getMessage().contains("routing.ladder_rule: price_weighted needs a price on every upstream"),
+        e.getMessage());
+  }
+
+  @Test
   void withSixPricedUpstreamsLengthSweepsFromTheTopToTheCheapestAsAlphaGrows() throws Exception {
     start("", "strong: , price: {input: 2.5, output: 10}", "weak: , price: {input: 0.1, output: 0.1}",
         "sonnet: , price: {input: 3, output: 15}", "mini: , price: {input: 0.15, output: 0.6}",

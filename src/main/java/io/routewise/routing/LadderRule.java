@@ -1,0 +1,203 @@
+package io.routewise.routing;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * How a ladder's per-rung win rates and α become a rung: one of two rules, each reduced to a value
+ * per rung ({@link #acceptance}) that the threshold compares, so serving ({@link #rung}), targets
+ * ({@link #topRate}) and the exact cost–quality sweep of {@code eval} share one definition.
+ *
+ * <ul>
+ *   <li>{@link Kind#THRESHOLD} (the default): the cheapest rung the top does not beat with probability
+ *       {@code >= α}, equal prices one step ({@link ThresholdRule#rung}). Uses prices only to order.
+ *   <li>{@link Kind#PRICE_WEIGHTED}: per prompt, the rung with the least predicted shortfall plus
+ *       price, {@code (2 rate_i - 1) + (2α - 1) π_i}, {@code π_i} its input + output price scaled to
+ *       [0, 1] between the cheapest rung (0) and the top (1), the top's shortfall 0; ties go to the
+ *       more capable. A dear middle rung must be predicted much better than a cheap one to be worth
+ *       its price, which the threshold rule never asks. With two rungs it is exactly {@code rate >= α
+ *       → strong}; as α grows the choice only moves to cheaper rungs (a minimum over lines whose
+ *       slopes are the prices). Unlike the threshold rule, a rung the router predicts is better than
+ *       the top by more than the share of the price span it saves (at the top's price: by anything)
+ *       is chosen even at α = 0, and the cheapest need not be at α = 1. It weighs the size of the router's predicted differences, so it gains where those are
+ *       calibrated (a router trained on traffic like yours) and can lose where they are not
+ *       (BENCHMARKS.md section 5).
+ * </ul>
+ */
+public final class LadderRule {
+  /** The rule's name under {@code routing.ladder_rule}. */
+  public enum Kind {
+    THRESHOLD,
+    PRICE_WEIGHTED;
+
+    public String configName() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+
+    public static Optional<Kind> byConfigName(String name) {
+      return Arrays.stream(values()).filter(k -> k.configName().equals(name)).findFirst();
+    }
+  }
+
+  private final Ladder ladder;
+  private final Kind kind;
+  private final int[] tiers;
+  private final double[] priceShares; // PRICE_WEIGHTED: π per rung, the top 1
+
+  private LadderRule(Ladder ladder, Kind kind) {
+    this.ladder = ladder;
+    this.kind = kind;
+    this.tiers = ladder.priceTiers();
+    this.priceShares = kind == Kind.PRICE_WEIGHTED ? priceShares(ladder) : null;
+  }
+
+  /** The threshold rule on {@code ladder}. */
+  public static LadderRule threshold(Ladder ladder) {
+    return new LadderRule(ladder, Kind.THRESHOLD);
+  }
+
+  /**
+   * {@code kind} on {@code ladder}.
+   *
+   * @throws IllegalArgumentException when the price-weighted rule has no prices to weigh: with more
+   *     than two rungs it needs every rung priced, none dearer than the top, and the top dearer than
+   *     the cheapest
+   */
+  public static LadderRule of(Ladder ladder, Kind kind) {
+    return new LadderRule(ladder, kind);
+  }
+
+  /** Why {@code kind} cannot run on {@code ladder}, or empty when it can. */
+  public static Optional<String> unsupported(Ladder ladder, Kind kind) {
+    if (kind != Kind.PRICE_WEIGHTED || ladder.size() == 2) {
+      return Optional.empty();
+    }
+    for (Ladder.Rung r : ladder.rungs()) {
+      if (!r.priced()) {
+        return Optional.of("price_weighted needs a price on every upstream; '" + r.upstream() + "' has none");
+      }
+    }
+    double top = ladder.top().orderPrice();
+    for (int i = 1; i < ladder.size(); i++) {
+      if (ladder.rung(i).orderPrice() > top) {
+        return Optional.of("price_weighted needs no upstream dearer (input + output) than '" + Ladder.TOP + "'; '"
+            + ladder.rung(i).upstream() + "' is");
+      }
+    }
+    if (ladder.rung(ladder.size() - 1).orderPrice() == top) {
+      return Optional.of("price_weighted needs '" + Ladder.TOP + "' dearer (input + output) than the cheapest upstream; "
+          + "all cost the same");
+    }
+    return Optional.empty();
+  }
+
+  private static double[] priceShares(Ladder ladder) {
+    int k = ladder.size();
+    double[] shares = new double[k];
+    shares[0] = 1;
+    if (k == 2) {
+      return shares; // the two-way rule: no price enters it
+    }
+    unsupported(ladder, Kind.PRICE_WEIGHTED).ifPresent(why -> {
+      throw new IllegalArgumentException(why);
+    });
+    double min = Double.MAX_VALUE;
+    for (Ladder.Rung r : ladder.rungs()) {
+      min = Math.min(min, r.orderPrice());
+    }
+    double span = ladder.top().orderPrice() - min;
+    for (int i = 1; i < k; i++) {
+      shares[i] = (ladder.rung(i).orderPrice() - min) / span;
+    }
+    return shares;
+  }
+
+  public Ladder ladder() {
+    return ladder;
+  }
+
+  public Kind kind() {
+    return kind;
+  }
+
+  /**
+   * One value per rung such that the rule's choice at α is the cheapest rung whose value is below α
+   * (the top when none is): {@link ThresholdRule#rung}{@code (acceptance, α)}. Threshold rule: the
+   * rates with equal prices made one step ({@link ThresholdRule#bestOfEqualPrices}); the input itself
+   * when no two rungs share a price. Price-weighted rule: the α at which each rung takes over the
+   * lower envelope of the lines {@code (2 rate_i - 1) + (2α - 1) π_i}, 2 (never) for a rung that
+   * never does, -∞ for one at the top's price that starts below it (predicted better than the top:
+   * chosen at every α until a cheaper one takes over); with two rungs, the rates themselves (exactly,
+   * not up to rounding).
+   *
+   * @param topWinRates per rung (most capable first), P(top beats it); entry 0 is ignored
+   */
+  public double[] acceptance(double[] topWinRates) {
+    if (kind == Kind.THRESHOLD || topWinRates.length == 2) {
+      return ThresholdRule.bestOfEqualPrices(topWinRates, tiers);
+    }
+    int k = topWinRates.length;
+    double[] values = new double[k];
+    Arrays.fill(values, 2.0);
+    values[0] = 0;
+    // Walk the envelope from α = -∞, where the lowest of the steepest lines (the top's, and any at its
+    // price with a lower rate) is lowest. From the current
+    // line c, the next is the flatter line that crosses below it first: line j is below c for
+    // α > 1/2 + (rate_j - rate_c) / (π_c - π_j), with the top's rate taken as 1/2 (shortfall 0).
+    int current = 0;
+    double currentRate = 0.5;
+    for (int j = 1; j < k; j++) {
+      if (priceShares[j] == 1 && topWinRates[j] < currentRate) { // the top's price: parallel to its line
+        current = j;
+        currentRate = topWinRates[j];
+      }
+    }
+    if (current != 0) {
+      values[current] = Double.NEGATIVE_INFINITY;
+    }
+    double at = Double.NEGATIVE_INFINITY;
+    while (true) {
+      int next = -1;
+      double nextAt = Double.POSITIVE_INFINITY;
+      for (int j = 1; j < k; j++) {
+        if (priceShares[j] >= priceShares[current]) {
+          continue;
+        }
+        double cross = Math.max(at, 0.5 + (topWinRates[j] - currentRate) / (priceShares[current] - priceShares[j]));
+        // Several lines crossing c at one α: the first in ladder order is taken, and the walk goes on
+        // from it to the flatter ones at the same α, so the choice past that α is the same. Equal
+        // prices and rates (one line): the more capable, as the threshold rule's tie-break in a tier.
+        if (cross < nextAt) {
+          next = j;
+          nextAt = cross;
+        }
+      }
+      if (next < 0) {
+        return values;
+      }
+      values[next] = nextAt;
+      current = next;
+      currentRate = topWinRates[next];
+      at = nextAt;
+    }
+  }
+
+  /** The rung to route to at threshold {@code alpha}: index into the ladder, 0 the top. */
+  public int rung(double[] topWinRates, double alpha) {
+    return ThresholdRule.rung(acceptance(topWinRates), alpha);
+  }
+
+  /**
+   * The largest α at which the top is still chosen (the top is chosen exactly when {@code alpha <=}
+   * this): the least of {@link #acceptance}'s values below the top. What a target's window records.
+   */
+  public double topRate(double[] topWinRates) {
+    double[] values = acceptance(topWinRates);
+    double min = Double.POSITIVE_INFINITY;
+    for (int i = 1; i < values.length; i++) {
+      min = Math.min(min, values[i]);
+    }
+    return min;
+  }
+}

@@ -1,0 +1,198 @@
+package io.routewise.routing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.routing.Ladder.Rung;
+import io.routewise.routing.LadderRule.Kind;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class LadderRuleTest {
+  private static double draw(Random rnd) {
+    return ThresholdRuleTest.draw(rnd);
+  }
+
+  /**
+   * A priced ladder, none dearer than strong; some rungs share a price, as ZeroEval's 0.2 / 0.2 models
+   * do, and some the top's own, as dcrouter's two nemotrons do.
+   */
+  private static Ladder pricedLadder(Random rnd) {
+    int k = 3 + rnd.nextInt(5);
+    List<Rung> rungs = new ArrayList<>(List.of(new Rung("strong", "top", 20, 40)));
+    double[] tierPrices = {0.1, 0.2, 0.2, 0.6, 2.5, 5, 20};
+    for (int i = 1; i < k; i++) {
+      double p = i == k - 1 ? 0.05 : tierPrices[rnd.nextInt(tierPrices.length)];
+      rungs.add(new Rung(i == k - 1 ? "weak" : "u" + i, "m" + i, p, p * (p == 20 || rnd.nextBoolean() ? 2 : 4)));
+    }
+    return Ladder.byPrice(rungs);
+  }
+
+  private static double[] rates(Random rnd, int k) {
+    double[] r = new double[k];
+    for (int i = 1; i < k; i++) {
+      r[i] = draw(rnd);
+    }
+    return r;
+  }
+
+  /** The price-weighted rule as written: least (2 rate - 1) + (2 alpha - 1) share, ties to the more capable. */
+  private static int bruteForce(Ladder ladder, double[] rates, double alpha) {
+    double min = Double.MAX_VALUE;
+    for (Rung r : ladder.rungs()) {
+      min = Math.min(min, r.orderPrice());
+    }
+    double span = ladder.top().orderPrice() - min;
+    int best = 0;
+    double bestValue = 2 * alpha - 1;
+    for (int i = 1; i < ladder.size(); i++) {
+      double share = (ladder.rung(i).orderPrice() - min) / span;
+      double v = (2 * rates[i] - 1) + (2 * alpha - 1) * share;
+      if (v < bestValue) {
+        best = i;
+        bestValue = v;
+      }
+    }
+    return best;
+  }
+
+  @Test
+  void priceWeightedChoosesTheLeastPredictedShortfallPlusPrice() {
+    Random rnd = new Random(5);
+    int differ = 0;
+    for (int t = 0; t < 20_000; t++) {
+      Ladder ladder = pricedLadder(rnd);
+      LadderRule rule = LadderRule.of(ladder, Kind.PRICE_WEIGHTED);
+      double[] rates = rates(rnd, ladder.size());
+      for (int a = 0; a < 20; a++) {
+        double alpha = rnd.nextDouble(); // off the envelope's corners, where rounding could go either way
+        int expected = bruteForce(ladder, rates, alpha);
+        assertEquals(expected, rule.rung(rates, alpha),
+            "ladder " + ladder + " rates " + Arrays.toString(rates) + " alpha " + alpha);
+        if (expected != LadderRule.threshold(ladder).rung(rates, alpha)) {
+          differ++;
+        }
+      }
+    }
+    assertTrue(differ > 10_000, "a different rule from the threshold one, not a copy of it: " + differ);
+  }
+
+  @Test
+  void withTwoUpstreamsBothRulesAreExactlyTheTwoWayRule() {
+    Random rnd = new Random(17);
+    Ladder unpriced = Ladder.twoWay("a", "b");
+    Ladder priced = new Ladder(List.of(new Rung("strong", "a", 5, 15), new Rung("weak", "b", 0.1, 0.1)));
+    for (Ladder ladder : List.of(unpriced, priced)) {
+      for (Kind kind : Kind.values()) {
+        LadderRule rule = LadderRule.of(ladder, kind);
+        for (int t = 0; t < 50_000; t++) {
+          double s = draw(rnd);
+          double alpha = rnd.nextBoolean() ? s : draw(rnd); // a tie half the time: rate == alpha goes strong
+          int expected = ThresholdRule.route(s, alpha) == Route.STRONG ? 0 : 1;
+          assertEquals(expected, rule.rung(new double[] {0, s}, alpha), kind + " s=" + s + " alpha=" + alpha);
+        }
+      }
+    }
+  }
+
+  @Test
+  void raisingAlphaOnlyEverMovesToCheaperUpstreams() {
+    Random rnd = new Random(42);
+    for (int t = 0; t < 20_000; t++) {
+      Ladder ladder = pricedLadder(rnd);
+      LadderRule rule = LadderRule.of(ladder, Kind.PRICE_WEIGHTED);
+      double[] rates = rates(rnd, ladder.size());
+      double[] alphas = new double[30];
+      for (int a = 0; a < alphas.length; a++) {
+        alphas[a] = draw(rnd);
+      }
+      Arrays.sort(alphas);
+      int previous = 0;
+      for (double alpha : alphas) {
+        int rung = rule.rung(rates, alpha);
+        assertTrue(rung >= previous && ladder.rung(rung).orderPrice() <= ladder.rung(previous).orderPrice(),
+            "rates " + Arrays.toString(rates) + ": alpha " + alpha + " chose " + rung + " after " + previous);
+        previous = rung;
+      }
+    }
+  }
+
+  @Test
+  void theTopIsChosenExactlyUpToTopRate() {
+    Random rnd = new Random(9);
+    for (int t = 0; t < 20_000; t++) {
+      Ladder ladder = pricedLadder(rnd);
+      double[] rates = rates(rnd, ladder.size());
+      for (Kind kind : Kind.values()) {
+        LadderRule rule = LadderRule.of(ladder, kind);
+        double top = rule.topRate(rates);
+        double alpha = rnd.nextBoolean() ? rnd.nextDouble() : Math.min(1, Math.max(0, top));
+        assertEquals(alpha <= top, rule.rung(rates, alpha) == 0, kind + " rates " + Arrays.toString(rates)
+            + " alpha " + alpha + " topRate " + top);
+      }
+    }
+  }
+
+  @Test
+  void theThresholdRuleIsTheOneServeAlwaysUsed() {
+    Random rnd = new Random(11);
+    for (int t = 0; t < 20_000; t++) {
+      Ladder ladder = pricedLadder(rnd);
+      double[] rates = rates(rnd, ladder.size());
+      double alpha = draw(rnd);
+      assertEquals(ThresholdRule.rung(rates, alpha, ladder.priceTiers()), LadderRule.threshold(ladder).rung(rates, alpha));
+    }
+  }
+
+  @Test
+  void aDearMiddleUpstreamMustBePredictedMuchBetterToBeWorthItsPrice() {
+    // strong 20 a million (input + output), mid 16, weak free: mid's price share is 0.8.
+    Ladder ladder = new Ladder(List.of(new Rung("strong", "a", 10, 10), new Rung("mid", "b", 8, 8),
+        new Rung("weak", "c", 0, 0)));
+    LadderRule rule = LadderRule.of(ladder, Kind.PRICE_WEIGHTED);
+    double[] rates = {0, 0.42, 0.45};
+    assertEquals(2, LadderRule.threshold(ladder).rung(rates, 0.5), "the threshold rule: weak, not beaten at 0.5");
+    // at alpha 0.5 price counts nothing: the least predicted shortfall, mid's (2 * 0.42 - 1 = -0.16 < -0.1)
+    assertEquals(1, rule.rung(rates, 0.5));
+    // at 0.7, mid's 0.03 better rate is not worth 0.8 of the price span: -0.16 + 0.4 * 0.8 > -0.1
+    assertEquals(2, rule.rung(rates, 0.7));
+    assertEquals(0, rule.rung(rates, 0.0), "-0.16 - 0.8 > -1: the top at alpha 0");
+    double[] values = rule.acceptance(rates);
+    assertEquals(0.5 + (0.42 - 0.5) / (1 - 0.8), values[1], 1e-12, "mid takes over from the top where their lines cross");
+    assertEquals(0.5 + (0.45 - 0.42) / (0.8 - 0), values[2], 1e-12, "weak from mid");
+    assertEquals(0.1, rule.topRate(rates), 1e-12);
+  }
+
+  @Test
+  void anUpstreamAtTheTopsPricePredictedBetterIsChosenFromAlphaZero() {
+    // dcrouter's two nemotrons cost the same: the second, predicted better, is the start of the walk.
+    Ladder ladder = new Ladder(List.of(new Rung("strong", "a", 0.9, 0.9), new Rung("twin", "b", 0.9, 0.9),
+        new Rung("weak", "c", 0.1, 0.1)));
+    LadderRule rule = LadderRule.of(ladder, Kind.PRICE_WEIGHTED);
+    assertEquals(1, rule.rung(new double[] {0, 0.4, 0.9}, 0.0));
+    assertEquals(Double.NEGATIVE_INFINITY, rule.topRate(new double[] {0, 0.4, 0.9}));
+    assertEquals(0, rule.rung(new double[] {0, 0.5, 0.9}, 0.0), "an equal rate: the top");
+    assertEquals(0, rule.rung(new double[] {0, 0.6, 0.9}, 0.3));
+  }
+
+  @Test
+  void priceWeightedNeedsEveryPriceAndTheTopDearest() {
+    Ladder unpriced = new Ladder(List.of(new Rung("strong", "a", 5, 15), Rung.unpriced("local", "b"),
+        new Rung("weak", "c", 0.1, 0.1)));
+    assertTrue(LadderRule.unsupported(unpriced, Kind.PRICE_WEIGHTED).orElseThrow().contains("'local' has none"));
+    assertThrows(IllegalArgumentException.class, () -> LadderRule.of(unpriced, Kind.PRICE_WEIGHTED));
+    Ladder dearMiddle = new Ladder(List.of(new Rung("strong", "a", 5, 15), new Rung("opus", "b", 15, 75),
+        new Rung("weak", "c", 0.1, 0.1)));
+    assertTrue(LadderRule.unsupported(dearMiddle, Kind.PRICE_WEIGHTED).orElseThrow().contains("'opus'"));
+    assertTrue(LadderRule.unsupported(unpriced, Kind.THRESHOLD).isEmpty());
+    Ladder flat = new Ladder(List.of(new Rung("strong", "a", 1, 1), new Rung("mid", "b", 1, 1),
+        new Rung("weak", "c", 1, 1)));
+    assertTrue(LadderRule.unsupported(flat, Kind.PRICE_WEIGHTED).orElseThrow().contains("all cost the same"));
+    assertTrue(LadderRule.unsupported(Ladder.twoWay("a", "b"), Kind.PRICE_WEIGHTED).isEmpty(),
+        "two upstreams need no prices: the rule is the two-way one");
+  }
+}
