@@ -13,16 +13,16 @@ import java.util.Optional;
  *   <li>{@link Kind#THRESHOLD} (the default): the cheapest rung the top does not beat with probability
  *       {@code >= α}, equal prices one step ({@link ThresholdRule#rung}). Uses prices only to order.
  *   <li>{@link Kind#PRICE_WEIGHTED}: per prompt, the rung with the least predicted shortfall plus
- *       price, {@code (2 rate_i - 1) + (2α - 1) π_i}, {@code π_i} its input + output price scaled to
- *       [0, 1] between the cheapest rung (0) and the top (1), the top's shortfall 0; ties go to the
- *       more capable. A dear middle rung must be predicted much better than a cheap one to be worth
- *       its price, which the threshold rule never asks. With two rungs it is exactly {@code rate >= α
- *       → strong}; as α grows the choice only moves to cheaper rungs (a minimum over lines whose
- *       slopes are the prices). Unlike the threshold rule, a rung the router predicts is better than
- *       the top by more than the share of the price span it saves (at the top's price: by anything)
- *       is chosen even at α = 0, and the cheapest need not be at α = 1. It weighs the size of the router's predicted differences, so it gains where those are
- *       calibrated (a router trained on traffic like yours) and can lose where they are not
- *       (BENCHMARKS.md section 5).
+ *       price, {@code logit(rate_i) + logit(α) π_i}: the log-odds that the top beats it (0 for the
+ *       top itself), and {@code π_i} its input + output price scaled to [0, 1] between the cheapest
+ *       rung (0) and the top (1), weighed by α's log-odds; ties go to the more capable. A dear middle
+ *       rung must be predicted much better than a cheap one to be worth its price, which the
+ *       threshold rule never asks. With two rungs it is exactly {@code rate >= α → strong}; as α grows
+ *       the choice only moves to cheaper rungs (a minimum over lines whose slopes are the prices);
+ *       α = 0 is the top (price weighs -∞) unless a rung at the top's own price is predicted better,
+ *       and α = 1 the cheapest unless it is beaten for certain. It weighs the size of the router's
+ *       predicted differences, so it gains where those are calibrated (a router trained on traffic
+ *       like yours) and can lose where they are not (BENCHMARKS.md section 5).
  * </ul>
  */
 public final class LadderRule {
@@ -126,10 +126,10 @@ public final class LadderRule {
    * (the top when none is): {@link ThresholdRule#rung}{@code (acceptance, α)}. Threshold rule: the
    * rates with equal prices made one step ({@link ThresholdRule#bestOfEqualPrices}); the input itself
    * when no two rungs share a price. Price-weighted rule: the α at which each rung takes over the
-   * lower envelope of the lines {@code (2 rate_i - 1) + (2α - 1) π_i}, 2 (never) for a rung that
+   * lower envelope of the lines {@code logit(rate_i) + logit(α) π_i}, 2 (never) for a rung that
    * never does, -∞ for one at the top's price that starts below it (predicted better than the top:
-   * chosen at every α until a cheaper one takes over); with two rungs, the rates themselves (exactly,
-   * not up to rounding).
+   * chosen at every α until a cheaper one takes over); with two rungs, the rates themselves (the
+   * rule then is {@code logit(rate) < logit(α)}, exactly the two-way rule, here without rounding).
    *
    * @param topWinRates per rung (most capable first), P(top beats it); entry 0 is ignored
    */
@@ -141,16 +141,17 @@ public final class LadderRule {
     double[] values = new double[k];
     Arrays.fill(values, 2.0);
     values[0] = 0;
-    // Walk the envelope from α = -∞, where the lowest of the steepest lines (the top's, and any at its
-    // price with a lower rate) is lowest. From the current
-    // line c, the next is the flatter line that crosses below it first: line j is below c for
-    // α > 1/2 + (rate_j - rate_c) / (π_c - π_j), with the top's rate taken as 1/2 (shortfall 0).
+    // Walk the lower envelope of the lines logit(rate_i) + λ π_i from λ = logit(α) = -∞, where the
+    // lowest of the steepest lines (the top's, 0 + λ, and any at its price with a lower rate) is
+    // lowest. From the current line c, the next is the flatter line that crosses below it first: j is
+    // below c for λ > (logit(rate_j) - logit(rate_c)) / (π_c - π_j). A rung beaten for certain
+    // (rate 1) never takes over, as under the threshold rule.
     int current = 0;
-    double currentRate = 0.5;
+    double currentScore = 0;
     for (int j = 1; j < k; j++) {
-      if (priceShares[j] == 1 && topWinRates[j] < currentRate) { // the top's price: parallel to its line
+      if (priceShares[j] == 1 && score(topWinRates[j]) < currentScore) { // the top's price: parallel to its line
         current = j;
-        currentRate = topWinRates[j];
+        currentScore = score(topWinRates[j]);
       }
     }
     if (current != 0) {
@@ -161,13 +162,13 @@ public final class LadderRule {
       int next = -1;
       double nextAt = Double.POSITIVE_INFINITY;
       for (int j = 1; j < k; j++) {
-        if (priceShares[j] >= priceShares[current]) {
+        if (priceShares[j] >= priceShares[current] || topWinRates[j] >= 1) {
           continue;
         }
-        double cross = Math.max(at, 0.5 + (topWinRates[j] - currentRate) / (priceShares[current] - priceShares[j]));
-        // Several lines crossing c at one α: the first in ladder order is taken, and the walk goes on
-        // from it to the flatter ones at the same α, so the choice past that α is the same. Equal
-        // prices and rates (one line): the more capable, as the threshold rule's tie-break in a tier.
+        double cross = Math.max(at, (score(topWinRates[j]) - currentScore) / (priceShares[current] - priceShares[j]));
+        // Several lines crossing c at one λ: the first in ladder order is taken, and the walk goes on
+        // from it to the flatter ones at the same λ, so the choice past it is the same. Equal prices
+        // and rates (one line): the more capable, as the threshold rule's tie-break in a tier.
         if (cross < nextAt) {
           next = j;
           nextAt = cross;
@@ -176,11 +177,26 @@ public final class LadderRule {
       if (next < 0) {
         return values;
       }
-      values[next] = nextAt;
+      values[next] = alphaOf(nextAt);
       current = next;
-      currentRate = topWinRates[next];
+      currentScore = score(topWinRates[next]);
       at = nextAt;
     }
+  }
+
+  /** The predicted shortfall of a rung the top beats with {@code rate}: its log-odds (0 for the top). */
+  private static double score(double rate) {
+    double r = Math.max(rate, 1e-18); // 0 (the top never wins) stays finite, so cheaper rungs can still take over
+    return Math.log(r / (1 - r));
+  }
+
+  /**
+   * The α whose log-odds is {@code lambda}, kept below 1: a crossing at any finite λ is passed before
+   * α = 1 (λ = +∞), also where the sigmoid rounds to 1, so α = 1 reaches the cheapest rung not beaten
+   * for certain.
+   */
+  private static double alphaOf(double lambda) {
+    return Math.min(1 / (1 + Math.exp(-lambda)), Math.nextDown(1.0));
   }
 
   /** The rung to route to at threshold {@code alpha}: index into the ladder, 0 the top. */

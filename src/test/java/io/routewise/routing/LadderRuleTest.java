@@ -40,7 +40,12 @@ class LadderRuleTest {
     return r;
   }
 
-  /** The price-weighted rule as written: least (2 rate - 1) + (2 alpha - 1) share, ties to the more capable. */
+  private static double logit(double p) {
+    double r = Math.max(p, 1e-18);
+    return Math.log(r / (1 - r));
+  }
+
+  /** The price-weighted rule as written: least logit(rate) + logit(alpha) share, ties to the more capable. */
   private static int bruteForce(Ladder ladder, double[] rates, double alpha) {
     double min = Double.MAX_VALUE;
     for (Rung r : ladder.rungs()) {
@@ -48,11 +53,11 @@ class LadderRuleTest {
     }
     double span = ladder.top().orderPrice() - min;
     int best = 0;
-    double bestValue = 2 * alpha - 1;
+    double bestValue = logit(alpha);
     for (int i = 1; i < ladder.size(); i++) {
       double share = (ladder.rung(i).orderPrice() - min) / span;
-      double v = (2 * rates[i] - 1) + (2 * alpha - 1) * share;
-      if (v < bestValue) {
+      double v = logit(rates[i]) + logit(alpha) * share;
+      if (rates[i] < 1 && v < bestValue) { // beaten for certain: never, as under the threshold rule
         best = i;
         bestValue = v;
       }
@@ -156,15 +161,39 @@ class LadderRuleTest {
     LadderRule rule = LadderRule.of(ladder, Kind.PRICE_WEIGHTED);
     double[] rates = {0, 0.42, 0.45};
     assertEquals(2, LadderRule.threshold(ladder).rung(rates, 0.5), "the threshold rule: weak, not beaten at 0.5");
-    // at alpha 0.5 price counts nothing: the least predicted shortfall, mid's (2 * 0.42 - 1 = -0.16 < -0.1)
+    // at alpha 0.5 price weighs nothing: the least predicted shortfall, mid's (logit 0.42 < logit 0.45)
     assertEquals(1, rule.rung(rates, 0.5));
-    // at 0.7, mid's 0.03 better rate is not worth 0.8 of the price span: -0.16 + 0.4 * 0.8 > -0.1
+    // at 0.7, mid's better rate is not worth 0.8 of the price span: logit 0.42 + 0.8 logit 0.7 > logit 0.45
     assertEquals(2, rule.rung(rates, 0.7));
-    assertEquals(0, rule.rung(rates, 0.0), "-0.16 - 0.8 > -1: the top at alpha 0");
+    assertEquals(0, rule.rung(rates, 0.0));
     double[] values = rule.acceptance(rates);
-    assertEquals(0.5 + (0.42 - 0.5) / (1 - 0.8), values[1], 1e-12, "mid takes over from the top where their lines cross");
-    assertEquals(0.5 + (0.45 - 0.42) / (0.8 - 0), values[2], 1e-12, "weak from mid");
-    assertEquals(0.1, rule.topRate(rates), 1e-12);
+    assertEquals(sigmoid(logit(0.42) / (1 - 0.8)), values[1], 1e-12, "mid takes over from the top where their lines cross");
+    assertEquals(sigmoid((logit(0.45) - logit(0.42)) / 0.8), values[2], 1e-12, "weak from mid");
+    assertEquals(values[1], rule.topRate(rates));
+  }
+
+  private static double sigmoid(double x) {
+    return 1 / (1 + Math.exp(-x));
+  }
+
+  @Test
+  void alphaZeroIsTheTopAndAlphaOneTheCheapestUnlessItIsBeatenForCertain() {
+    Random rnd = new Random(23);
+    for (int t = 0; t < 20_000; t++) {
+      Ladder ladder = pricedLadder(rnd);
+      if (ladder.rung(1).orderPrice() == ladder.top().orderPrice()) {
+        continue; // a rung at the top's own price predicted better is the exception (below)
+      }
+      LadderRule rule = LadderRule.of(ladder, Kind.PRICE_WEIGHTED);
+      double[] rates = new double[ladder.size()];
+      for (int i = 1; i < rates.length; i++) {
+        rates[i] = rnd.nextDouble() * 0.999;
+      }
+      assertEquals(0, rule.rung(rates, 0.0));
+      int cheapest = rule.rung(rates, 1.0);
+      assertEquals(ladder.rung(ladder.size() - 1).orderPrice(), ladder.rung(cheapest).orderPrice(),
+          "rates " + Arrays.toString(rates));
+    }
   }
 
   @Test

@@ -74,7 +74,7 @@ class RoutingServiceLadderTest {
             LadderRule.of(ladder, LadderRule.Kind.PRICE_WEIGHTED), Map.of(), null)) {
       assertEquals("weak", threshold.decide(new RouteSpec("r", 0.5), Prompt.of("x")).upstream());
       RoutingDecision d = weighted.decide(new RouteSpec("r", 0.5), Prompt.of("x"));
-      assertEquals("mid", d.upstream(), "mid's shortfall (-0.16) is below weak's (-0.1) and price weighs 0 at 0.5");
+      assertEquals("mid", d.upstream(), "mid's shortfall (logit 0.42) is below weak's (logit 0.45) and price weighs 0 at 0.5");
       assertEquals(0.45, d.strongWinRate(), "still the router's own rate, the top over the cheapest");
       assertEquals("weak", weighted.decide(new RouteSpec("r", 0.7), Prompt.of("x")).upstream());
       assertEquals("strong", weighted.decide(new RouteSpec("r", 0.05), Prompt.of("x")).upstream());

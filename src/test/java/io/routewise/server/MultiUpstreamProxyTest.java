@@ -151,8 +151,8 @@ class MultiUpstreamProxyTest {
   void withLadderRulePriceWeightedTheRouteWeighsPriceAgainstPredictedShortfall() throws Exception {
     start(", ladder_rule: price_weighted", THREE);
     // Prices (input + output) 12.5, 0.75, 0.2: mini's share of the span 0.045. At alpha 0.81 the
-    // threshold rule takes weak (0.8 < 0.81); weighed, weak's shortfall 2 * 0.8 - 1 = 0.6 is far
-    // above mini's -0.4 + 0.62 * 0.045, so mini.
+    // threshold rule takes weak (0.8 < 0.81); weighed, weak's shortfall logit(0.8) = 1.39 is far
+    // above mini's logit(0.3) + logit(0.81) * 0.045 = -0.78, so mini.
     JsonNode j = JSON.readTree(post("/v1/route", "router-ladder-0.81", "hi").body());
     assertEquals("mini", j.get("upstream").asText(), j.toString());
     assertEquals(0.8, j.get("strong_win_rate").asDouble(), "the router's own rate, top over the cheapest");
