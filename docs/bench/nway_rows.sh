@@ -3,8 +3,9 @@
 # random.Random(42), one draw a row, file by file) held out; the static table aligned and mf trained
 # on the other 80 %; eval --prices on the held-out rows of each benchmark.
 # Usage: docs/bench/nway_rows.sh [DATA_DIR] [WORK_DIR]   (run from the repository root, after mvn package)
+#        RULE=price_weighted docs/bench/nway_rows.sh ...   (the other ladder rule; the split is the same)
 set -euo pipefail
-D=${1:-../shared/data}; W=${2:-/tmp/nway-rows}; J="java -jar target/routewise.jar"
+D=${1:-../shared/data}; W=${2:-/tmp/nway-rows}; J="java -jar target/routewise.jar"; R=${RULE:-threshold}
 FILES="mmlu-pro dcrouter arena-bench-v1 zeroeval-math-l5 zeroeval-crux mmlu-gold"
 mkdir -p "$W"
 python3 - "$D" "$W" $FILES <<'PY'
@@ -25,12 +26,13 @@ $J train mf $DATA --embedding-model static-rows --models-dir "$W/tables" --out "
 F="--strong claude-3-5-sonnet-20241022 --weak gemini-1.5-flash --models gpt-4o-2024-08-06,mistral-large-2,gpt-4o-mini-2024-07-18"
 T="--strong gpt-4o-2024-05-13 --weak gemma-2-9b-it --models llama-3.1-70b-instruct,qwen2.5-7b-instruct,llama-3.1-8b-instruct"
 DC6="--strong llama-3.1-nemotron-51b-instruct --weak gemma-2-9b-it --models llama-3.3-nemotron-super-49b-v1,llama-3.1-8b-instruct,qwen2.5-7b-instruct,mistral-7b-instruct-v0.3"
-E="$J eval --router length --router random --router mf=$W/mf --embedding-model static-rows --models-dir $W/tables --prices $D/prices.json --bench $W/heldout.jsonl --quiet"
+E="$J eval --router length --router random --router mf=$W/mf --embedding-model static-rows --models-dir $W/tables --prices $D/prices.json --bench $W/heldout.jsonl --quiet --rule $R"
 for S in zeroeval-math-l5 zeroeval-crux; do
   $E --ids "$S/.*" $F
   $E --ids "$S/.*" $T
 done
-$E --ids 'dcrouter/.*' $DC6 --plot docs/plots/nway-dcrouter-heldout-rows.png
+PLOT=""; [ "$R" = threshold ] && PLOT="--plot docs/plots/nway-dcrouter-heldout-rows.png"
+$E --ids 'dcrouter/.*' $DC6 $PLOT
 # MMLU-Pro's gemini runs are the -002 versions, trained under those ids here; prices.json lists the
 # base ids only, so the -002 ids get their base model's price in a copy.
 python3 - "$D/prices.json" "$W/prices-002.json" <<'PY'
@@ -42,4 +44,4 @@ json.dump(p, open(sys.argv[2], "w"), indent=1)
 PY
 MP="--strong gpt-4o-2024-05-13 --weak gemini-1.5-flash-002 --models gemini-1.5-pro-002,llama-3.1-70b-instruct,mixtral-8x7b-instruct-v0.1,llama-3.1-8b-instruct"
 $J eval --router length --router random --router mf=$W/mf --embedding-model static-rows --models-dir $W/tables \
-  --prices $W/prices-002.json --bench $W/heldout.jsonl --quiet --ids 'mmlu-pro/.*' $MP
+  --prices $W/prices-002.json --bench $W/heldout.jsonl --quiet --rule $R --ids 'mmlu-pro/.*' $MP
