@@ -154,6 +154,10 @@ public final class EvalCommand implements Callable<Integer> {
     if (prices != null) {
       return costQuality(all);
     }
+    if (!rule.equals("threshold")) {
+      System.err.println("--rule chooses among more than two models: it needs --prices");
+      return 2;
+    }
     List<PromptRecord> rows = new ArrayList<>();
     for (PromptRecord r : all) {
       if (r.outcomes().containsKey(strong) && r.outcomes().containsKey(weak)) {
@@ -269,8 +273,8 @@ public final class EvalCommand implements Callable<Integer> {
         }
       }
       String assumptions = String.format(java.util.Locale.ROOT, "cost per prompt = its input tokens (%s tokenizer,"
-          + " mean %.0f) x input price + %d output tokens (assumed, every model) x output price; prices from %s",
-          tokenModel, inputTokens / n, outputTokens, prices.getFileName());
+          + " mean %.0f) x input price + %d output tokens (assumed, every model) x output price; prices from %s;"
+          + " ladder rule %s", tokenModel, inputTokens / n, outputTokens, prices.getFileName(), kind.configName());
       CostQualityReport report = new CostQualityReport(bench.getFileName() + ": " + k + " models (n=" + n + ")",
           assumptions, ladderModels, singleCost, singleQuality, TABLE_ALPHAS);
 

@@ -186,7 +186,7 @@ public final class LadderRule {
 
   /** The predicted shortfall of a rung the top beats with {@code rate}: its log-odds (0 for the top). */
   private static double score(double rate) {
-    double r = Math.max(rate, 1e-18); // 0 (the top never wins) stays finite, so cheaper rungs can still take over
+    double r = Math.max(rate, Double.MIN_VALUE); // 0 (the top never wins) stays finite: cheaper rungs can still take over
     return Math.log(r / (1 - r));
   }
 

@@ -203,8 +203,10 @@ public final class RoutingService implements AutoCloseable {
 
   /**
    * A decision, and the win rate that the threshold decided the top (strong) upstream with: the
-   * rate itself with two upstreams, the lowest of the top's rates over the others with more (the top
-   * is chosen exactly when that one is {@code >= α}); NaN when no rate decided (failure, pin).
+   * rate itself with two upstreams, the lowest of the ladder rule's values over the others with more
+   * (the top is chosen exactly when that one is {@code >= α}; the price-weighted rule's is -∞ when an
+   * upstream at the top's price is predicted better, the top then chosen at no α); NaN when no rate
+   * decided (failure, pin).
    */
   private record Scored(RoutingDecision decision, double topRate) {}
 
@@ -226,7 +228,6 @@ public final class RoutingService implements AutoCloseable {
         for (int i = 1; i < acceptance.length; i++) {
           topRate = Math.min(topRate, acceptance[i]);
         }
-        topRate = Math.max(0.0, topRate); // the price-weighted rule's can fall below 0: top at no α
         rung = ThresholdRule.rung(acceptance, threshold);
       } else {
         if (scoring != null && router.cpuBound()) {

@@ -303,6 +303,21 @@ class LearnedRoutersEndToEndTest {
     byte[] png = Files.readAllBytes(plot);
     assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
 
+    assertTrue(e.out.contains("ladder rule threshold"), e.out);
+
+    Run weighted = run(List.of("eval", "--embedding-model", MINILM, "--router", "mf=" + mf, "--bench", OUTCOMES.toString(),
+        "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
+        "--models", "mid-model", "--ids", "synthetic/1[2-5][0-9]", "--rule", "price_weighted", "--quiet"));
+    assertEquals(0, weighted.code, weighted.err);
+    assertTrue(weighted.out.contains("ladder rule price_weighted"), weighted.out);
+    assertEquals(hull, meanQuality(weighted.out, "convex hull of single models"), "the same models and costs");
+    assertTrue(meanQuality(weighted.out, "length") != meanQuality(e.out, "length"),
+        "the other rule routes the same rates differently: " + weighted.out);
+    Run noPrices = run(List.of("eval", "--embedding-model", MINILM, "--router", "length", "--bench", OUTCOMES.toString(),
+        "--strong", "strong-model", "--weak", "weak-model", "--rule", "price_weighted", "--quiet"));
+    assertEquals(2, noPrices.code);
+    assertTrue(noPrices.err.contains("it needs --prices"), noPrices.err);
+
     Run unknown = run(List.of("eval", "--embedding-model", MINILM, "--router", "mf=" + mf, "--bench", OUTCOMES.toString(),
         "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
         "--models", "mid-model,other-model", "--quiet"));

@@ -41,7 +41,7 @@ class LadderRuleTest {
   }
 
   private static double logit(double p) {
-    double r = Math.max(p, 1e-18);
+    double r = Math.max(p, Double.MIN_VALUE);
     return Math.log(r / (1 - r));
   }
 

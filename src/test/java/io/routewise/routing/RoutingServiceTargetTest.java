@@ -55,6 +55,38 @@ class RoutingServiceTargetTest {
   }
 
   @Test
+  void underThePriceWeightedRuleTheTargetHoldsTheShareSentToTheTopToo() {
+    // A dear middle rung (price share 0.8), so the rule's top rate is far from the threshold rule's s^2:
+    // from s = 0.75 on it is s itself (weak takes over from the top first), so 20 % goes to the top
+    // at α = 0.8, where s^2 would put 36 % there.
+    Ladder ladder = new Ladder(List.of(new Ladder.Rung("strong", "big", 10, 30),
+        new Ladder.Rung("mid", "dear", 8, 24), new Ladder.Rung("weak", "cheap", 0.1, 0.1)));
+    LadderRule rule = LadderRule.of(ladder, LadderRule.Kind.PRICE_WEIGHTED);
+    ManualClock clock = new ManualClock(T0);
+    TargetController target = new TargetController("scored", new TargetConfig(TargetConfig.Kind.STRONG_SHARE, 0.2, 0, 1,
+        Duration.ofSeconds(60), 0.5), clock);
+    RoutingService routing = new RoutingService(Map.of("scored", SCORED), "scored", 0.5, RoutingListener.NONE, null,
+        rule, Map.of("scored", target), null);
+    RouteSpec auto = routing.specFor("router-scored-auto");
+    Random rnd = new Random(11);
+    int top = 0;
+    int n = 0;
+    for (int second = 0; second < 600; second++) {
+      for (int i = 0; i < 20; i++) {
+        RoutingDecision d = routing.decide(auto, Prompt.of(Double.toString(rnd.nextDouble())));
+        if (second >= 120) {
+          n++;
+          top += d.upstream().equals("strong") ? 1 : 0;
+        }
+      }
+      clock.advance(1000);
+      target.tick(target.snapshot(), null);
+    }
+    assertEquals(0.8, target.alpha(), 0.02, "the α that sends 20 % to the top");
+    assertEquals(0.2, (double) top / n, 0.02);
+  }
+
+  @Test
   void aPinNamesTheUpstreamAndOneNoLongerConfiguredIsForgotten() {
     ManualClock clock = new ManualClock(T0);
     SessionPins pins = new SessionPins(Duration.ofHours(1), 100, null, () -> false, Duration.ofMillis(10),
