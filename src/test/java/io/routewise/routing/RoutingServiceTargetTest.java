@@ -23,16 +23,11 @@ class RoutingServiceTargetTest {
         Map.of("scored", target), pins);
   }
 
-  private static TargetController controller(ManualClock clock) {
-    return new TargetController("scored", new TargetConfig(TargetConfig.Kind.STRONG_SHARE, 0.3, 0, 1,
-        Duration.ofSeconds(60), 0.5), clock);
-  }
-
-  @Test
-  void onALadderTheTargetHoldsTheShareSentToTheTop() {
-    ManualClock clock = new ManualClock(T0);
-    TargetController target = controller(clock);
-    RoutingService routing = service(target, null, LADDER);
+  /**
+   * Ten minutes of uniform scores, 20 a second, through the target's auto spec, ticking each second:
+   * the share that went to the top after the first two.
+   */
+  private static double topShareAfterTenMinutes(RoutingService routing, TargetController target, ManualClock clock) {
     RouteSpec auto = routing.specFor("router-scored-auto");
     Random rnd = new Random(11);
     int top = 0;
@@ -48,10 +43,24 @@ class RoutingServiceTargetTest {
       clock.advance(1000);
       target.tick(target.snapshot(), null);
     }
+    return (double) top / n;
+  }
+
+  private static TargetController controller(ManualClock clock) {
+    return new TargetController("scored", new TargetConfig(TargetConfig.Kind.STRONG_SHARE, 0.3, 0, 1,
+        Duration.ofSeconds(60), 0.5), clock);
+  }
+
+  @Test
+  void onALadderTheTargetHoldsTheShareSentToTheTop() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController target = controller(clock);
+    RoutingService routing = service(target, null, LADDER);
+    double share = topShareAfterTenMinutes(routing, target, clock);
     // The default N-way scores put the top above mini at s^2 and above weak at s: the top is chosen
     // when s^2 >= α, so 30% of uniform s is α = 0.7^2.
     assertEquals(0.49, target.alpha(), 0.02);
-    assertEquals(0.3, (double) top / n, 0.02);
+    assertEquals(0.3, share, 0.02);
   }
 
   @Test
@@ -67,23 +76,9 @@ class RoutingServiceTargetTest {
         Duration.ofSeconds(60), 0.5), clock);
     RoutingService routing = new RoutingService(Map.of("scored", SCORED), "scored", 0.5, RoutingListener.NONE, null,
         rule, Map.of("scored", target), null);
-    RouteSpec auto = routing.specFor("router-scored-auto");
-    Random rnd = new Random(11);
-    int top = 0;
-    int n = 0;
-    for (int second = 0; second < 600; second++) {
-      for (int i = 0; i < 20; i++) {
-        RoutingDecision d = routing.decide(auto, Prompt.of(Double.toString(rnd.nextDouble())));
-        if (second >= 120) {
-          n++;
-          top += d.upstream().equals("strong") ? 1 : 0;
-        }
-      }
-      clock.advance(1000);
-      target.tick(target.snapshot(), null);
-    }
+    double share = topShareAfterTenMinutes(routing, target, clock);
     assertEquals(0.8, target.alpha(), 0.02, "the α that sends 20 % to the top");
-    assertEquals(0.2, (double) top / n, 0.02);
+    assertEquals(0.2, share, 0.02);
   }
 
   @Test
