@@ -285,10 +285,7 @@ public final class EvalCommand implements Callable<Integer> {
       for (int run = 0; run < 10; run++) {
         double[][] rates = new double[n][];
         for (int p = 0; p < n; p++) {
-          rates[p] = ladder.fromStrongWinRate(rnd.nextDouble());
-        }
-        for (int p = 0; p < n; p++) {
-          rates[p] = ladderRule.acceptance(rates[p]);
+          rates[p] = ladderRule.acceptance(ladder.fromStrongWinRate(rnd.nextDouble()));
         }
         runs.add(CostCurve.atAlphas(n, grid.length, (p, a) -> ThresholdRule.rung(rates[p], grid[a]), cost, quality));
       }
