@@ -1,10 +1,22 @@
 package io.routewise.cli;
 
+import io.routewise.config.RoutewiseConfig;
 import io.routewise.data.PromptRecord;
+import io.routewise.embedding.EmbeddingModel;
+import io.routewise.embedding.WordPieceTokenizer;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.routing.Ladder;
+import io.routewise.routing.LadderRule;
+import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
+import io.routewise.routing.ThresholdRule;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -14,18 +26,39 @@ import picocli.CommandLine.Option;
  * {@code routewise calibrate}: the threshold that sends a given share of the user's prompts to the
  * strong model, RouteLLM's calibrate_threshold: the (1 - p) quantile of the router's scores, so that
  * {@code score >= alpha} holds for about p of them.
+ *
+ * <p>With a config of more than two upstreams (or a budget), the same question on the config's ladder
+ * and rule, as {@code serve} would decide: each α's share per upstream and, with prices, its cost per
+ * 1,000 of these prompts; the α for a share sent to {@code strong}, or the smallest α whose cost stays
+ * within a budget (raising α only moves a prompt to a cheaper upstream, so cost never rises with α).
  */
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
-    description = "Find the threshold that routes a given percentage of prompts to the strong model.")
+    description = "Find the threshold that routes a given percentage of prompts to the strong model, or (with a "
+        + "config's priced upstreams) stays within a budget; with more than two upstreams, each α's share per upstream.")
 public final class CalibrateCommand implements Callable<Integer> {
+  /** The α rows of the ladder table. */
+  static final double[] TABLE_ALPHAS = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1};
+
   @Option(names = "--router", required = true, description = "Router name, or NAME=MODEL_DIR.")
   String router;
 
   @Option(names = "--input", required = true, description = "Prompts (JSON lines with a prompt field).")
   Path input;
 
-  @Option(names = "--strong-percent", required = true, description = "Percent of calls to send to the strong model (0-100).")
-  double strongPercent;
+  @Option(names = "--strong-percent", description = "Percent of calls to send to the strong model (0-100).")
+  Double strongPercent;
+
+  @Option(names = "--usd-per-1k", description = "With --config's priced upstreams: the budget, USD per 1,000 of these "
+      + "prompts; prints the smallest α that keeps within it.")
+  Double usdPer1k;
+
+  @Option(names = "--output-tokens", defaultValue = "300",
+      description = "With prices: the assumed length of every answer in tokens (default ${DEFAULT-VALUE}), as eval --prices.")
+  int outputTokens;
+
+  @Option(names = "--token-model", defaultValue = "all-minilm-l6-v2-q",
+      description = "With prices: the tokenizer that counts a prompt's input tokens (default ${DEFAULT-VALUE}).")
+  String tokenModel;
 
   @Option(names = "--strong-model")
   String strongModel;
@@ -41,22 +74,210 @@ public final class CalibrateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (!(strongPercent >= 0 && strongPercent <= 100)) {
+    if (strongPercent != null && !(strongPercent >= 0 && strongPercent <= 100)) {
       System.err.println("--strong-percent must be in [0, 100], got " + strongPercent);
       return 2;
     }
+    if (usdPer1k != null && !(usdPer1k >= 0 && Double.isFinite(usdPer1k))) {
+      System.err.println("--usd-per-1k must be a finite amount >= 0, got " + usdPer1k);
+      return 2;
+    }
+    if (outputTokens < 0) {
+      System.err.println("--output-tokens must be >= 0, got " + outputTokens);
+      return 2;
+    }
     List<PromptRecord> prompts = PromptFiles.read(input);
-    try (RouterSetup setup = new RouterSetup(opts, strongModel);
-        Router r = setup.load(router, strongModel, weakModel, true)) {
-      double[] scores = PromptFiles.score(r, router, prompts, !quiet);
-      double alpha = threshold(scores, strongPercent / 100);
-      long strong = Arrays.stream(scores).filter(s -> s >= alpha).count();
-      String name = router.contains("=") ? router.substring(0, router.indexOf('=')) : router;
-      System.out.printf("For %.1f%% strong model calls for %s, threshold = %.5f%n", strongPercent, router, alpha);
-      System.out.printf("(%d of %d prompts score >= it; use model \"router-%s-%.5f\")%n", strong, scores.length,
-          name, alpha);
+    if (prompts.isEmpty()) {
+      System.err.println(input + ": no prompts");
+      return 2;
+    }
+    try (RouterSetup setup = new RouterSetup(opts, strongModel)) {
+      Optional<RoutewiseConfig> config = setup.configured();
+      boolean ladder = config.isPresent() && (config.get().upstreams().size() > 2 || usdPer1k != null);
+      if (ladder) {
+        if (strongModel != null || weakModel != null) {
+          System.err.println("--strong-model/--weak-model do not apply with a config's ladder: its upstreams' models "
+              + "(or router_model) place them");
+          return 2;
+        }
+        return ladder(setup, config.get(), prompts);
+      }
+      if (usdPer1k != null) {
+        System.err.println("--usd-per-1k needs --config with priced upstreams");
+        return 2;
+      }
+      if (strongPercent == null) {
+        System.err.println("--strong-percent is required (or --config with more than two upstreams, for each α's shares)");
+        return 2;
+      }
+      try (Router r = setup.load(router, strongModel, weakModel, true)) {
+        double[] scores = PromptFiles.score(r, router, prompts, !quiet);
+        double alpha = threshold(scores, strongPercent / 100);
+        long strong = Arrays.stream(scores).filter(s -> s >= alpha).count();
+        System.out.printf("For %.1f%% strong model calls for %s, threshold = %.5f%n", strongPercent, router, alpha);
+        System.out.printf("(%d of %d prompts score >= it; use model \"router-%s-%.5f\")%n", strong, scores.length,
+            routerName(), alpha);
+      }
     }
     return 0;
+  }
+
+  /** The config's ladder and rule, as serve decides: shares (and cost) per α, and the α asked for. */
+  private int ladder(RouterSetup setup, RoutewiseConfig config, List<PromptRecord> prompts) throws Exception {
+    Ladder ladder = RouterCatalog.ladder(config);
+    LadderRule.Kind kind = LadderRule.Kind.byConfigName(config.routing().ladderRule()).orElseThrow();
+    Optional<String> unsupported = LadderRule.unsupported(ladder, kind);
+    if (unsupported.isPresent()) {
+      System.err.println("routing.ladder_rule: " + unsupported.get());
+      return 2;
+    }
+    LadderRule rule = LadderRule.of(ladder, kind);
+    List<String> unpriced = ladder.rungs().stream().filter(r -> !r.priced()).map(Ladder.Rung::upstream).toList();
+    if (usdPer1k != null && !unpriced.isEmpty()) {
+      System.err.println("--usd-per-1k needs a price on every upstream (upstreams.<name>.price); none on: "
+          + String.join(", ", unpriced));
+      return 2;
+    }
+    int n = prompts.size();
+    int k = ladder.size();
+    double[][] acceptance = new double[n][];
+    try (Router r = setup.load(router, RouterCatalog.inLadderOrder(config));
+        var pb = io.routewise.data.TrainingSet.progressBar("score " + router, n, !quiet)) {
+      for (int p = 0; p < n; p++) {
+        acceptance[p] = rule.acceptance(r.topWinRates(Prompt.of(prompts.get(p).prompt()), ladder));
+        pb.step();
+      }
+    }
+    double[][] cost = null; // USD per prompt per rung, when every upstream is priced
+    double meanInputTokens = 0;
+    if (unpriced.isEmpty()) {
+      EmbeddingModel tokens = EmbeddingModel.byId(tokenModel).orElse(null);
+      if (tokens == null) {
+        System.err.println("unknown --token-model " + tokenModel);
+        return 2;
+      }
+      WordPieceTokenizer tokenizer = WordPieceTokenizer.of(tokens, setup.embedders().settings().filesDir());
+      cost = new double[n][k];
+      for (int p = 0; p < n; p++) {
+        int in = tokenizer.count(prompts.get(p).prompt()) + 2; // with [CLS] and [SEP], as eval --prices counts
+        meanInputTokens += (double) in / n;
+        for (int i = 0; i < k; i++) {
+          Ladder.Rung rung = ladder.rung(i);
+          cost[p][i] = (in * rung.inputPrice() + (double) outputTokens * rung.outputPrice()) / 1e6;
+        }
+      }
+    }
+
+    StringBuilder out = new StringBuilder();
+    out.append(String.format(Locale.ROOT, "%s on %d prompts, ladder rule %s; upstreams, most capable first: %s%n",
+        router, n, kind.configName(), String.join(", ", ladder.rungs().stream()
+            .map(r -> r.upstream() + " (" + r.model() + ")").toList())));
+    if (cost != null) {
+      out.append(String.format(Locale.ROOT, "cost: a prompt's input tokens (%s tokenizer, mean %.0f) x input price + %d "
+          + "output tokens (assumed) x output price%n", tokenModel, meanInputTokens, outputTokens));
+    } else {
+      out.append("cost: not shown, no price on ").append(String.join(", ", unpriced)).append('\n');
+    }
+    out.append(String.format(Locale.ROOT, "%8s", "α"));
+    for (Ladder.Rung r : ladder.rungs()) {
+      out.append(String.format(Locale.ROOT, " %10s", shorten(r.upstream())));
+    }
+    out.append(cost != null ? "   USD per 1k prompts\n" : "\n");
+    for (double alpha : TABLE_ALPHAS) {
+      appendRow(out, alpha, acceptance, cost, k);
+    }
+    System.out.print(out);
+
+    if (strongPercent != null) {
+      double[] topRates = new double[n];
+      for (int p = 0; p < n; p++) {
+        double min = Double.POSITIVE_INFINITY;
+        for (int i = 1; i < k; i++) {
+          min = Math.min(min, acceptance[p][i]);
+        }
+        topRates[p] = Math.max(0, Math.min(1, min)); // the top is chosen exactly when alpha <= min
+      }
+      // rounded as the model name carries it, so that the count below is what serve does with that name
+      double alpha = new BigDecimal(Math.max(0, Math.min(1, threshold(topRates, strongPercent / 100))))
+          .setScale(5, RoundingMode.HALF_UP).doubleValue();
+      long top = Arrays.stream(acceptance).filter(a -> ThresholdRule.rung(a, alpha) == 0).count();
+      System.out.printf(Locale.ROOT, "For %.1f%% of calls to %s for %s, threshold = %.5f%n", strongPercent,
+          ladder.top().upstream(), router, alpha);
+      System.out.printf(Locale.ROOT, "(%d of %d prompts go to %s at it; use model \"router-%s-%.5f\")%n", top, n,
+          ladder.top().upstream(), routerName(), alpha);
+    }
+    if (usdPer1k != null) {
+      double budget = usdPer1k / 1000;
+      double[][] c = cost;
+      java.util.function.DoubleUnaryOperator meanCost = a -> {
+        double sum = 0;
+        for (int p = 0; p < n; p++) {
+          sum += c[p][ThresholdRule.rung(acceptance[p], a)];
+        }
+        return sum / n;
+      };
+      if (meanCost.applyAsDouble(1) > budget) {
+        System.out.printf(Locale.ROOT, "Out of reach: even at α = 1 these prompts cost %.4f USD per 1k, above %.4f%n",
+            meanCost.applyAsDouble(1) * 1000, usdPer1k);
+        return 1;
+      }
+      // Cost never rises with α: bisect for the smallest α within the budget, then round it up to what the
+      // model name carries, which stays within it.
+      double lo = 0;
+      double hi = 1;
+      if (meanCost.applyAsDouble(0) <= budget) {
+        hi = 0;
+      } else {
+        for (int i = 0; i < 60; i++) {
+          double mid = (lo + hi) / 2;
+          if (meanCost.applyAsDouble(mid) <= budget) {
+            hi = mid;
+          } else {
+            lo = mid;
+          }
+        }
+      }
+      double alpha = Math.min(1, new BigDecimal(hi).setScale(5, RoundingMode.CEILING).doubleValue());
+      StringBuilder row = new StringBuilder();
+      appendRow(row, alpha, acceptance, cost, k);
+      System.out.printf(Locale.ROOT, "Within %.4f USD per 1k prompts for %s, threshold = %.5f (use model \"router-%s-%.5f\"):%n%s",
+          usdPer1k, router, alpha, routerName(), alpha, row);
+    }
+    return 0;
+  }
+
+  /** One table row: α, each upstream's share of the prompts at it, and their mean cost per 1,000. */
+  private static void appendRow(StringBuilder out, double alpha, double[][] acceptance, double[][] cost, int k) {
+    int n = acceptance.length;
+    int[] count = new int[k];
+    double sum = 0;
+    for (int p = 0; p < n; p++) {
+      int rung = ThresholdRule.rung(acceptance[p], alpha);
+      count[rung]++;
+      if (cost != null) {
+        sum += cost[p][rung];
+      }
+    }
+    out.append(String.format(Locale.ROOT, "%8s", trim(alpha)));
+    for (int i = 0; i < k; i++) {
+      out.append(String.format(Locale.ROOT, " %9.1f%%", 100.0 * count[i] / n));
+    }
+    if (cost != null) {
+      out.append(String.format(Locale.ROOT, "   %.4f", sum / n * 1000));
+    }
+    out.append('\n');
+  }
+
+  private static String trim(double alpha) {
+    return new BigDecimal(alpha).setScale(5, RoundingMode.HALF_UP).stripTrailingZeros().toPlainString();
+  }
+
+  private static String shorten(String name) {
+    return name.length() <= 10 ? name : name.substring(0, 9) + "…";
+  }
+
+  private String routerName() {
+    return router.contains("=") ? router.substring(0, router.indexOf('=')) : router;
   }
 
   /** The (1 - share) quantile of the scores (linear interpolation, as pandas and numpy). */

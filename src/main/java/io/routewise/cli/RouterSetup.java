@@ -31,6 +31,7 @@ import java.util.Map;
  */
 final class RouterSetup implements AutoCloseable {
   private final RoutewiseConfig base;
+  private final RoutewiseConfig configured; // the --config file as loaded, every upstream kept (null without one)
   private final Embedders embedders;
 
   /** The commands' shared options; {@code cacheEntries} >= 0 overrides the embedding LRU size (0 = no cache, for timing). */
@@ -49,6 +50,7 @@ final class RouterSetup implements AutoCloseable {
   RouterSetup(Path configFile, Path modelsDir, String strongModel, Path embeddingStore, int cacheEntries,
       String embeddingModel) {
     RoutewiseConfig cfg = configFile != null ? ConfigLoader.fromSystemEnv().load(configFile) : null;
+    this.configured = cfg;
     ConfigProblems problems = new ConfigProblems();
     UpstreamConfig strong = cfg != null ? cfg.strong() : upstream("strong", strongModel);
     UpstreamConfig weak = cfg != null ? cfg.weak() : upstream("weak", null);
@@ -176,6 +178,11 @@ final class RouterSetup implements AutoCloseable {
     // records lands in the constructor's problem list, already checked.
     String s = node.string(key, null);
     return s != null ? s : node.stringList(key, null);
+  }
+
+  /** The config file given with {@code --config}, as {@code serve} would load it; empty without one. */
+  java.util.Optional<RoutewiseConfig> configured() {
+    return java.util.Optional.ofNullable(configured);
   }
 
   Embedders embedders() {

@@ -1,0 +1,173 @@
+package io.routewise.cli;
+
+import static io.routewise.cli.LearnedRoutersEndToEndTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.data.PromptRecord;
+import io.routewise.embedding.Embedders;
+import io.routewise.embedding.EmbeddingModel;
+import io.routewise.embedding.EmbeddingSettings;
+import io.routewise.embedding.WordPieceTokenizer;
+import io.routewise.routers.RouterCatalog;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code calibrate} on a config of three priced upstreams with the shipped mf: its table, the α for a
+ * share sent to {@code strong} and the α for a budget, each checked against what a running
+ * {@code serve} decides for the same prompts through {@code POST /v1/route}.
+ */
+class CalibrateLadderTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Path PROMPTS = Path.of("src/test/resources/fixtures/synthetic-outcomes.jsonl");
+  private static final Map<String, double[]> PRICES = Map.of(
+      "strong", new double[] {5, 15}, "mini", new double[] {0.15, 0.6}, "weak", new double[] {0.2, 0.2});
+  private static final String UPSTREAMS = """
+      upstreams:
+        strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: gpt-4o-2024-05-13, price: {input: 5, output: 15}}
+        mini: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: gpt-4o-mini-2024-07-18, price: {input: 0.15, output: 0.6}}
+        weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: llama-3.1-8b-instruct, price: {input: 0.2, output: 0.2}}
+      routing: {router: mf, threshold: 0.5}
+      routers: {mf: {}}
+      """;
+
+  @TempDir
+  Path tmp;
+
+  @Test
+  void theTableTheShareAndTheBudgetAreWhatServeDecides() throws Exception {
+    Path config = tmp.resolve("ladder.yaml");
+    Files.writeString(config, UPSTREAMS);
+    LearnedRoutersEndToEndTest.Run table = run(List.of("calibrate", "--config", config.toString(), "--router", "mf",
+        "--input", PROMPTS.toString(), "--quiet"));
+    assertEquals(0, table.code(), table.err());
+    // α, then strong / mini / weak shares (the ladder by price: llama at 0.4 is below mini at 0.75), then cost
+    Matcher row = Pattern.compile("(?m)^\\s*([0-9.]+)\\s+([0-9.]+)%\\s+([0-9.]+)%\\s+([0-9.]+)%\\s+([0-9.]+)$")
+        .matcher(table.out());
+    List<double[]> rows = new ArrayList<>();
+    while (row.find()) {
+      rows.add(new double[] {d(row.group(1)), d(row.group(2)), d(row.group(3)), d(row.group(4)), d(row.group(5))});
+    }
+    assertEquals(11, rows.size(), table.out());
+    assertTrue(table.out().contains("strong (gpt-4o-2024-05-13), mini (gpt-4o-mini-2024-07-18), weak"), table.out());
+    assertEquals(100.0, rows.get(0)[1], 1e-9, "α = 0 sends everything to strong");
+    for (int i = 0; i < rows.size(); i++) {
+      double[] r = rows.get(i);
+      assertEquals(100.0, r[1] + r[2] + r[3], 0.2, "shares add up at α " + r[0]);
+      if (i > 0) {
+        assertTrue(r[1] <= rows.get(i - 1)[1] && r[4] <= rows.get(i - 1)[4] + 1e-9,
+            "raising α never sends more to strong nor costs more: " + table.out());
+      }
+    }
+    double dearest = rows.get(0)[4];
+    double cheapest = rows.get(rows.size() - 1)[4];
+    assertTrue(dearest > 5 * cheapest, table.out());
+    double budget = Math.sqrt(dearest * cheapest);
+
+    LearnedRoutersEndToEndTest.Run asked = run(List.of("calibrate", "--config", config.toString(), "--router", "mf",
+        "--input", PROMPTS.toString(), "--strong-percent", "25", "--usd-per-1k", Double.toString(budget), "--quiet"));
+    assertEquals(0, asked.code(), asked.err());
+    double shareAlpha = alpha(asked.out(), "For 25.0% of calls to strong for mf, threshold = ([0-9.]+)");
+    double budgetAlpha = alpha(asked.out(), "Within [0-9.]+ USD per 1k prompts for mf, threshold = ([0-9.]+)");
+    assertTrue(asked.out().contains("router-mf-" + String.format(java.util.Locale.ROOT, "%.5f", budgetAlpha)), asked.out());
+
+    List<PromptRecord> prompts = PromptFiles.read(PROMPTS);
+    try (Embedders embedders = new Embedders(EmbeddingSettings.defaults());
+        Routewise serve = Routewise.start(TestConfigs.config("server: {host: 127.0.0.1, port: 0}\n" + UPSTREAMS),
+            RouterCatalog.standard(), embedders, () -> {})) {
+      WordPieceTokenizer tokenizer = WordPieceTokenizer.of(EmbeddingModel.MINILM_L6_Q,
+          embedders.settings().filesDir());
+      String[] atShare = route(serve, prompts, shareAlpha);
+      long strong = java.util.Arrays.stream(atShare).filter("strong"::equals).count();
+      assertTrue(Math.abs(strong - 0.25 * prompts.size()) <= 2, strong + " of " + prompts.size() + " to strong at "
+          + shareAlpha + " (25% asked)");
+      assertTrue(asked.out().contains("(" + strong + " of " + prompts.size() + " prompts go to strong at it"), asked.out());
+
+      double within = costPer1k(route(serve, prompts, budgetAlpha), prompts, tokenizer);
+      assertTrue(within <= budget + 1e-9, within + " USD per 1k at " + budgetAlpha + " over the budget " + budget);
+      double below = costPer1k(route(serve, prompts, budgetAlpha - 0.00001), prompts, tokenizer);
+      assertTrue(below > budget, "the α is the smallest within the budget: at 0.00001 less, " + below + " <= " + budget);
+    }
+  }
+
+  @Test
+  void aBudgetNeedsEveryUpstreamPricedAndAConfig() throws Exception {
+    Path config = tmp.resolve("unpriced.yaml");
+    Files.writeString(config, UPSTREAMS.replace(", price: {input: 0.15, output: 0.6}", ""));
+    LearnedRoutersEndToEndTest.Run r = run(List.of("calibrate", "--config", config.toString(), "--router", "mf",
+        "--input", PROMPTS.toString(), "--usd-per-1k", "1", "--quiet"));
+    assertEquals(2, r.code(), r.out());
+    assertTrue(r.err().contains("none on: mini"), r.err());
+
+    LearnedRoutersEndToEndTest.Run noConfig = run(List.of("calibrate", "--router", "mf", "--input", PROMPTS.toString(),
+        "--usd-per-1k", "1", "--quiet"));
+    assertEquals(2, noConfig.code());
+    assertTrue(noConfig.err().contains("--usd-per-1k needs --config"), noConfig.err());
+
+    LearnedRoutersEndToEndTest.Run unreachable = run(List.of("calibrate", "--config",
+        write("priced.yaml", UPSTREAMS).toString(), "--router", "mf", "--input", PROMPTS.toString(), "--usd-per-1k",
+        "0.000001", "--quiet"));
+    assertEquals(1, unreachable.code(), unreachable.out());
+    assertTrue(unreachable.out().contains("Out of reach: even at α = 1"), unreachable.out());
+  }
+
+  private Path write(String name, String text) throws Exception {
+    Path p = tmp.resolve(name);
+    Files.writeString(p, text);
+    return p;
+  }
+
+  /** Each prompt's upstream as {@code POST /v1/route} names it at α. */
+  private static String[] route(Routewise serve, List<PromptRecord> prompts, double alpha) throws Exception {
+    HttpClient http = HttpClient.newHttpClient();
+    String model = "router-mf-" + String.format(java.util.Locale.ROOT, "%.5f", alpha);
+    String[] out = new String[prompts.size()];
+    for (int i = 0; i < out.length; i++) {
+      String body = JSON.writeValueAsString(Map.of("model", model,
+          "messages", List.of(Map.of("role", "user", "content", prompts.get(i).prompt()))));
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + serve.port() + "/v1/route"))
+          .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), r.body());
+      JsonNode n = JSON.readTree(r.body());
+      out[i] = n.get("upstream").asText();
+    }
+    return out;
+  }
+
+  /** The stated cost: input tokens (MiniLM's tokenizer, [CLS] and [SEP] counted) plus 300 output tokens. */
+  private static double costPer1k(String[] upstreams, List<PromptRecord> prompts, WordPieceTokenizer tokenizer) {
+    double sum = 0;
+    for (int i = 0; i < upstreams.length; i++) {
+      double[] price = PRICES.get(upstreams[i]);
+      sum += ((tokenizer.count(prompts.get(i).prompt()) + 2) * price[0] + 300 * price[1]) / 1e6;
+    }
+    return sum / upstreams.length * 1000;
+  }
+
+  private static double alpha(String out, String regex) {
+    Matcher m = Pattern.compile(regex).matcher(out);
+    assertTrue(m.find(), out);
+    return d(m.group(1));
+  }
+
+  private static double d(String s) {
+    return Double.parseDouble(s);
+  }
+}
