@@ -183,9 +183,17 @@ public final class RoutingService implements AutoCloseable {
    * The decision without reporting it as routed traffic (a dry run such as {@code /v1/route}, so
    * probing does not skew the strong-call share). Router failures are still reported: they are real.
    */
-  public RoutingDecision preview(RouteSpec spec, Prompt prompt) {
-    return score(spec, prompt, null).decision();
+  public Preview preview(RouteSpec spec, Prompt prompt) {
+    Scored s = score(spec, prompt, null);
+    return new Preview(s.decision(), s.rates());
   }
+
+  /**
+   * A dry run's decision and, with more than two upstreams, the router's estimate that the top
+   * beats each one ({@code topWinRates[i]} for {@link #ladder()}'s rung i; entry 0, the top, is 0),
+   * what the ladder rule chose from; null with two upstreams or when the router failed.
+   */
+  public record Preview(RoutingDecision decision, double[] topWinRates) {}
 
   /**
    * The usage of an answer to a request routed with {@code spec}, served by upstream {@code served}:
@@ -208,7 +216,11 @@ public final class RoutingService implements AutoCloseable {
    * upstream at the top's price is predicted better, the top then chosen at no α); NaN when no rate
    * decided (failure, pin).
    */
-  private record Scored(RoutingDecision decision, double topRate) {}
+  private record Scored(RoutingDecision decision, double topRate, double[] rates) {
+    Scored(RoutingDecision decision, double topRate) {
+      this(decision, topRate, null);
+    }
+  }
 
   private Scored score(RouteSpec spec, Prompt prompt, ClientProbe client) {
     Router router = routers.get(spec.router());
@@ -217,11 +229,12 @@ public final class RoutingService implements AutoCloseable {
     long start = System.nanoTime();
     double rate;
     double topRate;
+    double[] rates = null;
     int rung = 0;
     String failure = null;
     try {
       if (ladder.size() > 2) {
-        double[] rates = checked(topWinRates(router, prompt, client));
+        rates = checked(topWinRates(router, prompt, client));
         rate = rates[rates.length - 1];
         double[] acceptance = rule.acceptance(rates);
         topRate = 1.0;
@@ -249,12 +262,14 @@ public final class RoutingService implements AutoCloseable {
     } catch (RouterException e) {
       failure = e.kind();
       listener.routerFailed(spec.router(), failure, e);
+      rates = null;
       rate = 1.0;
       topRate = Double.NaN;
       rung = 0;
     } catch (Exception | LinkageError e) {
       failure = "error";
       listener.routerFailed(spec.router(), failure, e);
+      rates = null;
       rate = 1.0;
       topRate = Double.NaN;
       rung = 0;
@@ -262,7 +277,7 @@ public final class RoutingService implements AutoCloseable {
     Route route = rung == 0 ? Route.STRONG : Route.WEAK;
     RoutingDecision decision = new RoutingDecision(spec.router(), rate, threshold, route, failure,
         System.nanoTime() - start, ladder.rung(rung).upstream());
-    return new Scored(decision, topRate);
+    return new Scored(decision, topRate, rates);
   }
 
   /**

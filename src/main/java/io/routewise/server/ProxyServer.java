@@ -239,8 +239,9 @@ public final class ProxyServer implements AutoCloseable {
   private static void route(Context ctx, RoutingService routing, List<UpstreamClient> upstreams, long maxBody)
       throws IOException {
     ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBody));
-    RoutingDecision d = routing.preview(ChatCompletionsHandler.spec(routing, request),
+    RoutingService.Preview preview = routing.preview(ChatCompletionsHandler.spec(routing, request),
         io.routewise.routing.Prompt.of(request.prompt()));
+    RoutingDecision d = preview.decision();
     UpstreamClient upstream = upstreams.stream().filter(u -> u.name().equals(d.upstream())).findFirst().orElseThrow();
     ObjectNode out = MAPPER.createObjectNode()
         .put("router", d.router())
@@ -251,6 +252,13 @@ public final class ProxyServer implements AutoCloseable {
         .put("upstream", upstream.name());
     if (d.fellBack()) {
       out.put("router_error", d.failureKind());
+    }
+    if (preview.topWinRates() != null) { // a ladder: what the rule chose from, per upstream below the top
+      ObjectNode rates = out.putObject("top_win_rates");
+      io.routewise.routing.Ladder ladder = routing.ladder();
+      for (int i = 1; i < ladder.size(); i++) {
+        rates.put(ladder.rung(i).upstream(), preview.topWinRates()[i]);
+      }
     }
     ctx.contentType("application/json").result(json(out));
   }

@@ -1,5 +1,6 @@
 package io.routewise.routing;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -175,10 +176,11 @@ class RoutingServiceLadderTest {
   void aPreviewDecidesWithoutReportingTheDecision() {
     Recording seen = new Recording();
     try (RoutingService s = service(new Fixed(0.9, new double[] {0, 0.3, 0.8}), THREE, seen, null)) {
-      assertEquals("mini", s.preview(new RouteSpec("r", 0.5), Prompt.of("x")).upstream());
+      assertEquals("mini", s.preview(new RouteSpec("r", 0.5), Prompt.of("x")).decision().upstream());
       assertTrue(seen.decided.isEmpty());
-      assertFalse(s.preview(new RouteSpec("r", 0.5), Prompt.of("x")).fellBack());
-      assertNull(s.preview(new RouteSpec("r", 0.5), Prompt.of("x")).failureKind());
+      assertFalse(s.preview(new RouteSpec("r", 0.5), Prompt.of("x")).decision().fellBack());
+      assertNull(s.preview(new RouteSpec("r", 0.5), Prompt.of("x")).decision().failureKind());
+      assertArrayEquals(new double[] {0, 0.3, 0.8}, s.preview(new RouteSpec("r", 0.5), Prompt.of("x")).topWinRates());
     }
   }
 }

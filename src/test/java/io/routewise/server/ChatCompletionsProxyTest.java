@@ -360,6 +360,7 @@ class ChatCompletionsProxyTest {
     assertEquals(0.5, j.get("strong_win_rate").asDouble());
     assertEquals(0.3, j.get("threshold").asDouble());
     assertEquals("strong-model", j.get("model").asText());
+    assertFalse(j.has("top_win_rates"), "two upstreams: the one rate is strong_win_rate");
     assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
     // a dry run is not routed traffic: the strong-call share and routed counts stay as they were
     assertEquals(routedBefore, routedSeries(f.get("/metrics").body()));

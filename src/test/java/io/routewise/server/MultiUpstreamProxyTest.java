@@ -142,6 +142,8 @@ class MultiUpstreamProxyTest {
     assertEquals("mini-model", j.get("model").asText());
     assertEquals("mini", j.get("route").asText());
     assertEquals(0.8, j.get("strong_win_rate").asDouble());
+    // what the rule chose from, per upstream below the top, by name
+    assertEquals(JSON.readTree("{\"mini\":0.3,\"weak\":0.8}"), j.get("top_win_rates"), j.toString());
     for (WireMockServer w : upstreams.values()) {
       w.verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
     }
