@@ -9,6 +9,8 @@ import io.routewise.routing.Ladder;
 import io.routewise.routing.LadderRule;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
+import io.routewise.routing.RouterException;
+import io.routewise.routing.RoutingService;
 import io.routewise.routing.ThresholdRule;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
@@ -30,7 +32,9 @@ import picocli.CommandLine.Option;
  * <p>With a config of more than two upstreams (or a budget), the same question on the config's ladder
  * and rule, as {@code serve} would decide: each α's share per upstream and, with prices, its cost per
  * 1,000 of these prompts; the α for a share sent to {@code strong}, or the smallest α whose cost stays
- * within a budget (raising α only moves a prompt to a cheaper upstream, so cost never rises with α).
+ * within a budget. Raising α only moves a prompt down the ladder, which is ordered by input + output
+ * price, so a long prompt (or few output tokens) can cost more on a lower rung: cost is not monotone
+ * in α, and the budget's α comes from an exact sweep over every α where a decision changes.
  */
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
     description = "Find the threshold that routes a given percentage of prompts to the strong model, or (with a "
@@ -84,6 +88,10 @@ public final class CalibrateCommand implements Callable<Integer> {
     }
     if (outputTokens < 0) {
       System.err.println("--output-tokens must be >= 0, got " + outputTokens);
+      return 2;
+    }
+    if (EmbeddingModel.byId(tokenModel).isEmpty()) {
+      System.err.println("unknown --token-model " + tokenModel);
       return 2;
     }
     List<PromptRecord> prompts = PromptFiles.read(input);
@@ -144,18 +152,22 @@ public final class CalibrateCommand implements Callable<Integer> {
     try (Router r = setup.load(router, RouterCatalog.inLadderOrder(config));
         var pb = io.routewise.data.TrainingSet.progressBar("score " + router, n, !quiet)) {
       for (int p = 0; p < n; p++) {
-        acceptance[p] = rule.acceptance(r.topWinRates(Prompt.of(prompts.get(p).prompt()), ladder));
+        double[] rates;
+        try {
+          rates = RoutingService.checked(r.topWinRates(Prompt.of(prompts.get(p).prompt()), ladder), ladder);
+        } catch (RouterException e) {
+          System.err.println(input + ": prompt " + (p + 1) + ": " + router + " failed (" + e.kind() + "): "
+              + e.getMessage() + "; serve would send it to " + ladder.top().upstream());
+          return 2;
+        }
+        acceptance[p] = rule.acceptance(rates);
         pb.step();
       }
     }
     double[][] cost = null; // USD per prompt per rung, when every upstream is priced
     double meanInputTokens = 0;
     if (unpriced.isEmpty()) {
-      EmbeddingModel tokens = EmbeddingModel.byId(tokenModel).orElse(null);
-      if (tokens == null) {
-        System.err.println("unknown --token-model " + tokenModel);
-        return 2;
-      }
+      EmbeddingModel tokens = EmbeddingModel.byId(tokenModel).orElseThrow();
       WordPieceTokenizer tokenizer = WordPieceTokenizer.of(tokens, setup.embedders().settings().filesDir());
       cost = new double[n][k];
       for (int p = 0; p < n; p++) {
@@ -205,46 +217,80 @@ public final class CalibrateCommand implements Callable<Integer> {
           ladder.top().upstream(), router, alpha);
       System.out.printf(Locale.ROOT, "(%d of %d prompts go to %s at it; use model \"router-%s-%.5f\")%n", top, n,
           ladder.top().upstream(), routerName(), alpha);
+      long most = Arrays.stream(acceptance).filter(a -> ThresholdRule.rung(a, 0) == 0).count();
+      if (100.0 * most / n < strongPercent - 1e-9) {
+        System.out.printf(Locale.ROOT, "(at most %.1f%% reach %s at any α: for the rest the rule prefers an upstream "
+            + "at its price)%n", 100.0 * most / n, ladder.top().upstream());
+      }
     }
     if (usdPer1k != null) {
-      double budget = usdPer1k / 1000;
-      double[][] c = cost;
-      java.util.function.DoubleUnaryOperator meanCost = a -> {
-        double sum = 0;
-        for (int p = 0; p < n; p++) {
-          sum += c[p][ThresholdRule.rung(acceptance[p], a)];
-        }
-        return sum / n;
-      };
-      if (meanCost.applyAsDouble(1) > budget) {
-        System.out.printf(Locale.ROOT, "Out of reach: even at α = 1 these prompts cost %.4f USD per 1k, above %.4f%n",
-            meanCost.applyAsDouble(1) * 1000, usdPer1k);
+      Budget found = cheapestWithin(acceptance, cost, usdPer1k / 1000);
+      if (found.alpha() < 0) {
+        System.out.printf(Locale.ROOT, "Out of reach: at every α these prompts cost more than %s USD per 1k; the "
+            + "least is %.6g, at α = %.5f%n", BigDecimal.valueOf(usdPer1k).stripTrailingZeros().toPlainString(), found.usdPerPrompt() * 1000, found.cheapestAlpha());
         return 1;
       }
-      // Cost never rises with α: bisect for the smallest α within the budget, then round it up to what the
-      // model name carries, which stays within it.
-      double lo = 0;
-      double hi = 1;
-      if (meanCost.applyAsDouble(0) <= budget) {
-        hi = 0;
-      } else {
-        for (int i = 0; i < 60; i++) {
-          double mid = (lo + hi) / 2;
-          if (meanCost.applyAsDouble(mid) <= budget) {
-            hi = mid;
-          } else {
-            lo = mid;
-          }
-        }
-      }
-      double alpha = Math.min(1, new BigDecimal(hi).setScale(5, RoundingMode.CEILING).doubleValue());
       StringBuilder row = new StringBuilder();
-      appendRow(row, alpha, acceptance, cost, k);
-      System.out.printf(Locale.ROOT, "Within %.4f USD per 1k prompts for %s, threshold = %.5f (use model \"router-%s-%.5f\"):%n%s",
-          usdPer1k, router, alpha, routerName(), alpha, row);
+      appendRow(row, found.alpha(), acceptance, cost, k);
+      System.out.printf(Locale.ROOT, "Within %s USD per 1k prompts for %s, threshold = %.5f (use model \"router-%s-%.5f\"):%n%s",
+          BigDecimal.valueOf(usdPer1k).stripTrailingZeros().toPlainString(), router, found.alpha(), routerName(), found.alpha(), row);
     }
     return 0;
   }
+
+  /**
+   * The smallest α a model name can carry (five decimals) at which the prompts' mean cost is within
+   * {@code budget}, or -1 with the least mean cost and its α when none is. Each prompt's choice
+   * changes only just above one of its rule values, so the candidates are 0 and, for every value in
+   * [0, 1), the next five-decimal α above it; swept upward, a change re-decides only its own prompt.
+   */
+  record Budget(double alpha, double usdPerPrompt, double cheapestAlpha) {}
+
+  static Budget cheapestWithin(double[][] acceptance, double[][] cost, double budget) {
+    int n = acceptance.length;
+    List<double[]> events = new java.util.ArrayList<>(); // {value, prompt}
+    for (int p = 0; p < n; p++) {
+      for (int i = 1; i < acceptance[p].length; i++) {
+        double v = acceptance[p][i];
+        if (v >= 0 && v < 1) {
+          events.add(new double[] {v, p});
+        }
+      }
+    }
+    events.sort(java.util.Comparator.comparingDouble(e -> e[0]));
+    double total = 0;
+    int[] rung = new int[n];
+    for (int p = 0; p < n; p++) {
+      rung[p] = ThresholdRule.rung(acceptance[p], 0);
+      total += cost[p][rung[p]];
+    }
+    double alpha = 0;
+    double least = total;
+    double leastAlpha = 0;
+    int e = 0;
+    while (true) {
+      if (total <= budget * n) {
+        return new Budget(alpha, total / n, alpha);
+      }
+      if (total < least) {
+        least = total;
+        leastAlpha = alpha;
+      }
+      if (e == events.size()) {
+        return new Budget(-1, least / n, leastAlpha);
+      }
+      // the next α a name can carry above the next value, then every prompt with a value below it re-decided
+      alpha = Math.min(1, new BigDecimal(events.get(e)[0]).setScale(5, RoundingMode.FLOOR).add(STEP).doubleValue());
+      while (e < events.size() && events.get(e)[0] < alpha) {
+        int p = (int) events.get(e++)[1];
+        int now = ThresholdRule.rung(acceptance[p], alpha);
+        total += cost[p][now] - cost[p][rung[p]];
+        rung[p] = now;
+      }
+    }
+  }
+
+  private static final BigDecimal STEP = new BigDecimal("0.00001");
 
   /** One table row: α, each upstream's share of the prompts at it, and their mean cost per 1,000. */
   private static void appendRow(StringBuilder out, double alpha, double[][] acceptance, double[][] cost, int k) {

@@ -302,8 +302,15 @@ public final class RoutingService implements AutoCloseable {
     return router.topWinRates(prompt, ladder);
   }
 
-  /** One rate per rung, each in [0, 1] (entry 0, the top's own, is not looked at). */
   private double[] checked(double[] rates) throws RouterException {
+    return checked(rates, ladder);
+  }
+
+  /**
+   * A router's rates for {@code ladder} as serve takes them: one per rung, each in [0, 1] (entry 0,
+   * the top's own, is not looked at); else the router failed ({@code out_of_range}).
+   */
+  public static double[] checked(double[] rates, Ladder ladder) throws RouterException {
     if (rates == null || rates.length != ladder.size()) {
       throw new RouterException("out_of_range", "expected " + ladder.size() + " win rates, one per upstream, got "
           + (rates == null ? "none" : rates.length));

@@ -75,6 +75,10 @@ class MultiUpstreamProxyTest {
   }
 
   private void startWith(String serverExtra, String routingExtra, String... entries) {
+    startWith(new LadderRouter(), serverExtra, routingExtra, entries);
+  }
+
+  private void startWith(Router router, String serverExtra, String routingExtra, String... entries) {
     StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0" + serverExtra + "}\nupstreams:\n");
     for (String entry : entries) {
       String name = entry.substring(0, entry.indexOf(':'));
@@ -88,7 +92,7 @@ class MultiUpstreamProxyTest {
     yaml.append("routing: {router: ladder, threshold: 0.5").append(routingExtra).append("}\n")
         .append("routers: {ladder: {}, length: {}}\n");
     routewise = Routewise.start(TestConfigs.config(yaml.toString()),
-        RouterCatalog.standard().with("ladder", ctx -> new LadderRouter()), id -> null, () -> {});
+        RouterCatalog.standard().with("ladder", ctx -> router), id -> null, () -> {});
   }
 
   private static void answer(WireMockServer w, int status, String name, int promptTokens, int completionTokens) {
@@ -118,6 +122,25 @@ class MultiUpstreamProxyTest {
       "strong: , price: {input: 2.5, output: 10}",
       "weak: , price: {input: 0.1, output: 0.1}",
       "mini: , price: {input: 0.15, output: 0.6}"};
+
+  @Test
+  void aFailedRouterSendsTheRouteToTheTopWithoutRates() throws Exception {
+    startWith(new Router() {
+      @Override
+      public double strongWinRate(Prompt prompt) {
+        return 0.8;
+      }
+
+      @Override
+      public double[] topWinRates(Prompt prompt, Ladder ladder) {
+        return new double[] {0, 0.3, 1.5}; // out of range: the router failed
+      }
+    }, "", "", THREE);
+    JsonNode j = JSON.readTree(post("/v1/route", "router-ladder-0.5", "hi").body());
+    assertEquals("strong", j.get("upstream").asText(), j.toString());
+    assertEquals("out_of_range", j.get("router_error").asText(), j.toString());
+    assertFalse(j.has("top_win_rates"), "no rates the rule chose from: " + j);
+  }
 
   @Test
   void aChatGoesToTheChosenUpstreamAndItsHeadersNameIt() throws Exception {
