@@ -94,11 +94,7 @@ public final class CalibrateCommand implements Callable<Integer> {
       System.err.println("unknown --token-model " + tokenModel);
       return 2;
     }
-    List<PromptRecord> prompts = PromptFiles.read(input);
-    if (prompts.isEmpty()) {
-      System.err.println(input + ": no prompts");
-      return 2;
-    }
+    List<PromptRecord> prompts = PromptFiles.read(input); // never empty
     try (RouterSetup setup = new RouterSetup(opts, strongModel)) {
       Optional<RoutewiseConfig> config = setup.configured();
       boolean ladder = config.isPresent() && (config.get().upstreams().size() > 2 || usdPer1k != null);
@@ -167,17 +163,10 @@ public final class CalibrateCommand implements Callable<Integer> {
     double[][] cost = null; // USD per prompt per rung, when every upstream is priced
     double meanInputTokens = 0;
     if (unpriced.isEmpty()) {
-      EmbeddingModel tokens = EmbeddingModel.byId(tokenModel).orElseThrow();
-      WordPieceTokenizer tokenizer = WordPieceTokenizer.of(tokens, setup.embedders().settings().filesDir());
-      cost = new double[n][k];
-      for (int p = 0; p < n; p++) {
-        int in = tokenizer.count(prompts.get(p).prompt()) + 2; // with [CLS] and [SEP], as eval --prices counts
-        meanInputTokens += (double) in / n;
-        for (int i = 0; i < k; i++) {
-          Ladder.Rung rung = ladder.rung(i);
-          cost[p][i] = (in * rung.inputPrice() + (double) outputTokens * rung.outputPrice()) / 1e6;
-        }
-      }
+      PromptFiles.Costs costs = PromptFiles.costs(prompts, ladder, WordPieceTokenizer.of(
+          EmbeddingModel.byId(tokenModel).orElseThrow(), setup.embedders().settings().filesDir()), outputTokens);
+      cost = costs.usd();
+      meanInputTokens = costs.meanInputTokens();
     }
 
     StringBuilder out = new StringBuilder();

@@ -252,16 +252,12 @@ public final class EvalCommand implements Callable<Integer> {
       // The same ids as the model's own tokenizer, without loading its ONNX session.
       io.routewise.embedding.WordPieceTokenizer tokenizer = io.routewise.embedding.WordPieceTokenizer.of(tokens,
           setup.embedders().settings().filesDir());
-      double[][] cost = new double[n][k];
+      PromptFiles.Costs costs = PromptFiles.costs(rows, ladder, tokenizer, outputTokens);
+      double[][] cost = costs.usd();
       double[][] quality = new double[n][k];
-      double inputTokens = 0;
       for (int p = 0; p < n; p++) {
-        int in = tokenizer.count(rows.get(p).prompt()) + 2; // with [CLS] and [SEP], as before
-        inputTokens += in;
         for (int r = 0; r < k; r++) {
-          Ladder.Rung rung = ladder.rung(r);
-          cost[p][r] = (in * rung.inputPrice() + (double) outputTokens * rung.outputPrice()) / 1e6;
-          quality[p][r] = rows.get(p).outcomes().get(rung.model());
+          quality[p][r] = rows.get(p).outcomes().get(ladder.rung(r).model());
         }
       }
       double[] singleCost = new double[k];
@@ -274,7 +270,7 @@ public final class EvalCommand implements Callable<Integer> {
       }
       String assumptions = String.format(java.util.Locale.ROOT, "cost per prompt = its input tokens (%s tokenizer,"
           + " mean %.0f) x input price + %d output tokens (assumed, every model) x output price; prices from %s;"
-          + " ladder rule %s", tokenModel, inputTokens / n, outputTokens, prices.getFileName(), kind.configName());
+          + " ladder rule %s", tokenModel, costs.meanInputTokens(), outputTokens, prices.getFileName(), kind.configName());
       CostQualityReport report = new CostQualityReport(bench.getFileName() + ": " + k + " models (n=" + n + ")",
           assumptions, ladderModels, singleCost, singleQuality, TABLE_ALPHAS);
 

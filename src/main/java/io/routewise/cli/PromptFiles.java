@@ -3,6 +3,8 @@ package io.routewise.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.routewise.data.DatasetReader;
 import io.routewise.data.PromptRecord;
+import io.routewise.embedding.WordPieceTokenizer;
+import io.routewise.routing.Ladder;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
 import java.io.IOException;
@@ -22,6 +24,29 @@ final class PromptFiles {
       throw new IOException(file + ": no prompts");
     }
     return r;
+  }
+
+  /** USD per prompt per rung, and the prompts' mean input tokens. */
+  record Costs(double[][] usd, double meanInputTokens) {}
+
+  /**
+   * What each prompt costs on each rung of {@code ladder}, as {@code eval --prices} and
+   * {@code calibrate} state it: its input tokens ({@code tokenizer}'s count, with [CLS] and [SEP]) times
+   * the input price, plus {@code outputTokens} (assumed, every model) times the output price.
+   */
+  static Costs costs(List<PromptRecord> prompts, Ladder ladder, WordPieceTokenizer tokenizer, int outputTokens) {
+    int n = prompts.size();
+    double[][] usd = new double[n][ladder.size()];
+    double inputTokens = 0;
+    for (int p = 0; p < n; p++) {
+      int in = tokenizer.count(prompts.get(p).prompt()) + 2;
+      inputTokens += in;
+      for (int r = 0; r < ladder.size(); r++) {
+        Ladder.Rung rung = ladder.rung(r);
+        usd[p][r] = (in * rung.inputPrice() + (double) outputTokens * rung.outputPrice()) / 1e6;
+      }
+    }
+    return new Costs(usd, inputTokens / n);
   }
 
   /** Scores every prompt (in order) with a progress bar on stderr. A router failure stops the command. */
