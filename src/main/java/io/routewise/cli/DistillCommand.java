@@ -64,6 +64,11 @@ public final class DistillCommand implements Callable<Integer> {
           + "model's embedding of it (TableAlignment), before the PCA.")
   List<Path> align = new ArrayList<>();
 
+  @Option(names = "--max-tokens", defaultValue = "126",
+      description = "Tokens of a prompt the table reads: the first half and the last half of a longer one (the odd one to "
+          + "the first), as MiniLM reads its 128 with [CLS] and [SEP]; 0 = every token (default ${DEFAULT-VALUE}).")
+  int maxTokens;
+
   @Option(names = "--align-steps", defaultValue = "100", description = "Adam steps of the alignment (default ${DEFAULT-VALUE}).")
   int alignSteps;
 
@@ -82,7 +87,8 @@ public final class DistillCommand implements Callable<Integer> {
    * train on it ({@link EmbeddingSettings#defaults()}: 128 tokens, head and tail), then the token
    * vectors fitted to those embeddings.
    */
-  private float[] align(EmbeddingModel m, WordPieceTokenizer tokenizer, float[] raw, ObjectNode recipe) throws Exception {
+  private float[] align(EmbeddingModel m, WordPieceTokenizer tokenizer, float[] raw, StaticTable.TokenBudget budget,
+      ObjectNode recipe) throws Exception {
     List<String> prompts = new ArrayList<>();
     var files = ModelDir.json().createArrayNode();
     for (Path f : align) {
@@ -100,7 +106,7 @@ public final class DistillCommand implements Callable<Integer> {
       Embedder e = embedders.get(m.id());
       for (String p : prompts) {
         int[] ids = tokenizer.ids(p);
-        texts.add(java.util.Arrays.copyOfRange(ids, 1, ids.length - 1));
+        texts.add(budget.cut(java.util.Arrays.copyOfRange(ids, 1, ids.length - 1))); // the tokens the table will read
         targets.add(e.embed(p));
         pb.step();
       }
@@ -114,6 +120,7 @@ public final class DistillCommand implements Callable<Integer> {
     ObjectNode a = recipe.putObject("alignment");
     a.put("targets", m.id() + ", " + settings.maxTokens() + " tokens, " + settings.truncation().configName()
         + " (the embedding routers train on)");
+    a.put("texts", budget.describe() + " of each prompt, as the table reads them");
     a.set("corpus", files);
     a.put("linear_map", "least squares, ridge 1e-6 of the mean diagonal");
     a.put("adam_steps", r.steps()).put("learning_rate", r.learningRate()).put("l2_to_mapped", r.l2());
@@ -142,6 +149,10 @@ public final class DistillCommand implements Callable<Integer> {
     if (w == Weighting.CORPUS && corpus.isEmpty()) {
       throw new IllegalArgumentException("--weighting corpus needs --corpus FILE...");
     }
+    if (maxTokens < 0) {
+      throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
+    }
+    StaticTable.TokenBudget budget = StaticTable.TokenBudget.headAndTail(maxTokens);
     if (dim < 0 || dim > m.dimension()) {
       throw new IllegalArgumentException("--dim must be in [0, " + m.dimension() + "], got " + dim);
     }
@@ -162,10 +173,10 @@ public final class DistillCommand implements Callable<Integer> {
       raw = StaticDistiller.tokenVectors(onnx, tokenizer, null, done -> pb.stepTo(done));
     }
     if (!align.isEmpty()) {
-      raw = align(m, tokenizer, raw, recipe);
+      raw = align(m, tokenizer, raw, budget, recipe);
     }
     StaticTable table = StaticDistiller.distill(raw, m, tokenizer,
-        new StaticDistiller.Recipe(dim, w, sifA, int8), texts, recipe);
+        new StaticDistiller.Recipe(dim, w, sifA, int8), texts, recipe).withTokenBudget(budget);
     if (w == Weighting.CORPUS) {
       ((ObjectNode) recipe.get("weighting")).set("corpus", files);
     }
@@ -176,8 +187,8 @@ public final class DistillCommand implements Callable<Integer> {
         bytes += java.nio.file.Files.size(f);
       }
     }
-    System.out.printf(Locale.ROOT, "wrote %s: %d tokens x %d dimensions, %s, %.1f MB%n", out, table.vocabSize(),
-        table.dimension(), int8 ? "int8" : "float32", bytes / 1e6);
+    System.out.printf(Locale.ROOT, "wrote %s: %d tokens x %d dimensions, %s, %.1f MB; reads %s of a prompt%n", out,
+        table.vocabSize(), table.dimension(), int8 ? "int8" : "float32", bytes / 1e6, budget.describe());
     return 0;
   }
 }

@@ -142,7 +142,7 @@ public final class TrainCommand implements Runnable {
       e.put("model", embedder.modelId());
       e.put("dimension", embedder.dimension());
       if (embedder.fingerprint() != null) {
-        // A static table: every token, no budget; the digest pins the exact table.
+        // A static table: the digest pins the exact table, its token budget included.
         e.put("fingerprint", embedder.fingerprint());
       } else {
         e.put("max_tokens", maxTokens);

@@ -5,14 +5,17 @@ import java.nio.file.Path;
 
 /**
  * A static sentence embedding: the weighted mean of a distilled table's token vectors
- * ({@link StaticTable}, made by {@code routewise distill}), L2-normalized. Every token of the prompt
- * counts: there is no token budget and no truncation. Tokenized by {@link WordPieceTokenizer} (the
- * ids Hugging Face's tokenizer gives), without [CLS] and [SEP].
+ * ({@link StaticTable}, made by {@code routewise distill}), L2-normalized, over the tokens the
+ * table's {@link StaticTable.TokenBudget} reads: every token, or (the shipped table) the first 63
+ * and last 63 of a longer prompt, the tokens MiniLM reads and the table was aligned on; the middle
+ * of a long prompt is then never tokenized, so a decision costs the same at 4,000 tokens as at 130.
+ * Tokenized by {@link WordPieceTokenizer} (the ids Hugging Face's tokenizer gives), without [CLS] and
+ * [SEP].
  *
- * <p>A decision costs microseconds (tokenizing and adding a few hundred rows; ~0.1 µs a token, about
- * what parsing the JSON body it came in costs), so this embedder is not {@link #cpuBound()}: routers
- * over it score on the request thread, with no scoring thread, queue or cache. A text with no token
- * at all embeds as the zero vector.
+ * <p>A decision costs microseconds (tokenizing and adding up to a few hundred rows; ~0.1 µs a
+ * token, about what parsing the JSON body it came in costs), so this embedder is not {@link
+ * #cpuBound()}: routers over it score on the request thread, with no scoring thread, queue or cache.
+ * A text with no token at all embeds as the zero vector.
  *
  * <p>Each token adds its weight times its int8 row to a float sum (the JIT vectorizes this loop; an
  * int sum of the bytes measured five times slower), four rows a pass, scaled once per dimension at
@@ -37,8 +40,15 @@ public final class StaticEmbedder implements Embedder {
   private final boolean plainMean;
   // One per dimension, applied once to the sum.
   private final float[] scales;
+  // The table's token budget: the first head and last tail tokens of a longer text; 0 and 0: every token.
+  private final StaticTable.TokenBudget budget;
+  private final int head;
+  private final int tail;
 
   public StaticEmbedder(String id, String digest, StaticTable table, WordPieceTokenizer tokenizer) {
+    this.head = table.tokenBudget().head();
+    this.tail = table.tokenBudget().tail();
+    this.budget = table.tokenBudget();
     if (tokenizer.vocabSize() != table.vocabSize()) {
       throw new IllegalArgumentException(id + ": the table has " + table.vocabSize() + " tokens, the tokenizer "
           + tokenizer.vocabSize());
@@ -164,8 +174,7 @@ public final class StaticEmbedder implements Embedder {
    * bytes a distinct token, and {@code projected[0]} is set to NaN instead.
    */
   public float[] embed(String text, Folded folded, float[] projected) {
-    Ids ids = new Ids(text.length() / 3 + 16); // ~3.5 characters a token in our prompts: rarely regrown
-    tokenizer.tokenize(text, ids);
+    Ids ids = ids(text);
     int n = ids.n;
     int[] tokens = ids.ids;
     float[] w;
@@ -314,13 +323,67 @@ public final class StaticEmbedder implements Embedder {
     }
   }
 
+  /**
+   * The ids the sum reads: every token of {@code text}, or with a budget its first {@link #head} and
+   * last {@link #tail} tokens when it has more, read without tokenizing the middle: the head until
+   * it has {@code head} tokens, the tail from a space a few characters a token before the end (wider
+   * until it gives {@code tail} tokens, or reaches the head's end, where the two halves are the whole
+   * text). The same ids as tokenizing everything and cutting.
+   */
+  private Ids ids(String text) {
+    if (head + tail == 0) {
+      Ids ids = new Ids(text.length() / 3 + 16); // ~3.5 characters a token in our prompts: rarely regrown
+      tokenizer.tokenize(text, ids);
+      return ids;
+    }
+    Ids ids = new Ids(Math.min(text.length() / 3, head + tail) + 16);
+    ids.limit = head;
+    int stop = tokenizer.tokenize(text, 0, ids);
+    if (stop < text.length()) {
+      Ids end = new Ids(Math.min(text.length() / 3, 2 * tail) + 16);
+      int from = stop;
+      for (long window = (long) TAIL_CHARS_A_TOKEN * tail; tail > 0; window *= 2) {
+        from = text.length() - window <= stop ? stop : tokenizer.spaceAtOrAfter(text, (int) (text.length() - window));
+        end.n = 0;
+        tokenizer.tokenize(text, from, end);
+        if (from == stop || end.n >= tail) {
+          break;
+        }
+      }
+      // From the head's end: the two are the whole text. From further on: the end's last tail.
+      for (int i = from > stop ? end.n - tail : 0; i < end.n; i++) {
+        ids.accept(end.ids[i]);
+      }
+    }
+    if (ids.n > head + tail) { // a run of text longer than the budget, or head and end together
+      System.arraycopy(ids.ids, ids.n - tail, ids.ids, head, tail);
+      ids.n = head + tail;
+    }
+    return ids;
+  }
+
+  /** The ids the sum reads, in order (tests). */
+  int[] tokenIds(String text) {
+    Ids ids = ids(text);
+    return java.util.Arrays.copyOf(ids.ids, ids.n);
+  }
+
+  /** Characters a token the tail's first window allows (our prompts: ~3.5), so it rarely widens. */
+  private static final int TAIL_CHARS_A_TOKEN = 5;
+
   /** The token ids of one text, in order. */
   private static final class Ids implements WordPieceTokenizer.TokenSink {
     int[] ids;
     int n;
+    int limit = Integer.MAX_VALUE;
 
     Ids(int capacity) {
       ids = new int[capacity];
+    }
+
+    @Override
+    public boolean full() {
+      return n >= limit;
     }
 
     @Override
@@ -345,7 +408,7 @@ public final class StaticEmbedder implements Embedder {
 
   @Override
   public String inputRule() {
-    return "all tokens";
+    return budget.describe();
   }
 
   @Override

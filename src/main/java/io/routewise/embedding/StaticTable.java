@@ -27,14 +27,16 @@ import java.util.HexFormat;
  *   "weights": {"vectors": {"file": "vectors.i8", "dtype": "int8", "shape": [30522, 256]},
  *               "scales": {"file": "scales.f32", "dtype": "float32", "shape": [256]},
  *               "token_weights": {"file": "token_weights.f32", "dtype": "float32", "shape": [30522]}},
- *   "digest": "sha256 of the three files, in that order",
+ *   "token_budget": {"head": 63, "tail": 63},
+ *   "digest": "sha256 of the three files, in that order, then the budget's head and tail (int32 LE; none without one)",
  *   "recipe": {...how the vectors and weights were made, for people}
  * }
  * </pre>
  *
  * A token's vector is {@code scales[d] * vectors[t][d]} (int8, one scale per dimension; or float32
- * vectors with unit scales), and a text's embedding is {@code normalize(sum over its tokens of
- * token_weights[t] * vector[t])} ({@link StaticEmbedder}). One scale per dimension, rather than per
+ * vectors with unit scales), and a text's embedding is {@code normalize(sum over the tokens it reads of
+ * token_weights[t] * vector[t])} ({@link StaticEmbedder}); without {@code token_budget} it reads every
+ * token. One scale per dimension, rather than per
  * token, is applied once to a prompt's sum instead of once per token.
  *
  * <p>Immutable once built; the arrays are not copied, callers must not change them.
@@ -51,9 +53,49 @@ public final class StaticTable {
   private final float[] scales;
   private final float[] tokenWeights;
   private final String tokenizerModel;
+  private final TokenBudget budget;
+
+  /**
+   * Which tokens of a text the table sums: its first {@code head} and last {@code tail} when it has
+   * more than {@code head + tail}, every token when both are 0. Part of the table (its manifest and
+   * digest), since a router trained on one reading is not trained on another.
+   */
+  public record TokenBudget(int head, int tail) {
+    public static final TokenBudget ALL = new TokenBudget(0, 0);
+
+    public TokenBudget {
+      if (head < 0 || tail < 0) {
+        throw new IllegalArgumentException("a token budget needs head and tail >= 0, got " + head + " and " + tail);
+      }
+    }
+
+    /** {@code max} tokens split as MiniLM's head-and-tail truncation splits its body: the odd one to the head. */
+    public static TokenBudget headAndTail(int max) {
+      return new TokenBudget((max + 1) / 2, max / 2);
+    }
+
+    public boolean all() {
+      return head + tail == 0;
+    }
+
+    /** {@code ids} as the table reads them: itself when it fits, else its first head and last tail. */
+    public int[] cut(int[] ids) {
+      if (all() || ids.length <= head + tail) {
+        return ids;
+      }
+      int[] kept = java.util.Arrays.copyOf(ids, head + tail);
+      System.arraycopy(ids, ids.length - tail, kept, head, tail);
+      return kept;
+    }
+
+    /** In words, for manifests and logs. */
+    public String describe() {
+      return all() ? "all tokens" : "first " + head + " and last " + tail + " tokens";
+    }
+  }
 
   private StaticTable(int vocab, int dimension, byte[] int8, float[] float32, float[] scales, float[] tokenWeights,
-      String tokenizerModel) {
+      String tokenizerModel, TokenBudget budget) {
     this.vocab = vocab;
     this.dimension = dimension;
     this.int8 = int8;
@@ -61,6 +103,17 @@ public final class StaticTable {
     this.scales = scales;
     this.tokenWeights = tokenWeights;
     this.tokenizerModel = tokenizerModel;
+    this.budget = budget;
+  }
+
+  /** This table reading {@code budget} of a text's tokens. */
+  public StaticTable withTokenBudget(TokenBudget budget) {
+    return new StaticTable(vocab, dimension, int8, float32, scales, tokenWeights, tokenizerModel, budget);
+  }
+
+  /** Which of a text's tokens it sums. */
+  public TokenBudget tokenBudget() {
+    return budget;
   }
 
   /** Float32 vectors ({@code vocab x dimension}, row-major) with a weight per token. */
@@ -69,7 +122,7 @@ public final class StaticTable {
     check(vocab, dimension, vectors.length, tokenWeights.length);
     float[] ones = new float[dimension];
     java.util.Arrays.fill(ones, 1f);
-    return new StaticTable(vocab, dimension, null, vectors, ones, tokenWeights, tokenizerModel);
+    return new StaticTable(vocab, dimension, null, vectors, ones, tokenWeights, tokenizerModel, TokenBudget.ALL);
   }
 
   /** Int8 vectors with one scale per dimension, and a weight per token. */
@@ -79,7 +132,7 @@ public final class StaticTable {
     if (scales.length != dimension) {
       throw new IllegalArgumentException("one scale per dimension expected: " + scales.length + " for " + dimension);
     }
-    return new StaticTable(vocab, dimension, vectors, null, scales, tokenWeights, tokenizerModel);
+    return new StaticTable(vocab, dimension, vectors, null, scales, tokenWeights, tokenizerModel, TokenBudget.ALL);
   }
 
   private static void check(int vocab, int dimension, int values, int weights) {
@@ -117,7 +170,7 @@ public final class StaticTable {
         q[t * dimension + d] = (byte) Math.max(-127, Math.min(127, Math.round(float32[t * dimension + d] * inv[d])));
       }
     }
-    return new StaticTable(vocab, dimension, q, null, s, tokenWeights, tokenizerModel);
+    return new StaticTable(vocab, dimension, q, null, s, tokenWeights, tokenizerModel, budget);
   }
 
   public int vocabSize() {
@@ -192,7 +245,10 @@ public final class StaticTable {
     file(w, "vectors", vectorsFile, int8 != null ? "int8" : "float32", vocab, dimension);
     file(w, "scales", "scales.f32", "float32", dimension);
     file(w, "token_weights", "token_weights.f32", "float32", vocab);
-    m.put("digest", digest(vectors, scaleBytes, weightBytes));
+    if (!budget.all()) {
+      m.putObject("token_budget").put("head", budget.head()).put("tail", budget.tail());
+    }
+    m.put("digest", digest(vectors, scaleBytes, weightBytes, budgetBytes(budget)));
     m.set("recipe", recipe);
     JSON.writeValue(dir.resolve("manifest.json").toFile(), m);
   }
@@ -262,15 +318,23 @@ public final class StaticTable {
     byte[] vectors = bytes(dir, mf, w, "vectors", (long) vocab * dim * (dtype.equals("int8") ? 1 : 4));
     byte[] scaleBytes = bytes(dir, mf, w, "scales", dim * 4L);
     byte[] weightBytes = bytes(dir, mf, w, "token_weights", vocab * 4L);
-    String digest = digest(vectors, scaleBytes, weightBytes);
+    TokenBudget budget = TokenBudget.ALL;
+    JsonNode b = m.path("token_budget");
+    if (!b.isMissingNode()) {
+      if (!b.path("head").isInt() || !b.path("tail").isInt() || b.path("head").asInt() < 0 || b.path("tail").asInt() < 0) {
+        throw new IOException(mf + ": token_budget needs head and tail, whole numbers >= 0, got " + b);
+      }
+      budget = new TokenBudget(b.path("head").asInt(), b.path("tail").asInt());
+    }
+    String digest = digest(vectors, scaleBytes, weightBytes, budgetBytes(budget));
     if (!digest.equals(m.path("digest").asText())) {
       throw new IOException(mf + ": digest " + m.path("digest").asText() + " does not match the files (" + digest
           + "): the table was changed or damaged");
     }
     float[] weights = toFloats(weightBytes);
     return dtype.equals("int8")
-        ? new StaticTable(vocab, dim, vectors, null, toFloats(scaleBytes), weights, tokModel)
-        : new StaticTable(vocab, dim, null, toFloats(vectors), toFloats(scaleBytes), weights, tokModel);
+        ? new StaticTable(vocab, dim, vectors, null, toFloats(scaleBytes), weights, tokModel, budget)
+        : new StaticTable(vocab, dim, null, toFloats(vectors), toFloats(scaleBytes), weights, tokModel, budget);
   }
 
   private static byte[] bytes(Path dir, Path mf, JsonNode weights, String name, long expected) throws IOException {
@@ -306,6 +370,15 @@ public final class StaticTable {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /**
+   * The budget's part of the digest: nothing for every token (so a table without one keeps the
+   * digest it always had), else its two numbers.
+   */
+  private static byte[] budgetBytes(TokenBudget budget) {
+    return budget.all() ? new byte[0]
+        : ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(budget.head()).putInt(budget.tail()).array();
   }
 
   static String sha256(byte[] bytes) {

@@ -44,6 +44,14 @@ public final class WordPieceTokenizer {
   @FunctionalInterface
   public interface TokenSink {
     void accept(int id);
+
+    /**
+     * Whether the sink has the tokens it wants: tokenizing stops at the end of the run of text
+     * between spaces in which this became true (so the sink may get a few more).
+     */
+    default boolean full() {
+      return false;
+    }
   }
 
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -196,7 +204,8 @@ public final class WordPieceTokenizer {
     List<Integer> addedIds = new ArrayList<>();
     for (JsonNode a : t.path("added_tokens")) {
       if (a.path("normalized").asBoolean(false) || a.path("single_word").asBoolean(false)
-          || a.path("lstrip").asBoolean(false) || a.path("rstrip").asBoolean(false) || a.path("content").asText().isEmpty()) {
+          || a.path("lstrip").asBoolean(false) || a.path("rstrip").asBoolean(false) || a.path("content").asText().isEmpty()
+          || a.path("content").asText().codePoints().anyMatch(WordPieceTokenizer::isWhitespace)) { // a text splits at its spaces
         throw new IllegalArgumentException(source + ": added token " + a + " is not a plain special token");
       }
       added.add(a.path("content").asText());
@@ -278,21 +287,48 @@ public final class WordPieceTokenizer {
 
   /** Sends the ids of {@code text}, without {@code [CLS]} and {@code [SEP]}, to {@code sink} in order. */
   public void tokenize(String text, TokenSink sink) {
-    int segment = 0;
-    int i = nextAdded(text, 0);
+    tokenize(text, 0, sink);
+  }
+
+  /**
+   * Sends the ids of {@code text[from, end)} to {@code sink} in order, until the sink is {@link
+   * TokenSink#full full}; returns where it stopped ({@code text.length()} when it read to the end).
+   * {@code from} must be 0 or a whitespace character ({@link #spaceAtOrAfter}): there the text's
+   * ids split exactly, so {@code text[from, end)}'s ids are the last ones of the whole text's (no
+   * word and no special token spans a space), which is how a text's tail is read without its middle.
+   */
+  public int tokenize(String text, int from, TokenSink sink) {
+    int segment = from;
+    int i = nextAdded(text, from);
     while (i >= 0) {
       int matched = addedAt(text, i);
       if (matched >= 0) {
-        segment(text, segment, i, sink);
+        int stop = segment(text, segment, i, sink);
+        if (stop < i) {
+          return stop;
+        }
         sink.accept(addedIds[matched]);
         i += added[matched].length();
         segment = i;
+        if (sink.full()) {
+          return i;
+        }
       } else {
         i++;
       }
       i = nextAdded(text, i);
     }
-    segment(text, segment, text.length(), sink);
+    return segment(text, segment, text.length(), sink);
+  }
+
+  /** The first whitespace character of {@code text} at or after {@code at}, or {@code text.length()}. */
+  public int spaceAtOrAfter(String text, int at) {
+    for (int i = Math.max(0, at); i < text.length(); i++) {
+      if (CLASS[text.charAt(i)] == SPACE) {
+        return i;
+      }
+    }
+    return text.length();
   }
 
   /** The next position at or after {@code from} where a special token could start, or -1. */
@@ -328,7 +364,7 @@ public final class WordPieceTokenizer {
    * marks, never across a space), so run by run gives what the whole text would; and a plain
    * character's CLASS is the class of its MAP in normalized text ({@link #plainClassMismatch}).
    */
-  private void segment(String text, int from, int to, TokenSink sink) {
+  private int segment(String text, int from, int to, TokenSink sink) {
     char[] raw = new char[to - from]; // one bulk copy: String.charAt per character cost a fifth of the time
     text.getChars(from, to, raw, 0);
     int n = raw.length;
@@ -375,13 +411,17 @@ public final class WordPieceTokenizer {
         run.n = 0;
         String normalized = normalize(text, from + runStart, from + i);
         words(normalized.toCharArray(), normalized.length(), sink);
-        continue;
+      } else {
+        if (wordStart >= 0) {
+          plainWord(raw, wordStart, i, h, run);
+        }
+        run.flush(sink);
       }
-      if (wordStart >= 0) {
-        plainWord(raw, wordStart, i, h, run);
+      if (sink.full()) {
+        return from + i;
       }
-      run.flush(sink);
     }
+    return to;
   }
 
   /** A word of plain characters {@code raw[start, end)}, hashed as normalized: its ids into {@code sink}. */

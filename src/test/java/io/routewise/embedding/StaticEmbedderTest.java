@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -48,9 +49,25 @@ class StaticEmbedderTest {
     return OnnxEmbedderTest.cos(a, b);
   }
 
+  /** The shipped table read without its token budget: every token of a text. */
+  private static StaticEmbedder everyToken() {
+    return new StaticEmbedder("every-token", "none", table.withTokenBudget(StaticTable.TokenBudget.ALL),
+        embedder.tokenizer());
+  }
+
   @Test
   void aPromptsVectorIsTheNormalizedWeightedSumOfItsTokensRows() {
-    assertIsWeightedSumOfRows("Explain, step by step, why the derivative of x² is 2x — and cite Newton's Principia (1687).");
+    assertIsWeightedSumOfRows(embedder,
+        "Explain, step by step, why the derivative of x² is 2x — and cite Newton's Principia (1687).");
+  }
+
+  @Test
+  void aLongPromptsVectorIsTheSumOfItsFirstAndLastTokensRows() {
+    String prompt = "Read the contract below. " + "Clause: the tenant pays rent monthly, on time. ".repeat(100)
+        + "Which clause is missing?";
+    assertTrue(embedder.tokenizer().count(prompt) > 1_000);
+    assertEquals(new StaticTable.TokenBudget(63, 63), table.tokenBudget(), "the shipped table's budget");
+    assertIsWeightedSumOfRows(embedder, prompt);
   }
 
   @Test
@@ -62,17 +79,25 @@ class StaticEmbedderTest {
     }
     String prompt = b.toString();
     assertTrue(embedder.tokenizer().count(prompt) > 2 * StaticEmbedder.COUNT_FROM);
-    assertIsWeightedSumOfRows(prompt);
+    assertIsWeightedSumOfRows(everyToken(), prompt);
   }
 
-  /** Against the plain sum, in order and in doubles, of every token's weight times its row. */
-  private static void assertIsWeightedSumOfRows(String prompt) {
-    int[] ids = embedder.tokenizer().ids(prompt);
+  /**
+   * Against the plain sum, in order and in doubles, of the weight times the row of every token the
+   * table's budget keeps of the whole tokenization.
+   */
+  private static void assertIsWeightedSumOfRows(StaticEmbedder embedder, String prompt) {
+    int[] all = embedder.tokenizer().ids(prompt);
+    StaticTable.TokenBudget budget = StaticTable.TokenBudget.ALL;
+    if (embedder.inputRule().startsWith("first")) {
+      budget = table.tokenBudget();
+    }
+    int[] ids = budget.cut(java.util.Arrays.copyOfRange(all, 1, all.length - 1)); // without [CLS] and [SEP]
     double[] sum = new double[table.dimension()];
-    for (int i = 1; i < ids.length - 1; i++) { // without [CLS] and [SEP]
-      float[] row = table.vector(ids[i]);
+    for (int id : ids) {
+      float[] row = table.vector(id);
       for (int d = 0; d < sum.length; d++) {
-        sum[d] += (double) table.tokenWeights()[ids[i]] * row[d];
+        sum[d] += (double) table.tokenWeights()[id] * row[d];
       }
     }
     double norm = Math.sqrt(java.util.Arrays.stream(sum).map(x -> x * x).sum());
@@ -158,12 +183,86 @@ class StaticEmbedderTest {
 
   @Test
   void everyTokenOfALongPromptCountsWithNoBudget() {
+    StaticEmbedder every = everyToken();
     String body = "The committee reviewed the quarterly figures and the audit trail in detail. ".repeat(400);
     assertTrue(embedder.tokenizer().count(body) > 5_000);
-    float[] a = embedder.embed(body + "Summarize the findings about cardiology.");
-    float[] b = embedder.embed(body + "Summarize the findings about astronomy.");
+    float[] a = every.embed(body + "Summarize the findings about cardiology.");
+    float[] b = every.embed(body + "Summarize the findings about astronomy.");
     assertFalse(java.util.Arrays.equals(a, b), "the last word, past 5,000 tokens, changes the vector");
     assertTrue(cos(a, b) > 0.99, "one token of 5,000 changes it a little: " + cos(a, b));
+    String middle = body.substring(0, body.length() / 2) + "Cardiology. " + body.substring(body.length() / 2);
+    assertFalse(java.util.Arrays.equals(every.embed(body), every.embed(middle)), "and so does one in the middle");
+  }
+
+  @Test
+  void withTheShippedBudgetTheHeadAndTheTailCountAndTheMiddleDoesNot() {
+    String body = "The committee reviewed the quarterly figures and the audit trail in detail. ".repeat(400);
+    String end = "Summarize the findings about cardiology.";
+    float[] plain = embedder.embed(body + end);
+    assertFalse(java.util.Arrays.equals(plain, embedder.embed(body + "Summarize the findings about astronomy.")),
+        "the last tokens count");
+    assertFalse(java.util.Arrays.equals(plain, embedder.embed("Cardiology: " + body + end)), "the first ones count");
+    String middle = body.substring(0, body.length() / 2) + "Cardiology. " + body.substring(body.length() / 2);
+    assertArrayEquals(plain, embedder.embed(middle + end), "a word 2,500 tokens in is not read");
+  }
+
+  /**
+   * The budget's ids, read from the head and a window at the end without tokenizing the middle, are
+   * those of tokenizing the whole text and cutting: on every shared prompt and on texts built to
+   * break it (one run longer than the budget, special tokens, no space near the end, a budget of
+   * one side only).
+   */
+  @Test
+  void aBudgetsIdsAreTheWholeTokenizationCut() throws Exception {
+    List<String> texts = new ArrayList<>(WordPieceTokenizerTest.sharedPrompts());
+    texts.addAll(List.of("", "   ", "x".repeat(5_000), "a b ".repeat(3_000),
+        "[CLS] [SEP] ".repeat(200) + "hello[MASK]world ".repeat(100), "ab".repeat(2_000) + " " + "cd ".repeat(300),
+        "cd ".repeat(300) + "ab".repeat(2_000), "word ".repeat(126), "word ".repeat(127), "é ".repeat(90) + "naïve".repeat(400),
+        "\u4e2d\u6587 ".repeat(300)));
+    WordPieceTokenizer tok = embedder.tokenizer();
+    int[][] budgets = {{63, 63}, {128, 0}, {0, 128}, {1, 1}, {32, 96}, {1, 0}, {0, 1}};
+    for (int[] b : budgets) {
+      StaticTable.TokenBudget budget = new StaticTable.TokenBudget(b[0], b[1]);
+      StaticEmbedder e = new StaticEmbedder("cut", "none", table.withTokenBudget(budget), tok);
+      for (String t : texts) {
+        int[] all = tok.ids(t);
+        int[] want = budget.cut(java.util.Arrays.copyOfRange(all, 1, all.length - 1));
+        assertArrayEquals(want, e.tokenIds(t), () -> "budget " + budget + ", text of " + t.length() + " chars");
+      }
+    }
+  }
+
+  @Test
+  void theBudgetIsInTheManifestAndTheDigestAndATableWithoutOneReadsEveryToken() throws IOException {
+    JsonNode m = StaticTable.manifestOf(TABLE);
+    assertEquals(63, m.path("token_budget").path("head").asInt());
+    assertEquals(63, m.path("token_budget").path("tail").asInt());
+    assertEquals("first 63 and last 63 tokens", embedder.inputRule());
+    Path every = tmp.resolve("every");
+    table.withTokenBudget(StaticTable.TokenBudget.ALL).write(every, new ObjectMapper().createObjectNode());
+    JsonNode e = StaticTable.manifestOf(every);
+    assertTrue(e.path("token_budget").isMissingNode(), "no budget written: what tables before budgets said");
+    assertFalse(e.path("digest").asText().equals(m.path("digest").asText()), "same rows, another reading: another digest");
+    assertEquals(StaticTable.TokenBudget.ALL, StaticTable.read(every).tokenBudget());
+    Path other = tmp.resolve("other");
+    table.withTokenBudget(new StaticTable.TokenBudget(64, 62)).write(other, new ObjectMapper().createObjectNode());
+    assertFalse(StaticTable.manifestOf(other).path("digest").asText().equals(m.path("digest").asText()));
+    assertEquals(new StaticTable.TokenBudget(64, 62), StaticTable.read(other).tokenBudget());
+  }
+
+  @Test
+  void aTableWhoseBudgetWasEditedOrIsMalformedIsRefused() throws IOException {
+    ObjectMapper json = new ObjectMapper();
+    Path copy = copyTable();
+    ObjectNode m = (ObjectNode) json.readTree(copy.resolve("manifest.json").toFile());
+    ((ObjectNode) m.get("token_budget")).put("tail", 200);
+    json.writeValue(copy.resolve("manifest.json").toFile(), m);
+    var e = assertThrows(IOException.class, () -> StaticTable.read(copy));
+    assertTrue(e.getMessage().contains("digest"), e.getMessage());
+    ((ObjectNode) m.get("token_budget")).put("tail", -1);
+    json.writeValue(copy.resolve("manifest.json").toFile(), m);
+    e = assertThrows(IOException.class, () -> StaticTable.read(copy));
+    assertTrue(e.getMessage().contains("token_budget"), e.getMessage());
   }
 
   @Test
