@@ -8,7 +8,9 @@ import java.nio.file.Path;
  * ({@link StaticTable}, made by {@code routewise distill}), L2-normalized, over the tokens the
  * table's {@link StaticTable.TokenBudget} reads: every token, or (the shipped table) the first 63
  * and last 63 of a longer prompt, the tokens MiniLM reads and the table was aligned on; the middle
- * of a long prompt is then never tokenized, so a decision costs the same at 4,000 tokens as at 130.
+ * of a long prompt is then skipped from space to space, not tokenized, so a decision costs about the
+ * same at 4,000 tokens as at 130 (but a long stretch with no space, such as base64, is tokenized
+ * whole: both ends stop and start only at a space).
  * Tokenized by {@link WordPieceTokenizer} (the ids Hugging Face's tokenizer gives), without [CLS] and
  * [SEP].
  *
@@ -395,7 +397,10 @@ public final class StaticEmbedder implements Embedder {
     }
   }
 
-  /** Microseconds, linear in the prompt's length: scored on the request thread. */
+  /**
+   * Microseconds (linear in the tokens read, and in a long stretch without a space): scored on the
+   * request thread.
+   */
   @Override
   public boolean cpuBound() {
     return false;

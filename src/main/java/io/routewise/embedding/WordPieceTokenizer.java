@@ -205,7 +205,8 @@ public final class WordPieceTokenizer {
     for (JsonNode a : t.path("added_tokens")) {
       if (a.path("normalized").asBoolean(false) || a.path("single_word").asBoolean(false)
           || a.path("lstrip").asBoolean(false) || a.path("rstrip").asBoolean(false) || a.path("content").asText().isEmpty()
-          || a.path("content").asText().codePoints().anyMatch(WordPieceTokenizer::isWhitespace)) { // a text splits at its spaces
+          // a text's ids split at its spaces (tokenize from a space) only if no special token holds one
+          || a.path("content").asText().codePoints().anyMatch(WordPieceTokenizer::isWhitespace)) {
         throw new IllegalArgumentException(source + ": added token " + a + " is not a plain special token");
       }
       added.add(a.path("content").asText());
@@ -293,9 +294,11 @@ public final class WordPieceTokenizer {
   /**
    * Sends the ids of {@code text[from, end)} to {@code sink} in order, until the sink is {@link
    * TokenSink#full full}; returns where it stopped ({@code text.length()} when it read to the end).
-   * {@code from} must be 0 or a whitespace character ({@link #spaceAtOrAfter}): there the text's
-   * ids split exactly, so {@code text[from, end)}'s ids are the last ones of the whole text's (no
-   * word and no special token spans a space), which is how a text's tail is read without its middle.
+   * {@code from} must be 0, a whitespace character ({@link #spaceAtOrAfter}) or where an earlier call
+   * stopped (the end of a run, or just after a special token): there the text's ids split exactly,
+   * so {@code text[from, end)}'s ids are the last ones of the whole text's (no word and no special
+   * token spans a space), which is how a text's tail is read without its middle. Not checked: from
+   * inside a word the ids are silently those of a shorter text.
    */
   public int tokenize(String text, int from, TokenSink sink) {
     int segment = from;
