@@ -9,8 +9,9 @@ import java.nio.file.Path;
  * table's {@link StaticTable.TokenBudget} reads: every token, or (the shipped table) the first 63
  * and last 63 of a longer prompt, the tokens MiniLM reads and the table was aligned on; the middle
  * of a long prompt is then skipped from space to space, not tokenized, so a decision costs about the
- * same at 4,000 tokens as at 130 (but a long stretch with no space, such as base64, is tokenized
- * whole: both ends stop and start only at a space).
+ * same at 4,000 tokens as at 130 (a long stretch with no space, such as base64, is tokenized whole,
+ * since both ends stop and start only at a space: a text past 16,128 characters is first cut to its
+ * first and last 8,064, as MiniLM's reading cuts it).
  * Tokenized by {@link WordPieceTokenizer} (the ids Hugging Face's tokenizer gives), without [CLS] and
  * [SEP].
  *
@@ -330,7 +331,8 @@ public final class StaticEmbedder implements Embedder {
    * last {@link #tail} tokens when it has more, read without tokenizing the middle: the head until
    * it has {@code head} tokens, the tail from a space a few characters a token before the end (wider
    * until it gives {@code tail} tokens, or reaches the head's end, where the two halves are the whole
-   * text). The same ids as tokenizing everything and cutting.
+   * text). The same ids as tokenizing everything and cutting, for a text within the character bound
+   * ({@link Truncation#trimText}); past it, those of its first and last characters.
    */
   private Ids ids(String text) {
     if (head + tail == 0) {
@@ -338,6 +340,10 @@ public final class StaticEmbedder implements Embedder {
       tokenizer.tokenize(text, ids);
       return ids;
     }
+    // A text far longer than its budget could span is first cut by characters, as MiniLM's reading
+    // cuts it (64 a token each side: 8,064 for 63 + 63): a long stretch without a space, where
+    // both ends can only stop at a space, then costs what 16,000 characters do, not its length.
+    text = (tail > 0 ? Truncation.HEAD_TAIL : Truncation.HEAD).trimText(text, head + tail);
     Ids ids = new Ids(Math.min(text.length() / 3, head + tail) + 16);
     ids.limit = head;
     int stop = tokenizer.tokenize(text, 0, ids);
@@ -398,8 +404,8 @@ public final class StaticEmbedder implements Embedder {
   }
 
   /**
-   * Microseconds (linear in the tokens read, and in a long stretch without a space): scored on the
-   * request thread.
+   * Microseconds (linear in the tokens read; with a budget, a long text is cut by characters first,
+   * ~2 ms at most): scored on the request thread.
    */
   @Override
   public boolean cpuBound() {

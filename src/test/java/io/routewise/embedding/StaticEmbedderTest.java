@@ -208,9 +208,10 @@ class StaticEmbedderTest {
 
   /**
    * The budget's ids, read from the head and a window at the end without tokenizing the middle, are
-   * those of tokenizing the whole text and cutting: on every shared prompt and on texts built to
-   * break it (one run longer than the budget, special tokens, no space near the end, a budget of
-   * one side only).
+   * those of tokenizing the whole text (cut by characters past the bound, as MiniLM's reading cuts
+   * it) and cutting: on every shared prompt and on texts built to break it (one run longer than the
+   * budget, special tokens, no space near the end, a budget of one side only). With the shipped
+   * budget every one of them is within the bound, so there they are the whole text's exactly.
    */
   @Test
   void aBudgetsIdsAreTheWholeTokenizationCut() throws Exception {
@@ -225,11 +226,41 @@ class StaticEmbedderTest {
       StaticTable.TokenBudget budget = new StaticTable.TokenBudget(b[0], b[1]);
       StaticEmbedder e = new StaticEmbedder("cut", "none", table.withTokenBudget(budget), tok);
       for (String t : texts) {
-        int[] all = tok.ids(t);
+        String read = (b[1] > 0 ? Truncation.HEAD_TAIL : Truncation.HEAD).trimText(t, b[0] + b[1]);
+        assertTrue(!budget.equals(table.tokenBudget()) || read.equals(t), "within the shipped budget's bound");
+        int[] all = tok.ids(read);
         int[] want = budget.cut(java.util.Arrays.copyOfRange(all, 1, all.length - 1));
         assertArrayEquals(want, e.tokenIds(t), () -> "budget " + budget + ", text of " + t.length() + " chars");
       }
     }
+  }
+
+  /**
+   * Past the character bound (64 a token each side), the ends are read from the text's first and
+   * last characters: a megabyte without a space reads as its first and last 8,064 characters; an
+   * ordinary long text, whose 63 tokens at each end span far fewer, still gives its exact ids.
+   */
+  @Test
+  void aTextPastTheCharacterBoundIsReadFromItsFirstAndLastCharacters() {
+    WordPieceTokenizer tok = embedder.tokenizer();
+    StaticTable.TokenBudget budget = table.tokenBudget();
+    String blob = "QmFzZTY0+/" .repeat(100_000); // 1 MB, no space: one run of text
+    String trimmed = Truncation.HEAD_TAIL.trimText(blob, budget.head() + budget.tail());
+    assertTrue(trimmed.length() < 20_000);
+    int[] want = tok.ids(trimmed);
+    assertArrayEquals(budget.cut(java.util.Arrays.copyOfRange(want, 1, want.length - 1)), embedder.tokenIds(blob));
+    // Where 63 tokens do span more than the bound (120 words of 150 letters, each one [UNK]), the
+    // cut shows: the 54th word is read as its first 61 letters, in pieces.
+    String unknowns = ("y".repeat(150) + " ").repeat(120);
+    int[] cutText = tok.ids(Truncation.HEAD_TAIL.trimText(unknowns, 126));
+    int[] whole = tok.ids(unknowns);
+    int[] read = embedder.tokenIds(unknowns);
+    assertArrayEquals(budget.cut(java.util.Arrays.copyOfRange(cutText, 1, cutText.length - 1)), read);
+    assertFalse(java.util.Arrays.equals(budget.cut(java.util.Arrays.copyOfRange(whole, 1, whole.length - 1)), read));
+    String prose = "The committee reviewed the quarterly figures and the audit trail in detail. ".repeat(2_000);
+    int[] all = tok.ids("Dear board, " + prose + "Which figure was wrong?");
+    assertArrayEquals(budget.cut(java.util.Arrays.copyOfRange(all, 1, all.length - 1)),
+        embedder.tokenIds("Dear board, " + prose + "Which figure was wrong?"));
   }
 
   @Test
