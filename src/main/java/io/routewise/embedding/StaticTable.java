@@ -21,7 +21,7 @@ import java.util.HexFormat;
  *
  * <pre>
  * {
- *   "format_version": 1, "kind": "static_embedding",
+ *   "format_version": 2, "kind": "static_embedding",          (1: no token_budget, every token read)
  *   "dimension": 256, "vocab_size": 30522,
  *   "tokenizer": {"model": "all-minilm-l6-v2-q", "resource": "...-tokenizer.json", "sha256": "..."},
  *   "weights": {"vectors": {"file": "vectors.i8", "dtype": "int8", "shape": [30522, 256]},
@@ -43,7 +43,13 @@ import java.util.HexFormat;
  */
 public final class StaticTable {
   public static final String KIND = "static_embedding";
-  public static final int FORMAT_VERSION = 1;
+  /**
+   * The manifest's format: 2 for a table with a {@code token_budget}, 1 for one without (every
+   * token, as before budgets), so a build that knows only 1 refuses a budgeted table by its version
+   * instead of reading every token or calling it damaged.
+   */
+  public static final int FORMAT_VERSION = 2;
+  private static final int FORMAT_EVERY_TOKEN = 1;
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   private final int vocab;
@@ -233,7 +239,7 @@ public final class StaticTable {
     Files.write(dir.resolve("scales.f32"), scaleBytes);
     Files.write(dir.resolve("token_weights.f32"), weightBytes);
     ObjectNode m = JSON.createObjectNode();
-    m.put("format_version", FORMAT_VERSION);
+    m.put("format_version", budget.all() ? FORMAT_EVERY_TOKEN : FORMAT_VERSION);
     m.put("kind", KIND);
     m.put("dimension", dimension);
     m.put("vocab_size", vocab);
@@ -293,9 +299,10 @@ public final class StaticTable {
     if (m == null || !KIND.equals(m.path("kind").asText())) {
       throw new IOException(mf + ": kind must be '" + KIND + "'");
     }
-    if (m.path("format_version").asInt(-1) != FORMAT_VERSION) {
+    int version = m.path("format_version").asInt(-1);
+    if (version != FORMAT_VERSION && version != FORMAT_EVERY_TOKEN) {
       throw new IOException(mf + ": format_version " + m.path("format_version") + " is not supported (expected "
-          + FORMAT_VERSION + ")");
+          + FORMAT_EVERY_TOKEN + " or " + FORMAT_VERSION + ")");
     }
     int vocab = m.path("vocab_size").asInt(-1);
     int dim = m.path("dimension").asInt(-1);
@@ -320,6 +327,10 @@ public final class StaticTable {
     byte[] weightBytes = bytes(dir, mf, w, "token_weights", vocab * 4L);
     TokenBudget budget = TokenBudget.ALL;
     JsonNode b = m.path("token_budget");
+    if (b.isMissingNode() != (version == FORMAT_EVERY_TOKEN)) {
+      throw new IOException(mf + ": format_version " + version + (version == FORMAT_EVERY_TOKEN
+          ? " has no token_budget, but one is given" : " needs a token_budget"));
+    }
     if (!b.isMissingNode()) {
       if (!b.path("head").isInt() || !b.path("tail").isInt() || b.path("head").asInt() < 0 || b.path("tail").asInt() < 0) {
         throw new IOException(mf + ": token_budget needs head and tail, whole numbers >= 0, got " + b);

@@ -273,6 +273,8 @@ class StaticEmbedderTest {
     table.withTokenBudget(StaticTable.TokenBudget.ALL).write(every, new ObjectMapper().createObjectNode());
     JsonNode e = StaticTable.manifestOf(every);
     assertTrue(e.path("token_budget").isMissingNode(), "no budget written: what tables before budgets said");
+    assertEquals(1, e.path("format_version").asInt(), "and their format");
+    assertEquals(2, m.path("format_version").asInt());
     assertFalse(e.path("digest").asText().equals(m.path("digest").asText()), "same rows, another reading: another digest");
     assertEquals(StaticTable.TokenBudget.ALL, StaticTable.read(every).tokenBudget());
     Path other = tmp.resolve("other");
@@ -294,6 +296,16 @@ class StaticEmbedderTest {
     json.writeValue(copy.resolve("manifest.json").toFile(), m);
     e = assertThrows(IOException.class, () -> StaticTable.read(copy));
     assertTrue(e.getMessage().contains("token_budget"), e.getMessage());
+    ((ObjectNode) m.get("token_budget")).put("tail", 63);
+    m.put("format_version", 1); // what a build before budgets reads as "every token": refused both ways
+    json.writeValue(copy.resolve("manifest.json").toFile(), m);
+    e = assertThrows(IOException.class, () -> StaticTable.read(copy));
+    assertTrue(e.getMessage().contains("format_version 1") && e.getMessage().contains("token_budget"), e.getMessage());
+    m.put("format_version", 2);
+    m.remove("token_budget");
+    json.writeValue(copy.resolve("manifest.json").toFile(), m);
+    e = assertThrows(IOException.class, () -> StaticTable.read(copy));
+    assertTrue(e.getMessage().contains("needs a token_budget"), e.getMessage());
   }
 
   @Test
