@@ -2,8 +2,6 @@ package io.routewise.cli;
 
 import io.routewise.config.RoutewiseConfig;
 import io.routewise.data.PromptRecord;
-import io.routewise.embedding.EmbeddingModel;
-import io.routewise.embedding.WordPieceTokenizer;
 import io.routewise.routers.RouterCatalog;
 import io.routewise.routing.Ladder;
 import io.routewise.routing.LadderRule;
@@ -56,13 +54,8 @@ public final class CalibrateCommand implements Callable<Integer> {
       + "prompts; prints the smallest α that keeps within it.")
   Double usdPer1k;
 
-  @Option(names = "--output-tokens", defaultValue = "300",
-      description = "With prices: the assumed length of every answer in tokens (default ${DEFAULT-VALUE}), as eval --prices.")
-  int outputTokens;
-
-  @Option(names = "--token-model", defaultValue = "all-minilm-l6-v2-q",
-      description = "With prices: the tokenizer that counts a prompt's input tokens (default ${DEFAULT-VALUE}).")
-  String tokenModel;
+  @Mixin
+  CostOptions pricing = new CostOptions();
 
   @Option(names = "--strong-model")
   String strongModel;
@@ -86,12 +79,9 @@ public final class CalibrateCommand implements Callable<Integer> {
       System.err.println("--usd-per-1k must be a finite amount >= 0, got " + usdPer1k);
       return 2;
     }
-    if (outputTokens < 0) {
-      System.err.println("--output-tokens must be >= 0, got " + outputTokens);
-      return 2;
-    }
-    if (EmbeddingModel.byId(tokenModel).isEmpty()) {
-      System.err.println("unknown --token-model " + tokenModel);
+    Optional<String> costProblem = pricing.problem();
+    if (costProblem.isPresent()) {
+      System.err.println(costProblem.get());
       return 2;
     }
     List<PromptRecord> prompts = PromptFiles.read(input); // never empty
@@ -163,8 +153,7 @@ public final class CalibrateCommand implements Callable<Integer> {
     double[][] cost = null; // USD per prompt per rung, when every upstream is priced
     double meanInputTokens = 0;
     if (unpriced.isEmpty()) {
-      PromptFiles.Costs costs = PromptFiles.costs(prompts, ladder, WordPieceTokenizer.of(
-          EmbeddingModel.byId(tokenModel).orElseThrow(), setup.embedders().settings().filesDir()), outputTokens);
+      PromptFiles.Costs costs = pricing.costs(prompts, ladder, setup.embedders().settings().filesDir());
       cost = costs.usd();
       meanInputTokens = costs.meanInputTokens();
     }
@@ -175,7 +164,7 @@ public final class CalibrateCommand implements Callable<Integer> {
             .map(r -> r.upstream() + " (" + r.model() + ")").toList())));
     if (cost != null) {
       out.append(String.format(Locale.ROOT, "cost: a prompt's input tokens (%s tokenizer, mean %.0f) x input price + %d "
-          + "output tokens (assumed) x output price%n", tokenModel, meanInputTokens, outputTokens));
+          + "output tokens (assumed) x output price%n", pricing.tokenModel, meanInputTokens, pricing.outputTokens));
     } else {
       out.append("cost: not shown, no price on ").append(String.join(", ", unpriced)).append('\n');
     }

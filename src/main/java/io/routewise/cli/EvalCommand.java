@@ -71,13 +71,8 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--models", split = ",", description = "With --prices: the ladder's other models, comma-separated.")
   List<String> models = new ArrayList<>();
 
-  @Option(names = "--output-tokens", defaultValue = "300",
-      description = "With --prices: the assumed length of every answer in tokens, any model (default ${DEFAULT-VALUE}).")
-  int outputTokens;
-
-  @Option(names = "--token-model", defaultValue = "all-minilm-l6-v2-q",
-      description = "With --prices: the tokenizer that counts a prompt's input tokens (default ${DEFAULT-VALUE}).")
-  String tokenModel;
+  @Mixin
+  CostOptions pricing = new CostOptions();
 
   @Option(names = "--rule", defaultValue = "threshold",
       description = "With --prices: the ladder rule, threshold or price_weighted, as routing.ladder_rule (default ${DEFAULT-VALUE}).")
@@ -238,6 +233,9 @@ public final class EvalCommand implements Callable<Integer> {
     LadderRule.Kind kind = LadderRule.Kind.byConfigName(rule).orElse(null);
     java.util.Optional<String> unsupported = kind == null ? java.util.Optional.of("--rule must be threshold or "
         + "price_weighted, got '" + rule + "'") : LadderRule.unsupported(ladder, kind);
+    if (unsupported.isEmpty()) {
+      unsupported = pricing.problem(); // a negative --output-tokens would price every answer below zero
+    }
     if (unsupported.isPresent()) {
       System.err.println(unsupported.get());
       return 2;
@@ -247,12 +245,7 @@ public final class EvalCommand implements Callable<Integer> {
     int k = ladder.size();
     List<String> ladderModels = ladder.rungs().stream().map(Ladder.Rung::model).toList();
     try (RouterSetup setup = new RouterSetup(opts, strong)) {
-      io.routewise.embedding.EmbeddingModel tokens = io.routewise.embedding.EmbeddingModel.byId(tokenModel)
-          .orElseThrow(() -> new IllegalArgumentException("unknown --token-model " + tokenModel));
-      // The same ids as the model's own tokenizer, without loading its ONNX session.
-      io.routewise.embedding.WordPieceTokenizer tokenizer = io.routewise.embedding.WordPieceTokenizer.of(tokens,
-          setup.embedders().settings().filesDir());
-      PromptFiles.Costs costs = PromptFiles.costs(rows, ladder, tokenizer, outputTokens);
+      PromptFiles.Costs costs = pricing.costs(rows, ladder, setup.embedders().settings().filesDir());
       double[][] cost = costs.usd();
       double[][] quality = new double[n][k];
       for (int p = 0; p < n; p++) {
@@ -270,7 +263,7 @@ public final class EvalCommand implements Callable<Integer> {
       }
       String assumptions = String.format(java.util.Locale.ROOT, "cost per prompt = its input tokens (%s tokenizer,"
           + " mean %.0f) x input price + %d output tokens (assumed, every model) x output price; prices from %s;"
-          + " ladder rule %s", tokenModel, costs.meanInputTokens(), outputTokens, prices.getFileName(), kind.configName());
+          + " ladder rule %s", pricing.tokenModel, costs.meanInputTokens(), pricing.outputTokens, prices.getFileName(), kind.configName());
       CostQualityReport report = new CostQualityReport(bench.getFileName() + ": " + k + " models (n=" + n + ")",
           assumptions, ladderModels, singleCost, singleQuality, TABLE_ALPHAS);
 

@@ -214,6 +214,24 @@ class CalibrateLadderTest {
     assertTrue(unreachable.out().contains("Out of reach: at every α these prompts cost more than"), unreachable.out());
   }
 
+  /** calibrate and eval --prices take the same cost flags and refuse the same bad ones. */
+  @Test
+  void bothCommandsRefuseANegativeAnswerLengthAndAnUnknownTokenizer() throws Exception {
+    String priced = write("priced-flags.yaml", UPSTREAMS).toString();
+    for (List<String> bad : List.of(List.of("--output-tokens", "-1"), List.of("--token-model", "nope"))) {
+      String flag = bad.get(0);
+      LearnedRoutersEndToEndTest.Run c = run(java.util.stream.Stream.concat(java.util.stream.Stream.of("calibrate", "--config", priced,
+          "--router", "length", "--input", PROMPTS.toString(), "--quiet"), bad.stream()).toList());
+      assertEquals(2, c.code(), c.out());
+      assertTrue(c.err().contains(flag), c.err());
+      LearnedRoutersEndToEndTest.Run e = run(java.util.stream.Stream.concat(java.util.stream.Stream.of("eval", "--router", "length",
+          "--bench", PROMPTS.toString(), "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong",
+          "strong-model", "--weak", "weak-model", "--models", "mid-model", "--quiet"), bad.stream()).toList());
+      assertEquals(2, e.code(), e.out());
+      assertTrue(e.err().contains(flag), e.err());
+    }
+  }
+
   private Path write(String name, String text) throws Exception {
     Path p = tmp.resolve(name);
     Files.writeString(p, text);
