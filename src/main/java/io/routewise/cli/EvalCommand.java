@@ -55,7 +55,8 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--plot", description = "Write the quality curves to this PNG.")
   Path plot;
 
-  @Option(names = "--scores-dir", description = "Also write each router's {id,score} lines here (e.g. for apgr.py).")
+  @Option(names = "--scores-dir", description = "Also write each router's {id,score} lines here (e.g. for apgr.py); with --prices, per prompt"
+      + " each rung's models, top_win_rates (raw, before the ladder rule), cost_usd and outcomes.")
   Path scoresDir;
 
   @Option(names = "--seed", defaultValue = "0", description = "Seed of the random baseline (default ${DEFAULT-VALUE}).")
@@ -297,11 +298,17 @@ public final class EvalCommand implements Callable<Integer> {
       for (String spec : wanted) {
         try (Router router = setup.load(spec, upstreams)) {
           double[][] rates = new double[n][];
+          double[][] raw = new double[n][];
           try (var pb = io.routewise.data.TrainingSet.progressBar("score " + spec, n, !quiet)) {
             for (int p = 0; p < n; p++) {
-              rates[p] = ladderRule.acceptance(router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder));
+              raw[p] = router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder);
+              rates[p] = ladderRule.acceptance(raw[p]);
               pb.step();
             }
+          }
+          if (scoresDir != null) {
+            writeLadderScores(scoresDir.resolve(spec.replaceAll("[^A-Za-z0-9._-]", "_") + ".jsonl"), rows, ladder,
+                raw, cost, quality);
           }
           report.add(spec, CostCurve.sweep(rates, cost, quality), CostCurve.atAlphas(n, TABLE_ALPHAS.length,
               (p, a) -> ThresholdRule.rung(rates[p], TABLE_ALPHAS[a]), cost, quality));
@@ -325,6 +332,25 @@ public final class EvalCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** N-way {@code --scores-dir}: per prompt, each rung's model, P(top beats it), cost and outcome. */
+  private static void writeLadderScores(Path file, List<PromptRecord> rows, Ladder ladder, double[][] rates,
+      double[][] cost, double[][] quality) throws Exception {
+    Files.createDirectories(file.getParent());
+    List<String> ladderModels = ladder.rungs().stream().map(Ladder.Rung::model).toList();
+    try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+      for (int i = 0; i < rates.length; i++) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("id", rows.get(i).id());
+        row.put("models", ladderModels);
+        row.put("top_win_rates", rates[i]);
+        row.put("cost_usd", cost[i]);
+        row.put("outcomes", quality[i]);
+        w.write(PromptFiles.JSON.writeValueAsString(row));
+        w.newLine();
+      }
+    }
   }
 
   private static void writeScores(Path file, List<PromptRecord> rows, double[] scores) throws Exception {

@@ -21,6 +21,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -307,9 +308,36 @@ class LearnedRoutersEndToEndTest {
 
     Run weighted = run(List.of("eval", "--embedding-model", MINILM, "--router", "mf=" + mf, "--bench", OUTCOMES.toString(),
         "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
-        "--models", "mid-model", "--ids", "synthetic/1[2-5][0-9]", "--rule", "price_weighted", "--quiet"));
+        "--models", "mid-model", "--ids", "synthetic/1[2-5][0-9]", "--rule", "price_weighted", "--quiet",
+        "--scores-dir", tmp.resolve("ladder-scores").toString()));
     assertEquals(0, weighted.code, weighted.err);
     assertTrue(weighted.out.contains("ladder rule price_weighted"), weighted.out);
+    // --scores-dir on a ladder: each prompt's raw P(top beats rung), cost and outcome per rung, ladder order
+    Map<String, JsonNode> bench = new java.util.HashMap<>();
+    for (String line : Files.readAllLines(OUTCOMES)) {
+      JsonNode r = JSON.readTree(line);
+      bench.put(r.get("id").asText(), r.get("outcomes"));
+    }
+    List<String> dumped = Files.readAllLines(tmp.resolve("ladder-scores").resolve(
+        ("mf=" + mf).replaceAll("[^A-Za-z0-9._-]", "_") + ".jsonl"));
+    assertEquals(40, dumped.size());
+    boolean spread = false;
+    for (String line : dumped) {
+      JsonNode r = JSON.readTree(line);
+      assertEquals("[\"strong-model\",\"mid-model\",\"weak-model\"]", r.get("models").toString());
+      JsonNode rates = r.get("top_win_rates");
+      JsonNode cost = r.get("cost_usd");
+      assertEquals(0, rates.get(0).asDouble());
+      for (int i = 0; i < 3; i++) {
+        assertTrue(rates.get(i).asDouble() >= 0 && rates.get(i).asDouble() <= 1, line);
+        assertEquals(bench.get(r.get("id").asText()).get(r.get("models").get(i).asText()).asDouble(),
+            r.get("outcomes").get(i).asDouble(), line);
+      }
+      assertTrue(cost.get(0).asDouble() > cost.get(1).asDouble() && cost.get(1).asDouble() > cost.get(2).asDouble()
+          && cost.get(2).asDouble() > 0, line);
+      spread |= rates.get(1).asDouble() != rates.get(2).asDouble();
+    }
+    assertTrue(spread, "mf scores each rung on its own");
     assertEquals(hull, meanQuality(weighted.out, "convex hull of single models"), "the same models and costs");
     assertTrue(meanQuality(weighted.out, "length") != meanQuality(e.out, "length"),
         "the other rule routes the same rates differently: " + weighted.out);
