@@ -105,7 +105,23 @@ public final class CalibrateCommand implements Callable<Integer> {
         return 2;
       }
       try (Router r = setup.load(router, strongModel, weakModel, true)) {
-        double[] scores = PromptFiles.score(r, router, prompts, !quiet);
+        int n = prompts.size();
+        double[] scores = new double[n];
+        Failures failures = new Failures();
+        try (var pb = io.routewise.data.TrainingSet.progressBar("score " + router, n, !quiet)) {
+          for (int p = 0; p < n; p++) {
+            try {
+              scores[p] = r.strongWinRate(Prompt.of(prompts.get(p).prompt()));
+            } catch (RouterException e) {
+              failures.add(p, e);
+              scores[p] = 1.0; // as serve routes it: strong
+            }
+            pb.step();
+          }
+        }
+        if (!failures.report(n, "strong")) {
+          return 2;
+        }
         double alpha = threshold(scores, strongPercent / 100);
         long strong = Arrays.stream(scores).filter(s -> s >= alpha).count();
         System.out.printf("For %.1f%% strong model calls for %s, threshold = %.5f%n", strongPercent, router, alpha);
@@ -135,20 +151,23 @@ public final class CalibrateCommand implements Callable<Integer> {
     int n = prompts.size();
     int k = ladder.size();
     double[][] acceptance = new double[n][];
+    Failures failures = new Failures();
     try (Router r = setup.load(router, RouterCatalog.inLadderOrder(config));
         var pb = io.routewise.data.TrainingSet.progressBar("score " + router, n, !quiet)) {
       for (int p = 0; p < n; p++) {
-        double[] rates;
         try {
-          rates = RoutingService.checked(r.topWinRates(Prompt.of(prompts.get(p).prompt()), ladder), ladder);
+          acceptance[p] = rule.acceptance(RoutingService.checked(r.topWinRates(Prompt.of(prompts.get(p).prompt()),
+              ladder), ladder));
         } catch (RouterException e) {
-          System.err.println(input + ": prompt " + (p + 1) + ": " + router + " failed (" + e.kind() + "): "
-              + e.getMessage() + "; serve would send it to " + ladder.top().upstream());
-          return 2;
+          failures.add(p, e);
+          acceptance[p] = new double[k]; // as serve routes it: the top at every α (no rung below ever takes over)
+          Arrays.fill(acceptance[p], 1, k, 2.0);
         }
-        acceptance[p] = rule.acceptance(rates);
         pb.step();
       }
+    }
+    if (!failures.report(n, ladder.top().upstream())) {
+      return 2;
     }
     double[][] cost = null; // USD per prompt per rung, when every upstream is priced
     double meanInputTokens = 0;
@@ -214,6 +233,36 @@ public final class CalibrateCommand implements Callable<Integer> {
           BigDecimal.valueOf(usdPer1k).stripTrailingZeros().toPlainString(), router, found.alpha(), routerName(), found.alpha(), row);
     }
     return 0;
+  }
+
+  /**
+   * Prompts the router failed on ({@link RouterException}: a judge down, a timeout). serve sends each
+   * such request to the top and counts it, so calibrate does the same and says how many, instead of
+   * stopping at the first; only when every prompt failed is there nothing to calibrate on.
+   */
+  private final class Failures {
+    private int count;
+    private String first;
+
+    void add(int prompt, RouterException e) {
+      if (count++ == 0) {
+        first = "prompt " + (prompt + 1) + ": " + e.kind() + ": " + e.getMessage();
+      }
+    }
+
+    /** Says what failed on stderr; false when every one of the {@code n} prompts did. */
+    boolean report(int n, String top) {
+      if (count == 0) {
+        return true;
+      }
+      System.err.printf(Locale.ROOT, "%s: %s failed on %d of %d prompts (first, %s); counted as serve routes them, to"
+          + " %s%n", input, router, count, n, first, top);
+      if (count == n) {
+        System.err.println("nothing to calibrate on: the router failed on every prompt");
+        return false;
+      }
+      return true;
+    }
   }
 
   /**

@@ -128,6 +128,74 @@ class CausalLlmServeTest {
     assertTrue(table.lines().anyMatch(l -> l.startsWith("| causal_llm")), table);
   }
 
+  /**
+   * calibrate does what serve does when the judge fails on a prompt: counts it for the top upstream,
+   * says how many failed, and goes on; two upstreams and a ladder alike. Every prompt failing is an error.
+   */
+  @Test
+  void calibrateCountsAPromptTheJudgeFailsOnAsServeRoutesIt() throws Exception {
+    judgeRates("capital", "5"); // strong win rate 0.1
+    judgeRates("Sort", "5");
+    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).withRequestBody(containing("Riemann"))
+        .willReturn(aResponse().withStatus(500).withBody("down")));
+    Path prompts = tmp.resolve("prompts.jsonl");
+    Files.writeString(prompts, """
+        {"id": "a", "prompt": "What is the capital of Peru?"}
+        {"id": "b", "prompt": "Prove the Riemann hypothesis"}
+        {"id": "c", "prompt": "Sort a list"}
+        """);
+    String up = "{base_url: \"http://127.0.0.1:9/v1\", api_key: none, ";
+    Path two = tmp.resolve("two.yaml");
+    Files.writeString(two, "upstreams:\n  strong: " + up + "model: strong-model}\n  weak: " + up + "model: weak-model}\n"
+        + routersYaml());
+    Run r = capture("calibrate", "--router", "causal_llm", "--config", two.toString(), "--input", prompts.toString(),
+        "--strong-percent", "34", "--quiet");
+    assertEquals(0, r.code, r.err);
+    assertTrue(r.err.contains("causal_llm failed on 1 of 3 prompts (first, prompt 2: "), r.err);
+    assertTrue(r.err.contains("to strong"), r.err);
+    // the failed prompt scores as strong (1.0), above the two the judge rated (0.1): it is the third sent strong
+    assertTrue(r.out.contains("(1 of 3 prompts score >= it"), r.out);
+    assertTrue(Double.parseDouble(r.out.replaceAll("(?s).*threshold = ([0-9.]+).*", "$1")) > 0.1, r.out);
+
+    Path three = tmp.resolve("three.yaml");
+    Files.writeString(three, "upstreams:\n  strong: " + up + "model: strong-model, price: {input: 10, output: 30}}\n"
+        + "  mid: " + up + "model: mid-model, price: {input: 1, output: 3}}\n"
+        + "  weak: " + up + "model: weak-model, price: {input: 0.1, output: 0.3}}\n" + routersYaml());
+    Run ladder = capture("calibrate", "--router", "causal_llm", "--config", three.toString(), "--input",
+        prompts.toString(), "--quiet");
+    assertEquals(0, ladder.code, ladder.err);
+    assertTrue(ladder.err.contains("causal_llm failed on 1 of 3 prompts"), ladder.err);
+    // at α = 1 the two rated prompts go to the cheapest; the failed one stays on the top
+    String last = ladder.out.lines().filter(l -> l.trim().startsWith("1 ")).findFirst()
+        .orElseThrow(() -> new AssertionError(ladder.out));
+    assertTrue(last.matches("\\s*1\\s+33\\.3%\\s+0\\.0%\\s+66\\.7%.*"), ladder.out);
+
+    judge.resetAll();
+    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(500).withBody("down")));
+    Run none = capture("calibrate", "--router", "causal_llm", "--config", three.toString(), "--input",
+        prompts.toString(), "--quiet");
+    assertEquals(2, none.code, none.out);
+    assertTrue(none.err.contains("failed on 3 of 3 prompts") && none.err.contains("nothing to calibrate on"), none.err);
+  }
+
+  record Run(int code, String out, String err) {}
+
+  private static Run capture(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream oldOut = System.out;
+    PrintStream oldErr = System.err;
+    try {
+      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+      int code = cli(args);
+      return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+
   private static int cli(String... args) {
     return new CommandLine(new Main()).execute(args);
   }
