@@ -176,7 +176,7 @@ public final class DistillCommand implements Callable<Integer> {
       raw = align(m, tokenizer, raw, budget, recipe);
     }
     StaticTable table = StaticDistiller.distill(raw, m, tokenizer,
-        new StaticDistiller.Recipe(dim, w, sifA, int8), texts, recipe).withTokenBudget(budget);
+        new StaticDistiller.Recipe(dim, w, sifA, int8), texts, budget, recipe);
     if (w == Weighting.CORPUS) {
       ((ObjectNode) recipe.get("weighting")).set("corpus", files);
     }

@@ -54,12 +54,14 @@ public final class StaticDistiller {
   public record Recipe(int dimension, Weighting weighting, double sifA, boolean int8) {}
 
   /**
-   * The whole recipe over the model's token vectors ({@link #tokenVectors}): PCA, weights, int8.
-   * {@code corpus} gives the token counts of {@link Weighting#CORPUS}. What was done, with the PCA's
+   * The whole recipe over the model's token vectors ({@link #tokenVectors}): PCA, weights, int8, and
+   * the table reading {@code budget} of a prompt. {@code corpus} gives the token counts of
+   * {@link Weighting#CORPUS}, of the tokens the table will read. What was done, with the PCA's
    * explained variance, is added to {@code record} (the table manifest's {@code recipe}).
    */
   public static StaticTable distill(float[] tokenVectors, EmbeddingModel model, WordPieceTokenizer tokenizer,
-      Recipe recipe, List<String> corpus, com.fasterxml.jackson.databind.node.ObjectNode record) {
+      Recipe recipe, List<String> corpus, StaticTable.TokenBudget budget,
+      com.fasterxml.jackson.databind.node.ObjectNode record) {
     int vocab = tokenizer.vocabSize();
     int d = model.dimension();
     com.fasterxml.jackson.databind.node.ObjectNode source = record.putObject("source");
@@ -88,8 +90,9 @@ public final class StaticDistiller {
       case NONE -> unitWeights(tokenizer);
       case ZIPF -> sifWeights(tokenizer, null, recipe.sifA());
       case CORPUS -> {
-        long[] counts = counts(tokenizer, corpus);
-        w.put("prompts", corpus.size()).put("tokens_counted", Arrays.stream(counts).sum());
+        long[] counts = counts(tokenizer, corpus, budget); // p(token) among the tokens the table reads
+        w.put("prompts", corpus.size()).put("tokens_counted", Arrays.stream(counts).sum())
+            .put("counted", budget.describe() + " of each prompt");
         yield sifWeights(tokenizer, counts, recipe.sifA());
       }
     };
@@ -98,7 +101,7 @@ public final class StaticDistiller {
     }
     StaticTable table = StaticTable.ofFloats(vocab, d, vectors, weights, model.id());
     record.put("quantization", recipe.int8() ? "int8, symmetric, one scale per dimension" : "none (float32)");
-    return recipe.int8() ? table.quantized() : table;
+    return (recipe.int8() ? table.quantized() : table).withTokenBudget(budget);
   }
 
   private static boolean zero(float[] v, int row, int dim) {
@@ -343,10 +346,17 @@ public final class StaticDistiller {
   }
 
   /** How often each token occurs in the texts (no [CLS] or [SEP]). */
-  public static long[] counts(WordPieceTokenizer tokenizer, List<String> texts) {
+  public static long[] counts(WordPieceTokenizer tokenizer, List<String> texts, StaticTable.TokenBudget budget) {
     long[] counts = new long[tokenizer.vocabSize()];
     for (String text : texts) {
-      tokenizer.tokenize(text, t -> counts[t]++);
+      if (budget.all()) {
+        tokenizer.tokenize(text, t -> counts[t]++);
+      } else {
+        int[] ids = tokenizer.ids(text); // [CLS] ... [SEP]
+        for (int t : budget.cut(Arrays.copyOfRange(ids, 1, ids.length - 1))) {
+          counts[t]++;
+        }
+      }
     }
     return counts;
   }

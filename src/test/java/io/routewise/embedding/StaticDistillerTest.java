@@ -47,7 +47,7 @@ class StaticDistillerTest {
       "Write a haiku about the sea.", "What is the derivative of sin(x)?");
 
   StaticTable distill(float[] raw, StaticDistiller.Recipe recipe, ObjectNode record) {
-    return StaticDistiller.distill(raw, MODEL, tokenizer, recipe, CORPUS, record);
+    return StaticDistiller.distill(raw, MODEL, tokenizer, recipe, CORPUS, StaticTable.TokenBudget.ALL, record);
   }
 
   @Test
@@ -117,7 +117,7 @@ class StaticDistillerTest {
 
   @Test
   void sifWeighsAFrequentTokenBelowARareOneAndUnusedTokensAtZero() {
-    long[] counts = StaticDistiller.counts(tokenizer, CORPUS);
+    long[] counts = StaticDistiller.counts(tokenizer, CORPUS, StaticTable.TokenBudget.ALL);
     float[] w = StaticDistiller.sifWeights(tokenizer, counts, 1e-3);
     int what = tokenizer.ids("what")[1];
     int haiku = tokenizer.ids("sea")[1];
@@ -129,6 +129,27 @@ class StaticDistillerTest {
     assertEquals(0f, w[unused]);
     float[] zipf = StaticDistiller.sifWeights(tokenizer, null, 1e-4);
     assertTrue(zipf[tokenizer.ids("the")[1]] < zipf[violin], "Zipf: an early (frequent) id weighs less");
+  }
+
+  /** With a token budget, corpus weighting counts the tokens the table will read, not the skipped middle. */
+  @Test
+  void corpusCountsWithABudgetSkipTheMiddleAsTheTableDoes() {
+    String text = "what is the sea " + "rain ".repeat(40) + "violin " + "rain ".repeat(40) + "what a haiku";
+    int violin = tokenizer.ids("violin")[1];
+    int what = tokenizer.ids("what")[1];
+    int rain = tokenizer.ids("rain")[1];
+    long[] all = StaticDistiller.counts(tokenizer, List.of(text), StaticTable.TokenBudget.ALL);
+    StaticTable.TokenBudget budget = new StaticTable.TokenBudget(10, 10);
+    long[] cut = StaticDistiller.counts(tokenizer, List.of(text), budget);
+    assertEquals(1, all[violin]);
+    assertEquals(0, cut[violin], "violin sits in the skipped middle");
+    assertEquals(2, cut[what]);
+    assertEquals(20, java.util.Arrays.stream(cut).sum());
+    assertEquals(80, all[rain]);
+    int[] ids = tokenizer.ids(text);
+    long readRain = java.util.Arrays.stream(budget.cut(java.util.Arrays.copyOfRange(ids, 1, ids.length - 1)))
+        .filter(t -> t == rain).count();
+    assertEquals(readRain, cut[rain]);
   }
 
   static double cos(float[] a, float[] b) {
