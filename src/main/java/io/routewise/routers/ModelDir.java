@@ -95,7 +95,8 @@ public final class ModelDir {
   /**
    * The trained model id standing for the strong (or weak) upstream: the {@code strong_model}
    * ({@code weak_model}) setting, else the upstream's {@code router_model}, else its {@code model}
-   * when this directory knows it, else the manifest's {@code default_strong} ({@code default_weak}).
+   * when this directory can place it ({@link #byModel}), else the manifest's {@code default_strong}
+   * ({@code default_weak}).
    */
   public String upstreamModel(RouterContext ctx, boolean strong) throws IOException {
     String key = strong ? "strong_model" : "weak_model";
@@ -112,8 +113,11 @@ public final class ModelDir {
     if (upstream != null && upstream.routerModel() != null) {
       return known(upstream);
     }
-    if (upstream != null && models.contains(upstream.model())) {
-      return upstream.model();
+    if (upstream != null) {
+      java.util.Optional<String> named = byModel(upstream, models);
+      if (named.isPresent()) {
+        return named.get();
+      }
     }
     String field = strong ? "default_strong" : "default_weak";
     String fallback = text(field, null);
@@ -127,7 +131,7 @@ public final class ModelDir {
   /**
    * The trained model id standing for each upstream, in the context's ladder order: strong and weak
    * as {@link #upstreamModel} places them (their defaults unchanged), every other upstream by its
-   * {@code router_model}, else by its {@code model}. An upstream placed by neither is an error that
+   * {@code router_model}, else by its {@code model} ({@link #byModel}). An upstream placed by neither is an error that
    * names each such upstream and lists every id this directory knows, so the fix is one key away.
    */
   public java.util.Map<String, String> placeUpstreams(RouterContext ctx) throws IOException {
@@ -139,8 +143,8 @@ public final class ModelDir {
         placed.put(u.name(), upstreamModel(ctx, u.name().equals("strong")));
       } else if (u.routerModel() != null) {
         placed.put(u.name(), known(u));
-      } else if (models.contains(u.model())) {
-        placed.put(u.name(), u.model());
+      } else if (byModel(u, models).isPresent()) {
+        placed.put(u.name(), byModel(u, models).get());
       } else {
         unplaced.add("upstreams." + u.name() + " (model '" + u.model() + "')");
       }
@@ -151,6 +155,41 @@ public final class ModelDir {
           + " to one of: " + String.join(", ", models));
     }
     return placed;
+  }
+
+  /**
+   * The trained id an upstream's {@code model} names, when it names one: the id itself; else its form
+   * as the training data writes model ids (lower case, no provider prefix: {@code
+   * openai/GPT-4o-mini} is {@code gpt-4o-mini}); else that form's one dated snapshot ({@code
+   * gpt-4o-mini} is {@code gpt-4o-mini-2024-07-18}; none when two snapshots share the name, as
+   * gpt-4o's do). A placement other than the id itself is logged, so the operator sees it.
+   */
+  private java.util.Optional<String> byModel(io.routewise.config.UpstreamConfig upstream, List<String> models) {
+    String model = upstream.model();
+    if (models.contains(model)) {
+      return java.util.Optional.of(model);
+    }
+    java.util.Optional<String> found = canonicalMatch(model, models);
+    found.ifPresent(id -> LOG.info("upstreams.{}: model '{}' placed on {}'s trained model '{}' (set router_model to "
+        + "choose another)", upstream.name(), model, dir.getFileName(), id));
+    return found;
+  }
+
+  private static final java.util.regex.Pattern SNAPSHOT = java.util.regex.Pattern.compile(
+      "\\d{4}-\\d{2}-\\d{2}|\\d{8}|\\d{4}");
+
+  /** {@link #byModel}'s rule past the exact id, for {@code model} among {@code models}. */
+  static java.util.Optional<String> canonicalMatch(String model, List<String> models) {
+    String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+    if (name.isEmpty()) {
+      return java.util.Optional.empty();
+    }
+    if (models.contains(name)) {
+      return java.util.Optional.of(name);
+    }
+    List<String> snapshots = models.stream().filter(m -> m.startsWith(name + "-")
+        && SNAPSHOT.matcher(m.substring(name.length() + 1)).matches()).toList();
+    return snapshots.size() == 1 ? java.util.Optional.of(snapshots.get(0)) : java.util.Optional.empty();
   }
 
   /** An upstream's {@code router_model}, which must be one of this directory's models. */

@@ -57,9 +57,9 @@ class ModelDirPlacementTest {
   void anUpstreamItCannotPlaceStopsTheStartNamingItAndListingTheKnownIds() throws IOException {
     ModelDir md = ModelDir.open(Path.of("models/mf"), "mf");
     IOException e = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
-        upstream("strong", "gpt-4o", null), upstream("mini", "gpt-4o-mini", null),
+        upstream("strong", "gpt-4o", null), upstream("mini", "gpt-4o-mini-fast", null),
         upstream("local", "phi3:mini", null), upstream("weak", "llama3.1:8b", null))));
-    assertTrue(e.getMessage().contains("upstreams.mini (model 'gpt-4o-mini'), upstreams.local (model 'phi3:mini')"),
+    assertTrue(e.getMessage().contains("upstreams.mini (model 'gpt-4o-mini-fast'), upstreams.local (model 'phi3:mini')"),
         e.getMessage());
     assertTrue(e.getMessage().contains("set router_model on each to one of: ") && e.getMessage().contains("gpt-4o-mini-2024-07-18"),
         e.getMessage());
@@ -68,6 +68,38 @@ class ModelDirPlacementTest {
         upstream("weak", "llama3.1:8b", null))));
     assertTrue(typo.getMessage().startsWith("upstreams.mini.router_model 'gpt-4o-mini-2024' is not a model of"),
         typo.getMessage());
+  }
+
+  /**
+   * A provider's spelling of a trained id places it (case, an "org/" prefix), and so does a name
+   * whose one dated snapshot was trained; a name two snapshots share places nothing.
+   */
+  @Test
+  void aModelIsPlacedByItsProviderSpellingOrItsOneDatedSnapshot() throws IOException {
+    ModelDir md = ModelDir.open(Path.of("models/mf"), "mf");
+    Map<String, String> placed = md.placeUpstreams(context(Map.of(),
+        upstream("strong", "anthropic/claude-3-opus", null),
+        upstream("mini", "openai/GPT-4o-mini", null),
+        upstream("llama", "meta-llama/Llama-3.1-8B-Instruct", null),
+        upstream("turbo", "gpt-3.5-turbo", null),
+        upstream("weak", "llama3.1:8b", null)));
+    assertEquals("claude-3-opus-20240229", placed.get("strong"), "strong by its model too, before the default");
+    assertEquals("gpt-4o-mini-2024-07-18", placed.get("mini"));
+    assertEquals("llama-3.1-8b-instruct", placed.get("llama"));
+    assertEquals("gpt-3.5-turbo", placed.get("turbo"), "a trained id is itself, not one of its snapshots");
+    assertEquals("llama-3.1-8b-instruct", placed.get("weak"), "not placeable: the manifest's default");
+    List<String> models = md.placeableModels();
+    assertEquals(java.util.Optional.of("gpt-4-0314"), ModelDir.canonicalMatch("GPT-4", models));
+    assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("gpt-4o", models), "two snapshots: 05-13, 08-06");
+    assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("claude-3-5-sonnet", models));
+    assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("gpt-4o-mini-2024", models));
+    assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("openai/", models));
+    IOException e = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
+        upstream("strong", "gpt-4o", null), upstream("sonnet", "claude-3-5-sonnet", null),
+        upstream("weak", "llama3.1:8b", null))));
+    assertTrue(e.getMessage().contains("upstreams.sonnet (model 'claude-3-5-sonnet')"), e.getMessage());
+    assertEquals("gpt-4o-2024-05-13", md.upstreamModel(context(Map.of(), upstream("strong", "gpt-4o", null),
+        upstream("weak", "llama3.1:8b", null)), true), "an ambiguous strong keeps the default, as before");
   }
 
   @org.junit.jupiter.api.io.TempDir
