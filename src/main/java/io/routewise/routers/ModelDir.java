@@ -47,6 +47,8 @@ public final class ModelDir {
 
   private final Path dir;
   private final JsonNode manifest;
+  /** Upstreams whose placement by {@link #byModel} was logged: once each, however often it is asked. */
+  private final java.util.Set<String> loggedPlacements = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private ModelDir(Path dir, JsonNode manifest) {
     this.dir = dir;
@@ -143,10 +145,13 @@ public final class ModelDir {
         placed.put(u.name(), upstreamModel(ctx, u.name().equals("strong")));
       } else if (u.routerModel() != null) {
         placed.put(u.name(), known(u));
-      } else if (byModel(u, models).isPresent()) {
-        placed.put(u.name(), byModel(u, models).get());
       } else {
-        unplaced.add("upstreams." + u.name() + " (model '" + u.model() + "')");
+        java.util.Optional<String> named = byModel(u, models);
+        if (named.isPresent()) {
+          placed.put(u.name(), named.get());
+        } else {
+          unplaced.add("upstreams." + u.name() + " (model '" + u.model() + "')");
+        }
       }
     }
     if (!unplaced.isEmpty()) {
@@ -170,8 +175,8 @@ public final class ModelDir {
       return java.util.Optional.of(model);
     }
     java.util.Optional<String> found = canonicalMatch(model, models);
-    found.ifPresent(id -> LOG.info("upstreams.{}: model '{}' placed on {}'s trained model '{}' (set router_model to "
-        + "choose another)", upstream.name(), model, dir.getFileName(), id));
+    found.filter(id -> loggedPlacements.add(upstream.name())).ifPresent(id -> LOG.info("upstreams.{}: model '{}' placed "
+        + "on {}'s trained model '{}' (set router_model to choose another)", upstream.name(), model, dir.getFileName(), id));
     return found;
   }
 
