@@ -61,9 +61,9 @@ public final class Routewise implements AutoCloseable {
   public static Routewise start(RoutewiseConfig config, RouterCatalog catalog, EmbedderSource embedders,
       AutoCloseable closeEmbedders) {
     ConfigProblems problems = config.routers().problems();
-    LadderRule.Kind ruleKind = LadderRule.Kind.byConfigName(config.routing().ladderRule()).orElseThrow();
-    LadderRule.unsupported(RouterCatalog.ladder(config), ruleKind)
-        .ifPresent(why -> problems.add("routing.ladder_rule", why));
+    String ruleSetting = config.routing().ladderRule();
+    LadderRule.Kind.byConfigName(ruleSetting).flatMap(kind -> LadderRule.unsupported(RouterCatalog.ladder(config), kind))
+        .ifPresent(why -> problems.add("routing.ladder_rule", why)); // auto never fails: it falls back to threshold
     Map<String, Router> routers = catalog.load(config, embedders, problems); // none when there are problems
     problems.throwIfAny();
     RoutewiseMetrics metrics = new RoutewiseMetrics();
@@ -84,9 +84,11 @@ public final class Routewise implements AutoCloseable {
     }
     List<UpstreamConfig> upstreams = RouterCatalog.inLadderOrder(config);
     Ladder ladder = RouterCatalog.ladder(config);
+    Map<String, LadderRule> rules = new LinkedHashMap<>();
+    routers.forEach((name, router) -> rules.put(name, LadderRule.forRouter(ladder, ruleSetting, router)));
     if (upstreams.size() > 2) {
       LOG.info("routing among {} upstreams, most capable first: {}; ladder rule {}", upstreams.size(),
-          describe(upstreams), ruleKind.configName());
+          describe(upstreams), describe(ruleSetting, rules));
     }
     List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
     if (!unpriced.isEmpty()) {
@@ -121,7 +123,7 @@ public final class Routewise implements AutoCloseable {
       metrics.sharedState();
     }
     RoutingService routing = new RoutingService(routers, config.routing().router(), config.routing().threshold(),
-        metrics, scoring, LadderRule.of(ladder, ruleKind), targets, pins);
+        metrics, scoring, rules, targets, pins);
     AutoCloseable closeState = () -> {
       if (sync != null) {
         sync.close();
@@ -161,6 +163,20 @@ public final class Routewise implements AutoCloseable {
   }
 
   /** {@code strong (gpt-4o, $2.5/$10 per M) > mini (gpt-4o-mini, $0.15/$0.6 per M) > weak (llama3.1:8b, no price)} */
+  /** "threshold", or for auto which routers got which rule: "auto (price_weighted: mf; threshold: random, length)". */
+  private static String describe(String setting, Map<String, LadderRule> rules) {
+    if (!LadderRule.AUTO.equals(setting)) {
+      return setting;
+    }
+    Map<String, List<String>> byKind = new LinkedHashMap<>();
+    rules.forEach((router, rule) -> byKind.computeIfAbsent(rule.kind().configName(), k -> new java.util.ArrayList<>())
+        .add(router));
+    StringBuilder b = new StringBuilder("auto (");
+    byKind.forEach((kind, names) -> b.append(b.length() > 6 ? "; " : "").append(kind).append(": ")
+        .append(String.join(", ", names)));
+    return b.append(')').toString();
+  }
+
   private static String describe(List<UpstreamConfig> ladder) {
     return String.join(" > ", ladder.stream().map(u -> u.name() + " (" + u.model() + ", " + (u.price() == null
         ? "no price" : "$" + u.price().input() + "/$" + u.price().output() + " per M") + ")").toList());

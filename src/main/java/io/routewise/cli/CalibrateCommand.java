@@ -135,13 +135,13 @@ public final class CalibrateCommand implements Callable<Integer> {
   /** The config's ladder and rule, as serve decides: shares (and cost) per α, and the α asked for. */
   private int ladder(RouterSetup setup, RoutewiseConfig config, List<PromptRecord> prompts) throws Exception {
     Ladder ladder = RouterCatalog.ladder(config);
-    LadderRule.Kind kind = LadderRule.Kind.byConfigName(config.routing().ladderRule()).orElseThrow();
-    Optional<String> unsupported = LadderRule.unsupported(ladder, kind);
+    Optional<String> unsupported = LadderRule.Kind.byConfigName(config.routing().ladderRule())
+        .flatMap(named -> LadderRule.unsupported(ladder, named)); // auto falls back instead
     if (unsupported.isPresent()) {
       System.err.println("routing.ladder_rule: " + unsupported.get());
       return 2;
     }
-    LadderRule rule = LadderRule.of(ladder, kind);
+    LadderRule.Kind kind = null;
     List<String> unpriced = ladder.rungs().stream().filter(r -> !r.priced()).map(Ladder.Rung::upstream).toList();
     if (usdPer1k != null && !unpriced.isEmpty()) {
       System.err.println("--usd-per-1k needs a price on every upstream (upstreams.<name>.price); none on: "
@@ -154,6 +154,8 @@ public final class CalibrateCommand implements Callable<Integer> {
     Failures failures = new Failures();
     try (Router r = setup.load(router, RouterCatalog.inLadderOrder(config));
         var pb = io.routewise.data.TrainingSet.progressBar("score " + router, n, !quiet)) {
+      LadderRule rule = LadderRule.forRouter(ladder, config.routing().ladderRule(), r); // as serve gives it this router
+      kind = rule.kind();
       for (int p = 0; p < n; p++) {
         try {
           acceptance[p] = rule.acceptance(RoutingService.checked(r.topWinRates(Prompt.of(prompts.get(p).prompt()),
@@ -179,7 +181,8 @@ public final class CalibrateCommand implements Callable<Integer> {
 
     StringBuilder out = new StringBuilder();
     out.append(String.format(Locale.ROOT, "%s on %d prompts, ladder rule %s; upstreams, most capable first: %s%n",
-        router, n, kind.configName(), String.join(", ", ladder.rungs().stream()
+        router, n, kind.configName() + (LadderRule.AUTO.equals(config.routing().ladderRule()) ? " (auto)" : ""),
+        String.join(", ", ladder.rungs().stream()
             .map(r -> r.upstream() + " (" + r.model() + ")").toList())));
     if (cost != null) {
       out.append(String.format(Locale.ROOT, "cost: a prompt's input tokens (%s tokenizer, mean %.0f) x input price + %d "

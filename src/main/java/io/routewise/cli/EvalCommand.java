@@ -75,8 +75,9 @@ public final class EvalCommand implements Callable<Integer> {
   @Mixin
   CostOptions pricing = new CostOptions();
 
-  @Option(names = "--rule", defaultValue = "threshold",
-      description = "With --prices: the ladder rule, threshold or price_weighted, as routing.ladder_rule (default ${DEFAULT-VALUE}).")
+  @Option(names = "--rule", defaultValue = "auto",
+      description = "With --prices: the ladder rule, auto, threshold or price_weighted, as routing.ladder_rule (default "
+          + "${DEFAULT-VALUE}: price_weighted for routers that score each model, and the oracle; threshold for the others).")
   String rule;
 
   @Option(names = "--ids", description = "Only prompts whose id matches this regular expression (e.g. 'dcrouter/test/.*').")
@@ -150,7 +151,7 @@ public final class EvalCommand implements Callable<Integer> {
     if (prices != null) {
       return costQuality(all);
     }
-    if (!rule.equals("threshold")) {
+    if (!rule.equals(LadderRule.AUTO)) {
       System.err.println("--rule chooses among more than two models: it needs --prices");
       return 2;
     }
@@ -231,9 +232,9 @@ public final class EvalCommand implements Callable<Integer> {
       rungs.add(new Ladder.Rung(name, m, pr[0], pr[1]));
     }
     Ladder ladder = Ladder.byPrice(rungs);
-    LadderRule.Kind kind = LadderRule.Kind.byConfigName(rule).orElse(null);
-    java.util.Optional<String> unsupported = kind == null ? java.util.Optional.of("--rule must be threshold or "
-        + "price_weighted, got '" + rule + "'") : LadderRule.unsupported(ladder, kind);
+    java.util.Optional<String> unsupported = !LadderRule.configNames().contains(rule)
+        ? java.util.Optional.of("--rule must be one of " + LadderRule.configNames() + ", got '" + rule + "'")
+        : LadderRule.Kind.byConfigName(rule).flatMap(named -> LadderRule.unsupported(ladder, named));
     if (unsupported.isEmpty()) {
       unsupported = pricing.problem(); // a negative --output-tokens would price every answer below zero
     }
@@ -241,7 +242,10 @@ public final class EvalCommand implements Callable<Integer> {
       System.err.println(unsupported.get());
       return 2;
     }
-    LadderRule ladderRule = LadderRule.of(ladder, kind); // the same rule as serve's routing.ladder_rule
+    // Each curve under the rule serve would give its router (routing.ladder_rule); random spreads one
+    // score, the oracle knows each model's outcome.
+    LadderRule oneScoreRule = LadderRule.of(ladder, LadderRule.kindFor(ladder, rule, false));
+    LadderRule oracleRule = LadderRule.of(ladder, LadderRule.kindFor(ladder, rule, true));
     int n = rows.size();
     int k = ladder.size();
     List<String> ladderModels = ladder.rungs().stream().map(Ladder.Rung::model).toList();
@@ -264,7 +268,9 @@ public final class EvalCommand implements Callable<Integer> {
       }
       String assumptions = String.format(java.util.Locale.ROOT, "cost per prompt = its input tokens (%s tokenizer,"
           + " mean %.0f) x input price + %d output tokens (assumed, every model) x output price; prices from %s;"
-          + " ladder rule %s", pricing.tokenModel, costs.meanInputTokens(), pricing.outputTokens, prices.getFileName(), kind.configName());
+          + " ladder rule %s", pricing.tokenModel, costs.meanInputTokens(), pricing.outputTokens, prices.getFileName(),
+          !rule.equals(LadderRule.AUTO) ? rule : "auto (" + oracleRule.kind().configName() + " for routers that score"
+              + " each model and the oracle, " + oneScoreRule.kind().configName() + " for the others)");
       CostQualityReport report = new CostQualityReport(bench.getFileName() + ": " + k + " models (n=" + n + ")",
           assumptions, ladderModels, singleCost, singleQuality, TABLE_ALPHAS);
 
@@ -275,7 +281,7 @@ public final class EvalCommand implements Callable<Integer> {
       for (int run = 0; run < 10; run++) {
         double[][] rates = new double[n][];
         for (int p = 0; p < n; p++) {
-          rates[p] = ladderRule.acceptance(ladder.fromStrongWinRate(rnd.nextDouble()));
+          rates[p] = oneScoreRule.acceptance(ladder.fromStrongWinRate(rnd.nextDouble()));
         }
         runs.add(CostCurve.atAlphas(n, grid.length, (p, a) -> ThresholdRule.rung(rates[p], grid[a]), cost, quality));
       }
@@ -297,6 +303,7 @@ public final class EvalCommand implements Callable<Integer> {
       wanted.removeIf(r -> r.equals("random"));
       for (String spec : wanted) {
         try (Router router = setup.load(spec, upstreams)) {
+          LadderRule ladderRule = LadderRule.forRouter(ladder, rule, router);
           double[][] rates = new double[n][];
           double[][] raw = new double[n][];
           try (var pb = io.routewise.data.TrainingSet.progressBar("score " + spec, n, !quiet)) {
@@ -321,7 +328,7 @@ public final class EvalCommand implements Callable<Integer> {
         for (int r = 1; r < k; r++) {
           oracle[p][r] = quality[p][0] > quality[p][r] ? 1 : quality[p][0] < quality[p][r] ? 0 : 0.5;
         }
-        oracle[p] = ladderRule.acceptance(oracle[p]);
+        oracle[p] = oracleRule.acceptance(oracle[p]);
       }
       report.add("oracle (outcomes as win rates)", CostCurve.sweep(oracle, cost, quality), CostCurve.atAlphas(n,
           TABLE_ALPHAS.length, (p, a) -> ThresholdRule.rung(oracle[p], TABLE_ALPHAS[a]), cost, quality));

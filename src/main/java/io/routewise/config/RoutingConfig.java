@@ -12,19 +12,20 @@ package io.routewise.config;
  * @param passthrough where other OpenAI endpoints under {@code /v1} (embeddings, responses, files...)
  *     are sent unchanged: {@code strong}, {@code weak}, or {@code none} (404, the default)
  * @param sessionPinning whether (and how) a session's turns follow its first turn's route
- * @param ladderRule with more than two upstreams, how win rates and α choose one: {@code threshold}
- *     or {@code price_weighted} ({@code io.routewise.routing.LadderRule})
+ * @param ladderRule with more than two upstreams, how win rates and α choose one: {@code auto} (the
+ *     default: per router, {@code io.routewise.routing.LadderRule#forRouter}), {@code threshold} or
+ *     {@code price_weighted}
  */
 public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue,
     java.time.Duration scoringTimeout, boolean failover, String passthrough, SessionPinning sessionPinning,
     String ladderRule) {
-  public static final String THRESHOLD_RULE = "threshold";
+  public static final String AUTO_RULE = "auto";
 
   public static final long DEFAULT_SCORING_TIMEOUT_MS = 2_000;
 
   /** For the offline commands (score, eval, calibrate): one caller, so routers score inline. */
   public RoutingConfig(String router, double threshold) {
     this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false, "none",
-        SessionPinning.OFF, THRESHOLD_RULE);
+        SessionPinning.OFF, AUTO_RULE);
   }
 }

@@ -5,7 +5,8 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * How a ladder's per-rung win rates and α become a rung: one of two rules, each reduced to a value
+ * How a ladder's per-rung win rates and α become a rung: one of two rules (by default each router
+ * gets the one that suits it, {@link #forRouter}), each reduced to a value
  * per rung ({@link #acceptance}) that the threshold compares, so serving ({@link #rung}), targets
  * ({@link #topRate}) and the exact cost–quality sweep of {@code eval} share one definition.
  *
@@ -38,6 +39,40 @@ public final class LadderRule {
     public static Optional<Kind> byConfigName(String name) {
       return Arrays.stream(values()).filter(k -> k.configName().equals(name)).findFirst();
     }
+  }
+
+  /** {@code routing.ladder_rule}'s default: each router gets the rule that suits it ({@link #forRouter}). */
+  public static final String AUTO = "auto";
+
+  /** The values {@code routing.ladder_rule} takes: {@link #AUTO}, then each {@link Kind}. */
+  public static java.util.List<String> configNames() {
+    java.util.List<String> names = new java.util.ArrayList<>(java.util.List.of(AUTO));
+    Arrays.stream(Kind.values()).map(Kind::configName).forEach(names::add);
+    return names;
+  }
+
+  /**
+   * The rule a router decides {@code ladder} by, under {@code routing.ladder_rule: configured}: a
+   * named rule for every router; {@link #AUTO}, price-weighted for a router that
+   * {@link Router#scoresEachUpstream scores each upstream} when every upstream is priced as that rule
+   * needs ({@link #unsupported}), else threshold. With two upstreams both rules are the same
+   * two-model rule, so nothing changes there.
+   *
+   * @throws IllegalArgumentException for an unknown name, or price-weighted named on a ladder that
+   *     cannot run it
+   */
+  public static LadderRule forRouter(Ladder ladder, String configured, Router router) {
+    return of(ladder, kindFor(ladder, configured, router.scoresEachUpstream()));
+  }
+
+  /** {@link #forRouter}'s choice for a router that does ({@code scoresEachUpstream}) or does not score each upstream. */
+  public static Kind kindFor(Ladder ladder, String configured, boolean scoresEachUpstream) {
+    if (AUTO.equals(configured)) {
+      return scoresEachUpstream && ladder.size() > 2 && unsupported(ladder, Kind.PRICE_WEIGHTED).isEmpty()
+          ? Kind.PRICE_WEIGHTED : Kind.THRESHOLD;
+    }
+    return Kind.byConfigName(configured).orElseThrow(() -> new IllegalArgumentException(
+        "ladder rule must be one of " + configNames() + ", got '" + configured + "'"));
   }
 
   private final Ladder ladder;

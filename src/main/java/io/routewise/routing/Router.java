@@ -38,6 +38,17 @@ public interface Router extends AutoCloseable {
   }
 
   /**
+   * True for routers whose {@link #topWinRates} estimates each upstream on its own (mf and
+   * sw_ranking, from their per-model scores), false for those that spread one score over the ladder
+   * (the default). The default ladder rule ({@code routing.ladder_rule: auto}, {@link LadderRule#forRouter})
+   * weighs prices against the first kind's per-upstream estimates; the second kind cannot say how two
+   * upstreams differ, so price has nothing to weigh against and the threshold rule decides.
+   */
+  default boolean scoresEachUpstream() {
+    return false;
+  }
+
+  /**
    * True for routers whose scoring is CPU work of a millisecond or more (ONNX inference, similarity
    * sweeps): the server runs them on its {@link ScoringPool} so they do not hold the carrier threads
    * that every request's I/O shares. Routers that wait on I/O, or do microseconds of work (a static

@@ -22,7 +22,7 @@ public final class RoutingService implements AutoCloseable {
   private final ScoringPool scoring;
   private final RouteSpec defaultSpec;
   private final Ladder ladder;
-  private final LadderRule rule; // how the ladder's win rates become a rung
+  private final Map<String, LadderRule> rules; // per router: how the ladder's win rates become a rung
   // Valid model names seen, parsed: clients send a handful of names, and parsing one per request
   // (a stream sort, a regex, parseDouble) was ~2 % of the proxy's CPU. Capped; past the cap, parse.
   private static final int MAX_CACHED_SPECS = 1024;
@@ -53,14 +53,28 @@ public final class RoutingService implements AutoCloseable {
     this(routers, defaultRouter, defaultThreshold, listener, scoring, LadderRule.threshold(ladder), Map.of(), null);
   }
 
+  /** As the constructor below, with one ladder rule for every router. */
+  public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
+      RoutingListener listener, ScoringPool scoring, LadderRule rule, Map<String, TargetController> targets,
+      SessionPins pins) {
+    this(routers, defaultRouter, defaultThreshold, listener, scoring, sameRule(routers, rule), targets, pins);
+  }
+
+  private static Map<String, LadderRule> sameRule(Map<String, Router> routers, LadderRule rule) {
+    Map<String, LadderRule> rules = new LinkedHashMap<>();
+    routers.keySet().forEach(name -> rules.put(name, rule));
+    return rules;
+  }
+
   /**
+   * @param rules each router's ladder rule ({@link LadderRule#forRouter}), all on one ladder
    * @param targets the controllers of the routers that have a target, by router name
    * @param pins session pins, or null when {@code routing.session_pinning} is off. Owned: closed with
    *     this service.
    */
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
-      RoutingListener listener, ScoringPool scoring, LadderRule rule, Map<String, TargetController> targets,
-      SessionPins pins) {
+      RoutingListener listener, ScoringPool scoring, Map<String, LadderRule> rules,
+      Map<String, TargetController> targets, SessionPins pins) {
     if (!routers.containsKey(defaultRouter)) {
       throw new IllegalArgumentException("default router '" + defaultRouter + "' is not loaded: " + routers.keySet());
     }
@@ -70,8 +84,14 @@ public final class RoutingService implements AutoCloseable {
     this.listener = listener;
     this.scoring = scoring;
     this.defaultSpec = new RouteSpec(defaultRouter, defaultThreshold);
-    this.ladder = rule.ladder();
-    this.rule = rule;
+    if (!rules.keySet().containsAll(routers.keySet())) {
+      throw new IllegalArgumentException("no ladder rule for some of " + routers.keySet() + ": " + rules.keySet());
+    }
+    this.rules = Map.copyOf(rules);
+    this.ladder = this.rules.get(defaultRouter).ladder();
+    if (this.rules.values().stream().anyMatch(r -> r.ladder() != ladder)) {
+      throw new IllegalArgumentException("every router's ladder rule must be on one ladder");
+    }
     this.targets = Map.copyOf(targets);
     this.pins = pins;
   }
@@ -79,6 +99,11 @@ public final class RoutingService implements AutoCloseable {
   /** The upstreams decisions choose among, most capable first. */
   public Ladder ladder() {
     return ladder;
+  }
+
+  /** The rule {@code router} decides the ladder by. */
+  public LadderRule ladderRule(String router) {
+    return rules.get(router);
   }
 
   /** The target controllers, by router name (empty when no router has a target). */
@@ -236,7 +261,7 @@ public final class RoutingService implements AutoCloseable {
       if (ladder.size() > 2) {
         rates = checked(topWinRates(router, prompt, client));
         rate = rates[rates.length - 1];
-        double[] acceptance = rule.acceptance(rates);
+        double[] acceptance = rules.get(spec.router()).acceptance(rates);
         topRate = 1.0;
         for (int i = 1; i < acceptance.length; i++) {
           topRate = Math.min(topRate, acceptance[i]);

@@ -253,7 +253,8 @@ public final class ProxyServer implements AutoCloseable {
     if (d.fellBack()) {
       out.put("router_error", d.failureKind());
     }
-    if (preview.topWinRates() != null) { // a ladder: what the rule chose from, per upstream below the top
+    if (preview.topWinRates() != null) { // a ladder: the rule, and what it chose from per upstream below the top
+      out.put("ladder_rule", routing.ladderRule(d.router()).kind().configName());
       ObjectNode rates = out.putObject("top_win_rates");
       io.routewise.routing.Ladder ladder = routing.ladder();
       for (int i = 1; i < ladder.size(); i++) {

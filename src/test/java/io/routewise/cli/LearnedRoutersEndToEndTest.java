@@ -168,11 +168,14 @@ class LearnedRoutersEndToEndTest {
           strong: {base_url: "http://127.0.0.1:9/v1", model: strong-model, price: {input: 5, output: 15}}
           mid: {base_url: "http://127.0.0.1:9/v1", model: served-as-mid, router_model: mid-model, price: {input: 1, output: 1}}
           weak: {base_url: "http://127.0.0.1:9/v1", model: weak-model, price: {input: 0.1, output: 0.1}}
-        routers: {mf: {model_dir: "%s"}, sw_ranking: {model_dir: "%s"}}
+        routers: {mf: {model_dir: "%s"}, sw_ranking: {model_dir: "%s"}, length: {}}
         """.formatted(mf, sw);
     try (Routewise r = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), embedders, () -> {})) {
       java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+      // routing.ladder_rule's default, auto: price-weighted for the routers that score each upstream
+      assertEquals("threshold", route(http, r.port(), "length", "0.5", HARD).path("ladder_rule").asText());
       for (String router : List.of("mf", "sw_ranking")) {
+        assertEquals("price_weighted", route(http, r.port(), router, "0.5", HARD).path("ladder_rule").asText());
         JsonNode hard = route(http, r.port(), router, "0.5", HARD);
         JsonNode easy = route(http, r.port(), router, "0.5", EASY);
         double h = hard.path("strong_win_rate").asDouble();
@@ -304,7 +307,8 @@ class LearnedRoutersEndToEndTest {
     byte[] png = Files.readAllBytes(plot);
     assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
 
-    assertTrue(e.out.contains("ladder rule threshold"), e.out);
+    assertTrue(e.out.contains("ladder rule auto (price_weighted for routers that score each model and the oracle, "
+        + "threshold for the others)"), e.out);
 
     Run weighted = run(List.of("eval", "--embedding-model", MINILM, "--router", "mf=" + mf, "--bench", OUTCOMES.toString(),
         "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
@@ -312,6 +316,16 @@ class LearnedRoutersEndToEndTest {
         "--scores-dir", tmp.resolve("ladder-scores").toString()));
     assertEquals(0, weighted.code, weighted.err);
     assertTrue(weighted.out.contains("ladder rule price_weighted"), weighted.out);
+    Run thresholded = run(List.of("eval", "--embedding-model", MINILM, "--router", "mf=" + mf, "--bench", OUTCOMES.toString(),
+        "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
+        "--models", "mid-model", "--ids", "synthetic/1[2-5][0-9]", "--rule", "threshold", "--quiet"));
+    assertEquals(0, thresholded.code, thresholded.err);
+    assertTrue(thresholded.out.lines().anyMatch(l -> l.endsWith("; ladder rule threshold")), thresholded.out);
+    // auto: mf, which scores each model, under the price-weighted rule; length, one score, under threshold
+    assertEquals(meanQuality(weighted.out, "mf=" + mf), learned, "auto gives mf the price-weighted rule");
+    assertEquals(meanQuality(thresholded.out, "length"), meanQuality(e.out, "length"), "and length the threshold rule");
+    assertEquals(meanQuality(weighted.out, "oracle (outcomes as win rates)"),
+        meanQuality(e.out, "oracle (outcomes as win rates)"));
     // --scores-dir on a ladder: each prompt's raw P(top beats rung), cost and outcome per rung, ladder order
     Map<String, JsonNode> bench = new java.util.HashMap<>();
     for (String line : Files.readAllLines(OUTCOMES)) {

@@ -45,14 +45,14 @@ class ConfigLoaderTest {
     assertEquals(java.time.Duration.ofSeconds(2), c.routing().scoringTimeout());
     assertTrue(!c.routing().failover(), "failover is opt-in: a 502 stays a 502 unless asked");
     assertEquals("none", c.routing().passthrough(), "passing other endpoints on with an upstream's key is opt-in");
-    assertEquals("threshold", c.routing().ladderRule(), "the rule that uses prices only to order is the default");
+    assertEquals("auto", c.routing().ladderRule(), "each router gets the rule that suits it by default");
   }
 
   @Test
   void scoringThreadsAndQueueAreCheckedIntegers() {
     String msg = problems(VALID.replace("threshold: 0.25}", "threshold: 0.25, scoring_threads: -1, scoring_queue: lots, scoring_timeout_ms: 0, failover: maybe, passthrough: both, ladder_rule: cheapest}"));
     assertTrue(msg.contains("routing.passthrough: must be one of [none, strong, weak], got 'both'"), msg);
-    assertTrue(msg.contains("routing.ladder_rule: must be one of [threshold, price_weighted], got 'cheapest'"), msg);
+    assertTrue(msg.contains("routing.ladder_rule: must be one of [auto, threshold, price_weighted], got 'cheapest'"), msg);
     assertTrue(msg.contains("routing.failover: must be true or false"), msg);
     assertTrue(msg.contains("routing.scoring_timeout_ms: must be between 1 and 600000"), msg);
     assertTrue(msg.contains("routing.scoring_threads: must be between 0 and 1024, got -1"), msg);

@@ -224,4 +224,39 @@ class LadderRuleTest {
     assertTrue(LadderRule.unsupported(Ladder.twoWay("a", "b"), Kind.PRICE_WEIGHTED).isEmpty(),
         "two upstreams need no prices: the rule is the two-way one");
   }
+
+  /**
+   * routing.ladder_rule's default, auto: price-weighted for a router that scores each upstream on a
+   * ladder priced as that rule needs, threshold otherwise; a named rule applies to every router.
+   */
+  @Test
+  void autoGivesPriceWeightingToRoutersThatScoreEachUpstreamWhereThePricesAllowIt() {
+    Ladder priced = Ladder.byPrice(List.of(new Rung("strong", "a", 5, 15), new Rung("mid", "b", 1, 1),
+        new Rung("weak", "c", 0.1, 0.1)));
+    Ladder unpriced = Ladder.byPrice(List.of(new Rung("strong", "a", 5, 15), new Rung("mid", "b", Double.NaN, Double.NaN),
+        new Rung("weak", "c", 0.1, 0.1)));
+    assertEquals(Kind.PRICE_WEIGHTED, LadderRule.kindFor(priced, "auto", true));
+    assertEquals(Kind.THRESHOLD, LadderRule.kindFor(priced, "auto", false));
+    assertEquals(Kind.THRESHOLD, LadderRule.kindFor(unpriced, "auto", true), "no price to weigh: threshold");
+    assertEquals(Kind.THRESHOLD, LadderRule.kindFor(Ladder.twoWay("a", "c"), "auto", true), "two upstreams: one rule");
+    for (boolean each : new boolean[] {true, false}) {
+      assertEquals(Kind.THRESHOLD, LadderRule.kindFor(priced, "threshold", each));
+      assertEquals(Kind.PRICE_WEIGHTED, LadderRule.kindFor(priced, "price_weighted", each));
+    }
+    assertThrows(IllegalArgumentException.class, () -> LadderRule.kindFor(priced, "cheapest", true));
+    Router perUpstream = new Router() {
+      @Override
+      public double strongWinRate(Prompt prompt) {
+        return 0.5;
+      }
+
+      @Override
+      public boolean scoresEachUpstream() {
+        return true;
+      }
+    };
+    assertEquals(Kind.PRICE_WEIGHTED, LadderRule.forRouter(priced, "auto", perUpstream).kind());
+    assertEquals(Kind.THRESHOLD, LadderRule.forRouter(priced, "auto", prompt -> 0.5).kind());
+    assertEquals(List.of("auto", "threshold", "price_weighted"), LadderRule.configNames());
+  }
 }

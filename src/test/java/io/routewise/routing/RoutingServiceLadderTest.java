@@ -183,4 +183,23 @@ class RoutingServiceLadderTest {
       assertArrayEquals(new double[] {0, 0.3, 0.8}, s.preview(new RouteSpec("r", 0.5), Prompt.of("x")).topWinRates());
     }
   }
+
+  /** Each router decides by its own ladder rule (routing.ladder_rule auto gives them different ones). */
+  @Test
+  void eachRouterDecidesByItsOwnLadderRule() {
+    Router each = new Fixed(0.6, new double[] {0, 0.45, 0.6});
+    Map<String, LadderRule> rules = Map.of("weighted", LadderRule.of(THREE, LadderRule.Kind.PRICE_WEIGHTED),
+        "plain", LadderRule.threshold(THREE));
+    try (RoutingService s = new RoutingService(Map.of("weighted", each, "plain", each), "plain", 0.5,
+        RoutingListener.NONE, null, rules, Map.of(), null)) {
+      // at 0.7 the top beats both with probability below α: the threshold rule takes the cheapest,
+      // the price-weighted one pays 0.55 more per million tokens for mini's 0.15 smaller shortfall
+      assertEquals("weak", s.decide(new RouteSpec("plain", 0.7), Prompt.of("x")).upstream());
+      assertEquals("mini", s.decide(new RouteSpec("weighted", 0.7), Prompt.of("x")).upstream());
+      assertEquals(LadderRule.Kind.PRICE_WEIGHTED, s.ladderRule("weighted").kind());
+    }
+    org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> new RoutingService(
+        Map.of("weighted", each, "plain", each), "plain", 0.5, RoutingListener.NONE, null,
+        Map.of("plain", LadderRule.threshold(THREE)), Map.of(), null), "a router without a rule");
+  }
 }

@@ -172,6 +172,11 @@ public final class MfRouter implements Router {
     return e == null ? Double.NaN : winRate(e, prompt.text());
   }
 
+  @Override
+  public boolean scoresEachUpstream() {
+    return true; // its own per-model estimate for every upstream
+  }
+
   /** P(top beats each rung) from the trained model's own scores of the models standing for them. */
   @Override
   public double[] topWinRates(Prompt prompt, Ladder ladder) throws RouterException {

@@ -119,6 +119,11 @@ public final class SwRankingRouter implements Router {
     return winRate(embedder.embed(prompt.text()), prompt.text());
   }
 
+  @Override
+  public boolean scoresEachUpstream() {
+    return true; // its own per-model estimate for every upstream
+  }
+
   /** P(top beats each rung) from one similarity sweep: every rung's weighted score at once. */
   @Override
   public double[] topWinRates(Prompt prompt, Ladder ladder) throws RouterException {
