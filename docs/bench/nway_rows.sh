@@ -3,7 +3,8 @@
 # random.Random(42), one draw a row, file by file) held out; the static table aligned and mf trained
 # on the other 80 %; eval --prices on the held-out rows of each benchmark.
 # Usage: docs/bench/nway_rows.sh [DATA_DIR] [WORK_DIR]   (run from the repository root, after mvn package)
-#        RULE=price_weighted docs/bench/nway_rows.sh ...   (the other ladder rule; the split is the same)
+#        RULE=price_weighted docs/bench/nway_rows.sh ...   (another ladder rule, or RULE=auto for serve's default;
+#                                                           the split is the same; threshold reproduces the tables)
 set -euo pipefail
 D=${1:-../shared/data}; W=${2:-/tmp/nway-rows}; J="java -jar target/routewise.jar"; R=${RULE:-threshold}
 FILES="mmlu-pro dcrouter arena-bench-v1 zeroeval-math-l5 zeroeval-crux mmlu-gold"
