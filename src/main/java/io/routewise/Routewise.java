@@ -162,7 +162,6 @@ public final class Routewise implements AutoCloseable {
     }
   }
 
-  /** {@code strong (gpt-4o, $2.5/$10 per M) > mini (gpt-4o-mini, $0.15/$0.6 per M) > weak (llama3.1:8b, no price)} */
   /** "threshold", or for auto which routers got which rule: "auto (price_weighted: mf; threshold: random, length)". */
   private static String describe(String setting, Map<String, LadderRule> rules) {
     if (!LadderRule.AUTO.equals(setting)) {
@@ -177,6 +176,7 @@ public final class Routewise implements AutoCloseable {
     return b.append(')').toString();
   }
 
+  /** {@code strong (gpt-4o, $2.5/$10 per M) > mini (gpt-4o-mini, $0.15/$0.6 per M) > weak (llama3.1:8b, no price)} */
   private static String describe(List<UpstreamConfig> ladder) {
     return String.join(" > ", ladder.stream().map(u -> u.name() + " (" + u.model() + ", " + (u.price() == null
         ? "no price" : "$" + u.price().input() + "/$" + u.price().output() + " per M") + ")").toList());

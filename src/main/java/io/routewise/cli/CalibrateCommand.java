@@ -258,8 +258,12 @@ public final class CalibrateCommand implements Callable<Integer> {
       if (count == 0) {
         return true;
       }
-      System.err.printf(Locale.ROOT, "%s: %s failed on %d of %d prompts (first, %s); counted as serve routes them, to"
-          + " %s%n", input, router, count, n, first, top);
+      System.err.printf(Locale.ROOT, "%s%s: %s failed on %d of %d prompts (first, %s); counted as serve routes them, to"
+          + " %s%n", count * 10 >= n ? "WARNING: " : "", input, router, count, n, first, top);
+      if (count * 10 >= n) {
+        System.err.println("WARNING: with so many failures the shares and α below say more about the failures than"
+            + " about the router; fix its endpoint and run again");
+      }
       if (count == n) {
         System.err.println("nothing to calibrate on: the router failed on every prompt");
         return false;

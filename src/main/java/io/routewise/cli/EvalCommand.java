@@ -56,7 +56,7 @@ public final class EvalCommand implements Callable<Integer> {
   Path plot;
 
   @Option(names = "--scores-dir", description = "Also write each router's {id,score} lines here (e.g. for apgr.py); with --prices, per prompt"
-      + " each rung's models, top_win_rates (raw, before the ladder rule), cost_usd and outcomes.")
+      + " each rung's models, top_win_rates (raw, before the ladder rule; the top's own is 0), cost_usd and outcomes.")
   Path scoresDir;
 
   @Option(names = "--seed", defaultValue = "0", description = "Seed of the random baseline (default ${DEFAULT-VALUE}).")
@@ -151,7 +151,7 @@ public final class EvalCommand implements Callable<Integer> {
     if (prices != null) {
       return costQuality(all);
     }
-    if (!rule.equals(LadderRule.AUTO)) {
+    if (!rule.equals(LadderRule.AUTO) && !rule.equals(LadderRule.Kind.THRESHOLD.configName())) {
       System.err.println("--rule chooses among more than two models: it needs --prices");
       return 2;
     }

@@ -167,7 +167,9 @@ public final class ModelDir {
    * as the training data writes model ids (lower case, no provider prefix: {@code
    * openai/GPT-4o-mini} is {@code gpt-4o-mini}); else that form's one dated snapshot ({@code
    * gpt-4o-mini} is {@code gpt-4o-mini-2024-07-18}; none when two snapshots share the name, as
-   * gpt-4o's do). A placement other than the id itself is logged, so the operator sees it.
+   * gpt-4o's do; a provider's alias may point at a snapshot that was not trained, as gpt-4's at 0613
+   * where the data has 0314, so the nearest is taken). A placement other than the id itself is logged,
+   * at WARN for strong and weak: before it, such a name fell back to the manifest's default.
    */
   private java.util.Optional<String> byModel(io.routewise.config.UpstreamConfig upstream, List<String> models) {
     String model = upstream.model();
@@ -175,25 +177,38 @@ public final class ModelDir {
       return java.util.Optional.of(model);
     }
     java.util.Optional<String> found = canonicalMatch(model, models);
-    found.filter(id -> loggedPlacements.add(upstream.name())).ifPresent(id -> LOG.info("upstreams.{}: model '{}' placed "
-        + "on {}'s trained model '{}' (set router_model to choose another)", upstream.name(), model, dir.getFileName(), id));
+    found.filter(id -> loggedPlacements.add(upstream.name())).ifPresent(id -> {
+      boolean pair = upstream.name().equals("strong") || upstream.name().equals("weak");
+      String line = "upstreams." + upstream.name() + ": model '" + model + "' placed on " + dir.getFileName()
+          + "'s trained model '" + id + "' (set router_model to choose another"
+          + (pair ? "; routewise before this placement used the manifest's default_" + upstream.name() + ")" : ")");
+      if (pair) {
+        LOG.warn(line);
+      } else {
+        LOG.info(line);
+      }
+    });
     return found;
   }
 
+  /** A snapshot date: YYYY-MM-DD, YYYYMMDD, or MMDD as OpenAI's older ids write it. */
   private static final java.util.regex.Pattern SNAPSHOT = java.util.regex.Pattern.compile(
-      "\\d{4}-\\d{2}-\\d{2}|\\d{8}|\\d{4}");
+      "20\\d\\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])|(20\\d\\d)?(0[1-9]|1[0-2])(0[1-9]|[12]\\d|3[01])");
 
-  /** {@link #byModel}'s rule past the exact id, for {@code model} among {@code models}. */
+  /** {@link #byModel}'s rule past the exact id, for {@code model} among {@code models}; case ignored on both sides. */
   static java.util.Optional<String> canonicalMatch(String model, List<String> models) {
     String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
     if (name.isEmpty()) {
       return java.util.Optional.empty();
     }
-    if (models.contains(name)) {
-      return java.util.Optional.of(name);
+    List<String> same = models.stream().filter(m -> m.toLowerCase(java.util.Locale.ROOT).equals(name)).toList();
+    if (!same.isEmpty()) {
+      return same.size() == 1 ? java.util.Optional.of(same.get(0)) : java.util.Optional.empty();
     }
-    List<String> snapshots = models.stream().filter(m -> m.startsWith(name + "-")
-        && SNAPSHOT.matcher(m.substring(name.length() + 1)).matches()).toList();
+    List<String> snapshots = models.stream().filter(m -> {
+      String lower = m.toLowerCase(java.util.Locale.ROOT);
+      return lower.startsWith(name + "-") && SNAPSHOT.matcher(lower.substring(name.length() + 1)).matches();
+    }).toList();
     return snapshots.size() == 1 ? java.util.Optional.of(snapshots.get(0)) : java.util.Optional.empty();
   }
 

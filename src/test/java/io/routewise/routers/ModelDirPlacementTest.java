@@ -94,6 +94,11 @@ class ModelDirPlacementTest {
     assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("claude-3-5-sonnet", models));
     assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("gpt-4o-mini-2024", models));
     assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("openai/", models));
+    assertEquals(java.util.Optional.of("Llama-3.1-8B-Instruct"),
+        ModelDir.canonicalMatch("meta-llama/llama-3.1-8b-instruct", List.of("Llama-3.1-8B-Instruct")), "case on both sides");
+    assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("acme/M", List.of("m", "M")), "two by case: neither");
+    assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("foo", List.of("foo-2407")), "24 is no month");
+    assertEquals(java.util.Optional.of("foo-20240229"), ModelDir.canonicalMatch("foo", List.of("foo-20240229", "foo-v2")));
     IOException e = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
         upstream("strong", "gpt-4o", null), upstream("sonnet", "claude-3-5-sonnet", null),
         upstream("weak", "llama3.1:8b", null))));
