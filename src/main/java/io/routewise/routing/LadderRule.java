@@ -181,12 +181,16 @@ public final class LadderRule {
     // lowest. From the current line c, the next is the flatter line that crosses below it first: j is
     // below c for λ > (logit(rate_j) - logit(rate_c)) / (π_c - π_j). A rung beaten for certain
     // (rate 1) never takes over, as under the threshold rule.
+    double[] scores = new double[k]; // each log-odds once: the walk below reads them O(k^2) times
+    for (int j = 1; j < k; j++) {
+      scores[j] = score(topWinRates[j]);
+    }
     int current = 0;
     double currentScore = 0;
     for (int j = 1; j < k; j++) {
-      if (priceShares[j] == 1 && score(topWinRates[j]) < currentScore) { // the top's price: parallel to its line
+      if (priceShares[j] == 1 && scores[j] < currentScore) { // the top's price: parallel to its line
         current = j;
-        currentScore = score(topWinRates[j]);
+        currentScore = scores[j];
       }
     }
     if (current != 0) {
@@ -200,7 +204,7 @@ public final class LadderRule {
         if (priceShares[j] >= priceShares[current] || topWinRates[j] >= 1) {
           continue;
         }
-        double cross = Math.max(at, (score(topWinRates[j]) - currentScore) / (priceShares[current] - priceShares[j]));
+        double cross = Math.max(at, (scores[j] - currentScore) / (priceShares[current] - priceShares[j]));
         // Several lines crossing c at one λ: the first in ladder order is taken, and the walk goes on
         // from it to the flatter ones at the same λ, so the choice past it is the same. Equal prices
         // and rates (one line): the more capable, as the threshold rule's tie-break in a tier.
@@ -214,7 +218,7 @@ public final class LadderRule {
       }
       values[next] = alphaOf(nextAt);
       current = next;
-      currentScore = score(topWinRates[next]);
+      currentScore = scores[next];
       at = nextAt;
     }
   }
