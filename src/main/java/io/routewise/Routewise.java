@@ -89,6 +89,13 @@ public final class Routewise implements AutoCloseable {
     if (upstreams.size() > 2) {
       LOG.info("routing among {} upstreams, most capable first: {}; ladder rule {}", upstreams.size(),
           describe(upstreams), describe(ruleSetting, rules));
+      List<String> weighted = rules.entrySet().stream().filter(e -> LadderRule.AUTO.equals(ruleSetting)
+          && e.getValue().kind() == LadderRule.Kind.PRICE_WEIGHTED).map(Map.Entry::getKey).toList();
+      if (!weighted.isEmpty()) {
+        LOG.warn("routing.ladder_rule auto gives {} the price-weighted rule; routewise before it used the threshold "
+            + "rule for every router, and an α calibrated then routes differently now: recalibrate, or set "
+            + "routing.ladder_rule: threshold to keep the old decisions", weighted);
+      }
     }
     List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
     if (!unpriced.isEmpty()) {
@@ -162,7 +169,7 @@ public final class Routewise implements AutoCloseable {
     }
   }
 
-  /** "threshold", or for auto which routers got which rule: "auto (price_weighted: mf; threshold: random, length)". */
+  /** "threshold", or for auto which routers got which rule: "auto (threshold: random, length; price_weighted: mf)". */
   private static String describe(String setting, Map<String, LadderRule> rules) {
     if (!LadderRule.AUTO.equals(setting)) {
       return setting;

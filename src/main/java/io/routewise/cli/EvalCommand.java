@@ -151,8 +151,12 @@ public final class EvalCommand implements Callable<Integer> {
     if (prices != null) {
       return costQuality(all);
     }
-    if (!rule.equals(LadderRule.AUTO) && !rule.equals(LadderRule.Kind.THRESHOLD.configName())) {
-      System.err.println("--rule chooses among more than two models: it needs --prices");
+    if (!LadderRule.configNames().contains(rule)) {
+      System.err.println("--rule must be one of " + LadderRule.configNames() + ", got '" + rule + "'");
+      return 2;
+    }
+    if (rule.equals(LadderRule.Kind.PRICE_WEIGHTED.configName())) {
+      System.err.println("--rule price_weighted chooses among more than two models: it needs --prices");
       return 2;
     }
     List<PromptRecord> rows = new ArrayList<>();

@@ -253,8 +253,10 @@ public final class ProxyServer implements AutoCloseable {
     if (d.fellBack()) {
       out.put("router_error", d.failureKind());
     }
-    if (preview.topWinRates() != null) { // a ladder: the rule, and what it chose from per upstream below the top
+    if (routing.ladder().size() > 2) {
       out.put("ladder_rule", routing.ladderRule(d.router()).kind().configName());
+    }
+    if (preview.topWinRates() != null) { // a ladder: what the rule chose from, per upstream below the top
       ObjectNode rates = out.putObject("top_win_rates");
       io.routewise.routing.Ladder ladder = routing.ladder();
       for (int i = 1; i < ladder.size(); i++) {

@@ -359,6 +359,10 @@ class LearnedRoutersEndToEndTest {
         "--strong", "strong-model", "--weak", "weak-model", "--rule", "price_weighted", "--quiet"));
     assertEquals(2, noPrices.code);
     assertTrue(noPrices.err.contains("it needs --prices"), noPrices.err);
+    Run typo = run(List.of("eval", "--embedding-model", MINILM, "--router", "length", "--bench", OUTCOMES.toString(),
+        "--strong", "strong-model", "--weak", "weak-model", "--rule", "cheapest", "--quiet"));
+    assertEquals(2, typo.code);
+    assertTrue(typo.err.contains("--rule must be one of [auto, threshold, price_weighted], got 'cheapest'"), typo.err);
 
     Run unknown = run(List.of("eval", "--embedding-model", MINILM, "--router", "mf=" + mf, "--bench", OUTCOMES.toString(),
         "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
