@@ -105,21 +105,12 @@ public final class CalibrateCommand implements Callable<Integer> {
         return 2;
       }
       try (Router r = setup.load(router, strongModel, weakModel, true)) {
-        int n = prompts.size();
-        double[] scores = new double[n];
         Failures failures = new Failures();
-        try (var pb = io.routewise.data.TrainingSet.progressBar("score " + router, n, !quiet)) {
-          for (int p = 0; p < n; p++) {
-            try {
-              scores[p] = r.strongWinRate(Prompt.of(prompts.get(p).prompt()));
-            } catch (RouterException e) {
-              failures.add(p, e);
-              scores[p] = 1.0; // as serve routes it: strong
-            }
-            pb.step();
-          }
-        }
-        if (!failures.report(n, "strong")) {
+        double[] scores = PromptFiles.score(r, router, prompts, !quiet, (p, e) -> {
+          failures.add(p, e);
+          return 1.0; // as serve routes it: strong
+        });
+        if (!failures.report(prompts.size(), "strong")) {
           return 2;
         }
         double alpha = threshold(scores, strongPercent / 100);

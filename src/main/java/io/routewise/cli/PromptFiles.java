@@ -49,12 +49,30 @@ final class PromptFiles {
     return new Costs(usd, inputTokens / n);
   }
 
+  /** What to score a prompt the router failed on, instead of stopping the command. */
+  @FunctionalInterface
+  interface OnFailure {
+    double score(int prompt, io.routewise.routing.RouterException e) throws io.routewise.routing.RouterException;
+  }
+
   /** Scores every prompt (in order) with a progress bar on stderr. A router failure stops the command. */
   static double[] score(Router router, String label, List<PromptRecord> prompts, boolean progress) throws Exception {
+    return score(router, label, prompts, progress, (p, e) -> {
+      throw e;
+    });
+  }
+
+  /** As {@link #score(Router, String, List, boolean)}, a prompt the router fails on scored by {@code onFailure}. */
+  static double[] score(Router router, String label, List<PromptRecord> prompts, boolean progress,
+      OnFailure onFailure) throws Exception {
     double[] out = new double[prompts.size()];
     try (ProgressBar pb = io.routewise.data.TrainingSet.progressBar("score " + label, prompts.size(), progress)) {
       for (int i = 0; i < out.length; i++) {
-        out[i] = router.strongWinRate(Prompt.of(prompts.get(i).prompt()));
+        try {
+          out[i] = router.strongWinRate(Prompt.of(prompts.get(i).prompt()));
+        } catch (io.routewise.routing.RouterException e) {
+          out[i] = onFailure.score(i, e);
+        }
         pb.step();
       }
     }
