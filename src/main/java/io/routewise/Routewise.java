@@ -89,13 +89,6 @@ public final class Routewise implements AutoCloseable {
     if (upstreams.size() > 2) {
       LOG.info("routing among {} upstreams, most capable first: {}; ladder rule {}", upstreams.size(),
           describe(upstreams), describe(ruleSetting, rules));
-      List<String> weighted = rules.entrySet().stream().filter(e -> LadderRule.AUTO.equals(ruleSetting)
-          && e.getValue().kind() == LadderRule.Kind.PRICE_WEIGHTED).map(Map.Entry::getKey).toList();
-      if (!weighted.isEmpty()) {
-        LOG.warn("routing.ladder_rule auto gives {} the price-weighted rule; routewise before it used the threshold "
-            + "rule for every router, and an α calibrated then routes differently now: recalibrate, or set "
-            + "routing.ladder_rule: threshold to keep the old decisions", weighted);
-      }
     }
     List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
     if (!unpriced.isEmpty()) {
@@ -103,11 +96,7 @@ public final class Routewise implements AutoCloseable {
           + "routewise_cost_usd_total{}", unpriced, upstreams.size() > 2 && unpriced.size() < upstreams.size()
           ? "; on the ladder they count as free, below the priced ones" : "");
     }
-    UpstreamConfig top = upstreams.get(0);
-    upstreams.stream().filter(u -> top.price() != null && u.price() != null
-            && u.price().input() + u.price().output() > top.price().input() + top.price().output())
-        .forEach(u -> LOG.warn("upstream {} is priced above strong; strong stays the most capable (the top of the "
-            + "ladder, where failed routers send requests, and what savings are counted against)", u.name()));
+    ladderWarnings(upstreams, ruleSetting, rules).forEach(LOG::warn);
     metrics.prices(upstreams);
     Map<String, TargetController> targets = new LinkedHashMap<>();
     config.targets().forEach((name, target) ->
@@ -167,6 +156,29 @@ public final class Routewise implements AutoCloseable {
       closeQuietly(jvmMetrics);
       throw e;
     }
+  }
+
+  /**
+   * What the start log warns about a ladder (upstreams most capable first): routers that auto puts under
+   * the price-weighted rule, whose α routed differently before auto was the default; upstreams priced
+   * above strong, which stays the top all the same.
+   */
+  static List<String> ladderWarnings(List<UpstreamConfig> upstreams, String ruleSetting, Map<String, LadderRule> rules) {
+    List<String> warnings = new java.util.ArrayList<>();
+    List<String> weighted = upstreams.size() <= 2 || !LadderRule.AUTO.equals(ruleSetting) ? List.of()
+        : rules.entrySet().stream().filter(e -> e.getValue().kind() == LadderRule.Kind.PRICE_WEIGHTED)
+            .map(Map.Entry::getKey).toList();
+    if (!weighted.isEmpty()) {
+      warnings.add("routing.ladder_rule auto gives " + weighted + " the price-weighted rule; routewise before it used "
+          + "the threshold rule for every router, and an α calibrated then routes differently now: recalibrate, or "
+          + "set routing.ladder_rule: threshold to keep the old decisions");
+    }
+    UpstreamConfig top = upstreams.get(0);
+    upstreams.stream().filter(u -> top.price() != null && u.price() != null
+            && u.price().input() + u.price().output() > top.price().input() + top.price().output())
+        .forEach(u -> warnings.add("upstream " + u.name() + " is priced above strong; strong stays the most capable "
+            + "(the top of the ladder, where failed routers send requests, and what savings are counted against)"));
+    return warnings;
   }
 
   /** "threshold", or for auto which routers got which rule: "auto (threshold: random, length; price_weighted: mf)". */

@@ -178,17 +178,28 @@ public final class ModelDir {
     }
     java.util.Optional<String> found = canonicalMatch(model, models);
     found.filter(id -> loggedPlacements.add(upstream.name())).ifPresent(id -> {
-      boolean pair = upstream.name().equals("strong") || upstream.name().equals("weak");
-      String line = "upstreams." + upstream.name() + ": model '" + model + "' placed on " + dir.getFileName()
-          + "'s trained model '" + id + "' (set router_model to choose another"
-          + (pair ? "; routewise before this placement used the manifest's default_" + upstream.name() + ")" : ")");
-      if (pair) {
-        LOG.warn(line);
+      PlacementNote note = placementNote(upstream.name(), model, dir.getFileName().toString(), id);
+      if (note.warning()) {
+        LOG.warn(note.text());
       } else {
-        LOG.info(line);
+        LOG.info(note.text());
       }
     });
     return found;
+  }
+
+  /** A start-log line for an upstream placed other than by its exact id, and whether it is a warning. */
+  record PlacementNote(boolean warning, String text) {}
+
+  /**
+   * Strong and weak placed by spelling or snapshot warn: before this placement such a name took the
+   * manifest's default, so the same config now routes on another model.
+   */
+  static PlacementNote placementNote(String upstream, String model, String dirName, String id) {
+    boolean pair = upstream.equals("strong") || upstream.equals("weak");
+    return new PlacementNote(pair, "upstreams." + upstream + ": model '" + model + "' placed on " + dirName
+        + "'s trained model '" + id + "' (set router_model to choose another"
+        + (pair ? "; routewise before this placement used the manifest's default_" + upstream + ")" : ")"));
   }
 
   /** A snapshot date: YYYY-MM-DD, YYYYMMDD, or MMDD as OpenAI's older ids write it. */

@@ -126,4 +126,19 @@ class ModelDirPlacementTest {
         upstream("strong", "gpt-4o", null), upstream("weak", "llama3.1:8b", null)), true));
     assertEquals(md.models().size() - 1, md.placeableModels().size());
   }
+
+  /** Strong or weak placed by spelling warns at start: the same config used to take the manifest's default. */
+  @Test
+  void placingStrongOrWeakBySpellingIsAWarningAndAMiddleUpstreamOnlyANote() {
+    ModelDir.PlacementNote strong = ModelDir.placementNote("strong", "openai/GPT-4o-mini", "mf", "gpt-4o-mini-2024-07-18");
+    assertTrue(strong.warning());
+    assertEquals("upstreams.strong: model 'openai/GPT-4o-mini' placed on mf's trained model 'gpt-4o-mini-2024-07-18' "
+        + "(set router_model to choose another; routewise before this placement used the manifest's default_strong)",
+        strong.text());
+    assertTrue(ModelDir.placementNote("weak", "m", "mf", "id").warning());
+    ModelDir.PlacementNote mini = ModelDir.placementNote("mini", "gpt-4o-mini", "mf", "gpt-4o-mini-2024-07-18");
+    assertEquals(false, mini.warning(), "a middle upstream had no default to change");
+    assertEquals("upstreams.mini: model 'gpt-4o-mini' placed on mf's trained model 'gpt-4o-mini-2024-07-18' "
+        + "(set router_model to choose another)", mini.text());
+  }
 }

@@ -135,11 +135,18 @@ class MultiUpstreamProxyTest {
       public double[] topWinRates(Prompt prompt, Ladder ladder) {
         return new double[] {0, 0.3, 1.5}; // out of range: the router failed
       }
+
+      @Override
+      public boolean scoresEachUpstream() {
+        return true;
+      }
     }, "", "", THREE);
     JsonNode j = JSON.readTree(post("/v1/route", "router-ladder-0.5", "hi").body());
     assertEquals("strong", j.get("upstream").asText(), j.toString());
     assertEquals("out_of_range", j.get("router_error").asText(), j.toString());
     assertFalse(j.has("top_win_rates"), "no rates the rule chose from: " + j);
+    // the rule this router decides by when it does not fail (auto: it scores each upstream, all priced)
+    assertEquals("price_weighted", j.path("ladder_rule").asText(), j.toString());
   }
 
   @Test
