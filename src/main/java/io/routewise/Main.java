@@ -3,6 +3,7 @@ package io.routewise;
 import io.routewise.cli.CalibrateCommand;
 import io.routewise.cli.DistillCommand;
 import io.routewise.cli.EvalCommand;
+import io.routewise.cli.LabelCommand;
 import io.routewise.cli.LatencyCommand;
 import io.routewise.cli.ReplayCommand;
 import io.routewise.cli.ScoreCommand;
@@ -22,6 +23,7 @@ import picocli.CommandLine.Command;
         ScoreCommand.class,
         CalibrateCommand.class,
         EvalCommand.class,
+        LabelCommand.class,
         TrainCommand.class,
         DistillCommand.class,
         LatencyCommand.class,

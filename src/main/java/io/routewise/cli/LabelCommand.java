@@ -1,0 +1,451 @@
+package io.routewise.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.routewise.config.ConfigLoader;
+import io.routewise.config.RoutewiseConfig;
+import io.routewise.config.UpstreamConfig;
+import io.routewise.routers.ModelDir;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.upstream.HttpClients;
+import io.routewise.upstream.IdleTimeouts;
+import io.routewise.upstream.UpstreamClient;
+import io.routewise.upstream.UpstreamException;
+import io.routewise.upstream.UpstreamListener;
+import io.routewise.upstream.UpstreamResponse;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import me.tongfei.progressbar.ProgressBar;
+import okhttp3.OkHttpClient;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code routewise label}: outcomes for the operator's own prompts, the in-domain data that moves a
+ * learned router most (BENCHMARKS.md §5: with 200 labeled prompts of a new kind of traffic, mf went
+ * from as much as 0.045 below every mix of single models to within 0.005 of it or above). Each chosen
+ * upstream of a config answers every prompt; a judge upstream rates each answer 1–10 (against a
+ * reference answer when the prompt has one); the rating, scaled to [0, 1], is that model's outcome,
+ * written in the format {@code train} reads. Calls cost money: the summary counts every token and, with prices, the dollars.
+ *
+ * <p>Each prompt's line is written as soon as its answers are judged, so an interrupted run keeps
+ * what it paid for, and a rerun with the same {@code --output} skips the ids already there.
+ */
+@Command(name = "label", mixinStandardHelpOptions = true,
+    description = "Label your own prompts for train: each upstream of a config answers every prompt, a judge upstream "
+        + "rates each answer 1-10, and the ratings (scaled to [0, 1]) are written as outcomes.")
+public final class LabelCommand implements Callable<Integer> {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  /** The judge's verdict: the last {@code [[N]]} in its reply. */
+  private static final Pattern RATING = Pattern.compile("\\[\\[\\s*(\\d+(?:\\.\\d+)?)\\s*]]");
+  static final String JUDGE_SYSTEM = """
+      You grade one answer of an AI assistant. You see the user's question, sometimes a reference answer, \
+      and the assistant's answer. Judge how well the answer serves the user: correctness first (when a \
+      reference is given, an answer that disagrees with it is wrong), then completeness and clarity. Length \
+      is no merit. Explain your verdict in a few sentences, then end with the rating on its own line in \
+      exactly this form: Rating: [[N]], N an integer from 1 (wrong or useless) to 10 (correct and complete).""";
+
+  @Option(names = "--config", required = true, description = "Config whose upstreams answer and judge.")
+  Path config;
+
+  @Option(names = "--input", required = true,
+      description = "Prompts: JSON lines with prompt, and optionally id, source and reference (a correct answer).")
+  Path input;
+
+  @Option(names = "--output", required = true,
+      description = "Outcomes file to write (appended to: ids already in it are skipped).")
+  Path output;
+
+  @Option(names = "--judge", required = true, description = "The upstream (by its name in the config) that rates answers.")
+  String judge;
+
+  @Option(names = "--judge-model", description = "Model id sent to the judge upstream (default: its model).")
+  String judgeModel;
+
+  @Option(names = "--upstreams", split = ",",
+      description = "Upstreams to label, by name (default: every upstream of the config).")
+  List<String> upstreamNames;
+
+  @Option(names = "--max-tokens", defaultValue = "1024", description = "max_tokens of each answer (default 1024).")
+  int maxTokens;
+
+  @Option(names = "--concurrency", defaultValue = "4", description = "Prompts labeled at once (default 4).")
+  int concurrency;
+
+  @Option(names = "--retries", defaultValue = "3",
+      description = "Tries again after a 429, a 5xx or an unreachable upstream, this many times (default 3).")
+  int retries;
+
+  @Option(names = "--models-dir",
+      description = "Where the mf whose model ids the outcomes use lives (default: the config's models_dir).")
+  Path modelsDir;
+
+  @Option(names = "--quiet")
+  boolean quiet;
+
+  /** One labeled upstream: its client, the id its outcomes are written under, and what it cost. */
+  private record Labeled(UpstreamConfig config, UpstreamClient client, String modelId, Tally tally) {}
+
+  /** Per upstream (and for the judge): calls, failures, tokens, and the first failure's reason. */
+  private static final class Tally {
+    final AtomicLong calls = new AtomicLong();
+    final AtomicLong failed = new AtomicLong();
+    final AtomicLong judged = new AtomicLong();
+    final AtomicLong inputTokens = new AtomicLong();
+    final AtomicLong outputTokens = new AtomicLong();
+    final java.util.concurrent.atomic.DoubleAdder scores = new java.util.concurrent.atomic.DoubleAdder();
+    volatile String firstFailure;
+
+    void fail(String why) {
+      failed.incrementAndGet();
+      if (firstFailure == null) {
+        firstFailure = why;
+      }
+    }
+
+    double usd(UpstreamConfig u) {
+      return u.price() == null ? Double.NaN
+          : (inputTokens.get() * u.price().input() + outputTokens.get() * u.price().output()) / 1e6;
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    if (maxTokens < 1 || concurrency < 1 || retries < 0) {
+      System.err.println("--max-tokens and --concurrency must be at least 1, --retries at least 0");
+      return 2;
+    }
+    RoutewiseConfig cfg = ConfigLoader.fromSystemEnv().load(config);
+    List<UpstreamConfig> all = RouterCatalog.inLadderOrder(cfg);
+    Map<String, UpstreamConfig> byName = new LinkedHashMap<>();
+    all.forEach(u -> byName.put(u.name(), u));
+    UpstreamConfig judgeUpstream = byName.get(judge);
+    if (judgeUpstream == null) {
+      System.err.println("--judge: no upstream '" + judge + "' in " + config + " (upstreams: " + byName.keySet() + ")");
+      return 2;
+    }
+    List<UpstreamConfig> chosen = new ArrayList<>();
+    for (String name : upstreamNames == null ? List.copyOf(byName.keySet()) : upstreamNames) {
+      UpstreamConfig u = byName.get(name.trim());
+      if (u == null) {
+        System.err.println("--upstreams: no upstream '" + name + "' in " + config + " (upstreams: " + byName.keySet() + ")");
+        return 2;
+      }
+      chosen.add(u);
+    }
+    List<ObjectNode> prompts = readPrompts(input);
+    Set<String> done = doneIds(output);
+    List<ObjectNode> todo = prompts.stream().filter(p -> !done.contains(p.get("id").asText())).toList();
+    List<String> trained = trainedIds(modelsDir != null ? modelsDir : cfg.modelsDir());
+
+    OkHttpClient http = HttpClients.shared(cfg.client());
+    List<UpstreamConfig> called = new ArrayList<>(chosen);
+    called.add(judgeUpstream);
+    IdleTimeouts timeouts = IdleTimeouts.forTimeouts(called.stream().map(UpstreamConfig::timeout)
+        .toArray(java.time.Duration[]::new));
+    try {
+      List<Labeled> labeled = new ArrayList<>();
+      for (UpstreamConfig u : chosen) {
+        labeled.add(new Labeled(u, new UpstreamClient(u, http, timeouts, UpstreamListener.NONE),
+            outcomeId(u, trained), new Tally()));
+      }
+      UpstreamClient judgeClient = new UpstreamClient(judgeUpstream, http, timeouts, UpstreamListener.NONE);
+      Tally judgeTally = new Tally();
+      String judgeAs = judgeModel != null ? judgeModel : judgeUpstream.model();
+      System.err.printf(Locale.ROOT, "labeling %d prompts (%d already in %s) with %s, judged by %s (%s): up to %d calls%n",
+          todo.size(), prompts.size() - todo.size(), output, String.join(", ", labeled.stream()
+              .map(l -> l.config().name() + " as " + l.modelId()).toList()), judgeUpstream.name(), judgeAs,
+          2L * todo.size() * labeled.size());
+      AtomicLong written = new AtomicLong();
+      AtomicLong empty = new AtomicLong();
+      Files.createDirectories(output.toAbsolutePath().getParent());
+      try (BufferedWriter out = Files.newBufferedWriter(output, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+          StandardOpenOption.APPEND);
+          ProgressBar pb = io.routewise.data.TrainingSet.progressBar("label", todo.size(), !quiet);
+          ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+        Semaphore slots = new Semaphore(concurrency);
+        List<Future<?>> tasks = new ArrayList<>();
+        for (ObjectNode prompt : todo) {
+          tasks.add(pool.submit(() -> {
+            slots.acquire();
+            try {
+              ObjectNode line = label(prompt, labeled, judgeClient, judgeAs, judgeTally);
+              if (line.get("outcomes").isEmpty()) {
+                empty.incrementAndGet();
+              } else {
+                synchronized (out) {
+                  out.write(JSON.writeValueAsString(line));
+                  out.newLine();
+                  out.flush(); // a line paid for is kept, whatever happens to the run
+                }
+                written.incrementAndGet();
+              }
+            } finally {
+              slots.release();
+              pb.step();
+            }
+            return null;
+          }));
+        }
+        for (Future<?> t : tasks) {
+          t.get();
+        }
+      }
+      report(labeled, judgeUpstream, judgeTally, written.get(), empty.get());
+      return written.get() > 0 || todo.isEmpty() ? 0 : 2;
+    } finally {
+      timeouts.close();
+      HttpClients.shutdown(http);
+    }
+  }
+
+  /** Every labeled upstream answers the prompt, the judge rates each answer: its outcomes line. */
+  private ObjectNode label(ObjectNode prompt, List<Labeled> labeled, UpstreamClient judgeClient, String judgeAs,
+      Tally judgeTally) throws InterruptedException {
+    ObjectNode line = JSON.createObjectNode();
+    line.set("id", prompt.get("id"));
+    if (prompt.hasNonNull("source")) {
+      line.set("source", prompt.get("source"));
+    }
+    line.set("prompt", prompt.get("prompt"));
+    ObjectNode outcomes = line.putObject("outcomes");
+    String question = prompt.get("prompt").asText();
+    String reference = prompt.hasNonNull("reference") ? prompt.get("reference").asText() : null;
+    for (Labeled l : labeled) {
+      ObjectNode ask = JSON.createObjectNode().put("model", l.config().model()).put("max_tokens", maxTokens);
+      ask.putArray("messages").addObject().put("role", "user").put("content", question);
+      Optional<String> answer = chat(l.client(), ask, l.tally());
+      if (answer.isEmpty()) {
+        continue;
+      }
+      ObjectNode grade = JSON.createObjectNode().put("model", judgeAs).put("temperature", 0).put("max_tokens", 1024);
+      var messages = grade.putArray("messages");
+      messages.addObject().put("role", "system").put("content", JUDGE_SYSTEM);
+      messages.addObject().put("role", "user").put("content", judgeMessage(question, reference, answer.get()));
+      Optional<String> verdict = chat(judgeClient, grade, judgeTally);
+      if (verdict.isEmpty()) {
+        continue; // counted as the judge's failure
+      }
+      Optional<Double> rating = rating(verdict.get());
+      if (rating.isEmpty()) {
+        judgeTally.fail("no rating [[1..10]] in the judge's reply to an answer of " + l.config().name());
+        continue;
+      }
+      double score = (rating.get() - 1) / 9;
+      outcomes.put(l.modelId(), score);
+      l.tally().judged.incrementAndGet();
+      l.tally().scores.add(score);
+    }
+    return line;
+  }
+
+  static String judgeMessage(String question, String reference, String answer) {
+    return "[Question]\n" + question + "\n\n" + (reference == null ? "" : "[Reference answer]\n" + reference + "\n\n")
+        + "[The assistant's answer]\n" + answer;
+  }
+
+  /** The judge's rating, 1 to 10: the last {@code [[N]]} in its reply; empty when there is none in range. */
+  static Optional<Double> rating(String reply) {
+    Matcher m = RATING.matcher(reply);
+    Double last = null;
+    while (m.find()) {
+      last = Double.parseDouble(m.group(1));
+    }
+    return last != null && last >= 1 && last <= 10 ? Optional.of(last) : Optional.empty();
+  }
+
+  /**
+   * One non-streamed chat completion: the answer's text, or empty (the failure counted in {@code
+   * tally}). A 429, a 5xx or an unreachable upstream is tried again, up to {@code --retries} times,
+   * after its {@code Retry-After} (at most 60 s) or 1 s, 2 s, 4 s...: a long labeling run should not
+   * lose answers to a rate limit.
+   */
+  private Optional<String> chat(UpstreamClient client, ObjectNode body, Tally tally) throws InterruptedException {
+    tally.calls.incrementAndGet();
+    byte[] request;
+    try {
+      request = JSON.writeValueAsBytes(body);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+    for (int attempt = 0; ; attempt++) {
+      String failure;
+      long waitMs = 1000L << Math.min(attempt, 6);
+      try (UpstreamResponse r = client.send(request, false)) {
+        byte[] bytes = r.bodyBytes();
+        if (r.status() == 200) {
+          JsonNode reply = JSON.readTree(bytes);
+          JsonNode usage = reply.path("usage");
+          tally.inputTokens.addAndGet(usage.path("prompt_tokens").asLong());
+          tally.outputTokens.addAndGet(usage.path("completion_tokens").asLong());
+          JsonNode content = reply.path("choices").path(0).path("message").path("content");
+          if (!content.isTextual() || content.asText().isBlank()) {
+            tally.fail("no text in " + client.name() + "'s answer");
+            return Optional.empty();
+          }
+          return Optional.of(content.asText());
+        }
+        failure = "HTTP " + r.status() + " from " + client.name();
+        if (r.status() != 429 && r.status() < 500) {
+          tally.fail(failure);
+          return Optional.empty();
+        }
+        waitMs = retryAfterMs(r.header("Retry-After"), waitMs);
+      } catch (UpstreamException e) {
+        failure = e.getMessage();
+      } catch (IOException e) {
+        tally.fail(client.name() + "'s answer could not be read: " + e.getMessage());
+        return Optional.empty();
+      }
+      if (attempt >= retries) {
+        tally.fail(failure + (attempt > 0 ? " (" + (attempt + 1) + " tries)" : ""));
+        return Optional.empty();
+      }
+      Thread.sleep(waitMs);
+    }
+  }
+
+  static long retryAfterMs(String header, long otherwise) {
+    if (header != null) {
+      try {
+        return Math.min(60_000, Math.max(0, Long.parseLong(header.trim()) * 1000));
+      } catch (NumberFormatException e) {
+        // an HTTP date: the default backoff
+      }
+    }
+    return otherwise;
+  }
+
+  /**
+   * The id an upstream's outcomes are written under, so that {@code train mf} joins them to what the
+   * shipped data knows of the model: its {@code router_model}; else the trained id its {@code model}
+   * names (as serve places it); else the model itself, a new model to mf.
+   */
+  static String outcomeId(UpstreamConfig u, List<String> trained) {
+    if (u.routerModel() != null) {
+      return u.routerModel();
+    }
+    if (trained.contains(u.model())) {
+      return u.model();
+    }
+    return ModelDir.canonicalMatch(u.model(), trained).orElse(u.model());
+  }
+
+  private static List<String> trainedIds(Path models) {
+    Path mf = models.resolve("mf");
+    if (!Files.isDirectory(mf)) {
+      return List.of();
+    }
+    try {
+      return ModelDir.open(mf, "mf").placeableModels();
+    } catch (IOException e) {
+      return List.of(); // no mf to join to: the upstreams' own model ids
+    }
+  }
+
+  private static List<ObjectNode> readPrompts(Path file) throws IOException {
+    List<ObjectNode> prompts = new ArrayList<>();
+    Set<String> ids = new HashSet<>();
+    int n = 0;
+    for (String raw : Files.readString(file, StandardCharsets.UTF_8).split("\n")) { // not lines(): prompts hold U+2028
+      n++;
+      if (raw.isBlank()) {
+        continue;
+      }
+      JsonNode node;
+      try {
+        node = JSON.readTree(raw);
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IOException(file + " line " + n + ": not JSON (" + e.getOriginalMessage() + ")");
+      }
+      if (!(node instanceof ObjectNode o) || !o.path("prompt").isTextual() || o.get("prompt").asText().isBlank()) {
+        throw new IOException(file + " line " + n + ": needs a non-empty \"prompt\" string");
+      }
+      if (!o.hasNonNull("id")) {
+        o.put("id", Integer.toString(n));
+      }
+      if (!ids.add(o.get("id").asText())) {
+        throw new IOException(file + " line " + n + ": id '" + o.get("id").asText() + "' appears twice");
+      }
+      prompts.add(o);
+    }
+    if (prompts.isEmpty()) {
+      throw new IOException(file + ": no prompts");
+    }
+    return prompts;
+  }
+
+  /** The ids an earlier run already wrote to {@code output}. */
+  private static Set<String> doneIds(Path output) throws IOException {
+    Set<String> ids = new HashSet<>();
+    if (!Files.exists(output)) {
+      return ids;
+    }
+    for (String raw : Files.readString(output, StandardCharsets.UTF_8).split("\n")) {
+      if (!raw.isBlank()) {
+        try {
+          ids.add(JSON.readTree(raw).path("id").asText());
+        } catch (IOException e) {
+          // a line cut off by an interrupted run: its prompt is labeled again
+        }
+      }
+    }
+    return ids;
+  }
+
+  private static void report(List<Labeled> labeled, UpstreamConfig judge, Tally judgeTally, long written, long empty) {
+    System.out.printf(Locale.ROOT, "%d prompts labeled%s%n", written,
+        empty > 0 ? "; " + empty + " got no outcome (every answer or rating failed) and were not written" : "");
+    System.out.printf(Locale.ROOT, "%-12s %-32s %8s %8s %8s %10s %10s %10s%n", "upstream", "outcome id", "calls",
+        "judged", "mean", "tokens in", "tokens out", "USD");
+    double total = 0;
+    for (Labeled l : labeled) {
+      Tally t = l.tally();
+      double usd = t.usd(l.config());
+      total += Double.isNaN(usd) ? 0 : usd;
+      System.out.printf(Locale.ROOT, "%-12s %-32s %8d %8d %8s %10d %10d %10s%n", l.config().name(), l.modelId(),
+          t.calls.get(), t.judged.get(), t.judged.get() == 0 ? "-" : String.format(Locale.ROOT, "%.3f",
+              t.scores.sum() / t.judged.get()), t.inputTokens.get(), t.outputTokens.get(), money(usd));
+    }
+    double judgeUsd = judgeTally.usd(judge);
+    total += Double.isNaN(judgeUsd) ? 0 : judgeUsd;
+    System.out.printf(Locale.ROOT, "%-12s %-32s %8d %8s %8s %10d %10d %10s%n", "judge", judge.name(),
+        judgeTally.calls.get(), "", "", judgeTally.inputTokens.get(), judgeTally.outputTokens.get(), money(judgeUsd));
+    System.out.printf(Locale.ROOT, "spent: %s USD (upstreams without a price not counted)%n", money(total));
+    for (Labeled l : labeled) {
+      if (l.tally().failed.get() > 0) {
+        System.out.printf(Locale.ROOT, "WARNING: %s failed %d of %d answers (first: %s)%n", l.config().name(),
+            l.tally().failed.get(), l.tally().calls.get(), l.tally().firstFailure);
+      }
+    }
+    if (judgeTally.failed.get() > 0) {
+      System.out.printf(Locale.ROOT, "WARNING: the judge failed %d of %d ratings (first: %s)%n", judgeTally.failed.get(),
+          judgeTally.calls.get(), judgeTally.firstFailure);
+    }
+  }
+
+  private static String money(double usd) {
+    return Double.isNaN(usd) ? "no price" : String.format(Locale.ROOT, "%.4f", usd);
+  }
+}

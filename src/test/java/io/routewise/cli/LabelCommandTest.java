@@ -1,0 +1,199 @@
+package io.routewise.cli;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.containing;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static io.routewise.cli.LearnedRoutersEndToEndTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import io.routewise.data.DatasetReader;
+import io.routewise.data.PromptRecord;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code label} against real HTTP upstreams (WireMock over loopback): every chosen upstream answers,
+ * the judge upstream rates each answer, the outcomes file is what {@code train} reads, failures are
+ * counted and never written as scores, and a rerun skips what is done.
+ */
+class LabelCommandTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private WireMockServer wm;
+
+  @TempDir
+  Path tmp;
+
+  @BeforeEach
+  void start() {
+    wm = new WireMockServer(options().dynamicPort());
+    wm.start();
+    for (String name : List.of("strong", "mini", "weak")) {
+      wm.stubFor(post(urlEqualTo("/" + name + "/v1/chat/completions")).willReturn(answer("answer from " + name, 10, 20)));
+    }
+    // mini breaks on one prompt
+    wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).withRequestBody(containing("mini breaks"))
+        .atPriority(1).willReturn(aResponse().withStatus(500).withBody("{\"error\":{\"message\":\"down\"}}")));
+    // the judge: a rating per answer, none for answers to one prompt
+    Map<String, String> verdicts = Map.of("answer from strong", "Correct and complete.\nRating: [[10]]",
+        "answer from mini", "Mostly right. Rating: [[7]]", "answer from weak", "Wrong; I first thought [[6]].\nRating: [[3]]");
+    verdicts.forEach((answer, verdict) -> wm.stubFor(post(urlEqualTo("/judge/v1/chat/completions"))
+        .withRequestBody(containing(answer)).atPriority(5).willReturn(answer(verdict, 100, 30))));
+    wm.stubFor(post(urlEqualTo("/judge/v1/chat/completions")).withRequestBody(containing("unjudgeable"))
+        .atPriority(1).willReturn(answer("I would rather not say.", 100, 30)));
+  }
+
+  @AfterEach
+  void stop() {
+    wm.stop();
+  }
+
+  private static com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder answer(String text, int in, int out)
+      throws RuntimeException {
+    try {
+      String content = JSON.writeValueAsString(text);
+      return aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody("""
+          {"id":"c","object":"chat.completion","created":1,"model":"m",
+           "choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":"stop"}],
+           "usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}""".formatted(content, in, out, in + out));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new RuntimeException(e);
+    }
+  }
+
+  private Path config() throws Exception {
+    String base = "http://127.0.0.1:" + wm.port();
+    Path config = tmp.resolve("config.yaml");
+    Files.writeString(config, """
+        upstreams:
+          strong: {base_url: "%1$s/strong/v1", api_key: sk-s, model: gpt-4o-2024-05-13, price: {input: 5, output: 15}}
+          mini: {base_url: "%1$s/mini/v1", api_key: sk-m, model: gpt-4o-mini, price: {input: 0.15, output: 0.6}}
+          weak: {base_url: "%1$s/weak/v1", api_key: none, model: my-llama, router_model: llama-3.1-8b-instruct}
+          judge: {base_url: "%1$s/judge/v1", api_key: sk-j, model: judge-model, price: {input: 2.5, output: 10}}
+        """.formatted(base));
+    return config;
+  }
+
+  private LearnedRoutersEndToEndTest.Run label(Path config, Path input, Path output) {
+    return run(List.of("label", "--config", config.toString(), "--input", input.toString(), "--output",
+        output.toString(), "--judge", "judge", "--upstreams", "strong,mini,weak", "--retries", "0", "--quiet"));
+  }
+
+  @Test
+  void eachUpstreamsAnswerIsJudgedAndTheRatingIsItsOutcomeUnderTheIdTrainKnows() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, """
+        {"id": "q1", "prompt": "What is 2 + 2?", "reference": "4"}
+        {"id": "q2", "prompt": "Why is the sky blue? mini breaks here"}
+        {"prompt": "unjudgeable question", "source": "mine"}
+        """);
+    Path output = tmp.resolve("labels.jsonl");
+    LearnedRoutersEndToEndTest.Run r = label(config(), input, output);
+    assertEquals(0, r.code(), r.err() + r.out());
+
+    Map<String, PromptRecord> written = DatasetReader.readPrompts(output).stream()
+        .collect(Collectors.toMap(PromptRecord::id, p -> p));
+    assertEquals(java.util.Set.of("q1", "q2"), written.keySet(), "the unjudgeable prompt got no outcome: not written");
+    // strong by its exact trained id, mini by the snapshot serve places it on, weak by its router_model
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
+        written.get("q1").outcomes());
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "llama-3.1-8b-instruct", 2.0 / 9), written.get("q2").outcomes(),
+        "mini's failed answer is no outcome, not a zero");
+    assertEquals("What is 2 + 2?", written.get("q1").prompt());
+
+    // each answer asked with the upstream's own model and key; the judge saw the reference and the answer
+    wm.verify(3, postRequestedFor(urlEqualTo("/mini/v1/chat/completions"))
+        .withHeader("Authorization", WireMock.equalTo("Bearer sk-m"))
+        .withRequestBody(WireMock.matchingJsonPath("$.model", WireMock.equalTo("gpt-4o-mini"))));
+    wm.verify(0, postRequestedFor(urlEqualTo("/judge/v1/chat/completions"))
+        .withRequestBody(containing("Why is the sky blue")).withRequestBody(containing("answer from mini")));
+    wm.verify(1, postRequestedFor(urlEqualTo("/judge/v1/chat/completions"))
+        .withRequestBody(containing("[Reference answer]\\n4")).withRequestBody(containing("answer from weak")));
+    wm.verify(3 + 2 + 3, postRequestedFor(urlEqualTo("/judge/v1/chat/completions"))
+        .withRequestBody(WireMock.matchingJsonPath("$.model", WireMock.equalTo("judge-model"))));
+
+    String out = r.out();
+    assertTrue(out.contains("2 prompts labeled; 1 got no outcome"), out);
+    assertTrue(out.contains("WARNING: mini failed 1 of 3 answers (first: HTTP 500 from mini)"), out);
+    assertTrue(out.contains("WARNING: the judge failed 3 of 8 ratings"), out);
+    // spend from the answers' usage: strong 3 x (10 x 5 + 20 x 15) / 1e6, mini 2 answered, the judge 8 calls
+    double strong = 3 * (10 * 5 + 20 * 15) / 1e6;
+    double mini = 2 * (10 * 0.15 + 20 * 0.6) / 1e6;
+    double judge = 8 * (100 * 2.5 + 30 * 10) / 1e6;
+    assertTrue(out.contains(String.format(java.util.Locale.ROOT, "spent: %.4f USD", strong + mini + judge)), out);
+    assertTrue(out.lines().anyMatch(l -> l.startsWith("weak ") && l.contains("no price")), out);
+  }
+
+  @Test
+  void aRerunSkipsThePromptsAlreadyWrittenAndAppendsTheRest() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    assertEquals(0, label(config(), input, output).code());
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n{\"id\": \"b\", \"prompt\": \"second\"}\n");
+    LearnedRoutersEndToEndTest.Run again = label(config(), input, output);
+    assertEquals(0, again.code(), again.err());
+    assertTrue(again.err().contains("labeling 1 prompts (1 already in"), again.err());
+    assertEquals(List.of("a", "b"), DatasetReader.readPrompts(output).stream().map(PromptRecord::id).toList());
+    wm.verify(2, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+  }
+
+  @Test
+  void anUnknownUpstreamOrBadInputStopsBeforeAnyCall() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", tmp.resolve("o.jsonl").toString(), "--judge", "gpt-judge"));
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("--judge: no upstream 'gpt-judge'"), r.err());
+    Files.writeString(input, "{\"id\": \"a\", \"text\": \"first\"}\n");
+    r = label(config(), input, tmp.resolve("o.jsonl"));
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("line 1: needs a non-empty \"prompt\" string"), r.err());
+    assertTrue(wm.getAllServeEvents().isEmpty(), "nothing was called");
+    assertFalse(Files.exists(tmp.resolve("o.jsonl")));
+  }
+
+  @Test
+  void aRateLimitedAnswerIsTriedAgainAfterItsRetryAfter() throws Exception {
+    wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).inScenario("limit").whenScenarioStateIs(
+        com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED).willSetStateTo("open").atPriority(1)
+        .willReturn(aResponse().withStatus(429).withHeader("Retry-After", "0").withBody("{}")));
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", output.toString(), "--judge", "judge", "--upstreams", "mini", "--quiet"));
+    assertEquals(0, r.code(), r.err());
+    assertEquals(Map.of("gpt-4o-mini-2024-07-18", 6.0 / 9), DatasetReader.readPrompts(output).get(0).outcomes());
+    wm.verify(2, postRequestedFor(urlEqualTo("/mini/v1/chat/completions")));
+    assertFalse(r.out().contains("WARNING"), r.out());
+    assertEquals(2000, LabelCommand.retryAfterMs("2", 1000));
+    assertEquals(60_000, LabelCommand.retryAfterMs("3600", 1000), "a long Retry-After is capped");
+    assertEquals(1000, LabelCommand.retryAfterMs("Wed, 21 Oct 2026 07:28:00 GMT", 1000));
+  }
+
+  @Test
+  void theRatingIsTheLastOneInRange() {
+    assertEquals(Optional.of(3.0), LabelCommand.rating("at first [[6]], but no: Rating: [[3]]"));
+    assertEquals(Optional.of(7.5), LabelCommand.rating("Rating: [[ 7.5 ]]"));
+    assertEquals(Optional.empty(), LabelCommand.rating("Rating: [[11]]"));
+    assertEquals(Optional.empty(), LabelCommand.rating("Rating: 8"));
+  }
+}
