@@ -2,7 +2,7 @@
 # BENCHMARKS.md section 5, "How many in-domain outcomes": after docs/bench/nway_rows.sh (same WORK_DIR),
 # mf trained on every other file's 80 % rows plus a fraction of one benchmark's 80 % (Python's
 # random.Random(7), one draw a row), on the table nway_rows.sh aligned; eval --prices on that
-# benchmark's held-out 20 %, both ZeroEval ladders, the threshold rule.
+# benchmark's held-out 20 %, both ZeroEval ladders, the threshold rule and the default (auto; RULES=... for others).
 # Usage: docs/bench/nway_curve.sh [DATA_DIR] [WORK_DIR]   (run from the repository root, after mvn package)
 set -euo pipefail
 D=${1:-../shared/data}; W=${2:-/tmp/nway-rows}; J="java -jar target/routewise.jar"; C="$W/curve"
@@ -28,9 +28,11 @@ PY
     done
     $J train mf $DATA --embedding-model static-rows --models-dir "$W/tables" --out "$C/mf-$S-$FR" --quiet
     for L in F T; do
-      echo "== $S, fraction $FR, ladder $L"
-      $J eval --router length --router mf="$C/mf-$S-$FR" --embedding-model static-rows --models-dir "$W/tables" \
-        --prices "$D/prices.json" --bench "$W/heldout.jsonl" --ids "$S/.*" ${!L} --rule "${RULE:-threshold}" --quiet | grep -E '^\| (mf|length|convex)'
+      for RULE in ${RULES:-threshold auto}; do
+        echo "== $S, fraction $FR, ladder $L, rule $RULE"
+        $J eval --router length --router mf="$C/mf-$S-$FR" --embedding-model static-rows --models-dir "$W/tables" \
+          --prices "$D/prices.json" --bench "$W/heldout.jsonl" --ids "$S/.*" ${!L} --rule "$RULE" --quiet | grep -E '^\| (mf|length|convex)'
+      done
     done
   done
 done

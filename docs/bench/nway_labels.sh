@@ -1,0 +1,41 @@
+#!/bin/bash
+# BENCHMARKS.md section 5, "A new kind of traffic, and a few labels of it": a source held out whole,
+# then K of its prompts with outcomes added to mf's training (its own file, so its own source: the
+# trainer weighs each source alike, however few its rows). Each source's rows shuffled by Python's
+# random.Random(7); the first half is the evaluation set for every K, the labels come from the other
+# half. The table stays the one aligned without the source (static-no-S from section 5's commands,
+# under MODELS_DIR), as an operator's would until re-distilled. eval --prices, both ZeroEval ladders,
+# the default rule (auto) and threshold.
+# Usage: docs/bench/nway_labels.sh [DATA_DIR] [WORK_DIR] [MODELS_DIR]   (from the repository root, after mvn package)
+set -euo pipefail
+D=${1:-../shared/data}; W=${2:-/tmp/nway-labels}; M=${3:-/tmp/nw}; J="java -jar target/routewise.jar"
+FILES="mmlu-pro dcrouter arena-bench-v1 zeroeval-math-l5 zeroeval-crux mmlu-gold"
+F="--strong claude-3-5-sonnet-20241022 --weak gemini-1.5-flash --models gpt-4o-2024-08-06,mistral-large-2,gpt-4o-mini-2024-07-18"
+T="--strong gpt-4o-2024-05-13 --weak gemma-2-9b-it --models llama-3.1-70b-instruct,qwen2.5-7b-instruct,llama-3.1-8b-instruct"
+mkdir -p "$W"
+for S in zeroeval-math-l5 zeroeval-crux; do
+  python3 - "$D/$S.jsonl" "$W/$S" <<'PY'
+import random, sys
+rows = [l for l in open(sys.argv[1], encoding="utf-8").read().split("\n") if l.strip()]  # not splitlines(): U+2028
+random.Random(7).shuffle(rows)
+half = len(rows) // 2
+open(sys.argv[2] + "-eval.jsonl", "w", encoding="utf-8").write("".join(l + "\n" for l in rows[:half]))
+pool = rows[half:]
+for k in (0, 50, 100, 200, len(pool)):
+    open(f"{sys.argv[2]}-labels{k}.jsonl", "w", encoding="utf-8").write("".join(l + "\n" for l in pool[:k]))
+PY
+  others=""; for f in $FILES; do [ "$f" != "$S" ] && others="$others --data $D/$f.jsonl"; done
+  R="--router length"
+  for k in $(ls "$W"/$S-labels*.jsonl | sed 's/.*labels\([0-9]*\)\.jsonl/\1/' | sort -n); do
+    L=""; [ -s "$W/$S-labels$k.jsonl" ] && L="--data $W/$S-labels$k.jsonl"
+    $J train mf $others $L --holdout none --embedding-model static-no-$S --models-dir "$M" --out "$W/mf-$S-$k" --quiet
+    R="$R --router mf=$W/mf-$S-$k"
+  done
+  for LADDER in F T; do
+    for RULE in auto threshold; do
+      echo "== $S, ladder $LADDER, rule $RULE"
+      $J eval $R --embedding-model static-no-$S --models-dir "$M" --prices "$D/prices.json" \
+        --bench "$W/$S-eval.jsonl" ${!LADDER} --rule $RULE --quiet | grep -E '^\| (mf|length|convex)'
+    done
+  done
+done
