@@ -187,8 +187,8 @@ public final class LabelCommand implements Callable<Integer> {
         Semaphore slots = new Semaphore(concurrency);
         List<Future<?>> tasks = new ArrayList<>();
         for (ObjectNode prompt : todo) {
+          slots.acquire(); // here, not in the task: at most --concurrency prompts in flight, none parked
           tasks.add(pool.submit(() -> {
-            slots.acquire();
             try {
               ObjectNode line = label(prompt, labeled, judgeClient, judgeAs, judgeTally);
               if (line.get("outcomes").isEmpty()) {
@@ -209,7 +209,12 @@ public final class LabelCommand implements Callable<Integer> {
           }));
         }
         for (Future<?> t : tasks) {
-          t.get();
+          try {
+            t.get();
+          } catch (java.util.concurrent.ExecutionException e) {
+            // the output could not be written (disk full, say): one clear line, as for any unreadable file
+            throw e.getCause() instanceof IOException io ? io : new IllegalStateException(e.getCause());
+          }
         }
       }
       report(labeled, judgeUpstream, judgeTally, written.get(), empty.get());
