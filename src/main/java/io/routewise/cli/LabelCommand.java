@@ -157,7 +157,7 @@ public final class LabelCommand implements Callable<Integer> {
     List<ObjectNode> prompts = readPrompts(input);
     Set<String> done = doneIds(output);
     List<ObjectNode> todo = prompts.stream().filter(p -> !done.contains(p.get("id").asText())).toList();
-    List<String> trained = trainedIds(modelsDir != null ? modelsDir : cfg.modelsDir());
+    Map<String, String> outcomeIds = outcomeIds(cfg, modelsDir != null ? modelsDir : cfg.modelsDir(), chosen);
 
     OkHttpClient http = HttpClients.shared(cfg.client());
     List<UpstreamConfig> called = new ArrayList<>(chosen);
@@ -168,7 +168,7 @@ public final class LabelCommand implements Callable<Integer> {
       List<Labeled> labeled = new ArrayList<>();
       for (UpstreamConfig u : chosen) {
         labeled.add(new Labeled(u, new UpstreamClient(u, http, timeouts, UpstreamListener.NONE),
-            outcomeId(u, trained), new Tally()));
+            outcomeIds.get(u.name()), new Tally()));
       }
       UpstreamClient judgeClient = new UpstreamClient(judgeUpstream, http, timeouts, UpstreamListener.NONE);
       Tally judgeTally = new Tally();
@@ -343,30 +343,27 @@ public final class LabelCommand implements Callable<Integer> {
   }
 
   /**
-   * The id an upstream's outcomes are written under, so that {@code train mf} joins them to what the
-   * shipped data knows of the model: its {@code router_model}; else the trained id its {@code model}
-   * names (as serve places it); else the model itself, a new model to mf.
+   * The id each upstream's outcomes are written under, so that {@code train mf} joins them to what the
+   * shipped data knows of the model: the trained id {@code serve} places it on (its {@code
+   * router_model}, the router's {@code strong_model}/{@code weak_model}, its {@code model} as the data
+   * spells ids, the manifest's defaults for strong and weak: {@link ModelDir#placements}); else, or
+   * without an mf to place on, its {@code router_model} or {@code model}, a new model to mf.
    */
-  static String outcomeId(UpstreamConfig u, List<String> trained) {
-    if (u.routerModel() != null) {
-      return u.routerModel();
-    }
-    if (trained.contains(u.model())) {
-      return u.model();
-    }
-    return ModelDir.canonicalMatch(u.model(), trained).orElse(u.model());
-  }
-
-  private static List<String> trainedIds(Path models) {
-    Path mf = models.resolve("mf");
-    if (!Files.isDirectory(mf)) {
-      return List.of();
-    }
+  static Map<String, String> outcomeIds(RoutewiseConfig cfg, Path modelsDir, List<UpstreamConfig> upstreams) {
+    Map<String, String> ids = new LinkedHashMap<>();
+    upstreams.forEach(u -> ids.put(u.name(), u.routerModel() != null ? u.routerModel() : u.model()));
+    io.routewise.config.ConfigNode settings = cfg.routers().optionalChild("mf")
+        .orElse(io.routewise.config.ConfigNode.empty("routers.mf", new io.routewise.config.ConfigProblems()));
+    io.routewise.routers.RouterContext ctx = new io.routewise.routers.RouterContext("mf", settings, modelsDir,
+        id -> null, RouterCatalog.inLadderOrder(cfg));
     try {
-      return ModelDir.open(mf, "mf").placeableModels();
+      ModelDir.forRouter(ctx, "mf", "mf").placements(ctx)
+          .forEach((name, id) -> id.ifPresent(trained -> ids.computeIfPresent(name, (n, own) -> trained)));
     } catch (IOException e) {
-      return List.of(); // no mf to join to: the upstreams' own model ids
+      System.err.println("mf cannot place the upstreams (" + e.getMessage() + "): outcomes are written under "
+          + "each upstream's router_model or model");
     }
+    return ids;
   }
 
   private static List<ObjectNode> readPrompts(Path file) throws IOException {

@@ -82,7 +82,7 @@ class LabelCommandTest {
     Path config = tmp.resolve("config.yaml");
     Files.writeString(config, """
         upstreams:
-          strong: {base_url: "%1$s/strong/v1", api_key: sk-s, model: gpt-4o-2024-05-13, price: {input: 5, output: 15}}
+          strong: {base_url: "%1$s/strong/v1", api_key: sk-s, model: gpt-4o, price: {input: 5, output: 15}}
           mini: {base_url: "%1$s/mini/v1", api_key: sk-m, model: gpt-4o-mini, price: {input: 0.15, output: 0.6}}
           weak: {base_url: "%1$s/weak/v1", api_key: none, model: my-llama, router_model: llama-3.1-8b-instruct}
           judge: {base_url: "%1$s/judge/v1", api_key: sk-j, model: judge-model, price: {input: 2.5, output: 10}}
@@ -110,7 +110,8 @@ class LabelCommandTest {
     Map<String, PromptRecord> written = DatasetReader.readPrompts(output).stream()
         .collect(Collectors.toMap(PromptRecord::id, p -> p));
     assertEquals(java.util.Set.of("q1", "q2"), written.keySet(), "the unjudgeable prompt got no outcome: not written");
-    // strong by its exact trained id, mini by the snapshot serve places it on, weak by its router_model
+    // under the ids serve places them on: strong's gpt-4o (two snapshots) on the manifest's default_strong,
+    // mini on its one snapshot, weak by its router_model
     assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
         written.get("q1").outcomes());
     assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "llama-3.1-8b-instruct", 2.0 / 9), written.get("q2").outcomes(),
@@ -187,6 +188,16 @@ class LabelCommandTest {
     assertEquals(2000, LabelCommand.retryAfterMs("2", 1000));
     assertEquals(60_000, LabelCommand.retryAfterMs("3600", 1000), "a long Retry-After is capped");
     assertEquals(1000, LabelCommand.retryAfterMs("Wed, 21 Oct 2026 07:28:00 GMT", 1000));
+  }
+
+  @Test
+  void withoutAnMfToPlaceThemOutcomesGoUnderEachUpstreamsOwnId() throws Exception {
+    io.routewise.config.RoutewiseConfig cfg = io.routewise.config.ConfigLoader.fromSystemEnv().load(config());
+    List<io.routewise.config.UpstreamConfig> all = io.routewise.routers.RouterCatalog.inLadderOrder(cfg);
+    assertEquals(Map.of("strong", "gpt-4o-2024-05-13", "mini", "gpt-4o-mini-2024-07-18", "weak",
+        "llama-3.1-8b-instruct", "judge", "judge-model"), LabelCommand.outcomeIds(cfg, Path.of("models"), all));
+    assertEquals(Map.of("strong", "gpt-4o", "mini", "gpt-4o-mini", "weak", "llama-3.1-8b-instruct", "judge",
+        "judge-model"), LabelCommand.outcomeIds(cfg, tmp, all), "no mf under " + tmp);
   }
 
   @Test
