@@ -136,11 +136,13 @@ class TargetRoutingTest {
       priced.chat("router-scored-0.5", "0.9"); // not target traffic: not in the window
       assertTrue(strong > 0 && weak > 0, strong + "/" + weak);
       double expected = strong * (11 * 10 + 7 * 30) / 1e6 + weak * (11 * 1 + 7 * 2) / 1e6;
-      // The window is read by the sync thread every second.
+      // The window is read by the sync thread every second; a scrape reads the observed rate before the
+      // spend (by name), so one taken during a step can show the new spend beside the old rate.
       String scrape = "";
       for (int tries = 0; tries < 50; tries++) {
         scrape = priced.get("/metrics").body();
-        if (Math.abs(metric(scrape, "routewise_target_window_spend_usd{router=\"scored\"}") - expected) < 1e-12) {
+        if (Math.abs(metric(scrape, "routewise_target_window_spend_usd{router=\"scored\"}") - expected) < 1e-12
+            && metric(scrape, "routewise_target_observed_usd_per_hour{router=\"scored\"}") > 0) {
           break;
         }
         Thread.sleep(100);
