@@ -398,18 +398,28 @@ public final class LabelCommand implements Callable<Integer> {
     return prompts;
   }
 
-  /** The ids an earlier run already wrote to {@code output}. */
+  /**
+   * The ids an earlier run already wrote to {@code output}. A last line cut off by an interrupted run
+   * is removed, so that the lines appended now start on a line of their own and train can read the file.
+   */
   private static Set<String> doneIds(Path output) throws IOException {
     Set<String> ids = new HashSet<>();
     if (!Files.exists(output)) {
       return ids;
     }
-    for (String raw : Files.readString(output, StandardCharsets.UTF_8).split("\n")) {
+    String content = Files.readString(output, StandardCharsets.UTF_8);
+    if (!content.isEmpty() && !content.endsWith("\n")) {
+      content = content.substring(0, content.lastIndexOf('\n') + 1);
+      Files.writeString(output, content, StandardCharsets.UTF_8);
+      System.err.println(output + ": its last line was cut off (an interrupted run); removed, that prompt is labeled again");
+    }
+    for (String raw : content.split("\n")) {
       if (!raw.isBlank()) {
         try {
           ids.add(JSON.readTree(raw).path("id").asText());
         } catch (IOException e) {
-          // a line cut off by an interrupted run: its prompt is labeled again
+          throw new IOException(output + ": a line is not JSON (" + e.getMessage().lines().findFirst().orElse("")
+              + "); fix or remove it before labeling more into it");
         }
       }
     }

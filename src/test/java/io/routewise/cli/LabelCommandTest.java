@@ -147,12 +147,17 @@ class LabelCommandTest {
     Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
     Path output = tmp.resolve("labels.jsonl");
     assertEquals(0, label(config(), input, output).code());
-    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n{\"id\": \"b\", \"prompt\": \"second\"}\n");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n{\"id\": \"b\", \"prompt\": \"second\"}\n"
+        + "{\"id\": \"c\", \"prompt\": \"third\"}\n");
+    // an interrupted run left half a line for c
+    Files.writeString(output, Files.readString(output) + "{\"id\":\"c\",\"prompt\":\"th", java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
     LearnedRoutersEndToEndTest.Run again = label(config(), input, output);
     assertEquals(0, again.code(), again.err());
-    assertTrue(again.err().contains("labeling 1 prompts (1 already in"), again.err());
-    assertEquals(List.of("a", "b"), DatasetReader.readPrompts(output).stream().map(PromptRecord::id).toList());
-    wm.verify(2, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+    assertTrue(again.err().contains("labeling 2 prompts (1 already in"), again.err());
+    assertTrue(again.err().contains("its last line was cut off"), again.err());
+    assertEquals(java.util.Set.of("a", "b", "c"),
+        DatasetReader.readPrompts(output).stream().map(PromptRecord::id).collect(Collectors.toSet()));
+    wm.verify(3, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
   }
 
   @Test
