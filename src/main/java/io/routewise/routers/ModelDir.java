@@ -221,7 +221,7 @@ public final class ModelDir {
       "20\\d\\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])|(20\\d\\d)?(0[1-9]|1[0-2])(0[1-9]|[12]\\d|3[01])");
 
   /** {@link #byModel}'s rule past the exact id, for {@code model} among {@code models}; case ignored on both sides. */
-  public static java.util.Optional<String> canonicalMatch(String model, List<String> models) {
+  static java.util.Optional<String> canonicalMatch(String model, List<String> models) {
     String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
     if (name.isEmpty()) {
       return java.util.Optional.empty();
