@@ -31,7 +31,6 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
@@ -104,6 +103,9 @@ public final class LabelCommand implements Callable<Integer> {
   @Option(names = "--quiet")
   boolean quiet;
 
+  /** Why the run stopped early: an upstream or the judge answered 401, 403 or 404 (a wrong key, URL or model). */
+  private volatile String stopped;
+
   /** One labeled upstream: its client, the id its outcomes are written under, and what it cost. */
   private record Labeled(UpstreamConfig config, UpstreamClient client, String modelId, Tally tally) {}
 
@@ -157,7 +159,16 @@ public final class LabelCommand implements Callable<Integer> {
     List<ObjectNode> prompts = readPrompts(input);
     Set<String> done = doneIds(output);
     List<ObjectNode> todo = prompts.stream().filter(p -> !done.contains(p.get("id").asText())).toList();
-    Map<String, String> outcomeIds = outcomeIds(cfg, modelsDir != null ? modelsDir : cfg.modelsDir(), chosen);
+    Map<String, String> outcomeIds = outcomeIds(cfg, modelsDir, chosen);
+    Map<String, List<String>> byId = new LinkedHashMap<>();
+    outcomeIds.forEach((name, id) -> byId.computeIfAbsent(id, k -> new ArrayList<>()).add(name));
+    for (var e : byId.entrySet()) {
+      if (e.getValue().size() > 1) {
+        System.err.println("upstreams " + e.getValue() + " would all write outcomes under '" + e.getKey()
+            + "': set router_model on all but one, or choose one with --upstreams");
+        return 2;
+      }
+    }
 
     OkHttpClient http = HttpClients.shared(cfg.client());
     List<UpstreamConfig> called = new ArrayList<>(chosen);
@@ -179,16 +190,20 @@ public final class LabelCommand implements Callable<Integer> {
           2L * todo.size() * labeled.size());
       AtomicLong written = new AtomicLong();
       AtomicLong empty = new AtomicLong();
+      java.util.concurrent.atomic.AtomicReference<Exception> failed = new java.util.concurrent.atomic.AtomicReference<>();
       Files.createDirectories(output.toAbsolutePath().getParent());
       try (BufferedWriter out = Files.newBufferedWriter(output, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
           StandardOpenOption.APPEND);
           ProgressBar pb = io.routewise.data.TrainingSet.progressBar("label", todo.size(), !quiet);
           ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
         Semaphore slots = new Semaphore(concurrency);
-        List<Future<?>> tasks = new ArrayList<>();
         for (ObjectNode prompt : todo) {
           slots.acquire(); // here, not in the task: at most --concurrency prompts in flight, none parked
-          tasks.add(pool.submit(() -> {
+          if (failed.get() != null || stopped != null) {
+            slots.release();
+            break; // nothing more is paid for once a write failed or a key, URL or model is wrong
+          }
+          pool.submit(() -> {
             try {
               ObjectNode line = label(prompt, labeled, judgeClient, judgeAs, judgeTally);
               if (line.get("outcomes").isEmpty()) {
@@ -201,24 +216,31 @@ public final class LabelCommand implements Callable<Integer> {
                 }
                 written.incrementAndGet();
               }
+            } catch (Exception e) {
+              failed.compareAndSet(null, e);
             } finally {
               slots.release();
               pb.step();
             }
-            return null;
-          }));
+          });
         }
-        for (Future<?> t : tasks) {
-          try {
-            t.get();
-          } catch (java.util.concurrent.ExecutionException e) {
-            // the output could not be written (disk full, say): one clear line, as for any unreadable file
-            throw e.getCause() instanceof IOException io ? io : new IllegalStateException(e.getCause());
-          }
-        }
+      } finally {
+        report(labeled, judgeUpstream, judgeTally, written.get(), empty.get());
       }
-      report(labeled, judgeUpstream, judgeTally, written.get(), empty.get());
-      return written.get() > 0 || todo.isEmpty() ? 0 : 2;
+      if (failed.get() != null) {
+        // the output could not be written (disk full, say): one clear line, as for any unreadable file
+        throw failed.get() instanceof IOException io ? io : new IllegalStateException(failed.get());
+      }
+      if (stopped != null) {
+        System.out.println("STOPPED: " + stopped + "; fix the config and run again (what was written is kept)");
+        return 1;
+      }
+      List<String> none = labeled.stream().filter(l -> l.tally().judged.get() == 0).map(l -> l.config().name()).toList();
+      if (!todo.isEmpty() && !none.isEmpty()) {
+        System.out.println("ERROR: no outcome at all for " + none);
+        return 1;
+      }
+      return 0;
     } finally {
       timeouts.close();
       HttpClients.shutdown(http);
@@ -314,14 +336,19 @@ public final class LabelCommand implements Callable<Integer> {
         failure = "HTTP " + r.status() + " from " + client.name();
         if (r.status() != 429 && r.status() < 500) {
           tally.fail(failure);
+          if (r.status() == 401 || r.status() == 403 || r.status() == 404) {
+            stopped = failure; // every other call would fail alike, and cost the rest of the prompt's calls
+          }
           return Optional.empty();
         }
         waitMs = retryAfterMs(r.header("Retry-After"), waitMs);
       } catch (UpstreamException e) {
         failure = e.getMessage();
-      } catch (IOException e) {
-        tally.fail(client.name() + "'s answer could not be read: " + e.getMessage());
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        tally.fail(client.name() + "'s answer is not JSON: " + e.getOriginalMessage());
         return Optional.empty();
+      } catch (IOException e) {
+        failure = client.name() + "'s answer could not be read: " + e.getMessage(); // a reset mid-body: try again
       }
       if (attempt >= retries) {
         tally.fail(failure + (attempt > 0 ? " (" + (attempt + 1) + " tries)" : ""));
@@ -344,26 +371,51 @@ public final class LabelCommand implements Callable<Integer> {
 
   /**
    * The id each upstream's outcomes are written under, so that {@code train mf} joins them to what the
-   * shipped data knows of the model: the trained id {@code serve} places it on (its {@code
-   * router_model}, the router's {@code strong_model}/{@code weak_model}, its {@code model} as the data
-   * spells ids, the manifest's defaults for strong and weak: {@link ModelDir#placements}); else, or
-   * without an mf to place on, its {@code router_model} or {@code model}, a new model to mf.
+   * shipped data knows of the model: its {@code router_model}; for strong and weak, {@code routers.mf}'s
+   * {@code strong_model}/{@code weak_model}; else the trained id its {@code model} names as the data
+   * spells ids ({@link ModelDir#trainedId}); else the model itself, a new model to mf (never the
+   * manifest's default, which serve falls back on: another model's row is no place for these).
    */
   static Map<String, String> outcomeIds(RoutewiseConfig cfg, Path modelsDir, List<UpstreamConfig> upstreams) {
-    Map<String, String> ids = new LinkedHashMap<>();
-    upstreams.forEach(u -> ids.put(u.name(), u.routerModel() != null ? u.routerModel() : u.model()));
     io.routewise.config.ConfigNode settings = cfg.routers().optionalChild("mf")
         .orElse(io.routewise.config.ConfigNode.empty("routers.mf", new io.routewise.config.ConfigProblems()));
-    io.routewise.routers.RouterContext ctx = new io.routewise.routers.RouterContext("mf", settings, modelsDir,
-        id -> null, RouterCatalog.inLadderOrder(cfg));
+    ModelDir mf = null;
     try {
-      ModelDir.forRouter(ctx, "mf", "mf").placements(ctx)
-          .forEach((name, id) -> id.ifPresent(trained -> ids.computeIfPresent(name, (n, own) -> trained)));
+      Path dir = modelsDir != null ? modelsDir.resolve("mf")
+          : Path.of(settings.string("model_dir", cfg.modelsDir().resolve("mf").toString()));
+      mf = ModelDir.open(dir, "mf");
     } catch (IOException e) {
-      System.err.println("mf cannot place the upstreams (" + e.getMessage() + "): outcomes are written under "
-          + "each upstream's router_model or model");
+      System.err.println("no mf to join the outcomes to (" + e.getMessage() + "): each upstream's router_model or model");
+    }
+    Map<String, String> ids = new LinkedHashMap<>();
+    for (UpstreamConfig u : upstreams) {
+      String setting = u.name().equals("strong") ? settings.string("strong_model", null)
+          : u.name().equals("weak") ? settings.string("weak_model", null) : null;
+      String id = u.routerModel() != null ? u.routerModel() : setting;
+      if (id == null && mf != null) {
+        try {
+          id = mf.trainedId(u.model()).orElse(null);
+        } catch (IOException e) {
+          id = null;
+        }
+        if (id == null) {
+          System.err.println("upstreams." + u.name() + ": '" + u.model() + "' is not a model mf was trained on; its "
+              + "outcomes go under that id, a new model to train (set router_model to join a trained one)");
+        }
+      }
+      ids.put(u.name(), id != null ? id : u.model());
     }
     return ids;
+  }
+
+  /** A prompt's id when its line gives none: {@code p-} and the first 12 hex digits of its text's SHA-256. */
+  static String promptId(String prompt) {
+    try {
+      byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(prompt.getBytes(StandardCharsets.UTF_8));
+      return "p-" + java.util.HexFormat.of().formatHex(digest, 0, 6);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e); // every JDK has SHA-256
+    }
   }
 
   private static List<ObjectNode> readPrompts(Path file) throws IOException {
@@ -385,10 +437,11 @@ public final class LabelCommand implements Callable<Integer> {
         throw new IOException(file + " line " + n + ": needs a non-empty \"prompt\" string");
       }
       if (!o.hasNonNull("id")) {
-        o.put("id", Integer.toString(n));
+        o.put("id", promptId(o.get("prompt").asText())); // the text's, not its line's: reruns of an edited file agree
       }
       if (!ids.add(o.get("id").asText())) {
-        throw new IOException(file + " line " + n + ": id '" + o.get("id").asText() + "' appears twice");
+        throw new IOException(file + " line " + n + ": id '" + o.get("id").asText() + "' appears twice"
+            + (raw.contains("\"id\"") ? "" : " (a prompt without an id is named by its text: the same text twice)"));
       }
       prompts.add(o);
     }
@@ -409,9 +462,18 @@ public final class LabelCommand implements Callable<Integer> {
     }
     String content = Files.readString(output, StandardCharsets.UTF_8);
     if (!content.isEmpty() && !content.endsWith("\n")) {
-      content = content.substring(0, content.lastIndexOf('\n') + 1);
+      String last = content.substring(content.lastIndexOf('\n') + 1);
+      boolean whole;
+      try {
+        whole = JSON.readTree(last) instanceof ObjectNode;
+      } catch (IOException e) {
+        whole = false;
+      }
+      content = whole ? content + "\n" : content.substring(0, content.lastIndexOf('\n') + 1);
       Files.writeString(output, content, StandardCharsets.UTF_8);
-      System.err.println(output + ": its last line was cut off (an interrupted run); removed, that prompt is labeled again");
+      if (!whole) {
+        System.err.println(output + ": its last line was cut off (an interrupted run); removed, that prompt is labeled again");
+      }
     }
     for (String raw : content.split("\n")) {
       if (!raw.isBlank()) {

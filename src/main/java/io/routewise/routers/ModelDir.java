@@ -177,6 +177,16 @@ public final class ModelDir {
   }
 
   /**
+   * The trained id {@code model} names as the data spells ids (the id itself, else {@link
+   * #canonicalMatch}), without any default: what {@code routewise label} writes an upstream's outcomes
+   * under, so that a model this directory never saw is not mixed into another's row.
+   */
+  public java.util.Optional<String> trainedId(String model) throws IOException {
+    List<String> models = placeableModels();
+    return models.contains(model) ? java.util.Optional.of(model) : canonicalMatch(model, models);
+  }
+
+  /**
    * The trained id an upstream's {@code model} names, when it names one: the id itself; else its form
    * as the training data writes model ids (lower case, no provider prefix: {@code
    * openai/GPT-4o-mini} is {@code gpt-4o-mini}); else that form's one dated snapshot ({@code

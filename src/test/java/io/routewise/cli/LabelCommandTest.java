@@ -110,11 +110,11 @@ class LabelCommandTest {
     Map<String, PromptRecord> written = DatasetReader.readPrompts(output).stream()
         .collect(Collectors.toMap(PromptRecord::id, p -> p));
     assertEquals(java.util.Set.of("q1", "q2"), written.keySet(), "the unjudgeable prompt got no outcome: not written");
-    // under the ids serve places them on: strong's gpt-4o (two snapshots) on the manifest's default_strong,
-    // mini on its one snapshot, weak by its router_model
-    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
+    // strong's gpt-4o names no one trained model (two snapshots): its own id, never the manifest's default
+    // (another model's row); mini on its one snapshot; weak by its router_model
+    assertEquals(Map.of("gpt-4o", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
         written.get("q1").outcomes());
-    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "llama-3.1-8b-instruct", 2.0 / 9), written.get("q2").outcomes(),
+    assertEquals(Map.of("gpt-4o", 1.0, "llama-3.1-8b-instruct", 2.0 / 9), written.get("q2").outcomes(),
         "mini's failed answer is no outcome, not a zero");
     assertEquals("What is 2 + 2?", written.get("q1").prompt());
 
@@ -149,15 +149,21 @@ class LabelCommandTest {
     assertEquals(0, label(config(), input, output).code());
     Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n{\"id\": \"b\", \"prompt\": \"second\"}\n"
         + "{\"id\": \"c\", \"prompt\": \"third\"}\n");
-    // an interrupted run left half a line for c
-    Files.writeString(output, Files.readString(output) + "{\"id\":\"c\",\"prompt\":\"th", java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
+    // a whole line without its newline is kept; half a line left by an interrupted run is not
+    String b = "{\"id\":\"b\",\"prompt\":\"second\",\"outcomes\":{\"gpt-4o\":1.0}}";
+    Files.writeString(output, Files.readString(output) + b, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
+    assertEquals(0, label(config(), input, output).code());
+    assertEquals(List.of("a", "b", "c"), DatasetReader.readPrompts(output).stream().map(PromptRecord::id).toList(),
+        "b kept, c labeled after it");
+    Files.writeString(output, Files.readString(output).replaceFirst("\\{\"id\":\"c\".*\\n$", "{\"id\":\"c\",\"prompt\":\"th"),
+        java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
     LearnedRoutersEndToEndTest.Run again = label(config(), input, output);
     assertEquals(0, again.code(), again.err());
-    assertTrue(again.err().contains("labeling 2 prompts (1 already in"), again.err());
+    assertTrue(again.err().contains("labeling 1 prompts (2 already in"), again.err());
     assertTrue(again.err().contains("its last line was cut off"), again.err());
     assertEquals(java.util.Set.of("a", "b", "c"),
         DatasetReader.readPrompts(output).stream().map(PromptRecord::id).collect(Collectors.toSet()));
-    wm.verify(3, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+    wm.verify(3, postRequestedFor(urlEqualTo("/strong/v1/chat/completions"))); // a, c, c again: never b
   }
 
   @Test
@@ -199,10 +205,58 @@ class LabelCommandTest {
   void withoutAnMfToPlaceThemOutcomesGoUnderEachUpstreamsOwnId() throws Exception {
     io.routewise.config.RoutewiseConfig cfg = io.routewise.config.ConfigLoader.fromSystemEnv().load(config());
     List<io.routewise.config.UpstreamConfig> all = io.routewise.routers.RouterCatalog.inLadderOrder(cfg);
-    assertEquals(Map.of("strong", "gpt-4o-2024-05-13", "mini", "gpt-4o-mini-2024-07-18", "weak",
+    assertEquals(Map.of("strong", "gpt-4o", "mini", "gpt-4o-mini-2024-07-18", "weak",
         "llama-3.1-8b-instruct", "judge", "judge-model"), LabelCommand.outcomeIds(cfg, Path.of("models"), all));
     assertEquals(Map.of("strong", "gpt-4o", "mini", "gpt-4o-mini", "weak", "llama-3.1-8b-instruct", "judge",
         "judge-model"), LabelCommand.outcomeIds(cfg, tmp, all), "no mf under " + tmp);
+  }
+
+  @Test
+  void aWrongKeyStopsTheRunAndNothingIsAFiveHundredTriedOnce() throws Exception {
+    wm.stubFor(post(urlEqualTo("/weak/v1/chat/completions")).atPriority(1)
+        .willReturn(aResponse().withStatus(401).withBody("{\"error\":{\"message\":\"bad key\"}}")));
+    Path input = tmp.resolve("prompts.jsonl");
+    StringBuilder many = new StringBuilder();
+    for (int i = 0; i < 20; i++) {
+      many.append("{\"id\": \"").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
+    }
+    Files.writeString(input, many);
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams",
+        "strong,weak", "--concurrency", "1", "--quiet"));
+    assertEquals(1, r.code(), r.out());
+    assertTrue(r.out().contains("STOPPED: HTTP 401 from weak"), r.out());
+    assertTrue(wm.findAll(postRequestedFor(urlEqualTo("/weak/v1/chat/completions"))).size() <= 2,
+        "a 401 is not retried and ends the run: no twenty prompts paid for");
+  }
+
+  @Test
+  void aServerErrorIsTriedAgainAndTwoUpstreamsUnderOneIdAreRefused() throws Exception {
+    wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).inScenario("down").whenScenarioStateIs(
+        com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED).willSetStateTo("up").atPriority(1)
+        .willReturn(aResponse().withStatus(503).withBody("{}")));
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"prompt\": \"first\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    long t0 = System.nanoTime();
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", output.toString(), "--judge", "judge", "--upstreams", "mini", "--retries", "1",
+        "--quiet"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertTrue(System.nanoTime() - t0 >= 900_000_000L, "waited the 1 s backoff before trying again");
+    PromptRecord line = DatasetReader.readPrompts(output).get(0);
+    assertEquals(LabelCommand.promptId("first"), line.id(), "no id given: named by its text");
+    assertTrue(line.id().matches("p-[0-9a-f]{12}"), line.id());
+    assertEquals(Map.of("gpt-4o-mini-2024-07-18", 6.0 / 9), line.outcomes());
+
+    Path twin = tmp.resolve("twin.yaml");
+    Files.writeString(twin, Files.readString(config()).replace("judge: {", "mini2: {base_url: \"http://127.0.0.1:9/v1\", "
+        + "api_key: none, model: openai/gpt-4o-mini}\n  judge: {"));
+    LearnedRoutersEndToEndTest.Run clash = run(List.of("label", "--config", twin.toString(), "--input",
+        input.toString(), "--output", tmp.resolve("o2.jsonl").toString(), "--judge", "judge", "--upstreams",
+        "mini,mini2"));
+    assertEquals(2, clash.code());
+    assertTrue(clash.err().contains("would all write outcomes under 'gpt-4o-mini-2024-07-18'"), clash.err());
   }
 
   @Test
