@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.routewise.config.UpstreamConfig;
 import io.routewise.embedding.Embedder;
 import java.io.IOException;
 import java.io.InputStream;
@@ -140,38 +139,25 @@ public final class ModelDir {
   public java.util.Map<String, String> placeUpstreams(RouterContext ctx) throws IOException {
     java.util.Map<String, String> placed = new java.util.LinkedHashMap<>();
     List<String> unplaced = new ArrayList<>();
-    placements(ctx).forEach((name, id) -> {
-      if (id.isPresent()) {
-        placed.put(name, id.get());
-      } else {
-        UpstreamConfig u = ctx.upstreams().stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
-        unplaced.add("upstreams." + name + " (model '" + u.model() + "')");
-      }
-    });
-    if (!unplaced.isEmpty()) {
-      List<String> models = placeableModels();
-      throw new IOException("cannot place " + String.join(", ", unplaced) + " among the " + models.size()
-          + " models of " + dir + "; set router_model on " + (unplaced.size() == 1 ? "it" : "each")
-          + " to one of: " + String.join(", ", models));
-    }
-    return placed;
-  }
-
-  /**
-   * {@link #placeUpstreams}' rule, with an upstream it cannot place left empty instead of failing
-   * (what {@code routewise label} writes such an upstream's outcomes under is then its own model id).
-   */
-  public java.util.Map<String, java.util.Optional<String>> placements(RouterContext ctx) throws IOException {
-    java.util.Map<String, java.util.Optional<String>> placed = new java.util.LinkedHashMap<>();
     List<String> models = placeableModels();
     for (var u : ctx.upstreams()) {
       if (u.name().equals("strong") || u.name().equals("weak")) {
-        placed.put(u.name(), java.util.Optional.of(upstreamModel(ctx, u.name().equals("strong"))));
+        placed.put(u.name(), upstreamModel(ctx, u.name().equals("strong")));
       } else if (u.routerModel() != null) {
-        placed.put(u.name(), java.util.Optional.of(known(u)));
+        placed.put(u.name(), known(u));
       } else {
-        placed.put(u.name(), byModel(u, models));
+        java.util.Optional<String> named = byModel(u, models);
+        if (named.isPresent()) {
+          placed.put(u.name(), named.get());
+        } else {
+          unplaced.add("upstreams." + u.name() + " (model '" + u.model() + "')");
+        }
       }
+    }
+    if (!unplaced.isEmpty()) {
+      throw new IOException("cannot place " + String.join(", ", unplaced) + " among the " + models.size()
+          + " models of " + dir + "; set router_model on " + (unplaced.size() == 1 ? "it" : "each")
+          + " to one of: " + String.join(", ", models));
     }
     return placed;
   }
