@@ -49,7 +49,8 @@ import picocli.CommandLine.Option;
  * written in the format {@code train} reads. Calls cost money: the summary counts every token and, with prices, the dollars.
  *
  * <p>Each prompt's line is written as soon as its answers are judged, so an interrupted run keeps
- * what it paid for, and a rerun with the same {@code --output} skips the ids already there.
+ * what it paid for, and a rerun with the same {@code --output} skips the prompts already there and
+ * asks only for the outcomes a prompt there lacks (its line is then completed in place).
  */
 @Command(name = "label", mixinStandardHelpOptions = true,
     description = "Label your own prompts for train: each upstream of a config answers every prompt, a judge upstream "
@@ -157,8 +158,6 @@ public final class LabelCommand implements Callable<Integer> {
       chosen.add(u);
     }
     List<ObjectNode> prompts = readPrompts(input);
-    Set<String> done = doneIds(output);
-    List<ObjectNode> todo = prompts.stream().filter(p -> !done.contains(p.get("id").asText())).toList();
     Map<String, String> outcomeIds = outcomeIds(cfg, modelsDir, chosen);
     Map<String, List<String>> byId = new LinkedHashMap<>();
     outcomeIds.forEach((name, id) -> byId.computeIfAbsent(id, k -> new ArrayList<>()).add(name));
@@ -169,6 +168,16 @@ public final class LabelCommand implements Callable<Integer> {
         return 2;
       }
     }
+
+    // What an earlier run wrote: a prompt is done when it has every chosen upstream's outcome; one
+    // that lacks some (an answer or a rating failed) asks only those again, and its line is completed.
+    Map<String, ObjectNode> written0 = writtenLines(output);
+    List<ObjectNode> todo = prompts.stream().filter(p -> {
+      ObjectNode line = written0.get(p.get("id").asText());
+      return line == null || !outcomeIds.values().stream().allMatch(line.path("outcomes")::has);
+    }).toList();
+    long toComplete = todo.stream().filter(p -> written0.containsKey(p.get("id").asText())).count();
+    long calls = todo.stream().mapToLong(p -> missing(written0.get(p.get("id").asText()), outcomeIds.values())).sum();
 
     OkHttpClient http = HttpClients.shared(cfg.client());
     List<UpstreamConfig> called = new ArrayList<>(chosen);
@@ -184,10 +193,11 @@ public final class LabelCommand implements Callable<Integer> {
       UpstreamClient judgeClient = new UpstreamClient(judgeUpstream, http, timeouts, UpstreamListener.NONE);
       Tally judgeTally = new Tally();
       String judgeAs = judgeModel != null ? judgeModel : judgeUpstream.model();
-      System.err.printf(Locale.ROOT, "labeling %d prompts (%d already in %s) with %s, judged by %s (%s): up to %d calls%n",
-          todo.size(), prompts.size() - todo.size(), output, String.join(", ", labeled.stream()
-              .map(l -> l.config().name() + " as " + l.modelId()).toList()), judgeUpstream.name(), judgeAs,
-          2L * todo.size() * labeled.size());
+      System.err.printf(Locale.ROOT, "labeling %d prompts (%d already in %s%s) with %s, judged by %s (%s): up to %d calls%n",
+          todo.size(), prompts.size() - todo.size(), output,
+          toComplete > 0 ? "; " + toComplete + " more there lack some outcomes, asked only for those" : "",
+          String.join(", ", labeled.stream().map(l -> l.config().name() + " as " + l.modelId()).toList()),
+          judgeUpstream.name(), judgeAs, 2L * calls);
       AtomicLong written = new AtomicLong();
       AtomicLong empty = new AtomicLong();
       java.util.concurrent.atomic.AtomicReference<Exception> failed = new java.util.concurrent.atomic.AtomicReference<>();
@@ -205,8 +215,9 @@ public final class LabelCommand implements Callable<Integer> {
           }
           pool.submit(() -> {
             try {
-              ObjectNode line = label(prompt, labeled, judgeClient, judgeAs, judgeTally);
-              if (line.get("outcomes").isEmpty()) {
+              ObjectNode before = written0.get(prompt.get("id").asText());
+              ObjectNode line = label(prompt, labeled, judgeClient, judgeAs, judgeTally, before);
+              if (line.get("outcomes").size() == (before == null ? 0 : before.path("outcomes").size())) {
                 empty.incrementAndGet();
               } else {
                 synchronized (out) {
@@ -225,7 +236,10 @@ public final class LabelCommand implements Callable<Integer> {
           });
         }
       } finally {
-        report(labeled, judgeUpstream, judgeTally, written.get(), empty.get());
+        if (toComplete > 0) {
+          compact(output); // one line per prompt again: the completed lines replace the earlier ones
+        }
+        report(labeled, judgeUpstream, judgeAs.equals(judgeUpstream.model()), judgeTally, written.get(), empty.get());
       }
       if (failed.get() != null) {
         // the output could not be written (disk full, say): one clear line, as for any unreadable file
@@ -235,8 +249,10 @@ public final class LabelCommand implements Callable<Integer> {
         System.out.println("STOPPED: " + stopped + "; fix the config and run again (what was written is kept)");
         return 1;
       }
-      List<String> none = labeled.stream().filter(l -> l.tally().judged.get() == 0).map(l -> l.config().name()).toList();
-      if (!todo.isEmpty() && !none.isEmpty()) {
+      // an upstream that had prompts to answer (not one whose outcomes were all there) and got no outcome
+      List<String> none = labeled.stream().filter(l -> l.tally().judged.get() == 0 && todo.stream().anyMatch(
+          p -> missing(written0.get(p.get("id").asText()), List.of(l.modelId())) > 0)).map(l -> l.config().name()).toList();
+      if (!none.isEmpty()) {
         System.out.println("ERROR: no outcome at all for " + none);
         return 1;
       }
@@ -249,7 +265,7 @@ public final class LabelCommand implements Callable<Integer> {
 
   /** Every labeled upstream answers the prompt, the judge rates each answer: its outcomes line. */
   private ObjectNode label(ObjectNode prompt, List<Labeled> labeled, UpstreamClient judgeClient, String judgeAs,
-      Tally judgeTally) throws InterruptedException {
+      Tally judgeTally, ObjectNode before) throws InterruptedException {
     ObjectNode line = JSON.createObjectNode();
     line.set("id", prompt.get("id"));
     if (prompt.hasNonNull("source")) {
@@ -257,9 +273,15 @@ public final class LabelCommand implements Callable<Integer> {
     }
     line.set("prompt", prompt.get("prompt"));
     ObjectNode outcomes = line.putObject("outcomes");
+    if (before != null && before.path("outcomes") instanceof ObjectNode earlier) {
+      outcomes.setAll(earlier);
+    }
     String question = prompt.get("prompt").asText();
     String reference = prompt.hasNonNull("reference") ? prompt.get("reference").asText() : null;
     for (Labeled l : labeled) {
+      if (outcomes.has(l.modelId())) {
+        continue; // paid for in an earlier run
+      }
       ObjectNode ask = JSON.createObjectNode().put("model", l.config().model()).put("max_tokens", maxTokens);
       ask.putArray("messages").addObject().put("role", "user").put("content", question);
       Optional<String> answer = chat(l.client(), ask, l.tally());
@@ -452,13 +474,14 @@ public final class LabelCommand implements Callable<Integer> {
   }
 
   /**
-   * The ids an earlier run already wrote to {@code output}. A last line cut off by an interrupted run
-   * is removed, so that the lines appended now start on a line of their own and train can read the file.
+   * The lines an earlier run wrote to {@code output}, by id (two lines of one id, left by a run
+   * interrupted while completing a prompt, are merged and the file compacted). A last line cut off by
+   * an interrupted run is removed, so that the lines appended now start on a line of their own and
+   * train can read the file.
    */
-  private static Set<String> doneIds(Path output) throws IOException {
-    Set<String> ids = new HashSet<>();
+  private static Map<String, ObjectNode> writtenLines(Path output) throws IOException {
     if (!Files.exists(output)) {
-      return ids;
+      return Map.of();
     }
     String content = Files.readString(output, StandardCharsets.UTF_8);
     if (!content.isEmpty() && !content.endsWith("\n")) {
@@ -475,20 +498,67 @@ public final class LabelCommand implements Callable<Integer> {
         System.err.println(output + ": its last line was cut off (an interrupted run); removed, that prompt is labeled again");
       }
     }
+    Map<String, ObjectNode> lines = new LinkedHashMap<>();
+    boolean merged = false;
     for (String raw : content.split("\n")) {
-      if (!raw.isBlank()) {
-        try {
-          ids.add(JSON.readTree(raw).path("id").asText());
-        } catch (IOException e) {
-          throw new IOException(output + ": a line is not JSON (" + e.getMessage().lines().findFirst().orElse("")
-              + "); fix or remove it before labeling more into it");
-        }
+      if (raw.isBlank()) {
+        continue;
       }
+      ObjectNode line;
+      try {
+        line = JSON.readTree(raw) instanceof ObjectNode o ? o : null;
+      } catch (IOException e) {
+        throw new IOException(output + ": a line is not JSON (" + e.getMessage().lines().findFirst().orElse("")
+            + "); fix or remove it before labeling more into it");
+      }
+      if (line == null) {
+        throw new IOException(output + ": a line is not a JSON object; fix or remove it before labeling more into it");
+      }
+      merged |= mergeInto(lines, line);
     }
-    return ids;
+    if (merged) {
+      rewrite(output, lines.values());
+    }
+    return lines;
   }
 
-  private static void report(List<Labeled> labeled, UpstreamConfig judge, Tally judgeTally, long written, long empty) {
+  /** Adds a line to lines by id, its outcomes over an earlier line's of the same id; true when it merged. */
+  private static boolean mergeInto(Map<String, ObjectNode> lines, ObjectNode line) {
+    ObjectNode earlier = lines.get(line.path("id").asText());
+    if (earlier == null) {
+      lines.put(line.path("id").asText(), line);
+      return false;
+    }
+    if (earlier.path("outcomes") instanceof ObjectNode into && line.path("outcomes") instanceof ObjectNode more) {
+      into.setAll(more);
+    }
+    return true;
+  }
+
+  /** Rewrites output with one line per id (in the order first written), through a file moved over it. */
+  static void compact(Path output) throws IOException {
+    writtenLines(output);
+  }
+
+  private static void rewrite(Path output, java.util.Collection<ObjectNode> lines) throws IOException {
+    Path next = output.resolveSibling(output.getFileName() + ".compacting");
+    try (BufferedWriter w = Files.newBufferedWriter(next, StandardCharsets.UTF_8)) {
+      for (ObjectNode line : lines) {
+        w.write(JSON.writeValueAsString(line));
+        w.newLine();
+      }
+    }
+    Files.move(next, output, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** How many of the chosen outcome ids a written line (null: none) lacks. */
+  private static long missing(ObjectNode line, java.util.Collection<String> ids) {
+    return line == null ? ids.size() : ids.stream().filter(id -> !line.path("outcomes").has(id)).count();
+  }
+
+  /** @param judgePriced whether the judge was asked as the upstream's own model, the one its price is for */
+  private static void report(List<Labeled> labeled, UpstreamConfig judge, boolean judgePriced, Tally judgeTally,
+      long written, long empty) {
     System.out.printf(Locale.ROOT, "%d prompts labeled%s%n", written,
         empty > 0 ? "; " + empty + " got no outcome (every answer or rating failed) and were not written" : "");
     System.out.printf(Locale.ROOT, "%-12s %-32s %8s %8s %8s %10s %10s %10s%n", "upstream", "outcome id", "calls",
@@ -502,11 +572,12 @@ public final class LabelCommand implements Callable<Integer> {
           t.calls.get(), t.judged.get(), t.judged.get() == 0 ? "-" : String.format(Locale.ROOT, "%.3f",
               t.scores.sum() / t.judged.get()), t.inputTokens.get(), t.outputTokens.get(), money(usd));
     }
-    double judgeUsd = judgeTally.usd(judge);
+    double judgeUsd = judgePriced ? judgeTally.usd(judge) : Double.NaN;
     total += Double.isNaN(judgeUsd) ? 0 : judgeUsd;
     System.out.printf(Locale.ROOT, "%-12s %-32s %8d %8s %8s %10d %10d %10s%n", "judge", judge.name(),
         judgeTally.calls.get(), "", "", judgeTally.inputTokens.get(), judgeTally.outputTokens.get(), money(judgeUsd));
-    System.out.printf(Locale.ROOT, "spent: %s USD (upstreams without a price not counted)%n", money(total));
+    System.out.printf(Locale.ROOT, "spent: %s USD (upstreams without a price not counted%s)%n", money(total),
+        judgePriced ? "" : "; nor the judge: --judge-model is not the model its price is for");
     for (Labeled l : labeled) {
       if (l.tally().failed.get() > 0) {
         System.out.printf(Locale.ROOT, "WARNING: %s failed %d of %d answers (first: %s)%n", l.config().name(),

@@ -154,7 +154,9 @@ class LabelCommandTest {
     Files.writeString(output, Files.readString(output) + b, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
     assertEquals(0, label(config(), input, output).code());
     assertEquals(List.of("a", "b", "c"), DatasetReader.readPrompts(output).stream().map(PromptRecord::id).toList(),
-        "b kept, c labeled after it");
+        "b kept in its place, c labeled after it");
+    assertEquals(Map.of("gpt-4o", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
+        DatasetReader.readPrompts(output).get(1).outcomes(), "b had strong's outcome only: the others asked for theirs");
     Files.writeString(output, Files.readString(output).replaceFirst("\\{\"id\":\"c\".*\\n$", "{\"id\":\"c\",\"prompt\":\"th"),
         java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
     LearnedRoutersEndToEndTest.Run again = label(config(), input, output);
@@ -164,6 +166,69 @@ class LabelCommandTest {
     assertEquals(java.util.Set.of("a", "b", "c"),
         DatasetReader.readPrompts(output).stream().map(PromptRecord::id).collect(Collectors.toSet()));
     wm.verify(3, postRequestedFor(urlEqualTo("/strong/v1/chat/completions"))); // a, c, c again: never b
+  }
+
+  @Test
+  void aPromptMissingSomeOutcomesIsCompletedOnARerunAskingOnlyThoseUpstreams() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"q\", \"prompt\": \"Why is the sky blue? mini breaks here\"}\n"
+        + "{\"id\": \"r\", \"prompt\": \"What is 2 + 2?\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    LearnedRoutersEndToEndTest.Run first = label(config(), input, output);
+    assertEquals(0, first.code(), first.err() + first.out());
+    assertTrue(first.out().contains("WARNING: mini failed 1 of 2 answers"), first.out());
+    assertEquals(Map.of("gpt-4o", 1.0, "llama-3.1-8b-instruct", 2.0 / 9), DatasetReader.readPrompts(output).get(0).outcomes());
+
+    // mini is back: the rerun asks mini alone, for q alone, and q's line is completed in place
+    wm.listAllStubMappings().getMappings().stream()
+        .filter(m -> m.getResponse().getStatus() == 500).toList().forEach(wm::removeStub);
+    wm.resetRequests();
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input", input.toString(),
+        "--output", output.toString(), "--judge", "judge", "--judge-model", "another-judge", "--upstreams",
+        "strong,mini,weak", "--retries", "0", "--quiet"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertTrue(r.err().contains("labeling 1 prompts (1 already in " + output
+        + "; 1 more there lack some outcomes, asked only for those)"), r.err());
+    assertTrue(r.err().contains("up to 2 calls"), r.err());
+    wm.verify(1, postRequestedFor(urlEqualTo("/mini/v1/chat/completions")).withRequestBody(containing("sky blue")));
+    wm.verify(0, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+    wm.verify(0, postRequestedFor(urlEqualTo("/weak/v1/chat/completions")));
+    List<PromptRecord> lines = DatasetReader.readPrompts(output);
+    assertEquals(List.of("q", "r"), lines.stream().map(PromptRecord::id).toList(), "one line a prompt, in its place");
+    assertEquals(Map.of("gpt-4o", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
+        lines.get(0).outcomes());
+    assertFalse(Files.exists(tmp.resolve("labels.jsonl.compacting")));
+    // the judge was asked as another model than the one its price is for: its dollars are not guessed
+    assertTrue(r.out().lines().anyMatch(l -> l.startsWith("judge ") && l.contains("no price")), r.out());
+    assertTrue(r.out().contains("nor the judge: --judge-model is not the model its price is for"), r.out());
+
+    // nothing left to do: nothing called, the file unchanged
+    String before = Files.readString(output);
+    wm.resetRequests();
+    LearnedRoutersEndToEndTest.Run none = label(config(), input, output);
+    assertEquals(0, none.code(), none.err());
+    assertTrue(wm.getAllServeEvents().isEmpty());
+    assertEquals(before, Files.readString(output));
+  }
+
+  @Test
+  void twoLinesOfOnePromptLeftByAnInterruptedCompletionAreMergedOnTheNextRun() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"q\", \"prompt\": \"first\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    Files.writeString(output, """
+        {"id":"q","prompt":"first","outcomes":{"gpt-4o":1.0}}
+        {"id":"q","prompt":"first","outcomes":{"gpt-4o":1.0,"gpt-4o-mini-2024-07-18":0.5}}
+        """);
+    LearnedRoutersEndToEndTest.Run r = label(config(), input, output);
+    assertEquals(0, r.code(), r.err() + r.out());
+    wm.verify(0, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+    wm.verify(0, postRequestedFor(urlEqualTo("/mini/v1/chat/completions")));
+    wm.verify(1, postRequestedFor(urlEqualTo("/weak/v1/chat/completions")));
+    List<PromptRecord> lines = DatasetReader.readPrompts(output);
+    assertEquals(1, lines.size(), Files.readString(output));
+    assertEquals(Map.of("gpt-4o", 1.0, "gpt-4o-mini-2024-07-18", 0.5, "llama-3.1-8b-instruct", 2.0 / 9),
+        lines.get(0).outcomes());
   }
 
   @Test
