@@ -58,10 +58,21 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--weak-model", defaultValue = "llama-3.1-8b-instruct", description = "Manifest default_weak.")
     String weakModel;
 
-    @Option(names = "--embedding-model", defaultValue = EmbeddingSettings.DEFAULT_MODEL,
+    @Option(names = "--embedding-model",
         description = "A static table under --models-dir or a sentence model (all-minilm-l6-v2-q, bge-small-en-v1.5-q) "
-            + "(default ${DEFAULT-VALUE}).")
+            + "(default: " + EmbeddingSettings.DEFAULT_MODEL + "; with mf --from, the base model's).")
     String embeddingModel;
+
+    /** Settles the embedding model: the one given, else the base's (mf --from), else the default. */
+    void resolveEmbedding(String baseModel) {
+      if (embeddingModel != null && baseModel != null && !embeddingModel.equals(baseModel)) {
+        throw new IllegalArgumentException("--embedding-model " + embeddingModel + ", but the --from model was trained on "
+            + baseModel + ": an adapted model keeps its base's embedding");
+      }
+      if (embeddingModel == null) {
+        embeddingModel = baseModel != null ? baseModel : EmbeddingSettings.DEFAULT_MODEL;
+      }
+    }
 
     @Option(names = "--models-dir", defaultValue = "models", description = "Where static tables are found (default ${DEFAULT-VALUE}).")
     Path modelsDir;
@@ -130,6 +141,7 @@ public final class TrainCommand implements Runnable {
     }
 
     EmbeddingSettings embeddingSettings() {
+      resolveEmbedding(null);
       Path store = embeddingCache != null ? embeddingCache
           : Path.of(System.getProperty("java.io.tmpdir"), "routewise", "embeddings");
       return new EmbeddingSettings(embeddingModel, maxTokens, Truncation.parse(truncation), threads, 0,
@@ -175,6 +187,7 @@ public final class TrainCommand implements Runnable {
     }
 
     TrainingSet load(Embedders embedders) throws Exception {
+      resolveEmbedding(null);
       String unknown = EmbeddingSettings.unknownModel(embeddingModel, modelsDir);
       if (unknown != null) {
         throw new IllegalArgumentException("--embedding-model " + unknown);
@@ -185,7 +198,7 @@ public final class TrainCommand implements Runnable {
 
   /** The point-wise model's hyperparameters: mf's own, and what sw_ranking completes its scores with. */
   static final class PointwiseOptions {
-    @Option(names = "--dim", defaultValue = "32", description = "Latent size k (default ${DEFAULT-VALUE}).")
+    @Option(names = "--dim", defaultValue = "32", description = "Latent size k (default ${DEFAULT-VALUE}; mf --from: the base's).")
     int dim;
 
     @Option(names = "--iterations", defaultValue = "400", description = "Full-batch Adam steps (default ${DEFAULT-VALUE}).")
@@ -226,23 +239,62 @@ public final class TrainCommand implements Runnable {
         description = "Weight of the capability-gap prior in the win rate (default ${DEFAULT-VALUE}; 0 = off).")
     double gapPrior;
 
+    @Option(names = "--from", description = "Adapt this trained mf (e.g. models/mf) to --data instead of training from "
+        + "scratch: no need for the data it was trained on. Keeps its embedding, priors and models, adds new ones.")
+    Path from;
+
+    @Option(names = "--anchor", defaultValue = "" + ADAPT_ANCHOR,
+        description = "With --from: how strongly the parameters are held to the base's (default ${DEFAULT-VALUE}; "
+            + "smaller lets few rows move it further).")
+    double anchor;
+
+    @Option(names = "--adapt-iterations", defaultValue = "" + ADAPT_ITERATIONS,
+        description = "With --from: Adam steps (default ${DEFAULT-VALUE}).")
+    int adaptIterations;
+
+    static final double ADAPT_ANCHOR = 0.01;
+    static final int ADAPT_ITERATIONS = 200;
+
     @Override
     public Integer call() throws Exception {
+      ModelDir baseDir = null;
+      MfTrainer.Base base = null;
+      if (from != null) {
+        baseDir = ModelDir.open(from, MfRouter.KIND);
+        common.resolveEmbedding(baseDir.embeddingModel());
+        var e = baseDir.manifest().path("embedding");
+        if (e.path("max_tokens").isInt()) {
+          common.maxTokens = e.path("max_tokens").asInt();
+        }
+        if (e.path("truncation").isTextual()) {
+          common.truncation = e.path("truncation").asText();
+        }
+        base = new MfTrainer.Base(MfRouter.load(baseDir), baseDir.models(), anchor);
+        pointwise.iterations = adaptIterations;
+        pointwise.dim = base.model().rank() - 1;
+      }
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
+        if (baseDir != null) {
+          baseDir.checkEmbedder(embedders.get(common.embeddingModel));
+        }
         TrainingSet set = common.load(embedders);
         common.writeHeldOut(set);
-        MfTrainer trainer = new MfTrainer(set, pointwise.options(lengthPrior, gapPrior, common.seed, !common.quiet));
+        MfTrainer trainer = new MfTrainer(set, pointwise.options(lengthPrior, gapPrior, common.seed, !common.quiet), base);
         MfModel model = trainer.train();
         ObjectNode m = common.manifest(MfRouter.KIND, embedders.get(common.embeddingModel), set);
         ObjectNode t = (ObjectNode) m.get("training");
         pointwise.record(t);
         t.put("final_train_loss", trainer.lastLoss());
+        if (baseDir != null) {
+          adaptedManifest(m, baseDir, trainer.modelIds());
+        }
+        List<String> ids = trainer.modelIds();
         ObjectNode held = ModelDir.json().createObjectNode();
         held.put("prompts", set.heldOut().size());
         String strong = m.get("default_strong").asText();
         String weak = m.get("default_weak").asText();
-        int si = set.data().modelIndex(strong);
-        int wi = set.data().modelIndex(weak);
+        int si = ids.indexOf(strong);
+        int wi = ids.indexOf(weak);
         HeldOutMetrics.apgrOn(held, set, strong, weak, q -> model.pairWinRate(si, wi,
             model.features(set.embeddings()[q], set.data().prompts().get(q).prompt())));
         m.set("heldout", held);
@@ -251,6 +303,35 @@ public final class TrainCommand implements Runnable {
         System.out.println("wrote " + common.out + "; held-out: " + held);
       }
       return 0;
+    }
+
+    /**
+     * An adapted model's manifest: every id of the base and the new ones, the base's defaults, placeable
+     * where the base or the new rows trained them, and how the base was made (its own training block).
+     */
+    private void adaptedManifest(ObjectNode m, ModelDir baseDir, List<String> ids) {
+      java.util.Set<String> untrained = new java.util.LinkedHashSet<>(ids);
+      untrained.removeAll(baseDir.placeableModels());
+      java.util.Set<String> newlyUntrained = new java.util.HashSet<>();
+      m.path("untrained_models").forEach(n -> newlyUntrained.add(n.asText()));
+      java.util.Set<String> dataModels = new java.util.HashSet<>();
+      m.path("models").forEach(n -> dataModels.add(n.asText()));
+      untrained.removeIf(id -> dataModels.contains(id) && !newlyUntrained.contains(id));
+      var models = m.putArray("models");
+      ids.forEach(models::add);
+      var un = m.putArray("untrained_models");
+      untrained.forEach(un::add);
+      m.put("default_strong", baseDir.text("default_strong", ids.get(0)));
+      m.put("default_weak", baseDir.text("default_weak", ids.get(ids.size() - 1)));
+      ObjectNode t = (ObjectNode) m.get("training");
+      t.put("iterations", adaptIterations);
+      ObjectNode a = t.putObject("adapted_from");
+      a.put("dir", baseDir.dir().toString());
+      a.put("anchor", anchor);
+      a.set("training", baseDir.manifest().path("training"));
+      if (baseDir.manifest().has("crossval")) {
+        a.set("crossval", baseDir.manifest().path("crossval"));
+      }
     }
   }
 

@@ -311,4 +311,59 @@ class StaticEmbeddingRoutersTest {
   private static List<String> concat(List<String> a, List<String> b) {
     return java.util.stream.Stream.concat(a.stream(), b.stream()).toList();
   }
+
+  @Test
+  void trainMfFromAnExistingModelAdaptsItWithoutItsDataAndAddsTheModelsItDidNotKnow() throws Exception {
+    // The held-out source's rows, with a model the base never saw: an operator's own labels.
+    StringBuilder rows = new StringBuilder();
+    for (String line : Files.readAllLines(OUTCOMES)) {
+      JsonNode row = JSON.readTree(line);
+      if (row.path("source").asText().equals("synthetic-b")) {
+        var copy = (com.fasterxml.jackson.databind.node.ObjectNode) row.deepCopy();
+        var outcomes = (com.fasterxml.jackson.databind.node.ObjectNode) copy.get("outcomes");
+        outcomes.set("fresh-model", outcomes.get("strong-model"));
+        rows.append(JSON.writeValueAsString(copy)).append('\n');
+      }
+    }
+    Path labels = Files.writeString(tmp.resolve("labels.jsonl"), rows);
+    Path adapted = tmp.resolve("mf-adapted");
+    var r = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data", labels.toString(),
+        "--holdout", "none", "--out", adapted.toString(), "--quiet"));
+    assertEquals(0, r.code(), r.err());
+
+    JsonNode base = JSON.readTree(mf.resolve("manifest.json").toFile());
+    JsonNode m = JSON.readTree(adapted.resolve("manifest.json").toFile());
+    assertEquals(base.path("embedding"), m.path("embedding"), "the base's table, digest and all");
+    List<String> models = new java.util.ArrayList<>();
+    m.path("models").forEach(n -> models.add(n.asText()));
+    List<String> baseModels = new java.util.ArrayList<>();
+    base.path("models").forEach(n -> baseModels.add(n.asText()));
+    assertEquals(baseModels, models.subList(0, baseModels.size()));
+    assertEquals(List.of("fresh-model"), models.subList(baseModels.size(), models.size()));
+    assertEquals(0, m.path("untrained_models").size(), m.toString());
+    assertEquals(mf.toString(), m.path("training").path("adapted_from").path("dir").asText());
+    assertEquals(base.path("training").path("data"), m.path("training").path("adapted_from").path("training").path("data"));
+    assertEquals(base.path("length"), m.path("length"), "the base's length scale");
+
+    // It serves, and an upstream can be placed on the new model.
+    var dir = io.routewise.routers.ModelDir.open(adapted, io.routewise.routers.mf.MfRouter.KIND);
+    assertTrue(dir.placeableModels().contains("fresh-model"));
+    var model = io.routewise.routers.mf.MfRouter.load(dir);
+    try (Embedders e = embedders(STATIC)) {
+      var embedder = e.get(STATIC);
+      dir.checkEmbedder(embedder);
+      int strong = models.indexOf("strong-model");
+      int weak = models.indexOf("weak-model");
+      double hard = model.pairWinRate(strong, weak, model.features(embedder.embed(HARD), HARD));
+      double easy = model.pairWinRate(strong, weak, model.features(embedder.embed(EASY), EASY));
+      assertTrue(hard > easy, "hard " + hard + " vs easy " + easy);
+    }
+
+    // The adapted model keeps its base's embedding: another one is refused, naming both.
+    var wrong = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data", labels.toString(),
+        "--embedding-model", LearnedRoutersEndToEndTest.MINILM, "--out", tmp.resolve("mf-wrong").toString(), "--quiet"));
+    assertEquals(2, wrong.code(), wrong.err());
+    assertTrue(wrong.err().contains(STATIC) && wrong.err().contains("keeps its base's embedding"), wrong.err());
+    assertFalse(Files.exists(tmp.resolve("mf-wrong")));
+  }
 }

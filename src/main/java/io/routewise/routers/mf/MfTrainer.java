@@ -61,12 +61,37 @@ public final class MfTrainer {
     }
   }
 
+  /**
+   * A trained model to adapt instead of starting from noise: its parameters are the starting point
+   * and every step pays {@code anchor * |theta - theta_base|^2 / 2} for leaving them, so a few hundred
+   * labeled prompts of new traffic move what they show (where each model stands on that traffic, its
+   * kind of prompt) and leave the rest as the base's far larger data taught it. The base's length
+   * scale, capability means and gap scale are kept; models the base does not know are added after
+   * its own, learned from the new rows alone.
+   *
+   * @param ids the base's model ids, in its row order
+   */
+  public record Base(MfModel model, List<String> ids, double anchor) {
+    public Base {
+      ids = List.copyOf(ids);
+      if (ids.size() != model.models() || !(anchor >= 0) || !model.hasGap()) {
+        throw new IllegalArgumentException("base mf: " + model.models() + " rows for " + ids.size()
+            + " ids, anchor " + anchor + (model.hasGap() ? "" : ", no factors"));
+      }
+    }
+  }
+
   private static final int BLOCKS = 8;
 
   private final TrainingSet set;
   private final Options o;
+  private final Base base;
   private final OutcomeTable table;
   private final LengthScale length;
+  /** The trained model's ids: the base's first when adapting, then the data's new ones. */
+  private final List<String> ids;
+  /** Dataset model index -> row in the trained model. */
+  private final int[] row;
   private final int n;
   private final int m;
   private final int k;
@@ -74,19 +99,46 @@ public final class MfTrainer {
   private final int f;
 
   public MfTrainer(TrainingSet set, Options options) {
+    this(set, options, null);
+  }
+
+  /** @param base a model to adapt (null: train from scratch) */
+  public MfTrainer(TrainingSet set, Options options, Base base) {
     this.set = set;
     this.o = options;
+    this.base = base;
     this.table = OutcomeTable.of(set.data());
     List<String> texts = new ArrayList<>();
     for (int q : set.train()) {
       texts.add(set.data().prompts().get(q).prompt());
     }
-    this.length = LengthScale.of(texts);
+    this.length = base != null ? base.model().lengthScale() : LengthScale.of(texts);
+    List<String> merged = new ArrayList<>(base != null ? base.ids() : List.of());
+    List<String> dataModels = set.data().models();
+    this.row = new int[dataModels.size()];
+    for (int i = 0; i < row.length; i++) {
+      int at = merged.indexOf(dataModels.get(i));
+      if (at < 0) {
+        at = merged.size();
+        merged.add(dataModels.get(i));
+      }
+      row[i] = at;
+    }
+    this.ids = List.copyOf(merged);
     this.n = set.train().size();
-    this.m = set.data().models().size();
-    this.k = options.dim();
+    this.m = ids.size();
+    this.k = base != null ? base.model().rank() - 1 : options.dim();
     this.d = set.embeddings()[0].length;
     this.f = MfModel.featureCount(d);
+    if (base != null && base.model().dimension() != d) {
+      throw new IllegalArgumentException("base mf was trained on " + base.model().dimension()
+          + "-dimensional embeddings, the data's are " + d);
+    }
+  }
+
+  /** The trained model's ids in row order: the data's models, or the base's and then the data's new ones. */
+  public List<String> modelIds() {
+    return ids;
   }
 
   public LengthScale lengthScale() {
@@ -115,6 +167,16 @@ public final class MfTrainer {
     float[] u = gaussian(rnd, m * k, 0.1);
     float[] b = new float[m];
     float[] v = new float[f];
+    int known = 0;
+    if (base != null) {
+      known = base.model().models();
+      unfold(base.model(), w, u, b, v);
+      initNewModels(rows, x, w, u, b, v, known);
+    }
+    float[] w0 = w.clone();
+    float[] u0 = u.clone();
+    float[] b0 = b.clone();
+    float[] v0 = v.clone();
     AdamW aw = new AdamW(w.length);
     AdamW au = new AdamW(u.length);
     AdamW ab = new AdamW(b.length);
@@ -146,14 +208,26 @@ public final class MfTrainer {
           add(gv, g[3]);
           loss += g[4][0];
         }
-        for (int i = 0; i < w.length; i++) {
-          gw[i] += (float) (o.l2() * w[i]);
-        }
-        for (int i = 0; i < u.length; i++) {
-          gu[i] += (float) (o.l2() * u[i]);
-        }
-        for (int i = 0; i < v.length; i++) {
-          gv[i] += (float) (0.1 * o.l2() * v[i]);
+        if (base == null) {
+          for (int i = 0; i < w.length; i++) {
+            gw[i] += (float) (o.l2() * w[i]);
+          }
+          for (int i = 0; i < u.length; i++) {
+            gu[i] += (float) (o.l2() * u[i]);
+          }
+          for (int i = 0; i < v.length; i++) {
+            gv[i] += (float) (0.1 * o.l2() * v[i]);
+          }
+        } else {
+          double a = base.anchor();
+          anchor(gw, w, w0, 0, w.length, a);
+          anchor(gv, v, v0, 0, v.length, a);
+          anchor(gu, u, u0, 0, known * k, a);
+          anchor(gb, b, b0, 0, known, a);
+          // Models new to the base: the usual L2 on their vectors, their bias free.
+          for (int i = known * k; i < u.length; i++) {
+            gu[i] += (float) (o.l2() * u[i]);
+          }
         }
         aw.step(w, gw, o.lr(), 0);
         au.step(u, gu, o.lr(), 0);
@@ -181,6 +255,9 @@ public final class MfTrainer {
       System.arraycopy(u, mm * k, factors, mm * rank + 1, k);
     }
     MfModel raw = new MfModel(m, d, projection, factors, rank, b.clone(), new float[m], length, 0, 0, 1, 0);
+    if (base != null) {
+      return adapted(raw, x, known);
+    }
     float[] meanP = new float[m];
     for (int i = 0; i < n; i++) {
       for (int mm = 0; mm < m; mm++) {
@@ -199,6 +276,82 @@ public final class MfTrainer {
     double mean = s / Math.max(1, n);
     double std = Math.sqrt(Math.max(ss / Math.max(1, n) - mean * mean, 1e-12));
     return new MfModel(m, d, projection, factors, rank, b, meanP, length, o.lengthPrior(), mean, std, o.gapPrior());
+  }
+
+  /**
+   * The adapted model keeps the base's mean probabilities (the priors' pair gap D and the capability
+   * weights c_m) and gap scale, so its priors read as the base's did. A model new to the base gets
+   * its mean over the new prompts, moved by how far the base's models' means there sit from their
+   * means over the base's data.
+   */
+  private MfModel adapted(MfModel raw, float[][] x, int known) {
+    MfModel b = base.model();
+    float[] meanP = new float[m];
+    double shift = 0;
+    for (int mm = 0; mm < known; mm++) {
+      meanP[mm] = (float) b.meanProbability(mm);
+      double here = 0;
+      for (float[] xi : x) {
+        here += raw.probability(mm, xi) / Math.max(1, x.length);
+      }
+      shift += (meanP[mm] - here) / known;
+    }
+    for (int mm = known; mm < m; mm++) {
+      double here = 0;
+      for (float[] xi : x) {
+        here += raw.probability(mm, xi) / Math.max(1, x.length);
+      }
+      meanP[mm] = (float) Math.max(0, Math.min(1, here + shift));
+    }
+    return new MfModel(m, d, raw.projection(), raw.factors(), raw.rank(), raw.bias(), meanP, length,
+        b.lengthPrior(), b.gapMean(), b.gapStd(), b.gapPrior());
+  }
+
+  /** The base's [v; W] and [1, u_m] back into the trainer's v, w, u and b. */
+  private void unfold(MfModel model, float[] w, float[] u, float[] b, float[] v) {
+    int rank = k + 1;
+    float[] projection = model.projection();
+    float[] factors = model.factors();
+    System.arraycopy(projection, 0, v, 0, f);
+    System.arraycopy(projection, f, w, 0, k * f);
+    for (int mm = 0; mm < model.models(); mm++) {
+      if (factors[mm * rank] != 1f) {
+        throw new IllegalArgumentException("base mf: its factors are not [1, u_m] (row " + mm + ")");
+      }
+      System.arraycopy(factors, mm * rank + 1, u, mm * k, k);
+    }
+    System.arraycopy(model.bias(), 0, b, 0, model.models());
+  }
+
+  /**
+   * A model new to the base starts with no factor and the bias that gives its mean score on the new
+   * rows it has (the others' prompt terms included), so training refines rather than discovers it.
+   */
+  private void initNewModels(List<Integer> rows, float[][] x, float[] w, float[] u, float[] b, float[] v, int known) {
+    java.util.Arrays.fill(u, known * k, u.length, 0f);
+    for (int mm = known; mm < m; mm++) {
+      double score = 0;
+      double ease = 0;
+      int count = 0;
+      for (int i = 0; i < rows.size(); i++) {
+        int q = rows.get(i);
+        for (int ob = table.start(q); ob < table.end(q); ob++) {
+          if (row[table.model(ob)] == mm) {
+            score += table.score(ob);
+            ease += Dot.dot(v, 0, x[i], f);
+            count++;
+          }
+        }
+      }
+      double mean = Math.max(0.02, Math.min(0.98, count == 0 ? 0.5 : score / count));
+      b[mm] = (float) (Math.log(mean / (1 - mean)) - (count == 0 ? 0 : ease / count));
+    }
+  }
+
+  private static void anchor(float[] grad, float[] p, float[] p0, int from, int to, double strength) {
+    for (int i = from; i < to; i++) {
+      grad[i] += (float) (strength * (p[i] - p0[i]));
+    }
   }
 
   private double lastLoss = Double.NaN;
@@ -229,7 +382,7 @@ public final class MfTrainer {
       double gc = 0;
       int o0 = table.start(q);
       for (int ob = o0; ob < table.end(q); ob++) {
-        int mm = table.model(ob);
+        int mm = row[table.model(ob)];
         double logit = b[mm] + c;
         for (int r = 0; r < k; r++) {
           logit += u[mm * k + r] * h[r];
@@ -324,7 +477,7 @@ public final class MfTrainer {
       double resid = 0;
       int obs = 0;
       for (int ob = table.start(q); ob < table.end(q); ob++) {
-        resid += table.score(ob) - p[table.model(ob)];
+        resid += table.score(ob) - p[row[table.model(ob)]];
         obs++;
       }
       resid = obs == 0 ? 0 : resid / obs;
@@ -332,7 +485,7 @@ public final class MfTrainer {
         out[i][mm] = (float) Math.max(0, Math.min(1, p[mm] + resid));
       }
       for (int ob = table.start(q); ob < table.end(q); ob++) {
-        out[i][table.model(ob)] = table.score(ob);
+        out[i][row[table.model(ob)]] = table.score(ob);
       }
     }
     return out;

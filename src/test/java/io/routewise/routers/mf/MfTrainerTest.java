@@ -191,4 +191,86 @@ class MfTrainerTest {
       assertEquals(model.pairWinRate(s, w, x), model.pairWinRate(s, w, x, model.gap(x)), 0);
     }
   }
+
+  /**
+   * Traffic the base never saw: prompts along the embedding's second axis, where the weak model
+   * answers and the strong one does not, and a model the base does not know answering every other.
+   */
+  TrainingSet newTraffic() throws Exception {
+    StringBuilder rows = new StringBuilder();
+    Random rnd = new Random(11);
+    List<float[]> emb = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      rows.append("{\"id\": \"n").append(i).append("\", \"source\": \"new\", \"prompt\": \"new prompt ").append(i)
+          .append("\", \"outcomes\": {\"strong\": 0, \"weak\": 1, \"newbie\": ").append(i % 2).append("}}\n");
+      float[] v = unit(rnd, 0.0);
+      v[1] += 3;
+      emb.add(v);
+    }
+    Dataset data = DatasetReader.read(List.of(Files.writeString(tmp.resolve("new.jsonl"), rows)));
+    List<Integer> all = new ArrayList<>();
+    for (int i = 0; i < data.size(); i++) {
+      all.add(i);
+    }
+    return new TrainingSet(data, emb.toArray(new float[0][]), all, List.of(), null);
+  }
+
+  @Test
+  void adaptingLearnsWhatTheNewRowsShowKeepsWhatTheBaseKnewAndAddsNewModelsAfterItsOwn() throws Exception {
+    TrainingSet old = synthetic();
+    MfTrainer baseTrainer = new MfTrainer(old, options(1));
+    MfModel base = baseTrainer.train();
+    TrainingSet fresh = newTraffic();
+    MfTrainer t = new MfTrainer(fresh, options(1), new MfTrainer.Base(base, old.data().models(), 0.01));
+    MfModel adapted = t.train();
+
+    assertEquals(old.data().models(), t.modelIds().subList(0, base.models()), "the base's rows keep their places");
+    assertEquals(List.of("newbie"), t.modelIds().subList(base.models(), t.modelIds().size()));
+    assertEquals(base.models() + 1, adapted.models());
+    int s = old.data().modelIndex("strong");
+    int w = old.data().modelIndex("weak");
+    double before = 0;
+    double after = 0;
+    double newbie = 0;
+    for (int q : fresh.train()) {
+      float[] x = t.features(q);
+      before += base.pairWinRate(s, w, x) / 30;
+      after += adapted.pairWinRate(s, w, x) / 30;
+      newbie += adapted.probability(base.models(), x) / 30;
+    }
+    assertTrue(after < 0.35 && after < before - 0.2, "new traffic: strong's win rate " + before + " -> " + after);
+    assertEquals(0.5, newbie, 0.15, "the new model answers half");
+    double hard = 0;
+    double easy = 0;
+    for (int q : old.heldOut()) {
+      double r = adapted.pairWinRate(s, w, baseTrainer.features(q));
+      if (q % 2 == 0) {
+        hard += r / 4;
+      } else {
+        easy += r / 4;
+      }
+    }
+    assertTrue(hard > easy + 0.2, "the base's held-out pair prompts: hard " + hard + " vs easy " + easy);
+    assertEquals(base.meanProbability(s), adapted.meanProbability(s), 0, "the priors read as the base's");
+  }
+
+  @Test
+  void aHeavyAnchorLeavesTheBaseAsItWas() throws Exception {
+    TrainingSet old = synthetic();
+    MfTrainer baseTrainer = new MfTrainer(old, options(1));
+    MfModel base = baseTrainer.train();
+    TrainingSet fresh = newTraffic();
+    MfTrainer t = new MfTrainer(fresh, options(1), new MfTrainer.Base(base, old.data().models(), 1e4));
+    MfModel adapted = t.train();
+    int s = old.data().modelIndex("strong");
+    int w = old.data().modelIndex("weak");
+    for (int q : fresh.train()) {
+      float[] x = t.features(q);
+      assertEquals(base.pairWinRate(s, w, x), adapted.pairWinRate(s, w, x), 1e-3);
+    }
+    for (int q : old.heldOut()) {
+      float[] x = baseTrainer.features(q);
+      assertEquals(base.pairWinRate(s, w, x), adapted.pairWinRate(s, w, x), 1e-3);
+    }
+  }
 }
