@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
@@ -332,12 +333,8 @@ public final class LabelCommand implements Callable<Integer> {
    */
   private Optional<String> chat(UpstreamClient client, ObjectNode body, Tally tally) throws InterruptedException {
     tally.calls.incrementAndGet();
-    byte[] request;
-    try {
-      request = JSON.writeValueAsBytes(body);
-    } catch (IOException e) {
-      throw new IllegalStateException(e);
-    }
+    Set<String> refused = refusedParameters.computeIfAbsent(client.name(), k -> ConcurrentHashMap.newKeySet());
+    byte[] request = requestBytes(body, refused);
     for (int attempt = 0; ; attempt++) {
       String failure;
       long waitMs = 1000L << Math.min(attempt, 6);
@@ -356,6 +353,16 @@ public final class LabelCommand implements Callable<Integer> {
           return Optional.of(content.asText());
         }
         failure = "HTTP " + r.status() + " from " + client.name();
+        String param = r.status() == 400 ? refusedParameter(bytes) : null;
+        if (param != null && body.has(param) && refused.add(param)) {
+          // a reasoning model (o1, o3...) refuses max_tokens and temperature: asked again as it wants, and
+          // every later call to this upstream too; not a retry
+          System.err.println(client.name() + " refuses '" + param + "': asking it "
+              + (param.equals("max_tokens") ? "with max_completion_tokens" : "without it") + " from now on");
+          request = requestBytes(body, refused);
+          attempt--;
+          continue;
+        }
         if (r.status() != 429 && r.status() < 500) {
           tally.fail(failure);
           if (r.status() == 401 || r.status() == 403 || r.status() == 404) {
@@ -378,6 +385,51 @@ public final class LabelCommand implements Callable<Integer> {
       }
       Thread.sleep(waitMs);
     }
+  }
+
+  /** Upstream name -> the request parameters it answered 400 to as unsupported (see {@link #refusedParameter}). */
+  private final Map<String, Set<String>> refusedParameters = new ConcurrentHashMap<>();
+
+  /** The body as sent to an upstream that refuses some parameters: max_tokens renamed, temperature left out. */
+  static byte[] requestBytes(ObjectNode body, Set<String> refused) {
+    ObjectNode sent = body;
+    if (!refused.isEmpty()) {
+      sent = body.deepCopy();
+      if (refused.contains("max_tokens") && sent.has("max_tokens")) {
+        sent.set("max_completion_tokens", sent.remove("max_tokens"));
+      }
+      if (refused.contains("temperature")) {
+        sent.remove("temperature");
+      }
+    }
+    try {
+      return JSON.writeValueAsBytes(sent);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * The parameter a 400 says the model does not support, when it is one label can do without
+   * ({@code max_tokens}: reasoning models take {@code max_completion_tokens}; {@code temperature}:
+   * they take only the default); null otherwise. OpenAI names it in {@code error.param}.
+   */
+  static String refusedParameter(byte[] errorBody) {
+    JsonNode error;
+    try {
+      error = JSON.readTree(errorBody).path("error");
+    } catch (IOException e) {
+      return null;
+    }
+    String param = error.path("param").asText("");
+    String message = error.path("message").asText("");
+    for (String p : List.of("max_tokens", "temperature")) {
+      if (param.equals(p) || (param.isEmpty() && message.contains("'" + p + "'")
+          && (message.contains("not supported") || message.contains("Unsupported") || message.contains("unsupported")))) {
+        return p;
+      }
+    }
+    return null;
   }
 
   static long retryAfterMs(String header, long otherwise) {

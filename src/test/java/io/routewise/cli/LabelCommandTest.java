@@ -232,6 +232,40 @@ class LabelCommandTest {
   }
 
   @Test
+  void aReasoningModelThatRefusesMaxTokensOrTemperatureIsAskedAsItWants() throws Exception {
+    // as OpenAI answers for o1/o3: max_tokens and a temperature other than 1 are refused with a 400
+    wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).withRequestBody(WireMock.matchingJsonPath("$.max_tokens"))
+        .atPriority(1).willReturn(aResponse().withStatus(400).withBody("""
+            {"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model. Use \
+            'max_completion_tokens' instead.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}""")));
+    wm.stubFor(post(urlEqualTo("/judge/v1/chat/completions")).withRequestBody(WireMock.matchingJsonPath("$.temperature"))
+        .atPriority(1).willReturn(aResponse().withStatus(400).withBody("""
+            {"error":{"message":"Unsupported value: 'temperature' does not support 0 with this model. Only the default (1) \
+            value is supported.","type":"invalid_request_error","param":"temperature","code":"unsupported_value"}}""")));
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n{\"id\": \"b\", \"prompt\": \"second\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input", input.toString(),
+        "--output", output.toString(), "--judge", "judge", "--upstreams", "mini", "--retries", "0", "--concurrency", "1",
+        "--max-tokens", "321", "--quiet"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertEquals(List.of(6.0 / 9, 6.0 / 9), DatasetReader.readPrompts(output).stream()
+        .map(p -> p.outcomes().get("gpt-4o-mini-2024-07-18")).toList());
+    assertFalse(r.out().contains("WARNING"), r.out());
+    assertTrue(r.err().contains("mini refuses 'max_tokens': asking it with max_completion_tokens from now on"), r.err());
+    assertTrue(r.err().contains("judge refuses 'temperature': asking it without it from now on"), r.err());
+    // refused once, then asked as it wants: the same budget under the other name
+    wm.verify(3, postRequestedFor(urlEqualTo("/mini/v1/chat/completions")));
+    wm.verify(2, postRequestedFor(urlEqualTo("/mini/v1/chat/completions"))
+        .withRequestBody(WireMock.matchingJsonPath("$.max_completion_tokens", WireMock.equalTo("321"))));
+    wm.verify(3, postRequestedFor(urlEqualTo("/judge/v1/chat/completions")));
+    // and a 400 about something else is the answer's failure, not asked again
+    assertEquals(null, LabelCommand.refusedParameter("{\"error\":{\"message\":\"bad messages\",\"param\":\"messages\"}}".getBytes()));
+    assertEquals("max_tokens", LabelCommand.refusedParameter(
+        "{\"error\":{\"message\":\"Unsupported parameter: 'max_tokens' is not supported with this model.\"}}".getBytes()));
+  }
+
+  @Test
   void anUnknownUpstreamOrBadInputStopsBeforeAnyCall() throws Exception {
     Path input = tmp.resolve("prompts.jsonl");
     Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
