@@ -215,14 +215,28 @@ class MfTrainerTest {
     return new TrainingSet(data, emb.toArray(new float[0][]), all, List.of(), null);
   }
 
-  @Test
-  void adaptingLearnsWhatTheNewRowsShowKeepsWhatTheBaseKnewAndAddsNewModelsAfterItsOwn() throws Exception {
+  /** A base trained on {@link #synthetic}, then adapted to {@link #newTraffic} with this anchor. */
+  record Adapted(TrainingSet old, MfTrainer baseTrainer, MfModel base, TrainingSet fresh, MfTrainer trainer,
+      MfModel adapted) {}
+
+  Adapted adapt(double anchor) throws Exception {
     TrainingSet old = synthetic();
     MfTrainer baseTrainer = new MfTrainer(old, options(1));
     MfModel base = baseTrainer.train();
     TrainingSet fresh = newTraffic();
-    MfTrainer t = new MfTrainer(fresh, options(1), new MfTrainer.Base(base, old.data().models(), 0.01));
-    MfModel adapted = t.train();
+    MfTrainer t = new MfTrainer(fresh, options(1), new MfTrainer.Base(base, old.data().models(), anchor));
+    return new Adapted(old, baseTrainer, base, fresh, t, t.train());
+  }
+
+  @Test
+  void adaptingLearnsWhatTheNewRowsShowKeepsWhatTheBaseKnewAndAddsNewModelsAfterItsOwn() throws Exception {
+    Adapted a = adapt(0.01);
+    TrainingSet old = a.old();
+    MfTrainer baseTrainer = a.baseTrainer();
+    MfModel base = a.base();
+    TrainingSet fresh = a.fresh();
+    MfTrainer t = a.trainer();
+    MfModel adapted = a.adapted();
 
     assertEquals(old.data().models(), t.modelIds().subList(0, base.models()), "the base's rows keep their places");
     assertEquals(List.of("newbie"), t.modelIds().subList(base.models(), t.modelIds().size()));
@@ -256,12 +270,13 @@ class MfTrainerTest {
 
   @Test
   void aHeavyAnchorLeavesTheBaseAsItWas() throws Exception {
-    TrainingSet old = synthetic();
-    MfTrainer baseTrainer = new MfTrainer(old, options(1));
-    MfModel base = baseTrainer.train();
-    TrainingSet fresh = newTraffic();
-    MfTrainer t = new MfTrainer(fresh, options(1), new MfTrainer.Base(base, old.data().models(), 1e4));
-    MfModel adapted = t.train();
+    Adapted a = adapt(1e4);
+    TrainingSet old = a.old();
+    MfTrainer baseTrainer = a.baseTrainer();
+    MfModel base = a.base();
+    TrainingSet fresh = a.fresh();
+    MfTrainer t = a.trainer();
+    MfModel adapted = a.adapted();
     int s = old.data().modelIndex("strong");
     int w = old.data().modelIndex("weak");
     for (int q : fresh.train()) {
