@@ -133,6 +133,9 @@ public final class Dataset {
     /** Adds the battles implied by the prompt's outcomes (all pairs). */
     public void outcomes(Map<String, Double> outcomes) {
       List<Map.Entry<String, Double>> list = new ArrayList<>(outcomes.entrySet());
+      // every scored model, also one alone on its prompts (a label run of one upstream): no battle
+      // names it, but its point-wise scores are training data (same order as the pairs would give)
+      list.forEach(e -> model(e.getKey()));
       for (int i = 0; i < list.size(); i++) {
         for (int j = i + 1; j < list.size(); j++) {
           double a = list.get(i).getValue();

@@ -37,6 +37,20 @@ class OutcomeTableTest {
   }
 
   @Test
+  void aModelScoredAloneOnItsPromptsIsAModelOfTheDataWithItsScores() throws Exception {
+    // what 'label --upstreams one' writes: one outcome a prompt, no pair to battle
+    Path alone = Files.writeString(tmp.resolve("alone.jsonl"), """
+        {"id": "a1", "prompt": "a", "outcomes": {"solo": 0.75}}
+        {"id": "a2", "prompt": "b", "outcomes": {"solo": 0.25}}
+        """);
+    Dataset data = DatasetReader.read(java.util.List.of(alone));
+    assertEquals(java.util.List.of("solo"), data.models());
+    OutcomeTable t = OutcomeTable.of(data);
+    assertEquals(0.75, t.score(0, data.modelIndex("solo")), 1e-6);
+    assertEquals(0.25, t.score(1, data.modelIndex("solo")), 1e-6);
+  }
+
+  @Test
   void aPromptKnownOnlyFromBattlesGivesEachModelItsShareOfWins() throws Exception {
     Path battles = Files.writeString(tmp.resolve("arena.jsonl"), """
         {"prompt": "p", "model_a": "x", "model_b": "y", "winner": "model_a"}
