@@ -49,7 +49,11 @@ PY
 done
 G=/tmp/mmlu-pro-g.jsonl
 if [ -s "$G" ] && [ -d "$M/mf-mmlu-pro" ]; then
-  python3 - "$G" "$W/mmlu-pro" <<'PY'
+  # the gemini models placed on ZeroEval's rows (G, section 5), and under their own -002 ids: rows the
+  # held-out mf has but never trained, learned from the labels alone (prices: the base ids')
+  for V in "$G mmlu-pro" "$D/mmlu-pro.jsonl mmlu-pro-own"; do
+    set -- $V
+    python3 - "$1" "$W/$2" <<'PY'
 import random, sys
 rows = [l for l in open(sys.argv[1], encoding="utf-8").read().split("\n") if l.strip()]
 random.Random(7).shuffle(rows)
@@ -58,12 +62,31 @@ open(sys.argv[2] + "-eval.jsonl", "w", encoding="utf-8").write("".join(l + "\n" 
 for k in (50, 200):
     open(f"{sys.argv[2]}-labels{k}.jsonl", "w", encoding="utf-8").write("".join(l + "\n" for l in rows[half:half + k]))
 PY
+  done
+  python3 - "$D/prices.json" "$W/prices-002.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+for m in ("gemini-1.5-pro", "gemini-1.5-flash"):
+    p["models"][m + "-002"] = p["models"][m]
+json.dump(p, open(sys.argv[2], "w"))
+PY
   others=""; for f in $FILES; do [ "$f" != mmlu-pro ] && others="$others --data $D/$f.jsonl"; done
   R="--router length --router mf=$M/mf-mmlu-pro"
   for k in 50 200; do
     $J train mf $others --data "$W/mmlu-pro-labels$k.jsonl" --holdout none --embedding-model static-no-mmlu-pro --models-dir "$M" --out "$W/mf-mmlu-pro-$k" --quiet
     $J train mf --from "$M/mf-mmlu-pro" --data "$W/mmlu-pro-labels$k.jsonl" --holdout none --models-dir "$M" --out "$W/adapted-mmlu-pro-$k" --quiet
     R="$R --router mf=$W/mf-mmlu-pro-$k --router mf=$W/adapted-mmlu-pro-$k"
+  done
+  RO="--router length"
+  for k in 50 200; do
+    $J train mf --from "$M/mf-mmlu-pro" --data "$W/mmlu-pro-own-labels$k.jsonl" --holdout none --models-dir "$M" --out "$W/adapted-mmlu-pro-own-$k" --quiet
+    RO="$RO --router mf=$W/adapted-mmlu-pro-own-$k"
+  done
+  for RULE in auto threshold; do
+    echo "== mmlu-pro, six models, -002 ids learned from the labels, rule $RULE"
+    $J eval $RO --embedding-model static-no-mmlu-pro --models-dir "$M" --prices "$W/prices-002.json" --bench "$W/mmlu-pro-own-eval.jsonl" \
+      --strong gpt-4o-2024-05-13 --weak gemini-1.5-flash-002 --models gemini-1.5-pro-002,llama-3.1-70b-instruct,mixtral-8x7b-instruct-v0.1,llama-3.1-8b-instruct \
+      --rule $RULE --quiet | grep -E '^\| (mf|length|convex)'
   done
   for RULE in auto threshold; do
     echo "== mmlu-pro, six models, rule $RULE"

@@ -269,7 +269,9 @@ public final class TrainCommand implements Runnable {
         if (e.path("truncation").isTextual()) {
           common.truncation = e.path("truncation").asText();
         }
-        base = new MfTrainer.Base(MfRouter.load(baseDir), baseDir.models(), anchor);
+        java.util.Set<String> untrained = new java.util.HashSet<>(baseDir.models());
+        untrained.removeAll(baseDir.placeableModels());
+        base = new MfTrainer.Base(MfRouter.load(baseDir), baseDir.models(), untrained, anchor);
         pointwise.iterations = adaptIterations;
         pointwise.dim = base.model().rank() - 1;
       }

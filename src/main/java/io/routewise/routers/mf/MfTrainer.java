@@ -67,13 +67,15 @@ public final class MfTrainer {
    * labeled prompts of new traffic move what they show (where each model stands on that traffic, its
    * kind of prompt) and leave the rest as the base's far larger data taught it. The base's length
    * scale, capability means and gap scale are kept; models the base does not know are added after
-   * its own, learned from the new rows alone.
+   * its own, and they and the base's untrained rows are learned from the new rows alone.
    *
    * @param ids the base's model ids, in its row order
+   * @param untrained the base's rows no training touched (its manifest's {@code untrained_models})
    */
-  public record Base(MfModel model, List<String> ids, double anchor) {
+  public record Base(MfModel model, List<String> ids, java.util.Set<String> untrained, double anchor) {
     public Base {
       ids = List.copyOf(ids);
+      untrained = java.util.Set.copyOf(untrained);
       if (ids.size() != model.models() || !(anchor >= 0) || !model.hasGap()) {
         throw new IllegalArgumentException("base mf: " + model.models() + " rows for " + ids.size()
             + " ids, anchor " + anchor + (model.hasGap() ? "" : ", no factors"));
@@ -92,6 +94,8 @@ public final class MfTrainer {
   private final List<String> ids;
   /** Dataset model index -> row in the trained model. */
   private final int[] row;
+  /** Rows learned from the new data alone when adapting: new to the base, or untrained in it. */
+  private final boolean[] free;
   private final int n;
   private final int m;
   private final int k;
@@ -125,6 +129,10 @@ public final class MfTrainer {
       row[i] = at;
     }
     this.ids = List.copyOf(merged);
+    this.free = new boolean[ids.size()];
+    for (int mm = 0; mm < free.length && base != null; mm++) {
+      free[mm] = mm >= base.ids().size() || base.untrained().contains(ids.get(mm));
+    }
     this.n = set.train().size();
     this.m = ids.size();
     this.k = base != null ? base.model().rank() - 1 : options.dim();
@@ -167,11 +175,9 @@ public final class MfTrainer {
     float[] u = gaussian(rnd, m * k, 0.1);
     float[] b = new float[m];
     float[] v = new float[f];
-    int known = 0;
     if (base != null) {
-      known = base.model().models();
       unfold(base.model(), w, u, b, v);
-      initNewModels(rows, x, w, u, b, v, known);
+      initFreeModels(rows, x, w, u, b, v);
     }
     float[] w0 = w.clone();
     float[] u0 = u.clone();
@@ -222,11 +228,15 @@ public final class MfTrainer {
           double a = base.anchor();
           anchor(gw, w, w0, 0, w.length, a);
           anchor(gv, v, v0, 0, v.length, a);
-          anchor(gu, u, u0, 0, known * k, a);
-          anchor(gb, b, b0, 0, known, a);
-          // Models new to the base: the usual L2 on their vectors, their bias free.
-          for (int i = known * k; i < u.length; i++) {
-            gu[i] += (float) (o.l2() * u[i]);
+          for (int mm = 0; mm < m; mm++) {
+            if (free[mm]) { // the usual L2 on the vector, the bias free
+              for (int i = mm * k; i < (mm + 1) * k; i++) {
+                gu[i] += (float) (o.l2() * u[i]);
+              }
+            } else {
+              anchor(gu, u, u0, mm * k, (mm + 1) * k, a);
+              anchor(gb, b, b0, mm, mm + 1, a);
+            }
           }
         }
         aw.step(w, gw, o.lr(), 0);
@@ -256,7 +266,7 @@ public final class MfTrainer {
     }
     MfModel raw = new MfModel(m, d, projection, factors, rank, b.clone(), new float[m], length, 0, 0, 1, 0);
     if (base != null) {
-      return adapted(raw, x, known);
+      return adapted(raw, x);
     }
     float[] meanP = new float[m];
     for (int i = 0; i < n; i++) {
@@ -284,27 +294,34 @@ public final class MfTrainer {
    * its mean over the new prompts, moved by how far the base's models' means there sit from their
    * means over the base's data.
    */
-  private MfModel adapted(MfModel raw, float[][] x, int known) {
+  private MfModel adapted(MfModel raw, float[][] x) {
     MfModel b = base.model();
     float[] meanP = new float[m];
     double shift = 0;
-    for (int mm = 0; mm < known; mm++) {
-      meanP[mm] = (float) b.meanProbability(mm);
-      double here = 0;
-      for (float[] xi : x) {
-        here += raw.probability(mm, xi) / Math.max(1, x.length);
+    int kept = 0;
+    for (int mm = 0; mm < m; mm++) {
+      if (!free[mm]) {
+        meanP[mm] = (float) b.meanProbability(mm);
+        shift += meanP[mm] - meanHere(raw, mm, x);
+        kept++;
       }
-      shift += (meanP[mm] - here) / known;
     }
-    for (int mm = known; mm < m; mm++) {
-      double here = 0;
-      for (float[] xi : x) {
-        here += raw.probability(mm, xi) / Math.max(1, x.length);
+    shift /= Math.max(1, kept);
+    for (int mm = 0; mm < m; mm++) {
+      if (free[mm]) {
+        meanP[mm] = (float) Math.max(0, Math.min(1, meanHere(raw, mm, x) + shift));
       }
-      meanP[mm] = (float) Math.max(0, Math.min(1, here + shift));
     }
     return new MfModel(m, d, raw.projection(), raw.factors(), raw.rank(), raw.bias(), meanP, length,
         b.lengthPrior(), b.gapMean(), b.gapStd(), b.gapPrior());
+  }
+
+  private static double meanHere(MfModel model, int mm, float[][] x) {
+    double here = 0;
+    for (float[] xi : x) {
+      here += model.probability(mm, xi) / Math.max(1, x.length);
+    }
+    return here;
   }
 
   /** The base's [v; W] and [1, u_m] back into the trainer's v, w, u and b. */
@@ -324,27 +341,75 @@ public final class MfTrainer {
   }
 
   /**
-   * A model new to the base starts with no factor and the bias that gives its mean score on the new
-   * rows it has (the others' prompt terms included), so training refines rather than discovers it.
+   * A model new to the base (or untrained in it) starts as the trained model whose predictions fit its scores on the new
+   * rows best (least squared error), its bias moved so that its mean there is the observed one: a new
+   * snapshot of a known family starts where that family stands, and training refines rather than
+   * discovers it. With no rows it starts at no factor and even odds.
    */
-  private void initNewModels(List<Integer> rows, float[][] x, float[] w, float[] u, float[] b, float[] v, int known) {
-    java.util.Arrays.fill(u, known * k, u.length, 0f);
-    for (int mm = known; mm < m; mm++) {
-      double score = 0;
-      double ease = 0;
-      int count = 0;
+  private void initFreeModels(List<Integer> rows, float[][] x, float[] w, float[] u, float[] b, float[] v) {
+    for (int mm = 0; mm < m; mm++) {
+      if (free[mm]) {
+        java.util.Arrays.fill(u, mm * k, (mm + 1) * k, 0f);
+        b[mm] = 0;
+      }
+    }
+    double[][] h = new double[rows.size()][k];
+    double[] c = new double[rows.size()];
+    for (int i = 0; i < rows.size(); i++) {
+      for (int r = 0; r < k; r++) {
+        h[i][r] = Dot.dot(w, r * f, x[i], f);
+      }
+      c[i] = Dot.dot(v, 0, x[i], f);
+    }
+    for (int mm = 0; mm < m; mm++) {
+      if (!free[mm]) {
+        continue;
+      }
+      List<int[]> seen = new ArrayList<>(); // {row index, observation}
+      double mean = 0;
       for (int i = 0; i < rows.size(); i++) {
         int q = rows.get(i);
         for (int ob = table.start(q); ob < table.end(q); ob++) {
           if (row[table.model(ob)] == mm) {
-            score += table.score(ob);
-            ease += Dot.dot(v, 0, x[i], f);
-            count++;
+            seen.add(new int[] {i, ob});
+            mean += table.score(ob);
           }
         }
       }
-      double mean = Math.max(0.02, Math.min(0.98, count == 0 ? 0.5 : score / count));
-      b[mm] = (float) (Math.log(mean / (1 - mean)) - (count == 0 ? 0 : ease / count));
+      if (seen.isEmpty()) {
+        continue;
+      }
+      mean = Math.max(0.02, Math.min(0.98, mean / seen.size()));
+      int best = -1;
+      double bestError = Double.MAX_VALUE;
+      double bestMeanLogit = 0;
+      for (int j = 0; j < m; j++) {
+        if (free[j]) {
+          continue;
+        }
+        double error = 0;
+        double meanP = 0;
+        for (int[] s : seen) {
+          double logit = b[j] + c[s[0]];
+          for (int r = 0; r < k; r++) {
+            logit += u[j * k + r] * h[s[0]][r];
+          }
+          double p = MfModel.sigmoid(logit);
+          error += (p - table.score(s[1])) * (p - table.score(s[1]));
+          meanP += p / seen.size();
+        }
+        if (error < bestError) {
+          best = j;
+          bestError = error;
+          meanP = Math.max(0.02, Math.min(0.98, meanP));
+          bestMeanLogit = Math.log(meanP / (1 - meanP));
+        }
+      }
+      if (best < 0) {
+        continue; // nothing trained to start from
+      }
+      System.arraycopy(u, best * k, u, mm * k, k);
+      b[mm] = (float) (b[best] + Math.log(mean / (1 - mean)) - bestMeanLogit);
     }
   }
 

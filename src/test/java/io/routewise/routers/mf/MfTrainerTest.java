@@ -224,7 +224,7 @@ class MfTrainerTest {
     MfTrainer baseTrainer = new MfTrainer(old, options(1));
     MfModel base = baseTrainer.train();
     TrainingSet fresh = newTraffic();
-    MfTrainer t = new MfTrainer(fresh, options(1), new MfTrainer.Base(base, old.data().models(), anchor));
+    MfTrainer t = new MfTrainer(fresh, options(1), new MfTrainer.Base(base, old.data().models(), java.util.Set.of(), anchor));
     return new Adapted(old, baseTrainer, base, fresh, t, t.train());
   }
 
@@ -287,5 +287,62 @@ class MfTrainerTest {
       float[] x = baseTrainer.features(q);
       assertEquals(base.pairWinRate(s, w, x), adapted.pairWinRate(s, w, x), 1e-3);
     }
+  }
+
+  /** The old data's pair prompts (same embeddings), scored as given for each model. */
+  TrainingSet pairPromptsScored(TrainingSet old, java.util.function.IntFunction<String> outcomes) throws Exception {
+    StringBuilder rows = new StringBuilder();
+    List<float[]> emb = new ArrayList<>();
+    for (int q = 40; q < 80; q++) {
+      rows.append("{\"id\": \"x").append(q).append("\", \"source\": \"mine\", \"prompt\": \"pair prompt ").append(q)
+          .append("\", \"outcomes\": {").append(outcomes.apply(q)).append("}}\n");
+      emb.add(old.embeddings()[q]);
+    }
+    Dataset data = DatasetReader.read(List.of(Files.writeString(tmp.resolve("mine.jsonl"), rows)));
+    List<Integer> all = new ArrayList<>();
+    for (int i = 0; i < data.size(); i++) {
+      all.add(i);
+    }
+    return new TrainingSet(data, emb.toArray(new float[0][]), all, List.of(), null);
+  }
+
+  @Test
+  void aModelNewToTheBaseStartsAsTheTrainedModelWhoseScoresItsOwnFitBest() throws Exception {
+    TrainingSet old = synthetic();
+    MfTrainer baseTrainer = new MfTrainer(old, options(1));
+    MfModel base = baseTrainer.train();
+    // "weak-next" scores the pair prompts as weak did (wrong on the hard ones): a new snapshot of weak
+    TrainingSet fresh = pairPromptsScored(old, q -> "\"weak-next\": " + (q % 2 == 0 ? 0 : 1));
+    MfTrainer t = new MfTrainer(fresh, new MfTrainer.Options(4, 0, 0.05, 1e-4, 0, 0, 42, 1, false),
+        new MfTrainer.Base(base, old.data().models(), java.util.Set.of(), 0.01));
+    MfModel start = t.train(); // no step: the starting point itself
+    int weak = old.data().modelIndex("weak");
+    int next = t.modelIds().indexOf("weak-next");
+    for (int q : fresh.train()) {
+      float[] x = t.features(q);
+      assertEquals(base.probability(weak, x), start.probability(next, x), 0.1, "prompt " + q);
+    }
+  }
+
+  @Test
+  void theBasesUntrainedRowsAreLearnedFromTheNewRowsNotHeldToTheirRandomStart() throws Exception {
+    TrainingSet old = synthetic();
+    MfModel base = new MfTrainer(old, options(1)).train();
+    // weak now answers every pair prompt; the base is told its weak row was never trained
+    TrainingSet fresh = pairPromptsScored(old, q -> "\"strong\": 1, \"weak\": 1");
+    MfTrainer t = new MfTrainer(fresh, options(1),
+        new MfTrainer.Base(base, old.data().models(), java.util.Set.of("weak"), 1e4));
+    MfModel adapted = t.train();
+    int strong = old.data().modelIndex("strong");
+    int weak = old.data().modelIndex("weak");
+    double before = 0;
+    double after = 0;
+    for (int q : fresh.train()) {
+      float[] x = t.features(q);
+      before += base.probability(weak, x) / 40;
+      after += adapted.probability(weak, x) / 40;
+      assertEquals(base.probability(strong, x), adapted.probability(strong, x), 1e-2, "a trained row stays anchored");
+    }
+    assertTrue(after > 0.9 && after > before + 0.2, "weak's row: " + before + " -> " + after);
   }
 }
