@@ -271,21 +271,15 @@ class MfTrainerTest {
   @Test
   void aHeavyAnchorLeavesTheBaseAsItWas() throws Exception {
     Adapted a = adapt(1e4);
-    TrainingSet old = a.old();
-    MfTrainer baseTrainer = a.baseTrainer();
-    MfModel base = a.base();
-    TrainingSet fresh = a.fresh();
-    MfTrainer t = a.trainer();
-    MfModel adapted = a.adapted();
-    int s = old.data().modelIndex("strong");
-    int w = old.data().modelIndex("weak");
-    for (int q : fresh.train()) {
-      float[] x = t.features(q);
-      assertEquals(base.pairWinRate(s, w, x), adapted.pairWinRate(s, w, x), 1e-3);
+    int s = a.old().data().modelIndex("strong");
+    int w = a.old().data().modelIndex("weak");
+    for (int q : a.fresh().train()) {
+      float[] x = a.trainer().features(q);
+      assertEquals(a.base().pairWinRate(s, w, x), a.adapted().pairWinRate(s, w, x), 1e-3);
     }
-    for (int q : old.heldOut()) {
-      float[] x = baseTrainer.features(q);
-      assertEquals(base.pairWinRate(s, w, x), adapted.pairWinRate(s, w, x), 1e-3);
+    for (int q : a.old().heldOut()) {
+      float[] x = a.baseTrainer().features(q);
+      assertEquals(a.base().pairWinRate(s, w, x), a.adapted().pairWinRate(s, w, x), 1e-3);
     }
   }
 
