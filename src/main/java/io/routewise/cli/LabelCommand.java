@@ -238,7 +238,13 @@ public final class LabelCommand implements Callable<Integer> {
         }
       } finally {
         if (toComplete > 0) {
-          compact(output); // one line per prompt again: the completed lines replace the earlier ones
+          try {
+            compact(output); // one line per prompt again: the completed lines replace the earlier ones
+          } catch (IOException e) {
+            // nothing is lost: the lines are all there, and train and the next run merge lines of one id
+            System.err.println(output + ": not compacted (" + e.getMessage() + "); its completed prompts are on lines "
+                + "of their own, which train and the next run merge");
+          }
         }
         report(labeled, judgeUpstream, judgeAs.equals(judgeUpstream.model()), judgeTally, written.get(), empty.get());
       }
@@ -333,8 +339,11 @@ public final class LabelCommand implements Callable<Integer> {
    */
   private Optional<String> chat(UpstreamClient client, ObjectNode body, Tally tally) throws InterruptedException {
     tally.calls.incrementAndGet();
-    Set<String> refused = refusedParameters.computeIfAbsent(client.name(), k -> ConcurrentHashMap.newKeySet());
-    byte[] request = requestBytes(body, refused);
+    // by upstream and model: a judge asked as another model than the upstream's refuses on its own account
+    Set<String> refused = refusedParameters.computeIfAbsent(client.name() + "\u0000" + body.path("model").asText(),
+        k -> ConcurrentHashMap.newKeySet());
+    Set<String> sentWithout = Set.copyOf(refused); // what this request left out: others may learn more meanwhile
+    byte[] request = requestBytes(body, sentWithout);
     for (int attempt = 0; ; attempt++) {
       String failure;
       long waitMs = 1000L << Math.min(attempt, 6);
@@ -354,12 +363,16 @@ public final class LabelCommand implements Callable<Integer> {
         }
         failure = "HTTP " + r.status() + " from " + client.name();
         String param = r.status() == 400 ? refusedParameter(bytes) : null;
-        if (param != null && body.has(param) && refused.add(param)) {
+        if (param != null && body.has(param) && !sentWithout.contains(param)) {
           // a reasoning model (o1, o3...) refuses max_tokens and temperature: asked again as it wants, and
-          // every later call to this upstream too; not a retry
-          System.err.println(client.name() + " refuses '" + param + "': asking it "
-              + (param.equals("max_tokens") ? "with max_completion_tokens" : "without it") + " from now on");
-          request = requestBytes(body, refused);
+          // every later call to this upstream too; not a retry. Each call that sent the parameter (several
+          // in flight when the first refusal came) asks again; each parameter once per call, so no loop.
+          if (refused.add(param)) {
+            System.err.println(client.name() + " refuses '" + param + "': asking it "
+                + (param.equals("max_tokens") ? "with max_completion_tokens" : "without it") + " from now on");
+          }
+          sentWithout = Set.copyOf(refused);
+          request = requestBytes(body, sentWithout);
           attempt--;
           continue;
         }
@@ -387,7 +400,7 @@ public final class LabelCommand implements Callable<Integer> {
     }
   }
 
-  /** Upstream name -> the request parameters it answered 400 to as unsupported (see {@link #refusedParameter}). */
+  /** Upstream name and model -> the request parameters it answered 400 to as unsupported (see {@link #refusedParameter}). */
   private final Map<String, Set<String>> refusedParameters = new ConcurrentHashMap<>();
 
   /** The body as sent to an upstream that refuses some parameters: max_tokens renamed, temperature left out. */
@@ -423,9 +436,13 @@ public final class LabelCommand implements Callable<Integer> {
     }
     String param = error.path("param").asText("");
     String message = error.path("message").asText("");
+    String code = error.path("code").asText("");
+    // only "not supported": a 400 that names max_tokens for being too large is the caller's to fix, and
+    // renaming it would lift the cap on providers that ignore max_completion_tokens
+    boolean unsupported = code.startsWith("unsupported_") || message.contains("not supported")
+        || message.contains("Unsupported") || message.contains("unsupported");
     for (String p : List.of("max_tokens", "temperature")) {
-      if (param.equals(p) || (param.isEmpty() && message.contains("'" + p + "'")
-          && (message.contains("not supported") || message.contains("Unsupported") || message.contains("unsupported")))) {
+      if (unsupported && (param.equals(p) || (param.isEmpty() && message.contains("'" + p + "'")))) {
         return p;
       }
     }
@@ -545,7 +562,7 @@ public final class LabelCommand implements Callable<Integer> {
         whole = false;
       }
       content = whole ? content + "\n" : content.substring(0, content.lastIndexOf('\n') + 1);
-      Files.writeString(output, content, StandardCharsets.UTF_8);
+      replace(output, content); // never truncated in place: a kill mid-write would lose the lines paid for
       if (!whole) {
         System.err.println(output + ": its last line was cut off (an interrupted run); removed, that prompt is labeled again");
       }
@@ -593,14 +610,29 @@ public final class LabelCommand implements Callable<Integer> {
   }
 
   private static void rewrite(Path output, java.util.Collection<ObjectNode> lines) throws IOException {
-    Path next = output.resolveSibling(output.getFileName() + ".compacting");
-    try (BufferedWriter w = Files.newBufferedWriter(next, StandardCharsets.UTF_8)) {
-      for (ObjectNode line : lines) {
-        w.write(JSON.writeValueAsString(line));
-        w.newLine();
-      }
+    StringBuilder content = new StringBuilder();
+    for (ObjectNode line : lines) {
+      content.append(JSON.writeValueAsString(line)).append('\n');
     }
-    Files.move(next, output, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    replace(output, content.toString());
+  }
+
+  /** Replaces output's content through a synced file moved over it: the old content or the new, whatever happens. */
+  private static void replace(Path output, String content) throws IOException {
+    Path next = output.resolveSibling(output.getFileName() + ".compacting");
+    try {
+      try (var ch = java.nio.channels.FileChannel.open(next, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.TRUNCATE_EXISTING)) {
+        var bytes = java.nio.ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
+        while (bytes.hasRemaining()) {
+          ch.write(bytes);
+        }
+        ch.force(true);
+      }
+      Files.move(next, output, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } finally {
+      Files.deleteIfExists(next);
+    }
   }
 
   /** How many of the chosen outcome ids a written line (null: none) lacks. */

@@ -19,6 +19,7 @@ import io.routewise.routers.mf.MfRouter;
 import io.routewise.routers.mf.MfTrainer;
 import io.routewise.routers.sw.SwRankingRouter;
 import io.routewise.routers.sw.SwTrainer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -255,11 +256,30 @@ public final class TrainCommand implements Runnable {
     static final double ADAPT_ANCHOR = 0.01;
     static final int ADAPT_ITERATIONS = 200;
 
+    /** What an adapted model takes from its base: given with --from, they would be ignored. */
+    static final List<String> BASE_SETTINGS = List.of("--dim", "--iterations", "--max-tokens", "--truncation",
+        "--length-prior", "--gap-prior");
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
       ModelDir baseDir = null;
       MfTrainer.Base base = null;
       if (from != null) {
+        var parsed = spec.commandLine().getParseResult();
+        for (String o : BASE_SETTINGS) {
+          if (parsed.hasMatchedOption(o)) {
+            throw new IllegalArgumentException(o + " with --from: an adapted model keeps its base's"
+                + (o.equals("--iterations") ? " (its Adam steps are --adapt-iterations)" : "") + "; leave it out");
+          }
+        }
+        if (from.toAbsolutePath().normalize().equals(common.out.toAbsolutePath().normalize())
+            || (Files.exists(common.out) && Files.isSameFile(from, common.out))) {
+          throw new IllegalArgumentException("--out is the --from model: write the adapted one elsewhere, so that "
+              + "the base stays whole whatever happens to this run");
+        }
         baseDir = ModelDir.open(from, MfRouter.KIND);
         common.resolveEmbedding(baseDir.embeddingModel());
         var e = baseDir.manifest().path("embedding");

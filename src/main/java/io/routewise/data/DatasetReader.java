@@ -32,9 +32,41 @@ public final class DatasetReader {
 
   /** The prompt records of outcomes-format files (battle rows give records with empty outcomes). */
   public static List<PromptRecord> readPrompts(Path file) throws IOException {
-    List<PromptRecord> out = new ArrayList<>();
-    forEachLine(file, (line, node) -> out.add(record(file, line, node)));
-    return out;
+    OneFile out = new OneFile(file);
+    forEachLine(file, out::add);
+    return out.records;
+  }
+
+  /**
+   * A file's outcomes-format records in order, lines of one id merged into the first: a labeling run
+   * cut off while completing a prompt leaves a second line of its id, with the later outcomes (they win).
+   * Counted twice, its earlier outcomes would weigh double in training, and could fall on both sides of a
+   * hold-out. One id with two prompts is an error.
+   */
+  private static final class OneFile {
+    final Path file;
+    final List<PromptRecord> records = new ArrayList<>();
+    final Map<String, Integer> byId = new HashMap<>();
+
+    OneFile(Path file) {
+      this.file = file;
+    }
+
+    void add(int line, JsonNode node) throws IOException {
+      PromptRecord r = record(file, line, node);
+      Integer at = node.hasNonNull("id") && node.has("outcomes") ? byId.putIfAbsent(r.id(), records.size()) : null;
+      if (at == null) {
+        records.add(r);
+        return;
+      }
+      PromptRecord first = records.get(at);
+      if (!first.prompt().equals(r.prompt())) {
+        throw new IOException(file + ": line " + line + ": id '" + r.id() + "' is an earlier line's, with another prompt");
+      }
+      Map<String, Double> outcomes = new LinkedHashMap<>(first.outcomes());
+      outcomes.putAll(r.outcomes());
+      records.set(at, new PromptRecord(first.id(), first.source(), first.category(), first.prompt(), outcomes));
+    }
   }
 
   public static Dataset read(List<Path> files) throws IOException {
@@ -42,17 +74,20 @@ public final class DatasetReader {
     for (Path f : files) {
       Map<String, List<JsonNode>> battlesByPrompt = new LinkedHashMap<>();
       Map<String, Integer> firstLine = new HashMap<>();
+      OneFile records = new OneFile(f);
       forEachLine(f, (line, node) -> {
         if (node.has("outcomes")) {
-          PromptRecord r = record(f, line, node);
-          b.prompt(r);
-          b.outcomes(r.outcomes());
+          records.add(line, node);
         } else {
           String text = promptText(f, line, node);
           battlesByPrompt.computeIfAbsent(text, k -> new ArrayList<>()).add(node);
           firstLine.putIfAbsent(text, line);
         }
       });
+      for (PromptRecord r : records.records) {
+        b.prompt(r);
+        b.outcomes(r.outcomes());
+      }
       String source = f.getFileName().toString().replaceFirst("\\.jsonl$", "");
       for (var e : battlesByPrompt.entrySet()) {
         b.prompt(new PromptRecord(source + "/" + firstLine.get(e.getKey()), source, null, e.getKey(), Map.of()));

@@ -268,6 +268,34 @@ class LabelCommandTest {
     assertEquals(null, LabelCommand.refusedParameter("{\"error\":{\"message\":\"bad messages\",\"param\":\"messages\"}}".getBytes()));
     assertEquals("max_tokens", LabelCommand.refusedParameter(
         "{\"error\":{\"message\":\"Unsupported parameter: 'max_tokens' is not supported with this model.\"}}".getBytes()));
+    // too large is not unsupported: renaming it would lift the cap where max_completion_tokens is ignored
+    assertEquals(null, LabelCommand.refusedParameter(("{\"error\":{\"message\":\"max_tokens is too large: 100000. This "
+        + "model supports at most 16384 completion tokens.\",\"param\":\"max_tokens\",\"code\":null}}").getBytes()));
+  }
+
+  @Test
+  void everyCallInFlightWhenAModelRefusesAParameterIsAskedAgain() throws Exception {
+    // four answers in flight get the 400 before the first is back: each is asked again, none is lost
+    wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).withRequestBody(WireMock.matchingJsonPath("$.max_tokens"))
+        .atPriority(1).willReturn(aResponse().withStatus(400).withFixedDelay(300).withBody("""
+            {"error":{"message":"Unsupported parameter: 'max_tokens' is not supported with this model. Use \
+            'max_completion_tokens' instead.","type":"invalid_request_error","param":"max_tokens","code":"unsupported_parameter"}}""")));
+    Path input = tmp.resolve("prompts.jsonl");
+    StringBuilder prompts = new StringBuilder();
+    for (int i = 0; i < 8; i++) {
+      prompts.append("{\"id\": \"p").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
+    }
+    Files.writeString(input, prompts);
+    Path output = tmp.resolve("labels.jsonl");
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input", input.toString(),
+        "--output", output.toString(), "--judge", "judge", "--upstreams", "mini", "--retries", "0", "--concurrency", "4",
+        "--quiet"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertEquals(8, DatasetReader.readPrompts(output).size(), Files.readString(output));
+    assertFalse(r.out().contains("WARNING"), r.out());
+    assertEquals(1, r.err().lines().filter(l -> l.contains("mini refuses 'max_tokens'")).count(), r.err());
+    wm.verify(8, postRequestedFor(urlEqualTo("/mini/v1/chat/completions"))
+        .withRequestBody(WireMock.matchingJsonPath("$.max_completion_tokens")));
   }
 
   @Test

@@ -365,5 +365,15 @@ class StaticEmbeddingRoutersTest {
     assertEquals(2, wrong.code(), wrong.err());
     assertTrue(wrong.err().contains(STATIC) && wrong.err().contains("keeps its base's embedding"), wrong.err());
     assertFalse(Files.exists(tmp.resolve("mf-wrong")));
+    // a setting the base fixes is not silently ignored, and the base is never written over
+    var dim = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data", labels.toString(),
+        "--dim", "8", "--out", tmp.resolve("mf-wrong").toString(), "--quiet"));
+    assertEquals(2, dim.code(), dim.err());
+    assertTrue(dim.err().contains("--dim with --from: an adapted model keeps its base's"), dim.err());
+    var over = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data", labels.toString(),
+        "--out", mf.resolve(".").toString(), "--quiet"));
+    assertEquals(2, over.code(), over.err());
+    assertTrue(over.err().contains("--out is the --from model"), over.err());
+    assertFalse(Files.exists(tmp.resolve("mf-wrong")));
   }
 }

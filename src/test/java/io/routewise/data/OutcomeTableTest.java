@@ -51,6 +51,29 @@ class OutcomeTableTest {
   }
 
   @Test
+  void linesOfOneIdAreOnePromptTheLaterOutcomesWinning() throws Exception {
+    // what a labeling run cut off while completing a prompt leaves: a second line of its id
+    Path labels = Files.writeString(tmp.resolve("labels.jsonl"), """
+        {"id": "q", "prompt": "a", "outcomes": {"x": 0.5}}
+        {"id": "r", "prompt": "b", "outcomes": {"x": 1.0, "y": 0.0}}
+        {"id": "q", "prompt": "a", "outcomes": {"x": 0.25, "y": 1.0}}
+        """);
+    Dataset data = DatasetReader.read(java.util.List.of(labels));
+    assertEquals(2, data.prompts().size());
+    assertEquals(java.util.Map.of("x", 0.25, "y", 1.0), data.prompts().get(0).outcomes());
+    OutcomeTable t = OutcomeTable.of(data);
+    assertEquals(0.25, t.score(0, data.modelIndex("x")), 1e-6);
+    assertEquals(2, DatasetReader.readPrompts(labels).size(), "eval reads it alike");
+    Files.writeString(labels, """
+        {"id": "q", "prompt": "a", "outcomes": {"x": 0.5}}
+        {"id": "q", "prompt": "not a", "outcomes": {"y": 0.5}}
+        """);
+    var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+        () -> DatasetReader.read(java.util.List.of(labels)));
+    assertTrue(e.getMessage().contains("line 2: id 'q' is an earlier line's, with another prompt"), e.getMessage());
+  }
+
+  @Test
   void aPromptKnownOnlyFromBattlesGivesEachModelItsShareOfWins() throws Exception {
     Path battles = Files.writeString(tmp.resolve("arena.jsonl"), """
         {"prompt": "p", "model_a": "x", "model_b": "y", "winner": "model_a"}
