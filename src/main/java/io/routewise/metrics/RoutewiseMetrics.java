@@ -42,6 +42,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code routewise_cost_usd_total{upstream}} USD spent, from {@code usage} and the upstream's price
  *   <li>{@code routewise_cost_saved_usd_total{upstream}} / {@code routewise_cost_extra_usd_total{upstream}}
  *       what the same tokens would have cost more (less) on the most capable upstream
+ *   <li>{@code routewise_answers_unmetered_total{upstream}} answers without {@code usage}, uncounted above
  *   <li>{@code routewise_target_*{router}} each target controller's α, target and window
  *   <li>{@code routewise_pinned_decisions_total{router,route}}, {@code routewise_session_pin_lookups_total{result}},
  *       {@code routewise_session_pins}
@@ -79,6 +80,8 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final ConcurrentHashMap<String, LongAdder[]> shares = new ConcurrentHashMap<>();
   /** Per priced upstream: its price and its cost counters; set once at start, read per answer. */
   private volatile Map<String, Costs> costs = Map.of();
+  /** Per upstream: answers that came without usage (streams not asked for include_usage); set once at start. */
+  private volatile Map<String, Counter> unmetered = Map.of();
   private final MeterProvider<Counter> pinnedDecisions;
   private final Map<Object, Counter> pinnedCounters = new ConcurrentHashMap<>();
   private final MeterProvider<Counter> pinLookups;
@@ -346,6 +349,22 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
       out.put(u.name(), new Costs(u.price(), top, spent, saved, extra));
     }
     costs = Map.copyOf(out);
+    Map<String, Counter> none = new java.util.HashMap<>();
+    for (var u : ladder) { // every upstream from the start: a dashboard's "uncounted" panel reads 0, not "no data"
+      none.put(u.name(), Counter.builder("routewise.answers.unmetered")
+          .description("Answers without usage (a stream whose client did not set stream_options.include_usage): "
+              + "their tokens and cost are not in routewise_tokens_total or routewise_cost_usd_total")
+          .tag("upstream", u.name()).register(registry));
+    }
+    unmetered = Map.copyOf(none);
+  }
+
+  @Override
+  public void unmetered(String upstream) {
+    Counter c = unmetered.get(upstream);
+    if (c != null) {
+      c.increment();
+    }
   }
 
   /** An upstream's price, the top's, and its counters (saved and extra null when the top has no price). */

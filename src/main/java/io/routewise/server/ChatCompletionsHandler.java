@@ -246,7 +246,8 @@ final class ChatCompletionsHandler {
     }
     long read = System.nanoTime();
     if (status == 200) {
-      Usage.fromJson(body).ifPresent(u -> tokens(upstream, u, spec));
+      Usage.fromJson(body).ifPresentOrElse(u -> tokens(upstream, u, spec),
+          () -> upstream.listener().unmetered(upstream.name()));
     }
     res.setContentLength(body.length);
     try {
@@ -299,7 +300,11 @@ final class ChatCompletionsHandler {
         break;
       }
     }
-    usage.result().ifPresent(u -> tokens(upstream, u, spec));
+    usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec), () -> {
+      if (usage.done() && res.getStatus() == 200) { // a whole answer: the client did not ask for include_usage
+        upstream.listener().unmetered(upstream.name());
+      }
+    });
     upstream.listener().completed(upstream.name(), res.getStatus(), outcome, System.nanoTime() - start);
     return outcome;
   }

@@ -12,4 +12,7 @@ public interface UpstreamListener {
 
   /** Token counts read from the response's {@code usage}. */
   default void tokens(String upstream, long promptTokens, long completionTokens) {}
+
+  /** A whole answer (status 200) without {@code usage}: its tokens and cost go uncounted. */
+  default void unmetered(String upstream) {}
 }

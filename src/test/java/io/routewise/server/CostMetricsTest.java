@@ -121,7 +121,30 @@ class CostMetricsTest {
       assertEquals(0.0, usd(m, "routewise_cost_usd_total", u));
       assertEquals(0.0, usd(m, "routewise_cost_saved_usd_total", u));
     }
-    assertFalse(m.contains("upstream=\"local\""), m);
+    assertFalse(m.contains("routewise_cost_usd_total{upstream=\"local\"}"), m);
+    assertFalse(m.contains("routewise_cost_saved_usd_total{upstream=\"local\"}"), m);
+    for (String u : new String[] {"strong", "weak", "mini", "sonnet", "local"}) {
+      assertEquals(0.0, usd(m, "routewise_answers_unmetered_total", u), "every upstream, from the start");
+    }
+  }
+
+  @Test
+  void anAnswerWithoutUsageIsCountedAsUnmetered() throws Exception {
+    // what most SDKs stream by default: no stream_options.include_usage, so no usage chunk
+    String sse = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"
+        + "{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n";
+    upstreams.get("mini").stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(sse)));
+    String body = "{\"model\":\"router-named-0.5\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"mini\"}]}";
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
+        + "/v1/chat/completions")).POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    answerJson("mini", 1000, 200);
+    chat("mini", false);
+    String m = metrics();
+    assertEquals(1.0, usd(m, "routewise_answers_unmetered_total", "mini"), m);
+    assertEquals(0.00027, usd(m, "routewise_cost_usd_total", "mini"), 1e-12, "the metered answer alone");
+    assertEquals(0.0, usd(m, "routewise_answers_unmetered_total", "strong"));
   }
 
   @Test

@@ -98,8 +98,9 @@ class GrafanaDashboardTest {
     missing.removeAll(exposed);
     assertTrue(missing.isEmpty(), "the dashboard queries metrics /metrics does not expose: " + missing);
     // what the dashboard is for
-    for (String needed : List.of("routewise_upstream_duration_seconds_count", "routewise_strong_share",
-        "routewise_cost_usd_total", "routewise_cost_saved_usd_total", "routewise_routing_decision_seconds_bucket",
+    for (String needed : List.of("routewise_upstream_duration_seconds_count", "routewise_routed_total",
+        "routewise_cost_usd_total", "routewise_cost_saved_usd_total", "routewise_answers_unmetered_total",
+        "routewise_routing_decision_seconds_bucket",
         "routewise_upstream_duration_seconds_bucket", "routewise_requests_total", "routewise_failovers_total")) {
       assertTrue(referenced.contains(needed), "no panel shows " + needed + ": " + referenced);
     }
