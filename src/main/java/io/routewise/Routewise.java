@@ -87,14 +87,15 @@ public final class Routewise implements AutoCloseable {
     Map<String, LadderRule> rules = new LinkedHashMap<>();
     routers.forEach((name, router) -> rules.put(name, LadderRule.forRouter(ladder, ruleSetting, router)));
     if (upstreams.size() > 2) {
-      LOG.info("routing among {} upstreams, most capable first: {}; ladder rule {}", upstreams.size(),
-          describe(upstreams), describe(ruleSetting, rules));
+      LOG.info("routing among {} upstreams, most capable first: {}; ladder rule {}{}", upstreams.size(),
+          describe(upstreams), describe(ruleSetting, rules), priceWeightedByAuto(upstreams, ruleSetting, rules)
+              ? " (before auto, routewise used the threshold rule for every router: an α calibrated then routes "
+                  + "differently now; recalibrate, or set routing.ladder_rule: threshold)" : "");
     }
     List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
-    if (!unpriced.isEmpty()) {
-      LOG.info("no price for upstream(s) {} (upstreams.<name>.price): their cost is unknown and not counted in "
-          + "routewise_cost_usd_total{}", unpriced, upstreams.size() > 2 && unpriced.size() < upstreams.size()
-          ? "; on the ladder they count as free, below the priced ones" : "");
+    if (unpriced.size() == upstreams.size()) {
+      LOG.info("no price for any upstream (upstreams.<name>.price): costs are unknown, routewise_cost_usd_total "
+          + "is not exposed");
     }
     ladderWarnings(upstreams, ruleSetting, rules).forEach(LOG::warn);
     metrics.prices(upstreams);
@@ -159,26 +160,42 @@ public final class Routewise implements AutoCloseable {
   }
 
   /**
-   * What the start log warns about a ladder (upstreams most capable first): routers that auto puts under
-   * the price-weighted rule, whose α routed differently before auto was the default; upstreams priced
-   * above strong, which stays the top all the same.
+   * What the start log warns about a ladder (upstreams most capable first): some upstreams priced and
+   * others not (a forgotten price moves an upstream to the bottom and the ladder off price weighting);
+   * upstreams priced above strong, which stays the top all the same.
    */
   static List<String> ladderWarnings(List<UpstreamConfig> upstreams, String ruleSetting, Map<String, LadderRule> rules) {
     List<String> warnings = new java.util.ArrayList<>();
-    List<String> weighted = upstreams.size() <= 2 || !LadderRule.AUTO.equals(ruleSetting) ? List.of()
-        : rules.entrySet().stream().filter(e -> e.getValue().kind() == LadderRule.Kind.PRICE_WEIGHTED)
-            .map(Map.Entry::getKey).toList();
-    if (!weighted.isEmpty()) {
-      warnings.add("routing.ladder_rule auto gives " + weighted + " the price-weighted rule; routewise before it used "
-          + "the threshold rule for every router, and an α calibrated then routes differently now: recalibrate, or "
-          + "set routing.ladder_rule: threshold to keep the old decisions");
-    }
     UpstreamConfig top = upstreams.get(0);
+    List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
+    if (!unpriced.isEmpty() && unpriced.size() < upstreams.size()) {
+      // some priced, some not: more likely a forgotten price than a free model, and it moves the upstream
+      StringBuilder w = new StringBuilder("no price for upstream(s) " + unpriced + " while the others have one: "
+          + "their answers' cost is unknown and not in routewise_cost_usd_total");
+      List<String> below = unpriced.stream().filter(name -> !name.equals(top.name())).toList();
+      if (upstreams.size() > 2 && !below.isEmpty()) {
+        w.append("; on the ladder ").append(below).append(" count as free, below every priced upstream");
+      }
+      if (top.price() == null) {
+        w.append("; ").append(top.name()).append(" has none, so no saving is counted");
+      }
+      if (upstreams.size() > 2 && LadderRule.AUTO.equals(ruleSetting)) {
+        w.append("; ladder_rule auto decides by threshold for every router (price weighting needs every price)");
+      }
+      warnings.add(w.append("; a local model: price: {input: 0, output: 0}").toString());
+    }
     upstreams.stream().filter(u -> top.price() != null && u.price() != null
             && u.price().input() + u.price().output() > top.price().input() + top.price().output())
         .forEach(u -> warnings.add("upstream " + u.name() + " is priced above strong; strong stays the most capable "
             + "(the top of the ladder, where failed routers send requests, and what savings are counted against)"));
     return warnings;
+  }
+
+  /** Whether auto put some router of a ladder under the price-weighted rule (routewise before auto did not). */
+  private static boolean priceWeightedByAuto(List<UpstreamConfig> upstreams, String ruleSetting,
+      Map<String, LadderRule> rules) {
+    return upstreams.size() > 2 && LadderRule.AUTO.equals(ruleSetting)
+        && rules.values().stream().anyMatch(r -> r.kind() == LadderRule.Kind.PRICE_WEIGHTED);
   }
 
   /** "threshold", or for auto which routers got which rule: "auto (threshold: random, length; price_weighted: mf)". */

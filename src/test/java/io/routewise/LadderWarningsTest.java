@@ -38,9 +38,14 @@ class LadderWarningsTest {
         Duration.ofSeconds(1), Duration.ofSeconds(1), Map.of(), new Price(input, output), null);
   }
 
+  private static UpstreamConfig unpriced(String name) {
+    return new UpstreamConfig(name, URI.create("http://127.0.0.1:9/v1"), Secret.of("k"), name + "-model",
+        Duration.ofSeconds(1), Duration.ofSeconds(1), Map.of(), null, null);
+  }
+
   private static List<String> warnings(List<UpstreamConfig> upstreams, String setting) {
-    Ladder ladder = Ladder.byPrice(upstreams.stream().map(u -> new Rung(u.name(), u.model(), u.price().input(),
-        u.price().output())).toList());
+    Ladder ladder = Ladder.byPrice(upstreams.stream().map(u -> u.price() == null ? new Rung(u.name(), u.model(),
+        Double.NaN, Double.NaN) : new Rung(u.name(), u.model(), u.price().input(), u.price().output())).toList());
     Map<String, LadderRule> rules = new LinkedHashMap<>();
     rules.put("length", LadderRule.forRouter(ladder, setting, ONE_SCORE));
     rules.put("mf", LadderRule.forRouter(ladder, setting, PER_UPSTREAM));
@@ -48,17 +53,29 @@ class LadderWarningsTest {
   }
 
   @Test
-  void autoNamesTheRoutersItPutsUnderThePriceWeightedRule() {
+  void aWellPricedLadderStartsWithoutWarnings() {
     List<UpstreamConfig> three = List.of(upstream("strong", 2.5, 10), upstream("mini", 0.15, 0.6),
         upstream("weak", 0.1, 0.1));
-    List<String> w = warnings(three, "auto");
-    assertEquals(1, w.size(), w.toString());
-    assertTrue(w.get(0).startsWith("routing.ladder_rule auto gives [mf] the price-weighted rule"), w.get(0));
-    assertTrue(w.get(0).contains("set routing.ladder_rule: threshold to keep the old decisions"), w.get(0));
-    assertEquals(List.of(), warnings(three, "threshold"), "a rule chosen by name changes nothing unasked");
-    assertEquals(List.of(), warnings(three, "price_weighted"), "nor does price_weighted, named");
-    assertEquals(List.of(), warnings(List.of(upstream("strong", 2.5, 10), upstream("weak", 0.1, 0.1)), "auto"),
-        "two upstreams: both rules are the two-model rule");
+    // which rule auto gave each router is the start line's (INFO), not a warning every start repeats
+    assertEquals(List.of(), warnings(three, "auto"));
+    assertEquals(List.of(), warnings(three, "threshold"));
+    assertEquals(List.of(), warnings(three, "price_weighted"));
+    assertEquals(List.of(), warnings(List.of(upstream("strong", 2.5, 10), upstream("weak", 0.1, 0.1)), "auto"));
+  }
+
+  @Test
+  void aForgottenPriceIsNamedWithWhatItDoesToTheLadder() {
+    List<UpstreamConfig> ladder = List.of(upstream("strong", 2.5, 10), unpriced("big"), upstream("mini", 0.15, 0.6),
+        upstream("weak", 0.1, 0.1));
+    assertEquals(List.of("no price for upstream(s) [big] while the others have one: their answers' cost is unknown "
+        + "and not in routewise_cost_usd_total; on the ladder [big] count as free, below every priced upstream; "
+        + "ladder_rule auto decides by threshold for every router (price weighting needs every price); a local "
+        + "model: price: {input: 0, output: 0}"), warnings(ladder, "auto"));
+    List<String> top = warnings(List.of(unpriced("strong"), upstream("weak", 0.1, 0.1)), "auto");
+    assertEquals(1, top.size(), top.toString());
+    assertTrue(top.get(0).contains("; strong has none, so no saving is counted;"), top.get(0));
+    assertEquals(List.of(), warnings(List.of(unpriced("strong"), unpriced("weak")), "auto"),
+        "nothing priced: a choice, said at INFO");
   }
 
   @Test

@@ -9,6 +9,7 @@ import io.routewise.embedding.Embedders;
 import io.routewise.embedding.EmbeddingSettings;
 import io.routewise.routers.RouterCatalog;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -57,9 +58,12 @@ public final class ServeCommand implements Callable<Integer> {
       System.err.println("routewise: " + e.getMessage());
       return 2;
     }
-    LOG.info("routewise listening on {}:{} with routers {} (default {} at {}); strong={} weak={}",
+    List<io.routewise.config.UpstreamConfig> ladder = RouterCatalog.inLadderOrder(cfg);
+    LOG.info("routewise listening on {}:{} with routers {} (default {} at {}); {}",
         cfg.server().host(), running.port(), running.routing().routerNames(), cfg.routing().router(),
-        cfg.routing().threshold(), cfg.strong().model(), cfg.weak().model());
+        cfg.routing().threshold(), ladder.size() == 2 ? "strong=" + cfg.strong().model() + " weak=" + cfg.weak().model()
+            : ladder.size() + " upstreams, from " + ladder.get(0).name() + " (" + ladder.get(0).model() + ") to "
+                + ladder.get(ladder.size() - 1).name() + " (" + ladder.get(ladder.size() - 1).model() + ")");
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       running.close();

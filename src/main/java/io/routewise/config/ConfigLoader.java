@@ -53,7 +53,13 @@ public final class ConfigLoader {
   public RoutewiseConfig parse(String yamlText, String source) {
     Object raw;
     try {
-      raw = new Yaml(new SafeConstructor(new LoaderOptions())).load(yamlText);
+      LoaderOptions options = new LoaderOptions();
+      options.setAllowDuplicateKeys(false); // two upstreams of one name: SnakeYAML would keep the last, silently
+      raw = new Yaml(new SafeConstructor(options)).load(yamlText);
+    } catch (org.yaml.snakeyaml.constructor.DuplicateKeyException e) {
+      throw new ConfigException(List.of(source + ": " + e.getProblem()
+          + (e.getProblemMark() == null ? "" : " (line " + (e.getProblemMark().getLine() + 1) + ")")
+          + ": each key once (two upstreams need two names)"));
     } catch (YAMLException e) {
       throw new ConfigException(List.of(source + ": not valid YAML: " + e.getMessage()));
     }
