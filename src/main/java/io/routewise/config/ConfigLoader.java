@@ -238,7 +238,8 @@ public final class ConfigLoader {
         u.millis("timeout_ms", 120_000, 1, 3_600_000),
         upstreamHeaders(u, UpstreamConfig.sendsKey(apiKey)),
         price(u),
-        routerModel(u));
+        routerModel(u),
+        u.bool("stream_usage", false));
     u.rejectUnknownKeys();
     return cfg;
   }

@@ -20,13 +20,22 @@ import java.util.Map;
  *     answers are not counted in the cost metrics)
  * @param routerModel the trained model id that learned routers use for this upstream; null to let
  *     them place it by {@code model}
+ * @param streamUsage ask this upstream for usage on streams whose client set no {@code stream_options}
+ *     (the usage chunk is kept from the client), so that their tokens and cost are counted
  */
 public record UpstreamConfig(
     String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
-    Map<String, Secret> headers, Price price, String routerModel) {
+    Map<String, Secret> headers, Price price, String routerModel, boolean streamUsage) {
 
   public UpstreamConfig {
     headers = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(headers));
+  }
+
+  /** Without {@code stream_usage} (off, its default). */
+  public UpstreamConfig(
+      String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
+      Map<String, Secret> headers, Price price, String routerModel) {
+    this(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, price, routerModel, false);
   }
 
   public UpstreamConfig(
@@ -42,7 +51,8 @@ public record UpstreamConfig(
 
   /** The same upstream at another price (null: unknown). */
   public UpstreamConfig withPrice(Price newPrice) {
-    return new UpstreamConfig(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, newPrice, routerModel);
+    return new UpstreamConfig(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, newPrice, routerModel,
+        streamUsage);
   }
 
   /** Whether an Authorization header is sent ("none" is the placeholder local servers use). */

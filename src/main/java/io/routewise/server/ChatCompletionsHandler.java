@@ -148,9 +148,11 @@ final class ChatCompletionsHandler {
       boolean mayFailOver) throws IOException {
     String router = spec.router();
     long start = System.nanoTime();
+    // stream_usage: asked on the client's behalf, so the stream's cost is counted; its chunk kept from the client
+    boolean askUsage = upstream.config().streamUsage() && request.streamWithoutOptions();
     UpstreamResponse response;
     try {
-      response = upstream.send(request.withModel(upstream.config().model()), request.stream(),
+      response = upstream.send(request.forUpstream(upstream.config().model(), askUsage), request.stream(),
           new ClientDisconnectProbe(ctx.req()), TraceHeaders.of(ctx.req()));
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
@@ -199,7 +201,7 @@ final class ChatCompletionsHandler {
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
-        String outcome = relayStream(response, res, upstream, start, spec);
+        String outcome = relayStream(response, res, upstream, start, spec, askUsage ? new UsageChunkFilter() : null);
         if (!outcome.equals("ok")) {
           ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
         }
@@ -261,9 +263,12 @@ final class ChatCompletionsHandler {
     return end - read;
   }
 
-  /** Relays a stream to its end and returns how it ended: ok, client_closed, timeout or stream_failed. */
+  /**
+   * Relays a stream to its end and returns how it ended: ok, client_closed, timeout or stream_failed.
+   * With {@code usageFilter}, the usage chunk routewise asked for is not relayed.
+   */
   private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      RouteSpec spec) throws IOException {
+      RouteSpec spec, UsageChunkFilter usageFilter) throws IOException {
     OutputStream out = res.getOutputStream();
     SseUsageScanner usage = new SseUsageScanner();
     byte[] buf = new byte[8192];
@@ -285,6 +290,9 @@ final class ChatCompletionsHandler {
         break;
       }
       if (n < 0) {
+        if (usageFilter != null) {
+          writeQuietly(out, usageFilter.finish()); // a last line without its newline
+        }
         break;
       }
       usage.feed(buf, n);
@@ -292,7 +300,11 @@ final class ChatCompletionsHandler {
         response.stopProbing(); // the answer is complete: a client closing now has not abandoned it
       }
       try {
-        out.write(buf, 0, n);
+        if (usageFilter == null) {
+          out.write(buf, 0, n);
+        } else {
+          usageFilter.relay(buf, n, out);
+        }
         out.flush();
       } catch (IOException clientGone) {
         response.cancel();

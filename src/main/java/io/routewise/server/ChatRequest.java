@@ -14,20 +14,41 @@ import java.nio.charset.StandardCharsets;
  * @param stream the {@code stream} flag
  * @param prompt text of the last user message ("" when there is none)
  * @param user the body's {@code user} field when it is a string, else null (a session key for pinning)
+ * @param objectStart offset just past the body's opening '{'
+ * @param streamOptions whether the body has a {@code stream_options} field (any value)
  */
 public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
-    String user) {
+    String user, int objectStart, boolean streamOptions) {
+
+  private static final byte[] STREAM_USAGE = "\"stream_options\":{\"include_usage\":true},"
+      .getBytes(StandardCharsets.UTF_8);
 
   /** The body with {@code model} replaced by {@code upstreamModel}; nothing else changes. One copy. */
   public byte[] withModel(String upstreamModel) {
+    return forUpstream(upstreamModel, false);
+  }
+
+  /**
+   * {@link #withModel}, and with {@code askUsage} (for a stream whose client set no {@code
+   * stream_options}) {@code "stream_options":{"include_usage":true}} added as the object's first field.
+   */
+  public byte[] forUpstream(String upstreamModel, boolean askUsage) {
     byte[] value = model == null ? ("\"model\":" + quote(upstreamModel) + ",").getBytes(StandardCharsets.UTF_8)
         : quote(upstreamModel).getBytes(StandardCharsets.UTF_8);
+    byte[] added = askUsage ? STREAM_USAGE : new byte[0];
     int tail = body.length - modelEnd;
-    byte[] out = new byte[modelStart + value.length + tail];
-    System.arraycopy(body, 0, out, 0, modelStart);
-    System.arraycopy(value, 0, out, modelStart, value.length);
-    System.arraycopy(body, modelEnd, out, modelStart + value.length, tail);
+    byte[] out = new byte[modelStart + added.length + value.length + tail];
+    System.arraycopy(body, 0, out, 0, objectStart);
+    System.arraycopy(added, 0, out, objectStart, added.length);
+    System.arraycopy(body, objectStart, out, objectStart + added.length, modelStart - objectStart);
+    System.arraycopy(value, 0, out, modelStart + added.length, value.length);
+    System.arraycopy(body, modelEnd, out, modelStart + added.length + value.length, tail);
     return out;
+  }
+
+  /** A stream whose client did not say whether it wants usage: routewise may ask for it (stream_usage). */
+  public boolean streamWithoutOptions() {
+    return stream && !streamOptions;
   }
 
   private static String quote(String s) {

@@ -36,6 +36,7 @@ public final class ChatRequestParser {
       int modelEnd = insertAt;
       boolean stream = false;
       boolean sawMessages = false;
+      boolean streamOptions = false;
       String prompt = "";
       String user = null;
       JsonToken t;
@@ -68,6 +69,10 @@ public final class ChatRequestParser {
             sawMessages = true;
             prompt = readMessages(p, v);
           }
+          case "stream_options" -> {
+            streamOptions = true;
+            p.skipChildren();
+          }
           case "user" -> { // read for session pinning only; any other type goes upstream unjudged, as before
             if (v == JsonToken.VALUE_STRING) {
               user = p.getText();
@@ -84,7 +89,7 @@ public final class ChatRequestParser {
       if (!sawMessages) {
         throw ApiException.invalidRequest("'messages' is a required property.", "messages");
       }
-      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user);
+      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user, insertAt, streamOptions);
     } catch (JsonProcessingException e) {
       throw ApiException.invalidRequest("The request body is not valid JSON: " + e.getOriginalMessage(), null);
     } catch (IOException e) {

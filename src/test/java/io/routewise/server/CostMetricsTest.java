@@ -56,7 +56,7 @@ class CostMetricsTest {
     Map<String, String> prices = new LinkedHashMap<>();
     prices.put("strong", ", price: {input: 2.5, output: 10}");
     prices.put("weak", ", price: {input: 0.1, output: 0.1}");
-    prices.put("mini", ", price: {input: 0.15, output: 0.6}");
+    prices.put("mini", ", price: {input: 0.15, output: 0.6}, stream_usage: true");
     prices.put("sonnet", ", price: {input: 3, output: 15}"); // dearer than strong
     prices.put("local", ""); // no price: unknown
     StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0}\nupstreams:\n");
@@ -128,52 +128,58 @@ class CostMetricsTest {
     }
   }
 
-  @Test
-  void anAnswerWithoutUsageIsCountedAsUnmetered() throws Exception {
-    // what most SDKs stream by default: no stream_options.include_usage, so no usage chunk
-    String sse = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"
-        + "{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n";
-    upstreams.get("mini").stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
-        .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(sse)));
-    String body = "{\"model\":\"router-named-0.5\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"mini\"}]}";
+  /** A stream with a content chunk, and a usage chunk only when the request asks for it. */
+  private void answerStreamUsageIfAsked(String upstream) {
+    String content = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"
+        + "{\"content\":\"hi\"}}]}\n\n";
+    String usage = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":"
+        + "{\"prompt_tokens\":1000,\"completion_tokens\":200,\"total_tokens\":1200}}\n\n";
+    WireMockServer w = upstreams.get(upstream);
+    w.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(content + "data: [DONE]\n\n")));
+    w.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).atPriority(1)
+        .withRequestBody(WireMock.matchingJsonPath("$.stream_options.include_usage", WireMock.equalTo("true")))
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream")
+            .withBody(content + usage + "data: [DONE]\n\n")));
+  }
+
+  private HttpResponse<String> stream(String upstream, String streamOptions) throws Exception {
+    String body = "{\"model\":\"router-named-0.5\",\"stream\":true," + streamOptions
+        + "\"messages\":[{\"role\":\"user\",\"content\":\"" + upstream + "\"}]}";
     HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
         + "/v1/chat/completions")).POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
-    answerJson("mini", 1000, 200);
-    chat("mini", false);
+    return r;
+  }
+
+  @Test
+  void anAnswerWithoutUsageIsCountedAsUnmetered() throws Exception {
+    // what most SDKs stream by default: no stream_options.include_usage, so no usage chunk
+    answerStreamUsageIfAsked("weak");
+    assertFalse(stream("weak", "").body().contains("\"usage\""));
+    answerJson("weak", 1000, 200);
+    chat("weak", false);
     String m = metrics();
-    assertEquals(1.0, usd(m, "routewise_answers_unmetered_total", "mini"), m);
-    assertEquals(0.00027, usd(m, "routewise_cost_usd_total", "mini"), 1e-12, "the metered answer alone");
+    assertEquals(1.0, usd(m, "routewise_answers_unmetered_total", "weak"), m);
+    assertEquals((1000 * 0.1 + 200 * 0.1) / 1e6, usd(m, "routewise_cost_usd_total", "weak"), 1e-12, "the metered answer alone");
     assertEquals(0.0, usd(m, "routewise_answers_unmetered_total", "strong"));
   }
 
   @Test
-  void anAnswersUsageIsPricedAndWhatStrongWouldHaveChargedForItIsCountedAsSaved() throws Exception {
-    answerJson("mini", 1000, 200);
-    chat("mini", false);
-    answerJson("mini", 3000, 50);
-    chat("mini", false);
-    answerJson("strong", 1000, 200);
-    chat("strong", false);
+  void withStreamUsageTheStreamIsPricedAndItsClientGetsNoUsageChunk() throws Exception {
+    answerStreamUsageIfAsked("mini");
+    String body = stream("mini", "").body();
+    assertTrue(body.contains("\"content\":\"hi\"") && body.endsWith("data: [DONE]\n\n"), body);
+    assertFalse(body.contains("\"usage\"") || body.contains("\"choices\":[]"), "asked by routewise, kept from the client: " + body);
+    upstreams.get("mini").verify(WireMock.postRequestedFor(urlEqualTo("/v1/chat/completions"))
+        .withRequestBody(WireMock.matchingJsonPath("$.stream_options.include_usage", WireMock.equalTo("true")))
+        .withRequestBody(WireMock.matchingJsonPath("$.model", WireMock.equalTo("mini-model"))));
+    // a client that says what it wants is left alone: asked for usage, it gets the chunk; declined, none is asked
+    assertTrue(stream("mini", "\"stream_options\":{\"include_usage\":true},").body().contains("\"choices\":[]"));
+    assertFalse(stream("mini", "\"stream_options\":{\"include_usage\":false},").body().contains("usage"));
     String m = metrics();
-    // mini: (1000 * 0.15 + 200 * 0.6) / 1e6 + (3000 * 0.15 + 50 * 0.6) / 1e6 = 0.00027 + 0.00048
-    assertEquals(0.00075, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
-    // on strong the same tokens: (1000 * 2.5 + 200 * 10) / 1e6 + (3000 * 2.5 + 50 * 10) / 1e6 = 0.0045 + 0.008
-    assertEquals(0.0125 - 0.00075, usd(m, "routewise_cost_saved_usd_total", "mini"), 1e-12);
-    assertEquals(0.0045, usd(m, "routewise_cost_usd_total", "strong"), 1e-12);
-    assertEquals(0.0, usd(m, "routewise_cost_saved_usd_total", "strong"), "strong saves nothing over itself");
-    assertEquals(0.0, usd(m, "routewise_cost_usd_total", "weak"));
-  }
-
-  @Test
-  void aStreamsUsageChunkIsPricedToo() throws Exception {
-    answerStream("weak", 5000, 300);
-    chat("weak", true);
-    String m = metrics();
-    assertEquals((5000 * 0.1 + 300 * 0.1) / 1e6, usd(m, "routewise_cost_usd_total", "weak"), 1e-12);
-    assertEquals((5000 * 2.5 + 300 * 10 - 5000 * 0.1 - 300 * 0.1) / 1e6,
-        usd(m, "routewise_cost_saved_usd_total", "weak"), 1e-12);
-    assertTrue(m.contains("routewise_tokens_total{type=\"completion\",upstream=\"weak\"} 300.0"), m);
+    assertEquals(2 * (1000 * 0.15 + 200 * 0.6) / 1e6, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
+    assertEquals(1.0, usd(m, "routewise_answers_unmetered_total", "mini"), "only the stream that declined usage");
   }
 
   @Test
