@@ -22,6 +22,7 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
 
   private static final byte[] STREAM_USAGE = "\"stream_options\":{\"include_usage\":true},"
       .getBytes(StandardCharsets.UTF_8);
+  private static final byte[] NOTHING = new byte[0];
 
   /** The body with {@code model} replaced by {@code upstreamModel}; nothing else changes. One copy. */
   public byte[] withModel(String upstreamModel) {
@@ -35,7 +36,7 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
   public byte[] forUpstream(String upstreamModel, boolean askUsage) {
     byte[] value = model == null ? ("\"model\":" + quote(upstreamModel) + ",").getBytes(StandardCharsets.UTF_8)
         : quote(upstreamModel).getBytes(StandardCharsets.UTF_8);
-    byte[] added = askUsage ? STREAM_USAGE : new byte[0];
+    byte[] added = askUsage ? STREAM_USAGE : NOTHING;
     int tail = body.length - modelEnd;
     byte[] out = new byte[modelStart + added.length + value.length + tail];
     System.arraycopy(body, 0, out, 0, objectStart);
