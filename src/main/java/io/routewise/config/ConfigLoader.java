@@ -157,6 +157,7 @@ public final class ConfigLoader {
       } else if (name.equals("none") || !UPSTREAM_NAME.matcher(name).matches()) {
         ups.problem(name, "is not a usable upstream name: letters, digits, '_', '-' and '.', at most 64, not 'none'"
             + " (it appears in headers and metric tags)");
+        ups.readElsewhere(name); // said once: not also an unknown key
       } else {
         out.add(upstream(ups, name));
       }

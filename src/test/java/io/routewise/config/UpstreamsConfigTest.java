@@ -3,6 +3,7 @@ package io.routewise.config;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -72,6 +73,7 @@ class UpstreamsConfigTest {
   void anUpstreamNameMustBeAPlainWordAndRouterModelNotEmpty() {
     String msg = problems(THREE.replace("  mini:\n", "  \"my model\":\n"));
     assertTrue(msg.contains("upstreams.my model: is not a usable upstream name"), msg);
+    assertFalse(msg.contains("unknown key"), "said once: " + msg);
     String none = problems(THREE.replace("  mini:\n", "  none:\n"));
     assertTrue(none.contains("upstreams.none: is not a usable upstream name"), none);
     String blank = problems(THREE.replace("router_model: gpt-4o-mini-2024-07-18", "router_model: \"\""));
