@@ -440,7 +440,7 @@ public final class LabelCommand implements Callable<Integer> {
     // only "not supported": a 400 that names max_tokens for being too large is the caller's to fix, and
     // renaming it would lift the cap on providers that ignore max_completion_tokens
     boolean unsupported = code.startsWith("unsupported_") || message.contains("not supported")
-        || message.contains("Unsupported") || message.contains("unsupported");
+        || message.contains("does not support") || message.contains("Unsupported") || message.contains("unsupported");
     for (String p : List.of("max_tokens", "temperature")) {
       if (unsupported && (param.equals(p) || (param.isEmpty() && message.contains("'" + p + "'")))) {
         return p;

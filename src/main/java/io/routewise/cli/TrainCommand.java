@@ -276,7 +276,7 @@ public final class TrainCommand implements Runnable {
           }
         }
         if (from.toAbsolutePath().normalize().equals(common.out.toAbsolutePath().normalize())
-            || (Files.exists(common.out) && Files.isSameFile(from, common.out))) {
+            || (Files.exists(from) && Files.exists(common.out) && Files.isSameFile(from, common.out))) {
           throw new IllegalArgumentException("--out is the --from model: write the adapted one elsewhere, so that "
               + "the base stays whole whatever happens to this run");
         }

@@ -59,7 +59,7 @@ public final class ConfigLoader {
     } catch (org.yaml.snakeyaml.constructor.DuplicateKeyException e) {
       throw new ConfigException(List.of(source + ": " + e.getProblem()
           + (e.getProblemMark() == null ? "" : " (line " + (e.getProblemMark().getLine() + 1) + ")")
-          + ": each key once (two upstreams need two names)"));
+          + ": a key may appear once in its mapping (two upstreams need two names)"));
     } catch (YAMLException e) {
       throw new ConfigException(List.of(source + ": not valid YAML: " + e.getMessage()));
     }

@@ -7,61 +7,105 @@ import java.io.OutputStream;
 import java.util.Arrays;
 
 /**
- * Relays a stream for which routewise, not the client, asked {@code include_usage}: everything as it
- * comes but the chunk that carries only the usage ({@code "choices":[]}), which a client that did not
- * ask for it may not expect, and the blank line that ends its event. Whole lines go at once; a partial
- * line waits for its end, unless it grows past what a usage chunk could be.
+ * Relays a stream for which routewise, not the client, asked {@code include_usage}: every event as it
+ * completes, but the one that carries only the usage (one {@code data:} line, {@code "choices":[]}),
+ * which a client that did not ask for it may not expect, dropped whole with its other fields
+ * ({@code event:}, {@code id:}). An event is held until its blank line, unless it grows past what a
+ * usage event could be; a stream that ends lines with a lone CR is relayed as it comes, unfiltered.
  */
 final class UsageChunkFilter {
   private static final ObjectMapper JSON = new ObjectMapper();
-  /** A usage chunk is a few hundred bytes: a longer partial line is relayed without waiting for its end. */
+  /** A usage event is a few hundred bytes: a longer one is relayed without waiting for its end. */
   private static final int MAX_HELD = 16 * 1024;
 
+  /** The current event's bytes so far: its complete lines, then a partial one. */
   private byte[] pending = new byte[8192];
   private int len;
-  private boolean dropBlank;
+  /** Where the partial line starts: the complete lines before it are counted below. */
+  private int scanned;
+  private int dataLines;
+  private boolean usageLine;
+  /** The current event was too long to hold: the rest of it goes as it comes. */
+  private boolean passingEvent;
+  /** Lone CRs end lines here: nothing is filtered. */
+  private boolean passingAll;
 
   /** Writes to {@code out} what of the stream so far can go to the client. */
   void relay(byte[] buf, int n, OutputStream out) throws IOException {
+    if (passingAll) {
+      out.write(buf, 0, n);
+      return;
+    }
     if (len + n > pending.length) {
       pending = Arrays.copyOf(pending, Math.max(pending.length * 2, len + n));
     }
     System.arraycopy(buf, 0, pending, len, n);
     len += n;
-    int lineStart = 0;
-    int emitFrom = 0;
-    for (int i = 0; i < len; i++) {
-      if (pending[i] != '\n') {
+    int flushFrom = 0; // [flushFrom, eventStart): complete events to relay
+    int eventStart = 0;
+    int lineStart = scanned;
+    for (int i = scanned; i < len; i++) {
+      byte b = pending[i];
+      if (b == '\r') {
+        if (i + 1 == len) {
+          break; // \r\n or a lone \r: the next read says
+        }
+        if (pending[i + 1] != '\n') {
+          passingAll = true;
+          out.write(pending, flushFrom, len - flushFrom);
+          len = 0;
+          return;
+        }
         continue;
       }
-      boolean blank = i == lineStart || (i == lineStart + 1 && pending[lineStart] == '\r');
-      boolean drop = blank ? dropBlank : isUsageChunk(pending, lineStart, i);
-      dropBlank = drop && !blank;
-      if (drop) {
-        out.write(pending, emitFrom, lineStart - emitFrom);
-        emitFrom = i + 1;
+      if (b != '\n') {
+        continue;
+      }
+      int end = i > lineStart && pending[i - 1] == '\r' ? i - 1 : i;
+      if (end == lineStart) { // a blank line: the event is complete
+        if (!passingEvent && dataLines == 1 && usageLine) {
+          out.write(pending, flushFrom, eventStart - flushFrom);
+          flushFrom = i + 1;
+        }
+        eventStart = i + 1;
+        dataLines = 0;
+        usageLine = false;
+        passingEvent = false;
+      } else if (startsWithData(pending, lineStart, end)) {
+        dataLines++;
+        usageLine |= isUsageChunk(pending, lineStart, end);
       }
       lineStart = i + 1;
     }
-    int upTo = len - lineStart > MAX_HELD ? len : lineStart;
-    if (upTo > emitFrom) {
-      out.write(pending, emitFrom, upTo - emitFrom);
+    int keepFrom = eventStart;
+    if (passingEvent || len - eventStart > MAX_HELD) {
+      passingEvent = true; // its blank line, or a later event, will not be dropped on its account
+      keepFrom = len;
     }
-    System.arraycopy(pending, upTo, pending, 0, len - upTo);
-    len -= upTo;
+    if (keepFrom > flushFrom) {
+      out.write(pending, flushFrom, keepFrom - flushFrom);
+    }
+    System.arraycopy(pending, keepFrom, pending, 0, len - keepFrom);
+    scanned = Math.max(0, lineStart - keepFrom);
+    len -= keepFrom;
   }
 
-  /** The stream ended: what is held (a last line without its newline), to go as it is. */
+  /** The stream ended: what is held (an event without its blank line), to go as it is. */
   byte[] finish() {
     byte[] rest = Arrays.copyOf(pending, len);
     len = 0;
+    scanned = 0;
     return rest;
+  }
+
+  private static boolean startsWithData(byte[] b, int from, int to) {
+    return to - from >= 5 && b[from] == 'd' && b[from + 1] == 'a' && b[from + 2] == 't' && b[from + 3] == 'a'
+        && b[from + 4] == ':';
   }
 
   /** {@code data: {...}} whose object has a {@code usage} object and no choices. */
   static boolean isUsageChunk(byte[] b, int from, int to) {
-    if (to - from < 6 || b[from] != 'd' || b[from + 1] != 'a' || b[from + 2] != 't' || b[from + 3] != 'a'
-        || b[from + 4] != ':' || !mentionsUsageObject(b, from + 5, to)) {
+    if (to - from < 6 || !startsWithData(b, from, to) || !mentionsUsageObject(b, from + 5, to)) {
       return false;
     }
     try {

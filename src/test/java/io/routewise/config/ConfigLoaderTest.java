@@ -152,7 +152,7 @@ class ConfigLoaderTest {
     assertTrue(problems("server: [unclosed").contains("not valid YAML"));
     // two upstreams of one name: the first is not dropped silently
     String twice = problems(VALID.replace("upstreams:\n", "upstreams:\n  weak:\n    base_url: http://127.0.0.1:1/v1\n    model: m\n"));
-    assertTrue(twice.contains("found duplicate key weak") && twice.contains("two upstreams need two names"), twice);
+    assertTrue(twice.contains("found duplicate key weak") && twice.contains("two upstreams need two names") && twice.contains("(line 7)"), twice);
     assertTrue(assertThrows(ConfigException.class,
         () -> new ConfigLoader(Map.of()).load(dir.resolve("absent.yaml"))).getMessage().contains("file not found"));
     Path f = dir.resolve("c.yaml");

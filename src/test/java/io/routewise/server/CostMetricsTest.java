@@ -128,6 +128,35 @@ class CostMetricsTest {
     }
   }
 
+  @Test
+  void anAnswersUsageIsPricedAndWhatStrongWouldHaveChargedForItIsCountedAsSaved() throws Exception {
+    answerJson("mini", 1000, 200);
+    chat("mini", false);
+    answerJson("mini", 3000, 50);
+    chat("mini", false);
+    answerJson("strong", 1000, 200);
+    chat("strong", false);
+    String m = metrics();
+    // mini: (1000 * 0.15 + 200 * 0.6) / 1e6 + (3000 * 0.15 + 50 * 0.6) / 1e6 = 0.00027 + 0.00048
+    assertEquals(0.00075, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
+    // on strong the same tokens: (1000 * 2.5 + 200 * 10) / 1e6 + (3000 * 2.5 + 50 * 10) / 1e6 = 0.0045 + 0.008
+    assertEquals(0.0125 - 0.00075, usd(m, "routewise_cost_saved_usd_total", "mini"), 1e-12);
+    assertEquals(0.0045, usd(m, "routewise_cost_usd_total", "strong"), 1e-12);
+    assertEquals(0.0, usd(m, "routewise_cost_saved_usd_total", "strong"), "strong saves nothing over itself");
+    assertEquals(0.0, usd(m, "routewise_cost_usd_total", "weak"));
+  }
+
+  @Test
+  void aStreamsUsageChunkIsPricedToo() throws Exception {
+    answerStream("weak", 5000, 300);
+    chat("weak", true);
+    String m = metrics();
+    assertEquals((5000 * 0.1 + 300 * 0.1) / 1e6, usd(m, "routewise_cost_usd_total", "weak"), 1e-12);
+    assertEquals((5000 * 2.5 + 300 * 10 - 5000 * 0.1 - 300 * 0.1) / 1e6,
+        usd(m, "routewise_cost_saved_usd_total", "weak"), 1e-12);
+    assertTrue(m.contains("routewise_tokens_total{type=\"completion\",upstream=\"weak\"} 300.0"), m);
+  }
+
   /** A stream with a content chunk, and a usage chunk only when the request asks for it. */
   private void answerStreamUsageIfAsked(String upstream) {
     String content = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"

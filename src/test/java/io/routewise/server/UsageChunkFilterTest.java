@@ -50,6 +50,26 @@ class UsageChunkFilterTest {
   }
 
   @Test
+  void theUsageEventGoesWholeWithItsOtherFieldsAndAnEventOfSeveralDataLinesStays() throws Exception {
+    String named = "event: usage\nid: 7\n" + USAGE;
+    assertEquals(CHUNK + DONE, relay(CHUNK + named + DONE, 3));
+    // two data lines make one datum, not a usage chunk: the client's, as it came
+    String joined = "data: {\"a\":1}\n" + USAGE;
+    assertEquals(CHUNK + joined + DONE, relay(CHUNK + joined + DONE, 4));
+  }
+
+  @Test
+  void aStreamWithLoneCarriageReturnsIsRelayedAsItComes() throws Exception {
+    String cr = (CHUNK + USAGE + DONE).replace("\n", "\r");
+    UsageChunkFilter f = new UsageChunkFilter();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    byte[] first = CHUNK.replace("\n", "\r").getBytes(StandardCharsets.UTF_8);
+    f.relay(first, first.length, out);
+    assertEquals(first.length, out.size(), "not held waiting for a newline that never comes");
+    assertEquals(cr, relay(cr, 9), "nor filtered: its lines are not what the filter reads");
+  }
+
+  @Test
   void aLongLineIsNotHeldToItsEnd() throws Exception {
     UsageChunkFilter f = new UsageChunkFilter();
     ByteArrayOutputStream out = new ByteArrayOutputStream();
