@@ -84,6 +84,42 @@ class OpenAiSdkEndToEndTest {
   }
 
   @Test
+  void withStreamUsageTheSdkStreamsAsUsualAndTheTokensAreCounted() throws Exception {
+    // the weak upstream asked for usage on the SDK's behalf: the SDK, which did not ask, never sees the chunk
+    String sse = """
+        data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"weak-model","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}],"usage":null}
+
+        data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"weak-model","choices":[{"index":0,"delta":{"content":"lo!"},"finish_reason":"stop"}],"usage":null}
+
+        data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"weak-model","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}
+
+        data: [DONE]
+
+        """;
+    ProxyFixture metered = ProxyFixture.edited("", y -> y.replace("model: weak-model,", "model: weak-model, stream_usage: true,"));
+    OpenAIClient sdk = OpenAIOkHttpClient.builder().baseUrl(metered.url("/v1")).apiKey("k").maxRetries(0).build();
+    try {
+      metered.weak.stubFor(post(urlEqualTo("/v1/chat/completions"))
+          .withRequestBody(matchingJsonPath("$.stream_options.include_usage", equalTo("true")))
+          .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(sse)));
+      java.util.List<ChatCompletionChunk> chunks;
+      try (StreamResponse<ChatCompletionChunk> stream = sdk.chat().completions().createStreaming(
+          ChatCompletionCreateParams.builder().model("router-random-1").addUserMessage("Say hello").build())) {
+        chunks = stream.stream().toList();
+      }
+      assertEquals("Hello!", chunks.stream().flatMap(c -> c.choices().stream())
+          .map(choice -> choice.delta().content().orElse("")).collect(Collectors.joining()));
+      assertTrue(chunks.stream().noneMatch(c -> c.choices().isEmpty()), "no usage-only chunk reached the SDK");
+      String scrape = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create(metered.url("/metrics"))).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+      assertTrue(scrape.contains("routewise_tokens_total{type=\"completion\",upstream=\"weak\"} 3.0"), scrape);
+    } finally {
+      sdk.close();
+      metered.close();
+    }
+  }
+
+  @Test
   void sdkSeesRoutewiseErrorsAsOpenAiErrors() {
     BadRequestException e = assertThrows(BadRequestException.class, () -> client.chat().completions().create(
         ChatCompletionCreateParams.builder().model("router-unknown-0.5").addUserMessage("x").build()));
