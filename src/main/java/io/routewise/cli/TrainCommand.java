@@ -313,8 +313,9 @@ public final class TrainCommand implements Runnable {
         List<String> ids = trainer.modelIds();
         ObjectNode held = ModelDir.json().createObjectNode();
         held.put("prompts", set.heldOut().size());
-        String strong = m.get("default_strong").asText();
-        String weak = m.get("default_weak").asText();
+        String[] pair = HeldOutMetrics.pairFor(set, m.get("default_strong").asText(), m.get("default_weak").asText());
+        String strong = pair[0];
+        String weak = pair[1];
         int si = ids.indexOf(strong);
         int wi = ids.indexOf(weak);
         HeldOutMetrics.apgrOn(held, set, strong, weak, q -> model.pairWinRate(si, wi,

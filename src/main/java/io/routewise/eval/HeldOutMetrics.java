@@ -32,6 +32,45 @@ public final class HeldOutMetrics {
     }
   }
 
+  /**
+   * The pair a held-out APGR is measured on: {@code strong} and {@code weak} when at least 10 held-out
+   * prompts score both; else (an operator's labels rarely score the manifest's defaults) the models
+   * with the best and the worst mean held-out score among those that 10 or more of them score together.
+   */
+  public static String[] pairFor(TrainingSet set, String strong, String weak) {
+    java.util.Map<String, double[]> sums = new java.util.LinkedHashMap<>(); // model -> {sum, count}
+    int both = 0;
+    for (int q : set.heldOut()) {
+      var oc = set.data().prompts().get(q).outcomes();
+      if (oc.containsKey(strong) && oc.containsKey(weak)) {
+        both++;
+      }
+      oc.forEach((model, score) -> {
+        double[] s = sums.computeIfAbsent(model, k -> new double[2]);
+        s[0] += score;
+        s[1]++;
+      });
+    }
+    if (both >= 10) {
+      return new String[] {strong, weak};
+    }
+    List<String> scored = sums.entrySet().stream().filter(e -> e.getValue()[1] >= 10)
+        .sorted((a, b) -> Double.compare(b.getValue()[0] / b.getValue()[1], a.getValue()[0] / a.getValue()[1]))
+        .map(java.util.Map.Entry::getKey).toList();
+    for (int i = 0; i < scored.size(); i++) {
+      for (int j = scored.size() - 1; j > i; j--) {
+        String s = scored.get(i);
+        String w = scored.get(j);
+        long together = set.heldOut().stream().map(q -> set.data().prompts().get(q).outcomes())
+            .filter(oc -> oc.containsKey(s) && oc.containsKey(w)).count();
+        if (together >= 10) {
+          return new String[] {s, w};
+        }
+      }
+    }
+    return new String[] {strong, weak};
+  }
+
   public static double round(double x) {
     return Math.round(x * 10000) / 10000.0;
   }
