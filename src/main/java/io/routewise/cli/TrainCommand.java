@@ -193,7 +193,15 @@ public final class TrainCommand implements Runnable {
       if (unknown != null) {
         throw new IllegalArgumentException("--embedding-model " + unknown);
       }
-      return TrainingSet.load(data, Holdout.parse(holdout), seed, embedders.get(embeddingModel), !quiet);
+      TrainingSet set = TrainingSet.load(data, Holdout.parse(holdout), seed, embedders.get(embeddingModel), !quiet);
+      if (set.data().prompts().isEmpty() || set.data().models().isEmpty()) {
+        throw new IllegalArgumentException(data + ": no outcome to train on (each line needs \"outcomes\": "
+            + "{model: score}, or a battle's model_a, model_b and winner)");
+      }
+      if (set.train().isEmpty()) {
+        throw new IllegalArgumentException("--holdout " + holdout + " leaves no prompt to train on");
+      }
+      return set;
     }
   }
 

@@ -78,6 +78,9 @@ public final class DatasetReader {
       forEachLine(f, (line, node) -> {
         if (node.has("outcomes")) {
           records.add(line, node);
+        } else if (!node.has("model_a") && !node.has("model_b")) {
+          throw new IOException(f + ": line " + line + ": no \"outcomes\" (nor a battle's model_a, model_b and "
+              + "winner): prompts without results train and evaluate nothing; 'routewise label' gets them");
         } else {
           String text = promptText(f, line, node);
           battlesByPrompt.computeIfAbsent(text, k -> new ArrayList<>()).add(node);
@@ -159,6 +162,9 @@ public final class DatasetReader {
         var e = it.next();
         if (e.getValue().isNumber()) {
           outcomes.put(e.getKey(), e.getValue().asDouble());
+        } else if (!e.getValue().isNull()) { // null: no result, as a partial run leaves; anything else is a mistake
+          throw new IOException(file + ": line " + line + ": the outcome of '" + e.getKey() + "' must be a number, got "
+              + e.getValue());
         }
       }
     }

@@ -374,6 +374,12 @@ class StaticEmbeddingRoutersTest {
         "--out", mf.resolve(".").toString(), "--quiet"));
     assertEquals(2, over.code(), over.err());
     assertTrue(over.err().contains("--out is the --from model"), over.err());
+    // nothing to learn from: said, not a stack trace
+    Path empty = Files.writeString(tmp.resolve("empty.jsonl"), "");
+    var nothing = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data", empty.toString(),
+        "--out", tmp.resolve("mf-wrong").toString(), "--quiet"));
+    assertEquals(2, nothing.code(), nothing.err());
+    assertTrue(nothing.err().contains("no outcome to train on"), nothing.err());
     assertFalse(Files.exists(tmp.resolve("mf-wrong")));
   }
 }

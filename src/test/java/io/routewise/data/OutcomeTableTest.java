@@ -74,6 +74,22 @@ class OutcomeTableTest {
   }
 
   @Test
+  void aLineWithoutResultsOrWithAScoreThatIsNotANumberIsAnErrorNamingIt() throws Exception {
+    Path prompts = Files.writeString(tmp.resolve("prompts.jsonl"), "{\"id\": \"a\", \"prompt\": \"x\"}\n");
+    var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+        () -> DatasetReader.read(java.util.List.of(prompts)));
+    assertTrue(e.getMessage().contains("line 1: no \"outcomes\"") && e.getMessage().contains("routewise label"),
+        e.getMessage());
+    Path text = Files.writeString(tmp.resolve("text.jsonl"), """
+        {"id": "a", "prompt": "x", "outcomes": {"m": 1, "partial": null}}
+        {"id": "b", "prompt": "y", "outcomes": {"m": "0.5"}}
+        """);
+    e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+        () -> DatasetReader.read(java.util.List.of(text)));
+    assertTrue(e.getMessage().contains("line 2: the outcome of 'm' must be a number, got \"0.5\""), e.getMessage());
+  }
+
+  @Test
   void aPromptKnownOnlyFromBattlesGivesEachModelItsShareOfWins() throws Exception {
     Path battles = Files.writeString(tmp.resolve("arena.jsonl"), """
         {"prompt": "p", "model_a": "x", "model_b": "y", "winner": "model_a"}
