@@ -113,10 +113,10 @@ public final class CalibrateCommand implements Callable<Integer> {
         if (!failures.report(prompts.size(), "strong")) {
           return 2;
         }
-        double alpha = threshold(scores, strongPercent / 100);
+        double alpha = modelNameThreshold(scores, strongPercent / 100);
         long strong = Arrays.stream(scores).filter(s -> s >= alpha).count();
-        System.out.printf("For %.1f%% strong model calls for %s, threshold = %.5f%n", strongPercent, router, alpha);
-        System.out.printf("(%d of %d prompts score >= it; use model \"router-%s-%.5f\")%n", strong, scores.length,
+        System.out.printf(Locale.ROOT, "For %.1f%% strong model calls for %s, threshold = %.5f%n", strongPercent, router, alpha);
+        System.out.printf(Locale.ROOT, "(%d of %d prompts score >= it; use model \"router-%s-%.5f\")%n", strong, scores.length,
             routerName(), alpha);
       }
     }
@@ -201,8 +201,7 @@ public final class CalibrateCommand implements Callable<Integer> {
         topRates[p] = Math.max(0, Math.min(1, min)); // the top is chosen exactly when alpha <= min
       }
       // rounded as the model name carries it, so that the count below is what serve does with that name
-      double alpha = new BigDecimal(Math.max(0, Math.min(1, threshold(topRates, strongPercent / 100))))
-          .setScale(5, RoundingMode.HALF_UP).doubleValue();
+      double alpha = modelNameThreshold(topRates, strongPercent / 100);
       long top = Arrays.stream(acceptance).filter(a -> ThresholdRule.rung(a, alpha) == 0).count();
       System.out.printf(Locale.ROOT, "For %.1f%% of calls to %s for %s, threshold = %.5f%n", strongPercent,
           ladder.top().upstream(), router, alpha);
@@ -352,6 +351,20 @@ public final class CalibrateCommand implements Callable<Integer> {
   }
 
   /** The (1 - share) quantile of the scores (linear interpolation, as pandas and numpy). */
+  /**
+   * {@link #threshold} as a model name carries it (five decimals), so that the count printed beside it
+   * is what serve does with that name; for a share of 0, the first such value above every score (1 at
+   * most: a score of 1 still goes strong there).
+   */
+  static double modelNameThreshold(double[] scores, double share) {
+    if (share <= 0) {
+      double max = Arrays.stream(scores).max().orElse(0);
+      return Math.min(1, new BigDecimal(max).setScale(5, RoundingMode.FLOOR).doubleValue() + 1e-5);
+    }
+    return new BigDecimal(Math.max(0, Math.min(1, threshold(scores, share)))).setScale(5, RoundingMode.HALF_UP)
+        .doubleValue();
+  }
+
   public static double threshold(double[] scores, double share) {
     double[] s = scores.clone();
     Arrays.sort(s);

@@ -51,6 +51,17 @@ class CalibrateLadderTest {
   Path tmp;
 
   @Test
+  void theThresholdIsTheOneItsModelNameCarries() {
+    double[] scores = {0.1, 0.2, 0.866414, 0.5};
+    double none = CalibrateCommand.modelNameThreshold(scores, 0);
+    assertEquals(0.86642, none, 1e-12, "above every score, in five decimals");
+    assertEquals(0, java.util.Arrays.stream(scores).filter(x -> x >= Double.parseDouble(String.format(
+        java.util.Locale.ROOT, "%.5f", none))).count(), "none strong with the printed name");
+    assertEquals(1.0, CalibrateCommand.modelNameThreshold(new double[] {0.3, 1.0}, 0), "1 at most");
+    assertEquals(0.5, CalibrateCommand.modelNameThreshold(new double[] {0.2, 0.5, 0.8}, 0.5), 1e-12);
+  }
+
+  @Test
   void theTableTheShareAndTheBudgetAreWhatServeDecides() throws Exception {
     Path config = tmp.resolve("ladder.yaml");
     Files.writeString(config, UPSTREAMS);
