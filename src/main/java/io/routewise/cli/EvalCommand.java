@@ -195,8 +195,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
     System.out.print(report.table());
     if (plot != null) {
-      report.plot(plot);
-      System.out.println("plot: " + plot);
+      System.out.println("plot: " + report.plot(plot));
     }
     return 0;
   }
@@ -338,8 +337,7 @@ public final class EvalCommand implements Callable<Integer> {
           TABLE_ALPHAS.length, (p, a) -> ThresholdRule.rung(oracle[p], TABLE_ALPHAS[a]), cost, quality));
       System.out.print(report.table());
       if (plot != null) {
-        report.plot(plot);
-        System.out.println("plot: " + plot);
+        System.out.println("plot: " + report.plot(plot));
       }
     }
     return 0;

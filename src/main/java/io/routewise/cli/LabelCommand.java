@@ -85,7 +85,8 @@ public final class LabelCommand implements Callable<Integer> {
   String judgeModel;
 
   @Option(names = "--upstreams", split = ",",
-      description = "Upstreams to label, by name (default: every upstream of the config).")
+      description = "Upstreams to label, by name (default: every upstream of the config but the judge, unless "
+          + "--judge-model asks it as another model).")
   List<String> upstreamNames;
 
   @Option(names = "--max-tokens", defaultValue = "1024", description = "max_tokens of each answer (default 1024).")
@@ -140,6 +141,10 @@ public final class LabelCommand implements Callable<Integer> {
       System.err.println("--max-tokens and --concurrency must be at least 1, --retries at least 0");
       return 2;
     }
+    if (Files.exists(output) && Files.exists(input) && Files.isSameFile(input, output)) {
+      System.err.println("--output is --input: the outcomes go to a file of their own (the prompts are read from it)");
+      return 2;
+    }
     RoutewiseConfig cfg = ConfigLoader.fromSystemEnv().load(config);
     List<UpstreamConfig> all = RouterCatalog.inLadderOrder(cfg);
     Map<String, UpstreamConfig> byName = new LinkedHashMap<>();
@@ -150,7 +155,11 @@ public final class LabelCommand implements Callable<Integer> {
       return 2;
     }
     List<UpstreamConfig> chosen = new ArrayList<>();
-    for (String name : upstreamNames == null ? List.copyOf(byName.keySet()) : upstreamNames) {
+    // by default every upstream but the judge asked as its own model: it would rate its own answers
+    boolean judgeAsItself = judgeModel == null || judgeModel.equals(judgeUpstream.model());
+    List<String> names = upstreamNames != null ? upstreamNames : byName.keySet().stream()
+        .filter(n -> !(judgeAsItself && n.equals(judge))).toList();
+    for (String name : names) {
       UpstreamConfig u = byName.get(name.trim());
       if (u == null) {
         System.err.println("--upstreams: no upstream '" + name + "' in " + config + " (upstreams: " + byName.keySet() + ")");

@@ -132,9 +132,10 @@ public final class ReplayCommand implements Callable<Integer> {
           100 * Math.max(Math.abs(p.fixedMin() - share), Math.abs(p.fixedMax() - share)));
     }
     if (plot != null) {
-      TargetReplay.plot(result, TargetReplay.trailing(result, slice), String.format(Locale.ROOT, "%s: strong share, fixed α vs target %.2f (%s)", name, share,
+      Path written = TargetReplay.plot(result, TargetReplay.trailing(result, slice), String.format(Locale.ROOT,
+          "%s: strong share, fixed α vs target %.2f (%s)", name, share,
           String.join(" then ", phases.stream().map(p -> p.getFileName().toString()).toList())), plot);
-      System.out.println("plot: " + plot);
+      System.out.println("plot: " + written);
     }
     return 0;
   }

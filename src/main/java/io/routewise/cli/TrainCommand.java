@@ -283,6 +283,10 @@ public final class TrainCommand implements Runnable {
                 + (o.equals("--iterations") ? " (its Adam steps are --adapt-iterations)" : "") + "; leave it out");
           }
         }
+        if (!(anchor >= 0 && Double.isFinite(anchor)) || adaptIterations < 1) {
+          throw new IllegalArgumentException("--anchor must be a number >= 0 and --adapt-iterations at least 1, got "
+              + anchor + " and " + adaptIterations);
+        }
         if (from.toAbsolutePath().normalize().equals(common.out.toAbsolutePath().normalize())
             || (Files.exists(from) && Files.exists(common.out) && Files.isSameFile(from, common.out))) {
           throw new IllegalArgumentException("--out is the --from model: write the adapted one elsewhere, so that "

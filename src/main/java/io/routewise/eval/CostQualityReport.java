@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -144,7 +143,7 @@ public final class CostQualityReport {
   }
 
   /** Quality against cost per 1,000 prompts (log scale): routers, single models, their hull. */
-  public void plot(Path png) throws IOException {
+  public Path plot(Path png) throws IOException {
     XYChart chart = new XYChartBuilder().width(1000).height(650).title(title)
         .xAxisTitle("USD per 1,000 prompts (log scale)").yAxisTitle("quality").build();
     chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
@@ -182,8 +181,7 @@ public final class CostQualityReport {
     if (png.getParent() != null) {
       Files.createDirectories(png.getParent());
     }
-    String name = png.toString().endsWith(".png") ? png.toString().substring(0, png.toString().length() - 4) : png.toString();
-    BitmapEncoder.saveBitmap(chart, name, BitmapEncoder.BitmapFormat.PNG);
+    return Plots.savePng(chart, png);
   }
 
   private static double[] thousand(double[] perPrompt) {

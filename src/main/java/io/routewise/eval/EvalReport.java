@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -55,7 +54,7 @@ public final class EvalReport {
     return sb.toString();
   }
 
-  public void plot(Path png) throws IOException {
+  public Path plot(Path png) throws IOException {
     XYChart chart = new XYChartBuilder().width(900).height(600).title(title)
         .xAxisTitle("% calls to the strong model").yAxisTitle("quality").build();
     chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideSE);
@@ -72,7 +71,6 @@ public final class EvalReport {
     if (png.getParent() != null) {
       Files.createDirectories(png.getParent());
     }
-    String name = png.toString().endsWith(".png") ? png.toString().substring(0, png.toString().length() - 4) : png.toString();
-    BitmapEncoder.saveBitmap(chart, name, BitmapEncoder.BitmapFormat.PNG);
+    return Plots.savePng(chart, png);
   }
 }

@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicLong;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -160,7 +159,7 @@ public final class TargetReplay {
   }
 
   /** The strong share of both policies over time (each point: the {@link #trailing} window ending there), with α. */
-  public static void plot(Result r, List<Window> windows, String title, Path png) throws IOException {
+  public static Path plot(Result r, List<Window> windows, String title, Path png) throws IOException {
     XYChart chart = new XYChartBuilder().width(1000).height(600).title(title)
         .xAxisTitle("simulated seconds (" + fmt(r.perSecond()) + " requests/s)").yAxisTitle("strong share over the last "
             + r.target().window().toSeconds() + " s").build();
@@ -198,8 +197,7 @@ public final class TargetReplay {
     if (png.getParent() != null) {
       Files.createDirectories(png.getParent());
     }
-    String name = png.toString().endsWith(".png") ? png.toString().substring(0, png.toString().length() - 4) : png.toString();
-    BitmapEncoder.saveBitmap(chart, name, BitmapEncoder.BitmapFormat.PNG);
+    return Plots.savePng(chart, png);
   }
 
   static String fmt(double d) {

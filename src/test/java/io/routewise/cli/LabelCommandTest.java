@@ -299,6 +299,36 @@ class LabelCommandTest {
   }
 
   @Test
+  void byDefaultTheJudgeIsNotLabeledAsItselfAndTheOutputIsNeverTheInput() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", output.toString(), "--judge", "judge", "--retries", "0", "--quiet"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertEquals(java.util.Set.of("gpt-4o", "gpt-4o-mini-2024-07-18", "llama-3.1-8b-instruct"),
+        DatasetReader.readPrompts(output).get(0).outcomes().keySet(), "strong, mini and weak; not the judge");
+    wm.verify(3, postRequestedFor(urlEqualTo("/judge/v1/chat/completions"))); // three ratings, no answer of its own
+    // asked as another model, the judge's upstream is labeled too
+    wm.stubFor(post(urlEqualTo("/judge/v1/chat/completions")).atPriority(2)
+        .withRequestBody(WireMock.matchingJsonPath("$.model", WireMock.equalTo("judge-model")))
+        .willReturn(answer("answer from judge", 10, 20)));
+    wm.stubFor(post(urlEqualTo("/judge/v1/chat/completions")).atPriority(2)
+        .withRequestBody(containing("answer from judge")).willReturn(answer("Fine. Rating: [[8]]", 100, 30)));
+    Path other = tmp.resolve("other.jsonl");
+    r = run(List.of("label", "--config", config().toString(), "--input", input.toString(), "--output",
+        other.toString(), "--judge", "judge", "--judge-model", "another-judge", "--retries", "0", "--quiet"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertTrue(DatasetReader.readPrompts(other).get(0).outcomes().containsKey("judge-model"), Files.readString(other));
+    // the prompts file is never written over
+    r = run(List.of("label", "--config", config().toString(), "--input", input.toString(), "--output",
+        input.toString(), "--judge", "judge", "--quiet"));
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("--output is --input"), r.err());
+    assertEquals("{\"id\": \"a\", \"prompt\": \"first\"}\n", Files.readString(input));
+  }
+
+  @Test
   void anUnknownUpstreamOrBadInputStopsBeforeAnyCall() throws Exception {
     Path input = tmp.resolve("prompts.jsonl");
     Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
