@@ -139,6 +139,10 @@ public final class EvalCommand implements Callable<Integer> {
       System.err.println("eval needs --bench, --strong, --weak and --router (or --protocol DATA...)");
       return 2;
     }
+    if (prices == null && !models.isEmpty()) { // a ladder without prices would be evaluated as two models, silently
+      System.err.println("--models is for a priced ladder: add --prices (e.g. ../shared/data/prices.json)");
+      return 2;
+    }
     List<PromptRecord> all = PromptFiles.read(bench);
     if (ids != null) {
       java.util.regex.Pattern keep = java.util.regex.Pattern.compile(ids);

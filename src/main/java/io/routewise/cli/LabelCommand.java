@@ -522,7 +522,9 @@ public final class LabelCommand implements Callable<Integer> {
     List<ObjectNode> prompts = new ArrayList<>();
     Set<String> ids = new HashSet<>();
     int n = 0;
-    for (String raw : Files.readString(file, StandardCharsets.UTF_8).split("\n")) { // not lines(): prompts hold U+2028
+    String text = Files.readString(file, StandardCharsets.UTF_8);
+    text = text.startsWith("\uFEFF") ? text.substring(1) : text; // a byte-order mark, as some editors write UTF-8
+    for (String raw : text.split("\n")) { // not lines(): prompts hold U+2028
       n++;
       if (raw.isBlank()) {
         continue;

@@ -49,7 +49,7 @@ final class RouterSetup implements AutoCloseable {
    */
   RouterSetup(Path configFile, Path modelsDir, String strongModel, Path embeddingStore, int cacheEntries,
       String embeddingModel) {
-    RoutewiseConfig cfg = configFile != null ? ConfigLoader.fromSystemEnv().load(configFile) : null;
+    RoutewiseConfig cfg = configFile != null ? ConfigLoader.offline().load(configFile) : null; // no upstream called
     this.configured = cfg;
     ConfigProblems problems = new ConfigProblems();
     UpstreamConfig strong = cfg != null ? cfg.strong() : upstream("strong", strongModel);

@@ -29,9 +29,27 @@ public final class ConfigLoader {
   private static final Pattern VAR = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
 
   private final Map<String, String> env;
+  private final boolean unsetIsEmpty;
 
   public ConfigLoader(Map<String, String> env) {
+    this(env, false);
+  }
+
+  private ConfigLoader(Map<String, String> env, boolean unsetIsEmpty) {
     this.env = env;
+    this.unsetIsEmpty = unsetIsEmpty;
+  }
+
+  /**
+   * For commands that read a config but call no upstream (calibrate, score, eval): an unset variable
+   * (an API key) reads as empty instead of stopping them.
+   */
+  public static ConfigLoader offline() {
+    return offline(System.getenv());
+  }
+
+  static ConfigLoader offline(Map<String, String> env) {
+    return new ConfigLoader(env, true);
   }
 
   public static ConfigLoader fromSystemEnv() {
@@ -324,6 +342,9 @@ public final class ConfigLoader {
         String value = env.get(mt.group(1));
         if (value == null || (value.isEmpty() && mt.group(2) != null)) {
           value = mt.group(2);
+        }
+        if (value == null && unsetIsEmpty) {
+          value = "";
         }
         if (value == null) {
           problems.add(path, "environment variable " + mt.group(1) + " is not set (write ${"

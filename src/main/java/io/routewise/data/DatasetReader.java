@@ -120,14 +120,19 @@ public final class DatasetReader {
       int line = 0;
       while ((s = r.readLine()) != null) {
         line++;
+        if (line == 1 && s.startsWith("\uFEFF")) {
+          s = s.substring(1); // a byte-order mark, as some editors write UTF-8
+        }
         if (s.isBlank()) {
           continue;
         }
         JsonNode node;
         try {
           node = JSON.readTree(s);
-        } catch (IOException e) {
-          throw new IOException(file + ": line " + line + ": not JSON: " + e.getMessage(), e);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+          // the message without Jackson's location: its "line 1" is the line's own, beside ours
+          throw new IOException(file + ": line " + line + ": not JSON: " + e.getOriginalMessage()
+              + (e.getLocation() == null ? "" : " (column " + e.getLocation().getColumnNr() + ")"), e);
         }
         if (!node.isObject()) {
           throw new IOException(file + ": line " + line + ": expected a JSON object");

@@ -127,7 +127,7 @@ public final class ModelDir {
       throw new IOException(dir.resolve("manifest.json") + ": " + field + " is missing or unknown; set "
           + ctx.settings().pathOf(key));
     }
-    if (upstream != null && loggedPlacements.add(upstream.name())) {
+    if (upstream != null && !upstream.model().isBlank() && loggedPlacements.add(upstream.name())) {
       // said, since the router then scores another model than the one called; on a ladder it also sets
       // where the other upstreams stand against this one
       String text = "upstreams." + upstream.name() + ": '" + upstream.model() + "' names no one model of " + dir

@@ -241,6 +241,11 @@ class CalibrateLadderTest {
       assertEquals(2, e.code(), e.out());
       assertTrue(e.err().contains(flag), e.err());
     }
+    // a ladder without prices is not quietly evaluated as its two ends
+    LearnedRoutersEndToEndTest.Run unpriced = run(List.of("eval", "--router", "length", "--bench", PROMPTS.toString(),
+        "--strong", "strong-model", "--weak", "weak-model", "--models", "mid-model", "--quiet"));
+    assertEquals(2, unpriced.code(), unpriced.out());
+    assertTrue(unpriced.err().contains("--models is for a priced ladder: add --prices"), unpriced.err());
   }
 
   private Path write(String name, String text) throws Exception {

@@ -140,6 +140,15 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aCommandThatCallsNoUpstreamReadsAnUnsetKeyAsEmpty() {
+    assertTrue(assertThrows(ConfigException.class, () -> parse(VALID, Map.of())).getMessage()
+        .contains("environment variable OPENAI_API_KEY is not set"), "serving needs it set");
+    RoutewiseConfig c = ConfigLoader.offline(Map.of()).parse(VALID, "config.yaml");
+    assertEquals("", c.strong().apiKey().value());
+    assertEquals("gpt-4o", c.strong().model());
+  }
+
+  @Test
   void keysNeverAppearInToStringOrErrors() {
     RoutewiseConfig c = parse(VALID, Map.of("OPENAI_API_KEY", "sk-very-secret"));
     assertFalse(c.toString().contains("sk-very-secret"));

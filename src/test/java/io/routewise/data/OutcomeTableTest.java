@@ -90,6 +90,16 @@ class OutcomeTableTest {
   }
 
   @Test
+  void aByteOrderMarkIsReadPastAndBadJsonIsPlacedByOurLineAlone() throws Exception {
+    Path bom = Files.writeString(tmp.resolve("bom.jsonl"), "\uFEFF{\"id\": \"a\", \"prompt\": \"x\", \"outcomes\": {\"m\": 1}}\n");
+    assertEquals(1, DatasetReader.read(java.util.List.of(bom)).prompts().size());
+    Path bad = Files.writeString(tmp.resolve("bad.jsonl"), "{\"id\": \"a\", \"prompt\": \"x\", \"outcomes\": {\"m\": 1}}\n{\"id\": oops}\n");
+    var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+        () -> DatasetReader.read(java.util.List.of(bad)));
+    assertTrue(e.getMessage().contains("line 2: not JSON: ") && !e.getMessage().contains("line: 1"), e.getMessage());
+  }
+
+  @Test
   void aPromptKnownOnlyFromBattlesGivesEachModelItsShareOfWins() throws Exception {
     Path battles = Files.writeString(tmp.resolve("arena.jsonl"), """
         {"prompt": "p", "model_a": "x", "model_b": "y", "winner": "model_a"}
