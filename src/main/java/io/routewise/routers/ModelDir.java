@@ -72,13 +72,15 @@ public final class ModelDir {
     if (node == null || !node.isObject()) {
       throw new IOException(m + ": must be a JSON object");
     }
+    // the kind first: a static table's or another router's directory is the wrong directory, not an old one
+    if (!kind.equals(node.path("kind").asText())) {
+      throw new IOException(m + ": kind is '" + node.path("kind").asText() + "', expected '" + kind + "' (not a "
+          + kind + " model directory)");
+    }
     int version = node.path("format_version").asInt(-1);
     if (version != FORMAT_VERSION) {
       throw new IOException(m + ": format_version " + node.path("format_version") + " is not supported (expected "
           + FORMAT_VERSION + ")");
-    }
-    if (!kind.equals(node.path("kind").asText())) {
-      throw new IOException(m + ": kind is '" + node.path("kind").asText() + "', expected '" + kind + "'");
     }
     if (!node.path("models").isArray() || node.path("models").isEmpty()) {
       throw new IOException(m + ": \"models\" must be a non-empty list of model ids");
