@@ -286,6 +286,9 @@ final class ChatCompletionsHandler {
         outcome = response.timedOut() ? "timeout" : "stream_failed";
         UpstreamException failure = upstream.failure(e, response.timedOut());
         failures.failed(upstream.name(), "stream " + streamErrorCode(failure), failure.detail());
+        if (usageFilter != null) {
+          writeQuietly(out, usageFilter.finish()); // what came before the failure, as it came
+        }
         writeQuietly(out, streamError(failure));
         break;
       }
