@@ -350,7 +350,6 @@ public final class CalibrateCommand implements Callable<Integer> {
     return router.contains("=") ? router.substring(0, router.indexOf('=')) : router;
   }
 
-  /** The (1 - share) quantile of the scores (linear interpolation, as pandas and numpy). */
   /**
    * {@link #threshold} as a model name carries it (five decimals), so that the count printed beside it
    * is what serve does with that name; for a share of 0, the first such value above every score (1 at
@@ -365,6 +364,7 @@ public final class CalibrateCommand implements Callable<Integer> {
         .doubleValue();
   }
 
+  /** The (1 - share) quantile of the scores (linear interpolation, as pandas and numpy). */
   public static double threshold(double[] scores, double share) {
     double[] s = scores.clone();
     Arrays.sort(s);

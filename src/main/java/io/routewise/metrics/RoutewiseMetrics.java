@@ -327,7 +327,8 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   /**
    * The upstreams' prices, most capable first ({@code ladder.get(0)} is what savings are counted
    * against). Registers the cost counters of every priced upstream at once, so they read 0 before
-   * the first answer; an unpriced upstream has none. Call once, before traffic.
+   * the first answer (an unpriced upstream has none), and every upstream's unmetered-answers counter.
+   * Call once, before traffic.
    */
   public void prices(List<io.routewise.config.UpstreamConfig> ladder) {
     io.routewise.config.Price top = ladder.get(0).price();

@@ -133,8 +133,8 @@ public final class ModelDir {
       // said, since the router then scores another model than the one called; on a ladder it also sets
       // where the other upstreams stand against this one
       String text = "upstreams." + upstream.name() + ": '" + upstream.model() + "' names no one model of " + dir
-          + " (none, or several snapshots); it stands for its " + field + " " + fallback + " (set router_model on the upstream, or " + ctx.settings().pathOf(key)
-          + ", to place it)";
+          + " (none, or several snapshots); it stands for its " + field + " " + fallback
+          + " (set router_model on the upstream, or " + ctx.settings().pathOf(key) + ", to place it)";
       if (ctx.upstreams().size() > 2) {
         LOG.warn(text);
       } else {

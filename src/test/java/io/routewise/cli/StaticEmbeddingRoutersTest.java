@@ -380,6 +380,13 @@ class StaticEmbeddingRoutersTest {
         "--out", tmp.resolve("mf-wrong").toString(), "--quiet"));
     assertEquals(2, nothing.code(), nothing.err());
     assertTrue(nothing.err().contains("no outcome to train on"), nothing.err());
+    // a static table's directory (format 2) is the wrong kind of directory, not an old mf
+    Path table = Files.createDirectories(tmp.resolve("a-table"));
+    Files.writeString(table.resolve("manifest.json"), "{\"format_version\": 2, \"kind\": \"static_embedding\"}");
+    var notMf = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", table.toString(), "--data",
+        labels.toString(), "--out", tmp.resolve("mf-wrong").toString(), "--quiet"));
+    assertEquals(2, notMf.code(), notMf.err());
+    assertTrue(notMf.err().contains("kind is 'static_embedding', expected 'mf' (not a mf model directory)"), notMf.err());
     assertFalse(Files.exists(tmp.resolve("mf-wrong")));
   }
 }
