@@ -508,16 +508,6 @@ public final class LabelCommand implements Callable<Integer> {
     return ids;
   }
 
-  /** A prompt's id when its line gives none: {@code p-} and the first 12 hex digits of its text's SHA-256. */
-  static String promptId(String prompt) {
-    try {
-      byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(prompt.getBytes(StandardCharsets.UTF_8));
-      return "p-" + java.util.HexFormat.of().formatHex(digest, 0, 6);
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e); // every JDK has SHA-256
-    }
-  }
-
   private static List<ObjectNode> readPrompts(Path file) throws IOException {
     List<ObjectNode> prompts = new ArrayList<>();
     Set<String> ids = new HashSet<>();
@@ -539,7 +529,7 @@ public final class LabelCommand implements Callable<Integer> {
         throw new IOException(file + " line " + n + ": needs a non-empty \"prompt\" string");
       }
       if (!o.hasNonNull("id")) {
-        o.put("id", promptId(o.get("prompt").asText())); // the text's, not its line's: reruns of an edited file agree
+        o.put("id", io.routewise.data.PromptRecord.textId(o.get("prompt").asText()));
       }
       if (!ids.add(o.get("id").asText())) {
         throw new IOException(file + " line " + n + ": id '" + o.get("id").asText() + "' appears twice"

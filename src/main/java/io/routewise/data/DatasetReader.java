@@ -173,7 +173,7 @@ public final class DatasetReader {
         }
       }
     }
-    String id = node.hasNonNull("id") ? node.get("id").asText() : Integer.toString(line);
+    String id = node.hasNonNull("id") ? node.get("id").asText() : PromptRecord.textId(prompt);
     String source = node.hasNonNull("source") ? node.get("source").asText()
         : file.getFileName().toString().replaceFirst("\\.jsonl$", "");
     String category = node.hasNonNull("category") ? node.get("category").asText() : null;

@@ -10,4 +10,19 @@ import java.util.Map;
  * @param category subject or task, may be null
  * @param outcomes model id to score; empty for battle rows (their battles are kept in {@link Dataset})
  */
-public record PromptRecord(String id, String source, String category, String prompt, Map<String, Double> outcomes) {}
+public record PromptRecord(String id, String source, String category, String prompt, Map<String, Double> outcomes) {
+
+  /**
+   * A prompt's id when its line gives none: {@code p-} and the first 12 hex digits of its text's SHA-256.
+   * The text's, not its line's: score, eval and label name a prompt alike, and reruns of an edited file agree.
+   */
+  public static String textId(String prompt) {
+    try {
+      byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+          .digest(prompt.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return "p-" + java.util.HexFormat.of().formatHex(digest, 0, 6);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e); // every JDK has SHA-256
+    }
+  }
+}

@@ -407,7 +407,7 @@ class LabelCommandTest {
     assertEquals(0, r.code(), r.err() + r.out());
     assertTrue(System.nanoTime() - t0 >= 900_000_000L, "waited the 1 s backoff before trying again");
     PromptRecord line = DatasetReader.readPrompts(output).get(0);
-    assertEquals(LabelCommand.promptId("first"), line.id(), "no id given: named by its text");
+    assertEquals(io.routewise.data.PromptRecord.textId("first"), line.id(), "no id given: named by its text");
     assertTrue(line.id().matches("p-[0-9a-f]{12}"), line.id());
     assertEquals(Map.of("gpt-4o-mini-2024-07-18", 6.0 / 9), line.outcomes());
 

@@ -74,6 +74,20 @@ class OutcomeTableTest {
   }
 
   @Test
+  void aPromptWithoutAnIdIsNamedByItsTextAsLabelNamesIt() throws Exception {
+    // score's output joins label's (and stays put when lines are added above it)
+    Path prompts = Files.writeString(tmp.resolve("prompts.jsonl"), """
+        {"prompt": "what is 2 + 2?"}
+        {"id": "given", "prompt": "b"}
+        """);
+    var read = DatasetReader.readPrompts(prompts);
+    assertEquals(PromptRecord.textId("what is 2 + 2?"), read.get(0).id());
+    assertTrue(read.get(0).id().matches("p-[0-9a-f]{12}"), read.get(0).id());
+    assertEquals("given", read.get(1).id());
+    org.junit.jupiter.api.Assertions.assertNotEquals(PromptRecord.textId("what is 2 + 2 ?"), read.get(0).id());
+  }
+
+  @Test
   void aLineWithoutResultsOrWithAScoreThatIsNotANumberIsAnErrorNamingIt() throws Exception {
     Path prompts = Files.writeString(tmp.resolve("prompts.jsonl"), "{\"id\": \"a\", \"prompt\": \"x\"}\n");
     var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
