@@ -212,6 +212,15 @@ public final class LabelCommand implements Callable<Integer> {
       AtomicLong empty = new AtomicLong();
       java.util.concurrent.atomic.AtomicReference<Exception> failed = new java.util.concurrent.atomic.AtomicReference<>();
       Files.createDirectories(output.toAbsolutePath().getParent());
+      boolean judgePriced = judgeAs.equals(judgeUpstream.model());
+      // Ctrl-C: what was paid for is in the output already; say what it was and how to go on
+      Thread onInterrupt = new Thread(() -> {
+        System.out.println("INTERRUPTED: every prompt labeled so far is in " + output
+            + "; run the same command again to go on from there");
+        report(labeled, judgeUpstream, judgePriced, judgeTally, written.get(), empty.get());
+      }, "label-interrupted");
+      java.util.concurrent.atomic.AtomicBoolean interrupted = new java.util.concurrent.atomic.AtomicBoolean();
+      Runtime.getRuntime().addShutdownHook(onInterrupt);
       try (BufferedWriter out = Files.newBufferedWriter(output, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
           StandardOpenOption.APPEND);
           ProgressBar pb = io.routewise.data.TrainingSet.progressBar("label", todo.size(), !quiet);
@@ -246,7 +255,12 @@ public final class LabelCommand implements Callable<Integer> {
           });
         }
       } finally {
-        if (toComplete > 0) {
+        try {
+          Runtime.getRuntime().removeShutdownHook(onInterrupt);
+        } catch (IllegalStateException shuttingDown) {
+          interrupted.set(true); // the hook reports; nothing more is written
+        }
+        if (!interrupted.get() && toComplete > 0) {
           try {
             compact(output); // one line per prompt again: the completed lines replace the earlier ones
           } catch (IOException e) {
@@ -255,7 +269,12 @@ public final class LabelCommand implements Callable<Integer> {
                 + "of their own, which train and the next run merge");
           }
         }
-        report(labeled, judgeUpstream, judgeAs.equals(judgeUpstream.model()), judgeTally, written.get(), empty.get());
+        if (!interrupted.get()) {
+          report(labeled, judgeUpstream, judgePriced, judgeTally, written.get(), empty.get());
+        }
+      }
+      if (interrupted.get()) {
+        return 130;
       }
       if (failed.get() != null) {
         // the output could not be written (disk full, say): one clear line, as for any unreadable file
@@ -270,6 +289,13 @@ public final class LabelCommand implements Callable<Integer> {
           p -> missing(written0.get(p.get("id").asText()), List.of(l.modelId())) > 0)).map(l -> l.config().name()).toList();
       if (!none.isEmpty()) {
         System.out.println("ERROR: no outcome at all for " + none);
+        return 1;
+      }
+      long incomplete = labeled.stream().mapToLong(l -> l.tally().failed.get()).sum() + judgeTally.failed.get();
+      if (incomplete > 0) {
+        // a script must know the file is not finished: the same command again asks only for what is missing
+        System.out.println("INCOMPLETE: some outcomes are missing (the warnings above); run the same command again "
+            + "to ask only for those");
         return 1;
       }
       return 0;
