@@ -76,7 +76,7 @@ public record RouteSpec(String router, double threshold, boolean auto) {
     alpha = DECIMAL.matcher(alphaText).matches() ? Double.parseDouble(alphaText) : Double.NaN;
     if (!(alpha >= 0.0 && alpha <= 1.0) || alphaText.isBlank()) {
       throw new InvalidRouteSpecException("Invalid threshold '" + alphaText + "' in model '" + model
-          + "': it must be a number in [0, 1], or auto for a router with a target. Valid routers: " + String.join(", ", sorted(routers)) + ".");
+          + "': it must be a plain decimal in [0, 1] (0.25, .5, 1), or auto for a router with a target. Valid routers: " + String.join(", ", sorted(routers)) + ".");
     }
     return Optional.of(new RouteSpec(name, alpha));
   }

@@ -244,7 +244,7 @@ final class ChatCompletionsHandler {
         throw clientGone(res);
       }
       upstream.listener().completed(upstream.name(), status, "body_failed", System.nanoTime() - start);
-      throw failed(upstream, upstream.failure(e, response.timedOut()));
+      throw failed(upstream, upstream.brokeOff(e, response.timedOut()));
     }
     long read = System.nanoTime();
     if (status == 200) {
@@ -284,7 +284,7 @@ final class ChatCompletionsHandler {
         }
         // Headers are gone already: tell the client in the stream itself, then end it.
         outcome = response.timedOut() ? "timeout" : "stream_failed";
-        UpstreamException failure = upstream.failure(e, response.timedOut());
+        UpstreamException failure = upstream.brokeOff(e, response.timedOut());
         failures.failed(upstream.name(), "stream " + streamErrorCode(failure), failure.detail());
         if (usageFilter != null) {
           writeQuietly(out, usageFilter.finish()); // what came before the failure, as it came

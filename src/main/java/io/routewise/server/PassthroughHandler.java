@@ -171,7 +171,7 @@ final class PassthroughHandler {
           abort(ctx, e);
           return 499;
         }
-        UpstreamException failure = upstream.failure(e, response.timedOut());
+        UpstreamException failure = upstream.brokeOff(e, response.timedOut());
         failures.failed(upstream.name(), "passthrough body failed", failure.detail());
         if (!ctx.res().isCommitted()) {
           ctx.res().reset();

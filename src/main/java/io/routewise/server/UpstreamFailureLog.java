@@ -23,8 +23,8 @@ final class UpstreamFailureLog {
   private final long intervalNanos;
   private final LongSupplier clock;
   private final Consumer<String> sink;
-  private final Window strong = new Window();
-  private final Window weak = new Window();
+  /** One window per upstream of the config (a ladder's every rung: a flapping one must not hide the others). */
+  private final java.util.concurrent.ConcurrentHashMap<String, Window> windows = new java.util.concurrent.ConcurrentHashMap<>();
 
   UpstreamFailureLog() {
     this(DEFAULT_INTERVAL, System::nanoTime, LOG::warn);
@@ -37,12 +37,12 @@ final class UpstreamFailureLog {
   }
 
   /**
-   * @param upstream "strong" or "weak"
+   * @param upstream the upstream's name under {@code upstreams:} (a bounded set: the config's)
    * @param what what the client got, e.g. {@code 502 upstream_unreachable}
    * @param detail the error for the operator: with the upstream's host and the I/O error, which the client's message leaves out
    */
   void failed(String upstream, String what, String detail) {
-    Window w = "strong".equals(upstream) ? strong : weak;
+    Window w = windows.computeIfAbsent(upstream, u -> new Window());
     long last = w.lastLogged.get();
     long now = clock.getAsLong(); // after reading last, so a stale clock never moves the window back
     if (last != Long.MIN_VALUE && now - last < intervalNanos || !w.lastLogged.compareAndSet(last, now)) {

@@ -201,6 +201,19 @@ public final class UpstreamClient {
         "Could not reach the " + role + host + ": " + describe(e), false, e);
   }
 
+  /**
+   * As {@link #failure(IOException, boolean)}, for an answer whose headers had come: the upstream was
+   * reached, and its answer (a body, a stream) broke off.
+   */
+  public UpstreamException brokeOff(IOException e, boolean timeout) {
+    if (timeout) {
+      return failure(e, true);
+    }
+    String role = config.name() + " upstream";
+    return new UpstreamException("The " + role + "'s answer broke off: " + kind(e) + ".",
+        "The " + role + " (" + config.baseUrl().getHost() + ")'s answer broke off: " + describe(e), false, e);
+  }
+
   private UpstreamException connectTimeout(IOException e) {
     String role = config.name() + " upstream";
     String limit = " within connect_timeout_ms (" + config.connectTimeout().toMillis() + " ms).";

@@ -230,6 +230,18 @@ class ChatCompletionsProxyTest {
   }
 
   @Test
+  void anUpstreamBodyThatBreaksOffAfterItsHeadersIsA502ThatSaysSo() throws Exception {
+    // the upstream was reached: its answer broke off, which "could not reach" would misstate
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions"))
+        .willReturn(aResponse().withFault(com.github.tomakehurst.wiremock.http.Fault.MALFORMED_RESPONSE_CHUNK)));
+    HttpResponse<String> r = f.chat("router-random-0", "x");
+    assertEquals(502, r.statusCode(), r.body());
+    JsonNode e = JSON.readTree(r.body()).get("error");
+    assertEquals("upstream_unreachable", e.get("code").asText());
+    assertTrue(e.get("message").asText().startsWith("The strong upstream's answer broke off: "), r.body());
+  }
+
+  @Test
   void badRequestsGet400WithTheParameterNamed() throws Exception {
     record Case(String body, String param) {}
     for (Case c : List.of(

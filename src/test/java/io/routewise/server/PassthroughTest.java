@@ -231,6 +231,7 @@ class PassthroughTest {
       String body = new String(r.body(), StandardCharsets.UTF_8);
       assertEquals(502, r.statusCode(), body);
       assertTrue(body.contains("\"code\":\"upstream_unreachable\""), body);
+      assertTrue(body.contains("The strong upstream's answer broke off"), body);
       assertTrue(!log.text().contains("unexpected error"), log.text());
       assertTrue(log.text().contains("passthrough body failed"), log.text());
     }

@@ -46,6 +46,23 @@ class UpstreamFailureLogTest {
   }
 
   @Test
+  void everyRungOfALadderHasItsOwnIntervalAndCount() {
+    // a flapping rung must not hide another's outage, nor have its failures counted under another's name
+    log.failed("mini", "failover 500", "mini down");
+    log.failed("mini", "failover 500", "mini down");
+    log.failed("sonnet", "failover 500", "sonnet down");
+    log.failed("l70", "502 upstream_unreachable", "l70 down");
+    assertEquals(3, lines.size(), lines.toString());
+    assertTrue(lines.get(1).startsWith("upstream sonnet failed"), lines.get(1));
+    assertTrue(lines.get(2).startsWith("upstream l70 failed"), lines.get(2));
+    now.addAndGet(Duration.ofSeconds(11).toNanos());
+    log.failed("weak", "failover 500", "weak down");
+    assertTrue(lines.get(3).startsWith("upstream weak failed") && !lines.get(3).contains("more failure"), lines.get(3));
+    log.failed("mini", "failover 500", "mini down");
+    assertTrue(lines.get(4).endsWith("[and 1 more failure(s) of this upstream since the last message]"), lines.get(4));
+  }
+
+  @Test
   void whatTheUpstreamSaysIsLoggedOnOneBoundedLine() {
     log.failed("strong", "502 upstream_unreachable", "Unexpected status line: HTTP/1.1 200\r\u001b[31mOK" + "x".repeat(2_000));
     String line = lines.get(0);
