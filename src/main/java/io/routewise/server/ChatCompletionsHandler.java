@@ -259,7 +259,7 @@ final class ChatCompletionsHandler {
       throw clientGone(res);
     }
     long end = System.nanoTime();
-    upstream.listener().completed(upstream.name(), status, "ok", end - start);
+    upstream.listener().completed(upstream.name(), status, outcomeOf(status), end - start);
     return end - read;
   }
 
@@ -320,7 +320,8 @@ final class ChatCompletionsHandler {
         upstream.listener().unmetered(upstream.name());
       }
     });
-    upstream.listener().completed(upstream.name(), res.getStatus(), outcome, System.nanoTime() - start);
+    upstream.listener().completed(upstream.name(), res.getStatus(),
+        outcome.equals("ok") ? outcomeOf(res.getStatus()) : outcome, System.nanoTime() - start);
     return outcome;
   }
 
@@ -328,6 +329,15 @@ final class ChatCompletionsHandler {
   private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec) {
     upstream.listener().tokens(upstream.name(), u.prompt(), u.completion());
     routing.answered(spec, upstream.name(), u.prompt(), u.completion());
+  }
+
+  /**
+   * A whole answer's outcome: {@code error} when the upstream answered 429 or 5xx (passed to the
+   * client: failover was off, or this was the upstream failed over to), so that every upstream's own
+   * errors show under its name, whichever upstream the router chose.
+   */
+  private static String outcomeOf(int status) {
+    return status == 429 || status >= 500 ? "error" : "ok";
   }
 
   private static void writeQuietly(OutputStream out, byte[] bytes) {

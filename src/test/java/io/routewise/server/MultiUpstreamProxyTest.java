@@ -247,6 +247,11 @@ class MultiUpstreamProxyTest {
     String m = get("/metrics");
     assertTrue(m.contains("routewise_failovers_total{from=\"mini\",reason=\"5xx\"} 1.0"), m);
     assertTrue(m.contains("routewise_failovers_total{from=\"strong\",reason=\"429\"} 1.0"), m);
+    // each upstream's own errors under its own name: mini's 503 passed on is its error, not strong's
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"error\",upstream=\"mini\"} 1"), m);
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"failed_over\",upstream=\"mini\"} 1"), m);
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"failed_over\",upstream=\"strong\"} 1"), m);
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"ok\",upstream=\"strong\"} 1"), m);
   }
 
   @Test
