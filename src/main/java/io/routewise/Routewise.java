@@ -184,10 +184,18 @@ public final class Routewise implements AutoCloseable {
       }
       warnings.add(w.append("; a local model: price: {input: 0, output: 0}").toString());
     }
+    boolean autoOnLadder = upstreams.size() > 2 && LadderRule.AUTO.equals(ruleSetting);
     upstreams.stream().filter(u -> top.price() != null && u.price() != null
             && u.price().input() + u.price().output() > top.price().input() + top.price().output())
         .forEach(u -> warnings.add("upstream " + u.name() + " is priced above strong; strong stays the most capable "
-            + "(the top of the ladder, where failed routers send requests, and what savings are counted against)"));
+            + "(the top of the ladder, where failed routers send requests, and what savings are counted against)"
+            + (autoOnLadder ? "; ladder_rule auto decides by threshold for every router (price weighting needs "
+                + "strong the dearest)" : "")));
+    if (autoOnLadder && unpriced.isEmpty() && upstreams.stream()
+        .allMatch(u -> u.price().input() + u.price().output() == top.price().input() + top.price().output())) {
+      warnings.add("every upstream has the same price: ladder_rule auto decides by threshold for every router "
+          + "(nothing to weigh)");
+    }
     return warnings;
   }
 

@@ -82,9 +82,23 @@ class LadderWarningsTest {
   void anUpstreamPricedAboveStrongIsNamed() {
     List<UpstreamConfig> ladder = List.of(upstream("strong", 2.5, 10), upstream("opus", 15, 75),
         upstream("weak", 0.1, 0.1));
-    // priced above the top: auto falls back to threshold for every router, so the only warning is the price
+    // priced above the top: auto falls back to threshold for every router, and says so
+    assertEquals(List.of("upstream opus is priced above strong; strong stays the most capable (the top of the "
+        + "ladder, where failed routers send requests, and what savings are counted against); ladder_rule auto "
+        + "decides by threshold for every router (price weighting needs strong the dearest)"),
+        warnings(ladder, "auto"));
     assertEquals(List.of("upstream opus is priced above strong; strong stays the most capable (the top of the "
         + "ladder, where failed routers send requests, and what savings are counted against)"),
-        warnings(ladder, "auto"));
+        warnings(ladder, "threshold"), "a rule set by hand is not auto's to explain");
+  }
+
+  @Test
+  void aLadderOfOnePriceSaysAutoHasNothingToWeigh() {
+    List<UpstreamConfig> ladder = List.of(upstream("strong", 0.2, 0.2), upstream("mid", 0.2, 0.2),
+        upstream("weak", 0.2, 0.2));
+    assertEquals(List.of("every upstream has the same price: ladder_rule auto decides by threshold for every "
+        + "router (nothing to weigh)"), warnings(ladder, "auto"));
+    assertEquals(List.of(), warnings(List.of(upstream("strong", 0.2, 0.2), upstream("weak", 0.2, 0.2)), "auto"),
+        "two upstreams: the two-model rule, whatever the prices");
   }
 }
