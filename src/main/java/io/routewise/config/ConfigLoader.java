@@ -244,7 +244,11 @@ public final class ConfigLoader {
 
   private static UpstreamConfig upstream(ConfigNode ups, String name) {
     if (!ups.has(name)) {
-      ups.problem(name, "is required (base_url and model; api_key unless the upstream needs none)");
+      List<String> others = ups.keys().stream().filter(k -> !k.equals("strong") && !k.equals("weak")).sorted().toList();
+      ups.problem(name, "is required (base_url and model; api_key unless the upstream needs none)"
+          + (others.isEmpty() ? "" : others.size() == 1
+              ? "; '" + others.get(0) + "' is read as another upstream of the ladder: is it meant to be " + name + "?"
+              : "; " + others + " are read as other upstreams of the ladder: is one of them meant to be " + name + "?"));
     }
     ConfigNode u = ups.child(name);
     Secret apiKey = u.secret("api_key", "");

@@ -67,6 +67,23 @@ class UpstreamsConfigTest {
     assertTrue(msg.contains("upstreams.strong.price.output: is required (USD per million output tokens)"), msg);
     assertTrue(msg.contains("upstreams.strong.price.outptu: unknown key (expected one of [input, output])"), msg);
     assertTrue(msg.contains("upstreams.mini.price: must be a mapping"), msg);
+    assertFalse(msg.contains("upstreams.mini.price.input"), "a price that is no mapping is one problem: " + msg);
+  }
+
+  @Test
+  void aMisspelledStrongIsOneProblemThatNamesTheEntryReadInstead() {
+    String msg = problems(THREE.replace("  strong: {", "  stronk: {"));
+    assertTrue(msg.contains("upstreams.strong: is required (base_url and model; api_key unless the upstream needs "
+        + "none); [mini, stronk] are read as other upstreams of the ladder: is one of them meant to be strong?"), msg);
+    assertFalse(msg.contains("upstreams.strong.base_url") || msg.contains("upstreams.strong.model"),
+        "said once: " + msg);
+    String two = problems("""
+        upstreams:
+          strong: {base_url: "http://a/v1", model: a}
+          waek: {base_url: "http://b/v1", model: b}
+        """);
+    assertTrue(two.contains("upstreams.weak: is required (base_url and model; api_key unless the upstream needs "
+        + "none); 'waek' is read as another upstream of the ladder: is it meant to be weak?"), two);
   }
 
   @Test
