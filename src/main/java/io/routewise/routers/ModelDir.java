@@ -164,7 +164,9 @@ public final class ModelDir {
         if (named.isPresent()) {
           placed.put(u.name(), named.get());
         } else {
-          unplaced.add("upstreams." + u.name() + " (model '" + u.model() + "')");
+          List<String> near = nearIds(u.model(), models);
+          unplaced.add("upstreams." + u.name() + " (model '" + u.model() + "'"
+              + (near.isEmpty() ? "" : "; ids like it: " + String.join(", ", near)) + ")");
         }
       }
     }
@@ -245,6 +247,23 @@ public final class ModelDir {
       return lower.startsWith(name + "-") && SNAPSHOT.matcher(lower.substring(name.length() + 1)).matches();
     }).toList();
     return snapshots.size() == 1 ? java.util.Optional.of(snapshots.get(0)) : java.util.Optional.empty();
+  }
+
+  /**
+   * Trained ids that begin with {@code model}'s name as the data spells it (at most 8): the snapshots
+   * of a name that has several ({@code gpt-4o}), so an unplaceable upstream's fix is found at once.
+   */
+  static List<String> nearIds(String model, List<String> models) {
+    String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+    if (name.isEmpty()) {
+      return List.of();
+    }
+    List<String> snapshots = models.stream().filter(m -> {
+      String lower = m.toLowerCase(java.util.Locale.ROOT);
+      return lower.startsWith(name + "-") && SNAPSHOT.matcher(lower.substring(name.length() + 1)).matches();
+    }).sorted().toList();
+    return !snapshots.isEmpty() ? snapshots : models.stream()
+        .filter(m -> m.toLowerCase(java.util.Locale.ROOT).startsWith(name)).sorted().limit(8).toList();
   }
 
   /** An upstream's {@code router_model}, which must be one of this directory's models. */

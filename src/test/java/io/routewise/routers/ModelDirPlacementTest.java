@@ -102,7 +102,8 @@ class ModelDirPlacementTest {
     IOException e = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
         upstream("strong", "gpt-4o", null), upstream("sonnet", "claude-3-5-sonnet", null),
         upstream("weak", "llama3.1:8b", null))));
-    assertTrue(e.getMessage().contains("upstreams.sonnet (model 'claude-3-5-sonnet')"), e.getMessage());
+    assertTrue(e.getMessage().contains("upstreams.sonnet (model 'claude-3-5-sonnet'; ids like it: "
+        + "claude-3-5-sonnet-20240620, claude-3-5-sonnet-20241022)"), "says which two: " + e.getMessage());
     assertEquals("gpt-4o-2024-05-13", md.upstreamModel(context(Map.of(), upstream("strong", "gpt-4o", null),
         upstream("weak", "llama3.1:8b", null)), true), "an ambiguous strong keeps the default, as before");
   }
