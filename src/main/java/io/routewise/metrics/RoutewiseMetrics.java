@@ -231,6 +231,9 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
    * to stop listening for GC events.
    */
   public AutoCloseable bindJvm() {
+    // process_cpu_time_ns_total: a unit abbreviation promtool rejects, and process_cpu_usage says it already
+    registry.config().meterFilter(io.micrometer.core.instrument.config.MeterFilter.deny(
+        id -> id.getName().equals("process.cpu.time")));
     new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
     new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
     new io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics().bindTo(registry);
