@@ -215,6 +215,7 @@ public final class LabelCommand implements Callable<Integer> {
       boolean judgePriced = judgeAs.equals(judgeUpstream.model());
       // Ctrl-C: what was paid for is in the output already; say what it was and how to go on
       Thread onInterrupt = new Thread(() -> {
+        System.err.println(); // off the progress bar's line
         System.out.println("INTERRUPTED: every prompt labeled so far is in " + output
             + "; run the same command again to go on from there");
         report(labeled, judgeUpstream, judgePriced, judgeTally, written.get(), empty.get());
@@ -293,10 +294,11 @@ public final class LabelCommand implements Callable<Integer> {
       }
       long incomplete = labeled.stream().mapToLong(l -> l.tally().failed.get()).sum() + judgeTally.failed.get();
       if (incomplete > 0) {
-        // a script must know the file is not finished: the same command again asks only for what is missing
+        // a script must know the file is not finished; its own status, since some failures (a prompt too long for
+        // a model, a judge that gives no rating) come back on every rerun, and a loop until 0 would pay for ever
         System.out.println("INCOMPLETE: some outcomes are missing (the warnings above); run the same command again "
             + "to ask only for those");
-        return 1;
+        return 3;
       }
       return 0;
     } finally {

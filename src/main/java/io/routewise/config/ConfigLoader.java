@@ -250,7 +250,8 @@ public final class ConfigLoader {
               ? "; '" + others.get(0) + "' is read as another upstream of the ladder: is it meant to be " + name + "?"
               : "; " + others + " are read as other upstreams of the ladder: is one of them meant to be " + name + "?"));
     }
-    ConfigNode u = ups.child(name);
+    // missing: said once above, not also as its base_url and model being required
+    ConfigNode u = ups.has(name) ? ups.child(name) : ConfigNode.quiet(ups.pathOf(name));
     Secret apiKey = u.secret("api_key", "");
     UpstreamConfig cfg = new UpstreamConfig(
         name,

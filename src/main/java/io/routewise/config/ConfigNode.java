@@ -73,9 +73,14 @@ public final class ConfigNode {
     }
     if (!(v instanceof Map)) {
       problems.add(pathOf(key), "must be a mapping, got " + describe(v));
-      return empty(pathOf(key), problems);
+      return quiet(pathOf(key)); // price: 8 is one problem, not also its input and output being required
     }
     return new ConfigNode(pathOf(key), stringKeys((Map<Object, Object>) v), problems);
+  }
+
+  /** An empty node whose problems go nowhere: what stands for a key already reported missing or misshapen. */
+  public static ConfigNode quiet(String path) {
+    return empty(path, new ConfigProblems());
   }
 
   /** Whether {@code key} holds a mapping (without reporting anything when it does not). */

@@ -96,6 +96,10 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
 
   public RoutewiseMetrics(PrometheusMeterRegistry registry) {
     this.registry = registry;
+    // before any meter (Micrometer warns about a filter added later): bindJvm's process_cpu_time_ns_total has
+    // a unit abbreviation promtool rejects, and process_cpu_usage says it already
+    registry.config().meterFilter(io.micrometer.core.instrument.config.MeterFilter.deny(
+        id -> id.getName().equals("process.cpu.time")));
     MeterRegistry r = registry;
     requests = Counter.builder("routewise.requests")
         .description("Chat completion requests by router, route and HTTP status").withRegistry(r);
@@ -231,9 +235,6 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
    * to stop listening for GC events.
    */
   public AutoCloseable bindJvm() {
-    // process_cpu_time_ns_total: a unit abbreviation promtool rejects, and process_cpu_usage says it already
-    registry.config().meterFilter(io.micrometer.core.instrument.config.MeterFilter.deny(
-        id -> id.getName().equals("process.cpu.time")));
     new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
     new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
     new io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics().bindTo(registry);

@@ -261,7 +261,7 @@ public final class ModelDir {
     List<String> snapshots = models.stream().filter(m -> {
       String lower = m.toLowerCase(java.util.Locale.ROOT);
       return lower.startsWith(name + "-") && SNAPSHOT.matcher(lower.substring(name.length() + 1)).matches();
-    }).sorted().toList();
+    }).sorted().limit(8).toList();
     return !snapshots.isEmpty() ? snapshots : models.stream()
         .filter(m -> m.toLowerCase(java.util.Locale.ROOT).startsWith(name)).sorted().limit(8).toList();
   }

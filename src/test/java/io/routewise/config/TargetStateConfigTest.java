@@ -33,6 +33,15 @@ class TargetStateConfigTest {
   }
 
   @Test
+  void aTargetWithATypoReportsTheTypoBesideTheMissingTarget() {
+    // a problem reported on a mapping hides nothing beneath it: only a missing or misshapen key does
+    String msg = problems(yaml("", "", "",
+        "routers: {random: {target: {strong_shar: 0.3, min_alpha: 0.9, max_alpha: 0.1}}}"));
+    assertTrue(msg.contains("routers.random.target.strong_shar: unknown key"), msg);
+    assertTrue(msg.contains("routers.random.target: give strong_share"), msg);
+  }
+
+  @Test
   void pricesAreReadPerUpstreamAndAbsentMeansNone() {
     RoutewiseConfig c = parse(yaml(", price: {input: 2.5, output: 10}", "", "", ""));
     assertEquals(new Price(2.5, 10), c.strong().price());

@@ -71,6 +71,14 @@ class UpstreamsConfigTest {
   }
 
   @Test
+  void aMisshapenUpstreamHidesNothingOfAnotherWhoseNameItBegins() {
+    String msg = problems(THREE.replace("  mini:\n", "  gpt-4: 8\n  gpt-4.1: {base_url: \"http://a/v1\"}\n  mini:\n"));
+    assertTrue(msg.contains("upstreams.gpt-4: must be a mapping"), msg);
+    assertTrue(msg.contains("upstreams.gpt-4.1.model: is required"), msg);
+    assertFalse(msg.contains("upstreams.gpt-4.model"), msg);
+  }
+
+  @Test
   void aMisspelledStrongIsOneProblemThatNamesTheEntryReadInstead() {
     String msg = problems(THREE.replace("  strong: {", "  stronk: {"));
     assertTrue(msg.contains("upstreams.strong: is required (base_url and model; api_key unless the upstream needs "
