@@ -100,8 +100,9 @@ public final class Routewise implements AutoCloseable {
     ladderWarnings(upstreams, ruleSetting, rules).forEach(LOG::warn);
     metrics.prices(upstreams);
     Map<String, TargetController> targets = new LinkedHashMap<>();
+    double priceRatio = belowTopPriceRatio(upstreams);
     config.targets().forEach((name, target) ->
-        targets.put(name, new TargetController(name, target, System::currentTimeMillis)));
+        targets.put(name, new TargetController(name, target, System::currentTimeMillis, priceRatio)));
     SessionPinning pinning = config.routing().sessionPinning();
     // Redis only when there is something to share: a target's window, or session pins.
     StateStore store = config.state().shared() && (!targets.isEmpty() || pinning.enabled())
@@ -197,6 +198,21 @@ public final class Routewise implements AutoCloseable {
           + "(nothing to weigh)");
     }
     return warnings;
+  }
+
+  /**
+   * What an answer below the top costs beside one of the top, as a budget target first estimates it:
+   * the mean over the other upstreams of their price (input + output) over the top's; NaN unless
+   * every upstream is priced and the top's price is above 0.
+   */
+  static double belowTopPriceRatio(List<UpstreamConfig> upstreams) {
+    io.routewise.config.Price top = upstreams.get(0).price();
+    if (top == null || top.input() + top.output() <= 0
+        || upstreams.stream().anyMatch(u -> u.price() == null)) {
+      return Double.NaN;
+    }
+    return upstreams.subList(1, upstreams.size()).stream()
+        .mapToDouble(u -> (u.price().input() + u.price().output()) / (top.input() + top.output())).average().orElse(Double.NaN);
   }
 
   /** Whether auto put some router of a ladder under the price-weighted rule (routewise before auto did not). */

@@ -55,12 +55,25 @@ public final class TargetController {
   private double costStrong = Double.NaN;
   private double costWeak = Double.NaN;
   private double localPart = 1.0;
+  /** What an answer below the top costs beside one of the top, from the config's prices; NaN when unknown. */
+  private final double priceRatio;
 
   /**
    * @param clock wall-clock millis: slices are numbered by it, so replicas' clocks must agree within
    *     a slice (a twelfth of the window)
    */
   public TargetController(String router, TargetConfig target, LongSupplier clock) {
+    this(router, target, clock, Double.NaN);
+  }
+
+  /**
+   * @param priceRatio what an answer below the top costs beside one of the top, from the upstreams'
+   *     prices (NaN: unknown). A budget needs both sides' cost per answer; while the window has
+   *     answers of one side only (every request went strong at the start α), the other is this
+   *     ratio times it, so α can move at all; measured costs take over as soon as there are some.
+   */
+  public TargetController(String router, TargetConfig target, LongSupplier clock, double priceRatio) {
+    this.priceRatio = priceRatio;
     this.router = router;
     this.target = target;
     this.clock = clock;
@@ -229,6 +242,13 @@ public final class TargetController {
 
   /** The strong share that spends {@code usdPerHour} at {@code perSecond} requests; NaN when unknown. */
   private double budgetShare(double usdPerHour, double perSecond) {
+    double costStrong = this.costStrong;
+    double costWeak = this.costWeak;
+    if (Double.isNaN(costWeak) && priceRatio >= 0) {
+      costWeak = costStrong * priceRatio; // NaN while strong is unknown too
+    } else if (Double.isNaN(costStrong) && priceRatio > 0) {
+      costStrong = costWeak / priceRatio;
+    }
     if (perSecond <= 0 || Double.isNaN(costStrong) || Double.isNaN(costWeak)) {
       return Double.NaN;
     }

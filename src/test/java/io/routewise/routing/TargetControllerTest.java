@@ -166,6 +166,43 @@ class TargetControllerTest {
   }
 
   @Test
+  void aBudgetStartingWithEveryRequestStrongMovesOnThePricesUntilWeakAnswersAreSeen() {
+    // α starts at 0: every request goes strong, so the window has no weak answer to cost. With the
+    // prices' ratio (weak a tenth of strong) α moves; without it, it stayed at 0 and spent 3x the budget.
+    TargetConfig budget = new TargetConfig(TargetConfig.Kind.USD_PER_HOUR, 108, 0, 1, Duration.ofSeconds(60), 0.0);
+    for (double ratio : new double[] {0.1, Double.NaN}) {
+      ManualClock clock = new ManualClock(T0);
+      TargetController c = new TargetController("r", budget, clock, ratio);
+      Random rnd = new Random(5);
+      long nextSync = clock.getAsLong() + 1000;
+      int strong = 0;
+      int counted = 0;
+      for (int i = 0; i < 6000; i++) {
+        double r = rnd.nextDouble();
+        Route route = ThresholdRule.route(r, c.alpha());
+        c.decided(r, route);
+        c.answered(route, route == Route.STRONG ? 0.01 : 0.001);
+        if (i >= 3000) {
+          strong += route == Route.STRONG ? 1 : 0;
+          counted++;
+        }
+        clock.advance(100);
+        if (clock.getAsLong() >= nextSync) {
+          c.tick(c.snapshot(), null);
+          nextSync += 1000;
+        }
+      }
+      if (Double.isNaN(ratio)) {
+        assertEquals(0.0, c.alpha(), "no price and no weak answer: nothing to estimate from");
+      } else {
+        double expected = (0.003 - 0.001) / (0.01 - 0.001);
+        assertEquals(expected, (double) strong / counted, 0.02, "then the measured costs hold the budget");
+        assertEquals(108, c.observedUsdPerHour(), 108 * 0.05);
+      }
+    }
+  }
+
+  @Test
   void mergesTheOtherReplicasWindowsSliceBySlice() {
     ManualClock clock = new ManualClock(T0);
     TargetController a = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
