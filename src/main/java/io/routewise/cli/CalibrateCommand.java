@@ -57,13 +57,13 @@ public final class CalibrateCommand implements Callable<Integer> {
   @Mixin
   CostOptions pricing = new CostOptions();
 
-  @Option(names = "--strong-model")
+  @Option(names = "--strong-model", description = "Trained model id standing for the strong upstream.")
   String strongModel;
 
-  @Option(names = "--weak-model")
+  @Option(names = "--weak-model", description = "Trained model id standing for the weak upstream.")
   String weakModel;
 
-  @Option(names = "--quiet")
+  @Option(names = "--quiet", description = "No progress bar.")
   boolean quiet;
 
   @Mixin

@@ -62,7 +62,7 @@ public final class EvalCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "Seed of the random baseline (default ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--quiet")
+  @Option(names = "--quiet", description = "No progress bar.")
   boolean quiet;
 
   @Option(names = "--prices", description = "Prices file (USD per million tokens, as ../shared/data/prices.json): "

@@ -103,7 +103,7 @@ public final class LabelCommand implements Callable<Integer> {
       description = "Where the mf whose model ids the outcomes use lives (default: the config's models_dir).")
   Path modelsDir;
 
-  @Option(names = "--quiet")
+  @Option(names = "--quiet", description = "No progress bar.")
   boolean quiet;
 
   /** Why the run stopped early: an upstream or the judge answered 401, 403 or 404 (a wrong key, URL or model). */

@@ -59,13 +59,13 @@ public final class ReplayCommand implements Callable<Integer> {
   @Option(names = "--plot", description = "Write the strong share over time to this PNG.")
   Path plot;
 
-  @Option(names = "--strong-model")
+  @Option(names = "--strong-model", description = "Trained model id standing for the strong upstream.")
   String strongModel;
 
-  @Option(names = "--weak-model")
+  @Option(names = "--weak-model", description = "Trained model id standing for the weak upstream.")
   String weakModel;
 
-  @Option(names = "--quiet")
+  @Option(names = "--quiet", description = "No progress bar.")
   boolean quiet;
 
   @Mixin
@@ -77,6 +77,7 @@ public final class ReplayCommand implements Callable<Integer> {
       System.err.println("--strong-share must be in [0, 1], --rate > 0, --window-s >= 1, --sync-ms >= 1");
       return 2;
     }
+    int windowRequests = (int) Math.round(windowSeconds * rate);
     List<double[]> scored = new ArrayList<>();
     try (RouterSetup setup = new RouterSetup(opts, strongModel);
         Router r = setup.load(router, strongModel, weakModel)) {
@@ -85,6 +86,13 @@ public final class ReplayCommand implements Callable<Integer> {
         Collections.shuffle(prompts, new Random(seed));
         if (limit != null && prompts.size() > limit) {
           prompts = prompts.subList(0, limit);
+        }
+        if (prompts.size() < windowRequests) {
+          // the replay reports per window: a phase shorter than one has no window to report
+          System.err.printf(Locale.ROOT, "%s: %d prompts, fewer than one window's worth (--window-s %d x --rate %s = %d); "
+              + "lower --window-s or --rate, or give more prompts%n", p, prompts.size(), windowSeconds, fmt(rate),
+              windowRequests);
+          return 2;
         }
         scored.add(PromptFiles.score(r, router + " " + p.getFileName(), prompts, !quiet));
       }
@@ -106,7 +114,7 @@ public final class ReplayCommand implements Callable<Integer> {
     List<TargetReplay.Phase> summary = TargetReplay.phases(result, windows, tolerance);
 
     String name = router.contains("=") ? router.substring(0, router.indexOf('=')) : router;
-    int perWindow = (int) Math.round(windowSeconds * rate);
+    int perWindow = windowRequests;
     System.out.printf(Locale.ROOT, "%s, target %.2f strong, %d requests at %s/s, windows of %d s (%d requests, binomial sd %.1f points)%n",
         name, share, total, fmt(rate), windowSeconds, perWindow, 100 * Math.sqrt(share * (1 - share) / perWindow));
     System.out.printf(Locale.ROOT, "fixed α %.5f (calibrated on all of %s)%n", fixedAlpha, phases.get(0).getFileName());

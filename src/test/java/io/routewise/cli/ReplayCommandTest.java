@@ -52,4 +52,22 @@ class ReplayCommandTest {
     byte[] head = Arrays.copyOf(Files.readAllBytes(png), 4);
     assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, head);
   }
+
+  @Test
+  void aPhaseShorterThanOneWindowIsRefusedSayingWhy(@TempDir Path tmp) throws Exception {
+    Path few = prompts(tmp, "few", 300, 20, 600, 3);
+    java.io.PrintStream oldErr = System.err;
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    int rc;
+    try {
+      rc = BertCommandsTest.run(System.out, "replay", "--router", "length", "--phase", few.toString(), few.toString(),
+          "--strong-share", "0.3", "--rate", "20", "--window-s", "60", "--quiet");
+    } finally {
+      System.setErr(oldErr);
+    }
+    String text = err.toString(StandardCharsets.UTF_8);
+    assertEquals(2, rc, text);
+    assertTrue(text.contains("300 prompts, fewer than one window's worth (--window-s 60 x --rate 20 = 1200)"), text);
+  }
 }
