@@ -289,7 +289,8 @@ public final class LabelCommand implements Callable<Integer> {
       List<String> none = labeled.stream().filter(l -> l.tally().judged.get() == 0 && todo.stream().anyMatch(
           p -> missing(written0.get(p.get("id").asText()), List.of(l.modelId())) > 0)).map(l -> l.config().name()).toList();
       if (!none.isEmpty()) {
-        System.out.println("ERROR: no outcome at all for " + none);
+        System.out.println("ERROR: no outcome at all for " + none + " (the warnings above say why); once fixed, the "
+            + "same command again asks only for what is missing");
         return 1;
       }
       long incomplete = labeled.stream().mapToLong(l -> l.tally().failed.get()).sum() + judgeTally.failed.get();

@@ -25,9 +25,11 @@ final class AccessLog {
   static void chat(Context ctx, RoutingDecision d, int status, String errorCode, long receivedNanos) {
     StringBuilder b = start(ctx, status, receivedNanos);
     if (d != null) {
-      b.append(" router=").append(d.router())
-          .append(" win_rate=").append(String.format(Locale.ROOT, "%.4f", d.strongWinRate()))
-          .append(" threshold=").append(d.threshold());
+      b.append(" router=").append(d.router());
+      if (!Double.isNaN(d.strongWinRate()) && !d.fellBack()) { // a pinned turn, a failed router: no estimate
+        b.append(" win_rate=").append(String.format(Locale.ROOT, "%.4f", d.strongWinRate()));
+      }
+      b.append(" threshold=").append(d.threshold());
       String model = ctx.res().getHeader("x-routewise-model"); // "strong gpt-4o", the one that answered
       if (model != null) {
         int space = model.indexOf(' ');

@@ -11,7 +11,7 @@ final class DecisionHeaders {
     var res = ctx.res();
     res.setHeader("x-routewise-router", d.router());
     served(ctx, d.upstream(), upstreamModel);
-    if (!Double.isNaN(d.strongWinRate())) { // NaN: a pinned session's turn, the router was not asked
+    if (!Double.isNaN(d.strongWinRate()) && !d.fellBack()) { // a pinned turn, a failed router: no estimate
       res.setHeader("x-routewise-win-rate", sixDecimals(d.strongWinRate()));
     }
     res.setHeader("x-routewise-threshold", Double.toString(d.threshold()));

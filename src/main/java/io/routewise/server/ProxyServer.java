@@ -243,10 +243,13 @@ public final class ProxyServer implements AutoCloseable {
         io.routewise.routing.Prompt.of(request.prompt()));
     RoutingDecision d = preview.decision();
     UpstreamClient upstream = upstreams.stream().filter(u -> u.name().equals(d.upstream())).findFirst().orElseThrow();
-    ObjectNode out = MAPPER.createObjectNode()
-        .put("router", d.router())
-        .put("strong_win_rate", d.strongWinRate())
-        .put("threshold", d.threshold())
+    ObjectNode out = MAPPER.createObjectNode().put("router", d.router());
+    if (d.fellBack()) {
+      out.putNull("strong_win_rate"); // no estimate: the router failed, and the request goes strong
+    } else {
+      out.put("strong_win_rate", d.strongWinRate());
+    }
+    out.put("threshold", d.threshold())
         .put("route", d.upstream())
         .put("model", upstream.config().model())
         .put("upstream", upstream.name());

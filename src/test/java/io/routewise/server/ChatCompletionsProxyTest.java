@@ -99,7 +99,13 @@ class ChatCompletionsProxyTest {
     assertEquals(200, r.statusCode());
     assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow());
     assertEquals("boom", r.headers().firstValue("x-routewise-router-error").orElseThrow());
-    assertTrue(f.get("/metrics").body().contains("routewise_router_failures_total{kind=\"boom\",router=\"broken\"} 1.0"));
+    assertFalse(r.headers().firstValue("x-routewise-win-rate").isPresent(), "the router gave no estimate");
+    JsonNode route = JSON.readTree(f.post("/v1/route", "{\"model\":\"router-broken-0.99\",\"messages\":"
+        + "[{\"role\":\"user\",\"content\":\"x\"}]}").body());
+    assertTrue(route.get("strong_win_rate").isNull(), route.toString());
+    assertEquals("boom", route.get("router_error").asText());
+    assertTrue(f.get("/metrics").body().contains("routewise_router_failures_total{kind=\"boom\",router=\"broken\"} 2.0"),
+        "the chat's failure and /v1/route's");
   }
 
   @Test
