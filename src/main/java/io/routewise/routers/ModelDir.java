@@ -304,8 +304,10 @@ public final class ModelDir {
     if (!wanted.equals(embeddingModel())) {
       throw new IOException(dir + " was trained on the embedding '" + embeddingModel() + "', but this router is set"
           + " to use '" + wanted + "' (" + (setting != null ? ctx.settings().pathOf("embedding_model")
-          : "embedding.model") + "); retrain it with 'routewise train --embedding-model " + wanted + "', or set "
-          + ctx.settings().pathOf("embedding_model") + ": " + embeddingModel());
+          : "embedding.model") + "); retrain it with 'routewise train " + manifest.path("kind").asText("mf").replace("sw_ranking", "sw")
+          + " --embedding-model " + wanted + "', or use the embedding it was trained on: "
+          + ctx.settings().pathOf("embedding_model") + ": " + embeddingModel() + " in a config, --embedding-model "
+          + embeddingModel() + " on the command line");
     }
     Embedder embedder;
     try {

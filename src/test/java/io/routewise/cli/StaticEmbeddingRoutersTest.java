@@ -232,7 +232,9 @@ class StaticEmbeddingRoutersTest {
   void aRouterTrainedOnTheTableFailsToStartUnderTheDefaultEmbeddingNamingTheFix() {
     String problem = startProblem("all-minilm-l6-v2-q", "sw_ranking: {model_dir: \"" + sw + "\"}");
     assertTrue(problem.contains("trained on the embedding '" + STATIC + "'")
-        && problem.contains("routers.sw_ranking.embedding_model: " + STATIC), problem);
+        && problem.contains("routers.sw_ranking.embedding_model: " + STATIC)
+        && problem.contains("'routewise train sw --embedding-model all-minilm-l6-v2-q'")
+        && problem.contains("--embedding-model " + STATIC + " on the command line"), problem);
   }
 
   @Test
