@@ -90,6 +90,10 @@ public final class LatencyCommand implements Callable<Integer> {
       if (longTokens > 0) {
         buckets.add(joined(prompts, tokens, longTokens, Math.max(1, perBucket / 4)));
         labels.add("~" + longTokens);
+        if (buckets.get(buckets.size() - 1).isEmpty()) {
+          System.err.printf(Locale.ROOT, "--long-tokens %d: the input's prompts, all joined, come to fewer tokens; "
+              + "no ~%d row (give more prompts)%n", longTokens, longTokens);
+        }
       }
       System.out.printf("%-14s | %-11s | %5s | %9s | %9s | %9s%n", "router", "tokens", "n", "p50 us", "p99 us", "mean us");
       System.out.println("-".repeat(72));

@@ -201,6 +201,10 @@ public final class TrainCommand implements Runnable {
       if (set.train().isEmpty()) {
         throw new IllegalArgumentException("--holdout " + holdout + " leaves no prompt to train on");
       }
+      if (set.heldOut().isEmpty() && !holdout.equals("none")) {
+        System.err.println("--holdout " + holdout + " holds out no prompt of these " + set.data().prompts().size()
+            + ": nothing is measured on unseen prompts (the manifest's held-out figures are empty)");
+      }
       return set;
     }
   }
