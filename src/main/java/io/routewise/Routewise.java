@@ -185,7 +185,8 @@ public final class Routewise implements AutoCloseable {
       }
       warnings.add(w.append("; a local model: price: {input: 0, output: 0}").toString());
     }
-    boolean autoOnLadder = upstreams.size() > 2 && LadderRule.AUTO.equals(ruleSetting);
+    // said once: a missing price above already says auto falls back
+    boolean autoOnLadder = upstreams.size() > 2 && LadderRule.AUTO.equals(ruleSetting) && warnings.isEmpty();
     upstreams.stream().filter(u -> top.price() != null && u.price() != null
             && u.price().input() + u.price().output() > top.price().input() + top.price().output())
         .forEach(u -> warnings.add("upstream " + u.name() + " is priced above strong; strong stays the most capable "
