@@ -101,6 +101,15 @@ public final class Routewise implements AutoCloseable {
     metrics.prices(upstreams);
     Map<String, TargetController> targets = new LinkedHashMap<>();
     double priceRatio = belowTopPriceRatio(upstreams);
+    List<String> unmeteredStreams = upstreams.stream().filter(u -> !u.streamUsage()).map(UpstreamConfig::name).toList();
+    config.targets().forEach((name, target) -> {
+      if (target.kind() == io.routewise.config.TargetConfig.Kind.USD_PER_HOUR && !unmeteredStreams.isEmpty()) {
+        // a budget sees only answers that carry usage: streams that did not ask for it leave it blind
+        LOG.warn("routers.{}.target usd_per_hour: streams whose client did not ask for usage are not metered on {} "
+            + "(set stream_usage: true on them); a budget with no metered answer keeps its initial_alpha", name,
+            unmeteredStreams);
+      }
+    });
     config.targets().forEach((name, target) ->
         targets.put(name, new TargetController(name, target, System::currentTimeMillis, priceRatio)));
     SessionPinning pinning = config.routing().sessionPinning();
