@@ -109,9 +109,8 @@ public final class Routewise implements AutoCloseable {
             + "(set stream_usage: true on them); a budget with no metered answer keeps its initial_alpha", name,
             unmeteredStreams);
       }
+      targets.put(name, new TargetController(name, target, System::currentTimeMillis, priceRatio));
     });
-    config.targets().forEach((name, target) ->
-        targets.put(name, new TargetController(name, target, System::currentTimeMillis, priceRatio)));
     SessionPinning pinning = config.routing().sessionPinning();
     // Redis only when there is something to share: a target's window, or session pins.
     StateStore store = config.state().shared() && (!targets.isEmpty() || pinning.enabled())
