@@ -23,7 +23,8 @@ import java.util.function.LongSupplier;
  * win rates (and, for a budget, on the request rate and the cost per call), never on the routes α
  * chose: there is no feedback loop to ring. α follows the distribution through a low-pass filter.
  *
- * <p><b>A budget</b> becomes a share: with request rate r (per second, in the window), mean cost per
+ * <p><b>A budget</b> becomes a share: with request rate r (per second: each replica's requests in
+ * the window over the time its window covers, summed over replicas), mean cost per
  * strong answer c_s and per weak answer c_w, the share that spends B USD per hour is
  * {@code (B / 3600 / r - c_w) / (c_s - c_w)}, clamped to [0, 1]. With more than two upstreams,
  * "strong" is the top of the ladder, α steers the share sent there, and c_w is the mean cost of
@@ -172,10 +173,15 @@ public final class TargetController {
     double spendWeak = 0;
     long answeredStrong = 0;
     long answeredWeak = 0;
-    long firstStart = Long.MAX_VALUE;
-    long localRequests = 0;
+    // Rates are summed replica by replica, each over the time its own slices cover: one that has
+    // just (re)started has seconds of traffic, and dividing the merged count by the oldest
+    // replica's span would read its share of the rate as a fraction of what it is.
+    double perSecond = 0;
+    double usdPerSecond = 0;
+    double localPerSecond = 0;
     for (WindowSnapshot s : all) {
-      firstStart = Math.min(firstStart, s.startedAtMillis());
+      long requestsOf = 0;
+      double spendOf = 0;
       for (WindowSnapshot.Slice slice : s.slices()) {
         if (slice.index() < oldest || slice.index() > current) {
           continue; // outside the window (or a replica whose clock runs ahead)
@@ -191,33 +197,37 @@ public final class TargetController {
         spendWeak += slice.spendWeak();
         answeredStrong += slice.answeredStrong();
         answeredWeak += slice.answeredWeak();
-        if (s == mine) {
-          localRequests += slice.strong() + slice.weak();
-        }
+        requestsOf += slice.strong() + slice.weak();
+        spendOf += slice.spendStrong() + slice.spendWeak();
+      }
+      // Seconds this replica's slices cover: from the window's start, or its own start when later.
+      double covered = Math.max(1000, Math.min(now - oldest * window.sliceMillis(), now - s.startedAtMillis())) / 1000.0;
+      perSecond += requestsOf / covered;
+      usdPerSecond += spendOf / covered;
+      if (s == mine) {
+        localPerSecond = requestsOf / covered;
       }
     }
     long requests = strong + weak;
-    // Seconds the merged slices cover: from the oldest slice's start (or the first replica's start) to now.
-    double covered = Math.max(1, Math.min(now - oldest * window.sliceMillis(), now - firstStart)) / 1000.0;
     replicas = all.size();
     observedShare = requests == 0 ? Double.NaN : (double) strong / requests;
     windowSpend = spendStrong + spendWeak;
-    observedUsdPerHour = windowSpend / covered * 3600;
+    observedUsdPerHour = usdPerSecond * 3600;
     if (answeredStrong > 0) {
       costStrong = spendStrong / answeredStrong;
     }
     if (answeredWeak > 0) {
       costWeak = spendWeak / answeredWeak;
     }
-    if (others != null && requests > 0) {
-      localPart = (double) localRequests / requests;
+    if (others != null && perSecond > 0) {
+      localPart = localPerSecond / perSecond;
     }
 
     double share = target.value();
     if (target.kind() == TargetConfig.Kind.USD_PER_HOUR) {
       // Alone (no Redis, or Redis down), a replica holds the part of the budget its traffic had.
       double budget = target.value() * (others == null ? localPart : 1.0);
-      share = budgetShare(budget, requests / covered);
+      share = budgetShare(budget, perSecond);
       wantedShare = share;
     }
     if (!estimated && all.size() > 1) {

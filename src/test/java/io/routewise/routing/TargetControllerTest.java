@@ -294,4 +294,46 @@ class TargetControllerTest {
     assertEquals(expected, a.wantedShare(), 0.01, "alone");
     assertEquals(expected, b.wantedShare(), 0.01, "alone");
   }
+
+  @Test
+  void aBudgetHoldsThroughAReplicaRestartBecauseEachReplicasRateIsOverItsOwnTime() {
+    ManualClock clock = new ManualClock(T0);
+    TargetConfig budget = new TargetConfig(TargetConfig.Kind.USD_PER_HOUR, 144, 0, 1, Duration.ofSeconds(60), 0.5);
+    TargetController a = new TargetController("r", budget, clock);
+    TargetController b = new TargetController("r", budget, clock);
+    double spentAfterRestart = 0;
+    double maxWanted = 0;
+    for (int s = 0; s < 150; s++) {
+      if (s == 90) {
+        b = new TargetController("r", budget, clock); // b restarts: its window starts empty, its old one is gone
+      }
+      for (int i = 0; i < 10; i++) { // 10 requests a second on each replica
+        for (TargetController c : List.of(a, b)) {
+          double r = even(s * 20 + i + (c == a ? 0 : 10));
+          Route route = ThresholdRule.route(r, c.alpha());
+          c.decided(r, route);
+          double usd = route == Route.STRONG ? 0.01 : 0.001;
+          c.answered(route, usd);
+          if (s >= 90) {
+            spentAfterRestart += usd;
+          }
+        }
+      }
+      clock.advance(1000);
+      WindowSnapshot sa = a.snapshot();
+      WindowSnapshot sb = b.snapshot();
+      a.tick(sa, List.of(sb));
+      b.tick(sb, List.of(sa));
+      if (s >= 90) {
+        maxWanted = Math.max(maxWanted, Math.max(a.wantedShare(), b.wantedShare()));
+      }
+    }
+    // 20 requests a second throughout: $144 an hour is a strong share of (0.002 - 0.001) / (0.01 - 0.001).
+    // Dividing the merged window by the older replica's minute read the restarted one's seconds of
+    // traffic as a fraction of its rate, and let both spend up to ~40% over the budget for a window.
+    double expected = (0.002 - 0.001) / (0.01 - 0.001);
+    assertEquals(expected, maxWanted, 0.03, "the wanted share after the restart");
+    assertEquals(144.0 / 60, spentAfterRestart, 144.0 / 60 * 0.1, "USD spent in the minute after the restart");
+    assertEquals(144, a.observedUsdPerHour(), 144 * 0.1);
+  }
 }
