@@ -3,6 +3,7 @@ package io.routewise.state;
 import io.routewise.config.StateConfig;
 import io.routewise.routing.StateStore;
 import io.routewise.routing.WindowSnapshot;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,6 +18,7 @@ import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.Pipeline;
 import redis.clients.jedis.RedisProtocol;
 import redis.clients.jedis.Response;
+import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.params.SetParams;
 import redis.clients.jedis.util.JedisURIHelper;
 
@@ -166,25 +168,51 @@ public final class RedisStateStore implements StateStore {
     T run(Jedis j) throws Exception;
   }
 
-  /** Runs on this thread's connection; any failure closes it, so the next call starts afresh. */
+  /**
+   * Runs on this thread's connection; any failure closes it, so the next call starts afresh. A
+   * connection that was idle across a Redis restart is found broken only when used: that call is
+   * run once more on a new connection (every call here is safe to repeat), except after a timeout,
+   * which a second try would only double.
+   */
   private <T> T call(Call<T> body) throws Exception {
     if (closed) {
       throw new IllegalStateException("state store closed");
     }
     Jedis j = connection.get();
-    if (j == null) {
-      j = new Jedis(new HostAndPort(uri.getHost(), uri.getPort() < 0 ? 6379 : uri.getPort()), clientConfig);
-      connection.set(j);
-      open.add(j);
+    if (j != null) {
+      try {
+        return body.run(j);
+      } catch (Exception | Error e) {
+        drop(j);
+        if (!(e instanceof JedisConnectionException) || timedOut(e)) {
+          throw e;
+        }
+      }
     }
+    j = new Jedis(new HostAndPort(uri.getHost(), uri.getPort() < 0 ? 6379 : uri.getPort()), clientConfig);
+    connection.set(j);
+    open.add(j);
     try {
       return body.run(j);
     } catch (Exception | Error e) {
-      connection.remove();
-      open.remove(j);
-      closeQuietly(j);
+      drop(j);
       throw e;
     }
+  }
+
+  private static boolean timedOut(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SocketTimeoutException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void drop(Jedis j) {
+    connection.remove();
+    open.remove(j);
+    closeQuietly(j);
   }
 
   private static void closeQuietly(Jedis j) {

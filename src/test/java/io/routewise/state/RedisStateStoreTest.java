@@ -131,4 +131,16 @@ class RedisStateStoreTest {
       assertEquals(List.of(), s.exchange("mf", window("ra", 0.4, 5)));
     }
   }
+
+  @Test
+  void aConnectionLeftIdleAcrossARedisRestartIsReplacedWithoutFailingTheCall() throws Exception {
+    try (RedisStateStore s = new RedisStateStore(config(redis.url(), 1000))) {
+      assertEquals("strong", s.pinIfAbsent("abc", "strong", Duration.ofMinutes(1)).upstream());
+      redis.kill();
+      redis.restart(); // nothing called meanwhile: this thread's connection still looks open
+      assertNull(s.pin("abc"), "the restarted Redis has no pins; the broken connection is not an error");
+      assertEquals("weak", s.pinIfAbsent("abc", "weak", Duration.ofMinutes(1)).upstream());
+      assertEquals("weak", s.pin("abc").upstream());
+    }
+  }
 }
