@@ -87,10 +87,8 @@ public final class Routewise implements AutoCloseable {
     Map<String, LadderRule> rules = new LinkedHashMap<>();
     routers.forEach((name, router) -> rules.put(name, LadderRule.forRouter(ladder, ruleSetting, router)));
     if (upstreams.size() > 2) {
-      LOG.info("routing among {} upstreams, most capable first: {}; ladder rule {}{}", upstreams.size(),
-          describe(upstreams), describe(ruleSetting, rules), priceWeightedByAuto(upstreams, ruleSetting, rules)
-              ? " (before auto, routewise used the threshold rule for every router: an α calibrated then routes "
-                  + "differently now; recalibrate, or set routing.ladder_rule: threshold)" : "");
+      LOG.info("routing among {} upstreams, most capable first: {}; ladder rule {}", upstreams.size(),
+          describe(upstreams), describe(ruleSetting, rules));
     }
     List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
     if (unpriced.size() == upstreams.size()) {
@@ -109,6 +107,8 @@ public final class Routewise implements AutoCloseable {
             + "(set stream_usage: true on them); a budget with no metered answer keeps its initial_alpha", name,
             unmeteredStreams);
       }
+      LOG.info("router-{}-auto holds {} = {} over {} s, α from {} within [{}, {}]", name, target.kind().key(),
+          target.value(), target.window().toSeconds(), target.initialAlpha(), target.minAlpha(), target.maxAlpha());
       targets.put(name, new TargetController(name, target, System::currentTimeMillis, priceRatio));
     });
     SessionPinning pinning = config.routing().sessionPinning();
@@ -222,13 +222,6 @@ public final class Routewise implements AutoCloseable {
     }
     return upstreams.subList(1, upstreams.size()).stream()
         .mapToDouble(u -> (u.price().input() + u.price().output()) / (top.input() + top.output())).average().orElse(Double.NaN);
-  }
-
-  /** Whether auto put some router of a ladder under the price-weighted rule (routewise before auto did not). */
-  private static boolean priceWeightedByAuto(List<UpstreamConfig> upstreams, String ruleSetting,
-      Map<String, LadderRule> rules) {
-    return upstreams.size() > 2 && LadderRule.AUTO.equals(ruleSetting)
-        && rules.values().stream().anyMatch(r -> r.kind() == LadderRule.Kind.PRICE_WEIGHTED);
   }
 
   /** "threshold", or for auto which routers got which rule: "auto (threshold: random, length; price_weighted: mf)". */
