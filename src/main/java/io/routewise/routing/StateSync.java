@@ -31,6 +31,8 @@ public final class StateSync implements AutoCloseable {
   private volatile boolean up;
   private boolean everUp;
   private boolean reportedDown;
+  /** The budgets last reported blind, so each change is said once. */
+  private final java.util.Set<String> unmetered = new java.util.HashSet<>();
 
   /**
    * @param store where windows are shared, or null for local state only
@@ -101,6 +103,19 @@ public final class StateSync implements AutoCloseable {
     }
     for (TargetController c : pending) {
       c.tick(c.snapshot(), null);
+    }
+    for (TargetController c : controllers) {
+      reportMetering(c);
+    }
+  }
+
+  private void reportMetering(TargetController c) {
+    if (c.unmetered() && unmetered.add(c.router())) {
+      LOG.warn("router-{}-auto: its budget has decisions but no answer with usage in the window (streams without "
+          + "stream_usage: true, or upstreams that send no usage): α stays at {} until one is metered", c.router(),
+          c.alpha());
+    } else if (!c.unmetered() && unmetered.remove(c.router())) {
+      LOG.info("router-{}-auto: answers are metered again; its budget steers α", c.router());
     }
   }
 

@@ -51,6 +51,7 @@ public final class TargetController {
   private volatile double windowSpend;
   private volatile double observedUsdPerHour = Double.NaN;
   private volatile int replicas = 1;
+  private volatile boolean unmetered;
   private long lastTick = Long.MIN_VALUE;
   private boolean estimated;
   private double costStrong = Double.NaN;
@@ -116,6 +117,14 @@ public final class TargetController {
   /** The window's spend as a rate, USD per hour; NaN until the window has any time in it. */
   public double observedUsdPerHour() {
     return observedUsdPerHour;
+  }
+
+  /**
+   * Whether a budget is blind: the window holds enough decisions but no answer's cost (streams
+   * without usage, upstreams that send none), so α stays where it is. Always false for a share.
+   */
+  public boolean unmetered() {
+    return unmetered;
   }
 
   /** Replicas whose windows the last estimate merged (1 when state is local or Redis is down). */
@@ -241,6 +250,7 @@ public final class TargetController {
     }
     double dt = lastTick == Long.MIN_VALUE ? 0 : Math.max(0, now - lastTick);
     lastTick = now;
+    unmetered = scored >= MIN_DECISIONS && Double.isNaN(share);
     if (scored < MIN_DECISIONS || Double.isNaN(share)) {
       return; // too little to estimate from: α stays where it is
     }

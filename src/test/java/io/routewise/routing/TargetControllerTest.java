@@ -1,6 +1,7 @@
 package io.routewise.routing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.routewise.config.TargetConfig;
@@ -335,5 +336,36 @@ class TargetControllerTest {
     assertEquals(expected, maxWanted, 0.03, "the wanted share after the restart");
     assertEquals(144.0 / 60, spentAfterRestart, 144.0 / 60 * 0.1, "USD spent in the minute after the restart");
     assertEquals(144, a.observedUsdPerHour(), 144 * 0.1);
+  }
+
+  @Test
+  void aBudgetWithDecisionsButNoMeteredAnswerSaysItIsBlindUntilOneIsMetered() {
+    ManualClock clock = new ManualClock(T0);
+    TargetConfig budget = new TargetConfig(TargetConfig.Kind.USD_PER_HOUR, 108, 0, 1, Duration.ofSeconds(60), 0.3);
+    TargetController c = new TargetController("r", budget, clock, 0.1);
+    for (int i = 0; i < TargetController.MIN_DECISIONS - 1; i++) {
+      c.decided(even(i), ThresholdRule.route(even(i), c.alpha())); // answered, but not one with usage
+    }
+    clock.advance(1000);
+    c.tick(c.snapshot(), null);
+    assertFalse(c.unmetered(), "too few decisions to say");
+    for (int i = 0; i < 30; i++) {
+      c.decided(even(i), ThresholdRule.route(even(i), c.alpha()));
+    }
+    clock.advance(1000);
+    c.tick(c.snapshot(), null);
+    assertTrue(c.unmetered());
+    assertEquals(0.3, c.alpha(), "α holds");
+    c.answered(Route.STRONG, 0.01);
+    clock.advance(1000);
+    c.tick(c.snapshot(), null);
+    assertFalse(c.unmetered(), "one metered answer and the prices' ratio are enough to estimate from");
+    TargetController share = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
+    for (int i = 0; i < 50; i++) {
+      share.decided(even(i), ThresholdRule.route(even(i), share.alpha()));
+    }
+    clock.advance(1000);
+    share.tick(share.snapshot(), null);
+    assertFalse(share.unmetered(), "a share target needs no cost");
   }
 }
