@@ -129,7 +129,7 @@ public final class Routewise implements AutoCloseable {
       metrics.sharedState();
     }
     RoutingService routing = new RoutingService(routers, config.routing().router(), config.routing().threshold(),
-        metrics, scoring, rules, targets, pins);
+        metrics, scoring, rules, targets, pins, config.routing().directUpstreams());
     AutoCloseable closeState = () -> {
       if (sync != null) {
         sync.close();

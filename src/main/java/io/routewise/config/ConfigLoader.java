@@ -129,7 +129,8 @@ public final class ConfigLoader {
         new SessionPinning(r.bool("session_pinning", false), r.oneOf("session_key", "header", List.of("header", "user")),
             r.millis("session_ttl_ms", SessionPinning.DEFAULT_TTL_MS, 1_000, 30L * 86_400_000),
             r.integer("session_cache_entries", SessionPinning.DEFAULT_ENTRIES, 1, 10_000_000)),
-        r.oneOf("ladder_rule", RoutingConfig.AUTO_RULE, List.of(RoutingConfig.AUTO_RULE, "threshold", "price_weighted")));
+        r.oneOf("ladder_rule", RoutingConfig.AUTO_RULE, List.of(RoutingConfig.AUTO_RULE, "threshold", "price_weighted")),
+        r.bool("direct_upstreams", false));
     r.rejectUnknownKeys();
 
     ConfigNode c = root.child("client");

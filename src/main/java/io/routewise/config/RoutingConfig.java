@@ -15,10 +15,12 @@ package io.routewise.config;
  * @param ladderRule with more than two upstreams, how win rates and α choose one: {@code auto} (the
  *     default: per router, {@code io.routewise.routing.LadderRule#forRouter}), {@code threshold} or
  *     {@code price_weighted}
+ * @param directUpstreams whether a model name {@code upstream-<name>} goes to that upstream without a
+ *     router (off by default: it lets a client bypass routing, and a budget)
  */
 public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue,
     java.time.Duration scoringTimeout, boolean failover, String passthrough, SessionPinning sessionPinning,
-    String ladderRule) {
+    String ladderRule, boolean directUpstreams) {
   public static final String AUTO_RULE = "auto";
 
   public static final long DEFAULT_SCORING_TIMEOUT_MS = 2_000;
@@ -26,6 +28,6 @@ public record RoutingConfig(String router, double threshold, int scoringThreads,
   /** For the offline commands (score, eval, calibrate): one caller, so routers score inline. */
   public RoutingConfig(String router, double threshold) {
     this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false, "none",
-        SessionPinning.OFF, AUTO_RULE);
+        SessionPinning.OFF, AUTO_RULE, false);
   }
 }

@@ -375,10 +375,10 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   /** An upstream's price, the top's, and its counters (saved and extra null when the top has no price). */
   private record Costs(io.routewise.config.Price price, io.routewise.config.Price top, Counter spent, Counter saved,
       Counter extra) {
-    void add(long promptTokens, long completionTokens) {
+    void add(long promptTokens, long completionTokens, boolean routed) {
       double cost = price.cost(promptTokens, completionTokens);
       spent.increment(cost);
-      if (top != null) {
+      if (top != null && routed) {
         double difference = top.cost(promptTokens, completionTokens) - cost;
         (difference >= 0 ? saved : extra).increment(Math.abs(difference));
       }
@@ -386,10 +386,10 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   }
 
   @Override
-  public void tokens(String upstream, long promptTokens, long completionTokens) {
+  public void tokens(String upstream, long promptTokens, long completionTokens, boolean routed) {
     Costs c = costs.get(upstream);
     if (c != null && (promptTokens > 0 || completionTokens > 0)) {
-      c.add(Math.max(promptTokens, 0), Math.max(completionTokens, 0));
+      c.add(Math.max(promptTokens, 0), Math.max(completionTokens, 0), routed);
     }
     if (promptTokens > 0) {
       tokenCounters.computeIfAbsent(List.of(upstream, "prompt"), k -> tokens.withTags("upstream", upstream, "type", "prompt"))

@@ -9,26 +9,54 @@ import java.util.Optional;
  * {@code router-<name>-<alpha>}, e.g. {@code router-mf-0.116}; or {@code router-<name>-auto}, which
  * asks for whatever threshold holds that router's target now ({@link TargetController}).
  *
+ * Or, where {@code routing.direct_upstreams} allows it, {@code upstream-<name>}: that upstream,
+ * no router asked ({@link #direct}).
+ *
  * <p>Unlike RouteLLM, the prefix is checked before anything is split, so {@code gpt4} is simply not
  * a route spec, and router names may contain '-' or '_' (matched against the known names).
  *
- * @param threshold the fixed α; NaN when {@code auto}
+ * @param router the router's name; {@link #DIRECT} for a direct spec
+ * @param threshold the fixed α; NaN when {@code auto}, and for a direct spec
  * @param auto whether the router's target controller sets α
+ * @param upstream the upstream's name for a direct spec, else null
  */
-public record RouteSpec(String router, double threshold, boolean auto) {
+public record RouteSpec(String router, double threshold, boolean auto, String upstream) {
 
   public static final String PREFIX = "router-";
   public static final String AUTO = "auto";
+  /** The prefix of a model name that names an upstream rather than a router. */
+  public static final String DIRECT_PREFIX = "upstream-";
+  /** What a direct spec's decision names as its router (in headers, metrics and the access log). */
+  public static final String DIRECT = "direct";
 
   public RouteSpec {
-    if (auto ? !Double.isNaN(threshold) : !(threshold >= 0.0 && threshold <= 1.0)) {
+    if (upstream != null) {
+      if (!router.equals(DIRECT) || auto || !Double.isNaN(threshold)) {
+        throw new IllegalArgumentException("a direct spec has no router, threshold or target");
+      }
+    } else if (auto ? !Double.isNaN(threshold) : !(threshold >= 0.0 && threshold <= 1.0)) {
       throw new IllegalArgumentException("threshold must be in [0, 1] (NaN for auto): " + threshold);
     }
+  }
+
+  /** A router with a fixed threshold, or with {@code auto}. */
+  public RouteSpec(String router, double threshold, boolean auto) {
+    this(router, threshold, auto, null);
   }
 
   /** A fixed threshold. */
   public RouteSpec(String router, double threshold) {
     this(router, threshold, false);
+  }
+
+  /** {@code upstream-<name>}: that upstream, without asking a router. */
+  public static RouteSpec direct(String upstream) {
+    return new RouteSpec(DIRECT, Double.NaN, false, upstream);
+  }
+
+  /** Whether this spec names an upstream rather than a router. */
+  public boolean isDirect() {
+    return upstream != null;
   }
 
   /** {@code router-<name>-auto}: the router's target sets the threshold. */
@@ -38,6 +66,9 @@ public record RouteSpec(String router, double threshold, boolean auto) {
 
   /** The model id a client sends to pick this spec. */
   public String modelId() {
+    if (upstream != null) {
+      return DIRECT_PREFIX + upstream;
+    }
     return PREFIX + router + "-" + (auto ? AUTO : formatThreshold(threshold));
   }
 
@@ -79,6 +110,25 @@ public record RouteSpec(String router, double threshold, boolean auto) {
           + "': it must be a plain decimal in [0, 1] (0.25, .5, 1), or auto for a router with a target. Valid routers: " + String.join(", ", sorted(routers)) + ".");
     }
     return Optional.of(new RouteSpec(name, alpha));
+  }
+
+  /**
+   * Parses an {@code upstream-<name>} model name against the configured upstreams' names.
+   *
+   * @return empty when the model name does not start with {@code upstream-}
+   * @throws InvalidRouteSpecException when it does but names no configured upstream
+   */
+  public static Optional<RouteSpec> parseDirect(String model, Collection<String> upstreams) {
+    if (model == null || !model.startsWith(DIRECT_PREFIX)) {
+      return Optional.empty();
+    }
+    String name = model.substring(DIRECT_PREFIX.length());
+    if (!upstreams.contains(name)) {
+      throw new InvalidRouteSpecException("Unknown upstream in model '" + model + "'. Upstreams: "
+          + String.join(", ", upstreams) + " (use upstream-<name>, e.g. " + DIRECT_PREFIX
+          + upstreams.stream().findFirst().orElse("strong") + ").");
+    }
+    return Optional.of(direct(name));
   }
 
   static String formatThreshold(double t) {

@@ -3,10 +3,11 @@ package io.routewise.routing;
 /**
  * The outcome of routing one request.
  *
- * @param router the router's name, e.g. {@code mf}
+ * @param router the router's name, e.g. {@code mf}; {@link RouteSpec#DIRECT} when the request
+ *     named its upstream
  * @param strongWinRate the router's score, or 1.0 when the router failed; with more than two
  *     upstreams, the probability that the top beats the cheapest
- * @param threshold the alpha the score was compared with
+ * @param threshold the alpha the score was compared with; NaN for a direct request
  * @param route {@link Route#STRONG} when the request goes to the most capable upstream, else
  *     {@link Route#WEAK}
  * @param failureKind null when the router scored; else why it fell back to strong
@@ -32,6 +33,16 @@ public record RoutingDecision(
       String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos,
       String upstream) {
     this(router, strongWinRate, threshold, route, failureKind, nanos, upstream, false);
+  }
+
+  /** A decision no router made: the request named its upstream ({@code upstream-<name>}). */
+  public static RoutingDecision direct(String upstream, Route route) {
+    return new RoutingDecision(RouteSpec.DIRECT, Double.NaN, Double.NaN, route, null, 0, upstream, false);
+  }
+
+  /** Whether the request named its upstream, so no router or threshold decided. */
+  public boolean isDirect() {
+    return RouteSpec.DIRECT.equals(router);
   }
 
   public boolean fellBack() {

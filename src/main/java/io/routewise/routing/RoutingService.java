@@ -29,6 +29,7 @@ public final class RoutingService implements AutoCloseable {
   private final Map<String, RouteSpec> specs = new java.util.concurrent.ConcurrentHashMap<>();
   private final Map<String, TargetController> targets;
   private final SessionPins pins;
+  private final boolean directUpstreams;
 
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
       RoutingListener listener) {
@@ -75,6 +76,17 @@ public final class RoutingService implements AutoCloseable {
   public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
       RoutingListener listener, ScoringPool scoring, Map<String, LadderRule> rules,
       Map<String, TargetController> targets, SessionPins pins) {
+    this(routers, defaultRouter, defaultThreshold, listener, scoring, rules, targets, pins, false);
+  }
+
+  /**
+   * @param directUpstreams whether a model name {@code upstream-<name>} goes to that upstream without
+   *     asking a router ({@code routing.direct_upstreams}); when not, it is a name like any other
+   */
+  public RoutingService(Map<String, Router> routers, String defaultRouter, double defaultThreshold,
+      RoutingListener listener, ScoringPool scoring, Map<String, LadderRule> rules,
+      Map<String, TargetController> targets, SessionPins pins, boolean directUpstreams) {
+    this.directUpstreams = directUpstreams;
     if (!routers.containsKey(defaultRouter)) {
       throw new IllegalArgumentException("default router '" + defaultRouter + "' is not loaded: " + routers.keySet());
     }
@@ -111,6 +123,11 @@ public final class RoutingService implements AutoCloseable {
     return targets;
   }
 
+  /** Whether {@code upstream-<name>} model names go straight to that upstream. */
+  public boolean directUpstreams() {
+    return directUpstreams;
+  }
+
   /** Names of the loaded routers, in catalog order. */
   public Set<String> routerNames() {
     return routers.keySet();
@@ -132,12 +149,16 @@ public final class RoutingService implements AutoCloseable {
    * The router and threshold a model name selects: its route spec, or the configured default.
    *
    * @throws RouteSpec.InvalidRouteSpecException for a {@code router-...} name that does not parse,
-   *     or that asks for {@code auto} on a router without a target
+   *     or that asks for {@code auto} on a router without a target; with direct upstreams on, for an
+   *     {@code upstream-...} name that names none
    */
   public RouteSpec specFor(String model) {
     RouteSpec spec = model == null ? null : specs.get(model);
     if (spec == null) {
-      spec = RouteSpec.parse(model, routers.keySet()).orElse(defaultSpec);
+      java.util.Optional<RouteSpec> direct = directUpstreams
+          ? RouteSpec.parseDirect(model, ladder.rungs().stream().map(Ladder.Rung::upstream).toList())
+          : java.util.Optional.empty();
+      spec = direct.isPresent() ? direct.get() : RouteSpec.parse(model, routers.keySet()).orElse(defaultSpec);
       if (spec.auto() && !targets.containsKey(spec.router())) {
         throw new RouteSpec.InvalidRouteSpecException("Router '" + spec.router() + "' in model '" + model
             + "' has no target, so it has no auto threshold: give it one under routers." + spec.router()
@@ -173,6 +194,9 @@ public final class RoutingService implements AutoCloseable {
    * fell back to strong because the router failed pins nothing.
    */
   public RoutingDecision decide(RouteSpec spec, Prompt prompt, ClientProbe client, String session) {
+    if (spec.isDirect()) {
+      return direct(spec); // no router, no pin read or set, not routed traffic of any router
+    }
     if (pins == null || session == null) {
       Scored s = score(spec, prompt, client);
       report(spec, s);
@@ -209,8 +233,16 @@ public final class RoutingService implements AutoCloseable {
    * probing does not skew the strong-call share). Router failures are still reported: they are real.
    */
   public Preview preview(RouteSpec spec, Prompt prompt) {
+    if (spec.isDirect()) {
+      return new Preview(direct(spec), null);
+    }
     Scored s = score(spec, prompt, null);
     return new Preview(s.decision(), s.rates());
+  }
+
+  private RoutingDecision direct(RouteSpec spec) {
+    int rung = ladder.indexOf(spec.upstream());
+    return RoutingDecision.direct(spec.upstream(), rung == 0 ? Route.STRONG : Route.WEAK);
   }
 
   /**

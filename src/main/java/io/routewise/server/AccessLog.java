@@ -29,7 +29,9 @@ final class AccessLog {
       if (!Double.isNaN(d.strongWinRate()) && !d.fellBack()) { // a pinned turn, a failed router: no estimate
         b.append(" win_rate=").append(String.format(Locale.ROOT, "%.4f", d.strongWinRate()));
       }
-      b.append(" threshold=").append(d.threshold());
+      if (!d.isDirect()) {
+        b.append(" threshold=").append(d.threshold());
+      }
       String model = ctx.res().getHeader("x-routewise-model"); // "strong gpt-4o", the one that answered
       if (model != null) {
         int space = model.indexOf(' ');

@@ -88,7 +88,8 @@ final class ChatCompletionsHandler {
       }
       UpstreamClient chosen = byName.get(decision.upstream());
       DecisionHeaders.write(ctx, decision, chosen.config().model());
-      status = forward(ctx, request, chosen, spec, received, failover);
+      // A request that named its upstream gets that upstream's answer, whatever it is.
+      status = forward(ctx, request, chosen, spec, received, failover && !spec.isDirect());
     } catch (ApiException e) {
       status = e.status();
       error = e.code();
@@ -327,7 +328,7 @@ final class ChatCompletionsHandler {
 
   /** An answer's usage: the token counters, and the spend of the router's target for an auto request. */
   private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec) {
-    upstream.listener().tokens(upstream.name(), u.prompt(), u.completion());
+    upstream.listener().tokens(upstream.name(), u.prompt(), u.completion(), !spec.isDirect());
     routing.answered(spec, upstream.name(), u.prompt(), u.completion());
   }
 

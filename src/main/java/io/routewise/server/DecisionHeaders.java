@@ -14,7 +14,9 @@ final class DecisionHeaders {
     if (!Double.isNaN(d.strongWinRate()) && !d.fellBack()) { // a pinned turn, a failed router: no estimate
       res.setHeader("x-routewise-win-rate", sixDecimals(d.strongWinRate()));
     }
-    res.setHeader("x-routewise-threshold", Double.toString(d.threshold()));
+    if (!d.isDirect()) { // a direct request: no router, no threshold
+      res.setHeader("x-routewise-threshold", Double.toString(d.threshold()));
+    }
     if (d.fellBack()) {
       res.setHeader("x-routewise-router-error", d.failureKind());
     }

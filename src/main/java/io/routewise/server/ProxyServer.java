@@ -244,19 +244,23 @@ public final class ProxyServer implements AutoCloseable {
     RoutingDecision d = preview.decision();
     UpstreamClient upstream = upstreams.stream().filter(u -> u.name().equals(d.upstream())).findFirst().orElseThrow();
     ObjectNode out = MAPPER.createObjectNode().put("router", d.router());
-    if (d.fellBack()) {
-      out.putNull("strong_win_rate"); // no estimate: the router failed, and the request goes strong
+    if (d.fellBack() || d.isDirect()) {
+      out.putNull("strong_win_rate"); // no estimate: the router failed (the request goes strong), or none was asked
     } else {
       out.put("strong_win_rate", d.strongWinRate());
     }
-    out.put("threshold", d.threshold())
-        .put("route", d.upstream())
+    if (d.isDirect()) {
+      out.putNull("threshold");
+    } else {
+      out.put("threshold", d.threshold());
+    }
+    out.put("route", d.upstream())
         .put("model", upstream.config().model())
         .put("upstream", upstream.name());
     if (d.fellBack()) {
       out.put("router_error", d.failureKind());
     }
-    if (routing.ladder().size() > 2) {
+    if (routing.ladder().size() > 2 && !d.isDirect()) {
       out.put("ladder_rule", routing.ladderRule(d.router()).kind().configName());
     }
     if (preview.topWinRates() != null) { // a ladder: what the rule chose from, per upstream below the top
@@ -283,6 +287,8 @@ public final class ProxyServer implements AutoCloseable {
       if (RouteSpec.isRouteSpec(id)) {
         routing.specFor(id); // router-<name>-auto only for a router with a target
         owner = "routewise";
+      } else if (routing.directUpstreams() && id.startsWith(RouteSpec.DIRECT_PREFIX)) {
+        owner = "routewise:" + routing.specFor(id).upstream();
       }
     } catch (RouteSpec.InvalidRouteSpecException e) {
       return null;
@@ -306,6 +312,12 @@ public final class ProxyServer implements AutoCloseable {
       if (routing.targets().containsKey(r)) {
         data.addObject().put("id", RouteSpec.auto(r).modelId())
             .put("object", "model").put("created", 0).put("owned_by", "routewise");
+      }
+    }
+    if (routing.directUpstreams()) {
+      for (UpstreamClient u : upstreams) {
+        data.addObject().put("id", RouteSpec.direct(u.name()).modelId()).put("object", "model").put("created", 0)
+            .put("owned_by", "routewise:" + u.name());
       }
     }
     java.util.Set<String> listed = new java.util.HashSet<>();

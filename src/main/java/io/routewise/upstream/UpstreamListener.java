@@ -10,8 +10,13 @@ public interface UpstreamListener {
   /** The call ended: body fully relayed, or failed. {@code outcome} is a bounded label. */
   default void completed(String upstream, int status, String outcome, long nanos) {}
 
-  /** Token counts read from the response's {@code usage}. */
-  default void tokens(String upstream, long promptTokens, long completionTokens) {}
+  /**
+   * Token counts read from the response's {@code usage}.
+   *
+   * @param routed whether a router chose the upstream (false: the request named it), so that what
+   *     routing saved counts only what routing chose
+   */
+  default void tokens(String upstream, long promptTokens, long completionTokens, boolean routed) {}
 
   /** A whole answer (status 200) without {@code usage}: its tokens and cost go uncounted. */
   default void unmetered(String upstream) {}

@@ -65,4 +65,17 @@ class RouteSpecTest {
       assertThrows(RouteSpec.InvalidRouteSpecException.class, () -> RouteSpec.parse(sloppy, ROUTERS), sloppy);
     }
   }
+
+  @Test
+  void anUpstreamNameParsesOnlyAgainstTheConfiguredUpstreams() {
+    RouteSpec spec = RouteSpec.parseDirect("upstream-mini", List.of("strong", "mini", "weak")).orElseThrow();
+    assertTrue(spec.isDirect());
+    assertEquals("mini", spec.upstream());
+    assertEquals("upstream-mini", spec.modelId());
+    assertTrue(RouteSpec.parseDirect("router-mf-0.5", List.of("strong", "weak")).isEmpty());
+    assertThrows(RouteSpec.InvalidRouteSpecException.class,
+        () -> RouteSpec.parseDirect("upstream-", List.of("strong", "weak")));
+    assertThrows(IllegalArgumentException.class, () -> new RouteSpec(RouteSpec.DIRECT, 0.5, false, "mini"),
+        "a direct spec has no threshold");
+  }
 }

@@ -288,4 +288,56 @@ class MultiUpstreamProxyTest {
     assertTrue(m.contains("routewise_strong_share{router=\"ladder\"} 0.5"), m);
     assertFalse(m.contains("route=\"weak\""), "nothing went to weak: " + m);
   }
+
+  @Test
+  void withDirectUpstreamsAModelNamedUpstreamGoesThereWithoutARouterOrFailover() throws Exception {
+    start(", direct_upstreams: true, failover: true", THREE);
+    HttpResponse<String> r = post("/v1/chat/completions", "upstream-weak", "hi"); // the router would say mini
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().contains("hello from weak"), r.body());
+    assertEquals("direct", r.headers().firstValue("x-routewise-router").orElseThrow());
+    assertEquals("weak weak-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+    assertFalse(r.headers().firstValue("x-routewise-threshold").isPresent(), "no threshold decided");
+    assertFalse(r.headers().firstValue("x-routewise-win-rate").isPresent(), "no router asked");
+    upstreams.get("weak").verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions"))
+        .withRequestBody(WireMock.matchingJsonPath("$.model", WireMock.equalTo("weak-model"))));
+
+    JsonNode j = JSON.readTree(post("/v1/route", "upstream-strong", "hi").body());
+    assertEquals("direct", j.get("router").asText(), j.toString());
+    assertEquals("strong", j.get("upstream").asText(), j.toString());
+    assertEquals("strong-model", j.get("model").asText(), j.toString());
+    assertTrue(j.get("threshold").isNull() && j.get("strong_win_rate").isNull(), j.toString());
+    assertFalse(j.has("ladder_rule") || j.has("top_win_rates"), j.toString());
+
+    HttpResponse<String> unknown = post("/v1/chat/completions", "upstream-nope", "hi");
+    assertEquals(400, unknown.statusCode());
+    assertTrue(unknown.body().contains("Unknown upstream in model 'upstream-nope'. Upstreams: strong, mini, weak"),
+        unknown.body());
+
+    String models = get("/v1/models");
+    for (String name : List.of("strong", "mini", "weak")) {
+      assertTrue(models.contains("\"id\":\"upstream-" + name + "\""), models);
+    }
+    assertTrue(get("/v1/models/upstream-mini").contains("\"owned_by\":\"routewise:mini\""));
+
+    // The client asked for weak: its error is the answer, not another upstream's.
+    answer(upstreams.get("weak"), 500, "weak", 0, 0);
+    assertEquals(500, post("/v1/chat/completions", "upstream-weak", "hi").statusCode());
+    upstreams.get("mini").verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    upstreams.get("strong").verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+
+    String m = get("/metrics");
+    assertTrue(m.contains("routewise_requests_total{route=\"weak\",router=\"direct\",status=\"200\"} 1.0"), m);
+    assertFalse(m.contains("routewise_routed_total{"), "not a routing decision: " + m);
+    assertTrue(m.contains("routewise_cost_usd_total{upstream=\"weak\"} 1.2E-4"), m);
+    assertTrue(m.contains("routewise_cost_saved_usd_total{upstream=\"weak\"} 0.0"), "routing saved nothing: " + m);
+  }
+
+  @Test
+  void withoutDirectUpstreamsAnUpstreamsNameIsRoutedLikeAnyOtherModel() throws Exception {
+    start("", THREE);
+    HttpResponse<String> r = post("/v1/chat/completions", "upstream-strong", "hi");
+    assertTrue(r.body().contains("hello from mini"), "the default router at 0.5: " + r.body());
+    assertFalse(get("/v1/models").contains("upstream-"));
+  }
 }
