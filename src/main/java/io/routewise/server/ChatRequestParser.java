@@ -18,7 +18,9 @@ public final class ChatRequestParser {
   // A shared buffer pool: the default one is per thread, and each request is a new virtual thread,
   // so every parse would allocate fresh ~10 KB buffers.
   static final JsonFactory JSON = JsonFactory.builder()
-      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(200).build())
+      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(200)
+          // a prompt as long as the body may be (max_body_bytes bounds it), not Jackson's 20 M characters
+          .maxStringLength(Integer.MAX_VALUE).build())
       .recyclerPool(JsonRecyclerPools.sharedConcurrentDequePool())
       .build();
 

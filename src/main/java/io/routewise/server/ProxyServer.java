@@ -84,7 +84,7 @@ public final class ProxyServer implements AutoCloseable {
           for (String h : new String[] {"x-routewise-router", "x-routewise-model", "x-routewise-win-rate",
               "x-routewise-threshold", "x-routewise-router-error", "x-routewise-failover", "x-routewise-pinned",
               "x-request-id",
-              "retry-after", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
+              "retry-after", "retry-after-ms", "x-should-retry", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
               "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
               "x-ratelimit-reset-tokens", "openai-processing-ms"}) {
             rule.exposeHeader(h);

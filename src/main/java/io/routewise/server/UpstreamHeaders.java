@@ -5,7 +5,8 @@ import jakarta.servlet.http.HttpServletResponse;
 
 /**
  * Which upstream response headers reach the client: the content type and what clients act on
- * (request ids, rate limits, retry-after, OpenAI's processing headers). Hop-by-hop and framing
+ * (request ids, rate limits, retry-after, retry-after-ms and x-should-retry, which OpenAI's SDKs
+ * read before retrying, OpenAI's processing headers). Hop-by-hop and framing
  * headers are the server's own business.
  */
 final class UpstreamHeaders {
@@ -15,7 +16,8 @@ final class UpstreamHeaders {
     for (int i = 0, n = from.headerCount(); i < n; i++) {
       String name = from.headerName(i);
       if (name.equalsIgnoreCase("content-type") || name.equalsIgnoreCase("x-request-id")
-          || name.equalsIgnoreCase("retry-after") || startsWithIgnoreCase(name, "x-ratelimit-")
+          || name.equalsIgnoreCase("retry-after") || name.equalsIgnoreCase("retry-after-ms")
+          || name.equalsIgnoreCase("x-should-retry") || startsWithIgnoreCase(name, "x-ratelimit-")
           || startsWithIgnoreCase(name, "openai-")) {
         to.setHeader(name, from.headerValue(i)); // a repeated name keeps its last value
       }

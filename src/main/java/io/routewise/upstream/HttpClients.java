@@ -26,7 +26,10 @@ public final class HttpClients {
         .dispatcher(dispatcher)
         .socketFactory(new NoDelaySocketFactory())
         .protocols(protocols(Runtime.version().feature()))
-        .retryOnConnectionFailure(true)
+        // Off: OkHttp would replay a POST on each pooled connection that dropped it, so one request
+        // whose upstream crashed or cut it off ran (and was billed) once per idle connection.
+        // Failover, when on, is the one retry, and it is counted.
+        .retryOnConnectionFailure(false)
         .followRedirects(false)
         // HTTP/2 only: retires a connection whose peer stopped answering. OkHttp's own check rides on
         // per-read timeouts, which IdleTimeouts replaces; without this a half-open h2 connection would

@@ -1,0 +1,58 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.github.tomakehurst.wiremock.client.WireMock;
+import com.github.tomakehurst.wiremock.http.Fault;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/** What an upstream that drops a request, or asks clients not to retry, gets from routewise. */
+class UpstreamReplayTest {
+
+  @Test
+  void aRequestTheUpstreamDroppedIsSentOnceHoweverManyConnectionsArePooled() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("")) {
+      List<CompletableFuture<HttpResponse<String>>> warm = new ArrayList<>();
+      for (int i = 0; i < 6; i++) { // six at once: six pooled connections to strong
+        warm.add(CompletableFuture.supplyAsync(() -> {
+          try {
+            return f.chat("router-random-0", "hi");
+          } catch (Exception e) {
+            throw new RuntimeException(e);
+          }
+        }));
+      }
+      for (var w : warm) {
+        assertEquals(200, w.get().statusCode());
+      }
+      f.strong.resetAll();
+      // Reads the whole request, then closes the connection without an answer (a crashed worker).
+      f.strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions"))
+          .willReturn(aResponse().withFault(Fault.EMPTY_RESPONSE)));
+      HttpResponse<String> r = f.chat("router-random-0", "hi");
+      assertEquals(502, r.statusCode(), r.body());
+      f.strong.verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    }
+  }
+
+  @Test
+  void theSdksRetryHintsReachTheClient() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("")) {
+      f.strong.resetAll();
+      f.strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(500)
+          .withHeader("Content-Type", "application/json").withHeader("x-should-retry", "false")
+          .withHeader("retry-after-ms", "50").withBody("{\"error\":{\"message\":\"no\",\"type\":\"server_error\"}}")));
+      HttpResponse<String> r = f.chat("router-random-0", "hi");
+      assertEquals(500, r.statusCode());
+      assertEquals("false", r.headers().firstValue("x-should-retry").orElse(null));
+      assertEquals("50", r.headers().firstValue("retry-after-ms").orElse(null));
+    }
+  }
+}
