@@ -55,4 +55,15 @@ class UpstreamReplayTest {
       assertEquals("50", r.headers().firstValue("retry-after-ms").orElse(null));
     }
   }
+
+  @Test
+  void aRequestWithNoUserTextGoesStrongAsARouterFailureNotToTheCheapest() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("routers: {length: {}}")) {
+      HttpResponse<String> r = f.post("/v1/route", "{\"model\":\"router-length-0.5\",\"messages\":[{\"role\":\"user\","
+          + "\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"http://x/y.png\"}}]}]}");
+      assertEquals(200, r.statusCode(), r.body());
+      org.junit.jupiter.api.Assertions.assertTrue(r.body().contains("\"route\":\"strong\"")
+          && r.body().contains("\"router_error\":\"no_text\""), r.body());
+    }
+  }
 }
