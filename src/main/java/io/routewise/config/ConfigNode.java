@@ -218,15 +218,20 @@ public final class ConfigNode {
       URI u = new URI(s.trim());
       if (u.getScheme() == null || !(u.getScheme().equals("http") || u.getScheme().equals("https"))
           || u.getHost() == null) {
-        problems.add(pathOf(key), "must be an http:// or https:// URL with a host, got '" + s + "'");
+        problems.add(pathOf(key), "must be an http:// or https:// URL with a host, got '" + redacted(s) + "'");
         return URI.create("http://invalid");
       }
       String str = u.toString();
       return URI.create(str.endsWith("/") ? str.substring(0, str.length() - 1) : str);
     } catch (Exception e) {
-      problems.add(pathOf(key), "is not a valid URL: '" + s + "'");
+      problems.add(pathOf(key), "is not a valid URL: '" + redacted(s) + "'");
       return URI.create("http://invalid");
     }
+  }
+
+  /** A URL as a problem may show it: a password before '@' and a query (a key, often) hidden. */
+  static String redacted(String url) {
+    return url.replaceAll("//[^/@\\s]*@", "//***@").replaceAll("\\?.*", "?***");
   }
 
   public String oneOf(String key, String fallback, List<String> allowed) {

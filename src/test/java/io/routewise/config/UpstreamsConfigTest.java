@@ -124,4 +124,15 @@ class UpstreamsConfigTest {
     assertThrows(IllegalArgumentException.class, () -> new Price(-0.1, 1));
     assertEquals(0.0, new Price(0, 0).cost(5, 5));
   }
+
+  @Test
+  void aBadBaseUrlIsShownWithoutItsPasswordOrQuery() {
+    String p = problems("""
+        upstreams:
+          strong: {base_url: "ftp://user:BASEURLPASS@host/v1?key=QUERYKEY", api_key: k, model: a}
+          weak: {base_url: "http://localhost:1/v1", api_key: none, model: b}
+        """);
+    assertTrue(p.contains("upstreams.strong.base_url") && p.contains("'ftp://***@host/v1?***'"), p);
+    assertFalse(p.contains("BASEURLPASS") || p.contains("QUERYKEY"), p);
+  }
 }
