@@ -64,6 +64,12 @@ public final class ServeCommand implements Callable<Integer> {
         cfg.routing().threshold(), ladder.size() == 2 ? "strong=" + cfg.strong().model() + " weak=" + cfg.weak().model()
             : ladder.size() + " upstreams, from " + ladder.get(0).name() + " (" + ladder.get(0).model() + ") to "
                 + ladder.get(ladder.size() - 1).name() + " (" + ladder.get(ladder.size() - 1).model() + ")");
+    if (cfg.server().apiKeys().isEmpty() && !loopback(cfg.server().host())) {
+      // Anyone who can reach the port spends the upstreams' keys.
+      LOG.warn("no server.api_keys and listening on {}, not only loopback: any client that reaches port {} is "
+          + "served on the upstreams' keys (set server.api_keys, e.g. from ROUTEWISE_API_KEY, or host: 127.0.0.1)",
+          cfg.server().host(), running.port());
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       running.close();
@@ -71,5 +77,13 @@ public final class ServeCommand implements Callable<Integer> {
     }, "routewise-shutdown"));
     stopped.await();
     return 0;
+  }
+
+  static boolean loopback(String host) {
+    try {
+      return java.net.InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
   }
 }
