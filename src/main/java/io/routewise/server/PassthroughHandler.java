@@ -74,6 +74,7 @@ final class PassthroughHandler {
    */
   private static String checkedPath(Context ctx) {
     String raw = ctx.req().getRequestURI().substring("/v1/".length());
+    StringBuilder plain = new StringBuilder();
     for (String segment : raw.split("/", -1)) {
       String decoded;
       try {
@@ -87,9 +88,17 @@ final class PassthroughHandler {
             "The request path may not have empty, '.' or '..' segments, encoded slashes or ';' parameters.",
             null, "invalid_path");
       }
+      plain.append(plain.isEmpty() ? "" : "/").append(decoded);
     }
     if (OWN_PATHS.contains(raw)) {
       throw ProxyServer.notAllowed(ctx);
+    }
+    if (OWN_PATHS.contains(plain.toString().toLowerCase(java.util.Locale.ROOT))) {
+      // /v1/%63hat/completions or /v1/Chat/Completions: an upstream that decodes or folds case would
+      // take it as a chat call, unrouted, so it is not passed through.
+      throw new ApiException(400, "invalid_request_error", "The path /v1/" + raw + " spells one of routewise's own "
+          + "endpoints differently; use /v1/" + plain.toString().toLowerCase(java.util.Locale.ROOT) + " as it is written.",
+          null, "invalid_path");
     }
     return raw;
   }

@@ -199,7 +199,7 @@ class PassthroughTest {
     String chat = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 
     for (String path : new String[] {"/v1/files%2F..%2F..%2Fx", "/v1/a%5c..%5cb", "/v1//chat/completions",
-        "/v1/chat//completions", "/v1/chat/completions;x=1"}) {
+        "/v1/chat//completions", "/v1/chat/completions;x=1", "/v1/%63hat/completions", "/v1/chat/Completions", "/v1/Route"}) {
       HttpResponse<byte[]> r = send(to(path).header("Content-Type", "application/json")
           .POST(HttpRequest.BodyPublishers.ofString(chat)));
       assertEquals(400, r.statusCode(), path);
