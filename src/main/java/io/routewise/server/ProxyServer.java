@@ -100,14 +100,17 @@ public final class ProxyServer implements AutoCloseable {
         cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, config.accessLog()));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
-      cfg.routes.post("/v1/route", ctx -> route(ctx, routing, upstreams, config.maxBodyBytes()));
-      cfg.routes.get("/v1/models", ctx -> ctx.contentType("application/json").result(models));
+      // routewise's own answers carry a request id too, as the upstreams' do
+      cfg.routes.post("/v1/route", ctx -> route(ctx.header("x-request-id", RequestIds.next()), routing, upstreams,
+          config.maxBodyBytes()));
+      cfg.routes.get("/v1/models", ctx -> ctx.header("x-request-id", RequestIds.next())
+          .contentType("application/json").result(models));
       // OpenAI's models.retrieve: routewise's own ids (any valid router-<name>-<α>) and the upstreams'
       // models answer here; other ids go to the passthrough upstream if there is one.
       cfg.routes.get("/v1/models/<id>", ctx -> {
         byte[] model = modelBody(ctx.pathParam("id"), routing, upstreams);
         if (model != null) {
-          ctx.contentType("application/json").result(model);
+          ctx.header("x-request-id", RequestIds.next()).contentType("application/json").result(model);
         } else if (other != null) {
           other.handle(ctx);
         } else {

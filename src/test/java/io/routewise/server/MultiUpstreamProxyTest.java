@@ -167,7 +167,9 @@ class MultiUpstreamProxyTest {
   @Test
   void routeAnswersTheUpstreamsNameAndTheModelItWouldBeSent() throws Exception {
     start("", THREE);
-    JsonNode j = JSON.readTree(post("/v1/route", "router-ladder-0.5", "hi").body());
+    HttpResponse<String> routed = post("/v1/route", "router-ladder-0.5", "hi");
+    assertTrue(routed.headers().firstValue("x-request-id").orElse("").startsWith("rw-"), "routewise's own id");
+    JsonNode j = JSON.readTree(routed.body());
     assertEquals("mini", j.get("upstream").asText());
     assertEquals("mini-model", j.get("model").asText());
     assertEquals("mini", j.get("route").asText());
