@@ -99,15 +99,23 @@ public final class ConfigLoader {
 
   private RoutewiseConfig read(ConfigNode root) {
     ConfigNode s = root.child("server");
+    long maxBody = s.longValue("max_body_bytes", ServerConfig.DEFAULT_MAX_BODY_BYTES, 1, Integer.MAX_VALUE);
     ServerConfig server = new ServerConfig(
         s.string("host", "0.0.0.0"),
         s.integer("port", 6060, 0, 65535),
-        s.longValue("max_body_bytes", ServerConfig.DEFAULT_MAX_BODY_BYTES, 1, Integer.MAX_VALUE),
+        maxBody,
         // Blank entries are dropped, so "${ROUTEWISE_API_KEY:-}" with the variable unset means no auth.
         s.stringList("api_keys", java.util.List.of()).stream().filter(k -> !k.isBlank()).map(Secret::of).toList(),
         java.time.Duration.ofMillis(s.longValue("shutdown_grace_ms", ServerConfig.DEFAULT_SHUTDOWN_GRACE_MS, 0, 3_600_000)),
         corsOrigins(s),
-        s.bool("access_log", false));
+        s.bool("access_log", false),
+        s.longValue("max_buffered_body_bytes", ServerConfig.defaultBufferedBodyBytes(maxBody), 1, Long.MAX_VALUE),
+        s.longValue("min_body_bytes_per_second", ServerConfig.DEFAULT_MIN_BODY_BYTES_PER_SECOND, 0, Long.MAX_VALUE),
+        ServerConfig.DEFAULT_BODY_GRACE);
+    if (server.maxBufferedBodyBytes() < server.maxBodyBytes()) {
+      s.problem("max_buffered_body_bytes", "is " + server.maxBufferedBodyBytes() + ", below max_body_bytes ("
+          + server.maxBodyBytes() + "): a body of the largest size allowed could never be read");
+    }
     s.rejectUnknownKeys();
 
     ConfigNode ups = root.child("upstreams");

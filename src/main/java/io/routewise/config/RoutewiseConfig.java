@@ -48,7 +48,11 @@ public record RoutewiseConfig(
   }
 
   public RoutewiseConfig withPort(int port) {
-    return new RoutewiseConfig(server.withPort(port), strong, weak, routing, client, modelsDir, embedding, routers,
+    return withServer(server.withPort(port));
+  }
+
+  public RoutewiseConfig withServer(ServerConfig newServer) {
+    return new RoutewiseConfig(newServer, strong, weak, routing, client, modelsDir, embedding, routers,
         upstreams, targets, state);
   }
 }

@@ -14,12 +14,23 @@ import java.util.List;
  * @param corsOrigins browser origins (e.g. {@code https://app.example.com}, or {@code *}) allowed to
  *     call {@code /v1/*} from their pages; empty: no CORS headers, as before
  * @param accessLog one log line per API request (decision, status, time, request ids), never the prompt
+ * @param maxBufferedBodyBytes request bodies held in memory at once, all requests together; a request
+ *     whose body would pass it gets 503 (so slow or many large bodies cannot exhaust the heap)
+ * @param minBodyBytesPerSecond after {@code bodyGrace}, a request body arriving slower than this gets 408;
+ *     zero: no minimum
+ * @param bodyGrace how long a body may take before its pace is checked ({@link #DEFAULT_BODY_GRACE}; not
+ *     a YAML key)
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret> apiKeys, Duration shutdownGrace,
-    List<String> corsOrigins, boolean accessLog) {
+    List<String> corsOrigins, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
+    Duration bodyGrace) {
   public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;
   /** Under Kubernetes' default termination grace (30 s), so the drain ends before the SIGKILL. */
   public static final long DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
+  /** A mobile link's pace is far above it; a client dripping a body to hold memory is below it. */
+  public static final long DEFAULT_MIN_BODY_BYTES_PER_SECOND = 16 * 1024;
+  /** A slow start (a phone waking its radio, a congested link's first window) is not held against a body. */
+  public static final Duration DEFAULT_BODY_GRACE = Duration.ofSeconds(10);
 
   public ServerConfig {
     apiKeys = List.copyOf(apiKeys);
@@ -27,10 +38,22 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
   }
 
   public ServerConfig(String host, int port, long maxBodyBytes) {
-    this(host, port, maxBodyBytes, List.of(), Duration.ofMillis(DEFAULT_SHUTDOWN_GRACE_MS), List.of(), false);
+    this(host, port, maxBodyBytes, List.of(), Duration.ofMillis(DEFAULT_SHUTDOWN_GRACE_MS), List.of(), false,
+        defaultBufferedBodyBytes(maxBodyBytes), DEFAULT_MIN_BODY_BYTES_PER_SECOND, DEFAULT_BODY_GRACE);
+  }
+
+  /** A quarter of the heap, and never less than one body of the largest size. */
+  public static long defaultBufferedBodyBytes(long maxBodyBytes) {
+    return Math.max(maxBodyBytes, Runtime.getRuntime().maxMemory() / 4);
   }
 
   public ServerConfig withPort(int newPort) {
-    return new ServerConfig(host, newPort, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog);
+    return new ServerConfig(host, newPort, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog,
+        maxBufferedBodyBytes, minBodyBytesPerSecond, bodyGrace);
+  }
+
+  public ServerConfig withBodyGrace(Duration grace) {
+    return new ServerConfig(host, port, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog,
+        maxBufferedBodyBytes, minBodyBytesPerSecond, grace);
   }
 }

@@ -88,6 +88,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final Map<String, Counter> pinLookupCounters = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger redisUp = new java.util.concurrent.atomic.AtomicInteger();
   private final Counter redisOutages;
+  private final MeterProvider<Counter> bodiesRefused;
   private final Set<String> loggedFailureKinds = ConcurrentHashMap.newKeySet();
 
   public RoutewiseMetrics() {
@@ -135,6 +136,9 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     pinLookups = Counter.builder("routewise.session.pin.lookups")
         .description("Session pin lookups by where the answer came from: local, shared, none, timeout, error, skipped")
         .withRegistry(r);
+    bodiesRefused = Counter.builder("routewise.request.bodies.refused")
+        .description("Request bodies turned away: memory (503, server.max_buffered_body_bytes reached) "
+            + "or slow (408, below server.min_body_bytes_per_second)").withRegistry(r);
     redisOutages = Counter.builder("routewise.state.redis.outages")
         .description("Times the shared state in Redis stopped answering (each replica then held its targets alone)")
         .register(r);
@@ -218,6 +222,19 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   public void inFlight(java.util.function.IntSupplier count) {
     Gauge.builder("routewise.requests.in.flight", count, c -> c.getAsInt()).strongReference(true)
         .description("HTTP requests being served, streams included (a scrape counts itself)").register(registry);
+  }
+
+  /** Bytes of request bodies held in memory now (bounded by server.max_buffered_body_bytes). */
+  public void bufferedBodies(java.util.function.LongSupplier bytes) {
+    Gauge.builder("routewise.request.bodies.buffered", bytes, b -> b.getAsLong()).strongReference(true)
+        .baseUnit("bytes")
+        .description("Request bodies held in memory now, all requests together (bounded by server.max_buffered_body_bytes)")
+        .register(registry);
+  }
+
+  /** A request body turned away: {@code memory} (503, the shared limit was reached) or {@code slow} (408). */
+  public void bodyRefused(String reason) {
+    bodiesRefused.withTag("reason", reason).increment();
   }
 
   /** Exposes the scoring threads' load: decisions being scored and waiting for a thread. */

@@ -39,7 +39,7 @@ final class ChatCompletionsHandler {
   private final List<UpstreamClient> ladder;
   private final Map<String, UpstreamClient> byName = new HashMap<>();
   private final RoutewiseMetrics metrics;
-  private final long maxBodyBytes;
+  private final RequestBodies bodies;
   private final boolean failover;
   private final InFlightRequests inFlight;
   private final boolean accessLog;
@@ -51,14 +51,14 @@ final class ChatCompletionsHandler {
    * @param pinning where requests name their session ({@code routing.session_pinning})
    */
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
-      RoutewiseMetrics metrics, long maxBodyBytes, boolean failover, InFlightRequests inFlight, boolean accessLog,
+      RoutewiseMetrics metrics, RequestBodies bodies, boolean failover, InFlightRequests inFlight, boolean accessLog,
       SessionPinning pinning) {
     this.pinning = pinning;
     this.routing = routing;
     this.ladder = List.copyOf(ladder);
     ladder.forEach(u -> byName.put(u.name(), u));
     this.metrics = metrics;
-    this.maxBodyBytes = maxBodyBytes;
+    this.bodies = bodies;
     this.failover = failover;
     this.inFlight = inFlight;
     this.accessLog = accessLog;
@@ -70,13 +70,15 @@ final class ChatCompletionsHandler {
     RouteSpec spec = null;
     int status = 500;
     String error = null;
+    RequestBodies.Body body = null;
     try {
       if (inFlight.draining()) {
         // Close the connection too, so a pooling client's next attempt opens one to another instance.
         ctx.header("Connection", "close");
         throw ApiException.shuttingDown();
       }
-      ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBodyBytes));
+      body = bodies.read(ctx);
+      ChatRequest request = ChatRequestParser.parse(body.bytes());
       spec = spec(routing, request);
       try {
         // A decision queued behind a scoring backlog is withdrawn if its client leaves meanwhile.
@@ -99,6 +101,9 @@ final class ChatCompletionsHandler {
       error = "internal";
       throw e;
     } finally {
+      if (body != null) {
+        body.close();
+      }
       // A request that ended before its decision (a client gone from the scoring queue) still names its router.
       metrics.request(decision != null ? decision.router() : spec != null ? spec.router() : "none",
           decision == null ? "none" : decision.upstream(), status);

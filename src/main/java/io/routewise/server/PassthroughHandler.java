@@ -31,16 +31,16 @@ final class PassthroughHandler {
 
   private final UpstreamClient upstream;
   private final RoutewiseMetrics metrics;
-  private final long maxBodyBytes;
+  private final RequestBodies bodies;
   private final InFlightRequests inFlight;
   private final boolean accessLog;
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
 
-  PassthroughHandler(UpstreamClient upstream, RoutewiseMetrics metrics, long maxBodyBytes, InFlightRequests inFlight,
+  PassthroughHandler(UpstreamClient upstream, RoutewiseMetrics metrics, RequestBodies bodies, InFlightRequests inFlight,
       boolean accessLog) {
     this.upstream = upstream;
     this.metrics = metrics;
-    this.maxBodyBytes = maxBodyBytes;
+    this.bodies = bodies;
     this.inFlight = inFlight;
     this.accessLog = accessLog;
   }
@@ -110,7 +110,17 @@ final class PassthroughHandler {
     }
     String method = ctx.method().name();
     String path = checkedPath(ctx);
-    byte[] body = method.equals("GET") ? null : RequestBodies.readAny(ctx, maxBodyBytes);
+    RequestBodies.Body body = method.equals("GET") ? null : bodies.readAny(ctx);
+    try {
+      return forward(ctx, method, path, body == null ? null : body.bytes());
+    } finally {
+      if (body != null) {
+        body.close();
+      }
+    }
+  }
+
+  private int forward(Context ctx, String method, String path, byte[] body) throws IOException {
     UpstreamResponse response;
     try {
       response = upstream.forward(method, path, ctx.req().getQueryString(), body, ctx.req().getContentType(),

@@ -50,8 +50,11 @@ public final class ProxyServer implements AutoCloseable {
   public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
       RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough, SessionPinning pinning) {
     this.shutdownGrace = config.shutdownGrace();
+    RequestBodies bodies = new RequestBodies(config.maxBodyBytes(), config.maxBufferedBodyBytes(),
+        config.minBodyBytesPerSecond(), config.bodyGrace().toNanos(), metrics::bodyRefused);
+    metrics.bufferedBodies(bodies::buffered);
     ChatCompletionsHandler chat =
-        new ChatCompletionsHandler(routing, upstreams, metrics, config.maxBodyBytes(), failover, inFlight,
+        new ChatCompletionsHandler(routing, upstreams, metrics, bodies, failover, inFlight,
             config.accessLog(), pinning);
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, upstreams);
@@ -61,7 +64,7 @@ public final class ProxyServer implements AutoCloseable {
     byte[] draining = json(MAPPER.createObjectNode().put("status", "draining")
         .set("routers", MAPPER.valueToTree(routing.routerNames())));
     PassthroughHandler other = passthrough == null ? null
-        : new PassthroughHandler(passthrough, metrics, config.maxBodyBytes(), inFlight, config.accessLog());
+        : new PassthroughHandler(passthrough, metrics, bodies, inFlight, config.accessLog());
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;
@@ -102,7 +105,7 @@ public final class ProxyServer implements AutoCloseable {
       cfg.routes.post("/v1/chat/completions", chat::handle);
       // routewise's own answers carry a request id too, as the upstreams' do
       cfg.routes.post("/v1/route", ctx -> route(ctx.header("x-request-id", RequestIds.next()), routing, upstreams,
-          config.maxBodyBytes()));
+          bodies));
       cfg.routes.get("/v1/models", ctx -> ctx.header("x-request-id", RequestIds.next())
           .contentType("application/json").result(models));
       // OpenAI's models.retrieve: routewise's own ids (any valid router-<name>-<α>) and the upstreams'
@@ -239,9 +242,12 @@ public final class ProxyServer implements AutoCloseable {
    * and {@code upstream} both name the chosen upstream ({@code route} as it always has, strong|weak
    * with two), {@code model} is the id it would be sent.
    */
-  private static void route(Context ctx, RoutingService routing, List<UpstreamClient> upstreams, long maxBody)
-      throws IOException {
-    ChatRequest request = ChatRequestParser.parse(RequestBodies.read(ctx, maxBody));
+  private static void route(Context ctx, RoutingService routing, List<UpstreamClient> upstreams,
+      RequestBodies bodies) throws IOException {
+    ChatRequest request;
+    try (RequestBodies.Body body = bodies.read(ctx)) {
+      request = ChatRequestParser.parse(body.bytes());
+    }
     RoutingService.Preview preview = routing.preview(ChatCompletionsHandler.spec(routing, request),
         io.routewise.routing.Prompt.of(request.prompt()));
     RoutingDecision d = preview.decision();

@@ -175,4 +175,19 @@ class ConfigLoaderTest {
     assertEquals(6060, c.server().port());
     assertEquals("gpt-4o", c.strong().model());
   }
+
+  @Test
+  void requestBodyLimits() {
+    RoutewiseConfig c = parse(VALID.replace("port: 7000}",
+        "port: 7000, max_body_bytes: 1000, max_buffered_body_bytes: 5000, min_body_bytes_per_second: 0}"),
+        Map.of("OPENAI_API_KEY", "k"));
+    assertEquals(5000, c.server().maxBufferedBodyBytes());
+    assertEquals(0, c.server().minBodyBytesPerSecond());
+    ServerConfig defaults = parse(VALID, Map.of("OPENAI_API_KEY", "k")).server();
+    assertEquals(Math.max(ServerConfig.DEFAULT_MAX_BODY_BYTES, Runtime.getRuntime().maxMemory() / 4),
+        defaults.maxBufferedBodyBytes());
+    assertEquals(16384, defaults.minBodyBytesPerSecond());
+    String msg = problems(VALID.replace("port: 7000}", "port: 7000, max_body_bytes: 1000, max_buffered_body_bytes: 999}"));
+    assertTrue(msg.contains("server.max_buffered_body_bytes: is 999, below max_body_bytes (1000)"), msg);
+  }
 }

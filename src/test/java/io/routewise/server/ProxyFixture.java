@@ -57,12 +57,23 @@ public final class ProxyFixture implements AutoCloseable {
     return new ProxyFixture(extraYaml, null, edit, id -> null);
   }
 
+  /** With more keys in the {@code server} map, and the loaded config passed through {@code edit}. */
+  public static ProxyFixture configured(String serverKeys,
+      java.util.function.UnaryOperator<io.routewise.config.RoutewiseConfig> edit) {
+    return new ProxyFixture("", serverKeys, java.util.function.UnaryOperator.identity(), edit, id -> null);
+  }
+
   private ProxyFixture(String extraYaml, String serverKeys, EmbedderSource embedders) {
     this(extraYaml, serverKeys, java.util.function.UnaryOperator.identity(), embedders);
   }
 
   private ProxyFixture(String extraYaml, String serverKeys, java.util.function.UnaryOperator<String> edit,
       EmbedderSource embedders) {
+    this(extraYaml, serverKeys, edit, java.util.function.UnaryOperator.identity(), embedders);
+  }
+
+  private ProxyFixture(String extraYaml, String serverKeys, java.util.function.UnaryOperator<String> edit,
+      java.util.function.UnaryOperator<io.routewise.config.RoutewiseConfig> configEdit, EmbedderSource embedders) {
     strong.start();
     weak.start();
     stubCompletions();
@@ -74,7 +85,8 @@ public final class ProxyFixture implements AutoCloseable {
         .with("scored", ctx -> prompt -> Double.parseDouble(prompt.text()));
     String yaml = TestConfigs.yaml(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", withTestRouters(extraYaml));
     yaml = edit.apply(yaml);
-    routewise = Routewise.start(TestConfigs.config(serverKeys == null ? yaml : TestConfigs.withServer(yaml, serverKeys)),
+    routewise = Routewise.start(configEdit.apply(
+            TestConfigs.config(serverKeys == null ? yaml : TestConfigs.withServer(yaml, serverKeys))),
         catalog, embedders, () -> {});
   }
 

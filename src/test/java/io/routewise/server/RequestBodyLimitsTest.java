@@ -1,0 +1,129 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The limits on request bodies held in memory: all requests together (503), and the pace of a
+ * body dripping in (408). Bodies are sent by hand over sockets, so they can stall part way.
+ */
+class RequestBodyLimitsTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** A chat request's head announcing {@code length} body bytes, and the first {@code sent} of them. */
+  private static Socket partial(int port, int length, int sent) throws Exception {
+    Socket s = new Socket("127.0.0.1", port);
+    s.setSoTimeout(30_000);
+    OutputStream out = s.getOutputStream();
+    out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + "Content-Length: " + length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.write(new byte[sent]);
+    out.flush();
+    return s;
+  }
+
+  private static String answer(Socket s) throws Exception {
+    StringBuilder answer = new StringBuilder();
+    byte[] buf = new byte[4096];
+    InputStream in = s.getInputStream();
+    try {
+      for (int n; !answer.toString().contains("}}") && (n = in.read(buf)) > 0; ) {
+        answer.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+      }
+    } catch (java.net.SocketException reset) {
+      // what came before the reset is the answer
+    }
+    return answer.toString();
+  }
+
+  private static double buffered(ProxyFixture f) throws Exception {
+    String m = f.get("/metrics").body();
+    String line = m.lines().filter(l -> l.startsWith("routewise_request_bodies_buffered_bytes ")).findFirst()
+        .orElseThrow(() -> new AssertionError(m));
+    return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+  }
+
+  private static void awaitBuffered(ProxyFixture f, double bytes) throws Exception {
+    long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (buffered(f) != bytes) {
+      assertTrue(System.nanoTime() < end, "buffered " + buffered(f) + ", expected " + bytes);
+      Thread.sleep(20);
+    }
+  }
+
+  /**
+   * Two clients each holding 100 kB of a body unsent fill a 200 kB limit: a third request is a 503
+   * the SDKs retry, with Retry-After; once those bodies are gone, requests pass again. Before the
+   * limit, slow clients held max_body_bytes each and enough of them ran the heap out.
+   */
+  @Test
+  void bodiesHeldByAllRequestsTogetherAreBounded() throws Exception {
+    try (ProxyFixture f = ProxyFixture.configured(
+        "max_body_bytes: 100000, max_buffered_body_bytes: 200000, min_body_bytes_per_second: 0", c -> c)) {
+      assertEquals(0.0, buffered(f));
+      Socket a = partial(f.routewise.port(), 100_000, 90_000);
+      Socket b = partial(f.routewise.port(), 100_000, 90_000);
+      awaitBuffered(f, 200_000);
+
+      HttpResponse<String> refused = f.chat("router-random-0", "hello");
+      assertEquals(503, refused.statusCode(), refused.body());
+      JsonNode error = JSON.readTree(refused.body()).get("error");
+      assertEquals("server_overloaded", error.get("code").asText());
+      assertEquals("server_error", error.get("type").asText());
+      assertEquals("1", refused.headers().firstValue("retry-after").orElse(null));
+      assertTrue(f.get("/metrics").body().contains("routewise_request_bodies_refused_total{reason=\"memory\"} 1.0"));
+
+      a.close();
+      b.close();
+      awaitBuffered(f, 0);
+      assertEquals(200, f.chat("router-random-0", "hello").statusCode());
+      assertEquals(0.0, buffered(f), "an answered request's body is released");
+    }
+  }
+
+  /** A body that drips in below the minimum pace is cut off with a 408 once the grace is over. */
+  @Test
+  void aBodyDrippingInIsA408AfterTheGrace() throws Exception {
+    try (ProxyFixture f = ProxyFixture.configured("min_body_bytes_per_second: 1000",
+        c -> c.withServer(c.server().withBodyGrace(Duration.ofMillis(300))))) {
+      long start = System.nanoTime();
+      try (Socket s = partial(f.routewise.port(), 5000, 10)) {
+        OutputStream out = s.getOutputStream();
+        String answer = "";
+        for (int i = 0; i < 20 && answer.isEmpty(); i++) {
+          Thread.sleep(100);
+          try {
+            out.write(' ');
+            out.flush();
+          } catch (java.net.SocketException closed) {
+            break;
+          }
+          if (s.getInputStream().available() > 0) {
+            answer = answer(s);
+          }
+        }
+        if (answer.isEmpty()) {
+          answer = answer(s);
+        }
+        assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
+        assertTrue(answer.contains("\"code\":\"request_timeout\""), answer);
+        assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), answer);
+      }
+      assertTrue(System.nanoTime() - start < Duration.ofSeconds(5).toNanos());
+      assertTrue(f.get("/metrics").body().contains("routewise_request_bodies_refused_total{reason=\"slow\"} 1.0"));
+      awaitBuffered(f, 0);
+      // a body sent at once is never behind the pace, however small
+      assertEquals(200, f.chat("router-random-0", "hello").statusCode());
+    }
+  }
+}
