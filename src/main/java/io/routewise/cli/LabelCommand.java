@@ -386,7 +386,7 @@ public final class LabelCommand implements Callable<Integer> {
       String failure;
       long waitMs = 1000L << Math.min(attempt, 6);
       try (UpstreamResponse r = client.send(request, false)) {
-        byte[] bytes = r.bodyBytes();
+        byte[] bytes = r.bodyBytes(io.routewise.config.ServerConfig.DEFAULT_MAX_RESPONSE_BYTES);
         if (r.status() == 200) {
           JsonNode reply = JSON.readTree(bytes);
           JsonNode usage = reply.path("usage");

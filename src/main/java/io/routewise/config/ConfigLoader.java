@@ -111,6 +111,7 @@ public final class ConfigLoader {
         s.bool("access_log", false),
         s.longValue("max_buffered_body_bytes", ServerConfig.defaultBufferedBodyBytes(maxBody), 1, Long.MAX_VALUE),
         s.longValue("min_body_bytes_per_second", ServerConfig.DEFAULT_MIN_BODY_BYTES_PER_SECOND, 0, Long.MAX_VALUE),
+        s.longValue("max_response_bytes", ServerConfig.DEFAULT_MAX_RESPONSE_BYTES, 1024, Integer.MAX_VALUE - 8),
         ServerConfig.DEFAULT_BODY_GRACE);
     if (server.maxBufferedBodyBytes() < server.maxBodyBytes()) {
       s.problem("max_buffered_body_bytes", "is " + server.maxBufferedBodyBytes() + ", below max_body_bytes ("

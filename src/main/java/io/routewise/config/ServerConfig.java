@@ -18,17 +18,21 @@ import java.util.List;
  *     whose body would pass it gets 503 (so slow or many large bodies cannot exhaust the heap)
  * @param minBodyBytesPerSecond after {@code bodyGrace}, a request body arriving slower than this gets 408;
  *     zero: no minimum
+ * @param maxResponseBytes a non-streamed upstream answer is read whole before it is relayed: past
+ *     this many bytes (after decoding) it is dropped and the client gets 502
  * @param bodyGrace how long a body may take before its pace is checked ({@link #DEFAULT_BODY_GRACE}; not
  *     a YAML key)
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret> apiKeys, Duration shutdownGrace,
     List<String> corsOrigins, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
-    Duration bodyGrace) {
+    long maxResponseBytes, Duration bodyGrace) {
   public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;
   /** Under Kubernetes' default termination grace (30 s), so the drain ends before the SIGKILL. */
   public static final long DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
   /** A mobile link's pace is far above it; a client dripping a body to hold memory is below it. */
   public static final long DEFAULT_MIN_BODY_BYTES_PER_SECOND = 16 * 1024;
+  /** Far above any chat completion (128 choices with log-probabilities fit), far below the heap. */
+  public static final long DEFAULT_MAX_RESPONSE_BYTES = 64L * 1024 * 1024;
   /** A slow start (a phone waking its radio, a congested link's first window) is not held against a body. */
   public static final Duration DEFAULT_BODY_GRACE = Duration.ofSeconds(10);
 
@@ -39,7 +43,8 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
 
   public ServerConfig(String host, int port, long maxBodyBytes) {
     this(host, port, maxBodyBytes, List.of(), Duration.ofMillis(DEFAULT_SHUTDOWN_GRACE_MS), List.of(), false,
-        defaultBufferedBodyBytes(maxBodyBytes), DEFAULT_MIN_BODY_BYTES_PER_SECOND, DEFAULT_BODY_GRACE);
+        defaultBufferedBodyBytes(maxBodyBytes), DEFAULT_MIN_BODY_BYTES_PER_SECOND, DEFAULT_MAX_RESPONSE_BYTES,
+        DEFAULT_BODY_GRACE);
   }
 
   /** A quarter of the heap, and never less than one body of the largest size. */
@@ -49,11 +54,11 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
 
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog,
-        maxBufferedBodyBytes, minBodyBytesPerSecond, bodyGrace);
+        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, bodyGrace);
   }
 
   public ServerConfig withBodyGrace(Duration grace) {
     return new ServerConfig(host, port, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog,
-        maxBufferedBodyBytes, minBodyBytesPerSecond, grace);
+        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, grace);
   }
 }

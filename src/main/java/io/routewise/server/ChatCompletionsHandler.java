@@ -40,6 +40,7 @@ final class ChatCompletionsHandler {
   private final Map<String, UpstreamClient> byName = new HashMap<>();
   private final RoutewiseMetrics metrics;
   private final RequestBodies bodies;
+  private final long maxResponseBytes;
   private final boolean failover;
   private final InFlightRequests inFlight;
   private final boolean accessLog;
@@ -51,9 +52,10 @@ final class ChatCompletionsHandler {
    * @param pinning where requests name their session ({@code routing.session_pinning})
    */
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
-      RoutewiseMetrics metrics, RequestBodies bodies, boolean failover, InFlightRequests inFlight, boolean accessLog,
-      SessionPinning pinning) {
+      RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover, InFlightRequests inFlight,
+      boolean accessLog, SessionPinning pinning) {
     this.pinning = pinning;
+    this.maxResponseBytes = maxResponseBytes;
     this.routing = routing;
     this.ladder = List.copyOf(ladder);
     ladder.forEach(u -> byName.put(u.name(), u));
@@ -243,7 +245,15 @@ final class ChatCompletionsHandler {
       int status, RouteSpec spec) throws IOException {
     byte[] body;
     try {
-      body = response.bodyBytes();
+      body = response.bodyBytes(maxResponseBytes);
+    } catch (UpstreamResponse.TooLarge e) {
+      upstream.listener().completed(upstream.name(), status, "too_large", System.nanoTime() - start);
+      ApiException error = new ApiException(502, "upstream_error", "The " + upstream.name()
+          + " upstream's answer is longer than " + e.max() + " bytes (server.max_response_bytes).", null,
+          "upstream_response_too_large");
+      failures.failed(upstream.name(), "502 " + error.code(), "The " + upstream.name() + " upstream answered "
+          + status + " with a body longer than " + e.max() + " bytes (server.max_response_bytes); dropped.");
+      throw error;
     } catch (IOException e) {
       if (response.clientGone()) {
         upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);

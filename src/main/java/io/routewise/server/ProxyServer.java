@@ -54,7 +54,7 @@ public final class ProxyServer implements AutoCloseable {
         config.minBodyBytesPerSecond(), config.bodyGrace().toNanos(), metrics::bodyRefused);
     metrics.bufferedBodies(bodies::buffered);
     ChatCompletionsHandler chat =
-        new ChatCompletionsHandler(routing, upstreams, metrics, bodies, failover, inFlight,
+        new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, inFlight,
             config.accessLog(), pinning);
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, upstreams);

@@ -69,10 +69,32 @@ public final class UpstreamResponse implements AutoCloseable {
     }
   }
 
-  /** The whole body (non-streamed responses; bounded by what the upstream sends). */
-  public byte[] bodyBytes() throws IOException {
+  /** A body longer than the caller would hold: the call is cancelled. */
+  public static final class TooLarge extends IOException {
+    private final long max;
+
+    TooLarge(long max) {
+      super("the answer is longer than " + max + " bytes");
+      this.max = max;
+    }
+
+    /** The limit it passed. */
+    public long max() {
+      return max;
+    }
+  }
+
+  /**
+   * The whole body (non-streamed responses), at most {@code max} bytes after any decoding: past it
+   * (an upstream gone wrong, or a small gzip body that unpacks to gigabytes), {@link TooLarge}.
+   */
+  public byte[] bodyBytes(long max) throws IOException {
     long declared = response.body().contentLength();
-    byte[] buf = new byte[declared >= 0 && declared <= (1 << 24) ? (int) declared : 8192];
+    if (declared > max) {
+      call.cancel();
+      throw new TooLarge(max);
+    }
+    byte[] buf = new byte[declared >= 0 && declared <= (1 << 24) ? (int) declared : (int) Math.min(8192, max)];
     int len = 0;
     watch.waiting();
     try {
@@ -82,7 +104,11 @@ public final class UpstreamResponse implements AutoCloseable {
           if (next < 0) {
             break;
           }
-          buf = Arrays.copyOf(buf, Math.max(16, buf.length * 2));
+          if (len >= max) {
+            call.cancel();
+            throw new TooLarge(max);
+          }
+          buf = Arrays.copyOf(buf, (int) Math.min(max, Math.max(16, buf.length * 2L)));
           buf[len++] = (byte) next;
         }
         int n = body.read(buf, len, buf.length - len);
@@ -113,7 +139,7 @@ public final class UpstreamResponse implements AutoCloseable {
 
   /**
    * Stops watching the client's connection (see {@link ClientProbe}); due before the response to
-   * the client is complete. {@link #bodyBytes()} and {@link #close()} do it themselves.
+   * the client is complete. {@link #bodyBytes} and {@link #close()} do it themselves.
    */
   public void stopProbing() {
     watch.stopProbing();
