@@ -177,7 +177,9 @@ final class ChatCompletionsHandler {
     // watch, which must be gone before Jetty completes the response.
     try (response) {
       int status = response.status();
-      if (mayFailOver && (status == 429 || status >= 500)) {
+      // routewise's own key or account refused: an outage of that upstream to the client, whose key is not at fault
+      boolean authFailed = status == 401 || status == 403;
+      if (mayFailOver && (status == 429 || status >= 500 || authFailed)) {
         response.close();
         if (response.clientGone()) {
           throw clientGone(ctx.res());
@@ -185,9 +187,15 @@ final class ChatCompletionsHandler {
         long spent = System.nanoTime() - start;
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
         failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ".");
-        return failOver(ctx, request, upstream, spec, received + spent, status == 429 ? "429" : "5xx");
+        return failOver(ctx, request, upstream, spec, received + spent,
+            status == 429 ? "429" : authFailed ? "auth" : "5xx");
       }
-      if (status >= 500 || status == 401 || status == 403 || status == 404) {
+      if (authFailed) {
+        response.close();
+        upstream.listener().completed(upstream.name(), status, "auth_failed", System.nanoTime() - start);
+        throw authFailed(failures, upstream.name(), answered(upstream, status), response);
+      }
+      if (status >= 500 || status == 404) {
         // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
         failures.failed(upstream.name(), "answered " + status,
             answered(upstream, status) + "; passed to the client as it is.");
@@ -384,6 +392,22 @@ final class ChatCompletionsHandler {
     } catch (IllegalArgumentException e) {
       return "an unreadable location";
     }
+  }
+
+  /**
+   * The client's 502 for an upstream that refused routewise's key (401) or account (403). Its body
+   * (OpenAI's names part of the key) and status go to the log, not to a client who could read
+   * them as its own key being wrong.
+   */
+  static ApiException authFailed(UpstreamFailureLog failures, String upstream, String answered,
+      UpstreamResponse response) {
+    String id = response.header("x-request-id");
+    failures.failed(upstream, "answered " + response.status(), answered + ": its api_key or account in upstreams."
+        + upstream + " is refused" + (id == null ? "" : " (x-request-id " + AccessLog.safe(id) + ")")
+        + "; the client got 502 upstream_auth_failed.");
+    return new ApiException(502, "upstream_error", "The " + upstream + " upstream refused routewise's own "
+        + "credentials (HTTP " + response.status() + "); the operator must fix them. Your API key is not at fault.",
+        null, "upstream_auth_failed");
   }
 
   private static String answered(UpstreamClient upstream, int status) {

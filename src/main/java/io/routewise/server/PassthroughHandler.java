@@ -137,9 +137,13 @@ final class PassthroughHandler {
     }
     try (response) {
       int status = response.status();
-      if (status >= 500 || status == 401 || status == 403 || (status >= 300 && status < 400)) {
-        // An outage, this upstream's key not being good for the endpoint, or a redirect not followed
-        // (the key would go with it): the operator's to know.
+      if (status == 401 || status == 403) {
+        // routewise's key not being good for the endpoint: the operator's to fix, not the client's
+        throw ChatCompletionsHandler.authFailed(failures, upstream.name(), "The " + upstream.name()
+            + " upstream answered " + status + " to " + method + " /v1/" + AccessLog.safe(path), response);
+      }
+      if (status >= 500 || (status >= 300 && status < 400)) {
+        // An outage, or a redirect not followed (the key would go with it): the operator's to know.
         failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
             + " upstream answered " + status + " to " + method + " /v1/" + AccessLog.safe(path)
             + (status >= 300 && status < 400 ? " (a redirect to " + ChatCompletionsHandler.origin(response.header("Location"))

@@ -7,7 +7,8 @@ import jakarta.servlet.http.HttpServletResponse;
  * Which upstream response headers reach the client: the content type and what clients act on
  * (request ids, rate limits, retry-after, retry-after-ms and x-should-retry, which OpenAI's SDKs
  * read before retrying, OpenAI's processing headers). Hop-by-hop and framing
- * headers are the server's own business.
+ * headers are the server's own business; OpenAI's organization and project name the operator's
+ * account, which is not the client's to see.
  */
 final class UpstreamHeaders {
   private UpstreamHeaders() {}
@@ -18,7 +19,8 @@ final class UpstreamHeaders {
       if (name.equalsIgnoreCase("content-type") || name.equalsIgnoreCase("x-request-id")
           || name.equalsIgnoreCase("retry-after") || name.equalsIgnoreCase("retry-after-ms")
           || name.equalsIgnoreCase("x-should-retry") || startsWithIgnoreCase(name, "x-ratelimit-")
-          || startsWithIgnoreCase(name, "openai-")) {
+          || (startsWithIgnoreCase(name, "openai-") && !name.equalsIgnoreCase("openai-organization")
+              && !name.equalsIgnoreCase("openai-project"))) {
         to.setHeader(name, from.headerValue(i)); // a repeated name keeps its last value
       }
     }

@@ -9,6 +9,7 @@ import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
@@ -98,6 +99,22 @@ class PassthroughTest {
     String metrics = new String(send(to("/metrics").GET()).body(), StandardCharsets.UTF_8);
     assertTrue(metrics.contains("routewise_passthrough_requests_total{status=\"200\",upstream=\"weak\"} 1.0"), metrics);
     assertTrue(metrics.contains("routewise_passthrough_duration_seconds_count{upstream=\"weak\"} 1"), metrics);
+  }
+
+  /** routewise's key refused for an endpoint (a restricted key without its scope): a 502, as on chat. */
+  @Test
+  void anUpstream401OnPassthroughIsA502NamingWhoseCredentialsFailed() throws Exception {
+    start("weak");
+    weak.stubFor(WireMock.post(urlEqualTo("/v1/files")).willReturn(aResponse().withStatus(401)
+        .withHeader("Content-Type", "application/json").withHeader("openai-organization", "org-operator")
+        .withBody("{\"error\":{\"message\":\"Missing scopes: api.files.write (key sk-op***)\"}}")));
+    HttpResponse<byte[]> r = send(to("/v1/files").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{}")));
+    String body = new String(r.body(), StandardCharsets.UTF_8);
+    assertEquals(502, r.statusCode(), body);
+    assertTrue(body.contains("\"code\":\"upstream_auth_failed\""), body);
+    assertFalse(body.contains("sk-op"), body);
+    assertTrue(r.headers().firstValue("openai-organization").isEmpty());
   }
 
   @Test

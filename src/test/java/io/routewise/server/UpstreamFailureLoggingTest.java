@@ -46,17 +46,46 @@ class UpstreamFailureLoggingTest {
     assertFalse(logged.contains("upstream strong"), "a 429 is the client's rate limit, not an outage: " + logged);
   }
 
+  /**
+   * OpenAI's 401 names part of the operator's key, and a client reading a 401 takes its own key
+   * for wrong: the client gets a 502 saying whose credentials failed, the log gets the status.
+   */
   @Test
-  void anUpstream401SaysTheConfiguredKeyIsWrongWithoutShowingIt() throws Exception {
+  void anUpstream401IsA502ForTheClientAndTheOperatorsToFix() throws Exception {
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(401)
-        .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"Incorrect API key\"}}")));
+        .withHeader("Content-Type", "application/json").withHeader("x-request-id", "req-401")
+        .withHeader("openai-organization", "org-operator").withHeader("openai-project", "proj_operator")
+        .withBody("{\"error\":{\"message\":\"Incorrect API key provided: sk-str*****cret\"}}")));
     String logged;
+    java.net.http.HttpResponse<String> r;
     try (StderrCapture log = new StderrCapture()) {
-      assertEquals(401, f.chat("router-random-0", "x").statusCode());
+      r = f.chat("router-random-0", "x");
       logged = log.text();
     }
+    assertEquals(502, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"code\":\"upstream_auth_failed\""), r.body());
+    assertTrue(r.body().contains("Your API key is not at fault"), r.body());
+    assertFalse(r.body().contains("sk-str"), r.body());
+    assertTrue(r.headers().firstValue("openai-organization").isEmpty());
+    assertTrue(r.headers().firstValue("openai-project").isEmpty());
     assertTrue(logged.contains("upstream strong failed (answered 401)"), logged);
+    assertTrue(logged.contains("upstreams.strong is refused (x-request-id req-401)"), logged);
     assertFalse(logged.contains("sk-strong-secret"), logged);
+    assertTrue(f.get("/metrics").body().contains(
+        "routewise_upstream_duration_seconds_count{outcome=\"auth_failed\",upstream=\"strong\"} 1"));
+  }
+
+  /** With failover on, a refused key is an outage of that upstream: the request goes to the other. */
+  @Test
+  void anUpstream403FailsOverWhenFailoverIsOn() throws Exception {
+    try (ProxyFixture g = ProxyFixture.withRouting("", "failover: true")) {
+      g.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(403)
+          .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"country\"}}")));
+      java.net.http.HttpResponse<String> r = g.chat("router-random-0", "x");
+      assertEquals(200, r.statusCode(), r.body());
+      assertEquals("strong auth", r.headers().firstValue("x-routewise-failover").orElse(null));
+      assertTrue(g.get("/metrics").body().contains("routewise_failovers_total{from=\"strong\",reason=\"auth\"} 1"));
+    }
   }
 
   /** A base_url on http:// that the provider moves to https://: the client cannot follow it usefully. */
