@@ -126,13 +126,26 @@ final class ChatCompletionsHandler {
     return begin - now <= 0 ? begin : now; // nanoTime values compare by difference
   }
 
-  /** The session a request names, for pinning: its X-Session-Id header or its body's user; null for none. */
+  /** The request attribute holding the server API key a request carried (its bytes), when keys are set. */
+  static final String CLIENT_KEY = "routewise.client-key";
+
+  /**
+   * The session a request names, for pinning: its X-Session-Id header or its body's user; null for
+   * none. With server.api_keys, the session is the key's own: two clients with different keys that
+   * name the same session id (a user id, say) neither read nor set each other's pins.
+   */
   private String session(Context ctx, ChatRequest request) {
     if (!pinning.enabled()) {
       return null;
     }
     String key = pinning.byUser() ? request.user() : ctx.header(SessionPinning.HEADER);
-    return key == null || key.isBlank() ? null : key.strip();
+    if (key == null || key.isBlank()) {
+      return null;
+    }
+    byte[] clientKey = ctx.attribute(CLIENT_KEY);
+    // Hashed with the session before it is stored (SessionPins.key): the key itself never is.
+    return clientKey == null ? key.strip()
+        : new String(clientKey, java.nio.charset.StandardCharsets.UTF_8) + '\u0000' + key.strip();
   }
 
   /** The router and threshold a request names; a bad {@code router-...} model name is a 400 on {@code model}. */

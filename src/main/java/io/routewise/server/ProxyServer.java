@@ -100,7 +100,7 @@ public final class ProxyServer implements AutoCloseable {
             .map(k -> k.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
         // Once a route has matched, so that CORS headers are on the 401 too and a page can read it,
         // and a browser's preflight (answered by the CORS plugin, never with a key) passes.
-        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, config.accessLog()));
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, config.accessLog(), pinning.enabled()));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
       // routewise's own answers carry a request id too, as the upstreams' do
@@ -155,15 +155,25 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /** The client's bearer token must be one of server.api_keys (compared in constant time). */
-  private static void requireKey(Context ctx, List<byte[]> keys, boolean accessLog) {
+  /**
+   * The 401 unless the request carries one of {@code keys}; with {@code scopeSessions}, the key it
+   * carried is kept as the request's {@link ChatCompletionsHandler#CLIENT_KEY}, so that one client's
+   * session ids cannot read or set another's pins.
+   */
+  private static void requireKey(Context ctx, List<byte[]> keys, boolean accessLog, boolean scopeSessions) {
     String auth = ctx.header("Authorization");
     byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
         ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
-    boolean ok = false;
+    byte[] matched = null;
     for (byte[] k : keys) {
-      ok |= given != null && java.security.MessageDigest.isEqual(k, given);
+      if (given != null && java.security.MessageDigest.isEqual(k, given)) { // every key compared: constant time
+        matched = k;
+      }
     }
-    if (!ok) {
+    if (matched != null && scopeSessions) {
+      ctx.attribute(ChatCompletionsHandler.CLIENT_KEY, matched);
+    }
+    if (matched == null) {
       if (accessLog) {
         AccessLog.rejected(ctx, 401, "invalid_api_key"); // a failed login is what an operator looks for first
       }

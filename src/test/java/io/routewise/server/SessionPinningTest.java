@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import io.routewise.TestConfigs;
 import org.junit.jupiter.api.Test;
 
 /** routing.session_pinning through the real server, state local (one replica). */
@@ -86,6 +87,34 @@ class SessionPinningTest {
         .header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"router-scored-0.5\",\"user\":\"" + user
             + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /**
+   * With server.api_keys, a session id is the key's own: a client naming another's session id (a
+   * guessable user id, say) neither follows nor sets that session's pin. Before, one pin served all.
+   */
+  @Test
+  void sessionsOfDifferentApiKeysDoNotShareAPin() throws Exception {
+    try (ProxyFixture f = ProxyFixture.edited("routers: {scored: {}}", yaml -> TestConfigs.withServer(
+        TestConfigs.withRouting(yaml, "session_pinning: true"), "api_keys: [key-a, key-b]"))) {
+      assertEquals("strong strong-model", model(keyed(f, "key-a", "0.9", "user-1")));
+      assertEquals("strong strong-model", model(keyed(f, "key-a", "0.1", "user-1")), "key a's own pin");
+      HttpResponse<String> other = keyed(f, "key-b", "0.1", "user-1");
+      assertEquals("weak weak-model", model(other), "key b's user-1 is another session");
+      assertTrue(other.headers().firstValue("x-routewise-pinned").isEmpty());
+      assertEquals("weak weak-model", model(keyed(f, "key-b", "0.9", "user-1")), "and key b's pin is its own");
+      assertEquals("strong strong-model", model(keyed(f, "key-a", "0.1", "user-1")), "key a's pin unchanged");
+    }
+  }
+
+  private static HttpResponse<String> keyed(ProxyFixture f, String key, String prompt, String session)
+      throws Exception {
+    return f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Content-Type", "application/json").header("Authorization", "Bearer " + key)
+        .header("X-Session-Id", session)
+        .POST(HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"router-scored-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}"))
         .build(), HttpResponse.BodyHandlers.ofString());
   }
 }
