@@ -24,8 +24,11 @@ import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
  * streamed as it arrives.
  */
 final class PassthroughHandler {
-  /** Client headers some endpoints need besides trace ids: the Assistants API wants {@code OpenAI-Beta}. */
-  private static final String[] EXTRA_HEADERS = {"openai-beta", "accept"};
+  /**
+   * Client headers some endpoints need besides trace ids: the Assistants API wants {@code OpenAI-Beta};
+   * a compressed body is only readable with its {@code Content-Encoding}.
+   */
+  private static final String[] EXTRA_HEADERS = {"openai-beta", "accept", "content-encoding"};
   /** routewise's own endpoints: other methods on them are 405s, never an unrouted call. */
   private static final Set<String> OWN_PATHS = Set.of("chat/completions", "models", "route");
 

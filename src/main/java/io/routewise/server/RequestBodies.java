@@ -70,8 +70,14 @@ final class RequestBodies {
     }
   }
 
-  /** A chat request's body: empty is a 400. */
+  /** A chat request's body: empty is a 400; compressed (routewise must read the prompt) a 415. */
   Body read(Context ctx) throws IOException {
+    String encoding = ctx.req().getHeader("Content-Encoding");
+    if (encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity")) {
+      ctx.header("Connection", "close"); // the body is not read
+      throw new ApiException(415, "invalid_request_error", "Content-Encoding '" + AccessLog.safe(encoding.strip())
+          + "' is not supported here; send the JSON body uncompressed.", null, "unsupported_content_encoding");
+    }
     Body body = readAny(ctx);
     if (body.bytes.length == 0) {
       body.close();

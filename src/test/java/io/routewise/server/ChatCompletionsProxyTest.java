@@ -282,6 +282,23 @@ class ChatCompletionsProxyTest {
     assertTrue(r.body().contains("broken, fixed, random"), r.body());
   }
 
+  /** A gzip body was parsed as JSON and answered "malformed JSON": now it says what is wrong. */
+  @Test
+  void aCompressedChatBodyIsA415() throws Exception {
+    java.io.ByteArrayOutputStream packed = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream z = new java.util.zip.GZIPOutputStream(packed)) {
+      z.write("{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    HttpResponse<String> r = f.http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(f.url("/v1/chat/completions")))
+        .header("Content-Type", "application/json").header("Content-Encoding", "gzip")
+        .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(packed.toByteArray())).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(415, r.statusCode(), r.body());
+    assertEquals("unsupported_content_encoding", JSON.readTree(r.body()).get("error").get("code").asText());
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
+
   @Test
   void bodyOverTheLimitIsA413() throws Exception {
     String big = "x".repeat(5 * 1024 * 1024);

@@ -101,6 +101,19 @@ class PassthroughTest {
     assertTrue(metrics.contains("routewise_passthrough_duration_seconds_count{upstream=\"weak\"} 1"), metrics);
   }
 
+  /** A compressed body keeps its Content-Encoding, without which the upstream could not read it. */
+  @Test
+  void aCompressedBodyGoesWithItsContentEncoding() throws Exception {
+    start("weak");
+    weak.stubFor(WireMock.post(urlEqualTo("/v1/embeddings")).willReturn(aResponse()
+        .withHeader("Content-Type", "application/json").withBody("{}")));
+    byte[] packed = {31, -117, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0}; // gzip of nothing
+    HttpResponse<byte[]> r = send(to("/v1/embeddings").header("Content-Type", "application/json")
+        .header("Content-Encoding", "gzip").POST(HttpRequest.BodyPublishers.ofByteArray(packed)));
+    assertEquals(200, r.statusCode());
+    weak.verify(postRequestedFor(urlEqualTo("/v1/embeddings")).withHeader("Content-Encoding", equalTo("gzip")));
+  }
+
   /** routewise's key refused for an endpoint (a restricted key without its scope): a 502, as on chat. */
   @Test
   void anUpstream401OnPassthroughIsA502NamingWhoseCredentialsFailed() throws Exception {
