@@ -106,28 +106,38 @@ public final class ProxyServer implements AutoCloseable {
       // routewise's own answers carry a request id too, as the upstreams' do
       cfg.routes.post("/v1/route", ctx -> route(ctx.header("x-request-id", RequestIds.next()), routing, upstreams,
           bodies));
-      cfg.routes.get("/v1/models", ctx -> ctx.header("x-request-id", RequestIds.next())
-          .contentType("application/json").result(models));
+      io.javalin.http.Handler modelList = ctx -> ctx.header("x-request-id", RequestIds.next())
+          .contentType("application/json").result(models);
       // OpenAI's models.retrieve: routewise's own ids (any valid router-<name>-<α>) and the upstreams'
       // models answer here; other ids go to the passthrough upstream if there is one.
-      cfg.routes.get("/v1/models/<id>", ctx -> {
-        byte[] model = modelBody(ctx.pathParam("id"), routing, upstreams);
-        if (model != null) {
-          ctx.header("x-request-id", RequestIds.next()).contentType("application/json").result(model);
+      io.javalin.http.Handler model = ctx -> {
+        byte[] body = modelBody(ctx.pathParam("id"), routing, upstreams);
+        if (body != null) {
+          ctx.header("x-request-id", RequestIds.next()).contentType("application/json").result(body);
         } else if (other != null) {
+          if (ctx.method() == HandlerType.HEAD) {
+            throw notAllowed(ctx); // as any HEAD the upstream would have to answer
+          }
           other.handle(ctx);
         } else {
           throw new ApiException(404, "invalid_request_error", "The model '" + ctx.pathParam("id")
               + "' does not exist here. Use router-<router>-<threshold> or one of GET /v1/models.", "model",
               "model_not_found");
         }
-      });
-      cfg.routes.get("/health", ctx -> {
+      };
+      io.javalin.http.Handler healthCheck = ctx -> {
         boolean up = !inFlight.draining();
         ctx.status(up ? 200 : 503).contentType("application/json").result(up ? health : draining);
-      });
-      cfg.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
-          .result(metrics.scrape()));
+      };
+      io.javalin.http.Handler scrape = ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+          .result(metrics.scrape());
+      // HEAD answers as GET without the body (uptime probes use it); registered before passthrough's HEAD 405.
+      for (HandlerType method : new HandlerType[] {HandlerType.GET, HandlerType.HEAD}) {
+        cfg.routes.addHttpHandler(method, "/v1/models", modelList);
+        cfg.routes.addHttpHandler(method, "/v1/models/<id>", model);
+        cfg.routes.addHttpHandler(method, "/health", healthCheck);
+        cfg.routes.addHttpHandler(method, "/metrics", scrape);
+      }
       if (other != null) {
         // After the routes above, which win for their own paths and methods.
         for (HandlerType method : new HandlerType[] {HandlerType.GET, HandlerType.POST, HandlerType.DELETE,
@@ -154,7 +164,6 @@ public final class ProxyServer implements AutoCloseable {
     });
   }
 
-  /** The client's bearer token must be one of server.api_keys (compared in constant time). */
   /**
    * The 401 unless the request carries one of {@code keys}; with {@code scopeSessions}, the key it
    * carried is kept as the request's {@link ChatCompletionsHandler#CLIENT_KEY}, so that one client's
