@@ -202,7 +202,7 @@ public final class ProxyServer implements AutoCloseable {
     String path = ctx.path();
     String allow = path.equals("/v1/chat/completions") || path.equals("/v1/route") ? "POST"
         : path.equals("/v1/models") || path.startsWith("/v1/models/") || path.equals("/health")
-            || path.equals("/metrics") ? "GET"
+            || path.equals("/metrics") ? "GET, HEAD"
         : "GET, POST, PUT, PATCH, DELETE"; // passthrough
     ctx.header("Allow", allow);
     return new ApiException(405, "invalid_request_error",

@@ -411,6 +411,6 @@ class ChatCompletionsProxyTest {
     assertEquals(405, get.statusCode(), get.body());
     assertEquals("method_not_allowed", JSON.readTree(get.body()).path("error").path("code").asText(), get.body());
     assertEquals("POST", get.headers().firstValue("allow").orElseThrow());
-    assertEquals("GET", f.post("/v1/models", "{}").headers().firstValue("allow").orElseThrow());
+    assertEquals("GET, HEAD", f.post("/v1/models", "{}").headers().firstValue("allow").orElseThrow());
   }
 }
