@@ -25,7 +25,10 @@ for p in 6061 6062; do   # the first scrape compiles the exposition code; then w
 done
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }   # clock ticks of 10 ms
 for r in $(seq "$ROUNDS"); do
-  for side in ref new; do
+  # odd rounds run ref first, even rounds new first: whichever runs second in a round was measured
+  # 0-4 % behind in A/A runs on this kit
+  order="ref new"; [ $((r % 2)) = 0 ] && order="new ref"
+  for side in $order; do
     pid=$([ $side = ref ] && echo $ref || echo $new); port=$([ $side = ref ] && echo 6061 || echo 6062)
     t0=$(cpu $pid)
     out=$(MODEL=router-random-0.5 wrk -t1 -c16 -d10s --latency -s chat.lua http://127.0.0.1:$port/v1/chat/completions)
