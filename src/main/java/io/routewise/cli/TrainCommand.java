@@ -127,11 +127,15 @@ public final class TrainCommand implements Runnable {
         java.nio.file.Files.createDirectories(heldoutOut.getParent());
       }
       var json = ModelDir.json().copy().disable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
+      // Lines without an id are named by their text, so two such lines of one prompt share it; read back,
+      // lines of one id merge into one. A repeat gets a suffix and stays a row of its own, as in training.
+      java.util.Map<String, Integer> seen = new java.util.HashMap<>();
       try (var w = java.nio.file.Files.newBufferedWriter(heldoutOut)) {
         for (int i : set.heldOut()) {
           var p = set.data().prompts().get(i);
           ObjectNode row = json.createObjectNode();
-          row.put("id", p.id()).put("source", p.source()).put("category", p.category()).put("prompt", p.prompt());
+          int n = seen.merge(p.id(), 1, Integer::sum);
+          row.put("id", n == 1 ? p.id() : p.id() + "#" + n).put("source", p.source()).put("category", p.category()).put("prompt", p.prompt());
           ObjectNode outcomes = row.putObject("outcomes");
           p.outcomes().forEach(outcomes::put);
           w.write(json.writeValueAsString(row));

@@ -87,6 +87,30 @@ class LearnedRoutersEndToEndTest {
     assertTrue(heldOut.stream().allMatch(l -> l.contains("\"source\":\"synthetic-b\"") && l.contains("\"outcomes\":{")));
   }
 
+  /** Two id-less lines of one prompt are two held-out rows; written out and read back they stayed one. */
+  @Test
+  void heldOutLinesWithoutIdsAndOneTextStayTwoRows() throws Exception {
+    Path data = tmp.resolve("idless.jsonl");
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < 4; i++) {
+      rows.append("{\"id\": \"s/").append(i).append("\", \"source\": \"seen\", \"prompt\": \"prompt ").append(i)
+          .append("\", \"outcomes\": {\"strong-model\": 1.0, \"weak-model\": 0.0}}\n");
+    }
+    rows.append("{\"source\": \"held\", \"prompt\": \"same\", \"outcomes\": {\"strong-model\": 1.0, \"weak-model\": 0.0}}\n");
+    rows.append("{\"source\": \"held\", \"prompt\": \"same\", \"outcomes\": {\"strong-model\": 0.0, \"weak-model\": 1.0}}\n");
+    Files.writeString(data, rows);
+    Path held = tmp.resolve("idless-heldout.jsonl");
+    Run r = run(List.of("train", "mf", "--embedding-model", MINILM, "--data", data.toString(),
+        "--out", tmp.resolve("mf-idless").toString(), "--dim", "2", "--iterations", "5", "--holdout", "source:held",
+        "--strong-model", "strong-model", "--weak-model", "weak-model", "--heldout-out", held.toString(),
+        "--embedding-cache", tmp.resolve("emb").toString(), "--quiet"));
+    assertEquals(0, r.code, r.err);
+    List<io.routewise.data.PromptRecord> back = io.routewise.data.DatasetReader.readPrompts(held);
+    assertEquals(2, back.size(), back.toString());
+    assertEquals(java.util.Set.of(0.0, 1.0),
+        java.util.Set.of(back.get(0).outcomes().get("weak-model"), back.get(1).outcomes().get("weak-model")));
+  }
+
   @Test
   void aModelScoredOnlyInHeldOutRowsIsRecordedUntrainedAndCannotStandForAnUpstream() throws Exception {
     Path data = tmp.resolve("untrained.jsonl");
