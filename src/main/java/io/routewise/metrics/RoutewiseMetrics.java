@@ -120,7 +120,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
             + "routing, preparing the upstream call, and relaying a non-streamed body once read",
         Duration.ofNanos(10_000), Duration.ofSeconds(5));
     failovers = Counter.builder("routewise.failovers")
-        .description("Requests sent to the other upstream because theirs was unreachable or answered 429/5xx")
+        .description("Requests sent to the other upstream because theirs was unreachable or answered 429, 5xx, 401 or 403")
         .withRegistry(r);
     passthroughs = Counter.builder("routewise.passthrough.requests")
         .description("Requests to other /v1 endpoints passed unchanged to the routing.passthrough upstream, by status")
