@@ -16,8 +16,8 @@ import java.util.List;
  * @param accessLog one log line per API request (decision, status, time, request ids), never the prompt
  * @param maxBufferedBodyBytes request bodies held in memory at once, all requests together; a request
  *     whose body would pass it gets 503 (so slow or many large bodies cannot exhaust the heap)
- * @param minBodyBytesPerSecond after {@code bodyGrace}, a request body arriving slower than this gets 408;
- *     zero: no minimum
+ * @param minBodyBytesPerSecond after {@code bodyGrace}, a request body that brings less than this per
+ *     second over a window of {@code bodyGrace} gets 408; zero: no minimum
  * @param maxResponseBytes a non-streamed upstream answer is read whole before it is relayed: past
  *     this many bytes (after decoding) it is dropped and the client gets 502
  * @param bodyGrace how long a body may take before its pace is checked ({@link #DEFAULT_BODY_GRACE}; not
@@ -47,9 +47,12 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
         DEFAULT_BODY_GRACE);
   }
 
-  /** A quarter of the heap, and never less than one body of the largest size. */
+  /**
+   * An eighth of the heap, and never less than one body of the largest size: a chat body's parsed
+   * form and the copy sent upstream take about as much again as its bytes.
+   */
   public static long defaultBufferedBodyBytes(long maxBodyBytes) {
-    return Math.max(maxBodyBytes, Runtime.getRuntime().maxMemory() / 4);
+    return Math.max(maxBodyBytes, Runtime.getRuntime().maxMemory() / 8);
   }
 
   public ServerConfig withPort(int newPort) {

@@ -93,7 +93,7 @@ final class ChatCompletionsHandler {
       UpstreamClient chosen = byName.get(decision.upstream());
       DecisionHeaders.write(ctx, decision, chosen.config().model());
       // A request that named its upstream gets that upstream's answer, whatever it is.
-      status = forward(ctx, request, chosen, spec, received, failover && !spec.isDirect());
+      status = forward(ctx, request, body, chosen, spec, received, failover && !spec.isDirect());
     } catch (ApiException e) {
       status = e.status();
       error = e.code();
@@ -165,7 +165,8 @@ final class ChatCompletionsHandler {
    * whole body, relaying it once read. A stream's relay is paced by the upstream, so only its
    * part before the call counts.
    */
-  private int forward(Context ctx, ChatRequest request, UpstreamClient upstream, RouteSpec spec, long received,
+  private int forward(Context ctx, ChatRequest request, RequestBodies.Body body, UpstreamClient upstream,
+      RouteSpec spec, long received,
       boolean mayFailOver) throws IOException {
     String router = spec.router();
     long start = System.nanoTime();
@@ -182,7 +183,7 @@ final class ChatCompletionsHandler {
       if (mayFailOver && !e.isTimeout()) {
         failures.failed(upstream.name(), "failover unreachable", e.detail());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
-        return failOver(ctx, request, upstream, spec, received + (System.nanoTime() - start), "unreachable");
+        return failOver(ctx, request, body, upstream, spec, received + (System.nanoTime() - start), "unreachable");
       }
       throw failed(upstream, e);
     }
@@ -200,7 +201,7 @@ final class ChatCompletionsHandler {
         long spent = System.nanoTime() - start;
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
         failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ".");
-        return failOver(ctx, request, upstream, spec, received + spent,
+        return failOver(ctx, request, body, upstream, spec, received + spent,
             status == 429 ? "429" : authFailed ? "auth" : "5xx");
       }
       if (authFailed) {
@@ -217,6 +218,9 @@ final class ChatCompletionsHandler {
         failures.failed(upstream.name(), "answered " + status, answered(upstream, status) + " to "
             + origin(response.header("Location")) + "; check base_url. Passed to the client as it is.");
       }
+      // This answer is the client's (no failover from here): the body is not needed again, and a
+      // client reading slowly must not hold its share of the body limit while it reads.
+      body.close();
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
       UpstreamHeaders.copy(response, res);
@@ -243,13 +247,13 @@ final class ChatCompletionsHandler {
   }
 
   /** Sends the request to the failover upstream instead, saying so in the headers and the metrics. */
-  private int failOver(Context ctx, ChatRequest request, UpstreamClient failed, RouteSpec spec, long received,
-      String reason) throws IOException {
+  private int failOver(Context ctx, ChatRequest request, RequestBodies.Body body, UpstreamClient failed,
+      RouteSpec spec, long received, String reason) throws IOException {
     UpstreamClient other = failoverFor(failed);
     metrics.failover(failed.name(), reason);
     DecisionHeaders.served(ctx, other.name(), other.config().model());
     ctx.res().setHeader("x-routewise-failover", failed.name() + " " + reason);
-    return forward(ctx, request, other, spec, received, false);
+    return forward(ctx, request, body, other, spec, received, false);
   }
 
   /**

@@ -114,20 +114,10 @@ final class PassthroughHandler {
     String method = ctx.method().name();
     String path = checkedPath(ctx);
     RequestBodies.Body body = method.equals("GET") ? null : bodies.readAny(ctx);
-    try {
-      return forward(ctx, method, path, body == null ? null : body.bytes());
-    } finally {
-      if (body != null) {
-        body.close();
-      }
-    }
-  }
-
-  private int forward(Context ctx, String method, String path, byte[] body) throws IOException {
     UpstreamResponse response;
     try {
-      response = upstream.forward(method, path, ctx.req().getQueryString(), body, ctx.req().getContentType(),
-          new ClientDisconnectProbe(ctx.req()), clientHeaders(ctx));
+      response = upstream.forward(method, path, ctx.req().getQueryString(), body == null ? null : body.bytes(),
+          ctx.req().getContentType(), new ClientDisconnectProbe(ctx.req()), clientHeaders(ctx));
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
         ctx.header("Connection", "close");
@@ -137,6 +127,10 @@ final class PassthroughHandler {
       ApiException error = ApiException.upstream(e);
       failures.failed(upstream.name(), "passthrough " + error.status() + " " + error.code(), e.detail());
       throw error;
+    } finally {
+      if (body != null) {
+        body.close(); // sent: a client reading the answer slowly holds none of the body limit
+      }
     }
     try (response) {
       int status = response.status();

@@ -5,34 +5,44 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * Reads request bodies into memory, within three limits: one body's size (413), the bytes held by
  * all requests together (503, so that many slow or large bodies cannot exhaust the heap), and a
  * minimum pace once a grace has passed (408, so that a client dripping a body cannot hold its share
- * for long). A body's bytes count from its first read until its request is answered ({@link Body#close}).
+ * for long). A body's bytes count from its first read until its upstream has answered ({@link
+ * Body#close}). Not counted: the old buffer while a growing one is copied, and a chat body's parsed
+ * form and upstream copy (about as much again; hence the default limit of an eighth of the heap).
+ * A refused body is read on and dropped
+ * (at the same pace, into one shared scratch buffer), so a client that sends it all before reading
+ * hears the error rather than a reset.
  */
 final class RequestBodies {
   /**
-   * How much of a too-large body is read and thrown away so that its client hears the 413. Clients
+   * How much of a refused body is read and thrown away so that its client hears the error. Clients
    * send the whole body before reading the answer; cut off early, they get a reset instead of the
    * error (measured: a 6 MB prompt with the default 4 MiB limit, 10 of 10 broken pipes), and the
    * OpenAI SDKs retry a reset twice, sending it all again. Beyond this the connection is just closed.
    */
   private static final long DISCARD_LIMIT = 64L * 1024 * 1024;
+  /** Where dropped bytes go, for every request at once: nobody reads them, so sharing is harmless. */
+  private static final byte[] SCRATCH = new byte[16 * 1024];
+
   private final long max;
   private final long minBytesPerSecond;
   private final long graceNanos;
   private final AtomicLong free;
   private final long capacity;
-  private final java.util.function.Consumer<String> refused;
+  private final Consumer<String> refused;
 
   /**
-   * @param graceNanos how long a body may take before its pace is checked
+   * @param graceNanos how long a body may take before its pace is checked, and the window it is
+   *     checked over after that
    * @param refused told the reason ({@code memory} or {@code slow}) of each body turned away
    */
   RequestBodies(long maxBodyBytes, long maxBufferedBytes, long minBytesPerSecond, long graceNanos,
-      java.util.function.Consumer<String> refused) {
+      Consumer<String> refused) {
     this.max = maxBodyBytes;
     this.capacity = maxBufferedBytes;
     this.free = new AtomicLong(maxBufferedBytes);
@@ -47,8 +57,9 @@ final class RequestBodies {
   }
 
   /**
-   * A request body read whole, whose bytes count against the shared limit until it is closed (once
-   * its request is answered). Closing twice releases once.
+   * A request body read whole, whose bytes count against the shared limit until it is closed: once
+   * its upstream has answered (its bytes are not needed for the relay) or its request failed.
+   * Closing twice releases once; the request's own thread closes it.
    */
   final class Body implements AutoCloseable {
     private final byte[] bytes;
@@ -70,11 +81,47 @@ final class RequestBodies {
     }
   }
 
-  /** A chat request's body: empty is a 400; compressed (routewise must read the prompt) a 415. */
+  /**
+   * The pace of one body: after the grace, each window of the grace's length must bring at least
+   * the minimum rate's bytes. A whole-body average would let a client send most of a body at once
+   * and then drip the rest for minutes.
+   */
+  private final class Pace {
+    private final long start = System.nanoTime();
+    private long mark;
+    private long markLen = -1;
+
+    /** Whether the body, {@code len} bytes long now (and {@code before} at the read before), is behind. */
+    boolean behind(long before, long len) {
+      if (minBytesPerSecond <= 0) {
+        return false;
+      }
+      long now = System.nanoTime();
+      if (now - start - graceNanos < 0) {
+        return false;
+      }
+      if (markLen < 0) { // the first window begins where the grace ended, with what had come by then
+        mark = start + graceNanos;
+        markLen = before;
+      }
+      long span = now - mark;
+      if (span < graceNanos) {
+        return false;
+      }
+      boolean slow = len - markLen < minBytesPerSecond * (span / 1e9);
+      mark = now;
+      markLen = len;
+      return slow;
+    }
+  }
+
+  /**
+   * A chat request's body: empty is a 400; compressed (routewise must read the prompt) a 415.
+   */
   Body read(Context ctx) throws IOException {
     String encoding = ctx.req().getHeader("Content-Encoding");
     if (encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity")) {
-      ctx.header("Connection", "close"); // the body is not read
+      drop(ctx, new Pace(), 0, max);
       throw new ApiException(415, "invalid_request_error", "Content-Encoding '" + AccessLog.safe(encoding.strip())
           + "' is not supported here; send the JSON body uncompressed.", null, "unsupported_content_encoding");
     }
@@ -88,123 +135,143 @@ final class RequestBodies {
 
   /** Whatever body the request has, possibly none. */
   Body readAny(Context ctx) throws IOException {
+    Pace pace = new Pace();
     long declared = ctx.req().getContentLengthLong();
     if (declared > max) {
-      throw tooLarge(ctx, max, declared <= DISCARD_LIMIT ? 0 : -1);
+      if (declared > DISCARD_LIMIT) {
+        ctx.header("Connection", "close");
+      } else {
+        drop(ctx, pace, 0, DISCARD_LIMIT);
+      }
+      throw tooLarge();
     }
     // A declared length is a promise, not bytes: start at most at 64 KiB so slow clients announcing
     // 4 MiB cannot reserve memory they never send.
     int initial = Math.max((int) Math.min(declared >= 0 ? Math.min(declared, 64 * 1024) : 16 * 1024, max), 16);
-    reserve(ctx, initial);
+    if (!reserve(initial)) {
+      drop(ctx, pace, 0, max);
+      throw overloaded(ctx);
+    }
     long held = initial;
-    boolean done = false;
     try {
       byte[] buf = new byte[initial];
       int len = 0;
-      long start = System.nanoTime();
-      try (InputStream in = ctx.req().getInputStream()) {
-        while (true) {
-          if (len == buf.length) {
-            if (len >= max) {
-              if (in.read() != -1) {
-                throw tooLarge(ctx, max, len + 1);
-              }
-              break;
-            }
-            int grown = (int) Math.min(max, (long) buf.length * 2);
-            reserve(ctx, grown - buf.length);
-            held += grown - buf.length;
-            buf = Arrays.copyOf(buf, grown);
-          }
-          int n;
-          try {
-            n = in.read(buf, len, buf.length - len);
-          } catch (org.eclipse.jetty.io.EofException e) {
-            throw ApiException.invalidRequest("The request body ended before its Content-Length.", null);
-          }
-          if (n < 0) {
+      InputStream in = ctx.req().getInputStream();
+      while (true) {
+        if (len == buf.length) {
+          int next = in.read(); // at a declared length this is the end: no copy needed
+          if (next < 0) {
             break;
           }
-          len += n;
-          if (minBytesPerSecond > 0) {
-            checkPace(ctx, len, System.nanoTime() - start);
+          if (len >= max) {
+            buf = null; // dropped before the rest is read, and no longer counted
+            release(held);
+            held = 0;
+            drop(ctx, pace, len + 1, DISCARD_LIMIT);
+            throw tooLarge();
           }
+          // to the declared length when one was given (no trim at the end), else twice the size
+          int grown = (int) Math.min(max, declared > buf.length ? Math.min(declared, 2L * buf.length) : 2L * buf.length);
+          if (!reserve(grown - held)) {
+            buf = null;
+            release(held);
+            held = 0;
+            drop(ctx, pace, len + 1, max);
+            throw overloaded(ctx);
+          }
+          held = grown;
+          buf = Arrays.copyOf(buf, grown);
+          buf[len++] = (byte) next;
+        }
+        int n;
+        try {
+          n = in.read(buf, len, buf.length - len);
+        } catch (org.eclipse.jetty.io.EofException e) {
+          throw ApiException.invalidRequest("The request body ended before its Content-Length.", null);
+        }
+        if (n < 0) {
+          break;
+        }
+        len += n;
+        if (pace.behind(len - n, len)) {
+          throw slow(ctx, len, pace);
         }
       }
-      byte[] bytes = len == buf.length ? buf : Arrays.copyOf(buf, len);
-      // what stays held is the body itself, not the buffer it was read into
-      release(held - bytes.length);
-      held = bytes.length;
-      done = true;
-      return new Body(bytes, held);
-    } finally {
-      if (!done) {
-        release(held);
+      if (len != buf.length) { // a body without a declared length: held at its size
+        byte[] trimmed = Arrays.copyOf(buf, len);
+        release(held - len);
+        held = len;
+        buf = trimmed;
       }
+      Body body = new Body(buf, held);
+      held = 0;
+      return body;
+    } finally {
+      release(held); // nothing when the body was returned
     }
   }
 
-  /** 408 for a body behind the minimum pace, counted from the end of the grace. */
-  private void checkPace(Context ctx, long len, long elapsedNanos) {
-    long late = elapsedNanos - graceNanos;
-    if (late > 0 && len < (double) minBytesPerSecond * late / 1e9) {
-      refused.accept("slow");
-      ctx.header("Connection", "close"); // the rest of the body is not waited for
-      throw new ApiException(408, "invalid_request_error", "The request body arrived at "
-          + Math.round(len / (elapsedNanos / 1e9)) + " bytes/s, below the server's minimum of " + minBytesPerSecond
-          + " (server.min_body_bytes_per_second).", null, "request_timeout");
-    }
+  private ApiException slow(Context ctx, long len, Pace pace) {
+    refused.accept("slow");
+    ctx.header("Connection", "close"); // the rest of the body is not waited for
+    double seconds = (System.nanoTime() - pace.start) / 1e9;
+    return new ApiException(408, "invalid_request_error", "The request body arrived too slowly (" + len + " bytes in "
+        + Math.round(seconds) + " s; after " + Math.round(graceNanos / 1e9) + " s each " + Math.round(graceNanos / 1e9)
+        + " s must bring " + minBytesPerSecond + " bytes/s, server.min_body_bytes_per_second).", null,
+        "request_timeout");
   }
 
-  private void reserve(Context ctx, long n) {
+  private ApiException overloaded(Context ctx) {
+    refused.accept("memory");
+    ctx.header("Retry-After", "1");
+    return new ApiException(503, "server_error", "routewise holds as many request bodies as its memory allows "
+        + "(server.max_buffered_body_bytes); retry shortly.", null, "server_overloaded");
+  }
+
+  private ApiException tooLarge() {
+    return new ApiException(413, "invalid_request_error",
+        "The request body is larger than the limit of " + max + " bytes (server.max_body_bytes).", null,
+        "request_too_large");
+  }
+
+  /**
+   * Reads and drops the rest of a refused body (of which {@code consumed} bytes were read), at the
+   * minimum pace and up to {@code limit} bytes in all; past either, or when the client breaks off,
+   * the connection is closed after the answer.
+   */
+  private void drop(Context ctx, Pace pace, long consumed, long limit) {
+    try {
+      InputStream in = ctx.req().getInputStream();
+      for (long got = consumed; got <= limit; ) {
+        int n = in.read(SCRATCH);
+        if (n < 0) {
+          return;
+        }
+        got += n;
+        if (pace.behind(got - n, got)) {
+          break;
+        }
+      }
+    } catch (IOException e) {
+      // the client broke off: nobody to answer
+    }
+    ctx.header("Connection", "close");
+  }
+
+  private boolean reserve(long n) {
     long f;
     do {
       f = free.get();
       if (f < n) {
-        refused.accept("memory");
-        ctx.header("Retry-After", "1");
-        ctx.header("Connection", "close"); // the rest of the body is not read
-        throw new ApiException(503, "server_error", "routewise holds as many request bodies as its memory "
-            + "allows (server.max_buffered_body_bytes); retry shortly.", null, "server_overloaded");
+        return false;
       }
     } while (!free.compareAndSet(f, f - n));
+    return true;
   }
 
   private void release(long n) {
     if (n > 0) {
       free.addAndGet(n);
     }
-  }
-
-  /**
-   * The 413, after reading the rest of the body (of which {@code consumed} bytes were read already)
-   * up to {@link #DISCARD_LIMIT}; with {@code consumed} negative, or past the limit, the connection
-   * is closed instead.
-   */
-  private static ApiException tooLarge(Context ctx, long max, long consumed) {
-    if (consumed < 0 || !discard(ctx, DISCARD_LIMIT - consumed)) {
-      ctx.header("Connection", "close");
-    }
-    return new ApiException(413, "invalid_request_error",
-        "The request body is larger than the limit of " + max + " bytes (server.max_body_bytes).", null,
-        "request_too_large");
-  }
-
-  /** Reads and drops the rest of the body; false when it is longer than {@code budget} or breaks off. */
-  private static boolean discard(Context ctx, long budget) {
-    byte[] scratch = new byte[64 * 1024];
-    try {
-      InputStream in = ctx.req().getInputStream();
-      for (long left = budget; left >= 0; ) {
-        int n = in.read(scratch);
-        if (n < 0) {
-          return true;
-        }
-        left -= n;
-      }
-    } catch (IOException e) {
-      // the client broke off: nobody to answer
-    }
-    return false;
   }
 }

@@ -184,7 +184,7 @@ class ConfigLoaderTest {
     assertEquals(5000, c.server().maxBufferedBodyBytes());
     assertEquals(0, c.server().minBodyBytesPerSecond());
     ServerConfig defaults = parse(VALID, Map.of("OPENAI_API_KEY", "k")).server();
-    assertEquals(Math.max(ServerConfig.DEFAULT_MAX_BODY_BYTES, Runtime.getRuntime().maxMemory() / 4),
+    assertEquals(Math.max(ServerConfig.DEFAULT_MAX_BODY_BYTES, Runtime.getRuntime().maxMemory() / 8),
         defaults.maxBufferedBodyBytes());
     assertEquals(16384, defaults.minBodyBytesPerSecond());
     String msg = problems(VALID.replace("port: 7000}", "port: 7000, max_body_bytes: 1000, max_buffered_body_bytes: 999}"));

@@ -62,32 +62,106 @@ class RequestBodyLimitsTest {
   }
 
   /**
-   * Two clients each holding 100 kB of a body unsent fill a 200 kB limit: a third request is a 503
-   * the SDKs retry, with Retry-After; once those bodies are gone, requests pass again. Before the
-   * limit, slow clients held max_body_bytes each and enough of them ran the heap out.
+   * Two clients each holding 100 kB of a body unsent fill most of a 270 kB limit: a third request
+   * that needs 80 kB is a 503 the SDKs retry, with
+   * Retry-After, read to its end so its client hears it; once those bodies are gone it passes.
+   * Before the limit, slow clients held max_body_bytes each and enough of them ran the heap out.
    */
   @Test
   void bodiesHeldByAllRequestsTogetherAreBounded() throws Exception {
     try (ProxyFixture f = ProxyFixture.configured(
-        "max_body_bytes: 100000, max_buffered_body_bytes: 200000, min_body_bytes_per_second: 0", c -> c)) {
+        "max_body_bytes: 100000, max_buffered_body_bytes: 270000, min_body_bytes_per_second: 0", c -> c)) {
       assertEquals(0.0, buffered(f));
       Socket a = partial(f.routewise.port(), 100_000, 90_000);
+      awaitBuffered(f, 100_000);
       Socket b = partial(f.routewise.port(), 100_000, 90_000);
       awaitBuffered(f, 200_000);
 
-      HttpResponse<String> refused = f.chat("router-random-0", "hello");
+      String big = "x".repeat(79_000);
+      HttpResponse<String> refused = f.chat("router-random-0", big);
       assertEquals(503, refused.statusCode(), refused.body());
       JsonNode error = JSON.readTree(refused.body()).get("error");
       assertEquals("server_overloaded", error.get("code").asText());
       assertEquals("server_error", error.get("type").asText());
       assertEquals("1", refused.headers().firstValue("retry-after").orElse(null));
       assertTrue(f.get("/metrics").body().contains("routewise_request_bodies_refused_total{reason=\"memory\"} 1.0"));
+      assertEquals(200, f.chat("router-random-0", "small").statusCode(), "a small body still fits");
 
       a.close();
       b.close();
       awaitBuffered(f, 0);
-      assertEquals(200, f.chat("router-random-0", "hello").statusCode());
+      assertEquals(200, f.chat("router-random-0", big).statusCode());
       assertEquals(0.0, buffered(f), "an answered request's body is released");
+    }
+  }
+
+  /**
+   * A body over max_body_bytes is read on and dropped for its 413 without holding any of the limit,
+   * and a client dripping it is cut off at the same pace as any body. Before, the drain kept the
+   * whole body's share and had no pace: four such clients blocked every request for as long as
+   * they liked.
+   */
+  @Test
+  void aTooLargeBodyBeingDroppedHoldsNothingAndKeepsThePace() throws Exception {
+    try (ProxyFixture f = ProxyFixture.configured(
+        "max_body_bytes: 100000, max_buffered_body_bytes: 100000, min_body_bytes_per_second: 1000",
+        c -> c.withServer(c.server().withBodyGrace(Duration.ofMillis(500))))) {
+      // chunked, so the size shows only once it is passed
+      Socket s = new Socket("127.0.0.1", f.routewise.port());
+      s.setSoTimeout(10_000);
+      OutputStream out = s.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          + "Transfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      byte[] chunk = new byte[110_000];
+      out.write(("1adb0\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(chunk);
+      out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      Thread.sleep(300);
+      assertEquals(0.0, buffered(f), "the refused body holds none of the limit while it is dropped");
+      assertEquals(200, f.chat("router-random-0", "x".repeat(90_000)).statusCode());
+      String answer = "";
+      for (int i = 0; i < 40 && answer.isEmpty(); i++) { // a byte every 100 ms: behind 1000 bytes/s
+        Thread.sleep(100);
+        try {
+          out.write("1\r\nx\r\n".getBytes(StandardCharsets.US_ASCII));
+          out.flush();
+        } catch (java.net.SocketException closed) {
+          break;
+        }
+        if (s.getInputStream().available() > 0) {
+          answer = answer(s);
+        }
+      }
+      if (answer.isEmpty()) {
+        answer = answer(s);
+      }
+      assertTrue(answer.startsWith("HTTP/1.1 413"), answer);
+      assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), answer);
+      s.close();
+    }
+  }
+
+  /** A client reading its answer slowly holds none of the limit: the body is released once the upstream answers. */
+  @Test
+  void aBodyIsReleasedOnceItsUpstreamAnswers() throws Exception {
+    try (ProxyFixture f = ProxyFixture.configured("", c -> c)) {
+      f.weak.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
+              com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/chat/completions"))
+          .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse().withStatus(200)
+              .withHeader("Content-Type", "text/event-stream").withChunkedDribbleDelay(20, 3000)
+              .withBody("data: " + ProxyFixture.COMPLETION.formatted("weak-model", "x".repeat(1000)).replace("\n", "")
+                  + "\n\ndata: [DONE]\n\n")));
+      java.util.concurrent.CompletableFuture<HttpResponse<String>> slow = f.http.sendAsync(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create(f.url("/v1/chat/completions")))
+              .header("Content-Type", "application/json")
+              .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"model\":\"router-random-1\",\"stream\":true,"
+                  + "\"messages\":[{\"role\":\"user\",\"content\":\"" + "y".repeat(50_000) + "\"}]}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      Thread.sleep(1000); // the stream is being relayed
+      assertTrue(!slow.isDone(), "still streaming");
+      assertEquals(0.0, buffered(f));
+      assertEquals(200, slow.get().statusCode());
     }
   }
 
