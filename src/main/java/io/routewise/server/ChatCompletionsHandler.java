@@ -291,6 +291,8 @@ final class ChatCompletionsHandler {
     if (status == 200) {
       Usage.fromJson(body).ifPresentOrElse(u -> tokens(upstream, u, spec),
           () -> upstream.listener().unmetered(upstream.name()));
+    } else if (status >= 400) {
+      body = AccountIds.masked(body);
     }
     res.setContentLength(body.length);
     try {

@@ -31,6 +31,8 @@ final class PassthroughHandler {
   private static final String[] EXTRA_HEADERS = {"openai-beta", "accept", "content-encoding"};
   /** routewise's own endpoints: other methods on them are 405s, never an unrouted call. */
   private static final Set<String> OWN_PATHS = Set.of("chat/completions", "models", "route");
+  /** An upstream's error answer longer than this is not an error message. */
+  private static final int ERROR_BODY_LIMIT = 1024 * 1024;
 
   private final UpstreamClient upstream;
   private final RoutewiseMetrics metrics;
@@ -162,6 +164,9 @@ final class PassthroughHandler {
       String type = response.header("Content-Type");
       boolean events = type != null && type.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
       long length = response.contentLength();
+      if (status >= 400 && !events && response.header("Content-Encoding") == null) {
+        return relayError(ctx, response, status);
+      }
       if (events) {
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
@@ -170,6 +175,35 @@ final class PassthroughHandler {
       }
       return relay(ctx, response, events, status);
     }
+  }
+
+  /** An error body, read whole (it is small) so the operator's account ids can be masked in it. */
+  private int relayError(Context ctx, UpstreamResponse response, int status) throws IOException {
+    byte[] body;
+    try {
+      body = AccountIds.masked(response.bodyBytes(ERROR_BODY_LIMIT));
+    } catch (UpstreamResponse.TooLarge e) {
+      failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name() + " upstream answered "
+          + status + " with an error body over " + ERROR_BODY_LIMIT + " bytes; dropped.");
+      throw new ApiException(502, "upstream_error", "The " + upstream.name() + " upstream's error answer ("
+          + status + ") was longer than " + ERROR_BODY_LIMIT + " bytes.", null, "upstream_response_too_large");
+    } catch (IOException e) {
+      if (response.clientGone()) {
+        abort(ctx, e);
+        return 499;
+      }
+      UpstreamException failure = upstream.brokeOff(e, response.timedOut());
+      failures.failed(upstream.name(), "passthrough body failed", failure.detail());
+      ctx.res().reset();
+      throw ApiException.upstream(failure);
+    }
+    ctx.res().setContentLength(body.length);
+    try {
+      ctx.res().getOutputStream().write(body);
+    } catch (IOException clientGone) {
+      return 499;
+    }
+    return status;
   }
 
   /**

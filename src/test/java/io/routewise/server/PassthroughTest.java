@@ -114,6 +114,21 @@ class PassthroughTest {
     weak.verify(postRequestedFor(urlEqualTo("/v1/embeddings")).withHeader("Content-Encoding", equalTo("gzip")));
   }
 
+  /** An error passed through masks the operator's organization as a chat error does. */
+  @Test
+  void aPassedThroughErrorMasksTheOperatorsAccountIds() throws Exception {
+    start("weak");
+    weak.stubFor(WireMock.post(urlEqualTo("/v1/embeddings")).willReturn(aResponse().withStatus(429)
+        .withHeader("Content-Type", "application/json")
+        .withBody("{\"error\":{\"message\":\"Rate limit reached in organization org-AbCdEfGh12345678IjKlMnOp\"}}")));
+    HttpResponse<byte[]> r = send(to("/v1/embeddings").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{}")));
+    String body = new String(r.body(), StandardCharsets.UTF_8);
+    assertEquals(429, r.statusCode());
+    assertEquals("{\"error\":{\"message\":\"Rate limit reached in organization org-***\"}}", body);
+    assertEquals(String.valueOf(r.body().length), r.headers().firstValue("content-length").orElse(null));
+  }
+
   /** routewise's key refused for an endpoint (a restricted key without its scope): a 502, as on chat. */
   @Test
   void anUpstream401OnPassthroughIsA502NamingWhoseCredentialsFailed() throws Exception {

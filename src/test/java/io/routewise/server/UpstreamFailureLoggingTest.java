@@ -75,6 +75,20 @@ class UpstreamFailureLoggingTest {
         "routewise_upstream_duration_seconds_count{outcome=\"auth_failed\",upstream=\"strong\"} 1"));
   }
 
+  /** OpenAI's 429 names the operator's organization; the client reads the rest of it, retry headers included. */
+  @Test
+  void aRelayedErrorMasksTheOperatorsAccountIds() throws Exception {
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(429)
+        .withHeader("Content-Type", "application/json").withHeader("retry-after-ms", "1500")
+        .withBody("{\"error\":{\"message\":\"Rate limit reached for gpt-4o in organization org-AbCdEfGh12345678IjKlMnOp "
+            + "(project proj_ZyXwVuTs98765432AbCdEf12) on tokens per min (TPM): Limit 30000\",\"type\":\"tokens\"}}")));
+    java.net.http.HttpResponse<String> r = f.chat("router-random-0", "x");
+    assertEquals(429, r.statusCode());
+    assertTrue(r.body().contains("in organization org-*** (project proj_***) on tokens per min"), r.body());
+    assertFalse(r.body().contains("AbCdEfGh"), r.body());
+    assertEquals("1500", r.headers().firstValue("retry-after-ms").orElse(null));
+  }
+
   /** With failover on, a refused key is an outage of that upstream: the request goes to the other. */
   @Test
   void anUpstream403FailsOverWhenFailoverIsOn() throws Exception {

@@ -1,0 +1,26 @@
+package io.routewise.server;
+
+import java.nio.charset.StandardCharsets;
+import java.util.regex.Pattern;
+
+/**
+ * Masks OpenAI organization and project ids ({@code org-…}, {@code proj_…}) in an upstream's error
+ * body: a 429 says "Rate limit reached … in organization org-…", and those ids are the operator's
+ * account, not the client's to see (the headers that carry them are not relayed either).
+ */
+final class AccountIds {
+  private static final Pattern ID = Pattern.compile("\\b(org-|proj_)[A-Za-z0-9]{16,}");
+
+  private AccountIds() {}
+
+  /** The body with every such id as {@code org-***} / {@code proj_***}; the same array when it has none. */
+  static byte[] masked(byte[] body) {
+    // Latin-1 maps bytes to chars one to one, so UTF-8 text around the ids comes back byte for byte.
+    String text = new String(body, StandardCharsets.ISO_8859_1);
+    if (!text.contains("org-") && !text.contains("proj_")) {
+      return body;
+    }
+    java.util.regex.Matcher m = ID.matcher(text);
+    return m.find() ? m.replaceAll("$1***").getBytes(StandardCharsets.ISO_8859_1) : body;
+  }
+}
