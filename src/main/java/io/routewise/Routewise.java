@@ -151,7 +151,7 @@ public final class Routewise implements AutoCloseable {
         sync.start(); // the first exchange runs now, so α and the store's state are known before any request
       }
       ProxyServer server = new ProxyServer(config.server(), routing, clients, metrics,
-          config.routing().failover(), passthrough, pinning).start();
+          config.routing().failover(), passthrough, config.routing().passthroughEndpoints(), pinning).start();
       return new Routewise(routing, http, timeouts, server, metrics, sync, () -> {
         closeState.close();
         jvmMetrics.close();

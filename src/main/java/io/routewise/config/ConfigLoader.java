@@ -139,7 +139,8 @@ public final class ConfigLoader {
             r.millis("session_ttl_ms", SessionPinning.DEFAULT_TTL_MS, 1_000, 30L * 86_400_000),
             r.integer("session_cache_entries", SessionPinning.DEFAULT_ENTRIES, 1, 10_000_000)),
         r.oneOf("ladder_rule", RoutingConfig.AUTO_RULE, List.of(RoutingConfig.AUTO_RULE, "threshold", "price_weighted")),
-        r.bool("direct_upstreams", false));
+        r.bool("direct_upstreams", false),
+        passthroughEndpoints(r));
     r.rejectUnknownKeys();
 
     ConfigNode c = root.child("client");
@@ -197,6 +198,18 @@ public final class ConfigLoader {
       out.add(weak);
     }
     return out;
+  }
+
+  /** {@code routing.passthrough_endpoints}: paths below /v1/ as an OpenAI client writes them, lower case. */
+  private static List<String> passthroughEndpoints(ConfigNode r) {
+    List<String> endpoints = r.stringList("passthrough_endpoints", List.of());
+    for (String e : endpoints) {
+      if (!e.matches("[a-z0-9_-]+(/[a-z0-9_-]+)*")) {
+        r.problem("passthrough_endpoints", "'" + e + "' is not a path below /v1/ such as embeddings or "
+            + "audio/transcriptions (lower case, no leading slash)");
+      }
+    }
+    return endpoints;
   }
 
   /** {@code routing.passthrough}: none, or any upstream's name (strong and weak first, as before). */

@@ -17,10 +17,16 @@ package io.routewise.config;
  *     {@code price_weighted}
  * @param directUpstreams whether a model name {@code upstream-<name>} goes to that upstream without a
  *     router (off by default: it lets a client bypass routing, and a budget)
+ * @param passthroughEndpoints the paths below {@code /v1/} passthrough serves, each with what lies
+ *     below it ({@code embeddings}, {@code files}); empty: every path
  */
 public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue,
     java.time.Duration scoringTimeout, boolean failover, String passthrough, SessionPinning sessionPinning,
-    String ladderRule, boolean directUpstreams) {
+    String ladderRule, boolean directUpstreams, java.util.List<String> passthroughEndpoints) {
+  public RoutingConfig {
+    passthroughEndpoints = java.util.List.copyOf(passthroughEndpoints);
+  }
+
   public static final String AUTO_RULE = "auto";
 
   public static final long DEFAULT_SCORING_TIMEOUT_MS = 2_000;
@@ -28,6 +34,6 @@ public record RoutingConfig(String router, double threshold, int scoringThreads,
   /** For the offline commands (score, eval, calibrate): one caller, so routers score inline. */
   public RoutingConfig(String router, double threshold) {
     this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false, "none",
-        SessionPinning.OFF, AUTO_RULE, false);
+        SessionPinning.OFF, AUTO_RULE, false, java.util.List.of());
   }
 }

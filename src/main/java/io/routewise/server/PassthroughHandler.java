@@ -11,6 +11,7 @@ import java.io.OutputStream;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
@@ -37,13 +38,16 @@ final class PassthroughHandler {
   private final UpstreamClient upstream;
   private final RoutewiseMetrics metrics;
   private final RequestBodies bodies;
+  private final List<String> endpoints;
   private final InFlightRequests inFlight;
   private final boolean accessLog;
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
 
-  PassthroughHandler(UpstreamClient upstream, RoutewiseMetrics metrics, RequestBodies bodies, InFlightRequests inFlight,
-      boolean accessLog) {
+  /** @param endpoints the paths served, each with what lies below it; empty: every path */
+  PassthroughHandler(UpstreamClient upstream, List<String> endpoints, RoutewiseMetrics metrics, RequestBodies bodies,
+      InFlightRequests inFlight, boolean accessLog) {
     this.upstream = upstream;
+    this.endpoints = List.copyOf(endpoints);
     this.metrics = metrics;
     this.bodies = bodies;
     this.inFlight = inFlight;
@@ -77,7 +81,7 @@ final class PassthroughHandler {
    * upstream or a gateway before it that decodes or merges them could climb out of its API root, say
    * from an Azure deployment to the resource), and no {@code ;} parameters.
    */
-  private static String checkedPath(Context ctx) {
+  private String checkedPath(Context ctx) {
     String raw = ctx.req().getRequestURI().substring("/v1/".length());
     StringBuilder plain = new StringBuilder();
     for (String segment : raw.split("/", -1)) {
@@ -97,6 +101,13 @@ final class PassthroughHandler {
     }
     if (OWN_PATHS.contains(raw)) {
       throw ProxyServer.notAllowed(ctx);
+    }
+    String path = plain.toString().toLowerCase(java.util.Locale.ROOT);
+    if (!endpoints.isEmpty() && endpoints.stream().noneMatch(e -> path.equals(e) || path.startsWith(e + "/"))) {
+      // Not served here: an account's files, batches or fine-tunes are every client's once passed through.
+      throw new ApiException(404, "invalid_request_error", "Unknown request URL: " + ctx.method() + " /v1/"
+          + AccessLog.safe(raw) + " (passthrough serves " + String.join(", ", endpoints)
+          + ": routing.passthrough_endpoints).", null, "unknown_url");
     }
     if (OWN_PATHS.contains(plain.toString().toLowerCase(java.util.Locale.ROOT))) {
       // /v1/%63hat/completions or /v1/Chat/Completions: an upstream that decodes or folds case would

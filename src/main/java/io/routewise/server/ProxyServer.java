@@ -43,12 +43,17 @@ public final class ProxyServer implements AutoCloseable {
    */
   public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
       RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough) {
-    this(config, routing, upstreams, metrics, failover, passthrough, SessionPinning.OFF);
+    this(config, routing, upstreams, metrics, failover, passthrough, List.of(), SessionPinning.OFF);
   }
 
-  /** @param pinning where requests name their session ({@code routing.session_pinning}) */
+  /**
+   * @param passthroughEndpoints the paths {@code passthrough} serves ({@code routing.passthrough_endpoints});
+   *     empty: every path
+   * @param pinning where requests name their session ({@code routing.session_pinning})
+   */
   public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
-      RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough, SessionPinning pinning) {
+      RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough, List<String> passthroughEndpoints,
+      SessionPinning pinning) {
     this.shutdownGrace = config.shutdownGrace();
     RequestBodies bodies = new RequestBodies(config.maxBodyBytes(), config.maxBufferedBodyBytes(),
         config.minBodyBytesPerSecond(), config.bodyGrace().toNanos(), metrics::bodyRefused);
@@ -64,7 +69,7 @@ public final class ProxyServer implements AutoCloseable {
     byte[] draining = json(MAPPER.createObjectNode().put("status", "draining")
         .set("routers", MAPPER.valueToTree(routing.routerNames())));
     PassthroughHandler other = passthrough == null ? null
-        : new PassthroughHandler(passthrough, metrics, bodies, inFlight, config.accessLog());
+        : new PassthroughHandler(passthrough, passthroughEndpoints, metrics, bodies, inFlight, config.accessLog());
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;

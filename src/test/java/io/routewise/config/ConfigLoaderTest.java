@@ -190,4 +190,14 @@ class ConfigLoaderTest {
     String msg = problems(VALID.replace("port: 7000}", "port: 7000, max_body_bytes: 1000, max_buffered_body_bytes: 999}"));
     assertTrue(msg.contains("server.max_buffered_body_bytes: is 999, below max_body_bytes (1000)"), msg);
   }
+
+  @Test
+  void passthroughEndpointsArePathsBelowV1() {
+    RoutewiseConfig c = parse(VALID.replace("threshold: 0.25}", "threshold: 0.25, passthrough: weak, "
+        + "passthrough_endpoints: [embeddings, audio/transcriptions]}"), Map.of("OPENAI_API_KEY", "k"));
+    assertEquals(java.util.List.of("embeddings", "audio/transcriptions"), c.routing().passthroughEndpoints());
+    assertEquals(java.util.List.of(), parse(VALID, Map.of("OPENAI_API_KEY", "k")).routing().passthroughEndpoints());
+    String msg = problems(VALID.replace("threshold: 0.25}", "threshold: 0.25, passthrough_endpoints: [/v1/files]}"));
+    assertTrue(msg.contains("routing.passthrough_endpoints: '/v1/files' is not a path below /v1/"), msg);
+  }
 }

@@ -38,11 +38,15 @@ class PassthroughTest {
   }
 
   private void start(String passthrough, String strongRoot) {
+    start(passthrough, strongRoot, "");
+  }
+
+  private void start(String passthrough, String strongRoot, String routingKeys) {
     strong.start();
     weak.start();
     String yaml = TestConfigs.yaml(strong.baseUrl() + strongRoot, weak.baseUrl() + "/v1", "");
     if (passthrough != null) {
-      yaml = TestConfigs.withRouting(yaml, "passthrough: " + passthrough);
+      yaml = TestConfigs.withRouting(yaml, "passthrough: " + passthrough + routingKeys);
     }
     yaml = TestConfigs.withServer(yaml, "access_log: true");
     rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
@@ -112,6 +116,27 @@ class PassthroughTest {
         .header("Content-Encoding", "gzip").POST(HttpRequest.BodyPublishers.ofByteArray(packed)));
     assertEquals(200, r.statusCode());
     weak.verify(postRequestedFor(urlEqualTo("/v1/embeddings")).withHeader("Content-Encoding", equalTo("gzip")));
+  }
+
+  /**
+   * With passthrough_endpoints, only those paths (and what lies below them) reach the upstream:
+   * the account's files, batches and fine-tunes, shared by every client key, stay out of reach.
+   */
+  @Test
+  void onlyTheListedEndpointsArePassedThrough() throws Exception {
+    start("weak", "/v1", ", passthrough_endpoints: [embeddings, audio/transcriptions]");
+    weak.stubFor(WireMock.any(WireMock.anyUrl()).willReturn(aResponse()
+        .withHeader("Content-Type", "application/json").withBody("{}")));
+    assertEquals(200, send(to("/v1/embeddings").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{}"))).statusCode());
+    assertEquals(200, send(to("/v1/audio/transcriptions").POST(HttpRequest.BodyPublishers.ofString("x"))).statusCode());
+    for (String path : new String[] {"/v1/files", "/v1/files/file-1/content", "/v1/Files", "/v1/%66iles",
+        "/v1/audio/speech", "/v1/embeddingsx", "/v1/batches"}) {
+      HttpResponse<byte[]> r = send(to(path).GET());
+      assertEquals(404, r.statusCode(), path);
+      assertTrue(new String(r.body(), StandardCharsets.UTF_8).contains("\"code\":\"unknown_url\""), path);
+    }
+    assertEquals(2, weak.getAllServeEvents().size());
   }
 
   /** An error passed through masks the operator's organization as a chat error does. */
