@@ -254,8 +254,9 @@ final class PassthroughHandler {
           out.flush();
         }
       } catch (IOException clientGone) {
+        // The connection is dead already: aborting it again made Javalin log an error with a stack
+        // trace for every client that left, which any client could flood the log with.
         response.cancel();
-        abort(ctx, clientGone);
         return 499;
       }
     }

@@ -139,6 +139,34 @@ class PassthroughTest {
     assertEquals(2, weak.getAllServeEvents().size());
   }
 
+  /** A client leaving part way through a passed-through answer is a 499, not an error with a stack trace in the log. */
+  @Test
+  void aClientLeavingMidAnswerLogsNoError() throws Exception {
+    start("weak");
+    weak.stubFor(WireMock.get(urlEqualTo("/v1/files/file-1/content")).willReturn(aResponse()
+        .withHeader("Content-Type", "application/octet-stream").withBody(new byte[8_000_000])));
+    String logged;
+    try (StderrCapture log = new StderrCapture()) {
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", rw.port())) {
+        s.getOutputStream().write("GET /v1/files/file-1/content HTTP/1.1\r\nHost: x\r\n\r\n"
+            .getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        s.getInputStream().read(new byte[1024]);
+        Thread.sleep(300);
+      } // gone, with most of the answer still to come
+      String metrics = "";
+      for (int i = 0; i < 100 && !metrics.contains("status=\"499\""); i++) {
+        Thread.sleep(50);
+        metrics = new String(send(to("/metrics").GET()).body(), StandardCharsets.UTF_8);
+      }
+      Thread.sleep(200);
+      logged = log.text();
+      assertTrue(metrics.contains("routewise_passthrough_requests_total{status=\"499\",upstream=\"weak\"} 1.0"), logged);
+    }
+    assertFalse(logged.contains("ERROR"), logged);
+    assertFalse(logged.contains("Exception"), logged);
+  }
+
   /** An error passed through masks the operator's organization as a chat error does. */
   @Test
   void aPassedThroughErrorMasksTheOperatorsAccountIds() throws Exception {
