@@ -199,14 +199,7 @@ final class PassthroughHandler {
       throw new ApiException(502, "upstream_error", "The " + upstream.name() + " upstream's error answer ("
           + status + ") was longer than " + ERROR_BODY_LIMIT + " bytes.", null, "upstream_response_too_large");
     } catch (IOException e) {
-      if (response.clientGone()) {
-        abort(ctx, e);
-        return 499;
-      }
-      UpstreamException failure = upstream.brokeOff(e, response.timedOut());
-      failures.failed(upstream.name(), "passthrough body failed", failure.detail());
-      ctx.res().reset();
-      throw ApiException.upstream(failure);
+      return bodyFailed(ctx, response, e);
     }
     ctx.res().setContentLength(body.length);
     try {
@@ -219,10 +212,7 @@ final class PassthroughHandler {
 
   /**
    * Copies the body as it comes, flushing whenever the upstream pauses (every event of a stream),
-   * and returns the status to count. A failure part way is the chat relay's: a client that left
-   * cancels the call (499); an upstream that fails before anything reached the client is a 502 or
-   * 504 in OpenAI's shape; after that the connection is cut, so the client sees a short body
-   * rather than one that looks whole.
+   * and returns the status to count; a failure part way is {@link #bodyFailed}'s.
    */
   private int relay(Context ctx, UpstreamResponse response, boolean events, int status) throws IOException {
     OutputStream out = ctx.res().getOutputStream();
@@ -232,18 +222,7 @@ final class PassthroughHandler {
       try {
         n = response.read(buf);
       } catch (IOException e) {
-        if (response.clientGone()) {
-          abort(ctx, e);
-          return 499;
-        }
-        UpstreamException failure = upstream.brokeOff(e, response.timedOut());
-        failures.failed(upstream.name(), "passthrough body failed", failure.detail());
-        if (!ctx.res().isCommitted()) {
-          ctx.res().reset();
-          throw ApiException.upstream(failure);
-        }
-        abort(ctx, e);
-        return failure.isTimeout() ? 504 : 502;
+        return bodyFailed(ctx, response, e);
       }
       if (n < 0) {
         return status;
@@ -260,6 +239,27 @@ final class PassthroughHandler {
         return 499;
       }
     }
+  }
+
+  /**
+   * The status to count for an upstream body that failed part way: a client that left cancelled the
+   * call (499); an upstream that fails before anything reached the client is a 502 or 504 in
+   * OpenAI's shape (thrown); after that the connection is cut, so the client sees a short body
+   * rather than one that looks whole.
+   */
+  private int bodyFailed(Context ctx, UpstreamResponse response, IOException e) {
+    if (response.clientGone()) {
+      abort(ctx, e);
+      return 499;
+    }
+    UpstreamException failure = upstream.brokeOff(e, response.timedOut());
+    failures.failed(upstream.name(), "passthrough body failed", failure.detail());
+    if (!ctx.res().isCommitted()) {
+      ctx.res().reset();
+      throw ApiException.upstream(failure);
+    }
+    abort(ctx, e);
+    return failure.isTimeout() ? 504 : 502;
   }
 
   /** Ends the exchange by closing the connection: what is left of the response cannot be sent. */

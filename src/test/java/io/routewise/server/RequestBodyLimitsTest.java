@@ -46,6 +46,24 @@ class RequestBodyLimitsTest {
     return answer.toString();
   }
 
+  /** Sends {@code piece} every 100 ms (for at most 4 s) until routewise answers or closes; its answer. */
+  private static String drip(Socket s, String piece) throws Exception {
+    OutputStream out = s.getOutputStream();
+    for (int i = 0; i < 40; i++) {
+      Thread.sleep(100);
+      try {
+        out.write(piece.getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+      } catch (java.net.SocketException closed) {
+        break;
+      }
+      if (s.getInputStream().available() > 0) {
+        break;
+      }
+    }
+    return answer(s);
+  }
+
   private static double buffered(ProxyFixture f) throws Exception {
     String m = f.get("/metrics").body();
     String line = m.lines().filter(l -> l.startsWith("routewise_request_bodies_buffered_bytes ")).findFirst()
@@ -120,22 +138,7 @@ class RequestBodyLimitsTest {
       Thread.sleep(300);
       assertEquals(0.0, buffered(f), "the refused body holds none of the limit while it is dropped");
       assertEquals(200, f.chat("router-random-0", "x".repeat(90_000)).statusCode());
-      String answer = "";
-      for (int i = 0; i < 40 && answer.isEmpty(); i++) { // a byte every 100 ms: behind 1000 bytes/s
-        Thread.sleep(100);
-        try {
-          out.write("1\r\nx\r\n".getBytes(StandardCharsets.US_ASCII));
-          out.flush();
-        } catch (java.net.SocketException closed) {
-          break;
-        }
-        if (s.getInputStream().available() > 0) {
-          answer = answer(s);
-        }
-      }
-      if (answer.isEmpty()) {
-        answer = answer(s);
-      }
+      String answer = drip(s, "1\r\nx\r\n"); // a byte every 100 ms: behind 1000 bytes/s
       assertTrue(answer.startsWith("HTTP/1.1 413"), answer);
       assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), answer);
       s.close();
@@ -172,23 +175,7 @@ class RequestBodyLimitsTest {
         c -> c.withServer(c.server().withBodyGrace(Duration.ofMillis(300))))) {
       long start = System.nanoTime();
       try (Socket s = partial(f.routewise.port(), 5000, 10)) {
-        OutputStream out = s.getOutputStream();
-        String answer = "";
-        for (int i = 0; i < 20 && answer.isEmpty(); i++) {
-          Thread.sleep(100);
-          try {
-            out.write(' ');
-            out.flush();
-          } catch (java.net.SocketException closed) {
-            break;
-          }
-          if (s.getInputStream().available() > 0) {
-            answer = answer(s);
-          }
-        }
-        if (answer.isEmpty()) {
-          answer = answer(s);
-        }
+        String answer = drip(s, " ");
         assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
         assertTrue(answer.contains("\"code\":\"request_timeout\""), answer);
         assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), answer);
