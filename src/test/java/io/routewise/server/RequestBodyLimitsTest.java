@@ -135,8 +135,13 @@ class RequestBodyLimitsTest {
       out.write(chunk);
       out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
-      awaitBuffered(f, 0); // the refused body holds none of the limit while it is dropped
-      assertEquals(200, f.chat("router-random-0", "x".repeat(90_000)).statusCode());
+      // The refused body holds none of the limit while it is dropped: a body of 90 % of it passes
+      // (once routewise has read past max_body_bytes; before, the oversized body held all of it).
+      int status = 0;
+      for (long end = System.nanoTime() + 5_000_000_000L; status != 200 && System.nanoTime() < end; ) {
+        status = f.chat("router-random-0", "x".repeat(90_000)).statusCode();
+      }
+      assertEquals(200, status);
       String answer = drip(s, "1\r\nx\r\n"); // a byte every 100 ms: behind 1000 bytes/s
       assertTrue(answer.startsWith("HTTP/1.1 413"), answer);
       assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), answer);
