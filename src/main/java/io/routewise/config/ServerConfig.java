@@ -14,8 +14,9 @@ import java.util.List;
  * @param corsOrigins browser origins (e.g. {@code https://app.example.com}, or {@code *}) allowed to
  *     call {@code /v1/*} from their pages; empty: no CORS headers, as before
  * @param accessLog one log line per API request (decision, status, time, request ids), never the prompt
- * @param maxBufferedBodyBytes request bodies held in memory at once, all requests together; a request
- *     whose body would pass it gets 503 (so slow or many large bodies cannot exhaust the heap)
+ * @param maxBufferedBodyBytes request bodies and non-streamed upstream answers held in memory at once,
+ *     all requests together; a request whose body would pass it gets 503 (so slow or many large
+ *     bodies cannot exhaust the heap)
  * @param minBodyBytesPerSecond after {@code bodyGrace}, a request body that brings less than this per
  *     second over a window of {@code bodyGrace} gets 408; zero: no minimum
  * @param maxResponseBytes a non-streamed upstream answer is read whole before it is relayed: past

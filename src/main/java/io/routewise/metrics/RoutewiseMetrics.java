@@ -224,11 +224,12 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .description("HTTP requests being served, streams included (a scrape counts itself)").register(registry);
   }
 
-  /** Bytes of request bodies held in memory now (bounded by server.max_buffered_body_bytes). */
+  /** Bytes of request bodies and whole upstream answers held in memory now (server.max_buffered_body_bytes). */
   public void bufferedBodies(java.util.function.LongSupplier bytes) {
-    Gauge.builder("routewise.request.bodies.buffered", bytes, b -> b.getAsLong()).strongReference(true)
+    Gauge.builder("routewise.buffered", bytes, b -> b.getAsLong()).strongReference(true)
         .baseUnit("bytes")
-        .description("Request bodies held in memory now, all requests together (bounded by server.max_buffered_body_bytes)")
+        .description("Request bodies and non-streamed upstream answers held in memory now, all requests together; "
+            + "past server.max_buffered_body_bytes new request bodies get 503")
         .register(registry);
   }
 

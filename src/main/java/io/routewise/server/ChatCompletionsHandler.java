@@ -268,9 +268,16 @@ final class ChatCompletionsHandler {
   /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
       int status, RouteSpec spec) throws IOException {
+    try (RequestBodies.Answer held = bodies.answer()) {
+      return relayWhole(response, res, upstream, start, status, spec, held);
+    }
+  }
+
+  private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
+      int status, RouteSpec spec, RequestBodies.Answer held) throws IOException {
     byte[] body;
     try {
-      body = response.bodyBytes(maxResponseBytes);
+      body = response.bodyBytes(maxResponseBytes, held::allocated);
     } catch (UpstreamResponse.TooLarge e) {
       upstream.listener().completed(upstream.name(), status, "too_large", System.nanoTime() - start);
       ApiException error = new ApiException(502, "upstream_error", "The " + upstream.name()

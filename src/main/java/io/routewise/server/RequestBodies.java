@@ -51,7 +51,7 @@ final class RequestBodies {
     this.refused = refused;
   }
 
-  /** Bytes of request bodies held now. */
+  /** Bytes of request bodies and whole answers held now (over the limit while answers pile up). */
   long buffered() {
     return capacity - free.get();
   }
@@ -79,6 +79,31 @@ final class RequestBodies {
       release(held);
       held = 0;
     }
+  }
+
+  /**
+   * An upstream answer read whole before it is relayed. Its bytes count against the same limit but
+   * are never refused (the answer is paid for): while answers pile up, new request bodies get the
+   * 503 instead, which bounds the answers in memory too. Closed once relayed.
+   */
+  final class Answer implements AutoCloseable {
+    private long held;
+
+    /** Counts {@code bytes} more. */
+    void allocated(long bytes) {
+      free.addAndGet(-bytes);
+      held += bytes;
+    }
+
+    @Override
+    public void close() {
+      release(held);
+      held = 0;
+    }
+  }
+
+  Answer answer() {
+    return new Answer();
   }
 
   /**

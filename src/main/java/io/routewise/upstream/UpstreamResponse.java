@@ -89,12 +89,18 @@ public final class UpstreamResponse implements AutoCloseable {
    * (an upstream gone wrong, or a small gzip body that unpacks to gigabytes), {@link TooLarge}.
    */
   public byte[] bodyBytes(long max) throws IOException {
+    return bodyBytes(max, bytes -> {});
+  }
+
+  /** As {@link #bodyBytes(long)}, telling {@code allocated} the size of each buffer it allocates. */
+  public byte[] bodyBytes(long max, java.util.function.LongConsumer allocated) throws IOException {
     long declared = response.body().contentLength();
     if (declared > max) {
       call.cancel();
       throw new TooLarge(max);
     }
     byte[] buf = new byte[declared >= 0 && declared <= (1 << 24) ? (int) declared : (int) Math.min(8192, max)];
+    allocated.accept(buf.length);
     int len = 0;
     watch.waiting();
     try {
@@ -108,7 +114,9 @@ public final class UpstreamResponse implements AutoCloseable {
             call.cancel();
             throw new TooLarge(max);
           }
-          buf = Arrays.copyOf(buf, (int) Math.min(max, Math.max(16, buf.length * 2L)));
+          int grown = (int) Math.min(max, Math.max(16, buf.length * 2L));
+          allocated.accept(grown - buf.length);
+          buf = Arrays.copyOf(buf, grown);
           buf[len++] = (byte) next;
         }
         int n = body.read(buf, len, buf.length - len);

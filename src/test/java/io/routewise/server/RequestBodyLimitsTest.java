@@ -66,7 +66,7 @@ class RequestBodyLimitsTest {
 
   private static double buffered(ProxyFixture f) throws Exception {
     String m = f.get("/metrics").body();
-    String line = m.lines().filter(l -> l.startsWith("routewise_request_bodies_buffered_bytes ")).findFirst()
+    String line = m.lines().filter(l -> l.startsWith("routewise_buffered_bytes ")).findFirst()
         .orElseThrow(() -> new AssertionError(m));
     return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
   }
@@ -130,9 +130,14 @@ class RequestBodyLimitsTest {
       OutputStream out = s.getOutputStream();
       out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
           + "Transfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-      byte[] chunk = new byte[110_000];
-      out.write(("1adb0\r\n").getBytes(StandardCharsets.US_ASCII));
-      out.write(chunk);
+      // all of max_body_bytes first: held whole while routewise waits for the rest
+      out.write(("186a0\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(new byte[100_000]);
+      out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      awaitBuffered(f, 100_000);
+      out.write(("2710\r\n").getBytes(StandardCharsets.US_ASCII)); // then 10 kB more: over the limit
+      out.write(new byte[10_000]);
       out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
       // The refused body holds none of the limit while it is dropped: a body of 90 % of it passes
@@ -146,6 +151,61 @@ class RequestBodyLimitsTest {
       assertTrue(answer.startsWith("HTTP/1.1 413"), answer);
       assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), answer);
       s.close();
+    }
+  }
+
+  /**
+   * A non-streamed answer being read counts against the same limit and is never refused (it is paid
+   * for): while it is held, a new request's body gets the 503. Before, any number of answers of up
+   * to max_response_bytes each were held with no bound at all.
+   */
+  @Test
+  void answersBeingReadCountAndNewBodiesWaitForThem() throws Exception {
+    // an upstream whose 150 kB answer comes 10 kB every 100 ms, its length declared
+    byte[] answer = ProxyFixture.COMPLETION.formatted("weak-model", "z".repeat(150_000))
+        .getBytes(StandardCharsets.UTF_8);
+    com.sun.net.httpserver.HttpServer slow = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    slow.createContext("/v1/chat/completions", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      exchange.getResponseHeaders().add("Content-Type", "application/json");
+      exchange.sendResponseHeaders(200, answer.length);
+      try (OutputStream out = exchange.getResponseBody()) {
+        for (int at = 0; at < answer.length; at += 10_000) {
+          out.write(answer, at, Math.min(10_000, answer.length - at));
+          out.flush();
+          Thread.sleep(100);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    slow.start();
+    String url = "http://127.0.0.1:" + slow.getAddress().getPort() + "/v1";
+    try (ProxyFixture f = ProxyFixture.edited("", yaml -> io.routewise.TestConfigs.withServer(
+        yaml.replaceFirst("(weak: \\{base_url: \")[^\"]*\"", "$1" + url + "\""),
+        "max_body_bytes: 100000, max_buffered_body_bytes: 100000"))) {
+      assertEquals(0.0, buffered(f)); // and the scrape is warm
+      java.util.concurrent.CompletableFuture<HttpResponse<String>> big = f.http.sendAsync(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create(f.url("/v1/chat/completions")))
+              .header("Content-Type", "application/json")
+              .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                  "{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (buffered(f) < 60_000 && System.nanoTime() < end) { // the answer is coming in
+        Thread.sleep(20);
+      }
+      assertTrue(buffered(f) >= 60_000, "held while read: " + buffered(f));
+      HttpResponse<String> refused = f.chat("router-random-0", "x".repeat(50_000));
+      assertEquals(503, refused.statusCode(), refused.body());
+      HttpResponse<String> answered = big.get();
+      assertEquals(200, answered.statusCode());
+      assertTrue(answered.body().length() > 150_000, "the held answer itself is never refused");
+      awaitBuffered(f, 0);
+      assertEquals(200, f.chat("router-random-0", "x".repeat(50_000)).statusCode());
+    } finally {
+      slow.stop(0);
     }
   }
 
