@@ -262,11 +262,15 @@ final class PassthroughHandler {
     return failure.isTimeout() ? 504 : 502;
   }
 
-  /** Ends the exchange by closing the connection: what is left of the response cannot be sent. */
+  /**
+   * Ends the exchange by closing the connection: what is left of the response cannot be sent, and a
+   * client must not read the part it got as whole. The socket is closed rather than the channel
+   * aborted: after Jetty's abort, Javalin logged an ERROR with a stack trace for every such request.
+   */
   private static void abort(Context ctx, Throwable why) {
     ServletContextRequest r = ServletContextRequest.getServletContextRequest(ctx.req());
     if (r != null) {
-      r.getServletChannel().abort(why);
+      r.getConnectionMetaData().getConnection().getEndPoint().close(why);
     }
   }
 

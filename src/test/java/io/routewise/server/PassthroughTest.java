@@ -10,6 +10,7 @@ import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
@@ -32,6 +33,7 @@ class PassthroughTest {
   private final WireMockServer weak = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
   private final HttpClient http = HttpClient.newHttpClient();
   private Routewise rw;
+  private com.sun.net.httpserver.HttpServer handwritten;
 
   private void start(String passthrough) {
     start(passthrough, "/v1");
@@ -56,6 +58,9 @@ class PassthroughTest {
   void stop() {
     if (rw != null) {
       rw.close();
+    }
+    if (handwritten != null) {
+      handwritten.stop(0);
     }
     strong.stop();
     weak.stop();
@@ -139,32 +144,106 @@ class PassthroughTest {
     assertEquals(2, weak.getAllServeEvents().size());
   }
 
-  /** A client leaving part way through a passed-through answer is a 499, not an error with a stack trace in the log. */
-  @Test
-  void aClientLeavingMidAnswerLogsNoError() throws Exception {
-    start("weak");
-    weak.stubFor(WireMock.get(urlEqualTo("/v1/files/file-1/content")).willReturn(aResponse()
-        .withHeader("Content-Type", "application/octet-stream").withBody(new byte[8_000_000])));
-    String logged;
+  /**
+   * A passthrough to a hand-written upstream (for answers WireMock cannot shape: a pause or a break
+   * part way) at {@code /v1/files/file-1/content}; stopped after the test.
+   */
+  private void startWithFileUpstream(com.sun.net.httpserver.HttpHandler answer) throws Exception {
+    com.sun.net.httpserver.HttpServer upstream = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    upstream.createContext("/v1/files/file-1/content", answer);
+    upstream.start();
+    handwritten = upstream;
+    strong.start();
+    weak.start();
+    String yaml = TestConfigs.withRouting(TestConfigs.yaml(strong.baseUrl() + "/v1",
+        "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1", ""), "passthrough: weak");
+    rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
+  }
+
+  /**
+   * Asks for the file, reads {@code readBytes} of the answer and leaves; then what was logged until
+   * the request counted as a 499. Neither an ERROR nor a stack trace is expected.
+   */
+  private String leaveAfterReading(int readBytes) throws Exception {
     try (StderrCapture log = new StderrCapture()) {
       try (java.net.Socket s = new java.net.Socket("127.0.0.1", rw.port())) {
         s.getOutputStream().write("GET /v1/files/file-1/content HTTP/1.1\r\nHost: x\r\n\r\n"
             .getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().flush();
-        s.getInputStream().read(new byte[1024]);
+        s.getInputStream().read(new byte[readBytes]);
         Thread.sleep(300);
-      } // gone, with most of the answer still to come
+      }
       String metrics = "";
       for (int i = 0; i < 100 && !metrics.contains("status=\"499\""); i++) {
         Thread.sleep(50);
         metrics = new String(send(to("/metrics").GET()).body(), StandardCharsets.UTF_8);
       }
       Thread.sleep(200);
-      logged = log.text();
+      String logged = log.text();
       assertTrue(metrics.contains("routewise_passthrough_requests_total{status=\"499\",upstream=\"weak\"} 1.0"), logged);
+      return logged;
     }
+  }
+
+  /** A client leaving part way through a passed-through answer is a 499, not an error with a stack trace in the log. */
+  @Test
+  void aClientLeavingMidAnswerLogsNoError() throws Exception {
+    start("weak");
+    weak.stubFor(WireMock.get(urlEqualTo("/v1/files/file-1/content")).willReturn(aResponse()
+        .withHeader("Content-Type", "application/octet-stream").withBody(new byte[8_000_000])));
+    String logged = leaveAfterReading(1024); // with most of the answer still to come
     assertFalse(logged.contains("ERROR"), logged);
     assertFalse(logged.contains("Exception"), logged);
+  }
+
+  /** The same when the client leaves while the upstream is silent part way through its answer. */
+  @Test
+  void aClientLeavingWhileTheUpstreamPausesLogsNoError() throws Exception {
+    startWithFileUpstream(exchange -> {
+      exchange.getResponseHeaders().add("Content-Type", "application/octet-stream");
+      exchange.sendResponseHeaders(200, 2048);
+      try (java.io.OutputStream out = exchange.getResponseBody()) {
+        out.write(new byte[1024]);
+        out.flush();
+        Thread.sleep(1000);
+        out.write(new byte[1024]);
+      } catch (InterruptedException | java.io.IOException e) {
+        // cancelled by routewise: the client left
+      }
+    });
+    String logged = leaveAfterReading(512);
+    assertFalse(logged.contains("ERROR"), logged);
+    assertFalse(logged.contains("Exception"), logged);
+  }
+
+  /**
+   * An upstream answer that breaks off after part of it reached the client cuts the client's
+   * connection: a body that looks whole must not be made of half an answer. Quietly, apart from the
+   * upstream failure's own warning.
+   */
+  @Test
+  void anUpstreamAnswerBreakingOffMidwayCutsTheClientsConnection() throws Exception {
+    startWithFileUpstream(exchange -> {
+      exchange.getResponseHeaders().add("Content-Type", "application/octet-stream");
+      exchange.sendResponseHeaders(200, 100_000);
+      exchange.getResponseBody().write(new byte[20_000]);
+      exchange.getResponseBody().flush();
+      try {
+        Thread.sleep(200);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      exchange.close(); // 80 kB short
+    });
+    String logged;
+    try (StderrCapture log = new StderrCapture()) {
+      assertThrows(java.io.IOException.class, () -> send(to("/v1/files/file-1/content").GET()));
+      Thread.sleep(300);
+      logged = log.text();
+    }
+    assertTrue(logged.contains("passthrough body failed"), logged);
+    assertFalse(logged.contains("ERROR"), logged);
   }
 
   /** An error passed through masks the operator's organization as a chat error does. */
