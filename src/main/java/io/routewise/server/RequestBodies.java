@@ -184,7 +184,7 @@ final class RequestBodies {
       InputStream in = ctx.req().getInputStream();
       while (true) {
         if (len == buf.length) {
-          int next = in.read(); // at a declared length this is the end: no copy needed
+          int next = readByte(in); // at a declared length this is the end: no copy needed
           if (next < 0) {
             break;
           }
@@ -212,7 +212,7 @@ final class RequestBodies {
         try {
           n = in.read(buf, len, buf.length - len);
         } catch (org.eclipse.jetty.io.EofException e) {
-          throw ApiException.invalidRequest("The request body ended before its Content-Length.", null);
+          throw endedEarly();
         }
         if (n < 0) {
           break;
@@ -234,6 +234,19 @@ final class RequestBodies {
     } finally {
       release(held); // nothing when the body was returned
     }
+  }
+
+  /** One byte, or -1 at the end; a body cut off before its length is the client's 400, not our 500. */
+  private static int readByte(InputStream in) throws IOException {
+    try {
+      return in.read();
+    } catch (org.eclipse.jetty.io.EofException e) {
+      throw endedEarly();
+    }
+  }
+
+  private static ApiException endedEarly() {
+    return ApiException.invalidRequest("The request body ended before its Content-Length.", null);
   }
 
   private ApiException slow(Context ctx, long len, Pace pace) {

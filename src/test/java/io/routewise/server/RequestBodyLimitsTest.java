@@ -251,4 +251,26 @@ class RequestBodyLimitsTest {
       assertEquals(200, f.chat("router-random-0", "hello").statusCode());
     }
   }
+
+  /**
+   * A client that leaves with its body cut off right where the read buffer fills (64 KiB of a
+   * declared 100 kB) is a 400 like any other cut, and its bytes are released. It was an "unexpected
+   * error" 500 with a stack trace in the log.
+   */
+  @Test
+  void aBodyCutOffAtTheBufferEdgeIsTheClientsError() throws Exception {
+    try (ProxyFixture f = ProxyFixture.configured("max_body_bytes: 200000", c -> c);
+        StderrCapture log = new StderrCapture()) {
+      partial(f.routewise.port(), 100_000, 65_536).close();
+      String metrics = "";
+      for (int i = 0; i < 100 && !metrics.contains("routewise_requests_total{route=\"none\",router=\"none\",status="); i++) {
+        Thread.sleep(50);
+        metrics = f.get("/metrics").body();
+      }
+      assertTrue(metrics.contains("routewise_requests_total{route=\"none\",router=\"none\",status=\"400\"} 1.0"),
+          metrics.lines().filter(l -> l.startsWith("routewise_requests_total")).toList() + log.text());
+      assertTrue(!log.text().contains("unexpected error"), log.text());
+      awaitBuffered(f, 0);
+    }
+  }
 }
