@@ -205,9 +205,10 @@ final class ChatCompletionsHandler {
             status == 429 ? "429" : authFailed ? "auth" : "5xx");
       }
       if (authFailed) {
+        ApiException error = authFailed(failures, upstream.name(), answered(upstream, status), response);
         response.close();
         upstream.listener().completed(upstream.name(), status, "auth_failed", System.nanoTime() - start);
-        throw authFailed(failures, upstream.name(), answered(upstream, status), response);
+        throw error;
       }
       if (status >= 500 || status == 404) {
         // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
@@ -301,6 +302,9 @@ final class ChatCompletionsHandler {
     } else if (status >= 400) {
       body = AccountIds.masked(body);
     }
+    // Read whole: uncounted from here, so a client reading its answer slowly (a write waits on it)
+    // cannot hold the shared limit and turn everyone else's requests away.
+    held.close();
     res.setContentLength(body.length);
     try {
       res.getOutputStream().write(body);
@@ -430,10 +434,21 @@ final class ChatCompletionsHandler {
     String id = response.header("x-request-id");
     failures.failed(upstream, "answered " + response.status(), answered + ": its api_key or account in upstreams."
         + upstream + " is refused" + (id == null ? "" : " (x-request-id " + AccessLog.safe(id) + ")")
-        + "; the client got 502 upstream_auth_failed.");
+        + "; the client got 502 upstream_auth_failed. It said: " + errorText(response));
     return new ApiException(502, "upstream_error", "The " + upstream + " upstream refused routewise's own "
         + "credentials (HTTP " + response.status() + "); the operator must fix them. Your API key is not at fault.",
         null, "upstream_auth_failed");
+  }
+
+  /** The start of an error body, on one line, for the log (why a key or an account was refused). */
+  private static String errorText(UpstreamResponse response) {
+    try {
+      byte[] body = response.bodyBytes(64 * 1024);
+      String text = new String(body, 0, Math.min(body.length, 500), java.nio.charset.StandardCharsets.UTF_8);
+      return text.replaceAll("\\p{Cntrl}", " ").strip() + (body.length > 500 ? "..." : "");
+    } catch (IOException e) {
+      return "(no readable body)";
+    }
   }
 
   private static String answered(UpstreamClient upstream, int status) {

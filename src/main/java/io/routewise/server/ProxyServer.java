@@ -121,7 +121,8 @@ public final class ProxyServer implements AutoCloseable {
           ctx.header("x-request-id", RequestIds.next()).contentType("application/json").result(body);
         } else if (other != null) {
           if (ctx.method() == HandlerType.HEAD) {
-            throw notAllowed(ctx); // as any HEAD the upstream would have to answer
+            // as any HEAD the upstream would have to answer: its GET is passed through, its HEAD is not
+            throw notAllowed(ctx.header("Allow", "GET"), "GET");
           }
           other.handle(ctx);
         } else {
@@ -154,8 +155,8 @@ public final class ProxyServer implements AutoCloseable {
           throw notAllowed(ctx);
         });
       }
-      cfg.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
-      cfg.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, switch (e.getStatus()) {
+      cfg.routes.exception(ApiException.class, (e, ctx) -> clientError(ctx, bodies, e));
+      cfg.routes.exception(HttpResponseException.class, (e, ctx) -> clientError(ctx, bodies, switch (e.getStatus()) {
         case 404 -> notFound(ctx);
         case 405 -> notAllowed(ctx);
         default -> new ApiException(e.getStatus(), e.getStatus() >= 500 ? "server_error" : "invalid_request_error",
@@ -209,7 +210,11 @@ public final class ProxyServer implements AutoCloseable {
         : path.equals("/v1/models") || path.startsWith("/v1/models/") || path.equals("/health")
             || path.equals("/metrics") ? "GET, HEAD"
         : "GET, POST, PUT, PATCH, DELETE"; // passthrough
-    ctx.header("Allow", allow);
+    return notAllowed(ctx.header("Allow", allow), allow);
+  }
+
+  private static ApiException notAllowed(Context ctx, String allow) {
+    String path = ctx.path();
     return new ApiException(405, "invalid_request_error",
         "Method " + ctx.method() + " is not allowed on " + path + "; use " + allow + ".", null, "method_not_allowed");
   }
@@ -304,6 +309,25 @@ public final class ProxyServer implements AutoCloseable {
       }
     }
     ctx.contentType("application/json").result(json(out));
+  }
+
+  /** Any error answer of routewise's own: a client's after its unread body is dropped. */
+  private static void clientError(Context ctx, RequestBodies bodies, ApiException e) {
+    unread(ctx, e, bodies);
+    error(ctx, e);
+  }
+
+  /**
+   * A request turned away before its body was read (a 401, 404 or 405, a path passthrough does not
+   * serve): the body is read on and dropped first, as for a 413, so a client sending it all before
+   * reading hears the error rather than a reset, which the SDKs retry. Not when the connection
+   * closes anyway, and at once when the body was read already.
+   */
+  private static void unread(Context ctx, ApiException e, RequestBodies bodies) {
+    if (e.status() >= 400 && e.status() < 500 && e.status() != 499 && !ctx.res().isCommitted()
+        && !"close".equalsIgnoreCase(ctx.res().getHeader("Connection"))) {
+      bodies.discard(ctx);
+    }
   }
 
   private static void error(Context ctx, ApiException e) {

@@ -272,6 +272,11 @@ final class RequestBodies {
         "request_too_large");
   }
 
+  /** Reads and drops what is left of a body that will not be read (at once when there is none left). */
+  void discard(Context ctx) {
+    drop(ctx, new Pace(), 0, DISCARD_LIMIT);
+  }
+
   /**
    * Reads and drops the rest of a refused body (of which {@code consumed} bytes were read), at the
    * minimum pace and up to {@code limit} bytes in all; past either, or when the client breaks off,

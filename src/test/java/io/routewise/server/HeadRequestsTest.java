@@ -33,6 +33,9 @@ class HeadRequestsTest {
       }
       if (passthrough) {
         assertEquals(405, head(f, "/v1/files").statusCode());
+        HttpResponse<String> unknown = head(f, "/v1/models/ft:gpt-4o:acme");
+        assertEquals(405, unknown.statusCode(), "the upstream's models answer GET only");
+        assertEquals("GET", unknown.headers().firstValue("allow").orElse(null));
       }
       assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
     }

@@ -186,6 +186,26 @@ class PassthroughTest {
     }
   }
 
+  /**
+   * An upload to a path passthrough does not serve is read on and dropped before the 404, so a
+   * client sending it all first hears the 404 rather than a reset (which the SDKs retry).
+   */
+  @Test
+  void anUploadToAnUnservedPathHearsThe404() throws Exception {
+    start("weak", "/v1", ", passthrough_endpoints: [embeddings]");
+    byte[] upload = new byte[40_000_000];
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", rw.port())) {
+      s.setSoTimeout(20_000);
+      s.getOutputStream().write(("POST /v1/files HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+          + "Content-Length: " + upload.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().write(upload);
+      s.getOutputStream().flush();
+      String answer = new String(s.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+      assertEquals("HTTP/1.1 404", answer);
+    }
+    assertEquals(0, weak.getAllServeEvents().size());
+  }
+
   /** A client leaving part way through a passed-through answer is a 499, not an error with a stack trace in the log. */
   @Test
   void aClientLeavingMidAnswerLogsNoError() throws Exception {

@@ -273,4 +273,32 @@ class RequestBodyLimitsTest {
       awaitBuffered(f, 0);
     }
   }
+
+  /**
+   * A client that never reads its large answer holds none of the limit once the answer is read from
+   * the upstream: others' requests pass. Counted until written, it turned every request away.
+   */
+  @Test
+  void aClientNotReadingItsAnswerHoldsNoneOfTheLimit() throws Exception {
+    try (ProxyFixture f = ProxyFixture.configured("max_body_bytes: 100000, max_buffered_body_bytes: 200000", c -> c)) {
+      f.weak.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
+              com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/chat/completions"))
+          .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse().withStatus(200)
+              .withHeader("Content-Type", "application/json")
+              .withBody(ProxyFixture.COMPLETION.formatted("weak-model", "z".repeat(12_000_000)))));
+      try (Socket s = new Socket()) {
+        s.setReceiveBufferSize(4096);
+        s.connect(new java.net.InetSocketAddress("127.0.0.1", f.routewise.port()));
+        byte[] body = "{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+            .getBytes(StandardCharsets.UTF_8);
+        s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().write(body);
+        s.getOutputStream().flush();
+        Thread.sleep(1500); // read from the upstream, being written to a client that does not read
+        awaitBuffered(f, 0);
+        assertEquals(200, f.chat("router-random-0", "x".repeat(50_000)).statusCode());
+      }
+    }
+  }
 }

@@ -70,6 +70,7 @@ class UpstreamFailureLoggingTest {
     assertTrue(r.headers().firstValue("openai-project").isEmpty());
     assertTrue(logged.contains("upstream strong failed (answered 401)"), logged);
     assertTrue(logged.contains("upstreams.strong is refused (x-request-id req-401)"), logged);
+    assertTrue(logged.contains("It said: {\"error\":{\"message\":\"Incorrect API key provided"), "why, for the operator: " + logged);
     assertFalse(logged.contains("sk-strong-secret"), logged);
     assertTrue(f.get("/metrics").body().contains(
         "routewise_upstream_duration_seconds_count{outcome=\"auth_failed\",upstream=\"strong\"} 1"));
