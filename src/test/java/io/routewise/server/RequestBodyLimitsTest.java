@@ -1,5 +1,6 @@
 package io.routewise.server;
 
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -62,6 +63,11 @@ class RequestBodyLimitsTest {
       }
     }
     return answer(s);
+  }
+
+  private static void weakAnswers(ProxyFixture f, com.github.tomakehurst.wiremock.client.ResponseDefinitionBuilder answer) {
+    f.weak.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
+        com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/chat/completions")).willReturn(answer));
   }
 
   private static double buffered(ProxyFixture f) throws Exception {
@@ -213,12 +219,10 @@ class RequestBodyLimitsTest {
   @Test
   void aBodyIsReleasedOnceItsUpstreamAnswers() throws Exception {
     try (ProxyFixture f = ProxyFixture.configured("", c -> c)) {
-      f.weak.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
-              com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/chat/completions"))
-          .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse().withStatus(200)
+      weakAnswers(f, aResponse().withStatus(200)
               .withHeader("Content-Type", "text/event-stream").withChunkedDribbleDelay(20, 3000)
               .withBody("data: " + ProxyFixture.COMPLETION.formatted("weak-model", "x".repeat(1000)).replace("\n", "")
-                  + "\n\ndata: [DONE]\n\n")));
+                  + "\n\ndata: [DONE]\n\n"));
       java.util.concurrent.CompletableFuture<HttpResponse<String>> slow = f.http.sendAsync(
           java.net.http.HttpRequest.newBuilder(java.net.URI.create(f.url("/v1/chat/completions")))
               .header("Content-Type", "application/json")
@@ -281,11 +285,9 @@ class RequestBodyLimitsTest {
   @Test
   void aClientNotReadingItsAnswerHoldsNoneOfTheLimit() throws Exception {
     try (ProxyFixture f = ProxyFixture.configured("max_body_bytes: 100000, max_buffered_body_bytes: 200000", c -> c)) {
-      f.weak.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
-              com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/chat/completions"))
-          .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse().withStatus(200)
+      weakAnswers(f, aResponse().withStatus(200)
               .withHeader("Content-Type", "application/json")
-              .withBody(ProxyFixture.COMPLETION.formatted("weak-model", "z".repeat(12_000_000)))));
+              .withBody(ProxyFixture.COMPLETION.formatted("weak-model", "z".repeat(12_000_000))));
       try (Socket s = new Socket()) {
         s.setReceiveBufferSize(4096);
         s.connect(new java.net.InetSocketAddress("127.0.0.1", f.routewise.port()));
