@@ -41,6 +41,15 @@ public final class ApiException extends RuntimeException {
         : new ApiException(502, "upstream_error", e.getMessage(), null, "upstream_unreachable");
   }
 
+  /**
+   * The client's 502 for an upstream answer longer than routewise reads whole ({@code what}: "answer",
+   * "error answer"); the caller logs it and the call is cancelled.
+   */
+  static ApiException responseTooLarge(String upstream, String what, long max, String setting) {
+    return new ApiException(502, "upstream_error", "The " + upstream + " upstream's " + what + " is longer than "
+        + max + " bytes" + (setting == null ? "" : " (" + setting + ")") + ".", null, "upstream_response_too_large");
+  }
+
   public int status() {
     return status;
   }

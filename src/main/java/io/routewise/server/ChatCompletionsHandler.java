@@ -281,9 +281,8 @@ final class ChatCompletionsHandler {
       body = response.bodyBytes(maxResponseBytes, held::allocated);
     } catch (UpstreamResponse.TooLarge e) {
       upstream.listener().completed(upstream.name(), status, "too_large", System.nanoTime() - start);
-      ApiException error = new ApiException(502, "upstream_error", "The " + upstream.name()
-          + " upstream's answer is longer than " + e.max() + " bytes (server.max_response_bytes).", null,
-          "upstream_response_too_large");
+      ApiException error =
+          ApiException.responseTooLarge(upstream.name(), "answer", e.max(), "server.max_response_bytes");
       failures.failed(upstream.name(), "502 " + error.code(), "The " + upstream.name() + " upstream answered "
           + status + " with a body longer than " + e.max() + " bytes (server.max_response_bytes); dropped.");
       throw error;

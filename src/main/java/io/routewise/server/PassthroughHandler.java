@@ -196,8 +196,7 @@ final class PassthroughHandler {
     } catch (UpstreamResponse.TooLarge e) {
       failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name() + " upstream answered "
           + status + " with an error body over " + ERROR_BODY_LIMIT + " bytes; dropped.");
-      throw new ApiException(502, "upstream_error", "The " + upstream.name() + " upstream's error answer ("
-          + status + ") was longer than " + ERROR_BODY_LIMIT + " bytes.", null, "upstream_response_too_large");
+      throw ApiException.responseTooLarge(upstream.name(), "error answer (" + status + ")", ERROR_BODY_LIMIT, null);
     } catch (IOException e) {
       return bodyFailed(ctx, response, e);
     }
