@@ -188,11 +188,14 @@ final class PassthroughHandler {
     }
   }
 
-  /** An error body, read whole (it is small) so the operator's account ids can be masked in it. */
+  /**
+   * An error body, read whole (it is small) so the operator's account ids can be masked in it;
+   * counted against the body limit while it is read, as chat's whole answers are.
+   */
   private int relayError(Context ctx, UpstreamResponse response, int status) throws IOException {
     byte[] body;
-    try {
-      body = AccountIds.masked(response.bodyBytes(ERROR_BODY_LIMIT));
+    try (RequestBodies.Answer held = bodies.answer()) {
+      body = AccountIds.masked(response.bodyBytes(ERROR_BODY_LIMIT, held::allocated));
     } catch (UpstreamResponse.TooLarge e) {
       failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name() + " upstream answered "
           + status + " with an error body over " + ERROR_BODY_LIMIT + " bytes; dropped.");

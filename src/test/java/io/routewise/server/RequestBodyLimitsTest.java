@@ -167,30 +167,11 @@ class RequestBodyLimitsTest {
    */
   @Test
   void answersBeingReadCountAndNewBodiesWaitForThem() throws Exception {
-    // an upstream whose 150 kB answer comes 10 kB every 100 ms, its length declared
     byte[] answer = ProxyFixture.COMPLETION.formatted("weak-model", "z".repeat(150_000))
         .getBytes(StandardCharsets.UTF_8);
-    com.sun.net.httpserver.HttpServer slow = com.sun.net.httpserver.HttpServer.create(
-        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-    slow.createContext("/v1/chat/completions", exchange -> {
-      exchange.getRequestBody().readAllBytes();
-      exchange.getResponseHeaders().add("Content-Type", "application/json");
-      exchange.sendResponseHeaders(200, answer.length);
-      try (OutputStream out = exchange.getResponseBody()) {
-        for (int at = 0; at < answer.length; at += 10_000) {
-          out.write(answer, at, Math.min(10_000, answer.length - at));
-          out.flush();
-          Thread.sleep(100);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
-    slow.start();
-    String url = "http://127.0.0.1:" + slow.getAddress().getPort() + "/v1";
+    com.sun.net.httpserver.HttpServer slow = dripping("/v1/chat/completions", 200, answer);
     try (ProxyFixture f = ProxyFixture.edited("", yaml -> io.routewise.TestConfigs.withServer(
-        yaml.replaceFirst("(weak: \\{base_url: \")[^\"]*\"", "$1" + url + "\""),
-        "max_body_bytes: 100000, max_buffered_body_bytes: 100000"))) {
+        weakAt(yaml, slow), "max_body_bytes: 100000, max_buffered_body_bytes: 100000"))) {
       assertEquals(0.0, buffered(f)); // and the scrape is warm
       java.util.concurrent.CompletableFuture<HttpResponse<String>> big = f.http.sendAsync(
           java.net.http.HttpRequest.newBuilder(java.net.URI.create(f.url("/v1/chat/completions")))
@@ -213,6 +194,66 @@ class RequestBodyLimitsTest {
     } finally {
       slow.stop(0);
     }
+  }
+
+  /**
+   * A passthrough error body is read whole, to mask the operator's account ids in it: it counts
+   * against the limit while it is read, as chat's whole answers do. Before, up to 1 MiB of it per
+   * request was held uncounted.
+   */
+  @Test
+  void aPassthroughErrorBodyCountsWhileItIsRead() throws Exception {
+    byte[] error = ("{\"error\":{\"message\":\"no such file in org-AbCdEfGh12345678IjKlMnOp " + "z".repeat(150_000)
+        + "\"}}").getBytes(StandardCharsets.UTF_8);
+    com.sun.net.httpserver.HttpServer slow = dripping("/v1/files/file-1", 404, error);
+    try (ProxyFixture f = ProxyFixture.edited("", yaml -> io.routewise.TestConfigs.withRouting(
+        io.routewise.TestConfigs.withServer(weakAt(yaml, slow), "max_body_bytes: 100000, max_buffered_body_bytes: 100000"),
+        "passthrough: weak"))) {
+      assertEquals(0.0, buffered(f));
+      java.util.concurrent.CompletableFuture<HttpResponse<String>> read = f.http.sendAsync(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create(f.url("/v1/files/file-1"))).GET().build(),
+          HttpResponse.BodyHandlers.ofString());
+      long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (buffered(f) < 60_000 && System.nanoTime() < end) {
+        Thread.sleep(20);
+      }
+      assertTrue(buffered(f) >= 60_000, "held while read: " + buffered(f));
+      HttpResponse<String> answered = read.get();
+      assertEquals(404, answered.statusCode());
+      assertTrue(answered.body().startsWith("{\"error\":{\"message\":\"no such file in org-*** zzz"),
+          answered.body().substring(0, 80));
+      awaitBuffered(f, 0);
+    } finally {
+      slow.stop(0);
+    }
+  }
+
+  /** An upstream at {@code path} whose answer comes 10 kB every 100 ms, its length declared. */
+  private static com.sun.net.httpserver.HttpServer dripping(String path, int status, byte[] answer) throws Exception {
+    com.sun.net.httpserver.HttpServer slow = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    slow.createContext(path, exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      exchange.getResponseHeaders().add("Content-Type", "application/json");
+      exchange.sendResponseHeaders(status, answer.length);
+      try (OutputStream out = exchange.getResponseBody()) {
+        for (int at = 0; at < answer.length; at += 10_000) {
+          out.write(answer, at, Math.min(10_000, answer.length - at));
+          out.flush();
+          Thread.sleep(100);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    slow.start();
+    return slow;
+  }
+
+  /** The config with its weak upstream at {@code server}. */
+  private static String weakAt(String yaml, com.sun.net.httpserver.HttpServer server) {
+    String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/v1";
+    return yaml.replaceFirst("(weak: \\{base_url: \")[^\"]*\"", "$1" + url + "\"");
   }
 
   /** A client reading its answer slowly holds none of the limit: the body is released once the upstream answers. */
