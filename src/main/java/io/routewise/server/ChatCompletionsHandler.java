@@ -126,6 +126,9 @@ final class ChatCompletionsHandler {
     return begin - now <= 0 ? begin : now; // nanoTime values compare by difference
   }
 
+  /** The most an upstream's error body is waited for, to be logged: a stalled one must not hold up a failover. */
+  static final java.time.Duration ERROR_TEXT_WAIT = java.time.Duration.ofSeconds(1);
+
   /** The request attribute holding the server API key a request carried (its bytes), when keys are set. */
   static final String CLIENT_KEY = "routewise.client-key";
 
@@ -194,13 +197,14 @@ final class ChatCompletionsHandler {
       // routewise's own key or account refused: an outage of that upstream to the client, whose key is not at fault
       boolean authFailed = status == 401 || status == 403;
       if (mayFailOver && (status == 429 || status >= 500 || authFailed)) {
+        String said = errorText(response); // why (a refused key, which limit): the operator's only sight of it
         response.close();
         if (response.clientGone()) {
           throw clientGone(ctx.res());
         }
         long spent = System.nanoTime() - start;
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
-        failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ".");
+        failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ". It said: " + said);
         return failOver(ctx, request, body, upstream, spec, received + spent,
             status == 429 ? "429" : authFailed ? "auth" : "5xx");
       }
@@ -439,10 +443,13 @@ final class ChatCompletionsHandler {
         null, "upstream_auth_failed");
   }
 
-  /** The start of an error body, on one line, for the log (why a key or an account was refused). */
+  /**
+   * The start of an error body, on one line, for the log (why a key or an account was refused, which
+   * limit was hit). Waited for at most {@link #ERROR_TEXT_WAIT}: it is the log's, not worth a client's time.
+   */
   private static String errorText(UpstreamResponse response) {
     try {
-      byte[] body = response.bodyBytes(64 * 1024);
+      byte[] body = response.errorBody(64 * 1024, ERROR_TEXT_WAIT);
       String text = new String(body, 0, Math.min(body.length, 500), java.nio.charset.StandardCharsets.UTF_8);
       return text.replaceAll("\\p{Cntrl}", " ").strip() + (body.length > 500 ? "..." : "");
     } catch (IOException e) {

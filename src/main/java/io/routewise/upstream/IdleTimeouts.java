@@ -180,6 +180,11 @@ public final class IdleTimeouts implements AutoCloseable {
       waitingSince = NOT_WAITING;
     }
 
+    /** Shortens each wait on the upstream from now on to at most {@code nanos} (never lengthens it). */
+    void limitWaitsTo(long nanos) {
+      limitNanos = Math.min(limitNanos, nanos);
+    }
+
     /** True once this watch cancelled the call waiting on the upstream: the I/O error that follows is a timeout. */
     boolean expired() {
       return expired;

@@ -94,6 +94,13 @@ public final class UpstreamResponse implements AutoCloseable {
 
   /** As {@link #bodyBytes(long)}, telling {@code allocated} the size of each buffer it allocates. */
   public byte[] bodyBytes(long max, java.util.function.LongConsumer allocated) throws IOException {
+    return bodyBytes(max, allocated, NO_DEADLINE);
+  }
+
+  private static final long NO_DEADLINE = Long.MIN_VALUE;
+
+  /** With a {@code deadline} (a nanoTime) for the whole body, each wait shortened to what is left of it. */
+  private byte[] bodyBytes(long max, java.util.function.LongConsumer allocated, long deadline) throws IOException {
     long declared = response.body().contentLength();
     if (declared > max) {
       call.cancel();
@@ -102,8 +109,11 @@ public final class UpstreamResponse implements AutoCloseable {
     byte[] buf = new byte[declared >= 0 && declared <= (1 << 24) ? (int) declared : (int) Math.min(8192, max)];
     allocated.accept(buf.length);
     int len = 0;
-    watch.waiting();
+    long began = watch.waiting();
     try {
+      if (deadline != NO_DEADLINE) {
+        limitTo(deadline, began);
+      }
       while (true) {
         if (len == buf.length) {
           int next = body.read(); // at a declared length this is the end: no copy needed
@@ -132,12 +142,34 @@ public final class UpstreamResponse implements AutoCloseable {
         if (first && now - headersAt > LATE_BODY_NANOS) {
           from.markBodySentLate();
         }
+        if (deadline != NO_DEADLINE) {
+          limitTo(deadline, now);
+        }
       }
     } finally {
       watch.idle();
       watch.stopProbing();
     }
     return len == buf.length ? buf : Arrays.copyOf(buf, len);
+  }
+
+  /**
+   * An error body read for the log only: at most {@code max} bytes, and no wait on the upstream
+   * longer than {@code wait} (one that sends its headers and stalls must not hold up a failover or
+   * the client's error). Past either, the call is cancelled and the I/O error thrown.
+   */
+  public byte[] errorBody(int max, java.time.Duration wait) throws IOException {
+    return bodyBytes(max, bytes -> {}, System.nanoTime() + wait.toNanos());
+  }
+
+  /** Each wait from now on ends by {@code deadline}; past it already, the call is cancelled. */
+  private void limitTo(long deadline, long now) throws IOException {
+    long left = deadline - now;
+    if (left <= 0) {
+      call.cancel();
+      throw new java.io.InterruptedIOException("the body did not come in time");
+    }
+    watch.limitWaitsTo(left);
   }
 
   /** True when the last failure came from this call's timeout rather than a broken connection. */

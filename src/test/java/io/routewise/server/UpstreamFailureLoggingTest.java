@@ -90,16 +90,51 @@ class UpstreamFailureLoggingTest {
     assertEquals("1500", r.headers().firstValue("retry-after-ms").orElse(null));
   }
 
-  /** With failover on, a refused key is an outage of that upstream: the request goes to the other. */
+  /**
+   * With failover on, a refused key is an outage of that upstream: the request goes to the other,
+   * and the log says what the refusing upstream said (which key or account), as without failover.
+   */
   @Test
   void anUpstream403FailsOverWhenFailoverIsOn() throws Exception {
     try (ProxyFixture g = ProxyFixture.withRouting("", "failover: true")) {
       g.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(403)
           .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"country\"}}")));
-      java.net.http.HttpResponse<String> r = g.chat("router-random-0", "x");
+      java.net.http.HttpResponse<String> r;
+      String logged;
+      try (StderrCapture log = new StderrCapture()) {
+        r = g.chat("router-random-0", "x");
+        logged = log.text();
+      }
       assertEquals(200, r.statusCode(), r.body());
       assertEquals("strong auth", r.headers().firstValue("x-routewise-failover").orElse(null));
       assertTrue(g.get("/metrics").body().contains("routewise_failovers_total{from=\"strong\",reason=\"auth\"} 1"));
+      assertTrue(logged.contains("upstream strong failed (failover 403): The strong upstream (localhost) answered 403. "
+          + "It said: {\"error\":{\"message\":\"country\"}}"), logged);
+    }
+  }
+
+  /**
+   * The error body is read for the log only: an upstream that sends a 503's headers and then
+   * stalls its body must not hold the failover up for its whole timeout (120 s by default).
+   */
+  @Test
+  void aStalledErrorBodyDoesNotHoldUpTheFailover() throws Exception {
+    try (ProxyFixture g = ProxyFixture.withRouting("", "failover: true")) {
+      g.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(503)
+          .withHeader("Content-Type", "text/plain").withBody("overloaded ".repeat(100))
+          .withChunkedDribbleDelay(50, 30_000)));
+      long start = System.nanoTime();
+      java.net.http.HttpResponse<String> r;
+      String logged;
+      try (StderrCapture log = new StderrCapture()) {
+        r = g.chat("router-random-0", "x");
+        logged = log.text();
+      }
+      long seconds = java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+      assertEquals(200, r.statusCode(), r.body());
+      assertEquals("strong 5xx", r.headers().firstValue("x-routewise-failover").orElse(null));
+      assertTrue(seconds < 15, "the failover waited " + seconds + " s on the failed upstream's body");
+      assertTrue(logged.contains("answered 503. It said: (no readable body)"), logged);
     }
   }
 
