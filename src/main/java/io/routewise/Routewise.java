@@ -150,8 +150,8 @@ public final class Routewise implements AutoCloseable {
       if (sync != null) {
         sync.start(); // the first exchange runs now, so α and the store's state are known before any request
       }
-      ProxyServer server = new ProxyServer(config.server(), routing, clients, metrics,
-          config.routing().failover(), passthrough, config.routing().passthroughEndpoints(), pinning).start();
+      ProxyServer server = new ProxyServer(config.server(), routing, clients, metrics, config.routing(), passthrough)
+          .start();
       return new Routewise(routing, http, timeouts, server, metrics, sync, () -> {
         closeState.close();
         jvmMetrics.close();

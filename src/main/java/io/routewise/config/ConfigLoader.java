@@ -134,6 +134,7 @@ public final class ConfigLoader {
         r.integer("scoring_queue", 256, 1, 100_000),
         r.millis("scoring_timeout_ms", RoutingConfig.DEFAULT_SCORING_TIMEOUT_MS, 1, 600_000),
         r.bool("failover", false),
+        r.millis("failover_cooldown_ms", RoutingConfig.DEFAULT_FAILOVER_COOLDOWN_MS, 0, 3_600_000),
         r.oneOf("passthrough", "none", passthroughChoices(upstreams)),
         new SessionPinning(r.bool("session_pinning", false), r.oneOf("session_key", "header", List.of("header", "user")),
             r.millis("session_ttl_ms", SessionPinning.DEFAULT_TTL_MS, 1_000, 30L * 86_400_000),

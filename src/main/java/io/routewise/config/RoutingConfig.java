@@ -7,8 +7,10 @@ package io.routewise.config;
  * @param scoringThreads platform threads for CPU-bound scoring (ONNX); 0 scores on the request thread
  * @param scoringQueue decisions that may wait for a scoring thread before one fails as overloaded
  * @param scoringTimeout the most a decision waits for a scoring thread and its scoring together
- * @param failover whether a request whose upstream is unreachable, or answers 429 or 5xx, is sent
- *     once to the other upstream
+ * @param failover whether a request whose upstream is unreachable, or answers 429, 5xx, 401 or 403, is
+ *     sent once to another upstream
+ * @param failoverCooldown with failover, how long an upstream that failed several calls in a row is
+ *     skipped (its requests go straight to their failover upstream); zero: never skipped
  * @param passthrough where other OpenAI endpoints under {@code /v1} (embeddings, responses, files...)
  *     are sent unchanged: {@code strong}, {@code weak}, or {@code none} (404, the default)
  * @param sessionPinning whether (and how) a session's turns follow its first turn's route
@@ -21,7 +23,7 @@ package io.routewise.config;
  *     below it ({@code embeddings}, {@code files}); empty: every path
  */
 public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue,
-    java.time.Duration scoringTimeout, boolean failover, String passthrough, SessionPinning sessionPinning,
+    java.time.Duration scoringTimeout, boolean failover, java.time.Duration failoverCooldown, String passthrough, SessionPinning sessionPinning,
     String ladderRule, boolean directUpstreams, java.util.List<String> passthroughEndpoints) {
   public RoutingConfig {
     passthroughEndpoints = java.util.List.copyOf(passthroughEndpoints);
@@ -30,10 +32,12 @@ public record RoutingConfig(String router, double threshold, int scoringThreads,
   public static final String AUTO_RULE = "auto";
 
   public static final long DEFAULT_SCORING_TIMEOUT_MS = 2_000;
+  public static final long DEFAULT_FAILOVER_COOLDOWN_MS = 10_000;
 
   /** For the offline commands (score, eval, calibrate): one caller, so routers score inline. */
   public RoutingConfig(String router, double threshold) {
-    this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false, "none",
+    this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false,
+        java.time.Duration.ofMillis(DEFAULT_FAILOVER_COOLDOWN_MS), "none",
         SessionPinning.OFF, AUTO_RULE, false, java.util.List.of());
   }
 }

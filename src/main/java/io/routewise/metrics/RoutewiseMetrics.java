@@ -39,6 +39,7 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code routewise_tokens_total{upstream,type}} prompt/completion tokens from {@code usage}
  *   <li>{@code routewise_proxy_overhead_seconds{router}} time routewise adds on top of the upstream
  *   <li>{@code routewise_failovers_total{from,reason}} requests sent to another upstream
+ *   <li>{@code routewise_upstream_cooling{upstream}} 1 while an upstream cools down after failures in a row
  *   <li>{@code routewise_cost_usd_total{upstream}} USD spent, from {@code usage} and the upstream's price
  *   <li>{@code routewise_cost_saved_usd_total{upstream}} / {@code routewise_cost_extra_usd_total{upstream}}
  *       what the same tokens would have cost more (less) on the most capable upstream
@@ -120,7 +121,8 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
             + "routing, preparing the upstream call, and relaying a non-streamed body once read",
         Duration.ofNanos(10_000), Duration.ofSeconds(5));
     failovers = Counter.builder("routewise.failovers")
-        .description("Requests sent to the other upstream because theirs was unreachable or answered 429, 5xx, 401 or 403")
+        .description("Requests sent to another upstream because theirs was unreachable or answered 429, 5xx, 401 or 403, "
+            + "or was cooling down after failures in a row")
         .withRegistry(r);
     passthroughs = Counter.builder("routewise.passthrough.requests")
         .description("Requests to other /v1 endpoints passed unchanged to the routing.passthrough upstream, by status")
@@ -216,6 +218,16 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .description("Prompt embeddings computed by the ONNX model").tag("model", model).register(registry);
     Gauge.builder("routewise.embedding.cache.entries", cache, io.routewise.embedding.CachingEmbedder::size)
         .description("Entries in the shared LRU embedding cache").tag("model", model).register(registry);
+  }
+
+  /** Whether each upstream cools down after failures in a row (routing.failover_cooldown_ms): 1 or 0. */
+  public void cooling(java.util.List<String> upstreams, java.util.function.ToDoubleFunction<String> cooling) {
+    for (String upstream : upstreams) {
+      Gauge.builder("routewise.upstream.cooling", upstream, cooling).strongReference(true)
+          .description("1 while the upstream cools down after failing calls in a row: requests chosen for it go "
+              + "to its failover upstream")
+          .tag("upstream", upstream).register(registry);
+    }
   }
 
   /** Requests being served right now (what a shutdown waits for). */

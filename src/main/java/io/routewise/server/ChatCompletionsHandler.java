@@ -42,6 +42,8 @@ final class ChatCompletionsHandler {
   private final RequestBodies bodies;
   private final long maxResponseBytes;
   private final boolean failover;
+  /** Upstreams skipped after failures in a row; null when failover or its cooldown is off. */
+  private final UpstreamCooldowns cooldowns;
   private final InFlightRequests inFlight;
   private final boolean accessLog;
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
@@ -49,11 +51,13 @@ final class ChatCompletionsHandler {
 
   /**
    * @param ladder the upstream clients, most capable first (the routing service's ladder order)
+   * @param cooldowns with failover, the upstreams it skips for a while after failures in a row; null for none
    * @param pinning where requests name their session ({@code routing.session_pinning})
    */
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
-      RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover, InFlightRequests inFlight,
-      boolean accessLog, SessionPinning pinning) {
+      RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover,
+      UpstreamCooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning) {
+    this.cooldowns = cooldowns;
     this.pinning = pinning;
     this.maxResponseBytes = maxResponseBytes;
     this.routing = routing;
@@ -93,7 +97,14 @@ final class ChatCompletionsHandler {
       UpstreamClient chosen = byName.get(decision.upstream());
       DecisionHeaders.write(ctx, decision, chosen.config().model());
       // A request that named its upstream gets that upstream's answer, whatever it is.
-      status = forward(ctx, request, body, chosen, spec, received, failover && !spec.isDirect());
+      boolean mayFailOver = failover && !spec.isDirect();
+      // One that failed calls in a row is not tried while it cools: its failover upstream answers (unless that cools too).
+      if (mayFailOver && cooldowns != null && !cooldowns.cooling(failoverFor(chosen).name())
+          && cooldowns.skip(chosen.name())) {
+        status = failOver(ctx, request, body, chosen, spec, received, "cooldown");
+      } else {
+        status = forward(ctx, request, body, chosen, spec, received, mayFailOver);
+      }
     } catch (ApiException e) {
       status = e.status();
       error = e.code();
@@ -183,6 +194,9 @@ final class ChatCompletionsHandler {
       if (e.isClientGone()) {
         throw clientGone(ctx.res());
       }
+      if (cooldowns != null) {
+        cooldowns.failed(upstream.name());
+      }
       if (mayFailOver && !e.isTimeout()) {
         failures.failed(upstream.name(), "failover unreachable", e.detail());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
@@ -196,6 +210,13 @@ final class ChatCompletionsHandler {
       int status = response.status();
       // routewise's own key or account refused: an outage of that upstream to the client, whose key is not at fault
       boolean authFailed = status == 401 || status == 403;
+      if (cooldowns != null) {
+        if (status == 429 || status >= 500 || authFailed) {
+          cooldowns.failed(upstream.name());
+        } else {
+          cooldowns.answered(upstream.name());
+        }
+      }
       if (mayFailOver && (status == 429 || status >= 500 || authFailed)) {
         String said = errorText(response); // why (a refused key, which limit): the operator's only sight of it
         response.close();

@@ -10,6 +10,7 @@ import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
 import io.javalin.http.HttpResponseException;
+import io.routewise.config.RoutingConfig;
 import io.routewise.config.ServerConfig;
 import io.routewise.config.SessionPinning;
 import io.routewise.metrics.RoutewiseMetrics;
@@ -38,29 +39,28 @@ public final class ProxyServer implements AutoCloseable {
 
   /**
    * @param upstreams the chat upstreams in the order of {@code routing}'s ladder, most capable first
+   * @param routingConfig failover, its cooldown, passthrough's endpoints and session pinning
    * @param passthrough the upstream that other {@code /v1} endpoints are sent to unchanged, or null
    *     for none (they are 404s)
    */
   public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
-      RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough) {
-    this(config, routing, upstreams, metrics, failover, passthrough, List.of(), SessionPinning.OFF);
-  }
-
-  /**
-   * @param passthroughEndpoints the paths {@code passthrough} serves ({@code routing.passthrough_endpoints});
-   *     empty: every path
-   * @param pinning where requests name their session ({@code routing.session_pinning})
-   */
-  public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
-      RoutewiseMetrics metrics, boolean failover, UpstreamClient passthrough, List<String> passthroughEndpoints,
-      SessionPinning pinning) {
+      RoutewiseMetrics metrics, RoutingConfig routingConfig, UpstreamClient passthrough) {
     this.shutdownGrace = config.shutdownGrace();
     RequestBodies bodies = new RequestBodies(config.maxBodyBytes(), config.maxBufferedBodyBytes(),
         config.minBodyBytesPerSecond(), config.bodyGrace().toNanos(), metrics::bodyRefused);
     metrics.bufferedBodies(bodies::buffered);
+    boolean failover = routingConfig.failover();
+    UpstreamCooldowns cooldowns = null;
+    if (failover && routingConfig.failoverCooldown().toNanos() > 0) {
+      List<String> names = upstreams.stream().map(UpstreamClient::name).toList();
+      cooldowns = new UpstreamCooldowns(names, routingConfig.failoverCooldown(), System::nanoTime, LOG::warn);
+      metrics.cooling(names, cooldowns::coolingGauge);
+    }
+    SessionPinning pinning = routingConfig.sessionPinning();
+    List<String> passthroughEndpoints = routingConfig.passthroughEndpoints();
     ChatCompletionsHandler chat =
-        new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, inFlight,
-            config.accessLog(), pinning);
+        new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, cooldowns,
+            inFlight, config.accessLog(), pinning);
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, upstreams);
     byte[] health = json(MAPPER.createObjectNode().put("status", "ok")

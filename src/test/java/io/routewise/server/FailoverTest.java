@@ -119,6 +119,55 @@ class FailoverTest {
     weak.verify(2, postRequestedFor(urlEqualTo("/v1/chat/completions")));
   }
 
+  /**
+   * An upstream that failed three calls in a row is skipped for the cooldown: its requests go
+   * straight to the failover upstream rather than each paying for one more failure. After the
+   * cooldown one request tries it again, and its answer ends the cooling.
+   */
+  @Test
+  void anUpstreamFailingThreeTimesInARowCoolsDownUntilATryAnswers() throws Exception {
+    strong.start();
+    weak.start();
+    answer(strong, 503, "strong-model");
+    answer(weak, 200, "weak-model");
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true, failover_cooldown_ms: 1500");
+    for (int i = 0; i < 3; i++) {
+      assertEquals("strong 5xx", chat("router-random-0").headers().firstValue("x-routewise-failover").orElseThrow());
+    }
+    HttpResponse<String> skipped = chat("router-random-0");
+    assertEquals(200, skipped.statusCode());
+    assertEquals("strong cooldown", skipped.headers().firstValue("x-routewise-failover").orElseThrow());
+    assertEquals("weak weak-model", skipped.headers().firstValue("x-routewise-model").orElseThrow());
+    strong.verify(3, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    String m = metrics();
+    assertTrue(m.contains("routewise_upstream_cooling{upstream=\"strong\"} 1.0"), m);
+    assertTrue(m.contains("routewise_upstream_cooling{upstream=\"weak\"} 0.0"), m);
+    assertTrue(m.contains("routewise_failovers_total{from=\"strong\",reason=\"cooldown\"} 1.0"), m);
+
+    answer(strong, 200, "strong-model"); // back up
+    Thread.sleep(1600);
+    HttpResponse<String> tried = chat("router-random-0");
+    assertEquals("strong strong-model", tried.headers().firstValue("x-routewise-model").orElseThrow());
+    assertFalse(tried.headers().firstValue("x-routewise-failover").isPresent());
+    assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"strong\"} 0.0"));
+    assertFalse(chat("router-random-0").headers().firstValue("x-routewise-failover").isPresent());
+  }
+
+  /** With failover_cooldown_ms: 0 every request tries its upstream, however often it failed. */
+  @Test
+  void aCooldownOfZeroNeverSkips() throws Exception {
+    strong.start();
+    weak.start();
+    answer(strong, 503, "strong-model");
+    answer(weak, 200, "weak-model");
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true, failover_cooldown_ms: 0");
+    for (int i = 0; i < 5; i++) {
+      assertEquals("strong 5xx", chat("router-random-0").headers().firstValue("x-routewise-failover").orElseThrow());
+    }
+    strong.verify(5, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    assertFalse(metrics().contains("routewise_upstream_cooling"));
+  }
+
   @Test
   void aTimeoutIsNotFailedOverAndFailoverIsOffByDefault() throws Exception {
     strong.start();
