@@ -153,6 +153,27 @@ class FailoverTest {
     assertFalse(chat("router-random-0").headers().firstValue("x-routewise-failover").isPresent());
   }
 
+  /**
+   * A hung upstream is not failed over (each client waited its whole timeout_ms), but after three
+   * timeouts in a row the requests chosen for it go to the other at once instead of each waiting.
+   */
+  @Test
+  void threeTimeoutsInARowCoolAHungUpstreamDown() throws Exception {
+    strong.start();
+    weak.start();
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions"))
+        .willReturn(aResponse().withStatus(200).withFixedDelay(3_000)));
+    answer(weak, 200, "weak-model");
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true");
+    for (int i = 0; i < 3; i++) {
+      assertEquals(504, chat("router-random-0").statusCode());
+    }
+    HttpResponse<String> r = chat("router-random-0");
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("strong cooldown", r.headers().firstValue("x-routewise-failover").orElseThrow());
+    strong.verify(3, postRequestedFor(urlEqualTo("/v1/chat/completions"))); // not tried: no wait on it
+  }
+
   /** With failover_cooldown_ms: 0 every request tries its upstream, however often it failed. */
   @Test
   void aCooldownOfZeroNeverSkips() throws Exception {
