@@ -321,8 +321,13 @@ final class ChatCompletionsHandler {
     }
     long read = System.nanoTime();
     if (status == 200) {
-      Usage.fromJson(body).ifPresentOrElse(u -> tokens(upstream, u, spec),
-          () -> upstream.listener().unmetered(upstream.name()));
+      Usage.fromJson(body).ifPresentOrElse(u -> {
+        tokens(upstream, u, spec);
+        io.routewise.config.Price price = upstream.config().price();
+        if (price != null) { // what this answer cost, for a client that keeps its own accounts (not in a stream: headers went first)
+          res.setHeader("x-routewise-cost-usd", DecisionHeaders.usd(price.cost(u.prompt(), u.completion())));
+        }
+      }, () -> upstream.listener().unmetered(upstream.name()));
     } else if (status >= 400) {
       body = AccountIds.masked(body);
     }

@@ -33,6 +33,11 @@ final class DecisionHeaders {
     ctx.res().setHeader("x-routewise-model", upstream + " " + upstreamModel);
   }
 
+  /** A dollar amount to 6 significant digits, in plain notation ({@code 0.0001275}, never {@code 1.275E-4}). */
+  static String usd(double amount) {
+    return java.math.BigDecimal.valueOf(amount).round(new java.math.MathContext(6)).stripTrailingZeros().toPlainString();
+  }
+
   /** Like {@code "%.6f"} (half-up on the shortest decimal form), without the Formatter (a hot path). */
   static String sixDecimals(double rate) {
     return Double.isFinite(rate)

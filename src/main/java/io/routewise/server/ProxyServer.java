@@ -91,7 +91,7 @@ public final class ProxyServer implements AutoCloseable {
           // What a page reads besides the body: the decision, the request id, the limits.
           for (String h : new String[] {"x-routewise-router", "x-routewise-model", "x-routewise-win-rate",
               "x-routewise-threshold", "x-routewise-router-error", "x-routewise-failover", "x-routewise-pinned",
-              "x-request-id",
+              "x-routewise-cost-usd", "x-request-id",
               "retry-after", "retry-after-ms", "x-should-retry", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
               "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
               "x-ratelimit-reset-tokens", "openai-processing-ms"}) {

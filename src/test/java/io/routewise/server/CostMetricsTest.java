@@ -97,12 +97,30 @@ class CostMetricsTest {
   }
 
   private void chat(String upstream, boolean stream) throws Exception {
+    send(upstream, stream);
+  }
+
+  private HttpResponse<String> send(String upstream, boolean stream) throws Exception {
     String body = "{\"model\":\"router-named-0.5\"," + (stream ? "\"stream\":true,\"stream_options\":{\"include_usage\":true}," : "")
         + "\"messages\":[{\"role\":\"user\",\"content\":\"" + upstream + "\"}]}";
     HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
         + "/v1/chat/completions")).POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
     assertTrue(r.headers().firstValue("x-routewise-model").orElseThrow().startsWith(upstream + " "), r.headers().toString());
+    return r;
+  }
+
+  /** A whole answer from a priced upstream says what it cost; a stream (headers first) and an unpriced upstream do not. */
+  @Test
+  void aWholeAnswerFromAPricedUpstreamCarriesItsCost() throws Exception {
+    answerJson("mini", 1000, 200);
+    assertEquals("0.00027", send("mini", false).headers().firstValue("x-routewise-cost-usd").orElse(null));
+    answerJson("weak", 1, 0);
+    assertEquals("0.0000001", send("weak", false).headers().firstValue("x-routewise-cost-usd").orElse(null));
+    answerJson("local", 1000, 200);
+    assertTrue(send("local", false).headers().firstValue("x-routewise-cost-usd").isEmpty());
+    answerStream("weak", 5000, 300);
+    assertTrue(send("weak", true).headers().firstValue("x-routewise-cost-usd").isEmpty());
   }
 
   private String metrics() throws Exception {
