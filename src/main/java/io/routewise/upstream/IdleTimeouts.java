@@ -78,6 +78,24 @@ public final class IdleTimeouts implements AutoCloseable {
     return chain.proceed(chain.request());
   };
 
+  /**
+   * Tells each call's {@link Watch} that it opened a connection of its own; a call that did not was
+   * given a pooled one, which the upstream may have closed while it sat idle.
+   */
+  static final okhttp3.EventListener.Factory CONNECTS = call -> ConnectStarts.INSTANCE;
+
+  private static final class ConnectStarts extends okhttp3.EventListener {
+    static final ConnectStarts INSTANCE = new ConnectStarts();
+
+    @Override
+    public void connectStart(Call call, java.net.InetSocketAddress address, java.net.Proxy proxy) {
+      Watch w = call.request().tag(Watch.class);
+      if (w != null) {
+        w.newConnection = true;
+      }
+    }
+  }
+
   private void run() {
     while (!closed) {
       if (inFlight.isEmpty()) {
@@ -134,6 +152,7 @@ public final class IdleTimeouts implements AutoCloseable {
     private volatile long limitNanos;
     private volatile long waitingSince = NOT_WAITING;
     private volatile boolean connected;
+    private volatile boolean newConnection;
     private volatile boolean expired;
     private volatile boolean expiredConnecting;
     private Call call;
@@ -178,6 +197,11 @@ public final class IdleTimeouts implements AutoCloseable {
     /** The read returned: time from now on (e.g. writing to the client) is not the upstream's. */
     void idle() {
       waitingSince = NOT_WAITING;
+    }
+
+    /** True when the call got a connection from the pool rather than opening one. */
+    boolean pooledConnection() {
+      return connected && !newConnection;
     }
 
     /** Shortens each wait on the upstream from now on to at most {@code nanos} (never lengthens it). */

@@ -19,16 +19,21 @@ import okhttp3.Response;
  * Synchronous calls: request handlers run on virtual threads, so blocking here is cheap.
  */
 public final class UpstreamClient {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UpstreamClient.class);
   private static final MediaType JSON = MediaType.get("application/json");
   private static final String[] NO_HEADERS = {};
 
   private final UpstreamConfig config;
   private final OkHttpClient http;
+  /** Keeps no connection: the one resend after a stale pooled connection must not draw another. */
+  private final OkHttpClient unpooled;
   private final HttpUrl chatUrl;
   private final String authorization;
   private final UpstreamListener listener;
   private final IdleTimeouts timeouts;
   private volatile boolean bodySentLate;
+  /** Whether a stale pooled connection of this upstream has been met (logged the first time). */
+  private final java.util.concurrent.atomic.AtomicBoolean staleSeen = new java.util.concurrent.atomic.AtomicBoolean();
 
   public UpstreamClient(UpstreamConfig config, OkHttpClient shared, IdleTimeouts timeouts, UpstreamListener listener) {
     this.config = config;
@@ -38,7 +43,10 @@ public final class UpstreamClient {
         .readTimeout(java.time.Duration.ZERO)
         .writeTimeout(java.time.Duration.ZERO)
         .addNetworkInterceptor(IdleTimeouts.CONNECTED)
+        .eventListenerFactory(IdleTimeouts.CONNECTS)
         .build();
+    this.unpooled = http.newBuilder().connectionPool(new okhttp3.ConnectionPool(0, 1, java.util.concurrent.TimeUnit.SECONDS,
+        PoolCleanup.RUNNER, okhttp3.internal.connection.ConnectionListener.Companion.getNONE())).build();
     this.timeouts = timeouts;
     this.chatUrl = endpoint(config.baseUrl(), "chat/completions");
     this.authorization = config.sendsKey() ? "Bearer " + config.apiKey().value() : null;
@@ -133,9 +141,47 @@ public final class UpstreamClient {
       rb.header(clientHeaders[i], clientHeaders[i + 1]);
     }
     config.headers().forEach((name, value) -> rb.header(name, value.value())); // configured ones win
-    IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout(), client);
-    Call call = http.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
     long start = System.nanoTime();
+    try {
+      return execute(rb, stream, client, http, start);
+    } catch (StaleConnection stale) {
+      // The upstream had closed this pooled connection while it sat idle (its keep-alive is shorter
+      // than client.keep_alive_ms), so the request never reached it: send it once more, on a new
+      // connection, as browsers do. The time lost on the dead one is part of this call's.
+      if (staleSeen.compareAndSet(false, true)) {
+        LOG.info("The " + config.name()
+            + " upstream (" + config.baseUrl().getHost() + ") closed a pooled connection that routewise still kept ("
+            + describe(stale.getCause()) + "); the request was sent again on a new one. Setting client.keep_alive_ms"
+            + " below the upstream's idle timeout saves the extra round trip. (Said once.)");
+      }
+      try {
+        return execute(rb, stream, client, unpooled, start);
+      } catch (StaleConnection impossible) { // an unpooled call never reports one
+        throw new IllegalStateException(impossible);
+      }
+    }
+  }
+
+  /**
+   * A pooled connection that fails this soon after the request went out was closed before it came
+   * (within a round trip); one that fails later may have been working on it, and a resend could run,
+   * and bill, a long generation twice.
+   */
+  private static final long STALE_WITHIN_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+
+  /** A pooled connection the upstream had closed: the request did not reach it. */
+  private static final class StaleConnection extends Exception {
+    StaleConnection(IOException cause) {
+      super(cause);
+    }
+  }
+
+  /** One attempt, with a watch of its own (the builder's tag is replaced). */
+  private UpstreamResponse execute(Request.Builder rb, boolean stream, ClientProbe client, OkHttpClient via, long start)
+      throws UpstreamException, StaleConnection {
+    IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout(), client);
+    Call call = via.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
+    long attemptStart = System.nanoTime();
     watch.start(call);
     try {
       Response response = call.execute();
@@ -151,6 +197,10 @@ public final class UpstreamClient {
       if (watch.clientGone()) {
         listener.completed(config.name(), 499, "client_closed", System.nanoTime() - start);
         throw UpstreamException.clientGone(config.name(), e);
+      }
+      if (via != unpooled && watch.pooledConnection() && !watch.expired() && closedByPeer(e)
+          && System.nanoTime() - attemptStart < STALE_WITHIN_NANOS) {
+        throw new StaleConnection(e);
       }
       boolean connectTimeout = watch.expiredConnecting() || isConnectTimeout(e);
       // A connect timeout is a SocketTimeoutException too, but it means "unreachable" (502), not slow.
@@ -262,13 +312,28 @@ public final class UpstreamClient {
     return fallback != null ? fallback : "an I/O error (" + e.getClass().getSimpleName() + ")";
   }
 
+  /**
+   * Whether the connection was closed by the other end before an answer (end of stream, a reset, a
+   * broken pipe): on a pooled connection, what an upstream that timed out its keep-alive leaves.
+   */
+  static boolean closedByPeer(IOException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String m = t.getMessage() == null ? "" : t.getMessage().toLowerCase(java.util.Locale.ROOT);
+      if (t instanceof java.io.EOFException || m.contains("unexpected end of stream")
+          || m.contains("connection reset") || m.contains("broken pipe")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private static boolean isConnectTimeout(IOException e) {
     String m = e.getMessage();
     return m != null && m.toLowerCase(java.util.Locale.ROOT).contains("connect timed out");
   }
 
   /** The error and its causes, for the operator (OkHttp's "Failed to connect" hides "Connection refused" in its cause). */
-  private static String describe(IOException e) {
+  private static String describe(Throwable e) {
     StringBuilder out = new StringBuilder();
     Throwable t = e;
     for (int depth = 0; t != null && depth < 4; t = t.getCause(), depth++) {
