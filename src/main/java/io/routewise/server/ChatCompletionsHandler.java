@@ -225,7 +225,9 @@ final class ChatCompletionsHandler {
         }
         long spent = System.nanoTime() - start;
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
-        failures.failed(upstream.name(), "failover " + status, answered(upstream, status) + ". It said: " + said);
+        failures.failed(upstream.name(), "failover " + status, answered(upstream, status)
+            + (authFailed ? ": its api_key or account in upstreams." + upstream.name() + " is refused" : "")
+            + requestId(response) + ". It said: " + said);
         return failOver(ctx, request, body, upstream, spec, received + spent,
             status == 429 ? "429" : authFailed ? "auth" : "5xx");
       }
@@ -460,13 +462,18 @@ final class ChatCompletionsHandler {
    */
   static ApiException authFailed(UpstreamFailureLog failures, String upstream, String answered,
       UpstreamResponse response) {
-    String id = response.header("x-request-id");
     failures.failed(upstream, "answered " + response.status(), answered + ": its api_key or account in upstreams."
-        + upstream + " is refused" + (id == null ? "" : " (x-request-id " + AccessLog.safe(id) + ")")
+        + upstream + " is refused" + requestId(response)
         + "; the client got 502 upstream_auth_failed. It said: " + errorText(response));
     return new ApiException(502, "upstream_error", "The " + upstream + " upstream refused routewise's own "
         + "credentials (HTTP " + response.status() + "); the operator must fix them. Your API key is not at fault.",
         null, "upstream_auth_failed");
+  }
+
+  /** The upstream's request id, for the log line that a report to its provider will quote; "" when it sent none. */
+  private static String requestId(UpstreamResponse response) {
+    String id = response.header("x-request-id");
+    return id == null ? "" : " (x-request-id " + AccessLog.safe(id) + ")";
   }
 
   /**

@@ -98,7 +98,8 @@ class UpstreamFailureLoggingTest {
   void anUpstream403FailsOverWhenFailoverIsOn() throws Exception {
     try (ProxyFixture g = ProxyFixture.withRouting("", "failover: true")) {
       g.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(403)
-          .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"country\"}}")));
+          .withHeader("Content-Type", "application/json").withHeader("x-request-id", "req-403")
+          .withBody("{\"error\":{\"message\":\"country\"}}")));
       java.net.http.HttpResponse<String> r;
       String logged;
       try (StderrCapture log = new StderrCapture()) {
@@ -108,7 +109,8 @@ class UpstreamFailureLoggingTest {
       assertEquals(200, r.statusCode(), r.body());
       assertEquals("strong auth", r.headers().firstValue("x-routewise-failover").orElse(null));
       assertTrue(g.get("/metrics").body().contains("routewise_failovers_total{from=\"strong\",reason=\"auth\"} 1"));
-      assertTrue(logged.contains("upstream strong failed (failover 403): The strong upstream (localhost) answered 403. "
+      assertTrue(logged.contains("upstream strong failed (failover 403): The strong upstream (localhost) answered 403: "
+          + "its api_key or account in upstreams.strong is refused (x-request-id req-403). "
           + "It said: {\"error\":{\"message\":\"country\"}}"), logged);
     }
   }
