@@ -324,7 +324,7 @@ final class ChatCompletionsHandler {
     long read = System.nanoTime();
     if (status == 200) {
       Usage.fromJson(body).ifPresentOrElse(u -> {
-        tokens(upstream, u, spec);
+        tokens(upstream, u, spec, res);
         io.routewise.config.Price price = upstream.config().price();
         if (price != null) { // what this answer cost, for a client that keeps its own accounts (not in a stream: headers went first)
           res.setHeader("x-routewise-cost-usd", DecisionHeaders.usd(price.cost(u.prompt(), u.completion())));
@@ -400,7 +400,7 @@ final class ChatCompletionsHandler {
         break;
       }
     }
-    usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec), () -> {
+    usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res), () -> {
       if (usage.done() && res.getStatus() == 200) { // a whole answer: the client did not ask for include_usage
         upstream.listener().unmetered(upstream.name());
       }
@@ -410,9 +410,14 @@ final class ChatCompletionsHandler {
     return outcome;
   }
 
-  /** An answer's usage: the token counters, and the spend of the router's target for an auto request. */
-  private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec) {
-    upstream.listener().tokens(upstream.name(), u.prompt(), u.completion(), !spec.isDirect());
+  /**
+   * An answer's usage: the token counters, and the spend of the router's target for an auto request.
+   * Savings count only where the router's choice answered: not a named upstream, nor a failover
+   * (a strong outage that sends traffic to a cheaper upstream is not routing saving money).
+   */
+  private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, HttpServletResponse res) {
+    boolean routersChoice = !spec.isDirect() && res.getHeader("x-routewise-failover") == null;
+    upstream.listener().tokens(upstream.name(), u.prompt(), u.completion(), routersChoice);
     routing.answered(spec, upstream.name(), u.prompt(), u.completion());
   }
 

@@ -13,8 +13,8 @@ public interface UpstreamListener {
   /**
    * Token counts read from the response's {@code usage}.
    *
-   * @param routed whether a router chose the upstream (false: the request named it), so that what
-   *     routing saved counts only what routing chose
+   * @param routed whether a router chose the upstream (false: the request named it, or it answered
+   *     for a failed one), so that what routing saved counts only what routing chose
    */
   default void tokens(String upstream, long promptTokens, long completionTokens, boolean routed) {}
 

@@ -53,6 +53,10 @@ class CostMetricsTest {
 
   @BeforeEach
   void start() {
+    start("");
+  }
+
+  private void start(String routingKeys) {
     Map<String, String> prices = new LinkedHashMap<>();
     prices.put("strong", ", price: {input: 2.5, output: 10}");
     prices.put("weak", ", price: {input: 0.1, output: 0.1}");
@@ -67,7 +71,7 @@ class CostMetricsTest {
       yaml.append("  ").append(name).append(": {base_url: \"").append(w.baseUrl())
           .append("/v1\", api_key: none, model: ").append(name).append("-model").append(price).append("}\n");
     });
-    yaml.append("routing: {router: named, threshold: 0.5}\nrouters: {named: {}}\n");
+    yaml.append("routing: {router: named, threshold: 0.5").append(routingKeys).append("}\nrouters: {named: {}}\n");
     routewise = Routewise.start(TestConfigs.config(yaml.toString()),
         RouterCatalog.standard().with("named", ctx -> new Named()), id -> null, () -> {});
   }
@@ -108,6 +112,29 @@ class CostMetricsTest {
     assertEquals(200, r.statusCode(), r.body());
     assertTrue(r.headers().firstValue("x-routewise-model").orElseThrow().startsWith(upstream + " "), r.headers().toString());
     return r;
+  }
+
+  /**
+   * mini answering for a weak that failed (the next more capable) is spend, but not a saving of
+   * routing's: the router chose weak. Before, an outage showed on the dashboard as money saved.
+   */
+  @Test
+  void anAnswerForAFailedUpstreamIsSpendButNoSaving() throws Exception {
+    stop();
+    start(", failover: true");
+    upstreams.get("weak").stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(500).withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"down\"}}")));
+    answerJson("mini", 1000, 200);
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
+        + "/v1/chat/completions")).POST(HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"router-named-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"weak\"}]}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("weak 5xx", r.headers().firstValue("x-routewise-failover").orElseThrow());
+    assertEquals("mini mini-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+    String m = metrics();
+    assertEquals(0.00027, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
+    assertEquals(0.0, usd(m, "routewise_cost_saved_usd_total", "mini"), "no saving of routing's: " + m);
   }
 
   /** A whole answer from a priced upstream says what it cost; a stream (headers first) and an unpriced upstream do not. */
