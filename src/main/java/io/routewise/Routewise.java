@@ -183,7 +183,8 @@ public final class Routewise implements AutoCloseable {
           + "their answers' cost is unknown and not in routewise_cost_usd_total");
       List<String> below = unpriced.stream().filter(name -> !name.equals(top.name())).toList();
       if (upstreams.size() > 2 && !below.isEmpty()) {
-        w.append("; on the ladder ").append(below).append(" count as free, below every priced upstream");
+        w.append("; on the ladder ").append(below).append(" count as free (price 0: below every upstream that costs"
+            + " something; weak goes below its equals)");
       }
       if (top.price() == null) {
         w.append("; ").append(top.name()).append(" has none, so no saving is counted");

@@ -68,7 +68,8 @@ class LadderWarningsTest {
     List<UpstreamConfig> ladder = List.of(upstream("strong", 2.5, 10), unpriced("big"), upstream("mini", 0.15, 0.6),
         upstream("weak", 0.1, 0.1));
     assertEquals(List.of("no price for upstream(s) [big] while the others have one: their answers' cost is unknown "
-        + "and not in routewise_cost_usd_total; on the ladder [big] count as free, below every priced upstream; "
+        + "and not in routewise_cost_usd_total; on the ladder [big] count as free (price 0: below every upstream "
+        + "that costs something; weak goes below its equals); "
         + "ladder_rule auto decides by threshold for every router (price weighting needs every price); a local "
         + "model: price: {input: 0, output: 0}"), warnings(ladder, "auto"));
     List<String> top = warnings(List.of(unpriced("strong"), upstream("weak", 0.1, 0.1)), "auto");
