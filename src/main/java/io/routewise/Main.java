@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
     name = "routewise",
     mixinStandardHelpOptions = true,
     version = "routewise 0.1.0",
-    description = "OpenAI-compatible proxy that routes each chat request to a strong or a weak model.",
+    description = "OpenAI-compatible proxy that routes each chat request to one of several upstream models (strong, weak,"
+        + " and any priced in between), chosen per prompt by a router.",
     subcommands = {
         ServeCommand.class,
         ScoreCommand.class,
