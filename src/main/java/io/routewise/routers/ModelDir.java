@@ -109,8 +109,8 @@ public final class ModelDir {
     List<String> models = placeableModels();
     if (setting != null) {
       if (!models.contains(setting)) {
-        throw new IOException(ctx.settings().pathOf(key) + " '" + setting + "' is not a model of " + dir + " (it has trained "
-            + models.size() + " models, e.g. " + String.join(", ", models.subList(0, Math.min(5, models.size()))) + ")");
+        throw new IOException(ctx.settings().pathOf(key) + " '" + setting + "' is not a model of " + dir
+            + didYouMean(setting, models) + "; it knows: " + String.join(", ", models.stream().sorted().toList()));
       }
       return setting;
     }
@@ -165,6 +165,9 @@ public final class ModelDir {
           placed.put(u.name(), named.get());
         } else {
           List<String> near = nearIds(u.model(), models);
+          if (near.isEmpty()) {
+            near = closeIds(u.model(), models);
+          }
           unplaced.add("upstreams." + u.name() + " (model '" + u.model() + "'"
               + (near.isEmpty() ? "" : "; ids like it: " + String.join(", ", near)) + ")");
         }
@@ -173,7 +176,7 @@ public final class ModelDir {
     if (!unplaced.isEmpty()) {
       throw new IOException("cannot place " + String.join(", ", unplaced) + " among the " + models.size()
           + " models of " + dir + "; set router_model on " + (unplaced.size() == 1 ? "it" : "each")
-          + " to one of: " + String.join(", ", models));
+          + " to one of: " + String.join(", ", models.stream().sorted().toList()));
     }
     return placed;
   }
@@ -266,12 +269,65 @@ public final class ModelDir {
         .filter(m -> m.toLowerCase(java.util.Locale.ROOT).startsWith(name)).sorted().limit(8).toList();
   }
 
+  /** "; did you mean x?" for a typo of a trained id, else "". */
+  private static String didYouMean(String wanted, List<String> models) {
+    List<String> close = closeIds(wanted, models);
+    return close.isEmpty() ? "" : "; did you mean " + String.join(" or ", close) + "?";
+  }
+
+  /**
+   * The trained ids fewest edits from {@code wanted}, when that is only a few (a typo: a letter left
+   * out, a date mistyped); at most 3, sorted.
+   */
+  static List<String> closeIds(String wanted, List<String> models) {
+    String w = wanted.toLowerCase(java.util.Locale.ROOT);
+    int most = Math.max(2, w.length() / 6);
+    int[] edits = models.stream().mapToInt(m -> edits(w, m.toLowerCase(java.util.Locale.ROOT), most)).toArray();
+    int fewest = java.util.Arrays.stream(edits).min().orElse(most + 1);
+    List<String> close = new ArrayList<>();
+    for (int i = 0; i < edits.length && fewest <= most; i++) {
+      if (edits[i] == fewest) {
+        close.add(models.get(i));
+      }
+    }
+    return close.stream().sorted().limit(3).toList();
+  }
+
+  /** Levenshtein distance of {@code a} and {@code b}, or {@code most + 1} once it must exceed {@code most}. */
+  private static int edits(String a, String b, int most) {
+    if (Math.abs(a.length() - b.length()) > most) {
+      return most + 1;
+    }
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      prev[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      int rowMin = cur[0];
+      for (int j = 1; j <= b.length(); j++) {
+        int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+        cur[j] = Math.min(sub, Math.min(prev[j], cur[j - 1]) + 1);
+        rowMin = Math.min(rowMin, cur[j]);
+      }
+      if (rowMin > most) {
+        return most + 1;
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return Math.min(prev[b.length()], most + 1);
+  }
+
   /** An upstream's {@code router_model}, which must be one of this directory's models. */
   private String known(io.routewise.config.UpstreamConfig upstream) throws IOException {
     List<String> models = placeableModels();
     if (!models.contains(upstream.routerModel())) {
       throw new IOException("upstreams." + upstream.name() + ".router_model '" + upstream.routerModel()
-          + "' is not a model of " + dir + "; it knows: " + String.join(", ", models));
+          + "' is not a model of " + dir + didYouMean(upstream.routerModel(), models) + "; it knows: "
+          + String.join(", ", models.stream().sorted().toList()));
     }
     return upstream.routerModel();
   }

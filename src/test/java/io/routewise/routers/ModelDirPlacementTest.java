@@ -68,6 +68,22 @@ class ModelDirPlacementTest {
         upstream("weak", "llama3.1:8b", null))));
     assertTrue(typo.getMessage().startsWith("upstreams.mini.router_model 'gpt-4o-mini-2024' is not a model of"),
         typo.getMessage());
+    // a letter left out: the fix is named, before the sorted list of the rest
+    IOException letter = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
+        upstream("strong", "gpt-4o", null), upstream("local", "llama3.1:8b", "llama-3.1-8b-instruc"),
+        upstream("weak", "llama3.1:8b", null))));
+    assertTrue(letter.getMessage().contains("; did you mean llama-3.1-8b-instruct?; it knows: "), letter.getMessage());
+    List<String> listed = List.of(letter.getMessage().substring(letter.getMessage().indexOf("it knows: ") + 10).split(", "));
+    assertEquals(listed.stream().sorted().toList(), listed, "sorted, so an id is found by eye");
+    IOException setting = assertThrows(IOException.class, () -> md.upstreamModel(context(
+        Map.of("strong_model", "gpt-4o-2024-05-31"), upstream("strong", "gpt-4o", null),
+        upstream("weak", "llama3.1:8b", null)), true));
+    assertTrue(setting.getMessage().contains("did you mean gpt-4o-2024-05-13"), setting.getMessage());
+    IOException unplaced = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
+        upstream("strong", "gpt-4o", null), upstream("big", "llama-3.1-70b-instrukt", null),
+        upstream("weak", "llama3.1:8b", null))));
+    assertTrue(unplaced.getMessage().contains("(model 'llama-3.1-70b-instrukt'; ids like it: llama-3.1-70b-instruct"),
+        unplaced.getMessage());
   }
 
   /**
@@ -122,7 +138,7 @@ class ModelDirPlacementTest {
     IOException e = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
         upstream("strong", "gpt-4o", null), upstream("sonnet", "claude-3-5-sonnet-20241022", null),
         upstream("weak", "llama3.1:8b", null))));
-    assertTrue(e.getMessage().contains("upstreams.sonnet (model 'claude-3-5-sonnet-20241022')"), e.getMessage());
+    assertTrue(e.getMessage().contains("upstreams.sonnet (model 'claude-3-5-sonnet-20241022'"), e.getMessage());
     assertThrows(IOException.class, () -> md.upstreamModel(context(Map.of("strong_model", "claude-3-5-sonnet-20241022"),
         upstream("strong", "gpt-4o", null), upstream("weak", "llama3.1:8b", null)), true));
     assertEquals(md.models().size() - 1, md.placeableModels().size());
