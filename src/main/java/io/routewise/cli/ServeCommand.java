@@ -70,6 +70,7 @@ public final class ServeCommand implements Callable<Integer> {
           + "served on the upstreams' keys (set server.api_keys, e.g. from ROUTEWISE_API_KEY, or host: 127.0.0.1)",
           cfg.server().host(), running.port());
     }
+    keylessUpstreams(ladder).forEach(LOG::warn);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       running.close();
@@ -77,6 +78,19 @@ public final class ServeCommand implements Callable<Integer> {
     }, "routewise-shutdown"));
     stopped.await();
     return 0;
+  }
+
+  /**
+   * An https upstream with an empty api_key and no headers of its own gets no credentials at all:
+   * most likely {@code ${OPENAI_API_KEY}} set to an empty string, which passes as "no key" (a local
+   * server's), and every call would be a 401. One that needs none says {@code none}.
+   */
+  static List<String> keylessUpstreams(List<io.routewise.config.UpstreamConfig> upstreams) {
+    return upstreams.stream()
+        .filter(u -> u.apiKey().isBlank() && u.headers().isEmpty() && "https".equals(u.baseUrl().getScheme()))
+        .map(u -> "upstreams." + u.name() + ".api_key is empty, so calls to " + u.baseUrl().getHost()
+            + " carry no credentials (an environment variable set to \"\"?); write api_key: none if it needs none")
+        .toList();
   }
 
   static boolean loopback(String host) {
