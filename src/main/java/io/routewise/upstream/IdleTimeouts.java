@@ -153,6 +153,7 @@ public final class IdleTimeouts implements AutoCloseable {
     private volatile long waitingSince = NOT_WAITING;
     private volatile boolean connected;
     private volatile boolean newConnection;
+    private long pooledIdleNanos = -1;
     private volatile boolean expired;
     private volatile boolean expiredConnecting;
     private Call call;
@@ -180,6 +181,10 @@ public final class IdleTimeouts implements AutoCloseable {
     private void connected(okhttp3.Connection connection) {
       // HTTP/2 reads on OkHttp's own reader thread, with frames of many calls on one socket: leave it be.
       socket = connection == null || connection.protocol() == okhttp3.Protocol.HTTP_2 ? null : connection.socket();
+      if (!newConnection && connection instanceof okhttp3.internal.connection.RealConnection pooled) {
+        long idleAt = pooled.getIdleAtNs(); // when its last call released it (OkHttp internals, version pinned)
+        pooledIdleNanos = idleAt == Long.MAX_VALUE ? -1 : Math.max(0, System.nanoTime() - idleAt);
+      }
       if (!connected) {
         limitNanos = timeoutNanos;
         connected = true;
@@ -199,9 +204,12 @@ public final class IdleTimeouts implements AutoCloseable {
       waitingSince = NOT_WAITING;
     }
 
-    /** True when the call got a connection from the pool rather than opening one. */
-    boolean pooledConnection() {
-      return connected && !newConnection;
+    /**
+     * How long the pooled connection this call got had sat idle before it; -1 when the call opened
+     * a connection of its own (or has none yet).
+     */
+    long pooledIdleNanos() {
+      return connected && !newConnection ? pooledIdleNanos : -1;
     }
 
     /** Shortens each wait on the upstream from now on to at most {@code nanos} (never lengthens it). */

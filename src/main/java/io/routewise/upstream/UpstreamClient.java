@@ -145,9 +145,9 @@ public final class UpstreamClient {
     try {
       return execute(rb, stream, client, http, start);
     } catch (StaleConnection stale) {
-      // The upstream had closed this pooled connection while it sat idle (its keep-alive is shorter
-      // than client.keep_alive_ms), so the request never reached it: send it once more, on a new
-      // connection, as browsers do. The time lost on the dead one is part of this call's.
+      // The upstream had most likely closed this pooled connection while it sat idle (its keep-alive
+      // is shorter than client.keep_alive_ms), so the request never reached it: send it once more, on
+      // a new connection, as browsers do. The time lost on the dead one is part of this call's.
       if (staleSeen.compareAndSet(false, true)) {
         LOG.info("The " + config.name()
             + " upstream (" + config.baseUrl().getHost() + ") closed a pooled connection that routewise still kept ("
@@ -168,6 +168,13 @@ public final class UpstreamClient {
    * and bill, a long generation twice.
    */
   private static final long STALE_WITHIN_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+
+  /**
+   * And only a connection that sat idle this long: servers close idle ones after seconds (uvicorn and
+   * Node 5 s, gunicorn 2 s), while one just used that fails at once is a worker that crashed on the
+   * request (so it did get it).
+   */
+  private static final long STALE_AFTER_IDLE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
 
   /** A pooled connection the upstream had closed: the request did not reach it. */
   private static final class StaleConnection extends Exception {
@@ -198,7 +205,7 @@ public final class UpstreamClient {
         listener.completed(config.name(), 499, "client_closed", System.nanoTime() - start);
         throw UpstreamException.clientGone(config.name(), e);
       }
-      if (via != unpooled && watch.pooledConnection() && !watch.expired() && closedByPeer(e)
+      if (via != unpooled && watch.pooledIdleNanos() >= STALE_AFTER_IDLE_NANOS && !watch.expired() && closedByPeer(e)
           && System.nanoTime() - attemptStart < STALE_WITHIN_NANOS) {
         throw new StaleConnection(e);
       }

@@ -28,8 +28,9 @@ import org.junit.jupiter.api.Test;
  * Servers close idle keep-alive connections (uvicorn, so vLLM, and Node after 5 s) long before
  * routewise's pool lets them go (client.keep_alive_ms, 5 min). Before, the next request drew such a
  * connection and its client got a 502 (or a needless failover): the request had never reached
- * the upstream. Now it is sent once more on a new connection; a connection that fails later than a
- * round trip after the request is not resent, since the upstream may have been working on it.
+ * the upstream. Now it is sent once more on a new connection. Not resent: a connection that fails
+ * later than a second after the request (the upstream may have been working on it), and one used
+ * less than a second before (a worker crashing on the request: UpstreamReplayTest).
  */
 class StaleConnectionTest {
   private static final byte[] BODY = "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[]}"
@@ -70,10 +71,10 @@ class StaleConnectionTest {
   @Test
   void aPooledConnectionTheUpstreamClosedWhileIdleIsNotTheClientsFailure() throws Exception {
     call();
-    Thread.sleep(700); // the server's 300 ms keep-alive is over: it closed the connection
+    Thread.sleep(1200); // the server's 300 ms keep-alive is over: it closed the connection
     call();
     assertEquals(2, received.get(), "each request reached the upstream once");
-    Thread.sleep(700);
+    Thread.sleep(1200);
     call(); // and again: a resend goes on a new connection, which the pool does not keep
     assertEquals(3, received.get());
   }
@@ -82,6 +83,7 @@ class StaleConnectionTest {
   void aPooledConnectionThatBreaksAfterWorkingOnTheRequestIsNotResent() throws Exception {
     answerFirst = 1; // then it reads the next request, works on it for 1.5 s and drops the connection
     call();
+    Thread.sleep(1200); // idle long enough to be taken for stale, had it failed at once
     UpstreamException e = assertThrows(UpstreamException.class, this::call);
     assertEquals("Could not reach the weak upstream: the connection closed before a complete answer.", e.getMessage());
     assertEquals(2, received.get(), "not sent twice");
