@@ -225,9 +225,14 @@ final class ChatCompletionsHandler {
         }
         long spent = System.nanoTime() - start;
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
-        failures.failed(upstream.name(), "failover " + status, answered(upstream, status)
+        String why = answered(upstream, status)
             + (authFailed ? ": its api_key or account in upstreams." + upstream.name() + " is refused" : "")
-            + requestId(response) + ". It said: " + said);
+            + requestId(response) + ". It said: " + said;
+        if (authFailed) {
+          failures.misconfigured(upstream.name(), "failover " + status, why);
+        } else {
+          failures.failed(upstream.name(), "failover " + status, why);
+        }
         return failOver(ctx, request, body, upstream, spec, received + spent,
             status == 429 ? "429" : authFailed ? "auth" : "5xx");
       }
@@ -237,13 +242,15 @@ final class ChatCompletionsHandler {
         upstream.listener().completed(upstream.name(), status, "auth_failed", System.nanoTime() - start);
         throw error;
       }
-      if (status >= 500 || status == 404) {
-        // An outage, or routewise's own key, URL or model being wrong: the operator's business, not the client's.
+      if (status >= 500) { // an outage: the operator's business, not the client's
         failures.failed(upstream.name(), "answered " + status,
+            answered(upstream, status) + "; passed to the client as it is.");
+      } else if (status == 404) { // routewise's own URL or model being wrong
+        failures.misconfigured(upstream.name(), "answered " + status,
             answered(upstream, status) + "; passed to the client as it is.");
       } else if (status >= 300 && status < 400) {
         // Redirects are not followed (the key would go wherever they point); usually http:// for https://.
-        failures.failed(upstream.name(), "answered " + status, answered(upstream, status) + " to "
+        failures.misconfigured(upstream.name(), "answered " + status, answered(upstream, status) + " to "
             + origin(response.header("Location")) + "; check base_url. Passed to the client as it is.");
       }
       // This answer is the client's (no failover from here): the body is not needed again, and a
@@ -467,7 +474,7 @@ final class ChatCompletionsHandler {
    */
   static ApiException authFailed(UpstreamFailureLog failures, String upstream, String answered,
       UpstreamResponse response) {
-    failures.failed(upstream, "answered " + response.status(), answered + ": its api_key or account in upstreams."
+    failures.misconfigured(upstream, "answered " + response.status(), answered + ": its api_key or account in upstreams."
         + upstream + " is refused" + requestId(response)
         + "; the client got 502 upstream_auth_failed. It said: " + errorText(response));
     return new ApiException(502, "upstream_error", "The " + upstream + " upstream refused routewise's own "

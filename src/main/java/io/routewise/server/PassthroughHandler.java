@@ -152,12 +152,14 @@ final class PassthroughHandler {
         throw ChatCompletionsHandler.authFailed(failures, upstream.name(), "The " + upstream.name()
             + " upstream answered " + status + " to " + method + " /v1/" + AccessLog.safe(path), response);
       }
-      if (status >= 500 || (status >= 300 && status < 400)) {
-        // An outage, or a redirect not followed (the key would go with it): the operator's to know.
+      if (status >= 500) { // an outage: the operator's to know
         failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
             + " upstream answered " + status + " to " + method + " /v1/" + AccessLog.safe(path)
-            + (status >= 300 && status < 400 ? " (a redirect to " + ChatCompletionsHandler.origin(response.header("Location"))
-            + ", not followed)" : "") + "; passed to the client as it is.");
+            + "; passed to the client as it is.");
+      } else if (status >= 300 && status < 400) { // not followed: the key would go with it
+        failures.misconfigured(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
+            + " upstream answered " + status + " to " + method + " /v1/" + AccessLog.safe(path) + " (a redirect to "
+            + ChatCompletionsHandler.origin(response.header("Location")) + ", not followed); passed to the client as it is.");
       }
       HttpServletResponse res = ctx.res();
       res.setStatus(status);

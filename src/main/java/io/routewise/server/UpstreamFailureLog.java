@@ -25,6 +25,8 @@ final class UpstreamFailureLog {
   private final Consumer<String> sink;
   /** One window per upstream of the config (a ladder's every rung: a flapping one must not hide the others). */
   private final java.util.concurrent.ConcurrentHashMap<String, Window> windows = new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.util.concurrent.ConcurrentHashMap<String, Window> configWindows =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   UpstreamFailureLog() {
     this(DEFAULT_INTERVAL, System::nanoTime, LOG::warn);
@@ -42,7 +44,19 @@ final class UpstreamFailureLog {
    * @param detail the error for the operator: with the upstream's host and the I/O error, which the client's message leaves out
    */
   void failed(String upstream, String what, String detail) {
-    Window w = windows.computeIfAbsent(upstream, u -> new Window());
+    log(windows.computeIfAbsent(upstream, u -> new Window()), upstream, what, detail);
+  }
+
+  /**
+   * As {@link #failed}, for a mistake in the config rather than an outage (a refused key, a wrong
+   * URL or model, a redirect): these have a window of their own per upstream, so a 401 is not left
+   * out behind the 5xx of an outage that began just before it.
+   */
+  void misconfigured(String upstream, String what, String detail) {
+    log(configWindows.computeIfAbsent(upstream, u -> new Window()), upstream, what, detail);
+  }
+
+  private void log(Window w, String upstream, String what, String detail) {
     long last = w.lastLogged.get();
     long now = clock.getAsLong(); // after reading last, so a stale clock never moves the window back
     if (last != Long.MIN_VALUE && now - last < intervalNanos || !w.lastLogged.compareAndSet(last, now)) {

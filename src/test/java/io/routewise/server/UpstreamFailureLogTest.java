@@ -36,6 +36,18 @@ class UpstreamFailureLogTest {
     assertTrue(lines.get(1).endsWith("[and 4 more failure(s) of this upstream since the last message]"), lines.get(1));
   }
 
+  /** A refused key that comes just after an outage's first 5xx is not left out behind it. */
+  @Test
+  void aConfigMistakeHasAnIntervalOfItsOwn() {
+    log.failed("strong", "answered 500", "down");
+    now.addAndGet(Duration.ofMillis(800).toNanos());
+    log.misconfigured("strong", "answered 401", "its api_key in upstreams.strong is refused");
+    log.misconfigured("strong", "answered 401", "again");
+    log.failed("strong", "answered 503", "down");
+    assertEquals(List.of("upstream strong failed (answered 500): down",
+        "upstream strong failed (answered 401): its api_key in upstreams.strong is refused"), lines);
+  }
+
   @Test
   void eachUpstreamHasItsOwnInterval() {
     log.failed("weak", "502 upstream_unreachable", "down");
