@@ -68,20 +68,24 @@ public final class IdleTimeouts implements AutoCloseable {
 
   /**
    * The network interceptor that ends a call's connect phase: OkHttp runs it once a connection is
-   * in hand, just before the request is written. Calls are matched by their {@link Watch} tag.
+   * in hand, just before the request is written. Calls are matched by their {@link Watch} tag. A
+   * pooled HTTP/1.1 connection idle a second or more is first looked at for the upstream having
+   * closed it ({@link StaleConnections}).
    */
   static final okhttp3.Interceptor CONNECTED = chain -> {
     Watch w = chain.request().tag(Watch.class);
+    okhttp3.Connection connection = chain.connection();
     if (w != null) {
-      w.connected(chain.connection());
+      w.connected(connection);
+      if (w.pooledIdleNanos() >= StaleConnections.CHECK_AFTER_IDLE_NANOS && connection != null
+          && connection.protocol() != okhttp3.Protocol.HTTP_2) { // h2 has its own pings and GOAWAY
+        StaleConnections.check(connection);
+      }
     }
     return chain.proceed(chain.request());
   };
 
-  /**
-   * Tells each call's {@link Watch} that it opened a connection of its own; a call that did not was
-   * given a pooled one, which the upstream may have closed while it sat idle.
-   */
+  /** Tells each call's {@link Watch} that it opened a connection of its own (else it was given a pooled one). */
   static final okhttp3.EventListener.Factory CONNECTS = call -> ConnectStarts.INSTANCE;
 
   private static final class ConnectStarts extends okhttp3.EventListener {

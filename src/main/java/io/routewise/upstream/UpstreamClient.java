@@ -145,14 +145,13 @@ public final class UpstreamClient {
     try {
       return execute(rb, stream, client, http, start);
     } catch (StaleConnection stale) {
-      // The upstream had most likely closed this pooled connection while it sat idle (its keep-alive
-      // is shorter than client.keep_alive_ms), so the request never reached it: send it once more, on
-      // a new connection, as browsers do. The time lost on the dead one is part of this call's.
+      // The upstream had closed this pooled connection while it sat idle (its keep-alive is shorter
+      // than client.keep_alive_ms), found before the request was written: send it on a new connection.
       if (staleSeen.compareAndSet(false, true)) {
         LOG.info("The " + config.name()
-            + " upstream (" + config.baseUrl().getHost() + ") closed a pooled connection that routewise still kept ("
-            + describe(stale.getCause()) + "); the request was sent again on a new one. Setting client.keep_alive_ms"
-            + " below the upstream's idle timeout saves the extra round trip. (Said once.)");
+            + " upstream (" + config.baseUrl().getHost() + ") had closed a pooled connection that routewise still kept"
+            + "; the request went on a new one. Setting client.keep_alive_ms below the upstream's idle timeout"
+            + " saves the look for it. (Said once.)");
       }
       try {
         return execute(rb, stream, client, unpooled, start);
@@ -162,21 +161,7 @@ public final class UpstreamClient {
     }
   }
 
-  /**
-   * A pooled connection that fails this soon after the request went out was closed before it came
-   * (within a round trip); one that fails later may have been working on it, and a resend could run,
-   * and bill, a long generation twice.
-   */
-  private static final long STALE_WITHIN_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
-
-  /**
-   * And only a connection that sat idle this long: servers close idle ones after seconds (uvicorn and
-   * Node 5 s, gunicorn 2 s), while one just used that fails at once is a worker that crashed on the
-   * request (so it did get it).
-   */
-  private static final long STALE_AFTER_IDLE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
-
-  /** A pooled connection the upstream had closed: the request did not reach it. */
+  /** A pooled connection the upstream had closed, found before the request was written on it. */
   private static final class StaleConnection extends Exception {
     StaleConnection(IOException cause) {
       super(cause);
@@ -188,7 +173,6 @@ public final class UpstreamClient {
       throws UpstreamException, StaleConnection {
     IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout(), client);
     Call call = via.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
-    long attemptStart = System.nanoTime();
     watch.start(call);
     try {
       Response response = call.execute();
@@ -205,8 +189,7 @@ public final class UpstreamClient {
         listener.completed(config.name(), 499, "client_closed", System.nanoTime() - start);
         throw UpstreamException.clientGone(config.name(), e);
       }
-      if (via != unpooled && watch.pooledIdleNanos() >= STALE_AFTER_IDLE_NANOS && !watch.expired() && closedByPeer(e)
-          && System.nanoTime() - attemptStart < STALE_WITHIN_NANOS) {
+      if (via != unpooled && StaleConnections.isClosedWhileIdle(e)) {
         throw new StaleConnection(e);
       }
       boolean connectTimeout = watch.expiredConnecting() || isConnectTimeout(e);
@@ -317,21 +300,6 @@ public final class UpstreamClient {
       }
     }
     return fallback != null ? fallback : "an I/O error (" + e.getClass().getSimpleName() + ")";
-  }
-
-  /**
-   * Whether the connection was closed by the other end before an answer (end of stream, a reset, a
-   * broken pipe): on a pooled connection, what an upstream that timed out its keep-alive leaves.
-   */
-  static boolean closedByPeer(IOException e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      String m = t.getMessage() == null ? "" : t.getMessage().toLowerCase(java.util.Locale.ROOT);
-      if (t instanceof java.io.EOFException || m.contains("unexpected end of stream")
-          || m.contains("connection reset") || m.contains("broken pipe")) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private static boolean isConnectTimeout(IOException e) {

@@ -28,9 +28,10 @@ import org.junit.jupiter.api.Test;
  * Servers close idle keep-alive connections (uvicorn, so vLLM, and Node after 5 s) long before
  * routewise's pool lets them go (client.keep_alive_ms, 5 min). Before, the next request drew such a
  * connection and its client got a 502 (or a needless failover): the request had never reached
- * the upstream. Now it is sent once more on a new connection. Not resent: a connection that fails
- * later than a second after the request (the upstream may have been working on it), and one used
- * less than a second before (a worker crashing on the request: UpstreamReplayTest).
+ * the upstream. Now a connection idle a second or more is looked at before the request is written
+ * on it, and a closed one is passed over for a new connection. A connection that breaks after the
+ * request was written is not resent, however soon: the upstream got the request (a worker that
+ * crashed on it), and a resend would run it twice.
  */
 class StaleConnectionTest {
   private static final byte[] BODY = "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[]}"
@@ -80,13 +81,54 @@ class StaleConnectionTest {
   }
 
   @Test
-  void aPooledConnectionThatBreaksAfterWorkingOnTheRequestIsNotResent() throws Exception {
-    answerFirst = 1; // then it reads the next request, works on it for 1.5 s and drops the connection
+  void aPooledConnectionThatBreaksOnceTheRequestArrivedIsNotResent() throws Exception {
+    answerFirst = 1; // then it reads the next request and drops the connection at once (a crashed worker)
     call();
-    Thread.sleep(1200); // idle long enough to be taken for stale, had it failed at once
+    Thread.sleep(1200); // idle long enough to be looked at: alive then
     UpstreamException e = assertThrows(UpstreamException.class, this::call);
     assertEquals("Could not reach the weak upstream: the connection closed before a complete answer.", e.getMessage());
     assertEquals(2, received.get(), "not sent twice");
+  }
+
+  /**
+   * Looking at a live TLS connection (a 1 ms read on the TLS socket) leaves it usable: the next call
+   * goes out on it as if nothing had happened.
+   */
+  @Test
+  void lookingAtALiveTlsConnectionLeavesItWorking() throws Exception {
+    com.github.tomakehurst.wiremock.WireMockServer tls = new com.github.tomakehurst.wiremock.WireMockServer(
+        com.github.tomakehurst.wiremock.core.WireMockConfiguration.options().httpDisabled(true).dynamicHttpsPort()
+            .bindAddress("127.0.0.1"));
+    tls.start();
+    javax.net.ssl.X509TrustManager trustAll = new javax.net.ssl.X509TrustManager() { // WireMock's own certificate
+      @Override
+      public void checkClientTrusted(java.security.cert.X509Certificate[] chain, String type) {}
+
+      @Override
+      public void checkServerTrusted(java.security.cert.X509Certificate[] chain, String type) {}
+
+      @Override
+      public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+        return new java.security.cert.X509Certificate[0];
+      }
+    };
+    try {
+      tls.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/v1/chat/completions").willReturn(
+          com.github.tomakehurst.wiremock.client.WireMock.okJson(new String(BODY, StandardCharsets.UTF_8))));
+      javax.net.ssl.SSLContext ssl = javax.net.ssl.SSLContext.getInstance("TLS");
+      ssl.init(null, new javax.net.ssl.TrustManager[] {trustAll}, null);
+      OkHttpClient trusting = shared.newBuilder().sslSocketFactory(ssl.getSocketFactory(), trustAll)
+          .hostnameVerifier((host, session) -> true).protocols(java.util.List.of(okhttp3.Protocol.HTTP_1_1)).build();
+      upstream = new UpstreamClient(new UpstreamConfig("strong", URI.create("https://127.0.0.1:" + tls.httpsPort() + "/v1"),
+          Secret.of("none"), "m", Duration.ofSeconds(5), Duration.ofSeconds(5)), trusting, timeouts, UpstreamListener.NONE);
+      for (int i = 0; i < 3; i++) {
+        call();
+        Thread.sleep(1200);
+      }
+      assertEquals(1, trusting.connectionPool().connectionCount(), "one connection, looked at and kept");
+    } finally {
+      tls.stop();
+    }
   }
 
   private void accept() {
@@ -117,7 +159,6 @@ class StaleConnectionTest {
         in.readNBytes(contentLength(head));
         received.incrementAndGet();
         if (answered >= answerFirst) {
-          Thread.sleep(1500);
           return;
         }
         out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + BODY.length
@@ -126,7 +167,7 @@ class StaleConnectionTest {
         out.flush();
         s.setSoTimeout(answerFirst == Integer.MAX_VALUE ? 300 : 0);
       }
-    } catch (IOException | InterruptedException e) {
+    } catch (IOException e) {
       // the client closed the connection, or the test ended
     }
   }

@@ -1,0 +1,70 @@
+package io.routewise.upstream;
+
+import java.io.IOException;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Finds a pooled HTTP/1.1 connection that the upstream closed while it sat idle, before the request
+ * is written on it. Servers close idle connections after seconds (uvicorn, so vLLM, and Node after
+ * 5 s; gunicorn 2 s) while the pool keeps them for {@code client.keep_alive_ms}; OkHttp looks for a
+ * closed one only after 10 s idle, so in between a request was written into a dead connection and
+ * its client got a 502. Looking after the write could not tell "closed while idle" from "got the
+ * request and died on it", and resending the latter runs (and bills) it twice; looking before the
+ * write can, and a request found this way was never sent, so it can go again on a new connection.
+ */
+final class StaleConnections {
+  /** Connections idle less long are not looked at: a busy one never pays the look's millisecond. */
+  static final long CHECK_AFTER_IDLE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  private StaleConnections() {}
+
+  /** The request was not written: its connection had been closed by the upstream (or had sent something unasked). */
+  static final class ClosedWhileIdle extends IOException {
+    ClosedWhileIdle(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /**
+   * Waits up to a millisecond for anything on an idle connection: nothing is a live one; the end of
+   * the stream, a reset or bytes nobody asked for (some servers send a 408 before closing) are a dead
+   * one, which is retired and reported as {@link ClosedWhileIdle}. OkHttp's own check after 10 s is
+   * the same read.
+   */
+  static void check(okhttp3.Connection connection) throws ClosedWhileIdle {
+    Socket socket = connection.socket();
+    String found;
+    Throwable cause = null;
+    try {
+      int timeout = socket.getSoTimeout();
+      socket.setSoTimeout(1);
+      try {
+        int b = socket.getInputStream().read();
+        found = b < 0 ? "closed" : "sent bytes nobody asked for";
+      } finally {
+        socket.setSoTimeout(timeout);
+      }
+    } catch (SocketTimeoutException alive) {
+      return;
+    } catch (IOException e) {
+      found = "reset";
+      cause = e;
+    }
+    if (connection instanceof okhttp3.internal.connection.RealConnection pooled) {
+      pooled.noNewExchanges(); // never handed out again
+    }
+    throw new ClosedWhileIdle("the pooled connection had been " + found + " by the upstream while idle", cause);
+  }
+
+  /** Whether {@code e} is (or was caused by) a {@link ClosedWhileIdle}. */
+  static boolean isClosedWhileIdle(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ClosedWhileIdle) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
