@@ -197,7 +197,7 @@ final class ChatCompletionsHandler {
       if (cooldowns != null) {
         cooldowns.failed(upstream.name());
       }
-      if (mayFailOver && !e.isTimeout()) {
+      if (mayFailOver && !e.isTimeout() && mayFailOverFrom(upstream)) {
         failures.failed(upstream.name(), "failover unreachable", e.detail());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
         return failOver(ctx, request, body, upstream, spec, received + (System.nanoTime() - start), "unreachable");
@@ -210,14 +210,17 @@ final class ChatCompletionsHandler {
       int status = response.status();
       // routewise's own key or account refused: an outage of that upstream to the client, whose key is not at fault
       boolean authFailed = status == 401 || status == 403;
+      boolean failedStatus = failedStatus(status);
+      String contentType = response.header("Content-Type");
+      boolean events = contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
       if (cooldowns != null) {
-        if (status == 429 || status >= 500 || authFailed) {
+        if (failedStatus) {
           cooldowns.failed(upstream.name());
-        } else {
+        } else if (!events) { // a stream has answered once its first bytes come (relayStream)
           cooldowns.answered(upstream.name());
         }
       }
-      if (mayFailOver && (status == 429 || status >= 500 || authFailed)) {
+      if (mayFailOver && failedStatus && mayFailOverFrom(upstream)) {
         String said = errorText(response); // why (a refused key, which limit): the operator's only sight of it
         response.close();
         if (response.clientGone()) {
@@ -264,8 +267,7 @@ final class ChatCompletionsHandler {
         // report to its access-log line.
         res.setHeader("x-request-id", RequestIds.next());
       }
-      String contentType = response.header("Content-Type");
-      if (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream")) {
+      if (events) {
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
@@ -289,6 +291,19 @@ final class ChatCompletionsHandler {
     DecisionHeaders.served(ctx, other.name(), other.config().model());
     ctx.res().setHeader("x-routewise-failover", failed.name() + " " + reason);
     return forward(ctx, request, body, other, spec, received, false);
+  }
+
+  /** The statuses failover takes for the upstream failing (and the cooldown counts): 429, 5xx, 401, 403. */
+  private static boolean failedStatus(int status) {
+    return status == 429 || status >= 500 || status == 401 || status == 403;
+  }
+
+  /**
+   * Whether a request that failed on {@code upstream} may go to its failover upstream: not while that
+   * one cools down (a hung one would make the client wait out its timeout as well).
+   */
+  private boolean mayFailOverFrom(UpstreamClient upstream) {
+    return cooldowns == null || !cooldowns.cooling(failoverFor(upstream).name());
   }
 
   /**
@@ -365,6 +380,8 @@ final class ChatCompletionsHandler {
     SseUsageScanner usage = new SseUsageScanner();
     byte[] buf = new byte[8192];
     String outcome = "ok";
+    // for the cooldown, a stream has answered once its first bytes came; cut off before them, it failed
+    boolean awaitingFirstBytes = cooldowns != null && !failedStatus(res.getStatus());
     while (true) {
       int n;
       try {
@@ -373,6 +390,9 @@ final class ChatCompletionsHandler {
         if (response.clientGone()) { // cancelled for a client that left while the upstream was silent
           outcome = usage.done() ? "ok" : "client_closed";
           break;
+        }
+        if (awaitingFirstBytes) {
+          cooldowns.failed(upstream.name());
         }
         // Headers are gone already: tell the client in the stream itself, then end it.
         outcome = response.timedOut() ? "timeout" : "stream_failed";
@@ -389,6 +409,10 @@ final class ChatCompletionsHandler {
           writeQuietly(out, usageFilter.finish()); // a last line without its newline
         }
         break;
+      }
+      if (awaitingFirstBytes && n > 0) {
+        awaitingFirstBytes = false;
+        cooldowns.answered(upstream.name());
       }
       usage.feed(buf, n);
       if (usage.done()) {

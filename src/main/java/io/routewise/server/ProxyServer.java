@@ -52,9 +52,10 @@ public final class ProxyServer implements AutoCloseable {
     boolean failover = routingConfig.failover();
     UpstreamCooldowns cooldowns = null;
     if (failover && routingConfig.failoverCooldown().toNanos() > 0) {
-      List<String> names = upstreams.stream().map(UpstreamClient::name).toList();
-      cooldowns = new UpstreamCooldowns(names, routingConfig.failoverCooldown(), System::nanoTime, LOG::warn);
-      metrics.cooling(names, cooldowns::coolingGauge);
+      java.util.Map<String, java.time.Duration> tryLimits = new java.util.LinkedHashMap<>();
+      upstreams.forEach(u -> tryLimits.put(u.name(), u.config().connectTimeout().plus(u.config().timeout())));
+      cooldowns = new UpstreamCooldowns(tryLimits, routingConfig.failoverCooldown(), System::nanoTime, LOG::warn);
+      metrics.cooling(List.copyOf(tryLimits.keySet()), cooldowns::coolingGauge);
     }
     SessionPinning pinning = routingConfig.sessionPinning();
     List<String> passthroughEndpoints = routingConfig.passthroughEndpoints();

@@ -2,41 +2,51 @@ package io.routewise.server;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 /**
- * With failover on, an upstream that failed {@link #FAILURES_IN_A_ROW} calls in a row (unreachable,
- * timed out, 429, 5xx, 401/403) cools down: for the cooldown, requests chosen for it go straight to
- * its failover upstream instead of each paying for one more failure first (a connect timeout, or a
- * whole {@code timeout_ms} on a hung one, for every request of an outage). When the cooldown is over
- * one request tries it again: an answer ends the cooling, another failure starts a new cooldown; the
- * requests meanwhile keep going to the failover upstream. Only a state per upstream, two atomics:
- * nothing on the request path waits.
+ * With failover on, an upstream that is down cools down: for the cooldown, requests chosen for it go
+ * straight to its failover upstream instead of each paying for one more failure first (a connect
+ * timeout, or a whole {@code timeout_ms} on a hung one, for every request of an outage). Down means
+ * {@link #FAILURES_IN_A_ROW} calls in a row failed (unreachable, timed out, 429, 5xx, 401/403, a
+ * stream that broke off before its first byte) and none answered for {@link #QUIET}: on a busy
+ * upstream a few errors in a row among many answers are not an outage, and cooling it would send
+ * its traffic to another model. When the cooldown is over one request tries it; the others keep
+ * going round it until that try answers (the cooling ends), fails (a new cooldown starts) or runs
+ * past the upstream's own time limit. Only atomics per upstream: nothing on the request path waits.
  */
 final class UpstreamCooldowns {
-  /** A single 5xx or 429 among many answers is not an outage: only this many in a row are. */
   static final int FAILURES_IN_A_ROW = 3;
+  static final Duration QUIET = Duration.ofSeconds(1);
   private static final long NOT_COOLING = Long.MIN_VALUE;
+  /** How stale the last answer's time may be written: a busy upstream does not write it on every answer. */
+  private static final long ANSWER_CLOCK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
   private final long cooldownNanos;
   private final LongSupplier clock;
   private final Consumer<String> log;
   private final Map<String, State> states = new java.util.concurrent.ConcurrentHashMap<>();
 
-  UpstreamCooldowns(Iterable<String> upstreams, Duration cooldown, LongSupplier clock, Consumer<String> log) {
+  /**
+   * @param tryLimits per upstream, the longest one call to it can take (its connect and answer
+   *     timeouts): a try is waited for that long before another is let through
+   */
+  UpstreamCooldowns(Map<String, Duration> tryLimits, Duration cooldown, LongSupplier clock, Consumer<String> log) {
     this.cooldownNanos = cooldown.toNanos();
     this.clock = clock;
     this.log = log;
-    upstreams.forEach(name -> states.put(name, new State()));
+    long now = clock.getAsLong();
+    tryLimits.forEach((name, limit) -> states.put(name, new State(Math.max(cooldownNanos, limit.toNanos()), now)));
   }
 
   /**
    * Whether a request chosen for {@code upstream} should skip it now. While it cools, yes; once the
-   * cooldown is over, one caller gets {@code false} (the next try, which starts a new cooldown in case
-   * it never reports) and the others keep skipping until that try answers or the new cooldown ends.
+   * cooldown is over, one caller gets {@code false} (the try) and the others keep skipping until it
+   * reports, or for the upstream's time limit should it never report (its client left).
    */
   boolean skip(String upstream) {
     State s = states.get(upstream);
@@ -48,38 +58,44 @@ final class UpstreamCooldowns {
     if (now - until < 0) {
       return true;
     }
-    return !s.coolUntil.compareAndSet(until, now + cooldownNanos);
+    return !s.coolUntil.compareAndSet(until, now + s.tryNanos);
   }
 
-  /** Whether {@code upstream} cools now, without taking its next try. */
+  /** Whether {@code upstream} cools now (a try in flight included), without taking its next try. */
   boolean cooling(String upstream) {
     long until = states.get(upstream).coolUntil.get();
     return until != NOT_COOLING && clock.getAsLong() - until < 0;
   }
 
-  /** 1 while {@code upstream} cools (or waits for the answer of its next try), else 0: for the gauge. */
+  /** 1 from the start of a cooldown until a try answers, else 0: for the gauge. */
   double coolingGauge(String upstream) {
     return states.get(upstream).coolUntil.get() == NOT_COOLING ? 0 : 1;
   }
 
-  /** A call to {@code upstream} failed as failover counts failures: unreachable, a timeout, 429, 5xx, 401, 403. */
+  /** A call to {@code upstream} failed: unreachable, timed out, 429, 5xx, 401, 403, or a stream cut off before its first byte. */
   void failed(String upstream) {
     State s = states.get(upstream);
     int inARow = s.failures.incrementAndGet();
-    if (inARow < FAILURES_IN_A_ROW) {
+    long now = clock.getAsLong();
+    if (inARow < FAILURES_IN_A_ROW || now - s.lastAnswered.get() < QUIET.toNanos()) {
       return;
     }
-    long previous = s.coolUntil.getAndSet(clock.getAsLong() + cooldownNanos);
+    long previous = s.coolUntil.getAndSet(now + cooldownNanos);
     if (previous == NOT_COOLING) {
-      log.accept("upstream " + upstream + " failed " + inARow + " calls in a row: cooling down for "
-          + cooldownNanos / 1_000_000 + " ms (routing.failover_cooldown_ms); requests chosen for it go to its failover"
-          + " upstream until a try answers");
+      log.accept("upstream " + upstream + " failed " + inARow + " calls in a row and answered none for "
+          + TimeUnit.NANOSECONDS.toMillis(now - s.lastAnswered.get()) + " ms: cooling down for "
+          + cooldownNanos / 1_000_000 + " ms (routing.failover_cooldown_ms); requests chosen for it go to its"
+          + " failover upstream until a try answers");
     }
   }
 
-  /** {@code upstream} answered (any status but those {@link #failed} counts): it is up. */
+  /** {@code upstream} answered (any status but those {@link #failed} counts; a stream, once its first bytes came). */
   void answered(String upstream) {
     State s = states.get(upstream);
+    long now = clock.getAsLong();
+    if (now - s.lastAnswered.get() > ANSWER_CLOCK_NANOS) {
+      s.lastAnswered.set(now);
+    }
     if (s.failures.get() != 0) {
       s.failures.set(0);
     }
@@ -89,7 +105,14 @@ final class UpstreamCooldowns {
   }
 
   private static final class State {
+    final long tryNanos;
     final AtomicInteger failures = new AtomicInteger();
+    final AtomicLong lastAnswered;
     final AtomicLong coolUntil = new AtomicLong(NOT_COOLING);
+
+    State(long tryNanos, long now) {
+      this.tryNanos = tryNanos;
+      this.lastAnswered = new AtomicLong(now);
+    }
   }
 }

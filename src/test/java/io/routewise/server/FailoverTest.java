@@ -120,9 +120,9 @@ class FailoverTest {
   }
 
   /**
-   * An upstream that failed three calls in a row is skipped for the cooldown: its requests go
-   * straight to the failover upstream rather than each paying for one more failure. After the
-   * cooldown one request tries it again, and its answer ends the cooling.
+   * An upstream that failed three calls in a row, with no answer for a second, is skipped for the
+   * cooldown: its requests go straight to the failover upstream rather than each paying for one more
+   * failure. After the cooldown one request tries it again, and its answer ends the cooling.
    */
   @Test
   void anUpstreamFailingThreeTimesInARowCoolsDownUntilATryAnswers() throws Exception {
@@ -131,6 +131,7 @@ class FailoverTest {
     answer(strong, 503, "strong-model");
     answer(weak, 200, "weak-model");
     start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true, failover_cooldown_ms: 1500");
+    Thread.sleep(1100); // no answer from strong for a second (since the start)
     for (int i = 0; i < 3; i++) {
       assertEquals("strong 5xx", chat("router-random-0").headers().firstValue("x-routewise-failover").orElseThrow());
     }
@@ -172,6 +173,72 @@ class FailoverTest {
     assertEquals(200, r.statusCode(), r.body());
     assertEquals("strong cooldown", r.headers().firstValue("x-routewise-failover").orElseThrow());
     strong.verify(3, postRequestedFor(urlEqualTo("/v1/chat/completions"))); // not tried: no wait on it
+  }
+
+  /**
+   * A request that fails on weak while strong cools is not sent into strong (hung: the client would
+   * wait out its timeout too): weak's own answer is what the client gets.
+   */
+  @Test
+  void noFailoverIntoACoolingUpstream() throws Exception {
+    strong.start();
+    weak.start();
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions"))
+        .willReturn(aResponse().withStatus(200).withFixedDelay(3_000)));
+    answer(weak, 503, "weak-model");
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true");
+    for (int i = 0; i < 3; i++) {
+      assertEquals(504, chat("router-random-0").statusCode());
+    }
+    HttpResponse<String> r = chat("router-random-1"); // weak
+    assertEquals(503, r.statusCode(), r.body());
+    assertFalse(r.headers().firstValue("x-routewise-failover").isPresent());
+    strong.verify(3, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+  }
+
+  /**
+   * A hung upstream that sends a stream's headers and then nothing answered with a 200 each time,
+   * so it never cooled: a stream counts as answered only once its first bytes come.
+   */
+  @Test
+  void streamsCutOffBeforeTheirFirstByteCoolTheirUpstream() throws Exception {
+    weak.start();
+    answer(weak, 200, "weak-model");
+    try (ServerSocket hung = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Thread.ofVirtual().start(() -> {
+        while (!hung.isClosed()) {
+          try {
+            java.net.Socket s = hung.accept();
+            Thread.ofVirtual().start(() -> {
+              try (s) {
+                String head = io.routewise.RawHttp.readHead(s.getInputStream());
+                s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+                s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                    + "Transfer-Encoding: chunked\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                Thread.sleep(10_000);
+              } catch (Exception e) {
+                // routewise gave up on it
+              }
+            });
+          } catch (java.io.IOException closed) {
+            return;
+          }
+        }
+      });
+      start("http://127.0.0.1:" + hung.getLocalPort() + "/v1", weak.baseUrl() + "/v1", "failover: true");
+      HttpRequest stream = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
+          .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"router-random-0\",\"stream\":true,"
+              + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")).build();
+      for (int i = 0; i < 3; i++) {
+        HttpResponse<String> r = http.send(stream, HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode());
+        assertTrue(r.body().contains("upstream_timeout"), r.body());
+      }
+      HttpResponse<String> r = http.send(stream, HttpResponse.BodyHandlers.ofString());
+      assertEquals("strong cooldown", r.headers().firstValue("x-routewise-failover").orElse(null), r.body());
+      assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"strong\"} 1.0"));
+    }
   }
 
   /** With failover_cooldown_ms: 0 every request tries its upstream, however often it failed. */

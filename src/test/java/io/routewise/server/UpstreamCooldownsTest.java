@@ -7,21 +7,31 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class UpstreamCooldownsTest {
   private final AtomicLong now = new AtomicLong(-5_000_000_000L); // nanoTime may be negative
   private final List<String> logged = new ArrayList<>();
-  private final UpstreamCooldowns cooldowns =
-      new UpstreamCooldowns(List.of("strong", "weak"), Duration.ofSeconds(10), now::get, logged::add);
+  // strong's calls may take 30 s (connect and answer timeouts), weak's 5 s: less than the cooldown
+  private final UpstreamCooldowns cooldowns = new UpstreamCooldowns(
+      Map.of("strong", Duration.ofSeconds(30), "weak", Duration.ofSeconds(5)), Duration.ofSeconds(10), now::get,
+      logged::add);
 
   private void advance(Duration d) {
     now.addAndGet(d.toNanos());
   }
 
+  private void failThrice(String upstream) {
+    for (int i = 0; i < 3; i++) {
+      cooldowns.failed(upstream);
+    }
+  }
+
   @Test
-  void threeFailuresInARowCoolAnUpstreamAndOneTryAfterTheCooldownDecides() {
+  void threeFailuresInARowWithNoAnswerForASecondCoolAnUpstreamAndOneTryAfterTheCooldownDecides() {
+    advance(Duration.ofSeconds(5));
     cooldowns.failed("strong");
     cooldowns.failed("strong");
     assertFalse(cooldowns.skip("strong"), "two failures are not an outage");
@@ -31,7 +41,8 @@ class UpstreamCooldownsTest {
     assertFalse(cooldowns.cooling("weak"));
     assertEquals(1, cooldowns.coolingGauge("strong"));
     assertEquals(1, logged.size(), logged.toString());
-    assertTrue(logged.get(0).startsWith("upstream strong failed 3 calls in a row: cooling down for 10000 ms"), logged.get(0));
+    assertTrue(logged.get(0).startsWith("upstream strong failed 3 calls in a row and answered none for 5000 ms: "
+        + "cooling down for 10000 ms"), logged.get(0));
 
     advance(Duration.ofSeconds(9));
     assertTrue(cooldowns.skip("strong"));
@@ -39,6 +50,9 @@ class UpstreamCooldownsTest {
     assertFalse(cooldowns.cooling("strong"), "over: looking does not take the next try");
     assertFalse(cooldowns.skip("strong"), "the one try");
     assertTrue(cooldowns.skip("strong"), "the others wait for its answer");
+    assertTrue(cooldowns.cooling("strong"), "so nobody fails over into it meanwhile");
+    advance(Duration.ofSeconds(20));
+    assertTrue(cooldowns.skip("strong"), "a try may take strong's 30 s: no second one before");
     assertEquals(1, cooldowns.coolingGauge("strong"));
 
     cooldowns.failed("strong"); // the try failed: cooling again, no new log line
@@ -51,32 +65,44 @@ class UpstreamCooldownsTest {
     assertEquals(0, cooldowns.coolingGauge("strong"));
     assertEquals("upstream strong answered again: cooling over", logged.get(1));
 
-    cooldowns.failed("strong"); // the count started again
-    cooldowns.failed("strong");
-    assertFalse(cooldowns.skip("strong"));
+    advance(Duration.ofSeconds(5));
+    failThrice("strong"); // the count started again
+    assertTrue(cooldowns.skip("strong"));
   }
 
+  /** On a busy upstream a few errors in a row among many answers are not an outage. */
   @Test
-  void anAnswerBetweenFailuresMeansNoOutage() {
+  void failuresInARowRightAfterAnAnswerDoNotCool() {
+    advance(Duration.ofSeconds(5));
     for (int i = 0; i < 10; i++) {
-      cooldowns.failed("weak");
-      cooldowns.failed("weak");
       cooldowns.answered("weak");
+      failThrice("weak");
+      advance(Duration.ofMillis(500));
     }
     assertFalse(cooldowns.skip("weak"));
-    assertTrue(logged.isEmpty(), logged.toString());
+    advance(Duration.ofMillis(600)); // a second with no answer: then the next failure cools it
+    cooldowns.failed("weak");
+    assertTrue(cooldowns.skip("weak"));
   }
 
   @Test
-  void aTryThatNeverReportsLetsAnotherTryAfterTheNextCooldown() {
-    for (int i = 0; i < 3; i++) {
-      cooldowns.failed("strong");
-    }
-    advance(Duration.ofSeconds(10));
-    assertFalse(cooldowns.skip("strong")); // its client leaves: neither failed nor answered
-    advance(Duration.ofSeconds(9));
-    assertTrue(cooldowns.skip("strong"));
+  void anUpstreamDownFromTheStartCoolsOnceASecondHasPassed() {
+    failThrice("strong");
+    assertFalse(cooldowns.skip("strong"), "not yet a second since the start");
     advance(Duration.ofSeconds(1));
-    assertFalse(cooldowns.skip("strong"));
+    cooldowns.failed("strong");
+    assertTrue(cooldowns.skip("strong"));
+  }
+
+  @Test
+  void aTryThatNeverReportsLetsAnotherTryAfterItsUpstreamsTimeLimit() {
+    advance(Duration.ofSeconds(5));
+    failThrice("weak");
+    advance(Duration.ofSeconds(10));
+    assertFalse(cooldowns.skip("weak")); // its client leaves: neither failed nor answered
+    advance(Duration.ofSeconds(9)); // the longer of the cooldown and weak's 5 s
+    assertTrue(cooldowns.skip("weak"));
+    advance(Duration.ofSeconds(1));
+    assertFalse(cooldowns.skip("weak"));
   }
 }
