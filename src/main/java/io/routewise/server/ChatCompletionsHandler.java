@@ -518,7 +518,7 @@ final class ChatCompletionsHandler {
    */
   private static String errorText(UpstreamResponse response) {
     try {
-      byte[] body = response.errorBody(64 * 1024, ERROR_TEXT_WAIT);
+      byte[] body = response.errorBody(4096, ERROR_TEXT_WAIT); // 500 characters are logged
       String text = new String(body, 0, Math.min(body.length, 500), java.nio.charset.StandardCharsets.UTF_8);
       return text.replaceAll("\\p{Cntrl}", " ").strip() + (body.length > 500 ? "..." : "");
     } catch (IOException e) {

@@ -94,13 +94,6 @@ public final class UpstreamResponse implements AutoCloseable {
 
   /** As {@link #bodyBytes(long)}, telling {@code allocated} the size of each buffer it allocates. */
   public byte[] bodyBytes(long max, java.util.function.LongConsumer allocated) throws IOException {
-    return bodyBytes(max, allocated, NO_DEADLINE);
-  }
-
-  private static final long NO_DEADLINE = Long.MIN_VALUE;
-
-  /** With a {@code deadline} (a nanoTime) for the whole body, each wait shortened to what is left of it. */
-  private byte[] bodyBytes(long max, java.util.function.LongConsumer allocated, long deadline) throws IOException {
     long declared = response.body().contentLength();
     if (declared > max) {
       call.cancel();
@@ -109,11 +102,8 @@ public final class UpstreamResponse implements AutoCloseable {
     byte[] buf = new byte[declared >= 0 && declared <= (1 << 24) ? (int) declared : (int) Math.min(8192, max)];
     allocated.accept(buf.length);
     int len = 0;
-    long began = watch.waiting();
+    watch.waiting();
     try {
-      if (deadline != NO_DEADLINE) {
-        limitTo(deadline, began);
-      }
       while (true) {
         if (len == buf.length) {
           int next = body.read(); // at a declared length this is the end: no copy needed
@@ -142,9 +132,6 @@ public final class UpstreamResponse implements AutoCloseable {
         if (first && now - headersAt > LATE_BODY_NANOS) {
           from.markBodySentLate();
         }
-        if (deadline != NO_DEADLINE) {
-          limitTo(deadline, now);
-        }
       }
     } finally {
       watch.idle();
@@ -154,22 +141,44 @@ public final class UpstreamResponse implements AutoCloseable {
   }
 
   /**
-   * An error body read for the log only: at most {@code max} bytes, and no wait on the upstream
-   * longer than {@code wait} (one that sends its headers and stalls must not hold up a failover or
-   * the client's error). Past either, the call is cancelled and the I/O error thrown.
+   * The start of an error body, for the log only: what came of its first {@code max} bytes within
+   * {@code wait} in all (an upstream that sends its headers and stalls must not hold up a failover
+   * or the client's error); then the call is cancelled, and the part that came is what it said.
+   * Throws only when the body broke off with nothing read.
    */
   public byte[] errorBody(int max, java.time.Duration wait) throws IOException {
-    return bodyBytes(max, bytes -> {}, System.nanoTime() + wait.toNanos());
-  }
-
-  /** Each wait from now on ends by {@code deadline}; past it already, the call is cancelled. */
-  private void limitTo(long deadline, long now) throws IOException {
-    long left = deadline - now;
-    if (left <= 0) {
-      call.cancel();
-      throw new java.io.InterruptedIOException("the body did not come in time");
+    long deadline = System.nanoTime() + wait.toNanos();
+    byte[] buf = new byte[max];
+    int len = 0;
+    long now = watch.waiting();
+    try {
+      while (len < max) {
+        long left = deadline - now;
+        if (left <= 0) {
+          call.cancel();
+          break;
+        }
+        watch.limitWaitsTo(left);
+        int n;
+        try {
+          n = body.read(buf, len, max - len);
+        } catch (IOException e) {
+          if (watch.expired() && len > 0) {
+            break; // the wait ran out: what came is what it said
+          }
+          throw e;
+        }
+        if (n < 0) {
+          break;
+        }
+        len += n;
+        now = watch.waiting();
+      }
+    } finally {
+      watch.idle();
+      watch.stopProbing();
     }
-    watch.limitWaitsTo(left);
+    return Arrays.copyOf(buf, len);
   }
 
   /** True when the last failure came from this call's timeout rather than a broken connection. */
