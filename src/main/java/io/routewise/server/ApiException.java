@@ -34,6 +34,16 @@ public final class ApiException extends RuntimeException {
         null, "shutting_down");
   }
 
+  /**
+   * The client's 503 when the upstream chosen and its failover upstream are both down (cooling after
+   * failures): answered at once rather than after another timeout; the SDKs retry a 503.
+   */
+  static ApiException upstreamsCooling(String chosen, String other) {
+    return new ApiException(503, "upstream_error", "The " + chosen + " upstream and its failover upstream " + other
+        + " are both failing; routewise is not sending them requests until one answers again. Retry shortly.",
+        null, "upstreams_unavailable");
+  }
+
   /** The client's 502 or 504 for an upstream that could not be reached or did not answer in time. */
   static ApiException upstream(io.routewise.upstream.UpstreamException e) {
     return e.isTimeout()

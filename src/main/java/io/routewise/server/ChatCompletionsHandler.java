@@ -98,9 +98,14 @@ final class ChatCompletionsHandler {
       DecisionHeaders.write(ctx, decision, chosen.config().model());
       // A request that named its upstream gets that upstream's answer, whatever it is.
       boolean mayFailOver = failover && !spec.isDirect();
-      // One that failed calls in a row is not tried while it cools: its failover upstream answers (unless that cools too).
-      if (mayFailOver && cooldowns != null && !cooldowns.cooling(failoverFor(chosen).name())
-          && cooldowns.skip(chosen.name())) {
+      // One that is down is not tried while it cools: its failover upstream answers; both down, a 503 at once.
+      if (mayFailOver && cooldowns != null && cooldowns.skip(chosen.name())) {
+        UpstreamClient other = failoverFor(chosen);
+        if (cooldowns.skip(other.name())) {
+          long seconds = Math.min(cooldowns.left(chosen.name()).toSeconds(), cooldowns.left(other.name()).toSeconds());
+          ctx.header("Retry-After", Long.toString(Math.max(1, seconds + 1)));
+          throw ApiException.upstreamsCooling(chosen.name(), other.name());
+        }
         status = failOver(ctx, request, body, chosen, spec, received, "cooldown");
       } else {
         status = forward(ctx, request, body, chosen, spec, received, mayFailOver);
@@ -300,10 +305,11 @@ final class ChatCompletionsHandler {
 
   /**
    * Whether a request that failed on {@code upstream} may go to its failover upstream: not while that
-   * one cools down (a hung one would make the client wait out its timeout as well).
+   * one cools down (a hung one would make the client wait out its timeout as well); once its cooldown
+   * is over, only as its one try. Asked only when failing over: it may take that try.
    */
   private boolean mayFailOverFrom(UpstreamClient upstream) {
-    return cooldowns == null || !cooldowns.cooling(failoverFor(upstream).name());
+    return cooldowns == null || !cooldowns.skip(failoverFor(upstream).name());
   }
 
   /**
@@ -407,6 +413,9 @@ final class ChatCompletionsHandler {
       if (n < 0) {
         if (usageFilter != null) {
           writeQuietly(out, usageFilter.finish()); // a last line without its newline
+        }
+        if (awaitingFirstBytes) {
+          cooldowns.answered(upstream.name()); // an empty stream, but an answer
         }
         break;
       }

@@ -53,7 +53,8 @@ public final class ProxyServer implements AutoCloseable {
     UpstreamCooldowns cooldowns = null;
     if (failover && routingConfig.failoverCooldown().toNanos() > 0) {
       java.util.Map<String, java.time.Duration> tryLimits = new java.util.LinkedHashMap<>();
-      upstreams.forEach(u -> tryLimits.put(u.name(), u.config().connectTimeout().plus(u.config().timeout())));
+      // a try may connect twice (a closed idle connection) and wait twice (for headers, then a stream's first bytes)
+      upstreams.forEach(u -> tryLimits.put(u.name(), u.config().connectTimeout().plus(u.config().timeout()).multipliedBy(2)));
       cooldowns = new UpstreamCooldowns(tryLimits, routingConfig.failoverCooldown(), System::nanoTime, LOG::warn);
       metrics.cooling(List.copyOf(tryLimits.keySet()), cooldowns::coolingGauge);
     }

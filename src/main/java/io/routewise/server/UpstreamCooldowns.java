@@ -67,6 +67,12 @@ final class UpstreamCooldowns {
     return until != NOT_COOLING && clock.getAsLong() - until < 0;
   }
 
+  /** How long until {@code upstream}'s cooldown (or its try's hold) ends; zero when it does not cool. */
+  Duration left(String upstream) {
+    long until = states.get(upstream).coolUntil.get();
+    return until == NOT_COOLING ? Duration.ZERO : Duration.ofNanos(Math.max(0, until - clock.getAsLong()));
+  }
+
   /** 1 from the start of a cooldown until a try answers, else 0: for the gauge. */
   double coolingGauge(String upstream) {
     return states.get(upstream).coolUntil.get() == NOT_COOLING ? 0 : 1;
@@ -80,7 +86,9 @@ final class UpstreamCooldowns {
     if (inARow < FAILURES_IN_A_ROW || now - s.lastAnswered.get() < QUIET.toNanos()) {
       return;
     }
-    long previous = s.coolUntil.getAndSet(now + cooldownNanos);
+    long until = now + cooldownNanos;
+    // never shortens a hold already set: a try in flight keeps the way for its whole time limit
+    long previous = s.coolUntil.getAndUpdate(u -> u == NOT_COOLING || u - until < 0 ? until : u);
     if (previous == NOT_COOLING) {
       log.accept("upstream " + upstream + " failed " + inARow + " calls in a row and answered none for "
           + TimeUnit.NANOSECONDS.toMillis(now - s.lastAnswered.get()) + " ms: cooling down for "

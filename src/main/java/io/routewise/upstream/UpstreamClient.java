@@ -151,7 +151,7 @@ public final class UpstreamClient {
         LOG.info("The " + config.name()
             + " upstream (" + config.baseUrl().getHost() + ") had closed a pooled connection that routewise still kept"
             + "; the request went on a new one. Setting client.keep_alive_ms below the upstream's idle timeout"
-            + " saves the look for it. (Said once.)");
+            + " spares it the closed connections. (Said once.)");
       }
       try {
         return execute(rb, stream, client, unpooled, start);

@@ -177,7 +177,8 @@ class FailoverTest {
 
   /**
    * A request that fails on weak while strong cools is not sent into strong (hung: the client would
-   * wait out its timeout too): weak's own answer is what the client gets.
+   * wait out its timeout too): weak's own answer is what the client gets. Both down, a request is a
+   * 503 at once, which the SDKs retry.
    */
   @Test
   void noFailoverIntoACoolingUpstream() throws Exception {
@@ -192,8 +193,19 @@ class FailoverTest {
     }
     HttpResponse<String> r = chat("router-random-1"); // weak
     assertEquals(503, r.statusCode(), r.body());
+    assertTrue(r.body().contains("weak-model says 503"), "weak's own answer: " + r.body());
     assertFalse(r.headers().firstValue("x-routewise-failover").isPresent());
     strong.verify(3, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+
+    // weak down too (3 in a row, no answer since the start): both cool, and a request is a 503 at once
+    chat("router-random-1");
+    chat("router-random-1");
+    HttpResponse<String> none = chat("router-random-0");
+    assertEquals(503, none.statusCode(), none.body());
+    assertTrue(none.body().contains("\"code\":\"upstreams_unavailable\""), none.body());
+    assertTrue(Integer.parseInt(none.headers().firstValue("retry-after").orElseThrow()) >= 1);
+    strong.verify(3, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    weak.verify(3, postRequestedFor(urlEqualTo("/v1/chat/completions")));
   }
 
   /**

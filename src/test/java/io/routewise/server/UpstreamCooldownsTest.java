@@ -94,6 +94,19 @@ class UpstreamCooldownsTest {
     assertTrue(cooldowns.skip("strong"));
   }
 
+  /** A late failure of another request (one in flight before, or naming the upstream) does not cut a try's hold short. */
+  @Test
+  void aFailureDuringATryKeepsItsHold() {
+    advance(Duration.ofSeconds(5));
+    failThrice("strong");
+    advance(Duration.ofSeconds(10));
+    assertFalse(cooldowns.skip("strong")); // the try: holds the way for strong's 30 s
+    advance(Duration.ofSeconds(1));
+    cooldowns.failed("strong");
+    advance(Duration.ofSeconds(11));
+    assertTrue(cooldowns.skip("strong"), "still the first try's time: no second try yet");
+  }
+
   @Test
   void aTryThatNeverReportsLetsAnotherTryAfterItsUpstreamsTimeLimit() {
     advance(Duration.ofSeconds(5));
