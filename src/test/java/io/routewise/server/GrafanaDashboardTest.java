@@ -102,7 +102,7 @@ class GrafanaDashboardTest {
         "routewise_cost_usd_total", "routewise_cost_saved_usd_total", "routewise_answers_unmetered_total",
         "routewise_routing_decision_seconds_bucket",
         "routewise_upstream_duration_seconds_bucket", "routewise_requests_total", "routewise_failovers_total",
-        "routewise_buffered_bytes")) {
+        "routewise_buffered_bytes", "routewise_upstream_cooling")) {
       assertTrue(referenced.contains(needed), "no panel shows " + needed + ": " + referenced);
     }
   }
