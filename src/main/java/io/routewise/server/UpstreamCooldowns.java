@@ -89,6 +89,10 @@ final class UpstreamCooldowns {
     long until = now + cooldownNanos;
     // never shortens a hold already set: a try in flight keeps the way for its whole time limit
     long previous = s.coolUntil.getAndUpdate(u -> u == NOT_COOLING || u - until < 0 ? until : u);
+    if (previous == NOT_COOLING && clock.getAsLong() - s.lastAnswered.get() < QUIET.toNanos()) {
+      s.coolUntil.compareAndSet(until, NOT_COOLING); // an answer came meanwhile: not down after all
+      return;
+    }
     if (previous == NOT_COOLING) {
       log.accept("upstream " + upstream + " failed " + inARow + " calls in a row and answered none for "
           + TimeUnit.NANOSECONDS.toMillis(now - s.lastAnswered.get()) + " ms: cooling down for "
