@@ -126,11 +126,7 @@ class FailoverTest {
    */
   @Test
   void anUpstreamFailingThreeTimesInARowCoolsDownUntilATryAnswers() throws Exception {
-    strong.start();
-    weak.start();
-    answer(strong, 503, "strong-model");
-    answer(weak, 200, "weak-model");
-    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true, failover_cooldown_ms: 1500");
+    strongFailsWeakAnswers("failover: true, failover_cooldown_ms: 1500");
     Thread.sleep(1100); // no answer from strong for a second (since the start)
     for (int i = 0; i < 3; i++) {
       assertEquals("strong 5xx", chat("router-random-0").headers().firstValue("x-routewise-failover").orElseThrow());
@@ -154,21 +150,35 @@ class FailoverTest {
     assertFalse(chat("router-random-0").headers().firstValue("x-routewise-failover").isPresent());
   }
 
+  /** strong answers 503, weak 200, under {@code routing}. */
+  private void strongFailsWeakAnswers(String routing) {
+    strong.start();
+    weak.start();
+    answer(strong, 503, "strong-model");
+    answer(weak, 200, "weak-model");
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", routing);
+  }
+
+  /** strong hangs past its 1.5 s timeout three times (504s, not failed over), so it cools; weak answers {@code weakStatus}. */
+  private void coolAHungStrong(int weakStatus) throws Exception {
+    strong.start();
+    weak.start();
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions"))
+        .willReturn(aResponse().withStatus(200).withFixedDelay(3_000)));
+    answer(weak, weakStatus, "weak-model");
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true");
+    for (int i = 0; i < 3; i++) {
+      assertEquals(504, chat("router-random-0").statusCode());
+    }
+  }
+
   /**
    * A hung upstream is not failed over (each client waited its whole timeout_ms), but after three
    * timeouts in a row the requests chosen for it go to the other at once instead of each waiting.
    */
   @Test
   void threeTimeoutsInARowCoolAHungUpstreamDown() throws Exception {
-    strong.start();
-    weak.start();
-    strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions"))
-        .willReturn(aResponse().withStatus(200).withFixedDelay(3_000)));
-    answer(weak, 200, "weak-model");
-    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true");
-    for (int i = 0; i < 3; i++) {
-      assertEquals(504, chat("router-random-0").statusCode());
-    }
+    coolAHungStrong(200);
     HttpResponse<String> r = chat("router-random-0");
     assertEquals(200, r.statusCode(), r.body());
     assertEquals("strong cooldown", r.headers().firstValue("x-routewise-failover").orElseThrow());
@@ -182,15 +192,7 @@ class FailoverTest {
    */
   @Test
   void noFailoverIntoACoolingUpstream() throws Exception {
-    strong.start();
-    weak.start();
-    strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions"))
-        .willReturn(aResponse().withStatus(200).withFixedDelay(3_000)));
-    answer(weak, 503, "weak-model");
-    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true");
-    for (int i = 0; i < 3; i++) {
-      assertEquals(504, chat("router-random-0").statusCode());
-    }
+    coolAHungStrong(503);
     HttpResponse<String> r = chat("router-random-1"); // weak
     assertEquals(503, r.statusCode(), r.body());
     assertTrue(r.body().contains("weak-model says 503"), "weak's own answer: " + r.body());
@@ -256,11 +258,7 @@ class FailoverTest {
   /** With failover_cooldown_ms: 0 every request tries its upstream, however often it failed. */
   @Test
   void aCooldownOfZeroNeverSkips() throws Exception {
-    strong.start();
-    weak.start();
-    answer(strong, 503, "strong-model");
-    answer(weak, 200, "weak-model");
-    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true, failover_cooldown_ms: 0");
+    strongFailsWeakAnswers("failover: true, failover_cooldown_ms: 0");
     for (int i = 0; i < 5; i++) {
       assertEquals("strong 5xx", chat("router-random-0").headers().firstValue("x-routewise-failover").orElseThrow());
     }
