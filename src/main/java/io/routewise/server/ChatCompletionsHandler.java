@@ -199,7 +199,7 @@ final class ChatCompletionsHandler {
       if (e.isClientGone()) {
         throw clientGone(ctx.res());
       }
-      if (cooldowns != null) {
+      if (cooldowns != null && !spec.isDirect()) { // a named upstream's request may fail for reasons of its own
         cooldowns.failed(upstream.name());
       }
       if (mayFailOver && !e.isTimeout() && mayFailOverFrom(upstream)) {
@@ -218,7 +218,7 @@ final class ChatCompletionsHandler {
       boolean failedStatus = failedStatus(status);
       String contentType = response.header("Content-Type");
       boolean events = contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
-      if (cooldowns != null) {
+      if (cooldowns != null && !spec.isDirect()) {
         if (failedStatus) {
           cooldowns.failed(upstream.name());
         } else if (!events) { // a stream has answered once its first bytes come (relayStream)
@@ -387,7 +387,7 @@ final class ChatCompletionsHandler {
     byte[] buf = new byte[8192];
     String outcome = "ok";
     // for the cooldown, a stream has answered once its first bytes came; cut off before them, it failed
-    boolean awaitingFirstBytes = cooldowns != null && !failedStatus(res.getStatus());
+    boolean awaitingFirstBytes = cooldowns != null && !spec.isDirect() && !failedStatus(res.getStatus());
     while (true) {
       int n;
       try {

@@ -255,6 +255,23 @@ class FailoverTest {
     }
   }
 
+  /**
+   * A request that names its upstream may fail for reasons of its own (a 429 for its size): three
+   * of them do not cool the upstream for every routed request.
+   */
+  @Test
+  void namedUpstreamsFailuresDoNotCoolIt() throws Exception {
+    strongFailsWeakAnswers("failover: true, direct_upstreams: true");
+    answer(strong, 429, "strong-model");
+    Thread.sleep(1100);
+    for (int i = 0; i < 3; i++) {
+      assertEquals(429, chat("upstream-strong").statusCode());
+    }
+    HttpResponse<String> r = chat("router-random-0");
+    assertEquals("strong 429", r.headers().firstValue("x-routewise-failover").orElse(null), "tried, not skipped");
+    strong.verify(4, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+  }
+
   /** With failover_cooldown_ms: 0 every request tries its upstream, however often it failed. */
   @Test
   void aCooldownOfZeroNeverSkips() throws Exception {
