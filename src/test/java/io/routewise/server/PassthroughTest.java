@@ -220,18 +220,7 @@ class PassthroughTest {
   /** The same when the client leaves while the upstream is silent part way through its answer. */
   @Test
   void aClientLeavingWhileTheUpstreamPausesLogsNoError() throws Exception {
-    startWithFileUpstream(exchange -> {
-      exchange.getResponseHeaders().add("Content-Type", "application/octet-stream");
-      exchange.sendResponseHeaders(200, 2048);
-      try (java.io.OutputStream out = exchange.getResponseBody()) {
-        out.write(new byte[1024]);
-        out.flush();
-        Thread.sleep(1000);
-        out.write(new byte[1024]);
-      } catch (InterruptedException | java.io.IOException e) {
-        // cancelled by routewise: the client left
-      }
-    });
+    startWithFileUpstream(pausing(2048, 1024, 1000, true));
     String logged = leaveAfterReading(512);
     assertFalse(logged.contains("ERROR"), logged);
     assertFalse(logged.contains("Exception"), logged);
@@ -244,18 +233,7 @@ class PassthroughTest {
    */
   @Test
   void anUpstreamAnswerBreakingOffMidwayCutsTheClientsConnection() throws Exception {
-    startWithFileUpstream(exchange -> {
-      exchange.getResponseHeaders().add("Content-Type", "application/octet-stream");
-      exchange.sendResponseHeaders(200, 100_000);
-      exchange.getResponseBody().write(new byte[20_000]);
-      exchange.getResponseBody().flush();
-      try {
-        Thread.sleep(200);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      exchange.close(); // 80 kB short
-    });
+    startWithFileUpstream(pausing(100_000, 20_000, 200, false)); // 80 kB short
     String logged;
     try (StderrCapture log = new StderrCapture()) {
       assertThrows(java.io.IOException.class, () -> send(to("/v1/files/file-1/content").GET()));
@@ -264,6 +242,27 @@ class PassthroughTest {
     }
     assertTrue(logged.contains("passthrough body failed"), logged);
     assertFalse(logged.contains("ERROR"), logged);
+  }
+
+  /**
+   * A file upstream that declares {@code declared} bytes, sends {@code first}, pauses, then sends
+   * the rest ({@code finish}) or closes the exchange short of it.
+   */
+  private static com.sun.net.httpserver.HttpHandler pausing(int declared, int first, long pauseMillis, boolean finish) {
+    return exchange -> {
+      exchange.getResponseHeaders().add("Content-Type", "application/octet-stream");
+      exchange.sendResponseHeaders(200, declared);
+      try (java.io.OutputStream out = exchange.getResponseBody()) {
+        out.write(new byte[first]);
+        out.flush();
+        Thread.sleep(pauseMillis);
+        if (finish) {
+          out.write(new byte[declared - first]);
+        }
+      } catch (InterruptedException | java.io.IOException e) {
+        // cancelled by routewise (the client left), or closed short on purpose
+      }
+    };
   }
 
   /** An error passed through masks the operator's organization as a chat error does. */
