@@ -67,4 +67,24 @@ final class StaleConnections {
     }
     return false;
   }
+
+  /**
+   * Whether an HTTP/2 upstream said it never processed the request: it reset the stream with
+   * REFUSED_STREAM, or its GOAWAY left the stream out (OkHttp reports those streams as refused), or
+   * the connection was already going away when the stream was to open. RFC 9113 §8.7 makes such a
+   * request safe to send again; servers rotating connections (GOAWAY after N requests or minutes, as
+   * large API fronts do) otherwise turn the request in flight at that moment into a 502.
+   */
+  static boolean isRefusedByHttp2(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof okhttp3.internal.http2.StreamResetException reset
+          && reset.errorCode == okhttp3.internal.http2.ErrorCode.REFUSED_STREAM) {
+        return true;
+      }
+      if (t instanceof okhttp3.internal.http2.ConnectionShutdownException) {
+        return true;
+      }
+    }
+    return false;
+  }
 }

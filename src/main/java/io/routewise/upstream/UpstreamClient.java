@@ -25,7 +25,7 @@ public final class UpstreamClient {
 
   private final UpstreamConfig config;
   private final OkHttpClient http;
-  /** Keeps no connection: the one resend after a stale pooled connection must not draw another. */
+  /** Keeps no connection: the one resend (after a stale pooled connection or an HTTP/2 refusal) must not draw another. */
   private final OkHttpClient unpooled;
   private final HttpUrl chatUrl;
   private final String authorization;
@@ -34,6 +34,8 @@ public final class UpstreamClient {
   private volatile boolean bodySentLate;
   /** Whether a stale pooled connection of this upstream has been met (logged the first time). */
   private final java.util.concurrent.atomic.AtomicBoolean staleSeen = new java.util.concurrent.atomic.AtomicBoolean();
+  /** Whether an HTTP/2 refusal by this upstream has been met (logged the first time). */
+  private final java.util.concurrent.atomic.AtomicBoolean refusedSeen = new java.util.concurrent.atomic.AtomicBoolean();
 
   public UpstreamClient(UpstreamConfig config, OkHttpClient shared, IdleTimeouts timeouts, UpstreamListener listener) {
     this.config = config;
@@ -145,9 +147,16 @@ public final class UpstreamClient {
     try {
       return execute(rb, stream, client, http, start);
     } catch (StaleConnection stale) {
-      // The upstream had closed this pooled connection while it sat idle (its keep-alive is shorter
-      // than client.keep_alive_ms), found before the request was written: send it on a new connection.
-      if (staleSeen.compareAndSet(false, true)) {
+      // The upstream never got (or never processed) the request: send it once more, on a new connection.
+      if (stale.refused) {
+        if (refusedSeen.compareAndSet(false, true)) {
+          LOG.info("The " + config.name() + " upstream (" + config.baseUrl().getHost() + ") refused a request"
+              + " over HTTP/2 without processing it (REFUSED_STREAM, or a GOAWAY as it closed the connection)"
+              + "; the request went again on a new connection. (Said once.)");
+        }
+      } else if (staleSeen.compareAndSet(false, true)) {
+        // It had closed this pooled connection while it sat idle (its keep-alive is shorter than
+        // client.keep_alive_ms), found before the request was written.
         LOG.info("The " + config.name()
             + " upstream (" + config.baseUrl().getHost() + ") had closed a pooled connection that routewise still kept"
             + "; the request went on a new one. Setting client.keep_alive_ms below the upstream's idle timeout"
@@ -161,10 +170,16 @@ public final class UpstreamClient {
     }
   }
 
-  /** A pooled connection the upstream had closed, found before the request was written on it. */
+  /**
+   * A request the upstream provably did not get or did not process: a pooled connection it had
+   * closed, found before the request was written ({@code refused} false), or an HTTP/2 refusal.
+   */
   private static final class StaleConnection extends Exception {
-    StaleConnection(IOException cause) {
+    final boolean refused;
+
+    StaleConnection(IOException cause, boolean refused) {
       super(cause);
+      this.refused = refused;
     }
   }
 
@@ -190,7 +205,10 @@ public final class UpstreamClient {
         throw UpstreamException.clientGone(config.name(), e);
       }
       if (via != unpooled && StaleConnections.isClosedWhileIdle(e)) {
-        throw new StaleConnection(e);
+        throw new StaleConnection(e, false);
+      }
+      if (via != unpooled && StaleConnections.isRefusedByHttp2(e)) {
+        throw new StaleConnection(e, true);
       }
       boolean connectTimeout = watch.expiredConnecting() || isConnectTimeout(e);
       // A connect timeout is a SocketTimeoutException too, but it means "unreachable" (502), not slow.
