@@ -160,7 +160,53 @@ final class RequestBodies {
 
   /** Whatever body the request has, possibly none. */
   Body readAny(Context ctx) throws IOException {
-    Pace pace = new Pace();
+    long idleBefore = quietLimit(ctx);
+    try {
+      return readAny(ctx, new Pace());
+    } finally {
+      restoreIdleTimeout(ctx, idleBefore);
+    }
+  }
+
+  /**
+   * The pace is checked when bytes arrive, so a body that stops arriving altogether would wait for
+   * the connection's idle timeout (Jetty's 30 s) and get Jetty's bare 408, no JSON. While a body is
+   * read, a silence as long as the grace ends the wait instead (a failed read, answered as a slow
+   * body); the connection's own idle timeout, which the answer's wait for its upstream must not
+   * meet early, is put back after. Returns it, or -1 when nothing was changed.
+   */
+  private long quietLimit(Context ctx) {
+    if (minBytesPerSecond <= 0) {
+      return -1;
+    }
+    var channel = channel(ctx);
+    if (channel == null) {
+      return -1;
+    }
+    long before = channel.getIdleTimeout();
+    long grace = Math.max(1, graceNanos / 1_000_000);
+    if (before > 0 && before <= grace) {
+      return -1;
+    }
+    channel.setIdleTimeout(grace);
+    return before;
+  }
+
+  private static void restoreIdleTimeout(Context ctx, long before) {
+    if (before >= 0) {
+      var channel = channel(ctx);
+      if (channel != null) {
+        channel.setIdleTimeout(before);
+      }
+    }
+  }
+
+  private static org.eclipse.jetty.ee10.servlet.ServletChannel channel(Context ctx) {
+    var request = org.eclipse.jetty.ee10.servlet.ServletContextRequest.getServletContextRequest(ctx.req());
+    return request == null ? null : request.getServletChannel();
+  }
+
+  private Body readAny(Context ctx, Pace pace) throws IOException {
     long declared = ctx.req().getContentLengthLong();
     if (declared > max) {
       if (declared > DISCARD_LIMIT) {
@@ -184,7 +230,7 @@ final class RequestBodies {
       InputStream in = ctx.req().getInputStream();
       while (true) {
         if (len == buf.length) {
-          int next = readByte(in); // at a declared length this is the end: no copy needed
+          int next = readByte(ctx, in, len); // at a declared length this is the end: no copy needed
           if (next < 0) {
             break;
           }
@@ -213,6 +259,8 @@ final class RequestBodies {
           n = in.read(buf, len, buf.length - len);
         } catch (org.eclipse.jetty.io.EofException e) {
           throw endedEarly();
+        } catch (IOException e) {
+          throw quiet(ctx, e, len);
         }
         if (n < 0) {
           break;
@@ -237,12 +285,22 @@ final class RequestBodies {
   }
 
   /** One byte, or -1 at the end; a body cut off before its length is the client's 400, not our 500. */
-  private static int readByte(InputStream in) throws IOException {
+  private int readByte(Context ctx, InputStream in, long len) throws IOException {
     try {
       return in.read();
     } catch (org.eclipse.jetty.io.EofException e) {
       throw endedEarly();
+    } catch (IOException e) {
+      throw quiet(ctx, e, len);
     }
+  }
+
+  /** A read that failed because the body went quiet for the grace (see quietLimit) is a 408; another failure as it is. */
+  private IOException quiet(Context ctx, IOException e, long len) {
+    if (e.getCause() instanceof java.util.concurrent.TimeoutException) {
+      throw stopped(ctx, len);
+    }
+    return e;
   }
 
   private static ApiException endedEarly() {
@@ -250,13 +308,20 @@ final class RequestBodies {
   }
 
   private ApiException slow(Context ctx, long len, Pace pace) {
+    return slow(ctx, "arrived too slowly (" + len + " bytes in "
+        + Math.round((System.nanoTime() - pace.start) / 1e9) + " s");
+  }
+
+  private ApiException stopped(Context ctx, long len) {
+    return slow(ctx, "stopped arriving (" + len + " bytes, then none for " + Math.round(graceNanos / 1e9) + " s");
+  }
+
+  private ApiException slow(Context ctx, String what) {
     refused.accept("slow");
     ctx.header("Connection", "close"); // the rest of the body is not waited for
-    double seconds = (System.nanoTime() - pace.start) / 1e9;
-    return new ApiException(408, "invalid_request_error", "The request body arrived too slowly (" + len + " bytes in "
-        + Math.round(seconds) + " s; after " + Math.round(graceNanos / 1e9) + " s each " + Math.round(graceNanos / 1e9)
-        + " s must bring " + minBytesPerSecond + " bytes/s, server.min_body_bytes_per_second).", null,
-        "request_timeout");
+    return new ApiException(408, "invalid_request_error", "The request body " + what + "; after "
+        + Math.round(graceNanos / 1e9) + " s each " + Math.round(graceNanos / 1e9) + " s must bring "
+        + minBytesPerSecond + " bytes/s, server.min_body_bytes_per_second).", null, "request_timeout");
   }
 
   private ApiException overloaded(Context ctx) {
@@ -283,6 +348,7 @@ final class RequestBodies {
    * the connection is closed after the answer.
    */
   private void drop(Context ctx, Pace pace, long consumed, long limit) {
+    long idleBefore = quietLimit(ctx);
     try {
       InputStream in = ctx.req().getInputStream();
       for (long got = consumed; got <= limit; ) {
@@ -296,7 +362,9 @@ final class RequestBodies {
         }
       }
     } catch (IOException e) {
-      // the client broke off: nobody to answer
+      // the client broke off (nobody to answer), or went quiet for the grace (see quietLimit)
+    } finally {
+      restoreIdleTimeout(ctx, idleBefore);
     }
     ctx.header("Connection", "close");
   }

@@ -298,6 +298,33 @@ class RequestBodyLimitsTest {
   }
 
   /**
+   * A body that stops arriving altogether is the same 408 once it has been quiet for the grace. The
+   * pace is checked as bytes come, so it waited for Jetty's 30 s idle timeout and got Jetty's bare
+   * 408 (text/plain, logged as a 500, not counted as slow). The quiet limit holds only while the body
+   * is read: an upstream slower than the grace still answers.
+   */
+  @Test
+  void aBodyThatStopsArrivingIsA408AfterTheGrace() throws Exception {
+    try (ProxyFixture f = ProxyFixture.configured("min_body_bytes_per_second: 1000",
+        c -> c.withServer(c.server().withBodyGrace(Duration.ofMillis(500))))) {
+      long start = System.nanoTime();
+      try (Socket s = partial(f.routewise.port(), 5000, 10)) {
+        String answer = answer(s);
+        assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
+        assertTrue(answer.contains("application/json"), answer);
+        assertTrue(answer.contains("\"code\":\"request_timeout\""), answer);
+        assertTrue(answer.contains("stopped arriving"), answer);
+      }
+      assertTrue(System.nanoTime() - start < Duration.ofSeconds(5).toNanos(), "answered after the grace, not Jetty's 30 s");
+      assertTrue(f.get("/metrics").body().contains("routewise_request_bodies_refused_total{reason=\"slow\"} 1.0"));
+      awaitBuffered(f, 0);
+      weakAnswers(f, aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+          .withFixedDelay(1500).withBody(ProxyFixture.COMPLETION.formatted("weak-model", "late")));
+      assertEquals(200, f.chat("router-random-0", "hello").statusCode(), "an upstream quiet for 3 graces still answers");
+    }
+  }
+
+  /**
    * A client that leaves with its body cut off right where the read buffer fills (64 KiB of a
    * declared 100 kB) is a 400 like any other cut, and its bytes are released. It was an "unexpected
    * error" 500 with a stack trace in the log.
