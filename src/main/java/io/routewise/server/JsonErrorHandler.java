@@ -19,7 +19,9 @@ final class JsonErrorHandler extends ErrorHandler {
   protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
       Callback callback) {
     String reason = HttpStatus.getMessage(code);
-    String text = message == null || message.isBlank() || message.equals(reason) ? reason : reason + ": " + message;
+    // A server error's message is Jetty's own (an exception's class and text): the log's, not the client's.
+    String text = code >= 500 || message == null || message.isBlank() || message.equals(reason)
+        ? reason : reason + ": " + message;
     byte[] body = OpenAiErrors.body(text + ".", code >= 500 ? "server_error" : "invalid_request_error", null,
         reason.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "_"));
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");

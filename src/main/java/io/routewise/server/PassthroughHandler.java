@@ -170,7 +170,7 @@ final class PassthroughHandler {
       for (String name : new String[] {"Content-Disposition", "Content-Encoding"}) {
         // a download keeps its file name; an encoding OkHttp did not ask for (so did not undo) is named
         String value = response.header(name);
-        if (value != null) {
+        if (value != null && value.length() <= UpstreamHeaders.MAX_VALUE_CHARS) {
           res.setHeader(name, value);
         }
       }

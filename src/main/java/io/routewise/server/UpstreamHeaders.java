@@ -11,9 +11,18 @@ import jakarta.servlet.http.HttpServletResponse;
  * account, which is not the client's to see.
  */
 final class UpstreamHeaders {
+  /**
+   * Longest value passed on, and most bytes of them in all. The client's answer has one header
+   * buffer (Jetty's), and an upstream sending a header over it turned an answer it had already
+   * produced, and billed, into a 500; the headers passed on are short (ids, counts, durations).
+   */
+  static final int MAX_VALUE_CHARS = 1024;
+  static final int MAX_TOTAL_CHARS = 8 * 1024;
+
   private UpstreamHeaders() {}
 
   static void copy(UpstreamResponse from, HttpServletResponse to) {
+    int total = 0;
     for (int i = 0, n = from.headerCount(); i < n; i++) {
       String name = from.headerName(i);
       if (name.equalsIgnoreCase("content-type") || name.equalsIgnoreCase("x-request-id")
@@ -21,7 +30,12 @@ final class UpstreamHeaders {
           || name.equalsIgnoreCase("x-should-retry") || startsWithIgnoreCase(name, "x-ratelimit-")
           || (startsWithIgnoreCase(name, "openai-") && !name.equalsIgnoreCase("openai-organization")
               && !name.equalsIgnoreCase("openai-project"))) {
-        to.setHeader(name, from.headerValue(i)); // a repeated name keeps its last value
+        String value = from.headerValue(i);
+        if (value.length() > MAX_VALUE_CHARS || total + name.length() + value.length() > MAX_TOTAL_CHARS) {
+          continue;
+        }
+        total += name.length() + value.length();
+        to.setHeader(name, value); // a repeated name keeps its last value
       }
     }
   }

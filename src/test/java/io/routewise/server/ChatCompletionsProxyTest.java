@@ -208,6 +208,38 @@ class ChatCompletionsProxyTest {
     assertEquals("overloaded", r2.body());
   }
 
+  /**
+   * An upstream header too long for the client's header buffer is left out, and the answer the
+   * upstream produced (and billed) still reaches the client; it was a 500 naming a Jetty class.
+   */
+  @Test
+  void anOversizedUpstreamHeaderIsLeftOutNotTheAnswer() throws Exception {
+    // A JDK server: WireMock's own Jetty refuses to send such a header.
+    com.sun.net.httpserver.HttpServer upstream = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    byte[] answer = ProxyFixture.COMPLETION.formatted("weak-model", "weak").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    upstream.createContext("/v1/chat/completions", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      exchange.getResponseHeaders().add("Content-Type", "application/json");
+      exchange.getResponseHeaders().add("x-ratelimit-limit-requests", "500");
+      exchange.getResponseHeaders().add("x-ratelimit-huge", "x".repeat(40_000));
+      exchange.sendResponseHeaders(200, answer.length);
+      exchange.getResponseBody().write(answer);
+      exchange.close();
+    });
+    upstream.start();
+    String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1";
+    try (ProxyFixture g = ProxyFixture.edited("", yaml -> yaml.replaceFirst("(weak: \\{base_url: \")[^\"]*\"", "$1" + url + "\""))) {
+      HttpResponse<String> r = g.chat("router-random-1", "x");
+      assertEquals(200, r.statusCode(), r.body());
+      assertTrue(r.body().contains("hello from weak"), r.body());
+      assertEquals("500", r.headers().firstValue("x-ratelimit-limit-requests").orElseThrow());
+      assertTrue(r.headers().firstValue("x-ratelimit-huge").isEmpty());
+    } finally {
+      upstream.stop(0);
+    }
+  }
+
   @Test
   void upstreamTimeoutIsA504InOpenAiShape() throws Exception {
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
