@@ -60,6 +60,16 @@ public final class ApiException extends RuntimeException {
         + max + " bytes" + (setting == null ? "" : " (" + setting + ")") + ".", null, "upstream_response_too_large");
   }
 
+  /**
+   * The client's 502 for an upstream answer that cannot be what it claims: a 200 chat answer that is
+   * not a JSON object (an HTML page from a wrong {@code base_url}, a cut or compressed body), or a
+   * status HTTP does not have.
+   */
+  static ApiException invalidResponse(String upstream, String what) {
+    return new ApiException(502, "upstream_error", "The " + upstream + " upstream " + what + ".", null,
+        "upstream_invalid_response");
+  }
+
   public int status() {
     return status;
   }

@@ -213,6 +213,12 @@ final class ChatCompletionsHandler {
     // watch, which must be gone before Jetty completes the response.
     try (response) {
       int status = response.status();
+      if (status > 599) { // Jetty would pass it on; no client knows what it means
+        upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);
+        failures.misconfigured(upstream.name(), "answered " + status, answered(upstream, status)
+            + ", which HTTP does not have; the client got a 502.");
+        throw ApiException.invalidResponse(upstream.name(), "answered HTTP status " + status);
+      }
       // routewise's own key or account refused: an outage of that upstream to the client, whose key is not at fault
       boolean authFailed = status == 401 || status == 403;
       boolean failedStatus = failedStatus(status);
@@ -351,13 +357,27 @@ final class ChatCompletionsHandler {
     }
     long read = System.nanoTime();
     if (status == 200) {
-      Usage.fromJson(body).ifPresentOrElse(u -> {
+      java.util.Optional<Usage> usage = Usage.fromJson(body);
+      if (usage.isPresent()) {
+        Usage u = usage.get();
         tokens(upstream, u, spec, res);
         io.routewise.config.Price price = upstream.config().price();
         if (price != null) { // what this answer cost, for a client that keeps its own accounts (not in a stream: headers went first)
           res.setHeader("x-routewise-cost-usd", DecisionHeaders.usd(price.cost(u.prompt(), u.completion())));
         }
-      }, () -> upstream.listener().unmetered(upstream.name()));
+      } else if (!Usage.isJsonObject(body)) { // looked at only here: an answer with usage parsed as one
+        upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);
+        String kind = response.header("Content-Type");
+        String encoding = response.header("Content-Encoding");
+        String what = "answered 200 with a body that is not a JSON object (" + body.length + " bytes"
+            + (kind == null ? "" : ", " + AccessLog.safe(kind)) + (encoding == null ? "" : ", encoded " + AccessLog.safe(encoding))
+            + ")";
+        failures.misconfigured(upstream.name(), "answered 200, not JSON", "The " + upstream.name() + " upstream " + what
+            + requestId(response) + "; check its base_url (a web page answers 200 on any path). The client got a 502.");
+        throw ApiException.invalidResponse(upstream.name(), what);
+      } else {
+        upstream.listener().unmetered(upstream.name());
+      }
     } else if (status >= 400) {
       body = AccountIds.masked(body);
     }

@@ -147,6 +147,12 @@ final class PassthroughHandler {
     }
     try (response) {
       int status = response.status();
+      if (status > 599) {
+        failures.misconfigured(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
+            + " upstream answered " + status + ", which HTTP does not have, to " + method + " /v1/" + AccessLog.safe(path)
+            + "; the client got a 502.");
+        throw ApiException.invalidResponse(upstream.name(), "answered HTTP status " + status);
+      }
       if (status == 401 || status == 403) {
         // routewise's key not being good for the endpoint: the operator's to fix, not the client's
         throw ChatCompletionsHandler.authFailed(failures, upstream.name(), "The " + upstream.name()

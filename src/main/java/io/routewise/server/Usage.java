@@ -40,8 +40,21 @@ record Usage(long prompt, long completion) {
         p.skipChildren();
       }
     } catch (Exception malformed) {
-      // not ours to judge: the body is relayed unchanged either way
+      // judged by isJsonObject, asked only of answers without usage
     }
     return Optional.empty();
+  }
+
+  /** Whether {@code body} is one whole JSON object: what a chat completion is. */
+  static boolean isJsonObject(byte[] body) {
+    try (JsonParser p = JSON.createParser(body)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        return false;
+      }
+      p.skipChildren();
+      return p.nextToken() == null;
+    } catch (Exception malformed) {
+      return false;
+    }
   }
 }

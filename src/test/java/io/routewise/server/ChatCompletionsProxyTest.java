@@ -214,27 +214,66 @@ class ChatCompletionsProxyTest {
    */
   @Test
   void anOversizedUpstreamHeaderIsLeftOutNotTheAnswer() throws Exception {
-    // A JDK server: WireMock's own Jetty refuses to send such a header.
-    com.sun.net.httpserver.HttpServer upstream = com.sun.net.httpserver.HttpServer.create(
-        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
     byte[] answer = ProxyFixture.COMPLETION.formatted("weak-model", "weak").getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    upstream.createContext("/v1/chat/completions", exchange -> {
-      exchange.getRequestBody().readAllBytes();
+    HttpResponse<String> r = fromJdkWeak(exchange -> {
       exchange.getResponseHeaders().add("Content-Type", "application/json");
       exchange.getResponseHeaders().add("x-ratelimit-limit-requests", "500");
       exchange.getResponseHeaders().add("x-ratelimit-huge", "x".repeat(40_000));
       exchange.sendResponseHeaders(200, answer.length);
       exchange.getResponseBody().write(answer);
+    });
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().contains("hello from weak"), r.body());
+    assertEquals("500", r.headers().firstValue("x-ratelimit-limit-requests").orElseThrow());
+    assertTrue(r.headers().firstValue("x-ratelimit-huge").isEmpty());
+  }
+
+  /**
+   * A 200 that cannot be a chat completion (an HTML page from a base_url pointing at a web app, a
+   * cut body) is the upstream's failure, a 502, not a success an SDK then fails to parse; so is a
+   * status HTTP does not have. Both were passed on as they came.
+   */
+  @Test
+  void anAnswerThatIsNotAChatCompletionIsA502() throws Exception {
+    for (String[] bad : new String[][] {{"text/html", "<html><body>Welcome to nginx!</body></html>"},
+        {"application/json", "{\"choices\": [ {\"message\": "}, {"application/json", ""}}) {
+      byte[] page = bad[1].getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      HttpResponse<String> r = fromJdkWeak(exchange -> {
+        exchange.getResponseHeaders().add("Content-Type", bad[0]);
+        exchange.sendResponseHeaders(200, page.length == 0 ? -1 : page.length);
+        exchange.getResponseBody().write(page);
+      });
+      assertEquals(502, r.statusCode(), bad[1] + " -> " + r.body());
+      JsonNode error = JSON.readTree(r.body()).get("error");
+      assertEquals("upstream_invalid_response", error.get("code").asText());
+      assertTrue(error.get("message").asText().contains("not a JSON object"), r.body());
+    }
+    HttpResponse<String> r = fromJdkWeak(exchange -> exchange.sendResponseHeaders(600, -1));
+    assertEquals(502, r.statusCode(), r.body());
+    assertEquals("upstream_invalid_response", JSON.readTree(r.body()).get("error").get("code").asText());
+    // an answer without usage is still an answer
+    byte[] plain = "{\"id\":\"c\",\"object\":\"chat.completion\",\"choices\":[]}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    r = fromJdkWeak(exchange -> {
+      exchange.getResponseHeaders().add("Content-Type", "application/json");
+      exchange.sendResponseHeaders(200, plain.length);
+      exchange.getResponseBody().write(plain);
+    });
+    assertEquals(200, r.statusCode(), r.body());
+  }
+
+  /** A chat request routed weak, answered by a JDK server running {@code answer} (WireMock's Jetty will not send some answers). */
+  private static HttpResponse<String> fromJdkWeak(com.sun.net.httpserver.HttpHandler answer) throws Exception {
+    com.sun.net.httpserver.HttpServer upstream = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    upstream.createContext("/v1/chat/completions", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      answer.handle(exchange);
       exchange.close();
     });
     upstream.start();
     String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1";
     try (ProxyFixture g = ProxyFixture.edited("", yaml -> yaml.replaceFirst("(weak: \\{base_url: \")[^\"]*\"", "$1" + url + "\""))) {
-      HttpResponse<String> r = g.chat("router-random-1", "x");
-      assertEquals(200, r.statusCode(), r.body());
-      assertTrue(r.body().contains("hello from weak"), r.body());
-      assertEquals("500", r.headers().firstValue("x-ratelimit-limit-requests").orElseThrow());
-      assertTrue(r.headers().firstValue("x-ratelimit-huge").isEmpty());
+      return g.chat("router-random-1", "x");
     } finally {
       upstream.stop(0);
     }
