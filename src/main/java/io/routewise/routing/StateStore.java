@@ -21,7 +21,7 @@ public interface StateStore extends AutoCloseable {
    */
   List<WindowSnapshot> exchange(String router, WindowSnapshot mine) throws Exception;
 
-  /** Checks that the store answers (when there is no window to exchange). */
+  /** Checks that the store answers and takes writes (when there is no window to exchange). */
   void ping() throws Exception;
 
   /** The upstream a session is pinned to and for how much longer, or null when it has no pin. */

@@ -48,6 +48,8 @@ public final class RedisStateStore implements StateStore {
   private final ThreadLocal<Jedis> connection = new ThreadLocal<>();
   private final Set<Jedis> open = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
+  private volatile boolean versionChecked;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RedisStateStore.class);
 
   public RedisStateStore(StateConfig config) {
     this.uri = config.redisUri();
@@ -83,11 +85,16 @@ public final class RedisStateStore implements StateStore {
       String replicas = prefix + ":replicas:" + router;
       Set<String> ids;
       try (Pipeline p = j.pipelined()) {
-        p.psetex(windowKey(router, mine.replica()), windowTtlMillis, WindowCodec.encode(mine));
-        p.sadd(replicas, mine.replica());
+        Response<String> written = p.psetex(windowKey(router, mine.replica()), windowTtlMillis, WindowCodec.encode(mine));
+        Response<Long> listed = p.sadd(replicas, mine.replica());
         p.expire(replicas, 86_400); // a namespace nobody writes to any more goes away after a day
         Response<Set<String>> members = p.smembers(replicas);
         p.sync();
+        // A Redis that answers but refuses writes (maxmemory reached: OOM; a read-only replica after
+        // a failover: READONLY) throws here, so the sync marks it down like one that is gone; read
+        // alone, it looked up while no replica saw the others' windows.
+        written.get();
+        listed.get();
         ids = members.get();
       }
       List<String> others = new ArrayList<>(ids);
@@ -117,9 +124,10 @@ public final class RedisStateStore implements StateStore {
     });
   }
 
+  /** A write, not a PING: a Redis that refuses writes (full, read-only) cannot hold pins either. */
   @Override
   public void ping() throws Exception {
-    call(Jedis::ping);
+    call(j -> j.psetex(prefix + ":alive", windowTtlMillis, "1"));
   }
 
   @Override
@@ -193,10 +201,45 @@ public final class RedisStateStore implements StateStore {
     connection.set(j);
     open.add(j);
     try {
+      if (!versionChecked) {
+        checkVersion(j);
+      }
       return body.run(j);
     } catch (Exception | Error e) {
       drop(j);
       throw e;
+    }
+  }
+
+  /**
+   * Pins need Redis 7.0 (SET with NX and GET together); on an older one every first turn's pin
+   * fails, and sessions are kept per replica only: said once, at the first connection.
+   */
+  private void checkVersion(Jedis j) {
+    String version = serverVersion(j.info("server"));
+    versionChecked = true;
+    if (version != null && major(version) < 7) {
+      LOG.warn("shared state: {} runs Redis {}; session pins need 7.0 or later (SET NX GET), so each replica keeps "
+          + "its own (targets are shared as usual)", address, version);
+    }
+  }
+
+  /** {@code redis_version} from an INFO reply, or null. */
+  static String serverVersion(String info) {
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith("redis_version:")) {
+        return line.substring("redis_version:".length()).strip();
+      }
+    }
+    return null;
+  }
+
+  static int major(String version) {
+    int dot = version.indexOf('.');
+    try {
+      return Integer.parseInt(dot < 0 ? version : version.substring(0, dot));
+    } catch (NumberFormatException e) {
+      return Integer.MAX_VALUE; // not a version we can read: no warning
     }
   }
 

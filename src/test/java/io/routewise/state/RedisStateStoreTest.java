@@ -71,6 +71,41 @@ class RedisStateStoreTest {
     }
   }
 
+  /**
+   * A Redis that answers but refuses writes (maxmemory reached; a read-only replica after a
+   * failover) fails the exchange and the check, as one that is gone does, so the sync marks it down
+   * and says so. Its write errors were not read: it counted as up while no replica saw the others.
+   */
+  @Test
+  void aRedisThatRefusesWritesFailsTheExchange() throws Exception {
+    try (RedisStateStore a = new RedisStateStore(config(redis.url(), 1000)); Jedis admin = redis.client()) {
+      a.exchange("mf", window("ra", 0.4, 5));
+      a.ping();
+      String before = admin.configGet("maxmemory").get("maxmemory");
+      admin.configSet("maxmemory", "1");
+      try {
+        Exception e = assertThrows(Exception.class, () -> a.exchange("mf", window("ra", 0.4, 5)));
+        assertTrue(e.getMessage().startsWith("OOM"), e.getMessage());
+        assertThrows(Exception.class, a::ping);
+      } finally {
+        admin.configSet("maxmemory", before);
+      }
+      a.exchange("mf", window("ra", 0.4, 5));
+      a.ping();
+    }
+  }
+
+  @Test
+  void theServersVersionIsReadFromInfo() throws Exception {
+    assertEquals("6.2.14", RedisStateStore.serverVersion("# Server\r\nredis_version:6.2.14\r\nredis_mode:standalone\r\n"));
+    assertEquals(6, RedisStateStore.major("6.2.14"));
+    assertNull(RedisStateStore.serverVersion("# Server\r\n"));
+    try (Jedis j = redis.client()) {
+      String version = RedisStateStore.serverVersion(j.info("server"));
+      assertTrue(RedisStateStore.major(version) >= 7, "the tests' redis-server (pins need 7.0): " + version);
+    }
+  }
+
   @Test
   void aReplicaThatStopsPublishingDropsOutOfTheMergeAndTheSet() throws Exception {
     try (RedisStateStore a = new RedisStateStore(config(redis.url(), 100));
