@@ -50,7 +50,8 @@ public final class SessionPins implements AutoCloseable {
   private final LinkedHashMap<String, Pinned> local;
   private final ThreadPoolExecutor threads;
 
-  private record Pinned(String upstream, long expiresAt) {}
+  /** {@code shared}: the store has it (or was asked); false for a pin made while the store was down or silent. */
+  private record Pinned(String upstream, long expiresAt, boolean shared) {}
 
   /**
    * @param store where pins are shared, or null for this replica's cache only
@@ -96,10 +97,22 @@ public final class SessionPins implements AutoCloseable {
   public String pinned(String session) {
     String key = key(session);
     long now = clock.getAsLong();
-    String cached = cached(key, now);
+    Pinned cached = cached(key, now);
+    if (cached != null && !cached.shared() && store != null && storeUp.getAsBoolean()) {
+      // Pinned here while the store was down: another replica may have pinned the same session
+      // meanwhile. Offered to the store once it is back, so both end on the pin that gets there first.
+      StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, cached.upstream(), Duration.ofMillis(cached.expiresAt() - now)));
+      if (pin != null && pin != NO_ANSWER) {
+        listener.pinLookup("shared");
+        remember(key, pin.upstream(), now + pin.remainingMillis(), true);
+        return pin.upstream();
+      }
+      remember(key, cached.upstream(), cached.expiresAt(), true); // asked once: not on every turn of a stalled store
+      return cached.upstream();
+    }
     if (cached != null) {
       listener.pinLookup("local");
-      return cached;
+      return cached.upstream();
     }
     if (store == null) {
       listener.pinLookup("none");
@@ -118,7 +131,7 @@ public final class SessionPins implements AutoCloseable {
       return null;
     }
     listener.pinLookup("shared");
-    remember(key, pin.upstream(), now + pin.remainingMillis());
+    remember(key, pin.upstream(), now + pin.remainingMillis(), true);
     return pin.upstream();
   }
 
@@ -132,11 +145,11 @@ public final class SessionPins implements AutoCloseable {
     if (store != null && storeUp.getAsBoolean()) {
       StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, upstream, Duration.ofMillis(ttlMillis)));
       if (pin != null && pin != NO_ANSWER) {
-        remember(key, pin.upstream(), now + pin.remainingMillis());
+        remember(key, pin.upstream(), now + pin.remainingMillis(), true);
         return pin.upstream();
       }
     }
-    remember(key, upstream, now + ttlMillis);
+    remember(key, upstream, now + ttlMillis, store == null);
     return upstream;
   }
 
@@ -167,7 +180,7 @@ public final class SessionPins implements AutoCloseable {
     }
   }
 
-  private String cached(String key, long now) {
+  private Pinned cached(String key, long now) {
     lock.lock();
     try {
       Pinned p = local.get(key);
@@ -178,16 +191,16 @@ public final class SessionPins implements AutoCloseable {
         local.remove(key);
         return null;
       }
-      return p.upstream();
+      return p;
     } finally {
       lock.unlock();
     }
   }
 
-  private void remember(String key, String upstream, long expiresAt) {
+  private void remember(String key, String upstream, long expiresAt, boolean shared) {
     lock.lock();
     try {
-      local.put(key, new Pinned(upstream, expiresAt));
+      local.put(key, new Pinned(upstream, expiresAt, shared));
     } finally {
       lock.unlock();
     }

@@ -165,4 +165,32 @@ class SessionPinsTest {
       assertEquals(1, store.calls.get());
     }
   }
+
+  /**
+   * A session whose turns reached two replicas while the store was down got a pin on each, maybe
+   * different ones; once the store is back, each offers its pin there at the session's next turn and
+   * both take the one that got there first. Before, each kept its own until the pin expired (an hour).
+   */
+  @Test
+  void aSessionSplitWhileTheStoreWasDownIsJoinedOnceItIsBack() {
+    ManualClock clock = new ManualClock(T0);
+    FakeStore store = new FakeStore();
+    AtomicBoolean up = new AtomicBoolean(false);
+    RecordingListener seen = new RecordingListener();
+    try (SessionPins a = new SessionPins(Duration.ofHours(1), 100, store, up::get, Duration.ofSeconds(5),
+            StateListener.NONE, clock);
+        SessionPins b = new SessionPins(Duration.ofHours(1), 100, store, up::get, Duration.ofSeconds(5), seen, clock)) {
+      assertEquals("strong", a.pin("s", "strong"));
+      assertEquals("weak", b.pin("s", "weak"), "split: the store is down");
+      clock.advance(60_000);
+      up.set(true);
+      assertEquals("weak", b.pinned("s"), "b's pin reached the store first");
+      assertEquals("weak", a.pinned("s"), "a takes it");
+      assertEquals("weak", a.pinned("s"));
+      int calls = store.calls.get();
+      assertEquals("weak", b.pinned("s"));
+      assertEquals(calls, store.calls.get(), "offered once; later turns are local");
+      assertEquals(List.of("shared", "local"), seen.lookups);
+    }
+  }
 }
