@@ -43,6 +43,9 @@ public final class TargetController {
   private final String replica;
   private final long startedAt;
   private final long windowMillis;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TargetController.class);
+  /** Replicas already reported as left out for another window_s (tick thread only; bounded). */
+  private final java.util.Set<String> leftOut = new java.util.HashSet<>();
 
   private volatile double alpha;
   // Written by the tick thread only, read by gauges.
@@ -166,8 +169,13 @@ public final class TargetController {
     all.add(mine);
     if (others != null) {
       for (WindowSnapshot o : others) {
-        if (o.sliceMillis() == mine.sliceMillis()) { // a replica with another window_s: not comparable
+        if (o.sliceMillis() == mine.sliceMillis()) {
           all.add(o);
+        } else if (leftOut.size() < 64 && leftOut.add(o.replica())) {
+          // a replica with another window_s is not comparable; during a rolling change of it, say why the merge shrank
+          LOG.warn("router-{}-auto: replica {} has another window_s ({} s, this one {} s); its traffic is left out of "
+              + "this replica's target until both have the same", router, o.replica(),
+              o.sliceMillis() * TargetWindow.SLICES / 1000.0, windowMillis / 1000.0);
         }
       }
     }

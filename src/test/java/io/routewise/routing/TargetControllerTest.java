@@ -338,6 +338,26 @@ class TargetControllerTest {
     assertEquals(144, a.observedUsdPerHour(), 144 * 0.1);
   }
 
+  /** A replica with another window_s is left out of the merge (not comparable), and the log says so once. */
+  @Test
+  void aReplicaWithAnotherWindowIsLeftOutAndSaidOnce() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController mine = new TargetController("mf", new TargetConfig(TargetConfig.Kind.STRONG_SHARE, 0.3, 0, 1,
+        Duration.ofSeconds(60), 0.5), clock);
+    TargetController other = new TargetController("mf", new TargetConfig(TargetConfig.Kind.STRONG_SHARE, 0.3, 0, 1,
+        Duration.ofSeconds(30), 0.5), clock);
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      for (int i = 0; i < 3; i++) {
+        clock.advance(1000);
+        mine.tick(mine.snapshot(), List.of(other.snapshot()));
+      }
+      String text = log.text();
+      assertTrue(text.contains("has another window_s (30.0 s, this one 60.0 s)"), text);
+      assertEquals(text.indexOf("another window_s"), text.lastIndexOf("another window_s"), "said once: " + text);
+    }
+    assertEquals(1, mine.replicas(), "the other replica is not merged");
+  }
+
   @Test
   void aBudgetWithDecisionsButNoMeteredAnswerSaysItIsBlindUntilOneIsMetered() {
     ManualClock clock = new ManualClock(T0);

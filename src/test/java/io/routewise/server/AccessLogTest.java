@@ -1,5 +1,7 @@
 package io.routewise.server;
 
+import io.routewise.StderrCapture;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

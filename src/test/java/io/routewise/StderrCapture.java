@@ -1,19 +1,19 @@
-package io.routewise.server;
+package io.routewise;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 
 /** What routewise logs while this is open (slf4j-simple writes to the current System.err). */
-final class StderrCapture implements AutoCloseable {
+public final class StderrCapture implements AutoCloseable {
   private final PrintStream original = System.err;
   private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
 
-  StderrCapture() {
+  public StderrCapture() {
     System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
   }
 
-  String text() {
+  public String text() {
     return bytes.toString(StandardCharsets.UTF_8);
   }
 
