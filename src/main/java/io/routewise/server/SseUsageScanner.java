@@ -12,12 +12,16 @@ import java.util.Optional;
 final class SseUsageScanner {
   private static final int MAX_LINE = 64 * 1024;
   private static final byte[] USAGE = "\"usage\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  // a choice's last chunk: finish_reason with a string value (null while it goes on), with or without a space
+  private static final byte[] FINISHED = "\"finish_reason\":\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] FINISHED_SPACED = "\"finish_reason\": \"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   private byte[] line = new byte[1024];
   private int len;
   private boolean overflow;
   private Usage usage;
   private boolean done;
+  private boolean finished;
 
   void feed(byte[] buf, int n) {
     for (int i = 0; i < n; i++) {
@@ -41,6 +45,9 @@ final class SseUsageScanner {
     int end = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
     if (!overflow && end == 12 && startsWith("data: [DONE]")) {
       done = true;
+    }
+    if (!finished && !overflow && len > 6 && line[0] == 'd' && (contains(FINISHED) || contains(FINISHED_SPACED))) {
+      finished = true;
     }
     if (!overflow && len > 6 && line[0] == 'd' && startsWith("data:") && contains(USAGE)) {
       int off = 5;
@@ -78,6 +85,14 @@ final class SseUsageScanner {
   /** True once the stream's {@code data: [DONE]} line has gone by: the answer is complete. */
   boolean done() {
     return done;
+  }
+
+  /**
+   * True once the answer is known to be whole: {@code [DONE]} came, or a chunk gave a choice its
+   * finish_reason (some servers end there). A stream that ends with neither was cut off.
+   */
+  boolean complete() {
+    return done || finished;
   }
 
   Optional<Usage> result() {

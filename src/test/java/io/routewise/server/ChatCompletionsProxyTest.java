@@ -271,12 +271,54 @@ class ChatCompletionsProxyTest {
       exchange.close();
     });
     upstream.start();
-    String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1";
-    try (ProxyFixture g = ProxyFixture.edited("", yaml -> yaml.replaceFirst("(weak: \\{base_url: \")[^\"]*\"", "$1" + url + "\""))) {
-      return g.chat("router-random-1", "x");
+    try {
+      return viaWeakAt(upstream.getAddress().getPort(), false);
     } finally {
       upstream.stop(0);
     }
+  }
+
+  private static HttpResponse<String> viaWeakAt(int port, boolean stream) throws Exception {
+    String url = "http://127.0.0.1:" + port + "/v1";
+    try (ProxyFixture g = ProxyFixture.edited("", yaml -> yaml.replaceFirst("(weak: \\{base_url: \")[^\"]*\"", "$1" + url + "\""))) {
+      return stream ? g.post("/v1/chat/completions", "{\"model\":\"router-random-1\",\"stream\":true,"
+          + "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}") : g.chat("router-random-1", "x");
+    }
+  }
+
+  /**
+   * An upstream that ends a stream's body by closing its connection (no length, no chunks) gives no
+   * sign of a cut but the missing end: a stream without [DONE] or a finish_reason ended as if whole.
+   * It now ends with the error event a stream broken off any other way gets; one that reached its
+   * finish_reason does not.
+   */
+  @Test
+  void aCloseDelimitedStreamCutBeforeItsEndSaysSo() throws Exception {
+    String chunk = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"hel\"},\"finish_reason\":null}]}\n\n";
+    String last = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{},\"finish_reason\": \"stop\"}]}\n\n";
+    HttpResponse<String> cut = viaWeakAt(closeDelimited(chunk), true);
+    assertEquals(200, cut.statusCode());
+    assertTrue(cut.body().startsWith(chunk), cut.body());
+    assertTrue(cut.body().contains("\"code\":\"upstream_stream_failed\""), cut.body());
+    HttpResponse<String> whole = viaWeakAt(closeDelimited(chunk + last), true);
+    assertEquals(chunk + last, whole.body(), "ended at its finish_reason: whole");
+  }
+
+  /** A one-shot upstream that answers a stream and ends it by closing the connection; its port. */
+  private static int closeDelimited(String events) throws Exception {
+    java.net.ServerSocket server = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
+    Thread.ofVirtual().start(() -> {
+      try (server; java.net.Socket s = server.accept()) {
+        io.routewise.RawHttp.readHead(s.getInputStream());
+        s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+            + events).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      } catch (java.io.IOException ignored) {
+        // the test reads what arrived
+      }
+    });
+    return server.getLocalPort();
   }
 
   @Test
