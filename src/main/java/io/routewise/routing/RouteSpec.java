@@ -87,6 +87,10 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
    */
   public static Optional<RouteSpec> parse(String model, Collection<String> routers) {
     if (!isRouteSpec(model)) {
+      if (model != null && isRouteSpec(model.strip())) { // else it would go, silently, to the default router
+        throw new InvalidRouteSpecException("The model '" + model + "' has white space around its name; send '"
+            + model.strip() + "'.");
+      }
       return Optional.empty();
     }
     String rest = model.substring(PREFIX.length());
@@ -105,6 +109,9 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
     double alpha;
     // Plain decimals only: "0.5f", "0x1p-1" or " 0.5" are typos, not thresholds.
     alpha = DECIMAL.matcher(alphaText).matches() ? Double.parseDouble(alphaText) : Double.NaN;
+    if (alpha == 1.0 && new java.math.BigDecimal(alphaText).compareTo(java.math.BigDecimal.ONE) > 0) {
+      alpha = Double.NaN; // 1.0000000000000000001 rounds to 1: over 1 all the same
+    }
     if (!(alpha >= 0.0 && alpha <= 1.0) || alphaText.isBlank()) {
       throw new InvalidRouteSpecException("Invalid threshold '" + alphaText + "' in model '" + model
           + "': it must be a plain decimal in [0, 1] (0.25, .5, 1), or auto for a router with a target. Valid routers: " + String.join(", ", sorted(routers)) + ".");
@@ -120,6 +127,10 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
    */
   public static Optional<RouteSpec> parseDirect(String model, Collection<String> upstreams) {
     if (model == null || !model.startsWith(DIRECT_PREFIX)) {
+      if (model != null && model.strip().startsWith(DIRECT_PREFIX)) {
+        throw new InvalidRouteSpecException("The model '" + model + "' has white space around its name; send '"
+            + model.strip() + "'.");
+      }
       return Optional.empty();
     }
     String name = model.substring(DIRECT_PREFIX.length());

@@ -78,4 +78,20 @@ class RouteSpecTest {
     assertThrows(IllegalArgumentException.class, () -> new RouteSpec(RouteSpec.DIRECT, 0.5, false, "mini"),
         "a direct spec has no threshold");
   }
+
+  /**
+   * A router name with white space around it went, silently, to the default router at its default α
+   * (a trailing space was already a 400); a threshold just over 1 that rounds to 1.0 passed as 1.
+   */
+  @Test
+  void nearMissesAreRejectedNotRoutedSomewhereElse() {
+    java.util.List<String> routers = java.util.List.of("length", "random");
+    for (String model : new String[] {" router-length-0", "\trouter-length-0.3", "router-random-1.0000000000000000001"}) {
+      assertThrows(RouteSpec.InvalidRouteSpecException.class, () -> RouteSpec.parse(model, routers), model);
+    }
+    assertThrows(RouteSpec.InvalidRouteSpecException.class,
+        () -> RouteSpec.parseDirect(" upstream-strong", java.util.List.of("strong", "weak")));
+    assertEquals(1.0, RouteSpec.parse("router-random-1.000", routers).orElseThrow().threshold());
+    assertTrue(RouteSpec.parse("gpt-4o", routers).isEmpty());
+  }
 }
