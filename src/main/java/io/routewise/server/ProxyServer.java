@@ -208,6 +208,9 @@ public final class ProxyServer implements AutoCloseable {
   /** The 405, with the {@code Allow} header HTTP asks for: the methods the path does take. */
   static ApiException notAllowed(Context ctx) {
     String path = ctx.path();
+    if (path.length() > 1 && path.endsWith("/")) { // routes match with a trailing slash too (/health/)
+      path = path.substring(0, path.length() - 1);
+    }
     String allow = path.equals("/v1/chat/completions") || path.equals("/v1/route") ? "POST"
         : path.equals("/v1/models") || path.startsWith("/v1/models/") || path.equals("/health")
             || path.equals("/metrics") ? "GET, HEAD"

@@ -525,5 +525,8 @@ class ChatCompletionsProxyTest {
     assertEquals("method_not_allowed", JSON.readTree(get.body()).path("error").path("code").asText(), get.body());
     assertEquals("POST", get.headers().firstValue("allow").orElseThrow());
     assertEquals("GET, HEAD", f.post("/v1/models", "{}").headers().firstValue("allow").orElseThrow());
+    // with a trailing slash, the same path: Allow named every method (passthrough's) and contradicted the 405
+    assertEquals("GET, HEAD", f.post("/health/", "{}").headers().firstValue("allow").orElseThrow());
+    assertEquals("POST", f.get("/v1/chat/completions/").headers().firstValue("allow").orElseThrow());
   }
 }
