@@ -93,7 +93,7 @@ public final class ChatRequestParser {
       }
       return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user, insertAt, streamOptions);
     } catch (JsonProcessingException e) {
-      throw ApiException.invalidRequest("The request body is not valid JSON: " + e.getOriginalMessage(), null);
+      throw ApiException.invalidRequest("The request body is not valid JSON: " + readable(e.getOriginalMessage()), null);
     } catch (IOException e) {
       throw ApiException.invalidRequest("The request body could not be read: " + e.getMessage(), null);
     }
@@ -215,5 +215,20 @@ public final class ChatRequestParser {
       }
     }
     throw ApiException.invalidRequest("The request body is not valid JSON: unterminated string.", null);
+  }
+
+  /**
+   * Jackson's message without the parts addressed to a Java programmer: the parser feature that
+   * would allow it, and limits or source markers named after its classes (in backticks).
+   */
+  static String readable(String message) {
+    if (message == null) {
+      return "unreadable.";
+    }
+    String s = message.lines().findFirst().orElse("")
+        .replaceAll(":? ?enable `[^`]*` to allow.*$", "")
+        .replaceAll("\\s*\\((?:[^()]|\\([^()]*\\))*`[^`]*`(?:[^()]|\\([^()]*\\))*\\)", "")
+        .strip();
+    return s.endsWith(".") ? s : s + ".";
   }
 }
