@@ -170,6 +170,9 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
       Gauge.builder("routewise.target.replicas", c, TargetController::replicas)
           .description("Replicas whose windows the last estimate merged (1: local only)").tag("router", router)
           .register(registry);
+      Gauge.builder("routewise.target.out.of.reach", c, x -> x.outOfReach() ? 1 : 0)
+          .description("1 while the target cannot be held within [min_alpha, max_alpha] (or a budget is below "
+              + "the cheaper side's cost): alpha sits at its bound").tag("router", router).register(registry);
     }
   }
 

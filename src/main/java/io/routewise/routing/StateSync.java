@@ -1,5 +1,6 @@
 package io.routewise.routing;
 
+import io.routewise.config.TargetConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -33,6 +34,8 @@ public final class StateSync implements AutoCloseable {
   private boolean reportedDown;
   /** The budgets last reported blind, so each change is said once. */
   private final java.util.Set<String> unmetered = new java.util.HashSet<>();
+  /** The targets last reported out of reach. */
+  private final java.util.Set<String> outOfReach = new java.util.HashSet<>();
 
   /**
    * @param store where windows are shared, or null for local state only
@@ -110,6 +113,16 @@ public final class StateSync implements AutoCloseable {
   }
 
   private void reportMetering(TargetController c) {
+    if (c.outOfReach() && outOfReach.add(c.router())) {
+      TargetConfig t = c.target();
+      LOG.warn("router-{}-auto: its target {} = {} is out of reach: α is held at {} (min_alpha {}, max_alpha {}) and the "
+          + "window shows a strong share of {} and {} USD/h; widen the bounds or change the target",
+          c.router(), t.kind().key(), t.value(), c.alpha(), t.minAlpha(), t.maxAlpha(),
+          String.format(java.util.Locale.ROOT, "%.3f", c.observedShare()),
+          String.format(java.util.Locale.ROOT, "%.4f", c.observedUsdPerHour()));
+    } else if (!c.outOfReach() && outOfReach.remove(c.router())) {
+      LOG.info("router-{}-auto: its target is within reach again (α {})", c.router(), c.alpha());
+    }
     if (c.unmetered() && unmetered.add(c.router())) {
       LOG.warn("router-{}-auto: its budget has decisions but no answer with usage in the window (streams without "
           + "stream_usage: true, or upstreams that send no usage): α stays at {} until one is metered", c.router(),

@@ -55,6 +55,9 @@ public final class TargetController {
   private volatile double observedUsdPerHour = Double.NaN;
   private volatile int replicas = 1;
   private volatile boolean unmetered;
+  private volatile boolean outOfReach;
+  /** Since when the aim has been out of [min_alpha, max_alpha] (or back within it); Long.MIN_VALUE when not. */
+  private long reachChangedAt = Long.MIN_VALUE;
   private long lastTick = Long.MIN_VALUE;
   private boolean estimated;
   private double costStrong = Double.NaN;
@@ -128,6 +131,16 @@ public final class TargetController {
    */
   public boolean unmetered() {
     return unmetered;
+  }
+
+  /**
+   * Whether the target has been out of reach for a quarter of the window: the α that would hold it
+   * lies outside [min_alpha, max_alpha], or a budget is below what sending everything to the cheaper
+   * side costs. α then sits at its bound while the observed share or spend misses the target.
+   * Cleared once it has been within reach as long.
+   */
+  public boolean outOfReach() {
+    return outOfReach;
   }
 
   /** Replicas whose windows the last estimate merged (1 when state is local or Redis is down). */
@@ -262,8 +275,19 @@ public final class TargetController {
     if (scored < MIN_DECISIONS || Double.isNaN(share)) {
       return; // too little to estimate from: α stays where it is
     }
-    double aim = clamp(sketch.thresholdForShare(share));
+    double raw = sketch.thresholdForShare(share);
+    double aim = clamp(raw);
     estimated = true;
+    boolean beyond = raw < target.minAlpha() - 1e-9 || raw > target.maxAlpha() + 1e-9
+        || (target.kind() == TargetConfig.Kind.USD_PER_HOUR && share <= 0);
+    if (beyond == outOfReach) {
+      reachChangedAt = Long.MIN_VALUE;
+    } else if (reachChangedAt == Long.MIN_VALUE) {
+      reachChangedAt = now;
+    } else if (now - reachChangedAt >= windowMillis / 4) { // held for a while: not one noisy estimate
+      outOfReach = beyond;
+      reachChangedAt = Long.MIN_VALUE;
+    }
     double gain = 1 - Math.exp(-dt / (windowMillis / 15.0));
     alpha = clamp(alpha + gain * (aim - alpha));
   }

@@ -110,10 +110,16 @@ class TargetControllerTest {
     Run run = run(tight, clock, 2400, 20, TargetControllerTest::even);
     assertEquals(0.6, tight.alpha(), 1e-9, "held at max_alpha instead of 0.98");
     assertEquals(0.4, run.share(1200, 2400), 0.01, "the strong model keeps its 40%");
+    assertTrue(tight.outOfReach(), "2% strong is out of reach under max_alpha 0.6: said, not silent");
 
     TargetController loose = new TargetController("r", share(0.99, 0.1, 0.6, 0.5), clock);
     run(loose, clock, 2400, 20, TargetControllerTest::even);
     assertEquals(0.1, loose.alpha(), 1e-9, "held at min_alpha instead of 0.01");
+    assertTrue(loose.outOfReach());
+
+    TargetController reachable = new TargetController("r", share(0.5, 0.1, 0.6, 0.3), clock);
+    run(reachable, clock, 2400, 20, TargetControllerTest::even);
+    assertFalse(reachable.outOfReach(), "α 0.5 lies within the bounds");
   }
 
   @Test

@@ -72,6 +72,7 @@ class TargetRoutingTest {
     assertEquals(0.25, metric(scrape, "routewise_target_strong_share{router=\"scored\"}"));
     assertEquals(0.25, metric(scrape, "routewise_target_observed_strong_share{router=\"scored\"}"), 0.05);
     assertEquals(1.0, metric(scrape, "routewise_target_replicas{router=\"scored\"}"));
+    assertEquals(0.0, metric(scrape, "routewise_target_out_of_reach{router=\"scored\"}"), "0.75 is within [0, 1]");
     assertFalse(scrape.contains("routewise_state_redis_up"), "no Redis configured, no Redis gauge");
   }
 
