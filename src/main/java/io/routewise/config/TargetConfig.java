@@ -63,6 +63,10 @@ public record TargetConfig(Kind kind, double value, double minAlpha, double maxA
     if (share == usd) {
       t.problem(null, share ? "give strong_share or usd_per_hour, not both"
           : "give strong_share (a share of requests in [0, 1]) or usd_per_hour (a spend rate)");
+      if (share) { // read, so that they are not reported as unknown keys as well
+        t.number(Kind.STRONG_SHARE.key(), 0.5, 0, 1);
+        t.number(Kind.USD_PER_HOUR.key(), 0, 0, 1e12);
+      }
     } else if (share) {
       value = t.number(Kind.STRONG_SHARE.key(), 0.5, 0, 1);
     } else {

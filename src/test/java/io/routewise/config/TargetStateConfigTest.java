@@ -100,6 +100,8 @@ class TargetStateConfigTest {
     assertTrue(msg.contains("routers.mf.target.min_alpha: must not be above max_alpha"), msg);
     assertTrue(msg.contains("routers.mf.target.windw_s: unknown key"), msg);
     assertTrue(msg.contains("routers.length.target: give strong_share or usd_per_hour, not both"), msg);
+    assertFalse(msg.contains("routers.length.target.strong_share: unknown key")
+        || msg.contains("routers.length.target.usd_per_hour: unknown key"), "both keys are known: " + msg);
     assertTrue(msg.contains("routers.bert.target: give strong_share"), msg);
     assertTrue(msg.contains("routers.sw_ranking.target.window_s: must be between 1 and 86400, got 0"), msg);
     assertTrue(msg.contains("routers.sw_ranking.target.initial_alpha: must lie within [min_alpha, max_alpha]"), msg);
