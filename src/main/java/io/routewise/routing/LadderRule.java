@@ -207,7 +207,9 @@ public final class LadderRule {
         double cross = Math.max(at, (scores[j] - currentScore) / (priceShares[current] - priceShares[j]));
         // Several lines crossing c at one λ: the first in ladder order is taken, and the walk goes on
         // from it to the flatter ones at the same λ, so the choice past it is the same. Equal prices
-        // and rates (one line): the more capable, as the threshold rule's tie-break in a tier.
+        // and rates (one line): the one earlier in the ladder, where the threshold rule takes the later
+        // (ThresholdRule.bestOfEqualPrices). Only a router with one score (length, random) gives equal
+        // rates, and auto gives those the threshold rule.
         if (cross < nextAt) {
           next = j;
           nextAt = cross;
