@@ -173,7 +173,7 @@ public final class Routewise implements AutoCloseable {
    * others not (a forgotten price moves an upstream to the bottom and the ladder off price weighting);
    * upstreams priced above strong, which stays the top all the same.
    */
-  static List<String> ladderWarnings(List<UpstreamConfig> upstreams, String ruleSetting, Map<String, LadderRule> rules) {
+  public static List<String> ladderWarnings(List<UpstreamConfig> upstreams, String ruleSetting, Map<String, LadderRule> rules) {
     List<String> warnings = new java.util.ArrayList<>();
     UpstreamConfig top = upstreams.get(0);
     List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();

@@ -239,6 +239,9 @@ public final class EvalCommand implements Callable<Integer> {
       rungs.add(new Ladder.Rung(name, m, pr[0], pr[1]));
     }
     Ladder ladder = Ladder.byPrice(rungs);
+    // what serve would warn of (a model priced above the top: its curve runs past the top's cost,
+    // where the summary's range ends)
+    io.routewise.Routewise.ladderWarnings(upstreams, rule, Map.of()).forEach(w -> System.err.println("note: " + w));
     java.util.Optional<String> unsupported = !LadderRule.configNames().contains(rule)
         ? java.util.Optional.of("--rule must be one of " + LadderRule.configNames() + ", got '" + rule + "'")
         : LadderRule.Kind.byConfigName(rule).flatMap(named -> LadderRule.unsupported(ladder, named));
@@ -281,9 +284,10 @@ public final class EvalCommand implements Callable<Integer> {
       CostQualityReport report = new CostQualityReport(bench.getFileName() + ": " + k + " models (n=" + n + ")",
           assumptions, ladderModels, singleCost, singleQuality, TABLE_ALPHAS);
 
-      // random: uniform scores spread over the ladder by the default rule, 10 runs on an α grid
+      // random: uniform scores spread over the ladder by the default rule, 10 runs on an α grid, even
+      // in α and in its log-odds: the price-weighted rule moves most prompts for α within 0.005 of 1
       java.util.Random rnd = new java.util.Random(seed);
-      double[] grid = java.util.stream.IntStream.rangeClosed(0, 200).mapToDouble(i -> i / 200.0).toArray();
+      double[] grid = alphaGrid();
       List<double[][]> runs = new ArrayList<>();
       for (int run = 0; run < 10; run++) {
         double[][] rates = new double[n][];
@@ -295,7 +299,7 @@ public final class EvalCommand implements Callable<Integer> {
       CostCurve random = CostCurve.mean(runs);
       double[][] randomTable = new double[2][TABLE_ALPHAS.length];
       for (int a = 0; a < TABLE_ALPHAS.length; a++) {
-        int g = (int) Math.round(TABLE_ALPHAS[a] * 200);
+        int g = java.util.Arrays.binarySearch(grid, TABLE_ALPHAS[a]); // on the grid: i / 10 = 20 i / 200
         for (double[][] r : runs) {
           randomTable[0][a] += r[0][g] / runs.size();
           randomTable[1][a] += r[1][g] / runs.size();
@@ -377,5 +381,17 @@ public final class EvalCommand implements Callable<Integer> {
         w.newLine();
       }
     }
+  }
+
+  /** α from 0 to 1 in steps of 0.005, and at log-odds from -25 to 25 in steps of 0.1 (sorted, distinct). */
+  static double[] alphaGrid() {
+    java.util.TreeSet<Double> alphas = new java.util.TreeSet<>();
+    for (int i = 0; i <= 200; i++) {
+      alphas.add(i / 200.0);
+    }
+    for (int t = -250; t <= 250; t++) {
+      alphas.add(1 / (1 + Math.exp(-t / 10.0)));
+    }
+    return alphas.stream().mapToDouble(Double::doubleValue).toArray();
   }
 }

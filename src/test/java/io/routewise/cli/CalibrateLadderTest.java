@@ -246,6 +246,12 @@ class CalibrateLadderTest {
         "--strong", "strong-model", "--weak", "weak-model", "--models", "mid-model", "--quiet"));
     assertEquals(2, unpriced.code(), unpriced.out());
     assertTrue(unpriced.err().contains("--models is for a priced ladder: add --prices"), unpriced.err());
+    // a model priced above the top is what serve warns of; eval says so too (its curve runs past the summary's range)
+    LearnedRoutersEndToEndTest.Run dear = run(List.of("eval", "--router", "length", "--bench", PROMPTS.toString(),
+        "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "mid-model", "--weak", "weak-model",
+        "--models", "strong-model", "--quiet"));
+    assertEquals(0, dear.code(), dear.err());
+    assertTrue(dear.err().contains("note: upstream strong-model is priced above strong"), dear.err());
   }
 
   private Path write(String name, String text) throws Exception {
