@@ -216,8 +216,15 @@ public final class RedisStateStore implements StateStore {
    * fails, and sessions are kept per replica only: said once, at the first connection.
    */
   private void checkVersion(Jedis j) {
-    String version = serverVersion(j.info("server"));
-    versionChecked = true;
+    versionChecked = true; // once, whatever comes of it
+    String version;
+    try {
+      version = serverVersion(j.info("server"));
+    } catch (redis.clients.jedis.exceptions.JedisDataException refused) {
+      // an ACL user without INFO (managed Redis may limit it): the store works all the same
+      LOG.debug("shared state: {} did not say its version ({})", address, refused.getMessage());
+      return;
+    }
     if (version != null && major(version) < 7) {
       LOG.warn("shared state: {} runs Redis {}; session pins need 7.0 or later (SET NX GET), so each replica keeps "
           + "its own (targets are shared as usual)", address, version);

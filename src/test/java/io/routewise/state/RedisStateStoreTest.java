@@ -95,6 +95,24 @@ class RedisStateStoreTest {
     }
   }
 
+  /** A Redis user not allowed INFO (managed Redis may limit it) still shares state: the version is only a warning's. */
+  @Test
+  void aUserWithoutInfoStillSharesState() throws Exception {
+    try (Jedis admin = redis.client()) {
+      admin.aclSetUser("noinfo", "on", ">pw", "~*", "+@all", "-info");
+    }
+    String url = redis.url().replace("redis://", "redis://noinfo:pw@");
+    try (RedisStateStore s = new RedisStateStore(config(url, 1000))) {
+      s.ping();
+      assertEquals("weak", s.pinIfAbsent("sess", "weak", Duration.ofMinutes(1)).upstream());
+      s.ping();
+    } finally {
+      try (Jedis admin = redis.client()) {
+        admin.aclDelUser("noinfo");
+      }
+    }
+  }
+
   @Test
   void theServersVersionIsReadFromInfo() throws Exception {
     assertEquals("6.2.14", RedisStateStore.serverVersion("# Server\r\nredis_version:6.2.14\r\nredis_mode:standalone\r\n"));
