@@ -365,7 +365,7 @@ final class ChatCompletionsHandler {
         if (price != null) { // what this answer cost, for a client that keeps its own accounts (not in a stream: headers went first)
           res.setHeader("x-routewise-cost-usd", DecisionHeaders.usd(price.cost(u.prompt(), u.completion())));
         }
-      } else if (!Usage.isJsonObject(body)) { // looked at only here: an answer with usage parsed as one
+      } else if (!Usage.looksLikeJson(body)) { // looked at only here: an answer with usage parsed as one
         upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);
         String kind = response.header("Content-Type");
         String encoding = response.header("Content-Encoding");

@@ -40,21 +40,48 @@ record Usage(long prompt, long completion) {
         p.skipChildren();
       }
     } catch (Exception malformed) {
-      // judged by isJsonObject, asked only of answers without usage
+      // judged by looksLikeJson, asked only of answers without usage
     }
     return Optional.empty();
   }
 
-  /** Whether {@code body} is one whole JSON object: what a chat completion is. */
-  static boolean isJsonObject(byte[] body) {
-    try (JsonParser p = JSON.createParser(body)) {
-      if (p.nextToken() != JsonToken.START_OBJECT) {
-        return false;
-      }
-      p.skipChildren();
-      return p.nextToken() == null;
-    } catch (Exception malformed) {
+  /**
+   * Whether {@code body} has the shape of one JSON object, what a chat completion is: its first and
+   * last bytes other than white space (and a BOM) are braces. Not a parse: invalid UTF-8 inside a
+   * string, which some clients read through, is the upstream's to answer for. A body shaped as
+   * server-sent events (an upstream that streams under another content type) passes too.
+   */
+  static boolean looksLikeJson(byte[] body) {
+    int from = body.length >= 3 && (body[0] & 0xff) == 0xEF && (body[1] & 0xff) == 0xBB && (body[2] & 0xff) == 0xBF ? 3 : 0;
+    while (from < body.length && isSpace(body[from])) {
+      from++;
+    }
+    int to = body.length - 1;
+    while (to >= from && isSpace(body[to])) {
+      to--;
+    }
+    if (from > to) {
       return false;
     }
+    if (body[from] == '{') {
+      return body[to] == '}';
+    }
+    return startsWith(body, from, "data:") || startsWith(body, from, "event:") || body[from] == ':';
+  }
+
+  private static boolean isSpace(byte b) {
+    return b == ' ' || b == '\n' || b == '\r' || b == '\t';
+  }
+
+  private static boolean startsWith(byte[] body, int at, String prefix) {
+    if (body.length - at < prefix.length()) {
+      return false;
+    }
+    for (int i = 0; i < prefix.length(); i++) {
+      if (body[at + i] != prefix.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 }

@@ -259,6 +259,18 @@ class ChatCompletionsProxyTest {
       exchange.getResponseBody().write(plain);
     });
     assertEquals(200, r.statusCode(), r.body());
+    // nor is one with a byte that is not UTF-8 in its text (some clients read through it), or a stream
+    // sent under another content type: the shape is checked, not the parse
+    for (byte[] odd : new byte[][] {"{\"choices\":[{\"message\":{\"content\":\"caf\u00e9\"}}]}\n"
+        .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1),
+        "data: {\"choices\":[]}\n\ndata: [DONE]\n\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)}) {
+      r = fromJdkWeak(exchange -> {
+        exchange.getResponseHeaders().add("Content-Type", "application/json");
+        exchange.sendResponseHeaders(200, odd.length);
+        exchange.getResponseBody().write(odd);
+      });
+      assertEquals(200, r.statusCode(), r.body());
+    }
   }
 
   /** A chat request routed weak, answered by a JDK server running {@code answer} (WireMock's Jetty will not send some answers). */
