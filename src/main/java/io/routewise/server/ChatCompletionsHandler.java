@@ -412,6 +412,9 @@ final class ChatCompletionsHandler {
       int n;
       try {
         n = response.read(buf);
+        if (n < 0) {
+          usage.finish();
+        }
         if (n < 0 && !usage.complete() && res.getStatus() == 200 && !response.clientGone()) {
           // An upstream that ends its body by closing the connection gives no sign of a cut but this.
           throw new java.io.EOFException("the stream ended before its data: [DONE] or a finish_reason");

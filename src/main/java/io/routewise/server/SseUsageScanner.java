@@ -12,9 +12,10 @@ import java.util.Optional;
 final class SseUsageScanner {
   private static final int MAX_LINE = 64 * 1024;
   private static final byte[] USAGE = "\"usage\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-  // a choice's last chunk: finish_reason with a string value (null while it goes on), with or without a space
-  private static final byte[] FINISHED = "\"finish_reason\":\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-  private static final byte[] FINISHED_SPACED = "\"finish_reason\": \"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  /** A choice's last chunk has {@code "finish_reason"} with a string value (null while it goes on). */
+  private static final byte[] FINISH_KEY = "\"finish_reason\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final int AFTER_KEY = FINISH_KEY.length;
+  private static final int AFTER_COLON = AFTER_KEY + 1;
 
   private byte[] line = new byte[1024];
   private int len;
@@ -22,10 +23,15 @@ final class SseUsageScanner {
   private Usage usage;
   private boolean done;
   private boolean finished;
+  /** Bytes of FINISH_KEY matched so far, or AFTER_KEY / AFTER_COLON: over every byte, whatever the line's length. */
+  private int finishState;
 
   void feed(byte[] buf, int n) {
     for (int i = 0; i < n; i++) {
       byte b = buf[i];
+      if (!finished) {
+        matchFinish(b);
+      }
       if (b == '\n') {
         endLine();
       } else if (!overflow) {
@@ -43,11 +49,8 @@ final class SseUsageScanner {
 
   private void endLine() {
     int end = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
-    if (!overflow && end == 12 && startsWith("data: [DONE]")) {
+    if (!overflow && (end == 12 && startsWith("data: [DONE]") || end == 11 && startsWith("data:[DONE]"))) {
       done = true;
-    }
-    if (!finished && !overflow && len > 6 && line[0] == 'd' && (contains(FINISHED) || contains(FINISHED_SPACED))) {
-      finished = true;
     }
     if (!overflow && len > 6 && line[0] == 'd' && startsWith("data:") && contains(USAGE)) {
       int off = 5;
@@ -85,6 +88,32 @@ final class SseUsageScanner {
   /** True once the stream's {@code data: [DONE]} line has gone by: the answer is complete. */
   boolean done() {
     return done;
+  }
+
+  /** Reads {@code "finish_reason"}, white space, a colon, white space, then a quote: a finished choice. */
+  private void matchFinish(byte b) {
+    if (finishState < AFTER_KEY) {
+      if (b == FINISH_KEY[finishState]) {
+        finishState++;
+      } else {
+        finishState = b == '"' ? 1 : 0;
+      }
+    } else if (b == ' ' || b == '\t' || b == '\r' || b == '\n') {
+      return;
+    } else if (finishState == AFTER_KEY && b == ':') {
+      finishState = AFTER_COLON;
+    } else if (finishState == AFTER_COLON && b == '"') {
+      finished = true;
+    } else {
+      finishState = b == '"' ? 1 : 0;
+    }
+  }
+
+  /** The stream has ended: a last line without its newline counts too. */
+  void finish() {
+    if (len > 0) {
+      endLine();
+    }
   }
 
   /**

@@ -1,0 +1,61 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/**
+ * When a relayed stream counts as whole: a stream that ends without it gets routewise's error event,
+ * so a whole one must never be missed (a false error on a good answer), however its server writes it.
+ */
+class SseUsageScannerTest {
+  private static SseUsageScanner scan(String stream, int readSize) {
+    SseUsageScanner s = new SseUsageScanner();
+    byte[] b = stream.getBytes(StandardCharsets.UTF_8);
+    for (int at = 0; at < b.length; at += readSize) {
+      byte[] part = java.util.Arrays.copyOfRange(b, at, Math.min(b.length, at + readSize));
+      s.feed(part, part.length);
+    }
+    s.finish();
+    return s;
+  }
+
+  private static String chunk(String delta, String finish) {
+    return "data: {\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"finish_reason\":" + finish + "}]}\n\n";
+  }
+
+  @Test
+  void aWholeStreamIsCompleteHoweverItsServerEndsIt() {
+    String body = chunk("{\"content\":\"hi\"}", "null");
+    for (String whole : new String[] {
+        body + "data: [DONE]\n\n",
+        body + "data:[DONE]\n\n", // no space: the SSE format allows it
+        body + "data: [DONE]", // no newline after the last line
+        body + chunk("{}", "\"stop\""), // ends at its finish_reason, no [DONE]
+        body + "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\" : \"length\"}]}\n\n",
+        // a last chunk longer than the line buffer: a whole tool call's arguments at once
+        body + chunk("{\"tool_calls\":[{\"function\":{\"arguments\":\"" + "x".repeat(70_000) + "\"}}]}", "\"tool_calls\"")}) {
+      for (int readSize : new int[] {1, 7, 8192}) {
+        assertTrue(scan(whole, readSize).complete(), readSize + ": " + whole.substring(Math.max(0, whole.length() - 120)));
+      }
+    }
+  }
+
+  @Test
+  void aStreamCutBeforeItsEndIsNot() {
+    String body = chunk("{\"content\":\"hi\"}", "null");
+    for (String cut : new String[] {
+        body,
+        body + "data: [DO",
+        // a finish_reason inside the text (escaped quotes) is not the field
+        chunk("{\"content\":\"say \\\"finish_reason\\\": \\\"stop\\\"\"}", "null")}) {
+      for (int readSize : new int[] {1, 8192}) {
+        assertFalse(scan(cut, readSize).complete(), cut);
+      }
+    }
+    assertEquals(false, scan("", 1).complete());
+  }
+}
