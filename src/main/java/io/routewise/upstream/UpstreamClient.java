@@ -25,7 +25,7 @@ public final class UpstreamClient {
 
   private final UpstreamConfig config;
   private final OkHttpClient http;
-  /** Keeps no connection: the one resend (after a stale pooled connection or an HTTP/2 refusal) must not draw another. */
+  /** Keeps no connection: the one resend after a stale pooled connection must not draw another. */
   private final OkHttpClient unpooled;
   private final HttpUrl chatUrl;
   private final String authorization;
@@ -145,7 +145,7 @@ public final class UpstreamClient {
     config.headers().forEach((name, value) -> rb.header(name, value.value())); // configured ones win
     long start = System.nanoTime();
     try {
-      return execute(rb, stream, client, http, start);
+      return execute(rb, stream, client, http, start, true);
     } catch (StaleConnection stale) {
       // The upstream never got (or never processed) the request: send it once more, on a new connection.
       if (stale.refused) {
@@ -163,8 +163,11 @@ public final class UpstreamClient {
             + " spares it the closed connections. (Said once.)");
       }
       try {
-        return execute(rb, stream, client, unpooled, start);
-      } catch (StaleConnection impossible) { // an unpooled call never reports one
+        // A refused stream's connection is retired by OkHttp (a GOAWAY's at once, another after a
+        // second refusal), and the pool puts a burst of refused requests on one new HTTP/2
+        // connection; a closed idle one is passed over for a connection no other call draws.
+        return execute(rb, stream, client, stale.refused ? http : unpooled, start, false);
+      } catch (StaleConnection impossible) { // a resend never reports one
         throw new IllegalStateException(impossible);
       }
     }
@@ -183,9 +186,9 @@ public final class UpstreamClient {
     }
   }
 
-  /** One attempt, with a watch of its own (the builder's tag is replaced). */
-  private UpstreamResponse execute(Request.Builder rb, boolean stream, ClientProbe client, OkHttpClient via, long start)
-      throws UpstreamException, StaleConnection {
+  /** One attempt, with a watch of its own (the builder's tag is replaced); only a first may ask for a resend. */
+  private UpstreamResponse execute(Request.Builder rb, boolean stream, ClientProbe client, OkHttpClient via, long start,
+      boolean first) throws UpstreamException, StaleConnection {
     IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout(), client);
     Call call = via.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
     watch.start(call);
@@ -204,10 +207,10 @@ public final class UpstreamClient {
         listener.completed(config.name(), 499, "client_closed", System.nanoTime() - start);
         throw UpstreamException.clientGone(config.name(), e);
       }
-      if (via != unpooled && StaleConnections.isClosedWhileIdle(e)) {
+      if (first && StaleConnections.isClosedWhileIdle(e)) {
         throw new StaleConnection(e, false);
       }
-      if (via != unpooled && StaleConnections.isRefusedByHttp2(e)) {
+      if (first && StaleConnections.isRefusedByHttp2(e)) {
         throw new StaleConnection(e, true);
       }
       boolean connectTimeout = watch.expiredConnecting() || isConnectTimeout(e);
