@@ -273,6 +273,8 @@ public final class TargetController {
     lastTick = now;
     unmetered = scored >= MIN_DECISIONS && Double.isNaN(share);
     if (scored < MIN_DECISIONS || Double.isNaN(share)) {
+      outOfReach = false; // nothing to judge it by
+      reachChangedAt = Long.MIN_VALUE;
       return; // too little to estimate from: α stays where it is
     }
     double raw = sketch.thresholdForShare(share);

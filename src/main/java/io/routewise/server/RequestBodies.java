@@ -313,6 +313,12 @@ final class RequestBodies {
   }
 
   private ApiException stopped(Context ctx, long len) {
+    if (minBytesPerSecond <= 0) { // no pace asked: it was the connection's own idle timeout
+      refused.accept("slow");
+      ctx.header("Connection", "close");
+      return new ApiException(408, "invalid_request_error", "The request body stopped arriving (" + len
+          + " bytes, then none for the server's idle timeout).", null, "request_timeout");
+    }
     return slow(ctx, "stopped arriving (" + len + " bytes, then none for " + Math.round(graceNanos / 1e9) + " s");
   }
 
