@@ -13,6 +13,36 @@ final class AccountIds {
 
   private AccountIds() {}
 
+  private static final byte[] ERROR_KEY = "\"error\"".getBytes(StandardCharsets.US_ASCII);
+
+  /**
+   * A stream's read with its ids masked when it holds an error event (an upstream that fails mid-stream
+   * sends {@code data: {"error": …}}, as one small write); null when there is nothing to mask, which
+   * is every read of an answer's tokens. Text of the answer itself is masked only in a read that also
+   * holds an error.
+   */
+  static byte[] maskedErrorEvent(byte[] buf, int n) {
+    if (indexOf(buf, n, ERROR_KEY) < 0) {
+      return null;
+    }
+    byte[] read = java.util.Arrays.copyOf(buf, n);
+    byte[] out = masked(read);
+    return out == read ? null : out;
+  }
+
+  private static int indexOf(byte[] buf, int n, byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= n; i++) {
+      for (int j = 0; j < needle.length; j++) {
+        if (buf[i + j] != needle[j]) {
+          continue outer;
+        }
+      }
+      return i;
+    }
+    return -1;
+  }
+
   /** The body with every such id as {@code org-***} / {@code proj_***}; the same array when it has none. */
   static byte[] masked(byte[] body) {
     // Latin-1 maps bytes to chars one to one, so UTF-8 text around the ids comes back byte for byte.

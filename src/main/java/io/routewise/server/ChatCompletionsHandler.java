@@ -454,11 +454,12 @@ final class ChatCompletionsHandler {
       if (usage.done()) {
         response.stopProbing(); // the answer is complete: a client closing now has not abandoned it
       }
+      byte[] masked = AccountIds.maskedErrorEvent(buf, n); // the operator's account ids, as in error bodies
       try {
         if (usageFilter == null) {
-          out.write(buf, 0, n);
+          out.write(masked != null ? masked : buf, 0, masked != null ? masked.length : n);
         } else {
-          usageFilter.relay(buf, n, out);
+          usageFilter.relay(masked != null ? masked : buf, masked != null ? masked.length : n, out);
         }
         out.flush();
       } catch (IOException clientGone) {

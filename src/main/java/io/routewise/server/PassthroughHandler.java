@@ -237,8 +237,9 @@ final class PassthroughHandler {
       if (n < 0) {
         return status;
       }
+      byte[] masked = events ? AccountIds.maskedErrorEvent(buf, n) : null; // as in a chat stream
       try {
-        out.write(buf, 0, n);
+        out.write(masked != null ? masked : buf, 0, masked != null ? masked.length : n);
         if (events || n < buf.length) {
           out.flush();
         }

@@ -318,6 +318,23 @@ class ChatCompletionsProxyTest {
     assertEquals(chunk + last, whole.body(), "ended at its finish_reason: whole");
   }
 
+  /**
+   * An upstream that fails mid-stream sends an error event; its org and project ids are the
+   * operator's account and are masked as in an error body. They went to the client in clear.
+   */
+  @Test
+  void anErrorEventInAStreamMasksTheOperatorsAccountIds() throws Exception {
+    String chunk = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"hel\"},\"finish_reason\":null}]}\n\n";
+    String error = "data: {\"error\":{\"message\":\"Rate limit reached in organization org-AbCdEfGh12345678IjKlMnOp"
+        + " (project proj_AbCdEfGh12345678IjKlMnOp)\",\"type\":\"requests\"}}\n\n";
+    HttpResponse<String> r = viaWeakAt(closeDelimited(chunk + error + "data: [DONE]\n\n"), true);
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().startsWith(chunk), r.body());
+    assertTrue(r.body().contains("in organization org-*** (project proj_***)"), r.body());
+    assertFalse(r.body().contains("AbCdEfGh"), r.body());
+  }
+
   /** A one-shot upstream that answers a stream and ends it by closing the connection; its port. */
   private static int closeDelimited(String events) throws Exception {
     java.net.ServerSocket server = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
