@@ -22,25 +22,12 @@ final class AccountIds {
    * holds an error.
    */
   static byte[] maskedErrorEvent(byte[] buf, int n) {
-    if (indexOf(buf, n, ERROR_KEY) < 0) {
+    if (ByteSearch.indexOf(buf, n, ERROR_KEY) < 0) {
       return null;
     }
     byte[] read = java.util.Arrays.copyOf(buf, n);
     byte[] out = masked(read);
     return out == read ? null : out;
-  }
-
-  private static int indexOf(byte[] buf, int n, byte[] needle) {
-    outer:
-    for (int i = 0; i + needle.length <= n; i++) {
-      for (int j = 0; j < needle.length; j++) {
-        if (buf[i + j] != needle[j]) {
-          continue outer;
-        }
-      }
-      return i;
-    }
-    return -1;
   }
 
   /** The body with every such id as {@code org-***} / {@code proj_***}; the same array when it has none. */

@@ -52,7 +52,7 @@ final class SseUsageScanner {
     if (!overflow && (end == 12 && startsWith("data: [DONE]") || end == 11 && startsWith("data:[DONE]"))) {
       done = true;
     }
-    if (!overflow && len > 6 && line[0] == 'd' && startsWith("data:") && contains(USAGE)) {
+    if (!overflow && len > 6 && line[0] == 'd' && startsWith("data:") && ByteSearch.indexOf(line, len, USAGE) >= 0) {
       int off = 5;
       while (off < len && line[off] == ' ') {
         off++;
@@ -70,19 +70,6 @@ final class SseUsageScanner {
       }
     }
     return true;
-  }
-
-  private boolean contains(byte[] needle) {
-    outer:
-    for (int i = 0; i + needle.length <= len; i++) {
-      for (int j = 0; j < needle.length; j++) {
-        if (line[i + j] != needle[j]) {
-          continue outer;
-        }
-      }
-      return true;
-    }
-    return false;
   }
 
   /** True once the stream's {@code data: [DONE]} line has gone by: the answer is complete. */
