@@ -106,7 +106,13 @@ public final class LabelCommand implements Callable<Integer> {
   @Option(names = "--quiet", description = "No progress bar.")
   boolean quiet;
 
-  /** Why the run stopped early: an upstream or the judge answered 401, 403 or 404 (a wrong key, URL or model). */
+  /** Judge failures, none rated yet, after which a run stops rather than buy answers nobody can rate. */
+  static final int JUDGE_TRIES = 5;
+
+  /**
+   * Why the run stopped early: an upstream or the judge answered 401, 403 or 404 (a wrong key, URL or
+   * model), or the judge gave no rating in its first {@link #JUDGE_TRIES} tries.
+   */
   private volatile String stopped;
 
   /** One labeled upstream: its client, the id its outcomes are written under, and what it cost. */
@@ -324,6 +330,9 @@ public final class LabelCommand implements Callable<Integer> {
     String question = prompt.get("prompt").asText();
     String reference = prompt.hasNonNull("reference") ? prompt.get("reference").asText() : null;
     for (Labeled l : labeled) {
+      if (stopped != null) {
+        break; // nothing more is bought
+      }
       if (outcomes.has(l.modelId())) {
         continue; // paid for in an earlier run
       }
@@ -338,14 +347,22 @@ public final class LabelCommand implements Callable<Integer> {
       messages.addObject().put("role", "system").put("content", JUDGE_SYSTEM);
       messages.addObject().put("role", "user").put("content", judgeMessage(question, reference, answer.get()));
       Optional<String> verdict = chat(judgeClient, grade, judgeTally);
-      if (verdict.isEmpty()) {
-        continue; // counted as the judge's failure
-      }
-      Optional<Double> rating = rating(verdict.get());
+      Optional<Double> rating = verdict.flatMap(LabelCommand::rating);
       if (rating.isEmpty()) {
-        judgeTally.fail("no rating [[1..10]] in the judge's reply to an answer of " + l.config().name());
+        if (verdict.isPresent()) { // an unreachable judge is counted by chat
+          judgeTally.fail("no rating [[1..10]] in the judge's reply to an answer of " + l.config().name());
+        }
+        if (judgeTally.judged.get() == 0 && judgeTally.failed.get() >= JUDGE_TRIES && stopped == null) {
+          // the answers are paid for and thrown away while the judge gives nothing: stop buying them
+          stopped = "the judge gave no rating in its first " + JUDGE_TRIES + " tries (first: " + judgeTally.firstFailure
+              + "), so the answers it could not rate were paid for and dropped";
+        }
+        if (stopped != null) {
+          break;
+        }
         continue;
       }
+      judgeTally.judged.incrementAndGet();
       double score = (rating.get() - 1) / 9;
       outcomes.put(l.modelId(), score);
       l.tally().judged.incrementAndGet();

@@ -393,6 +393,30 @@ class LabelCommandTest {
         "a 401 is not retried and ends the run: no twenty prompts paid for");
   }
 
+  /**
+   * A judge that gives no rating (down, or answering something else) stopped nothing: every
+   * upstream's answer to every prompt was bought and thrown away. Its first few failures with no
+   * rating at all now end the run.
+   */
+  @Test
+  void aJudgeThatNeverRatesStopsTheRunBeforeEveryAnswerIsBought() throws Exception {
+    wm.stubFor(post(urlEqualTo("/judge/v1/chat/completions")).atPriority(1).willReturn(answer("I like it.", 100, 30)));
+    Path input = tmp.resolve("prompts.jsonl");
+    StringBuilder many = new StringBuilder();
+    for (int i = 0; i < 30; i++) {
+      many.append("{\"id\": \"").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
+    }
+    Files.writeString(input, many);
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams",
+        "strong,weak", "--concurrency", "2", "--quiet"));
+    assertEquals(1, r.code(), r.out());
+    assertTrue(r.out().contains("STOPPED: the judge gave no rating in its first " + LabelCommand.JUDGE_TRIES + " tries"),
+        r.out());
+    int bought = wm.findAll(postRequestedFor(urlEqualTo("/strong/v1/chat/completions"))).size();
+    assertTrue(bought <= LabelCommand.JUDGE_TRIES, bought + " of 30 answers bought for a judge that rates none");
+  }
+
   @Test
   void aServerErrorIsTriedAgainAndTwoUpstreamsUnderOneIdAreRefused() throws Exception {
     wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).inScenario("down").whenScenarioStateIs(
