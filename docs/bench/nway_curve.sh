@@ -26,7 +26,7 @@ PY
       if [ "$f" = "$S" ]; then [ -s "$C/sub-$S-$FR.jsonl" ] && DATA="$DATA --data $C/sub-$S-$FR.jsonl"
       else DATA="$DATA --data $W/train-$f.jsonl"; fi
     done
-    $J train mf $DATA --embedding-model static-rows --models-dir "$W/tables" --out "$C/mf-$S-$FR" --quiet
+    $J train mf --force $DATA --embedding-model static-rows --models-dir "$W/tables" --out "$C/mf-$S-$FR" --quiet
     for L in F T; do
       for RULE in ${RULES:-threshold auto}; do
         echo "== $S, fraction $FR, ladder $L, rule $RULE"

@@ -31,12 +31,12 @@ PY
   R="--router length"
   for k in $(ls "$W"/$S-labels*.jsonl | sed 's/.*labels\([0-9]*\)\.jsonl/\1/' | sort -n); do
     L=""; [ -s "$W/$S-labels$k.jsonl" ] && L="--data $W/$S-labels$k.jsonl"
-    $J train mf $others $L --holdout none --embedding-model static-no-$S --models-dir "$M" --out "$W/mf-$S-$k" --quiet
+    $J train mf --force $others $L --holdout none --embedding-model static-no-$S --models-dir "$M" --out "$W/mf-$S-$k" --quiet
     R="$R --router mf=$W/mf-$S-$k"
   done
   for k in $(ls "$W"/$S-labels*.jsonl | sed 's/.*labels\([0-9]*\)\.jsonl/\1/' | sort -n); do
     [ "$k" = 0 ] && continue
-    $J train mf --from "$W/mf-$S-0" --data "$W/$S-labels$k.jsonl" --holdout none --models-dir "$M" --out "$W/adapted-$S-$k" --quiet
+    $J train mf --force --from "$W/mf-$S-0" --data "$W/$S-labels$k.jsonl" --holdout none --models-dir "$M" --out "$W/adapted-$S-$k" --quiet
     R="$R --router mf=$W/adapted-$S-$k"
   done
   for LADDER in F T; do
@@ -73,13 +73,13 @@ PY
   others=""; for f in $FILES; do [ "$f" != mmlu-pro ] && others="$others --data $D/$f.jsonl"; done
   R="--router length --router mf=$M/mf-mmlu-pro"
   for k in 50 200; do
-    $J train mf $others --data "$W/mmlu-pro-labels$k.jsonl" --holdout none --embedding-model static-no-mmlu-pro --models-dir "$M" --out "$W/mf-mmlu-pro-$k" --quiet
-    $J train mf --from "$M/mf-mmlu-pro" --data "$W/mmlu-pro-labels$k.jsonl" --holdout none --models-dir "$M" --out "$W/adapted-mmlu-pro-$k" --quiet
+    $J train mf --force $others --data "$W/mmlu-pro-labels$k.jsonl" --holdout none --embedding-model static-no-mmlu-pro --models-dir "$M" --out "$W/mf-mmlu-pro-$k" --quiet
+    $J train mf --force --from "$M/mf-mmlu-pro" --data "$W/mmlu-pro-labels$k.jsonl" --holdout none --models-dir "$M" --out "$W/adapted-mmlu-pro-$k" --quiet
     R="$R --router mf=$W/mf-mmlu-pro-$k --router mf=$W/adapted-mmlu-pro-$k"
   done
   RO="--router length"
   for k in 50 200; do
-    $J train mf --from "$M/mf-mmlu-pro" --data "$W/mmlu-pro-own-labels$k.jsonl" --holdout none --models-dir "$M" --out "$W/adapted-mmlu-pro-own-$k" --quiet
+    $J train mf --force --from "$M/mf-mmlu-pro" --data "$W/mmlu-pro-own-labels$k.jsonl" --holdout none --models-dir "$M" --out "$W/adapted-mmlu-pro-own-$k" --quiet
     RO="$RO --router mf=$W/adapted-mmlu-pro-own-$k"
   done
   for RULE in auto threshold; do

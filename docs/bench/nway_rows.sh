@@ -23,7 +23,7 @@ PY
 TRAIN=""; DATA=""
 for f in $FILES; do TRAIN="$TRAIN $W/train-$f.jsonl"; DATA="$DATA --data $W/train-$f.jsonl"; done
 $J distill --out "$W/tables/static-rows" --align $TRAIN --quiet
-$J train mf $DATA --embedding-model static-rows --models-dir "$W/tables" --out "$W/mf" --quiet
+$J train mf --force $DATA --embedding-model static-rows --models-dir "$W/tables" --out "$W/mf" --quiet
 F="--strong claude-3-5-sonnet-20241022 --weak gemini-1.5-flash --models gpt-4o-2024-08-06,mistral-large-2,gpt-4o-mini-2024-07-18"
 T="--strong gpt-4o-2024-05-13 --weak gemma-2-9b-it --models llama-3.1-70b-instruct,qwen2.5-7b-instruct,llama-3.1-8b-instruct"
 DC6="--strong llama-3.1-nemotron-51b-instruct --weak gemma-2-9b-it --models llama-3.3-nemotron-super-49b-v1,llama-3.1-8b-instruct,qwen2.5-7b-instruct,mistral-7b-instruct-v0.3"

@@ -46,6 +46,38 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--out", required = true, description = "Model directory to write (e.g. models/mf).")
     Path out;
 
+    @Option(names = "--force", description = "Replace the model already in --out.")
+    boolean force;
+
+    /**
+     * Refuses an --out that would damage other models: a directory of models (its files would lie
+     * loose among them), one inside another model, or an existing model without --force (an operator
+     * adapting models/mf overwrote models/mf-minilm without a word).
+     */
+    void checkOut() throws java.io.IOException {
+      Path abs = out.toAbsolutePath().normalize();
+      for (Path p = abs.getParent(); p != null; p = p.getParent()) {
+        if (Files.isRegularFile(p.resolve("manifest.json"))) {
+          throw new IllegalArgumentException("--out " + out + " lies inside the model at " + p
+              + ": write the new one beside it, not in it");
+        }
+      }
+      if (Files.isDirectory(abs)) {
+        try (var children = Files.list(abs)) {
+          List<Path> models = children.filter(c -> Files.isRegularFile(c.resolve("manifest.json"))).limit(3).toList();
+          if (!models.isEmpty()) {
+            throw new IllegalArgumentException("--out " + out + " holds models (" + models.stream()
+                .map(m -> m.getFileName().toString()).collect(java.util.stream.Collectors.joining(", "))
+                + "): name a directory of its own, e.g. " + out.resolve("my-mf"));
+          }
+        }
+        if (Files.isRegularFile(abs.resolve("manifest.json")) && !force) {
+          throw new IllegalArgumentException("--out " + out + " holds a model already: add --force to replace it,"
+              + " or write the new one elsewhere");
+        }
+      }
+    }
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -283,7 +315,9 @@ public final class TrainCommand implements Runnable {
     public Integer call() throws Exception {
       ModelDir baseDir = null;
       MfTrainer.Base base = null;
-      if (from != null) {
+      if (from == null) {
+        common.checkOut();
+      } else {
         var parsed = spec.commandLine().getParseResult();
         for (String o : BASE_SETTINGS) {
           if (parsed.hasMatchedOption(o)) {
@@ -300,6 +334,7 @@ public final class TrainCommand implements Runnable {
           throw new IllegalArgumentException("--out is the --from model: write the adapted one elsewhere, so that "
               + "the base stays whole whatever happens to this run");
         }
+        common.checkOut();
         baseDir = ModelDir.open(from, MfRouter.KIND);
         common.resolveEmbedding(baseDir.embeddingModel());
         var e = baseDir.manifest().path("embedding");
@@ -401,6 +436,7 @@ public final class TrainCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
+      common.checkOut();
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
         TrainingSet set = common.load(embedders);
         common.writeHeldOut(set);
@@ -457,6 +493,7 @@ public final class TrainCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
+      common.checkOut();
       LabelReading labelReading = switch (reading) {
         case "half_tie" -> LabelReading.HALF_TIE;
         case "routellm" -> LabelReading.ROUTELLM;

@@ -376,6 +376,24 @@ class StaticEmbeddingRoutersTest {
         "--out", mf.resolve(".").toString(), "--quiet"));
     assertEquals(2, over.code(), over.err());
     assertTrue(over.err().contains("--out is the --from model"), over.err());
+    // nor is another model written over without --force (an operator overwrote the shipped mf-minilm),
+    // a directory of models strewn with one's files, or a model nested in another
+    java.util.function.Function<Path, LearnedRoutersEndToEndTest.Run> adaptTo = out -> LearnedRoutersEndToEndTest.run(
+        List.of("train", "mf", "--from", mf.toString(), "--data", labels.toString(), "--holdout", "none",
+            "--out", out.toString(), "--quiet"));
+    var again = adaptTo.apply(adapted);
+    assertEquals(2, again.code(), again.err());
+    assertTrue(again.err().contains("holds a model already: add --force"), again.err());
+    var modelsDir = adaptTo.apply(tmp);
+    assertEquals(2, modelsDir.code(), modelsDir.err());
+    assertTrue(modelsDir.err().contains("holds models ("), modelsDir.err());
+    var nested = adaptTo.apply(adapted.resolve("inner"));
+    assertEquals(2, nested.code(), nested.err());
+    assertTrue(nested.err().contains("lies inside the model at"), nested.err());
+    assertFalse(Files.exists(adapted.resolve("inner")));
+    var forced = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data",
+        labels.toString(), "--holdout", "none", "--out", adapted.toString(), "--force", "--quiet"));
+    assertEquals(0, forced.code(), forced.err());
     // nothing to learn from: said, not a stack trace
     Path empty = Files.writeString(tmp.resolve("empty.jsonl"), "");
     var nothing = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data", empty.toString(),
