@@ -379,6 +379,15 @@ public final class TrainCommand implements Runnable {
         common.recordCrossval(m, "mf");
         MfTrainer.save(model, common.out, m);
         System.out.println("wrote " + common.out + "; held-out: " + held);
+        if (baseDir != null) {
+          // a typo in the labels' model ids makes a new model silently, and the upstream meant gets nothing
+          List<String> known = baseDir.models();
+          for (String id : ids.subList(known.size(), ids.size())) {
+            List<String> near = ModelDir.closeIds(id, known);
+            System.out.println("new to " + from + ": " + id + " (learned from these labels alone"
+                + (near.isEmpty() ? ")" : "; did you mean " + String.join(" or ", near) + "?)"));
+          }
+        }
       }
       return 0;
     }

@@ -279,7 +279,7 @@ public final class ModelDir {
    * The trained ids fewest edits from {@code wanted}, when that is only a few (a typo: a letter left
    * out, a date mistyped); at most 3, sorted.
    */
-  static List<String> closeIds(String wanted, List<String> models) {
+  public static List<String> closeIds(String wanted, List<String> models) {
     String w = wanted.toLowerCase(java.util.Locale.ROOT);
     int most = Math.max(2, w.length() / 6);
     int[] edits = models.stream().mapToInt(m -> edits(w, m.toLowerCase(java.util.Locale.ROOT), most)).toArray();

@@ -332,6 +332,8 @@ class StaticEmbeddingRoutersTest {
     var r = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data", labels.toString(),
         "--holdout", "none", "--out", adapted.toString(), "--quiet"));
     assertEquals(0, r.code(), r.err());
+    // a model id the base did not know is said (a typo of a known one would be learned as new, silently)
+    assertTrue(r.out().contains("new to " + mf + ": fresh-model (learned from these labels alone)"), r.out());
 
     JsonNode base = JSON.readTree(mf.resolve("manifest.json").toFile());
     JsonNode m = JSON.readTree(adapted.resolve("manifest.json").toFile());
