@@ -95,6 +95,11 @@ public final class LabelCommand implements Callable<Integer> {
   @Option(names = "--concurrency", defaultValue = "4", description = "Prompts labeled at once (default 4).")
   int concurrency;
 
+  @Option(names = "--max-prompt-chars", defaultValue = "200000",
+      description = "Longer prompts are left out, said, rather than paid for by every upstream and the judge "
+          + "(default ${DEFAULT-VALUE}, about 50,000 tokens; 0: no limit).")
+  int maxPromptChars;
+
   @Option(names = "--retries", defaultValue = "3",
       description = "Tries again after a 429, a 5xx or an unreachable upstream, this many times (default 3).")
   int retries;
@@ -143,8 +148,8 @@ public final class LabelCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (maxTokens < 1 || concurrency < 1 || retries < 0) {
-      System.err.println("--max-tokens and --concurrency must be at least 1, --retries at least 0");
+    if (maxTokens < 1 || concurrency < 1 || retries < 0 || maxPromptChars < 0) {
+      System.err.println("--max-tokens and --concurrency must be at least 1, --retries and --max-prompt-chars at least 0");
       return 2;
     }
     if (Files.exists(output) && Files.exists(input) && Files.isSameFile(input, output)) {
@@ -188,10 +193,22 @@ public final class LabelCommand implements Callable<Integer> {
     // What an earlier run wrote: a prompt is done when it has every chosen upstream's outcome; one
     // that lacks some (an answer or a rating failed) asks only those again, and its line is completed.
     Map<String, ObjectNode> written0 = writtenLines(output);
-    List<ObjectNode> todo = prompts.stream().filter(p -> {
+    List<ObjectNode> pending = prompts.stream().filter(p -> {
       ObjectNode line = written0.get(p.get("id").asText());
       return line == null || !outcomeIds.values().stream().allMatch(line.path("outcomes")::has);
     }).toList();
+    if (maxPromptChars > 0) {
+      // a pasted log or file of megabytes costs every upstream and the judge as much again, in dollars
+      List<String> tooLong = pending.stream().filter(p -> p.get("prompt").asText().length() > maxPromptChars)
+          .map(p -> p.get("id").asText()).toList();
+      if (!tooLong.isEmpty()) {
+        System.err.println("left out: " + tooLong.size() + " prompt(s) longer than --max-prompt-chars " + maxPromptChars
+            + " (" + String.join(", ", tooLong.subList(0, Math.min(5, tooLong.size())))
+            + (tooLong.size() > 5 ? ", ..." : "") + ")");
+        pending = pending.stream().filter(p -> p.get("prompt").asText().length() <= maxPromptChars).toList();
+      }
+    }
+    List<ObjectNode> todo = pending;
     long toComplete = todo.stream().filter(p -> written0.containsKey(p.get("id").asText())).count();
     long calls = todo.stream().mapToLong(p -> missing(written0.get(p.get("id").asText()), outcomeIds.values())).sum();
 

@@ -417,6 +417,22 @@ class LabelCommandTest {
     assertTrue(bought <= LabelCommand.JUDGE_TRIES, bought + " of 30 answers bought for a judge that rates none");
   }
 
+  /** A prompt of megabytes (a pasted log) was sent to every upstream and the judge: dollars for one label. */
+  @Test
+  void aPromptLongerThanTheLimitIsLeftOutAndSaid() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"short\", \"prompt\": \"What is 2 + 2?\"}\n"
+        + "{\"id\": \"huge\", \"prompt\": \"" + "x".repeat(300) + "\"}\n");
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams",
+        "strong,weak", "--max-prompt-chars", "200", "--quiet"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertTrue(r.err().contains("left out: 1 prompt(s) longer than --max-prompt-chars 200 (huge)"), r.err());
+    assertEquals(0, wm.findAll(postRequestedFor(urlEqualTo("/strong/v1/chat/completions"))
+        .withRequestBody(containing("xxxxxxxxxx"))).size(), "the long prompt was not sent");
+    assertTrue(Files.readString(tmp.resolve("o.jsonl")).contains("\"short\""));
+  }
+
   @Test
   void aServerErrorIsTriedAgainAndTwoUpstreamsUnderOneIdAreRefused() throws Exception {
     wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).inScenario("down").whenScenarioStateIs(
