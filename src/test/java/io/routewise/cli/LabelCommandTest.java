@@ -374,19 +374,24 @@ class LabelCommandTest {
         "judge-model"), LabelCommand.outcomeIds(cfg, tmp, all), "no mf under " + tmp);
   }
 
+  /** {@code n} prompts labeled by strong and weak, {@code concurrency} at once. */
+  private LearnedRoutersEndToEndTest.Run labelStrongAndWeak(int n, String concurrency) throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    StringBuilder many = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      many.append("{\"id\": \"").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
+    }
+    Files.writeString(input, many);
+    return run(List.of("label", "--config", config().toString(), "--input", input.toString(), "--output",
+        tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams", "strong,weak", "--concurrency",
+        concurrency, "--quiet"));
+  }
+
   @Test
   void aWrongKeyStopsTheRunAndNothingIsAFiveHundredTriedOnce() throws Exception {
     wm.stubFor(post(urlEqualTo("/weak/v1/chat/completions")).atPriority(1)
         .willReturn(aResponse().withStatus(401).withBody("{\"error\":{\"message\":\"bad key\"}}")));
-    Path input = tmp.resolve("prompts.jsonl");
-    StringBuilder many = new StringBuilder();
-    for (int i = 0; i < 20; i++) {
-      many.append("{\"id\": \"").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
-    }
-    Files.writeString(input, many);
-    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
-        input.toString(), "--output", tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams",
-        "strong,weak", "--concurrency", "1", "--quiet"));
+    LearnedRoutersEndToEndTest.Run r = labelStrongAndWeak(20, "1");
     assertEquals(1, r.code(), r.out());
     assertTrue(r.out().contains("STOPPED: HTTP 401 from weak"), r.out());
     assertTrue(wm.findAll(postRequestedFor(urlEqualTo("/weak/v1/chat/completions"))).size() <= 2,
@@ -401,15 +406,7 @@ class LabelCommandTest {
   @Test
   void aJudgeThatNeverRatesStopsTheRunBeforeEveryAnswerIsBought() throws Exception {
     wm.stubFor(post(urlEqualTo("/judge/v1/chat/completions")).atPriority(1).willReturn(answer("I like it.", 100, 30)));
-    Path input = tmp.resolve("prompts.jsonl");
-    StringBuilder many = new StringBuilder();
-    for (int i = 0; i < 30; i++) {
-      many.append("{\"id\": \"").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
-    }
-    Files.writeString(input, many);
-    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
-        input.toString(), "--output", tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams",
-        "strong,weak", "--concurrency", "2", "--quiet"));
+    LearnedRoutersEndToEndTest.Run r = labelStrongAndWeak(30, "2");
     assertEquals(1, r.code(), r.out());
     assertTrue(r.out().contains("STOPPED: the judge gave no rating in its first " + LabelCommand.JUDGE_TRIES + " tries"),
         r.out());
