@@ -179,6 +179,14 @@ final class RequestBodies {
     if (minBytesPerSecond <= 0) {
       return -1;
     }
+    long declared = ctx.req().getContentLengthLong();
+    try {
+      if (declared >= 0 && ctx.req().getInputStream().available() >= declared) {
+        return -1; // all here already (a usual prompt comes with its headers): no read can wait
+      }
+    } catch (IOException e) {
+      // the read will say what is wrong
+    }
     var channel = channel(ctx);
     if (channel == null) {
       return -1;
