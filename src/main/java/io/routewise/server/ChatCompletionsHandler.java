@@ -405,6 +405,8 @@ final class ChatCompletionsHandler {
     OutputStream out = res.getOutputStream();
     SseUsageScanner usage = new SseUsageScanner();
     byte[] buf = new byte[8192];
+    StreamMasking masking = new StreamMasking();
+    StreamMasking.Sink sink = usageFilter == null ? (b, len) -> out.write(b, 0, len) : (b, len) -> usageFilter.relay(b, len, out);
     String outcome = "ok";
     // for the cooldown, a stream has answered once its first bytes came; cut off before them, it failed
     boolean awaitingFirstBytes = cooldowns != null && !spec.isDirect() && !failedStatus(res.getStatus());
@@ -431,6 +433,7 @@ final class ChatCompletionsHandler {
         outcome = response.timedOut() ? "timeout" : "stream_failed";
         UpstreamException failure = upstream.brokeOff(e, response.timedOut());
         failures.failed(upstream.name(), "stream " + streamErrorCode(failure), failure.detail());
+        finishQuietly(masking, sink);
         if (usageFilter != null) {
           writeQuietly(out, usageFilter.finish()); // what came before the failure, as it came
         }
@@ -438,6 +441,7 @@ final class ChatCompletionsHandler {
         break;
       }
       if (n < 0) {
+        finishQuietly(masking, sink);
         if (usageFilter != null) {
           writeQuietly(out, usageFilter.finish()); // a last line without its newline
         }
@@ -454,13 +458,8 @@ final class ChatCompletionsHandler {
       if (usage.done()) {
         response.stopProbing(); // the answer is complete: a client closing now has not abandoned it
       }
-      byte[] masked = AccountIds.maskedErrorEvent(buf, n); // the operator's account ids, as in error bodies
       try {
-        if (usageFilter == null) {
-          out.write(masked != null ? masked : buf, 0, masked != null ? masked.length : n);
-        } else {
-          usageFilter.relay(masked != null ? masked : buf, masked != null ? masked.length : n, out);
-        }
+        masking.relay(buf, n, sink); // the operator's account ids, as in error bodies
         out.flush();
       } catch (IOException clientGone) {
         response.cancel();
@@ -496,6 +495,15 @@ final class ChatCompletionsHandler {
    */
   private static String outcomeOf(int status) {
     return status == 429 || status >= 500 ? "error" : "ok";
+  }
+
+  /** A last line held back for masking, written out (it came without its end). */
+  private static void finishQuietly(StreamMasking masking, StreamMasking.Sink sink) {
+    try {
+      masking.finish(sink);
+    } catch (IOException ignored) {
+      // the client is gone too
+    }
   }
 
   private static void writeQuietly(OutputStream out, byte[] bytes) {

@@ -227,19 +227,30 @@ final class PassthroughHandler {
   private int relay(Context ctx, UpstreamResponse response, boolean events, int status) throws IOException {
     OutputStream out = ctx.res().getOutputStream();
     byte[] buf = new byte[8192];
+    StreamMasking masking = new StreamMasking();
+    StreamMasking.Sink sink = (b, len) -> out.write(b, 0, len);
     while (true) {
       int n;
       try {
         n = response.read(buf);
       } catch (IOException e) {
-        return bodyFailed(ctx, response, e);
+        return bodyFailed(ctx, response, e); // a line held back is dropped with the connection
       }
       if (n < 0) {
+        try {
+          masking.finish(sink); // a last line without its end
+        } catch (IOException clientGone) {
+          response.cancel();
+          return 499;
+        }
         return status;
       }
-      byte[] masked = events ? AccountIds.maskedErrorEvent(buf, n) : null; // as in a chat stream
       try {
-        out.write(masked != null ? masked : buf, 0, masked != null ? masked.length : n);
+        if (events) {
+          masking.relay(buf, n, sink); // as in a chat stream
+        } else {
+          out.write(buf, 0, n);
+        }
         if (events || n < buf.length) {
           out.flush();
         }
