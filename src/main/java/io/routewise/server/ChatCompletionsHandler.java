@@ -224,7 +224,8 @@ final class ChatCompletionsHandler {
       boolean failedStatus = failedStatus(status);
       String contentType = response.header("Content-Type");
       boolean events = contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
-      if (cooldowns != null && !spec.isDirect()) {
+      boolean rateLimitUnread = !events && rateLimitUnread(status, spec);
+      if (cooldowns != null && !spec.isDirect() && !rateLimitUnread) {
         if (failedStatus) {
           cooldowns.failed(upstream.name());
         } else if (!events) { // a stream has answered once its first bytes come (relayStream)
@@ -233,6 +234,9 @@ final class ChatCompletionsHandler {
       }
       if (mayFailOver && failedStatus && mayFailOverFrom(upstream)) {
         String said = errorText(response); // why (a refused key, which limit): the operator's only sight of it
+        if (rateLimitUnread) {
+          countRateLimit(upstream, said);
+        }
         response.close();
         if (response.clientGone()) {
           throw clientGone(ctx.res());
@@ -304,6 +308,25 @@ final class ChatCompletionsHandler {
     return forward(ctx, request, body, other, spec, received, false);
   }
 
+  /** A 429 the cooldown counts once its body is read (a whole answer's; a stream's counts at once). */
+  private boolean rateLimitUnread(int status, RouteSpec spec) {
+    return status == 429 && cooldowns != null && !spec.isDirect();
+  }
+
+  /**
+   * A 429 for the cooldown: a limit reached is a failure; a request too large for the limit even
+   * when nothing else is sent (OpenAI's "Request too large for gpt-4o … on tokens per min") is that
+   * request's, and shows the upstream up. Counted as a failure, an SDK's two retries of one long
+   * prompt cooled a quiet upstream and sent everyone's requests to its failover for the cooldown.
+   */
+  private void countRateLimit(UpstreamClient upstream, String errorText) {
+    if (errorText.toLowerCase(Locale.ROOT).contains("request too large")) {
+      cooldowns.answered(upstream.name());
+    } else {
+      cooldowns.failed(upstream.name());
+    }
+  }
+
   /** The statuses failover takes for the upstream failing (and the cooldown counts): 429, 5xx, 401, 403. */
   private static boolean failedStatus(int status) {
     return status == 429 || status >= 500 || status == 401 || status == 403;
@@ -341,6 +364,9 @@ final class ChatCompletionsHandler {
     try {
       body = response.bodyBytes(maxResponseBytes, held::allocated);
     } catch (UpstreamResponse.TooLarge e) {
+      if (rateLimitUnread(status, spec)) {
+        cooldowns.failed(upstream.name());
+      }
       upstream.listener().completed(upstream.name(), status, "too_large", System.nanoTime() - start);
       ApiException error =
           ApiException.responseTooLarge(upstream.name(), "answer", e.max(), "server.max_response_bytes");
@@ -351,6 +377,9 @@ final class ChatCompletionsHandler {
       if (response.clientGone()) {
         upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
         throw clientGone(res);
+      }
+      if (rateLimitUnread(status, spec)) {
+        cooldowns.failed(upstream.name());
       }
       upstream.listener().completed(upstream.name(), status, "body_failed", System.nanoTime() - start);
       throw failed(upstream, upstream.brokeOff(e, response.timedOut()));
@@ -379,6 +408,9 @@ final class ChatCompletionsHandler {
         upstream.listener().unmetered(upstream.name());
       }
     } else if (status >= 400) {
+      if (rateLimitUnread(status, spec)) {
+        countRateLimit(upstream, new String(body, 0, Math.min(body.length, 4096), java.nio.charset.StandardCharsets.UTF_8));
+      }
       body = AccountIds.masked(body);
     }
     // Read whole: uncounted from here, so a client reading its answer slowly (a write waits on it)

@@ -12,8 +12,8 @@ import java.util.function.LongSupplier;
  * With failover on, an upstream that is down cools down: for the cooldown, requests chosen for it go
  * straight to its failover upstream instead of each paying for one more failure first (a connect
  * timeout, or a whole {@code timeout_ms} on a hung one, for every request of an outage). Down means
- * {@link #FAILURES_IN_A_ROW} calls in a row failed (unreachable, timed out, 429, 5xx, 401/403, a
- * stream that broke off before its first byte) and none answered for {@link #QUIET}: on a busy
+ * {@link #FAILURES_IN_A_ROW} calls in a row failed (unreachable, timed out, 429 but one refusing a
+ * request too large for the limit, 5xx, 401/403, a stream that broke off before its first byte) and none answered for {@link #QUIET}: on a busy
  * upstream a few errors in a row among many answers are not an outage, and cooling it would send
  * its traffic to another model. When the cooldown is over one request tries it; the others keep
  * going round it until that try answers (the cooling ends), fails (a new cooldown starts) or runs

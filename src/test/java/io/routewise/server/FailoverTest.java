@@ -272,6 +272,49 @@ class FailoverTest {
     strong.verify(4, postRequestedFor(urlEqualTo("/v1/chat/completions")));
   }
 
+  private static void tooLarge(WireMockServer upstream, String says) {
+    upstream.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(429)
+        .withHeader("Content-Type", "application/json")
+        .withBody("{\"error\":{\"message\":\"" + says + "\",\"type\":\"tokens\",\"code\":\"rate_limit_exceeded\"}}")));
+  }
+
+  /**
+   * A prompt too large for the upstream's rate limit gets a 429 however idle the upstream is, and an
+   * SDK retries it twice: three in a row on a quiet upstream cooled it, and everyone's requests went
+   * to its failover for the cooldown. Those 429s are the request's; a limit reached still cools.
+   */
+  @Test
+  void a429ForOneRequestsSizeDoesNotCoolTheUpstream() throws Exception {
+    strongFailsWeakAnswers("failover: true");
+    String tooLarge = "Request too large for gpt-4o in organization org-AbCdEfGh12345678IjKlMnOp on tokens per min"
+        + " (TPM): Limit 30000, Requested 52000. The input or output tokens must be reduced in order to run successfully.";
+    tooLarge(strong, tooLarge);
+    tooLarge(weak, tooLarge);
+    Thread.sleep(1100); // no answer from either for a second (since the start)
+    for (int i = 0; i < 3; i++) {
+      HttpResponse<String> r = chat("router-random-0");
+      assertEquals(429, r.statusCode(), r.body()); // strong's, failed over to weak's, relayed
+      assertEquals("strong 429", r.headers().firstValue("x-routewise-failover").orElseThrow());
+    }
+    for (int i = 0; i < 3; i++) {
+      assertEquals(429, chat("router-random-1").statusCode()); // weak 429s, failed over to strong, whose 429 is relayed
+    }
+    answer(weak, 200, "weak-model");
+    HttpResponse<String> r = chat("router-random-0");
+    assertEquals("strong 429", r.headers().firstValue("x-routewise-failover").orElse(null), "tried, not skipped");
+    strong.verify(4 + 3, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+    String m = metrics();
+    assertTrue(m.contains("routewise_upstream_cooling{upstream=\"strong\"} 0.0"), m);
+    assertTrue(m.contains("routewise_upstream_cooling{upstream=\"weak\"} 0.0"), m);
+
+    tooLarge(strong, "Rate limit reached for gpt-4o in organization org-AbCdEfGh12345678IjKlMnOp on requests per min");
+    Thread.sleep(1100);
+    for (int i = 0; i < 3; i++) {
+      assertEquals("strong 429", chat("router-random-0").headers().firstValue("x-routewise-failover").orElseThrow());
+    }
+    assertEquals("strong cooldown", chat("router-random-0").headers().firstValue("x-routewise-failover").orElseThrow());
+  }
+
   /** With failover_cooldown_ms: 0 every request tries its upstream, however often it failed. */
   @Test
   void aCooldownOfZeroNeverSkips() throws Exception {
