@@ -37,6 +37,8 @@ public final class TargetController {
   public static final int MIN_DECISIONS = 20;
 
   private final String router;
+  /** The target as replicas compare it: {@code <kind>=<value>}. */
+  private final String targetText;
   private final TargetConfig target;
   private final LongSupplier clock;
   private final TargetWindow window;
@@ -84,6 +86,7 @@ public final class TargetController {
     this.priceRatio = priceRatio;
     this.router = router;
     this.target = target;
+    this.targetText = target.kind().key() + "=" + target.value();
     this.clock = clock;
     this.windowMillis = target.window().toMillis();
     this.window = new TargetWindow(windowMillis);
@@ -167,7 +170,7 @@ public final class TargetController {
 
   /** This replica's window as of now, for the other replicas. Tick thread only. */
   public WindowSnapshot snapshot() {
-    return new WindowSnapshot(replica, startedAt, alpha, window.sliceMillis(), window.slices(clock.getAsLong()));
+    return new WindowSnapshot(replica, startedAt, alpha, window.sliceMillis(), targetText, window.slices(clock.getAsLong()));
   }
 
   /**
@@ -182,8 +185,15 @@ public final class TargetController {
     all.add(mine);
     if (others != null) {
       for (WindowSnapshot o : others) {
-        if (o.sliceMillis() == mine.sliceMillis()) {
+        boolean otherTarget = o.target() != null && !o.target().equals(targetText);
+        if (o.sliceMillis() == mine.sliceMillis() && !otherTarget) {
           all.add(o);
+        } else if (otherTarget) {
+          if (leftOut.size() < 64 && leftOut.add(o.replica())) {
+            // two values pull α apart: each replica would steer the merged traffic to its own
+            LOG.warn("router-{}-auto: replica {} holds another target ({}, this one {}); its traffic is left out of "
+                + "this replica's target until both have the same", router, o.replica(), o.target(), targetText);
+          }
         } else if (leftOut.size() < 64 && leftOut.add(o.replica())) {
           // a replica with another window_s is not comparable; during a rolling change of it, say why the merge shrank
           LOG.warn("router-{}-auto: replica {} has another window_s ({} s, this one {} s); its traffic is left out of "

@@ -12,9 +12,12 @@ import java.util.List;
  * @param alpha its current threshold
  * @param sliceMillis how long its slices are (a twelfth of its {@code window_s}): windows with other
  *     slices number them differently and are not merged
+ * @param target what that replica's target holds, {@code <kind>=<value>} ({@code strong_share=0.3}):
+ *     windows held to another target are not merged either; null when not known (an older replica)
  * @param slices the slices still inside the window, oldest first; empty ones left out
  */
-public record WindowSnapshot(String replica, long startedAtMillis, double alpha, long sliceMillis, List<Slice> slices) {
+public record WindowSnapshot(String replica, long startedAtMillis, double alpha, long sliceMillis, String target,
+    List<Slice> slices) {
   public WindowSnapshot {
     slices = List.copyOf(slices);
   }

@@ -50,6 +50,8 @@ public final class RedisStateStore implements StateStore {
   private volatile boolean closed;
   private volatile boolean versionChecked;
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RedisStateStore.class);
+  /** Replicas whose windows were unreadable, each said once (the sync thread's; bounded). */
+  private final Set<String> unreadable = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   public RedisStateStore(StateConfig config) {
     this.uri = config.redisUri();
@@ -113,8 +115,12 @@ public final class RedisStateStore implements StateStore {
         }
         try {
           out.add(WindowCodec.decode(v));
-        } catch (RuntimeException unreadable) {
-          // another version of routewise, or not ours: leave it out of the merge
+        } catch (RuntimeException notOurs) {
+          // another version of routewise, or not ours: leave it out of the merge, and say so once
+          if (unreadable.size() < 64 && unreadable.add(router + " " + others.get(i))) {
+            LOG.warn("shared state: replica {}'s window for router-{}-auto is not one this build reads (another "
+                + "routewise version, during a rolling upgrade?); left out of the merge", others.get(i), router);
+          }
         }
       }
       if (!gone.isEmpty()) {

@@ -9,10 +9,14 @@ import java.util.List;
  * bytes per non-empty win-rate bin.
  *
  * <pre>
- * rw1 &lt;replica&gt; &lt;startedAtMillis&gt; &lt;alpha&gt; &lt;sliceMillis&gt;
+ * rw1 &lt;replica&gt; &lt;startedAtMillis&gt; &lt;alpha&gt; &lt;sliceMillis&gt; &lt;target&gt;
  * &lt;slice&gt; &lt;strong&gt; &lt;weak&gt; &lt;spendStrong&gt; &lt;spendWeak&gt; &lt;answeredStrong&gt; &lt;answeredWeak&gt; &lt;bin:count,...|-&gt;
  * ...
  * </pre>
+ *
+ * The target ({@code strong_share=0.3}) came later: a header without it reads as target unknown, so
+ * replicas of both builds keep merging during a rolling upgrade. (The builds before it read a
+ * header with it as another version's and leave it out until they are replaced.)
  */
 final class WindowCodec {
   private static final String VERSION = "rw1";
@@ -23,6 +27,9 @@ final class WindowCodec {
     StringBuilder sb = new StringBuilder(64 + s.slices().size() * 256);
     sb.append(VERSION).append(' ').append(s.replica()).append(' ').append(s.startedAtMillis()).append(' ')
         .append(s.alpha()).append(' ').append(s.sliceMillis());
+    if (s.target() != null) {
+      sb.append(' ').append(s.target());
+    }
     for (WindowSnapshot.Slice c : s.slices()) {
       sb.append('\n').append(c.index()).append(' ').append(c.strong()).append(' ').append(c.weak()).append(' ')
           .append(c.spendStrong()).append(' ').append(c.spendWeak()).append(' ').append(c.answeredStrong())
@@ -44,7 +51,7 @@ final class WindowCodec {
   static WindowSnapshot decode(String text) {
     String[] lines = text.split("\n");
     String[] head = lines[0].split(" ");
-    if (head.length != 5 || !head[0].equals(VERSION)) {
+    if (head.length < 5 || head.length > 6 || !head[0].equals(VERSION)) {
       throw new IllegalArgumentException("not a " + VERSION + " window");
     }
     List<WindowSnapshot.Slice> slices = new ArrayList<>(lines.length - 1);
@@ -75,6 +82,6 @@ final class WindowCodec {
           Double.parseDouble(f[3]), Double.parseDouble(f[4]), Long.parseLong(f[5]), Long.parseLong(f[6]), bins, counts));
     }
     return new WindowSnapshot(head[1], Long.parseLong(head[2]), Double.parseDouble(head[3]), Long.parseLong(head[4]),
-        slices);
+        head.length == 6 ? head[5] : null, slices);
   }
 }

@@ -364,6 +364,36 @@ class TargetControllerTest {
     assertEquals(1, mine.replicas(), "the other replica is not merged");
   }
 
+  /**
+   * Replicas given different targets for one router (a config rolled out to some of them) each steer
+   * the merged traffic to their own value and pull α apart; they used to merge silently. A replica
+   * of an older build, whose window does not say its target, is merged as before.
+   */
+  @Test
+  void aReplicaHoldingAnotherTargetIsLeftOutAndSaidOnce() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController mine = new TargetController("mf", share(0.3, 0, 1, 0.5), clock);
+    TargetController other = new TargetController("mf", share(0.6, 0, 1, 0.8), clock);
+    TargetController same = new TargetController("mf", share(0.3, 0, 1, 0.5), clock);
+    for (int i = 0; i < 100; i++) {
+      other.decided(0.99, Route.STRONG);
+      mine.decided(0.1, Route.WEAK);
+    }
+    WindowSnapshot o = other.snapshot();
+    WindowSnapshot older = new WindowSnapshot("r9-old", o.startedAtMillis(), 0.5, o.sliceMillis(), null, List.of());
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      for (int i = 0; i < 3; i++) {
+        clock.advance(1000);
+        mine.tick(mine.snapshot(), List.of(other.snapshot(), same.snapshot(), older));
+      }
+      String text = log.text();
+      assertTrue(text.contains("holds another target (strong_share=0.6, this one strong_share=0.3)"), text);
+      assertEquals(text.indexOf("another target"), text.lastIndexOf("another target"), "said once: " + text);
+    }
+    assertEquals(3, mine.replicas(), "itself, the one with its target and the one that does not say");
+    assertEquals(0.0, mine.observedShare(), "the other target's strong decisions are not merged");
+  }
+
   @Test
   void aBudgetWithDecisionsButNoMeteredAnswerSaysItIsBlindUntilOneIsMetered() {
     ManualClock clock = new ManualClock(T0);

@@ -46,7 +46,7 @@ class RedisStateStoreTest {
   }
 
   private static WindowSnapshot window(String replica, double alpha, long strong) {
-    return new WindowSnapshot(replica, 1_000L, alpha, 5_000, List.of(
+    return new WindowSnapshot(replica, 1_000L, alpha, 5_000, "strong_share=0.3", List.of(
         new WindowSnapshot.Slice(41, strong, 7, 0.25, 0.01, strong, 7, new int[] {3, 700}, new long[] {2, strong}),
         new WindowSnapshot.Slice(42, 0, 1, 0, 0, 0, 0, new int[0], new long[0])));
   }
@@ -135,6 +135,22 @@ class RedisStateStoreTest {
       try (Jedis j = redis.client()) {
         assertEquals(java.util.Set.of("rb"), j.smembers("routewise:replicas:mf"));
       }
+    }
+  }
+
+  /** A window this build cannot read (another version's) is left out of the merge, and said once. */
+  @Test
+  void anUnreadableWindowIsLeftOutAndSaidOnce() throws Exception {
+    try (RedisStateStore a = new RedisStateStore(config(redis.url(), 1000)); Jedis j = redis.client();
+        io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      j.sadd("routewise:replicas:sw", "r-next");
+      j.set("routewise:window:sw:r-next", "rw2 r-next 1000 0.5 5000 strong_share=0.3 extra");
+      for (int i = 0; i < 3; i++) {
+        assertEquals(List.of(), a.exchange("sw", window("ra", 0.4, 5)));
+      }
+      String text = log.text();
+      assertTrue(text.contains("replica r-next's window for router-sw-auto is not one this build reads"), text);
+      assertEquals(text.indexOf("r-next's window"), text.lastIndexOf("r-next's window"), "said once: " + text);
     }
   }
 

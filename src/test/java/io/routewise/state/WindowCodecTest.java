@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class WindowCodecTest {
   @Test
   void aWindowSurvivesItsTextFormExactly() {
-    WindowSnapshot w = new WindowSnapshot("r12-abc", 1_733_300_000_123L, 0.6173, 5_000, List.of(
+    WindowSnapshot w = new WindowSnapshot("r12-abc", 1_733_300_000_123L, 0.6173, 5_000, "usd_per_hour=12.5", List.of(
         new WindowSnapshot.Slice(346_660_000, 30, 70, 0.0123456789, 1e-7, 29, 70, new int[] {0, 512, 1025},
             new long[] {1, 98, 1}),
         new WindowSnapshot.Slice(346_660_001, 0, 0, 0, 0, 0, 0, new int[0], new long[0])));
@@ -20,6 +20,7 @@ class WindowCodecTest {
     assertEquals(w.startedAtMillis(), back.startedAtMillis());
     assertEquals(w.alpha(), back.alpha());
     assertEquals(5_000, back.sliceMillis());
+    assertEquals("usd_per_hour=12.5", back.target());
     assertEquals(2, back.slices().size());
     WindowSnapshot.Slice s = back.slices().get(0);
     assertEquals(346_660_000, s.index());
@@ -29,6 +30,15 @@ class WindowCodecTest {
     assertArrayEquals(new int[] {0, 512, 1025}, s.bins());
     assertArrayEquals(new long[] {1, 98, 1}, s.counts());
     assertEquals(0, back.slices().get(1).bins().length);
+  }
+
+  /** A replica of the build before targets were exchanged: merged as before, its target unknown. */
+  @Test
+  void aWindowWithoutItsTargetReadsAsUnknown() {
+    WindowSnapshot back = WindowCodec.decode("rw1 r7-old 1000 0.5 5000\n41 3 7 0.25 0.01 3 7 3:2,700:1");
+    assertEquals("r7-old", back.replica());
+    assertEquals(null, back.target());
+    assertEquals(10, back.slices().get(0).strong() + back.slices().get(0).weak());
   }
 
   @Test
