@@ -119,6 +119,8 @@ public final class LabelCommand implements Callable<Integer> {
    * model), or the judge gave no rating in its first {@link #JUDGE_TRIES} tries.
    */
   private volatile String stopped;
+  /** Answers bought in earlier runs that the judge did not rate: rated now, not bought again. */
+  private UnratedAnswers unrated;
 
   /** One labeled upstream: its client, the id its outcomes are written under, and what it cost. */
   private record Labeled(UpstreamConfig config, UpstreamClient client, String modelId, Tally tally) {}
@@ -212,6 +214,7 @@ public final class LabelCommand implements Callable<Integer> {
     long toComplete = todo.stream().filter(p -> written0.containsKey(p.get("id").asText())).count();
     long calls = todo.stream().mapToLong(p -> missing(written0.get(p.get("id").asText()), outcomeIds.values())).sum();
 
+    unrated = UnratedAnswers.open(output);
     OkHttpClient http = HttpClients.shared(cfg.client());
     List<UpstreamConfig> called = new ArrayList<>(chosen);
     called.add(judgeUpstream);
@@ -226,11 +229,13 @@ public final class LabelCommand implements Callable<Integer> {
       UpstreamClient judgeClient = new UpstreamClient(judgeUpstream, http, timeouts, UpstreamListener.NONE);
       Tally judgeTally = new Tally();
       String judgeAs = judgeModel != null ? judgeModel : judgeUpstream.model();
-      System.err.printf(Locale.ROOT, "labeling %d prompts (%d already in %s%s) with %s, judged by %s (%s): up to %d calls%n",
+      System.err.printf(Locale.ROOT, "labeling %d prompts (%d already in %s%s) with %s, judged by %s (%s): up to %d calls%s%n",
           todo.size(), prompts.size() - todo.size(), output,
           toComplete > 0 ? "; " + toComplete + " more there lack some outcomes, asked only for those" : "",
           String.join(", ", labeled.stream().map(l -> l.config().name() + " as " + l.modelId()).toList()),
-          judgeUpstream.name(), judgeAs, 2L * calls);
+          judgeUpstream.name(), judgeAs, 2L * calls,
+          unrated.size() > 0 ? "; " + unrated.size() + " answers an earlier run bought and the judge did not rate ("
+              + UnratedAnswers.fileFor(output).getFileName() + ") go to the judge again, not bought again" : "");
       AtomicLong written = new AtomicLong();
       AtomicLong empty = new AtomicLong();
       java.util.concurrent.atomic.AtomicReference<Exception> failed = new java.util.concurrent.atomic.AtomicReference<>();
@@ -293,6 +298,13 @@ public final class LabelCommand implements Callable<Integer> {
                 + "of their own, which train and the next run merge");
           }
         }
+        try {
+          // interrupted: its lines stay as written, the next run reads them
+          unrated.close(!interrupted.get(), prompts.stream().collect(java.util.stream.Collectors.toMap(
+              p -> p.get("id").asText(), p -> p.get("prompt").asText())));
+        } catch (IOException e) {
+          System.err.println(UnratedAnswers.fileFor(output) + ": not rewritten (" + e.getMessage() + ")");
+        }
         if (!interrupted.get()) {
           report(labeled, judgeUpstream, judgePriced, judgeTally, written.get(), empty.get());
         }
@@ -321,7 +333,8 @@ public final class LabelCommand implements Callable<Integer> {
         // a script must know the file is not finished; its own status, since some failures (a prompt too long for
         // a model, a judge that gives no rating) come back on every rerun, and a loop until 0 would pay for ever
         System.out.println("INCOMPLETE: some outcomes are missing (the warnings above); run the same command again "
-            + "to ask only for those");
+            + "to ask only for those" + (unrated.size() > 0 ? " (the " + unrated.size() + " answers the judge did not rate are "
+            + "kept in " + UnratedAnswers.fileFor(output) + ": they go to the judge again, not bought again)" : ""));
         return 3;
       }
       return 0;
@@ -333,7 +346,7 @@ public final class LabelCommand implements Callable<Integer> {
 
   /** Every labeled upstream answers the prompt, the judge rates each answer: its outcomes line. */
   private ObjectNode label(ObjectNode prompt, List<Labeled> labeled, UpstreamClient judgeClient, String judgeAs,
-      Tally judgeTally, ObjectNode before) throws InterruptedException {
+      Tally judgeTally, ObjectNode before) throws InterruptedException, IOException {
     ObjectNode line = JSON.createObjectNode();
     line.set("id", prompt.get("id"));
     if (prompt.hasNonNull("source")) {
@@ -355,7 +368,9 @@ public final class LabelCommand implements Callable<Integer> {
       }
       ObjectNode ask = JSON.createObjectNode().put("model", l.config().model()).put("max_tokens", maxTokens);
       ask.putArray("messages").addObject().put("role", "user").put("content", question);
-      Optional<String> answer = chat(l.client(), ask, l.tally());
+      String id = prompt.get("id").asText();
+      String kept = unrated.answer(id, l.modelId(), question);
+      Optional<String> answer = kept != null ? Optional.of(kept) : chat(l.client(), ask, l.tally());
       if (answer.isEmpty()) {
         continue;
       }
@@ -366,18 +381,23 @@ public final class LabelCommand implements Callable<Integer> {
       Optional<String> verdict = chat(judgeClient, grade, judgeTally);
       Optional<Double> rating = verdict.flatMap(LabelCommand::rating);
       if (rating.isEmpty()) {
+        unrated.keep(id, l.modelId(), question, answer.get()); // paid for: the next run rates it without buying it
         if (verdict.isPresent()) { // an unreachable judge is counted by chat
           judgeTally.fail("no rating [[1..10]] in the judge's reply to an answer of " + l.config().name());
         }
         if (judgeTally.judged.get() == 0 && judgeTally.failed.get() >= JUDGE_TRIES && stopped == null) {
           // the answers are paid for and thrown away while the judge gives nothing: stop buying them
           stopped = "the judge gave no rating in its first " + JUDGE_TRIES + " tries (first: " + judgeTally.firstFailure
-              + "), so the answers it could not rate were paid for and dropped";
+              + "); the answers it could not rate are kept in " + UnratedAnswers.fileFor(output).getFileName()
+              + " and go to the judge again on the next run";
         }
         if (stopped != null) {
           break;
         }
         continue;
+      }
+      if (kept != null) {
+        unrated.rated(id, l.modelId(), question);
       }
       judgeTally.judged.incrementAndGet();
       double score = (rating.get() - 1) / 9;

@@ -414,6 +414,46 @@ class LabelCommandTest {
     assertTrue(bought <= LabelCommand.JUDGE_TRIES, bought + " of 30 answers bought for a judge that rates none");
   }
 
+  /**
+   * An answer the judge could not rate was thrown away, and the rerun bought it again. It is kept
+   * beside the output, and the rerun only asks the judge; for another prompt text under the same id
+   * it is bought afresh, and the file goes once nothing in it is unrated.
+   */
+  @Test
+  void anAnswerTheJudgeDidNotRateIsRatedOnTheRerunWithoutBuyingItAgain() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"u\", \"prompt\": \"an unjudgeable question\"}\n"
+        + "{\"id\": \"v\", \"prompt\": \"another unjudgeable question\"}\n{\"id\": \"w\", \"prompt\": \"fine\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    LearnedRoutersEndToEndTest.Run first = label(config(), input, output);
+    assertEquals(3, first.code(), first.err() + first.out());
+    Path kept = tmp.resolve("labels.jsonl.unrated");
+    assertEquals(6, Files.readAllLines(kept).size(), "u and v: three answers each");
+    assertTrue(first.out().contains("the 6 answers the judge did not rate are kept in " + kept), first.out());
+
+    // the judge rates again; v's prompt was edited, so its old answers are not its answers
+    wm.listAllStubMappings().getMappings().stream()
+        .filter(m -> m.getRequest().getBodyPatterns() != null
+            && m.getRequest().getBodyPatterns().toString().contains("unjudgeable"))
+        .toList().forEach(wm::removeStub);
+    wm.resetRequests();
+    Files.writeString(input, "{\"id\": \"u\", \"prompt\": \"an unjudgeable question\"}\n"
+        + "{\"id\": \"v\", \"prompt\": \"another unjudgeable question, edited\"}\n{\"id\": \"w\", \"prompt\": \"fine\"}\n");
+    LearnedRoutersEndToEndTest.Run again = label(config(), input, output);
+    assertEquals(0, again.code(), again.err() + again.out());
+    assertTrue(again.err().contains("6 answers an earlier run bought and the judge did not rate (labels.jsonl.unrated)"
+        + " go to the judge again"), again.err());
+    for (String name : List.of("strong", "mini", "weak")) {
+      wm.verify(0, postRequestedFor(urlEqualTo("/" + name + "/v1/chat/completions")).withRequestBody(containing("an unjudgeable")));
+      wm.verify(1, postRequestedFor(urlEqualTo("/" + name + "/v1/chat/completions")).withRequestBody(containing("edited")));
+    }
+    wm.verify(6, postRequestedFor(urlEqualTo("/judge/v1/chat/completions")));
+    assertEquals(Map.of("gpt-4o", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
+        byId(output).get("u").outcomes(), "the kept answers, rated");
+    assertEquals(3, byId(output).get("v").outcomes().size());
+    assertFalse(Files.exists(kept), "nothing left unrated");
+  }
+
   /** A prompt of megabytes (a pasted log) was sent to every upstream and the judge: dollars for one label. */
   @Test
   void aPromptLongerThanTheLimitIsLeftOutAndSaid() throws Exception {
