@@ -41,12 +41,16 @@ public final class DatasetReader {
    * A file's outcomes-format records in order, lines of one id merged into the first: a labeling run
    * cut off while completing a prompt leaves a second line of its id, with the later outcomes (they win).
    * Counted twice, its earlier outcomes would weigh double in training, and could fall on both sides of a
-   * hold-out. One id with two prompts is an error.
+   * hold-out. One id with two prompts is an error, and so is an id given twice to lines without outcomes
+   * (prompts to score or calibrate on: a file concatenated twice would count each prompt twice; a
+   * prompt without an id, named by its text, may repeat, as traffic does).
    */
   private static final class OneFile {
     final Path file;
     final List<PromptRecord> records = new ArrayList<>();
     final Map<String, Integer> byId = new HashMap<>();
+    /** Lines without outcomes, by their given id: the line it was first given on. */
+    final Map<String, Integer> promptLines = new HashMap<>();
 
     OneFile(Path file) {
       this.file = file;
@@ -54,6 +58,12 @@ public final class DatasetReader {
 
     void add(int line, JsonNode node) throws IOException {
       PromptRecord r = record(file, line, node);
+      if (node.hasNonNull("id") && !node.has("outcomes")) {
+        Integer earlier = promptLines.putIfAbsent(r.id(), line);
+        if (earlier != null) {
+          throw new IOException(file + ": line " + line + ": id '" + r.id() + "' is line " + earlier + "'s too");
+        }
+      }
       Integer at = node.hasNonNull("id") && node.has("outcomes") ? byId.putIfAbsent(r.id(), records.size()) : null;
       if (at == null) {
         records.add(r);

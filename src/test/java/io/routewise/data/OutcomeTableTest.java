@@ -73,6 +73,26 @@ class OutcomeTableTest {
     assertTrue(e.getMessage().contains("line 2: id 'q' is an earlier line's, with another prompt"), e.getMessage());
   }
 
+  /**
+   * Prompts to score or calibrate on: an id given twice (a file concatenated twice) counted each of
+   * its prompts twice in calibrate's shares, and gave score two rows of one id. Text without an id
+   * repeats as traffic does.
+   */
+  @Test
+  void anIdGivenTwiceToPromptsIsRefusedButRepeatedTextIsTraffic() throws Exception {
+    Path prompts = Files.writeString(tmp.resolve("prompts.jsonl"), """
+        {"prompt": "hi"}
+        {"prompt": "hi"}
+        {"id": "a", "prompt": "what is 2 + 2?"}
+        {"id": "b", "prompt": "why?"}
+        """);
+    assertEquals(4, DatasetReader.readPrompts(prompts).size());
+    Files.writeString(prompts, Files.readString(prompts) + "{\"id\": \"a\", \"prompt\": \"what is 2 + 2?\"}\n");
+    var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+        () -> DatasetReader.readPrompts(prompts));
+    assertTrue(e.getMessage().endsWith("line 5: id 'a' is line 3's too"), e.getMessage());
+  }
+
   @Test
   void aPromptWithoutAnIdIsNamedByItsTextAsLabelNamesIt() throws Exception {
     // score's output joins label's (and stays put when lines are added above it)
