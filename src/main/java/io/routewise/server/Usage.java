@@ -47,8 +47,9 @@ record Usage(long prompt, long completion) {
 
   /**
    * Whether {@code body} has the shape of one JSON object, what a chat completion is: its first and
-   * last bytes other than white space (and a BOM) are braces. Not a parse: invalid UTF-8 inside a
-   * string, which some clients read through, is the upstream's to answer for. A body shaped as
+   * last bytes other than white space (and a BOM) are braces, and its braces and brackets outside
+   * strings close in order (a body cut off after an inner brace does not). Not a parse: invalid UTF-8
+   * inside a string, which some clients read through, is the upstream's to answer for. A body shaped as
    * server-sent events (an upstream that streams under another content type) passes too.
    */
   static boolean looksLikeJson(byte[] body) {
@@ -64,9 +65,42 @@ record Usage(long prompt, long completion) {
       return false;
     }
     if (body[from] == '{') {
-      return body[to] == '}';
+      return body[to] == '}' && closes(body, from, to + 1);
     }
     return startsWith(body, from, "data:") || startsWith(body, from, "event:") || body[from] == ':';
+  }
+
+  /** Whether the brackets of {@code body[from, to)} outside strings close in order, the first one last. */
+  private static boolean closes(byte[] body, int from, int to) {
+    byte[] open = new byte[64];
+    int depth = 0;
+    boolean inString = false;
+    for (int i = from; i < to; i++) {
+      byte b = body[i];
+      if (inString) {
+        if (b == '\\') {
+          i++; // the escaped byte, a quote included
+        } else if (b == '"') {
+          inString = false;
+        }
+      } else if (b == '"') {
+        inString = true;
+      } else if (b == '{' || b == '[') {
+        if (depth == open.length) {
+          open = java.util.Arrays.copyOf(open, depth * 2);
+        }
+        open[depth++] = b;
+      } else if (b == '}' || b == ']') {
+        if (depth == 0 || open[depth - 1] != (b == '}' ? '{' : '[')) {
+          return false;
+        }
+        depth--;
+        if (depth == 0 && i != to - 1) {
+          return false; // the first object closed before the end: a second value follows
+        }
+      }
+    }
+    return depth == 0 && !inString;
   }
 
   private static boolean isSpace(byte b) {

@@ -236,7 +236,8 @@ class ChatCompletionsProxyTest {
   @Test
   void anAnswerThatIsNotAChatCompletionIsA502() throws Exception {
     for (String[] bad : new String[][] {{"text/html", "<html><body>Welcome to nginx!</body></html>"},
-        {"application/json", "{\"choices\": [ {\"message\": "}, {"application/json", ""}}) {
+        {"application/json", "{\"choices\": [ {\"message\": "}, {"application/json", ""},
+        {"application/json", "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"}{\"}}"}}) { // cut after a brace
       byte[] page = bad[1].getBytes(java.nio.charset.StandardCharsets.UTF_8);
       HttpResponse<String> r = fromJdkWeak(exchange -> {
         exchange.getResponseHeaders().add("Content-Type", bad[0]);
