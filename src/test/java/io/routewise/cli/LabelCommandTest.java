@@ -172,11 +172,9 @@ class LabelCommandTest {
   @Test
   void aPromptMissingSomeOutcomesIsCompletedOnARerunAskingOnlyThoseUpstreams() throws Exception {
     Path input = tmp.resolve("prompts.jsonl");
-    Files.writeString(input, "{\"id\": \"q\", \"prompt\": \"Why is the sky blue? mini breaks here\"}\n"
-        + "{\"id\": \"r\", \"prompt\": \"What is 2 + 2?\"}\n");
     Path output = tmp.resolve("labels.jsonl");
-    LearnedRoutersEndToEndTest.Run first = label(config(), input, output);
-    assertEquals(3, first.code(), first.err() + first.out());
+    LearnedRoutersEndToEndTest.Run first = labelIncomplete(input, output,
+        "{\"id\": \"q\", \"prompt\": \"Why is the sky blue? mini breaks here\"}\n{\"id\": \"r\", \"prompt\": \"What is 2 + 2?\"}\n");
     assertTrue(first.out().contains("WARNING: mini failed 1 of 2 answers"), first.out());
     assertEquals(Map.of("gpt-4o", 1.0, "llama-3.1-8b-instruct", 2.0 / 9), byId(output).get("q").outcomes());
 
@@ -211,6 +209,14 @@ class LabelCommandTest {
     assertEquals(0, none.code(), none.err());
     assertTrue(wm.getAllServeEvents().isEmpty());
     assertEquals(before, Files.readString(output));
+  }
+
+  /** A first run over {@code prompts} that leaves some outcomes missing (exit 3). */
+  private LearnedRoutersEndToEndTest.Run labelIncomplete(Path input, Path output, String prompts) throws Exception {
+    Files.writeString(input, prompts);
+    LearnedRoutersEndToEndTest.Run first = label(config(), input, output);
+    assertEquals(3, first.code(), first.err() + first.out());
+    return first;
   }
 
   private static Map<String, PromptRecord> byId(Path output) throws Exception {
@@ -422,11 +428,9 @@ class LabelCommandTest {
   @Test
   void anAnswerTheJudgeDidNotRateIsRatedOnTheRerunWithoutBuyingItAgain() throws Exception {
     Path input = tmp.resolve("prompts.jsonl");
-    Files.writeString(input, "{\"id\": \"u\", \"prompt\": \"an unjudgeable question\"}\n"
-        + "{\"id\": \"v\", \"prompt\": \"another unjudgeable question\"}\n{\"id\": \"w\", \"prompt\": \"fine\"}\n");
     Path output = tmp.resolve("labels.jsonl");
-    LearnedRoutersEndToEndTest.Run first = label(config(), input, output);
-    assertEquals(3, first.code(), first.err() + first.out());
+    LearnedRoutersEndToEndTest.Run first = labelIncomplete(input, output, "{\"id\": \"u\", \"prompt\": \"an unjudgeable question\"}\n"
+        + "{\"id\": \"v\", \"prompt\": \"another unjudgeable question\"}\n{\"id\": \"w\", \"prompt\": \"fine\"}\n");
     Path kept = tmp.resolve("labels.jsonl.unrated");
     assertEquals(6, Files.readAllLines(kept).size(), "u and v: three answers each");
     assertTrue(first.out().contains("the 6 answers the judge did not rate are kept in " + kept), first.out());
