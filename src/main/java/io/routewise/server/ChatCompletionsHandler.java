@@ -200,7 +200,7 @@ final class ChatCompletionsHandler {
         throw clientGone(ctx.res());
       }
       if (cooldowns != null && !spec.isDirect()) { // a named upstream's request may fail for reasons of its own
-        cooldowns.failed(upstream.name());
+        cooldowns.failed(upstream.name(), start);
       }
       if (mayFailOver && !e.isTimeout() && mayFailOverFrom(upstream)) {
         failures.failed(upstream.name(), "failover unreachable", e.detail());
@@ -224,10 +224,10 @@ final class ChatCompletionsHandler {
       boolean failedStatus = failedStatus(status);
       String contentType = response.header("Content-Type");
       boolean events = contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
-      boolean rateLimitUnread = !events && rateLimitUnread(status, spec);
+      boolean rateLimitUnread = rateLimitUnread(status, spec);
       if (cooldowns != null && !spec.isDirect() && !rateLimitUnread) {
         if (failedStatus) {
-          cooldowns.failed(upstream.name());
+          cooldowns.failed(upstream.name(), start);
         } else if (!events) { // a stream has answered once its first bytes come (relayStream)
           cooldowns.answered(upstream.name());
         }
@@ -235,7 +235,7 @@ final class ChatCompletionsHandler {
       if (mayFailOver && failedStatus && mayFailOverFrom(upstream)) {
         String said = errorText(response); // why (a refused key, which limit): the operator's only sight of it
         if (rateLimitUnread) {
-          countRateLimit(upstream, said);
+          countRateLimit(upstream, said, start);
         }
         response.close();
         if (response.clientGone()) {
@@ -283,6 +283,9 @@ final class ChatCompletionsHandler {
         res.setHeader("x-request-id", RequestIds.next());
       }
       if (events) {
+        if (rateLimitUnread) { // a 429 as a stream: not read here, so counted as a limit reached
+          cooldowns.failed(upstream.name(), start);
+        }
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
@@ -308,7 +311,7 @@ final class ChatCompletionsHandler {
     return forward(ctx, request, body, other, spec, received, false);
   }
 
-  /** A 429 the cooldown counts once its body is read (a whole answer's; a stream's counts at once). */
+  /** A 429 the cooldown counts once its body is read (a stream's is read only when it fails over). */
   private boolean rateLimitUnread(int status, RouteSpec spec) {
     return status == 429 && cooldowns != null && !spec.isDirect();
   }
@@ -319,11 +322,11 @@ final class ChatCompletionsHandler {
    * request's, and shows the upstream up. Counted as a failure, an SDK's two retries of one long
    * prompt cooled a quiet upstream and sent everyone's requests to its failover for the cooldown.
    */
-  private void countRateLimit(UpstreamClient upstream, String errorText) {
+  private void countRateLimit(UpstreamClient upstream, String errorText, long calledAt) {
     if (errorText.toLowerCase(Locale.ROOT).contains("request too large")) {
       cooldowns.answered(upstream.name());
     } else {
-      cooldowns.failed(upstream.name());
+      cooldowns.failed(upstream.name(), calledAt);
     }
   }
 
@@ -365,7 +368,7 @@ final class ChatCompletionsHandler {
       body = response.bodyBytes(maxResponseBytes, held::allocated);
     } catch (UpstreamResponse.TooLarge e) {
       if (rateLimitUnread(status, spec)) {
-        cooldowns.failed(upstream.name());
+        cooldowns.failed(upstream.name(), start);
       }
       upstream.listener().completed(upstream.name(), status, "too_large", System.nanoTime() - start);
       ApiException error =
@@ -379,7 +382,7 @@ final class ChatCompletionsHandler {
         throw clientGone(res);
       }
       if (rateLimitUnread(status, spec)) {
-        cooldowns.failed(upstream.name());
+        cooldowns.failed(upstream.name(), start);
       }
       upstream.listener().completed(upstream.name(), status, "body_failed", System.nanoTime() - start);
       throw failed(upstream, upstream.brokeOff(e, response.timedOut()));
@@ -409,7 +412,8 @@ final class ChatCompletionsHandler {
       }
     } else if (status >= 400) {
       if (rateLimitUnread(status, spec)) {
-        countRateLimit(upstream, new String(body, 0, Math.min(body.length, 4096), java.nio.charset.StandardCharsets.UTF_8));
+        countRateLimit(upstream, new String(body, 0, Math.min(body.length, 4096), java.nio.charset.StandardCharsets.UTF_8),
+            start);
       }
       body = AccountIds.masked(body);
     }
@@ -459,7 +463,7 @@ final class ChatCompletionsHandler {
           break;
         }
         if (awaitingFirstBytes) {
-          cooldowns.failed(upstream.name());
+          cooldowns.failed(upstream.name(), start);
         }
         // Headers are gone already: tell the client in the stream itself, then end it.
         outcome = response.timedOut() ? "timeout" : "stream_failed";

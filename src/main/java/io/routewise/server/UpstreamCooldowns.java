@@ -58,7 +58,13 @@ final class UpstreamCooldowns {
     if (now - until < 0) {
       return true;
     }
-    return !s.coolUntil.compareAndSet(until, now + s.tryNanos);
+    long hold = now + s.tryNanos;
+    if (!s.coolUntil.compareAndSet(until, hold)) {
+      return true;
+    }
+    s.tryStartedAt.set(now);
+    s.tryHold.set(hold);
+    return false;
   }
 
   /** Whether {@code upstream} cools now (a try in flight included), without taking its next try. */
@@ -78,8 +84,11 @@ final class UpstreamCooldowns {
     return states.get(upstream).coolUntil.get() == NOT_COOLING ? 0 : 1;
   }
 
-  /** A call to {@code upstream} failed: unreachable, timed out, 429, 5xx, 401, 403, or a stream cut off before its first byte. */
-  void failed(String upstream) {
+  /**
+   * A call to {@code upstream}, sent at {@code calledAt} (the clock's time), failed: unreachable,
+   * timed out, 429, 5xx, 401, 403, or a stream cut off before its first byte.
+   */
+  void failed(String upstream, long calledAt) {
     State s = states.get(upstream);
     int inARow = s.failures.incrementAndGet();
     long now = clock.getAsLong();
@@ -87,8 +96,12 @@ final class UpstreamCooldowns {
       return;
     }
     long until = now + cooldownNanos;
-    // never shortens a hold already set: a try in flight keeps the way for its whole time limit
-    long previous = s.coolUntil.getAndUpdate(u -> u == NOT_COOLING || u - until < 0 ? until : u);
+    // The try's failure (a call sent since the try began: no other gets through during its hold)
+    // starts a fresh cooldown; kept, its hold (twice the timeouts, minutes by default) was the
+    // cooldown after every failed try. Another call's failure, sent before, never shortens a hold.
+    long tryHold = s.tryHold.get();
+    boolean theTry = calledAt - s.tryStartedAt.get() >= 0;
+    long previous = s.coolUntil.getAndUpdate(u -> u == NOT_COOLING || u - until < 0 || (theTry && u == tryHold) ? until : u);
     if (previous == NOT_COOLING && clock.getAsLong() - s.lastAnswered.get() < QUIET.toNanos()) {
       s.coolUntil.compareAndSet(until, NOT_COOLING); // an answer came meanwhile: not down after all
       return;
@@ -121,10 +134,14 @@ final class UpstreamCooldowns {
     final AtomicInteger failures = new AtomicInteger();
     final AtomicLong lastAnswered;
     final AtomicLong coolUntil = new AtomicLong(NOT_COOLING);
+    /** When the last try was let through, and the hold it set ({@code coolUntil} while it is in flight). */
+    final AtomicLong tryStartedAt;
+    final AtomicLong tryHold = new AtomicLong(NOT_COOLING);
 
     State(long tryNanos, long now) {
       this.tryNanos = tryNanos;
       this.lastAnswered = new AtomicLong(now);
+      this.tryStartedAt = new AtomicLong(now + Long.MAX_VALUE / 2); // no try yet: after any call
     }
   }
 }

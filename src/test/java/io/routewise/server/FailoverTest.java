@@ -307,6 +307,15 @@ class FailoverTest {
     assertTrue(m.contains("routewise_upstream_cooling{upstream=\"strong\"} 0.0"), m);
     assertTrue(m.contains("routewise_upstream_cooling{upstream=\"weak\"} 0.0"), m);
 
+    // nor when it comes as an event stream (the message is read when failing over)
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(429)
+        .withHeader("Content-Type", "text/event-stream").withBody("{\"error\":{\"message\":\"" + tooLarge + "\"}}")));
+    answer(weak, 200, "weak-model");
+    Thread.sleep(1100);
+    for (int i = 0; i < 4; i++) {
+      assertEquals("strong 429", chat("router-random-0").headers().firstValue("x-routewise-failover").orElseThrow());
+    }
+
     tooLarge(strong, "Rate limit reached for gpt-4o in organization org-AbCdEfGh12345678IjKlMnOp on requests per min");
     Thread.sleep(1100);
     for (int i = 0; i < 3; i++) {

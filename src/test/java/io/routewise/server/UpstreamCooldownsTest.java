@@ -23,19 +23,24 @@ class UpstreamCooldownsTest {
     now.addAndGet(d.toNanos());
   }
 
+  /** A call sent now fails at once. */
+  private void fail(String upstream) {
+    cooldowns.failed(upstream, now.get());
+  }
+
   private void failThrice(String upstream) {
     for (int i = 0; i < 3; i++) {
-      cooldowns.failed(upstream);
+      fail(upstream);
     }
   }
 
   @Test
   void threeFailuresInARowWithNoAnswerForASecondCoolAnUpstreamAndOneTryAfterTheCooldownDecides() {
     advance(Duration.ofSeconds(5));
-    cooldowns.failed("strong");
-    cooldowns.failed("strong");
+    fail("strong");
+    fail("strong");
     assertFalse(cooldowns.skip("strong"), "two failures are not an outage");
-    cooldowns.failed("strong");
+    fail("strong");
     assertTrue(cooldowns.skip("strong"));
     assertTrue(cooldowns.cooling("strong"));
     assertFalse(cooldowns.cooling("weak"));
@@ -55,7 +60,7 @@ class UpstreamCooldownsTest {
     assertTrue(cooldowns.skip("strong"), "a try may take strong's 30 s: no second one before");
     assertEquals(1, cooldowns.coolingGauge("strong"));
 
-    cooldowns.failed("strong"); // the try failed: cooling again, no new log line
+    fail("strong"); // the try failed: cooling again, no new log line
     assertTrue(cooldowns.skip("strong"));
     assertEquals(1, logged.size());
     advance(Duration.ofSeconds(11));
@@ -70,6 +75,26 @@ class UpstreamCooldownsTest {
     assertTrue(cooldowns.skip("strong"));
   }
 
+  /**
+   * A try that fails at once starts a fresh cooldown. It kept the try's hold (its time limit, twice
+   * the timeouts: over four minutes by default), so one failed try skipped a recovering upstream for
+   * that long instead of the cooldown.
+   */
+  @Test
+  void aTryThatFailsStartsAFreshCooldownNotItsWholeHold() {
+    advance(Duration.ofSeconds(5));
+    failThrice("strong");
+    advance(Duration.ofSeconds(10));
+    assertFalse(cooldowns.skip("strong"), "the try");
+    long tried = now.get();
+    advance(Duration.ofSeconds(1));
+    cooldowns.failed("strong", tried); // the try: 503 in a second
+    advance(Duration.ofSeconds(9));
+    assertTrue(cooldowns.skip("strong"));
+    advance(Duration.ofSeconds(1));
+    assertFalse(cooldowns.skip("strong"), "the next try, a cooldown after the failed one, not its 30 s hold");
+  }
+
   /** On a busy upstream a few errors in a row among many answers are not an outage. */
   @Test
   void failuresInARowRightAfterAnAnswerDoNotCool() {
@@ -81,7 +106,7 @@ class UpstreamCooldownsTest {
     }
     assertFalse(cooldowns.skip("weak"));
     advance(Duration.ofMillis(600)); // a second with no answer: then the next failure cools it
-    cooldowns.failed("weak");
+    fail("weak");
     assertTrue(cooldowns.skip("weak"));
   }
 
@@ -90,7 +115,7 @@ class UpstreamCooldownsTest {
     failThrice("strong");
     assertFalse(cooldowns.skip("strong"), "not yet a second since the start");
     advance(Duration.ofSeconds(1));
-    cooldowns.failed("strong");
+    fail("strong");
     assertTrue(cooldowns.skip("strong"));
   }
 
@@ -101,8 +126,9 @@ class UpstreamCooldownsTest {
     failThrice("strong");
     advance(Duration.ofSeconds(10));
     assertFalse(cooldowns.skip("strong")); // the try: holds the way for strong's 30 s
+    long before = now.get() - Duration.ofSeconds(12).toNanos();
     advance(Duration.ofSeconds(1));
-    cooldowns.failed("strong");
+    cooldowns.failed("strong", before);
     advance(Duration.ofSeconds(11));
     assertTrue(cooldowns.skip("strong"), "still the first try's time: no second try yet");
   }
