@@ -469,7 +469,7 @@ final class ChatCompletionsHandler {
         outcome = response.timedOut() ? "timeout" : "stream_failed";
         UpstreamException failure = upstream.brokeOff(e, response.timedOut());
         failures.failed(upstream.name(), "stream " + streamErrorCode(failure), failure.detail());
-        finishQuietly(masking, sink);
+        masking.discard(); // part of a line: of no use, and it would run into the error event's line
         if (usageFilter != null) {
           writeQuietly(out, usageFilter.finish()); // what came before the failure, as it came
         }

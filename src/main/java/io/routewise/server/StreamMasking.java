@@ -7,8 +7,9 @@ import java.io.IOException;
  * at a time: a read that ends inside a line holds that part back until the line's end comes, so an
  * event split over two reads (at any byte, an id's middle included) is masked whole. Holding part of
  * a line delays nothing a client can use: an SSE client acts on an event only once its line is
- * complete. A read that ends at a line's end, as nearly every one of a stream does, passes straight
- * through. A line longer than {@link #MAX_HELD} goes on as it comes, as before.
+ * complete. A read passes on without a copy up to its last line end; only the part after it (none,
+ * for nearly every read of a stream) is copied. A line longer than {@link #MAX_HELD} goes on as it
+ * comes, as before.
  */
 final class StreamMasking {
   static final int MAX_HELD = 64 * 1024;
@@ -27,37 +28,67 @@ final class StreamMasking {
     if (n <= 0) {
       return;
     }
-    if (heldLength == 0 && isLineEnd(buf[n - 1])) {
-      emit(buf, n, sink);
-      return;
+    int from = 0;
+    if (heldLength > 0) { // the held line's end, then the rest as a read of its own
+      int end = 0;
+      while (end < n && !isLineEnd(buf[end])) {
+        end++;
+      }
+      if (end == n) {
+        hold(buf, 0, n);
+        if (heldLength > MAX_HELD) {
+          finish(sink); // a line this long goes on as it comes
+        }
+        return;
+      }
+      hold(buf, 0, end + 1);
+      finish(sink);
+      from = end + 1;
     }
-    byte[] joined = new byte[heldLength + n];
-    System.arraycopy(held, 0, joined, 0, heldLength);
-    System.arraycopy(buf, 0, joined, heldLength, n);
-    int cut = joined.length;
-    while (cut > 0 && !isLineEnd(joined[cut - 1])) {
+    int cut = n;
+    while (cut > from && !isLineEnd(buf[cut - 1])) {
       cut--;
     }
-    if (joined.length - cut > MAX_HELD) {
-      cut = joined.length;
+    if (n - cut > MAX_HELD) {
+      cut = n;
     }
-    heldLength = joined.length - cut;
-    if (held.length < heldLength) {
-      held = new byte[Math.max(heldLength, 256)];
+    if (cut > from) {
+      if (from == 0) {
+        emit(buf, cut, sink); // the usual read: no copy
+      } else {
+        emit(java.util.Arrays.copyOfRange(buf, from, cut), cut - from, sink);
+      }
     }
-    System.arraycopy(joined, cut, held, 0, heldLength);
-    if (cut > 0) {
-      emit(joined, cut, sink);
-    }
+    hold(buf, cut, n);
   }
 
-  /** Writes a last line that came without its end (the stream ended or broke off). */
+  /** Writes a last line that came without its end (the stream ended). */
   void finish(Sink sink) throws IOException {
     if (heldLength > 0) {
       int length = heldLength;
       heldLength = 0;
       emit(held, length, sink);
     }
+  }
+
+  /**
+   * Drops a line held without its end (the stream broke off): an SSE client cannot use part of a
+   * line, and written before routewise's error event it would run into that event's line.
+   */
+  void discard() {
+    heldLength = 0;
+  }
+
+  private void hold(byte[] buf, int from, int to) {
+    int length = to - from;
+    if (length == 0) {
+      return;
+    }
+    if (held.length < heldLength + length) {
+      held = java.util.Arrays.copyOf(held, Math.max(heldLength + length, Math.max(256, held.length * 2)));
+    }
+    System.arraycopy(buf, from, held, heldLength, length);
+    heldLength += length;
   }
 
   private static void emit(byte[] bytes, int length, Sink sink) throws IOException {

@@ -336,15 +336,51 @@ class ChatCompletionsProxyTest {
     assertFalse(r.body().contains("AbCdEfGh"), r.body());
   }
 
-  /** A one-shot upstream that answers a stream and ends it by closing the connection; its port. */
-  private static int closeDelimited(String events) throws Exception {
+  /**
+   * The same event split inside the org id, in two writes 100 ms apart (two reads of the relay), with
+   * and without the usage chunk filter: the part after the split went to the client in clear.
+   */
+  @Test
+  void anErrorEventSplitBetweenReadsIsMaskedWhole() throws Exception {
+    String chunk = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"hel\"},\"finish_reason\":null}]}\n\n";
+    String error = "data: {\"error\":{\"message\":\"Rate limit reached in organization org-AbCdEfGh12345678IjKlMnOp"
+        + " (project proj_AbCdEfGh12345678IjKlMnOp)\",\"type\":\"requests\"}}\n\n";
+    int split = error.indexOf("IjKl");
+    for (String streamUsage : List.of("false", "true")) {
+      int port = closeDelimited(chunk + error.substring(0, split), error.substring(split) + "data: [DONE]\n\n");
+      String url = "http://127.0.0.1:" + port + "/v1";
+      try (ProxyFixture g = ProxyFixture.edited("", yaml -> yaml.replaceFirst("(weak: \\{base_url: \")[^\"]*\"",
+          "$1" + url + "\", stream_usage: " + streamUsage))) {
+        HttpResponse<String> r = g.post("/v1/chat/completions", "{\"model\":\"router-random-1\",\"stream\":true,"
+            + "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+        assertEquals(200, r.statusCode());
+        assertTrue(r.body().startsWith(chunk), r.body());
+        assertTrue(r.body().contains("in organization org-*** (project proj_***)"), streamUsage + ": " + r.body());
+        assertFalse(r.body().contains("IjKlMnOp"), streamUsage + ": " + r.body());
+      }
+    }
+  }
+
+  /**
+   * A one-shot upstream that answers a stream, each of {@code parts} in a write of its own 100 ms
+   * after the one before, and ends it by closing the connection; its port.
+   */
+  private static int closeDelimited(String... parts) throws Exception {
     java.net.ServerSocket server = new java.net.ServerSocket(0, 5, java.net.InetAddress.getLoopbackAddress());
     Thread.ofVirtual().start(() -> {
       try (server; java.net.Socket s = server.accept()) {
         io.routewise.RawHttp.readHead(s.getInputStream());
-        s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-            + events).getBytes(java.nio.charset.StandardCharsets.UTF_8));
-      } catch (java.io.IOException ignored) {
+        s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        for (int i = 0; i < parts.length; i++) {
+          if (i > 0) {
+            Thread.sleep(100);
+          }
+          s.getOutputStream().write(parts[i].getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          s.getOutputStream().flush();
+        }
+      } catch (java.io.IOException | InterruptedException ignored) {
         // the test reads what arrived
       }
     });

@@ -375,6 +375,20 @@ class PassthroughTest {
         + " ms, the end after " + (endAt - start) / 1_000_000 + " ms");
   }
 
+  /** An error event that reaches routewise in two reads, split inside the org id, is masked whole. */
+  @Test
+  void anErrorEventSplitBetweenReadsIsMaskedWhole() throws Exception {
+    start("strong");
+    String id = "AbCdEfGh12345678IjKlMnOpQrStUvWx".repeat(2); // the body's middle lies inside it
+    String events = "data: {\"error\":{\"message\":\"Rate limit reached in organization org-" + id + "\"}}\n\n";
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/responses")).willReturn(aResponse()
+        .withHeader("Content-Type", "text/event-stream").withBody(events).withChunkedDribbleDelay(2, 300)));
+    HttpResponse<String> r = http.send(to("/v1/responses").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gpt-4o\",\"input\":\"hi\",\"stream\":true}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals("data: {\"error\":{\"message\":\"Rate limit reached in organization org-***\"}}\n\n", r.body());
+  }
+
   @Test
   void routewisesOwnEndpointsAndDotSegmentsAreNotPassedOn() throws Exception {
     start("strong");

@@ -50,13 +50,28 @@ class StreamMaskingTest {
   }
 
   @Test
-  void readsEndingAtALineEndPassAsTheyAre() throws Exception {
+  void theCompleteLinesOfAReadPassWithoutACopy() throws Exception {
     StreamMasking masking = new StreamMasking();
     List<byte[]> written = new ArrayList<>();
     byte[] read = TOKENS.getBytes(StandardCharsets.UTF_8);
     masking.relay(read, read.length, (bytes, len) -> written.add(bytes));
     assertEquals(1, written.size());
     assertSame(read, written.get(0), "no copy on the usual read");
+    byte[] cut = (TOKENS + "data: {\"cho").getBytes(StandardCharsets.UTF_8); // a backlog read ends anywhere
+    masking.relay(cut, cut.length, (bytes, len) -> written.add(bytes));
+    assertSame(cut, written.get(1), "only the part after the last line end is held");
+  }
+
+  /** A stream that broke off mid-line: the part is dropped, so routewise's error event starts a line of its own. */
+  @Test
+  void partOfALineIsDroppedWhenTheStreamBreaksOff() throws Exception {
+    StreamMasking masking = new StreamMasking();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    byte[] read = (TOKENS + "data: {\"cho").getBytes(StandardCharsets.UTF_8);
+    masking.relay(read, read.length, (bytes, len) -> out.write(bytes, 0, len));
+    masking.discard();
+    masking.finish((bytes, len) -> out.write(bytes, 0, len));
+    assertEquals(TOKENS, out.toString(StandardCharsets.UTF_8));
   }
 
   @Test
