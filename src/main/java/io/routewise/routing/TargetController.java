@@ -46,7 +46,7 @@ public final class TargetController {
   private final long startedAt;
   private final long windowMillis;
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TargetController.class);
-  /** Replicas already reported as left out for another window_s (tick thread only; bounded). */
+  /** Replicas already reported as left out, with why (another window_s or target; tick thread only; bounded). */
   private final java.util.Set<String> leftOut = new java.util.HashSet<>();
 
   private volatile double alpha;
@@ -189,12 +189,12 @@ public final class TargetController {
         if (o.sliceMillis() == mine.sliceMillis() && !otherTarget) {
           all.add(o);
         } else if (otherTarget) {
-          if (leftOut.size() < 64 && leftOut.add(o.replica())) {
+          if (leftOut.size() < 64 && leftOut.add("target " + o.replica())) {
             // two values pull α apart: each replica would steer the merged traffic to its own
             LOG.warn("router-{}-auto: replica {} holds another target ({}, this one {}); its traffic is left out of "
                 + "this replica's target until both have the same", router, o.replica(), o.target(), targetText);
           }
-        } else if (leftOut.size() < 64 && leftOut.add(o.replica())) {
+        } else if (leftOut.size() < 64 && leftOut.add("window_s " + o.replica())) {
           // a replica with another window_s is not comparable; during a rolling change of it, say why the merge shrank
           LOG.warn("router-{}-auto: replica {} has another window_s ({} s, this one {} s); its traffic is left out of "
               + "this replica's target until both have the same", router, o.replica(),

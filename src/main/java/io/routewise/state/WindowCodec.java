@@ -9,14 +9,15 @@ import java.util.List;
  * bytes per non-empty win-rate bin.
  *
  * <pre>
- * rw1 &lt;replica&gt; &lt;startedAtMillis&gt; &lt;alpha&gt; &lt;sliceMillis&gt; &lt;target&gt;
+ * rw1 &lt;replica&gt;~&lt;target&gt; &lt;startedAtMillis&gt; &lt;alpha&gt; &lt;sliceMillis&gt;
  * &lt;slice&gt; &lt;strong&gt; &lt;weak&gt; &lt;spendStrong&gt; &lt;spendWeak&gt; &lt;answeredStrong&gt; &lt;answeredWeak&gt; &lt;bin:count,...|-&gt;
  * ...
  * </pre>
  *
- * The target ({@code strong_share=0.3}) came later: a header without it reads as target unknown, so
- * replicas of both builds keep merging during a rolling upgrade. (The builds before it read a
- * header with it as another version's and leave it out until they are replaced.)
+ * The target ({@code strong_share=0.3}) came later, so it rides in the replica's field: the builds
+ * before it read {@code <replica>~<target>} as an opaque id and still merge, and a field without it
+ * reads as target unknown, so replicas of both builds keep merging during a rolling upgrade. Header
+ * fields past the fifth are ignored, for the same reason.
  */
 final class WindowCodec {
   private static final String VERSION = "rw1";
@@ -25,11 +26,11 @@ final class WindowCodec {
 
   static String encode(WindowSnapshot s) {
     StringBuilder sb = new StringBuilder(64 + s.slices().size() * 256);
-    sb.append(VERSION).append(' ').append(s.replica()).append(' ').append(s.startedAtMillis()).append(' ')
-        .append(s.alpha()).append(' ').append(s.sliceMillis());
+    sb.append(VERSION).append(' ').append(s.replica());
     if (s.target() != null) {
-      sb.append(' ').append(s.target());
+      sb.append('~').append(s.target());
     }
+    sb.append(' ').append(s.startedAtMillis()).append(' ').append(s.alpha()).append(' ').append(s.sliceMillis());
     for (WindowSnapshot.Slice c : s.slices()) {
       sb.append('\n').append(c.index()).append(' ').append(c.strong()).append(' ').append(c.weak()).append(' ')
           .append(c.spendStrong()).append(' ').append(c.spendWeak()).append(' ').append(c.answeredStrong())
@@ -51,7 +52,7 @@ final class WindowCodec {
   static WindowSnapshot decode(String text) {
     String[] lines = text.split("\n");
     String[] head = lines[0].split(" ");
-    if (head.length < 5 || head.length > 6 || !head[0].equals(VERSION)) {
+    if (head.length < 5 || !head[0].equals(VERSION)) {
       throw new IllegalArgumentException("not a " + VERSION + " window");
     }
     List<WindowSnapshot.Slice> slices = new ArrayList<>(lines.length - 1);
@@ -81,7 +82,8 @@ final class WindowCodec {
       slices.add(new WindowSnapshot.Slice(Long.parseLong(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]),
           Double.parseDouble(f[3]), Double.parseDouble(f[4]), Long.parseLong(f[5]), Long.parseLong(f[6]), bins, counts));
     }
-    return new WindowSnapshot(head[1], Long.parseLong(head[2]), Double.parseDouble(head[3]), Long.parseLong(head[4]),
-        head.length == 6 ? head[5] : null, slices);
+    int tilde = head[1].indexOf('~');
+    return new WindowSnapshot(tilde < 0 ? head[1] : head[1].substring(0, tilde), Long.parseLong(head[2]),
+        Double.parseDouble(head[3]), Long.parseLong(head[4]), tilde < 0 ? null : head[1].substring(tilde + 1), slices);
   }
 }

@@ -32,13 +32,23 @@ class WindowCodecTest {
     assertEquals(0, back.slices().get(1).bins().length);
   }
 
-  /** A replica of the build before targets were exchanged: merged as before, its target unknown. */
+  /**
+   * Replicas of the build before targets were exchanged and of this one merge both ways during a
+   * rolling upgrade: its window reads as target unknown, and this one's header has the five fields
+   * that build requires (the target rides in the replica's field, which it reads as an opaque id).
+   */
   @Test
-  void aWindowWithoutItsTargetReadsAsUnknown() {
+  void windowsOfTheBuildBeforeAndOfThisOneReadEachOther() {
     WindowSnapshot back = WindowCodec.decode("rw1 r7-old 1000 0.5 5000\n41 3 7 0.25 0.01 3 7 3:2,700:1");
     assertEquals("r7-old", back.replica());
     assertEquals(null, back.target());
     assertEquals(10, back.slices().get(0).strong() + back.slices().get(0).weak());
+    String mine = WindowCodec.encode(new WindowSnapshot("r8-new", 1000, 0.5, 5000, "strong_share=0.3", List.of()));
+    String[] head = mine.split("\n")[0].split(" ");
+    assertEquals(5, head.length, mine); // what the build before checks; it reads the rest as before
+    assertEquals("r8-new~strong_share=0.3", head[1]);
+    assertEquals(5000, Long.parseLong(head[4]));
+    assertEquals("r8-new", WindowCodec.decode(mine + " later-field").replica(), "fields past the fifth are ignored");
   }
 
   @Test
