@@ -214,7 +214,7 @@ public final class LabelCommand implements Callable<Integer> {
     long toComplete = todo.stream().filter(p -> written0.containsKey(p.get("id").asText())).count();
     long calls = todo.stream().mapToLong(p -> missing(written0.get(p.get("id").asText()), outcomeIds.values())).sum();
 
-    unrated = UnratedAnswers.open(output);
+    unrated = UnratedAnswers.open(output, written0);
     OkHttpClient http = HttpClients.shared(cfg.client());
     List<UpstreamConfig> called = new ArrayList<>(chosen);
     called.add(judgeUpstream);
@@ -273,6 +273,7 @@ public final class LabelCommand implements Callable<Integer> {
                   out.newLine();
                   out.flush(); // a line paid for is kept, whatever happens to the run
                 }
+                unrated.written(line); // only once its outcomes are on disk
                 written.incrementAndGet();
               }
             } catch (Exception e) {
@@ -369,7 +370,7 @@ public final class LabelCommand implements Callable<Integer> {
       ObjectNode ask = JSON.createObjectNode().put("model", l.config().model()).put("max_tokens", maxTokens);
       ask.putArray("messages").addObject().put("role", "user").put("content", question);
       String id = prompt.get("id").asText();
-      String kept = unrated.answer(id, l.modelId(), question);
+      String kept = unrated.answer(id, l.modelId(), l.config().model(), question);
       Optional<String> answer = kept != null ? Optional.of(kept) : chat(l.client(), ask, l.tally());
       if (answer.isEmpty()) {
         continue;
@@ -381,7 +382,7 @@ public final class LabelCommand implements Callable<Integer> {
       Optional<String> verdict = chat(judgeClient, grade, judgeTally);
       Optional<Double> rating = verdict.flatMap(LabelCommand::rating);
       if (rating.isEmpty()) {
-        unrated.keep(id, l.modelId(), question, answer.get()); // paid for: the next run rates it without buying it
+        unrated.keep(id, l.modelId(), l.config().model(), question, answer.get()); // paid for: rated next run, not bought
         if (verdict.isPresent()) { // an unreachable judge is counted by chat
           judgeTally.fail("no rating [[1..10]] in the judge's reply to an answer of " + l.config().name());
         }
@@ -395,9 +396,6 @@ public final class LabelCommand implements Callable<Integer> {
           break;
         }
         continue;
-      }
-      if (kept != null) {
-        unrated.rated(id, l.modelId(), question);
       }
       judgeTally.judged.incrementAndGet();
       double score = (rating.get() - 1) / 9;

@@ -11,23 +11,23 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Answers {@code label} bought that the judge gave no rating for, kept beside the output in
- * {@code <output>.unrated} (one {@code {"id","model","prompt_sha256","answer"}} line each) so that a
- * rerun asks the judge again without buying them again. An answer is used only for the same prompt
- * text it was bought for. The file is rewritten with what is still unrated when a run ends, and
+ * {@code <output>.unrated} (one {@code {"id","model","upstream_model","prompt_sha256","answer"}} line
+ * each) so that a rerun asks the judge again without buying them again. An answer is used only for
+ * the same prompt text and the same upstream model it was bought from. The file is rewritten with what is still unrated when a run ends, and
  * removed once nothing is.
  */
 final class UnratedAnswers implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final Path file;
-  /** id, model and the prompt's hash -> the answer. */
+  /** id, outcome id, the upstream's model and the prompt's hash -> the answer. */
   private final Map<String, String> kept = new ConcurrentHashMap<>();
-  private final AtomicLong reused = new AtomicLong();
   private BufferedWriter out;
+  /** The file ends inside a line (a run killed mid-write): the next line written starts a new one. */
+  private boolean cutOff;
 
   private UnratedAnswers(Path file) {
     this.file = file;
@@ -37,11 +37,17 @@ final class UnratedAnswers implements AutoCloseable {
     return output.resolveSibling(output.getFileName() + ".unrated");
   }
 
-  /** What earlier runs kept for {@code output}; a line cut off by an interrupted run is skipped. */
-  static UnratedAnswers open(Path output) throws IOException {
+  /**
+   * What earlier runs kept for {@code output}, less the answers whose outcome {@code written} (its
+   * lines by id) holds already; a line cut off by an interrupted run is skipped.
+   */
+  static UnratedAnswers open(Path output, Map<String, ObjectNode> written) throws IOException {
     UnratedAnswers a = new UnratedAnswers(fileFor(output));
     if (Files.exists(a.file)) {
-      for (String raw : Files.readString(a.file, StandardCharsets.UTF_8).split("\n")) {
+      // decoded leniently: a line cut inside a character is skipped as any cut line is
+      String content = new String(Files.readAllBytes(a.file), StandardCharsets.UTF_8);
+      a.cutOff = !content.isEmpty() && !content.endsWith("\n");
+      for (String raw : content.split("\n")) {
         JsonNode line;
         try {
           line = raw.isBlank() ? null : JSON.readTree(raw);
@@ -49,8 +55,12 @@ final class UnratedAnswers implements AutoCloseable {
           continue;
         }
         if (line instanceof ObjectNode o && o.path("answer").isTextual()) {
-          a.kept.put(key(o.path("id").asText(), o.path("model").asText(), o.path("prompt_sha256").asText()),
-              o.get("answer").asText());
+          String id = o.path("id").asText();
+          String model = o.path("model").asText();
+          if (!written.getOrDefault(id, JSON.createObjectNode()).path("outcomes").has(model)) {
+            a.kept.put(key(id, model, o.path("upstream_model").asText(), o.path("prompt_sha256").asText()),
+                o.get("answer").asText());
+          }
         }
       }
     }
@@ -62,39 +72,32 @@ final class UnratedAnswers implements AutoCloseable {
     return kept.size();
   }
 
-  /** How many kept answers this run sent to the judge instead of buying them again. */
-  long reused() {
-    return reused.get();
-  }
-
-  /** The answer kept for this prompt and model, or null. */
-  String answer(String id, String model, String prompt) {
-    String a = kept.get(key(id, model, sha256(prompt)));
-    if (a != null) {
-      reused.incrementAndGet();
-    }
-    return a;
+  /** The answer {@code upstreamModel} gave to this prompt, kept under outcome id {@code model}; or null. */
+  String answer(String id, String model, String upstreamModel, String prompt) {
+    return kept.get(key(id, model, upstreamModel, sha256(prompt)));
   }
 
   /** Keeps an answer the judge did not rate, at once (an interrupted run keeps it too). */
-  synchronized void keep(String id, String model, String prompt, String answer) throws IOException {
+  synchronized void keep(String id, String model, String upstreamModel, String prompt, String answer) throws IOException {
     String sha = sha256(prompt);
-    if (kept.put(key(id, model, sha), answer) != null) {
-      return; // kept already (this run reused it)
+    if (kept.put(key(id, model, upstreamModel, sha), answer) != null) {
+      return; // kept already (this run sent it to the judge again)
     }
     if (out == null) {
       out = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+      if (cutOff) {
+        out.newLine();
+      }
     }
-    ObjectNode line = JSON.createObjectNode().put("id", id).put("model", model).put("prompt_sha256", sha)
-        .put("answer", answer);
-    out.write(JSON.writeValueAsString(line));
+    out.write(JSON.writeValueAsString(line(id, model, upstreamModel, sha, answer)));
     out.newLine();
     out.flush();
   }
 
-  /** The judge rated it: no longer kept. */
-  void rated(String id, String model, String prompt) {
-    kept.remove(key(id, model, sha256(prompt)));
+  /** An outcomes line was written: the answers it rated are no longer kept. */
+  void written(ObjectNode line) {
+    String id = line.path("id").asText();
+    kept.keySet().removeIf(k -> k.startsWith(id + "\u0000") && line.path("outcomes").has(k.split("\u0000", 4)[1]));
   }
 
   /**
@@ -110,24 +113,19 @@ final class UnratedAnswers implements AutoCloseable {
       return;
     }
     kept.keySet().removeIf(k -> {
-      String[] f = k.split("\u0000", 3);
+      String[] f = k.split("\u0000", 4);
       String text = prompts.get(f[0]);
-      return text != null && !sha256(text).equals(f[2]);
+      return text != null && !sha256(text).equals(f[3]);
     });
     if (kept.isEmpty()) {
       Files.deleteIfExists(file);
       return;
     }
     StringBuilder content = new StringBuilder();
-    kept.forEach((k, answer) -> {
-      String[] f = k.split("\u0000", 3);
-      try {
-        content.append(JSON.writeValueAsString(JSON.createObjectNode().put("id", f[0]).put("model", f[1])
-            .put("prompt_sha256", f[2]).put("answer", answer))).append('\n');
-      } catch (IOException e) {
-        throw new IllegalStateException(e);
-      }
-    });
+    for (var e : kept.entrySet()) {
+      String[] f = e.getKey().split("\u0000", 4);
+      content.append(JSON.writeValueAsString(line(f[0], f[1], f[2], f[3], e.getValue()))).append('\n');
+    }
     Path next = file.resolveSibling(file.getFileName() + ".next");
     Files.writeString(next, content, StandardCharsets.UTF_8);
     Files.move(next, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
@@ -138,8 +136,13 @@ final class UnratedAnswers implements AutoCloseable {
     close(false, Map.of());
   }
 
-  private static String key(String id, String model, String sha) {
-    return id + "\u0000" + model + "\u0000" + sha;
+  private static ObjectNode line(String id, String model, String upstreamModel, String sha, String answer) {
+    return JSON.createObjectNode().put("id", id).put("model", model).put("upstream_model", upstreamModel)
+        .put("prompt_sha256", sha).put("answer", answer);
+  }
+
+  private static String key(String id, String model, String upstreamModel, String sha) {
+    return id + "\u0000" + model + "\u0000" + upstreamModel + "\u0000" + sha;
   }
 
   private static String sha256(String text) {

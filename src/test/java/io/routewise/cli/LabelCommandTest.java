@@ -145,9 +145,8 @@ class LabelCommandTest {
   @Test
   void aRerunSkipsThePromptsAlreadyWrittenAndAppendsTheRest() throws Exception {
     Path input = tmp.resolve("prompts.jsonl");
-    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
     Path output = tmp.resolve("labels.jsonl");
-    assertEquals(0, label(config(), input, output).code());
+    labelFirst(input, output, "{\"id\": \"a\", \"prompt\": \"first\"}\n", 0);
     Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n{\"id\": \"b\", \"prompt\": \"second\"}\n"
         + "{\"id\": \"c\", \"prompt\": \"third\"}\n");
     // a whole line without its newline is kept; half a line left by an interrupted run is not
@@ -213,9 +212,14 @@ class LabelCommandTest {
 
   /** A first run over {@code prompts} that leaves some outcomes missing (exit 3). */
   private LearnedRoutersEndToEndTest.Run labelIncomplete(Path input, Path output, String prompts) throws Exception {
+    return labelFirst(input, output, prompts, 3);
+  }
+
+  /** A first run over {@code prompts}, ending with {@code code}. */
+  private LearnedRoutersEndToEndTest.Run labelFirst(Path input, Path output, String prompts, int code) throws Exception {
     Files.writeString(input, prompts);
     LearnedRoutersEndToEndTest.Run first = label(config(), input, output);
-    assertEquals(3, first.code(), first.err() + first.out());
+    assertEquals(code, first.code(), first.err() + first.out());
     return first;
   }
 
@@ -456,6 +460,52 @@ class LabelCommandTest {
         byId(output).get("u").outcomes(), "the kept answers, rated");
     assertEquals(3, byId(output).get("v").outcomes().size());
     assertFalse(Files.exists(kept), "nothing left unrated");
+  }
+
+  /**
+   * A kept answer whose outcome is written already (a run interrupted after rating it) is dropped,
+   * not announced on every later run; a line cut inside a character by a crash is skipped, and the
+   * next answer kept starts a line of its own.
+   */
+  @Test
+  void aKeptAnswerWhoseOutcomeIsWrittenIsDroppedAndACutLineSkipped() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Path output = tmp.resolve("labels.jsonl");
+    labelFirst(input, output, "{\"id\": \"w\", \"prompt\": \"fine\"}\n", 0);
+    String sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+        .digest("fine".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    Path kept = tmp.resolve("labels.jsonl.unrated");
+    byte[] cut = "{\"id\":\"x\",\"answer\":\"caf\u00e9".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    Files.write(kept, concat(("{\"id\":\"w\",\"model\":\"gpt-4o\",\"upstream_model\":\"gpt-4o\",\"prompt_sha256\":\""
+        + sha + "\",\"answer\":\"x\"}\n").getBytes(java.nio.charset.StandardCharsets.UTF_8),
+        java.util.Arrays.copyOf(cut, cut.length - 1)));
+    LearnedRoutersEndToEndTest.Run again = label(config(), input, output);
+    assertEquals(0, again.code(), again.err());
+    assertFalse(again.err().contains("answers an earlier run bought"), again.err());
+    assertFalse(Files.exists(kept));
+
+    Files.write(kept, java.util.Arrays.copyOf(cut, cut.length - 1));
+    try (UnratedAnswers a = UnratedAnswers.open(output, Map.of())) {
+      a.keep("y", "gpt-4o", "gpt-4o", "why?", "because");
+    }
+    try (UnratedAnswers a = UnratedAnswers.open(output, Map.of())) {
+      assertEquals("because", a.answer("y", "gpt-4o", "gpt-4o", "why?"), () -> new String(readBytes(kept)));
+      assertEquals(null, a.answer("y", "gpt-4o", "gpt-4o-2024-08-06", "why?"), "another upstream model's answer is not this one's");
+    }
+  }
+
+  private static byte[] readBytes(Path file) {
+    try {
+      return Files.readAllBytes(file);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static byte[] concat(byte[] a, byte[] b) {
+    byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 
   /** A prompt of megabytes (a pasted log) was sent to every upstream and the judge: dollars for one label. */
