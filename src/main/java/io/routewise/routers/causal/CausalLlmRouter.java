@@ -68,6 +68,9 @@ public final class CausalLlmRouter implements Router {
         .callTimeout(settings.timeout())
         .connectionPool(new ConnectionPool(settings.maxConcurrency(), 5, TimeUnit.MINUTES))
         .retryOnConnectionFailure(false)
+        // as for upstreams: a redirect would send the user's prompt wherever it points (https to http too)
+        .followRedirects(false)
+        .followSslRedirects(false)
         .socketFactory(new io.routewise.upstream.NoDelaySocketFactory()) // long prompts: no 40 ms Nagle stall
         .build();
   }

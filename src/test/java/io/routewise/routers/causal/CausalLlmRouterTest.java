@@ -110,6 +110,15 @@ class CausalLlmRouterTest {
     assertEquals("no_rating", failure(router()).kind());
   }
 
+  /** A judge that redirects does not get the prompt sent on to where it points (OkHttp follows by default). */
+  @Test
+  void aRedirectIsNotFollowed() {
+    judge.stubFor(post(urlEqualTo(PATH)).willReturn(aResponse().withStatus(307).withHeader("Location", "/elsewhere")));
+    judge.stubFor(post(urlEqualTo("/elsewhere")).willReturn(okJson(textOnly("[[4]]"))));
+    failure(router());
+    judge.verify(0, postRequestedFor(urlEqualTo("/elsewhere")));
+  }
+
   @Test
   void aBodyThatIsNotJsonIsABadResponse() {
     judge.stubFor(post(urlEqualTo(PATH)).willReturn(aResponse().withStatus(200).withBody("<html>oops</html>")));
