@@ -74,16 +74,43 @@ final class WindowCodec {
           int colon = pairs[i].indexOf(':');
           bins[i] = Integer.parseInt(pairs[i], 0, colon, 10);
           counts[i] = Long.parseLong(pairs[i], colon + 1, pairs[i].length(), 10);
-          if (bins[i] < 0 || bins[i] >= io.routewise.routing.WinRateSketch.BINS || counts[i] < 0) {
+          if (bins[i] < 0 || bins[i] >= io.routewise.routing.WinRateSketch.BINS || counts[i] < 0 || counts[i] > MAX_COUNT) {
             throw new IllegalArgumentException("bad bin " + pairs[i]);
           }
         }
       }
-      slices.add(new WindowSnapshot.Slice(Long.parseLong(f[0]), Long.parseLong(f[1]), Long.parseLong(f[2]),
-          Double.parseDouble(f[3]), Double.parseDouble(f[4]), Long.parseLong(f[5]), Long.parseLong(f[6]), bins, counts));
+      slices.add(new WindowSnapshot.Slice(Long.parseLong(f[0]), count(f[1]), count(f[2]), usd(f[3]), usd(f[4]),
+          count(f[5]), count(f[6]), bins, counts));
     }
     int tilde = head[1].indexOf('~');
-    return new WindowSnapshot(tilde < 0 ? head[1] : head[1].substring(0, tilde), Long.parseLong(head[2]),
-        Double.parseDouble(head[3]), Long.parseLong(head[4]), tilde < 0 ? null : head[1].substring(tilde + 1), slices);
+    double alpha = Double.parseDouble(head[3]);
+    long sliceMillis = Long.parseLong(head[4]);
+    if (!(alpha >= 0 && alpha <= 1) || sliceMillis <= 0) {
+      throw new IllegalArgumentException("alpha " + head[3] + ", slice " + head[4]);
+    }
+    return new WindowSnapshot(tilde < 0 ? head[1] : head[1].substring(0, tilde), Long.parseLong(head[2]), alpha,
+        sliceMillis, tilde < 0 ? null : head[1].substring(tilde + 1), slices);
+  }
+
+  /**
+   * More decisions than one replica makes in a slice: a window of such numbers is not ours (anyone
+   * who can write the key could otherwise steer every replica's α, or overflow the merged sums).
+   */
+  static final long MAX_COUNT = 1L << 40;
+
+  private static long count(String field) {
+    long n = Long.parseLong(field);
+    if (n < 0 || n > MAX_COUNT) {
+      throw new IllegalArgumentException("count " + field);
+    }
+    return n;
+  }
+
+  private static double usd(String field) {
+    double usd = Double.parseDouble(field);
+    if (!(usd >= 0 && usd < 1e12)) { // NaN and infinities too
+      throw new IllegalArgumentException("spend " + field);
+    }
+    return usd;
   }
 }

@@ -56,5 +56,12 @@ class WindowCodecTest {
     assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("hello"));
     assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("rw1 r 1 0.5 5000\n1 2 3"));
     assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("rw1 r 1 0.5 5000\n1 2 3 0 0 0 0 5000:1"));
+    // numbers no replica writes (a key anyone could set): NaN or out of range, counts that overflow the merged sums
+    for (String bad : new String[] {"rw1 r 1 NaN 5000", "rw1 r 1 1.5 5000", "rw1 r 1 0.5 0",
+        "rw1 r 1 0.5 5000\n1 9223372036854775807 3 0 0 0 0 -", "rw1 r 1 0.5 5000\n1 2 -3 0 0 0 0 -",
+        "rw1 r 1 0.5 5000\n1 2 3 NaN 0 0 0 -", "rw1 r 1 0.5 5000\n1 2 3 0 Infinity 0 0 -",
+        "rw1 r 1 0.5 5000\n1 2 3 0 0 0 0 1:9223372036854775807"}) {
+      assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode(bad), bad);
+    }
   }
 }
