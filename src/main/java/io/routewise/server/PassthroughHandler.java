@@ -92,10 +92,14 @@ final class PassthroughHandler {
         decoded = null;
       }
       if (decoded == null || decoded.isEmpty() || decoded.equals(".") || decoded.equals("..")
-          || decoded.contains("/") || decoded.contains("\\") || segment.contains(";")) {
+          || decoded.contains("/") || decoded.contains("\\") || decoded.contains(";") || decoded.endsWith(".")
+          || decoded.codePoints().anyMatch(c -> Character.isISOControl(c) || Character.isWhitespace(c)
+              || Character.isSpaceChar(c))) {
+        // what some servers strip, split on or fold (an encoded ';' or '..;', a trailing space or dot)
+        // could make another path of it there, one of routewise's own included
         throw new ApiException(400, "invalid_request_error",
-            "The request path may not have empty, '.' or '..' segments, encoded slashes or ';' parameters.",
-            null, "invalid_path");
+            "The request path may not have empty, '.' or '..' segments, encoded slashes, ';' parameters, white space,"
+                + " control characters or a segment ending in '.'.", null, "invalid_path");
       }
       plain.append(plain.isEmpty() ? "" : "/").append(decoded);
     }
@@ -109,7 +113,9 @@ final class PassthroughHandler {
           + AccessLog.safe(raw) + " (passthrough serves " + String.join(", ", endpoints)
           + ": routing.passthrough_endpoints).", null, "unknown_url");
     }
-    if (OWN_PATHS.contains(plain.toString().toLowerCase(java.util.Locale.ROOT))) {
+    // NFKC as well: an upstream that normalizes Unicode reads fullwidth letters as plain ones
+    if (OWN_PATHS.contains(plain.toString().toLowerCase(java.util.Locale.ROOT)) || OWN_PATHS.contains(
+        java.text.Normalizer.normalize(plain, java.text.Normalizer.Form.NFKC).toLowerCase(java.util.Locale.ROOT))) {
       // /v1/%63hat/completions or /v1/Chat/Completions: an upstream that decodes or folds case would
       // take it as a chat call, unrouted, so it is not passed through.
       throw new ApiException(400, "invalid_request_error", "The path /v1/" + raw + " spells one of routewise's own "

@@ -411,7 +411,11 @@ class PassthroughTest {
     String chat = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
 
     for (String path : new String[] {"/v1/files%2F..%2F..%2Fx", "/v1/a%5c..%5cb", "/v1//chat/completions",
-        "/v1/chat//completions", "/v1/chat/completions;x=1", "/v1/%63hat/completions", "/v1/chat/Completions", "/v1/Route"}) {
+        "/v1/chat//completions", "/v1/chat/completions;x=1", "/v1/%63hat/completions", "/v1/chat/Completions", "/v1/Route",
+        // what an upstream could strip, split on or normalize (security review): an encoded ';' or
+        // '..;', trailing space, tab or dot, fullwidth letters
+        "/v1/x/%2e%2e%3b", "/v1/chat/completions%3bx", "/v1/chat/completions%20", "/v1/x%09", "/v1/chat/completions.",
+        "/v1/%EF%BD%83%EF%BD%88%EF%BD%81%EF%BD%94/completions"}) {
       HttpResponse<byte[]> r = send(to(path).header("Content-Type", "application/json")
           .POST(HttpRequest.BodyPublishers.ofString(chat)));
       assertEquals(400, r.statusCode(), path);
