@@ -90,6 +90,16 @@ class UpstreamFailureLoggingTest {
     assertTrue(r.body().contains("in organization org-*** (project proj_***) on tokens per min"), r.body());
     assertFalse(r.body().contains("AbCdEfGh"), r.body());
     assertEquals("1500", r.headers().firstValue("retry-after-ms").orElse(null));
+
+    // Anthropic's (its OpenAI-compatible API too) names the organization by a UUID after "org:"
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(429)
+        .withHeader("Content-Type", "application/json")
+        .withBody("{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"This request would exceed "
+            + "the rate limit for your organization (org: 80162711-722b-4454-ae75-c6334e6796f2, model: claude-3-5-haiku) "
+            + "of 50,000 input tokens per minute.\"}}")));
+    r = f.chat("router-random-0", "x");
+    assertTrue(r.body().contains("(org: ***, model: claude-3-5-haiku)"), r.body());
+    assertFalse(r.body().contains("80162711"), r.body());
   }
 
   /**
