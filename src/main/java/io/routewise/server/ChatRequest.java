@@ -24,27 +24,24 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
       .getBytes(StandardCharsets.UTF_8);
   private static final byte[] NOTHING = new byte[0];
 
-  /** The body with {@code model} replaced by {@code upstreamModel}; nothing else changes. One copy. */
+  /** The body with {@code model} replaced by {@code upstreamModel}; nothing else changes. */
   public byte[] withModel(String upstreamModel) {
-    return forUpstream(upstreamModel, false);
+    return forUpstream(upstreamModel, false).toBytes();
   }
 
   /**
-   * {@link #withModel}, and with {@code askUsage} (for a stream whose client set no {@code
-   * stream_options}) {@code "stream_options":{"include_usage":true}} added as the object's first field.
+   * The body for the upstream, as slices of the client's bytes (no copy of the whole): {@code model}
+   * replaced by {@code upstreamModel}, and with {@code askUsage} (for a stream whose client set no
+   * {@code stream_options}) {@code "stream_options":{"include_usage":true}} added as the object's
+   * first field.
    */
-  public byte[] forUpstream(String upstreamModel, boolean askUsage) {
+  public io.routewise.upstream.Spliced forUpstream(String upstreamModel, boolean askUsage) {
     byte[] value = model == null ? ("\"model\":" + quote(upstreamModel) + ",").getBytes(StandardCharsets.UTF_8)
         : quote(upstreamModel).getBytes(StandardCharsets.UTF_8);
     byte[] added = askUsage ? STREAM_USAGE : NOTHING;
-    int tail = body.length - modelEnd;
-    byte[] out = new byte[modelStart + added.length + value.length + tail];
-    System.arraycopy(body, 0, out, 0, objectStart);
-    System.arraycopy(added, 0, out, objectStart, added.length);
-    System.arraycopy(body, objectStart, out, objectStart + added.length, modelStart - objectStart);
-    System.arraycopy(value, 0, out, modelStart + added.length, value.length);
-    System.arraycopy(body, modelEnd, out, modelStart + added.length + value.length, tail);
-    return out;
+    return io.routewise.upstream.Spliced.builder(5).add(body, 0, objectStart).add(added, 0, added.length)
+        .add(body, objectStart, modelStart - objectStart).add(value, 0, value.length)
+        .add(body, modelEnd, body.length - modelEnd).build();
   }
 
   /** A stream whose client did not say whether it wants usage: routewise may ask for it (stream_usage). */

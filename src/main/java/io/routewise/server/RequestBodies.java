@@ -12,8 +12,9 @@ import java.util.function.Consumer;
  * all requests together (503, so that many slow or large bodies cannot exhaust the heap), and a
  * minimum pace once a grace has passed (408, so that a client dripping a body cannot hold its share
  * for long). A body's bytes count from its first read until its upstream has answered ({@link
- * Body#close}). Not counted: the old buffer while a growing one is copied, and a chat body's parsed
- * form and upstream copy (about as much again; hence the default limit of an eighth of the heap).
+ * Body#close}). Not counted: the old buffer while a growing one is copied, and a chat body's prompt
+ * text (up to twice the body's bytes, as a String with a character beyond Latin-1; the body goes
+ * upstream as slices of itself, not a copy); hence the default limit of an eighth of the heap.
  * A refused body is read on and dropped
  * (at the same pace, into one shared scratch buffer), so a client that sends it all before reading
  * hears the error rather than a reset.
@@ -224,9 +225,13 @@ final class RequestBodies {
       }
       throw tooLarge();
     }
-    // A declared length is a promise, not bytes: start at most at 64 KiB so slow clients announcing
-    // 4 MiB cannot reserve memory they never send.
-    int initial = Math.max((int) Math.min(declared >= 0 ? Math.min(declared, 64 * 1024) : 16 * 1024, max), 16);
+    // A declared length is a promise, not bytes: start with what has come (a usual body comes with its
+    // headers: then all of it, no copy), at least 4 KiB, at most 64 KiB, so a client that announces
+    // 4 MiB and sends a byte holds 4 KiB of the shared limit, not 64 (a key holder's 1,100 such
+    // connections held all of a 64 MiB limit with 100 KB sent); more is reserved as bytes come.
+    int arrived = ctx.req().getInputStream().available();
+    long start = declared >= 0 ? Math.min(declared, Math.max(arrived, 4 * 1024)) : Math.max(arrived, 4 * 1024);
+    int initial = Math.max((int) Math.min(Math.min(start, 64 * 1024), max), 16);
     if (!reserve(initial)) {
       drop(ctx, pace, 0, max);
       throw overloaded(ctx);

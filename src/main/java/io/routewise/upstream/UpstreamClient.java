@@ -94,9 +94,35 @@ public final class UpstreamClient {
    */
   public UpstreamResponse send(byte[] body, boolean stream, ClientProbe client, String[] clientHeaders)
       throws UpstreamException {
+    return send(RequestBody.create(body, JSON), stream, client, clientHeaders);
+  }
+
+  /** As {@link #send(byte[], boolean, ClientProbe, String[])}, the body written from its slices. */
+  public UpstreamResponse send(Spliced body, boolean stream, ClientProbe client, String[] clientHeaders)
+      throws UpstreamException {
+    return send(new RequestBody() {
+      @Override
+      public MediaType contentType() {
+        return JSON;
+      }
+
+      @Override
+      public long contentLength() {
+        return body.length();
+      }
+
+      @Override
+      public void writeTo(okio.BufferedSink sink) throws IOException {
+        body.writeTo(sink);
+      }
+    }, stream, client, clientHeaders);
+  }
+
+  private UpstreamResponse send(RequestBody body, boolean stream, ClientProbe client, String[] clientHeaders)
+      throws UpstreamException {
     Request.Builder rb = new Request.Builder()
         .url(chatUrl)
-        .post(RequestBody.create(body, JSON))
+        .post(body)
         .header("Accept", stream ? "text/event-stream" : "application/json");
     return execute(rb, stream, client, clientHeaders);
   }

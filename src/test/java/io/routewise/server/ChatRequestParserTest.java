@@ -37,12 +37,12 @@ class ChatRequestParserTest {
     ChatRequest r = parse(" {\"stream\":true,\"model\":\"router-mf-0.1\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     assertTrue(r.streamWithoutOptions());
     assertEquals(" {\"stream_options\":{\"include_usage\":true},\"stream\":true,\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-        new String(r.forUpstream("gpt-4o", true), StandardCharsets.UTF_8));
+        new String(r.forUpstream("gpt-4o", true).toBytes(), StandardCharsets.UTF_8));
     assertEquals(" {\"stream\":true,\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-        new String(r.forUpstream("gpt-4o", false), StandardCharsets.UTF_8));
+        new String(r.forUpstream("gpt-4o", false).toBytes(), StandardCharsets.UTF_8));
     ChatRequest noModel = parse("{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     assertEquals("{\"stream_options\":{\"include_usage\":true},\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-        new String(noModel.forUpstream("m", true), StandardCharsets.UTF_8));
+        new String(noModel.forUpstream("m", true).toBytes(), StandardCharsets.UTF_8));
     assertFalse(parse("{\"stream\":true,\"stream_options\":{\"include_usage\":false},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")
         .streamWithoutOptions(), "the client said: left as it is");
     assertFalse(parse("{\"stream_options\":null,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}").streamWithoutOptions());
