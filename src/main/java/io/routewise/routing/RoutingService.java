@@ -233,10 +233,20 @@ public final class RoutingService implements AutoCloseable {
    * probing does not skew the strong-call share). Router failures are still reported: they are real.
    */
   public Preview preview(RouteSpec spec, Prompt prompt) {
+    return preview(spec, prompt, null);
+  }
+
+  /**
+   * As {@link #preview(RouteSpec, Prompt)}, withdrawn as a chat decision is when its client leaves
+   * while it waits for a scoring thread.
+   *
+   * @throws ClientGoneException when that happened
+   */
+  public Preview preview(RouteSpec spec, Prompt prompt, ClientProbe client) {
     if (spec.isDirect()) {
       return new Preview(direct(spec), null);
     }
-    Scored s = score(spec, prompt, null);
+    Scored s = score(spec, prompt, client);
     return new Preview(s.decision(), s.rates());
   }
 

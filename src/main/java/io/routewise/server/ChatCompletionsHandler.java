@@ -620,7 +620,7 @@ final class ChatCompletionsHandler {
         "The client closed the connection before the upstream answered; the upstream call was cancelled.");
   }
 
-  private static ApiException clientGone(HttpServletResponse res, String message) {
+  static ApiException clientGone(HttpServletResponse res, String message) {
     res.setHeader("Connection", "close");
     return new ApiException(499, "invalid_request_error", message, null, "client_closed_request");
   }

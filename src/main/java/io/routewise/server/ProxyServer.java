@@ -282,8 +282,14 @@ public final class ProxyServer implements AutoCloseable {
     try (RequestBodies.Body body = bodies.read(ctx)) {
       request = ChatRequestParser.parse(body.bytes());
     }
-    RoutingService.Preview preview = routing.preview(ChatCompletionsHandler.spec(routing, request),
-        io.routewise.routing.Prompt.of(request.prompt()));
+    RoutingService.Preview preview;
+    try {
+      // abandoned (a flood of /v1/route, clients that time out), a decision would still take a scoring thread
+      preview = routing.preview(ChatCompletionsHandler.spec(routing, request),
+          io.routewise.routing.Prompt.of(request.prompt()), new ClientDisconnectProbe(ctx.req()));
+    } catch (io.routewise.routing.ClientGoneException e) {
+      throw ChatCompletionsHandler.clientGone(ctx.res(), e.getMessage());
+    }
     RoutingDecision d = preview.decision();
     UpstreamClient upstream = upstreams.stream().filter(u -> u.name().equals(d.upstream())).findFirst().orElseThrow();
     ObjectNode out = MAPPER.createObjectNode().put("router", d.router());

@@ -209,6 +209,29 @@ class CpuBoundRoutersTest {
     assertEquals(1, scored.get(), "only the first decision was scored");
   }
 
+  /**
+   * So is a dry run's on {@code /v1/route}: abandoned ones (a flood of them, clients that time out)
+   * held the scoring threads every chat request waits for (security review).
+   */
+  @Test
+  void aRoutePreviewWhoseClientLeavesWhileQueuedIsWithdrawnNotScored() throws Exception {
+    CompletableFuture<HttpResponse<String>> first =
+        startWithOneSpinning("scoring_threads: 1, scoring_queue: 4, scoring_timeout_ms: 20000");
+    String body = "{\"model\":\"router-spin-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.getOutputStream().write(("POST /v1/route HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+          .getBytes(StandardCharsets.UTF_8));
+      awaitQueued(1);
+    }
+    awaitQueued(0);
+    assertFalse(get("/metrics").body().contains("routewise_router_failures_total{"), "not a router failure");
+    release = true;
+    assertEquals(200, first.get(10, TimeUnit.SECONDS).statusCode());
+    Thread.sleep(200);
+    assertEquals(1, scored.get(), "only the first decision was scored");
+  }
+
   /** One spinning decision on the one scoring thread, one waiting in its one-slot queue. */
   private List<CompletableFuture<HttpResponse<String>>> fillTheOnlyScoringThreadAndItsQueue() throws Exception {
     CompletableFuture<HttpResponse<String>> first = startWithOneSpinning("scoring_threads: 1, scoring_queue: 1");
