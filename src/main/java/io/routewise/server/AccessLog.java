@@ -59,9 +59,42 @@ final class AccessLog {
     finish(ctx, b, errorCode);
   }
 
-  /** A request turned away before its handler ran (a missing or wrong key). */
-  static void rejected(Context ctx, int status, String errorCode) {
-    finish(ctx, start(ctx, status, ChatCompletionsHandler.began(ctx)), errorCode);
+  /**
+   * A request turned away before its handler ran (a missing or wrong key): at most {@link
+   * #REJECTED_PER_SECOND} lines a second, the rest counted in one line written with the next one
+   * turned away after that second.
+   * Anyone can send those requests, keyless; unbounded, they were a line each at full request rate.
+   */
+  static void rejected(Context ctx, int status, String errorCode, Rejections rejections) {
+    if (rejections.admit()) {
+      finish(ctx, start(ctx, status, ChatCompletionsHandler.began(ctx)), errorCode);
+    }
+  }
+
+  static final int REJECTED_PER_SECOND = 20;
+
+  /** One server's budget of rejected-request lines (a second's window; atomics only). */
+  static final class Rejections {
+    private final java.util.concurrent.atomic.AtomicLong second = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicInteger logged = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger();
+
+    boolean admit() {
+      long now = System.nanoTime() / 1_000_000_000L;
+      long was = second.get();
+      if (was != now && second.compareAndSet(was, now)) {
+        logged.set(0);
+        int n = left.getAndSet(0);
+        if (n > 0) {
+          LOG.info("{} more requests turned away in a second were not logged (over {} a second)", n, REJECTED_PER_SECOND);
+        }
+      }
+      if (logged.incrementAndGet() <= REJECTED_PER_SECOND) {
+        return true;
+      }
+      left.incrementAndGet();
+      return false;
+    }
   }
 
   private static StringBuilder start(Context ctx, int status, long receivedNanos) {

@@ -107,7 +107,8 @@ public final class ProxyServer implements AutoCloseable {
             .map(k -> k.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
         // Once a route has matched, so that CORS headers are on the 401 too and a page can read it,
         // and a browser's preflight (answered by the CORS plugin, never with a key) passes.
-        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, config.accessLog(), pinning.enabled()));
+        AccessLog.Rejections rejections = config.accessLog() ? new AccessLog.Rejections() : null;
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, rejections, pinning.enabled()));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
       // routewise's own answers carry a request id too, as the upstreams' do
@@ -177,7 +178,7 @@ public final class ProxyServer implements AutoCloseable {
    * carried is kept as the request's {@link ChatCompletionsHandler#CLIENT_KEY}, so that one client's
    * session ids cannot read or set another's pins.
    */
-  private static void requireKey(Context ctx, List<byte[]> keys, boolean accessLog, boolean scopeSessions) {
+  private static void requireKey(Context ctx, List<byte[]> keys, AccessLog.Rejections rejections, boolean scopeSessions) {
     String auth = ctx.header("Authorization");
     byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
         ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
@@ -191,8 +192,8 @@ public final class ProxyServer implements AutoCloseable {
       ctx.attribute(ChatCompletionsHandler.CLIENT_KEY, matched);
     }
     if (matched == null) {
-      if (accessLog) {
-        AccessLog.rejected(ctx, 401, "invalid_api_key"); // a failed login is what an operator looks for first
+      if (rejections != null) {
+        AccessLog.rejected(ctx, 401, "invalid_api_key", rejections); // a failed login is what an operator looks for first
       }
       throw new ApiException(401, "invalid_request_error", given == null
           ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (server.api_keys)."

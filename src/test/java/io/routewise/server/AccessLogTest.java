@@ -19,6 +19,31 @@ class AccessLogTest {
         .findFirst().orElseThrow(() -> new AssertionError("no access line with '" + contains + "' in:\n" + log));
   }
 
+  /**
+   * Anyone can send requests without a key, and each 401 was a line: a flood of them flooded the log
+   * at full request rate (security review). A second's lines past the cap are counted in one line.
+   */
+  @Test
+  void linesOfRequestsTurnedAwayAreCappedPerSecond() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("", "access_log: true, api_keys: [sk-client-key]");
+        StderrCapture log = new StderrCapture()) {
+      int sent = 5 * AccessLog.REJECTED_PER_SECOND;
+      long start = System.nanoTime();
+      for (int i = 0; i < sent; i++) {
+        assertEquals(401, f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+            .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+      }
+      long seconds = (System.nanoTime() - start) / 1_000_000_000L + 1;
+      Thread.sleep(1100);
+      f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/models"))).build(), HttpResponse.BodyHandlers.ofString());
+      String text = log.text();
+      long lines = text.lines().filter(l -> l.contains("routewise.access") && l.contains(" 401 ")).count();
+      assertTrue(lines <= (seconds + 1) * AccessLog.REJECTED_PER_SECOND, lines + " lines of " + sent);
+      // (a box so slow that the requests took five seconds or more may have logged them all)
+      assertTrue(seconds >= 5 || text.contains("more requests turned away in a second were not logged"), text);
+    }
+  }
+
   @Test
   void eachRequestIsOneLineWithItsDecisionStatusAndIds() throws Exception {
     try (ProxyFixture f = new ProxyFixture("", "access_log: true, api_keys: [sk-client-key]");
