@@ -48,7 +48,13 @@ final class TargetWindow {
   }
 
   /** An answer's cost, counted when its usage arrives. */
+  /** More than any one answer costs: such a figure is an upstream's error, not spend. */
+  static final double MAX_ANSWER_USD = 10_000;
+
   void spent(long nowMillis, Route route, double usd) {
+    if (!(usd >= 0 && usd < MAX_ANSWER_USD)) {
+      return; // an upstream's absurd usage: left out, or every other replica would refuse this window
+    }
     Counts c = slice(nowMillis);
     if (route == Route.STRONG) {
       c.spendStrong.add(usd);

@@ -91,12 +91,11 @@ final class PassthroughHandler {
       } catch (IllegalArgumentException e) {
         decoded = null;
       }
-      if (decoded == null || decoded.isEmpty() || decoded.equals(".") || decoded.equals("..")
-          || decoded.contains("/") || decoded.contains("\\") || decoded.contains(";") || decoded.endsWith(".")
-          || decoded.codePoints().anyMatch(c -> Character.isISOControl(c) || Character.isWhitespace(c)
-              || Character.isSpaceChar(c))) {
-        // what some servers strip, split on or fold (an encoded ';' or '..;', a trailing space or dot)
-        // could make another path of it there, one of routewise's own included
+      // what some servers strip, split on or fold (an encoded ';' or '..;', a trailing space or dot)
+      // could make another path of it there, one of routewise's own included; checked as an upstream
+      // that normalizes Unicode reads it too (fullwidth '．' is '.', '；' is ';')
+      if (decoded == null || segment.contains(";") || !segmentAllowed(decoded)
+          || !segmentAllowed(java.text.Normalizer.normalize(decoded, java.text.Normalizer.Form.NFKC))) {
         throw new ApiException(400, "invalid_request_error",
             "The request path may not have empty, '.' or '..' segments, encoded slashes, ';' parameters, white space,"
                 + " control characters or a segment ending in '.'.", null, "invalid_path");
@@ -123,6 +122,13 @@ final class PassthroughHandler {
           null, "invalid_path");
     }
     return raw;
+  }
+
+  private static boolean segmentAllowed(String decoded) {
+    return !(decoded.isEmpty() || decoded.equals(".") || decoded.equals("..") || decoded.contains("/")
+        || decoded.contains("\\") || decoded.contains(";") || decoded.endsWith(".")
+        || decoded.codePoints().anyMatch(c -> Character.isISOControl(c) || Character.isWhitespace(c)
+            || Character.isSpaceChar(c)));
   }
 
   private int forward(Context ctx) throws IOException {

@@ -113,7 +113,7 @@ public final class ProxyServer implements AutoCloseable {
       cfg.routes.post("/v1/chat/completions", chat::handle);
       // routewise's own answers carry a request id too, as the upstreams' do
       cfg.routes.post("/v1/route", ctx -> route(ctx.header("x-request-id", RequestIds.next()), routing, upstreams,
-          bodies));
+          bodies, inFlight));
       io.javalin.http.Handler modelList = ctx -> ctx.header("x-request-id", RequestIds.next())
           .contentType("application/json").result(models);
       // OpenAI's models.retrieve: routewise's own ids (any valid router-<name>-<α>) and the upstreams'
@@ -278,7 +278,7 @@ public final class ProxyServer implements AutoCloseable {
    * with two), {@code model} is the id it would be sent.
    */
   private static void route(Context ctx, RoutingService routing, List<UpstreamClient> upstreams,
-      RequestBodies bodies) throws IOException {
+      RequestBodies bodies, InFlightRequests inFlight) throws IOException {
     ChatRequest request;
     try (RequestBodies.Body body = bodies.read(ctx)) {
       request = ChatRequestParser.parse(body.bytes());
@@ -289,7 +289,8 @@ public final class ProxyServer implements AutoCloseable {
       preview = routing.preview(ChatCompletionsHandler.spec(routing, request),
           io.routewise.routing.Prompt.of(request.prompt()), new ClientDisconnectProbe(ctx.req()));
     } catch (io.routewise.routing.ClientGoneException e) {
-      throw ChatCompletionsHandler.clientGone(ctx.res(), e.getMessage());
+      // a shutdown that cuts requests off closes their connections too: not the client leaving
+      throw inFlight.draining() ? ApiException.shuttingDown() : ChatCompletionsHandler.clientGone(ctx.res(), e.getMessage());
     }
     RoutingDecision d = preview.decision();
     UpstreamClient upstream = upstreams.stream().filter(u -> u.name().equals(d.upstream())).findFirst().orElseThrow();

@@ -9,6 +9,12 @@ import java.util.Optional;
 record Usage(long prompt, long completion) {
   private static final JsonFactory JSON = ChatRequestParser.JSON;
 
+  /** An upstream's negative count is no tokens (it would take spend and the token counters backwards). */
+  Usage {
+    prompt = Math.max(0, prompt);
+    completion = Math.max(0, completion);
+  }
+
   static Optional<Usage> fromJson(byte[] body) {
     return fromJson(body, 0, body.length);
   }

@@ -415,7 +415,10 @@ class PassthroughTest {
         // what an upstream could strip, split on or normalize (security review): an encoded ';' or
         // '..;', trailing space, tab or dot, fullwidth letters
         "/v1/x/%2e%2e%3b", "/v1/chat/completions%3bx", "/v1/chat/completions%20", "/v1/x%09", "/v1/chat/completions.",
-        "/v1/%EF%BD%83%EF%BD%88%EF%BD%81%EF%BD%94/completions"}) {
+        "/v1/%EF%BD%83%EF%BD%88%EF%BD%81%EF%BD%94/completions",
+        // and the same in fullwidth, which such an upstream reads as '.', ';' (review)
+        "/v1/embeddings/%EF%BC%8E%EF%BC%8E/chat/completions", "/v1/chat/completions%EF%BC%9Bx",
+        "/v1/chat/completions%EF%BC%8E"}) {
       HttpResponse<byte[]> r = send(to(path).header("Content-Type", "application/json")
           .POST(HttpRequest.BodyPublishers.ofString(chat)));
       assertEquals(400, r.statusCode(), path);

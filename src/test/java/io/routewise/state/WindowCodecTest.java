@@ -51,6 +51,24 @@ class WindowCodecTest {
     assertEquals("r8-new", WindowCodec.decode(mine + " later-field").replica(), "fields past the fifth are ignored");
   }
 
+  /**
+   * What a replica writes, the others read: an upstream's absurd usage (negative tokens, a spend of
+   * trillions) is left out of its window rather than making every other replica refuse it (review).
+   */
+  @Test
+  void aWindowWithAnUpstreamsAbsurdSpendIsStillRead() {
+    io.routewise.routing.TargetController c = new io.routewise.routing.TargetController("r",
+        new io.routewise.config.TargetConfig(io.routewise.config.TargetConfig.Kind.USD_PER_HOUR, 1.0, 0, 1,
+            java.time.Duration.ofSeconds(60), 0.5), System::currentTimeMillis);
+    c.decided(0.7, io.routewise.routing.Route.STRONG);
+    c.answered(io.routewise.routing.Route.STRONG, -1.75e-5);
+    c.answered(io.routewise.routing.Route.STRONG, 4.6e13);
+    c.answered(io.routewise.routing.Route.STRONG, 0.002);
+    WindowSnapshot back = WindowCodec.decode(WindowCodec.encode(c.snapshot()));
+    assertEquals(0.002, back.slices().get(0).spendStrong(), 1e-12);
+    assertEquals(1, back.slices().get(0).answeredStrong());
+  }
+
   @Test
   void somethingElseInTheKeyIsRefusedRatherThanMisread() {
     assertThrows(IllegalArgumentException.class, () -> WindowCodec.decode("hello"));
