@@ -188,14 +188,7 @@ class CpuBoundRoutersTest {
     // Under a backlog, clients time out and retry; their abandoned decisions must not use the scoring threads.
     CompletableFuture<HttpResponse<String>> first =
         startWithOneSpinning("scoring_threads: 1, scoring_queue: 4, scoring_timeout_ms: 20000");
-    String body = "{\"model\":\"router-spin-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
-      client.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-          + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
-          .getBytes(StandardCharsets.UTF_8));
-      awaitQueued(1);
-    } // the client gives up while its decision waits
-
+    queueAndLeave("/v1/chat/completions"); // the client gives up while its decision waits
     awaitQueued(0); // withdrawn long before scoring_timeout_ms, with the scoring thread still busy
     String metrics = awaitMetric("routewise_requests_total{route=\"none\",router=\"spin\",status=\"499\"} 1.0");
     assertFalse(metrics.contains("routewise_router_failures_total{"), "not counted as a router failure: " + metrics);
@@ -217,19 +210,24 @@ class CpuBoundRoutersTest {
   void aRoutePreviewWhoseClientLeavesWhileQueuedIsWithdrawnNotScored() throws Exception {
     CompletableFuture<HttpResponse<String>> first =
         startWithOneSpinning("scoring_threads: 1, scoring_queue: 4, scoring_timeout_ms: 20000");
-    String body = "{\"model\":\"router-spin-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
-      client.getOutputStream().write(("POST /v1/route HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-          + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
-          .getBytes(StandardCharsets.UTF_8));
-      awaitQueued(1);
-    }
+    queueAndLeave("/v1/route");
     awaitQueued(0);
     assertFalse(get("/metrics").body().contains("routewise_router_failures_total{"), "not a router failure");
     release = true;
     assertEquals(200, first.get(10, TimeUnit.SECONDS).statusCode());
     Thread.sleep(200);
     assertEquals(1, scored.get(), "only the first decision was scored");
+  }
+
+  /** Posts a spin decision to {@code path}, waits until it is queued, and closes the connection. */
+  private void queueAndLeave(String path) throws Exception {
+    String body = "{\"model\":\"router-spin-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.getOutputStream().write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+          .getBytes(StandardCharsets.UTF_8));
+      awaitQueued(1);
+    }
   }
 
   /** One spinning decision on the one scoring thread, one waiting in its one-slot queue. */
