@@ -132,8 +132,8 @@ public final class ModelDir {
     if (upstream != null && !upstream.model().isBlank() && loggedPlacements.add(upstream.name())) {
       // said, since the router then scores another model than the one called; on a ladder it also sets
       // where the other upstreams stand against this one
-      String text = "upstreams." + upstream.name() + ": '" + upstream.model() + "' names no one model of " + dir
-          + " (none, or several snapshots); it stands for its " + field + " " + fallback
+      String text = "upstreams." + upstream.name() + ": '" + upstream.model() + "' names no model of " + dir
+          + "; it stands for its " + field + " " + fallback
           + " (set router_model on the upstream, or " + ctx.settings().pathOf(key) + ", to place it)";
       if (ctx.upstreams().size() > 2) {
         LOG.warn(text);
@@ -195,10 +195,11 @@ public final class ModelDir {
    * The trained id an upstream's {@code model} names, when it names one: the id itself; else its form
    * as the training data writes model ids (lower case, no provider prefix: {@code
    * openai/GPT-4o-mini} is {@code gpt-4o-mini}); else that form's one dated snapshot ({@code
-   * gpt-4o-mini} is {@code gpt-4o-mini-2024-07-18}; none when two snapshots share the name, as
-   * gpt-4o's do; a provider's alias may point at a snapshot that was not trained, as gpt-4's at 0613
-   * where the data has 0314, so the nearest is taken). A placement other than the id itself is logged,
-   * at WARN for strong and weak: before it, such a name fell back to the manifest's default.
+   * gpt-4o-mini} is {@code gpt-4o-mini-2024-07-18}; a provider's alias may point at a snapshot that
+   * was not trained, as gpt-4's at 0613 where the data has 0314, so the nearest is taken); else, when
+   * several snapshots share the name, as gpt-4o's do, {@link #snapshotChoice}'s. A placement other than
+   * the id itself is logged, at WARN for strong and weak placed elsewhere than the manifest's default,
+   * where such a name fell back to before.
    */
   private java.util.Optional<String> byModel(io.routewise.config.UpstreamConfig upstream, List<String> models) {
     String model = upstream.model();
@@ -206,8 +207,13 @@ public final class ModelDir {
       return java.util.Optional.of(model);
     }
     java.util.Optional<String> found = canonicalMatch(model, models);
+    List<String> among = found.isPresent() ? List.of() : snapshotsOf(model, models);
+    if (found.isEmpty()) {
+      found = snapshotChoice(model, models, preferredSnapshots());
+    }
     found.filter(id -> loggedPlacements.add(upstream.name())).ifPresent(id -> {
-      PlacementNote note = placementNote(upstream.name(), model, dir.getFileName().toString(), id);
+      PlacementNote note = placementNote(upstream.name(), model, dir.getFileName().toString(), id, among,
+          text("default_" + upstream.name(), null));
       if (note.warning()) {
         LOG.warn(note.text());
       } else {
@@ -224,16 +230,90 @@ public final class ModelDir {
    * Strong and weak placed by spelling or snapshot warn: before this placement such a name took the
    * manifest's default, so the same config now routes on another model.
    */
-  static PlacementNote placementNote(String upstream, String model, String dirName, String id) {
-    boolean pair = upstream.equals("strong") || upstream.equals("weak");
-    return new PlacementNote(pair, "upstreams." + upstream + ": model '" + model + "' placed on " + dirName
-        + "'s trained model '" + id + "' (set router_model to choose another"
-        + (pair ? "; routewise before this placement used the manifest's default_" + upstream + ")" : ")"));
+  static PlacementNote placementNote(String upstream, String model, String dirName, String id, List<String> among,
+      String manifestDefault) {
+    // strong or weak placed on its manifest default is placed as before this placement existed: no warning
+    boolean changed = (upstream.equals("strong") || upstream.equals("weak")) && !id.equals(manifestDefault);
+    return new PlacementNote(changed, "upstreams." + upstream + ": model '" + model + "' placed on " + dirName
+        + "'s trained model '" + id + "'" + (among.size() > 1 ? ", of its snapshots " + String.join(", ", among) : "")
+        + " (set router_model to choose another"
+        + (changed ? "; routewise before this placement used the manifest's default_" + upstream + ")" : ")"));
+  }
+
+  /**
+   * The manifest's default strong and weak ids: the snapshots the shipped pair was measured with, so a
+   * name several snapshots share takes these first ({@link #snapshotChoice}).
+   */
+  private List<String> preferredSnapshots() {
+    List<String> out = new ArrayList<>();
+    for (String field : List.of("default_strong", "default_weak")) {
+      String id = text(field, null);
+      if (id != null) {
+        out.add(id);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The trained snapshot standing for a name several dated snapshots share (a provider's undated alias,
+   * {@code gpt-4o}, whose data has 2024-05-13 and 2024-08-06): one of {@code preferred} when it is
+   * among them (the manifest's defaults, so {@code gpt-4o} is the snapshot the two-model figures were
+   * measured with, on every rung), else the newest. A name ending in {@code -latest} ({@code
+   * claude-3-5-sonnet-latest}) is the name itself when trained, else its newest snapshot. Empty when no
+   * snapshot of the name was trained; a name {@link #canonicalMatch} places is not asked here.
+   */
+  static java.util.Optional<String> snapshotChoice(String model, List<String> models, List<String> preferred) {
+    String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+    boolean latest = name.endsWith("-latest");
+    if (latest) {
+      String base = model.substring(0, model.length() - "-latest".length());
+      java.util.Optional<String> exact = canonicalMatch(base, models);
+      return exact.isPresent() ? exact
+          : snapshotsOf(base, models).stream().max(java.util.Comparator.comparing(ModelDir::snapshotDate));
+    }
+    List<String> snapshots = snapshotsOf(model, models);
+    if (snapshots.isEmpty()) {
+      return java.util.Optional.empty();
+    }
+    for (String id : preferred) {
+      if (snapshots.contains(id)) {
+        return java.util.Optional.of(id);
+      }
+    }
+    return snapshots.stream().max(java.util.Comparator.comparing(ModelDir::snapshotDate));
+  }
+
+  /** The trained ids that are {@code model}'s name (as the data spells ids) followed by a snapshot date. */
+  static List<String> snapshotsOf(String model, List<String> models) {
+    String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+    if (name.isEmpty()) {
+      return List.of();
+    }
+    return models.stream().filter(m -> {
+      String lower = m.toLowerCase(java.util.Locale.ROOT);
+      return lower.startsWith(name + "-") && SNAPSHOT.matcher(lower.substring(name.length() + 1)).matches();
+    }).sorted().toList();
+  }
+
+  /**
+   * A snapshot id's date as yyyymmdd for ordering: the last dash-separated date in it; an MMDD date
+   * (OpenAI's older ids) has no year and orders before every dated one.
+   */
+  static String snapshotDate(String id) {
+    java.util.regex.Matcher m = SNAPSHOT_DATE.matcher(id);
+    if (!m.find()) {
+      return "";
+    }
+    return m.group(1) != null ? m.group(1) + m.group(2) + m.group(3) : "0000" + m.group(4);
   }
 
   /** A snapshot date: YYYY-MM-DD, YYYYMMDD, or MMDD as OpenAI's older ids write it. */
   private static final java.util.regex.Pattern SNAPSHOT = java.util.regex.Pattern.compile(
       "20\\d\\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])|(20\\d\\d)?(0[1-9]|1[0-2])(0[1-9]|[12]\\d|3[01])");
+
+  private static final java.util.regex.Pattern SNAPSHOT_DATE =
+      java.util.regex.Pattern.compile("(20\\d\\d)-?(\\d\\d)-?(\\d\\d)$|(\\d{4})$");
 
   /** {@link #byModel}'s rule past the exact id, for {@code model} among {@code models}; case ignored on both sides. */
   static java.util.Optional<String> canonicalMatch(String model, List<String> models) {
@@ -245,26 +325,20 @@ public final class ModelDir {
     if (!same.isEmpty()) {
       return same.size() == 1 ? java.util.Optional.of(same.get(0)) : java.util.Optional.empty();
     }
-    List<String> snapshots = models.stream().filter(m -> {
-      String lower = m.toLowerCase(java.util.Locale.ROOT);
-      return lower.startsWith(name + "-") && SNAPSHOT.matcher(lower.substring(name.length() + 1)).matches();
-    }).toList();
+    List<String> snapshots = snapshotsOf(name, models);
     return snapshots.size() == 1 ? java.util.Optional.of(snapshots.get(0)) : java.util.Optional.empty();
   }
 
   /**
-   * Trained ids that begin with {@code model}'s name as the data spells it (at most 8): the snapshots
-   * of a name that has several ({@code gpt-4o}), so an unplaceable upstream's fix is found at once.
+   * Trained ids that begin with {@code model}'s name as the data spells it (at most 8; its snapshots
+   * first), so an unplaceable upstream's fix is found at once.
    */
   static List<String> nearIds(String model, List<String> models) {
     String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
     if (name.isEmpty()) {
       return List.of();
     }
-    List<String> snapshots = models.stream().filter(m -> {
-      String lower = m.toLowerCase(java.util.Locale.ROOT);
-      return lower.startsWith(name + "-") && SNAPSHOT.matcher(lower.substring(name.length() + 1)).matches();
-    }).sorted().limit(8).toList();
+    List<String> snapshots = snapshotsOf(name, models).stream().limit(8).toList();
     return !snapshots.isEmpty() ? snapshots : models.stream()
         .filter(m -> m.toLowerCase(java.util.Locale.ROOT).startsWith(name)).sorted().limit(8).toList();
   }

@@ -115,13 +115,38 @@ class ModelDirPlacementTest {
     assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("acme/M", List.of("m", "M")), "two by case: neither");
     assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("foo", List.of("foo-2407")), "24 is no month");
     assertEquals(java.util.Optional.of("foo-20240229"), ModelDir.canonicalMatch("foo", List.of("foo-20240229", "foo-v2")));
-    IOException e = assertThrows(IOException.class, () -> md.placeUpstreams(context(Map.of(),
-        upstream("strong", "gpt-4o", null), upstream("sonnet", "claude-3-5-sonnet", null),
-        upstream("weak", "llama3.1:8b", null))));
-    assertTrue(e.getMessage().contains("upstreams.sonnet (model 'claude-3-5-sonnet'; ids like it: "
-        + "claude-3-5-sonnet-20240620, claude-3-5-sonnet-20241022)"), "says which two: " + e.getMessage());
     assertEquals("gpt-4o-2024-05-13", md.upstreamModel(context(Map.of(), upstream("strong", "gpt-4o", null),
         upstream("weak", "llama3.1:8b", null)), true), "an ambiguous strong keeps the default, as before");
+  }
+
+  /**
+   * A name several trained snapshots share starts on every rung: on the manifest's default when that is
+   * one of them (gpt-4o: the snapshot the two-model figures were measured with), else on the newest;
+   * "-latest" always the newest.
+   */
+  @Test
+  void aNameSeveralSnapshotsShareIsPlacedOnTheDefaultAmongThemElseTheNewest() throws IOException {
+    ModelDir md = ModelDir.open(Path.of("models/mf"), "mf");
+    Map<String, String> placed = md.placeUpstreams(context(Map.of(),
+        upstream("strong", "anthropic/claude-3-5-sonnet", null),
+        upstream("four", "gpt-4o", null),
+        upstream("latest", "gpt-4o-latest", null),
+        upstream("sonnet", "claude-3-5-sonnet-latest", null),
+        upstream("turbo", "gpt-3.5-turbo-latest", null),
+        upstream("weak", "llama3.1:8b", null)));
+    assertEquals("claude-3-5-sonnet-20241022", placed.get("strong"), "the newest; no longer the default gpt-4o");
+    assertEquals("gpt-4o-2024-05-13", placed.get("four"), "the default strong is a gpt-4o snapshot");
+    assertEquals("gpt-4o-2024-08-06", placed.get("latest"));
+    assertEquals("claude-3-5-sonnet-20241022", placed.get("sonnet"));
+    assertEquals("gpt-3.5-turbo", placed.get("turbo"), "a trained id of the name itself");
+    List<String> models = md.placeableModels();
+    assertEquals(java.util.Optional.of("foo-2024-06-01"),
+        ModelDir.snapshotChoice("foo", List.of("foo-20240229", "foo-2024-06-01", "foo-0930", "bar-2025-01-01"), List.of()),
+        "dates written either way; a year-less MMDD orders first");
+    assertEquals(java.util.Optional.empty(), ModelDir.snapshotChoice("foo-latest", List.of("foo-v2"), List.of()));
+    assertEquals(java.util.Optional.empty(), ModelDir.snapshotChoice("gpt-5", models, List.of()));
+    assertEquals(java.util.Optional.empty(), ModelDir.canonicalMatch("gpt-4o", models),
+        "what label writes outcomes under stays exact: no snapshot chosen for it");
   }
 
   @org.junit.jupiter.api.io.TempDir
@@ -147,13 +172,19 @@ class ModelDirPlacementTest {
   /** Strong or weak placed by spelling warns at start: the same config used to take the manifest's default. */
   @Test
   void placingStrongOrWeakBySpellingIsAWarningAndAMiddleUpstreamOnlyANote() {
-    ModelDir.PlacementNote strong = ModelDir.placementNote("strong", "openai/GPT-4o-mini", "mf", "gpt-4o-mini-2024-07-18");
+    ModelDir.PlacementNote strong = ModelDir.placementNote("strong", "openai/GPT-4o-mini", "mf", "gpt-4o-mini-2024-07-18",
+        List.of(), "gpt-4o-2024-05-13");
     assertTrue(strong.warning());
     assertEquals("upstreams.strong: model 'openai/GPT-4o-mini' placed on mf's trained model 'gpt-4o-mini-2024-07-18' "
         + "(set router_model to choose another; routewise before this placement used the manifest's default_strong)",
         strong.text());
-    assertTrue(ModelDir.placementNote("weak", "m", "mf", "id").warning());
-    ModelDir.PlacementNote mini = ModelDir.placementNote("mini", "gpt-4o-mini", "mf", "gpt-4o-mini-2024-07-18");
+    assertTrue(ModelDir.placementNote("weak", "m", "mf", "id", List.of(), "other").warning());
+    ModelDir.PlacementNote asBefore = ModelDir.placementNote("strong", "gpt-4o", "mf", "gpt-4o-2024-05-13",
+        List.of("gpt-4o-2024-05-13", "gpt-4o-2024-08-06"), "gpt-4o-2024-05-13");
+    assertEquals(false, asBefore.warning(), "the manifest's default, as before: nothing changed to warn of");
+    assertEquals("upstreams.strong: model 'gpt-4o' placed on mf's trained model 'gpt-4o-2024-05-13', of its snapshots "
+        + "gpt-4o-2024-05-13, gpt-4o-2024-08-06 (set router_model to choose another)", asBefore.text());
+    ModelDir.PlacementNote mini = ModelDir.placementNote("mini", "gpt-4o-mini", "mf", "gpt-4o-mini-2024-07-18", List.of(), null);
     assertEquals(false, mini.warning(), "a middle upstream had no default to change");
     assertEquals("upstreams.mini: model 'gpt-4o-mini' placed on mf's trained model 'gpt-4o-mini-2024-07-18' "
         + "(set router_model to choose another)", mini.text());
