@@ -73,13 +73,37 @@ final class AccessLog {
 
   static final int REJECTED_PER_SECOND = 20;
 
-  /** One server's budget of rejected-request lines (a second's window; atomics only). */
+  /**
+   * One server's budget of rejected-request lines (a second's window; atomics only). The count of a
+   * second's lines left out is written once that second is over: by the first rejection after it, or
+   * by a virtual thread that the second's first left-out line starts, so it comes even if none follows.
+   */
   static final class Rejections {
     private final java.util.concurrent.atomic.AtomicLong second = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicInteger logged = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger();
 
     boolean admit() {
+      roll();
+      if (logged.incrementAndGet() <= REJECTED_PER_SECOND) {
+        return true;
+      }
+      if (left.getAndIncrement() == 0) {
+        // at most one a second, and it lives a second at most
+        Thread.ofVirtual().name("routewise-access-summary").start(() -> {
+          try {
+            Thread.sleep(1_000 - System.nanoTime() / 1_000_000L % 1_000 + 5);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          roll();
+        });
+      }
+      return false;
+    }
+
+    /** Starts a new second's budget once the last one is over, writing how many lines it left out. */
+    private void roll() {
       long now = System.nanoTime() / 1_000_000_000L;
       long was = second.get();
       if (was != now && second.compareAndSet(was, now)) {
@@ -89,11 +113,6 @@ final class AccessLog {
           LOG.info("{} more requests turned away in a second were not logged (over {} a second)", n, REJECTED_PER_SECOND);
         }
       }
-      if (logged.incrementAndGet() <= REJECTED_PER_SECOND) {
-        return true;
-      }
-      left.incrementAndGet();
-      return false;
     }
   }
 
