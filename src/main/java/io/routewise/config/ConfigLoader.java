@@ -112,7 +112,10 @@ public final class ConfigLoader {
         s.longValue("max_buffered_body_bytes", ServerConfig.defaultBufferedBodyBytes(maxBody), 1, Long.MAX_VALUE),
         s.longValue("min_body_bytes_per_second", ServerConfig.DEFAULT_MIN_BODY_BYTES_PER_SECOND, 0, Long.MAX_VALUE),
         s.longValue("max_response_bytes", ServerConfig.DEFAULT_MAX_RESPONSE_BYTES, 1024, Integer.MAX_VALUE - 8),
-        ServerConfig.DEFAULT_BODY_GRACE);
+        ServerConfig.DEFAULT_BODY_GRACE,
+        s.integer("max_connections", ServerConfig.DEFAULT_MAX_CONNECTIONS, 0, Integer.MAX_VALUE),
+        java.time.Duration.ofMillis(s.longValue("first_request_timeout_ms", ServerConfig.DEFAULT_FIRST_REQUEST_TIMEOUT_MS,
+            0, 3_600_000)));
     if (server.maxBufferedBodyBytes() < server.maxBodyBytes()) {
       s.problem("max_buffered_body_bytes", "is " + server.maxBufferedBodyBytes() + ", below max_body_bytes ("
           + server.maxBodyBytes() + "): a body of the largest size allowed could never be read");

@@ -23,10 +23,14 @@ import java.util.List;
  *     this many bytes (after decoding) it is dropped and the client gets 502
  * @param bodyGrace how long a body may take before its pace is checked ({@link #DEFAULT_BODY_GRACE}; not
  *     a YAML key)
+ * @param maxConnections client connections open at once; a new one past it is closed as soon as it
+ *     is accepted; 0: no limit
+ * @param firstRequestTimeout a new connection that has not sent its first request's headers within
+ *     this is closed; zero: no deadline
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret> apiKeys, Duration shutdownGrace,
     List<String> corsOrigins, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
-    long maxResponseBytes, Duration bodyGrace) {
+    long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration firstRequestTimeout) {
   public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;
   /** Under Kubernetes' default termination grace (30 s), so the drain ends before the SIGKILL. */
   public static final long DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
@@ -36,6 +40,13 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
   public static final long DEFAULT_MAX_RESPONSE_BYTES = 64L * 1024 * 1024;
   /** A slow start (a phone waking its radio, a congested link's first window) is not held against a body. */
   public static final Duration DEFAULT_BODY_GRACE = Duration.ofSeconds(10);
+  /**
+   * Far more clients than two cores serve, and well under the open files a container gets (1,048,576
+   * in Docker; a login shell's soft limit can be 1,024: raise it, or this, README).
+   */
+  public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
+  /** A client's headers take milliseconds; a browser's preconnected socket, unused this long, is reopened. */
+  public static final long DEFAULT_FIRST_REQUEST_TIMEOUT_MS = 10_000;
 
   public ServerConfig {
     apiKeys = List.copyOf(apiKeys);
@@ -45,7 +56,7 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
   public ServerConfig(String host, int port, long maxBodyBytes) {
     this(host, port, maxBodyBytes, List.of(), Duration.ofMillis(DEFAULT_SHUTDOWN_GRACE_MS), List.of(), false,
         defaultBufferedBodyBytes(maxBodyBytes), DEFAULT_MIN_BODY_BYTES_PER_SECOND, DEFAULT_MAX_RESPONSE_BYTES,
-        DEFAULT_BODY_GRACE);
+        DEFAULT_BODY_GRACE, DEFAULT_MAX_CONNECTIONS, Duration.ofMillis(DEFAULT_FIRST_REQUEST_TIMEOUT_MS));
   }
 
   /**
@@ -58,11 +69,11 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
 
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog,
-        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, bodyGrace);
+        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, bodyGrace, maxConnections, firstRequestTimeout);
   }
 
   public ServerConfig withBodyGrace(Duration grace) {
     return new ServerConfig(host, port, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog,
-        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, grace);
+        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, grace, maxConnections, firstRequestTimeout);
   }
 }

@@ -90,6 +90,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final java.util.concurrent.atomic.AtomicInteger redisUp = new java.util.concurrent.atomic.AtomicInteger();
   private final Counter redisOutages;
   private final MeterProvider<Counter> bodiesRefused;
+  private final MeterProvider<Counter> connectionsClosed;
   private final Set<String> loggedFailureKinds = ConcurrentHashMap.newKeySet();
 
   public RoutewiseMetrics() {
@@ -141,6 +142,9 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     bodiesRefused = Counter.builder("routewise.request.bodies.refused")
         .description("Request bodies turned away: memory (503, server.max_buffered_body_bytes reached) "
             + "or slow (408, below server.min_body_bytes_per_second)").withRegistry(r);
+    connectionsClosed = Counter.builder("routewise.client.connections.closed")
+        .description("Client connections closed by routewise: limit (server.max_connections reached, closed as accepted) "
+            + "or headers (no whole request within server.first_request_timeout_ms)").withRegistry(r);
     redisOutages = Counter.builder("routewise.state.redis.outages")
         .description("Times the shared state in Redis stopped answering (each replica then held its targets alone)")
         .register(r);
@@ -251,6 +255,17 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   /** A request body turned away: {@code memory} (503, the shared limit was reached) or {@code slow} (408). */
   public void bodyRefused(String reason) {
     bodiesRefused.withTag("reason", reason).increment();
+  }
+
+  /** A client connection routewise closed: {@code limit} (server.max_connections) or {@code headers}. */
+  public void connectionClosed(String reason) {
+    connectionsClosed.withTag("reason", reason).increment();
+  }
+
+  /** Exposes the client connections open now. */
+  public void clientConnections(java.util.function.IntSupplier count) {
+    Gauge.builder("routewise.client.connections", count, c -> c.getAsInt()).strongReference(true)
+        .description("Client connections open now (server.max_connections caps them)").register(registry);
   }
 
   /** Exposes the scoring threads' load: decisions being scored and waiting for a thread. */

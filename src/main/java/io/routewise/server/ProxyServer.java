@@ -80,7 +80,21 @@ public final class ProxyServer implements AutoCloseable {
       cfg.jetty.host = config.host();
       cfg.jetty.port = config.port();
       cfg.jetty.modifyServletContextHandler(context -> context.insertHandler(inFlight));
-      cfg.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
+      cfg.jetty.modifyServer(server -> {
+        server.setErrorHandler(new JsonErrorHandler());
+        // the connectors exist once the server starts; a bean added before they start is on every connection
+        server.addEventListener(new org.eclipse.jetty.util.component.LifeCycle.Listener() {
+          @Override
+          public void lifeCycleStarting(org.eclipse.jetty.util.component.LifeCycle event) {
+            for (org.eclipse.jetty.server.Connector connector : server.getConnectors()) {
+              ConnectionGuard guard = new ConnectionGuard(config.maxConnections(), config.firstRequestTimeout().toMillis(),
+                  connector.getScheduler(), metrics::connectionClosed);
+              connector.addBean(guard);
+              metrics.clientConnections(guard::open);
+            }
+          }
+        });
+      });
       if (!config.corsOrigins().isEmpty()) {
         cfg.bundledPlugins.enableCors(cors -> cors.addRule(rule -> {
           rule.path = "/v1/*";

@@ -1,0 +1,139 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * server.max_connections and server.first_request_timeout_ms: a client cannot take every file
+ * descriptor, nor keep connections by trickling their headers (security review); the server goes
+ * on accepting once the limit is reached, and a long answer is never cut by the deadline.
+ */
+class ConnectionGuardTest {
+  private static Socket open(ProxyFixture f) throws Exception {
+    Socket s = new Socket("127.0.0.1", f.routewise.port());
+    s.setSoTimeout(5_000);
+    return s;
+  }
+
+  /** Whether the server closed {@code s}: its read ends (or the connection is reset) within the socket's timeout. */
+  private static boolean closedByServer(Socket s) throws Exception {
+    try {
+      return s.getInputStream().read() == -1;
+    } catch (SocketTimeoutException e) {
+      return false;
+    } catch (java.net.SocketException e) {
+      return true; // reset
+    }
+  }
+
+  private static String get(Socket s, String path) throws Exception {
+    OutputStream out = s.getOutputStream();
+    out.write(("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+    byte[] buf = new byte[512];
+    int n = s.getInputStream().read(buf);
+    return n < 0 ? "" : new String(buf, 0, n, StandardCharsets.US_ASCII);
+  }
+
+  private static double metric(ProxyFixture f, String line) throws Exception {
+    return f.get("/metrics").body().lines().filter(l -> l.startsWith(line + " ")).findFirst()
+        .map(l -> Double.parseDouble(l.substring(line.length() + 1))).orElse(Double.NaN);
+  }
+
+  @Test
+  void pastTheLimitANewConnectionIsClosedAndOnceOneClosesTheServerAcceptsAgain() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("", "max_connections: 3, first_request_timeout_ms: 0")) {
+      List<Socket> held = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        Socket s = open(f);
+        assertTrue(get(s, "/health").startsWith("HTTP/1.1 200"), "within the limit: served");
+        held.add(s);
+      }
+      try (Socket over = open(f)) {
+        assertTrue(closedByServer(over), "the fourth is closed as it is accepted");
+      }
+      held.remove(0).close();
+      // the closed one leaves the count; then a new connection is served (Jetty's own limits stopped accepting for good)
+      String answer = "";
+      for (int i = 0; i < 100 && !answer.startsWith("HTTP/1.1 200"); i++) {
+        Thread.sleep(20);
+        try (Socket again = open(f)) {
+          answer = get(again, "/health");
+        } catch (java.net.SocketException e) {
+          answer = "";
+        }
+      }
+      assertTrue(answer.startsWith("HTTP/1.1 200"), "served again: " + answer);
+      for (Socket s : held) {
+        s.close();
+      }
+      // the scrape's own connection is one of them
+      double closed = Double.NaN;
+      for (int i = 0; i < 100; i++) {
+        try {
+          closed = metric(f, "routewise_client_connections_closed_total{reason=\"limit\"}");
+          break;
+        } catch (java.io.IOException e) {
+          Thread.sleep(20); // the sockets above still closing: the scrape itself was over the limit
+        }
+      }
+      assertTrue(closed >= 1, "counted: " + closed);
+    }
+  }
+
+  @Test
+  void aConnectionTricklingItsFirstHeadersIsClosedAtTheDeadlineButALongAnswerIsNotCut() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("", "first_request_timeout_ms: 250")) {
+      f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "application/json").withFixedDelay(900)
+          .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+      try (Socket slow = open(f); Socket idle = open(f)) {
+        long start = System.nanoTime();
+        Thread trickle = Thread.ofVirtual().start(() -> {
+          byte[] headers = "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"
+              .getBytes(StandardCharsets.US_ASCII);
+          try {
+            OutputStream out = slow.getOutputStream();
+            for (byte b : headers) {
+              out.write(b);
+              out.flush();
+              Thread.sleep(50);
+            }
+          } catch (Exception e) {
+            // closed under it
+          }
+        });
+        assertTrue(closedByServer(slow), "a trickle is closed");
+        double ms = (System.nanoTime() - start) / 1e6;
+        assertTrue(ms < 2_000, "at the deadline, long before the whole headers came: " + ms + " ms");
+        trickle.interrupt();
+        assertTrue(closedByServer(idle), "a connection that sends nothing too");
+        // a first request whose answer takes three deadlines: counted in at its headers, so never cut
+        byte[] body = "{\"model\":\"router-fixed-0.3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+            .getBytes(StandardCharsets.UTF_8);
+        try (Socket served = open(f)) {
+        OutputStream o = served.getOutputStream();
+        o.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+            + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        o.write(body);
+        o.flush();
+        String answer = new String(served.getInputStream().readNBytes(15), StandardCharsets.US_ASCII);
+        assertEquals("HTTP/1.1 200 OK", answer);
+        }
+      }
+      assertTrue(metric(f, "routewise_client_connections_closed_total{reason=\"headers\"}") >= 2);
+    }
+  }
+}
