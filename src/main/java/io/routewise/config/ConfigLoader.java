@@ -114,7 +114,7 @@ public final class ConfigLoader {
         s.longValue("max_response_bytes", ServerConfig.DEFAULT_MAX_RESPONSE_BYTES, 1024, Integer.MAX_VALUE - 8),
         ServerConfig.DEFAULT_BODY_GRACE,
         s.integer("max_connections", ServerConfig.DEFAULT_MAX_CONNECTIONS, 0, Integer.MAX_VALUE),
-        java.time.Duration.ofMillis(s.longValue("first_request_timeout_ms", ServerConfig.DEFAULT_FIRST_REQUEST_TIMEOUT_MS,
+        java.time.Duration.ofMillis(s.longValue("header_timeout_ms", ServerConfig.DEFAULT_HEADER_TIMEOUT_MS,
             0, 3_600_000)));
     if (server.maxBufferedBodyBytes() < server.maxBodyBytes()) {
       s.problem("max_buffered_body_bytes", "is " + server.maxBufferedBodyBytes() + ", below max_body_bytes ("

@@ -25,12 +25,13 @@ import java.util.List;
  *     a YAML key)
  * @param maxConnections client connections open at once; a new one past it is closed as soon as it
  *     is accepted; 0: no limit
- * @param firstRequestTimeout a new connection that has not sent its first request's headers within
- *     this is closed; zero: no deadline
+ * @param headerTimeout a new connection that has not sent its first request's headers within
+ *     this is closed, and a kept-alive one whose next request's headers take one to two times this;
+ *     zero: no deadline
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret> apiKeys, Duration shutdownGrace,
     List<String> corsOrigins, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
-    long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration firstRequestTimeout) {
+    long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration headerTimeout) {
   public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;
   /** Under Kubernetes' default termination grace (30 s), so the drain ends before the SIGKILL. */
   public static final long DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
@@ -46,7 +47,7 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
    */
   public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
   /** A client's headers take milliseconds; a browser's preconnected socket, unused this long, is reopened. */
-  public static final long DEFAULT_FIRST_REQUEST_TIMEOUT_MS = 10_000;
+  public static final long DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 
   public ServerConfig {
     apiKeys = List.copyOf(apiKeys);
@@ -56,7 +57,7 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
   public ServerConfig(String host, int port, long maxBodyBytes) {
     this(host, port, maxBodyBytes, List.of(), Duration.ofMillis(DEFAULT_SHUTDOWN_GRACE_MS), List.of(), false,
         defaultBufferedBodyBytes(maxBodyBytes), DEFAULT_MIN_BODY_BYTES_PER_SECOND, DEFAULT_MAX_RESPONSE_BYTES,
-        DEFAULT_BODY_GRACE, DEFAULT_MAX_CONNECTIONS, Duration.ofMillis(DEFAULT_FIRST_REQUEST_TIMEOUT_MS));
+        DEFAULT_BODY_GRACE, DEFAULT_MAX_CONNECTIONS, Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS));
   }
 
   /**
@@ -69,11 +70,11 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
 
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog,
-        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, bodyGrace, maxConnections, firstRequestTimeout);
+        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, bodyGrace, maxConnections, headerTimeout);
   }
 
   public ServerConfig withBodyGrace(Duration grace) {
     return new ServerConfig(host, port, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog,
-        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, grace, maxConnections, firstRequestTimeout);
+        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, grace, maxConnections, headerTimeout);
   }
 }

@@ -144,7 +144,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
             + "or slow (408, below server.min_body_bytes_per_second)").withRegistry(r);
     connectionsClosed = Counter.builder("routewise.client.connections.closed")
         .description("Client connections closed by routewise: limit (server.max_connections reached, closed as accepted) "
-            + "or headers (no whole request within server.first_request_timeout_ms)").withRegistry(r);
+            + "or headers (a request's headers not sent within server.header_timeout_ms)").withRegistry(r);
     redisOutages = Counter.builder("routewise.state.redis.outages")
         .description("Times the shared state in Redis stopped answering (each replica then held its targets alone)")
         .register(r);

@@ -7,38 +7,38 @@ import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.util.thread.Scheduler;
 
 /**
- * Client connections, held to a number and to a deadline for their first request.
+ * Client connections, held to a number and to a deadline for their request headers.
  *
  * <p>Past {@code maxConnections} open at once, a new connection is closed as soon as it is accepted:
  * accepting goes on (Jetty's own connection limits, which stop accepting, left the server never
  * accepting again behind Javalin), and the file descriptors left stay for the upstream calls that
- * every request needs. A connection that has not sent a whole request's headers {@code
- * firstRequestMillis} after it opened is closed: a client trickling its headers a byte at a time
- * would otherwise keep it for as long as each byte comes within the idle timeout. Later requests on
- * a kept-alive connection are not timed: that connection already sent one, and the proxy in front
- * (README) is the place for per-client limits.
+ * every request needs. A new connection that has not sent a whole request's headers {@code
+ * headerMillis} after it opened is closed, and so is a kept-alive one that began a request and has
+ * not finished its headers one to two periods later: a client trickling headers a byte at a time
+ * would otherwise keep a connection for as long as each byte comes within the idle timeout.
  *
  * <p>Runs on Jetty's selector and scheduler threads: a counter, and one scheduled check per open
  * connection, cancelled when it closes.
  */
 final class ConnectionGuard implements Connection.Listener {
   private final int maxConnections;
-  private final long firstRequestMillis;
+  private final long headerMillis;
   private final Scheduler scheduler;
   private final Consumer<String> closed;
   private final AtomicInteger open = new AtomicInteger();
-  /** Each open connection's first-request check, until it runs or the connection closes: at most maxConnections. */
-  private final java.util.concurrent.ConcurrentHashMap<Connection, Scheduler.Task> deadlines =
+  /** Each open connection's check, until the connection closes: at most maxConnections. */
+  private final java.util.concurrent.ConcurrentHashMap<Connection, Watch> watches =
       new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
    * @param maxConnections connections open at once, 0 for no limit
-   * @param firstRequestMillis the time a connection has to send its first request's headers, 0 for none
+   * @param headerMillis the time a new connection has to send its first request's headers, and a
+   *     kept-alive one a later request's once it began sending it (up to twice this); 0 for none
    * @param closed told each connection this closes: {@code limit} or {@code headers}
    */
-  ConnectionGuard(int maxConnections, long firstRequestMillis, Scheduler scheduler, Consumer<String> closed) {
+  ConnectionGuard(int maxConnections, long headerMillis, Scheduler scheduler, Consumer<String> closed) {
     this.maxConnections = maxConnections;
-    this.firstRequestMillis = firstRequestMillis;
+    this.headerMillis = headerMillis;
     this.scheduler = scheduler;
     this.closed = closed;
   }
@@ -51,25 +51,72 @@ final class ConnectionGuard implements Connection.Listener {
       connection.getEndPoint().close();
       return;
     }
-    if (firstRequestMillis > 0) {
-      deadlines.put(connection, scheduler.schedule(() -> {
-        deadlines.remove(connection);
-        // a request counts in once its headers are parsed, so a long answer to it is not cut
-        if (connection.getEndPoint().isOpen() && connection.getMessagesIn() == 0) {
-          closed.accept("headers");
-          connection.getEndPoint().close();
-        }
-      }, firstRequestMillis, TimeUnit.MILLISECONDS));
+    if (headerMillis > 0) {
+      Watch watch = new Watch(connection);
+      watches.put(connection, watch);
+      watch.next();
     }
   }
 
   @Override
   public void onClosed(Connection connection) {
     open.decrementAndGet();
-    // a short-lived connection's check would hold it until the deadline
-    Scheduler.Task deadline = deadlines.remove(connection);
-    if (deadline != null) {
-      deadline.cancel();
+    // a short-lived connection's check would hold it until it ran
+    Watch watch = watches.remove(connection);
+    if (watch != null) {
+      watch.cancel();
+    }
+  }
+
+  /**
+   * One connection's check, every {@code headerMillis}. Jetty counts a request in once its headers
+   * are parsed and out once answered, so a request being handled (a long answer, a body arriving) is
+   * never cut. Between requests, bytes that came without making a request are a request's start:
+   * if the check after that one finds no new request either, its headers took over a period, and the
+   * connection is closed. A connection sending nothing between requests is left to Jetty's idle timeout.
+   */
+  private final class Watch implements Runnable {
+    private final Connection connection;
+    private long messagesIn;
+    private long bytesIn;
+    private boolean started;
+    private volatile Scheduler.Task task;
+
+    Watch(Connection connection) {
+      this.connection = connection;
+    }
+
+    void next() {
+      task = scheduler.schedule(this, headerMillis, TimeUnit.MILLISECONDS);
+    }
+
+    void cancel() {
+      Scheduler.Task t = task;
+      if (t != null) {
+        t.cancel();
+      }
+    }
+
+    @Override
+    public void run() {
+      if (!connection.getEndPoint().isOpen()) {
+        watches.remove(connection);
+        return;
+      }
+      long in = connection.getMessagesIn();
+      long bytes = connection.getBytesIn();
+      boolean between = in <= connection.getMessagesOut();
+      boolean noNewRequest = between && in == messagesIn;
+      if (in == 0 || (noNewRequest && started)) {
+        watches.remove(connection);
+        closed.accept("headers");
+        connection.getEndPoint().close();
+        return;
+      }
+      started = noNewRequest && bytes > bytesIn;
+      messagesIn = in;
+      bytesIn = bytes;
+      next();
     }
   }
 

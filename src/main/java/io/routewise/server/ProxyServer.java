@@ -87,7 +87,7 @@ public final class ProxyServer implements AutoCloseable {
           @Override
           public void lifeCycleStarting(org.eclipse.jetty.util.component.LifeCycle event) {
             for (org.eclipse.jetty.server.Connector connector : server.getConnectors()) {
-              ConnectionGuard guard = new ConnectionGuard(config.maxConnections(), config.firstRequestTimeout().toMillis(),
+              ConnectionGuard guard = new ConnectionGuard(config.maxConnections(), config.headerTimeout().toMillis(),
                   connector.getScheduler(), metrics::connectionClosed);
               connector.addBean(guard);
               metrics.clientConnections(guard::open);

@@ -16,9 +16,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * server.max_connections and server.first_request_timeout_ms: a client cannot take every file
+ * server.max_connections and server.header_timeout_ms: a client cannot take every file
  * descriptor, nor keep connections by trickling their headers (security review); the server goes
- * on accepting once the limit is reached, and a long answer is never cut by the deadline.
+ * on accepting once the limit is reached, and neither a long answer nor a kept-alive connection
+ * idle between requests is cut by the deadline.
  */
 class ConnectionGuardTest {
   private static Socket open(ProxyFixture f) throws Exception {
@@ -54,7 +55,7 @@ class ConnectionGuardTest {
 
   @Test
   void pastTheLimitANewConnectionIsClosedAndOnceOneClosesTheServerAcceptsAgain() throws Exception {
-    try (ProxyFixture f = new ProxyFixture("", "max_connections: 3, first_request_timeout_ms: 0")) {
+    try (ProxyFixture f = new ProxyFixture("", "max_connections: 3, header_timeout_ms: 0")) {
       List<Socket> held = new ArrayList<>();
       for (int i = 0; i < 3; i++) {
         Socket s = open(f);
@@ -95,26 +96,13 @@ class ConnectionGuardTest {
 
   @Test
   void aConnectionTricklingItsFirstHeadersIsClosedAtTheDeadlineButALongAnswerIsNotCut() throws Exception {
-    try (ProxyFixture f = new ProxyFixture("", "first_request_timeout_ms: 250")) {
+    try (ProxyFixture f = new ProxyFixture("", "header_timeout_ms: 250")) {
       f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
           .withHeader("Content-Type", "application/json").withFixedDelay(900)
           .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
       try (Socket slow = open(f); Socket idle = open(f)) {
         long start = System.nanoTime();
-        Thread trickle = Thread.ofVirtual().start(() -> {
-          byte[] headers = "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"
-              .getBytes(StandardCharsets.US_ASCII);
-          try {
-            OutputStream out = slow.getOutputStream();
-            for (byte b : headers) {
-              out.write(b);
-              out.flush();
-              Thread.sleep(50);
-            }
-          } catch (Exception e) {
-            // closed under it
-          }
-        });
+        Thread trickle = trickle(slow, "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + "a".repeat(50) + "\r\n\r\n", 50);
         assertTrue(closedByServer(slow), "a trickle is closed");
         double ms = (System.nanoTime() - start) / 1e6;
         assertTrue(ms < 2_000, "at the deadline, long before the whole headers came: " + ms + " ms");
@@ -124,16 +112,67 @@ class ConnectionGuardTest {
         byte[] body = "{\"model\":\"router-fixed-0.3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
             .getBytes(StandardCharsets.UTF_8);
         try (Socket served = open(f)) {
-        OutputStream o = served.getOutputStream();
-        o.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
-            + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-        o.write(body);
-        o.flush();
-        String answer = new String(served.getInputStream().readNBytes(15), StandardCharsets.US_ASCII);
-        assertEquals("HTTP/1.1 200 OK", answer);
+          OutputStream o = served.getOutputStream();
+          o.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+              + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+          o.write(body);
+          o.flush();
+          String answer = new String(served.getInputStream().readNBytes(15), StandardCharsets.US_ASCII);
+          assertEquals("HTTP/1.1 200 OK", answer);
         }
       }
       assertTrue(metric(f, "routewise_client_connections_closed_total{reason=\"headers\"}") >= 2);
+    }
+  }
+
+  /** Sends one byte of {@code text} every {@code gapMillis} on a virtual thread, until done or the socket fails. */
+  private static Thread trickle(Socket s, String text, long gapMillis) {
+    return Thread.ofVirtual().start(() -> {
+      try {
+        OutputStream out = s.getOutputStream();
+        for (byte b : text.getBytes(StandardCharsets.US_ASCII)) {
+          out.write(b);
+          out.flush();
+          Thread.sleep(gapMillis);
+        }
+      } catch (Exception e) {
+        // closed under it
+      }
+    });
+  }
+
+  /** Reads one whole answer to GET /health (its body is JSON ending in '}'), keeping the connection. */
+  private static String health(Socket s) throws Exception {
+    s.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+    s.getOutputStream().flush();
+    StringBuilder b = new StringBuilder();
+    InputStream in = s.getInputStream();
+    int c;
+    while ((c = in.read()) != -1) {
+      b.append((char) c);
+      if (b.indexOf("\r\n\r\n") > 0 && c == '}') {
+        break;
+      }
+    }
+    return b.toString();
+  }
+
+  @Test
+  void aKeptAliveConnectionIdleBetweenRequestsStaysButOneTricklingItsNextHeadersIsClosed() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("", "header_timeout_ms: 200")) {
+      try (Socket kept = open(f); Socket slow = open(f)) {
+        assertTrue(health(kept).startsWith("HTTP/1.1 200"));
+        assertTrue(health(slow).startsWith("HTTP/1.1 200"));
+        Thread.sleep(700); // several periods, idle: Jetty's idle timeout's business, not this one's
+        assertTrue(health(kept).startsWith("HTTP/1.1 200"), "kept alive across idle periods");
+        long start = System.nanoTime();
+        Thread t = trickle(slow, "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + "a".repeat(60) + "\r\n\r\n", 40);
+        assertTrue(closedByServer(slow), "a trickled second request is closed");
+        double ms = (System.nanoTime() - start) / 1e6;
+        assertTrue(ms < 1_500, "within two periods or so, long before its headers were done: " + ms + " ms");
+        t.interrupt();
+        assertTrue(health(kept).startsWith("HTTP/1.1 200"), "the other connection is untouched");
+      }
     }
   }
 }
