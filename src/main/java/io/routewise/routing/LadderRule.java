@@ -20,8 +20,9 @@ import java.util.Optional;
  *       rung must be predicted much better than a cheap one to be worth its price, which the
  *       threshold rule never asks. With two rungs it is exactly {@code rate >= α → strong}; as α grows
  *       the choice only moves to cheaper rungs (a minimum over lines whose slopes are the prices);
- *       α = 0 is the top (price weighs -∞) unless a rung at the top's own price is predicted better,
- *       and α = 1 the cheapest unless it is beaten for certain. It weighs the size of the router's
+ *       α = 0 is the top (price weighs -∞; a rung at the top's own price predicted better takes
+ *       over from any α above 0), and α = 1 the cheapest unless it is beaten for certain (a rate of
+ *       exactly 1, which the shipped routers never give). It weighs the size of the router's
  *       predicted differences, so it gains where those are calibrated (a router trained on traffic
  *       like yours) and can lose where they are not (BENCHMARKS.md section 5).
  * </ul>
@@ -162,8 +163,8 @@ public final class LadderRule {
    * rates with equal prices made one step ({@link ThresholdRule#bestOfEqualPrices}); the input itself
    * when no two rungs share a price. Price-weighted rule: the α at which each rung takes over the
    * lower envelope of the lines {@code logit(rate_i) + logit(α) π_i}, 2 (never) for a rung that
-   * never does, -∞ for one at the top's price that starts below it (predicted better than the top:
-   * chosen at every α until a cheaper one takes over); with two rungs, the rates themselves (the
+   * never does, 0 for one at the top's price that starts below it (predicted better than the top:
+   * chosen at every α above 0 until a cheaper one takes over); with two rungs, the rates themselves (the
    * rule then is {@code logit(rate) < logit(α)}, exactly the two-way rule, here without rounding).
    *
    * @param topWinRates per rung (most capable first), P(top beats it); entry 0 is ignored
@@ -194,7 +195,8 @@ public final class LadderRule {
       }
     }
     if (current != 0) {
-      values[current] = Double.NEGATIVE_INFINITY;
+      // from any α above 0: α = 0 stays the top, whatever the router predicts, as it is with two
+      values[current] = 0;
     }
     double at = Double.NEGATIVE_INFINITY;
     while (true) {

@@ -279,8 +279,8 @@ public final class RoutingService implements AutoCloseable {
   /**
    * A decision, and the win rate that the threshold decided the top (strong) upstream with: the
    * rate itself with two upstreams, the lowest of the ladder rule's values over the others with more
-   * (the top is chosen exactly when that one is {@code >= α}; the price-weighted rule's is -∞ when an
-   * upstream at the top's price is predicted better, the top then chosen at no α); NaN when no rate
+   * (the top is chosen exactly when that one is {@code >= α}; the price-weighted rule's is 0 when an
+   * upstream at the top's price is predicted better, the top then chosen only at α = 0); NaN when no rate
    * decided (failure, pin).
    */
   private record Scored(RoutingDecision decision, double topRate, double[] rates) {

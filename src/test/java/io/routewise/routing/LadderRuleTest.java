@@ -181,9 +181,6 @@ class LadderRuleTest {
     Random rnd = new Random(23);
     for (int t = 0; t < 20_000; t++) {
       Ladder ladder = pricedLadder(rnd);
-      if (ladder.rung(1).orderPrice() == ladder.top().orderPrice()) {
-        continue; // a rung at the top's own price predicted better is the exception (below)
-      }
       LadderRule rule = LadderRule.of(ladder, Kind.PRICE_WEIGHTED);
       double[] rates = new double[ladder.size()];
       for (int i = 1; i < rates.length; i++) {
@@ -197,13 +194,16 @@ class LadderRuleTest {
   }
 
   @Test
-  void anUpstreamAtTheTopsPricePredictedBetterIsChosenFromAlphaZero() {
-    // dcrouter's two nemotrons cost the same: the second, predicted better, is the start of the walk.
+  void anUpstreamAtTheTopsPricePredictedBetterIsChosenFromAnyAlphaAboveZero() {
+    // dcrouter's two nemotrons cost the same: the second, predicted better, is the start of the walk;
+    // α = 0 is still the top, as an operator setting router-mf-0 (or a 100 % target) expects
     Ladder ladder = new Ladder(List.of(new Rung("strong", "a", 0.9, 0.9), new Rung("twin", "b", 0.9, 0.9),
         new Rung("weak", "c", 0.1, 0.1)));
     LadderRule rule = LadderRule.of(ladder, Kind.PRICE_WEIGHTED);
-    assertEquals(1, rule.rung(new double[] {0, 0.4, 0.9}, 0.0));
-    assertEquals(Double.NEGATIVE_INFINITY, rule.topRate(new double[] {0, 0.4, 0.9}));
+    assertEquals(0, rule.rung(new double[] {0, 0.4, 0.9}, 0.0));
+    assertEquals(1, rule.rung(new double[] {0, 0.4, 0.9}, Double.MIN_VALUE));
+    assertEquals(1, rule.rung(new double[] {0, 0.4, 0.9}, 0.3));
+    assertEquals(0.0, rule.topRate(new double[] {0, 0.4, 0.9}));
     assertEquals(0, rule.rung(new double[] {0, 0.5, 0.9}, 0.0), "an equal rate: the top");
     assertEquals(0, rule.rung(new double[] {0, 0.6, 0.9}, 0.3));
   }

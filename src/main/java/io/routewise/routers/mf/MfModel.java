@@ -359,7 +359,8 @@ public final class MfModel {
 
   /**
    * The probability that trained model {@code a} answers better than model {@code b} on the prompt
-   * with features {@code x}: {@code 0.5 + 0.5 (p_a - p_b)} plus the priors, clamped to [0, 1]. The
+   * with features {@code x}: {@code 0.5 + 0.5 (p_a - p_b)} plus the priors, kept inside (0, 1) ({@link
+   * io.routewise.routers.WinRates#bounded}). The
    * one way routing reads this model (two-way and N-way alike).
    */
   public double pairWinRate(int a, int b, float[] x) {
@@ -382,7 +383,7 @@ public final class MfModel {
   private double pairWinRate(int a, int b, float[] e, float z, float z2, double gap) {
     double r = 0.5 + 0.5 * (sigmoid(logit(a, e, z, z2)) - sigmoid(logit(b, e, z, z2))
         + ((double) meanP[a] - meanP[b]) * (lengthPrior * z + gapPrior * gap));
-    return r < 0 ? 0 : (r > 1 ? 1 : r);
+    return io.routewise.routers.WinRates.bounded(r);
   }
 
   public double meanProbability(int m) {

@@ -4,6 +4,7 @@ import io.routewise.embedding.Embedder;
 import io.routewise.routers.LengthScale;
 import io.routewise.routers.ModelDir;
 import io.routewise.routers.RouterContext;
+import io.routewise.routers.WinRates;
 import io.routewise.routing.Ladder;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
@@ -19,7 +20,7 @@ import java.util.Map;
  * strong and the weak model's scores on them are averaged under those weights, and the win rate is
  * {@code 0.5 + 0.5 (s_strong - s_weak)} plus the same two priors as {@code mf}
  * ({@code (mean s_strong - mean s_weak) * (length_prior * z + gap_prior * g)}, g the neighbours'
- * capability gap, see {@link SwIndex}), clamped to [0, 1]. The scores are the
+ * capability gap, see {@link SwIndex}), kept inside (0, 1) ({@link WinRates#bounded}). The scores are the
  * models' own where the data measured them and completed from the other models' results on the same
  * prompt elsewhere ({@link SwTrainer}). Thread-safe (the index is immutable, each call allocates
  * its own buffers). Config, all optional:
@@ -155,6 +156,6 @@ public final class SwRankingRouter implements Router {
 
   private double rate(double top, double other, double meanGap, double z, double gap) {
     double r = 0.5 + 0.5 * (top - other + meanGap * (lengthPrior * z + gapPrior * gap));
-    return r < 0 ? 0 : (r > 1 ? 1 : r);
+    return WinRates.bounded(r);
   }
 }

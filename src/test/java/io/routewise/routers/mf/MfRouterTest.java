@@ -82,8 +82,29 @@ class MfRouterTest {
     assertEquals(0.5 + 0.5 * 0.5 * 1.0, r.strongWinRate(Prompt.of(longer)), 1e-3, "prior * (0.8 - 0.3) * z / 2");
     MfRouter off = new MfRouter(fixed(0f), flat.withLengthPrior(0), 0, 1, "a", "b");
     assertEquals(0.5, off.strongWinRate(Prompt.of(longer)), 1e-6);
-    assertEquals(1.0, new MfRouter(fixed(0f), flat.withLengthPrior(10), 0, 1, "a", "b")
-        .strongWinRate(Prompt.of("y".repeat(5000))), 0.0, "clamped to 1");
+    MfRouter steep = new MfRouter(fixed(0f), flat.withLengthPrior(10), 0, 1, "a", "b");
+    double far = steep.strongWinRate(Prompt.of("y".repeat(5000)));
+    double further = steep.strongWinRate(Prompt.of("y".repeat(50000)));
+    assertTrue(far > 0.99 && far < 1 && further > far && further < 1,
+        "past 1 before the priors' bound, kept below it and still ordered: " + far + ", " + further);
+    assertEquals(io.routewise.routing.Route.WEAK, io.routewise.routing.ThresholdRule.route(further, 1.0),
+        "so α = 1 sends even these to the weak model (a clamp to 1 kept them strong)");
+  }
+
+  @Test
+  void aRatePastTheBoundsBendsInsideThemContinuouslyAndInOrder() {
+    assertEquals(0.5, io.routewise.routers.WinRates.bounded(0.5), 0.0);
+    assertEquals(0.99, io.routewise.routers.WinRates.bounded(0.99), 0.0, "unchanged up to the bend");
+    assertEquals(0.01, io.routewise.routers.WinRates.bounded(0.01), 0.0);
+    double prev = -1;
+    for (double r = -3; r <= 4; r += 0.0005) {
+      double b = io.routewise.routers.WinRates.bounded(r);
+      assertTrue(b > 0 && b < 1 && b > prev, r + " -> " + b);
+      assertTrue(prev < 0 || b - prev <= 0.0005 + 1e-12, "continuous, never steeper than 1, at " + r);
+      assertEquals(1.0, b + io.routewise.routers.WinRates.bounded(1 - r), 1e-12, "a pair's two rates still sum to 1");
+      prev = b;
+    }
+    assertTrue(Double.isNaN(io.routewise.routers.WinRates.bounded(Double.NaN)));
   }
 
   @Test
@@ -92,7 +113,8 @@ class MfRouterTest {
     float[] x = MfModel.features(new float[] {0.3f, -1.2f, 0.5f, 0.9f, -0.1f, 2.0f}, 0.7);
     for (int a = 0; a < 5; a++) {
       for (int b = 0; b < 5; b++) {
-        assertEquals(0.5 + 0.5 * (m.probability(a, x) - m.probability(b, x)), m.pairWinRate(a, b, x), 1e-9);
+        assertEquals(io.routewise.routers.WinRates.bounded(0.5 + 0.5 * (m.probability(a, x) - m.probability(b, x))),
+            m.pairWinRate(a, b, x), 1e-9);
         assertEquals(1.0, m.pairWinRate(a, b, x) + m.pairWinRate(b, a, x), 1e-9);
       }
     }
@@ -117,7 +139,7 @@ class MfRouterTest {
         assertEquals(m.pairWinRate(a, b, x, 0.4), m.pairWinRate(a, b, e, z, 0.4), 0.0, "e and z give x's figure");
         double prior = (m.meanProbability(a) - m.meanProbability(b)) * (float) z; // length prior 1, no gap prior
         double expected = 0.5 + 0.5 * (m.probability(a, x) - m.probability(b, x) + prior);
-        assertEquals(Math.max(0, Math.min(1, expected)), m.pairWinRate(a, b, e, z, 0.4), 1e-9);
+        assertEquals(io.routewise.routers.WinRates.bounded(expected), m.pairWinRate(a, b, e, z, 0.4), 1e-9);
       }
     }
   }
