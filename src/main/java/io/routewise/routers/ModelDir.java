@@ -211,6 +211,9 @@ public final class ModelDir {
     if (found.isEmpty()) {
       found = snapshotChoice(model, models, preferredSnapshots());
     }
+    if (found.isEmpty()) {
+      found = servedNameMatch(model, models, preferredSnapshots());
+    }
     found.filter(id -> loggedPlacements.add(upstream.name())).ifPresent(id -> {
       PlacementNote note = placementNote(upstream.name(), model, dir.getFileName().toString(), id, among,
           text("default_" + upstream.name(), null));
@@ -282,6 +285,76 @@ public final class ModelDir {
       }
     }
     return snapshots.stream().max(java.util.Comparator.comparing(ModelDir::snapshotDate));
+  }
+
+  /** What serving stacks add to a model's name: quantization, a provider's tier ({@code -Turbo}, {@code -versatile}). */
+  private static final java.util.regex.Pattern SERVING_SUFFIX = java.util.regex.Pattern.compile(
+      "(-(turbo|versatile|instant|fp8|fp16|bf16|int4|int8|awq|gptq|gguf|hf))+$");
+  /** A letter followed by a digit where a family name meets its version ({@code llama3.1}, {@code gemma2}). */
+  private static final java.util.regex.Pattern FAMILY_VERSION = java.util.regex.Pattern.compile("^([a-z]+)(\\d)");
+  /** An id's version suffix ({@code -v0.3}), and the name before it. */
+  private static final java.util.regex.Pattern VERSION_SUFFIX = java.util.regex.Pattern.compile("^(.*)-v(\\d+(\\.\\d+)*)$");
+
+  /**
+   * The trained id a serving stack's name for a model stands for, when the data spells it otherwise:
+   * Hugging Face's {@code Meta-Llama-3.1-70B-Instruct}, Together's {@code …-Instruct-Turbo}, Groq's
+   * {@code llama-3.1-70b-versatile}, Ollama's {@code llama3.1:70b} and {@code gemma2:9b}, OpenRouter's
+   * {@code claude-3.5-sonnet}. The name is read without a serving suffix, a {@code meta-} before
+   * {@code llama}, an Ollama tag's colon, with a dash between family and version, with dashes for a
+   * version's dots; each reading is tried as the chat-tuned id first ({@code -instruct}, {@code -it},
+   * {@code -chat}: what an API serves), then as itself, then as the newest {@code -vN} of either
+   * ({@code mistral:7b} is mistral-7b-instruct-v0.3), then as a name with snapshots ({@link
+   * #snapshotChoice}). Asked only when the exact id, its spelling and its snapshots placed nothing.
+   */
+  static java.util.Optional<String> servedNameMatch(String model, List<String> models, List<String> preferred) {
+    String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+    name = name.replaceFirst(":latest$", "").replace(':', '-');
+    java.util.Map<String, String> byLower = new java.util.LinkedHashMap<>();
+    models.forEach(m -> byLower.putIfAbsent(m.toLowerCase(java.util.Locale.ROOT), m));
+    java.util.LinkedHashSet<String> readings = new java.util.LinkedHashSet<>();
+    String bare = SERVING_SUFFIX.matcher(name).replaceFirst("");
+    for (String r : List.of(name, bare)) {
+      String noMeta = r.startsWith("meta-llama") ? r.substring("meta-".length()) : r;
+      for (String x : List.of(r, noMeta)) {
+        String dashed = FAMILY_VERSION.matcher(x).replaceFirst("$1-$2");
+        for (String y : List.of(x, dashed)) {
+          readings.add(y);
+          readings.add(y.replaceAll("(\\d)\\.(\\d)", "$1-$2"));
+        }
+      }
+    }
+    for (String r : readings) {
+      for (String candidate : List.of(r + "-instruct", r + "-it", r + "-chat", r)) {
+        if (byLower.containsKey(candidate)) {
+          return java.util.Optional.of(byLower.get(candidate));
+        }
+      }
+      java.util.Optional<String> versioned = models.stream().filter(m -> {
+        java.util.regex.Matcher v = VERSION_SUFFIX.matcher(m.toLowerCase(java.util.Locale.ROOT));
+        return v.matches() && List.of(r + "-instruct", r + "-it", r + "-chat", r).contains(v.group(1));
+      }).max(java.util.Comparator.comparing(ModelDir::versionKey));
+      if (versioned.isPresent()) {
+        return versioned;
+      }
+      java.util.Optional<String> snapshot = snapshotChoice(r, models, preferred);
+      if (snapshot.isPresent()) {
+        return snapshot;
+      }
+    }
+    return java.util.Optional.empty();
+  }
+
+  /** A {@code -vN.M} suffix as a sortable key: each part zero-padded. */
+  private static String versionKey(String id) {
+    java.util.regex.Matcher v = VERSION_SUFFIX.matcher(id.toLowerCase(java.util.Locale.ROOT));
+    if (!v.matches()) {
+      return "";
+    }
+    StringBuilder key = new StringBuilder();
+    for (String part : v.group(2).split("\\.")) {
+      key.append(String.format(java.util.Locale.ROOT, "%09d", Long.parseLong(part.length() > 9 ? part.substring(0, 9) : part)));
+    }
+    return key.toString();
   }
 
   /** The trained ids that are {@code model}'s name (as the data spells ids) followed by a snapshot date. */

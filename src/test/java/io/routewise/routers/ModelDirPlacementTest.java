@@ -149,6 +149,37 @@ class ModelDirPlacementTest {
         "what label writes outcomes under stays exact: no snapshot chosen for it");
   }
 
+  /** The names serving stacks give the models the data has (operator trial: each stopped the start). */
+  @Test
+  void aServingStacksNameForATrainedModelPlacesIt() throws IOException {
+    ModelDir md = ModelDir.open(Path.of("models/mf"), "mf");
+    List<String> models = md.placeableModels();
+    Map<String, String> expected = new java.util.LinkedHashMap<>();
+    expected.put("meta-llama/Meta-Llama-3.1-70B-Instruct", "llama-3.1-70b-instruct");
+    expected.put("meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo", "llama-3.1-70b-instruct");
+    expected.put("llama-3.1-70b-versatile", "llama-3.1-70b-instruct");
+    expected.put("llama-3.1-8b-instant", "llama-3.1-8b-instruct");
+    expected.put("llama3.1:70b", "llama-3.1-70b-instruct");
+    expected.put("llama3.1:8b", "llama-3.1-8b-instruct");
+    expected.put("qwen2.5:7b", "qwen2.5-7b-instruct");
+    expected.put("gemma2:9b", "gemma-2-9b-it");
+    expected.put("mistral:7b", "mistral-7b-instruct-v0.3");
+    expected.put("mixtral:8x7b", "mixtral-8x7b-instruct-v0.1");
+    expected.put("anthropic/claude-3.5-sonnet", "claude-3-5-sonnet-20241022");
+    for (var e : expected.entrySet()) {
+      assertEquals(java.util.Optional.of(e.getValue()), ModelDir.servedNameMatch(e.getKey(), models, List.of()), e.getKey());
+    }
+    for (String none : List.of("phi3:mini", "gpt-5", "o3-mini", "llama-4-scout")) {
+      assertEquals(java.util.Optional.empty(), ModelDir.servedNameMatch(none, models, List.of()), none);
+    }
+    Map<String, String> placed = md.placeUpstreams(context(Map.of(),
+        upstream("strong", "gpt-4o", null),
+        upstream("big", "meta-llama/Meta-Llama-3.1-70B-Instruct-Turbo", null),
+        upstream("weak", "llama3.1:8b", null)));
+    assertEquals("llama-3.1-70b-instruct", placed.get("big"));
+    assertEquals("llama-3.1-8b-instruct", placed.get("weak"), "the shipped config's weak: where its default put it");
+  }
+
   @org.junit.jupiter.api.io.TempDir
   Path tmp;
 
