@@ -87,10 +87,7 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
    */
   public static Optional<RouteSpec> parse(String model, Collection<String> routers) {
     if (!isRouteSpec(model)) {
-      if (model != null && isRouteSpec(model.strip())) { // else it would go, silently, to the default router
-        throw new InvalidRouteSpecException("The model '" + model + "' has white space around its name; send '"
-            + model.strip() + "'.");
-      }
+      nearlyPrefixed(model, PREFIX); // else it would go, silently, to the default router
       return Optional.empty();
     }
     String rest = model.substring(PREFIX.length());
@@ -127,10 +124,7 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
    */
   public static Optional<RouteSpec> parseDirect(String model, Collection<String> upstreams) {
     if (model == null || !model.startsWith(DIRECT_PREFIX)) {
-      if (model != null && model.strip().startsWith(DIRECT_PREFIX)) {
-        throw new InvalidRouteSpecException("The model '" + model + "' has white space around its name; send '"
-            + model.strip() + "'.");
-      }
+      nearlyPrefixed(model, DIRECT_PREFIX);
       return Optional.empty();
     }
     String name = model.substring(DIRECT_PREFIX.length());
@@ -140,6 +134,26 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
           + upstreams.stream().findFirst().orElse("strong") + ").");
     }
     return Optional.of(direct(name));
+  }
+
+  /**
+   * Refuses a model name that is {@code prefix}'s but for white space around it or the prefix's case
+   * ({@code ROUTER-mf-0.5}): passed on, it would be served by the default router, as if the client had
+   * not asked for one.
+   */
+  private static void nearlyPrefixed(String model, String prefix) {
+    if (model == null) {
+      return;
+    }
+    String stripped = model.strip();
+    if (stripped.startsWith(prefix)) {
+      throw new InvalidRouteSpecException("The model '" + model + "' has white space around its name; send '"
+          + stripped + "'.");
+    }
+    if (stripped.regionMatches(true, 0, prefix, 0, prefix.length())) {
+      throw new InvalidRouteSpecException("The model '" + model + "' spells " + prefix + " in another case; send '"
+          + prefix + stripped.substring(prefix.length()) + "' (model names are case-sensitive).");
+    }
   }
 
   static String formatThreshold(double t) {

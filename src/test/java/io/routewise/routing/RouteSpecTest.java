@@ -80,17 +80,25 @@ class RouteSpecTest {
   }
 
   /**
-   * A router name with white space around it went, silently, to the default router at its default α
-   * (a trailing space was already a 400); a threshold just over 1 that rounds to 1.0 passed as 1.
+   * A router name with white space around it, or its prefix in capitals, went, silently, to the default
+   * router at its default α (a trailing space was already a 400); a threshold just over 1 that rounds to
+   * 1.0 passed as 1.
    */
   @Test
   void nearMissesAreRejectedNotRoutedSomewhereElse() {
     java.util.List<String> routers = java.util.List.of("length", "random");
-    for (String model : new String[] {" router-length-0", "\trouter-length-0.3", "router-random-1.0000000000000000001"}) {
+    for (String model : new String[] {" router-length-0", "\trouter-length-0.3", "router-random-1.0000000000000000001",
+        "ROUTER-length-0.5", "Router-random-0.5"}) {
       assertThrows(RouteSpec.InvalidRouteSpecException.class, () -> RouteSpec.parse(model, routers), model);
     }
     assertThrows(RouteSpec.InvalidRouteSpecException.class,
         () -> RouteSpec.parseDirect(" upstream-strong", java.util.List.of("strong", "weak")));
+    RouteSpec.InvalidRouteSpecException upper = assertThrows(RouteSpec.InvalidRouteSpecException.class,
+        () -> RouteSpec.parse("ROUTER-length-0.5", routers));
+    assertTrue(upper.getMessage().contains("send 'router-length-0.5'"), upper.getMessage());
+    assertThrows(RouteSpec.InvalidRouteSpecException.class,
+        () -> RouteSpec.parseDirect("Upstream-strong", java.util.List.of("strong", "weak")));
+    assertTrue(RouteSpec.parse("routerless-model", routers).isEmpty(), "a name that only begins like one");
     assertEquals(1.0, RouteSpec.parse("router-random-1.000", routers).orElseThrow().threshold());
     assertTrue(RouteSpec.parse("gpt-4o", routers).isEmpty());
   }
