@@ -182,8 +182,14 @@ public final class ConfigLoader {
    */
   private static List<UpstreamConfig> upstreams(ConfigNode ups, UpstreamConfig strong, UpstreamConfig weak) {
     List<UpstreamConfig> out = new ArrayList<>();
+    java.util.Map<String, String> byLower = new java.util.HashMap<>();
     for (String name : ups.keys()) {
-      if (name.equals("strong")) {
+      String same = byLower.putIfAbsent(name.toLowerCase(java.util.Locale.ROOT), name);
+      if (same != null) {
+        // two tags in one metric, two lines in a dashboard, upstream-strong and upstream-Strong: a typo, surely
+        ups.problem(name, "differs from upstream '" + same + "' only in case; name them apart");
+        ups.readElsewhere(name);
+      } else if (name.equals("strong")) {
         out.add(strong);
       } else if (name.equals("weak")) {
         out.add(weak);

@@ -103,6 +103,9 @@ class UpstreamsConfigTest {
     assertTrue(none.contains("upstreams.none: is not a usable upstream name"), none);
     String blank = problems(THREE.replace("router_model: gpt-4o-mini-2024-07-18", "router_model: \"\""));
     assertTrue(blank.contains("upstreams.mini.router_model: must not be empty"), blank);
+    String cased = problems(THREE.replace("  mini:\n", "  Strong:\n"));
+    assertTrue(cased.contains("upstreams.Strong: differs from upstream 'strong' only in case"), cased);
+    assertFalse(cased.contains("unknown key"), "said once: " + cased);
   }
 
   @Test
