@@ -200,6 +200,8 @@ public final class Routewise implements AutoCloseable {
             && u.price().input() + u.price().output() > top.price().input() + top.price().output())
         .forEach(u -> warnings.add("upstream " + u.name() + " is priced above strong; strong stays the most capable "
             + "(the top of the ladder, where failed routers send requests, and what savings are counted against)"
+            + (upstreams.size() > 2 ? ", so routers never send to " + u.name() + " (strong does at least as well for"
+                + " less; it still serves upstream-" + u.name() + " and failover)" : "")
             + (autoOnLadder ? "; ladder_rule auto decides by threshold for every router (price weighting needs "
                 + "strong the dearest)" : "")));
     if (autoOnLadder && unpriced.isEmpty() && upstreams.stream()

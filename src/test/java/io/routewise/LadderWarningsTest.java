@@ -85,11 +85,13 @@ class LadderWarningsTest {
         upstream("weak", 0.1, 0.1));
     // priced above the top: auto falls back to threshold for every router, and says so
     assertEquals(List.of("upstream opus is priced above strong; strong stays the most capable (the top of the "
-        + "ladder, where failed routers send requests, and what savings are counted against); ladder_rule auto "
+        + "ladder, where failed routers send requests, and what savings are counted against), so routers never send "
+        + "to opus (strong does at least as well for less; it still serves upstream-opus and failover); ladder_rule auto "
         + "decides by threshold for every router (price weighting needs strong the dearest)"),
         warnings(ladder, "auto"));
     assertEquals(List.of("upstream opus is priced above strong; strong stays the most capable (the top of the "
-        + "ladder, where failed routers send requests, and what savings are counted against)"),
+        + "ladder, where failed routers send requests, and what savings are counted against), so routers never send "
+        + "to opus (strong does at least as well for less; it still serves upstream-opus and failover)"),
         warnings(ladder, "threshold"), "a rule set by hand is not auto's to explain");
   }
 

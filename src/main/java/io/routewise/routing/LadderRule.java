@@ -12,7 +12,8 @@ import java.util.Optional;
  *
  * <ul>
  *   <li>{@link Kind#THRESHOLD} (the default): the cheapest rung the top does not beat with probability
- *       {@code >= α}, equal prices one step ({@link ThresholdRule#rung}). Uses prices only to order.
+ *       {@code >= α}, equal prices one step ({@link ThresholdRule#rung}). Uses prices only to order,
+ *       and never takes a rung priced above the top (on three rungs or more).
  *   <li>{@link Kind#PRICE_WEIGHTED}: per prompt, the rung with the least predicted shortfall plus
  *       price, {@code logit(rate_i) + logit(α) π_i}: the log-odds that the top beats it (0 for the
  *       top itself), and {@code π_i} its input + output price scaled to [0, 1] between the cheapest
@@ -80,12 +81,36 @@ public final class LadderRule {
   private final Kind kind;
   private final int[] tiers;
   private final double[] priceShares; // PRICE_WEIGHTED: π per rung, the top 1
+  private final boolean[] aboveTop; // rungs priced above the top on a ladder of three or more; null when none
 
   private LadderRule(Ladder ladder, Kind kind) {
     this.ladder = ladder;
     this.kind = kind;
     this.tiers = ladder.priceTiers();
     this.priceShares = kind == Kind.PRICE_WEIGHTED ? priceShares(ladder) : null;
+    this.aboveTop = aboveTop(ladder);
+  }
+
+  /**
+   * Rungs priced above the top: never routed to on a ladder of three or more. The top is the most
+   * capable, so such a rung is at best as good for more money: taking it when the top does not beat
+   * it made the cost rise with α (operator trial). It stays reachable as {@code upstream-<name>} and
+   * as a failover. With two upstreams the two-model rule stands as it is, whatever the prices.
+   */
+  private static boolean[] aboveTop(Ladder ladder) {
+    if (ladder.size() <= 2 || !ladder.top().priced()) {
+      return null;
+    }
+    boolean[] above = null;
+    for (int i = 1; i < ladder.size(); i++) {
+      if (ladder.rung(i).priced() && ladder.rung(i).orderPrice() > ladder.top().orderPrice()) {
+        if (above == null) {
+          above = new boolean[ladder.size()];
+        }
+        above[i] = true;
+      }
+    }
+    return above;
   }
 
   /** The threshold rule on {@code ladder}. */
@@ -171,7 +196,16 @@ public final class LadderRule {
    */
   public double[] acceptance(double[] topWinRates) {
     if (kind == Kind.THRESHOLD || topWinRates.length == 2) {
-      return ThresholdRule.bestOfEqualPrices(topWinRates, tiers);
+      double[] values = ThresholdRule.bestOfEqualPrices(topWinRates, tiers);
+      if (aboveTop != null) {
+        values = values == topWinRates ? values.clone() : values;
+        for (int i = 1; i < values.length; i++) {
+          if (aboveTop[i]) {
+            values[i] = 2.0; // never
+          }
+        }
+      }
+      return values;
     }
     int k = topWinRates.length;
     double[] values = new double[k];

@@ -246,7 +246,7 @@ class CalibrateLadderTest {
         "--strong", "strong-model", "--weak", "weak-model", "--models", "mid-model", "--quiet"));
     assertEquals(2, unpriced.code(), unpriced.out());
     assertTrue(unpriced.err().contains("--models is for a priced ladder: add --prices"), unpriced.err());
-    // a model priced above the top is what serve warns of; eval says so too (its curve runs past the summary's range)
+    // a model priced above the top is what serve warns of (and never routes to); eval says so too
     LearnedRoutersEndToEndTest.Run dear = run(List.of("eval", "--router", "length", "--bench", PROMPTS.toString(),
         "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "mid-model", "--weak", "weak-model",
         "--models", "strong-model", "--quiet"));

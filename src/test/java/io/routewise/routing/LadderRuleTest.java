@@ -208,6 +208,35 @@ class LadderRuleTest {
     assertEquals(0, rule.rung(new double[] {0, 0.6, 0.9}, 0.3));
   }
 
+  /**
+   * A rung priced above the top is never taken on a ladder: the top does at least as well for less.
+   * Taking it when the top did not beat it made the cost rise with α (operator trial). Two upstreams
+   * keep the two-model rule whatever their prices.
+   */
+  @Test
+  void aRungPricedAboveTheTopIsNeverTakenSoCostNeverRisesWithAlpha() {
+    Ladder ladder = Ladder.byPrice(List.of(new Rung("strong", "gpt-4o", 2.5, 10), new Rung("sonnet", "sonnet", 3, 15),
+        new Rung("mini", "mini", 0.15, 0.6), new Rung("weak", "flash", 0.075, 0.3)));
+    assertEquals("sonnet", ladder.rung(1).upstream(), "dearest first below the top");
+    LadderRule rule = LadderRule.of(ladder, Kind.THRESHOLD);
+    Random rnd = new Random(5);
+    for (int t = 0; t < 5_000; t++) {
+      double[] rates = {0, rnd.nextDouble(), rnd.nextDouble(), rnd.nextDouble()};
+      double price = Double.MAX_VALUE;
+      for (double alpha = 0; alpha <= 1.0001; alpha += 0.01) {
+        int r = rule.rung(rates, Math.min(alpha, 1));
+        assertTrue(r != 1, "sonnet taken at α " + alpha + ", rates " + Arrays.toString(rates));
+        assertTrue(ladder.rung(r).orderPrice() <= price, "the price rose at α " + alpha);
+        price = ladder.rung(r).orderPrice();
+      }
+    }
+    assertEquals(3, rule.rung(new double[] {0, 0.1, 0.9, 0.9}, 1.0), "α = 1: the cheapest");
+    assertEquals(0, rule.rung(new double[] {0, 0.1, 0.9, 0.9}, 0.5), "sonnet acceptable, the top cheaper: the top");
+    Ladder pair = new Ladder(List.of(new Rung("strong", "a", 1, 1), new Rung("weak", "b", 5, 5)));
+    assertEquals(1, LadderRule.of(pair, Kind.THRESHOLD).rung(new double[] {0, 0.3}, 0.5),
+        "two upstreams: rate < α is weak, as ever");
+  }
+
   @Test
   void priceWeightedNeedsEveryPriceAndTheTopDearest() {
     Ladder unpriced = new Ladder(List.of(new Rung("strong", "a", 5, 15), Rung.unpriced("local", "b"),

@@ -256,17 +256,43 @@ class CostMetricsTest {
     assertEquals(1.0, usd(m, "routewise_answers_unmetered_total", "mini"), "only the stream that declined usage");
   }
 
+  /**
+   * With two upstreams the two-model rule stands whatever the prices, so a weak dearer than strong is
+   * routed to, and its difference is extra, not a negative saving. On a ladder of three or more a
+   * router never takes an upstream dearer than strong (at best as good, for more): it is asked for by name.
+   */
   @Test
   void anUpstreamDearerThanStrongCountsTheDifferenceAsExtraNotAsANegativeSaving() throws Exception {
-    answerJson("sonnet", 1000, 200);
-    chat("sonnet", false);
+    answerJson("strong", 10, 10);
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
+        + "/v1/chat/completions")).POST(HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"router-named-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"sonnet\"}]}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertTrue(r.headers().firstValue("x-routewise-model").orElseThrow().startsWith("strong "),
+        "the prompt names sonnet, whose rate 0 is below α: strong all the same, cheaper and at least as good");
     answerJson("local", 1000, 200);
     chat("local", false);
+    String ladder = metrics();
+    assertFalse(ladder.contains("routewise_cost_usd_total{upstream=\"local\"}"), "no price, no dollars: " + ladder);
+    assertTrue(ladder.contains("routewise_tokens_total{type=\"prompt\",upstream=\"local\"} 1000.0"), "its tokens still count");
+    stop();
+    upstreams.clear();
+    WireMockServer strong = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+    WireMockServer weak = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+    strong.start();
+    weak.start();
+    upstreams.put("strong", strong);
+    upstreams.put("weak", weak);
+    routewise = Routewise.start(TestConfigs.config("server: {host: 127.0.0.1, port: 0}\nupstreams:\n"
+        + "  strong: {base_url: \"" + strong.baseUrl() + "/v1\", api_key: none, model: strong-model, price: {input: 2.5, output: 10}}\n"
+        + "  weak: {base_url: \"" + weak.baseUrl() + "/v1\", api_key: none, model: weak-model, price: {input: 3, output: 15}}\n"
+        + "routing: {router: named, threshold: 0.5}\nrouters: {named: {}}\n"),
+        RouterCatalog.standard().with("named", ctx -> new Named()), id -> null, () -> {});
+    answerJson("weak", 1000, 200);
+    chat("weak", false);
     String m = metrics();
-    assertEquals(0.006, usd(m, "routewise_cost_usd_total", "sonnet"), 1e-12);
-    assertEquals(0.0, usd(m, "routewise_cost_saved_usd_total", "sonnet"));
-    assertEquals(0.006 - 0.0045, usd(m, "routewise_cost_extra_usd_total", "sonnet"), 1e-12);
-    assertFalse(m.contains("routewise_cost_usd_total{upstream=\"local\"}"), "no price, no dollars: " + m);
-    assertTrue(m.contains("routewise_tokens_total{type=\"prompt\",upstream=\"local\"} 1000.0"), "its tokens still count");
+    assertEquals(0.006, usd(m, "routewise_cost_usd_total", "weak"), 1e-12);
+    assertEquals(0.0, usd(m, "routewise_cost_saved_usd_total", "weak"));
+    assertEquals(0.006 - 0.0045, usd(m, "routewise_cost_extra_usd_total", "weak"), 1e-12);
   }
 }
