@@ -92,7 +92,7 @@ final class AccessLog {
         // at most one a second, and it lives a second at most
         Thread.ofVirtual().name("routewise-access-summary").start(() -> {
           try {
-            Thread.sleep(1_000 - System.nanoTime() / 1_000_000L % 1_000 + 5);
+            Thread.sleep(1_000 - Math.floorMod(System.nanoTime() / 1_000_000L, 1_000L) + 5);
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
           }

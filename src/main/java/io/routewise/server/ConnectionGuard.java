@@ -23,7 +23,7 @@ import org.eclipse.jetty.util.thread.Scheduler;
 final class ConnectionGuard implements Connection.Listener {
   private final int maxConnections;
   private final long headerMillis;
-  private final Scheduler scheduler;
+  private volatile Scheduler scheduler;
   private final Consumer<String> closed;
   private final AtomicInteger open = new AtomicInteger();
   /** Each open connection's check, until the connection closes: at most maxConnections. */
@@ -36,11 +36,39 @@ final class ConnectionGuard implements Connection.Listener {
    *     kept-alive one a later request's once it began sending it (up to twice this); 0 for none
    * @param closed told each connection this closes: {@code limit} or {@code headers}
    */
-  ConnectionGuard(int maxConnections, long headerMillis, Scheduler scheduler, Consumer<String> closed) {
+  ConnectionGuard(int maxConnections, long headerMillis, Consumer<String> closed) {
     this.maxConnections = maxConnections;
     this.headerMillis = headerMillis;
-    this.scheduler = scheduler;
     this.closed = closed;
+  }
+
+  /** Guards {@code connector}'s connections; before it starts (the first connector's scheduler runs the checks). */
+  void attach(org.eclipse.jetty.server.Connector connector) {
+    if (scheduler == null) {
+      scheduler = connector.getScheduler();
+    }
+    connector.addBean(this);
+  }
+
+  /**
+   * A request on {@code connection} is being handled, from when Jetty hands it over until its answer
+   * is written: a body arriving then (slowly, after a 100 Continue) is its business, not a header's.
+   * Jetty's own count of answers sent moves when an answer's headers go, the interim 100 included,
+   * so it cannot tell (review).
+   */
+  void begin(Connection connection) {
+    Watch watch = connection == null ? null : watches.get(connection);
+    if (watch != null) {
+      watch.handling.incrementAndGet();
+    }
+  }
+
+  /** The request {@link #begin} counted is answered. */
+  void end(Connection connection) {
+    Watch watch = connection == null ? null : watches.get(connection);
+    if (watch != null) {
+      watch.handling.decrementAndGet();
+    }
   }
 
   @Override
@@ -70,13 +98,14 @@ final class ConnectionGuard implements Connection.Listener {
 
   /**
    * One connection's check, every {@code headerMillis}. Jetty counts a request in once its headers
-   * are parsed and out once answered, so a request being handled (a long answer, a body arriving) is
-   * never cut. Between requests, bytes that came without making a request are a request's start:
+   * are parsed, and a request being handled (a long answer, a body arriving) is never judged. Between requests, bytes that came without making a request are a request's start:
    * if the check after that one finds no new request either, its headers took over a period, and the
    * connection is closed. A connection sending nothing between requests is left to Jetty's idle timeout.
    */
   private final class Watch implements Runnable {
     private final Connection connection;
+    /** Requests on this connection being handled now ({@link #begin}, {@link #end}). */
+    final AtomicInteger handling = new AtomicInteger();
     private long messagesIn;
     private long bytesIn;
     private boolean started;
@@ -105,8 +134,7 @@ final class ConnectionGuard implements Connection.Listener {
       }
       long in = connection.getMessagesIn();
       long bytes = connection.getBytesIn();
-      boolean between = in <= connection.getMessagesOut();
-      boolean noNewRequest = between && in == messagesIn;
+      boolean noNewRequest = handling.get() == 0 && in == messagesIn;
       if (in == 0 || (noNewRequest && started)) {
         watches.remove(connection);
         closed.accept("headers");

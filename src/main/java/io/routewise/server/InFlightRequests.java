@@ -18,15 +18,25 @@ import org.eclipse.jetty.util.Callback;
  */
 final class InFlightRequests extends Handler.Wrapper {
   private final AtomicInteger count = new AtomicInteger();
+  private final ConnectionGuard guard;
   private final Object drained = new Object();
   private volatile boolean draining;
+
+  /** @param guard told which connections have a request being handled, or null for none */
+  InFlightRequests(ConnectionGuard guard) {
+    this.guard = guard;
+  }
 
   @Override
   public boolean handle(Request request, Response response, Callback callback) throws Exception {
     // Counted before the handler can look at the draining flag, which drain() sets before reading
     // the count: a request either sees the flag (and is turned away) or is waited for.
     count.incrementAndGet();
-    Counted counted = new Counted(callback);
+    org.eclipse.jetty.io.Connection connection = guard == null ? null : request.getConnectionMetaData().getConnection();
+    if (guard != null) {
+      guard.begin(connection);
+    }
+    Counted counted = new Counted(callback, connection);
     boolean handled;
     try {
       handled = super.handle(request, response, counted);
@@ -48,9 +58,11 @@ final class InFlightRequests extends Handler.Wrapper {
     private static final AtomicIntegerFieldUpdater<Counted> EXITED =
         AtomicIntegerFieldUpdater.newUpdater(Counted.class, "exited");
     private volatile int exited;
+    private final org.eclipse.jetty.io.Connection connection;
 
-    Counted(Callback callback) {
+    Counted(Callback callback, org.eclipse.jetty.io.Connection connection) {
       super(callback);
+      this.connection = connection;
     }
 
     @Override
@@ -73,6 +85,9 @@ final class InFlightRequests extends Handler.Wrapper {
 
     void exitOnce() {
       if (EXITED.compareAndSet(this, 0, 1)) {
+        if (guard != null) {
+          guard.end(connection);
+        }
         exit();
       }
     }

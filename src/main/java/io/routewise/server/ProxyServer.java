@@ -32,7 +32,7 @@ public final class ProxyServer implements AutoCloseable {
   private static final ObjectMapper MAPPER = new ObjectMapper();
 
   private final Javalin app;
-  private final InFlightRequests inFlight = new InFlightRequests();
+  private final InFlightRequests inFlight;
   private final java.time.Duration shutdownGrace;
   private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
@@ -46,6 +46,10 @@ public final class ProxyServer implements AutoCloseable {
   public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
       RoutewiseMetrics metrics, RoutingConfig routingConfig, UpstreamClient passthrough) {
     this.shutdownGrace = config.shutdownGrace();
+    ConnectionGuard guard = new ConnectionGuard(config.maxConnections(), config.headerTimeout().toMillis(),
+        metrics::connectionClosed);
+    metrics.clientConnections(guard::open);
+    this.inFlight = new InFlightRequests(config.headerTimeout().isPositive() ? guard : null);
     RequestBodies bodies = new RequestBodies(config.maxBodyBytes(), config.maxBufferedBodyBytes(),
         config.minBodyBytesPerSecond(), config.bodyGrace().toNanos(), metrics::bodyRefused);
     metrics.bufferedBodies(bodies::buffered);
@@ -87,10 +91,7 @@ public final class ProxyServer implements AutoCloseable {
           @Override
           public void lifeCycleStarting(org.eclipse.jetty.util.component.LifeCycle event) {
             for (org.eclipse.jetty.server.Connector connector : server.getConnectors()) {
-              ConnectionGuard guard = new ConnectionGuard(config.maxConnections(), config.headerTimeout().toMillis(),
-                  connector.getScheduler(), metrics::connectionClosed);
-              connector.addBean(guard);
-              metrics.clientConnections(guard::open);
+              guard.attach(connector);
             }
           }
         });

@@ -141,20 +141,11 @@ class ConnectionGuardTest {
     });
   }
 
-  /** Reads one whole answer to GET /health (its body is JSON ending in '}'), keeping the connection. */
+  /** Reads one whole answer to GET /health, keeping the connection. */
   private static String health(Socket s) throws Exception {
     s.getOutputStream().write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
     s.getOutputStream().flush();
-    StringBuilder b = new StringBuilder();
-    InputStream in = s.getInputStream();
-    int c;
-    while ((c = in.read()) != -1) {
-      b.append((char) c);
-      if (b.indexOf("\r\n\r\n") > 0 && c == '}') {
-        break;
-      }
-    }
-    return b.toString();
+    return answer(s.getInputStream());
   }
 
   @Test
@@ -173,6 +164,62 @@ class ConnectionGuardTest {
         t.interrupt();
         assertTrue(health(kept).startsWith("HTTP/1.1 200"), "the other connection is untouched");
       }
+    }
+  }
+
+  /** Writes {@code body} a byte every {@code gapMillis}, then reads the answer's status line. */
+  private static String slowBody(Socket s, String headers, byte[] body, long gapMillis, boolean expectContinue)
+      throws Exception {
+    OutputStream out = s.getOutputStream();
+    out.write(headers.getBytes(StandardCharsets.US_ASCII));
+    out.flush();
+    InputStream in = s.getInputStream();
+    if (expectContinue) {
+      String interim = new String(in.readNBytes(25), StandardCharsets.US_ASCII);
+      assertEquals("HTTP/1.1 100 Continue\r\n\r\n", interim);
+    }
+    for (byte b : body) {
+      out.write(b);
+      out.flush();
+      Thread.sleep(gapMillis);
+    }
+    return answer(in);
+  }
+
+  /** One whole HTTP/1.1 answer: its head, then its Content-Length's bytes or its chunks. */
+  private static String answer(InputStream in) throws Exception {
+    StringBuilder head = new StringBuilder();
+    int c;
+    while (head.indexOf("\r\n\r\n") < 0 && (c = in.read()) != -1) {
+      head.append((char) c);
+    }
+    java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+    if (length.find()) {
+      return head + new String(in.readNBytes(Integer.parseInt(length.group(1))), StandardCharsets.UTF_8);
+    }
+    StringBuilder chunks = new StringBuilder();
+    while (chunks.indexOf("\r\n0\r\n\r\n") < 0 && !chunks.toString().startsWith("0\r\n\r\n") && (c = in.read()) != -1) {
+      chunks.append((char) c);
+    }
+    return head + chunks.toString();
+  }
+
+  /**
+   * A body that takes several periods after an Expect: 100-continue is not a header being trickled:
+   * Jetty counts the interim 100 as an answer sent, which cut such uploads, and every slow body after
+   * it on the same connection (review).
+   */
+  @Test
+  void aSlowBodyAfterA100ContinueIsNotCutNorAreLaterSlowBodiesOnTheConnection() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("", "header_timeout_ms: 200"); Socket s = open(f)) {
+      byte[] body = "{\"model\":\"router-fixed-0.3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+          .getBytes(StandardCharsets.UTF_8);
+      String head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+          + body.length + "\r\n";
+      String first = slowBody(s, head + "Expect: 100-continue\r\n\r\n", body, 20, true);
+      assertTrue(first.startsWith("HTTP/1.1 200"), "after a 100 Continue: " + first);
+      String second = slowBody(s, head + "\r\n", body, 20, false);
+      assertTrue(second.startsWith("HTTP/1.1 200"), "the next slow body on that connection: " + second);
     }
   }
 }
