@@ -287,9 +287,9 @@ public final class ModelDir {
     return snapshots.stream().max(java.util.Comparator.comparing(ModelDir::snapshotDate));
   }
 
-  /** What serving stacks add to a model's name: quantization, a provider's tier ({@code -Turbo}, {@code -versatile}). */
+  /** What serving stacks add to a name for the chat model they serve: a provider's tier, a quantization. */
   private static final java.util.regex.Pattern SERVING_SUFFIX = java.util.regex.Pattern.compile(
-      "(-(turbo|versatile|instant|fp8|fp16|bf16|int4|int8|awq|gptq|gguf|hf))+$");
+      "(-(turbo|versatile|instant|fp8|fp16|bf16|int4|int8|awq|gptq|gguf|q[2-8](_[a-z0-9]+)*))+$");
   /** A letter followed by a digit where a family name meets its version ({@code llama3.1}, {@code gemma2}). */
   private static final java.util.regex.Pattern FAMILY_VERSION = java.util.regex.Pattern.compile("^([a-z]+)(\\d)");
   /** An id's version suffix ({@code -v0.3}), and the name before it. */
@@ -297,48 +297,57 @@ public final class ModelDir {
 
   /**
    * The trained id a serving stack's name for a model stands for, when the data spells it otherwise:
-   * Hugging Face's {@code Meta-Llama-3.1-70B-Instruct}, Together's {@code …-Instruct-Turbo}, Groq's
-   * {@code llama-3.1-70b-versatile}, Ollama's {@code llama3.1:70b} and {@code gemma2:9b}, OpenRouter's
-   * {@code claude-3.5-sonnet}. The name is read without a serving suffix, a {@code meta-} before
-   * {@code llama}, an Ollama tag's colon, with a dash between family and version, with dashes for a
-   * version's dots; each reading is tried as the chat-tuned id first ({@code -instruct}, {@code -it},
-   * {@code -chat}: what an API serves), then as itself, then as the newest {@code -vN} of either
-   * ({@code mistral:7b} is mistral-7b-instruct-v0.3), then as a name with snapshots ({@link
-   * #snapshotChoice}). Asked only when the exact id, its spelling and its snapshots placed nothing.
+   * Hugging Face's {@code Meta-Llama-3.1-8B} (the base model), Together's {@code
+   * Meta-Llama-3.1-70B-Instruct-Turbo}, Groq's {@code llama-3.1-70b-versatile}, Ollama's {@code
+   * llama3.1:70b} and {@code gemma2:9b}, OpenRouter's {@code claude-3.5-sonnet}. The name is read
+   * without a {@code meta-} before {@code llama}, with a dash between family and version and with
+   * dashes for a version's dots. A name that says it is a served chat model (an Ollama tag, a serving
+   * suffix such as {@code -Turbo}, {@code -versatile}, {@code -q4_K_M}) is placed only on a chat-tuned
+   * id ({@code -instruct}, {@code -it}, {@code -chat}, the newest {@code -vN} of one: {@code mistral:7b}
+   * is mistral-7b-instruct-v0.3), never on a base model; any other name only on the id it reads as
+   * (a base model's name on the base model, not on its instruct sibling), its newest {@code -vN}, or
+   * its snapshots ({@link #snapshotChoice}). Asked only when the exact id, its spelling and its
+   * snapshots placed nothing; empty when no reading is trained, which stops the start (review: an
+   * instruct id taken for a base name routed on the wrong model, and the other way round).
    */
   static java.util.Optional<String> servedNameMatch(String model, List<String> models, List<String> preferred) {
     String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
-    name = name.replaceFirst(":latest$", "").replace(':', '-');
+    boolean ollama = name.contains(":");
+    // "-hf": Hugging Face's format of Meta's weights, the same model (Llama-2-70b-hf, Llama-2-70b-chat-hf)
+    name = name.replaceFirst(":latest$", "").replace(':', '-').replaceFirst("-hf$", "");
+    String bare = SERVING_SUFFIX.matcher(name).replaceFirst("");
+    boolean chat = ollama || !bare.equals(name);
     java.util.Map<String, String> byLower = new java.util.LinkedHashMap<>();
     models.forEach(m -> byLower.putIfAbsent(m.toLowerCase(java.util.Locale.ROOT), m));
     java.util.LinkedHashSet<String> readings = new java.util.LinkedHashSet<>();
-    String bare = SERVING_SUFFIX.matcher(name).replaceFirst("");
-    for (String r : List.of(name, bare)) {
-      String noMeta = r.startsWith("meta-llama") ? r.substring("meta-".length()) : r;
-      for (String x : List.of(r, noMeta)) {
-        String dashed = FAMILY_VERSION.matcher(x).replaceFirst("$1-$2");
-        for (String y : List.of(x, dashed)) {
-          readings.add(y);
-          readings.add(y.replaceAll("(\\d)\\.(\\d)", "$1-$2"));
-        }
+    String noMeta = bare.startsWith("meta-llama") ? bare.substring("meta-".length()) : bare;
+    for (String x : List.of(bare, noMeta)) {
+      String dashed = FAMILY_VERSION.matcher(x).replaceFirst("$1-$2");
+      for (String y : List.of(x, dashed)) {
+        readings.add(y);
+        readings.add(y.replaceAll("(\\d)\\.(\\d)", "$1-$2"));
       }
     }
     for (String r : readings) {
-      for (String candidate : List.of(r + "-instruct", r + "-it", r + "-chat", r)) {
+      List<String> candidates = !chat ? List.of(r)
+          : r.matches(".*-(instruct|it|chat)$") ? List.of(r) : List.of(r + "-instruct", r + "-it", r + "-chat");
+      for (String candidate : candidates) {
         if (byLower.containsKey(candidate)) {
           return java.util.Optional.of(byLower.get(candidate));
         }
       }
       java.util.Optional<String> versioned = models.stream().filter(m -> {
         java.util.regex.Matcher v = VERSION_SUFFIX.matcher(m.toLowerCase(java.util.Locale.ROOT));
-        return v.matches() && List.of(r + "-instruct", r + "-it", r + "-chat", r).contains(v.group(1));
+        return v.matches() && candidates.contains(v.group(1));
       }).max(java.util.Comparator.comparing(ModelDir::versionKey));
       if (versioned.isPresent()) {
         return versioned;
       }
-      java.util.Optional<String> snapshot = snapshotChoice(r, models, preferred);
-      if (snapshot.isPresent()) {
-        return snapshot;
+      if (!chat) {
+        java.util.Optional<String> snapshot = snapshotChoice(r, models, preferred);
+        if (snapshot.isPresent()) {
+          return snapshot;
+        }
       }
     }
     return java.util.Optional.empty();
