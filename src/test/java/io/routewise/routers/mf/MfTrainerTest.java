@@ -185,9 +185,11 @@ class MfTrainerTest {
     MfModel off = model.withGapPrior(0);
     for (int q : set.heldOut()) {
       float[] x = t.features(q);
-      double expected = off.pairWinRate(s, w, x)
+      double expected = 0.5 + 0.5 * (model.probability(s, x) - model.probability(w, x))
           + 0.5 * (model.meanProbability(s) - model.meanProbability(w)) * model.gap(x);
-      assertEquals(Math.max(0, Math.min(1, expected)), model.pairWinRate(s, w, x), 1e-9);
+      assertEquals(io.routewise.routers.WinRates.bounded(expected), model.pairWinRate(s, w, x), 1e-9);
+      assertEquals(io.routewise.routers.WinRates.bounded(0.5 + 0.5 * (model.probability(s, x) - model.probability(w, x))),
+          off.pairWinRate(s, w, x), 1e-9);
       assertEquals(model.pairWinRate(s, w, x), model.pairWinRate(s, w, x, model.gap(x)), 0);
     }
   }
