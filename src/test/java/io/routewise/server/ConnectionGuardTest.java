@@ -101,12 +101,7 @@ class ConnectionGuardTest {
           .withHeader("Content-Type", "application/json").withFixedDelay(900)
           .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
       try (Socket slow = open(f); Socket idle = open(f)) {
-        long start = System.nanoTime();
-        Thread trickle = trickle(slow, "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + "a".repeat(50) + "\r\n\r\n", 50);
-        assertTrue(closedByServer(slow), "a trickle is closed");
-        double ms = (System.nanoTime() - start) / 1e6;
-        assertTrue(ms < 2_000, "at the deadline, long before the whole headers came: " + ms + " ms");
-        trickle.interrupt();
+        assertTrickleClosedWithin(slow, 2_000, "a first request's headers");
         assertTrue(closedByServer(idle), "a connection that sends nothing too");
         // a first request whose answer takes three deadlines: counted in at its headers, so never cut
         byte[] body = "{\"model\":\"router-fixed-0.3\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
@@ -123,6 +118,19 @@ class ConnectionGuardTest {
       }
       assertTrue(metric(f, "routewise_client_connections_closed_total{reason=\"headers\"}") >= 2);
     }
+  }
+
+  /**
+   * Trickles a request's headers on {@code s}, a byte every 50 ms (about 3 s in all), and checks the
+   * server closes it within {@code maxMillis}, long before they are done.
+   */
+  private static void assertTrickleClosedWithin(Socket s, long maxMillis, String what) throws Exception {
+    long start = System.nanoTime();
+    Thread t = trickle(s, "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + "a".repeat(60) + "\r\n\r\n", 50);
+    assertTrue(closedByServer(s), what + ": a trickle is closed");
+    double ms = (System.nanoTime() - start) / 1e6;
+    assertTrue(ms < maxMillis, what + ": closed after " + ms + " ms");
+    t.interrupt();
   }
 
   /** Sends one byte of {@code text} every {@code gapMillis} on a virtual thread, until done or the socket fails. */
@@ -156,12 +164,7 @@ class ConnectionGuardTest {
         assertTrue(health(slow).startsWith("HTTP/1.1 200"));
         Thread.sleep(700); // several periods, idle: Jetty's idle timeout's business, not this one's
         assertTrue(health(kept).startsWith("HTTP/1.1 200"), "kept alive across idle periods");
-        long start = System.nanoTime();
-        Thread t = trickle(slow, "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + "a".repeat(60) + "\r\n\r\n", 40);
-        assertTrue(closedByServer(slow), "a trickled second request is closed");
-        double ms = (System.nanoTime() - start) / 1e6;
-        assertTrue(ms < 1_500, "within two periods or so, long before its headers were done: " + ms + " ms");
-        t.interrupt();
+        assertTrickleClosedWithin(slow, 1_500, "a second request's headers, within two periods or so");
         assertTrue(health(kept).startsWith("HTTP/1.1 200"), "the other connection is untouched");
       }
     }
