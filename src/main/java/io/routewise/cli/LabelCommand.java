@@ -195,6 +195,7 @@ public final class LabelCommand implements Callable<Integer> {
     // What an earlier run wrote: a prompt is done when it has every chosen upstream's outcome; one
     // that lacks some (an answer or a rating failed) asks only those again, and its line is completed.
     Map<String, ObjectNode> written0 = writtenLines(output);
+    moveEarlierIds(output, written0, chosen, outcomeIds);
     List<ObjectNode> pending = prompts.stream().filter(p -> {
       ObjectNode line = written0.get(p.get("id").asText());
       return line == null || !outcomeIds.values().stream().allMatch(line.path("outcomes")::has);
@@ -553,9 +554,9 @@ public final class LabelCommand implements Callable<Integer> {
   /**
    * The id each upstream's outcomes are written under, so that {@code train mf} joins them to what the
    * shipped data knows of the model: its {@code router_model}; for strong and weak, {@code routers.mf}'s
-   * {@code strong_model}/{@code weak_model}; else the trained id its {@code model} names as the data
-   * spells ids ({@link ModelDir#trainedId}); else the model itself, a new model to mf (never the
-   * manifest's default, which serve falls back on: another model's row is no place for these).
+   * {@code strong_model}/{@code weak_model}; else the trained id serve places its {@code model} on
+   * ({@link ModelDir#trainedId}); else the model itself, a new model to mf (never the manifest's
+   * default, which serve falls back on: another model's row is no place for these).
    */
   static Map<String, String> outcomeIds(RoutewiseConfig cfg, Path modelsDir, List<UpstreamConfig> upstreams) {
     io.routewise.config.ConfigNode settings = cfg.routers().optionalChild("mf")
@@ -566,7 +567,8 @@ public final class LabelCommand implements Callable<Integer> {
           : Path.of(settings.string("model_dir", cfg.modelsDir().resolve("mf").toString()));
       mf = ModelDir.open(dir, "mf");
     } catch (IOException e) {
-      System.err.println("no mf to join the outcomes to (" + e.getMessage() + "): each upstream's router_model or model");
+      System.err.println("no mf to join the outcomes to (" + e.getMessage() + "): outcomes go under each upstream's"
+          + " router_model or model; for train mf --from, give --models-dir (or routers.mf.model_dir) the mf to adapt");
     }
     Map<String, String> ids = new LinkedHashMap<>();
     for (UpstreamConfig u : upstreams) {
@@ -582,6 +584,9 @@ public final class LabelCommand implements Callable<Integer> {
         if (id == null) {
           System.err.println("upstreams." + u.name() + ": '" + u.model() + "' is not a model mf was trained on; its "
               + "outcomes go under that id, a new model to train (set router_model to join a trained one)");
+        } else if (!id.equals(u.model())) {
+          System.err.println("upstreams." + u.name() + ": '" + u.model() + "' is written as mf's '" + id
+              + "', the model serve routes it as (set router_model to choose another)");
         }
       }
       ids.put(u.name(), id != null ? id : u.model());
@@ -684,6 +689,39 @@ public final class LabelCommand implements Callable<Integer> {
       into.setAll(more);
     }
     return true;
+  }
+
+  /**
+   * Outcomes an earlier build wrote under an upstream's own model name, where serve now places that
+   * name on a trained id ({@code gpt-4o} on gpt-4o-2024-05-13, {@code qwen2.5:7b} on
+   * qwen2.5-7b-instruct), moved to that id: not bought again, and joined by {@code train} to the row
+   * serve routes with. The file is rewritten once, through a file moved over it.
+   */
+  private static void moveEarlierIds(Path output, Map<String, ObjectNode> lines, List<UpstreamConfig> chosen,
+      Map<String, String> outcomeIds) throws IOException {
+    int moved = 0;
+    for (UpstreamConfig u : chosen) {
+      String id = outcomeIds.get(u.name());
+      String earlier = u.model();
+      if (id.equals(earlier) || outcomeIds.containsValue(earlier)) {
+        continue; // the same id, or another upstream's outcomes
+      }
+      int n = 0;
+      for (ObjectNode line : lines.values()) {
+        if (line.path("outcomes") instanceof ObjectNode o && o.has(earlier) && !o.has(id)) {
+          o.set(id, o.remove(earlier));
+          n++;
+        }
+      }
+      if (n > 0) {
+        System.err.println(output + ": " + n + " prompt(s) had upstreams." + u.name() + "'s outcomes under '" + earlier
+            + "' (an earlier routewise's id); moved to '" + id + "', the model serve routes it as");
+        moved += n;
+      }
+    }
+    if (moved > 0) {
+      rewrite(output, lines.values());
+    }
   }
 
   /** Rewrites output with one line per id (in the order first written), through a file moved over it. */

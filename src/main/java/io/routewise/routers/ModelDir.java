@@ -182,13 +182,23 @@ public final class ModelDir {
   }
 
   /**
-   * The trained id {@code model} names as the data spells ids (the id itself, else {@link
-   * #canonicalMatch}), without any default: what {@code routewise label} writes an upstream's outcomes
-   * under, so that a model this directory never saw is not mixed into another's row.
+   * The trained id {@code model} is placed on as {@code serve} places an upstream's {@code model}
+   * ({@link #byModel}: the id, its spelling, its snapshots, a serving stack's name), without the
+   * manifest's default: what {@code routewise label} writes an upstream's outcomes under, so that
+   * {@code train mf --from} adapts the very row serve routes with (an operator trial found labels of
+   * {@code qwen2.5:7b} trained as a new model beside the qwen2.5-7b-instruct serve used), and a model
+   * this directory never saw is not mixed into another's row.
    */
   public java.util.Optional<String> trainedId(String model) throws IOException {
     List<String> models = placeableModels();
-    return models.contains(model) ? java.util.Optional.of(model) : canonicalMatch(model, models);
+    if (models.contains(model)) {
+      return java.util.Optional.of(model);
+    }
+    java.util.Optional<String> found = canonicalMatch(model, models);
+    if (found.isEmpty()) {
+      found = snapshotChoice(model, models, preferredSnapshots());
+    }
+    return found.isPresent() ? found : servedNameMatch(model, models, preferredSnapshots());
   }
 
   /**
@@ -201,19 +211,14 @@ public final class ModelDir {
    * the id itself is logged, at WARN for strong and weak placed elsewhere than the manifest's default,
    * where such a name fell back to before.
    */
-  private java.util.Optional<String> byModel(io.routewise.config.UpstreamConfig upstream, List<String> models) {
+  private java.util.Optional<String> byModel(io.routewise.config.UpstreamConfig upstream, List<String> models)
+      throws IOException {
     String model = upstream.model();
     if (models.contains(model)) {
       return java.util.Optional.of(model);
     }
-    java.util.Optional<String> found = canonicalMatch(model, models);
-    List<String> among = found.isPresent() ? List.of() : snapshotsOf(model, models);
-    if (found.isEmpty()) {
-      found = snapshotChoice(model, models, preferredSnapshots());
-    }
-    if (found.isEmpty()) {
-      found = servedNameMatch(model, models, preferredSnapshots());
-    }
+    java.util.Optional<String> found = trainedId(model);
+    List<String> among = canonicalMatch(model, models).isPresent() ? List.of() : snapshotsOf(model, models);
     found.filter(id -> loggedPlacements.add(upstream.name())).ifPresent(id -> {
       PlacementNote note = placementNote(upstream.name(), model, dir.getFileName().toString(), id, among,
           text("default_" + upstream.name(), null));

@@ -113,9 +113,9 @@ class LabelCommandTest {
     assertEquals(java.util.Set.of("q1", "q2"), written.keySet(), "the unjudgeable prompt got no outcome: not written");
     // strong's gpt-4o names no one trained model (two snapshots): its own id, never the manifest's default
     // (another model's row); mini on its one snapshot; weak by its router_model
-    assertEquals(Map.of("gpt-4o", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
         written.get("q1").outcomes());
-    assertEquals(Map.of("gpt-4o", 1.0, "llama-3.1-8b-instruct", 2.0 / 9), written.get("q2").outcomes(),
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "llama-3.1-8b-instruct", 2.0 / 9), written.get("q2").outcomes(),
         "mini's failed answer is no outcome, not a zero");
     assertEquals("What is 2 + 2?", written.get("q1").prompt());
 
@@ -155,7 +155,7 @@ class LabelCommandTest {
     assertEquals(0, label(config(), input, output).code());
     assertEquals(List.of("a", "b", "c"), DatasetReader.readPrompts(output).stream().map(PromptRecord::id).toList(),
         "b kept in its place, c labeled after it");
-    assertEquals(Map.of("gpt-4o", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
         DatasetReader.readPrompts(output).get(1).outcomes(), "b had strong's outcome only: the others asked for theirs");
     Files.writeString(output, Files.readString(output).replaceFirst("\\{\"id\":\"c\".*\\n$", "{\"id\":\"c\",\"prompt\":\"th"),
         java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
@@ -175,7 +175,7 @@ class LabelCommandTest {
     LearnedRoutersEndToEndTest.Run first = labelIncomplete(input, output,
         "{\"id\": \"q\", \"prompt\": \"Why is the sky blue? mini breaks here\"}\n{\"id\": \"r\", \"prompt\": \"What is 2 + 2?\"}\n");
     assertTrue(first.out().contains("WARNING: mini failed 1 of 2 answers"), first.out());
-    assertEquals(Map.of("gpt-4o", 1.0, "llama-3.1-8b-instruct", 2.0 / 9), byId(output).get("q").outcomes());
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "llama-3.1-8b-instruct", 2.0 / 9), byId(output).get("q").outcomes());
 
     // mini is back: the rerun asks mini alone, for q alone, and q's line is completed in place
     wm.listAllStubMappings().getMappings().stream()
@@ -194,7 +194,7 @@ class LabelCommandTest {
     // lines are written as prompts complete (in any order): compared by id, one line a prompt
     String firstOrder = String.join(",", DatasetReader.readPrompts(output).stream().map(PromptRecord::id).toList());
     assertTrue(firstOrder.equals("q,r") || firstOrder.equals("r,q"), firstOrder);
-    assertEquals(Map.of("gpt-4o", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
         byId(output).get("q").outcomes());
     assertFalse(Files.exists(tmp.resolve("labels.jsonl.compacting")));
     // the judge was asked as another model than the one its price is for: its dollars are not guessed
@@ -243,8 +243,11 @@ class LabelCommandTest {
     wm.verify(1, postRequestedFor(urlEqualTo("/weak/v1/chat/completions")));
     List<PromptRecord> lines = DatasetReader.readPrompts(output);
     assertEquals(1, lines.size(), Files.readString(output));
-    assertEquals(Map.of("gpt-4o", 1.0, "gpt-4o-mini-2024-07-18", 0.5, "llama-3.1-8b-instruct", 2.0 / 9),
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "gpt-4o-mini-2024-07-18", 0.5, "llama-3.1-8b-instruct", 2.0 / 9),
         lines.get(0).outcomes());
+    // an earlier build wrote strong's gpt-4o under that name: moved to the row serve routes it as, not bought again
+    assertTrue(r.err().contains("1 prompt(s) had upstreams.strong's outcomes under 'gpt-4o' (an earlier routewise's id);"
+        + " moved to 'gpt-4o-2024-05-13'"), r.err());
   }
 
   @Test
@@ -317,7 +320,7 @@ class LabelCommandTest {
     LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
         input.toString(), "--output", output.toString(), "--judge", "judge", "--retries", "0", "--quiet"));
     assertEquals(0, r.code(), r.err() + r.out());
-    assertEquals(java.util.Set.of("gpt-4o", "gpt-4o-mini-2024-07-18", "llama-3.1-8b-instruct"),
+    assertEquals(java.util.Set.of("gpt-4o-2024-05-13", "gpt-4o-mini-2024-07-18", "llama-3.1-8b-instruct"),
         DatasetReader.readPrompts(output).get(0).outcomes().keySet(), "strong, mini and weak; not the judge");
     wm.verify(3, postRequestedFor(urlEqualTo("/judge/v1/chat/completions"))); // three ratings, no answer of its own
     // asked as another model, the judge's upstream is labeled too
@@ -378,8 +381,13 @@ class LabelCommandTest {
   void withoutAnMfToPlaceThemOutcomesGoUnderEachUpstreamsOwnId() throws Exception {
     io.routewise.config.RoutewiseConfig cfg = io.routewise.config.ConfigLoader.fromSystemEnv().load(config());
     List<io.routewise.config.UpstreamConfig> all = io.routewise.routers.RouterCatalog.inLadderOrder(cfg);
-    assertEquals(Map.of("strong", "gpt-4o", "mini", "gpt-4o-mini-2024-07-18", "weak",
+    // as serve places them (gpt-4o: the snapshot serve routes it as), so train --from adapts that row
+    assertEquals(Map.of("strong", "gpt-4o-2024-05-13", "mini", "gpt-4o-mini-2024-07-18", "weak",
         "llama-3.1-8b-instruct", "judge", "judge-model"), LabelCommand.outcomeIds(cfg, Path.of("models"), all));
+    io.routewise.routers.ModelDir mf = io.routewise.routers.ModelDir.open(Path.of("models/mf"), "mf");
+    assertEquals(java.util.Optional.of("qwen2.5-7b-instruct"), mf.trainedId("qwen2.5:7b"),
+        "an Ollama name: the row serve routes with, not a new model learned from the labels alone");
+    assertEquals(java.util.Optional.empty(), mf.trainedId("phi3:mini"));
     assertEquals(Map.of("strong", "gpt-4o", "mini", "gpt-4o-mini", "weak", "llama-3.1-8b-instruct", "judge",
         "judge-model"), LabelCommand.outcomeIds(cfg, tmp, all), "no mf under " + tmp);
   }
@@ -456,7 +464,7 @@ class LabelCommandTest {
       wm.verify(1, postRequestedFor(urlEqualTo("/" + name + "/v1/chat/completions")).withRequestBody(containing("edited")));
     }
     wm.verify(6, postRequestedFor(urlEqualTo("/judge/v1/chat/completions")));
-    assertEquals(Map.of("gpt-4o", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9, "llama-3.1-8b-instruct", 2.0 / 9),
         byId(output).get("u").outcomes(), "the kept answers, rated");
     assertEquals(3, byId(output).get("v").outcomes().size());
     assertFalse(Files.exists(kept), "nothing left unrated");
@@ -476,7 +484,7 @@ class LabelCommandTest {
         .digest("fine".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     Path kept = tmp.resolve("labels.jsonl.unrated");
     byte[] cut = "{\"id\":\"x\",\"answer\":\"caf\u00e9".getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    Files.write(kept, concat(("{\"id\":\"w\",\"model\":\"gpt-4o\",\"upstream_model\":\"gpt-4o\",\"prompt_sha256\":\""
+    Files.write(kept, concat(("{\"id\":\"w\",\"model\":\"gpt-4o-2024-05-13\",\"upstream_model\":\"gpt-4o\",\"prompt_sha256\":\""
         + sha + "\",\"answer\":\"x\"}\n").getBytes(java.nio.charset.StandardCharsets.UTF_8),
         java.util.Arrays.copyOf(cut, cut.length - 1)));
     LearnedRoutersEndToEndTest.Run again = label(config(), input, output);
