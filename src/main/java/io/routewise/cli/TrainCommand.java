@@ -379,6 +379,12 @@ public final class TrainCommand implements Runnable {
         common.recordCrossval(m, "mf");
         MfTrainer.save(model, common.out, m);
         System.out.println("wrote " + common.out + "; held-out: " + held);
+        if (!set.heldOut().isEmpty() && held.path("pair_prompts").asInt() < 10) {
+          // a few labels, a tenth held out: no figure to read; say where one comes from
+          System.out.println("held-out: too few prompts with two models' outcomes to measure (" + held.path("pair_prompts")
+              + "); measure on prompts of your own kept out of training: eval --router mf=" + common.out
+              + " --bench <them> --prices <prices> ... (README: Score, evaluate, label, train)");
+        }
         if (baseDir != null) {
           // a typo in the labels' model ids makes a new model silently, and the upstream meant gets nothing
           List<String> known = baseDir.models();
@@ -408,8 +414,12 @@ public final class TrainCommand implements Runnable {
       ids.forEach(models::add);
       var un = m.putArray("untrained_models");
       untrained.forEach(un::add);
-      m.put("default_strong", baseDir.text("default_strong", ids.get(0)));
-      m.put("default_weak", baseDir.text("default_weak", ids.get(ids.size() - 1)));
+      // the base's defaults, unless named here (they were ignored, silently: operator trial)
+      var parsed = spec.commandLine().getParseResult();
+      m.put("default_strong", parsed.hasMatchedOption("--strong-model") && ids.contains(common.strongModel) ? common.strongModel
+          : baseDir.text("default_strong", ids.get(0)));
+      m.put("default_weak", parsed.hasMatchedOption("--weak-model") && ids.contains(common.weakModel) ? common.weakModel
+          : baseDir.text("default_weak", ids.get(ids.size() - 1)));
       ObjectNode t = (ObjectNode) m.get("training");
       t.put("iterations", adaptIterations);
       ObjectNode a = t.putObject("adapted_from");
@@ -462,6 +472,12 @@ public final class TrainCommand implements Runnable {
         common.recordCrossval(m, "sw_ranking");
         SwTrainer.save(r, common.out, m);
         System.out.println("wrote " + common.out + "; held-out: " + held);
+        if (!set.heldOut().isEmpty() && held.path("pair_prompts").asInt() < 10) {
+          // a few labels, a tenth held out: no figure to read; say where one comes from
+          System.out.println("held-out: too few prompts with two models' outcomes to measure (" + held.path("pair_prompts")
+              + "); measure on prompts of your own kept out of training: eval --router mf=" + common.out
+              + " --bench <them> --prices <prices> ... (README: Score, evaluate, label, train)");
+        }
       }
       return 0;
     }
@@ -539,6 +555,12 @@ public final class TrainCommand implements Runnable {
         head.save(common.out, m);
         ModelDir.writeManifest(common.out, m);
         System.out.println("wrote " + common.out + "; held-out: " + held);
+        if (!set.heldOut().isEmpty() && held.path("pair_prompts").asInt() < 10) {
+          // a few labels, a tenth held out: no figure to read; say where one comes from
+          System.out.println("held-out: too few prompts with two models' outcomes to measure (" + held.path("pair_prompts")
+              + "); measure on prompts of your own kept out of training: eval --router mf=" + common.out
+              + " --bench <them> --prices <prices> ... (README: Score, evaluate, label, train)");
+        }
       }
       return 0;
     }

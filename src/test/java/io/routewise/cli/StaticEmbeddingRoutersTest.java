@@ -394,8 +394,12 @@ class StaticEmbeddingRoutersTest {
     assertTrue(nested.err().contains("lies inside the model at"), nested.err());
     assertFalse(Files.exists(adapted.resolve("inner")));
     var forced = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data",
-        labels.toString(), "--holdout", "none", "--out", adapted.toString(), "--force", "--quiet"));
+        labels.toString(), "--holdout", "fraction:0.05", "--weak-model", "fresh-model", "--out", adapted.toString(),
+        "--force", "--quiet"));
     assertEquals(0, forced.code(), forced.err());
+    assertEquals("fresh-model", JSON.readTree(adapted.resolve("manifest.json").toFile()).path("default_weak").asText(),
+        "--weak-model names the adapted model's default (it was ignored with --from)");
+    assertTrue(forced.out().contains("held-out: too few prompts with two models' outcomes to measure"), forced.out());
     // nothing to learn from: said, not a stack trace
     Path empty = Files.writeString(tmp.resolve("empty.jsonl"), "");
     var nothing = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data", empty.toString(),
