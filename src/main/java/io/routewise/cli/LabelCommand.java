@@ -154,6 +154,10 @@ public final class LabelCommand implements Callable<Integer> {
       System.err.println("--max-tokens and --concurrency must be at least 1, --retries and --max-prompt-chars at least 0");
       return 2;
     }
+    if (Files.isDirectory(output)) {
+      System.err.println("--output " + output + " is a directory: name the outcomes file to write (e.g. " + output.resolve("labels.jsonl") + ")");
+      return 2;
+    }
     if (Files.exists(output) && Files.exists(input) && Files.isSameFile(input, output)) {
       System.err.println("--output is --input: the outcomes go to a file of their own (the prompts are read from it)");
       return 2;
@@ -764,7 +768,8 @@ public final class LabelCommand implements Callable<Integer> {
   private static void report(List<Labeled> labeled, UpstreamConfig judge, boolean judgePriced, Tally judgeTally,
       long written, long empty) {
     System.out.printf(Locale.ROOT, "%d prompts labeled%s%n", written,
-        empty > 0 ? "; " + empty + " got no outcome (every answer or rating failed) and were not written" : "");
+        empty > 0 ? "; " + empty + " got no new outcome (every answer or rating asked for failed; what an earlier run"
+            + " wrote for them stays)" : "");
     System.out.printf(Locale.ROOT, "%-12s %-32s %8s %8s %8s %10s %10s %10s%n", "upstream", "outcome id", "calls",
         "judged", "mean", "tokens in", "tokens out", "USD");
     double total = 0;

@@ -131,7 +131,7 @@ class LabelCommandTest {
         .withRequestBody(WireMock.matchingJsonPath("$.model", WireMock.equalTo("judge-model"))));
 
     String out = r.out();
-    assertTrue(out.contains("2 prompts labeled; 1 got no outcome"), out);
+    assertTrue(out.contains("2 prompts labeled; 1 got no new outcome"), out);
     assertTrue(out.contains("WARNING: mini failed 1 of 3 answers (first: HTTP 500 from mini)"), out);
     assertTrue(out.contains("WARNING: the judge failed 3 of 8 ratings"), out);
     // spend from the answers' usage: strong 3 x (10 x 5 + 20 x 15) / 1e6, mini 2 answered, the judge 8 calls
@@ -225,6 +225,16 @@ class LabelCommandTest {
 
   private static Map<String, PromptRecord> byId(Path output) throws Exception {
     return DatasetReader.readPrompts(output).stream().collect(Collectors.toMap(PromptRecord::id, p -> p));
+  }
+
+  @Test
+  void anOutputThatIsADirectoryIsRefusedNamingIt() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"q\", \"prompt\": \"first\"}\n");
+    LearnedRoutersEndToEndTest.Run r = label(config(), input, tmp);
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--output " + tmp + " is a directory"), r.err());
+    wm.verify(0, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
   }
 
   @Test
