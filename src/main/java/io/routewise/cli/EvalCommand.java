@@ -40,6 +40,9 @@ import picocli.CommandLine.Option;
     description = "Evaluate routers on a benchmark (outcomes format): APGR, CPT, table and PNG plot; with --prices, "
         + "N-way cost-quality curves over several models.")
 public final class EvalCommand implements Callable<Integer> {
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
   @Option(names = "--router", arity = "1..*", description = "Routers: NAME or NAME=MODEL_DIR.")
   List<String> routers = new ArrayList<>();
 
@@ -135,11 +138,20 @@ public final class EvalCommand implements Callable<Integer> {
       }
       return 0;
     }
+    Map<String, double[]> configPrices = null;
+    if (opts.config != null && strong == null && weak == null && prices == null && models.isEmpty()) {
+      // the config's own ladder, each upstream scored under the id label writes its outcomes as
+      configPrices = ladderOf(opts.config, opts.modelsDir);
+      if (configPrices == null) {
+        return 2;
+      }
+    }
     if (bench == null || strong == null || weak == null || routers.isEmpty()) {
-      System.err.println("eval needs --bench, --strong, --weak and --router (or --protocol DATA...)");
+      System.err.println("eval needs --bench, --strong, --weak and --router, or --bench, --router and --config for the"
+          + " config's ladder (or --protocol DATA...)");
       return 2;
     }
-    if (prices == null && !models.isEmpty()) { // a ladder without prices would be evaluated as two models, silently
+    if (prices == null && configPrices == null && !models.isEmpty()) { // a ladder without prices would be evaluated as two models, silently
       System.err.println("--models is for a priced ladder: add --prices (e.g. ../shared/data/prices.json)");
       return 2;
     }
@@ -152,8 +164,9 @@ public final class EvalCommand implements Callable<Integer> {
         return 2;
       }
     }
-    if (prices != null) {
-      return costQuality(all);
+    if (prices != null || configPrices != null) {
+      return costQuality(all, configPrices != null ? configPrices : Prices.read(prices),
+          configPrices != null ? opts.config.toString() : prices.toString());
     }
     if (!LadderRule.configNames().contains(rule)) {
       System.err.println("--rule must be one of " + LadderRule.configNames() + ", got '" + rule + "'");
@@ -204,12 +217,44 @@ public final class EvalCommand implements Callable<Integer> {
     return 0;
   }
 
+  /**
+   * Sets {@code --strong}, {@code --weak} and {@code --models} from {@code config}'s upstreams (in its
+   * ladder order), each as the outcome id {@code label} writes it under ({@link
+   * LabelCommand#outcomeIds}: what serve places it on), and {@code --rule} from its
+   * {@code routing.ladder_rule} unless given; returns their prices by that id, or null (said) when an
+   * upstream has none or two share an id.
+   */
+  private Map<String, double[]> ladderOf(Path config, Path modelsDir) {
+    io.routewise.config.RoutewiseConfig cfg = io.routewise.config.ConfigLoader.fromSystemEnv().load(config);
+    List<UpstreamConfig> ladder = io.routewise.routers.RouterCatalog.inLadderOrder(cfg);
+    Map<String, String> ids = LabelCommand.outcomeIds(cfg, modelsDir, ladder);
+    Map<String, double[]> out = new java.util.LinkedHashMap<>();
+    for (UpstreamConfig u : ladder) {
+      if (u.price() == null) {
+        System.err.println(config + ": upstreams." + u.name() + " has no price; eval --config needs every upstream priced");
+        return null;
+      }
+      if (out.put(ids.get(u.name()), new double[] {u.price().input(), u.price().output()}) != null) {
+        System.err.println(config + ": two upstreams stand for '" + ids.get(u.name()) + "'; set router_model on one");
+        return null;
+      }
+    }
+    strong = ids.get("strong");
+    weak = ids.get("weak");
+    models = ladder.stream().map(u -> ids.get(u.name())).filter(id -> !id.equals(strong) && !id.equals(weak)).toList();
+    if (!spec.commandLine().getParseResult().hasMatchedOption("--rule")) {
+      rule = cfg.routing().ladderRule();
+    }
+    System.err.println("ladder of " + config + ": " + String.join(" > ", ladder.stream()
+        .map(u -> u.name() + " as " + ids.get(u.name())).toList()));
+    return out;
+  }
+
   /** The table's α points: 0, 0.1, ..., 1. */
   private static final double[] TABLE_ALPHAS = java.util.stream.IntStream.rangeClosed(0, 10).mapToDouble(i -> i / 10.0).toArray();
 
   /** The N-way evaluation ({@code --prices}). */
-  private Integer costQuality(List<PromptRecord> all) throws Exception {
-    Map<String, double[]> price = Prices.read(prices);
+  private Integer costQuality(List<PromptRecord> all, Map<String, double[]> price, String pricesFrom) throws Exception {
     List<String> wantedModels = new ArrayList<>(List.of(strong));
     models.stream().map(String::trim).filter(m -> !m.isEmpty() && !wantedModels.contains(m)).forEach(wantedModels::add);
     if (!wantedModels.contains(weak)) {
@@ -217,7 +262,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
     List<String> unpriced = wantedModels.stream().filter(m -> !price.containsKey(m)).toList();
     if (!unpriced.isEmpty()) {
-      System.err.println(prices + ": no price for " + String.join(", ", unpriced));
+      System.err.println(pricesFrom + ": no price for " + String.join(", ", unpriced));
       return 2;
     }
     List<PromptRecord> rows = all.stream().filter(r -> r.outcomes().keySet().containsAll(wantedModels)).toList();
@@ -278,7 +323,7 @@ public final class EvalCommand implements Callable<Integer> {
       }
       String assumptions = String.format(java.util.Locale.ROOT, "cost per prompt = its input tokens (%s tokenizer,"
           + " mean %.0f) x input price + %d output tokens (assumed, every model) x output price; prices from %s;"
-          + " ladder rule %s", pricing.tokenModel, costs.meanInputTokens(), pricing.outputTokens, prices.getFileName(),
+          + " ladder rule %s", pricing.tokenModel, costs.meanInputTokens(), pricing.outputTokens, java.nio.file.Path.of(pricesFrom).getFileName(),
           !rule.equals(LadderRule.AUTO) ? rule : "auto (" + oracleRule.kind().configName() + " for routers that score"
               + " each model and the oracle, " + oneScoreRule.kind().configName() + " for the others)");
       CostQualityReport report = new CostQualityReport(bench.getFileName() + ": " + k + " models (n=" + n + ")",

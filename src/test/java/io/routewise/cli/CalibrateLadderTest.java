@@ -254,6 +254,34 @@ class CalibrateLadderTest {
     assertTrue(dear.err().contains("note: upstream strong-model is priced above strong"), dear.err());
   }
 
+  /** eval --config: the config's ladder and prices, each upstream under the id label writes it as; the same table as --prices. */
+  @Test
+  void evalOnAConfigsLadderIsEvalOnTheSameModelsAndPrices() throws Exception {
+    Path config = write("synthetic.yaml", """
+        upstreams:
+          strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model, price: {input: 10, output: 30}}
+          mid: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: mid-model, price: {input: 1, output: 3}}
+          weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model, price: {input: 0.1, output: 0.3}}
+        routers: {length: {}}
+        """);
+    LearnedRoutersEndToEndTest.Run byConfig = run(List.of("eval", "--config", config.toString(), "--models-dir",
+        tmp.toString(), "--router", "length", "--bench", PROMPTS.toString(), "--quiet"));
+    assertEquals(0, byConfig.code(), byConfig.err());
+    assertTrue(byConfig.err().contains("ladder of " + config + ": strong as strong-model > mid as mid-model > weak as weak-model"),
+        byConfig.err());
+    LearnedRoutersEndToEndTest.Run byPrices = run(List.of("eval", "--router", "length", "--bench", PROMPTS.toString(),
+        "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model", "--weak", "weak-model",
+        "--models", "mid-model", "--quiet"));
+    assertEquals(0, byPrices.code(), byPrices.err());
+    String tables = byPrices.out().substring(byPrices.out().indexOf("single models"));
+    assertEquals(tables, byConfig.out().substring(byConfig.out().indexOf("single models")));
+    Files.writeString(config, Files.readString(config).replace(", price: {input: 1, output: 3}", ""));
+    LearnedRoutersEndToEndTest.Run unpriced = run(List.of("eval", "--config", config.toString(), "--models-dir",
+        tmp.toString(), "--router", "length", "--bench", PROMPTS.toString(), "--quiet"));
+    assertEquals(2, unpriced.code(), unpriced.err());
+    assertTrue(unpriced.err().contains("upstreams.mid has no price"), unpriced.err());
+  }
+
   private Path write(String name, String text) throws Exception {
     Path p = tmp.resolve(name);
     Files.writeString(p, text);
