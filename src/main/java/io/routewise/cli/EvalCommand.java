@@ -225,9 +225,9 @@ public final class EvalCommand implements Callable<Integer> {
    * upstream has none or two share an id.
    */
   private Map<String, double[]> ladderOf(Path config, Path modelsDir) {
-    io.routewise.config.RoutewiseConfig cfg = io.routewise.config.ConfigLoader.fromSystemEnv().load(config);
+    io.routewise.config.RoutewiseConfig cfg = io.routewise.config.ConfigLoader.offline().load(config); // no upstream called
     List<UpstreamConfig> ladder = io.routewise.routers.RouterCatalog.inLadderOrder(cfg);
-    Map<String, String> ids = LabelCommand.outcomeIds(cfg, modelsDir, ladder);
+    Map<String, String> ids = LabelCommand.outcomeIds(cfg, modelsDir, ladder, false);
     Map<String, double[]> out = new java.util.LinkedHashMap<>();
     for (UpstreamConfig u : ladder) {
       if (u.price() == null) {

@@ -199,7 +199,7 @@ public final class LabelCommand implements Callable<Integer> {
     // What an earlier run wrote: a prompt is done when it has every chosen upstream's outcome; one
     // that lacks some (an answer or a rating failed) asks only those again, and its line is completed.
     Map<String, ObjectNode> written0 = writtenLines(output);
-    moveEarlierIds(output, written0, chosen, outcomeIds);
+    Map<String, String> moved = moveEarlierIds(output, written0, chosen, all, outcomeIds);
     List<ObjectNode> pending = prompts.stream().filter(p -> {
       ObjectNode line = written0.get(p.get("id").asText());
       return line == null || !outcomeIds.values().stream().allMatch(line.path("outcomes")::has);
@@ -219,7 +219,7 @@ public final class LabelCommand implements Callable<Integer> {
     long toComplete = todo.stream().filter(p -> written0.containsKey(p.get("id").asText())).count();
     long calls = todo.stream().mapToLong(p -> missing(written0.get(p.get("id").asText()), outcomeIds.values())).sum();
 
-    unrated = UnratedAnswers.open(output, written0);
+    unrated = UnratedAnswers.open(output, written0, moved);
     OkHttpClient http = HttpClients.shared(cfg.client());
     List<UpstreamConfig> called = new ArrayList<>(chosen);
     called.add(judgeUpstream);
@@ -557,12 +557,17 @@ public final class LabelCommand implements Callable<Integer> {
 
   /**
    * The id each upstream's outcomes are written under, so that {@code train mf} joins them to what the
-   * shipped data knows of the model: its {@code router_model}; for strong and weak, {@code routers.mf}'s
-   * {@code strong_model}/{@code weak_model}; else the trained id serve places its {@code model} on
+   * shipped data knows of the model: for strong and weak, {@code routers.mf}'s {@code
+   * strong_model}/{@code weak_model}; else its {@code router_model}; else the trained id serve places its {@code model} on
    * ({@link ModelDir#trainedId}); else the model itself, a new model to mf (never the manifest's
    * default, which serve falls back on: another model's row is no place for these).
    */
   static Map<String, String> outcomeIds(RoutewiseConfig cfg, Path modelsDir, List<UpstreamConfig> upstreams) {
+    return outcomeIds(cfg, modelsDir, upstreams, true);
+  }
+
+  /** As {@link #outcomeIds(RoutewiseConfig, Path, List)}; {@code say}: print how each id was found (label does). */
+  static Map<String, String> outcomeIds(RoutewiseConfig cfg, Path modelsDir, List<UpstreamConfig> upstreams, boolean say) {
     io.routewise.config.ConfigNode settings = cfg.routers().optionalChild("mf")
         .orElse(io.routewise.config.ConfigNode.empty("routers.mf", new io.routewise.config.ConfigProblems()));
     ModelDir mf = null;
@@ -571,24 +576,26 @@ public final class LabelCommand implements Callable<Integer> {
           : Path.of(settings.string("model_dir", cfg.modelsDir().resolve("mf").toString()));
       mf = ModelDir.open(dir, "mf");
     } catch (IOException e) {
-      System.err.println("no mf to join the outcomes to (" + e.getMessage() + "): outcomes go under each upstream's"
-          + " router_model or model; for train mf --from, give --models-dir (or routers.mf.model_dir) the mf to adapt");
+      if (say) {
+        System.err.println("no mf to join the outcomes to (" + e.getMessage() + "): outcomes go under each upstream's"
+            + " router_model or model; for train mf --from, give --models-dir (or routers.mf.model_dir) the mf to adapt");
+      }
     }
     Map<String, String> ids = new LinkedHashMap<>();
     for (UpstreamConfig u : upstreams) {
       String setting = u.name().equals("strong") ? settings.string("strong_model", null)
           : u.name().equals("weak") ? settings.string("weak_model", null) : null;
-      String id = u.routerModel() != null ? u.routerModel() : setting;
+      String id = setting != null ? setting : u.routerModel(); // serve's order (ModelDir.upstreamModel)
       if (id == null && mf != null) {
         try {
           id = mf.trainedId(u.model()).orElse(null);
         } catch (IOException e) {
           id = null;
         }
-        if (id == null) {
+        if (say && id == null) {
           System.err.println("upstreams." + u.name() + ": '" + u.model() + "' is not a model mf was trained on; its "
               + "outcomes go under that id, a new model to train (set router_model to join a trained one)");
-        } else if (!id.equals(u.model())) {
+        } else if (say && !id.equals(u.model())) {
           System.err.println("upstreams." + u.name() + ": '" + u.model() + "' is written as mf's '" + id
               + "', the model serve routes it as (set router_model to choose another)");
         }
@@ -699,21 +706,32 @@ public final class LabelCommand implements Callable<Integer> {
    * Outcomes an earlier build wrote under an upstream's own model name, where serve now places that
    * name on a trained id ({@code gpt-4o} on gpt-4o-2024-05-13, {@code qwen2.5:7b} on
    * qwen2.5-7b-instruct), moved to that id: not bought again, and joined by {@code train} to the row
-   * serve routes with. The file is rewritten once, through a file moved over it.
+   * serve routes with (a line holding both keeps the new one). Not when the old name could be another
+   * upstream's in the config (its model or router_model): whose it was cannot be told. The file is
+   * rewritten once, through a file moved over it.
+   *
+   * @return each move as {@code <old id>\u0000<upstream model> -> new id}, for the unrated answers
+   *     an earlier build kept under the old id
    */
-  private static void moveEarlierIds(Path output, Map<String, ObjectNode> lines, List<UpstreamConfig> chosen,
-      Map<String, String> outcomeIds) throws IOException {
+  private static Map<String, String> moveEarlierIds(Path output, Map<String, ObjectNode> lines,
+      List<UpstreamConfig> chosen, List<UpstreamConfig> all, Map<String, String> outcomeIds) throws IOException {
+    Map<String, String> renames = new LinkedHashMap<>();
     int moved = 0;
     for (UpstreamConfig u : chosen) {
       String id = outcomeIds.get(u.name());
       String earlier = u.model();
-      if (id.equals(earlier) || outcomeIds.containsValue(earlier)) {
-        continue; // the same id, or another upstream's outcomes
+      if (id.equals(earlier) || outcomeIds.containsValue(earlier) || all.stream().anyMatch(o -> !o.name().equals(u.name())
+          && (o.model().equals(earlier) || earlier.equals(o.routerModel())))) {
+        continue; // the same id, or one another upstream may have written
       }
+      renames.put(earlier + "\u0000" + earlier, id);
       int n = 0;
       for (ObjectNode line : lines.values()) {
-        if (line.path("outcomes") instanceof ObjectNode o && o.has(earlier) && !o.has(id)) {
-          o.set(id, o.remove(earlier));
+        if (line.path("outcomes") instanceof ObjectNode o && o.has(earlier)) {
+          JsonNode old = o.remove(earlier);
+          if (!o.has(id)) {
+            o.set(id, old);
+          }
           n++;
         }
       }
@@ -726,6 +744,7 @@ public final class LabelCommand implements Callable<Integer> {
     if (moved > 0) {
       rewrite(output, lines.values());
     }
+    return renames;
   }
 
   /** Rewrites output with one line per id (in the order first written), through a file moved over it. */

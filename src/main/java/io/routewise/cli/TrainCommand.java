@@ -357,6 +357,17 @@ public final class TrainCommand implements Runnable {
         TrainingSet set = common.load(embedders);
         common.writeHeldOut(set);
         MfTrainer trainer = new MfTrainer(set, pointwise.options(lengthPrior, gapPrior, common.seed, !common.quiet), base);
+        if (baseDir != null) {
+          var parsed = spec.commandLine().getParseResult();
+          for (String o : List.of("--strong-model", "--weak-model")) {
+            String id = o.equals("--strong-model") ? common.strongModel : common.weakModel;
+            if (parsed.hasMatchedOption(o) && !trainer.modelIds().contains(id)) {
+              // a typo would leave the base's default in place, silently (review)
+              throw new IllegalArgumentException(o + " " + id + " is not a model of " + from + " or the labels"
+                  + didYouMean(id, trainer.modelIds()));
+            }
+          }
+        }
         MfModel model = trainer.train();
         ObjectNode m = common.manifest(MfRouter.KIND, embedders.get(common.embeddingModel), set);
         ObjectNode t = (ObjectNode) m.get("training");
@@ -378,13 +389,7 @@ public final class TrainCommand implements Runnable {
         m.set("heldout", held);
         common.recordCrossval(m, "mf");
         MfTrainer.save(model, common.out, m);
-        System.out.println("wrote " + common.out + "; held-out: " + held);
-        if (!set.heldOut().isEmpty() && held.path("pair_prompts").asInt() < 10) {
-          // a few labels, a tenth held out: no figure to read; say where one comes from
-          System.out.println("held-out: too few prompts with two models' outcomes to measure (" + held.path("pair_prompts")
-              + "); measure on prompts of your own kept out of training: eval --router mf=" + common.out
-              + " --bench <them> --prices <prices> ... (README: Score, evaluate, label, train)");
-        }
+        reportHeldOut(held, set, common.out, "mf");
         if (baseDir != null) {
           // a typo in the labels' model ids makes a new model silently, and the upstream meant gets nothing
           List<String> known = baseDir.models();
@@ -416,9 +421,9 @@ public final class TrainCommand implements Runnable {
       untrained.forEach(un::add);
       // the base's defaults, unless named here (they were ignored, silently: operator trial)
       var parsed = spec.commandLine().getParseResult();
-      m.put("default_strong", parsed.hasMatchedOption("--strong-model") && ids.contains(common.strongModel) ? common.strongModel
+      m.put("default_strong", parsed.hasMatchedOption("--strong-model") ? common.strongModel
           : baseDir.text("default_strong", ids.get(0)));
-      m.put("default_weak", parsed.hasMatchedOption("--weak-model") && ids.contains(common.weakModel) ? common.weakModel
+      m.put("default_weak", parsed.hasMatchedOption("--weak-model") ? common.weakModel
           : baseDir.text("default_weak", ids.get(ids.size() - 1)));
       ObjectNode t = (ObjectNode) m.get("training");
       t.put("iterations", adaptIterations);
@@ -471,13 +476,7 @@ public final class TrainCommand implements Runnable {
         m.set("heldout", held);
         common.recordCrossval(m, "sw_ranking");
         SwTrainer.save(r, common.out, m);
-        System.out.println("wrote " + common.out + "; held-out: " + held);
-        if (!set.heldOut().isEmpty() && held.path("pair_prompts").asInt() < 10) {
-          // a few labels, a tenth held out: no figure to read; say where one comes from
-          System.out.println("held-out: too few prompts with two models' outcomes to measure (" + held.path("pair_prompts")
-              + "); measure on prompts of your own kept out of training: eval --router mf=" + common.out
-              + " --bench <them> --prices <prices> ... (README: Score, evaluate, label, train)");
-        }
+        reportHeldOut(held, set, common.out, "sw_ranking");
       }
       return 0;
     }
@@ -554,15 +553,28 @@ public final class TrainCommand implements Runnable {
         m.set("heldout", held);
         head.save(common.out, m);
         ModelDir.writeManifest(common.out, m);
-        System.out.println("wrote " + common.out + "; held-out: " + held);
-        if (!set.heldOut().isEmpty() && held.path("pair_prompts").asInt() < 10) {
-          // a few labels, a tenth held out: no figure to read; say where one comes from
-          System.out.println("held-out: too few prompts with two models' outcomes to measure (" + held.path("pair_prompts")
-              + "); measure on prompts of your own kept out of training: eval --router mf=" + common.out
-              + " --bench <them> --prices <prices> ... (README: Score, evaluate, label, train)");
-        }
+        reportHeldOut(held, set, common.out, "bert");
       }
       return 0;
     }
+  }
+
+  /**
+   * The held-out figures of a trained router, and when its held-out part is too small to give one (a
+   * few labels, a tenth held out), where a figure comes from instead.
+   */
+  static void reportHeldOut(ObjectNode held, TrainingSet set, Path out, String router) {
+    System.out.println("wrote " + out + "; held-out: " + held);
+    if (!set.heldOut().isEmpty() && held.path("pair_prompts").asInt() < 10) {
+      System.out.println("held-out: too few prompts with two models' outcomes to measure (" + held.path("pair_prompts")
+          + "); measure on prompts of your own kept out of training: eval --config <the config serving it> --router "
+          + router + "=" + out + " --bench <them> (README: Score, evaluate, label, train)");
+    }
+  }
+
+  /** "; did you mean x?" for a typo of a known id, else "". */
+  private static String didYouMean(String wanted, List<String> ids) {
+    List<String> close = ModelDir.closeIds(wanted, ids);
+    return close.isEmpty() ? "" : "; did you mean " + String.join(" or ", close) + "?";
   }
 }

@@ -42,6 +42,15 @@ final class UnratedAnswers implements AutoCloseable {
    * lines by id) holds already; a line cut off by an interrupted run is skipped.
    */
   static UnratedAnswers open(Path output, Map<String, ObjectNode> written) throws IOException {
+    return open(output, written, Map.of());
+  }
+
+  /**
+   * As {@link #open(Path, Map)}, an answer kept under an old outcome id read as kept under its new
+   * one ({@code moved}: {@code <old id>\u0000<upstream model> -> new id}, label's moved ids), so an
+   * earlier build's unrated answers are rated, not bought again.
+   */
+  static UnratedAnswers open(Path output, Map<String, ObjectNode> written, Map<String, String> moved) throws IOException {
     UnratedAnswers a = new UnratedAnswers(fileFor(output));
     if (Files.exists(a.file)) {
       // decoded leniently: a line cut inside a character is skipped as any cut line is
@@ -56,7 +65,8 @@ final class UnratedAnswers implements AutoCloseable {
         }
         if (line instanceof ObjectNode o && o.path("answer").isTextual()) {
           String id = o.path("id").asText();
-          String model = o.path("model").asText();
+          String model = moved.getOrDefault(o.path("model").asText() + "\u0000" + o.path("upstream_model").asText(),
+              o.path("model").asText());
           if (!written.getOrDefault(id, JSON.createObjectNode()).path("outcomes").has(model)) {
             a.kept.put(key(id, model, o.path("upstream_model").asText(), o.path("prompt_sha256").asText()),
                 o.get("answer").asText());

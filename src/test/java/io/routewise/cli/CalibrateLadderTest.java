@@ -254,12 +254,15 @@ class CalibrateLadderTest {
     assertTrue(dear.err().contains("note: upstream strong-model is priced above strong"), dear.err());
   }
 
-  /** eval --config: the config's ladder and prices, each upstream under the id label writes it as; the same table as --prices. */
+  /**
+   * eval --config: the config's ladder and prices, each upstream under the id label writes it as; the
+   * same table as --prices. It calls no upstream, so a key left unset is no matter (review).
+   */
   @Test
   void evalOnAConfigsLadderIsEvalOnTheSameModelsAndPrices() throws Exception {
     Path config = write("synthetic.yaml", """
         upstreams:
-          strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model, price: {input: 10, output: 30}}
+          strong: {base_url: "http://127.0.0.1:9/v1", api_key: "${ROUTEWISE_TEST_UNSET_KEY}", model: strong-model, price: {input: 10, output: 30}}
           mid: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: mid-model, price: {input: 1, output: 3}}
           weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model, price: {input: 0.1, output: 0.3}}
         routers: {length: {}}

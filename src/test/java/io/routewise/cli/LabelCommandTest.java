@@ -227,6 +227,40 @@ class LabelCommandTest {
     return DatasetReader.readPrompts(output).stream().collect(Collectors.toMap(PromptRecord::id, p -> p));
   }
 
+  /**
+   * An earlier build kept strong's unrated answer under 'gpt-4o'; now strong's outcomes go under
+   * gpt-4o-2024-05-13. The kept answer is rated, not bought again, and no longer kept (review).
+   */
+  @Test
+  void anAnswerAnEarlierBuildKeptUnderTheOldIdIsRatedNotBoughtAgain() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"w\", \"prompt\": \"fine\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    Files.writeString(output, "{\"id\":\"w\",\"prompt\":\"fine\",\"outcomes\":{\"gpt-4o-mini-2024-07-18\":0.5,"
+        + "\"llama-3.1-8b-instruct\":0.25}}\n");
+    String sha = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+        .digest("fine".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    Path kept = tmp.resolve("labels.jsonl.unrated");
+    Files.writeString(kept, "{\"id\":\"w\",\"model\":\"gpt-4o\",\"upstream_model\":\"gpt-4o\",\"prompt_sha256\":\""
+        + sha + "\",\"answer\":\"answer from strong\"}\n");
+    LearnedRoutersEndToEndTest.Run r = label(config(), input, output);
+    assertEquals(0, r.code(), r.err() + r.out());
+    wm.verify(0, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+    wm.verify(1, postRequestedFor(urlEqualTo("/judge/v1/chat/completions")));
+    assertEquals(1.0, byId(output).get("w").outcomes().get("gpt-4o-2024-05-13"));
+    assertFalse(Files.exists(kept), "nothing left unrated");
+  }
+
+  /** Serve's order for strong and weak: routers.mf's strong_model/weak_model before router_model (review). */
+  @Test
+  void strongsOutcomeIdIsTheRowServeRoutesItWith() throws Exception {
+    io.routewise.config.RoutewiseConfig cfg = io.routewise.config.ConfigLoader.fromSystemEnv().load(
+        Files.writeString(tmp.resolve("set.yaml"), Files.readString(config()).replace("model: gpt-4o,",
+            "model: gpt-4o, router_model: gpt-4o-2024-08-06,") + "routers: {mf: {strong_model: claude-3-opus-20240229}}\n"));
+    List<io.routewise.config.UpstreamConfig> all = io.routewise.routers.RouterCatalog.inLadderOrder(cfg);
+    assertEquals("claude-3-opus-20240229", LabelCommand.outcomeIds(cfg, Path.of("models"), all).get("strong"));
+  }
+
   @Test
   void anOutputThatIsADirectoryIsRefusedNamingIt() throws Exception {
     Path input = tmp.resolve("prompts.jsonl");

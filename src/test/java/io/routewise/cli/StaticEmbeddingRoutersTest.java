@@ -400,6 +400,11 @@ class StaticEmbeddingRoutersTest {
     assertEquals("fresh-model", JSON.readTree(adapted.resolve("manifest.json").toFile()).path("default_weak").asText(),
         "--weak-model names the adapted model's default (it was ignored with --from)");
     assertTrue(forced.out().contains("held-out: too few prompts with two models' outcomes to measure"), forced.out());
+    var typo = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data",
+        labels.toString(), "--weak-model", "fresh-modle", "--out", tmp.resolve("mf-wrong").toString(), "--quiet"));
+    assertEquals(2, typo.code(), typo.err());
+    assertTrue(typo.err().contains("--weak-model fresh-modle is not a model of") && typo.err().contains("did you mean fresh-model?"),
+        typo.err());
     // nothing to learn from: said, not a stack trace
     Path empty = Files.writeString(tmp.resolve("empty.jsonl"), "");
     var nothing = LearnedRoutersEndToEndTest.run(List.of("train", "mf", "--from", mf.toString(), "--data", empty.toString(),
