@@ -247,7 +247,9 @@ public final class LabelCommand implements Callable<Integer> {
       Files.createDirectories(output.toAbsolutePath().getParent());
       boolean judgePriced = judgeAs.equals(judgeUpstream.model());
       // Ctrl-C: what was paid for is in the output already; say what it was and how to go on
+      java.util.concurrent.atomic.AtomicReference<BufferedWriter> writer = new java.util.concurrent.atomic.AtomicReference<>();
       Thread onInterrupt = new Thread(() -> {
+        writeInFlight(writer.get(), written);
         System.err.println(); // off the progress bar's line
         System.out.println("INTERRUPTED: every prompt labeled so far is in " + output
             + "; run the same command again to go on from there");
@@ -259,6 +261,7 @@ public final class LabelCommand implements Callable<Integer> {
           StandardOpenOption.APPEND);
           ProgressBar pb = io.routewise.data.TrainingSet.progressBar("label", todo.size(), !quiet);
           ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+        writer.set(out);
         Semaphore slots = new Semaphore(concurrency);
         for (ObjectNode prompt : todo) {
           slots.acquire(); // here, not in the task: at most --concurrency prompts in flight, none parked
@@ -363,6 +366,26 @@ public final class LabelCommand implements Callable<Integer> {
     if (before != null && before.path("outcomes") instanceof ObjectNode earlier) {
       outcomes.setAll(earlier);
     }
+    String id = prompt.get("id").asText();
+    building.put(id, new InFlight(line, before == null ? 0 : before.path("outcomes").size()));
+    try {
+      return label(prompt, line, outcomes, labeled, judgeClient, judgeAs, judgeTally);
+    } finally {
+      building.remove(id);
+    }
+  }
+
+  /**
+   * Lines being labeled now, with how many outcomes they had before this run: what Ctrl-C writes of
+   * them ({@link #writeInFlight}), so outcomes rated before it are not bought again.
+   */
+  private final Map<String, InFlight> building = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /** A line being labeled (by prompt id in {@link #building}), and how many outcomes it had before this run. */
+  private record InFlight(ObjectNode line, int before) {}
+
+  private ObjectNode label(ObjectNode prompt, ObjectNode line, ObjectNode outcomes, List<Labeled> labeled,
+      UpstreamClient judgeClient, String judgeAs, Tally judgeTally) throws InterruptedException, IOException {
     String question = prompt.get("prompt").asText();
     String reference = prompt.hasNonNull("reference") ? prompt.get("reference").asText() : null;
     for (Labeled l : labeled) {
@@ -380,14 +403,17 @@ public final class LabelCommand implements Callable<Integer> {
       if (answer.isEmpty()) {
         continue;
       }
+      if (kept == null) {
+        // kept until its rating is written: a Ctrl-C while the judge reads it loses no answer paid for
+        unrated.keep(id, l.modelId(), l.config().model(), question, answer.get());
+      }
       ObjectNode grade = JSON.createObjectNode().put("model", judgeAs).put("temperature", 0).put("max_tokens", 1024);
       var messages = grade.putArray("messages");
       messages.addObject().put("role", "system").put("content", JUDGE_SYSTEM);
       messages.addObject().put("role", "user").put("content", judgeMessage(question, reference, answer.get()));
       Optional<String> verdict = chat(judgeClient, grade, judgeTally);
       Optional<Double> rating = verdict.flatMap(LabelCommand::rating);
-      if (rating.isEmpty()) {
-        unrated.keep(id, l.modelId(), l.config().model(), question, answer.get()); // paid for: rated next run, not bought
+      if (rating.isEmpty()) { // kept above: paid for, rated next run, not bought again
         if (verdict.isPresent()) { // an unreachable judge is counted by chat
           judgeTally.fail("no rating [[1..10]] in the judge's reply to an answer of " + l.config().name());
         }
@@ -404,11 +430,41 @@ public final class LabelCommand implements Callable<Integer> {
       }
       judgeTally.judged.incrementAndGet();
       double score = (rating.get() - 1) / 9;
-      outcomes.put(l.modelId(), score);
+      synchronized (line) { // Ctrl-C may be writing it
+        outcomes.put(l.modelId(), score);
+      }
       l.tally().judged.incrementAndGet();
       l.tally().scores.add(score);
     }
     return line;
+  }
+
+  /**
+   * On Ctrl-C: each prompt being labeled that has a new outcome is written as it stands (the next run
+   * asks only for the rest, and merges the line with a later one of the same id).
+   */
+  private void writeInFlight(BufferedWriter out, AtomicLong written) {
+    if (out == null) {
+      return;
+    }
+    for (InFlight f : building.values()) {
+      ObjectNode copy;
+      synchronized (f.line()) {
+        copy = f.line().deepCopy();
+      }
+      if (copy.path("outcomes").size() > f.before()) {
+        try {
+          synchronized (out) {
+            out.write(JSON.writeValueAsString(copy));
+            out.newLine();
+            out.flush();
+          }
+          written.incrementAndGet();
+        } catch (IOException ignored) {
+          // the answers are in the .unrated file: rated, not bought, on the next run
+        }
+      }
+    }
   }
 
   static String judgeMessage(String question, String reference, String answer) {

@@ -251,6 +251,46 @@ class LabelCommandTest {
     assertFalse(Files.exists(kept), "nothing left unrated");
   }
 
+  /**
+   * Ctrl-C (SIGTERM to the process) while the judge reads mini's answer: strong's rated outcome is
+   * written and mini's answer kept, so the rerun buys neither again (operator trial: prompts in flight
+   * were dropped, answers and ratings paid for).
+   */
+  @Test
+  void anInterruptedRunKeepsThePromptInFlightsOutcomesAndAnswers() throws Exception {
+    wm.stubFor(post(urlEqualTo("/judge/v1/chat/completions")).withRequestBody(containing("answer from mini"))
+        .atPriority(2).willReturn(answer("Mostly right. Rating: [[7]]", 100, 30).withFixedDelay(30_000)));
+    Path input = Files.writeString(tmp.resolve("prompts.jsonl"), "{\"id\": \"q\", \"prompt\": \"first\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    Process proc = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")),
+        "io.routewise.Main", "label", "--config", config().toString(), "--input", input.toString(), "--output",
+        output.toString(), "--judge", "judge", "--upstreams", "strong,mini", "--retries", "0", "--quiet")
+        .redirectErrorStream(true).redirectOutput(tmp.resolve("label.log").toFile()).start();
+    try {
+      for (int i = 0; i < 600 && wm.findAll(postRequestedFor(urlEqualTo("/judge/v1/chat/completions"))
+          .withRequestBody(containing("answer from mini"))).isEmpty(); i++) {
+        Thread.sleep(50);
+      }
+      proc.destroy(); // SIGTERM, as Ctrl-C: the shutdown hook runs
+      assertTrue(proc.waitFor(20, java.util.concurrent.TimeUnit.SECONDS), Files.readString(tmp.resolve("label.log")));
+    } finally {
+      proc.destroyForcibly();
+    }
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0), byId(output).get("q").outcomes(), Files.readString(tmp.resolve("label.log")));
+    assertTrue(Files.readString(tmp.resolve("labels.jsonl.unrated")).contains("answer from mini"));
+    wm.resetRequests();
+    wm.removeStub(wm.getStubMappings().stream().filter(m -> m.getPriority() != null && m.getPriority() == 2)
+        .findFirst().orElseThrow());
+    LearnedRoutersEndToEndTest.Run again = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", output.toString(), "--judge", "judge", "--upstreams", "strong,mini", "--retries", "0",
+        "--quiet"));
+    assertEquals(0, again.code(), again.err() + again.out());
+    wm.verify(0, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+    wm.verify(0, postRequestedFor(urlEqualTo("/mini/v1/chat/completions")));
+    assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9), byId(output).get("q").outcomes());
+  }
+
   /** Serve's order for strong and weak: routers.mf's strong_model/weak_model before router_model (review). */
   @Test
   void strongsOutcomeIdIsTheRowServeRoutesItWith() throws Exception {
