@@ -266,6 +266,9 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   public void clientConnections(java.util.function.IntSupplier count) {
     Gauge.builder("routewise.client.connections", count, c -> c.getAsInt()).strongReference(true)
         .description("Client connections open now (server.max_connections caps them)").register(registry);
+    // both reasons from the start: a dashboard shows 0, not "no data", until the first close
+    connectionsClosed.withTag("reason", "limit");
+    connectionsClosed.withTag("reason", "headers");
   }
 
   /** Exposes the scoring threads' load: decisions being scored and waiting for a thread. */
