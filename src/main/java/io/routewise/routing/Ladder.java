@@ -153,16 +153,31 @@ public record Ladder(List<Rung> rungs) {
    * {@code s < α^gap(i)}: at α = 0.5 on three
    * rungs, s below 0.5 goes to the cheapest, 0.5 to 0.71 to the middle one, above to the top.
    * Rungs at one price get one rate: a single score cannot tell them apart, and the rule then takes
-   * the one lowest on the ladder ({@code weak} below its equals). Entry 0 (the top against itself) is 0.
+   * the one lowest on the ladder ({@code weak} below its equals). On three rungs or more, a rung priced
+   * above the top, never chosen, is beaten for certain (1) and no step. Entry 0 (the top against itself) is 0.
    */
   public double[] fromStrongWinRate(double s) {
     int n = rungs.size();
     int[] tiers = priceTiers();
-    int last = step(tiers, n - 1);
+    // on three rungs or more, those priced above the top are never chosen (LadderRule): no step of the spread
+    boolean[] above = new boolean[n];
+    int aboveSteps = 0;
+    for (int i = 1; i < n && n > 2; i++) {
+      above[i] = top().priced() && rungs.get(i).priced() && rungs.get(i).orderPrice() > top().orderPrice();
+      if (above[i] && tiers[i] == i) {
+        aboveSteps++;
+      }
+    }
+    int last = step(tiers, n - 1) - aboveSteps;
+    if (last <= 0) { // every rung above the top: nothing to spread over
+      aboveSteps = 0;
+      last = step(tiers, n - 1);
+      java.util.Arrays.fill(above, false);
+    }
     double[] rates = new double[n];
     for (int i = 1; i < n; i++) {
-      int step = step(tiers, i);
-      rates[i] = step == last ? s : Math.pow(s, (double) last / step);
+      int step = step(tiers, i) - aboveSteps;
+      rates[i] = above[i] ? 1 : step == last ? s : Math.pow(s, (double) last / step);
     }
     return rates;
   }

@@ -1,5 +1,6 @@
 package io.routewise.routing;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -232,6 +233,8 @@ class LadderRuleTest {
     }
     assertEquals(3, rule.rung(new double[] {0, 0.1, 0.9, 0.9}, 1.0), "α = 1: the cheapest");
     assertEquals(0, rule.rung(new double[] {0, 0.1, 0.9, 0.9}, 0.5), "sonnet acceptable, the top cheaper: the top");
+    // a one-score router spreads its score over the rungs it can choose: mini is the middle of two steps
+    assertArrayEquals(new double[] {0, 1, 0.36 * 0.36, 0.36}, ladder.fromStrongWinRate(0.36), 1e-12);
     Ladder pair = new Ladder(List.of(new Rung("strong", "a", 1, 1), new Rung("weak", "b", 5, 5)));
     assertEquals(1, LadderRule.of(pair, Kind.THRESHOLD).rung(new double[] {0, 0.3}, 0.5),
         "two upstreams: rate < α is weak, as ever");
