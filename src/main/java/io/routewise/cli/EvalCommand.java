@@ -321,6 +321,16 @@ public final class EvalCommand implements Callable<Integer> {
           singleQuality[r] += quality[p][r] / n;
         }
       }
+      // The ladder is ordered by input + output price; this benchmark's token mix can order it otherwise
+      // (gemini-1.5-flash 0.075/0.3 below qwen2.5-7b 0.2/0.2, dearer per prompt with 300 output tokens)
+      for (int r = 2; r < k; r++) {
+        if (ladder.rung(r).orderPrice() < ladder.rung(r - 1).orderPrice() && singleCost[r] > singleCost[r - 1]) {
+          System.err.printf(java.util.Locale.ROOT, "note: %s is below %s on the ladder (input + output price %.3g < %.3g)"
+              + " but costs more per prompt here (%.4f > %.4f per 1,000): this benchmark's token mix orders them"
+              + " otherwise%n", ladder.rung(r).model(), ladder.rung(r - 1).model(), ladder.rung(r).orderPrice(),
+              ladder.rung(r - 1).orderPrice(), singleCost[r] * 1000, singleCost[r - 1] * 1000);
+        }
+      }
       String assumptions = String.format(java.util.Locale.ROOT, "cost per prompt = its input tokens (%s tokenizer,"
           + " mean %.0f) x input price + %d output tokens (assumed, every model) x output price; prices from %s;"
           + " ladder rule %s", pricing.tokenModel, costs.meanInputTokens(), pricing.outputTokens, java.nio.file.Path.of(pricesFrom).getFileName(),

@@ -2,6 +2,7 @@ package io.routewise.cli;
 
 import static io.routewise.cli.LearnedRoutersEndToEndTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -278,6 +279,15 @@ class CalibrateLadderTest {
     assertEquals(0, byPrices.code(), byPrices.err());
     String tables = byPrices.out().substring(byPrices.out().indexOf("single models"));
     assertEquals(tables, byConfig.out().substring(byConfig.out().indexOf("single models")));
+    // flash-like below a 0.2/0.2 model by input + output price, dearer per prompt with 300 output tokens: said
+    Path crossed = write("crossed.yaml", Files.readString(config).replace("price: {input: 1, output: 3}",
+        "price: {input: 0.2, output: 0.2}").replace("price: {input: 0.1, output: 0.3}", "price: {input: 0.075, output: 0.3}"));
+    LearnedRoutersEndToEndTest.Run note = run(List.of("eval", "--config", crossed.toString(), "--models-dir",
+        tmp.toString(), "--router", "length", "--bench", PROMPTS.toString(), "--quiet"));
+    assertEquals(0, note.code(), note.err());
+    assertTrue(note.err().contains("note: weak-model is below mid-model on the ladder (input + output price 0.375 < 0.400)"
+        + " but costs more per prompt here"), note.err());
+    assertFalse(byConfig.err().contains("costs more per prompt here"), byConfig.err());
     Files.writeString(config, Files.readString(config).replace(", price: {input: 1, output: 3}", ""));
     LearnedRoutersEndToEndTest.Run unpriced = run(List.of("eval", "--config", config.toString(), "--models-dir",
         tmp.toString(), "--router", "length", "--bench", PROMPTS.toString(), "--quiet"));
