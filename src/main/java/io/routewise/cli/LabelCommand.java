@@ -280,6 +280,7 @@ public final class LabelCommand implements Callable<Integer> {
                   out.write(JSON.writeValueAsString(line));
                   out.newLine();
                   out.flush(); // a line paid for is kept, whatever happens to the run
+                  building.remove(prompt.get("id").asText()); // written: not Ctrl-C's to write again
                 }
                 unrated.written(line); // only once its outcomes are on disk
                 written.incrementAndGet();
@@ -287,6 +288,7 @@ public final class LabelCommand implements Callable<Integer> {
             } catch (Exception e) {
               failed.compareAndSet(null, e);
             } finally {
+              building.remove(prompt.get("id").asText());
               slots.release();
               pb.step();
             }
@@ -366,13 +368,9 @@ public final class LabelCommand implements Callable<Integer> {
     if (before != null && before.path("outcomes") instanceof ObjectNode earlier) {
       outcomes.setAll(earlier);
     }
-    String id = prompt.get("id").asText();
-    building.put(id, new InFlight(line, before == null ? 0 : before.path("outcomes").size()));
-    try {
-      return label(prompt, line, outcomes, labeled, judgeClient, judgeAs, judgeTally);
-    } finally {
-      building.remove(id);
-    }
+    // the worker takes it out once the line is written: a Ctrl-C before that writes it
+    building.put(prompt.get("id").asText(), new InFlight(line, before == null ? 0 : before.path("outcomes").size()));
+    return label(prompt, line, outcomes, labeled, judgeClient, judgeAs, judgeTally);
   }
 
   /**
@@ -405,7 +403,11 @@ public final class LabelCommand implements Callable<Integer> {
       }
       if (kept == null) {
         // kept until its rating is written: a Ctrl-C while the judge reads it loses no answer paid for
-        unrated.keep(id, l.modelId(), l.config().model(), question, answer.get());
+        try {
+          unrated.keep(id, l.modelId(), l.config().model(), question, answer.get());
+        } catch (IOException e) {
+          // not kept (a full disk, say): rated all the same; only a Ctrl-C now would lose it
+        }
       }
       ObjectNode grade = JSON.createObjectNode().put("model", judgeAs).put("temperature", 0).put("max_tokens", 1024);
       var messages = grade.putArray("messages");
@@ -775,26 +777,36 @@ public final class LabelCommand implements Callable<Integer> {
     int moved = 0;
     for (UpstreamConfig u : chosen) {
       String id = outcomeIds.get(u.name());
-      String earlier = u.model();
-      if (id.equals(earlier) || outcomeIds.containsValue(earlier) || all.stream().anyMatch(o -> !o.name().equals(u.name())
-          && (o.model().equals(earlier) || earlier.equals(o.routerModel())))) {
-        continue; // the same id, or one another upstream may have written
-      }
-      renames.put(earlier + "\u0000" + earlier, id);
-      int n = 0;
-      for (ObjectNode line : lines.values()) {
-        if (line.path("outcomes") instanceof ObjectNode o && o.has(earlier)) {
-          JsonNode old = o.remove(earlier);
-          if (!o.has(id)) {
-            o.set(id, old);
-          }
-          n++;
+      // earlier builds wrote the model itself, or router_model before routers.mf's strong_model/weak_model
+      for (String earlier : java.util.stream.Stream.of(u.model(), u.routerModel()).filter(java.util.Objects::nonNull)
+          .distinct().toList()) {
+        if (id.equals(earlier) || outcomeIds.containsValue(earlier)) {
+          continue; // the same id, or another chosen upstream's
         }
-      }
-      if (n > 0) {
-        System.err.println(output + ": " + n + " prompt(s) had upstreams." + u.name() + "'s outcomes under '" + earlier
-            + "' (an earlier routewise's id); moved to '" + id + "', the model serve routes it as");
-        moved += n;
+        long held = lines.values().stream().filter(l -> l.path("outcomes").has(earlier)).count();
+        if (held > 0 && all.stream().anyMatch(o -> !o.name().equals(u.name())
+            && (o.model().equals(earlier) || earlier.equals(o.routerModel())))) {
+          System.err.println(output + ": " + held + " prompt(s) have outcomes under '" + earlier + "', which upstreams."
+              + u.name() + " and another upstream of the config may both have written; left there, and "
+              + u.name() + "'s are asked for under '" + id + "'");
+          continue;
+        }
+        renames.put(earlier + "\u0000" + u.model(), id);
+        int n = 0;
+        for (ObjectNode line : lines.values()) {
+          if (line.path("outcomes") instanceof ObjectNode o && o.has(earlier)) {
+            JsonNode old = o.remove(earlier);
+            if (!o.has(id)) {
+              o.set(id, old);
+            }
+            n++;
+          }
+        }
+        if (n > 0) {
+          System.err.println(output + ": " + n + " prompt(s) had upstreams." + u.name() + "'s outcomes under '" + earlier
+              + "' (an earlier routewise's id); moved to '" + id + "', the model serve routes it as");
+          moved += n;
+        }
       }
     }
     if (moved > 0) {

@@ -291,6 +291,21 @@ class LabelCommandTest {
     assertEquals(Map.of("gpt-4o-2024-05-13", 1.0, "gpt-4o-mini-2024-07-18", 6.0 / 9), byId(output).get("q").outcomes());
   }
 
+  /** An earlier build wrote strong's outcomes under its router_model, now second to routers.mf.strong_model: moved (review). */
+  @Test
+  void outcomesAnEarlierBuildWroteUnderRouterModelAreMovedToTheSetting() throws Exception {
+    Path config = Files.writeString(tmp.resolve("set.yaml"), Files.readString(config()).replace("model: gpt-4o,",
+        "model: gpt-4o, router_model: gpt-4o-2024-08-06,") + "routers: {mf: {strong_model: claude-3-opus-20240229}}\n");
+    Path input = Files.writeString(tmp.resolve("prompts.jsonl"), "{\"id\": \"q\", \"prompt\": \"first\"}\n");
+    Path output = Files.writeString(tmp.resolve("labels.jsonl"),
+        "{\"id\":\"q\",\"prompt\":\"first\",\"outcomes\":{\"gpt-4o-2024-08-06\":1.0,\"llama-3.1-8b-instruct\":0.25}}\n");
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config.toString(), "--input", input.toString(),
+        "--output", output.toString(), "--judge", "judge", "--upstreams", "strong,weak", "--retries", "0", "--quiet"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    wm.verify(0, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+    assertEquals(Map.of("claude-3-opus-20240229", 1.0, "llama-3.1-8b-instruct", 0.25), byId(output).get("q").outcomes());
+  }
+
   /** Serve's order for strong and weak: routers.mf's strong_model/weak_model before router_model (review). */
   @Test
   void strongsOutcomeIdIsTheRowServeRoutesItWith() throws Exception {
