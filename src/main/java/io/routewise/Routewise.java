@@ -95,7 +95,7 @@ public final class Routewise implements AutoCloseable {
       LOG.info("no price for any upstream (upstreams.<name>.price): costs are unknown, routewise_cost_usd_total "
           + "is not exposed");
     }
-    ladderWarnings(upstreams, ruleSetting, rules).forEach(LOG::warn);
+    ladderWarnings(upstreams, ruleSetting, rules, config.routing().tokenMix()).forEach(LOG::warn);
     metrics.prices(upstreams);
     Map<String, TargetController> targets = new LinkedHashMap<>();
     double priceRatio = belowTopPriceRatio(upstreams);
@@ -174,6 +174,13 @@ public final class Routewise implements AutoCloseable {
    * upstreams priced above strong, which stays the top all the same.
    */
   public static List<String> ladderWarnings(List<UpstreamConfig> upstreams, String ruleSetting, Map<String, LadderRule> rules) {
+    return ladderWarnings(upstreams, ruleSetting, rules, new double[] {1, 1});
+  }
+
+  /** As {@link #ladderWarnings(List, String, Map)}, prices weighed by {@code routing.token_mix} as the ladder weighs them. */
+  public static List<String> ladderWarnings(List<UpstreamConfig> upstreams, String ruleSetting, Map<String, LadderRule> rules,
+      double[] mix) {
+    java.util.function.ToDoubleFunction<io.routewise.config.Price> order = p -> mix[0] * p.input() + mix[1] * p.output();
     List<String> warnings = new java.util.ArrayList<>();
     UpstreamConfig top = upstreams.get(0);
     List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
@@ -197,7 +204,7 @@ public final class Routewise implements AutoCloseable {
     // said once: a missing price above already says auto falls back
     boolean autoOnLadder = upstreams.size() > 2 && LadderRule.AUTO.equals(ruleSetting) && warnings.isEmpty();
     upstreams.stream().filter(u -> top.price() != null && u.price() != null
-            && u.price().input() + u.price().output() > top.price().input() + top.price().output())
+            && order.applyAsDouble(u.price()) > order.applyAsDouble(top.price()))
         .forEach(u -> warnings.add("upstream " + u.name() + " is priced above strong; strong stays the most capable "
             + "(the top of the ladder, where failed routers send requests, and what savings are counted against)"
             + (upstreams.size() > 2 ? ", so routers never send to " + u.name() + " (strong does at least as well for"
@@ -205,7 +212,7 @@ public final class Routewise implements AutoCloseable {
             + (autoOnLadder ? "; ladder_rule auto decides by threshold for every router (price weighting needs "
                 + "strong the dearest)" : "")));
     if (autoOnLadder && unpriced.isEmpty() && upstreams.stream()
-        .allMatch(u -> u.price().input() + u.price().output() == top.price().input() + top.price().output())) {
+        .allMatch(u -> order.applyAsDouble(u.price()) == order.applyAsDouble(top.price()))) {
       warnings.add("every upstream has the same price: ladder_rule auto decides by threshold for every router "
           + "(nothing to weigh)");
     }

@@ -72,6 +72,11 @@ public final class EvalCommand implements Callable<Integer> {
       + "evaluate cost-quality curves over the ladder of --strong, --models and --weak.")
   Path prices;
 
+  @Option(names = "--token-mix", paramLabel = "IN:OUT", description = "With --prices: input and output tokens of a "
+      + "typical request, in proportion, which order the ladder by price as routing.token_mix does (default 1:1; "
+      + "with --config, the config's).")
+  String tokenMix;
+
   @Option(names = "--models", split = ",", description = "With --prices: the ladder's other models, comma-separated.")
   List<String> models = new ArrayList<>();
 
@@ -241,6 +246,9 @@ public final class EvalCommand implements Callable<Integer> {
     }
     strong = ids.get("strong");
     weak = ids.get("weak");
+    if (tokenMix == null) {
+      mix = cfg.routing().tokenMix();
+    }
     models = ladder.stream().map(u -> ids.get(u.name())).filter(id -> !id.equals(strong) && !id.equals(weak)).toList();
     if (!spec.commandLine().getParseResult().hasMatchedOption("--rule")) {
       rule = cfg.routing().ladderRule();
@@ -254,7 +262,21 @@ public final class EvalCommand implements Callable<Integer> {
   private static final double[] TABLE_ALPHAS = java.util.stream.IntStream.rangeClosed(0, 10).mapToDouble(i -> i / 10.0).toArray();
 
   /** The N-way evaluation ({@code --prices}). */
+  /** The ladder's token mix: --token-mix, else the config's (eval --config), else 1:1. */
+  private double[] mix = {1, 1};
+
   private Integer costQuality(List<PromptRecord> all, Map<String, double[]> price, String pricesFrom) throws Exception {
+    if (tokenMix != null) {
+      String[] parts = tokenMix.split(":");
+      double in = parts.length == 2 ? parse(parts[0]) : Double.NaN;
+      double out = parts.length == 2 ? parse(parts[1]) : Double.NaN;
+      if (!(in >= 0 && out >= 0 && in + out > 0 && Double.isFinite(in + out))) {
+        System.err.println("--token-mix must be IN:OUT, two numbers >= 0, not both 0 (3:1: three input tokens to one"
+            + " output token), got '" + tokenMix + "'");
+        return 2;
+      }
+      mix = new double[] {in, out};
+    }
     List<String> wantedModels = new ArrayList<>(List.of(strong));
     models.stream().map(String::trim).filter(m -> !m.isEmpty() && !wantedModels.contains(m)).forEach(wantedModels::add);
     if (!wantedModels.contains(weak)) {
@@ -283,10 +305,10 @@ public final class EvalCommand implements Callable<Integer> {
       upstreams.add(RouterSetup.upstream(name, m, pr[0], pr[1]));
       rungs.add(new Ladder.Rung(name, m, pr[0], pr[1]));
     }
-    Ladder ladder = Ladder.byPrice(rungs);
+    Ladder ladder = Ladder.byPrice(rungs, mix[0], mix[1]);
     // what serve would warn of (a model priced above the top: its curve runs past the top's cost,
     // where the summary's range ends)
-    io.routewise.Routewise.ladderWarnings(upstreams, rule, Map.of()).forEach(w -> System.err.println("note: " + w));
+    io.routewise.Routewise.ladderWarnings(upstreams, rule, Map.of(), mix).forEach(w -> System.err.println("note: " + w));
     java.util.Optional<String> unsupported = !LadderRule.configNames().contains(rule)
         ? java.util.Optional.of("--rule must be one of " + LadderRule.configNames() + ", got '" + rule + "'")
         : LadderRule.Kind.byConfigName(rule).flatMap(named -> LadderRule.unsupported(ladder, named));
@@ -324,11 +346,11 @@ public final class EvalCommand implements Callable<Integer> {
       // The ladder is ordered by input + output price; this benchmark's token mix can order it otherwise
       // (gemini-1.5-flash 0.075/0.3 below qwen2.5-7b 0.2/0.2, dearer per prompt with 300 output tokens)
       for (int r = 2; r < k; r++) {
-        if (ladder.rung(r).orderPrice() < ladder.rung(r - 1).orderPrice() && singleCost[r] > singleCost[r - 1]) {
-          System.err.printf(java.util.Locale.ROOT, "note: %s is below %s on the ladder (input + output price %.3g < %.3g)"
+        if (ladder.orderPrice(ladder.rung(r)) < ladder.orderPrice(ladder.rung(r - 1)) && singleCost[r] > singleCost[r - 1]) {
+          System.err.printf(java.util.Locale.ROOT, "note: %s is below %s on the ladder (order price %.3g < %.3g)"
               + " but costs more per prompt here (%.4f > %.4f per 1,000): this benchmark's token mix orders them"
-              + " otherwise%n", ladder.rung(r).model(), ladder.rung(r - 1).model(), ladder.rung(r).orderPrice(),
-              ladder.rung(r - 1).orderPrice(), singleCost[r] * 1000, singleCost[r - 1] * 1000);
+              + " otherwise (--token-mix, routing.token_mix)%n", ladder.rung(r).model(), ladder.rung(r - 1).model(), ladder.orderPrice(ladder.rung(r)),
+              ladder.orderPrice(ladder.rung(r - 1)), singleCost[r] * 1000, singleCost[r - 1] * 1000);
         }
       }
       String assumptions = String.format(java.util.Locale.ROOT, "cost per prompt = its input tokens (%s tokenizer,"
@@ -448,5 +470,13 @@ public final class EvalCommand implements Callable<Integer> {
       alphas.add(1 / (1 + Math.exp(-t / 10.0)));
     }
     return alphas.stream().mapToDouble(Double::doubleValue).toArray();
+  }
+
+  private static double parse(String number) {
+    try {
+      return Double.parseDouble(number.trim());
+    } catch (NumberFormatException e) {
+      return Double.NaN;
+    }
   }
 }

@@ -144,7 +144,8 @@ public final class ConfigLoader {
             r.integer("session_cache_entries", SessionPinning.DEFAULT_ENTRIES, 1, 10_000_000)),
         r.oneOf("ladder_rule", RoutingConfig.AUTO_RULE, List.of(RoutingConfig.AUTO_RULE, "threshold", "price_weighted")),
         r.bool("direct_upstreams", false),
-        passthroughEndpoints(r));
+        passthroughEndpoints(r),
+        tokenMix(r));
     r.rejectUnknownKeys();
 
     ConfigNode c = root.child("client");
@@ -244,6 +245,24 @@ public final class ConfigLoader {
     Price price = new Price(p.number("input", 0, 0, 1_000_000), p.number("output", 0, 0, 1_000_000));
     p.rejectUnknownKeys();
     return price;
+  }
+
+  /**
+   * {@code routing.token_mix}: input and output tokens of a typical request, in proportion ({@code
+   * {input: 3, output: 1}} for long prompts and short answers); default 1 and 1, input + output.
+   */
+  private static double[] tokenMix(ConfigNode r) {
+    Optional<ConfigNode> node = r.optionalChild("token_mix");
+    if (node.isEmpty()) {
+      return new double[] {1, 1};
+    }
+    ConfigNode m = node.get();
+    double[] mix = {m.number("input", 1, 0, 1_000_000), m.number("output", 1, 0, 1_000_000)};
+    if (mix[0] + mix[1] <= 0) {
+      r.problem("token_mix", "needs input or output above 0");
+    }
+    m.rejectUnknownKeys();
+    return mix;
   }
 
   /** {@code upstreams.<name>.router_model}: the trained model id learned routers use for it; absent = by {@code model}. */

@@ -21,12 +21,16 @@ package io.routewise.config;
  *     router (off by default: it lets a client bypass routing, and a budget)
  * @param passthroughEndpoints the paths below {@code /v1/} passthrough serves, each with what lies
  *     below it ({@code embeddings}, {@code files}); empty: every path
+ * @param tokenMix input and output tokens of a typical request, in proportion ({@code
+ *     routing.token_mix}): the price that orders the ladder is {@code input × input price + output ×
+ *     output price} (default 1 and 1, input + output)
  */
 public record RoutingConfig(String router, double threshold, int scoringThreads, int scoringQueue,
     java.time.Duration scoringTimeout, boolean failover, java.time.Duration failoverCooldown, String passthrough, SessionPinning sessionPinning,
-    String ladderRule, boolean directUpstreams, java.util.List<String> passthroughEndpoints) {
+    String ladderRule, boolean directUpstreams, java.util.List<String> passthroughEndpoints, double[] tokenMix) {
   public RoutingConfig {
     passthroughEndpoints = java.util.List.copyOf(passthroughEndpoints);
+    tokenMix = tokenMix.clone();
   }
 
   public static final String AUTO_RULE = "auto";
@@ -38,6 +42,6 @@ public record RoutingConfig(String router, double threshold, int scoringThreads,
   public RoutingConfig(String router, double threshold) {
     this(router, threshold, 0, 0, java.time.Duration.ofMillis(DEFAULT_SCORING_TIMEOUT_MS), false,
         java.time.Duration.ofMillis(DEFAULT_FAILOVER_COOLDOWN_MS), "none",
-        SessionPinning.OFF, AUTO_RULE, false, java.util.List.of());
+        SessionPinning.OFF, AUTO_RULE, false, java.util.List.of(), new double[] {1, 1});
   }
 }

@@ -44,7 +44,8 @@ public final class RouterCatalog {
   public static Ladder ladder(RoutewiseConfig config) {
     return Ladder.byPrice(config.upstreams().stream().map(u -> u.price() == null
         ? Ladder.Rung.unpriced(u.name(), u.model())
-        : new Ladder.Rung(u.name(), u.model(), u.price().input(), u.price().output())).toList());
+        : new Ladder.Rung(u.name(), u.model(), u.price().input(), u.price().output())).toList(),
+        config.routing().tokenMix()[0], config.routing().tokenMix()[1]);
   }
 
   /** The configured upstreams in {@link #ladder} order. */

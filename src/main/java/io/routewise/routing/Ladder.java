@@ -17,7 +17,8 @@ import java.util.Set;
  *   <li>{@code strong} is the top: the most capable upstream, where a request goes when its router
  *       fails, and the one savings are counted against. It stays on top even if another is dearer.
  *   <li>The others follow by price, dearest first, a price being input + output USD per million
- *       tokens (an answer as long as its prompt).
+ *       tokens (an answer as long as its prompt), or those weighed by the traffic's token mix
+ *       ({@link #orderPrice}).
  *   <li>An upstream without a price counts as free (a local model is the usual case): below every
  *       priced one.
  *   <li>Equal prices keep the order they were written in, except that {@code weak} goes below the
@@ -28,8 +29,11 @@ import java.util.Set;
  * written order, which is then the operator's statement of cost.
  *
  * @param rungs most capable first; at least two, names unique
+ * @param inputWeight input tokens of a typical request, in proportion to {@code outputWeight}
+ *     ({@code routing.token_mix}; 1 and 1 by default)
+ * @param outputWeight output tokens of a typical request, in proportion
  */
-public record Ladder(List<Rung> rungs) {
+public record Ladder(List<Rung> rungs, double inputWeight, double outputWeight) {
   /** The name of the upstream that is always the top. */
   public static final String TOP = "strong";
   /** The name of the upstream that goes below its equals in price. */
@@ -52,13 +56,25 @@ public record Ladder(List<Rung> rungs) {
       return !Double.isNaN(inputPrice) && !Double.isNaN(outputPrice);
     }
 
-    /** Input + output USD per million tokens; 0 when unknown. What the order compares. */
-    public double orderPrice() {
-      return priced() ? inputPrice + outputPrice : 0;
-    }
+  }
+
+  /** With the default token mix: input + output. */
+  public Ladder(List<Rung> rungs) {
+    this(rungs, 1, 1);
+  }
+
+  /**
+   * What the order compares: {@code inputWeight × input + outputWeight × output} USD per million
+   * tokens (input + output with the default mix); 0 when unknown.
+   */
+  public double orderPrice(Rung r) {
+    return r.priced() ? inputWeight * r.inputPrice() + outputWeight * r.outputPrice() : 0;
   }
 
   public Ladder {
+    if (!(inputWeight >= 0 && outputWeight >= 0 && inputWeight + outputWeight > 0)) {
+      throw new IllegalArgumentException("a token mix needs weights >= 0, not both 0: " + inputWeight + ", " + outputWeight);
+    }
     rungs = List.copyOf(rungs);
     if (rungs.size() < 2) {
       throw new IllegalArgumentException("a ladder needs at least two upstreams: " + rungs);
@@ -76,19 +92,25 @@ public record Ladder(List<Rung> rungs) {
     return new Ladder(List.of(Rung.unpriced(TOP, strongModel), Rung.unpriced(FLOOR, weakModel)));
   }
 
-  /** Orders {@code upstreams} (given in config order) by the rules above. */
+  /** Orders {@code upstreams} (given in config order) by the rules above, with the default token mix. */
   public static Ladder byPrice(Collection<Rung> upstreams) {
+    return byPrice(upstreams, 1, 1);
+  }
+
+  /** Orders {@code upstreams} (given in config order) by the rules above, prices weighed by a token mix. */
+  public static Ladder byPrice(Collection<Rung> upstreams, double inputWeight, double outputWeight) {
+    Ladder mix = new Ladder(List.copyOf(upstreams), inputWeight, outputWeight); // for orderPrice
     List<Rung> top = upstreams.stream().filter(r -> r.upstream().equals(TOP)).toList();
     if (top.size() != 1) {
       throw new IllegalArgumentException("the ladder needs exactly one upstream named '" + TOP + "'");
     }
     List<Rung> rest = new ArrayList<>(upstreams.stream().filter(r -> !r.upstream().equals(TOP)).toList());
     // Stable: ties keep the config order.
-    rest.sort(Comparator.comparingDouble(Rung::orderPrice).reversed()
+    rest.sort(Comparator.comparingDouble(mix::orderPrice).reversed()
         .thenComparing(r -> r.upstream().equals(FLOOR)));
     List<Rung> all = new ArrayList<>(top);
     all.addAll(rest);
-    return new Ladder(all);
+    return new Ladder(all, inputWeight, outputWeight);
   }
 
   public int size() {
@@ -163,7 +185,7 @@ public record Ladder(List<Rung> rungs) {
     boolean[] above = new boolean[n];
     int aboveSteps = 0;
     for (int i = 1; i < n && n > 2; i++) {
-      above[i] = top().priced() && rungs.get(i).priced() && rungs.get(i).orderPrice() > top().orderPrice();
+      above[i] = top().priced() && rungs.get(i).priced() && orderPrice(rungs.get(i)) > orderPrice(top());
       if (above[i] && tiers[i] == i) {
         aboveSteps++;
       }

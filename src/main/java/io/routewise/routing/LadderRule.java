@@ -103,7 +103,7 @@ public final class LadderRule {
     }
     boolean[] above = null;
     for (int i = 1; i < ladder.size(); i++) {
-      if (ladder.rung(i).priced() && ladder.rung(i).orderPrice() > ladder.top().orderPrice()) {
+      if (ladder.rung(i).priced() && ladder.orderPrice(ladder.rung(i)) > ladder.orderPrice(ladder.top())) {
         if (above == null) {
           above = new boolean[ladder.size()];
         }
@@ -139,14 +139,14 @@ public final class LadderRule {
         return Optional.of("price_weighted needs a price on every upstream; '" + r.upstream() + "' has none");
       }
     }
-    double top = ladder.top().orderPrice();
+    double top = ladder.orderPrice(ladder.top());
     for (int i = 1; i < ladder.size(); i++) {
-      if (ladder.rung(i).orderPrice() > top) {
+      if (ladder.orderPrice(ladder.rung(i)) > top) {
         return Optional.of("price_weighted needs no upstream dearer (input + output) than '" + Ladder.TOP + "'; '"
             + ladder.rung(i).upstream() + "' is");
       }
     }
-    if (ladder.rung(ladder.size() - 1).orderPrice() == top) {
+    if (ladder.orderPrice(ladder.rung(ladder.size() - 1)) == top) {
       return Optional.of("price_weighted needs '" + Ladder.TOP + "' dearer (input + output) than the cheapest upstream; "
           + "all cost the same");
     }
@@ -165,11 +165,11 @@ public final class LadderRule {
     });
     double min = Double.MAX_VALUE;
     for (Ladder.Rung r : ladder.rungs()) {
-      min = Math.min(min, r.orderPrice());
+      min = Math.min(min, ladder.orderPrice(r));
     }
-    double span = ladder.top().orderPrice() - min;
+    double span = ladder.orderPrice(ladder.top()) - min;
     for (int i = 1; i < k; i++) {
-      shares[i] = (ladder.rung(i).orderPrice() - min) / span;
+      shares[i] = (ladder.orderPrice(ladder.rung(i)) - min) / span;
     }
     return shares;
   }

@@ -285,8 +285,23 @@ class CalibrateLadderTest {
     LearnedRoutersEndToEndTest.Run note = run(List.of("eval", "--config", crossed.toString(), "--models-dir",
         tmp.toString(), "--router", "length", "--bench", PROMPTS.toString(), "--quiet"));
     assertEquals(0, note.code(), note.err());
-    assertTrue(note.err().contains("note: weak-model is below mid-model on the ladder (input + output price 0.375 < 0.400)"
+    assertTrue(note.err().contains("note: weak-model is below mid-model on the ladder (order price 0.375 < 0.400)"
         + " but costs more per prompt here"), note.err());
+    // weighed as this traffic is (short prompts, 300-token answers), the ladder orders them as their cost does
+    Path mixed = write("mixed.yaml", Files.readString(crossed).replace("routers: {length: {}}",
+        "routing: {token_mix: {input: 1, output: 3}}\nrouters: {length: {}}"));
+    LearnedRoutersEndToEndTest.Run weighed = run(List.of("eval", "--config", mixed.toString(), "--models-dir",
+        tmp.toString(), "--router", "length", "--bench", PROMPTS.toString(), "--quiet"));
+    assertEquals(0, weighed.code(), weighed.err());
+    assertTrue(weighed.err().contains("strong as strong-model > weak as weak-model > mid as mid-model"), weighed.err());
+    assertFalse(weighed.err().contains("costs more per prompt here"), weighed.err());
+    LearnedRoutersEndToEndTest.Run flag = run(List.of("eval", "--config", crossed.toString(), "--models-dir",
+        tmp.toString(), "--router", "length", "--bench", PROMPTS.toString(), "--token-mix", "1:3", "--quiet"));
+    assertEquals(weighed.out().substring(weighed.out().indexOf("single models")),
+        flag.out().substring(flag.out().indexOf("single models")), "--token-mix: the same as the config's");
+    LearnedRoutersEndToEndTest.Run bad = run(List.of("eval", "--config", crossed.toString(), "--models-dir",
+        tmp.toString(), "--router", "length", "--bench", PROMPTS.toString(), "--token-mix", "0:0", "--quiet"));
+    assertEquals(2, bad.code(), bad.err());
     assertFalse(byConfig.err().contains("costs more per prompt here"), byConfig.err());
     Files.writeString(config, Files.readString(config).replace(", price: {input: 1, output: 3}", ""));
     LearnedRoutersEndToEndTest.Run unpriced = run(List.of("eval", "--config", config.toString(), "--models-dir",

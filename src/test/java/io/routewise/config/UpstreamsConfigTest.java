@@ -108,6 +108,20 @@ class UpstreamsConfigTest {
     assertFalse(cased.contains("unknown key"), "said once: " + cased);
   }
 
+  /** routing.token_mix: the proportion of input to output tokens the ladder's order price weighs. */
+  @Test
+  void aTokenMixWeighsTheOrderPrice() {
+    RoutewiseConfig cfg = parse(THREE.replace("routing: {passthrough: mini}",
+        "routing: {passthrough: mini, token_mix: {input: 3, output: 1}}"));
+    assertEquals(List.of(3.0, 1.0), java.util.Arrays.stream(cfg.routing().tokenMix()).boxed().toList());
+    io.routewise.routing.Ladder ladder = io.routewise.routers.RouterCatalog.ladder(cfg);
+    assertEquals(3 * 0.15 + 0.6, ladder.orderPrice(ladder.rung(1)), 1e-12);
+    assertEquals(List.of(1.0, 1.0), java.util.Arrays.stream(parse(THREE).routing().tokenMix()).boxed().toList());
+    String none = problems(THREE.replace("routing: {passthrough: mini}",
+        "routing: {passthrough: mini, token_mix: {input: 0, output: 0}}"));
+    assertTrue(none.contains("routing.token_mix: needs input or output above 0"), none);
+  }
+
   @Test
   void anExtraUpstreamIsCheckedLikeStrongAndWeak() {
     String msg = problems(THREE.replace("model: gpt-4o-mini\n", "modle: gpt-4o-mini\n"));

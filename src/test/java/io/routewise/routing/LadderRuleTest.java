@@ -50,13 +50,13 @@ class LadderRuleTest {
   private static int bruteForce(Ladder ladder, double[] rates, double alpha) {
     double min = Double.MAX_VALUE;
     for (Rung r : ladder.rungs()) {
-      min = Math.min(min, r.orderPrice());
+      min = Math.min(min, ladder.orderPrice(r));
     }
-    double span = ladder.top().orderPrice() - min;
+    double span = ladder.orderPrice(ladder.top()) - min;
     int best = 0;
     double bestValue = logit(alpha);
     for (int i = 1; i < ladder.size(); i++) {
-      double share = (ladder.rung(i).orderPrice() - min) / span;
+      double share = (ladder.orderPrice(ladder.rung(i)) - min) / span;
       double v = logit(rates[i]) + logit(alpha) * share;
       if (rates[i] < 1 && v < bestValue) { // beaten for certain: never, as under the threshold rule
         best = i;
@@ -120,7 +120,7 @@ class LadderRuleTest {
       int previous = 0;
       for (double alpha : alphas) {
         int rung = rule.rung(rates, alpha);
-        assertTrue(rung >= previous && ladder.rung(rung).orderPrice() <= ladder.rung(previous).orderPrice(),
+        assertTrue(rung >= previous && ladder.orderPrice(ladder.rung(rung)) <= ladder.orderPrice(ladder.rung(previous)),
             "rates " + Arrays.toString(rates) + ": alpha " + alpha + " chose " + rung + " after " + previous);
         previous = rung;
       }
@@ -189,7 +189,7 @@ class LadderRuleTest {
       }
       assertEquals(0, rule.rung(rates, 0.0));
       int cheapest = rule.rung(rates, 1.0);
-      assertEquals(ladder.rung(ladder.size() - 1).orderPrice(), ladder.rung(cheapest).orderPrice(),
+      assertEquals(ladder.orderPrice(ladder.rung(ladder.size() - 1)), ladder.orderPrice(ladder.rung(cheapest)),
           "rates " + Arrays.toString(rates));
     }
   }
@@ -227,8 +227,8 @@ class LadderRuleTest {
       for (double alpha = 0; alpha <= 1.0001; alpha += 0.01) {
         int r = rule.rung(rates, Math.min(alpha, 1));
         assertTrue(r != 1, "sonnet taken at α " + alpha + ", rates " + Arrays.toString(rates));
-        assertTrue(ladder.rung(r).orderPrice() <= price, "the price rose at α " + alpha);
-        price = ladder.rung(r).orderPrice();
+        assertTrue(ladder.orderPrice(ladder.rung(r)) <= price, "the price rose at α " + alpha);
+        price = ladder.orderPrice(ladder.rung(r));
       }
     }
     assertEquals(3, rule.rung(new double[] {0, 0.1, 0.9, 0.9}, 1.0), "α = 1: the cheapest");

@@ -144,7 +144,7 @@ class ThresholdRuleTest {
       int previousRung = -1;
       for (double alpha : alphas(rnd)) {
         int rung = ThresholdRule.rung(rates, alpha, tiers);
-        double price = ladder.rung(rung).orderPrice();
+        double price = ladder.orderPrice(ladder.rung(rung));
         assertTrue(price <= previousPrice, Arrays.toString(rates) + " alpha " + alpha + ": price went up");
         if (price == previousPrice) { // input == output here, so one order price is one tier
           assertEquals(previousRung, rung, "within one price the choice does not change");
