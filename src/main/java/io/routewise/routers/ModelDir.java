@@ -272,7 +272,7 @@ public final class ModelDir {
    * snapshot of the name was trained; a name {@link #canonicalMatch} places is not asked here.
    */
   static java.util.Optional<String> snapshotChoice(String model, List<String> models, List<String> preferred) {
-    String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+    String name = dataName(model);
     boolean latest = name.endsWith("-latest");
     if (latest) {
       String base = model.substring(0, model.length() - "-latest".length());
@@ -316,7 +316,7 @@ public final class ModelDir {
    * instruct id taken for a base name routed on the wrong model, and the other way round).
    */
   static java.util.Optional<String> servedNameMatch(String model, List<String> models, List<String> preferred) {
-    String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+    String name = dataName(model);
     boolean ollama = name.contains(":");
     // "-hf": Hugging Face's format of Meta's weights, the same model (Llama-2-70b-hf, Llama-2-70b-chat-hf)
     name = name.replaceFirst(":latest$", "").replace(':', '-').replaceFirst("-hf$", "");
@@ -373,7 +373,7 @@ public final class ModelDir {
 
   /** The trained ids that are {@code model}'s name (as the data spells ids) followed by a snapshot date. */
   static List<String> snapshotsOf(String model, List<String> models) {
-    String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+    String name = dataName(model);
     if (name.isEmpty()) {
       return List.of();
     }
@@ -395,6 +395,11 @@ public final class ModelDir {
     return m.group(1) != null ? m.group(1) + m.group(2) + m.group(3) : "0000" + m.group(4);
   }
 
+  /** {@code model} as the training data writes ids: no provider prefix ({@code openai/}), lower case. */
+  private static String dataName(String model) {
+    return model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+  }
+
   /** A snapshot date: YYYY-MM-DD, YYYYMMDD, or MMDD as OpenAI's older ids write it. */
   private static final java.util.regex.Pattern SNAPSHOT = java.util.regex.Pattern.compile(
       "20\\d\\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])|(20\\d\\d)?(0[1-9]|1[0-2])(0[1-9]|[12]\\d|3[01])");
@@ -404,7 +409,7 @@ public final class ModelDir {
 
   /** {@link #byModel}'s rule past the exact id, for {@code model} among {@code models}; case ignored on both sides. */
   static java.util.Optional<String> canonicalMatch(String model, List<String> models) {
-    String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+    String name = dataName(model);
     if (name.isEmpty()) {
       return java.util.Optional.empty();
     }
@@ -421,7 +426,7 @@ public final class ModelDir {
    * first), so an unplaceable upstream's fix is found at once.
    */
   static List<String> nearIds(String model, List<String> models) {
-    String name = model.substring(model.lastIndexOf('/') + 1).toLowerCase(java.util.Locale.ROOT);
+    String name = dataName(model);
     if (name.isEmpty()) {
       return List.of();
     }

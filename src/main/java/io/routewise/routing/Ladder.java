@@ -68,6 +68,10 @@ public record Ladder(List<Rung> rungs, double inputWeight, double outputWeight) 
    * tokens (input + output with the default mix); 0 when unknown.
    */
   public double orderPrice(Rung r) {
+    return orderPrice(r, inputWeight, outputWeight);
+  }
+
+  private static double orderPrice(Rung r, double inputWeight, double outputWeight) {
     return r.priced() ? inputWeight * r.inputPrice() + outputWeight * r.outputPrice() : 0;
   }
 
@@ -99,14 +103,13 @@ public record Ladder(List<Rung> rungs, double inputWeight, double outputWeight) 
 
   /** Orders {@code upstreams} (given in config order) by the rules above, prices weighed by a token mix. */
   public static Ladder byPrice(Collection<Rung> upstreams, double inputWeight, double outputWeight) {
-    Ladder mix = new Ladder(List.copyOf(upstreams), inputWeight, outputWeight); // for orderPrice
     List<Rung> top = upstreams.stream().filter(r -> r.upstream().equals(TOP)).toList();
     if (top.size() != 1) {
       throw new IllegalArgumentException("the ladder needs exactly one upstream named '" + TOP + "'");
     }
     List<Rung> rest = new ArrayList<>(upstreams.stream().filter(r -> !r.upstream().equals(TOP)).toList());
     // Stable: ties keep the config order.
-    rest.sort(Comparator.comparingDouble(mix::orderPrice).reversed()
+    rest.sort(Comparator.<Rung>comparingDouble(r -> orderPrice(r, inputWeight, outputWeight)).reversed()
         .thenComparing(r -> r.upstream().equals(FLOOR)));
     List<Rung> all = new ArrayList<>(top);
     all.addAll(rest);
