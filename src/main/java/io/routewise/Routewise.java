@@ -98,7 +98,7 @@ public final class Routewise implements AutoCloseable {
     ladderWarnings(upstreams, ruleSetting, rules, config.routing().tokenMix()).forEach(LOG::warn);
     metrics.prices(upstreams);
     Map<String, TargetController> targets = new LinkedHashMap<>();
-    double priceRatio = belowTopPriceRatio(upstreams);
+    double priceRatio = ladder.belowTopPriceRatio();
     List<String> unmeteredStreams = upstreams.stream().filter(u -> !u.streamUsage()).map(UpstreamConfig::name).toList();
     config.targets().forEach((name, target) -> {
       if (target.kind() == io.routewise.config.TargetConfig.Kind.USD_PER_HOUR && !unmeteredStreams.isEmpty()) {
@@ -217,21 +217,6 @@ public final class Routewise implements AutoCloseable {
           + "(nothing to weigh)");
     }
     return warnings;
-  }
-
-  /**
-   * What an answer below the top costs beside one of the top, as a budget target first estimates it:
-   * the mean over the other upstreams of their price (input + output) over the top's; NaN unless
-   * every upstream is priced and the top's price is above 0.
-   */
-  static double belowTopPriceRatio(List<UpstreamConfig> upstreams) {
-    io.routewise.config.Price top = upstreams.get(0).price();
-    if (top == null || top.input() + top.output() <= 0
-        || upstreams.stream().anyMatch(u -> u.price() == null)) {
-      return Double.NaN;
-    }
-    return upstreams.subList(1, upstreams.size()).stream()
-        .mapToDouble(u -> (u.price().input() + u.price().output()) / (top.input() + top.output())).average().orElse(Double.NaN);
   }
 
   /** "threshold", or for auto which routers got which rule: "auto (threshold: random, length; price_weighted: mf)". */

@@ -116,6 +116,34 @@ public record Ladder(List<Rung> rungs, double inputWeight, double outputWeight) 
     return new Ladder(all, inputWeight, outputWeight);
   }
 
+  /**
+   * What an answer below the top costs beside one of the top, before any has been measured: the
+   * mean over the rungs a request can be routed to below the top of their {@link #orderPrice} over
+   * the top's, so weighed by the token mix as the order is. On three rungs or more a rung priced
+   * above the top is left out (never routed to); with two, a weak dearer than strong gives a ratio
+   * above 1. NaN when a rung or the top has no price, or the top's is 0.
+   */
+  public double belowTopPriceRatio() {
+    double top = orderPrice(top());
+    if (!top().priced() || !(top > 0)) {
+      return Double.NaN;
+    }
+    double sum = 0;
+    int n = 0;
+    for (int i = 1; i < rungs.size(); i++) {
+      Rung r = rungs.get(i);
+      if (!r.priced()) {
+        return Double.NaN;
+      }
+      if (rungs.size() > 2 && orderPrice(r) > top) {
+        continue;
+      }
+      sum += orderPrice(r) / top;
+      n++;
+    }
+    return n == 0 ? Double.NaN : sum / n;
+  }
+
   public int size() {
     return rungs.size();
   }

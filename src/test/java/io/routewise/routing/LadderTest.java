@@ -27,6 +27,21 @@ class LadderTest {
   }
 
   @Test
+  void aBudgetsFirstEstimateWeighsPricesByTheTokenMixAndSkipsRungsAboveTheTop() {
+    List<Rung> upstreams = List.of(new Rung("strong", "gpt-4o", 2.5, 10),
+        new Rung("sonnet", "claude", 3, 15), new Rung("weak", "flash", 0.075, 0.3));
+    // input + output: sonnet is above the top and never routed to, so only flash counts
+    assertEquals(0.375 / 12.5, Ladder.byPrice(upstreams).belowTopPriceRatio(), 1e-12);
+    // prompts of 10 input tokens for each output token
+    assertEquals((10 * 0.075 + 0.3) / (10 * 2.5 + 10), Ladder.byPrice(upstreams, 10, 1).belowTopPriceRatio(), 1e-12);
+    // two upstreams: a weak dearer than strong is the ratio, above 1 (the controller then sends all to strong)
+    assertEquals(18.0 / 12.5, Ladder.byPrice(List.of(upstreams.get(0), new Rung("weak", "claude", 3, 15)))
+        .belowTopPriceRatio(), 1e-12);
+    assertTrue(Double.isNaN(Ladder.byPrice(List.of(upstreams.get(0), Rung.unpriced("weak", "local")))
+        .belowTopPriceRatio()), "an unpriced rung: unknown");
+  }
+
+  @Test
   void strongIsOnTopAndTheOthersFollowDearestFirst() {
     Ladder l = Ladder.byPrice(List.of(
         new Rung("weak", "llama", 0.2, 0.2),
