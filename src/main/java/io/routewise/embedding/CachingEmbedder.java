@@ -18,8 +18,7 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Safe for concurrent use: the map is guarded by a lock held only for lookups and inserts, never
  * while embedding; two threads missing the same key may both embed it (the result is the same).
  */
-public final class CachingEmbedder implements Embedder {
-  private final Embedder delegate;
+public final class CachingEmbedder extends ForwardingEmbedder {
   private final int capacity;
   private final Map<Key, float[]> map;
   private final LongAdder hits = new LongAdder();
@@ -36,7 +35,7 @@ public final class CachingEmbedder implements Embedder {
   });
 
   public CachingEmbedder(Embedder delegate, int capacity) {
-    this.delegate = delegate;
+    super(delegate);
     this.capacity = capacity;
     this.map = new LinkedHashMap<>(16, 0.75f, true) {
       @Override
@@ -44,10 +43,6 @@ public final class CachingEmbedder implements Embedder {
         return size() > CachingEmbedder.this.capacity;
       }
     };
-  }
-
-  public Embedder delegate() {
-    return delegate;
   }
 
   private static Key key(String text) {
@@ -155,26 +150,6 @@ public final class CachingEmbedder implements Embedder {
     synchronized (map) {
       return map.size();
     }
-  }
-
-  @Override
-  public int dimension() {
-    return delegate.dimension();
-  }
-
-  @Override
-  public String inputRule() {
-    return delegate.inputRule();
-  }
-
-  @Override
-  public String fingerprint() {
-    return delegate.fingerprint();
-  }
-
-  @Override
-  public String modelId() {
-    return delegate.modelId();
   }
 
   @Override

@@ -25,14 +25,13 @@ import java.util.Map;
  *
  * <p>File format: repeated records of 16 key bytes and {@code dimension} big-endian float32.
  */
-public final class EmbeddingStore implements Embedder {
-  private final Embedder delegate;
+public final class EmbeddingStore extends ForwardingEmbedder {
   private final Path file;
   private final Map<ByteBuffer, float[]> map = new HashMap<>();
   private DataOutputStream out;
 
   public EmbeddingStore(Embedder delegate, Path file) {
-    this.delegate = delegate;
+    super(delegate);
     this.file = file;
     int dim = delegate.dimension();
     try {
@@ -103,30 +102,6 @@ public final class EmbeddingStore implements Embedder {
 
   public synchronized boolean contains(String text) {
     return map.containsKey(key(text));
-  }
-
-  public Embedder delegate() {
-    return delegate;
-  }
-
-  @Override
-  public int dimension() {
-    return delegate.dimension();
-  }
-
-  @Override
-  public String inputRule() {
-    return delegate.inputRule();
-  }
-
-  @Override
-  public String fingerprint() {
-    return delegate.fingerprint();
-  }
-
-  @Override
-  public String modelId() {
-    return delegate.modelId();
   }
 
   public synchronized void flush() {
