@@ -628,6 +628,27 @@ public final class ModelDir {
     return readFloats(f, (int) count);
   }
 
+  /**
+   * The row of the trained model standing for each rung of {@code ladder}, top first, from the
+   * placement made at start ({@code placed}: upstream name to row).
+   *
+   * @throws io.routewise.routing.RouterException {@code unplaced_upstream} for a rung with no row
+   *     (an upstream added to the ladder after the router placed its own)
+   */
+  public static int[] ladderRows(io.routewise.routing.Ladder ladder, java.util.Map<String, Integer> placed, String router)
+      throws io.routewise.routing.RouterException {
+    int[] rows = new int[ladder.size()];
+    for (int i = 0; i < rows.length; i++) {
+      Integer row = placed.get(ladder.rung(i).upstream());
+      if (row == null) {
+        throw new io.routewise.routing.RouterException("unplaced_upstream",
+            router + " has no model for upstream '" + ladder.rung(i).upstream() + "'");
+      }
+      rows[i] = row;
+    }
+    return rows;
+  }
+
   public static float[] readFloats(Path f, int count) throws IOException {
     float[] out = new float[count];
     try (InputStream in = Files.newInputStream(f)) {

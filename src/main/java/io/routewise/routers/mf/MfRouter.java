@@ -180,14 +180,7 @@ public final class MfRouter implements Router {
   /** P(top beats each rung) from the trained model's own scores of the models standing for them. */
   @Override
   public double[] topWinRates(Prompt prompt, Ladder ladder) throws RouterException {
-    int[] rows = new int[ladder.size()];
-    for (int i = 0; i < rows.length; i++) {
-      Integer row = upstreamModels.get(ladder.rung(i).upstream());
-      if (row == null) {
-        throw new RouterException("unplaced_upstream", "mf has no model for upstream '" + ladder.rung(i).upstream() + "'");
-      }
-      rows[i] = row;
-    }
+    int[] rows = ModelDir.ladderRows(ladder, upstreamModels, "mf");
     Features f = features(prompt.text());
     double[] rates = new double[rows.length];
     for (int i = 1; i < rows.length; i++) {

@@ -128,15 +128,7 @@ public final class SwRankingRouter implements Router {
   /** P(top beats each rung) from one similarity sweep: every rung's weighted score at once. */
   @Override
   public double[] topWinRates(Prompt prompt, Ladder ladder) throws RouterException {
-    int[] rows = new int[ladder.size()];
-    for (int i = 0; i < rows.length; i++) {
-      Integer r = upstreamRows.get(ladder.rung(i).upstream());
-      if (r == null) {
-        throw new RouterException("unplaced_upstream",
-            "sw_ranking has no model for upstream '" + ladder.rung(i).upstream() + "'");
-      }
-      rows[i] = r;
-    }
+    int[] rows = ModelDir.ladderRows(ladder, upstreamRows, "sw_ranking");
     double[] est = index.estimates(embedder.embed(prompt.text()), rows);
     double z = index.length().z(prompt.text());
     double gap = est[rows.length];
