@@ -200,6 +200,11 @@ public final class LabelCommand implements Callable<Integer> {
     // that lacks some (an answer or a rating failed) asks only those again, and its line is completed.
     Map<String, ObjectNode> written0 = writtenLines(output);
     Map<String, String> moved = moveEarlierIds(output, written0, chosen, all, outcomeIds);
+    String secondKey = secondKey(output, written0, chosen, outcomeIds);
+    if (secondKey != null) {
+      System.err.println(secondKey);
+      return 2;
+    }
     List<ObjectNode> pending = prompts.stream().filter(p -> {
       ObjectNode line = written0.get(p.get("id").asText());
       return line == null || !outcomeIds.values().stream().allMatch(line.path("outcomes")::has);
@@ -758,6 +763,34 @@ public final class LabelCommand implements Callable<Integer> {
       into.setAll(more);
     }
     return true;
+  }
+
+  /**
+   * Why this run would buy outcomes the output already holds under another key, or null. An upstream
+   * whose outcomes go under its own {@code model} (no mf placed it: a wrong {@code --models-dir}, or
+   * none) while the file holds them under the id that model names there ({@code gpt-4o-2024-05-13}
+   * for {@code gpt-4o}, as an earlier run with the mf wrote them) would be asked for every prompt
+   * again, and train would read two models.
+   */
+  static String secondKey(Path output, Map<String, ObjectNode> lines, List<UpstreamConfig> chosen,
+      Map<String, String> outcomeIds) {
+    java.util.Set<String> held = new java.util.TreeSet<>();
+    lines.values().forEach(l -> l.path("outcomes").fieldNames().forEachRemaining(held::add));
+    for (UpstreamConfig u : chosen) {
+      String id = outcomeIds.get(u.name());
+      if (!id.equals(u.model()) || held.contains(id)) {
+        continue; // placed by a setting or an mf, or already the file's own key
+      }
+      java.util.Optional<String> there = ModelDir.placeAmong(id, List.copyOf(held), List.of())
+          .filter(k -> !outcomeIds.containsValue(k));
+      if (there.isPresent()) {
+        return output + " holds outcomes under '" + there.get() + "', the id '" + id + "' (upstreams." + u.name()
+            + ") names there; this run would write it as '" + id + "' and buy those answers again. Give "
+            + "--models-dir the mf that placed it, or set router_model: " + there.get() + " on upstreams." + u.name()
+            + " (or write to another --output)";
+      }
+    }
+    return null;
   }
 
   /**

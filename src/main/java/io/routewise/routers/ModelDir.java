@@ -190,15 +190,23 @@ public final class ModelDir {
    * this directory never saw is not mixed into another's row.
    */
   public java.util.Optional<String> trainedId(String model) throws IOException {
-    List<String> models = placeableModels();
+    return placeAmong(model, placeableModels(), preferredSnapshots());
+  }
+
+  /**
+   * As {@link #trainedId}, among any list of model ids (an outcomes file's, for one): the id itself,
+   * its spelling as the data writes ids, one of its snapshots ({@code preferred} first, else the
+   * newest), a serving stack's name for it.
+   */
+  public static java.util.Optional<String> placeAmong(String model, List<String> models, List<String> preferred) {
     if (models.contains(model)) {
       return java.util.Optional.of(model);
     }
     java.util.Optional<String> found = canonicalMatch(model, models);
     if (found.isEmpty()) {
-      found = snapshotChoice(model, models, preferredSnapshots());
+      found = snapshotChoice(model, models, preferred);
     }
-    return found.isPresent() ? found : servedNameMatch(model, models, preferredSnapshots());
+    return found.isPresent() ? found : servedNameMatch(model, models, preferred);
   }
 
   /**

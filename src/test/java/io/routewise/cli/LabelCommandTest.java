@@ -491,6 +491,26 @@ class LabelCommandTest {
         "judge-model"), LabelCommand.outcomeIds(cfg, tmp, all), "no mf under " + tmp);
   }
 
+  @Test
+  void withoutTheMfThatPlacedTheFilesIdsARerunIsRefusedRatherThanBuyEverythingAgain() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Path output = tmp.resolve("labels.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n{\"id\": \"b\", \"prompt\": \"second\"}\n");
+    assertEquals(0, label(config(), input, output).code());
+    Files.writeString(input, Files.readString(input) + "{\"id\": \"c\", \"prompt\": \"third\"}\n");
+    LearnedRoutersEndToEndTest.Run lost = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", output.toString(), "--judge", "judge", "--upstreams", "strong,mini,weak",
+        "--retries", "0", "--quiet", "--models-dir", tmp.toString()));
+    assertEquals(2, lost.code(), lost.err());
+    assertTrue(lost.err().contains("holds outcomes under 'gpt-4o-2024-05-13', the id 'gpt-4o' (upstreams.strong)"),
+        lost.err());
+    assertTrue(lost.err().contains("router_model: gpt-4o-2024-05-13"), lost.err());
+    wm.verify(2, postRequestedFor(urlEqualTo("/strong/v1/chat/completions"))); // a and b, once
+    // with the mf found again, only c is asked for
+    assertEquals(0, label(config(), input, output).code());
+    wm.verify(3, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+  }
+
   /** {@code n} prompts labeled by strong and weak, {@code concurrency} at once. */
   private LearnedRoutersEndToEndTest.Run labelStrongAndWeak(int n, String concurrency) throws Exception {
     Path input = tmp.resolve("prompts.jsonl");
