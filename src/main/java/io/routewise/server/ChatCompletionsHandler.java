@@ -213,17 +213,16 @@ final class ChatCompletionsHandler {
     // watch, which must be gone before Jetty completes the response.
     try (response) {
       int status = response.status();
-      if (status > 599) { // Jetty would pass it on; no client knows what it means
-        upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);
-        failures.misconfigured(upstream.name(), "answered " + status, answered(upstream, status)
-            + ", which HTTP does not have; the client got a 502.");
-        throw ApiException.invalidResponse(upstream.name(), "answered HTTP status " + status);
-      }
       // routewise's own key or account refused: an outage of that upstream to the client, whose key is not at fault
       boolean authFailed = status == 401 || status == 403;
-      boolean failedStatus = failedStatus(status);
       String contentType = response.header("Content-Type");
       boolean events = contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
+      // an answer no client can use: a redirect (not followed: the key would go wherever it points;
+      // usually http:// for https://), a status HTTP does not have (Jetty would pass it on), or a
+      // stream to a request that asked for none (an SDK hands its caller the raw "data:" lines)
+      boolean unaskedStream = events && !request.stream() && status < 300;
+      boolean invalid = invalidStatus(status) || unaskedStream;
+      boolean failedStatus = failedStatus(status) || unaskedStream;
       boolean rateLimitUnread = rateLimitUnread(status, spec);
       if (cooldowns != null && !spec.isDirect() && !rateLimitUnread) {
         if (failedStatus) {
@@ -245,14 +244,26 @@ final class ChatCompletionsHandler {
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
         String why = answered(upstream, status)
             + (authFailed ? ": its api_key or account in upstreams." + upstream.name() + " is refused" : "")
+            + (invalid ? invalidWhy(response, status, unaskedStream) : "")
             + requestId(response) + ". It said: " + said;
-        if (authFailed) {
+        if (authFailed || invalid) {
           failures.misconfigured(upstream.name(), "failover " + status, why);
         } else {
           failures.failed(upstream.name(), "failover " + status, why);
         }
         return failOver(ctx, request, body, upstream, spec, received + spent,
-            status == 429 ? "429" : authFailed ? "auth" : "5xx");
+            status == 429 ? "429" : authFailed ? "auth" : invalid ? "invalid" : "5xx");
+      }
+      if (invalid) {
+        String why = invalidWhy(response, status, unaskedStream);
+        response.close();
+        upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);
+        failures.misconfigured(upstream.name(), "answered " + status, answered(upstream, status) + why
+            + "; the client got a 502.");
+        throw ApiException.invalidResponse(upstream.name(), unaskedStream
+            ? "answered with a stream (text/event-stream) to a request that did not ask for one"
+            : status > 599 ? "answered HTTP status " + status
+            : "answered a redirect (HTTP " + status + "), which routewise does not follow");
       }
       if (authFailed) {
         ApiException error = authFailed(failures, upstream.name(), answered(upstream, status), response);
@@ -266,10 +277,6 @@ final class ChatCompletionsHandler {
       } else if (status == 404) { // routewise's own URL or model being wrong
         failures.misconfigured(upstream.name(), "answered " + status,
             answered(upstream, status) + "; passed to the client as it is.");
-      } else if (status >= 300 && status < 400) {
-        // Redirects are not followed (the key would go wherever they point); usually http:// for https://.
-        failures.misconfigured(upstream.name(), "answered " + status, answered(upstream, status) + " to "
-            + origin(response.header("Location")) + "; check base_url. Passed to the client as it is.");
       }
       // This answer is the client's (no failover from here): the body is not needed again, and a
       // client reading slowly must not hold its share of the body limit while it reads.
@@ -332,7 +339,19 @@ final class ChatCompletionsHandler {
 
   /** The statuses failover takes for the upstream failing (and the cooldown counts): 429, 5xx, 401, 403. */
   private static boolean failedStatus(int status) {
-    return status == 429 || status >= 500 || status == 401 || status == 403;
+    return status == 429 || status >= 500 || status == 401 || status == 403 || invalidStatus(status);
+  }
+
+  /** A redirect, or a status over 599: never passed to the client. */
+  private static boolean invalidStatus(int status) {
+    return status > 599 || status >= 300 && status < 400;
+  }
+
+  /** For the log: where a redirect points (its origin only: it may repeat a key), that HTTP has no such status, or the stream. */
+  private static String invalidWhy(UpstreamResponse response, int status, boolean unaskedStream) {
+    return unaskedStream ? " with a stream (text/event-stream) to a request without \"stream\": true"
+        : status > 599 ? ", which HTTP does not have"
+        : " to " + origin(response.header("Location")) + "; check base_url";
   }
 
   /**

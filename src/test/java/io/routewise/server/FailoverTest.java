@@ -119,6 +119,23 @@ class FailoverTest {
     weak.verify(2, postRequestedFor(urlEqualTo("/v1/chat/completions")));
   }
 
+  /** A redirect (an http:// base_url the provider moved to https://) is that upstream's config mistake: the other answers. */
+  @Test
+  void aRedirectFailsOverLikeARefusedKey() throws Exception {
+    strong.start();
+    weak.start();
+    strong.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(302)
+        .withHeader("Location", "https://elsewhere.example/v1/chat/completions")));
+    answer(weak, 200, "weak-model");
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true");
+
+    HttpResponse<String> r = chat("router-random-0"); // always strong
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("strong invalid", r.headers().firstValue("x-routewise-failover").orElseThrow());
+    String m = metrics();
+    assertTrue(m.contains("routewise_failovers_total{from=\"strong\",reason=\"invalid\"} 1.0"), m);
+  }
+
   /**
    * An upstream that failed three calls in a row, with no answer for a second, is skipped for the
    * cooldown: its requests go straight to the failover upstream rather than each paying for one more

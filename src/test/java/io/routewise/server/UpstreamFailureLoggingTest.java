@@ -152,18 +152,48 @@ class UpstreamFailureLoggingTest {
     }
   }
 
-  /** A base_url on http:// that the provider moves to https://: the client cannot follow it usefully. */
+  /**
+   * A base_url on http:// that the provider moves to https://: the client cannot follow it usefully
+   * (an SDK raised a bare APIError 302 "(no body)"), so it gets a 502 in OpenAI's shape and the
+   * operator a config problem.
+   */
   @Test
-  void anUpstreamRedirectIsLoggedAsAConfigurationProblem() throws Exception {
+  void anUpstreamRedirectIsA502ForTheClientAndAConfigurationProblemInTheLog() throws Exception {
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(301)
-        .withHeader("Location", "https://example.com/v1/chat/completions?key=sk-in-the-query")));
+        .withHeader("Location", "https://example.com/v1/chat/completions?key=sk-in-the-query")
+        .withBody("{\"weird\": true}")));
     String logged;
+    java.net.http.HttpResponse<String> r;
     try (StderrCapture log = new StderrCapture()) {
-      assertEquals(301, f.chat("router-random-0", "x").statusCode());
+      r = f.chat("router-random-0", "x");
       logged = log.text();
     }
+    assertEquals(502, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"code\":\"upstream_invalid_response\""), r.body());
+    assertTrue(r.body().contains("answered a redirect (HTTP 301), which routewise does not follow"), r.body());
+    assertFalse(r.body().contains("weird") || r.headers().firstValue("Location").isPresent(), r.body());
     assertTrue(logged.contains("upstream strong failed (answered 301)"), logged);
-    assertTrue(logged.contains("answered 301 to https://example.com; check base_url"), logged);
+    assertTrue(logged.contains("answered 301 to https://example.com; check base_url; the client got a 502"), logged);
     assertFalse(logged.contains("sk-in-the-query"), "a redirect may repeat a key from base_url: " + logged);
+    String m = f.get("/metrics").body();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"invalid\",upstream=\"strong\"} 1"), m);
+  }
+
+  /** An upstream that streams whatever it is asked: the SDK of a client that asked for no stream got the raw lines as a string. */
+  @Test
+  void aStreamAnsweringARequestThatAskedForNoneIsA502() throws Exception {
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream")
+        .withBody("data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n")));
+    java.net.http.HttpResponse<String> r;
+    String logged;
+    try (StderrCapture log = new StderrCapture()) {
+      r = f.chat("router-random-0", "x");
+      logged = log.text();
+    }
+    assertEquals(502, r.statusCode(), r.body());
+    assertTrue(r.body().contains("answered with a stream (text/event-stream) to a request that did not ask for one"),
+        r.body());
+    assertTrue(logged.contains("with a stream (text/event-stream) to a request without \"stream\": true"), logged);
   }
 }
