@@ -20,7 +20,7 @@ import java.util.Map;
  *     answers are not counted in the cost metrics)
  * @param routerModel the trained model id that learned routers use for this upstream; null to let
  *     them place it by {@code model}
- * @param streamUsage ask this upstream for usage on streams whose client set no {@code stream_options}
+ * @param streamUsage ask this upstream for usage on streams whose client left {@code include_usage} unset
  *     (the usage chunk is kept from the client), so that their tokens and cost are counted
  */
 public record UpstreamConfig(

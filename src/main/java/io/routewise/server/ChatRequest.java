@@ -15,13 +15,30 @@ import java.nio.charset.StandardCharsets;
  * @param prompt text of the last user message ("" when there is none)
  * @param user the body's {@code user} field when it is a string, else null (a session key for pinning)
  * @param objectStart offset just past the body's opening '{'
- * @param streamOptions whether the body has a {@code stream_options} field (any value)
+ * @param options what the body's {@code stream_options} says of usage
+ * @param optionsStart offset of the {@code stream_options} value (-1 when absent)
+ * @param optionsEnd offset just past it
  */
 public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
-    String user, int objectStart, boolean streamOptions) {
+    String user, int objectStart, StreamOptions options, int optionsStart, int optionsEnd) {
+
+  /** What a client's {@code stream_options} says of {@code include_usage}. */
+  public enum StreamOptions {
+    /** No {@code stream_options}. */
+    ABSENT,
+    /** {@code null}, as clients that write every field send it. */
+    NULL,
+    /** An object without {@code include_usage} ({@code {}}, or only other options). */
+    WITHOUT_USAGE,
+    /** {@code include_usage} set either way, or a value that is not an object: the client's word, left as it is. */
+    SAID
+  }
 
   private static final byte[] STREAM_USAGE = "\"stream_options\":{\"include_usage\":true},"
       .getBytes(StandardCharsets.UTF_8);
+  private static final byte[] USAGE_OBJECT = "{\"include_usage\":true}".getBytes(StandardCharsets.UTF_8);
+  private static final byte[] USAGE_FIELD = "\"include_usage\":true".getBytes(StandardCharsets.UTF_8);
+  private static final byte[] USAGE_FIELD_AND_COMMA = "\"include_usage\":true,".getBytes(StandardCharsets.UTF_8);
   private static final byte[] NOTHING = new byte[0];
 
   /** The body with {@code model} replaced by {@code upstreamModel}; nothing else changes. */
@@ -31,22 +48,51 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
 
   /**
    * The body for the upstream, as slices of the client's bytes (no copy of the whole): {@code model}
-   * replaced by {@code upstreamModel}, and with {@code askUsage} (for a stream whose client set no
-   * {@code stream_options}) {@code "stream_options":{"include_usage":true}} added as the object's
-   * first field.
+   * replaced by {@code upstreamModel}, and with {@code askUsage} (for a stream whose client did not
+   * say whether it wants usage) {@code include_usage: true} asked for: {@code
+   * "stream_options":{"include_usage":true}} added as the object's first field, or put in place of
+   * a {@code null}, or added to the client's own options object.
    */
   public io.routewise.upstream.Spliced forUpstream(String upstreamModel, boolean askUsage) {
     byte[] value = model == null ? ("\"model\":" + quote(upstreamModel) + ",").getBytes(StandardCharsets.UTF_8)
         : quote(upstreamModel).getBytes(StandardCharsets.UTF_8);
-    byte[] added = askUsage ? STREAM_USAGE : NOTHING;
-    return io.routewise.upstream.Spliced.builder(5).add(body, 0, objectStart).add(added, 0, added.length)
-        .add(body, objectStart, modelStart - objectStart).add(value, 0, value.length)
-        .add(body, modelEnd, body.length - modelEnd).build();
+    if (!askUsage || options == StreamOptions.SAID) {
+      return splice(objectStart, objectStart, NOTHING, modelStart, modelEnd, value);
+    }
+    return switch (options) {
+      case ABSENT -> splice(objectStart, objectStart, STREAM_USAGE, modelStart, modelEnd, value);
+      case NULL -> splice(optionsStart, optionsEnd, USAGE_OBJECT, modelStart, modelEnd, value);
+      default -> { // after the options object's '{', before its first field if it has one
+        boolean empty = firstNonSpace(optionsStart + 1) == '}';
+        yield splice(optionsStart + 1, optionsStart + 1, empty ? USAGE_FIELD : USAGE_FIELD_AND_COMMA, modelStart,
+            modelEnd, value);
+      }
+    };
   }
 
-  /** A stream whose client did not say whether it wants usage: routewise may ask for it (stream_usage). */
+  /** The body with two ranges replaced, {@code [aStart, aEnd)} by {@code a} and {@code [bStart, bEnd)} by {@code b}; a first at equal starts. */
+  private io.routewise.upstream.Spliced splice(int aStart, int aEnd, byte[] a, int bStart, int bEnd, byte[] b) {
+    if (bStart < aStart) {
+      return splice(bStart, bEnd, b, aStart, aEnd, a);
+    }
+    return io.routewise.upstream.Spliced.builder(5).add(body, 0, aStart).add(a, 0, a.length)
+        .add(body, aEnd, bStart - aEnd).add(b, 0, b.length).add(body, bEnd, body.length - bEnd).build();
+  }
+
+  private byte firstNonSpace(int from) {
+    int i = from;
+    while (i < body.length && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r')) {
+      i++;
+    }
+    return i < body.length ? body[i] : 0;
+  }
+
+  /**
+   * A stream whose client did not say whether it wants usage (no {@code stream_options}, a {@code
+   * null}, or options without {@code include_usage}): routewise may ask for it (stream_usage).
+   */
   public boolean streamWithoutOptions() {
-    return stream && !streamOptions;
+    return stream && options != StreamOptions.SAID;
   }
 
   private static String quote(String s) {

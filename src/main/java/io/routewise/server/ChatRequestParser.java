@@ -38,7 +38,9 @@ public final class ChatRequestParser {
       int modelEnd = insertAt;
       boolean stream = false;
       boolean sawMessages = false;
-      boolean streamOptions = false;
+      ChatRequest.StreamOptions options = ChatRequest.StreamOptions.ABSENT;
+      int optionsStart = -1;
+      int optionsEnd = -1;
       String prompt = "";
       String user = null;
       JsonToken t;
@@ -72,8 +74,12 @@ public final class ChatRequestParser {
             prompt = readMessages(p, v);
           }
           case "stream_options" -> {
-            streamOptions = true;
-            p.skipChildren();
+            if (options != ChatRequest.StreamOptions.ABSENT) {
+              throw ApiException.invalidRequest("'stream_options' appears more than once.", "stream_options");
+            }
+            optionsStart = (int) p.currentTokenLocation().getByteOffset();
+            options = readStreamOptions(p, v);
+            optionsEnd = (int) p.currentTokenLocation().getByteOffset() + (v == JsonToken.VALUE_NULL ? 4 : 1);
           }
           case "user" -> { // read for session pinning only; any other type goes upstream unjudged, as before
             if (v == JsonToken.VALUE_STRING) {
@@ -91,7 +97,8 @@ public final class ChatRequestParser {
       if (!sawMessages) {
         throw ApiException.invalidRequest("'messages' is a required property.", "messages");
       }
-      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user, insertAt, streamOptions);
+      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user, insertAt, options, optionsStart,
+          optionsEnd);
     } catch (JsonProcessingException e) {
       throw ApiException.invalidRequest("The request body is not valid JSON: " + readable(e.getOriginalMessage()), null);
     } catch (IOException e) {
@@ -159,6 +166,24 @@ public final class ChatRequestParser {
     return lastUser == null ? "" : lastUser;
   }
 
+  /** What {@code stream_options} says of usage; leaves the parser on the value's last token. */
+  private static ChatRequest.StreamOptions readStreamOptions(JsonParser p, JsonToken v) throws IOException {
+    if (v == JsonToken.VALUE_NULL) {
+      return ChatRequest.StreamOptions.NULL;
+    }
+    if (v != JsonToken.START_OBJECT) {
+      p.skipChildren();
+      return ChatRequest.StreamOptions.SAID; // not ours to mend: the upstream says what it makes of it
+    }
+    boolean usage = false;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      usage |= p.currentName().equals("include_usage");
+      p.nextToken();
+      p.skipChildren();
+    }
+    return usage ? ChatRequest.StreamOptions.SAID : ChatRequest.StreamOptions.WITHOUT_USAGE;
+  }
+
   /** A string, null, or an array of parts whose text parts are joined with newlines. */
   private static String readContent(JsonParser p, JsonToken v, String path) throws IOException {
     if (v == JsonToken.VALUE_STRING) {
@@ -179,6 +204,7 @@ public final class ChatRequestParser {
       }
       String type = null;
       String text = null;
+      boolean textNotString = false;
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String field = p.currentName();
         JsonToken fv = p.nextToken();
@@ -187,10 +213,17 @@ public final class ChatRequestParser {
         } else if (field.equals("text") && fv == JsonToken.VALUE_STRING) {
           text = p.getText();
         } else {
+          textNotString |= field.equals("text");
           p.skipChildren();
         }
       }
-      if (text != null && (type == null || type.equals("text") || type.equals("input_text"))) {
+      boolean textPart = type == null || type.equals("text") || type.equals("input_text");
+      if (textPart && textNotString) {
+        // the upstream refuses it too, after the router scored a prompt without it
+        String at = path + "[" + j + "].text";
+        throw ApiException.invalidRequest("'" + at + "' must be a string.", at);
+      }
+      if (text != null && textPart) {
         if (!sb.isEmpty()) {
           sb.append('\n');
         }

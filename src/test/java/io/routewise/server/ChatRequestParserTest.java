@@ -3,6 +3,7 @@ package io.routewise.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -45,8 +46,34 @@ class ChatRequestParserTest {
         new String(noModel.forUpstream("m", true).toBytes(), StandardCharsets.UTF_8));
     assertFalse(parse("{\"stream\":true,\"stream_options\":{\"include_usage\":false},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")
         .streamWithoutOptions(), "the client said: left as it is");
-    assertFalse(parse("{\"stream_options\":null,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}").streamWithoutOptions());
+    assertFalse(parse("{\"stream\":true,\"stream_options\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")
+        .streamWithoutOptions(), "not an object: the upstream's to refuse");
     assertFalse(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}").streamWithoutOptions(), "not a stream: its usage is in the body");
+  }
+
+  /** Clients that write every field send {@code "stream_options": null}; others send options without usage. */
+  @Test
+  void aNullOrAnOptionsObjectWithoutUsageIsAskedForUsageInPlace() {
+    String messages = "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]";
+    ChatRequest nul = parse("{\"model\":\"router-mf-0.1\",\"stream\":true,\"stream_options\": null," + messages + "}");
+    assertTrue(nul.streamWithoutOptions());
+    assertEquals("{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\": {\"include_usage\":true}," + messages + "}",
+        new String(nul.forUpstream("gpt-4o", true).toBytes(), StandardCharsets.UTF_8));
+    assertEquals("{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\": null," + messages + "}",
+        new String(nul.forUpstream("gpt-4o", false).toBytes(), StandardCharsets.UTF_8), "not asked: as it came");
+    ChatRequest empty = parse("{\"stream_options\":{ },\"stream\":true,\"model\":\"m0\"," + messages + "}");
+    assertEquals("{\"stream_options\":{\"include_usage\":true },\"stream\":true,\"model\":\"m\"," + messages + "}",
+        new String(empty.forUpstream("m", true).toBytes(), StandardCharsets.UTF_8), "options before the model");
+    ChatRequest other = parse("{\"stream\":true," + messages + ",\"stream_options\":{\"continuous_usage_stats\":true}}");
+    String sent = new String(other.forUpstream("m", true).toBytes(), StandardCharsets.UTF_8);
+    assertEquals("{\"model\":\"m\",\"stream\":true," + messages
+        + ",\"stream_options\":{\"include_usage\":true,\"continuous_usage_stats\":true}}", sent, "no model: inserted first");
+    assertEquals(true, assertDoesNotThrow(() -> new com.fasterxml.jackson.databind.ObjectMapper().readTree(sent))
+        .path("stream_options").path("include_usage").asBoolean());
+    assertFalse(parse("{\"stream\":true,\"stream_options\":{\"include_usage\":null}," + messages + "}")
+        .streamWithoutOptions(), "include_usage written: the client's word");
+    assertEquals("stream_options", assertThrows(ApiException.class, () -> parse(
+        "{\"stream\":true,\"stream_options\":null,\"stream_options\":{}," + messages + "}")).param());
   }
 
   @Test
@@ -76,6 +103,11 @@ class ChatRequestParserTest {
     assertEquals("messages", assertThrows(ApiException.class, () -> parse("{\"messages\":\"hi\"}")).param());
     assertEquals("messages[0].content", assertThrows(ApiException.class,
         () -> parse("{\"messages\":[{\"role\":\"user\",\"content\":5}]}")).param());
+    assertEquals("messages[0].content[1].text", assertThrows(ApiException.class, () -> parse(
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"text\":5,\"type\":\"text\"}]}]}"))
+        .param(), "a text part's text that is not a string: refused as content 5 is, not routed without it");
+    assertEquals("b", parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"text\":5},"
+        + "{\"type\":\"text\",\"text\":\"b\"}]}]}").prompt(), "another kind of part is the upstream's to judge");
     assertEquals("messages[0].role", assertThrows(ApiException.class,
         () -> parse("{\"messages\":[{\"content\":\"x\"}]}")).param());
     assertEquals("stream", assertThrows(ApiException.class,
