@@ -35,6 +35,10 @@ public final class ServeCommand implements Callable<Integer> {
     try {
       cfg = ConfigLoader.fromSystemEnv().load(config);
       if (port != null) {
+        if (port < 0 || port > 65535) {
+          System.err.println("routewise: --port must be between 0 and 65535, got " + port);
+          return 2;
+        }
         cfg = cfg.withPort(port);
       }
       ConfigProblems problems = new ConfigProblems();
@@ -45,12 +49,10 @@ public final class ServeCommand implements Callable<Integer> {
         running = Routewise.start(cfg, RouterCatalog.standard(), embedders, embedders::close);
       } catch (RuntimeException e) {
         embedders.close();
-        for (Throwable t = e; t != null; t = t.getCause()) {
-          if (t instanceof java.net.BindException) {
-            System.err.println("routewise: cannot listen on " + cfg.server().host() + ":" + cfg.server().port()
-                + " (" + t.getMessage() + "); is another process using the port? (server.port, --port)");
-            return 2;
-          }
+        String why = listenProblem(e, cfg.server().host(), cfg.server().port());
+        if (why != null) {
+          System.err.println("routewise: " + why);
+          return 2;
         }
         throw e;
       }
@@ -91,6 +93,22 @@ public final class ServeCommand implements Callable<Integer> {
         .map(u -> "upstreams." + u.name() + ".api_key is empty, so calls to " + u.baseUrl().getHost()
             + " carry no credentials (an environment variable set to \"\"?); write api_key: none if it needs none")
         .toList();
+  }
+
+  /** Why the server could not listen, for a start that failed with {@code e}; null when that was not it. */
+  static String listenProblem(Throwable e, String host, int port) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.nio.channels.UnresolvedAddressException) {
+        return "cannot listen on " + host + ":" + port + ": server.host '" + host + "' does not resolve";
+      }
+      if (t instanceof java.net.BindException b) {
+        String said = String.valueOf(b.getMessage());
+        return "cannot listen on " + host + ":" + port + " (" + said + "); " + (said.contains("assign")
+            ? "server.host is not an address of this machine (0.0.0.0: all of them, 127.0.0.1: this one only)"
+            : "is another process using the port? (server.port, --port)");
+      }
+    }
+    return null;
   }
 
   static boolean loopback(String host) {

@@ -171,7 +171,7 @@ public final class ConfigLoader {
 
     Path modelsDir = Path.of(root.string("models_dir", "models"));
     return new RoutewiseConfig(server, strong, weak, routing, client, modelsDir, root.child("embedding"),
-        root.child("routers"), upstreams, targets, state);
+        routers, upstreams, targets, state); // read once: a second read would list its problems twice
   }
 
   /** Names of upstreams: they appear in headers, JSON and metric tags, so plain words only. */

@@ -254,7 +254,12 @@ public final class ConfigNode {
       return fallback;
     }
     List<String> out = new ArrayList<>();
-    for (Object o : list) {
+    for (int i = 0; i < list.size(); i++) {
+      Object o = list.get(i);
+      if (o instanceof Map || o instanceof List || o == null) { // a key of "{a=b}" was taken as it printed
+        problems.add(pathOf(key) + "[" + i + "]", "must be a string, got " + (o == null ? "nothing" : describe(o)));
+        return fallback;
+      }
       out.add(String.valueOf(o));
     }
     return List.copyOf(out);

@@ -134,6 +134,17 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aListEntryThatIsNotAStringIsAProblemNotItsPrintedForm() {
+    String msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: [{a: b}]}"));
+    assertTrue(msg.contains("server.api_keys[0]: must be a string, got a mapping"), "it was the key '{a=b}': " + msg);
+    msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: [sk-1, ~]}"));
+    assertTrue(msg.contains("server.api_keys[1]: must be a string, got nothing"), "it was the key 'null': " + msg);
+    msg = problems(VALID + "routers: [1]\n");
+    assertTrue(msg.contains("routers: must be a mapping"), msg);
+    assertEquals(msg.indexOf("routers: must be a mapping"), msg.lastIndexOf("routers: must be a mapping"), msg);
+  }
+
+  @Test
   void missingUpstreamsIsReported() {
     String msg = problems("routing: {router: random}\n");
     assertTrue(msg.contains("upstreams: is required"), msg);
