@@ -115,6 +115,10 @@ public final class Routewise implements AutoCloseable {
     // Redis only when there is something to share: a target's window, or session pins.
     StateStore store = config.state().shared() && (!targets.isEmpty() || pinning.enabled())
         ? new RedisStateStore(config.state()) : null;
+    if (config.state().shared() && store == null) {
+      LOG.warn("state.redis is set but nothing shares state (no router has a target, routing.session_pinning is "
+          + "off): Redis is not used");
+    }
     StateSync sync = targets.isEmpty() && store == null ? null
         : new StateSync(targets.values(), store, config.state().sync(), metrics);
     SessionPins pins = pinning.enabled()

@@ -548,8 +548,12 @@ final class ChatCompletionsHandler {
    * client: failover was off, or this was the upstream failed over to), so that every upstream's own
    * errors show under its name, whichever upstream the router chose.
    */
+  /**
+   * An answered call's outcome: error (429, 5xx), rejected (another 4xx: the request's fault, or with
+   * a 404 a wrong URL or model in the config, kept out of the ok latencies), else ok.
+   */
   private static String outcomeOf(int status) {
-    return status == 429 || status >= 500 ? "error" : "ok";
+    return status == 429 || status >= 500 ? "error" : status >= 400 ? "rejected" : "ok";
   }
 
   /** A last line held back for masking, written out (it came without its end). */

@@ -52,6 +52,21 @@ class SharedStateFailuresTest {
         .build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /** An operator who set state.redis and expects replicas to share: nothing does without a target or pins, and the log says so. */
+  @Test
+  void aRedisNothingUsesIsSaidAtStart() {
+    String yaml = TestConfigs.yaml("http://127.0.0.1:" + strong.getAddress().getPort() + "/v1",
+        "http://127.0.0.1:" + weak.getAddress().getPort() + "/v1", "state: {redis: \"redis://127.0.0.1:1\"}\n");
+    String logged;
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      Routewise r = Routewise.start(TestConfigs.config(yaml), io.routewise.routers.RouterCatalog.standard(), id -> null,
+          () -> {});
+      r.close();
+      logged = log.text();
+    }
+    assertTrue(logged.contains("state.redis is set but nothing shares state"), logged);
+  }
+
   @Test
   void aReplicaWhoseRedisIsDownFromTheStartStartsAndServesOnItsOwn() throws Exception {
     int closedPort;

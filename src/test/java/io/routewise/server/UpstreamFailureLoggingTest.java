@@ -179,6 +179,22 @@ class UpstreamFailureLoggingTest {
     assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"invalid\",upstream=\"strong\"} 1"), m);
   }
 
+  /** A wrong model or URL: the client gets the 404, the operator a config problem, and the call is not counted ok. */
+  @Test
+  void anUpstream404IsLoggedAndCountedRejectedNotOk() throws Exception {
+    f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(404)
+        .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"no such model\"}}")));
+    String logged;
+    try (StderrCapture log = new StderrCapture()) {
+      assertEquals(404, f.chat("router-random-1", "x").statusCode());
+      logged = log.text();
+    }
+    assertTrue(logged.contains("upstream weak failed (answered 404)"), logged);
+    String m = f.get("/metrics").body();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"rejected\",upstream=\"weak\"} 1"), m);
+    assertFalse(m.contains("routewise_upstream_duration_seconds_count{outcome=\"ok\",upstream=\"weak\"}"), m);
+  }
+
   /** An upstream that streams whatever it is asked: the SDK of a client that asked for no stream got the raw lines as a string. */
   @Test
   void aStreamAnsweringARequestThatAskedForNoneIsA502() throws Exception {
