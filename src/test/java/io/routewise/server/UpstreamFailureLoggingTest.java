@@ -31,6 +31,16 @@ class UpstreamFailureLoggingTest {
     f.close();
   }
 
+  /** A chat answer and what routewise logged while it was served. */
+  private record Logged(java.net.http.HttpResponse<String> response, String log) {}
+
+  private static Logged chatLogged(ProxyFixture fixture, String model) throws Exception {
+    try (StderrCapture log = new StderrCapture()) {
+      java.net.http.HttpResponse<String> r = fixture.chat(model, "x");
+      return new Logged(r, log.text());
+    }
+  }
+
   @Test
   void anUpstream503IsLoggedAndAStrong429IsNot() throws Exception {
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(429)
@@ -58,12 +68,9 @@ class UpstreamFailureLoggingTest {
         .withHeader("Content-Type", "application/json").withHeader("x-request-id", "req-401")
         .withHeader("openai-organization", "org-operator").withHeader("openai-project", "proj_operator")
         .withBody("{\"error\":{\"message\":\"Incorrect API key provided: sk-str*****cret\"}}")));
-    String logged;
-    java.net.http.HttpResponse<String> r;
-    try (StderrCapture log = new StderrCapture()) {
-      r = f.chat("router-random-0", "x");
-      logged = log.text();
-    }
+    Logged served = chatLogged(f, "router-random-0");
+    java.net.http.HttpResponse<String> r = served.response();
+    String logged = served.log();
     assertEquals(502, r.statusCode(), r.body());
     assertTrue(r.body().contains("\"code\":\"upstream_auth_failed\""), r.body());
     assertTrue(r.body().contains("Your API key is not at fault"), r.body());
@@ -112,12 +119,9 @@ class UpstreamFailureLoggingTest {
       g.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(403)
           .withHeader("Content-Type", "application/json").withHeader("x-request-id", "req-403")
           .withBody("{\"error\":{\"message\":\"country\"}}")));
-      java.net.http.HttpResponse<String> r;
-      String logged;
-      try (StderrCapture log = new StderrCapture()) {
-        r = g.chat("router-random-0", "x");
-        logged = log.text();
-      }
+      Logged served = chatLogged(g, "router-random-0");
+      java.net.http.HttpResponse<String> r = served.response();
+      String logged = served.log();
       assertEquals(200, r.statusCode(), r.body());
       assertEquals("strong auth", r.headers().firstValue("x-routewise-failover").orElse(null));
       assertTrue(g.get("/metrics").body().contains("routewise_failovers_total{from=\"strong\",reason=\"auth\"} 1"));
@@ -138,12 +142,9 @@ class UpstreamFailureLoggingTest {
           .withHeader("Content-Type", "text/plain").withBody("overloaded ".repeat(100))
           .withChunkedDribbleDelay(50, 30_000)));
       long start = System.nanoTime();
-      java.net.http.HttpResponse<String> r;
-      String logged;
-      try (StderrCapture log = new StderrCapture()) {
-        r = g.chat("router-random-0", "x");
-        logged = log.text();
-      }
+      Logged served = chatLogged(g, "router-random-0");
+      java.net.http.HttpResponse<String> r = served.response();
+      String logged = served.log();
       long seconds = java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
       assertEquals(200, r.statusCode(), r.body());
       assertEquals("strong 5xx", r.headers().firstValue("x-routewise-failover").orElse(null));
@@ -162,12 +163,9 @@ class UpstreamFailureLoggingTest {
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(301)
         .withHeader("Location", "https://example.com/v1/chat/completions?key=sk-in-the-query")
         .withBody("{\"weird\": true}")));
-    String logged;
-    java.net.http.HttpResponse<String> r;
-    try (StderrCapture log = new StderrCapture()) {
-      r = f.chat("router-random-0", "x");
-      logged = log.text();
-    }
+    Logged served = chatLogged(f, "router-random-0");
+    java.net.http.HttpResponse<String> r = served.response();
+    String logged = served.log();
     assertEquals(502, r.statusCode(), r.body());
     assertTrue(r.body().contains("\"code\":\"upstream_invalid_response\""), r.body());
     assertTrue(r.body().contains("answered a redirect (HTTP 301), which routewise does not follow"), r.body());
@@ -201,12 +199,9 @@ class UpstreamFailureLoggingTest {
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
         .withHeader("Content-Type", "text/event-stream")
         .withBody("data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n")));
-    java.net.http.HttpResponse<String> r;
-    String logged;
-    try (StderrCapture log = new StderrCapture()) {
-      r = f.chat("router-random-0", "x");
-      logged = log.text();
-    }
+    Logged served = chatLogged(f, "router-random-0");
+    java.net.http.HttpResponse<String> r = served.response();
+    String logged = served.log();
     assertEquals(502, r.statusCode(), r.body());
     assertTrue(r.body().contains("answered with a stream (text/event-stream) to a request that did not ask for one"),
         r.body());
