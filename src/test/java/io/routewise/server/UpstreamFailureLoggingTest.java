@@ -182,12 +182,9 @@ class UpstreamFailureLoggingTest {
   void anUpstream404IsLoggedAndCountedRejectedNotOk() throws Exception {
     f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(404)
         .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"no such model\"}}")));
-    String logged;
-    try (StderrCapture log = new StderrCapture()) {
-      assertEquals(404, f.chat("router-random-1", "x").statusCode());
-      logged = log.text();
-    }
-    assertTrue(logged.contains("upstream weak failed (answered 404)"), logged);
+    Logged served = chatLogged(f, "router-random-1");
+    assertEquals(404, served.response().statusCode());
+    assertTrue(served.log().contains("upstream weak failed (answered 404)"), served.log());
     String m = f.get("/metrics").body();
     assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"rejected\",upstream=\"weak\"} 1"), m);
     assertFalse(m.contains("routewise_upstream_duration_seconds_count{outcome=\"ok\",upstream=\"weak\"}"), m);
@@ -200,11 +197,10 @@ class UpstreamFailureLoggingTest {
         .withHeader("Content-Type", "text/event-stream")
         .withBody("data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n")));
     Logged served = chatLogged(f, "router-random-0");
-    java.net.http.HttpResponse<String> r = served.response();
-    String logged = served.log();
-    assertEquals(502, r.statusCode(), r.body());
-    assertTrue(r.body().contains("answered with a stream (text/event-stream) to a request that did not ask for one"),
-        r.body());
-    assertTrue(logged.contains("with a stream (text/event-stream) to a request without \"stream\": true"), logged);
+    assertEquals(502, served.response().statusCode(), served.response().body());
+    assertTrue(served.response().body().contains(
+        "answered with a stream (text/event-stream) to a request that did not ask for one"), served.response().body());
+    assertTrue(served.log().contains("with a stream (text/event-stream) to a request without \"stream\": true"),
+        served.log());
   }
 }
