@@ -200,7 +200,7 @@ public final class LabelCommand implements Callable<Integer> {
     // that lacks some (an answer or a rating failed) asks only those again, and its line is completed.
     Map<String, ObjectNode> written0 = writtenLines(output);
     Map<String, String> moved = moveEarlierIds(output, written0, chosen, all, outcomeIds);
-    String secondKey = secondKey(output, written0, chosen, outcomeIds);
+    String secondKey = secondKey(output, written0, chosen, outcomeIds(cfg, modelsDir, all, false), cfg);
     if (secondKey != null) {
       System.err.println(secondKey);
       return 2;
@@ -631,8 +631,7 @@ public final class LabelCommand implements Callable<Integer> {
 
   /** As {@link #outcomeIds(RoutewiseConfig, Path, List)}; {@code say}: print how each id was found (label does). */
   static Map<String, String> outcomeIds(RoutewiseConfig cfg, Path modelsDir, List<UpstreamConfig> upstreams, boolean say) {
-    io.routewise.config.ConfigNode settings = cfg.routers().optionalChild("mf")
-        .orElse(io.routewise.config.ConfigNode.empty("routers.mf", new io.routewise.config.ConfigProblems()));
+    io.routewise.config.ConfigNode settings = mfSettings(cfg);
     ModelDir mf = null;
     try {
       Path dir = modelsDir != null ? modelsDir.resolve("mf")
@@ -646,9 +645,7 @@ public final class LabelCommand implements Callable<Integer> {
     }
     Map<String, String> ids = new LinkedHashMap<>();
     for (UpstreamConfig u : upstreams) {
-      String setting = u.name().equals("strong") ? settings.string("strong_model", null)
-          : u.name().equals("weak") ? settings.string("weak_model", null) : null;
-      String id = setting != null ? setting : u.routerModel(); // serve's order (ModelDir.upstreamModel)
+      String id = settingId(settings, u);
       if (id == null && mf != null) {
         try {
           id = mf.trainedId(u.model()).orElse(null);
@@ -666,6 +663,22 @@ public final class LabelCommand implements Callable<Integer> {
       ids.put(u.name(), id != null ? id : u.model());
     }
     return ids;
+  }
+
+  /**
+   * The id the config names for an upstream's outcomes: {@code routers.mf}'s {@code
+   * strong_model}/{@code weak_model} for strong and weak, else its {@code router_model} (serve's
+   * order, ModelDir.upstreamModel); null when none does.
+   */
+  private static String settingId(io.routewise.config.ConfigNode mfSettings, UpstreamConfig u) {
+    String setting = u.name().equals("strong") ? mfSettings.string("strong_model", null)
+        : u.name().equals("weak") ? mfSettings.string("weak_model", null) : null;
+    return setting != null ? setting : u.routerModel();
+  }
+
+  private static io.routewise.config.ConfigNode mfSettings(RoutewiseConfig cfg) {
+    return cfg.routers().optionalChild("mf")
+        .orElse(io.routewise.config.ConfigNode.empty("routers.mf", new io.routewise.config.ConfigProblems()));
   }
 
   private static List<ObjectNode> readPrompts(Path file) throws IOException {
@@ -767,22 +780,26 @@ public final class LabelCommand implements Callable<Integer> {
 
   /**
    * Why this run would buy outcomes the output already holds under another key, or null. An upstream
-   * whose outcomes go under its own {@code model} (no mf placed it: a wrong {@code --models-dir}, or
-   * none) while the file holds them under the id that model names there ({@code gpt-4o-2024-05-13}
-   * for {@code gpt-4o}, as an earlier run with the mf wrote them) would be asked for every prompt
-   * again, and train would read two models.
+   * whose outcomes go under its own {@code model} (no setting names a key, and no mf placed it: a
+   * wrong {@code --models-dir}, or none) while the file holds them under the id that model names
+   * there ({@code gpt-4o-2024-05-13} for {@code gpt-4o}, as an earlier run with the mf wrote them)
+   * would be asked for every prompt again, and train would read two models. A key another upstream
+   * of the config writes is that upstream's, not a second key.
+   *
+   * @param allIds every upstream of the config to the id its outcomes go under
    */
   static String secondKey(Path output, Map<String, ObjectNode> lines, List<UpstreamConfig> chosen,
-      Map<String, String> outcomeIds) {
+      Map<String, String> allIds, RoutewiseConfig cfg) {
     java.util.Set<String> held = new java.util.TreeSet<>();
     lines.values().forEach(l -> l.path("outcomes").fieldNames().forEachRemaining(held::add));
+    io.routewise.config.ConfigNode settings = mfSettings(cfg);
     for (UpstreamConfig u : chosen) {
-      String id = outcomeIds.get(u.name());
-      if (!id.equals(u.model()) || held.contains(id)) {
-        continue; // placed by a setting or an mf, or already the file's own key
+      String id = allIds.get(u.name());
+      if (settingId(settings, u) != null || !id.equals(u.model()) || held.contains(id)) {
+        continue; // the operator's key, placed by an mf, or already the file's own key
       }
       java.util.Optional<String> there = ModelDir.placeAmong(id, List.copyOf(held), List.of())
-          .filter(k -> !outcomeIds.containsValue(k));
+          .filter(k -> !allIds.containsValue(k));
       if (there.isPresent()) {
         return output + " holds outcomes under '" + there.get() + "', the id '" + id + "' (upstreams." + u.name()
             + ") names there; this run would write it as '" + id + "' and buy those answers again. Give "

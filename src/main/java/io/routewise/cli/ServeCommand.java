@@ -105,6 +105,7 @@ public final class ServeCommand implements Callable<Integer> {
         String said = String.valueOf(b.getMessage());
         return "cannot listen on " + host + ":" + port + " (" + said + "); " + (said.contains("assign")
             ? "server.host is not an address of this machine (0.0.0.0: all of them, 127.0.0.1: this one only)"
+            : said.contains("ermission") ? "a port below 1024 needs privileges routewise does not have (server.port, --port)"
             : "is another process using the port? (server.port, --port)");
       }
     }

@@ -232,7 +232,9 @@ final class ChatCompletionsHandler {
         }
       }
       if (mayFailOver && failedStatus && mayFailOverFrom(upstream)) {
-        String said = errorText(response); // why (a refused key, which limit): the operator's only sight of it
+        // why (a refused key, which limit): the operator's only sight of it; never an answer's text, which
+        // may echo the prompt (an unasked stream's body is the answer), nor a wait on one
+        String said = invalid ? "(" + (unaskedStream ? "a stream" : "its body") + ", not read)" : errorText(response);
         if (rateLimitUnread) {
           countRateLimit(upstream, said, start);
         }
@@ -546,11 +548,9 @@ final class ChatCompletionsHandler {
   /**
    * A whole answer's outcome: {@code error} when the upstream answered 429 or 5xx (passed to the
    * client: failover was off, or this was the upstream failed over to), so that every upstream's own
-   * errors show under its name, whichever upstream the router chose.
-   */
-  /**
-   * An answered call's outcome: error (429, 5xx), rejected (another 4xx: the request's fault, or with
-   * a 404 a wrong URL or model in the config, kept out of the ok latencies), else ok.
+   * errors show under its name, whichever upstream the router chose; {@code rejected} for another 4xx
+   * (the request's fault, or with a 404 a wrong URL or model in the config: kept out of the ok
+   * latencies); else {@code ok}.
    */
   private static String outcomeOf(int status) {
     return status == 429 || status >= 500 ? "error" : status >= 400 ? "rejected" : "ok";

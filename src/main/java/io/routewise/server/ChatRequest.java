@@ -16,7 +16,8 @@ import java.nio.charset.StandardCharsets;
  * @param user the body's {@code user} field when it is a string, else null (a session key for pinning)
  * @param objectStart offset just past the body's opening '{'
  * @param options what the body's {@code stream_options} says of usage
- * @param optionsStart offset of the {@code stream_options} value (-1 when absent)
+ * @param optionsStart offset of the {@code stream_options} value (-1 when absent), or of its {@code
+ *     include_usage}'s null
  * @param optionsEnd offset just past it
  */
 public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
@@ -30,6 +31,8 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
     NULL,
     /** An object without {@code include_usage} ({@code {}}, or only other options). */
     WITHOUT_USAGE,
+    /** {@code include_usage: null}; the options range is then that null's. */
+    USAGE_NULL,
     /** {@code include_usage} set either way, or a value that is not an object: the client's word, left as it is. */
     SAID
   }
@@ -39,6 +42,7 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
   private static final byte[] USAGE_OBJECT = "{\"include_usage\":true}".getBytes(StandardCharsets.UTF_8);
   private static final byte[] USAGE_FIELD = "\"include_usage\":true".getBytes(StandardCharsets.UTF_8);
   private static final byte[] USAGE_FIELD_AND_COMMA = "\"include_usage\":true,".getBytes(StandardCharsets.UTF_8);
+  private static final byte[] TRUE = "true".getBytes(StandardCharsets.UTF_8);
   private static final byte[] NOTHING = new byte[0];
 
   /** The body with {@code model} replaced by {@code upstreamModel}; nothing else changes. */
@@ -51,7 +55,8 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
    * replaced by {@code upstreamModel}, and with {@code askUsage} (for a stream whose client did not
    * say whether it wants usage) {@code include_usage: true} asked for: {@code
    * "stream_options":{"include_usage":true}} added as the object's first field, or put in place of
-   * a {@code null}, or added to the client's own options object.
+   * a {@code null}, or added to the client's own options object, or {@code true} in place of its
+   * {@code include_usage: null}.
    */
   public io.routewise.upstream.Spliced forUpstream(String upstreamModel, boolean askUsage) {
     byte[] value = model == null ? ("\"model\":" + quote(upstreamModel) + ",").getBytes(StandardCharsets.UTF_8)
@@ -62,6 +67,7 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
     return switch (options) {
       case ABSENT -> splice(objectStart, objectStart, STREAM_USAGE, modelStart, modelEnd, value);
       case NULL -> splice(optionsStart, optionsEnd, USAGE_OBJECT, modelStart, modelEnd, value);
+      case USAGE_NULL -> splice(optionsStart, optionsEnd, TRUE, modelStart, modelEnd, value);
       default -> { // after the options object's '{', before its first field if it has one
         boolean empty = firstNonSpace(optionsStart + 1) == '}';
         yield splice(optionsStart + 1, optionsStart + 1, empty ? USAGE_FIELD : USAGE_FIELD_AND_COMMA, modelStart,
@@ -89,7 +95,8 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
 
   /**
    * A stream whose client did not say whether it wants usage (no {@code stream_options}, a {@code
-   * null}, or options without {@code include_usage}): routewise may ask for it (stream_usage).
+   * null}, options without {@code include_usage}, or with it null): routewise may ask for it
+   * (stream_usage).
    */
   public boolean streamWithoutOptions() {
     return stream && options != StreamOptions.SAID;

@@ -77,9 +77,10 @@ public final class ChatRequestParser {
             if (options != ChatRequest.StreamOptions.ABSENT) {
               throw ApiException.invalidRequest("'stream_options' appears more than once.", "stream_options");
             }
-            optionsStart = (int) p.currentTokenLocation().getByteOffset();
-            options = readStreamOptions(p, v);
-            optionsEnd = (int) p.currentTokenLocation().getByteOffset() + (v == JsonToken.VALUE_NULL ? 4 : 1);
+            int[] range = {(int) p.currentTokenLocation().getByteOffset(), -1};
+            options = readStreamOptions(p, v, range);
+            optionsStart = range[0];
+            optionsEnd = range[1];
           }
           case "user" -> { // read for session pinning only; any other type goes upstream unjudged, as before
             if (v == JsonToken.VALUE_STRING) {
@@ -166,22 +167,45 @@ public final class ChatRequestParser {
     return lastUser == null ? "" : lastUser;
   }
 
-  /** What {@code stream_options} says of usage; leaves the parser on the value's last token. */
-  private static ChatRequest.StreamOptions readStreamOptions(JsonParser p, JsonToken v) throws IOException {
+  /**
+   * What {@code stream_options} says of usage; leaves the parser on the value's last token.
+   * {@code range} holds the value's start and is given its end; for {@code include_usage: null},
+   * the range of that null instead, which is where {@code true} goes.
+   */
+  private static ChatRequest.StreamOptions readStreamOptions(JsonParser p, JsonToken v, int[] range)
+      throws IOException {
     if (v == JsonToken.VALUE_NULL) {
+      range[1] = range[0] + 4;
       return ChatRequest.StreamOptions.NULL;
     }
     if (v != JsonToken.START_OBJECT) {
       p.skipChildren();
       return ChatRequest.StreamOptions.SAID; // not ours to mend: the upstream says what it makes of it
     }
-    boolean usage = false;
+    ChatRequest.StreamOptions found = ChatRequest.StreamOptions.WITHOUT_USAGE;
+    int[] usageNull = null;
     while (p.nextToken() == JsonToken.FIELD_NAME) {
-      usage |= p.currentName().equals("include_usage");
-      p.nextToken();
+      boolean usage = p.currentName().equals("include_usage");
+      JsonToken value = p.nextToken();
+      if (usage && found != ChatRequest.StreamOptions.WITHOUT_USAGE) {
+        throw ApiException.invalidRequest("'stream_options.include_usage' appears more than once.",
+            "stream_options.include_usage");
+      }
+      if (usage && value == JsonToken.VALUE_NULL) { // written by clients that write every field: not a word
+        int at = (int) p.currentTokenLocation().getByteOffset();
+        usageNull = new int[] {at, at + 4};
+        found = ChatRequest.StreamOptions.USAGE_NULL;
+      } else if (usage) {
+        found = ChatRequest.StreamOptions.SAID;
+      }
       p.skipChildren();
     }
-    return usage ? ChatRequest.StreamOptions.SAID : ChatRequest.StreamOptions.WITHOUT_USAGE;
+    range[1] = (int) p.currentTokenLocation().getByteOffset() + 1;
+    if (usageNull != null) {
+      range[0] = usageNull[0];
+      range[1] = usageNull[1];
+    }
+    return found;
   }
 
   /** A string, null, or an array of parts whose text parts are joined with newlines. */

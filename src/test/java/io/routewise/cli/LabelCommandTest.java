@@ -511,6 +511,34 @@ class LabelCommandTest {
     wm.verify(3, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
   }
 
+  /** Two cases the refusal above must let through: another upstream's key, and a key the config names. */
+  @Test
+  void anotherUpstreamsKeyOrAKeyTheConfigNamesIsNoSecondKey() throws Exception {
+    Path config = tmp.resolve("two-gpt-4o.yaml");
+    Files.writeString(config, """
+        upstreams:
+          strong: {base_url: "http://127.0.0.1:1/v1", api_key: none, model: gpt-4o-2024-08-06}
+          fast: {base_url: "http://127.0.0.1:1/v1", api_key: none, model: gpt-4o}
+          pinned: {base_url: "http://127.0.0.1:1/v1", api_key: none, model: gpt-4o, router_model: gpt-4o}
+          weak: {base_url: "http://127.0.0.1:1/v1", api_key: none, model: llama-3.1-8b-instruct}
+        """);
+    io.routewise.config.RoutewiseConfig cfg = io.routewise.config.ConfigLoader.fromSystemEnv().load(config);
+    List<io.routewise.config.UpstreamConfig> all = io.routewise.routers.RouterCatalog.inLadderOrder(cfg);
+    Map<String, String> ids = LabelCommand.outcomeIds(cfg, tmp, all, false); // no mf: each its own model
+    com.fasterxml.jackson.databind.node.ObjectNode line = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(
+        "{\"id\":\"a\",\"prompt\":\"p\",\"outcomes\":{\"gpt-4o-2024-08-06\":1.0,\"llama-3.1-8b-instruct\":0.0}}");
+    List<io.routewise.config.UpstreamConfig> fast = all.stream().filter(u -> u.name().equals("fast")).toList();
+    assertEquals(null, LabelCommand.secondKey(tmp.resolve("o.jsonl"), Map.of("a", line), fast, ids, cfg),
+        "gpt-4o-2024-08-06 is strong's own key: setting router_model to it would mix fast into strong");
+    List<io.routewise.config.UpstreamConfig> pinned = all.stream().filter(u -> u.name().equals("pinned")).toList();
+    line.with("outcomes").remove("gpt-4o-2024-08-06");
+    line.with("outcomes").put("gpt-4o-2024-05-13", 1.0);
+    assertEquals(null, LabelCommand.secondKey(tmp.resolve("o.jsonl"), Map.of("a", line), pinned, ids, cfg),
+        "router_model: gpt-4o names the key");
+    assertTrue(LabelCommand.secondKey(tmp.resolve("o.jsonl"), Map.of("a", line), fast, ids, cfg)
+        .contains("holds outcomes under 'gpt-4o-2024-05-13'"), "fast without a setting: its second key");
+  }
+
   /** {@code n} prompts labeled by strong and weak, {@code concurrency} at once. */
   private LearnedRoutersEndToEndTest.Run labelStrongAndWeak(int n, String concurrency) throws Exception {
     Path input = tmp.resolve("prompts.jsonl");

@@ -52,5 +52,7 @@ class ServeStartProblemsTest {
     assertTrue(why.contains("server.host is not an address of this machine"), why);
     assertTrue(ServeCommand.listenProblem(new java.net.BindException("Address already in use"), "0.0.0.0", 6060)
         .contains("is another process using the port?"));
+    assertTrue(ServeCommand.listenProblem(new java.net.BindException("Permission denied"), "0.0.0.0", 80)
+        .contains("a port below 1024 needs privileges"));
   }
 }

@@ -70,8 +70,16 @@ class ChatRequestParserTest {
         + ",\"stream_options\":{\"include_usage\":true,\"continuous_usage_stats\":true}}", sent, "no model: inserted first");
     assertEquals(true, assertDoesNotThrow(() -> new com.fasterxml.jackson.databind.ObjectMapper().readTree(sent))
         .path("stream_options").path("include_usage").asBoolean());
-    assertFalse(parse("{\"stream\":true,\"stream_options\":{\"include_usage\":null}," + messages + "}")
-        .streamWithoutOptions(), "include_usage written: the client's word");
+    ChatRequest usageNull = parse("{\"stream\":true,\"stream_options\":{\"a\":{\"include_usage\":1},\"include_usage\": null },"
+        + messages + "}");
+    assertTrue(usageNull.streamWithoutOptions(), "include_usage: null is not a word either");
+    assertEquals("{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"a\":{\"include_usage\":1},\"include_usage\": true },"
+        + messages + "}", new String(usageNull.forUpstream("m", true).toBytes(), StandardCharsets.UTF_8),
+        "true in place of the null, not a second key (the nested one is another option's)");
+    assertFalse(parse("{\"stream\":true,\"stream_options\":{\"include_usage\":false}," + messages + "}")
+        .streamWithoutOptions(), "include_usage false: the client's word");
+    assertEquals("stream_options.include_usage", assertThrows(ApiException.class, () -> parse(
+        "{\"stream\":true,\"stream_options\":{\"include_usage\":null,\"include_usage\":true}," + messages + "}")).param());
     assertEquals("stream_options", assertThrows(ApiException.class, () -> parse(
         "{\"stream\":true,\"stream_options\":null,\"stream_options\":{}," + messages + "}")).param());
   }

@@ -203,4 +203,19 @@ class UpstreamFailureLoggingTest {
     assertTrue(served.log().contains("with a stream (text/event-stream) to a request without \"stream\": true"),
         served.log());
   }
+
+  /** Failed over, an unasked stream's body is the answer itself, which may echo the prompt: never in the log, nor waited on. */
+  @Test
+  void anUnaskedStreamFailedOverKeepsItsAnswerOutOfTheLog() throws Exception {
+    try (ProxyFixture g = ProxyFixture.withRouting("", "failover: true")) {
+      g.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "text/event-stream; charset=utf-8")
+          .withBody("data: {\"choices\":[{\"delta\":{\"content\":\"PATIENT-123-45-6789\"}}]}\n\ndata: [DONE]\n\n")));
+      Logged served = chatLogged(g, "router-random-0");
+      assertEquals(200, served.response().statusCode(), served.response().body());
+      assertEquals("strong invalid", served.response().headers().firstValue("x-routewise-failover").orElse(null));
+      assertTrue(served.log().contains("It said: (a stream, not read)"), served.log());
+      assertFalse(served.log().contains("PATIENT"), "the answer's text went to the log: " + served.log());
+    }
+  }
 }
