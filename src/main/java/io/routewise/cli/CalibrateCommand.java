@@ -105,12 +105,9 @@ public final class CalibrateCommand implements Callable<Integer> {
         return 2;
       }
       try (Router r = setup.load(router, strongModel, weakModel, true)) {
-        Failures failures = new Failures();
-        double[] scores = PromptFiles.score(r, router, prompts, !quiet, (p, e) -> {
-          failures.add(p, e);
-          return 1.0; // as serve routes it: strong
-        });
-        if (!failures.report(prompts.size(), "strong")) {
+        PromptFiles.Failures failures = new PromptFiles.Failures(input, router);
+        double[] scores = PromptFiles.score(r, router, prompts, !quiet, failures.scoring(1.0)); // as serve routes it: strong
+        if (!failures.report(prompts.size(), "counted as serve routes them, to strong")) {
           return 2;
         }
         double alpha = modelNameThreshold(scores, strongPercent / 100);
@@ -142,7 +139,7 @@ public final class CalibrateCommand implements Callable<Integer> {
     int n = prompts.size();
     int k = ladder.size();
     double[][] acceptance = new double[n][];
-    Failures failures = new Failures();
+    PromptFiles.Failures failures = new PromptFiles.Failures(input, router);
     try (Router r = setup.load(router, RouterCatalog.inLadderOrder(config));
         var pb = io.routewise.data.TrainingSet.progressBar("score " + router, n, !quiet)) {
       LadderRule rule = LadderRule.forRouter(ladder, config.routing().ladderRule(), r); // as serve gives it this router
@@ -159,7 +156,7 @@ public final class CalibrateCommand implements Callable<Integer> {
         pb.step();
       }
     }
-    if (!failures.report(n, ladder.top().upstream())) {
+    if (!failures.report(n, "counted as serve routes them, to " + ladder.top().upstream())) {
       return 2;
     }
     double[][] cost = null; // USD per prompt per rung, when every upstream is priced
@@ -226,40 +223,6 @@ public final class CalibrateCommand implements Callable<Integer> {
           BigDecimal.valueOf(usdPer1k).stripTrailingZeros().toPlainString(), router, found.alpha(), routerName(), found.alpha(), row);
     }
     return 0;
-  }
-
-  /**
-   * Prompts the router failed on ({@link RouterException}: a judge down, a timeout). serve sends each
-   * such request to the top and counts it, so calibrate does the same and says how many, instead of
-   * stopping at the first; only when every prompt failed is there nothing to calibrate on.
-   */
-  private final class Failures {
-    private int count;
-    private String first;
-
-    void add(int prompt, RouterException e) {
-      if (count++ == 0) {
-        first = "prompt " + (prompt + 1) + ": " + e.kind() + ": " + e.getMessage();
-      }
-    }
-
-    /** Says what failed on stderr; false when every one of the {@code n} prompts did. */
-    boolean report(int n, String top) {
-      if (count == 0) {
-        return true;
-      }
-      System.err.printf(Locale.ROOT, "%s%s: %s failed on %d of %d prompts (first, %s); counted as serve routes them, to"
-          + " %s%n", count * 10 >= n ? "WARNING: " : "", input, router, count, n, first, top);
-      if (count * 10 >= n) {
-        System.err.println("WARNING: with so many failures the shares and α below say more about the failures than"
-            + " about the router; fix its endpoint and run again");
-      }
-      if (count == n) {
-        System.err.println("nothing to calibrate on: the router failed on every prompt");
-        return false;
-      }
-      return true;
-    }
   }
 
   /**

@@ -207,7 +207,11 @@ public final class EvalCommand implements Callable<Integer> {
     try (RouterSetup setup = new RouterSetup(opts, strong)) {
       for (String spec : wanted) {
         try (Router r = setup.load(spec, strong, weak)) {
-          double[] scores = PromptFiles.score(r, spec, rows, !quiet);
+          PromptFiles.Failures failures = new PromptFiles.Failures(bench, spec);
+          double[] scores = PromptFiles.score(r, spec, rows, !quiet, failures.scoring(1.0));
+          if (!failures.report(rows.size(), "counted as serve routes them, to " + strong)) {
+            return 2;
+          }
           report.add(spec, QualityCurve.of(scores, sq, wq));
           if (scoresDir != null) {
             writeScores(scoresDir.resolve(spec.replaceAll("[^A-Za-z0-9._-]", "_") + ".jsonl"), rows, scores);
@@ -394,12 +398,24 @@ public final class EvalCommand implements Callable<Integer> {
           LadderRule ladderRule = LadderRule.forRouter(ladder, rule, router);
           double[][] rates = new double[n][];
           double[][] raw = new double[n][];
+          PromptFiles.Failures failures = new PromptFiles.Failures(bench, spec);
           try (var pb = io.routewise.data.TrainingSet.progressBar("score " + spec, n, !quiet)) {
             for (int p = 0; p < n; p++) {
-              raw[p] = router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder);
-              rates[p] = ladderRule.acceptance(raw[p]);
+              try {
+                raw[p] = router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder);
+                rates[p] = ladderRule.acceptance(raw[p]);
+              } catch (io.routewise.routing.RouterException e) {
+                failures.add(p, e);
+                raw[p] = new double[ladder.size()]; // as serve routes it: the top at every α
+                java.util.Arrays.fill(raw[p], 1, raw[p].length, 1.0);
+                rates[p] = new double[ladder.size()]; // no rung below ever takes over (as calibrate has it)
+                java.util.Arrays.fill(rates[p], 1, rates[p].length, 2.0);
+              }
               pb.step();
             }
+          }
+          if (!failures.report(n, "counted as serve routes them, to " + ladder.top().upstream())) {
+            return 2;
           }
           if (scoresDir != null) {
             writeLadderScores(scoresDir.resolve(spec.replaceAll("[^A-Za-z0-9._-]", "_") + ".jsonl"), rows, ladder,

@@ -62,6 +62,11 @@ public final class LatencyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (perBucket < 1 || rounds < 1 || warmup < 0 || longTokens < 0 || concurrency < 0) {
+      System.err.println("--per-bucket and --rounds must be at least 1; --warmup, --long-tokens and --concurrency at "
+          + "least 0");
+      return 2;
+    }
     List<PromptRecord> prompts = new ArrayList<>();
     for (Path input : inputs) {
       prompts.addAll(PromptFiles.read(input));
@@ -99,36 +104,51 @@ public final class LatencyCommand implements Callable<Integer> {
       System.out.println("-".repeat(72));
       for (String arg : routers) {
         try (Router r = setup.load(arg, null, null)) {
-          // Every bucket's prompts in turn, the long ones too: their code paths get compiled before
-          // they are timed, not while.
-          List<String> every = buckets.stream().flatMap(List::stream).toList();
-          for (int i = 0; i < warmup; i++) {
-            r.strongWinRate(Prompt.of(every.get(i % every.size())));
-          }
-          for (int b = 0; b < buckets.size(); b++) {
-            List<String> bucket = buckets.get(b);
-            if (bucket.isEmpty()) {
-              continue;
-            }
-            double[] us = new double[bucket.size() * rounds];
-            for (int k = 0; k < us.length; k++) {
-              Prompt p = Prompt.of(bucket.get(k % bucket.size()));
-              long t0 = System.nanoTime();
-              r.strongWinRate(p);
-              us[k] = (System.nanoTime() - t0) / 1e3;
-            }
-            Arrays.sort(us);
-            System.out.printf(Locale.ROOT, "%-14s | %-11s | %5d | %9.1f | %9.1f | %9.1f%n", arg, labels.get(b), bucket.size(),
-                pct(us, 0.50), pct(us, 0.99), Arrays.stream(us).average().orElse(0));
-          }
-          if (concurrency > 0) {
-            System.out.printf(Locale.ROOT, "%-14s | %d threads: %.0f decisions/s over %d prompts of all lengths up to the longest input%n",
-                arg, concurrency, throughput(r, all), all.size() * Math.max(1, rounds));
+          if (!timed(arg, r, buckets, labels, all)) {
+            return 2;
           }
         }
       }
     }
     return 0;
+  }
+
+  /** Times {@code r} over the buckets; false (said) when it fails on a prompt: a failure is not a decision to time. */
+  private boolean timed(String arg, Router r, List<List<String>> buckets, List<String> labels, List<String> all)
+      throws Exception {
+    try {
+      // Every bucket's prompts in turn, the long ones too: their code paths get compiled before
+      // they are timed, not while.
+      List<String> every = buckets.stream().flatMap(List::stream).toList();
+      for (int i = 0; i < warmup; i++) {
+        r.strongWinRate(Prompt.of(every.get(i % every.size())));
+      }
+      for (int b = 0; b < buckets.size(); b++) {
+        List<String> bucket = buckets.get(b);
+        if (bucket.isEmpty()) {
+          continue;
+        }
+        double[] us = new double[bucket.size() * rounds];
+        for (int k = 0; k < us.length; k++) {
+          Prompt p = Prompt.of(bucket.get(k % bucket.size()));
+          long t0 = System.nanoTime();
+          r.strongWinRate(p);
+          us[k] = (System.nanoTime() - t0) / 1e3;
+        }
+        Arrays.sort(us);
+        System.out.printf(Locale.ROOT, "%-14s | %-11s | %5d | %9.1f | %9.1f | %9.1f%n", arg, labels.get(b), bucket.size(),
+            pct(us, 0.50), pct(us, 0.99), Arrays.stream(us).average().orElse(0));
+      }
+      if (concurrency > 0) {
+        System.out.printf(Locale.ROOT, "%-14s | %d threads: %.0f decisions/s over %d prompts of all lengths up to the longest input%n",
+            arg, concurrency, throughput(r, all), all.size() * Math.max(1, rounds));
+      }
+      return true;
+    } catch (io.routewise.routing.RouterException e) {
+      // a judge down or refusing: what would be timed is its failure, not a decision
+      System.err.println(arg + ": failed on a prompt (" + e.kind() + ": " + e.getMessage() + "); its latency is not measured");
+      return false;
+    }
   }
 
   /** {@code count} prompts of at least {@code target} tokens, each consecutive input prompts joined by blank lines. */

@@ -49,6 +49,59 @@ final class PromptFiles {
     return new Costs(usd, inputTokens / n);
   }
 
+  /**
+   * Prompts the router failed on ({@link io.routewise.routing.RouterException}: a judge down, a
+   * timeout). serve sends each such request to the top and counts it, so the commands do the same (or,
+   * for score, write no score) and say how many, instead of stopping at the first; only when every
+   * prompt failed is there nothing to work on.
+   */
+  static final class Failures {
+    private final Object input;
+    private final String router;
+    private int count;
+    private String first;
+
+    Failures(Object input, String router) {
+      this.input = input;
+      this.router = router;
+    }
+
+    void add(int prompt, io.routewise.routing.RouterException e) {
+      if (count++ == 0) {
+        first = "prompt " + (prompt + 1) + ": " + e.kind() + ": " + e.getMessage();
+      }
+    }
+
+    /** A scorer that counts the failure and scores the prompt {@code as}. */
+    OnFailure scoring(double as) {
+      return (p, e) -> {
+        add(p, e);
+        return as;
+      };
+    }
+
+    /**
+     * Says what failed on stderr ({@code as}: what became of those prompts); false when every one of
+     * the {@code n} prompts did.
+     */
+    boolean report(int n, String as) {
+      if (count == 0) {
+        return true;
+      }
+      System.err.printf(java.util.Locale.ROOT, "%s%s: %s failed on %d of %d prompts (first, %s); %s%n",
+          count * 10 >= n ? "WARNING: " : "", input, router, count, n, first, as);
+      if (count * 10 >= n) {
+        System.err.println("WARNING: with so many failures the figures below say more about the failures than"
+            + " about the router; fix its endpoint and run again");
+      }
+      if (count == n) {
+        System.err.println("nothing to work on: the router failed on every prompt");
+        return false;
+      }
+      return true;
+    }
+  }
+
   /** What to score a prompt the router failed on, instead of stopping the command. */
   @FunctionalInterface
   interface OnFailure {

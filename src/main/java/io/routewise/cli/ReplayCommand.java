@@ -94,7 +94,11 @@ public final class ReplayCommand implements Callable<Integer> {
               windowRequests);
           return 2;
         }
-        scored.add(PromptFiles.score(r, router + " " + p.getFileName(), prompts, !quiet));
+        PromptFiles.Failures failures = new PromptFiles.Failures(p, router);
+        scored.add(PromptFiles.score(r, router + " " + p.getFileName(), prompts, !quiet, failures.scoring(1.0)));
+        if (!failures.report(prompts.size(), "counted as serve routes them, to strong")) {
+          return 2;
+        }
       }
     }
     double fixedAlpha = CalibrateCommand.threshold(scored.get(0), share);

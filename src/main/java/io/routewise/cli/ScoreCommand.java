@@ -44,7 +44,16 @@ public final class ScoreCommand implements Callable<Integer> {
     List<PromptRecord> prompts = PromptFiles.read(input);
     try (RouterSetup setup = new RouterSetup(opts, strongModel);
         Router r = setup.load(router, strongModel, weakModel, true)) {
-      double[] scores = PromptFiles.score(r, router, prompts, !quiet);
+      PromptFiles.Failures failures = new PromptFiles.Failures(input, router);
+      java.util.Map<Integer, String> why = new java.util.HashMap<>();
+      double[] scores = PromptFiles.score(r, router, prompts, !quiet, (p, e) -> {
+        failures.add(p, e);
+        why.put(p, e.kind() + ": " + e.getMessage());
+        return Double.NaN;
+      });
+      if (!failures.report(prompts.size(), "written with \"score\": null and the \"error\"")) {
+        return 2;
+      }
       if (output.getParent() != null) {
         Files.createDirectories(output.getParent());
       }
@@ -52,7 +61,10 @@ public final class ScoreCommand implements Callable<Integer> {
         for (int i = 0; i < scores.length; i++) {
           Map<String, Object> row = new LinkedHashMap<>();
           row.put("id", prompts.get(i).id());
-          row.put("score", scores[i]);
+          row.put("score", Double.isNaN(scores[i]) ? null : scores[i]);
+          if (why.containsKey(i)) {
+            row.put("error", why.get(i)); // serve routes such a request to the top
+          }
           w.write(PromptFiles.JSON.writeValueAsString(row));
           w.newLine();
         }

@@ -8,6 +8,7 @@ import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.wireMockConfig;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -175,7 +176,62 @@ class CausalLlmServeTest {
     Run none = capture("calibrate", "--router", "causal_llm", "--config", three.toString(), "--input",
         prompts.toString(), "--quiet");
     assertEquals(2, none.code, none.out);
-    assertTrue(none.err.contains("failed on 3 of 3 prompts") && none.err.contains("nothing to calibrate on"), none.err);
+    assertTrue(none.err.contains("failed on 3 of 3 prompts") && none.err.contains("nothing to work on"), none.err);
+  }
+
+  /** score, eval and replay did not: a judge failing on one prompt stopped them with a stack trace and no output. */
+  @Test
+  void scoreEvalAndReplayGoOnPastAPromptTheJudgeFailsOn() throws Exception {
+    judgeRates("capital", "5"); // strong win rate 0.1
+    judgeRates("Sort", "5");
+    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).withRequestBody(containing("Riemann"))
+        .willReturn(aResponse().withStatus(500).withBody("down")));
+    Path config = tmp.resolve("config.yaml");
+    Files.writeString(config, """
+        upstreams:
+          strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
+          weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
+        """ + routersYaml());
+    Path prompts = tmp.resolve("prompts.jsonl");
+    Files.writeString(prompts, """
+        {"id": "a", "prompt": "What is the capital of Peru?", "outcomes": {"strong-model": 1, "weak-model": 1}}
+        {"id": "b", "prompt": "Prove the Riemann hypothesis", "outcomes": {"strong-model": 1, "weak-model": 0}}
+        {"id": "c", "prompt": "Sort a list", "outcomes": {"strong-model": 1, "weak-model": 1}}
+        """);
+    Path scores = tmp.resolve("scores.jsonl");
+    Run score = capture("score", "--router", "causal_llm", "--config", config.toString(), "--input", prompts.toString(),
+        "--output", scores.toString(), "--quiet");
+    assertEquals(0, score.code, score.err);
+    assertTrue(score.err.contains("causal_llm failed on 1 of 3 prompts (first, prompt 2: "), score.err);
+    List<String> lines = Files.readAllLines(scores);
+    assertEquals(0.1, JSON.readTree(lines.get(0)).path("score").asDouble(), 1e-6);
+    assertTrue(JSON.readTree(lines.get(1)).path("score").isNull(), lines.get(1));
+    assertTrue(JSON.readTree(lines.get(1)).path("error").asText().startsWith("http_5xx"), lines.get(1));
+
+    Run eval = capture("eval", "--router", "causal_llm", "--config", config.toString(), "--bench", prompts.toString(),
+        "--strong", "strong-model", "--weak", "weak-model", "--quiet");
+    assertEquals(0, eval.code, eval.err);
+    assertTrue(eval.err.contains("failed on 1 of 3 prompts") && eval.err.contains("to strong-model"), eval.err);
+    assertTrue(eval.out.lines().anyMatch(l -> l.startsWith("| causal_llm")), eval.out);
+
+    Run replay = capture("replay", "--router", "causal_llm", "--config", config.toString(), "--phase", prompts.toString(),
+        "--strong-share", "0.3", "--rate", "1", "--window-s", "3", "--quiet");
+    assertTrue(replay.err.contains("failed on 1 of 3 prompts"), replay.err);
+    assertFalse(replay.err.contains("RouterException"), replay.err);
+
+    judge.resetAll();
+    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(500).withBody("down")));
+    Run none = capture("score", "--router", "causal_llm", "--config", config.toString(), "--input", prompts.toString(),
+        "--output", scores.toString(), "--quiet");
+    assertEquals(2, none.code, none.err);
+    assertTrue(none.err.contains("nothing to work on"), none.err);
+    Run latency = capture("latency", "--router", "causal_llm", "--config", config.toString(), "--input",
+        prompts.toString(), "--warmup", "0");
+    assertEquals(2, latency.code, latency.err);
+    assertTrue(latency.err.contains("causal_llm: failed on a prompt (http_5xx"), latency.err);
+    Run zero = capture("latency", "--router", "length", "--input", prompts.toString(), "--per-bucket", "0");
+    assertEquals(2, zero.code, zero.err);
+    assertTrue(zero.err.startsWith("--per-bucket and --rounds must be at least 1"), zero.err);
   }
 
   record Run(int code, String out, String err) {}
