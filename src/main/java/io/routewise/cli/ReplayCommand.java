@@ -77,6 +77,16 @@ public final class ReplayCommand implements Callable<Integer> {
       System.err.println("--strong-share must be in [0, 1], --rate > 0, --window-s >= 1, --sync-ms >= 1");
       return 2;
     }
+    if (opts.config != null) {
+      int upstreams = io.routewise.routers.RouterCatalog.inLadderOrder(
+          io.routewise.config.ConfigLoader.offline().load(opts.config)).size();
+      if (upstreams > 2) {
+        // its α and shares would be the two-model rule's, not what serve does with the ladder
+        System.err.println("replay simulates two upstreams, strong and weak; " + opts.config + " has " + upstreams
+            + ": for a ladder, calibrate --config gives each α's shares, and serve's target holds the top's share");
+        return 2;
+      }
+    }
     int windowRequests = (int) Math.round(windowSeconds * rate);
     List<double[]> scored = new ArrayList<>();
     try (RouterSetup setup = new RouterSetup(opts, strongModel);

@@ -219,6 +219,14 @@ class CausalLlmServeTest {
     assertTrue(replay.err.contains("failed on 1 of 3 prompts"), replay.err);
     assertFalse(replay.err.contains("RouterException"), replay.err);
 
+    Path three = tmp.resolve("three.yaml");
+    Files.writeString(three, Files.readString(config).replace("upstreams:\n",
+        "upstreams:\n  mid: {base_url: \"http://127.0.0.1:9/v1\", api_key: none, model: mid-model}\n"));
+    Run ladder = capture("replay", "--router", "causal_llm", "--config", three.toString(), "--phase", prompts.toString(),
+        "--strong-share", "0.3", "--rate", "1", "--window-s", "3", "--quiet");
+    assertEquals(2, ladder.code, ladder.err);
+    assertTrue(ladder.err.startsWith("replay simulates two upstreams, strong and weak;"), ladder.err);
+
     judge.resetAll();
     judge.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(500).withBody("down")));
     Run none = capture("score", "--router", "causal_llm", "--config", config.toString(), "--input", prompts.toString(),
