@@ -223,6 +223,18 @@ public final class TrainCommand implements Runnable {
       return m;
     }
 
+    /**
+     * A router learns who beats whom: outcomes of one model teach it nothing, and its strong and weak
+     * would be that model (a router that always answers 0.5, refused at load).
+     */
+    void requireTwoModels(TrainingSet set) {
+      if (set.data().models().size() < 2) {
+        throw new IllegalArgumentException(data + ": outcomes of one model only (" + set.data().models().get(0)
+            + "); a router needs at least two models' outcomes of the same prompts (train mf --from adapts a "
+            + "trained mf to one model's labels)");
+      }
+    }
+
     TrainingSet load(Embedders embedders) throws Exception {
       resolveEmbedding(null);
       String unknown = EmbeddingSettings.unknownModel(embeddingModel, modelsDir);
@@ -355,6 +367,9 @@ public final class TrainCommand implements Runnable {
           baseDir.checkEmbedder(embedders.get(common.embeddingModel));
         }
         TrainingSet set = common.load(embedders);
+        if (baseDir == null) {
+          common.requireTwoModels(set); // adapting, one model's labels are enough: the base has the others
+        }
         common.writeHeldOut(set);
         MfTrainer trainer = new MfTrainer(set, pointwise.options(lengthPrior, gapPrior, common.seed, !common.quiet), base);
         if (baseDir != null) {
@@ -463,6 +478,7 @@ public final class TrainCommand implements Runnable {
       common.checkOut();
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
         TrainingSet set = common.load(embedders);
+        common.requireTwoModels(set);
         common.writeHeldOut(set);
         MfTrainer trainer = new MfTrainer(set, pointwise.options(0, 0, common.seed, !common.quiet));
         MfModel model = trainer.train();
@@ -527,6 +543,7 @@ public final class TrainCommand implements Runnable {
       BertTrainer.Pairs p = BertTrainer.Pairs.parse(pairs);
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
         TrainingSet set = common.load(embedders);
+        common.requireTwoModels(set);
         ObjectNode m = common.manifest(BertRouter.KIND, embedders.get(common.embeddingModel), set);
         String strong = m.get("default_strong").asText();
         String weak = m.get("default_weak").asText();

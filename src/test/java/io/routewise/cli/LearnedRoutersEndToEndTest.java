@@ -1,6 +1,7 @@
 package io.routewise.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -130,6 +131,20 @@ class LearnedRoutersEndToEndTest {
     JsonNode m = JSON.readTree(out.resolve("manifest.json").toFile());
     assertEquals("[\"held-only-model\"]", m.path("untrained_models").toString());
     assertStartFails("mf: {model_dir: \"" + out + "\", strong_model: held-only-model}", "held-only-model");
+  }
+
+  /** One model's outcomes trained a router whose strong and weak were that model, refused only when it was served. */
+  @Test
+  void outcomesOfOneModelAreRefusedBeforeTraining() throws Exception {
+    Path data = tmp.resolve("one-model.jsonl");
+    Files.writeString(data, "{\"id\": \"a\", \"prompt\": \"x\", \"outcomes\": {\"gpt-4o\": 1.0}}\n"
+        + "{\"id\": \"b\", \"prompt\": \"y\", \"outcomes\": {\"gpt-4o\": 0.0}}\n");
+    Path out = tmp.resolve("mf-one-model");
+    Run r = run(List.of("train", "mf", "--data", data.toString(), "--out", out.toString(), "--dim", "2",
+        "--iterations", "5", "--holdout", "none", "--quiet"));
+    assertEquals(2, r.code, r.err);
+    assertTrue(r.err.contains("outcomes of one model only (gpt-4o)") && !r.err.contains("\tat "), r.err);
+    assertFalse(Files.exists(out.resolve("manifest.json")), "nothing written");
   }
 
   @Test
