@@ -117,6 +117,7 @@ final class EvalProtocol {
     // K-fold on the stand-ins, one fold of each held out together.
     List<Column> standCols = new ArrayList<>();
     List<List<Integer>> standFolds = new ArrayList<>();
+    List<StandIn> standIns = new ArrayList<>();
     for (StandIn s : STAND_INS) {
       Column c = new Column(s.name() + " (" + folds + "-fold)", s.strong(), s.weak());
       List<Integer> idx = new ArrayList<>();
@@ -126,9 +127,15 @@ final class EvalProtocol {
           idx.add(i);
         }
       }
+      if (idx.size() < folds) { // a subset of the data: that column has nothing (or too little) to fold
+        System.err.printf(java.util.Locale.ROOT, "note: %s left out: %d prompt(s) with outcomes of %s and %s, fewer "
+            + "than the %d folds%n", s.name(), idx.size(), s.strong(), s.weak(), folds);
+        continue;
+      }
       java.util.Collections.shuffle(idx, new Random(seed));
       standFolds.add(idx);
       standCols.add(c);
+      standIns.add(s);
     }
     for (int f = 0; f < folds; f++) {
       Set<Integer> held = new HashSet<>();
@@ -143,7 +150,7 @@ final class EvalProtocol {
       }
       Dataset trainData = maskStandInPairs(data);
       Trained t = train(trainData, emb, held, "fold " + (f + 1) + "/" + folds);
-      for (int s = 0; s < STAND_INS.size(); s++) {
+      for (int s = 0; s < standIns.size(); s++) {
         score(t, data, emb, standCols.get(s), foldRows.get(s));
       }
     }
@@ -169,7 +176,7 @@ final class EvalProtocol {
       columns.add(c);
     }
     columns.addAll(0, standCols);
-    return table(data, columns);
+    return table(data, columns, standCols.size());
   }
 
   /** Hides each stand-in's pair on its rows where the stand-in says so (GSM8K). */
@@ -260,7 +267,7 @@ final class EvalProtocol {
     return json;
   }
 
-  private String table(Dataset data, List<Column> columns) {
+  private String table(Dataset data, List<Column> columns, int standCount) {
     var jcols = json.putArray("columns");
     for (Column c : columns) {
       jcols.addObject().put("title", c.title).put("strong", c.strong).put("weak", c.weak).put("prompts", c.rows.size());
@@ -308,7 +315,7 @@ final class EvalProtocol {
         }
         sb.append(String.format(Locale.ROOT, " %.3f |", apgr));
         jrow.add(Math.round(apgr * 1000) / 1000.0);
-        if (ci < STAND_INS.size()) {
+        if (ci < standCount) {
           standSum += apgr;
           standN++;
         } else {
@@ -316,8 +323,9 @@ final class EvalProtocol {
           srcN++;
         }
       }
+      // the stand-ins' mean only over all three: over fewer it would not compare with the published one
       sb.append(standN == STAND_INS.size() ? String.format(Locale.ROOT, " %.3f |", standSum / standN) : " – |");
-      sb.append(srcN == columns.size() - STAND_INS.size() ? String.format(Locale.ROOT, " %.3f |", srcSum / srcN) : " – |");
+      sb.append(srcN == columns.size() - standCount ? String.format(Locale.ROOT, " %.3f |", srcSum / srcN) : " – |");
       sb.append('\n');
     }
     return sb.toString();

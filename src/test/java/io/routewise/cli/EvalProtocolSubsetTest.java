@@ -1,0 +1,41 @@
+package io.routewise.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code eval --protocol} on part of the data: a stand-in with nothing to fold (no dcrouter gsm8k
+ * rows) is left out and said; it trained every model and then died on "need equally many scores
+ * and outcomes".
+ */
+class EvalProtocolSubsetTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void aStandInWithoutRowsIsLeftOutAndSaid() throws Exception {
+    StringBuilder rows = new StringBuilder();
+    String[] words = {"algebra", "history", "poem", "python", "chemistry", "travel", "law", "physics"};
+    for (int i = 0; i < 24; i++) {
+      String source = i % 2 == 0 ? "mmlu-gold" : "arena-bench-v1";
+      double strong = i % 3 == 0 ? 0 : 1;
+      rows.append("{\"id\": \"").append(source).append('/').append(i).append("\", \"source\": \"").append(source)
+          .append("\", \"prompt\": \"a question on ").append(words[i % words.length]).append(' ').append(i)
+          .append("\", \"outcomes\": {\"gpt-4-1106-preview\": ").append(strong)
+          .append(", \"mixtral-8x7b-instruct-v0.1\": ").append(i % 4 == 0 ? 1 : 0).append("}}\n");
+    }
+    Path data = tmp.resolve("subset.jsonl");
+    Files.writeString(data, rows);
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(),
+        "--folds", "3", "--quiet"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.err().contains("note: GSM8K: dcrouter gsm8k left out: 0 prompt(s) with outcomes of"), r.err());
+    assertTrue(r.out().contains("MMLU: mmlu-gold (3-fold)") && !r.out().contains("GSM8K"), r.out());
+  }
+}
