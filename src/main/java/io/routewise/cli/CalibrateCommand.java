@@ -323,8 +323,44 @@ public final class CalibrateCommand implements Callable<Integer> {
       double max = Arrays.stream(scores).max().orElse(0);
       return Math.min(1, new BigDecimal(max).setScale(5, RoundingMode.FLOOR).doubleValue() + 1e-5);
     }
-    return new BigDecimal(Math.max(0, Math.min(1, threshold(scores, share)))).setScale(5, RoundingMode.HALF_UP)
+    if (share >= 1) {
+      return 0; // rounding the lowest score up to five decimals would leave that prompt out
+    }
+    double alpha = new BigDecimal(Math.max(0, Math.min(1, threshold(scores, share)))).setScale(5, RoundingMode.HALF_UP)
         .doubleValue();
+    // Tied scores (a judge read from its text gives 0 or 1) leave the quantile far from the share
+    // asked (25 % asked, 100 % given); then the α whose share is nearest it, of those the scores allow.
+    int n = scores.length;
+    double[] sorted = scores.clone();
+    Arrays.sort(sorted);
+    double off = Math.abs(shareAt(sorted, alpha) - share);
+    if (off > Math.max(0.01, 1.0 / n)) {
+      for (int i = 0; i <= n; i++) { // α just at or below each score, and above them all
+        double candidate = i == n ? modelNameThreshold(scores, 0)
+            : new BigDecimal(sorted[i]).setScale(5, RoundingMode.FLOOR).doubleValue();
+        double candidateOff = Math.abs(shareAt(sorted, candidate) - share);
+        if (candidateOff < off - 1e-12) {
+          off = candidateOff;
+          alpha = candidate;
+        }
+      }
+    }
+    return alpha;
+  }
+
+  /** The share of {@code sorted} (ascending) at or above {@code alpha}. */
+  private static double shareAt(double[] sorted, double alpha) {
+    int lo = 0;
+    int hi = sorted.length; // first index whose score is >= alpha
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (sorted[mid] >= alpha) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    return (double) (sorted.length - lo) / sorted.length;
   }
 
   /** The (1 - share) quantile of the scores (linear interpolation, as pandas and numpy). */

@@ -60,6 +60,14 @@ class CalibrateLadderTest {
         java.util.Locale.ROOT, "%.5f", none))).count(), "none strong with the printed name");
     assertEquals(1.0, CalibrateCommand.modelNameThreshold(new double[] {0.3, 1.0}, 0), "1 at most");
     assertEquals(0.5, CalibrateCommand.modelNameThreshold(new double[] {0.2, 0.5, 0.8}, 0.5), 1e-12);
+    // every prompt asked for: α 0, not the lowest score rounded up past itself (5748 of 5749 went strong)
+    assertEquals(0.0, CalibrateCommand.modelNameThreshold(new double[] {0.000415, 0.3, 0.9}, 1.0));
+    // tied scores (a judge read from its text): 16 at 0, 4 at 1; 25 % asked is 20 % (α above 0), not all of them
+    double[] tied = new double[20];
+    java.util.Arrays.fill(tied, 16, 20, 1.0);
+    double a = CalibrateCommand.modelNameThreshold(tied, 0.25);
+    assertEquals(4, java.util.Arrays.stream(tied).filter(x -> x >= a).count(), "α " + a);
+    assertEquals(0.0, CalibrateCommand.modelNameThreshold(tied, 0.9), "90 %: all 20 (100 %) is nearer than 4 (20 %)");
   }
 
   @Test
