@@ -150,6 +150,9 @@ public final class EvalCommand implements Callable<Integer> {
       if (configPrices == null) {
         return 2;
       }
+      if (configPrices.isEmpty()) {
+        configPrices = null; // two upstreams without prices: the two-model evaluation of strong and weak
+      }
     }
     if (bench == null || strong == null || weak == null || routers.isEmpty()) {
       System.err.println("eval needs --bench, --strong, --weak and --router, or --bench, --router and --config for the"
@@ -231,16 +234,26 @@ public final class EvalCommand implements Callable<Integer> {
    * ladder order), each as the outcome id {@code label} writes it under ({@link
    * LabelCommand#outcomeIds}: what serve places it on), and {@code --rule} from its
    * {@code routing.ladder_rule} unless given; returns their prices by that id, or null (said) when an
-   * upstream has none or two share an id.
+   * upstream of a ladder has none or two share an id, or none (empty) for two upstreams not both
+   * priced, whose --strong and --weak it sets for the two-model evaluation.
    */
   private Map<String, double[]> ladderOf(Path config, Path modelsDir) {
     io.routewise.config.RoutewiseConfig cfg = io.routewise.config.ConfigLoader.offline().load(config); // no upstream called
     List<UpstreamConfig> ladder = io.routewise.routers.RouterCatalog.inLadderOrder(cfg);
     Map<String, String> ids = LabelCommand.outcomeIds(cfg, modelsDir, ladder, false);
     Map<String, double[]> out = new java.util.LinkedHashMap<>();
+    if (ladder.size() == 2 && ladder.stream().anyMatch(u -> u.price() == null)) {
+      // the shipped config's case: APGR and CPT of strong against weak, as label writes their ids
+      strong = ids.get("strong");
+      weak = ids.get("weak");
+      System.err.println(config + ": two upstreams, not both priced: strong as " + strong + " against weak as " + weak
+          + " (APGR, CPT; prices would give the cost-quality curve)");
+      return out;
+    }
     for (UpstreamConfig u : ladder) {
       if (u.price() == null) {
-        System.err.println(config + ": upstreams." + u.name() + " has no price; eval --config needs every upstream priced");
+        System.err.println(config + ": upstreams." + u.name() + " has no price; eval --config needs every upstream of a "
+            + "ladder of three or more priced");
         return null;
       }
       if (out.put(ids.get(u.name()), new double[] {u.price().input(), u.price().output()}) != null) {

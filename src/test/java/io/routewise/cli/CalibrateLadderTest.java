@@ -316,6 +316,20 @@ class CalibrateLadderTest {
         tmp.toString(), "--router", "length", "--bench", PROMPTS.toString(), "--quiet"));
     assertEquals(2, unpriced.code(), unpriced.err());
     assertTrue(unpriced.err().contains("upstreams.mid has no price"), unpriced.err());
+    // two upstreams without prices, as the shipped config: the two-model table (the README's line failed on it)
+    Path two = write("two.yaml", """
+        upstreams:
+          strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
+          weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
+        routers: {length: {}}
+        """);
+    LearnedRoutersEndToEndTest.Run twoWay = run(List.of("eval", "--config", two.toString(), "--models-dir",
+        tmp.toString(), "--router", "length", "--bench", PROMPTS.toString(), "--quiet"));
+    assertEquals(0, twoWay.code(), twoWay.err());
+    assertTrue(twoWay.err().contains("strong as strong-model against weak as weak-model"), twoWay.err());
+    LearnedRoutersEndToEndTest.Run named = run(List.of("eval", "--router", "length", "--bench", PROMPTS.toString(),
+        "--strong", "strong-model", "--weak", "weak-model", "--quiet"));
+    assertEquals(named.out(), twoWay.out(), "the same table as --strong/--weak");
   }
 
   private Path write(String name, String text) throws Exception {
