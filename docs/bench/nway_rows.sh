@@ -22,7 +22,7 @@ with open(f"{w}/heldout.jsonl", "w", encoding="utf-8") as held:
 PY
 TRAIN=""; DATA=""
 for f in $FILES; do TRAIN="$TRAIN $W/train-$f.jsonl"; DATA="$DATA --data $W/train-$f.jsonl"; done
-$J distill --out "$W/tables/static-rows" --align $TRAIN --quiet
+$J distill --out "$W/tables/static-rows" --align $TRAIN --force --quiet
 $J train mf --force $DATA --embedding-model static-rows --models-dir "$W/tables" --out "$W/mf" --quiet
 F="--strong claude-3-5-sonnet-20241022 --weak gemini-1.5-flash --models gpt-4o-2024-08-06,mistral-large-2,gpt-4o-mini-2024-07-18"
 T="--strong gpt-4o-2024-05-13 --weak gemma-2-9b-it --models llama-3.1-70b-instruct,qwen2.5-7b-instruct,llama-3.1-8b-instruct"

@@ -79,6 +79,9 @@ public final class DistillCommand implements Callable<Integer> {
   @Option(names = "--threads", defaultValue = "2", description = "Threads for the alignment (same bytes for any; default ${DEFAULT-VALUE}).")
   int threads;
 
+  @Option(names = "--force", description = "Replace the table already at --out (routers trained on it then refuse to load).")
+  boolean force;
+
   @Option(names = "--quiet", description = "No progress bar.")
   boolean quiet;
 
@@ -138,6 +141,11 @@ public final class DistillCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (java.nio.file.Files.isRegularFile(out.resolve("manifest.json")) && !force) {
+      // a router trained on it holds its digest and refuses another table: the table it needs would be gone
+      throw new IllegalArgumentException("--out " + out + " holds a table already (routers trained on it need it as it "
+          + "is): add --force to replace it, or write the new one elsewhere");
+    }
     EmbeddingModel m = EmbeddingModel.byId(model).orElseThrow(() -> new IllegalArgumentException(
         "unknown --model " + model + " (known: " + EmbeddingModel.ids() + ")"));
     Weighting w;
