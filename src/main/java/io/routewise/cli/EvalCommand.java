@@ -165,7 +165,13 @@ public final class EvalCommand implements Callable<Integer> {
     }
     List<PromptRecord> all = PromptFiles.read(bench);
     if (ids != null) {
-      java.util.regex.Pattern keep = java.util.regex.Pattern.compile(ids);
+      java.util.regex.Pattern keep;
+      try {
+        keep = java.util.regex.Pattern.compile(ids);
+      } catch (java.util.regex.PatternSyntaxException e) {
+        System.err.println("--ids '" + ids + "' is not a regular expression: " + e.getDescription());
+        return 2;
+      }
       all = all.stream().filter(r -> keep.matcher(r.id()).matches()).toList();
       if (all.isEmpty()) {
         System.err.println(bench + ": no prompt id matches " + ids);

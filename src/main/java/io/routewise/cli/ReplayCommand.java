@@ -144,14 +144,19 @@ public final class ReplayCommand implements Callable<Integer> {
       }
     }
     for (TargetReplay.Phase p : summary) {
+      String fixed = String.format(Locale.ROOT, "fixed α: %.3f..%.3f (max deviation %.1f points)", p.fixedMin(),
+          p.fixedMax(), 100 * Math.max(Math.abs(p.fixedMin() - share), Math.abs(p.fixedMax() - share)));
+      if (Double.isNaN(p.settleSeconds())) { // never within the tolerance to the phase's end
+        System.out.printf(Locale.ROOT, "phase %d (%s): %d windows; the controller's never stay within ±%.0f points "
+            + "to the phase's end (a longer phase, or a lower --window-s, gives it room to settle); %s%n",
+            p.phase() + 1, phases.get(p.phase()).getFileName(), p.windows(), 100 * tolerance, fixed);
+        continue;
+      }
       System.out.printf(Locale.ROOT, "phase %d (%s): %d windows; the controller's are within ±%.0f points from the one "
               + "starting %s s after the phase began (ending %s s after; %d windows), max deviation then %.1f points; "
-              + "fixed α: %.3f..%.3f (max deviation %.1f points)%n",
-          p.phase() + 1, phases.get(p.phase()).getFileName(), p.windows(), 100 * tolerance,
-          Double.isNaN(p.settleSeconds()) ? "never" : fmt(p.settleSeconds()),
-          Double.isNaN(p.settleSeconds()) ? "never" : fmt(p.settleSeconds() + windowSeconds), p.windowsAfterSettling(),
-          100 * p.maxDeviation(), p.fixedMin(), p.fixedMax(),
-          100 * Math.max(Math.abs(p.fixedMin() - share), Math.abs(p.fixedMax() - share)));
+              + "%s%n",
+          p.phase() + 1, phases.get(p.phase()).getFileName(), p.windows(), 100 * tolerance, fmt(p.settleSeconds()),
+          fmt(p.settleSeconds() + windowSeconds), p.windowsAfterSettling(), 100 * p.maxDeviation(), fixed);
     }
     if (plot != null) {
       Path written = TargetReplay.plot(result, TargetReplay.trailing(result, slice), String.format(Locale.ROOT,
@@ -162,7 +167,9 @@ public final class ReplayCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** Seconds as a person writes them: 22.1, not 22.099999999999994. */
   private static String fmt(double d) {
-    return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
+    return java.math.BigDecimal.valueOf(d).setScale(3, java.math.RoundingMode.HALF_UP).stripTrailingZeros()
+        .toPlainString();
   }
 }

@@ -2,6 +2,7 @@ package io.routewise.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -51,6 +52,21 @@ class ReplayCommandTest {
     assertTrue(Double.parseDouble(m.group(3)) > 0.35, "the fixed α drifted more than 10 points: " + m.group(3));
     byte[] head = Arrays.copyOf(Files.readAllBytes(png), 4);
     assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, head);
+  }
+
+  /** Phases about a window long: the controller has no room to settle, said so (it printed "never s" and "NaN points"). */
+  @Test
+  void aControllerThatNeverSettlesIsSaidInWords(@TempDir Path tmp) throws Exception {
+    Path shortOnes = prompts(tmp, "short", 1_300, 20, 600, 1);
+    Path longOnes = prompts(tmp, "long", 1_300, 300, 3_000, 2);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int rc = BertCommandsTest.run(new PrintStream(out, true, StandardCharsets.UTF_8), "replay", "--router", "length",
+        "--phase", shortOnes.toString(), longOnes.toString(), "--strong-share", "0.3", "--rate", "20",
+        "--window-s", "60", "--quiet");
+    String text = out.toString(StandardCharsets.UTF_8);
+    assertEquals(0, rc, text);
+    assertTrue(text.contains("never stay within ±3 points to the phase's end"), text);
+    assertFalse(text.contains("NaN") || text.contains("never s after"), text);
   }
 
   @Test
