@@ -582,8 +582,10 @@ public final class TrainCommand implements Runnable {
    */
   static void reportHeldOut(ObjectNode held, TrainingSet set, Path out, String router) {
     System.out.println("wrote " + out + "; held-out: " + held);
-    if (!set.heldOut().isEmpty() && held.path("pair_prompts").asInt() < 10) {
-      System.out.println("held-out: too few prompts with two models' outcomes to measure (" + held.path("pair_prompts")
+    // bert's figures sit one level down, per reading of its labels
+    com.fasterxml.jackson.databind.JsonNode pairs = held.findValue("pair_prompts");
+    if (!set.heldOut().isEmpty() && pairs != null && pairs.asInt() < 10) {
+      System.out.println("held-out: too few prompts with two models' outcomes to measure (" + pairs.asInt()
           + "); measure on prompts of your own kept out of training: eval --config <the config serving it> --router "
           + router + "=" + out + " --bench <them> (README: Score, evaluate, label, train)");
     }
