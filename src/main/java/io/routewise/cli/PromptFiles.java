@@ -120,15 +120,58 @@ final class PromptFiles {
       OnFailure onFailure) throws Exception {
     double[] out = new double[prompts.size()];
     try (ProgressBar pb = io.routewise.data.TrainingSet.progressBar("score " + label, prompts.size(), progress)) {
-      for (int i = 0; i < out.length; i++) {
-        try {
-          out[i] = router.strongWinRate(Prompt.of(prompts.get(i).prompt()));
-        } catch (io.routewise.routing.RouterException e) {
-          out[i] = onFailure.score(i, e);
+      int parallel = parallelism(router);
+      if (parallel <= 1) {
+        for (int i = 0; i < out.length; i++) {
+          out[i] = scoreOne(router, prompts.get(i), i, onFailure);
+          pb.step();
         }
-        pb.step();
+        return out;
+      }
+      // a judge over HTTP: its calls overlap, as serve's do, instead of one round trip after another
+      java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(parallel);
+      List<java.util.concurrent.Future<?>> calls = new java.util.ArrayList<>();
+      try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+        for (int i = 0; i < out.length; i++) {
+          int q = i;
+          slots.acquire();
+          calls.add(threads.submit(() -> {
+            try {
+              out[q] = scoreOne(router, prompts.get(q), q, onFailure);
+            } finally {
+              slots.release();
+              pb.step();
+            }
+            return null;
+          }));
+        }
+        for (var call : calls) {
+          try {
+            call.get();
+          } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof Exception cause ? cause : e;
+          }
+        }
       }
     }
     return out;
+  }
+
+  /** Judge calls at once when scoring a file: the judge's own max_concurrency, at most this many. */
+  static final int JUDGE_CALLS_AT_ONCE = 8;
+
+  private static int parallelism(Router router) {
+    return router instanceof io.routewise.routers.causal.CausalLlmRouter judge
+        ? Math.min(JUDGE_CALLS_AT_ONCE, judge.settings().maxConcurrency()) : 1;
+  }
+
+  private static double scoreOne(Router router, PromptRecord prompt, int i, OnFailure onFailure) throws Exception {
+    try {
+      return router.strongWinRate(Prompt.of(prompt.prompt()));
+    } catch (io.routewise.routing.RouterException e) {
+      synchronized (onFailure) { // counted from several threads when a judge's calls overlap
+        return onFailure.score(i, e);
+      }
+    }
   }
 }

@@ -1,0 +1,80 @@
+package io.routewise.routers.causal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import io.routewise.routers.causal.JudgeResponses.Tok;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * score (and calibrate, eval, replay) with causal_llm: the judge's calls overlap, as serve's do; one
+ * after another, 700 prompts at half a second each took six minutes (CLI trial).
+ */
+class JudgeCallsOverlapTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void aFilesPromptsAreJudgedSeveralAtOnceAndWrittenInOrder() throws Exception {
+    AtomicInteger inFlight = new AtomicInteger();
+    AtomicInteger most = new AtomicInteger();
+    CountDownLatch four = new CountDownLatch(4);
+    HttpServer judge = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+    judge.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+    judge.createContext("/v1/chat/completions", ex -> {
+      String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+      most.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+      four.countDown();
+      try {
+        four.await(5, TimeUnit.SECONDS); // held until four are in flight together (never, one at a time)
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      String rating = body.contains("prompt 3") ? "1" : "5";
+      byte[] answer = JudgeResponses.withLogprobs(List.of(Tok.of("[[" + rating + "]]"))).getBytes(StandardCharsets.UTF_8);
+      inFlight.decrementAndGet();
+      ex.getResponseHeaders().add("Content-Type", "application/json");
+      ex.sendResponseHeaders(200, answer.length);
+      ex.getResponseBody().write(answer);
+      ex.close();
+    });
+    judge.start();
+    try {
+      Path config = tmp.resolve("config.yaml");
+      Files.writeString(config, """
+          upstreams:
+            strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
+            weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
+          routers: {causal_llm: {base_url: "http://127.0.0.1:%d/v1", model: judge, timeout_ms: 10000}}
+          """.formatted(judge.getAddress().getPort()));
+      StringBuilder prompts = new StringBuilder();
+      for (int i = 0; i < 12; i++) {
+        prompts.append("{\"id\": \"p").append(i).append("\", \"prompt\": \"prompt ").append(i).append("\"}\n");
+      }
+      Path input = Files.writeString(tmp.resolve("prompts.jsonl"), prompts);
+      Path output = tmp.resolve("scores.jsonl");
+      int code = new CommandLine(new io.routewise.Main()).execute("score", "--router", "causal_llm", "--config",
+          config.toString(), "--input", input.toString(), "--output", output.toString(), "--quiet");
+      assertEquals(0, code);
+      assertTrue(most.get() >= 4, "judge calls at once: " + most.get());
+      List<String> lines = Files.readAllLines(output);
+      assertEquals(12, lines.size());
+      for (int i = 0; i < 12; i++) {
+        assertTrue(lines.get(i).startsWith("{\"id\":\"p" + i + "\",\"score\":" + (i == 3 ? "1.0" : "0.0")), lines.get(i));
+      }
+    } finally {
+      judge.stop(0);
+    }
+  }
+}
