@@ -137,7 +137,7 @@ final class EvalProtocol {
       standCols.add(c);
       standIns.add(s);
     }
-    for (int f = 0; f < folds; f++) {
+    for (int f = 0; f < (standFolds.isEmpty() ? 0 : folds); f++) { // no stand-in: nothing to fold
       Set<Integer> held = new HashSet<>();
       List<List<Integer>> foldRows = new ArrayList<>();
       for (List<Integer> idx : standFolds) {

@@ -170,8 +170,10 @@ public final class LatencyCommand implements Callable<Integer> {
     return out;
   }
 
-  private double throughput(Router r, List<String> prompts) throws InterruptedException {
+  private double throughput(Router r, List<String> prompts) throws Exception {
     java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicReference<io.routewise.routing.RouterException> failed =
+        new java.util.concurrent.atomic.AtomicReference<>();
     int total = prompts.size() * Math.max(1, rounds);
     List<Thread> threads = new ArrayList<>();
     long t0 = System.nanoTime();
@@ -180,6 +182,10 @@ public final class LatencyCommand implements Callable<Integer> {
         for (int i = next.getAndIncrement(); i < total; i = next.getAndIncrement()) {
           try {
             r.strongWinRate(Prompt.of(prompts.get(i % prompts.size())));
+          } catch (io.routewise.routing.RouterException e) {
+            failed.compareAndSet(null, e);
+            next.set(total); // the others stop at their next prompt
+            return;
           } catch (Exception e) {
             throw new IllegalStateException(e);
           }
@@ -188,6 +194,9 @@ public final class LatencyCommand implements Callable<Integer> {
     }
     for (Thread t : threads) {
       t.join();
+    }
+    if (failed.get() != null) {
+      throw failed.get();
     }
     return total / ((System.nanoTime() - t0) / 1e9);
   }

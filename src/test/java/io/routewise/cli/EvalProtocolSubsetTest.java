@@ -38,4 +38,22 @@ class EvalProtocolSubsetTest {
     assertTrue(r.err().contains("note: GSM8K: dcrouter gsm8k left out: 0 prompt(s) with outcomes of"), r.err());
     assertTrue(r.out().contains("MMLU: mmlu-gold (3-fold)") && !r.out().contains("GSM8K"), r.out());
   }
+
+  /** No stand-in at all (one source that is none): the K fold trainings had nothing to hold out or score. */
+  @Test
+  void withoutAnyStandInNoFoldIsTrained() throws Exception {
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < 24; i++) {
+      rows.append("{\"id\": \"crux/").append(i).append("\", \"source\": \"zeroeval-crux\", \"prompt\": \"a question ")
+          .append(i).append("\", \"outcomes\": {\"gpt-4o-2024-05-13\": ").append(i % 3 == 0 ? 0 : 1)
+          .append(", \"llama-3.1-8b-instruct\": ").append(i % 4 == 0 ? 1 : 0).append("}}\n");
+    }
+    Path data = tmp.resolve("crux.jsonl");
+    Files.writeString(data, rows);
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(),
+        "--folds", "3", "--quiet"));
+    assertEquals(0, r.code(), r.err());
+    assertEquals(0, r.err().lines().filter(l -> l.contains("(fold ")).count(), r.err());
+    assertTrue(r.out().contains("zeroeval-crux (source held out)"), r.out());
+  }
 }

@@ -77,4 +77,57 @@ class JudgeCallsOverlapTest {
       judge.stop(0);
     }
   }
+
+  /**
+   * latency --concurrency with a judge that takes one call at a time (max_concurrency 1): the
+   * overloaded calls killed worker threads with stack traces and were counted as decisions/s.
+   */
+  @Test
+  void latencyDoesNotTimeAJudgesFailuresUnderConcurrency() throws Exception {
+    HttpServer judge = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+    judge.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+    judge.createContext("/v1/chat/completions", ex -> {
+      ex.getRequestBody().readAllBytes();
+      try {
+        Thread.sleep(300);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      byte[] answer = JudgeResponses.withLogprobs(List.of(Tok.of("[[5]]"))).getBytes(StandardCharsets.UTF_8);
+      ex.getResponseHeaders().add("Content-Type", "application/json");
+      ex.sendResponseHeaders(200, answer.length);
+      ex.getResponseBody().write(answer);
+      ex.close();
+    });
+    judge.start();
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream oldOut = System.out;
+    java.io.PrintStream oldErr = System.err;
+    try {
+      Path config = tmp.resolve("config.yaml");
+      Files.writeString(config, """
+          upstreams:
+            strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
+            weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
+          routers: {causal_llm: {base_url: "http://127.0.0.1:%d/v1", model: judge, timeout_ms: 500, max_concurrency: 1}}
+          """.formatted(judge.getAddress().getPort()));
+      Path input = Files.writeString(tmp.resolve("prompts.jsonl"), "{\"id\": \"a\", \"prompt\": \"one\"}\n"
+          + "{\"id\": \"b\", \"prompt\": \"two\"}\n{\"id\": \"c\", \"prompt\": \"three\"}\n");
+      System.setOut(new java.io.PrintStream(out, true, StandardCharsets.UTF_8));
+      System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+      int code = new CommandLine(new io.routewise.Main()).execute("latency", "--router", "causal_llm", "--config",
+          config.toString(), "--input", input.toString(), "--warmup", "0", "--concurrency", "4");
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+      String e = err.toString(StandardCharsets.UTF_8);
+      assertEquals(2, code, e);
+      assertTrue(e.contains("causal_llm: failed on a prompt ("), e);
+      assertTrue(!e.contains("\tat ") && !out.toString(StandardCharsets.UTF_8).contains("decisions/s"), e);
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+      judge.stop(0);
+    }
+  }
 }
