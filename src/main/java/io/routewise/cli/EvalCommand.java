@@ -252,6 +252,10 @@ public final class EvalCommand implements Callable<Integer> {
       // the shipped config's case: APGR and CPT of strong against weak, as label writes their ids
       strong = ids.get("strong");
       weak = ids.get("weak");
+      if (strong.equals(weak)) {
+        System.err.println(config + ": strong and weak both stand for '" + strong + "'; set router_model on one");
+        return null;
+      }
       System.err.println(config + ": two upstreams, not both priced: strong as " + strong + " against weak as " + weak
           + " (APGR, CPT; prices would give the cost-quality curve)");
       return out;

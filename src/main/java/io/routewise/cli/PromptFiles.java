@@ -59,6 +59,7 @@ final class PromptFiles {
     private final Object input;
     private final String router;
     private int count;
+    private int firstPrompt = Integer.MAX_VALUE;
     private String first;
 
     Failures(Object input, String router) {
@@ -67,7 +68,9 @@ final class PromptFiles {
     }
 
     void add(int prompt, io.routewise.routing.RouterException e) {
-      if (count++ == 0) {
+      count++;
+      if (prompt < firstPrompt) { // the lowest, whichever failed first when a judge's calls overlap
+        firstPrompt = prompt;
         first = "prompt " + (prompt + 1) + ": " + e.kind() + ": " + e.getMessage();
       }
     }
