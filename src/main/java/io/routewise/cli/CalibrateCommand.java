@@ -140,21 +140,21 @@ public final class CalibrateCommand implements Callable<Integer> {
     int k = ladder.size();
     double[][] acceptance = new double[n][];
     PromptFiles.Failures failures = new PromptFiles.Failures(input, router);
-    try (Router r = setup.load(router, RouterCatalog.inLadderOrder(config));
-        var pb = io.routewise.data.TrainingSet.progressBar("score " + router, n, !quiet)) {
+    try (Router r = setup.load(router, RouterCatalog.inLadderOrder(config))) {
       LadderRule rule = LadderRule.forRouter(ladder, config.routing().ladderRule(), r); // as serve gives it this router
       kind = rule.kind();
-      for (int p = 0; p < n; p++) {
+      PromptFiles.each(r, "score " + router, n, !quiet, p -> {
         try {
           acceptance[p] = rule.acceptance(RoutingService.checked(r.topWinRates(Prompt.of(prompts.get(p).prompt()),
               ladder), ladder));
         } catch (RouterException e) {
-          failures.add(p, e);
+          synchronized (failures) {
+            failures.add(p, e);
+          }
           acceptance[p] = new double[k]; // as serve routes it: the top at every α (no rung below ever takes over)
           Arrays.fill(acceptance[p], 1, k, 2.0);
         }
-        pb.step();
-      }
+      });
     }
     if (!failures.report(n, "counted as serve routes them, to " + ladder.top().upstream())) {
       return 2;

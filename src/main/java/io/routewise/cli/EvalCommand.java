@@ -422,21 +422,20 @@ public final class EvalCommand implements Callable<Integer> {
           double[][] rates = new double[n][];
           double[][] raw = new double[n][];
           PromptFiles.Failures failures = new PromptFiles.Failures(bench, spec);
-          try (var pb = io.routewise.data.TrainingSet.progressBar("score " + spec, n, !quiet)) {
-            for (int p = 0; p < n; p++) {
-              try {
-                raw[p] = router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder);
-                rates[p] = ladderRule.acceptance(raw[p]);
-              } catch (io.routewise.routing.RouterException e) {
+          PromptFiles.each(router, "score " + spec, n, !quiet, p -> {
+            try {
+              raw[p] = router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder);
+              rates[p] = ladderRule.acceptance(raw[p]);
+            } catch (io.routewise.routing.RouterException e) {
+              synchronized (failures) {
                 failures.add(p, e);
-                raw[p] = new double[ladder.size()]; // as serve routes it: the top at every α
-                java.util.Arrays.fill(raw[p], 1, raw[p].length, 1.0);
-                rates[p] = new double[ladder.size()]; // no rung below ever takes over (as calibrate has it)
-                java.util.Arrays.fill(rates[p], 1, rates[p].length, 2.0);
               }
-              pb.step();
+              raw[p] = new double[ladder.size()]; // as serve routes it: the top at every α
+              java.util.Arrays.fill(raw[p], 1, raw[p].length, 1.0);
+              rates[p] = new double[ladder.size()]; // no rung below ever takes over (as calibrate has it)
+              java.util.Arrays.fill(rates[p], 1, rates[p].length, 2.0);
             }
-          }
+          });
           if (!failures.report(n, "counted as serve routes them, to " + ladder.top().upstream())) {
             return 2;
           }

@@ -122,25 +122,48 @@ final class PromptFiles {
   static double[] score(Router router, String label, List<PromptRecord> prompts, boolean progress,
       OnFailure onFailure) throws Exception {
     double[] out = new double[prompts.size()];
-    try (ProgressBar pb = io.routewise.data.TrainingSet.progressBar("score " + label, prompts.size(), progress)) {
+    each(router, "score " + label, prompts.size(), progress, i -> {
+      try {
+        out[i] = router.strongWinRate(Prompt.of(prompts.get(i).prompt()));
+      } catch (io.routewise.routing.RouterException e) {
+        synchronized (onFailure) { // counted from several threads when a judge's calls overlap
+          out[i] = onFailure.score(i, e);
+        }
+      }
+    });
+    return out;
+  }
+
+  /** One prompt's work, by its index. */
+  @FunctionalInterface
+  interface PerPrompt {
+    void run(int prompt) throws Exception;
+  }
+
+  /**
+   * Runs {@code work} for prompts 0 to n - 1 with a progress bar: one after another, or, for a judge
+   * over HTTP, several at once as serve's calls overlap (a round trip after another took minutes for a
+   * few hundred prompts); {@code work} writes its own index's slot, so results stay in order.
+   */
+  static void each(Router router, String label, int n, boolean progress, PerPrompt work) throws Exception {
+    try (ProgressBar pb = io.routewise.data.TrainingSet.progressBar(label, n, progress)) {
       int parallel = parallelism(router);
       if (parallel <= 1) {
-        for (int i = 0; i < out.length; i++) {
-          out[i] = scoreOne(router, prompts.get(i), i, onFailure);
+        for (int i = 0; i < n; i++) {
+          work.run(i);
           pb.step();
         }
-        return out;
+        return;
       }
-      // a judge over HTTP: its calls overlap, as serve's do, instead of one round trip after another
       java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(parallel);
       List<java.util.concurrent.Future<?>> calls = new java.util.ArrayList<>();
       try (var threads = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
-        for (int i = 0; i < out.length; i++) {
+        for (int i = 0; i < n; i++) {
           int q = i;
           slots.acquire();
           calls.add(threads.submit(() -> {
             try {
-              out[q] = scoreOne(router, prompts.get(q), q, onFailure);
+              work.run(q);
             } finally {
               slots.release();
               pb.step();
@@ -157,7 +180,6 @@ final class PromptFiles {
         }
       }
     }
-    return out;
   }
 
   /** Judge calls at once when scoring a file: the judge's own max_concurrency, at most this many. */
@@ -166,15 +188,5 @@ final class PromptFiles {
   private static int parallelism(Router router) {
     return router instanceof io.routewise.routers.causal.CausalLlmRouter judge
         ? Math.min(JUDGE_CALLS_AT_ONCE, judge.settings().maxConcurrency()) : 1;
-  }
-
-  private static double scoreOne(Router router, PromptRecord prompt, int i, OnFailure onFailure) throws Exception {
-    try {
-      return router.strongWinRate(Prompt.of(prompt.prompt()));
-    } catch (io.routewise.routing.RouterException e) {
-      synchronized (onFailure) { // counted from several threads when a judge's calls overlap
-        return onFailure.score(i, e);
-      }
-    }
   }
 }

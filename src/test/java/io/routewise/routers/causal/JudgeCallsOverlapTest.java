@@ -25,10 +25,9 @@ class JudgeCallsOverlapTest {
   @TempDir
   Path tmp;
 
-  @Test
-  void aFilesPromptsAreJudgedSeveralAtOnceAndWrittenInOrder() throws Exception {
+  /** A judge that holds each call until four are in flight together (never, one at a time); rates "prompt 3" 1, the rest 5. */
+  private static HttpServer latchedJudge(AtomicInteger most) throws java.io.IOException {
     AtomicInteger inFlight = new AtomicInteger();
-    AtomicInteger most = new AtomicInteger();
     CountDownLatch four = new CountDownLatch(4);
     HttpServer judge = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
     judge.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
@@ -37,7 +36,7 @@ class JudgeCallsOverlapTest {
       most.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
       four.countDown();
       try {
-        four.await(5, TimeUnit.SECONDS); // held until four are in flight together (never, one at a time)
+        four.await(5, TimeUnit.SECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
@@ -50,22 +49,33 @@ class JudgeCallsOverlapTest {
       ex.close();
     });
     judge.start();
+    return judge;
+  }
+
+  private Path prompts() throws java.io.IOException {
+    StringBuilder prompts = new StringBuilder();
+    for (int i = 0; i < 12; i++) {
+      prompts.append("{\"id\": \"p").append(i).append("\", \"prompt\": \"prompt ").append(i).append("\"}\n");
+    }
+    return Files.writeString(tmp.resolve("prompts.jsonl"), prompts);
+  }
+
+  private static String upstream(String name, String model, String price) {
+    return "  " + name + ": {base_url: \"http://127.0.0.1:9/v1\", api_key: none, model: " + model + price + "}\n";
+  }
+
+  @Test
+  void aFilesPromptsAreJudgedSeveralAtOnceAndWrittenInOrder() throws Exception {
+    AtomicInteger most = new AtomicInteger();
+    HttpServer judge = latchedJudge(most);
     try {
       Path config = tmp.resolve("config.yaml");
-      Files.writeString(config, """
-          upstreams:
-            strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
-            weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
-          routers: {causal_llm: {base_url: "http://127.0.0.1:%d/v1", model: judge, timeout_ms: 10000}}
-          """.formatted(judge.getAddress().getPort()));
-      StringBuilder prompts = new StringBuilder();
-      for (int i = 0; i < 12; i++) {
-        prompts.append("{\"id\": \"p").append(i).append("\", \"prompt\": \"prompt ").append(i).append("\"}\n");
-      }
-      Path input = Files.writeString(tmp.resolve("prompts.jsonl"), prompts);
+      Files.writeString(config, "upstreams:\n" + upstream("strong", "strong-model", "") + upstream("weak", "weak-model", "")
+          + "routers: {causal_llm: {base_url: \"http://127.0.0.1:" + judge.getAddress().getPort()
+          + "/v1\", model: judge, timeout_ms: 10000}}\n");
       Path output = tmp.resolve("scores.jsonl");
       int code = new CommandLine(new io.routewise.Main()).execute("score", "--router", "causal_llm", "--config",
-          config.toString(), "--input", input.toString(), "--output", output.toString(), "--quiet");
+          config.toString(), "--input", prompts().toString(), "--output", output.toString(), "--quiet");
       assertEquals(0, code);
       assertTrue(most.get() >= 4, "judge calls at once: " + most.get());
       List<String> lines = Files.readAllLines(output);
@@ -74,6 +84,35 @@ class JudgeCallsOverlapTest {
         assertTrue(lines.get(i).startsWith("{\"id\":\"p" + i + "\",\"score\":" + (i == 3 ? "1.0" : "0.0")), lines.get(i));
       }
     } finally {
+      judge.stop(0);
+    }
+  }
+
+  @Test
+  void aLaddersCalibrationJudgesSeveralAtOnceToo() throws Exception {
+    AtomicInteger most = new AtomicInteger();
+    HttpServer judge = latchedJudge(most);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream oldOut = System.out;
+    try {
+      Path config = tmp.resolve("ladder.yaml");
+      Files.writeString(config, "upstreams:\n" + upstream("strong", "strong-model", ", price: {input: 10, output: 30}")
+          + upstream("mid", "mid-model", ", price: {input: 1, output: 3}")
+          + upstream("weak", "weak-model", ", price: {input: 0.1, output: 0.3}")
+          + "routers: {causal_llm: {base_url: \"http://127.0.0.1:" + judge.getAddress().getPort()
+          + "/v1\", model: judge, timeout_ms: 10000}}\n");
+      System.setOut(new java.io.PrintStream(out, true, StandardCharsets.UTF_8));
+      int code = new CommandLine(new io.routewise.Main()).execute("calibrate", "--router", "causal_llm", "--config",
+          config.toString(), "--input", prompts().toString(), "--quiet");
+      System.setOut(oldOut);
+      assertEquals(0, code, out.toString(StandardCharsets.UTF_8));
+      assertTrue(most.get() >= 4, "judge calls at once: " + most.get());
+      // at α = 1 only prompt 3 (rated 1: the top wins for certain) stays on the top
+      String last = out.toString(StandardCharsets.UTF_8).lines().filter(l -> l.trim().startsWith("1 ")).findFirst()
+          .orElseThrow();
+      assertTrue(last.matches("\\s*1\\s+8\\.3%.*"), last);
+    } finally {
+      System.setOut(oldOut);
       judge.stop(0);
     }
   }
