@@ -5,7 +5,6 @@ import io.routewise.data.PromptRecord;
 import io.routewise.routers.RouterCatalog;
 import io.routewise.routing.Ladder;
 import io.routewise.routing.LadderRule;
-import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
 import io.routewise.routing.RouterException;
 import io.routewise.routing.RoutingService;
@@ -145,7 +144,7 @@ public final class CalibrateCommand implements Callable<Integer> {
       kind = rule.kind();
       PromptFiles.each(r, "score " + router, n, !quiet, p -> {
         try {
-          acceptance[p] = rule.acceptance(RoutingService.checked(r.topWinRates(Prompt.of(prompts.get(p).prompt()),
+          acceptance[p] = rule.acceptance(RoutingService.checked(r.topWinRates(PromptFiles.scorable(prompts.get(p)),
               ladder), ladder));
         } catch (RouterException e) {
           synchronized (failures) {

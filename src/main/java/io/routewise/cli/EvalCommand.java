@@ -9,7 +9,6 @@ import io.routewise.eval.Prices;
 import io.routewise.eval.QualityCurve;
 import io.routewise.routing.Ladder;
 import io.routewise.routing.LadderRule;
-import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
 import io.routewise.routing.ThresholdRule;
 import java.io.BufferedWriter;
@@ -424,7 +423,7 @@ public final class EvalCommand implements Callable<Integer> {
           PromptFiles.Failures failures = new PromptFiles.Failures(bench, spec);
           PromptFiles.each(router, "score " + spec, n, !quiet, p -> {
             try {
-              raw[p] = router.topWinRates(Prompt.of(rows.get(p).prompt()), ladder);
+              raw[p] = router.topWinRates(PromptFiles.scorable(rows.get(p)), ladder);
               rates[p] = ladderRule.acceptance(raw[p]);
             } catch (io.routewise.routing.RouterException e) {
               synchronized (failures) {

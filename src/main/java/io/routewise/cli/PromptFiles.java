@@ -124,7 +124,7 @@ final class PromptFiles {
     double[] out = new double[prompts.size()];
     each(router, "score " + label, prompts.size(), progress, i -> {
       try {
-        out[i] = router.strongWinRate(Prompt.of(prompts.get(i).prompt()));
+        out[i] = router.strongWinRate(scorable(prompts.get(i)));
       } catch (io.routewise.routing.RouterException e) {
         synchronized (onFailure) { // counted from several threads when a judge's calls overlap
           out[i] = onFailure.score(i, e);
@@ -132,6 +132,18 @@ final class PromptFiles {
       }
     });
     return out;
+  }
+
+  /**
+   * The prompt a router is asked about, as serve asks it: one without text ({@link Prompt#hasText})
+   * is not scored but fails as {@code no_text}, which the commands count as serve routes it.
+   */
+  static Prompt scorable(PromptRecord record) throws io.routewise.routing.RouterException {
+    Prompt p = Prompt.of(record.prompt());
+    if (!p.hasText()) {
+      throw Prompt.noText();
+    }
+    return p;
   }
 
   /** One prompt's work, by its index. */

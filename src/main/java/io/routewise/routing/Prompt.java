@@ -14,4 +14,29 @@ public record Prompt(String text) {
   public static Prompt of(String text) {
     return new Prompt(text);
   }
+
+  /**
+   * Whether there is text to score: a character that is not white space (no-break spaces included),
+   * a control character or an invisible format character (zero-width space, BOM). A request without
+   * any (an image, audio, a system-only request) goes to the top, never scored: a router would read
+   * it as a sure win for the cheapest upstream. serve and the commands that count prompts as serve
+   * routes them ask this one question.
+   */
+  public boolean hasText() {
+    for (int i = 0; i < text.length(); ) {
+      int c = text.codePointAt(i);
+      int type = Character.getType(c);
+      if (!Character.isWhitespace(c) && type != Character.SPACE_SEPARATOR && type != Character.CONTROL
+          && type != Character.FORMAT) {
+        return true;
+      }
+      i += Character.charCount(c);
+    }
+    return false;
+  }
+
+  /** A RouterException for a prompt without {@link #hasText() text}, as serve counts it. */
+  public static RouterException noText() {
+    return new RouterException("no_text", "the request has no user text to score");
+  }
 }

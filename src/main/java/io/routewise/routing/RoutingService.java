@@ -300,10 +300,10 @@ public final class RoutingService implements AutoCloseable {
     int rung = 0;
     String failure = null;
     try {
-      if (prompt.text().isBlank()) {
+      if (!prompt.hasText()) {
         // An image, audio or system-only request: a router would read "" as a sure win for the
         // cheapest upstream, often one that cannot take it. Nothing to score: strong, as on failure.
-        throw new RouterException("no_text", "the request has no user text to score");
+        throw Prompt.noText();
       }
       if (ladder.size() > 2) {
         rates = checked(topWinRates(router, prompt, client));

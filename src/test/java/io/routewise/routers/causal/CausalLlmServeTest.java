@@ -242,6 +242,27 @@ class CausalLlmServeTest {
     assertTrue(zero.err.startsWith("--per-bucket and --rounds must be at least 1"), zero.err);
   }
 
+  /** A prompt with no text goes strong in serve unscored; calibrate scored it (mf: 0.002, so weak at any α) (fuzz trial). */
+  @Test
+  void calibrateCountsAPromptWithoutTextAsServeRoutesIt() throws Exception {
+    Path prompts = tmp.resolve("empties.jsonl");
+    Files.writeString(prompts, """
+        {"id": "a", "prompt": ""}
+        {"id": "b", "prompt": "\\u00a0 \\u200b"}
+        {"id": "c", "prompt": "What is the capital of Peru?"}
+        {"id": "d", "prompt": "Sort a list of ten numbers in Python, please"}
+        """);
+    Run r = capture("calibrate", "--router", "length", "--input", prompts.toString(), "--strong-percent", "50", "--quiet");
+    assertEquals(0, r.code, r.err);
+    assertTrue(r.err.contains("length failed on 2 of 4 prompts (first, prompt 1: no_text"), r.err);
+    assertTrue(r.out.contains("(2 of 4 prompts score >= it"), r.out);
+    Path scores = tmp.resolve("scores.jsonl");
+    Run score = capture("score", "--router", "length", "--input", prompts.toString(), "--output", scores.toString(),
+        "--quiet");
+    assertEquals(0, score.code, score.err);
+    assertTrue(JSON.readTree(Files.readAllLines(scores).get(1)).path("score").isNull());
+  }
+
   record Run(int code, String out, String err) {}
 
   private static Run capture(String... args) {
