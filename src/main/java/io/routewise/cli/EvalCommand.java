@@ -478,7 +478,7 @@ public final class EvalCommand implements Callable<Integer> {
         row.put("top_win_rates", rates[i]);
         row.put("cost_usd", cost[i]);
         row.put("outcomes", quality[i]);
-        w.write(PromptFiles.JSON.writeValueAsString(row));
+        w.write(PromptFiles.jsonLine(PromptFiles.JSON, row));
         w.newLine();
       }
     }
@@ -491,7 +491,7 @@ public final class EvalCommand implements Callable<Integer> {
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("id", rows.get(i).id());
         row.put("score", scores[i]);
-        w.write(PromptFiles.JSON.writeValueAsString(row));
+        w.write(PromptFiles.jsonLine(PromptFiles.JSON, row));
         w.newLine();
       }
     }

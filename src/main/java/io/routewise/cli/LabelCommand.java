@@ -282,7 +282,7 @@ public final class LabelCommand implements Callable<Integer> {
                 empty.incrementAndGet();
               } else {
                 synchronized (out) {
-                  out.write(JSON.writeValueAsString(line));
+                  out.write(PromptFiles.jsonLine(JSON, line));
                   out.newLine();
                   out.flush(); // a line paid for is kept, whatever happens to the run
                   building.remove(prompt.get("id").asText()); // written: not Ctrl-C's to write again
@@ -462,7 +462,7 @@ public final class LabelCommand implements Callable<Integer> {
       if (copy.path("outcomes").size() > f.before()) {
         try {
           synchronized (out) {
-            out.write(JSON.writeValueAsString(copy));
+            out.write(PromptFiles.jsonLine(JSON, copy));
             out.newLine();
             out.flush();
           }
@@ -873,7 +873,7 @@ public final class LabelCommand implements Callable<Integer> {
   private static void rewrite(Path output, java.util.Collection<ObjectNode> lines) throws IOException {
     StringBuilder content = new StringBuilder();
     for (ObjectNode line : lines) {
-      content.append(JSON.writeValueAsString(line)).append('\n');
+      content.append(PromptFiles.jsonLine(JSON, line)).append('\n');
     }
     replace(output, content.toString());
   }

@@ -18,6 +18,33 @@ final class PromptFiles {
 
   private PromptFiles() {}
 
+  /**
+   * {@code value} as one JSON line for a UTF-8 file. A lone surrogate (an id or prompt read from a
+   * JSON escape of half a surrogate pair) cannot be encoded as UTF-8: written as it came, as that escape, instead of
+   * failing the write halfway through a line.
+   */
+  static String jsonLine(ObjectMapper mapper, Object value) throws IOException {
+    String json = mapper.writeValueAsString(value);
+    StringBuilder out = null;
+    for (int i = 0; i < json.length(); i++) {
+      char c = json.charAt(i);
+      boolean lone = Character.isHighSurrogate(c)
+          ? i + 1 >= json.length() || !Character.isLowSurrogate(json.charAt(i + 1))
+          : Character.isLowSurrogate(c) && (i == 0 || !Character.isHighSurrogate(json.charAt(i - 1)));
+      if (lone && out == null) {
+        out = new StringBuilder(json.length() + 16).append(json, 0, i);
+      }
+      if (out != null) {
+        if (lone) {
+          out.append(String.format("\\u%04x", (int) c)); // only inside a string: JSON's own escape
+        } else {
+          out.append(c);
+        }
+      }
+    }
+    return out == null ? json : out.toString();
+  }
+
   static List<PromptRecord> read(Path file) throws IOException {
     List<PromptRecord> r = DatasetReader.readPrompts(file);
     if (r.isEmpty()) {

@@ -65,7 +65,7 @@ public final class ScoreCommand implements Callable<Integer> {
           if (why.containsKey(i)) {
             row.put("error", why.get(i)); // serve routes such a request to the top
           }
-          w.write(PromptFiles.JSON.writeValueAsString(row));
+          w.write(PromptFiles.jsonLine(PromptFiles.JSON, row));
           w.newLine();
         }
       }

@@ -170,7 +170,7 @@ public final class TrainCommand implements Runnable {
           row.put("id", n == 1 ? p.id() : p.id() + "#" + n).put("source", p.source()).put("category", p.category()).put("prompt", p.prompt());
           ObjectNode outcomes = row.putObject("outcomes");
           p.outcomes().forEach(outcomes::put);
-          w.write(json.writeValueAsString(row));
+          w.write(PromptFiles.jsonLine(json, row));
           w.newLine();
         }
       }

@@ -99,7 +99,7 @@ final class UnratedAnswers implements AutoCloseable {
         out.newLine();
       }
     }
-    out.write(JSON.writeValueAsString(line(id, model, upstreamModel, sha, answer)));
+    out.write(PromptFiles.jsonLine(JSON, line(id, model, upstreamModel, sha, answer)));
     out.newLine();
     out.flush();
   }
@@ -134,7 +134,7 @@ final class UnratedAnswers implements AutoCloseable {
     StringBuilder content = new StringBuilder();
     for (var e : kept.entrySet()) {
       String[] f = e.getKey().split("\u0000", 4);
-      content.append(JSON.writeValueAsString(line(f[0], f[1], f[2], f[3], e.getValue()))).append('\n');
+      content.append(PromptFiles.jsonLine(JSON, line(f[0], f[1], f[2], f[3], e.getValue()))).append('\n');
     }
     Path next = file.resolveSibling(file.getFileName() + ".next");
     Files.writeString(next, content, StandardCharsets.UTF_8);

@@ -263,6 +263,20 @@ class CausalLlmServeTest {
     assertTrue(JSON.readTree(Files.readAllLines(scores).get(1)).path("score").isNull());
   }
 
+  /** An id read from half a surrogate pair's escape failed score's UTF-8 write halfway through a line (fuzz trial). */
+  @Test
+  void scoreWritesAnIdWithHalfASurrogatePairAsItCame() throws Exception {
+    Path prompts = tmp.resolve("odd.jsonl");
+    Files.writeString(prompts, "{\"id\": \"a\\ud800\", \"prompt\": \"x \\udc00 y\"}\n{\"id\": \"b\", \"prompt\": \"z\"}\n");
+    Path scores = tmp.resolve("odd-scores.jsonl");
+    Run r = capture("score", "--router", "length", "--input", prompts.toString(), "--output", scores.toString(), "--quiet");
+    assertEquals(0, r.code, r.err);
+    List<String> lines = Files.readAllLines(scores);
+    assertEquals(2, lines.size(), lines.toString());
+    assertTrue(lines.get(0).startsWith("{\"id\":\"a\\ud800\",\"score\":"), lines.get(0));
+    assertEquals("a\ud800", JSON.readTree(lines.get(0)).path("id").asText());
+  }
+
   record Run(int code, String out, String err) {}
 
   private static Run capture(String... args) {
