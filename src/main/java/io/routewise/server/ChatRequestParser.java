@@ -70,6 +70,9 @@ public final class ChatRequestParser {
             }
           }
           case "messages" -> {
+            if (sawMessages) { // the router would score one copy and the upstream might answer the other
+              throw ApiException.invalidRequest("'messages' appears more than once.", "messages");
+            }
             sawMessages = true;
             prompt = readMessages(p, v);
           }

@@ -146,6 +146,13 @@ class ChatRequestParserTest {
   }
 
   @Test
+  void aSecondMessagesKeyIsRejected() {
+    assertEquals("messages", assertThrows(ApiException.class, () -> parse(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"hard proof\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"))
+        .param(), "routed on the last copy; an upstream reading the first answered another prompt");
+  }
+
+  @Test
   void aSecondModelKeyIsRejectedRatherThanForwardedBesideTheRewrittenOne() {
     ApiException e = assertThrows(ApiException.class, () -> parse(
         "{\"model\":\"router-random-0\",\"model\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"));
