@@ -26,7 +26,9 @@ import java.util.Map;
  * Lines that are neither are errors naming the file and line number.
  */
 public final class DatasetReader {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  // one object a line: what follows it ({...} garbage, or a second object) is an error, not dropped
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   private DatasetReader() {}
 

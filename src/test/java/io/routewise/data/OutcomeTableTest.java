@@ -131,6 +131,12 @@ class OutcomeTableTest {
     var e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
         () -> DatasetReader.read(java.util.List.of(bad)));
     assertTrue(e.getMessage().contains("line 2: not JSON: ") && !e.getMessage().contains("line: 1"), e.getMessage());
+    // what follows a line's object was dropped silently (serve refuses it with a 400)
+    Path trailing = Files.writeString(tmp.resolve("trailing.jsonl"),
+        "{\"id\": \"a\", \"prompt\": \"hello\", \"outcomes\": {\"m\": 1}} trailing garbage\n");
+    var t = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+        () -> DatasetReader.read(java.util.List.of(trailing)));
+    assertTrue(t.getMessage().contains("line 1: not JSON: "), t.getMessage());
   }
 
   @Test
