@@ -24,6 +24,14 @@ public record Prompt(String text) {
    */
   public boolean hasText() {
     for (int i = 0; i < text.length(); ) {
+      char ascii = text.charAt(i);
+      if (ascii < 0x80) { // most text: one comparison, not a Unicode lookup
+        if (ascii > ' ' && ascii != 0x7f) {
+          return true;
+        }
+        i++;
+        continue;
+      }
       int c = text.codePointAt(i);
       int type = Character.getType(c);
       if (!Character.isWhitespace(c) && type != Character.SPACE_SEPARATOR && type != Character.CONTROL
