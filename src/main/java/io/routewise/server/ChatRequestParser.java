@@ -43,6 +43,8 @@ public final class ChatRequestParser {
       int optionsEnd = -1;
       String prompt = "";
       String user = null;
+      boolean sawStream = false;
+      boolean sawUser = false;
       JsonToken t;
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
         String name = p.currentName();
@@ -61,6 +63,10 @@ public final class ChatRequestParser {
             modelEnd = endOfString(body, modelStart);
           }
           case "stream" -> {
+            if (sawStream) {
+              throw twice("stream");
+            }
+            sawStream = true;
             if (v == JsonToken.VALUE_TRUE) {
               stream = true;
             } else if (v == JsonToken.VALUE_FALSE || v == JsonToken.VALUE_NULL) {
@@ -86,6 +92,10 @@ public final class ChatRequestParser {
             optionsEnd = range[1];
           }
           case "user" -> { // read for session pinning only; any other type goes upstream unjudged, as before
+            if (sawUser) {
+              throw twice("user");
+            }
+            sawUser = true;
             if (v == JsonToken.VALUE_STRING) {
               user = p.getText();
             } else {
@@ -127,6 +137,14 @@ public final class ChatRequestParser {
     }
   }
 
+  /**
+   * A field the routing reads, given twice: which copy the upstream reads, parsers disagree on (first,
+   * last, error), so routewise could decide on one and the upstream answer the other.
+   */
+  private static ApiException twice(String path) {
+    return ApiException.invalidRequest("'" + path + "' appears more than once.", path);
+  }
+
   /** Returns the last user message's text; validates every message on the way. */
   private static String readMessages(JsonParser p, JsonToken v) throws IOException {
     if (v != JsonToken.START_ARRAY) {
@@ -142,15 +160,23 @@ public final class ChatRequestParser {
       }
       String role = null;
       String text = null;
+      boolean sawContent = false;
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String field = p.currentName();
         JsonToken fv = p.nextToken();
         if (field.equals("role")) {
+          if (role != null) {
+            throw twice(path + ".role");
+          }
           if (fv != JsonToken.VALUE_STRING) {
             throw ApiException.invalidRequest("'" + path + ".role' must be a string.", path + ".role");
           }
           role = p.getText();
         } else if (field.equals("content")) {
+          if (sawContent) {
+            throw twice(path + ".content");
+          }
+          sawContent = true;
           text = readContent(p, fv, path + ".content");
         } else {
           p.skipChildren();

@@ -146,10 +146,19 @@ class ChatRequestParserTest {
   }
 
   @Test
-  void aSecondMessagesKeyIsRejected() {
+  void aSecondCopyOfAFieldRoutingReadsIsRejected() {
     assertEquals("messages", assertThrows(ApiException.class, () -> parse(
         "{\"messages\":[{\"role\":\"user\",\"content\":\"hard proof\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"))
         .param(), "routed on the last copy; an upstream reading the first answered another prompt");
+    String m = "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]";
+    assertEquals("stream", assertThrows(ApiException.class, () -> parse("{\"stream\":false,\"stream\":true," + m + "}"))
+        .param());
+    assertEquals("user", assertThrows(ApiException.class, () -> parse("{\"user\":\"a\",\"user\":\"b\"," + m + "}"))
+        .param());
+    assertEquals("messages[0].content", assertThrows(ApiException.class, () -> parse(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"hard\",\"content\":\"x\"}]}")).param());
+    assertEquals("messages[0].role", assertThrows(ApiException.class, () -> parse(
+        "{\"messages\":[{\"role\":\"system\",\"content\":\"x\",\"role\":\"user\"}]}")).param());
   }
 
   @Test
