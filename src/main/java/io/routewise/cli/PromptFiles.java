@@ -86,6 +86,7 @@ final class PromptFiles {
     private final Object input;
     private final String router;
     private int count;
+    private int textless; // no_text: not the router's failure, and nothing to fix
     private int firstPrompt = Integer.MAX_VALUE;
     private String first;
 
@@ -95,6 +96,10 @@ final class PromptFiles {
     }
 
     void add(int prompt, io.routewise.routing.RouterException e) {
+      if ("no_text".equals(e.kind())) {
+        textless++;
+        return;
+      }
       count++;
       if (prompt < firstPrompt) { // the lowest, whichever failed first when a judge's calls overlap
         firstPrompt = prompt;
@@ -115,6 +120,14 @@ final class PromptFiles {
      * the {@code n} prompts did.
      */
     boolean report(int n, String as) {
+      if (textless > 0) {
+        System.err.printf(java.util.Locale.ROOT, "%s: %d of %d prompts have no text to score (white space or invisible "
+            + "characters only); %s, unscored%n", input, textless, n, as);
+      }
+      if (textless == n) {
+        System.err.println("nothing to work on: no prompt has text");
+        return false;
+      }
       if (count == 0) {
         return true;
       }
@@ -124,8 +137,8 @@ final class PromptFiles {
         System.err.println("WARNING: with so many failures the figures below say more about the failures than"
             + " about the router; fix its endpoint and run again");
       }
-      if (count == n) {
-        System.err.println("nothing to work on: the router failed on every prompt");
+      if (count + textless == n) {
+        System.err.println("nothing to work on: the router failed on every prompt that has text");
         return false;
       }
       return true;
