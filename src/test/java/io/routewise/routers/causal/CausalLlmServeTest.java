@@ -49,6 +49,14 @@ class CausalLlmServeTest {
             "[[" + rating + "]]", 0.9, "[[3]]", 0.1))))));
   }
 
+  /** The judge rates "capital" and "Sort" prompts 5 (strong win rate 0.1) and fails on "Riemann" with a 500. */
+  private static void judgeFailsOnTheHardPrompt() {
+    judgeRates("capital", "5");
+    judgeRates("Sort", "5");
+    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).withRequestBody(containing("Riemann"))
+        .willReturn(aResponse().withStatus(500).withBody("down")));
+  }
+
   private String routersYaml() {
     return "routers: {causal_llm: {base_url: \"" + judge.baseUrl() + "/v1\", model: routellm-causal, timeout_ms: 1000}}\n";
   }
@@ -135,10 +143,7 @@ class CausalLlmServeTest {
    */
   @Test
   void calibrateCountsAPromptTheJudgeFailsOnAsServeRoutesIt() throws Exception {
-    judgeRates("capital", "5"); // strong win rate 0.1
-    judgeRates("Sort", "5");
-    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).withRequestBody(containing("Riemann"))
-        .willReturn(aResponse().withStatus(500).withBody("down")));
+    judgeFailsOnTheHardPrompt();
     Path prompts = tmp.resolve("prompts.jsonl");
     Files.writeString(prompts, """
         {"id": "a", "prompt": "What is the capital of Peru?"}
@@ -182,10 +187,7 @@ class CausalLlmServeTest {
   /** score, eval and replay did not: a judge failing on one prompt stopped them with a stack trace and no output. */
   @Test
   void scoreEvalAndReplayGoOnPastAPromptTheJudgeFailsOn() throws Exception {
-    judgeRates("capital", "5"); // strong win rate 0.1
-    judgeRates("Sort", "5");
-    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).withRequestBody(containing("Riemann"))
-        .willReturn(aResponse().withStatus(500).withBody("down")));
+    judgeFailsOnTheHardPrompt();
     Path config = tmp.resolve("config.yaml");
     Files.writeString(config, """
         upstreams:
