@@ -18,22 +18,25 @@ class EvalProtocolSubsetTest {
   @TempDir
   Path tmp;
 
+  /** 24 prompts of {@code source(i)}, outcomes of {@code strong} and {@code weak}, run through 3-fold eval --protocol. */
+  private LearnedRoutersEndToEndTest.Run protocol(java.util.function.IntFunction<String> source, String strong,
+      String weak) throws Exception {
+    String[] words = {"algebra", "history", "poem", "python", "chemistry", "travel", "law", "physics"};
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < 24; i++) {
+      rows.append("{\"id\": \"").append(source.apply(i)).append('/').append(i).append("\", \"source\": \"")
+          .append(source.apply(i)).append("\", \"prompt\": \"a question on ").append(words[i % words.length]).append(' ')
+          .append(i).append("\", \"outcomes\": {\"").append(strong).append("\": ").append(i % 3 == 0 ? 0 : 1)
+          .append(", \"").append(weak).append("\": ").append(i % 4 == 0 ? 1 : 0).append("}}\n");
+    }
+    Path data = Files.writeString(tmp.resolve("subset.jsonl"), rows);
+    return LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(), "--folds", "3", "--quiet"));
+  }
+
   @Test
   void aStandInWithoutRowsIsLeftOutAndSaid() throws Exception {
-    StringBuilder rows = new StringBuilder();
-    String[] words = {"algebra", "history", "poem", "python", "chemistry", "travel", "law", "physics"};
-    for (int i = 0; i < 24; i++) {
-      String source = i % 2 == 0 ? "mmlu-gold" : "arena-bench-v1";
-      double strong = i % 3 == 0 ? 0 : 1;
-      rows.append("{\"id\": \"").append(source).append('/').append(i).append("\", \"source\": \"").append(source)
-          .append("\", \"prompt\": \"a question on ").append(words[i % words.length]).append(' ').append(i)
-          .append("\", \"outcomes\": {\"gpt-4-1106-preview\": ").append(strong)
-          .append(", \"mixtral-8x7b-instruct-v0.1\": ").append(i % 4 == 0 ? 1 : 0).append("}}\n");
-    }
-    Path data = tmp.resolve("subset.jsonl");
-    Files.writeString(data, rows);
-    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(),
-        "--folds", "3", "--quiet"));
+    LearnedRoutersEndToEndTest.Run r = protocol(i -> i % 2 == 0 ? "mmlu-gold" : "arena-bench-v1", "gpt-4-1106-preview",
+        "mixtral-8x7b-instruct-v0.1");
     assertEquals(0, r.code(), r.err());
     assertTrue(r.err().contains("note: GSM8K: dcrouter gsm8k left out: 0 prompt(s) with outcomes of"), r.err());
     assertTrue(r.out().contains("MMLU: mmlu-gold (3-fold)") && !r.out().contains("GSM8K"), r.out());
@@ -42,16 +45,7 @@ class EvalProtocolSubsetTest {
   /** No stand-in at all (one source that is none): the K fold trainings had nothing to hold out or score. */
   @Test
   void withoutAnyStandInNoFoldIsTrained() throws Exception {
-    StringBuilder rows = new StringBuilder();
-    for (int i = 0; i < 24; i++) {
-      rows.append("{\"id\": \"crux/").append(i).append("\", \"source\": \"zeroeval-crux\", \"prompt\": \"a question ")
-          .append(i).append("\", \"outcomes\": {\"gpt-4o-2024-05-13\": ").append(i % 3 == 0 ? 0 : 1)
-          .append(", \"llama-3.1-8b-instruct\": ").append(i % 4 == 0 ? 1 : 0).append("}}\n");
-    }
-    Path data = tmp.resolve("crux.jsonl");
-    Files.writeString(data, rows);
-    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(),
-        "--folds", "3", "--quiet"));
+    LearnedRoutersEndToEndTest.Run r = protocol(i -> "zeroeval-crux", "gpt-4o-2024-05-13", "llama-3.1-8b-instruct");
     assertEquals(0, r.code(), r.err());
     assertEquals(0, r.err().lines().filter(l -> l.contains("(fold ")).count(), r.err());
     assertTrue(r.out().contains("zeroeval-crux (source held out)"), r.out());

@@ -57,6 +57,24 @@ class CausalLlmServeTest {
         .willReturn(aResponse().withStatus(500).withBody("down")));
   }
 
+  /** strong and weak (never called) and the judge, plus {@code extra} config. */
+  private Path twoUpstreams(String extra) throws java.io.IOException {
+    return Files.writeString(tmp.resolve("config.yaml"), """
+        upstreams:
+          strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
+          weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
+        """ + extra + routersYaml());
+  }
+
+  /** An easy, a hard and a code prompt, with both models' outcomes. */
+  private Path threeLabeledPrompts() throws java.io.IOException {
+    return Files.writeString(tmp.resolve("prompts.jsonl"), """
+        {"id": "a", "prompt": "What is the capital of Peru?", "outcomes": {"strong-model": 1, "weak-model": 1}}
+        {"id": "b", "prompt": "Prove the Riemann hypothesis", "outcomes": {"strong-model": 1, "weak-model": 0}}
+        {"id": "c", "prompt": "Sort a list", "outcomes": {"strong-model": 1, "weak-model": 1}}
+        """);
+  }
+
   private String routersYaml() {
     return "routers: {causal_llm: {base_url: \"" + judge.baseUrl() + "/v1\", model: routellm-causal, timeout_ms: 1000}}\n";
   }
@@ -103,19 +121,8 @@ class CausalLlmServeTest {
     judgeRates("Riemann", "1");
     judge.stubFor(post(urlEqualTo("/v1/chat/completions")).atPriority(10)
         .willReturn(okJson(JudgeResponses.withLogprobs(List.of(Tok.of("[[3]]", "[[3]]", 1.0))))));
-    Path config = tmp.resolve("config.yaml");
-    Files.writeString(config, """
-        upstreams:
-          strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
-          weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
-        routing: {router: causal_llm, threshold: 0.5}
-        """ + routersYaml());
-    Path prompts = tmp.resolve("prompts.jsonl");
-    Files.writeString(prompts, """
-        {"id": "a", "prompt": "What is the capital of Peru?", "outcomes": {"strong-model": 1, "weak-model": 1}}
-        {"id": "b", "prompt": "Prove the Riemann hypothesis", "outcomes": {"strong-model": 1, "weak-model": 0}}
-        {"id": "c", "prompt": "Sort a list", "outcomes": {"strong-model": 1, "weak-model": 1}}
-        """);
+    Path config = twoUpstreams("routing: {router: causal_llm, threshold: 0.5}\n");
+    Path prompts = threeLabeledPrompts();
     Path scores = tmp.resolve("scores.jsonl");
     assertEquals(0, cli("score", "--router", "causal_llm", "--config", config.toString(), "--input", prompts.toString(),
         "--output", scores.toString(), "--quiet"));
@@ -188,18 +195,8 @@ class CausalLlmServeTest {
   @Test
   void scoreEvalAndReplayGoOnPastAPromptTheJudgeFailsOn() throws Exception {
     judgeFailsOnTheHardPrompt();
-    Path config = tmp.resolve("config.yaml");
-    Files.writeString(config, """
-        upstreams:
-          strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
-          weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
-        """ + routersYaml());
-    Path prompts = tmp.resolve("prompts.jsonl");
-    Files.writeString(prompts, """
-        {"id": "a", "prompt": "What is the capital of Peru?", "outcomes": {"strong-model": 1, "weak-model": 1}}
-        {"id": "b", "prompt": "Prove the Riemann hypothesis", "outcomes": {"strong-model": 1, "weak-model": 0}}
-        {"id": "c", "prompt": "Sort a list", "outcomes": {"strong-model": 1, "weak-model": 1}}
-        """);
+    Path config = twoUpstreams("");
+    Path prompts = threeLabeledPrompts();
     Path scores = tmp.resolve("scores.jsonl");
     Run score = capture("score", "--router", "causal_llm", "--config", config.toString(), "--input", prompts.toString(),
         "--output", scores.toString(), "--quiet");
