@@ -339,7 +339,7 @@ final class ChatCompletionsHandler {
     }
   }
 
-  /** The statuses failover takes for the upstream failing (and the cooldown counts): 429, 5xx, 401, 403. */
+  /** The statuses failover takes for the upstream failing (and the cooldown counts): 429, 5xx, 401, 403, a redirect, over 599. */
   private static boolean failedStatus(int status) {
     return status == 429 || status >= 500 || status == 401 || status == 403 || invalidStatus(status);
   }
