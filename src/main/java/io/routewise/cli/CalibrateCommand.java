@@ -266,7 +266,7 @@ public final class CalibrateCommand implements Callable<Integer> {
         return new Budget(-1, least / n, leastAlpha);
       }
       // the next α a name can carry above the next value, then every prompt with a value below it re-decided
-      alpha = Math.min(1, new BigDecimal(events.get(e)[0]).setScale(5, RoundingMode.FLOOR).add(STEP).doubleValue());
+      alpha = Math.min(1, nameAbove(events.get(e)[0]));
       while (e < events.size() && events.get(e)[0] < alpha) {
         int p = (int) events.get(e++)[1];
         int now = ThresholdRule.rung(acceptance[p], alpha);
@@ -277,6 +277,15 @@ public final class CalibrateCommand implements Callable<Integer> {
   }
 
   private static final BigDecimal STEP = new BigDecimal("0.00001");
+
+  /**
+   * The least five-decimal α above {@code value} as serve parses the name. From the value's shortest
+   * decimal, not its binary expansion: 0.42 is a hair under 0.42 in binary, and flooring that named
+   * 0.42 itself, which takes the value (the budget sweep then never moved past it).
+   */
+  static double nameAbove(double value) {
+    return BigDecimal.valueOf(value).setScale(5, RoundingMode.FLOOR).add(STEP).doubleValue();
+  }
 
   /** One table row: α, each upstream's share of the prompts at it, and their mean cost per 1,000. */
   private static void appendRow(StringBuilder out, double alpha, double[][] acceptance, double[][] cost, int k) {
@@ -320,7 +329,7 @@ public final class CalibrateCommand implements Callable<Integer> {
   static double modelNameThreshold(double[] scores, double share) {
     if (share <= 0) {
       double max = Arrays.stream(scores).max().orElse(0);
-      return Math.min(1, new BigDecimal(max).setScale(5, RoundingMode.FLOOR).doubleValue() + 1e-5);
+      return Math.min(1, nameAbove(max));
     }
     if (share >= 1) {
       return 0; // rounding the lowest score up to five decimals would leave that prompt out
@@ -328,12 +337,13 @@ public final class CalibrateCommand implements Callable<Integer> {
     double alpha = new BigDecimal(Math.max(0, Math.min(1, threshold(scores, share)))).setScale(5, RoundingMode.HALF_UP)
         .doubleValue();
     // Tied scores (a judge read from its text gives 0 or 1) leave the quantile far from the share
-    // asked (25 % asked, 100 % given); then the α whose share is nearest it, of those the scores allow.
+    // asked (25 % asked, 100 % given), and so does a handful of prompts (one prompt, 1 % asked: its
+    // score is the quantile, 100 %); then the α whose share is nearest it, of those the scores allow.
     int n = scores.length;
     double[] sorted = scores.clone();
     Arrays.sort(sorted);
     double off = Math.abs(shareAt(sorted, alpha) - share);
-    if (off > Math.max(0.01, 1.0 / n)) {
+    if (off > 0.01) {
       for (int i = 0; i <= n; i++) { // α just at or below each score, and above them all
         double candidate = i == n ? modelNameThreshold(scores, 0)
             : new BigDecimal(sorted[i]).setScale(5, RoundingMode.FLOOR).doubleValue();

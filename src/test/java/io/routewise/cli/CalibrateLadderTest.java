@@ -59,6 +59,8 @@ class CalibrateLadderTest {
     assertEquals(0, java.util.Arrays.stream(scores).filter(x -> x >= Double.parseDouble(String.format(
         java.util.Locale.ROOT, "%.5f", none))).count(), "none strong with the printed name");
     assertEquals(1.0, CalibrateCommand.modelNameThreshold(new double[] {0.3, 1.0}, 0), "1 at most");
+    // a top score with five decimals or fewer: the name above it, not itself (0.42 in binary is under 0.42)
+    assertEquals(0.42001, CalibrateCommand.modelNameThreshold(new double[] {0.1, 0.42}, 0), 1e-12);
     assertEquals(0.5, CalibrateCommand.modelNameThreshold(new double[] {0.2, 0.5, 0.8}, 0.5), 1e-12);
     // every prompt asked for: α 0, not the lowest score rounded up past itself (5748 of 5749 went strong)
     assertEquals(0.0, CalibrateCommand.modelNameThreshold(new double[] {0.000415, 0.3, 0.9}, 1.0));
@@ -68,6 +70,25 @@ class CalibrateLadderTest {
     double a = CalibrateCommand.modelNameThreshold(tied, 0.25);
     assertEquals(4, java.util.Arrays.stream(tied).filter(x -> x >= a).count(), "α " + a);
     assertEquals(0.0, CalibrateCommand.modelNameThreshold(tied, 0.9), "90 %: all 20 (100 %) is nearer than 4 (20 %)");
+    // one prompt: 1 % asked is none of it (0 % is nearer than 100 %), 60 % is it
+    double one = CalibrateCommand.modelNameThreshold(new double[] {0.42}, 0.01);
+    assertTrue(one > 0.42, "α " + one);
+    assertTrue(CalibrateCommand.modelNameThreshold(new double[] {0.42}, 0.6) <= 0.42);
+    // three prompts, 20 % asked: one of three (33 %), nearer than none
+    double[] three = {0.1, 0.5, 0.9};
+    double a3 = CalibrateCommand.modelNameThreshold(three, 0.2);
+    assertEquals(1, java.util.Arrays.stream(three).filter(x -> x >= a3).count(), "α " + a3);
+  }
+
+  @Test
+  void aBudgetSweepPassesRuleValuesWithFewDecimals() {
+    // 0.3 is a hair under 0.3 in binary: the next name above it was 0.3 itself, and the sweep never moved on
+    double[][] acceptance = {{0, 0.3}, {0, 0.6}};
+    double[][] cost = {{10, 1}, {10, 1}};
+    CalibrateCommand.Budget budget = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+        java.time.Duration.ofSeconds(10), () -> CalibrateCommand.cheapestWithin(acceptance, cost, 5.5));
+    assertEquals(0.30001, budget.alpha(), 1e-12);
+    assertEquals(5.5, budget.usdPerPrompt(), 1e-12);
   }
 
   @Test
