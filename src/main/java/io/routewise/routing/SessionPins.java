@@ -149,8 +149,8 @@ public final class SessionPins implements AutoCloseable {
         return pin.upstream();
       }
     }
-    remember(key, upstream, now + ttlMillis, store == null);
-    return upstream;
+    // Two first turns of one session in flight at once: the first pin holds, as the store's set-if-absent does
+    return rememberIfAbsent(key, upstream, now + ttlMillis, store == null, now);
   }
 
   private static final StateStore.Pin NO_ANSWER = new StateStore.Pin("", 0);
@@ -201,6 +201,21 @@ public final class SessionPins implements AutoCloseable {
     lock.lock();
     try {
       local.put(key, new Pinned(upstream, expiresAt, shared));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Pins {@code key} unless a live pin holds it; returns the upstream pinned. */
+  private String rememberIfAbsent(String key, String upstream, long expiresAt, boolean shared, long now) {
+    lock.lock();
+    try {
+      Pinned p = local.get(key);
+      if (p != null && p.expiresAt() > now) {
+        return p.upstream();
+      }
+      local.put(key, new Pinned(upstream, expiresAt, shared));
+      return upstream;
     } finally {
       lock.unlock();
     }

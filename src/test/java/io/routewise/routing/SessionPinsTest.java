@@ -81,6 +81,31 @@ class SessionPinsTest {
     }
   }
 
+  /**
+   * Two turns of one session in flight at once (parallel tool calls, a retry) both find no pin: the
+   * first to pin holds and the second is told it, as the store's set-if-absent does across replicas.
+   * The second used to overwrite it, so the two turns went to different upstreams and later turns
+   * followed the second.
+   */
+  @Test
+  void twoFirstTurnsOnOneReplicaAgreeOnTheFirstPinWithoutAStoreOrWhileItIsDown() {
+    ManualClock clock = new ManualClock(T0);
+    AtomicBoolean up = new AtomicBoolean(false);
+    FakeStore store = new FakeStore();
+    try (SessionPins alone = new SessionPins(Duration.ofHours(1), 100, null, () -> false, Duration.ofMillis(10),
+            StateListener.NONE, clock);
+        SessionPins storeDown = new SessionPins(Duration.ofHours(1), 100, store, up::get, Duration.ofMillis(10),
+            StateListener.NONE, clock)) {
+      for (SessionPins pins : List.of(alone, storeDown)) {
+        assertEquals("weak", pins.pin("s", "weak"));
+        assertEquals("weak", pins.pin("s", "strong"), "the live pin holds");
+        assertEquals("weak", pins.pinned("s"));
+      }
+      clock.advance(Duration.ofHours(1).toMillis());
+      assertEquals("strong", alone.pin("s", "strong"), "an expired pin is replaced");
+    }
+  }
+
   @Test
   void theLocalCacheKeepsAtMostItsSizeDroppingTheLeastRecentlyUsed() {
     ManualClock clock = new ManualClock(T0);
