@@ -1,7 +1,6 @@
 package io.routewise.embedding;
 
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -46,7 +45,7 @@ public final class CachingEmbedder extends ForwardingEmbedder {
   }
 
   private static Key key(String text) {
-    byte[] d = SHA.get().digest(text.getBytes(StandardCharsets.UTF_8));
+    byte[] d = SHA.get().digest(TextBytes.of(text));
     ByteBuffer b = ByteBuffer.wrap(d);
     return new Key(b.getLong(), b.getLong());
   }

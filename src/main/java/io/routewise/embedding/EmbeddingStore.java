@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -69,7 +68,7 @@ public final class EmbeddingStore extends ForwardingEmbedder {
 
   private static ByteBuffer key(String text) {
     try {
-      byte[] d = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+      byte[] d = MessageDigest.getInstance("SHA-256").digest(TextBytes.of(text));
       return ByteBuffer.wrap(java.util.Arrays.copyOf(d, 16));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
