@@ -42,6 +42,7 @@ public final class UpstreamClient {
     // Read/write timeouts are enforced by IdleTimeouts, far cheaper per read than OkHttp's own.
     this.http = shared.newBuilder()
         .connectTimeout(config.connectTimeout())
+        .dns(new BoundedDns(okhttp3.Dns.SYSTEM, config.connectTimeout()::toNanos)) // connect_timeout_ms covers DNS
         .readTimeout(java.time.Duration.ZERO)
         .writeTimeout(java.time.Duration.ZERO)
         .addNetworkInterceptor(IdleTimeouts.CONNECTED)

@@ -55,7 +55,15 @@ public final class CausalLlmRouter implements Router {
   private final Semaphore slots;
   private final long budgetNanos;
 
+  /** The deadline (System.nanoTime) of the decision whose judge call runs on this thread: a name lookup's bound. */
+  private final ThreadLocal<Long> deadlineHere = new ThreadLocal<>();
+
   public CausalLlmRouter(CausalLlmSettings settings) {
+    this(settings, okhttp3.Dns.SYSTEM);
+  }
+
+  /** @param resolver looks the judge's host name up ({@link okhttp3.Dns#SYSTEM} but in tests) */
+  CausalLlmRouter(CausalLlmSettings settings, okhttp3.Dns resolver) {
     this.settings = settings;
     this.endpoint = UpstreamClient.endpoint(settings.baseUrl(), "chat/completions");
     this.judge = endpoint.host() + ":" + endpoint.port();
@@ -67,7 +75,15 @@ public final class CausalLlmRouter implements Router {
         .writeTimeout(settings.timeout())
         .callTimeout(settings.timeout())
         .connectionPool(new ConnectionPool(settings.maxConcurrency(), 5, TimeUnit.MINUTES))
-        .retryOnConnectionFailure(false)
+        // A judge call changes nothing, so one that met a pooled connection the judge had closed
+        // (uvicorn, so vLLM, closes idle ones after 5 s; OkHttp looks only after 10 s) goes again on
+        // a new one, within the same call timeout, instead of sending the request strong.
+        .retryOnConnectionFailure(true)
+        // the lookup within what is left of the decision's budget (all of it off a decision's thread)
+        .dns(new io.routewise.upstream.BoundedDns(resolver, () -> {
+          Long deadline = deadlineHere.get();
+          return deadline == null ? budgetNanos : deadline - System.nanoTime();
+        }))
         // as for upstreams: a redirect would send the user's prompt wherever it points (https to http too)
         .followRedirects(false)
         .followSslRedirects(false)
@@ -115,6 +131,7 @@ public final class CausalLlmRouter implements Router {
       }
       Call call = client.newCall(request(prompt));
       call.timeout().timeout(left, TimeUnit.NANOSECONDS);
+      deadlineHere.set(deadline);
       try (Response response = call.execute()) {
         ResponseBody body = response.body();
         if (!response.isSuccessful()) {
@@ -137,6 +154,7 @@ public final class CausalLlmRouter implements Router {
       RouterException failure = failure(e);
       throw queued && failure.kind().equals("timeout") ? overloaded(start) : failure;
     } finally {
+      deadlineHere.remove();
       slots.release();
     }
   }
