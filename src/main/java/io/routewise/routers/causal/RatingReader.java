@@ -71,7 +71,7 @@ final class RatingReader {
       int rating = ratingOf(alt.path("token").asText(""));
       double logprob = alt.path("logprob").asDouble(Double.NaN);
       if (rating > 0 && Double.isFinite(logprob)) {
-        mass[rating] += Math.exp(logprob);
+        mass[rating] += Math.exp(Math.min(0, logprob)); // a probability is at most 1: a positive logprob overflowed
       }
     }
     double total = mass[1] + mass[2] + mass[3] + mass[4] + mass[5];

@@ -84,6 +84,16 @@ class RatingReaderTest {
   }
 
   @Test
+  void aPositiveLogprobCountsAsCertaintyNotAsAnOverflow() throws Exception {
+    // exp(800) is infinite, and ∞/∞ made the win rate NaN (an out_of_range failure, a null score)
+    String json = """
+        {"choices": [{"message": {"content": "[[4]]"}, "logprobs": {"content": [{"token": "[[4]]", "logprob": 800,
+          "top_logprobs": [{"token": "[[4]]", "logprob": 800}, {"token": "[[2]]", "logprob": -1}]}]}}]}
+        """;
+    assertEquals(1 - 1 / (1 + Math.exp(-1)), read(json), 1e-12);
+  }
+
+  @Test
   void aDecimalRatingIsNotARating() {
     RouterException e = assertThrows(RouterException.class, () -> read(JudgeResponses.textOnly("[[4.5]]")));
     assertEquals("no_rating", e.kind());
