@@ -10,6 +10,7 @@ import io.routewise.eval.QualityCurve;
 import io.routewise.routing.Ladder;
 import io.routewise.routing.LadderRule;
 import io.routewise.routing.Router;
+import io.routewise.routing.RoutingService;
 import io.routewise.routing.ThresholdRule;
 import java.io.BufferedWriter;
 import java.nio.charset.StandardCharsets;
@@ -423,7 +424,7 @@ public final class EvalCommand implements Callable<Integer> {
           PromptFiles.Failures failures = new PromptFiles.Failures(bench, spec);
           PromptFiles.each(router, "score " + spec, n, !quiet, p -> {
             try {
-              raw[p] = router.topWinRates(PromptFiles.scorable(rows.get(p)), ladder);
+              raw[p] = RoutingService.checked(router.topWinRates(PromptFiles.scorable(rows.get(p)), ladder), ladder);
               rates[p] = ladderRule.acceptance(raw[p]);
             } catch (io.routewise.routing.RouterException e) {
               synchronized (failures) {

@@ -164,7 +164,7 @@ final class PromptFiles {
     double[] out = new double[prompts.size()];
     each(router, "score " + label, prompts.size(), progress, i -> {
       try {
-        out[i] = router.strongWinRate(scorable(prompts.get(i)));
+        out[i] = io.routewise.routing.RoutingService.checked(router.strongWinRate(scorable(prompts.get(i))));
       } catch (io.routewise.routing.RouterException e) {
         synchronized (onFailure) { // counted from several threads when a judge's calls overlap
           out[i] = onFailure.score(i, e);

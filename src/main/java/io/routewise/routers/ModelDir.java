@@ -633,7 +633,14 @@ public final class ModelDir {
       throw new IOException(f + ": has " + Files.size(f) + " bytes, expected " + count * 4 + " (" + count
           + " float32 values)");
     }
-    return readFloats(f, (int) count);
+    float[] values = readFloats(f, (int) count);
+    for (int i = 0; i < values.length; i++) {
+      if (!Float.isFinite(values[i])) {
+        // one NaN in a model bias made every decision NaN (the gap prior sums over all models)
+        throw new IOException(f + ": value " + i + " is " + values[i] + "; weights must be finite (retrain the model)");
+      }
+    }
+    return values;
   }
 
   /**

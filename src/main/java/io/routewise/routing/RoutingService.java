@@ -323,10 +323,7 @@ public final class RoutingService implements AutoCloseable {
         } else {
           rate = router.strongWinRate(prompt);
         }
-        if (!(rate >= 0.0 && rate <= 1.0)) {
-          throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
-        }
-        topRate = rate;
+        topRate = checked(rate);
         rung = ThresholdRule.route(rate, threshold) == Route.STRONG ? 0 : 1;
       }
     } catch (ClientGoneException e) {
@@ -376,6 +373,14 @@ public final class RoutingService implements AutoCloseable {
 
   private double[] checked(double[] rates) throws RouterException {
     return checked(rates, ladder);
+  }
+
+  /** A router's strong win rate as serve takes it: in [0, 1], else the router failed ({@code out_of_range}). */
+  public static double checked(double rate) throws RouterException {
+    if (!(rate >= 0.0 && rate <= 1.0)) {
+      throw new RouterException("out_of_range", "win rate " + rate + " outside [0, 1]");
+    }
+    return rate;
   }
 
   /**
