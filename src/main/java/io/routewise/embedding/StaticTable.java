@@ -342,10 +342,21 @@ public final class StaticTable {
       throw new IOException(mf + ": digest " + m.path("digest").asText() + " does not match the files (" + digest
           + "): the table was changed or damaged");
     }
-    float[] weights = toFloats(weightBytes);
+    float[] weights = finite(toFloats(weightBytes), mf, "token_weights");
+    float[] scales = finite(toFloats(scaleBytes), mf, "scales");
     return dtype.equals("int8")
-        ? new StaticTable(vocab, dim, vectors, null, toFloats(scaleBytes), weights, tokModel, budget)
-        : new StaticTable(vocab, dim, null, toFloats(vectors), toFloats(scaleBytes), weights, tokModel, budget);
+        ? new StaticTable(vocab, dim, vectors, null, scales, weights, tokModel, budget)
+        : new StaticTable(vocab, dim, null, finite(toFloats(vectors), mf, "vectors"), scales, weights, tokModel, budget);
+  }
+
+  /** The digest guards against damage, not against a table written with a NaN, which every prompt would carry. */
+  private static float[] finite(float[] values, Path mf, String name) throws IOException {
+    for (int i = 0; i < values.length; i++) {
+      if (!Float.isFinite(values[i])) {
+        throw new IOException(mf + ": " + name + " value " + i + " is " + values[i] + "; a table's values must be finite");
+      }
+    }
+    return values;
   }
 
   private static byte[] bytes(Path dir, Path mf, JsonNode weights, String name, long expected) throws IOException {

@@ -362,6 +362,16 @@ class StaticEmbedderTest {
   }
 
   @Test
+  void aTableWrittenWithANonFiniteValueIsRefusedNamingIt() throws IOException {
+    // its digest matches (it was written so): every prompt holding that token would embed as NaN
+    Path nan = tmp.resolve("nan");
+    StaticTable.ofFloats(2, 2, new float[] {1, 0, 0, 1}, new float[] {1, Float.NaN}, "all-minilm-l6-v2-q")
+        .write(nan, new ObjectMapper().createObjectNode());
+    var e = assertThrows(IOException.class, () -> StaticTable.read(nan));
+    assertTrue(e.getMessage().contains("token_weights value 1 is NaN"), e.getMessage());
+  }
+
+  @Test
   void aTableMadeWithAnotherTokenizerIsRefused() throws IOException {
     Path copy = copyTable();
     ObjectMapper json = new ObjectMapper();
