@@ -159,7 +159,9 @@ public final class Routewise implements AutoCloseable {
       return new Routewise(routing, http, timeouts, server, metrics, sync, () -> {
         closeState.close();
         jvmMetrics.close();
-        closeEmbedders.close();
+        if (routing.routersClosed()) { // else a scoring thread may still run on an embedder's ONNX session
+          closeEmbedders.close();
+        }
       });
     } catch (RuntimeException e) {
       // Port in use, say: release the threads and native sessions started above before failing.

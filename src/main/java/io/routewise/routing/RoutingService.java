@@ -401,18 +401,34 @@ public final class RoutingService implements AutoCloseable {
     return rates;
   }
 
+  /**
+   * Whether {@link #close} closed the routers: false when a scoring thread was still busy, and then
+   * nothing they score with (the shared ONNX sessions) may be closed either.
+   */
+  public boolean routersClosed() {
+    return routersClosed;
+  }
+
+  private volatile boolean routersClosed;
+
   @Override
   public void close() {
+    close(5_000);
+  }
+
+  /** {@link #close}, waiting at most {@code scoringWaitMillis} (twice: queued, then cancelled) for the scoring threads. */
+  void close(long scoringWaitMillis) {
     if (pins != null) {
       pins.close();
     }
-    if (scoring != null && !scoring.close(5_000)) {
+    if (scoring != null && !scoring.close(scoringWaitMillis)) {
       // A scoring thread is still inside a router's native code: closing its ONNX session under
       // it would be a use-after-free. The process is stopping; leave the routers to it.
       org.slf4j.LoggerFactory.getLogger(RoutingService.class)
-          .warn("scoring threads still busy after shutdown; routers left open");
+          .warn("scoring threads still busy after shutdown; routers and embedding models left open");
       return;
     }
+    routersClosed = true;
     for (Router r : routers.values()) {
       try {
         r.close();
