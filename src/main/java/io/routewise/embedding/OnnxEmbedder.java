@@ -87,19 +87,26 @@ public final class OnnxEmbedder implements Embedder {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read tokenizer " + tok + ": " + e.getMessage(), e);
     }
-    try {
-      OrtEnvironment env = OrtEnvironment.getEnvironment();
-      OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
+    OrtEnvironment env = OrtEnvironment.getEnvironment();
+    try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) { // the session keeps its own copy
       opts.setIntraOpNumThreads(threads);
       opts.setInterOpNumThreads(1);
       opts.addConfigEntry("session.intra_op.allow_spinning", "0");
       opts.addConfigEntry("session.inter_op.allow_spinning", "0");
       opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
       OrtSession session = env.createSession(onnx.toString(), opts);
-      return new OnnxEmbedder(model, maxTokens, truncation, session, env, tokenizer);
+      try {
+        return new OnnxEmbedder(model, maxTokens, truncation, session, env, tokenizer);
+      } catch (OrtException | RuntimeException e) { // a graph with other inputs
+        session.close();
+        throw e;
+      }
     } catch (OrtException e) {
       tokenizer.close();
       throw new IllegalStateException("cannot load ONNX model " + onnx + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      tokenizer.close();
+      throw e;
     }
   }
 

@@ -27,7 +27,8 @@ import io.routewise.routers.LengthScale;
  *       carries the task-type signal (math, code, reasoning need the strong model) to a named pair
  *       whose own outcomes never covered that kind of prompt.
  * </ul>
- * Clamped to [0, 1]. The figures behind both priors are in BENCHMARKS.md.
+ * Bent into (0, 1) ({@code WinRates.bounded}), never clamped, so that α's two ends hold for every
+ * prompt. The figures behind both priors are in BENCHMARKS.md.
  *
  * <p>Immutable; safe for concurrent use. Arrays are row-major float32, as stored.
  */
