@@ -67,6 +67,8 @@ public final class TargetController {
   private double localPart = 1.0;
   /** What an answer below the top costs beside one of the top, from the config's prices; NaN when unknown. */
   private final double priceRatio;
+  /** The strong share a budget aims for while the top's cost per answer has never been seen. */
+  static final double METERING_SHARE = 0.05;
 
   /**
    * @param clock wall-clock millis: slices are numbered by it, so replicas' clocks must agree within
@@ -313,10 +315,16 @@ public final class TargetController {
     } else if (Double.isNaN(costStrong) && priceRatio > 0) {
       costStrong = costWeak / priceRatio;
     }
-    if (perSecond <= 0 || Double.isNaN(costStrong) || Double.isNaN(costWeak)) {
+    if (perSecond <= 0 || Double.isNaN(costWeak)) {
       return Double.NaN;
     }
     double perRequest = usdPerHour / 3600 / perSecond;
+    if (Double.isNaN(costStrong)) {
+      // Only answers below the top were ever metered and no price ratio turns them into the top's
+      // cost (they cost nothing: a local model). With room in the budget, send a few strong to meter
+      // it, after which the measured cost steers; keeping α stuck where none went strong kept it for good.
+      return perRequest > costWeak ? METERING_SHARE : 0;
+    }
     if (costStrong <= costWeak) {
       return 1.0; // strong costs no more: nothing to save
     }

@@ -210,6 +210,38 @@ class TargetControllerTest {
   }
 
   @Test
+  void aBudgetStartingWithEveryRequestOnAFreeUpstreamSendsSomeStrongToMeterItThenHoldsTheBudget() {
+    // α starts at 1 and the weak upstream is free (a local model): its answers cost 0 whatever the
+    // ratio, so the top's cost was never known and α never moved, reported as unmetered
+    Ladder ladder = new Ladder(List.of(new Ladder.Rung("strong", "gpt-4o", 2.5, 10), new Ladder.Rung("weak", "llama", 0, 0)));
+    assertEquals(0.0, ladder.belowTopPriceRatio());
+    TargetConfig budget = new TargetConfig(TargetConfig.Kind.USD_PER_HOUR, 10, 0, 1, Duration.ofSeconds(60), 1.0);
+    ManualClock clock = new ManualClock(T0);
+    TargetController c = new TargetController("r", budget, clock, ladder.belowTopPriceRatio());
+    Random rnd = new Random(5);
+    int strong = 0;
+    int counted = 0;
+    for (int i = 0; i < 6000; i++) { // 10 minutes at 10 requests a second
+      double r = rnd.nextDouble();
+      Route route = ThresholdRule.route(r, c.alpha());
+      c.decided(r, route);
+      c.answered(route, route == Route.STRONG ? 0.01 : 0.0);
+      if (i >= 3000) {
+        strong += route == Route.STRONG ? 1 : 0;
+        counted++;
+      }
+      clock.advance(100);
+      if (i % 10 == 9) {
+        c.tick(c.snapshot(), null);
+      }
+    }
+    assertFalse(c.unmetered(), "every answer was metered, at 0");
+    // 10 USD an hour at 10 requests a second and 0.01 a strong answer: 2.8 % strong
+    assertEquals(10.0 / 3600 / 10 / 0.01, (double) strong / counted, 0.01);
+    assertEquals(10, c.observedUsdPerHour(), 10 * 0.15);
+  }
+
+  @Test
   void mergesTheOtherReplicasWindowsSliceBySlice() {
     ManualClock clock = new ManualClock(T0);
     TargetController a = new TargetController("r", share(0.3, 0, 1, 0.5), clock);
