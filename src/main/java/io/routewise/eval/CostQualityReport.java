@@ -142,12 +142,17 @@ public final class CostQualityReport {
     return cost;
   }
 
-  /** Quality against cost per 1,000 prompts (log scale): routers, single models, their hull. */
+  /**
+   * Quality against cost per 1,000 prompts: routers, single models, their hull. The cost axis is
+   * logarithmic, the ladders' prices spanning orders of magnitude, unless a model is free (a local
+   * one priced 0), which a log axis cannot place.
+   */
   public Path plot(Path png) throws IOException {
+    boolean log = java.util.Arrays.stream(singleCost).allMatch(c -> c > 0);
     XYChart chart = new XYChartBuilder().width(1000).height(650).title(title)
-        .xAxisTitle("USD per 1,000 prompts (log scale)").yAxisTitle("quality").build();
+        .xAxisTitle("USD per 1,000 prompts" + (log ? " (log scale)" : "")).yAxisTitle("quality").build();
     chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
-    chart.getStyler().setXAxisLogarithmic(true);
+    chart.getStyler().setXAxisLogarithmic(log);
     chart.getStyler().setXAxisDecimalPattern("0.###");
     for (var e : curves.entrySet()) {
       XYSeries s = chart.addSeries(e.getKey() + String.format(Locale.ROOT, " (%.3f)", e.getValue().meanQuality(lo, hi)),
