@@ -90,6 +90,7 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
       nearlyPrefixed(model, PREFIX); // else it would go, silently, to the default router
       return Optional.empty();
     }
+    spacedAround(model); // "router-mf-0.5 " named its threshold '0.5 ' as the typo
     String rest = model.substring(PREFIX.length());
     // Longest name first, so a router "mf" cannot shadow a router "mf-large".
     String name = routers.stream()
@@ -127,6 +128,7 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
       nearlyPrefixed(model, DIRECT_PREFIX);
       return Optional.empty();
     }
+    spacedAround(model);
     String name = model.substring(DIRECT_PREFIX.length());
     if (!upstreams.contains(name)) {
       throw new InvalidRouteSpecException("Unknown upstream in model '" + model + "'. Upstreams: "
@@ -145,14 +147,21 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
     if (model == null) {
       return;
     }
-    String stripped = model.strip();
-    if (stripped.startsWith(prefix)) {
-      throw new InvalidRouteSpecException("The model '" + model + "' has white space around its name; send '"
-          + stripped + "'.");
+    if (model.strip().startsWith(prefix)) {
+      spacedAround(model);
     }
+    String stripped = model.strip();
     if (stripped.regionMatches(true, 0, prefix, 0, prefix.length())) {
       throw new InvalidRouteSpecException("The model '" + model + "' spells " + prefix + " in another case; send '"
           + prefix + stripped.substring(prefix.length()) + "' (model names are case-sensitive).");
+    }
+  }
+
+  private static void spacedAround(String model) {
+    String stripped = model.strip();
+    if (!stripped.equals(model)) {
+      throw new InvalidRouteSpecException("The model '" + model + "' has white space around its name; send '"
+          + stripped + "'.");
     }
   }
 

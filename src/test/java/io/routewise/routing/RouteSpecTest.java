@@ -98,6 +98,15 @@ class RouteSpecTest {
     assertTrue(upper.getMessage().contains("send 'router-length-0.5'"), upper.getMessage());
     assertThrows(RouteSpec.InvalidRouteSpecException.class,
         () -> RouteSpec.parseDirect("Upstream-strong", java.util.List.of("strong", "weak")));
+    // white space after the name too: the same message, naming the spelling to send (it called '0.5 ' the threshold)
+    for (String model : new String[] {"router-length-0.5 ", " router-length-0.5", "router-length-0.5\n"}) {
+      RouteSpec.InvalidRouteSpecException spaced = assertThrows(RouteSpec.InvalidRouteSpecException.class,
+          () -> RouteSpec.parse(model, routers));
+      assertTrue(spaced.getMessage().contains("white space around its name; send 'router-length-0.5'"), spaced.getMessage());
+    }
+    RouteSpec.InvalidRouteSpecException direct = assertThrows(RouteSpec.InvalidRouteSpecException.class,
+        () -> RouteSpec.parseDirect("upstream-strong ", java.util.List.of("strong", "weak")));
+    assertTrue(direct.getMessage().contains("send 'upstream-strong'"), direct.getMessage());
     assertTrue(RouteSpec.parse("routerless-model", routers).isEmpty(), "a name that only begins like one");
     assertEquals(1.0, RouteSpec.parse("router-random-1.000", routers).orElseThrow().threshold());
     assertTrue(RouteSpec.parse("gpt-4o", routers).isEmpty());
