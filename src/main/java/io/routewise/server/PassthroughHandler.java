@@ -43,6 +43,11 @@ final class PassthroughHandler {
   private final boolean accessLog;
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
 
+  /** Whether {@code path} (under /v1, lower case) is one of the endpoints passed through. */
+  boolean serves(String path) {
+    return endpoints.isEmpty() || endpoints.stream().anyMatch(e -> path.equals(e) || path.startsWith(e + "/"));
+  }
+
   /** @param endpoints the paths served, each with what lies below it; empty: every path */
   PassthroughHandler(UpstreamClient upstream, List<String> endpoints, RoutewiseMetrics metrics, RequestBodies bodies,
       InFlightRequests inFlight, boolean accessLog) {
@@ -106,7 +111,7 @@ final class PassthroughHandler {
       throw ProxyServer.notAllowed(ctx);
     }
     String path = plain.toString().toLowerCase(java.util.Locale.ROOT);
-    if (!endpoints.isEmpty() && endpoints.stream().noneMatch(e -> path.equals(e) || path.startsWith(e + "/"))) {
+    if (!serves(path)) {
       // Not served here: an account's files, batches or fine-tunes are every client's once passed through.
       throw new ApiException(404, "invalid_request_error", "Unknown request URL: " + ctx.method() + " /v1/"
           + AccessLog.safe(raw) + " (passthrough serves " + String.join(", ", endpoints)

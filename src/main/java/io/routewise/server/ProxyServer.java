@@ -137,7 +137,7 @@ public final class ProxyServer implements AutoCloseable {
         byte[] body = modelBody(ctx.pathParam("id"), routing, upstreams);
         if (body != null) {
           ctx.header("x-request-id", RequestIds.next()).contentType("application/json").result(body);
-        } else if (other != null) {
+        } else if (other != null && other.serves("models")) { // a model routewise does not know is the upstream's
           if (ctx.method() == HandlerType.HEAD) {
             // as any HEAD the upstream would have to answer: its GET is passed through, its HEAD is not
             throw notAllowed(ctx.header("Allow", "GET"), "GET");

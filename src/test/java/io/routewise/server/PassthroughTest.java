@@ -143,6 +143,10 @@ class PassthroughTest {
       assertEquals(404, r.statusCode(), path);
       assertTrue(new String(r.body(), StandardCharsets.UTF_8).contains("\"code\":\"unknown_url\""), path);
     }
+    // models left out: a model routewise does not know is its own 404, as without passthrough
+    HttpResponse<byte[]> unknownModel = send(to("/v1/models/foo").GET());
+    assertEquals(404, unknownModel.statusCode());
+    assertTrue(new String(unknownModel.body(), StandardCharsets.UTF_8).contains("\"code\":\"model_not_found\""));
     assertEquals(2, weak.getAllServeEvents().size());
   }
 
