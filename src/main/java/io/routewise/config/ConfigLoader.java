@@ -404,7 +404,7 @@ public final class ConfigLoader {
           value = "";
         }
         if (value == null) {
-          problems.add(path, "environment variable " + mt.group(1) + " is not set (write ${"
+          problems.addForText(path, "environment variable " + mt.group(1) + " is not set (write ${"
               + mt.group(1) + ":-default} to give a default)");
           value = "";
         }

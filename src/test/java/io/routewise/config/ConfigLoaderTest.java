@@ -72,6 +72,14 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void anUnsetVariableIsTheKeysOneProblemNotAlsoTheEmptyValuePutInItsPlace() {
+    String msg = assertThrows(ConfigException.class,
+        () -> parse(VALID.replace("port: 7000", "port: \"${PORT}\""), Map.of("OPENAI_API_KEY", "a"))).getMessage();
+    assertTrue(msg.contains("server.port: environment variable PORT is not set"), msg);
+    assertFalse(msg.contains("must be an integer"), msg);
+  }
+
+  @Test
   void unknownKeyIsAnErrorWithItsPath() {
     String msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, modle: x}"));
     assertTrue(msg.contains("upstreams.strong.modle: unknown key"), msg);
