@@ -25,6 +25,7 @@ public final class HttpClients {
             TimeUnit.MILLISECONDS, PoolCleanup.RUNNER, ConnectionListener.Companion.getNONE()))
         .dispatcher(dispatcher)
         .socketFactory(new NoDelaySocketFactory())
+        .dns(UpstreamClient.DNS)
         .protocols(protocols(Runtime.version().feature()))
         // Off: OkHttp would replay a POST on each pooled connection that dropped it, so one request
         // whose upstream crashed or cut it off ran (and was billed) once per idle connection.

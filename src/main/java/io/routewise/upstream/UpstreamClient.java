@@ -37,12 +37,24 @@ public final class UpstreamClient {
   /** Whether an HTTP/2 refusal by this upstream has been met (logged the first time). */
   private final java.util.concurrent.atomic.AtomicBoolean refusedSeen = new java.util.concurrent.atomic.AtomicBoolean();
 
+  /** The connect timeout of the upstream whose call runs on this thread: its name lookup's bound. */
+  private static final ThreadLocal<Long> CONNECT_NANOS = new ThreadLocal<>();
+
+  /**
+   * The name lookup of every upstream: one instance, since OkHttp pools connections per address and
+   * the resolver is part of it (upstreams on one host, as gpt-4o and gpt-4o-mini, share connections).
+   * A lookup ends with the calling upstream's {@code connect_timeout_ms}, which covers DNS.
+   */
+  static final BoundedDns DNS = new BoundedDns(okhttp3.Dns.SYSTEM, () -> {
+    Long nanos = CONNECT_NANOS.get();
+    return nanos == null ? java.util.concurrent.TimeUnit.SECONDS.toNanos(30) : nanos;
+  });
+
   public UpstreamClient(UpstreamConfig config, OkHttpClient shared, IdleTimeouts timeouts, UpstreamListener listener) {
     this.config = config;
     // Read/write timeouts are enforced by IdleTimeouts, far cheaper per read than OkHttp's own.
     this.http = shared.newBuilder()
         .connectTimeout(config.connectTimeout())
-        .dns(new BoundedDns(okhttp3.Dns.SYSTEM, config.connectTimeout()::toNanos)) // connect_timeout_ms covers DNS
         .readTimeout(java.time.Duration.ZERO)
         .writeTimeout(java.time.Duration.ZERO)
         .addNetworkInterceptor(IdleTimeouts.CONNECTED)
@@ -219,6 +231,7 @@ public final class UpstreamClient {
     IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout(), client);
     Call call = via.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
     watch.start(call);
+    CONNECT_NANOS.set(config.connectTimeout().toNanos());
     try {
       Response response = call.execute();
       watch.idle();
@@ -250,6 +263,8 @@ public final class UpstreamClient {
     } catch (RuntimeException | Error e) {
       watch.close();
       throw e;
+    } finally {
+      CONNECT_NANOS.remove();
     }
   }
 
