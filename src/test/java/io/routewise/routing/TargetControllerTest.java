@@ -172,6 +172,32 @@ class TargetControllerTest {
     assertEquals(108, c.observedUsdPerHour(), 108 * 0.05);
   }
 
+  /**
+   * Ten minutes of auto requests at ten a second (random win rates, each answer costing its side's
+   * cost), the controller stepped every second; the strong share of the last five minutes.
+   */
+  private static double tenMinutesAtTenASecond(TargetController c, ManualClock clock, double strongCost,
+      double weakCost) {
+    Random rnd = new Random(5);
+    int strong = 0;
+    int counted = 0;
+    for (int i = 0; i < 6000; i++) {
+      double r = rnd.nextDouble();
+      Route route = ThresholdRule.route(r, c.alpha());
+      c.decided(r, route);
+      c.answered(route, route == Route.STRONG ? strongCost : weakCost);
+      if (i >= 3000) {
+        strong += route == Route.STRONG ? 1 : 0;
+        counted++;
+      }
+      clock.advance(100);
+      if (i % 10 == 9) {
+        c.tick(c.snapshot(), null);
+      }
+    }
+    return (double) strong / counted;
+  }
+
   @Test
   void aBudgetStartingWithEveryRequestStrongMovesOnThePricesUntilWeakAnswersAreSeen() {
     // α starts at 0: every request goes strong, so the window has no weak answer to cost. With the
@@ -180,30 +206,12 @@ class TargetControllerTest {
     for (double ratio : new double[] {0.1, Double.NaN}) {
       ManualClock clock = new ManualClock(T0);
       TargetController c = new TargetController("r", budget, clock, ratio);
-      Random rnd = new Random(5);
-      long nextSync = clock.getAsLong() + 1000;
-      int strong = 0;
-      int counted = 0;
-      for (int i = 0; i < 6000; i++) {
-        double r = rnd.nextDouble();
-        Route route = ThresholdRule.route(r, c.alpha());
-        c.decided(r, route);
-        c.answered(route, route == Route.STRONG ? 0.01 : 0.001);
-        if (i >= 3000) {
-          strong += route == Route.STRONG ? 1 : 0;
-          counted++;
-        }
-        clock.advance(100);
-        if (clock.getAsLong() >= nextSync) {
-          c.tick(c.snapshot(), null);
-          nextSync += 1000;
-        }
-      }
+      double strongShare = tenMinutesAtTenASecond(c, clock, 0.01, 0.001);
       if (Double.isNaN(ratio)) {
         assertEquals(0.0, c.alpha(), "no price and no weak answer: nothing to estimate from");
       } else {
         double expected = (0.003 - 0.001) / (0.01 - 0.001);
-        assertEquals(expected, (double) strong / counted, 0.02, "then the measured costs hold the budget");
+        assertEquals(expected, strongShare, 0.02, "then the measured costs hold the budget");
         assertEquals(108, c.observedUsdPerHour(), 108 * 0.05);
       }
     }
@@ -218,26 +226,10 @@ class TargetControllerTest {
     TargetConfig budget = new TargetConfig(TargetConfig.Kind.USD_PER_HOUR, 10, 0, 1, Duration.ofSeconds(60), 1.0);
     ManualClock clock = new ManualClock(T0);
     TargetController c = new TargetController("r", budget, clock, ladder.belowTopPriceRatio());
-    Random rnd = new Random(5);
-    int strong = 0;
-    int counted = 0;
-    for (int i = 0; i < 6000; i++) { // 10 minutes at 10 requests a second
-      double r = rnd.nextDouble();
-      Route route = ThresholdRule.route(r, c.alpha());
-      c.decided(r, route);
-      c.answered(route, route == Route.STRONG ? 0.01 : 0.0);
-      if (i >= 3000) {
-        strong += route == Route.STRONG ? 1 : 0;
-        counted++;
-      }
-      clock.advance(100);
-      if (i % 10 == 9) {
-        c.tick(c.snapshot(), null);
-      }
-    }
+    double strongShare = tenMinutesAtTenASecond(c, clock, 0.01, 0.0);
     assertFalse(c.unmetered(), "every answer was metered, at 0");
     // 10 USD an hour at 10 requests a second and 0.01 a strong answer: 2.8 % strong
-    assertEquals(10.0 / 3600 / 10 / 0.01, (double) strong / counted, 0.01);
+    assertEquals(10.0 / 3600 / 10 / 0.01, strongShare, 0.01);
     assertEquals(10, c.observedUsdPerHour(), 10 * 0.15);
   }
 
