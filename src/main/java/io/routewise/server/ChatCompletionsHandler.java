@@ -197,7 +197,7 @@ final class ChatCompletionsHandler {
           new ClientDisconnectProbe(ctx.req()), TraceHeaders.of(ctx.req()));
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
-        throw clientGone(ctx.res());
+        throw connectionGone(ctx.res());
       }
       if (cooldowns != null && !spec.isDirect()) { // a named upstream's request may fail for reasons of its own
         cooldowns.failed(upstream.name(), start);
@@ -231,7 +231,8 @@ final class ChatCompletionsHandler {
           cooldowns.answered(upstream.name());
         }
       }
-      if (mayFailOver && failedStatus && mayFailOverFrom(upstream)) {
+      long failoverTry = mayFailOver && failedStatus ? failoverClaim(upstream) : UpstreamCooldowns.SKIPPED;
+      if (failoverTry != UpstreamCooldowns.SKIPPED) {
         // why (a refused key, which limit): the operator's only sight of it; never an answer's text, which
         // may echo the prompt (an unasked stream's body is the answer), nor a wait on one
         String said = invalid ? "(" + (unaskedStream ? "a stream" : "its body") + ", not read)" : errorText(response);
@@ -240,7 +241,13 @@ final class ChatCompletionsHandler {
         }
         response.close();
         if (response.clientGone()) {
-          throw clientGone(ctx.res());
+          // gone while the error body was read: the call is counted, and a try of the failover upstream
+          // taken for this request goes to the next one (else it is skipped for the whole try's hold)
+          upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
+          if (cooldowns != null) {
+            cooldowns.giveBack(failoverFor(upstream).name(), failoverTry);
+          }
+          throw connectionGone(ctx.res());
         }
         long spent = System.nanoTime() - start;
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
@@ -362,7 +369,12 @@ final class ChatCompletionsHandler {
    * is over, only as its one try. Asked only when failing over: it may take that try.
    */
   private boolean mayFailOverFrom(UpstreamClient upstream) {
-    return cooldowns == null || !cooldowns.skip(failoverFor(upstream).name());
+    return failoverClaim(upstream) != UpstreamCooldowns.SKIPPED;
+  }
+
+  /** {@link #mayFailOverFrom} as {@link UpstreamCooldowns#claim} answers it: the try it took, if any, can be given back. */
+  private long failoverClaim(UpstreamClient upstream) {
+    return cooldowns == null ? UpstreamCooldowns.NOT_COOLING : cooldowns.claim(failoverFor(upstream).name());
   }
 
   /**
@@ -400,7 +412,7 @@ final class ChatCompletionsHandler {
     } catch (IOException e) {
       if (response.clientGone()) {
         upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
-        throw clientGone(res);
+        throw connectionGone(res);
       }
       if (rateLimitUnread(status, spec)) {
         cooldowns.failed(upstream.name(), start);
@@ -581,7 +593,9 @@ final class ChatCompletionsHandler {
   private static byte[] streamError(UpstreamException e) {
     String json = new String(OpenAiErrors.body(e.getMessage(), "upstream_error", null, streamErrorCode(e)),
         StandardCharsets.UTF_8);
-    return ("data: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
+    // After a blank line of its own: the stream may have broken off after a data line whose event had
+    // not ended (or after a CR whose LF never came), and a client would join the two into one event.
+    return ("\n\ndata: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
   }
 
   /** Scheme, host and port of a redirect's target: its path or query may repeat a key from base_url. */
@@ -638,6 +652,14 @@ final class ChatCompletionsHandler {
    * The client disconnected and its upstream call was cancelled: nginx's 499 in the metrics. Nobody
    * reads the error body; a client that only half-closed its side gets it and a closed connection.
    */
+  /**
+   * The client's connection closed while its request waited on an upstream: the client left, or a
+   * shutdown past its grace closed it, which is not the client leaving (503 shutting_down, as before a decision).
+   */
+  private ApiException connectionGone(HttpServletResponse res) {
+    return inFlight.draining() ? ApiException.shuttingDown() : clientGone(res);
+  }
+
   private static ApiException clientGone(HttpServletResponse res) {
     return clientGone(res,
         "The client closed the connection before the upstream answered; the upstream call was cancelled.");

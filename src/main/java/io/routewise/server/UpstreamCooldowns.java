@@ -22,7 +22,8 @@ import java.util.function.LongSupplier;
 final class UpstreamCooldowns {
   static final int FAILURES_IN_A_ROW = 3;
   static final Duration QUIET = Duration.ofSeconds(1);
-  private static final long NOT_COOLING = Long.MIN_VALUE;
+  /** {@link #claim}: the upstream does not cool; also the state of one that does not. */
+  static final long NOT_COOLING = Long.MIN_VALUE;
   /** How stale the last answer's time may be written: a busy upstream does not write it on every answer. */
   private static final long ANSWER_CLOCK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
@@ -49,22 +50,40 @@ final class UpstreamCooldowns {
    * reports, or for the upstream's time limit should it never report (its client left).
    */
   boolean skip(String upstream) {
+    return claim(upstream) == SKIPPED;
+  }
+
+  /** {@link #claim}: skip the upstream (it cools, or another request has its try). */
+  static final long SKIPPED = Long.MIN_VALUE + 1;
+
+  /**
+   * {@link #skip}, telling what was taken: {@link #SKIPPED}, {@link #NOT_COOLING} (free to call), or
+   * the try's hold, which {@link #giveBack} returns should the try not be made after all.
+   */
+  long claim(String upstream) {
     State s = states.get(upstream);
     long until = s.coolUntil.get();
     if (until == NOT_COOLING) {
-      return false;
+      return NOT_COOLING;
     }
     long now = clock.getAsLong();
     if (now - until < 0) {
-      return true;
+      return SKIPPED;
     }
     long hold = now + s.tryNanos;
-    if (!s.coolUntil.compareAndSet(until, hold)) {
-      return true;
+    if (hold == NOT_COOLING || hold == SKIPPED || !s.coolUntil.compareAndSet(until, hold)) {
+      return SKIPPED; // (a hold equal to a marker: once in 2^63 ns, skipped rather than misread)
     }
     s.tryStartedAt.set(now);
     s.tryHold.set(hold);
-    return false;
+    return hold;
+  }
+
+  /** A try {@link #claim} took and that will not be made (its client left first): the next request takes it. */
+  void giveBack(String upstream, long claimed) {
+    if (claimed != NOT_COOLING && claimed != SKIPPED) {
+      states.get(upstream).coolUntil.compareAndSet(claimed, clock.getAsLong());
+    }
   }
 
   /** Whether {@code upstream} cools now (a try in flight included), without taking its next try. */

@@ -30,6 +30,13 @@ public final class BoundedDns implements Dns {
     this.nanosAllowed = nanosAllowed;
   }
 
+  /** A lookup that did not answer in time (a host name that does not resolve is a plain {@link UnknownHostException}). */
+  public static final class LookupTimedOut extends UnknownHostException {
+    LookupTimedOut(String message) {
+      super(message);
+    }
+  }
+
   @Override
   public List<InetAddress> lookup(String hostname) throws UnknownHostException {
     long allowed = nanosAllowed.getAsLong();
@@ -42,8 +49,7 @@ public final class BoundedDns implements Dns {
       return lookup.get(allowed, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       lookup.cancel(true);
-      throw new UnknownHostException(hostname + ": no answer from DNS within "
-          + TimeUnit.NANOSECONDS.toMillis(allowed) + " ms");
+      throw new LookupTimedOut(hostname + ": no answer from DNS within " + TimeUnit.NANOSECONDS.toMillis(allowed) + " ms");
     } catch (ExecutionException e) {
       if (e.getCause() instanceof UnknownHostException unknown) {
         throw unknown;

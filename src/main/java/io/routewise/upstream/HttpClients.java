@@ -49,6 +49,9 @@ public final class HttpClients {
   }
 
   public static void shutdown(OkHttpClient client) {
+    // Calls still waiting on an upstream (past the shutdown grace: their clients' connections are
+    // closed): cancelled, since the watchdog that would time them out stops next and nothing else would.
+    client.dispatcher().cancelAll();
     client.dispatcher().executorService().shutdown();
     client.connectionPool().evictAll();
   }

@@ -366,6 +366,9 @@ public final class UpstreamClient {
   }
 
   private static boolean isConnectTimeout(IOException e) {
+    if (e instanceof BoundedDns.LookupTimedOut) { // the lookup is part of connecting: not a name that does not resolve
+      return true;
+    }
     String m = e.getMessage();
     return m != null && m.toLowerCase(java.util.Locale.ROOT).contains("connect timed out");
   }

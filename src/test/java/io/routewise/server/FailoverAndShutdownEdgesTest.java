@@ -1,0 +1,248 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Rarer paths of a request: a stream cut mid-event, a client leaving during failover, a shutdown past its grace. */
+class FailoverAndShutdownEdgesTest {
+  private static final String OK = ProxyFixture.COMPLETION.formatted("m", "m");
+  private final HttpClient http = HttpClient.newHttpClient();
+  private ScriptedUpstream strong;
+  private ScriptedUpstream weak;
+  private Routewise routewise;
+
+  @AfterEach
+  void stop() throws Exception {
+    if (routewise != null) {
+      routewise.close();
+    }
+    if (strong != null) {
+      strong.close();
+    }
+    if (weak != null) {
+      weak.close();
+    }
+  }
+
+  private void start(String routing) throws Exception {
+    strong = new ScriptedUpstream();
+    weak = new ScriptedUpstream();
+    String yaml = TestConfigs.yaml(strong.url(), weak.url(), "");
+    if (routing != null) {
+      yaml = TestConfigs.withRouting(yaml, routing);
+    }
+    routewise = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
+  }
+
+  private HttpResponse<String> chat(String model, boolean stream) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + model + "\"" + (stream ? ",\"stream\":true" : "")
+            + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private String metrics() throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  /** SSE events as a spec-following client (the OpenAI SDKs' decoders) dispatches them: each one's data lines joined by \n. */
+  static List<String> events(String body) {
+    List<String> events = new ArrayList<>();
+    StringBuilder data = null;
+    for (String line : body.split("\r\n|\r|\n", -1)) {
+      if (line.isEmpty()) {
+        if (data != null) {
+          events.add(data.toString());
+        }
+        data = null;
+      } else if (line.startsWith("data:")) {
+        String v = line.substring(5).startsWith(" ") ? line.substring(6) : line.substring(5);
+        data = data == null ? new StringBuilder(v) : data.append('\n').append(v);
+      }
+    }
+    return events;
+  }
+
+  /**
+   * A stream cut after a complete data line but before its event's blank line: routewise's error event is
+   * written straight after it, so the client's SSE parser joins the cut chunk and the error into one event
+   * whose data is two JSON documents (unparseable), and the error is never seen as an error.
+   */
+  @Test
+  void theInStreamErrorEventStartsAnEventOfItsOwn() throws Exception {
+    start(null);
+    String chunk = "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},"
+        + "\"finish_reason\":null}]}";
+    strong.answers.add(ScriptedUpstream.sse("data: " + chunk + "\n\ndata: " + chunk + "\n")); // then EOF
+    HttpResponse<String> r = chat("router-random-0", true);
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().contains("upstream_stream_failed"), r.body());
+    List<String> events = events(r.body());
+    String last = events.get(events.size() - 1);
+    assertTrue(last.startsWith("{\"error\""), "the last event should be routewise's error alone, got: " + last);
+  }
+
+  /**
+   * With failover, the chosen upstream answers 500 and its error body stalls; the client leaves while
+   * routewise waits for that body (up to 1 s, for the log). The request ends as a 499 (fine), but:
+   * (a) the upstream call that answered 500 is never recorded in routewise_upstream_duration (ChatCompletionsHandler:242-243
+   * throws before listener().completed), and (b) mayFailOverFrom() (line 234) already took the failover upstream's
+   * one post-cooldown try, which is never sent nor reported: that upstream stays skipped for the whole try hold
+   * (2 x (connect_timeout_ms + timeout_ms) = 13 s here) although its cooldown (200 ms) is long over and it is healthy.
+   */
+  @Test
+  void aClientLeavingDuringAFailoverStillLeavesTheBooksRight() throws Exception {
+    start("failover: true, failover_cooldown_ms: 200");
+    Thread.sleep(1_100); // UpstreamCooldowns.QUIET since start: failures may cool an upstream now
+    for (int i = 0; i < 3; i++) { // weak fails 3 in a row (strong answers the failovers): weak cools for 200 ms
+      weak.answers.add(ScriptedUpstream.json(503, "{\"error\":{\"message\":\"weak down\"}}"));
+      strong.answers.add(ScriptedUpstream.json(200, OK));
+      HttpResponse<String> r = chat("router-random-1", false);
+      assertEquals("weak 5xx", r.headers().firstValue("x-routewise-failover").orElse(null), r.body());
+    }
+    assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"weak\"} 1.0"));
+    Thread.sleep(400); // weak's cooldown is over: the next request for it (or failing over into it) is its try
+
+    // strong answers 500 after 0.8 s and stalls its body; the client left at 0.3 s
+    strong.answers.add(out -> {
+      Thread.sleep(800);
+      out.write("HTTP/1.1 500 X\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"er"
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      Thread.sleep(5_000);
+    });
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      byte[] body = "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+          .getBytes(StandardCharsets.UTF_8);
+      OutputStream out = client.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+          + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(body);
+      out.flush();
+      Thread.sleep(300);
+    }
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    String m = metrics();
+    while (!m.contains("status=\"499\"") && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      m = metrics();
+    }
+    assertTrue(m.contains("status=\"499\""), m);
+    assertEquals(0, weak.requests.get() - 3, "weak was not called for the 499");
+
+    // weak is healthy again and its cooldown ended long ago: a request chosen for it should go to it
+    weak.answers.add(ScriptedUpstream.json(200, OK));
+    strong.answers.add(ScriptedUpstream.json(200, OK));
+    HttpResponse<String> r = chat("router-random-1", false);
+    String b = "failover header: " + r.headers().firstValue("x-routewise-failover").orElse("none") + "\n";
+    String strongDurations = m.lines().filter(l -> l.startsWith("routewise_upstream_duration_seconds_count")
+        && l.contains("upstream=\"strong\"")).reduce("", (x, y) -> x + y + "\n");
+    String failures = "";
+    if (r.headers().firstValue("x-routewise-failover").isPresent()) {
+      failures += "(b) weak's try was taken by the 499 and it is still skipped: " + b;
+    }
+    if (!strongDurations.contains("count{outcome=\"failed_over\"") && !strongDurations.contains("client_closed")) {
+      failures += "(a) strong's 500 (4th call) is in no routewise_upstream_duration series:\n" + strongDurations;
+    }
+    assertTrue(failures.isEmpty(), failures);
+  }
+
+  /** Control for the test above: without the client that left, weak's first request after its cooldown goes to weak. */
+  @Test
+  void controlWithoutTheClientLeavingWeaksTryGoesToWeak() throws Exception {
+    start("failover: true, failover_cooldown_ms: 200");
+    Thread.sleep(1_100);
+    for (int i = 0; i < 3; i++) {
+      weak.answers.add(ScriptedUpstream.json(503, "{\"error\":{\"message\":\"weak down\"}}"));
+      strong.answers.add(ScriptedUpstream.json(200, OK));
+      chat("router-random-1", false);
+    }
+    assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"weak\"} 1.0"));
+    Thread.sleep(1_400);
+    weak.answers.add(ScriptedUpstream.json(200, OK));
+    HttpResponse<String> r = chat("router-random-1", false);
+    assertFalse(r.headers().firstValue("x-routewise-failover").isPresent(), r.headers().toString());
+    assertEquals(4, weak.requests.get());
+  }
+
+  /**
+   * A request cut off by shutdown (past shutdown_grace_ms) while it waits on its upstream is counted as a
+   * client that left (499 client_closed_request), though the client never left: the decision path maps this
+   * case to shutting_down (ChatCompletionsHandler:95), the upstream path (199-200) does not.
+   */
+  @Test
+  void aRequestCutOffByShutdownIsNotCountedAsItsClientLeaving() throws Exception {
+    strong = new ScriptedUpstream();
+    weak = new ScriptedUpstream();
+    strong.answers.add(out -> Thread.sleep(8_000)); // never answers in time
+    String yaml = TestConfigs.withServer(TestConfigs.yaml(strong.url(), weak.url(), ""), "shutdown_grace_ms: 300")
+        .replace("timeout_ms: 1500", "timeout_ms: 30000");
+    routewise = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
+    Routewise rw = routewise;
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> pending = http.sendAsync(
+        TestConfigs.chat(rw.port(), "router-random-0"), HttpResponse.BodyHandlers.ofString());
+    while (strong.requests.get() == 0) {
+      Thread.sleep(20);
+    }
+    Thread.sleep(1_300); // the call has run past IdleTimeouts.PROBE_CLIENT_AFTER: its client is watched
+    rw.close();
+    routewise = null;
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    String m = rw.metrics().scrape();
+    while (!m.contains("routewise_requests_total{") && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      m = rw.metrics().scrape();
+    }
+    String requests = m.lines().filter(l -> l.startsWith("routewise_requests_total{")).reduce("", (x, y) -> x + y + "\n");
+    assertFalse(requests.contains("status=\"499\""), "the client never left, yet:\n" + requests);
+    assertTrue(requests.contains("status=\"503\""), requests);
+  }
+
+  /**
+   * After Routewise.close() returns, a chat request that reached its upstream less than a second before (its
+   * client not yet watched) is neither cancelled nor timed out: IdleTimeouts' watchdog is closed
+   * (Routewise.java:273) while the handler still waits, so its timeout_ms (1.5 s here) never fires and the call
+   * (a virtual thread, an upstream connection, a generation being billed) lives as long as the upstream holds it.
+   */
+  @Test
+  void aCallLeftAfterCloseStillTimesOut() throws Exception {
+    strong = new ScriptedUpstream();
+    weak = new ScriptedUpstream();
+    strong.answers.add(out -> Thread.sleep(9_000)); // hung upstream
+    String yaml = TestConfigs.withServer(TestConfigs.yaml(strong.url(), weak.url(), ""), "shutdown_grace_ms: 100");
+    routewise = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
+    Routewise rw = routewise;
+    http.sendAsync(TestConfigs.chat(rw.port(), "router-random-0"), HttpResponse.BodyHandlers.ofString());
+    while (strong.requests.get() == 0) {
+      Thread.sleep(20);
+    }
+    long closedAt = System.nanoTime();
+    rw.close();
+    routewise = null;
+    String m = rw.metrics().scrape();
+    while (!m.contains("routewise_requests_total{") && System.nanoTime() - closedAt < 6_000_000_000L) {
+      Thread.sleep(50);
+      m = rw.metrics().scrape();
+    }
+    assertTrue(m.contains("routewise_requests_total{"),
+        "6 s after close the request (timeout_ms 1500) has still not ended: its upstream call is still open");
+  }
+}
