@@ -149,7 +149,7 @@ final class EvalProtocol {
         foldRows.add(part);
       }
       Dataset trainData = maskStandInPairs(data);
-      Trained t = train(trainData, emb, held, "fold " + (f + 1) + "/" + folds);
+      Trained t = train(trainData, emb, data.withCopies(held), "fold " + (f + 1) + "/" + folds);
       for (int s = 0; s < standIns.size(); s++) {
         score(t, data, emb, standCols.get(s), foldRows.get(s));
       }
@@ -171,7 +171,7 @@ final class EvalProtocol {
         continue;
       }
       Column c = new Column(src.name() + " (source held out)", src.strong(), src.weak());
-      Trained t = train(data, emb, held, "without " + src.name());
+      Trained t = train(data, emb, data.withCopies(held), "without " + src.name());
       score(t, data, emb, c, rows);
       columns.add(c);
     }

@@ -73,6 +73,27 @@ public final class Dataset {
   }
 
   /** The prompts at {@code indices}, with their battles, over the same model list. */
+  /**
+   * {@code rows} and every other prompt with the same text (white space around it aside): what
+   * training must leave out when {@code rows} are held out. The files repeat questions (MMLU-Pro's
+   * copies of MMLU questions, dcrouter's train and test splits, repeats within a file), and a copy
+   * left in training let a nearest-neighbour router find the held-out answer (sw_ranking's MMLU
+   * APGR +0.013).
+   */
+  public java.util.Set<Integer> withCopies(java.util.Collection<Integer> rows) {
+    java.util.Set<String> texts = new java.util.HashSet<>();
+    for (int i : rows) {
+      texts.add(prompts.get(i).prompt().strip());
+    }
+    java.util.Set<Integer> out = new java.util.HashSet<>(rows);
+    for (int i = 0; i < prompts.size(); i++) {
+      if (texts.contains(prompts.get(i).prompt().strip())) {
+        out.add(i);
+      }
+    }
+    return out;
+  }
+
   public Dataset subset(List<Integer> indices) {
     Builder b = new Builder(models);
     for (int p : indices) {

@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
-import java.util.HashSet;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -29,7 +28,7 @@ public record TrainingSet(Dataset data, float[][] embeddings, List<Integer> trai
       throws IOException {
     Dataset data = DatasetReader.read(files);
     List<Integer> held = holdout.heldOut(data, seed);
-    Set<Integer> heldSet = new HashSet<>(held);
+    Set<Integer> heldSet = data.withCopies(held); // a held-out question's copies elsewhere do not train either
     List<Integer> train = new ArrayList<>();
     for (int i = 0; i < data.size(); i++) {
       if (!heldSet.contains(i)) {

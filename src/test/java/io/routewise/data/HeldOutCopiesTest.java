@@ -1,0 +1,52 @@
+package io.routewise.data;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.routewise.embedding.Embedder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A held-out question's copies, in its own file or another, never train. */
+class HeldOutCopiesTest {
+  @TempDir
+  Path tmp;
+
+  private static final Embedder NONE = new Embedder() {
+    @Override
+    public float[] embed(String text) {
+      return new float[] {text.length()};
+    }
+
+    @Override
+    public int dimension() {
+      return 1;
+    }
+
+    @Override
+    public String modelId() {
+      return "length";
+    }
+  };
+
+  @Test
+  void aSourceHeldOutTakesItsQuestionsCopiesInOtherSourcesOutOfTraining() throws Exception {
+    Path gold = tmp.resolve("gold.jsonl");
+    Path pro = tmp.resolve("pro.jsonl");
+    Files.writeString(gold, """
+        {"id": "g1", "prompt": "What is 2+2?", "outcomes": {"a": 1, "b": 0}}
+        {"id": "g2", "prompt": "Name a prime.", "outcomes": {"a": 1, "b": 1}}
+        """);
+    Files.writeString(pro, """
+        {"id": "p1", "prompt": "What is 2+2? ", "outcomes": {"a": 1, "c": 0}}
+        {"id": "p2", "prompt": "What is 3+3?", "outcomes": {"a": 0, "c": 1}}
+        """);
+    TrainingSet set = TrainingSet.load(List.of(gold, pro), Holdout.parse("source:gold"), 0, NONE, false);
+    assertEquals(List.of(0, 1), set.heldOut(), "measured on the held-out source's own rows");
+    assertEquals(List.of(3), set.train(), "pro's copy of g1 (white space aside) trains no more");
+    assertEquals(Set.of(0, 1, 2), set.data().withCopies(List.of(0, 1)));
+  }
+}
