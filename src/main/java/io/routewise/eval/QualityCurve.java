@@ -12,7 +12,9 @@ import java.util.Random;
  *
  * <p>APGR = area under quality vs share of strong calls (trapezoids), minus the weak model's area,
  * over the strong-minus-weak area. CPT(x) = % strong calls at which quality first reaches
- * {@code weak + x * (strong - weak)} (numpy.interp on the curve).
+ * {@code weak + x * (strong - weak)}, linear between points. apgr.py and RouteLLM take numpy.interp
+ * on the curve, which gives the same where quality rises strictly and is undefined where it does not
+ * (its binary search can land past a later dip: 88 % where the curve first gets there at 69 %).
  */
 public final class QualityCurve {
   /** Percent of strong calls at each threshold (ascending). */
@@ -108,30 +110,23 @@ public final class QualityCurve {
 
   /** CPT(x) in % strong calls, x in (0, 1), e.g. 0.5 for CPT(50%). */
   public double cpt(double x) {
-    return interp(x * (strongQuality - weakQuality) + weakQuality, quality, pct);
+    return firstReaching(x * (strongQuality - weakQuality) + weakQuality, quality, pct);
   }
 
-  /** numpy.interp: clamps outside [xp[0], xp[last]], linear inside (xp assumed ascending). */
-  static double interp(double x, double[] xp, double[] fp) {
-    int n = xp.length;
-    if (x <= xp[0]) {
-      return fp[0];
+  /**
+   * The first {@code at} (linear between points) where {@code level} reaches {@code target}; the
+   * first point when it starts there, the last when it never gets there (numpy.interp's clamps).
+   */
+  static double firstReaching(double target, double[] level, double[] at) {
+    if (level[0] >= target) {
+      return at[0];
     }
-    if (x >= xp[n - 1]) {
-      return fp[n - 1];
-    }
-    int lo = 0;
-    int hi = n - 1;
-    while (hi - lo > 1) {
-      int mid = (lo + hi) >>> 1;
-      if (xp[mid] <= x) {
-        lo = mid;
-      } else {
-        hi = mid;
+    for (int i = 1; i < level.length; i++) {
+      if (level[i] >= target) {
+        return at[i - 1] + (at[i] - at[i - 1]) * (target - level[i - 1]) / (level[i] - level[i - 1]);
       }
     }
-    double slope = (fp[hi] - fp[lo]) / (xp[hi] - xp[lo]);
-    return fp[lo] + slope * (x - xp[lo]);
+    return at[at.length - 1];
   }
 
   private static double mean(double[] a) {
