@@ -1,7 +1,8 @@
 #!/bin/bash
 # BENCHMARKS.md section 5, "random rows held out": 20 % of every data file's rows (Python's
 # random.Random(42), one draw a row, file by file) held out; the static table aligned and mf trained
-# on the other 80 %; eval --prices on the held-out rows of each benchmark.
+# on the other 80 % less any row whose prompt text is a held-out one's; eval --prices on the held-out
+# rows of each benchmark.
 # Usage: docs/bench/nway_rows.sh [DATA_DIR] [WORK_DIR]   (run from the repository root, after mvn package)
 #        RULE=price_weighted docs/bench/nway_rows.sh ...   (another ladder rule, or RULE=auto for serve's default;
 #                                                           the split is the same; threshold reproduces the tables)
@@ -10,15 +11,24 @@ D=${1:-../shared/data}; W=${2:-/tmp/nway-rows}; J="java -jar target/routewise.ja
 FILES="mmlu-pro dcrouter arena-bench-v1 zeroeval-math-l5 zeroeval-crux mmlu-gold"
 mkdir -p "$W"
 python3 - "$D" "$W" $FILES <<'PY'
-import random, sys
+import json, random, sys
 d, w, files = sys.argv[1], sys.argv[2], sys.argv[3:]
 rnd = random.Random(42)
+held_lines, train_lines = [], {}
+for f in files:
+    with open(f"{d}/{f}.jsonl", encoding="utf-8") as src:
+        for line in src.read().split("\n"):  # not splitlines(): prompts hold U+2028
+            if line.strip():
+                (held_lines if rnd.random() < 0.2 else train_lines.setdefault(f, [])).append(line)
+# A held-out question's copies (45 MMLU questions are in mmlu-gold and mmlu-pro, dcrouter's splits
+# share 119) do not train: the draws stay the same, the training files lose those rows.
+held_texts = {json.loads(line)["prompt"].strip() for line in held_lines}
 with open(f"{w}/heldout.jsonl", "w", encoding="utf-8") as held:
-    for f in files:
-        with open(f"{d}/{f}.jsonl", encoding="utf-8") as src, open(f"{w}/train-{f}.jsonl", "w", encoding="utf-8") as out:
-            for line in src.read().split("\n"):  # not splitlines(): prompts hold U+2028
-                if line.strip():
-                    (held if rnd.random() < 0.2 else out).write(line + "\n")
+    held.writelines(line + "\n" for line in held_lines)
+for f in files:
+    with open(f"{w}/train-{f}.jsonl", "w", encoding="utf-8") as out:
+        out.writelines(line + "\n" for line in train_lines.get(f, [])
+                       if json.loads(line)["prompt"].strip() not in held_texts)
 PY
 TRAIN=""; DATA=""
 for f in $FILES; do TRAIN="$TRAIN $W/train-$f.jsonl"; DATA="$DATA --data $W/train-$f.jsonl"; done
