@@ -11,6 +11,20 @@ public final class RawHttp {
   private RawHttp() {}
 
   /** Reads a request or response head, through its blank line. */
+  /** Accepts connections on {@code server} until it closes, each served by {@code serve} on a virtual thread of its own. */
+  public static void serveEach(java.net.ServerSocket server, java.util.function.Consumer<java.net.Socket> serve) {
+    Thread.ofVirtual().start(() -> {
+      while (!server.isClosed()) {
+        try {
+          java.net.Socket s = server.accept();
+          Thread.ofVirtual().start(() -> serve.accept(s));
+        } catch (IOException closed) {
+          return;
+        }
+      }
+    });
+  }
+
   public static String readHead(InputStream in) throws IOException {
     ByteArrayOutputStream head = new ByteArrayOutputStream();
     int matched = 0;

@@ -24,16 +24,7 @@ final class ScriptedUpstream implements AutoCloseable {
 
   ScriptedUpstream() throws IOException {
     server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-    Thread.ofVirtual().start(() -> {
-      while (!server.isClosed()) {
-        try {
-          Socket s = server.accept();
-          Thread.ofVirtual().start(() -> serve(s));
-        } catch (IOException closed) {
-          return;
-        }
-      }
-    });
+    RawHttp.serveEach(server, this::serve);
   }
 
   private void serve(Socket s) {

@@ -47,7 +47,7 @@ class StaleConnectionTest {
   @BeforeEach
   void start() throws IOException {
     server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-    Thread.ofVirtual().start(this::accept);
+    io.routewise.RawHttp.serveEach(server, this::serve);
     timeouts = IdleTimeouts.forTimeouts(Duration.ofSeconds(5));
     shared = HttpClients.shared(new ClientConfig(4, Duration.ofSeconds(30)));
     upstream = new UpstreamClient(new UpstreamConfig("weak",
@@ -131,16 +131,6 @@ class StaleConnectionTest {
     }
   }
 
-  private void accept() {
-    while (!server.isClosed()) {
-      try {
-        Socket s = server.accept();
-        Thread.ofVirtual().start(() -> serve(s));
-      } catch (IOException closed) {
-        return;
-      }
-    }
-  }
 
   /** Keep-alive for 300 ms between requests, as uvicorn's is for 5 s. */
   private void serve(Socket s) {

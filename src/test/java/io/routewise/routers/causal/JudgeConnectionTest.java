@@ -37,16 +37,9 @@ class JudgeConnectionTest {
     final AtomicInteger connections = new AtomicInteger();
 
     ClosingJudge() throws Exception {
-      Thread.ofVirtual().start(() -> {
-        while (!server.isClosed()) {
-          try {
-            Socket s = server.accept();
-            connections.incrementAndGet();
-            Thread.ofVirtual().start(() -> serve(s));
-          } catch (Exception e) {
-            return;
-          }
-        }
+      io.routewise.RawHttp.serveEach(server, s -> {
+        connections.incrementAndGet();
+        serve(s);
       });
     }
 
