@@ -649,10 +649,6 @@ final class ChatCompletionsHandler {
   }
 
   /**
-   * The client disconnected and its upstream call was cancelled: nginx's 499 in the metrics. Nobody
-   * reads the error body; a client that only half-closed its side gets it and a closed connection.
-   */
-  /**
    * The client's connection closed while its request waited on an upstream: the client left, or a
    * shutdown past its grace closed it, which is not the client leaving (503 shutting_down, as before a decision).
    */
@@ -660,6 +656,10 @@ final class ChatCompletionsHandler {
     return inFlight.draining() ? ApiException.shuttingDown() : clientGone(res);
   }
 
+  /**
+   * The client disconnected and its upstream call was cancelled: nginx's 499 in the metrics. Nobody
+   * reads the error body; a client that only half-closed its side gets it and a closed connection.
+   */
   private static ApiException clientGone(HttpServletResponse res) {
     return clientGone(res,
         "The client closed the connection before the upstream answered; the upstream call was cancelled.");
