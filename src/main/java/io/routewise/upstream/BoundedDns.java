@@ -30,7 +30,10 @@ public final class BoundedDns implements Dns {
     this.nanosAllowed = nanosAllowed;
   }
 
-  /** A lookup that did not answer in time (a host name that does not resolve is a plain {@link UnknownHostException}). */
+  /**
+   * A lookup that did not answer in time, or had no time left to start (a host name that does not
+   * resolve is a plain {@link UnknownHostException}): a timeout to its caller, not an unknown host.
+   */
   public static final class LookupTimedOut extends UnknownHostException {
     LookupTimedOut(String message) {
       super(message);
@@ -41,7 +44,7 @@ public final class BoundedDns implements Dns {
   public List<InetAddress> lookup(String hostname) throws UnknownHostException {
     long allowed = nanosAllowed.getAsLong();
     if (allowed <= 0) {
-      throw new UnknownHostException(hostname + ": no time left to look it up");
+      throw new LookupTimedOut(hostname + ": no time left to look it up");
     }
     FutureTask<List<InetAddress>> lookup = new FutureTask<>(() -> resolver.lookup(hostname));
     Thread.ofVirtual().name("dns-lookup").start(lookup);

@@ -180,7 +180,8 @@ public final class CausalLlmRouter implements Router {
     if (Thread.currentThread().isInterrupted()) {
       return new RouterException("interrupted", "interrupted while calling the judge at " + judge, e);
     }
-    if (e instanceof InterruptedIOException) {
+    // a lookup cut off by the decision's budget is that budget running out, not a judge that is not there
+    if (e instanceof InterruptedIOException || e instanceof io.routewise.upstream.BoundedDns.LookupTimedOut) {
       return timeout(e);
     }
     if (e instanceof ConnectException || e instanceof UnknownHostException || e instanceof NoRouteToHostException) {

@@ -119,7 +119,7 @@ class JudgeConnectionTest {
       RouterException e = assertThrows(RouterException.class, () -> router.strongWinRate(Prompt.of("hi")));
       long ms = (System.nanoTime() - start) / 1_000_000;
       assertTrue(ms < 1_000, "timeout_ms 300, the decision took " + ms + " ms");
-      assertTrue(List.of("timeout", "unreachable").contains(e.kind()), e.kind()); // the call's timeout or the lookup's
+      assertEquals("timeout", e.kind()); // the call's timeout or the lookup's: the budget ran out either way
       assertTrue(e.getMessage().contains("judge"), e.getMessage());
     } finally {
       router.close();
