@@ -379,6 +379,40 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
   }
 
+  /** Why a request went to another upstream ({@code routewise_failovers_total{reason}}). */
+  public static final List<String> FAILOVER_REASONS = List.of("unreachable", "429", "5xx", "auth", "invalid", "cooldown");
+
+  /**
+   * Creates at 0 the counters whose label values are known at start: each router's decisions and
+   * answered requests per upstream, each upstream's tokens and (with failover) its failovers, and
+   * the reasons a body is refused. Prometheus takes a series it first meets at 1 to have started
+   * there, so without this the first decision of each kind never showed in rate() or increase()
+   * (a rare route, a first failover), and a fresh instance's panels read "no data". Call once, before traffic.
+   */
+  public void known(java.util.Collection<String> routers, List<String> upstreams, boolean failover) {
+    for (String router : routers) {
+      for (String upstream : upstreams) {
+        routedCounters.computeIfAbsent(List.of(router, upstream), k ->
+            routed.withTags("router", router, "route", upstream));
+        requestCounters.computeIfAbsent(List.of(router, upstream, 200), k ->
+            requests.withTags("router", router, "route", upstream, "status", "200"));
+      }
+    }
+    for (String upstream : upstreams) {
+      for (String type : List.of("prompt", "completion")) {
+        tokenCounters.computeIfAbsent(List.of(upstream, type), k -> tokens.withTags("upstream", upstream, "type", type));
+      }
+      if (failover) {
+        for (String reason : FAILOVER_REASONS) {
+          failoverCounters.computeIfAbsent(List.of(upstream, reason),
+              k -> failovers.withTags("from", upstream, "reason", reason));
+        }
+      }
+    }
+    bodiesRefused.withTag("reason", "memory");
+    bodiesRefused.withTag("reason", "slow");
+  }
+
   /**
    * The upstreams' prices, most capable first ({@code ladder.get(0)} is what savings are counted
    * against). Registers the cost counters of every priced upstream at once, so they read 0 before

@@ -92,6 +92,11 @@ class GrafanaDashboardTest {
     for (String expr : expressions(dashboard)) {
       assertFalse(expr.isBlank());
       referenced.addAll(metricNames(expr));
+      // a fixed window under-samples a zoomed-out graph (its step longer than the window): rates average each step
+      Matcher rate = Pattern.compile("\\brate\\([^\\[]*\\[([^\\]]*)]").matcher(expr);
+      while (rate.find()) {
+        assertEquals("$__rate_interval", rate.group(1), expr);
+      }
     }
     Set<String> exposed = exposedSeriesNames();
     Set<String> missing = new TreeSet<>(referenced);
