@@ -141,11 +141,14 @@ public final class DistillCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (java.nio.file.Files.isRegularFile(out.resolve("manifest.json")) && !force) {
+    if (java.nio.file.Files.isRegularFile(out.resolve("manifest.json")) && !force
+        && io.routewise.embedding.StaticTable.KIND.equals(
+            io.routewise.routers.ModelDir.json().readTree(out.resolve("manifest.json").toFile()).path("kind").asText())) {
       // a router trained on it holds its digest and refuses another table: the table it needs would be gone
       throw new IllegalArgumentException("--out " + out + " holds a table already (routers trained on it need it as it "
           + "is): add --force to replace it, or write the new one elsewhere");
     }
+    TrainCommand.Common.checkModelOut(out, force, io.routewise.embedding.StaticTable.KIND);
     EmbeddingModel m = EmbeddingModel.byId(model).orElseThrow(() -> new IllegalArgumentException(
         "unknown --model " + model + " (known: " + EmbeddingModel.ids() + ")"));
     Weighting w;
@@ -188,7 +191,7 @@ public final class DistillCommand implements Callable<Integer> {
     if (w == Weighting.CORPUS) {
       ((ObjectNode) recipe.get("weighting")).set("corpus", files);
     }
-    table.write(out, recipe);
+    ModelOutput.write(out, dir -> table.write(dir, recipe));
     long bytes = 0;
     try (var written = java.nio.file.Files.list(out)) {
       for (Path f : written.toList()) {

@@ -132,6 +132,8 @@ public final class EvalCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (protocol != null) {
+      OptionChecks.atLeast("--folds", folds, 2); // checked before minutes of leave-one-source-out training
+      pointwise.check();
       try (RouterSetup setup = new RouterSetup(opts, null)) {
         EvalProtocol p = new EvalProtocol(protocol, setup.embedders().get(setup.embedders().defaultModelId()), folds, seed,
             pointwise.options(mfPrior, mfGap, 42, !quiet), swPrior, swGap, swTemperature, !quiet);

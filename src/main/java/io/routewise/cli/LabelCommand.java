@@ -57,7 +57,11 @@ import picocli.CommandLine.Option;
     description = "Label your own prompts for train: each upstream of a config answers every prompt, a judge upstream "
         + "rates each answer 1-10, and the ratings (scaled to [0, 1]) are written as outcomes.")
 public final class LabelCommand implements Callable<Integer> {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  // one object a line: a second object or garbage after it is an error, not dropped (as train reads)
+  private static final ObjectMapper JSON = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  /** Line ends: JSON strings escape CR and LF, so a bare one ends a line (U+2028 inside a prompt does not). */
+  private static final Pattern LINE_END = Pattern.compile("\r\n|\r|\n");
   /** The judge's verdict: the last {@code [[N]]} in its reply. */
   private static final Pattern RATING = Pattern.compile("\\[\\[\\s*(\\d+(?:\\.\\d+)?)\\s*]]");
   static final String JUDGE_SYSTEM = """
@@ -685,9 +689,9 @@ public final class LabelCommand implements Callable<Integer> {
     List<ObjectNode> prompts = new ArrayList<>();
     Set<String> ids = new HashSet<>();
     int n = 0;
-    String text = Files.readString(file, StandardCharsets.UTF_8);
+    String text = io.routewise.data.Utf8Text.read(file);
     text = text.startsWith("\uFEFF") ? text.substring(1) : text; // a byte-order mark, as some editors write UTF-8
-    for (String raw : text.split("\n")) { // not lines(): prompts hold U+2028
+    for (String raw : LINE_END.split(text)) { // not lines(): prompts hold U+2028
       n++;
       if (raw.isBlank()) {
         continue;
@@ -726,7 +730,7 @@ public final class LabelCommand implements Callable<Integer> {
     if (!Files.exists(output)) {
       return Map.of();
     }
-    String content = Files.readString(output, StandardCharsets.UTF_8);
+    String content = io.routewise.data.Utf8Text.read(output);
     if (!content.isEmpty() && !content.endsWith("\n")) {
       String last = content.substring(content.lastIndexOf('\n') + 1);
       boolean whole;
@@ -743,7 +747,9 @@ public final class LabelCommand implements Callable<Integer> {
     }
     Map<String, ObjectNode> lines = new LinkedHashMap<>();
     boolean merged = false;
+    int n = 0;
     for (String raw : content.split("\n")) {
+      n++;
       if (raw.isBlank()) {
         continue;
       }
@@ -751,11 +757,12 @@ public final class LabelCommand implements Callable<Integer> {
       try {
         line = JSON.readTree(raw) instanceof ObjectNode o ? o : null;
       } catch (IOException e) {
-        throw new IOException(output + ": a line is not JSON (" + e.getMessage().lines().findFirst().orElse("")
+        throw new IOException(output + ": line " + n + " is not JSON (" + e.getMessage().lines().findFirst().orElse("")
             + "); fix or remove it before labeling more into it");
       }
       if (line == null) {
-        throw new IOException(output + ": a line is not a JSON object; fix or remove it before labeling more into it");
+        throw new IOException(output + ": line " + n + " is not a JSON object; fix or remove it before labeling more "
+            + "into it");
       }
       merged |= mergeInto(lines, line);
     }

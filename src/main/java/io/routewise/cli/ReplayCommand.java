@@ -88,6 +88,17 @@ public final class ReplayCommand implements Callable<Integer> {
       }
     }
     int windowRequests = (int) Math.round(windowSeconds * rate);
+    // a window must hold a request, and the rest would print "within ±NaN points" or crash (review)
+    if (!Double.isFinite(rate) || windowRequests < 1) {
+      System.err.println("--rate × --window-s must make at least one request a window, got " + rate + " × "
+          + windowSeconds);
+      return 2;
+    }
+    if (!(tolerance > 0 && tolerance < 1) || (limit != null && limit < 1)
+        || (initialAlpha != null && !(initialAlpha >= 0 && initialAlpha <= 1))) {
+      System.err.println("--tolerance must be in (0, 1), --limit at least 1, --initial-alpha in [0, 1]");
+      return 2;
+    }
     List<double[]> scored = new ArrayList<>();
     try (RouterSetup setup = new RouterSetup(opts, strongModel);
         Router r = setup.load(router, strongModel, weakModel)) {

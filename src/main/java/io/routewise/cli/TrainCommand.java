@@ -54,8 +54,34 @@ public final class TrainCommand implements Runnable {
      * loose among them), one inside another model, or an existing model without --force (an operator
      * adapting models/mf overwrote models/mf-minilm without a word).
      */
-    void checkOut() throws java.io.IOException {
+    void checkOut(String kind) throws java.io.IOException {
+      checkModelOut(out, force, kind);
+      if (heldoutOut != null && Files.exists(heldoutOut)) {
+        for (Path d : data) {
+          if (Files.exists(d) && Files.isSameFile(d, heldoutOut)) {
+            throw new IllegalArgumentException("--heldout-out " + heldoutOut + " is a --data file: writing the "
+                + "held-out prompts there would replace the data; name another file");
+          }
+        }
+      }
+      if (crossval != null) { // read now, not after minutes of training
+        readCrossval();
+      }
+      if (threads < 1) {
+        throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
+      }
+    }
+
+    /**
+     * Refuses an --out that would damage other models (also distill's): a file, a directory of
+     * models (its files would lie loose among them), one inside another model, or an existing model
+     * without {@code force}.
+     */
+    static void checkModelOut(Path out, boolean force, String kind) throws java.io.IOException {
       Path abs = out.toAbsolutePath().normalize();
+      if (Files.exists(abs) && !Files.isDirectory(abs)) {
+        throw new IllegalArgumentException("--out " + out + " is a file: name a directory for the model");
+      }
       for (Path p = abs.getParent(); p != null; p = p.getParent()) {
         if (Files.isRegularFile(p.resolve("manifest.json"))) {
           throw new IllegalArgumentException("--out " + out + " lies inside the model at " + p
@@ -71,10 +97,26 @@ public final class TrainCommand implements Runnable {
                 + "): name a directory of its own, e.g. " + out.resolve("my-mf"));
           }
         }
-        if (Files.isRegularFile(abs.resolve("manifest.json")) && !force) {
+        Path manifest = abs.resolve("manifest.json");
+        String existing = Files.isRegularFile(manifest) ? existingKind(manifest) : null;
+        if (existing != null && !existing.equals(kind)) {
+          // --force replaces a model by a newer one of its kind; a table's routers, or a router's serve config,
+          // would be left pointing at something else (review: distill --force over an mf)
+          throw new IllegalArgumentException("--out " + out + " holds a " + existing + " model, not a " + kind
+              + ": write the new one elsewhere (remove that directory first to reuse its name)");
+        }
+        if (existing != null && !force) {
           throw new IllegalArgumentException("--out " + out + " holds a model already: add --force to replace it,"
               + " or write the new one elsewhere");
         }
+      }
+    }
+
+    private static String existingKind(Path manifest) {
+      try {
+        return ModelDir.json().readTree(manifest.toFile()).path("kind").asText("unknown");
+      } catch (java.io.IOException e) {
+        return "unreadable";
       }
     }
 
@@ -135,7 +177,7 @@ public final class TrainCommand implements Runnable {
       if (crossval == null) {
         return;
       }
-      var table = ModelDir.json().readTree(crossval.toFile());
+      var table = readCrossval();
       ObjectNode out = manifest.putObject("crossval");
       out.put("file", crossval.getFileName().toString());
       out.set("columns", table.path("columns"));
@@ -145,6 +187,22 @@ public final class TrainCommand implements Runnable {
           rows.set(e.getKey(), e.getValue());
         }
       });
+    }
+
+    private com.fasterxml.jackson.databind.JsonNode readCrossval() throws java.io.IOException {
+      com.fasterxml.jackson.databind.JsonNode table;
+      try {
+        table = ModelDir.json().readTree(crossval.toFile());
+      } catch (java.io.FileNotFoundException e) {
+        throw new java.nio.file.NoSuchFileException(crossval.toString());
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new IllegalArgumentException("--crossval " + crossval + ": not JSON (" + e.getOriginalMessage() + ")");
+      }
+      if (table == null || !table.path("apgr").isObject()) {
+        throw new IllegalArgumentException("--crossval " + crossval + ": not a table from 'eval --protocol --json' "
+            + "(no \"apgr\" object)");
+      }
+      return table;
     }
 
     @Option(names = "--heldout-out", description = "Also write the held-out prompts here (outcomes format), for 'eval --bench'.")
@@ -233,7 +291,19 @@ public final class TrainCommand implements Runnable {
             + "); a router needs at least two models' outcomes of the same prompts (train mf --from adapts a "
             + "trained mf to one model's labels)");
       }
+      var parsed = mixee.commandLine().getParseResult();
+      for (String o : List.of("--strong-model", "--weak-model")) {
+        String id = o.equals("--strong-model") ? strongModel : weakModel;
+        if (parsed.hasMatchedOption(o) && !set.data().models().contains(id)) {
+          // a typo would make the manifest's default pair the data's first and last models, silently (review)
+          throw new IllegalArgumentException(o + " " + id + " is not a model of " + data
+              + didYouMean(id, set.data().models()));
+        }
+      }
     }
+
+    @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
+    picocli.CommandLine.Model.CommandSpec mixee;
 
     TrainingSet load(Embedders embedders) throws Exception {
       resolveEmbedding(null);
@@ -249,6 +319,7 @@ public final class TrainCommand implements Runnable {
       if (set.train().isEmpty()) {
         throw new IllegalArgumentException("--holdout " + holdout + " leaves no prompt to train on");
       }
+      io.routewise.data.OutcomeTable.rescaleNotes(set.data()).forEach(System.err::println);
       if (set.heldOut().isEmpty() && !holdout.equals("none")) {
         System.err.println("--holdout " + holdout + " holds out no prompt of these " + set.data().prompts().size()
             + ": nothing is measured on unseen prompts (the manifest's held-out figures are empty)");
@@ -276,6 +347,15 @@ public final class TrainCommand implements Runnable {
 
     MfTrainer.Options options(double lengthPrior, double gapPrior, long seed, boolean progress) {
       return new MfTrainer.Options(dim, iterations, lr, l2, lengthPrior, gapPrior, seed, threads, progress);
+    }
+
+    /** Refuses settings that would crash training or write a model that cannot serve (NaN weights, no step taken). */
+    void check() {
+      OptionChecks.atLeast("--dim", dim, 1);
+      OptionChecks.atLeast("--iterations", iterations, 1);
+      OptionChecks.above("--lr", lr, 0);
+      OptionChecks.atLeast("--l2", l2, 0);
+      OptionChecks.atLeast("--train-threads", threads, 1);
     }
 
     void record(ObjectNode training) {
@@ -325,10 +405,13 @@ public final class TrainCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
+      pointwise.check();
+      OptionChecks.atLeast("--length-prior", lengthPrior, 0);
+      OptionChecks.atLeast("--gap-prior", gapPrior, 0);
       ModelDir baseDir = null;
       MfTrainer.Base base = null;
       if (from == null) {
-        common.checkOut();
+        common.checkOut(MfRouter.KIND);
       } else {
         var parsed = spec.commandLine().getParseResult();
         for (String o : BASE_SETTINGS) {
@@ -346,7 +429,7 @@ public final class TrainCommand implements Runnable {
           throw new IllegalArgumentException("--out is the --from model: write the adapted one elsewhere, so that "
               + "the base stays whole whatever happens to this run");
         }
-        common.checkOut();
+        common.checkOut(MfRouter.KIND);
         baseDir = ModelDir.open(from, MfRouter.KIND);
         common.resolveEmbedding(baseDir.embeddingModel());
         var e = baseDir.manifest().path("embedding");
@@ -403,7 +486,7 @@ public final class TrainCommand implements Runnable {
             model.features(set.embeddings()[q], set.data().prompts().get(q).prompt())));
         m.set("heldout", held);
         common.recordCrossval(m, "mf");
-        MfTrainer.save(model, common.out, m);
+        ModelOutput.write(common.out, dir -> MfTrainer.save(model, dir, m));
         reportHeldOut(held, set, common.out, "mf");
         if (baseDir != null) {
           // a typo in the labels' model ids makes a new model silently, and the upstream meant gets nothing
@@ -475,12 +558,17 @@ public final class TrainCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      common.checkOut();
+      pointwise.check();
+      OptionChecks.above("--temperature", temperature, 0);
+      OptionChecks.atLeast("--length-prior", lengthPrior, 0);
+      OptionChecks.atLeast("--gap-prior", gapPrior, 0);
+      common.checkOut(SwRankingRouter.KIND);
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
         TrainingSet set = common.load(embedders);
         common.requireTwoModels(set);
         common.writeHeldOut(set);
-        MfTrainer trainer = new MfTrainer(set, pointwise.options(0, 0, common.seed, !common.quiet));
+        MfTrainer trainer = new MfTrainer(set, pointwise.options(0, 0, common.seed, !common.quiet)
+            .labelled("train sw (point-wise part)"));
         MfModel model = trainer.train();
         SwTrainer.Result r = SwTrainer.build(set, trainer, model, temperature, lengthPrior, gapPrior);
         ObjectNode m = common.manifest(SwRankingRouter.KIND, embedders.get(common.embeddingModel), set);
@@ -491,7 +579,7 @@ public final class TrainCommand implements Runnable {
             m.get("default_weak").asText());
         m.set("heldout", held);
         common.recordCrossval(m, "sw_ranking");
-        SwTrainer.save(r, common.out, m);
+        ModelOutput.write(common.out, dir -> SwTrainer.save(r, dir, m));
         reportHeldOut(held, set, common.out, "sw_ranking");
       }
       return 0;
@@ -503,6 +591,9 @@ public final class TrainCommand implements Runnable {
   static final class Bert implements Callable<Integer> {
     @Mixin
     Common common = new Common();
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--hidden", defaultValue = "64", description = "Hidden ReLU units; 0 = logistic regression (default ${DEFAULT-VALUE}).")
     int hidden;
@@ -533,17 +624,24 @@ public final class TrainCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      common.checkOut();
+      OptionChecks.atLeast("--hidden", hidden, 0);
+      OptionChecks.atLeast("--epochs", epochs, 1);
+      OptionChecks.atLeast("--batch", batch, 1);
+      OptionChecks.above("--lr", lr, 0);
+      OptionChecks.atLeast("--weight-decay", weightDecay, 0);
+      OptionChecks.within("--min-gap", minGap, 0, 1);
+      common.checkOut(BertRouter.KIND);
       LabelReading labelReading = switch (reading) {
         case "half_tie" -> LabelReading.HALF_TIE;
         case "routellm" -> LabelReading.ROUTELLM;
-        default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+        default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
             "--reading must be half_tie or routellm, got '" + reading + "'");
       };
       BertTrainer.Pairs p = BertTrainer.Pairs.parse(pairs);
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
         TrainingSet set = common.load(embedders);
         common.requireTwoModels(set);
+        common.writeHeldOut(set);
         ObjectNode m = common.manifest(BertRouter.KIND, embedders.get(common.embeddingModel), set);
         String strong = m.get("default_strong").asText();
         String weak = m.get("default_weak").asText();
@@ -568,8 +666,11 @@ public final class TrainCommand implements Runnable {
             .put("min_gap", minGap).put("prompts_labelled", labelled).put("final_train_loss", loss);
         ObjectNode held = BertTrainer.heldOutMetrics(head, set, strong, weak);
         m.set("heldout", held);
-        head.save(common.out, m);
-        ModelDir.writeManifest(common.out, m);
+        common.recordCrossval(m, "bert");
+        ModelOutput.write(common.out, dir -> {
+          head.save(dir, m);
+          ModelDir.writeManifest(dir, m);
+        });
         reportHeldOut(held, set, common.out, "bert");
       }
       return 0;

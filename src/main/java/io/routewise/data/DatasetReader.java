@@ -82,9 +82,17 @@ public final class DatasetReader {
   }
 
   public static Dataset read(List<Path> files) throws IOException {
+    for (int i = 0; i < files.size(); i++) {
+      for (int j = 0; j < i; j++) {
+        if (Files.exists(files.get(i)) && Files.exists(files.get(j)) && Files.isSameFile(files.get(i), files.get(j))) {
+          // two globs that overlap: each prompt would count twice, in training and in a hold-out
+          throw new IOException(files.get(i) + " is given twice (as " + files.get(j) + " too)");
+        }
+      }
+    }
     Dataset.Builder b = new Dataset.Builder();
     for (Path f : files) {
-      Map<String, List<JsonNode>> battlesByPrompt = new LinkedHashMap<>();
+      Map<String, List<Battle>> battlesByPrompt = new LinkedHashMap<>();
       Map<String, Integer> firstLine = new HashMap<>();
       OneFile records = new OneFile(f);
       forEachLine(f, (line, node) -> {
@@ -95,7 +103,16 @@ public final class DatasetReader {
               + "winner): prompts without results train and evaluate nothing; 'routewise label' gets them");
         } else {
           String text = promptText(f, line, node);
-          battlesByPrompt.computeIfAbsent(text, k -> new ArrayList<>()).add(node);
+          String modelA = node.path("model_a").isTextual() ? node.get("model_a").asText() : "";
+          String modelB = node.path("model_b").isTextual() ? node.get("model_b").asText() : "";
+          if (modelA.isBlank() || modelB.isBlank()) {
+            throw new IOException(f + ": line " + line + ": a battle needs \"model_a\" and \"model_b\", each a model id");
+          }
+          if (modelA.equals(modelB)) {
+            throw new IOException(f + ": line " + line + ": model_a and model_b are both '" + modelA
+                + "': a battle is between two models");
+          }
+          battlesByPrompt.computeIfAbsent(text, k -> new ArrayList<>()).add(new Battle(line, modelA, modelB, node));
           firstLine.putIfAbsent(text, line);
         }
       });
@@ -106,15 +123,15 @@ public final class DatasetReader {
       String source = f.getFileName().toString().replaceFirst("\\.jsonl$", "");
       for (var e : battlesByPrompt.entrySet()) {
         b.prompt(new PromptRecord(source + "/" + firstLine.get(e.getKey()), source, null, e.getKey(), Map.of()));
-        for (JsonNode n : e.getValue()) {
-          int a = b.model(n.path("model_a").asText());
-          int c = b.model(n.path("model_b").asText());
-          switch (n.path("winner").asText()) {
+        for (Battle n : e.getValue()) {
+          int a = b.model(n.modelA());
+          int c = b.model(n.modelB());
+          switch (n.node().path("winner").asText()) {
             case "model_a" -> b.battle(a, c, false);
             case "model_b" -> b.battle(c, a, false);
             case "tie", "tie (bothbad)" -> b.battle(a, c, true);
-            default -> throw new IOException(f + ": line " + firstLine.get(e.getKey())
-                + ": winner must be model_a, model_b, tie or tie (bothbad), got '" + n.path("winner").asText() + "'");
+            default -> throw new IOException(f + ": line " + n.line()
+                + ": winner must be model_a, model_b, tie or tie (bothbad), got '" + n.node().path("winner").asText() + "'");
           }
         }
       }
@@ -122,15 +139,29 @@ public final class DatasetReader {
     return b.build();
   }
 
+  /** A battle row and the line it was read from. */
+  private record Battle(int line, String modelA, String modelB, JsonNode node) {}
+
   private interface LineHandler {
     void accept(int line, JsonNode node) throws IOException;
   }
 
   private static void forEachLine(Path file, LineHandler handler) throws IOException {
+    if (Files.isDirectory(file)) {
+      throw new IOException(file + ": a directory, not a file of JSON lines");
+    }
     try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       String s;
       int line = 0;
-      while ((s = r.readLine()) != null) {
+      while (true) {
+        try {
+          s = r.readLine();
+        } catch (java.nio.charset.CharacterCodingException e) {
+          throw Utf8Text.notUtf8(file);
+        }
+        if (s == null) {
+          break;
+        }
         line++;
         if (line == 1 && s.startsWith("\uFEFF")) {
           s = s.substring(1); // a byte-order mark, as some editors write UTF-8
@@ -177,8 +208,11 @@ public final class DatasetReader {
       var it = o.fields();
       while (it.hasNext()) {
         var e = it.next();
-        if (e.getValue().isNumber()) {
+        if (e.getValue().isNumber() && Double.isFinite(e.getValue().asDouble())) {
           outcomes.put(e.getKey(), e.getValue().asDouble());
+        } else if (e.getValue().isNumber()) { // 1e400: Jackson reads it as infinity, and training diverges on it
+          throw new IOException(file + ": line " + line + ": the outcome of '" + e.getKey() + "' must be a finite "
+              + "number, got " + e.getValue());
         } else if (!e.getValue().isNull()) { // null: no result, as a partial run leaves; anything else is a mistake
           throw new IOException(file + ": line " + line + ": the outcome of '" + e.getKey() + "' must be a number, got "
               + e.getValue());

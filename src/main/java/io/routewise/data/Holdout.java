@@ -29,7 +29,12 @@ public record Holdout(String kind, Set<String> names, double fraction) {
       case "source", "category" -> new Holdout(kind, Arrays.stream(rest.split(",")).map(String::trim)
           .filter(x -> !x.isEmpty()).collect(Collectors.toUnmodifiableSet()), 0);
       case "fraction" -> {
-        double f = Double.parseDouble(rest);
+        double f;
+        try {
+          f = Double.parseDouble(rest);
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("holdout fraction must be a number in (0, 1), got '" + rest + "'");
+        }
         if (!(f > 0 && f < 1)) {
           throw new IllegalArgumentException("holdout fraction must be in (0, 1), got " + rest);
         }

@@ -30,6 +30,40 @@ public final class OutcomeTable {
     this.score = score;
   }
 
+  /**
+   * One line per source whose scores leave [0, 1], which training rescales by the source's range (a
+   * 1–10 judge's): said, since one typo (a 10 among 0/1 scores) squeezes every other score of its
+   * source into a tenth of the scale.
+   */
+  public static List<String> rescaleNotes(Dataset data) {
+    Map<String, double[]> range = new java.util.TreeMap<>();
+    Map<String, long[]> counts = new HashMap<>();
+    for (PromptRecord p : data.prompts()) {
+      for (double v : p.outcomes().values()) {
+        double[] r = range.computeIfAbsent(p.source(), k -> new double[] {Double.MAX_VALUE, -Double.MAX_VALUE});
+        r[0] = Math.min(r[0], v);
+        r[1] = Math.max(r[1], v);
+        long[] c = counts.computeIfAbsent(p.source(), k -> new long[2]);
+        c[0]++;
+        c[1] += v < 0 || v > 1 ? 1 : 0;
+      }
+    }
+    List<String> notes = new java.util.ArrayList<>();
+    range.forEach((source, r) -> {
+      long[] c = counts.get(source);
+      if (c[1] > 0) {
+        notes.add(String.format(java.util.Locale.ROOT, "source %s: scores in [%s, %s], %d of %d outside [0, 1]: "
+                + "rescaled to [0, 1] by that range%s", source, num(r[0]), num(r[1]), c[1], c[0],
+            c[1] * 100 < c[0] ? " (so few: typos? they squeeze every other score of the source)" : ""));
+      }
+    });
+    return notes;
+  }
+
+  private static String num(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
+  }
+
   public static OutcomeTable of(Dataset data) {
     List<PromptRecord> ps = data.prompts();
     Map<String, double[]> range = new HashMap<>();

@@ -66,6 +66,10 @@ public enum Truncation {
   }
 
   public static Truncation parse(String s) {
-    return valueOf(s.trim().toUpperCase());
+    try {
+      return valueOf(s.trim().toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("truncation must be head or head_tail, got '" + s + "'");
+    }
   }
 }

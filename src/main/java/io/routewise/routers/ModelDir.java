@@ -683,10 +683,19 @@ public final class ModelDir {
     return out;
   }
 
+  /**
+   * Writes little-endian floats. A non-finite value is refused, as loading would refuse it: a
+   * training run that diverged (a learning rate too high, an infinite score) fails here, before it
+   * replaces a model, instead of writing one that cannot serve.
+   */
   public static void writeFloats(Path f, float[] values) throws IOException {
     ByteBuffer bb = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-    for (float v : values) {
-      bb.putFloat(v);
+    for (int i = 0; i < values.length; i++) {
+      if (!Float.isFinite(values[i])) {
+        throw new IOException("training diverged: " + f.getFileName() + " value " + i + " is " + values[i]
+            + "; nothing was written (check the data for infinite scores, or lower --lr)");
+      }
+      bb.putFloat(values[i]);
     }
     Files.write(f, bb.array());
   }

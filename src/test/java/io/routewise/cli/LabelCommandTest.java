@@ -453,6 +453,20 @@ class LabelCommandTest {
     r = label(config(), input, tmp.resolve("o.jsonl"));
     assertEquals(2, r.code());
     assertTrue(r.err().contains("line 1: needs a non-empty \"prompt\" string"), r.err());
+    // two objects on a line: the second was dropped without a word; a CR-only file was one line
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}{\"id\": \"b\", \"prompt\": \"second\"}\n");
+    r = label(config(), input, tmp.resolve("o.jsonl"));
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("line 1: not JSON"), r.err());
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\r{\"id\": \"b\", \"text\": \"second\"}\r");
+    r = label(config(), input, tmp.resolve("o.jsonl"));
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("line 2: needs a non-empty \"prompt\" string"), r.err());
+    Files.write(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n{\"id\": \"b\", \"prompt\": \"caf\u00e9\"}\n"
+        .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    r = label(config(), input, tmp.resolve("o.jsonl"));
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("line 2: not UTF-8"), r.err());
     assertTrue(wm.getAllServeEvents().isEmpty(), "nothing was called");
     assertFalse(Files.exists(tmp.resolve("o.jsonl")));
   }

@@ -37,7 +37,12 @@ public final class BertTrainer {
     ORDERED;
 
     public static Pairs parse(String s) {
-      return valueOf(s.trim().toUpperCase());
+      try {
+        return valueOf(s.trim().toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("--pairs must be one of " + java.util.Arrays.stream(values())
+            .map(p -> p.name().toLowerCase(java.util.Locale.ROOT)).toList() + ", got '" + s + "'");
+      }
     }
   }
 

@@ -46,7 +46,12 @@ public final class MfTrainer {
 
   /** Hyperparameters. */
   public record Options(int dim, int iterations, double lr, double l2, double lengthPrior, double gapPrior, long seed,
-      int threads, boolean progress) {
+      int threads, boolean progress, String task) {
+    public Options(int dim, int iterations, double lr, double l2, double lengthPrior, double gapPrior, long seed,
+        int threads, boolean progress) {
+      this(dim, iterations, lr, l2, lengthPrior, gapPrior, seed, threads, progress, "train mf");
+    }
+
     /** The default priors' weights (what the shipped mf uses; sw_ranking has its own length prior). */
     public static final double LENGTH_PRIOR = 1.0;
     public static final double GAP_PRIOR = 0.5;
@@ -57,7 +62,12 @@ public final class MfTrainer {
     }
 
     public Options withProgress(boolean p) {
-      return new Options(dim, iterations, lr, l2, lengthPrior, gapPrior, seed, threads, p);
+      return new Options(dim, iterations, lr, l2, lengthPrior, gapPrior, seed, threads, p, task);
+    }
+
+    /** The same options, the progress bar named {@code task} (sw_ranking trains its point-wise part here). */
+    public Options labelled(String task) {
+      return new Options(dim, iterations, lr, l2, lengthPrior, gapPrior, seed, threads, progress, task);
     }
   }
 
@@ -193,7 +203,7 @@ public final class MfTrainer {
       t.setDaemon(true);
       return t;
     });
-    try (ProgressBar pb = TrainingSet.progressBar("train mf", o.iterations(), o.progress())) {
+    try (ProgressBar pb = TrainingSet.progressBar(o.task(), o.iterations(), o.progress())) {
       for (int it = 0; it < o.iterations(); it++) {
         List<Future<double[][]>> parts = new ArrayList<>();
         for (int blk = 0; blk < BLOCKS; blk++) {

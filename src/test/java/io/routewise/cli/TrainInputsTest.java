@@ -1,0 +1,183 @@
+package io.routewise.cli;
+
+import static io.routewise.cli.LearnedRoutersEndToEndTest.run;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.cli.LearnedRoutersEndToEndTest.Run;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What train, distill and replay do with bad input and bad options (a review of the offline
+ * commands): one line naming the problem and exit 2, before the work, and never a model or a data
+ * file damaged. On the default static table, so each run takes a second.
+ */
+class TrainInputsTest {
+  static final Path OUTCOMES = LearnedRoutersEndToEndTest.OUTCOMES;
+
+  @TempDir
+  Path tmp;
+
+  private static Run train(String... args) {
+    List<String> all = new ArrayList<>(List.of("train"));
+    all.addAll(List.of(args));
+    all.addAll(List.of("--quiet"));
+    return run(all);
+  }
+
+  private static void assertUsageError(Run r, String expected) {
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains(expected), r.err());
+    assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
+  }
+
+  private Path data(String... lines) throws Exception {
+    Path f = Files.createTempFile(tmp, "data", ".jsonl");
+    Files.writeString(f, String.join("\n", lines) + "\n");
+    return f;
+  }
+
+  @Test
+  void anInfiniteScoreIsRefusedNamingItsLine() throws Exception {
+    // 1e400 parses as infinity: training diverged and wrote a model of NaN with exit 0
+    Path f = data("{\"prompt\": \"a\", \"outcomes\": {\"x\": 1, \"y\": 0}}",
+        "{\"prompt\": \"b\", \"outcomes\": {\"x\": 1e400, \"y\": 0}}");
+    Path out = tmp.resolve("mf");
+    assertUsageError(train("mf", "--data", f.toString(), "--out", out.toString(), "--holdout", "none"),
+        "line 2: the outcome of 'x' must be a finite number");
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void optionsOutOfRangeAreUsageErrorsBeforeAnyWork() {
+    String out = tmp.resolve("m").toString();
+    String d = OUTCOMES.toString();
+    assertUsageError(train("mf", "--data", d, "--out", out, "--lr", "NaN"), "--lr must be a number > 0, got NaN");
+    assertUsageError(train("mf", "--data", d, "--out", out, "--dim", "-3"), "--dim must be at least 1, got -3");
+    assertUsageError(train("mf", "--data", d, "--out", out, "--iterations", "0"), "--iterations must be at least 1");
+    assertUsageError(train("mf", "--data", d, "--out", out, "--length-prior", "NaN"), "--length-prior must be a number >= 0");
+    assertUsageError(train("sw", "--data", d, "--out", out, "--temperature", "0"), "--temperature must be a number > 0");
+    assertUsageError(train("bert", "--data", d, "--out", out, "--batch", "0"), "--batch must be at least 1, got 0");
+    assertUsageError(train("bert", "--data", d, "--out", out, "--hidden", "-1"), "--hidden must be at least 0");
+    assertUsageError(train("mf", "--data", d, "--out", out, "--holdout", "fraction:abc"),
+        "holdout fraction must be a number in (0, 1), got 'abc'");
+    assertUsageError(train("mf", "--data", d, "--out", out, "--truncation", "bogus"),
+        "truncation must be head or head_tail, got 'bogus'");
+    assertUsageError(run(List.of("eval", "--protocol", d, "--folds", "1")), "--folds must be at least 2, got 1");
+    assertFalse(Files.exists(tmp.resolve("m")));
+  }
+
+  @Test
+  void aStrongModelTypoIsRefusedInsteadOfReplacedByTheFirstModel() {
+    Path out = tmp.resolve("mf");
+    assertUsageError(train("mf", "--data", OUTCOMES.toString(), "--out", out.toString(), "--strong-model",
+        "strong-modle"), "--strong-model strong-modle is not a model of");
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void theHeldOutFileIsNeverADataFile() throws Exception {
+    Path f = Files.copy(OUTCOMES, tmp.resolve("victim.jsonl"));
+    byte[] before = Files.readAllBytes(f);
+    assertUsageError(train("mf", "--data", f.toString(), "--out", tmp.resolve("mf").toString(), "--heldout-out",
+        f.toString()), "--heldout-out " + f + " is a --data file");
+    assertArrayEquals(before, Files.readAllBytes(f));
+  }
+
+  @Test
+  void theSameFileTwiceIsRefusedRatherThanCountedTwice() {
+    assertUsageError(train("mf", "--data", OUTCOMES.toString(), OUTCOMES.toAbsolutePath().toString(), "--out",
+        tmp.resolve("mf").toString()), "is given twice");
+  }
+
+  @Test
+  void battleRowsNameTheirOwnLineAndNeedTwoModels() throws Exception {
+    String p = "\"prompt\": \"same text\"";
+    Path bad = data("{" + p + ", \"model_a\": \"a\", \"model_b\": \"b\", \"winner\": \"model_a\"}",
+        "{\"prompt\": \"other\", \"model_a\": \"a\", \"model_b\": \"b\", \"winner\": \"model_b\"}",
+        "{" + p + ", \"model_a\": \"a\", \"model_b\": \"b\", \"winner\": \"model_x\"}");
+    assertUsageError(train("mf", "--data", bad.toString(), "--out", tmp.resolve("m1").toString()),
+        "line 3: winner must be model_a, model_b, tie or tie (bothbad), got 'model_x'");
+    Path noB = data("{" + p + ", \"model_a\": \"a\", \"winner\": \"model_a\"}");
+    assertUsageError(train("mf", "--data", noB.toString(), "--out", tmp.resolve("m2").toString()),
+        "line 1: a battle needs \"model_a\" and \"model_b\"");
+    Path same = data("{" + p + ", \"model_a\": \"a\", \"model_b\": \"a\", \"winner\": \"tie\"}");
+    assertUsageError(train("mf", "--data", same.toString(), "--out", tmp.resolve("m3").toString()),
+        "line 1: model_a and model_b are both 'a'");
+  }
+
+  @Test
+  void aFileNotInUtf8NamesItsLine() throws Exception {
+    Path f = tmp.resolve("latin1.jsonl");
+    Files.write(f, ("{\"prompt\": \"a\", \"outcomes\": {\"x\": 1, \"y\": 0}}\n"
+        + "{\"prompt\": \"caf\u00e9\", \"outcomes\": {\"x\": 1, \"y\": 0}}\n").getBytes(StandardCharsets.ISO_8859_1));
+    assertUsageError(train("mf", "--data", f.toString(), "--out", tmp.resolve("mf").toString()), "line 2: not UTF-8");
+  }
+
+  @Test
+  void aSourceRescaledBecauseOfOneScoreOutsideZeroOneIsSaid() throws Exception {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 150; i++) {
+      lines.add("{\"prompt\": \"question " + i + "\", \"source\": \"s\", \"outcomes\": {\"x\": " + (i == 7 ? 10 : 1)
+          + ", \"y\": " + (i % 2) + "}}");
+    }
+    Path f = data(lines.toArray(String[]::new));
+    Run r = train("mf", "--data", f.toString(), "--out", tmp.resolve("mf").toString(), "--holdout", "none",
+        "--iterations", "5", "--dim", "2");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.err().contains("source s: scores in [0, 10], 1 of 300 outside [0, 1]: rescaled") && r.err().contains("typos?"),
+        r.err());
+  }
+
+  @Test
+  void aDivergedRunLeavesTheModelItWouldReplaceWhole() throws Exception {
+    Path out = tmp.resolve("mf");
+    Run first = train("mf", "--data", OUTCOMES.toString(), "--out", out.toString(), "--holdout", "none",
+        "--iterations", "5", "--dim", "2", "--strong-model", "strong-model", "--weak-model", "weak-model");
+    assertEquals(0, first.code(), first.err());
+    Files.writeString(out.resolve("README.md"), "how this model was made");
+    List<byte[]> before = new ArrayList<>();
+    List<Path> files = Files.list(out).sorted().toList();
+    for (Path p : files) {
+      before.add(Files.readAllBytes(p));
+    }
+    Run diverged = train("mf", "--data", OUTCOMES.toString(), "--out", out.toString(), "--holdout", "none",
+        "--iterations", "20", "--dim", "2", "--lr", "1e30", "--force");
+    assertUsageError(diverged, "training diverged");
+    assertEquals(files, Files.list(out).sorted().toList());
+    for (int i = 0; i < files.size(); i++) {
+      assertArrayEquals(before.get(i), Files.readAllBytes(files.get(i)), files.get(i).toString());
+    }
+    try (var siblings = Files.list(tmp)) {
+      assertTrue(siblings.noneMatch(p -> p.getFileName().toString().startsWith(".mf.new-")), "no staging left behind");
+    }
+  }
+
+  @Test
+  void aModelOfAnotherKindIsNotReplacedEvenWithForce() throws Exception {
+    Path mf = Files.createDirectories(tmp.resolve("some-mf"));
+    Files.writeString(mf.resolve("manifest.json"), "{\"kind\": \"mf\"}");
+    Run r = run(List.of("distill", "--out", mf.toString(), "--force", "--quiet"));
+    assertUsageError(r, "holds a mf model, not a static_embedding");
+    assertEquals("{\"kind\": \"mf\"}", Files.readString(mf.resolve("manifest.json")));
+    assertUsageError(train("sw", "--data", OUTCOMES.toString(), "--out", mf.toString(), "--force"),
+        "holds a mf model, not a sw_ranking");
+  }
+
+  @Test
+  void replayRefusesARateThatLeavesAWindowEmpty() throws Exception {
+    Path prompts = data("{\"prompt\": \"a\"}", "{\"prompt\": \"b\"}");
+    Run r = run(List.of("replay", "--router", "length", "--phase", prompts.toString(), "--strong-share", "0.5",
+        "--window-s", "5", "--rate", "0.05", "--quiet"));
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("at least one request a window"), r.err());
+  }
+}
