@@ -1,6 +1,7 @@
 package io.routewise.config;
 
 import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -97,6 +98,24 @@ public final class ConfigLoader {
     return config;
   }
 
+  /** server.api_keys: blank entries dropped, so "${ROUTEWISE_API_KEY:-}" with the variable unset means no auth. */
+  private static List<Secret> apiKeys(ConfigNode s) {
+    List<String> keys = s.secretList("api_keys", List.of());
+    List<Secret> out = new ArrayList<>();
+    for (int i = 0; i < keys.size(); i++) {
+      if (keys.get(i).isBlank()) {
+        continue;
+      }
+      String why = ConfigNode.tokenProblem(keys.get(i));
+      if (why != null) { // a client's key is compared trimmed: this one could never match
+        s.problem("api_keys", "entry " + (i + 1) + " " + why);
+      } else {
+        out.add(Secret.of(keys.get(i)));
+      }
+    }
+    return List.copyOf(out);
+  }
+
   private RoutewiseConfig read(ConfigNode root) {
     ConfigNode s = root.child("server");
     long maxBody = s.longValue("max_body_bytes", ServerConfig.DEFAULT_MAX_BODY_BYTES, 1, Integer.MAX_VALUE);
@@ -105,7 +124,7 @@ public final class ConfigLoader {
         s.integer("port", 6060, 0, 65535),
         maxBody,
         // Blank entries are dropped, so "${ROUTEWISE_API_KEY:-}" with the variable unset means no auth.
-        s.stringList("api_keys", java.util.List.of()).stream().filter(k -> !k.isBlank()).map(Secret::of).toList(),
+        apiKeys(s),
         java.time.Duration.ofMillis(s.longValue("shutdown_grace_ms", ServerConfig.DEFAULT_SHUTDOWN_GRACE_MS, 0, 3_600_000)),
         corsOrigins(s),
         s.bool("access_log", false),
@@ -295,7 +314,11 @@ public final class ConfigLoader {
   }
 
   private static UpstreamConfig upstream(ConfigNode ups, String name) {
-    if (!ups.has(name)) {
+    boolean rung = !name.equals("strong") && !name.equals("weak");
+    if (rung && !ups.has(name)) { // "mini:" with its settings commented out
+      ups.readElsewhere(name);
+      ups.problem(name, "is empty: give its base_url and model, or remove it");
+    } else if (!ups.has(name)) {
       List<String> others = ups.keys().stream().filter(k -> !k.equals("strong") && !k.equals("weak")).sorted().toList();
       ups.problem(name, "is required (base_url and model; api_key unless the upstream needs none)"
           + (others.isEmpty() ? "" : others.size() == 1
@@ -305,9 +328,17 @@ public final class ConfigLoader {
     // missing: said once above, not also as its base_url and model being required
     ConfigNode u = ups.has(name) ? ups.child(name) : ConfigNode.quiet(ups.pathOf(name));
     Secret apiKey = u.secret("api_key", "");
+    String keyProblem = apiKey.isBlank() ? null : ConfigNode.tokenProblem(apiKey.value());
+    if (keyProblem != null) {
+      u.problem("api_key", keyProblem);
+    }
+    URI baseUrl = u.httpUrl("base_url", null);
+    if (baseUrl.getPath() != null && baseUrl.getPath().endsWith("/chat/completions")) {
+      u.problem("base_url", "ends in /chat/completions: give the API's base (e.g. .../v1); routewise adds the path");
+    }
     UpstreamConfig cfg = new UpstreamConfig(
         name,
-        u.httpUrl("base_url", null),
+        baseUrl,
         apiKey,
         u.requiredString("model"),
         u.millis("connect_timeout_ms", 5_000, 1, 600_000),
@@ -377,22 +408,48 @@ public final class ConfigLoader {
   }
 
   private Object substitute(Object node, String path, ConfigProblems problems) {
+    return substitute(node, path, problems, java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
+  }
+
+  private Object substitute(Object node, String path, ConfigProblems problems, Set<Object> enclosing) {
+    if ((node instanceof Map || node instanceof List) && !enclosing.add(node)) {
+      // an alias inside its own anchor (&s {self: *s}): reading on would never end
+      problems.add(path, "contains itself (a YAML alias inside its own anchor)");
+      return null;
+    }
+    try {
+      return substituteWithin(node, path, problems, enclosing);
+    } finally {
+      enclosing.remove(node);
+    }
+  }
+
+  private Object substituteWithin(Object node, String path, ConfigProblems problems, Set<Object> enclosing) {
     if (node instanceof Map<?, ?> m) {
       Map<String, Object> out = new LinkedHashMap<>();
       m.forEach((k, v) -> {
         String key = String.valueOf(k);
-        out.put(key, substitute(v, path.isEmpty() ? key : path + "." + key, problems));
+        out.put(key, substitute(v, path.isEmpty() ? key : path + "." + key, problems, enclosing));
       });
       return out;
     }
     if (node instanceof List<?> l) {
       List<Object> out = new ArrayList<>();
       for (int i = 0; i < l.size(); i++) {
-        out.add(substitute(l.get(i), path + "[" + i + "]", problems));
+        out.add(substitute(l.get(i), path + "[" + i + "]", problems, enclosing));
       }
       return out;
     }
     if (node instanceof String s && s.contains("${")) {
+      String rest = VAR.matcher(s).replaceAll("");
+      int bad = rest.indexOf("${");
+      if (bad >= 0) { // ${VAR-x}, ${ VAR }, ${VAR:=x}: sent on as typed, to the upstream or as the model name
+        int end = rest.indexOf('}', bad);
+        String shown = end < 0 || end - bad > 60 ? rest.substring(bad, Math.min(rest.length(), bad + 20)) + "..."
+            : rest.substring(bad, end + 1);
+        problems.addForText(path, "'" + shown + "' is not ${VAR} or ${VAR:-default}");
+        return "";
+      }
       Matcher mt = VAR.matcher(s);
       StringBuilder sb = new StringBuilder();
       while (mt.find()) {

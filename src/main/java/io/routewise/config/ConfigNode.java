@@ -128,8 +128,17 @@ public final class ConfigNode {
     return s;
   }
 
-  /** A secret: required, never echoed in problems. */
+  /**
+   * A secret: required, never echoed in problems. Text only: YAML reads an unquoted 0777 as the
+   * number 511, 1_000 as 1000 and 1.50 as 1.5, so a key written so would be sent changed.
+   */
   public Secret secret(String key, String fallback) {
+    Object raw = values.get(key);
+    if (raw != null && !(raw instanceof String) && !(raw instanceof Map) && !(raw instanceof List)) {
+      known.add(key);
+      problems.add(pathOf(key), unquoted(raw));
+      return Secret.of("");
+    }
     String s = string(key, fallback);
     if (s == null) {
       problems.add(pathOf(key), "is required");
@@ -207,6 +216,23 @@ public final class ConfigNode {
     return Duration.ofMillis(longValue(key, fallbackMillis, minMillis, maxMillis));
   }
 
+  /**
+   * Why {@code key} cannot be sent as a bearer token, or null: a token is visible ASCII without
+   * spaces (RFC 6750). A trailing newline from a secret file or a non-ASCII dash pasted from a page
+   * passed the start and then failed every request (a 500, or a 401 for every client).
+   */
+  public static String tokenProblem(String key) {
+    for (int i = 0; i < key.length(); i++) {
+      char c = key.charAt(i);
+      if (c < 0x21 || c > 0x7e) {
+        return "must be visible ASCII without spaces or line breaks (character " + (i + 1) + " of " + key.length()
+            + " is " + (c == '\n' ? "a line break" : c == '\r' ? "a carriage return" : c == ' ' ? "a space"
+            : String.format("U+%04X", (int) c)) + ")";
+      }
+    }
+    return null;
+  }
+
   /** An absolute http(s) URL, without a trailing slash. */
   public URI httpUrl(String key, String fallback) {
     String s = string(key, fallback);
@@ -219,6 +245,10 @@ public final class ConfigNode {
       if (u.getScheme() == null || !(u.getScheme().equals("http") || u.getScheme().equals("https"))
           || u.getHost() == null) {
         problems.add(pathOf(key), "must be an http:// or https:// URL with a host, got '" + redacted(s) + "'");
+        return URI.create("http://invalid");
+      }
+      if (u.getPort() == 0 || u.getPort() > 65535) {
+        problems.add(pathOf(key), "has port " + u.getPort() + ", outside 1-65535: '" + redacted(s) + "'");
         return URI.create("http://invalid");
       }
       String str = u.toString();
@@ -241,6 +271,22 @@ public final class ConfigNode {
       return fallback;
     }
     return s;
+  }
+
+  /** A list of secrets (keys): each entry text, for the reason {@link #secret} gives. */
+  public List<String> secretList(String key, List<String> fallback) {
+    Object v = values.get(key);
+    if (v instanceof List<?> list) {
+      for (int i = 0; i < list.size(); i++) {
+        Object o = list.get(i);
+        if (o != null && !(o instanceof String) && !(o instanceof Map) && !(o instanceof List)) {
+          known.add(key);
+          problems.add(pathOf(key) + "[" + i + "]", unquoted(o));
+          return fallback;
+        }
+      }
+    }
+    return stringList(key, fallback);
   }
 
   public List<String> stringList(String key, List<String> fallback) {
@@ -283,6 +329,12 @@ public final class ConfigNode {
   /** Records a problem against this node or one of its keys. */
   public void problem(String key, String reason) {
     problems.add(key == null ? path : pathOf(key), reason);
+  }
+
+  /** The problem of a secret YAML read as another type; its value is not shown (it is a key, changed). */
+  private static String unquoted(Object v) {
+    String kind = v instanceof Number ? "a number" : v instanceof Boolean ? "true or false" : "a " + v.getClass().getSimpleName();
+    return "must be text, and YAML read it as " + kind + ": quote it (unquoted, 0777 is the number 511 and 1_000 is 1000)";
   }
 
   private static String describe(Object v) {

@@ -67,7 +67,7 @@ public record StateConfig(Secret redis, Duration sync, Duration timeout, Duratio
       boolean scheme = "redis".equals(u.getScheme()) || "rediss".equals(u.getScheme());
       String path = u.getPath() == null ? "" : u.getPath();
       if (!scheme || u.getHost() == null || !(path.isEmpty() || path.equals("/") || path.matches("/[0-9]{1,4}"))
-          || u.getQuery() != null) {
+          || u.getQuery() != null || u.getPort() == 0 || u.getPort() > 65535) { // a bad port read as an outage, for good
         s.problem("redis", "must be redis://host[:port][/db] or rediss://..., got " + shown);
         return null;
       }

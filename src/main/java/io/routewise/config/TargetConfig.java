@@ -61,6 +61,12 @@ public record TargetConfig(Kind kind, double value, double minAlpha, double maxA
     double value = 0;
     Kind kind = Kind.STRONG_SHARE;
     if (share == usd) {
+      for (Kind k : Kind.values()) {
+        if (!t.has(k.key()) && t.keys().contains(k.key())) { // "strong_share:" with its value left out
+          t.readElsewhere(k.key());
+          t.problem(k.key(), "has no value");
+        }
+      }
       t.problem(null, share ? "give strong_share or usd_per_hour, not both"
           : "give strong_share (a share of requests in [0, 1]) or usd_per_hour (a spend rate)");
       if (share) { // read, so that they are not reported as unknown keys as well

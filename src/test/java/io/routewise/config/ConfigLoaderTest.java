@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,6 +58,55 @@ class ConfigLoaderTest {
     assertTrue(msg.contains("routing.scoring_timeout_ms: must be between 1 and 600000"), msg);
     assertTrue(msg.contains("routing.scoring_threads: must be between 0 and 1024, got -1"), msg);
     assertTrue(msg.contains("routing.scoring_queue: must be an integer, got"), msg);
+  }
+
+  @Test
+  void aKeyThatCannotBeSentStopsTheStartInsteadOfFailingEveryRequest() {
+    // a trailing newline from a secret file: every call was a 500 (OkHttp refuses the header), every client a 401
+    String msg = assertThrows(ConfigException.class, () -> parse(VALID.replace("server: {host: 127.0.0.1, port: 7000}",
+        "server: {host: 127.0.0.1, port: 7000, api_keys: [\"${RW_KEY}\"]}"),
+        Map.of("OPENAI_API_KEY", "sk-abc\n", "RW_KEY", "client key"))).getMessage();
+    assertTrue(msg.contains("upstreams.strong.api_key: must be visible ASCII without spaces or line breaks "
+        + "(character 7 of 7 is a line break)"), msg);
+    assertTrue(msg.contains("server.api_keys: entry 1 must be visible ASCII without spaces or line breaks (character 7 "
+        + "of 10 is a space)"), msg);
+    assertFalse(msg.contains("sk-abc"), "never the key itself: " + msg);
+    msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, headers: {OpenAI-Organization: 0123}}")
+        .replace("port: 7000}", "port: 7000, api_keys: [0123456]}").replace("\"${WEAK_API_KEY:-none}\"", "0777"));
+    // YAML read each as a number (0777 is 511): they were sent, changed, without a word
+    for (String key : List.of("upstreams.weak.api_key", "upstreams.strong.headers.OpenAI-Organization", "server.api_keys[0]")) {
+      assertTrue(msg.contains(key + ": must be text, and YAML read it as a number: quote it"), msg);
+    }
+    assertFalse(msg.contains("42798") || msg.contains("'83'"), "not the values YAML made of them: " + msg);
+  }
+
+  @Test
+  void aMalformedPlaceholderIsAProblemNotTextSentUpstream() {
+    String msg = problems(VALID.replace("model: gpt-4o}", "model: \"${STRONG_MODEL:gpt-4o}\"}")
+        .replace("\"${WEAK_API_KEY:-none}\"", "\"${WEAK_API_KEY-}\""));
+    assertTrue(msg.contains("upstreams.strong.model: '${STRONG_MODEL:gpt-4o}' is not ${VAR} or ${VAR:-default}"), msg);
+    assertTrue(msg.contains("upstreams.weak.api_key: '${WEAK_API_KEY-}' is not ${VAR} or ${VAR:-default}"), msg);
+  }
+
+  @Test
+  void aBaseUrlWithABadPortOrTheEndpointsPathIsAProblem() {
+    String msg = problems(VALID.replace("https://api.openai.com/v1/", "http://127.0.0.1:99999/v1")
+        .replace("\"http://localhost:11434/v1\"", "http://localhost:11434/v1/chat/completions"));
+    assertTrue(msg.contains("upstreams.strong.base_url: has port 99999, outside 1-65535"), msg);
+    assertTrue(msg.contains("upstreams.weak.base_url: ends in /chat/completions: give the API's base"), msg);
+  }
+
+  @Test
+  void anAliasInsideItsOwnAnchorIsAProblemNotAStackOverflow() {
+    String msg = problems(VALID + "embedding: &e {self: *e}\n");
+    assertTrue(msg.contains("embedding.self: contains itself"), msg);
+  }
+
+  @Test
+  void anUpstreamLeftEmptyIsSaidSo() {
+    String msg = problems(VALID.replace("routing:", "  mini:\n    # base_url: http://x/v1\nrouting:"));
+    assertTrue(msg.contains("upstreams.mini: is empty: give its base_url and model, or remove it"), msg);
+    assertFalse(msg.contains("unknown key"), msg);
   }
 
   @Test

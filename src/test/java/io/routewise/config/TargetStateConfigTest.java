@@ -39,6 +39,9 @@ class TargetStateConfigTest {
         "routers: {random: {target: {strong_shar: 0.3, min_alpha: 0.9, max_alpha: 0.1}}}"));
     assertTrue(msg.contains("routers.random.target.strong_shar: unknown key"), msg);
     assertTrue(msg.contains("routers.random.target: give strong_share"), msg);
+    msg = problems(yaml("", "", "", "routers: {random: {target: {strong_share: }}}"));
+    assertTrue(msg.contains("routers.random.target.strong_share: has no value"), msg);
+    assertFalse(msg.contains("unknown key"), msg);
   }
 
   @Test
@@ -133,6 +136,9 @@ class TargetStateConfigTest {
     assertTrue(msg.contains("state.pin_timeout_ms: must be between 1 and 1000, got 0"), msg);
     assertTrue(msg.contains("state.key_prefix: must be 1 to 64 of"), msg);
     assertTrue(msg.contains("state.tls: unknown key"), msg);
+    // a port Redis cannot have: it was an outage for good, not a config problem
+    msg = problems(yaml("", "", "", "state: {redis: \"redis://127.0.0.1:99999/0\"}\n"));
+    assertTrue(msg.contains("state.redis: must be redis://host[:port][/db]"), msg);
   }
 
   @Test

@@ -42,6 +42,10 @@ public record CausalLlmSettings(
     int before = s.problems().list().size();
     URI baseUrl = s.httpUrl("base_url", null);
     Secret apiKey = s.secret("api_key", "none");
+    String keyProblem = apiKey.isBlank() ? null : ConfigNode.tokenProblem(apiKey.value());
+    if (keyProblem != null) {
+      s.problem("api_key", keyProblem);
+    }
     String model = s.requiredString("model");
     Duration timeout = s.millis("timeout_ms", DEFAULT_TIMEOUT_MS, 1, 600_000);
     int maxConcurrency = s.integer("max_concurrency", DEFAULT_MAX_CONCURRENCY, 1, 100_000);
