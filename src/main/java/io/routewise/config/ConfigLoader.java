@@ -261,7 +261,8 @@ public final class ConfigLoader {
         p.problem(key, "is required (USD per million " + key + " tokens)");
       }
     }
-    Price price = new Price(p.number("input", 0, 0, 1_000_000), p.number("output", 0, 0, 1_000_000));
+    double input = p.number("input", 0, 0, 1_000_000);
+    Price price = new Price(input, p.number("output", 0, 0, 1_000_000), p.number("cached_input", input, 0, 1_000_000));
     p.rejectUnknownKeys();
     return price;
   }

@@ -1,20 +1,40 @@
 package io.routewise.config;
 
 /**
- * What an upstream charges, in USD per million tokens: {@code upstreams.<name>.price: {input, output}}.
+ * What an upstream charges, in USD per million tokens: {@code upstreams.<name>.price: {input, output,
+ * cached_input}}.
  *
  * @param input per million prompt (input) tokens, >= 0
  * @param output per million completion (output) tokens, >= 0
+ * @param cachedInput per million prompt tokens the upstream answered from its prompt cache (usage's
+ *     {@code prompt_tokens_details.cached_tokens}), >= 0; {@code input} when the upstream gives none
  */
-public record Price(double input, double output) {
+public record Price(double input, double output, double cachedInput) {
   public Price {
-    if (!(input >= 0 && output >= 0) || Double.isInfinite(input) || Double.isInfinite(output)) {
-      throw new IllegalArgumentException("prices must be finite and non-negative: " + input + ", " + output);
+    if (!(input >= 0 && output >= 0 && cachedInput >= 0) || Double.isInfinite(input) || Double.isInfinite(output)
+        || Double.isInfinite(cachedInput)) {
+      throw new IllegalArgumentException("prices must be finite and non-negative: " + input + ", " + output + ", "
+          + cachedInput);
     }
   }
 
-  /** USD for one answer with these token counts. */
+  /** A price without a cached-input rate: cached prompt tokens cost what others do. */
+  public Price(double input, double output) {
+    this(input, output, input);
+  }
+
+  /** USD for one answer with these token counts, none of them cached. */
   public double cost(long promptTokens, long completionTokens) {
-    return (promptTokens * input + completionTokens * output) / 1_000_000.0;
+    return cost(promptTokens, 0, completionTokens);
+  }
+
+  /**
+   * USD for one answer: {@code cachedPromptTokens} of its prompt tokens at the cached rate (OpenAI
+   * bills them at a half to a tenth of the rest; counted at the full rate, cache-heavy traffic's spend
+   * read up to twice what was billed), the rest of the prompt at the input rate.
+   */
+  public double cost(long promptTokens, long cachedPromptTokens, long completionTokens) {
+    long cached = Math.clamp(cachedPromptTokens, 0, Math.max(0, promptTokens));
+    return ((promptTokens - cached) * input + cached * cachedInput + completionTokens * output) / 1_000_000.0;
   }
 }

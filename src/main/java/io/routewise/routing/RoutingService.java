@@ -263,15 +263,14 @@ public final class RoutingService implements AutoCloseable {
   public record Preview(RoutingDecision decision, double[] topWinRates) {}
 
   /**
-   * The usage of an answer to a request routed with {@code spec}, served by upstream {@code served}:
-   * counted as spend of the router's target (at the upstream's price) when the spec was {@code auto}.
+   * What an answer to a request routed with {@code spec}, served by the priced upstream {@code served},
+   * cost (its usage at the upstream's price, cached prompt tokens at theirs: priced where the price is
+   * configured): counted as spend of the router's target when the spec was {@code auto}.
    */
-  public void answered(RouteSpec spec, String served, long promptTokens, long completionTokens) {
+  public void answered(RouteSpec spec, String served, double usd) {
     TargetController target = spec != null && spec.auto() ? targets.get(spec.router()) : null;
     int rung = target == null ? -1 : ladder.indexOf(served);
-    if (rung >= 0 && ladder.rung(rung).priced()) {
-      Ladder.Rung r = ladder.rung(rung);
-      double usd = (promptTokens * r.inputPrice() + completionTokens * r.outputPrice()) / 1_000_000.0;
+    if (rung >= 0 && ladder.rung(rung).priced() && Double.isFinite(usd)) {
       target.answered(rung == 0 ? Route.STRONG : Route.WEAK, usd);
     }
   }

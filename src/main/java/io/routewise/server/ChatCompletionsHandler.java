@@ -428,7 +428,7 @@ final class ChatCompletionsHandler {
         tokens(upstream, u, spec, res);
         io.routewise.config.Price price = upstream.config().price();
         if (price != null) { // what this answer cost, for a client that keeps its own accounts (not in a stream: headers went first)
-          res.setHeader("x-routewise-cost-usd", DecisionHeaders.usd(price.cost(u.prompt(), u.completion())));
+          res.setHeader("x-routewise-cost-usd", DecisionHeaders.usd(price.cost(u.prompt(), u.cachedPrompt(), u.completion())));
         }
       } else if (!Usage.looksLikeJson(body)) { // looked at only here: an answer with usage parsed as one
         upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);
@@ -553,8 +553,11 @@ final class ChatCompletionsHandler {
    */
   private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, HttpServletResponse res) {
     boolean routersChoice = !spec.isDirect() && res.getHeader("x-routewise-failover") == null;
-    upstream.listener().tokens(upstream.name(), u.prompt(), u.completion(), routersChoice);
-    routing.answered(spec, upstream.name(), u.prompt(), u.completion());
+    upstream.listener().tokens(upstream.name(), u.prompt(), u.cachedPrompt(), u.completion(), routersChoice);
+    io.routewise.config.Price price = upstream.config().price();
+    if (price != null) {
+      routing.answered(spec, upstream.name(), price.cost(u.prompt(), u.cachedPrompt(), u.completion()));
+    }
   }
 
   /**

@@ -5,14 +5,23 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.util.Optional;
 
-/** Token counts from a response's top-level {@code usage} object, read by streaming. */
-record Usage(long prompt, long completion) {
+/**
+ * Token counts from a response's top-level {@code usage} object, read by streaming: its prompt and
+ * completion tokens, and of the prompt's those answered from the upstream's prompt cache
+ * ({@code prompt_tokens_details.cached_tokens}, OpenAI's and vLLM's), which cost less.
+ */
+record Usage(long prompt, long completion, long cachedPrompt) {
   private static final JsonFactory JSON = ChatRequestParser.JSON;
 
   /** An upstream's negative count is no tokens (it would take spend and the token counters backwards). */
   Usage {
     prompt = Math.max(0, prompt);
     completion = Math.max(0, completion);
+    cachedPrompt = Math.clamp(cachedPrompt, 0, prompt);
+  }
+
+  Usage(long prompt, long completion) {
+    this(prompt, completion, 0);
   }
 
   static Optional<Usage> fromJson(byte[] body) {
@@ -30,6 +39,7 @@ record Usage(long prompt, long completion) {
         if (name.equals("usage") && v == JsonToken.START_OBJECT) {
           long prompt = 0;
           long completion = 0;
+          long cached = 0;
           while (p.nextToken() == JsonToken.FIELD_NAME) {
             String f = p.currentName();
             JsonToken fv = p.nextToken();
@@ -37,11 +47,21 @@ record Usage(long prompt, long completion) {
               prompt = p.getLongValue();
             } else if (f.equals("completion_tokens") && fv == JsonToken.VALUE_NUMBER_INT) {
               completion = p.getLongValue();
+            } else if (f.equals("prompt_tokens_details") && fv == JsonToken.START_OBJECT) {
+              while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String d = p.currentName();
+                JsonToken dv = p.nextToken();
+                if (d.equals("cached_tokens") && dv == JsonToken.VALUE_NUMBER_INT) {
+                  cached = p.getLongValue();
+                } else {
+                  p.skipChildren();
+                }
+              }
             } else {
               p.skipChildren();
             }
           }
-          return Optional.of(new Usage(prompt, completion));
+          return Optional.of(new Usage(prompt, completion, cached));
         }
         p.skipChildren();
       }

@@ -65,7 +65,7 @@ class UpstreamsConfigTest {
         .replace("price: {input: \"0.15\", output: 0.6}", "price: 0.15"));
     assertTrue(msg.contains("upstreams.strong.price.input: must be in [0, 1000000], got -1"), msg);
     assertTrue(msg.contains("upstreams.strong.price.output: is required (USD per million output tokens)"), msg);
-    assertTrue(msg.contains("upstreams.strong.price.outptu: unknown key (expected one of [input, output])"), msg);
+    assertTrue(msg.contains("upstreams.strong.price.outptu: unknown key (expected one of [cached_input, input, output])"), msg);
     assertTrue(msg.contains("upstreams.mini.price: must be a mapping"), msg);
     assertFalse(msg.contains("upstreams.mini.price.input"), "a price that is no mapping is one problem: " + msg);
   }
@@ -140,6 +140,10 @@ class UpstreamsConfigTest {
     assertEquals((1000 * 2.5 + 200 * 10) / 1e6, new Price(2.5, 10).cost(1000, 200), 1e-15);
     assertThrows(IllegalArgumentException.class, () -> new Price(-0.1, 1));
     assertEquals(0.0, new Price(0, 0).cost(5, 5));
+    // cached prompt tokens at their rate, at most all of the prompt; without a rate, the input's
+    assertEquals((200 * 2.5 + 800 * 1.25 + 100 * 10) / 1e6, new Price(2.5, 10, 1.25).cost(1000, 800, 100), 1e-15);
+    assertEquals((1000 * 1.25) / 1e6, new Price(2.5, 10, 1.25).cost(1000, 5000, 0), 1e-15);
+    assertEquals(new Price(2.5, 10).cost(1000, 0, 100), new Price(2.5, 10).cost(1000, 800, 100), 1e-15);
   }
 
   @Test

@@ -19,7 +19,12 @@ class ModelDirWeightsTest {
         {"format_version": %d, "kind": "mf", "models": ["a", "b"], "embedding": {"model": "m", "dimension": 2},
          "weights": {"model_bias": {"file": "model_bias.f32", "shape": [2]}}}
         """.formatted(ModelDir.FORMAT_VERSION));
-    ModelDir.writeFloats(dir.resolve("model_bias.f32"), bias);
+    // raw bytes: writeFloats refuses a non-finite value, and a file from elsewhere may hold one
+    java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate(bias.length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    for (float b : bias) {
+      bb.putFloat(b);
+    }
+    Files.write(dir.resolve("model_bias.f32"), bb.array());
     return ModelDir.open(dir, "mf");
   }
 

@@ -111,10 +111,10 @@ class RoutingServiceTargetTest {
     TargetController target = controller(clock);
     RoutingService routing = service(target, null, LADDER);
     RouteSpec auto = routing.specFor("router-scored-auto");
-    routing.answered(auto, "mini", 1000, 500);   // (1000 x 1 + 500 x 2) / 1e6
-    routing.answered(auto, "strong", 1000, 500); // (1000 x 10 + 500 x 30) / 1e6
-    routing.answered(auto, "weak", 1000, 500);   // no price: not counted
-    routing.answered(routing.specFor("router-scored-0.5"), "strong", 1000, 500);
+    routing.answered(auto, "mini", 0.002);
+    routing.answered(auto, "strong", 0.025);
+    routing.answered(auto, "weak", 0.5);    // no price in the ladder: not counted
+    routing.answered(routing.specFor("router-scored-0.5"), "strong", 0.025);
     clock.advance(1000);
     target.tick(target.snapshot(), null);
     assertEquals(0.002 + 0.025, target.windowSpend(), 1e-12);

@@ -58,9 +58,9 @@ class CostMetricsTest {
 
   private void start(String routingKeys) {
     Map<String, String> prices = new LinkedHashMap<>();
-    prices.put("strong", ", price: {input: 2.5, output: 10}");
+    prices.put("strong", ", price: {input: 2.5, output: 10, cached_input: 1.25}");
     prices.put("weak", ", price: {input: 0.1, output: 0.1}");
-    prices.put("mini", ", price: {input: 0.15, output: 0.6}, stream_usage: true");
+    prices.put("mini", ", price: {input: 0.15, output: 0.6, cached_input: 0.075}, stream_usage: true");
     prices.put("sonnet", ", price: {input: 3, output: 15}"); // dearer than strong
     prices.put("local", ""); // no price: unknown
     StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0}\nupstreams:\n");
@@ -189,6 +189,33 @@ class CostMetricsTest {
     assertEquals(0.0045, usd(m, "routewise_cost_usd_total", "strong"), 1e-12);
     assertEquals(0.0, usd(m, "routewise_cost_saved_usd_total", "strong"), "strong saves nothing over itself");
     assertEquals(0.0, usd(m, "routewise_cost_usd_total", "weak"));
+  }
+
+  /**
+   * Prompt tokens the upstream answered from its prompt cache cost its cached_input rate: counted at
+   * the full rate, cache-heavy traffic's spend read up to twice what was billed (an operator's trial).
+   */
+  @Test
+  void cachedPromptTokensArePricedAtTheCachedRateStreamsIncluded() throws Exception {
+    String usage = "\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":200,\"total_tokens\":1200,"
+        + "\"prompt_tokens_details\":{\"audio_tokens\":0,\"cached_tokens\":800}}";
+    upstreams.get("mini").stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "application/json").withBody("{\"id\":\"c\",\"object\":"
+            + "\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+            + "\"hi\"},\"finish_reason\":\"stop\"}]," + usage + "}")));
+    // (200 x 0.15 + 800 x 0.075 + 200 x 0.6) / 1e6
+    assertEquals("0.00021", send("mini", false).headers().firstValue("x-routewise-cost-usd").orElse(null));
+    upstreams.get("weak").stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody("data: {\"id\":\"c\",\"object\":"
+            + "\"chat.completion.chunk\",\"choices\":[]," + usage + "}\n\ndata: [DONE]\n\n")));
+    chat("weak", true);
+    String m = metrics();
+    assertEquals(0.00021, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
+    // on strong, the same part cached: (200 x 2.5 + 800 x 1.25 + 200 x 10) / 1e6
+    assertEquals(0.0035 - 0.00021, usd(m, "routewise_cost_saved_usd_total", "mini"), 1e-12);
+    // weak has no cached rate: its cached tokens cost what the others do
+    assertEquals((1000 * 0.1 + 200 * 0.1) / 1e6, usd(m, "routewise_cost_usd_total", "weak"), 1e-12);
+    assertEquals(0.0035 - (1000 * 0.1 + 200 * 0.1) / 1e6, usd(m, "routewise_cost_saved_usd_total", "weak"), 1e-12);
   }
 
   @Test
