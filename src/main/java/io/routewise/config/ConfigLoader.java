@@ -27,6 +27,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  * validation into records. Any problem stops the start with the key's path and the reason.
  */
 public final class ConfigLoader {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ConfigLoader.class);
   private static final Pattern VAR = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
 
   private final Map<String, String> env;
@@ -98,6 +99,29 @@ public final class ConfigLoader {
     return config;
   }
 
+  /**
+   * Settings given for a feature that is off: each works only with its switch, so an operator who
+   * set one believes in a behaviour they do not have (a cooldown without failover, pins' TTL
+   * without pinning). Said at start, not refused: a template may keep them for when it is turned on.
+   */
+  static List<String> idleKeys(ConfigNode r, RoutingConfig routing) {
+    List<String> out = new ArrayList<>();
+    if (!routing.failover() && r.has("failover_cooldown_ms")) {
+      out.add("routing.failover_cooldown_ms does nothing without routing.failover: true");
+    }
+    if (routing.passthrough().equals("none") && r.has("passthrough_endpoints")) {
+      out.add("routing.passthrough_endpoints does nothing without routing.passthrough (an upstream's name)");
+    }
+    if (!routing.sessionPinning().enabled()) {
+      for (String k : List.of("session_key", "session_ttl_ms", "session_cache_entries")) {
+        if (r.has(k)) {
+          out.add("routing." + k + " does nothing without routing.session_pinning: true");
+        }
+      }
+    }
+    return out;
+  }
+
   /** server.api_keys: blank entries dropped, so "${ROUTEWISE_API_KEY:-}" with the variable unset means no auth. */
   private static List<Secret> apiKeys(ConfigNode s) {
     List<String> keys = s.secretList("api_keys", List.of());
@@ -166,6 +190,7 @@ public final class ConfigLoader {
         passthroughEndpoints(r),
         tokenMix(r));
     r.rejectUnknownKeys();
+    idleKeys(r, routing).forEach(LOG::warn);
 
     ConfigNode c = root.child("client");
     ClientConfig client = new ClientConfig(

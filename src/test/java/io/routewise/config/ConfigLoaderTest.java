@@ -103,6 +103,21 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void settingsOfAFeatureThatIsOffAreSaidToDoNothing() {
+    String yaml = VALID.replace("threshold: 0.25}", "threshold: 0.25, failover_cooldown_ms: 5000, session_ttl_ms: 60000, "
+        + "passthrough_endpoints: [embeddings]}");
+    ConfigNode root = new ConfigNode("", new org.yaml.snakeyaml.Yaml().load(yaml), new ConfigProblems());
+    RoutewiseConfig c = parse(yaml, Map.of("OPENAI_API_KEY", "sk-x"));
+    assertEquals(List.of("routing.failover_cooldown_ms does nothing without routing.failover: true",
+        "routing.passthrough_endpoints does nothing without routing.passthrough (an upstream's name)",
+        "routing.session_ttl_ms does nothing without routing.session_pinning: true"),
+        ConfigLoader.idleKeys(root.child("routing"), c.routing()));
+    assertEquals(List.of(), ConfigLoader.idleKeys(root.child("routing"), parse(VALID.replace("threshold: 0.25}",
+        "threshold: 0.25, failover: true, session_pinning: true, passthrough: strong}"), Map.of("OPENAI_API_KEY", "k"))
+        .routing()));
+  }
+
+  @Test
   void anUpstreamLeftEmptyIsSaidSo() {
     String msg = problems(VALID.replace("routing:", "  mini:\n    # base_url: http://x/v1\nrouting:"));
     assertTrue(msg.contains("upstreams.mini: is empty: give its base_url and model, or remove it"), msg);
