@@ -10,13 +10,34 @@ public final class ApiException extends RuntimeException {
   private final String type;
   private final String param;
   private final String code;
+  private final boolean retryUseless;
 
   public ApiException(int status, String type, String message, String param, String code) {
+    this(status, type, message, param, code, false);
+  }
+
+  private ApiException(int status, String type, String message, String param, String code, boolean retryUseless) {
     super(message, null, false, false);
     this.status = status;
     this.type = type;
     this.param = param;
     this.code = code;
+    this.retryUseless = retryUseless;
+  }
+
+  /**
+   * This error, marked as one a retry cannot mend: sent with {@code x-should-retry: false}, which
+   * OpenAI's SDKs obey. They retry every 5xx by default (twice), so an answer the upstream had
+   * generated and billed before it broke off was bought three times, and a wrong key or base_url
+   * asked three times for the same 502.
+   */
+  ApiException retryUseless() {
+    return new ApiException(status, type, getMessage(), param, code, true);
+  }
+
+  /** Whether a retry of the same request cannot help (see {@link #retryUseless()}). */
+  public boolean isRetryUseless() {
+    return retryUseless;
   }
 
   public static ApiException invalidRequest(String message, String param) {
@@ -46,9 +67,11 @@ public final class ApiException extends RuntimeException {
 
   /** The client's 502 or 504 for an upstream that could not be reached or did not answer in time. */
   static ApiException upstream(io.routewise.upstream.UpstreamException e) {
-    return e.isTimeout()
+    ApiException out = e.isTimeout()
         ? new ApiException(504, "upstream_error", e.getMessage(), null, "upstream_timeout")
         : new ApiException(502, "upstream_error", e.getMessage(), null, "upstream_unreachable");
+    // not reached (refused, unknown host, connect timeout): a retry may find it back, so the SDK's default stays
+    return e.reachedUpstream() ? out.retryUseless() : out;
   }
 
   /**
@@ -57,7 +80,8 @@ public final class ApiException extends RuntimeException {
    */
   static ApiException responseTooLarge(String upstream, String what, long max, String setting) {
     return new ApiException(502, "upstream_error", "The " + upstream + " upstream's " + what + " is longer than "
-        + max + " bytes" + (setting == null ? "" : " (" + setting + ")") + ".", null, "upstream_response_too_large");
+        + max + " bytes" + (setting == null ? "" : " (" + setting + ")") + ".", null, "upstream_response_too_large",
+        true);
   }
 
   /**
@@ -67,7 +91,7 @@ public final class ApiException extends RuntimeException {
    */
   static ApiException invalidResponse(String upstream, String what) {
     return new ApiException(502, "upstream_error", "The " + upstream + " upstream " + what + ".", null,
-        "upstream_invalid_response");
+        "upstream_invalid_response", true);
   }
 
   public int status() {

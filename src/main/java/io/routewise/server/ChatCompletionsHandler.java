@@ -624,7 +624,7 @@ final class ChatCompletionsHandler {
         + "; the client got 502 upstream_auth_failed. It said: " + errorText(response));
     return new ApiException(502, "upstream_error", "The " + upstream + " upstream refused routewise's own "
         + "credentials (HTTP " + response.status() + "); the operator must fix them. Your API key is not at fault.",
-        null, "upstream_auth_failed");
+        null, "upstream_auth_failed").retryUseless();
   }
 
   /** The upstream's request id, for the log line that a report to its provider will quote; "" when it sent none. */

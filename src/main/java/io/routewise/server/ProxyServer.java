@@ -362,6 +362,9 @@ public final class ProxyServer implements AutoCloseable {
     if (ctx.res().getHeader("x-request-id") == null && !ctx.res().isCommitted()) {
       ctx.header("x-request-id", RequestIds.next()); // an error is what a client most often reports
     }
+    if (e.isRetryUseless() && !ctx.res().isCommitted()) {
+      ctx.header("x-should-retry", "false");
+    }
     ctx.status(e.status()).contentType("application/json").result(OpenAiErrors.body(e));
   }
 

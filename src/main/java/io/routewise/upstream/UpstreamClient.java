@@ -313,8 +313,8 @@ public final class UpstreamClient {
       return failure(e, true);
     }
     String role = config.name() + " upstream";
-    return new UpstreamException("The " + role + "'s answer broke off: " + kind(e) + ".",
-        "The " + role + " (" + config.baseUrl().getHost() + ")'s answer broke off: " + describe(e), false, e);
+    return UpstreamException.brokeOff("The " + role + "'s answer broke off: " + kind(e) + ".",
+        "The " + role + " (" + config.baseUrl().getHost() + ")'s answer broke off: " + describe(e), e);
   }
 
   private UpstreamException connectTimeout(IOException e) {

@@ -9,17 +9,33 @@ package io.routewise.upstream;
 public class UpstreamException extends Exception {
   private final boolean timeout;
   private final boolean clientGone;
+  private final boolean brokeOff;
   private final String detail;
 
   public UpstreamException(String message, String detail, boolean timeout, Throwable cause) {
-    this(message, detail, timeout, false, cause);
+    this(message, detail, timeout, false, false, cause);
   }
 
-  private UpstreamException(String message, String detail, boolean timeout, boolean clientGone, Throwable cause) {
+  private UpstreamException(String message, String detail, boolean timeout, boolean clientGone, boolean brokeOff,
+      Throwable cause) {
     super(message, cause);
     this.detail = detail;
     this.timeout = timeout;
     this.clientGone = clientGone;
+    this.brokeOff = brokeOff;
+  }
+
+  /** An answer whose headers had come broke off: the upstream did (and billed) the work. */
+  static UpstreamException brokeOff(String message, String detail, Throwable cause) {
+    return new UpstreamException(message, detail, false, false, true, cause);
+  }
+
+  /**
+   * Whether the upstream got the request and worked on it: its answer broke off, or it did not
+   * answer in time. Sending it again runs (and bills) it again, and a slow one is slow again.
+   */
+  public boolean reachedUpstream() {
+    return timeout || brokeOff;
   }
 
   /** The failure as the operator's log has it: with the upstream's host and the I/O error. */
@@ -30,7 +46,7 @@ public class UpstreamException extends Exception {
   /** The call was cancelled because the client it was for disconnected: nobody is left to answer. */
   static UpstreamException clientGone(String upstream, Throwable cause) {
     String message = "The client disconnected; the " + upstream + " upstream call was cancelled.";
-    return new UpstreamException(message, message, false, true, cause);
+    return new UpstreamException(message, message, false, true, false, cause);
   }
 
   /** True when the client went away and the call was cancelled for it (nginx's 499), not an upstream failure. */

@@ -252,6 +252,7 @@ class ChatCompletionsProxyTest {
     HttpResponse<String> r = fromJdkWeak(exchange -> exchange.sendResponseHeaders(600, -1));
     assertEquals(502, r.statusCode(), r.body());
     assertEquals("upstream_invalid_response", JSON.readTree(r.body()).get("error").get("code").asText());
+    assertEquals("false", r.headers().firstValue("x-should-retry").orElse(null));
     // an answer without usage is still an answer
     byte[] plain = "{\"id\":\"c\",\"object\":\"chat.completion\",\"choices\":[]}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
     r = fromJdkWeak(exchange -> {
@@ -401,6 +402,8 @@ class ChatCompletionsProxyTest {
     assertTrue(e.get("message").asText().contains("1500 ms"));
     assertFalse(r.body().contains("sk-strong-secret"));
     assertTrue(ms < 3500, "took " + ms + " ms with a 1500 ms timeout");
+    // the upstream got the request and is working on it: the SDKs' two default retries would buy it twice more
+    assertEquals("false", r.headers().firstValue("x-should-retry").orElse(null));
   }
 
   @Test
@@ -412,6 +415,7 @@ class ChatCompletionsProxyTest {
     HttpResponse<String> r = f.chat("router-random-0", "x");
     assertEquals(504, r.statusCode(), r.body());
     assertEquals("upstream_timeout", JSON.readTree(r.body()).get("error").get("code").asText());
+    assertEquals("false", r.headers().firstValue("x-should-retry").orElse(null));
   }
 
   @Test
@@ -424,6 +428,8 @@ class ChatCompletionsProxyTest {
     JsonNode e = JSON.readTree(r.body()).get("error");
     assertEquals("upstream_unreachable", e.get("code").asText());
     assertTrue(e.get("message").asText().startsWith("The strong upstream's answer broke off: "), r.body());
+    // generated and billed before it broke off: not to be bought again by the SDK's retries (SDK trial)
+    assertEquals("false", r.headers().firstValue("x-should-retry").orElse(null));
   }
 
   @Test

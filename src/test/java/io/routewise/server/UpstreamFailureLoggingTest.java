@@ -73,6 +73,7 @@ class UpstreamFailureLoggingTest {
     String logged = served.log();
     assertEquals(502, r.statusCode(), r.body());
     assertTrue(r.body().contains("\"code\":\"upstream_auth_failed\""), r.body());
+    assertEquals("false", r.headers().firstValue("x-should-retry").orElse(null), "the same key is refused again");
     assertTrue(r.body().contains("Your API key is not at fault"), r.body());
     assertFalse(r.body().contains("sk-str"), r.body());
     assertTrue(r.headers().firstValue("openai-organization").isEmpty());

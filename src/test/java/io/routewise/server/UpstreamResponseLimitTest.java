@@ -46,6 +46,7 @@ class UpstreamResponseLimitTest {
       HttpResponse<String> plain = f.chat("router-random-1", "hi");
       assertEquals(502, plain.statusCode(), plain.body());
       assertEquals("upstream_response_too_large", JSON.readTree(plain.body()).get("error").get("code").asText());
+      assertEquals("false", plain.headers().firstValue("x-should-retry").orElse(null), "as long, and billed, again");
 
       // 2 MB of JSON that travels as about 2 kB: the limit counts what it unpacks to
       byte[] packed = gzip(completion(2_000_000).getBytes(java.nio.charset.StandardCharsets.UTF_8));
