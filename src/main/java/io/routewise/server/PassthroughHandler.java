@@ -2,6 +2,7 @@ package io.routewise.server;
 
 import io.javalin.http.Context;
 import io.routewise.metrics.RoutewiseMetrics;
+import io.routewise.routing.RouteSpec;
 import io.routewise.upstream.UpstreamClient;
 import io.routewise.upstream.UpstreamException;
 import io.routewise.upstream.UpstreamResponse;
@@ -129,6 +130,44 @@ final class PassthroughHandler {
     return raw;
   }
 
+  /**
+   * A JSON body naming one of routewise's own model ids ({@code router-mf-0.5}, {@code upstream-mini}):
+   * 400 here. /v1/models advertises them, and the Responses API, which the Agents SDK uses, takes the
+   * same model name, but only chat is routed; passed on, the upstream got a model it cannot have.
+   */
+  private void refuseRoutewiseModel(String path, String contentType, RequestBodies.Body body) {
+    if (contentType == null || !contentType.toLowerCase(java.util.Locale.ROOT).contains("json")) {
+      return; // a form's model field (audio transcriptions) is the upstream's to read
+    }
+    String model = topLevelModel(body.bytes());
+    if (model != null && (RouteSpec.isRouteSpec(model) || model.startsWith(RouteSpec.DIRECT_PREFIX))) {
+      throw new ApiException(400, "invalid_request_error", "The model '" + AccessLog.safe(model) + "' is routewise's, "
+          + "and only /v1/chat/completions is routed: /v1/" + path + " goes to the " + upstream.name()
+          + " upstream as it is. Name one of its models (" + upstream.config().model() + ").", "model",
+          "model_not_found");
+    }
+  }
+
+  /** The body's top-level "model" string, or null (none, not a string, not a JSON object). */
+  static String topLevelModel(byte[] body) {
+    try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(body)) {
+      if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+        return null;
+      }
+      while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        com.fasterxml.jackson.core.JsonToken v = p.nextToken();
+        if (name.equals("model")) {
+          return v == com.fasterxml.jackson.core.JsonToken.VALUE_STRING ? p.getText() : null;
+        }
+        p.skipChildren();
+      }
+    } catch (IOException | RuntimeException notJson) {
+      // the upstream's to answer
+    }
+    return null;
+  }
+
   private static boolean segmentAllowed(String decoded) {
     return !(decoded.isEmpty() || decoded.equals(".") || decoded.equals("..") || decoded.contains("/")
         || decoded.contains("\\") || decoded.contains(";") || decoded.endsWith(".")
@@ -144,6 +183,9 @@ final class PassthroughHandler {
     String method = ctx.method().name();
     String path = checkedPath(ctx);
     RequestBodies.Body body = method.equals("GET") ? null : bodies.readAny(ctx);
+    if (body != null) {
+      refuseRoutewiseModel(path, ctx.req().getContentType(), body);
+    }
     UpstreamResponse response;
     try {
       response = upstream.forward(method, path, ctx.req().getQueryString(), body == null ? null : body.bytes(),

@@ -379,7 +379,8 @@ public final class ProxyServer implements AutoCloseable {
         owner = "routewise:" + routing.specFor(id).upstream();
       }
     } catch (RouteSpec.InvalidRouteSpecException e) {
-      return null;
+      // routewise's own namespace: the passthrough upstream cannot know router-nope-0.5 either
+      throw new ApiException(404, "invalid_request_error", e.getMessage(), "model", "model_not_found");
     }
     for (UpstreamClient u : upstreams) {
       if (owner == null && u.config().model().equals(id)) {

@@ -405,7 +405,36 @@ class PassthroughTest {
     assertEquals(400, send(to("/v1/deployments/%2e%2e/%2E%2E/admin").GET()).statusCode());
     assertEquals(200, send(to("/v1/models").GET()).statusCode()); // routewise's own list
     assertEquals(200, send(to("/v1/models/router-random-0.3").GET()).statusCode()); // and its own ids
+    // an id in routewise's namespace that names no router or a bad α: no upstream can know it either
+    HttpResponse<byte[]> nope = send(to("/v1/models/router-nope-0.5").GET());
+    assertEquals(404, nope.statusCode());
+    assertTrue(new String(nope.body(), StandardCharsets.UTF_8).contains("\"code\":\"model_not_found\""));
+    assertEquals(404, send(to("/v1/models/router-random-2").GET()).statusCode());
     assertEquals(0, strong.getAllServeEvents().size());
+  }
+
+  /**
+   * The Responses API (the Agents SDK's default) takes the same model name as chat, and /v1/models
+   * advertises router-...: passed on, the upstream got a model it cannot have (SDK trial).
+   */
+  @Test
+  void aRoutewiseModelNameOnAnotherEndpointIsA400NotPassedOn() throws Exception {
+    start("strong");
+    strong.stubFor(WireMock.any(anyUrl()).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{}")));
+    for (String model : new String[] {"router-mf-0.5", "upstream-weak"}) {
+      HttpResponse<byte[]> r = send(to("/v1/responses").header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"input\":\"2+2?\",\"model\":\"" + model + "\"}")));
+      String body = new String(r.body(), StandardCharsets.UTF_8);
+      assertEquals(400, r.statusCode(), body);
+      assertTrue(body.contains("\"code\":\"model_not_found\"") && body.contains("only /v1/chat/completions is routed"),
+          body);
+    }
+    assertEquals(0, strong.getAllServeEvents().size());
+    // the upstream's own model, and a model nested deeper than the top level, go through
+    assertEquals(200, send(to("/v1/responses").header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers
+        .ofString("{\"model\":\"gpt-4o\",\"tools\":[{\"model\":\"router-x-1\"}]}"))).statusCode());
+    assertEquals(1, strong.getAllServeEvents().size());
   }
 
   @Test
