@@ -372,9 +372,35 @@ public final class ConfigLoader {
         upstreamHeaders(u, UpstreamConfig.sendsKey(apiKey)),
         price(u),
         routerModel(u),
-        u.bool("stream_usage", false));
+        u.bool("stream_usage", false),
+        accepts(u));
     u.rejectUnknownKeys();
     return cfg;
+  }
+
+  /**
+   * {@code upstreams.<name>.accepts}: what the model takes, {@code text} and any of image, audio and
+   * file; every kind when not given. A request whose messages carry a kind an upstream does not take
+   * goes to the nearest more capable one that does.
+   */
+  private static Set<String> accepts(ConfigNode u) {
+    if (!u.has("accepts")) {
+      u.readElsewhere("accepts");
+      return Set.copyOf(UpstreamConfig.MEDIA);
+    }
+    List<String> given = u.stringList("accepts", List.of("text"));
+    Set<String> out = new HashSet<>();
+    for (String kind : given) {
+      if (!kind.equals("text") && !UpstreamConfig.MEDIA.contains(kind)) {
+        u.problem("accepts", "lists '" + kind + "'; it may list text, image, audio and file");
+      } else if (!kind.equals("text")) {
+        out.add(kind);
+      }
+    }
+    if (!given.contains("text")) {
+      u.problem("accepts", "must list text: every request has some (a router scores it)");
+    }
+    return out;
   }
 
   /** Set by routewise itself on every call: framing, the body's type, and the upstream's host. */

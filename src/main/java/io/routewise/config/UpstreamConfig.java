@@ -22,13 +22,27 @@ import java.util.Map;
  *     them place it by {@code model}
  * @param streamUsage ask this upstream for usage on streams whose client left {@code include_usage} unset
  *     (the usage chunk is kept from the client), so that their tokens and cost are counted
+ * @param accepts what it takes besides text, of {@link #MEDIA} ({@code accepts:} less {@code text});
+ *     all of them unless said
  */
 public record UpstreamConfig(
     String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
-    Map<String, Secret> headers, Price price, String routerModel, boolean streamUsage) {
+    Map<String, Secret> headers, Price price, String routerModel, boolean streamUsage, java.util.Set<String> accepts) {
+
+  /** What {@code accepts:} may list besides {@code text}. */
+  public static final java.util.List<String> MEDIA = java.util.List.of("image", "audio", "file");
 
   public UpstreamConfig {
     headers = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(headers));
+    accepts = java.util.Set.copyOf(accepts);
+  }
+
+  /** Taking every kind of media (no {@code accepts:}). */
+  public UpstreamConfig(
+      String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
+      Map<String, Secret> headers, Price price, String routerModel, boolean streamUsage) {
+    this(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, price, routerModel, streamUsage,
+        java.util.Set.copyOf(MEDIA));
   }
 
   /** Without {@code stream_usage} (off, its default). */
@@ -52,7 +66,7 @@ public record UpstreamConfig(
   /** The same upstream at another price (null: unknown). */
   public UpstreamConfig withPrice(Price newPrice) {
     return new UpstreamConfig(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, newPrice, routerModel,
-        streamUsage);
+        streamUsage, accepts);
   }
 
   /** Whether an Authorization header is sent ("none" is the placeholder local servers use). */

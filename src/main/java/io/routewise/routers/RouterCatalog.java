@@ -42,9 +42,10 @@ public final class RouterCatalog {
 
   /** The configured upstreams as a ladder, most capable first ({@link Ladder#byPrice}). */
   public static Ladder ladder(RoutewiseConfig config) {
-    return Ladder.byPrice(config.upstreams().stream().map(u -> u.price() == null
-        ? Ladder.Rung.unpriced(u.name(), u.model())
-        : new Ladder.Rung(u.name(), u.model(), u.price().input(), u.price().output())).toList(),
+    return Ladder.byPrice(config.upstreams().stream().map(u -> new Ladder.Rung(u.name(), u.model(),
+            u.price() == null ? Double.NaN : u.price().input(), u.price() == null ? Double.NaN : u.price().output(),
+            u.accepts().stream().map(k -> io.routewise.routing.Media.valueOf(k.toUpperCase(java.util.Locale.ROOT)))
+                .collect(java.util.stream.Collectors.toSet()))).toList(),
         config.routing().tokenMix()[0], config.routing().tokenMix()[1]);
   }
 

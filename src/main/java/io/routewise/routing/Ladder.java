@@ -46,8 +46,19 @@ public record Ladder(List<Rung> rungs, double inputWeight, double outputWeight) 
    * @param model the model id it is sent
    * @param inputPrice USD per million input tokens, NaN when unknown
    * @param outputPrice USD per million output tokens, NaN when unknown
+   * @param accepts what it takes besides text ({@code upstreams.<name>.accepts}; all by default)
    */
-  public record Rung(String upstream, String model, double inputPrice, double outputPrice) {
+  public record Rung(String upstream, String model, double inputPrice, double outputPrice,
+      java.util.Set<Media> accepts) {
+    public Rung {
+      accepts = java.util.Set.copyOf(accepts);
+    }
+
+    /** Taking every kind of media, as an upstream that says nothing does. */
+    public Rung(String upstream, String model, double inputPrice, double outputPrice) {
+      this(upstream, model, inputPrice, outputPrice, Media.ALL);
+    }
+
     public static Rung unpriced(String upstream, String model) {
       return new Rung(upstream, model, Double.NaN, Double.NaN);
     }
@@ -56,6 +67,23 @@ public record Ladder(List<Rung> rungs, double inputWeight, double outputWeight) 
       return !Double.isNaN(inputPrice) && !Double.isNaN(outputPrice);
     }
 
+  }
+
+  /**
+   * Where a request carrying {@code media} goes when the rule chose {@code rung}: there if it takes
+   * them, else the nearest more capable rung that does (the next one up can answer whatever the
+   * one below could), else the top.
+   */
+  public int accepting(int rung, java.util.Set<Media> media) {
+    if (media.isEmpty()) {
+      return rung;
+    }
+    for (int i = rung; i > 0; i--) {
+      if (rungs.get(i).accepts().containsAll(media)) {
+        return i;
+      }
+    }
+    return 0;
   }
 
   /** With the default token mix: input + output. */

@@ -5,10 +5,18 @@ import java.util.Objects;
 /**
  * What a router sees of a request: the text of the last user message. New inputs (system prompt,
  * conversation length) become fields here rather than new {@link Router} methods.
+ *
+ * @param media what the request's messages carry besides text: not scored, but the decision goes
+ *     only to an upstream that {@code accepts} it
  */
-public record Prompt(String text) {
+public record Prompt(String text, java.util.Set<Media> media) {
   public Prompt {
     Objects.requireNonNull(text, "text");
+    media = media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media);
+  }
+
+  public Prompt(String text) {
+    this(text, java.util.Set.of());
   }
 
   public static Prompt of(String text) {

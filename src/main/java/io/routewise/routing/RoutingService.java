@@ -206,6 +206,7 @@ public final class RoutingService implements AutoCloseable {
     String pin = pins.pinned(session);
     int pinned = pin == null ? -1 : ladder.indexOf(pin); // -1 too for an upstream no longer configured
     if (pinned >= 0) {
+      pinned = ladder.accepting(pinned, prompt.media()); // a turn with an image, pinned to a text-only upstream
       TargetController target = spec.auto() ? targets.get(spec.router()) : null;
       RoutingDecision d = new RoutingDecision(spec.router(), Double.NaN,
           target != null ? target.alpha() : spec.threshold(), pinned == 0 ? Route.STRONG : Route.WEAK, null,
@@ -342,6 +343,7 @@ public final class RoutingService implements AutoCloseable {
       topRate = Double.NaN;
       rung = 0;
     }
+    rung = ladder.accepting(rung, prompt.media()); // the rule's choice may not take the request's images or audio
     Route route = rung == 0 ? Route.STRONG : Route.WEAK;
     RoutingDecision decision = new RoutingDecision(spec.router(), rate, threshold, route, failure,
         System.nanoTime() - start, ladder.rung(rung).upstream());

@@ -4,7 +4,6 @@ import io.javalin.http.Context;
 import io.routewise.config.SessionPinning;
 import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routing.ClientGoneException;
-import io.routewise.routing.Prompt;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingDecision;
 import io.routewise.routing.RoutingService;
@@ -88,7 +87,7 @@ final class ChatCompletionsHandler {
       spec = spec(routing, request);
       try {
         // A decision queued behind a scoring backlog is withdrawn if its client leaves meanwhile.
-        decision = routing.decide(spec, Prompt.of(request.prompt()), new ClientDisconnectProbe(ctx.req()),
+        decision = routing.decide(spec, request.routingPrompt(), new ClientDisconnectProbe(ctx.req()),
             session(ctx, request));
       } catch (ClientGoneException e) {
         // A shutdown that cuts requests off closes their connections too: that is not the client leaving.

@@ -19,9 +19,16 @@ import java.nio.charset.StandardCharsets;
  * @param optionsStart offset of the {@code stream_options} value (-1 when absent), or of its {@code
  *     include_usage}'s null
  * @param optionsEnd offset just past it
+ * @param media what any message carries besides text (image, audio, file parts)
  */
 public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
-    String user, int objectStart, StreamOptions options, int optionsStart, int optionsEnd) {
+    String user, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
+    java.util.Set<io.routewise.routing.Media> media) {
+
+  /** What the router is asked about: the last user message's text, and the media any message carries. */
+  public io.routewise.routing.Prompt routingPrompt() {
+    return new io.routewise.routing.Prompt(prompt, media);
+  }
 
   /** What a client's {@code stream_options} says of {@code include_usage}. */
   public enum StreamOptions {

@@ -42,6 +42,7 @@ public final class ChatRequestParser {
       int optionsStart = -1;
       int optionsEnd = -1;
       String prompt = "";
+      java.util.Set<io.routewise.routing.Media> media = java.util.EnumSet.noneOf(io.routewise.routing.Media.class);
       String user = null;
       boolean sawStream = false;
       boolean sawUser = false;
@@ -80,7 +81,7 @@ public final class ChatRequestParser {
               throw ApiException.invalidRequest("'messages' appears more than once.", "messages");
             }
             sawMessages = true;
-            prompt = readMessages(p, v);
+            prompt = readMessages(p, v, media);
           }
           case "stream_options" -> {
             if (options != ChatRequest.StreamOptions.ABSENT) {
@@ -112,7 +113,7 @@ public final class ChatRequestParser {
         throw ApiException.invalidRequest("'messages' is a required property.", "messages");
       }
       return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user, insertAt, options, optionsStart,
-          optionsEnd);
+          optionsEnd, media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media));
     } catch (JsonProcessingException e) {
       throw ApiException.invalidRequest("The request body is not valid JSON: " + readable(e.getOriginalMessage()), null);
     } catch (IOException e) {
@@ -145,8 +146,12 @@ public final class ChatRequestParser {
     return ApiException.invalidRequest("'" + path + "' appears more than once.", path);
   }
 
-  /** Returns the last user message's text; validates every message on the way. */
-  private static String readMessages(JsonParser p, JsonToken v) throws IOException {
+  /**
+   * Returns the last user message's text; validates every message on the way, and adds to
+   * {@code media} what any message carries besides text (sent upstream with the rest).
+   */
+  private static String readMessages(JsonParser p, JsonToken v, java.util.Set<io.routewise.routing.Media> media)
+      throws IOException {
     if (v != JsonToken.START_ARRAY) {
       throw ApiException.invalidRequest("'messages' must be an array of message objects.", "messages");
     }
@@ -177,7 +182,7 @@ public final class ChatRequestParser {
             throw twice(path + ".content");
           }
           sawContent = true;
-          text = readContent(p, fv, path + ".content");
+          text = readContent(p, fv, path + ".content", media);
         } else {
           p.skipChildren();
         }
@@ -238,7 +243,8 @@ public final class ChatRequestParser {
   }
 
   /** A string, null, or an array of parts whose text parts are joined with newlines. */
-  private static String readContent(JsonParser p, JsonToken v, String path) throws IOException {
+  private static String readContent(JsonParser p, JsonToken v, String path,
+      java.util.Set<io.routewise.routing.Media> media) throws IOException {
     if (v == JsonToken.VALUE_STRING) {
       return p.getText();
     }
@@ -271,6 +277,10 @@ public final class ChatRequestParser {
         }
       }
       boolean textPart = type == null || type.equals("text") || type.equals("input_text");
+      io.routewise.routing.Media kind = type == null ? null : io.routewise.routing.Media.ofPartType(type);
+      if (kind != null) {
+        media.add(kind);
+      }
       if (textPart && textNotString) {
         // the upstream refuses it too, after the router scored a prompt without it
         String at = path + "[" + j + "].text";

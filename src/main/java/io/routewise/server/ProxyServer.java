@@ -302,7 +302,7 @@ public final class ProxyServer implements AutoCloseable {
     try {
       // abandoned (a flood of /v1/route, clients that time out), a decision would still take a scoring thread
       preview = routing.preview(ChatCompletionsHandler.spec(routing, request),
-          io.routewise.routing.Prompt.of(request.prompt()), new ClientDisconnectProbe(ctx.req()));
+          request.routingPrompt(), new ClientDisconnectProbe(ctx.req()));
     } catch (io.routewise.routing.ClientGoneException e) {
       // a shutdown that cuts requests off closes their connections too: not the client leaving
       throw inFlight.draining() ? ApiException.shuttingDown() : ChatCompletionsHandler.clientGone(ctx.res(), e.getMessage());

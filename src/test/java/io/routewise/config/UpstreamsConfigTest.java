@@ -59,6 +59,16 @@ class UpstreamsConfigTest {
   }
 
   @Test
+  void acceptsListsTextAndTheMediaAnUpstreamTakes() {
+    RoutewiseConfig c = parse(THREE.replace("model: gpt-4o,", "model: gpt-4o, accepts: [text, image],"));
+    assertEquals(java.util.Set.of("image"), c.strong().accepts());
+    assertEquals(java.util.Set.of("image", "audio", "file"), c.weak().accepts(), "unsaid: everything");
+    String msg = problems(THREE.replace("model: gpt-4o,", "model: gpt-4o, accepts: [image, video],"));
+    assertTrue(msg.contains("upstreams.strong.accepts: lists 'video'; it may list text, image, audio and file"), msg);
+    assertTrue(msg.contains("upstreams.strong.accepts: must list text"), msg);
+  }
+
+  @Test
   void pricesMustBeTwoNonNegativeNumbersAndNothingElse() {
     String msg = problems(THREE
         .replace("price: {input: 2.5, output: 10}", "price: {input: -1, outptu: 3}")

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.routewise.routing.Ladder.Rung;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class LadderTest {
@@ -75,5 +76,16 @@ class LadderTest {
     assertThrows(IllegalArgumentException.class, () -> Ladder.byPrice(List.of(Rung.unpriced("strong", "x"))));
     assertThrows(IllegalArgumentException.class,
         () -> new Ladder(List.of(Rung.unpriced("strong", "x"), Rung.unpriced("strong", "y"))));
+  }
+
+  @Test
+  void aRequestWithMediaClimbsToTheNearestRungThatTakesThem() {
+    Ladder ladder = new Ladder(List.of(new Ladder.Rung("strong", "a", 3, 3, Set.of()),
+        new Ladder.Rung("mini", "b", 1, 1, Set.of(Media.IMAGE)), new Ladder.Rung("weak", "c", 0.1, 0.1, Set.of())));
+    assertEquals(2, ladder.accepting(2, Set.of()));
+    assertEquals(1, ladder.accepting(2, Set.of(Media.IMAGE)));
+    assertEquals(1, ladder.accepting(1, Set.of(Media.IMAGE)));
+    assertEquals(0, ladder.accepting(2, Set.of(Media.IMAGE, Media.AUDIO)), "none takes both: the top");
+    assertEquals(0, ladder.accepting(0, Set.of(Media.AUDIO)), "the top takes what it is sent");
   }
 }

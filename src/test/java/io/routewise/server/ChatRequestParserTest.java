@@ -26,6 +26,19 @@ class ChatRequestParserTest {
   }
 
   @Test
+  void mediaInAnyMessageIsNotedForTheRoutingAndItsTextIsNotScored() {
+    ChatRequest r = parse("{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\","
+        + "\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/a.png\"}},{\"type\":\"file\","
+        + "\"file\":{\"file_id\":\"f\"}}]},{\"role\":\"assistant\",\"content\":\"ok\"},{\"role\":\"user\","
+        + "\"content\":[{\"type\":\"text\",\"text\":\"and this?\"},{\"type\":\"input_audio\",\"input_audio\":{}}]}]}");
+    assertEquals("and this?", r.prompt());
+    assertEquals(java.util.Set.of(io.routewise.routing.Media.IMAGE, io.routewise.routing.Media.FILE,
+        io.routewise.routing.Media.AUDIO), r.routingPrompt().media());
+    assertTrue(parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]}")
+        .routingPrompt().media().isEmpty());
+  }
+
+  @Test
   void insertsModelWhenAbsent() {
     ChatRequest r = parse("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     assertNull(r.model());

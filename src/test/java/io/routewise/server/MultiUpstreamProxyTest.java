@@ -125,6 +125,43 @@ class MultiUpstreamProxyTest {
       "weak: , price: {input: 0.1, output: 0.1}",
       "mini: , price: {input: 0.15, output: 0.6}"};
 
+  /**
+   * A request with an image goes only to an upstream that takes images: the router scores its text
+   * (mini at α 0.5, weak at α 0.9), and a text-only rung's choice moves to the nearest more capable
+   * one that accepts them, in chat and in /v1/route alike (SDK trial: an image and "What breed is
+   * it?" went to a local text model).
+   */
+  @Test
+  void aRequestWithAnImageGoesOnlyToAnUpstreamThatTakesImages() throws Exception {
+    start("", "strong: , price: {input: 2.5, output: 10}",
+        "weak: , price: {input: 0.1, output: 0.1}, accepts: [text]",
+        "mini: , price: {input: 0.15, output: 0.6}, accepts: [text, image]");
+    String image = "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+        + "\"What is this?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,AAAA\"}}]},"
+        + "{\"role\":\"assistant\",\"content\":\"A dog.\"},{\"role\":\"user\",\"content\":\"What breed?\"}]}";
+    String audio = "{\"model\":\"router-ladder-0.5\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+        + "\"text\",\"text\":\"Transcribe\"},{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"AAAA\",\"format\":\"wav\"}}]}]}";
+    record Case(String body, String upstream) {}
+    for (Case c : List.of(
+        new Case(image.formatted("router-ladder-0.9"), "mini"), // the image two turns back still goes with it
+        new Case(image.formatted("router-ladder-0.5"), "mini"),
+        new Case(audio, "strong"), // mini takes no audio: the top
+        new Case(image.formatted("router-ladder-0.9").replace(",{\"type\":\"image_url\",\"image_url\":{\"url\":"
+            + "\"data:image/png;base64,AAAA\"}}", ""), "weak"))) { // text alone: the rule's choice
+      for (String path : List.of("/v1/route", "/v1/chat/completions")) {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
+            + path)).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(c.body()))
+            .build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        if (path.equals("/v1/route")) {
+          assertEquals(c.upstream(), JSON.readTree(r.body()).get("upstream").asText(), c.body());
+        } else {
+          assertTrue(r.body().contains("hello from " + c.upstream()), c.body() + " -> " + r.body());
+        }
+      }
+    }
+  }
+
   @Test
   void aFailedRouterSendsTheRouteToTheTopWithoutRates() throws Exception {
     startWith(new Router() {
