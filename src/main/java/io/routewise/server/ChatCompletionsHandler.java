@@ -99,7 +99,7 @@ final class ChatCompletionsHandler {
       boolean mayFailOver = failover && !spec.isDirect();
       // One that is down is not tried while it cools: its failover upstream answers; both down, a 503 at once.
       if (mayFailOver && cooldowns != null && cooldowns.skip(chosen.name())) {
-        UpstreamClient other = failoverFor(chosen);
+        UpstreamClient other = failoverFor(chosen, request);
         if (cooldowns.skip(other.name())) {
           long seconds = Math.min(cooldowns.left(chosen.name()).toSeconds(), cooldowns.left(other.name()).toSeconds());
           ctx.header("Retry-After", Long.toString(Math.max(1, seconds + 1)));
@@ -201,7 +201,7 @@ final class ChatCompletionsHandler {
       if (cooldowns != null && !spec.isDirect()) { // a named upstream's request may fail for reasons of its own
         cooldowns.failed(upstream.name(), start);
       }
-      if (mayFailOver && !e.isTimeout() && mayFailOverFrom(upstream)) {
+      if (mayFailOver && !e.isTimeout() && mayFailOverFrom(upstream, request)) {
         failures.failed(upstream.name(), "failover unreachable", e.detail());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
         return failOver(ctx, request, body, upstream, spec, received + (System.nanoTime() - start), "unreachable");
@@ -230,7 +230,7 @@ final class ChatCompletionsHandler {
           cooldowns.answered(upstream.name());
         }
       }
-      long failoverTry = mayFailOver && failedStatus ? failoverClaim(upstream) : UpstreamCooldowns.SKIPPED;
+      long failoverTry = mayFailOver && failedStatus ? failoverClaim(upstream, request) : UpstreamCooldowns.SKIPPED;
       if (failoverTry != UpstreamCooldowns.SKIPPED) {
         // why (a refused key, which limit): the operator's only sight of it; never an answer's text, which
         // may echo the prompt (an unasked stream's body is the answer), nor a wait on one
@@ -244,7 +244,7 @@ final class ChatCompletionsHandler {
           // taken for this request goes to the next one (else it is skipped for the whole try's hold)
           upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
           if (cooldowns != null) {
-            cooldowns.giveBack(failoverFor(upstream).name(), failoverTry);
+            cooldowns.giveBack(failoverFor(upstream, request).name(), failoverTry);
           }
           throw connectionGone(ctx.res());
         }
@@ -319,7 +319,7 @@ final class ChatCompletionsHandler {
   /** Sends the request to the failover upstream instead, saying so in the headers and the metrics. */
   private int failOver(Context ctx, ChatRequest request, RequestBodies.Body body, UpstreamClient failed,
       RouteSpec spec, long received, String reason) throws IOException {
-    UpstreamClient other = failoverFor(failed);
+    UpstreamClient other = failoverFor(failed, request);
     metrics.failover(failed.name(), reason);
     DecisionHeaders.served(ctx, other.name(), other.config().model());
     ctx.res().setHeader("x-routewise-failover", failed.name() + " " + reason);
@@ -367,22 +367,42 @@ final class ChatCompletionsHandler {
    * one cools down (a hung one would make the client wait out its timeout as well); once its cooldown
    * is over, only as its one try. Asked only when failing over: it may take that try.
    */
-  private boolean mayFailOverFrom(UpstreamClient upstream) {
-    return failoverClaim(upstream) != UpstreamCooldowns.SKIPPED;
+  private boolean mayFailOverFrom(UpstreamClient upstream, ChatRequest request) {
+    return failoverClaim(upstream, request) != UpstreamCooldowns.SKIPPED;
   }
 
   /** {@link #mayFailOverFrom} as {@link UpstreamCooldowns#claim} answers it: the try it took, if any, can be given back. */
-  private long failoverClaim(UpstreamClient upstream) {
-    return cooldowns == null ? UpstreamCooldowns.NOT_COOLING : cooldowns.claim(failoverFor(upstream).name());
+  private long failoverClaim(UpstreamClient upstream, ChatRequest request) {
+    return cooldowns == null ? UpstreamCooldowns.NOT_COOLING : cooldowns.claim(failoverFor(upstream, request).name());
   }
 
   /**
    * Where a failed request goes: the next more capable upstream, which can answer whatever the
-   * failed one could; from the top, the next one below it, the closest in capability.
+   * failed one could; from the top, the next one below it, the closest in capability. A request
+   * with images, audio or files goes on in that direction to the nearest that takes them.
    */
-  private UpstreamClient failoverFor(UpstreamClient failed) {
+  private UpstreamClient failoverFor(UpstreamClient failed, ChatRequest request) {
     int i = ladder.indexOf(failed);
-    return ladder.get(i == 0 ? 1 : i - 1);
+    UpstreamClient next = ladder.get(i == 0 ? 1 : i - 1);
+    if (request.media().isEmpty() || takes(next, request)) {
+      return next;
+    }
+    // an image or audio request: the nearest in that direction that takes it (up, or from the top down)
+    for (int j = i == 0 ? 2 : i - 2; j >= 0 && j < ladder.size(); j += i == 0 ? 1 : -1) {
+      if (takes(ladder.get(j), request)) {
+        return ladder.get(j);
+      }
+    }
+    return next;
+  }
+
+  private static boolean takes(UpstreamClient u, ChatRequest request) {
+    for (io.routewise.routing.Media m : request.media()) {
+      if (!u.config().accepts().contains(m.configName())) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */

@@ -162,6 +162,25 @@ class MultiUpstreamProxyTest {
     }
   }
 
+  /** Failing over, an image request passes over a text-only upstream too. */
+  @Test
+  void anImageRequestFailsOverOnlyToAnUpstreamThatTakesImages() throws Exception {
+    start(", failover: true, failover_cooldown_ms: 0", "strong: , price: {input: 2.5, output: 10}",
+        "weak: , price: {input: 0.1, output: 0.1}", "mid: , price: {input: 1, output: 1}, accepts: [text]");
+    answer(upstreams.get("strong"), 500, "strong", 0, 0);
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
+        + "/v1/chat/completions")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+        "{\"model\":\"router-ladder-0\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+            + "\"What is this?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/a.png\"}}]}]}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().contains("hello from weak"), r.body());
+    assertEquals("strong 5xx", r.headers().firstValue("x-routewise-failover").orElse(null));
+    assertEquals(0, upstreams.get("mid").getAllServeEvents().size(), "mid takes no images");
+    // text alone fails over to the next one below, as before
+    assertTrue(post("/v1/chat/completions", "router-ladder-0", "hi").body().contains("hello from mid"));
+  }
+
   @Test
   void aFailedRouterSendsTheRouteToTheTopWithoutRates() throws Exception {
     startWith(new Router() {
