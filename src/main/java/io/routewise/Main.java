@@ -50,12 +50,27 @@ public final class Main implements Runnable {
         String message = problem != e && java.util.Objects.equals(e.getMessage(), problem.toString())
             ? problem.getMessage() : e.getMessage();
         String what = problem instanceof java.nio.file.NoSuchFileException ? "no such file: " + problem.getMessage()
+            : problem instanceof java.nio.file.FileSystemException fs && problem == e ? fileProblem(fs)
             : message;
         cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + what);
         return 2;
       }
       throw e;
     });
+  }
+
+  /**
+   * A file system error as one line: its message is often the bare path (a file where a directory
+   * was to be made), which says nothing of what went wrong.
+   */
+  private static String fileProblem(java.nio.file.FileSystemException e) {
+    String reason = e.getReason() != null ? e.getReason()
+        : e instanceof java.nio.file.FileAlreadyExistsException ? "a file is in the way"
+        : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+        : e instanceof java.nio.file.NotDirectoryException ? "not a directory"
+        : e instanceof java.nio.file.DirectoryNotEmptyException ? "a directory that is not empty is in the way"
+        : e.getClass().getSimpleName();
+    return "cannot use " + e.getFile() + (e.getOtherFile() == null ? "" : " (" + e.getOtherFile() + ")") + ": " + reason;
   }
 
   @Override

@@ -149,6 +149,11 @@ public final class DistillCommand implements Callable<Integer> {
           + "is): add --force to replace it, or write the new one elsewhere");
     }
     TrainCommand.Common.checkModelOut(out, force, io.routewise.embedding.StaticTable.KIND);
+    for (Path f : concat(corpus, align)) { // read after minutes of distilling: a typo said at once
+      if (!java.nio.file.Files.isRegularFile(f)) {
+        throw new java.nio.file.NoSuchFileException(f.toString());
+      }
+    }
     EmbeddingModel m = EmbeddingModel.byId(model).orElseThrow(() -> new IllegalArgumentException(
         "unknown --model " + model + " (known: " + EmbeddingModel.ids() + ")"));
     Weighting w;
@@ -201,5 +206,11 @@ public final class DistillCommand implements Callable<Integer> {
     System.out.printf(Locale.ROOT, "wrote %s: %d tokens x %d dimensions, %s, %.1f MB; reads %s of a prompt%n", out,
         table.vocabSize(), table.dimension(), int8 ? "int8" : "float32", bytes / 1e6, budget.describe());
     return 0;
+  }
+
+  private static List<Path> concat(List<Path> a, List<Path> b) {
+    List<Path> out = new ArrayList<>(a);
+    out.addAll(b);
+    return out;
   }
 }

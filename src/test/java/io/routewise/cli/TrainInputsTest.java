@@ -180,4 +180,14 @@ class TrainInputsTest {
     assertEquals(2, r.code(), r.err());
     assertTrue(r.err().contains("at least one request a window"), r.err());
   }
+
+  @Test
+  void aMissingInputOrAFileInTheWayOfAnOutputIsOneLineNamingIt() throws Exception {
+    // distill read its --align files after minutes of distilling; an output under a file said only its path
+    assertUsageError(run(List.of("distill", "--out", tmp.resolve("t").toString(), "--align",
+        tmp.resolve("nope.jsonl").toString(), "--quiet")), "no such file: " + tmp.resolve("nope.jsonl"));
+    Path file = Files.writeString(tmp.resolve("afile"), "x");
+    assertUsageError(run(List.of("score", "--router", "length", "--input", LearnedRoutersEndToEndTest.PROMPTS.toString(),
+        "--output", file.resolve("o.jsonl").toString(), "--quiet")), "cannot use " + file + ": a file is in the way");
+  }
 }
