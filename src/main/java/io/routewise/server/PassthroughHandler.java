@@ -184,7 +184,12 @@ final class PassthroughHandler {
     String path = checkedPath(ctx);
     RequestBodies.Body body = method.equals("GET") ? null : bodies.readAny(ctx);
     if (body != null) {
-      refuseRoutewiseModel(path, ctx.req().getContentType(), body);
+      try {
+        refuseRoutewiseModel(path, ctx.req().getContentType(), body);
+      } catch (ApiException refused) {
+        body.close(); // its bytes back to the shared limit, or refusals would fill it for good (review)
+        throw refused;
+      }
     }
     UpstreamResponse response;
     try {

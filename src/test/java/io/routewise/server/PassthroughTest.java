@@ -431,6 +431,9 @@ class PassthroughTest {
           body);
     }
     assertEquals(0, strong.getAllServeEvents().size());
+    // a refused body's bytes go back to the shared limit: held, refusals would fill it and every request get 503
+    String metrics = new String(send(to("/metrics").GET()).body(), StandardCharsets.UTF_8);
+    assertTrue(metrics.contains("routewise_buffered_bytes 0.0"), metrics);
     // the upstream's own model, and a model nested deeper than the top level, go through
     assertEquals(200, send(to("/v1/responses").header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers
         .ofString("{\"model\":\"gpt-4o\",\"tools\":[{\"model\":\"router-x-1\"}]}"))).statusCode());
