@@ -72,13 +72,19 @@ public record Ladder(List<Rung> rungs, double inputWeight, double outputWeight) 
   /**
    * Where a request carrying {@code media} goes when the rule chose {@code rung}: there if it takes
    * them, else the nearest more capable rung that does (the next one up can answer whatever the
-   * one below could), else the top.
+   * one below could); when none at or above it does (a text-only top), the nearest below that does;
+   * when none at all, the top.
    */
   public int accepting(int rung, java.util.Set<Media> media) {
     if (media.isEmpty()) {
       return rung;
     }
-    for (int i = rung; i > 0; i--) {
+    for (int i = rung; i >= 0; i--) {
+      if (rungs.get(i).accepts().containsAll(media)) {
+        return i;
+      }
+    }
+    for (int i = rung + 1; i < rungs.size(); i++) {
       if (rungs.get(i).accepts().containsAll(media)) {
         return i;
       }

@@ -218,6 +218,7 @@ public final class RoutingService implements AutoCloseable {
     RoutingDecision d = s.decision();
     if (!d.fellBack()) {
       int held = ladder.indexOf(pins.pin(session, d.upstream()));
+      held = held < 0 ? held : ladder.accepting(held, prompt.media()); // another replica's pin, as this one's
       if (held >= 0 && !ladder.rung(held).upstream().equals(d.upstream())) {
         // Another replica pinned this session's first turn a moment earlier: go where it went.
         d = new RoutingDecision(d.router(), d.strongWinRate(), d.threshold(), held == 0 ? Route.STRONG : Route.WEAK,
@@ -343,7 +344,9 @@ public final class RoutingService implements AutoCloseable {
       topRate = Double.NaN;
       rung = 0;
     }
-    rung = ladder.accepting(rung, prompt.media()); // the rule's choice may not take the request's images or audio
+    // The rule's choice may not take the request's images or audio. Its rate stays in a target's
+    // sketch: leaving out only the moved ones would bias it towards the rates that were not moved.
+    rung = ladder.accepting(rung, prompt.media());
     Route route = rung == 0 ? Route.STRONG : Route.WEAK;
     RoutingDecision decision = new RoutingDecision(spec.router(), rate, threshold, route, failure,
         System.nanoTime() - start, ladder.rung(rung).upstream());

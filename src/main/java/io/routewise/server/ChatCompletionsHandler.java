@@ -98,8 +98,9 @@ final class ChatCompletionsHandler {
       // A request that named its upstream gets that upstream's answer, whatever it is.
       boolean mayFailOver = failover && !spec.isDirect();
       // One that is down is not tried while it cools: its failover upstream answers; both down, a 503 at once.
-      if (mayFailOver && cooldowns != null && cooldowns.skip(chosen.name())) {
-        UpstreamClient other = failoverFor(chosen, request);
+      UpstreamClient other = mayFailOver && cooldowns != null && cooldowns.skip(chosen.name())
+          ? failoverFor(chosen, request) : null; // null too when no other takes the request's images or audio
+      if (other != null) {
         if (cooldowns.skip(other.name())) {
           long seconds = Math.min(cooldowns.left(chosen.name()).toSeconds(), cooldowns.left(other.name()).toSeconds());
           ctx.header("Retry-After", Long.toString(Math.max(1, seconds + 1)));
@@ -373,13 +374,18 @@ final class ChatCompletionsHandler {
 
   /** {@link #mayFailOverFrom} as {@link UpstreamCooldowns#claim} answers it: the try it took, if any, can be given back. */
   private long failoverClaim(UpstreamClient upstream, ChatRequest request) {
-    return cooldowns == null ? UpstreamCooldowns.NOT_COOLING : cooldowns.claim(failoverFor(upstream, request).name());
+    UpstreamClient other = failoverFor(upstream, request);
+    if (other == null) {
+      return UpstreamCooldowns.SKIPPED; // none takes its media: the failed answer is the client's
+    }
+    return cooldowns == null ? UpstreamCooldowns.NOT_COOLING : cooldowns.claim(other.name());
   }
 
   /**
    * Where a failed request goes: the next more capable upstream, which can answer whatever the
    * failed one could; from the top, the next one below it, the closest in capability. A request
-   * with images, audio or files goes on in that direction to the nearest that takes them.
+   * with images, audio or files goes on in that direction to the nearest that takes them; none
+   * does: null, no failover (a text model's answer to an image is no answer).
    */
   private UpstreamClient failoverFor(UpstreamClient failed, ChatRequest request) {
     int i = ladder.indexOf(failed);
@@ -393,7 +399,7 @@ final class ChatCompletionsHandler {
         return ladder.get(j);
       }
     }
-    return next;
+    return null;
   }
 
   private static boolean takes(UpstreamClient u, ChatRequest request) {

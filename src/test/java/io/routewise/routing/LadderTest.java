@@ -86,6 +86,8 @@ class LadderTest {
     assertEquals(1, ladder.accepting(2, Set.of(Media.IMAGE)));
     assertEquals(1, ladder.accepting(1, Set.of(Media.IMAGE)));
     assertEquals(0, ladder.accepting(2, Set.of(Media.IMAGE, Media.AUDIO)), "none takes both: the top");
-    assertEquals(0, ladder.accepting(0, Set.of(Media.AUDIO)), "the top takes what it is sent");
+    assertEquals(0, ladder.accepting(0, Set.of(Media.AUDIO)), "none takes audio: the top");
+    // a text-only top (a reasoning model) gives an image to the nearest below that takes it
+    assertEquals(1, ladder.accepting(0, Set.of(Media.IMAGE)));
   }
 }

@@ -181,6 +181,22 @@ class MultiUpstreamProxyTest {
     assertTrue(post("/v1/chat/completions", "router-ladder-0", "hi").body().contains("hello from mid"));
   }
 
+  /** None below takes images: the top's failure is the answer, not a text model's guess at a picture. */
+  @Test
+  void anImageRequestThatNoOtherUpstreamTakesIsNotFailedOver() throws Exception {
+    start(", failover: true, failover_cooldown_ms: 0", "strong: , price: {input: 2.5, output: 10}",
+        "weak: , price: {input: 0.1, output: 0.1}, accepts: [text]");
+    answer(upstreams.get("strong"), 500, "strong", 0, 0);
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
+        + "/v1/chat/completions")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+        "{\"model\":\"router-ladder-0.9\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
+            + "\"What is this?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/a.png\"}}]}]}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(500, r.statusCode(), r.body());
+    assertTrue(r.headers().firstValue("x-routewise-failover").isEmpty());
+    assertEquals(0, upstreams.get("weak").getAllServeEvents().size(), "weak takes no images");
+  }
+
   @Test
   void aFailedRouterSendsTheRouteToTheTopWithoutRates() throws Exception {
     startWith(new Router() {
