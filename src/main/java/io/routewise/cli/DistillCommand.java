@@ -142,8 +142,7 @@ public final class DistillCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (java.nio.file.Files.isRegularFile(out.resolve("manifest.json")) && !force
-        && io.routewise.embedding.StaticTable.KIND.equals(
-            io.routewise.routers.ModelDir.json().readTree(out.resolve("manifest.json").toFile()).path("kind").asText())) {
+        && io.routewise.embedding.StaticTable.KIND.equals(TrainCommand.Common.existingKind(out.resolve("manifest.json")))) {
       // a router trained on it holds its digest and refuses another table: the table it needs would be gone
       throw new IllegalArgumentException("--out " + out + " holds a table already (routers trained on it need it as it "
           + "is): add --force to replace it, or write the new one elsewhere");

@@ -57,8 +57,9 @@ import picocli.CommandLine.Option;
     description = "Label your own prompts for train: each upstream of a config answers every prompt, a judge upstream "
         + "rates each answer 1-10, and the ratings (scaled to [0, 1]) are written as outcomes.")
 public final class LabelCommand implements Callable<Integer> {
-  // one object a line: a second object or garbage after it is an error, not dropped (as train reads)
-  private static final ObjectMapper JSON = new ObjectMapper()
+  private static final ObjectMapper JSON = new ObjectMapper();
+  /** For the files' lines: one object a line, a second object or garbage after it an error, not dropped (as train reads). */
+  private static final ObjectMapper LINE = new ObjectMapper()
       .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   /** Line ends: JSON strings escape CR and LF, so a bare one ends a line (U+2028 inside a prompt does not). */
   private static final Pattern LINE_END = Pattern.compile("\r\n|\r|\n");
@@ -698,7 +699,7 @@ public final class LabelCommand implements Callable<Integer> {
       }
       JsonNode node;
       try {
-        node = JSON.readTree(raw);
+        node = LINE.readTree(raw);
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
         throw new IOException(file + " line " + n + ": not JSON (" + e.getOriginalMessage() + ")");
       }
@@ -735,7 +736,7 @@ public final class LabelCommand implements Callable<Integer> {
       String last = content.substring(content.lastIndexOf('\n') + 1);
       boolean whole;
       try {
-        whole = JSON.readTree(last) instanceof ObjectNode;
+        whole = LINE.readTree(last) instanceof ObjectNode;
       } catch (IOException e) {
         whole = false;
       }
@@ -755,7 +756,7 @@ public final class LabelCommand implements Callable<Integer> {
       }
       ObjectNode line;
       try {
-        line = JSON.readTree(raw) instanceof ObjectNode o ? o : null;
+        line = LINE.readTree(raw) instanceof ObjectNode o ? o : null;
       } catch (IOException e) {
         throw new IOException(output + ": line " + n + " is not JSON (" + e.getMessage().lines().findFirst().orElse("")
             + "); fix or remove it before labeling more into it");

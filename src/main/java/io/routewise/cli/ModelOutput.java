@@ -10,14 +10,16 @@ import java.util.stream.Stream;
 
 /**
  * Writes a model directory (a router's or a static table's) whole or not at all. The files are
- * written into a new directory beside it, then moved in: a write that fails (a full disk) used to
- * leave the new weights beside the old manifest, a mix that loaded and served other scores without
- * a word. Files of the old model the new one does not write (an mf's weights under a new sw
- * model) go; anything else in the directory (a README) stays.
+ * written into a new directory beside it (beside where a symlinked --out really lies, so that
+ * moving them in is a rename on one file system, which needs no space), then moved in: a write that
+ * fails (a full disk) used to leave the new weights beside the old manifest, a mix that loaded and
+ * served other scores without a word. The files the old model wrote and the new one does not (an
+ * older recipe's weights) go; anything else in the directory (a README, an exported ONNX model)
+ * stays.
  */
 final class ModelOutput {
-  /** What a trainer writes: the manifest and weight files. Only these are replaced or removed. */
-  private static final List<String> MODEL_FILE_SUFFIXES = List.of(".f32", ".i8", ".i16", ".bin", ".onnx");
+  /** What routewise's trainers and distill write besides the manifest. Only these are removed. */
+  private static final List<String> WRITTEN_SUFFIXES = List.of(".f32", ".i8");
 
   private ModelOutput() {}
 
@@ -27,12 +29,17 @@ final class ModelOutput {
 
   static void write(Path out, Writer writer) throws IOException {
     Path target = out.toAbsolutePath().normalize();
-    Path parent = target.getParent();
-    Files.createDirectories(parent);
-    if (Files.exists(target) && !Files.isDirectory(target)) {
-      throw new IllegalArgumentException("--out " + out + " is a file, not a directory");
+    if (Files.exists(target)) {
+      target = target.toRealPath();
+      if (!Files.isDirectory(target)) {
+        throw new IllegalArgumentException("--out " + out + " is a file, not a directory");
+      }
+    } else {
+      Files.createDirectories(target.getParent());
+      target = target.getParent().toRealPath().resolve(target.getFileName());
     }
-    Path staged = Files.createTempDirectory(parent, "." + target.getFileName() + ".new-");
+    Path staged = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".new-");
+    boolean swapping = false;
     try {
       writer.writeTo(staged);
       if (!Files.exists(target)) {
@@ -41,10 +48,13 @@ final class ModelOutput {
       }
       // From here only renames and deletes. The manifest goes first and comes back last, so a swap
       // cut short leaves a directory that refuses to load, never a mix of two models.
-      Files.deleteIfExists(target.resolve("manifest.json"));
-      try (Stream<Path> old = Files.list(target)) {
-        for (Path f : old.filter(ModelOutput::isModelFile).toList()) {
-          Files.delete(f);
+      swapping = true;
+      boolean hadModel = Files.deleteIfExists(target.resolve("manifest.json"));
+      if (hadModel) {
+        try (Stream<Path> old = Files.list(target)) {
+          for (Path f : old.filter(ModelOutput::isWritten).toList()) {
+            Files.delete(f);
+          }
         }
       }
       try (Stream<Path> fresh = Files.list(staged)) {
@@ -53,14 +63,23 @@ final class ModelOutput {
         }
       }
       Files.move(staged.resolve("manifest.json"), target.resolve("manifest.json"), StandardCopyOption.REPLACE_EXISTING);
+      swapping = false;
+    } catch (IOException | RuntimeException e) {
+      if (swapping) { // the old model is gone: keep the new one where it is, and say where
+        throw new IOException("replacing the model in " + out + " failed part-way (" + e.getMessage()
+            + "); the new model is whole in " + staged + ": move its files into " + out, e);
+      }
+      throw e;
     } finally {
-      deleteTree(staged);
+      if (!swapping) {
+        deleteTree(staged);
+      }
     }
   }
 
-  private static boolean isModelFile(Path f) {
+  private static boolean isWritten(Path f) {
     String name = f.getFileName().toString();
-    return Files.isRegularFile(f) && MODEL_FILE_SUFFIXES.stream().anyMatch(name::endsWith);
+    return Files.isRegularFile(f) && WRITTEN_SUFFIXES.stream().anyMatch(name::endsWith);
   }
 
   private static void deleteTree(Path dir) throws IOException {

@@ -82,6 +82,15 @@ public final class TrainCommand implements Runnable {
       if (Files.exists(abs) && !Files.isDirectory(abs)) {
         throw new IllegalArgumentException("--out " + out + " is a file: name a directory for the model");
       }
+      // the new model is written beside --out first: said now, not after the training
+      Path beside = Files.exists(abs) ? abs.toRealPath().getParent() : abs.getParent();
+      while (beside != null && !Files.exists(beside)) {
+        beside = beside.getParent();
+      }
+      if (beside != null && !Files.isWritable(beside)) {
+        throw new IllegalArgumentException("--out " + out + ": cannot write in " + beside
+            + " (the new model is written beside --out, then moved in)");
+      }
       for (Path p = abs.getParent(); p != null; p = p.getParent()) {
         if (Files.isRegularFile(p.resolve("manifest.json"))) {
           throw new IllegalArgumentException("--out " + out + " lies inside the model at " + p
@@ -112,7 +121,7 @@ public final class TrainCommand implements Runnable {
       }
     }
 
-    private static String existingKind(Path manifest) {
+    static String existingKind(Path manifest) {
       try {
         return ModelDir.json().readTree(manifest.toFile()).path("kind").asText("unknown");
       } catch (java.io.IOException e) {

@@ -109,7 +109,7 @@ public final class ConfigLoader {
     if (!routing.failover() && r.has("failover_cooldown_ms")) {
       out.add("routing.failover_cooldown_ms does nothing without routing.failover: true");
     }
-    if (routing.passthrough().equals("none") && r.has("passthrough_endpoints")) {
+    if (routing.passthrough().equals("none") && !routing.passthroughEndpoints().isEmpty()) { // [] is the default
       out.add("routing.passthrough_endpoints does nothing without routing.passthrough (an upstream's name)");
     }
     if (!routing.sessionPinning().enabled()) {

@@ -258,6 +258,18 @@ class ConfigLoaderTest {
     RoutewiseConfig c = new ConfigLoader(Map.of("OPENAI_API_KEY", "sk-x")).load(Path.of("config.yaml"));
     assertEquals(6060, c.server().port());
     assertEquals("gpt-4o", c.strong().model());
+    // a default install warns of nothing, or operators learn to skip warnings (review)
+    java.util.Map<String, Object> raw = new org.yaml.snakeyaml.Yaml().load(readShipped());
+    assertEquals(List.of(), ConfigLoader.idleKeys(new ConfigNode("", raw, new ConfigProblems()).child("routing"),
+        c.routing()));
+  }
+
+  private static String readShipped() {
+    try {
+      return Files.readString(Path.of("config.yaml"));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   @Test
