@@ -112,6 +112,38 @@ class GrafanaDashboardTest {
     }
   }
 
+  /**
+   * Every query parses as PromQL: Prometheus's own parser, through {@code promtool check rules} on a
+   * rule file of them, Grafana's variables given values (a name check cannot see a misplaced
+   * parenthesis or a comparison without its right side).
+   */
+  @Test
+  void everyQueryIsPromqlThatPrometheusParses() throws Exception {
+    JsonNode dashboard = new ObjectMapper().readTree(DASHBOARD.toFile());
+    StringBuilder rules = new StringBuilder("groups:\n- name: dashboard\n  rules:\n");
+    int n = 0;
+    for (String expr : expressions(dashboard)) {
+      if (expr.startsWith("label_values(") || !expr.contains("routewise_")) {
+        continue;
+      }
+      String concrete = expr.replace("$__rate_interval", "1m").replace("$__range", "1h").replace("$router", ".*");
+      rules.append("  - record: dashboard_query_").append(n++).append("\n    expr: ")
+          .append(new ObjectMapper().writeValueAsString(concrete)).append('\n');
+    }
+    assertTrue(n >= 15, "queries found: " + n);
+    Path file = java.nio.file.Files.createTempFile("dashboard-rules", ".yml");
+    try {
+      java.nio.file.Files.writeString(file, rules);
+      Process p = new ProcessBuilder(PromtoolLintTest.promtool(), "check", "rules", file.toString())
+          .redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+      assertEquals(0, p.exitValue(), "promtool check rules:\n" + out + "\n" + rules);
+    } finally {
+      java.nio.file.Files.deleteIfExists(file);
+    }
+  }
+
   /** Series names of a routewise with three priced upstreams after traffic of every kind. */
   private static Set<String> exposedSeriesNames() throws Exception {
     List<WireMockServer> servers = new ArrayList<>();
