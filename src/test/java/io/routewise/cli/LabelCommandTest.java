@@ -602,8 +602,14 @@ class LabelCommandTest {
   void anAnswerTheJudgeDidNotRateIsRatedOnTheRerunWithoutBuyingItAgain() throws Exception {
     Path input = tmp.resolve("prompts.jsonl");
     Path output = tmp.resolve("labels.jsonl");
-    LearnedRoutersEndToEndTest.Run first = labelIncomplete(input, output, "{\"id\": \"u\", \"prompt\": \"an unjudgeable question\"}\n"
-        + "{\"id\": \"v\", \"prompt\": \"another unjudgeable question\"}\n{\"id\": \"w\", \"prompt\": \"fine\"}\n");
+    // w first, one prompt at a time: a rating comes before the judge's fifth failure, which would stop the
+    // run as a judge that never rates (with prompts at once, that raced on a loaded machine)
+    Files.writeString(input, "{\"id\": \"w\", \"prompt\": \"fine\"}\n{\"id\": \"u\", \"prompt\": \"an unjudgeable question\"}\n"
+        + "{\"id\": \"v\", \"prompt\": \"another unjudgeable question\"}\n");
+    LearnedRoutersEndToEndTest.Run first = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", output.toString(), "--judge", "judge", "--upstreams", "strong,mini,weak",
+        "--retries", "0", "--quiet", "--concurrency", "1"));
+    assertEquals(3, first.code(), first.err() + first.out());
     Path kept = tmp.resolve("labels.jsonl.unrated");
     assertEquals(6, Files.readAllLines(kept).size(), "u and v: three answers each");
     assertTrue(first.out().contains("the 6 answers the judge did not rate are kept in " + kept), first.out());
