@@ -38,7 +38,11 @@ final class ModelOutput {
       Files.createDirectories(target.getParent());
       target = target.getParent().toRealPath().resolve(target.getFileName());
     }
-    Path staged = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".new-");
+    // createDirectory, not createTempDirectory: that one is 0700, so a model trained in the container
+    // (or as another user) could not be read by serve elsewhere; this one follows the umask, as before
+    Path staged = target.getParent().resolve("." + target.getFileName() + ".new-"
+        + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong()));
+    Files.createDirectory(staged);
     boolean swapping = false;
     try {
       writer.writeTo(staged);

@@ -65,6 +65,9 @@ public final class ModelDir {
     try {
       node = JSON.readTree(m.toFile());
     } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+      if (Files.exists(m) && !Files.isReadable(m)) { // FileNotFoundException says "Permission denied" too
+        throw new java.nio.file.AccessDeniedException(m + ": not readable by this user (its permissions)");
+      }
       throw new NoSuchFileException(m + ": missing (not a model directory?)");
     } catch (IOException e) {
       throw new IOException(m + ": not valid JSON: " + e.getMessage(), e);

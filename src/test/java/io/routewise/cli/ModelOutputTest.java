@@ -75,4 +75,13 @@ class ModelOutputTest {
     assertEquals("new", Files.readString(real.resolve("model_bias.f32")));
     assertEquals(List.of("mf"), names(tmp.resolve("volume")), "staged beside the real directory, and gone");
   }
+
+  @Test
+  void aNewModelIsReadableByOthersAsDirectoriesMadeHereAre() throws Exception {
+    // createTempDirectory made it 0700: a model trained in the container could not be served by the host's user
+    Path out = tmp.resolve("mf");
+    ModelOutput.write(out, model("model_bias.f32"));
+    Path sibling = Files.createDirectory(tmp.resolve("made-here"));
+    assertEquals(Files.getPosixFilePermissions(sibling), Files.getPosixFilePermissions(out));
+  }
 }
