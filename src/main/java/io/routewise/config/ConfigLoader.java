@@ -398,7 +398,7 @@ public final class ConfigLoader {
       }
     }
     if (!given.contains("text")) {
-      u.problem("accepts", "must list text: every request has some (a router scores it)");
+      u.problem("accepts", "must list text (what a router scores; an upstream takes it besides any media)");
     }
     return out;
   }

@@ -333,7 +333,10 @@ public final class ConfigNode {
 
   /** The problem of a secret YAML read as another type; its value is not shown (it is a key, changed). */
   private static String unquoted(Object v) {
-    String kind = v instanceof Number ? "a number" : v instanceof Boolean ? "true or false" : "a " + v.getClass().getSimpleName();
+    if (v instanceof Boolean) {
+      return "must be text, and YAML read it as true or false: quote it (unquoted, yes, no, on and off are too)";
+    }
+    String kind = v instanceof Number ? "a number" : "a " + v.getClass().getSimpleName();
     return "must be text, and YAML read it as " + kind + ": quote it (unquoted, 0777 is the number 511 and 1_000 is 1000)";
   }
 

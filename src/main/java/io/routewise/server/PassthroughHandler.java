@@ -2,7 +2,6 @@ package io.routewise.server;
 
 import io.javalin.http.Context;
 import io.routewise.metrics.RoutewiseMetrics;
-import io.routewise.routing.RouteSpec;
 import io.routewise.upstream.UpstreamClient;
 import io.routewise.upstream.UpstreamException;
 import io.routewise.upstream.UpstreamResponse;
@@ -49,9 +48,16 @@ final class PassthroughHandler {
     return endpoints.isEmpty() || endpoints.stream().anyMatch(e -> path.equals(e) || path.startsWith(e + "/"));
   }
 
-  /** @param endpoints the paths served, each with what lies below it; empty: every path */
+  /** Whether a model name is one of routewise's own: a valid router-<name>-<α>, or upstream-<name> when served. */
+  private final java.util.function.Predicate<String> routewiseModel;
+
+  /**
+   * @param endpoints the paths served, each with what lies below it; empty: every path
+   * @param routewiseModel whether a model name is routewise's own (refused on other endpoints)
+   */
   PassthroughHandler(UpstreamClient upstream, List<String> endpoints, RoutewiseMetrics metrics, RequestBodies bodies,
-      InFlightRequests inFlight, boolean accessLog) {
+      InFlightRequests inFlight, boolean accessLog, java.util.function.Predicate<String> routewiseModel) {
+    this.routewiseModel = routewiseModel;
     this.upstream = upstream;
     this.endpoints = List.copyOf(endpoints);
     this.metrics = metrics;
@@ -136,11 +142,12 @@ final class PassthroughHandler {
    * same model name, but only chat is routed; passed on, the upstream got a model it cannot have.
    */
   private void refuseRoutewiseModel(String path, String contentType, RequestBodies.Body body) {
-    if (contentType == null || !contentType.toLowerCase(java.util.Locale.ROOT).contains("json")) {
+    if (contentType != null && contentType.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/")) {
       return; // a form's model field (audio transcriptions) is the upstream's to read
     }
-    String model = topLevelModel(body.bytes());
-    if (model != null && (RouteSpec.isRouteSpec(model) || model.startsWith(RouteSpec.DIRECT_PREFIX))) {
+    String model = topLevelModel(body.bytes()); // JSON whatever its declared type: curl -d says a form
+    // only names routewise would route: an upstream's own router-embedding-3 is its business
+    if (model != null && routewiseModel.test(model)) {
       throw new ApiException(400, "invalid_request_error", "The model '" + AccessLog.safe(model) + "' is routewise's, "
           + "and only /v1/chat/completions is routed: /v1/" + path + " goes to the " + upstream.name()
           + " upstream as it is. Name one of its models (" + upstream.config().model() + ").", "model",

@@ -75,7 +75,8 @@ public final class ProxyServer implements AutoCloseable {
     byte[] draining = json(MAPPER.createObjectNode().put("status", "draining")
         .set("routers", MAPPER.valueToTree(routing.routerNames())));
     PassthroughHandler other = passthrough == null ? null
-        : new PassthroughHandler(passthrough, passthroughEndpoints, metrics, bodies, inFlight, config.accessLog());
+        : new PassthroughHandler(passthrough, passthroughEndpoints, metrics, bodies, inFlight, config.accessLog(),
+            model -> isRoutewiseModel(model, routing));
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;
@@ -366,6 +367,19 @@ public final class ProxyServer implements AutoCloseable {
       ctx.header("x-should-retry", "false");
     }
     ctx.status(e.status()).contentType("application/json").result(OpenAiErrors.body(e));
+  }
+
+  /** Whether chat would take {@code model} as routewise's own: a valid router id, or a direct upstream's when served. */
+  private static boolean isRoutewiseModel(String model, RoutingService routing) {
+    if (!RouteSpec.isRouteSpec(model) && !(routing.directUpstreams() && model.startsWith(RouteSpec.DIRECT_PREFIX))) {
+      return false;
+    }
+    try {
+      routing.specFor(model);
+      return true;
+    } catch (RouteSpec.InvalidRouteSpecException e) {
+      return false;
+    }
   }
 
   /** One model object for {@code id}, or null when it is neither a valid router id nor an upstream's model. */

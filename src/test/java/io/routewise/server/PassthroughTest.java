@@ -422,9 +422,9 @@ class PassthroughTest {
     start("strong");
     strong.stubFor(WireMock.any(anyUrl()).willReturn(aResponse().withStatus(200)
         .withHeader("Content-Type", "application/json").withBody("{}")));
-    for (String model : new String[] {"router-mf-0.5", "upstream-weak"}) {
-      HttpResponse<byte[]> r = send(to("/v1/responses").header("Content-Type", "application/json")
-          .POST(HttpRequest.BodyPublishers.ofString("{\"input\":\"2+2?\",\"model\":\"" + model + "\"}")));
+    for (String type : new String[] {"application/json", "application/x-www-form-urlencoded"}) { // curl -d's type
+      HttpResponse<byte[]> r = send(to("/v1/responses").header("Content-Type", type)
+          .POST(HttpRequest.BodyPublishers.ofString("{\"input\":\"2+2?\",\"model\":\"router-random-0.5\"}")));
       String body = new String(r.body(), StandardCharsets.UTF_8);
       assertEquals(400, r.statusCode(), body);
       assertTrue(body.contains("\"code\":\"model_not_found\"") && body.contains("only /v1/chat/completions is routed"),
@@ -434,10 +434,14 @@ class PassthroughTest {
     // a refused body's bytes go back to the shared limit: held, refusals would fill it and every request get 503
     String metrics = new String(send(to("/metrics").GET()).body(), StandardCharsets.UTF_8);
     assertTrue(metrics.contains("routewise_buffered_bytes 0.0"), metrics);
-    // the upstream's own model, and a model nested deeper than the top level, go through
-    assertEquals(200, send(to("/v1/responses").header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers
-        .ofString("{\"model\":\"gpt-4o\",\"tools\":[{\"model\":\"router-x-1\"}]}"))).statusCode());
-    assertEquals(1, strong.getAllServeEvents().size());
+    // the upstream's own models, a router- name no router answers to, upstream-<name> while direct upstreams
+    // are off (a name like any other), and a model nested deeper than the top level go through
+    for (String body : new String[] {"{\"model\":\"gpt-4o\",\"tools\":[{\"model\":\"router-random-1\"}]}",
+        "{\"model\":\"router-embedding-3\",\"input\":\"x\"}", "{\"model\":\"upstream-weak\",\"input\":\"x\"}"}) {
+      assertEquals(200, send(to("/v1/responses").header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString(body))).statusCode(), body);
+    }
+    assertEquals(3, strong.getAllServeEvents().size());
   }
 
   @Test
