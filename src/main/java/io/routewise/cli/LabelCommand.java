@@ -136,6 +136,8 @@ public final class LabelCommand implements Callable<Integer> {
     final AtomicLong failed = new AtomicLong();
     final AtomicLong judged = new AtomicLong();
     final AtomicLong inputTokens = new AtomicLong();
+    /** Of the input tokens, those the upstream served from its prompt cache (priced at cached_input). */
+    final AtomicLong cachedInputTokens = new AtomicLong();
     final AtomicLong outputTokens = new AtomicLong();
     final java.util.concurrent.atomic.DoubleAdder scores = new java.util.concurrent.atomic.DoubleAdder();
     volatile String firstFailure;
@@ -149,7 +151,7 @@ public final class LabelCommand implements Callable<Integer> {
 
     double usd(UpstreamConfig u) {
       return u.price() == null ? Double.NaN
-          : (inputTokens.get() * u.price().input() + outputTokens.get() * u.price().output()) / 1e6;
+          : u.price().cost(inputTokens.get(), cachedInputTokens.get(), outputTokens.get());
     }
   }
 
@@ -515,7 +517,11 @@ public final class LabelCommand implements Callable<Integer> {
         if (r.status() == 200) {
           JsonNode reply = JSON.readTree(bytes);
           JsonNode usage = reply.path("usage");
-          tally.inputTokens.addAndGet(usage.path("prompt_tokens").asLong());
+          long prompt = Math.max(0, usage.path("prompt_tokens").asLong());
+          tally.inputTokens.addAndGet(prompt);
+          // as serve prices it: the prompt's cached part at the upstream's cached_input
+          tally.cachedInputTokens.addAndGet(Math.clamp(
+              usage.path("prompt_tokens_details").path("cached_tokens").asLong(), 0, prompt));
           tally.outputTokens.addAndGet(usage.path("completion_tokens").asLong());
           JsonNode content = reply.path("choices").path(0).path("message").path("content");
           if (!content.isTextual() || content.asText().isBlank()) {

@@ -329,6 +329,22 @@ public final class TrainCommand implements Runnable {
         throw new IllegalArgumentException("--holdout " + holdout + " leaves no prompt to train on");
       }
       io.routewise.data.OutcomeTable.rescaleNotes(set.data()).forEach(System.err::println);
+      Holdout h = Holdout.parse(holdout);
+      if (h.kind().equals("source") || h.kind().equals("category")) {
+        // a typo held out nothing and trained on the very source meant to be kept out, exit 0 (walkthrough)
+        java.util.Set<String> known = new java.util.TreeSet<>();
+        for (var p : set.data().prompts()) {
+          String v = h.kind().equals("source") ? p.source() : p.category();
+          if (v != null) {
+            known.add(v);
+          }
+        }
+        List<String> absent = h.names().stream().filter(n -> !known.contains(n)).sorted().toList();
+        if (!absent.isEmpty()) {
+          throw new IllegalArgumentException("--holdout " + holdout + ": no " + h.kind() + " " + absent + " in --data"
+              + " (its " + h.kind() + "s: " + String.join(", ", known) + ")");
+        }
+      }
       if (set.heldOut().isEmpty() && !holdout.equals("none")) {
         System.err.println("--holdout " + holdout + " holds out no prompt of these " + set.data().prompts().size()
             + ": nothing is measured on unseen prompts (the manifest's held-out figures are empty)");

@@ -190,4 +190,12 @@ class TrainInputsTest {
     assertUsageError(run(List.of("score", "--router", "length", "--input", LearnedRoutersEndToEndTest.PROMPTS.toString(),
         "--output", file.resolve("o.jsonl").toString(), "--quiet")), "cannot use " + file + ": a file is in the way");
   }
+
+  @Test
+  void aHeldOutSourceThatIsNotInTheDataIsRefused() {
+    // a typo held out nothing and trained on the very source meant to be kept out, exit 0
+    assertUsageError(train("mf", "--data", OUTCOMES.toString(), "--out", tmp.resolve("mf").toString(), "--holdout",
+        "source:synthetic-c", "--iterations", "5", "--dim", "2"), "no source [synthetic-c] in --data (its sources: "
+        + "synthetic-a, synthetic-b)");
+  }
 }
