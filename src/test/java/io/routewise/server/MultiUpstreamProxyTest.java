@@ -162,17 +162,22 @@ class MultiUpstreamProxyTest {
     }
   }
 
+  /** A chat request with text and an image, as the OpenAI SDK sends one. */
+  private HttpResponse<String> chatWithImage(String model) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + model
+            + "\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"What is this?\"},"
+            + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/a.png\"}}]}]}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
   /** Failing over, an image request passes over a text-only upstream too. */
   @Test
   void anImageRequestFailsOverOnlyToAnUpstreamThatTakesImages() throws Exception {
     start(", failover: true, failover_cooldown_ms: 0", "strong: , price: {input: 2.5, output: 10}",
         "weak: , price: {input: 0.1, output: 0.1}", "mid: , price: {input: 1, output: 1}, accepts: [text]");
     answer(upstreams.get("strong"), 500, "strong", 0, 0);
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
-        + "/v1/chat/completions")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
-        "{\"model\":\"router-ladder-0\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
-            + "\"What is this?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/a.png\"}}]}]}")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r = chatWithImage("router-ladder-0");
     assertEquals(200, r.statusCode(), r.body());
     assertTrue(r.body().contains("hello from weak"), r.body());
     assertEquals("strong 5xx", r.headers().firstValue("x-routewise-failover").orElse(null));
@@ -187,11 +192,7 @@ class MultiUpstreamProxyTest {
     start(", failover: true, failover_cooldown_ms: 0", "strong: , price: {input: 2.5, output: 10}",
         "weak: , price: {input: 0.1, output: 0.1}, accepts: [text]");
     answer(upstreams.get("strong"), 500, "strong", 0, 0);
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
-        + "/v1/chat/completions")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
-        "{\"model\":\"router-ladder-0.9\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":"
-            + "\"What is this?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/a.png\"}}]}]}")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r = chatWithImage("router-ladder-0.9");
     assertEquals(500, r.statusCode(), r.body());
     assertTrue(r.headers().firstValue("x-routewise-failover").isEmpty());
     assertEquals(0, upstreams.get("weak").getAllServeEvents().size(), "weak takes no images");
