@@ -121,7 +121,8 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"weak\"} 1.0"));
     Thread.sleep(400); // weak's cooldown is over: the next request for it (or failing over into it) is its try
 
-    // strong answers 500 after 0.8 s and stalls its body; the client left at 0.3 s
+    // strong answers 500 after 0.8 s and stalls its body; the client leaves once strong has the request
+    int strongCalls = strong.requests.get();
     strong.answers.add(out -> {
       Thread.sleep(800);
       out.write("HTTP/1.1 500 X\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"er"
@@ -137,7 +138,13 @@ class FailoverAndShutdownEdgesTest {
           + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
       out.write(body);
       out.flush();
-      Thread.sleep(300);
+      // not a fixed 300 ms: on a loaded machine routewise had not read the request by then, and the client
+      // gone before its body was read is a 499 of its own, with no upstream call (clean-clone CI)
+      long called = System.nanoTime() + 5_000_000_000L;
+      while (strong.requests.get() == strongCalls && System.nanoTime() < called) {
+        Thread.sleep(10);
+      }
+      assertEquals(strongCalls + 1, strong.requests.get(), "strong got the request");
     }
     long deadline = System.nanoTime() + 5_000_000_000L;
     String m = metrics();
