@@ -97,7 +97,8 @@ public final class Routewise implements AutoCloseable {
     }
     ladderWarnings(upstreams, ruleSetting, rules, config.routing().tokenMix()).forEach(LOG::warn);
     metrics.prices(upstreams);
-    metrics.known(routers.keySet(), upstreams.stream().map(UpstreamConfig::name).toList(), config.routing().failover());
+    metrics.known(routers.keySet(), upstreams.stream().map(UpstreamConfig::name).toList(), config.routing().failover(),
+        config.routing().directUpstreams());
     Map<String, TargetController> targets = new LinkedHashMap<>();
     double priceRatio = ladder.belowTopPriceRatio();
     List<String> unmeteredStreams = upstreams.stream().filter(u -> !u.streamUsage()).map(UpstreamConfig::name).toList();

@@ -73,10 +73,10 @@ public final class ReplayCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (!(share >= 0 && share <= 1) || !(rate > 0) || windowSeconds < 1 || syncMillis < 1) {
-      System.err.println("--strong-share must be in [0, 1], --rate > 0, --window-s >= 1, --sync-ms >= 1");
-      return 2;
-    }
+    OptionChecks.within("--strong-share", share, 0, 1);
+    OptionChecks.above("--rate", rate, 0);
+    OptionChecks.atLeast("--window-s", windowSeconds, 1);
+    OptionChecks.atLeast("--sync-ms", syncMillis, 1);
     if (opts.config != null) {
       int upstreams = io.routewise.routers.RouterCatalog.inLadderOrder(
           io.routewise.config.ConfigLoader.offline().load(opts.config)).size();
@@ -89,15 +89,18 @@ public final class ReplayCommand implements Callable<Integer> {
     }
     int windowRequests = (int) Math.round(windowSeconds * rate);
     // a window must hold a request, and the rest would print "within ±NaN points" or crash (review)
-    if (!Double.isFinite(rate) || windowRequests < 1) {
-      System.err.println("--rate × --window-s must make at least one request a window, got " + rate + " × "
-          + windowSeconds);
-      return 2;
+    if (windowRequests < 1) {
+      throw new IllegalArgumentException("--rate × --window-s must make at least one request a window, got " + rate
+          + " × " + windowSeconds);
     }
-    if (!(tolerance > 0 && tolerance < 1) || (limit != null && limit < 1)
-        || (initialAlpha != null && !(initialAlpha >= 0 && initialAlpha <= 1))) {
-      System.err.println("--tolerance must be in (0, 1), --limit at least 1, --initial-alpha in [0, 1]");
-      return 2;
+    if (!(tolerance > 0 && tolerance < 1)) {
+      throw new IllegalArgumentException("--tolerance must be in (0, 1), got " + tolerance);
+    }
+    if (limit != null) {
+      OptionChecks.atLeast("--limit", limit, 1);
+    }
+    if (initialAlpha != null) {
+      OptionChecks.within("--initial-alpha", initialAlpha, 0, 1);
     }
     List<double[]> scored = new ArrayList<>();
     try (RouterSetup setup = new RouterSetup(opts, strongModel);

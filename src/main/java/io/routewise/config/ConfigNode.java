@@ -276,15 +276,19 @@ public final class ConfigNode {
   /** A list of secrets (keys): each entry text, for the reason {@link #secret} gives. */
   public List<String> secretList(String key, List<String> fallback) {
     Object v = values.get(key);
+    boolean unquoted = false;
     if (v instanceof List<?> list) {
-      for (int i = 0; i < list.size(); i++) {
+      for (int i = 0; i < list.size(); i++) { // every one: the start lists every problem
         Object o = list.get(i);
         if (o != null && !(o instanceof String) && !(o instanceof Map) && !(o instanceof List)) {
-          known.add(key);
           problems.add(pathOf(key) + "[" + i + "]", unquoted(o));
-          return fallback;
+          unquoted = true;
         }
       }
+    }
+    if (unquoted) {
+      known.add(key);
+      return fallback;
     }
     return stringList(key, fallback);
   }

@@ -389,7 +389,14 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
    * there, so without this the first decision of each kind never showed in rate() or increase()
    * (a rare route, a first failover), and a fresh instance's panels read "no data". Call once, before traffic.
    */
-  public void known(java.util.Collection<String> routers, List<String> upstreams, boolean failover) {
+  public void known(java.util.Collection<String> routers, List<String> upstreams, boolean failover,
+      boolean directUpstreams) {
+    if (directUpstreams) { // upstream-<name>: counted under router "direct"
+      for (String upstream : upstreams) {
+        requestCounters.computeIfAbsent(List.of("direct", upstream, 200), k ->
+            requests.withTags("router", "direct", "route", upstream, "status", "200"));
+      }
+    }
     for (String router : routers) {
       for (String upstream : upstreams) {
         routedCounters.computeIfAbsent(List.of(router, upstream), k ->

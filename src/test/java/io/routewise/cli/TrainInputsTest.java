@@ -177,8 +177,12 @@ class TrainInputsTest {
     Path prompts = data("{\"prompt\": \"a\"}", "{\"prompt\": \"b\"}");
     Run r = run(List.of("replay", "--router", "length", "--phase", prompts.toString(), "--strong-share", "0.5",
         "--window-s", "5", "--rate", "0.05", "--quiet"));
-    assertEquals(2, r.code(), r.err());
-    assertTrue(r.err().contains("at least one request a window"), r.err());
+    assertUsageError(r, "at least one request a window");
+    // each bad option named on its own, as the other commands name theirs
+    assertUsageError(run(List.of("replay", "--router", "length", "--phase", prompts.toString(), "--strong-share", "1.5",
+        "--quiet")), "routewise replay: --strong-share must be in [0, 1], got 1.5");
+    assertUsageError(run(List.of("replay", "--router", "length", "--phase", prompts.toString(), "--strong-share", "0.5",
+        "--tolerance", "-1", "--quiet")), "--tolerance must be in (0, 1), got -1.0");
   }
 
   @Test

@@ -72,7 +72,8 @@ class ConfigLoaderTest {
         + "of 10 is a space)"), msg);
     assertFalse(msg.contains("sk-abc"), "never the key itself: " + msg);
     msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, headers: {OpenAI-Organization: 0123}}")
-        .replace("port: 7000}", "port: 7000, api_keys: [0123456]}").replace("\"${WEAK_API_KEY:-none}\"", "0777"));
+        .replace("port: 7000}", "port: 7000, api_keys: [0123456, ok, 1_000]}").replace("\"${WEAK_API_KEY:-none}\"", "0777"));
+    assertTrue(msg.contains("server.api_keys[2]: must be text"), "every entry, not the first only: " + msg);
     // YAML read each as a number (0777 is 511): they were sent, changed, without a word
     for (String key : List.of("upstreams.weak.api_key", "upstreams.strong.headers.OpenAI-Organization", "server.api_keys[0]")) {
       assertTrue(msg.contains(key + ": must be text, and YAML read it as a number: quote it"), msg);

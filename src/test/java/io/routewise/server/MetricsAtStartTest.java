@@ -28,7 +28,7 @@ class MetricsAtStartTest {
           strong: {base_url: "http://127.0.0.1:9/v1", model: a, price: {input: 2.5, output: 10}}
           mid: {base_url: "http://127.0.0.1:9/v1", model: b, price: {input: 0.5, output: 1}}
           weak: {base_url: "http://127.0.0.1:9/v1", model: c, price: {input: 0.1, output: 0.1}}
-        routing: {router: random, threshold: 0.5, failover: true}
+        routing: {router: random, threshold: 0.5, failover: true, direct_upstreams: true}
         routers: {length: {}}
         """;
     HttpClient http = HttpClient.newHttpClient();
@@ -43,6 +43,7 @@ class MetricsAtStartTest {
         }
       }
       for (String upstream : List.of("strong", "mid", "weak")) {
+        assertZero(scrape, "routewise_requests_total{route=\"" + upstream + "\",router=\"direct\",status=\"200\"}");
         assertZero(scrape, "routewise_tokens_total{type=\"prompt\",upstream=\"" + upstream + "\"}");
         assertZero(scrape, "routewise_tokens_total{type=\"completion\",upstream=\"" + upstream + "\"}");
         for (String reason : List.of("unreachable", "429", "5xx", "auth", "invalid", "cooldown")) {
