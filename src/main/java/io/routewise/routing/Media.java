@@ -1,6 +1,5 @@
 package io.routewise.routing;
 
-import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -27,10 +26,5 @@ public enum Media {
       case "file", "input_file" -> FILE;
       default -> null;
     };
-  }
-
-  /** Its name in {@code accepts:}. */
-  public String configName() {
-    return name().toLowerCase(Locale.ROOT);
   }
 }

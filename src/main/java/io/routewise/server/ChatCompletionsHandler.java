@@ -402,13 +402,10 @@ final class ChatCompletionsHandler {
     return null;
   }
 
-  private static boolean takes(UpstreamClient u, ChatRequest request) {
-    for (io.routewise.routing.Media m : request.media()) {
-      if (!u.config().accepts().contains(m.configName())) {
-        return false;
-      }
-    }
-    return true;
+  /** Whether {@code u} takes the request's media, as the routing ladder (which the decision used) has it. */
+  private boolean takes(UpstreamClient u, ChatRequest request) {
+    io.routewise.routing.Ladder l = routing.ladder();
+    return l.rung(l.indexOf(u.name())).accepts().containsAll(request.media());
   }
 
   /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */
