@@ -298,6 +298,7 @@ public final class RoutingService implements AutoCloseable {
     double rate;
     double topRate;
     double[] rates = null;
+    double[] acceptance = null;
     int rung = 0;
     String failure = null;
     try {
@@ -309,7 +310,7 @@ public final class RoutingService implements AutoCloseable {
       if (ladder.size() > 2) {
         rates = checked(topWinRates(router, prompt, client));
         rate = rates[rates.length - 1];
-        double[] acceptance = rules.get(spec.router()).acceptance(rates);
+        acceptance = rules.get(spec.router()).acceptance(rates);
         topRate = 1.0;
         for (int i = 1; i < acceptance.length; i++) {
           topRate = Math.min(topRate, acceptance[i]);
@@ -334,7 +335,8 @@ public final class RoutingService implements AutoCloseable {
       listener.routerFailed(spec.router(), failure, e);
       rates = null;
       rate = 1.0;
-      topRate = Double.NaN;
+      // Nothing to score goes to the top at any α: a target counts it so, or the share overshoots.
+      topRate = "no_text".equals(failure) ? (ladder.accepting(0, prompt.media()) == 0 ? 1.0 : 0.0) : Double.NaN;
       rung = 0;
     } catch (Exception | LinkageError e) {
       failure = "error";
@@ -344,9 +346,11 @@ public final class RoutingService implements AutoCloseable {
       topRate = Double.NaN;
       rung = 0;
     }
-    // The rule's choice may not take the request's images or audio. Its rate stays in a target's
-    // sketch: leaving out only the moved ones would bias it towards the rates that were not moved.
+    // The rule's choice may not take the request's images or audio.
     rung = ladder.accepting(rung, prompt.media());
+    if (failure == null) {
+      topRate = topRateWith(topRate, acceptance, prompt.media());
+    }
     Route route = rung == 0 ? Route.STRONG : Route.WEAK;
     RoutingDecision decision = new RoutingDecision(spec.router(), rate, threshold, route, failure,
         System.nanoTime() - start, ladder.rung(rung).upstream());
@@ -354,8 +358,35 @@ public final class RoutingService implements AutoCloseable {
   }
 
   /**
+   * The rate at or below which the top gets a request with {@code media}, as a target's sketch needs
+   * it: a request that only the top can take goes there at any α, and sketched at its own rate it
+   * would read as one α could send elsewhere (a 20 % image share with a text-only weak and a 30 %
+   * target sent 44 % strong). The top is chosen exactly when the rule's rung is one that moves up to
+   * it, so α must not exceed any rule value of the rungs that keep a rung of their own.
+   *
+   * @param acceptance the rule's value per rung (more than two upstreams), or null ({@code topRate}
+   *     is the two-way rate)
+   */
+  private double topRateWith(double topRate, double[] acceptance, java.util.Set<Media> media) {
+    if (media.isEmpty()) {
+      return topRate;
+    }
+    if (ladder.accepting(0, media) != 0) {
+      return 0.0; // a top that cannot take them never gets them
+    }
+    double least = 1.0;
+    for (int i = 1; i < ladder.size(); i++) {
+      if (ladder.accepting(i, media) != 0) {
+        least = Math.min(least, acceptance == null ? topRate : acceptance[i]);
+      }
+    }
+    return least;
+  }
+
+  /**
    * Counts a decision that went to an upstream: in the metrics, and in its router's target window
-   * (a failed router's 1.0 and a pin say nothing about the win rates: counted, not sketched).
+   * (a failed router's 1.0 and a pin say nothing about the win rates: counted, not sketched; a
+   * request with nothing to score is sketched as the top's at any α).
    */
   private void report(RouteSpec spec, Scored s) {
     if (spec.auto()) {

@@ -9,6 +9,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /** Targets and pins inside the routing service, on a ladder of three upstreams. */
@@ -28,13 +30,18 @@ class RoutingServiceTargetTest {
    * the share that went to the top after the first two.
    */
   private static double topShareAfterTenMinutes(RoutingService routing, TargetController target, ManualClock clock) {
+    return topShareAfterTenMinutes(routing, target, clock, rnd -> Prompt.of(Double.toString(rnd.nextDouble())));
+  }
+
+  private static double topShareAfterTenMinutes(RoutingService routing, TargetController target, ManualClock clock,
+      Function<Random, Prompt> prompts) {
     RouteSpec auto = routing.specFor("router-scored-auto");
     Random rnd = new Random(11);
     int top = 0;
     int n = 0;
     for (int second = 0; second < 600; second++) {
       for (int i = 0; i < 20; i++) {
-        RoutingDecision d = routing.decide(auto, Prompt.of(Double.toString(rnd.nextDouble())));
+        RoutingDecision d = routing.decide(auto, prompts.apply(rnd));
         if (second >= 120) {
           n++;
           top += d.upstream().equals("strong") ? 1 : 0;
@@ -79,6 +86,38 @@ class RoutingServiceTargetTest {
     double share = topShareAfterTenMinutes(routing, target, clock);
     assertEquals(0.8, target.alpha(), 0.02, "the α that sends 20 % to the top");
     assertEquals(0.2, share, 0.02);
+  }
+
+  /** One request in five carries an image, one in ten has no text at all, the rest uniform scores. */
+  private static Prompt withImagesAndEmpties(Random rnd) {
+    double kind = rnd.nextDouble();
+    String score = Double.toString(rnd.nextDouble());
+    return kind < 0.2 ? new Prompt(score, Set.of(Media.IMAGE)) : kind < 0.3 ? Prompt.of("") : Prompt.of(score);
+  }
+
+  @Test
+  void requestsOnlyTheTopCanTakeCountAsTheTopsSoTheShareHolds() {
+    // weak takes text only: an image goes strong at any α, and so does a request with nothing to
+    // score. Sketched at their own rates (or not at all) they read as traffic α sends elsewhere, and
+    // 30 % aimed for was 30 % of the rest plus all of them: 0.3 + 0.3 × 0.7 = 51 %.
+    Ladder ladder = new Ladder(List.of(new Ladder.Rung("strong", "big", 10, 30, Set.of(Media.values())),
+        new Ladder.Rung("weak", "local", 0.1, 0.1, Set.of())));
+    ManualClock clock = new ManualClock(T0);
+    TargetController target = controller(clock);
+    RoutingService routing = service(target, null, ladder);
+    assertEquals(0.3, topShareAfterTenMinutes(routing, target, clock, RoutingServiceTargetTest::withImagesAndEmpties), 0.02);
+  }
+
+  @Test
+  void onALadderImagesMovedUpToTheTopCountAsTheTopsToo() {
+    // mini takes text only, weak takes images: an image the rule gives mini goes to the top, one it
+    // gives weak stays there. So an image reaches the top exactly when weak's value (s) is >= α.
+    Ladder ladder = new Ladder(List.of(new Ladder.Rung("strong", "big", 10, 30, Set.of(Media.values())),
+        new Ladder.Rung("mini", "small", 1, 2, Set.of()), new Ladder.Rung("weak", "local", 0.1, 0.1, Set.of(Media.IMAGE))));
+    ManualClock clock = new ManualClock(T0);
+    TargetController target = controller(clock);
+    RoutingService routing = service(target, null, ladder);
+    assertEquals(0.3, topShareAfterTenMinutes(routing, target, clock, RoutingServiceTargetTest::withImagesAndEmpties), 0.02);
   }
 
   @Test
