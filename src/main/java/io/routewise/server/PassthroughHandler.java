@@ -30,7 +30,7 @@ final class PassthroughHandler {
    * a compressed body is only readable with its {@code Content-Encoding}.
    */
   private static final String[] EXTRA_HEADERS = {"openai-beta", "accept", "content-encoding"};
-  /** routewise's own endpoints: other methods on them are 405s, never an unrouted call. */
+  /** routewise's own endpoints: other methods on them are 405s, never an unrouted call (but chat's stored-completion list). */
   private static final Set<String> OWN_PATHS = Set.of("chat/completions", "models", "route");
   /** An upstream's error answer longer than this is not an error message. */
   private static final int ERROR_BODY_LIMIT = 1024 * 1024;
@@ -113,6 +113,13 @@ final class PassthroughHandler {
                 + " control characters or a segment ending in '.'.", null, "invalid_path");
       }
       plain.append(plain.isEmpty() ? "" : "/").append(decoded);
+    }
+    // GET on chat's own path lists stored completions (store: true), whose retrieve, update and delete
+    // below it go through as any path does: the list goes too, where the rest would.
+    boolean storedList = raw.equals("chat/completions") && ctx.method() == io.javalin.http.HandlerType.GET
+        && serves(raw);
+    if (storedList) {
+      return raw;
     }
     if (OWN_PATHS.contains(raw)) {
       throw ProxyServer.notAllowed(ctx);

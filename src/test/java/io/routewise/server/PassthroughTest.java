@@ -147,7 +147,27 @@ class PassthroughTest {
     HttpResponse<byte[]> unknownModel = send(to("/v1/models/foo").GET());
     assertEquals(404, unknownModel.statusCode());
     assertTrue(new String(unknownModel.body(), StandardCharsets.UTF_8).contains("\"code\":\"model_not_found\""));
+    assertEquals(405, send(to("/v1/chat/completions").GET()).statusCode(), "stored completions are not served either");
     assertEquals(2, weak.getAllServeEvents().size());
+  }
+
+  /**
+   * OpenAI's stored completions (chat with {@code store: true}): the SDK lists them with GET on chat's
+   * own path, and retrieves one below it. The retrieve went through while the list was a 405.
+   */
+  @Test
+  void storedCompletionsAreListedWhereTheyAreRetrieved() throws Exception {
+    start("strong");
+    strong.stubFor(WireMock.get(WireMock.urlPathEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withHeader("Content-Type", "application/json").withBody("{\"object\":\"list\",\"data\":[]}")));
+    strong.stubFor(WireMock.get(WireMock.urlPathEqualTo("/v1/chat/completions/chatcmpl-1")).willReturn(aResponse()
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"chatcmpl-1\"}")));
+    HttpResponse<byte[]> list = send(to("/v1/chat/completions?limit=2&model=gpt-4o").GET());
+    assertEquals(200, list.statusCode(), new String(list.body(), StandardCharsets.UTF_8));
+    assertEquals("{\"object\":\"list\",\"data\":[]}", new String(list.body(), StandardCharsets.UTF_8));
+    assertEquals(200, send(to("/v1/chat/completions/chatcmpl-1").GET()).statusCode());
+    strong.verify(WireMock.getRequestedFor(WireMock.urlEqualTo("/v1/chat/completions?limit=2&model=gpt-4o")));
+    assertEquals(405, send(to("/v1/chat/completions").DELETE()).statusCode(), "only the list: chat itself is routed");
   }
 
   /**
@@ -398,9 +418,10 @@ class PassthroughTest {
     start("strong");
     strong.stubFor(WireMock.any(anyUrl()).willReturn(aResponse().withStatus(200).withBody("upstream")));
 
-    HttpResponse<byte[]> wrongMethod = send(to("/v1/chat/completions").GET());
+    HttpResponse<byte[]> wrongMethod = send(to("/v1/chat/completions").DELETE());
     assertEquals(405, wrongMethod.statusCode());
     assertEquals("POST", wrongMethod.headers().firstValue("allow").orElseThrow());
+    assertEquals(400, send(to("/v1/Chat/completions").GET()).statusCode(), "spelled otherwise: not passed on");
     assertEquals(405, send(to("/v1/models").POST(HttpRequest.BodyPublishers.ofString("{}"))).statusCode());
     assertEquals(400, send(to("/v1/deployments/%2e%2e/%2E%2E/admin").GET()).statusCode());
     assertEquals(200, send(to("/v1/models").GET()).statusCode()); // routewise's own list
