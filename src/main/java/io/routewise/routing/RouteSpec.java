@@ -77,6 +77,32 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
     return model != null && model.startsWith(PREFIX);
   }
 
+  /**
+   * A threshold as written: a plain decimal ("0.5f", "0x1p-1" or " 0.5" are typos, not thresholds),
+   * NaN when it is none or lies outside [0, 1]. Read from its digits, not only as the nearest double:
+   * 1.0000000000000000001 rounds to 1 but is over it, and 0.99999999999999999 rounds to 1 but is
+   * under it, which the threshold keeps (a rate of exactly 1 alone goes strong only at 1).
+   */
+  static double threshold(String text) {
+    if (!DECIMAL.matcher(text).matches()) {
+      return Double.NaN;
+    }
+    int dot = text.indexOf('.');
+    String whole = (dot < 0 ? text : text.substring(0, dot)).replaceFirst("^0+", "");
+    boolean fractionZero = dot < 0 || text.substring(dot + 1).chars().allMatch(c -> c == '0');
+    if (whole.isEmpty()) {
+      // Double.parseDouble reads a long run of digits in linear time (BigDecimal, used here before,
+      // took quadratic time: a megabyte of nines held a core for seconds)
+      return fractionZero ? 0.0 : Math.max(Double.MIN_VALUE, Math.min(Math.nextDown(1.0), Double.parseDouble(text)));
+    }
+    return whole.equals("1") && fractionZero ? 1.0 : Double.NaN;
+  }
+
+  /** A client's text in an error message: its start, when it is long. */
+  static String shown(String text) {
+    return text.length() <= 80 ? text : text.substring(0, 64) + "… (" + text.length() + " characters)";
+  }
+
   private static final java.util.regex.Pattern DECIMAL = java.util.regex.Pattern.compile("[0-9]+(\\.[0-9]+)?|\\.[0-9]+");
 
   /**
@@ -98,20 +124,15 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
         .filter(r -> rest.startsWith(r + "-"))
         .findFirst()
         .orElseThrow(() -> new InvalidRouteSpecException(
-            "Unknown router in model '" + model + "'. Valid routers: " + String.join(", ", sorted(routers))
+            "Unknown router in model '" + shown(model) + "'. Valid routers: " + String.join(", ", sorted(routers))
                 + " (use router-<router>-<threshold>, e.g. router-" + firstOr(routers, "random") + "-0.5)."));
     String alphaText = rest.substring(name.length() + 1);
     if (alphaText.equals(AUTO)) {
       return Optional.of(auto(name)); // whether the router has a target is the routing service's check
     }
-    double alpha;
-    // Plain decimals only: "0.5f", "0x1p-1" or " 0.5" are typos, not thresholds.
-    alpha = DECIMAL.matcher(alphaText).matches() ? Double.parseDouble(alphaText) : Double.NaN;
-    if (alpha == 1.0 && new java.math.BigDecimal(alphaText).compareTo(java.math.BigDecimal.ONE) > 0) {
-      alpha = Double.NaN; // 1.0000000000000000001 rounds to 1: over 1 all the same
-    }
-    if (!(alpha >= 0.0 && alpha <= 1.0) || alphaText.isBlank()) {
-      throw new InvalidRouteSpecException("Invalid threshold '" + alphaText + "' in model '" + model
+    double alpha = threshold(alphaText);
+    if (!(alpha >= 0.0 && alpha <= 1.0)) {
+      throw new InvalidRouteSpecException("Invalid threshold '" + shown(alphaText) + "' in model '" + shown(model)
           + "': it must be a plain decimal in [0, 1] (0.25, .5, 1), or auto for a router with a target. Valid routers: " + String.join(", ", sorted(routers)) + ".");
     }
     return Optional.of(new RouteSpec(name, alpha));
@@ -131,7 +152,7 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
     spacedAround(model);
     String name = model.substring(DIRECT_PREFIX.length());
     if (!upstreams.contains(name)) {
-      throw new InvalidRouteSpecException("Unknown upstream in model '" + model + "'. Upstreams: "
+      throw new InvalidRouteSpecException("Unknown upstream in model '" + shown(model) + "'. Upstreams: "
           + String.join(", ", upstreams) + " (use upstream-<name>, e.g. " + DIRECT_PREFIX
           + upstreams.stream().findFirst().orElse("strong") + ").");
     }
@@ -152,16 +173,16 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
     }
     String stripped = model.strip();
     if (stripped.regionMatches(true, 0, prefix, 0, prefix.length())) {
-      throw new InvalidRouteSpecException("The model '" + model + "' spells " + prefix + " in another case; send '"
-          + prefix + stripped.substring(prefix.length()) + "' (model names are case-sensitive).");
+      throw new InvalidRouteSpecException("The model '" + shown(model) + "' spells " + prefix + " in another case; send '"
+          + shown(prefix + stripped.substring(prefix.length())) + "' (model names are case-sensitive).");
     }
   }
 
   private static void spacedAround(String model) {
     String stripped = model.strip();
     if (!stripped.equals(model)) {
-      throw new InvalidRouteSpecException("The model '" + model + "' has white space around its name; send '"
-          + stripped + "'.");
+      throw new InvalidRouteSpecException("The model '" + shown(model) + "' has white space around its name; send '"
+          + shown(stripped) + "'.");
     }
   }
 

@@ -26,6 +26,8 @@ public final class RoutingService implements AutoCloseable {
   // Valid model names seen, parsed: clients send a handful of names, and parsing one per request
   // (a stream sort, a regex, parseDouble) was ~2 % of the proxy's CPU. Capped; past the cap, parse.
   private static final int MAX_CACHED_SPECS = 1024;
+  /** Longer names are parsed each time: a thousand names of megabytes each held the heap. */
+  private static final int MAX_CACHED_NAME = 256;
   private final Map<String, RouteSpec> specs = new java.util.concurrent.ConcurrentHashMap<>();
   private final Map<String, TargetController> targets;
   private final SessionPins pins;
@@ -160,16 +162,21 @@ public final class RoutingService implements AutoCloseable {
           : java.util.Optional.empty();
       spec = direct.isPresent() ? direct.get() : RouteSpec.parse(model, routers.keySet()).orElse(defaultSpec);
       if (spec.auto() && !targets.containsKey(spec.router())) {
-        throw new RouteSpec.InvalidRouteSpecException("Router '" + spec.router() + "' in model '" + model
+        throw new RouteSpec.InvalidRouteSpecException("Router '" + spec.router() + "' in model '" + RouteSpec.shown(model)
             + "' has no target, so it has no auto threshold: give it one under routers." + spec.router()
             + ".target, or ask for a threshold (router-" + spec.router() + "-0.5)."
             + (targets.isEmpty() ? "" : " Routers with a target: " + String.join(", ", new java.util.TreeSet<>(targets.keySet())) + "."));
       }
-      if (model != null && specs.size() < MAX_CACHED_SPECS) {
+      if (model != null && model.length() <= MAX_CACHED_NAME && specs.size() < MAX_CACHED_SPECS) {
         specs.put(model, spec);
       }
     }
     return spec;
+  }
+
+  /** How many model names {@link #specFor} keeps parsed. */
+  int cachedSpecs() {
+    return specs.size();
   }
 
   /** Decides a request's route and reports it to the listener (metrics). */

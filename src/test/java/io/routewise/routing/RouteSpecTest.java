@@ -66,6 +66,42 @@ class RouteSpecTest {
     }
   }
 
+  /** A threshold is what its digits say, including where the nearest double is 0 or 1. */
+  @Test
+  void thresholdsNextToTheBoundsKeepTheirSide() {
+    assertEquals(1.0, RouteSpec.parse("router-mf-1.000", ROUTERS).orElseThrow().threshold());
+    assertEquals(1.0, RouteSpec.parse("router-mf-001", ROUTERS).orElseThrow().threshold());
+    assertEquals(0.0, RouteSpec.parse("router-mf-0.000", ROUTERS).orElseThrow().threshold());
+    double under = RouteSpec.parse("router-mf-0.99999999999999999999", ROUTERS).orElseThrow().threshold();
+    assertTrue(under < 1.0, "under 1 as written: " + under);
+    assertEquals(Route.WEAK, ThresholdRule.route(0.9999999999999999, 1.0));
+    assertEquals(Route.STRONG, ThresholdRule.route(0.9999999999999999, under));
+    double over = RouteSpec.parse("router-mf-0.00000000000000000000000000000000000000000000000000000000000000"
+        + "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        + "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        + "00000000000000000000000000000000000000000000000000000000000000000000000000000000000001", ROUTERS)
+        .orElseThrow().threshold();
+    assertTrue(over > 0.0, "over 0 as written: " + over);
+    for (String bad : List.of("router-mf-1.0000000000000000000001", "router-mf-01.5", "router-mf-10")) {
+      assertThrows(RouteSpec.InvalidRouteSpecException.class, () -> RouteSpec.parse(bad, ROUTERS), bad);
+    }
+  }
+
+  /**
+   * A megabyte of digits that round to 1 was compared with 1 in quadratic time (seconds of a core per
+   * request, from any client); and each error quoted the whole model name back.
+   */
+  @Test
+  void aHugeThresholdIsReadInLinearTimeAndNotQuotedWhole() {
+    // (not timed here: about 50 ms for both, where the quadratic comparison took over 10 s)
+    String nines = "router-mf-0." + "9".repeat(1_000_000);
+    assertTrue(RouteSpec.parse(nines, ROUTERS).orElseThrow().threshold() < 1.0);
+    String over = "router-mf-1." + "0".repeat(1_000_000) + "1";
+    var e = assertThrows(RouteSpec.InvalidRouteSpecException.class, () -> RouteSpec.parse(over, ROUTERS));
+    assertTrue(e.getMessage().length() < 400, e.getMessage().length() + " characters");
+    assertTrue(e.getMessage().contains("(1000013 characters)"), e.getMessage());
+  }
+
   @Test
   void anUpstreamNameParsesOnlyAgainstTheConfiguredUpstreams() {
     RouteSpec spec = RouteSpec.parseDirect("upstream-mini", List.of("strong", "mini", "weak")).orElseThrow();

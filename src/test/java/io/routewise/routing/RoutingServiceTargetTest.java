@@ -120,6 +120,20 @@ class RoutingServiceTargetTest {
     assertEquals(0.3, topShareAfterTenMinutes(routing, target, clock, RoutingServiceTargetTest::withImagesAndEmpties), 0.02);
   }
 
+  /** Parsed model names are kept for the next request, but not a client's megabyte-long ones. */
+  @Test
+  void onlyModelNamesOfAReasonableLengthAreKeptParsed() {
+    RoutingService routing = service(controller(new ManualClock(T0)), null, LADDER);
+    routing.specFor("router-scored-0.5");
+    routing.specFor("gpt-4o");
+    assertEquals(2, routing.cachedSpecs());
+    for (int i = 0; i < 10; i++) {
+      assertEquals(0.5, routing.specFor("gpt-" + i + "x".repeat(100_000)).threshold(), "the default");
+      assertEquals(7.0 / 9, routing.specFor("router-scored-0." + "7".repeat(100_000) + i).threshold(), 1e-9);
+    }
+    assertEquals(2, routing.cachedSpecs());
+  }
+
   @Test
   void aPinNamesTheUpstreamAndOneNoLongerConfiguredIsForgotten() {
     ManualClock clock = new ManualClock(T0);
