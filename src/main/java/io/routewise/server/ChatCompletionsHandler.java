@@ -389,17 +389,25 @@ final class ChatCompletionsHandler {
    */
   private UpstreamClient failoverFor(UpstreamClient failed, ChatRequest request) {
     int i = ladder.indexOf(failed);
-    UpstreamClient next = ladder.get(i == 0 ? 1 : i - 1);
-    if (request.media().isEmpty() || takes(next, request)) {
-      return next;
-    }
-    // an image or audio request: the nearest in that direction that takes it (up, or from the top down)
-    for (int j = i == 0 ? 2 : i - 2; j >= 0 && j < ladder.size(); j += i == 0 ? 1 : -1) {
-      if (takes(ladder.get(j), request)) {
-        return ladder.get(j);
+    int step = i == 0 ? 1 : -1; // up, or from the top down
+    for (int j = i + step; j >= 0 && j < ladder.size(); j += step) {
+      UpstreamClient u = ladder.get(j);
+      // Climbing, one priced above the top is passed over: the top does at least as well for less
+      // (a rung's failure sent its requests to a model at six times the top's price). From the top
+      // down it is the next below, as the operator placed it.
+      boolean dearer = step < 0 && j > 0 && dearerThanTop(u);
+      if (!dearer && (request.media().isEmpty() || takes(u, request))) { // an image: only where it is taken
+        return u;
       }
     }
     return null;
+  }
+
+  /** Whether {@code u} is priced above the top, both priced (as the routing ladder orders them). */
+  private boolean dearerThanTop(UpstreamClient u) {
+    io.routewise.routing.Ladder l = routing.ladder();
+    io.routewise.routing.Ladder.Rung r = l.rung(l.indexOf(u.name()));
+    return r.priced() && l.top().priced() && l.orderPrice(r) > l.orderPrice(l.top());
   }
 
   /** Whether {@code u} takes the request's media, as the routing ladder (which the decision used) has it. */

@@ -186,6 +186,25 @@ class MultiUpstreamProxyTest {
     assertTrue(post("/v1/chat/completions", "router-ladder-0", "hi").body().contains("hello from mid"));
   }
 
+  /**
+   * A rung priced above strong sits right under it, and a rung below failing over climbed to it:
+   * strong is above it and does at least as well for less. From strong down it is still the next.
+   */
+  @Test
+  void climbingAFailoverPassesOverAnUpstreamDearerThanTheTop() throws Exception {
+    start(", failover: true, failover_cooldown_ms: 0", "strong: , price: {input: 2.5, output: 10}",
+        "opus: , price: {input: 15, output: 75}", "mini: , price: {input: 1, output: 2}",
+        "weak: , price: {input: 0.1, output: 0.1}");
+    answer(upstreams.get("mini"), 500, "mini", 0, 0);
+    HttpResponse<String> r = post("/v1/chat/completions", "router-ladder-0.5", "hi");
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("mini 5xx", r.headers().firstValue("x-routewise-failover").orElseThrow());
+    assertTrue(r.body().contains("hello from strong"), r.body());
+    assertEquals(0, upstreams.get("opus").getAllServeEvents().size());
+    answer(upstreams.get("strong"), 500, "strong", 0, 0);
+    assertTrue(post("/v1/chat/completions", "router-ladder-0", "hi").body().contains("hello from opus"));
+  }
+
   /** None below takes images: the top's failure is the answer, not a text model's guess at a picture. */
   @Test
   void anImageRequestThatNoOtherUpstreamTakesIsNotFailedOver() throws Exception {
