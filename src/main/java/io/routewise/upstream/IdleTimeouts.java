@@ -69,17 +69,20 @@ public final class IdleTimeouts implements AutoCloseable {
   /**
    * The network interceptor that ends a call's connect phase: OkHttp runs it once a connection is
    * in hand, just before the request is written. Calls are matched by their {@link Watch} tag. A
-   * pooled HTTP/1.1 connection idle a second or more is first looked at for the upstream having
-   * closed it ({@link StaleConnections}).
+   * pooled HTTP/1.1 connection is first looked at for bytes past its last answer, and one idle a
+   * second or more for the upstream having closed it ({@link StaleConnections}).
    */
   static final okhttp3.Interceptor CONNECTED = chain -> {
     Watch w = chain.request().tag(Watch.class);
     okhttp3.Connection connection = chain.connection();
     if (w != null) {
       w.connected(connection);
-      if (w.pooledIdleNanos() >= StaleConnections.CHECK_AFTER_IDLE_NANOS && connection != null
+      if (w.pooledIdleNanos() >= 0 && connection != null
           && connection.protocol() != okhttp3.Protocol.HTTP_2) { // h2 has its own pings and GOAWAY
-        StaleConnections.check(connection);
+        StaleConnections.checkLeftovers(connection);
+        if (w.pooledIdleNanos() >= StaleConnections.CHECK_AFTER_IDLE_NANOS) {
+          StaleConnections.check(connection);
+        }
       }
     }
     return chain.proceed(chain.request());

@@ -58,6 +58,57 @@ final class StaleConnections {
     throw new ClosedWhileIdle("the pooled connection had been " + found + " by the upstream while idle", cause);
   }
 
+  /**
+   * OkHttp's buffer of what the connection read ({@code RealConnection.socket}, a private field:
+   * OkHttp has no accessor); null when this OkHttp has no such field, which a test catches on upgrade.
+   */
+  private static final java.lang.reflect.Field BUFFERED = bufferedSocketField();
+
+  private static java.lang.reflect.Field bufferedSocketField() {
+    try {
+      java.lang.reflect.Field f = okhttp3.internal.connection.RealConnection.class.getDeclaredField("socket");
+      if (!okhttp3.internal.connection.BufferedSocket.class.isAssignableFrom(f.getType())) {
+        return null;
+      }
+      f.setAccessible(true);
+      return f;
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** Whether the check of {@link #checkLeftovers} can see OkHttp's buffer (tests). */
+  static boolean seesBufferedBytes() {
+    return BUFFERED != null;
+  }
+
+  /**
+   * Retires a pooled HTTP/1.1 connection holding bytes past the end of its last answer, read into
+   * OkHttp's buffer or waiting in the socket's: the next request's answer would be read from them.
+   * An upstream whose Content-Length undercounts (characters, not bytes) or that answers twice did
+   * so: each client got the previous one's answer. OkHttp's buffer is looked at first; the socket's
+   * count costs a plain socket one {@code FIONREAD} (TLS counts the bytes it has decrypted).
+   */
+  static void checkLeftovers(okhttp3.Connection connection) throws ClosedWhileIdle {
+    long buffered = 0;
+    try {
+      if (BUFFERED != null && connection instanceof okhttp3.internal.connection.RealConnection) {
+        buffered = ((okhttp3.internal.connection.BufferedSocket) BUFFERED.get(connection)).getSource().getBuffer().size();
+      }
+      if (buffered == 0) {
+        buffered = connection.socket().getInputStream().available();
+      }
+    } catch (IOException | ReflectiveOperationException | RuntimeException e) {
+      return; // a closed socket: the write will say so
+    }
+    if (buffered > 0) {
+      if (connection instanceof okhttp3.internal.connection.RealConnection pooled) {
+        pooled.noNewExchanges();
+      }
+      throw new ClosedWhileIdle("the pooled connection held " + buffered + " bytes past the upstream's last answer", null);
+    }
+  }
+
   /** Whether {@code e} is (or was caused by) a {@link ClosedWhileIdle}. */
   static boolean isClosedWhileIdle(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {

@@ -4,6 +4,7 @@ import static io.routewise.RawHttp.contentLength;
 import static io.routewise.RawHttp.readHead;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.routewise.config.ClientConfig;
 import io.routewise.config.Secret;
@@ -39,6 +40,7 @@ class StaleConnectionTest {
 
   private final AtomicInteger received = new AtomicInteger();
   private volatile int answerFirst = Integer.MAX_VALUE; // requests answered on a connection before it misbehaves
+  private volatile String extra; // written after each answer, past its Content-Length
   private ServerSocket server;
   private IdleTimeouts timeouts;
   private OkHttpClient shared;
@@ -132,6 +134,24 @@ class StaleConnectionTest {
   }
 
 
+  /**
+   * An upstream that writes more than its answer: a Content-Length counted in characters, or an
+   * answer sent twice. The next request on that connection read the rest as its own answer, so each
+   * client got the one before it's. Now a pooled connection holding bytes is not used again.
+   */
+  @Test
+  void bytesPastAnAnswerAreNeverReadAsTheNextRequestsAnswer() throws Exception {
+    assertTrue(StaleConnections.seesBufferedBytes(), "OkHttp's buffer is where the check looks first");
+    extra = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+    for (int i = 0; i < 4; i++) {
+      try (UpstreamResponse r = upstream.send("{\"messages\":[]}".getBytes(StandardCharsets.UTF_8), false)) {
+        assertEquals(200, r.status());
+        assertEquals(new String(BODY, StandardCharsets.UTF_8), new String(r.bodyBytes(1 << 20), StandardCharsets.UTF_8));
+      }
+    }
+    assertEquals(4, received.get(), "each request answered once, on a fresh connection");
+  }
+
   /** Keep-alive for 300 ms between requests, as uvicorn's is for 5 s. */
   private void serve(Socket s) {
     try (s) {
@@ -154,6 +174,9 @@ class StaleConnectionTest {
         out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + BODY.length
             + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
         out.write(BODY);
+        if (extra != null) {
+          out.write(extra.getBytes(StandardCharsets.ISO_8859_1));
+        }
         out.flush();
         s.setSoTimeout(answerFirst == Integer.MAX_VALUE ? 300 : 0);
       }
