@@ -127,6 +127,9 @@ public final class Routewise implements AutoCloseable {
         ? new SessionPins(pinning.ttl(), pinning.localEntries(), store, sync != null ? sync::storeUp : () -> false,
             config.state().pinTimeout(), metrics, System::currentTimeMillis)
         : null;
+    if (sync != null && pins != null) {
+      sync.whenStoreLostState(pins::storeLostState);
+    }
     metrics.targets(targets.values());
     if (pins != null) {
       metrics.sessionPins(pins);

@@ -83,6 +83,20 @@ public final class SessionPins implements AutoCloseable {
         });
   }
 
+  /**
+   * The store lost its state (a Redis restarted empty): every pin held here is offered to it again
+   * at its session's next turn, as one made while it was down is, so that a replica that never saw
+   * the session and pins it afresh there, and this one, end on the same pin. Sync thread.
+   */
+  public void storeLostState() {
+    lock.lock();
+    try {
+      local.replaceAll((key, p) -> p.shared() ? new Pinned(p.upstream(), p.expiresAt(), false) : p);
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Pins held in this replica's cache (expired ones included until they are met or evicted). */
   public int size() {
     lock.lock();

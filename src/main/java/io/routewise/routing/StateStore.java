@@ -8,7 +8,7 @@ import java.util.List;
  * to it only through this interface; {@code io.routewise.state} implements it over Redis.
  *
  * <p>Threading: only routewise's background threads call it, never a request thread. The sync
- * thread calls {@link #exchange} and {@link #ping}; the pin threads call {@link #pin} and
+ * thread calls {@link #exchange}, {@link #ping} and {@link #incarnation}; the pin threads call {@link #pin} and
  * {@link #pinIfAbsent}, concurrently with the sync thread and with each other. Every call is
  * bounded by the store's own timeout and throws when the store is down or slower than that.
  */
@@ -32,6 +32,16 @@ public interface StateStore extends AutoCloseable {
    * this replica or another, even at the same moment: one wins) and returns the pin that holds.
    */
   Pin pinIfAbsent(String session, String upstream, Duration ttl) throws Exception;
+
+  /**
+   * An id the store keeps as long as it keeps its state: another one once it lost it (restarted
+   * without persistence, flushed), or null when it cannot tell. Each call may create it. The sync
+   * thread asks every period, so pins a replica holds as shared are offered to a store that lost
+   * them rather than kept apart from the pins other replicas make there afresh.
+   */
+  default String incarnation() throws Exception {
+    return null;
+  }
 
   /** Where the store is, for logs (never a password). */
   String describe();

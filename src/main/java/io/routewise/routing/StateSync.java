@@ -30,6 +30,8 @@ public final class StateSync implements AutoCloseable {
   private final StateListener listener;
   private final ScheduledExecutorService thread;
   private volatile boolean up;
+  private String incarnation; // the store's, at the last period (sync thread only)
+  private volatile Runnable onLostState;
   private boolean everUp;
   private boolean reportedDown;
   /** The budgets last reported blind, so each change is said once. */
@@ -99,6 +101,7 @@ public final class StateSync implements AutoCloseable {
           c.tick(mine, others);
           pending.remove(c);
         }
+        checkIncarnation();
         markUp();
       } catch (Exception e) {
         markDown(e);
@@ -110,6 +113,32 @@ public final class StateSync implements AutoCloseable {
     for (TargetController c : controllers) {
       reportMetering(c);
     }
+  }
+
+  /** Tells {@link #whenStoreLostState} when the store's incarnation changed since the last period. */
+  private void checkIncarnation() throws Exception {
+    String now = store.incarnation();
+    if (now == null) {
+      return;
+    }
+    String before = incarnation;
+    incarnation = now;
+    if (before != null && !before.equals(now)) {
+      LOG.info("shared state: {} lost its keys (restarted without persistence, or flushed); this replica's pins "
+          + "are offered to it again at their sessions' next turns", store.describe());
+      Runnable r = onLostState;
+      if (r != null) {
+        r.run();
+      }
+    }
+  }
+
+  /**
+   * {@code r} runs on the sync thread whenever the store is found to have lost its state (its
+   * {@link StateStore#incarnation} changed): session pins mark what they hold as no longer shared.
+   */
+  public void whenStoreLostState(Runnable r) {
+    onLostState = r;
   }
 
   private void reportMetering(TargetController c) {

@@ -35,7 +35,9 @@ import redis.clients.jedis.util.JedisURIHelper;
  *   <li>{@code <prefix>:replicas:<router>}: a set of the replica ids that published a window; ids
  *       whose window has expired are removed by the next replica that finds them gone;
  *   <li>{@code <prefix>:pin:<session hash>}: the pinned upstream's name ({@code strong}, {@code weak}
- *       or another entry of {@code upstreams:}), set if absent, expiring with the pin.
+ *       or another entry of {@code upstreams:}), set if absent, expiring with the pin;
+ *   <li>{@code <prefix>:incarnation}: a random id, set if absent and never expiring: when it changes,
+ *       Redis lost its keys ({@link #incarnation}).
  * </ul>
  * Each replica merges every live window itself, slice by slice, so N replicas need no coordinator.
  */
@@ -134,6 +136,20 @@ public final class RedisStateStore implements StateStore {
   @Override
   public void ping() throws Exception {
     call(j -> j.psetex(prefix + ":alive", windowTtlMillis, "1"));
+  }
+
+  /** Created with a random value where absent; a Redis that lost its keys lost this one too. */
+  @Override
+  public String incarnation() throws Exception {
+    String mine = Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong());
+    return call(j -> {
+      try {
+        String before = j.setGet(prefix + ":incarnation", mine, SetParams.setParams().nx());
+        return before == null ? mine : before;
+      } catch (redis.clients.jedis.exceptions.JedisDataException before7) {
+        return null; // SET NX GET needs Redis 7, as pins do (said at the first connection)
+      }
+    });
   }
 
   @Override

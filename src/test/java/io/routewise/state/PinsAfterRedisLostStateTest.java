@@ -1,0 +1,97 @@
+package io.routewise.state;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.RedisServer;
+import io.routewise.config.Secret;
+import io.routewise.config.StateConfig;
+import io.routewise.routing.SessionPins;
+import io.routewise.routing.StateListener;
+import io.routewise.routing.StateSync;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A Redis restarted empty between two syncs: the connections are replaced within one call, so no
+ * outage is seen. A replica held its pins as shared and never asked again, while one that had not
+ * seen the session pinned it afresh there: each answered it from another upstream for the rest of
+ * the pin's life (a helper's trial, ten sessions of ten). Now the sync notices the store's new
+ * incarnation and the pins held are offered to it again.
+ */
+class PinsAfterRedisLostStateTest {
+  private static RedisServer redis;
+
+  @BeforeAll
+  static void startRedis() throws Exception {
+    redis = RedisServer.start();
+  }
+
+  @AfterAll
+  static void stopRedis() throws Exception {
+    redis.close();
+  }
+
+  /** One replica's store, sync (pins only: no target) and pins. */
+  private record Replica(RedisStateStore store, StateSync sync, SessionPins pins) implements AutoCloseable {
+    static Replica start() {
+      RedisStateStore store = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
+          Duration.ofMillis(500), Duration.ofMillis(500), "routewise"));
+      StateSync sync = new StateSync(List.of(), store, Duration.ofHours(1), StateListener.NONE); // synced by hand
+      SessionPins pins = new SessionPins(Duration.ofMinutes(10), 100, store, sync::storeUp, Duration.ofMillis(500),
+          StateListener.NONE, System::currentTimeMillis);
+      sync.whenStoreLostState(pins::storeLostState);
+      sync.runOnce();
+      return new Replica(store, sync, pins);
+    }
+
+    @Override
+    public void close() {
+      pins.close();
+      sync.close();
+      store.close();
+    }
+  }
+
+  @Test
+  void pinsHeldWhenRedisRestartedEmptyEndOnTheSamePinAsTheOtherReplicas() throws Exception {
+    try (Replica a = Replica.start(); Replica b = Replica.start()) {
+      assertTrue(a.sync().storeUp() && b.sync().storeUp());
+      String before = a.store().incarnation();
+      assertEquals(before, b.store().incarnation(), "one Redis, one incarnation");
+      assertNull(a.pins().pinned("conv"));
+      assertEquals("strong", a.pins().pin("conv", "strong"));
+
+      redis.kill();
+      redis.restart();
+      // B never saw the session: the empty Redis has no pin, so B decides afresh and pins it there.
+      assertNull(b.pins().pinned("conv"));
+      assertEquals("weak", b.pins().pin("conv", "weak"));
+      assertEquals("strong", a.pins().pinned("conv"), "A has not synced since: its own pin");
+
+      a.sync().runOnce();
+      assertNotEquals(before, a.store().incarnation());
+      assertEquals("weak", a.pins().pinned("conv"), "offered to the store again, A takes the pin there");
+      b.sync().runOnce();
+      assertEquals("weak", b.pins().pinned("conv"));
+    }
+  }
+
+  @Test
+  void theIncarnationHoldsWhileRedisKeepsItsKeys() throws Exception {
+    try (RedisStateStore s = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
+        Duration.ofMillis(500), Duration.ofMillis(500), "routewise"))) {
+      String first = s.incarnation();
+      assertEquals(first, s.incarnation());
+      try (var j = redis.client()) {
+        j.flushAll();
+      }
+      assertNotEquals(first, s.incarnation(), "a flushed Redis lost the pins too");
+    }
+  }
+}
