@@ -221,8 +221,18 @@ final class ChatCompletionsHandler {
       // usually http:// for https://), a status HTTP does not have (Jetty would pass it on), or a
       // stream to a request that asked for none (an SDK hands its caller the raw "data:" lines)
       boolean unaskedStream = events && !request.stream() && status < 300;
-      boolean invalid = invalidStatus(status) || unaskedStream;
-      boolean failedStatus = failedStatus(status) || unaskedStream;
+      // and the other way round: a whole JSON answer, or no content at all, to a request for a stream
+      // (the SDKs' stream loop ends at once, without an error, and the client has nothing)
+      boolean notAStream = request.stream() && status >= 200 && status < 300 && (status == 204 || status == 205
+          || (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("application/json")));
+      boolean noContent = status == 204 || status == 205; // chat always has an answer
+      if (request.stream() && status >= 200 && status < 300 && !events && !notAStream) {
+        events = true; // events under another content type (text/plain): relayed as they come, not held whole
+      }
+      String oddAnswer = unaskedStream ? " with a stream (text/event-stream) to a request without \"stream\": true"
+          : noContent ? " with no content" : notAStream ? " with a whole JSON body to a request for a stream" : null;
+      boolean invalid = invalidStatus(status) || unaskedStream || notAStream || noContent;
+      boolean failedStatus = failedStatus(status) || unaskedStream || notAStream || noContent;
       boolean rateLimitUnread = rateLimitUnread(status, spec);
       if (cooldowns != null && !spec.isDirect() && !rateLimitUnread) {
         if (failedStatus) {
@@ -253,7 +263,7 @@ final class ChatCompletionsHandler {
         upstream.listener().completed(upstream.name(), status, "failed_over", spent);
         String why = answered(upstream, status)
             + (authFailed ? ": its api_key or account in upstreams." + upstream.name() + " is refused" : "")
-            + (invalid ? invalidWhy(response, status, unaskedStream) : "")
+            + (invalid ? invalidWhy(response, status, oddAnswer) : "")
             + requestId(response) + ". It said: " + said;
         if (authFailed || invalid) {
           failures.misconfigured(upstream.name(), "failover " + status, why);
@@ -264,13 +274,15 @@ final class ChatCompletionsHandler {
             status == 429 ? "429" : authFailed ? "auth" : invalid ? "invalid" : "5xx");
       }
       if (invalid) {
-        String why = invalidWhy(response, status, unaskedStream);
+        String why = invalidWhy(response, status, oddAnswer);
         response.close();
         upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);
         failures.misconfigured(upstream.name(), "answered " + status, answered(upstream, status) + why
             + "; the client got a 502.");
         throw ApiException.invalidResponse(upstream.name(), unaskedStream
             ? "answered with a stream (text/event-stream) to a request that did not ask for one"
+            : noContent ? "answered HTTP " + status + " with no content"
+            : notAStream ? "answered a request for a stream with a whole JSON body"
             : status > 599 ? "answered HTTP status " + status
             : "answered a redirect (HTTP " + status + "), which routewise does not follow");
       }
@@ -357,8 +369,8 @@ final class ChatCompletionsHandler {
   }
 
   /** For the log: where a redirect points (its origin only: it may repeat a key), that HTTP has no such status, or the stream. */
-  private static String invalidWhy(UpstreamResponse response, int status, boolean unaskedStream) {
-    return unaskedStream ? " with a stream (text/event-stream) to a request without \"stream\": true"
+  private static String invalidWhy(UpstreamResponse response, int status, String oddAnswer) {
+    return oddAnswer != null ? oddAnswer
         : status > 599 ? ", which HTTP does not have"
         : " to " + origin(response.header("Location")) + "; check base_url";
   }
@@ -563,6 +575,16 @@ final class ChatCompletionsHandler {
       } catch (IOException clientGone) {
         response.cancel();
         outcome = "client_closed";
+        break;
+      }
+      if (usage.done()) {
+        // data: [DONE] ends the answer. An upstream that then held its body open kept the client (and
+        // an SDK's loop, which reads on to the end) for the whole timeout, and then got a timeout event
+        // after a complete answer. Closing the response reads the body's end if it comes at once.
+        finishQuietly(masking, sink);
+        if (usageFilter != null) {
+          writeQuietly(out, usageFilter.finish());
+        }
         break;
       }
     }

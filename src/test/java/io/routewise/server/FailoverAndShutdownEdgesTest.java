@@ -100,6 +100,68 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(last.startsWith("{\"error\""), "the last event should be routewise's error alone, got: " + last);
   }
 
+  private static final String CHUNK = "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+      + "\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,"
+      + "\"total_tokens\":8}}";
+
+  /**
+   * An upstream that keeps its body open after data: [DONE]: the client waited for the upstream's
+   * whole timeout, then got a timeout event after its complete answer (and the call counted as one).
+   */
+  @Test
+  void aStreamEndsAtItsDoneLineWhateverTheUpstreamDoesAfter() throws Exception {
+    start(null);
+    strong.answers.add(out -> {
+      ScriptedUpstream.sse("data: " + CHUNK + "\n\ndata: [DONE]\n\n").write(out);
+      out.flush();
+      Thread.sleep(5_000); // past timeout_ms (1.5 s), the connection still open
+    });
+    HttpResponse<String> r = chat("router-random-0", true);
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().endsWith("data: [DONE]\n\n"), r.body());
+    assertFalse(r.body().contains("upstream_timeout"), r.body());
+    String m = metrics();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"ok\",upstream=\"strong\"} 1"), m);
+    assertTrue(m.contains("routewise_tokens_total{type=\"completion\",upstream=\"strong\"} 3.0"), m);
+  }
+
+  /**
+   * A request for a stream answered with a whole JSON body or no content: relayed, the SDKs' stream
+   * loop ended at once without an error and the client had nothing. Now a 502 (and a failover).
+   */
+  @Test
+  void aStreamRequestAnsweredWithoutAStreamIsA502AndFailsOver() throws Exception {
+    start("failover: true, failover_cooldown_ms: 0");
+    strong.answers.add(ScriptedUpstream.json(200, "{\"error\":{\"message\":\"overloaded\"}}"));
+    weak.answers.add(ScriptedUpstream.json(200, OK)); // failed over to, the same: its answer is the client's
+    HttpResponse<String> r = chat("router-random-0", true);
+    assertEquals(502, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"code\":\"upstream_invalid_response\""), r.body());
+    assertTrue(r.body().contains("whole JSON body"), r.body());
+    assertEquals("strong invalid", r.headers().firstValue("x-routewise-failover").orElse(null));
+
+    strong.answers.add(out -> out.write("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+        .getBytes(StandardCharsets.US_ASCII)));
+    weak.answers.add(ScriptedUpstream.sse("data: " + CHUNK + "\n\ndata: [DONE]\n\n"));
+    HttpResponse<String> failedOver = chat("router-random-0", true);
+    assertEquals(200, failedOver.statusCode(), failedOver.body());
+    assertEquals("strong invalid", failedOver.headers().firstValue("x-routewise-failover").orElse(null));
+    assertTrue(failedOver.body().contains("data: [DONE]"), failedOver.body());
+  }
+
+  /** Events under another content type are a stream all the same: relayed as they come, their usage counted. */
+  @Test
+  void eventsUnderAnotherContentTypeAreRelayedAsAStream() throws Exception {
+    start(null);
+    strong.answers.add(out -> out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+        + "data: " + CHUNK + "\n\ndata: [DONE]\n\n").getBytes(StandardCharsets.UTF_8)));
+    HttpResponse<String> r = chat("router-random-0", true);
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().endsWith("data: [DONE]\n\n"), r.body());
+    String m = metrics();
+    assertTrue(m.contains("routewise_tokens_total{type=\"completion\",upstream=\"strong\"} 3.0"), m);
+  }
+
   /**
    * With failover, the chosen upstream answers 500 and its error body stalls; the client leaves while
    * routewise waits for that body (up to 1 s, for the log). The request ends as a 499 (fine), but:

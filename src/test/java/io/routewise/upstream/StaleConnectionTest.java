@@ -171,12 +171,14 @@ class StaleConnectionTest {
         if (answered >= answerFirst) {
           return;
         }
-        out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + BODY.length
+        java.io.ByteArrayOutputStream answer = new java.io.ByteArrayOutputStream();
+        answer.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + BODY.length
             + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-        out.write(BODY);
-        if (extra != null) {
-          out.write(extra.getBytes(StandardCharsets.ISO_8859_1));
+        answer.write(BODY);
+        if (extra != null) { // in the same write, as a miscounted Content-Length sends it (later bytes can race the check)
+          answer.write(extra.getBytes(StandardCharsets.ISO_8859_1));
         }
+        out.write(answer.toByteArray());
         out.flush();
         s.setSoTimeout(answerFirst == Integer.MAX_VALUE ? 300 : 0);
       }
