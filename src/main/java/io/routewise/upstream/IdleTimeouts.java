@@ -79,7 +79,7 @@ public final class IdleTimeouts implements AutoCloseable {
       w.connected(connection);
       if (w.pooledIdleNanos() >= 0 && connection != null
           && connection.protocol() != okhttp3.Protocol.HTTP_2) { // h2 has its own pings and GOAWAY
-        StaleConnections.checkLeftovers(connection);
+        StaleConnections.checkLeftovers(connection, w.pooledIdleNanos());
         if (w.pooledIdleNanos() >= StaleConnections.CHECK_AFTER_IDLE_NANOS) {
           StaleConnections.check(connection);
         }
