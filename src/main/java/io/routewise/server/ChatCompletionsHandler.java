@@ -483,6 +483,18 @@ final class ChatCompletionsHandler {
             + requestId(response) + "; check its base_url (a web page answers 200 on any path). The client got a 502.");
         throw ApiException.invalidResponse(upstream.name(), what);
       } else {
+        // No usage: a completion from a server that counts none, or an error under a 200 (some gateways
+        // answer so), which an SDK would read as a completion without choices.
+        String error = OpenAiErrors.errorInAnswer(body);
+        if (error != null) {
+          upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);
+          String said = new String(AccountIds.masked(error.getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+              java.nio.charset.StandardCharsets.UTF_8);
+          failures.failed(upstream.name(), "answered 200 with an error", "The " + upstream.name()
+              + " upstream answered 200 with an error object" + requestId(response) + ": " + said
+              + "; the client got a 502.");
+          throw ApiException.invalidResponse(upstream.name(), "answered 200 with an error: " + said);
+        }
         upstream.listener().unmetered(upstream.name());
       }
     } else if (status >= 400) {

@@ -149,6 +149,27 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(failedOver.body().contains("data: [DONE]"), failedOver.body());
   }
 
+  /**
+   * Some gateways answer an error with a 200: passed on as it was, an SDK read it as a completion
+   * without choices, and the call counted as a success.
+   */
+  @Test
+  void anErrorAnsweredWithA200IsA502SayingIt() throws Exception {
+    start(null);
+    strong.answers.add(ScriptedUpstream.json(200, "{\"error\":{\"message\":\"model overloaded\",\"code\":503}}"));
+    HttpResponse<String> r = chat("router-random-0", false);
+    assertEquals(502, r.statusCode(), r.body());
+    assertTrue(r.body().contains("answered 200 with an error: model overloaded"), r.body());
+    String noUsage = "{\"id\":\"c\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+        + "\"assistant\",\"content\":\"hi\"},\"finish_reason\":\"stop\"}],\"error\":null}";
+    strong.answers.add(ScriptedUpstream.json(200, noUsage));
+    HttpResponse<String> fine = chat("router-random-0", false);
+    assertEquals(200, fine.statusCode(), "a completion without usage is still one");
+    assertEquals(noUsage, fine.body());
+    String m = metrics();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"invalid\",upstream=\"strong\"} 1"), m);
+  }
+
   /** Events under another content type are a stream all the same: relayed as they come, their usage counted. */
   @Test
   void eventsUnderAnotherContentTypeAreRelayedAsAStream() throws Exception {
