@@ -533,6 +533,7 @@ final class ChatCompletionsHandler {
     String outcome = "ok";
     // for the cooldown, a stream has answered once its first bytes came; cut off before them, it failed
     boolean awaitingFirstBytes = cooldowns != null && !spec.isDirect() && !failedStatus(res.getStatus());
+    boolean receivedAny = false;
     while (true) {
       int n;
       try {
@@ -552,9 +553,17 @@ final class ChatCompletionsHandler {
         if (awaitingFirstBytes) {
           cooldowns.failed(upstream.name(), start);
         }
-        // Headers are gone already: tell the client in the stream itself, then end it.
         outcome = response.timedOut() ? "timeout" : "stream_failed";
         UpstreamException failure = upstream.brokeOff(e, response.timedOut());
+        if (!receivedAny && !res.isCommitted()) {
+          // Not a byte of the body came (headers, then a stall or the end): nothing has gone to the client
+          // either, so it gets a status of its own (504, 502), as a whole answer would, not a 200 and an event.
+          upstream.listener().completed(upstream.name(), res.getStatus(), outcome, System.nanoTime() - start);
+          res.setHeader("Cache-Control", null);
+          res.setHeader("X-Accel-Buffering", null);
+          throw failed(upstream, failure);
+        }
+        // Headers are gone already: tell the client in the stream itself, then end it.
         failures.failed(upstream.name(), "stream " + streamErrorCode(failure), failure.detail());
         masking.discard(); // part of a line: of no use, and it would run into the error event's line
         if (usageFilter != null) {
@@ -577,6 +586,7 @@ final class ChatCompletionsHandler {
         awaitingFirstBytes = false;
         cooldowns.answered(upstream.name());
       }
+      receivedAny |= n > 0;
       usage.feed(buf, n);
       if (usage.done()) {
         response.stopProbing(); // the answer is complete: a client closing now has not abandoned it

@@ -170,6 +170,31 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"invalid\",upstream=\"strong\"} 1"), m);
   }
 
+  /**
+   * A stream's headers came, then nothing (the body ended, or stalled past timeout_ms): no byte had
+   * gone to the client, yet it got a 200 and an error event, which the SDKs do not retry on.
+   */
+  @Test
+  void aStreamThatFailsBeforeItsFirstByteGetsAStatusOfItsOwn() throws Exception {
+    start(null);
+    strong.answers.add(ScriptedUpstream.sse(""));
+    HttpResponse<String> empty = chat("router-random-0", true);
+    assertEquals(502, empty.statusCode(), empty.body());
+    assertTrue(empty.body().startsWith("{\"error\":"), empty.body());
+    assertEquals("application/json", empty.headers().firstValue("content-type").orElse(""));
+    strong.answers.add(out -> {
+      ScriptedUpstream.sse("").write(out);
+      out.flush();
+      Thread.sleep(3_000); // past timeout_ms (1.5 s)
+    });
+    HttpResponse<String> stalled = chat("router-random-0", true);
+    assertEquals(504, stalled.statusCode(), stalled.body());
+    assertTrue(stalled.body().contains("\"code\":\"upstream_timeout\""), stalled.body());
+    String m = metrics();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"stream_failed\",upstream=\"strong\"} 1"), m);
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"timeout\",upstream=\"strong\"} 1"), m);
+  }
+
   /** Events under another content type are a stream all the same: relayed as they come, their usage counted. */
   @Test
   void eventsUnderAnotherContentTypeAreRelayedAsAStream() throws Exception {

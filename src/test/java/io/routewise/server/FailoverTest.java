@@ -263,7 +263,7 @@ class FailoverTest {
               + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")).build();
       for (int i = 0; i < 3; i++) {
         HttpResponse<String> r = http.send(stream, HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode());
+        assertEquals(504, r.statusCode(), "nothing had reached the client: a status of its own");
         assertTrue(r.body().contains("upstream_timeout"), r.body());
       }
       HttpResponse<String> r = http.send(stream, HttpResponse.BodyHandlers.ofString());
