@@ -240,10 +240,14 @@ final class PassthroughHandler {
         failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
             + " upstream answered " + status + " to " + method + " /v1/" + AccessLog.safe(path)
             + "; passed to the client as it is.");
-      } else if (status >= 300 && status < 400) { // not followed: the key would go with it
+      } else if (status >= 300 && status < 400 && status != 304) {
+        // Not followed: the key would go with it. Nor passed on: without its Location (an upstream's
+        // URL, not the client's to see) a redirect is of no use, so it is a 502, as on chat.
         failures.misconfigured(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
             + " upstream answered " + status + " to " + method + " /v1/" + AccessLog.safe(path) + " (a redirect to "
-            + ChatCompletionsHandler.origin(response.header("Location")) + ", not followed); passed to the client as it is.");
+            + ChatCompletionsHandler.origin(response.header("Location")) + ", not followed); check base_url. The client got a 502.");
+        throw ApiException.invalidResponse(upstream.name(), "answered a redirect (HTTP " + status
+            + "), which routewise does not follow");
       }
       HttpServletResponse res = ctx.res();
       res.setStatus(status);

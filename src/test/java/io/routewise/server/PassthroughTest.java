@@ -151,6 +151,19 @@ class PassthroughTest {
     assertEquals(2, weak.getAllServeEvents().size());
   }
 
+  /** A redirect is not followed (the key would go with it) nor passed on without its Location: a 502, as on chat. */
+  @Test
+  void aRedirectOnPassthroughIsA502() throws Exception {
+    start("strong");
+    strong.stubFor(WireMock.get(WireMock.urlPathEqualTo("/v1/files")).willReturn(aResponse().withStatus(307)
+        .withHeader("Location", "https://elsewhere.example/v1/files")));
+    HttpResponse<byte[]> r = send(to("/v1/files").GET());
+    String body = new String(r.body(), StandardCharsets.UTF_8);
+    assertEquals(502, r.statusCode(), body);
+    assertTrue(body.contains("\"code\":\"upstream_invalid_response\""), body);
+    assertTrue(body.contains("answered a redirect (HTTP 307)"), body);
+  }
+
   /**
    * OpenAI's stored completions (chat with {@code store: true}): the SDK lists them with GET on chat's
    * own path, and retrieves one below it. The retrieve went through while the list was a 405.
