@@ -36,6 +36,7 @@ public final class UpstreamClient {
   private final java.util.concurrent.atomic.AtomicBoolean staleSeen = new java.util.concurrent.atomic.AtomicBoolean();
   /** Whether an HTTP/2 refusal by this upstream has been met (logged the first time). */
   private final java.util.concurrent.atomic.AtomicBoolean refusedSeen = new java.util.concurrent.atomic.AtomicBoolean();
+  private final java.util.concurrent.atomic.AtomicBoolean leftoverSeen = new java.util.concurrent.atomic.AtomicBoolean();
 
   /** The connect timeout of the upstream whose call runs on this thread: its name lookup's bound. */
   private static final ThreadLocal<Long> CONNECT_NANOS = new ThreadLocal<>();
@@ -193,6 +194,13 @@ public final class UpstreamClient {
               + " over HTTP/2 without processing it (REFUSED_STREAM, or a GOAWAY as it closed the connection)"
               + "; the request went again on a new connection. (Said once.)");
         }
+      } else if (stale.leftover) {
+        if (leftoverSeen.compareAndSet(false, true)) {
+          LOG.warn("The " + config.name() + " upstream (" + config.baseUrl().getHost() + ") sent bytes past the end"
+              + " of an answer on a pooled connection (a Content-Length that undercounts, or an answer sent twice);"
+              + " read as the next request's answer they would be another client's. The connection was dropped and"
+              + " the request went on a new one. (Said once.)");
+        }
       } else if (staleSeen.compareAndSet(false, true)) {
         // It had closed this pooled connection while it sat idle (its keep-alive is shorter than
         // client.keep_alive_ms), found before the request was written.
@@ -218,10 +226,12 @@ public final class UpstreamClient {
    */
   private static final class StaleConnection extends Exception {
     final boolean refused;
+    final boolean leftover;
 
     StaleConnection(IOException cause, boolean refused) {
       super(cause);
       this.refused = refused;
+      this.leftover = StaleConnections.isLeftoverBytes(cause);
     }
   }
 

@@ -143,13 +143,18 @@ class StaleConnectionTest {
   void bytesPastAnAnswerAreNeverReadAsTheNextRequestsAnswer() throws Exception {
     assertTrue(StaleConnections.seesBufferedBytes(), "OkHttp's buffer is where the check looks first");
     extra = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-    for (int i = 0; i < 4; i++) {
-      try (UpstreamResponse r = upstream.send("{\"messages\":[]}".getBytes(StandardCharsets.UTF_8), false)) {
-        assertEquals(200, r.status());
-        assertEquals(new String(BODY, StandardCharsets.UTF_8), new String(r.bodyBytes(1 << 20), StandardCharsets.UTF_8));
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      for (int i = 0; i < 4; i++) {
+        try (UpstreamResponse r = upstream.send("{\"messages\":[]}".getBytes(StandardCharsets.UTF_8), false)) {
+          assertEquals(200, r.status());
+          assertEquals(new String(BODY, StandardCharsets.UTF_8), new String(r.bodyBytes(1 << 20), StandardCharsets.UTF_8));
+        }
       }
+      assertEquals(4, received.get(), "each request answered once, on a fresh connection");
+      String said = log.text();
+      assertTrue(said.contains("sent bytes past the end of an answer"), said);
+      assertEquals(said.indexOf("past the end"), said.lastIndexOf("past the end"), "said once: " + said);
     }
-    assertEquals(4, received.get(), "each request answered once, on a fresh connection");
   }
 
   /** Keep-alive for 300 ms between requests, as uvicorn's is for 5 s. */
