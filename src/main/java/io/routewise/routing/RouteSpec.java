@@ -100,7 +100,11 @@ public record RouteSpec(String router, double threshold, boolean auto, String up
 
   /** A client's text in an error message: its start, when it is long. */
   static String shown(String text) {
-    return text.length() <= 80 ? text : text.substring(0, 64) + "… (" + text.length() + " characters)";
+    if (text.length() <= 80) {
+      return text;
+    }
+    int end = Character.isHighSurrogate(text.charAt(63)) ? 63 : 64; // not half an emoji: invalid in JSON
+    return text.substring(0, end) + "… (" + text.length() + " characters)";
   }
 
   private static final java.util.regex.Pattern DECIMAL = java.util.regex.Pattern.compile("[0-9]+(\\.[0-9]+)?|\\.[0-9]+");

@@ -100,6 +100,9 @@ class RouteSpecTest {
     var e = assertThrows(RouteSpec.InvalidRouteSpecException.class, () -> RouteSpec.parse(over, ROUTERS));
     assertTrue(e.getMessage().length() < 400, e.getMessage().length() + " characters");
     assertTrue(e.getMessage().contains("(1000013 characters)"), e.getMessage());
+    String emoji = "router-mf-" + "x".repeat(53) + "\uD83D\uDE00".repeat(20); // a pair across the cut
+    var cut = assertThrows(RouteSpec.InvalidRouteSpecException.class, () -> RouteSpec.parse(emoji, ROUTERS));
+    assertTrue(java.nio.charset.StandardCharsets.UTF_8.newEncoder().canEncode(cut.getMessage()), "no half of a pair");
   }
 
   @Test
