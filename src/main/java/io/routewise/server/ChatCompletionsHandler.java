@@ -223,19 +223,24 @@ final class ChatCompletionsHandler {
       boolean unaskedStream = events && !request.stream() && status < 300;
       // and the other way round: a whole JSON answer, or no content at all, to a request for a stream
       // (the SDKs' stream loop ends at once, without an error, and the client has nothing)
-      boolean notAStream = request.stream() && status >= 200 && status < 300 && (status == 204 || status == 205
-          || (contentType != null && contentType.toLowerCase(Locale.ROOT).startsWith("application/json")));
+      String mediaType = contentType == null ? "" : contentType.split(";", 2)[0].strip().toLowerCase(Locale.ROOT);
       boolean noContent = status == 204 || status == 205; // chat always has an answer
-      if (request.stream() && status >= 200 && status < 300 && !events && !notAStream) {
-        events = true; // events under another content type (text/plain): relayed as they come, not held whole
+      boolean notAStream = request.stream() && status >= 200 && status < 300 && !noContent
+          && mediaType.equals("application/json");
+      if (request.stream() && status >= 200 && status < 300 && !noContent && mediaType.equals("text/plain")) {
+        events = true; // events under text/plain: relayed as they come, not held whole (an HTML page stays a 502)
       }
+      // an error object in it (some gateways answer errors so) is quoted: the request's own fault, often
+      // (its context too long), so it does not cool the upstream for everyone, as a whole completion does
+      String wholeError = notAStream ? errorOfWholeAnswer(response) : null;
       String oddAnswer = unaskedStream ? " with a stream (text/event-stream) to a request without \"stream\": true"
-          : noContent ? " with no content" : notAStream ? " with a whole JSON body to a request for a stream" : null;
+          : noContent ? " with no content" : notAStream ? " with a whole JSON body to a request for a stream"
+          + (wholeError == null ? "" : ": " + wholeError) : null;
       boolean invalid = invalidStatus(status) || unaskedStream || notAStream || noContent;
       boolean failedStatus = failedStatus(status) || unaskedStream || notAStream || noContent;
       boolean rateLimitUnread = rateLimitUnread(status, spec);
       if (cooldowns != null && !spec.isDirect() && !rateLimitUnread) {
-        if (failedStatus) {
+        if (failedStatus && wholeError == null) {
           cooldowns.failed(upstream.name(), start);
         } else if (!events) { // a stream has answered once its first bytes come (relayStream)
           cooldowns.answered(upstream.name());
@@ -245,7 +250,8 @@ final class ChatCompletionsHandler {
       if (failoverTry != UpstreamCooldowns.SKIPPED) {
         // why (a refused key, which limit): the operator's only sight of it; never an answer's text, which
         // may echo the prompt (an unasked stream's body is the answer), nor a wait on one
-        String said = invalid ? "(" + (unaskedStream ? "a stream" : "its body") + ", not read)" : errorText(response);
+        String said = wholeError != null ? wholeError
+            : invalid ? "(" + (unaskedStream ? "a stream" : "its body") + ", not read)" : errorText(response);
         if (rateLimitUnread) {
           countRateLimit(upstream, said, start);
         }
@@ -283,6 +289,7 @@ final class ChatCompletionsHandler {
             ? "answered with a stream (text/event-stream) to a request that did not ask for one"
             : noContent ? "answered HTTP " + status + " with no content"
             : notAStream ? "answered a request for a stream with a whole JSON body"
+                + (wholeError == null ? "" : ": " + wholeError)
             : status > 599 ? "answered HTTP status " + status
             : "answered a redirect (HTTP " + status + "), which routewise does not follow");
       }
@@ -369,6 +376,20 @@ final class ChatCompletionsHandler {
   }
 
   /** For the log: where a redirect points (its origin only: it may repeat a key), that HTTP has no such status, or the stream. */
+  /**
+   * The message of the error object a whole JSON answer is, masked (read up to 64 KiB); null when it is
+   * none (a whole completion: an answer's text, which may echo the prompt, is never quoted).
+   */
+  private static String errorOfWholeAnswer(UpstreamResponse response) {
+    try {
+      String error = OpenAiErrors.errorInAnswer(response.bodyBytes(64 * 1024));
+      return error == null ? null : new String(AccountIds.masked(error.getBytes(StandardCharsets.UTF_8)),
+          StandardCharsets.UTF_8);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
   private static String invalidWhy(UpstreamResponse response, int status, String oddAnswer) {
     return oddAnswer != null ? oddAnswer
         : status > 599 ? ", which HTTP does not have"
@@ -607,6 +628,9 @@ final class ChatCompletionsHandler {
         if (usageFilter != null) {
           writeQuietly(out, usageFilter.finish());
         }
+        if (!endsEvent(buf, n)) {
+          writeQuietly(out, new byte[] {'\n'}); // the read ended between the line and its event's blank line
+        }
         break;
       }
     }
@@ -643,6 +667,11 @@ final class ChatCompletionsHandler {
    */
   private static String outcomeOf(int status) {
     return status == 429 || status >= 500 ? "error" : status >= 400 ? "rejected" : "ok";
+  }
+
+  /** Whether {@code buf}'s first {@code n} bytes end with a blank line (an event's end), as the [DONE] read ends. */
+  static boolean endsEvent(byte[] buf, int n) {
+    return n >= 2 && buf[n - 1] == '\n' && (buf[n - 2] == '\n' || (n >= 3 && buf[n - 2] == '\r' && buf[n - 3] == '\n'));
   }
 
   /** A last line held back for masking, written out (it came without its end). */

@@ -121,6 +121,9 @@ final class PassthroughHandler {
     if (storedList) {
       return raw;
     }
+    if (raw.equals("chat/completions") && serves(raw)) {
+      throw ProxyServer.notAllowed(ctx.header("Allow", "GET, POST"), "GET, POST"); // GET: the stored list
+    }
     if (OWN_PATHS.contains(raw)) {
       throw ProxyServer.notAllowed(ctx);
     }

@@ -235,7 +235,7 @@ public final class ProxyServer implements AutoCloseable {
     return notAllowed(ctx.header("Allow", allow), allow);
   }
 
-  private static ApiException notAllowed(Context ctx, String allow) {
+  static ApiException notAllowed(Context ctx, String allow) {
     String path = ctx.path();
     return new ApiException(405, "invalid_request_error",
         "Method " + ctx.method() + " is not allowed on " + path + "; use " + allow + ".", null, "method_not_allowed");

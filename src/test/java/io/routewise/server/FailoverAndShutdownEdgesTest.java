@@ -166,8 +166,38 @@ class FailoverAndShutdownEdgesTest {
     HttpResponse<String> fine = chat("router-random-0", false);
     assertEquals(200, fine.statusCode(), "a completion without usage is still one");
     assertEquals(noUsage, fine.body());
+    // the same to a request for a stream: quoted too (a completion's text never is)
+    strong.answers.add(ScriptedUpstream.json(200, "{\"error\":{\"message\":\"context too long, org-AbCdEfGh12345678IjKlMnOp\"}}"));
+    HttpResponse<String> stream = chat("router-random-0", true);
+    assertEquals(502, stream.statusCode(), stream.body());
+    assertTrue(stream.body().contains("whole JSON body: context too long, org-***"), stream.body());
+    // an HTML page to a request for a stream is not a stream: a 502, as it was
+    strong.answers.add(out -> out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n"
+        + "<html>login</html>").getBytes(StandardCharsets.UTF_8)));
+    HttpResponse<String> html = chat("router-random-0", true);
+    assertEquals(502, html.statusCode(), html.body());
+    assertTrue(html.body().contains("not a JSON object"), html.body());
     String m = metrics();
-    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"invalid\",upstream=\"strong\"} 1"), m);
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"invalid\",upstream=\"strong\"} 3"), m);
+  }
+
+  /** The read that brings [DONE]'s line may end before its event's blank line: the relay ends the event. */
+  @Test
+  void aStreamEndingAtDoneEndsItsEventToo() throws Exception {
+    start(null);
+    strong.answers.add(out -> {
+      out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\ndata: " + CHUNK
+          + "\n\ndata: [DONE]\n").getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      Thread.sleep(300);
+      out.write('\n');
+      out.flush();
+      Thread.sleep(3_000); // past timeout_ms, still open
+    });
+    HttpResponse<String> r = chat("router-random-0", true);
+    assertTrue(r.body().endsWith("data: [DONE]\n\n"), r.body());
+    assertFalse(r.body().contains("upstream_timeout"), r.body());
+    assertEquals("[DONE]", events(r.body()).get(events(r.body()).size() - 1));
   }
 
   /**

@@ -433,7 +433,7 @@ class PassthroughTest {
 
     HttpResponse<byte[]> wrongMethod = send(to("/v1/chat/completions").DELETE());
     assertEquals(405, wrongMethod.statusCode());
-    assertEquals("POST", wrongMethod.headers().firstValue("allow").orElseThrow());
+    assertEquals("GET, POST", wrongMethod.headers().firstValue("allow").orElseThrow(), "GET lists stored completions");
     assertEquals(400, send(to("/v1/Chat/completions").GET()).statusCode(), "spelled otherwise: not passed on");
     assertEquals(405, send(to("/v1/models").POST(HttpRequest.BodyPublishers.ofString("{}"))).statusCode());
     assertEquals(400, send(to("/v1/deployments/%2e%2e/%2E%2E/admin").GET()).statusCode());
