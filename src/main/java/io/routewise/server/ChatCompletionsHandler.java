@@ -634,8 +634,12 @@ final class ChatCompletionsHandler {
         break;
       }
     }
+    if (outcome.equals("ok") && usage.errored()) {
+      outcome = "error"; // its own error event, then perhaps [DONE]: no whole answer, as a 5xx would not be
+    }
+    boolean errored = outcome.equals("error");
     usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res), () -> {
-      if (usage.done() && res.getStatus() == 200) { // a whole answer: the client did not ask for include_usage
+      if (usage.done() && res.getStatus() == 200 && !errored) { // a whole answer: the client did not ask for include_usage
         upstream.listener().unmetered(upstream.name());
       }
     });

@@ -23,6 +23,7 @@ final class SseUsageScanner {
   private Usage usage;
   private boolean done;
   private boolean finished;
+  private boolean errored;
   /** Bytes of FINISH_KEY matched so far, or AFTER_KEY / AFTER_COLON: over every byte, whatever the line's length. */
   private int finishState;
 
@@ -52,6 +53,9 @@ final class SseUsageScanner {
     if (!overflow && (end == 12 && startsWith("data: [DONE]") || end == 11 && startsWith("data:[DONE]"))) {
       done = true;
     }
+    if (end >= 14 && (startsWith("data: {\"error\"") || startsWith("data:{\"error\""))) {
+      errored = true; // the upstream's own error event: what it relayed is no whole answer, [DONE] or not
+    }
     if (!overflow && len > 6 && line[0] == 'd' && startsWith("data:") && ByteSearch.indexOf(line, len, USAGE) >= 0) {
       int off = 5;
       while (off < len && line[off] == ' ') {
@@ -70,6 +74,11 @@ final class SseUsageScanner {
       }
     }
     return true;
+  }
+
+  /** True once the upstream sent an error event ({@code data: {"error": …}}) in the stream. */
+  boolean errored() {
+    return errored;
   }
 
   /** True once the stream's {@code data: [DONE]} line has gone by: the answer is complete. */

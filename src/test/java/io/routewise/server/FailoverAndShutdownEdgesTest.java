@@ -181,6 +181,21 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"invalid\",upstream=\"strong\"} 3"), m);
   }
 
+  /** An upstream's error event in a stream, even before a [DONE], is no whole answer: counted as its error. */
+  @Test
+  void anErrorEventInAStreamCountsAsTheUpstreamsError() throws Exception {
+    start(null);
+    String partial = CHUNK.replace("\"finish_reason\":\"stop\"", "\"finish_reason\":null").replaceAll(",\"usage\".*", "}");
+    strong.answers.add(ScriptedUpstream.sse("data: " + partial + "\n\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n"
+        + "data: [DONE]\n\n"));
+    HttpResponse<String> r = chat("router-random-0", true);
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().contains("overloaded"), r.body());
+    String m = metrics();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"error\",upstream=\"strong\"} 1"), m);
+    assertTrue(m.contains("routewise_answers_unmetered_total{upstream=\"strong\"} 0.0"), m);
+  }
+
   /** The read that brings [DONE]'s line may end before its event's blank line: the relay ends the event. */
   @Test
   void aStreamEndingAtDoneEndsItsEventToo() throws Exception {
