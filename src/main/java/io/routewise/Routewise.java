@@ -99,6 +99,9 @@ public final class Routewise implements AutoCloseable {
     metrics.prices(upstreams);
     metrics.known(routers.keySet(), upstreams.stream().map(UpstreamConfig::name).toList(), config.routing().failover(),
         config.routing().directUpstreams());
+    metrics.mediaLimited(routers.keySet(), ladder.rungs().stream()
+        .filter(r -> !r.accepts().containsAll(java.util.EnumSet.allOf(io.routewise.routing.Media.class)))
+        .map(io.routewise.routing.Ladder.Rung::upstream).toList());
     Map<String, TargetController> targets = new LinkedHashMap<>();
     double priceRatio = ladder.belowTopPriceRatio();
     List<String> unmeteredStreams = upstreams.stream().filter(u -> !u.streamUsage()).map(UpstreamConfig::name).toList();

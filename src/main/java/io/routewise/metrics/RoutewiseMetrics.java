@@ -85,6 +85,8 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private volatile Map<String, Counter> unmetered = Map.of();
   private final MeterProvider<Counter> pinnedDecisions;
   private final Map<Object, Counter> pinnedCounters = new ConcurrentHashMap<>();
+  private final MeterProvider<Counter> mediaMoves;
+  private final Map<Object, Counter> mediaMoveCounters = new ConcurrentHashMap<>();
   private final MeterProvider<Counter> pinLookups;
   private final Map<String, Counter> pinLookupCounters = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger redisUp = new java.util.concurrent.atomic.AtomicInteger();
@@ -135,6 +137,10 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .description("Tokens reported in upstream usage, by upstream and type").withRegistry(r);
     pinnedDecisions = Counter.builder("routewise.pinned.decisions")
         .description("Decisions taken from a session's pin (its first turn's route) rather than the threshold")
+        .withRegistry(r);
+    mediaMoves = Counter.builder("routewise.media.moves")
+        .description("Decisions whose choice (the rule's or a pin's) could not take the request's images, audio or"
+            + " files, by router and that upstream (accepts); the request went to the nearest that could")
         .withRegistry(r);
     pinLookups = Counter.builder("routewise.session.pin.lookups")
         .description("Session pin lookups by where the answer came from: local, shared, none, timeout, error, skipped")
@@ -329,6 +335,22 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     if (d.pinned()) {
       pinnedCounters.computeIfAbsent(List.of(d.router(), d.upstream()), k ->
           pinnedDecisions.withTags("router", d.router(), "route", d.upstream())).increment();
+    }
+    if (d.movedFrom() != null) {
+      mediaMove(d.router(), d.movedFrom()).increment();
+    }
+  }
+
+  private Counter mediaMove(String router, String from) {
+    return mediaMoveCounters.computeIfAbsent(List.of(router, from), k -> mediaMoves.withTags("router", router, "from", from));
+  }
+
+  /** Registers the media moves each router can make at 0: from every upstream that does not take all media. */
+  public void mediaLimited(java.util.Collection<String> routers, List<String> upstreams) {
+    for (String router : routers) {
+      for (String upstream : upstreams) {
+        mediaMove(router, upstream);
+      }
     }
   }
 

@@ -17,10 +17,19 @@ package io.routewise.routing;
  *     metric tags and the access log show as the route
  * @param pinned whether the session's pin chose the upstream (its first turn's) rather than the
  *     threshold rule; the win rate is NaN when the router was not asked
+ * @param movedFrom the upstream the rule (or the pin) chose when it could not take the request's
+ *     images, audio or files ({@code upstreams.<name>.accepts}), so {@code upstream} is another; else null
  */
 public record RoutingDecision(
     String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos,
-    String upstream, boolean pinned) {
+    String upstream, boolean pinned, String movedFrom) {
+
+  /** A decision its request's media did not move. */
+  public RoutingDecision(
+      String router, double strongWinRate, double threshold, Route route, String failureKind, long nanos,
+      String upstream, boolean pinned) {
+    this(router, strongWinRate, threshold, route, failureKind, nanos, upstream, pinned, null);
+  }
 
   /** A two-way decision: the upstream is the route's name. */
   public RoutingDecision(

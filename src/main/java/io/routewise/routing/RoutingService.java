@@ -213,23 +213,25 @@ public final class RoutingService implements AutoCloseable {
     String pin = pins.pinned(session);
     int pinned = pin == null ? -1 : ladder.indexOf(pin); // -1 too for an upstream no longer configured
     if (pinned >= 0) {
-      pinned = ladder.accepting(pinned, prompt.media()); // a turn with an image, pinned to a text-only upstream
+      int taking = ladder.accepting(pinned, prompt.media()); // a turn with an image, pinned to a text-only upstream
       TargetController target = spec.auto() ? targets.get(spec.router()) : null;
       RoutingDecision d = new RoutingDecision(spec.router(), Double.NaN,
-          target != null ? target.alpha() : spec.threshold(), pinned == 0 ? Route.STRONG : Route.WEAK, null,
-          System.nanoTime() - start, ladder.rung(pinned).upstream(), true);
+          target != null ? target.alpha() : spec.threshold(), taking == 0 ? Route.STRONG : Route.WEAK, null,
+          System.nanoTime() - start, ladder.rung(taking).upstream(), true,
+          taking == pinned ? null : ladder.rung(pinned).upstream());
       report(spec, new Scored(d, Double.NaN));
       return d;
     }
     Scored s = score(spec, prompt, client);
     RoutingDecision d = s.decision();
     if (!d.fellBack()) {
-      int held = ladder.indexOf(pins.pin(session, d.upstream()));
-      held = held < 0 ? held : ladder.accepting(held, prompt.media()); // another replica's pin, as this one's
+      int pinnedThere = ladder.indexOf(pins.pin(session, d.upstream()));
+      int held = pinnedThere < 0 ? pinnedThere : ladder.accepting(pinnedThere, prompt.media()); // another replica's pin, as this one's
       if (held >= 0 && !ladder.rung(held).upstream().equals(d.upstream())) {
         // Another replica pinned this session's first turn a moment earlier: go where it went.
         d = new RoutingDecision(d.router(), d.strongWinRate(), d.threshold(), held == 0 ? Route.STRONG : Route.WEAK,
-            null, d.nanos(), ladder.rung(held).upstream(), true);
+            null, d.nanos(), ladder.rung(held).upstream(), true,
+            held == pinnedThere ? null : ladder.rung(pinnedThere).upstream());
         s = new Scored(d, Double.NaN);
       }
     }
@@ -354,13 +356,14 @@ public final class RoutingService implements AutoCloseable {
       rung = 0;
     }
     // The rule's choice may not take the request's images or audio.
+    int chosen = rung;
     rung = ladder.accepting(rung, prompt.media());
     if (failure == null) {
       topRate = topRateWith(topRate, acceptance, prompt.media());
     }
     Route route = rung == 0 ? Route.STRONG : Route.WEAK;
     RoutingDecision decision = new RoutingDecision(spec.router(), rate, threshold, route, failure,
-        System.nanoTime() - start, ladder.rung(rung).upstream());
+        System.nanoTime() - start, ladder.rung(rung).upstream(), false, rung == chosen ? null : ladder.rung(chosen).upstream());
     return new Scored(decision, topRate, rates);
   }
 

@@ -23,6 +23,9 @@ final class DecisionHeaders {
     if (d.pinned()) {
       res.setHeader("x-routewise-pinned", "true");
     }
+    if (d.movedFrom() != null) {
+      res.setHeader("x-routewise-moved-from", d.movedFrom()); // it takes no images (or audio, files) of this request
+    }
   }
 
   /**

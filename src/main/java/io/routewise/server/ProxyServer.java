@@ -109,7 +109,7 @@ public final class ProxyServer implements AutoCloseable {
           // What a page reads besides the body: the decision, the request id, the limits.
           for (String h : new String[] {"x-routewise-router", "x-routewise-model", "x-routewise-win-rate",
               "x-routewise-threshold", "x-routewise-router-error", "x-routewise-failover", "x-routewise-pinned",
-              "x-routewise-cost-usd", "x-request-id",
+              "x-routewise-moved-from", "x-routewise-cost-usd", "x-request-id",
               "retry-after", "retry-after-ms", "x-should-retry", "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests",
               "x-ratelimit-reset-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
               "x-ratelimit-reset-tokens", "openai-processing-ms"}) {
@@ -326,6 +326,9 @@ public final class ProxyServer implements AutoCloseable {
         .put("upstream", upstream.name());
     if (d.fellBack()) {
       out.put("router_error", d.failureKind());
+    }
+    if (d.movedFrom() != null) {
+      out.put("moved_from", d.movedFrom());
     }
     if (routing.ladder().size() > 2 && !d.isDirect()) {
       out.put("ladder_rule", routing.ladderRule(d.router()).kind().configName());

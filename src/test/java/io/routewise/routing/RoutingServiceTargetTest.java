@@ -120,6 +120,24 @@ class RoutingServiceTargetTest {
     assertEquals(0.3, topShareAfterTenMinutes(routing, target, clock, RoutingServiceTargetTest::withImagesAndEmpties), 0.02);
   }
 
+  /** A pinned session's turn with an image its pin cannot take goes up, and says from where. */
+  @Test
+  void aPinnedTurnMovedForItsImageSaysFromWhere() {
+    ManualClock clock = new ManualClock(T0);
+    Ladder ladder = new Ladder(List.of(new Ladder.Rung("strong", "big", 10, 30),
+        new Ladder.Rung("mini", "small", 1, 2, Set.of()), new Ladder.Rung("weak", "local", 0.1, 0.1)));
+    SessionPins pins = new SessionPins(Duration.ofHours(1), 100, null, () -> false, Duration.ofMillis(10),
+        StateListener.NONE, clock);
+    RoutingService routing = service(controller(clock), pins, ladder);
+    RouteSpec fixed = routing.specFor("router-scored-0.5");
+    assertEquals("mini", routing.decide(fixed, Prompt.of("0.6"), null, "conv").upstream());
+    RoutingDecision image = routing.decide(fixed, new Prompt("0.6", Set.of(Media.IMAGE)), null, "conv");
+    assertTrue(image.pinned());
+    assertEquals("strong", image.upstream());
+    assertEquals("mini", image.movedFrom());
+    assertEquals(null, routing.decide(fixed, Prompt.of("0.6"), null, "conv").movedFrom(), "text: the pin itself");
+  }
+
   /** Parsed model names are kept for the next request, but not a client's megabyte-long ones. */
   @Test
   void onlyModelNamesOfAReasonableLengthAreKeptParsed() {

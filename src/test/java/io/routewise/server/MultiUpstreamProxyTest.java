@@ -141,13 +141,13 @@ class MultiUpstreamProxyTest {
         + "{\"role\":\"assistant\",\"content\":\"A dog.\"},{\"role\":\"user\",\"content\":\"What breed?\"}]}";
     String audio = "{\"model\":\"router-ladder-0.5\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
         + "\"text\",\"text\":\"Transcribe\"},{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"AAAA\",\"format\":\"wav\"}}]}]}";
-    record Case(String body, String upstream) {}
+    record Case(String body, String upstream, String movedFrom) {}
     for (Case c : List.of(
-        new Case(image.formatted("router-ladder-0.9"), "mini"), // the image two turns back still goes with it
-        new Case(image.formatted("router-ladder-0.5"), "mini"),
-        new Case(audio, "strong"), // mini takes no audio: the top
+        new Case(image.formatted("router-ladder-0.9"), "mini", "weak"), // the image two turns back still goes with it
+        new Case(image.formatted("router-ladder-0.5"), "mini", null),
+        new Case(audio, "strong", "mini"), // mini takes no audio: the top
         new Case(image.formatted("router-ladder-0.9").replace(",{\"type\":\"image_url\",\"image_url\":{\"url\":"
-            + "\"data:image/png;base64,AAAA\"}}", ""), "weak"))) { // text alone: the rule's choice
+            + "\"data:image/png;base64,AAAA\"}}", ""), "weak", null))) { // text alone: the rule's choice
       for (String path : List.of("/v1/route", "/v1/chat/completions")) {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
             + path)).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(c.body()))
@@ -155,11 +155,18 @@ class MultiUpstreamProxyTest {
         assertEquals(200, r.statusCode(), r.body());
         if (path.equals("/v1/route")) {
           assertEquals(c.upstream(), JSON.readTree(r.body()).get("upstream").asText(), c.body());
+          assertEquals(c.movedFrom(), JSON.readTree(r.body()).path("moved_from").textValue(), c.body());
         } else {
           assertTrue(r.body().contains("hello from " + c.upstream()), c.body() + " -> " + r.body());
+          assertEquals(c.movedFrom(), r.headers().firstValue("x-routewise-moved-from").orElse(null), c.body());
         }
       }
     }
+    // counted by where the choice could not go (chat only: /v1/route is a dry run), at 0 from the start for weak
+    String m = get("/metrics");
+    assertTrue(m.contains("routewise_media_moves_total{from=\"weak\",router=\"ladder\"} 1.0"), m);
+    assertTrue(m.contains("routewise_media_moves_total{from=\"mini\",router=\"ladder\"} 1.0"), m);
+    assertTrue(m.contains("routewise_media_moves_total{from=\"weak\",router=\"length\"} 0.0"), m);
   }
 
   /** A chat request with text and an image, as the OpenAI SDK sends one. */
