@@ -157,7 +157,8 @@ class GrafanaDashboardTest {
       w.stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(status)
           .withHeader("Content-Type", "application/json").withBody(ProxyFixture.COMPLETION.formatted(u[0], u[0]))));
       yaml.append("  ").append(u[0]).append(": {base_url: \"").append(w.baseUrl()).append("/v1\", model: ").append(u[0])
-          .append(", price: {input: ").append(u[1]).append(", output: ").append(u[2]).append("}}\n");
+          .append(", price: {input: ").append(u[1]).append(", output: ").append(u[2]).append("}")
+          .append(u[0].equals("weak") ? ", accepts: [text]" : "").append("}\n"); // media moves are counted from weak
     }
     yaml.append("routing: {router: random, threshold: 0.5, failover: true}\nrouters: {broken: {}}\n");
     HttpClient http = HttpClient.newHttpClient();
