@@ -25,8 +25,8 @@ public record Prompt(String text, java.util.Set<Media> media) {
 
   /**
    * Whether there is text to score: a character that is not white space (no-break spaces included),
-   * a control character, an invisible format character (zero-width space, BOM), a combining mark or
-   * half a surrogate pair (on their own, the tokenizer reads nothing). A request without
+   * a control character, an invisible format character (zero-width space, BOM), a mark (combining or spacing),
+   * half a surrogate pair, a private-use character or U+FFFD (on their own, the tokenizer reads nothing). A request without
    * any (an image, audio, a system-only request) goes to the top, never scored: a router would read
    * it as a sure win for the cheapest upstream. serve and the commands that count prompts as serve
    * routes them ask this one question.
@@ -45,7 +45,10 @@ public record Prompt(String text, java.util.Set<Media> media) {
       int type = Character.getType(c);
       if (!Character.isWhitespace(c) && type != Character.SPACE_SEPARATOR && type != Character.CONTROL
           && type != Character.FORMAT && type != Character.NON_SPACING_MARK && type != Character.ENCLOSING_MARK
-          && type != Character.SURROGATE) { // a mark without its letter, half a pair: the tokenizer reads nothing
+          && type != Character.COMBINING_SPACING_MARK && type != Character.SURROGATE
+          && type != Character.PRIVATE_USE && c != 0xFFFD) { // a mark without its letter (some spacing ones
+        // are non-spacing to the tokenizer's older Unicode), half a pair, private use, a broken decoding's U+FFFD:
+        // alone, the tokenizer reads nothing
         return true;
       }
       i += Character.charCount(c);

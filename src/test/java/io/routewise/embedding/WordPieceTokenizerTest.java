@@ -154,4 +154,25 @@ class WordPieceTokenizerTest {
     assertTrue(e.getMessage().contains("cased.json") && e.getMessage().contains("normalizer must be BertNormalizer")
         && e.getMessage().contains("pre_tokenizer must be BertPreTokenizer"), e.getMessage());
   }
+
+  /**
+   * A character serve takes for text (Prompt.hasText) is one the tokenizer reads: one it
+   * drops (U+FFFD from a broken decoding, private use) was scored as an empty prompt, a
+   * sure win for the cheapest upstream, where no text goes to the top.
+   */
+  @Test
+  void aCharacterIsTextExactlyWhenTheTokenizerReadsIt() {
+    List<String> disagree = new java.util.ArrayList<>();
+    for (int c = 1; c < 0x110000; c++) {
+      if (Character.isSurrogate((char) c) && c <= 0xFFFF) {
+        continue;
+      }
+      // (the other way, marks newer than the tokenizer's Unicode read as [UNK], goes to the top: safe)
+      String alone = new String(Character.toChars(c));
+      if (io.routewise.routing.Prompt.of(alone).hasText() && java.count(alone) == 0 && disagree.size() < 20) {
+        disagree.add(Integer.toHexString(c));
+      }
+    }
+    assertEquals(List.of(), disagree);
+  }
 }

@@ -10,7 +10,7 @@ class PromptTest {
   @Test
   void onlyWhiteSpaceControlAndInvisibleCharactersAreNoText() {
     for (String none : new String[] {"", "   ", "\t\n\r", "\u3000\u2003", "\u2028", "\u00a0\u00a0", "\u200b",
-        "\ufeff", "\u0085", "\u0000", "\u000b\u001c", " \u200d ", "\u0301\u0302", "\ufe0f", "\u20dd", "\ud800"}) {
+        "\ufeff", "\u0085", "\u0000", "\u000b\u001c", " \u200d ", "\u0301\u0302", "\ufe0f", "\u20dd", "\ud800", "\ufffd", "\ue000", "\u0903"}) {
       assertFalse(Prompt.of(none).hasText(), () -> "text in " + none.codePoints().mapToObj(Integer::toHexString).toList());
     }
     for (String some : new String[] {"a", " ?", "\u00a0x", "😀", "\ud835\udc07", "e\u0301", "\u0645\u200c\u06cc", "中"}) {
