@@ -106,7 +106,8 @@ public final class LabelCommand implements Callable<Integer> {
   int maxPromptChars;
 
   @Option(names = "--retries", defaultValue = "3",
-      description = "Tries again after a 429, a 5xx or an unreachable upstream, this many times (default 3).")
+      description = "Tries again after a 429, a 5xx, a timeout or an unreachable upstream, this many times (default 3; "
+          + "a timed-out answer may have been generated and billed).")
   int retries;
 
   @Option(names = "--models-dir",
@@ -498,7 +499,7 @@ public final class LabelCommand implements Callable<Integer> {
 
   /**
    * One non-streamed chat completion: the answer's text, or empty (the failure counted in {@code
-   * tally}). A 429, a 5xx or an unreachable upstream is tried again, up to {@code --retries} times,
+   * tally}). A 429, a 5xx, a timeout or an unreachable upstream is tried again, up to {@code --retries} times,
    * after its {@code Retry-After} (at most 60 s) or 1 s, 2 s, 4 s...: a long labeling run should not
    * lose answers to a rate limit.
    */

@@ -46,7 +46,11 @@ import okhttp3.ResponseBody;
 public final class CausalLlmRouter implements Router {
   public static final String NAME = "causal_llm";
   private static final MediaType JSON = MediaType.get("application/json");
-  private static final ObjectMapper MAPPER = new ObjectMapper();
+  /** Python's json.dumps writes NaN and -Infinity for a logprob; the reader skips non-finite ones. */
+  private static final ObjectMapper MAPPER = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+      .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
+  /** The most of a judge's answer that is read: a rating with 20 top logprobs is a few KB. */
+  static final long MAX_ANSWER_BYTES = 1024 * 1024;
 
   private final CausalLlmSettings settings;
   private final HttpUrl endpoint;
@@ -140,8 +144,14 @@ public final class CausalLlmRouter implements Router {
         }
         JsonNode json;
         try {
-          // bytes(), not a stream: reading to the end lets the connection go back to the pool
-          json = MAPPER.readTree(body.bytes());
+          // Read whole (to the end, so the connection goes back to the pool), but bounded: a rating is a
+          // few KB, and a judge answering hundreds of MB ran the heap out and failed the chat request.
+          okio.BufferedSource source = body.source();
+          if (source.request(MAX_ANSWER_BYTES + 1)) {
+            throw new RouterException("bad_response", "judge at " + judge + " answered more than "
+                + MAX_ANSWER_BYTES / 1024 + " KiB");
+          }
+          json = MAPPER.readTree(source.readByteArray());
         } catch (JsonProcessingException e) {
           throw new RouterException("bad_response", "judge at " + judge + " answered with invalid JSON", e);
         }

@@ -119,6 +119,26 @@ class CausalLlmRouterTest {
     judge.verify(0, postRequestedFor(urlEqualTo("/elsewhere")));
   }
 
+  /** Python's json.dumps writes a logprob of -inf or nan bare; the JSON was refused and the rating lost. */
+  @Test
+  void bareNonFiniteLogprobsAreSkippedNotAFailure() throws Exception {
+    String body = withLogprobs(List.of(Tok.of("[[", "[[", 1.0),
+        Tok.of("4", "4", 0.6, "1", 0.4, "3", 0.0, "2", Double.NaN), Tok.of("]]")));
+    assertTrue(body.contains("\"-Infinity\"") && body.contains("\"NaN\""), body);
+    answer(body.replace("\"-Infinity\"", "-Infinity").replace("\"NaN\"", "NaN"));
+    assertEquals(0.4, router().strongWinRate(Prompt.of("Say hello")), 1e-9);
+  }
+
+  /** A judge's answer of hundreds of MB ran the heap out, and the chat request failed with a 500. */
+  @Test
+  void anAnswerOverAMebibyteIsABadResponseNotReadWhole() {
+    String padding = "x".repeat((int) CausalLlmRouter.MAX_ANSWER_BYTES);
+    answer(textOnly("[[4]]").replace("\"judge\"", "\"judge-" + padding + "\""));
+    RouterException e = failure(router());
+    assertEquals("bad_response", e.kind());
+    assertTrue(e.getMessage().contains("more than 1024 KiB"), e.getMessage());
+  }
+
   @Test
   void aBodyThatIsNotJsonIsABadResponse() {
     judge.stubFor(post(urlEqualTo(PATH)).willReturn(aResponse().withStatus(200).withBody("<html>oops</html>")));
