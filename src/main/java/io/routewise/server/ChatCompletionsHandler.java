@@ -7,6 +7,7 @@ import io.routewise.routing.ClientGoneException;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingDecision;
 import io.routewise.routing.RoutingService;
+import io.routewise.upstream.IdleTimeouts;
 import io.routewise.upstream.UpstreamClient;
 import io.routewise.upstream.UpstreamException;
 import io.routewise.upstream.UpstreamResponse;
@@ -85,13 +86,21 @@ final class ChatCompletionsHandler {
       body = bodies.read(ctx);
       ChatRequest request = ChatRequestParser.parse(body.bytes());
       spec = spec(routing, request);
+      ClientDisconnectProbe probe = new ClientDisconnectProbe(ctx.req());
       try {
         // A decision queued behind a scoring backlog is withdrawn if its client leaves meanwhile.
-        decision = routing.decide(spec, request.routingPrompt(), new ClientDisconnectProbe(ctx.req()),
-            session(ctx, request));
+        decision = routing.decide(spec, request.routingPrompt(), probe, session(ctx, request));
+        if (decision.nanos() >= IdleTimeouts.PROBE_CLIENT_AFTER.toNanos() && probe.goneWithin(10)) {
+          // A slow decision (a causal_llm judge timing out): the client that gave up meanwhile (an SDK
+          // timeout, then its retry) would still have its answer bought from the upstream, for nobody.
+          throw new ClientGoneException();
+        }
       } catch (ClientGoneException e) {
         // A shutdown that cuts requests off closes their connections too: that is not the client leaving.
         throw inFlight.draining() ? ApiException.shuttingDown() : clientGone(ctx.res(), e.getMessage());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw clientGone(ctx.res(), "interrupted while routing");
       }
       UpstreamClient chosen = byName.get(decision.upstream());
       DecisionHeaders.write(ctx, decision, chosen.config().model());

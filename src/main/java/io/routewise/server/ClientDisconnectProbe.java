@@ -53,6 +53,22 @@ final class ClientDisconnectProbe implements ClientProbe {
     }
   }
 
+  /**
+   * Whether the client has closed its connection, looked at for up to {@code waitMillis}: a closed
+   * connection is readable at once, so a client that left is seen within a selector round; one
+   * still there costs the whole wait. For a request that waited long on something else (a remote
+   * router's decision) before its upstream call, which would otherwise be bought for nobody.
+   */
+  boolean goneWithin(long waitMillis) throws InterruptedException {
+    java.util.concurrent.CountDownLatch gone = new java.util.concurrent.CountDownLatch(1);
+    arm(gone::countDown);
+    try {
+      return gone.await(waitMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+    } finally {
+      disarm();
+    }
+  }
+
   @Override
   public synchronized void disarm() {
     Interest interest = armed;

@@ -56,6 +56,29 @@ class ClientDisconnectTest {
         .replace("timeout_ms: 1500", "timeout_ms: 30000")), RouterCatalog.standard(), id -> null, () -> {});
   }
 
+  /**
+   * A router that takes its time (a causal_llm judge timing out): a client that gave up meanwhile
+   * still had its answer bought from the upstream, counted as a 200 (a helper's trial).
+   */
+  @Test
+  void aClientThatLeavesDuringASlowDecisionCostsNoUpstreamCall() throws Exception {
+    upstream = new RawUpstream(0);
+    String url = "http://127.0.0.1:" + upstream.port() + "/v1";
+    io.routewise.routing.Router slow = prompt -> {
+      Thread.sleep(1_500);
+      return 0.9;
+    };
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.yaml(url, url, "routers: {slow: {}}")),
+        RouterCatalog.standard().with("slow", ctx -> slow), id -> null, () -> {});
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.getOutputStream().write(new String(request(false), StandardCharsets.UTF_8)
+          .replace("router-random-0.5", "router-slow-0.500").getBytes(StandardCharsets.UTF_8)); // same length
+      Thread.sleep(300);
+    } // gone while the router thinks
+    awaitMetric("status=\"499\"} 1.0");
+    assertFalse(upstream.received.await(1, TimeUnit.SECONDS), "no upstream call for a client that left");
+  }
+
   @Test
   void aNonStreamedCallIsCancelledWhenItsClientDisconnects() throws Exception {
     start(-1); // never answers
