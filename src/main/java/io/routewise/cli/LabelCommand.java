@@ -217,6 +217,7 @@ public final class LabelCommand implements Callable<Integer> {
       ObjectNode line = written0.get(p.get("id").asText());
       return line == null || !outcomeIds.values().stream().allMatch(line.path("outcomes")::has);
     }).toList();
+    int pendingBeforeLimit = pending.size();
     if (maxPromptChars > 0) {
       // a pasted log or file of megabytes costs every upstream and the judge as much again, in dollars
       List<String> tooLong = pending.stream().filter(p -> p.get("prompt").asText().length() > maxPromptChars)
@@ -229,6 +230,7 @@ public final class LabelCommand implements Callable<Integer> {
       }
     }
     List<ObjectNode> todo = pending;
+    long done = prompts.size() - pendingBeforeLimit; // in the output already: not those left out as too long
     long toComplete = todo.stream().filter(p -> written0.containsKey(p.get("id").asText())).count();
     long calls = todo.stream().mapToLong(p -> missing(written0.get(p.get("id").asText()), outcomeIds.values())).sum();
 
@@ -248,7 +250,7 @@ public final class LabelCommand implements Callable<Integer> {
       Tally judgeTally = new Tally();
       String judgeAs = judgeModel != null ? judgeModel : judgeUpstream.model();
       System.err.printf(Locale.ROOT, "labeling %d prompts (%d already in %s%s) with %s, judged by %s (%s): up to %d calls%s%n",
-          todo.size(), prompts.size() - todo.size(), output,
+          todo.size(), done, output,
           toComplete > 0 ? "; " + toComplete + " more there lack some outcomes, asked only for those" : "",
           String.join(", ", labeled.stream().map(l -> l.config().name() + " as " + l.modelId()).toList()),
           judgeUpstream.name(), judgeAs, 2L * calls,

@@ -696,6 +696,7 @@ class LabelCommandTest {
         "strong,weak", "--max-prompt-chars", "200", "--quiet"));
     assertEquals(0, r.code(), r.err() + r.out());
     assertTrue(r.err().contains("left out: 1 prompt(s) longer than --max-prompt-chars 200 (huge)"), r.err());
+    assertTrue(r.err().contains("labeling 1 prompts (0 already in"), "the left-out one is not in the file: " + r.err());
     assertEquals(0, wm.findAll(postRequestedFor(urlEqualTo("/strong/v1/chat/completions"))
         .withRequestBody(containing("xxxxxxxxxx"))).size(), "the long prompt was not sent");
     assertTrue(Files.readString(tmp.resolve("o.jsonl")).contains("\"short\""));
