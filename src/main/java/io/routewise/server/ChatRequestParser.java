@@ -264,15 +264,33 @@ public final class ChatRequestParser {
       String type = null;
       String text = null;
       boolean textNotString = false;
+      boolean typeSeen = false;
+      boolean textSeen = false;
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String field = p.currentName();
         JsonToken fv = p.nextToken();
-        if (field.equals("type") && fv == JsonToken.VALUE_STRING) {
+        if (field.equals("type")) {
+          if (typeSeen) {
+            throw twice(path + "[" + j + "].type");
+          }
+          typeSeen = true;
+          if (fv != JsonToken.VALUE_STRING) { // scored as text, while the upstream refuses it
+            String at = path + "[" + j + "].type";
+            throw ApiException.invalidRequest("'" + at + "' must be a string.", at);
+          }
           type = p.getText();
-        } else if (field.equals("text") && fv == JsonToken.VALUE_STRING) {
-          text = p.getText();
+        } else if (field.equals("text")) {
+          if (textSeen) {
+            throw twice(path + "[" + j + "].text");
+          }
+          textSeen = true;
+          if (fv == JsonToken.VALUE_STRING) {
+            text = p.getText();
+          } else {
+            textNotString = true;
+            p.skipChildren();
+          }
         } else {
-          textNotString |= field.equals("text");
           p.skipChildren();
         }
       }
@@ -286,7 +304,7 @@ public final class ChatRequestParser {
         String at = path + "[" + j + "].text";
         throw ApiException.invalidRequest("'" + at + "' must be a string.", at);
       }
-      if (text != null && textPart) {
+      if (text != null && textPart && !text.isEmpty()) { // an empty part adds nothing, not a line
         if (!sb.isEmpty()) {
           sb.append('\n');
         }

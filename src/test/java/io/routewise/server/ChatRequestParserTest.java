@@ -172,6 +172,23 @@ class ChatRequestParserTest {
         "{\"messages\":[{\"role\":\"user\",\"content\":\"hard\",\"content\":\"x\"}]}")).param());
     assertEquals("messages[0].role", assertThrows(ApiException.class, () -> parse(
         "{\"messages\":[{\"role\":\"system\",\"content\":\"x\",\"role\":\"user\"}]}")).param());
+    // inside a content part too (a helper's trial: the hard prompt first, "hi" scored, routed weak)
+    assertEquals("messages[0].content[0].text", assertThrows(ApiException.class, () -> parse(
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hard\",\"text\":\"hi\"}]}]}"))
+        .param());
+    assertEquals("messages[0].content[0].type", assertThrows(ApiException.class, () -> parse(
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"type\":\"text\",\"text\":\"a\"}]}]}"))
+        .param());
+  }
+
+  /** A part's type that is not a string was scored as a text part; empty parts added a line each to the prompt. */
+  @Test
+  void aPartsTypeMustBeAStringAndEmptyPartsAddNothing() {
+    assertEquals("messages[0].content[0].type", assertThrows(ApiException.class, () -> parse(
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":5,\"text\":\"hi there\"}]}]}")).param());
+    assertEquals("a\nb", parse("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"\"},"
+        + "{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":\"\"},{\"type\":\"text\",\"text\":\"b\"},"
+        + "{\"type\":\"text\",\"text\":\"\"}]}]}").prompt());
   }
 
   @Test
