@@ -345,7 +345,7 @@ public final class RoutingService implements AutoCloseable {
       rates = null;
       rate = 1.0;
       // Nothing to score goes to the top at any α: a target counts it so, or the share overshoots.
-      topRate = "no_text".equals(failure) ? (ladder.accepting(0, prompt.media()) == 0 ? 1.0 : 0.0) : Double.NaN;
+      topRate = "no_text".equals(failure) ? topRateWith(1.0, null, prompt.media()) : Double.NaN;
       rung = 0;
     } catch (Exception | LinkageError e) {
       failure = "error";

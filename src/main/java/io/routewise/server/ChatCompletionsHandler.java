@@ -384,21 +384,26 @@ final class ChatCompletionsHandler {
     return status > 599 || status >= 300 && status < 400;
   }
 
-  /** For the log: where a redirect points (its origin only: it may repeat a key), that HTTP has no such status, or the stream. */
   /**
    * The message of the error object a whole JSON answer is, masked (read up to 64 KiB); null when it is
    * none (a whole completion: an answer's text, which may echo the prompt, is never quoted).
    */
   private static String errorOfWholeAnswer(UpstreamResponse response) {
     try {
-      String error = OpenAiErrors.errorInAnswer(response.bodyBytes(64 * 1024));
-      return error == null ? null : new String(AccountIds.masked(error.getBytes(StandardCharsets.UTF_8)),
-          StandardCharsets.UTF_8);
+      return maskedErrorIn(response.bodyBytes(64 * 1024));
     } catch (IOException | RuntimeException e) {
       return null;
     }
   }
 
+  /** {@link OpenAiErrors#errorInAnswer}, with the operator's account ids masked. */
+  private static String maskedErrorIn(byte[] body) {
+    String error = OpenAiErrors.errorInAnswer(body);
+    return error == null ? null
+        : new String(AccountIds.masked(error.getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8);
+  }
+
+  /** For the log: where a redirect points (its origin only: it may repeat a key), that HTTP has no such status, or the odd answer. */
   private static String invalidWhy(UpstreamResponse response, int status, String oddAnswer) {
     return oddAnswer != null ? oddAnswer
         : status > 599 ? ", which HTTP does not have"
@@ -515,11 +520,9 @@ final class ChatCompletionsHandler {
       } else {
         // No usage: a completion from a server that counts none, or an error under a 200 (some gateways
         // answer so), which an SDK would read as a completion without choices.
-        String error = OpenAiErrors.errorInAnswer(body);
-        if (error != null) {
+        String said = maskedErrorIn(body);
+        if (said != null) {
           upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);
-          String said = new String(AccountIds.masked(error.getBytes(java.nio.charset.StandardCharsets.UTF_8)),
-              java.nio.charset.StandardCharsets.UTF_8);
           failures.failed(upstream.name(), "answered 200 with an error", "The " + upstream.name()
               + " upstream answered 200 with an error object" + requestId(response) + ": " + said
               + "; the client got a 502.");

@@ -114,15 +114,13 @@ final class PassthroughHandler {
       }
       plain.append(plain.isEmpty() ? "" : "/").append(decoded);
     }
-    // GET on chat's own path lists stored completions (store: true), whose retrieve, update and delete
-    // below it go through as any path does: the list goes too, where the rest would.
-    boolean storedList = raw.equals("chat/completions") && ctx.method() == io.javalin.http.HandlerType.GET
-        && serves(raw);
-    if (storedList) {
-      return raw;
-    }
     if (raw.equals("chat/completions") && serves(raw)) {
-      throw ProxyServer.notAllowed(ctx.header("Allow", "GET, POST"), "GET, POST"); // GET: the stored list
+      // GET on chat's own path lists stored completions (store: true), whose retrieve, update and delete
+      // below it go through as any path does: the list goes too, where the rest would.
+      if (ctx.method() == io.javalin.http.HandlerType.GET) {
+        return raw;
+      }
+      throw ProxyServer.notAllowed(ctx.header("Allow", "GET, POST"), "GET, POST");
     }
     if (OWN_PATHS.contains(raw)) {
       throw ProxyServer.notAllowed(ctx);
