@@ -7,6 +7,7 @@ import io.routewise.routing.ClientGoneException;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingDecision;
 import io.routewise.routing.RoutingService;
+import io.routewise.upstream.Cooldowns;
 import io.routewise.upstream.IdleTimeouts;
 import io.routewise.upstream.UpstreamClient;
 import io.routewise.upstream.UpstreamException;
@@ -43,7 +44,7 @@ final class ChatCompletionsHandler {
   private final long maxResponseBytes;
   private final boolean failover;
   /** Upstreams skipped after failures in a row; null when failover or its cooldown is off. */
-  private final UpstreamCooldowns cooldowns;
+  private final Cooldowns cooldowns;
   private final InFlightRequests inFlight;
   private final boolean accessLog;
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
@@ -56,7 +57,7 @@ final class ChatCompletionsHandler {
    */
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
       RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover,
-      UpstreamCooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning) {
+      Cooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning) {
     this.cooldowns = cooldowns;
     this.pinning = pinning;
     this.maxResponseBytes = maxResponseBytes;
@@ -255,8 +256,8 @@ final class ChatCompletionsHandler {
           cooldowns.answered(upstream.name());
         }
       }
-      long failoverTry = mayFailOver && failedStatus ? failoverClaim(upstream, request) : UpstreamCooldowns.SKIPPED;
-      if (failoverTry != UpstreamCooldowns.SKIPPED) {
+      long failoverTry = mayFailOver && failedStatus ? failoverClaim(upstream, request) : Cooldowns.SKIPPED;
+      if (failoverTry != Cooldowns.SKIPPED) {
         // why (a refused key, which limit): the operator's only sight of it; never an answer's text, which
         // may echo the prompt (an unasked stream's body is the answer), nor a wait on one
         String said = wholeError != null ? wholeError
@@ -416,16 +417,16 @@ final class ChatCompletionsHandler {
    * is over, only as its one try. Asked only when failing over: it may take that try.
    */
   private boolean mayFailOverFrom(UpstreamClient upstream, ChatRequest request) {
-    return failoverClaim(upstream, request) != UpstreamCooldowns.SKIPPED;
+    return failoverClaim(upstream, request) != Cooldowns.SKIPPED;
   }
 
-  /** {@link #mayFailOverFrom} as {@link UpstreamCooldowns#claim} answers it: the try it took, if any, can be given back. */
+  /** {@link #mayFailOverFrom} as {@link Cooldowns#claim} answers it: the try it took, if any, can be given back. */
   private long failoverClaim(UpstreamClient upstream, ChatRequest request) {
     UpstreamClient other = failoverFor(upstream, request);
     if (other == null) {
-      return UpstreamCooldowns.SKIPPED; // none takes its media: the failed answer is the client's
+      return Cooldowns.SKIPPED; // none takes its media: the failed answer is the client's
     }
-    return cooldowns == null ? UpstreamCooldowns.NOT_COOLING : cooldowns.claim(other.name());
+    return cooldowns == null ? Cooldowns.NOT_COOLING : cooldowns.claim(other.name());
   }
 
   /**

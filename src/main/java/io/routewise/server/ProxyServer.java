@@ -17,6 +17,7 @@ import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingDecision;
 import io.routewise.routing.RoutingService;
+import io.routewise.upstream.Cooldowns;
 import io.routewise.upstream.UpstreamClient;
 import java.io.IOException;
 import org.slf4j.Logger;
@@ -54,12 +55,13 @@ public final class ProxyServer implements AutoCloseable {
         config.minBodyBytesPerSecond(), config.bodyGrace().toNanos(), metrics::bodyRefused);
     metrics.bufferedBodies(bodies::buffered);
     boolean failover = routingConfig.failover();
-    UpstreamCooldowns cooldowns = null;
+    Cooldowns cooldowns = null;
     if (failover && routingConfig.failoverCooldown().toNanos() > 0) {
       java.util.Map<String, java.time.Duration> tryLimits = new java.util.LinkedHashMap<>();
       // a try may connect twice (a closed idle connection) and wait twice (for headers, then a stream's first bytes)
       upstreams.forEach(u -> tryLimits.put(u.name(), u.config().connectTimeout().plus(u.config().timeout()).multipliedBy(2)));
-      cooldowns = new UpstreamCooldowns(tryLimits, routingConfig.failoverCooldown(), System::nanoTime, LOG::warn);
+      cooldowns = new Cooldowns(tryLimits, routingConfig.failoverCooldown(), System::nanoTime, LOG::warn, "upstream",
+          "(routing.failover_cooldown_ms); requests chosen for it go to its failover upstream until a try answers");
       metrics.cooling(List.copyOf(tryLimits.keySet()), cooldowns::coolingGauge);
     }
     SessionPinning pinning = routingConfig.sessionPinning();

@@ -264,7 +264,7 @@ class FailoverAndShutdownEdgesTest {
   @Test
   void aClientLeavingDuringAFailoverStillLeavesTheBooksRight() throws Exception {
     start("failover: true, failover_cooldown_ms: 200");
-    Thread.sleep(1_100); // UpstreamCooldowns.QUIET since start: failures may cool an upstream now
+    Thread.sleep(1_100); // Cooldowns.QUIET since start: failures may cool an upstream now
     for (int i = 0; i < 3; i++) { // weak fails 3 in a row (strong answers the failovers): weak cools for 200 ms
       weak.answers.add(ScriptedUpstream.json(503, "{\"error\":{\"message\":\"weak down\"}}"));
       strong.answers.add(ScriptedUpstream.json(200, OK));

@@ -1,4 +1,4 @@
-package io.routewise.server;
+package io.routewise.upstream;
 
 import java.time.Duration;
 import java.util.Map;
@@ -9,37 +9,46 @@ import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 /**
- * With failover on, an upstream that is down cools down: for the cooldown, requests chosen for it go
- * straight to its failover upstream instead of each paying for one more failure first (a connect
- * timeout, or a whole {@code timeout_ms} on a hung one, for every request of an outage). Down means
- * {@link #FAILURES_IN_A_ROW} calls in a row failed (unreachable, timed out, 429 but one refusing a
- * request too large for the limit, 5xx, 401/403, a stream that broke off before its first byte) and none answered for {@link #QUIET}: on a busy
- * upstream a few errors in a row among many answers are not an outage, and cooling it would send
- * its traffic to another model. When the cooldown is over one request tries it; the others keep
- * going round it until that try answers (the cooling ends), fails (a new cooldown starts) or runs
- * past the upstream's own time limit. Only atomics per upstream: nothing on the request path waits.
+ * A dependency that is down cools down: for the cooldown, calls to it are skipped instead of each
+ * paying for one more failure first (a connect timeout, or a whole time limit on a hung one, for
+ * every request of an outage). Upstreams with failover on (requests chosen for one go straight to
+ * its failover upstream) and a {@code causal_llm} judge (requests go strong without asking it) use
+ * it. Down means {@link #FAILURES_IN_A_ROW} calls in a row failed (for an upstream: unreachable,
+ * timed out, 429 but one refusing a request too large for the limit, 5xx, 401/403, a stream that
+ * broke off before its first byte) and none answered for {@link #QUIET}: on a busy dependency a few
+ * errors in a row among many answers are not an outage, and cooling an upstream would send its
+ * traffic to another model. When the cooldown is over one call tries it; the others keep going
+ * round it until that try answers (the cooling ends), fails (a new cooldown starts) or runs past the
+ * dependency's own time limit. Only atomics per name: nothing on the request path waits.
  */
-final class UpstreamCooldowns {
-  static final int FAILURES_IN_A_ROW = 3;
-  static final Duration QUIET = Duration.ofSeconds(1);
+public final class Cooldowns {
+  public static final int FAILURES_IN_A_ROW = 3;
+  public static final Duration QUIET = Duration.ofSeconds(1);
   /** {@link #claim}: the upstream does not cool; also the state of one that does not. */
-  static final long NOT_COOLING = Long.MIN_VALUE;
+  public static final long NOT_COOLING = Long.MIN_VALUE;
   /** How stale the last answer's time may be written: a busy upstream does not write it on every answer. */
   private static final long ANSWER_CLOCK_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
   private final long cooldownNanos;
   private final LongSupplier clock;
   private final Consumer<String> log;
+  private final String what;
+  private final String meanwhile;
   private final Map<String, State> states = new java.util.concurrent.ConcurrentHashMap<>();
 
   /**
-   * @param tryLimits per upstream, the longest one call to it can take (its connect and answer
+   * @param tryLimits per name, the longest one call to it can take (its connect and answer
    *     timeouts): a try is waited for that long before another is let through
+   * @param what what the names are, for the log ("upstream", "judge")
+   * @param meanwhile for the log, after "cooling down for N ms": the setting and what calls do meanwhile
    */
-  UpstreamCooldowns(Map<String, Duration> tryLimits, Duration cooldown, LongSupplier clock, Consumer<String> log) {
+  public Cooldowns(Map<String, Duration> tryLimits, Duration cooldown, LongSupplier clock, Consumer<String> log,
+      String what, String meanwhile) {
     this.cooldownNanos = cooldown.toNanos();
     this.clock = clock;
     this.log = log;
+    this.what = what;
+    this.meanwhile = meanwhile;
     long now = clock.getAsLong();
     tryLimits.forEach((name, limit) -> states.put(name, new State(Math.max(cooldownNanos, limit.toNanos()), now)));
   }
@@ -49,18 +58,18 @@ final class UpstreamCooldowns {
    * cooldown is over, one caller gets {@code false} (the try) and the others keep skipping until it
    * reports, or for the upstream's time limit should it never report (its client left).
    */
-  boolean skip(String upstream) {
+  public boolean skip(String upstream) {
     return claim(upstream) == SKIPPED;
   }
 
   /** {@link #claim}: skip the upstream (it cools, or another request has its try). */
-  static final long SKIPPED = Long.MIN_VALUE + 1;
+  public static final long SKIPPED = Long.MIN_VALUE + 1;
 
   /**
    * {@link #skip}, telling what was taken: {@link #SKIPPED}, {@link #NOT_COOLING} (free to call), or
    * the try's hold, which {@link #giveBack} returns should the try not be made after all.
    */
-  long claim(String upstream) {
+  public long claim(String upstream) {
     State s = states.get(upstream);
     long until = s.coolUntil.get();
     if (until == NOT_COOLING) {
@@ -80,26 +89,26 @@ final class UpstreamCooldowns {
   }
 
   /** A try {@link #claim} took and that will not be made (its client left first): the next request takes it. */
-  void giveBack(String upstream, long claimed) {
+  public void giveBack(String upstream, long claimed) {
     if (claimed != NOT_COOLING && claimed != SKIPPED) {
       states.get(upstream).coolUntil.compareAndSet(claimed, clock.getAsLong());
     }
   }
 
   /** Whether {@code upstream} cools now (a try in flight included), without taking its next try. */
-  boolean cooling(String upstream) {
+  public boolean cooling(String upstream) {
     long until = states.get(upstream).coolUntil.get();
     return until != NOT_COOLING && clock.getAsLong() - until < 0;
   }
 
   /** How long until {@code upstream}'s cooldown (or its try's hold) ends; zero when it does not cool. */
-  Duration left(String upstream) {
+  public Duration left(String upstream) {
     long until = states.get(upstream).coolUntil.get();
     return until == NOT_COOLING ? Duration.ZERO : Duration.ofNanos(Math.max(0, until - clock.getAsLong()));
   }
 
   /** 1 from the start of a cooldown until a try answers, else 0: for the gauge. */
-  double coolingGauge(String upstream) {
+  public double coolingGauge(String upstream) {
     return states.get(upstream).coolUntil.get() == NOT_COOLING ? 0 : 1;
   }
 
@@ -107,14 +116,23 @@ final class UpstreamCooldowns {
    * A call to {@code upstream}, sent at {@code calledAt} (the clock's time), failed: unreachable,
    * timed out, 429, 5xx, 401, 403, or a stream cut off before its first byte.
    */
-  void failed(String upstream, long calledAt) {
+  public void failed(String upstream, long calledAt) {
+    failed(upstream, calledAt, Duration.ZERO);
+  }
+
+  /**
+   * As {@link #failed(String, long)}, for a failure that asked to be left alone for {@code atLeast}
+   * (a Retry-After): should it start or renew a cooldown, that cooldown lasts at least as long.
+   */
+  public void failed(String upstream, long calledAt, Duration atLeast) {
     State s = states.get(upstream);
     int inARow = s.failures.incrementAndGet();
     long now = clock.getAsLong();
     if (inARow < FAILURES_IN_A_ROW || now - s.lastAnswered.get() < QUIET.toNanos()) {
       return;
     }
-    long until = now + cooldownNanos;
+    long coolNanos = Math.max(cooldownNanos, atLeast.toNanos());
+    long until = now + coolNanos;
     // The try's failure (a call sent since the try began: no other gets through during its hold)
     // starts a fresh cooldown; kept, its hold (twice the timeouts, minutes by default) was the
     // cooldown after every failed try. Another call's failure, sent before, never shortens a hold.
@@ -126,15 +144,14 @@ final class UpstreamCooldowns {
       return;
     }
     if (previous == NOT_COOLING) {
-      log.accept("upstream " + upstream + " failed " + inARow + " calls in a row and answered none for "
+      log.accept(what + " " + upstream + " failed " + inARow + " calls in a row and answered none for "
           + TimeUnit.NANOSECONDS.toMillis(now - s.lastAnswered.get()) + " ms: cooling down for "
-          + cooldownNanos / 1_000_000 + " ms (routing.failover_cooldown_ms); requests chosen for it go to its"
-          + " failover upstream until a try answers");
+          + coolNanos / 1_000_000 + " ms " + meanwhile);
     }
   }
 
   /** {@code upstream} answered (any status but those {@link #failed} counts; a stream, once its first bytes came). */
-  void answered(String upstream) {
+  public void answered(String upstream) {
     State s = states.get(upstream);
     long now = clock.getAsLong();
     if (now - s.lastAnswered.get() > ANSWER_CLOCK_NANOS) {
@@ -144,7 +161,7 @@ final class UpstreamCooldowns {
       s.failures.set(0);
     }
     if (s.coolUntil.get() != NOT_COOLING && s.coolUntil.getAndSet(NOT_COOLING) != NOT_COOLING) {
-      log.accept("upstream " + upstream + " answered again: cooling over");
+      log.accept(what + " " + upstream + " answered again: cooling over");
     }
   }
 

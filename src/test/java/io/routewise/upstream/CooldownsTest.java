@@ -1,4 +1,4 @@
-package io.routewise.server;
+package io.routewise.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,13 +11,13 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
-class UpstreamCooldownsTest {
+class CooldownsTest {
   private final AtomicLong now = new AtomicLong(-5_000_000_000L); // nanoTime may be negative
   private final List<String> logged = new ArrayList<>();
   // strong's calls may take 30 s (connect and answer timeouts), weak's 5 s: less than the cooldown
-  private final UpstreamCooldowns cooldowns = new UpstreamCooldowns(
+  private final Cooldowns cooldowns = new Cooldowns(
       Map.of("strong", Duration.ofSeconds(30), "weak", Duration.ofSeconds(5)), Duration.ofSeconds(10), now::get,
-      logged::add);
+      logged::add, "upstream", "(routing.failover_cooldown_ms); requests chosen for it go to its failover upstream until a try answers");
 
   private void advance(Duration d) {
     now.addAndGet(d.toNanos());
