@@ -555,7 +555,7 @@ public final class LabelCommand implements Callable<Integer> {
           }
           return Optional.empty();
         }
-        waitMs = retryAfterMs(r.header("Retry-After"), waitMs);
+        waitMs = io.routewise.upstream.RetryAfter.millis(r.header("Retry-After"), waitMs);
       } catch (UpstreamException e) {
         failure = e.getMessage();
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -619,17 +619,6 @@ public final class LabelCommand implements Callable<Integer> {
       }
     }
     return null;
-  }
-
-  static long retryAfterMs(String header, long otherwise) {
-    if (header != null) {
-      try {
-        return Math.min(60_000, Math.max(0, Long.parseLong(header.trim()) * 1000));
-      } catch (NumberFormatException e) {
-        // an HTTP date: the default backoff
-      }
-    }
-    return otherwise;
   }
 
   /**
