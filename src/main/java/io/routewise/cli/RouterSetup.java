@@ -97,15 +97,7 @@ final class RouterSetup implements AutoCloseable {
     String name = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
     String dir = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : null;
     ConfigProblems problems = new ConfigProblems();
-    Map<String, Object> settings = new LinkedHashMap<>();
-    ConfigNode configured = base.routers().children().get(name);
-    if (configured != null) {
-      // The target is the controller's, not the router's (see RouterCatalog.load).
-      configured.keys().stream().filter(k -> !k.equals("target")).forEach(k -> settings.put(k, rawValue(configured, k)));
-    }
-    if (dir != null) {
-      settings.put("model_dir", dir);
-    }
+    Map<String, Object> settings = settings(name, dir);
     if (pinModels && PAIR_ROUTERS.contains(name)) {
       if (strongModel != null) {
         settings.put("strong_model", strongModel);
@@ -139,15 +131,7 @@ final class RouterSetup implements AutoCloseable {
     String name = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
     String dir = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : null;
     ConfigProblems problems = new ConfigProblems();
-    Map<String, Object> settings = new LinkedHashMap<>();
-    ConfigNode configured = base.routers().children().get(name);
-    if (configured != null) {
-      // The target is the controller's, not the router's (see RouterCatalog.load).
-      configured.keys().stream().filter(k -> !k.equals("target")).forEach(k -> settings.put(k, rawValue(configured, k)));
-    }
-    if (dir != null) {
-      settings.put("model_dir", dir);
-    }
+    Map<String, Object> settings = settings(name, dir);
     UpstreamConfig strong = upstreams.stream().filter(u -> u.name().equals("strong")).findFirst().orElseThrow();
     UpstreamConfig weak = upstreams.stream().filter(u -> u.name().equals("weak")).findFirst().orElseThrow();
     RoutewiseConfig cfg = new RoutewiseConfig(base.server(), strong, weak, new RoutingConfig(name, 0.5),
@@ -161,6 +145,25 @@ final class RouterSetup implements AutoCloseable {
       }
     });
     return loaded.get(name);
+  }
+
+  /** The router's settings from the config, with {@code dir} as its model directory when given. */
+  private Map<String, Object> settings(String name, String dir) {
+    Map<String, Object> settings = new LinkedHashMap<>();
+    ConfigNode configured = base.routers().children().get(name);
+    if (configured != null) {
+      // The target is the controller's, not the router's (see RouterCatalog.load).
+      configured.keys().stream().filter(k -> !k.equals("target")).forEach(k -> settings.put(k, rawValue(configured, k)));
+    }
+    if (dir != null) {
+      settings.put("model_dir", dir);
+    }
+    if (name.equals(io.routewise.routers.causal.CausalLlmRouter.NAME)) {
+      // every prompt of a file is asked: a judge's cooldown would count its prompts as failures to save
+      // waits no user sits through (serve's requests go strong meanwhile; a file's figures would change)
+      settings.put("cooldown_ms", 0);
+    }
+    return settings;
   }
 
   /** An upstream standing for one benchmark model, at a price (USD per million input, output tokens). */

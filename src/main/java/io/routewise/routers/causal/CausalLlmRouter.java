@@ -8,12 +8,15 @@ import io.routewise.routers.RouterContext;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
 import io.routewise.routing.RouterException;
+import io.routewise.upstream.Cooldowns;
+import io.routewise.upstream.RetryAfter;
 import io.routewise.upstream.UpstreamClient;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.UnknownHostException;
+import java.time.Duration;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import okhttp3.Call;
@@ -38,13 +41,20 @@ import okhttp3.ResponseBody;
  * and the budget ran out, waiting or in the call),
  * {@code timeout}, {@code unreachable} (connection refused, unknown host), {@code io_error},
  * {@code http_4xx} / {@code http_5xx} / {@code http_other}, {@code bad_response} (not a chat
- * completion), {@code no_rating}, {@code interrupted}. The caller then routes strong.
+ * completion), {@code no_rating}, {@code interrupted}, {@code cooling}. The caller then routes strong.
+ *
+ * <p>A judge that is down cools down ({@link Cooldowns}, {@code cooldown_ms}): after
+ * {@link Cooldowns#FAILURES_IN_A_ROW} timeouts, refused connections, 5xx, 429, 401 or 403 in a row
+ * with no answer for a second, decisions fail as {@code cooling} at once instead of each waiting
+ * out the budget, and one call a cooldown tries it again. A 429 or 503 asking for longer (its
+ * Retry-After, up to a minute) cools it that long.
  *
  * <p>Safe for concurrent use; blocking calls are plain blocking I/O, fine on virtual threads.
  * Messages never contain the API key or the user's prompt.
  */
 public final class CausalLlmRouter implements Router {
   public static final String NAME = "causal_llm";
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CausalLlmRouter.class);
   private static final MediaType JSON = MediaType.get("application/json");
   /** Python's json.dumps writes NaN and -Infinity for a logprob; the reader skips non-finite ones. */
   private static final ObjectMapper MAPPER = com.fasterxml.jackson.databind.json.JsonMapper.builder()
@@ -58,6 +68,8 @@ public final class CausalLlmRouter implements Router {
   private final OkHttpClient client;
   private final Semaphore slots;
   private final long budgetNanos;
+  /** Null when {@code cooldown_ms} is 0: the judge is asked whatever it did before. */
+  private final Cooldowns cooldowns;
 
   /** The deadline (System.nanoTime) of the decision whose judge call runs on this thread: a name lookup's bound. */
   private final ThreadLocal<Long> deadlineHere = new ThreadLocal<>();
@@ -73,6 +85,9 @@ public final class CausalLlmRouter implements Router {
     this.judge = endpoint.host() + ":" + endpoint.port();
     this.budgetNanos = settings.timeout().toNanos();
     this.slots = new Semaphore(settings.maxConcurrency());
+    this.cooldowns = settings.cooldown().isZero() ? null
+        : new Cooldowns(java.util.Map.of(judge, settings.timeout()), settings.cooldown(), System::nanoTime, LOG::warn,
+            "judge", "(routers.causal_llm.cooldown_ms); requests go strong without asking it until a try answers");
     this.client = new OkHttpClient.Builder()
         .connectTimeout(settings.timeout())
         .readTimeout(settings.timeout())
@@ -113,6 +128,40 @@ public final class CausalLlmRouter implements Router {
 
   @Override
   public double strongWinRate(Prompt prompt) throws RouterException {
+    long claimed = cooldowns == null ? Cooldowns.NOT_COOLING : cooldowns.claim(judge);
+    if (claimed == Cooldowns.SKIPPED) {
+      throw cooling();
+    }
+    long calledAt = System.nanoTime();
+    boolean[] called = {false};
+    try {
+      double rate = ask(prompt, called);
+      answered();
+      return rate;
+    } catch (JudgeDown e) {
+      if (cooldowns != null) {
+        cooldowns.failed(judge, calledAt, e.retryAfter);
+      }
+      throw e;
+    } catch (RouterException | RuntimeException e) {
+      boolean interrupted = e instanceof RouterException r && r.kind().equals("interrupted");
+      if (called[0] && !interrupted) {
+        answered(); // it answered, with no rating in it: up, however unhelpful
+      } else if (cooldowns != null) {
+        cooldowns.giveBack(judge, claimed); // never asked (no slot in time, or this thread interrupted)
+      }
+      throw e;
+    }
+  }
+
+  private void answered() {
+    if (cooldowns != null) {
+      cooldowns.answered(judge);
+    }
+  }
+
+  /** One judge call within the decision's budget; {@code called[0]} is set once the request is sent. */
+  private double ask(Prompt prompt, boolean[] called) throws RouterException {
     long start = System.nanoTime();
     long deadline = start + budgetNanos;
     // No free slot on arrival means the bound was hit: a budget then spent waiting, or left too
@@ -136,11 +185,18 @@ public final class CausalLlmRouter implements Router {
       Call call = client.newCall(request(prompt));
       call.timeout().timeout(left, TimeUnit.NANOSECONDS);
       deadlineHere.set(deadline);
+      called[0] = true;
       try (Response response = call.execute()) {
         ResponseBody body = response.body();
         if (!response.isSuccessful()) {
-          throw new RouterException(httpKind(response.code()),
-              "judge at " + judge + " answered HTTP " + response.code());
+          int status = response.code();
+          String message = "judge at " + judge + " answered HTTP " + status;
+          if (status == 429 || status == 401 || status == 403 || status >= 500) {
+            // refusing every call (rate limit, key, outage) until it says otherwise: cool it, for as long as it asks
+            throw new JudgeDown(httpKind(status), message, null,
+                Duration.ofMillis(RetryAfter.millis(response.header("Retry-After"), 0)));
+          }
+          throw new RouterException(httpKind(status), message);
         }
         JsonNode json;
         try {
@@ -162,11 +218,32 @@ public final class CausalLlmRouter implements Router {
       }
     } catch (IOException e) {
       RouterException failure = failure(e);
-      throw queued && failure.kind().equals("timeout") ? overloaded(start) : failure;
+      if (failure.kind().equals("interrupted")) {
+        throw failure;
+      }
+      // a slow judge's timeout, reported as overloaded when a slot was waited for: down all the same
+      RouterException shown = queued && failure.kind().equals("timeout") ? overloaded(start) : failure;
+      throw new JudgeDown(shown.kind(), shown.getMessage(), e, Duration.ZERO);
     } finally {
       deadlineHere.remove();
       slots.release();
     }
+  }
+
+  /** A failure that says the judge is down, or refusing every call: it counts towards a cooldown. */
+  private static final class JudgeDown extends RouterException {
+    final Duration retryAfter;
+
+    JudgeDown(String kind, String message, Throwable cause, Duration retryAfter) {
+      super(kind, message, cause);
+      this.retryAfter = retryAfter;
+    }
+  }
+
+  private RouterException cooling() {
+    return new RouterException("cooling", "judge at " + judge + " failed " + Cooldowns.FAILURES_IN_A_ROW
+        + " or more calls in a row: not asked for the next " + cooldowns.left(judge).toMillis()
+        + " ms (cooldown_ms)");
   }
 
   private Request request(Prompt prompt) {

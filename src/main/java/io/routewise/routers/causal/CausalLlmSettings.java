@@ -20,12 +20,14 @@ import java.util.Optional;
  * @param maxConcurrency the most judge calls in flight at once
  * @param topLogprobs how many alternatives per token the judge is asked for
  * @param template the prompt pair
+ * @param cooldown how long a judge that failed several calls in a row is not asked (zero: always asked)
  */
 public record CausalLlmSettings(
     URI baseUrl, Secret apiKey, String model, Duration timeout, int maxConcurrency, int topLogprobs,
-    JudgeTemplate template) {
+    JudgeTemplate template, Duration cooldown) {
 
   public static final long DEFAULT_TIMEOUT_MS = 2_000;
+  public static final long DEFAULT_COOLDOWN_MS = 10_000;
   public static final int DEFAULT_MAX_CONCURRENCY = 32;
   public static final int DEFAULT_TOP_LOGPROBS = 20;
 
@@ -51,6 +53,7 @@ public record CausalLlmSettings(
     int maxConcurrency = s.integer("max_concurrency", DEFAULT_MAX_CONCURRENCY, 1, 100_000);
     // OpenAI allows at most 20; vLLM and llama.cpp allow more.
     int topLogprobs = s.integer("top_logprobs", DEFAULT_TOP_LOGPROBS, 1, 100);
+    Duration cooldown = s.millis("cooldown_ms", DEFAULT_COOLDOWN_MS, 0, 3_600_000);
     String system = readFile(s, "system_prompt_file", JudgeTemplate.ROUTELLM.system());
     String user = readFile(s, "user_prompt_file", JudgeTemplate.ROUTELLM.user());
     if (user != null && !user.contains(JudgeTemplate.PLACEHOLDER)) {
@@ -61,7 +64,7 @@ public record CausalLlmSettings(
       return Optional.empty();
     }
     return Optional.of(new CausalLlmSettings(baseUrl, apiKey, model, timeout, maxConcurrency, topLogprobs,
-        new JudgeTemplate(system, user)));
+        new JudgeTemplate(system, user), cooldown));
   }
 
   /** The file's text, the fallback when the key is absent, or null after recording a problem. */

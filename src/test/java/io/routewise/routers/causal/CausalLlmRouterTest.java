@@ -172,6 +172,75 @@ class CausalLlmRouterTest {
     assertTrue(ms >= 250 && ms < 1_500, "took " + ms + " ms");
   }
 
+  private static int judgeCalls() {
+    return judge.findAll(postRequestedFor(urlEqualTo(PATH))).size();
+  }
+
+  @Test
+  void aJudgeThatKeepsTimingOutCoolsDownAndOneCallAfterTheCooldownTriesItAgain() throws Exception {
+    judge.stubFor(post(urlEqualTo(PATH)).willReturn(okJson(textOnly("[[4]]")).withFixedDelay(3_000)));
+    CausalLlmRouter router = router("timeout_ms", 200, "cooldown_ms", 1_500);
+    Thread.sleep(1_100); // no answer for a second since start: failures in a row may cool it now
+    for (int i = 0; i < 3; i++) {
+      assertEquals("timeout", failure(router).kind());
+    }
+    long start = System.nanoTime();
+    RouterException cooling = failure(router);
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    // before, every decision of the outage waited out its 200 ms (2 s by default) for the judge
+    assertEquals("cooling", cooling.kind(), cooling.getMessage());
+    assertTrue(ms < 100, "took " + ms + " ms");
+    assertTrue(cooling.getMessage().contains("cooldown_ms"), cooling.getMessage());
+    assertEquals(3, judgeCalls(), "not asked while it cools");
+
+    judge.resetAll();
+    answer(textOnly("[[4]]"));
+    Thread.sleep(1_600);
+    assertEquals(0.0, router.strongWinRate(Prompt.of("What is 2+2?")), "the try after the cooldown");
+    assertEquals(0.0, router.strongWinRate(Prompt.of("What is 3+3?")), "it answered: cooling over");
+    assertEquals(2, judgeCalls());
+  }
+
+  @Test
+  void aRateLimitCoolsTheJudgeForAsLongAsItsRetryAfterAsks() throws Exception {
+    judge.stubFor(post(urlEqualTo(PATH)).willReturn(aResponse().withStatus(429).withHeader("Retry-After", "30")));
+    CausalLlmRouter router = router("cooldown_ms", 200);
+    Thread.sleep(1_100);
+    for (int i = 0; i < 3; i++) {
+      assertEquals("http_4xx", failure(router).kind());
+    }
+    Thread.sleep(400); // past cooldown_ms, well within the 30 s asked for
+    RouterException e = failure(router);
+    assertEquals("cooling", e.kind(), e.getMessage());
+    assertEquals(3, judgeCalls());
+  }
+
+  @Test
+  void answersWithoutARatingOrRefusingOnlyThisRequestDoNotCoolTheJudge() throws Exception {
+    CausalLlmRouter router = router("cooldown_ms", 10_000);
+    Thread.sleep(1_100);
+    answer(textOnly("no idea"));
+    for (int i = 0; i < 3; i++) {
+      assertEquals("no_rating", failure(router).kind());
+    }
+    judge.stubFor(post(urlEqualTo(PATH)).willReturn(aResponse().withStatus(400).withBody("{}")));
+    for (int i = 0; i < 4; i++) {
+      assertEquals("http_4xx", failure(router).kind());
+    }
+    assertEquals(7, judgeCalls(), "every decision asked it");
+  }
+
+  @Test
+  void withCooldownZeroAJudgeThatIsDownIsAskedEveryTime() throws Exception {
+    judge.stubFor(post(urlEqualTo(PATH)).willReturn(aResponse().withStatus(503)));
+    CausalLlmRouter router = router("cooldown_ms", 0);
+    Thread.sleep(1_100);
+    for (int i = 0; i < 5; i++) {
+      assertEquals("http_5xx", failure(router).kind());
+    }
+    assertEquals(5, judgeCalls());
+  }
+
   @Test
   void aClosedPortIsUnreachable() throws Exception {
     int port;

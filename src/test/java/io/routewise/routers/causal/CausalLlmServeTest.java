@@ -59,11 +59,15 @@ class CausalLlmServeTest {
 
   /** strong and weak (never called) and the judge, plus {@code extra} config. */
   private Path twoUpstreams(String extra) throws java.io.IOException {
-    return Files.writeString(tmp.resolve("config.yaml"), """
+    return Files.writeString(tmp.resolve("config.yaml"), twoUpstreamsYaml() + extra + routersYaml());
+  }
+
+  private static String twoUpstreamsYaml() {
+    return """
         upstreams:
           strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
           weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
-        """ + extra + routersYaml());
+        """;
   }
 
   /** An easy, a hard and a code prompt, with both models' outcomes. */
@@ -113,6 +117,48 @@ class CausalLlmServeTest {
       assertTrue(metrics.lines().anyMatch(l -> l.startsWith("routewise_router_failures_total")
           && l.contains("router=\"causal_llm\"") && l.endsWith(" 1.0")), metrics);
     }
+  }
+
+  /** Before, each request of a judge's outage waited out timeout_ms before going strong. */
+  @Test
+  void aJudgeThatIsDownCoolsAndRequestsGoStrongWithoutAskingIt() throws Exception {
+    judge.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(503).withBody("down")));
+    try (ProxyFixture p = new ProxyFixture(routersYaml())) {
+      Thread.sleep(1_100); // no answer for a second since start
+      for (int i = 0; i < 3; i++) {
+        HttpResponse<String> r = p.chat("router-causal_llm-0.9", "What is the capital of Peru?");
+        assertTrue(r.headers().firstValue("x-routewise-router-error").orElseThrow().contains("http_5xx"),
+            r.headers().map().toString());
+      }
+      HttpResponse<String> cooled = p.chat("router-causal_llm-0.9", "What is the capital of Peru?");
+      assertEquals(200, cooled.statusCode(), cooled.body());
+      assertTrue(cooled.body().contains("hello from strong"));
+      assertTrue(cooled.headers().firstValue("x-routewise-router-error").orElseThrow().contains("cooling"),
+          cooled.headers().map().toString());
+      judge.verify(3, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+      String metrics = p.get("/metrics").body();
+      assertTrue(metrics.lines().anyMatch(l -> l.startsWith("routewise_router_failures_total")
+          && l.contains("kind=\"cooling\"") && l.endsWith(" 1.0")), metrics);
+    }
+  }
+
+  /** A file's prompts are each asked, even when the judge failed many in a row: its figures are the judge's. */
+  @Test
+  void scoreAsksTheJudgeAboutEveryPromptWhateverItDidBefore() throws Exception {
+    judge.stubFor(post(urlEqualTo("/v1/chat/completions"))
+        .willReturn(aResponse().withStatus(500).withBody("down").withFixedDelay(250)));
+    Path config = Files.writeString(tmp.resolve("config.yaml"), twoUpstreamsYaml() + "routers: {causal_llm: {base_url: \""
+        + judge.baseUrl() + "/v1\", model: routellm-causal, max_concurrency: 1, cooldown_ms: 60000}}\n");
+    StringBuilder lines = new StringBuilder();
+    for (int i = 0; i < 7; i++) {
+      lines.append("{\"id\": \"p").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
+    }
+    Path prompts = Files.writeString(tmp.resolve("seven.jsonl"), lines);
+    Run score = capture("score", "--router", "causal_llm", "--config", config.toString(), "--input", prompts.toString(),
+        "--output", tmp.resolve("scores.jsonl").toString(), "--quiet");
+    assertEquals(2, score.code, score.err);
+    assertFalse(score.err.contains("cooling"), score.err);
+    judge.verify(7, postRequestedFor(urlEqualTo("/v1/chat/completions")));
   }
 
   @Test
