@@ -650,9 +650,11 @@ final class ChatCompletionsHandler {
     if (outcome.equals("ok") && usage.errored()) {
       outcome = "error"; // its own error event, then perhaps [DONE]: no whole answer, as a 5xx would not be
     }
-    boolean errored = outcome.equals("error");
+    // a whole answer ([DONE], or its end after a finish_reason: also a cut between that and the usage
+    // chunk, which this cannot tell from a server that ends there), not an error
+    boolean whole = (usage.done() || usage.complete() && outcome.equals("ok")) && !outcome.equals("error");
     usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res), () -> {
-      if (usage.done() && res.getStatus() == 200 && !errored) { // a whole answer: the client did not ask for include_usage
+      if (whole && res.getStatus() == 200) { // its tokens went uncounted
         upstream.listener().unmetered(upstream.name());
       }
     });

@@ -266,6 +266,20 @@ class CostMetricsTest {
     assertEquals(0.0, usd(m, "routewise_answers_unmetered_total", "strong"));
   }
 
+  /** Before, only a stream to its [DONE] was counted: one that ended after its finish_reason went uncounted either way. */
+  @Test
+  void aStreamEndingAfterItsFinishReasonWithoutUsageIsCountedAsUnmetered() throws Exception {
+    String finished = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"
+        + "{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\n";
+    upstreams.get("weak").stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(finished)));
+    String body = stream("weak", "\"stream_options\":{\"include_usage\":true},").body();
+    assertTrue(body.contains("\"finish_reason\":\"stop\""), body);
+    String m = metrics();
+    assertEquals(1.0, usd(m, "routewise_answers_unmetered_total", "weak"), m);
+    assertEquals(0.0, usd(m, "routewise_cost_usd_total", "weak"), m);
+  }
+
   @Test
   void withStreamUsageTheStreamIsPricedAndItsClientGetsNoUsageChunk() throws Exception {
     answerStreamUsageIfAsked("mini");
