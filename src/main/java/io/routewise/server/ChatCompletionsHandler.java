@@ -642,7 +642,9 @@ final class ChatCompletionsHandler {
           writeQuietly(out, usageFilter.finish());
         }
         if (!endsEvent(buf, n)) {
-          writeQuietly(out, new byte[] {'\n'}); // the read ended between the line and its event's blank line
+          // the read ended between the line and its event's blank line: a CR after a CR (a lone-CR
+          // stream's, or a CRLF's cut before its LF), else an LF, makes that blank line
+          writeQuietly(out, new byte[] {buf[n - 1] == '\r' ? (byte) '\r' : (byte) '\n'});
         }
         break;
       }
@@ -690,7 +692,8 @@ final class ChatCompletionsHandler {
 
   /** Whether {@code buf}'s first {@code n} bytes end with a blank line (an event's end), as the [DONE] read ends. */
   static boolean endsEvent(byte[] buf, int n) {
-    return n >= 2 && buf[n - 1] == '\n' && (buf[n - 2] == '\n' || (n >= 3 && buf[n - 2] == '\r' && buf[n - 3] == '\n'));
+    return n >= 2 && (buf[n - 1] == '\n' && (buf[n - 2] == '\n' || (n >= 3 && buf[n - 2] == '\r' && buf[n - 3] == '\n'))
+        || buf[n - 1] == '\r' && buf[n - 2] == '\r');
   }
 
   /** A last line held back for masking, written out (it came without its end). */

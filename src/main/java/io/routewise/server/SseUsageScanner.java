@@ -6,7 +6,7 @@ import java.util.Optional;
 /**
  * Watches a relayed server-sent-event stream for a chunk with {@code usage} (sent when the client
  * asked for {@code stream_options.include_usage}) and for its {@code data: [DONE]}. Only lines that
- * mention "usage" are parsed; a line is held across reads, bounded so a stream without newlines
+ * mention "usage" are parsed; a line is held across reads, bounded so a stream without line ends
  * cannot grow it without limit.
  */
 final class SseUsageScanner {
@@ -33,7 +33,7 @@ final class SseUsageScanner {
       if (!finished) {
         matchFinish(b);
       }
-      if (b == '\n') {
+      if (b == '\n' || b == '\r') { // SSE ends lines with LF, CRLF or a lone CR (the CRLF's LF: an empty line)
         endLine();
       } else if (!overflow) {
         if (len == line.length) {
@@ -49,7 +49,7 @@ final class SseUsageScanner {
   }
 
   private void endLine() {
-    int end = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+    int end = len;
     if (!overflow && (end == 12 && startsWith("data: [DONE]") || end == 11 && startsWith("data:[DONE]"))) {
       done = true;
     }

@@ -125,6 +125,24 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(m.contains("routewise_tokens_total{type=\"completion\",upstream=\"strong\"} 3.0"), m);
   }
 
+  /** The same with lines ended by a lone CR, which SSE allows: [DONE] and the usage went unseen in them. */
+  @Test
+  void aStreamWithLoneCrLineEndsEndsAtItsDoneLineAndIsMetered() throws Exception {
+    start(null);
+    strong.answers.add(out -> {
+      ScriptedUpstream.sse("data: " + CHUNK + "\r\rdata: [DONE]\r\r").write(out);
+      out.flush();
+      Thread.sleep(5_000);
+    });
+    HttpResponse<String> r = chat("router-random-0", true);
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().endsWith("data: [DONE]\r\r"), r.body());
+    assertFalse(r.body().contains("upstream_timeout"), r.body());
+    String m = metrics();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"ok\",upstream=\"strong\"} 1"), m);
+    assertTrue(m.contains("routewise_tokens_total{type=\"completion\",upstream=\"strong\"} 3.0"), m);
+  }
+
   /**
    * A request for a stream answered with a whole JSON body or no content: relayed, the SDKs' stream
    * loop ended at once without an error and the client had nothing. Now a 502 (and a failover).

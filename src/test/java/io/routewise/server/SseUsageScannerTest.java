@@ -58,4 +58,19 @@ class SseUsageScannerTest {
     }
     assertEquals(false, scan("", 1).complete());
   }
+
+  /** Lines ended by a lone CR (SSE allows it): before, neither the usage nor [DONE] was seen in them. */
+  @Test
+  void linesEndedByALoneCrAreReadAsLinesAre() {
+    String usage = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}";
+    for (String end : new String[] {"\r", "\r\n", "\n"}) {
+      String stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}" + end + end
+          + usage + end + end + "data: [DONE]" + end + end;
+      for (int readSize : new int[] {1, 5, 8192}) {
+        SseUsageScanner s = scan(stream, readSize);
+        assertTrue(s.done(), readSize + " " + end.length());
+        assertEquals(new Usage(5, 3, 0), s.result().orElseThrow());
+      }
+    }
+  }
 }
