@@ -124,8 +124,8 @@ public final class StateSync implements AutoCloseable {
     String before = incarnation;
     incarnation = now;
     if (before != null && !before.equals(now)) {
-      LOG.info("shared state: {} lost its keys (restarted without persistence, or flushed); this replica's pins "
-          + "are offered to it again at their sessions' next turns", store.describe());
+      LOG.info("shared state: {} restarted or lost its keys (flushed, a replica promoted): it may lack pins written "
+          + "lately, so this replica's pins are offered to it again at their sessions' next turns", store.describe());
       Runnable r = onLostState;
       if (r != null) {
         r.run();

@@ -138,18 +138,40 @@ public final class RedisStateStore implements StateStore {
     call(j -> j.psetex(prefix + ":alive", windowTtlMillis, "1"));
   }
 
-  /** Created with a random value where absent; a Redis that lost its keys lost this one too. */
+  /**
+   * The incarnation key, created with a random value where absent (a Redis that lost its keys lost
+   * this one too), and the server's run_id, new at every start: a Redis restarted from a snapshot,
+   * or a replica promoted in its place, has the key but may lack the pins written since.
+   */
   @Override
   public String incarnation() throws Exception {
     String mine = Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong());
     return call(j -> {
+      String key;
       try {
         String before = j.setGet(prefix + ":incarnation", mine, SetParams.setParams().nx());
-        return before == null ? mine : before;
+        key = before == null ? mine : before;
       } catch (redis.clients.jedis.exceptions.JedisDataException before7) {
         return null; // SET NX GET needs Redis 7, as pins do (said at the first connection)
       }
+      return key + "/" + runId(j);
     });
+  }
+
+  /** The server's run_id; empty where INFO is refused (some managed services rename it): the key alone then. */
+  private static String runId(Jedis j) {
+    String info;
+    try {
+      info = j.info("server");
+    } catch (redis.clients.jedis.exceptions.JedisDataException refused) {
+      return "";
+    }
+    int at = info.indexOf("run_id:");
+    if (at < 0) {
+      return "";
+    }
+    int end = info.indexOf('\r', at);
+    return info.substring(at + 7, end < 0 ? info.length() : end).trim();
   }
 
   @Override

@@ -82,6 +82,30 @@ class PinsAfterRedisLostStateTest {
     }
   }
 
+  /** Restarted from a snapshot taken before the pin: the incarnation key came back, the pin did not. */
+  @Test
+  void pinsWrittenAfterTheSnapshotARedisRestartedFromAreOfferedAgain() throws Exception {
+    try (Replica a = Replica.start(); Replica b = Replica.start()) {
+      try (var j = redis.client()) {
+        j.save();
+      }
+      assertEquals("strong", a.pins().pin("conv", "strong"));
+      redis.restart(); // loads the snapshot: the incarnation key, no pin
+      try (var j = redis.client()) {
+        assertTrue(j.exists("routewise:incarnation"), "restored from the snapshot");
+      }
+      assertNull(b.pins().pinned("conv"));
+      assertEquals("weak", b.pins().pin("conv", "weak"));
+      a.sync().runOnce();
+      assertEquals("weak", a.pins().pinned("conv"), "offered to the restarted store, A takes the pin there");
+    } finally {
+      try (var j = redis.client()) {
+        j.flushAll();
+        j.save(); // no snapshot with keys for the other tests' restarts
+      }
+    }
+  }
+
   @Test
   void theIncarnationHoldsWhileRedisKeepsItsKeys() throws Exception {
     try (RedisStateStore s = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
