@@ -12,7 +12,7 @@ final class DecisionHeaders {
     res.setHeader("x-routewise-router", d.router());
     served(ctx, d.upstream(), upstreamModel);
     if (!Double.isNaN(d.strongWinRate()) && !d.fellBack()) { // a pinned turn, a failed router: no estimate
-      res.setHeader("x-routewise-win-rate", sixDecimals(d.strongWinRate()));
+      res.setHeader("x-routewise-win-rate", rateBeside(d.strongWinRate(), d.isDirect() ? Double.NaN : d.threshold()));
     }
     if (!d.isDirect()) { // a direct request: no router, no threshold
       res.setHeader("x-routewise-threshold", Double.toString(d.threshold()));
@@ -39,6 +39,20 @@ final class DecisionHeaders {
   /** A dollar amount to 6 significant digits, in plain notation ({@code 0.0001275}, never {@code 1.275E-4}). */
   static String usd(double amount) {
     return java.math.BigDecimal.valueOf(amount).round(new java.math.MathContext(6)).stripTrailingZeros().toPlainString();
+  }
+
+  /**
+   * {@link #sixDecimals}, but never on the other side of {@code threshold} than the rate itself:
+   * 0.3499996 against α = 0.35 reads 0.349999, not 0.350000 (which would say strong where it went weak).
+   */
+  static String rateBeside(double rate, double threshold) {
+    String shown = sixDecimals(rate);
+    if (!(Math.abs(rate - threshold) < 1e-6) // rounding moves it by half a step at most (NaN: no threshold)
+        || (rate >= threshold) == (Double.parseDouble(shown) >= threshold)) {
+      return shown;
+    }
+    return java.math.BigDecimal.valueOf(rate)
+        .setScale(6, rate >= threshold ? java.math.RoundingMode.CEILING : java.math.RoundingMode.FLOOR).toPlainString();
   }
 
   /** Like {@code "%.6f"} (half-up on the shortest decimal form), without the Formatter (a hot path). */

@@ -25,4 +25,22 @@ class DecisionHeadersTest {
     }
     assertEquals("NaN", DecisionHeaders.sixDecimals(Double.NaN));
   }
+
+  /** Before, 0.3499996 routed weak against α = 0.35 and its header read 0.350000, which is >= α. */
+  @Test
+  void theShownWinRateIsOnTheSameSideOfTheThresholdAsTheRate() {
+    assertEquals("0.349999", DecisionHeaders.rateBeside(0.3499996, 0.35));
+    assertEquals("0.350000", DecisionHeaders.rateBeside(0.35, 0.35));
+    assertEquals("0.350001", DecisionHeaders.rateBeside(0.3500004, 0.3500004), "strong at α = 0.3500004: not 0.350000");
+    assertEquals("0.123457", DecisionHeaders.rateBeside(0.1234565, 0.5), "far from α: as %.6f");
+    assertEquals("0.123457", DecisionHeaders.rateBeside(0.1234565, Double.NaN), "no threshold");
+    Random random = new Random(11);
+    for (int i = 0; i < 100_000; i++) {
+      double rate = random.nextDouble();
+      double alpha = rate + (random.nextDouble() - 0.5) * 2e-6;
+      double shown = Double.parseDouble(DecisionHeaders.rateBeside(rate, alpha));
+      assertEquals(rate >= alpha, shown >= alpha, rate + " against " + alpha);
+      assertEquals(rate, shown, 1e-6 + 1e-12, "rounded by at most one step");
+    }
+  }
 }
