@@ -78,6 +78,8 @@ final class ChatCompletionsHandler {
     int status = 500;
     String error = null;
     RequestBodies.Body body = null;
+    UpstreamClient chosen = null;
+    long chosenTry = Cooldowns.NOT_COOLING;
     try {
       if (inFlight.draining()) {
         // Close the connection too, so a pooling client's next attempt opens one to another instance.
@@ -103,20 +105,22 @@ final class ChatCompletionsHandler {
         Thread.currentThread().interrupt();
         throw clientGone(ctx.res(), "interrupted while routing");
       }
-      UpstreamClient chosen = byName.get(decision.upstream());
+      chosen = byName.get(decision.upstream());
       DecisionHeaders.write(ctx, decision, chosen.config().model());
       // A request that named its upstream gets that upstream's answer, whatever it is.
       boolean mayFailOver = failover && !spec.isDirect();
       // One that is down is not tried while it cools: its failover upstream answers; both down, a 503 at once.
-      UpstreamClient other = mayFailOver && cooldowns != null && cooldowns.skip(chosen.name())
+      chosenTry = mayFailOver && cooldowns != null ? cooldowns.claim(chosen.name()) : Cooldowns.NOT_COOLING;
+      UpstreamClient other = chosenTry == Cooldowns.SKIPPED
           ? failoverFor(chosen, request) : null; // null too when no other takes the request's images or audio
       if (other != null) {
-        if (cooldowns.skip(other.name())) {
+        long otherTry = cooldowns.claim(other.name());
+        if (otherTry == Cooldowns.SKIPPED) {
           long seconds = Math.min(cooldowns.left(chosen.name()).toSeconds(), cooldowns.left(other.name()).toSeconds());
           ctx.header("Retry-After", Long.toString(Math.max(1, seconds + 1)));
           throw ApiException.upstreamsCooling(chosen.name(), other.name());
         }
-        status = failOver(ctx, request, body, chosen, spec, received, "cooldown");
+        status = failOverWithTry(ctx, request, body, chosen, spec, received, "cooldown", otherTry);
       } else {
         status = forward(ctx, request, body, chosen, spec, received, mayFailOver);
       }
@@ -131,6 +135,11 @@ final class ChatCompletionsHandler {
     } finally {
       if (body != null) {
         body.close();
+      }
+      if (cooldowns != null && chosen != null) {
+        // a try that never reported (its client left mid-call) goes to the next request, not held for the
+        // upstream's whole time limit while it may be up again (a no-op once the try answered or failed)
+        cooldowns.giveBack(chosen.name(), chosenTry);
       }
       // A request that ended before its decision (a client gone from the scoring queue) still names its router.
       metrics.request(decision != null ? decision.router() : spec != null ? spec.router() : "none",
@@ -212,10 +221,12 @@ final class ChatCompletionsHandler {
       if (cooldowns != null && !spec.isDirect()) { // a named upstream's request may fail for reasons of its own
         cooldowns.failed(upstream.name(), start);
       }
-      if (mayFailOver && !e.isTimeout() && mayFailOverFrom(upstream, request)) {
+      long failoverTry = mayFailOver && !e.isTimeout() ? failoverClaim(upstream, request) : Cooldowns.SKIPPED;
+      if (failoverTry != Cooldowns.SKIPPED) {
         failures.failed(upstream.name(), "failover unreachable", e.detail());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
-        return failOver(ctx, request, body, upstream, spec, received + (System.nanoTime() - start), "unreachable");
+        return failOverWithTry(ctx, request, body, upstream, spec, received + (System.nanoTime() - start),
+            "unreachable", failoverTry);
       }
       throw failed(upstream, e);
     }
@@ -286,8 +297,8 @@ final class ChatCompletionsHandler {
         } else {
           failures.failed(upstream.name(), "failover " + status, why);
         }
-        return failOver(ctx, request, body, upstream, spec, received + spent,
-            status == 429 ? "429" : authFailed ? "auth" : invalid ? "invalid" : "5xx");
+        return failOverWithTry(ctx, request, body, upstream, spec, received + spent,
+            status == 429 ? "429" : authFailed ? "auth" : invalid ? "invalid" : "5xx", failoverTry);
       }
       if (invalid) {
         String why = invalidWhy(response, status, oddAnswer);
@@ -356,6 +367,21 @@ final class ChatCompletionsHandler {
     return forward(ctx, request, body, other, spec, received, false);
   }
 
+  /**
+   * {@link #failOver} with the failover upstream's try, {@code claimed} ({@link Cooldowns#claim}), given
+   * back should the call never report (its client left mid-call).
+   */
+  private int failOverWithTry(Context ctx, ChatRequest request, RequestBodies.Body body, UpstreamClient failed,
+      RouteSpec spec, long received, String reason, long claimed) throws IOException {
+    try {
+      return failOver(ctx, request, body, failed, spec, received, reason);
+    } finally {
+      if (cooldowns != null) {
+        cooldowns.giveBack(failoverFor(failed, request).name(), claimed);
+      }
+    }
+  }
+
   /** A 429 the cooldown counts once its body is read (a stream's is read only when it fails over). */
   private boolean rateLimitUnread(int status, RouteSpec spec) {
     return status == 429 && cooldowns != null && !spec.isDirect();
@@ -412,15 +438,11 @@ final class ChatCompletionsHandler {
   }
 
   /**
-   * Whether a request that failed on {@code upstream} may go to its failover upstream: not while that
-   * one cools down (a hung one would make the client wait out its timeout as well); once its cooldown
-   * is over, only as its one try. Asked only when failing over: it may take that try.
+   * Whether a request that failed on {@code upstream} may go to its failover upstream, as
+   * {@link Cooldowns#claim} answers it ({@link Cooldowns#SKIPPED}: no): not while that one cools down
+   * (a hung one would make the client wait out its timeout as well); once its cooldown is over, only
+   * as its one try. Asked only when failing over: it may take that try, which can be given back.
    */
-  private boolean mayFailOverFrom(UpstreamClient upstream, ChatRequest request) {
-    return failoverClaim(upstream, request) != Cooldowns.SKIPPED;
-  }
-
-  /** {@link #mayFailOverFrom} as {@link Cooldowns#claim} answers it: the try it took, if any, can be given back. */
   private long failoverClaim(UpstreamClient upstream, ChatRequest request) {
     UpstreamClient other = failoverFor(upstream, request);
     if (other == null) {

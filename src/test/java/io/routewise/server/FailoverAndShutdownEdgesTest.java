@@ -343,6 +343,49 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(failures.isEmpty(), failures);
   }
 
+  /**
+   * The try of a cooled upstream whose client left while it waited (a hung upstream, an impatient
+   * client): the try never reported, so the upstream stayed skipped for its whole hold (2 x (connect +
+   * answer timeouts), 13 s here) although it was up again after its 200 ms cooldown (a helper's trial: 14 s).
+   */
+  @Test
+  void aTryWhoseClientLeftGoesToTheNextRequest() throws Exception {
+    start("failover: true, failover_cooldown_ms: 200");
+    Thread.sleep(1_100);
+    for (int i = 0; i < 3; i++) {
+      weak.answers.add(ScriptedUpstream.json(503, "{\"error\":{\"message\":\"weak down\"}}"));
+      strong.answers.add(ScriptedUpstream.json(200, OK));
+      chat("router-random-1", false);
+    }
+    assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"weak\"} 1.0"));
+    Thread.sleep(400); // the cooldown is over: the next request chosen for weak is its try
+    weak.answers.add(out -> Thread.sleep(5_000)); // weak hangs on the try
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      byte[] body = "{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+          .getBytes(StandardCharsets.UTF_8);
+      OutputStream out = client.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+          + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(body);
+      out.flush();
+      long called = System.nanoTime() + 5_000_000_000L;
+      while (weak.requests.get() == 3 && System.nanoTime() < called) {
+        Thread.sleep(10);
+      }
+      assertEquals(4, weak.requests.get(), "the try reached weak");
+    } // the client leaves
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (!metrics().contains("status=\"499\"") && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertTrue(metrics().contains("status=\"499\""));
+    weak.answers.add(ScriptedUpstream.json(200, OK)); // weak is up again
+    HttpResponse<String> r = chat("router-random-1", false);
+    assertEquals(200, r.statusCode(), r.body());
+    assertFalse(r.headers().firstValue("x-routewise-failover").isPresent(), r.headers().map().toString());
+    assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"weak\"} 0.0"));
+  }
+
   /** Control for the test above: without the client that left, weak's first request after its cooldown goes to weak. */
   @Test
   void controlWithoutTheClientLeavingWeaksTryGoesToWeak() throws Exception {
