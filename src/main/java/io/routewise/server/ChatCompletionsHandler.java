@@ -517,7 +517,9 @@ final class ChatCompletionsHandler {
       if (rateLimitUnread(status, spec)) {
         cooldowns.failed(upstream.name(), start);
       }
-      upstream.listener().completed(upstream.name(), status, "body_failed", System.nanoTime() - start);
+      // a body that stalled past timeout_ms is a timeout (the client's 504), as in a stream; one cut off, body_failed
+      upstream.listener().completed(upstream.name(), status, response.timedOut() ? "timeout" : "body_failed",
+          System.nanoTime() - start);
       throw failed(upstream, upstream.brokeOff(e, response.timedOut()));
     }
     long read = System.nanoTime();

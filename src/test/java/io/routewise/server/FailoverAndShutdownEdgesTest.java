@@ -258,6 +258,23 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"timeout\",upstream=\"strong\"} 1"), m);
   }
 
+  /** A whole answer whose body stalls: the client got a 504 upstream_timeout, but the call was counted body_failed. */
+  @Test
+  void aWholeAnswerWhoseBodyStallsIsCountedAsATimeout() throws Exception {
+    start(null);
+    strong.answers.add(out -> {
+      out.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"id\":\"x\",\"choices\":["
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      Thread.sleep(5_000); // past timeout_ms (1.5 s)
+    });
+    HttpResponse<String> r = chat("router-random-0", false);
+    assertEquals(504, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"code\":\"upstream_timeout\""), r.body());
+    String m = metrics();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"timeout\",upstream=\"strong\"} 1"), m);
+  }
+
   /** Events under another content type are a stream all the same: relayed as they come, their usage counted. */
   @Test
   void eventsUnderAnotherContentTypeAreRelayedAsAStream() throws Exception {
