@@ -30,6 +30,7 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>{@code routewise_requests_total{router,route,status}} chat requests by outcome
+ *   <li>{@code routewise_http_refused_total{status}} requests the HTTP server answered itself, before any route
  *   <li>{@code routewise_routing_decision_seconds{router}} time to score and decide (histogram)
  *   <li>{@code routewise_routed_total{router,route}} and {@code routewise_strong_share{router}}
  *   <li>{@code routewise_router_failures_total{router,kind}} router errors (routed strong)
@@ -64,6 +65,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final MeterProvider<Timer> overhead;
   private final MeterProvider<Counter> failovers;
   private final MeterProvider<Counter> passthroughs;
+  private final Map<String, Counter> refused;
   private final MeterProvider<Timer> passthroughDuration;
   private final Map<String, Timer> passthroughTimers = new ConcurrentHashMap<>();
   // Meters by tag values, looked up per request: Micrometer's withTags builds, sorts and hashes a
@@ -127,6 +129,14 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         .description("Requests sent to another upstream because theirs was unreachable or answered 429, 5xx, 401 or 403, "
             + "or was cooling down after failures in a row")
         .withRegistry(r);
+    Map<String, Counter> refusedByStatus = new java.util.HashMap<>();
+    for (String status : List.of("400", "414", "431", "other")) { // at 0 from the start, for rate() and alerts
+      refusedByStatus.put(status, Counter.builder("routewise.http.refused")
+          .description("Requests the HTTP server answered itself before any route ran (400: not HTTP, 414: URI too long, "
+              + "431: header block over its limit, other: what else it refused); in no other request counter")
+          .tag("status", status).register(r));
+    }
+    refused = Map.copyOf(refusedByStatus);
     passthroughs = Counter.builder("routewise.passthrough.requests")
         .description("Requests to other /v1 endpoints passed unchanged to the routing.passthrough upstream, by status")
         .withRegistry(r);
@@ -317,6 +327,12 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         passthroughs.withTags("upstream", upstream, "status", Integer.toString(status))).increment();
     passthroughTimers.computeIfAbsent(upstream, u -> passthroughDuration.withTags("upstream", u))
         .record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
+  /** The HTTP server answered a request itself, before any route ran (one it could not read, or over a limit). */
+  public void refused(int status) {
+    Counter c = refused.get(Integer.toString(status));
+    (c != null ? c : refused.get("other")).increment();
   }
 
   public void request(String router, String route, int status) {

@@ -15,9 +15,17 @@ import org.eclipse.jetty.util.Callback;
  * Jetty's HTML page, which an SDK would report as an unparseable body.
  */
 final class JsonErrorHandler extends ErrorHandler {
+  private final java.util.function.IntConsumer refused;
+
+  /** @param refused told each status answered here: no route ran, so no other counter has the request */
+  JsonErrorHandler(java.util.function.IntConsumer refused) {
+    this.refused = refused;
+  }
+
   @Override
   protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
       Callback callback) {
+    refused.accept(code);
     String reason = HttpStatus.getMessage(code);
     // A server error's message is Jetty's own (an exception's class and text): the log's, not the client's.
     String text = code >= 500 || message == null || message.isBlank() || message.equals(reason)

@@ -88,7 +88,7 @@ public final class ProxyServer implements AutoCloseable {
       cfg.jetty.port = config.port();
       cfg.jetty.modifyServletContextHandler(context -> context.insertHandler(inFlight));
       cfg.jetty.modifyServer(server -> {
-        server.setErrorHandler(new JsonErrorHandler());
+        server.setErrorHandler(new JsonErrorHandler(metrics::refused));
         // the connectors exist once the server starts; a bean added before they start is on every connection
         server.addEventListener(new org.eclipse.jetty.util.component.LifeCycle.Listener() {
           @Override

@@ -522,12 +522,16 @@ class ChatCompletionsProxyTest {
   @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
   @org.junit.jupiter.params.provider.CsvSource({
       "a header block over the limit, 431, request_header_fields_too_large",
-      "a request line that is not HTTP, 400, bad_request"})
+      "a request line that is not HTTP, 400, bad_request",
+      "a URI over the limit, 414, uri_too_long"})
   void requestsJettyRejectsGetOpenAiErrors(String what, int status, String code) throws Exception {
     String request = status == 431
         ? "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + "j".repeat(9_000)
             + "\r\nContent-Length: 2\r\n\r\n{}"
+        : status == 414 ? "POST /v1/chat/completions?q=" + "q".repeat(9_000) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         : "POST /v1/chat completions HTTP/1.1 junk\r\nHost: 127.0.0.1\r\n\r\n";
+    String series = "routewise_http_refused_total{status=\"" + status + "\"}";
+    double before = MetricsEndpointTest.value(f.get("/metrics").body(), series);
     try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
       s.setSoTimeout(10_000);
       s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
@@ -541,6 +545,8 @@ class ChatCompletionsProxyTest {
       assertEquals("invalid_request_error", e.get("type").asText());
       assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("x-request-id: rw-"), head);
     }
+    // counted: before, no counter had these requests, which clients saw refused
+    assertEquals(before + 1, MetricsEndpointTest.value(f.get("/metrics").body(), series));
   }
 
   /** The OpenAI SDKs' models.retrieve, for the ids a client may use as its model. */
