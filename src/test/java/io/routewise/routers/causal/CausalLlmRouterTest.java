@@ -184,14 +184,11 @@ class CausalLlmRouterTest {
     for (int i = 0; i < 3; i++) {
       assertEquals("timeout", failure(router).kind());
     }
-    long start = System.nanoTime();
     RouterException cooling = failure(router);
-    long ms = (System.nanoTime() - start) / 1_000_000;
     // before, every decision of the outage waited out its 200 ms (2 s by default) for the judge
     assertEquals("cooling", cooling.kind(), cooling.getMessage());
-    assertTrue(ms < 100, "took " + ms + " ms");
     assertTrue(cooling.getMessage().contains("cooldown_ms"), cooling.getMessage());
-    assertEquals(3, judgeCalls(), "not asked while it cools");
+    assertEquals(3, judgeCalls(), "not asked while it cools: failed at once");
 
     judge.resetAll();
     answer(textOnly("[[4]]"));
