@@ -254,11 +254,14 @@ final class ChatCompletionsHandler {
       // an error object in it (some gateways answer errors so) is quoted: the request's own fault, often
       // (its context too long), so it does not cool the upstream for everyone, as a whole completion does
       String wholeError = notAStream ? errorOfWholeAnswer(response) : null;
+      // a web page where an API answer should be: a base_url that points at a site, or a login or error
+      // page in front of the API; told by its type, before its body is read, so it fails over like the rest
+      boolean webPage = status >= 200 && status < 300 && !noContent && mediaType.equals("text/html");
       String oddAnswer = unaskedStream ? " with a stream (text/event-stream) to a request without \"stream\": true"
           : noContent ? " with no content" : notAStream ? " with a whole JSON body to a request for a stream"
-          + (wholeError == null ? "" : ": " + wholeError) : null;
-      boolean invalid = invalidStatus(status) || unaskedStream || notAStream || noContent;
-      boolean failedStatus = failedStatus(status) || unaskedStream || notAStream || noContent;
+          + (wholeError == null ? "" : ": " + wholeError) : webPage ? " with a web page (text/html); check base_url" : null;
+      boolean invalid = invalidStatus(status) || unaskedStream || notAStream || noContent || webPage;
+      boolean failedStatus = failedStatus(status) || unaskedStream || notAStream || noContent || webPage;
       boolean rateLimitUnread = rateLimitUnread(status, spec);
       if (cooldowns != null && !spec.isDirect() && !rateLimitUnread) {
         if (failedStatus && wholeError == null) {
@@ -309,6 +312,7 @@ final class ChatCompletionsHandler {
         throw ApiException.invalidResponse(upstream.name(), unaskedStream
             ? "answered with a stream (text/event-stream) to a request that did not ask for one"
             : noContent ? "answered HTTP " + status + " with no content"
+            : webPage ? "answered HTTP " + status + " with a web page (text/html), not an API answer"
             : notAStream ? "answered a request for a stream with a whole JSON body"
                 + (wholeError == null ? "" : ": " + wholeError)
             : status > 599 ? "answered HTTP status " + status

@@ -247,7 +247,8 @@ class ChatCompletionsProxyTest {
       assertEquals(502, r.statusCode(), bad[1] + " -> " + r.body());
       JsonNode error = JSON.readTree(r.body()).get("error");
       assertEquals("upstream_invalid_response", error.get("code").asText());
-      assertTrue(error.get("message").asText().contains("not a JSON object"), r.body());
+      assertTrue(error.get("message").asText().contains(bad[0].equals("text/html")
+          ? "with a web page (text/html), not an API answer" : "not a JSON object"), r.body());
     }
     HttpResponse<String> r = fromJdkWeak(exchange -> exchange.sendResponseHeaders(600, -1));
     assertEquals(502, r.statusCode(), r.body());

@@ -194,9 +194,22 @@ class FailoverAndShutdownEdgesTest {
         + "<html>login</html>").getBytes(StandardCharsets.UTF_8)));
     HttpResponse<String> html = chat("router-random-0", true);
     assertEquals(502, html.statusCode(), html.body());
-    assertTrue(html.body().contains("not a JSON object"), html.body());
+    assertTrue(html.body().contains("with a web page (text/html)"), html.body());
     String m = metrics();
     assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"invalid\",upstream=\"strong\"} 3"), m);
+  }
+
+  /** A web page where an API answer should be (a base_url at a site, a login page) was a 502 with no failover. */
+  @Test
+  void aWebPageAnsweredWith200FailsOver() throws Exception {
+    start("failover: true, failover_cooldown_ms: 0");
+    strong.answers.add(out -> out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close"
+        + "\r\n\r\n<html>Welcome to nginx!</html>").getBytes(StandardCharsets.UTF_8)));
+    weak.answers.add(ScriptedUpstream.json(200, OK));
+    HttpResponse<String> r = chat("router-random-0", false);
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("strong invalid", r.headers().firstValue("x-routewise-failover").orElse(null));
+    assertTrue(metrics().contains("routewise_upstream_duration_seconds_count{outcome=\"failed_over\",upstream=\"strong\"} 1"));
   }
 
   /** An upstream's error event in a stream, even before a [DONE], is no whole answer: counted as its error. */
