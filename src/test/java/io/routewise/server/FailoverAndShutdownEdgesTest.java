@@ -301,6 +301,47 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(m.contains("routewise_tokens_total{type=\"completion\",upstream=\"strong\"} 3.0"), m);
   }
 
+  /** Failover with a 200 ms cooldown, and weak cooling: 3 of its calls in a row failed (strong answered them). */
+  private void startWithWeakCooling() throws Exception {
+    start("failover: true, failover_cooldown_ms: 200");
+    Thread.sleep(1_100); // Cooldowns.QUIET since start: failures may cool an upstream now
+    for (int i = 0; i < 3; i++) {
+      weak.answers.add(ScriptedUpstream.json(503, "{\"error\":{\"message\":\"weak down\"}}"));
+      strong.answers.add(ScriptedUpstream.json(200, OK));
+      HttpResponse<String> r = chat("router-random-1", false);
+      assertEquals("weak 5xx", r.headers().firstValue("x-routewise-failover").orElse(null), r.body());
+    }
+    assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"weak\"} 1.0"));
+  }
+
+  /**
+   * Sends {@code model}'s request from a raw socket, waits until {@code upstream} has it (its call count
+   * past {@code callsBefore}), then leaves; returns once routewise has counted the 499.
+   */
+  private void sendThenLeave(String model, ScriptedUpstream upstream, int callsBefore) throws Exception {
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      byte[] body = ("{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")
+          .getBytes(StandardCharsets.UTF_8);
+      OutputStream out = client.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+          + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.write(body);
+      out.flush();
+      // not a fixed 300 ms: on a loaded machine routewise had not read the request by then, and the client
+      // gone before its body was read is a 499 of its own, with no upstream call (clean-clone CI)
+      long called = System.nanoTime() + 5_000_000_000L;
+      while (upstream.requests.get() == callsBefore && System.nanoTime() < called) {
+        Thread.sleep(10);
+      }
+      assertEquals(callsBefore + 1, upstream.requests.get(), "the upstream got the request");
+    }
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (!metrics().contains("status=\"499\"") && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertTrue(metrics().contains("status=\"499\""));
+  }
+
   /**
    * With failover, the chosen upstream answers 500 and its error body stalls; the client leaves while
    * routewise waits for that body (up to 1 s, for the log). The request ends as a 499 (fine), but:
@@ -311,15 +352,7 @@ class FailoverAndShutdownEdgesTest {
    */
   @Test
   void aClientLeavingDuringAFailoverStillLeavesTheBooksRight() throws Exception {
-    start("failover: true, failover_cooldown_ms: 200");
-    Thread.sleep(1_100); // Cooldowns.QUIET since start: failures may cool an upstream now
-    for (int i = 0; i < 3; i++) { // weak fails 3 in a row (strong answers the failovers): weak cools for 200 ms
-      weak.answers.add(ScriptedUpstream.json(503, "{\"error\":{\"message\":\"weak down\"}}"));
-      strong.answers.add(ScriptedUpstream.json(200, OK));
-      HttpResponse<String> r = chat("router-random-1", false);
-      assertEquals("weak 5xx", r.headers().firstValue("x-routewise-failover").orElse(null), r.body());
-    }
-    assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"weak\"} 1.0"));
+    startWithWeakCooling(); // for 200 ms
     Thread.sleep(400); // weak's cooldown is over: the next request for it (or failing over into it) is its try
 
     // strong answers 500 after 0.8 s and stalls its body; the client leaves once strong has the request
@@ -331,29 +364,8 @@ class FailoverAndShutdownEdgesTest {
       out.flush();
       Thread.sleep(5_000);
     });
-    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
-      byte[] body = "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
-          .getBytes(StandardCharsets.UTF_8);
-      OutputStream out = client.getOutputStream();
-      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
-          + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-      out.write(body);
-      out.flush();
-      // not a fixed 300 ms: on a loaded machine routewise had not read the request by then, and the client
-      // gone before its body was read is a 499 of its own, with no upstream call (clean-clone CI)
-      long called = System.nanoTime() + 5_000_000_000L;
-      while (strong.requests.get() == strongCalls && System.nanoTime() < called) {
-        Thread.sleep(10);
-      }
-      assertEquals(strongCalls + 1, strong.requests.get(), "strong got the request");
-    }
-    long deadline = System.nanoTime() + 5_000_000_000L;
+    sendThenLeave("router-random-0", strong, strongCalls);
     String m = metrics();
-    while (!m.contains("status=\"499\"") && System.nanoTime() < deadline) {
-      Thread.sleep(50);
-      m = metrics();
-    }
-    assertTrue(m.contains("status=\"499\""), m);
     assertEquals(0, weak.requests.get() - 3, "weak was not called for the 499");
 
     // weak is healthy again and its cooldown ended long ago: a request chosen for it should go to it
@@ -380,35 +392,10 @@ class FailoverAndShutdownEdgesTest {
    */
   @Test
   void aTryWhoseClientLeftGoesToTheNextRequest() throws Exception {
-    start("failover: true, failover_cooldown_ms: 200");
-    Thread.sleep(1_100);
-    for (int i = 0; i < 3; i++) {
-      weak.answers.add(ScriptedUpstream.json(503, "{\"error\":{\"message\":\"weak down\"}}"));
-      strong.answers.add(ScriptedUpstream.json(200, OK));
-      chat("router-random-1", false);
-    }
-    assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"weak\"} 1.0"));
+    startWithWeakCooling();
     Thread.sleep(400); // the cooldown is over: the next request chosen for weak is its try
     weak.answers.add(out -> Thread.sleep(5_000)); // weak hangs on the try
-    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
-      byte[] body = "{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
-          .getBytes(StandardCharsets.UTF_8);
-      OutputStream out = client.getOutputStream();
-      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
-          + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-      out.write(body);
-      out.flush();
-      long called = System.nanoTime() + 5_000_000_000L;
-      while (weak.requests.get() == 3 && System.nanoTime() < called) {
-        Thread.sleep(10);
-      }
-      assertEquals(4, weak.requests.get(), "the try reached weak");
-    } // the client leaves
-    long deadline = System.nanoTime() + 5_000_000_000L;
-    while (!metrics().contains("status=\"499\"") && System.nanoTime() < deadline) {
-      Thread.sleep(50);
-    }
-    assertTrue(metrics().contains("status=\"499\""));
+    sendThenLeave("router-random-1", weak, 3);
     weak.answers.add(ScriptedUpstream.json(200, OK)); // weak is up again
     HttpResponse<String> r = chat("router-random-1", false);
     assertEquals(200, r.statusCode(), r.body());
@@ -419,14 +406,7 @@ class FailoverAndShutdownEdgesTest {
   /** Control for the test above: without the client that left, weak's first request after its cooldown goes to weak. */
   @Test
   void controlWithoutTheClientLeavingWeaksTryGoesToWeak() throws Exception {
-    start("failover: true, failover_cooldown_ms: 200");
-    Thread.sleep(1_100);
-    for (int i = 0; i < 3; i++) {
-      weak.answers.add(ScriptedUpstream.json(503, "{\"error\":{\"message\":\"weak down\"}}"));
-      strong.answers.add(ScriptedUpstream.json(200, OK));
-      chat("router-random-1", false);
-    }
-    assertTrue(metrics().contains("routewise_upstream_cooling{upstream=\"weak\"} 1.0"));
+    startWithWeakCooling();
     Thread.sleep(1_400);
     weak.answers.add(ScriptedUpstream.json(200, OK));
     HttpResponse<String> r = chat("router-random-1", false);
