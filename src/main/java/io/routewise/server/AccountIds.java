@@ -24,12 +24,12 @@ final class AccountIds {
    * is every read of an answer's tokens. Text of the answer itself is masked only in a read that also
    * holds an error.
    */
-  static byte[] maskedErrorEvent(byte[] buf, int n) {
+  static byte[] maskedErrorEvent(byte[] buf, int n, SecretValues secrets) {
     if (ByteSearch.indexOf(buf, n, ERROR_KEY) < 0) {
       return null;
     }
     byte[] read = java.util.Arrays.copyOf(buf, n);
-    byte[] out = masked(read);
+    byte[] out = secrets.masked(masked(read));
     return out == read ? null : out;
   }
 

@@ -6,8 +6,13 @@ final class ByteSearch {
 
   /** Where {@code needle} first occurs in {@code buf[0, n)}, or -1. */
   static int indexOf(byte[] buf, int n, byte[] needle) {
+    return indexOf(buf, 0, n, needle);
+  }
+
+  /** Where {@code needle} first occurs in {@code buf[from, n)}, or -1. */
+  static int indexOf(byte[] buf, int from, int n, byte[] needle) {
     outer:
-    for (int i = 0; i + needle.length <= n; i++) {
+    for (int i = from; i + needle.length <= n; i++) {
       for (int j = 0; j < needle.length; j++) {
         if (buf[i + j] != needle[j]) {
           continue outer;

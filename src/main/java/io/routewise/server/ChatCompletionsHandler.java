@@ -48,6 +48,8 @@ final class ChatCompletionsHandler {
   private final InFlightRequests inFlight;
   private final boolean accessLog;
   private final UpstreamFailureLog failures = new UpstreamFailureLog();
+  /** The upstreams' keys, masked wherever an upstream's text reaches the client or the log. */
+  private final SecretValues secrets;
   private final SessionPinning pinning;
 
   /**
@@ -59,6 +61,7 @@ final class ChatCompletionsHandler {
       RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover,
       Cooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning) {
     this.cooldowns = cooldowns;
+    this.secrets = SecretValues.of(ladder.stream().map(UpstreamClient::config).toList());
     this.pinning = pinning;
     this.maxResponseBytes = maxResponseBytes;
     this.routing = routing;
@@ -275,7 +278,7 @@ final class ChatCompletionsHandler {
         // why (a refused key, which limit): the operator's only sight of it; never an answer's text, which
         // may echo the prompt (an unasked stream's body is the answer), nor a wait on one
         String said = wholeError != null ? wholeError
-            : invalid ? "(" + (unaskedStream ? "a stream" : "its body") + ", not read)" : errorText(response);
+            : invalid ? "(" + (unaskedStream ? "a stream" : "its body") + ", not read)" : errorText(response, secrets);
         if (rateLimitUnread) {
           countRateLimit(upstream, said, start);
         }
@@ -319,7 +322,7 @@ final class ChatCompletionsHandler {
             : "answered a redirect (HTTP " + status + "), which routewise does not follow");
       }
       if (authFailed) {
-        ApiException error = authFailed(failures, upstream.name(), answered(upstream, status), response);
+        ApiException error = authFailed(failures, upstream.name(), answered(upstream, status), response, secrets);
         response.close();
         upstream.listener().completed(upstream.name(), status, "auth_failed", System.nanoTime() - start);
         throw error;
@@ -336,7 +339,7 @@ final class ChatCompletionsHandler {
       body.close();
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
-      UpstreamHeaders.copy(response, res);
+      UpstreamHeaders.copy(response, res, secrets);
       if (response.header("x-request-id") == null) {
         // Local servers (Ollama, llama.cpp) send none: one of routewise's own still ties a client's
         // report to its access-log line.
@@ -419,7 +422,7 @@ final class ChatCompletionsHandler {
    * The message of the error object a whole JSON answer is, masked (read up to 64 KiB); null when it is
    * none (a whole completion: an answer's text, which may echo the prompt, is never quoted).
    */
-  private static String errorOfWholeAnswer(UpstreamResponse response) {
+  private String errorOfWholeAnswer(UpstreamResponse response) {
     try {
       return maskedErrorIn(response.bodyBytes(64 * 1024));
     } catch (IOException | RuntimeException e) {
@@ -427,11 +430,11 @@ final class ChatCompletionsHandler {
     }
   }
 
-  /** {@link OpenAiErrors#errorInAnswer}, with the operator's account ids masked. */
-  private static String maskedErrorIn(byte[] body) {
+  /** {@link OpenAiErrors#errorInAnswer}, with the operator's account ids and keys masked. */
+  private String maskedErrorIn(byte[] body) {
     String error = OpenAiErrors.errorInAnswer(body);
     return error == null ? null
-        : new String(AccountIds.masked(error.getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8);
+        : new String(secrets.masked(AccountIds.masked(error.getBytes(StandardCharsets.UTF_8))), StandardCharsets.UTF_8);
   }
 
   /** For the log: where a redirect points (its origin only: it may repeat a key), that HTTP has no such status, or the odd answer. */
@@ -564,7 +567,7 @@ final class ChatCompletionsHandler {
         countRateLimit(upstream, new String(body, 0, Math.min(body.length, 4096), java.nio.charset.StandardCharsets.UTF_8),
             start);
       }
-      body = AccountIds.masked(body);
+      body = secrets.masked(AccountIds.masked(body));
     }
     // Read whole: uncounted from here, so a client reading its answer slowly (a write waits on it)
     // cannot hold the shared limit and turn everyone else's requests away.
@@ -590,7 +593,7 @@ final class ChatCompletionsHandler {
     OutputStream out = res.getOutputStream();
     SseUsageScanner usage = new SseUsageScanner();
     byte[] buf = new byte[8192];
-    StreamMasking masking = new StreamMasking();
+    StreamMasking masking = new StreamMasking(secrets);
     StreamMasking.Sink sink = usageFilter == null ? (b, len) -> out.write(b, 0, len) : (b, len) -> usageFilter.relay(b, len, out);
     String outcome = "ok";
     // for the cooldown, a stream has answered once its first bytes came; cut off before them, it failed
@@ -771,10 +774,10 @@ final class ChatCompletionsHandler {
    * them as its own key being wrong.
    */
   static ApiException authFailed(UpstreamFailureLog failures, String upstream, String answered,
-      UpstreamResponse response) {
+      UpstreamResponse response, SecretValues secrets) {
     failures.misconfigured(upstream, "answered " + response.status(), answered + ": its api_key or account in upstreams."
         + upstream + " is refused" + requestId(response)
-        + "; the client got 502 upstream_auth_failed. It said: " + errorText(response));
+        + "; the client got 502 upstream_auth_failed. It said: " + errorText(response, secrets));
     return new ApiException(502, "upstream_error", "The " + upstream + " upstream refused routewise's own "
         + "credentials (HTTP " + response.status() + "); the operator must fix them. Your API key is not at fault.",
         null, "upstream_auth_failed").retryUseless();
@@ -790,9 +793,9 @@ final class ChatCompletionsHandler {
    * The start of an error body, on one line, for the log (why a key or an account was refused, which
    * limit was hit). Waited for at most {@link #ERROR_TEXT_WAIT}: it is the log's, not worth a client's time.
    */
-  private static String errorText(UpstreamResponse response) {
+  private static String errorText(UpstreamResponse response, SecretValues secrets) {
     try {
-      byte[] body = response.errorBody(4096, ERROR_TEXT_WAIT); // 500 characters are logged
+      byte[] body = secrets.masked(response.errorBody(4096, ERROR_TEXT_WAIT)); // 500 characters are logged
       String text = new String(body, 0, Math.min(body.length, 500), java.nio.charset.StandardCharsets.UTF_8);
       return text.replaceAll("\\p{Cntrl}", " ").strip() + (body.length > 500 ? "..." : "");
     } catch (IOException e) {

@@ -51,6 +51,9 @@ final class PassthroughHandler {
   /** Whether a model name is one of routewise's own: a valid router-<name>-<α>, or upstream-<name> when served. */
   private final java.util.function.Predicate<String> routewiseModel;
 
+  /** The upstream's key, masked wherever its text reaches the client or the log. */
+  private final SecretValues secrets;
+
   /**
    * @param endpoints the paths served, each with what lies below it; empty: every path
    * @param routewiseModel whether a model name is routewise's own (refused on other endpoints)
@@ -59,6 +62,7 @@ final class PassthroughHandler {
       InFlightRequests inFlight, boolean accessLog, java.util.function.Predicate<String> routewiseModel) {
     this.routewiseModel = routewiseModel;
     this.upstream = upstream;
+    this.secrets = SecretValues.of(List.of(upstream.config()));
     this.endpoints = List.copyOf(endpoints);
     this.metrics = metrics;
     this.bodies = bodies;
@@ -235,7 +239,7 @@ final class PassthroughHandler {
       if (status == 401 || status == 403) {
         // routewise's key not being good for the endpoint: the operator's to fix, not the client's
         throw ChatCompletionsHandler.authFailed(failures, upstream.name(), "The " + upstream.name()
-            + " upstream answered " + status + " to " + method + " /v1/" + AccessLog.safe(path), response);
+            + " upstream answered " + status + " to " + method + " /v1/" + AccessLog.safe(path), response, secrets);
       }
       if (status >= 500) { // an outage: the operator's to know
         failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
@@ -252,7 +256,7 @@ final class PassthroughHandler {
       }
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
-      UpstreamHeaders.copy(response, res);
+      UpstreamHeaders.copy(response, res, secrets);
       if (response.header("x-request-id") == null) {
         res.setHeader("x-request-id", RequestIds.next());
       }
@@ -286,7 +290,7 @@ final class PassthroughHandler {
   private int relayError(Context ctx, UpstreamResponse response, int status) throws IOException {
     byte[] body;
     try (RequestBodies.Answer held = bodies.answer()) {
-      body = AccountIds.masked(response.bodyBytes(ERROR_BODY_LIMIT, held::allocated));
+      body = secrets.masked(AccountIds.masked(response.bodyBytes(ERROR_BODY_LIMIT, held::allocated)));
     } catch (UpstreamResponse.TooLarge e) {
       failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name() + " upstream answered "
           + status + " with an error body over " + ERROR_BODY_LIMIT + " bytes; dropped.");
@@ -310,7 +314,7 @@ final class PassthroughHandler {
   private int relay(Context ctx, UpstreamResponse response, boolean events, int status) throws IOException {
     OutputStream out = ctx.res().getOutputStream();
     byte[] buf = new byte[8192];
-    StreamMasking masking = new StreamMasking();
+    StreamMasking masking = new StreamMasking(secrets);
     StreamMasking.Sink sink = (b, len) -> out.write(b, 0, len);
     while (true) {
       int n;

@@ -22,6 +22,12 @@ final class StreamMasking {
 
   private byte[] held = new byte[0];
   private int heldLength;
+  private final SecretValues secrets;
+
+  /** @param secrets the upstreams' keys, masked in an error event with the account ids */
+  StreamMasking(SecretValues secrets) {
+    this.secrets = secrets;
+  }
 
   /** Takes the next read ({@code buf[0, n)}) and writes what can go on now to {@code sink}. */
   void relay(byte[] buf, int n, Sink sink) throws IOException {
@@ -91,8 +97,8 @@ final class StreamMasking {
     heldLength += length;
   }
 
-  private static void emit(byte[] bytes, int length, Sink sink) throws IOException {
-    byte[] masked = AccountIds.maskedErrorEvent(bytes, length);
+  private void emit(byte[] bytes, int length, Sink sink) throws IOException {
+    byte[] masked = AccountIds.maskedErrorEvent(bytes, length, secrets);
     if (masked == null) {
       sink.write(bytes, length);
     } else {

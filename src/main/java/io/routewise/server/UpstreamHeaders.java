@@ -21,7 +21,8 @@ final class UpstreamHeaders {
 
   private UpstreamHeaders() {}
 
-  static void copy(UpstreamResponse from, HttpServletResponse to) {
+  /** @param secrets masked in the values passed on (an upstream echoing the request's headers repeats the key) */
+  static void copy(UpstreamResponse from, HttpServletResponse to, SecretValues secrets) {
     int total = 0;
     for (int i = 0, n = from.headerCount(); i < n; i++) {
       String name = from.headerName(i);
@@ -35,7 +36,7 @@ final class UpstreamHeaders {
           continue;
         }
         total += name.length() + value.length();
-        to.setHeader(name, value); // a repeated name keeps its last value
+        to.setHeader(name, secrets.masked(value)); // a repeated name keeps its last value
       }
     }
   }

@@ -25,7 +25,7 @@ class StreamMaskingTest {
   /** The stream relayed in reads that end at {@code splits}, as the client gets it. */
   private static String relay(String stream, int... splits) throws Exception {
     byte[] b = stream.getBytes(StandardCharsets.UTF_8);
-    StreamMasking masking = new StreamMasking();
+    StreamMasking masking = new StreamMasking(SecretValues.NONE);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     StreamMasking.Sink sink = (bytes, len) -> out.write(bytes, 0, len);
     int from = 0;
@@ -51,7 +51,7 @@ class StreamMaskingTest {
 
   @Test
   void theCompleteLinesOfAReadPassWithoutACopy() throws Exception {
-    StreamMasking masking = new StreamMasking();
+    StreamMasking masking = new StreamMasking(SecretValues.NONE);
     List<byte[]> written = new ArrayList<>();
     byte[] read = TOKENS.getBytes(StandardCharsets.UTF_8);
     masking.relay(read, read.length, (bytes, len) -> written.add(bytes));
@@ -65,7 +65,7 @@ class StreamMaskingTest {
   /** A stream that broke off mid-line: the part is dropped, so routewise's error event starts a line of its own. */
   @Test
   void partOfALineIsDroppedWhenTheStreamBreaksOff() throws Exception {
-    StreamMasking masking = new StreamMasking();
+    StreamMasking masking = new StreamMasking(SecretValues.NONE);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     byte[] read = (TOKENS + "data: {\"cho").getBytes(StandardCharsets.UTF_8);
     masking.relay(read, read.length, (bytes, len) -> out.write(bytes, 0, len));
@@ -76,7 +76,7 @@ class StreamMaskingTest {
 
   @Test
   void partOfALineIsHeldUntilItsEndOrTheStreamsEnd() throws Exception {
-    StreamMasking masking = new StreamMasking();
+    StreamMasking masking = new StreamMasking(SecretValues.NONE);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     StreamMasking.Sink sink = (bytes, len) -> out.write(bytes, 0, len);
     byte[] part = "data: {\"choi".getBytes(StandardCharsets.UTF_8);
@@ -93,7 +93,7 @@ class StreamMaskingTest {
 
   @Test
   void aLineLongerThanTheLimitGoesOnAsItComes() throws Exception {
-    StreamMasking masking = new StreamMasking();
+    StreamMasking masking = new StreamMasking(SecretValues.NONE);
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     byte[] big = new byte[StreamMasking.MAX_HELD + 1];
     java.util.Arrays.fill(big, (byte) 'x');

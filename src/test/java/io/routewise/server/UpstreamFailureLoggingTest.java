@@ -86,6 +86,35 @@ class UpstreamFailureLoggingTest {
         "routewise_upstream_duration_seconds_count{outcome=\"auth_failed\",upstream=\"strong\"} 1"));
   }
 
+  /**
+   * An upstream that echoes the request's headers (a debugging proxy, some gateways' error pages) repeated
+   * routewise's own key: to the client in the relayed error and its openai-* headers, and to the log.
+   */
+  @Test
+  void theUpstreamsKeyEchoedInItsAnswerIsMaskedForTheClientAndTheLog() throws Exception {
+    String echo = "{\"error\":{\"message\":\"bad request; you sent Authorization: Bearer sk-strong-secret\"}}";
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(400)
+        .withHeader("Content-Type", "application/json").withHeader("openai-echo", "Bearer sk-strong-secret")
+        .withBody(echo)));
+    java.net.http.HttpResponse<String> r = f.chat("router-random-0", "x");
+    assertEquals(400, r.statusCode());
+    assertTrue(r.body().contains("you sent Authorization: Bearer ***"), r.body());
+    assertEquals("Bearer ***", r.headers().firstValue("openai-echo").orElse(null));
+
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(401)
+        .withHeader("Content-Type", "application/json").withBody(echo)));
+    Logged refused = chatLogged(f, "router-random-0");
+    assertTrue(refused.log().contains("It said: {\"error\":{\"message\":\"bad request; you sent Authorization: Bearer ***"),
+        refused.log());
+    assertFalse(refused.log().contains("sk-strong-secret"), refused.log());
+
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody("data: " + echo + "\n\ndata: [DONE]\n\n")));
+    java.net.http.HttpResponse<String> stream = f.post("/v1/chat/completions",
+        "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assertTrue(stream.body().contains("Bearer ***") && !stream.body().contains("sk-strong-secret"), stream.body());
+  }
+
   /** OpenAI's 429 names the operator's organization; the client reads the rest of it, retry headers included. */
   @Test
   void aRelayedErrorMasksTheOperatorsAccountIds() throws Exception {

@@ -1,0 +1,99 @@
+package io.routewise.server;
+
+import io.routewise.config.UpstreamConfig;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * The operator's secrets that an upstream may repeat: each upstream's {@code api_key} and its
+ * {@code headers:} values that carry a credential. An upstream (a debugging proxy, a gateway's error
+ * page) that echoes the request's headers would otherwise hand routewise's key to the client, in the
+ * error it relays, and to the log, in the line that quotes it. Masked as {@code ***}, like the
+ * account ids ({@link AccountIds}), wherever an upstream's text reaches a client or the log.
+ */
+final class SecretValues {
+  /** Shorter values are not looked for: no real key is this short, and masking "k" would mangle every body. */
+  static final int MIN_LENGTH = 8;
+  static final SecretValues NONE = new SecretValues(List.of());
+  private static final byte[] MASK = "***".getBytes(StandardCharsets.US_ASCII);
+
+  /** Longest first, so a key that contains another is masked whole. */
+  private final byte[][] values;
+  private final String[] texts;
+
+  SecretValues(Collection<String> secrets) {
+    Set<String> distinct = new LinkedHashSet<>();
+    for (String s : secrets) {
+      if (s != null && s.length() >= MIN_LENGTH && !s.isBlank()) {
+        distinct.add(s);
+      }
+    }
+    List<String> sorted = new ArrayList<>(distinct);
+    sorted.sort(Comparator.comparingInt(String::length).reversed());
+    this.texts = sorted.toArray(String[]::new);
+    this.values = sorted.stream().map(s -> s.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
+  }
+
+  /** The keys and credential headers of {@code upstreams}. */
+  static SecretValues of(Collection<UpstreamConfig> upstreams) {
+    List<String> secrets = new ArrayList<>();
+    for (UpstreamConfig u : upstreams) {
+      secrets.add(u.apiKey().value());
+      u.headers().forEach((name, value) -> {
+        if (credential(name)) {
+          secrets.add(value.value());
+        }
+      });
+    }
+    return new SecretValues(secrets);
+  }
+
+  /** A header whose value is a credential (Azure's {@code api-key}, {@code x-api-key}, a token): not a version or an id. */
+  private static boolean credential(String header) {
+    String h = header.toLowerCase(Locale.ROOT);
+    return h.contains("key") || h.contains("auth") || h.contains("token") || h.contains("secret");
+  }
+
+  /** {@code body} with every secret as {@code ***}; the same array when it holds none. */
+  byte[] masked(byte[] body) {
+    byte[] out = body;
+    for (byte[] secret : values) {
+      int at = ByteSearch.indexOf(out, 0, out.length, secret);
+      if (at < 0) {
+        continue;
+      }
+      java.io.ByteArrayOutputStream masked = new java.io.ByteArrayOutputStream(out.length);
+      int from = 0;
+      while (at >= 0) {
+        masked.write(out, from, at - from);
+        masked.write(MASK, 0, MASK.length);
+        from = at + secret.length;
+        at = ByteSearch.indexOf(out, from, out.length, secret);
+      }
+      masked.write(out, from, out.length - from);
+      out = masked.toByteArray();
+    }
+    return out;
+  }
+
+  /** {@code text} with every secret as {@code ***}. */
+  String masked(String text) {
+    String out = text;
+    for (String secret : texts) {
+      if (out.contains(secret)) {
+        out = out.replace(secret, "***");
+      }
+    }
+    return out;
+  }
+
+  boolean isEmpty() {
+    return values.length == 0;
+  }
+}
