@@ -120,6 +120,10 @@ public final class ProxyServer implements AutoCloseable {
           rule.maxAge = 600;
         }));
       }
+      // A page a browser loads from anywhere can POST here (a form-like request needs no preflight),
+      // and by DNS rebinding read the answer: a request that names an Origin not in cors_origins is
+      // refused before it spends anything. Programs (SDKs, curl, servers) send no Origin.
+      cfg.routes.beforeMatched("/v1/*", ctx -> requireAllowedOrigin(ctx, config.corsOrigins()));
       if (!config.apiKeys().isEmpty()) {
         List<byte[]> keys = config.apiKeys().stream()
             .map(k -> k.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
@@ -217,6 +221,17 @@ public final class ProxyServer implements AutoCloseable {
           ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (server.api_keys)."
           : "Incorrect API key provided.", null, "invalid_api_key");
     }
+  }
+
+  /** A browser's request (it has an {@code Origin}) from an origin {@code server.cors_origins} does not list: 403. */
+  private static void requireAllowedOrigin(Context ctx, List<String> allowed) {
+    String origin = ctx.header("Origin");
+    if (origin == null || ctx.method() == HandlerType.OPTIONS || allowed.contains("*") || allowed.contains(origin)) {
+      return;
+    }
+    String shown = origin.length() > 100 ? origin.substring(0, 100) + "..." : origin;
+    throw new ApiException(403, "invalid_request_error", "Requests from pages at '" + AccessLog.safe(shown)
+        + "' are refused: list the origin in server.cors_origins to allow it.", null, "origin_not_allowed");
   }
 
   private static ApiException notFound(Context ctx) {

@@ -83,4 +83,34 @@ class CorsTest {
         .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString())
         .statusCode());
   }
+
+  /**
+   * Without keys, any page a browser loaded could POST a chat here (text/plain needs no preflight) and
+   * spend the upstream keys; by DNS rebinding it could read the answer too (a security trial).
+   */
+  @Test
+  void aPageFromAnOriginNotListedIsRefusedBeforeAnythingIsSpent() throws Exception {
+    f = new ProxyFixture("");
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Origin", "https://evil.example").header("Content-Type", "text/plain;charset=UTF-8")
+        .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(403, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"code\":\"origin_not_allowed\""), r.body());
+    assertTrue(r.body().contains("server.cors_origins"), r.body());
+    HttpResponse<String> nullOrigin = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/models")))
+        .header("Origin", "null").build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(403, nullOrigin.statusCode(), "a sandboxed page or a file: alike");
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+    HttpResponse<String> program = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, program.statusCode(), "no Origin: a program, as before");
+    f.close();
+
+    f = new ProxyFixture("", "cors_origins: [\"" + PAGE + "\"]");
+    HttpResponse<String> listed = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Origin", PAGE).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, listed.statusCode(), listed.body());
+  }
 }
