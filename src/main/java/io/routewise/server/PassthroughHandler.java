@@ -204,7 +204,7 @@ final class PassthroughHandler {
     RequestBodies.Body body = method.equals("GET") ? null : bodies.readAny(ctx);
     if (body != null) {
       try {
-        refuseRoutewiseModel(path, ctx.req().getContentType(), body);
+        refuseRoutewiseModel(path, ctx.header("Content-Type"), body);
       } catch (ApiException refused) {
         body.close(); // its bytes back to the shared limit, or refusals would fill it for good (review)
         throw refused;
@@ -213,7 +213,7 @@ final class PassthroughHandler {
     UpstreamResponse response;
     try {
       response = upstream.forward(method, path, ctx.req().getQueryString(), body == null ? null : body.bytes(),
-          ctx.req().getContentType(), new ClientDisconnectProbe(ctx.req()), clientHeaders(ctx));
+          ctx.header("Content-Type"), new ClientDisconnectProbe(ctx.req()), clientHeaders(ctx));
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
         ctx.header("Connection", "close");
