@@ -550,6 +550,32 @@ class ChatCompletionsProxyTest {
     assertEquals(before + 1, MetricsEndpointTest.value(f.get("/metrics").body(), series));
   }
 
+  /** Jetty warned once per such request, without bound: any client could flood the log (a security trial). */
+  @Test
+  void malformedRequestsAreRefusedWithoutALogLineEach() throws Exception {
+    String logged;
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      for (String request : new String[] {
+          "GET /health HTTP/1.1\r\nHost: x\r\nHost: " + "A".repeat(200) + "\r\n\r\n",
+          "GET /health HTTP/1.1\r\nHost: y\u0085z\r\n\r\n"}) {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+          s.setSoTimeout(10_000);
+          s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+          s.getOutputStream().flush();
+          String head = io.routewise.RawHttp.readHead(s.getInputStream());
+          assertTrue(head.startsWith("HTTP/1.1 400"), head);
+        }
+      }
+      logged = log.text();
+    }
+    assertFalse(logged.contains("WARN"), logged);
+    // the test's logging config says what the shipped one does
+    String shipped = java.nio.file.Files.readString(java.nio.file.Path.of("src/main/resources/simplelogger.properties"));
+    for (String logger : new String[] {"org.eclipse.jetty.http.HttpParser=error", "org.eclipse.jetty.util.HostPort=error"}) {
+      assertTrue(shipped.contains("org.slf4j.simpleLogger.log." + logger), shipped);
+    }
+  }
+
   /** The OpenAI SDKs' models.retrieve, for the ids a client may use as its model. */
   @Test
   void aSingleModelCanBeLookedUp() throws Exception {
