@@ -136,6 +136,69 @@ public final class ChatRequestParser {
     if (utf8Bom || nulInFirstBytes || utf16Bom) {
       throw ApiException.invalidRequest("The request body must be UTF-8 JSON without a byte-order mark.", null);
     }
+    int bad = invalidUtf8At(body);
+    if (bad >= 0) {
+      // Jackson reads overlong forms (C0 AF as '/') and code points past U+10FFFF: routewise would
+      // score one text while the upstream gets bytes it reads otherwise, or refuses
+      throw ApiException.invalidRequest("The request body is not valid UTF-8 (byte " + bad + ").", null);
+    }
+  }
+
+  private static final java.lang.invoke.VarHandle LONGS =
+      java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+
+  /**
+   * Where the first byte that is not well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or
+   * code points past U+10FFFF) is, or -1. ASCII, nearly every byte of a request, goes 8 at a time.
+   */
+  static int invalidUtf8At(byte[] b) {
+    int n = b.length;
+    int i = 0;
+    while (i < n) {
+      if (i + 8 <= n && ((long) LONGS.get(b, i) & 0x8080808080808080L) == 0) {
+        i += 8;
+        continue;
+      }
+      int c = b[i] & 0xff;
+      if (c < 0x80) {
+        i++;
+      } else if (c < 0xC2) { // a continuation byte where a character starts, or an overlong two-byte form
+        return i;
+      } else if (c < 0xE0) {
+        if (!continues(b, i, 1)) {
+          return i;
+        }
+        i += 2;
+      } else if (c < 0xF0) {
+        int c1 = i + 1 < n ? b[i + 1] & 0xff : 0;
+        if (!continues(b, i, 2) || c == 0xE0 && c1 < 0xA0 || c == 0xED && c1 >= 0xA0) { // overlong; a surrogate
+          return i;
+        }
+        i += 3;
+      } else if (c < 0xF5) {
+        int c1 = i + 1 < n ? b[i + 1] & 0xff : 0;
+        if (!continues(b, i, 3) || c == 0xF0 && c1 < 0x90 || c == 0xF4 && c1 >= 0x90) { // overlong; past U+10FFFF
+          return i;
+        }
+        i += 4;
+      } else {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Whether the {@code count} bytes after {@code at} are there and all continuation bytes. */
+  private static boolean continues(byte[] b, int at, int count) {
+    if (at + count >= b.length) {
+      return false;
+    }
+    for (int k = 1; k <= count; k++) {
+      if ((b[at + k] & 0xC0) != 0x80) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**

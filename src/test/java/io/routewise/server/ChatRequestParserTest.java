@@ -211,4 +211,64 @@ class ChatRequestParserTest {
     org.junit.jupiter.api.Assertions.assertEquals("Non-standard token 'NaN'.", ChatRequestParser.readable(
         "Non-standard token 'NaN': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow"));
   }
+
+  private static boolean javaDecodes(byte[] b) {
+    try {
+      StandardCharsets.UTF_8.newDecoder().onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+          .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(b));
+      return true;
+    } catch (java.nio.charset.CharacterCodingException e) {
+      return false;
+    }
+  }
+
+  /** The validator agrees with Java's strict UTF-8 decoder (RFC 3629) on every byte pair and on random text. */
+  @Test
+  void utf8IsValidatedAsRfc3629Says() {
+    for (int a = 0; a < 256; a++) {
+      for (int b = 0; b < 256; b++) {
+        byte[] two = {(byte) a, (byte) b};
+        assertEquals(javaDecodes(two), ChatRequestParser.invalidUtf8At(two) < 0, a + " " + b);
+        byte[] inText = ("0123456789" + "x").getBytes(StandardCharsets.US_ASCII);
+        byte[] padded = java.util.Arrays.copyOf(inText, inText.length + 2);
+        padded[inText.length] = (byte) a;
+        padded[inText.length + 1] = (byte) b;
+        assertEquals(javaDecodes(padded), ChatRequestParser.invalidUtf8At(padded) < 0, "after ASCII: " + a + " " + b);
+      }
+    }
+    java.util.Random random = new java.util.Random(5);
+    byte[][] pieces = {"a".getBytes(StandardCharsets.UTF_8), "é".getBytes(StandardCharsets.UTF_8),
+        "€".getBytes(StandardCharsets.UTF_8), "😀".getBytes(StandardCharsets.UTF_8), {(byte) 0xC0, (byte) 0xAF},
+        {(byte) 0xE0, (byte) 0x80, (byte) 0xAF}, {(byte) 0xED, (byte) 0xA0, (byte) 0x80},
+        {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80}, {(byte) 0xF0, (byte) 0x80, (byte) 0x80, (byte) 0xAF},
+        {(byte) 0x80}, {(byte) 0xF5}, {(byte) 0xE2, (byte) 0x82}};
+    for (int t = 0; t < 20_000; t++) {
+      java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+      for (int k = random.nextInt(12); k >= 0; k--) {
+        byte[] p = random.nextInt(4) == 0 ? pieces[4 + random.nextInt(pieces.length - 4)] : pieces[random.nextInt(4)];
+        out.writeBytes(p);
+      }
+      byte[] b = out.toByteArray();
+      assertEquals(javaDecodes(b), ChatRequestParser.invalidUtf8At(b) < 0, java.util.HexFormat.of().formatHex(b));
+    }
+  }
+
+  /** An overlong '/' (C0 AF) was scored as '/' while the upstream got the raw bytes (a security trial). */
+  @Test
+  void aBodyThatIsNotValidUtf8IsA400() {
+    byte[] head = "{\"model\":\"router-random-0.5\",\"messages\":[{\"role\":\"user\",\"content\":\"".getBytes(StandardCharsets.UTF_8);
+    byte[] tail = "\"}]}".getBytes(StandardCharsets.UTF_8);
+    for (byte[] odd : new byte[][] {{(byte) 0xC0, (byte) 0xAF}, {(byte) 0xC0, (byte) 0x80},
+        {(byte) 0xE0, (byte) 0x80, (byte) 0xAF}, {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80}, {(byte) 0xF5}}) {
+      byte[] body = new byte[head.length + odd.length + tail.length];
+      System.arraycopy(head, 0, body, 0, head.length);
+      System.arraycopy(odd, 0, body, head.length, odd.length);
+      System.arraycopy(tail, 0, body, head.length + odd.length, tail.length);
+      ApiException e = assertThrows(ApiException.class, () -> ChatRequestParser.parse(body));
+      assertEquals(400, e.status());
+      assertTrue(e.getMessage().contains("not valid UTF-8 (byte " + head.length + ")"), e.getMessage());
+    }
+    assertDoesNotThrow(() -> ChatRequestParser.parse(("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+        + "\"content\":\"café € 😀\"}]}").getBytes(StandardCharsets.UTF_8)));
+  }
 }
