@@ -745,11 +745,11 @@ final class ChatCompletionsHandler {
     }
   }
 
-  private static String streamErrorCode(UpstreamException e) {
+  static String streamErrorCode(UpstreamException e) {
     return e.isTimeout() ? "upstream_timeout" : "upstream_stream_failed";
   }
 
-  private static byte[] streamError(UpstreamException e) {
+  static byte[] streamError(UpstreamException e) {
     String json = new String(OpenAiErrors.body(e.getMessage(), "upstream_error", null, streamErrorCode(e)),
         StandardCharsets.UTF_8);
     // After a blank line of its own: the stream may have broken off after a data line whose event had

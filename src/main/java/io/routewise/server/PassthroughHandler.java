@@ -321,6 +321,23 @@ final class PassthroughHandler {
       try {
         n = response.read(buf);
       } catch (IOException e) {
+        if (events && ctx.res().isCommitted() && !response.clientGone()) {
+          // a stream under way ends with an error event, as a chat stream does (the SDKs raise it as
+          // an APIError whatever the endpoint), not a cut connection a client reads as a network fault
+          UpstreamException failure = upstream.brokeOff(e, response.timedOut());
+          failures.failed(upstream.name(), "passthrough stream " + ChatCompletionsHandler.streamErrorCode(failure),
+              failure.detail());
+          masking.discard(); // part of a line: it would run into the error event's
+          try {
+            out.write(ChatCompletionsHandler.streamError(failure));
+            out.flush();
+          } catch (IOException clientGone) {
+            // gone too: nothing to tell
+          }
+          // counted as what it ended with (the client had a 200, then this event), so the metric shows it
+          ctx.attribute(AccessLog.OUTCOME, response.timedOut() ? "timeout" : "stream_failed");
+          return failure.isTimeout() ? 504 : 502;
+        }
         return bodyFailed(ctx, response, e); // a line held back is dropped with the connection
       }
       if (n < 0) {

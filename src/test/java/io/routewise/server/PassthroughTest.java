@@ -555,6 +555,44 @@ class PassthroughTest {
     }
   }
 
+  /**
+   * A passthrough stream (the Responses API's) that stalls past timeout_ms: the connection was cut, which
+   * the SDKs raise as a network fault (node: TypeError terminated), not as the upstream's timeout (an SDK trial).
+   */
+  @Test
+  void aPassthroughStreamThatStallsEndsWithAnErrorEvent() throws Exception {
+    com.sun.net.httpserver.HttpServer upstream = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    upstream.createContext("/v1/responses", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      exchange.getResponseHeaders().add("Content-Type", "text/event-stream");
+      exchange.sendResponseHeaders(200, 0);
+      try (java.io.OutputStream out = exchange.getResponseBody()) {
+        out.write("event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n"
+            .getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        Thread.sleep(5_000); // past timeout_ms (1.5 s)
+      } catch (InterruptedException | java.io.IOException e) {
+        // cancelled
+      }
+    });
+    upstream.start();
+    handwritten = upstream;
+    strong.start();
+    weak.start();
+    String yaml = TestConfigs.withRouting(TestConfigs.yaml(strong.baseUrl() + "/v1",
+        "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1", ""), "passthrough: weak");
+    rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
+    HttpResponse<byte[]> r = send(to("/v1/responses").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"input\":\"x\",\"stream\":true}")));
+    String body = new String(r.body(), StandardCharsets.UTF_8);
+    assertEquals(200, r.statusCode());
+    assertTrue(body.startsWith("event: response.output_text.delta"), body);
+    assertTrue(body.endsWith("\"code\":\"upstream_timeout\"}}\n\n"), body);
+    String metrics = new String(send(to("/metrics").GET()).body(), StandardCharsets.UTF_8);
+    assertTrue(metrics.contains("routewise_passthrough_requests_total{status=\"504\",upstream=\"weak\"} 1.0"), metrics);
+  }
+
   @Test
   void aClientLeavingMidStreamCancelsTheCallQuietly() throws Exception {
     start("strong");
