@@ -221,6 +221,9 @@ final class ChatCompletionsHandler {
       if (e.isClientGone()) {
         throw connectionGone(ctx.res());
       }
+      if (inFlight.cutOff()) { // cancelled by a shutdown past its grace: no failure of the upstream's
+        throw ApiException.shuttingDown();
+      }
       if (cooldowns != null && !spec.isDirect()) { // a named upstream's request may fail for reasons of its own
         cooldowns.failed(upstream.name(), start);
       }
@@ -374,6 +377,11 @@ final class ChatCompletionsHandler {
     return forward(ctx, request, body, other, spec, received, false);
   }
 
+  /** How a stream whose connection closed ended: its client left, or a shutdown past its grace cut it off. */
+  private String clientClosedOrCutOff() {
+    return inFlight.cutOff() ? "shutting_down" : "client_closed";
+  }
+
   /**
    * {@link #failOver} with the failover upstream's try, {@code claimed} ({@link Cooldowns#claim}), given
    * back should the call never report (its client left mid-call).
@@ -521,6 +529,10 @@ final class ChatCompletionsHandler {
         upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
         throw connectionGone(res);
       }
+      if (inFlight.cutOff()) {
+        upstream.listener().completed(upstream.name(), status, "shutting_down", System.nanoTime() - start);
+        throw ApiException.shuttingDown();
+      }
       if (rateLimitUnread(status, spec)) {
         cooldowns.failed(upstream.name(), start);
       }
@@ -611,6 +623,15 @@ final class ChatCompletionsHandler {
           throw new java.io.EOFException("the stream ended before its data: [DONE] or a finish_reason");
         }
       } catch (IOException e) {
+        if (inFlight.cutOff() && !usage.done()) { // cancelled by a shutdown past its grace: the client hears why
+          masking.discard();
+          if (usageFilter != null) {
+            writeQuietly(out, usageFilter.finish());
+          }
+          writeQuietly(out, shuttingDownEvent());
+          outcome = "shutting_down";
+          break;
+        }
         if (response.clientGone()) { // cancelled for a client that left while the upstream was silent
           outcome = usage.done() ? "ok" : "client_closed";
           break;
@@ -661,7 +682,7 @@ final class ChatCompletionsHandler {
         out.flush();
       } catch (IOException clientGone) {
         response.cancel();
-        outcome = "client_closed";
+        outcome = clientClosedOrCutOff();
         break;
       }
       if (usage.done()) {
@@ -736,7 +757,7 @@ final class ChatCompletionsHandler {
     }
   }
 
-  private static void writeQuietly(OutputStream out, byte[] bytes) {
+  static void writeQuietly(OutputStream out, byte[] bytes) {
     try {
       out.write(bytes);
       out.flush();
@@ -747,6 +768,12 @@ final class ChatCompletionsHandler {
 
   static String streamErrorCode(UpstreamException e) {
     return e.isTimeout() ? "upstream_timeout" : "upstream_stream_failed";
+  }
+
+  /** The event that ends a stream cut off by a shutdown past its grace (framed as {@link #streamError}). */
+  static byte[] shuttingDownEvent() {
+    return ("\n\ndata: " + new String(OpenAiErrors.body(ApiException.shuttingDown()), StandardCharsets.UTF_8) + "\n\n")
+        .getBytes(StandardCharsets.UTF_8);
   }
 
   static byte[] streamError(UpstreamException e) {

@@ -21,6 +21,7 @@ final class InFlightRequests extends Handler.Wrapper {
   private final ConnectionGuard guard;
   private final Object drained = new Object();
   private volatile boolean draining;
+  private volatile boolean cutOff;
 
   /** @param guard told which connections have a request being handled, or null for none */
   InFlightRequests(ConnectionGuard guard) {
@@ -109,6 +110,11 @@ final class InFlightRequests extends Handler.Wrapper {
     return draining;
   }
 
+  /** Whether the shutdown's grace ran out with requests in flight: those are being cut off, not left by their clients. */
+  boolean cutOff() {
+    return cutOff;
+  }
+
   /**
    * Turns new chat requests away and waits up to {@code grace} for those in flight to finish.
    *
@@ -123,6 +129,10 @@ final class InFlightRequests extends Handler.Wrapper {
         drained.wait(Math.max(1, left / 1_000_000));
       }
     }
-    return count.get();
+    int left = count.get();
+    if (left > 0) {
+      cutOff = true;
+    }
+    return left;
   }
 }

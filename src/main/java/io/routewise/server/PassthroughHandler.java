@@ -220,6 +220,9 @@ final class PassthroughHandler {
         throw new ApiException(499, "invalid_request_error", "The client closed the connection.", null,
             "client_closed_request");
       }
+      if (inFlight.cutOff()) { // cancelled by a shutdown past its grace, as chat's are
+        throw ApiException.shuttingDown();
+      }
       ApiException error = ApiException.upstream(e);
       failures.failed(upstream.name(), "passthrough " + error.status() + " " + error.code(), e.detail());
       throw error;
@@ -321,6 +324,20 @@ final class PassthroughHandler {
       try {
         n = response.read(buf);
       } catch (IOException e) {
+        if (inFlight.cutOff()) { // cancelled by a shutdown past its grace: the client hears why where it can
+          if (!ctx.res().isCommitted()) {
+            ctx.res().reset();
+            throw ApiException.shuttingDown();
+          }
+          if (!events) {
+            abort(ctx, e); // part of a file must not read as whole
+            return 503;
+          }
+          masking.discard();
+          ChatCompletionsHandler.writeQuietly(out, ChatCompletionsHandler.shuttingDownEvent());
+          ctx.attribute(AccessLog.OUTCOME, "shutting_down");
+          return 503;
+        }
         if (events && ctx.res().isCommitted() && !response.clientGone()) {
           // a stream under way ends with an error event, as a chat stream does (the SDKs raise it as
           // an APIError whatever the endpoint), not a cut connection a client reads as a network fault

@@ -35,6 +35,7 @@ public final class ProxyServer implements AutoCloseable {
   private final Javalin app;
   private final InFlightRequests inFlight;
   private final java.time.Duration shutdownGrace;
+  private final List<UpstreamClient> upstreams;
   private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
@@ -46,6 +47,7 @@ public final class ProxyServer implements AutoCloseable {
    */
   public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
       RoutewiseMetrics metrics, RoutingConfig routingConfig, UpstreamClient passthrough) {
+    this.upstreams = List.copyOf(upstreams);
     this.shutdownGrace = config.shutdownGrace();
     ConnectionGuard guard = new ConnectionGuard(config.maxConnections(), config.headerTimeout().toMillis(),
         metrics::connectionClosed);
@@ -288,6 +290,13 @@ public final class ProxyServer implements AutoCloseable {
       if (left > 0) {
         LOG.warn("shutting down: {} request(s) still in flight after {} ms are cut off", left,
             shutdownGrace.toMillis());
+        // Their upstream calls are cancelled first, so each ends as routewise's own (a 503 shutting_down,
+        // or that error event in its stream), counted and logged, before the server stops; stopped with
+        // them waiting on their upstreams, they were cut with no word, and counted as clients that left.
+        if (!upstreams.isEmpty()) {
+          upstreams.get(0).cancelAllCalls();
+        }
+        inFlight.drain(CUT_OFF_WAIT);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -296,6 +305,9 @@ public final class ProxyServer implements AutoCloseable {
       closed.countDown();
     }
   }
+
+  /** How long requests cut off at the end of the grace get to end as routewise's 503 (or error event) once their calls are cancelled. */
+  private static final java.time.Duration CUT_OFF_WAIT = java.time.Duration.ofSeconds(1);
 
   private void awaitClosed() {
     try {

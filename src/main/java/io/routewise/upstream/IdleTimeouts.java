@@ -127,6 +127,16 @@ public final class IdleTimeouts implements AutoCloseable {
     }
   }
 
+  /** Cancels every call it watches, headers received or not (a shutdown past its grace). */
+  void cancelAll() {
+    for (Watch w : inFlight) {
+      Call call = w.call;
+      if (call != null) {
+        call.cancel();
+      }
+    }
+  }
+
   @Override
   public void close() {
     closed = true;
@@ -163,7 +173,7 @@ public final class IdleTimeouts implements AutoCloseable {
     private long pooledIdleNanos = -1;
     private volatile boolean expired;
     private volatile boolean expiredConnecting;
-    private Call call;
+    private volatile Call call;
     private java.net.Socket socket; // set and used by the request thread only
 
     private Watch(long connectTimeoutNanos, long timeoutNanos, ClientProbe probe) {

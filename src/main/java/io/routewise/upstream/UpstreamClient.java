@@ -74,6 +74,16 @@ public final class UpstreamClient {
   }
 
   /**
+   * Cancels every call in flight, to every upstream (they share one dispatcher and one watchdog), those
+   * whose body is being read included (the dispatcher lets go of a call once its headers came): a
+   * shutdown past its grace.
+   */
+  public void cancelAllCalls() {
+    http.dispatcher().cancelAll();
+    timeouts.cancelAll();
+  }
+
+  /**
    * {@code path} under an OpenAI-style API root. A query on the root stays a query (Azure's
    * {@code https://x.openai.azure.com/openai/deployments/d?api-version=…} gives
    * {@code …/d/chat/completions?api-version=…}), where appending to the string would bury it in the path.

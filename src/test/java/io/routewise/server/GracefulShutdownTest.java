@@ -212,6 +212,71 @@ class GracefulShutdownTest {
     assertTrue((System.nanoTime() - again) / 1_000_000 < 300, "a second close drained again");
   }
 
+  /**
+   * A stream cut off by the shutdown ended with no word (an SDK raised a network error) and was logged,
+   * if at all, as its client leaving; its upstream call is now cancelled first (an SDK trial).
+   */
+  @Test
+  void aStreamCutOffByTheShutdownEndsWithAShuttingDownEventAndIsLoggedSo() throws Exception {
+    routewise = Routewise.start(TestConfigs.config(configYaml(400).replace("shutdown_grace_ms:", "access_log: true, shutdown_grace_ms:")),
+        RouterCatalog.standard(), id -> null, () -> {});
+    String logged;
+    String rest;
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture();
+        java.net.Socket client = new java.net.Socket("127.0.0.1", routewise.port())) {
+      byte[] body = "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+          .getBytes(StandardCharsets.UTF_8);
+      client.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      client.getOutputStream().write(body);
+      client.getOutputStream().flush();
+      client.setSoTimeout(10_000);
+      java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+      byte[] buf = new byte[4096];
+      while (!got.toString(StandardCharsets.UTF_8).contains("Hel")) {
+        got.write(buf, 0, client.getInputStream().read(buf));
+      }
+      routewise.close();
+      try {
+        for (int n; (n = client.getInputStream().read(buf)) > 0; ) {
+          got.write(buf, 0, n);
+        }
+      } catch (IOException closed) {
+        // the connection closed with the server, after what it wrote
+      }
+      rest = got.toString(StandardCharsets.UTF_8);
+      logged = log.text();
+    }
+    assertTrue(rest.contains("data: {\"error\":") && rest.contains("\"code\":\"shutting_down\""), rest + "\n" + logged);
+    assertTrue(logged.contains("POST /v1/chat/completions 200") && logged.contains("outcome=shutting_down"), logged);
+  }
+
+  /** A whole answer still awaited at the end of the grace: its client's connection closed with no answer. */
+  @Test
+  void aRequestAwaitingItsAnswerAtTheEndOfTheGraceGetsA503() throws Exception {
+    upstream.createContext("/held/v1/chat/completions", ex -> {
+      try (InputStream in = ex.getRequestBody()) {
+        in.readAllBytes();
+        release.await(20, TimeUnit.SECONDS); // never answers within the test's grace
+      } catch (InterruptedException ignored) {
+        // cut off
+      } finally {
+        ex.close();
+      }
+    });
+    String held = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/held/v1";
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.withServer(TestConfigs.yaml(held, held, ""),
+        "shutdown_grace_ms: 400").replace("timeout_ms: 1500", "timeout_ms: 30000")), RouterCatalog.standard(),
+        id -> null, () -> {});
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> answer =
+        http.sendAsync(TestConfigs.chat(routewise.port(), "router-random-0.5"), HttpResponse.BodyHandlers.ofString());
+    awaitMetric("routewise_requests_in_flight 2.0"); // it and the scrape
+    routewise.close();
+    HttpResponse<String> r = answer.get(10, TimeUnit.SECONDS);
+    assertEquals(503, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"code\":\"shutting_down\""), r.body());
+  }
+
   @Test
   void withNothingInFlightShutdownIsImmediate() throws Exception {
     startRoutewise(15_000);
