@@ -618,7 +618,8 @@ final class ChatCompletionsHandler {
         if (n < 0) {
           usage.finish();
         }
-        if (n < 0 && !usage.complete() && res.getStatus() == 200 && !response.clientGone()) {
+        // (a stream that ends after the upstream's own error event ended with that error: no second one)
+        if (n < 0 && !usage.complete() && !usage.errored() && res.getStatus() == 200 && !response.clientGone()) {
           // An upstream that ends its body by closing the connection gives no sign of a cut but this.
           throw new java.io.EOFException("the stream ended before its data: [DONE] or a finish_reason");
         }

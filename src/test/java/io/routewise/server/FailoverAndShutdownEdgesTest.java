@@ -225,6 +225,14 @@ class FailoverAndShutdownEdgesTest {
     String m = metrics();
     assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"error\",upstream=\"strong\"} 1"), m);
     assertTrue(m.contains("routewise_answers_unmetered_total{upstream=\"strong\"} 0.0"), m);
+
+    // as OpenAI ends one: the error, then the body's end, no [DONE]. routewise added an error of its own
+    // after it, saying the connection broke off (an SDK trial)
+    strong.answers.add(ScriptedUpstream.sse("data: " + partial + "\n\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n"));
+    HttpResponse<String> ended = chat("router-random-0", true);
+    assertEquals(1, events(ended.body()).stream().filter(e -> e.startsWith("{\"error\"")).count(), ended.body());
+    assertFalse(ended.body().contains("upstream_stream_failed"), ended.body());
+    assertTrue(metrics().contains("routewise_upstream_duration_seconds_count{outcome=\"error\",upstream=\"strong\"} 2"));
   }
 
   /** The read that brings [DONE]'s line may end before its event's blank line: the relay ends the event. */
