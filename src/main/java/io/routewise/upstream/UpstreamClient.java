@@ -157,6 +157,18 @@ public final class UpstreamClient {
    * client's query after the root's own, and its body and content type unchanged. Waits, timeouts
    * and the client watch are those of {@link #send}.
    */
+  /** A query parameter's name as a lenient server may match it: lower case, white space and controls dropped. */
+  private static String paramKey(String name) {
+    StringBuilder key = new StringBuilder(name.length());
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (!Character.isWhitespace(c) && !Character.isISOControl(c) && !Character.isSpaceChar(c)) {
+        key.append(Character.toLowerCase(c));
+      }
+    }
+    return key.toString();
+  }
+
   public UpstreamResponse forward(String method, String encodedPath, String encodedQuery, byte[] body,
       String contentType, ClientProbe client, String[] clientHeaders) throws UpstreamException {
     HttpUrl.Builder url = HttpUrl.get(config.baseUrl().toString()).newBuilder().addEncodedPathSegments(encodedPath);
@@ -164,13 +176,22 @@ public final class UpstreamClient {
       // After the root's own parameters, less any the client tries to give again (?api-version=
       // is the operator's choice; which of two copies a server reads varies).
       HttpUrl root = url.build();
+      java.util.Set<String> rootNames = new java.util.HashSet<>();
+      for (String name : root.queryParameterNames()) {
+        rootNames.add(paramKey(name));
+      }
       StringBuilder query = new StringBuilder(root.encodedQuery() == null ? "" : root.encodedQuery());
       for (String pair : encodedQuery.split("&")) {
         if (pair.isEmpty()) {
           continue;
         }
-        String name = HttpUrl.get("http://x/?" + pair).queryParameterName(0);
-        if (root.queryParameterValues(name).isEmpty()) {
+        // as servers may read the name: in any case, with white space or controls around it, or after
+        // a ';' (some split on it too); ASP.NET, in front of Azure's API, matches names case-insensitively
+        boolean ours = false;
+        for (String part : pair.split(";", -1)) {
+          ours |= !part.isEmpty() && rootNames.contains(paramKey(HttpUrl.get("http://x/?" + part).queryParameterName(0)));
+        }
+        if (!ours) {
           query.append(query.isEmpty() ? "" : "&").append(pair); // as the client encoded it
         }
       }

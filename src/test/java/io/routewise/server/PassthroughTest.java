@@ -536,6 +536,16 @@ class PassthroughTest {
 
     assertEquals("/v1/batches?api-version=2024-10-21&limit=5&after=b%2F1",
         strong.getAllServeEvents().get(0).getRequest().getUrl());
+
+    // nor in another case, with white space or a control in its name, or after a ';': servers that match
+    // names leniently (ASP.NET, before Azure's API) read a second value (a security trial)
+    for (String query : new String[] {"API-VERSION=evil", "api-version+=evil", "api-version%20=evil", "api-version%00=evil",
+        "x=1;api-version=evil", "%20Api-Version=evil"}) {
+      strong.resetRequests();
+      assertEquals(200, send(to("/v1/batches?" + query + "&limit=5").GET()).statusCode(), query);
+      assertEquals("/v1/batches?api-version=2024-10-21&limit=5", strong.getAllServeEvents().get(0).getRequest().getUrl(),
+          query);
+    }
   }
 
   @Test
