@@ -72,7 +72,7 @@ public final class ConfigNode {
       return empty(pathOf(key), problems);
     }
     if (!(v instanceof Map)) {
-      problems.add(pathOf(key), "must be a mapping, got " + describe(v));
+      problems.add(pathOf(key), "must be a mapping, got " + describe(pathOf(key), v));
       return quiet(pathOf(key)); // price: 8 is one problem, not also its input and output being required
     }
     return new ConfigNode(pathOf(key), stringKeys((Map<Object, Object>) v), problems);
@@ -109,7 +109,7 @@ public final class ConfigNode {
       return fallback;
     }
     if (v instanceof Map || v instanceof List) {
-      problems.add(pathOf(key), "must be a string, got " + describe(v));
+      problems.add(pathOf(key), "must be a string, got " + describe(pathOf(key), v));
       return fallback;
     }
     return String.valueOf(v);
@@ -165,7 +165,7 @@ public final class ConfigNode {
         n = Long.parseLong(String.valueOf(v).trim());
       }
     } catch (NumberFormatException e) {
-      problems.add(pathOf(key), "must be an integer, got " + describe(v));
+      problems.add(pathOf(key), "must be an integer, got " + describe(pathOf(key), v));
       return fallback;
     }
     if (n < min || n > max) {
@@ -185,7 +185,7 @@ public final class ConfigNode {
     try {
       d = v instanceof Number num ? num.doubleValue() : Double.parseDouble(String.valueOf(v).trim());
     } catch (NumberFormatException e) {
-      problems.add(pathOf(key), "must be a number, got " + describe(v));
+      problems.add(pathOf(key), "must be a number, got " + describe(pathOf(key), v));
       return fallback;
     }
     if (!(d >= min && d <= max)) {
@@ -208,7 +208,7 @@ public final class ConfigNode {
     if (s.equals("true") || s.equals("false")) {
       return Boolean.parseBoolean(s);
     }
-    problems.add(pathOf(key), "must be true or false, got " + describe(v));
+    problems.add(pathOf(key), "must be true or false, got " + describe(pathOf(key), v));
     return fallback;
   }
 
@@ -300,14 +300,14 @@ public final class ConfigNode {
       return fallback;
     }
     if (!(v instanceof List<?> list)) {
-      problems.add(pathOf(key), "must be a list, got " + describe(v));
+      problems.add(pathOf(key), "must be a list, got " + describe(pathOf(key), v));
       return fallback;
     }
     List<String> out = new ArrayList<>();
     for (int i = 0; i < list.size(); i++) {
       Object o = list.get(i);
       if (o instanceof Map || o instanceof List || o == null) { // a key of "{a=b}" was taken as it printed
-        problems.add(pathOf(key) + "[" + i + "]", "must be a string, got " + (o == null ? "nothing" : describe(o)));
+        problems.add(pathOf(key) + "[" + i + "]", "must be a string, got " + (o == null ? "nothing" : describe(pathOf(key), o)));
         return fallback;
       }
       out.add(String.valueOf(o));
@@ -344,12 +344,23 @@ public final class ConfigNode {
     return "must be text, and YAML read it as " + kind + ": quote it (unquoted, 0777 is the number 511 and 1_000 is 1000)";
   }
 
-  private static String describe(Object v) {
+  /**
+   * What was found at {@code path}, for a problem; a value under a name that holds credentials (a key,
+   * a token, headers) is not shown: "${ROUTEWISE_API_KEY}" where a list belongs put the key itself in
+   * the start-up error, and from there in whatever collects the logs.
+   */
+  private static String describe(String path, Object v) {
     if (v instanceof Map) {
       return "a mapping";
     }
     if (v instanceof List) {
       return "a list";
+    }
+    String p = path.toLowerCase(java.util.Locale.ROOT);
+    if (p.contains("key") || p.contains("token") || p.contains("secret") || p.contains("password")
+        || p.contains("headers") || p.contains("auth")) {
+      return "a " + (v instanceof String ? "string" : v.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT))
+          + " (not shown: it may be a credential)";
     }
     return "'" + v + "'";
   }

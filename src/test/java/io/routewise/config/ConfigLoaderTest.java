@@ -254,6 +254,19 @@ class ConfigLoaderTest {
     assertEquals(7000, new ConfigLoader(Map.of("OPENAI_API_KEY", "k")).load(f).server().port());
   }
 
+  /** "${ROUTEWISE_API_KEY}" where a list belongs printed the key itself in the start-up error (a security trial). */
+  @Test
+  void aCredentialOfTheWrongTypeIsNotQuotedInTheError() {
+    Map<String, String> env = Map.of("OPENAI_API_KEY", "sk-x", "ROUTEWISE_API_KEY", "rw-SECRET-clientkey");
+    String message = assertThrows(ConfigException.class, () -> parse(VALID.replace("server: {host: 127.0.0.1, port: 7000}",
+        "server: {host: 127.0.0.1, port: 7000, api_keys: \"${ROUTEWISE_API_KEY}\"}"), env)).getMessage();
+    assertTrue(message.contains("server.api_keys: must be a list, got a string (not shown"), message);
+    assertFalse(message.contains("rw-SECRET"), message);
+    String port = assertThrows(ConfigException.class, () -> parse(VALID.replace("port: 7000", "port: \"x7\""), env))
+        .getMessage();
+    assertTrue(port.contains("got 'x7'"), "other values are quoted as before: " + port);
+  }
+
   @Test
   void shippedConfigYamlIsValid() {
     RoutewiseConfig c = new ConfigLoader(Map.of("OPENAI_API_KEY", "sk-x")).load(Path.of("config.yaml"));
