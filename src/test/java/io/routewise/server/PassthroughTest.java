@@ -213,9 +213,14 @@ class PassthroughTest {
    * part way) at {@code /v1/files/file-1/content}; stopped after the test.
    */
   private void startWithFileUpstream(com.sun.net.httpserver.HttpHandler answer) throws Exception {
+    startWithHandwrittenUpstream("/v1/files/file-1/content", answer);
+  }
+
+  /** {@link #startWithFileUpstream}, answering at {@code path}. */
+  private void startWithHandwrittenUpstream(String path, com.sun.net.httpserver.HttpHandler answer) throws Exception {
     com.sun.net.httpserver.HttpServer upstream = com.sun.net.httpserver.HttpServer.create(
         new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-    upstream.createContext("/v1/files/file-1/content", answer);
+    upstream.createContext(path, answer);
     upstream.start();
     handwritten = upstream;
     strong.start();
@@ -571,9 +576,7 @@ class PassthroughTest {
    */
   @Test
   void aPassthroughStreamThatStallsEndsWithAnErrorEvent() throws Exception {
-    com.sun.net.httpserver.HttpServer upstream = com.sun.net.httpserver.HttpServer.create(
-        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
-    upstream.createContext("/v1/responses", exchange -> {
+    startWithHandwrittenUpstream("/v1/responses", exchange -> {
       exchange.getRequestBody().readAllBytes();
       exchange.getResponseHeaders().add("Content-Type", "text/event-stream");
       exchange.sendResponseHeaders(200, 0);
@@ -586,13 +589,6 @@ class PassthroughTest {
         // cancelled
       }
     });
-    upstream.start();
-    handwritten = upstream;
-    strong.start();
-    weak.start();
-    String yaml = TestConfigs.withRouting(TestConfigs.yaml(strong.baseUrl() + "/v1",
-        "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1", ""), "passthrough: weak");
-    rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
     HttpResponse<byte[]> r = send(to("/v1/responses").header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"input\":\"x\",\"stream\":true}")));
     String body = new String(r.body(), StandardCharsets.UTF_8);
