@@ -87,7 +87,8 @@ public final class CausalLlmRouter implements Router {
     this.slots = new Semaphore(settings.maxConcurrency());
     this.cooldowns = settings.cooldown().isZero() ? null
         : new Cooldowns(java.util.Map.of(judge, settings.timeout()), settings.cooldown(), System::nanoTime, LOG::warn,
-            "judge", "(routers.causal_llm.cooldown_ms); requests go strong without asking it until a try answers");
+            "judge", "(routers.causal_llm.cooldown_ms, or the judge's longer Retry-After); requests go strong without asking it"
+                + " until a try answers");
     this.client = new OkHttpClient.Builder()
         .connectTimeout(settings.timeout())
         .readTimeout(settings.timeout())
@@ -144,11 +145,12 @@ public final class CausalLlmRouter implements Router {
       }
       throw e;
     } catch (RouterException | RuntimeException e) {
-      boolean interrupted = e instanceof RouterException r && r.kind().equals("interrupted");
-      if (called[0] && !interrupted) {
+      // interrupted, or out of budget behind our own backlog: says nothing of the judge either way
+      boolean neutral = e instanceof RouterException r && (r.kind().equals("interrupted") || r.kind().equals("overloaded"));
+      if (called[0] && !neutral) {
         answered(); // it answered, with no rating in it: up, however unhelpful
       } else if (cooldowns != null) {
-        cooldowns.giveBack(judge, claimed); // never asked (no slot in time, or this thread interrupted)
+        cooldowns.giveBack(judge, claimed);
       }
       throw e;
     }
@@ -192,9 +194,11 @@ public final class CausalLlmRouter implements Router {
           int status = response.code();
           String message = "judge at " + judge + " answered HTTP " + status;
           if (status == 429 || status == 401 || status == 403 || status >= 500) {
-            // refusing every call (rate limit, key, outage) until it says otherwise: cool it, for as long as it asks
-            throw new JudgeDown(httpKind(status), message, null,
-                Duration.ofMillis(RetryAfter.millis(response.header("Retry-After"), 0)));
+            // refusing every call (rate limit, key, outage) until it says otherwise: cool it, and for as
+            // long as a 429 or 503 asks (their Retry-After is a wait; another status's is not meant so)
+            boolean asksToWait = status == 429 || status == 503;
+            throw new JudgeDown(httpKind(status), message, null, Duration.ofMillis(
+                asksToWait ? RetryAfter.millis(response.header("Retry-After"), 0) : 0));
           }
           throw new RouterException(httpKind(status), message);
         }
@@ -221,9 +225,12 @@ public final class CausalLlmRouter implements Router {
       if (failure.kind().equals("interrupted")) {
         throw failure;
       }
-      // a slow judge's timeout, reported as overloaded when a slot was waited for: down all the same
-      RouterException shown = queued && failure.kind().equals("timeout") ? overloaded(start) : failure;
-      throw new JudgeDown(shown.kind(), shown.getMessage(), e, Duration.ZERO);
+      if (queued && failure.kind().equals("timeout")) {
+        // the budget went on waiting for a slot, and what was left was shorter than the judge's answer:
+        // our backlog, not the judge down (a judge answering every call in time was cooled under load)
+        throw overloaded(start);
+      }
+      throw new JudgeDown(failure.kind(), failure.getMessage(), e, Duration.ZERO);
     } finally {
       deadlineHere.remove();
       slots.release();

@@ -213,6 +213,20 @@ class CausalLlmRouterTest {
   }
 
   @Test
+  void aRetryAfterOnAnotherStatusThanA429OrA503DoesNotLengthenTheCooldown() throws Exception {
+    judge.stubFor(post(urlEqualTo(PATH)).willReturn(aResponse().withStatus(500).withHeader("Retry-After", "30")));
+    CausalLlmRouter router = router("cooldown_ms", 300);
+    Thread.sleep(1_100);
+    for (int i = 0; i < 3; i++) {
+      assertEquals("http_5xx", failure(router).kind());
+    }
+    assertEquals("cooling", failure(router).kind());
+    Thread.sleep(500); // past cooldown_ms: the try goes to the judge
+    assertEquals("http_5xx", failure(router).kind());
+    assertEquals(4, judgeCalls());
+  }
+
+  @Test
   void answersWithoutARatingOrRefusingOnlyThisRequestDoNotCoolTheJudge() throws Exception {
     CausalLlmRouter router = router("cooldown_ms", 10_000);
     Thread.sleep(1_100);
