@@ -228,12 +228,45 @@ public final class ProxyServer implements AutoCloseable {
   /** A browser's request (it has an {@code Origin}) from an origin {@code server.cors_origins} does not list: 403. */
   private static void requireAllowedOrigin(Context ctx, List<String> allowed) {
     String origin = ctx.header("Origin");
-    if (origin == null || ctx.method() == HandlerType.OPTIONS || allowed.contains("*") || allowed.contains(origin)) {
+    if (origin == null || ctx.method() == HandlerType.OPTIONS || allowed.contains("*")) {
       return;
+    }
+    for (String a : allowed) {
+      if (sameOrigin(a, origin)) {
+        return;
+      }
     }
     String shown = origin.length() > 100 ? origin.substring(0, 100) + "..." : origin;
     throw new ApiException(403, "invalid_request_error", "Requests from pages at '" + AccessLog.safe(shown)
         + "' are refused: list the origin in server.cors_origins to allow it.", null, "origin_not_allowed");
+  }
+
+  /**
+   * Whether {@code origin} is the configured {@code allowed}, as the CORS rule matches it (which lets
+   * its preflight through): case aside, a scheme's default port aside, and {@code *.} standing for
+   * any subdomain. Compared as strings, the 403 refused pages whose preflight had passed.
+   */
+  static boolean sameOrigin(String allowed, String origin) {
+    String a = plainOrigin(allowed);
+    String o = plainOrigin(origin);
+    int wildcard = a.indexOf("://*.");
+    if (wildcard < 0) {
+      return a.equals(o);
+    }
+    String scheme = a.substring(0, wildcard + 3);
+    String suffix = a.substring(wildcard + 4); // ".example.com"
+    return o.startsWith(scheme) && o.endsWith(suffix) && o.length() > scheme.length() + suffix.length();
+  }
+
+  private static String plainOrigin(String origin) {
+    String o = origin.trim().toLowerCase(java.util.Locale.ROOT);
+    if (o.startsWith("https://") && o.endsWith(":443")) {
+      return o.substring(0, o.length() - 4);
+    }
+    if (o.startsWith("http://") && o.endsWith(":80")) {
+      return o.substring(0, o.length() - 3);
+    }
+    return o;
   }
 
   private static ApiException notFound(Context ctx) {

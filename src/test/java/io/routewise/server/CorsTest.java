@@ -113,4 +113,21 @@ class CorsTest {
         .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, listed.statusCode(), listed.body());
   }
+
+  /** The 403 compared origins as strings: pages whose preflight the CORS rule had let through were refused (a review). */
+  @Test
+  void anOriginTheCorsRuleAllowsIsNotRefused() throws Exception {
+    for (String configured : new String[] {"https://*.example.com", "https://app.example.com:443", "https://App.Example.com"}) {
+      f = new ProxyFixture("", "cors_origins: [\"" + configured + "\"]");
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+          .header("Origin", PAGE).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), configured + " " + r.body());
+      HttpResponse<String> other = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/models")))
+          .header("Origin", "https://example.com.evil.test").build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(403, other.statusCode(), configured);
+      f.close();
+    }
+    f = new ProxyFixture("");
+  }
 }
