@@ -127,8 +127,16 @@ public final class IdleTimeouts implements AutoCloseable {
     }
   }
 
+  private volatile boolean cancelledAll;
+
+  /** Whether {@link #cancelAll} ran: a call failing since was cancelled by the shutdown, not failed by its upstream. */
+  boolean cancelledAll() {
+    return cancelledAll;
+  }
+
   /** Cancels every call it watches, headers received or not (a shutdown past its grace). */
   void cancelAll() {
+    cancelledAll = true;
     for (Watch w : inFlight) {
       Call call = w.call;
       if (call != null) {

@@ -288,6 +288,10 @@ public final class UpstreamClient {
         listener.completed(config.name(), 499, "client_closed", System.nanoTime() - start);
         throw UpstreamException.clientGone(config.name(), e);
       }
+      if (timeouts.cancelledAll()) { // a shutdown past its grace cancelled it: no failure of the upstream's
+        listener.completed(config.name(), 503, "shutting_down", System.nanoTime() - start);
+        throw failure(e, false);
+      }
       if (first && StaleConnections.isClosedWhileIdle(e)) {
         throw new StaleConnection(e, false);
       }

@@ -275,6 +275,11 @@ class GracefulShutdownTest {
     HttpResponse<String> r = answer.get(10, TimeUnit.SECONDS);
     assertEquals(503, r.statusCode(), r.body());
     assertTrue(r.body().contains("\"code\":\"shutting_down\""), r.body());
+    // counted so, not as the (healthy) upstream unreachable, which alerts would read as an outage (a review)
+    String m = routewise.metrics().scrape();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"shutting_down\",upstream=\"weak\"} 1")
+        || m.contains("routewise_upstream_duration_seconds_count{outcome=\"shutting_down\",upstream=\"strong\"} 1"), m);
+    assertFalse(m.contains("outcome=\"unreachable\""), m);
   }
 
   @Test
