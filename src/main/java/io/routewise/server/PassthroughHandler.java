@@ -345,12 +345,7 @@ final class PassthroughHandler {
           failures.failed(upstream.name(), "passthrough stream " + ChatCompletionsHandler.streamErrorCode(failure),
               failure.detail());
           masking.discard(); // part of a line: it would run into the error event's
-          try {
-            out.write(ChatCompletionsHandler.streamError(failure));
-            out.flush();
-          } catch (IOException clientGone) {
-            // gone too: nothing to tell
-          }
+          ChatCompletionsHandler.writeQuietly(out, ChatCompletionsHandler.streamError(failure));
           // counted as what it ended with (the client had a 200, then this event), so the metric shows it
           ctx.attribute(AccessLog.OUTCOME, response.timedOut() ? "timeout" : "stream_failed");
           return failure.isTimeout() ? 504 : 502;
