@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Session pins: which upstream each session's first turn went to (by name), so its later turns go
@@ -38,6 +40,7 @@ import java.util.function.LongSupplier;
  */
 public final class SessionPins implements AutoCloseable {
   private static final HexFormat HEX = HexFormat.of();
+  private static final Logger LOG = LoggerFactory.getLogger(SessionPins.class);
 
   private final long ttlMillis;
   private final int maxEntries;
@@ -50,8 +53,25 @@ public final class SessionPins implements AutoCloseable {
   private final LinkedHashMap<String, Pinned> local;
   private final ThreadPoolExecutor threads;
 
-  /** {@code shared}: the store has it (or was asked); false for a pin made while the store was down or silent. */
-  private record Pinned(String upstream, long expiresAt, boolean shared) {}
+  /**
+   * {@code shared}: the store has it; false for a pin made while the store was down or silent, or held
+   * when it lost its state, offered to it at the session's next turn from {@code offerAfter} on.
+   */
+  private record Pinned(String upstream, long expiresAt, boolean shared, long offerAfter) {
+    Pinned(String upstream, long expiresAt, boolean shared) {
+      this(upstream, expiresAt, shared, 0);
+    }
+  }
+
+  /**
+   * A pin whose offer the store did not answer in time is offered again at a turn this much later:
+   * not at every turn of a stalled store, and not never, which left two replicas on different pins
+   * for the pin's life after a short stall (a helper's trial: 18 to 21 sessions of 40).
+   */
+  static final long OFFER_RETRY_MILLIS = 1_000;
+
+  /** Pins offered per call when the store lost its state: a call stays well within the store's timeout. */
+  static final int OFFER_BATCH = 1_000;
 
   /**
    * @param store where pins are shared, or null for this replica's cache only
@@ -84,17 +104,72 @@ public final class SessionPins implements AutoCloseable {
   }
 
   /**
-   * The store lost its state (a Redis restarted empty): every pin held here is offered to it again
-   * at its session's next turn, as one made while it was down is, so that a replica that never saw
-   * the session and pins it afresh there, and this one, end on the same pin. Sync thread.
+   * The store lost its state (a Redis restarted empty, from an old snapshot, flushed): every live pin
+   * held here is offered to it again now, so that a replica that never saw a session finds its pin
+   * there rather than routing it afresh, and where another replica got there first with another pin,
+   * this one takes that. Pins the store does not take in time stay marked, and are offered at their
+   * sessions' next turns, as one made while it was down is. Sync thread.
    */
   public void storeLostState() {
+    long now = clock.getAsLong();
+    Map<String, StateStore.Pin> held = new LinkedHashMap<>();
     lock.lock();
     try {
       local.replaceAll((key, p) -> p.shared() ? new Pinned(p.upstream(), p.expiresAt(), false) : p);
+      local.forEach((key, p) -> {
+        if (p.expiresAt() > now) {
+          held.put(key, new StateStore.Pin(p.upstream(), p.expiresAt() - now));
+        }
+      });
     } finally {
       lock.unlock();
     }
+    if (store == null || held.isEmpty()) {
+      return;
+    }
+    int offered = 0;
+    int moved = 0;
+    Map<String, StateStore.Pin> batch = new LinkedHashMap<>();
+    try {
+      for (Map.Entry<String, StateStore.Pin> e : held.entrySet()) {
+        batch.put(e.getKey(), e.getValue());
+        if (batch.size() == OFFER_BATCH || offered + batch.size() == held.size()) {
+          Map<String, StateStore.Pin> answers = store.pinAllIfAbsent(batch);
+          moved += takeAnswers(batch, answers, now);
+          offered += batch.size();
+          batch.clear();
+        }
+      }
+      LOG.info("shared state: offered this replica's {} live pins to {} again; {} of them held another replica's pin, "
+          + "taken here", offered, store.describe(), moved);
+    } catch (Exception e) {
+      LOG.info("shared state: offered {} of this replica's {} live pins to {} again before it failed ({}); the rest are "
+          + "offered at their sessions' next turns", offered, held.size(), store.describe(),
+          e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+    }
+  }
+
+  /** Takes the store's answers to offered pins; returns how many sessions it holds on another upstream. */
+  private int takeAnswers(Map<String, StateStore.Pin> offered, Map<String, StateStore.Pin> answers, long then) {
+    int moved = 0;
+    lock.lock();
+    try {
+      for (Map.Entry<String, StateStore.Pin> o : offered.entrySet()) {
+        StateStore.Pin answer = answers.get(o.getKey());
+        Pinned p = local.get(o.getKey());
+        // only a pin still as offered: one replaced meanwhile (a turn's own offer, a new pin) is newer
+        if (answer == null || p == null || p.shared() || !p.upstream().equals(o.getValue().upstream())) {
+          continue;
+        }
+        if (!answer.upstream().equals(p.upstream())) {
+          moved++;
+        }
+        local.put(o.getKey(), new Pinned(answer.upstream(), then + answer.remainingMillis(), true));
+      }
+    } finally {
+      lock.unlock();
+    }
+    return moved;
   }
 
   /** Pins held in this replica's cache (expired ones included until they are met or evicted). */
@@ -112,7 +187,7 @@ public final class SessionPins implements AutoCloseable {
     String key = key(session);
     long now = clock.getAsLong();
     Pinned cached = cached(key, now);
-    if (cached != null && !cached.shared() && store != null && storeUp.getAsBoolean()) {
+    if (cached != null && !cached.shared() && now >= cached.offerAfter() && store != null && storeUp.getAsBoolean()) {
       // Pinned here while the store was down: another replica may have pinned the same session
       // meanwhile. Offered to the store once it is back, so both end on the pin that gets there first.
       StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, cached.upstream(), Duration.ofMillis(cached.expiresAt() - now)));
@@ -121,7 +196,7 @@ public final class SessionPins implements AutoCloseable {
         remember(key, pin.upstream(), now + pin.remainingMillis(), true);
         return pin.upstream();
       }
-      remember(key, cached.upstream(), cached.expiresAt(), true); // asked once: not on every turn of a stalled store
+      remember(key, new Pinned(cached.upstream(), cached.expiresAt(), false, now + OFFER_RETRY_MILLIS));
       return cached.upstream();
     }
     if (cached != null) {
@@ -212,9 +287,13 @@ public final class SessionPins implements AutoCloseable {
   }
 
   private void remember(String key, String upstream, long expiresAt, boolean shared) {
+    remember(key, new Pinned(upstream, expiresAt, shared));
+  }
+
+  private void remember(String key, Pinned pinned) {
     lock.lock();
     try {
-      local.put(key, new Pinned(upstream, expiresAt, shared));
+      local.put(key, pinned);
     } finally {
       lock.unlock();
     }

@@ -1,14 +1,16 @@
 package io.routewise.routing;
 
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * State shared between replicas: the targets' windows and the session pins. The routing core talks
  * to it only through this interface; {@code io.routewise.state} implements it over Redis.
  *
  * <p>Threading: only routewise's background threads call it, never a request thread. The sync
- * thread calls {@link #exchange}, {@link #ping} and {@link #incarnation}; the pin threads call {@link #pin} and
+ * thread calls {@link #exchange}, {@link #ping}, {@link #incarnation} and {@link #pinAllIfAbsent}; the pin threads call {@link #pin} and
  * {@link #pinIfAbsent}, concurrently with the sync thread and with each other. Every call is
  * bounded by the store's own timeout and throws when the store is down or slower than that.
  */
@@ -34,10 +36,23 @@ public interface StateStore extends AutoCloseable {
   Pin pinIfAbsent(String session, String upstream, Duration ttl) throws Exception;
 
   /**
+   * {@link #pinIfAbsent} for many sessions at once (session to offered pin), answering the pins that
+   * hold, by session. A store that lost its state is offered every pin a replica holds this way, at
+   * the sync that notices, so a replica that never saw a session finds its pin there.
+   */
+  default Map<String, Pin> pinAllIfAbsent(Map<String, Pin> offers) throws Exception {
+    Map<String, Pin> held = new LinkedHashMap<>();
+    for (Map.Entry<String, Pin> o : offers.entrySet()) {
+      held.put(o.getKey(), pinIfAbsent(o.getKey(), o.getValue().upstream(), Duration.ofMillis(o.getValue().remainingMillis())));
+    }
+    return held;
+  }
+
+  /**
    * An id the store keeps as long as it keeps its state: another one once it lost it (restarted
    * without persistence, flushed), or null when it cannot tell. Each call may create it. The sync
    * thread asks every period, so pins a replica holds as shared are offered to a store that lost
-   * them rather than kept apart from the pins other replicas make there afresh.
+   * them ({@link #pinAllIfAbsent}) rather than kept apart from the pins other replicas make there afresh.
    */
   default String incarnation() throws Exception {
     return null;

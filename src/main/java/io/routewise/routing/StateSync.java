@@ -125,7 +125,7 @@ public final class StateSync implements AutoCloseable {
     incarnation = now;
     if (before != null && !before.equals(now)) {
       LOG.info("shared state: {} restarted or lost its keys (flushed, a replica promoted): it may lack pins written "
-          + "lately, so this replica's pins are offered to it again at their sessions' next turns", store.describe());
+          + "lately, so this replica offers it its pins again", store.describe());
       Runnable r = onLostState;
       if (r != null) {
         r.run();
@@ -135,7 +135,7 @@ public final class StateSync implements AutoCloseable {
 
   /**
    * {@code r} runs on the sync thread whenever the store is found to have lost its state (its
-   * {@link StateStore#incarnation} changed): session pins mark what they hold as no longer shared.
+   * {@link StateStore#incarnation} changed): session pins offer it what they hold.
    */
   public void whenStoreLostState(Runnable r) {
     onLostState = r;
