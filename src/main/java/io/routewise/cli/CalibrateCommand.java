@@ -114,6 +114,12 @@ public final class CalibrateCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "For %.1f%% strong model calls for %s, threshold = %.5f%n", strongPercent, router, alpha);
         System.out.printf(Locale.ROOT, "(%d of %d prompts score >= it; use model \"router-%s-%.5f\")%n", strong, scores.length,
             routerName(), alpha);
+        long least = Arrays.stream(scores).filter(s -> s >= 1).count(); // strong even at α = 1
+        if (100.0 * least / scores.length > strongPercent + 1e-9) {
+          System.out.printf(Locale.ROOT, "(at least %.1f%% go strong at any α: %d of %d score 1%s)%n",
+              100.0 * least / scores.length, least, scores.length, failures.failed() > 0
+                  ? String.format(Locale.ROOT, ", including %d the router failed on", failures.failed()) : "");
+        }
       }
     }
     return 0;
@@ -204,9 +210,14 @@ public final class CalibrateCommand implements Callable<Integer> {
       System.out.printf(Locale.ROOT, "(%d of %d prompts go to %s at it; use model \"router-%s-%.5f\")%n", top, n,
           ladder.top().upstream(), routerName(), alpha);
       long most = Arrays.stream(acceptance).filter(a -> ThresholdRule.rung(a, 0) == 0).count();
+      long least = Arrays.stream(acceptance).filter(a -> ThresholdRule.rung(a, 1) == 0).count();
       if (100.0 * most / n < strongPercent - 1e-9) {
         System.out.printf(Locale.ROOT, "(at most %.1f%% reach %s at any α: for the rest the rule prefers an upstream "
             + "at its price)%n", 100.0 * most / n, ladder.top().upstream());
+      } else if (100.0 * least / n > strongPercent + 1e-9) {
+        System.out.printf(Locale.ROOT, "(at least %.1f%% go to %s at any α: %d of %d%s)%n", 100.0 * least / n,
+            ladder.top().upstream(), least, n, failures.failed() > 0
+                ? String.format(Locale.ROOT, ", including %d the router failed on", failures.failed()) : "");
       }
     }
     if (usdPer1k != null) {

@@ -107,6 +107,11 @@ final class PromptFiles {
       }
     }
 
+    /** Prompts the router failed on (those without text not counted). */
+    int failed() {
+      return count;
+    }
+
     /** A scorer that counts the failure and scores the prompt {@code as}. */
     OnFailure scoring(double as) {
       return (p, e) -> {
@@ -120,9 +125,10 @@ final class PromptFiles {
      * the {@code n} prompts did.
      */
     boolean report(int n, String as) {
+      boolean nothingLeft = count + textless == n; // then nothing is done with them either: say so, not `as`
       if (textless > 0) {
         System.err.printf(java.util.Locale.ROOT, "%s: %d of %d prompts have no text to score (white space or invisible "
-            + "characters only); %s, unscored%n", input, textless, n, as);
+            + "characters only)%s%n", input, textless, n, nothingLeft ? "" : "; " + as + ", unscored");
       }
       if (textless == n) {
         System.err.println("nothing to work on: no prompt has text");
@@ -131,9 +137,9 @@ final class PromptFiles {
       if (count == 0) {
         return true;
       }
-      System.err.printf(java.util.Locale.ROOT, "%s%s: %s failed on %d of %d prompts (first, %s); %s%n",
-          count * 10 >= n ? "WARNING: " : "", input, router, count, n, first, as);
-      if (count * 10 >= n) {
+      System.err.printf(java.util.Locale.ROOT, "%s%s: %s failed on %d of %d prompts (first, %s)%s%n",
+          count * 10 >= n ? "WARNING: " : "", input, router, count, n, first, nothingLeft ? "" : "; " + as);
+      if (count * 10 >= n && !nothingLeft) {
         System.err.println("WARNING: with so many failures the figures below say more about the failures than"
             + " about the router; fix its endpoint and run again");
       }

@@ -52,6 +52,7 @@ public final class ScoreCommand implements Callable<Integer> {
         return Double.NaN;
       });
       if (!failures.report(prompts.size(), "written with \"score\": null and the \"error\"")) {
+        System.err.println("nothing written to " + output);
         return 2;
       }
       if (output.getParent() != null) {

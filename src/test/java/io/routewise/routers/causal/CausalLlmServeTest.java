@@ -215,6 +215,14 @@ class CausalLlmServeTest {
     // the failed prompt scores as strong (1.0), above the two the judge rated (0.1): it is the third sent strong
     assertTrue(r.out.contains("(1 of 3 prompts score >= it"), r.out);
     assertTrue(Double.parseDouble(r.out.replaceAll("(?s).*threshold = ([0-9.]+).*", "$1")) > 0.1, r.out);
+    assertFalse(r.out.contains("at least"), r.out);
+    // a share below what the failed prompts take: the output says why it misses
+    Run few = capture("calibrate", "--router", "causal_llm", "--config", two.toString(), "--input", prompts.toString(),
+        "--strong-percent", "10", "--quiet");
+    assertEquals(0, few.code, few.err);
+    assertTrue(few.out.contains("(1 of 3 prompts score >= it"), few.out);
+    assertTrue(few.out.contains("(at least 33.3% go strong at any α: 1 of 3 score 1, including 1 the router failed on)"),
+        few.out);
 
     Path three = tmp.resolve("three.yaml");
     Files.writeString(three, "upstreams:\n  strong: " + up + "model: strong-model, price: {input: 10, output: 30}}\n"
@@ -228,6 +236,11 @@ class CausalLlmServeTest {
     String last = ladder.out.lines().filter(l -> l.trim().startsWith("1 ")).findFirst()
         .orElseThrow(() -> new AssertionError(ladder.out));
     assertTrue(last.matches("\\s*1\\s+33\\.3%\\s+0\\.0%\\s+66\\.7%.*"), ladder.out);
+    Run fewTop = capture("calibrate", "--router", "causal_llm", "--config", three.toString(), "--input",
+        prompts.toString(), "--strong-percent", "10", "--quiet");
+    assertEquals(0, fewTop.code, fewTop.err);
+    assertTrue(fewTop.out.contains("(at least 33.3% go to strong at any α: 1 of 3, including 1 the router failed on)"),
+        fewTop.out);
 
     judge.resetAll();
     judge.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(500).withBody("down")));
@@ -278,6 +291,9 @@ class CausalLlmServeTest {
         "--output", scores.toString(), "--quiet");
     assertEquals(2, none.code, none.err);
     assertTrue(none.err.contains("nothing to work on"), none.err);
+    // it said the failed prompts were "written with score null", then wrote nothing (a CLI trial)
+    assertFalse(none.err.contains("written with"), none.err);
+    assertTrue(none.err.contains("nothing written to " + scores), none.err);
     Run latency = capture("latency", "--router", "causal_llm", "--config", config.toString(), "--input",
         prompts.toString(), "--warmup", "0");
     assertEquals(2, latency.code, latency.err);
