@@ -625,6 +625,12 @@ final class ChatCompletionsHandler {
         }
       } catch (IOException e) {
         if (inFlight.cutOff() && !usage.done()) { // cancelled by a shutdown past its grace: the client hears why
+          if (!receivedAny && !res.isCommitted()) { // nothing sent yet: a 503 of its own, as a whole answer gets
+            upstream.listener().completed(upstream.name(), res.getStatus(), "shutting_down", System.nanoTime() - start);
+            res.setHeader("Cache-Control", null);
+            res.setHeader("X-Accel-Buffering", null);
+            throw ApiException.shuttingDown();
+          }
           masking.discard();
           if (usageFilter != null) {
             writeQuietly(out, usageFilter.finish());

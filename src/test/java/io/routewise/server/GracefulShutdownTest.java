@@ -282,6 +282,47 @@ class GracefulShutdownTest {
     assertFalse(m.contains("outcome=\"unreachable\""), m);
   }
 
+  /**
+   * A stream whose upstream sent its headers but no byte of its body by the end of the grace: nothing
+   * has reached the client, so it gets a 503 of its own, as a whole answer does, not a 200 whose only
+   * event is the error (a review).
+   */
+  @Test
+  void aStreamWithNoByteYetAtTheEndOfTheGraceGetsA503() throws Exception {
+    upstream.createContext("/silent/v1/chat/completions", ex -> {
+      try (InputStream in = ex.getRequestBody()) {
+        in.readAllBytes();
+        ex.getResponseHeaders().set("Content-Type", "text/event-stream");
+        ex.sendResponseHeaders(200, 0);
+        ex.getResponseBody().flush();
+        release.await(20, TimeUnit.SECONDS);
+      } catch (InterruptedException | IOException ignored) {
+        // cut off
+      } finally {
+        ex.close();
+      }
+    });
+    String silent = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/silent/v1";
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.withServer(TestConfigs.yaml(silent, silent, ""),
+        "shutdown_grace_ms: 400").replace("timeout_ms: 1500", "timeout_ms: 30000")), RouterCatalog.standard(),
+        id -> null, () -> {});
+    HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"router-random-0.5\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+        .build();
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> answer =
+        http.sendAsync(request, HttpResponse.BodyHandlers.ofString());
+    awaitMetric("routewise_requests_in_flight 2.0");
+    routewise.close();
+    HttpResponse<String> r = answer.get(10, TimeUnit.SECONDS);
+    assertEquals(503, r.statusCode(), r.body());
+    assertTrue(r.body().startsWith("{\"error\":") && r.body().contains("\"code\":\"shutting_down\""), r.body());
+    assertFalse(r.headers().firstValue("Content-Type").orElse("").contains("event-stream"), r.headers().toString());
+    String m = routewise.metrics().scrape();
+    assertTrue(m.contains("outcome=\"shutting_down\""), m);
+  }
+
   @Test
   void withNothingInFlightShutdownIsImmediate() throws Exception {
     startRoutewise(15_000);
