@@ -108,6 +108,11 @@ final class ChatCompletionsHandler {
         Thread.currentThread().interrupt();
         throw clientGone(ctx.res(), "interrupted while routing");
       }
+      if (inFlight.cutOff()) {
+        // decided after the shutdown's grace ran out (a judge's slow answer): no answer is bought for a
+        // client whose connection the server is about to close
+        throw ApiException.shuttingDown();
+      }
       chosen = byName.get(decision.upstream());
       DecisionHeaders.write(ctx, decision, chosen.config().model());
       // A request that named its upstream gets that upstream's answer, whatever it is.

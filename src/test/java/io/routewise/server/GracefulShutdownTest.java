@@ -323,6 +323,60 @@ class GracefulShutdownTest {
     assertTrue(m.contains("outcome=\"shutting_down\""), m);
   }
 
+  /**
+   * A request whose decision (a causal_llm judge) was still pending at the end of the grace: once
+   * decided it gets a 503 and its upstream is never called. It was sent upstream, an answer bought for
+   * a client the stopping server was about to cut off (a review).
+   */
+  @Test
+  void aDecisionThatEndsAfterTheGraceIsNotSentUpstream() throws Exception {
+    CountDownLatch judged = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
+    upstream.createContext("/judge/v1/chat/completions", ex -> {
+      try (InputStream in = ex.getRequestBody()) {
+        in.readAllBytes();
+        judged.await(20, TimeUnit.SECONDS);
+        byte[] rating = ("{\"id\":\"j\",\"object\":\"chat.completion\",\"model\":\"judge\",\"choices\":[{\"index\":0,"
+            + "\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\",\"content\":\"[[5]]\"}}]}")
+            .getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(200, rating.length);
+        ex.getResponseBody().write(rating);
+      } catch (InterruptedException | IOException ignored) {
+        // cut off
+      } finally {
+        ex.close();
+      }
+    });
+    upstream.createContext("/counted/v1/chat/completions", ex -> {
+      answered.incrementAndGet();
+      try (InputStream in = ex.getRequestBody()) {
+        in.readAllBytes();
+      }
+      byte[] answer = ("{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          + "\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}")
+          .getBytes(StandardCharsets.UTF_8);
+      ex.getResponseHeaders().set("Content-Type", "application/json");
+      ex.sendResponseHeaders(200, answer.length);
+      ex.getResponseBody().write(answer);
+      ex.close();
+    });
+    String base = "http://127.0.0.1:" + upstream.getAddress().getPort();
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.withServer(TestConfigs.yaml(base + "/counted/v1",
+        base + "/counted/v1", "routers: {causal_llm: {base_url: \"" + base + "/judge/v1\", model: judge, timeout_ms: 20000}}"),
+        "shutdown_grace_ms: 300")), RouterCatalog.standard(), id -> null, () -> {});
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> answer =
+        http.sendAsync(TestConfigs.chat(routewise.port(), "router-causal_llm-0.5"), HttpResponse.BodyHandlers.ofString());
+    awaitMetric("routewise_requests_in_flight 2.0");
+    closer = Thread.ofPlatform().start(routewise::close);
+    Thread.sleep(500); // past the grace: the request is cut off while its decision waits
+    judged.countDown();
+    HttpResponse<String> r = answer.get(10, TimeUnit.SECONDS);
+    assertEquals(503, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"code\":\"shutting_down\""), r.body());
+    assertEquals(0, answered.get(), "no upstream call after the cut-off");
+  }
+
   @Test
   void withNothingInFlightShutdownIsImmediate() throws Exception {
     startRoutewise(15_000);
