@@ -30,7 +30,13 @@ public final class StateSync implements AutoCloseable {
   private final StateListener listener;
   private final ScheduledExecutorService thread;
   private volatile boolean up;
-  private String incarnation; // the store's, at the last period (sync thread only)
+  /**
+   * The store's incarnations seen lately (sync thread only; the most recent last, at most
+   * {@link #INCARNATIONS_KEPT}): an endpoint whose INFO comes from one of several nodes (a proxy in
+   * front of a cluster) names a few in turn, and only one never seen is a lost state.
+   */
+  private final java.util.LinkedHashSet<String> incarnations = new java.util.LinkedHashSet<>();
+  static final int INCARNATIONS_KEPT = 16;
   private volatile Runnable onLostState;
   private boolean everUp;
   private boolean reportedDown;
@@ -121,9 +127,12 @@ public final class StateSync implements AutoCloseable {
     if (now == null) {
       return;
     }
-    String before = incarnation;
-    incarnation = now;
-    if (before != null && !before.equals(now)) {
+    boolean first = incarnations.isEmpty();
+    boolean seen = !incarnations.add(now);
+    if (incarnations.size() > INCARNATIONS_KEPT) {
+      incarnations.remove(incarnations.iterator().next());
+    }
+    if (!first && !seen) {
       LOG.info("shared state: {} restarted or lost its keys (flushed, a replica promoted): it may lack pins written "
           + "lately, so this replica offers it its pins again", store.describe());
       Runnable r = onLostState;
