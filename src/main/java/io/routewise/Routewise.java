@@ -131,7 +131,7 @@ public final class Routewise implements AutoCloseable {
             config.state().pinTimeout(), metrics, System::currentTimeMillis)
         : null;
     if (sync != null && pins != null) {
-      sync.whenStoreLostState(pins::storeLostState);
+      sync.shareWith(pins);
     }
     metrics.targets(targets.values());
     if (pins != null) {

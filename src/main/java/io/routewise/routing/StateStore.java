@@ -10,7 +10,8 @@ import java.util.Map;
  * to it only through this interface; {@code io.routewise.state} implements it over Redis.
  *
  * <p>Threading: only routewise's background threads call it, never a request thread. The sync
- * thread calls {@link #exchange}, {@link #ping}, {@link #incarnation} and {@link #pinAllIfAbsent}; the pin threads call {@link #pin} and
+ * thread calls {@link #exchange}, {@link #ping}, {@link #incarnation}, {@link #evictedKeys} and
+ * {@link #pinAllIfAbsent}; the pin threads call {@link #pin} and
  * {@link #pinIfAbsent}, concurrently with the sync thread and with each other. Every call is
  * bounded by the store's own timeout and throws when the store is down or slower than that.
  */
@@ -56,6 +57,14 @@ public interface StateStore extends AutoCloseable {
    */
   default String incarnation() throws Exception {
     return null;
+  }
+
+  /**
+   * How many keys the store has evicted since it started (a Redis at its {@code maxmemory}), or -1
+   * when it cannot tell. The sync thread asks every period: pins may be among them.
+   */
+  default long evictedKeys() throws Exception {
+    return -1;
   }
 
   /** Where the store is, for logs (never a password). */

@@ -37,7 +37,9 @@ public final class StateSync implements AutoCloseable {
    */
   private final java.util.LinkedHashSet<String> incarnations = new java.util.LinkedHashSet<>();
   static final int INCARNATIONS_KEPT = 16;
-  private volatile Runnable onLostState;
+  private volatile SessionPins pins;
+  private long evictedKeys = -1; // the store's count at the last period (sync thread only)
+  private long lastEvictionWarning;
   private boolean everUp;
   private boolean reportedDown;
   /** The budgets last reported blind, so each change is said once. */
@@ -107,8 +109,18 @@ public final class StateSync implements AutoCloseable {
           c.tick(mine, others);
           pending.remove(c);
         }
-        checkIncarnation();
+        boolean lost = incarnationChanged();
+        boolean evicted = evicted();
         markUp();
+        SessionPins p = pins;
+        if (p != null) { // each catches the store's failures itself: the sync worked, the next one retries
+          if (lost) {
+            p.storeLostState();
+          } else if (evicted) {
+            p.storeEvicted();
+          }
+          p.offerUnshared();
+        }
       } catch (Exception e) {
         markDown(e);
       }
@@ -121,11 +133,11 @@ public final class StateSync implements AutoCloseable {
     }
   }
 
-  /** Tells {@link #whenStoreLostState} when the store's incarnation changed since the last period. */
-  private void checkIncarnation() throws Exception {
+  /** Whether the store's incarnation is one never seen: it lost its state since the last period. */
+  private boolean incarnationChanged() throws Exception {
     String now = store.incarnation();
     if (now == null) {
-      return;
+      return false;
     }
     boolean first = incarnations.isEmpty();
     boolean seen = !incarnations.add(now);
@@ -135,19 +147,36 @@ public final class StateSync implements AutoCloseable {
     if (!first && !seen) {
       LOG.info("shared state: {} restarted or lost its keys (flushed, a replica promoted): it may lack pins written "
           + "lately, so this replica offers it its pins again", store.describe());
-      Runnable r = onLostState;
-      if (r != null) {
-        r.run();
-      }
+      return true;
     }
+    return false;
+  }
+
+  /** Whether the store evicted keys since the last period (said at most once a minute). */
+  private boolean evicted() throws Exception {
+    long now = store.evictedKeys();
+    long before = evictedKeys;
+    evictedKeys = now;
+    if (now < 0 || before < 0 || now <= before) { // unknown, or counted afresh (a restart)
+      return false;
+    }
+    long at = System.nanoTime();
+    if (lastEvictionWarning == 0 || at - lastEvictionWarning > TimeUnit.MINUTES.toNanos(1)) {
+      lastEvictionWarning = at;
+      LOG.warn("shared state: {} evicted {} keys since the last sync (its maxmemory is reached): session pins may be "
+          + "among them, so a session may change upstream; this replica offers its pins again at their sessions' next "
+          + "turns. Give Redis more memory (README: state)", store.describe(), now - before);
+    }
+    return true;
   }
 
   /**
-   * {@code r} runs on the sync thread whenever the store is found to have lost its state (its
-   * {@link StateStore#incarnation} changed): session pins offer it what they hold.
+   * The session pins to keep in step with the store, on the sync thread after each period whose
+   * exchange worked: all they hold offered again when the store lost its state, re-checked at their
+   * next turns when it evicted keys, and those it has not taken yet (made while it was down) offered.
    */
-  public void whenStoreLostState(Runnable r) {
-    onLostState = r;
+  public void shareWith(SessionPins pins) {
+    this.pins = pins;
   }
 
   private void reportMetering(TargetController c) {

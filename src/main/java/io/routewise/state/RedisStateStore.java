@@ -160,6 +160,35 @@ public final class RedisStateStore implements StateStore {
     });
   }
 
+  /** {@code evicted_keys} from INFO stats; -1 where INFO is refused or does not say. */
+  @Override
+  public long evictedKeys() throws Exception {
+    return call(j -> {
+      String info;
+      try {
+        info = j.info("stats");
+      } catch (redis.clients.jedis.exceptions.JedisDataException refused) {
+        return -1L;
+      }
+      String v = infoField(info, "evicted_keys");
+      try {
+        return v == null ? -1L : Long.parseLong(v);
+      } catch (NumberFormatException e) {
+        return -1L;
+      }
+    });
+  }
+
+  /** A field's value in an INFO reply, or null. */
+  static String infoField(String info, String field) {
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith(field + ":")) {
+        return line.substring(field.length() + 1).strip();
+      }
+    }
+    return null;
+  }
+
   /** The server's run_id; empty where INFO is refused (some managed services rename it): the key alone then. */
   private static String runId(Jedis j) {
     String info;

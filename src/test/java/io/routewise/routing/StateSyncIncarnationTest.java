@@ -11,6 +11,13 @@ class StateSyncIncarnationTest {
   /** A store whose incarnation the test sets before each sync. */
   private static final class Store implements StateStore {
     volatile String incarnation;
+    final AtomicInteger bulkOffers = new AtomicInteger();
+
+    @Override
+    public java.util.Map<String, Pin> pinAllIfAbsent(java.util.Map<String, Pin> offers) throws Exception {
+      bulkOffers.incrementAndGet();
+      return StateStore.super.pinAllIfAbsent(offers);
+    }
 
     @Override
     public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) {
@@ -52,11 +59,14 @@ class StateSyncIncarnationTest {
   @Test
   void onlyAnIncarnationNeverSeenIsALostState() {
     Store store = new Store();
-    AtomicInteger lost = new AtomicInteger();
-    try (StateSync sync = new StateSync(List.of(), store, Duration.ofHours(1), StateListener.NONE)) {
-      sync.whenStoreLostState(lost::incrementAndGet);
+    AtomicInteger lost = store.bulkOffers; // a lost state offers the store every pin held, in one call here
+    try (StateSync sync = new StateSync(List.of(), store, Duration.ofHours(1), StateListener.NONE);
+        SessionPins pins = new SessionPins(Duration.ofHours(1), 100, store, sync::storeUp, Duration.ofSeconds(5),
+            StateListener.NONE, System::currentTimeMillis)) {
+      sync.shareWith(pins);
       store.incarnation = "key/node-a";
       sync.runOnce();
+      assertEquals("strong", pins.pin("conversation", "strong"));
       assertEquals(0, lost.get(), "the first seen is no loss");
       store.incarnation = "key/node-b";
       sync.runOnce();
