@@ -112,6 +112,10 @@ public final class StateSync implements AutoCloseable {
         boolean lost = incarnationChanged();
         boolean evicted = evicted();
         markUp();
+        if (lost) { // said after "answers again", which a restart's first sync says too
+          LOG.info("shared state: {} restarted or lost its keys (flushed, a replica promoted): it may lack pins "
+              + "written lately, so this replica offers it its pins again", store.describe());
+        }
         SessionPins p = pins;
         if (p != null) { // each catches the store's failures itself: the sync worked, the next one retries
           if (lost) {
@@ -144,12 +148,7 @@ public final class StateSync implements AutoCloseable {
     if (incarnations.size() > INCARNATIONS_KEPT) {
       incarnations.remove(incarnations.iterator().next());
     }
-    if (!first && !seen) {
-      LOG.info("shared state: {} restarted or lost its keys (flushed, a replica promoted): it may lack pins written "
-          + "lately, so this replica offers it its pins again", store.describe());
-      return true;
-    }
-    return false;
+    return !first && !seen;
   }
 
   /** Whether the store evicted keys since the last period (said at most once a minute). */
