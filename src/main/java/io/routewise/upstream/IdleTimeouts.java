@@ -197,6 +197,9 @@ public final class IdleTimeouts implements AutoCloseable {
       startedNanos = System.nanoTime();
       waitingSince = startedNanos;
       inFlight.add(this);
+      if (cancelledAll) { // started after the shutdown cancelled every call (a decision that ended just then)
+        call.cancel();
+      }
       if (sleeping) {
         LockSupport.unpark(watchdog);
       }

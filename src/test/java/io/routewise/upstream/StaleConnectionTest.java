@@ -71,6 +71,18 @@ class StaleConnectionTest {
     }
   }
 
+  /**
+   * A call started after a shutdown cancelled every call (its decision ended just then) is cancelled
+   * too: it was sent, an answer bought for a client the stopping server was about to cut off (a review).
+   */
+  @Test
+  void aCallStartedAfterAllWereCancelledIsNeverSent() throws Exception {
+    call();
+    upstream.cancelAllCalls();
+    UpstreamException e = assertThrows(UpstreamException.class, this::call);
+    assertEquals(1, received.get(), "the second request never reached the upstream: " + e.getMessage());
+  }
+
   @Test
   void aPooledConnectionTheUpstreamClosedWhileIdleIsNotTheClientsFailure() throws Exception {
     call();
