@@ -57,6 +57,7 @@ public final class SessionPins implements AutoCloseable {
    * by {@code lock}, at most {@code maxEntries}, the oldest dropped first (still offered at a turn).
    */
   private final java.util.LinkedHashSet<String> unoffered = new java.util.LinkedHashSet<>();
+  private long lastOfferFailure; // when an offer's failure was last logged (sync thread only)
   private final ThreadPoolExecutor threads;
 
   /**
@@ -152,7 +153,7 @@ public final class SessionPins implements AutoCloseable {
   }
 
   private void offer(boolean lostState) {
-    if (store == null) {
+    if (!sharing()) {
       return;
     }
     long now = clock.getAsLong();
@@ -196,10 +197,19 @@ public final class SessionPins implements AutoCloseable {
       } finally {
         lock.unlock();
       }
-      LOG.info("shared state: offered {} of {} pins to {} before it failed ({}); the rest are offered at their "
-          + "sessions' next turns or the next sync", offered, held.size(), store.describe(),
-          e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+      long at = System.nanoTime();
+      if (lastOfferFailure == 0 || at - lastOfferFailure > TimeUnit.MINUTES.toNanos(1)) { // a store that keeps refusing
+        lastOfferFailure = at;
+        LOG.info("shared state: offered {} of {} pins to {} before it failed ({}); the rest are offered at their "
+            + "sessions' next turns or a later sync", offered, held.size(), store.describe(),
+            e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+      }
     }
+  }
+
+  /** Whether pins are shared through the store: there is one, and it can hold them (Redis 7 or later). */
+  private boolean sharing() {
+    return store != null && store.takesPins();
   }
 
   /** Queues a pin the store has not taken for the next sync's offer (under {@code lock}). */
@@ -247,7 +257,7 @@ public final class SessionPins implements AutoCloseable {
     String key = key(session);
     long now = clock.getAsLong();
     Pinned cached = cached(key, now);
-    if (cached != null && !cached.shared() && now >= cached.offerAfter() && store != null && storeUp.getAsBoolean()) {
+    if (cached != null && !cached.shared() && now >= cached.offerAfter() && sharing() && storeUp.getAsBoolean()) {
       // Pinned here while the store was down: another replica may have pinned the same session
       // meanwhile. Offered to the store once it is back, so both end on the pin that gets there first.
       StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, cached.upstream(), Duration.ofMillis(cached.expiresAt() - now)));
@@ -263,7 +273,7 @@ public final class SessionPins implements AutoCloseable {
       listener.pinLookup("local");
       return cached.upstream();
     }
-    if (store == null) {
+    if (!sharing()) {
       listener.pinLookup("none");
       return null;
     }
@@ -291,7 +301,7 @@ public final class SessionPins implements AutoCloseable {
   public String pin(String session, String upstream) {
     String key = key(session);
     long now = clock.getAsLong();
-    if (store != null && storeUp.getAsBoolean()) {
+    if (sharing() && storeUp.getAsBoolean()) {
       StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, upstream, Duration.ofMillis(ttlMillis)));
       if (pin != null && pin != NO_ANSWER) {
         remember(key, pin.upstream(), now + pin.remainingMillis(), true);
@@ -299,7 +309,7 @@ public final class SessionPins implements AutoCloseable {
       }
     }
     // Two first turns of one session in flight at once: the first pin holds, as the store's set-if-absent does
-    return rememberIfAbsent(key, upstream, now + ttlMillis, store == null, now);
+    return rememberIfAbsent(key, upstream, now + ttlMillis, !sharing(), now);
   }
 
   private static final StateStore.Pin NO_ANSWER = new StateStore.Pin("", 0);

@@ -67,6 +67,14 @@ public interface StateStore extends AutoCloseable {
     return -1;
   }
 
+  /**
+   * Whether the store can hold pins: false for a Redis older than 7.0 (no SET NX GET), found at its
+   * first connection; each replica then keeps its own, and none is offered or looked up there.
+   */
+  default boolean takesPins() {
+    return true;
+  }
+
   /** Where the store is, for logs (never a password). */
   String describe();
 

@@ -36,9 +36,10 @@ public final class StateSync implements AutoCloseable {
    * front of a cluster) names a few in turn, and only one never seen is a lost state.
    */
   private final java.util.LinkedHashSet<String> incarnations = new java.util.LinkedHashSet<>();
-  static final int INCARNATIONS_KEPT = 16;
+  static final int INCARNATIONS_KEPT = 64;
   private volatile SessionPins pins;
-  private long evictedKeys = -1; // the store's count at the last period (sync thread only)
+  /** The store's evicted_keys at its last sight, per incarnation, most recent last (sync thread only). */
+  private final java.util.LinkedHashMap<String, Long> evictedKeys = new java.util.LinkedHashMap<>(16, 0.75f, true);
   private long lastEvictionWarning;
   private boolean everUp;
   private boolean reportedDown;
@@ -109,18 +110,17 @@ public final class StateSync implements AutoCloseable {
           c.tick(mine, others);
           pending.remove(c);
         }
-        boolean lost = incarnationChanged();
-        boolean evicted = evicted();
-        markUp();
-        if (lost) { // said after "answers again", which a restart's first sync says too
-          LOG.info("shared state: {} restarted or lost its keys (flushed, a replica promoted): it may lack pins "
-              + "written lately, so this replica offers it its pins again", store.describe());
-        }
         SessionPins p = pins;
+        // asked only for pins (targets need neither), and acted on only once the whole sync worked
+        String incarnationNow = p == null ? null : store.incarnation();
+        long evictedNow = p == null ? -1 : store.evictedKeys();
+        markUp();
         if (p != null) { // each catches the store's failures itself: the sync worked, the next one retries
-          if (lost) {
+          if (incarnationChanged(incarnationNow)) { // said after "answers again", which a restart's first sync says too
+            LOG.info("shared state: {} restarted or lost its keys (flushed, a replica promoted): it may lack pins "
+                + "written lately, so this replica offers it its pins again", store.describe());
             p.storeLostState();
-          } else if (evicted) {
+          } else if (evicted(incarnationNow, evictedNow)) {
             p.storeEvicted();
           }
           p.offerUnshared();
@@ -137,26 +137,33 @@ public final class StateSync implements AutoCloseable {
     }
   }
 
-  /** Whether the store's incarnation is one never seen: it lost its state since the last period. */
-  private boolean incarnationChanged() throws Exception {
-    String now = store.incarnation();
+  /** Whether {@code now} is an incarnation never seen: the store lost its state since the last period. */
+  private boolean incarnationChanged(String now) {
     if (now == null) {
       return false;
     }
     boolean first = incarnations.isEmpty();
-    boolean seen = !incarnations.add(now);
+    boolean seen = incarnations.remove(now);
+    incarnations.add(now); // the most recently seen last: the one dropped is the longest unseen
     if (incarnations.size() > INCARNATIONS_KEPT) {
       incarnations.remove(incarnations.iterator().next());
     }
     return !first && !seen;
   }
 
-  /** Whether the store evicted keys since the last period (said at most once a minute). */
-  private boolean evicted() throws Exception {
-    long now = store.evictedKeys();
-    long before = evictedKeys;
-    evictedKeys = now;
-    if (now < 0 || before < 0 || now <= before) { // unknown, or counted afresh (a restart)
+  /**
+   * Whether the store evicted keys since the last period: its count grew under one incarnation (a
+   * node behind a proxy counts its own, a restart counts afresh). Said at most once a minute.
+   */
+  private boolean evicted(String incarnation, long now) {
+    if (now < 0) {
+      return false;
+    }
+    Long before = evictedKeys.put(incarnation == null ? "" : incarnation, now);
+    if (evictedKeys.size() > INCARNATIONS_KEPT) {
+      evictedKeys.remove(evictedKeys.keySet().iterator().next());
+    }
+    if (before == null || now <= before) {
       return false;
     }
     long at = System.nanoTime();

@@ -53,6 +53,7 @@ public final class RedisStateStore implements StateStore {
   private final Set<Jedis> open = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
   private volatile boolean versionChecked;
+  private volatile boolean pinsRefused; // a Redis before 7.0: no SET NX GET
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RedisStateStore.class);
   /** Replicas whose windows were unreadable, each said once (the sync thread's; bounded). */
   private final Set<String> unreadable = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -261,6 +262,11 @@ public final class RedisStateStore implements StateStore {
   }
 
   @Override
+  public boolean takesPins() {
+    return !pinsRefused;
+  }
+
+  @Override
   public String describe() {
     return address;
   }
@@ -327,6 +333,7 @@ public final class RedisStateStore implements StateStore {
       return;
     }
     if (version != null && major(version) < 7) {
+      pinsRefused = true;
       LOG.warn("shared state: {} runs Redis {}; session pins need 7.0 or later (SET NX GET), so each replica keeps "
           + "its own (targets are shared as usual)", address, version);
     }
