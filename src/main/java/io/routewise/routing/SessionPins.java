@@ -188,7 +188,8 @@ public final class SessionPins implements AutoCloseable {
       }
       if (lostState || moved > 0) {
         LOG.info("shared state: offered {} {} to {}; {} of them held another replica's pin, taken here",
-            offered, lostState ? "live pins again" : "pins made while it did not answer", store.describe(), moved);
+            offered, lostState ? "live pins again" : "pins it had not taken (made while it was down, or not answered in "
+            + "time)", store.describe(), moved);
       }
     } catch (Exception e) {
       lock.lock();
