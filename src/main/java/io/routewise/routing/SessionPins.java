@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * the one that got there first). Those two calls run on the pin threads, never on the request
  * thread, and the request waits for each at most {@code lookupTimeout}; while the store is known to
  * be down ({@code storeUp} false) it is not asked at all. A lookup that times out, or is skipped,
- * routes the request as a first turn and pins it locally.
+ * routes the request as a first turn and pins it locally; a pin the store has not taken is offered
+ * to it at the session's next turn and at the next sync that reaches it ({@link StateSync#shareWith}),
+ * and both end on the pin stored first.
  *
  * <p>Session keys are hashed (SHA-256, 128 bits kept) before they are stored anywhere, so the
  * cache's memory per pin is fixed and Redis never holds a user's id in the clear.
