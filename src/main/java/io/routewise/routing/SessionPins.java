@@ -263,7 +263,8 @@ public final class SessionPins implements AutoCloseable {
     if (cached != null && !cached.shared() && now >= cached.offerAfter() && sharing() && storeUp.getAsBoolean()) {
       // Pinned here while the store was down: another replica may have pinned the same session
       // meanwhile. Offered to the store once it is back, so both end on the pin that gets there first.
-      StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, cached.upstream(), Duration.ofMillis(cached.expiresAt() - now)));
+      StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, cached.upstream(), Duration.ofMillis(cached.expiresAt() - now)),
+          true);
       if (pin != null && pin != NO_ANSWER) {
         listener.pinLookup("shared");
         remember(key, pin.upstream(), now + pin.remainingMillis(), true);
@@ -284,7 +285,7 @@ public final class SessionPins implements AutoCloseable {
       listener.pinLookup("skipped");
       return null;
     }
-    StateStore.Pin pin = ask(() -> store.pin(key));
+    StateStore.Pin pin = ask(() -> store.pin(key), false);
     if (pin == NO_ANSWER) {
       return null;
     }
@@ -305,7 +306,7 @@ public final class SessionPins implements AutoCloseable {
     String key = key(session);
     long now = clock.getAsLong();
     if (sharing() && storeUp.getAsBoolean()) {
-      StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, upstream, Duration.ofMillis(ttlMillis)));
+      StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, upstream, Duration.ofMillis(ttlMillis)), true);
       if (pin != null && pin != NO_ANSWER) {
         remember(key, pin.upstream(), now + pin.remainingMillis(), true);
         return pin.upstream();
@@ -317,8 +318,14 @@ public final class SessionPins implements AutoCloseable {
 
   private static final StateStore.Pin NO_ANSWER = new StateStore.Pin("", 0);
 
-  /** Runs a store call on a pin thread and waits at most the lookup timeout; NO_ANSWER if it did not answer. */
-  private StateStore.Pin ask(Callable<StateStore.Pin> call) {
+  /**
+   * Runs a store call on a pin thread and waits at most the lookup timeout; NO_ANSWER if it did not
+   * answer. A lookup not answered in time is dropped (its answer would come for nobody); a pin's write
+   * ({@code write}) still runs, late: stored a few milliseconds on, it is the one another replica's
+   * turn finds, where dropped while queued, a session whose next turn went elsewhere in a stall could
+   * settle on that turn's upstream (a trial: up to 8 sessions of 40).
+   */
+  private StateStore.Pin ask(Callable<StateStore.Pin> call, boolean write) {
     Future<StateStore.Pin> f;
     try {
       f = threads.submit(call);
@@ -329,7 +336,9 @@ public final class SessionPins implements AutoCloseable {
     try {
       return f.get(lookupTimeoutNanos, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
-      f.cancel(false); // still queued: never runs; already running: finishes for nobody
+      if (!write) {
+        f.cancel(false); // still queued: never runs; already running: finishes for nobody
+      }
       listener.pinLookup("timeout");
       return NO_ANSWER;
     } catch (ExecutionException e) {

@@ -316,4 +316,28 @@ class SessionPinsTest {
       assertEquals(calls, store.calls.get(), "offered once: answered from the cache, nothing left to offer");
     }
   }
+
+  /**
+   * A first turn's pin write that waited past the lookup timeout behind busy pin threads still reaches
+   * the store once they are free. It was dropped while queued, so the store never had it and another
+   * replica's turn routed the session afresh (a trial).
+   */
+  @Test
+  void aPinWriteNotAnsweredInTimeStillReachesTheStore() throws Exception {
+    ManualClock clock = new ManualClock(T0);
+    FakeStore store = new FakeStore();
+    try (SessionPins pins = new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofMillis(20),
+        StateListener.NONE, clock)) {
+      store.stallMillis = 300;
+      assertNull(pins.pinned("busy-1")); // both pin threads now sleep in the store for 300 ms
+      assertNull(pins.pinned("busy-2"));
+      assertEquals("strong", pins.pin("s", "strong"), "queued behind them: kept locally");
+      store.stallMillis = 0;
+      long deadline = System.nanoTime() + 5_000_000_000L;
+      while (!store.pins.containsKey(SessionPins.key("s")) && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      assertEquals("strong", store.pins.get(SessionPins.key("s")), "the write ran once a pin thread was free");
+    }
+  }
 }
