@@ -7,15 +7,9 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
@@ -60,7 +54,7 @@ public final class SessionPins implements AutoCloseable {
    */
   private final java.util.LinkedHashSet<String> unoffered = new java.util.LinkedHashSet<>();
   private long lastOfferFailure; // when an offer's failure was last logged (sync thread only)
-  private final ThreadPoolExecutor threads;
+  private final PinCalls calls;
 
   /**
    * {@code shared}: the store has it; false for a pin made while the store was down or silent, or held
@@ -101,15 +95,7 @@ public final class SessionPins implements AutoCloseable {
         return size() > SessionPins.this.maxEntries;
       }
     };
-    AtomicInteger n = new AtomicInteger();
-    // Two threads, each with its own connection in the store; a short queue, since a lookup that
-    // waits longer than the timeout is abandoned anyway.
-    this.threads = store == null ? null : new ThreadPoolExecutor(2, 2, 0, TimeUnit.SECONDS,
-        new ArrayBlockingQueue<>(256), r -> {
-          Thread t = new Thread(r, "routewise-pins-" + n.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        });
+    this.calls = store == null ? null : new PinCalls(store);
   }
 
   /**
@@ -263,8 +249,7 @@ public final class SessionPins implements AutoCloseable {
     if (cached != null && !cached.shared() && now >= cached.offerAfter() && sharing() && storeUp.getAsBoolean()) {
       // Pinned here while the store was down: another replica may have pinned the same session
       // meanwhile. Offered to the store once it is back, so both end on the pin that gets there first.
-      StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, cached.upstream(), Duration.ofMillis(cached.expiresAt() - now)),
-          true);
+      StateStore.Pin pin = ask(new PinCalls.Call(key, cached.upstream(), cached.expiresAt() - now));
       if (pin != null && pin != NO_ANSWER) {
         listener.pinLookup("shared");
         remember(key, pin.upstream(), now + pin.remainingMillis(), true);
@@ -285,7 +270,7 @@ public final class SessionPins implements AutoCloseable {
       listener.pinLookup("skipped");
       return null;
     }
-    StateStore.Pin pin = ask(() -> store.pin(key), false);
+    StateStore.Pin pin = ask(new PinCalls.Call(key, null, 0));
     if (pin == NO_ANSWER) {
       return null;
     }
@@ -306,7 +291,7 @@ public final class SessionPins implements AutoCloseable {
     String key = key(session);
     long now = clock.getAsLong();
     if (sharing() && storeUp.getAsBoolean()) {
-      StateStore.Pin pin = ask(() -> store.pinIfAbsent(key, upstream, Duration.ofMillis(ttlMillis)), true);
+      StateStore.Pin pin = ask(new PinCalls.Call(key, upstream, ttlMillis));
       if (pin != null && pin != NO_ANSWER) {
         remember(key, pin.upstream(), now + pin.remainingMillis(), true);
         return pin.upstream();
@@ -319,25 +304,22 @@ public final class SessionPins implements AutoCloseable {
   private static final StateStore.Pin NO_ANSWER = new StateStore.Pin("", 0);
 
   /**
-   * Runs a store call on a pin thread and waits at most the lookup timeout; NO_ANSWER if it did not
-   * answer. A lookup not answered in time is dropped (its answer would come for nobody); a pin's write
-   * ({@code write}) still runs, late: stored a few milliseconds on, it is the one another replica's
-   * turn finds, where dropped while queued, a session whose next turn went elsewhere in a stall could
-   * settle on that turn's upstream (a trial: up to 8 sessions of 40).
+   * Hands a store call to the pin threads and waits at most the lookup timeout; NO_ANSWER if it did
+   * not answer. A lookup not answered in time is dropped (its answer would come for nobody); a pin's
+   * write still runs, late: stored a few milliseconds on, it is the one another replica's turn finds,
+   * where dropped while queued, a session whose next turn went elsewhere in a stall could settle on
+   * that turn's upstream (a trial: up to 8 sessions of 40).
    */
-  private StateStore.Pin ask(Callable<StateStore.Pin> call, boolean write) {
-    Future<StateStore.Pin> f;
-    try {
-      f = threads.submit(call);
-    } catch (RejectedExecutionException e) {
+  private StateStore.Pin ask(PinCalls.Call call) {
+    if (!calls.submit(call)) {
       listener.pinLookup("timeout"); // the pin threads are backed up: the same as no answer in time
       return NO_ANSWER;
     }
     try {
-      return f.get(lookupTimeoutNanos, TimeUnit.NANOSECONDS);
+      return call.answer.get(lookupTimeoutNanos, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
-      if (!write) {
-        f.cancel(false); // still queued: never runs; already running: finishes for nobody
+      if (!call.write()) {
+        call.answer.cancel(false); // still queued: skipped
       }
       listener.pinLookup("timeout");
       return NO_ANSWER;
@@ -346,7 +328,6 @@ public final class SessionPins implements AutoCloseable {
       return NO_ANSWER;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      f.cancel(true);
       return NO_ANSWER;
     }
   }
@@ -414,8 +395,8 @@ public final class SessionPins implements AutoCloseable {
 
   @Override
   public void close() {
-    if (threads != null) {
-      threads.shutdownNow();
+    if (calls != null) {
+      calls.close();
     }
   }
 }

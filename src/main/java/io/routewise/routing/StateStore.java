@@ -11,9 +11,9 @@ import java.util.Map;
  *
  * <p>Threading: only routewise's background threads call it, never a request thread. The sync
  * thread calls {@link #exchange}, {@link #ping}, {@link #incarnation}, {@link #evictedKeys} and
- * {@link #pinAllIfAbsent}; the pin threads call {@link #pin} and
- * {@link #pinIfAbsent}, concurrently with the sync thread and with each other. Every call is
- * bounded by the store's own timeout and throws when the store is down or slower than that.
+ * {@link #pinAllIfAbsent}; the pin threads call {@link #pins} and {@link #pinAllIfAbsent} (a batch of
+ * requests each), concurrently with the sync thread and with each other. Every call is bounded by the
+ * store's own timeout and throws when the store is down or slower than that.
  */
 public interface StateStore extends AutoCloseable {
 
@@ -29,6 +29,15 @@ public interface StateStore extends AutoCloseable {
 
   /** The upstream a session is pinned to and for how much longer, or null when it has no pin. */
   Pin pin(String session) throws Exception;
+
+  /** {@link #pin} for many sessions at once: each one's pin, by session (no entry, or null: none). */
+  default Map<String, Pin> pins(java.util.Collection<String> sessions) throws Exception {
+    Map<String, Pin> found = new LinkedHashMap<>();
+    for (String s : sessions) {
+      found.put(s, pin(s));
+    }
+    return found;
+  }
 
   /**
    * Pins a session to {@code upstream} (its name) for {@code ttl} unless it is pinned already (by

@@ -222,6 +222,30 @@ public final class RedisStateStore implements StateStore {
     });
   }
 
+  /** Pipelined: a batch of lookups is one round trip. */
+  @Override
+  public Map<String, Pin> pins(java.util.Collection<String> sessions) throws Exception {
+    return call(j -> {
+      List<Response<String>> routes = new ArrayList<>(sessions.size());
+      List<Response<Long>> ttls = new ArrayList<>(sessions.size());
+      try (Pipeline p = j.pipelined()) {
+        for (String s : sessions) {
+          routes.add(p.get(pinKey(s)));
+          ttls.add(p.pttl(pinKey(s)));
+        }
+        p.sync();
+      }
+      Map<String, Pin> found = new LinkedHashMap<>();
+      int i = 0;
+      for (String s : sessions) {
+        String upstream = routes.get(i).get();
+        long left = ttls.get(i++).get();
+        found.put(s, upstream == null || left <= 0 ? null : new Pin(upstream, left));
+      }
+      return found;
+    });
+  }
+
   @Override
   public Pin pinIfAbsent(String session, String upstream, Duration ttl) throws Exception {
     return call(j -> {
