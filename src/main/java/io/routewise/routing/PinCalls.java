@@ -43,6 +43,7 @@ final class PinCalls implements AutoCloseable {
   // short: a lookup waiting longer than its timeout is abandoned anyway
   private final BlockingQueue<Call> queue = new ArrayBlockingQueue<>(256);
   private final List<Thread> threads = new ArrayList<>();
+  private volatile boolean closed;
 
   PinCalls(StateStore store) {
     this.store = store;
@@ -54,16 +55,16 @@ final class PinCalls implements AutoCloseable {
     }
   }
 
-  /** Queues {@code call}; false when the queue is full (the threads are backed up). */
+  /** Queues {@code call}; false when the queue is full (the threads are backed up) or closed. */
   boolean submit(Call call) {
-    return queue.offer(call);
+    return !closed && queue.offer(call);
   }
 
   private void serve() {
     List<Call> batch = new ArrayList<>(MAX_BATCH);
     List<Call> lookups = new ArrayList<>(MAX_BATCH);
     List<Call> writes = new ArrayList<>(MAX_BATCH);
-    while (true) {
+    while (!closed) {
       try {
         batch.add(queue.take());
       } catch (InterruptedException closed) {
@@ -106,17 +107,21 @@ final class PinCalls implements AutoCloseable {
         answers = store.pins(sessions);
       }
       for (Call c : calls) {
-        c.answer.complete(answers.get(c.session)); // a lookup's null: no pin
+        c.answer.complete(answers.get(c.session)); // null: no pin (a lookup), or none holds (a write: offered again)
       }
     } catch (Throwable e) { // the store failed (the sync notices and marks it down); the thread goes on
       for (Call c : calls) {
         c.answer.completeExceptionally(e);
+      }
+      if (e instanceof InterruptedException || e instanceof java.io.InterruptedIOException) {
+        Thread.currentThread().interrupt(); // close() asked: the loop's next take ends the thread
       }
     }
   }
 
   @Override
   public void close() {
+    closed = true;
     for (Thread t : threads) {
       t.interrupt();
     }

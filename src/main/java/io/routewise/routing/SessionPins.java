@@ -255,8 +255,8 @@ public final class SessionPins implements AutoCloseable {
         remember(key, pin.upstream(), now + pin.remainingMillis(), true);
         return pin.upstream();
       }
-      remember(key, new Pinned(cached.upstream(), cached.expiresAt(), false, now + OFFER_RETRY_MILLIS));
-      return cached.upstream();
+      // offered again in a second, unless the sync (or another turn) took the store's pin meanwhile
+      return rememberIfStill(key, cached, new Pinned(cached.upstream(), cached.expiresAt(), false, now + OFFER_RETRY_MILLIS));
     }
     if (cached != null) {
       listener.pinLookup("local");
@@ -360,6 +360,24 @@ public final class SessionPins implements AutoCloseable {
       if (!pinned.shared()) {
         markUnoffered(key);
       }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Replaces {@code key}'s pin by {@code next} if it is still {@code was}; returns the upstream pinned now. */
+  private String rememberIfStill(String key, Pinned was, Pinned next) {
+    lock.lock();
+    try {
+      Pinned p = local.get(key);
+      if (p != was) {
+        return p == null ? was.upstream() : p.upstream();
+      }
+      local.put(key, next);
+      if (!next.shared()) {
+        markUnoffered(key);
+      }
+      return next.upstream();
     } finally {
       lock.unlock();
     }

@@ -278,6 +278,9 @@ public final class RedisStateStore implements StateStore {
       for (Map.Entry<String, Pin> o : offers.entrySet()) {
         String before = befores.get(i).get();
         long left = ttls.get(i++).get();
+        if (before != null && left == -2) {
+          continue; // the pin it found expired before its PTTL: nothing holds, so no answer (offered again)
+        }
         held.put(o.getKey(), before == null ? o.getValue()
             : new Pin(before, left > 0 ? left : o.getValue().remainingMillis()));
       }
