@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
@@ -15,25 +13,10 @@ import org.junit.jupiter.api.Test;
 class PinRacesTest {
   private static final long T0 = 1_700_000_000_000L;
 
-  /** Pins in a map; calls from the pin threads stall {@code stallMillis}, others (the sync's offer) do not. */
-  static final class Store implements StateStore {
-    final Map<String, String> pins = new ConcurrentHashMap<>();
+  /** Writes from the pin threads stall {@code stallMillis} (after counting down {@code entered}); the sync's do not. */
+  static final class Store extends MapPinStore {
     volatile long stallMillis;
     volatile CountDownLatch entered;
-
-    @Override
-    public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) {
-      return List.of();
-    }
-
-    @Override
-    public void ping() {}
-
-    @Override
-    public Pin pin(String session) throws Exception {
-      String r = pins.get(session);
-      return r == null ? null : new Pin(r, 60_000);
-    }
 
     @Override
     public Pin pinIfAbsent(String session, String upstream, Duration ttl) throws Exception {
@@ -44,17 +27,8 @@ class PinRacesTest {
         }
         Thread.sleep(stallMillis);
       }
-      String before = pins.putIfAbsent(session, upstream);
-      return new Pin(before == null ? upstream : before, ttl.toMillis());
+      return super.pinIfAbsent(session, upstream, ttl);
     }
-
-    @Override
-    public String describe() {
-      return "review";
-    }
-
-    @Override
-    public void close() {}
   }
 
   /**

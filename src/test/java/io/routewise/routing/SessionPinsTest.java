@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -26,31 +25,20 @@ class SessionPinsTest {
     }
   }
 
-  /** A store holding pins in a map, that can be told to stall; windows are not its business here. */
-  private static final class FakeStore implements StateStore {
-    final Map<String, String> pins = new ConcurrentHashMap<>();
+  /** Pins in a map, and a store that can be told to stall; windows are not its business here. */
+  private static final class FakeStore extends MapPinStore {
     final AtomicInteger calls = new AtomicInteger();
     volatile long stallMillis;
-
-    @Override
-    public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) {
-      return List.of();
-    }
-
-    @Override
-    public void ping() {}
+    /** Calls of the batch lookup, each waiting for {@code gate} when one is set. */
+    final AtomicInteger lookupBatches = new AtomicInteger();
+    volatile java.util.concurrent.CountDownLatch gate;
 
     @Override
     public Pin pin(String session) throws Exception {
       calls.incrementAndGet();
       Thread.sleep(stallMillis);
-      String r = pins.get(session);
-      return r == null ? null : new Pin(r, 60_000);
+      return super.pin(session);
     }
-
-    /** Calls of the batch lookup, each waiting for {@code gate} when one is set. */
-    final AtomicInteger lookupBatches = new AtomicInteger();
-    volatile java.util.concurrent.CountDownLatch gate;
 
     @Override
     public Map<String, Pin> pins(java.util.Collection<String> sessions) throws Exception {
@@ -59,24 +47,15 @@ class SessionPinsTest {
       if (g != null) {
         g.await();
       }
-      return StateStore.super.pins(sessions);
+      return super.pins(sessions);
     }
 
     @Override
     public Pin pinIfAbsent(String session, String route, Duration ttl) throws Exception {
       calls.incrementAndGet();
       Thread.sleep(stallMillis);
-      String before = pins.putIfAbsent(session, route);
-      return new Pin(before == null ? route : before, ttl.toMillis());
+      return super.pinIfAbsent(session, route, ttl);
     }
-
-    @Override
-    public String describe() {
-      return "fake";
-    }
-
-    @Override
-    public void close() {}
   }
 
   @Test

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -14,35 +13,19 @@ class StateSyncPinsTest {
   private static final long T0 = 1_700_000_000_000L;
 
   /** A store whose incarnation and eviction count the test sets before each sync. */
-  private static final class Store implements StateStore {
+  private static final class Store extends MapPinStore {
     volatile String incarnation = "key/node-a";
     volatile long evicted;
     volatile boolean evictedTimesOut;
     volatile boolean takesPins = true;
-    final Map<String, String> pins = new ConcurrentHashMap<>();
     /** Bulk offers by the sync (a lost state offers every pin held in one here), and the turns' pin calls. */
     final AtomicInteger bulkOffers = new AtomicInteger();
     final AtomicInteger turnCalls = new AtomicInteger();
 
     @Override
-    public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) {
-      return List.of();
-    }
-
-    @Override
-    public void ping() {}
-
-    @Override
-    public Pin pin(String session) {
+    public Pin pin(String session) throws Exception {
       turnCalls.incrementAndGet();
-      String r = pins.get(session);
-      return r == null ? null : new Pin(r, 60_000);
-    }
-
-    @Override
-    public Pin pinIfAbsent(String session, String upstream, Duration ttl) {
-      String before = pins.putIfAbsent(session, upstream);
-      return new Pin(before == null ? upstream : before, ttl.toMillis());
+      return super.pin(session);
     }
 
     /** From the pin threads: the turns' writes, one per session; from the sync thread: one bulk offer. */
@@ -53,7 +36,7 @@ class StateSyncPinsTest {
       } else {
         bulkOffers.incrementAndGet();
       }
-      return StateStore.super.pinAllIfAbsent(offers);
+      return super.pinAllIfAbsent(offers);
     }
 
     @Override
@@ -73,14 +56,6 @@ class StateSyncPinsTest {
     public boolean takesPins() {
       return takesPins;
     }
-
-    @Override
-    public String describe() {
-      return "test store";
-    }
-
-    @Override
-    public void close() {}
   }
 
   private static SessionPins pins(Store store, StateSync sync, java.util.function.LongSupplier clock) {
