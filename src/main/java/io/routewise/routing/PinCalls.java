@@ -14,8 +14,8 @@ import java.util.concurrent.CompletableFuture;
  * The pin threads: two, each with its own connection in the store, taking the requests' pin lookups
  * and writes from one short queue. Each takes whatever is queued (up to {@link #MAX_BATCH}) and makes
  * it one store call for the lookups and one for the writes (pipelined in Redis), so a burst of new
- * sessions waits a round trip or two, not one per session behind two threads: 100 at once timed out
- * a third of their lookups at 10 ms on a 2-CPU box (docs/bench/pins_trial.py, scenario B).
+ * sessions waits a round trip or two, not one per session behind two threads (PinBurstBench, 64 request
+ * threads: about 40,000 new sessions a second against 10,000 one call each).
  */
 final class PinCalls implements AutoCloseable {
   /** The most requests one store call carries. */
@@ -67,7 +67,7 @@ final class PinCalls implements AutoCloseable {
     while (!closed) {
       try {
         batch.add(queue.take());
-      } catch (InterruptedException closed) {
+      } catch (InterruptedException stop) {
         return;
       }
       queue.drainTo(batch, MAX_BATCH - 1);
