@@ -117,8 +117,7 @@ public final class CalibrateCommand implements Callable<Integer> {
         long least = Arrays.stream(scores).filter(s -> s >= 1).count(); // strong even at α = 1
         if (100.0 * least / scores.length > strongPercent + 1e-9) {
           System.out.printf(Locale.ROOT, "(at least %.1f%% go strong at any α: %d of %d score 1%s)%n",
-              100.0 * least / scores.length, least, scores.length, failures.failed() > 0
-                  ? String.format(Locale.ROOT, ", including %d the router failed on", failures.failed()) : "");
+              100.0 * least / scores.length, least, scores.length, failures.including());
         }
       }
     }
@@ -216,8 +215,7 @@ public final class CalibrateCommand implements Callable<Integer> {
             + "at its price)%n", 100.0 * most / n, ladder.top().upstream());
       } else if (100.0 * least / n > strongPercent + 1e-9) {
         System.out.printf(Locale.ROOT, "(at least %.1f%% go to %s at any α: %d of %d%s)%n", 100.0 * least / n,
-            ladder.top().upstream(), least, n, failures.failed() > 0
-                ? String.format(Locale.ROOT, ", including %d the router failed on", failures.failed()) : "");
+            ladder.top().upstream(), least, n, failures.including());
       }
     }
     if (usdPer1k != null) {

@@ -107,9 +107,19 @@ final class PromptFiles {
       }
     }
 
-    /** Prompts the router failed on (those without text not counted). */
-    int failed() {
-      return count;
+    /**
+     * ", including K the router failed on and T without text", for a count of prompts sent to the top
+     * that holds them (serve sends both there); empty when there are none.
+     */
+    String including() {
+      List<String> parts = new java.util.ArrayList<>();
+      if (count > 0) {
+        parts.add(count + " the router failed on");
+      }
+      if (textless > 0) {
+        parts.add(textless + " without text");
+      }
+      return parts.isEmpty() ? "" : ", including " + String.join(" and ", parts);
     }
 
     /** A scorer that counts the failure and scores the prompt {@code as}. */

@@ -318,6 +318,10 @@ class CausalLlmServeTest {
     assertTrue(r.err.contains("empties.jsonl: 2 of 4 prompts have no text to score"), r.err);
     assertTrue(!r.err.contains("WARNING") && !r.err.contains("failed on"), "no endpoint to fix: " + r.err);
     assertTrue(r.out.contains("(2 of 4 prompts score >= it"), r.out);
+    Run few = capture("calibrate", "--router", "length", "--input", prompts.toString(), "--strong-percent", "10",
+        "--quiet");
+    assertTrue(few.out.contains("(at least 50.0% go strong at any α: 2 of 4 score 1, including 2 without text)"),
+        few.out);
     Path scores = tmp.resolve("scores.jsonl");
     Run score = capture("score", "--router", "length", "--input", prompts.toString(), "--output", scores.toString(),
         "--quiet");
