@@ -198,28 +198,13 @@ public final class RedisStateStore implements StateStore {
     } catch (redis.clients.jedis.exceptions.JedisDataException refused) {
       return "";
     }
-    int at = info.indexOf("run_id:");
-    if (at < 0) {
-      return "";
-    }
-    int end = info.indexOf('\r', at);
-    return info.substring(at + 7, end < 0 ? info.length() : end).trim();
+    String id = infoField(info, "run_id");
+    return id == null ? "" : id;
   }
 
   @Override
   public Pin pin(String session) throws Exception {
-    return call(j -> {
-      String key = pinKey(session);
-      Response<String> route;
-      Response<Long> ttl;
-      try (Pipeline p = j.pipelined()) {
-        route = p.get(key);
-        ttl = p.pttl(key);
-        p.sync();
-      }
-      String upstream = route.get();
-      return upstream == null || ttl.get() <= 0 ? null : new Pin(upstream, ttl.get());
-    });
+    return pins(List.of(session)).get(session);
   }
 
   /** Pipelined: a batch of lookups is one round trip. */
@@ -246,17 +231,10 @@ public final class RedisStateStore implements StateStore {
     });
   }
 
+  /** Null in the one case {@link #pinAllIfAbsent} answers nothing: the pin it found expired before its PTTL. */
   @Override
   public Pin pinIfAbsent(String session, String upstream, Duration ttl) throws Exception {
-    return call(j -> {
-      // SET NX GET (Redis >= 7.0): one round trip that both creates the pin and says whose it is.
-      String before = j.setGet(pinKey(session), upstream, SetParams.setParams().nx().px(ttl.toMillis()));
-      if (before == null) {
-        return new Pin(upstream, ttl.toMillis());
-      }
-      long left = j.pttl(pinKey(session));
-      return new Pin(before, left > 0 ? left : ttl.toMillis());
-    });
+    return pinAllIfAbsent(Map.of(session, new Pin(upstream, ttl.toMillis()))).get(session);
   }
 
   /** Pipelined, so a replica's whole cache (100,000 pins by default) goes in a few round trips per thousand. */
@@ -269,6 +247,7 @@ public final class RedisStateStore implements StateStore {
       try (Pipeline p = j.pipelined()) {
         for (Map.Entry<String, Pin> o : offers.entrySet()) {
           String key = pinKey(o.getKey());
+          // SET NX GET (Redis >= 7.0): creates the pin and says whose it is in one command
           befores.add(p.setGet(key, o.getValue().upstream(), SetParams.setParams().nx().px(o.getValue().remainingMillis())));
           ttls.add(p.pttl(key));
         }
@@ -368,12 +347,7 @@ public final class RedisStateStore implements StateStore {
 
   /** {@code redis_version} from an INFO reply, or null. */
   static String serverVersion(String info) {
-    for (String line : info.split("\r?\n")) {
-      if (line.startsWith("redis_version:")) {
-        return line.substring("redis_version:".length()).strip();
-      }
-    }
-    return null;
+    return infoField(info, "redis_version");
   }
 
   static int major(String version) {
