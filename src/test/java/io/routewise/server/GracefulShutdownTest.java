@@ -76,12 +76,21 @@ class GracefulShutdownTest {
   }
 
   private void startRoutewise(long graceMs) {
-    routewise = Routewise.start(TestConfigs.config(configYaml(graceMs)), RouterCatalog.standard(), id -> null,
+    startRoutewise("", graceMs);
+  }
+
+  /** Both upstreams at {@code path} (a context of the test's server, "" for the streaming one). */
+  private void startRoutewise(String path, long graceMs) {
+    routewise = Routewise.start(TestConfigs.config(configYaml(path, graceMs)), RouterCatalog.standard(), id -> null,
         () -> {});
   }
 
   private String configYaml(long graceMs) {
-    String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/v1";
+    return configYaml("", graceMs);
+  }
+
+  private String configYaml(String path, long graceMs) {
+    String url = "http://127.0.0.1:" + upstream.getAddress().getPort() + path + "/v1";
     return TestConfigs.withServer(TestConfigs.yaml(url, url, ""), "shutdown_grace_ms: " + graceMs
         + ", max_body_bytes: 2000").replace("timeout_ms: 1500", "timeout_ms: 30000");
   }
@@ -264,10 +273,7 @@ class GracefulShutdownTest {
         ex.close();
       }
     });
-    String held = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/held/v1";
-    routewise = Routewise.start(TestConfigs.config(TestConfigs.withServer(TestConfigs.yaml(held, held, ""),
-        "shutdown_grace_ms: 400").replace("timeout_ms: 1500", "timeout_ms: 30000")), RouterCatalog.standard(),
-        id -> null, () -> {});
+    startRoutewise("/held", 400);
     java.util.concurrent.CompletableFuture<HttpResponse<String>> answer =
         http.sendAsync(TestConfigs.chat(routewise.port(), "router-random-0.5"), HttpResponse.BodyHandlers.ofString());
     awaitMetric("routewise_requests_in_flight 2.0"); // it and the scrape
@@ -302,10 +308,7 @@ class GracefulShutdownTest {
         ex.close();
       }
     });
-    String silent = "http://127.0.0.1:" + upstream.getAddress().getPort() + "/silent/v1";
-    routewise = Routewise.start(TestConfigs.config(TestConfigs.withServer(TestConfigs.yaml(silent, silent, ""),
-        "shutdown_grace_ms: 400").replace("timeout_ms: 1500", "timeout_ms: 30000")), RouterCatalog.standard(),
-        id -> null, () -> {});
+    startRoutewise("/silent", 400);
     HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
         .header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(
