@@ -225,14 +225,30 @@ public final class ProxyServer implements AutoCloseable {
     }
   }
 
-  /** A browser's request (it has an {@code Origin}) from an origin {@code server.cors_origins} does not list: 403. */
+  /**
+   * A browser's request from an origin {@code server.cors_origins} does not list: 403. A page's request
+   * names its origin ({@code Origin}), but for a same-origin GET or HEAD, which only {@code
+   * Sec-Fetch-Site: same-origin} gives away: its page is at routewise's own address, which serves no
+   * page, so it came from behind the same reverse proxy or by DNS rebinding (a page whose name was
+   * made to point here reading the models, or the passthrough's files, with the upstream's key). Its
+   * origin is its {@code Host}, under either scheme (a proxy in front may end TLS).
+   */
   private static void requireAllowedOrigin(Context ctx, List<String> allowed) {
-    String origin = ctx.header("Origin");
-    if (origin == null || ctx.method() == HandlerType.OPTIONS || allowed.contains("*")) {
+    if (ctx.method() == HandlerType.OPTIONS || allowed.contains("*")) {
       return;
     }
+    String origin = ctx.header("Origin");
+    String sameOrigin = null;
+    if (origin == null) {
+      if (!"same-origin".equalsIgnoreCase(ctx.header("Sec-Fetch-Site"))) {
+        return; // a program, or a page that cannot read the answer (an image, a link followed)
+      }
+      String host = ctx.header("Host");
+      origin = host == null ? "null" : ctx.scheme() + "://" + host;
+      sameOrigin = host == null ? null : (ctx.scheme().equals("https") ? "http" : "https") + "://" + host;
+    }
     for (String a : allowed) {
-      if (sameOrigin(a, origin)) {
+      if (sameOrigin(a, origin) || (sameOrigin != null && sameOrigin(a, sameOrigin))) {
         return;
       }
     }

@@ -114,6 +114,49 @@ class CorsTest {
     assertEquals(200, listed.statusCode(), listed.body());
   }
 
+  /** A GET as a browser sends it, with the {@code Host} its page's address names (the JDK's client will not set that). */
+  private int browserGet(String path, String host, String fetchSite) throws Exception {
+    okhttp3.Request.Builder b = new okhttp3.Request.Builder().url(f.url(path)).header("Host", host);
+    if (fetchSite != null) {
+      b.header("Sec-Fetch-Site", fetchSite).header("Sec-Fetch-Mode", "cors");
+    }
+    try (okhttp3.Response r = new okhttp3.OkHttpClient().newCall(b.build()).execute()) {
+      String body = r.body().string();
+      if (r.code() == 403) {
+        assertTrue(body.contains("\"code\":\"origin_not_allowed\"") && body.contains("'http://" + host + "'"), body);
+      }
+      return r.code();
+    }
+  }
+
+  /**
+   * A page reached by DNS rebinding (its name made to point at routewise) is same-origin with it, and
+   * its GETs carry no Origin, only {@code Sec-Fetch-Site}: it read the models, and through the
+   * passthrough the upstream's files with the upstream's key (a security trial).
+   */
+  @Test
+  void aSameOriginGetFromAPageAtAnAddressNotListedIsRefusedBeforeTheUpstreamIsAsked() throws Exception {
+    f = ProxyFixture.withRouting("", "passthrough: strong");
+    f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get("/v1/files")
+        .willReturn(com.github.tomakehurst.wiremock.client.WireMock.okJson("{\"object\":\"list\",\"data\":[]}")));
+    String rebound = "evil.example:" + f.routewise.port();
+    assertEquals(403, browserGet("/v1/files", rebound, "same-origin"));
+    assertEquals(403, browserGet("/v1/models", rebound, "SAME-ORIGIN"));
+    assertEquals(0, f.strong.getAllServeEvents().size());
+    assertEquals(200, browserGet("/v1/files", rebound, "none"), "typed in the address bar: no page to read it");
+    assertEquals(200, browserGet("/v1/files", rebound, "cross-site"), "no Origin: a page that cannot read it");
+    assertEquals(200, browserGet("/v1/files", rebound, null), "a program");
+    f.close();
+
+    // a page at a listed origin served by the reverse proxy in front (which may end TLS): its own address
+    f = new ProxyFixture("", "cors_origins: [\"https://app.example.com\"]");
+    assertEquals(200, browserGet("/v1/models", "app.example.com", "same-origin"));
+    assertEquals(403, browserGet("/v1/models", "other.example.com", "same-origin"));
+    f.close();
+    f = new ProxyFixture("", "cors_origins: [\"*\"]");
+    assertEquals(200, browserGet("/v1/models", rebound, "same-origin"), "any page may read it anyway");
+  }
+
   /** The 403 compared origins as strings: pages whose preflight the CORS rule had let through were refused (a review). */
   @Test
   void anOriginTheCorsRuleAllowsIsNotRefused() throws Exception {
