@@ -118,7 +118,43 @@ public final class UpstreamClient {
    */
   public UpstreamResponse send(byte[] body, boolean stream, ClientProbe client, String[] clientHeaders)
       throws UpstreamException {
-    return send(RequestBody.create(body, JSON), stream, client, clientHeaders);
+    return send(new Bytes(body, JSON), stream, client, clientHeaders);
+  }
+
+  /**
+   * A body OkHttp takes as written once: it resends a request, unseen, when a 503 says {@code
+   * Retry-After: 0}, which sent a chat twice to an overloaded upstream before failover or the client
+   * knew. Retries are the client's and failover's, and counted. (Nothing else is lost: routewise
+   * turns off OkHttp's retries on connection failures and its redirects.)
+   */
+  private static final class Bytes extends RequestBody {
+    private final byte[] bytes;
+    private final MediaType type;
+
+    Bytes(byte[] bytes, MediaType type) {
+      this.bytes = bytes;
+      this.type = type;
+    }
+
+    @Override
+    public MediaType contentType() {
+      return type;
+    }
+
+    @Override
+    public long contentLength() {
+      return bytes.length;
+    }
+
+    @Override
+    public boolean isOneShot() {
+      return true;
+    }
+
+    @Override
+    public void writeTo(okio.BufferedSink sink) throws IOException {
+      sink.write(bytes);
+    }
   }
 
   /** As {@link #send(byte[], boolean, ClientProbe, String[])}, the body written from its slices. */
@@ -133,6 +169,11 @@ public final class UpstreamClient {
       @Override
       public long contentLength() {
         return body.length();
+      }
+
+      @Override
+      public boolean isOneShot() {
+        return true; // as Bytes
       }
 
       @Override
@@ -199,7 +240,7 @@ public final class UpstreamClient {
     }
     boolean needsBody = method.equals("POST") || method.equals("PUT") || method.equals("PATCH");
     RequestBody requestBody = needsBody || (body != null && body.length > 0)
-        ? RequestBody.create(body == null ? new byte[0] : body, contentType == null ? null : MediaType.parse(contentType))
+        ? new Bytes(body == null ? new byte[0] : body, contentType == null ? null : MediaType.parse(contentType))
         : null;
     Request.Builder rb = new Request.Builder().url(url.build()).method(method, requestBody);
     return execute(rb, false, client, clientHeaders);

@@ -42,6 +42,28 @@ class UpstreamReplayTest {
     }
   }
 
+  /**
+   * OkHttp resends a request once, unseen, when a 503 says {@code Retry-After: 0}: a chat went twice
+   * to an overloaded upstream before failover or the client heard of it, and a passthrough upload
+   * twice (a review's leftover). The client and failover decide retries, and count them.
+   */
+  @Test
+  void aServiceUnavailableThatSaysRetryAtOnceIsNotResentBehindTheClientsBack() throws Exception {
+    try (ProxyFixture f = ProxyFixture.withRouting("", "passthrough: strong")) {
+      f.strong.resetAll();
+      f.strong.stubFor(WireMock.any(WireMock.anyUrl()).willReturn(aResponse().withStatus(503)
+          .withHeader("Content-Type", "application/json").withHeader("Retry-After", "0")
+          .withBody("{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}")));
+      HttpResponse<String> r = f.chat("router-random-0", "hi");
+      assertEquals(503, r.statusCode(), r.body());
+      assertEquals("0", r.headers().firstValue("retry-after").orElse(null));
+      f.strong.verify(1, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+      HttpResponse<String> upload = f.post("/v1/embeddings", "{\"model\":\"e\",\"input\":\"hi\"}");
+      assertEquals(503, upload.statusCode(), upload.body());
+      f.strong.verify(1, postRequestedFor(urlEqualTo("/v1/embeddings")));
+    }
+  }
+
   @Test
   void theSdksRetryHintsReachTheClient() throws Exception {
     try (ProxyFixture f = new ProxyFixture("")) {
