@@ -107,7 +107,8 @@ class GrafanaDashboardTest {
         "routewise_cost_usd_total", "routewise_cost_saved_usd_total", "routewise_answers_unmetered_total",
         "routewise_routing_decision_seconds_bucket",
         "routewise_upstream_duration_seconds_bucket", "routewise_requests_total", "routewise_failovers_total",
-        "routewise_buffered_bytes", "routewise_upstream_cooling")) {
+        "routewise_buffered_bytes", "routewise_upstream_cooling", "routewise_http_refused_total",
+        "routewise_target_strong_share", "routewise_target_observed_strong_share", "routewise_target_alpha")) {
       assertTrue(referenced.contains(needed), "no panel shows " + needed + ": " + referenced);
     }
   }
@@ -160,13 +161,15 @@ class GrafanaDashboardTest {
           .append(", price: {input: ").append(u[1]).append(", output: ").append(u[2]).append("}")
           .append(u[0].equals("weak") ? ", accepts: [text]" : "").append("}\n"); // media moves are counted from weak
     }
-    yaml.append("routing: {router: random, threshold: 0.5, failover: true}\nrouters: {broken: {}}\n");
+    yaml.append("routing: {router: random, threshold: 0.5, failover: true}\n"
+        + "routers: {broken: {}, random: {target: {strong_share: 0.3}}}\n");
     HttpClient http = HttpClient.newHttpClient();
     try (Routewise r = Routewise.start(TestConfigs.config(yaml.toString()), RouterCatalog.standard().with("broken",
         ctx -> prompt -> {
           throw new RouterException("boom", "router exploded");
         }), id -> null, () -> {})) {
-      for (String model : List.of("router-random-0", "router-random-0.5", "router-random-1", "router-broken-0.5")) {
+      for (String model : List.of("router-random-0", "router-random-0.5", "router-random-1", "router-broken-0.5",
+          "router-random-auto")) {
         http.send(TestConfigs.chat(r.port(), model), HttpResponse.BodyHandlers.ofString());
       }
       String scrape = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + r.port() + "/metrics")).build(),

@@ -24,6 +24,10 @@ class MetricsEndpointTest {
       assertTrue(m.contains("routewise_requests_total{route=\"none\",router=\"none\",status=\"400\"} 1.0"), m);
       assertTrue(m.contains("routewise_routing_decision_seconds_bucket{router=\"random\""), m);
       assertTrue(m.contains("routewise_routing_decision_seconds_count{router=\"random\"} 4"), m);
+      // length, random and mf on the static table decide in a few µs: buckets from 1 µs resolve them
+      double firstBucket = m.lines().filter(l -> l.startsWith("routewise_routing_decision_seconds_bucket{router=\"random\"") && !l.contains("+Inf"))
+          .mapToDouble(l -> Double.parseDouble(l.replaceAll(".*le=\"([^\"]+)\".*", "$1"))).min().orElseThrow();
+      assertTrue(firstBucket <= 1.1e-6, "first bucket at " + firstBucket + " s");
       assertTrue(m.contains("routewise_upstream_ttfb_seconds_count{upstream=\"strong\"} 3"), m);
       assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"ok\",upstream=\"weak\"} 1"), m);
       assertTrue(m.contains("routewise_tokens_total{type=\"prompt\",upstream=\"strong\"} 33.0"), m);
