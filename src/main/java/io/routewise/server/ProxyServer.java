@@ -226,35 +226,49 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /**
-   * A browser's request from an origin {@code server.cors_origins} does not list: 403. A page's request
-   * names its origin ({@code Origin}), but for a same-origin GET or HEAD, which only {@code
-   * Sec-Fetch-Site: same-origin} gives away: its page is at routewise's own address, which serves no
-   * page, so it came from behind the same reverse proxy or by DNS rebinding (a page whose name was
-   * made to point here reading the models, or the passthrough's files, with the upstream's key). Its
-   * origin is its {@code Host}, under either scheme (a proxy in front may end TLS).
+   * A browser's request that a page not in {@code server.cors_origins} could read: 403. A page's fetch
+   * names its origin ({@code Origin}). A browser's GET or HEAD without one (a same-origin fetch, a
+   * frame, a link, an image) is told by {@code Sec-Fetch-Site}; its answer is readable by pages of its
+   * own address's origin, which routewise serves none of, so only by DNS rebinding: a page whose name
+   * was pointed here, reading the models or the passthrough's files with the upstream's key (from its
+   * own fetches, or a frame it led here through another site). Such a request must be for an address
+   * whose origin, under either scheme (a proxy in front may end TLS), is listed. {@code none} is an
+   * address typed into the browser; programs send neither header.
    */
   private static void requireAllowedOrigin(Context ctx, List<String> allowed) {
     if (ctx.method() == HandlerType.OPTIONS || allowed.contains("*")) {
       return;
     }
     String origin = ctx.header("Origin");
-    String sameOrigin = null;
-    if (origin == null) {
-      if (!"same-origin".equalsIgnoreCase(ctx.header("Sec-Fetch-Site"))) {
-        return; // a program, or a page that cannot read the answer (an image, a link followed)
+    if (origin != null) {
+      if (!listed(allowed, origin)) {
+        String shown = origin.length() > 100 ? origin.substring(0, 100) + "..." : origin;
+        throw new ApiException(403, "invalid_request_error", "Requests from pages at '" + AccessLog.safe(shown)
+            + "' are refused: list the origin in server.cors_origins to allow it.", null, "origin_not_allowed");
       }
-      String host = ctx.header("Host");
-      origin = host == null ? "null" : ctx.scheme() + "://" + host;
-      sameOrigin = host == null ? null : (ctx.scheme().equals("https") ? "http" : "https") + "://" + host;
+      return;
     }
+    String site = ctx.header("Sec-Fetch-Site");
+    if (site == null || site.equalsIgnoreCase("none")) {
+      return;
+    }
+    String host = ctx.header("Host");
+    if (host != null && (listed(allowed, "http://" + host) || listed(allowed, "https://" + host))) {
+      return;
+    }
+    String address = host == null ? "" : host.length() > 100 ? host.substring(0, 100) + "..." : host;
+    throw new ApiException(403, "invalid_request_error", "A browser's request for '" + AccessLog.safe(address)
+        + "' from a page (a fetch without Origin, a frame, a link) is refused: pages read routewise only at an"
+        + " address listed in server.cors_origins.", null, "origin_not_allowed");
+  }
+
+  private static boolean listed(List<String> allowed, String origin) {
     for (String a : allowed) {
-      if (sameOrigin(a, origin) || (sameOrigin != null && sameOrigin(a, sameOrigin))) {
-        return;
+      if (sameOrigin(a, origin)) {
+        return true;
       }
     }
-    String shown = origin.length() > 100 ? origin.substring(0, 100) + "..." : origin;
-    throw new ApiException(403, "invalid_request_error", "Requests from pages at '" + AccessLog.safe(shown)
-        + "' are refused: list the origin in server.cors_origins to allow it.", null, "origin_not_allowed");
+    return false;
   }
 
   /**
