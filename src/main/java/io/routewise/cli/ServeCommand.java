@@ -69,7 +69,8 @@ public final class ServeCommand implements Callable<Integer> {
     if (cfg.server().apiKeys().isEmpty() && !loopback(cfg.server().host())) {
       // Anyone who can reach the port spends the upstreams' keys.
       LOG.warn("no server.api_keys and listening on {}, not only loopback: any client that reaches port {} is "
-          + "served on the upstreams' keys (set server.api_keys, e.g. from ROUTEWISE_API_KEY, or host: 127.0.0.1)",
+          + "served on the upstreams' keys (set server.api_keys, e.g. from ROUTEWISE_API_KEY, or host: 127.0.0.1);"
+          + " /v1/* answers only addresses and the host names it knows (server.allowed_hosts)",
           cfg.server().host(), running.port());
     }
     keylessUpstreams(ladder).forEach(LOG::warn);

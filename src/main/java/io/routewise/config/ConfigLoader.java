@@ -151,6 +151,7 @@ public final class ConfigLoader {
         apiKeys(s),
         java.time.Duration.ofMillis(s.longValue("shutdown_grace_ms", ServerConfig.DEFAULT_SHUTDOWN_GRACE_MS, 0, 3_600_000)),
         corsOrigins(s),
+        allowedHosts(s),
         s.bool("access_log", false),
         s.longValue("max_buffered_body_bytes", ServerConfig.defaultBufferedBodyBytes(maxBody), 1, Long.MAX_VALUE),
         s.longValue("min_body_bytes_per_second", ServerConfig.DEFAULT_MIN_BODY_BYTES_PER_SECOND, 0, Long.MAX_VALUE),
@@ -335,6 +336,23 @@ public final class ConfigLoader {
     }
     if (out.contains("*") && out.size() > 1) {
       s.problem("cors_origins", "'*' allows every origin; list no others beside it");
+    }
+    return out;
+  }
+
+  /** {@code server.allowed_hosts}: host names as a {@code Host} header names them, less the port; {@code *.} for any below. */
+  private static List<String> allowedHosts(ConfigNode s) {
+    List<String> out = new ArrayList<>();
+    for (String host : s.stringList("allowed_hosts", List.of())) {
+      if (host.isBlank()) {
+        continue;
+      }
+      if (!host.matches("(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")) {
+        s.problem("allowed_hosts", "'" + host + "' is not a host name: expected router.example.com or"
+            + " *.example.com, no scheme, port or path");
+      } else {
+        out.add(host);
+      }
     }
     return out;
   }

@@ -13,6 +13,8 @@ import java.util.List;
  *     chat requests get 503; zero stops at once
  * @param corsOrigins browser origins (e.g. {@code https://app.example.com}, or {@code *}) allowed to
  *     call {@code /v1/*} from their pages; empty: no CORS headers, as before
+ * @param allowedHosts without {@code apiKeys}, host names (besides addresses, {@code localhost} and
+ *     names no public DNS gives) that {@code /v1/*} answers to; {@code *.example.com} for any under it
  * @param accessLog one log line per API request (decision, status, time, request ids), never the prompt
  * @param maxBufferedBodyBytes request bodies and non-streamed upstream answers held in memory at once,
  *     all requests together; a request whose body would pass it gets 503 (so slow or many large
@@ -30,7 +32,7 @@ import java.util.List;
  *     zero: no deadline
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret> apiKeys, Duration shutdownGrace,
-    List<String> corsOrigins, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
+    List<String> corsOrigins, List<String> allowedHosts, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
     long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration headerTimeout) {
   public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;
   /** Under Kubernetes' default termination grace (30 s), so the drain ends before the SIGKILL. */
@@ -52,10 +54,11 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
   public ServerConfig {
     apiKeys = List.copyOf(apiKeys);
     corsOrigins = List.copyOf(corsOrigins);
+    allowedHosts = List.copyOf(allowedHosts);
   }
 
   public ServerConfig(String host, int port, long maxBodyBytes) {
-    this(host, port, maxBodyBytes, List.of(), Duration.ofMillis(DEFAULT_SHUTDOWN_GRACE_MS), List.of(), false,
+    this(host, port, maxBodyBytes, List.of(), Duration.ofMillis(DEFAULT_SHUTDOWN_GRACE_MS), List.of(), List.of(), false,
         defaultBufferedBodyBytes(maxBodyBytes), DEFAULT_MIN_BODY_BYTES_PER_SECOND, DEFAULT_MAX_RESPONSE_BYTES,
         DEFAULT_BODY_GRACE, DEFAULT_MAX_CONNECTIONS, Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS));
   }
@@ -69,12 +72,12 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
   }
 
   public ServerConfig withPort(int newPort) {
-    return new ServerConfig(host, newPort, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog,
+    return new ServerConfig(host, newPort, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, allowedHosts, accessLog,
         maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, bodyGrace, maxConnections, headerTimeout);
   }
 
   public ServerConfig withBodyGrace(Duration grace) {
-    return new ServerConfig(host, port, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, accessLog,
+    return new ServerConfig(host, port, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, allowedHosts, accessLog,
         maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, grace, maxConnections, headerTimeout);
   }
 }

@@ -125,6 +125,10 @@ public final class ProxyServer implements AutoCloseable {
       // A page a browser loads from anywhere can POST here (a form-like request needs no preflight),
       // and by DNS rebinding read the answer: a request that names an Origin not in cors_origins is
       // refused before it spends anything. Programs (SDKs, curl, servers) send no Origin.
+      if (config.apiKeys().isEmpty() && !config.corsOrigins().contains("*")) {
+        KnownHosts hosts = new KnownHosts(config.allowedHosts(), config.corsOrigins());
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKnownHost(ctx, hosts));
+      }
       cfg.routes.beforeMatched("/v1/*", ctx -> requireAllowedOrigin(ctx, config.corsOrigins()));
       if (!config.apiKeys().isEmpty()) {
         List<byte[]> keys = config.apiKeys().stream()
@@ -225,41 +229,38 @@ public final class ProxyServer implements AutoCloseable {
     }
   }
 
-  /**
-   * A browser's request that a page not in {@code server.cors_origins} could read: 403. A page's fetch
-   * names its origin ({@code Origin}). A browser's GET or HEAD without one (a same-origin fetch, a
-   * frame, a link, an image) is told by {@code Sec-Fetch-Site}; its answer is readable by pages of its
-   * own address's origin, which routewise serves none of, so only by DNS rebinding: a page whose name
-   * was pointed here, reading the models or the passthrough's files with the upstream's key (from its
-   * own fetches, or a frame it led here through another site). Such a request must be for an address
-   * whose origin, under either scheme (a proxy in front may end TLS), is listed. {@code none} is an
-   * address typed into the browser; programs send neither header.
-   */
+  /** A browser's request (it has an {@code Origin}) from an origin {@code server.cors_origins} does not list: 403. */
   private static void requireAllowedOrigin(Context ctx, List<String> allowed) {
-    if (ctx.method() == HandlerType.OPTIONS || allowed.contains("*")) {
-      return;
-    }
     String origin = ctx.header("Origin");
-    if (origin != null) {
-      if (!listed(allowed, origin)) {
-        String shown = origin.length() > 100 ? origin.substring(0, 100) + "..." : origin;
-        throw new ApiException(403, "invalid_request_error", "Requests from pages at '" + AccessLog.safe(shown)
-            + "' are refused: list the origin in server.cors_origins to allow it.", null, "origin_not_allowed");
-      }
+    if (origin == null || ctx.method() == HandlerType.OPTIONS || allowed.contains("*") || listed(allowed, origin)) {
       return;
     }
-    String site = ctx.header("Sec-Fetch-Site");
-    if (site == null || site.equalsIgnoreCase("none")) {
-      return;
-    }
+    String shown = origin.length() > 100 ? origin.substring(0, 100) + "..." : origin;
+    throw new ApiException(403, "invalid_request_error", "Requests from pages at '" + AccessLog.safe(shown)
+        + "' are refused: list the origin in server.cors_origins to allow it.", null, "origin_not_allowed");
+  }
+
+  /**
+   * On a keyless instance, a request for a host name routewise does not know: 403. By DNS rebinding a
+   * page whose name was pointed at routewise is same-origin with it, and its GETs (fetches, frames,
+   * over plain HTTP with neither {@code Origin} nor {@code Sec-Fetch-*}) read the models and the
+   * passthrough's files with the upstream's key; its requests still name its own host. With keys the
+   * page has none to send.
+   */
+  private static void requireKnownHost(Context ctx, KnownHosts hosts) {
     String host = ctx.header("Host");
-    if (host != null && (listed(allowed, "http://" + host) || listed(allowed, "https://" + host))) {
+    if (ctx.method() == HandlerType.OPTIONS || hosts.knows(host)) {
       return;
     }
-    String address = host == null ? "" : host.length() > 100 ? host.substring(0, 100) + "..." : host;
-    throw new ApiException(403, "invalid_request_error", "A browser's request for '" + AccessLog.safe(address)
-        + "' from a page (a fetch without Origin, a frame, a link) is refused: pages read routewise only at an"
-        + " address listed in server.cors_origins.", null, "origin_not_allowed");
+    String shown = host.length() > 100 ? host.substring(0, 100) + "..." : host;
+    if (hosts.warnNow(System.nanoTime())) { // an operator whose clients use a name not listed hears it
+      LOG.warn("refused a request for host '{}' (403 host_not_allowed): without server.api_keys, /v1/* answers only"
+          + " addresses and known names; list the names clients use in server.allowed_hosts (said at most once a minute)",
+          AccessLog.safe(shown));
+    }
+    throw new ApiException(403, "invalid_request_error", "This routewise has no server.api_keys, so it answers only"
+        + " host names it knows (against DNS rebinding): '" + AccessLog.safe(shown) + "' is not one. Add it to"
+        + " server.allowed_hosts, or set server.api_keys.", null, "host_not_allowed");
   }
 
   private static boolean listed(List<String> allowed, String origin) {

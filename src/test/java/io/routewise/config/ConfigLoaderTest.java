@@ -208,6 +208,17 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void allowedHostsAreHostNamesNotUrls() {
+    RoutewiseConfig c = parse(VALID.replace("port: 7000}", "port: 7000, allowed_hosts: [router.example.com, \"\", \"*.corp.example\"]}"),
+        Map.of("OPENAI_API_KEY", "k"));
+    assertEquals(java.util.List.of("router.example.com", "*.corp.example"), c.server().allowedHosts());
+    for (String bad : new String[] {"https://router.example.com", "router.example.com:443", "a.example/v1", "a.*.example", "*"}) {
+      String msg = problems(VALID.replace("port: 7000}", "port: 7000, allowed_hosts: [\"" + bad + "\"]}"));
+      assertTrue(msg.contains("server.allowed_hosts: '" + bad + "' is not a host name"), msg);
+    }
+  }
+
+  @Test
   void aListEntryThatIsNotAStringIsAProblemNotItsPrintedForm() {
     String msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: [{a: b}]}"));
     assertTrue(msg.contains("server.api_keys[0]: must be a string, got a mapping"), "it was the key '{a=b}': " + msg);

@@ -114,51 +114,65 @@ class CorsTest {
     assertEquals(200, listed.statusCode(), listed.body());
   }
 
-  /** A GET as a browser sends it, with the {@code Host} its page's address names (the JDK's client will not set that). */
-  private int browserGet(String path, String host, String fetchSite) throws Exception {
-    okhttp3.Request.Builder b = new okhttp3.Request.Builder().url(f.url(path)).header("Host", host);
-    if (fetchSite != null) {
-      b.header("Sec-Fetch-Site", fetchSite).header("Sec-Fetch-Mode", "cors");
+  /** A request as a browser sends it to the address it was given, {@code Host} and all (the JDK's client will not set that). */
+  private int requestFor(String host, String method, String path) throws Exception {
+    okhttp3.Request.Builder b = new okhttp3.Request.Builder().url(f.url(path)).header("Host", host)
+        .header("Authorization", "Bearer page-key");
+    if (method.equals("POST")) {
+      b.post(okhttp3.RequestBody.create(ApiKeysTest.CHAT, okhttp3.MediaType.get("application/json")));
     }
     try (okhttp3.Response r = new okhttp3.OkHttpClient().newCall(b.build()).execute()) {
       String body = r.body().string();
       if (r.code() == 403) {
-        assertTrue(body.contains("\"code\":\"origin_not_allowed\"") && body.contains("'" + host + "'"), body);
+        assertTrue(body.contains("\"code\":\"host_not_allowed\"") && body.contains("server.allowed_hosts"), body);
       }
       return r.code();
     }
   }
 
   /**
-   * A page reached by DNS rebinding (its name made to point at routewise) is same-origin with it, and
-   * its GETs carry no Origin, only {@code Sec-Fetch-Site}: it read the models, and through the
-   * passthrough the upstream's files with the upstream's key (a security trial). A frame it leads here
-   * through another site's redirect is a cross-site navigation, as readable by it.
+   * A page reached by DNS rebinding (its name pointed at routewise) is same-origin with it: over plain
+   * HTTP Chromium sends its GETs, frames included, with neither Origin nor Sec-Fetch-*, and it read the
+   * models and, through the passthrough, the upstream's files with the upstream's key (a trial with a
+   * real browser). Its requests still name its host, which a keyless routewise now refuses.
    */
   @Test
-  void aSameOriginGetFromAPageAtAnAddressNotListedIsRefusedBeforeTheUpstreamIsAsked() throws Exception {
+  void aKeylessInstanceAnswersOnlyHostNamesItKnows() throws Exception {
     f = ProxyFixture.withRouting("", "passthrough: strong");
     f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get("/v1/files")
         .willReturn(com.github.tomakehurst.wiremock.client.WireMock.okJson("{\"object\":\"list\",\"data\":[]}")));
-    String rebound = "evil.example:" + f.routewise.port();
-    assertEquals(403, browserGet("/v1/files", rebound, "same-origin"));
-    assertEquals(403, browserGet("/v1/models", rebound, "SAME-ORIGIN"));
+    int port = f.routewise.port();
+    for (String rebound : new String[] {"evil.example:" + port, "evil.example.:" + port, "127.0.0.1.evil.example"}) {
+      assertEquals(403, requestFor(rebound, "GET", "/v1/files"), rebound);
+      assertEquals(403, requestFor(rebound, "GET", "/v1/models"), rebound);
+      assertEquals(403, requestFor(rebound, "POST", "/v1/chat/completions"), rebound);
+    }
     assertEquals(0, f.strong.getAllServeEvents().size());
-    assertEquals(403, browserGet("/v1/files", rebound, "cross-site"), "a frame led here through another site");
-    assertEquals(403, browserGet("/v1/models", rebound, "same-site"));
-    assertEquals(0, f.strong.getAllServeEvents().size());
-    assertEquals(200, browserGet("/v1/files", rebound, "none"), "typed in the address bar: no page to read it");
-    assertEquals(200, browserGet("/v1/files", rebound, null), "a program");
+    assertEquals(200, requestFor("evil.example", "GET", "/health"), "probes and scrapers are not asked");
+    // names no public DNS gives an attacker: addresses, localhost, a container's or a service's name
+    for (String known : new String[] {"127.0.0.1:" + port, "[::1]:" + port, "localhost:" + port, "LocalHost",
+        "app.localhost", "routewise:6060", "routewise.default.svc.cluster.local", "llm.internal", "10.0.0.7"}) {
+      assertEquals(200, requestFor(known, "GET", "/v1/models"), known);
+    }
+    assertEquals(200, requestFor("localhost", "GET", "/v1/files"));
     f.close();
 
-    // a page at a listed origin served by the reverse proxy in front (which may end TLS): its own address
-    f = new ProxyFixture("", "cors_origins: [\"https://app.example.com\"]");
-    assertEquals(200, browserGet("/v1/models", "app.example.com", "same-origin"));
-    assertEquals(200, browserGet("/v1/models", "app.example.com", "cross-site"), "a link to it");
-    assertEquals(403, browserGet("/v1/models", "other.example.com", "same-origin"));
+    f = new ProxyFixture("", "allowed_hosts: [router.example.com, \"*.corp.example\"], "
+        + "cors_origins: [\"https://app.example.com\"]");
+    for (String listed : new String[] {"router.example.com", "Router.Example.com:443", "a.corp.example",
+        "app.example.com"}) {
+      assertEquals(200, requestFor(listed, "GET", "/v1/models"), listed);
+    }
+    assertEquals(403, requestFor("corp.example", "GET", "/v1/models"));
+    assertEquals(403, requestFor("evil.example", "GET", "/v1/models"));
+    f.close();
+
+    // with keys a rebound page has none to send; with "*" any page may read it anyway
+    f = new ProxyFixture("", "api_keys: [page-key]");
+    assertEquals(200, requestFor("router.example.com", "POST", "/v1/chat/completions"));
     f.close();
     f = new ProxyFixture("", "cors_origins: [\"*\"]");
-    assertEquals(200, browserGet("/v1/models", rebound, "same-origin"), "any page may read it anyway");
+    assertEquals(200, requestFor("router.example.com", "GET", "/v1/models"));
   }
 
   /** The 403 compared origins as strings: pages whose preflight the CORS rule had let through were refused (a review). */

@@ -1,0 +1,83 @@
+package io.routewise.server;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The host names a keyless routewise answers to (see {@code server.allowed_hosts}): addresses,
+ * {@code localhost}, names a public DNS cannot give an attacker (one label, as a container's or
+ * a Kubernetes service's short name; under {@code .local}, {@code .internal} or {@code .localhost}),
+ * the hosts of {@code server.cors_origins}, and those listed ({@code *.example.com} for any name
+ * under it). A DNS-rebinding page names a host its owner registered, which none of these is.
+ */
+final class KnownHosts {
+  private final List<String> exact = new ArrayList<>();
+  private final List<String> suffixes = new ArrayList<>(); // ".example.com" for "*.example.com"
+  private final java.util.concurrent.atomic.AtomicReference<Long> nextWarning = new java.util.concurrent.atomic.AtomicReference<>();
+
+  KnownHosts(List<String> allowedHosts, List<String> corsOrigins) {
+    for (String h : allowedHosts) {
+      String name = name(h);
+      if (name.startsWith("*.")) {
+        suffixes.add(name.substring(1));
+      } else {
+        exact.add(name);
+      }
+    }
+    for (String origin : corsOrigins) {
+      String name = name(origin.substring(origin.indexOf("://") + 3));
+      if (name.startsWith("*.")) {
+        suffixes.add(name.substring(1));
+      } else {
+        exact.add(name);
+      }
+    }
+  }
+
+  /** Whether a request's {@code Host} header is one of these; a request without one is (HTTP/1.0). */
+  boolean knows(String hostHeader) {
+    if (hostHeader == null || hostHeader.isBlank()) {
+      return true;
+    }
+    String name = name(hostHeader);
+    if (name.startsWith("[") || name.matches("[0-9.]+") || !name.contains(".")) {
+      return true; // an IPv6 or IPv4 address (no name to rebind), or a name of one label
+    }
+    if (name.endsWith(".localhost") || name.endsWith(".local") || name.endsWith(".internal")) {
+      return true;
+    }
+    if (exact.contains(name)) {
+      return true;
+    }
+    for (String suffix : suffixes) {
+      if (name.endsWith(suffix) && name.length() > suffix.length()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** True at most once a minute (one of the threads refusing at that moment): whether to log a refusal. */
+  boolean warnNow(long nanos) {
+    Long next = nextWarning.get();
+    return (next == null || nanos - next >= 0) && nextWarning.compareAndSet(next, nanos + 60_000_000_000L);
+  }
+
+  /** A host without its port and final dot, in lower case: what DNS resolves. */
+  static String name(String host) {
+    String h = host.trim().toLowerCase(Locale.ROOT);
+    if (h.startsWith("[")) {
+      int end = h.indexOf(']');
+      return end < 0 ? h : h.substring(0, end + 1);
+    }
+    int colon = h.lastIndexOf(':');
+    if (colon >= 0) {
+      h = h.substring(0, colon);
+    }
+    while (h.endsWith(".")) {
+      h = h.substring(0, h.length() - 1);
+    }
+    return h;
+  }
+}

@@ -1,0 +1,38 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class KnownHostsTest {
+  @Test
+  void aHostIsItsNameLessPortAndFinalDot() {
+    assertEquals("evil.example", KnownHosts.name("Evil.Example.:8080"));
+    assertEquals("[::1]", KnownHosts.name("[::1]:6060"));
+    assertEquals("localhost", KnownHosts.name("localhost"));
+  }
+
+  @Test
+  void listedNamesAndWildcardsAreKnownButNotTheWildcardsOwnDomain() {
+    KnownHosts hosts = new KnownHosts(List.of("router.example.com", "*.corp.example"), List.of("https://*.app.example"));
+    assertTrue(hosts.knows("router.example.com:443"));
+    assertTrue(hosts.knows("a.b.corp.example"));
+    assertTrue(hosts.knows("x.app.example"));
+    assertFalse(hosts.knows("corp.example"));
+    assertFalse(hosts.knows("evilcorp.example"));
+    assertFalse(hosts.knows("router.example.com.evil.test"));
+    assertFalse(hosts.knows("1.2.3.4.nip.io"));
+  }
+
+  @Test
+  void aRefusalIsLoggedAtMostOnceAMinute() {
+    KnownHosts hosts = new KnownHosts(List.of(), List.of());
+    assertTrue(hosts.warnNow(-5));
+    assertFalse(hosts.warnNow(1_000_000_000L));
+    assertTrue(hosts.warnNow(60_000_000_000L));
+    assertFalse(hosts.warnNow(61_000_000_000L));
+  }
+}
