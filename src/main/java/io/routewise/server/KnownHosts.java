@@ -41,7 +41,7 @@ final class KnownHosts {
       return true;
     }
     String name = name(hostHeader);
-    if (name.startsWith("[") || name.matches("[0-9.]+") || !name.contains(".")) {
+    if (name.startsWith("[") || digitsAndDots(name) || name.indexOf('.') < 0) {
       return true; // an IPv6 or IPv4 address (no name to rebind), or a name of one label
     }
     if (name.endsWith(".localhost") || name.endsWith(".local") || name.endsWith(".internal")) {
@@ -62,6 +62,16 @@ final class KnownHosts {
   boolean warnNow(long nanos) {
     Long next = nextWarning.get();
     return (next == null || nanos - next >= 0) && nextWarning.compareAndSet(next, nanos + 60_000_000_000L);
+  }
+
+  private static boolean digitsAndDots(String name) {
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if ((c < '0' || c > '9') && c != '.') {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A host without its port and final dot, in lower case: what DNS resolves. */
