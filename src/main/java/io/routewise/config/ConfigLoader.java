@@ -330,6 +330,9 @@ public final class ConfigLoader {
       }
       if (!origin.equals("*") && !origin.matches("https?://[^/\\s?#]+")) {
         s.problem("cors_origins", "'" + origin + "' is not an origin: expected * or scheme://host[:port], no path");
+      } else if (origin.contains("://*.") && origin.replaceFirst("^.*://\\*\\.", "").replaceFirst(":\\d*$", "").indexOf('.') < 0) {
+        s.problem("cors_origins", "'" + origin + "' takes every site under a top-level domain, an attacker's too;"
+            + " list your own domain (https://*.example.com)");
       } else {
         out.add(origin);
       }
@@ -350,6 +353,9 @@ public final class ConfigLoader {
       if (!host.matches("(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")) {
         s.problem("allowed_hosts", "'" + host + "' is not a host name: expected router.example.com or"
             + " *.example.com, no scheme, port or path");
+      } else if (host.startsWith("*.") && host.indexOf('.', 2) < 0) {
+        s.problem("allowed_hosts", "'" + host + "' takes every name under a top-level domain, an attacker's too;"
+            + " list your own domain (*.example.com)");
       } else {
         out.add(host);
       }

@@ -58,6 +58,37 @@ final class KnownHosts {
     return false;
   }
 
+  /**
+   * The first of a request's host names that is not one of these, or null: its {@code Host}, and
+   * those a proxy in front named in {@code X-Forwarded-Host} (comma-separated) and {@code Forwarded}'s
+   * {@code host=} parameters.
+   */
+  String unknownOf(String host, java.util.Enumeration<String> forwardedHost, java.util.Enumeration<String> forwarded) {
+    if (!knows(host)) {
+      return host;
+    }
+    while (forwardedHost != null && forwardedHost.hasMoreElements()) {
+      for (String h : forwardedHost.nextElement().split(",")) {
+        if (!h.isBlank() && !knows(h)) {
+          return h.trim();
+        }
+      }
+    }
+    while (forwarded != null && forwarded.hasMoreElements()) {
+      for (String pair : forwarded.nextElement().split("[,;]")) {
+        int eq = pair.indexOf('=');
+        if (eq > 0 && pair.substring(0, eq).trim().equalsIgnoreCase("host")) {
+          String h = pair.substring(eq + 1).trim();
+          h = h.length() >= 2 && h.startsWith("\"") && h.endsWith("\"") ? h.substring(1, h.length() - 1) : h;
+          if (!knows(h)) {
+            return h;
+          }
+        }
+      }
+    }
+    return null;
+  }
+
   /** True at most once a minute (one of the threads refusing at that moment): whether to log a refusal. */
   boolean warnNow(long nanos) {
     Long next = nextWarning.get();

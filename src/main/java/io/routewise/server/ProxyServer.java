@@ -245,11 +245,17 @@ public final class ProxyServer implements AutoCloseable {
    * page whose name was pointed at routewise is same-origin with it, and its GETs (fetches, frames,
    * over plain HTTP with neither {@code Origin} nor {@code Sec-Fetch-*}) read the models and the
    * passthrough's files with the upstream's key; its requests still name its own host. With keys the
-   * page has none to send.
+   * page has none to send. A reverse proxy may name the host it was asked for in {@code
+   * X-Forwarded-Host} or {@code Forwarded} (nginx's default {@code Host} is routewise's own address,
+   * always known): when there, it must be known too, which can only refuse more.
    */
   private static void requireKnownHost(Context ctx, KnownHosts hosts) {
-    String host = ctx.header("Host");
-    if (ctx.method() == HandlerType.OPTIONS || hosts.knows(host)) {
+    if (ctx.method() == HandlerType.OPTIONS) {
+      return;
+    }
+    String host = hosts.unknownOf(ctx.header("Host"), ctx.req().getHeaders("X-Forwarded-Host"),
+        ctx.req().getHeaders("Forwarded"));
+    if (host == null) {
       return;
     }
     String shown = host.length() > 100 ? host.substring(0, 100) + "..." : host;

@@ -216,6 +216,12 @@ class ConfigLoaderTest {
       String msg = problems(VALID.replace("port: 7000}", "port: 7000, allowed_hosts: [\"" + bad + "\"]}"));
       assertTrue(msg.contains("server.allowed_hosts: '" + bad + "' is not a host name"), msg);
     }
+    // a trial: these started, and http://*.com let a rebound evil.com in
+    String msg = problems(VALID.replace("port: 7000}", "port: 7000, allowed_hosts: [\"*.com\"], cors_origins: [\"http://*.com:8080\"]}"));
+    assertTrue(msg.contains("server.allowed_hosts: '*.com' takes every name under a top-level domain"), msg);
+    assertTrue(msg.contains("server.cors_origins: 'http://*.com:8080' takes every site under a top-level domain"), msg);
+    parse(VALID.replace("port: 7000}", "port: 7000, allowed_hosts: [\"*.example.com\"], cors_origins: [\"https://*.example.com\"]}"),
+        Map.of("OPENAI_API_KEY", "k"));
   }
 
   @Test

@@ -27,6 +27,22 @@ class KnownHostsTest {
     assertFalse(hosts.knows("1.2.3.4.nip.io"));
   }
 
+  /** nginx's default Host is routewise's own address, always known: the name the proxy was asked for must be known too (a trial). */
+  @Test
+  void theHostAProxyInFrontWasAskedForMustBeKnownToo() {
+    KnownHosts hosts = new KnownHosts(List.of("router.example.com"), List.of());
+    assertEquals(null, hosts.unknownOf("127.0.0.1:6060", null, null));
+    assertEquals(null, hosts.unknownOf("127.0.0.1:6060", enumeration("router.example.com"),
+        enumeration("for=1.2.3.4;host=\"router.example.com\";proto=https")));
+    assertEquals("evil.test", hosts.unknownOf("127.0.0.1:6060", enumeration("router.example.com, evil.test"), null));
+    assertEquals("evil.test:80", hosts.unknownOf("127.0.0.1", null, enumeration("for=1.2.3.4, Host=evil.test:80;proto=http")));
+    assertEquals("evil.test", hosts.unknownOf("evil.test", enumeration("router.example.com"), null));
+  }
+
+  private static java.util.Enumeration<String> enumeration(String... values) {
+    return java.util.Collections.enumeration(List.of(values));
+  }
+
   @Test
   void aRefusalIsLoggedAtMostOnceAMinute() {
     KnownHosts hosts = new KnownHosts(List.of(), List.of());
