@@ -330,7 +330,7 @@ public final class ConfigLoader {
       }
       if (!origin.equals("*") && !origin.matches("https?://[^/\\s?#]+")) {
         s.problem("cors_origins", "'" + origin + "' is not an origin: expected * or scheme://host[:port], no path");
-      } else if (origin.contains("://*.") && origin.replaceFirst("^.*://\\*\\.", "").replaceFirst(":\\d*$", "").indexOf('.') < 0) {
+      } else if (origin.contains("://") && overTopLevelDomain(origin.substring(origin.indexOf("://") + 3).replaceFirst(":\\d*$", ""))) {
         s.problem("cors_origins", "'" + origin + "' takes every site under a top-level domain, an attacker's too;"
             + " list your own domain (https://*.example.com)");
       } else {
@@ -343,6 +343,12 @@ public final class ConfigLoader {
     return out;
   }
 
+  /** A wildcard over a whole public top-level domain ({@code *.com}); {@code *.localhost} and the like are no one's. */
+  private static boolean overTopLevelDomain(String host) {
+    String h = host.toLowerCase(java.util.Locale.ROOT);
+    return h.startsWith("*.") && h.indexOf('.', 2) < 0 && !ServerConfig.PRIVATE_HOST_SUFFIXES.contains(h.substring(1));
+  }
+
   /** {@code server.allowed_hosts}: host names as a {@code Host} header names them, less the port; {@code *.} for any below. */
   private static List<String> allowedHosts(ConfigNode s) {
     List<String> out = new ArrayList<>();
@@ -353,7 +359,7 @@ public final class ConfigLoader {
       if (!host.matches("(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")) {
         s.problem("allowed_hosts", "'" + host + "' is not a host name: expected router.example.com or"
             + " *.example.com, no scheme, port or path");
-      } else if (host.startsWith("*.") && host.indexOf('.', 2) < 0) {
+      } else if (overTopLevelDomain(host)) {
         s.problem("allowed_hosts", "'" + host + "' takes every name under a top-level domain, an attacker's too;"
             + " list your own domain (*.example.com)");
       } else {

@@ -35,6 +35,14 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret
     List<String> corsOrigins, List<String> allowedHosts, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
     long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration headerTimeout) {
   public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;
+  /**
+   * Host suffixes no one can register in public DNS, so a keyless instance answers names under them
+   * without {@code allowed_hosts}: reserved ({@code .localhost}, {@code .local} for mDNS, {@code
+   * .internal}, {@code .home.arpa}), Kubernetes' service names ({@code .svc}, and with the cluster
+   * domain {@code .svc.cluster.local}), and {@code .lan}, undelegated and many routers' default.
+   */
+  public static final List<String> PRIVATE_HOST_SUFFIXES =
+      List.of(".localhost", ".local", ".internal", ".home.arpa", ".svc", ".lan");
   /** Under Kubernetes' default termination grace (30 s), so the drain ends before the SIGKILL. */
   public static final long DEFAULT_SHUTDOWN_GRACE_MS = 25_000;
   /** A mobile link's pace is far above it; a client dripping a body to hold memory is below it. */

@@ -1,5 +1,6 @@
 package io.routewise.server;
 
+import io.routewise.config.ServerConfig;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -7,11 +8,12 @@ import java.util.Locale;
 /**
  * The host names a keyless routewise answers to (see {@code server.allowed_hosts}): addresses,
  * {@code localhost}, names a public DNS cannot give an attacker (one label, as a container's or
- * a Kubernetes service's short name; under {@code .local}, {@code .internal} or {@code .localhost}),
- * the hosts of {@code server.cors_origins}, and those listed ({@code *.example.com} for any name
- * under it). A DNS-rebinding page names a host its owner registered, which none of these is.
+ * a Kubernetes service's short name; under {@link ServerConfig#PRIVATE_HOST_SUFFIXES}), the hosts of {@code
+ * server.cors_origins}, and those listed ({@code *.example.com} for any name under it). A
+ * DNS-rebinding page names a host its owner registered, which none of these is.
  */
 final class KnownHosts {
+
   private final List<String> exact = new ArrayList<>();
   private final List<String> suffixes = new ArrayList<>(); // ".example.com" for "*.example.com"
   private final java.util.concurrent.atomic.AtomicReference<Long> nextWarning = new java.util.concurrent.atomic.AtomicReference<>();
@@ -26,6 +28,9 @@ final class KnownHosts {
       }
     }
     for (String origin : corsOrigins) {
+      if (!origin.contains("://")) {
+        continue; // "*": no host of its own
+      }
       String name = name(origin.substring(origin.indexOf("://") + 3));
       if (name.startsWith("*.")) {
         suffixes.add(name.substring(1));
@@ -41,10 +46,13 @@ final class KnownHosts {
       return true;
     }
     String name = name(hostHeader);
-    if (name.startsWith("[") || digitsAndDots(name) || name.indexOf('.') < 0) {
-      return true; // an IPv6 or IPv4 address (no name to rebind), or a name of one label
+    if (name.startsWith("[")) {
+      return true; // an IPv6 address: no name to rebind
     }
-    if (name.endsWith(".localhost") || name.endsWith(".local") || name.endsWith(".internal")) {
+    if (!plainName(name)) {
+      return false; // a quote, a space, a separator: no host a browser names, and not to be read generously
+    }
+    if (digitsAndDots(name) || name.indexOf('.') < 0 || privateName(name)) {
       return true;
     }
     if (exact.contains(name)) {
@@ -75,12 +83,12 @@ final class KnownHosts {
       }
     }
     while (forwarded != null && forwarded.hasMoreElements()) {
-      for (String pair : forwarded.nextElement().split("[,;]")) {
+      for (String pair : pairs(forwarded.nextElement())) {
         int eq = pair.indexOf('=');
         if (eq > 0 && pair.substring(0, eq).trim().equalsIgnoreCase("host")) {
           String h = pair.substring(eq + 1).trim();
           h = h.length() >= 2 && h.startsWith("\"") && h.endsWith("\"") ? h.substring(1, h.length() - 1) : h;
-          if (!knows(h)) {
+          if (h.isBlank() || !knows(h)) {
             return h;
           }
         }
@@ -89,10 +97,50 @@ final class KnownHosts {
     return null;
   }
 
+  /** {@code Forwarded}'s {@code name=value} pairs: split at {@code ,} and {@code ;} outside quoted values. */
+  private static List<String> pairs(String header) {
+    List<String> out = new ArrayList<>();
+    boolean quoted = false;
+    int start = 0;
+    for (int i = 0; i < header.length(); i++) {
+      char c = header.charAt(i);
+      if (c == '"') {
+        quoted = !quoted;
+      } else if (c == '\\' && quoted) {
+        i++;
+      } else if (!quoted && (c == ',' || c == ';')) {
+        out.add(header.substring(start, i));
+        start = i + 1;
+      }
+    }
+    out.add(header.substring(start));
+    return out;
+  }
+
   /** True at most once a minute (one of the threads refusing at that moment): whether to log a refusal. */
   boolean warnNow(long nanos) {
     Long next = nextWarning.get();
     return (next == null || nanos - next >= 0) && nextWarning.compareAndSet(next, nanos + 60_000_000_000L);
+  }
+
+  /** Whether {@code name} (a host without its port) is one public DNS cannot give: one under a private suffix. */
+  static boolean privateName(String name) {
+    for (String suffix : ServerConfig.PRIVATE_HOST_SUFFIXES) {
+      if (name.endsWith(suffix)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean plainName(String name) {
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_')) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static boolean digitsAndDots(String name) {

@@ -124,8 +124,10 @@ public final class UpstreamClient {
   /**
    * A body OkHttp takes as written once: it resends a request, unseen, when a 503 says {@code
    * Retry-After: 0}, which sent a chat twice to an overloaded upstream before failover or the client
-   * knew. Retries are the client's and failover's, and counted. (Nothing else is lost: routewise
-   * turns off OkHttp's retries on connection failures and its redirects.)
+   * knew. Retries are the client's and failover's, and counted. Also lost: OkHttp's resend of a 421
+   * on a coalesced HTTP/2 connection (the upstream's 421 then goes back); its retries on connection
+   * failures and its redirects are off anyway. A passthrough request without a body (GET, DELETE:
+   * idempotent) may still be resent once on such a 503.
    */
   private static final class Bytes extends RequestBody {
     private final byte[] bytes;

@@ -220,8 +220,8 @@ class ConfigLoaderTest {
     String msg = problems(VALID.replace("port: 7000}", "port: 7000, allowed_hosts: [\"*.com\"], cors_origins: [\"http://*.com:8080\"]}"));
     assertTrue(msg.contains("server.allowed_hosts: '*.com' takes every name under a top-level domain"), msg);
     assertTrue(msg.contains("server.cors_origins: 'http://*.com:8080' takes every site under a top-level domain"), msg);
-    parse(VALID.replace("port: 7000}", "port: 7000, allowed_hosts: [\"*.example.com\"], cors_origins: [\"https://*.example.com\"]}"),
-        Map.of("OPENAI_API_KEY", "k"));
+    parse(VALID.replace("port: 7000}", "port: 7000, allowed_hosts: [\"*.example.com\", \"*.internal\"], "
+        + "cors_origins: [\"https://*.example.com\", \"http://*.localhost:3000\"]}"), Map.of("OPENAI_API_KEY", "k"));
   }
 
   @Test
@@ -289,6 +289,9 @@ class ConfigLoaderTest {
     RoutewiseConfig c = new ConfigLoader(Map.of("OPENAI_API_KEY", "sk-x")).load(Path.of("config.yaml"));
     assertEquals(6060, c.server().port());
     assertEquals("gpt-4o", c.strong().model());
+    assertEquals(List.of(), c.server().allowedHosts(), "an unset ROUTEWISE_ALLOWED_HOST adds none");
+    assertEquals(List.of("router.example.com"), new ConfigLoader(Map.of("OPENAI_API_KEY", "sk-x", "ROUTEWISE_ALLOWED_HOST",
+        "router.example.com")).load(Path.of("config.yaml")).server().allowedHosts());
     // a default install warns of nothing, or operators learn to skip warnings (review)
     java.util.Map<String, Object> raw = new org.yaml.snakeyaml.Yaml().load(readShipped());
     assertEquals(List.of(), ConfigLoader.idleKeys(new ConfigNode("", raw, new ConfigProblems()).child("routing"),

@@ -43,6 +43,21 @@ class KnownHostsTest {
     return java.util.Collections.enumeration(List.of(values));
   }
 
+  /** A review: names in another Kubernetes namespace and on a home network were refused; a quoted Forwarded value was read generously. */
+  @Test
+  void privateSuffixesAreKnownAndOddValuesAreNot() {
+    KnownHosts hosts = new KnownHosts(List.of(), List.of());
+    for (String name : new String[] {"routewise.default.svc", "routewise.default.svc.cluster.local", "nas.home.arpa",
+        "box.lan", "host.docker.internal", "app.localhost", "mac.local"}) {
+      assertTrue(hosts.knows(name), name);
+    }
+    for (String name : new String[] {"routewise.default", "evil.com", "a\"b", "a b.example", "a;evil.com"}) {
+      assertFalse(hosts.knows(name), name);
+    }
+    assertEquals("a;evil.com", hosts.unknownOf("localhost", null, enumeration("for=1.2.3.4;host=\"a;evil.com\"")));
+    assertEquals(null, hosts.unknownOf("localhost", null, enumeration("for=\"[::1]:80\";host=\"box.lan\", for=2.3.4.5")));
+  }
+
   @Test
   void aRefusalIsLoggedAtMostOnceAMinute() {
     KnownHosts hosts = new KnownHosts(List.of(), List.of());
