@@ -94,6 +94,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private final java.util.concurrent.atomic.AtomicInteger redisUp = new java.util.concurrent.atomic.AtomicInteger();
   private final Counter redisOutages;
   private final MeterProvider<Counter> bodiesRefused;
+  private final MeterProvider<Counter> accessRefused;
   private final MeterProvider<Counter> connectionsClosed;
   private final Set<String> loggedFailureKinds = ConcurrentHashMap.newKeySet();
 
@@ -160,6 +161,10 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     bodiesRefused = Counter.builder("routewise.request.bodies.refused")
         .description("Request bodies turned away: memory (503, server.max_buffered_body_bytes reached) "
             + "or slow (408, below server.min_body_bytes_per_second)").withRegistry(r);
+    accessRefused = Counter.builder("routewise.access.refused")
+        .description("Requests on /v1/* refused before anything ran, by error code: invalid_api_key (401), "
+            + "origin_not_allowed (403, a page's origin), host_not_allowed (403, a host a keyless instance does not know)")
+        .withRegistry(r);
     connectionsClosed = Counter.builder("routewise.client.connections.closed")
         .description("Client connections closed by routewise: limit (server.max_connections reached, closed as accepted) "
             + "or headers (a request's headers not sent within server.header_timeout_ms)").withRegistry(r);
@@ -273,6 +278,11 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   /** A request body turned away: {@code memory} (503, the shared limit was reached) or {@code slow} (408). */
   public void bodyRefused(String reason) {
     bodiesRefused.withTag("reason", reason).increment();
+  }
+
+  /** A request on {@code /v1/*} refused before it ran, by its error code (a key, an origin, a host). */
+  public void accessRefused(String code) {
+    accessRefused.withTag("reason", code).increment();
   }
 
   /** A client connection routewise closed: {@code limit} (server.max_connections) or {@code headers}. */
@@ -458,6 +468,9 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     }
     bodiesRefused.withTag("reason", "memory");
     bodiesRefused.withTag("reason", "slow");
+    for (String code : List.of("invalid_api_key", "origin_not_allowed", "host_not_allowed")) {
+      accessRefused.withTag("reason", code); // at 0, for an alert on the first after an upgrade
+    }
   }
 
   /**

@@ -127,16 +127,16 @@ public final class ProxyServer implements AutoCloseable {
       // refused before it spends anything. Programs (SDKs, curl, servers) send no Origin.
       if (config.apiKeys().isEmpty() && !config.corsOrigins().contains("*")) {
         KnownHosts hosts = new KnownHosts(config.allowedHosts(), config.corsOrigins());
-        cfg.routes.beforeMatched("/v1/*", ctx -> requireKnownHost(ctx, hosts));
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKnownHost(ctx, hosts, metrics::accessRefused));
       }
-      cfg.routes.beforeMatched("/v1/*", ctx -> requireAllowedOrigin(ctx, config.corsOrigins()));
+      cfg.routes.beforeMatched("/v1/*", ctx -> requireAllowedOrigin(ctx, config.corsOrigins(), metrics::accessRefused));
       if (!config.apiKeys().isEmpty()) {
         List<byte[]> keys = config.apiKeys().stream()
             .map(k -> k.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
         // Once a route has matched, so that CORS headers are on the 401 too and a page can read it,
         // and a browser's preflight (answered by the CORS plugin, never with a key) passes.
         AccessLog.Rejections rejections = config.accessLog() ? new AccessLog.Rejections() : null;
-        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, rejections, pinning.enabled()));
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, rejections, pinning.enabled(), metrics::accessRefused));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
       // routewise's own answers carry a request id too, as the upstreams' do
@@ -206,7 +206,8 @@ public final class ProxyServer implements AutoCloseable {
    * carried is kept as the request's {@link ChatCompletionsHandler#CLIENT_KEY}, so that one client's
    * session ids cannot read or set another's pins.
    */
-  private static void requireKey(Context ctx, List<byte[]> keys, AccessLog.Rejections rejections, boolean scopeSessions) {
+  private static void requireKey(Context ctx, List<byte[]> keys, AccessLog.Rejections rejections, boolean scopeSessions,
+      java.util.function.Consumer<String> refused) {
     String auth = ctx.header("Authorization");
     byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
         ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
@@ -220,6 +221,7 @@ public final class ProxyServer implements AutoCloseable {
       ctx.attribute(ChatCompletionsHandler.CLIENT_KEY, matched);
     }
     if (matched == null) {
+      refused.accept("invalid_api_key");
       if (rejections != null) {
         AccessLog.rejected(ctx, 401, "invalid_api_key", rejections); // a failed login is what an operator looks for first
       }
@@ -230,11 +232,12 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /** A browser's request (it has an {@code Origin}) from an origin {@code server.cors_origins} does not list: 403. */
-  private static void requireAllowedOrigin(Context ctx, List<String> allowed) {
+  private static void requireAllowedOrigin(Context ctx, List<String> allowed, java.util.function.Consumer<String> refused) {
     String origin = ctx.header("Origin");
     if (origin == null || ctx.method() == HandlerType.OPTIONS || allowed.contains("*") || listed(allowed, origin)) {
       return;
     }
+    refused.accept("origin_not_allowed");
     String shown = origin.length() > 100 ? origin.substring(0, 100) + "..." : origin;
     throw new ApiException(403, "invalid_request_error", "Requests from pages at '" + AccessLog.safe(shown)
         + "' are refused: list the origin in server.cors_origins to allow it.", null, "origin_not_allowed");
@@ -249,7 +252,7 @@ public final class ProxyServer implements AutoCloseable {
    * X-Forwarded-Host} or {@code Forwarded} (nginx's default {@code Host} is routewise's own address,
    * always known): when there, it must be known too, which can only refuse more.
    */
-  private static void requireKnownHost(Context ctx, KnownHosts hosts) {
+  private static void requireKnownHost(Context ctx, KnownHosts hosts, java.util.function.Consumer<String> refused) {
     if (ctx.method() == HandlerType.OPTIONS) {
       return;
     }
@@ -258,6 +261,7 @@ public final class ProxyServer implements AutoCloseable {
     if (host == null) {
       return;
     }
+    refused.accept("host_not_allowed");
     String shown = host.length() > 100 ? host.substring(0, 100) + "..." : host;
     if (hosts.warnNow(System.nanoTime())) { // an operator whose clients use a name not listed hears it
       LOG.warn("refused a request for host '{}' (403 host_not_allowed): without server.api_keys, /v1/* answers only"

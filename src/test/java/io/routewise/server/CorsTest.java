@@ -160,6 +160,9 @@ class CorsTest {
         .header("X-Forwarded-Host", "evil.example").build()).execute()) {
       assertEquals(403, r.code());
     }
+    String metrics = f.get("/metrics").body();
+    assertTrue(metrics.contains("routewise_access_refused_total{reason=\"host_not_allowed\"} 10.0"), metrics);
+    assertTrue(metrics.contains("routewise_access_refused_total{reason=\"invalid_api_key\"} 0.0"), metrics);
     f.close();
 
     f = new ProxyFixture("", "allowed_hosts: [router.example.com, \"*.corp.example\"], "

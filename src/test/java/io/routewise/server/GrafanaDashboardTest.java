@@ -107,7 +107,7 @@ class GrafanaDashboardTest {
         "routewise_cost_usd_total", "routewise_cost_saved_usd_total", "routewise_answers_unmetered_total",
         "routewise_routing_decision_seconds_bucket",
         "routewise_upstream_duration_seconds_bucket", "routewise_requests_total", "routewise_failovers_total",
-        "routewise_buffered_bytes", "routewise_upstream_cooling", "routewise_http_refused_total",
+        "routewise_buffered_bytes", "routewise_upstream_cooling", "routewise_http_refused_total", "routewise_access_refused_total",
         "routewise_target_strong_share", "routewise_target_observed_strong_share", "routewise_target_alpha")) {
       assertTrue(referenced.contains(needed), "no panel shows " + needed + ": " + referenced);
     }
