@@ -52,6 +52,9 @@ class MetricsAtStartTest {
       }
       assertZero(scrape, "routewise_request_bodies_refused_total{reason=\"memory\"}");
       assertZero(scrape, "routewise_request_bodies_refused_total{reason=\"slow\"}");
+      for (String reason : new String[] {"invalid_api_key", "origin_not_allowed", "host_not_allowed"}) {
+        assertZero(scrape, "routewise_access_refused_total{reason=\"" + reason + "\"}");
+      }
     }
   }
 
