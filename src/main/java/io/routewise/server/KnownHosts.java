@@ -19,24 +19,20 @@ final class KnownHosts {
   private final java.util.concurrent.atomic.AtomicReference<Long> nextWarning = new java.util.concurrent.atomic.AtomicReference<>();
 
   KnownHosts(List<String> allowedHosts, List<String> corsOrigins) {
-    for (String h : allowedHosts) {
-      String name = name(h);
-      if (name.startsWith("*.")) {
-        suffixes.add(name.substring(1));
-      } else {
-        exact.add(name);
+    allowedHosts.forEach(this::add);
+    for (String origin : corsOrigins) {
+      if (origin.contains("://")) { // not "*", which has no host of its own
+        add(origin.substring(origin.indexOf("://") + 3));
       }
     }
-    for (String origin : corsOrigins) {
-      if (!origin.contains("://")) {
-        continue; // "*": no host of its own
-      }
-      String name = name(origin.substring(origin.indexOf("://") + 3));
-      if (name.startsWith("*.")) {
-        suffixes.add(name.substring(1));
-      } else {
-        exact.add(name);
-      }
+  }
+
+  private void add(String host) {
+    String name = name(host);
+    if (name.startsWith("*.")) {
+      suffixes.add(name.substring(1));
+    } else {
+      exact.add(name);
     }
   }
 
