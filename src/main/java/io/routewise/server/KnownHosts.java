@@ -8,12 +8,11 @@ import java.util.Locale;
 /**
  * The host names a keyless routewise answers to (see {@code server.allowed_hosts}): addresses,
  * {@code localhost}, names a public DNS cannot give an attacker (one label, as a container's or
- * a Kubernetes service's short name; under {@link ServerConfig#PRIVATE_HOST_SUFFIXES}), the hosts of {@code
- * server.cors_origins}, and those listed ({@code *.example.com} for any name under it). A
+ * a Kubernetes service's short name; under {@link ServerConfig#PRIVATE_HOST_SUFFIXES}), the
+ * hosts of {@code server.cors_origins}, and those listed ({@code *.example.com} for any name under it). A
  * DNS-rebinding page names a host its owner registered, which none of these is.
  */
 final class KnownHosts {
-
   private final List<String> exact = new ArrayList<>();
   private final List<String> suffixes = new ArrayList<>(); // ".example.com" for "*.example.com"
   private final java.util.concurrent.atomic.AtomicReference<Long> nextWarning = new java.util.concurrent.atomic.AtomicReference<>();
