@@ -27,6 +27,7 @@ sends Sec-Fetch-* (Sec-Fetch-Site: same-origin: the rebound requests look like t
   . .ci/jdk.sh   # a JDK >= 21 on PATH (or pass --java)
   mvn -B -q -ntp package -Dmaven.test.skip=true
   python3 docs/bench/rebinding_trial.py --jar target/routewise.jar [--mode http|secure]
+  (RebindingBrowserTest runs it in the test suite with --classpath when Chromium is installed)
 
 Needs python3 (stdlib only) and Chromium (Debian's `chromium`; --chromium PATH). Runs as root too
 (--no-sandbox). About 10 s a run. Everything it starts is stopped on exit, Ctrl-C or an error; its
@@ -206,7 +207,8 @@ class Trial:
         self.start_servers()
         cfg = os.path.join(self.dir, "routewise.yaml")
         open(cfg, "w").write(CONFIG % dict(rw=self.Q, up=self.UP, key=KEY, mark=MARK, dir=self.dir))
-        rw = self.spawn("routewise", [a.java, "-jar", os.path.abspath(a.jar), "serve", "--config", cfg])
+        launch = ["-jar", os.path.abspath(a.jar)] if a.jar else ["-cp", a.classpath, "io.routewise.Main"]
+        rw = self.spawn("routewise", [a.java] + launch + ["serve", "--config", cfg])
         wait_for(lambda: health(self.Q), rw, "routewise on %d" % self.Q, 90)
         origin = "http://evil.test:%d" % self.P
         flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
@@ -275,7 +277,9 @@ def report(t, took):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--jar", required=True)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--jar")
+    what.add_argument("--classpath", help="run io.routewise.Main from this class path instead (the test suite's)")
     p.add_argument("--chromium", default="chromium")
     p.add_argument("--java", default=os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java")
     p.add_argument("--mode", choices=("http", "secure"), default="http")
@@ -283,7 +287,7 @@ def main():
     p.add_argument("--port", type=int, default=17480, help="attacker port P; routewise P+1, other.test P+2, upstream P+3")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (kept anyway after an error)")
     a = p.parse_args()
-    if not os.path.exists(a.jar): sys.exit("no jar at %s: mvn -B -q -ntp package -Dmaven.test.skip=true" % a.jar)
+    if a.jar and not os.path.exists(a.jar): sys.exit("no jar at %s: mvn -B -q -ntp package -Dmaven.test.skip=true" % a.jar)
     if not shutil.which(a.chromium): sys.exit("no chromium at %s (--chromium PATH)" % a.chromium)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t, t0, ok = Trial(a), time.time(), False
