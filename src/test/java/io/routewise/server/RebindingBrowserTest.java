@@ -24,14 +24,16 @@ class RebindingBrowserTest {
     if (configured != null && !configured.isBlank()) {
       return configured;
     }
+    return onPath("chromium") ? "chromium" : onPath("chromium-browser") ? "chromium-browser" : null;
+  }
+
+  private static boolean onPath(String name) {
     for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
-      for (String name : new String[] {"chromium", "chromium-browser"}) {
-        if (Files.isExecutable(Path.of(dir, name))) {
-          return Path.of(dir, name).toString();
-        }
+      if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, name))) {
+        return true;
       }
     }
-    return null;
+    return false;
   }
 
   @ParameterizedTest
@@ -39,6 +41,7 @@ class RebindingBrowserTest {
   void aReboundPageReadsNothing(String mode) throws Exception {
     String chromium = chromium();
     assumeTrue(chromium != null, "no chromium: install Debian's chromium (.ci/run does) or set CHROMIUM");
+    assumeTrue(onPath("python3"), "no python3 (.ci/run installs it)");
     String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     Process p = new ProcessBuilder("python3", "docs/bench/rebinding_trial.py", "--classpath",
         System.getProperty("java.class.path"), "--java", java, "--chromium", chromium, "--mode", mode)
