@@ -211,7 +211,7 @@ class Trial:
         rw = self.spawn("routewise", [a.java] + launch + ["serve", "--config", cfg])
         wait_for(lambda: health(self.Q), rw, "routewise on %d" % self.Q, 90)
         origin = "http://evil.test:%d" % self.P
-        flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+        flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
                  "--disable-popup-blocking", "--disable-extensions", "--disable-background-networking",
                  "--user-data-dir=" + os.path.join(self.dir, "profile"),
                  "--host-resolver-rules=MAP evil.test 127.0.0.1, MAP other.test 127.0.0.1"]
