@@ -37,6 +37,7 @@ import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile
 import urllib.parse, urllib.request
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # an http_proxy in the environment is not ours
 MARK = "RWTRIAL-MARKER-5e1f"
 KEY = "sk-TRIAL-UPSTREAM-KEY"
 CONFIG = """server: {host: 127.0.0.1, port: %(rw)d, api_keys: []}
@@ -100,7 +101,8 @@ class Trial:
     def __init__(self, a):
         self.a, self.procs, self.servers = a, [], []
         self.dir = tempfile.mkdtemp(prefix="rebinding_trial.")
-        self.P, self.Q, self.R, self.UP = a.port, a.port + 1, a.port + 2, a.port + 3
+        base = a.port or free_base()
+        self.P, self.Q, self.R, self.UP = base, base + 1, base + 2, base + 3
         self.rebound, self.results, self.wire, self.upstream, self.events = threading.Event(), {}, {}, [], set()
 
     def spawn(self, name, cmd):
@@ -200,7 +202,7 @@ class Trial:
         a = self.a
         for port in (self.P, self.Q, self.R, self.UP):
             with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0: sys.exit("port %d is in use: pick another --port" % port)
+                if s.connect_ex(("127.0.0.1", port)) == 0: raise RuntimeError("port %d is in use: pick another --port" % port)
         os.mkdir(os.path.join(self.dir, "models"))
         js = ",\n".join("[%s, () => %s]" % (json.dumps(t), e) for t, _, e in ATTEMPTS)
         self.page_html = (PAGE % {"attempts": js}).encode()
@@ -211,7 +213,7 @@ class Trial:
         rw = self.spawn("routewise", [a.java] + launch + ["serve", "--config", cfg])
         wait_for(lambda: health(self.Q), rw, "routewise on %d" % self.Q, 90)
         origin = "http://evil.test:%d" % self.P
-        flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
+        flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-proxy-server", "--no-first-run", "--no-default-browser-check",
                  "--disable-popup-blocking", "--disable-extensions", "--disable-background-networking",
                  "--user-data-dir=" + os.path.join(self.dir, "profile"),
                  "--host-resolver-rules=MAP evil.test 127.0.0.1, MAP other.test 127.0.0.1"]
@@ -223,6 +225,8 @@ class Trial:
         while "done" not in self.events and time.time() < end: time.sleep(0.2)
 
     def stop(self, keep):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second signal must not cut the clean-up short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for s in self.servers: s.shutdown(); s.server_close()
         if hasattr(self, "switch"): self.switch.close()
         for p in reversed(self.procs):
@@ -242,6 +246,21 @@ class Trial:
         else: shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def free_base():
+    """A port P with P..P+3 free (asked of the kernel, then checked), for --port 0."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0)); base = s.getsockname()[1]
+        if base + 3 > 65535: continue
+        free = True
+        for port in range(base, base + 4):
+            with socket.socket() as s:
+                try: s.bind(("127.0.0.1", port))
+                except OSError: free = False; break
+        if free: return base
+    raise RuntimeError("found no four free ports in a row")
+
+
 def wait_for(ready, proc, what, limit):
     end = time.time() + limit
     while time.time() < end:
@@ -252,12 +271,12 @@ def wait_for(ready, proc, what, limit):
 
 
 def health(port):
-    try: return urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=2).status == 200
+    try: return DIRECT.open("http://127.0.0.1:%d/health" % port, timeout=2).status == 200
     except OSError: return False
 
 
 def report(t, took):
-    print("rebinding_trial: %s, mode %s, attacker http://evil.test:%d/, %.0f s" % (t.a.jar, t.a.mode, t.P, took))
+    print("rebinding_trial: %s, mode %s, attacker http://evil.test:%d/, %.0f s" % (t.a.jar or "class path", t.a.mode, t.P, took))
     fmt = "%-41s %-16s %-6s %-11s %-25s %-9s %s"
     print(fmt % ("attempt", "Host", "Origin", "Sec-Fetch-S", "routewise answered", "upstream", "page read marker"))
     leaked, missing, m = 0, 0, len(ATTEMPTS)
@@ -272,6 +291,11 @@ def report(t, took):
                      "key used" if hit else "-", page))
     if leaked: print("LEAKED: %d of %d" % (leaked, m)); return 1
     if missing: print("INCOMPLETE: %d of %d attempts gave no result (held: 0 of %d)" % (missing, m, m)); return 2
+    # held only where routewise itself refused each read: an unreachable or crashed one leaks nothing either
+    unrefused = [tag for tag, _, _ in ATTEMPTS if not t.wire.get(tag) or t.wire[tag]["status"] != "403"]
+    if unrefused: print("NO VERDICT: routewise did not refuse %s" % ", ".join(unrefused)); return 2
+    if t.a.mode == "secure" and all(t.wire[tag]["sfs"] == "-" for tag, _, _ in ATTEMPTS):
+        print("NO VERDICT: secure mode, but Chromium sent no Sec-Fetch-Site"); return 2
     print("held: 0 of %d" % m); return 0
 
 
@@ -284,7 +308,7 @@ def main():
     p.add_argument("--java", default=os.path.join(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else "java")
     p.add_argument("--mode", choices=("http", "secure"), default="http")
     p.add_argument("--timeout", type=float, default=60, help="seconds the page gets for its attempts after the rebinding")
-    p.add_argument("--port", type=int, default=17480, help="attacker port P; routewise P+1, other.test P+2, upstream P+3")
+    p.add_argument("--port", type=int, default=17480, help="attacker port P; routewise P+1, other.test P+2, upstream P+3 (0: any free)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (kept anyway after an error)")
     a = p.parse_args()
     if a.jar and not os.path.exists(a.jar): sys.exit("no jar at %s: mvn -B -q -ntp package -Dmaven.test.skip=true" % a.jar)
