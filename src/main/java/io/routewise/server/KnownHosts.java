@@ -42,7 +42,7 @@ final class KnownHosts {
     }
     String name = name(hostHeader);
     if (name.startsWith("[")) {
-      return true; // an IPv6 address: no name to rebind
+      return ipv6(name); // an address: no name to rebind
     }
     if (!plainName(name)) {
       return false; // a quote, a space, a separator: no host a browser names, and not to be read generously
@@ -132,6 +132,20 @@ final class KnownHosts {
     for (int i = 0; i < name.length(); i++) {
       char c = name.charAt(i);
       if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_')) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** {@code [...]} holding hex digits, colons, dots and a zone ({@code %25eth0}): what a browser sends for one. */
+  private static boolean ipv6(String name) {
+    if (name.length() < 4 || !name.endsWith("]") || name.indexOf(':') < 0) {
+      return false;
+    }
+    for (int i = 1; i < name.length() - 1; i++) {
+      char c = name.charAt(i);
+      if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == ':' || c == '.' || c == '%')) {
         return false;
       }
     }

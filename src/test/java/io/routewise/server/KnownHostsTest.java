@@ -51,7 +51,10 @@ class KnownHostsTest {
         "box.lan", "host.docker.internal", "app.localhost", "mac.local"}) {
       assertTrue(hosts.knows(name), name);
     }
-    for (String name : new String[] {"routewise.default", "evil.com", "a\"b", "a b.example", "a;evil.com"}) {
+    assertTrue(hosts.knows("[::1]:6060"));
+    assertTrue(hosts.knows("[fe80::1%25eth0]"));
+    for (String name : new String[] {"routewise.default", "evil.com", "a\"b", "a b.example", "a;evil.com", "[evil.example",
+        "[evil.example]"}) {
       assertFalse(hosts.knows(name), name);
     }
     assertEquals("a;evil.com", hosts.unknownOf("localhost", null, enumeration("for=1.2.3.4;host=\"a;evil.com\"")));
