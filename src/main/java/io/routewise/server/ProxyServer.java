@@ -122,9 +122,10 @@ public final class ProxyServer implements AutoCloseable {
           rule.maxAge = 600;
         }));
       }
-      // A page a browser loads from anywhere can POST here (a form-like request needs no preflight),
-      // and by DNS rebinding read the answer: a request that names an Origin not in cors_origins is
-      // refused before it spends anything. Programs (SDKs, curl, servers) send no Origin.
+      // A page a browser loads from anywhere can POST here (a form-like request needs no preflight):
+      // a request that names an Origin not in cors_origins is refused before it spends anything.
+      // Programs (SDKs, curl, servers) send no Origin. A page reached by DNS rebinding sends none on
+      // its GETs either, but names its own host: a keyless instance refuses hosts it does not know.
       if (config.apiKeys().isEmpty() && !config.corsOrigins().contains("*")) {
         KnownHosts hosts = new KnownHosts(config.allowedHosts(), config.corsOrigins());
         cfg.routes.beforeMatched("/v1/*", ctx -> requireKnownHost(ctx, hosts, metrics::accessRefused));
