@@ -250,8 +250,8 @@ public final class ProxyServer implements AutoCloseable {
    * over plain HTTP with neither {@code Origin} nor {@code Sec-Fetch-*}) read the models and the
    * passthrough's files with the upstream's key; its requests still name its own host. With keys the
    * page has none to send. A reverse proxy may name the host it was asked for in {@code
-   * X-Forwarded-Host} or {@code Forwarded} (nginx's default {@code Host} is routewise's own address,
-   * always known): when there, it must be known too, which can only refuse more.
+   * X-Forwarded-Host} or {@code Forwarded} (nginx's default {@code Host} is its {@code proxy_pass}
+   * host, often an address, always known): when there, it must be known too, which can only refuse more.
    */
   private static void requireKnownHost(Context ctx, KnownHosts hosts, java.util.function.Consumer<String> refused) {
     if (ctx.method() == HandlerType.OPTIONS) {
