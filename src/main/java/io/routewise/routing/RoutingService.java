@@ -240,6 +240,27 @@ public final class RoutingService implements AutoCloseable {
   }
 
   /**
+   * The decision for a request that only {@code upstream} can answer (it continues a response stored
+   * there): that upstream, as a session's pin would choose it, and reported so (a pinned decision).
+   * A request that named its upstream still gets the one it named.
+   */
+  public RoutingDecision held(RouteSpec spec, String upstream) {
+    if (spec.isDirect()) {
+      return direct(spec);
+    }
+    int rung = ladder.indexOf(upstream);
+    if (rung < 0) {
+      throw new IllegalArgumentException("no upstream " + upstream);
+    }
+    TargetController target = spec.auto() ? targets.get(spec.router()) : null;
+    RoutingDecision d = new RoutingDecision(spec.router(), Double.NaN,
+        target != null ? target.alpha() : spec.threshold(), rung == 0 ? Route.STRONG : Route.WEAK, null, 0,
+        upstream, true);
+    report(spec, new Scored(d, Double.NaN));
+    return d;
+  }
+
+  /**
    * The decision without reporting it as routed traffic (a dry run such as {@code /v1/route}, so
    * probing does not skew the strong-call share). Router failures are still reported: they are real.
    */

@@ -9,6 +9,7 @@ import io.routewise.routing.RoutingDecision;
 import io.routewise.routing.RoutingService;
 import io.routewise.upstream.Cooldowns;
 import io.routewise.upstream.IdleTimeouts;
+import io.routewise.upstream.RoutedApi;
 import io.routewise.upstream.UpstreamClient;
 import io.routewise.upstream.UpstreamException;
 import io.routewise.upstream.UpstreamResponse;
@@ -51,15 +52,26 @@ final class ChatCompletionsHandler {
   /** The upstreams' keys, masked wherever an upstream's text reaches the client or the log. */
   private final SecretValues secrets;
   private final SessionPinning pinning;
+  /** Where each Responses answer this replica relayed is stored: a continuation goes there. */
+  private final StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES);
+  /** The passthrough upstream's name when it serves responses (else null): where responses this replica did not relay may be. */
+  private final String responsesHome;
+  /** The passthrough upstream's name when it serves conversations (else null): where they were created. */
+  private final String conversationsHome;
 
   /**
    * @param ladder the upstream clients, most capable first (the routing service's ladder order)
    * @param cooldowns with failover, the upstreams it skips for a while after failures in a row; null for none
    * @param pinning where requests name their session ({@code routing.session_pinning})
+   * @param responsesHome the passthrough upstream's name if it serves {@code responses}, else null
+   * @param conversationsHome the passthrough upstream's name if it serves {@code conversations}, else null
    */
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
       RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover,
-      Cooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning) {
+      Cooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning, String responsesHome,
+      String conversationsHome) {
+    this.responsesHome = responsesHome;
+    this.conversationsHome = conversationsHome;
     this.cooldowns = cooldowns;
     this.secrets = SecretValues.of(ladder.stream().map(UpstreamClient::config).toList());
     this.pinning = pinning;
@@ -75,12 +87,22 @@ final class ChatCompletionsHandler {
   }
 
   void handle(Context ctx) throws IOException {
+    handle(ctx, RoutedApi.CHAT_COMPLETIONS, null);
+  }
+
+  /**
+   * Routes a chat-completions or Responses request.
+   *
+   * @param read its body when it was read already (to tell a Responses request for routewise from
+   *     one for the passthrough upstream), else null
+   */
+  void handle(Context ctx, RoutedApi api, RequestBodies.Body read) throws IOException {
     long received = began(ctx);
     RoutingDecision decision = null;
     RouteSpec spec = null;
     int status = 500;
     String error = null;
-    RequestBodies.Body body = null;
+    RequestBodies.Body body = read;
     UpstreamClient chosen = null;
     long chosenTry = Cooldowns.NOT_COOLING;
     try {
@@ -89,13 +111,18 @@ final class ChatCompletionsHandler {
         ctx.header("Connection", "close");
         throw ApiException.shuttingDown();
       }
-      body = bodies.read(ctx);
-      ChatRequest request = ChatRequestParser.parse(body.bytes());
+      if (body == null) {
+        body = bodies.read(ctx);
+      }
+      ChatRequest request = api == RoutedApi.RESPONSES
+          ? ResponsesRequestParser.parse(body.bytes()) : ChatRequestParser.parse(body.bytes());
       spec = spec(routing, request);
       ClientDisconnectProbe probe = new ClientDisconnectProbe(ctx.req());
+      String home = storedAt(request);
       try {
         // A decision queued behind a scoring backlog is withdrawn if its client leaves meanwhile.
-        decision = routing.decide(spec, request.routingPrompt(), probe, session(ctx, request));
+        decision = home != null ? routing.held(spec, home)
+            : routing.decide(spec, request.routingPrompt(), probe, session(ctx, request));
         if (decision.nanos() >= IdleTimeouts.PROBE_CLIENT_AFTER.toNanos() && probe.goneWithin(10)) {
           // A slow decision (a causal_llm judge timing out): the client that gave up meanwhile (an SDK
           // timeout, then its retry) would still have its answer bought from the upstream, for nobody.
@@ -115,8 +142,9 @@ final class ChatCompletionsHandler {
       }
       chosen = byName.get(decision.upstream());
       DecisionHeaders.write(ctx, decision, chosen.config().model());
-      // A request that named its upstream gets that upstream's answer, whatever it is.
-      boolean mayFailOver = failover && !spec.isDirect();
+      // A request that named its upstream gets that upstream's answer, whatever it is; so does one that
+      // continues what only that upstream stored (another would not find it).
+      boolean mayFailOver = failover && !spec.isDirect() && home == null;
       // One that is down is not tried while it cools: its failover upstream answers; both down, a 503 at once.
       chosenTry = mayFailOver && cooldowns != null ? cooldowns.claim(chosen.name()) : Cooldowns.NOT_COOLING;
       UpstreamClient other = chosenTry == Cooldowns.SKIPPED
@@ -194,6 +222,20 @@ final class ChatCompletionsHandler {
         : new String(clientKey, java.nio.charset.StandardCharsets.UTF_8) + '\u0000' + key.strip();
   }
 
+  /**
+   * The upstream that holds what a Responses request continues, or null to route it: for a {@code
+   * previous_response_id}, the upstream that answered it here, else (relayed by another replica,
+   * before a restart, or passed through) the passthrough upstream if it serves responses; for a {@code
+   * conversation}, the passthrough upstream if it serves conversations (their creation passes through).
+   */
+  private String storedAt(ChatRequest request) {
+    if (request.previousResponseId() != null) {
+      String at = stored.upstreamOf(request.previousResponseId());
+      return at != null ? at : responsesHome;
+    }
+    return request.conversation() ? conversationsHome : null;
+  }
+
   /** The router and threshold a request names; a bad {@code router-...} model name is a 400 on {@code model}. */
   static RouteSpec spec(RoutingService routing, ChatRequest request) {
     RouteSpec spec;
@@ -220,7 +262,7 @@ final class ChatCompletionsHandler {
     boolean askUsage = upstream.config().streamUsage() && request.streamWithoutOptions();
     UpstreamResponse response;
     try {
-      response = upstream.send(request.forUpstream(upstream.config().model(), askUsage), request.stream(),
+      response = upstream.send(request.api(), request.forUpstream(upstream.config().model(), askUsage), request.stream(),
           new ClientDisconnectProbe(ctx.req()), TraceHeaders.of(ctx.req()));
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
@@ -360,12 +402,13 @@ final class ChatCompletionsHandler {
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
-        String outcome = relayStream(response, res, upstream, start, spec, askUsage ? new UsageChunkFilter() : null);
+        String outcome = relayStream(response, res, upstream, start, spec, askUsage ? new UsageChunkFilter() : null,
+            request.api());
         if (!outcome.equals("ok")) {
           ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
         }
       } else {
-        long relayed = relayWhole(response, res, upstream, start, status, spec);
+        long relayed = relayWhole(response, res, upstream, start, status, spec, request.api());
         metrics.overhead(router, start - received + relayed);
       }
       return status;
@@ -508,14 +551,14 @@ final class ChatCompletionsHandler {
 
   /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status, RouteSpec spec) throws IOException {
+      int status, RouteSpec spec, RoutedApi api) throws IOException {
     try (RequestBodies.Answer held = bodies.answer()) {
-      return relayWhole(response, res, upstream, start, status, spec, held);
+      return relayWhole(response, res, upstream, start, status, spec, api, held);
     }
   }
 
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status, RouteSpec spec, RequestBodies.Answer held) throws IOException {
+      int status, RouteSpec spec, RoutedApi api, RequestBodies.Answer held) throws IOException {
     byte[] body;
     try {
       body = response.bodyBytes(maxResponseBytes, held::allocated);
@@ -547,6 +590,12 @@ final class ChatCompletionsHandler {
       throw failed(upstream, upstream.brokeOff(e, response.timedOut()));
     }
     long read = System.nanoTime();
+    if (status == 200 && api == RoutedApi.RESPONSES) {
+      String id = ResponsesRequestParser.responseId(body);
+      if (id != null) {
+        stored.answered(id, upstream.name());
+      }
+    }
     if (status == 200) {
       java.util.Optional<Usage> usage = Usage.fromJson(body);
       if (usage.isPresent()) {
@@ -606,9 +655,9 @@ final class ChatCompletionsHandler {
    * With {@code usageFilter}, the usage chunk routewise asked for is not relayed.
    */
   private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      RouteSpec spec, UsageChunkFilter usageFilter) throws IOException {
+      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api) throws IOException {
     OutputStream out = res.getOutputStream();
-    SseUsageScanner usage = new SseUsageScanner();
+    SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES);
     byte[] buf = new byte[8192];
     StreamMasking masking = new StreamMasking(secrets);
     StreamMasking.Sink sink = usageFilter == null ? (b, len) -> out.write(b, 0, len) : (b, len) -> usageFilter.relay(b, len, out);
@@ -626,7 +675,8 @@ final class ChatCompletionsHandler {
         // (a stream that ends after the upstream's own error event ended with that error: no second one)
         if (n < 0 && !usage.complete() && !usage.errored() && res.getStatus() == 200 && !response.clientGone()) {
           // An upstream that ends its body by closing the connection gives no sign of a cut but this.
-          throw new java.io.EOFException("the stream ended before its data: [DONE] or a finish_reason");
+          throw new java.io.EOFException(api == RoutedApi.RESPONSES ? "the stream ended before its response.completed"
+              : "the stream ended before its data: [DONE] or a finish_reason");
         }
       } catch (IOException e) {
         if (inFlight.cutOff() && !usage.done()) { // cancelled by a shutdown past its grace: the client hears why
@@ -719,6 +769,9 @@ final class ChatCompletionsHandler {
     // a whole answer ([DONE], or its end after a finish_reason: also a cut between that and the usage
     // chunk, which this cannot tell from a server that ends there), not an error
     boolean whole = (usage.done() || usage.complete() && outcome.equals("ok")) && !outcome.equals("error");
+    if (usage.responseId() != null && res.getStatus() == 200) { // stored there, even if cut off after
+      stored.answered(usage.responseId(), upstream.name());
+    }
     usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res), () -> {
       if (whole && res.getStatus() == 200) { // its tokens went uncounted
         upstream.listener().unmetered(upstream.name());

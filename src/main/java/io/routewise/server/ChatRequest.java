@@ -3,9 +3,10 @@ package io.routewise.server;
 import java.nio.charset.StandardCharsets;
 
 /**
- * What routing needs from a chat-completions body, read without building a tree: the model, the
- * stream flag, the last user message's text, and where the model value sits in the original bytes
- * so that forwarding can replace just that value and leave every other byte as the client sent it.
+ * What routing needs from a chat-completions or Responses body, read without building a tree: the
+ * model, the stream flag, the last user message's text, and where the model value sits in the
+ * original bytes so that forwarding can replace just that value and leave every other byte as the
+ * client sent it.
  *
  * @param body the client's bytes
  * @param model the requested model, or null when absent
@@ -20,10 +21,24 @@ import java.nio.charset.StandardCharsets;
  *     include_usage}'s null
  * @param optionsEnd offset just past it
  * @param media what any message carries besides text (image, audio, file parts)
+ * @param api the endpoint the body was sent to, and goes to upstream
+ * @param previousResponseId a Responses body's {@code previous_response_id}: the stored response it
+ *     continues, which only the upstream that answered it holds; else null
+ * @param conversation whether a Responses body names a {@code conversation}, stored where it was
+ *     created (the passthrough upstream)
  */
 public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
     String user, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
-    java.util.Set<io.routewise.routing.Media> media) {
+    java.util.Set<io.routewise.routing.Media> media, io.routewise.upstream.RoutedApi api, String previousResponseId,
+    boolean conversation) {
+
+  /** A chat-completions body. */
+  public ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
+      String user, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
+      java.util.Set<io.routewise.routing.Media> media) {
+    this(body, model, modelStart, modelEnd, stream, prompt, user, objectStart, options, optionsStart, optionsEnd, media,
+        io.routewise.upstream.RoutedApi.CHAT_COMPLETIONS, null, false);
+  }
 
   /** What the router is asked about: the last user message's text, and the media any message carries. */
   public io.routewise.routing.Prompt routingPrompt() {
@@ -59,8 +74,8 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
 
   /**
    * The body for the upstream, as slices of the client's bytes (no copy of the whole): {@code model}
-   * replaced by {@code upstreamModel}, and with {@code askUsage} (for a stream whose client did not
-   * say whether it wants usage) {@code include_usage: true} asked for: {@code
+   * replaced by {@code upstreamModel}, and with {@code askUsage} (for a chat stream whose client did
+   * not say whether it wants usage) {@code include_usage: true} asked for: {@code
    * "stream_options":{"include_usage":true}} added as the object's first field, or put in place of
    * a {@code null}, or added to the client's own options object, or {@code true} in place of its
    * {@code include_usage: null}.
@@ -68,7 +83,7 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
   public io.routewise.upstream.Spliced forUpstream(String upstreamModel, boolean askUsage) {
     byte[] value = model == null ? ("\"model\":" + quote(upstreamModel) + ",").getBytes(StandardCharsets.UTF_8)
         : quote(upstreamModel).getBytes(StandardCharsets.UTF_8);
-    if (!askUsage || options == StreamOptions.SAID) {
+    if (!askUsage || options == StreamOptions.SAID || api != io.routewise.upstream.RoutedApi.CHAT_COMPLETIONS) {
       return splice(objectStart, objectStart, NOTHING, modelStart, modelEnd, value);
     }
     return switch (options) {
@@ -101,12 +116,12 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
   }
 
   /**
-   * A stream whose client did not say whether it wants usage (no {@code stream_options}, a {@code
-   * null}, options without {@code include_usage}, or with it null): routewise may ask for it
-   * (stream_usage).
+   * A chat stream whose client did not say whether it wants usage (no {@code stream_options}, a
+   * {@code null}, options without {@code include_usage}, or with it null): routewise may ask for it
+   * (stream_usage). A Responses stream always ends with its usage.
    */
   public boolean streamWithoutOptions() {
-    return stream && options != StreamOptions.SAID;
+    return stream && api == io.routewise.upstream.RoutedApi.CHAT_COMPLETIONS && options != StreamOptions.SAID;
   }
 
   private static String quote(String s) {

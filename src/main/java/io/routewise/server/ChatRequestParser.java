@@ -52,14 +52,7 @@ public final class ChatRequestParser {
         JsonToken v = p.nextToken();
         switch (name) {
           case "model" -> {
-            if (model != null) {
-              // Which of two models would the upstream read? Parsers disagree (first, last, error).
-              throw ApiException.invalidRequest("'model' appears more than once.", "model");
-            }
-            if (v != JsonToken.VALUE_STRING) {
-              throw ApiException.invalidRequest("'model' must be a string.", "model");
-            }
-            model = p.getText();
+            model = readModel(p, v, model);
             modelStart = (int) p.currentTokenLocation().getByteOffset();
             modelEnd = endOfString(body, modelStart);
           }
@@ -68,13 +61,7 @@ public final class ChatRequestParser {
               throw twice("stream");
             }
             sawStream = true;
-            if (v == JsonToken.VALUE_TRUE) {
-              stream = true;
-            } else if (v == JsonToken.VALUE_FALSE || v == JsonToken.VALUE_NULL) {
-              stream = false;
-            } else {
-              throw ApiException.invalidRequest("'stream' must be a boolean.", "stream");
-            }
+            stream = readStream(p, v);
           }
           case "messages" -> {
             if (sawMessages) { // the router would score one copy and the upstream might answer the other
@@ -121,11 +108,33 @@ public final class ChatRequestParser {
     }
   }
 
+  /** The {@code model} value, once: which of two would the upstream read? Parsers disagree (first, last, error). */
+  static String readModel(JsonParser p, JsonToken v, String seen) throws IOException {
+    if (seen != null) {
+      throw ApiException.invalidRequest("'model' appears more than once.", "model");
+    }
+    if (v != JsonToken.VALUE_STRING) {
+      throw ApiException.invalidRequest("'model' must be a string.", "model");
+    }
+    return p.getText();
+  }
+
+  /** The {@code stream} flag: a boolean, or null for false. */
+  static boolean readStream(JsonParser p, JsonToken v) {
+    if (v == JsonToken.VALUE_TRUE) {
+      return true;
+    }
+    if (v == JsonToken.VALUE_FALSE || v == JsonToken.VALUE_NULL) {
+      return false;
+    }
+    throw ApiException.invalidRequest("'stream' must be a boolean.", "stream");
+  }
+
   /**
    * JSON bodies are UTF-8 (RFC 8259): the model is spliced in by byte offset, which other encodings
    * do not give. A UTF-8 byte-order mark is refused too: strict upstream parsers reject it.
    */
-  private static void requireUtf8(byte[] body) {
+  static void requireUtf8(byte[] body) {
     boolean utf8Bom = body.length >= 3 && (body[0] & 0xff) == 0xEF && (body[1] & 0xff) == 0xBB && (body[2] & 0xff) == 0xBF;
     boolean nulInFirstBytes = false;
     for (int i = 0; i < Math.min(4, body.length); i++) {
@@ -205,7 +214,7 @@ public final class ChatRequestParser {
    * A field the routing reads, given twice: which copy the upstream reads, parsers disagree on (first,
    * last, error), so routewise could decide on one and the upstream answer the other.
    */
-  private static ApiException twice(String path) {
+  static ApiException twice(String path) {
     return ApiException.invalidRequest("'" + path + "' appears more than once.", path);
   }
 
@@ -306,7 +315,7 @@ public final class ChatRequestParser {
   }
 
   /** A string, null, or an array of parts whose text parts are joined with newlines. */
-  private static String readContent(JsonParser p, JsonToken v, String path,
+  static String readContent(JsonParser p, JsonToken v, String path,
       java.util.Set<io.routewise.routing.Media> media) throws IOException {
     if (v == JsonToken.VALUE_STRING) {
       return p.getText();
@@ -379,7 +388,7 @@ public final class ChatRequestParser {
   }
 
   /** Offset just past the closing quote of the string starting at {@code quote}. */
-  private static int endOfString(byte[] b, int quote) {
+  static int endOfString(byte[] b, int quote) {
     int i = quote + 1;
     while (i < b.length) {
       byte c = b[i];

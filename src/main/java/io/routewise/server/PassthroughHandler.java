@@ -54,13 +54,27 @@ final class PassthroughHandler {
   /** The upstream's key, masked wherever its text reaches the client or the log. */
   private final SecretValues secrets;
 
+  /** Routes a Responses request whose body (read already) names one of routewise's models. */
+  interface RoutedResponses {
+    void handle(Context ctx, RequestBodies.Body body) throws IOException;
+  }
+
+  /** Where a Responses request for routewise's own model goes; null: refused, as on other endpoints. */
+  private final RoutedResponses routed;
+
+  /** The request attribute that marks a request handed to {@link #routed}: counted there, not here. */
+  private static final String ROUTED = "routewise.routed";
+
   /**
    * @param endpoints the paths served, each with what lies below it; empty: every path
    * @param routewiseModel whether a model name is routewise's own (refused on other endpoints)
+   * @param routed where a {@code POST /v1/responses} that names one goes
    */
   PassthroughHandler(UpstreamClient upstream, List<String> endpoints, RoutewiseMetrics metrics, RequestBodies bodies,
-      InFlightRequests inFlight, boolean accessLog, java.util.function.Predicate<String> routewiseModel) {
+      InFlightRequests inFlight, boolean accessLog, java.util.function.Predicate<String> routewiseModel,
+      RoutedResponses routed) {
     this.routewiseModel = routewiseModel;
+    this.routed = routed;
     this.upstream = upstream;
     this.secrets = SecretValues.of(List.of(upstream.config()));
     this.endpoints = List.copyOf(endpoints);
@@ -84,9 +98,11 @@ final class PassthroughHandler {
       error = "internal";
       throw e;
     } finally {
-      metrics.passthrough(upstream.name(), status, System.nanoTime() - received);
-      if (accessLog) {
-        AccessLog.passthrough(ctx, upstream.name(), status, error, received);
+      if (ctx.attribute(ROUTED) == null) {
+        metrics.passthrough(upstream.name(), status, System.nanoTime() - received);
+        if (accessLog) {
+          AccessLog.passthrough(ctx, upstream.name(), status, error, received);
+        }
       }
     }
   }
@@ -154,17 +170,23 @@ final class PassthroughHandler {
    * same model name, but only chat is routed; passed on, the upstream got a model it cannot have.
    */
   private void refuseRoutewiseModel(String path, String contentType, RequestBodies.Body body) {
+    String model = routewiseModel(contentType, body);
+    if (model != null) {
+      throw new ApiException(400, "invalid_request_error", "The model '" + AccessLog.safe(model) + "' is routewise's, "
+          + "and only /v1/chat/completions and /v1/responses are routed: /v1/" + path + " goes to the "
+          + upstream.name() + " upstream as it is. Name one of its models (" + upstream.config().model() + ").",
+          "model", "model_not_found");
+    }
+  }
+
+  /** The body's model when it is one of routewise's own, else null. */
+  private String routewiseModel(String contentType, RequestBodies.Body body) {
     if (contentType != null && contentType.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/")) {
-      return; // a form's model field (audio transcriptions) is the upstream's to read
+      return null; // a form's model field (audio transcriptions) is the upstream's to read
     }
     String model = topLevelModel(body.bytes()); // JSON whatever its declared type: curl -d says a form
     // only names routewise would route: an upstream's own router-embedding-3 is its business
-    if (model != null && routewiseModel.test(model)) {
-      throw new ApiException(400, "invalid_request_error", "The model '" + AccessLog.safe(model) + "' is routewise's, "
-          + "and only /v1/chat/completions is routed: /v1/" + path + " goes to the " + upstream.name()
-          + " upstream as it is. Name one of its models (" + upstream.config().model() + ").", "model",
-          "model_not_found");
-    }
+    return model != null && routewiseModel.test(model) ? model : null;
   }
 
   /** The body's top-level "model" string, or null (none, not a string, not a JSON object). */
@@ -202,6 +224,12 @@ final class PassthroughHandler {
     String method = ctx.method().name();
     String path = checkedPath(ctx);
     RequestBodies.Body body = method.equals("GET") ? null : bodies.readAny(ctx);
+    if (body != null && routed != null && method.equals("POST") && path.equals("responses")
+        && routewiseModel(ctx.header("Content-Type"), body) != null) {
+      ctx.attribute(ROUTED, Boolean.TRUE);
+      routed.handle(ctx, body); // which closes the body
+      return ctx.statusCode();
+    }
     if (body != null) {
       try {
         refuseRoutewiseModel(path, ctx.header("Content-Type"), body);

@@ -18,6 +18,7 @@ import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingDecision;
 import io.routewise.routing.RoutingService;
 import io.routewise.upstream.Cooldowns;
+import io.routewise.upstream.RoutedApi;
 import io.routewise.upstream.UpstreamClient;
 import java.io.IOException;
 import org.slf4j.Logger;
@@ -68,9 +69,13 @@ public final class ProxyServer implements AutoCloseable {
     }
     SessionPinning pinning = routingConfig.sessionPinning();
     List<String> passthroughEndpoints = routingConfig.passthroughEndpoints();
+    // Stored responses and conversations made through passthrough live at its upstream.
+    String responsesHome = passthrough != null && serves(passthroughEndpoints, "responses") ? passthrough.name() : null;
+    String conversationsHome =
+        passthrough != null && serves(passthroughEndpoints, "conversations") ? passthrough.name() : null;
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, cooldowns,
-            inFlight, config.accessLog(), pinning);
+            inFlight, config.accessLog(), pinning, responsesHome, conversationsHome);
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, upstreams);
     byte[] health = json(MAPPER.createObjectNode().put("status", "ok")
@@ -80,7 +85,7 @@ public final class ProxyServer implements AutoCloseable {
         .set("routers", MAPPER.valueToTree(routing.routerNames())));
     PassthroughHandler other = passthrough == null ? null
         : new PassthroughHandler(passthrough, passthroughEndpoints, metrics, bodies, inFlight, config.accessLog(),
-            model -> isRoutewiseModel(model, routing));
+            model -> isRoutewiseModel(model, routing), (ctx, body) -> chat.handle(ctx, RoutedApi.RESPONSES, body));
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;
@@ -140,6 +145,10 @@ public final class ProxyServer implements AutoCloseable {
         cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, rejections, pinning.enabled(), metrics::accessRefused));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
+      if (responsesHome == null) {
+        // else passthrough has it: the upstream's own models go there as before, routewise's are routed
+        cfg.routes.post("/v1/responses", ctx -> chat.handle(ctx, RoutedApi.RESPONSES, null));
+      }
       // routewise's own answers carry a request id too, as the upstreams' do
       cfg.routes.post("/v1/route", ctx -> route(ctx.header("x-request-id", RequestIds.next()), routing, upstreams,
           bodies, inFlight));
@@ -322,7 +331,7 @@ public final class ProxyServer implements AutoCloseable {
     if (path.length() > 1 && path.endsWith("/")) { // routes match with a trailing slash too (/health/)
       path = path.substring(0, path.length() - 1);
     }
-    String allow = path.equals("/v1/chat/completions") || path.equals("/v1/route") ? "POST"
+    String allow = path.equals("/v1/chat/completions") || path.equals("/v1/route") || path.equals("/v1/responses") ? "POST"
         : path.equals("/v1/models") || path.startsWith("/v1/models/") || path.equals("/health")
             || path.equals("/metrics") ? "GET, HEAD"
         : "GET, POST, PUT, PATCH, DELETE"; // passthrough
@@ -477,6 +486,11 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /** Whether chat would take {@code model} as routewise's own: a valid router id, or a direct upstream's when served. */
+  /** Whether passthrough with {@code endpoints} (empty: all) serves {@code path}, as {@link PassthroughHandler#serves}. */
+  private static boolean serves(List<String> endpoints, String path) {
+    return endpoints.isEmpty() || endpoints.stream().anyMatch(e -> path.equals(e) || path.startsWith(e + "/"));
+  }
+
   private static boolean isRoutewiseModel(String model, RoutingService routing) {
     if (!RouteSpec.isRouteSpec(model) && !(routing.directUpstreams() && model.startsWith(RouteSpec.DIRECT_PREFIX))) {
       return false;

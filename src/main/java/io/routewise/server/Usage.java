@@ -8,7 +8,9 @@ import java.util.Optional;
 /**
  * Token counts from a response's top-level {@code usage} object, read by streaming: its prompt and
  * completion tokens, and of the prompt's those answered from the upstream's prompt cache
- * ({@code prompt_tokens_details.cached_tokens}, OpenAI's and vLLM's), which cost less.
+ * ({@code prompt_tokens_details.cached_tokens}, OpenAI's and vLLM's), which cost less. A Responses
+ * answer names them {@code input_tokens}, {@code output_tokens} and {@code
+ * input_tokens_details.cached_tokens}; its stream's last event holds the answer as {@code response}.
  */
 record Usage(long prompt, long completion, long cachedPrompt) {
   private static final JsonFactory JSON = ChatRequestParser.JSON;
@@ -33,42 +35,59 @@ record Usage(long prompt, long completion, long cachedPrompt) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         return Optional.empty();
       }
-      while (p.nextToken() == JsonToken.FIELD_NAME) {
-        String name = p.currentName();
-        JsonToken v = p.nextToken();
-        if (name.equals("usage") && v == JsonToken.START_OBJECT) {
-          long prompt = 0;
-          long completion = 0;
-          long cached = 0;
-          while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String f = p.currentName();
-            JsonToken fv = p.nextToken();
-            if (f.equals("prompt_tokens") && fv == JsonToken.VALUE_NUMBER_INT) {
-              prompt = p.getLongValue();
-            } else if (f.equals("completion_tokens") && fv == JsonToken.VALUE_NUMBER_INT) {
-              completion = p.getLongValue();
-            } else if (f.equals("prompt_tokens_details") && fv == JsonToken.START_OBJECT) {
-              while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String d = p.currentName();
-                JsonToken dv = p.nextToken();
-                if (d.equals("cached_tokens") && dv == JsonToken.VALUE_NUMBER_INT) {
-                  cached = p.getLongValue();
-                } else {
-                  p.skipChildren();
-                }
-              }
-            } else {
-              p.skipChildren();
-            }
-          }
-          return Optional.of(new Usage(prompt, completion, cached));
-        }
-        p.skipChildren();
-      }
+      return inObject(p, true);
     } catch (Exception malformed) {
       // judged by looksLikeJson, asked only of answers without usage
     }
     return Optional.empty();
+  }
+
+  /** The usage of the object the parser is in; with {@code top}, also of a {@code response} object in it. */
+  private static Optional<Usage> inObject(JsonParser p, boolean top) throws java.io.IOException {
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String name = p.currentName();
+      JsonToken v = p.nextToken();
+      if (name.equals("usage") && v == JsonToken.START_OBJECT) {
+        return Optional.of(read(p));
+      }
+      if (top && name.equals("response") && v == JsonToken.START_OBJECT) {
+        Optional<Usage> u = inObject(p, false);
+        if (u.isPresent()) {
+          return u;
+        }
+      } else {
+        p.skipChildren();
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static Usage read(JsonParser p) throws java.io.IOException {
+    long prompt = 0;
+    long completion = 0;
+    long cached = 0;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String f = p.currentName();
+      JsonToken fv = p.nextToken();
+      if ((f.equals("prompt_tokens") || f.equals("input_tokens")) && fv == JsonToken.VALUE_NUMBER_INT) {
+        prompt = p.getLongValue();
+      } else if ((f.equals("completion_tokens") || f.equals("output_tokens")) && fv == JsonToken.VALUE_NUMBER_INT) {
+        completion = p.getLongValue();
+      } else if ((f.equals("prompt_tokens_details") || f.equals("input_tokens_details")) && fv == JsonToken.START_OBJECT) {
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String d = p.currentName();
+          JsonToken dv = p.nextToken();
+          if (d.equals("cached_tokens") && dv == JsonToken.VALUE_NUMBER_INT) {
+            cached = p.getLongValue();
+          } else {
+            p.skipChildren();
+          }
+        }
+      } else {
+        p.skipChildren();
+      }
+    }
+    return new Usage(prompt, completion, cached);
   }
 
   /**

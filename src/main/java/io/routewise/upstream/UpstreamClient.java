@@ -28,6 +28,7 @@ public final class UpstreamClient {
   /** Keeps no connection: the one resend after a stale pooled connection must not draw another. */
   private final OkHttpClient unpooled;
   private final HttpUrl chatUrl;
+  private final HttpUrl responsesUrl;
   private final String authorization;
   private final UpstreamListener listener;
   private final IdleTimeouts timeouts;
@@ -64,7 +65,8 @@ public final class UpstreamClient {
     this.unpooled = http.newBuilder().connectionPool(new okhttp3.ConnectionPool(0, 1, java.util.concurrent.TimeUnit.SECONDS,
         PoolCleanup.RUNNER, okhttp3.internal.connection.ConnectionListener.Companion.getNONE())).build();
     this.timeouts = timeouts;
-    this.chatUrl = endpoint(config.baseUrl(), "chat/completions");
+    this.chatUrl = endpoint(config.baseUrl(), RoutedApi.CHAT_COMPLETIONS.path());
+    this.responsesUrl = endpoint(config.baseUrl(), RoutedApi.RESPONSES.path());
     this.authorization = config.sendsKey() ? "Bearer " + config.apiKey().value() : null;
     this.listener = listener;
   }
@@ -118,7 +120,7 @@ public final class UpstreamClient {
    */
   public UpstreamResponse send(byte[] body, boolean stream, ClientProbe client, String[] clientHeaders)
       throws UpstreamException {
-    return send(new Bytes(body, JSON), stream, client, clientHeaders);
+    return send(chatUrl, new Bytes(body, JSON), stream, client, clientHeaders);
   }
 
   /**
@@ -162,7 +164,13 @@ public final class UpstreamClient {
   /** As {@link #send(byte[], boolean, ClientProbe, String[])}, the body written from its slices. */
   public UpstreamResponse send(Spliced body, boolean stream, ClientProbe client, String[] clientHeaders)
       throws UpstreamException {
-    return send(new RequestBody() {
+    return send(RoutedApi.CHAT_COMPLETIONS, body, stream, client, clientHeaders);
+  }
+
+  /** As {@link #send(Spliced, boolean, ClientProbe, String[])}, POSTed to {@code api}'s path. */
+  public UpstreamResponse send(RoutedApi api, Spliced body, boolean stream, ClientProbe client, String[] clientHeaders)
+      throws UpstreamException {
+    return send(api == RoutedApi.RESPONSES ? responsesUrl : chatUrl, new RequestBody() {
       @Override
       public MediaType contentType() {
         return JSON;
@@ -185,10 +193,10 @@ public final class UpstreamClient {
     }, stream, client, clientHeaders);
   }
 
-  private UpstreamResponse send(RequestBody body, boolean stream, ClientProbe client, String[] clientHeaders)
-      throws UpstreamException {
+  private UpstreamResponse send(HttpUrl url, RequestBody body, boolean stream, ClientProbe client,
+      String[] clientHeaders) throws UpstreamException {
     Request.Builder rb = new Request.Builder()
-        .url(chatUrl)
+        .url(url)
         .post(body)
         .header("Accept", stream ? "text/event-stream" : "application/json");
     return execute(rb, stream, client, clientHeaders);

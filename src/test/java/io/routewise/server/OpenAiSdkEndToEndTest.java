@@ -17,6 +17,9 @@ import com.openai.errors.BadRequestException;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.responses.Response;
+import com.openai.models.responses.ResponseCreateParams;
+import com.openai.models.responses.ResponseStreamEvent;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -116,6 +119,49 @@ class OpenAiSdkEndToEndTest {
     } finally {
       sdk.close();
       metered.close();
+    }
+  }
+
+  /** The Responses API, as the Agents SDK and newer clients call it, with routewise's model name. */
+  @Test
+  void aResponseThroughTheSdk() {
+    ResponsesRoutingTest.answers(f.strong, "resp_sdk1", "strong");
+    Response r = client.responses().create(ResponseCreateParams.builder()
+        .model("router-random-0").instructions("be brief").input("Say hello").build());
+    assertEquals("resp_sdk1", r.id());
+    assertEquals("hello from strong", r.output().get(0).message().orElseThrow().content().get(0)
+        .outputText().orElseThrow().text());
+    assertEquals(17, r.usage().orElseThrow().totalTokens());
+    f.strong.verify(postRequestedFor(urlEqualTo("/v1/responses"))
+        .withRequestBody(matchingJsonPath("$.model", equalTo("strong-model")))
+        .withRequestBody(matchingJsonPath("$.input", equalTo("Say hello")))
+        .withHeader("Authorization", equalTo("Bearer sk-strong-secret")));
+  }
+
+  @Test
+  void aStreamedResponseThroughTheSdk() {
+    f.weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(ResponsesRoutingTest.events("resp_sdk2", true))));
+    java.util.List<ResponseStreamEvent> events;
+    try (StreamResponse<ResponseStreamEvent> stream = client.responses().createStreaming(
+        ResponseCreateParams.builder().model("router-random-1").input("Say hello").build())) {
+      events = stream.stream().toList();
+    }
+    assertEquals("Hello!", events.stream().flatMap(e -> e.outputTextDelta().stream())
+        .map(d -> d.delta()).collect(Collectors.joining()));
+    assertEquals("resp_sdk2", events.get(events.size() - 1).completed().orElseThrow().response().id());
+  }
+
+  /** A stream cut before its last event: the SDK raises, rather than handing over half an answer as whole. */
+  @Test
+  void aCutResponseStreamIsAnErrorInTheSdk() {
+    f.weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(ResponsesRoutingTest.events("resp_sdk3", false))));
+    try (StreamResponse<ResponseStreamEvent> stream = client.responses().createStreaming(
+        ResponseCreateParams.builder().model("router-random-1").input("Say hello").build())) {
+      com.openai.errors.OpenAIException e = assertThrows(com.openai.errors.OpenAIException.class,
+          () -> stream.stream().toList());
+      assertTrue(e.getMessage().contains("broke off"), e.getMessage());
     }
   }
 

@@ -478,8 +478,8 @@ class PassthroughTest {
   }
 
   /**
-   * The Responses API (the Agents SDK's default) takes the same model name as chat, and /v1/models
-   * advertises router-...: passed on, the upstream got a model it cannot have (SDK trial).
+   * /v1/models advertises router-..., which a client may send to any endpoint: passed on, the
+   * upstream got a model it cannot have (SDK trial). The Responses API is routed (ResponsesRoutingTest).
    */
   @Test
   void aRoutewiseModelNameOnAnotherEndpointIsA400NotPassedOn() throws Exception {
@@ -487,12 +487,14 @@ class PassthroughTest {
     strong.stubFor(WireMock.any(anyUrl()).willReturn(aResponse().withStatus(200)
         .withHeader("Content-Type", "application/json").withBody("{}")));
     for (String type : new String[] {"application/json", "application/x-www-form-urlencoded"}) { // curl -d's type
-      HttpResponse<byte[]> r = send(to("/v1/responses").header("Content-Type", type)
-          .POST(HttpRequest.BodyPublishers.ofString("{\"input\":\"2+2?\",\"model\":\"router-random-0.5\"}")));
-      String body = new String(r.body(), StandardCharsets.UTF_8);
-      assertEquals(400, r.statusCode(), body);
-      assertTrue(body.contains("\"code\":\"model_not_found\"") && body.contains("only /v1/chat/completions is routed"),
-          body);
+      for (String path : new String[] {"/v1/embeddings", "/v1/Responses", "/v1/responses/resp_1/cancel"}) {
+        HttpResponse<byte[]> r = send(to(path).header("Content-Type", type)
+            .POST(HttpRequest.BodyPublishers.ofString("{\"input\":\"2+2?\",\"model\":\"router-random-0.5\"}")));
+        String body = new String(r.body(), StandardCharsets.UTF_8);
+        assertEquals(400, r.statusCode(), body);
+        assertTrue(body.contains("\"code\":\"model_not_found\"")
+            && body.contains("only /v1/chat/completions and /v1/responses are routed"), body);
+      }
     }
     assertEquals(0, strong.getAllServeEvents().size());
     // a refused body's bytes go back to the shared limit: held, refusals would fill it and every request get 503

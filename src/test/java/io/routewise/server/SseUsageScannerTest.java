@@ -73,4 +73,56 @@ class SseUsageScannerTest {
       }
     }
   }
+
+  private static SseUsageScanner scanResponses(String stream, int readSize) {
+    SseUsageScanner s = new SseUsageScanner(true);
+    byte[] b = stream.getBytes(StandardCharsets.UTF_8);
+    for (int at = 0; at < b.length; at += readSize) {
+      byte[] part = java.util.Arrays.copyOfRange(b, at, Math.min(b.length, at + readSize));
+      s.feed(part, part.length);
+    }
+    s.finish();
+    return s;
+  }
+
+  private static final String COMPLETED_USAGE = "\"usage\":{\"input_tokens\":9,\"input_tokens_details\":"
+      + "{\"cached_tokens\":3},\"output_tokens\":2,\"total_tokens\":11}";
+
+  /** A Responses stream ends at its last event, which holds its usage, however long its line. */
+  @Test
+  void aResponsesStreamEndsAtItsLastEventWithItsUsageAndId() {
+    String created = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\","
+        + "\"instructions\":\"" + "i".repeat(70_000) + "\",\"usage\":null}}\n\n";
+    String delta = "data: {\"type\":\"response.output_text.delta\",\"delta\":\"[DONE] \\\"usage\\\":{}\"}\n\n";
+    for (String text : new String[] {"Hello!", "x".repeat(200_000)}) { // a long answer, whole in the last event
+      String completed = "event: response.completed\ndata: {\"type\": \"response.completed\", \"response\":{\"id\":"
+          + "\"resp_1\",\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"" + text
+          + "\"}]}]," + COMPLETED_USAGE + ",\"user\":null,\"metadata\":{\"k\":\"" + "m".repeat(9_000) + "\"}}}\n\n";
+      for (int readSize : new int[] {1, 7, 8192, 1 << 20}) {
+        SseUsageScanner cut = scanResponses(created + delta, readSize);
+        assertFalse(cut.complete(), "no last event: cut off (" + readSize + ")");
+        assertEquals("resp_1", cut.responseId(), "named in a created event longer than the line buffer");
+        SseUsageScanner s = scanResponses(created + delta + completed, readSize);
+        assertTrue(s.done() && s.complete() && !s.errored(), "read " + readSize);
+        assertEquals(new Usage(9, 2, 3), s.result().orElseThrow(), "read " + readSize + ", answer " + text.length());
+      }
+    }
+    SseUsageScanner incomplete = scanResponses("data: {\"type\":\"response.incomplete\",\"response\":{"
+        + COMPLETED_USAGE + "}}\n\n", 64);
+    assertTrue(incomplete.complete() && !incomplete.errored(), "stopped at max_output_tokens: whole, as a finish_reason of length");
+    assertEquals(2, incomplete.result().orElseThrow().completion());
+  }
+
+  @Test
+  void aResponsesStreamsFailureIsNoWholeAnswer() {
+    SseUsageScanner failed = scanResponses("data: {\"type\":\"response.failed\",\"response\":{\"id\":\"resp_2\","
+        + "\"error\":{\"code\":\"server_error\"}," + COMPLETED_USAGE + "}}\n\n", 16);
+    assertTrue(failed.done() && failed.errored());
+    assertEquals(9, failed.result().orElseThrow().prompt(), "what it used is still spent");
+    SseUsageScanner error = scanResponses("event: error\ndata: {\"type\":\"error\",\"code\":\"rate_limit_exceeded\"}\n\n", 16);
+    assertTrue(error.errored());
+    assertFalse(error.complete());
+    // a chat scanner reads none of this as an end
+    assertFalse(scan("data: {\"type\":\"response.completed\",\"response\":{}}\n\n", 16).complete());
+  }
 }

@@ -1,0 +1,182 @@
+package io.routewise.server;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import io.routewise.routing.Media;
+import io.routewise.upstream.RoutedApi;
+import java.io.IOException;
+
+/**
+ * Reads a Responses API body ({@code POST /v1/responses}) as {@link ChatRequestParser} reads a chat
+ * one: one pass, no tree, every byte but the model's value sent on as it came. The prompt a router
+ * scores is the last user message of {@code input} (all of it when {@code input} is a string); like
+ * chat's system messages, {@code instructions} is not scored. Checked: what routing reads ({@code
+ * model}, {@code stream}, {@code input}'s items and their content, {@code previous_response_id});
+ * the rest is the upstream's to judge.
+ */
+final class ResponsesRequestParser {
+  private ResponsesRequestParser() {}
+
+  static ChatRequest parse(byte[] body) {
+    ChatRequestParser.requireUtf8(body);
+    try (JsonParser p = ChatRequestParser.JSON.createParser(body)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        throw ApiException.invalidRequest("The request body must be a JSON object.", null);
+      }
+      int insertAt = (int) p.currentTokenLocation().getByteOffset() + 1;
+      String model = null;
+      int modelStart = insertAt;
+      int modelEnd = insertAt;
+      boolean stream = false;
+      String prompt = "";
+      java.util.Set<Media> media = java.util.EnumSet.noneOf(Media.class);
+      String user = null;
+      String previous = null;
+      boolean conversation = false;
+      java.util.Set<String> seen = new java.util.HashSet<>();
+      JsonToken t;
+      while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken v = p.nextToken();
+        boolean again = !seen.add(name);
+        switch (name) {
+          case "model" -> {
+            model = ChatRequestParser.readModel(p, v, model);
+            modelStart = (int) p.currentTokenLocation().getByteOffset();
+            modelEnd = ChatRequestParser.endOfString(body, modelStart);
+          }
+          case "stream", "input", "user", "previous_response_id", "conversation" -> {
+            if (again) { // the router would read one copy and the upstream perhaps the other
+              throw ChatRequestParser.twice(name);
+            }
+            switch (name) {
+              case "stream" -> stream = ChatRequestParser.readStream(p, v);
+              case "input" -> prompt = readInput(p, v, media);
+              case "user" -> user = v == JsonToken.VALUE_STRING ? p.getText() : skip(p);
+              case "previous_response_id" -> previous = readPrevious(p, v);
+              default -> {
+                conversation = v != JsonToken.VALUE_NULL;
+                p.skipChildren();
+              }
+            }
+          }
+          default -> p.skipChildren();
+        }
+      }
+      if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
+        throw ApiException.invalidRequest("The request body is not valid JSON: unexpected content after the object.", null);
+      }
+      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user, insertAt,
+          ChatRequest.StreamOptions.ABSENT, -1, -1, media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media),
+          RoutedApi.RESPONSES, previous, conversation);
+    } catch (JsonProcessingException e) {
+      throw ApiException.invalidRequest("The request body is not valid JSON: "
+          + ChatRequestParser.readable(e.getOriginalMessage()), null);
+    } catch (IOException e) {
+      throw ApiException.invalidRequest("The request body could not be read: " + e.getMessage(), null);
+    }
+  }
+
+  private static String skip(JsonParser p) throws IOException {
+    p.skipChildren();
+    return null;
+  }
+
+  private static String readPrevious(JsonParser p, JsonToken v) throws IOException {
+    if (v == JsonToken.VALUE_NULL) {
+      return null;
+    }
+    if (v != JsonToken.VALUE_STRING) { // where it is stored decides where the request goes
+      throw ApiException.invalidRequest("'previous_response_id' must be a string.", "previous_response_id");
+    }
+    return p.getText();
+  }
+
+  /**
+   * {@code input}'s prompt: a string as it is; from an array of items, the last user message's
+   * text (its {@code content} a string or parts, as chat's). Items of other kinds (function call
+   * outputs, reasoning, references) are skipped; media in any item's content is noted.
+   */
+  private static String readInput(JsonParser p, JsonToken v, java.util.Set<Media> media) throws IOException {
+    if (v == JsonToken.VALUE_STRING) {
+      return p.getText();
+    }
+    if (v == JsonToken.VALUE_NULL) {
+      return "";
+    }
+    if (v != JsonToken.START_ARRAY) {
+      throw ApiException.invalidRequest("'input' must be a string or an array of input items.", "input");
+    }
+    String lastUser = null;
+    int i = 0;
+    JsonToken t;
+    while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+      String path = "input[" + i + "]";
+      if (t != JsonToken.START_OBJECT) {
+        throw ApiException.invalidRequest("'" + path + "' must be an object.", path);
+      }
+      String role = null;
+      String text = null;
+      boolean sawContent = false;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String field = p.currentName();
+        JsonToken fv = p.nextToken();
+        if (field.equals("role")) {
+          if (role != null) {
+            throw ChatRequestParser.twice(path + ".role");
+          }
+          if (fv != JsonToken.VALUE_STRING) {
+            throw ApiException.invalidRequest("'" + path + ".role' must be a string.", path + ".role");
+          }
+          role = p.getText();
+        } else if (field.equals("content")
+            && (fv == JsonToken.VALUE_STRING || fv == JsonToken.START_ARRAY || fv == JsonToken.VALUE_NULL)) {
+          if (sawContent) {
+            throw ChatRequestParser.twice(path + ".content");
+          }
+          sawContent = true;
+          text = ChatRequestParser.readContent(p, fv, path + ".content", media);
+        } else {
+          p.skipChildren(); // another kind's content (none has one now) is the upstream's to judge
+        }
+      }
+      if ("user".equals(role)) {
+        lastUser = text == null ? "" : text;
+      }
+      i++;
+    }
+    return lastUser == null ? "" : lastUser;
+  }
+
+  /**
+   * A whole Responses answer's {@code id} (a top-level string beside {@code "object":"response"}),
+   * which a later request may continue from; null for another body.
+   */
+  static String responseId(byte[] body) {
+    try (JsonParser p = ChatRequestParser.JSON.createParser(body)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        return null;
+      }
+      String id = null;
+      boolean response = false;
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        JsonToken v = p.nextToken();
+        if (name.equals("id") && v == JsonToken.VALUE_STRING) {
+          id = p.getText();
+        } else if (name.equals("object") && v == JsonToken.VALUE_STRING) {
+          response = p.getText().equals("response");
+        } else {
+          p.skipChildren();
+        }
+        if (id != null && response) {
+          return id;
+        }
+      }
+    } catch (IOException | RuntimeException notJson) {
+      // no id to remember
+    }
+    return null;
+  }
+}

@@ -1,0 +1,249 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.equalToJson;
+import static com.github.tomakehurst.wiremock.client.WireMock.matchingJsonPath;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** {@code POST /v1/responses} routed as chat is: to the chosen upstream's own {@code /responses}. */
+class ResponsesRoutingTest {
+  static final String RESPONSE = """
+      {"id":"%s","object":"response","created_at":1,"status":"completed","model":"%s",
+       "output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant",
+         "content":[{"type":"output_text","text":"hello from %s","annotations":[]}]}],
+       "usage":{"input_tokens":12,"input_tokens_details":{"cached_tokens":4},"output_tokens":5,
+         "output_tokens_details":{"reasoning_tokens":0},"total_tokens":17}}""";
+
+  private ProxyFixture f;
+
+  @AfterEach
+  void stop() {
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  static void answers(WireMockServer upstream, String id, String name) {
+    upstream.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody(RESPONSE.formatted(id, name + "-model", name))));
+  }
+
+  /** A Responses stream: created, two deltas, then completed with its usage (or, cut, without it). */
+  static String events(String id, boolean whole) {
+    String created = "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,"
+        + "\"response\":{\"id\":\"" + id + "\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[],\"usage\":null}}\n\n";
+    String deltas = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,"
+        + "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hel\"}\n\n"
+        + "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":2,"
+        + "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"lo!\"}\n\n";
+    String completed = "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":3,"
+        + "\"response\":{\"id\":\"" + id + "\",\"object\":\"response\",\"status\":\"completed\",\"output\":[{\"type\":"
+        + "\"message\",\"id\":\"msg_1\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"Hello!\","
+        + "\"annotations\":[]}]}],\"usage\":{\"input_tokens\":9,\"output_tokens\":2,\"total_tokens\":11}}}\n\n";
+    return created + deltas + (whole ? completed : "");
+  }
+
+  private HttpResponse<String> respond(String body) throws Exception {
+    return f.post("/v1/responses", body);
+  }
+
+  private String metrics() throws Exception {
+    return f.get("/metrics").body();
+  }
+
+  private static double tokens(String metrics, String upstream, String type) {
+    return MetricsEndpointTest.value(metrics, "routewise_tokens_total{type=\"" + type + "\",upstream=\"" + upstream + "\"}");
+  }
+
+  @Test
+  void aResponseGoesToTheChosenUpstreamsResponsesWithItsModel() throws Exception {
+    f = new ProxyFixture("");
+    answers(f.weak, "resp_w1", "weak");
+    String body = "{\"model\":\"router-random-1\",\"instructions\":\"be brief\",\"input\":[{\"role\":\"user\","
+        + "\"content\":[{\"type\":\"input_text\",\"text\":\"Say hello\"}]}],\"store\":true}";
+    HttpResponse<String> r = respond(body);
+
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().contains("hello from weak"), r.body());
+    assertEquals("weak weak-model", r.headers().firstValue("x-routewise-model").orElseThrow());
+    assertEquals("random", r.headers().firstValue("x-routewise-router").orElseThrow());
+    // every byte as the client sent it but the model's value
+    f.weak.verify(postRequestedFor(urlEqualTo("/v1/responses")).withRequestBody(equalTo(
+        body.replace("router-random-1", "weak-model"))));
+    assertEquals(0, f.strong.getAllServeEvents().size());
+    String m = metrics();
+    assertEquals(12.0, tokens(m, "weak", "prompt"));
+    assertEquals(5.0, tokens(m, "weak", "completion"));
+    assertEquals(1.0, MetricsEndpointTest.value(m,
+        "routewise_requests_total{route=\"weak\",router=\"random\",status=\"200\"}"));
+  }
+
+  @Test
+  void aStreamIsRelayedAsItCameAndItsUsageCounted() throws Exception {
+    f = new ProxyFixture("");
+    String events = events("resp_s1", true);
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events).withChunkedDribbleDelay(5, 200)));
+    HttpResponse<String> r = respond("{\"model\":\"router-random-0\",\"input\":\"Say hello\",\"stream\":true}");
+
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals(events, r.body(), "nothing added, nothing held back (no usage is asked for: it comes anyway)");
+    f.strong.verify(postRequestedFor(urlEqualTo("/v1/responses"))
+        .withRequestBody(equalToJson("{\"model\":\"strong-model\",\"input\":\"Say hello\",\"stream\":true}"))
+        .withHeader("Accept", equalTo("text/event-stream")));
+    String m = metrics();
+    assertEquals(9.0, tokens(m, "strong", "prompt"));
+    assertEquals(2.0, tokens(m, "strong", "completion"));
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"ok\",upstream=\"strong\"} 1"), m);
+  }
+
+  /** A stream that ends before its response.completed was cut: the client hears so, as in a chat stream. */
+  @Test
+  void aStreamCutBeforeItsLastEventEndsWithAnErrorEvent() throws Exception {
+    f = new ProxyFixture("");
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events("resp_c1", false))));
+    HttpResponse<String> r = respond("{\"model\":\"router-random-0\",\"input\":\"Say hello\",\"stream\":true}");
+
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().startsWith(events("resp_c1", false)), r.body());
+    assertTrue(r.body().endsWith("\n\n") && r.body().contains("data: {\"error\":")
+        && r.body().contains("upstream_stream_failed"), r.body());
+    String m = metrics();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"stream_failed\",upstream=\"strong\"} 1"), m);
+  }
+
+  /**
+   * A stored response lives at the upstream that answered it: a request continuing it goes there,
+   * whatever the threshold says (elsewhere it is a 404), and does not fail over.
+   */
+  @Test
+  void aContinuationGoesToTheUpstreamThatStoredItsResponse() throws Exception {
+    f = ProxyFixture.withRouting("", "failover: true");
+    answers(f.weak, "resp_w1", "weak");
+    answers(f.strong, "resp_s1", "strong");
+    assertEquals(200, respond("{\"model\":\"router-random-1\",\"input\":\"first\"}").statusCode());
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(404)
+        .withHeader("Content-Type", "application/json")
+        .withBody("{\"error\":{\"message\":\"Previous response with id 'resp_w1' not found.\"}}")));
+
+    HttpResponse<String> next = respond("{\"model\":\"router-random-0\",\"previous_response_id\":\"resp_w1\","
+        + "\"input\":\"and then?\"}");
+    assertEquals(200, next.statusCode(), next.body());
+    assertEquals("weak weak-model", next.headers().firstValue("x-routewise-model").orElseThrow());
+    assertEquals("true", next.headers().firstValue("x-routewise-pinned").orElseThrow());
+    assertEquals(0, f.strong.getAllServeEvents().size());
+
+    // a streamed answer's id is remembered from its events
+    f.weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events("resp_w2", true))));
+    assertEquals(200, respond("{\"model\":\"router-random-1\",\"input\":\"x\",\"stream\":true}").statusCode());
+    // the upstream holding it failing is the client's answer: another would not find the response
+    f.weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(500)
+        .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"down\"}}")));
+    HttpResponse<String> down = respond("{\"model\":\"router-random-0\",\"previous_response_id\":\"resp_w2\",\"input\":\"y\"}");
+    assertEquals(500, down.statusCode(), down.body());
+    assertFalse(down.headers().firstValue("x-routewise-failover").isPresent());
+    assertEquals(0, f.strong.getAllServeEvents().size());
+
+    // one this replica never relayed, without passthrough: routed as any request
+    HttpResponse<String> unknown = respond("{\"model\":\"router-random-0\",\"previous_response_id\":\"resp_x\",\"input\":\"z\"}");
+    assertEquals("strong strong-model", unknown.headers().firstValue("x-routewise-model").orElseThrow());
+  }
+
+  /**
+   * With passthrough serving responses, the upstream's own model names still go there untouched
+   * (and are counted as passthrough); routewise's are routed. A continuation of a response this
+   * replica did not relay, and a conversation (created through passthrough), go to the passthrough upstream.
+   */
+  @Test
+  void withPassthroughOnlyRoutewisesModelsAreRouted() throws Exception {
+    f = ProxyFixture.withRouting("", "passthrough: strong");
+    answers(f.strong, "resp_s1", "strong");
+    answers(f.weak, "resp_w1", "weak");
+    String own = "{\"model\":\"gpt-4o\",\"input\":\"hi\"}";
+    HttpResponse<String> passed = respond(own);
+    assertEquals(200, passed.statusCode(), passed.body());
+    f.strong.verify(postRequestedFor(urlEqualTo("/v1/responses")).withRequestBody(equalTo(own)));
+    assertFalse(passed.headers().firstValue("x-routewise-router").isPresent());
+
+    HttpResponse<String> routed = respond("{\"model\":\"router-random-1\",\"input\":\"hi\"}");
+    assertEquals(200, routed.statusCode(), routed.body());
+    assertEquals("weak weak-model", routed.headers().firstValue("x-routewise-model").orElseThrow());
+
+    for (String held : new String[] {"\"previous_response_id\":\"resp_elsewhere\"", "\"conversation\":\"conv_1\"",
+        "\"conversation\":{\"id\":\"conv_1\"}"}) {
+      HttpResponse<String> r = respond("{\"model\":\"router-random-1\"," + held + ",\"input\":\"more\"}");
+      assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow(), held);
+    }
+    String m = metrics();
+    assertEquals(1.0, MetricsEndpointTest.value(m, "routewise_passthrough_requests_total{status=\"200\",upstream=\"strong\"}"));
+    assertEquals(1.0, MetricsEndpointTest.value(m,
+        "routewise_requests_total{route=\"weak\",router=\"random\",status=\"200\"}"));
+    assertEquals(3.0, MetricsEndpointTest.value(m,
+        "routewise_requests_total{route=\"strong\",router=\"random\",status=\"200\"}"));
+  }
+
+  @Test
+  void aFailedUpstreamFailsOverToTheOthersResponses() throws Exception {
+    f = ProxyFixture.withRouting("", "failover: true");
+    f.weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(503)
+        .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"overloaded\"}}")));
+    answers(f.strong, "resp_s1", "strong");
+    HttpResponse<String> r = respond("{\"model\":\"router-random-1\",\"input\":\"hi\"}");
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("weak 5xx", r.headers().firstValue("x-routewise-failover").orElseThrow());
+    f.strong.verify(postRequestedFor(urlEqualTo("/v1/responses")).withRequestBody(matchingJsonPath("$.model",
+        equalTo("strong-model"))));
+  }
+
+  @Test
+  void whatRoutingReadsIsCheckedAndABadNameIsA400() throws Exception {
+    f = new ProxyFixture("");
+    String[][] cases = {
+        {"{\"model\":\"router-random-0\",\"input\":42}", "input"},
+        {"{\"model\":\"router-random-0\",\"input\":[\"hi\"]}", "input[0]"},
+        {"{\"model\":\"router-random-0\",\"input\":[{\"role\":7,\"content\":\"hi\"}]}", "input[0].role"},
+        {"{\"model\":\"router-random-0\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":1}]}]}",
+            "input[0].content[0].text"},
+        {"{\"model\":\"router-random-0\",\"input\":\"a\",\"input\":\"b\"}", "input"},
+        {"{\"model\":\"router-random-0\",\"input\":\"a\",\"previous_response_id\":5}", "previous_response_id"},
+        {"{\"model\":\"router-nope-0.5\",\"input\":\"a\"}", "model"},
+    };
+    for (String[] c : cases) {
+      HttpResponse<String> r = respond(c[0]);
+      assertEquals(400, r.statusCode(), c[0]);
+      assertTrue(r.body().contains("\"param\":\"" + c[1] + "\""), c[0] + " -> " + r.body());
+    }
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
+
+  /** Without passthrough, every model name is routed, as on chat: another name takes the default router. */
+  @Test
+  void withoutPassthroughAnyModelIsRouted() throws Exception {
+    f = new ProxyFixture("");
+    answers(f.strong, "resp_s1", "strong");
+    answers(f.weak, "resp_w1", "weak");
+    HttpResponse<String> r = respond("{\"model\":\"gpt-4o\",\"input\":\"hi\"}");
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("random", r.headers().firstValue("x-routewise-router").orElseThrow());
+    WireMockServer served = r.headers().firstValue("x-routewise-model").orElseThrow().startsWith("strong") ? f.strong : f.weak;
+    served.verify(postRequestedFor(urlEqualTo("/v1/responses")).withRequestBody(matchingJsonPath("$.model",
+        WireMock.matching("(strong|weak)-model"))));
+    HttpResponse<String> get = f.get("/v1/responses");
+    assertEquals(405, get.statusCode(), get.body());
+    assertEquals("POST", get.headers().firstValue("allow").orElseThrow());
+  }
+}
