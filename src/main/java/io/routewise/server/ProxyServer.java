@@ -410,7 +410,8 @@ public final class ProxyServer implements AutoCloseable {
       RequestBodies bodies, InFlightRequests inFlight) throws IOException {
     ChatRequest request;
     try (RequestBodies.Body body = bodies.read(ctx)) {
-      request = ChatRequestParser.parse(body.bytes());
+      request = ResponsesRequestParser.isResponsesBody(body.bytes())
+          ? ResponsesRequestParser.parse(body.bytes()) : ChatRequestParser.parse(body.bytes());
     }
     RoutingService.Preview preview;
     try {

@@ -150,6 +150,31 @@ final class ResponsesRequestParser {
   }
 
   /**
+   * Whether a body for {@code /v1/route} is a Responses request: an object with {@code input} and
+   * without {@code messages} (else it is read as chat, whose errors it gets).
+   */
+  static boolean isResponsesBody(byte[] body) {
+    boolean input = false;
+    try (JsonParser p = ChatRequestParser.JSON.createParser(body)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        return false;
+      }
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        p.nextToken();
+        if (name.equals("messages")) {
+          return false;
+        }
+        input |= name.equals("input");
+        p.skipChildren();
+      }
+    } catch (IOException | RuntimeException notJson) {
+      return false; // the chat parser says what is wrong with it
+    }
+    return input;
+  }
+
+  /**
    * A whole Responses answer's {@code id} (a top-level string beside {@code "object":"response"}),
    * which a later request may continue from; null for another body.
    */

@@ -230,6 +230,22 @@ class ResponsesRoutingTest {
     assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
   }
 
+  /** /v1/route answers for a Responses body too: the router's decision on the same prompt. */
+  @Test
+  void theRouteEndpointReadsAResponsesBody() throws Exception {
+    f = new ProxyFixture("routers: {scored: {}}");
+    HttpResponse<String> r = f.post("/v1/route", "{\"model\":\"router-scored-0.5\",\"instructions\":\"0.1\","
+        + "\"input\":[{\"role\":\"user\",\"content\":\"0.2\"},{\"role\":\"user\",\"content\":[{\"type\":"
+        + "\"input_text\",\"text\":\"0.75\"}]}]}");
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"strong_win_rate\":0.75") && r.body().contains("\"upstream\":\"strong\""), r.body());
+    HttpResponse<String> chat = f.post("/v1/route", "{\"model\":\"router-scored-0.5\",\"input\":\"x\","
+        + "\"messages\":[{\"role\":\"user\",\"content\":\"0.25\"}]}");
+    assertTrue(chat.body().contains("\"strong_win_rate\":0.25"), "messages: a chat body: " + chat.body());
+    assertEquals(400, f.post("/v1/route", "{\"model\":\"router-scored-0.5\",\"input\":7}").statusCode());
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
+
   /** Without passthrough, every model name is routed, as on chat: another name takes the default router. */
   @Test
   void withoutPassthroughAnyModelIsRouted() throws Exception {
