@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * (strong|weak with two), HTTP status codes, failure kinds. Never a prompt, a threshold or a user.
  *
  * <ul>
- *   <li>{@code routewise_requests_total{router,route,status}} chat requests by outcome
+ *   <li>{@code routewise_requests_total{router,route,status}} routed requests (chat, Responses) by outcome
  *   <li>{@code routewise_http_refused_total{status}} requests the HTTP server answered itself, before any route
  *   <li>{@code routewise_routing_decision_seconds{router}} time to score and decide (histogram)
  *   <li>{@code routewise_routed_total{router,route}} and {@code routewise_strong_share{router}}
@@ -110,7 +110,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         id -> id.getName().equals("process.cpu.time")));
     MeterRegistry r = registry;
     requests = Counter.builder("routewise.requests")
-        .description("Chat completion requests by router, route and HTTP status").withRegistry(r);
+        .description("Routed requests (chat completions and Responses) by router, route and HTTP status").withRegistry(r);
     routed = Counter.builder("routewise.routed")
         .description("Routing decisions by router and route").withRegistry(r);
     routerFailures = Counter.builder("routewise.router.failures")
@@ -125,7 +125,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
         "Whole upstream call, until the body was relayed or the call failed",
         Duration.ofNanos(50_000), Duration.ofMinutes(10));
     overhead = histogram("routewise.proxy.overhead",
-        "Time routewise adds to a chat request on top of the upstream: reading and parsing it, "
+        "Time routewise adds to a routed request on top of the upstream: reading and parsing it, "
             + "routing, preparing the upstream call, and relaying a non-streamed body once read",
         Duration.ofNanos(10_000), Duration.ofSeconds(5));
     failovers = Counter.builder("routewise.failovers")
@@ -149,7 +149,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     tokens = Counter.builder("routewise.tokens")
         .description("Tokens reported in upstream usage, by upstream and type").withRegistry(r);
     pinnedDecisions = Counter.builder("routewise.pinned.decisions")
-        .description("Decisions taken from a session's pin (its first turn's route) rather than the threshold")
+        .description("Decisions taken from a session's pin (its first turn's route), or from where a continued response is stored, rather than the threshold")
         .withRegistry(r);
     mediaMoves = Counter.builder("routewise.media.moves")
         .description("Decisions whose choice (the rule's or a pin's) could not take the request's images, audio or"
