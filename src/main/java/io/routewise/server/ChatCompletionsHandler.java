@@ -656,7 +656,7 @@ final class ChatCompletionsHandler {
    */
   private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
       RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api) throws IOException {
-    OutputStream out = res.getOutputStream();
+    SseOutput out = new SseOutput(res.getOutputStream());
     SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES);
     byte[] buf = new byte[8192];
     StreamMasking masking = new StreamMasking(secrets);
@@ -690,7 +690,7 @@ final class ChatCompletionsHandler {
           if (usageFilter != null) {
             writeQuietly(out, usageFilter.finish());
           }
-          writeQuietly(out, shuttingDownEvent());
+          writeQuietly(out, out.errorEvent(shuttingDownJson()));
           outcome = "shutting_down";
           break;
         }
@@ -717,7 +717,7 @@ final class ChatCompletionsHandler {
         if (usageFilter != null) {
           writeQuietly(out, usageFilter.finish()); // what came before the failure, as it came
         }
-        writeQuietly(out, streamError(failure));
+        writeQuietly(out, out.errorEvent(streamErrorJson(failure)));
         break;
       }
       if (n < 0) {
@@ -836,17 +836,14 @@ final class ChatCompletionsHandler {
   }
 
   /** The event that ends a stream cut off by a shutdown past its grace (framed as {@link #streamError}). */
-  static byte[] shuttingDownEvent() {
-    return ("\n\ndata: " + new String(OpenAiErrors.body(ApiException.shuttingDown()), StandardCharsets.UTF_8) + "\n\n")
-        .getBytes(StandardCharsets.UTF_8);
+  /** The error event's body for a stream cut off by a shutdown past its grace ({@link SseOutput#errorEvent}). */
+  static byte[] shuttingDownJson() {
+    return OpenAiErrors.body(ApiException.shuttingDown());
   }
 
-  static byte[] streamError(UpstreamException e) {
-    String json = new String(OpenAiErrors.body(e.getMessage(), "upstream_error", null, streamErrorCode(e)),
-        StandardCharsets.UTF_8);
-    // After a blank line of its own: the stream may have broken off after a data line whose event had
-    // not ended (or after a CR whose LF never came), and a client would join the two into one event.
-    return ("\n\ndata: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
+  /** The error event's body for a stream that broke off or stalled ({@link SseOutput#errorEvent}). */
+  static byte[] streamErrorJson(UpstreamException e) {
+    return OpenAiErrors.body(e.getMessage(), "upstream_error", null, streamErrorCode(e));
   }
 
   /** Scheme, host and port of a redirect's target: its path or query may repeat a key from base_url. */

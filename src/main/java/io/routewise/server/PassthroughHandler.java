@@ -343,7 +343,7 @@ final class PassthroughHandler {
    * and returns the status to count; a failure part way is {@link #bodyFailed}'s.
    */
   private int relay(Context ctx, UpstreamResponse response, boolean events, int status) throws IOException {
-    OutputStream out = ctx.res().getOutputStream();
+    SseOutput out = new SseOutput(ctx.res().getOutputStream(), events);
     byte[] buf = new byte[8192];
     StreamMasking masking = new StreamMasking(secrets);
     StreamMasking.Sink sink = (b, len) -> out.write(b, 0, len);
@@ -362,7 +362,7 @@ final class PassthroughHandler {
             return 503;
           }
           masking.discard();
-          ChatCompletionsHandler.writeQuietly(out, ChatCompletionsHandler.shuttingDownEvent());
+          ChatCompletionsHandler.writeQuietly(out, out.errorEvent(ChatCompletionsHandler.shuttingDownJson()));
           ctx.attribute(AccessLog.OUTCOME, "shutting_down");
           return 503;
         }
@@ -373,7 +373,7 @@ final class PassthroughHandler {
           failures.failed(upstream.name(), "passthrough stream " + ChatCompletionsHandler.streamErrorCode(failure),
               failure.detail());
           masking.discard(); // part of a line: it would run into the error event's
-          ChatCompletionsHandler.writeQuietly(out, ChatCompletionsHandler.streamError(failure));
+          ChatCompletionsHandler.writeQuietly(out, out.errorEvent(ChatCompletionsHandler.streamErrorJson(failure)));
           // counted as what it ended with (the client had a 200, then this event), so the metric shows it
           ctx.attribute(AccessLog.OUTCOME, response.timedOut() ? "timeout" : "stream_failed");
           return failure.isTimeout() ? 504 : 502;

@@ -37,7 +37,7 @@ final class SseUsageScanner {
   /** A Responses stream's. */
   private final boolean responses;
   private String responseId;
-  /** A Responses line's last TAIL bytes past MAX_LINE, as a ring; allocated for the first such line. */
+  /** A Responses line's last TAIL bytes once it passed MAX_LINE, as a ring; allocated for the first such line. */
   private byte[] tail;
   private long tailCount;
 
@@ -78,6 +78,11 @@ final class SseUsageScanner {
     if (responses) {
       if (tail == null) {
         tail = new byte[TAIL];
+      }
+      if (tailCount == 0) { // the line's first byte past MAX_LINE: the end kept so far begins the tail
+        int kept = Math.min(len, TAIL);
+        System.arraycopy(line, len - kept, tail, 0, kept);
+        tailCount = kept;
       }
       tail[(int) (tailCount++ % TAIL)] = b;
     }

@@ -165,6 +165,34 @@ class OpenAiSdkEndToEndTest {
     }
   }
 
+  /**
+   * Cut inside an event, after its event: line and before its data line came whole: the SDK raises
+   * routewise's error. (The Node and Python SDKs, in a real-client trial, parsed that event's empty
+   * data and failed with a JSON error instead, until the error joined the event: SseOutputTest.)
+   */
+  @Test
+  void aResponseStreamCutInsideAnEventIsAnApiErrorInTheSdk() throws Exception {
+    try (ScriptedUpstream upstream = new ScriptedUpstream()) {
+      String yaml = io.routewise.TestConfigs.yaml(upstream.url(), upstream.url(), "");
+      try (io.routewise.Routewise routewise = io.routewise.Routewise.start(io.routewise.TestConfigs.config(yaml),
+          io.routewise.routers.RouterCatalog.standard(), id -> null, () -> {})) {
+        OpenAIClient sdk = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + routewise.port() + "/v1")
+            .apiKey("k").maxRetries(0).build();
+        String created = ResponsesRoutingTest.events("resp_cut", false).split("\n\n", 2)[0] + "\n\n";
+        upstream.answers.add(ScriptedUpstream.sse(created
+            + "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"del"));
+        try (StreamResponse<ResponseStreamEvent> stream = sdk.responses().createStreaming(
+            ResponseCreateParams.builder().model("router-random-0").input("Say hello").build())) {
+          com.openai.errors.OpenAIException e = assertThrows(com.openai.errors.OpenAIException.class,
+              () -> stream.stream().toList());
+          assertTrue(e.getMessage().contains("broke off"), e.toString());
+        } finally {
+          sdk.close();
+        }
+      }
+    }
+  }
+
   @Test
   void sdkSeesRoutewiseErrorsAsOpenAiErrors() {
     BadRequestException e = assertThrows(BadRequestException.class, () -> client.chat().completions().create(

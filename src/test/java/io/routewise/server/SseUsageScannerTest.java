@@ -113,6 +113,22 @@ class SseUsageScannerTest {
     assertEquals(2, incomplete.result().orElseThrow().completion());
   }
 
+  /** Usage that begins within the line buffer's last bytes of a line just past it (a real-client trial lost it). */
+  @Test
+  void usageAcrossTheLineBuffersEndIsRead() {
+    String before = "data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"output\":[{\"text\":\"";
+    String after = "\"}]," + COMPLETED_USAGE + ",\"user\":null,\"metadata\":{}}}";
+    for (int usageAt : new int[] {65_536 - 200, 65_536 - 100, 65_536 - 5, 65_536 + 3, 65_536 + 5_000}) {
+      String line = before + "x".repeat(usageAt - before.length() - 4) + after;
+      assertEquals(usageAt, line.indexOf("\"usage\""));
+      for (int readSize : new int[] {1, 4096, 1 << 20}) {
+        SseUsageScanner s = scanResponses(line + "\n\n", readSize);
+        assertTrue(s.done(), "usage at " + usageAt);
+        assertEquals(new Usage(9, 2, 3), s.result().orElseThrow(), "usage at " + usageAt + ", read " + readSize);
+      }
+    }
+  }
+
   @Test
   void aResponsesStreamsFailureIsNoWholeAnswer() {
     SseUsageScanner failed = scanResponses("data: {\"type\":\"response.failed\",\"response\":{\"id\":\"resp_2\","

@@ -1,0 +1,112 @@
+package io.routewise.server;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * A relayed event stream's way to its client, watched for where it stands between lines, so that an
+ * error event routewise adds after a break is one the SDKs raise. An event whose field lines went out
+ * ({@code event: response.output_text.delta}) but not its data line yet (the upstream broke off inside
+ * it) is joined by the error's data line: after a blank line of routewise's own it reached the client
+ * with empty data, which the SDKs fail to parse (a SyntaxError, a JSONDecodeError that {@code except
+ * openai.APIError} misses) instead of raising the error. Any other event is ended first, as before.
+ */
+final class SseOutput extends OutputStream {
+  private final OutputStream out;
+  /** Whether the bytes are an event stream's (else they go on unwatched: a file's, a JSON answer's). */
+  private final boolean events;
+  /** Bytes of the line going out now (0: at a line's start). */
+  private int lineLength;
+  /** The line's first bytes, up to five, to tell a data line ("data:" or "data" alone) from another field. */
+  private long head;
+  private byte first;
+  private boolean afterCr;
+  /** The open event (since the last blank line) has a field line other than data, or has a data line. */
+  private boolean fields;
+  private boolean data;
+
+  SseOutput(OutputStream out) {
+    this(out, true);
+  }
+
+  SseOutput(OutputStream out, boolean events) {
+    this.out = out;
+    this.events = events;
+  }
+
+  @Override
+  public void write(byte[] b, int off, int len) throws IOException {
+    out.write(b, off, len);
+    for (int i = off; events && i < off + len; i++) {
+      see(b[i]);
+    }
+  }
+
+  @Override
+  public void write(int b) throws IOException {
+    out.write(b);
+    if (events) {
+      see((byte) b);
+    }
+  }
+
+  @Override
+  public void flush() throws IOException {
+    out.flush();
+  }
+
+  @Override
+  public void close() throws IOException {
+    out.close();
+  }
+
+  private void see(byte c) {
+    if (c == '\n' && afterCr) { // a CRLF's LF: the line ended at its CR
+      afterCr = false;
+      return;
+    }
+    afterCr = c == '\r';
+    if (c == '\n' || c == '\r') {
+      if (lineLength == 0) {
+        fields = false;
+        data = false;
+      } else if (isData()) {
+        data = true;
+      } else if (first != ':') { // a comment line changes nothing
+        fields = true;
+      }
+      lineLength = 0;
+      head = 0;
+      return;
+    }
+    if (lineLength == 0) {
+      first = c;
+    }
+    if (lineLength < 5) {
+      head = head << 8 | (c & 0xff);
+    }
+    lineLength++;
+  }
+
+  private boolean isData() {
+    long data4 = ('d' << 24) | ('a' << 16) | ('t' << 8) | 'a';
+    return lineLength == 4 && head == data4 || lineLength >= 5 && head == (data4 << 8 | ':');
+  }
+
+  /**
+   * routewise's error event with body {@code json}: joined to an open event that has no data line
+   * yet, else after a blank line of its own (which also ends a line or event the upstream left open).
+   */
+  byte[] errorEvent(byte[] json) {
+    boolean join = fields && !data && lineLength == 0;
+    String prefix = join ? "data: " : "\n\ndata: ";
+    byte[] event = new byte[prefix.length() + json.length + 2];
+    byte[] p = prefix.getBytes(StandardCharsets.US_ASCII);
+    System.arraycopy(p, 0, event, 0, p.length);
+    System.arraycopy(json, 0, event, p.length, json.length);
+    event[event.length - 2] = '\n';
+    event[event.length - 1] = '\n';
+    return event;
+  }
+}
