@@ -53,7 +53,7 @@ final class ChatCompletionsHandler {
   private final SecretValues secrets;
   private final SessionPinning pinning;
   /** Where each Responses answer this replica relayed is stored: a continuation goes there. */
-  private final StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES);
+  private final StoredResponses stored;
   /** The passthrough upstream's name when it serves responses (else null): where responses this replica did not relay may be. */
   private final String responsesHome;
   /** The passthrough upstream's name when it serves conversations (else null): where they were created. */
@@ -63,13 +63,15 @@ final class ChatCompletionsHandler {
    * @param ladder the upstream clients, most capable first (the routing service's ladder order)
    * @param cooldowns with failover, the upstreams it skips for a while after failures in a row; null for none
    * @param pinning where requests name their session ({@code routing.session_pinning})
+   * @param stored where the Responses answers relayed here are stored (recorded as they go by)
    * @param responsesHome the passthrough upstream's name if it serves {@code responses}, else null
    * @param conversationsHome the passthrough upstream's name if it serves {@code conversations}, else null
    */
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
       RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover,
-      Cooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning, String responsesHome,
-      String conversationsHome) {
+      Cooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning, StoredResponses stored,
+      String responsesHome, String conversationsHome) {
+    this.stored = stored;
     this.responsesHome = responsesHome;
     this.conversationsHome = conversationsHome;
     this.cooldowns = cooldowns;

@@ -54,8 +54,15 @@ final class PassthroughHandler {
   /** The upstream's key, masked wherever its text reaches the client or the log. */
   private final SecretValues secrets;
 
-  /** Routes a Responses request whose body (read already) names one of routewise's models. */
+  /** Where Responses requests for routewise go from here. */
   interface RoutedResponses {
+    /**
+     * Whether a Responses body that names another model is routed anyway: it continues a response
+     * that routewise relayed from another upstream, which alone holds it.
+     */
+    boolean continuesRouted(byte[] body);
+
+    /** Routes a Responses request whose body was read already. */
     void handle(Context ctx, RequestBodies.Body body) throws IOException;
   }
 
@@ -184,13 +191,13 @@ final class PassthroughHandler {
     if (contentType != null && contentType.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/")) {
       return null; // a form's model field (audio transcriptions) is the upstream's to read
     }
-    String model = topLevelModel(body.bytes()); // JSON whatever its declared type: curl -d says a form
+    String model = topLevelString(body.bytes(), "model"); // JSON whatever its declared type: curl -d says a form
     // only names routewise would route: an upstream's own router-embedding-3 is its business
     return model != null && routewiseModel.test(model) ? model : null;
   }
 
-  /** The body's top-level "model" string, or null (none, not a string, not a JSON object). */
-  static String topLevelModel(byte[] body) {
+  /** The body's top-level {@code field} string, or null (none, not a string, not a JSON object). */
+  static String topLevelString(byte[] body, String field) {
     try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(body)) {
       if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
         return null;
@@ -198,7 +205,7 @@ final class PassthroughHandler {
       while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
         String name = p.currentName();
         com.fasterxml.jackson.core.JsonToken v = p.nextToken();
-        if (name.equals("model")) {
+        if (name.equals(field)) {
           return v == com.fasterxml.jackson.core.JsonToken.VALUE_STRING ? p.getText() : null;
         }
         p.skipChildren();
@@ -225,7 +232,7 @@ final class PassthroughHandler {
     String path = checkedPath(ctx);
     RequestBodies.Body body = method.equals("GET") ? null : bodies.readAny(ctx);
     if (body != null && routed != null && method.equals("POST") && path.equals("responses")
-        && routewiseModel(ctx.header("Content-Type"), body) != null) {
+        && (routewiseModel(ctx.header("Content-Type"), body) != null || routed.continuesRouted(body.bytes()))) {
       ctx.attribute(ROUTED, Boolean.TRUE);
       routed.handle(ctx, body); // which closes the body
       return ctx.statusCode();

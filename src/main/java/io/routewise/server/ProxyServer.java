@@ -73,9 +73,16 @@ public final class ProxyServer implements AutoCloseable {
     String responsesHome = passthrough != null && serves(passthroughEndpoints, "responses") ? passthrough.name() : null;
     String conversationsHome =
         passthrough != null && serves(passthroughEndpoints, "conversations") ? passthrough.name() : null;
+    StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES);
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, cooldowns,
-            inFlight, config.accessLog(), pinning, responsesHome, conversationsHome);
+            inFlight, config.accessLog(), pinning, stored, responsesHome, conversationsHome);
+    // A stored response's retrieve, cancel, input items and delete go where it is stored.
+    java.util.Map<String, PassthroughHandler> storedAt = new java.util.HashMap<>();
+    for (UpstreamClient u : upstreams) {
+      storedAt.put(u.name(), new PassthroughHandler(u, List.of("responses"), metrics, bodies, inFlight,
+          config.accessLog(), model -> isRoutewiseModel(model, routing), null));
+    }
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, upstreams);
     byte[] health = json(MAPPER.createObjectNode().put("status", "ok")
@@ -85,7 +92,19 @@ public final class ProxyServer implements AutoCloseable {
         .set("routers", MAPPER.valueToTree(routing.routerNames())));
     PassthroughHandler other = passthrough == null ? null
         : new PassthroughHandler(passthrough, passthroughEndpoints, metrics, bodies, inFlight, config.accessLog(),
-            model -> isRoutewiseModel(model, routing), (ctx, body) -> chat.handle(ctx, RoutedApi.RESPONSES, body));
+            model -> isRoutewiseModel(model, routing), new PassthroughHandler.RoutedResponses() {
+              @Override
+              public boolean continuesRouted(byte[] body) {
+                String previous = PassthroughHandler.topLevelString(body, "previous_response_id");
+                String at = previous == null ? null : stored.upstreamOf(previous);
+                return at != null && !at.equals(passthrough.name());
+              }
+
+              @Override
+              public void handle(Context ctx, RequestBodies.Body body) throws IOException {
+                chat.handle(ctx, RoutedApi.RESPONSES, body);
+              }
+            });
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;
@@ -148,6 +167,28 @@ public final class ProxyServer implements AutoCloseable {
       if (responsesHome == null) {
         // else passthrough has it: the upstream's own models go there as before, routewise's are routed
         cfg.routes.post("/v1/responses", ctx -> chat.handle(ctx, RoutedApi.RESPONSES, null));
+      }
+      io.javalin.http.Handler storedResponse = ctx -> {
+        String at = stored.upstreamOf(ctx.pathParam("id"));
+        if (at != null) {
+          storedAt.get(at).handle(ctx);
+        } else if (other != null) {
+          other.handle(ctx); // stored there, if anywhere this replica knows of (or refused by its endpoints)
+        } else {
+          throw new ApiException(404, "invalid_request_error", "Response with id '" + AccessLog.safe(ctx.pathParam("id"))
+              + "' not found: this routewise did not relay it (another replica, or before a restart, may have), and"
+              + " without routing.passthrough there is no upstream to ask.", null, "response_not_found");
+        }
+      };
+      for (HandlerType method : new HandlerType[] {HandlerType.GET, HandlerType.POST, HandlerType.DELETE}) {
+        cfg.routes.addHttpHandler(method, "/v1/responses/{id}", storedResponse);
+        cfg.routes.addHttpHandler(method, "/v1/responses/{id}/<rest>", storedResponse);
+      }
+      for (String path : new String[] {"/v1/responses/{id}", "/v1/responses/{id}/<rest>"}) {
+        // else Jetty answers HEAD from the GET route, which would send the upstream a HEAD
+        cfg.routes.addHttpHandler(HandlerType.HEAD, path, ctx -> {
+          throw notAllowed(ctx.header("Allow", "GET, POST, DELETE"), "GET, POST, DELETE");
+        });
       }
       // routewise's own answers carry a request id too, as the upstreams' do
       cfg.routes.post("/v1/route", ctx -> route(ctx.header("x-request-id", RequestIds.next()), routing, upstreams,

@@ -188,12 +188,53 @@ class ResponsesRoutingTest {
       HttpResponse<String> r = respond("{\"model\":\"router-random-1\"," + held + ",\"input\":\"more\"}");
       assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow(), held);
     }
+    // the upstream's own model name continuing a response routed to weak: only weak has it
+    HttpResponse<String> continued = respond("{\"model\":\"gpt-4o\",\"previous_response_id\":\"resp_w1\",\"input\":\"more\"}");
+    assertEquals("weak weak-model", continued.headers().firstValue("x-routewise-model").orElseThrow());
+    // one stored at the passthrough upstream itself passes through as it is
+    HttpResponse<String> there = respond("{\"model\":\"gpt-4o\",\"previous_response_id\":\"resp_s1\",\"input\":\"more\"}");
+    assertFalse(there.headers().firstValue("x-routewise-router").isPresent());
+    // and its retrieve goes to weak, where passthrough would have sent it to strong
+    f.weak.stubFor(WireMock.get(urlEqualTo("/v1/responses/resp_w1")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody(RESPONSE.formatted("resp_w1", "weak-model", "weak"))));
+    assertEquals(200, f.get("/v1/responses/resp_w1").statusCode());
+    f.weak.verify(WireMock.getRequestedFor(urlEqualTo("/v1/responses/resp_w1")));
     String m = metrics();
-    assertEquals(1.0, MetricsEndpointTest.value(m, "routewise_passthrough_requests_total{status=\"200\",upstream=\"strong\"}"));
-    assertEquals(1.0, MetricsEndpointTest.value(m,
+    assertEquals(2.0, MetricsEndpointTest.value(m, "routewise_passthrough_requests_total{status=\"200\",upstream=\"strong\"}"));
+    assertEquals(2.0, MetricsEndpointTest.value(m,
         "routewise_requests_total{route=\"weak\",router=\"random\",status=\"200\"}"));
     assertEquals(3.0, MetricsEndpointTest.value(m,
         "routewise_requests_total{route=\"strong\",router=\"random\",status=\"200\"}"));
+  }
+
+  /** Retrieving, cancelling or deleting a stored response goes where it is stored (background mode polls so). */
+  @Test
+  void aStoredResponsesOwnEndpointsGoWhereItIsStored() throws Exception {
+    f = new ProxyFixture("");
+    answers(f.weak, "resp_w1", "weak");
+    assertEquals(200, respond("{\"model\":\"router-random-1\",\"input\":\"hi\",\"background\":true}").statusCode());
+    f.weak.stubFor(WireMock.any(WireMock.urlPathMatching("/v1/responses/resp_w1.*")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_w1\"}")));
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    for (String[] call : new String[][] {{"GET", "/v1/responses/resp_w1?include=x"}, {"DELETE", "/v1/responses/resp_w1"},
+        {"POST", "/v1/responses/resp_w1/cancel"}, {"GET", "/v1/responses/resp_w1/input_items"}}) {
+      HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(f.url(call[1])))
+          .method(call[0], java.net.http.HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), call[1] + " " + r.body());
+      assertEquals("{\"id\":\"resp_w1\"}", r.body());
+    }
+    f.weak.verify(WireMock.getRequestedFor(urlEqualTo("/v1/responses/resp_w1?include=x")));
+    f.weak.verify(WireMock.deleteRequestedFor(urlEqualTo("/v1/responses/resp_w1")));
+    f.weak.verify(postRequestedFor(urlEqualTo("/v1/responses/resp_w1/cancel")));
+    HttpResponse<String> unknown = f.get("/v1/responses/resp_nowhere");
+    assertEquals(404, unknown.statusCode());
+    assertTrue(unknown.body().contains("\"code\":\"response_not_found\""), unknown.body());
+    HttpResponse<String> head = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+        f.url("/v1/responses/resp_w1"))).method("HEAD", java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(405, head.statusCode());
+    assertEquals(0, f.strong.getAllServeEvents().size());
+    assertEquals(4.0, MetricsEndpointTest.value(metrics(), "routewise_passthrough_requests_total{status=\"200\",upstream=\"weak\"}"));
   }
 
   @Test
