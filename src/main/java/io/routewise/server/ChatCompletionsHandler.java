@@ -727,6 +727,10 @@ final class ChatCompletionsHandler {
         if (usageFilter != null) {
           writeQuietly(out, usageFilter.finish()); // a last line without its newline
         }
+        if (api == RoutedApi.RESPONSES && usage.done()) {
+          // its last event without the blank line that ends it: the SDKs would never see it
+          writeQuietly(out, out.eventEnd());
+        }
         if (awaitingFirstBytes) {
           cooldowns.answered(upstream.name()); // an empty stream, but an answer
         }

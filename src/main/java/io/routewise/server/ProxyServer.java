@@ -527,12 +527,12 @@ public final class ProxyServer implements AutoCloseable {
     ctx.status(e.status()).contentType("application/json").result(OpenAiErrors.body(e));
   }
 
-  /** Whether chat would take {@code model} as routewise's own: a valid router id, or a direct upstream's when served. */
   /** Whether passthrough with {@code endpoints} (empty: all) serves {@code path}, as {@link PassthroughHandler#serves}. */
   private static boolean serves(List<String> endpoints, String path) {
     return endpoints.isEmpty() || endpoints.stream().anyMatch(e -> path.equals(e) || path.startsWith(e + "/"));
   }
 
+  /** Whether chat would take {@code model} as routewise's own: a valid router id, or a direct upstream's when served. */
   private static boolean isRoutewiseModel(String model, RoutingService routing) {
     if (!RouteSpec.isRouteSpec(model) && !(routing.directUpstreams() && model.startsWith(RouteSpec.DIRECT_PREFIX))) {
       return false;

@@ -94,6 +94,11 @@ final class SseOutput extends OutputStream {
     return lineLength == 4 && head == data4 || lineLength >= 5 && head == (data4 << 8 | ':');
   }
 
+  /** What ends the event going out now: its line's end and a blank line, a blank line, or nothing (none open). */
+  byte[] eventEnd() {
+    return lineLength > 0 ? new byte[] {'\n', '\n'} : fields || data ? new byte[] {'\n'} : new byte[0];
+  }
+
   /**
    * routewise's error event with body {@code json}: joined to an open event that has no data line
    * yet, else after a blank line of its own (which also ends a line or event the upstream left open).

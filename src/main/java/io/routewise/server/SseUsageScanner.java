@@ -1,5 +1,7 @@
 package io.routewise.server;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import java.util.Arrays;
 import java.util.Optional;
 
@@ -20,6 +22,7 @@ final class SseUsageScanner {
   /** How much of a Responses line's end is kept past MAX_LINE: its usage, then at most user and metadata. */
   private static final int TAIL = 32 * 1024;
   private static final byte[] USAGE = "\"usage\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] TYPE = "\"type\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   /** A choice's last chunk has {@code "finish_reason"} with a string value (null while it goes on). */
   private static final byte[] FINISH_KEY = "\"finish_reason\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final int AFTER_KEY = FINISH_KEY.length;
@@ -40,6 +43,10 @@ final class SseUsageScanner {
   /** A Responses line's last TAIL bytes once it passed MAX_LINE, as a ring; allocated for the first such line. */
   private byte[] tail;
   private long tailCount;
+  /** A Responses stream's current event's {@code event:} name (its type, as the server named it), or null. */
+  private String eventName;
+  /** The line being ended is the stream's last, with no line end after it: it may be cut short. */
+  private boolean atEnd;
 
   /** A chat-completions stream's. */
   SseUsageScanner() {
@@ -96,6 +103,9 @@ final class SseUsageScanner {
     if (end >= 14 && (startsWith("data: {\"error\"") || startsWith("data:{\"error\""))) {
       errored = true; // the upstream's own error event: what it relayed is no whole answer, [DONE] or not
     }
+    if (responses && !overflow && end > 6 && startsWith("event:")) {
+      eventName = new String(line, 6, end - 6, java.nio.charset.StandardCharsets.UTF_8).strip();
+    }
     if (len > 6 && line[0] == 'd' && startsWith("data:")) {
       int off = 5;
       while (off < len && line[off] == ' ') {
@@ -103,6 +113,7 @@ final class SseUsageScanner {
       }
       if (responses) {
         responsesEvent(off);
+        eventName = null; // its event's: the next data line has its own
       } else if (!overflow && ByteSearch.indexOf(line, len, USAGE) >= 0) {
         Usage.fromJson(line, off, len - off).ifPresent(u -> usage = u);
       }
@@ -113,45 +124,61 @@ final class SseUsageScanner {
   }
 
   /**
-   * A Responses event: its type, read first (the rest of a delta's line is not parsed), and for the
-   * response's own events ({@code response.created}, {@code .completed}, ...) its id; a last one, its usage.
+   * A Responses event: its type (where it comes first, as OpenAI writes it, the rest of a delta's line
+   * is not parsed; vLLM writes it last), and for the response's own events ({@code response.created},
+   * {@code .completed}, ...) the response's id; a last one, its usage. A line that is not whole JSON
+   * (the stream's end cut it short) is no event: an SDK never sees it either.
    */
   private void responsesEvent(int off) {
+    if (atEnd && overflow) {
+      return; // a line past the bound that the stream's end cut off: its end cannot be checked
+    }
     String type = null;
-    try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(line, off, len - off)) {
-      if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+    String id = null;
+    try (JsonParser p = ChatRequestParser.JSON.createParser(line, off, len - off)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
         return;
       }
-      while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
         String name = p.currentName();
-        com.fasterxml.jackson.core.JsonToken v = p.nextToken();
-        if (name.equals("type") && v == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+        JsonToken v = p.nextToken();
+        if (name.equals("type") && v == JsonToken.VALUE_STRING) {
           type = p.getText();
           if (!ownEvent(type)) {
             return; // a delta, an output item: nothing here
           }
-        } else if (name.equals("response") && v == com.fasterxml.jackson.core.JsonToken.START_OBJECT
-            && responseId == null) {
-          while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
-            com.fasterxml.jackson.core.JsonToken iv = p.nextToken();
-            if (p.currentName().equals("id") && iv == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
-              responseId = p.getText();
-              break;
+        } else if (name.equals("response") && v == JsonToken.START_OBJECT) {
+          while (p.nextToken() == JsonToken.FIELD_NAME) {
+            if (p.nextToken() == JsonToken.VALUE_STRING && p.currentName().equals("id")) {
+              id = p.getText();
+            } else {
+              p.skipChildren();
             }
-            p.skipChildren();
-          }
-          if (type != null) {
-            break; // the type came first, as it does: the rest is the answer, read for usage below
+            if (overflow && type != null && id != null) {
+              break; // the rest, cut at the bound, cannot be parsed: its usage is read from the tail
+            }
           }
         } else {
           p.skipChildren();
         }
+        if (overflow && type != null && id != null) {
+          break;
+        }
       }
     } catch (java.io.IOException | RuntimeException cut) {
-      // a line past MAX_LINE, cut: what its start said stands
+      if (!overflow) {
+        return; // not whole JSON: no event
+      }
+      // a line past MAX_LINE, cut at the bound: what its start said stands
+    }
+    if (type == null && overflow) {
+      type = eventName != null ? eventName : typeInTail(); // written after the response (vLLM's order)
     }
     if (type == null) {
       return;
+    }
+    if (responseId == null && id != null) {
+      responseId = id;
     }
     if (type.equals("response.failed") || type.equals("error")) {
       errored = true; // no whole answer, as a chat stream's error event is none
@@ -167,27 +194,57 @@ final class SseUsageScanner {
     return type.equals("error") || type.startsWith("response.") && type.indexOf('.', 9) < 0;
   }
 
-  /** The usage in the kept end of a line past MAX_LINE: its last {@code "usage"} key's object. */
-  private Optional<Usage> usageInTail() {
+  /**
+   * The kept end of a line past MAX_LINE, after a byte left for a '{': where the last {@code key}
+   * begins, the object {"key": ...} with whatever followed it left unread. Null without one.
+   */
+  private byte[] tailFrom(byte[] key, int[] at) {
     if (tail == null || tailCount == 0) {
-      return Optional.empty();
+      return null;
     }
     int n = (int) Math.min(tailCount, TAIL);
     byte[] end = new byte[n + 1];
-    end[0] = '{';
     int from = (int) ((tailCount - n) % TAIL);
     for (int i = 0; i < n; i++) {
       end[i + 1] = tail[(from + i) % TAIL];
     }
-    int at = -1;
-    for (int i = ByteSearch.indexOf(end, end.length, USAGE); i >= 0; i = ByteSearch.indexOf(end, i + 1, end.length, USAGE)) {
-      at = i;
+    at[0] = -1;
+    for (int i = ByteSearch.indexOf(end, end.length, key); i >= 0; i = ByteSearch.indexOf(end, i + 1, end.length, key)) {
+      at[0] = i;
     }
-    if (at < 0) {
-      return Optional.empty();
+    if (at[0] < 1) {
+      return null;
     }
-    end[at - 1] = '{'; // "{" then "usage":{...}, whatever came after it left unread
-    return Usage.fromJson(end, at - 1, end.length - at + 1);
+    end[at[0] - 1] = '{';
+    return end;
+  }
+
+  /** The usage in the kept end of a line past MAX_LINE: its last {@code "usage"} key's object. */
+  private Optional<Usage> usageInTail() {
+    int[] at = new int[1];
+    byte[] end = tailFrom(USAGE, at);
+    return end == null ? Optional.empty() : Usage.fromJson(end, at[0] - 1, end.length - at[0] + 1);
+  }
+
+  /** The type of a line past MAX_LINE whose last field is its {@code type}, from its kept end; else null. */
+  private String typeInTail() {
+    int[] at = new int[1];
+    byte[] end = tailFrom(TYPE, at);
+    if (end == null) {
+      return null;
+    }
+    try (JsonParser p = ChatRequestParser.JSON.createParser(end, at[0] - 1, end.length - at[0] + 1)) {
+      if (p.nextToken() == JsonToken.START_OBJECT && p.nextToken() == JsonToken.FIELD_NAME
+          && p.nextToken() == JsonToken.VALUE_STRING) {
+        String type = p.getText();
+        if (p.nextToken() == JsonToken.END_OBJECT && p.nextToken() == null) { // "type":"…"} ends the line
+          return type;
+        }
+      }
+    } catch (java.io.IOException | RuntimeException notLast) {
+      // its type is elsewhere
+    }
+    return null;
   }
 
   /** A Responses stream's response id, once an event named it; else null. */
@@ -236,6 +293,7 @@ final class SseUsageScanner {
   /** The stream has ended: a last line without its newline counts too. */
   void finish() {
     if (len > 0) {
+      atEnd = true;
       endLine();
     }
   }

@@ -62,23 +62,25 @@ record Usage(long prompt, long completion, long cachedPrompt) {
     return Optional.empty();
   }
 
+  /** Chat's names (index 0) win over the Responses API's (index 1) where an answer has both. */
   private static Usage read(JsonParser p) throws java.io.IOException {
-    long prompt = 0;
-    long completion = 0;
-    long cached = 0;
+    long[] prompt = {-1, -1};
+    long[] completion = {-1, -1};
+    long[] cached = {-1, -1};
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       String f = p.currentName();
       JsonToken fv = p.nextToken();
+      int names = f.startsWith("input_") || f.startsWith("output_") ? 1 : 0;
       if ((f.equals("prompt_tokens") || f.equals("input_tokens")) && fv == JsonToken.VALUE_NUMBER_INT) {
-        prompt = p.getLongValue();
+        prompt[names] = p.getLongValue();
       } else if ((f.equals("completion_tokens") || f.equals("output_tokens")) && fv == JsonToken.VALUE_NUMBER_INT) {
-        completion = p.getLongValue();
+        completion[names] = p.getLongValue();
       } else if ((f.equals("prompt_tokens_details") || f.equals("input_tokens_details")) && fv == JsonToken.START_OBJECT) {
         while (p.nextToken() == JsonToken.FIELD_NAME) {
           String d = p.currentName();
           JsonToken dv = p.nextToken();
           if (d.equals("cached_tokens") && dv == JsonToken.VALUE_NUMBER_INT) {
-            cached = p.getLongValue();
+            cached[names] = p.getLongValue();
           } else {
             p.skipChildren();
           }
@@ -87,7 +89,11 @@ record Usage(long prompt, long completion, long cachedPrompt) {
         p.skipChildren();
       }
     }
-    return new Usage(prompt, completion, cached);
+    return new Usage(either(prompt), either(completion), either(cached));
+  }
+
+  private static long either(long[] counts) {
+    return counts[0] >= 0 ? counts[0] : Math.max(0, counts[1]);
   }
 
   /**

@@ -109,6 +109,18 @@ class ResponsesRoutingTest {
     assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"ok\",upstream=\"strong\"} 1"), m);
   }
 
+  /** A last event whose blank line never came (the body ended right after it) gets one: else no SDK sees it. */
+  @Test
+  void aLastEventWithoutItsBlankLineIsEnded() throws Exception {
+    f = new ProxyFixture("");
+    String events = events("resp_e1", true).stripTrailing();
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events)));
+    HttpResponse<String> r = respond("{\"model\":\"router-random-0\",\"input\":\"Say hello\",\"stream\":true}");
+    assertEquals(events + "\n\n", r.body());
+    assertEquals(2.0, tokens(metrics(), "strong", "completion"));
+  }
+
   /** A stream that ends before its response.completed was cut: the client hears so, as in a chat stream. */
   @Test
   void aStreamCutBeforeItsLastEventEndsWithAnErrorEvent() throws Exception {
@@ -302,5 +314,49 @@ class ResponsesRoutingTest {
     HttpResponse<String> get = f.get("/v1/responses");
     assertEquals(405, get.statusCode(), get.body());
     assertEquals("POST", get.headers().firstValue("allow").orElseThrow());
+  }
+
+  /**
+   * vLLM's events put {@code type} last (pydantic's field order), and its response.completed echoes
+   * the request's instructions and tools: an agent's passes 64 KiB however short the answer. The
+   * whole stream must reach the client as it came, with no error event after it, its usage counted.
+   */
+  @Test
+  void aVllmStreamWithALongLastEventIsWhole() throws Exception {
+    f = new ProxyFixture("");
+    String instructions = "i".repeat(70_000);
+    String events = "event: response.created\ndata: {\"response\":{\"id\":\"resp_v1\",\"instructions\":\""
+        + instructions + "\",\"usage\":null},\"sequence_number\":0,\"type\":\"response.created\"}\n\n"
+        + "event: response.output_text.delta\ndata: {\"content_index\":0,\"delta\":\"Hi\",\"item_id\":\"m\","
+        + "\"output_index\":0,\"sequence_number\":1,\"type\":\"response.output_text.delta\"}\n\n"
+        + "event: response.completed\ndata: {\"response\":{\"id\":\"resp_v1\",\"instructions\":\"" + instructions
+        + "\",\"output\":[],\"usage\":{\"input_tokens\":9,\"output_tokens\":2,\"total_tokens\":11},\"user\":null},"
+        + "\"sequence_number\":2,\"type\":\"response.completed\"}\n\n";
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events)));
+    HttpResponse<String> r = respond("{\"model\":\"router-random-0\",\"input\":\"Say hi\",\"stream\":true}");
+
+    assertEquals(200, r.statusCode());
+    assertFalse(r.body().contains("upstream_stream_failed"), "a false error event after a whole answer");
+    assertEquals(events, r.body());
+    assertEquals(9.0, tokens(metrics(), "strong", "prompt"));
+  }
+
+  /**
+   * A stream whose connection closed part way through its response.completed line: the SDKs never
+   * see that event (one is dispatched at its blank line), so the client must hear of the cut.
+   */
+  @Test
+  void aStreamCutInsideItsCompletedEventEndsWithAnErrorEvent() throws Exception {
+    f = new ProxyFixture("");
+    String whole = events("resp_c2", true);
+    String cut = whole.substring(0, whole.indexOf("\"usage\":{"));
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(cut)));
+    HttpResponse<String> r = respond("{\"model\":\"router-random-0\",\"input\":\"Say hello\",\"stream\":true}");
+
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().contains("upstream_stream_failed"), r.body());
+    assertTrue(metrics().contains("routewise_upstream_duration_seconds_count{outcome=\"stream_failed\",upstream=\"strong\"} 1"));
   }
 }

@@ -35,4 +35,14 @@ class SseOutputTest {
     assertEquals(apart, errorAfter("data: {}\n"));
     assertEquals(joined, errorAfter("event: x\ndatum: 1\n"), "not a data field");
   }
+
+  @Test
+  void anOpenEventIsEndedWithWhatItLacks() throws Exception {
+    for (String[] c : new String[][] {{"", ""}, {"data: {}\n\n", ""}, {"data: {}\n", "\n"}, {"data: {}", "\n\n"},
+        {"event: x\r\n", "\n"}, {": ping\n", ""}}) {
+      SseOutput out = new SseOutput(new ByteArrayOutputStream());
+      out.write(c[0].getBytes(StandardCharsets.UTF_8));
+      assertEquals(c[1], new String(out.eventEnd(), StandardCharsets.UTF_8), c[0]);
+    }
+  }
 }

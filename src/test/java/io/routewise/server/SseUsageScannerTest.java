@@ -141,4 +141,62 @@ class SseUsageScannerTest {
     // a chat scanner reads none of this as an end
     assertFalse(scan("data: {\"type\":\"response.completed\",\"response\":{}}\n\n", 16).complete());
   }
+
+  /**
+   * vLLM writes each event with pydantic's field order, openai-python's: {@code response}, then
+   * {@code sequence_number}, then {@code type} last. Its response.completed echoes the request's
+   * instructions and tools, so an agent's last event passes 64 KiB with a short answer.
+   */
+  @Test
+  void aResponsesEventWhoseTypeComesLastIsReadHoweverLong() {
+    String created = "event: response.created\ndata: {\"response\":{\"id\":\"resp_v\",\"instructions\":\"be brief\","
+        + "\"usage\":null},\"sequence_number\":0,\"type\":\"response.created\"}\n\n";
+    String delta = "event: response.output_text.delta\ndata: {\"content_index\":0,\"delta\":\"Hi\",\"item_id\":\"m\","
+        + "\"output_index\":0,\"sequence_number\":1,\"type\":\"response.output_text.delta\"}\n\n";
+    for (String instructions : new String[] {"be brief", "i".repeat(70_000)}) {
+      String completed = "event: response.completed\ndata: {\"response\":{\"id\":\"resp_v\",\"instructions\":\""
+          + instructions + "\",\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\","
+          + "\"text\":\"Hi\"}]}]," + COMPLETED_USAGE + ",\"user\":null},\"sequence_number\":2,"
+          + "\"type\":\"response.completed\"}\n\n";
+      for (int readSize : new int[] {1, 8192}) {
+        SseUsageScanner s = scanResponses(created + delta + completed, readSize);
+        assertTrue(s.complete() && !s.errored(), "instructions " + instructions.length() + ", read " + readSize);
+        assertEquals(new Usage(9, 2, 3), s.result().orElseThrow(), "instructions " + instructions.length());
+        // a server that sends no response.created: its completed event is the first to name the response
+        SseUsageScanner alone = scanResponses(delta + completed, readSize);
+        assertTrue(alone.complete(), "no created event, instructions " + instructions.length() + ", read " + readSize);
+        // nor event: lines (they are optional): the type is the data's alone
+        SseUsageScanner bare = scanResponses((created + delta + completed).replaceAll("event: [a-z._]+\n", ""), readSize);
+        assertTrue(bare.complete() && !bare.errored(), "no event lines, instructions " + instructions.length());
+        assertEquals(new Usage(9, 2, 3), bare.result().orElseThrow(), "no event lines, instructions " + instructions.length());
+        SseUsageScanner crlf = scanResponses((created + delta + completed).replace("\n", "\r\n"), readSize);
+        assertTrue(crlf.complete() && !crlf.errored(), "CRLF, instructions " + instructions.length());
+      }
+    }
+  }
+
+  /**
+   * A stream whose connection closed part way through its response.completed line did not end with
+   * that event: the SDKs never see it (an event is dispatched at its blank line), so the client must
+   * hear of the cut, and its tokens are not whole either.
+   */
+  @Test
+  void aResponsesStreamCutInsideItsLastEventIsNotWhole() {
+    String created = "data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\",\"usage\":null}}\n\n";
+    String completed = "data: {\"type\":\"response.completed\",\"sequence_number\":3,\"response\":{\"id\":"
+        + "\"resp_1\",\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\""
+        + "x".repeat(1_000) + "\"}]}]," + COMPLETED_USAGE + "}}\n\n";
+    for (int cut : new int[] {60, completed.length() / 2, completed.indexOf("\"usage\"") + 12}) {
+      SseUsageScanner s = scanResponses(created + completed.substring(0, cut), 8192);
+      assertFalse(s.complete(), "cut at " + cut + " of " + completed.length());
+    }
+    String longCompleted = completed.replace("x".repeat(1_000), "x".repeat(100_000));
+    for (int cut : new int[] {80_000, longCompleted.indexOf("\"usage\"") + 40}) { // past the line bound
+      SseUsageScanner s = scanResponses(created + longCompleted.substring(0, cut), 8192);
+      assertFalse(s.complete(), "cut at " + cut + " of " + longCompleted.length());
+    }
+    // whole, its blank line and all, it is complete
+    assertTrue(scanResponses(created + longCompleted, 8192).complete());
+    assertTrue(scanResponses(created + completed, 8192).complete());
+  }
 }
