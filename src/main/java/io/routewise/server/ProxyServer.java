@@ -172,12 +172,12 @@ public final class ProxyServer implements AutoCloseable {
         String at = stored.upstreamOf(ctx.pathParam("id"));
         if (at != null) {
           storedAt.get(at).handle(ctx);
-        } else if (other != null) {
-          other.handle(ctx); // stored there, if anywhere this replica knows of (or refused by its endpoints)
+        } else if (responsesHome != null) {
+          other.handle(ctx); // stored there, if anywhere this replica knows of
         } else {
           throw new ApiException(404, "invalid_request_error", "Response with id '" + AccessLog.safe(ctx.pathParam("id"))
               + "' not found: this routewise did not relay it (another replica, or before a restart, may have), and"
-              + " without routing.passthrough there is no upstream to ask.", null, "response_not_found");
+              + " no routing.passthrough that serves responses is there to ask.", null, "response_not_found");
         }
       };
       for (HandlerType method : new HandlerType[] {HandlerType.GET, HandlerType.POST, HandlerType.DELETE}) {
@@ -373,6 +373,7 @@ public final class ProxyServer implements AutoCloseable {
       path = path.substring(0, path.length() - 1);
     }
     String allow = path.equals("/v1/chat/completions") || path.equals("/v1/route") || path.equals("/v1/responses") ? "POST"
+        : path.startsWith("/v1/responses/") ? "GET, POST, DELETE" // a stored response's (with passthrough, its other methods pass)
         : path.equals("/v1/models") || path.startsWith("/v1/models/") || path.equals("/health")
             || path.equals("/metrics") ? "GET, HEAD"
         : "GET, POST, PUT, PATCH, DELETE"; // passthrough

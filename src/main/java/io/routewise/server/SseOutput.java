@@ -102,10 +102,13 @@ final class SseOutput extends OutputStream {
   /**
    * routewise's error event with body {@code json}: joined to an open event that has no data line
    * yet, else after a blank line of its own (which also ends a line or event the upstream left open).
+   * Joined, it names its type {@code error} (a later event: line replaces the upstream's): the Python
+   * and Node SDKs hand an Assistants {@code thread.*} event's data on as that event, error or not,
+   * and raise APIError for an {@code error} event as for an untyped one.
    */
   byte[] errorEvent(byte[] json) {
     boolean join = fields && !data && lineLength == 0;
-    String prefix = join ? "data: " : "\n\ndata: ";
+    String prefix = join ? "event: error\ndata: " : "\n\ndata: ";
     byte[] event = new byte[prefix.length() + json.length + 2];
     byte[] p = prefix.getBytes(StandardCharsets.US_ASCII);
     System.arraycopy(p, 0, event, 0, p.length);

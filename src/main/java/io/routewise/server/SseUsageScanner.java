@@ -43,8 +43,12 @@ final class SseUsageScanner {
   /** A Responses line's last TAIL bytes once it passed MAX_LINE, as a ring; allocated for the first such line. */
   private byte[] tail;
   private long tailCount;
-  /** A Responses stream's current event's {@code event:} name (its type, as the server named it), or null. */
-  private String eventName;
+  /**
+   * A Responses stream's current event's {@code event:} name (its type, as the server named it): its
+   * bytes, kept as they came (read only for a data line past MAX_LINE), and their count, -1 for none.
+   */
+  private byte[] eventName = new byte[64];
+  private int eventNameLength = -1;
   /** The line being ended is the stream's last, with no line end after it: it may be cut short. */
   private boolean atEnd;
 
@@ -104,7 +108,11 @@ final class SseUsageScanner {
       errored = true; // the upstream's own error event: what it relayed is no whole answer, [DONE] or not
     }
     if (responses && !overflow && end > 6 && startsWith("event:")) {
-      eventName = new String(line, 6, end - 6, java.nio.charset.StandardCharsets.UTF_8).strip();
+      if (eventName.length < end - 6) {
+        eventName = new byte[end - 6];
+      }
+      System.arraycopy(line, 6, eventName, 0, end - 6);
+      eventNameLength = end - 6;
     }
     if (len > 6 && line[0] == 'd' && startsWith("data:")) {
       int off = 5;
@@ -113,7 +121,7 @@ final class SseUsageScanner {
       }
       if (responses) {
         responsesEvent(off);
-        eventName = null; // its event's: the next data line has its own
+        eventNameLength = -1; // its event's: the next data line has its own
       } else if (!overflow && ByteSearch.indexOf(line, len, USAGE) >= 0) {
         Usage.fromJson(line, off, len - off).ifPresent(u -> usage = u);
       }
@@ -130,8 +138,8 @@ final class SseUsageScanner {
    * (the stream's end cut it short) is no event: an SDK never sees it either.
    */
   private void responsesEvent(int off) {
-    if (atEnd && overflow) {
-      return; // a line past the bound that the stream's end cut off: its end cannot be checked
+    if (atEnd && overflow && !endsAsLastEvent()) {
+      return; // a line past the bound that the stream's end closed: whole only where its end shows it
     }
     String type = null;
     String id = null;
@@ -172,7 +180,8 @@ final class SseUsageScanner {
       // a line past MAX_LINE, cut at the bound: what its start said stands
     }
     if (type == null && overflow) {
-      type = eventName != null ? eventName : typeInTail(); // written after the response (vLLM's order)
+      type = eventNameLength >= 0 // written after the response (vLLM's order)
+          ? new String(eventName, 0, eventNameLength, java.nio.charset.StandardCharsets.UTF_8).strip() : typeInTail();
     }
     if (type == null) {
       return;
@@ -224,6 +233,16 @@ final class SseUsageScanner {
     int[] at = new int[1];
     byte[] end = tailFrom(USAGE, at);
     return end == null ? Optional.empty() : Usage.fromJson(end, at[0] - 1, end.length - at[0] + 1);
+  }
+
+  /**
+   * Whether a line past MAX_LINE ends with a last event's type as its last field (vLLM's order), its
+   * object closed: then it is whole. (Where the type comes first, its end cannot be checked.)
+   */
+  private boolean endsAsLastEvent() {
+    String type = typeInTail();
+    return type != null && (type.equals("response.completed") || type.equals("response.incomplete")
+        || type.equals("response.failed"));
   }
 
   /** The type of a line past MAX_LINE whose last field is its {@code type}, from its kept end; else null. */

@@ -359,4 +359,19 @@ class ResponsesRoutingTest {
     assertTrue(r.body().contains("upstream_stream_failed"), r.body());
     assertTrue(metrics().contains("routewise_upstream_duration_seconds_count{outcome=\"stream_failed\",upstream=\"strong\"} 1"));
   }
+
+  /** vLLM's long last event with no line end after it: ended for the SDKs, and no error event after a whole answer. */
+  @Test
+  void aLongLastEventWithoutItsLineEndIsEndedNotCut() throws Exception {
+    f = new ProxyFixture("");
+    String events = "event: response.completed\ndata: {\"response\":{\"id\":\"resp_v2\",\"instructions\":\""
+        + "i".repeat(70_000) + "\",\"output\":[],\"usage\":{\"input_tokens\":9,\"output_tokens\":2,"
+        + "\"total_tokens\":11},\"user\":null},\"sequence_number\":2,\"type\":\"response.completed\"}";
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events)));
+    HttpResponse<String> r = respond("{\"model\":\"router-random-0\",\"input\":\"Say hi\",\"stream\":true}");
+    assertFalse(r.body().contains("upstream_stream_failed"), "a false error event after a whole answer");
+    assertEquals(events + "\n\n", r.body());
+    assertEquals(9.0, tokens(metrics(), "strong", "prompt"));
+  }
 }

@@ -199,4 +199,44 @@ class SseUsageScannerTest {
     assertTrue(scanResponses(created + longCompleted, 8192).complete());
     assertTrue(scanResponses(created + completed, 8192).complete());
   }
+
+  /**
+   * A last event whose line the body's end closed (no line end: the relay then adds its blank line)
+   * is whole however long, where its line shows it whole: vLLM's ends with its type. Before, one past
+   * the line bound was judged cut, and a whole answer got routewise's error event after it.
+   */
+  @Test
+  void aLongLastEventWithoutItsLineEndIsWholeWhenItsEndShowsIt() {
+    String completed = "event: response.completed\ndata: {\"response\":{\"id\":\"resp_v\",\"instructions\":\""
+        + "i".repeat(70_000) + "\",\"output\":[]," + COMPLETED_USAGE + ",\"user\":null},\"sequence_number\":2,"
+        + "\"type\":\"response.completed\"}";
+    for (int readSize : new int[] {1, 8192}) {
+      SseUsageScanner s = scanResponses(completed, readSize);
+      assertTrue(s.complete() && !s.errored(), "read " + readSize);
+      assertEquals(new Usage(9, 2, 3), s.result().orElseThrow());
+      // cut short before that end, it is not
+      assertFalse(scanResponses(completed.substring(0, completed.length() - 12), readSize).complete());
+      assertFalse(scanResponses(completed.substring(0, completed.indexOf("\"user\"")), readSize).complete());
+    }
+  }
+
+  /**
+   * An event: line (every event of OpenAI's and vLLM's streams has one) costs no allocation: its name
+   * is needed only for a data line past the line bound.
+   */
+  @Test
+  void anEventLineAllocatesNothing() {
+    com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    SseUsageScanner s = new SseUsageScanner(true);
+    byte[] line = "event: response.output_text.delta\n".getBytes(StandardCharsets.UTF_8);
+    for (int i = 0; i < 20_000; i++) { // warm: buffers sized, code compiled
+      s.feed(line, line.length);
+    }
+    long before = mx.getCurrentThreadAllocatedBytes();
+    for (int i = 0; i < 10_000; i++) {
+      s.feed(line, line.length);
+    }
+    long allocated = mx.getCurrentThreadAllocatedBytes() - before;
+    assertTrue(allocated < 32 * 1024, allocated + " bytes for 10,000 event: lines");
+  }
 }
