@@ -13,9 +13,10 @@ import java.util.Optional;
  *
  * <p>A Responses stream instead ends with a {@code response.completed} (or {@code .incomplete})
  * event holding the whole answer, its usage included, or with {@code response.failed} or {@code
- * error}; its {@code response.created} names the response id. Of each event only the type is read
- * (and the response's id and usage from those few): a line past the bound still gives its type from
- * its start and its usage, which comes near its end, from a last stretch kept for it.
+ * error}; its {@code response.created} names the response id. Of each event the type is read (where
+ * it comes first, as OpenAI writes it, a delta's line no further), and of the response's own events
+ * the response's id and usage. A line past the bound gives its type from its start, its {@code
+ * event:} line or its end, and its usage, which comes near its end, from a last stretch kept for it.
  */
 final class SseUsageScanner {
   private static final int MAX_LINE = 64 * 1024;
