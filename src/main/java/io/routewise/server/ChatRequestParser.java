@@ -232,33 +232,9 @@ public final class ChatRequestParser {
     JsonToken t;
     while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
       String path = "messages[" + i + "]";
-      if (t != JsonToken.START_OBJECT) {
-        throw ApiException.invalidRequest("'" + path + "' must be an object.", path);
-      }
-      String role = null;
-      String text = null;
-      boolean sawContent = false;
-      while (p.nextToken() == JsonToken.FIELD_NAME) {
-        String field = p.currentName();
-        JsonToken fv = p.nextToken();
-        if (field.equals("role")) {
-          if (role != null) {
-            throw twice(path + ".role");
-          }
-          if (fv != JsonToken.VALUE_STRING) {
-            throw ApiException.invalidRequest("'" + path + ".role' must be a string.", path + ".role");
-          }
-          role = p.getText();
-        } else if (field.equals("content")) {
-          if (sawContent) {
-            throw twice(path + ".content");
-          }
-          sawContent = true;
-          text = readContent(p, fv, path + ".content", media);
-        } else {
-          p.skipChildren();
-        }
-      }
+      String[] roleAndText = readMessage(p, t, path, media, false);
+      String role = roleAndText[0];
+      String text = roleAndText[1];
       if (role == null) {
         throw ApiException.invalidRequest("'" + path + ".role' is a required property.", path + ".role");
       }
@@ -271,6 +247,44 @@ public final class ChatRequestParser {
       throw ApiException.invalidRequest("'messages' must contain at least one message.", "messages", "empty_array");
     }
     return lastUser == null ? "" : lastUser;
+  }
+
+  /**
+   * A message object's role and text (null where absent); checks both, and that neither comes twice;
+   * adds to {@code media} what its content carries besides text. With {@code otherContent}, a
+   * content that is neither a string, null nor an array of parts (another kind of item's) is skipped.
+   */
+  static String[] readMessage(JsonParser p, JsonToken t, String path, java.util.Set<io.routewise.routing.Media> media,
+      boolean otherContent) throws IOException {
+    if (t != JsonToken.START_OBJECT) {
+      throw ApiException.invalidRequest("'" + path + "' must be an object.", path);
+    }
+    String role = null;
+    String text = null;
+    boolean sawContent = false;
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String field = p.currentName();
+      JsonToken fv = p.nextToken();
+      if (field.equals("role")) {
+        if (role != null) {
+          throw twice(path + ".role");
+        }
+        if (fv != JsonToken.VALUE_STRING) {
+          throw ApiException.invalidRequest("'" + path + ".role' must be a string.", path + ".role");
+        }
+        role = p.getText();
+      } else if (field.equals("content") && !(otherContent && (fv == JsonToken.START_OBJECT || fv.isScalarValue()
+          && fv != JsonToken.VALUE_STRING && fv != JsonToken.VALUE_NULL))) {
+        if (sawContent) {
+          throw twice(path + ".content");
+        }
+        sawContent = true;
+        text = readContent(p, fv, path + ".content", media);
+      } else {
+        p.skipChildren();
+      }
+    }
+    return new String[] {role, text};
   }
 
   /**

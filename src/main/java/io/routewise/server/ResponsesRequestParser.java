@@ -112,37 +112,10 @@ final class ResponsesRequestParser {
     int i = 0;
     JsonToken t;
     while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
-      String path = "input[" + i + "]";
-      if (t != JsonToken.START_OBJECT) {
-        throw ApiException.invalidRequest("'" + path + "' must be an object.", path);
-      }
-      String role = null;
-      String text = null;
-      boolean sawContent = false;
-      while (p.nextToken() == JsonToken.FIELD_NAME) {
-        String field = p.currentName();
-        JsonToken fv = p.nextToken();
-        if (field.equals("role")) {
-          if (role != null) {
-            throw ChatRequestParser.twice(path + ".role");
-          }
-          if (fv != JsonToken.VALUE_STRING) {
-            throw ApiException.invalidRequest("'" + path + ".role' must be a string.", path + ".role");
-          }
-          role = p.getText();
-        } else if (field.equals("content")
-            && (fv == JsonToken.VALUE_STRING || fv == JsonToken.START_ARRAY || fv == JsonToken.VALUE_NULL)) {
-          if (sawContent) {
-            throw ChatRequestParser.twice(path + ".content");
-          }
-          sawContent = true;
-          text = ChatRequestParser.readContent(p, fv, path + ".content", media);
-        } else {
-          p.skipChildren(); // another kind's content (none has one now) is the upstream's to judge
-        }
-      }
-      if ("user".equals(role)) {
-        lastUser = text == null ? "" : text;
+      // another kind of item's content (none has one now) is the upstream's to judge
+      String[] roleAndText = ChatRequestParser.readMessage(p, t, "input[" + i + "]", media, true);
+      if ("user".equals(roleAndText[0])) {
+        lastUser = roleAndText[1] == null ? "" : roleAndText[1];
       }
       i++;
     }

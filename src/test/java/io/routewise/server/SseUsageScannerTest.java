@@ -13,7 +13,15 @@ import org.junit.jupiter.api.Test;
  */
 class SseUsageScannerTest {
   private static SseUsageScanner scan(String stream, int readSize) {
-    SseUsageScanner s = new SseUsageScanner();
+    return scan(stream, readSize, false);
+  }
+
+  private static SseUsageScanner scanResponses(String stream, int readSize) {
+    return scan(stream, readSize, true);
+  }
+
+  private static SseUsageScanner scan(String stream, int readSize, boolean responses) {
+    SseUsageScanner s = new SseUsageScanner(responses);
     byte[] b = stream.getBytes(StandardCharsets.UTF_8);
     for (int at = 0; at < b.length; at += readSize) {
       byte[] part = java.util.Arrays.copyOfRange(b, at, Math.min(b.length, at + readSize));
@@ -72,17 +80,6 @@ class SseUsageScannerTest {
         assertEquals(new Usage(5, 3, 0), s.result().orElseThrow());
       }
     }
-  }
-
-  private static SseUsageScanner scanResponses(String stream, int readSize) {
-    SseUsageScanner s = new SseUsageScanner(true);
-    byte[] b = stream.getBytes(StandardCharsets.UTF_8);
-    for (int at = 0; at < b.length; at += readSize) {
-      byte[] part = java.util.Arrays.copyOfRange(b, at, Math.min(b.length, at + readSize));
-      s.feed(part, part.length);
-    }
-    s.finish();
-    return s;
   }
 
   private static final String COMPLETED_USAGE = "\"usage\":{\"input_tokens\":9,\"input_tokens_details\":"
