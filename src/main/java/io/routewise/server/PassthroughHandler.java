@@ -172,9 +172,9 @@ final class PassthroughHandler {
   }
 
   /**
-   * A JSON body naming one of routewise's own model ids ({@code router-mf-0.5}, {@code upstream-mini}):
-   * 400 here. /v1/models advertises them, and the Responses API, which the Agents SDK uses, takes the
-   * same model name, but only chat is routed; passed on, the upstream got a model it cannot have.
+   * A JSON body naming one of routewise's own model ids ({@code router-mf-0.5}, {@code upstream-mini})
+   * on an endpoint that is not routed: 400 here. /v1/models advertises them, and a client may send
+   * them anywhere; passed on, the upstream got a model it cannot have.
    */
   private void refuseRoutewiseModel(String path, String contentType, RequestBodies.Body body) {
     String model = routewiseModel(contentType, body);
