@@ -239,6 +239,26 @@ public final class RoutingService implements AutoCloseable {
     return d;
   }
 
+  /** Keys a stored response's upstream apart from the sessions' pins in the same store. */
+  private static final String RESPONSE_PIN = "response\u0000";
+
+  /**
+   * Records, with session pinning on, that {@code upstream} answered (and holds) the stored response
+   * {@code id}, as a pin of its own: shared through the state store, so another replica sends a
+   * request that continues it there. A no-op without session pinning.
+   */
+  public void responseStored(String id, String upstream) {
+    if (pins != null) {
+      pins.pin(RESPONSE_PIN + id, upstream);
+    }
+  }
+
+  /** The upstream a stored response's pin names ({@link #responseStored}), or null: none, or no session pinning. */
+  public String storedResponseAt(String id) {
+    String at = pins == null ? null : pins.pinned(RESPONSE_PIN + id);
+    return at != null && ladder.indexOf(at) >= 0 ? at : null; // not an upstream no longer configured
+  }
+
   /**
    * The decision for a request that only {@code upstream} can answer (it continues a response stored
    * there): that upstream, as a session's pin would choose it, and reported so (a pinned decision).

@@ -592,11 +592,9 @@ final class ChatCompletionsHandler {
       throw failed(upstream, upstream.brokeOff(e, response.timedOut()));
     }
     long read = System.nanoTime();
-    if (status == 200 && api == RoutedApi.RESPONSES) {
-      String id = ResponsesRequestParser.responseId(body);
-      if (id != null) {
-        stored.answered(id, upstream.name());
-      }
+    String storedId = status == 200 && api == RoutedApi.RESPONSES ? ResponsesRequestParser.responseId(body) : null;
+    if (storedId != null) {
+      stored.answered(storedId, upstream.name());
     }
     if (status == 200) {
       java.util.Optional<Usage> usage = Usage.fromJson(body);
@@ -649,6 +647,9 @@ final class ChatCompletionsHandler {
     }
     long end = System.nanoTime();
     upstream.listener().completed(upstream.name(), status, outcomeOf(status), end - start);
+    if (storedId != null) { // once the client has it: a shared pin's write waits on the store
+      stored.share(storedId, upstream.name());
+    }
     return end - read;
   }
 
@@ -660,6 +661,7 @@ final class ChatCompletionsHandler {
       RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api) throws IOException {
     SseOutput out = new SseOutput(res.getOutputStream());
     SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES);
+    String storedId = null; // the Responses answer's id, once an event named it
     byte[] buf = new byte[8192];
     StreamMasking masking = new StreamMasking(secrets);
     StreamMasking.Sink sink = usageFilter == null ? (b, len) -> out.write(b, 0, len) : (b, len) -> usageFilter.relay(b, len, out);
@@ -742,6 +744,10 @@ final class ChatCompletionsHandler {
       }
       receivedAny |= n > 0;
       usage.feed(buf, n);
+      if (storedId == null && usage.responseId() != null && res.getStatus() == 200) {
+        storedId = usage.responseId(); // named by response.created: known before the answer goes on
+        stored.answered(storedId, upstream.name());
+      }
       if (usage.done()) {
         response.stopProbing(); // the answer is complete: a client closing now has not abandoned it
       }
@@ -775,9 +781,6 @@ final class ChatCompletionsHandler {
     // a whole answer ([DONE], or its end after a finish_reason: also a cut between that and the usage
     // chunk, which this cannot tell from a server that ends there), not an error
     boolean whole = (usage.done() || usage.complete() && outcome.equals("ok")) && !outcome.equals("error");
-    if (usage.responseId() != null && res.getStatus() == 200) { // stored there, even if cut off after
-      stored.answered(usage.responseId(), upstream.name());
-    }
     usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res), () -> {
       if (whole && res.getStatus() == 200) { // its tokens went uncounted
         upstream.listener().unmetered(upstream.name());
@@ -785,6 +788,9 @@ final class ChatCompletionsHandler {
     });
     upstream.listener().completed(upstream.name(), res.getStatus(),
         outcome.equals("ok") ? outcomeOf(res.getStatus()) : outcome, System.nanoTime() - start);
+    if (storedId != null) { // stored there, even if cut off after
+      stored.share(storedId, upstream.name()); // last: a shared pin's write waits on the store
+    }
     return outcome;
   }
 

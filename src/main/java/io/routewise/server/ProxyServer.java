@@ -73,7 +73,7 @@ public final class ProxyServer implements AutoCloseable {
     String responsesHome = passthrough != null && serves(passthroughEndpoints, "responses") ? passthrough.name() : null;
     String conversationsHome =
         passthrough != null && serves(passthroughEndpoints, "conversations") ? passthrough.name() : null;
-    StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES);
+    StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES, routing);
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, cooldowns,
             inFlight, config.accessLog(), pinning, stored, responsesHome, conversationsHome);

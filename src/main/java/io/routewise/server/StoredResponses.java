@@ -8,7 +8,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * Which upstream answered each Responses API response this replica relayed: a request that
  * continues one ({@code previous_response_id}) must go there, the only upstream that stored it.
  * Bounded, least recently used first out; ids are kept as 64-bit hashes (a few dozen bytes each),
- * never in the clear.
+ * never in the clear. With session pinning, each is also a pin of its own (shared through Redis when
+ * {@code state.redis} is set, for the pins' time to live), asked for an id this replica did not see.
  */
 final class StoredResponses {
   /** About 6 MB when full. */
@@ -16,8 +17,15 @@ final class StoredResponses {
 
   private final ReentrantLock lock = new ReentrantLock();
   private final LinkedHashMap<Long, String> upstreams;
+  /** Where the pins are, or null for this replica's record alone. */
+  private final io.routewise.routing.RoutingService pins;
 
   StoredResponses(int maxEntries) {
+    this(maxEntries, null);
+  }
+
+  StoredResponses(int maxEntries, io.routewise.routing.RoutingService pins) {
+    this.pins = pins;
     this.upstreams = new LinkedHashMap<>(16, 0.75f, true) {
       @Override
       protected boolean removeEldestEntry(Map.Entry<Long, String> eldest) {
@@ -26,7 +34,10 @@ final class StoredResponses {
     };
   }
 
-  /** Remembers that {@code upstream} answered (and holds) response {@code id}. */
+  /**
+   * Remembers that {@code upstream} answered (and holds) response {@code id}: before its client has
+   * it, so that a continuation sent the moment it does finds it.
+   */
   void answered(String id, String upstream) {
     lock.lock();
     try {
@@ -36,14 +47,44 @@ final class StoredResponses {
     }
   }
 
-  /** The upstream that answered response {@code id}, or null when this replica did not relay it (or forgot it). */
-  String upstreamOf(String id) {
+  /**
+   * Shares {@link #answered} with the other replicas (with session pinning): once the client has its
+   * answer, as the write waits on the store (at most the pin timeout).
+   */
+  void share(String id, String upstream) {
+    if (pins != null) {
+      pins.responseStored(id, upstream);
+    }
+  }
+
+  private void remember(String id, String upstream) {
     lock.lock();
     try {
-      return upstreams.get(hash(id));
+      upstreams.put(hash(id), upstream);
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * The upstream that answered response {@code id}, or null when neither this replica relayed it (or
+   * still remembers it) nor, with session pinning, a pin names it.
+   */
+  String upstreamOf(String id) {
+    String at;
+    lock.lock();
+    try {
+      at = upstreams.get(hash(id));
+    } finally {
+      lock.unlock();
+    }
+    if (at == null && pins != null) {
+      at = pins.storedResponseAt(id); // another replica's (bounded by the pin lookup's timeout)
+      if (at != null) {
+        remember(id, at);
+      }
+    }
+    return at;
   }
 
   /** FNV-1a over the id's chars: two ids of 100,000 meet with odds of about 3 in 10^10. */

@@ -1,0 +1,76 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import com.github.tomakehurst.wiremock.core.WireMockConfiguration;
+import io.routewise.RedisServer;
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two replicas behind a load balancer that is not sticky, one real Redis, session pinning on: a
+ * response one replica relayed is continued, and read back, through the other at the upstream that
+ * stored it.
+ */
+class ResponsesAcrossReplicasTest {
+  private static final HttpClient HTTP = HttpClient.newHttpClient();
+
+  private static Routewise replica(String strong, String weak, String redisUrl) {
+    String yaml = TestConfigs.yaml(strong, weak, """
+        state: {redis: "%s", sync_ms: 100, timeout_ms: 200, pin_timeout_ms: 100}
+        """.formatted(redisUrl));
+    return Routewise.start(TestConfigs.config(TestConfigs.withRouting(yaml, "session_pinning: true")),
+        io.routewise.routers.RouterCatalog.standard(), id -> null, () -> {});
+  }
+
+  private static HttpResponse<String> send(Routewise r, String method, String path, String body) throws Exception {
+    return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + r.port() + path))
+        .header("Content-Type", "application/json")
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+        .build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void aResponseRelayedByOneReplicaIsContinuedThroughTheOtherWhereItIsStored() throws Exception {
+    WireMockServer strong = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+    WireMockServer weak = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+    strong.start();
+    weak.start();
+    try (RedisServer redis = RedisServer.start();
+        Routewise a = replica(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", redis.url());
+        Routewise b = replica(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", redis.url())) {
+      ResponsesRoutingTest.answers(strong, "resp_s1", "strong");
+      ResponsesRoutingTest.answers(weak, "resp_w1", "weak");
+      assertEquals(200, send(a, "POST", "/v1/responses", "{\"model\":\"router-random-1\",\"input\":\"hi\"}").statusCode());
+      weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "text/event-stream").withBody(ResponsesRoutingTest.events("resp_w2", true))));
+      assertEquals(200, send(a, "POST", "/v1/responses",
+          "{\"model\":\"router-random-1\",\"input\":\"hi\",\"stream\":true}").statusCode());
+      ResponsesRoutingTest.answers(weak, "resp_w3", "weak");
+
+      for (String previous : new String[] {"resp_w1", "resp_w2"}) { // a whole answer's id, a stream's
+        HttpResponse<String> next = send(b, "POST", "/v1/responses",
+            "{\"model\":\"router-random-0\",\"previous_response_id\":\"" + previous + "\",\"input\":\"more\"}");
+        assertEquals(200, next.statusCode(), next.body());
+        assertEquals("weak weak-model", next.headers().firstValue("x-routewise-model").orElseThrow(), previous);
+      }
+      weak.stubFor(WireMock.get(urlEqualTo("/v1/responses/resp_w1")).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_w1\"}")));
+      assertEquals(200, send(b, "GET", "/v1/responses/resp_w1", null).statusCode());
+      assertEquals(0, strong.getAllServeEvents().size(), "nothing went to the upstream that does not hold them");
+    } finally {
+      strong.stop();
+      weak.stop();
+    }
+  }
+}
