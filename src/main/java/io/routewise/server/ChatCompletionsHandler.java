@@ -663,7 +663,8 @@ final class ChatCompletionsHandler {
     SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES);
     String storedId = null; // the Responses answer's id, once an event named it
     byte[] buf = new byte[8192];
-    StreamMasking masking = new StreamMasking(secrets);
+    StreamMasking masking = new StreamMasking(secrets,
+        api == RoutedApi.RESPONSES ? StreamMasking.MAX_HELD_RESPONSES : StreamMasking.MAX_HELD);
     StreamMasking.Sink sink = usageFilter == null ? (b, len) -> out.write(b, 0, len) : (b, len) -> usageFilter.relay(b, len, out);
     String outcome = "ok";
     // for the cooldown, a stream has answered once its first bytes came; cut off before them, it failed

@@ -8,11 +8,20 @@ import java.io.IOException;
  * event split over two reads (at any byte, an id's middle included) is masked whole. Holding part of
  * a line delays nothing a client can use: an SSE client acts on an event only once its line is
  * complete. A read passes on without a copy up to its last line end; only the part after it (none,
- * for nearly every read of a stream) is copied. A line longer than {@link #MAX_HELD} goes on as it
- * comes, as before.
+ * for nearly every read of a stream) is copied. A line longer than its bound ({@link #MAX_HELD}, or
+ * {@link #MAX_HELD_RESPONSES}) goes on as it comes, as before.
  */
 final class StreamMasking {
   static final int MAX_HELD = 64 * 1024;
+  /**
+   * A Responses stream's bound: its last event repeats the whole answer (and the request's
+   * instructions and tools) on one line, and a line cut part way after its start went on could only
+   * reach the client as JSON its SDK fails to parse, where a line held whole is dropped and the
+   * client hears routewise's error. Held only while such a line arrives, which is about at once.
+   */
+  static final int MAX_HELD_RESPONSES = 1024 * 1024;
+
+  private final int maxHeld;
 
   /** Where the bytes go: the client's stream, or a filter before it. */
   @FunctionalInterface
@@ -26,7 +35,12 @@ final class StreamMasking {
 
   /** @param secrets the upstreams' keys, masked in an error event with the account ids */
   StreamMasking(SecretValues secrets) {
+    this(secrets, MAX_HELD);
+  }
+
+  StreamMasking(SecretValues secrets, int maxHeld) {
     this.secrets = secrets;
+    this.maxHeld = maxHeld;
   }
 
   /** Takes the next read ({@code buf[0, n)}) and writes what can go on now to {@code sink}. */
@@ -42,7 +56,7 @@ final class StreamMasking {
       }
       if (end == n) {
         hold(buf, 0, n);
-        if (heldLength > MAX_HELD) {
+        if (heldLength > maxHeld) {
           finish(sink); // a line this long goes on as it comes
         }
         return;
@@ -55,7 +69,7 @@ final class StreamMasking {
     while (cut > from && !isLineEnd(buf[cut - 1])) {
       cut--;
     }
-    if (n - cut > MAX_HELD) {
+    if (n - cut > maxHeld) {
       cut = n;
     }
     if (cut > from) {

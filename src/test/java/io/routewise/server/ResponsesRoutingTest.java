@@ -109,6 +109,24 @@ class ResponsesRoutingTest {
     assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"ok\",upstream=\"strong\"} 1"), m);
   }
 
+  /**
+   * Cut inside a last event longer than 64 KiB (a long answer, repeated whole): the part that came is
+   * not relayed (a client's parser would fail on it before routewise's error), the error is.
+   */
+  @Test
+  void aStreamCutInsideALongLineRelaysNoPartOfIt() throws Exception {
+    f = new ProxyFixture("");
+    String whole = events("resp_l1", true).replace("\"text\":\"Hello!\"", "\"text\":\"" + "x".repeat(300_000) + "\"");
+    String cut = whole.substring(0, whole.indexOf("x".repeat(1000)) + 200_000);
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(cut).withChunkedDribbleDelay(40, 200)));
+    HttpResponse<String> r = respond("{\"model\":\"router-random-0\",\"input\":\"Say hello\",\"stream\":true}");
+    assertFalse(r.body().contains("xxxx"), "part of the cut line was relayed");
+    String lead = cut.substring(0, cut.lastIndexOf("\n") + 1); // up to the cut line's event: line
+    assertEquals(lead, r.body().substring(0, lead.length()));
+    assertTrue(r.body().substring(lead.length()).startsWith("event: error\ndata: {\"error\":"), r.body().substring(lead.length()));
+  }
+
   /** A last event whose blank line never came (the body ended right after it) gets one: else no SDK sees it. */
   @Test
   void aLastEventWithoutItsBlankLineIsEnded() throws Exception {
