@@ -245,17 +245,19 @@ public final class RoutingService implements AutoCloseable {
   /**
    * Records, with session pinning on, that {@code upstream} answered (and holds) the stored response
    * {@code id}, as a pin of its own: shared through the state store, so another replica sends a
-   * request that continues it there. A no-op without session pinning.
+   * request that continues it there. A no-op without session pinning, or without a store that shares
+   * pins: this replica's own record ({@code StoredResponses}) is all a pin kept here would repeat, and
+   * it would take a session's place in the pin cache.
    */
   public void responseStored(String id, String upstream) {
-    if (pins != null) {
+    if (pins != null && pins.shared()) {
       pins.pin(RESPONSE_PIN + id, upstream);
     }
   }
 
   /** The upstream a stored response's pin names ({@link #responseStored}), or null: none, or no session pinning. */
   public String storedResponseAt(String id) {
-    String at = pins == null ? null : pins.pinned(RESPONSE_PIN + id);
+    String at = pins == null || !pins.shared() ? null : pins.pinned(RESPONSE_PIN + id);
     return at != null && ladder.indexOf(at) >= 0 ? at : null; // not an upstream no longer configured
   }
 

@@ -196,6 +196,11 @@ public final class SessionPins implements AutoCloseable {
     }
   }
 
+  /** Whether pins are shared through a store (there is one, and it can hold them): else they are this replica's alone. */
+  public boolean shared() {
+    return sharing();
+  }
+
   /** Whether pins are shared through the store: there is one, and it can hold them (Redis 7 or later). */
   private boolean sharing() {
     return store != null && store.takesPins();

@@ -595,6 +595,7 @@ final class ChatCompletionsHandler {
     String storedId = status == 200 && api == RoutedApi.RESPONSES ? ResponsesRequestParser.responseId(body) : null;
     if (storedId != null) {
       stored.answered(storedId, upstream.name());
+      stored.share(storedId, upstream.name()); // not waited for: in the store before the client's next request, mostly
     }
     if (status == 200) {
       java.util.Optional<Usage> usage = Usage.fromJson(body);
@@ -647,9 +648,6 @@ final class ChatCompletionsHandler {
     }
     long end = System.nanoTime();
     upstream.listener().completed(upstream.name(), status, outcomeOf(status), end - start);
-    if (storedId != null) { // once the client has it: a shared pin's write waits on the store
-      stored.share(storedId, upstream.name());
-    }
     return end - read;
   }
 
@@ -748,6 +746,7 @@ final class ChatCompletionsHandler {
       if (storedId == null && usage.responseId() != null && res.getStatus() == 200) {
         storedId = usage.responseId(); // named by response.created: known before the answer goes on
         stored.answered(storedId, upstream.name());
+        stored.share(storedId, upstream.name()); // stored there, even if cut off after; not waited for
       }
       if (usage.done()) {
         response.stopProbing(); // the answer is complete: a client closing now has not abandoned it
@@ -789,9 +788,6 @@ final class ChatCompletionsHandler {
     });
     upstream.listener().completed(upstream.name(), res.getStatus(),
         outcome.equals("ok") ? outcomeOf(res.getStatus()) : outcome, System.nanoTime() - start);
-    if (storedId != null) { // stored there, even if cut off after
-      stored.share(storedId, upstream.name()); // last: a shared pin's write waits on the store
-    }
     return outcome;
   }
 

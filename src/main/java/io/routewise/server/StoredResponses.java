@@ -48,12 +48,13 @@ final class StoredResponses {
   }
 
   /**
-   * Shares {@link #answered} with the other replicas (with session pinning): once the client has its
-   * answer, as the write waits on the store (at most the pin timeout).
+   * Shares {@link #answered} with the other replicas (with session pinning and a shared store), off the
+   * request's thread: the write waits on the store (up to the pin timeout), which must hold up neither
+   * the answer nor its end (a stream's last chunk goes only once its handler returns).
    */
   void share(String id, String upstream) {
     if (pins != null) {
-      pins.responseStored(id, upstream);
+      Thread.ofVirtual().name("routewise-response-pin").start(() -> pins.responseStored(id, upstream));
     }
   }
 

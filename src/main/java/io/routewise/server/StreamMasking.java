@@ -22,6 +22,8 @@ final class StreamMasking {
   static final int MAX_HELD_RESPONSES = 1024 * 1024;
 
   private final int maxHeld;
+  /** The relays' read size: a held line passes its bound by at most one read before it goes on. */
+  private static final int READ = 8192;
 
   /** Where the bytes go: the client's stream, or a filter before it. */
   @FunctionalInterface
@@ -87,7 +89,11 @@ final class StreamMasking {
     if (heldLength > 0) {
       int length = heldLength;
       heldLength = 0;
-      emit(held, length, sink);
+      byte[] line = held;
+      if (held.length > MAX_HELD) { // a long line's buffer is not kept for the rest of the stream
+        held = new byte[0];
+      }
+      emit(line, length, sink);
     }
   }
 
@@ -97,6 +103,9 @@ final class StreamMasking {
    */
   void discard() {
     heldLength = 0;
+    if (held.length > MAX_HELD) {
+      held = new byte[0];
+    }
   }
 
   private void hold(byte[] buf, int from, int to) {
@@ -105,7 +114,9 @@ final class StreamMasking {
       return;
     }
     if (held.length < heldLength + length) {
-      held = java.util.Arrays.copyOf(held, Math.max(heldLength + length, Math.max(256, held.length * 2)));
+      // doubled, but never past the bound and a read: a line just past it would take twice the bound
+      int grown = Math.min(Math.max(256, held.length * 2), maxHeld + READ);
+      held = java.util.Arrays.copyOf(held, Math.max(heldLength + length, grown));
     }
     System.arraycopy(buf, from, held, heldLength, length);
     heldLength += length;

@@ -57,6 +57,14 @@ class ResponsesAcrossReplicasTest {
       assertEquals(200, send(a, "POST", "/v1/responses",
           "{\"model\":\"router-random-1\",\"input\":\"hi\",\"stream\":true}").statusCode());
       ResponsesRoutingTest.answers(weak, "resp_w3", "weak");
+      // the pins are written beside the answers, not waited for: in Redis a moment later (a user's next
+      // turn comes seconds later; a test's, at once)
+      long until = System.nanoTime() + 5_000_000_000L;
+      try (redis.clients.jedis.Jedis look = redis.client()) {
+        while (look.keys("*pin*").size() < 2 && System.nanoTime() < until) {
+          Thread.sleep(10);
+        }
+      }
 
       for (String previous : new String[] {"resp_w1", "resp_w2"}) { // a whole answer's id, a stream's
         HttpResponse<String> next = send(b, "POST", "/v1/responses",
