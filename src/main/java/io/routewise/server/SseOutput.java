@@ -38,7 +38,26 @@ final class SseOutput extends OutputStream {
   @Override
   public void write(byte[] b, int off, int len) throws IOException {
     out.write(b, off, len);
-    for (int i = off; events && i < off + len; i++) {
+    if (!events) {
+      return;
+    }
+    // Only what follows the write's last blank line matters (one ends nearly every write): found from
+    // the end, it sets the state as reading every byte would; else every byte is read.
+    int from = off;
+    for (int i = off + len - 1; i > off; i--) {
+      byte c = b[i];
+      byte before = b[i - 1];
+      if ((c == '\n' || c == '\r') && (before == '\n' || before == '\r') && !(before == '\r' && c == '\n')) {
+        fields = false;
+        data = false;
+        lineLength = 0;
+        head = 0;
+        afterCr = c == '\r';
+        from = i + 1;
+        break;
+      }
+    }
+    for (int i = from; i < off + len; i++) {
       see(b[i]);
     }
   }

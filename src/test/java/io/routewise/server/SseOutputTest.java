@@ -10,12 +10,18 @@ import org.junit.jupiter.api.Test;
 /** Where routewise's error event goes after what was relayed: joined to an event without data yet, else after a blank line. */
 class SseOutputTest {
   private static String errorAfter(String relayed) throws Exception {
-    SseOutput out = new SseOutput(new ByteArrayOutputStream());
-    byte[] b = relayed.getBytes(StandardCharsets.UTF_8);
-    for (int i = 0; i < b.length; i += 3) { // in pieces: lines and CRLFs split between writes
-      out.write(b, i, Math.min(3, b.length - i));
+    String apart = null;
+    for (int piece : new int[] {1, 2, 3, 5, Integer.MAX_VALUE}) { // lines and CRLFs split between writes, or whole
+      SseOutput out = new SseOutput(new ByteArrayOutputStream());
+      byte[] b = relayed.getBytes(StandardCharsets.UTF_8);
+      for (int i = 0; i < b.length; i += piece) {
+        out.write(b, i, Math.min(piece, b.length - i));
+      }
+      String event = new String(out.errorEvent("{\"error\":{}}".getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8);
+      assertEquals(apart == null ? event : apart, event, "in pieces of " + piece + ": " + relayed);
+      apart = event;
     }
-    return new String(out.errorEvent("{\"error\":{}}".getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8);
+    return apart;
   }
 
   @Test
@@ -35,6 +41,10 @@ class SseOutputTest {
     assertEquals(apart, errorAfter("event: x\ndata: {\"part"), "a line cut short: it can only be ended");
     assertEquals(apart, errorAfter("data: {}\n"));
     assertEquals(joined, errorAfter("event: x\ndatum: 1\n"), "not a data field");
+    assertEquals(joined, errorAfter("data: {}\r\n\r\nevent: x\r\n"));
+    assertEquals(apart, errorAfter("event: x\r\n\r\n"));
+    assertEquals(joined, errorAfter("data: {}\n\r\nevent: y\r"));
+    assertEquals(apart, errorAfter("event: x\n\rdata: 1\r\n"));
   }
 
   @Test
