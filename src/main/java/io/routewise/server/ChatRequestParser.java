@@ -27,11 +27,7 @@ public final class ChatRequestParser {
   private ChatRequestParser() {}
 
   public static ChatRequest parse(byte[] body) {
-    requireUtf8(body);
-    try (JsonParser p = JSON.createParser(body)) {
-      if (p.nextToken() != JsonToken.START_OBJECT) {
-        throw ApiException.invalidRequest("The request body must be a JSON object.", null);
-      }
+    try (JsonParser p = object(body)) {
       int insertAt = (int) p.currentTokenLocation().getByteOffset() + 1;
       String model = null;
       int modelStart = insertAt;
@@ -101,11 +97,27 @@ public final class ChatRequestParser {
       }
       return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user, insertAt, options, optionsStart,
           optionsEnd, media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media));
-    } catch (JsonProcessingException e) {
-      throw ApiException.invalidRequest("The request body is not valid JSON: " + readable(e.getOriginalMessage()), null);
     } catch (IOException e) {
-      throw ApiException.invalidRequest("The request body could not be read: " + e.getMessage(), null);
+      throw unreadable(e);
     }
+  }
+
+  /** A parser of {@code body} (well-formed UTF-8) on its opening brace; else a 400. */
+  static JsonParser object(byte[] body) throws IOException {
+    requireUtf8(body);
+    JsonParser p = JSON.createParser(body);
+    if (p.nextToken() != JsonToken.START_OBJECT) {
+      p.close();
+      throw ApiException.invalidRequest("The request body must be a JSON object.", null);
+    }
+    return p;
+  }
+
+  /** The 400 for a body the parser could not read: not JSON, or cut short. */
+  static ApiException unreadable(IOException e) {
+    return e instanceof JsonProcessingException json
+        ? ApiException.invalidRequest("The request body is not valid JSON: " + readable(json.getOriginalMessage()), null)
+        : ApiException.invalidRequest("The request body could not be read: " + e.getMessage(), null);
   }
 
   /** The {@code model} value, once: which of two would the upstream read? Parsers disagree (first, last, error). */

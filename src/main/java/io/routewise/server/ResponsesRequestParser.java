@@ -1,7 +1,6 @@
 package io.routewise.server;
 
 import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import io.routewise.routing.Media;
 import io.routewise.upstream.RoutedApi;
@@ -19,11 +18,7 @@ final class ResponsesRequestParser {
   private ResponsesRequestParser() {}
 
   static ChatRequest parse(byte[] body) {
-    ChatRequestParser.requireUtf8(body);
-    try (JsonParser p = ChatRequestParser.JSON.createParser(body)) {
-      if (p.nextToken() != JsonToken.START_OBJECT) {
-        throw ApiException.invalidRequest("The request body must be a JSON object.", null);
-      }
+    try (JsonParser p = ChatRequestParser.object(body)) {
       int insertAt = (int) p.currentTokenLocation().getByteOffset() + 1;
       String model = null;
       int modelStart = insertAt;
@@ -70,11 +65,8 @@ final class ResponsesRequestParser {
       return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user, insertAt,
           ChatRequest.StreamOptions.ABSENT, -1, -1, media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media),
           RoutedApi.RESPONSES, previous, conversation);
-    } catch (JsonProcessingException e) {
-      throw ApiException.invalidRequest("The request body is not valid JSON: "
-          + ChatRequestParser.readable(e.getOriginalMessage()), null);
     } catch (IOException e) {
-      throw ApiException.invalidRequest("The request body could not be read: " + e.getMessage(), null);
+      throw ChatRequestParser.unreadable(e);
     }
   }
 
