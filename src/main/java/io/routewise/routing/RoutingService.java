@@ -250,14 +250,19 @@ public final class RoutingService implements AutoCloseable {
    * it would take a session's place in the pin cache.
    */
   public void responseStored(String id, String upstream) {
-    if (pins != null && pins.shared()) {
+    if (sharesPins()) {
       pins.pin(RESPONSE_PIN + id, upstream);
     }
   }
 
+  /** Whether pins are shared through a store now (session pinning with a Redis that holds them). */
+  public boolean sharesPins() {
+    return pins != null && pins.shared();
+  }
+
   /** The upstream a stored response's pin names ({@link #responseStored}), or null: none, or no session pinning. */
   public String storedResponseAt(String id) {
-    String at = pins == null || !pins.shared() ? null : pins.pinned(RESPONSE_PIN + id);
+    String at = sharesPins() ? pins.pinned(RESPONSE_PIN + id) : null;
     return at != null && ladder.indexOf(at) >= 0 ? at : null; // not an upstream no longer configured
   }
 

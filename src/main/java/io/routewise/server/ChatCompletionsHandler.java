@@ -594,8 +594,7 @@ final class ChatCompletionsHandler {
     long read = System.nanoTime();
     String storedId = status == 200 && api == RoutedApi.RESPONSES ? ResponsesRequestParser.responseId(body) : null;
     if (storedId != null) {
-      stored.answered(storedId, upstream.name());
-      stored.share(storedId, upstream.name()); // not waited for: in the store before the client's next request, mostly
+      stored.answered(storedId, upstream.name()); // before the client has it
     }
     if (status == 200) {
       java.util.Optional<Usage> usage = Usage.fromJson(body);
@@ -745,8 +744,7 @@ final class ChatCompletionsHandler {
       usage.feed(buf, n);
       if (storedId == null && usage.responseId() != null && res.getStatus() == 200) {
         storedId = usage.responseId(); // named by response.created: known before the answer goes on
-        stored.answered(storedId, upstream.name());
-        stored.share(storedId, upstream.name()); // stored there, even if cut off after; not waited for
+        stored.answered(storedId, upstream.name()); // stored there, even if cut off after
       }
       if (usage.done()) {
         response.stopProbing(); // the answer is complete: a client closing now has not abandoned it

@@ -45,6 +45,11 @@ final class PassthroughHandler {
 
   /** Whether {@code path} (under /v1, lower case) is one of the endpoints passed through. */
   boolean serves(String path) {
+    return serves(endpoints, path);
+  }
+
+  /** Whether a passthrough with {@code endpoints} (empty: every path) serves {@code path}. */
+  static boolean serves(List<String> endpoints, String path) {
     return endpoints.isEmpty() || endpoints.stream().anyMatch(e -> path.equals(e) || path.startsWith(e + "/"));
   }
 

@@ -70,9 +70,9 @@ public final class ProxyServer implements AutoCloseable {
     SessionPinning pinning = routingConfig.sessionPinning();
     List<String> passthroughEndpoints = routingConfig.passthroughEndpoints();
     // Stored responses and conversations made through passthrough live at its upstream.
-    String responsesHome = passthrough != null && serves(passthroughEndpoints, "responses") ? passthrough.name() : null;
+    String responsesHome = passthrough != null && PassthroughHandler.serves(passthroughEndpoints, "responses") ? passthrough.name() : null;
     String conversationsHome =
-        passthrough != null && serves(passthroughEndpoints, "conversations") ? passthrough.name() : null;
+        passthrough != null && PassthroughHandler.serves(passthroughEndpoints, "conversations") ? passthrough.name() : null;
     StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES, routing);
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, cooldowns,
@@ -526,11 +526,6 @@ public final class ProxyServer implements AutoCloseable {
       ctx.header("x-should-retry", "false");
     }
     ctx.status(e.status()).contentType("application/json").result(OpenAiErrors.body(e));
-  }
-
-  /** Whether passthrough with {@code endpoints} (empty: all) serves {@code path}, as {@link PassthroughHandler#serves}. */
-  private static boolean serves(List<String> endpoints, String path) {
-    return endpoints.isEmpty() || endpoints.stream().anyMatch(e -> path.equals(e) || path.startsWith(e + "/"));
   }
 
   /** Whether chat would take {@code model} as routewise's own: a valid router id, or a direct upstream's when served. */

@@ -35,25 +35,15 @@ final class StoredResponses {
   }
 
   /**
-   * Remembers that {@code upstream} answered (and holds) response {@code id}: before its client has
-   * it, so that a continuation sent the moment it does finds it.
+   * Remembers that {@code upstream} answered (and holds) response {@code id}, before its client has it,
+   * so that a continuation sent the moment it does finds it; and, with session pinning and a store
+   * that shares pins, tells the other replicas, off the request's thread: that write waits on the
+   * store (up to the pin timeout), which must hold up neither the answer nor its end (a stream's last
+   * chunk goes only once its handler returns).
    */
   void answered(String id, String upstream) {
-    lock.lock();
-    try {
-      upstreams.put(hash(id), upstream);
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /**
-   * Shares {@link #answered} with the other replicas (with session pinning and a shared store), off the
-   * request's thread: the write waits on the store (up to the pin timeout), which must hold up neither
-   * the answer nor its end (a stream's last chunk goes only once its handler returns).
-   */
-  void share(String id, String upstream) {
-    if (pins != null) {
+    remember(id, upstream);
+    if (pins != null && pins.sharesPins()) {
       Thread.ofVirtual().name("routewise-response-pin").start(() -> pins.responseStored(id, upstream));
     }
   }
