@@ -183,7 +183,7 @@ public final class ConfigLoader {
         r.bool("failover", false),
         r.millis("failover_cooldown_ms", RoutingConfig.DEFAULT_FAILOVER_COOLDOWN_MS, 0, 3_600_000),
         r.oneOf("passthrough", "none", passthroughChoices(upstreams)),
-        new SessionPinning(r.bool("session_pinning", false), r.oneOf("session_key", "header", List.of("header", "user")),
+        new SessionPinning(r.bool("session_pinning", false), r.oneOf("session_key", "header", SessionPinning.KEYS),
             r.millis("session_ttl_ms", SessionPinning.DEFAULT_TTL_MS, 1_000, 30L * 86_400_000),
             r.integer("session_cache_entries", SessionPinning.DEFAULT_ENTRIES, 1, 10_000_000)),
         r.oneOf("ladder_rule", RoutingConfig.AUTO_RULE, List.of(RoutingConfig.AUTO_RULE, "threshold", "price_weighted")),

@@ -7,8 +7,10 @@ import java.time.Duration;
  * way that session's first turn was, for {@code ttl} after that turn.
  *
  * @param enabled whether sessions are pinned at all
- * @param key where the session is named: {@code header} ({@value #HEADER}) or {@code user} (the
- *     chat body's {@code user} field)
+ * @param key where the session is named: {@code header} ({@value #HEADER}), {@code user} (the
+ *     body's {@code user}, or its {@code safety_identifier}, which OpenAI asks clients to send in its
+ *     place) or {@code prompt_cache_key} (the body's, which clients keep per conversation or prompt
+ *     prefix: pinning by it also keeps the upstream's prompt cache warm)
  * @param ttl how long a pin lives after its session's first turn
  * @param localEntries the most pins one replica keeps in memory (the least recently used go first)
  */
@@ -20,7 +22,6 @@ public record SessionPinning(boolean enabled, String key, Duration ttl, int loca
   public static final SessionPinning OFF =
       new SessionPinning(false, "header", Duration.ofMillis(DEFAULT_TTL_MS), DEFAULT_ENTRIES);
 
-  public boolean byUser() {
-    return key.equals("user");
-  }
+  /** The values {@code key} may take. */
+  public static final java.util.List<String> KEYS = java.util.List.of("header", "user", "prompt_cache_key");
 }

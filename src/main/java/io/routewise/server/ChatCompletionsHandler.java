@@ -206,15 +206,20 @@ final class ChatCompletionsHandler {
   static final String CLIENT_KEY = "routewise.client-key";
 
   /**
-   * The session a request names, for pinning: its X-Session-Id header or its body's user; null for
-   * none. With server.api_keys, the session is the key's own: two clients with different keys that
-   * name the same session id (a user id, say) neither read nor set each other's pins.
+   * The session a request names, for pinning: its X-Session-Id header, its body's end user or its
+   * prompt_cache_key (routing.session_key); null for none. With server.api_keys, the session is the
+   * key's own: two clients with different keys that name the same session id (a user id, say)
+   * neither read nor set each other's pins.
    */
   private String session(Context ctx, ChatRequest request) {
     if (!pinning.enabled()) {
       return null;
     }
-    String key = pinning.byUser() ? request.user() : ctx.header(SessionPinning.HEADER);
+    String key = switch (pinning.key()) {
+      case "user" -> request.user();
+      case "prompt_cache_key" -> request.promptCacheKey();
+      default -> ctx.header(SessionPinning.HEADER);
+    };
     if (key == null || key.isBlank()) {
       return null;
     }

@@ -14,7 +14,9 @@ import java.nio.charset.StandardCharsets;
  * @param modelEnd offset just past the model value's closing quote (== modelStart when absent)
  * @param stream the {@code stream} flag
  * @param prompt text of the last user message ("" when there is none)
- * @param user the body's {@code user} field when it is a string, else null (a session key for pinning)
+ * @param user the end user the body names, a session key for pinning: its {@code user} when that is a
+ *     non-blank string, else its {@code safety_identifier} when a string, else null
+ * @param promptCacheKey the body's {@code prompt_cache_key} when it is a string, else null (a session key)
  * @param objectStart offset just past the body's opening '{'
  * @param options what the body's {@code stream_options} says of usage
  * @param optionsStart offset of the {@code stream_options} value (-1 when absent), or of its {@code
@@ -28,15 +30,15 @@ import java.nio.charset.StandardCharsets;
  *     created (the passthrough upstream)
  */
 public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
-    String user, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
+    String user, String promptCacheKey, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
     java.util.Set<io.routewise.routing.Media> media, io.routewise.upstream.RoutedApi api, String previousResponseId,
     boolean conversation) {
 
   /** A chat-completions body. */
   public ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
-      String user, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
+      String user, String promptCacheKey, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
       java.util.Set<io.routewise.routing.Media> media) {
-    this(body, model, modelStart, modelEnd, stream, prompt, user, objectStart, options, optionsStart, optionsEnd, media,
+    this(body, model, modelStart, modelEnd, stream, prompt, user, promptCacheKey, objectStart, options, optionsStart, optionsEnd, media,
         io.routewise.upstream.RoutedApi.CHAT_COMPLETIONS, null, false);
   }
 

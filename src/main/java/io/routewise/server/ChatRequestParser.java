@@ -39,9 +39,8 @@ public final class ChatRequestParser {
       int optionsEnd = -1;
       String prompt = "";
       java.util.Set<io.routewise.routing.Media> media = java.util.EnumSet.noneOf(io.routewise.routing.Media.class);
-      String user = null;
+      SessionFields session = new SessionFields();
       boolean sawStream = false;
-      boolean sawUser = false;
       JsonToken t;
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
         String name = p.currentName();
@@ -75,18 +74,11 @@ public final class ChatRequestParser {
             optionsStart = range[0];
             optionsEnd = range[1];
           }
-          case "user" -> { // read for session pinning only; any other type goes upstream unjudged, as before
-            if (sawUser) {
-              throw twice("user");
-            }
-            sawUser = true;
-            if (v == JsonToken.VALUE_STRING) {
-              user = p.getText();
-            } else {
+          default -> {
+            if (!session.read(name, p, v)) { // read for session pinning only
               p.skipChildren();
             }
           }
-          default -> p.skipChildren();
         }
       }
       if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
@@ -95,7 +87,8 @@ public final class ChatRequestParser {
       if (!sawMessages) {
         throw ApiException.invalidRequest("'messages' is a required property.", "messages");
       }
-      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user, insertAt, options, optionsStart,
+      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, session.user(),
+          session.promptCacheKey(), insertAt, options, optionsStart,
           optionsEnd, media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media));
     } catch (IOException e) {
       throw unreadable(e);

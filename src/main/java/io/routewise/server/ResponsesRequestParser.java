@@ -26,7 +26,7 @@ final class ResponsesRequestParser {
       boolean stream = false;
       String prompt = "";
       java.util.Set<Media> media = java.util.EnumSet.noneOf(Media.class);
-      String user = null;
+      SessionFields session = new SessionFields();
       String previous = null;
       boolean conversation = false;
       java.util.Set<String> seen = new java.util.HashSet<>();
@@ -41,14 +41,13 @@ final class ResponsesRequestParser {
             modelStart = (int) p.currentTokenLocation().getByteOffset();
             modelEnd = ChatRequestParser.endOfString(body, modelStart);
           }
-          case "stream", "input", "user", "previous_response_id", "conversation" -> {
+          case "stream", "input", "previous_response_id", "conversation" -> {
             if (again) { // the router would read one copy and the upstream perhaps the other
               throw ChatRequestParser.twice(name);
             }
             switch (name) {
               case "stream" -> stream = ChatRequestParser.readStream(p, v);
               case "input" -> prompt = readInput(p, v, media);
-              case "user" -> user = v == JsonToken.VALUE_STRING ? p.getText() : skip(p);
               case "previous_response_id" -> previous = readPrevious(p, v);
               default -> {
                 conversation = v != JsonToken.VALUE_NULL;
@@ -56,23 +55,23 @@ final class ResponsesRequestParser {
               }
             }
           }
-          default -> p.skipChildren();
+          default -> {
+            if (!session.read(name, p, v)) {
+              p.skipChildren();
+            }
+          }
         }
       }
       if (t != JsonToken.END_OBJECT || p.nextToken() != null) {
         throw ApiException.invalidRequest("The request body is not valid JSON: unexpected content after the object.", null);
       }
-      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, user, insertAt,
+      return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, session.user(),
+          session.promptCacheKey(), insertAt,
           ChatRequest.StreamOptions.ABSENT, -1, -1, media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media),
           RoutedApi.RESPONSES, previous, conversation);
     } catch (IOException e) {
       throw ChatRequestParser.unreadable(e);
     }
-  }
-
-  private static String skip(JsonParser p) throws IOException {
-    p.skipChildren();
-    return null;
   }
 
   private static String readPrevious(JsonParser p, JsonToken v) throws IOException {

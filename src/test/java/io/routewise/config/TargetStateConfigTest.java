@@ -147,12 +147,12 @@ class TargetStateConfigTest {
     SessionPinning p = parse(yaml("", "", ", session_pinning: true, session_key: user, session_ttl_ms: 60000, session_cache_entries: 10", ""))
         .routing().sessionPinning();
     assertTrue(p.enabled());
-    assertTrue(p.byUser());
+    assertEquals("user", p.key());
     assertEquals(Duration.ofMinutes(1), p.ttl());
     assertEquals(10, p.localEntries());
     String msg = problems(yaml("", "", ", session_pinning: maybe, session_key: cookie, session_cache_entries: 0", ""));
     assertTrue(msg.contains("routing.session_pinning: must be true or false"), msg);
-    assertTrue(msg.contains("routing.session_key: must be one of [header, user], got 'cookie'"), msg);
+    assertTrue(msg.contains("routing.session_key: must be one of [header, user, prompt_cache_key], got 'cookie'"), msg);
     assertTrue(msg.contains("routing.session_cache_entries: must be between 1 and 10000000, got 0"), msg);
   }
 }

@@ -63,6 +63,49 @@ class SessionPinningTest {
     }
   }
 
+  /**
+   * OpenAI asks clients to send {@code safety_identifier} in place of the deprecated {@code user}: a
+   * client that moved to it is the same end user, and before it was pinned no more.
+   */
+  @Test
+  void withTheUserKeyASafetyIdentifierNamesTheUserWhenThereIsNoUser() throws Exception {
+    try (ProxyFixture f = ProxyFixture.withRouting("routers: {scored: {}}", "session_pinning: true, session_key: user")) {
+      assertEquals("weak weak-model", model(body(f, "0.2", ",\"safety_identifier\":\"carol\"")));
+      HttpResponse<String> later = body(f, "0.99", ",\"safety_identifier\":\"carol\"");
+      assertEquals("weak weak-model", model(later));
+      assertEquals("true", later.headers().firstValue("x-routewise-pinned").orElseThrow());
+      // a user, when given, is who the request is for
+      assertEquals("strong strong-model", model(body(f, "0.99", ",\"user\":\"dave\",\"safety_identifier\":\"carol\"")));
+      assertEquals("strong strong-model", model(body(f, "0.1", ",\"user\":\"dave\"")));
+      assertEquals("strong strong-model", model(body(f, "0.99", ",\"prompt_cache_key\":\"carol\"")), "not a user");
+    }
+  }
+
+  /**
+   * Clients keep a prompt_cache_key per conversation or shared prompt prefix; pinning by it keeps a
+   * conversation on one upstream, whose prompt cache then still holds its prefix. Chat and Responses
+   * bodies alike.
+   */
+  @Test
+  void thePromptCacheKeyNamesTheSessionWhenConfiguredSo() throws Exception {
+    try (ProxyFixture f = ProxyFixture.withRouting("routers: {scored: {}}",
+        "session_pinning: true, session_key: prompt_cache_key")) {
+      assertEquals("strong strong-model", model(body(f, "0.9", ",\"prompt_cache_key\":\"thread-7\"")));
+      assertEquals("strong strong-model", model(body(f, "0.1", ",\"prompt_cache_key\":\"thread-7\"")));
+      assertEquals("weak weak-model", model(body(f, "0.1", ",\"user\":\"thread-7\"")), "the user names no session here");
+      assertEquals("weak weak-model", model(body(f, "0.1", ",\"prompt_cache_key\":7")), "not a string: no session");
+      HttpResponse<String> responses = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/responses")))
+          .header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString(
+              "{\"model\":\"router-scored-0.5\",\"prompt_cache_key\":\"thread-7\",\"input\":\"0.1\"}"))
+          .build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals("strong strong-model", model(responses), "a Responses body names it too");
+      HttpResponse<String> twice = body(f, "0.1", ",\"prompt_cache_key\":\"a\",\"prompt_cache_key\":\"b\"");
+      assertEquals(400, twice.statusCode(), "the pin would follow one copy and the upstream perhaps the other");
+      assertTrue(twice.body().contains("'prompt_cache_key' appears more than once"), twice.body());
+    }
+  }
+
   @Test
   void aPinEndsItsTtlAfterTheFirstTurn() throws Exception {
     try (ProxyFixture f = ProxyFixture.withRouting("routers: {scored: {}}", "session_pinning: true, session_ttl_ms: 1000")) {
@@ -87,6 +130,14 @@ class SessionPinningTest {
         .header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"router-scored-0.5\",\"user\":\"" + user
             + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static HttpResponse<String> body(ProxyFixture f, String prompt, String fields) throws Exception {
+    return f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"router-scored-0.5\"" + fields
+            + ",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}"))
         .build(), HttpResponse.BodyHandlers.ofString());
   }
 
