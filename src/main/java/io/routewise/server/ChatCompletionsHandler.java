@@ -631,7 +631,23 @@ final class ChatCompletionsHandler {
               + "; the client got a 502.");
           throw ApiException.invalidResponse(upstream.name(), "answered 200 with an error: " + said);
         }
-        upstream.listener().unmetered(upstream.name());
+        if (storedId != null && ResponseUsageTap.underWay(body)) {
+          // background: its usage exists once it is done, and is counted when a poll relayed here shows it
+          boolean routersChoice = routersChoice(spec, res);
+          stored.awaitUsage(storedId, new StoredResponses.AwaitedUsage() {
+            @Override
+            public void counted(Usage u) {
+              tokens(upstream, u, spec, routersChoice);
+            }
+
+            @Override
+            public void lost() {
+              upstream.listener().unmetered(upstream.name());
+            }
+          });
+        } else {
+          upstream.listener().unmetered(upstream.name());
+        }
       }
     } else if (status >= 400) {
       if (rateLimitUnread(status, spec)) {
@@ -800,7 +816,14 @@ final class ChatCompletionsHandler {
    * (a strong outage that sends traffic to a cheaper upstream is not routing saving money).
    */
   private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, HttpServletResponse res) {
-    boolean routersChoice = !spec.isDirect() && res.getHeader("x-routewise-failover") == null;
+    tokens(upstream, u, spec, routersChoice(spec, res));
+  }
+
+  private static boolean routersChoice(RouteSpec spec, HttpServletResponse res) {
+    return !spec.isDirect() && res.getHeader("x-routewise-failover") == null;
+  }
+
+  private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, boolean routersChoice) {
     upstream.listener().tokens(upstream.name(), u.prompt(), u.cachedPrompt(), u.completion(), routersChoice);
     io.routewise.config.Price price = upstream.config().price();
     if (price != null) {

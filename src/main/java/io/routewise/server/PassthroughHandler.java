@@ -74,6 +74,9 @@ final class PassthroughHandler {
   /** Where a Responses request for routewise's own model goes; null: refused, as on other endpoints. */
   private final RoutedResponses routed;
 
+  /** Where background responses routed here await their usage; null where none are. */
+  private final StoredResponses awaited;
+
   /** The request attribute that marks a request handed to {@link #routed}: counted there, not here. */
   private static final String ROUTED = "routewise.routed";
 
@@ -81,10 +84,13 @@ final class PassthroughHandler {
    * @param endpoints the paths served, each with what lies below it; empty: every path
    * @param routewiseModel whether a model name is routewise's own (refused on other endpoints)
    * @param routed where a {@code POST /v1/responses} that names one goes
+   * @param awaited where background responses routed to this upstream await their usage, which its
+   *     answers about them (a poll, a cancel) are read for; null for none
    */
   PassthroughHandler(UpstreamClient upstream, List<String> endpoints, RoutewiseMetrics metrics, RequestBodies bodies,
       InFlightRequests inFlight, boolean accessLog, java.util.function.Predicate<String> routewiseModel,
-      RoutedResponses routed) {
+      RoutedResponses routed, StoredResponses awaited) {
+    this.awaited = awaited;
     this.routewiseModel = routewiseModel;
     this.routed = routed;
     this.upstream = upstream;
@@ -250,6 +256,7 @@ final class PassthroughHandler {
         throw refused;
       }
     }
+    String usageOf = awaitedUsage(method, path);
     UpstreamResponse response;
     try {
       response = upstream.forward(method, path, ctx.req().getQueryString(), body == null ? null : body.bytes(),
@@ -322,8 +329,23 @@ final class PassthroughHandler {
       } else if (length >= 0) {
         res.setContentLengthLong(length);
       }
-      return relay(ctx, response, events, status);
+      return relay(ctx, response, events, status, status == 200 ? usageOf : null);
     }
+  }
+
+  /**
+   * The background response whose usage an answer to this request may show: a retrieve ({@code GET
+   * responses/{id}}) or cancel of one routed here and still awaited; else null.
+   */
+  private String awaitedUsage(String method, String path) {
+    if (awaited == null || !path.startsWith("responses/")) {
+      return null;
+    }
+    String rest = path.substring("responses/".length());
+    int slash = rest.indexOf('/');
+    String id = slash < 0 ? rest : rest.substring(0, slash);
+    boolean shows = slash < 0 ? method.equals("GET") : method.equals("POST") && rest.substring(slash).equals("/cancel");
+    return shows && !id.isEmpty() && awaited.awaitsUsage(id) ? id : null;
   }
 
   /**
@@ -354,8 +376,12 @@ final class PassthroughHandler {
    * Copies the body as it comes, flushing whenever the upstream pauses (every event of a stream),
    * and returns the status to count; a failure part way is {@link #bodyFailed}'s.
    */
-  private int relay(Context ctx, UpstreamResponse response, boolean events, int status) throws IOException {
+  private int relay(Context ctx, UpstreamResponse response, boolean events, int status, String usageOf)
+      throws IOException {
     SseOutput out = new SseOutput(ctx.res().getOutputStream(), events);
+    // a background response's poll: its usage is read as it goes by (a resumed stream's from response.completed)
+    ResponseUsageTap json = usageOf != null && !events ? new ResponseUsageTap() : null;
+    SseUsageScanner stream = usageOf != null && events ? new SseUsageScanner(true) : null;
     byte[] buf = new byte[8192];
     StreamMasking masking = new StreamMasking(secrets);
     StreamMasking.Sink sink = (b, len) -> out.write(b, 0, len);
@@ -399,7 +425,20 @@ final class PassthroughHandler {
           response.cancel();
           return 499;
         }
+        if (json != null && json.finished()) {
+          awaited.finished(usageOf, json.usage().orElse(null));
+        } else if (stream != null) {
+          stream.finish();
+          if (stream.done() || stream.errored() && stream.result().isPresent()) { // response.failed has its usage
+            awaited.finished(usageOf, stream.result().orElse(null));
+          }
+        }
         return status;
+      }
+      if (json != null) {
+        json.feed(buf, 0, n);
+      } else if (stream != null) {
+        stream.feed(buf, n);
       }
       try {
         if (events) {

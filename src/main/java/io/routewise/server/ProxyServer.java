@@ -81,7 +81,7 @@ public final class ProxyServer implements AutoCloseable {
     java.util.Map<String, PassthroughHandler> storedAt = new java.util.HashMap<>();
     for (UpstreamClient u : upstreams) {
       storedAt.put(u.name(), new PassthroughHandler(u, List.of("responses"), metrics, bodies, inFlight,
-          config.accessLog(), model -> isRoutewiseModel(model, routing), null));
+          config.accessLog(), model -> isRoutewiseModel(model, routing), null, stored));
     }
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, upstreams);
@@ -104,7 +104,7 @@ public final class ProxyServer implements AutoCloseable {
               public void handle(Context ctx, RequestBodies.Body body) throws IOException {
                 chat.handle(ctx, RoutedApi.RESPONSES, body);
               }
-            });
+            }, null);
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;

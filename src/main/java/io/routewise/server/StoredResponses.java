@@ -15,8 +15,13 @@ final class StoredResponses {
   /** About 6 MB when full. */
   static final int MAX_ENTRIES = 100_000;
 
+  /** Background responses whose usage is awaited at once, at most (the oldest are given up for unmetered). */
+  static final int MAX_AWAITED = 10_000;
+
   private final ReentrantLock lock = new ReentrantLock();
   private final LinkedHashMap<Long, String> upstreams;
+  /** Background responses answered before their usage existed, by id hash: counted when a poll shows it. */
+  private final LinkedHashMap<Long, AwaitedUsage> awaited;
   /** Where the pins are, or null for this replica's record alone. */
   private final io.routewise.routing.RoutingService pins;
 
@@ -32,6 +37,67 @@ final class StoredResponses {
         return size() > maxEntries;
       }
     };
+    this.awaited = new LinkedHashMap<>() {
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<Long, AwaitedUsage> eldest) {
+        if (size() <= MAX_AWAITED) {
+          return false;
+        }
+        eldest.getValue().lost(); // a counter's increment, under the lock
+        return true;
+      }
+    };
+  }
+
+  /** What a background response's usage is counted as, once a poll shows it; or that it never will be. */
+  interface AwaitedUsage {
+    void counted(Usage usage);
+
+    /** Finished without usage, or given up on (never polled while this replica waited for it). */
+    void lost();
+  }
+
+  /**
+   * Response {@code id} was answered before its usage existed (a {@code background: true} response,
+   * queued or under way): a later answer about it that this replica relays (a poll, its cancel) that
+   * shows it finished counts its usage then.
+   */
+  void awaitUsage(String id, AwaitedUsage usage) {
+    lock.lock();
+    try {
+      awaited.put(hash(id), usage);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether response {@code id}'s usage is still awaited here. */
+  boolean awaitsUsage(String id) {
+    lock.lock();
+    try {
+      return awaited.containsKey(hash(id));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Response {@code id} was seen finished, with {@code usage} (null: it has none): counted once, however
+   * many polls saw it so.
+   */
+  void finished(String id, Usage usage) {
+    AwaitedUsage waiting;
+    lock.lock();
+    try {
+      waiting = awaited.remove(hash(id));
+    } finally {
+      lock.unlock();
+    }
+    if (waiting != null && usage != null) {
+      waiting.counted(usage);
+    } else if (waiting != null) {
+      waiting.lost();
+    }
   }
 
   /**

@@ -62,6 +62,11 @@ record Usage(long prompt, long completion, long cachedPrompt) {
     return Optional.empty();
   }
 
+  /** The usage object the parser has just entered (its START_OBJECT read). */
+  static Usage fromObject(JsonParser p) throws java.io.IOException {
+    return read(p);
+  }
+
   /** Chat's names (index 0) win over the Responses API's (index 1) where an answer has both. */
   private static Usage read(JsonParser p) throws java.io.IOException {
     long[] prompt = {-1, -1};

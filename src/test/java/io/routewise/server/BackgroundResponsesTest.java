@@ -1,0 +1,139 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.github.tomakehurst.wiremock.client.WireMock;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A {@code background: true} response answers at once, queued, before its usage exists; the client
+ * then polls it (or cancels it) until it is done. Its tokens and dollars are counted from the first
+ * poll relayed here that shows it done, once. Before, they were counted nowhere.
+ */
+class BackgroundResponsesTest {
+  private ProxyFixture f;
+
+  @AfterEach
+  void stop() {
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  private static String response(String id, String status, String usage, String text) {
+    return "{\"id\":\"" + id + "\",\"object\":\"response\",\"created_at\":1,\"status\":\"" + status + "\","
+        + "\"background\":true,\"error\":null,\"model\":\"weak-model\",\"output\":[" + (text == null ? "" : "{\"type\":"
+        + "\"message\",\"id\":\"msg_1\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"" + text
+        + "\",\"annotations\":[],\"usage\":{\"input_tokens\":999}}]}") + "],\"usage\":" + usage + ",\"metadata\":{}}";
+  }
+
+  private static final String USAGE = "{\"input_tokens\":120,\"input_tokens_details\":{\"cached_tokens\":20},"
+      + "\"output_tokens\":30,\"output_tokens_details\":{\"reasoning_tokens\":10},\"total_tokens\":150}";
+
+  /** Starts resp_bg1 in the background on weak; polls of it answer {@code poll}. */
+  private void startBackground(String id) throws Exception {
+    f.weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody(response(id, "queued", "null", null))));
+    HttpResponse<String> r = f.post("/v1/responses", "{\"model\":\"router-random-1\",\"input\":\"a long task\","
+        + "\"background\":true}");
+    assertEquals(200, r.statusCode(), r.body());
+  }
+
+  private void polls(String path, String method, String contentType, String body) {
+    f.weak.stubFor(WireMock.request(method, urlPathEqualTo(path)).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", contentType).withBody(body).withChunkedDribbleDelay(4, 40)));
+  }
+
+  private HttpResponse<String> call(String method, String path) throws Exception {
+    return f.http.send(HttpRequest.newBuilder(URI.create(f.url(path))).method(method, HttpRequest.BodyPublishers.noBody())
+        .build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private double metric(String name) throws Exception {
+    return MetricsEndpointTest.value(f.get("/metrics").body(), name);
+  }
+
+  private double tokens(String type) throws Exception {
+    return metric("routewise_tokens_total{type=\"" + type + "\",upstream=\"weak\"}");
+  }
+
+  @Test
+  void aBackgroundResponsesUsageIsCountedOnceFromThePollThatShowsItDone() throws Exception {
+    f = new ProxyFixture("");
+    startBackground("resp_bg1");
+    assertEquals(0.0, tokens("prompt"));
+    assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"weak\"}"), "awaited, not unmetered");
+
+    polls("/v1/responses/resp_bg1", "GET", "application/json", response("resp_bg1", "in_progress", "null", null));
+    HttpResponse<String> under = call("GET", "/v1/responses/resp_bg1");
+    assertEquals(200, under.statusCode(), under.body());
+    assertEquals(0.0, tokens("prompt"), "not done: no usage yet");
+
+    // a long answer, in small pieces, with an inner "usage" that is not the response's
+    String done = response("resp_bg1", "completed", USAGE, "x".repeat(200_000));
+    polls("/v1/responses/resp_bg1", "GET", "application/json", done);
+    HttpResponse<String> r = call("GET", "/v1/responses/resp_bg1");
+    assertEquals(done, r.body(), "relayed as it came");
+    assertEquals(120.0, tokens("prompt"));
+    assertEquals(30.0, tokens("completion"));
+
+    call("GET", "/v1/responses/resp_bg1");
+    assertEquals(120.0, tokens("prompt"), "a second poll counts nothing more");
+    assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"weak\"}"));
+  }
+
+  @Test
+  void aCancelThatShowsUsageCountsIt() throws Exception {
+    f = new ProxyFixture("");
+    startBackground("resp_bg2");
+    polls("/v1/responses/resp_bg2/cancel", "POST", "application/json", response("resp_bg2", "cancelled", USAGE, null));
+    assertEquals(200, call("POST", "/v1/responses/resp_bg2/cancel").statusCode());
+    assertEquals(120.0, tokens("prompt"));
+  }
+
+  @Test
+  void aResumedStreamsCompletedEventCountsIt() throws Exception {
+    f = new ProxyFixture("");
+    startBackground("resp_bg3");
+    String events = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
+        + "\"sequence_number\":5,\"delta\":\"lo\"}\n\n"
+        + "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":6,\"response\":"
+        + response("resp_bg3", "completed", USAGE, "hello") + "}\n\n";
+    polls("/v1/responses/resp_bg3", "GET", "text/event-stream", events);
+    HttpResponse<String> r = call("GET", "/v1/responses/resp_bg3?stream=true&starting_after=4");
+    assertEquals(events, r.body());
+    assertEquals(120.0, tokens("prompt"));
+  }
+
+  @Test
+  void oneThatFailedWithoutUsageIsUnmetered() throws Exception {
+    f = new ProxyFixture("");
+    startBackground("resp_bg4");
+    polls("/v1/responses/resp_bg4", "GET", "application/json", response("resp_bg4", "failed", "null", null));
+    call("GET", "/v1/responses/resp_bg4");
+    call("GET", "/v1/responses/resp_bg4");
+    assertEquals(0.0, tokens("prompt"));
+    assertEquals(1.0, metric("routewise_answers_unmetered_total{upstream=\"weak\"}"), "once");
+  }
+
+  /** A response that answered done at once (no background) is counted then, and its polls never again. */
+  @Test
+  void aResponseCountedWhenAnsweredIsNotCountedAgainByItsPolls() throws Exception {
+    f = new ProxyFixture("");
+    ResponsesRoutingTest.answers(f.weak, "resp_w1", "weak");
+    assertEquals(200, f.post("/v1/responses", "{\"model\":\"router-random-1\",\"input\":\"hi\"}").statusCode());
+    assertEquals(12.0, tokens("prompt"));
+    polls("/v1/responses/resp_w1", "GET", "application/json", response("resp_w1", "completed", USAGE, null));
+    HttpResponse<String> r = call("GET", "/v1/responses/resp_w1");
+    assertEquals(200, r.statusCode());
+    assertEquals(12.0, tokens("prompt"));
+  }
+}

@@ -1,0 +1,44 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class ResponseUsageTapTest {
+  private static ResponseUsageTap fed(String body, int piece) {
+    byte[] b = body.getBytes(StandardCharsets.UTF_8);
+    ResponseUsageTap tap = new ResponseUsageTap();
+    for (int i = 0; i < b.length; i += piece) {
+      tap.feed(b, i, Math.min(piece, b.length - i));
+    }
+    return tap;
+  }
+
+  @Test
+  void readsTheTopLevelUsageAndStatusInAnyPiecesAndOrder() {
+    String body = "{\"id\":\"r\",\"output\":[{\"usage\":{\"input_tokens\":999},\"status\":\"in_progress\"}],"
+        + "\"usage\":{\"input_tokens\":7,\"input_tokens_details\":{\"cached_tokens\":2},\"output_tokens\":3},"
+        + "\"status\":\"completed\",\"metadata\":{\"k\":\"v\"}}";
+    for (int piece : new int[] {1, 3, 64, body.length()}) {
+      ResponseUsageTap tap = fed(body, piece);
+      assertTrue(tap.finished(), "piece " + piece);
+      assertEquals(Optional.of(new Usage(7, 3, 2)), tap.usage(), "piece " + piece);
+    }
+  }
+
+  @Test
+  void notDoneOrNotWholeOrNotAnObjectHasNoUsage() {
+    String usage = "\"usage\":{\"input_tokens\":7,\"output_tokens\":3}";
+    assertFalse(fed("{\"status\":\"in_progress\"," + usage + "}", 5).finished(), "under way");
+    assertFalse(fed("{\"status\":\"completed\"," + usage, 5).finished(), "cut before its end");
+    assertFalse(fed("[{\"status\":\"completed\"," + usage + "}]", 5).finished(), "not an object");
+    assertFalse(fed("{\"status\":\"completed\"," + usage + "} {", 5).finished(), "more after it");
+    ResponseUsageTap failed = fed("{\"status\":\"failed\",\"usage\":null}", 4);
+    assertTrue(failed.finished());
+    assertEquals(Optional.empty(), failed.usage(), "done, and without usage");
+  }
+}
