@@ -410,7 +410,7 @@ final class ChatCompletionsHandler {
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
         String outcome = relayStream(response, res, upstream, start, spec, askUsage ? new UsageChunkFilter() : null,
-            request.api());
+            request.api(), request.background());
         if (!outcome.equals("ok")) {
           ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
         }
@@ -632,19 +632,7 @@ final class ChatCompletionsHandler {
           throw ApiException.invalidResponse(upstream.name(), "answered 200 with an error: " + said);
         }
         if (storedId != null && ResponseUsageTap.underWay(body)) {
-          // background: its usage exists once it is done, and is counted when a poll relayed here shows it
-          boolean routersChoice = routersChoice(spec, res);
-          stored.awaitUsage(storedId, new StoredResponses.AwaitedUsage() {
-            @Override
-            public void counted(Usage u) {
-              tokens(upstream, u, spec, routersChoice);
-            }
-
-            @Override
-            public void lost() {
-              upstream.listener().unmetered(upstream.name());
-            }
-          });
+          awaitUsage(storedId, upstream, spec, res); // background: its usage exists once it is done
         } else {
           upstream.listener().unmetered(upstream.name());
         }
@@ -676,7 +664,7 @@ final class ChatCompletionsHandler {
    * With {@code usageFilter}, the usage chunk routewise asked for is not relayed.
    */
   private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api) throws IOException {
+      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background) throws IOException {
     SseOutput out = new SseOutput(res.getOutputStream());
     SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES);
     String storedId = null; // the Responses answer's id, once an event named it
@@ -800,8 +788,13 @@ final class ChatCompletionsHandler {
     // a whole answer ([DONE], or its end after a finish_reason: also a cut between that and the usage
     // chunk, which this cannot tell from a server that ends there), not an error
     boolean whole = (usage.done() || usage.complete() && outcome.equals("ok")) && !outcome.equals("error");
+    String awaited = storedId;
     usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res), () -> {
-      if (whole && res.getStatus() == 200) { // its tokens went uncounted
+      if (background && awaited != null && !whole && !usage.errored()) {
+        // its stream left (the client went, or the connection broke) while the response goes on upstream:
+        // counted when the client resumes or polls it here
+        awaitUsage(awaited, upstream, spec, res);
+      } else if (whole && res.getStatus() == 200) { // its tokens went uncounted
         upstream.listener().unmetered(upstream.name());
       }
     });
@@ -817,6 +810,25 @@ final class ChatCompletionsHandler {
    */
   private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, HttpServletResponse res) {
     tokens(upstream, u, spec, routersChoice(spec, res));
+  }
+
+  /**
+   * A background response answered, or left, before its usage existed: counted when a later answer
+   * about it relayed here (a poll, a resumed stream, its cancel) shows it done.
+   */
+  private void awaitUsage(String id, UpstreamClient upstream, RouteSpec spec, HttpServletResponse res) {
+    boolean routersChoice = routersChoice(spec, res);
+    stored.awaitUsage(id, new StoredResponses.AwaitedUsage() {
+      @Override
+      public void counted(Usage u) {
+        tokens(upstream, u, spec, routersChoice);
+      }
+
+      @Override
+      public void lost() {
+        upstream.listener().unmetered(upstream.name());
+      }
+    });
   }
 
   private static boolean routersChoice(RouteSpec spec, HttpServletResponse res) {

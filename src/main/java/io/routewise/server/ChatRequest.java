@@ -28,18 +28,20 @@ import java.nio.charset.StandardCharsets;
  *     continues, which only the upstream that answered it holds; else null
  * @param conversation whether a Responses body names a {@code conversation}, stored where it was
  *     created (the passthrough upstream)
+ * @param background whether a Responses body asks {@code background: true}: the response goes on
+ *     upstream whatever becomes of its answer here, and its usage may come only with a later poll
  */
 public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
     String user, String promptCacheKey, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
     java.util.Set<io.routewise.routing.Media> media, io.routewise.upstream.RoutedApi api, String previousResponseId,
-    boolean conversation) {
+    boolean conversation, boolean background) {
 
   /** A chat-completions body. */
   public ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
       String user, String promptCacheKey, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
       java.util.Set<io.routewise.routing.Media> media) {
     this(body, model, modelStart, modelEnd, stream, prompt, user, promptCacheKey, objectStart, options, optionsStart, optionsEnd, media,
-        io.routewise.upstream.RoutedApi.CHAT_COMPLETIONS, null, false);
+        io.routewise.upstream.RoutedApi.CHAT_COMPLETIONS, null, false, false);
   }
 
   /** What the router is asked about: the last user message's text, and the media any message carries. */

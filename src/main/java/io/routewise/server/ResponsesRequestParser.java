@@ -29,6 +29,7 @@ final class ResponsesRequestParser {
       SessionFields session = new SessionFields();
       String previous = null;
       boolean conversation = false;
+      boolean background = false;
       java.util.Set<String> seen = new java.util.HashSet<>();
       JsonToken t;
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
@@ -41,7 +42,7 @@ final class ResponsesRequestParser {
             modelStart = (int) p.currentTokenLocation().getByteOffset();
             modelEnd = ChatRequestParser.endOfString(body, modelStart);
           }
-          case "stream", "input", "previous_response_id", "conversation" -> {
+          case "stream", "input", "previous_response_id", "conversation", "background" -> {
             if (again) { // the router would read one copy and the upstream perhaps the other
               throw ChatRequestParser.twice(name);
             }
@@ -49,6 +50,10 @@ final class ResponsesRequestParser {
               case "stream" -> stream = ChatRequestParser.readStream(p, v);
               case "input" -> prompt = readInput(p, v, media);
               case "previous_response_id" -> previous = readPrevious(p, v);
+              case "background" -> {
+                background = v == JsonToken.VALUE_TRUE; // any other value: the upstream's to judge
+                p.skipChildren();
+              }
               default -> {
                 conversation = v != JsonToken.VALUE_NULL;
                 p.skipChildren();
@@ -68,7 +73,7 @@ final class ResponsesRequestParser {
       return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, session.user(),
           session.promptCacheKey(), insertAt,
           ChatRequest.StreamOptions.ABSENT, -1, -1, media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media),
-          RoutedApi.RESPONSES, previous, conversation);
+          RoutedApi.RESPONSES, previous, conversation, background);
     } catch (IOException e) {
       throw ChatRequestParser.unreadable(e);
     }

@@ -5,6 +5,7 @@ import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlPathEqualTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.tomakehurst.wiremock.client.WireMock;
 import java.net.URI;
@@ -111,6 +112,28 @@ class BackgroundResponsesTest {
     HttpResponse<String> r = call("GET", "/v1/responses/resp_bg3?stream=true&starting_after=4");
     assertEquals(events, r.body());
     assertEquals(120.0, tokens("prompt"));
+  }
+
+  /**
+   * A background stream that broke off (the response goes on upstream) is counted when the client
+   * resumes or polls it; a stream that was not background and broke off is not awaited.
+   */
+  @Test
+  void aBackgroundStreamThatBrokeOffIsCountedFromItsPoll() throws Exception {
+    f = new ProxyFixture("");
+    for (String id : new String[] {"resp_bg5", "resp_fg5"}) {
+      f.weak.stubFor(post(urlEqualTo("/v1/responses")).withRequestBody(WireMock.containing(id)).willReturn(aResponse()
+          .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(ResponsesRoutingTest.events(id, false))));
+      boolean background = id.startsWith("resp_bg");
+      HttpResponse<String> r = f.post("/v1/responses", "{\"model\":\"router-random-1\",\"input\":\"" + id + "\","
+          + "\"stream\":true" + (background ? ",\"background\":true" : "") + "}");
+      assertEquals(200, r.statusCode());
+      assertTrue(r.body().contains("upstream_stream_failed"), r.body());
+      polls("/v1/responses/" + id, "GET", "application/json", response(id, "completed", USAGE, "done"));
+      call("GET", "/v1/responses/" + id);
+    }
+    assertEquals(120.0, tokens("prompt"), "the background one's alone");
+    assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"weak\"}"));
   }
 
   @Test
