@@ -426,7 +426,11 @@ final class PassthroughHandler {
           return 499;
         }
         if (json != null && json.finished()) {
-          awaited.finished(usageOf, json.usage().orElse(null));
+          Usage used = json.usage().orElse(null);
+          if (used != null || !json.status().equals("cancelled")) {
+            // cancelled without usage may yet say completed, with it (seen on Azure): still awaited
+            awaited.finished(usageOf, used);
+          }
         } else if (stream != null) {
           stream.finish();
           if (stream.done() || stream.errored() && stream.result().isPresent()) { // response.failed has its usage

@@ -2,116 +2,159 @@ package io.routewise.server;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.core.async.ByteArrayFeeder;
-import com.fasterxml.jackson.databind.util.TokenBuffer;
-import java.io.IOException;
 import java.util.Optional;
 
 /**
  * A Responses object's top-level {@code status} and {@code usage}, read from its bytes as they are
- * relayed (a poll of a background response, its cancel), without holding the body: a finished deep
- * research answer runs to megabytes, and only its usage is wanted. Anything that is not one JSON
- * object leaves it without either.
+ * relayed (a poll of a background response, its cancel), holding neither the body nor any string in
+ * it: a finished answer runs to megabytes (an image's base64 is one string). A byte scan keeps only
+ * the object's depth, whether it is inside a string, the name of the top-level field being read,
+ * the {@code status} value and the {@code usage} object's bytes (up to {@value #MAX_USAGE}). Anything
+ * that is not one JSON object leaves it without either.
  */
 final class ResponseUsageTap {
   /** The states a background response ends in; before them it has no usage yet. */
   private static final java.util.Set<String> FINAL = java.util.Set.of("completed", "incomplete", "failed", "cancelled");
+  /** A usage object is a few hundred bytes; past this it is given up on. */
+  static final int MAX_USAGE = 64 * 1024;
+  /** Past this, a field name or status is none wanted here. */
+  private static final int MAX_NAME = 32;
 
-  private final JsonParser p;
   private int depth;
+  private boolean inString;
+  private boolean escaped;
+  /** At depth 1: reading a field's name (a string where a name goes), or else its value. */
+  private boolean expectName;
+  private boolean readingName;
+  private final StringBuilder name = new StringBuilder();
   private String field;
+  private boolean readingStatus;
+  private final StringBuilder statusText = new StringBuilder();
   private String status;
-  private TokenBuffer usageTokens;
-  private int usageDepth;
-  private Usage usage;
-  private boolean broken;
+  /** The usage object's bytes while it is read (its depth began at {@code usageFrom}). */
+  private java.io.ByteArrayOutputStream usageBytes;
+  private byte[] usage;
+  private boolean started;
   private boolean ended;
-
-  ResponseUsageTap() {
-    JsonParser parser = null;
-    try {
-      parser = ChatRequestParser.JSON.createNonBlockingByteArrayParser();
-    } catch (IOException e) {
-      broken = true;
-    }
-    p = parser;
-  }
+  private boolean broken;
 
   /** Reads {@code len} more bytes of the body. */
   void feed(byte[] b, int off, int len) {
-    if (broken || len <= 0) {
-      return;
-    }
-    try {
-      ((ByteArrayFeeder) p.getNonBlockingInputFeeder()).feedInput(b, off, off + len);
-      JsonToken t;
-      while (!broken && (t = p.nextToken()) != null && t != JsonToken.NOT_AVAILABLE) {
-        read(t);
-      }
-    } catch (IOException | RuntimeException notJson) {
-      broken = true;
-    }
-    if (broken) {
-      usageTokens = null;
-      try {
-        p.close(); // its buffers back; one cut part way is left to the collector
-      } catch (IOException ignored) {
-        // nothing held that matters
-      }
+    for (int i = off; i < off + len && !broken; i++) {
+      read(b[i]);
     }
   }
 
-  private void read(JsonToken t) throws IOException {
-    if (ended) {
-      broken = true; // more after the object: not one object
-      return;
-    }
-    if (usageTokens != null) { // inside the usage object: kept, to be read as Usage reads any
-      usageTokens.copyCurrentEvent(p);
-      if (t.isStructStart()) {
-        usageDepth++;
-      } else if (t.isStructEnd() && --usageDepth == 0) {
-        try (JsonParser u = usageTokens.asParser()) {
-          u.nextToken();
-          usage = Usage.fromObject(u);
-        }
-        usageTokens = null;
-      }
-      return;
-    }
-    if (t == JsonToken.FIELD_NAME) {
-      if (depth == 1) {
-        field = p.currentName();
-      }
-    } else if (t.isStructStart()) {
-      if (depth == 0 && t != JsonToken.START_OBJECT) {
+  private void read(byte c) {
+    if (usageBytes != null) {
+      if (usageBytes.size() >= MAX_USAGE) {
         broken = true;
-      } else if (depth == 1 && t == JsonToken.START_OBJECT && "usage".equals(field)) {
-        usageTokens = new TokenBuffer(p, null);
-        usageTokens.copyCurrentEvent(p);
-        usageDepth = 1;
         return;
       }
-      depth++;
-    } else if (t.isStructEnd()) {
-      if (--depth == 0) {
-        ended = true;
-      }
-    } else if (depth == 0) {
-      broken = true; // a scalar, not an object
-    } else if (depth == 1 && t == JsonToken.VALUE_STRING && "status".equals(field)) {
-      status = p.getText();
+      usageBytes.write(c);
     }
+    if (inString) {
+      if (escaped) {
+        escaped = false;
+        collect(c);
+      } else if (c == '\\') {
+        escaped = true;
+        collect(c);
+      } else if (c == '"') {
+        inString = false;
+        endString();
+      } else {
+        collect(c);
+      }
+      return;
+    }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      return;
+    }
+    if (ended || !started && c != '{') {
+      broken = true; // more after the object, or not an object
+      return;
+    }
+    switch (c) {
+      case '"' -> {
+        inString = true;
+        if (depth == 1 && expectName) {
+          readingName = true;
+          name.setLength(0);
+        } else if (depth == 1 && "status".equals(field)) {
+          readingStatus = true;
+          statusText.setLength(0);
+        }
+      }
+      case '{', '[' -> {
+        if (depth == 1 && c == '{' && "usage".equals(field) && usageBytes == null && usage == null) {
+          usageBytes = new java.io.ByteArrayOutputStream(256);
+          usageBytes.write(c);
+        }
+        started = true;
+        depth++;
+        expectName = c == '{';
+      }
+      case '}', ']' -> {
+        depth--;
+        if (depth == 1 && usageBytes != null) {
+          usage = usageBytes.toByteArray();
+          usageBytes = null;
+        }
+        if (depth == 0) {
+          ended = true;
+        } else if (depth < 0) {
+          broken = true;
+        }
+        expectName = false;
+      }
+      case ',' -> expectName = true;
+      case ':' -> expectName = false;
+      default -> { } // a number, true, false, null
+    }
+    if (depth == 1 && c == ',') {
+      field = null;
+    }
+  }
+
+  private void collect(byte c) {
+    if (readingName && name.length() < MAX_NAME) {
+      name.append((char) (c & 0xff));
+    } else if (readingStatus && statusText.length() < MAX_NAME) {
+      statusText.append((char) (c & 0xff));
+    }
+  }
+
+  private void endString() {
+    if (readingName) {
+      readingName = false;
+      field = name.toString();
+    } else if (readingStatus) {
+      readingStatus = false;
+      status = statusText.toString();
+    }
+  }
+
+  /** The status of the object read whole, or null. */
+  String status() {
+    return ended && !broken ? status : null;
   }
 
   /** Whether the object read whole says it is done: its usage is then all it will ever be. */
   boolean finished() {
-    return ended && !broken && status != null && FINAL.contains(status);
+    return status() != null && FINAL.contains(status);
   }
 
   /** The usage of a {@link #finished()} object, if it has one. */
   Optional<Usage> usage() {
-    return finished() ? Optional.ofNullable(usage) : Optional.empty();
+    if (!finished() || usage == null) {
+      return Optional.empty();
+    }
+    try (JsonParser p = ChatRequestParser.JSON.createParser(usage)) {
+      return p.nextToken() == JsonToken.START_OBJECT ? Optional.of(Usage.fromObject(p)) : Optional.empty();
+    } catch (java.io.IOException | RuntimeException malformed) {
+      return Optional.empty();
+    }
   }
 
   /** Whether a Responses object, read whole, is still queued or under way (a background one). */

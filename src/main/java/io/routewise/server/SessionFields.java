@@ -8,8 +8,9 @@ import java.io.IOException;
  * The body fields that may name a session for pinning ({@code routing.session_key}), read the same
  * way by the chat and Responses parsers: {@code user}, {@code safety_identifier} (which OpenAI asks
  * clients to send in its place) and {@code prompt_cache_key}. A value that is not a string goes
- * upstream unjudged and names no session; a field given twice is refused, as the pin would follow
- * one copy and the upstream perhaps the other.
+ * upstream unjudged and names no session. A {@code user} given twice is refused, as it always was;
+ * of the others given twice the last counts, as most JSON parsers (Python's, an upstream's) read
+ * them: refusing them would turn away requests that pinning, off by default, never reads.
  */
 final class SessionFields {
   private String user;
@@ -28,8 +29,8 @@ final class SessionFields {
     if (bit == 0) {
       return false;
     }
-    if ((seen & bit) != 0) {
-      throw ChatRequestParser.twice(name);
+    if ((seen & bit) != 0 && bit == 1) {
+      throw ChatRequestParser.twice(name); // refused, as it always was
     }
     seen |= bit;
     String value = v == JsonToken.VALUE_STRING ? p.getText() : null;

@@ -15,13 +15,16 @@ final class StoredResponses {
   /** About 6 MB when full. */
   static final int MAX_ENTRIES = 100_000;
 
-  /** Background responses whose usage is awaited at once, at most (the oldest are given up for unmetered). */
+  /** Background responses whose usage is awaited at once, at most (the least recently polled are given up on). */
   static final int MAX_AWAITED = 10_000;
+  /** A background response not polled for this long is given up on, and counted unmetered. */
+  static final java.time.Duration AWAIT_TTL = java.time.Duration.ofHours(1);
 
   private final ReentrantLock lock = new ReentrantLock();
   private final LinkedHashMap<Long, String> upstreams;
-  /** Background responses answered before their usage existed, by id hash: counted when a poll shows it. */
-  private final LinkedHashMap<Long, AwaitedUsage> awaited;
+  /** Background responses answered before their usage existed, by id hash, least recently polled first. */
+  private final LinkedHashMap<Long, Awaiting> awaited = new LinkedHashMap<>(16, 0.75f, true);
+  private final java.util.function.LongSupplier clock;
   /** Where the pins are, or null for this replica's record alone. */
   private final io.routewise.routing.RoutingService pins;
 
@@ -30,74 +33,18 @@ final class StoredResponses {
   }
 
   StoredResponses(int maxEntries, io.routewise.routing.RoutingService pins) {
+    this(maxEntries, pins, System::nanoTime);
+  }
+
+  StoredResponses(int maxEntries, io.routewise.routing.RoutingService pins, java.util.function.LongSupplier clock) {
     this.pins = pins;
+    this.clock = clock;
     this.upstreams = new LinkedHashMap<>(16, 0.75f, true) {
       @Override
       protected boolean removeEldestEntry(Map.Entry<Long, String> eldest) {
         return size() > maxEntries;
       }
     };
-    this.awaited = new LinkedHashMap<>() {
-      @Override
-      protected boolean removeEldestEntry(Map.Entry<Long, AwaitedUsage> eldest) {
-        if (size() <= MAX_AWAITED) {
-          return false;
-        }
-        eldest.getValue().lost(); // a counter's increment, under the lock
-        return true;
-      }
-    };
-  }
-
-  /** What a background response's usage is counted as, once a poll shows it; or that it never will be. */
-  interface AwaitedUsage {
-    void counted(Usage usage);
-
-    /** Finished without usage, or given up on (never polled while this replica waited for it). */
-    void lost();
-  }
-
-  /**
-   * Response {@code id} was answered before its usage existed (a {@code background: true} response,
-   * queued or under way): a later answer about it that this replica relays (a poll, its cancel) that
-   * shows it finished counts its usage then.
-   */
-  void awaitUsage(String id, AwaitedUsage usage) {
-    lock.lock();
-    try {
-      awaited.put(hash(id), usage);
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /** Whether response {@code id}'s usage is still awaited here. */
-  boolean awaitsUsage(String id) {
-    lock.lock();
-    try {
-      return awaited.containsKey(hash(id));
-    } finally {
-      lock.unlock();
-    }
-  }
-
-  /**
-   * Response {@code id} was seen finished, with {@code usage} (null: it has none): counted once, however
-   * many polls saw it so.
-   */
-  void finished(String id, Usage usage) {
-    AwaitedUsage waiting;
-    lock.lock();
-    try {
-      waiting = awaited.remove(hash(id));
-    } finally {
-      lock.unlock();
-    }
-    if (waiting != null && usage != null) {
-      waiting.counted(usage);
-    } else if (waiting != null) {
-      waiting.lost();
-    }
   }
 
   /**
@@ -111,6 +58,98 @@ final class StoredResponses {
     remember(id, upstream);
     if (pins != null && pins.sharesPins()) {
       Thread.ofVirtual().name("routewise-response-pin").start(() -> pins.responseStored(id, upstream));
+    }
+  }
+
+  /** What a background response's usage is counted as, once a poll shows it; or that it never will be. */
+  interface AwaitedUsage {
+    void counted(Usage usage);
+
+    /** Finished without usage, or given up on (never polled while this replica waited for it). */
+    void lost();
+  }
+
+  private static final class Awaiting {
+    final AwaitedUsage usage;
+    long touched;
+
+    Awaiting(AwaitedUsage usage, long touched) {
+      this.usage = usage;
+      this.touched = touched;
+    }
+  }
+
+  /**
+   * Response {@code id} was answered before its usage existed (a {@code background: true} response,
+   * queued or under way, or its stream broke off): a later answer about it that this replica relays
+   * (a poll, its cancel) that shows it finished counts its usage then.
+   */
+  void awaitUsage(String id, AwaitedUsage usage) {
+    java.util.List<AwaitedUsage> givenUp;
+    lock.lock();
+    try {
+      long now = clock.getAsLong();
+      awaited.put(hash(id), new Awaiting(usage, now));
+      givenUp = expire(now);
+    } finally {
+      lock.unlock();
+    }
+    givenUp.forEach(AwaitedUsage::lost); // off the lock
+  }
+
+  /** Whether response {@code id}'s usage is still awaited here; asking is a poll, which keeps it awaited. */
+  boolean awaitsUsage(String id) {
+    Awaiting waiting;
+    java.util.List<AwaitedUsage> givenUp;
+    lock.lock();
+    try {
+      long now = clock.getAsLong();
+      givenUp = expire(now);
+      waiting = awaited.get(hash(id));
+      if (waiting != null) {
+        waiting.touched = now;
+      }
+    } finally {
+      lock.unlock();
+    }
+    givenUp.forEach(AwaitedUsage::lost);
+    return waiting != null;
+  }
+
+  /** Takes out those past the bound or not polled within the TTL, least recently polled first. */
+  private java.util.List<AwaitedUsage> expire(long now) {
+    java.util.List<AwaitedUsage> givenUp = java.util.List.of();
+    var it = awaited.values().iterator();
+    while (it.hasNext()) {
+      Awaiting eldest = it.next();
+      if (awaited.size() <= MAX_AWAITED && now - eldest.touched < AWAIT_TTL.toNanos()) {
+        break;
+      }
+      it.remove();
+      if (givenUp.isEmpty()) {
+        givenUp = new java.util.ArrayList<>();
+      }
+      givenUp.add(eldest.usage);
+    }
+    return givenUp;
+  }
+
+  /**
+   * Response {@code id} was seen finished, with {@code usage} (null: it has none): counted once, however
+   * many polls saw it so.
+   */
+  void finished(String id, Usage usage) {
+    Awaiting waiting;
+    lock.lock();
+    try {
+      waiting = awaited.remove(hash(id));
+    } finally {
+      lock.unlock();
+    }
+    if (waiting != null && usage != null) {
+      waiting.usage.counted(usage);
+    } else if (waiting != null) {
+      waiting.usage.lost();
     }
   }
 

@@ -136,6 +136,19 @@ class BackgroundResponsesTest {
     assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"weak\"}"));
   }
 
+  /** A cancel may answer cancelled without usage and a later poll completed with it (seen on Azure). */
+  @Test
+  void aCancelWithoutUsageLeavesItAwaited() throws Exception {
+    f = new ProxyFixture("");
+    startBackground("resp_bg9");
+    polls("/v1/responses/resp_bg9/cancel", "POST", "application/json", response("resp_bg9", "cancelled", "null", null));
+    assertEquals(200, call("POST", "/v1/responses/resp_bg9/cancel").statusCode());
+    polls("/v1/responses/resp_bg9", "GET", "application/json", response("resp_bg9", "completed", USAGE, "done"));
+    assertEquals(200, call("GET", "/v1/responses/resp_bg9").statusCode());
+    assertEquals(120.0, tokens("prompt"), "its spend");
+    assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"weak\"}"));
+  }
+
   @Test
   void oneThatFailedWithoutUsageIsUnmetered() throws Exception {
     f = new ProxyFixture("");

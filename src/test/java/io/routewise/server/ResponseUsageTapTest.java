@@ -30,6 +30,34 @@ class ResponseUsageTapTest {
     }
   }
 
+  /** An image's base64, one string of megabytes, is scanned past, not held (before, a parser held it whole). */
+  @Test
+  void aLongStringIsScannedNotHeld() {
+    ResponseUsageTap tap = new ResponseUsageTap();
+    byte[] head = "{\"status\":\"completed\",\"output\":[{\"result\":\"".getBytes(StandardCharsets.UTF_8);
+    tap.feed(head, 0, head.length);
+    byte[] chunk = new byte[8192];
+    java.util.Arrays.fill(chunk, (byte) 'A');
+    Runtime rt = Runtime.getRuntime();
+    System.gc();
+    long before = rt.totalMemory() - rt.freeMemory();
+    for (int i = 0; i < 40 * 128; i++) { // 40 MiB
+      tap.feed(chunk, 0, chunk.length);
+    }
+    System.gc();
+    long held = rt.totalMemory() - rt.freeMemory() - before;
+    assertTrue(held < 8 << 20, "held " + (held >> 20) + " MiB");
+    byte[] tail = "\\\"\"}],\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}".getBytes(StandardCharsets.UTF_8);
+    tap.feed(tail, 0, tail.length);
+    assertEquals(Optional.of(new Usage(5, 1)), tap.usage(), "an escaped quote does not end the string");
+  }
+
+  @Test
+  void aUsageObjectPastItsBoundIsGivenUp() {
+    String big = "{\"status\":\"completed\",\"usage\":{\"input_tokens\":5,\"pad\":\"" + "x".repeat(70_000) + "\"}}";
+    assertFalse(fed(big, 4096).finished());
+  }
+
   @Test
   void notDoneOrNotWholeOrNotAnObjectHasNoUsage() {
     String usage = "\"usage\":{\"input_tokens\":7,\"output_tokens\":3}";

@@ -78,6 +78,8 @@ class SessionPinningTest {
       assertEquals("strong strong-model", model(body(f, "0.99", ",\"user\":\"dave\",\"safety_identifier\":\"carol\"")));
       assertEquals("strong strong-model", model(body(f, "0.1", ",\"user\":\"dave\"")));
       assertEquals("strong strong-model", model(body(f, "0.99", ",\"prompt_cache_key\":\"carol\"")), "not a user");
+      assertEquals("weak weak-model", model(body(f, "0.99", ",\"user\":\" \",\"safety_identifier\":\"carol\"")),
+          "a blank user is none");
     }
   }
 
@@ -100,9 +102,12 @@ class SessionPinningTest {
               "{\"model\":\"router-scored-0.5\",\"prompt_cache_key\":\"thread-7\",\"input\":\"0.1\"}"))
           .build(), HttpResponse.BodyHandlers.ofString());
       assertEquals("strong strong-model", model(responses), "a Responses body names it too");
-      HttpResponse<String> twice = body(f, "0.1", ",\"prompt_cache_key\":\"a\",\"prompt_cache_key\":\"b\"");
-      assertEquals(400, twice.statusCode(), "the pin would follow one copy and the upstream perhaps the other");
-      assertTrue(twice.body().contains("'prompt_cache_key' appears more than once"), twice.body());
+      // given twice, the last counts, as an upstream's JSON parser reads it
+      assertEquals("strong strong-model", model(body(f, "0.1", ",\"prompt_cache_key\":\"a\",\"prompt_cache_key\":\"thread-7\"")));
+      assertEquals("weak weak-model", model(body(f, "0.1", ",\"prompt_cache_key\":\"thread-7\",\"prompt_cache_key\":\"b\"")));
+      HttpResponse<String> twice = body(f, "0.1", ",\"user\":\"a\",\"user\":\"b\"");
+      assertEquals(400, twice.statusCode(), "a user twice is refused, as it always was");
+      assertTrue(twice.body().contains("'user' appears more than once"), twice.body());
     }
   }
 

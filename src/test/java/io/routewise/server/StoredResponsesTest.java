@@ -1,0 +1,75 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The background responses a replica awaits the usage of: bounded in number and time, each counted once. */
+class StoredResponsesTest {
+  private final AtomicLong now = new AtomicLong();
+  private final StoredResponses stored = new StoredResponses(100, null, now::get);
+  private final List<String> counted = new ArrayList<>();
+  private final List<String> lost = new ArrayList<>();
+
+  private void await(String id) {
+    stored.awaitUsage(id, new StoredResponses.AwaitedUsage() {
+      @Override
+      public void counted(Usage usage) {
+        counted.add(id + ":" + usage.prompt());
+      }
+
+      @Override
+      public void lost() {
+        lost.add(id);
+      }
+    });
+  }
+
+  @Test
+  void eachIsCountedOnceAndOneFinishedWithoutUsageIsLostOnce() {
+    await("a");
+    await("b");
+    stored.finished("a", new Usage(7, 1));
+    stored.finished("a", new Usage(7, 1));
+    stored.finished("b", null);
+    stored.finished("b", null);
+    assertEquals(List.of("a:7"), counted);
+    assertEquals(List.of("b"), lost);
+    assertFalse(stored.awaitsUsage("a"));
+  }
+
+  /** Given up an hour after its last poll (counted unmetered then); a poll keeps one awaited. */
+  @Test
+  void oneNotPolledForAnHourIsGivenUpAndAPollKeepsItAwaited() {
+    long hour = StoredResponses.AWAIT_TTL.toNanos();
+    await("polled");
+    await("forgotten");
+    now.addAndGet(hour - 10);
+    assertTrue(stored.awaitsUsage("polled"));
+    now.addAndGet(20);
+    assertFalse(stored.awaitsUsage("forgotten"));
+    assertEquals(List.of("forgotten"), lost);
+    assertTrue(stored.awaitsUsage("polled"), "polled within the hour");
+    now.addAndGet(hour);
+    await("new");
+    assertEquals(List.of("forgotten", "polled"), lost);
+  }
+
+  @Test
+  void pastTheBoundTheLeastRecentlyPolledIsGivenUp() {
+    for (int i = 0; i <= StoredResponses.MAX_AWAITED; i++) {
+      await("r" + i);
+      if (i == 1) {
+        now.incrementAndGet();
+        stored.awaitsUsage("r0"); // polled: no longer the eldest
+      }
+    }
+    assertEquals(List.of("r1"), lost);
+    assertTrue(stored.awaitsUsage("r0"));
+  }
+}
