@@ -433,9 +433,7 @@ final class PassthroughHandler {
           }
         } else if (stream != null) {
           stream.finish();
-          if (stream.done() || stream.errored() && stream.result().isPresent()) { // response.failed has its usage
-            awaited.finished(usageOf, stream.result().orElse(null));
-          }
+          settle(stream, usageOf);
         }
         return status;
       }
@@ -443,6 +441,9 @@ final class PassthroughHandler {
         json.feed(buf, 0, n);
       } else if (stream != null) {
         stream.feed(buf, n);
+        if (settle(stream, usageOf)) {
+          stream = null; // counted as its last event came, whether or not the upstream then holds the stream open
+        }
       }
       try {
         if (events) {
@@ -460,6 +461,15 @@ final class PassthroughHandler {
         return 499;
       }
     }
+  }
+
+  /** Counts a resumed background stream's usage once its last event (or response.failed, with usage) came. */
+  private boolean settle(SseUsageScanner stream, String id) {
+    if (stream.done() || stream.errored() && stream.result().isPresent()) {
+      awaited.finished(id, stream.result().orElse(null));
+      return true;
+    }
+    return false;
   }
 
   /**

@@ -114,6 +114,28 @@ class BackgroundResponsesTest {
     assertEquals(120.0, tokens("prompt"));
   }
 
+  /** Counted as its completed event goes by: an upstream may hold the stream open after it. */
+  @Test
+  void aResumedStreamIsCountedAtItsCompletedEventNotItsEnd() throws Exception {
+    f = new ProxyFixture("");
+    startBackground("resp_bg6");
+    String events = "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":6,"
+        + "\"response\":" + response("resp_bg6", "completed", USAGE, "hello") + "}\n\n";
+    f.weak.stubFor(WireMock.get(urlPathEqualTo("/v1/responses/resp_bg6")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events + ": held open\n".repeat(2000))
+        .withChunkedDribbleDelay(20, 8000)));
+    var pending = f.http.sendAsync(HttpRequest.newBuilder(URI.create(f.url("/v1/responses/resp_bg6?stream=true")))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (tokens("prompt") == 0 && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertEquals(120.0, tokens("prompt"));
+    assertTrue(!pending.isDone(), "counted before the stream ended");
+    assertEquals(events + ": held open\n".repeat(2000), pending.get().body());
+    assertEquals(120.0, tokens("prompt"), "once");
+  }
+
   /**
    * A background stream that broke off (the response goes on upstream) is counted when the client
    * resumes or polls it; a stream that was not background and broke off is not awaited.
