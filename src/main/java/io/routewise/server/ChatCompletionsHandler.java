@@ -54,6 +54,7 @@ final class ChatCompletionsHandler {
   private final SessionPinning pinning;
   /** Where each Responses answer this replica relayed is stored: a continuation goes there. */
   private final StoredResponses stored;
+  private final AnswerSpend spend;
   /** The passthrough upstream's name when it serves responses (else null): where responses this replica did not relay may be. */
   private final String responsesHome;
   /** The passthrough upstream's name when it serves conversations (else null): where they were created. */
@@ -64,14 +65,16 @@ final class ChatCompletionsHandler {
    * @param cooldowns with failover, the upstreams it skips for a while after failures in a row; null for none
    * @param pinning where requests name their session ({@code routing.session_pinning})
    * @param stored where the Responses answers relayed here are stored (recorded as they go by)
+   * @param spend where answers' usage is counted
    * @param responsesHome the passthrough upstream's name if it serves {@code responses}, else null
    * @param conversationsHome the passthrough upstream's name if it serves {@code conversations}, else null
    */
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
       RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover,
       Cooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning, StoredResponses stored,
-      String responsesHome, String conversationsHome) {
+      AnswerSpend spend, String responsesHome, String conversationsHome) {
     this.stored = stored;
+    this.spend = spend;
     this.responsesHome = responsesHome;
     this.conversationsHome = conversationsHome;
     this.cooldowns = cooldowns;
@@ -634,7 +637,7 @@ final class ChatCompletionsHandler {
         if (storedId != null && ResponseUsageTap.underWay(body)) {
           awaitUsage(storedId, upstream, spec, res); // background: its usage exists once it is done
         } else {
-          upstream.listener().unmetered(upstream.name());
+          spend.unmetered(upstream.name());
         }
       }
     } else if (status >= 400) {
@@ -795,7 +798,7 @@ final class ChatCompletionsHandler {
         // counted when the client resumes or polls it here
         awaitUsage(awaited, upstream, spec, res);
       } else if (whole && res.getStatus() == 200) { // its tokens went uncounted
-        upstream.listener().unmetered(upstream.name());
+        spend.unmetered(upstream.name());
       }
     });
     upstream.listener().completed(upstream.name(), res.getStatus(),
@@ -803,44 +806,23 @@ final class ChatCompletionsHandler {
     return outcome;
   }
 
-  /**
-   * An answer's usage: the token counters, and the spend of the router's target for an auto request.
-   * Savings count only where the router's choice answered: not a named upstream, nor a failover
-   * (a strong outage that sends traffic to a cheaper upstream is not routing saving money).
-   */
+  /** An answer's usage, counted (AnswerSpend). */
   private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, HttpServletResponse res) {
-    tokens(upstream, u, spec, routersChoice(spec, res));
+    spend.counted(upstream.name(), u, spec, routersChoice(spec, res));
   }
 
   /**
    * A background response answered, or left, before its usage existed: counted when a later answer
-   * about it relayed here (a poll, a resumed stream, its cancel) shows it done.
+   * about it (a poll, a resumed stream, its cancel) shows it done.
    */
   private void awaitUsage(String id, UpstreamClient upstream, RouteSpec spec, HttpServletResponse res) {
-    boolean routersChoice = routersChoice(spec, res);
-    stored.awaitUsage(id, new StoredResponses.AwaitedUsage() {
-      @Override
-      public void counted(Usage u) {
-        tokens(upstream, u, spec, routersChoice);
-      }
-
-      @Override
-      public void lost() {
-        upstream.listener().unmetered(upstream.name());
-      }
-    });
+    stored.awaitUsage(id, new StoredResponses.AwaitedUsage(upstream.name(), routersChoice(spec, res),
+        spec.auto() ? spec.router() : null));
   }
 
+  /** Whether the router's choice answered: not a named upstream, nor a failover (no saving of routing's). */
   private static boolean routersChoice(RouteSpec spec, HttpServletResponse res) {
     return !spec.isDirect() && res.getHeader("x-routewise-failover") == null;
-  }
-
-  private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, boolean routersChoice) {
-    upstream.listener().tokens(upstream.name(), u.prompt(), u.cachedPrompt(), u.completion(), routersChoice);
-    io.routewise.config.Price price = upstream.config().price();
-    if (price != null) {
-      routing.answered(spec, upstream.name(), price.cost(u.prompt(), u.cachedPrompt(), u.completion()));
-    }
   }
 
   /**

@@ -73,10 +73,11 @@ public final class ProxyServer implements AutoCloseable {
     String responsesHome = passthrough != null && PassthroughHandler.serves(passthroughEndpoints, "responses") ? passthrough.name() : null;
     String conversationsHome =
         passthrough != null && PassthroughHandler.serves(passthroughEndpoints, "conversations") ? passthrough.name() : null;
-    StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES, routing);
+    AnswerSpend spend = new AnswerSpend(routing, upstreams);
+    StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES, routing, spend);
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, cooldowns,
-            inFlight, config.accessLog(), pinning, stored, responsesHome, conversationsHome);
+            inFlight, config.accessLog(), pinning, stored, spend, responsesHome, conversationsHome);
     // A stored response's retrieve, cancel, input items and delete go where it is stored.
     java.util.Map<String, PassthroughHandler> storedAt = new java.util.HashMap<>();
     for (UpstreamClient u : upstreams) {

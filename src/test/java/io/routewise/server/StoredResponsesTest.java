@@ -12,22 +12,34 @@ import org.junit.jupiter.api.Test;
 /** The background responses a replica awaits the usage of: bounded in number and time, each counted once. */
 class StoredResponsesTest {
   private final AtomicLong now = new AtomicLong();
-  private final StoredResponses stored = new StoredResponses(100, null, now::get);
   private final List<String> counted = new ArrayList<>();
   private final List<String> lost = new ArrayList<>();
+  private final StoredResponses stored = new StoredResponses(100, null, new StoredResponses.UsageMeter() {
+    @Override
+    public void counted(StoredResponses.AwaitedUsage awaited, Usage usage) {
+      counted.add(awaited.upstream() + ":" + usage.prompt());
+    }
 
+    @Override
+    public void lost(StoredResponses.AwaitedUsage awaited) {
+      lost.add(awaited.upstream());
+    }
+  }, now::get);
+
+  /** Awaits {@code id}'s usage, its record naming the id as its upstream (to tell them apart here). */
   private void await(String id) {
-    stored.awaitUsage(id, new StoredResponses.AwaitedUsage() {
-      @Override
-      public void counted(Usage usage) {
-        counted.add(id + ":" + usage.prompt());
-      }
+    stored.awaitUsage(id, new StoredResponses.AwaitedUsage(id, true, null));
+  }
 
-      @Override
-      public void lost() {
-        lost.add(id);
-      }
-    });
+  @Test
+  void aRecordReadsBackAsItWasWrittenAndOtherTextAsNone() {
+    for (StoredResponses.AwaitedUsage a : List.of(new StoredResponses.AwaitedUsage("mini", true, "mf"),
+        new StoredResponses.AwaitedUsage("strong", false, null))) {
+      assertEquals(a, StoredResponses.AwaitedUsage.decoded(a.encoded()));
+    }
+    assertEquals(null, StoredResponses.AwaitedUsage.decoded("strong"), "a response pin's upstream");
+    assertEquals(null, StoredResponses.AwaitedUsage.decoded(null));
+    assertEquals("mf", new StoredResponses.AwaitedUsage("mini", true, "mf").spec().router());
   }
 
   @Test

@@ -1,0 +1,54 @@
+package io.routewise.server;
+
+import io.routewise.routing.RouteSpec;
+import io.routewise.routing.RoutingService;
+import io.routewise.upstream.UpstreamClient;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Where an answer's usage is counted: the token and cost counters of the upstream that answered it,
+ * and the spend of the router's target for an auto request. Savings count only where the router's
+ * choice answered: not a named upstream, nor a failover (a strong outage that sends traffic to a
+ * cheaper upstream is not routing saving money).
+ */
+final class AnswerSpend implements StoredResponses.UsageMeter {
+  private final RoutingService routing;
+  private final Map<String, UpstreamClient> upstreams = new java.util.HashMap<>();
+
+  AnswerSpend(RoutingService routing, List<UpstreamClient> upstreams) {
+    this.routing = routing;
+    upstreams.forEach(u -> this.upstreams.put(u.name(), u));
+  }
+
+  /** Counts {@code usage} of an answer from {@code upstream} (ignored for an upstream no longer configured). */
+  void counted(String upstream, Usage usage, RouteSpec spec, boolean routersChoice) {
+    UpstreamClient u = upstreams.get(upstream);
+    if (u == null) {
+      return;
+    }
+    u.listener().tokens(upstream, usage.prompt(), usage.cachedPrompt(), usage.completion(), routersChoice);
+    io.routewise.config.Price price = u.config().price();
+    if (price != null) {
+      routing.answered(spec, upstream, price.cost(usage.prompt(), usage.cachedPrompt(), usage.completion()));
+    }
+  }
+
+  @Override
+  public void counted(StoredResponses.AwaitedUsage awaited, Usage usage) {
+    counted(awaited.upstream(), usage, awaited.spec(), awaited.routersChoice());
+  }
+
+  @Override
+  public void lost(StoredResponses.AwaitedUsage awaited) {
+    unmetered(awaited.upstream());
+  }
+
+  /** A whole answer from {@code upstream} without usage: its tokens and dollars go uncounted. */
+  void unmetered(String upstream) {
+    UpstreamClient u = upstreams.get(upstream);
+    if (u != null) {
+      u.listener().unmetered(upstream);
+    }
+  }
+}
