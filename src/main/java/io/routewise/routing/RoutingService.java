@@ -266,36 +266,6 @@ public final class RoutingService implements AutoCloseable {
     return at != null && ladder.indexOf(at) >= 0 ? at : null; // not an upstream no longer configured
   }
 
-  /** Keys a background response's awaited usage, and the claim on counting it, apart from other pins. */
-  private static final String USAGE_PIN = "usage\u0000";
-  private static final String CLAIM_PIN = "usage-claim\u0000";
-
-  /**
-   * Records, where pins are shared, what a background response's usage is to be counted as (as
-   * text), so that a replica relaying the poll that shows it done counts it; {@code key} names the
-   * response (never its id itself). Off the request's thread: it waits on the store.
-   */
-  public void usageAwaited(String key, String record) {
-    if (sharesPins()) {
-      pins.pin(USAGE_PIN + key, record);
-    }
-  }
-
-  /** The record {@link #usageAwaited} shared for {@code key}, or null: none, or pins are not shared. */
-  public String awaitedUsage(String key) {
-    return sharesPins() ? pins.pinned(USAGE_PIN + key) : null;
-  }
-
-  /**
-   * Whether {@code claim} (unique to one attempt) may count {@code key}'s usage: the first claim made
-   * (a pin's set-if-absent) counts it, any later one, by any replica, does not. Without shared pins,
-   * every claim holds (this replica alone counts). A store that does not answer in time leaves each
-   * replica its own claim.
-   */
-  public boolean claimUsage(String key, String claim) {
-    return !sharesPins() || claim.equals(pins.pin(CLAIM_PIN + key, claim));
-  }
-
   /**
    * The decision for a request that only {@code upstream} can answer (it continues a response stored
    * there): that upstream, as a session's pin would choose it, and reported so (a pinned decision).

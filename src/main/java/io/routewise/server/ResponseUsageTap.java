@@ -19,6 +19,7 @@ final class ResponseUsageTap {
   static final int MAX_USAGE = 64 * 1024;
   /** Past this, a field name or status is none wanted here. */
   private static final int MAX_NAME = 32;
+  private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
   private int depth;
   private boolean inString;
@@ -35,6 +36,8 @@ final class ResponseUsageTap {
   private java.io.ByteArrayOutputStream usageBytes;
   private byte[] usage;
   private boolean started;
+  /** Bytes of a UTF-8 byte-order mark read before the object (Jackson reads past one too). */
+  private int bom;
   private boolean ended;
   private boolean broken;
 
@@ -68,10 +71,14 @@ final class ResponseUsageTap {
       }
       return;
     }
+    if (!started && bom < 3 && c == BOM[bom] && depth == 0) {
+      bom++;
+      return;
+    }
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
       return;
     }
-    if (ended || !started && c != '{') {
+    if (ended || !started && (c != '{' || bom == 1 || bom == 2)) {
       broken = true; // more after the object, or not an object
       return;
     }

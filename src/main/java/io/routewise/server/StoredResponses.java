@@ -63,22 +63,9 @@ final class StoredResponses {
   /**
    * What a background response's usage is to be counted as: the upstream that answers it, whether
    * that upstream was the router's choice (for the savings), and the router whose target spends it
-   * (an auto request's; else null). Kept as text in a pin when pins are shared.
+   * (an auto request's; else null).
    */
   record AwaitedUsage(String upstream, boolean routersChoice, String targetRouter) {
-    String encoded() {
-      return upstream + '\t' + (routersChoice ? '1' : '0') + '\t' + (targetRouter == null ? "" : targetRouter);
-    }
-
-    /** The record {@link #encoded()} wrote, or null for text it did not write. */
-    static AwaitedUsage decoded(String text) {
-      String[] part = text == null ? new String[0] : text.split("\t", -1);
-      if (part.length != 3 || part[0].isEmpty() || !(part[1].equals("0") || part[1].equals("1"))) {
-        return null;
-      }
-      return new AwaitedUsage(part[0], part[1].equals("1"), part[2].isEmpty() ? null : part[2]);
-    }
-
     /** The spec whose target spends it, or null. */
     io.routewise.routing.RouteSpec spec() {
       return targetRouter == null ? null : new io.routewise.routing.RouteSpec(targetRouter, Double.NaN, true);
@@ -93,18 +80,12 @@ final class StoredResponses {
     void lost(AwaitedUsage awaited);
   }
 
-  /**
-   * One awaited here: {@code learned} from another replica's pin (that replica counts it lost if no
-   * poll ever shows it done; this one only counts what a poll here shows).
-   */
   private static final class Awaiting {
     final AwaitedUsage usage;
-    final boolean learned;
     long touched;
 
-    Awaiting(AwaitedUsage usage, boolean learned, long touched) {
+    Awaiting(AwaitedUsage usage, long touched) {
       this.usage = usage;
-      this.learned = learned;
       this.touched = touched;
     }
   }
@@ -112,130 +93,77 @@ final class StoredResponses {
   /**
    * Response {@code id} was answered before its usage existed (a {@code background: true} response,
    * queued or under way, or its stream broke off): a later answer about it that this replica relays
-   * (a poll, its cancel) that shows it finished counts its usage then. With shared pins, so can
-   * another replica's: the record is a pin too, written off the request's thread.
+   * (a poll, its cancel) that shows it finished counts its usage then. Only this replica's: one
+   * relayed by another replica is not counted there (sharing it needs a claim in the store that
+   * outlives every record of it, kept apart from the sessions' pins; not built).
    */
   void awaitUsage(String id, AwaitedUsage usage) {
-    java.util.Map<Long, AwaitedUsage> givenUp;
-    long h = hash(id);
+    java.util.List<AwaitedUsage> givenUp;
     lock.lock();
     try {
       long now = clock.getAsLong();
-      awaited.put(h, new Awaiting(usage, false, now));
+      awaited.put(hash(id), new Awaiting(usage, now));
       givenUp = expire(now);
     } finally {
       lock.unlock();
     }
-    if (pins != null && pins.sharesPins()) {
-      Thread.ofVirtual().name("routewise-usage-pin").start(() -> pins.usageAwaited(sharedKey(h), usage.encoded()));
-    }
-    givenUp.forEach((key, lost) -> settle(key, lost, null)); // off the lock
+    givenUp.forEach(meter::lost); // off the lock
   }
 
-  /**
-   * Whether response {@code id}'s usage is still awaited here, or (with shared pins) at the replica
-   * that routed it; asking is a poll, which keeps it awaited.
-   */
+  /** Whether response {@code id}'s usage is still awaited here; asking is a poll, which keeps it awaited. */
   boolean awaitsUsage(String id) {
     Awaiting waiting;
-    java.util.Map<Long, AwaitedUsage> givenUp;
-    long h = hash(id);
+    java.util.List<AwaitedUsage> givenUp;
     lock.lock();
     try {
       long now = clock.getAsLong();
       givenUp = expire(now);
-      waiting = awaited.get(h);
+      waiting = awaited.get(hash(id));
       if (waiting != null) {
         waiting.touched = now;
       }
     } finally {
       lock.unlock();
     }
-    givenUp.forEach((key, lost) -> settle(key, lost, null));
-    if (waiting == null && pins != null && pins.sharesPins()) {
-      // routed by another replica (bounded by the pin lookup's timeout, as upstreamOf's lookup is)
-      AwaitedUsage there = AwaitedUsage.decoded(pins.awaitedUsage(sharedKey(h)));
-      if (there != null) {
-        lock.lock();
-        try {
-          awaited.putIfAbsent(h, new Awaiting(there, true, clock.getAsLong()));
-        } finally {
-          lock.unlock();
-        }
-        return true;
-      }
-    }
+    givenUp.forEach(meter::lost);
     return waiting != null;
   }
 
   /** Takes out those past the bound or not polled within the TTL, least recently polled first. */
-  private java.util.Map<Long, AwaitedUsage> expire(long now) {
-    java.util.Map<Long, AwaitedUsage> givenUp = java.util.Map.of();
-    var it = awaited.entrySet().iterator();
+  private java.util.List<AwaitedUsage> expire(long now) {
+    java.util.List<AwaitedUsage> givenUp = java.util.List.of();
+    var it = awaited.values().iterator();
     while (it.hasNext()) {
-      Map.Entry<Long, Awaiting> eldest = it.next();
-      if (awaited.size() <= MAX_AWAITED && now - eldest.getValue().touched < AWAIT_TTL.toNanos()) {
+      Awaiting eldest = it.next();
+      if (awaited.size() <= MAX_AWAITED && now - eldest.touched < AWAIT_TTL.toNanos()) {
         break;
       }
       it.remove();
-      if (!eldest.getValue().learned) { // a learned one is its own replica's to give up
-        if (givenUp.isEmpty()) {
-          givenUp = new java.util.LinkedHashMap<>();
-        }
-        givenUp.put(eldest.getKey(), eldest.getValue().usage);
+      if (givenUp.isEmpty()) {
+        givenUp = new java.util.ArrayList<>();
       }
+      givenUp.add(eldest.usage);
     }
     return givenUp;
   }
 
   /**
    * Response {@code id} was seen finished, with {@code usage} (null: it has none): counted once, however
-   * many polls saw it so, at this replica or (with shared pins) any.
+   * many polls saw it so.
    */
   void finished(String id, Usage usage) {
     Awaiting waiting;
-    long h = hash(id);
     lock.lock();
     try {
-      waiting = awaited.remove(h);
+      waiting = awaited.remove(hash(id));
     } finally {
       lock.unlock();
     }
-    if (waiting != null) {
-      settle(h, waiting.usage, usage);
+    if (waiting != null && usage != null) {
+      meter.counted(waiting.usage, usage);
+    } else if (waiting != null) {
+      meter.lost(waiting.usage);
     }
-  }
-
-  /**
-   * Counts one awaited response, used or lost; with shared pins only by the replica whose claim (a pin
-   * of its own) holds, off the request's thread: two replicas relaying polls of it count it once.
-   */
-  private void settle(long h, AwaitedUsage awaited, Usage usage) {
-    if (pins == null || !pins.sharesPins()) {
-      count(awaited, usage);
-      return;
-    }
-    // a claim of its own each time: a replica that relays two polls showing it done (its shared record
-    // outlives the count) must not find its own earlier claim and count again
-    String claim = java.util.UUID.randomUUID().toString();
-    Thread.ofVirtual().name("routewise-usage-claim").start(() -> {
-      if (pins.claimUsage(sharedKey(h), claim)) {
-        count(awaited, usage);
-      }
-    });
-  }
-
-  private void count(AwaitedUsage awaited, Usage usage) {
-    if (usage != null) {
-      meter.counted(awaited, usage);
-    } else {
-      meter.lost(awaited);
-    }
-  }
-
-  /** The id's hash as a pin key: the id itself is never stored. */
-  private static String sharedKey(long h) {
-    return Long.toHexString(h);
   }
 
   private void remember(String id, String upstream) {

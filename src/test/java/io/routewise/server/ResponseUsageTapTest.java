@@ -53,6 +53,25 @@ class ResponseUsageTapTest {
   }
 
   @Test
+  void aByteOrderMarkBeforeTheObjectIsReadPastAsJacksonReadsIt() {
+    byte[] json = "{\"status\":\"completed\",\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}"
+        .getBytes(StandardCharsets.UTF_8);
+    byte[] body = new byte[json.length + 3];
+    body[0] = (byte) 0xEF;
+    body[1] = (byte) 0xBB;
+    body[2] = (byte) 0xBF;
+    System.arraycopy(json, 0, body, 3, json.length);
+    ResponseUsageTap tap = new ResponseUsageTap();
+    for (byte b : body) {
+      tap.feed(new byte[] {b}, 0, 1);
+    }
+    assertEquals(Optional.of(new Usage(5, 1)), tap.usage());
+    ResponseUsageTap half = new ResponseUsageTap();
+    half.feed(body, 1, body.length - 1); // part of a mark is not one
+    assertFalse(half.finished());
+  }
+
+  @Test
   void aUsageObjectPastItsBoundIsGivenUp() {
     String big = "{\"status\":\"completed\",\"usage\":{\"input_tokens\":5,\"pad\":\"" + "x".repeat(70_000) + "\"}}";
     assertFalse(fed(big, 4096).finished());

@@ -32,14 +32,10 @@ class StoredResponsesTest {
   }
 
   @Test
-  void aRecordReadsBackAsItWasWrittenAndOtherTextAsNone() {
-    for (StoredResponses.AwaitedUsage a : List.of(new StoredResponses.AwaitedUsage("mini", true, "mf"),
-        new StoredResponses.AwaitedUsage("strong", false, null))) {
-      assertEquals(a, StoredResponses.AwaitedUsage.decoded(a.encoded()));
-    }
-    assertEquals(null, StoredResponses.AwaitedUsage.decoded("strong"), "a response pin's upstream");
-    assertEquals(null, StoredResponses.AwaitedUsage.decoded(null));
+  void anAutoRequestsRecordNamesTheTargetThatSpendsIt() {
     assertEquals("mf", new StoredResponses.AwaitedUsage("mini", true, "mf").spec().router());
+    assertTrue(new StoredResponses.AwaitedUsage("mini", true, "mf").spec().auto());
+    assertEquals(null, new StoredResponses.AwaitedUsage("strong", false, null).spec());
   }
 
   @Test
