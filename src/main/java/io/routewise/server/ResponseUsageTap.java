@@ -43,7 +43,16 @@ final class ResponseUsageTap {
 
   /** Reads {@code len} more bytes of the body. */
   void feed(byte[] b, int off, int len) {
-    for (int i = off; i < off + len && !broken; i++) {
+    int end = off + len;
+    for (int i = off; i < end && !broken; i++) {
+      if (inString && !escaped && usageBytes == null && !readingName && !readingStatus) {
+        while (i < end && b[i] != '"' && b[i] != '\\') { // most of a body is inside strings none reads
+          i++;
+        }
+        if (i == end) {
+          return;
+        }
+      }
       read(b[i]);
     }
   }
