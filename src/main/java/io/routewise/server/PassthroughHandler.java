@@ -329,7 +329,8 @@ final class PassthroughHandler {
       } else if (length >= 0) {
         res.setContentLengthLong(length);
       }
-      return relay(ctx, response, events, status, status == 200 ? usageOf : null);
+      return relay(ctx, response, events, events && path.startsWith("responses"), status,
+          status == 200 ? usageOf : null);
     }
   }
 
@@ -376,12 +377,14 @@ final class PassthroughHandler {
    * Copies the body as it comes, flushing whenever the upstream pauses (every event of a stream),
    * and returns the status to count; a failure part way is {@link #bodyFailed}'s.
    */
-  private int relay(Context ctx, UpstreamResponse response, boolean events, int status, String usageOf)
-      throws IOException {
+  private int relay(Context ctx, UpstreamResponse response, boolean events, boolean responsesEvents, int status,
+      String usageOf) throws IOException {
     SseOutput out = new SseOutput(ctx.res().getOutputStream(), events);
     // a background response's poll: its usage is read as it goes by (a resumed stream's from response.completed)
     ResponseUsageTap json = usageOf != null && !events ? new ResponseUsageTap() : null;
-    SseUsageScanner stream = usageOf != null && events ? new SseUsageScanner(true) : null;
+    // a Responses stream ends at its last event, as a routed one does: an upstream may hold it open after
+    SseUsageScanner stream = responsesEvents ? new SseUsageScanner(true) : null;
+    boolean settled = usageOf == null;
     byte[] buf = new byte[8192];
     StreamMasking masking = new StreamMasking(secrets);
     StreamMasking.Sink sink = (b, len) -> out.write(b, 0, len);
@@ -431,7 +434,7 @@ final class PassthroughHandler {
             // cancelled without usage may yet say completed, with it (seen on Azure): still awaited
             awaited.finished(usageOf, used);
           }
-        } else if (stream != null) {
+        } else if (stream != null && !settled) {
           stream.finish();
           settle(stream, usageOf);
         }
@@ -441,15 +444,21 @@ final class PassthroughHandler {
         json.feed(buf, 0, n);
       } else if (stream != null) {
         stream.feed(buf, n);
-        if (settle(stream, usageOf)) {
-          stream = null; // counted as its last event came, whether or not the upstream then holds the stream open
-        }
+        settled = settled || settle(stream, usageOf); // counted as its last event came
       }
       try {
         if (events) {
           masking.relay(buf, n, sink); // as in a chat stream
         } else {
           out.write(buf, 0, n);
+        }
+        if (stream != null && stream.done()) {
+          masking.finish(sink);
+          if (!ChatCompletionsHandler.endsEvent(buf, n)) { // its blank line, as the routed stream's end writes it
+            out.write(new byte[] {buf[n - 1] == '\r' ? (byte) '\r' : (byte) '\n'}, 0, 1);
+          }
+          out.flush();
+          return status;
         }
         if (events || n < buf.length) {
           out.flush();

@@ -237,6 +237,27 @@ class ResponsesRoutingTest {
         "routewise_requests_total{route=\"strong\",router=\"random\",status=\"200\"}"));
   }
 
+  /**
+   * A Responses stream passed through ends at its last event, as a routed one does: an upstream that
+   * held it open after response.completed kept the client (and the SDK's loop) until the timeout,
+   * which then got an error event after a whole answer.
+   */
+  @Test
+  void aPassedThroughStreamEndsAtItsLastEvent() throws Exception {
+    f = ProxyFixture.withRouting("", "passthrough: strong");
+    String events = events("resp_p1", true);
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events + ": held open\n".repeat(4000))
+        .withChunkedDribbleDelay(40, 10_000)));
+    long start = System.nanoTime();
+    HttpResponse<String> r = respond("{\"model\":\"gpt-4o\",\"input\":\"hi\",\"stream\":true}");
+    long tookMs = (System.nanoTime() - start) / 1_000_000;
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().startsWith(events), r.body());
+    assertTrue(tookMs < 5_000, "ended at response.completed, not the upstream's end 10 s on: " + tookMs + " ms");
+    assertTrue(r.headers().firstValue("x-routewise-model").isEmpty(), "passed through, not routed");
+  }
+
   /** Retrieving, cancelling or deleting a stored response goes where it is stored (background mode polls so). */
   @Test
   void aStoredResponsesOwnEndpointsGoWhereItIsStored() throws Exception {
