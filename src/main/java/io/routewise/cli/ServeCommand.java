@@ -91,8 +91,9 @@ public final class ServeCommand implements Callable<Integer> {
   static List<String> keylessUpstreams(List<io.routewise.config.UpstreamConfig> upstreams) {
     return upstreams.stream()
         .filter(u -> u.apiKey().isBlank() && u.headers().isEmpty() && "https".equals(u.baseUrl().getScheme()))
-        .map(u -> "upstreams." + u.name() + ".api_key is empty, so calls to " + u.baseUrl().getHost()
-            + " carry no credentials (an environment variable set to \"\"?); write api_key: none if it needs none")
+        .map(u -> "upstreams." + u.name() + ".api_key is empty or left out, so calls to " + u.baseUrl().getHost()
+            + " carry no credentials (no api_key line, or an environment variable set to \"\"?); write api_key: none"
+            + " if it needs none")
         .toList();
   }
 

@@ -72,6 +72,9 @@ public record TargetConfig(Kind kind, double value, double minAlpha, double maxA
       if (share) { // read, so that they are not reported as unknown keys as well
         t.number(Kind.STRONG_SHARE.key(), 0.5, 0, 1);
         t.number(Kind.USD_PER_HOUR.key(), 0, 0, 1e12);
+      } else { // known: a misspelt one's unknown-key problem lists them
+        t.readElsewhere(Kind.STRONG_SHARE.key());
+        t.readElsewhere(Kind.USD_PER_HOUR.key());
       }
     } else if (share) {
       value = t.number(Kind.STRONG_SHARE.key(), 0.5, 0, 1);

@@ -432,6 +432,11 @@ public final class ChatRequestParser {
     }
     String s = message.lines().findFirst().orElse("")
         .replaceAll(":? ?enable `[^`]*` to allow.*$", "")
+        // Jackson's "[Source: REDACTED; line: 1, column: 43]" and "(for Array starting at ...)": where, in words
+        .replaceAll("\\[Source: [^;\\]]*; line: (\\d+), column: (\\d+)\\]", "line $1, column $2")
+        .replace("(for Array starting at ", "(for the array opened at ")
+        .replace("(for Object starting at ", "(for the object opened at ")
+        .replace("(start marker at ", "(opened at ")
         .replaceAll("\\s*\\((?:[^()]|\\([^()]*\\))*`[^`]*`(?:[^()]|\\([^()]*\\))*\\)", "")
         .strip();
     return s.endsWith(".") ? s : s + ".";

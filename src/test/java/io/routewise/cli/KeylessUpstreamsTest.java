@@ -24,7 +24,8 @@ class KeylessUpstreamsTest {
         upstream("azure", "https://x.openai.azure.com/openai/deployments/d", "", Map.of("api-key", Secret.of("k"))),
         upstream("hosted", "https://example.com/v1", "none", Map.of()),
         upstream("weak", "http://localhost:11434/v1", "", Map.of())));
-    assertEquals(List.of("upstreams.strong.api_key is empty, so calls to api.openai.com carry no credentials (an "
-        + "environment variable set to \"\"?); write api_key: none if it needs none"), warned);
+    assertEquals(List.of("upstreams.strong.api_key is empty or left out, so calls to api.openai.com carry no"
+        + " credentials (no api_key line, or an environment variable set to \"\"?); write api_key: none if it needs none"),
+        warned);
   }
 }

@@ -38,6 +38,8 @@ class TargetStateConfigTest {
     String msg = problems(yaml("", "", "",
         "routers: {random: {target: {strong_shar: 0.3, min_alpha: 0.9, max_alpha: 0.1}}}"));
     assertTrue(msg.contains("routers.random.target.strong_shar: unknown key"), msg);
+    // the keys meant are among those it lists (before, only the ones read: the alphas and window_s)
+    assertTrue(msg.contains("expected one of [initial_alpha, max_alpha, min_alpha, strong_share, usd_per_hour, window_s]"), msg);
     assertTrue(msg.contains("routers.random.target: give strong_share"), msg);
     msg = problems(yaml("", "", "", "routers: {random: {target: {strong_share: }}}"));
     assertTrue(msg.contains("routers.random.target.strong_share: has no value"), msg);

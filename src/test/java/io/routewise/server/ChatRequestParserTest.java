@@ -201,13 +201,18 @@ class ChatRequestParserTest {
   /** Parse errors read as the client's mistake, not as Jackson's settings (which feature to enable, which limit class). */
   @Test
   void jsonErrorsNameTheMistakeNotTheParsersInternals() {
-    for (String body : new String[] {"{\"a\":NaN}", "{\"a\":[[[[", "{\"a\":" + "[".repeat(1200) + "]".repeat(1200) + "}"}) {
+    for (String body : new String[] {"{\"a\":NaN}", "{\"a\":[[[[", "{\"a\":" + "[".repeat(1200) + "]".repeat(1200) + "}",
+        "{\"model\":\"m\", \"messages\": [}"}) {
       ApiException e = org.junit.jupiter.api.Assertions.assertThrows(ApiException.class,
           () -> ChatRequestParser.parse(body.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
       String m = e.getMessage();
       org.junit.jupiter.api.Assertions.assertTrue(m.startsWith("The request body is not valid JSON: "), m);
-      org.junit.jupiter.api.Assertions.assertFalse(m.contains("`") || m.contains("Feature") || m.contains("Constraints"), m);
+      org.junit.jupiter.api.Assertions.assertFalse(m.contains("`") || m.contains("Feature") || m.contains("Constraints")
+          || m.contains("Source:") || m.contains("REDACTED"), m);
     }
+    ApiException closed = assertThrows(ApiException.class, () -> parse("{\"model\":\"m\", \"messages\": [}"));
+    assertEquals("The request body is not valid JSON: Unexpected close marker '}': expected ']' (for the array opened"
+        + " at line 1, column 27).", closed.getMessage());
     org.junit.jupiter.api.Assertions.assertEquals("Non-standard token 'NaN'.", ChatRequestParser.readable(
         "Non-standard token 'NaN': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow"));
   }
