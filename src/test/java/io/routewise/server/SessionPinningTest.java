@@ -131,11 +131,7 @@ class SessionPinningTest {
   }
 
   private static HttpResponse<String> user(ProxyFixture f, String prompt, String user) throws Exception {
-    return f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
-        .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"router-scored-0.5\",\"user\":\"" + user
-            + "\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}"))
-        .build(), HttpResponse.BodyHandlers.ofString());
+    return body(f, prompt, ",\"user\":\"" + user + "\"");
   }
 
   private static HttpResponse<String> body(ProxyFixture f, String prompt, String fields) throws Exception {
