@@ -255,6 +255,15 @@ public final class RoutingService implements AutoCloseable {
     }
   }
 
+  /**
+   * Where background responses' awaited usage is shared, so that another replica relaying the poll
+   * that shows one done counts it: with shared pins (those polls reach the right upstream only then),
+   * else null.
+   */
+  public SharedUsage sharedUsage() {
+    return sharesPins() ? pins.sharedUsage() : null;
+  }
+
   /** Whether pins are shared through a store now (session pinning with a Redis that holds them). */
   public boolean sharesPins() {
     return pins != null && pins.shared();

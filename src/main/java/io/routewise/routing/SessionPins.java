@@ -55,6 +55,7 @@ public final class SessionPins implements AutoCloseable {
   private final java.util.LinkedHashSet<String> unoffered = new java.util.LinkedHashSet<>();
   private long lastOfferFailure; // when an offer's failure was last logged (sync thread only)
   private final PinCalls calls;
+  private final SharedUsage usage;
 
   /**
    * {@code shared}: the store has it; false for a pin made while the store was down or silent, or held
@@ -96,6 +97,12 @@ public final class SessionPins implements AutoCloseable {
       }
     };
     this.calls = store == null ? null : new PinCalls(store);
+    this.usage = store == null ? null : new SharedUsage(store, storeUp, lookupTimeout);
+  }
+
+  /** Background responses' awaited usage in the same store, or null without one. */
+  SharedUsage sharedUsage() {
+    return usage;
   }
 
   /**
@@ -420,6 +427,9 @@ public final class SessionPins implements AutoCloseable {
   public void close() {
     if (calls != null) {
       calls.close();
+    }
+    if (usage != null) {
+      usage.close();
     }
   }
 }

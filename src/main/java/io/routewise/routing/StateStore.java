@@ -84,6 +84,32 @@ public interface StateStore extends AutoCloseable {
     return true;
   }
 
+  /**
+   * Keeps a background response's awaited-usage record (text, under {@code key}, a hash of its id)
+   * for {@code ttl}, replacing any. Kept apart from the sessions' pins: no session key names one.
+   */
+  default void putUsage(String key, String record, Duration ttl) throws Exception {
+    throw new UnsupportedOperationException();
+  }
+
+  /** The record {@link #putUsage} keeps under {@code key}, or null. */
+  default String usage(String key) throws Exception {
+    throw new UnsupportedOperationException();
+  }
+
+  /** Keeps {@code key}'s record another {@code ttl} from now, if it is still there. */
+  default void keepUsage(String key, Duration ttl) throws Exception {
+    throw new UnsupportedOperationException();
+  }
+
+  /**
+   * Claims counting {@code key}'s usage: true for the first claim (which then holds for {@code ttl}),
+   * false for every claim after it, from this replica or another.
+   */
+  default boolean claimUsage(String key, Duration ttl) throws Exception {
+    throw new UnsupportedOperationException();
+  }
+
   /** Where the store is, for logs (never a password). */
   String describe();
 

@@ -21,26 +21,30 @@ final class StoredResponses {
   static final java.time.Duration AWAIT_TTL = java.time.Duration.ofHours(1);
 
   private final ReentrantLock lock = new ReentrantLock();
-  private final LinkedHashMap<Long, String> upstreams;
+  /** By id hash: the upstream, and whether this replica relayed it (else a pin told it). */
+  private final LinkedHashMap<Long, Held> upstreams;
   /** Background responses answered before their usage existed, by id hash, least recently polled first. */
   private final LinkedHashMap<Long, Awaiting> awaited = new LinkedHashMap<>(16, 0.75f, true);
   private final java.util.function.LongSupplier clock;
   /** Where the pins are, or null for this replica's record alone. */
   private final io.routewise.routing.RoutingService pins;
   private final UsageMeter meter;
+  /** Where awaited usage is shared with the other replicas now, or null (no shared pins). */
+  private final java.util.function.Supplier<io.routewise.routing.SharedUsage> shared;
 
   StoredResponses(int maxEntries, io.routewise.routing.RoutingService pins, UsageMeter meter) {
-    this(maxEntries, pins, meter, System::nanoTime);
+    this(maxEntries, pins, meter, pins == null ? () -> null : pins::sharedUsage, System::nanoTime);
   }
 
   StoredResponses(int maxEntries, io.routewise.routing.RoutingService pins, UsageMeter meter,
-      java.util.function.LongSupplier clock) {
+      java.util.function.Supplier<io.routewise.routing.SharedUsage> shared, java.util.function.LongSupplier clock) {
     this.pins = pins;
     this.meter = meter;
+    this.shared = shared;
     this.clock = clock;
     this.upstreams = new LinkedHashMap<>(16, 0.75f, true) {
       @Override
-      protected boolean removeEldestEntry(Map.Entry<Long, String> eldest) {
+      protected boolean removeEldestEntry(Map.Entry<Long, Held> eldest) {
         return size() > maxEntries;
       }
     };
@@ -54,7 +58,7 @@ final class StoredResponses {
    * chunk goes only once its handler returns).
    */
   void answered(String id, String upstream) {
-    remember(id, upstream);
+    remember(id, upstream, true);
     if (pins != null && pins.sharesPins()) {
       Thread.ofVirtual().name("routewise-response-pin").start(() -> pins.responseStored(id, upstream));
     }
@@ -63,9 +67,23 @@ final class StoredResponses {
   /**
    * What a background response's usage is to be counted as: the upstream that answers it, whether
    * that upstream was the router's choice (for the savings), and the router whose target spends it
-   * (an auto request's; else null).
+   * (an auto request's; else null). Shared as text with the other replicas where pins are.
    */
   record AwaitedUsage(String upstream, boolean routersChoice, String targetRouter) {
+    /** As text, for the shared record. */
+    String encoded() {
+      return upstream + '\t' + (routersChoice ? '1' : '0') + '\t' + (targetRouter == null ? "" : targetRouter);
+    }
+
+    /** The record {@link #encoded()} wrote, or null for anything else ({@link #COUNTED}, none). */
+    static AwaitedUsage decoded(String text) {
+      String[] part = text == null ? new String[0] : text.split("\t", -1);
+      if (part.length != 3 || part[0].isEmpty() || !(part[1].equals("0") || part[1].equals("1"))) {
+        return null;
+      }
+      return new AwaitedUsage(part[0], part[1].equals("1"), part[2].isEmpty() ? null : part[2]);
+    }
+
     /** The spec whose target spends it, or null. */
     io.routewise.routing.RouteSpec spec() {
       return targetRouter == null ? null : new io.routewise.routing.RouteSpec(targetRouter, Double.NaN, true);
@@ -80,96 +98,203 @@ final class StoredResponses {
     void lost(AwaitedUsage awaited);
   }
 
+  /** One awaited here: routed here ({@code learned} false), or learned from another replica's record. */
   private static final class Awaiting {
     final AwaitedUsage usage;
+    final boolean learned;
     long touched;
 
-    Awaiting(AwaitedUsage usage, long touched) {
+    Awaiting(AwaitedUsage usage, boolean learned, long touched) {
       this.usage = usage;
+      this.learned = learned;
       this.touched = touched;
     }
   }
 
+  /** How long a claim on counting one holds: longer than any record of it lives unpolled, by a day. */
+  static final java.time.Duration CLAIM_TTL = AWAIT_TTL.plus(java.time.Duration.ofDays(1));
+  /** The shared record of one counted (or given up on), for the claim's time: not awaited any more. */
+  static final String COUNTED = "counted";
+
   /**
    * Response {@code id} was answered before its usage existed (a {@code background: true} response,
-   * queued or under way, or its stream broke off): a later answer about it that this replica relays
-   * (a poll, its cancel) that shows it finished counts its usage then. Only this replica's: one
-   * relayed by another replica is not counted there (sharing it needs a claim in the store that
-   * outlives every record of it, kept apart from the sessions' pins; not built).
+   * queued or under way, or its stream broke off): a later answer about it (a poll, its cancel) that
+   * shows it finished counts its usage then. With shared pins the record is shared too (for {@link
+   * #AWAIT_TTL}, kept while any replica relays its polls), so the replica relaying that answer counts it.
    */
   void awaitUsage(String id, AwaitedUsage usage) {
-    java.util.List<AwaitedUsage> givenUp;
+    java.util.Map<Long, AwaitedUsage> givenUp;
+    long h = hash(id);
     lock.lock();
     try {
       long now = clock.getAsLong();
-      awaited.put(hash(id), new Awaiting(usage, now));
+      awaited.put(h, new Awaiting(usage, false, now));
       givenUp = expire(now);
     } finally {
       lock.unlock();
     }
-    givenUp.forEach(meter::lost); // off the lock
+    io.routewise.routing.SharedUsage store = shared.get();
+    if (store != null) {
+      store.put(sharedKey(h), usage.encoded(), AWAIT_TTL);
+    }
+    givenUp.forEach(this::giveUp); // off the lock
   }
 
-  /** Whether response {@code id}'s usage is still awaited here; asking is a poll, which keeps it awaited. */
+  /**
+   * Whether response {@code id}'s usage is awaited (asking is a poll, which keeps it awaited): here,
+   * or with shared pins at another replica. That costs a lookup in the store (bounded by the pin
+   * lookup's timeout) for an id this replica did not relay and does not await.
+   */
   boolean awaitsUsage(String id) {
     Awaiting waiting;
-    java.util.List<AwaitedUsage> givenUp;
+    boolean relayed;
+    java.util.Map<Long, AwaitedUsage> givenUp;
+    long h = hash(id);
     lock.lock();
     try {
       long now = clock.getAsLong();
       givenUp = expire(now);
-      waiting = awaited.get(hash(id));
+      waiting = awaited.get(h);
       if (waiting != null) {
         waiting.touched = now;
       }
+      Held held = upstreams.get(h);
+      relayed = held != null && held.relayed();
     } finally {
       lock.unlock();
     }
-    givenUp.forEach(meter::lost);
-    return waiting != null;
+    givenUp.forEach(this::giveUp);
+    io.routewise.routing.SharedUsage store = shared.get();
+    if (waiting != null) {
+      if (store != null) {
+        store.keep(sharedKey(h), AWAIT_TTL); // polled: still awaited, wherever the poll went
+      }
+      return true;
+    }
+    if (store == null || relayed) { // relayed here and not awaited: never was, or counted
+      return false;
+    }
+    AwaitedUsage there = AwaitedUsage.decoded(store.get(sharedKey(h)));
+    if (there == null) {
+      return false;
+    }
+    lock.lock();
+    try {
+      awaited.putIfAbsent(h, new Awaiting(there, true, clock.getAsLong()));
+    } finally {
+      lock.unlock();
+    }
+    store.keep(sharedKey(h), AWAIT_TTL);
+    return true;
   }
 
-  /** Takes out those past the bound or not polled within the TTL, least recently polled first. */
-  private java.util.List<AwaitedUsage> expire(long now) {
-    java.util.List<AwaitedUsage> givenUp = java.util.List.of();
-    var it = awaited.values().iterator();
+  /** Takes out those past the bound or not polled here within the TTL, least recently polled first. */
+  private java.util.Map<Long, AwaitedUsage> expire(long now) {
+    java.util.Map<Long, AwaitedUsage> givenUp = java.util.Map.of();
+    var it = awaited.entrySet().iterator();
     while (it.hasNext()) {
-      Awaiting eldest = it.next();
-      if (awaited.size() <= MAX_AWAITED && now - eldest.touched < AWAIT_TTL.toNanos()) {
+      Map.Entry<Long, Awaiting> eldest = it.next();
+      if (awaited.size() <= MAX_AWAITED && now - eldest.getValue().touched < AWAIT_TTL.toNanos()) {
         break;
       }
       it.remove();
-      if (givenUp.isEmpty()) {
-        givenUp = new java.util.ArrayList<>();
+      if (!eldest.getValue().learned) { // a learned one is given up by the replica that routed it
+        if (givenUp.isEmpty()) {
+          givenUp = new java.util.LinkedHashMap<>();
+        }
+        givenUp.put(eldest.getKey(), eldest.getValue().usage);
       }
-      givenUp.add(eldest.usage);
     }
     return givenUp;
   }
 
   /**
+   * One routed here, not polled here for the TTL (or pushed out): counted unmetered. With shared
+   * pins, only once its shared record is gone too (no replica relayed a poll of it for the TTL; else
+   * it is awaited here again) and this replica's claim holds (none counted it).
+   */
+  private void giveUp(long h, AwaitedUsage usage) {
+    io.routewise.routing.SharedUsage store = shared.get();
+    if (store == null) {
+      meter.lost(usage);
+      return;
+    }
+    store.get(sharedKey(h), record -> {
+      if (COUNTED.equals(record)) {
+        return;
+      }
+      if (record != null) { // still polled at another replica
+        lock.lock();
+        try {
+          awaited.putIfAbsent(h, new Awaiting(usage, false, clock.getAsLong()));
+        } finally {
+          lock.unlock();
+        }
+        return;
+      }
+      settle(store, h, usage, null);
+    });
+  }
+
+  /**
    * Response {@code id} was seen finished, with {@code usage} (null: it has none): counted once, however
-   * many polls saw it so.
+   * many polls saw it so, here or (with shared pins) at any replica.
    */
   void finished(String id, Usage usage) {
     Awaiting waiting;
+    long h = hash(id);
     lock.lock();
     try {
-      waiting = awaited.remove(hash(id));
+      waiting = awaited.remove(h);
     } finally {
       lock.unlock();
     }
-    if (waiting != null && usage != null) {
-      meter.counted(waiting.usage, usage);
-    } else if (waiting != null) {
-      meter.lost(waiting.usage);
+    if (waiting == null) {
+      return;
+    }
+    io.routewise.routing.SharedUsage store = shared.get();
+    if (store == null) {
+      count(waiting.usage, usage);
+    } else {
+      settle(store, h, waiting.usage, usage);
     }
   }
 
-  private void remember(String id, String upstream) {
+  /**
+   * Counts one if this replica's claim holds, and marks its shared record counted. A claim the store
+   * did not answer (down, slower than its timeout) is counted here: each replica then counts what it
+   * saw, once more at worst, rather than none.
+   */
+  private void settle(io.routewise.routing.SharedUsage store, long h, AwaitedUsage awaited, Usage usage) {
+    store.claim(sharedKey(h), CLAIM_TTL, won -> {
+      if (won == null || won) {
+        count(awaited, usage);
+      }
+      if (won != null && won) {
+        store.put(sharedKey(h), COUNTED, CLAIM_TTL);
+      }
+    });
+  }
+
+  private void count(AwaitedUsage awaited, Usage usage) {
+    if (usage != null) {
+      meter.counted(awaited, usage);
+    } else {
+      meter.lost(awaited);
+    }
+  }
+
+  /** The id's hash, the name of its shared record and claim: the id itself is never stored. */
+  private static String sharedKey(long h) {
+    return Long.toHexString(h);
+  }
+
+  private record Held(String upstream, boolean relayed) {}
+
+  private void remember(String id, String upstream, boolean relayed) {
     lock.lock();
     try {
-      upstreams.put(hash(id), upstream);
+      upstreams.put(hash(id), new Held(upstream, relayed));
     } finally {
       lock.unlock();
     }
@@ -183,14 +308,15 @@ final class StoredResponses {
     String at;
     lock.lock();
     try {
-      at = upstreams.get(hash(id));
+      Held held = upstreams.get(hash(id));
+      at = held == null ? null : held.upstream();
     } finally {
       lock.unlock();
     }
     if (at == null && pins != null) {
       at = pins.storedResponseAt(id); // another replica's (bounded by the pin lookup's timeout)
       if (at != null) {
-        remember(id, at);
+        remember(id, at, false);
       }
     }
     return at;

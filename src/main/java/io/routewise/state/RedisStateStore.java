@@ -268,6 +268,31 @@ public final class RedisStateStore implements StateStore {
   }
 
   @Override
+  public void putUsage(String key, String record, Duration ttl) throws Exception {
+    call(j -> j.psetex(usageKey(key), Math.max(1, ttl.toMillis()), record));
+  }
+
+  @Override
+  public String usage(String key) throws Exception {
+    return call(j -> j.get(usageKey(key)));
+  }
+
+  @Override
+  public void keepUsage(String key, Duration ttl) throws Exception {
+    call(j -> j.pexpire(usageKey(key), Math.max(1, ttl.toMillis())));
+  }
+
+  @Override
+  public boolean claimUsage(String key, Duration ttl) throws Exception {
+    return call(j -> "OK".equals(j.set(prefix + ":usage-claim:" + key, "1",
+        SetParams.setParams().nx().px(Math.max(1, ttl.toMillis())))));
+  }
+
+  String usageKey(String key) {
+    return prefix + ":usage:" + key;
+  }
+
+  @Override
   public boolean takesPins() {
     return !pinsRefused;
   }

@@ -81,4 +81,83 @@ class ResponsesAcrossReplicasTest {
       weak.stop();
     }
   }
+
+  private static double promptTokens(Routewise r) throws Exception {
+    String m = send(r, "GET", "/metrics", null).body();
+    return MetricsEndpointTest.value(m, "routewise_tokens_total{type=\"prompt\",upstream=\"weak\"}");
+  }
+
+  /** Waits up to 5 s for the replicas' counted prompt tokens to reach {@code total}; returns each's. */
+  private static double[] promptTokens(Routewise a, Routewise b, double total) throws Exception {
+    long until = System.nanoTime() + 5_000_000_000L;
+    double[] seen;
+    do {
+      seen = new double[] {promptTokens(a), promptTokens(b)};
+      if (seen[0] + seen[1] >= total) {
+        Thread.sleep(200); // and a moment for a count too many
+        return new double[] {promptTokens(a), promptTokens(b)};
+      }
+      Thread.sleep(20);
+    } while (System.nanoTime() < until);
+    return seen;
+  }
+
+  /**
+   * A background response routed by one replica and polled through the other is counted there, once:
+   * before, only the replica that routed it could count it, and polls behind a load balancer that is
+   * not sticky mostly reach another.
+   */
+  @Test
+  void aBackgroundResponseIsCountedOnceWhicheverReplicaRelaysThePollThatShowsItDone() throws Exception {
+    WireMockServer strong = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+    WireMockServer weak = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
+    strong.start();
+    weak.start();
+    try (RedisServer redis = RedisServer.start();
+        Routewise a = replica(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", redis.url());
+        Routewise b = replica(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", redis.url())) {
+      String usage = "{\"input_tokens\":120,\"output_tokens\":30,\"total_tokens\":150}";
+      for (String id : new String[] {"resp_bg1", "resp_bg2"}) {
+        weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+            .withHeader("Content-Type", "application/json").withBody("{\"id\":\"" + id + "\",\"object\":\"response\","
+                + "\"status\":\"queued\",\"background\":true,\"output\":[],\"usage\":null}")));
+        assertEquals(200, send(a, "POST", "/v1/responses",
+            "{\"model\":\"router-random-1\",\"input\":\"long\",\"background\":true}").statusCode());
+        weak.stubFor(WireMock.get(urlEqualTo("/v1/responses/" + id)).willReturn(aResponse().withStatus(200)
+            .withHeader("Content-Type", "application/json").withBody("{\"id\":\"" + id + "\",\"object\":\"response\","
+                + "\"status\":\"completed\",\"output\":[],\"usage\":" + usage + "}")));
+      }
+      long until = System.nanoTime() + 5_000_000_000L; // the pins go beside the answers, not waited for
+      try (redis.clients.jedis.Jedis look = redis.client()) {
+        while (look.keys("*pin*").size() < 4 && System.nanoTime() < until) {
+          Thread.sleep(10);
+        }
+      }
+
+      assertEquals(200, send(b, "GET", "/v1/responses/resp_bg1", null).statusCode());
+      double[] counted = promptTokens(a, b, 120);
+      assertEquals(0.0, counted[0], "not at the replica that routed it");
+      assertEquals(120.0, counted[1], "at the one that relayed the poll");
+      assertEquals(200, send(a, "GET", "/v1/responses/resp_bg1", null).statusCode());
+      assertEquals(200, send(b, "GET", "/v1/responses/resp_bg1", null).statusCode());
+      counted = promptTokens(a, b, 240); // none more come in 5 s
+      assertEquals(120.0, counted[0] + counted[1], "later polls, at either, count nothing more");
+
+      // polls of the second through both at once
+      java.util.List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> polls = new java.util.ArrayList<>();
+      for (int i = 0; i < 10; i++) {
+        Routewise r = i % 2 == 0 ? a : b;
+        polls.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + r.port()
+            + "/v1/responses/resp_bg2")).build(), HttpResponse.BodyHandlers.ofString()));
+      }
+      for (var poll : polls) {
+        assertEquals(200, poll.get().statusCode());
+      }
+      counted = promptTokens(a, b, 240);
+      assertEquals(240.0, counted[0] + counted[1], "each counted once: " + counted[0] + " + " + counted[1]);
+    } finally {
+      strong.stop();
+      weak.stop();
+    }
+  }
 }

@@ -24,7 +24,7 @@ class StoredResponsesTest {
     public void lost(StoredResponses.AwaitedUsage awaited) {
       lost.add(awaited.upstream());
     }
-  }, now::get);
+  }, () -> null, now::get);
 
   /** Awaits {@code id}'s usage, its record naming the id as its upstream (to tell them apart here). */
   private void await(String id) {
