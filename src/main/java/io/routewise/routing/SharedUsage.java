@@ -13,18 +13,47 @@ import java.util.function.Consumer;
  * relays the poll that shows one done counts it, once ({@link StateStore#claimUsage}). One thread of
  * its own makes the store calls (a store connection is a thread's), from a short queue: writes and
  * claims are not waited for; a lookup, asked on a request's thread, is waited for at most the pin
- * lookup's timeout. With the store down, backed up or silent, a call has no answer (null).
+ * lookup's timeout, and skipped once its request stopped waiting. Lookups take at most half the
+ * queue, so a burst of them cannot turn a claim away. With the store down, backed up or silent, a
+ * call has no answer.
  */
 public final class SharedUsage implements AutoCloseable {
+  static final int CAPACITY = 1024;
+
   private final StateStore store;
   private final BooleanSupplier storeUp;
   private final long timeoutNanos;
-  private final BlockingQueue<Runnable> queue = new ArrayBlockingQueue<>(1024);
+  private final BlockingQueue<Call<?>> queue = new ArrayBlockingQueue<>(CAPACITY);
   private final Thread thread;
   private volatile boolean closed;
 
+  /** A lookup's answer: whether the store answered, and the record it holds (null: none). */
+  public record Lookup(boolean answered, String record) {}
+
   private interface StoreCall<T> {
     T run(StateStore store) throws Exception;
+  }
+
+  private static final class Call<T> {
+    final StoreCall<T> body;
+    final boolean lookup;
+    final CompletableFuture<T> answer = new CompletableFuture<>();
+
+    Call(StoreCall<T> body, boolean lookup) {
+      this.body = body;
+      this.lookup = lookup;
+    }
+
+    void run(StateStore store) {
+      if (lookup && answer.isDone()) {
+        return; // its request stopped waiting: answered for nobody
+      }
+      try {
+        answer.complete(body.run(store));
+      } catch (Throwable e) {
+        answer.completeExceptionally(e);
+      }
+    }
   }
 
   public SharedUsage(StateStore store, BooleanSupplier storeUp, Duration lookupTimeout) {
@@ -38,29 +67,31 @@ public final class SharedUsage implements AutoCloseable {
 
   private void serve() {
     while (!closed) {
+      Call<?> call;
       try {
-        queue.take().run();
+        call = queue.take();
       } catch (InterruptedException stop) {
-        return;
+        break;
+      }
+      try {
+        call.run(store);
       } catch (RuntimeException e) {
         // a callback's failure: the thread goes on
       }
     }
+    // closed: what is still queued has no answer (a claim's caller then counts it itself)
+    for (Call<?> left; (left = queue.poll()) != null; ) {
+      left.answer.completeExceptionally(new IllegalStateException("closed"));
+    }
   }
 
-  private <T> CompletableFuture<T> submit(StoreCall<T> call) {
-    CompletableFuture<T> answer = new CompletableFuture<>();
-    Runnable task = () -> {
-      try {
-        answer.complete(call.run(store));
-      } catch (Throwable e) {
-        answer.completeExceptionally(e);
-      }
-    };
-    if (closed || !storeUp.getAsBoolean() || !queue.offer(task)) {
-      answer.completeExceptionally(new IllegalStateException("the state store is down or backed up"));
+  private <T> CompletableFuture<T> submit(StoreCall<T> body, boolean lookup) {
+    Call<T> call = new Call<>(body, lookup);
+    boolean room = !lookup || queue.size() < CAPACITY / 2;
+    if (closed || !storeUp.getAsBoolean() || !room || !queue.offer(call)) {
+      call.answer.completeExceptionally(new IllegalStateException("the state store is down or backed up"));
     }
-    return answer;
+    return call.answer;
   }
 
   /** Keeps {@code record} under {@code key} for {@code ttl} (not waited for). */
@@ -68,7 +99,7 @@ public final class SharedUsage implements AutoCloseable {
     submit(s -> {
       s.putUsage(key, record, ttl);
       return null;
-    });
+    }, false);
   }
 
   /** Keeps {@code key}'s record another {@code ttl} (not waited for). */
@@ -76,27 +107,29 @@ public final class SharedUsage implements AutoCloseable {
     submit(s -> {
       s.keepUsage(key, ttl);
       return null;
-    });
+    }, false);
   }
 
-  /** {@code key}'s record, or null (none, or no answer within the lookup timeout). */
-  public String get(String key) {
+  /** {@code key}'s record, waited for at most the lookup timeout (a request's thread). */
+  public Lookup get(String key) {
+    CompletableFuture<String> answer = submit(s -> s.usage(key), true);
     try {
-      return submit(s -> s.usage(key)).get(timeoutNanos, TimeUnit.NANOSECONDS);
+      return new Lookup(true, answer.get(timeoutNanos, TimeUnit.NANOSECONDS));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return null;
     } catch (Exception noAnswer) {
-      return null;
+      // down, backed up, failed or too slow
     }
+    answer.cancel(false); // still queued: skipped
+    return new Lookup(false, null);
   }
 
   /**
    * {@code key}'s record handed to {@code then} on this class's thread (at once on the caller's when
-   * the store is down): null for none, or no answer.
+   * the store is down).
    */
-  public void get(String key, Consumer<String> then) {
-    submit(s -> s.usage(key)).whenComplete((record, e) -> then.accept(e == null ? record : null));
+  public void get(String key, Consumer<Lookup> then) {
+    submit(s -> s.usage(key), false).whenComplete((record, e) -> then.accept(new Lookup(e == null, record)));
   }
 
   /**
@@ -104,12 +137,12 @@ public final class SharedUsage implements AutoCloseable {
    * FALSE (another did first) or null (no answer), on this class's thread (or at once, as above).
    */
   public void claim(String key, Duration ttl, Consumer<Boolean> then) {
-    submit(s -> s.claimUsage(key, ttl)).whenComplete((won, e) -> then.accept(e == null ? won : null));
+    submit(s -> s.claimUsage(key, ttl), false).whenComplete((won, e) -> then.accept(e == null ? won : null));
   }
 
   /** Waits until the calls queued before it have run (tests). */
   public void drain() throws Exception {
-    submit(s -> null).get(5, TimeUnit.SECONDS);
+    submit(s -> null, false).get(5, TimeUnit.SECONDS);
   }
 
   @Override

@@ -92,7 +92,13 @@ public interface StateStore extends AutoCloseable {
     throw new UnsupportedOperationException();
   }
 
-  /** The record {@link #putUsage} keeps under {@code key}, or null. */
+  /** What {@link #usage} answers once a claim on {@code key} was made (counted: awaited no more). */
+  String USAGE_CLAIMED = "\u0000claimed";
+
+  /**
+   * The record {@link #putUsage} keeps under {@code key}; {@link #USAGE_CLAIMED} once a claim on it
+   * was made ({@link #claimUsage}), whatever the record; null for none.
+   */
   default String usage(String key) throws Exception {
     throw new UnsupportedOperationException();
   }

@@ -344,7 +344,9 @@ final class PassthroughHandler {
     }
     String rest = path.substring("responses/".length());
     int slash = rest.indexOf('/');
-    String id = slash < 0 ? rest : rest.substring(0, slash);
+    // as the route read it (decoded): resp%5Fx is resp_x ('+' is a plus in a path)
+    String id = java.net.URLDecoder.decode((slash < 0 ? rest : rest.substring(0, slash)).replace("+", "%2B"),
+        java.nio.charset.StandardCharsets.UTF_8);
     boolean shows = slash < 0 ? method.equals("GET") : method.equals("POST") && rest.substring(slash).equals("/cancel");
     return shows && !id.isEmpty() && awaited.awaitsUsage(id) ? id : null;
   }

@@ -75,7 +75,7 @@ final class StoredResponses {
       return upstream + '\t' + (routersChoice ? '1' : '0') + '\t' + (targetRouter == null ? "" : targetRouter);
     }
 
-    /** The record {@link #encoded()} wrote, or null for anything else ({@link #COUNTED}, none). */
+    /** The record {@link #encoded()} wrote, or null for anything else (a claimed one's answer, none). */
     static AwaitedUsage decoded(String text) {
       String[] part = text == null ? new String[0] : text.split("\t", -1);
       if (part.length != 3 || part[0].isEmpty() || !(part[1].equals("0") || part[1].equals("1"))) {
@@ -113,8 +113,6 @@ final class StoredResponses {
 
   /** How long a claim on counting one holds: longer than any record of it lives unpolled, by a day. */
   static final java.time.Duration CLAIM_TTL = AWAIT_TTL.plus(java.time.Duration.ofDays(1));
-  /** The shared record of one counted (or given up on), for the claim's time: not awaited any more. */
-  static final String COUNTED = "counted";
 
   /**
    * Response {@code id} was answered before its usage existed (a {@code background: true} response,
@@ -123,7 +121,7 @@ final class StoredResponses {
    * #AWAIT_TTL}, kept while any replica relays its polls), so the replica relaying that answer counts it.
    */
   void awaitUsage(String id, AwaitedUsage usage) {
-    java.util.Map<Long, AwaitedUsage> givenUp;
+    java.util.List<GivenUp> givenUp;
     long h = hash(id);
     lock.lock();
     try {
@@ -148,7 +146,7 @@ final class StoredResponses {
   boolean awaitsUsage(String id) {
     Awaiting waiting;
     boolean relayed;
-    java.util.Map<Long, AwaitedUsage> givenUp;
+    java.util.List<GivenUp> givenUp;
     long h = hash(id);
     lock.lock();
     try {
@@ -174,7 +172,7 @@ final class StoredResponses {
     if (store == null || relayed) { // relayed here and not awaited: never was, or counted
       return false;
     }
-    AwaitedUsage there = AwaitedUsage.decoded(store.get(sharedKey(h)));
+    AwaitedUsage there = AwaitedUsage.decoded(store.get(sharedKey(h)).record()); // none, claimed, or no answer
     if (there == null) {
       return false;
     }
@@ -188,51 +186,57 @@ final class StoredResponses {
     return true;
   }
 
+  /** One given up here, and whether for the bound (not the TTL). */
+  private record GivenUp(long hash, AwaitedUsage usage, boolean bound) {}
+
   /** Takes out those past the bound or not polled here within the TTL, least recently polled first. */
-  private java.util.Map<Long, AwaitedUsage> expire(long now) {
-    java.util.Map<Long, AwaitedUsage> givenUp = java.util.Map.of();
+  private java.util.List<GivenUp> expire(long now) {
+    java.util.List<GivenUp> givenUp = java.util.List.of();
     var it = awaited.entrySet().iterator();
     while (it.hasNext()) {
       Map.Entry<Long, Awaiting> eldest = it.next();
-      if (awaited.size() <= MAX_AWAITED && now - eldest.getValue().touched < AWAIT_TTL.toNanos()) {
+      boolean bound = awaited.size() > MAX_AWAITED;
+      if (!bound && now - eldest.getValue().touched < AWAIT_TTL.toNanos()) {
         break;
       }
       it.remove();
       if (!eldest.getValue().learned) { // a learned one is given up by the replica that routed it
         if (givenUp.isEmpty()) {
-          givenUp = new java.util.LinkedHashMap<>();
+          givenUp = new java.util.ArrayList<>();
         }
-        givenUp.put(eldest.getKey(), eldest.getValue().usage);
+        givenUp.add(new GivenUp(eldest.getKey(), eldest.getValue().usage, bound));
       }
     }
     return givenUp;
   }
 
   /**
-   * One routed here, not polled here for the TTL (or pushed out): counted unmetered. With shared
-   * pins, only once its shared record is gone too (no replica relayed a poll of it for the TTL; else
-   * it is awaited here again) and this replica's claim holds (none counted it).
+   * One routed here, not polled here for the TTL (or pushed out by the bound): counted unmetered.
+   * With shared pins, only once its shared record is gone (no replica relayed a poll of it for the
+   * TTL) and this replica's claim holds (none counted it). Still polled elsewhere, or the store not
+   * answering: awaited here again (asked at its next expiry), unless the bound pushed it out, when
+   * the replica polling it counts it.
    */
-  private void giveUp(long h, AwaitedUsage usage) {
+  private void giveUp(GivenUp given) {
     io.routewise.routing.SharedUsage store = shared.get();
     if (store == null) {
-      meter.lost(usage);
+      meter.lost(given.usage());
       return;
     }
-    store.get(sharedKey(h), record -> {
-      if (COUNTED.equals(record)) {
-        return;
+    store.get(sharedKey(given.hash()), lookup -> {
+      if (io.routewise.routing.StateStore.USAGE_CLAIMED.equals(lookup.record())) {
+        return; // counted
       }
-      if (record != null) { // still polled at another replica
+      if (lookup.answered() && lookup.record() == null) {
+        settle(store, given.hash(), given.usage(), null);
+      } else if (!given.bound()) {
         lock.lock();
         try {
-          awaited.putIfAbsent(h, new Awaiting(usage, false, clock.getAsLong()));
+          awaited.putIfAbsent(given.hash(), new Awaiting(given.usage(), false, clock.getAsLong()));
         } finally {
           lock.unlock();
         }
-        return;
       }
-      settle(store, h, usage, null);
     });
   }
 
@@ -261,17 +265,14 @@ final class StoredResponses {
   }
 
   /**
-   * Counts one if this replica's claim holds, and marks its shared record counted. A claim the store
-   * did not answer (down, slower than its timeout) is counted here: each replica then counts what it
-   * saw, once more at worst, rather than none.
+   * Counts one if this replica's claim holds (the store then answers it claimed to every lookup). A
+   * claim the store did not answer (down, slower than its timeout, closing) is counted here: each
+   * replica then counts what it saw, rather than none.
    */
   private void settle(io.routewise.routing.SharedUsage store, long h, AwaitedUsage awaited, Usage usage) {
     store.claim(sharedKey(h), CLAIM_TTL, won -> {
       if (won == null || won) {
         count(awaited, usage);
-      }
-      if (won != null && won) {
-        store.put(sharedKey(h), COUNTED, CLAIM_TTL);
       }
     });
   }

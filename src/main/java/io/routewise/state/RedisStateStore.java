@@ -38,6 +38,9 @@ import redis.clients.jedis.util.JedisURIHelper;
  *       whose window has expired are removed by the next replica that finds them gone;
  *   <li>{@code <prefix>:pin:<session hash>}: the pinned upstream's name ({@code strong}, {@code weak}
  *       or another entry of {@code upstreams:}), set if absent, expiring with the pin;
+ *   <li>{@code <prefix>:usage:<response id hash>}: what a background response's usage is to be
+ *       counted as, while it is polled (an hour after the last poll);
+ *   <li>{@code <prefix>:usage-claim:<response id hash>}: set if absent by the replica that counts it;
  *   <li>{@code <prefix>:incarnation}: a random id, set if absent and never expiring: when it changes,
  *       Redis lost its keys ({@link #incarnation}).
  * </ul>
@@ -272,9 +275,19 @@ public final class RedisStateStore implements StateStore {
     call(j -> j.psetex(usageKey(key), Math.max(1, ttl.toMillis()), record));
   }
 
+  /** Pipelined: the record and whether a claim on it was made, in one round trip. */
   @Override
   public String usage(String key) throws Exception {
-    return call(j -> j.get(usageKey(key)));
+    return call(j -> {
+      Response<String> record;
+      Response<Boolean> claimed;
+      try (Pipeline p = j.pipelined()) {
+        record = p.get(usageKey(key));
+        claimed = p.exists(claimKey(key));
+        p.sync();
+      }
+      return Boolean.TRUE.equals(claimed.get()) ? USAGE_CLAIMED : record.get();
+    });
   }
 
   @Override
@@ -284,12 +297,16 @@ public final class RedisStateStore implements StateStore {
 
   @Override
   public boolean claimUsage(String key, Duration ttl) throws Exception {
-    return call(j -> "OK".equals(j.set(prefix + ":usage-claim:" + key, "1",
+    return call(j -> "OK".equals(j.set(claimKey(key), "1",
         SetParams.setParams().nx().px(Math.max(1, ttl.toMillis())))));
   }
 
   String usageKey(String key) {
     return prefix + ":usage:" + key;
+  }
+
+  String claimKey(String key) {
+    return prefix + ":usage-claim:" + key;
   }
 
   @Override

@@ -166,6 +166,18 @@ class BackgroundResponsesTest {
     assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"weak\"}"));
   }
 
+  /** A poll naming the id percent-encoded is the same response, routed and counted as such (a review's case). */
+  @Test
+  void aPollWithAPercentEncodedIdIsCounted() throws Exception {
+    f = new ProxyFixture("");
+    startBackground("resp_bg7");
+    f.weak.stubFor(WireMock.get(WireMock.urlPathMatching("/v1/responses/resp(_|%5F)bg7")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "application/json")
+        .withBody(response("resp_bg7", "completed", USAGE, "done"))));
+    assertEquals(200, call("GET", "/v1/responses/resp%5Fbg7").statusCode());
+    assertEquals(120.0, tokens("prompt"));
+  }
+
   @Test
   void oneThatFailedWithoutUsageIsUnmetered() throws Exception {
     f = new ProxyFixture("");

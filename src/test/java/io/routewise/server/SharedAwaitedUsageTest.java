@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
 class SharedAwaitedUsageTest {
   private final AtomicLong nanos = new AtomicLong();
   private final MemoryStore store = new MemoryStore();
-  private final SharedUsage usage = new SharedUsage(store, () -> true, Duration.ofSeconds(2));
+  private final java.util.concurrent.atomic.AtomicBoolean up = new java.util.concurrent.atomic.AtomicBoolean(true);
+  private final SharedUsage usage = new SharedUsage(store, up::get, Duration.ofSeconds(2));
   private final List<String> counted = new ArrayList<>();
   private final List<String> lost = new ArrayList<>();
   private final StoredResponses a = replica("a");
@@ -51,10 +52,19 @@ class SharedAwaitedUsageTest {
       expiries.put("usage:" + key, nanos.get() + ttl.toNanos());
     }
 
+    volatile boolean failLookups; // a GET that times out or errors
+    volatile long lookupMillis; // a slow one (still within the store's timeout)
+
     @Override
-    public synchronized String usage(String key) {
+    public synchronized String usage(String key) throws Exception {
       lookups++;
-      return live("usage:" + key);
+      if (lookupMillis > 0) {
+        Thread.sleep(lookupMillis);
+      }
+      if (failLookups) {
+        throw new java.net.SocketTimeoutException("Read timed out");
+      }
+      return live("claim:" + key) != null ? StateStore.USAGE_CLAIMED : live("usage:" + key);
     }
 
     @Override
@@ -102,6 +112,10 @@ class SharedAwaitedUsageTest {
   }
 
   private StoredResponses replica(String name) {
+    return replica(name, usage);
+  }
+
+  private StoredResponses replica(String name, SharedUsage shared) {
     return new StoredResponses(100, null, new StoredResponses.UsageMeter() {
       @Override
       public void counted(StoredResponses.AwaitedUsage awaited, Usage u) {
@@ -116,7 +130,7 @@ class SharedAwaitedUsageTest {
           lost.add(name);
         }
       }
-    }, () -> usage, nanos::get);
+    }, () -> shared, nanos::get);
   }
 
   @AfterEach
@@ -190,5 +204,115 @@ class SharedAwaitedUsageTest {
       assertFalse(a.awaitsUsage("resp_plain"));
     }
     assertEquals(before, store.lookups);
+  }
+
+  /**
+   * One lookup that fails as the routing replica's entry expires is no answer, not "gone": the
+   * response stays awaited there, and the count the polling replica makes holds (a review's case:
+   * before, it was counted lost and the real count refused).
+   */
+  @Test
+  void aFailedLookupAtTheRoutingReplicasExpiryGivesNothingUp() throws Exception {
+    routedAtA("resp_1");
+    for (int i = 0; i < 5; i++) { // polled at B every 15 minutes, never at A
+      assertTrue(b.awaitsUsage("resp_1"));
+      usage.drain();
+      nanos.addAndGet(Duration.ofMinutes(15).toNanos());
+    }
+    store.failLookups = true;
+    a.awaitUsage("resp_2", new StoredResponses.AwaitedUsage("weak", true, null)); // A's expiry runs
+    usage.drain();
+    usage.drain();
+    store.failLookups = false;
+    assertTrue(b.awaitsUsage("resp_1"));
+    b.finished("resp_1", new Usage(120, 30));
+    usage.drain();
+    usage.drain();
+    assertEquals(List.of("b:120"), counted);
+    assertEquals(List.of(), lost);
+  }
+
+  /** Retrieves of a counted response, at any replica, for longer than its claim lives: counted once. */
+  @Test
+  void retrievesOfACountedResponseNeverCountItAgain() throws Exception {
+    routedAtA("resp_1");
+    assertTrue(b.awaitsUsage("resp_1"));
+    b.finished("resp_1", new Usage(120, 30));
+    usage.drain();
+    usage.drain();
+    long end = nanos.get() + StoredResponses.CLAIM_TTL.toNanos() + Duration.ofHours(2).toNanos();
+    while (nanos.get() < end) { // a retrieve at each replica every 30 minutes
+      nanos.addAndGet(Duration.ofMinutes(30).toNanos());
+      for (StoredResponses r : new StoredResponses[] {a, b}) {
+        if (r.awaitsUsage("resp_1")) {
+          r.finished("resp_1", new Usage(120, 30));
+        }
+        usage.drain();
+        usage.drain();
+      }
+    }
+    assertEquals(List.of("b:120"), counted);
+    assertEquals(List.of(), lost);
+  }
+
+  /**
+   * README: a replica that cannot reach the store when the done poll comes cannot learn of the
+   * response, so does not count it; its own replica counts it unmetered once no poll kept it.
+   */
+  @Test
+  void aDonePollAtAnotherReplicaWhileTheStoreIsDownIsCountedUnmeteredByItsOwn() throws Exception {
+    routedAtA("resp_1");
+    up.set(false);
+    assertFalse(b.awaitsUsage("resp_1"));
+    up.set(true);
+    nanos.addAndGet(StoredResponses.AWAIT_TTL.toNanos() + 1);
+    a.awaitsUsage("resp_other");
+    usage.drain();
+    usage.drain();
+    usage.drain();
+    assertEquals(List.of(), counted);
+    assertEquals(List.of("a"), lost);
+  }
+
+  /**
+   * Lookups that timed out on their requests are skipped, and take at most half the queue: a burst of
+   * them with the store slow cannot turn a claim away (before, the claim had no answer and the usage
+   * was counted a second time).
+   */
+  @Test
+  void aBurstOfLookupsCannotTurnAClaimAway() throws Exception {
+    SharedUsage atB = new SharedUsage(store, up::get, Duration.ofMillis(50));
+    StoredResponses b2 = replica("b", atB);
+    try {
+      routedAtA("resp_1");
+      assertTrue(b2.awaitsUsage("resp_1"));
+      a.finished("resp_1", new Usage(120, 30));
+      usage.drain();
+      usage.drain();
+      assertEquals(List.of("a:120"), counted);
+      store.lookupMillis = 20;
+      java.util.concurrent.atomic.AtomicBoolean polling = new java.util.concurrent.atomic.AtomicBoolean(true);
+      List<Thread> gets = new ArrayList<>();
+      for (int i = 0; i < 1200; i++) { // retrieves at B of responses another replica relayed
+        int n = i;
+        gets.add(Thread.ofVirtual().start(() -> {
+          for (int k = 0; polling.get(); k++) {
+            b2.awaitsUsage("resp_x" + n + "_" + k);
+          }
+        }));
+      }
+      Thread.sleep(300);
+      b2.finished("resp_1", new Usage(120, 30)); // the client's poll at B shows it done too
+      polling.set(false);
+      for (Thread t : gets) {
+        t.join();
+      }
+      store.lookupMillis = 0;
+      atB.drain();
+      assertEquals(List.of("a:120"), counted);
+    } finally {
+      store.lookupMillis = 0;
+      atB.close();
+    }
   }
 }
