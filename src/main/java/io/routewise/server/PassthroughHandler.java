@@ -344,9 +344,13 @@ final class PassthroughHandler {
     }
     String rest = path.substring("responses/".length());
     int slash = rest.indexOf('/');
-    // as the route read it (decoded): resp%5Fx is resp_x ('+' is a plus in a path)
-    String id = java.net.URLDecoder.decode((slash < 0 ? rest : rest.substring(0, slash)).replace("+", "%2B"),
-        java.nio.charset.StandardCharsets.UTF_8);
+    String id;
+    try { // as the route read it (decoded): resp%5Fx is resp_x ('+' is a plus in a path)
+      id = java.net.URLDecoder.decode((slash < 0 ? rest : rest.substring(0, slash)).replace("+", "%2B"),
+          java.nio.charset.StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException malformed) { // a stray '%': no id of a response routed here
+      return null;
+    }
     boolean shows = slash < 0 ? method.equals("GET") : method.equals("POST") && rest.substring(slash).equals("/cancel");
     return shows && !id.isEmpty() && awaited.awaitsUsage(id) ? id : null;
   }
