@@ -757,6 +757,11 @@ final class ChatCompletionsHandler {
       if (storedId == null && usage.responseId() != null && res.getStatus() == 200) {
         storedId = usage.responseId(); // named by response.created: known before the answer goes on
         stored.answered(storedId, upstream.name()); // stored there, even if cut off after
+        if (background) {
+          // it goes on upstream whatever becomes of this stream: awaited from now, so that a resume or
+          // poll arriving before this relay notices its client left still counts it
+          awaitUsage(storedId, upstream, spec, res);
+        }
       }
       if (usage.done()) {
         response.stopProbing(); // the answer is complete: a client closing now has not abandoned it
@@ -791,16 +796,19 @@ final class ChatCompletionsHandler {
     // a whole answer ([DONE], or its end after a finish_reason: also a cut between that and the usage
     // chunk, which this cannot tell from a server that ends there), not an error
     boolean whole = (usage.done() || usage.complete() && outcome.equals("ok")) && !outcome.equals("error");
-    String awaited = storedId;
-    usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res), () -> {
-      if (background && awaited != null && !whole && !usage.errored()) {
-        // its stream left (the client went, or the connection broke) while the response goes on upstream:
-        // counted when the client resumes or polls it here
-        awaitUsage(awaited, upstream, spec, res);
-      } else if (whole && res.getStatus() == 200) { // its tokens went uncounted
-        spend.unmetered(upstream.name());
+    if (background && storedId != null) {
+      // awaited since response.created: counted once, here or by a resume or poll, whichever has it first;
+      // a stream that left before its end stays awaited (the response goes on upstream)
+      if (usage.result().isPresent() || whole && res.getStatus() == 200) {
+        stored.finished(storedId, usage.result().orElse(null));
       }
-    });
+    } else {
+      usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res), () -> {
+        if (whole && res.getStatus() == 200) { // its tokens went uncounted
+          spend.unmetered(upstream.name());
+        }
+      });
+    }
     upstream.listener().completed(upstream.name(), res.getStatus(),
         outcome.equals("ok") ? outcomeOf(res.getStatus()) : outcome, System.nanoTime() - start);
     return outcome;

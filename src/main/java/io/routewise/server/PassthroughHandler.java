@@ -478,9 +478,12 @@ final class PassthroughHandler {
     }
   }
 
-  /** Counts a resumed background stream's usage once its last event (or response.failed, with usage) came. */
+  /**
+   * Counts a resumed background stream's usage once its last event came (with usage, or finished
+   * without), or an event with usage and an error; a {@code [DONE]} alone says nothing of it.
+   */
   private boolean settle(SseUsageScanner stream, String id) {
-    if (stream.done() || stream.errored() && stream.result().isPresent()) {
+    if (stream.lastEvent() || stream.result().isPresent() && (stream.errored() || stream.done())) {
       awaited.finished(id, stream.result().orElse(null));
       return true;
     }

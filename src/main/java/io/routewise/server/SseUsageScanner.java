@@ -34,6 +34,7 @@ final class SseUsageScanner {
   private boolean overflow;
   private Usage usage;
   private boolean done;
+  private boolean lastEvent;
   private boolean finished;
   private boolean errored;
   /** Bytes of FINISH_KEY matched so far, or AFTER_KEY / AFTER_COLON: over every byte, whatever the line's length. */
@@ -195,6 +196,7 @@ final class SseUsageScanner {
     }
     if (type.equals("response.completed") || type.equals("response.incomplete") || type.equals("response.failed")) {
       done = true;
+      lastEvent = true;
       (overflow ? usageInTail() : Usage.fromJson(line, off, len - off)).ifPresent(u -> usage = u);
     }
   }
@@ -284,6 +286,15 @@ final class SseUsageScanner {
   /** True once the upstream sent an error event ({@code data: {"error": …}}) in the stream. */
   boolean errored() {
     return errored;
+  }
+
+  /**
+   * True once a Responses stream's own last event ({@code response.completed}, {@code .incomplete},
+   * {@code .failed}) went by: the response is finished, which a {@code [DONE]} alone does not say (a
+   * resumed stream may carry only that).
+   */
+  boolean lastEvent() {
+    return lastEvent;
   }
 
   /** True once the stream's {@code data: [DONE]} line (a Responses stream's last event) has gone by: it has ended. */

@@ -178,6 +178,43 @@ class BackgroundResponsesTest {
     assertEquals(120.0, tokens("prompt"));
   }
 
+  /**
+   * Awaited from its response.created, not from when the relay notices its client left: a resume or
+   * poll that comes first still counts it (a trial's case: resumed at once, it was counted nowhere).
+   */
+  @Test
+  void aBackgroundStreamIsAwaitedFromItsFirstEvent() throws Exception {
+    f = new ProxyFixture("");
+    f.weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(ResponsesRoutingTest.events("resp_bg8", false)
+            + ": working\n".repeat(300)).withChunkedDribbleDelay(30, 3_000)));
+    var stream = f.http.sendAsync(HttpRequest.newBuilder(URI.create(f.url("/v1/responses")))
+        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"router-random-1\",\"input\":\"x\",\"stream\":true,\"background\":true}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    Thread.sleep(1_000); // response.created has gone by; the stream goes on
+    polls("/v1/responses/resp_bg8", "GET", "application/json", response("resp_bg8", "completed", USAGE, "done"));
+    assertEquals(200, call("GET", "/v1/responses/resp_bg8").statusCode());
+    assertTrue(!stream.isDone(), "counted while its first stream still ran");
+    assertEquals(120.0, tokens("prompt"));
+    stream.get(); // it ends cut: nothing more counted
+    assertEquals(120.0, tokens("prompt"));
+    assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"weak\"}"));
+  }
+
+  /** A resumed stream that carries only [DONE] says nothing of the response: it stays awaited. */
+  @Test
+  void aResumedStreamOfOnlyDoneLeavesItAwaited() throws Exception {
+    f = new ProxyFixture("");
+    startBackground("resp_bg10");
+    polls("/v1/responses/resp_bg10", "GET", "text/event-stream", "data: [DONE]\n\n");
+    assertEquals(200, call("GET", "/v1/responses/resp_bg10?stream=true&starting_after=999").statusCode());
+    polls("/v1/responses/resp_bg10", "GET", "application/json", response("resp_bg10", "completed", USAGE, "done"));
+    call("GET", "/v1/responses/resp_bg10");
+    assertEquals(120.0, tokens("prompt"));
+    assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"weak\"}"));
+  }
+
   @Test
   void oneThatFailedWithoutUsageIsUnmetered() throws Exception {
     f = new ProxyFixture("");
