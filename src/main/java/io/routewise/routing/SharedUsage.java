@@ -15,7 +15,7 @@ import java.util.function.Consumer;
  * claims are not waited for; a lookup, asked on a request's thread, is waited for at most the pin
  * lookup's timeout, and skipped once its request stopped waiting. Lookups take at most half the
  * queue, so a burst of them cannot turn a claim away. With the store down, backed up or silent, a
- * call has no answer.
+ * call has no answer. At close, claims and writes still queued get a second to run.
  */
 public final class SharedUsage implements AutoCloseable {
   static final int CAPACITY = 1024;
@@ -24,6 +24,8 @@ public final class SharedUsage implements AutoCloseable {
   private final BooleanSupplier storeUp;
   private final long timeoutNanos;
   private final BlockingQueue<Call<?>> queue = new ArrayBlockingQueue<>(CAPACITY);
+  /** Places lookups may take in the queue: half of it, so claims and writes always find room. */
+  private final java.util.concurrent.Semaphore lookupPlaces = new java.util.concurrent.Semaphore(CAPACITY / 2);
   private final Thread thread;
   private volatile boolean closed;
 
@@ -36,16 +38,20 @@ public final class SharedUsage implements AutoCloseable {
 
   private static final class Call<T> {
     final StoreCall<T> body;
+    /** Takes a lookup's place (released once it ran or was skipped). */
     final boolean lookup;
+    /** Skipped once its caller stopped waiting. */
+    final boolean skippable;
     final CompletableFuture<T> answer = new CompletableFuture<>();
 
-    Call(StoreCall<T> body, boolean lookup) {
+    Call(StoreCall<T> body, boolean lookup, boolean skippable) {
       this.body = body;
       this.lookup = lookup;
+      this.skippable = skippable;
     }
 
     void run(StateStore store) {
-      if (lookup && answer.isDone()) {
+      if (skippable && answer.isDone()) {
         return; // its request stopped waiting: answered for nobody
       }
       try {
@@ -65,6 +71,9 @@ public final class SharedUsage implements AutoCloseable {
     thread.start();
   }
 
+  /** At close, claims and writes still queued get this long to run (the store is still open then). */
+  private static final long CLOSE_GRACE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+
   private void serve() {
     while (!closed) {
       Call<?> call;
@@ -73,23 +82,54 @@ public final class SharedUsage implements AutoCloseable {
       } catch (InterruptedException stop) {
         break;
       }
-      try {
-        call.run(store);
-      } catch (RuntimeException e) {
-        // a callback's failure: the thread goes on
-      }
+      runOne(call);
     }
-    // closed: what is still queued has no answer (a claim's caller then counts it itself)
+    // closed: claims and writes still queued run while the grace lasts; the rest have no answer (a
+    // claim's caller then counts it itself)
+    long until = System.nanoTime() + CLOSE_GRACE_NANOS;
+    Thread.interrupted(); // the close's interrupt, not the store's to see
     for (Call<?> left; (left = queue.poll()) != null; ) {
-      left.answer.completeExceptionally(new IllegalStateException("closed"));
+      if (!left.lookup && System.nanoTime() - until < 0) {
+        runOne(left);
+      } else {
+        left.answer.completeExceptionally(new IllegalStateException("closed"));
+        release(left);
+      }
     }
   }
 
-  private <T> CompletableFuture<T> submit(StoreCall<T> body, boolean lookup) {
-    Call<T> call = new Call<>(body, lookup);
-    boolean room = !lookup || queue.size() < CAPACITY / 2;
-    if (closed || !storeUp.getAsBoolean() || !room || !queue.offer(call)) {
-      call.answer.completeExceptionally(new IllegalStateException("the state store is down or backed up"));
+  private void runOne(Call<?> call) {
+    try {
+      call.run(store);
+    } catch (RuntimeException e) {
+      // a callback's failure: the thread goes on
+    } finally {
+      release(call);
+    }
+  }
+
+  private void release(Call<?> call) {
+    if (call.lookup) {
+      lookupPlaces.release();
+    }
+  }
+
+  private <T> CompletableFuture<T> submit(StoreCall<T> body, boolean lookup, boolean skippable) {
+    Call<T> call = new Call<>(body, lookup, skippable);
+    if (closed || !storeUp.getAsBoolean()) {
+      call.answer.completeExceptionally(new IllegalStateException("the state store is down"));
+      return call.answer;
+    }
+    if (lookup && !lookupPlaces.tryAcquire()) {
+      call.answer.completeExceptionally(new IllegalStateException("the store's lookups are backed up"));
+      return call.answer;
+    }
+    if (!queue.offer(call)) {
+      release(call);
+      call.answer.completeExceptionally(new IllegalStateException("the store's calls are backed up"));
+    } else if (closed && queue.remove(call)) { // closed as it was queued: the thread may have drained already
+      release(call);
+      call.answer.completeExceptionally(new IllegalStateException("closed"));
     }
     return call.answer;
   }
@@ -99,7 +139,7 @@ public final class SharedUsage implements AutoCloseable {
     submit(s -> {
       s.putUsage(key, record, ttl);
       return null;
-    }, false);
+    }, false, false);
   }
 
   /** Keeps {@code key}'s record another {@code ttl} (not waited for). */
@@ -107,12 +147,12 @@ public final class SharedUsage implements AutoCloseable {
     submit(s -> {
       s.keepUsage(key, ttl);
       return null;
-    }, false);
+    }, false, false);
   }
 
   /** {@code key}'s record, waited for at most the lookup timeout (a request's thread). */
   public Lookup get(String key) {
-    CompletableFuture<String> answer = submit(s -> s.usage(key), true);
+    CompletableFuture<String> answer = submit(s -> s.usage(key), true, true);
     try {
       return new Lookup(true, answer.get(timeoutNanos, TimeUnit.NANOSECONDS));
     } catch (InterruptedException e) {
@@ -129,7 +169,7 @@ public final class SharedUsage implements AutoCloseable {
    * the store is down).
    */
   public void get(String key, Consumer<Lookup> then) {
-    submit(s -> s.usage(key), false).whenComplete((record, e) -> then.accept(new Lookup(e == null, record)));
+    submit(s -> s.usage(key), true, false).whenComplete((record, e) -> then.accept(new Lookup(e == null, record)));
   }
 
   /**
@@ -137,12 +177,12 @@ public final class SharedUsage implements AutoCloseable {
    * FALSE (another did first) or null (no answer), on this class's thread (or at once, as above).
    */
   public void claim(String key, Duration ttl, Consumer<Boolean> then) {
-    submit(s -> s.claimUsage(key, ttl), false).whenComplete((won, e) -> then.accept(e == null ? won : null));
+    submit(s -> s.claimUsage(key, ttl), false, false).whenComplete((won, e) -> then.accept(e == null ? won : null));
   }
 
   /** Waits until the calls queued before it have run (tests). */
   public void drain() throws Exception {
-    submit(s -> null, false).get(5, TimeUnit.SECONDS);
+    submit(s -> null, false, false).get(5, TimeUnit.SECONDS);
   }
 
   @Override

@@ -25,6 +25,11 @@ final class StoredResponses {
   private final LinkedHashMap<Long, Held> upstreams;
   /** Background responses answered before their usage existed, by id hash, least recently polled first. */
   private final LinkedHashMap<Long, Awaiting> awaited = new LinkedHashMap<>(16, 0.75f, true);
+  /**
+   * Routed here and taken out of {@link #awaited}, while the store is asked whether to give them up:
+   * still awaited meanwhile (a poll that shows one done counts it). Each leaves as its answer comes.
+   */
+  private final Map<Long, AwaitedUsage> checking = new java.util.HashMap<>();
   private final java.util.function.LongSupplier clock;
   /** Where the pins are, or null for this replica's record alone. */
   private final io.routewise.routing.RoutingService pins;
@@ -146,6 +151,7 @@ final class StoredResponses {
   boolean awaitsUsage(String id) {
     Awaiting waiting;
     boolean relayed;
+    boolean checked;
     java.util.List<GivenUp> givenUp;
     long h = hash(id);
     lock.lock();
@@ -158,11 +164,15 @@ final class StoredResponses {
       }
       Held held = upstreams.get(h);
       relayed = held != null && held.relayed();
+      checked = checking.containsKey(h);
     } finally {
       lock.unlock();
     }
     givenUp.forEach(this::giveUp);
     io.routewise.routing.SharedUsage store = shared.get();
+    if (checked) {
+      return true;
+    }
     if (waiting != null) {
       if (store != null) {
         store.keep(sharedKey(h), AWAIT_TTL); // polled: still awaited, wherever the poll went
@@ -192,6 +202,7 @@ final class StoredResponses {
   /** Takes out those past the bound or not polled here within the TTL, least recently polled first. */
   private java.util.List<GivenUp> expire(long now) {
     java.util.List<GivenUp> givenUp = java.util.List.of();
+    boolean sharing = false;
     var it = awaited.entrySet().iterator();
     while (it.hasNext()) {
       Map.Entry<Long, Awaiting> eldest = it.next();
@@ -203,8 +214,12 @@ final class StoredResponses {
       if (!eldest.getValue().learned) { // a learned one is given up by the replica that routed it
         if (givenUp.isEmpty()) {
           givenUp = new java.util.ArrayList<>();
+          sharing = shared.get() != null;
         }
         givenUp.add(new GivenUp(eldest.getKey(), eldest.getValue().usage, bound));
+        if (sharing) {
+          checking.put(eldest.getKey(), eldest.getValue().usage);
+        }
       }
     }
     return givenUp;
@@ -214,28 +229,43 @@ final class StoredResponses {
    * One routed here, not polled here for the TTL (or pushed out by the bound): counted unmetered.
    * With shared pins, only once its shared record is gone (no replica relayed a poll of it for the
    * TTL) and this replica's claim holds (none counted it). Still polled elsewhere, or the store not
-   * answering: awaited here again (asked at its next expiry), unless the bound pushed it out, when
-   * the replica polling it counts it.
+   * answering: awaited here again (asked at its next expiry); pushed out by the bound, it is left to
+   * the replica polling it, or with no answer counted unmetered here.
    */
   private void giveUp(GivenUp given) {
     io.routewise.routing.SharedUsage store = shared.get();
     if (store == null) {
+      lock.lock();
+      try {
+        checking.remove(given.hash()); // shared when it was taken out, not now
+      } finally {
+        lock.unlock();
+      }
       meter.lost(given.usage());
       return;
     }
     store.get(sharedKey(given.hash()), lookup -> {
-      if (io.routewise.routing.StateStore.USAGE_CLAIMED.equals(lookup.record())) {
-        return; // counted
-      }
-      if (lookup.answered() && lookup.record() == null) {
-        settle(store, given.hash(), given.usage(), null);
-      } else if (!given.bound()) {
-        lock.lock();
-        try {
-          awaited.putIfAbsent(given.hash(), new Awaiting(given.usage(), false, clock.getAsLong()));
-        } finally {
-          lock.unlock();
+      boolean claimed = io.routewise.routing.StateStore.USAGE_CLAIMED.equals(lookup.record());
+      boolean polledElsewhere = lookup.record() != null && !claimed;
+      lock.lock();
+      try {
+        if (checking.remove(given.hash()) == null) {
+          return; // a poll here showed it done meanwhile (finished took it)
         }
+        if (!given.bound() && (polledElsewhere || !lookup.answered())) {
+          awaited.putIfAbsent(given.hash(), new Awaiting(given.usage(), false, clock.getAsLong()));
+          return; // asked again at its next expiry
+        }
+      } finally {
+        lock.unlock();
+      }
+      if (claimed || polledElsewhere) {
+        return; // counted; or, pushed out by the bound, left to the replica polling it
+      }
+      if (lookup.answered()) {
+        settle(store, given.hash(), given.usage(), null); // gone: unmetered, if no replica counted it
+      } else {
+        meter.lost(given.usage()); // pushed out by the bound, the store silent: counted here
       }
     });
   }
@@ -247,20 +277,25 @@ final class StoredResponses {
   void finished(String id, Usage usage) {
     Awaiting waiting;
     long h = hash(id);
+    AwaitedUsage checked = null;
     lock.lock();
     try {
       waiting = awaited.remove(h);
+      if (waiting == null) {
+        checked = checking.remove(h); // taken out as its expiry is checked: still awaited
+      }
     } finally {
       lock.unlock();
     }
-    if (waiting == null) {
+    if (waiting == null && checked == null) {
       return;
     }
+    AwaitedUsage awaitedUsage = waiting != null ? waiting.usage : checked;
     io.routewise.routing.SharedUsage store = shared.get();
     if (store == null) {
-      count(waiting.usage, usage);
+      count(awaitedUsage, usage);
     } else {
-      settle(store, h, waiting.usage, usage);
+      settle(store, h, awaitedUsage, usage);
     }
   }
 

@@ -315,4 +315,65 @@ class SharedAwaitedUsageTest {
       atB.close();
     }
   }
+
+  /** Give-up lookups at an expiry take lookups' places only: a claim still finds room (a review's case). */
+  @Test
+  void manyGiveUpLookupsCannotTurnAClaimAway() throws Exception {
+    SharedUsage atA = new SharedUsage(store, up::get, Duration.ofSeconds(2));
+    StoredResponses a2 = replica("a", atA);
+    try {
+      for (int i = 0; i < 1500; i++) {
+        a2.awaitUsage("old_" + i, new StoredResponses.AwaitedUsage("weak", true, null));
+      }
+      atA.drain();
+      nanos.addAndGet(Duration.ofMinutes(50).toNanos());
+      a2.answered("resp_1", "weak");
+      a2.awaitUsage("resp_1", new StoredResponses.AwaitedUsage("weak", true, null));
+      atA.drain();
+      assertTrue(b.awaitsUsage("resp_1"));
+      usage.drain();
+      nanos.addAndGet(Duration.ofMinutes(11).toNanos());
+      store.lookupMillis = 5;
+      assertTrue(a2.awaitsUsage("resp_1")); // its expiry: 1500 give-up lookups
+      a2.finished("resp_1", new Usage(120, 30));
+      b.finished("resp_1", new Usage(120, 30));
+      usage.drain();
+      store.lookupMillis = 0;
+      for (int i = 0; i < 5; i++) {
+        atA.drain();
+      }
+      usage.drain();
+      assertEquals(1, counted.size(), "counted " + counted);
+    } finally {
+      store.lookupMillis = 0;
+      atA.close();
+    }
+  }
+
+  /** Pushed out by the bound while the store is down: counted unmetered here, not dropped. */
+  @Test
+  void pushedOutByTheBoundWithTheStoreDownIsCountedUnmetered() throws Exception {
+    up.set(false);
+    for (int i = 0; i <= StoredResponses.MAX_AWAITED; i++) {
+      a.awaitUsage("r_" + i, new StoredResponses.AwaitedUsage("weak", true, null));
+    }
+    assertEquals(List.of("a"), lost);
+  }
+
+  /** While its expiry is being checked, a poll at the routing replica that shows it done counts it. */
+  @Test
+  void aPollDuringTheExpiryCheckStillCountsIt() throws Exception {
+    routedAtA("resp_1");
+    nanos.addAndGet(StoredResponses.AWAIT_TTL.toNanos() + 1);
+    store.lookupMillis = 300;
+    a.awaitUsage("resp_2", new StoredResponses.AwaitedUsage("weak", true, null)); // its expiry: checked for 300 ms
+    Thread.sleep(50);
+    assertTrue(a.awaitsUsage("resp_1"), "still awaited while checked");
+    a.finished("resp_1", new Usage(120, 30));
+    store.lookupMillis = 0;
+    usage.drain();
+    usage.drain();
+    assertEquals(List.of("a:120"), counted);
+    assertEquals(List.of(), lost, "the check's answer comes after: it finds it counted");
+  }
 }
