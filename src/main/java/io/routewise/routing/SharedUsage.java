@@ -185,9 +185,21 @@ public final class SharedUsage implements AutoCloseable {
     submit(s -> null, false, false).get(5, TimeUnit.SECONDS);
   }
 
+  /**
+   * Stops taking calls and waits (a little past the grace) for those queued to run or fail, so the
+   * store, closed after this, is still open for them.
+   */
   @Override
   public void close() {
     closed = true;
-    thread.interrupt();
+    // woken by a call of nothing, not interrupted: a store call under way is let finish
+    if (!queue.offer(new Call<Void>(store -> null, false, false))) {
+      thread.interrupt();
+    }
+    try {
+      thread.join(java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(CLOSE_GRACE_NANOS) + 1_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
