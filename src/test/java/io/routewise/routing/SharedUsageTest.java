@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 
 class SharedUsageTest {
   /** A store whose claims take a while; every other call is unused here. */
-  private static final class SlowClaims implements StateStore {
+  private static final class SlowClaims extends UsageOnlyStore {
     final java.util.Set<String> claimed = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     @Override
@@ -17,32 +17,6 @@ class SharedUsageTest {
       Thread.sleep(100);
       return claimed.add(key);
     }
-
-    @Override
-    public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public void ping() {}
-
-    @Override
-    public Pin pin(String session) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public Pin pinIfAbsent(String session, String upstream, Duration ttl) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public String describe() {
-      return "slow";
-    }
-
-    @Override
-    public void close() {}
   }
 
   /** Claims queued when it closes still run (the store is closed after it), and close waits for them. */

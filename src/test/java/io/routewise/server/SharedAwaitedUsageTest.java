@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.routewise.routing.SharedUsage;
 import io.routewise.routing.StateStore;
-import io.routewise.routing.WindowSnapshot;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -32,7 +31,7 @@ class SharedAwaitedUsageTest {
   private final StoredResponses b = replica("b");
 
   /** Keys with expiry times on the test's clock; the usage calls only. */
-  private final class MemoryStore implements StateStore {
+  private final class MemoryStore extends io.routewise.routing.UsageOnlyStore {
     final Map<String, String> values = new HashMap<>();
     final Map<String, Long> expiries = new HashMap<>();
     int lookups;
@@ -83,32 +82,6 @@ class SharedAwaitedUsageTest {
       expiries.put("claim:" + key, nanos.get() + ttl.toNanos());
       return true;
     }
-
-    @Override
-    public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public void ping() {}
-
-    @Override
-    public Pin pin(String session) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public Pin pinIfAbsent(String session, String upstream, Duration ttl) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public String describe() {
-      return "memory";
-    }
-
-    @Override
-    public void close() {}
   }
 
   private StoredResponses replica(String name) {
