@@ -10,6 +10,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * Bounded, least recently used first out; ids are kept as 64-bit hashes (a few dozen bytes each),
  * never in the clear. With session pinning, each is also a pin of its own (shared through Redis when
  * {@code state.redis} is set, for the pins' time to live), asked for an id this replica did not see.
+ *
+ * <p>It also holds the background responses whose usage is awaited (answered before it existed),
+ * counted once from the relayed answer that shows one done; with shared pins, at whichever replica
+ * relays it ({@link io.routewise.routing.SharedUsage}).
  */
 final class StoredResponses {
   /** About 6 MB when full. */
