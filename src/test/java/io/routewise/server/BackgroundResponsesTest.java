@@ -187,7 +187,7 @@ class BackgroundResponsesTest {
     f = new ProxyFixture("");
     f.weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
         .withHeader("Content-Type", "text/event-stream").withBody(ResponsesRoutingTest.events("resp_bg8", false)
-            + ": working\n".repeat(300)).withChunkedDribbleDelay(30, 3_000)));
+            + ": working\n".repeat(300)).withChunkedDribbleDelay(30, 5_000)));
     var stream = f.http.sendAsync(HttpRequest.newBuilder(URI.create(f.url("/v1/responses")))
         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
             "{\"model\":\"router-random-1\",\"input\":\"x\",\"stream\":true,\"background\":true}")).build(),

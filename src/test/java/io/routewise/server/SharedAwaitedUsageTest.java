@@ -338,8 +338,8 @@ class SharedAwaitedUsageTest {
   void aPollDuringTheExpiryCheckStillCountsIt() throws Exception {
     routedAtA("resp_1");
     nanos.addAndGet(StoredResponses.AWAIT_TTL.toNanos() + 1);
-    store.lookupMillis = 300;
-    a.awaitUsage("resp_2", new StoredResponses.AwaitedUsage("weak", true, null)); // its expiry: checked for 300 ms
+    store.lookupMillis = 1_000;
+    a.awaitUsage("resp_2", new StoredResponses.AwaitedUsage("weak", true, null)); // its expiry: checked for a second
     Thread.sleep(50);
     assertTrue(a.awaitsUsage("resp_1"), "still awaited while checked");
     a.finished("resp_1", new Usage(120, 30));
