@@ -121,6 +121,9 @@ public final class SessionPins implements AutoCloseable {
       lock.unlock();
     }
     offer(true);
+    if (usage != null) {
+      usage.storeLost(); // and the background responses' awaited usage this replica routed
+    }
   }
 
   /**

@@ -180,6 +180,22 @@ public final class SharedUsage implements AutoCloseable {
     submit(s -> s.claimUsage(key, ttl), false, false).whenComplete((won, e) -> then.accept(e == null ? won : null));
   }
 
+  /** Told when the store lost its state: writes again the records this replica keeps. */
+  private volatile Runnable onStoreLost;
+
+  /** Sets what {@link #storeLost} runs (the records' holder, once it has one to keep). */
+  public void onStoreLost(Runnable writeAgain) {
+    onStoreLost = writeAgain;
+  }
+
+  /** The store lost its state (restarted empty, flushed): the records are written again. Sync thread. */
+  void storeLost() {
+    Runnable r = onStoreLost;
+    if (r != null) {
+      r.run();
+    }
+  }
+
   /** Waits until the calls queued before it have run, for a place in the queue first if it is full (tests). */
   public void drain() throws Exception {
     long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);

@@ -142,9 +142,30 @@ final class StoredResponses {
     }
     io.routewise.routing.SharedUsage store = shared.get();
     if (store != null) {
+      store.onStoreLost(() -> writeAgain(store)); // the same each time
       store.put(sharedKey(h), usage.encoded(), AWAIT_TTL);
     }
     givenUp.forEach(this::giveUp); // off the lock
+  }
+
+  /**
+   * The store lost its state: the records of those routed here, still awaited, are written again, so
+   * a replica relaying their polls still counts them (the store's queue takes what it has room for).
+   */
+  private void writeAgain(io.routewise.routing.SharedUsage store) {
+    java.util.List<Map.Entry<Long, AwaitedUsage>> mine = new java.util.ArrayList<>();
+    lock.lock();
+    try {
+      awaited.forEach((h, a) -> {
+        if (!a.learned) {
+          mine.add(Map.entry(h, a.usage));
+        }
+      });
+      checking.forEach((h, a) -> mine.add(Map.entry(h, a)));
+    } finally {
+      lock.unlock();
+    }
+    mine.forEach(e -> store.put(sharedKey(e.getKey()), e.getValue().encoded(), AWAIT_TTL));
   }
 
   /**
@@ -326,7 +347,7 @@ final class StoredResponses {
 
   /** The id's hash, the name of its shared record and claim: the id itself is never stored. */
   private static String sharedKey(long h) {
-    return Long.toHexString(h);
+    return java.util.HexFormat.of().toHexDigits(h); // 16 digits, leading zeros kept
   }
 
   private record Held(String upstream, boolean relayed) {}

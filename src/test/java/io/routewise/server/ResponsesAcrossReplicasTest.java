@@ -166,4 +166,36 @@ class ResponsesAcrossReplicasTest {
     counted = promptTokens(a, b, 240);
     assertEquals(240.0, counted[0] + counted[1], "each counted once: " + counted[0] + " + " + counted[1]);
   }
+
+  /**
+   * Redis restarted empty (here: flushed) while a background response was awaited: the replica that
+   * routed it writes its record again, as it offers its pins again, so a poll at the other still
+   * counts it (a trial's case: counted nowhere).
+   */
+  @Test
+  void aRecordLostWithRedisIsWrittenAgainByTheReplicaThatRoutedIt() throws Exception {
+    weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_bg3\",\"object\":\"response\","
+            + "\"status\":\"queued\",\"background\":true,\"output\":[],\"usage\":null}")));
+    assertEquals(200, send(a, "POST", "/v1/responses",
+        "{\"model\":\"router-random-1\",\"input\":\"long\",\"background\":true}").statusCode());
+    weak.stubFor(WireMock.get(urlEqualTo("/v1/responses/resp_bg3")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_bg3\",\"object\":\"response\","
+            + "\"status\":\"completed\",\"output\":[],\"usage\":{\"input_tokens\":120,\"output_tokens\":30}}")));
+    try (redis.clients.jedis.Jedis look = redis.client()) {
+      long until = System.nanoTime() + 5_000_000_000L;
+      while ((look.keys("*:usage:*").isEmpty() || look.keys("*pin*").isEmpty()) && System.nanoTime() < until) {
+        Thread.sleep(10);
+      }
+      look.flushAll();
+      until = System.nanoTime() + 5_000_000_000L; // the next sync sees it lost, and its state is offered again
+      while ((look.keys("*:usage:*").isEmpty() || look.keys("*pin*").isEmpty()) && System.nanoTime() < until) {
+        Thread.sleep(20);
+      }
+      assertEquals(1, look.keys("*:usage:*").size(), "written again");
+    }
+    assertEquals(200, send(b, "GET", "/v1/responses/resp_bg3", null).statusCode());
+    double[] counted = promptTokens(a, b, 120);
+    assertEquals(120.0, counted[1], "counted at the replica that relayed the poll");
+  }
 }
