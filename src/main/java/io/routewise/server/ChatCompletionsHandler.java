@@ -782,10 +782,9 @@ final class ChatCompletionsHandler {
         if (usageFilter != null) {
           writeQuietly(out, usageFilter.finish());
         }
-        if (!endsEvent(buf, n)) {
-          // the read ended between the line and its event's blank line: a CR after a CR (a lone-CR
-          // stream's, or a CRLF's cut before its LF), else an LF, makes that blank line
-          writeQuietly(out, new byte[] {buf[n - 1] == '\r' ? (byte) '\r' : (byte) '\n'});
+        byte[] end = eventEnd(buf, n);
+        if (end.length > 0) {
+          writeQuietly(out, end);
         }
         break;
       }
@@ -842,6 +841,15 @@ final class ChatCompletionsHandler {
    */
   private static String outcomeOf(int status) {
     return status == 429 || status >= 500 ? "error" : status >= 400 ? "rejected" : "ok";
+  }
+
+  /**
+   * What ends the event the last read stopped in, for a stream closed at its last event: nothing when
+   * it ended with its blank line; else (the read ended between the line and that blank line) a CR
+   * after a CR (a lone-CR stream's, or a CRLF's cut before its LF), or an LF.
+   */
+  static byte[] eventEnd(byte[] buf, int n) {
+    return endsEvent(buf, n) ? new byte[0] : new byte[] {buf[n - 1] == '\r' ? (byte) '\r' : (byte) '\n'};
   }
 
   /** Whether {@code buf}'s first {@code n} bytes end with a blank line (an event's end), as the [DONE] read ends. */

@@ -460,9 +460,8 @@ final class PassthroughHandler {
         }
         if (stream != null && stream.done()) {
           masking.finish(sink);
-          if (!ChatCompletionsHandler.endsEvent(buf, n)) { // its blank line, as the routed stream's end writes it
-            out.write(new byte[] {buf[n - 1] == '\r' ? (byte) '\r' : (byte) '\n'}, 0, 1);
-          }
+          byte[] end = ChatCompletionsHandler.eventEnd(buf, n); // as the routed stream's end writes it
+          out.write(end, 0, end.length);
           out.flush();
           return status;
         }
