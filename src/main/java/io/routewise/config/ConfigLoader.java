@@ -122,10 +122,17 @@ public final class ConfigLoader {
     return out;
   }
 
-  /** server.api_keys: blank entries dropped, so "${ROUTEWISE_API_KEY:-}" with the variable unset means no auth. */
-  private static List<Secret> apiKeys(ConfigNode s) {
+  /**
+   * server.api_keys: a list of keys, or a mapping of client names to keys, whose requests, tokens and
+   * spend are then counted per client. Blank entries are dropped, so "${ROUTEWISE_API_KEY:-}" with
+   * the variable unset means no auth; a named one left blank is warned of (its client is refused).
+   */
+  private static List<ClientKey> apiKeys(ConfigNode s) {
+    if (s.hasMapping("api_keys")) {
+      return namedKeys(s.child("api_keys"));
+    }
     List<String> keys = s.secretList("api_keys", List.of());
-    List<Secret> out = new ArrayList<>();
+    List<ClientKey> out = new ArrayList<>();
     for (int i = 0; i < keys.size(); i++) {
       if (keys.get(i).isBlank()) {
         continue;
@@ -134,7 +141,39 @@ public final class ConfigLoader {
       if (why != null) { // a client's key is compared trimmed: this one could never match
         s.problem("api_keys", "entry " + (i + 1) + " " + why);
       } else {
-        out.add(Secret.of(keys.get(i)));
+        out.add(new ClientKey(null, Secret.of(keys.get(i))));
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  private static List<ClientKey> namedKeys(ConfigNode keys) {
+    List<ClientKey> out = new ArrayList<>();
+    Map<String, String> nameOfKey = new java.util.HashMap<>();
+    Map<String, String> byLower = new java.util.HashMap<>();
+    for (String name : keys.keys()) {
+      Secret key = keys.secret(name, "");
+      String same = byLower.putIfAbsent(name.toLowerCase(java.util.Locale.ROOT), name);
+      if (!UPSTREAM_NAME.matcher(name).matches()) {
+        keys.problem(name, "is not a usable client name: letters, digits, '_', '-' and '.', at most 64 (it is a metric tag)");
+        continue;
+      }
+      if (same != null) {
+        keys.problem(name, "differs from client '" + same + "' only in case; name them apart");
+        continue;
+      }
+      if (key.isBlank()) {
+        LOG.warn("{} is empty: client '{}' has no key, and its requests are refused (401)", keys.pathOf(name), name);
+        continue;
+      }
+      String why = ConfigNode.tokenProblem(key.value());
+      String other = nameOfKey.putIfAbsent(key.value(), name);
+      if (why != null) {
+        keys.problem(name, why);
+      } else if (other != null) { // whose requests would they be?
+        keys.problem(name, "is the same key as " + keys.pathOf(other) + ": each client needs its own");
+      } else {
+        out.add(new ClientKey(name, key));
       }
     }
     return List.copyOf(out);

@@ -8,7 +8,8 @@ import java.util.List;
  * @param port TCP port
  * @param maxBodyBytes larger request bodies get 413
  * @param apiKeys when not empty, every {@code /v1/*} call must carry one of them as its bearer
- *     token (401 otherwise); {@code /health} and {@code /metrics} stay open
+ *     token (401 otherwise); {@code /health} and {@code /metrics} stay open. Named ones count their
+ *     clients' requests, tokens and spend under their names
  * @param shutdownGrace on shutdown, how long requests already in flight may take to finish while new
  *     chat requests get 503; zero stops at once
  * @param corsOrigins browser origins (e.g. {@code https://app.example.com}, or {@code *}) allowed to
@@ -31,7 +32,7 @@ import java.util.List;
  *     this is closed, and a kept-alive one whose next request's headers take one to two times this;
  *     zero: no deadline
  */
-public record ServerConfig(String host, int port, long maxBodyBytes, List<Secret> apiKeys, Duration shutdownGrace,
+public record ServerConfig(String host, int port, long maxBodyBytes, List<ClientKey> apiKeys, Duration shutdownGrace,
     List<String> corsOrigins, List<String> allowedHosts, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
     long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration headerTimeout) {
   public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;

@@ -45,6 +45,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code routewise_cost_saved_usd_total{upstream}} / {@code routewise_cost_extra_usd_total{upstream}}
  *       what the same tokens would have cost more (less) on the most capable upstream
  *   <li>{@code routewise_answers_unmetered_total{upstream}} answers without {@code usage}, uncounted above
+ *   <li>{@code routewise_client_requests_total{client}}, {@code routewise_client_tokens_total{client,type}},
+ *       {@code routewise_client_cost_usd_total{client}} per named client key ({@code server.api_keys})
  *   <li>{@code routewise_target_*{router}} each target controller's α, target and window
  *   <li>{@code routewise_pinned_decisions_total{router,route}}, {@code routewise_session_pin_lookups_total{result}},
  *       {@code routewise_session_pins}
@@ -85,6 +87,8 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   private volatile Map<String, Costs> costs = Map.of();
   /** Per upstream: answers that came without usage (streams not asked for include_usage); set once at start. */
   private volatile Map<String, Counter> unmetered = Map.of();
+  /** Per named client key: its counters; set once at start, read per request (no other name is ever a tag). */
+  private volatile Map<String, ClientMeters> clients = Map.of();
   private final MeterProvider<Counter> pinnedDecisions;
   private final Map<Object, Counter> pinnedCounters = new ConcurrentHashMap<>();
   private final MeterProvider<Counter> mediaMoves;
@@ -516,6 +520,60 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
       c.increment();
     }
   }
+
+  /**
+   * The named client keys ({@code server.api_keys} written as a mapping), each with its requests,
+   * tokens and spend at 0 from the start. Call once, before traffic.
+   */
+  public void clients(List<String> names) {
+    Map<String, ClientMeters> out = new java.util.HashMap<>();
+    for (String name : names) {
+      out.put(name, new ClientMeters(
+          Counter.builder("routewise.client.requests")
+              .description("Requests on /v1 carrying a named client key (server.api_keys), every endpoint")
+              .tag("client", name).register(registry),
+          Counter.builder("routewise.client.tokens")
+              .description("Tokens of the answers routed for a named client key, from their usage")
+              .tags("client", name, "type", "prompt").register(registry),
+          Counter.builder("routewise.client.tokens")
+              .description("Tokens of the answers routed for a named client key, from their usage")
+              .tags("client", name, "type", "completion").register(registry),
+          Counter.builder("routewise.client.cost.usd")
+              .description("USD spent on the answers routed for a named client key (usage times the upstream's price)")
+              .tag("client", name).register(registry)));
+    }
+    clients = Map.copyOf(out);
+  }
+
+  /** A request on {@code /v1} that carried the named client key {@code client}. */
+  public void clientRequest(String client) {
+    ClientMeters m = clients.get(client);
+    if (m != null) {
+      m.requests.increment();
+    }
+  }
+
+  /**
+   * An answer's usage, routed for {@code client} (a name {@link #clients} was not given is not
+   * counted); {@code usd} what it cost, NaN where its upstream has no price.
+   */
+  public void clientAnswered(String client, long promptTokens, long completionTokens, double usd) {
+    ClientMeters m = client == null ? null : clients.get(client);
+    if (m == null) {
+      return;
+    }
+    if (promptTokens > 0) {
+      m.prompt.increment(promptTokens);
+    }
+    if (completionTokens > 0) {
+      m.completion.increment(completionTokens);
+    }
+    if (usd > 0) {
+      m.cost.increment(usd);
+    }
+  }
+
+  private record ClientMeters(Counter requests, Counter prompt, Counter completion, Counter cost) {}
 
   /** An upstream's price, the top's, and its counters (saved and extra null when the top has no price). */
   private record Costs(io.routewise.config.Price price, io.routewise.config.Price top, Counter spent, Counter saved,

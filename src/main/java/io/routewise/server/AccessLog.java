@@ -9,7 +9,7 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code server.access_log}: one line per API request on the {@code routewise.access} logger, in
  * {@code key=value} form, so a complaint about one answer can be found and joined with the
- * upstream's logs: status, time, the decision (router, win rate, threshold, route, model), a
+ * upstream's logs: status, time, the named client key, the decision (router, win rate, threshold, route, model), a
  * failover, the upstream's and the client's request ids, an error code. Never the prompt. Values a
  * client chose (its request id, the path) are cut to safe characters, so a line cannot be forged.
  */
@@ -117,9 +117,11 @@ final class AccessLog {
   }
 
   private static StringBuilder start(Context ctx, int status, long receivedNanos) {
-    return new StringBuilder(256).append(ctx.method()).append(' ').append(safe(ctx.req().getRequestURI()))
+    StringBuilder b = new StringBuilder(256).append(ctx.method()).append(' ').append(safe(ctx.req().getRequestURI()))
         .append(' ').append(status)
         .append(" ms=").append(String.format(Locale.ROOT, "%.1f", (System.nanoTime() - receivedNanos) / 1e6));
+    String client = ctx.attribute(ChatCompletionsHandler.CLIENT_NAME); // a configured name: safe as it is
+    return client == null ? b : b.append(" client=").append(client);
   }
 
   private static void finish(Context ctx, StringBuilder b, String errorCode) {

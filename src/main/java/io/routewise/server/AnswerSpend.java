@@ -14,29 +14,38 @@ import java.util.Map;
  */
 final class AnswerSpend implements StoredResponses.UsageMeter {
   private final RoutingService routing;
+  private final io.routewise.metrics.RoutewiseMetrics metrics;
   private final Map<String, UpstreamClient> upstreams = new java.util.HashMap<>();
 
-  AnswerSpend(RoutingService routing, List<UpstreamClient> upstreams) {
+  AnswerSpend(RoutingService routing, List<UpstreamClient> upstreams, io.routewise.metrics.RoutewiseMetrics metrics) {
     this.routing = routing;
+    this.metrics = metrics;
     upstreams.forEach(u -> this.upstreams.put(u.name(), u));
   }
 
-  /** Counts {@code usage} of an answer from {@code upstream} (ignored for an upstream no longer configured). */
-  void counted(String upstream, Usage usage, RouteSpec spec, boolean routersChoice) {
+  /**
+   * Counts {@code usage} of an answer from {@code upstream} (ignored for an upstream no longer
+   * configured), routed for the named client key {@code client} (null: none).
+   */
+  void counted(String upstream, Usage usage, RouteSpec spec, boolean routersChoice, String client) {
     UpstreamClient u = upstreams.get(upstream);
     if (u == null) {
       return;
     }
     u.listener().tokens(upstream, usage.prompt(), usage.cachedPrompt(), usage.completion(), routersChoice);
     io.routewise.config.Price price = u.config().price();
+    double cost = price == null ? Double.NaN : price.cost(usage.prompt(), usage.cachedPrompt(), usage.completion());
     if (price != null) {
-      routing.answered(spec, upstream, price.cost(usage.prompt(), usage.cachedPrompt(), usage.completion()));
+      routing.answered(spec, upstream, cost);
+    }
+    if (client != null) {
+      metrics.clientAnswered(client, usage.prompt(), usage.completion(), cost);
     }
   }
 
   @Override
   public void counted(StoredResponses.AwaitedUsage awaited, Usage usage) {
-    counted(awaited.upstream(), usage, awaited.spec(), awaited.routersChoice());
+    counted(awaited.upstream(), usage, awaited.spec(), awaited.routersChoice(), awaited.client());
   }
 
   @Override

@@ -208,6 +208,9 @@ final class ChatCompletionsHandler {
   /** The request attribute holding the server API key a request carried (its bytes), when keys are set. */
   static final String CLIENT_KEY = "routewise.client-key";
 
+  /** The request attribute holding the name of the server API key it carried, when the keys are named. */
+  static final String CLIENT_NAME = "routewise.client-name";
+
   /**
    * The session a request names, for pinning: its X-Session-Id header, its body's end user or its
    * prompt_cache_key (routing.session_key); null for none. With server.api_keys, the session is the
@@ -413,12 +416,12 @@ final class ChatCompletionsHandler {
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
         String outcome = relayStream(response, res, upstream, start, spec, askUsage ? new UsageChunkFilter() : null,
-            request.api(), request.background());
+            request.api(), request.background(), ctx.attribute(CLIENT_NAME));
         if (!outcome.equals("ok")) {
           ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
         }
       } else {
-        long relayed = relayWhole(response, res, upstream, start, status, spec, request.api());
+        long relayed = relayWhole(response, res, upstream, start, status, spec, request.api(), ctx.attribute(CLIENT_NAME));
         metrics.overhead(router, start - received + relayed);
       }
       return status;
@@ -559,16 +562,19 @@ final class ChatCompletionsHandler {
     return l.rung(l.indexOf(u.name())).accepts().containsAll(request.media());
   }
 
-  /** Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client. */
+  /**
+   * Returns the nanoseconds spent after the body was read: parsing usage, writing it to the client.
+   * {@code client}: the named client key the answer is for (null: none).
+   */
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status, RouteSpec spec, RoutedApi api) throws IOException {
+      int status, RouteSpec spec, RoutedApi api, String client) throws IOException {
     try (RequestBodies.Answer held = bodies.answer()) {
-      return relayWhole(response, res, upstream, start, status, spec, api, held);
+      return relayWhole(response, res, upstream, start, status, spec, api, held, client);
     }
   }
 
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status, RouteSpec spec, RoutedApi api, RequestBodies.Answer held) throws IOException {
+      int status, RouteSpec spec, RoutedApi api, RequestBodies.Answer held, String client) throws IOException {
     byte[] body;
     try {
       body = response.bodyBytes(maxResponseBytes, held::allocated);
@@ -608,7 +614,7 @@ final class ChatCompletionsHandler {
       java.util.Optional<Usage> usage = Usage.fromJson(body);
       if (usage.isPresent()) {
         Usage u = usage.get();
-        tokens(upstream, u, spec, res);
+        tokens(upstream, u, spec, res, client);
         io.routewise.config.Price price = upstream.config().price();
         if (price != null) { // what this answer cost, for a client that keeps its own accounts (not in a stream: headers went first)
           res.setHeader("x-routewise-cost-usd", DecisionHeaders.usd(price.cost(u.prompt(), u.cachedPrompt(), u.completion())));
@@ -635,7 +641,7 @@ final class ChatCompletionsHandler {
           throw ApiException.invalidResponse(upstream.name(), "answered 200 with an error: " + said);
         }
         if (storedId != null && ResponseUsageTap.underWay(body)) {
-          awaitUsage(storedId, upstream, spec, res); // background: its usage exists once it is done
+          awaitUsage(storedId, upstream, spec, res, client); // background: its usage exists once it is done
         } else {
           spend.unmetered(upstream.name());
         }
@@ -664,10 +670,11 @@ final class ChatCompletionsHandler {
 
   /**
    * Relays a stream to its end and returns how it ended: ok, client_closed, timeout or stream_failed.
-   * With {@code usageFilter}, the usage chunk routewise asked for is not relayed.
+   * With {@code usageFilter}, the usage chunk routewise asked for is not relayed. {@code client}: the
+   * named client key the answer is for (null: none).
    */
   private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background) throws IOException {
+      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background, String client) throws IOException {
     SseOutput out = new SseOutput(res.getOutputStream());
     SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES);
     String storedId = null; // the Responses answer's id, once an event named it
@@ -760,7 +767,7 @@ final class ChatCompletionsHandler {
         if (background) {
           // it goes on upstream whatever becomes of this stream: awaited from now, so that a resume or
           // poll arriving before this relay notices its client left still counts it
-          awaitUsage(storedId, upstream, spec, res);
+          awaitUsage(storedId, upstream, spec, res, client);
         }
       }
       if (usage.done()) {
@@ -802,7 +809,7 @@ final class ChatCompletionsHandler {
         stored.finished(storedId, usage.result().orElse(null));
       }
     } else {
-      usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res), () -> {
+      usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res, client), () -> {
         if (whole && res.getStatus() == 200) { // its tokens went uncounted
           spend.unmetered(upstream.name());
         }
@@ -814,17 +821,17 @@ final class ChatCompletionsHandler {
   }
 
   /** An answer's usage, counted (AnswerSpend). */
-  private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, HttpServletResponse res) {
-    spend.counted(upstream.name(), u, spec, routersChoice(spec, res));
+  private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, HttpServletResponse res, String client) {
+    spend.counted(upstream.name(), u, spec, routersChoice(spec, res), client);
   }
 
   /**
    * A background response answered, or left, before its usage existed: counted when a later answer
    * about it (a poll, a resumed stream, its cancel) shows it done.
    */
-  private void awaitUsage(String id, UpstreamClient upstream, RouteSpec spec, HttpServletResponse res) {
+  private void awaitUsage(String id, UpstreamClient upstream, RouteSpec spec, HttpServletResponse res, String client) {
     stored.awaitUsage(id, new StoredResponses.AwaitedUsage(upstream.name(), routersChoice(spec, res),
-        spec.auto() ? spec.router() : null));
+        spec.auto() ? spec.router() : null, client));
   }
 
   /** Whether the router's choice answered: not a named upstream, nor a failover (no saving of routing's). */

@@ -73,7 +73,9 @@ public final class ProxyServer implements AutoCloseable {
     String responsesHome = passthrough != null && PassthroughHandler.serves(passthroughEndpoints, "responses") ? passthrough.name() : null;
     String conversationsHome =
         passthrough != null && PassthroughHandler.serves(passthroughEndpoints, "conversations") ? passthrough.name() : null;
-    AnswerSpend spend = new AnswerSpend(routing, upstreams);
+    metrics.clients(config.apiKeys().stream().map(io.routewise.config.ClientKey::name)
+        .filter(java.util.Objects::nonNull).toList());
+    AnswerSpend spend = new AnswerSpend(routing, upstreams, metrics);
     StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES, routing, spend);
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, cooldowns,
@@ -158,11 +160,12 @@ public final class ProxyServer implements AutoCloseable {
       cfg.routes.beforeMatched("/v1/*", ctx -> requireAllowedOrigin(ctx, config.corsOrigins(), metrics::accessRefused));
       if (!config.apiKeys().isEmpty()) {
         List<byte[]> keys = config.apiKeys().stream()
-            .map(k -> k.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
+            .map(k -> k.key().value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
+        List<String> names = config.apiKeys().stream().map(io.routewise.config.ClientKey::name).toList();
         // Once a route has matched, so that CORS headers are on the 401 too and a page can read it,
         // and a browser's preflight (answered by the CORS plugin, never with a key) passes.
         AccessLog.Rejections rejections = config.accessLog() ? new AccessLog.Rejections() : null;
-        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, rejections, pinning.enabled(), metrics::accessRefused));
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, names, rejections, pinning.enabled(), metrics));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
       if (responsesHome == null) {
@@ -256,30 +259,36 @@ public final class ProxyServer implements AutoCloseable {
   /**
    * The 401 unless the request carries one of {@code keys}; with {@code scopeSessions}, the key it
    * carried is kept as the request's {@link ChatCompletionsHandler#CLIENT_KEY}, so that one client's
-   * session ids cannot read or set another's pins.
+   * session ids cannot read or set another's pins. A named key's request is counted under its name,
+   * kept as {@link ChatCompletionsHandler#CLIENT_NAME} for its answer's usage and the access log.
    */
-  private static void requireKey(Context ctx, List<byte[]> keys, AccessLog.Rejections rejections, boolean scopeSessions,
-      java.util.function.Consumer<String> refused) {
+  private static void requireKey(Context ctx, List<byte[]> keys, List<String> names, AccessLog.Rejections rejections,
+      boolean scopeSessions, RoutewiseMetrics metrics) {
     String auth = ctx.header("Authorization");
     byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
         ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
-    byte[] matched = null;
-    for (byte[] k : keys) {
-      if (given != null && java.security.MessageDigest.isEqual(k, given)) { // every key compared: constant time
-        matched = k;
+    int matched = -1;
+    for (int i = 0; i < keys.size(); i++) {
+      if (given != null && java.security.MessageDigest.isEqual(keys.get(i), given)) { // every key compared: constant time
+        matched = i;
       }
     }
-    if (matched != null && scopeSessions) {
-      ctx.attribute(ChatCompletionsHandler.CLIENT_KEY, matched);
-    }
-    if (matched == null) {
-      refused.accept("invalid_api_key");
+    if (matched < 0) {
+      metrics.accessRefused("invalid_api_key");
       if (rejections != null) {
         AccessLog.rejected(ctx, 401, "invalid_api_key", rejections); // a failed login is what an operator looks for first
       }
       throw new ApiException(401, "invalid_request_error", given == null
           ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (server.api_keys)."
           : "Incorrect API key provided.", null, "invalid_api_key");
+    }
+    if (scopeSessions) {
+      ctx.attribute(ChatCompletionsHandler.CLIENT_KEY, keys.get(matched));
+    }
+    String name = names.get(matched);
+    if (name != null) {
+      ctx.attribute(ChatCompletionsHandler.CLIENT_NAME, name);
+      metrics.clientRequest(name);
     }
   }
 

@@ -75,22 +75,32 @@ final class StoredResponses {
 
   /**
    * What a background response's usage is to be counted as: the upstream that answers it, whether
-   * that upstream was the router's choice (for the savings), and the router whose target spends it
-   * (an auto request's; else null). Shared as text with the other replicas where pins are.
+   * that upstream was the router's choice (for the savings), the router whose target spends it
+   * (an auto request's; else null), and the named client key it was routed for (else null). Shared
+   * as text with the other replicas where pins are.
    */
-  record AwaitedUsage(String upstream, boolean routersChoice, String targetRouter) {
-    /** As text, for the shared record. */
-    String encoded() {
-      return upstream + '\t' + (routersChoice ? '1' : '0') + '\t' + (targetRouter == null ? "" : targetRouter);
+  record AwaitedUsage(String upstream, boolean routersChoice, String targetRouter, String client) {
+    AwaitedUsage(String upstream, boolean routersChoice, String targetRouter) {
+      this(upstream, routersChoice, targetRouter, null);
     }
 
-    /** The record {@link #encoded()} wrote, or null for anything else (a claimed one's answer, none). */
+    /** As text, for the shared record: without a client, as a build before client names wrote it and reads it. */
+    String encoded() {
+      return upstream + '\t' + (routersChoice ? '1' : '0') + '\t' + (targetRouter == null ? "" : targetRouter)
+          + (client == null ? "" : '\t' + client);
+    }
+
+    /**
+     * The record {@link #encoded()} wrote, or null for anything else (a claimed one's answer, none);
+     * one without its client is a build's before client names (a rolling upgrade).
+     */
     static AwaitedUsage decoded(String text) {
       String[] part = text == null ? new String[0] : text.split("\t", -1);
-      if (part.length != 3 || part[0].isEmpty() || !(part[1].equals("0") || part[1].equals("1"))) {
+      if (part.length < 3 || part.length > 4 || part[0].isEmpty() || !(part[1].equals("0") || part[1].equals("1"))) {
         return null;
       }
-      return new AwaitedUsage(part[0], part[1].equals("1"), part[2].isEmpty() ? null : part[2]);
+      return new AwaitedUsage(part[0], part[1].equals("1"), part[2].isEmpty() ? null : part[2],
+          part.length < 4 || part[3].isEmpty() ? null : part[3]);
     }
 
     /** The spec whose target spends it, or null. */

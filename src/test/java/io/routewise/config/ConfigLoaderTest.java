@@ -235,6 +235,26 @@ class ConfigLoaderTest {
     assertEquals(msg.indexOf("routers: must be a mapping"), msg.lastIndexOf("routers: must be a mapping"), msg);
   }
 
+  /** server.api_keys as a mapping names each client, whose requests and spend are counted under its name. */
+  @Test
+  void namedClientKeysAreReadAndEachMustBeItsOwn() {
+    RoutewiseConfig c = parse(VALID.replace("port: 7000}", "port: 7000, api_keys: {search: sk-s, batch-2: \"${B}\", "
+        + "unset: \"${NOPE:-}\"}}"), Map.of("OPENAI_API_KEY", "sk-x", "B", "sk-b"));
+    assertEquals(List.of(new ClientKey("search", Secret.of("sk-s")), new ClientKey("batch-2", Secret.of("sk-b"))),
+        c.server().apiKeys(), "a key left blank is dropped (its client is refused, and warned of)");
+    assertEquals(List.of(new ClientKey(null, Secret.of("sk-1"))),
+        parse(VALID.replace("port: 7000}", "port: 7000, api_keys: [sk-1, \"\"]}"), Map.of("OPENAI_API_KEY", "sk-x"))
+            .server().apiKeys(), "a list as before: unnamed");
+    String msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: sk-same, b: sk-same, "
+        + "\"team a\": sk-t, A: sk-u, c: \"sk c\", d: 12}}"));
+    assertTrue(msg.contains("server.api_keys.b: is the same key as server.api_keys.a: each client needs its own"), msg);
+    assertTrue(msg.contains("server.api_keys.team a: is not a usable client name"), msg);
+    assertTrue(msg.contains("server.api_keys.A: differs from client 'a' only in case"), msg);
+    assertTrue(msg.contains("server.api_keys.c: must be visible ASCII without spaces"), msg);
+    assertTrue(msg.contains("server.api_keys.d: must be text, and YAML read it as a number: quote it"), msg);
+    assertFalse(msg.contains("sk-same") || msg.contains("sk-t"), "never a key: " + msg);
+  }
+
   @Test
   void missingUpstreamsIsReported() {
     String msg = problems("routing: {router: random}\n");

@@ -108,7 +108,8 @@ class GrafanaDashboardTest {
         "routewise_routing_decision_seconds_bucket",
         "routewise_upstream_duration_seconds_bucket", "routewise_requests_total", "routewise_failovers_total",
         "routewise_buffered_bytes", "routewise_upstream_cooling", "routewise_http_refused_total", "routewise_access_refused_total",
-        "routewise_target_strong_share", "routewise_target_observed_strong_share", "routewise_target_alpha")) {
+        "routewise_target_strong_share", "routewise_target_observed_strong_share", "routewise_target_alpha",
+        "routewise_client_cost_usd_total", "routewise_client_requests_total")) {
       assertTrue(referenced.contains(needed), "no panel shows " + needed + ": " + referenced);
     }
   }
@@ -145,10 +146,10 @@ class GrafanaDashboardTest {
     }
   }
 
-  /** Series names of a routewise with three priced upstreams after traffic of every kind. */
+  /** Series names of a routewise with three priced upstreams and a named client key after traffic of every kind. */
   private static Set<String> exposedSeriesNames() throws Exception {
     List<WireMockServer> servers = new ArrayList<>();
-    StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0}\nupstreams:\n");
+    StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0, api_keys: {team: sk-team}}\nupstreams:\n");
     String[][] upstreams = {{"strong", "2.5", "10"}, {"mini", "0.15", "0.6"}, {"weak", "0.1", "0.1"}};
     for (String[] u : upstreams) {
       WireMockServer w = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
@@ -170,7 +171,8 @@ class GrafanaDashboardTest {
         }), id -> null, () -> {})) {
       for (String model : List.of("router-random-0", "router-random-0.5", "router-random-1", "router-broken-0.5",
           "router-random-auto")) {
-        http.send(TestConfigs.chat(r.port(), model), HttpResponse.BodyHandlers.ofString());
+        http.send(HttpRequest.newBuilder(TestConfigs.chat(r.port(), model), (name, value) -> true)
+            .header("Authorization", "Bearer sk-team").build(), HttpResponse.BodyHandlers.ofString());
       }
       String scrape = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + r.port() + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString()).body();

@@ -36,7 +36,7 @@ class PromtoolLintTest {
   @Test
   void aScrapeAfterEveryKindOfTrafficPassesPromtoolsLint() throws Exception {
     List<WireMockServer> servers = new ArrayList<>();
-    StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0}\nupstreams:\n");
+    StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0, api_keys: {team: sk-team}}\nupstreams:\n");
     String[][] ladder = {{"strong", "2.5", "10"}, {"mini", "0.15", "0.6"}, {"weak", "0.1", "0.1"}};
     for (String[] u : ladder) {
       WireMockServer w = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
@@ -63,12 +63,13 @@ class PromtoolLintTest {
           "{\"model\":\"router-random-1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
           "{\"model\":\"router-nope-0.5\",\"messages\":[]}")) {
         http.send(HttpRequest.newBuilder(base.resolve("/v1/chat/completions")).header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            .header("Authorization", "Bearer sk-team").POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
       }
       String scrape = http.send(HttpRequest.newBuilder(base.resolve("/metrics")).build(),
           HttpResponse.BodyHandlers.ofString()).body();
       assertTrue(scrape.contains("routewise_cost_usd_total{upstream=\"mini\"}")
-          && scrape.contains("routewise_failovers_total") && scrape.contains("routewise_target_alpha"), scrape);
+          && scrape.contains("routewise_failovers_total") && scrape.contains("routewise_target_alpha")
+          && scrape.contains("routewise_client_cost_usd_total{client=\"team\"}"), scrape);
 
       Path file = Files.createTempFile("routewise-metrics", ".txt");
       try {

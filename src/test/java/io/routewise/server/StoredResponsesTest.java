@@ -38,6 +38,22 @@ class StoredResponsesTest {
     assertEquals(null, new StoredResponses.AwaitedUsage("strong", false, null).spec());
   }
 
+  /**
+   * The shared record names the client key it was routed for; one without (no named keys, or written
+   * by a build before them, in a rolling upgrade) reads as before, and so is still written.
+   */
+  @Test
+  void theSharedRecordCarriesTheClientAndOneWithoutReadsAsBefore() {
+    var named = new StoredResponses.AwaitedUsage("mini", true, "mf", "search");
+    assertEquals(named, StoredResponses.AwaitedUsage.decoded(named.encoded()));
+    var unnamed = new StoredResponses.AwaitedUsage("weak", false, null);
+    assertEquals("weak\t0\t", unnamed.encoded(), "as a build before client names wrote it");
+    assertEquals(unnamed, StoredResponses.AwaitedUsage.decoded("weak\t0\t"));
+    assertEquals(new StoredResponses.AwaitedUsage("weak", true, "mf"), StoredResponses.AwaitedUsage.decoded("weak\t1\tmf\t"));
+    assertEquals(null, StoredResponses.AwaitedUsage.decoded("weak\t1\tmf\tsearch\tmore"));
+    assertEquals(null, StoredResponses.AwaitedUsage.decoded("weak\t1"));
+  }
+
   @Test
   void eachIsCountedOnceAndOneFinishedWithoutUsageIsLostOnce() {
     await("a");

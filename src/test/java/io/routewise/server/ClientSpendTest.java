@@ -1,0 +1,128 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.github.tomakehurst.wiremock.client.WireMock;
+import io.routewise.StderrCapture;
+import io.routewise.TestConfigs;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Named client keys ({@code server.api_keys} as a mapping): each client's requests, tokens and
+ * dollars under its name, so an operator sharing one routewise between teams sees who spends what.
+ * The fixture's upstreams answer 11 prompt and 7 completion tokens.
+ */
+class ClientSpendTest {
+  private static final double STRONG = 11 * 2.5e-6 + 7 * 10e-6;
+  private static final double WEAK = 11 * 0.1e-6 + 7 * 0.4e-6;
+  private ProxyFixture f;
+
+  @AfterEach
+  void stop() {
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  private void start(String keys, String more) {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withServer(yaml, keys + more)
+        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},")
+        .replace("model: weak-model,", "model: weak-model, price: {input: 0.1, output: 0.4},"));
+  }
+
+  private HttpResponse<String> send(String path, String key, String body) throws Exception {
+    return f.http.send(HttpRequest.newBuilder(URI.create(f.url(path))).header("Content-Type", "application/json")
+        .header("Authorization", "Bearer " + key).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private HttpResponse<String> chat(String key, String model, boolean stream) throws Exception {
+    return send("/v1/chat/completions", key, "{\"model\":\"" + model + "\","
+        + (stream ? "\"stream\":true,\"stream_options\":{\"include_usage\":true}," : "")
+        + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+  }
+
+  private double metric(String series) throws Exception {
+    return MetricsEndpointTest.value(f.get("/metrics").body(), series);
+  }
+
+  private double cost(String client) throws Exception {
+    return metric("routewise_client_cost_usd_total{client=\"" + client + "\"}");
+  }
+
+  @Test
+  void eachNamedClientsRequestsTokensAndDollarsAreCountedUnderItsName() throws Exception {
+    start("api_keys: {search: sk-search, batch: sk-batch}", "");
+    // every client from the start: a dashboard's per-client panels read 0, not "no data"
+    for (String client : new String[] {"search", "batch"}) {
+      assertEquals(0.0, cost(client));
+      assertEquals(0.0, metric("routewise_client_requests_total{client=\"" + client + "\"}"));
+      assertEquals(0.0, metric("routewise_client_tokens_total{client=\"" + client + "\",type=\"prompt\"}"));
+    }
+    assertEquals(200, chat("sk-search", "router-random-0", false).statusCode()); // α 0: strong
+    assertEquals(200, chat("sk-batch", "router-random-1", false).statusCode()); // α 1: weak
+    f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(
+            "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n"
+            + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,"
+            + "\"completion_tokens\":7,\"total_tokens\":18}}\n\ndata: [DONE]\n\n")));
+    assertEquals(200, chat("sk-search", "router-random-1", true).statusCode()); // weak, streamed
+    assertEquals(200, send("/v1/route", "sk-batch", "{\"model\":\"router-random-0\",\"messages\":"
+        + "[{\"role\":\"user\",\"content\":\"hi\"}]}").statusCode());
+
+    assertEquals(STRONG + WEAK, cost("search"), 1e-12);
+    assertEquals(WEAK, cost("batch"), 1e-12, "a decision asked of /v1/route buys nothing");
+    assertEquals(22.0, metric("routewise_client_tokens_total{client=\"search\",type=\"prompt\"}"));
+    assertEquals(14.0, metric("routewise_client_tokens_total{client=\"search\",type=\"completion\"}"));
+    assertEquals(2.0, metric("routewise_client_requests_total{client=\"search\"}"));
+    assertEquals(2.0, metric("routewise_client_requests_total{client=\"batch\"}"), "every endpoint: /v1/route too");
+    assertEquals(STRONG + 2 * WEAK, metric("routewise_cost_usd_total{upstream=\"strong\"}")
+        + metric("routewise_cost_usd_total{upstream=\"weak\"}"), 1e-12, "the same dollars as the upstreams' counters");
+  }
+
+  @Test
+  void aBackgroundResponseIsCountedForTheClientThatStartedItWhoeverPollsIt() throws Exception {
+    start("api_keys: {search: sk-search, batch: sk-batch}", "");
+    f.weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_c1\",\"object\":\"response\","
+            + "\"status\":\"queued\",\"background\":true,\"output\":[],\"usage\":null}")));
+    assertEquals(200, send("/v1/responses", "sk-search", "{\"model\":\"router-random-1\",\"input\":\"a long task\","
+        + "\"background\":true}").statusCode());
+    f.weak.stubFor(WireMock.get(urlEqualTo("/v1/responses/resp_c1")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_c1\",\"object\":\"response\","
+            + "\"status\":\"completed\",\"background\":true,\"output\":[],\"usage\":{\"input_tokens\":11,"
+            + "\"output_tokens\":7,\"total_tokens\":18}}")));
+    HttpResponse<String> poll = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/responses/resp_c1")))
+        .header("Authorization", "Bearer sk-batch").GET().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, poll.statusCode(), poll.body());
+    assertEquals(WEAK, cost("search"), 1e-12);
+    assertEquals(0.0, cost("batch"), "its poll bought nothing");
+  }
+
+  @Test
+  void keysInAListAreCountedUnderNoNameAndTheAccessLogNamesTheClient() throws Exception {
+    start("api_keys: {search: sk-search}", ", access_log: true");
+    try (StderrCapture log = new StderrCapture()) {
+      assertEquals(200, chat("sk-search", "router-random-0", false).statusCode());
+      String line = "";
+      for (int i = 0; i < 100 && !line.contains("client="); i++) {
+        Thread.sleep(20);
+        line = log.text().lines().filter(l -> l.contains("routewise.access")).findFirst().orElse("");
+      }
+      assertTrue(line.contains(" 200 ms=") && line.contains(" client=search "), line);
+    }
+    f.close();
+    start("api_keys: [sk-search]", "");
+    assertEquals(200, chat("sk-search", "router-random-0", false).statusCode());
+    assertFalse(f.get("/metrics").body().contains("routewise_client_cost"), "unnamed keys: no client series");
+  }
+}
