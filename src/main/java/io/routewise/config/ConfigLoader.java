@@ -124,8 +124,9 @@ public final class ConfigLoader {
 
   /**
    * server.api_keys: a list of keys, or a mapping of client names to keys, whose requests, tokens and
-   * spend are then counted per client. Blank entries are dropped, so "${ROUTEWISE_API_KEY:-}" with
-   * the variable unset means no auth; a named one left blank is warned of (its client is refused).
+   * spend are then counted per client. Blank entries of a list are dropped, so "${ROUTEWISE_API_KEY:-}"
+   * with the variable unset means no auth; a named one left blank is kept, blank, and warned of: its
+   * client is refused, and a mapping whose keys are all blank refuses everyone rather than no one.
    */
   private static List<ClientKey> apiKeys(ConfigNode s) {
     if (s.hasMapping("api_keys")) {
@@ -151,19 +152,25 @@ public final class ConfigLoader {
     List<ClientKey> out = new ArrayList<>();
     Map<String, String> nameOfKey = new java.util.HashMap<>();
     Map<String, String> byLower = new java.util.HashMap<>();
+    int entry = 0;
     for (String name : keys.keys()) {
-      Secret key = keys.secret(name, "");
-      String same = byLower.putIfAbsent(name.toLowerCase(java.util.Locale.ROOT), name);
+      entry++;
       if (!UPSTREAM_NAME.matcher(name).matches()) {
-        keys.problem(name, "is not a usable client name: letters, digits, '_', '-' and '.', at most 64 (it is a metric tag)");
+        // not echoed: a name that is no name may be a key written on the wrong side of its colon
+        keys.problem(null, "entry " + entry + "'s name is not a usable client name: letters, digits, '_', '-' and '.',"
+            + " at most 64 (it is a metric tag, shown on /metrics)");
+        keys.readElsewhere(name);
         continue;
       }
+      Secret key = keys.secret(name, "");
+      String same = byLower.putIfAbsent(name.toLowerCase(java.util.Locale.ROOT), name);
       if (same != null) {
         keys.problem(name, "differs from client '" + same + "' only in case; name them apart");
         continue;
       }
       if (key.isBlank()) {
         LOG.warn("{} is empty: client '{}' has no key, and its requests are refused (401)", keys.pathOf(name), name);
+        out.add(new ClientKey(name, key)); // matches no request, yet keeps auth on
         continue;
       }
       String why = ConfigNode.tokenProblem(key.value());

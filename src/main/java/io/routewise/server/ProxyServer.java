@@ -159,9 +159,12 @@ public final class ProxyServer implements AutoCloseable {
       }
       cfg.routes.beforeMatched("/v1/*", ctx -> requireAllowedOrigin(ctx, config.corsOrigins(), metrics::accessRefused));
       if (!config.apiKeys().isEmpty()) {
-        List<byte[]> keys = config.apiKeys().stream()
+        // A named client's key left blank matches no request (an empty bearer token least of all), yet
+        // keeps this check on: a mapping of unset keys refuses everyone rather than no one.
+        List<io.routewise.config.ClientKey> usable = config.apiKeys().stream().filter(k -> !k.key().isBlank()).toList();
+        List<byte[]> keys = usable.stream()
             .map(k -> k.key().value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
-        List<String> names = config.apiKeys().stream().map(io.routewise.config.ClientKey::name).toList();
+        List<String> names = usable.stream().map(io.routewise.config.ClientKey::name).toList();
         // Once a route has matched, so that CORS headers are on the 401 too and a page can read it,
         // and a browser's preflight (answered by the CORS plugin, never with a key) passes.
         AccessLog.Rejections rejections = config.accessLog() ? new AccessLog.Rejections() : null;

@@ -240,15 +240,18 @@ class ConfigLoaderTest {
   void namedClientKeysAreReadAndEachMustBeItsOwn() {
     RoutewiseConfig c = parse(VALID.replace("port: 7000}", "port: 7000, api_keys: {search: sk-s, batch-2: \"${B}\", "
         + "unset: \"${NOPE:-}\"}}"), Map.of("OPENAI_API_KEY", "sk-x", "B", "sk-b"));
-    assertEquals(List.of(new ClientKey("search", Secret.of("sk-s")), new ClientKey("batch-2", Secret.of("sk-b"))),
-        c.server().apiKeys(), "a key left blank is dropped (its client is refused, and warned of)");
+    assertEquals(List.of(new ClientKey("search", Secret.of("sk-s")), new ClientKey("batch-2", Secret.of("sk-b")),
+        new ClientKey("unset", Secret.of(""))), c.server().apiKeys(),
+        "a key left blank is kept blank: it matches nothing, so its client is refused (and warned of)");
     assertEquals(List.of(new ClientKey(null, Secret.of("sk-1"))),
         parse(VALID.replace("port: 7000}", "port: 7000, api_keys: [sk-1, \"\"]}"), Map.of("OPENAI_API_KEY", "sk-x"))
             .server().apiKeys(), "a list as before: unnamed");
     String msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: sk-same, b: sk-same, "
-        + "\"team a\": sk-t, A: sk-u, c: \"sk c\", d: 12}}"));
+        + "\"team a\": sk-t, A: sk-u, c: \"sk c\", d: 12, \"sk-proj/abc+def\": search}}"));
     assertTrue(msg.contains("server.api_keys.b: is the same key as server.api_keys.a: each client needs its own"), msg);
-    assertTrue(msg.contains("server.api_keys.team a: is not a usable client name"), msg);
+    assertTrue(msg.contains("server.api_keys: entry 3's name is not a usable client name"), msg);
+    assertTrue(msg.contains("server.api_keys: entry 7's name is not a usable client name"), msg);
+    assertFalse(msg.contains("team a") || msg.contains("sk-proj"), "a name that is no name may be a key: " + msg);
     assertTrue(msg.contains("server.api_keys.A: differs from client 'a' only in case"), msg);
     assertTrue(msg.contains("server.api_keys.c: must be visible ASCII without spaces"), msg);
     assertTrue(msg.contains("server.api_keys.d: must be text, and YAML read it as a number: quote it"), msg);

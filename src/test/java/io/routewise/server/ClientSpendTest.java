@@ -108,6 +108,22 @@ class ClientSpendTest {
     assertEquals(0.0, cost("batch"), "its poll bought nothing");
   }
 
+  /**
+   * A named client whose key is left empty (its variable unset) is refused; so, when every one is,
+   * is everyone. Dropped as a list's blank entries are, they had turned authentication off (review).
+   */
+  @Test
+  void namedKeysLeftEmptyRefuseEveryoneRatherThanNoOne() throws Exception {
+    start("api_keys: {search: \"\"}", "");
+    for (String key : new String[] {"", "anything"}) {
+      HttpResponse<String> r = chat(key, "router-random-0", false);
+      assertEquals(401, r.statusCode(), r.body());
+    }
+    HttpResponse<String> none = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(401, none.statusCode(), none.body());
+  }
+
   @Test
   void keysInAListAreCountedUnderNoNameAndTheAccessLogNamesTheClient() throws Exception {
     start("api_keys: {search: sk-search}", ", access_log: true");
