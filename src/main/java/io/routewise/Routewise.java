@@ -12,6 +12,7 @@ import io.routewise.routing.LadderRule;
 import io.routewise.routing.Router;
 import io.routewise.routing.RoutingService;
 import io.routewise.routing.ScoringPool;
+import io.routewise.routing.ClientBudgets;
 import io.routewise.routing.SessionPins;
 import io.routewise.routing.StateStore;
 import io.routewise.routing.StateSync;
@@ -117,12 +118,22 @@ public final class Routewise implements AutoCloseable {
       targets.put(name, new TargetController(name, target, System::currentTimeMillis, priceRatio));
     });
     SessionPinning pinning = config.routing().sessionPinning();
-    // Redis only when there is something to share: a target's window, or session pins.
-    StateStore store = config.state().shared() && (!targets.isEmpty() || pinning.enabled())
+    Map<String, io.routewise.config.ClientKey.Budget> budgeted = new LinkedHashMap<>();
+    config.server().apiKeys().stream().filter(k -> k.budget() != null).forEach(k -> budgeted.put(k.name(), k.budget()));
+    ClientBudgets budgets = new ClientBudgets(budgeted, System::currentTimeMillis);
+    List<String> named = config.server().apiKeys().stream().map(io.routewise.config.ClientKey::name)
+        .filter(java.util.Objects::nonNull).toList();
+    if (!named.isEmpty()) {
+      LOG.info("client keys named {}: requests, tokens and spend counted per client (routewise_client_*)", named);
+    }
+    budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD a {} (UTC) on routed answers", name, b.usd(),
+        b.per().key()));
+    // Redis only when there is something to share: a target's window, session pins, a client's spend.
+    StateStore store = config.state().shared() && (!targets.isEmpty() || pinning.enabled() || budgets.any())
         ? new RedisStateStore(config.state()) : null;
     if (config.state().shared() && store == null) {
       LOG.warn("state.redis is set but nothing shares state (no router has a target, routing.session_pinning is "
-          + "off): Redis is not used");
+          + "off, no client has a budget): Redis is not used");
     }
     StateSync sync = targets.isEmpty() && store == null ? null
         : new StateSync(targets.values(), store, config.state().sync(), metrics);
@@ -133,6 +144,10 @@ public final class Routewise implements AutoCloseable {
     if (sync != null && pins != null) {
       sync.shareWith(pins);
     }
+    if (sync != null && budgets.any()) {
+      sync.shareWith(budgets);
+    }
+    metrics.clientBudgets(budgets);
     metrics.targets(targets.values());
     if (pins != null) {
       metrics.sessionPins(pins);
@@ -162,8 +177,8 @@ public final class Routewise implements AutoCloseable {
       if (sync != null) {
         sync.start(); // the first exchange runs now, so α and the store's state are known before any request
       }
-      ProxyServer server = new ProxyServer(config.server(), routing, clients, metrics, config.routing(), passthrough)
-          .start();
+      ProxyServer server = new ProxyServer(config.server(), routing, clients, metrics, config.routing(), passthrough,
+          budgets).start();
       return new Routewise(routing, http, timeouts, server, metrics, sync, () -> {
         closeState.close();
         jvmMetrics.close();

@@ -6,6 +6,48 @@ package io.routewise.config;
  *
  * @param name the client's name when the keys are written as a mapping ({@code search: "${KEY}"}),
  *     else null
- * @param key the key itself
+ * @param key the key itself (blank for a named client whose key was left unset: it matches nothing)
+ * @param budget what the client may spend on routed answers in each period, or null for no limit
  */
-public record ClientKey(String name, Secret key) {}
+public record ClientKey(String name, Secret key, Budget budget) {
+  public ClientKey(String name, Secret key) {
+    this(name, key, null);
+  }
+
+  /**
+   * At most {@code usd} on routed answers per calendar {@code per} (UTC): past it, the client's
+   * routed requests are refused until the next one begins.
+   */
+  public record Budget(double usd, Period per) {}
+
+  /** A budget's period, calendar-aligned in UTC. */
+  public enum Period {
+    HOUR, DAY, MONTH;
+
+    /** The config's word for it. */
+    public String key() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** The start (epoch millis) of the period holding {@code millis}. */
+    public long start(long millis) {
+      java.time.ZonedDateTime t = java.time.Instant.ofEpochMilli(millis).atZone(java.time.ZoneOffset.UTC);
+      java.time.ZonedDateTime s = switch (this) {
+        case HOUR -> t.truncatedTo(java.time.temporal.ChronoUnit.HOURS);
+        case DAY -> t.truncatedTo(java.time.temporal.ChronoUnit.DAYS);
+        case MONTH -> t.truncatedTo(java.time.temporal.ChronoUnit.DAYS).withDayOfMonth(1);
+      };
+      return s.toInstant().toEpochMilli();
+    }
+
+    /** The start (epoch millis) of the period after the one holding {@code millis}. */
+    public long next(long millis) {
+      java.time.ZonedDateTime s = java.time.Instant.ofEpochMilli(start(millis)).atZone(java.time.ZoneOffset.UTC);
+      return (switch (this) {
+        case HOUR -> s.plusHours(1);
+        case DAY -> s.plusDays(1);
+        case MONTH -> s.plusMonths(1);
+      }).toInstant().toEpochMilli();
+    }
+  }
+}

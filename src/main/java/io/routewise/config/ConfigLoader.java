@@ -162,15 +162,28 @@ public final class ConfigLoader {
         keys.readElsewhere(name);
         continue;
       }
-      Secret key = keys.secret(name, "");
+      ClientKey.Budget budget = null;
+      Secret key;
+      if (keys.hasMapping(name)) { // {key: ..., budget: {usd: 50, per: day}}
+        ConfigNode client = keys.child(name);
+        key = client.secret("key", null);
+        budget = client.optionalChild("budget").map(ConfigLoader::budget).orElse(null);
+        client.rejectUnknownKeys();
+      } else {
+        key = keys.secret(name, "");
+      }
       String same = byLower.putIfAbsent(name.toLowerCase(java.util.Locale.ROOT), name);
       if (same != null) {
         keys.problem(name, "differs from client '" + same + "' only in case; name them apart");
         continue;
       }
+      String keyPath = keys.hasMapping(name) ? keys.pathOf(name) + ".key" : keys.pathOf(name);
+      if (key.isBlank() && keys.problems().has(keyPath)) {
+        continue; // an unset ${VAR}, a number: said, and the start stops
+      }
       if (key.isBlank()) {
         LOG.warn("{} is empty: client '{}' has no key, and its requests are refused (401)", keys.pathOf(name), name);
-        out.add(new ClientKey(name, key)); // matches no request, yet keeps auth on
+        out.add(new ClientKey(name, key, budget)); // matches no request, yet keeps auth on
         continue;
       }
       String why = ConfigNode.tokenProblem(key.value());
@@ -180,10 +193,21 @@ public final class ConfigLoader {
       } else if (other != null) { // whose requests would they be?
         keys.problem(name, "is the same key as " + keys.pathOf(other) + ": each client needs its own");
       } else {
-        out.add(new ClientKey(name, key));
+        out.add(new ClientKey(name, key, budget));
       }
     }
     return List.copyOf(out);
+  }
+
+  /** A named client's {@code budget: {usd: 50, per: day}}. */
+  private static ClientKey.Budget budget(ConfigNode b) {
+    double usd = b.number("usd", Double.NaN, 0, 1e12);
+    if (!b.has("usd")) {
+      b.problem("usd", "is required (USD a period, e.g. usd: 50)");
+    }
+    String per = b.oneOf("per", "day", java.util.Arrays.stream(ClientKey.Period.values()).map(ClientKey.Period::key).toList());
+    b.rejectUnknownKeys();
+    return Double.isNaN(usd) ? null : new ClientKey.Budget(usd, ClientKey.Period.valueOf(per.toUpperCase(Locale.ROOT)));
   }
 
   private RoutewiseConfig read(ConfigNode root) {

@@ -21,6 +21,11 @@ public final class ConfigProblems {
     wrongText.add(path);
   }
 
+  /** Whether a problem was said of {@code path} (its text, or its value). */
+  public boolean has(String path) {
+    return wrongText.contains(path) || problems.stream().anyMatch(p -> p.startsWith(path + ": "));
+  }
+
   public boolean isEmpty() {
     return problems.isEmpty();
   }

@@ -46,7 +46,8 @@ import org.slf4j.LoggerFactory;
  *       what the same tokens would have cost more (less) on the most capable upstream
  *   <li>{@code routewise_answers_unmetered_total{upstream}} answers without {@code usage}, uncounted above
  *   <li>{@code routewise_client_requests_total{client}}, {@code routewise_client_tokens_total{client,type}},
- *       {@code routewise_client_cost_usd_total{client}} per named client key ({@code server.api_keys})
+ *       {@code routewise_client_cost_usd_total{client}} per named client key ({@code server.api_keys}), and
+ *       {@code routewise_client_budget_usd{client}}, {@code routewise_client_budget_spent_usd{client}} for a budget
  *   <li>{@code routewise_target_*{router}} each target controller's α, target and window
  *   <li>{@code routewise_pinned_decisions_total{router,route}}, {@code routewise_session_pin_lookups_total{result}},
  *       {@code routewise_session_pins}
@@ -570,6 +571,22 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     }
     if (usd > 0) {
       m.cost.increment(usd);
+    }
+  }
+
+  /**
+   * Each named client's budget a period and what it spent in the current one (every replica, as
+   * last added up with them).
+   */
+  public void clientBudgets(io.routewise.routing.ClientBudgets budgets) {
+    for (String client : budgets.clients()) {
+      Gauge.builder("routewise.client.budget.usd", budgets, b -> b.budget(client)).strongReference(true)
+          .description("A named client's budget a period (server.api_keys.<name>.budget), USD").tag("client", client)
+          .register(registry);
+      Gauge.builder("routewise.client.budget.spent.usd", budgets, b -> b.spentThisPeriod(client)).strongReference(true)
+          .description("What a named client with a budget spent on routed answers in the current period, USD "
+              + "(every replica, as last added up with them); at its budget, its routed requests get 429")
+          .tag("client", client).register(registry);
     }
   }
 

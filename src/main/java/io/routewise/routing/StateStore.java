@@ -6,12 +6,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * State shared between replicas: the targets' windows and the session pins. The routing core talks
- * to it only through this interface; {@code io.routewise.state} implements it over Redis.
+ * State shared between replicas: the targets' windows, the session pins, background responses'
+ * awaited usage and named clients' spend. The routing core talks to it only through this
+ * interface; {@code io.routewise.state} implements it over Redis.
  *
  * <p>Threading: only routewise's background threads call it, never a request thread. The sync
- * thread calls {@link #exchange}, {@link #ping}, {@link #incarnation}, {@link #evictedKeys} and
- * {@link #pinAllIfAbsent}; the pin threads call {@link #pins} and {@link #pinAllIfAbsent} (a batch of
+ * thread calls {@link #exchange}, {@link #ping}, {@link #incarnation}, {@link #evictedKeys},
+ * {@link #addSpend} and {@link #pinAllIfAbsent}; the pin threads call {@link #pins} and {@link #pinAllIfAbsent} (a batch of
  * requests each), concurrently with the sync thread and with each other. Every call is bounded by the
  * store's own timeout and throws when the store is down or slower than that.
  */
@@ -113,6 +114,15 @@ public interface StateStore extends AutoCloseable {
    * false for every claim after it, from this replica or another.
    */
   default boolean claimUsage(String key, Duration ttl) throws Exception {
+    throw new UnsupportedOperationException();
+  }
+
+  /**
+   * Adds {@code usd} to the total kept under {@code key} (a named client's spend in one budget
+   * period, {@link ClientBudgets}), keeps it {@code ttl} from now, and returns the new total: every
+   * replica's additions.
+   */
+  default double addSpend(String key, double usd, Duration ttl) throws Exception {
     throw new UnsupportedOperationException();
   }
 

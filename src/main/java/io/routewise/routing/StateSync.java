@@ -38,6 +38,7 @@ public final class StateSync implements AutoCloseable {
   private final java.util.LinkedHashSet<String> incarnations = new java.util.LinkedHashSet<>();
   static final int INCARNATIONS_KEPT = 64;
   private volatile SessionPins pins;
+  private volatile ClientBudgets budgets;
   /** The store's evicted_keys at its last sight, per incarnation, most recent last (sync thread only). */
   private final java.util.LinkedHashMap<String, Long> evictedKeys = new java.util.LinkedHashMap<>(16, 0.75f, true);
   private long lastEvictionWarning;
@@ -101,7 +102,8 @@ public final class StateSync implements AutoCloseable {
     List<TargetController> pending = new ArrayList<>(controllers);
     if (store != null) {
       try {
-        if (controllers.isEmpty()) {
+        ClientBudgets b = budgets;
+        if (controllers.isEmpty() && b == null) {
           store.ping();
         }
         for (TargetController c : controllers) {
@@ -109,6 +111,9 @@ public final class StateSync implements AutoCloseable {
           List<WindowSnapshot> others = store.exchange(c.router(), mine);
           c.tick(mine, others);
           pending.remove(c);
+        }
+        if (b != null) {
+          b.exchange(store); // what is not added now is at the next sync that works
         }
         SessionPins p = pins;
         // asked only for pins (targets need neither), and acted on only once the whole sync worked
@@ -183,6 +188,11 @@ public final class StateSync implements AutoCloseable {
    */
   public void shareWith(SessionPins pins) {
     this.pins = pins;
+  }
+
+  /** Named clients' budgets, whose spend is added up with the other replicas' at every period's exchange. */
+  public void shareWith(ClientBudgets budgets) {
+    this.budgets = budgets;
   }
 
   private void reportMetering(TargetController c) {

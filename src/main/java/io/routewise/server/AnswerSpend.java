@@ -17,9 +17,13 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
   private final io.routewise.metrics.RoutewiseMetrics metrics;
   private final Map<String, UpstreamClient> upstreams = new java.util.HashMap<>();
 
-  AnswerSpend(RoutingService routing, List<UpstreamClient> upstreams, io.routewise.metrics.RoutewiseMetrics metrics) {
+  private final io.routewise.routing.ClientBudgets budgets;
+
+  AnswerSpend(RoutingService routing, List<UpstreamClient> upstreams, io.routewise.metrics.RoutewiseMetrics metrics,
+      io.routewise.routing.ClientBudgets budgets) {
     this.routing = routing;
     this.metrics = metrics;
+    this.budgets = budgets;
     upstreams.forEach(u -> this.upstreams.put(u.name(), u));
   }
 
@@ -40,6 +44,7 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
     }
     if (client != null) {
       metrics.clientAnswered(client, usage.prompt(), usage.completion(), cost);
+      budgets.spent(client, cost);
     }
   }
 

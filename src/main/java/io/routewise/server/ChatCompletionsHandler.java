@@ -59,6 +59,7 @@ final class ChatCompletionsHandler {
   private final String responsesHome;
   /** The passthrough upstream's name when it serves conversations (else null): where they were created. */
   private final String conversationsHome;
+  private final io.routewise.routing.ClientBudgets budgets;
 
   /**
    * @param ladder the upstream clients, most capable first (the routing service's ladder order)
@@ -68,11 +69,13 @@ final class ChatCompletionsHandler {
    * @param spend where answers' usage is counted
    * @param responsesHome the passthrough upstream's name if it serves {@code responses}, else null
    * @param conversationsHome the passthrough upstream's name if it serves {@code conversations}, else null
+   * @param budgets what named clients may spend: past it, their requests get 429
    */
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
       RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover,
       Cooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning, StoredResponses stored,
-      AnswerSpend spend, String responsesHome, String conversationsHome) {
+      AnswerSpend spend, String responsesHome, String conversationsHome, io.routewise.routing.ClientBudgets budgets) {
+    this.budgets = budgets;
     this.stored = stored;
     this.spend = spend;
     this.responsesHome = responsesHome;
@@ -116,6 +119,7 @@ final class ChatCompletionsHandler {
         ctx.header("Connection", "close");
         throw ApiException.shuttingDown();
       }
+      overBudget(ctx);
       if (body == null) {
         body = bodies.read(ctx);
       }
@@ -200,6 +204,23 @@ final class ChatCompletionsHandler {
     ServletContextRequest r = ServletContextRequest.getServletContextRequest(ctx.req());
     long begin = r == null ? now : r.getBeginNanoTime();
     return begin - now <= 0 ? begin : now; // nanoTime values compare by difference
+  }
+
+  /**
+   * A named client that spent its budget for this period: 429 {@code insufficient_quota}, as OpenAI
+   * answers an account out of credit, with {@code Retry-After} at the next period and {@code
+   * x-should-retry: false}, so the SDKs do not retry it at once.
+   */
+  private void overBudget(Context ctx) {
+    String client = ctx.attribute(CLIENT_NAME);
+    long millis = budgets.exhaustedFor(client);
+    if (millis > 0) {
+      long seconds = (millis + 999) / 1000;
+      ctx.header("Retry-After", Long.toString(seconds));
+      throw new ApiException(429, "insufficient_quota", "Client '" + client + "' has spent its budget of "
+          + DecisionHeaders.usd(budgets.budget(client)) + " USD for this period (server.api_keys." + client
+          + ".budget); it renews in " + seconds + " s.", null, "insufficient_quota").retryUseless();
+    }
   }
 
   /** The most an upstream's error body is waited for, to be logged: a stalled one must not hold up a failover. */

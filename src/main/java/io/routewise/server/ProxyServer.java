@@ -48,6 +48,14 @@ public final class ProxyServer implements AutoCloseable {
    */
   public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
       RoutewiseMetrics metrics, RoutingConfig routingConfig, UpstreamClient passthrough) {
+    this(config, routing, upstreams, metrics, routingConfig, passthrough,
+        new io.routewise.routing.ClientBudgets(java.util.Map.of(), System::currentTimeMillis));
+  }
+
+  /** @param budgets what named clients may spend: past it, their routed requests get 429 */
+  public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
+      RoutewiseMetrics metrics, RoutingConfig routingConfig, UpstreamClient passthrough,
+      io.routewise.routing.ClientBudgets budgets) {
     this.upstreams = List.copyOf(upstreams);
     this.shutdownGrace = config.shutdownGrace();
     ConnectionGuard guard = new ConnectionGuard(config.maxConnections(), config.headerTimeout().toMillis(),
@@ -75,11 +83,11 @@ public final class ProxyServer implements AutoCloseable {
         passthrough != null && PassthroughHandler.serves(passthroughEndpoints, "conversations") ? passthrough.name() : null;
     metrics.clients(config.apiKeys().stream().map(io.routewise.config.ClientKey::name)
         .filter(java.util.Objects::nonNull).toList());
-    AnswerSpend spend = new AnswerSpend(routing, upstreams, metrics);
+    AnswerSpend spend = new AnswerSpend(routing, upstreams, metrics, budgets);
     StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES, routing, spend);
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, cooldowns,
-            inFlight, config.accessLog(), pinning, stored, spend, responsesHome, conversationsHome);
+            inFlight, config.accessLog(), pinning, stored, spend, responsesHome, conversationsHome, budgets);
     // A stored response's retrieve, cancel, input items and delete go where it is stored.
     java.util.Map<String, PassthroughHandler> storedAt = new java.util.HashMap<>();
     for (UpstreamClient u : upstreams) {

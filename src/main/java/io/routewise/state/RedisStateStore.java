@@ -41,6 +41,8 @@ import redis.clients.jedis.util.JedisURIHelper;
  *   <li>{@code <prefix>:usage:<response id hash>}: what a background response's usage is to be
  *       counted as, while it is polled (an hour after the last poll);
  *   <li>{@code <prefix>:usage-claim:<response id hash>}: set if absent by the replica that counts it;
+ *   <li>{@code <prefix>:spend:<client>:<period start, epoch seconds>}: what a named client with a
+ *       budget spent in that period, all replicas together (a float), kept a day past the period;
  *   <li>{@code <prefix>:incarnation}: a random id, set if absent and never expiring: when it changes,
  *       Redis lost its keys ({@link #incarnation}).
  * </ul>
@@ -299,6 +301,24 @@ public final class RedisStateStore implements StateStore {
   public boolean claimUsage(String key, Duration ttl) throws Exception {
     return call(j -> "OK".equals(j.set(claimKey(key), "1",
         SetParams.setParams().nx().px(Math.max(1, ttl.toMillis())))));
+  }
+
+  /** Pipelined: the addition and the expiry, in one round trip. */
+  @Override
+  public double addSpend(String key, double usd, Duration ttl) throws Exception {
+    return call(j -> {
+      Response<Double> total;
+      try (Pipeline p = j.pipelined()) {
+        total = p.incrByFloat(spendKey(key), usd);
+        p.pexpire(spendKey(key), Math.max(1, ttl.toMillis()));
+        p.sync();
+      }
+      return total.get();
+    });
+  }
+
+  String spendKey(String key) {
+    return prefix + ":spend:" + key;
   }
 
   String usageKey(String key) {

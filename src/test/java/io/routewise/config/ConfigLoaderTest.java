@@ -258,6 +258,26 @@ class ConfigLoaderTest {
     assertFalse(msg.contains("sk-same") || msg.contains("sk-t"), "never a key: " + msg);
   }
 
+  /**
+   * A named key that is wrong (an unset variable, a number, a list) is said once, as the problem that
+   * stops the start, not also warned of as an empty key "refused" (an operator trial read both).
+   */
+  @Test
+  void aNamedKeyThatIsWrongIsNotAlsoWarnedOfAsEmpty() throws Exception {
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      String msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {ui: \"${UI_KEY}\", n: 12, l: [a, b], "
+          + "m: {key: \"${M_KEY}\", budget: {usd: 5, per: week, extra: 1}}, e: \"${E_KEY:-}\"}}"));
+      assertTrue(msg.contains("server.api_keys.ui: environment variable UI_KEY is not set"), msg);
+      assertTrue(msg.contains("server.api_keys.m.budget.per: must be one of [hour, day, month], got 'week'"), msg);
+      assertTrue(msg.contains("server.api_keys.m.budget.extra: unknown key"), msg);
+      String warned = log.text();
+      assertTrue(warned.contains("server.api_keys.e is empty: client 'e' has no key"), warned);
+      for (String client : new String[] {"ui", "n", "l", "m"}) {
+        assertFalse(warned.contains("client '" + client + "' has no key"), warned);
+      }
+    }
+  }
+
   @Test
   void missingUpstreamsIsReported() {
     String msg = problems("routing: {router: random}\n");

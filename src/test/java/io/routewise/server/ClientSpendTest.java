@@ -124,6 +124,68 @@ class ClientSpendTest {
     assertEquals(401, none.statusCode(), none.body());
   }
 
+  /**
+   * A client with a budget is refused once its answers cost it: 429 insufficient_quota, which the SDKs
+   * are told not to retry before the period renews. Others go on.
+   */
+  @Test
+  void aClientPastItsBudgetIsRefusedUntilItsPeriodRenews() throws Exception {
+    start("api_keys: {search: sk-search, batch: {key: sk-batch, budget: {usd: 0.0001, per: hour}}}", "");
+    assertEquals(0.0001, metric("routewise_client_budget_usd{client=\"batch\"}"));
+    assertEquals(0.0, metric("routewise_client_budget_spent_usd{client=\"batch\"}"));
+    assertEquals(200, chat("sk-batch", "router-random-0", false).statusCode()); // 0.0000975 on strong
+    assertEquals(200, chat("sk-batch", "router-random-1", false).statusCode()); // under budget still: goes
+    assertEquals(STRONG + WEAK, metric("routewise_client_budget_spent_usd{client=\"batch\"}"), 1e-12);
+    int calls = f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size();
+    HttpResponse<String> refused = chat("sk-batch", "router-random-0", false);
+    assertEquals(429, refused.statusCode(), refused.body());
+    assertTrue(refused.body().contains("\"type\":\"insufficient_quota\"") && refused.body().contains(
+        "\"code\":\"insufficient_quota\"") && refused.body().contains("budget of 0.0001 USD"), refused.body());
+    long retryAfter = Long.parseLong(refused.headers().firstValue("retry-after").orElseThrow());
+    assertTrue(retryAfter >= 1 && retryAfter <= 3600, "seconds to the next hour: " + retryAfter);
+    assertEquals("false", refused.headers().firstValue("x-should-retry").orElseThrow());
+    assertEquals(429, send("/v1/responses", "sk-batch", "{\"model\":\"router-random-1\",\"input\":\"hi\"}")
+        .statusCode(), "the Responses API too");
+    assertEquals(calls, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size(), "nothing bought");
+    assertEquals(200, chat("sk-search", "router-random-0", false).statusCode(), "another client goes on");
+    assertEquals(200, send("/v1/route", "sk-batch", "{\"model\":\"router-random-0\",\"messages\":"
+        + "[{\"role\":\"user\",\"content\":\"hi\"}]}").statusCode(), "a decision alone spends nothing");
+    assertEquals(2.0, metric("routewise_requests_total{route=\"none\",router=\"none\",status=\"429\"}"));
+  }
+
+  /** Two replicas behind a load balancer hold a client to one budget: what it spent at one counts at the other. */
+  @Test
+  void replicasHoldAClientToOneBudgetThroughRedis() throws Exception {
+    try (io.routewise.RedisServer redis = io.routewise.RedisServer.start()) {
+      String more = ", api_keys: {batch: {key: sk-batch, budget: {usd: 0.0001, per: day}}}";
+      start("access_log: false", more + "}\nstate: {redis: \"" + redis.url() + "\", sync_ms: 100, timeout_ms: 500");
+      ProxyFixture first = f;
+      try {
+        start("access_log: false", more + "}\nstate: {redis: \"" + redis.url() + "\", sync_ms: 100, timeout_ms: 500");
+        ProxyFixture second = f;
+        f = first;
+        assertEquals(200, chat("sk-batch", "router-random-0", false).statusCode()); // 0.0000975 at each: under
+        f = second;
+        assertEquals(200, chat("sk-batch", "router-random-0", false).statusCode()); // the budget, each on its own
+        long until = System.nanoTime() + 5_000_000_000L;
+        f = first;
+        double spent;
+        do { // within a sync or two, each replica has the other's spend
+          Thread.sleep(50);
+          spent = metric("routewise_client_budget_spent_usd{client=\"batch\"}");
+        } while (spent < 2 * STRONG - 1e-12 && System.nanoTime() < until);
+        assertEquals(2 * STRONG, spent, 1e-12);
+        assertEquals(429, chat("sk-batch", "router-random-1", false).statusCode());
+        f = second;
+        assertEquals(429, chat("sk-batch", "router-random-1", false).statusCode());
+        second.close();
+      } finally {
+        first.close();
+        f = null;
+      }
+    }
+  }
+
   @Test
   void keysInAListAreCountedUnderNoNameAndTheAccessLogNamesTheClient() throws Exception {
     start("api_keys: {search: sk-search}", ", access_log: true");

@@ -36,7 +36,7 @@ class PromtoolLintTest {
   @Test
   void aScrapeAfterEveryKindOfTrafficPassesPromtoolsLint() throws Exception {
     List<WireMockServer> servers = new ArrayList<>();
-    StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0, api_keys: {team: sk-team}}\nupstreams:\n");
+    StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0, api_keys: {team: {key: sk-team, budget: {usd: 100}}}}\nupstreams:\n");
     String[][] ladder = {{"strong", "2.5", "10"}, {"mini", "0.15", "0.6"}, {"weak", "0.1", "0.1"}};
     for (String[] u : ladder) {
       WireMockServer w = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));

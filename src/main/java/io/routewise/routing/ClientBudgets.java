@@ -1,0 +1,142 @@
+package io.routewise.routing;
+
+import io.routewise.config.ClientKey;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.LongSupplier;
+
+/**
+ * What each named client with a budget ({@code server.api_keys.<name>.budget}) spent on routed
+ * answers in the current calendar period, and whether it may spend more.
+ *
+ * <p>Spend is known only once an answer's usage is: requests already under way when a client
+ * reaches its budget still finish, so it can be passed by what they cost. With a {@link StateStore}
+ * the replicas add up what each spent ({@link #exchange}, on the sync thread every period), so a
+ * client is held to one budget across them; between exchanges each replica adds its own spend to
+ * the last total it read, and while the store is down, all it spends.
+ */
+public final class ClientBudgets {
+  private final Map<String, Account> accounts;
+  private final LongSupplier millis;
+
+  /** @param budgets each client's budget, by name; @param millis the wall clock (epoch millis) */
+  public ClientBudgets(Map<String, ClientKey.Budget> budgets, LongSupplier millis) {
+    Map<String, Account> out = new LinkedHashMap<>();
+    budgets.forEach((name, budget) -> out.put(name, new Account(name, budget)));
+    this.accounts = Map.copyOf(out);
+    this.millis = millis;
+  }
+
+  /** Whether any client has a budget. */
+  public boolean any() {
+    return !accounts.isEmpty();
+  }
+
+  /** The clients with a budget. */
+  public java.util.Set<String> clients() {
+    return accounts.keySet();
+  }
+
+  /**
+   * The milliseconds until {@code client}'s next period when it has spent its budget in this one,
+   * else 0 (no budget, or some left).
+   */
+  public long exhaustedFor(String client) {
+    Account a = client == null ? null : accounts.get(client);
+    if (a == null) {
+      return 0;
+    }
+    long now = millis.getAsLong();
+    synchronized (a) {
+      a.roll(now);
+      return a.shared + a.unsynced >= a.budget.usd() ? Math.max(1, a.periodEnd - now) : 0;
+    }
+  }
+
+  /** Adds {@code usd} to {@code client}'s spend in this period (ignored without a budget, or not a cost). */
+  public void spent(String client, double usd) {
+    Account a = client == null ? null : accounts.get(client);
+    if (a == null || !(usd > 0) || Double.isInfinite(usd)) {
+      return;
+    }
+    long now = millis.getAsLong();
+    synchronized (a) {
+      a.roll(now);
+      a.unsynced += usd;
+    }
+  }
+
+  /** What {@code client} spent in this period, all replicas as last exchanged; NaN without a budget. */
+  public double spentThisPeriod(String client) {
+    Account a = accounts.get(client);
+    if (a == null) {
+      return Double.NaN;
+    }
+    synchronized (a) {
+      a.roll(millis.getAsLong());
+      return a.shared + a.unsynced;
+    }
+  }
+
+  /** {@code client}'s budget a period, in USD; NaN without one. */
+  public double budget(String client) {
+    Account a = accounts.get(client);
+    return a == null ? Double.NaN : a.budget.usd();
+  }
+
+  /**
+   * Adds what each client spent here since the last exchange to the store's total for its period,
+   * and takes that total (every replica's) as what it spent. Throws when the store fails: what was
+   * not added stays to be added at the next exchange.
+   */
+  public void exchange(StateStore store) throws Exception {
+    for (Account a : accounts.values()) {
+      double delta;
+      long period;
+      long end;
+      synchronized (a) {
+        a.roll(millis.getAsLong());
+        delta = a.unsynced;
+        period = a.periodStart;
+        end = a.periodEnd;
+      }
+      // kept a day past its period: a replica whose clock is a little behind still adds to it
+      Duration ttl = Duration.ofMillis(Math.max(0, end - millis.getAsLong())).plus(Duration.ofDays(1));
+      double total = store.addSpend(a.client + ":" + period / 1000, delta, ttl);
+      synchronized (a) {
+        if (a.periodStart == period) { // else the period turned meanwhile: that total is the last one's
+          a.unsynced -= delta;
+          a.shared = total;
+        }
+      }
+    }
+  }
+
+  /** One client's spend in its current period (guarded by itself). */
+  private static final class Account {
+    final String client;
+    final ClientKey.Budget budget;
+    long periodStart = Long.MIN_VALUE;
+    long periodEnd = Long.MIN_VALUE;
+    /** Every replica's spend this period, as the store last added it up (this replica's own, without one). */
+    double shared;
+    /** This replica's spend this period not yet added to the store's total. */
+    double unsynced;
+
+    Account(String client, ClientKey.Budget budget) {
+      this.client = client;
+      this.budget = budget;
+    }
+
+    /** Starts a new period, spent nothing, once {@code now} is past the current one. */
+    void roll(long now) {
+      if (now >= periodEnd || now < periodStart) {
+        periodStart = budget.per().start(now);
+        periodEnd = budget.per().next(now);
+        shared = 0;
+        unsynced = 0;
+      }
+    }
+  }
+}
