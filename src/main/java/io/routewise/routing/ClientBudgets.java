@@ -12,13 +12,18 @@ import java.util.function.LongSupplier;
  *
  * <p>Spend is known only once an answer's usage is: requests already under way when a client
  * reaches its budget still finish, so it can be passed by what they cost. With a {@link StateStore}
- * the replicas add up what each spent ({@link #exchange}, on the sync thread every period), so a
- * client is held to one budget across them; between exchanges each replica adds its own spend to
- * the last total it read, and while the store is down, all it spends.
+ * each replica writes its own spend in the period there and reads the others' ({@link #exchange},
+ * on the sync thread every period), so a client is held to one budget across them. A replica
+ * writes its whole spend each time, not what it added, so an exchange whose answer was lost and is
+ * done again counts nothing twice. Between exchanges each replica adds its own spend to the others'
+ * as last read, and while the store is down, all it spends.
  */
 public final class ClientBudgets {
   private final Map<String, Account> accounts;
   private final LongSupplier millis;
+  /** This replica's name among those that write a client's spend (a restart is another). */
+  private final String replica =
+      "r" + ProcessHandle.current().pid() + "-" + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 16);
 
   /** @param budgets each client's budget, by name; @param millis the wall clock (epoch millis) */
   public ClientBudgets(Map<String, ClientKey.Budget> budgets, LongSupplier millis) {
@@ -50,7 +55,7 @@ public final class ClientBudgets {
     long now = millis.getAsLong();
     synchronized (a) {
       a.roll(now);
-      return a.shared + a.unsynced >= a.budget.usd() ? Math.max(1, a.periodEnd - now) : 0;
+      return a.mine + a.others >= a.budget.usd() ? Math.max(1, a.periodEnd - now) : 0;
     }
   }
 
@@ -63,7 +68,7 @@ public final class ClientBudgets {
     long now = millis.getAsLong();
     synchronized (a) {
       a.roll(now);
-      a.unsynced += usd;
+      a.mine += usd;
     }
   }
 
@@ -75,7 +80,7 @@ public final class ClientBudgets {
     }
     synchronized (a) {
       a.roll(millis.getAsLong());
-      return a.shared + a.unsynced;
+      return a.mine + a.others;
     }
   }
 
@@ -86,28 +91,26 @@ public final class ClientBudgets {
   }
 
   /**
-   * Adds what each client spent here since the last exchange to the store's total for its period,
-   * and takes that total (every replica's) as what it spent. Throws when the store fails: what was
-   * not added stays to be added at the next exchange.
+   * Writes what each client spent here this period to the store, and takes what the other replicas
+   * wrote there as theirs. Throws when the store fails: the next exchange writes the whole again.
    */
   public void exchange(StateStore store) throws Exception {
     for (Account a : accounts.values()) {
-      double delta;
+      double mine;
       long period;
       long end;
       synchronized (a) {
         a.roll(millis.getAsLong());
-        delta = a.unsynced;
+        mine = a.mine;
         period = a.periodStart;
         end = a.periodEnd;
       }
-      // kept a day past its period: a replica whose clock is a little behind still adds to it
+      // kept a day past its period: a replica whose clock is a little behind still writes to it
       Duration ttl = Duration.ofMillis(Math.max(0, end - millis.getAsLong())).plus(Duration.ofDays(1));
-      double total = store.addSpend(a.client + ":" + period / 1000, delta, ttl);
+      double all = store.shareSpend(a.client + ":" + period / 1000, replica, mine, ttl);
       synchronized (a) {
         if (a.periodStart == period) { // else the period turned meanwhile: that total is the last one's
-          a.unsynced -= delta;
-          a.shared = total;
+          a.others = Math.max(0, all - mine);
         }
       }
     }
@@ -119,10 +122,10 @@ public final class ClientBudgets {
     final ClientKey.Budget budget;
     long periodStart = Long.MIN_VALUE;
     long periodEnd = Long.MIN_VALUE;
-    /** Every replica's spend this period, as the store last added it up (this replica's own, without one). */
-    double shared;
-    /** This replica's spend this period not yet added to the store's total. */
-    double unsynced;
+    /** This replica's spend this period. */
+    double mine;
+    /** The other replicas' spend this period, as the store last gave it (0 without one). */
+    double others;
 
     Account(String client, ClientKey.Budget budget) {
       this.client = client;
@@ -134,8 +137,8 @@ public final class ClientBudgets {
       if (now >= periodEnd || now < periodStart) {
         periodStart = budget.per().start(now);
         periodEnd = budget.per().next(now);
-        shared = 0;
-        unsynced = 0;
+        mine = 0;
+        others = 0;
       }
     }
   }

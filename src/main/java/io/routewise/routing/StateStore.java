@@ -12,7 +12,7 @@ import java.util.Map;
  *
  * <p>Threading: only routewise's background threads call it, never a request thread. The sync
  * thread calls {@link #exchange}, {@link #ping}, {@link #incarnation}, {@link #evictedKeys},
- * {@link #addSpend} and {@link #pinAllIfAbsent}; the pin threads call {@link #pins} and {@link #pinAllIfAbsent} (a batch of
+ * {@link #shareSpend} and {@link #pinAllIfAbsent}; the pin threads call {@link #pins} and {@link #pinAllIfAbsent} (a batch of
  * requests each), concurrently with the sync thread and with each other. Every call is bounded by the
  * store's own timeout and throws when the store is down or slower than that.
  */
@@ -118,11 +118,11 @@ public interface StateStore extends AutoCloseable {
   }
 
   /**
-   * Adds {@code usd} to the total kept under {@code key} (a named client's spend in one budget
-   * period, {@link ClientBudgets}), keeps it {@code ttl} from now, and returns the new total: every
-   * replica's additions.
+   * Keeps {@code mine}, what {@code replica} spent, under {@code key} (a named client's spend in one
+   * budget period, {@link ClientBudgets}) beside what the other replicas keep there, keeps the key
+   * {@code ttl} from now, and returns the sum of all of them. Writing the same again changes nothing.
    */
-  default double addSpend(String key, double usd, Duration ttl) throws Exception {
+  default double shareSpend(String key, String replica, double mine, Duration ttl) throws Exception {
     throw new UnsupportedOperationException();
   }
 

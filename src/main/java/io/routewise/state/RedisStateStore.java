@@ -41,8 +41,8 @@ import redis.clients.jedis.util.JedisURIHelper;
  *   <li>{@code <prefix>:usage:<response id hash>}: what a background response's usage is to be
  *       counted as, while it is polled (an hour after the last poll);
  *   <li>{@code <prefix>:usage-claim:<response id hash>}: set if absent by the replica that counts it;
- *   <li>{@code <prefix>:spend:<client>:<period start, epoch seconds>}: what a named client with a
- *       budget spent in that period, all replicas together (a float), kept a day past the period;
+ *   <li>{@code <prefix>:spend:<client>:<period start, epoch seconds>}: a hash of what a named client
+ *       with a budget spent in that period at each replica (replica id to USD), kept a day past it;
  *   <li>{@code <prefix>:incarnation}: a random id, set if absent and never expiring: when it changes,
  *       Redis lost its keys ({@link #incarnation}).
  * </ul>
@@ -303,17 +303,32 @@ public final class RedisStateStore implements StateStore {
         SetParams.setParams().nx().px(Math.max(1, ttl.toMillis())))));
   }
 
-  /** Pipelined: the addition and the expiry, in one round trip. */
+  /**
+   * Pipelined: this replica's spend, the expiry and every replica's, in one round trip. A value no
+   * replica writes (not a number, negative, infinite) is left out of the sum.
+   */
   @Override
-  public double addSpend(String key, double usd, Duration ttl) throws Exception {
+  public double shareSpend(String key, String replica, double mine, Duration ttl) throws Exception {
     return call(j -> {
-      Response<Double> total;
+      Response<java.util.List<String>> all;
       try (Pipeline p = j.pipelined()) {
-        total = p.incrByFloat(spendKey(key), usd);
+        p.hset(spendKey(key), replica, Double.toString(mine));
         p.pexpire(spendKey(key), Math.max(1, ttl.toMillis()));
+        all = p.hvals(spendKey(key));
         p.sync();
       }
-      return total.get();
+      double sum = 0;
+      for (String v : all.get()) {
+        try {
+          double d = Double.parseDouble(v);
+          if (d >= 0 && d < Double.POSITIVE_INFINITY) {
+            sum += d;
+          }
+        } catch (NumberFormatException ignored) {
+          // not a replica's
+        }
+      }
+      return sum;
     });
   }
 

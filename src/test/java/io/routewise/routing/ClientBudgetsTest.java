@@ -16,19 +16,32 @@ import org.junit.jupiter.api.Test;
 class ClientBudgetsTest {
   private final AtomicLong now = new AtomicLong(Instant.parse("2026-12-31T23:10:00Z").toEpochMilli());
 
-  /** A store that adds spend up as Redis's INCRBYFLOAT does; {@code down} makes every call fail. */
+  /**
+   * A store that keeps each replica's spend per key as Redis's hash does; {@code down} makes every
+   * call fail, {@code loseReply} applies the write and then fails, as a reply lost to a timeout.
+   */
   static class SpendStore extends UsageOnlyStore {
-    final Map<String, Double> totals = new ConcurrentHashMap<>();
+    final Map<String, Map<String, Double>> spend = new ConcurrentHashMap<>();
     final Map<String, Duration> ttls = new ConcurrentHashMap<>();
     volatile boolean down;
+    volatile boolean loseReply;
 
     @Override
-    public double addSpend(String key, double usd, Duration ttl) throws Exception {
+    public double shareSpend(String key, String replica, double mine, Duration ttl) throws Exception {
       if (down) {
         throw new java.io.IOException("down");
       }
       ttls.put(key, ttl);
-      return totals.merge(key, usd, Double::sum);
+      Map<String, Double> all = spend.computeIfAbsent(key, k -> new ConcurrentHashMap<>());
+      all.put(replica, mine);
+      if (loseReply) {
+        throw new java.net.SocketTimeoutException("read timed out");
+      }
+      return all.values().stream().mapToDouble(Double::doubleValue).sum();
+    }
+
+    double total(String key) {
+      return spend.get(key).values().stream().mapToDouble(Double::doubleValue).sum();
     }
   }
 
@@ -85,14 +98,14 @@ class ClientBudgetsTest {
     assertEquals(0, a.exhaustedFor("batch"), "a has not heard of b's spend yet");
     a.exchange(store);
     assertTrue(a.exhaustedFor("batch") > 0);
-    assertEquals(1.1, store.totals.get("batch:" + Instant.parse("2026-12-31T00:00:00Z").getEpochSecond()), 1e-12,
-        "each replica's spend added once, whatever the exchanges");
+    assertEquals(1.1, store.total("batch:" + Instant.parse("2026-12-31T00:00:00Z").getEpochSecond()), 1e-12,
+        "each replica's spend counted once, whatever the exchanges");
     assertEquals(Duration.ofMinutes(50).plusDays(1), store.ttls.values().iterator().next(), "kept a day past its period");
   }
 
-  /** A store down: spend is held here, added once it is back, never twice. */
+  /** A store down: spend is held here, and written once it is back; a lost reply counts nothing twice. */
   @Test
-  void spendWhileTheStoreIsDownIsAddedOnceItIsBack() throws Exception {
+  void spendWhileTheStoreIsDownOrItsReplyIsLostIsCountedOnce() throws Exception {
     SpendStore store = new SpendStore();
     ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
     a.spent("batch", 0.3);
@@ -100,14 +113,18 @@ class ClientBudgetsTest {
     store.down = true;
     a.spent("batch", 0.3);
     assertThrows(java.io.IOException.class, () -> a.exchange(store));
-    assertEquals(0.6, a.spentThisPeriod("batch"), 1e-12, "the last total read, and what it spent since");
-    a.spent("batch", 0.4);
-    assertTrue(a.exhaustedFor("batch") > 0, "held to its budget on its own spend");
+    assertEquals(0.6, a.spentThisPeriod("batch"), 1e-12, "what it spent, the others' as last read");
     store.down = false;
+    store.loseReply = true; // written, but the answer never came: written again at the next exchange
+    assertThrows(java.net.SocketTimeoutException.class, () -> a.exchange(store));
+    store.loseReply = false;
+    a.spent("batch", 0.1);
     a.exchange(store);
     a.exchange(store);
-    assertEquals(1.0, a.spentThisPeriod("batch"), 1e-12);
-    assertEquals(1.0, store.totals.values().iterator().next(), 1e-12);
+    assertEquals(0.7, a.spentThisPeriod("batch"), 1e-12);
+    assertEquals(0.7, store.spend.values().iterator().next().values().iterator().next(), 1e-12);
+    a.spent("batch", 0.3);
+    assertTrue(a.exhaustedFor("batch") > 0, "held to its budget on its own spend");
   }
 
   /** What an exchange reads back for a period that has just ended does not count in the new one. */
@@ -116,8 +133,8 @@ class ClientBudgetsTest {
     ClientBudgets a = budgets(1.0, ClientKey.Period.HOUR);
     SpendStore store = new SpendStore() {
       @Override
-      public double addSpend(String key, double usd, Duration ttl) throws Exception {
-        double total = super.addSpend(key, usd, ttl);
+      public double shareSpend(String key, String replica, double mine, Duration ttl) throws Exception {
+        double total = super.shareSpend(key, replica, mine, ttl);
         now.addAndGet(Duration.ofHours(1).toMillis()); // the hour turns while Redis answers
         return total;
       }

@@ -38,4 +38,25 @@ class RedisUsageKeysTest {
       assertEquals(0, j.keys("routewise:pin:*").size(), "none among the sessions' pins");
     }
   }
+
+  /**
+   * A named client's spend in one budget period: one hash field per replica, written whole (so a
+   * write done twice counts once), summed; a value no replica writes is left out.
+   */
+  @Test
+  void clientSpendIsOneFieldPerReplicaSummed() throws Exception {
+    try (RedisServer redis = RedisServer.start();
+        RedisStateStore s = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
+            Duration.ofMillis(500), Duration.ofMillis(10), "routewise"));
+        Jedis j = redis.client()) {
+      assertEquals(0.25, s.shareSpend("batch:1796083200", "r1-a", 0.25, Duration.ofHours(25)), 1e-12);
+      assertEquals(0.75, s.shareSpend("batch:1796083200", "r2-b", 0.5, Duration.ofHours(25)), 1e-12);
+      assertEquals(0.75, s.shareSpend("batch:1796083200", "r2-b", 0.5, Duration.ofHours(25)), 1e-12, "again: the same");
+      j.hset("routewise:spend:batch:1796083200", "rogue", "-5");
+      j.hset("routewise:spend:batch:1796083200", "junk", "lots");
+      assertEquals(0.85, s.shareSpend("batch:1796083200", "r1-a", 0.35, Duration.ofHours(25)), 1e-12);
+      assertTrue(Math.abs(j.pttl("routewise:spend:batch:1796083200") - 90_000_000L) < 5_000);
+      assertEquals("0.35", j.hget("routewise:spend:batch:1796083200", "r1-a"));
+    }
+  }
 }
