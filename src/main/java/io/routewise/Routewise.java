@@ -128,6 +128,19 @@ public final class Routewise implements AutoCloseable {
     }
     budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD a {} (UTC) on routed answers", name, b.usd(),
         b.per().key()));
+    if (!budgeted.isEmpty()) {
+      // a budget sees only answers that carry usage, and a price to put on it
+      List<String> blind = upstreams.stream().filter(u -> !u.streamUsage() || u.price() == null)
+          .map(UpstreamConfig::name).toList();
+      if (!blind.isEmpty()) {
+        LOG.warn("client budgets ({}): answers from {} that carry no usage (streams whose client did not ask for it; "
+            + "set stream_usage: true) or have no price cost a client nothing", budgeted.keySet(), blind);
+      }
+      if (!config.state().shared()) {
+        LOG.info("client budgets are held per replica (no state.redis): behind N replicas a client may spend N times "
+            + "its budget");
+      }
+    }
     // Redis only when there is something to share: a target's window, session pins, a client's spend.
     StateStore store = config.state().shared() && (!targets.isEmpty() || pinning.enabled() || budgets.any())
         ? new RedisStateStore(config.state()) : null;

@@ -19,6 +19,7 @@ import java.util.function.LongSupplier;
  * as last read, and while the store is down, all it spends.
  */
 public final class ClientBudgets {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ClientBudgets.class);
   private final Map<String, Account> accounts;
   private final LongSupplier millis;
   /** This replica's name among those that write a client's spend (a restart is another). */
@@ -53,10 +54,22 @@ public final class ClientBudgets {
       return 0;
     }
     long now = millis.getAsLong();
+    double spent;
     synchronized (a) {
       a.roll(now);
-      return a.mine + a.others >= a.budget.usd() ? Math.max(1, a.periodEnd - now) : 0;
+      spent = a.mine + a.others;
+      if (spent < a.budget.usd()) {
+        return 0;
+      }
+      if (a.saidAt == a.periodStart) {
+        return Math.max(1, a.periodEnd - now);
+      }
+      a.saidAt = a.periodStart;
     }
+    LOG.info("client {} has spent its budget ({} of {} USD this {}): its routed requests get 429 until {}", client,
+        String.format(java.util.Locale.ROOT, "%.4f", spent), a.budget.usd(), a.budget.per().key(),
+        java.time.Instant.ofEpochMilli(a.periodEnd));
+    return Math.max(1, a.periodEnd - now);
   }
 
   /** Adds {@code usd} to {@code client}'s spend in this period (ignored without a budget, or not a cost). */
@@ -92,25 +105,30 @@ public final class ClientBudgets {
 
   /**
    * Writes what each client spent here this period to the store, and takes what the other replicas
-   * wrote there as theirs. Throws when the store fails: the next exchange writes the whole again.
+   * wrote there as theirs, all clients in one call. Throws when the store fails: the next exchange
+   * writes the whole again.
    */
   public void exchange(StateStore store) throws Exception {
+    long now = millis.getAsLong();
+    Map<String, StateStore.Spend> mine = new LinkedHashMap<>();
+    Map<String, Long> periods = new LinkedHashMap<>();
     for (Account a : accounts.values()) {
-      double mine;
-      long period;
-      long end;
       synchronized (a) {
-        a.roll(millis.getAsLong());
-        mine = a.mine;
-        period = a.periodStart;
-        end = a.periodEnd;
+        a.roll(now);
+        String key = a.client + ":" + a.periodStart / 1000;
+        // kept a day past its period: a replica whose clock is a little behind still writes to it
+        mine.put(key, new StateStore.Spend(a.mine, Duration.ofMillis(Math.max(0, a.periodEnd - now)).plus(Duration.ofDays(1))));
+        periods.put(a.client, a.periodStart);
       }
-      // kept a day past its period: a replica whose clock is a little behind still writes to it
-      Duration ttl = Duration.ofMillis(Math.max(0, end - millis.getAsLong())).plus(Duration.ofDays(1));
-      double all = store.shareSpend(a.client + ":" + period / 1000, replica, mine, ttl);
+    }
+    Map<String, Double> all = store.shareSpend(replica, mine);
+    for (Account a : accounts.values()) {
+      long period = periods.get(a.client);
+      String key = a.client + ":" + period / 1000;
+      Double total = all.get(key);
       synchronized (a) {
-        if (a.periodStart == period) { // else the period turned meanwhile: that total is the last one's
-          a.others = Math.max(0, all - mine);
+        if (total != null && a.periodStart == period) { // else the period turned meanwhile: the last one's
+          a.others = Math.max(0, total - mine.get(key).usd());
         }
       }
     }
@@ -126,15 +144,20 @@ public final class ClientBudgets {
     double mine;
     /** The other replicas' spend this period, as the store last gave it (0 without one). */
     double others;
+    /** The period whose exhaustion was logged. */
+    long saidAt = Long.MIN_VALUE;
 
     Account(String client, ClientKey.Budget budget) {
       this.client = client;
       this.budget = budget;
     }
 
-    /** Starts a new period, spent nothing, once {@code now} is past the current one. */
+    /**
+     * Starts a new period, spent nothing, once {@code now} is past the current one; a clock stepped
+     * back stays in it (rolling back would forget what was spent since).
+     */
     void roll(long now) {
-      if (now >= periodEnd || now < periodStart) {
+      if (now >= periodEnd) {
         periodStart = budget.per().start(now);
         periodEnd = budget.per().next(now);
         mine = 0;

@@ -118,13 +118,16 @@ public interface StateStore extends AutoCloseable {
   }
 
   /**
-   * Keeps {@code mine}, what {@code replica} spent, under {@code key} (a named client's spend in one
-   * budget period, {@link ClientBudgets}) beside what the other replicas keep there, keeps the key
-   * {@code ttl} from now, and returns the sum of all of them. Writing the same again changes nothing.
+   * Keeps what {@code replica} spent under each key (a named client's spend in one budget period,
+   * {@link ClientBudgets}) beside what the other replicas keep there, each key for its {@code ttl}
+   * from now, and returns, by key, the sum of all of them. Writing the same again changes nothing.
    */
-  default double shareSpend(String key, String replica, double mine, Duration ttl) throws Exception {
+  default Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
     throw new UnsupportedOperationException();
   }
+
+  /** What one replica spent under one key, and how long the key is to be kept. */
+  record Spend(double usd, Duration ttl) {}
 
   /** Where the store is, for logs (never a password). */
   String describe();

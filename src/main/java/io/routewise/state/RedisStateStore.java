@@ -304,31 +304,37 @@ public final class RedisStateStore implements StateStore {
   }
 
   /**
-   * Pipelined: this replica's spend, the expiry and every replica's, in one round trip. A value no
-   * replica writes (not a number, negative, infinite) is left out of the sum.
+   * Pipelined: for every key, this replica's spend, the expiry and every replica's, in one round
+   * trip. A value no replica writes (not a number, negative, infinite) is left out of the sum.
    */
   @Override
-  public double shareSpend(String key, String replica, double mine, Duration ttl) throws Exception {
+  public Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
     return call(j -> {
-      Response<java.util.List<String>> all;
+      Map<String, Response<java.util.List<String>>> all = new java.util.LinkedHashMap<>();
       try (Pipeline p = j.pipelined()) {
-        p.hset(spendKey(key), replica, Double.toString(mine));
-        p.pexpire(spendKey(key), Math.max(1, ttl.toMillis()));
-        all = p.hvals(spendKey(key));
+        mine.forEach((key, spend) -> {
+          p.hset(spendKey(key), replica, Double.toString(spend.usd()));
+          p.pexpire(spendKey(key), Math.max(1, spend.ttl().toMillis()));
+          all.put(key, p.hvals(spendKey(key)));
+        });
         p.sync();
       }
-      double sum = 0;
-      for (String v : all.get()) {
-        try {
-          double d = Double.parseDouble(v);
-          if (d >= 0 && d < Double.POSITIVE_INFINITY) {
-            sum += d;
+      Map<String, Double> sums = new java.util.LinkedHashMap<>();
+      all.forEach((key, values) -> {
+        double sum = 0;
+        for (String v : values.get()) {
+          try {
+            double d = Double.parseDouble(v);
+            if (d >= 0 && d < Double.POSITIVE_INFINITY) {
+              sum += d;
+            }
+          } catch (NumberFormatException ignored) {
+            // not a replica's
           }
-        } catch (NumberFormatException ignored) {
-          // not a replica's
         }
-      }
-      return sum;
+        sums.put(key, sum);
+      });
+      return sums;
     });
   }
 

@@ -27,17 +27,21 @@ class ClientBudgetsTest {
     volatile boolean loseReply;
 
     @Override
-    public double shareSpend(String key, String replica, double mine, Duration ttl) throws Exception {
+    public Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
       if (down) {
         throw new java.io.IOException("down");
       }
-      ttls.put(key, ttl);
-      Map<String, Double> all = spend.computeIfAbsent(key, k -> new ConcurrentHashMap<>());
-      all.put(replica, mine);
+      Map<String, Double> sums = new java.util.HashMap<>();
+      mine.forEach((key, spent) -> {
+        ttls.put(key, spent.ttl());
+        Map<String, Double> all = spend.computeIfAbsent(key, k -> new ConcurrentHashMap<>());
+        all.put(replica, spent.usd());
+        sums.put(key, total(key));
+      });
       if (loseReply) {
         throw new java.net.SocketTimeoutException("read timed out");
       }
-      return all.values().stream().mapToDouble(Double::doubleValue).sum();
+      return sums;
     }
 
     double total(String key) {
@@ -127,14 +131,27 @@ class ClientBudgetsTest {
     assertTrue(a.exhaustedFor("batch") > 0, "held to its budget on its own spend");
   }
 
+  /** A clock stepped back across the turn of a period keeps what was spent in the new one. */
+  @Test
+  void aClockSteppedBackDoesNotForgetTheSpend() {
+    now.set(Instant.parse("2027-01-01T00:00:00.300Z").toEpochMilli());
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    b.spent("batch", 1.0);
+    now.set(Instant.parse("2026-12-31T23:59:59.800Z").toEpochMilli()); // NTP steps it back
+    assertEquals(1.0, b.spentThisPeriod("batch"), 1e-12);
+    assertTrue(b.exhaustedFor("batch") > 0);
+    now.set(Instant.parse("2027-01-01T00:00:01Z").toEpochMilli());
+    assertEquals(1.0, b.spentThisPeriod("batch"), 1e-12, "still the same day's spend");
+  }
+
   /** What an exchange reads back for a period that has just ended does not count in the new one. */
   @Test
   void aPeriodThatTurnsDuringAnExchangeStartsTheNewOneAtZero() throws Exception {
     ClientBudgets a = budgets(1.0, ClientKey.Period.HOUR);
     SpendStore store = new SpendStore() {
       @Override
-      public double shareSpend(String key, String replica, double mine, Duration ttl) throws Exception {
-        double total = super.shareSpend(key, replica, mine, ttl);
+      public Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
+        Map<String, Double> total = super.shareSpend(replica, mine);
         now.addAndGet(Duration.ofHours(1).toMillis()); // the hour turns while Redis answers
         return total;
       }

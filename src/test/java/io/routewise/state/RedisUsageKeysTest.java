@@ -8,6 +8,7 @@ import io.routewise.config.Secret;
 import io.routewise.config.StateConfig;
 import io.routewise.routing.StateStore;
 import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import redis.clients.jedis.Jedis;
 
@@ -49,14 +50,48 @@ class RedisUsageKeysTest {
         RedisStateStore s = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
             Duration.ofMillis(500), Duration.ofMillis(10), "routewise"));
         Jedis j = redis.client()) {
-      assertEquals(0.25, s.shareSpend("batch:1796083200", "r1-a", 0.25, Duration.ofHours(25)), 1e-12);
-      assertEquals(0.75, s.shareSpend("batch:1796083200", "r2-b", 0.5, Duration.ofHours(25)), 1e-12);
-      assertEquals(0.75, s.shareSpend("batch:1796083200", "r2-b", 0.5, Duration.ofHours(25)), 1e-12, "again: the same");
-      j.hset("routewise:spend:batch:1796083200", "rogue", "-5");
-      j.hset("routewise:spend:batch:1796083200", "junk", "lots");
-      assertEquals(0.85, s.shareSpend("batch:1796083200", "r1-a", 0.35, Duration.ofHours(25)), 1e-12);
-      assertTrue(Math.abs(j.pttl("routewise:spend:batch:1796083200") - 90_000_000L) < 5_000);
-      assertEquals("0.35", j.hget("routewise:spend:batch:1796083200", "r1-a"));
+      String key = "batch:1796083200";
+      assertEquals(Map.of(key, 0.25), s.shareSpend("r1-a", Map.of(key, spend(0.25))));
+      assertEquals(0.75, s.shareSpend("r2-b", Map.of(key, spend(0.5))).get(key), 1e-12);
+      assertEquals(0.75, s.shareSpend("r2-b", Map.of(key, spend(0.5))).get(key), 1e-12, "again: the same");
+      j.hset("routewise:spend:" + key, "rogue", "-5");
+      j.hset("routewise:spend:" + key, "junk", "lots");
+      Map<String, Double> both = s.shareSpend("r1-a", Map.of(key, spend(0.35), "search:1796083200", spend(0.1)));
+      assertEquals(0.85, both.get(key), 1e-12);
+      assertEquals(0.1, both.get("search:1796083200"), 1e-12, "every client in one call");
+      assertTrue(Math.abs(j.pttl("routewise:spend:" + key) - 90_000_000L) < 5_000);
+      assertEquals("0.35", j.hget("routewise:spend:" + key, "r1-a"));
+    }
+  }
+
+  private static StateStore.Spend spend(double usd) {
+    return new StateStore.Spend(usd, Duration.ofHours(25));
+  }
+
+  /**
+   * A Redis restarted empty mid-period forgets no client's spend: each replica writes its whole spend
+   * again at its next exchange (a total added to would have started again from what came since).
+   */
+  @Test
+  void aRedisRestartedEmptyForgetsNoSpend() throws Exception {
+    try (RedisServer redis = RedisServer.start();
+        RedisStateStore s = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
+            Duration.ofMillis(500), Duration.ofMillis(10), "routewise"))) {
+      io.routewise.routing.ClientBudgets a = new io.routewise.routing.ClientBudgets(
+          Map.of("batch", new io.routewise.config.ClientKey.Budget(1.0, io.routewise.config.ClientKey.Period.DAY)),
+          System::currentTimeMillis);
+      a.spent("batch", 1.0);
+      a.exchange(s);
+      redis.restart();
+      try {
+        a.exchange(s);
+      } catch (Exception reconnecting) {
+        a.exchange(s);
+      }
+      assertTrue(a.exhaustedFor("batch") > 0);
+      try (Jedis j = redis.client()) {
+        assertEquals(1, j.keys("routewise:spend:batch:*").size(), "written again");
+      }
     }
   }
 }
