@@ -167,6 +167,9 @@ public final class ConfigLoader {
       if (keys.hasMapping(name)) { // {key: ..., budget: {usd: 50, per: day}}
         ConfigNode client = keys.child(name);
         key = client.secret("key", null);
+        if (client.keys().contains("budget") && !client.has("budget")) { // left empty: no limit would be a typo's doing
+          client.problem("budget", "is empty: write {usd: <USD a period>, per: hour|day|month}, or leave the key out");
+        }
         budget = client.optionalChild("budget").map(ConfigLoader::budget).orElse(null);
         client.rejectUnknownKeys();
       } else {

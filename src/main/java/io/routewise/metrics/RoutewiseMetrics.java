@@ -579,7 +579,11 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
    * last added up with them).
    */
   public void clientBudgets(io.routewise.routing.ClientBudgets budgets) {
+    Map<String, Counter> refused = new java.util.HashMap<>();
     for (String client : budgets.clients()) {
+      refused.put(client, Counter.builder("routewise.client.budget.refused")
+          .description("Routed requests of a named client refused (429 insufficient_quota): its budget was spent")
+          .tag("client", client).register(registry));
       Gauge.builder("routewise.client.budget.usd", budgets, b -> b.budget(client)).strongReference(true)
           .description("A named client's budget a period (server.api_keys.<name>.budget), USD").tag("client", client)
           .register(registry);
@@ -588,7 +592,18 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
               + "(every replica, as last added up with them); at its budget, its routed requests get 429")
           .tag("client", client).register(registry);
     }
+    budgetRefusals = Map.copyOf(refused);
   }
+
+  /** A routed request of {@code client} refused: its budget was spent. */
+  public void clientBudgetRefused(String client) {
+    Counter c = budgetRefusals.get(client);
+    if (c != null) {
+      c.increment();
+    }
+  }
+
+  private volatile Map<String, Counter> budgetRefusals = Map.of();
 
   private record ClientMeters(Counter requests, Counter prompt, Counter completion, Counter cost) {}
 

@@ -219,7 +219,8 @@ public final class StateSync implements AutoCloseable {
     if (!up) {
       up = true;
       if (everUp || reportedDown) {
-        LOG.info("shared state: {} answers again; replicas merge their target windows again", store.describe());
+        LOG.info("shared state: {} answers again; replicas share their target windows, pins and client spend again",
+            store.describe());
       } else {
         LOG.info("shared state: {} (sync every {} ms)", store.describe(), period.toMillis());
       }
@@ -239,9 +240,29 @@ public final class StateSync implements AutoCloseable {
     }
   }
 
-  /** Stops the thread; the store is closed by its owner. */
+  /**
+   * Stops the thread, after one last exchange of the clients' spend (bounded by the store's timeout):
+   * else what the last answers cost here was in no replica's sum. The store is closed by its owner.
+   */
   @Override
   public void close() {
+    ClientBudgets b = budgets;
+    if (b != null && store != null) {
+      thread.execute(() -> {
+        try {
+          b.exchange(store);
+        } catch (Exception e) {
+          LOG.warn("shared state: {} did not take this replica's last client spend ({})", store.describe(),
+              e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+        }
+      });
+      thread.shutdown(); // the periodic sync is dropped; the last exchange runs
+      try {
+        thread.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     thread.shutdownNow();
     try {
       thread.awaitTermination(5, TimeUnit.SECONDS);

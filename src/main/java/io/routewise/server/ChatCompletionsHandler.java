@@ -215,6 +215,7 @@ final class ChatCompletionsHandler {
     String client = ctx.attribute(CLIENT_NAME);
     long millis = budgets.exhaustedFor(client);
     if (millis > 0) {
+      metrics.clientBudgetRefused(client);
       long seconds = (millis + 999) / 1000;
       ctx.header("Retry-After", Long.toString(seconds));
       throw new ApiException(429, "insufficient_quota", "Client '" + client + "' has spent its budget of "

@@ -305,26 +305,41 @@ public final class RedisStateStore implements StateStore {
 
   /**
    * Pipelined: for every key, this replica's spend, the expiry and every replica's, in one round
-   * trip. A value no replica writes (not a number, negative, infinite) is left out of the sum.
+   * trip. A value no replica writes (not a number, negative, infinite) is left out of the sum; a key
+   * that is not a hash (written by something else) is left out of the answer, and said once.
    */
   @Override
   public Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
     return call(j -> {
-      Map<String, Response<java.util.List<String>>> all = new java.util.LinkedHashMap<>();
+      Map<String, List<Response<?>>> all = new java.util.LinkedHashMap<>();
       try (Pipeline p = j.pipelined()) {
-        mine.forEach((key, spend) -> {
-          p.hset(spendKey(key), replica, Double.toString(spend.usd()));
-          p.pexpire(spendKey(key), Math.max(1, spend.ttl().toMillis()));
-          all.put(key, p.hvals(spendKey(key)));
-        });
+        mine.forEach((key, spend) -> all.put(key, List.of(p.hset(spendKey(key), replica, Double.toString(spend.usd())),
+            p.pexpire(spendKey(key), Math.max(1, spend.ttl().toMillis())), p.hvals(spendKey(key)))));
         p.sync();
       }
       Map<String, Double> sums = new java.util.LinkedHashMap<>();
-      all.forEach((key, values) -> {
+      for (Map.Entry<String, List<Response<?>>> e : all.entrySet()) {
+        List<?> values;
+        try {
+          // read, so that a Redis refusing writes (OOM, READONLY) throws and the sync marks it down:
+          // else a spend never written looked shared
+          e.getValue().get(0).get();
+          e.getValue().get(1).get();
+          values = (List<?>) e.getValue().get(2).get();
+        } catch (redis.clients.jedis.exceptions.JedisDataException wrong) {
+          if (wrong.getMessage() == null || !wrong.getMessage().startsWith("WRONGTYPE")) {
+            throw wrong;
+          }
+          if (wrongTypeSaid.add(e.getKey())) { // one key out of place is that client's, not the whole store's
+            LOG.warn("shared state: {} is not a hash of replicas' spend (another program wrote it?): client budget "
+                + "{} is held on this replica's spend alone until it is gone", spendKey(e.getKey()), e.getKey());
+          }
+          continue;
+        }
         double sum = 0;
-        for (String v : values.get()) {
+        for (Object v : values) {
           try {
-            double d = Double.parseDouble(v);
+            double d = Double.parseDouble(String.valueOf(v));
             if (d >= 0 && d < Double.POSITIVE_INFINITY) {
               sum += d;
             }
@@ -332,11 +347,14 @@ public final class RedisStateStore implements StateStore {
             // not a replica's
           }
         }
-        sums.put(key, sum);
-      });
+        sums.put(e.getKey(), sum);
+      }
       return sums;
     });
   }
+
+  /** Spend keys already said to be of another type (bounded: one per client and period). */
+  private final Set<String> wrongTypeSaid = ConcurrentHashMap.newKeySet();
 
   String spendKey(String key) {
     return prefix + ":spend:" + key;

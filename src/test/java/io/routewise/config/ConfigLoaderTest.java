@@ -270,6 +270,8 @@ class ConfigLoaderTest {
       assertTrue(msg.contains("server.api_keys.ui: environment variable UI_KEY is not set"), msg);
       assertTrue(msg.contains("server.api_keys.m.budget.per: must be one of [hour, day, month], got 'week'"), msg);
       assertTrue(msg.contains("server.api_keys.m.budget.extra: unknown key"), msg);
+      msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {batch: {key: sk-b, budget: }}}"));
+      assertTrue(msg.contains("server.api_keys.batch.budget: is empty"), "not no limit: " + msg);
       String warned = log.text();
       assertTrue(warned.contains("server.api_keys.e is empty: client 'e' has no key"), warned);
       for (String client : new String[] {"ui", "n", "l", "m"}) {

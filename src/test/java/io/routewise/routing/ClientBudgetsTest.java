@@ -144,6 +144,22 @@ class ClientBudgetsTest {
     assertEquals(1.0, b.spentThisPeriod("batch"), 1e-12, "still the same day's spend");
   }
 
+  /**
+   * A replica that stops writes what it spent since its last sync first: else that spend was in no
+   * replica's sum, and the replica replacing it let the client spend it again (review).
+   */
+  @Test
+  void aStoppingReplicaWritesItsLastSpend() throws Exception {
+    SpendStore store = new SpendStore();
+    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
+    StateSync sync = new StateSync(java.util.List.of(), store, Duration.ofHours(1), StateListener.NONE);
+    sync.shareWith(a);
+    sync.start();
+    a.spent("batch", 0.4); // after the last sync
+    sync.close();
+    assertEquals(0.4, store.total("batch:" + Instant.parse("2026-12-31T00:00:00Z").getEpochSecond()), 1e-12);
+  }
+
   /** What an exchange reads back for a period that has just ended does not count in the new one. */
   @Test
   void aPeriodThatTurnsDuringAnExchangeStartsTheNewOneAtZero() throws Exception {

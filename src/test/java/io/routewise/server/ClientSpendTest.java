@@ -151,6 +151,7 @@ class ClientSpendTest {
     assertEquals(200, send("/v1/route", "sk-batch", "{\"model\":\"router-random-0\",\"messages\":"
         + "[{\"role\":\"user\",\"content\":\"hi\"}]}").statusCode(), "a decision alone spends nothing");
     assertEquals(2.0, metric("routewise_requests_total{route=\"none\",router=\"none\",status=\"429\"}"));
+    assertEquals(2.0, metric("routewise_client_budget_refused_total{client=\"batch\"}"));
   }
 
   /** Two replicas behind a load balancer hold a client to one budget: what it spent at one counts at the other. */

@@ -64,6 +64,30 @@ class RedisUsageKeysTest {
     }
   }
 
+  /**
+   * A Redis that refuses writes (full, a read-only replica) throws, so the sync marks it down: its
+   * writes were not read, and a spend never written looked shared (review). A key of another type
+   * is left out, the store still up for the rest.
+   */
+  @Test
+  void aRedisRefusingWritesThrowsAndAKeyOfAnotherTypeIsLeftOut() throws Exception {
+    try (RedisServer redis = RedisServer.start();
+        RedisStateStore s = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
+            Duration.ofMillis(500), Duration.ofMillis(10), "routewise"));
+        Jedis j = redis.client()) {
+      j.set("routewise:spend:old:1796083200", "0.3");
+      Map<String, Double> sums = s.shareSpend("r1-a", Map.of("old:1796083200", spend(0.1), "batch:1796083200", spend(0.2)));
+      assertEquals(Map.of("batch:1796083200", 0.2), sums);
+      j.configSet("maxmemory", "1");
+      try {
+        org.junit.jupiter.api.Assertions.assertThrows(redis.clients.jedis.exceptions.JedisDataException.class,
+            () -> s.shareSpend("r1-a", Map.of("batch:1796083200", spend(0.4))));
+      } finally {
+        j.configSet("maxmemory", "0");
+      }
+    }
+  }
+
   private static StateStore.Spend spend(double usd) {
     return new StateStore.Spend(usd, Duration.ofHours(25));
   }
