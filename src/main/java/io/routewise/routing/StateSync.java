@@ -247,7 +247,7 @@ public final class StateSync implements AutoCloseable {
   @Override
   public void close() {
     ClientBudgets b = budgets;
-    if (b != null && store != null) {
+    if (b != null && store != null && !thread.isShutdown()) { // closed twice (Routewise's close, its state's): once
       thread.execute(() -> {
         try {
           b.exchange(store);
