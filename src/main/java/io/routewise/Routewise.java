@@ -126,15 +126,28 @@ public final class Routewise implements AutoCloseable {
     if (!named.isEmpty()) {
       LOG.info("client keys named {}: requests, tokens and spend counted per client (routewise_client_*)", named);
     }
-    budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD a {} (UTC) on routed answers", name, b.usd(),
+    budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD per {} (UTC) on routed answers", name, b.usd(),
         b.per().key()));
     if (!budgeted.isEmpty()) {
       // a budget sees only answers that carry usage, and a price to put on it
-      List<String> blind = upstreams.stream().filter(u -> !u.streamUsage() || u.price() == null)
-          .map(UpstreamConfig::name).toList();
-      if (!blind.isEmpty()) {
-        LOG.warn("client budgets ({}): answers from {} that carry no usage (streams whose client did not ask for it; "
-            + "set stream_usage: true) or have no price cost a client nothing", budgeted.keySet(), blind);
+      List<String> noUsage = upstreams.stream().filter(u -> !u.streamUsage()).map(UpstreamConfig::name).toList();
+      List<String> noPrice = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
+      if (!noUsage.isEmpty()) {
+        LOG.warn("client budgets ({}): streams from {} whose client did not ask for usage cost a client nothing (set "
+            + "stream_usage: true on them)", budgeted.keySet(), noUsage);
+      }
+      if (!noPrice.isEmpty()) {
+        LOG.warn("client budgets ({}): answers from {}, which have no price, cost a client nothing", budgeted.keySet(),
+            noPrice);
+      }
+      String passthrough = config.routing().passthrough();
+      List<String> endpoints = config.routing().passthroughEndpoints();
+      if (!passthrough.equals("none") && (endpoints.isEmpty() || endpoints.stream().anyMatch(
+          e -> List.of("responses", "completions", "chat/completions", "images", "audio", "embeddings").contains(e)))) {
+        LOG.warn("client budgets ({}): passthrough to {} ({}) is unmetered, so a client past its budget can still "
+            + "generate there (Responses under the upstream's own model names, completions, ...); "
+            + "routing.passthrough_endpoints limits what passes", budgeted.keySet(), passthrough,
+            endpoints.isEmpty() ? "every endpoint" : endpoints);
       }
       if (!config.state().shared()) {
         LOG.info("client budgets are held per replica (no state.redis): behind N replicas a client may spend N times "

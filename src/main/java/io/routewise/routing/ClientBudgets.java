@@ -66,7 +66,7 @@ public final class ClientBudgets {
       }
       a.saidAt = a.periodStart;
     }
-    LOG.info("client {} has spent its budget ({} of {} USD this {}): its routed requests get 429 until {}", client,
+    LOG.info("client {} has spent its budget ({} of {} USD, this {}): its routed requests get 429 until {}", client,
         String.format(java.util.Locale.ROOT, "%.4f", spent), a.budget.usd(), a.budget.per().key(),
         java.time.Instant.ofEpochMilli(a.periodEnd));
     return Math.max(1, a.periodEnd - now);
@@ -128,7 +128,19 @@ public final class ClientBudgets {
       Double total = all.get(key);
       synchronized (a) {
         if (total != null && a.periodStart == period) { // else the period turned meanwhile: the last one's
-          a.others = Math.max(0, total - mine.get(key).usd());
+          double others = Math.max(0, total - mine.get(key).usd());
+          if (others < a.others - 1e-9) {
+            // Spend within a period only grows: a Redis restarted empty (or evicting) lost the fields of
+            // replicas that stopped earlier in it, which no live one writes again. What was known stays.
+            if (a.lostSaidAt != period) {
+              a.lostSaidAt = period;
+              LOG.warn("shared state: client {}'s spend this {} in Redis is {} USD below what this replica read "
+                  + "before (Redis lost keys): the higher is kept", a.client, a.budget.per().key(),
+                  String.format(java.util.Locale.ROOT, "%.4f", a.others - others));
+            }
+          } else {
+            a.others = others;
+          }
         }
       }
     }
@@ -146,6 +158,8 @@ public final class ClientBudgets {
     double others;
     /** The period whose exhaustion was logged. */
     long saidAt = Long.MIN_VALUE;
+    /** The period whose loss of spend in the store was logged. */
+    long lostSaidAt = Long.MIN_VALUE;
 
     Account(String client, ClientKey.Budget budget) {
       this.client = client;

@@ -272,6 +272,8 @@ class ConfigLoaderTest {
       assertTrue(msg.contains("server.api_keys.m.budget.extra: unknown key"), msg);
       msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {batch: {key: sk-b, budget: }}}"));
       assertTrue(msg.contains("server.api_keys.batch.budget: is empty"), "not no limit: " + msg);
+      msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {batch: {key: sk-b, budget: 5}}}"));
+      assertTrue(msg.contains("server.api_keys.batch.budget: must be a mapping, got '5'"), "no secret: " + msg);
       String warned = log.text();
       assertTrue(warned.contains("server.api_keys.e is empty: client 'e' has no key"), warned);
       for (String client : new String[] {"ui", "n", "l", "m"}) {

@@ -131,6 +131,28 @@ class ClientBudgetsTest {
     assertTrue(a.exhaustedFor("batch") > 0, "held to its budget on its own spend");
   }
 
+  /**
+   * A store that lost a stopped replica's field (Redis restarted empty after a deploy) does not give
+   * its spend back to the client: within a period, spend only grows (a trial saw the budget renewed).
+   */
+  @Test
+  void spendAStoreLostIsKeptAsLastRead() throws Exception {
+    SpendStore store = new SpendStore();
+    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets gone = budgets(1.0, ClientKey.Period.DAY);
+    gone.spent("batch", 0.5);
+    gone.exchange(store); // then it stops for good
+    a.spent("batch", 0.3);
+    a.exchange(store);
+    assertEquals(0.8, a.spentThisPeriod("batch"), 1e-12);
+    store.spend.clear(); // Redis restarted empty
+    a.spent("batch", 0.1);
+    a.exchange(store);
+    assertEquals(0.9, a.spentThisPeriod("batch"), 1e-12, "the stopped replica's 0.5 is still spent");
+    a.spent("batch", 0.1);
+    assertTrue(a.exhaustedFor("batch") > 0);
+  }
+
   /** A clock stepped back across the turn of a period keeps what was spent in the new one. */
   @Test
   void aClockSteppedBackDoesNotForgetTheSpend() {
