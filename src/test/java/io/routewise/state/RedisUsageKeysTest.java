@@ -17,11 +17,15 @@ import redis.clients.jedis.Jedis;
  * names a session, never one of these), their lifetimes in milliseconds, a claim made once.
  */
 class RedisUsageKeysTest {
+  private static RedisStateStore store(RedisServer redis) {
+    return new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1), Duration.ofMillis(500),
+        Duration.ofMillis(10), "routewise"));
+  }
+
   @Test
   void usageKeysHaveTheirNamesLifetimesAndOneClaim() throws Exception {
     try (RedisServer redis = RedisServer.start();
-        RedisStateStore s = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
-            Duration.ofMillis(500), Duration.ofMillis(10), "routewise"));
+        RedisStateStore s = store(redis);
         Jedis j = redis.client()) {
       s.putUsage("ab12", "weak\t1\t", Duration.ofHours(1));
       assertEquals("weak\t1\t", j.get("routewise:usage:ab12"));
@@ -47,8 +51,7 @@ class RedisUsageKeysTest {
   @Test
   void clientSpendIsOneFieldPerReplicaSummed() throws Exception {
     try (RedisServer redis = RedisServer.start();
-        RedisStateStore s = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
-            Duration.ofMillis(500), Duration.ofMillis(10), "routewise"));
+        RedisStateStore s = store(redis);
         Jedis j = redis.client()) {
       String key = "batch:1796083200";
       assertEquals(Map.of(key, 0.25), s.shareSpend("r1-a", Map.of(key, spend(0.25))));
@@ -72,8 +75,7 @@ class RedisUsageKeysTest {
   @Test
   void aRedisRefusingWritesThrowsAndAKeyOfAnotherTypeIsLeftOut() throws Exception {
     try (RedisServer redis = RedisServer.start();
-        RedisStateStore s = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
-            Duration.ofMillis(500), Duration.ofMillis(10), "routewise"));
+        RedisStateStore s = store(redis);
         Jedis j = redis.client()) {
       j.set("routewise:spend:old:1796083200", "0.3");
       Map<String, Double> sums = s.shareSpend("r1-a", Map.of("old:1796083200", spend(0.1), "batch:1796083200", spend(0.2)));
@@ -99,8 +101,7 @@ class RedisUsageKeysTest {
   @Test
   void aRedisRestartedEmptyForgetsNoSpend() throws Exception {
     try (RedisServer redis = RedisServer.start();
-        RedisStateStore s = new RedisStateStore(new StateConfig(Secret.of(redis.url()), Duration.ofSeconds(1),
-            Duration.ofMillis(500), Duration.ofMillis(10), "routewise"))) {
+        RedisStateStore s = store(redis)) {
       io.routewise.routing.ClientBudgets a = new io.routewise.routing.ClientBudgets(
           Map.of("batch", new io.routewise.config.ClientKey.Budget(1.0, io.routewise.config.ClientKey.Period.DAY)),
           System::currentTimeMillis);
