@@ -350,11 +350,20 @@ public final class ConfigLoader {
 
   /** {@code upstreams.<name>.price}: USD per million input and output tokens, both required; absent = unknown. */
   private static Price price(ConfigNode u) {
-    Optional<ConfigNode> node = u.optionalChild("price");
-    if (node.isEmpty()) {
-      return null;
-    }
-    ConfigNode p = node.get();
+    return u.optionalChild("price").map(ConfigLoader::priceOf).orElse(null);
+  }
+
+  /**
+   * {@code upstreams.<name>.model_prices}: the prices of other models the upstream serves, by model
+   * id, each as {@code price:} is written; passthrough traffic naming them is metered at them.
+   */
+  private static Map<String, Price> modelPrices(ConfigNode u) {
+    Map<String, Price> out = new LinkedHashMap<>();
+    u.optionalChild("model_prices").ifPresent(m -> m.children().forEach((id, p) -> out.put(id, priceOf(p))));
+    return out;
+  }
+
+  private static Price priceOf(ConfigNode p) {
     for (String key : List.of("input", "output")) {
       if (!p.has(key)) {
         p.problem(key, "is required (USD per million " + key + " tokens)");
@@ -476,7 +485,8 @@ public final class ConfigLoader {
         price(u),
         routerModel(u),
         u.bool("stream_usage", false),
-        accepts(u));
+        accepts(u),
+        modelPrices(u));
     u.rejectUnknownKeys();
     return cfg;
   }

@@ -24,10 +24,13 @@ import java.util.Map;
  *     (the usage chunk is kept from the client), so that their tokens and cost are counted
  * @param accepts what it takes besides text, of {@link #MEDIA} ({@code accepts:} less {@code text});
  *     all of them unless said
+ * @param modelPrices prices of other models it serves, by model id ({@code model_prices:}), for the
+ *     passthrough traffic that names them
  */
 public record UpstreamConfig(
     String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
-    Map<String, Secret> headers, Price price, String routerModel, boolean streamUsage, java.util.Set<String> accepts) {
+    Map<String, Secret> headers, Price price, String routerModel, boolean streamUsage, java.util.Set<String> accepts,
+    Map<String, Price> modelPrices) {
 
   /** What {@code accepts:} may list besides {@code text}. */
   public static final java.util.List<String> MEDIA = java.util.List.of("image", "audio", "file");
@@ -35,6 +38,23 @@ public record UpstreamConfig(
   public UpstreamConfig {
     headers = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(headers));
     accepts = java.util.Set.copyOf(accepts);
+    modelPrices = Map.copyOf(modelPrices);
+  }
+
+  /** Without {@code model_prices:}. */
+  public UpstreamConfig(
+      String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
+      Map<String, Secret> headers, Price price, String routerModel, boolean streamUsage, java.util.Set<String> accepts) {
+    this(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, price, routerModel, streamUsage, accepts,
+        Map.of());
+  }
+
+  /**
+   * The price of {@code modelId} at this upstream: its {@code price} for its own {@code model}, else
+   * its {@code model_prices} entry; null when unknown.
+   */
+  public Price priceOf(String modelId) {
+    return modelId == null ? null : modelId.equals(model) ? price : modelPrices.get(modelId);
   }
 
   /** Taking every kind of media (no {@code accepts:}). */
@@ -66,7 +86,7 @@ public record UpstreamConfig(
   /** The same upstream at another price (null: unknown). */
   public UpstreamConfig withPrice(Price newPrice) {
     return new UpstreamConfig(name, baseUrl, apiKey, model, connectTimeout, timeout, headers, newPrice, routerModel,
-        streamUsage, accepts);
+        streamUsage, accepts, modelPrices);
   }
 
   /** Whether an Authorization header is sent ("none" is the placeholder local servers use). */

@@ -488,16 +488,17 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     io.routewise.config.Price top = ladder.get(0).price();
     Map<String, Costs> out = new java.util.HashMap<>();
     for (var u : ladder) {
-      if (u.price() == null) {
+      if (u.price() == null && u.modelPrices().isEmpty()) {
         continue;
       }
       Counter spent = Counter.builder("routewise.cost.usd")
           .description("USD spent on answers, from their usage and the upstream's price").tag("upstream", u.name())
           .register(registry);
-      Counter saved = top == null ? null : Counter.builder("routewise.cost.saved.usd")
+      // priced by model_prices alone: its passed-through answers are spend, and routed ones unknown
+      Counter saved = top == null || u.price() == null ? null : Counter.builder("routewise.cost.saved.usd")
           .description("USD the same tokens would have cost more on the most capable (strong) upstream")
           .tag("upstream", u.name()).register(registry);
-      Counter extra = top == null ? null : Counter.builder("routewise.cost.extra.usd")
+      Counter extra = top == null || u.price() == null ? null : Counter.builder("routewise.cost.extra.usd")
           .description("USD the same tokens cost more than on the most capable (strong) upstream would have "
               + "(an upstream priced above it); net savings = saved - extra")
           .tag("upstream", u.name()).register(registry);
@@ -620,13 +621,29 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     }
   }
 
+  /**
+   * A passed-through answer's usage, at the price of the model it named ({@code usd}, NaN when
+   * unknown): tokens and spend, never a saving (no router chose it).
+   */
+  public void passedThrough(String upstream, long promptTokens, long completionTokens, double usd) {
+    Costs c = costs.get(upstream);
+    if (c != null && usd > 0) {
+      c.spent().increment(usd);
+    }
+    countTokens(upstream, promptTokens, completionTokens);
+  }
+
   @Override
   public void tokens(String upstream, long promptTokens, long cachedPromptTokens, long completionTokens,
       boolean routed) {
     Costs c = costs.get(upstream);
-    if (c != null && (promptTokens > 0 || completionTokens > 0)) {
+    if (c != null && c.price() != null && (promptTokens > 0 || completionTokens > 0)) {
       c.add(Math.max(promptTokens, 0), Math.max(cachedPromptTokens, 0), Math.max(completionTokens, 0), routed);
     }
+    countTokens(upstream, promptTokens, completionTokens);
+  }
+
+  private void countTokens(String upstream, long promptTokens, long completionTokens) {
     if (promptTokens > 0) {
       tokenCounters.computeIfAbsent(List.of(upstream, "prompt"), k -> tokens.withTags("upstream", upstream, "type", "prompt"))
           .increment(promptTokens);

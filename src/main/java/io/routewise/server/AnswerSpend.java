@@ -48,6 +48,20 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
     }
   }
 
+  /**
+   * Counts {@code usage} of an answer passed through to {@code upstream} for a model it prices at
+   * {@code price}: tokens and spend (the client's too, and its budget's), never a saving or a
+   * target's (no router chose it).
+   */
+  void passedThrough(String upstream, Usage usage, io.routewise.config.Price price, String client) {
+    double cost = price.cost(usage.prompt(), usage.cachedPrompt(), usage.completion());
+    metrics.passedThrough(upstream, usage.prompt(), usage.completion(), cost);
+    if (client != null) {
+      metrics.clientAnswered(client, usage.prompt(), usage.completion(), cost);
+      budgets.spent(client, cost);
+    }
+  }
+
   @Override
   public void counted(StoredResponses.AwaitedUsage awaited, Usage usage) {
     counted(awaited.upstream(), usage, awaited.spec(), awaited.routersChoice(), awaited.client());

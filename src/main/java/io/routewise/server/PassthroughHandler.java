@@ -76,6 +76,8 @@ final class PassthroughHandler {
 
   /** Where background responses routed here await their usage; null where none are. */
   private final StoredResponses awaited;
+  /** Where the usage of answers for a model the upstream prices is counted. */
+  private final AnswerSpend spend;
 
   /** The request attribute that marks a request handed to {@link #routed}: counted there, not here. */
   private static final String ROUTED = "routewise.routed";
@@ -89,7 +91,8 @@ final class PassthroughHandler {
    */
   PassthroughHandler(UpstreamClient upstream, List<String> endpoints, RoutewiseMetrics metrics, RequestBodies bodies,
       InFlightRequests inFlight, boolean accessLog, java.util.function.Predicate<String> routewiseModel,
-      RoutedResponses routed, StoredResponses awaited) {
+      RoutedResponses routed, StoredResponses awaited, AnswerSpend spend) {
+    this.spend = spend;
     this.awaited = awaited;
     this.routewiseModel = routewiseModel;
     this.routed = routed;
@@ -257,6 +260,9 @@ final class PassthroughHandler {
       }
     }
     String usageOf = awaitedUsage(method, path);
+    // a model the upstream prices (its own, or model_prices): its answer's usage is metered
+    io.routewise.config.Price priced = body != null && method.equals("POST")
+        ? upstream.config().priceOf(topLevelString(body.bytes(), "model")) : null;
     UpstreamResponse response;
     try {
       response = upstream.forward(method, path, ctx.req().getQueryString(), body == null ? null : body.bytes(),
@@ -330,7 +336,7 @@ final class PassthroughHandler {
         res.setContentLengthLong(length);
       }
       return relay(ctx, response, events, events && path.startsWith("responses"), status,
-          status == 200 ? usageOf : null);
+          status == 200 ? usageOf : null, status == 200 ? priced : null);
     }
   }
 
@@ -384,12 +390,15 @@ final class PassthroughHandler {
    * and returns the status to count; a failure part way is {@link #bodyFailed}'s.
    */
   private int relay(Context ctx, UpstreamResponse response, boolean events, boolean responsesEvents, int status,
-      String usageOf) throws IOException {
+      String usageOf, io.routewise.config.Price priced) throws IOException {
     SseOutput out = new SseOutput(ctx.res().getOutputStream(), events);
-    // a background response's poll: its usage is read as it goes by (a resumed stream's from response.completed)
-    ResponseUsageTap json = usageOf != null && !events ? new ResponseUsageTap() : null;
+    // a background response's poll: its usage is read as it goes by (a resumed stream's from response.completed);
+    // and an answer for a priced model
+    ResponseUsageTap json = (usageOf != null || priced != null) && !events ? new ResponseUsageTap() : null;
     // a Responses stream ends at its last event, as a routed one does: an upstream may hold it open after
-    SseUsageScanner stream = responsesEvents ? new SseUsageScanner(true) : null;
+    SseUsageScanner stream = responsesEvents ? new SseUsageScanner(true)
+        : priced != null && events ? new SseUsageScanner(false) : null;
+    Metered metered = priced == null ? null : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME));
     boolean settled = usageOf == null;
     byte[] buf = new byte[8192];
     StreamMasking masking = new StreamMasking(secrets);
@@ -434,15 +443,21 @@ final class PassthroughHandler {
           response.cancel();
           return 499;
         }
-        if (json != null && json.finished()) {
+        if (usageOf != null && json != null && json.finished()) {
           Usage used = json.usage().orElse(null);
           if (used != null || !json.status().equals("cancelled")) {
             // cancelled without usage may yet say completed, with it (seen on Azure): still awaited
             awaited.finished(usageOf, used);
           }
-        } else if (stream != null && !settled) {
+        } else if (usageOf != null && stream != null && !settled) {
           stream.finish();
           settle(stream, usageOf);
+        }
+        if (metered != null) {
+          if (stream != null) {
+            stream.finish();
+          }
+          metered.count(json != null ? json.wholeUsage() : stream.result());
         }
         return status;
       }
@@ -450,7 +465,7 @@ final class PassthroughHandler {
         json.feed(buf, 0, n);
       } else if (stream != null) {
         stream.feed(buf, n);
-        settled = settled || settle(stream, usageOf); // counted as its last event came
+        settled = settled || usageOf == null || settle(stream, usageOf); // counted as its last event came
       }
       try {
         if (events) {
@@ -463,6 +478,9 @@ final class PassthroughHandler {
           byte[] end = ChatCompletionsHandler.eventEnd(buf, n); // as the routed stream's end writes it
           out.write(end, 0, end.length);
           out.flush();
+          if (metered != null) {
+            metered.count(stream.result());
+          }
           return status;
         }
         if (events || n < buf.length) {
@@ -473,6 +491,25 @@ final class PassthroughHandler {
         // trace for every client that left, which any client could flood the log with.
         response.cancel();
         return 499;
+      }
+    }
+  }
+
+  /** A passed-through answer for a model its upstream prices, counted once, when its usage came whole. */
+  private final class Metered {
+    private final io.routewise.config.Price price;
+    private final String client;
+    private boolean counted;
+
+    Metered(io.routewise.config.Price price, String client) {
+      this.price = price;
+      this.client = client;
+    }
+
+    void count(java.util.Optional<Usage> usage) {
+      if (!counted && usage.isPresent()) {
+        counted = true;
+        spend.passedThrough(upstream.name(), usage.get(), price, client);
       }
     }
   }

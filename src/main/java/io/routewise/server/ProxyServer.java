@@ -92,7 +92,7 @@ public final class ProxyServer implements AutoCloseable {
     java.util.Map<String, PassthroughHandler> storedAt = new java.util.HashMap<>();
     for (UpstreamClient u : upstreams) {
       storedAt.put(u.name(), new PassthroughHandler(u, List.of("responses"), metrics, bodies, inFlight,
-          config.accessLog(), model -> isRoutewiseModel(model, routing), null, stored));
+          config.accessLog(), model -> isRoutewiseModel(model, routing), null, stored, spend));
     }
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, upstreams);
@@ -115,7 +115,7 @@ public final class ProxyServer implements AutoCloseable {
               public void handle(Context ctx, RequestBodies.Body body) throws IOException {
                 chat.handle(ctx, RoutedApi.RESPONSES, body);
               }
-            }, null);
+            }, null, spend);
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;

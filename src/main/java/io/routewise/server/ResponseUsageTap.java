@@ -163,7 +163,15 @@ final class ResponseUsageTap {
 
   /** The usage of a {@link #finished()} object, if it has one. */
   Optional<Usage> usage() {
-    if (!finished() || usage == null) {
+    return finished() ? wholeUsage() : Optional.empty();
+  }
+
+  /**
+   * The usage of an object read whole, whatever its status (an embedding or a completion has none):
+   * a passed-through answer's, metered at its model's price.
+   */
+  Optional<Usage> wholeUsage() {
+    if (!ended || broken || usage == null) {
       return Optional.empty();
     }
     try (JsonParser p = ChatRequestParser.JSON.createParser(usage)) {
