@@ -144,11 +144,10 @@ public final class Routewise implements AutoCloseable {
       List<String> endpoints = config.routing().passthroughEndpoints();
       if (!passthrough.equals("none") && (endpoints.isEmpty() || endpoints.stream().anyMatch(
           e -> List.of("responses", "completions", "chat/completions", "images", "audio", "embeddings").contains(e)))) {
-        LOG.warn("client budgets ({}): passthrough to {} ({}) is not refused past a budget, and is metered only for "
-            + "models {} prices (its model, model_prices), so a client past its budget can still generate there "
-            + "(Responses under the upstream's own model names, completions, ...); routing.passthrough_endpoints "
-            + "limits what passes", budgeted.keySet(), passthrough, endpoints.isEmpty() ? "every endpoint" : endpoints,
-            passthrough);
+        LOG.warn("client budgets ({}): passthrough to {} ({}) is metered, and refused past a budget, only for models "
+            + "{} prices (its model, model_prices): a client past its budget can still generate there with others; "
+            + "routing.passthrough_endpoints limits what passes", budgeted.keySet(), passthrough,
+            endpoints.isEmpty() ? "every endpoint" : endpoints, passthrough);
       }
       if (!config.state().shared()) {
         LOG.info("client budgets are held per replica (no state.redis): behind N replicas a client may spend N times "

@@ -48,6 +48,11 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
     }
   }
 
+  /** What named clients may spend. */
+  io.routewise.routing.ClientBudgets budgets() {
+    return budgets;
+  }
+
   /**
    * Counts {@code usage} of an answer passed through to {@code upstream} for a model it prices at
    * {@code price}: tokens and spend (the client's too, and its budget's), never a saving or a

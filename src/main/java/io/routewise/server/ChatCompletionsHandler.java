@@ -212,6 +212,11 @@ final class ChatCompletionsHandler {
    * x-should-retry: false}, so the SDKs do not retry it at once.
    */
   private void overBudget(Context ctx) {
+    overBudget(ctx, budgets, metrics);
+  }
+
+  /** {@link #overBudget(Context)}: also for what passthrough meters (a model the upstream prices). */
+  static void overBudget(Context ctx, io.routewise.routing.ClientBudgets budgets, RoutewiseMetrics metrics) {
     String client = ctx.attribute(CLIENT_NAME);
     long millis = budgets.exhaustedFor(client);
     if (millis > 0) {

@@ -263,6 +263,14 @@ final class PassthroughHandler {
     // a model the upstream prices (its own, or model_prices): its answer's usage is metered
     io.routewise.config.Price priced = body != null && method.equals("POST")
         ? upstream.config().priceOf(topLevelString(body.bytes(), "model")) : null;
+    if (priced != null) {
+      try { // what is metered is held to a client's budget, as routed answers are
+        ChatCompletionsHandler.overBudget(ctx, spend.budgets(), metrics);
+      } catch (ApiException refused) {
+        body.close();
+        throw refused;
+      }
+    }
     UpstreamResponse response;
     try {
       response = upstream.forward(method, path, ctx.req().getQueryString(), body == null ? null : body.bytes(),

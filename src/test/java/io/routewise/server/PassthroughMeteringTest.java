@@ -85,7 +85,10 @@ class PassthroughMeteringTest {
     assertEquals(once + streamed + 1000 * 0.02e-6, spent(), 1e-12);
   }
 
-  /** What a client spends through passthrough counts against its budget: past it, its routed requests get 429. */
+  /**
+   * What a client spends through passthrough counts against its budget: past it, its routed requests
+   * get 429, and so do its passed-through ones that would be metered; the others still pass.
+   */
   @Test
   void passedThroughSpendCountsAgainstTheClientsBudget() throws Exception {
     f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
@@ -96,5 +99,15 @@ class PassthroughMeteringTest {
     HttpResponse<String> routed = send("/v1/chat/completions",
         "{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
     assertEquals(429, routed.statusCode(), routed.body());
+    HttpResponse<String> passed = send("/v1/responses", "{\"model\":\"strong-model\",\"input\":\"hi\"}");
+    assertEquals(429, passed.statusCode(), passed.body());
+    assertEquals("false", passed.headers().firstValue("x-should-retry").orElseThrow());
+    assertEquals(1, f.strong.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(
+        urlEqualTo("/v1/responses"))).size(), "not sent");
+    f.strong.stubFor(post(urlEqualTo("/v1/moderations")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"modr-1\",\"results\":[]}")));
+    assertEquals(200, send("/v1/moderations", "{\"model\":\"omni-moderation-latest\",\"input\":\"hi\"}")
+        .statusCode(), "unpriced: not held to the budget");
+    assertEquals(2.0, metric("routewise_client_budget_refused_total{client=\"batch\"}"));
   }
 }
