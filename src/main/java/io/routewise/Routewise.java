@@ -91,7 +91,7 @@ public final class Routewise implements AutoCloseable {
       LOG.info("routing among {} upstreams, most capable first: {}; ladder rule {}", upstreams.size(),
           describe(upstreams), describe(ruleSetting, rules));
     }
-    List<String> unpriced = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
+    List<String> unpriced = upstreams.stream().filter(u -> !u.pricesAny()).map(UpstreamConfig::name).toList();
     if (unpriced.size() == upstreams.size()) {
       LOG.info("no price for any upstream (upstreams.<name>.price): costs are unknown, routewise_cost_usd_total "
           + "is not exposed");
@@ -126,7 +126,7 @@ public final class Routewise implements AutoCloseable {
     if (!named.isEmpty()) {
       LOG.info("client keys named {}: requests, tokens and spend counted per client (routewise_client_*)", named);
     }
-    budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD per {} (UTC) on routed answers", name, b.usd(),
+    budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD per {} (UTC) on metered answers", name, b.usd(),
         b.per().key()));
     if (!budgeted.isEmpty()) {
       // a budget sees only answers that carry usage, and a price to put on it

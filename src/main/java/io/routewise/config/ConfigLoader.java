@@ -487,6 +487,9 @@ public final class ConfigLoader {
         u.bool("stream_usage", false),
         accepts(u),
         modelPrices(u));
+    if (cfg.price() != null && cfg.modelPrices().containsKey(cfg.model())) {
+      u.problem("model_prices", "names " + cfg.model() + ", this upstream's own model, which its price prices: keep one");
+    }
     u.rejectUnknownKeys();
     return cfg;
   }

@@ -54,7 +54,12 @@ public record UpstreamConfig(
    * its {@code model_prices} entry; null when unknown.
    */
   public Price priceOf(String modelId) {
-    return modelId == null ? null : modelId.equals(model) ? price : modelPrices.get(modelId);
+    return modelId == null ? null : modelId.equals(model) && price != null ? price : modelPrices.get(modelId);
+  }
+
+  /** Whether it prices any model: passthrough bodies are read for theirs only then. */
+  public boolean pricesAny() {
+    return price != null || !modelPrices.isEmpty();
   }
 
   /** Taking every kind of media (no {@code accepts:}). */

@@ -210,6 +210,31 @@ final class PassthroughHandler {
     return model != null && routewiseModel.test(model) ? model : null;
   }
 
+  /**
+   * The price of the model a JSON body names at this upstream, or null. A body naming {@code model}
+   * twice (upstreams' parsers differ on which wins) is priced at the last one priced.
+   */
+  private io.routewise.config.Price priceNamed(byte[] body) {
+    io.routewise.config.Price price = null;
+    try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(body)) {
+      if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+        return null;
+      }
+      while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        com.fasterxml.jackson.core.JsonToken v = p.nextToken();
+        if (name.equals("model") && v == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+          io.routewise.config.Price named = upstream.config().priceOf(p.getText());
+          price = named != null ? named : price;
+        }
+        p.skipChildren();
+      }
+    } catch (IOException | RuntimeException notJson) {
+      // the upstream's to answer
+    }
+    return price;
+  }
+
   /** The body's top-level {@code field} string, or null (none, not a string, not a JSON object). */
   static String topLevelString(byte[] body, String field) {
     try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(body)) {
@@ -260,15 +285,21 @@ final class PassthroughHandler {
       }
     }
     String usageOf = awaitedUsage(method, path);
-    // a model the upstream prices (its own, or model_prices): its answer's usage is metered
-    io.routewise.config.Price priced = body != null && method.equals("POST")
-        ? upstream.config().priceOf(topLevelString(body.bytes(), "model")) : null;
-    if (priced != null) {
-      try { // what is metered is held to a client's budget, as routed answers are
-        ChatCompletionsHandler.overBudget(ctx, spend.budgets(), metrics);
-      } catch (ApiException refused) {
-        body.close();
-        throw refused;
+    // a model the upstream prices (its own, or model_prices): its answer's usage is metered, and held to a
+    // client's budget as routed answers are. Not a stored response's cancel or other call below it: a
+    // routed background response's usage is counted through usageOf, and a cancel stops spending.
+    io.routewise.config.Price priced = null;
+    if (body != null && method.equals("POST") && usageOf == null && !path.startsWith("responses/")
+        && upstream.config().pricesAny()) {
+      boolean encoded = ctx.header("Content-Encoding") != null;
+      priced = encoded ? null : priceNamed(body.bytes());
+      if (priced != null || encoded) { // an encoded body's model is unknown: it may be a priced one
+        try {
+          ChatCompletionsHandler.overBudget(ctx, spend.budgets(), metrics);
+        } catch (ApiException refused) {
+          body.close();
+          throw refused;
+        }
       }
     }
     UpstreamResponse response;
@@ -399,14 +430,28 @@ final class PassthroughHandler {
    */
   private int relay(Context ctx, UpstreamResponse response, boolean events, boolean responsesEvents, int status,
       String usageOf, io.routewise.config.Price priced) throws IOException {
+    Metered metered = priced == null ? null : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME));
+    try {
+      return relay(ctx, response, events, responsesEvents, status, usageOf, metered);
+    } finally {
+      if (metered != null) {
+        metered.end(); // whatever the end: a client that left after the usage came has spent it
+      }
+    }
+  }
+
+  private int relay(Context ctx, UpstreamResponse response, boolean events, boolean responsesEvents, int status,
+      String usageOf, Metered metered) throws IOException {
     SseOutput out = new SseOutput(ctx.res().getOutputStream(), events);
     // a background response's poll: its usage is read as it goes by (a resumed stream's from response.completed);
     // and an answer for a priced model
-    ResponseUsageTap json = (usageOf != null || priced != null) && !events ? new ResponseUsageTap() : null;
+    ResponseUsageTap json = (usageOf != null || metered != null) && !events ? new ResponseUsageTap() : null;
     // a Responses stream ends at its last event, as a routed one does: an upstream may hold it open after
     SseUsageScanner stream = responsesEvents ? new SseUsageScanner(true)
-        : priced != null && events ? new SseUsageScanner(false) : null;
-    Metered metered = priced == null ? null : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME));
+        : metered != null && events ? new SseUsageScanner(false) : null;
+    if (metered != null) {
+      metered.reads(json, stream);
+    }
     boolean settled = usageOf == null;
     byte[] buf = new byte[8192];
     StreamMasking masking = new StreamMasking(secrets);
@@ -461,11 +506,8 @@ final class PassthroughHandler {
           stream.finish();
           settle(stream, usageOf);
         }
-        if (metered != null) {
-          if (stream != null) {
-            stream.finish();
-          }
-          metered.count(json != null ? json.wholeUsage() : stream.result());
+        if (metered != null && stream != null) {
+          stream.finish(); // a last line without its end
         }
         return status;
       }
@@ -486,9 +528,6 @@ final class PassthroughHandler {
           byte[] end = ChatCompletionsHandler.eventEnd(buf, n); // as the routed stream's end writes it
           out.write(end, 0, end.length);
           out.flush();
-          if (metered != null) {
-            metered.count(stream.result());
-          }
           return status;
         }
         if (events || n < buf.length) {
@@ -503,21 +542,34 @@ final class PassthroughHandler {
     }
   }
 
-  /** A passed-through answer for a model its upstream prices, counted once, when its usage came whole. */
+  /**
+   * A passed-through answer for a model its upstream prices: counted at its end, however it ended,
+   * from the usage read as it went by; one that ended whole without any is unmetered, as a routed
+   * answer without usage is.
+   */
   private final class Metered {
     private final io.routewise.config.Price price;
     private final String client;
-    private boolean counted;
+    private ResponseUsageTap json;
+    private SseUsageScanner stream;
 
     Metered(io.routewise.config.Price price, String client) {
       this.price = price;
       this.client = client;
     }
 
-    void count(java.util.Optional<Usage> usage) {
-      if (!counted && usage.isPresent()) {
-        counted = true;
+    void reads(ResponseUsageTap json, SseUsageScanner stream) {
+      this.json = json;
+      this.stream = stream;
+    }
+
+    void end() {
+      java.util.Optional<Usage> usage = json != null ? json.wholeUsage()
+          : stream != null ? stream.result() : java.util.Optional.empty();
+      if (usage.isPresent()) {
         spend.passedThrough(upstream.name(), usage.get(), price, client);
+      } else if (json != null ? json.whole() : stream != null && stream.done()) {
+        spend.unmetered(upstream.name()); // a whole JSON object or stream, without usage
       }
     }
   }

@@ -166,6 +166,11 @@ final class ResponseUsageTap {
     return finished() ? wholeUsage() : Optional.empty();
   }
 
+  /** Whether the body was one JSON object, read whole. */
+  boolean whole() {
+    return ended && !broken;
+  }
+
   /**
    * The usage of an object read whole, whatever its status (an embedding or a completion has none):
    * a passed-through answer's, metered at its model's price.

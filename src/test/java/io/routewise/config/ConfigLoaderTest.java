@@ -282,6 +282,21 @@ class ConfigLoaderTest {
     }
   }
 
+  /** model_prices: other models an upstream serves, priced for passthrough; its own model is its price's. */
+  @Test
+  void modelPricesAreReadAndTheOwnModelIsPricedOnce() {
+    RoutewiseConfig c = parse(VALID.replace("model: gpt-4o}", "model: gpt-4o, price: {input: 2.5, output: 10}, "
+        + "model_prices: {gpt-4o-mini: {input: 0.15, output: 0.6}}}"), Map.of("OPENAI_API_KEY", "sk-x"));
+    assertEquals(new Price(0.15, 0.6, 0.15), c.strong().priceOf("gpt-4o-mini"));
+    assertEquals(new Price(2.5, 10, 2.5), c.strong().priceOf("gpt-4o"));
+    assertEquals(null, c.strong().priceOf("o3"));
+    String msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, price: {input: 2.5, output: 10}, "
+        + "model_prices: {gpt-4o: {input: 1, output: 1}, o3: 5, o4: {input: 1}}}"));
+    assertTrue(msg.contains("upstreams.strong.model_prices: names gpt-4o, this upstream's own model"), msg);
+    assertTrue(msg.contains("upstreams.strong.model_prices.o3: must be a mapping"), msg);
+    assertTrue(msg.contains("upstreams.strong.model_prices.o4.output: is required"), msg);
+  }
+
   @Test
   void missingUpstreamsIsReported() {
     String msg = problems("routing: {router: random}\n");

@@ -4,6 +4,7 @@ import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import io.routewise.TestConfigs;
 import java.net.URI;
@@ -24,10 +25,16 @@ class PassthroughMeteringTest {
 
   @BeforeEach
   void start() {
+    start("price: {input: 2.5, output: 10}, model_prices: {text-embedding-3-small: {input: 0.02, output: 0}},");
+  }
+
+  private void start(String strongPrices) {
+    if (f != null) {
+      f.close();
+    }
     f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
         "api_keys: {batch: {key: sk-batch, budget: {usd: 0.001, per: day}}}"), "passthrough: strong")
-        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10}, "
-            + "model_prices: {text-embedding-3-small: {input: 0.02, output: 0}},")
+        .replace("model: strong-model,", "model: strong-model, " + strongPrices)
         .replace("model: weak-model,", "model: weak-model, price: {input: 0.1, output: 0.4},"));
   }
 
@@ -37,9 +44,112 @@ class PassthroughMeteringTest {
   }
 
   private HttpResponse<String> send(String path, String body) throws Exception {
-    return f.http.send(HttpRequest.newBuilder(URI.create(f.url(path))).header("Content-Type", "application/json")
-        .header("Authorization", "Bearer sk-batch").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    return send(path, body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+  }
+
+  private HttpResponse<String> send(String path, byte[] body, String... headers) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(f.url(path))).header("Content-Type", "application/json")
+        .header("Authorization", "Bearer sk-batch").POST(HttpRequest.BodyPublishers.ofByteArray(body));
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return f.http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static final String EMBED = "{\"object\":\"list\",\"data\":[],\"model\":\"m\",\"usage\":{\"prompt_tokens\":"
+      + "1000000,\"total_tokens\":1000000}}";
+
+  private void embeddingsAnswer() {
+    f.strong.stubFor(post(urlEqualTo("/v1/embeddings")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody(EMBED)));
+  }
+
+  /**
+   * Past its budget, a client cannot pass priced passthrough by hiding the model: a compressed body
+   * (its model unread) is refused, and a body naming two models is priced at the one priced (review).
+   */
+  @Test
+  void aClientPastItsBudgetCannotHideThePricedModel() throws Exception {
+    embeddingsAnswer();
+    assertEquals(200, send("/v1/embeddings", "{\"model\":\"strong-model\",\"input\":\"hi\"}").statusCode()); // $2.5
+    java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream z = new java.util.zip.GZIPOutputStream(gz)) {
+      z.write("{\"model\":\"strong-model\",\"input\":\"hi\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    assertEquals(429, send("/v1/embeddings", gz.toByteArray(), "Content-Encoding", "gzip").statusCode());
+    assertEquals(429, send("/v1/embeddings", "{\"model\":\"x\",\"model\":\"strong-model\",\"input\":\"hi\"}")
+        .statusCode());
+    assertEquals(1, f.strong.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(
+        urlEqualTo("/v1/embeddings"))).size());
+  }
+
+  /** An upstream priced by model_prices alone, its own model among them, is metered at that price. */
+  @Test
+  void anUpstreamsOwnModelInModelPricesIsMetered() throws Exception {
+    start("model_prices: {strong-model: {input: 2.5, output: 10}},");
+    embeddingsAnswer();
+    assertEquals(200, send("/v1/embeddings", "{\"model\":\"strong-model\",\"input\":\"hi\"}").statusCode());
+    assertEquals(2.5, spent(), 1e-12);
+    assertFalse(f.get("/metrics").body().contains("routewise_cost_saved_usd_total{upstream=\"strong\"}"),
+        "no price: nothing routed to it is priced, so nothing saved");
+  }
+
+  /** A priced stream that ends whole without usage (passthrough cannot ask for it) is unmetered, as a routed one. */
+  @Test
+  void aPricedStreamWithoutUsageIsCountedUnmetered() throws Exception {
+    String events = "data: {\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"text\":\"hi\",\"index\":0,"
+        + "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    f.strong.stubFor(post(urlEqualTo("/v1/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events)));
+    HttpResponse<String> r = send("/v1/completions", "{\"model\":\"strong-model\",\"prompt\":\"hi\",\"stream\":true}");
+    assertEquals(events, r.body());
+    assertEquals(1.0, metric("routewise_answers_unmetered_total{upstream=\"strong\"}"));
+    assertEquals(0.0, spent());
+  }
+
+  /** A client that read the usage chunk and left before [DONE] has spent it, as on a routed stream (review). */
+  @Test
+  void aClientThatLeavesAfterTheUsageChunkIsCharged() throws Exception {
+    String events = "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":1}}\n\n"
+        + ": pad\n\n".repeat(200) + "data: [DONE]\n\n";
+    f.strong.stubFor(post(urlEqualTo("/v1/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events).withChunkedDribbleDelay(40, 2000)));
+    HttpResponse<java.io.InputStream> r = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/completions")))
+        .header("Content-Type", "application/json").header("Authorization", "Bearer sk-batch")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"strong-model\",\"stream\":true}")).build(),
+        HttpResponse.BodyHandlers.ofInputStream());
+    try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(r.body(),
+        java.nio.charset.StandardCharsets.UTF_8))) {
+      String line;
+      do {
+        line = in.readLine();
+      } while (line != null && !line.contains("usage"));
+    }
+    double expected = 1000 * 2.5e-6 + 10e-6;
+    long until = System.nanoTime() + 5_000_000_000L;
+    while (spent() < expected - 1e-12 && System.nanoTime() < until) {
+      Thread.sleep(50);
+    }
+    assertEquals(expected, spent(), 1e-12);
+  }
+
+  /**
+   * A cancel of a routed background response is counted once, by the background tap, even when its
+   * body names the model; nor is a client past its budget refused it (a cancel stops spending).
+   */
+  @Test
+  void aCancelNamingItsModelIsCountedOnce() throws Exception {
+    f.weak.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_bgx\",\"object\":\"response\","
+            + "\"status\":\"queued\",\"background\":true,\"output\":[],\"usage\":null}")));
+    assertEquals(200, send("/v1/responses", "{\"model\":\"router-random-1\",\"input\":\"x\",\"background\":true}")
+        .statusCode());
+    f.weak.stubFor(post(urlEqualTo("/v1/responses/resp_bgx/cancel")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_bgx\",\"object\":\"response\","
+            + "\"status\":\"cancelled\",\"output\":[],\"usage\":{\"input_tokens\":120,\"output_tokens\":30,"
+            + "\"total_tokens\":150}}")));
+    assertEquals(200, send("/v1/responses/resp_bgx/cancel", "{\"model\":\"weak-model\"}").statusCode());
+    assertEquals(120.0, metric("routewise_tokens_total{type=\"prompt\",upstream=\"weak\"}"));
   }
 
   private double metric(String series) throws Exception {
