@@ -128,13 +128,19 @@ public final class Routewise implements AutoCloseable {
     }
     budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD per {} (UTC) on metered answers", name, b.usd(),
         b.per().key()));
+    for (UpstreamConfig u : upstreams) {
+      if (!u.modelPrices().isEmpty() && !u.name().equals(config.routing().passthrough())) {
+        LOG.warn("upstreams.{}.model_prices does nothing: only passthrough traffic names other models, and {} is not "
+            + "routing.passthrough", u.name(), u.name());
+      }
+    }
     if (!budgeted.isEmpty()) {
       // a budget sees only answers that carry usage, and a price to put on it
       List<String> noUsage = upstreams.stream().filter(u -> !u.streamUsage()).map(UpstreamConfig::name).toList();
       List<String> noPrice = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
       if (!noUsage.isEmpty()) {
-        LOG.warn("client budgets ({}): streams from {} whose client did not ask for usage cost a client nothing (set "
-            + "stream_usage: true on them)", budgeted.keySet(), noUsage);
+        LOG.warn("client budgets ({}): chat streams from {} whose client did not ask for usage cost a client nothing "
+            + "(set stream_usage: true on them)", budgeted.keySet(), noUsage);
       }
       if (!noPrice.isEmpty()) {
         LOG.warn("client budgets ({}): answers from {}, which have no price, cost a client nothing", budgeted.keySet(),
@@ -145,9 +151,10 @@ public final class Routewise implements AutoCloseable {
       if (!passthrough.equals("none") && (endpoints.isEmpty() || endpoints.stream().anyMatch(
           e -> List.of("responses", "completions", "chat/completions", "images", "audio", "embeddings").contains(e)))) {
         LOG.warn("client budgets ({}): passthrough to {} ({}) is metered, and refused past a budget, only for models "
-            + "{} prices (its model, model_prices): a client past its budget can still generate there with others; "
-            + "routing.passthrough_endpoints limits what passes", budgeted.keySet(), passthrough,
-            endpoints.isEmpty() ? "every endpoint" : endpoints, passthrough);
+            + "{} prices by exact id (its model, model_prices), and for streams that carry usage: a client past its "
+            + "budget can still generate there with others (a snapshot id, another model){}", budgeted.keySet(),
+            passthrough, endpoints.isEmpty() ? "every endpoint" : endpoints, passthrough,
+            endpoints.isEmpty() ? "; routing.passthrough_endpoints limits what passes" : "");
       }
       if (!config.state().shared()) {
         LOG.info("client budgets are held per replica (no state.redis): behind N replicas a client may spend N times "

@@ -487,8 +487,9 @@ public final class ConfigLoader {
         u.bool("stream_usage", false),
         accepts(u),
         modelPrices(u));
-    if (cfg.price() != null && cfg.modelPrices().containsKey(cfg.model())) {
-      u.problem("model_prices", "names " + cfg.model() + ", this upstream's own model, which its price prices: keep one");
+    if (cfg.modelPrices().containsKey(cfg.model())) { // routed answers are priced by price alone
+      u.problem("model_prices", "names " + cfg.model() + ", this upstream's own model: write its price as "
+          + "upstreams." + name + ".price, which prices its routed answers too");
     }
     u.rejectUnknownKeys();
     return cfg;

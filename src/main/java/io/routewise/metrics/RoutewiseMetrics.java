@@ -508,8 +508,9 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     Map<String, Counter> none = new java.util.HashMap<>();
     for (var u : ladder) { // every upstream from the start: a dashboard's "uncounted" panel reads 0, not "no data"
       none.put(u.name(), Counter.builder("routewise.answers.unmetered")
-          .description("Answers without usage (a stream whose client did not set stream_options.include_usage): "
-              + "their tokens and cost are not in routewise_tokens_total or routewise_cost_usd_total")
+          .description("Whole answers without usage (a stream whose client did not set stream_options.include_usage, a "
+              + "background response given up on, a passed-through answer for a priced model without usage): their "
+              + "tokens and cost are not in routewise_tokens_total or routewise_cost_usd_total")
           .tag("upstream", u.name()).register(registry));
     }
     unmetered = Map.copyOf(none);
@@ -535,13 +536,14 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
               .description("Requests on /v1 carrying a named client key (server.api_keys), every endpoint")
               .tag("client", name).register(registry),
           Counter.builder("routewise.client.tokens")
-              .description("Tokens of the answers routed for a named client key, from their usage")
+              .description("Tokens of the answers for a named client key, routed or passed through at a priced model")
               .tags("client", name, "type", "prompt").register(registry),
           Counter.builder("routewise.client.tokens")
-              .description("Tokens of the answers routed for a named client key, from their usage")
+              .description("Tokens of the answers for a named client key, routed or passed through at a priced model")
               .tags("client", name, "type", "completion").register(registry),
           Counter.builder("routewise.client.cost.usd")
-              .description("USD spent on the answers routed for a named client key (usage times the upstream's price)")
+              .description("USD spent on the answers for a named client key, routed or passed through at a priced model "
+                  + "(usage times the price)")
               .tag("client", name).register(registry)));
     }
     clients = Map.copyOf(out);
@@ -583,14 +585,15 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     Map<String, Counter> refused = new java.util.HashMap<>();
     for (String client : budgets.clients()) {
       refused.put(client, Counter.builder("routewise.client.budget.refused")
-          .description("Routed requests of a named client refused (429 insufficient_quota): its budget was spent")
+          .description("Chat, Responses and priced passthrough requests of a named client refused (429 "
+              + "insufficient_quota): its budget was spent")
           .tag("client", client).register(registry));
       Gauge.builder("routewise.client.budget.usd", budgets, b -> b.budget(client)).strongReference(true)
           .description("A named client's budget a period (server.api_keys.<name>.budget), USD").tag("client", client)
           .register(registry);
       Gauge.builder("routewise.client.budget.spent.usd", budgets, b -> b.spentThisPeriod(client)).strongReference(true)
-          .description("What a named client with a budget spent on routed answers in the current period, USD "
-              + "(every replica, as last added up with them); at its budget, its routed requests get 429")
+          .description("What a named client with a budget spent on metered answers in the current period, USD "
+              + "(every replica, as last added up with them); at its budget, its metered requests get 429")
           .tag("client", client).register(registry);
     }
     budgetRefusals = Map.copyOf(refused);

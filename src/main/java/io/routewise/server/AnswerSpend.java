@@ -69,6 +69,14 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
 
   @Override
   public void counted(StoredResponses.AwaitedUsage awaited, Usage usage) {
+    if (awaited.model() != null) { // passed through: at its model's price, if this replica's config has one
+      UpstreamClient u = upstreams.get(awaited.upstream());
+      io.routewise.config.Price price = u == null ? null : u.config().priceOf(awaited.model());
+      if (price != null) {
+        passedThrough(awaited.upstream(), usage, price, awaited.client());
+      }
+      return;
+    }
     counted(awaited.upstream(), usage, awaited.spec(), awaited.routersChoice(), awaited.client());
   }
 

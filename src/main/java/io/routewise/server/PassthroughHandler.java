@@ -214,8 +214,8 @@ final class PassthroughHandler {
    * The price of the model a JSON body names at this upstream, or null. A body naming {@code model}
    * twice (upstreams' parsers differ on which wins) is priced at the last one priced.
    */
-  private io.routewise.config.Price priceNamed(byte[] body) {
-    io.routewise.config.Price price = null;
+  private Named priceNamed(byte[] body) {
+    Named price = null;
     try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(body)) {
       if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
         return null;
@@ -225,7 +225,7 @@ final class PassthroughHandler {
         com.fasterxml.jackson.core.JsonToken v = p.nextToken();
         if (name.equals("model") && v == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
           io.routewise.config.Price named = upstream.config().priceOf(p.getText());
-          price = named != null ? named : price;
+          price = named != null ? new Named(p.getText(), named) : price;
         }
         p.skipChildren();
       }
@@ -234,6 +234,9 @@ final class PassthroughHandler {
     }
     return price;
   }
+
+  /** A model a body names, and its price at this upstream. */
+  private record Named(String model, io.routewise.config.Price price) {}
 
   /** The body's top-level {@code field} string, or null (none, not a string, not a JSON object). */
   static String topLevelString(byte[] body, String field) {
@@ -288,12 +291,14 @@ final class PassthroughHandler {
     // a model the upstream prices (its own, or model_prices): its answer's usage is metered, and held to a
     // client's budget as routed answers are. Not a stored response's cancel or other call below it: a
     // routed background response's usage is counted through usageOf, and a cancel stops spending.
-    io.routewise.config.Price priced = null;
+    Named priced = null;
     if (body != null && method.equals("POST") && usageOf == null && !path.startsWith("responses/")
         && upstream.config().pricesAny()) {
       boolean encoded = ctx.header("Content-Encoding") != null;
       priced = encoded ? null : priceNamed(body.bytes());
-      if (priced != null || encoded) { // an encoded body's model is unknown: it may be a priced one
+      // an encoded body's model is unknown, and a Responses body without one takes a stored prompt's: either
+      // may be a priced one
+      if (priced != null || encoded || path.equals("responses") && topLevelString(body.bytes(), "model") == null) {
         try {
           ChatCompletionsHandler.overBudget(ctx, spend.budgets(), metrics);
         } catch (ApiException refused) {
@@ -375,7 +380,7 @@ final class PassthroughHandler {
         res.setContentLengthLong(length);
       }
       return relay(ctx, response, events, events && path.startsWith("responses"), status,
-          status == 200 ? usageOf : null, status == 200 ? priced : null);
+          status == 200 ? usageOf : null, status == 200 ? priced : null, path.equals("responses"));
     }
   }
 
@@ -429,8 +434,9 @@ final class PassthroughHandler {
    * and returns the status to count; a failure part way is {@link #bodyFailed}'s.
    */
   private int relay(Context ctx, UpstreamResponse response, boolean events, boolean responsesEvents, int status,
-      String usageOf, io.routewise.config.Price priced) throws IOException {
-    Metered metered = priced == null ? null : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME));
+      String usageOf, Named priced, boolean responsesCreate) throws IOException {
+    Metered metered = priced == null ? null
+        : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME), responsesCreate);
     try {
       return relay(ctx, response, events, responsesEvents, status, usageOf, metered);
     } finally {
@@ -548,14 +554,17 @@ final class PassthroughHandler {
    * answer without usage is.
    */
   private final class Metered {
-    private final io.routewise.config.Price price;
+    private final Named named;
     private final String client;
+    /** A {@code POST /v1/responses}: its answer may be a background response, queued. */
+    private final boolean responsesCreate;
     private ResponseUsageTap json;
     private SseUsageScanner stream;
 
-    Metered(io.routewise.config.Price price, String client) {
-      this.price = price;
+    Metered(Named named, String client, boolean responsesCreate) {
+      this.named = named;
       this.client = client;
+      this.responsesCreate = responsesCreate;
     }
 
     void reads(ResponseUsageTap json, SseUsageScanner stream) {
@@ -567,7 +576,12 @@ final class PassthroughHandler {
       java.util.Optional<Usage> usage = json != null ? json.wholeUsage()
           : stream != null ? stream.result() : java.util.Optional.empty();
       if (usage.isPresent()) {
-        spend.passedThrough(upstream.name(), usage.get(), price, client);
+        spend.passedThrough(upstream.name(), usage.get(), named.price(), client);
+      } else if (responsesCreate && json != null && awaited != null && json.id() != null
+          && ("queued".equals(json.status()) || "in_progress".equals(json.status()))) {
+        // a background response: counted from the poll or cancel that shows it done, as a routed one
+        awaited.awaitUsage(json.id(), new StoredResponses.AwaitedUsage(upstream.name(), false, null, client,
+            named.model()));
       } else if (json != null ? json.whole() : stream != null && stream.done()) {
         spend.unmetered(upstream.name()); // a whole JSON object or stream, without usage
       }

@@ -115,7 +115,7 @@ public final class ProxyServer implements AutoCloseable {
               public void handle(Context ctx, RequestBodies.Body body) throws IOException {
                 chat.handle(ctx, RoutedApi.RESPONSES, body);
               }
-            }, null, spend);
+            }, stored, spend); // its own background responses await their usage there too
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;

@@ -32,6 +32,11 @@ final class ResponseUsageTap {
   private boolean readingStatus;
   private final StringBuilder statusText = new StringBuilder();
   private String status;
+  /** The top-level {@code id} (a response's), up to {@value #MAX_ID} characters. */
+  private boolean readingId;
+  private final StringBuilder idText = new StringBuilder();
+  private String id;
+  private static final int MAX_ID = 256;
   /** The usage object's bytes while it is read (its depth began at {@code usageFrom}). */
   private java.io.ByteArrayOutputStream usageBytes;
   private byte[] usage;
@@ -45,7 +50,7 @@ final class ResponseUsageTap {
   void feed(byte[] b, int off, int len) {
     int end = off + len;
     for (int i = off; i < end && !broken; i++) {
-      if (inString && !escaped && usageBytes == null && !readingName && !readingStatus) {
+      if (inString && !escaped && usageBytes == null && !readingName && !readingStatus && !readingId) {
         while (i < end && b[i] != '"' && b[i] != '\\') { // most of a body is inside strings none reads
           i++;
         }
@@ -100,6 +105,9 @@ final class ResponseUsageTap {
         } else if (depth == 1 && "status".equals(field)) {
           readingStatus = true;
           statusText.setLength(0);
+        } else if (depth == 1 && "id".equals(field)) {
+          readingId = true;
+          idText.setLength(0);
         }
       }
       case '{', '[' -> {
@@ -138,6 +146,8 @@ final class ResponseUsageTap {
       name.append((char) (c & 0xff));
     } else if (readingStatus && statusText.length() < MAX_NAME) {
       statusText.append((char) (c & 0xff));
+    } else if (readingId && idText.length() < MAX_ID) {
+      idText.append((char) (c & 0xff));
     }
   }
 
@@ -148,12 +158,20 @@ final class ResponseUsageTap {
     } else if (readingStatus) {
       readingStatus = false;
       status = statusText.toString();
+    } else if (readingId) {
+      readingId = false;
+      id = idText.length() < MAX_ID ? idText.toString() : null; // an id cut short is none
     }
   }
 
   /** The status of the object read whole, or null. */
   String status() {
     return ended && !broken ? status : null;
+  }
+
+  /** The top-level {@code id} of the object read whole (ASCII, as response ids are), or null. */
+  String id() {
+    return ended && !broken ? id : null;
   }
 
   /** Whether the object read whole says it is done: its usage is then all it will ever be. */

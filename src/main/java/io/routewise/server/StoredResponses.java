@@ -76,18 +76,26 @@ final class StoredResponses {
   /**
    * What a background response's usage is to be counted as: the upstream that answers it, whether
    * that upstream was the router's choice (for the savings), the router whose target spends it
-   * (an auto request's; else null), and the named client key it was routed for (else null). Shared
-   * as text with the other replicas where pins are.
+   * (an auto request's; else null), the named client key it was for (else null), and for one passed
+   * through, the model it named, whose price its usage is counted at (else null: the upstream's
+   * price). Shared as text with the other replicas where pins are.
    */
-  record AwaitedUsage(String upstream, boolean routersChoice, String targetRouter, String client) {
+  record AwaitedUsage(String upstream, boolean routersChoice, String targetRouter, String client, String model) {
     AwaitedUsage(String upstream, boolean routersChoice, String targetRouter) {
-      this(upstream, routersChoice, targetRouter, null);
+      this(upstream, routersChoice, targetRouter, null, null);
     }
 
-    /** As text, for the shared record: without a client, as a build before client names wrote it and reads it. */
+    AwaitedUsage(String upstream, boolean routersChoice, String targetRouter, String client) {
+      this(upstream, routersChoice, targetRouter, client, null);
+    }
+
+    /** As text, for the shared record: without a client or model, as a build before them wrote it and reads it. */
     String encoded() {
-      return upstream + '\t' + (routersChoice ? '1' : '0') + '\t' + (targetRouter == null ? "" : targetRouter)
-          + (client == null ? "" : '\t' + client);
+      String out = upstream + '\t' + (routersChoice ? '1' : '0') + '\t' + (targetRouter == null ? "" : targetRouter);
+      if (model != null) {
+        return out + '\t' + (client == null ? "" : client) + '\t' + model;
+      }
+      return client == null ? out : out + '\t' + client;
     }
 
     /**
@@ -96,11 +104,11 @@ final class StoredResponses {
      */
     static AwaitedUsage decoded(String text) {
       String[] part = text == null ? new String[0] : text.split("\t", -1);
-      if (part.length < 3 || part.length > 4 || part[0].isEmpty() || !(part[1].equals("0") || part[1].equals("1"))) {
+      if (part.length < 3 || part.length > 5 || part[0].isEmpty() || !(part[1].equals("0") || part[1].equals("1"))) {
         return null;
       }
       return new AwaitedUsage(part[0], part[1].equals("1"), part[2].isEmpty() ? null : part[2],
-          part.length < 4 || part[3].isEmpty() ? null : part[3]);
+          part.length < 4 || part[3].isEmpty() ? null : part[3], part.length < 5 || part[4].isEmpty() ? null : part[4]);
     }
 
     /** The spec whose target spends it, or null. */

@@ -292,9 +292,13 @@ class ConfigLoaderTest {
     assertEquals(null, c.strong().priceOf("o3"));
     String msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, price: {input: 2.5, output: 10}, "
         + "model_prices: {gpt-4o: {input: 1, output: 1}, o3: 5, o4: {input: 1}}}"));
-    assertTrue(msg.contains("upstreams.strong.model_prices: names gpt-4o, this upstream's own model"), msg);
+    assertTrue(msg.contains("upstreams.strong.model_prices: names gpt-4o, this upstream's own model: write its price "
+        + "as upstreams.strong.price"), msg);
     assertTrue(msg.contains("upstreams.strong.model_prices.o3: must be a mapping"), msg);
     assertTrue(msg.contains("upstreams.strong.model_prices.o4.output: is required"), msg);
+    msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, model_prices: {gpt-4o: {input: 1, output: 1}}}"));
+    assertTrue(msg.contains("upstreams.strong.model_prices: names gpt-4o"), "without a price too: routed answers "
+        + "would go unpriced: " + msg);
   }
 
   @Test

@@ -83,15 +83,41 @@ class PassthroughMeteringTest {
         urlEqualTo("/v1/embeddings"))).size());
   }
 
-  /** An upstream priced by model_prices alone, its own model among them, is metered at that price. */
+  /**
+   * A background response passed through for a priced model is counted from the poll that shows it
+   * done, at its model's price, for the client that started it: queued, it had no usage, and it was
+   * never counted (an operator trial: a client could spend without end so).
+   */
   @Test
-  void anUpstreamsOwnModelInModelPricesIsMetered() throws Exception {
-    start("model_prices: {strong-model: {input: 2.5, output: 10}},");
+  void aPassedThroughBackgroundResponseIsCountedFromItsPoll() throws Exception {
+    start("price: {input: 2.5, output: 10}, model_prices: {mini-model: {input: 0.15, output: 0.6}},");
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_pb1\",\"object\":\"response\","
+            + "\"status\":\"queued\",\"background\":true,\"output\":[],\"usage\":null}")));
+    assertEquals(200, send("/v1/responses", "{\"model\":\"mini-model\",\"input\":\"hi\",\"background\":true}")
+        .statusCode());
+    assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"strong\"}"), "awaited, not unmetered");
+    f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(urlEqualTo("/v1/responses/resp_pb1"))
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody(
+            "{\"id\":\"resp_pb1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],\"usage\":"
+                + "{\"input_tokens\":1000,\"output_tokens\":100,\"total_tokens\":1100}}")));
+    HttpResponse<String> poll = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/responses/resp_pb1")))
+        .header("Authorization", "Bearer sk-batch").GET().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, poll.statusCode(), poll.body());
+    double cost = 1000 * 0.15e-6 + 100 * 0.6e-6;
+    assertEquals(cost, spent(), 1e-12, "at mini-model's price, not strong's");
+    assertEquals(cost, metric("routewise_client_cost_usd_total{client=\"batch\"}"), 1e-12);
+    f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/responses/resp_pb1")))
+        .header("Authorization", "Bearer sk-batch").GET().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(cost, spent(), 1e-12, "once");
+  }
+
+  /** Past its budget, a Responses body without a model (a stored prompt names it) is refused: it may be priced. */
+  @Test
+  void aResponsesBodyWithoutAModelIsRefusedPastTheBudget() throws Exception {
     embeddingsAnswer();
-    assertEquals(200, send("/v1/embeddings", "{\"model\":\"strong-model\",\"input\":\"hi\"}").statusCode());
-    assertEquals(2.5, spent(), 1e-12);
-    assertFalse(f.get("/metrics").body().contains("routewise_cost_saved_usd_total{upstream=\"strong\"}"),
-        "no price: nothing routed to it is priced, so nothing saved");
+    assertEquals(200, send("/v1/embeddings", "{\"model\":\"strong-model\",\"input\":\"hi\"}").statusCode()); // $2.5
+    assertEquals(429, send("/v1/responses", "{\"prompt\":{\"id\":\"pmpt_1\"},\"input\":\"hi\"}").statusCode());
   }
 
   /** A priced stream that ends whole without usage (passthrough cannot ask for it) is unmetered, as a routed one. */

@@ -50,7 +50,10 @@ class StoredResponsesTest {
     assertEquals("weak\t0\t", unnamed.encoded(), "as a build before client names wrote it");
     assertEquals(unnamed, StoredResponses.AwaitedUsage.decoded("weak\t0\t"));
     assertEquals(new StoredResponses.AwaitedUsage("weak", true, "mf"), StoredResponses.AwaitedUsage.decoded("weak\t1\tmf\t"));
-    assertEquals(null, StoredResponses.AwaitedUsage.decoded("weak\t1\tmf\tsearch\tmore"));
+    var passed = new StoredResponses.AwaitedUsage("strong", false, null, null, "gpt-4o-mini");
+    assertEquals("strong\t0\t\t\tgpt-4o-mini", passed.encoded());
+    assertEquals(passed, StoredResponses.AwaitedUsage.decoded(passed.encoded()));
+    assertEquals(null, StoredResponses.AwaitedUsage.decoded("weak\t1\tmf\tsearch\tm\tmore"));
     assertEquals(null, StoredResponses.AwaitedUsage.decoded("weak\t1"));
   }
 
