@@ -74,6 +74,9 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
       io.routewise.config.Price price = u == null ? null : u.config().priceOf(awaited.model());
       if (price != null) {
         passedThrough(awaited.upstream(), usage, price, awaited.client());
+      } else if (u != null) { // this replica's config has no price for it: its tokens, and a spend left uncounted
+        metrics.passedThrough(awaited.upstream(), usage.prompt(), usage.completion(), Double.NaN);
+        unmetered(awaited.upstream());
       }
       return;
     }

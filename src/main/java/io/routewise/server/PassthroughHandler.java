@@ -235,6 +235,29 @@ final class PassthroughHandler {
     return price;
   }
 
+  /** Whether a JSON body's top-level {@code field} is {@code true}. */
+  static boolean topLevelTrue(RequestBodies.Body body, String field) {
+    if (body == null) {
+      return false;
+    }
+    try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(body.bytes())) {
+      if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+        return false;
+      }
+      while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        com.fasterxml.jackson.core.JsonToken v = p.nextToken();
+        if (name.equals(field)) {
+          return v == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE;
+        }
+        p.skipChildren();
+      }
+    } catch (IOException | RuntimeException notJson) {
+      // the upstream's to answer
+    }
+    return false;
+  }
+
   /** A model a body names, and its price at this upstream. */
   private record Named(String model, io.routewise.config.Price price) {}
 
@@ -307,6 +330,8 @@ final class PassthroughHandler {
         }
       }
     }
+    // read before the body is let go (sent, it goes back to the shared limit)
+    boolean background = priced != null && path.equals("responses") && topLevelTrue(body, "background");
     UpstreamResponse response;
     try {
       response = upstream.forward(method, path, ctx.req().getQueryString(), body == null ? null : body.bytes(),
@@ -380,7 +405,7 @@ final class PassthroughHandler {
         res.setContentLengthLong(length);
       }
       return relay(ctx, response, events, events && path.startsWith("responses"), status,
-          status == 200 ? usageOf : null, status == 200 ? priced : null, path.equals("responses"));
+          status == 200 ? usageOf : null, status == 200 ? priced : null, path.equals("responses"), background);
     }
   }
 
@@ -434,9 +459,9 @@ final class PassthroughHandler {
    * and returns the status to count; a failure part way is {@link #bodyFailed}'s.
    */
   private int relay(Context ctx, UpstreamResponse response, boolean events, boolean responsesEvents, int status,
-      String usageOf, Named priced, boolean responsesCreate) throws IOException {
+      String usageOf, Named priced, boolean responsesCreate, boolean background) throws IOException {
     Metered metered = priced == null ? null
-        : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME), responsesCreate);
+        : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME), responsesCreate, background);
     try {
       return relay(ctx, response, events, responsesEvents, status, usageOf, metered);
     } finally {
@@ -523,6 +548,9 @@ final class PassthroughHandler {
         stream.feed(buf, n);
         settled = settled || usageOf == null || settle(stream, usageOf); // counted as its last event came
       }
+      if (metered != null) {
+        metered.seen(); // before the client has these bytes: it may poll the response at once
+      }
       try {
         if (events) {
           masking.relay(buf, n, sink); // as in a chat stream
@@ -558,13 +586,20 @@ final class PassthroughHandler {
     private final String client;
     /** A {@code POST /v1/responses}: its answer may be a background response, queued. */
     private final boolean responsesCreate;
+    /** Its body asked for {@code background: true}: it goes on upstream whatever becomes of this stream. */
+    private final boolean background;
     private ResponseUsageTap json;
     private SseUsageScanner stream;
+    /** The Responses answer's id, once known (kept here as relayed, so its polls here ask no store). */
+    private String id;
+    /** Whether its usage is awaited from a poll (a background response). */
+    private boolean awaiting;
 
-    Metered(Named named, String client, boolean responsesCreate) {
+    Metered(Named named, String client, boolean responsesCreate, boolean background) {
       this.named = named;
       this.client = client;
       this.responsesCreate = responsesCreate;
+      this.background = background;
     }
 
     void reads(ResponseUsageTap json, SseUsageScanner stream) {
@@ -572,16 +607,36 @@ final class PassthroughHandler {
       this.stream = stream;
     }
 
+    /** After each piece read: a Responses answer's id noted, and a background one awaited, as soon as known. */
+    void seen() {
+      if (!responsesCreate || id != null || awaited == null) {
+        return;
+      }
+      String known = json != null ? json.id() : stream != null ? stream.responseId() : null;
+      if (known == null) {
+        return;
+      }
+      id = known;
+      awaited.passedThrough(id, upstream.name());
+      boolean queued = json != null && ("queued".equals(json.status()) || "in_progress".equals(json.status()));
+      if (queued || stream != null && background) {
+        awaiting = true; // counted from the poll, cancel or resume that shows it done, as a routed one
+        awaited.awaitUsage(id, new StoredResponses.AwaitedUsage(upstream.name(), false, null, client, named.model()));
+      }
+    }
+
     void end() {
+      seen();
       java.util.Optional<Usage> usage = json != null ? json.wholeUsage()
           : stream != null ? stream.result() : java.util.Optional.empty();
+      if (awaiting) {
+        if (stream != null && (usage.isPresent() || stream.lastEvent())) {
+          awaited.finished(id, usage.orElse(null)); // its end came with this stream: counted once, here
+        }
+        return; // else a poll counts it
+      }
       if (usage.isPresent()) {
         spend.passedThrough(upstream.name(), usage.get(), named.price(), client);
-      } else if (responsesCreate && json != null && awaited != null && json.id() != null
-          && ("queued".equals(json.status()) || "in_progress".equals(json.status()))) {
-        // a background response: counted from the poll or cancel that shows it done, as a routed one
-        awaited.awaitUsage(json.id(), new StoredResponses.AwaitedUsage(upstream.name(), false, null, client,
-            named.model()));
       } else if (json != null ? json.whole() : stream != null && stream.done()) {
         spend.unmetered(upstream.name()); // a whole JSON object or stream, without usage
       }

@@ -146,7 +146,7 @@ final class ResponseUsageTap {
       name.append((char) (c & 0xff));
     } else if (readingStatus && statusText.length() < MAX_NAME) {
       statusText.append((char) (c & 0xff));
-    } else if (readingId && idText.length() < MAX_ID) {
+    } else if (readingId && idText.length() <= MAX_ID) { // one more than the longest kept: cut short
       idText.append((char) (c & 0xff));
     }
   }
@@ -160,7 +160,7 @@ final class ResponseUsageTap {
       status = statusText.toString();
     } else if (readingId) {
       readingId = false;
-      id = idText.length() < MAX_ID ? idText.toString() : null; // an id cut short is none
+      id = idText.length() <= MAX_ID ? idText.toString() : null; // an id cut short is none
     }
   }
 

@@ -66,6 +66,15 @@ final class StoredResponses {
    * store (up to the pin timeout), which must hold up neither the answer nor its end (a stream's last
    * chunk goes only once its handler returns).
    */
+  /**
+   * A Responses answer passed through to {@code upstream} for a model it prices: kept as relayed
+   * here, so polls of it here go there and ask no store; no pin is written (passthrough's own
+   * responses are found at the passthrough upstream anyway).
+   */
+  void passedThrough(String id, String upstream) {
+    remember(id, upstream, true);
+  }
+
   void answered(String id, String upstream) {
     remember(id, upstream, true);
     if (pins != null && pins.sharesPins()) {

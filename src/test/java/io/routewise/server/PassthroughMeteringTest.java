@@ -112,6 +112,39 @@ class PassthroughMeteringTest {
     assertEquals(cost, spent(), 1e-12, "once");
   }
 
+  /**
+   * A streamed background response cut short after response.created goes on upstream: it is
+   * counted from the poll that shows it done (review: it was counted nowhere).
+   */
+  @Test
+  void aStreamedBackgroundResponseCutShortIsCountedFromItsPoll() throws Exception {
+    // one streamed to its end is counted there, once
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(ResponsesRoutingTest.events("resp_sb2", true))));
+    assertEquals(200, send("/v1/responses",
+        "{\"model\":\"strong-model\",\"input\":\"hi\",\"background\":true,\"stream\":true}").statusCode());
+    double whole = 9 * 2.5e-6 + 2 * 10e-6;
+    assertEquals(whole, spent(), 1e-12);
+
+    String created = "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,"
+        + "\"response\":{\"id\":\"resp_sb1\",\"object\":\"response\",\"status\":\"queued\",\"background\":true,"
+        + "\"output\":[],\"usage\":null}}\n\n";
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(created)));
+    assertEquals(200, send("/v1/responses",
+        "{\"model\":\"strong-model\",\"input\":\"hi\",\"background\":true,\"stream\":true}").statusCode());
+    assertEquals(whole, spent(), 1e-12, "cut short: not done yet");
+    f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(urlEqualTo("/v1/responses/resp_sb1"))
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody(
+            "{\"id\":\"resp_sb1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],\"usage\":"
+                + "{\"input_tokens\":1000,\"output_tokens\":100,\"total_tokens\":1100}}")));
+    HttpResponse<String> poll = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/responses/resp_sb1")))
+        .header("Authorization", "Bearer sk-batch").GET().build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, poll.statusCode(), poll.body());
+    assertEquals(whole + 1000 * 2.5e-6 + 100 * 10e-6, spent(), 1e-12);
+    assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"strong\"}"));
+  }
+
   /** Past its budget, a Responses body without a model (a stored prompt names it) is refused: it may be priced. */
   @Test
   void aResponsesBodyWithoutAModelIsRefusedPastTheBudget() throws Exception {

@@ -179,6 +179,24 @@ class SharedAwaitedUsageTest {
     assertEquals(before, store.lookups);
   }
 
+  /** A response passed through here, counted or not awaited, is answered here too: its polls ask no store. */
+  @Test
+  void aResponsePassedThroughHereAsksTheStoreNothing() throws Exception {
+    a.passedThrough("resp_p", "strong");
+    a.awaitUsage("resp_p", new StoredResponses.AwaitedUsage("strong", false, null, "batch", "mini-model"));
+    usage.drain();
+    assertTrue(a.awaitsUsage("resp_p"));
+    a.finished("resp_p", new Usage(120, 30));
+    usage.drain();
+    a.passedThrough("resp_q", "strong");
+    int before = store.lookups;
+    for (int i = 0; i < 5; i++) {
+      assertFalse(a.awaitsUsage("resp_p"));
+      assertFalse(a.awaitsUsage("resp_q"));
+    }
+    assertEquals(before, store.lookups);
+  }
+
   /**
    * One lookup that fails as the routing replica's entry expires is no answer, not "gone": the
    * response stays awaited there, and the count the polling replica makes holds (a review's case:
