@@ -215,47 +215,27 @@ final class PassthroughHandler {
    * twice (upstreams' parsers differ on which wins) is priced at the last one priced.
    */
   private Named priceNamed(byte[] body) {
-    Named price = null;
-    try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(body)) {
-      if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
-        return null;
+    Named[] price = {null};
+    topLevelFields(body, (name, value, p) -> {
+      if (name.equals("model") && value == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+        io.routewise.config.Price named = upstream.config().priceOf(p.getText());
+        price[0] = named != null ? new Named(p.getText(), named) : price[0];
       }
-      while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
-        String name = p.currentName();
-        com.fasterxml.jackson.core.JsonToken v = p.nextToken();
-        if (name.equals("model") && v == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
-          io.routewise.config.Price named = upstream.config().priceOf(p.getText());
-          price = named != null ? new Named(p.getText(), named) : price;
-        }
-        p.skipChildren();
-      }
-    } catch (IOException | RuntimeException notJson) {
-      // the upstream's to answer
-    }
-    return price;
+      return true;
+    });
+    return price[0];
   }
 
   /** Whether a JSON body's top-level {@code field} is {@code true}. */
   static boolean topLevelTrue(RequestBodies.Body body, String field) {
-    if (body == null) {
-      return false;
+    boolean[] on = {false};
+    if (body != null) {
+      topLevelFields(body.bytes(), (name, value, p) -> {
+        on[0] = name.equals(field) && value == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE;
+        return !name.equals(field);
+      });
     }
-    try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(body.bytes())) {
-      if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
-        return false;
-      }
-      while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
-        String name = p.currentName();
-        com.fasterxml.jackson.core.JsonToken v = p.nextToken();
-        if (name.equals(field)) {
-          return v == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE;
-        }
-        p.skipChildren();
-      }
-    } catch (IOException | RuntimeException notJson) {
-      // the upstream's to answer
-    }
-    return false;
+    return on[0];
   }
 
   /** A model a body names, and its price at this upstream. */
@@ -263,22 +243,39 @@ final class PassthroughHandler {
 
   /** The body's top-level {@code field} string, or null (none, not a string, not a JSON object). */
   static String topLevelString(byte[] body, String field) {
+    String[] found = {null};
+    topLevelFields(body, (name, value, p) -> {
+      if (name.equals(field)) {
+        found[0] = value == com.fasterxml.jackson.core.JsonToken.VALUE_STRING ? p.getText() : null;
+        return false;
+      }
+      return true;
+    });
+    return found[0];
+  }
+
+  /** One top-level field of a JSON body: its name, its value's first token, the parser on it; false stops. */
+  private interface FieldVisitor {
+    boolean visit(String name, com.fasterxml.jackson.core.JsonToken value, com.fasterxml.jackson.core.JsonParser p)
+        throws IOException;
+  }
+
+  /** Visits a JSON object's top-level fields in order (none for anything else: it is the upstream's to answer). */
+  private static void topLevelFields(byte[] body, FieldVisitor visitor) {
     try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(body)) {
       if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
-        return null;
+        return;
       }
       while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
         String name = p.currentName();
-        com.fasterxml.jackson.core.JsonToken v = p.nextToken();
-        if (name.equals(field)) {
-          return v == com.fasterxml.jackson.core.JsonToken.VALUE_STRING ? p.getText() : null;
+        if (!visitor.visit(name, p.nextToken(), p)) {
+          return;
         }
         p.skipChildren();
       }
     } catch (IOException | RuntimeException notJson) {
       // the upstream's to answer
     }
-    return null;
   }
 
   private static boolean segmentAllowed(String decoded) {

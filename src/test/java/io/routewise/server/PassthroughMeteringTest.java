@@ -56,6 +56,21 @@ class PassthroughMeteringTest {
     return f.http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /** Polls a stored response, as its client would. */
+  private HttpResponse<String> poll(String id) throws Exception {
+    return f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/responses/" + id)))
+        .header("Authorization", "Bearer sk-batch").GET().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** The strong upstream answers GET /v1/responses/{id} completed, with usage. */
+  private void completes(String id, int input, int output) {
+    f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(urlEqualTo("/v1/responses/" + id))
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody(
+            "{\"id\":\"" + id + "\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],\"usage\":"
+                + "{\"input_tokens\":" + input + ",\"output_tokens\":" + output + ",\"total_tokens\":" + (input + output)
+                + "}}")));
+  }
+
   private static final String EMBED = "{\"object\":\"list\",\"data\":[],\"model\":\"m\",\"usage\":{\"prompt_tokens\":"
       + "1000000,\"total_tokens\":1000000}}";
 
@@ -97,18 +112,13 @@ class PassthroughMeteringTest {
     assertEquals(200, send("/v1/responses", "{\"model\":\"mini-model\",\"input\":\"hi\",\"background\":true}")
         .statusCode());
     assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"strong\"}"), "awaited, not unmetered");
-    f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(urlEqualTo("/v1/responses/resp_pb1"))
-        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody(
-            "{\"id\":\"resp_pb1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],\"usage\":"
-                + "{\"input_tokens\":1000,\"output_tokens\":100,\"total_tokens\":1100}}")));
-    HttpResponse<String> poll = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/responses/resp_pb1")))
-        .header("Authorization", "Bearer sk-batch").GET().build(), HttpResponse.BodyHandlers.ofString());
+    completes("resp_pb1", 1000, 100);
+    HttpResponse<String> poll = poll("resp_pb1");
     assertEquals(200, poll.statusCode(), poll.body());
     double cost = 1000 * 0.15e-6 + 100 * 0.6e-6;
     assertEquals(cost, spent(), 1e-12, "at mini-model's price, not strong's");
     assertEquals(cost, metric("routewise_client_cost_usd_total{client=\"batch\"}"), 1e-12);
-    f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/responses/resp_pb1")))
-        .header("Authorization", "Bearer sk-batch").GET().build(), HttpResponse.BodyHandlers.ofString());
+    poll("resp_pb1");
     assertEquals(cost, spent(), 1e-12, "once");
   }
 
@@ -134,12 +144,8 @@ class PassthroughMeteringTest {
     assertEquals(200, send("/v1/responses",
         "{\"model\":\"strong-model\",\"input\":\"hi\",\"background\":true,\"stream\":true}").statusCode());
     assertEquals(whole, spent(), 1e-12, "cut short: not done yet");
-    f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(urlEqualTo("/v1/responses/resp_sb1"))
-        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody(
-            "{\"id\":\"resp_sb1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],\"usage\":"
-                + "{\"input_tokens\":1000,\"output_tokens\":100,\"total_tokens\":1100}}")));
-    HttpResponse<String> poll = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/responses/resp_sb1")))
-        .header("Authorization", "Bearer sk-batch").GET().build(), HttpResponse.BodyHandlers.ofString());
+    completes("resp_sb1", 1000, 100);
+    HttpResponse<String> poll = poll("resp_sb1");
     assertEquals(200, poll.statusCode(), poll.body());
     assertEquals(whole + 1000 * 2.5e-6 + 100 * 10e-6, spent(), 1e-12);
     assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"strong\"}"));
