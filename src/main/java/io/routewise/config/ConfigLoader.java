@@ -208,7 +208,8 @@ public final class ConfigLoader {
     if (!b.has("usd")) {
       b.problem("usd", "is required (USD a period, e.g. usd: 50)");
     }
-    String per = b.oneOf("per", "day", java.util.Arrays.stream(ClientKey.Period.values()).map(ClientKey.Period::key).toList());
+    String per = b.oneOf("per", "day",
+        java.util.Arrays.stream(ClientKey.Period.values()).map(ClientKey.Period::key).toList());
     b.rejectUnknownKeys();
     return Double.isNaN(usd) ? null : new ClientKey.Budget(usd, ClientKey.Period.valueOf(per.toUpperCase(Locale.ROOT)));
   }

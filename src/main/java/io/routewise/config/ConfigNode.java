@@ -358,7 +358,8 @@ public final class ConfigNode {
     }
     String p = path.toLowerCase(java.util.Locale.ROOT);
     if ((p.contains("key") || p.contains("token") || p.contains("secret") || p.contains("password")
-        || p.contains("headers") || p.contains("auth")) && !p.matches(".*\\.budget(\\.[a-z_]+)?")) { // a budget is no secret
+        || p.contains("headers") || p.contains("auth"))
+        && !p.matches(".*\\.budget(\\.[a-z_]+)?")) { // a budget is no secret
       String type = v instanceof String ? "string" : v.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
       return ("aeiou".indexOf(type.charAt(0)) >= 0 ? "an " : "a ") + type + " (not shown: it may be a credential)";
     }

@@ -7,8 +7,9 @@ import java.util.Map;
 import java.util.function.LongSupplier;
 
 /**
- * What each named client with a budget ({@code server.api_keys.<name>.budget}) spent on routed
- * answers in the current calendar period, and whether it may spend more.
+ * What each named client with a budget ({@code server.api_keys.<name>.budget}) spent on metered
+ * answers (routed, or passed through at a priced model) in the current calendar period, and whether
+ * it may spend more.
  *
  * <p>Spend is known only once an answer's usage is: requests already under way when a client
  * reaches its budget still finish, so it can be passed by what they cost. With a {@link StateStore}
@@ -23,8 +24,8 @@ public final class ClientBudgets {
   private final Map<String, Account> accounts;
   private final LongSupplier millis;
   /** This replica's name among those that write a client's spend (a restart is another). */
-  private final String replica =
-      "r" + ProcessHandle.current().pid() + "-" + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 16);
+  private final String replica = "r" + ProcessHandle.current().pid() + "-"
+      + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 16);
 
   /** @param budgets each client's budget, by name; @param millis the wall clock (epoch millis) */
   public ClientBudgets(Map<String, ClientKey.Budget> budgets, LongSupplier millis) {
@@ -66,7 +67,7 @@ public final class ClientBudgets {
       }
       a.saidAt = a.periodStart;
     }
-    LOG.info("client {} has spent its budget ({} of {} USD, this {}): its routed requests get 429 until {}", client,
+    LOG.info("client {} has spent its budget ({} of {} USD, this {}): its metered requests get 429 until {}", client,
         String.format(java.util.Locale.ROOT, "%.4f", spent), a.budget.usd(), a.budget.per().key(),
         java.time.Instant.ofEpochMilli(a.periodEnd));
     return Math.max(1, a.periodEnd - now);
@@ -117,7 +118,8 @@ public final class ClientBudgets {
         a.roll(now);
         String key = a.client + ":" + a.periodStart / 1000;
         // kept a day past its period: a replica whose clock is a little behind still writes to it
-        mine.put(key, new StateStore.Spend(a.mine, Duration.ofMillis(Math.max(0, a.periodEnd - now)).plus(Duration.ofDays(1))));
+        Duration ttl = Duration.ofMillis(Math.max(0, a.periodEnd - now)).plus(Duration.ofDays(1));
+        mine.put(key, new StateStore.Spend(a.mine, ttl));
         periods.put(a.client, a.periodStart);
       }
     }

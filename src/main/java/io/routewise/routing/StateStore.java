@@ -12,9 +12,10 @@ import java.util.Map;
  *
  * <p>Threading: only routewise's background threads call it, never a request thread. The sync
  * thread calls {@link #exchange}, {@link #ping}, {@link #incarnation}, {@link #evictedKeys},
- * {@link #shareSpend} and {@link #pinAllIfAbsent}; the pin threads call {@link #pins} and {@link #pinAllIfAbsent} (a batch of
- * requests each), concurrently with the sync thread and with each other. Every call is bounded by the
- * store's own timeout and throws when the store is down or slower than that.
+ * {@link #shareSpend} and {@link #pinAllIfAbsent}; the pin threads call {@link #pins} and
+ * {@link #pinAllIfAbsent} (a batch of requests each), concurrently with the sync thread and with
+ * each other. Every call is bounded by the store's own timeout and throws when the store is down or
+ * slower than that.
  */
 public interface StateStore extends AutoCloseable {
 

@@ -448,7 +448,8 @@ final class ChatCompletionsHandler {
           ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
         }
       } else {
-        long relayed = relayWhole(response, res, upstream, start, status, spec, request.api(), ctx.attribute(CLIENT_NAME));
+        long relayed = relayWhole(response, res, upstream, start, status, spec, request.api(),
+            ctx.attribute(CLIENT_NAME));
         metrics.overhead(router, start - received + relayed);
       }
       return status;
@@ -701,7 +702,8 @@ final class ChatCompletionsHandler {
    * named client key the answer is for (null: none).
    */
   private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background, String client) throws IOException {
+      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background, String client)
+      throws IOException {
     SseOutput out = new SseOutput(res.getOutputStream());
     SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES);
     String storedId = null; // the Responses answer's id, once an event named it

@@ -280,7 +280,8 @@ public final class ProxyServer implements AutoCloseable {
         ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
     int matched = -1;
     for (int i = 0; i < keys.size(); i++) {
-      if (given != null && java.security.MessageDigest.isEqual(keys.get(i), given)) { // every key compared: constant time
+      // every key compared: constant time
+      if (given != null && java.security.MessageDigest.isEqual(keys.get(i), given)) {
         matched = i;
       }
     }
