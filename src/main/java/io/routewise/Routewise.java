@@ -128,38 +128,10 @@ public final class Routewise implements AutoCloseable {
     }
     budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD per {} (UTC) on metered answers", name, b.usd(),
         b.per().key()));
-    for (UpstreamConfig u : upstreams) {
-      if (!u.modelPrices().isEmpty() && !u.name().equals(config.routing().passthrough())) {
-        LOG.warn("upstreams.{}.model_prices does nothing: only passthrough traffic names other models, and {} is not "
-            + "routing.passthrough", u.name(), u.name());
-      }
-    }
-    if (!budgeted.isEmpty()) {
-      // a budget sees only answers that carry usage, and a price to put on it
-      List<String> noUsage = upstreams.stream().filter(u -> !u.streamUsage()).map(UpstreamConfig::name).toList();
-      List<String> noPrice = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
-      if (!noUsage.isEmpty()) {
-        LOG.warn("client budgets ({}): chat streams from {} whose client did not ask for usage cost a client nothing "
-            + "(set stream_usage: true on them)", budgeted.keySet(), noUsage);
-      }
-      if (!noPrice.isEmpty()) {
-        LOG.warn("client budgets ({}): answers from {}, which have no price, cost a client nothing", budgeted.keySet(),
-            noPrice);
-      }
-      String passthrough = config.routing().passthrough();
-      List<String> endpoints = config.routing().passthroughEndpoints();
-      if (!passthrough.equals("none") && (endpoints.isEmpty() || endpoints.stream().anyMatch(
-          e -> List.of("responses", "completions", "chat/completions", "images", "audio", "embeddings").contains(e)))) {
-        LOG.warn("client budgets ({}): passthrough to {} ({}) is metered, and refused past a budget, only for models "
-            + "{} prices by exact id (its model, model_prices), and for streams that carry usage: a client past its "
-            + "budget can still generate there with others (a snapshot id, another model){}", budgeted.keySet(),
-            passthrough, endpoints.isEmpty() ? "every endpoint" : endpoints, passthrough,
-            endpoints.isEmpty() ? "; routing.passthrough_endpoints limits what passes" : "");
-      }
-      if (!config.state().shared()) {
-        LOG.info("client budgets are held per replica (no state.redis): behind N replicas a client may spend N times "
-            + "its budget");
-      }
+    meteringWarnings(config, upstreams, budgeted.keySet()).forEach(LOG::warn);
+    if (!budgeted.isEmpty() && !config.state().shared()) {
+      LOG.info("client budgets are held per replica (no state.redis): behind N replicas a client may spend N times "
+          + "its budget");
     }
     // Redis only when there is something to share: a target's window, session pins, a client's spend.
     StateStore store = config.state().shared() && (!targets.isEmpty() || pinning.enabled() || budgets.any())
@@ -228,6 +200,46 @@ public final class Routewise implements AutoCloseable {
       closeQuietly(jvmMetrics);
       throw e;
     }
+  }
+
+  /**
+   * What the start log warns about metering: {@code model_prices} on an upstream that is not the
+   * passthrough (never read), and for client budgets, the answers they cannot see (chat streams
+   * without usage, upstreams without a price, passthrough to models not priced).
+   */
+  static List<String> meteringWarnings(RoutewiseConfig config, List<UpstreamConfig> upstreams,
+      java.util.Set<String> budgeted) {
+    List<String> out = new java.util.ArrayList<>();
+    String passthrough = config.routing().passthrough();
+    for (UpstreamConfig u : upstreams) {
+      if (!u.modelPrices().isEmpty() && !u.name().equals(passthrough)) {
+        out.add("upstreams." + u.name() + ".model_prices does nothing: only passthrough traffic names other models, and "
+            + u.name() + " is not routing.passthrough");
+      }
+    }
+    if (budgeted.isEmpty()) {
+      return out;
+    }
+    List<String> noUsage = upstreams.stream().filter(u -> !u.streamUsage()).map(UpstreamConfig::name).toList();
+    List<String> noPrice = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
+    if (!noUsage.isEmpty()) {
+      out.add("client budgets (" + budgeted + "): chat streams from " + noUsage + " whose client did not ask for usage "
+          + "cost a client nothing (set stream_usage: true on them)");
+    }
+    if (!noPrice.isEmpty()) {
+      out.add("client budgets (" + budgeted + "): answers from " + noPrice + ", which have no price, cost a client "
+          + "nothing");
+    }
+    List<String> endpoints = config.routing().passthroughEndpoints();
+    if (!passthrough.equals("none") && (endpoints.isEmpty() || endpoints.stream().anyMatch(
+        e -> List.of("responses", "completions", "chat/completions", "images", "audio", "embeddings").contains(e)))) {
+      out.add("client budgets (" + budgeted + "): passthrough to " + passthrough + " ("
+          + (endpoints.isEmpty() ? "every endpoint" : endpoints) + ") is metered, and refused past a budget, only for "
+          + "models " + passthrough + " prices by exact id (its model, model_prices), and for streams that carry "
+          + "usage: a client past its budget can still generate there with others (a snapshot id, another model)"
+          + (endpoints.isEmpty() ? "; routing.passthrough_endpoints limits what passes" : ""));
+    }
+    return out;
   }
 
   /**

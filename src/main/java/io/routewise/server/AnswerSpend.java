@@ -42,6 +42,11 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
     if (price != null) {
       routing.answered(spec, upstream, cost);
     }
+    clientSpent(client, usage, cost);
+  }
+
+  /** A named client's share of an answer: its tokens and spend, and its budget's (null: no named key). */
+  private void clientSpent(String client, Usage usage, double cost) {
     if (client != null) {
       metrics.clientAnswered(client, usage.prompt(), usage.completion(), cost);
       budgets.spent(client, cost);
@@ -61,10 +66,7 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
   void passedThrough(String upstream, Usage usage, io.routewise.config.Price price, String client) {
     double cost = price.cost(usage.prompt(), usage.cachedPrompt(), usage.completion());
     metrics.passedThrough(upstream, usage.prompt(), usage.completion(), cost);
-    if (client != null) {
-      metrics.clientAnswered(client, usage.prompt(), usage.completion(), cost);
-      budgets.spent(client, cost);
-    }
+    clientSpent(client, usage, cost);
   }
 
   @Override

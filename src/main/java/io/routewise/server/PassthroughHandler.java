@@ -211,35 +211,33 @@ final class PassthroughHandler {
   }
 
   /**
-   * The price of the model a JSON body names at this upstream, or null. A body naming {@code model}
-   * twice (upstreams' parsers differ on which wins) is priced at the last one priced.
+   * What metering needs of a JSON body, in one walk over its top-level fields: the model it names
+   * that this upstream prices (a body naming {@code model} twice, as upstreams' parsers differ on
+   * which wins, is priced at the last one priced), whether it names a model at all, and whether it
+   * asks for {@code background: true}.
    */
   private Named priceNamed(byte[] body) {
-    Named[] price = {null};
+    Named[] found = {new Named(null, null, false, false)};
     topLevelFields(body, (name, value, p) -> {
+      Named n = found[0];
       if (name.equals("model") && value == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
-        io.routewise.config.Price named = upstream.config().priceOf(p.getText());
-        price[0] = named != null ? new Named(p.getText(), named) : price[0];
+        io.routewise.config.Price price = upstream.config().priceOf(p.getText());
+        found[0] = price != null ? new Named(p.getText(), price, true, n.background())
+            : new Named(n.model(), n.price(), true, n.background());
+      } else if (name.equals("background")) {
+        found[0] = new Named(n.model(), n.price(), n.namesModel(),
+            value == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE);
       }
       return true;
     });
-    return price[0];
+    return found[0];
   }
 
-  /** Whether a JSON body's top-level {@code field} is {@code true}. */
-  static boolean topLevelTrue(RequestBodies.Body body, String field) {
-    boolean[] on = {false};
-    if (body != null) {
-      topLevelFields(body.bytes(), (name, value, p) -> {
-        on[0] = name.equals(field) && value == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE;
-        return !name.equals(field);
-      });
-    }
-    return on[0];
-  }
-
-  /** A model a body names, and its price at this upstream. */
-  private record Named(String model, io.routewise.config.Price price) {}
+  /**
+   * A body's model and its price at this upstream (both null when it names none priced), whether it
+   * names a model, and whether it asks for a background response.
+   */
+  private record Named(String model, io.routewise.config.Price price, boolean namesModel, boolean background) {}
 
   /** The body's top-level {@code field} string, or null (none, not a string, not a JSON object). */
   static String topLevelString(byte[] body, String field) {
@@ -315,10 +313,11 @@ final class PassthroughHandler {
     if (body != null && method.equals("POST") && usageOf == null && !path.startsWith("responses/")
         && upstream.config().pricesAny()) {
       boolean encoded = ctx.header("Content-Encoding") != null;
-      priced = encoded ? null : priceNamed(body.bytes());
+      Named named = encoded ? null : priceNamed(body.bytes());
+      priced = named != null && named.price() != null ? named : null;
       // an encoded body's model is unknown, and a Responses body without one takes a stored prompt's: either
       // may be a priced one
-      if (priced != null || encoded || path.equals("responses") && topLevelString(body.bytes(), "model") == null) {
+      if (priced != null || encoded || path.equals("responses") && !named.namesModel()) {
         try {
           ChatCompletionsHandler.overBudget(ctx, spend.budgets(), metrics);
         } catch (ApiException refused) {
@@ -327,8 +326,7 @@ final class PassthroughHandler {
         }
       }
     }
-    // read before the body is let go (sent, it goes back to the shared limit)
-    boolean background = priced != null && path.equals("responses") && topLevelTrue(body, "background");
+    boolean background = priced != null && path.equals("responses") && priced.background();
     UpstreamResponse response;
     try {
       response = upstream.forward(method, path, ctx.req().getQueryString(), body == null ? null : body.bytes(),
