@@ -36,9 +36,10 @@ class SharedAwaitedUsageTest {
     final Map<String, Long> expiries = new HashMap<>();
     int lookups;
 
-    private synchronized String live(String key) {
+    /** {@code key}'s value at {@code now}: each call reads the clock once, as Redis applies one command at one time. */
+    private synchronized String live(String key, long now) {
       Long until = expiries.get(key);
-      if (until != null && until <= nanos.get()) {
+      if (until != null && until <= now) {
         values.remove(key);
         expiries.remove(key);
       }
@@ -63,23 +64,26 @@ class SharedAwaitedUsageTest {
       if (failLookups) {
         throw new java.net.SocketTimeoutException("Read timed out");
       }
-      return live("claim:" + key) != null ? StateStore.USAGE_CLAIMED : live("usage:" + key);
+      long now = nanos.get();
+      return live("claim:" + key, now) != null ? StateStore.USAGE_CLAIMED : live("usage:" + key, now);
     }
 
     @Override
     public synchronized void keepUsage(String key, Duration ttl) {
-      if (live("usage:" + key) != null) {
-        expiries.put("usage:" + key, nanos.get() + ttl.toNanos());
+      long now = nanos.get();
+      if (live("usage:" + key, now) != null) {
+        expiries.put("usage:" + key, now + ttl.toNanos());
       }
     }
 
     @Override
     public synchronized boolean claimUsage(String key, Duration ttl) {
-      if (live("claim:" + key) != null) {
+      long now = nanos.get();
+      if (live("claim:" + key, now) != null) {
         return false;
       }
       values.put("claim:" + key, "1");
-      expiries.put("claim:" + key, nanos.get() + ttl.toNanos());
+      expiries.put("claim:" + key, now + ttl.toNanos());
       return true;
     }
   }
@@ -160,6 +164,7 @@ class SharedAwaitedUsageTest {
   void polledNowhereForTheTtlIsGivenUpOnceByItsOwnReplica() throws Exception {
     routedAtA("resp_1");
     assertTrue(b.awaitsUsage("resp_1"));
+    usage.drain(); // the poll's keep lands before the clock moves
     nanos.addAndGet(StoredResponses.AWAIT_TTL.toNanos() + 1);
     a.awaitsUsage("resp_other");
     b.awaitsUsage("resp_other");
