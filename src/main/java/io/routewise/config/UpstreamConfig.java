@@ -20,8 +20,9 @@ import java.util.Map;
  *     answers are not counted in the cost metrics)
  * @param routerModel the trained model id that learned routers use for this upstream; null to let
  *     them place it by {@code model}
- * @param streamUsage ask this upstream for usage on streams whose client left {@code include_usage} unset
- *     (the usage chunk is kept from the client), so that their tokens and cost are counted
+ * @param streamUsage ask this upstream for usage on streams whose client did not ask for it (left
+ *     {@code include_usage} unset or false; the usage chunk is kept from the client), so that their
+ *     tokens and cost are counted
  * @param accepts what it takes besides text, of {@link #MEDIA} ({@code accepts:} less {@code text});
  *     all of them unless said
  * @param modelPrices prices of other models it serves, by model id ({@code model_prices:}), for the

@@ -299,7 +299,7 @@ final class ChatCompletionsHandler {
     String router = spec.router();
     long start = System.nanoTime();
     // stream_usage: asked on the client's behalf, so the stream's cost is counted; its chunk kept from the client
-    boolean askUsage = upstream.config().streamUsage() && request.streamWithoutOptions();
+    boolean askUsage = upstream.config().streamUsage() && request.streamWithoutUsage();
     UpstreamResponse response;
     try {
       response = upstream.send(request.api(), request.forUpstream(upstream.config().model(), askUsage), request.stream(),

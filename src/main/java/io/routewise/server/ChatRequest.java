@@ -59,7 +59,12 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
     WITHOUT_USAGE,
     /** {@code include_usage: null}; the options range is then that null's. */
     USAGE_NULL,
-    /** {@code include_usage} set either way, or a value that is not an object: the client's word, left as it is. */
+    /**
+     * {@code include_usage: false}; the options range is then that false's. The client wants no usage
+     * chunk, which it does not get; the upstream may still be asked for one (stream_usage), to count.
+     */
+    USAGE_FALSE,
+    /** {@code include_usage: true} (or another value), or options that are not an object: the client's word, left as it is. */
     SAID
   }
 
@@ -79,10 +84,10 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
   /**
    * The body for the upstream, as slices of the client's bytes (no copy of the whole): {@code model}
    * replaced by {@code upstreamModel}, and with {@code askUsage} (for a chat stream whose client did
-   * not say whether it wants usage) {@code include_usage: true} asked for: {@code
+   * not ask for usage) {@code include_usage: true} asked for: {@code
    * "stream_options":{"include_usage":true}} added as the object's first field, or put in place of
    * a {@code null}, or added to the client's own options object, or {@code true} in place of its
-   * {@code include_usage: null}.
+   * {@code include_usage: null} or {@code false}.
    */
   public io.routewise.upstream.Spliced forUpstream(String upstreamModel, boolean askUsage) {
     byte[] value = model == null ? ("\"model\":" + quote(upstreamModel) + ",").getBytes(StandardCharsets.UTF_8)
@@ -93,7 +98,7 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
     return switch (options) {
       case ABSENT -> splice(objectStart, objectStart, STREAM_USAGE, modelStart, modelEnd, value);
       case NULL -> splice(optionsStart, optionsEnd, USAGE_OBJECT, modelStart, modelEnd, value);
-      case USAGE_NULL -> splice(optionsStart, optionsEnd, TRUE, modelStart, modelEnd, value);
+      case USAGE_NULL, USAGE_FALSE -> splice(optionsStart, optionsEnd, TRUE, modelStart, modelEnd, value);
       default -> { // after the options object's '{', before its first field if it has one
         boolean empty = firstNonSpace(optionsStart + 1) == '}';
         yield splice(optionsStart + 1, optionsStart + 1, empty ? USAGE_FIELD : USAGE_FIELD_AND_COMMA, modelStart,
@@ -120,11 +125,11 @@ public record ChatRequest(byte[] body, String model, int modelStart, int modelEn
   }
 
   /**
-   * A chat stream whose client did not say whether it wants usage (no {@code stream_options}, a
-   * {@code null}, options without {@code include_usage}, or with it null): routewise may ask for it
-   * (stream_usage). A Responses stream always ends with its usage.
+   * A chat stream whose client did not ask for usage (no {@code stream_options}, a {@code null},
+   * options without {@code include_usage}, or with it null or false): routewise may ask for it
+   * (stream_usage) and keep the chunk from the client. A Responses stream always ends with its usage.
    */
-  public boolean streamWithoutOptions() {
+  public boolean streamWithoutUsage() {
     return stream && api == io.routewise.upstream.RoutedApi.CHAT_COMPLETIONS && options != StreamOptions.SAID;
   }
 

@@ -294,8 +294,8 @@ public final class ChatRequestParser {
 
   /**
    * What {@code stream_options} says of usage; leaves the parser on the value's last token.
-   * {@code range} holds the value's start and is given its end; for {@code include_usage: null},
-   * the range of that null instead, which is where {@code true} goes.
+   * {@code range} holds the value's start and is given its end; for {@code include_usage: null} or
+   * {@code false}, the range of that value instead, which is where {@code true} goes.
    */
   private static ChatRequest.StreamOptions readStreamOptions(JsonParser p, JsonToken v, int[] range)
       throws IOException {
@@ -320,6 +320,10 @@ public final class ChatRequestParser {
         int at = (int) p.currentTokenLocation().getByteOffset();
         usageNull = new int[] {at, at + 4};
         found = ChatRequest.StreamOptions.USAGE_NULL;
+      } else if (usage && value == JsonToken.VALUE_FALSE) { // declined: routewise may still ask, and keep the chunk
+        int at = (int) p.currentTokenLocation().getByteOffset();
+        usageNull = new int[] {at, at + 5};
+        found = ChatRequest.StreamOptions.USAGE_FALSE;
       } else if (usage) {
         found = ChatRequest.StreamOptions.SAID;
       }

@@ -49,7 +49,7 @@ class ChatRequestParserTest {
   @Test
   void asksForUsageOnlyForAStreamThatSetNoStreamOptions() {
     ChatRequest r = parse(" {\"stream\":true,\"model\":\"router-mf-0.1\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
-    assertTrue(r.streamWithoutOptions());
+    assertTrue(r.streamWithoutUsage());
     assertEquals(" {\"stream_options\":{\"include_usage\":true},\"stream\":true,\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
         new String(r.forUpstream("gpt-4o", true).toBytes(), StandardCharsets.UTF_8));
     assertEquals(" {\"stream\":true,\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
@@ -57,11 +57,11 @@ class ChatRequestParserTest {
     ChatRequest noModel = parse("{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
     assertEquals("{\"stream_options\":{\"include_usage\":true},\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
         new String(noModel.forUpstream("m", true).toBytes(), StandardCharsets.UTF_8));
-    assertFalse(parse("{\"stream\":true,\"stream_options\":{\"include_usage\":false},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")
-        .streamWithoutOptions(), "the client said: left as it is");
+    assertFalse(parse("{\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")
+        .streamWithoutUsage(), "the client asked: left as it is");
     assertFalse(parse("{\"stream\":true,\"stream_options\":\"x\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}")
-        .streamWithoutOptions(), "not an object: the upstream's to refuse");
-    assertFalse(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}").streamWithoutOptions(), "not a stream: its usage is in the body");
+        .streamWithoutUsage(), "not an object: the upstream's to refuse");
+    assertFalse(parse("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}").streamWithoutUsage(), "not a stream: its usage is in the body");
   }
 
   /** Clients that write every field send {@code "stream_options": null}; others send options without usage. */
@@ -69,7 +69,7 @@ class ChatRequestParserTest {
   void aNullOrAnOptionsObjectWithoutUsageIsAskedForUsageInPlace() {
     String messages = "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]";
     ChatRequest nul = parse("{\"model\":\"router-mf-0.1\",\"stream\":true,\"stream_options\": null," + messages + "}");
-    assertTrue(nul.streamWithoutOptions());
+    assertTrue(nul.streamWithoutUsage());
     assertEquals("{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\": {\"include_usage\":true}," + messages + "}",
         new String(nul.forUpstream("gpt-4o", true).toBytes(), StandardCharsets.UTF_8));
     assertEquals("{\"model\":\"gpt-4o\",\"stream\":true,\"stream_options\": null," + messages + "}",
@@ -85,12 +85,16 @@ class ChatRequestParserTest {
         .path("stream_options").path("include_usage").asBoolean());
     ChatRequest usageNull = parse("{\"stream\":true,\"stream_options\":{\"a\":{\"include_usage\":1},\"include_usage\": null },"
         + messages + "}");
-    assertTrue(usageNull.streamWithoutOptions(), "include_usage: null is not a word either");
+    assertTrue(usageNull.streamWithoutUsage(), "include_usage: null is not a word either");
     assertEquals("{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"a\":{\"include_usage\":1},\"include_usage\": true },"
         + messages + "}", new String(usageNull.forUpstream("m", true).toBytes(), StandardCharsets.UTF_8),
         "true in place of the null, not a second key (the nested one is another option's)");
-    assertFalse(parse("{\"stream\":true,\"stream_options\":{\"include_usage\":false}," + messages + "}")
-        .streamWithoutOptions(), "include_usage false: the client's word");
+    ChatRequest declined = parse("{\"stream\":true,\"stream_options\":{\"include_usage\" : false ,\"x\":1}," + messages + "}");
+    assertTrue(declined.streamWithoutUsage(), "include_usage false: asked all the same, the chunk kept from the client");
+    assertEquals("{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\" : true ,\"x\":1}," + messages + "}",
+        new String(declined.forUpstream("m", true).toBytes(), StandardCharsets.UTF_8), "true in place of the false");
+    assertEquals("stream_options.include_usage", assertThrows(ApiException.class, () -> parse(
+        "{\"stream\":true,\"stream_options\":{\"include_usage\":false,\"include_usage\":true}," + messages + "}")).param());
     assertEquals("stream_options.include_usage", assertThrows(ApiException.class, () -> parse(
         "{\"stream\":true,\"stream_options\":{\"include_usage\":null,\"include_usage\":true}," + messages + "}")).param());
     assertEquals("stream_options", assertThrows(ApiException.class, () -> parse(

@@ -289,12 +289,15 @@ class CostMetricsTest {
     upstreams.get("mini").verify(WireMock.postRequestedFor(urlEqualTo("/v1/chat/completions"))
         .withRequestBody(WireMock.matchingJsonPath("$.stream_options.include_usage", WireMock.equalTo("true")))
         .withRequestBody(WireMock.matchingJsonPath("$.model", WireMock.equalTo("mini-model"))));
-    // a client that says what it wants is left alone: asked for usage, it gets the chunk; declined, none is asked
+    // a client that asks for usage gets the chunk; one that declines it gets none, and its stream is counted
+    // all the same (before, declining made a stream cost nothing, past a client's budget too)
     assertTrue(stream("mini", "\"stream_options\":{\"include_usage\":true},").body().contains("\"choices\":[]"));
-    assertFalse(stream("mini", "\"stream_options\":{\"include_usage\":false},").body().contains("usage"));
+    String declined = stream("mini", "\"stream_options\":{\"include_usage\":false},").body();
+    assertTrue(declined.contains("\"content\":\"hi\"") && declined.endsWith("data: [DONE]\n\n"), declined);
+    assertFalse(declined.contains("usage") || declined.contains("\"choices\":[]"), declined);
     String m = metrics();
-    assertEquals(2 * (1000 * 0.15 + 200 * 0.6) / 1e6, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
-    assertEquals(1.0, usd(m, "routewise_answers_unmetered_total", "mini"), "only the stream that declined usage");
+    assertEquals(3 * (1000 * 0.15 + 200 * 0.6) / 1e6, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
+    assertEquals(0.0, usd(m, "routewise_answers_unmetered_total", "mini"), "every stream metered");
   }
 
   /**

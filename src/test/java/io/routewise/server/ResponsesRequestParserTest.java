@@ -28,7 +28,7 @@ class ResponsesRequestParserTest {
     assertTrue(r.stream());
     assertEquals("u1", r.user());
     assertEquals(RoutedApi.RESPONSES, r.api());
-    assertFalse(r.streamWithoutOptions(), "a Responses stream brings its usage unasked: nothing is added");
+    assertFalse(r.streamWithoutUsage(), "a Responses stream brings its usage unasked: nothing is added");
     assertEquals(body.replace("router-mf-0.3", "gpt-4o"),
         new String(r.forUpstream("gpt-4o", true).toBytes(), StandardCharsets.UTF_8));
     assertEquals("{\"model\":\"m\",\"input\":\"x\"}",
