@@ -584,10 +584,17 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   public void clientBudgets(io.routewise.routing.ClientBudgets budgets) {
     Map<String, Counter> refused = new java.util.HashMap<>();
     for (String client : budgets.clients()) {
-      refused.put(client, Counter.builder("routewise.client.budget.refused")
-          .description("Chat, Responses and priced passthrough requests of a named client refused (429 "
-              + "insufficient_quota): its budget was spent")
-          .tag("client", client).register(registry));
+      for (String reason : new String[] {"spent", "in_flight"}) {
+        refused.put(client + '\n' + reason, Counter.builder("routewise.client.budget.refused")
+            .description("Chat, Responses and priced passthrough requests of a named client refused with 429: its "
+                + "budget spent (reason spent: insufficient_quota), or the rest held by its requests under way "
+                + "(reason in_flight: rate_limit_exceeded, retried)")
+            .tag("client", client).tag("reason", reason).register(registry));
+      }
+      Gauge.builder("routewise.client.budget.held.usd", budgets, b -> b.held(client)).strongReference(true)
+          .description("What a named client's requests under way on this replica hold of its budget, USD (their "
+              + "likely cost, until they end)")
+          .tag("client", client).register(registry);
       Gauge.builder("routewise.client.budget.usd", budgets, b -> b.budget(client)).strongReference(true)
           .description("A named client's budget a period (server.api_keys.<name>.budget), USD").tag("client", client)
           .register(registry);
@@ -599,9 +606,12 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     budgetRefusals = Map.copyOf(refused);
   }
 
-  /** A routed request of {@code client} refused: its budget was spent. */
-  public void clientBudgetRefused(String client) {
-    Counter c = budgetRefusals.get(client);
+  /**
+   * A metered request of {@code client} refused: its budget was spent, or ({@code inFlight}) its
+   * requests under way hold the rest.
+   */
+  public void clientBudgetRefused(String client, boolean inFlight) {
+    Counter c = budgetRefusals.get(client + '\n' + (inFlight ? "in_flight" : "spent"));
     if (c != null) {
       c.increment();
     }

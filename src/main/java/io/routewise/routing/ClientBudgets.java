@@ -11,8 +11,11 @@ import java.util.function.LongSupplier;
  * answers (routed, or passed through at a priced model) in the current calendar period, and whether
  * it may spend more.
  *
- * <p>Spend is known only once an answer's usage is: requests already under way when a client
- * reaches its budget still finish, so it can be passed by what they cost. With a {@link StateStore}
+ * <p>Spend is known only once an answer's usage is, so each request under way holds what it is
+ * likely to cost ({@link #hold}) until it ends: a client whose spend and holds would pass its budget
+ * waits for those in flight (so 40 requests at once cannot each spend the last cents). What a
+ * request actually costs may differ from its hold, so a budget can still be passed by a little.
+ * With a {@link StateStore}
  * each replica writes its own spend in the period there and reads the others' ({@link #exchange},
  * on the sync thread every period), so a client is held to one budget across them. A replica
  * writes its whole spend each time, not what it added, so an exchange whose answer was lost and is
@@ -73,16 +76,104 @@ public final class ClientBudgets {
     return Math.max(1, a.periodEnd - now);
   }
 
-  /** Adds {@code usd} to {@code client}'s spend in this period (ignored without a budget, or not a cost). */
-  public void spent(String client, double usd) {
+  /**
+   * Adds {@code usd} to {@code client}'s spend in this period (nothing without a budget, or for what
+   * is not a cost), and its answer's {@code completionTokens} to what its next holds assume.
+   */
+  public void spent(String client, double usd, long completionTokens) {
     Account a = client == null ? null : accounts.get(client);
-    if (a == null || !(usd > 0) || Double.isInfinite(usd)) {
+    if (a == null) {
       return;
     }
     long now = millis.getAsLong();
     synchronized (a) {
       a.roll(now);
-      a.mine += usd;
+      if (usd > 0 && !Double.isInfinite(usd)) {
+        a.mine += usd;
+      }
+      if (completionTokens >= 0) {
+        a.completionTokens = Double.isNaN(a.completionTokens) ? completionTokens
+            : a.completionTokens + COMPLETION_WEIGHT * (completionTokens - a.completionTokens);
+      }
+    }
+  }
+
+  /** Completion tokens a hold assumes for a client none of whose answers was metered here yet. */
+  public static final long ASSUMED_COMPLETION_TOKENS = 500;
+  /** The weight of each metered answer in a client's mean completion tokens (about its last 10). */
+  private static final double COMPLETION_WEIGHT = 0.1;
+
+  /** What a request holds of its client's budget while it is under way; closing it lets that go (once). */
+  public static final class Hold implements AutoCloseable {
+    /** Held nothing: a client without a budget, or an answer without a price. */
+    public static final Hold NONE = new Hold(null, 0);
+    private final Account account;
+    private final double usd;
+    private boolean closed;
+
+    private Hold(Account account, double usd) {
+      this.account = account;
+      this.usd = usd;
+    }
+
+    /** What it holds, USD. */
+    public double usd() {
+      return usd;
+    }
+
+    @Override
+    public void close() {
+      if (account == null) {
+        return;
+      }
+      synchronized (account) {
+        if (closed) {
+          return;
+        }
+        closed = true;
+        account.inFlight--;
+        account.held = account.inFlight == 0 ? 0 : account.held - usd; // no rounding left over when none is
+      }
+    }
+  }
+
+  /**
+   * Holds what a request of {@code client} is likely to cost at {@code price} (its prompt's
+   * {@code promptTokens}, and as many completion tokens as the client's answers have had, {@link
+   * #ASSUMED_COMPLETION_TOKENS} before any) until the hold is closed. Null, to refuse it, when the
+   * client has spent its budget, or when requests of its own are under way and its spend, what
+   * they hold and this would pass the budget. A request with none of its client's in flight is let
+   * through while any budget is left, whatever it may cost: one that holds more than all that is left
+   * would otherwise never run.
+   */
+  public Hold hold(String client, long promptTokens, io.routewise.config.Price price) {
+    Account a = client == null ? null : accounts.get(client);
+    if (a == null || price == null) {
+      return Hold.NONE;
+    }
+    long now = millis.getAsLong();
+    synchronized (a) {
+      a.roll(now);
+      double spent = a.mine + a.others;
+      long completion = Double.isNaN(a.completionTokens) ? ASSUMED_COMPLETION_TOKENS : Math.round(a.completionTokens);
+      double usd = price.cost(Math.max(0, promptTokens), 0, completion);
+      if (spent >= a.budget.usd() || a.inFlight > 0 && spent + a.held + usd > a.budget.usd()) {
+        return null;
+      }
+      a.inFlight++;
+      a.held += usd;
+      return new Hold(a, usd);
+    }
+  }
+
+  /** What {@code client}'s requests under way here hold of its budget, USD; NaN without a budget. */
+  public double held(String client) {
+    Account a = accounts.get(client);
+    if (a == null) {
+      return Double.NaN;
+    }
+    synchronized (a) {
+      return a.held;
     }
   }
 
@@ -162,6 +253,11 @@ public final class ClientBudgets {
     long saidAt = Long.MIN_VALUE;
     /** The period whose loss of spend in the store was logged. */
     long lostSaidAt = Long.MIN_VALUE;
+    /** This replica's requests under way, and what they hold (kept when a period turns: they still run). */
+    int inFlight;
+    double held;
+    /** The mean completion tokens of its metered answers here, recent ones weighing most; NaN before one. */
+    double completionTokens = Double.NaN;
 
     Account(String client, ClientKey.Budget budget) {
       this.client = client;

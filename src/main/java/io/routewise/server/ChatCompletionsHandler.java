@@ -113,6 +113,7 @@ final class ChatCompletionsHandler {
     RequestBodies.Body body = read;
     UpstreamClient chosen = null;
     long chosenTry = Cooldowns.NOT_COOLING;
+    io.routewise.routing.ClientBudgets.Hold hold = null;
     try {
       if (inFlight.draining()) {
         // Close the connection too, so a pooling client's next attempt opens one to another instance.
@@ -150,6 +151,7 @@ final class ChatCompletionsHandler {
         throw ApiException.shuttingDown();
       }
       chosen = byName.get(decision.upstream());
+      hold = hold(ctx, body.bytes().length, chosen.config().price(), budgets, metrics);
       DecisionHeaders.write(ctx, decision, chosen.config().model());
       // A request that named its upstream gets that upstream's answer, whatever it is; so does one that
       // continues what only that upstream stored (another would not find it).
@@ -178,6 +180,9 @@ final class ChatCompletionsHandler {
       error = "internal";
       throw e;
     } finally {
+      if (hold != null) {
+        hold.close();
+      }
       if (body != null) {
         body.close();
       }
@@ -220,13 +225,35 @@ final class ChatCompletionsHandler {
     String client = ctx.attribute(CLIENT_NAME);
     long millis = budgets.exhaustedFor(client);
     if (millis > 0) {
-      metrics.clientBudgetRefused(client);
+      metrics.clientBudgetRefused(client, false);
       long seconds = (millis + 999) / 1000;
       ctx.header("Retry-After", Long.toString(seconds));
       throw new ApiException(429, "insufficient_quota", "Client '" + client + "' has spent its budget of "
           + DecisionHeaders.usd(budgets.budget(client)) + " USD for this period (server.api_keys." + client
           + ".budget); it renews in " + seconds + " s.", null, "insufficient_quota").retryUseless();
     }
+  }
+
+  /**
+   * What a request of a client with a budget holds of it while under way: its likely cost at {@code
+   * price}, its prompt taken as a token per 4 of its {@code bodyBytes}. Refused when its client's
+   * budget is spent meanwhile (as above), or when that client's requests in flight would spend what
+   * is left: a 429 {@code rate_limit_exceeded} the SDKs retry after a second, by when some have ended.
+   */
+  static io.routewise.routing.ClientBudgets.Hold hold(Context ctx, long bodyBytes, io.routewise.config.Price price,
+      io.routewise.routing.ClientBudgets budgets, RoutewiseMetrics metrics) {
+    String client = ctx.attribute(CLIENT_NAME);
+    io.routewise.routing.ClientBudgets.Hold hold = budgets.hold(client, bodyBytes / 4, price);
+    if (hold != null) {
+      return hold;
+    }
+    overBudget(ctx, budgets, metrics);
+    metrics.clientBudgetRefused(client, true);
+    ctx.header("Retry-After", "1");
+    throw new ApiException(429, "requests", "Client '" + client + "' has requests under way that may spend the rest "
+        + "of its budget (" + DecisionHeaders.usd(budgets.budget(client) - budgets.spentThisPeriod(client))
+        + " USD left this period, server.api_keys." + client + ".budget); retry when they have finished.", null,
+        "rate_limit_exceeded");
   }
 
   /** The most an upstream's error body is waited for, to be logged: a stalled one must not hold up a failover. */

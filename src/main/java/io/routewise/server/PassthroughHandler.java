@@ -310,6 +310,7 @@ final class PassthroughHandler {
     // client's budget as routed answers are. Not a stored response's cancel or other call below it: a
     // routed background response's usage is counted through usageOf, and a cancel stops spending.
     Named priced = null;
+    io.routewise.routing.ClientBudgets.Hold hold = null;
     if (body != null && method.equals("POST") && usageOf == null && !path.startsWith("responses/")
         && upstream.config().pricesAny()) {
       boolean encoded = ctx.header("Content-Encoding") != null;
@@ -320,12 +321,27 @@ final class PassthroughHandler {
       if (priced != null || encoded || path.equals("responses") && !named.namesModel()) {
         try {
           ChatCompletionsHandler.overBudget(ctx, spend.budgets(), metrics);
+          if (priced != null) {
+            hold = ChatCompletionsHandler.hold(ctx, body.bytes().length, priced.price(), spend.budgets(), metrics);
+          }
         } catch (ApiException refused) {
           body.close();
           throw refused;
         }
       }
     }
+    try {
+      return send(ctx, method, path, body, usageOf, priced);
+    } finally {
+      if (hold != null) {
+        hold.close();
+      }
+    }
+  }
+
+  /** Sends a passthrough request on, and relays its answer (metered when {@code priced} is not null). */
+  private int send(Context ctx, String method, String path, RequestBodies.Body body, String usageOf, Named priced)
+      throws IOException {
     boolean background = priced != null && path.equals("responses") && priced.background();
     UpstreamResponse response;
     try {

@@ -59,11 +59,11 @@ class ClientBudgetsTest {
     assertEquals(0, b.exhaustedFor("batch"));
     assertEquals(0, b.exhaustedFor("search"), "no budget, no limit");
     assertEquals(0, b.exhaustedFor(null), "an unnamed key");
-    b.spent("batch", 0.6);
-    b.spent("batch", Double.NaN); // an unpriced upstream's answer
-    b.spent("search", 5);
+    b.spent("batch", 0.6, 100);
+    b.spent("batch", Double.NaN, 100); // an unpriced upstream's answer
+    b.spent("search", 5, 100);
     assertEquals(0, b.exhaustedFor("batch"));
-    b.spent("batch", 0.4);
+    b.spent("batch", 0.4, 100);
     assertEquals(Duration.ofMinutes(50).toMillis(), b.exhaustedFor("batch"), "until 00:00, the next hour");
     assertEquals(1.0, b.spentThisPeriod("batch"), 1e-12);
     now.addAndGet(Duration.ofMinutes(50).toMillis());
@@ -81,7 +81,7 @@ class ClientBudgetsTest {
     assertEquals(Instant.parse("2027-03-01T00:00:00Z").toEpochMilli(),
         ClientKey.Period.MONTH.next(Instant.parse("2027-02-28T12:00:00Z").toEpochMilli()));
     ClientBudgets month = budgets(10, ClientKey.Period.MONTH);
-    month.spent("batch", 10);
+    month.spent("batch", 10, 100);
     assertEquals(Duration.ofMinutes(50).toMillis(), month.exhaustedFor("batch"));
   }
 
@@ -91,8 +91,8 @@ class ClientBudgetsTest {
     SpendStore store = new SpendStore();
     ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
     ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
-    a.spent("batch", 0.6);
-    b.spent("batch", 0.5);
+    a.spent("batch", 0.6, 100);
+    b.spent("batch", 0.5, 100);
     assertEquals(0, a.exhaustedFor("batch"));
     a.exchange(store);
     assertEquals(0.6, a.spentThisPeriod("batch"), 1e-12);
@@ -112,22 +112,22 @@ class ClientBudgetsTest {
   void spendWhileTheStoreIsDownOrItsReplyIsLostIsCountedOnce() throws Exception {
     SpendStore store = new SpendStore();
     ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
-    a.spent("batch", 0.3);
+    a.spent("batch", 0.3, 100);
     a.exchange(store);
     store.down = true;
-    a.spent("batch", 0.3);
+    a.spent("batch", 0.3, 100);
     assertThrows(java.io.IOException.class, () -> a.exchange(store));
     assertEquals(0.6, a.spentThisPeriod("batch"), 1e-12, "what it spent, the others' as last read");
     store.down = false;
     store.loseReply = true; // written, but the answer never came: written again at the next exchange
     assertThrows(java.net.SocketTimeoutException.class, () -> a.exchange(store));
     store.loseReply = false;
-    a.spent("batch", 0.1);
+    a.spent("batch", 0.1, 100);
     a.exchange(store);
     a.exchange(store);
     assertEquals(0.7, a.spentThisPeriod("batch"), 1e-12);
     assertEquals(0.7, store.spend.values().iterator().next().values().iterator().next(), 1e-12);
-    a.spent("batch", 0.3);
+    a.spent("batch", 0.3, 100);
     assertTrue(a.exhaustedFor("batch") > 0, "held to its budget on its own spend");
   }
 
@@ -140,16 +140,16 @@ class ClientBudgetsTest {
     SpendStore store = new SpendStore();
     ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
     ClientBudgets gone = budgets(1.0, ClientKey.Period.DAY);
-    gone.spent("batch", 0.5);
+    gone.spent("batch", 0.5, 100);
     gone.exchange(store); // then it stops for good
-    a.spent("batch", 0.3);
+    a.spent("batch", 0.3, 100);
     a.exchange(store);
     assertEquals(0.8, a.spentThisPeriod("batch"), 1e-12);
     store.spend.clear(); // Redis restarted empty
-    a.spent("batch", 0.1);
+    a.spent("batch", 0.1, 100);
     a.exchange(store);
     assertEquals(0.9, a.spentThisPeriod("batch"), 1e-12, "the stopped replica's 0.5 is still spent");
-    a.spent("batch", 0.1);
+    a.spent("batch", 0.1, 100);
     assertTrue(a.exhaustedFor("batch") > 0);
   }
 
@@ -158,7 +158,7 @@ class ClientBudgetsTest {
   void aClockSteppedBackDoesNotForgetTheSpend() {
     now.set(Instant.parse("2027-01-01T00:00:00.300Z").toEpochMilli());
     ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
-    b.spent("batch", 1.0);
+    b.spent("batch", 1.0, 100);
     now.set(Instant.parse("2026-12-31T23:59:59.800Z").toEpochMilli()); // NTP steps it back
     assertEquals(1.0, b.spentThisPeriod("batch"), 1e-12);
     assertTrue(b.exhaustedFor("batch") > 0);
@@ -177,7 +177,7 @@ class ClientBudgetsTest {
     StateSync sync = new StateSync(java.util.List.of(), store, Duration.ofHours(1), StateListener.NONE);
     sync.shareWith(a);
     sync.start();
-    a.spent("batch", 0.4); // after the last sync
+    a.spent("batch", 0.4, 100); // after the last sync
     sync.close();
     sync.close(); // as Routewise closes it, then its state: nothing more, no error
     assertEquals(0.4, store.total("batch:" + Instant.parse("2026-12-31T00:00:00Z").getEpochSecond()), 1e-12);
@@ -195,9 +195,54 @@ class ClientBudgetsTest {
         return total;
       }
     };
-    a.spent("batch", 0.9);
+    a.spent("batch", 0.9, 100);
     a.exchange(store);
     assertEquals(0.0, a.spentThisPeriod("batch"));
     assertEquals(0, a.exhaustedFor("batch"));
+  }
+
+  /**
+   * Requests under way hold their likely cost: once spend and holds would pass the budget, another
+   * waits for them (before, 40 at once each spent as if the budget were untouched). Prices here are
+   * USD 1,000 per million tokens, so a token costs 0.001.
+   */
+  @Test
+  void requestsUnderWayHoldTheirLikelyCostUntilTheyEnd() {
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    io.routewise.config.Price price = new io.routewise.config.Price(1000, 1000);
+    ClientBudgets.Hold first = b.hold("batch", 100, price);
+    assertEquals(0.6, first.usd(), 1e-12, "100 prompt tokens and the 500 completion tokens assumed before any answer");
+    assertEquals(null, b.hold("batch", 100, price), "0.6 held and 0.6 more would pass 1.0");
+    assertEquals(0.6, b.held("batch"), 1e-12);
+    first.close();
+    first.close(); // once only
+    assertEquals(0.0, b.held("batch"));
+    ClientBudgets.Hold big = b.hold("batch", 5_000, price);
+    assertTrue(big != null && big.usd() > 1.0, "nothing else under way: goes, whatever it may cost");
+    big.close();
+
+    b.spent("batch", 0.3, 100); // an answer of 100 completion tokens: later holds assume those, not 500
+    ClientBudgets.Hold a = b.hold("batch", 100, price);
+    assertEquals(0.2, a.usd(), 1e-9);
+    ClientBudgets.Hold second = b.hold("batch", 100, price);
+    ClientBudgets.Hold third = b.hold("batch", 100, price);
+    assertTrue(second != null && third != null, "0.3 spent + 3 x 0.2 held fits 1.0");
+    assertEquals(null, b.hold("batch", 100, price), "a fourth would pass it");
+    ClientBudgets.Hold small = b.hold("batch", 0, new io.routewise.config.Price(100, 100));
+    assertEquals(0.01, small.usd(), 1e-9, "a cheaper upstream's fits beside them");
+    for (ClientBudgets.Hold h : new ClientBudgets.Hold[] {a, second, third, small}) {
+      h.close();
+    }
+    assertEquals(0.0, b.held("batch"));
+    b.spent("batch", 0, 200);
+    ClientBudgets.Hold next = b.hold("batch", 100, price);
+    assertEquals(0.21, next.usd(), 1e-9, "the mean moves a tenth of the way to each answer's: 110");
+    next.close();
+
+    b.spent("batch", 0.7, 100);
+    assertEquals(null, b.hold("batch", 1, price), "spent: refused, nothing under way or not");
+    assertTrue(b.exhaustedFor("batch") > 0);
+    assertEquals(ClientBudgets.Hold.NONE, b.hold("search", 100, price), "no budget: nothing held");
+    assertEquals(ClientBudgets.Hold.NONE, b.hold("batch", 100, null), "no price: it costs nothing");
   }
 }

@@ -151,7 +151,53 @@ class ClientSpendTest {
     assertEquals(200, send("/v1/route", "sk-batch", "{\"model\":\"router-random-0\",\"messages\":"
         + "[{\"role\":\"user\",\"content\":\"hi\"}]}").statusCode(), "a decision alone spends nothing");
     assertEquals(2.0, metric("routewise_requests_total{route=\"none\",router=\"none\",status=\"429\"}"));
-    assertEquals(2.0, metric("routewise_client_budget_refused_total{client=\"batch\"}"));
+    assertEquals(2.0, metric("routewise_client_budget_refused_total{client=\"batch\",reason=\"spent\"}"));
+  }
+
+  /**
+   * Forty requests at once of a client with a budget for ten answers: those under way hold their
+   * likely cost, so the rest are told to retry (429 rate_limit_exceeded, Retry-After 1) rather than
+   * all spending (an operator trial: 8 times a small budget, before).
+   */
+  @Test
+  void requestsAtOnceCannotSpendPastTheBudgetTogether() throws Exception {
+    start("api_keys: {batch: {key: sk-batch, budget: {usd: 0.001, per: day}}}", "");
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withFixedDelay(200)
+        .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+    java.util.List<java.util.concurrent.Future<HttpResponse<String>>> all = new java.util.ArrayList<>();
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (int i = 0; i < 40; i++) {
+        all.add(pool.submit(() -> chat("sk-batch", "router-random-0", false)));
+      }
+    }
+    int ok = 0;
+    int waited = 0;
+    for (var r : all) {
+      HttpResponse<String> answer = r.get();
+      if (answer.statusCode() == 200) {
+        ok++;
+      } else {
+        assertEquals(429, answer.statusCode(), answer.body());
+        assertTrue(answer.body().contains("\"code\":\"rate_limit_exceeded\"") && answer.body().contains("under way"),
+            answer.body());
+        assertEquals("1", answer.headers().firstValue("retry-after").orElseThrow());
+        assertFalse(answer.headers().firstValue("x-should-retry").isPresent(), "worth a retry, unlike a spent budget");
+        waited++;
+      }
+    }
+    assertTrue(ok >= 1 && waited >= 1, ok + " answered, " + waited + " told to retry");
+    assertTrue(ok * STRONG <= 0.001, ok + " answers spent " + ok * STRONG + " of a 0.001 budget");
+    assertEquals(waited, metric("routewise_client_budget_refused_total{client=\"batch\",reason=\"in_flight\"}"));
+    assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"), "all ended: nothing held");
+    // one at a time, a client spends up to its budget, and is then refused as spent
+    int more = 0;
+    HttpResponse<String> last;
+    while ((last = chat("sk-batch", "router-random-0", false)).statusCode() == 200) {
+      more++;
+    }
+    assertTrue(last.body().contains("\"code\":\"insufficient_quota\""), last.body());
+    assertEquals(11, ok + more, "0.001 at " + STRONG + " an answer: the 11th passes it, and is the last");
   }
 
   /** Two replicas behind a load balancer hold a client to one budget: what it spent at one counts at the other. */

@@ -283,6 +283,34 @@ class PassthroughMeteringTest {
         .withHeader("Content-Type", "application/json").withBody("{\"id\":\"modr-1\",\"results\":[]}")));
     assertEquals(200, send("/v1/moderations", "{\"model\":\"omni-moderation-latest\",\"input\":\"hi\"}")
         .statusCode(), "unpriced: not held to the budget");
-    assertEquals(2.0, metric("routewise_client_budget_refused_total{client=\"batch\"}"));
+    assertEquals(2.0, metric("routewise_client_budget_refused_total{client=\"batch\",reason=\"spent\"}"));
+  }
+
+  /**
+   * A priced passthrough request under way holds its likely cost as a routed one does: a second one
+   * at once that would pass the budget is told to retry, and once the first has ended, goes.
+   */
+  @Test
+  void aPricedPassthroughRequestUnderWayHoldsItsLikelyCost() throws Exception {
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200).withFixedDelay(700)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_h1\",\"object\":\"response\","
+            + "\"status\":\"completed\",\"output\":[],\"usage\":{\"input_tokens\":20,\"output_tokens\":10,"
+            + "\"total_tokens\":30}}")));
+    String body = "{\"model\":\"strong-model\",\"input\":\"hi\"}"; // holds 500 completion tokens at 10: 0.005
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      var first = pool.submit(() -> send("/v1/responses", body));
+      long until = System.nanoTime() + 5_000_000_000L;
+      while (metric("routewise_client_budget_held_usd{client=\"batch\"}") == 0 && System.nanoTime() < until) {
+        Thread.sleep(10);
+      }
+      HttpResponse<String> second = send("/v1/responses", body);
+      assertEquals(429, second.statusCode(), second.body());
+      assertEquals("rate_limit_exceeded", new com.fasterxml.jackson.databind.ObjectMapper().readTree(second.body())
+          .path("error").path("code").asText(), second.body());
+      assertEquals(200, first.get().statusCode());
+    }
+    assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"));
+    assertEquals(200, send("/v1/responses", body).statusCode(), "nothing under way, budget left: goes");
+    assertEquals(1.0, metric("routewise_client_budget_refused_total{client=\"batch\",reason=\"in_flight\"}"));
   }
 }
