@@ -78,9 +78,10 @@ public final class ClientBudgets {
 
   /**
    * Adds {@code usd} to {@code client}'s spend in this period (nothing without a budget, or for what
-   * is not a cost), and its answer's {@code completionTokens} to what its next holds assume.
+   * is not a cost), and its answer's tokens to what its next holds assume: the completion tokens of
+   * answers that have some (an embedding's none would drag a chat's hold to nothing), the prompt's.
    */
-  public void spent(String client, double usd, long completionTokens) {
+  public void spent(String client, double usd, long promptTokens, long completionTokens) {
     Account a = client == null ? null : accounts.get(client);
     if (a == null) {
       return;
@@ -91,34 +92,89 @@ public final class ClientBudgets {
       if (usd > 0 && !Double.isInfinite(usd)) {
         a.mine += usd;
       }
-      if (completionTokens >= 0) {
-        a.completionTokens = Double.isNaN(a.completionTokens) ? completionTokens
-            : a.completionTokens + COMPLETION_WEIGHT * (completionTokens - a.completionTokens);
-      }
+      a.completionTokens = mean(a.completionTokens, completionTokens);
+      a.promptTokens = mean(a.promptTokens, promptTokens);
     }
   }
 
-  /** Completion tokens a hold assumes for a client none of whose answers was metered here yet. */
+  /** {@code mean} moved a {@link #TOKENS_WEIGHT} of the way to {@code tokens} (the first sets it; none leaves it). */
+  private static double mean(double mean, long tokens) {
+    if (tokens <= 0) {
+      return mean;
+    }
+    return Double.isNaN(mean) ? tokens : mean + TOKENS_WEIGHT * (tokens - mean);
+  }
+
+  /** Completion tokens a hold assumes for a client none of whose answers had any here yet. */
   public static final long ASSUMED_COMPLETION_TOKENS = 500;
-  /** The weight of each metered answer in a client's mean completion tokens (about its last 10). */
-  private static final double COMPLETION_WEIGHT = 0.1;
+  /** The weight of each metered answer in a client's mean tokens (about its last 10). */
+  private static final double TOKENS_WEIGHT = 0.1;
 
-  /** What a request holds of its client's budget while it is under way; closing it lets that go (once). */
+  /**
+   * What a request holds of its client's budget while it is under way, until it is closed (once);
+   * or, refused, why: {@link #admitted()} false, and {@link #spentFor()} above 0 when the budget is
+   * spent (else requests under way hold the rest).
+   */
   public static final class Hold implements AutoCloseable {
-    /** Held nothing: a client without a budget, or an answer without a price. */
-    public static final Hold NONE = new Hold(null, 0);
+    /** Holds nothing: a client without a budget, or an answer that costs nothing. */
+    public static final Hold NONE = new Hold(null, 0, 0, 0, 0);
     private final Account account;
-    private final double usd;
+    private final long promptTokens;
+    private final long completionTokens;
+    private final long spentFor;
+    private double usd;
     private boolean closed;
+    /** Charged to its client's spend: its client left ({@link ClientBudgets#left}). */
+    private boolean charged;
 
-    private Hold(Account account, double usd) {
+    private Hold(Account account, long promptTokens, long completionTokens, double usd, long spentFor) {
       this.account = account;
+      this.promptTokens = promptTokens;
+      this.completionTokens = completionTokens;
       this.usd = usd;
+      this.spentFor = spentFor;
+    }
+
+    /** Whether the request may go. */
+    public boolean admitted() {
+      return spentFor == 0 && (account != null || this == NONE || usd == 0);
+    }
+
+    /** Refused with its client's budget spent: the milliseconds to its next period; else 0. */
+    public long spentFor() {
+      return spentFor;
     }
 
     /** What it holds, USD. */
     public double usd() {
-      return usd;
+      if (account == null) {
+        return 0;
+      }
+      synchronized (account) {
+        return closed ? 0 : usd;
+      }
+    }
+
+    /**
+     * Holds the same tokens at {@code price} instead (the upstream that answers it is known now):
+     * not checked against the budget again (it was let through); at no price, it lets go.
+     */
+    public void reprice(io.routewise.config.Price price) {
+      if (account == null) {
+        return;
+      }
+      double now = price == null ? 0 : price.cost(promptTokens, 0, completionTokens);
+      synchronized (account) {
+        if (closed) {
+          return;
+        }
+        if (now > 0) {
+          account.held += now - usd;
+          usd = now;
+          return;
+        }
+      }
+      close();
     }
 
     @Override
@@ -137,32 +193,77 @@ public final class ClientBudgets {
     }
   }
 
+  /** A refusal of {@code client}'s request: its budget spent (the milliseconds to its next period), or 0: the rest held. */
+  private static Hold refused(long spentFor) {
+    return new Hold(null, 0, 0, -1, spentFor);
+  }
+
   /**
-   * Holds what a request of {@code client} is likely to cost at {@code price} (its prompt's
-   * {@code promptTokens}, and as many completion tokens as the client's answers have had, {@link
-   * #ASSUMED_COMPLETION_TOKENS} before any) until the hold is closed. Null, to refuse it, when the
-   * client has spent its budget, or when requests of its own are under way and its spend, what
-   * they hold and this would pass the budget. A request with none of its client's in flight is let
-   * through while any budget is left, whatever it may cost: one that holds more than all that is left
-   * would otherwise never run.
+   * Holds what a request of {@code client} is likely to cost until the hold is closed: {@code
+   * promptTokens} (at least the client's mean prompt when it {@code continues} stored state, whose
+   * prompt its body does not show), and {@code maxOutputTokens} when the request caps its answer (a
+   * bound the answer cannot pass; -1: none), else the client's mean completion tokens ({@link
+   * #ASSUMED_COMPLETION_TOKENS} before any), at the dearest of {@code prices} (where it may go; a
+   * null one is unpriced) until {@link Hold#reprice}d. Refused when the client has spent its budget,
+   * or when requests of its own are under way and its spend, what they hold and this would pass the
+   * budget. A request with none of its client's under way goes while any budget is left, whatever it
+   * may cost: one that holds more than all that is left would otherwise never run.
    */
-  public Hold hold(String client, long promptTokens, io.routewise.config.Price price) {
+  public Hold hold(String client, long promptTokens, long maxOutputTokens, boolean continues,
+      java.util.Collection<io.routewise.config.Price> prices) {
     Account a = client == null ? null : accounts.get(client);
-    if (a == null || price == null) {
+    if (a == null) {
       return Hold.NONE;
     }
     long now = millis.getAsLong();
     synchronized (a) {
       a.roll(now);
       double spent = a.mine + a.others;
-      long completion = Double.isNaN(a.completionTokens) ? ASSUMED_COMPLETION_TOKENS : Math.round(a.completionTokens);
-      double usd = price.cost(Math.max(0, promptTokens), 0, completion);
-      if (spent >= a.budget.usd() || a.inFlight > 0 && spent + a.held + usd > a.budget.usd()) {
-        return null;
+      if (spent >= a.budget.usd()) {
+        return refused(Math.max(1, a.periodEnd - now));
+      }
+      long prompt = Math.max(0, promptTokens);
+      if (continues && !Double.isNaN(a.promptTokens)) {
+        prompt = Math.max(prompt, Math.round(a.promptTokens));
+      }
+      long completion = maxOutputTokens > 0 ? maxOutputTokens
+          : Double.isNaN(a.completionTokens) ? ASSUMED_COMPLETION_TOKENS : Math.round(a.completionTokens);
+      double usd = 0;
+      for (io.routewise.config.Price price : prices) {
+        if (price != null) {
+          usd = Math.max(usd, price.cost(prompt, 0, completion));
+        }
+      }
+      if (usd == 0) {
+        return Hold.NONE; // it costs nothing: a request of a free upstream under way keeps no priced one waiting
+      }
+      if (a.inFlight > 0 && spent + a.held + usd > a.budget.usd()) {
+        return refused(0);
       }
       a.inFlight++;
       a.held += usd;
-      return new Hold(a, usd);
+      return new Hold(a, prompt, completion, usd, 0);
+    }
+  }
+
+  /**
+   * A request its client left once the upstream had it (a stream before its usage, or an answer not
+   * yet sent): its usage is never known, and the upstream bills what it generated, so its client's
+   * spend takes what it holds. Once; before the hold is closed.
+   */
+  public void left(Hold hold) {
+    Account a = hold.account;
+    if (a == null) {
+      return;
+    }
+    long now = millis.getAsLong();
+    synchronized (a) {
+      if (hold.closed || hold.charged) {
+        return;
+      }
+      hold.charged = true;
+      a.roll(now);
+      a.mine += hold.usd;
     }
   }
 
@@ -256,7 +357,8 @@ public final class ClientBudgets {
     /** This replica's requests under way, and what they hold (kept when a period turns: they still run). */
     int inFlight;
     double held;
-    /** The mean completion tokens of its metered answers here, recent ones weighing most; NaN before one. */
+    /** The mean prompt and completion tokens of its metered answers here, recent ones weighing most; NaN before one. */
+    double promptTokens = Double.NaN;
     double completionTokens = Double.NaN;
 
     Account(String client, ClientKey.Budget budget) {

@@ -49,7 +49,7 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
   private void clientSpent(String client, Usage usage, double cost) {
     if (client != null) {
       metrics.clientAnswered(client, usage.prompt(), usage.completion(), cost);
-      budgets.spent(client, cost, usage.completion());
+      budgets.spent(client, cost, usage.prompt(), usage.completion());
     }
   }
 

@@ -40,6 +40,8 @@ final class ChatCompletionsHandler {
   /** Most capable first, as {@link RoutingService#ladder()} orders them. */
   private final List<UpstreamClient> ladder;
   private final Map<String, UpstreamClient> byName = new HashMap<>();
+  /** Every upstream's price (null: none), the dearest of which a request's hold takes until it is routed. */
+  private final java.util.List<io.routewise.config.Price> allPrices;
   private final RoutewiseMetrics metrics;
   private final RequestBodies bodies;
   private final long maxResponseBytes;
@@ -87,6 +89,7 @@ final class ChatCompletionsHandler {
     this.routing = routing;
     this.ladder = List.copyOf(ladder);
     ladder.forEach(u -> byName.put(u.name(), u));
+    allPrices = ladder.stream().map(u -> u.config().price()).toList(); // nulls kept: unpriced
     this.metrics = metrics;
     this.bodies = bodies;
     this.failover = failover;
@@ -129,6 +132,9 @@ final class ChatCompletionsHandler {
       spec = spec(routing, request);
       ClientDisconnectProbe probe = new ClientDisconnectProbe(ctx.req());
       String home = storedAt(request);
+      // before the decision, which counts as routed, may steer a target, pin a session or ask a judge
+      hold = hold(ctx, body.bytes(), request.previousResponseId() != null || request.conversation(),
+          pricesFor(spec, home), budgets, metrics);
       try {
         // A decision queued behind a scoring backlog is withdrawn if its client leaves meanwhile.
         decision = home != null ? routing.held(spec, home)
@@ -151,7 +157,7 @@ final class ChatCompletionsHandler {
         throw ApiException.shuttingDown();
       }
       chosen = byName.get(decision.upstream());
-      hold = hold(ctx, body.bytes().length, chosen.config().price(), budgets, metrics);
+      hold.reprice(chosen.config().price());
       DecisionHeaders.write(ctx, decision, chosen.config().model());
       // A request that named its upstream gets that upstream's answer, whatever it is; so does one that
       // continues what only that upstream stored (another would not find it).
@@ -225,35 +231,65 @@ final class ChatCompletionsHandler {
     String client = ctx.attribute(CLIENT_NAME);
     long millis = budgets.exhaustedFor(client);
     if (millis > 0) {
-      metrics.clientBudgetRefused(client, false);
-      long seconds = (millis + 999) / 1000;
-      ctx.header("Retry-After", Long.toString(seconds));
-      throw new ApiException(429, "insufficient_quota", "Client '" + client + "' has spent its budget of "
-          + DecisionHeaders.usd(budgets.budget(client)) + " USD for this period (server.api_keys." + client
-          + ".budget); it renews in " + seconds + " s.", null, "insufficient_quota").retryUseless();
+      throw budgetSpent(ctx, client, millis, budgets, metrics);
     }
   }
 
-  /**
-   * What a request of a client with a budget holds of it while under way: its likely cost at {@code
-   * price}, its prompt taken as a token per 4 of its {@code bodyBytes}. Refused when its client's
-   * budget is spent meanwhile (as above), or when that client's requests in flight would spend what
-   * is left: a 429 {@code rate_limit_exceeded} the SDKs retry after a second, by when some have ended.
-   */
-  static io.routewise.routing.ClientBudgets.Hold hold(Context ctx, long bodyBytes, io.routewise.config.Price price,
+  /** The 429 of {@link #overBudget}, its budget renewing in {@code millis}. */
+  private static ApiException budgetSpent(Context ctx, String client, long millis,
       io.routewise.routing.ClientBudgets budgets, RoutewiseMetrics metrics) {
+    metrics.clientBudgetRefused(client, false);
+    long seconds = (millis + 999) / 1000;
+    ctx.header("Retry-After", Long.toString(seconds));
+    return new ApiException(429, "insufficient_quota", "Client '" + client + "' has spent its budget of "
+        + DecisionHeaders.usd(budgets.budget(client)) + " USD for this period (server.api_keys." + client
+        + ".budget); it renews in " + seconds + " s.", null, "insufficient_quota").retryUseless();
+  }
+
+  /**
+   * What a request of a client with a budget holds of it while under way: its likely cost ({@link
+   * CostEstimate}) at the dearest of {@code prices}, where it may go (repriced once it is known), kept
+   * as the request's {@link #HOLD}. Refused when its client's budget is spent (as above), or when
+   * that client's requests in flight would spend what is left: a 429 {@code rate_limit_exceeded}
+   * the SDKs retry after a second, by when some may have ended.
+   */
+  static io.routewise.routing.ClientBudgets.Hold hold(Context ctx, byte[] body, boolean continues,
+      java.util.Collection<io.routewise.config.Price> prices, io.routewise.routing.ClientBudgets budgets,
+      RoutewiseMetrics metrics) {
     String client = ctx.attribute(CLIENT_NAME);
-    io.routewise.routing.ClientBudgets.Hold hold = budgets.hold(client, bodyBytes / 4, price);
-    if (hold != null) {
+    if (client == null || Double.isNaN(budgets.budget(client))) {
+      return io.routewise.routing.ClientBudgets.Hold.NONE; // no body read for it
+    }
+    io.routewise.routing.ClientBudgets.Hold hold = budgets.hold(client, CostEstimate.promptTokens(body),
+        CostEstimate.maxOutputTokens(body), continues, prices);
+    if (hold.admitted()) {
+      ctx.attribute(HOLD, hold);
       return hold;
     }
-    overBudget(ctx, budgets, metrics);
+    if (hold.spentFor() > 0) {
+      budgets.exhaustedFor(client); // its log line, once a period
+      throw budgetSpent(ctx, client, hold.spentFor(), budgets, metrics);
+    }
     metrics.clientBudgetRefused(client, true);
     ctx.header("Retry-After", "1");
     throw new ApiException(429, "requests", "Client '" + client + "' has requests under way that may spend the rest "
-        + "of its budget (" + DecisionHeaders.usd(budgets.budget(client) - budgets.spentThisPeriod(client))
-        + " USD left this period, server.api_keys." + client + ".budget); retry when they have finished.", null,
+        + "of its budget (server.api_keys." + client + ".budget): " + DecisionHeaders.usd(
+            budgets.budget(client) - budgets.spentThisPeriod(client)) + " USD is left this period, and they hold "
+        + DecisionHeaders.usd(budgets.held(client)) + " USD of it until they end; retry when they have.", null,
         "rate_limit_exceeded");
+  }
+
+  /** The request attribute holding its {@link io.routewise.routing.ClientBudgets.Hold}, when its client has a budget. */
+  static final String HOLD = "routewise.budget-hold";
+
+  /** The prices of where a request may go: what it continues, the upstream it names, else any. */
+  private java.util.Collection<io.routewise.config.Price> pricesFor(RouteSpec spec, String home) {
+    String only = home != null ? home : spec.isDirect() ? spec.upstream() : null;
+    UpstreamClient u = only == null ? null : byName.get(only);
+    if (u != null) {
+      return java.util.Collections.singletonList(u.config().price());
+    }
+    return allPrices;
   }
 
   /** The most an upstream's error body is waited for, to be logged: a stalled one must not hold up a failover. */
@@ -333,6 +369,10 @@ final class ChatCompletionsHandler {
           new ClientDisconnectProbe(ctx.req()), TraceHeaders.of(ctx.req()));
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
+        io.routewise.routing.ClientBudgets.Hold hold = ctx.attribute(HOLD);
+        if (hold != null) {
+          budgets.left(hold); // the upstream had it: what it generated is billed, and never counted here
+        }
         throw connectionGone(ctx.res());
       }
       if (inFlight.cutOff()) { // cancelled by a shutdown past its grace: no failure of the upstream's
@@ -470,7 +510,7 @@ final class ChatCompletionsHandler {
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
         String outcome = relayStream(response, res, upstream, start, spec, askUsage ? new UsageChunkFilter() : null,
-            request.api(), request.background(), ctx.attribute(CLIENT_NAME));
+            request.api(), request.background(), ctx.attribute(CLIENT_NAME), ctx.attribute(HOLD));
         if (!outcome.equals("ok")) {
           ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
         }
@@ -487,6 +527,10 @@ final class ChatCompletionsHandler {
   private int failOver(Context ctx, ChatRequest request, RequestBodies.Body body, UpstreamClient failed,
       RouteSpec spec, long received, String reason) throws IOException {
     UpstreamClient other = failoverFor(failed, request);
+    io.routewise.routing.ClientBudgets.Hold hold = ctx.attribute(HOLD);
+    if (hold != null) {
+      hold.reprice(other.config().price()); // at the price of the upstream that answers it now
+    }
     metrics.failover(failed.name(), reason);
     DecisionHeaders.served(ctx, other.name(), other.config().model());
     ctx.res().setHeader("x-routewise-failover", failed.name() + " " + reason);
@@ -726,11 +770,12 @@ final class ChatCompletionsHandler {
   /**
    * Relays a stream to its end and returns how it ended: ok, client_closed, timeout or stream_failed.
    * With {@code usageFilter}, the usage chunk routewise asked for is not relayed. {@code client}: the
-   * named client key the answer is for (null: none).
+   * named client key the answer is for (null: none), and {@code hold} what it holds of its budget
+   * (null: none), charged when the client leaves before the usage.
    */
   private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background, String client)
-      throws IOException {
+      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background, String client,
+      io.routewise.routing.ClientBudgets.Hold hold) throws IOException {
     SseOutput out = new SseOutput(res.getOutputStream());
     SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES);
     String storedId = null; // the Responses answer's id, once an event named it
@@ -865,9 +910,13 @@ final class ChatCompletionsHandler {
         stored.finished(storedId, usage.result().orElse(null));
       }
     } else {
+      boolean left = !whole && outcome.equals("client_closed");
       usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res, client), () -> {
         if (whole && res.getStatus() == 200) { // its tokens went uncounted
           spend.unmetered(upstream.name());
+        } else if (left && hold != null) {
+          // left before its usage (a "stop" button): the upstream bills what it generated, so its hold is spent
+          budgets.left(hold);
         }
       });
     }

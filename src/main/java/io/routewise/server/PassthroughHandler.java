@@ -322,7 +322,8 @@ final class PassthroughHandler {
         try {
           ChatCompletionsHandler.overBudget(ctx, spend.budgets(), metrics);
           if (priced != null) {
-            hold = ChatCompletionsHandler.hold(ctx, body.bytes().length, priced.price(), spend.budgets(), metrics);
+            hold = ChatCompletionsHandler.hold(ctx, body.bytes(), false,
+                java.util.Collections.singletonList(priced.price()), spend.budgets(), metrics);
           }
         } catch (ApiException refused) {
           body.close();

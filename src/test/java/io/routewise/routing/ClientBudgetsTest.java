@@ -1,6 +1,7 @@
 package io.routewise.routing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -59,11 +60,11 @@ class ClientBudgetsTest {
     assertEquals(0, b.exhaustedFor("batch"));
     assertEquals(0, b.exhaustedFor("search"), "no budget, no limit");
     assertEquals(0, b.exhaustedFor(null), "an unnamed key");
-    b.spent("batch", 0.6, 100);
-    b.spent("batch", Double.NaN, 100); // an unpriced upstream's answer
-    b.spent("search", 5, 100);
+    b.spent("batch", 0.6, 0, 100);
+    b.spent("batch", Double.NaN, 0, 100); // an unpriced upstream's answer
+    b.spent("search", 5, 0, 100);
     assertEquals(0, b.exhaustedFor("batch"));
-    b.spent("batch", 0.4, 100);
+    b.spent("batch", 0.4, 0, 100);
     assertEquals(Duration.ofMinutes(50).toMillis(), b.exhaustedFor("batch"), "until 00:00, the next hour");
     assertEquals(1.0, b.spentThisPeriod("batch"), 1e-12);
     now.addAndGet(Duration.ofMinutes(50).toMillis());
@@ -81,7 +82,7 @@ class ClientBudgetsTest {
     assertEquals(Instant.parse("2027-03-01T00:00:00Z").toEpochMilli(),
         ClientKey.Period.MONTH.next(Instant.parse("2027-02-28T12:00:00Z").toEpochMilli()));
     ClientBudgets month = budgets(10, ClientKey.Period.MONTH);
-    month.spent("batch", 10, 100);
+    month.spent("batch", 10, 0, 100);
     assertEquals(Duration.ofMinutes(50).toMillis(), month.exhaustedFor("batch"));
   }
 
@@ -91,8 +92,8 @@ class ClientBudgetsTest {
     SpendStore store = new SpendStore();
     ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
     ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
-    a.spent("batch", 0.6, 100);
-    b.spent("batch", 0.5, 100);
+    a.spent("batch", 0.6, 0, 100);
+    b.spent("batch", 0.5, 0, 100);
     assertEquals(0, a.exhaustedFor("batch"));
     a.exchange(store);
     assertEquals(0.6, a.spentThisPeriod("batch"), 1e-12);
@@ -112,22 +113,22 @@ class ClientBudgetsTest {
   void spendWhileTheStoreIsDownOrItsReplyIsLostIsCountedOnce() throws Exception {
     SpendStore store = new SpendStore();
     ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
-    a.spent("batch", 0.3, 100);
+    a.spent("batch", 0.3, 0, 100);
     a.exchange(store);
     store.down = true;
-    a.spent("batch", 0.3, 100);
+    a.spent("batch", 0.3, 0, 100);
     assertThrows(java.io.IOException.class, () -> a.exchange(store));
     assertEquals(0.6, a.spentThisPeriod("batch"), 1e-12, "what it spent, the others' as last read");
     store.down = false;
     store.loseReply = true; // written, but the answer never came: written again at the next exchange
     assertThrows(java.net.SocketTimeoutException.class, () -> a.exchange(store));
     store.loseReply = false;
-    a.spent("batch", 0.1, 100);
+    a.spent("batch", 0.1, 0, 100);
     a.exchange(store);
     a.exchange(store);
     assertEquals(0.7, a.spentThisPeriod("batch"), 1e-12);
     assertEquals(0.7, store.spend.values().iterator().next().values().iterator().next(), 1e-12);
-    a.spent("batch", 0.3, 100);
+    a.spent("batch", 0.3, 0, 100);
     assertTrue(a.exhaustedFor("batch") > 0, "held to its budget on its own spend");
   }
 
@@ -140,16 +141,16 @@ class ClientBudgetsTest {
     SpendStore store = new SpendStore();
     ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
     ClientBudgets gone = budgets(1.0, ClientKey.Period.DAY);
-    gone.spent("batch", 0.5, 100);
+    gone.spent("batch", 0.5, 0, 100);
     gone.exchange(store); // then it stops for good
-    a.spent("batch", 0.3, 100);
+    a.spent("batch", 0.3, 0, 100);
     a.exchange(store);
     assertEquals(0.8, a.spentThisPeriod("batch"), 1e-12);
     store.spend.clear(); // Redis restarted empty
-    a.spent("batch", 0.1, 100);
+    a.spent("batch", 0.1, 0, 100);
     a.exchange(store);
     assertEquals(0.9, a.spentThisPeriod("batch"), 1e-12, "the stopped replica's 0.5 is still spent");
-    a.spent("batch", 0.1, 100);
+    a.spent("batch", 0.1, 0, 100);
     assertTrue(a.exhaustedFor("batch") > 0);
   }
 
@@ -158,7 +159,7 @@ class ClientBudgetsTest {
   void aClockSteppedBackDoesNotForgetTheSpend() {
     now.set(Instant.parse("2027-01-01T00:00:00.300Z").toEpochMilli());
     ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
-    b.spent("batch", 1.0, 100);
+    b.spent("batch", 1.0, 0, 100);
     now.set(Instant.parse("2026-12-31T23:59:59.800Z").toEpochMilli()); // NTP steps it back
     assertEquals(1.0, b.spentThisPeriod("batch"), 1e-12);
     assertTrue(b.exhaustedFor("batch") > 0);
@@ -177,7 +178,7 @@ class ClientBudgetsTest {
     StateSync sync = new StateSync(java.util.List.of(), store, Duration.ofHours(1), StateListener.NONE);
     sync.shareWith(a);
     sync.start();
-    a.spent("batch", 0.4, 100); // after the last sync
+    a.spent("batch", 0.4, 0, 100); // after the last sync
     sync.close();
     sync.close(); // as Routewise closes it, then its state: nothing more, no error
     assertEquals(0.4, store.total("batch:" + Instant.parse("2026-12-31T00:00:00Z").getEpochSecond()), 1e-12);
@@ -195,10 +196,16 @@ class ClientBudgetsTest {
         return total;
       }
     };
-    a.spent("batch", 0.9, 100);
+    a.spent("batch", 0.9, 0, 100);
     a.exchange(store);
     assertEquals(0.0, a.spentThisPeriod("batch"));
     assertEquals(0, a.exhaustedFor("batch"));
+  }
+
+  private static final io.routewise.config.Price PRICE = new io.routewise.config.Price(1000, 1000); // 0.001 a token
+
+  private static ClientBudgets.Hold hold(ClientBudgets b, long promptTokens, io.routewise.config.Price... prices) {
+    return b.hold("batch", promptTokens, -1, false, java.util.Arrays.asList(prices));
   }
 
   /**
@@ -209,40 +216,97 @@ class ClientBudgetsTest {
   @Test
   void requestsUnderWayHoldTheirLikelyCostUntilTheyEnd() {
     ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
-    io.routewise.config.Price price = new io.routewise.config.Price(1000, 1000);
-    ClientBudgets.Hold first = b.hold("batch", 100, price);
+    ClientBudgets.Hold first = hold(b, 100, PRICE);
     assertEquals(0.6, first.usd(), 1e-12, "100 prompt tokens and the 500 completion tokens assumed before any answer");
-    assertEquals(null, b.hold("batch", 100, price), "0.6 held and 0.6 more would pass 1.0");
+    ClientBudgets.Hold refused = hold(b, 100, PRICE);
+    assertTrue(!refused.admitted() && refused.spentFor() == 0, "0.6 held and 0.6 more would pass 1.0: wait");
     assertEquals(0.6, b.held("batch"), 1e-12);
     first.close();
     first.close(); // once only
     assertEquals(0.0, b.held("batch"));
-    ClientBudgets.Hold big = b.hold("batch", 5_000, price);
-    assertTrue(big != null && big.usd() > 1.0, "nothing else under way: goes, whatever it may cost");
+    ClientBudgets.Hold big = hold(b, 5_000, PRICE);
+    assertTrue(big.admitted() && big.usd() > 1.0, "nothing else under way: goes, whatever it may cost");
     big.close();
 
-    b.spent("batch", 0.3, 100); // an answer of 100 completion tokens: later holds assume those, not 500
-    ClientBudgets.Hold a = b.hold("batch", 100, price);
+    b.spent("batch", 0.3, 0, 100); // an answer of 100 completion tokens: later holds assume those, not 500
+    ClientBudgets.Hold a = hold(b, 100, PRICE);
     assertEquals(0.2, a.usd(), 1e-9);
-    ClientBudgets.Hold second = b.hold("batch", 100, price);
-    ClientBudgets.Hold third = b.hold("batch", 100, price);
-    assertTrue(second != null && third != null, "0.3 spent + 3 x 0.2 held fits 1.0");
-    assertEquals(null, b.hold("batch", 100, price), "a fourth would pass it");
-    ClientBudgets.Hold small = b.hold("batch", 0, new io.routewise.config.Price(100, 100));
+    ClientBudgets.Hold second = hold(b, 100, PRICE);
+    ClientBudgets.Hold third = hold(b, 100, PRICE);
+    assertTrue(second.admitted() && third.admitted(), "0.3 spent + 3 x 0.2 held fits 1.0");
+    assertFalse(hold(b, 100, PRICE).admitted(), "a fourth would pass it");
+    ClientBudgets.Hold small = hold(b, 0, new io.routewise.config.Price(100, 100));
     assertEquals(0.01, small.usd(), 1e-9, "a cheaper upstream's fits beside them");
     for (ClientBudgets.Hold h : new ClientBudgets.Hold[] {a, second, third, small}) {
       h.close();
     }
     assertEquals(0.0, b.held("batch"));
-    b.spent("batch", 0, 200);
-    ClientBudgets.Hold next = b.hold("batch", 100, price);
+    b.spent("batch", 0, 0, 200);
+    b.spent("batch", 0, 0, 0); // an embedding's answer has no completion: it moves nothing (a review's case)
+    ClientBudgets.Hold next = hold(b, 100, PRICE);
     assertEquals(0.21, next.usd(), 1e-9, "the mean moves a tenth of the way to each answer's: 110");
     next.close();
 
-    b.spent("batch", 0.7, 100);
-    assertEquals(null, b.hold("batch", 1, price), "spent: refused, nothing under way or not");
+    b.spent("batch", 0.7, 0, 100);
+    ClientBudgets.Hold spent = hold(b, 1, PRICE);
+    assertTrue(!spent.admitted() && spent.spentFor() > 0, "spent: refused, nothing under way or not");
     assertTrue(b.exhaustedFor("batch") > 0);
-    assertEquals(ClientBudgets.Hold.NONE, b.hold("search", 100, price), "no budget: nothing held");
-    assertEquals(ClientBudgets.Hold.NONE, b.hold("batch", 100, null), "no price: it costs nothing");
+    assertEquals(ClientBudgets.Hold.NONE, b.hold("search", 100, -1, false, java.util.List.of(PRICE)), "no budget");
+  }
+
+  /**
+   * Held at the dearest upstream it may go to until routed, then at the chosen one's; an answer that
+   * costs nothing holds nothing, and keeps no priced request waiting (a review's case).
+   */
+  @Test
+  void aHoldIsRepricedOnceItsUpstreamIsKnownAndAFreeOneHoldsNothing() {
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    b.spent("batch", 0.3, 0, 100);
+    io.routewise.config.Price cheap = new io.routewise.config.Price(100, 100);
+    ClientBudgets.Hold h = hold(b, 100, cheap, PRICE, null);
+    assertEquals(0.2, h.usd(), 1e-9, "the dearest of where it may go");
+    h.reprice(cheap);
+    assertEquals(0.02, b.held("batch"), 1e-9);
+    assertTrue(hold(b, 100, PRICE).admitted(), "0.3 + 0.02 + 0.2 fits");
+    h.reprice(null); // failed over to an unpriced upstream: lets go
+    assertEquals(0.2, b.held("batch"), 1e-9);
+    h.close();
+    assertEquals(0.2, b.held("batch"), 1e-9, "closed once, by the reprice");
+    ClientBudgets b2 = budgets(1.0, ClientKey.Period.DAY);
+    b2.spent("batch", 0.7, 0, 500);
+    assertEquals(ClientBudgets.Hold.NONE, hold(b2, 100, new io.routewise.config.Price(0, 0), null));
+    assertTrue(hold(b2, 100, PRICE).admitted(), "a free request under way keeps no priced one waiting");
+  }
+
+  /**
+   * A request's own cap on its output bounds its hold, and is taken as it (a trial: a burst capped at
+   * 4,000 tokens after a short answer spent 5 times the budget); one that continues stored state
+   * holds at least the client's mean prompt (its body does not show it).
+   */
+  @Test
+  void aRequestsOutputCapAndAContinuationsStoredPromptAreHeld() {
+    ClientBudgets b = budgets(10.0, ClientKey.Period.DAY);
+    b.spent("batch", 0.1, 2_000, 5);
+    assertEquals(0.105, b.hold("batch", 100, -1, false, java.util.List.of(PRICE)).usd(), 1e-9);
+    ClientBudgets b2 = budgets(10.0, ClientKey.Period.DAY);
+    b2.spent("batch", 0.1, 2_000, 5);
+    assertEquals(4.1, b2.hold("batch", 100, 4_000, false, java.util.List.of(PRICE)).usd(), 1e-9, "its max_tokens");
+    ClientBudgets b3 = budgets(10.0, ClientKey.Period.DAY);
+    b3.spent("batch", 0.1, 2_000, 5);
+    assertEquals(2.005, b3.hold("batch", 100, -1, true, java.util.List.of(PRICE)).usd(), 1e-9, "its mean prompt, 2,000");
+  }
+
+  /** A request its client left once the upstream had it is charged what it held, once. */
+  @Test
+  void aRequestItsClientLeftIsChargedItsHold() {
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets.Hold h = hold(b, 100, PRICE);
+    b.left(h);
+    b.left(h);
+    h.close();
+    b.left(h);
+    assertEquals(0.6, b.spentThisPeriod("batch"), 1e-9);
+    assertEquals(0.0, b.held("batch"));
+    b.left(ClientBudgets.Hold.NONE);
   }
 }

@@ -188,6 +188,8 @@ class ClientSpendTest {
     }
     assertTrue(ok >= 1 && waited >= 1, ok + " answered, " + waited + " told to retry");
     assertTrue(ok * STRONG <= 0.001, ok + " answers spent " + ok * STRONG + " of a 0.001 budget");
+    assertEquals(ok, metric("routewise_routed_total{route=\"strong\",router=\"random\"}"),
+        "refused before the decision: not counted as routed (a review's case: all 40 were)");
     assertEquals(waited, metric("routewise_client_budget_refused_total{client=\"batch\",reason=\"in_flight\"}"));
     assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"), "all ended: nothing held");
     // one at a time, a client spends up to its budget, and is then refused as spent
@@ -198,6 +200,44 @@ class ClientSpendTest {
     }
     assertTrue(last.body().contains("\"code\":\"insufficient_quota\""), last.body());
     assertEquals(11, ok + more, "0.001 at " + STRONG + " an answer: the 11th passes it, and is the last");
+  }
+
+  /**
+   * A stream its client leaves before the usage chunk (a "stop" button) is charged what it held: the
+   * upstream bills what it generated, and before, such streams cost a budget nothing (a trial).
+   */
+  @Test
+  void aStreamItsClientLeavesIsChargedWhatItHeld() throws Exception {
+    start("api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}", "");
+    StringBuilder chunks = new StringBuilder();
+    for (int i = 0; i < 20; i++) {
+      chunks.append("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+          + "\"delta\":{\"content\":\"word \"}}]}\n\n");
+    }
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withChunkedDribbleDelay(20, 1000)
+        .withBody(chunks + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":"
+            + "{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}\n\ndata: [DONE]\n\n")));
+    String body = "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    HttpResponse<java.io.InputStream> r = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Authorization", "Bearer sk-batch").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofInputStream());
+    assertEquals(200, r.statusCode());
+    try (java.io.InputStream in = r.body()) {
+      assertTrue(in.read(new byte[64]) > 0);
+    } // left after its first words
+    double held = (body.length() / 4 * 2.5 + 500 * 10) / 1e6; // 500 completion tokens assumed before any answer
+    long until = System.nanoTime() + 5_000_000_000L;
+    while (metric("routewise_client_budget_spent_usd{client=\"batch\"}") == 0 && System.nanoTime() < until) {
+      Thread.sleep(20);
+    }
+    assertEquals(held, metric("routewise_client_budget_spent_usd{client=\"batch\"}"), 1e-12);
+    assertEquals(0.0, cost("batch"), "its cost counter counts known usage only");
+    assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"));
+    f.stubCompletions();
+    assertEquals(200, chat("sk-batch", "router-random-0", false).statusCode());
+    assertEquals(held + STRONG, metric("routewise_client_budget_spent_usd{client=\"batch\"}"), 1e-12,
+        "an answer read to its end: its usage, not its hold");
   }
 
   /** Two replicas behind a load balancer hold a client to one budget: what it spent at one counts at the other. */

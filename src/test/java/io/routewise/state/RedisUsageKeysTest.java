@@ -105,7 +105,7 @@ class RedisUsageKeysTest {
       io.routewise.routing.ClientBudgets a = new io.routewise.routing.ClientBudgets(
           Map.of("batch", new io.routewise.config.ClientKey.Budget(1.0, io.routewise.config.ClientKey.Period.DAY)),
           System::currentTimeMillis);
-      a.spent("batch", 1.0, 100);
+      a.spent("batch", 1.0, 0, 100);
       a.exchange(s);
       redis.restart();
       try {

@@ -1,0 +1,46 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** What a budget's hold reads of a request body before it is answered. */
+class CostEstimateTest {
+  private static long prompt(String body) {
+    return CostEstimate.promptTokens(body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static long cap(String body) {
+    return CostEstimate.maxOutputTokens(body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** An image as base64 is a file's tokens, not its bytes' (a 2 MB one held 500,000 tokens: a trial). */
+  @Test
+  void anEmbeddedFileCountsAsAFilesTokensNotItsBytes() {
+    String text = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + "What is in this picture? ".repeat(8) + "\"}]}";
+    assertEquals(text.length() / 4, prompt(text));
+    String image = "data:image/png;base64," + "iVBORw0KGgoAAAANSUhEUgAA/+=".repeat(80_000); // about 2 MB
+    String withImage = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"what is it?\"},"
+        + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"" + image + "\"}}]}]}";
+    long tokens = prompt(withImage);
+    assertEquals(1_000 + (withImage.length() - image.length() + "data:image/png;base64,".length()) / 4, tokens, 2);
+    String escaped = image.replace("/", "\\/"); // as some serializers write a slash in JSON
+    assertEquals(tokens, prompt(withImage.replace(image, escaped)), 2);
+    String twoAudio = "{\"input\":[{\"data\":\"" + "QUJD".repeat(300) + "\"},{\"data\":\"" + "QUJD".repeat(300) + "\"}]}";
+    assertEquals(2_000 + 28 / 4, prompt(twoAudio), 2);
+    String shortBase64 = "{\"k\":\"" + "QUJD".repeat(100) + "\"}"; // 400 characters: text as far as this knows
+    assertEquals(shortBase64.length() / 4, prompt(shortBase64));
+  }
+
+  @Test
+  void theOutputCapIsTheLeastOfTheCapsTheBodySets() {
+    assertEquals(-1, cap("{\"messages\":[]}"));
+    assertEquals(4000, cap("{\"max_tokens\":4000,\"messages\":[]}"));
+    assertEquals(300, cap("{\"max_tokens\":4000,\"max_completion_tokens\":300,\"messages\":[]}"));
+    assertEquals(256, cap("{\"input\":\"hi\",\"max_output_tokens\":256}"));
+    assertEquals(-1, cap("{\"max_tokens\":null,\"max_completion_tokens\":0,\"x\":{\"max_tokens\":9}}"), "nested: another's");
+    assertEquals(-1, cap("[1]"));
+    assertEquals(12, cap("{\"max_tokens\":12,\"messages\":[{"), "cut short: what was read");
+  }
+}
