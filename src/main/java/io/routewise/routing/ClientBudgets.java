@@ -78,8 +78,9 @@ public final class ClientBudgets {
 
   /**
    * Adds {@code usd} to {@code client}'s spend in this period (nothing without a budget, or for what
-   * is not a cost), and its answer's tokens to what its next holds assume: the completion tokens of
-   * answers that have some (an embedding's none would drag a chat's hold to nothing), the prompt's.
+   * is not a cost), and its answer's tokens to what its next holds assume: those of answers with
+   * completion tokens (an embedding's would drag a chat's hold to nothing, and its batch swell a
+   * continuation's prompt).
    */
   public void spent(String client, double usd, long promptTokens, long completionTokens) {
     Account a = client == null ? null : accounts.get(client);
@@ -92,8 +93,10 @@ public final class ClientBudgets {
       if (usd > 0 && !Double.isInfinite(usd)) {
         a.mine += usd;
       }
-      a.completionTokens = mean(a.completionTokens, completionTokens);
-      a.promptTokens = mean(a.promptTokens, promptTokens);
+      if (completionTokens > 0) {
+        a.completionTokens = mean(a.completionTokens, completionTokens);
+        a.promptTokens = mean(a.promptTokens, promptTokens);
+      }
     }
   }
 
@@ -113,36 +116,61 @@ public final class ClientBudgets {
   /**
    * What a request holds of its client's budget while it is under way, until it is closed (once);
    * or, refused, why: {@link #admitted()} false, and {@link #spentFor()} above 0 when the budget is
-   * spent (else requests under way hold the rest).
+   * spent (else requests under way hold the rest: {@link #left()} and {@link #heldByOthers()} say
+   * how much, as they were when it was refused).
    */
   public static final class Hold implements AutoCloseable {
-    /** Holds nothing: a client without a budget, or an answer that costs nothing. */
-    public static final Hold NONE = new Hold(null, 0, 0, 0, 0);
+    /** Holds nothing: a client without a budget, or a request that costs nothing wherever it goes. */
+    public static final Hold NONE = new Hold(null, 0, 0, 0);
     private final Account account;
     private final long promptTokens;
     private final long completionTokens;
-    private final long spentFor;
     private double usd;
+    /** Counted among its client's requests under way: it holds something (a free upstream's does not). */
+    private boolean active;
     private boolean closed;
     /** Charged to its client's spend: its client left ({@link ClientBudgets#left}). */
     private boolean charged;
+    private long spentFor;
+    private double left;
+    private double heldByOthers;
 
-    private Hold(Account account, long promptTokens, long completionTokens, double usd, long spentFor) {
+    private Hold(Account account, long promptTokens, long completionTokens, double usd) {
       this.account = account;
       this.promptTokens = promptTokens;
       this.completionTokens = completionTokens;
       this.usd = usd;
-      this.spentFor = spentFor;
+      this.active = account != null;
+    }
+
+    /** A refusal: the budget spent ({@code spentFor} milliseconds to the next period), or 0 and what was left and held. */
+    private static Hold refused(long spentFor, double left, double held) {
+      Hold h = new Hold(null, 0, 0, 0);
+      h.spentFor = spentFor;
+      h.left = left;
+      h.heldByOthers = held;
+      h.closed = true;
+      return h;
     }
 
     /** Whether the request may go. */
     public boolean admitted() {
-      return spentFor == 0 && (account != null || this == NONE || usd == 0);
+      return !closed || account != null;
     }
 
     /** Refused with its client's budget spent: the milliseconds to its next period; else 0. */
     public long spentFor() {
       return spentFor;
+    }
+
+    /** Refused for what is under way: what was left of the budget then, USD. */
+    public double left() {
+      return left;
+    }
+
+    /** Refused for what is under way: what the client's requests under way held then, USD. */
+    public double heldByOthers() {
+      return heldByOthers;
     }
 
     /** What it holds, USD. */
@@ -151,13 +179,14 @@ public final class ClientBudgets {
         return 0;
       }
       synchronized (account) {
-        return closed ? 0 : usd;
+        return active ? usd : 0;
       }
     }
 
     /**
-     * Holds the same tokens at {@code price} instead (the upstream that answers it is known now):
-     * not checked against the budget again (it was let through); at no price, it lets go.
+     * Holds the same tokens at {@code price} instead (the upstream that answers it is known now, or
+     * it failed over): not checked against the budget again (it was let through). At no price it
+     * holds nothing, until a later price (a failover to a priced upstream).
      */
     public void reprice(io.routewise.config.Price price) {
       if (account == null) {
@@ -168,13 +197,17 @@ public final class ClientBudgets {
         if (closed) {
           return;
         }
-        if (now > 0) {
-          account.held += now - usd;
-          usd = now;
-          return;
+        if (active) {
+          account.held = account.inFlight == 1 ? 0 : account.held - usd;
+          account.inFlight--;
+        }
+        usd = now;
+        active = now > 0;
+        if (active) {
+          account.inFlight++;
+          account.held += now;
         }
       }
-      close();
     }
 
     @Override
@@ -187,29 +220,28 @@ public final class ClientBudgets {
           return;
         }
         closed = true;
-        account.inFlight--;
-        account.held = account.inFlight == 0 ? 0 : account.held - usd; // no rounding left over when none is
+        if (active) {
+          active = false;
+          account.inFlight--;
+          account.held = account.inFlight == 0 ? 0 : account.held - usd; // no rounding left over when none is
+        }
       }
     }
-  }
-
-  /** A refusal of {@code client}'s request: its budget spent (the milliseconds to its next period), or 0: the rest held. */
-  private static Hold refused(long spentFor) {
-    return new Hold(null, 0, 0, -1, spentFor);
   }
 
   /**
    * Holds what a request of {@code client} is likely to cost until the hold is closed: {@code
    * promptTokens} (at least the client's mean prompt when it {@code continues} stored state, whose
-   * prompt its body does not show), and {@code maxOutputTokens} when the request caps its answer (a
-   * bound the answer cannot pass; -1: none), else the client's mean completion tokens ({@link
-   * #ASSUMED_COMPLETION_TOKENS} before any), at the dearest of {@code prices} (where it may go; a
-   * null one is unpriced) until {@link Hold#reprice}d. Refused when the client has spent its budget,
-   * or when requests of its own are under way and its spend, what they hold and this would pass the
-   * budget. A request with none of its client's under way goes while any budget is left, whatever it
-   * may cost: one that holds more than all that is left would otherwise never run.
+   * prompt its body does not show), and for each of its {@code choices} {@code maxOutputTokens} when
+   * the request caps its answer (a bound the answer cannot pass; -1: none), else the client's mean
+   * completion tokens ({@link #ASSUMED_COMPLETION_TOKENS} before any), at the dearest of {@code
+   * prices} (where it may go; a null one is unpriced) until {@link Hold#reprice}d. Refused when the
+   * client has spent its budget, or when requests of its own are under way and its spend, what they
+   * hold and this would pass the budget. A request with none of its client's under way goes while any
+   * budget is left, whatever it may cost: one that holds more than all that is left would otherwise
+   * never run.
    */
-  public Hold hold(String client, long promptTokens, long maxOutputTokens, boolean continues,
+  public Hold hold(String client, long promptTokens, long maxOutputTokens, int choices, boolean continues,
       java.util.Collection<io.routewise.config.Price> prices) {
     Account a = client == null ? null : accounts.get(client);
     if (a == null) {
@@ -220,14 +252,15 @@ public final class ClientBudgets {
       a.roll(now);
       double spent = a.mine + a.others;
       if (spent >= a.budget.usd()) {
-        return refused(Math.max(1, a.periodEnd - now));
+        return Hold.refused(Math.max(1, a.periodEnd - now), 0, a.held);
       }
       long prompt = Math.max(0, promptTokens);
       if (continues && !Double.isNaN(a.promptTokens)) {
         prompt = Math.max(prompt, Math.round(a.promptTokens));
       }
-      long completion = maxOutputTokens > 0 ? maxOutputTokens
+      long each = maxOutputTokens > 0 ? maxOutputTokens
           : Double.isNaN(a.completionTokens) ? ASSUMED_COMPLETION_TOKENS : Math.round(a.completionTokens);
+      long completion = each * Math.max(1, choices);
       double usd = 0;
       for (io.routewise.config.Price price : prices) {
         if (price != null) {
@@ -238,11 +271,11 @@ public final class ClientBudgets {
         return Hold.NONE; // it costs nothing: a request of a free upstream under way keeps no priced one waiting
       }
       if (a.inFlight > 0 && spent + a.held + usd > a.budget.usd()) {
-        return refused(0);
+        return Hold.refused(0, a.budget.usd() - spent, a.held);
       }
       a.inFlight++;
       a.held += usd;
-      return new Hold(a, prompt, completion, usd, 0);
+      return new Hold(a, prompt, completion, usd);
     }
   }
 
@@ -258,7 +291,7 @@ public final class ClientBudgets {
     }
     long now = millis.getAsLong();
     synchronized (a) {
-      if (hold.closed || hold.charged) {
+      if (hold.closed || hold.charged || !hold.active) {
         return;
       }
       hold.charged = true;

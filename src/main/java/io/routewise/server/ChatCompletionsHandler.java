@@ -260,8 +260,9 @@ final class ChatCompletionsHandler {
     if (client == null || Double.isNaN(budgets.budget(client))) {
       return io.routewise.routing.ClientBudgets.Hold.NONE; // no body read for it
     }
+    CostEstimate.Output output = CostEstimate.output(body);
     io.routewise.routing.ClientBudgets.Hold hold = budgets.hold(client, CostEstimate.promptTokens(body),
-        CostEstimate.maxOutputTokens(body), continues, prices);
+        output.maxTokens(), output.choices(), continues, prices);
     if (hold.admitted()) {
       ctx.attribute(HOLD, hold);
       return hold;
@@ -273,18 +274,18 @@ final class ChatCompletionsHandler {
     metrics.clientBudgetRefused(client, true);
     ctx.header("Retry-After", "1");
     throw new ApiException(429, "requests", "Client '" + client + "' has requests under way that may spend the rest "
-        + "of its budget (server.api_keys." + client + ".budget): " + DecisionHeaders.usd(
-            budgets.budget(client) - budgets.spentThisPeriod(client)) + " USD is left this period, and they hold "
-        + DecisionHeaders.usd(budgets.held(client)) + " USD of it until they end; retry when they have.", null,
+        + "of its budget (server.api_keys." + client + ".budget): " + DecisionHeaders.usd(hold.left())
+        + " USD is left this period, and they hold " + DecisionHeaders.usd(hold.heldByOthers())
+        + " USD of it until they end; retry when they have.", null,
         "rate_limit_exceeded");
   }
 
   /** The request attribute holding its {@link io.routewise.routing.ClientBudgets.Hold}, when its client has a budget. */
   static final String HOLD = "routewise.budget-hold";
 
-  /** The prices of where a request may go: what it continues, the upstream it names, else any. */
+  /** The prices of where a request may go: the upstream it names, what it continues, else any. */
   private java.util.Collection<io.routewise.config.Price> pricesFor(RouteSpec spec, String home) {
-    String only = home != null ? home : spec.isDirect() ? spec.upstream() : null;
+    String only = spec.isDirect() ? spec.upstream() : home; // as routing has it: a named upstream first
     UpstreamClient u = only == null ? null : byName.get(only);
     if (u != null) {
       return java.util.Collections.singletonList(u.config().price());
@@ -363,15 +364,18 @@ final class ChatCompletionsHandler {
     long start = System.nanoTime();
     // stream_usage: asked on the client's behalf, so the stream's cost is counted; its chunk kept from the client
     boolean askUsage = upstream.config().streamUsage() && request.streamWithoutUsage();
+    // what its client's budget holds, charged should the client leave before the usage: only where usage
+    // was to come (a stream nobody asked usage of costs nothing read whole, so nothing left either)
+    io.routewise.routing.ClientBudgets.Hold chargeable = askUsage || !request.streamWithoutUsage()
+        ? ctx.attribute(HOLD) : null;
     UpstreamResponse response;
     try {
       response = upstream.send(request.api(), request.forUpstream(upstream.config().model(), askUsage), request.stream(),
           new ClientDisconnectProbe(ctx.req()), TraceHeaders.of(ctx.req()));
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
-        io.routewise.routing.ClientBudgets.Hold hold = ctx.attribute(HOLD);
-        if (hold != null) {
-          budgets.left(hold); // the upstream had it: what it generated is billed, and never counted here
+        if (chargeable != null && e.requestSent()) {
+          budgets.left(chargeable); // the upstream had it: what it generated is billed, and never counted here
         }
         throw connectionGone(ctx.res());
       }
@@ -510,13 +514,13 @@ final class ChatCompletionsHandler {
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
         String outcome = relayStream(response, res, upstream, start, spec, askUsage ? new UsageChunkFilter() : null,
-            request.api(), request.background(), ctx.attribute(CLIENT_NAME), ctx.attribute(HOLD));
+            request.api(), request.background(), ctx.attribute(CLIENT_NAME), chargeable);
         if (!outcome.equals("ok")) {
           ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
         }
       } else {
         long relayed = relayWhole(response, res, upstream, start, status, spec, request.api(),
-            ctx.attribute(CLIENT_NAME));
+            ctx.attribute(CLIENT_NAME), chargeable);
         metrics.overhead(router, start - received + relayed);
       }
       return status;
@@ -666,14 +670,16 @@ final class ChatCompletionsHandler {
    * {@code client}: the named client key the answer is for (null: none).
    */
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status, RouteSpec spec, RoutedApi api, String client) throws IOException {
+      int status, RouteSpec spec, RoutedApi api, String client, io.routewise.routing.ClientBudgets.Hold hold)
+      throws IOException {
     try (RequestBodies.Answer held = bodies.answer()) {
-      return relayWhole(response, res, upstream, start, status, spec, api, held, client);
+      return relayWhole(response, res, upstream, start, status, spec, api, held, client, hold);
     }
   }
 
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status, RouteSpec spec, RoutedApi api, RequestBodies.Answer held, String client) throws IOException {
+      int status, RouteSpec spec, RoutedApi api, RequestBodies.Answer held, String client,
+      io.routewise.routing.ClientBudgets.Hold hold) throws IOException {
     byte[] body;
     try {
       body = response.bodyBytes(maxResponseBytes, held::allocated);
@@ -689,6 +695,9 @@ final class ChatCompletionsHandler {
       throw error;
     } catch (IOException e) {
       if (response.clientGone()) {
+        if (hold != null) {
+          budgets.left(hold); // left while its body came: generated, billed, its usage never read
+        }
         upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
         throw connectionGone(res);
       }

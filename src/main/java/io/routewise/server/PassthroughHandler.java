@@ -217,27 +217,51 @@ final class PassthroughHandler {
    * asks for {@code background: true}.
    */
   private Named priceNamed(byte[] body) {
-    Named[] found = {new Named(null, null, false, false)};
+    String[] model = {null};
+    io.routewise.config.Price[] price = {null};
+    boolean[] flags = new boolean[5]; // names a model, background, stream, continues stored state, stream usage
     topLevelFields(body, (name, value, p) -> {
-      Named n = found[0];
-      if (name.equals("model") && value == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
-        io.routewise.config.Price price = upstream.config().priceOf(p.getText());
-        found[0] = price != null ? new Named(p.getText(), price, true, n.background())
-            : new Named(n.model(), n.price(), true, n.background());
-      } else if (name.equals("background")) {
-        found[0] = new Named(n.model(), n.price(), n.namesModel(),
-            value == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE);
+      boolean isTrue = value == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE;
+      switch (name) {
+        case "model" -> {
+          if (value == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+            flags[0] = true;
+            io.routewise.config.Price priced = upstream.config().priceOf(p.getText());
+            if (priced != null) {
+              model[0] = p.getText();
+              price[0] = priced;
+            }
+          }
+        }
+        case "background" -> flags[1] = isTrue;
+        case "stream" -> flags[2] = isTrue;
+        case "previous_response_id", "conversation" ->
+            flags[3] |= value != com.fasterxml.jackson.core.JsonToken.VALUE_NULL;
+        case "stream_options" -> {
+          if (value == com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+            while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+              String option = p.currentName();
+              com.fasterxml.jackson.core.JsonToken optionValue = p.nextToken();
+              flags[4] |= option.equals("include_usage") && optionValue == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE;
+              p.skipChildren();
+            }
+          }
+        }
+        default -> { }
       }
       return true;
     });
-    return found[0];
+    return new Named(model[0], price[0], flags[0], flags[1], flags[2], flags[3], flags[4]);
   }
 
   /**
    * A body's model and its price at this upstream (both null when it names none priced), whether it
-   * names a model, and whether it asks for a background response.
+   * names a model, asks for a background response or a stream, continues stored state (a {@code
+   * previous_response_id} or {@code conversation}), and asks a stream's usage ({@code
+   * stream_options.include_usage}).
    */
-  private record Named(String model, io.routewise.config.Price price, boolean namesModel, boolean background) {}
+  private record Named(String model, io.routewise.config.Price price, boolean namesModel, boolean background,
+      boolean stream, boolean continues, boolean streamUsage) {}
 
   /** The body's top-level {@code field} string, or null (none, not a string, not a JSON object). */
   static String topLevelString(byte[] body, String field) {
@@ -322,7 +346,7 @@ final class PassthroughHandler {
         try {
           ChatCompletionsHandler.overBudget(ctx, spend.budgets(), metrics);
           if (priced != null) {
-            hold = ChatCompletionsHandler.hold(ctx, body.bytes(), false,
+            hold = ChatCompletionsHandler.hold(ctx, body.bytes(), priced.continues(),
                 java.util.Collections.singletonList(priced.price()), spend.budgets(), metrics);
           }
         } catch (ApiException refused) {
@@ -350,6 +374,9 @@ final class PassthroughHandler {
           ctx.header("Content-Type"), new ClientDisconnectProbe(ctx.req()), clientHeaders(ctx));
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
+        if (priced != null && e.requestSent()) {
+          chargeLeft(ctx, priced, path);
+        }
         ctx.header("Connection", "close");
         throw new ApiException(499, "invalid_request_error", "The client closed the connection.", null,
             "client_closed_request");
@@ -474,12 +501,27 @@ final class PassthroughHandler {
       String usageOf, Named priced, boolean responsesCreate, boolean background) throws IOException {
     Metered metered = priced == null ? null
         : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME), responsesCreate, background);
+    int counted = 0; // thrown: the upstream failed, or a shutdown cut it off; neither is the client leaving
     try {
-      return relay(ctx, response, events, responsesEvents, status, usageOf, metered);
+      counted = relay(ctx, response, events, responsesEvents, status, usageOf, metered);
+      return counted;
     } finally {
-      if (metered != null) {
-        metered.end(); // whatever the end: a client that left after the usage came has spent it
+      if (metered != null && !metered.end() && counted == 499) { // no usage, and its client left
+        chargeLeft(ctx, priced, responsesCreate ? "responses" : "");
       }
+    }
+  }
+
+  /**
+   * A priced request its client left once the upstream had it, before its usage: its hold is charged
+   * (the upstream bills what it generated), where usage was to come (a JSON answer, a Responses
+   * stream, a stream that asked for it; another carries none, and read whole would have cost nothing).
+   */
+  private void chargeLeft(Context ctx, Named priced, String path) {
+    io.routewise.routing.ClientBudgets.Hold hold = ctx.attribute(ChatCompletionsHandler.HOLD);
+    if (hold != null && !priced.background()
+        && (!priced.stream() || priced.streamUsage() || path.startsWith("responses"))) {
+      spend.budgets().left(hold);
     }
   }
 
@@ -637,7 +679,8 @@ final class PassthroughHandler {
       }
     }
 
-    void end() {
+    /** Counts it; returns whether it was settled: counted, awaited, or whole without usage (else cut short). */
+    boolean end() {
       seen();
       java.util.Optional<Usage> usage = json != null ? json.wholeUsage()
           : stream != null ? stream.result() : java.util.Optional.empty();
@@ -645,13 +688,16 @@ final class PassthroughHandler {
         if (stream != null && (usage.isPresent() || stream.lastEvent())) {
           awaited.finished(id, usage.orElse(null)); // its end came with this stream: counted once, here
         }
-        return; // else a poll counts it
+        return true; // else a poll counts it
       }
       if (usage.isPresent()) {
         spend.passedThrough(upstream.name(), usage.get(), named.price(), client);
+        return true;
       } else if (json != null ? json.whole() : stream != null && stream.done()) {
         spend.unmetered(upstream.name()); // a whole JSON object or stream, without usage
+        return true;
       }
+      return false;
     }
   }
 

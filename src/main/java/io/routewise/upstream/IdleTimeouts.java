@@ -269,6 +269,11 @@ public final class IdleTimeouts implements AutoCloseable {
       }
     }
 
+    /** True once a connection was in hand for the call: its request went out, or was going. */
+    boolean connected() {
+      return connected;
+    }
+
     /** True once the call was cancelled because its client disconnected. */
     boolean clientGone() {
       return clientGone;

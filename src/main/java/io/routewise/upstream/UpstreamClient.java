@@ -339,7 +339,7 @@ public final class UpstreamClient {
       watch.close();
       if (watch.clientGone()) {
         listener.completed(config.name(), 499, "client_closed", System.nanoTime() - start);
-        throw UpstreamException.clientGone(config.name(), e);
+        throw UpstreamException.clientGone(config.name(), watch.connected(), e);
       }
       if (timeouts.cancelledAll()) { // a shutdown past its grace cancelled it: no failure of the upstream's
         listener.completed(config.name(), 503, "shutting_down", System.nanoTime() - start);

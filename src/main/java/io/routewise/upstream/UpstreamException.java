@@ -10,24 +10,27 @@ public class UpstreamException extends Exception {
   private final boolean timeout;
   private final boolean clientGone;
   private final boolean brokeOff;
+  /** For a client gone: whether the request had gone out on a connection (the upstream may be at work on it). */
+  private final boolean sent;
   private final String detail;
 
   public UpstreamException(String message, String detail, boolean timeout, Throwable cause) {
-    this(message, detail, timeout, false, false, cause);
+    this(message, detail, timeout, false, false, false, cause);
   }
 
   private UpstreamException(String message, String detail, boolean timeout, boolean clientGone, boolean brokeOff,
-      Throwable cause) {
+      boolean sent, Throwable cause) {
     super(message, cause);
     this.detail = detail;
     this.timeout = timeout;
     this.clientGone = clientGone;
     this.brokeOff = brokeOff;
+    this.sent = sent;
   }
 
   /** An answer whose headers had come broke off: the upstream did (and billed) the work. */
   static UpstreamException brokeOff(String message, String detail, Throwable cause) {
-    return new UpstreamException(message, detail, false, false, true, cause);
+    return new UpstreamException(message, detail, false, false, true, true, cause);
   }
 
   /**
@@ -43,10 +46,18 @@ public class UpstreamException extends Exception {
     return detail;
   }
 
-  /** The call was cancelled because the client it was for disconnected: nobody is left to answer. */
-  static UpstreamException clientGone(String upstream, Throwable cause) {
+  /**
+   * The call was cancelled because the client it was for disconnected: nobody is left to answer.
+   * {@code sent}: a connection was in hand, so the request had gone out (or was going).
+   */
+  static UpstreamException clientGone(String upstream, boolean sent, Throwable cause) {
     String message = "The client disconnected; the " + upstream + " upstream call was cancelled.";
-    return new UpstreamException(message, message, false, true, false, cause);
+    return new UpstreamException(message, message, false, true, false, sent, cause);
+  }
+
+  /** For a client gone ({@link #isClientGone}): whether its request had gone to the upstream, not still connecting. */
+  public boolean requestSent() {
+    return sent;
   }
 
   /** True when the client went away and the call was cancelled for it (nginx's 499), not an upstream failure. */

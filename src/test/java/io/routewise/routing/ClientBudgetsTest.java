@@ -205,7 +205,7 @@ class ClientBudgetsTest {
   private static final io.routewise.config.Price PRICE = new io.routewise.config.Price(1000, 1000); // 0.001 a token
 
   private static ClientBudgets.Hold hold(ClientBudgets b, long promptTokens, io.routewise.config.Price... prices) {
-    return b.hold("batch", promptTokens, -1, false, java.util.Arrays.asList(prices));
+    return b.hold("batch", promptTokens, -1, 1, false, java.util.Arrays.asList(prices));
   }
 
   /**
@@ -251,7 +251,7 @@ class ClientBudgetsTest {
     ClientBudgets.Hold spent = hold(b, 1, PRICE);
     assertTrue(!spent.admitted() && spent.spentFor() > 0, "spent: refused, nothing under way or not");
     assertTrue(b.exhaustedFor("batch") > 0);
-    assertEquals(ClientBudgets.Hold.NONE, b.hold("search", 100, -1, false, java.util.List.of(PRICE)), "no budget");
+    assertEquals(ClientBudgets.Hold.NONE, b.hold("search", 100, -1, 1, false, java.util.List.of(PRICE)), "no budget");
   }
 
   /**
@@ -268,10 +268,13 @@ class ClientBudgetsTest {
     h.reprice(cheap);
     assertEquals(0.02, b.held("batch"), 1e-9);
     assertTrue(hold(b, 100, PRICE).admitted(), "0.3 + 0.02 + 0.2 fits");
-    h.reprice(null); // failed over to an unpriced upstream: lets go
+    h.reprice(null); // routed to an unpriced upstream: holds nothing
     assertEquals(0.2, b.held("batch"), 1e-9);
+    h.reprice(PRICE); // and failed over to a priced one: holds again (a review's case: it held nothing)
+    assertEquals(0.4, b.held("batch"), 1e-9);
     h.close();
-    assertEquals(0.2, b.held("batch"), 1e-9, "closed once, by the reprice");
+    h.close();
+    assertEquals(0.2, b.held("batch"), 1e-9, "closed once");
     ClientBudgets b2 = budgets(1.0, ClientKey.Period.DAY);
     b2.spent("batch", 0.7, 0, 500);
     assertEquals(ClientBudgets.Hold.NONE, hold(b2, 100, new io.routewise.config.Price(0, 0), null));
@@ -287,13 +290,18 @@ class ClientBudgetsTest {
   void aRequestsOutputCapAndAContinuationsStoredPromptAreHeld() {
     ClientBudgets b = budgets(10.0, ClientKey.Period.DAY);
     b.spent("batch", 0.1, 2_000, 5);
-    assertEquals(0.105, b.hold("batch", 100, -1, false, java.util.List.of(PRICE)).usd(), 1e-9);
+    assertEquals(0.105, b.hold("batch", 100, -1, 1, false, java.util.List.of(PRICE)).usd(), 1e-9);
     ClientBudgets b2 = budgets(10.0, ClientKey.Period.DAY);
     b2.spent("batch", 0.1, 2_000, 5);
-    assertEquals(4.1, b2.hold("batch", 100, 4_000, false, java.util.List.of(PRICE)).usd(), 1e-9, "its max_tokens");
+    assertEquals(4.1, b2.hold("batch", 100, 4_000, 1, false, java.util.List.of(PRICE)).usd(), 1e-9, "its max_tokens");
     ClientBudgets b3 = budgets(10.0, ClientKey.Period.DAY);
     b3.spent("batch", 0.1, 2_000, 5);
-    assertEquals(2.005, b3.hold("batch", 100, -1, true, java.util.List.of(PRICE)).usd(), 1e-9, "its mean prompt, 2,000");
+    assertEquals(2.005, b3.hold("batch", 100, -1, 1, true, java.util.List.of(PRICE)).usd(), 1e-9, "its mean prompt, 2,000");
+    ClientBudgets b4 = budgets(10.0, ClientKey.Period.DAY);
+    b4.spent("batch", 0.1, 2_000, 5);
+    b4.spent("batch", 0.1, 900_000, 0); // an embedding batch: no completion, so neither mean moves
+    assertEquals(2.015, b4.hold("batch", 100, -1, 3, true, java.util.List.of(PRICE)).usd(), 1e-9,
+        "the mean prompt still 2,000 (the batch left it), and n = 3: three completions of 5");
   }
 
   /** A request its client left once the upstream had it is charged what it held, once. */

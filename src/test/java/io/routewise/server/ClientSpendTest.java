@@ -218,7 +218,8 @@ class ClientSpendTest {
         .withHeader("Content-Type", "text/event-stream").withChunkedDribbleDelay(20, 1000)
         .withBody(chunks + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":"
             + "{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}\n\ndata: [DONE]\n\n")));
-    String body = "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    String body = "{\"model\":\"router-random-0\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+        + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
     HttpResponse<java.io.InputStream> r = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
         .header("Authorization", "Bearer sk-batch").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
         HttpResponse.BodyHandlers.ofInputStream());

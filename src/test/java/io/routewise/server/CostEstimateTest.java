@@ -12,7 +12,7 @@ class CostEstimateTest {
   }
 
   private static long cap(String body) {
-    return CostEstimate.maxOutputTokens(body.getBytes(StandardCharsets.UTF_8));
+    return CostEstimate.output(body.getBytes(StandardCharsets.UTF_8)).maxTokens();
   }
 
   /** An image as base64 is a file's tokens, not its bytes' (a 2 MB one held 500,000 tokens: a trial). */
@@ -33,6 +33,17 @@ class CostEstimateTest {
     assertEquals(shortBase64.length() / 4, prompt(shortBase64));
   }
 
+  /** Text escaped to ASCII, as Python's json.dumps writes CJK, is text: it read as one 1,000-token file (a review). */
+  @Test
+  void escapedNonAsciiTextIsText() {
+    StringBuilder t = new StringBuilder();
+    for (int i = 0; i < 10_000; i++) {
+      t.append(String.format("\\u%04x", 0x4e00 + i % 2000));
+    }
+    String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + t + "\"}]}";
+    assertEquals(body.length() / 4, prompt(body));
+  }
+
   @Test
   void theOutputCapIsTheLeastOfTheCapsTheBodySets() {
     assertEquals(-1, cap("{\"messages\":[]}"));
@@ -42,5 +53,7 @@ class CostEstimateTest {
     assertEquals(-1, cap("{\"max_tokens\":null,\"max_completion_tokens\":0,\"x\":{\"max_tokens\":9}}"), "nested: another's");
     assertEquals(-1, cap("[1]"));
     assertEquals(12, cap("{\"max_tokens\":12,\"messages\":[{"), "cut short: what was read");
+    assertEquals(3, CostEstimate.output("{\"n\":3,\"messages\":[]}".getBytes(StandardCharsets.UTF_8)).choices());
+    assertEquals(1, CostEstimate.output("{\"n\":0}".getBytes(StandardCharsets.UTF_8)).choices());
   }
 }

@@ -1,0 +1,248 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.Routewise;
+import io.routewise.TestConfigs;
+import io.routewise.routers.RouterCatalog;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a client's budget holds while its requests are under way, end to end: at the price of the
+ * upstream that answers (named, failed over to), and charged when the client leaves once the
+ * upstream has the request and its usage was to come. Each case is a review's, and failed before.
+ */
+class BudgetHoldsTest {
+  private ProxyFixture f;
+
+  @AfterEach
+  void stop() {
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  /** strong priced, weak free (no price); client "batch" with a budget. */
+  private void start(String routingKeys) {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+            "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}"), routingKeys)
+        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},"));
+  }
+
+  private CompletableFuture<HttpResponse<String>> sendAsync(String path, String body) {
+    return f.http.sendAsync(HttpRequest.newBuilder(URI.create(f.url(path))).header("Content-Type", "application/json")
+        .header("Authorization", "Bearer sk-batch").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private double metric(String series) throws Exception {
+    return MetricsEndpointTest.value(f.get("/metrics").body(), series);
+  }
+
+  /**
+   * A direct upstream-<name> request that also continues a stored response goes to the named
+   * upstream (as routing has it), so it is held at that one's price, not its home's (the free weak:
+   * it held nothing while strong answered).
+   */
+  @Test
+  void aDirectContinuationHoldsAtTheNamedUpstreamsPrice() throws Exception {
+    start("direct_upstreams: true");
+    ResponsesRoutingTest.answers(f.weak, "resp_w1", "weak");
+    HttpResponse<String> first = sendAsync("/v1/responses", "{\"model\":\"router-random-1\",\"input\":\"first\"}").get();
+    assertEquals(200, first.statusCode(), first.body());
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200).withFixedDelay(1000)
+        .withHeader("Content-Type", "application/json")
+        .withBody(ResponsesRoutingTest.RESPONSE.formatted("resp_s1", "strong-model", "strong"))));
+    var next = sendAsync("/v1/responses",
+        "{\"model\":\"upstream-strong\",\"previous_response_id\":\"resp_w1\",\"input\":\"and then?\"}");
+    Thread.sleep(400);
+    double held = metric("routewise_client_budget_held_usd{client=\"batch\"}");
+    HttpResponse<String> r = next.get();
+    assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow(), r.body());
+    assertTrue(held > 0, "held while strong (priced) answers: " + held);
+  }
+
+  /** Control: a request routed to the priced strong holds while under way. */
+  @Test
+  void controlAPricedRequestHolds() throws Exception {
+    start("failover: true");
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200).withFixedDelay(1000)
+        .withHeader("Content-Type", "application/json").withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+    var r = sendAsync("/v1/chat/completions",
+        "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    Thread.sleep(400);
+    double held = metric("routewise_client_budget_held_usd{client=\"batch\"}");
+    assertEquals(200, r.get().statusCode());
+    assertTrue(held > 0, "held: " + held);
+  }
+
+  /** A routed request chosen for the free weak, failed over to the priced strong, holds there (it held nothing). */
+  @Test
+  void aFailoverFromAFreeUpstreamToAPricedOneHolds() throws Exception {
+    start("failover: true");
+    f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(500)
+        .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"down\"}}")));
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200).withFixedDelay(1000)
+        .withHeader("Content-Type", "application/json").withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+    var r = sendAsync("/v1/chat/completions",
+        "{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    Thread.sleep(400);
+    double held = metric("routewise_client_budget_held_usd{client=\"batch\"}");
+    HttpResponse<String> answer = r.get();
+    assertEquals("weak 5xx", answer.headers().firstValue("x-routewise-failover").orElseThrow(), answer.body());
+    assertTrue(held > 0, "held while strong (priced) answers after the failover: " + held);
+  }
+
+  /**
+   * A client that leaves while routewise is still getting a connection (a TLS handshake the upstream
+   * never finishes): the upstream never had the request, so nothing is charged (it was).
+   */
+  @Test
+  void aClientLeavingBeforeTheUpstreamHasTheRequestIsNotCharged() throws Exception {
+    try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      Thread acceptor = Thread.ofVirtual().start(() -> {
+        java.util.List<Socket> kept = new java.util.ArrayList<>();
+        try {
+          while (true) {
+            kept.add(silent.accept()); // accepts, never answers the TLS ClientHello
+          }
+        } catch (java.io.IOException closed) {
+          // done
+        }
+      });
+      String url = "https://127.0.0.1:" + silent.getLocalPort() + "/v1";
+      String yaml = TestConfigs.withServer(TestConfigs.yaml(url, url, ""),
+              "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}")
+          .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10}, connect_timeout_ms: 8000,")
+          .replace("model: weak-model,", "model: weak-model, price: {input: 2.5, output: 10}, connect_timeout_ms: 8000,");
+      Routewise routewise = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
+      try {
+        String body = "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        String request = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-batch\r\n"
+            + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body;
+        try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+          client.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+          Thread.sleep(2_000); // past the 1 s after which the client is watched, still in the handshake
+        } // gone
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        double spent = 0;
+        for (int i = 0; i < 40 && spent == 0; i++) {
+          Thread.sleep(100);
+          String m = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/metrics"))
+              .build(), HttpResponse.BodyHandlers.ofString()).body();
+          spent = MetricsEndpointTest.value(m, "routewise_client_budget_spent_usd{client=\"batch\"}");
+        }
+        assertEquals(0.0, spent, "charged for a request no upstream ever received");
+      } finally {
+        routewise.close();
+        silent.close();
+        acceptor.join(1000);
+      }
+    }
+  }
+
+  private static String chunks(int n) {
+    StringBuilder chunks = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      chunks.append("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+          + "\"delta\":{\"content\":\"word \"},\"finish_reason\":null}]}\n\n");
+    }
+    return chunks.toString();
+  }
+
+  private void leaveAfterFirstBytes(String path, String body) throws Exception {
+    HttpResponse<java.io.InputStream> r = f.http.send(HttpRequest.newBuilder(URI.create(f.url(path)))
+        .header("Content-Type", "application/json").header("Authorization", "Bearer sk-batch")
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofInputStream());
+    assertEquals(200, r.statusCode());
+    try (java.io.InputStream in = r.body()) {
+      assertTrue(in.read(new byte[64]) > 0);
+    }
+  }
+
+  /** The client's spend once it is above 0, or 0 after {@code millis}. */
+  private double spentWithin(long millis) throws Exception {
+    double spent = 0;
+    for (long until = System.nanoTime() + millis * 1_000_000; spent == 0 && System.nanoTime() < until; ) {
+      Thread.sleep(30);
+      spent = metric("routewise_client_budget_spent_usd{client=\"batch\"}");
+    }
+    return spent;
+  }
+
+  /**
+   * A chat stream that asks for no usage from an upstream that sends none (stream_usage off) costs
+   * the budget nothing read whole, and so nothing stopped either (stopping had cost its hold).
+   */
+  @Test
+  void anUnmeteredStreamCostsNothingWholeButItsHoldWhenStopped() throws Exception {
+    start("failover: false");
+    String whole = chunks(3) + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(whole)));
+    String body = "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assertEquals(200, sendAsync("/v1/chat/completions", body).get().statusCode());
+    assertEquals(0.0, metric("routewise_client_budget_spent_usd{client=\"batch\"}"), "read whole: nothing");
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withChunkedDribbleDelay(20, 1000).withBody(chunks(20) + whole)));
+    leaveAfterFirstBytes("/v1/chat/completions", body);
+    assertEquals(0.0, spentWithin(1500), "stopped early: charged more than the same stream read whole");
+  }
+
+  /** A priced passthrough stream that asked for its usage, left before it: charged its hold, as a routed one. */
+  @Test
+  void aPricedPassthroughStreamItsClientLeavesIsCharged() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+            "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}"), "passthrough: strong")
+        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},"));
+    f.strong.stubFor(post(urlEqualTo("/v1/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withChunkedDribbleDelay(20, 1000)
+        .withBody(chunks(20) + "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,"
+            + "\"completion_tokens\":7,\"total_tokens\":18}}\n\ndata: [DONE]\n\n")));
+    leaveAfterFirstBytes("/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,\"prompt\":\"hi\","
+        + "\"stream_options\":{\"include_usage\":true}}");
+    double left = spentWithin(5000);
+    f.strong.stubFor(post(urlEqualTo("/v1/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream")
+        .withBody(chunks(2) + "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,"
+            + "\"completion_tokens\":7,\"total_tokens\":18}}\n\ndata: [DONE]\n\n")));
+    assertEquals(200, sendAsync("/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,\"prompt\":\"hi\","
+        + "\"stream_options\":{\"include_usage\":true}}").get().statusCode());
+    assertTrue(left > 0, "a priced passthrough stream left before its usage: not charged");
+  }
+
+  /** A whole answer whose body is still coming (headers sent first) when its client leaves: charged (it was not). */
+  @Test
+  void aWholeAnswerItsClientLeavesWhileItsBodyComesIsCharged() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withServer(yaml,
+            "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}")
+        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},")
+        .replace("timeout_ms: 1500", "timeout_ms: 30000"));
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withChunkedDribbleDelay(30, 6000)
+        .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+    String body = "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    String request = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-batch\r\n"
+        + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body;
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), f.routewise.port())) {
+      client.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+      Thread.sleep(2_500);
+    }
+    double spent = spentWithin(8_000); // noticed at the next piece of body it relays
+    assertTrue(spent > 0, "left while the upstream generated its answer: not charged");
+  }
+}
