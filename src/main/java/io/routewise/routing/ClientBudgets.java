@@ -108,7 +108,7 @@ public final class ClientBudgets {
     return Double.isNaN(mean) ? tokens : mean + TOKENS_WEIGHT * (tokens - mean);
   }
 
-  /** Completion tokens a hold assumes for a client none of whose answers had any here yet. */
+  /** Completion tokens an uncapped request's hold assumes at least (and before any answer had some). */
   public static final long ASSUMED_COMPLETION_TOKENS = 500;
   /** The weight of each metered answer in a client's mean tokens (about its last 10). */
   private static final double TOKENS_WEIGHT = 0.1;
@@ -210,6 +210,23 @@ public final class ClientBudgets {
       }
     }
 
+    /**
+     * What it holds, handed to a new hold that outlives its request (a background response, awaited
+     * until a poll shows it done): this one then lets nothing go when closed. NONE when it holds nothing.
+     */
+    public Hold handOver() {
+      if (account == null) {
+        return NONE;
+      }
+      synchronized (account) {
+        if (closed || !active) {
+          return NONE;
+        }
+        closed = true; // its share of inFlight and held is the new one's now
+        return new Hold(account, promptTokens, completionTokens, usd);
+      }
+    }
+
     @Override
     public void close() {
       if (account == null) {
@@ -234,7 +251,7 @@ public final class ClientBudgets {
    * promptTokens} (at least the client's mean prompt when it {@code continues} stored state, whose
    * prompt its body does not show), and for each of its {@code choices} {@code maxOutputTokens} when
    * the request caps its answer (a bound the answer cannot pass; -1: none), else the client's mean
-   * completion tokens ({@link #ASSUMED_COMPLETION_TOKENS} before any), at the dearest of {@code
+   * completion tokens, at least {@link #ASSUMED_COMPLETION_TOKENS}, at the dearest of {@code
    * prices} (where it may go; a null one is unpriced) until {@link Hold#reprice}d. Refused when the
    * client has spent its budget, or when requests of its own are under way and its spend, what they
    * hold and this would pass the budget. A request with none of its client's under way goes while any
@@ -258,8 +275,10 @@ public final class ClientBudgets {
       if (continues && !Double.isNaN(a.promptTokens)) {
         prompt = Math.max(prompt, Math.round(a.promptTokens));
       }
+      // uncapped, at least the assumed length: a client of short answers (a classifier) that bursts
+      // long ones would otherwise hold next to nothing for each
       long each = maxOutputTokens > 0 ? maxOutputTokens
-          : Double.isNaN(a.completionTokens) ? ASSUMED_COMPLETION_TOKENS : Math.round(a.completionTokens);
+          : Math.max(ASSUMED_COMPLETION_TOKENS, Double.isNaN(a.completionTokens) ? 0 : Math.round(a.completionTokens));
       long completion = each * Math.max(1, choices);
       double usd = 0;
       for (io.routewise.config.Price price : prices) {

@@ -695,7 +695,7 @@ final class ChatCompletionsHandler {
       throw error;
     } catch (IOException e) {
       if (response.clientGone()) {
-        if (hold != null) {
+        if (hold != null && status == 200) {
           budgets.left(hold); // left while its body came: generated, billed, its usage never read
         }
         upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
@@ -723,6 +723,9 @@ final class ChatCompletionsHandler {
       if (usage.isPresent()) {
         Usage u = usage.get();
         tokens(upstream, u, spec, res, client);
+        if (hold != null) {
+          hold.close(); // its usage counted: no longer held as well, while the client reads it
+        }
         io.routewise.config.Price price = upstream.config().price();
         if (price != null) { // what this answer cost, for a client that keeps its own accounts (not in a stream: headers went first)
           res.setHeader("x-routewise-cost-usd", DecisionHeaders.usd(price.cost(u.prompt(), u.cachedPrompt(), u.completion())));
@@ -749,7 +752,7 @@ final class ChatCompletionsHandler {
           throw ApiException.invalidResponse(upstream.name(), "answered 200 with an error: " + said);
         }
         if (storedId != null && ResponseUsageTap.underWay(body)) {
-          awaitUsage(storedId, upstream, spec, res, client); // background: its usage exists once it is done
+          awaitUsage(storedId, upstream, spec, res, client, hold); // background: its usage exists once it is done
         } else {
           spend.unmetered(upstream.name());
         }
@@ -877,7 +880,7 @@ final class ChatCompletionsHandler {
         if (background) {
           // it goes on upstream whatever becomes of this stream: awaited from now, so that a resume or
           // poll arriving before this relay notices its client left still counts it
-          awaitUsage(storedId, upstream, spec, res, client);
+          awaitUsage(storedId, upstream, spec, res, client, hold);
         }
       }
       if (usage.done()) {
@@ -919,7 +922,7 @@ final class ChatCompletionsHandler {
         stored.finished(storedId, usage.result().orElse(null));
       }
     } else {
-      boolean left = !whole && outcome.equals("client_closed");
+      boolean left = !whole && outcome.equals("client_closed") && res.getStatus() == 200; // an error is not billed
       usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res, client), () -> {
         if (whole && res.getStatus() == 200) { // its tokens went uncounted
           spend.unmetered(upstream.name());
@@ -943,9 +946,11 @@ final class ChatCompletionsHandler {
    * A background response answered, or left, before its usage existed: counted when a later answer
    * about it (a poll, a resumed stream, its cancel) shows it done.
    */
-  private void awaitUsage(String id, UpstreamClient upstream, RouteSpec spec, HttpServletResponse res, String client) {
+  private void awaitUsage(String id, UpstreamClient upstream, RouteSpec spec, HttpServletResponse res, String client,
+      io.routewise.routing.ClientBudgets.Hold hold) {
+    // what its client's budget holds goes with it until it is counted: it is still under way upstream
     stored.awaitUsage(id, new StoredResponses.AwaitedUsage(upstream.name(), routersChoice(spec, res),
-        spec.auto() ? spec.router() : null, client));
+        spec.auto() ? spec.router() : null, client), hold == null ? null : hold.handOver());
   }
 
   /** Whether the router's choice answered: not a named upstream, nor a failover (no saving of routing's). */

@@ -23,39 +23,88 @@ final class CostEstimate {
   static final int FILE_RUN = 1_024;
 
   /**
-   * The prompt tokens of {@code body}: its bytes a token per 4, each run of base64 a file's. A
-   * JSON-escaped slash ({@code \/}) is part of a run; any other escape ends one, so text escaped to
-   * ASCII ({@code \u4f60\u597d}, as Python's {@code json.dumps} writes CJK) stays text.
+   * The prompt tokens of {@code body}: its ASCII a token per 4 bytes, each other character a token
+   * (CJK runs near one a character; its 3 bytes over 4 had held a third too little), and each
+   * embedded file a file's: a run of base64 of {@link #FILE_RUN} or more after a data URL's {@code
+   * base64,} or as a {@code "data"} / {@code "file_data"} value (audio, a file). Base64-looking text
+   * elsewhere (a DNA sequence, a hex dump) is text. A JSON-escaped slash ({@code \/}) is part of a
+   * run; any other escape ends one.
    */
   static long promptTokens(byte[] body) {
-    long textBytes = 0;
+    long asciiBytes = 0;
+    long wideChars = 0;
     long files = 0;
-    int run = 0;
-    for (int i = 0; i < body.length; i++) {
-      byte b = body[i];
-      if (base64(b)) {
-        run++;
+    int runStart = -1;
+    for (int i = 0; i <= body.length; i++) {
+      byte b = i < body.length ? body[i] : 0;
+      if (i < body.length && base64(b)) {
+        runStart = runStart < 0 ? i : runStart;
         continue;
       }
-      if (b == '\\' && i + 1 < body.length && body[i + 1] == '/') {
-        run += 2;
+      if (i + 1 < body.length && b == '\\' && body[i + 1] == '/') {
+        runStart = runStart < 0 ? i : runStart;
         i++;
         continue;
       }
-      if (run >= FILE_RUN) {
-        files++;
-      } else {
-        textBytes += run;
+      if (runStart >= 0) {
+        int run = i - runStart;
+        if (run >= FILE_RUN && fileAt(body, runStart)) {
+          files++;
+        } else {
+          asciiBytes += run;
+        }
+        runStart = -1;
       }
-      run = 0;
-      textBytes++;
+      if (i == body.length) {
+        break;
+      }
+      if (b >= 0) {
+        asciiBytes++;
+      } else if ((b & 0xC0) == 0xC0) { // a multi-byte character's first byte (the rest are 10xxxxxx)
+        wideChars++;
+      }
     }
-    if (run >= FILE_RUN) {
-      files++;
-    } else {
-      textBytes += run;
+    return asciiBytes / BYTES_PER_TOKEN + wideChars + files * TOKENS_PER_FILE;
+  }
+
+  private static final byte[] DATA_URL = "base64,".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] DATA_KEY = "data\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  /** Whether a run beginning at {@code start} is a file's: after {@code base64,}, or a {@code "...data":"} value. */
+  private static boolean fileAt(byte[] body, int start) {
+    if (endsAt(body, start, DATA_URL)) {
+      return true;
     }
-    return textBytes / BYTES_PER_TOKEN + files * TOKENS_PER_FILE;
+    int k = start - 1;
+    if (k < 0 || body[k] != '"') {
+      return false;
+    }
+    k = skipSpaceBack(body, k - 1);
+    if (k < 0 || body[k] != ':') {
+      return false;
+    }
+    k = skipSpaceBack(body, k - 1);
+    return endsAt(body, k + 1, DATA_KEY);
+  }
+
+  private static int skipSpaceBack(byte[] body, int k) {
+    while (k >= 0 && (body[k] == ' ' || body[k] == '\n' || body[k] == '\r' || body[k] == '\t')) {
+      k--;
+    }
+    return k;
+  }
+
+  /** Whether {@code body} holds {@code what} just before {@code end}. */
+  private static boolean endsAt(byte[] body, int end, byte[] what) {
+    if (end < what.length) {
+      return false;
+    }
+    for (int j = 0; j < what.length; j++) {
+      if (body[end - what.length + j] != what[j]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static boolean base64(byte b) {

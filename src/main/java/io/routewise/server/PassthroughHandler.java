@@ -443,7 +443,7 @@ final class PassthroughHandler {
       } else if (length >= 0) {
         res.setContentLengthLong(length);
       }
-      return relay(ctx, response, events, events && path.startsWith("responses"), status,
+      return relay(ctx, path, response, events, events && path.startsWith("responses"), status,
           status == 200 ? usageOf : null, status == 200 ? priced : null, path.equals("responses"), background);
     }
   }
@@ -497,30 +497,33 @@ final class PassthroughHandler {
    * Copies the body as it comes, flushing whenever the upstream pauses (every event of a stream),
    * and returns the status to count; a failure part way is {@link #bodyFailed}'s.
    */
-  private int relay(Context ctx, UpstreamResponse response, boolean events, boolean responsesEvents, int status,
-      String usageOf, Named priced, boolean responsesCreate, boolean background) throws IOException {
+  private int relay(Context ctx, String path, UpstreamResponse response, boolean events, boolean responsesEvents,
+      int status, String usageOf, Named priced, boolean responsesCreate, boolean background) throws IOException {
     Metered metered = priced == null ? null
-        : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME), responsesCreate, background);
+        : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME), ctx.attribute(ChatCompletionsHandler.HOLD),
+            responsesCreate, background);
     int counted = 0; // thrown: the upstream failed, or a shutdown cut it off; neither is the client leaving
     try {
       counted = relay(ctx, response, events, responsesEvents, status, usageOf, metered);
       return counted;
     } finally {
       if (metered != null && !metered.end() && counted == 499) { // no usage, and its client left
-        chargeLeft(ctx, priced, responsesCreate ? "responses" : "");
+        chargeLeft(ctx, priced, path);
       }
     }
   }
 
   /**
    * A priced request its client left once the upstream had it, before its usage: its hold is charged
-   * (the upstream bills what it generated), where usage was to come (a JSON answer, a Responses
-   * stream, a stream that asked for it; another carries none, and read whole would have cost nothing).
+   * (the upstream bills what it generated), where usage was to come: an endpoint that answers with it
+   * (not speech audio, whose whole answer costs nothing here either), and for a chat or completions
+   * stream, one that asked for it. A background one whose id came is awaited instead (Metered).
    */
   private void chargeLeft(Context ctx, Named priced, String path) {
     io.routewise.routing.ClientBudgets.Hold hold = ctx.attribute(ChatCompletionsHandler.HOLD);
-    if (hold != null && !priced.background()
-        && (!priced.stream() || priced.streamUsage() || path.startsWith("responses"))) {
+    boolean usageBearing = path.equals("responses") || path.equals("embeddings")
+        || (path.equals("chat/completions") || path.equals("completions")) && (!priced.stream() || priced.streamUsage());
+    if (hold != null && usageBearing) {
       spend.budgets().left(hold);
     }
   }
@@ -638,6 +641,8 @@ final class PassthroughHandler {
   private final class Metered {
     private final Named named;
     private final String client;
+    /** What its client's budget holds for it (null: nothing), handed to it if it is awaited. */
+    private final io.routewise.routing.ClientBudgets.Hold hold;
     /** A {@code POST /v1/responses}: its answer may be a background response, queued. */
     private final boolean responsesCreate;
     /** Its body asked for {@code background: true}: it goes on upstream whatever becomes of this stream. */
@@ -649,9 +654,11 @@ final class PassthroughHandler {
     /** Whether its usage is awaited from a poll (a background response). */
     private boolean awaiting;
 
-    Metered(Named named, String client, boolean responsesCreate, boolean background) {
+    Metered(Named named, String client, io.routewise.routing.ClientBudgets.Hold hold, boolean responsesCreate,
+        boolean background) {
       this.named = named;
       this.client = client;
+      this.hold = hold;
       this.responsesCreate = responsesCreate;
       this.background = background;
     }
@@ -675,7 +682,8 @@ final class PassthroughHandler {
       boolean queued = json != null && ("queued".equals(json.status()) || "in_progress".equals(json.status()));
       if (queued || stream != null && background) {
         awaiting = true; // counted from the poll, cancel or resume that shows it done, as a routed one
-        awaited.awaitUsage(id, new StoredResponses.AwaitedUsage(upstream.name(), false, null, client, named.model()));
+        awaited.awaitUsage(id, new StoredResponses.AwaitedUsage(upstream.name(), false, null, client, named.model()),
+            hold == null ? null : hold.handOver()); // held until counted: it is under way upstream
       }
     }
 

@@ -139,11 +139,25 @@ final class StoredResponses {
     final AwaitedUsage usage;
     final boolean learned;
     long touched;
+    /** What its client's budget holds for it until it is counted or given up here (null: nothing). */
+    final io.routewise.routing.ClientBudgets.Hold hold;
 
     Awaiting(AwaitedUsage usage, boolean learned, long touched) {
+      this(usage, learned, touched, null);
+    }
+
+    Awaiting(AwaitedUsage usage, boolean learned, long touched, io.routewise.routing.ClientBudgets.Hold hold) {
       this.usage = usage;
       this.learned = learned;
       this.touched = touched;
+      this.hold = hold;
+    }
+
+    /** It leaves this replica's awaited: counted, or given up here (polled elsewhere, or nowhere). */
+    void left() {
+      if (hold != null) {
+        hold.close();
+      }
     }
   }
 
@@ -157,12 +171,24 @@ final class StoredResponses {
    * #AWAIT_TTL}, kept while any replica relays its polls), so the replica relaying that answer counts it.
    */
   void awaitUsage(String id, AwaitedUsage usage) {
+    awaitUsage(id, usage, null);
+  }
+
+  /**
+   * {@link #awaitUsage(String, AwaitedUsage)}, with what its client's budget holds for it ({@code
+   * hold}, null: nothing) kept until it is counted or given up here, so background responses under
+   * way count against a budget as requests under way do.
+   */
+  void awaitUsage(String id, AwaitedUsage usage, io.routewise.routing.ClientBudgets.Hold hold) {
     java.util.List<GivenUp> givenUp;
     long h = hash(id);
     lock.lock();
     try {
       long now = clock.getAsLong();
-      awaited.put(h, new Awaiting(usage, false, now));
+      Awaiting before = awaited.put(h, new Awaiting(usage, false, now, hold));
+      if (before != null) {
+        before.left();
+      }
       givenUp = expire(now);
     } finally {
       lock.unlock();
@@ -263,6 +289,7 @@ final class StoredResponses {
         break;
       }
       it.remove();
+      eldest.getValue().left();
       if (!eldest.getValue().learned) { // a learned one is given up by the replica that routed it
         if (givenUp.isEmpty()) {
           givenUp = new java.util.ArrayList<>();
@@ -333,6 +360,9 @@ final class StoredResponses {
     lock.lock();
     try {
       waiting = awaited.remove(h);
+      if (waiting != null) {
+        waiting.left();
+      }
       if (waiting == null) {
         checked = checking.remove(h); // taken out as its expiry is checked: still awaited
       }

@@ -217,9 +217,11 @@ class ClientBudgetsTest {
   void requestsUnderWayHoldTheirLikelyCostUntilTheyEnd() {
     ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
     ClientBudgets.Hold first = hold(b, 100, PRICE);
-    assertEquals(0.6, first.usd(), 1e-12, "100 prompt tokens and the 500 completion tokens assumed before any answer");
+    assertEquals(0.6, first.usd(), 1e-12, "100 prompt tokens and the 500 completion tokens assumed");
     ClientBudgets.Hold refused = hold(b, 100, PRICE);
     assertTrue(!refused.admitted() && refused.spentFor() == 0, "0.6 held and 0.6 more would pass 1.0: wait");
+    assertEquals(1.0, refused.left(), 1e-12);
+    assertEquals(0.6, refused.heldByOthers(), 1e-12);
     assertEquals(0.6, b.held("batch"), 1e-12);
     first.close();
     first.close(); // once only
@@ -228,30 +230,36 @@ class ClientBudgetsTest {
     assertTrue(big.admitted() && big.usd() > 1.0, "nothing else under way: goes, whatever it may cost");
     big.close();
 
-    b.spent("batch", 0.3, 0, 100); // an answer of 100 completion tokens: later holds assume those, not 500
-    ClientBudgets.Hold a = hold(b, 100, PRICE);
-    assertEquals(0.2, a.usd(), 1e-9);
-    ClientBudgets.Hold second = hold(b, 100, PRICE);
-    ClientBudgets.Hold third = hold(b, 100, PRICE);
-    assertTrue(second.admitted() && third.admitted(), "0.3 spent + 3 x 0.2 held fits 1.0");
-    assertFalse(hold(b, 100, PRICE).admitted(), "a fourth would pass it");
-    ClientBudgets.Hold small = hold(b, 0, new io.routewise.config.Price(100, 100));
-    assertEquals(0.01, small.usd(), 1e-9, "a cheaper upstream's fits beside them");
-    for (ClientBudgets.Hold h : new ClientBudgets.Hold[] {a, second, third, small}) {
-      h.close();
+    // short answers (a classifier's): an uncapped request still holds 500 completion tokens (a review: 20
+    // answers of 1 token let 400 uncapped requests at once each hold next to nothing)
+    for (int i = 0; i < 20; i++) {
+      b.spent("batch", 0.015, 10, 1);
     }
+    ClientBudgets.Hold a = hold(b, 100, PRICE);
+    assertEquals(0.6, a.usd(), 1e-9);
+    assertFalse(hold(b, 100, PRICE).admitted(), "0.3 spent + 0.6 held + 0.6 would pass 1.0");
+    ClientBudgets.Hold small = hold(b, 0, new io.routewise.config.Price(100, 100));
+    assertEquals(0.05, small.usd(), 1e-9, "a cheaper upstream's fits beside it");
+    a.close();
+    small.close();
     assertEquals(0.0, b.held("batch"));
-    b.spent("batch", 0, 0, 200);
-    b.spent("batch", 0, 0, 0); // an embedding's answer has no completion: it moves nothing (a review's case)
-    ClientBudgets.Hold next = hold(b, 100, PRICE);
-    assertEquals(0.21, next.usd(), 1e-9, "the mean moves a tenth of the way to each answer's: 110");
-    next.close();
 
     b.spent("batch", 0.7, 0, 100);
     ClientBudgets.Hold spent = hold(b, 1, PRICE);
     assertTrue(!spent.admitted() && spent.spentFor() > 0, "spent: refused, nothing under way or not");
     assertTrue(b.exhaustedFor("batch") > 0);
     assertEquals(ClientBudgets.Hold.NONE, b.hold("search", 100, -1, 1, false, java.util.List.of(PRICE)), "no budget");
+  }
+
+  /** Answers longer than the assumed 500 raise it: the mean moves a tenth of the way to each; embeddings move nothing. */
+  @Test
+  void longAnswersRaiseWhatAnUncappedRequestHolds() {
+    ClientBudgets b = budgets(10.0, ClientKey.Period.DAY);
+    b.spent("batch", 0, 0, 2_000);
+    assertEquals(2.1, hold(b, 100, PRICE).usd(), 1e-9);
+    b.spent("batch", 0, 0, 0); // an embedding's answer: no completion tokens
+    b.spent("batch", 0, 0, 1_000);
+    assertEquals(2.0, hold(b, 100, PRICE).usd(), 1e-9, "2,000 -> 1,900");
   }
 
   /**
@@ -264,17 +272,23 @@ class ClientBudgetsTest {
     b.spent("batch", 0.3, 0, 100);
     io.routewise.config.Price cheap = new io.routewise.config.Price(100, 100);
     ClientBudgets.Hold h = hold(b, 100, cheap, PRICE, null);
-    assertEquals(0.2, h.usd(), 1e-9, "the dearest of where it may go");
+    assertEquals(0.6, h.usd(), 1e-9, "the dearest of where it may go");
     h.reprice(cheap);
-    assertEquals(0.02, b.held("batch"), 1e-9);
-    assertTrue(hold(b, 100, PRICE).admitted(), "0.3 + 0.02 + 0.2 fits");
+    assertEquals(0.06, b.held("batch"), 1e-9);
+    ClientBudgets.Hold other = hold(b, 100, PRICE);
+    assertTrue(other.admitted(), "0.3 + 0.06 + 0.6 fits");
     h.reprice(null); // routed to an unpriced upstream: holds nothing
-    assertEquals(0.2, b.held("batch"), 1e-9);
+    assertEquals(0.6, b.held("batch"), 1e-9);
     h.reprice(PRICE); // and failed over to a priced one: holds again (a review's case: it held nothing)
-    assertEquals(0.4, b.held("batch"), 1e-9);
+    assertEquals(1.2, b.held("batch"), 1e-9);
     h.close();
     h.close();
-    assertEquals(0.2, b.held("batch"), 1e-9, "closed once");
+    assertEquals(0.6, b.held("batch"), 1e-9, "closed once");
+    ClientBudgets.Hold kept = other.handOver(); // a background response awaited past its request
+    other.close();
+    assertEquals(0.6, b.held("batch"), 1e-9, "the request's end lets nothing go: the awaited response holds it");
+    kept.close();
+    assertEquals(0.0, b.held("batch"));
     ClientBudgets b2 = budgets(1.0, ClientKey.Period.DAY);
     b2.spent("batch", 0.7, 0, 500);
     assertEquals(ClientBudgets.Hold.NONE, hold(b2, 100, new io.routewise.config.Price(0, 0), null));
@@ -284,24 +298,18 @@ class ClientBudgetsTest {
   /**
    * A request's own cap on its output bounds its hold, and is taken as it (a trial: a burst capped at
    * 4,000 tokens after a short answer spent 5 times the budget); one that continues stored state
-   * holds at least the client's mean prompt (its body does not show it).
+   * holds at least the client's mean prompt (its body does not show it); n choices, n completions.
    */
   @Test
   void aRequestsOutputCapAndAContinuationsStoredPromptAreHeld() {
     ClientBudgets b = budgets(10.0, ClientKey.Period.DAY);
     b.spent("batch", 0.1, 2_000, 5);
-    assertEquals(0.105, b.hold("batch", 100, -1, 1, false, java.util.List.of(PRICE)).usd(), 1e-9);
-    ClientBudgets b2 = budgets(10.0, ClientKey.Period.DAY);
-    b2.spent("batch", 0.1, 2_000, 5);
-    assertEquals(4.1, b2.hold("batch", 100, 4_000, 1, false, java.util.List.of(PRICE)).usd(), 1e-9, "its max_tokens");
-    ClientBudgets b3 = budgets(10.0, ClientKey.Period.DAY);
-    b3.spent("batch", 0.1, 2_000, 5);
-    assertEquals(2.005, b3.hold("batch", 100, -1, 1, true, java.util.List.of(PRICE)).usd(), 1e-9, "its mean prompt, 2,000");
-    ClientBudgets b4 = budgets(10.0, ClientKey.Period.DAY);
-    b4.spent("batch", 0.1, 2_000, 5);
-    b4.spent("batch", 0.1, 900_000, 0); // an embedding batch: no completion, so neither mean moves
-    assertEquals(2.015, b4.hold("batch", 100, -1, 3, true, java.util.List.of(PRICE)).usd(), 1e-9,
-        "the mean prompt still 2,000 (the batch left it), and n = 3: three completions of 5");
+    b.spent("batch", 0.1, 900_000, 0); // an embedding batch: no completion, so neither mean moves
+    assertEquals(0.6, b.hold("batch", 100, -1, 1, false, java.util.List.of(PRICE)).usd(), 1e-9);
+    assertEquals(4.1, b.hold("batch", 100, 4_000, 1, false, java.util.List.of(PRICE)).usd(), 1e-9, "its max_tokens");
+    assertEquals(0.15, b.hold("batch", 100, 50, 1, false, java.util.List.of(PRICE)).usd(), 1e-9, "a cap: a bound");
+    assertEquals(3.5, b.hold("batch", 100, -1, 3, true, java.util.List.of(PRICE)).usd(), 1e-9,
+        "its mean prompt, 2,000, and n = 3: three completions of 500");
   }
 
   /** A request its client left once the upstream had it is charged what it held, once. */

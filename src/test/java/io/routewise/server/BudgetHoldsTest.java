@@ -2,6 +2,7 @@ package io.routewise.server;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -244,5 +245,135 @@ class BudgetHoldsTest {
     }
     double spent = spentWithin(8_000); // noticed at the next piece of body it relays
     assertTrue(spent > 0, "left while the upstream generated its answer: not charged");
+  }
+
+  private static final String KEYS = "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}";
+  private static final String PRICED = "model: strong-model, price: {input: 2.5, output: 10},";
+
+  /** Sends {@code body} on a raw connection and closes it after {@code millis}. */
+  private void sendAndLeave(String path, String body, long millis) throws Exception {
+    byte[] b = body.getBytes(StandardCharsets.UTF_8);
+    String request = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-batch\r\n"
+        + "Content-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n" + body;
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), f.routewise.port())) {
+      client.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+      Thread.sleep(millis);
+    }
+  }
+
+  /** A client that leaves while an error answer's body comes is not charged: an error costs nothing (it was). */
+  @Test
+  void anErrorAnswerItsClientLeavesIsNotCharged() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml, KEYS), "failover: false")
+        .replace("model: strong-model,", PRICED).replace("model: weak-model,", "model: weak-model, price: {input: 2.5, output: 10},")
+        .replace("timeout_ms: 1500", "timeout_ms: 30000"));
+    String error = "{\"error\":{\"message\":\"The server is overloaded" + " ".repeat(200)
+        + "\",\"type\":\"server_error\"}}";
+    for (var u : new com.github.tomakehurst.wiremock.WireMockServer[] {f.strong, f.weak}) {
+      u.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(503)
+          .withHeader("Content-Type", "application/json").withChunkedDribbleDelay(30, 4000).withBody(error)));
+    }
+    sendAndLeave("/v1/chat/completions",
+        "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 2_000);
+    assertEquals(0.0, spentWithin(3_000), "charged its hold for a 503 nobody bills");
+  }
+
+  /**
+   * A passed-through speech answer at a priced model costs the budget nothing read whole (audio has
+   * no usage), so nothing stopped either (it was charged its hold).
+   */
+  @Test
+  void aStoppedAudioDownloadCostsNoMoreThanAWholeOne() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml, KEYS), "passthrough: strong")
+        .replace("model: strong-model,", PRICED + " model_prices: {gpt-4o-mini-tts: {input: 0.6, output: 12}},"));
+    String audio = "ID3" + "\u0001\u0002mp3-frame-bytes ".repeat(400);
+    f.strong.stubFor(post(urlEqualTo("/v1/audio/speech")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "audio/mpeg").withBody(audio)));
+    String body = "{\"model\":\"gpt-4o-mini-tts\",\"voice\":\"alloy\",\"input\":\"" + "Hello there. ".repeat(50) + "\"}";
+    HttpResponse<byte[]> whole = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/audio/speech")))
+        .header("Content-Type", "application/json").header("Authorization", "Bearer sk-batch")
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofByteArray());
+    assertEquals(200, whole.statusCode());
+    assertEquals(0.0, metric("routewise_client_budget_spent_usd{client=\"batch\"}"), "whole: nothing");
+    f.strong.stubFor(post(urlEqualTo("/v1/audio/speech")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "audio/mpeg").withChunkedDribbleDelay(20, 1000).withBody(audio)));
+    HttpResponse<java.io.InputStream> r = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/audio/speech")))
+        .header("Content-Type", "application/json").header("Authorization", "Bearer sk-batch")
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofInputStream());
+    try (java.io.InputStream in = r.body()) {
+      assertTrue(in.read(new byte[16]) > 0);
+    }
+    assertEquals(0.0, spentWithin(2_000), "stopped: charged more than the same audio read whole");
+  }
+
+  /**
+   * A routed background Responses request whose client leaves once the upstream has it, before its
+   * queued answer, is charged its hold: the response runs upstream, and no poll can count it.
+   */
+  @Test
+  void aRoutedBackgroundRequestLeftBeforeItsQueuedAnswerIsCharged() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withServer(yaml, KEYS)
+        .replace("model: strong-model,", PRICED).replace("model: weak-model,", "model: weak-model, price: {input: 2.5, output: 10},")
+        .replace("timeout_ms: 1500", "timeout_ms: 30000"));
+    for (var u : new com.github.tomakehurst.wiremock.WireMockServer[] {f.strong, f.weak}) {
+      u.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200).withFixedDelay(2_500)
+          .withHeader("Content-Type", "application/json")
+          .withBody("{\"id\":\"resp_bg1\",\"object\":\"response\",\"status\":\"queued\",\"output\":[],\"usage\":null}")));
+    }
+    sendAndLeave("/v1/responses", "{\"model\":\"router-random-0\",\"background\":true,\"input\":\"hi\"}", 1_500);
+    assertTrue(spentWithin(6_000) > 0);
+  }
+
+  /** The same request passed through at a priced model is charged too (it was neither charged nor counted). */
+  @Test
+  void aPassedThroughBackgroundRequestLeftBeforeItsQueuedAnswerIsCharged() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml, KEYS), "passthrough: strong")
+        .replace("model: strong-model,", PRICED).replace("timeout_ms: 1500", "timeout_ms: 30000"));
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200).withFixedDelay(2_500)
+        .withHeader("Content-Type", "application/json")
+        .withBody("{\"id\":\"resp_bg2\",\"object\":\"response\",\"status\":\"queued\",\"output\":[],\"usage\":null}")));
+    sendAndLeave("/v1/responses", "{\"model\":\"strong-model\",\"background\":true,\"input\":\"hi\"}", 1_500);
+    assertEquals(1, f.strong.findAll(postRequestedFor(urlEqualTo("/v1/responses"))).size(), "the upstream had it");
+    assertTrue(spentWithin(6_000) > 0, "a background response that runs upstream, never counted nor charged");
+  }
+
+  /**
+   * A background response holds until a poll counts it, so a client cannot queue any number at once
+   * past its budget: five creates capped at 100,000 output tokens (1 USD each at 10 USD/M, the whole
+   * budget) all went, each alone under way once answered queued.
+   */
+  @Test
+  void queuedBackgroundResponsesAreNotBoundedByTheBudget() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withServer(yaml, KEYS)
+        .replace("model: strong-model,", PRICED).replace("model: weak-model,", "model: weak-model, price: {input: 2.5, output: 10},"));
+    for (var u : new com.github.tomakehurst.wiremock.WireMockServer[] {f.strong, f.weak}) {
+      u.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "application/json")
+          .withBody("{\"id\":\"resp_q1\",\"object\":\"response\","
+              + "\"status\":\"queued\",\"output\":[],\"usage\":null}")));
+    }
+    int admitted = 0;
+    for (int i = 0; i < 5; i++) {
+      HttpResponse<String> r = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/responses")))
+          .header("Content-Type", "application/json").header("Authorization", "Bearer sk-batch")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"router-random-0\",\"background\":true,"
+              + "\"max_output_tokens\":100000,\"input\":\"write a novel\"}")).build(), HttpResponse.BodyHandlers.ofString());
+      admitted += r.statusCode() == 200 ? 1 : 0;
+    }
+    assertTrue(admitted <= 1, admitted + " background responses of up to 1 USD each admitted on a 1 USD budget");
+  }
+
+  /** The walk over stream_options leaves the parser right for a model named after it. */
+  @Test
+  void aModelAfterNestedStreamOptionsIsPriced() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+        "api_keys: {batch: {key: sk-batch, budget: {usd: 0, per: day}}}"), "passthrough: strong")
+        .replace("model: strong-model,", PRICED));
+    HttpResponse<String> r = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/completions")))
+        .header("Content-Type", "application/json").header("Authorization", "Bearer sk-batch")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"stream\":true,\"stream_options\":{\"x\":{\"a\":[1,{\"b\":[]}]},"
+            + "\"include_usage\":true,\"y\":[[{}]]},\"prompt\":\"hi\",\"model\":\"strong-model\"}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(429, r.statusCode(), r.body());
   }
 }

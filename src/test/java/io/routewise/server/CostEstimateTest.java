@@ -33,6 +33,20 @@ class CostEstimateTest {
     assertEquals(shortBase64.length() / 4, prompt(shortBase64));
   }
 
+  /**
+   * Base64-looking text that is not a file's (a DNA sequence, a hex dump) is text; CJK a token a
+   * character (a review: 100 kB of ACGT held as 1,015 tokens; raw CJK a third too little).
+   */
+  @Test
+  void longTextInTheBase64AlphabetIsTextAndCjkATokenACharacter() {
+    String dna = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + "ACGT".repeat(25_000) + "\"}]}";
+    assertEquals(dna.length() / 4, prompt(dna));
+    String data = "{\"model\":\"m\",\"data\": \"" + "ACGT".repeat(25_000) + "\"}";
+    assertEquals(1_000 + (data.length() - 100_000) / 4, prompt(data), 1, "a \"data\" value: a file's");
+    String cjk = "{\"content\":\"" + "你好世界".repeat(1_000) + "\"}";
+    assertEquals(4_000 + 14 / 4, prompt(cjk));
+  }
+
   /** Text escaped to ASCII, as Python's json.dumps writes CJK, is text: it read as one 1,000-token file (a review). */
   @Test
   void escapedNonAsciiTextIsText() {
