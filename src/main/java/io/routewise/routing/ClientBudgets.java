@@ -184,15 +184,20 @@ public final class ClientBudgets {
     }
 
     /**
-     * Holds the same tokens at {@code price} instead (the upstream that answers it is known now, or
-     * it failed over): not checked against the budget again (it was let through). At no price it
-     * holds nothing, until a later price (a failover to a priced upstream).
+     * Holds the same tokens at the dearest of {@code prices} instead (where it goes is known now, and
+     * where it may fail over to; or it failed over): not checked against the budget again (it was let
+     * through). At no price (null ones are none) it holds nothing, until a later price.
      */
-    public void reprice(io.routewise.config.Price price) {
+    public void reprice(io.routewise.config.Price... prices) {
       if (account == null) {
         return;
       }
-      double now = price == null ? 0 : price.cost(promptTokens, 0, completionTokens);
+      double now = 0;
+      for (io.routewise.config.Price price : prices == null ? new io.routewise.config.Price[1] : prices) {
+        if (price != null) {
+          now = Math.max(now, price.cost(promptTokens, 0, completionTokens));
+        }
+      }
       synchronized (account) {
         if (closed) {
           return;
@@ -275,11 +280,12 @@ public final class ClientBudgets {
       if (continues && !Double.isNaN(a.promptTokens)) {
         prompt = Math.max(prompt, Math.round(a.promptTokens));
       }
-      // uncapped, at least the assumed length: a client of short answers (a classifier) that bursts
-      // long ones would otherwise hold next to nothing for each
-      long each = maxOutputTokens > 0 ? maxOutputTokens
-          : Math.max(ASSUMED_COMPLETION_TOKENS, Double.isNaN(a.completionTokens) ? 0 : Math.round(a.completionTokens));
-      long completion = each * Math.max(1, choices);
+      // a cap is each choice's; the mean is of answers' completion tokens, all their choices together.
+      // Uncapped, at least the assumed length a choice: a client of short answers (a classifier) that
+      // bursts long ones would otherwise hold next to nothing for each
+      long n = Math.max(1, choices);
+      long completion = maxOutputTokens > 0 ? maxOutputTokens * n
+          : Math.max(ASSUMED_COMPLETION_TOKENS * n, Double.isNaN(a.completionTokens) ? 0 : Math.round(a.completionTokens));
       double usd = 0;
       for (io.routewise.config.Price price : prices) {
         if (price != null) {

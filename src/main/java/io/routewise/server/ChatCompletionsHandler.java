@@ -157,11 +157,15 @@ final class ChatCompletionsHandler {
         throw ApiException.shuttingDown();
       }
       chosen = byName.get(decision.upstream());
-      hold.reprice(chosen.config().price());
       DecisionHeaders.write(ctx, decision, chosen.config().model());
       // A request that named its upstream gets that upstream's answer, whatever it is; so does one that
       // continues what only that upstream stored (another would not find it).
       boolean mayFailOver = failover && !spec.isDirect() && home == null;
+      // held at the dearer of where it goes and where it may fail over to: a failover is not checked
+      // against the budget again (held at a free upstream's nothing, 39 of 40 then failed over past it)
+      UpstreamClient backup = mayFailOver && hold != io.routewise.routing.ClientBudgets.Hold.NONE
+          ? failoverFor(chosen, request) : null;
+      hold.reprice(chosen.config().price(), backup == null ? null : backup.config().price());
       // One that is down is not tried while it cools: its failover upstream answers; both down, a 503 at once.
       chosenTry = mayFailOver && cooldowns != null ? cooldowns.claim(chosen.name()) : Cooldowns.NOT_COOLING;
       UpstreamClient other = chosenTry == Cooldowns.SKIPPED

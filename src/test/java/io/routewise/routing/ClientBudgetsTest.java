@@ -310,6 +310,10 @@ class ClientBudgetsTest {
     assertEquals(0.15, b.hold("batch", 100, 50, 1, false, java.util.List.of(PRICE)).usd(), 1e-9, "a cap: a bound");
     assertEquals(3.5, b.hold("batch", 100, -1, 3, true, java.util.List.of(PRICE)).usd(), 1e-9,
         "its mean prompt, 2,000, and n = 3: three completions of 500");
+    ClientBudgets b2 = budgets(10.0, ClientKey.Period.DAY);
+    b2.spent("batch", 0.1, 100, 3_000); // an answer's completion tokens are all its choices'
+    assertEquals(3.1, b2.hold("batch", 100, -1, 3, false, java.util.List.of(PRICE)).usd(), 1e-9,
+        "the mean is not multiplied by n again (a trial: held 2.6 times the cost)");
   }
 
   /** A request its client left once the upstream had it is charged what it held, once. */

@@ -376,4 +376,37 @@ class BudgetHoldsTest {
         HttpResponse.BodyHandlers.ofString());
     assertEquals(429, r.statusCode(), r.body());
   }
+
+  /**
+   * A request routed to a free upstream that may fail over to a priced one is held at the priced
+   * one's price: a failover is not checked against the budget again (a trial: 39 of 40 routed to a
+   * failing free upstream failed over, 9.75 times the budget).
+   */
+  @Test
+  void aRequestThatMayFailOverIsHeldAtTheDearerOfItsUpstreams() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+        "api_keys: {batch: {key: sk-batch, budget: {usd: 0.01, per: day}}}"), "failover: true")
+        .replace("model: strong-model,", PRICED));
+    f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(500)
+        .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"down\"}}")));
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200).withFixedDelay(400)
+        .withHeader("Content-Type", "application/json").withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+    java.util.List<CompletableFuture<HttpResponse<String>>> all = new java.util.ArrayList<>();
+    for (int i = 0; i < 20; i++) { // 0.00505 held each (500 completion tokens at strong's price): one at a time
+      all.add(sendAsync("/v1/chat/completions",
+          "{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"));
+    }
+    int failedOver = 0;
+    for (var r : all) {
+      HttpResponse<String> answer = r.get();
+      if (answer.statusCode() == 200) {
+        assertEquals("weak 5xx", answer.headers().firstValue("x-routewise-failover").orElseThrow());
+        failedOver++;
+      } else {
+        assertEquals(429, answer.statusCode(), answer.body());
+      }
+    }
+    assertTrue(failedOver >= 1 && failedOver <= 4, failedOver + " of 20 went on, failed over to strong");
+    assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"));
+  }
 }
