@@ -69,23 +69,33 @@ class BudgetHoldsTest {
         .withBody(ResponsesRoutingTest.RESPONSE.formatted("resp_s1", "strong-model", "strong"))));
     var next = sendAsync("/v1/responses",
         "{\"model\":\"upstream-strong\",\"previous_response_id\":\"resp_w1\",\"input\":\"and then?\"}");
-    Thread.sleep(400);
-    double held = metric("routewise_client_budget_held_usd{client=\"batch\"}");
+    double held = heldMidway();
     HttpResponse<String> r = next.get();
     assertEquals("strong strong-model", r.headers().firstValue("x-routewise-model").orElseThrow(), r.body());
     assertTrue(held > 0, "held while strong (priced) answers: " + held);
+  }
+
+  /** Strong answers chat completions after {@code millis}. */
+  private void strongAnswersChatAfter(int millis) {
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withFixedDelay(millis).withHeader("Content-Type", "application/json")
+        .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+  }
+
+  /** What the client holds 400 ms into a request its upstream answers after a second. */
+  private double heldMidway() throws Exception {
+    Thread.sleep(400);
+    return metric("routewise_client_budget_held_usd{client=\"batch\"}");
   }
 
   /** Control: a request routed to the priced strong holds while under way. */
   @Test
   void controlAPricedRequestHolds() throws Exception {
     start("failover: true");
-    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200).withFixedDelay(1000)
-        .withHeader("Content-Type", "application/json").withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+    strongAnswersChatAfter(1000);
     var r = sendAsync("/v1/chat/completions",
         "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
-    Thread.sleep(400);
-    double held = metric("routewise_client_budget_held_usd{client=\"batch\"}");
+    double held = heldMidway();
     assertEquals(200, r.get().statusCode());
     assertTrue(held > 0, "held: " + held);
   }
@@ -96,12 +106,10 @@ class BudgetHoldsTest {
     start("failover: true");
     f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(500)
         .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"down\"}}")));
-    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200).withFixedDelay(1000)
-        .withHeader("Content-Type", "application/json").withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+    strongAnswersChatAfter(1000);
     var r = sendAsync("/v1/chat/completions",
         "{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
-    Thread.sleep(400);
-    double held = metric("routewise_client_budget_held_usd{client=\"batch\"}");
+    double held = heldMidway();
     HttpResponse<String> answer = r.get();
     assertEquals("weak 5xx", answer.headers().firstValue("x-routewise-failover").orElseThrow(), answer.body());
     assertTrue(held > 0, "held while strong (priced) answers after the failover: " + held);
@@ -389,8 +397,7 @@ class BudgetHoldsTest {
         .replace("model: strong-model,", PRICED));
     f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(500)
         .withHeader("Content-Type", "application/json").withBody("{\"error\":{\"message\":\"down\"}}")));
-    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200).withFixedDelay(400)
-        .withHeader("Content-Type", "application/json").withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+    strongAnswersChatAfter(400);
     java.util.List<CompletableFuture<HttpResponse<String>>> all = new java.util.ArrayList<>();
     for (int i = 0; i < 20; i++) { // 0.00505 held each (500 completion tokens at strong's price): one at a time
       all.add(sendAsync("/v1/chat/completions",
