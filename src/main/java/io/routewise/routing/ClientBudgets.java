@@ -13,8 +13,9 @@ import java.util.function.LongSupplier;
  *
  * <p>Spend is known only once an answer's usage is, so each request under way holds what it is
  * likely to cost ({@link #hold}) until it ends: a client whose spend and holds would pass its budget
- * waits for those in flight (so 40 requests at once cannot each spend the last cents). What a
- * request actually costs may differ from its hold, so a budget can still be passed by a little.
+ * waits for those in flight (so 40 requests at once cannot each spend the last cents). A request
+ * can still cost more than it held (an uncapped answer longer than its client's recent ones), and
+ * the budget is then passed by the difference.
  * With a {@link StateStore}
  * each replica writes its own spend in the period there and reads the others' ({@link #exchange},
  * on the sync thread every period), so a client is held to one budget across them. A replica

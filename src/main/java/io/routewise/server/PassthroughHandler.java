@@ -213,8 +213,8 @@ final class PassthroughHandler {
   /**
    * What metering needs of a JSON body, in one walk over its top-level fields: the model it names
    * that this upstream prices (a body naming {@code model} twice, as upstreams' parsers differ on
-   * which wins, is priced at the last one priced), whether it names a model at all, and whether it
-   * asks for {@code background: true}.
+   * which wins, is priced at the last one priced), whether it names a model at all, and what its
+   * budget's hold needs ({@link Named}).
    */
   private Named priceNamed(byte[] body) {
     String[] model = {null};
