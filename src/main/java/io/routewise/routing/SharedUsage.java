@@ -126,12 +126,38 @@ public final class SharedUsage implements AutoCloseable {
     }
     if (!queue.offer(call)) {
       release(call);
+      if (!lookup) {
+        dropped(); // a lookup's request is told (no answer); a write's or claim's caller is not waiting
+      }
       call.answer.completeExceptionally(new IllegalStateException("the store's calls are backed up"));
     } else if (closed && queue.remove(call)) { // closed as it was queued: the thread may have drained already
       release(call);
       call.answer.completeExceptionally(new IllegalStateException("closed"));
     }
     return call.answer;
+  }
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SharedUsage.class);
+  /** Writes and claims dropped for a full queue since the last warning, and when that was (nanoTime). */
+  private final java.util.concurrent.atomic.AtomicLong droppedSinceWarning = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong lastWarning = new java.util.concurrent.atomic.AtomicLong(
+      System.nanoTime() - WARN_EVERY_NANOS);
+  private static final long WARN_EVERY_NANOS = TimeUnit.MINUTES.toNanos(1);
+
+  /**
+   * A write or claim the full queue turned away: said at most once a minute, with how many. Before,
+   * it was silent, and the background responses they were for went uncounted at other replicas.
+   */
+  private void dropped() {
+    droppedSinceWarning.incrementAndGet();
+    long last = lastWarning.get();
+    long now = System.nanoTime();
+    if (now - last >= WARN_EVERY_NANOS && lastWarning.compareAndSet(last, now)) {
+      long count = droppedSinceWarning.getAndSet(0);
+      LOG.warn("shared state: the awaited-usage queue is full ({} calls, the store slower than the traffic): {} "
+          + "writes or claims dropped since the last warning; a background response they were for is counted by "
+          + "the replica that relayed it, or unmetered", CAPACITY, count);
+    }
   }
 
   /** Keeps {@code record} under {@code key} for {@code ttl} (not waited for). */

@@ -33,4 +33,29 @@ class SharedUsageTest {
     assertEquals(4, answers.size(), "after close: answered at once, with no answer");
     assertEquals(null, answers.get(3));
   }
+
+  /** Writes turned away by a full queue are said, once a minute at most (they were dropped silently). */
+  @Test
+  void writesAFullQueueTurnsAwayAreSaidOnce() throws Exception {
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    UsageOnlyStore stuck = new UsageOnlyStore() {
+      @Override
+      public void putUsage(String key, String record, Duration ttl) throws Exception {
+        release.await();
+      }
+    };
+    SharedUsage usage = new SharedUsage(stuck, () -> true, Duration.ofSeconds(1));
+    try (io.routewise.StderrCapture err = new io.routewise.StderrCapture()) {
+      for (int i = 0; i < SharedUsage.CAPACITY + 50; i++) {
+        usage.put("k" + i, "r", Duration.ofHours(1));
+      }
+      release.countDown();
+      usage.drain();
+      String text = err.text();
+      assertEquals(1, text.split("awaited-usage queue is full", -1).length - 1, text);
+      assertEquals(true, text.contains("writes or claims dropped"), text);
+    } finally {
+      usage.close();
+    }
+  }
 }
