@@ -3,6 +3,7 @@ package io.routewise.server;
 import io.javalin.http.Context;
 import io.routewise.config.SessionPinning;
 import io.routewise.metrics.RoutewiseMetrics;
+import io.routewise.routing.ClientBudgets;
 import io.routewise.routing.ClientGoneException;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingDecision;
@@ -61,7 +62,7 @@ final class ChatCompletionsHandler {
   private final String responsesHome;
   /** The passthrough upstream's name when it serves conversations (else null): where they were created. */
   private final String conversationsHome;
-  private final io.routewise.routing.ClientBudgets budgets;
+  private final ClientBudgets budgets;
 
   /**
    * @param ladder the upstream clients, most capable first (the routing service's ladder order)
@@ -76,7 +77,7 @@ final class ChatCompletionsHandler {
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
       RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover,
       Cooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning, StoredResponses stored,
-      AnswerSpend spend, String responsesHome, String conversationsHome, io.routewise.routing.ClientBudgets budgets) {
+      AnswerSpend spend, String responsesHome, String conversationsHome, ClientBudgets budgets) {
     this.budgets = budgets;
     this.stored = stored;
     this.spend = spend;
@@ -116,7 +117,7 @@ final class ChatCompletionsHandler {
     RequestBodies.Body body = read;
     UpstreamClient chosen = null;
     long chosenTry = Cooldowns.NOT_COOLING;
-    io.routewise.routing.ClientBudgets.Hold hold = null;
+    ClientBudgets.Hold hold = null;
     try {
       if (inFlight.draining()) {
         // Close the connection too, so a pooling client's next attempt opens one to another instance.
@@ -163,7 +164,7 @@ final class ChatCompletionsHandler {
       boolean mayFailOver = failover && !spec.isDirect() && home == null;
       // held at the dearer of where it goes and where it may fail over to: a failover is not checked
       // against the budget again (held at a free upstream's nothing, 39 of 40 then failed over past it)
-      UpstreamClient backup = mayFailOver && hold != io.routewise.routing.ClientBudgets.Hold.NONE
+      UpstreamClient backup = mayFailOver && hold != ClientBudgets.Hold.NONE
           ? failoverFor(chosen, request) : null;
       hold.reprice(chosen.config().price(), backup == null ? null : backup.config().price());
       // One that is down is not tried while it cools: its failover upstream answers; both down, a 503 at once.
@@ -231,7 +232,7 @@ final class ChatCompletionsHandler {
   }
 
   /** {@link #overBudget(Context)}: also for what passthrough meters (a model the upstream prices). */
-  static void overBudget(Context ctx, io.routewise.routing.ClientBudgets budgets, RoutewiseMetrics metrics) {
+  static void overBudget(Context ctx, ClientBudgets budgets, RoutewiseMetrics metrics) {
     String client = ctx.attribute(CLIENT_NAME);
     long millis = budgets.exhaustedFor(client);
     if (millis > 0) {
@@ -241,7 +242,7 @@ final class ChatCompletionsHandler {
 
   /** The 429 of {@link #overBudget}, its budget renewing in {@code millis}. */
   private static ApiException budgetSpent(Context ctx, String client, long millis,
-      io.routewise.routing.ClientBudgets budgets, RoutewiseMetrics metrics) {
+      ClientBudgets budgets, RoutewiseMetrics metrics) {
     metrics.clientBudgetRefused(client, false);
     long seconds = (millis + 999) / 1000;
     ctx.header("Retry-After", Long.toString(seconds));
@@ -257,15 +258,15 @@ final class ChatCompletionsHandler {
    * that client's requests in flight would spend what is left: a 429 {@code rate_limit_exceeded}
    * the SDKs retry after a second, by when some may have ended.
    */
-  static io.routewise.routing.ClientBudgets.Hold hold(Context ctx, byte[] body, boolean continues,
-      java.util.Collection<io.routewise.config.Price> prices, io.routewise.routing.ClientBudgets budgets,
+  static ClientBudgets.Hold hold(Context ctx, byte[] body, boolean continues,
+      java.util.Collection<io.routewise.config.Price> prices, ClientBudgets budgets,
       RoutewiseMetrics metrics) {
     String client = ctx.attribute(CLIENT_NAME);
     if (client == null || Double.isNaN(budgets.budget(client))) {
-      return io.routewise.routing.ClientBudgets.Hold.NONE; // no body read for it
+      return ClientBudgets.Hold.NONE; // no body read for it
     }
     CostEstimate.Output output = CostEstimate.output(body);
-    io.routewise.routing.ClientBudgets.Hold hold = budgets.hold(client, CostEstimate.promptTokens(body),
+    ClientBudgets.Hold hold = budgets.hold(client, CostEstimate.promptTokens(body),
         output.maxTokens(), output.choices(), continues, prices);
     if (hold.admitted()) {
       ctx.attribute(HOLD, hold);
@@ -284,7 +285,7 @@ final class ChatCompletionsHandler {
         "rate_limit_exceeded");
   }
 
-  /** The request attribute holding its {@link io.routewise.routing.ClientBudgets.Hold}, when its client has a budget. */
+  /** The request attribute holding its {@link ClientBudgets.Hold}, when its client has a budget. */
   static final String HOLD = "routewise.budget-hold";
 
   /** The prices of where a request may go: the upstream it names, what it continues, else any. */
@@ -370,7 +371,7 @@ final class ChatCompletionsHandler {
     boolean askUsage = upstream.config().streamUsage() && request.streamWithoutUsage();
     // what its client's budget holds, charged should the client leave before the usage: only where usage
     // was to come (a stream nobody asked usage of costs nothing read whole, so nothing left either)
-    io.routewise.routing.ClientBudgets.Hold chargeable = askUsage || !request.streamWithoutUsage()
+    ClientBudgets.Hold chargeable = askUsage || !request.streamWithoutUsage()
         ? ctx.attribute(HOLD) : null;
     UpstreamResponse response;
     try {
@@ -535,7 +536,7 @@ final class ChatCompletionsHandler {
   private int failOver(Context ctx, ChatRequest request, RequestBodies.Body body, UpstreamClient failed,
       RouteSpec spec, long received, String reason) throws IOException {
     UpstreamClient other = failoverFor(failed, request);
-    io.routewise.routing.ClientBudgets.Hold hold = ctx.attribute(HOLD);
+    ClientBudgets.Hold hold = ctx.attribute(HOLD);
     if (hold != null) {
       hold.reprice(other.config().price()); // at the price of the upstream that answers it now
     }
@@ -674,7 +675,7 @@ final class ChatCompletionsHandler {
    * {@code client}: the named client key the answer is for (null: none).
    */
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status, RouteSpec spec, RoutedApi api, String client, io.routewise.routing.ClientBudgets.Hold hold)
+      int status, RouteSpec spec, RoutedApi api, String client, ClientBudgets.Hold hold)
       throws IOException {
     try (RequestBodies.Answer held = bodies.answer()) {
       return relayWhole(response, res, upstream, start, status, spec, api, held, client, hold);
@@ -683,7 +684,7 @@ final class ChatCompletionsHandler {
 
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
       int status, RouteSpec spec, RoutedApi api, RequestBodies.Answer held, String client,
-      io.routewise.routing.ClientBudgets.Hold hold) throws IOException {
+      ClientBudgets.Hold hold) throws IOException {
     byte[] body;
     try {
       body = response.bodyBytes(maxResponseBytes, held::allocated);
@@ -791,7 +792,7 @@ final class ChatCompletionsHandler {
    */
   private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
       RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background, String client,
-      io.routewise.routing.ClientBudgets.Hold hold) throws IOException {
+      ClientBudgets.Hold hold) throws IOException {
     SseOutput out = new SseOutput(res.getOutputStream());
     SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES);
     String storedId = null; // the Responses answer's id, once an event named it
@@ -951,7 +952,7 @@ final class ChatCompletionsHandler {
    * about it (a poll, a resumed stream, its cancel) shows it done.
    */
   private void awaitUsage(String id, UpstreamClient upstream, RouteSpec spec, HttpServletResponse res, String client,
-      io.routewise.routing.ClientBudgets.Hold hold) {
+      ClientBudgets.Hold hold) {
     // what its client's budget holds goes with it until it is counted: it is still under way upstream
     stored.awaitUsage(id, new StoredResponses.AwaitedUsage(upstream.name(), routersChoice(spec, res),
         spec.auto() ? spec.router() : null, client), hold == null ? null : hold.handOver());
