@@ -65,10 +65,21 @@ class PassthroughMeteringTest {
   /** The strong upstream answers GET /v1/responses/{id} completed, with usage. */
   private void completes(String id, int input, int output) {
     f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(urlEqualTo("/v1/responses/" + id))
-        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody(
-            "{\"id\":\"" + id + "\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],\"usage\":"
-                + "{\"input_tokens\":" + input + ",\"output_tokens\":" + output + ",\"total_tokens\":" + (input + output)
-                + "}}")));
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+            .withBody(completed(id, input, output))));
+  }
+
+  /** The strong upstream answers POST /v1/responses completed, with usage, after {@code delayMillis}. */
+  private void answersCompleted(String id, int input, int output, int delayMillis) {
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withFixedDelay(delayMillis).withHeader("Content-Type", "application/json")
+        .withBody(completed(id, input, output))));
+  }
+
+  /** A completed Responses answer with {@code input} and {@code output} tokens of usage. */
+  private static String completed(String id, int input, int output) {
+    return "{\"id\":\"" + id + "\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],\"usage\":"
+        + "{\"input_tokens\":" + input + ",\"output_tokens\":" + output + ",\"total_tokens\":" + (input + output) + "}}";
   }
 
   private static final String EMBED = "{\"object\":\"list\",\"data\":[],\"model\":\"m\",\"usage\":{\"prompt_tokens\":"
@@ -227,10 +238,7 @@ class PassthroughMeteringTest {
 
   @Test
   void aPassedThroughAnswerForAPricedModelIsSpendButNoSaving() throws Exception {
-    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
-        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_p1\",\"object\":\"response\","
-            + "\"status\":\"completed\",\"output\":[],\"usage\":{\"input_tokens\":100,\"output_tokens\":20,"
-            + "\"total_tokens\":120}}")));
+    answersCompleted("resp_p1", 100, 20, 0);
     assertEquals(200, send("/v1/responses", "{\"model\":\"strong-model\",\"input\":\"hi\"}").statusCode());
     double once = 100 * 2.5e-6 + 20 * 10e-6;
     assertEquals(once, spent(), 1e-12);
@@ -266,10 +274,7 @@ class PassthroughMeteringTest {
    */
   @Test
   void passedThroughSpendCountsAgainstTheClientsBudget() throws Exception {
-    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
-        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_p3\",\"object\":\"response\","
-            + "\"status\":\"completed\",\"output\":[],\"usage\":{\"input_tokens\":200,\"output_tokens\":100,"
-            + "\"total_tokens\":300}}")));
+    answersCompleted("resp_p3", 200, 100, 0);
     assertEquals(200, send("/v1/responses", "{\"model\":\"strong-model\",\"input\":\"hi\"}").statusCode()); // 0.0015
     HttpResponse<String> routed = send("/v1/chat/completions",
         "{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
@@ -292,10 +297,7 @@ class PassthroughMeteringTest {
    */
   @Test
   void aPricedPassthroughRequestUnderWayHoldsItsLikelyCost() throws Exception {
-    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200).withFixedDelay(700)
-        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_h1\",\"object\":\"response\","
-            + "\"status\":\"completed\",\"output\":[],\"usage\":{\"input_tokens\":20,\"output_tokens\":10,"
-            + "\"total_tokens\":30}}")));
+    answersCompleted("resp_h1", 20, 10, 700);
     String body = "{\"model\":\"strong-model\",\"input\":\"hi\"}"; // holds 500 completion tokens at 10: 0.005
     try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
       var first = pool.submit(() -> send("/v1/responses", body));
