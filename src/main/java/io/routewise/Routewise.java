@@ -128,7 +128,14 @@ public final class Routewise implements AutoCloseable {
     }
     budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD per {} (UTC) on metered answers", name, b.usd(),
         b.per().key()));
-    meteringWarnings(config, upstreams, budgeted.keySet()).forEach(LOG::warn);
+    meteringWarnings(config, upstreams, budgeted).forEach(LOG::warn);
+    List<String> refusing = budgeted.entrySet().stream().filter(e -> !e.getValue().allowUnpriced())
+        .map(Map.Entry::getKey).toList();
+    if (!refusing.isEmpty() && !config.routing().passthrough().equals("none")) {
+      LOG.info("clients {} have budgets that refuse what cannot be metered: their passthrough requests naming a model "
+          + "{} does not price (model_prices) get 403 model_not_priced (budget unpriced: allow lets them pass unmetered)",
+          refusing, config.routing().passthrough());
+    }
     if (!budgeted.isEmpty() && !config.state().shared()) {
       LOG.info("client budgets are held per replica (no state.redis): behind N replicas a client may spend N times "
           + "its budget");
@@ -208,7 +215,10 @@ public final class Routewise implements AutoCloseable {
    * without usage, upstreams without a price, passthrough to models not priced).
    */
   static List<String> meteringWarnings(RoutewiseConfig config, List<UpstreamConfig> upstreams,
-      java.util.Set<String> budgeted) {
+      Map<String, io.routewise.config.ClientKey.Budget> budgets) {
+    java.util.Set<String> budgeted = budgets.keySet();
+    List<String> allowingUnpriced = budgets.entrySet().stream().filter(e -> e.getValue().allowUnpriced())
+        .map(Map.Entry::getKey).toList();
     List<String> out = new java.util.ArrayList<>();
     String passthrough = config.routing().passthrough();
     for (UpstreamConfig u : upstreams) {
@@ -231,11 +241,12 @@ public final class Routewise implements AutoCloseable {
           + "nothing");
     }
     List<String> endpoints = config.routing().passthroughEndpoints();
-    if (!passthrough.equals("none") && (endpoints.isEmpty() || endpoints.stream().anyMatch(
-        e -> List.of("responses", "completions", "chat/completions", "images", "audio", "embeddings").contains(e)))) {
-      out.add("client budgets (" + budgeted + "): passthrough to " + passthrough + " ("
+    if (!allowingUnpriced.isEmpty() && !passthrough.equals("none") && (endpoints.isEmpty() || endpoints.stream()
+        .anyMatch(e -> List.of("responses", "completions", "chat/completions", "images", "audio", "embeddings")
+            .contains(e)))) {
+      out.add("client budgets with unpriced: allow (" + allowingUnpriced + "): passthrough to " + passthrough + " ("
           + (endpoints.isEmpty() ? "every endpoint" : endpoints) + ") is metered, and refused past a budget, only for "
-          + "models " + passthrough + " prices by exact id (its model, model_prices), and for streams that carry "
+          + "models " + passthrough + " prices (its model, model_prices), and for streams that carry "
           + "usage: a client past its budget can still generate there with others (a snapshot id, another model)"
           + (endpoints.isEmpty() ? "; routing.passthrough_endpoints limits what passes" : ""));
     }

@@ -15,10 +15,18 @@ public record ClientKey(String name, Secret key, Budget budget) {
   }
 
   /**
-   * At most {@code usd} on routed answers per calendar {@code per} (UTC): past it, the client's
-   * routed requests are refused until the next one begins.
+   * At most {@code usd} on metered answers per calendar {@code per} (UTC): past it, the client's
+   * metered requests are refused until the next one begins.
+   *
+   * @param allowUnpriced whether the client's passthrough requests may name a model their upstream
+   *     does not price, or send a body routewise cannot read (compressed): unmetered, they would
+   *     spend past the budget unseen, so by default ({@code unpriced: refuse}) they are refused
    */
-  public record Budget(double usd, Period per) {}
+  public record Budget(double usd, Period per, boolean allowUnpriced) {
+    public Budget(double usd, Period per) {
+      this(usd, per, false);
+    }
+  }
 
   /** A budget's period, calendar-aligned in UTC. */
   public enum Period {

@@ -210,8 +210,10 @@ public final class ConfigLoader {
     }
     String per = b.oneOf("per", "day",
         java.util.Arrays.stream(ClientKey.Period.values()).map(ClientKey.Period::key).toList());
+    boolean allowUnpriced = b.oneOf("unpriced", "refuse", List.of("refuse", "allow")).equals("allow");
     b.rejectUnknownKeys();
-    return Double.isNaN(usd) ? null : new ClientKey.Budget(usd, ClientKey.Period.valueOf(per.toUpperCase(Locale.ROOT)));
+    return Double.isNaN(usd) ? null
+        : new ClientKey.Budget(usd, ClientKey.Period.valueOf(per.toUpperCase(Locale.ROOT)), allowUnpriced);
   }
 
   private RoutewiseConfig read(ConfigNode root) {
@@ -488,6 +490,9 @@ public final class ConfigLoader {
         u.bool("stream_usage", false),
         accepts(u),
         modelPrices(u));
+    cfg.modelPrices().keySet().stream().filter(id -> id.indexOf('*') >= 0 && (id.indexOf('*') != id.length() - 1
+        || id.length() == 1)).forEach(id -> u.problem("model_prices", "has '" + id + "': '*' may only end an id, "
+        + "after its prefix (gpt-4o-mini-*: every id that begins gpt-4o-mini-)"));
     if (cfg.modelPrices().containsKey(cfg.model())) { // routed answers are priced by price alone
       u.problem("model_prices", "names " + cfg.model() + ", this upstream's own model: write its price as "
           + "upstreams." + name + ".price, which prices its routed answers too");

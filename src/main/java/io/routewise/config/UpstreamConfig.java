@@ -26,7 +26,8 @@ import java.util.Map;
  * @param accepts what it takes besides text, of {@link #MEDIA} ({@code accepts:} less {@code text});
  *     all of them unless said
  * @param modelPrices prices of other models it serves, by model id ({@code model_prices:}), for the
- *     passthrough traffic that names them
+ *     passthrough traffic that names them; an id ending in {@code *} prices every id it begins (a
+ *     model's dated snapshots)
  */
 public record UpstreamConfig(
     String name, URI baseUrl, Secret apiKey, String model, Duration connectTimeout, Duration timeout,
@@ -52,10 +53,31 @@ public record UpstreamConfig(
 
   /**
    * The price of {@code modelId} at this upstream: its {@code price} for its own {@code model}, else
-   * its {@code model_prices} entry; null when unknown.
+   * its {@code model_prices} entry of that id, else that of the longest {@code prefix*} it begins
+   * with; null when unknown.
    */
   public Price priceOf(String modelId) {
-    return modelId == null ? null : modelId.equals(model) && price != null ? price : modelPrices.get(modelId);
+    if (modelId == null) {
+      return null;
+    }
+    if (modelId.equals(model) && price != null) {
+      return price;
+    }
+    Price exact = modelPrices.get(modelId);
+    if (exact != null) {
+      return exact;
+    }
+    Price found = null;
+    int longest = -1;
+    for (Map.Entry<String, Price> e : modelPrices.entrySet()) {
+      String id = e.getKey();
+      int prefix = id.length() - 1;
+      if (prefix > longest && id.endsWith("*") && modelId.startsWith(id.substring(0, prefix))) {
+        found = e.getValue();
+        longest = prefix;
+      }
+    }
+    return found;
   }
 
   /** Whether it prices any model: passthrough bodies are read for theirs only then. */

@@ -584,12 +584,13 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   public void clientBudgets(io.routewise.routing.ClientBudgets budgets) {
     Map<String, Counter> refused = new java.util.HashMap<>();
     for (String client : budgets.clients()) {
-      for (String reason : new String[] {"spent", "in_flight"}) {
-        refused.put(client + '\n' + reason, Counter.builder("routewise.client.budget.refused")
-            .description("Chat, Responses and priced passthrough requests of a named client refused with 429: its "
-                + "budget spent (reason spent: insufficient_quota), or the rest held by its requests under way "
-                + "(reason in_flight: rate_limit_exceeded, retried)")
-            .tag("client", client).tag("reason", reason).register(registry));
+      for (BudgetRefusal reason : BudgetRefusal.values()) {
+        refused.put(client + '\n' + reason.label, Counter.builder("routewise.client.budget.refused")
+            .description("Requests of a named client with a budget refused: its budget spent (reason spent: 429 "
+                + "insufficient_quota), the rest held by its requests under way (reason in_flight: 429 "
+                + "rate_limit_exceeded, retried), or a passthrough request routewise cannot meter (reason "
+                + "unmetered: 403 model_not_priced or 415)")
+            .tag("client", client).tag("reason", reason.label).register(registry));
       }
       Gauge.builder("routewise.client.budget.held.usd", budgets, b -> b.held(client)).strongReference(true)
           .description("What a named client's requests under way on this replica hold of its budget, USD (their "
@@ -606,12 +607,25 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     budgetRefusals = Map.copyOf(refused);
   }
 
-  /**
-   * A metered request of {@code client} refused: its budget was spent, or ({@code inFlight}) its
-   * requests under way hold the rest.
-   */
-  public void clientBudgetRefused(String client, boolean inFlight) {
-    Counter c = budgetRefusals.get(client + '\n' + (inFlight ? "in_flight" : "spent"));
+  /** Why a request of a client with a budget was refused. */
+  public enum BudgetRefusal {
+    /** Its budget is spent for the period. */
+    SPENT("spent"),
+    /** Its requests under way hold the rest of it. */
+    IN_FLIGHT("in_flight"),
+    /** A passthrough request whose cost routewise cannot meter (budget {@code unpriced: refuse}). */
+    UNMETERED("unmetered");
+
+    private final String label;
+
+    BudgetRefusal(String label) {
+      this.label = label;
+    }
+  }
+
+  /** A request of {@code client}, which has a budget, refused for {@code reason}. */
+  public void clientBudgetRefused(String client, BudgetRefusal reason) {
+    Counter c = budgetRefusals.get(client + '\n' + reason.label);
     if (c != null) {
       c.increment();
     }

@@ -349,6 +349,15 @@ public final class ClientBudgets {
     }
   }
 
+  /**
+   * Whether {@code client} has a budget that refuses what routewise cannot meter: passthrough
+   * requests for a model their upstream does not price, or whose body it cannot read.
+   */
+  public boolean refusesUnmetered(String client) {
+    Account a = client == null ? null : accounts.get(client);
+    return a != null && !a.budget.allowUnpriced();
+  }
+
   /** {@code client}'s budget a period, in USD; NaN without one. */
   public double budget(String client) {
     Account a = accounts.get(client);

@@ -243,7 +243,7 @@ final class ChatCompletionsHandler {
   /** The 429 of {@link #overBudget}, its budget renewing in {@code millis}. */
   private static ApiException budgetSpent(Context ctx, String client, long millis,
       ClientBudgets budgets, RoutewiseMetrics metrics) {
-    metrics.clientBudgetRefused(client, false);
+    metrics.clientBudgetRefused(client, RoutewiseMetrics.BudgetRefusal.SPENT);
     long seconds = (millis + 999) / 1000;
     ctx.header("Retry-After", Long.toString(seconds));
     return new ApiException(429, "insufficient_quota", "Client '" + client + "' has spent its budget of "
@@ -276,7 +276,7 @@ final class ChatCompletionsHandler {
       budgets.exhaustedFor(client); // its log line, once a period
       throw budgetSpent(ctx, client, hold.spentFor(), budgets, metrics);
     }
-    metrics.clientBudgetRefused(client, true);
+    metrics.clientBudgetRefused(client, RoutewiseMetrics.BudgetRefusal.IN_FLIGHT);
     ctx.header("Retry-After", "1");
     throw new ApiException(429, "requests", "Client '" + client + "' has requests under way that may spend the rest "
         + "of its budget (server.api_keys." + client + ".budget): " + DecisionHeaders.usd(hold.left())

@@ -219,7 +219,8 @@ final class PassthroughHandler {
   private Named priceNamed(byte[] body) {
     String[] model = {null};
     io.routewise.config.Price[] price = {null};
-    boolean[] flags = new boolean[5]; // names a model, background, stream, continues stored state, stream usage
+    // names a model, background, stream, continues stored state, stream usage, names two models
+    boolean[] flags = new boolean[6];
     topLevelFields(body, (name, value, p) -> {
       boolean isTrue = value == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE;
       switch (name) {
@@ -227,7 +228,8 @@ final class PassthroughHandler {
           if (value == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
             flags[0] = true;
             io.routewise.config.Price priced = upstream.config().priceOf(p.getText());
-            if (priced != null) {
+            flags[5] |= model[0] != null && !model[0].equals(p.getText());
+            if (priced != null || price[0] == null) { // the last priced, else the last named
               model[0] = p.getText();
               price[0] = priced;
             }
@@ -251,17 +253,18 @@ final class PassthroughHandler {
       }
       return true;
     });
-    return new Named(model[0], price[0], flags[0], flags[1], flags[2], flags[3], flags[4]);
+    return new Named(model[0], price[0], flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]);
   }
 
   /**
-   * A body's model and its price at this upstream (both null when it names none priced), whether it
-   * names a model, asks for a background response or a stream, continues stored state (a {@code
-   * previous_response_id} or {@code conversation}), and asks a stream's usage ({@code
-   * stream_options.include_usage}).
+   * A body's model (the last priced one, else the last named; null when it names none) and its price
+   * at this upstream (null when unpriced), whether it names a model, asks for a background response
+   * or a stream, continues stored state (a {@code previous_response_id} or {@code conversation}),
+   * asks a stream's usage ({@code stream_options.include_usage}), and names two different models
+   * (which one the upstream takes depends on its parser).
    */
   private record Named(String model, io.routewise.config.Price price, boolean namesModel, boolean background,
-      boolean stream, boolean continues, boolean streamUsage) {}
+      boolean stream, boolean continues, boolean streamUsage, boolean twoModels) {}
 
   /** The body's top-level {@code field} string, or null (none, not a string, not a JSON object). */
   static String topLevelString(byte[] body, String field) {
@@ -335,14 +338,22 @@ final class PassthroughHandler {
     // routed background response's usage is counted through usageOf, and a cancel stops spending.
     Named priced = null;
     io.routewise.routing.ClientBudgets.Hold hold = null;
+    String client = ctx.attribute(ChatCompletionsHandler.CLIENT_NAME);
+    boolean strict = spend.budgets().refusesUnmetered(client);
     if (body != null && method.equals("POST") && usageOf == null && !path.startsWith("responses/")
-        && upstream.config().pricesAny()) {
-      boolean encoded = ctx.header("Content-Encoding") != null;
+        && (upstream.config().pricesAny() || strict)) {
+      String encoding = ctx.header("Content-Encoding");
+      boolean encoded = encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity");
       Named named = encoded ? null : priceNamed(body.bytes());
       priced = named != null && named.price() != null ? named : null;
       // an encoded body's model is unknown, and a Responses body without one takes a stored prompt's: either
       // may be a priced one
-      if (priced != null || encoded || path.equals("responses") && !named.namesModel()) {
+      boolean modelUnknown = encoded || path.equals("responses") && !named.namesModel();
+      if (strict && (priced == null && (modelUnknown || named.namesModel()) || named != null && named.twoModels())) {
+        body.close();
+        throw unmetered(client, named, path);
+      }
+      if (priced != null || modelUnknown) {
         try {
           ChatCompletionsHandler.overBudget(ctx, spend.budgets(), metrics);
           if (priced != null) {
@@ -362,6 +373,33 @@ final class PassthroughHandler {
         hold.close();
       }
     }
+  }
+
+  /**
+   * The refusal of a passthrough request that routewise cannot meter, from a client whose budget
+   * refuses them: unmetered, it would spend past the budget unseen.
+   */
+  private ApiException unmetered(String client, Named named, String path) {
+    metrics.clientBudgetRefused(client, RoutewiseMetrics.BudgetRefusal.UNMETERED);
+    String why = "Client '" + client + "' has a budget (server.api_keys." + client + ".budget), so its requests must be "
+        + "metered, ";
+    String allow = " (or the budget may allow unmetered requests: unpriced: allow).";
+    if (named != null && named.twoModels()) {
+      return new ApiException(400, "invalid_request_error", why + "and a body naming 'model' more than once has "
+          + "the one the upstream's parser takes; name it once" + allow, "model", "model_not_priced");
+    }
+    String model = named == null ? null : named.model();
+    if (named == null) {
+      return new ApiException(415, "invalid_request_error", why + "and routewise cannot read a compressed body's model; "
+          + "send the body uncompressed" + allow, null, "unsupported_content_encoding");
+    }
+    if (model == null) {
+      return new ApiException(403, "invalid_request_error", why + "and a /v1/" + AccessLog.safe(path) + " body without "
+          + "a model has one routewise cannot see; name the model" + allow, "model", "model_not_priced");
+    }
+    return new ApiException(403, "invalid_request_error", why + "and the " + upstream.name() + " upstream has no "
+        + "price for the model '" + AccessLog.safe(model) + "': the operator can add it to upstreams."
+        + upstream.name() + ".model_prices" + allow, "model", "model_not_priced");
   }
 
   /** Sends a passthrough request on, and relays its answer (metered when {@code priced} is not null). */

@@ -266,10 +266,11 @@ class ConfigLoaderTest {
   void aNamedKeyThatIsWrongIsNotAlsoWarnedOfAsEmpty() throws Exception {
     try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
       String msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {ui: \"${UI_KEY}\", n: 12, l: [a, b], "
-          + "m: {key: \"${M_KEY}\", budget: {usd: 5, per: week, extra: 1}}, e: \"${E_KEY:-}\"}}"));
+          + "m: {key: \"${M_KEY}\", budget: {usd: 5, per: week, extra: 1, unpriced: pass}}, e: \"${E_KEY:-}\"}}"));
       assertTrue(msg.contains("server.api_keys.ui: environment variable UI_KEY is not set"), msg);
       assertTrue(msg.contains("server.api_keys.m.budget.per: must be one of [hour, day, month], got 'week'"), msg);
       assertTrue(msg.contains("server.api_keys.m.budget.extra: unknown key"), msg);
+      assertTrue(msg.contains("server.api_keys.m.budget.unpriced: must be one of [refuse, allow], got 'pass'"), msg);
       msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {batch: {key: sk-b, budget: }}}"));
       assertTrue(msg.contains("server.api_keys.batch.budget: is empty"), "not no limit: " + msg);
       msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {batch: {key: sk-b, budget: 5}}}"));
@@ -299,6 +300,24 @@ class ConfigLoaderTest {
     msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, model_prices: {gpt-4o: {input: 1, output: 1}}}"));
     assertTrue(msg.contains("upstreams.strong.model_prices: names gpt-4o"), "without a price too: routed answers "
         + "would go unpriced: " + msg);
+  }
+
+  /** A model_prices id may end in '*' (every id it begins: snapshots), nowhere else; a budget refuses unpriced ones. */
+  @Test
+  void aModelPricesIdMayEndInAStar() {
+    RoutewiseConfig c = parse(VALID.replace("model: gpt-4o}", "model: gpt-4o, price: {input: 2.5, output: 10}, "
+        + "model_prices: {gpt-4o-mini-*: {input: 0.15, output: 0.6}}}"), Map.of("OPENAI_API_KEY", "sk-x"));
+    assertEquals(new Price(0.15, 0.6, 0.15), c.strong().priceOf("gpt-4o-mini-2024-07-18"));
+    assertEquals(null, c.strong().priceOf("gpt-4o-mini"));
+    assertEquals(new Price(2.5, 10, 2.5), c.strong().priceOf("gpt-4o"));
+    String msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, "
+        + "model_prices: {\"gpt-*-mini\": {input: 1, output: 1}, \"*\": {input: 1, output: 1}}}"));
+    assertTrue(msg.contains("upstreams.strong.model_prices: has 'gpt-*-mini': '*' may only end an id"), msg);
+    assertTrue(msg.contains("upstreams.strong.model_prices: has '*': '*' may only end an id"), msg);
+    RoutewiseConfig budgets = parse(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: {key: sk-a, budget: "
+        + "{usd: 1}}, b: {key: sk-b, budget: {usd: 1, unpriced: allow}}}}"), Map.of("OPENAI_API_KEY", "sk-x"));
+    assertEquals(java.util.List.of(false, true), budgets.server().apiKeys().stream()
+        .map(k -> k.budget().allowUnpriced()).toList());
   }
 
   @Test

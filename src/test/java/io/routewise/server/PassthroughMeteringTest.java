@@ -29,11 +29,16 @@ class PassthroughMeteringTest {
   }
 
   private void start(String strongPrices) {
+    start(strongPrices, "");
+  }
+
+  /** With {@code budgetKeys} added to the client's budget ({@code ", unpriced: allow"}). */
+  private void start(String strongPrices, String budgetKeys) {
     if (f != null) {
       f.close();
     }
     f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
-        "api_keys: {batch: {key: sk-batch, budget: {usd: 0.001, per: day}}}"), "passthrough: strong")
+        "api_keys: {batch: {key: sk-batch, budget: {usd: 0.001, per: day" + budgetKeys + "}}}"), "passthrough: strong")
         .replace("model: strong-model,", "model: strong-model, " + strongPrices)
         .replace("model: weak-model,", "model: weak-model, price: {input: 0.1, output: 0.4},"));
   }
@@ -93,9 +98,12 @@ class PassthroughMeteringTest {
   /**
    * Past its budget, a client cannot pass priced passthrough by hiding the model: a compressed body
    * (its model unread) is refused, and a body naming two models is priced at the one priced (review).
+   * That is with {@code unpriced: allow}; by default neither is metered, so neither goes at all.
    */
   @Test
   void aClientPastItsBudgetCannotHideThePricedModel() throws Exception {
+    start("price: {input: 2.5, output: 10}, model_prices: {text-embedding-3-small: {input: 0.02, output: 0}},",
+        ", unpriced: allow");
     embeddingsAnswer();
     assertEquals(200, send("/v1/embeddings", "{\"model\":\"strong-model\",\"input\":\"hi\"}").statusCode()); // $2.5
     java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
@@ -162,9 +170,14 @@ class PassthroughMeteringTest {
     assertEquals(0.0, metric("routewise_answers_unmetered_total{upstream=\"strong\"}"));
   }
 
-  /** Past its budget, a Responses body without a model (a stored prompt names it) is refused: it may be priced. */
+  /**
+   * Past its budget, a Responses body without a model (a stored prompt names it) is refused: it may be
+   * priced (with {@code unpriced: allow}; by default it is refused anyway).
+   */
   @Test
   void aResponsesBodyWithoutAModelIsRefusedPastTheBudget() throws Exception {
+    start("price: {input: 2.5, output: 10}, model_prices: {text-embedding-3-small: {input: 0.02, output: 0}},",
+        ", unpriced: allow");
     embeddingsAnswer();
     assertEquals(200, send("/v1/embeddings", "{\"model\":\"strong-model\",\"input\":\"hi\"}").statusCode()); // $2.5
     assertEquals(429, send("/v1/responses", "{\"prompt\":{\"id\":\"pmpt_1\"},\"input\":\"hi\"}").statusCode());
@@ -263,9 +276,76 @@ class PassthroughMeteringTest {
     assertEquals(200, send("/v1/embeddings", "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}").statusCode());
     assertEquals(once + streamed + 1000 * 0.02e-6, spent(), 1e-12);
 
-    // a model the upstream does not price: unmetered, as before
-    assertEquals(200, send("/v1/responses", "{\"model\":\"gpt-4o-mini\",\"input\":\"hi\"}").statusCode());
+    // a model the upstream does not price: a client with a budget is refused it, as it would go unmetered
+    HttpResponse<String> unpriced = send("/v1/responses", "{\"model\":\"gpt-4o-mini\",\"input\":\"hi\"}");
+    assertEquals(403, unpriced.statusCode(), unpriced.body());
     assertEquals(once + streamed + 1000 * 0.02e-6, spent(), 1e-12);
+  }
+
+  /**
+   * A client with a budget is refused what routewise cannot meter: a model the upstream does not
+   * price (a snapshot id of a priced one included), a compressed body, a body naming two models, a
+   * Responses body that names none. Before, each went through unmetered, however far past the budget
+   * it spent (an operator trial). A body that names no model (a batch, a file) still goes, and
+   * {@code unpriced: allow} lets the rest go too, unmetered.
+   */
+  @Test
+  void whatCannotBeMeteredIsRefusedToAClientWithABudget() throws Exception {
+    embeddingsAnswer();
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody(completed("resp_u1", 10, 10))));
+    HttpResponse<String> snapshot = send("/v1/embeddings", "{\"model\":\"text-embedding-3-small-2024\",\"input\":\"hi\"}");
+    assertEquals(403, snapshot.statusCode(), snapshot.body());
+    var error = new com.fasterxml.jackson.databind.ObjectMapper().readTree(snapshot.body()).path("error");
+    assertEquals("model_not_priced", error.path("code").asText());
+    assertEquals("model", error.path("param").asText());
+    org.junit.jupiter.api.Assertions.assertTrue(error.path("message").asText().contains("upstreams.strong.model_prices"),
+        snapshot.body());
+    java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream z = new java.util.zip.GZIPOutputStream(gz)) {
+      z.write("{\"model\":\"o1-pro\",\"input\":\"hi\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    assertEquals(415, send("/v1/embeddings", gz.toByteArray(), "Content-Encoding", "gzip").statusCode());
+    assertEquals(400, send("/v1/embeddings", "{\"model\":\"strong-model\",\"model\":\"o1-pro\",\"input\":\"hi\"}")
+        .statusCode());
+    assertEquals(403, send("/v1/responses", "{\"prompt\":{\"id\":\"pmpt_1\"},\"input\":\"hi\"}").statusCode());
+    assertEquals(0, f.strong.getAllServeEvents().size(), "none sent");
+    assertEquals(4.0, metric("routewise_client_budget_refused_total{client=\"batch\",reason=\"unmetered\"}"));
+
+    f.strong.stubFor(post(urlEqualTo("/v1/batches")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"batch_1\",\"object\":\"batch\"}")));
+    assertEquals(200, send("/v1/batches", "{\"input_file_id\":\"file-1\",\"endpoint\":\"/v1/responses\"}")
+        .statusCode(), "names no model");
+    assertEquals(200, send("/v1/embeddings", "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}"
+        .getBytes(java.nio.charset.StandardCharsets.UTF_8), "Content-Encoding", "identity").statusCode(), "identity is no encoding: metered");
+
+    start("price: {input: 2.5, output: 10}, model_prices: {text-embedding-3-small: {input: 0.02, output: 0}},",
+        ", unpriced: allow");
+    embeddingsAnswer();
+    assertEquals(200, send("/v1/embeddings", "{\"model\":\"text-embedding-3-small-2024\",\"input\":\"hi\"}")
+        .statusCode());
+    assertEquals(200, send("/v1/embeddings", gz.toByteArray(), "Content-Encoding", "gzip").statusCode());
+    assertEquals(0.0, spent(), "unmetered");
+  }
+
+  /**
+   * A {@code model_prices} id ending in {@code *} prices the snapshots it begins, the longest one
+   * first, an exact id before any: a client's dated snapshot id is metered, not refused.
+   */
+  @Test
+  void aPricedPrefixMetersASnapshotId() throws Exception {
+    start("price: {input: 2.5, output: 10}, model_prices: {\"text-embedding-*\": {input: 1, output: 0}, "
+        + "\"text-embedding-3-*\": {input: 0.02, output: 0}, text-embedding-3-2024: {input: 5, output: 0}},");
+    f.strong.stubFor(post(urlEqualTo("/v1/embeddings")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"object\":\"list\",\"data\":[],\"usage\":"
+            + "{\"prompt_tokens\":1000,\"total_tokens\":1000}}")));
+    assertEquals(200, send("/v1/embeddings", "{\"model\":\"text-embedding-3-small-2024\",\"input\":\"hi\"}")
+        .statusCode());
+    assertEquals(1000 * 0.02e-6, spent(), 1e-12, "the longest prefix");
+    assertEquals(200, send("/v1/embeddings", "{\"model\":\"text-embedding-3-2024\",\"input\":\"hi\"}").statusCode());
+    assertEquals(1000 * 0.02e-6 + 1000 * 5e-6, spent(), 1e-12, "the exact id");
+    assertEquals(403, send("/v1/embeddings", "{\"model\":\"text-embedding\",\"input\":\"hi\"}").statusCode(),
+        "a prefix prices what begins with it, not itself less its dash");
   }
 
   /**
@@ -286,8 +366,8 @@ class PassthroughMeteringTest {
         urlEqualTo("/v1/responses"))).size(), "not sent");
     f.strong.stubFor(post(urlEqualTo("/v1/moderations")).willReturn(aResponse().withStatus(200)
         .withHeader("Content-Type", "application/json").withBody("{\"id\":\"modr-1\",\"results\":[]}")));
-    assertEquals(200, send("/v1/moderations", "{\"model\":\"omni-moderation-latest\",\"input\":\"hi\"}")
-        .statusCode(), "unpriced: not held to the budget");
+    assertEquals(200, send("/v1/moderations", "{\"input\":\"hi\"}").statusCode(),
+        "naming no model: not held to the budget");
     assertEquals(2.0, metric("routewise_client_budget_refused_total{client=\"batch\",reason=\"spent\"}"));
   }
 
