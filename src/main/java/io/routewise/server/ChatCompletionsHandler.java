@@ -689,6 +689,7 @@ final class ChatCompletionsHandler {
     try {
       body = response.bodyBytes(maxResponseBytes, held::allocated);
     } catch (UpstreamResponse.TooLarge e) {
+      chargeUnread(hold, status);
       if (rateLimitUnread(status, spec)) {
         cooldowns.failed(upstream.name(), start);
       }
@@ -699,10 +700,8 @@ final class ChatCompletionsHandler {
           + status + " with a body longer than " + e.max() + " bytes (server.max_response_bytes); dropped.");
       throw error;
     } catch (IOException e) {
+      chargeUnread(hold, status); // left, cut off or stalled while its body came
       if (response.clientGone()) {
-        if (hold != null && status == 200) {
-          budgets.left(hold); // left while its body came: generated, billed, its usage never read
-        }
         upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
         throw connectionGone(res);
       }
@@ -927,19 +926,31 @@ final class ChatCompletionsHandler {
         stored.finished(storedId, usage.result().orElse(null));
       }
     } else {
-      boolean left = !whole && outcome.equals("client_closed") && res.getStatus() == 200; // an error is not billed
+      boolean errored = outcome.equals("error");
       usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res, client), () -> {
         if (whole && res.getStatus() == 200) { // its tokens went uncounted
           spend.unmetered(upstream.name());
-        } else if (left && hold != null) {
-          // left before its usage (a "stop" button): the upstream bills what it generated, so its hold is spent
-          budgets.left(hold);
+        } else if (!whole && !errored) {
+          // left (a "stop" button), cut off or stalled before its usage: the upstream bills what it generated,
+          // so its hold is spent (the upstream's own error event is not billed)
+          chargeUnread(hold, res.getStatus());
         }
       });
     }
     upstream.listener().completed(upstream.name(), res.getStatus(),
         outcome.equals("ok") ? outcomeOf(res.getStatus()) : outcome, System.nanoTime() - start);
     return outcome;
+  }
+
+  /**
+   * A 200 answer whose usage is never read (its client left, the upstream cut it, it stalled or was
+   * too long): the upstream generated it and bills it, so the client's budget is charged what the
+   * request held ({@code hold}: null where no usage was to come).
+   */
+  private void chargeUnread(ClientBudgets.Hold hold, int status) {
+    if (hold != null && status == 200) {
+      budgets.left(hold);
+    }
   }
 
   /** An answer's usage, counted (AnswerSpend). */

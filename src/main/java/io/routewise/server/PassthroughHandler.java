@@ -413,7 +413,7 @@ final class PassthroughHandler {
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
         if (priced != null && e.requestSent()) {
-          chargeLeft(ctx, priced, path);
+          chargeUnread(ctx, priced, path);
         }
         ctx.header("Connection", "close");
         throw new ApiException(499, "invalid_request_error", "The client closed the connection.", null,
@@ -540,24 +540,26 @@ final class PassthroughHandler {
     Metered metered = priced == null ? null
         : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME), ctx.attribute(ChatCompletionsHandler.HOLD),
             responsesCreate, background);
-    int counted = 0; // thrown: the upstream failed, or a shutdown cut it off; neither is the client leaving
+    boolean ended = false; // to its end, not left by its client, cut off by the upstream or a shutdown, or stalled
     try {
-      counted = relay(ctx, response, events, responsesEvents, status, usageOf, metered);
+      int counted = relay(ctx, response, events, responsesEvents, status, usageOf, metered);
+      ended = counted == status;
       return counted;
     } finally {
-      if (metered != null && !metered.end() && counted == 499) { // no usage, and its client left
-        chargeLeft(ctx, priced, path);
+      if (metered != null && !metered.end() && !ended) { // no usage, and it did not end whole
+        chargeUnread(ctx, priced, path);
       }
     }
   }
 
   /**
-   * A priced request its client left once the upstream had it, before its usage: its hold is charged
-   * (the upstream bills what it generated), where usage was to come: an endpoint that answers with it
-   * (not speech audio, whose whole answer costs nothing here either), and for a chat or completions
-   * stream, one that asked for it. A background one whose id came is awaited instead (Metered).
+   * A priced request the upstream had, whose usage never came (its client left, the upstream cut it
+   * off, it stalled, a shutdown cut it): its hold is charged (the upstream bills what it generated),
+   * where usage was to come: an endpoint that answers with it (not speech audio, whose whole answer
+   * costs nothing here either), and for a chat or completions stream, one that asked for it. A
+   * background one whose id came is awaited instead (Metered).
    */
-  private void chargeLeft(Context ctx, Named priced, String path) {
+  private void chargeUnread(Context ctx, Named priced, String path) {
     io.routewise.routing.ClientBudgets.Hold hold = ctx.attribute(ChatCompletionsHandler.HOLD);
     boolean usageBearing = path.equals("responses") || path.equals("embeddings")
         || (path.equals("chat/completions") || path.equals("completions")) && (!priced.stream() || priced.streamUsage());

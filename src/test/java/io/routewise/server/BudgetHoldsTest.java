@@ -234,6 +234,94 @@ class BudgetHoldsTest {
     assertTrue(left > 0, "a priced passthrough stream left before its usage: not charged");
   }
 
+  /**
+   * An upstream on a raw socket that answers every request 200 with {@code contentType}, sends the
+   * first {@code sent} bytes of {@code body} (a stream chunked, else with the whole body's length),
+   * and closes the connection: an answer cut off part way.
+   */
+  private static ServerSocket cuttingUpstream(String contentType, String body, int sent) throws java.io.IOException {
+    ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    Thread.ofVirtual().start(() -> {
+      while (!server.isClosed()) {
+        try (Socket s = server.accept()) {
+          java.io.InputStream in = s.getInputStream();
+          StringBuilder head = new StringBuilder();
+          while (!head.toString().endsWith("\r\n\r\n")) {
+            head.append((char) in.read());
+          }
+          java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+          in.readNBytes(length.find() ? Integer.parseInt(length.group(1)) : 0);
+          byte[] part = body.substring(0, sent).getBytes(StandardCharsets.UTF_8);
+          boolean stream = contentType.equals("text/event-stream");
+          String out = "HTTP/1.1 200 OK\r\nContent-Type: " + contentType + "\r\n" + (stream
+              ? "Transfer-Encoding: chunked\r\n\r\n" + Integer.toHexString(part.length) + "\r\n"
+              : "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n");
+          s.getOutputStream().write(out.getBytes(StandardCharsets.UTF_8));
+          s.getOutputStream().write(part);
+          s.getOutputStream().write(stream ? "\r\n".getBytes(StandardCharsets.UTF_8) : new byte[0]);
+          s.getOutputStream().flush();
+          Thread.sleep(200);
+        } catch (java.io.IOException | InterruptedException closed) {
+          // the next, or done
+        }
+      }
+    });
+    return server;
+  }
+
+  /** The fixture with strong priced and its base_url at {@code port}, client "batch" with a budget. */
+  private void startWithStrongAt(int port, String routingKeys) {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml, KEYS), routingKeys)
+        .replaceFirst("strong: \\{base_url: \"[^\"]*\"", "strong: {base_url: \"http://127.0.0.1:" + port + "/v1\"")
+        .replace("model: strong-model,", PRICED));
+  }
+
+  private static final String USAGE_CHUNK = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
+      + "\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}\n\ndata: [DONE]\n\n";
+
+  /**
+   * An answer the upstream began and then cut off is charged its hold, as one its client left: the
+   * upstream generated it and bills it, and its usage never comes. Before, a stream or a whole
+   * answer that broke off cost nothing.
+   */
+  @Test
+  void anAnswerTheUpstreamCutsOffIsChargedItsHold() throws Exception {
+    String events = chunks(4) + USAGE_CHUNK;
+    try (ServerSocket upstream = cuttingUpstream("text/event-stream", events, events.length() / 3)) {
+      startWithStrongAt(upstream.getLocalPort(), "failover: false");
+      HttpResponse<String> r = sendAsync("/v1/chat/completions", "{\"model\":\"router-random-0\",\"stream\":true,"
+          + "\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").get();
+      assertEquals(200, r.statusCode());
+      assertTrue(r.body().contains("upstream_stream_failed"), r.body());
+      double stream = spentWithin(3000);
+      assertTrue(stream > 0, "a stream the upstream began, then cut: not charged");
+      assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"));
+    }
+    f.close();
+    String whole = ProxyFixture.COMPLETION.formatted("strong-model", "strong");
+    try (ServerSocket upstream = cuttingUpstream("application/json", whole, whole.length() / 2)) {
+      startWithStrongAt(upstream.getLocalPort(), "failover: false");
+      HttpResponse<String> r = sendAsync("/v1/chat/completions",
+          "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").get();
+      assertEquals(502, r.statusCode(), r.body());
+      assertTrue(spentWithin(3000) > 0, "a whole answer cut part way: not charged");
+    }
+  }
+
+  /** A priced passthrough stream the upstream began and then cut off is charged its hold too. */
+  @Test
+  void aPricedPassthroughStreamTheUpstreamCutsOffIsCharged() throws Exception {
+    String events = chunks(4) + USAGE_CHUNK;
+    try (ServerSocket upstream = cuttingUpstream("text/event-stream", events, events.length() / 3)) {
+      startWithStrongAt(upstream.getLocalPort(), "passthrough: strong");
+      HttpResponse<String> r = sendAsync("/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,"
+          + "\"prompt\":\"hi\",\"stream_options\":{\"include_usage\":true}}").get();
+      assertTrue(r.body().contains("upstream_stream_failed"), r.body());
+      assertTrue(spentWithin(3000) > 0, "cut: not charged");
+      assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"));
+    }
+  }
+
   /** A whole answer whose body is still coming (headers sent first) when its client leaves: charged (it was not). */
   @Test
   void aWholeAnswerItsClientLeavesWhileItsBodyComesIsCharged() throws Exception {
