@@ -21,7 +21,9 @@ import java.util.function.LongSupplier;
  * on the sync thread every period), so a client is held to one budget across them. A replica
  * writes its whole spend each time, not what it added, so an exchange whose answer was lost and is
  * done again counts nothing twice. Between exchanges each replica adds its own spend to the others'
- * as last read, and while the store is down, all it spends.
+ * as last read, and while the store is down, all it spends. What requests under way hold is
+ * exchanged too, so replicas hold a client's concurrent requests to one budget as well, a sync
+ * late; while the store is down, each replica holds its own alone.
  */
 public final class ClientBudgets {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ClientBudgets.class);
@@ -259,10 +261,10 @@ public final class ClientBudgets {
    * the request caps its answer (a bound the answer cannot pass; -1: none), else the client's mean
    * completion tokens, at least {@link #ASSUMED_COMPLETION_TOKENS}, at the dearest of {@code
    * prices} (where it may go; a null one is unpriced) until {@link Hold#reprice}d. Refused when the
-   * client has spent its budget, or when requests of its own are under way and its spend, what they
-   * hold and this would pass the budget. A request with none of its client's under way goes while any
-   * budget is left, whatever it may cost: one that holds more than all that is left would otherwise
-   * never run.
+   * client has spent its budget, or when requests of its own are under way (here, or at another
+   * replica as last exchanged) and its spend, what they hold and this would pass the budget. A
+   * request with none of its client's under way goes while any budget is left, whatever it may cost:
+   * one that holds more than all that is left would otherwise never run.
    */
   public Hold hold(String client, long promptTokens, long maxOutputTokens, int choices, boolean continues,
       java.util.Collection<io.routewise.config.Price> prices) {
@@ -275,7 +277,7 @@ public final class ClientBudgets {
       a.roll(now);
       double spent = a.mine + a.others;
       if (spent >= a.budget.usd()) {
-        return Hold.refused(Math.max(1, a.periodEnd - now), 0, a.held);
+        return Hold.refused(Math.max(1, a.periodEnd - now), 0, a.held + a.othersHeld);
       }
       long prompt = Math.max(0, promptTokens);
       if (continues && !Double.isNaN(a.promptTokens)) {
@@ -296,8 +298,8 @@ public final class ClientBudgets {
       if (usd == 0) {
         return Hold.NONE; // it costs nothing: a request of a free upstream under way keeps no priced one waiting
       }
-      if (a.inFlight > 0 && spent + a.held + usd > a.budget.usd()) {
-        return Hold.refused(0, a.budget.usd() - spent, a.held);
+      if (a.inFlight + a.othersInFlight > 0 && spent + a.held + a.othersHeld + usd > a.budget.usd()) {
+        return Hold.refused(0, a.budget.usd() - spent, a.held + a.othersHeld);
       }
       a.inFlight++;
       a.held += usd;
@@ -370,6 +372,47 @@ public final class ClientBudgets {
    * writes the whole again.
    */
   public void exchange(StateStore store) throws Exception {
+    try {
+      exchangeSpend(store);
+      exchangeHolds(store);
+    } catch (Exception | Error e) {
+      // the others' holds as last read may have ended since: a store that does not answer must not
+      // keep refusing a client for them
+      for (Account a : accounts.values()) {
+        synchronized (a) {
+          a.othersHeld = 0;
+          a.othersInFlight = 0;
+        }
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Writes what each client's requests under way here hold, and takes what the other replicas' hold
+   * as theirs: a burst spread over replicas is held to one budget once a sync has passed (within
+   * one, each replica lets through what it alone would).
+   */
+  private void exchangeHolds(StateStore store) throws Exception {
+    Map<String, StateStore.Held> mine = new LinkedHashMap<>();
+    for (Account a : accounts.values()) {
+      synchronized (a) {
+        if (a.inFlight > 0) {
+          mine.put(a.client, new StateStore.Held(a.held, a.inFlight));
+        }
+      }
+    }
+    Map<String, StateStore.Held> others = store.shareHolds(replica, mine);
+    for (Account a : accounts.values()) {
+      StateStore.Held held = others.getOrDefault(a.client, new StateStore.Held(0, 0));
+      synchronized (a) {
+        a.othersHeld = held.usd();
+        a.othersInFlight = held.inFlight();
+      }
+    }
+  }
+
+  private void exchangeSpend(StateStore store) throws Exception {
     long now = millis.getAsLong();
     Map<String, StateStore.Spend> mine = new LinkedHashMap<>();
     Map<String, Long> periods = new LinkedHashMap<>();
@@ -425,6 +468,9 @@ public final class ClientBudgets {
     /** This replica's requests under way, and what they hold (kept when a period turns: they still run). */
     int inFlight;
     double held;
+    /** The other replicas' requests under way and what they hold, as the store last gave them (0 without one). */
+    int othersInFlight;
+    double othersHeld;
     /** The mean prompt and completion tokens of its metered answers here, recent ones weighing most; NaN before one. */
     double promptTokens = Double.NaN;
     double completionTokens = Double.NaN;

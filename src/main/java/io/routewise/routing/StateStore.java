@@ -130,6 +130,19 @@ public interface StateStore extends AutoCloseable {
   /** What one replica spent under one key, and how long the key is to be kept. */
   record Spend(double usd, Duration ttl) {}
 
+  /**
+   * Keeps what {@code replica}'s requests under way hold of each named client's budget ({@link
+   * ClientBudgets}) until a few syncs from now, in place of what it kept before, and returns what
+   * the other live replicas' requests hold, summed by client. A store that cannot share them
+   * answers none: each replica then holds its own.
+   */
+  default Map<String, Held> shareHolds(String replica, Map<String, Held> mine) throws Exception {
+    return Map.of();
+  }
+
+  /** What a client's requests under way hold of its budget, USD, and how many they are. */
+  record Held(double usd, int inFlight) {}
+
   /** Where the store is, for logs (never a password). */
   String describe();
 

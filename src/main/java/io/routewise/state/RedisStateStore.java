@@ -43,6 +43,9 @@ import redis.clients.jedis.util.JedisURIHelper;
  *   <li>{@code <prefix>:usage-claim:<response id hash>}: set if absent by the replica that counts it;
  *   <li>{@code <prefix>:spend:<client>:<period start, epoch seconds>}: a hash of what a named client
  *       with a budget spent in that period at each replica (replica id to USD), kept a day past it;
+ *   <li>{@code <prefix>:held:<replica>}: what one replica's requests under way hold of each named
+ *       client's budget (a line each: client, USD, how many), rewritten every sync and expiring as
+ *       its window does; {@code <prefix>:held-replicas}: the replica ids that wrote one, as above;
  *   <li>{@code <prefix>:incarnation}: a random id, set if absent and never expiring: when it changes,
  *       Redis lost its keys ({@link #incarnation}).
  * </ul>
@@ -351,6 +354,67 @@ public final class RedisStateStore implements StateStore {
       }
       return sums;
     });
+  }
+
+  /**
+   * This replica's holds go in one key that expires as its window does ({@link #windowTtl}), so a
+   * replica that stops holds nothing within a few periods; the set of replicas that wrote one is
+   * read, and every other one's read in one more round trip (ids whose key expired leave the set).
+   */
+  @Override
+  public Map<String, Held> shareHolds(String replica, Map<String, Held> mine) throws Exception {
+    return call(j -> {
+      String replicas = prefix + ":held-replicas";
+      StringBuilder value = new StringBuilder();
+      mine.forEach((client, held) -> value.append(client).append(' ').append(held.usd()).append(' ')
+          .append(held.inFlight()).append('\n'));
+      Set<String> ids;
+      try (Pipeline p = j.pipelined()) {
+        Response<String> written = p.psetex(heldKey(replica), windowTtlMillis, value.toString());
+        Response<Long> listed = p.sadd(replicas, replica);
+        p.expire(replicas, 86_400);
+        Response<Set<String>> members = p.smembers(replicas);
+        p.sync();
+        written.get(); // a Redis refusing writes throws here, as in exchange
+        listed.get();
+        ids = members.get();
+      }
+      List<String> others = new ArrayList<>(ids);
+      others.remove(replica);
+      Map<String, Held> out = new java.util.LinkedHashMap<>();
+      if (others.isEmpty()) {
+        return out;
+      }
+      List<String> values = j.mget(others.stream().map(this::heldKey).toArray(String[]::new));
+      List<String> gone = new ArrayList<>();
+      for (int i = 0; i < others.size(); i++) {
+        String v = values.get(i);
+        if (v == null) {
+          gone.add(others.get(i));
+          continue;
+        }
+        for (String line : v.split("\n")) {
+          String[] f = line.split(" ");
+          try {
+            double usd = Double.parseDouble(f[1]);
+            int inFlight = Integer.parseInt(f[2]);
+            if (f.length == 3 && usd >= 0 && usd < Double.POSITIVE_INFINITY && inFlight >= 0) {
+              out.merge(f[0], new Held(usd, inFlight), (a, b) -> new Held(a.usd() + b.usd(), a.inFlight() + b.inFlight()));
+            }
+          } catch (RuntimeException notOurs) {
+            // not a replica's line: left out
+          }
+        }
+      }
+      if (!gone.isEmpty()) {
+        j.srem(replicas, gone.toArray(String[]::new));
+      }
+      return out;
+    });
+  }
+
+  String heldKey(String replica) {
+    return prefix + ":held:" + replica;
   }
 
   /** Spend keys already said to be of another type (bounded: one per client and period). */

@@ -48,6 +48,25 @@ class ClientBudgetsTest {
     double total(String key) {
       return spend.get(key).values().stream().mapToDouble(Double::doubleValue).sum();
     }
+
+    /** Each replica's holds, by replica, as Redis keeps them (no expiry here). */
+    final Map<String, Map<String, Held>> holds = new ConcurrentHashMap<>();
+
+    @Override
+    public Map<String, Held> shareHolds(String replica, Map<String, Held> mine) throws Exception {
+      if (down) {
+        throw new java.io.IOException("down");
+      }
+      holds.put(replica, Map.copyOf(mine));
+      Map<String, Held> others = new java.util.HashMap<>();
+      holds.forEach((r, held) -> {
+        if (!r.equals(replica)) {
+          held.forEach((client, h) -> others.merge(client, h,
+              (x, y) -> new Held(x.usd() + y.usd(), x.inFlight() + y.inFlight())));
+        }
+      });
+      return others;
+    }
   }
 
   private ClientBudgets budgets(double usd, ClientKey.Period per) {
@@ -206,6 +225,49 @@ class ClientBudgetsTest {
 
   private static ClientBudgets.Hold hold(ClientBudgets b, long promptTokens, io.routewise.config.Price... prices) {
     return b.hold("batch", promptTokens, -1, 1, false, java.util.Arrays.asList(prices));
+  }
+
+  /**
+   * What requests under way hold is exchanged with the spend: a request at one replica that would
+   * pass the budget with another's holds waits for them, a sync after they were taken (before, each
+   * replica let a burst through as if it were alone: a trial had two replicas spend 1.5 times a small
+   * budget). A store that stops answering drops the others' holds, so it never keeps a client
+   * waiting; the spend it gave stays.
+   */
+  @Test
+  void requestsUnderWayAtAnotherReplicaHoldTheBudgetThere() throws Exception {
+    SpendStore store = new SpendStore();
+    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets.Hold atA = hold(a, 100, PRICE); // 0.6
+    ClientBudgets.Hold beforeSync = hold(b, 100, PRICE);
+    assertTrue(beforeSync.admitted(), "within a sync, each replica holds its own");
+    beforeSync.close();
+    a.exchange(store);
+    b.exchange(store);
+    ClientBudgets.Hold refused = hold(b, 100, PRICE);
+    assertTrue(!refused.admitted() && refused.spentFor() == 0, "0.6 held at a, 0.6 more would pass 1.0: wait");
+    assertEquals(0.6, refused.heldByOthers(), 1e-12);
+    assertEquals(0.0, b.held("batch"), "the gauge stays this replica's own");
+    ClientBudgets.Hold fits = hold(b, 10, new io.routewise.config.Price(100, 100));
+    assertTrue(fits.admitted(), "what fits beside it goes");
+    fits.close();
+    atA.close();
+    a.exchange(store);
+    b.exchange(store);
+    assertEquals(0.0, hold(b, 100, PRICE).heldByOthers(), 1e-12);
+
+    SpendStore other = new SpendStore();
+    ClientBudgets c = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets d = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets.Hold atC = hold(c, 100, PRICE);
+    c.exchange(other);
+    d.exchange(other);
+    assertFalse(hold(d, 100, PRICE).admitted());
+    other.down = true;
+    assertThrows(java.io.IOException.class, () -> d.exchange(other));
+    assertTrue(hold(d, 100, PRICE).admitted(), "the store down: the others' holds, maybe ended, keep no one waiting");
+    atC.close();
   }
 
   /**

@@ -241,6 +241,46 @@ class ClientSpendTest {
         "an answer read to its end: its usage, not its hold");
   }
 
+  /**
+   * Requests under way at one replica hold the budget at the other, a sync later: a request there that
+   * would pass the budget with them waits (before, each replica let its own through as if alone).
+   */
+  @Test
+  void requestsUnderWayAtOneReplicaHoldTheBudgetAtAnother() throws Exception {
+    try (io.routewise.RedisServer redis = io.routewise.RedisServer.start()) {
+      String more = ", api_keys: {batch: {key: sk-batch, budget: {usd: 0.008, per: day}}}";
+      start("access_log: false", more + "}\nstate: {redis: \"" + redis.url() + "\", sync_ms: 100, timeout_ms: 500");
+      ProxyFixture first = f;
+      try {
+        start("access_log: false", more + "}\nstate: {redis: \"" + redis.url() + "\", sync_ms: 100, timeout_ms: 500");
+        ProxyFixture second = f;
+        first.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+            .withHeader("Content-Type", "application/json").withFixedDelay(1200)
+            .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+        f = first;
+        var slow = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+          try {
+            return chat("sk-batch", "router-random-0", false); // holds about 0.005: 500 tokens at 10
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        });
+        Thread.sleep(600); // a few syncs
+        f = second;
+        HttpResponse<String> waited = chat("sk-batch", "router-random-0", false);
+        assertEquals(429, waited.statusCode(), waited.body());
+        assertTrue(waited.body().contains("\"code\":\"rate_limit_exceeded\""), waited.body());
+        assertEquals(200, slow.get().statusCode());
+        Thread.sleep(400);
+        assertEquals(200, chat("sk-batch", "router-random-0", false).statusCode(), "the other ended: goes");
+        second.close();
+      } finally {
+        first.close();
+        f = null;
+      }
+    }
+  }
+
   /** Two replicas behind a load balancer hold a client to one budget: what it spent at one counts at the other. */
   @Test
   void replicasHoldAClientToOneBudgetThroughRedis() throws Exception {

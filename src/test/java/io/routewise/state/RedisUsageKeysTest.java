@@ -45,6 +45,32 @@ class RedisUsageKeysTest {
   }
 
   /**
+   * What each replica's requests under way hold: one key a replica, rewritten whole, expiring as its
+   * window does (3 s here), so a replica that stops holds nothing soon after; the others' summed by
+   * client, lines no replica writes left out.
+   */
+  @Test
+  void holdsAreOneKeyAReplicaThatExpires() throws Exception {
+    try (RedisServer redis = RedisServer.start();
+        RedisStateStore s = store(redis);
+        Jedis j = redis.client()) {
+      assertEquals(Map.of(), s.shareHolds("r1-a", Map.of("batch", new StateStore.Held(0.5, 2))));
+      assertEquals(Map.of("batch", new StateStore.Held(0.5, 2)),
+          s.shareHolds("r2-b", Map.of("search", new StateStore.Held(0.1, 1))));
+      j.set("routewise:held:r3-c", "batch 0.25 1\njunk\nbatch -1 1\nsearch x 1\n");
+      j.sadd("routewise:held-replicas", "r3-c");
+      Map<String, StateStore.Held> others = s.shareHolds("r2-b", Map.of());
+      assertEquals(0.75, others.get("batch").usd(), 1e-12);
+      assertEquals(3, others.get("batch").inFlight());
+      assertEquals(null, others.get("search"), "r2-b's own, now none");
+      assertTrue(Math.abs(j.pttl("routewise:held:r2-b") - 3_000) < 1_000, "as a window: " + j.pttl("routewise:held:r2-b"));
+      j.del("routewise:held:r1-a", "routewise:held:r3-c"); // expired
+      assertEquals(Map.of(), s.shareHolds("r2-b", Map.of()));
+      assertEquals(java.util.Set.of("r2-b"), j.smembers("routewise:held-replicas"), "gone ones leave the set");
+    }
+  }
+
+  /**
    * A named client's spend in one budget period: one hash field per replica, written whole (so a
    * write done twice counts once), summed; a value no replica writes is left out.
    */
