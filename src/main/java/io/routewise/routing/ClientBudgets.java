@@ -376,15 +376,21 @@ public final class ClientBudgets {
       exchangeSpend(store);
       exchangeHolds(store);
     } catch (Exception | Error e) {
-      // the others' holds as last read may have ended since: a store that does not answer must not
-      // keep refusing a client for them
-      for (Account a : accounts.values()) {
-        synchronized (a) {
-          a.othersHeld = 0;
-          a.othersInFlight = 0;
-        }
-      }
+      forgetOthersHolds();
       throw e;
+    }
+  }
+
+  /**
+   * Drops what the other replicas' requests held as last read: they may have ended since, and a
+   * store that does not answer must not keep refusing a client for them. Done when a sync fails.
+   */
+  public void forgetOthersHolds() {
+    for (Account a : accounts.values()) {
+      synchronized (a) {
+        a.othersHeld = 0;
+        a.othersInFlight = 0;
+      }
     }
   }
 

@@ -131,6 +131,10 @@ public final class StateSync implements AutoCloseable {
           p.offerUnshared();
         }
       } catch (Exception e) {
+        ClientBudgets b = budgets;
+        if (b != null) {
+          b.forgetOthersHolds(); // a failure before the budgets' exchange too: they may have ended since
+        }
         markDown(e);
       }
     }

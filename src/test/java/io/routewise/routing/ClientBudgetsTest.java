@@ -271,6 +271,41 @@ class ClientBudgetsTest {
   }
 
   /**
+   * A failed sync drops the others' holds even when it fails before the budgets' exchange (a router
+   * with a target exchanges its window first): else the client waited for requests long ended for the
+   * whole outage (a review).
+   */
+  @Test
+  void anOutageWithATargetRouterStillDropsTheOthersHolds() throws Exception {
+    SpendStore shared = new SpendStore() {
+      @Override
+      public java.util.List<WindowSnapshot> exchange(String router, WindowSnapshot mine) {
+        if (down) {
+          throw new IllegalStateException("redis down");
+        }
+        return java.util.List.of();
+      }
+    };
+    ClientBudgets c = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets d = budgets(1.0, ClientKey.Period.DAY);
+    TargetController target = new TargetController("r", new io.routewise.config.TargetConfig(
+        io.routewise.config.TargetConfig.Kind.STRONG_SHARE, 0.3, 0, 1, Duration.ofSeconds(60), 0.5), now::get);
+    StateSync sync = new StateSync(java.util.List.of(target), shared, Duration.ofHours(1), StateListener.NONE);
+    sync.shareWith(d);
+    ClientBudgets.Hold atC = hold(c, 100, PRICE); // 0.6 held at replica c
+    c.exchange(shared);
+    sync.runOnce();
+    assertFalse(hold(d, 100, PRICE).admitted(), "c's 0.6 held: d waits");
+    atC.close(); // c's request ended (c may be gone with it)
+    shared.down = true;
+    sync.runOnce(); // the sync fails: Redis is down
+    ClientBudgets.Hold after = hold(d, 100, PRICE);
+    assertTrue(after.admitted(), "Redis down: the others' holds, maybe ended, must keep no one waiting (held by others: "
+        + after.heldByOthers() + ")");
+    sync.close();
+  }
+
+  /**
    * Requests under way hold their likely cost: once spend and holds would pass the budget, another
    * waits for them (before, 40 at once each spent as if the budget were untouched). Prices here are
    * USD 1,000 per million tokens, so a token costs 0.001.
