@@ -132,9 +132,9 @@ public final class Routewise implements AutoCloseable {
     List<String> refusing = budgeted.entrySet().stream().filter(e -> !e.getValue().allowUnpriced())
         .map(Map.Entry::getKey).toList();
     if (!refusing.isEmpty() && !config.routing().passthrough().equals("none")) {
-      LOG.info("clients {} have budgets that refuse what cannot be metered: their passthrough requests naming a model "
-          + "{} does not price (model_prices) get 403 model_not_priced (budget unpriced: allow lets them pass unmetered)",
-          refusing, config.routing().passthrough());
+      LOG.info("clients {} have budgets that refuse what cannot be metered: their passthrough requests to {} that name "
+          + "no model it prices (model_prices), on an endpoint that generates, get 403 (budget unpriced: allow lets them "
+          + "pass unmetered)", refusing, config.routing().passthrough());
     }
     if (!budgeted.isEmpty() && !config.state().shared()) {
       LOG.info("client budgets are held per replica (no state.redis): behind N replicas a client may spend N times "

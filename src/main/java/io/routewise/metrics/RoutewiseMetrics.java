@@ -589,7 +589,7 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
             .description("Requests of a named client with a budget refused: its budget spent (reason spent: 429 "
                 + "insufficient_quota), the rest held by its requests under way (reason in_flight: 429 "
                 + "rate_limit_exceeded, retried), or a passthrough request routewise cannot meter (reason "
-                + "unmetered: 403 model_not_priced or 415)")
+                + "unmetered: 403, 400 or 415)")
             .tag("client", client).tag("reason", reason.label).register(registry));
       }
       Gauge.builder("routewise.client.budget.held.usd", budgets, b -> b.held(client)).strongReference(true)

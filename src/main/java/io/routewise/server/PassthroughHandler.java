@@ -132,9 +132,10 @@ final class PassthroughHandler {
    * The path below {@code /v1/}, still percent-encoded, once it is one the upstream can only read as
    * meant: no segment that is empty, a dot segment, or one that decodes to a slash or backslash (an
    * upstream or a gateway before it that decodes or merges them could climb out of its API root, say
-   * from an Azure deployment to the resource), and no {@code ;} parameters.
+   * from an Azure deployment to the resource), and no {@code ;} parameters; with what it is, as an
+   * upstream that decodes, normalizes Unicode and folds case reads it ({@link Path}).
    */
-  private String checkedPath(Context ctx) {
+  private Path checkedPath(Context ctx) {
     String raw = ctx.req().getRequestURI().substring("/v1/".length());
     StringBuilder plain = new StringBuilder();
     for (String segment : raw.split("/", -1)) {
@@ -159,7 +160,7 @@ final class PassthroughHandler {
       // GET on chat's own path lists stored completions (store: true), whose retrieve, update and delete
       // below it go through as any path does: the list goes too, where the rest would.
       if (ctx.method() == io.javalin.http.HandlerType.GET) {
-        return raw;
+        return new Path(raw, raw);
       }
       throw ProxyServer.notAllowed(ctx.header("Allow", "GET, POST"), "GET, POST");
     }
@@ -182,7 +183,38 @@ final class PassthroughHandler {
           + "endpoints differently; use /v1/" + plain.toString().toLowerCase(java.util.Locale.ROOT) + " as it is written.",
           null, "invalid_path");
     }
-    return raw;
+    return new Path(raw, java.text.Normalizer.normalize(plain, java.text.Normalizer.Form.NFKC).toLowerCase(Locale.ROOT));
+  }
+
+  /**
+   * A passthrough path: {@code raw} as the client wrote it (sent on so), and {@code is} what it is,
+   * decoded, NFKC-normalized and lower case: {@code /v1/%72esponses} and {@code /v1/Responses} are
+   * {@code responses} to an upstream that reads them so, and are metered as it.
+   */
+  private record Path(String raw, String is) {}
+
+  /**
+   * Endpoints whose POSTs generate nothing billed by the call (storage, a definition, a cancel), which
+   * a client with a budget may send unmetered, whatever model they name: files, uploads, vector
+   * stores, conversations, moderations, assistants, threads and their messages, eval definitions, a
+   * stored response's or completion's own calls; not runs (Assistants', evals'), which generate.
+   */
+  static boolean generatesNothing(String path) {
+    List<String> segments = List.of(path.split("/"));
+    String last = segments.get(segments.size() - 1);
+    if (last.equals("cancel")) {
+      return true; // stops spending
+    }
+    if (segments.contains("runs")) {
+      return false;
+    }
+    return switch (segments.get(0)) {
+      case "files", "uploads", "vector_stores", "conversations", "moderations", "assistants", "threads", "evals" -> true;
+      // a stored response's calls (retrieve, input_tokens, ...) but compact, which generates
+      case "responses" -> segments.size() > 1 && !path.equals("responses/compact");
+      case "chat" -> segments.size() > 2; // a stored completion's update
+      default -> false;
+    };
   }
 
   /**
@@ -219,16 +251,18 @@ final class PassthroughHandler {
   private Named priceNamed(byte[] body) {
     String[] model = {null};
     io.routewise.config.Price[] price = {null};
-    // names a model, background, stream, continues stored state, stream usage, names two models
-    boolean[] flags = new boolean[6];
-    topLevelFields(body, (name, value, p) -> {
+    int[] modelKeys = {0};
+    // names a model, background, stream, continues stored state, stream usage
+    boolean[] flags = new boolean[5];
+    Fields read = topLevelFields(body, (name, value, p) -> {
       boolean isTrue = value == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE;
+      // any case: some parsers (Go's) match field names so
+      modelKeys[0] += name.equalsIgnoreCase("model") ? 1 : 0;
       switch (name) {
         case "model" -> {
           if (value == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
             flags[0] = true;
             io.routewise.config.Price priced = upstream.config().priceOf(p.getText());
-            flags[5] |= model[0] != null && !model[0].equals(p.getText());
             if (priced != null || price[0] == null) { // the last priced, else the last named
               model[0] = p.getText();
               price[0] = priced;
@@ -253,18 +287,20 @@ final class PassthroughHandler {
       }
       return true;
     });
-    return new Named(model[0], price[0], flags[0], flags[1], flags[2], flags[3], flags[4], flags[5]);
+    return new Named(model[0], price[0], flags[0], flags[1], flags[2], flags[3], flags[4], modelKeys[0] > 1,
+        read == Fields.CUT);
   }
 
   /**
    * A body's model (the last priced one, else the last named; null when it names none) and its price
    * at this upstream (null when unpriced), whether it names a model, asks for a background response
    * or a stream, continues stored state (a {@code previous_response_id} or {@code conversation}),
-   * asks a stream's usage ({@code stream_options.include_usage}), and names two different models
-   * (which one the upstream takes depends on its parser).
+   * asks a stream's usage ({@code stream_options.include_usage}), has the key {@code model} (any
+   * case, any value) more than once (which one the upstream takes depends on its parser), and is a
+   * JSON object that could not be read to its end (a model after that point is unseen).
    */
   private record Named(String model, io.routewise.config.Price price, boolean namesModel, boolean background,
-      boolean stream, boolean continues, boolean streamUsage, boolean twoModels) {}
+      boolean stream, boolean continues, boolean streamUsage, boolean twoModels, boolean unread) {}
 
   /** The body's top-level {@code field} string, or null (none, not a string, not a JSON object). */
   static String topLevelString(byte[] body, String field) {
@@ -285,21 +321,35 @@ final class PassthroughHandler {
         throws IOException;
   }
 
+  /** How far {@link #topLevelFields} read a body. */
+  private enum Fields {
+    /** Not a JSON object (a form, an array, nothing). */
+    NOT_AN_OBJECT,
+    /** Every field, or as many as the visitor wanted. */
+    READ,
+    /** A JSON object, cut off where routewise's parser stops (malformed, or past its limits). */
+    CUT
+  }
+
   /** Visits a JSON object's top-level fields in order (none for anything else: it is the upstream's to answer). */
-  private static void topLevelFields(byte[] body, FieldVisitor visitor) {
+  private static Fields topLevelFields(byte[] body, FieldVisitor visitor) {
+    boolean object = false;
     try (com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(body)) {
       if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
-        return;
+        return Fields.NOT_AN_OBJECT;
       }
-      while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+      object = true;
+      com.fasterxml.jackson.core.JsonToken token;
+      while ((token = p.nextToken()) == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
         String name = p.currentName();
         if (!visitor.visit(name, p.nextToken(), p)) {
-          return;
+          return Fields.READ;
         }
         p.skipChildren();
       }
+      return token == com.fasterxml.jackson.core.JsonToken.END_OBJECT ? Fields.READ : Fields.CUT;
     } catch (IOException | RuntimeException notJson) {
-      // the upstream's to answer
+      return object ? Fields.CUT : Fields.NOT_AN_OBJECT; // the upstream's to answer
     }
   }
 
@@ -316,7 +366,8 @@ final class PassthroughHandler {
       throw ApiException.shuttingDown();
     }
     String method = ctx.method().name();
-    String path = checkedPath(ctx);
+    Path checked = checkedPath(ctx);
+    String path = checked.raw();
     RequestBodies.Body body = method.equals("GET") ? null : bodies.readAny(ctx);
     if (body != null && routed != null && method.equals("POST") && path.equals("responses")
         && (routewiseModel(ctx.header("Content-Type"), body) != null || routed.continuesRouted(body.bytes()))) {
@@ -334,13 +385,14 @@ final class PassthroughHandler {
     }
     String usageOf = awaitedUsage(method, path);
     // a model the upstream prices (its own, or model_prices): its answer's usage is metered, and held to a
-    // client's budget as routed answers are. Not a stored response's cancel or other call below it: a
-    // routed background response's usage is counted through usageOf, and a cancel stops spending.
+    // client's budget as routed answers are. Not what generates nothing (a stored response's cancel or
+    // other call below it: a routed background response's usage is counted through usageOf).
     Named priced = null;
     io.routewise.routing.ClientBudgets.Hold hold = null;
     String client = ctx.attribute(ChatCompletionsHandler.CLIENT_NAME);
     boolean strict = spend.budgets().refusesUnmetered(client);
-    if (body != null && method.equals("POST") && usageOf == null && !path.startsWith("responses/")
+    String is = checked.is();
+    if (body != null && method.equals("POST") && usageOf == null && !generatesNothing(is)
         && (upstream.config().pricesAny() || strict)) {
       String encoding = ctx.header("Content-Encoding");
       boolean encoded = encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity");
@@ -348,10 +400,10 @@ final class PassthroughHandler {
       priced = named != null && named.price() != null ? named : null;
       // an encoded body's model is unknown, and a Responses body without one takes a stored prompt's: either
       // may be a priced one
-      boolean modelUnknown = encoded || path.equals("responses") && !named.namesModel();
-      if (strict && (priced == null && (modelUnknown || named.namesModel()) || named != null && named.twoModels())) {
+      boolean modelUnknown = encoded || is.startsWith("responses") && !named.namesModel();
+      if (strict && (priced == null || named.twoModels() || named.unread())) {
         body.close();
-        throw unmetered(client, named, path);
+        throw unmetered(client, named, is);
       }
       if (priced != null || modelUnknown) {
         try {
@@ -367,7 +419,7 @@ final class PassthroughHandler {
       }
     }
     try {
-      return send(ctx, method, path, body, usageOf, priced);
+      return send(ctx, method, checked, body, usageOf, priced);
     } finally {
       if (hold != null) {
         hold.close();
@@ -377,35 +429,43 @@ final class PassthroughHandler {
 
   /**
    * The refusal of a passthrough request that routewise cannot meter, from a client whose budget
-   * refuses them: unmetered, it would spend past the budget unseen.
+   * refuses them: unmetered, it would spend past the budget unseen. {@code named}: what its body
+   * names (null: compressed); {@code path}: what it is.
    */
   private ApiException unmetered(String client, Named named, String path) {
     metrics.clientBudgetRefused(client, RoutewiseMetrics.BudgetRefusal.UNMETERED);
     String why = "Client '" + client + "' has a budget (server.api_keys." + client + ".budget), so its requests must be "
         + "metered, ";
     String allow = " (or the budget may allow unmetered requests: unpriced: allow).";
-    if (named != null && named.twoModels()) {
-      return new ApiException(400, "invalid_request_error", why + "and a body naming 'model' more than once has "
-          + "the one the upstream's parser takes; name it once" + allow, "model", "model_not_priced");
-    }
-    String model = named == null ? null : named.model();
     if (named == null) {
       return new ApiException(415, "invalid_request_error", why + "and routewise cannot read a compressed body's model; "
           + "send the body uncompressed" + allow, null, "unsupported_content_encoding");
     }
-    if (model == null) {
-      return new ApiException(403, "invalid_request_error", why + "and a /v1/" + AccessLog.safe(path) + " body without "
-          + "a model has one routewise cannot see; name the model" + allow, "model", "model_not_priced");
+    if (named.twoModels()) {
+      return new ApiException(400, "invalid_request_error", why + "and a body naming 'model' more than once has "
+          + "the one the upstream's parser takes; name it once" + allow, "model", "request_not_metered");
     }
-    return new ApiException(403, "invalid_request_error", why + "and the " + upstream.name() + " upstream has no "
-        + "price for the model '" + AccessLog.safe(model) + "': the operator can add it to upstreams."
-        + upstream.name() + ".model_prices" + allow, "model", "model_not_priced");
+    if (named.unread()) {
+      return new ApiException(400, "invalid_request_error", why + "and routewise could not read this JSON body to its "
+          + "end (malformed, a number over 1,000 digits or nesting over 200 deep), so not which model it names"
+          + allow, null, "request_not_metered");
+    }
+    if (named.model() != null) {
+      return new ApiException(403, "invalid_request_error", why + "and the " + upstream.name() + " upstream has no "
+          + "price for the model '" + AccessLog.safe(named.model()) + "': the operator can add it to upstreams."
+          + upstream.name() + ".model_prices" + allow, "model", "model_not_priced");
+    }
+    return new ApiException(403, "invalid_request_error", why + "and a /v1/" + AccessLog.safe(path) + " request that "
+        + "names no model in a JSON body (a form, a batch, a run, a default model) has a cost routewise cannot see"
+        + allow, "model", "request_not_metered");
   }
 
   /** Sends a passthrough request on, and relays its answer (metered when {@code priced} is not null). */
-  private int send(Context ctx, String method, String path, RequestBodies.Body body, String usageOf, Named priced)
+  private int send(Context ctx, String method, Path checked, RequestBodies.Body body, String usageOf, Named priced)
       throws IOException {
-    boolean background = priced != null && path.equals("responses") && priced.background();
+    String path = checked.raw();
+    String is = checked.is();
+    boolean background = priced != null && is.equals("responses") && priced.background();
     UpstreamResponse response;
     try {
       response = upstream.forward(method, path, ctx.req().getQueryString(), body == null ? null : body.bytes(),
@@ -413,7 +473,7 @@ final class PassthroughHandler {
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
         if (priced != null && e.requestSent()) {
-          chargeUnread(ctx, priced, path);
+          chargeUnread(ctx, priced, is);
         }
         ctx.header("Connection", "close");
         throw new ApiException(499, "invalid_request_error", "The client closed the connection.", null,
@@ -481,8 +541,8 @@ final class PassthroughHandler {
       } else if (length >= 0) {
         res.setContentLengthLong(length);
       }
-      return relay(ctx, path, response, events, events && path.startsWith("responses"), status,
-          status == 200 ? usageOf : null, status == 200 ? priced : null, path.equals("responses"), background);
+      return relay(ctx, is, response, events, events && is.startsWith("responses"), status,
+          status == 200 ? usageOf : null, status == 200 ? priced : null, is.equals("responses"), background);
     }
   }
 
@@ -540,10 +600,12 @@ final class PassthroughHandler {
     Metered metered = priced == null ? null
         : new Metered(priced, ctx.attribute(ChatCompletionsHandler.CLIENT_NAME), ctx.attribute(ChatCompletionsHandler.HOLD),
             responsesCreate, background);
-    boolean ended = false; // to its end, not left by its client, cut off by the upstream or a shutdown, or stalled
+    // to its end, not left by its client, cut off by the upstream or a shutdown, or stalled; nor a stream
+    // whose body ended before its end did (no [DONE], last event or finish_reason: cut short)
+    boolean ended = false;
     try {
       int counted = relay(ctx, response, events, responsesEvents, status, usageOf, metered);
-      ended = counted == status;
+      ended = counted == status && (metered == null || !metered.cutShort());
       return counted;
     } finally {
       if (metered != null && !metered.end() && !ended) { // no usage, and it did not end whole
@@ -561,7 +623,7 @@ final class PassthroughHandler {
    */
   private void chargeUnread(Context ctx, Named priced, String path) {
     io.routewise.routing.ClientBudgets.Hold hold = ctx.attribute(ChatCompletionsHandler.HOLD);
-    boolean usageBearing = path.equals("responses") || path.equals("embeddings")
+    boolean usageBearing = path.equals("responses") || path.equals("responses/compact") || path.equals("embeddings")
         || (path.equals("chat/completions") || path.equals("completions")) && (!priced.stream() || priced.streamUsage());
     if (hold != null && usageBearing) {
       spend.budgets().left(hold);
@@ -725,6 +787,11 @@ final class PassthroughHandler {
         awaited.awaitUsage(id, new StoredResponses.AwaitedUsage(upstream.name(), false, null, client, named.model()),
             hold == null ? null : hold.handOver()); // held until counted: it is under way upstream
       }
+    }
+
+    /** Whether it is a stream whose body ended before the stream did: no end, no finish_reason, no error event. */
+    boolean cutShort() {
+      return stream != null && !stream.complete() && !stream.errored() && stream.result().isEmpty();
     }
 
     /** Counts it; returns whether it was settled: counted, awaited, or whole without usage (else cut short). */

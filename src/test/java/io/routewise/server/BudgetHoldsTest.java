@@ -322,6 +322,56 @@ class BudgetHoldsTest {
     }
   }
 
+  /**
+   * An upstream on a raw socket that answers 200 with a chunked stream of the first {@code sent}
+   * bytes of {@code body}, then ends the chunked body properly (a gateway that gave up on its backend
+   * and closed the answer cleanly): the stream ends without its last event or usage.
+   */
+  private static ServerSocket cleanlyEndingUpstream(String body, int sent) throws java.io.IOException {
+    ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    Thread.ofVirtual().start(() -> {
+      while (!server.isClosed()) {
+        try (Socket s = server.accept()) {
+          java.io.InputStream in = s.getInputStream();
+          StringBuilder head = new StringBuilder();
+          while (!head.toString().endsWith("\r\n\r\n")) {
+            head.append((char) in.read());
+          }
+          java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+          in.readNBytes(length.find() ? Integer.parseInt(length.group(1)) : 0);
+          byte[] part = body.substring(0, sent).getBytes(StandardCharsets.UTF_8);
+          String out = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+              + Integer.toHexString(part.length) + "\r\n";
+          s.getOutputStream().write(out.getBytes(StandardCharsets.UTF_8));
+          s.getOutputStream().write(part);
+          s.getOutputStream().write("\r\n0\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+          s.getOutputStream().flush();
+          Thread.sleep(200);
+        } catch (java.io.IOException | InterruptedException closed) {
+          // the next, or done
+        }
+      }
+    });
+    return server;
+  }
+
+  /**
+   * A priced passthrough stream the upstream ends, cleanly, before its usage (no [DONE], no
+   * finish_reason) is charged its hold, as chat's is (a review: the body's end read as a whole answer).
+   */
+  @Test
+  void aPricedPassthroughStreamTheUpstreamEndsBeforeItsUsageIsCharged() throws Exception {
+    String events = chunks(4) + USAGE_CHUNK;
+    try (ServerSocket upstream = cleanlyEndingUpstream(events, events.length() / 3)) {
+      startWithStrongAt(upstream.getLocalPort(), "passthrough: strong");
+      HttpResponse<String> r = sendAsync("/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,"
+          + "\"prompt\":\"hi\",\"stream_options\":{\"include_usage\":true}}").get();
+      assertEquals(200, r.statusCode(), r.body());
+      assertTrue(spentWithin(3000) > 0, "ended before its usage: not charged");
+      assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"));
+    }
+  }
+
   /** A whole answer whose body is still coming (headers sent first) when its client leaves: charged (it was not). */
   @Test
   void aWholeAnswerItsClientLeavesWhileItsBodyComesIsCharged() throws Exception {

@@ -312,10 +312,18 @@ class PassthroughMeteringTest {
     assertEquals(0, f.strong.getAllServeEvents().size(), "none sent");
     assertEquals(4.0, metric("routewise_client_budget_refused_total{client=\"batch\",reason=\"unmetered\"}"));
 
-    f.strong.stubFor(post(urlEqualTo("/v1/batches")).willReturn(aResponse().withStatus(200)
-        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"batch_1\",\"object\":\"batch\"}")));
-    assertEquals(200, send("/v1/batches", "{\"input_file_id\":\"file-1\",\"endpoint\":\"/v1/responses\"}")
-        .statusCode(), "names no model");
+    f.strong.stubFor(post(com.github.tomakehurst.wiremock.client.WireMock.anyUrl()).atPriority(10).willReturn(
+        aResponse().withStatus(200).withHeader("Content-Type", "application/json").withBody("{\"id\":\"x_1\"}")));
+    HttpResponse<String> batch = send("/v1/batches", "{\"input_file_id\":\"file-1\",\"endpoint\":\"/v1/responses\"}");
+    assertEquals(403, batch.statusCode(), "a batch's cost is in no answer");
+    assertEquals("request_not_metered", new com.fasterxml.jackson.databind.ObjectMapper().readTree(batch.body())
+        .path("error").path("code").asText(), batch.body());
+    assertEquals(403, send("/v1/threads/thread_1/runs", "{\"assistant_id\":\"asst_1\"}").statusCode(), "a run generates");
+    assertEquals(200, send("/v1/vector_stores", "{\"name\":\"docs\"}").statusCode(), "generates nothing");
+    assertEquals(200, send("/v1/moderations", "{\"model\":\"omni-moderation-latest\",\"input\":\"hi\"}")
+        .statusCode(), "free, whatever model it names");
+    assertEquals(200, send("/v1/batches/batch_1/cancel", "").statusCode(), "a cancel stops spending");
+    assertEquals(6.0, metric("routewise_client_budget_refused_total{client=\"batch\",reason=\"unmetered\"}"));
     assertEquals(200, send("/v1/embeddings", "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}"
         .getBytes(java.nio.charset.StandardCharsets.UTF_8), "Content-Encoding", "identity").statusCode(), "identity is no encoding: metered");
 
@@ -326,6 +334,101 @@ class PassthroughMeteringTest {
         .statusCode());
     assertEquals(200, send("/v1/embeddings", gz.toByteArray(), "Content-Encoding", "gzip").statusCode());
     assertEquals(0.0, spent(), "unmetered");
+  }
+
+  /** The strong upstream answers any POST 200 with a Responses answer carrying usage. */
+  private void answersAnything() {
+    f.strong.stubFor(post(com.github.tomakehurst.wiremock.client.WireMock.anyUrl()).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "application/json").withBody(completed("resp_any", 1000, 1000))));
+  }
+
+  /**
+   * POST /v1/responses/compact generates (a model, input, usage in its answer): metered and refused as
+   * /v1/responses is (a review: every path below responses/ skipped both, so a client with a budget
+   * compacted with any model, unmetered, past its budget).
+   */
+  @Test
+  void aResponsesCompactWithAnUnpricedModelIsRefused() throws Exception {
+    answersAnything();
+    HttpResponse<String> compact = send("/v1/responses/compact", "{\"model\":\"o1-pro\",\"input\":\"hi\"}");
+    assertEquals(403, compact.statusCode(), "an unpriced model, unmetered: " + compact.body());
+  }
+
+  /** As above, with a priced model: its usage is counted (it was not, nor held). */
+  @Test
+  void aResponsesCompactWithAPricedModelIsMetered() throws Exception {
+    answersAnything();
+    assertEquals(200, send("/v1/responses/compact", "{\"model\":\"strong-model\",\"input\":\"hi\"}").statusCode());
+    assertEquals(1000 * 2.5e-6 + 1000 * 10e-6, spent(), 1e-12, "its usage counted");
+  }
+
+  /**
+   * Metering reads the path as an upstream that decodes escapes and folds case does: /v1/%72esponses
+   * and /v1/Responses are /v1/responses (a review: compared raw, a Responses body without a model
+   * went unmetered on them).
+   */
+  @Test
+  void aResponsesPathSpelledOtherwiseIsNotABypass() throws Exception {
+    answersAnything();
+    for (String path : new String[] {"/v1/%72esponses", "/v1/Responses"}) {
+      HttpResponse<String> r = send(path, "{\"prompt\":{\"id\":\"pmpt_1\"},\"input\":\"hi\"}");
+      assertEquals(403, r.statusCode(), path + ": a stored prompt's model, unmetered: " + r.body());
+    }
+  }
+
+  /**
+   * A JSON body routewise's parser cannot read to its end (a number over 1,000 digits, nesting past
+   * 200: limits Python's json, say, has not) may name its model after that point, so a client that
+   * must be metered is refused it (a review: it went as "naming no model").
+   */
+  @Test
+  void aBodyRoutewiseStopsReadingBeforeItsModelIsRefused() throws Exception {
+    answersAnything();
+    String longNumber = "1." + "0".repeat(1100);
+    HttpResponse<String> longer = send("/v1/embeddings", "{\"dimensions\":" + longNumber
+        + ",\"model\":\"o1-pro\",\"input\":\"hi\"}");
+    String deep = "[".repeat(250) + "]".repeat(250);
+    HttpResponse<String> deeper = send("/v1/embeddings", "{\"x\":" + deep + ",\"model\":\"o1-pro\",\"input\":\"hi\"}");
+    org.junit.jupiter.api.Assertions.assertAll(
+        () -> assertEquals(true, longer.statusCode() >= 400, "a long number, o1-pro unseen: " + longer.statusCode()),
+        () -> assertEquals(true, deeper.statusCode() >= 400, "nesting 250 deep, o1-pro unseen: " + deeper.statusCode()));
+  }
+
+  /**
+   * Nor does that stop hide a second model from the two-models guard: a priced model first, then what
+   * the parser rejects, then the model a last-key-wins upstream runs (a review: metered at the first).
+   */
+  @Test
+  void aSecondModelAfterWhatRoutewiseCannotReadIsStillRefused() throws Exception {
+    answersAnything();
+    HttpResponse<String> r = send("/v1/embeddings", "{\"model\":\"text-embedding-3-small\",\"dimensions\":1."
+        + "0".repeat(1100) + ",\"model\":\"o1-pro\",\"input\":\"hi\"}");
+    assertEquals(400, r.statusCode(), "o1-pro run, priced as text-embedding-3-small: " + r.body());
+  }
+
+  /**
+   * A second model key of any type counts as naming two: {"model":"strong-model",...,"model":null} is
+   * read by a last-key-wins upstream as no model, and a stored prompt's then runs (a review: only a
+   * second string counted).
+   */
+  @Test
+  void aSecondModelKeyOfAnotherTypeIsRefused() throws Exception {
+    answersAnything();
+    HttpResponse<String> r = send("/v1/responses", "{\"model\":\"strong-model\",\"prompt\":{\"id\":\"pmpt_1\"},"
+        + "\"input\":\"hi\",\"model\":null}");
+    assertEquals(400, r.statusCode(), "metered as strong-model, run as the prompt's: " + r.body());
+  }
+
+  /**
+   * An endpoint that generates with a default model when none is named (images/generations: dall-e-2
+   * or gpt-image-1; videos: sora-2) is refused to a client that must be metered, as a Responses body
+   * without a model is (a review: it went, unmetered).
+   */
+  @Test
+  void anImageGenerationWithoutAModelIsRefusedAsAResponsesOneIs() throws Exception {
+    answersAnything();
+    HttpResponse<String> r = send("/v1/images/generations", "{\"prompt\":\"a cat\",\"quality\":\"high\",\"n\":10}");
+    assertEquals(403, r.statusCode(), "the upstream's default model, unmetered: " + r.body());
   }
 
   /**
