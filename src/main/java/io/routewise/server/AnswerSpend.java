@@ -90,6 +90,15 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
     unmetered(awaited.upstream());
   }
 
+  @Override
+  public void givenUp(StoredResponses.AwaitedUsage awaited, io.routewise.routing.ClientBudgets.Hold hold) {
+    unmetered(awaited.upstream());
+    if (hold != null) {
+      budgets().left(hold);
+      hold.close();
+    }
+  }
+
   /** A whole answer from {@code upstream} without usage: its tokens and dollars go uncounted. */
   void unmetered(String upstream) {
     UpstreamClient u = upstreams.get(upstream);

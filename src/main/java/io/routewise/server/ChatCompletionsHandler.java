@@ -719,6 +719,7 @@ final class ChatCompletionsHandler {
     }
     long read = System.nanoTime();
     String storedId = status == 200 && api == RoutedApi.RESPONSES ? ResponsesRequestParser.responseId(body) : null;
+    String queuedId = null; // a background response awaited from here
     if (storedId != null) {
       stored.answered(storedId, upstream.name()); // before the client has it
     }
@@ -757,6 +758,7 @@ final class ChatCompletionsHandler {
         }
         if (storedId != null && ResponseUsageTap.underWay(body)) {
           awaitUsage(storedId, upstream, spec, res, client, hold); // background: its usage exists once it is done
+          queuedId = storedId;
         } else {
           spend.unmetered(upstream.name());
         }
@@ -775,6 +777,9 @@ final class ChatCompletionsHandler {
     try {
       res.getOutputStream().write(body);
     } catch (IOException clientGone) { // left while its answer was being written: not our failure
+      if (queuedId != null) {
+        stored.abandoned(queuedId, budgets); // a background response its client never had the id of
+      }
       upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
       throw clientGone(res);
     }

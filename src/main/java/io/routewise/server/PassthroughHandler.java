@@ -606,6 +606,9 @@ final class PassthroughHandler {
     try {
       int counted = relay(ctx, response, events, responsesEvents, status, usageOf, metered);
       ended = counted == status && (metered == null || !metered.cutShort());
+      if (counted == 499 && !events && metered != null && metered.awaiting) {
+        awaited.abandoned(metered.id, spend.budgets()); // its client left before it had the id
+      }
       return counted;
     } finally {
       if (metered != null && !metered.end() && !ended) { // no usage, and it did not end whole
@@ -689,8 +692,10 @@ final class PassthroughHandler {
         if (usageOf != null && json != null && json.finished()) {
           Usage used = json.usage().orElse(null);
           if (used != null || !json.status().equals("cancelled")) {
-            // cancelled without usage may yet say completed, with it (seen on Azure): still awaited
             awaited.finished(usageOf, used);
+          } else {
+            // cancelled without usage may yet say completed, with it (seen on Azure): still awaited, held no more
+            awaited.released(usageOf);
           }
         } else if (usageOf != null && stream != null && !settled) {
           stream.finish();

@@ -130,8 +130,21 @@ final class StoredResponses {
   interface UsageMeter {
     void counted(AwaitedUsage awaited, Usage usage);
 
-    /** Finished without usage, or given up on (not polled here within the TTL). */
+    /** Finished without usage. */
     void lost(AwaitedUsage awaited);
+
+    /**
+     * Given up on: not polled within the TTL (a client that never polls: it left before it had the
+     * id, or reads webhooks), so its usage is never seen though the upstream billed it; what its
+     * client's budget held for it ({@code hold}, null: nothing) is charged, as for a request left
+     * under way.
+     */
+    default void givenUp(AwaitedUsage awaited, io.routewise.routing.ClientBudgets.Hold hold) {
+      lost(awaited);
+      if (hold != null) {
+        hold.close();
+      }
+    }
   }
 
   /** One awaited here: routed here ({@code learned} false), or learned from another replica's record. */
@@ -274,8 +287,17 @@ final class StoredResponses {
     return true;
   }
 
-  /** One given up here, and whether for the bound (not the TTL). */
-  private record GivenUp(long hash, AwaitedUsage usage, boolean bound) {}
+  /**
+   * One given up here, whether for the bound (not the TTL), and what its client's budget holds for it
+   * (null: nothing), charged if it is lost, kept if it is awaited again.
+   */
+  private record GivenUp(long hash, AwaitedUsage usage, boolean bound, io.routewise.routing.ClientBudgets.Hold hold) {
+    void release() {
+      if (hold != null) {
+        hold.close();
+      }
+    }
+  }
 
   /** Takes out those past the bound or not polled here within the TTL, least recently polled first. */
   private java.util.List<GivenUp> expire(long now) {
@@ -289,13 +311,14 @@ final class StoredResponses {
         break;
       }
       it.remove();
-      eldest.getValue().left();
-      if (!eldest.getValue().learned) { // a learned one is given up by the replica that routed it
+      if (eldest.getValue().learned) {
+        eldest.getValue().left();
+      } else { // a learned one is given up by the replica that routed it
         if (givenUp.isEmpty()) {
           givenUp = new java.util.ArrayList<>();
           sharing = shared.get() != null;
         }
-        givenUp.add(new GivenUp(eldest.getKey(), eldest.getValue().usage, bound));
+        givenUp.add(new GivenUp(eldest.getKey(), eldest.getValue().usage, bound, eldest.getValue().hold));
         if (sharing) {
           checking.put(eldest.getKey(), eldest.getValue().usage);
         }
@@ -320,7 +343,7 @@ final class StoredResponses {
       } finally {
         lock.unlock();
       }
-      meter.lost(given.usage());
+      meter.givenUp(given.usage(), given.hold());
       return;
     }
     store.get(sharedKey(given.hash()), lookup -> {
@@ -329,24 +352,83 @@ final class StoredResponses {
       lock.lock();
       try {
         if (checking.remove(given.hash()) == null) {
+          given.release();
           return; // a poll here showed it done meanwhile (finished took it)
         }
         if (!given.bound() && (polledElsewhere || !lookup.answered())) {
-          awaited.putIfAbsent(given.hash(), new Awaiting(given.usage(), false, clock.getAsLong()));
-          return; // asked again at its next expiry
+          if (awaited.putIfAbsent(given.hash(), new Awaiting(given.usage(), false, clock.getAsLong(), given.hold()))
+              != null) {
+            given.release();
+          }
+          return; // asked again at its next expiry, still held
         }
       } finally {
         lock.unlock();
       }
       if (claimed || polledElsewhere) {
+        given.release();
         return; // counted; or, pushed out by the bound, left to the replica polling it
       }
-      if (lookup.answered()) {
-        settle(store, given.hash(), given.usage(), null); // gone: unmetered, if no replica counted it
+      if (lookup.answered()) { // gone: unmetered, if no replica counted it
+        store.claim(sharedKey(given.hash()), CLAIM_TTL, won -> {
+          if (won == null || won) {
+            meter.givenUp(given.usage(), given.hold());
+          } else {
+            given.release();
+          }
+        });
       } else {
-        meter.lost(given.usage()); // pushed out by the bound, the store silent: counted here
+        meter.givenUp(given.usage(), given.hold()); // pushed out by the bound, the store silent: counted here
       }
     });
+  }
+
+  /**
+   * Response {@code id} was seen cancelled without usage, which it may yet show (it stays awaited):
+   * its client's budget holds nothing for it from now, or a client would wait for the hour it is
+   * awaited (an operator trial).
+   */
+  void released(String id) {
+    long h = hash(id);
+    lock.lock();
+    try {
+      Awaiting waiting = awaited.get(h);
+      if (waiting != null && waiting.hold != null) {
+        waiting.left();
+        awaited.put(h, new Awaiting(waiting.usage, waiting.learned, waiting.touched));
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Response {@code id}'s client left before its answer, which names it, reached it: no one will poll
+   * it, yet it goes on upstream and is billed. Its client is charged what it held now, as for a
+   * request left under way (else never: given up after the hour, it counts unmetered); usage a later
+   * poll shows still counts in the cost metrics, not again in the client's spend.
+   */
+  void abandoned(String id, io.routewise.routing.ClientBudgets budgets) {
+    long h = hash(id);
+    AwaitedUsage unnamed;
+    lock.lock();
+    try {
+      Awaiting waiting = awaited.get(h);
+      if (waiting == null || waiting.hold == null || waiting.usage.client() == null) {
+        return;
+      }
+      budgets.left(waiting.hold);
+      waiting.left();
+      AwaitedUsage u = waiting.usage;
+      unnamed = new AwaitedUsage(u.upstream(), u.routersChoice(), u.targetRouter(), null, u.model());
+      awaited.put(h, new Awaiting(unnamed, waiting.learned, waiting.touched));
+    } finally {
+      lock.unlock();
+    }
+    io.routewise.routing.SharedUsage store = shared.get();
+    if (store != null) {
+      store.put(sharedKey(h), unnamed.encoded(), AWAIT_TTL);
+    }
   }
 
   /**

@@ -488,6 +488,29 @@ class BudgetHoldsTest {
    * past its budget: five creates capped at 100,000 output tokens (1 USD each at 10 USD/M, the whole
    * budget) all went, each alone under way once answered queued.
    */
+  /**
+   * A background response cancelled without usage (which it may yet show: it stays awaited) holds
+   * nothing from then on (an operator trial: its hold stayed for the hour, and kept its client
+   * waiting).
+   */
+  @Test
+  void aBackgroundResponseCancelledWithoutUsageHoldsNoMore() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml, KEYS), "passthrough: strong")
+        .replace("model: strong-model,", PRICED));
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_c1\",\"object\":\"response\","
+            + "\"status\":\"queued\",\"background\":true,\"output\":[],\"usage\":null}")));
+    f.strong.stubFor(post(urlEqualTo("/v1/responses/resp_c1/cancel")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_c1\",\"object\":\"response\","
+            + "\"status\":\"cancelled\",\"background\":true,\"output\":[],\"usage\":null}")));
+    assertEquals(200, sendAsync("/v1/responses", "{\"model\":\"router-random-0\",\"background\":true,"
+        + "\"max_output_tokens\":100,\"input\":\"hi\"}").get().statusCode());
+    assertTrue(metric("routewise_client_budget_held_usd{client=\"batch\"}") > 0, "held while queued");
+    assertEquals(200, sendAsync("/v1/responses/resp_c1/cancel", "").get().statusCode());
+    assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"), "cancelled: held no more");
+    assertEquals(0.0, metric("routewise_client_budget_spent_usd{client=\"batch\"}"));
+  }
+
   @Test
   void queuedBackgroundResponsesAreNotBoundedByTheBudget() throws Exception {
     f = ProxyFixture.edited("", yaml -> TestConfigs.withServer(yaml, KEYS)

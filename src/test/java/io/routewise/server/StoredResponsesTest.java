@@ -87,6 +87,56 @@ class StoredResponsesTest {
     assertEquals(List.of("forgotten", "polled"), lost);
   }
 
+  /**
+   * What a background response holds of its client's budget: released, not charged, when a cancel
+   * shows no usage (it stays awaited: usage may yet come); charged when no one polls it for the hour
+   * (a client that left before it had the id, or reads webhooks: the upstream billed it, unseen), and
+   * at once when its client left while its id was being written. Before, each held for the hour and
+   * was never charged (an operator trial).
+   */
+  @Test
+  void aBackgroundResponsesHoldIsReleasedWhenCancelledAndChargedWhenGivenUpOrAbandoned() throws Exception {
+    io.routewise.routing.ClientBudgets budgets = new io.routewise.routing.ClientBudgets(java.util.Map.of("batch",
+        new io.routewise.config.ClientKey.Budget(1, io.routewise.config.ClientKey.Period.DAY)), System::currentTimeMillis);
+    io.routewise.config.Price price = new io.routewise.config.Price(1000, 1000); // 0.001 a token
+    var timeouts = io.routewise.upstream.IdleTimeouts.forTimeouts(java.time.Duration.ofSeconds(5));
+    var http = io.routewise.upstream.HttpClients.shared(new io.routewise.config.ClientConfig(1, java.time.Duration.ofSeconds(1)));
+    var strong = new io.routewise.upstream.UpstreamClient(new io.routewise.config.UpstreamConfig("strong",
+        java.net.URI.create("http://127.0.0.1:9/v1"), io.routewise.config.Secret.of("none"), "m",
+        java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(1), java.util.Map.of(), price, null, false),
+        http, timeouts, io.routewise.upstream.UpstreamListener.NONE);
+    AnswerSpend spend = new AnswerSpend(null, List.of(strong), new io.routewise.metrics.RoutewiseMetrics(), budgets);
+    StoredResponses withBudgets = new StoredResponses(100, null, spend, () -> null, now::get);
+    java.util.function.Supplier<io.routewise.routing.ClientBudgets.Hold> hold =
+        () -> budgets.hold("batch", 0, 100, 1, false, List.of(price));
+    var usage = new StoredResponses.AwaitedUsage("strong", false, null, "batch", "m"); // passed through, at m
+
+    withBudgets.awaitUsage("cancelled", usage, hold.get().handOver());
+    assertEquals(0.1, budgets.held("batch"), 1e-12);
+    withBudgets.released("cancelled");
+    assertEquals(0.0, budgets.held("batch"), 1e-12, "cancelled without usage: held no more");
+    assertTrue(withBudgets.awaitsUsage("cancelled"), "its usage may yet come");
+    assertEquals(0.0, budgets.spentThisPeriod("batch"));
+
+    withBudgets.awaitUsage("forgotten", usage, hold.get().handOver());
+    now.addAndGet(StoredResponses.AWAIT_TTL.toNanos() + 1);
+    withBudgets.awaitUsage("next", usage, null); // expiry runs
+    assertEquals(0.1, budgets.spentThisPeriod("batch"), 1e-12, "given up: charged what it held");
+    assertEquals(0.0, budgets.held("batch"), 1e-12);
+
+    withBudgets.awaitUsage("left", usage, hold.get().handOver());
+    withBudgets.abandoned("left", budgets);
+    assertEquals(0.2, budgets.spentThisPeriod("batch"), 1e-12, "its client never had the id: charged now");
+    assertEquals(0.0, budgets.held("batch"), 1e-12);
+    withBudgets.finished("left", new Usage(50, 50));
+    assertEquals(0.2, budgets.spentThisPeriod("batch"), 1e-12, "its usage, seen after all, is not charged again");
+    withBudgets.awaitUsage("polled", usage, hold.get().handOver());
+    withBudgets.finished("polled", new Usage(50, 50));
+    assertEquals(0.3, budgets.spentThisPeriod("batch"), 1e-12, "control: a polled one's usage is its client's");
+    io.routewise.upstream.HttpClients.shutdown(http);
+    timeouts.close();
+  }
+
   @Test
   void pastTheBoundTheLeastRecentlyPolledIsGivenUp() {
     for (int i = 0; i <= StoredResponses.MAX_AWAITED; i++) {
