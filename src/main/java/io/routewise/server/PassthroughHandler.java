@@ -187,6 +187,14 @@ final class PassthroughHandler {
   }
 
   /**
+   * Endpoints whose answers carry the usage of what they generated, so a request to them naming a
+   * priced model is metered: the only ones a client that must be metered may send one to (a run, a
+   * fine-tuning job, speech or a realtime session name a model too, and their cost is in no answer).
+   */
+  private static final Set<String> METERED = Set.of("responses", "responses/compact", "completions", "embeddings",
+      "images/generations");
+
+  /**
    * A passthrough path: {@code raw} as the client wrote it (sent on so), and {@code is} what it is,
    * decoded, NFKC-normalized and lower case: {@code /v1/%72esponses} and {@code /v1/Responses} are
    * {@code responses} to an upstream that reads them so, and are metered as it.
@@ -201,14 +209,18 @@ final class PassthroughHandler {
    */
   static boolean generatesNothing(String path) {
     List<String> segments = List.of(path.split("/"));
-    String last = segments.get(segments.size() - 1);
-    if (last.equals("cancel")) {
+    String first = segments.get(0);
+    if (segments.size() >= 3 && segments.get(segments.size() - 1).equals("cancel")
+        && List.of("responses", "batches", "fine_tuning", "threads", "vector_stores", "uploads").contains(first)) {
       return true; // stops spending
     }
-    if (segments.contains("runs")) {
-      return false;
+    int runs = segments.indexOf("runs");
+    if (runs >= 0) {
+      // one run's own call (an eval run's cancel, a run's metadata) generates nothing; its creation,
+      // tool outputs and steps' do
+      return (first.equals("evals") || first.equals("threads")) && runs == 2 && segments.size() == 4;
     }
-    return switch (segments.get(0)) {
+    return switch (first) {
       case "files", "uploads", "vector_stores", "conversations", "moderations", "assistants", "threads", "evals" -> true;
       // a stored response's calls (retrieve, input_tokens, ...) but compact, which generates
       case "responses" -> segments.size() > 1 && !path.equals("responses/compact");
@@ -401,7 +413,8 @@ final class PassthroughHandler {
       // an encoded body's model is unknown, and a Responses body without one takes a stored prompt's: either
       // may be a priced one
       boolean modelUnknown = encoded || is.startsWith("responses") && !named.namesModel();
-      if (strict && (priced == null || named.twoModels() || named.unread())) {
+      if (strict && (priced == null || named.twoModels() || named.unread() || !METERED.contains(is)
+          || is.equals("completions") && named.stream() && !named.streamUsage())) {
         body.close();
         throw unmetered(client, named, is);
       }
@@ -449,6 +462,15 @@ final class PassthroughHandler {
       return new ApiException(400, "invalid_request_error", why + "and routewise could not read this JSON body to its "
           + "end (malformed, a number over 1,000 digits or nesting over 200 deep), so not which model it names"
           + allow, null, "request_not_metered");
+    }
+    if (named.price() != null && !METERED.contains(path)) {
+      return new ApiException(403, "invalid_request_error", why + "and /v1/" + AccessLog.safe(path) + " answers "
+          + "without the usage of what it generates (metered: /v1/" + String.join(", /v1/", new java.util.TreeSet<>(METERED))
+          + ")" + allow, "model", "request_not_metered");
+    }
+    if (named.price() != null) { // a completions stream that does not ask for its usage
+      return new ApiException(400, "invalid_request_error", why + "and a stream carries its usage only when asked: set "
+          + "stream_options: {include_usage: true}" + allow, "stream_options", "request_not_metered");
     }
     if (named.model() != null) {
       return new ApiException(403, "invalid_request_error", why + "and the " + upstream.name() + " upstream has no "
@@ -794,9 +816,14 @@ final class PassthroughHandler {
       }
     }
 
-    /** Whether it is a stream whose body ended before the stream did: no end, no finish_reason, no error event. */
+    /**
+     * Whether its body ended before its answer did: a stream without its end, a finish_reason or an
+     * error event; a JSON object not read whole (also what is no JSON: speech, which has no usage to
+     * charge for).
+     */
     boolean cutShort() {
-      return stream != null && !stream.complete() && !stream.errored() && stream.result().isEmpty();
+      return stream != null ? !stream.complete() && !stream.errored() && stream.result().isEmpty()
+          : json != null && !json.whole();
     }
 
     /** Counts it; returns whether it was settled: counted, awaited, or whole without usage (else cut short). */
@@ -815,6 +842,9 @@ final class PassthroughHandler {
         return true;
       } else if (json != null ? json.whole() : stream != null && stream.done()) {
         spend.unmetered(upstream.name()); // a whole JSON object or stream, without usage
+        if (hold != null && spend.budgets().refusesUnmetered(client)) {
+          spend.budgets().left(hold); // its cost unseen, for a client that must be metered: what it held
+        }
         return true;
       }
       return false;

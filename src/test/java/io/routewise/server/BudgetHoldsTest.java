@@ -430,7 +430,9 @@ class BudgetHoldsTest {
    */
   @Test
   void aStoppedAudioDownloadCostsNoMoreThanAWholeOne() throws Exception {
-    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml, KEYS), "passthrough: strong")
+    // a budget that lets unmetered passthrough go (by default speech is refused to it: no usage)
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+            KEYS.replace("per: day}", "per: day, unpriced: allow}")), "passthrough: strong")
         .replace("model: strong-model,", PRICED + " model_prices: {gpt-4o-mini-tts: {input: 0.6, output: 12}},"));
     String audio = "ID3" + "\u0001\u0002mp3-frame-bytes ".repeat(400);
     f.strong.stubFor(post(urlEqualTo("/v1/audio/speech")).willReturn(aResponse().withStatus(200)

@@ -186,6 +186,8 @@ class PassthroughMeteringTest {
   /** A priced stream that ends whole without usage (passthrough cannot ask for it) is unmetered, as a routed one. */
   @Test
   void aPricedStreamWithoutUsageIsCountedUnmetered() throws Exception {
+    start("price: {input: 2.5, output: 10}, model_prices: {text-embedding-3-small: {input: 0.02, output: 0}},",
+        ", unpriced: allow"); // by default such a stream is refused to a client with a budget
     String events = "data: {\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"text\":\"hi\",\"index\":0,"
         + "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
     f.strong.stubFor(post(urlEqualTo("/v1/completions")).willReturn(aResponse().withStatus(200)
@@ -205,7 +207,8 @@ class PassthroughMeteringTest {
         .withHeader("Content-Type", "text/event-stream").withBody(events).withChunkedDribbleDelay(40, 2000)));
     HttpResponse<java.io.InputStream> r = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/completions")))
         .header("Content-Type", "application/json").header("Authorization", "Bearer sk-batch")
-        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"strong-model\",\"stream\":true}")).build(),
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"strong-model\",\"stream\":true,"
+            + "\"stream_options\":{\"include_usage\":true}}")).build(),
         HttpResponse.BodyHandlers.ofInputStream());
     try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(r.body(),
         java.nio.charset.StandardCharsets.UTF_8))) {
