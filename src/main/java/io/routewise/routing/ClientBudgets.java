@@ -379,6 +379,24 @@ public final class ClientBudgets {
       forgetOthersHolds();
       throw e;
     }
+    Runnable then = afterExchange;
+    if (then != null) {
+      try {
+        then.run();
+      } catch (RuntimeException e) { // a fault of its own, not the store's: the exchange worked
+        LOG.error("after the client budgets' exchange", e);
+      }
+    }
+  }
+
+  private volatile Runnable afterExchange;
+
+  /**
+   * Runs {@code task} after each exchange that worked, on the sync thread: to let go of holds that
+   * another replica's count has settled (background responses polled there).
+   */
+  public void afterExchange(Runnable task) {
+    afterExchange = task;
   }
 
   /**

@@ -154,6 +154,8 @@ final class StoredResponses {
     long touched;
     /** What its client's budget holds for it until it is counted or given up here (null: nothing). */
     final io.routewise.routing.ClientBudgets.Hold hold;
+    /** When it was last looked for as counted at another replica ({@link #releaseCountedElsewhere}). */
+    long looked = Long.MIN_VALUE;
 
     Awaiting(AwaitedUsage usage, boolean learned, long touched) {
       this(usage, learned, touched, null);
@@ -381,6 +383,57 @@ final class StoredResponses {
         meter.givenUp(given.usage(), given.hold()); // pushed out by the bound, the store silent: counted here
       }
     });
+  }
+
+  /** Held records looked up at most at one exchange of client budgets, and each at most once a second. */
+  static final int LOOKUPS_PER_EXCHANGE = 64;
+
+  /**
+   * Stops awaiting (and holding for) those routed here that another replica counted: with shared
+   * pins their polls may reach any replica, which counts them and claims the count in the store, and
+   * the hold here would otherwise stand until the hour is up, held at every replica (a review). Run
+   * at each exchange of client budgets, on the sync thread: a few held records at a time, each asked
+   * whether its count was claimed.
+   */
+  void releaseCountedElsewhere() {
+    io.routewise.routing.SharedUsage store = shared.get();
+    if (store == null) {
+      return;
+    }
+    java.util.List<Long> ask = new java.util.ArrayList<>();
+    lock.lock();
+    try {
+      long now = clock.getAsLong();
+      for (Map.Entry<Long, Awaiting> e : awaited.entrySet()) {
+        Awaiting w = e.getValue();
+        if (w.hold != null && !w.learned && (w.looked == Long.MIN_VALUE || now - w.looked >= 1_000_000_000L)) {
+          w.looked = now;
+          ask.add(e.getKey());
+          if (ask.size() == LOOKUPS_PER_EXCHANGE) {
+            break;
+          }
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+    for (long h : ask) {
+      store.get(sharedKey(h), lookup -> {
+        if (!io.routewise.routing.StateStore.USAGE_CLAIMED.equals(lookup.record())) {
+          return;
+        }
+        lock.lock();
+        try {
+          Awaiting w = awaited.get(h);
+          if (w != null && !w.learned) {
+            awaited.remove(h);
+            w.left();
+          }
+        } finally {
+          lock.unlock();
+        }
+      });
+    }
   }
 
   /**

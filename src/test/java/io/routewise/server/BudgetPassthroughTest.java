@@ -1,0 +1,271 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.anyUrl;
+import static com.github.tomakehurst.wiremock.client.WireMock.post;
+import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.TestConfigs;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a client whose budget must meter everything ({@code unpriced: refuse}, the default) may
+ * send through passthrough: a priced model only where its answer carries usage, calls that generate
+ * nothing, and holds that end where the answer is counted. Each case is a review's, and failed before.
+ */
+class BudgetPassthroughTest {
+  private ProxyFixture f;
+
+  /** strong priced (its model, and every id beginning "strong-"); client "batch" with a $1 budget, unpriced: refuse. */
+  private void start() {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+        "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}"), "passthrough: strong")
+        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10}, "
+            + "model_prices: {\"strong-*\": {input: 2.5, output: 10}},"));
+  }
+
+  @AfterEach
+  void stop() {
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  private HttpResponse<String> send(String path, String body) throws Exception {
+    return f.http.send(HttpRequest.newBuilder(URI.create(f.url(path))).header("Content-Type", "application/json")
+        .header("Authorization", "Bearer sk-batch").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private double metric(String series) throws Exception {
+    return MetricsEndpointTest.value(f.get("/metrics").body(), series);
+  }
+
+  private double budgetSpent() throws Exception {
+    return metric("routewise_client_budget_spent_usd{client=\"batch\"}");
+  }
+
+  /** The upstream answers every POST 200 with {@code json} (an object without usage). */
+  private void answersJson(String json) {
+    f.strong.stubFor(post(anyUrl()).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody(json)));
+  }
+
+  /**
+   * An Assistants run that names a priced model is refused: its answer (a queued run) has no usage,
+   * so what the run generates would never reach the budget.
+   */
+  @Test
+  void aRunNamingAPricedModelIsStillRefused() throws Exception {
+    start();
+    answersJson("{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"queued\",\"model\":\"strong-model\","
+        + "\"usage\":null}");
+    HttpResponse<String> run = send("/v1/threads/thread_1/runs", "{\"assistant_id\":\"asst_1\",\"model\":\"strong-model\"}");
+    HttpResponse<String> createAndRun = send("/v1/threads/runs",
+        "{\"assistant_id\":\"asst_1\",\"model\":\"strong-model\",\"thread\":{\"messages\":[]}}");
+    double spent = budgetSpent();
+    assertAll(
+        () -> assertEquals(403, run.statusCode(), "a run generates, its cost is in no answer: " + run.body()),
+        () -> assertEquals(403, createAndRun.statusCode(), "create-and-run: " + createAndRun.body()),
+        () -> assertTrue(spent > 0 || run.statusCode() != 200, "went, and cost the budget nothing"));
+  }
+
+  /** A fine-tuning job naming a priced base model is refused: billed by training tokens, never in an answer. */
+  @Test
+  void aFineTuningJobNamingAPricedModelIsRefused() throws Exception {
+    start();
+    answersJson("{\"id\":\"ftjob_1\",\"object\":\"fine_tuning.job\",\"status\":\"validating_files\","
+        + "\"model\":\"strong-model\"}");
+    HttpResponse<String> r = send("/v1/fine_tuning/jobs", "{\"model\":\"strong-model\",\"training_file\":\"file-1\"}");
+    assertEquals(403, r.statusCode(), "billed by training tokens, metered never: " + r.body());
+  }
+
+  /**
+   * A "prefix*" price also covers ids the upstream reads as other products (-tts: speech, audio
+   * back without usage; -realtime-preview: an ephemeral key spent at the upstream): refused, not sent.
+   */
+  @Test
+  void aPrefixPricedIdOnAnEndpointWithoutUsageIsNotAFreePass() throws Exception {
+    start();
+    f.strong.stubFor(post(com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/audio/speech"))
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "audio/mpeg")
+            .withBody(new byte[] {(byte) 0xff, (byte) 0xfb, 0x10, 0x00, 1, 2, 3, 4})));
+    f.strong.stubFor(post(com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/realtime/sessions"))
+        .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+            .withBody("{\"id\":\"sess_1\",\"object\":\"realtime.session\",\"client_secret\":{\"value\":\"ek_1\"}}")));
+    HttpResponse<String> speech = send("/v1/audio/speech",
+        "{\"model\":\"strong-tts\",\"voice\":\"alloy\",\"input\":\"" + "long text ".repeat(400) + "\"}");
+    HttpResponse<String> session = send("/v1/realtime/sessions", "{\"model\":\"strong-realtime-preview\"}");
+    assertAll(
+        () -> assertEquals(403, speech.statusCode(), "speech: audio back, never metered"),
+        () -> assertEquals(403, session.statusCode(), "an ephemeral key to spend at the upstream unseen: "
+            + session.body()));
+    assertEquals(0, f.strong.getAllServeEvents().size(), "neither sent");
+  }
+
+  /**
+   * A priced completions stream that does not ask for stream_options.include_usage would carry no
+   * usage (passthrough cannot ask for it): refused to a client that must be metered.
+   */
+  @Test
+  void aPricedStreamWithoutUsageIsNotAFreePassForAClientThatMustBeMetered() throws Exception {
+    start();
+    String chunk = "data: {\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"index\":0,\"text\":\"word \","
+        + "\"finish_reason\":null}]}\n\n";
+    f.strong.stubFor(post(anyUrl()).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(chunk.repeat(5)
+            + "data: {\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"index\":0,\"text\":\"\","
+            + "\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n")));
+    HttpResponse<String> r = send("/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,"
+        + "\"max_tokens\":4000,\"prompt\":\"hi\"}");
+    double spent = budgetSpent();
+    assertTrue(r.statusCode() != 200 || spent > 0, "streamed, unmetered, cost the budget nothing (" + r.statusCode()
+        + ", spent " + spent + ")");
+  }
+
+  /**
+   * A run's own calls generate nothing and go: an eval run's cancel (POST /v1/evals/{eval}/runs/{run})
+   * and a run's metadata update (POST /v1/threads/{thread}/runs/{run}).
+   */
+  @Test
+  void cancellingAnEvalRunOrModifyingARunIsNotRefused() throws Exception {
+    start();
+    answersJson("{\"id\":\"x_1\",\"status\":\"canceled\"}");
+    HttpResponse<String> cancelEval = send("/v1/evals/eval_1/runs/evalrun_1", "");
+    HttpResponse<String> modifyRun = send("/v1/threads/thread_1/runs/run_1", "{\"metadata\":{\"k\":\"v\"}}");
+    assertAll(
+        () -> assertEquals(200, cancelEval.statusCode(), "an eval run's cancel stops spending: " + cancelEval.body()),
+        () -> assertEquals(200, modifyRun.statusCode(), "a run's metadata update generates nothing: "
+            + modifyRun.body()));
+  }
+
+  /**
+   * An upstream on a raw socket that answers 200 with a chunked JSON body of the first {@code sent}
+   * bytes of {@code body}, then ends the chunked body properly (a gateway that gave up on its
+   * backend): the JSON answer ends before its usage.
+   */
+  private static ServerSocket cleanlyEndingJsonUpstream(String body, int sent) throws java.io.IOException {
+    ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    Thread.ofVirtual().start(() -> {
+      while (!server.isClosed()) {
+        try (Socket s = server.accept()) {
+          java.io.InputStream in = s.getInputStream();
+          StringBuilder head = new StringBuilder();
+          while (!head.toString().endsWith("\r\n\r\n")) {
+            head.append((char) in.read());
+          }
+          java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+          in.readNBytes(length.find() ? Integer.parseInt(length.group(1)) : 0);
+          byte[] part = body.substring(0, sent).getBytes(StandardCharsets.UTF_8);
+          String out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+              + Integer.toHexString(part.length) + "\r\n";
+          s.getOutputStream().write(out.getBytes(StandardCharsets.UTF_8));
+          s.getOutputStream().write(part);
+          s.getOutputStream().write("\r\n0\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+          s.getOutputStream().flush();
+          Thread.sleep(200);
+        } catch (java.io.IOException | InterruptedException closed) {
+          // the next, or done
+        }
+      }
+    });
+    return server;
+  }
+
+  /**
+   * A priced JSON answer the upstream ends cleanly before its usage (half a Responses object) is
+   * charged its hold, as a stream cut so is: generated and billed upstream, its usage never seen.
+   */
+  @Test
+  void aPricedJsonAnswerTheUpstreamEndsBeforeItsUsageIsCharged() throws Exception {
+    String answer = "{\"id\":\"resp_cut\",\"object\":\"response\",\"status\":\"completed\",\"output\":[{\"type\":"
+        + "\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"" + "word ".repeat(200) + "\"}]}],"
+        + "\"usage\":{\"input_tokens\":10,\"output_tokens\":1000,\"total_tokens\":1010}}";
+    try (ServerSocket upstream = cleanlyEndingJsonUpstream(answer, answer.length() / 2)) {
+      f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+              "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}"), "passthrough: strong")
+          .replaceFirst("strong: \\{base_url: \"[^\"]*\"", "strong: {base_url: \"http://127.0.0.1:"
+              + upstream.getLocalPort() + "/v1\"")
+          .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},"));
+      HttpResponse<String> r = send("/v1/responses", "{\"model\":\"strong-model\",\"input\":\"hi\"}");
+      assertEquals(200, r.statusCode(), r.body());
+      double spent = 0;
+      for (long until = System.nanoTime() + 2_000_000_000L; spent == 0 && System.nanoTime() < until; ) {
+        Thread.sleep(30);
+        spent = budgetSpent();
+      }
+      assertTrue(spent > 0, "ended before its usage, generated and billed upstream: not charged");
+    }
+  }
+
+  private ProxyFixture replica(String redisUrl) {
+    return ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+        "access_log: false, api_keys: {batch: {key: sk-batch, budget: {usd: 0.02, per: day}}}}\nstate: {redis: \""
+            + redisUrl + "\", sync_ms: 100, timeout_ms: 500"), "passthrough: strong, session_pinning: true")
+        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},"));
+  }
+
+  private static HttpResponse<String> sendTo(ProxyFixture at, String method, String path, String body) throws Exception {
+    return at.http.send(HttpRequest.newBuilder(URI.create(at.url(path))).header("Content-Type", "application/json")
+        .header("Authorization", "Bearer sk-batch").method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+            : HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /**
+   * A background response relayed at one replica and counted at another (its poll reached that one)
+   * holds nothing at the first once the count's claim is seen there, a sync or so later: it held for
+   * the hour, at every replica once holds were shared, and the client waited for nothing.
+   */
+  @Test
+  void aBackgroundResponseCountedAtAnotherReplicaHoldsNothingThere() throws Exception {
+    try (io.routewise.RedisServer redis = io.routewise.RedisServer.start();
+        ProxyFixture first = replica(redis.url());
+        ProxyFixture second = replica(redis.url())) {
+      first.strong.stubFor(post(com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/responses"))
+          .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+              .withBody("{\"id\":\"resp_bg1\",\"object\":\"response\",\"status\":\"queued\",\"background\":true,"
+                  + "\"output\":[],\"usage\":null}")));
+      second.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(
+          com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/responses/resp_bg1"))
+          .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+              .withBody("{\"id\":\"resp_bg1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],"
+                  + "\"usage\":{\"input_tokens\":10,\"output_tokens\":100,\"total_tokens\":110}}")));
+      second.strong.stubFor(post(com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/responses"))
+          .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/json")
+              .withBody("{\"id\":\"resp_2\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],"
+                  + "\"usage\":{\"input_tokens\":10,\"output_tokens\":100,\"total_tokens\":110}}")));
+      String body = "{\"model\":\"strong-model\",\"input\":\"hi\",\"max_output_tokens\":1000";
+      HttpResponse<String> queued = sendTo(first, "POST", "/v1/responses", body + ",\"background\":true}");
+      assertEquals(200, queued.statusCode(), queued.body());
+      Thread.sleep(300); // its record shared
+      HttpResponse<String> poll = sendTo(second, "GET", "/v1/responses/resp_bg1", null);
+      assertEquals(200, poll.statusCode(), poll.body());
+      f = second;
+      double counted = metric("routewise_client_cost_usd_total{client=\"batch\"}");
+      f = first;
+      double heldAtFirst = metric("routewise_client_budget_held_usd{client=\"batch\"}");
+      for (long until = System.nanoTime() + 5_000_000_000L; heldAtFirst > 0 && System.nanoTime() < until; ) {
+        Thread.sleep(50); // a few syncs: the count's claim seen at the first, the spend and holds exchanged
+        heldAtFirst = metric("routewise_client_budget_held_usd{client=\"batch\"}");
+      }
+      Thread.sleep(300);
+      f = null;
+      HttpResponse<String> next = sendTo(second, "POST", "/v1/responses", body + "}");
+      double held = heldAtFirst;
+      assertAll(
+          () -> assertTrue(counted > 0, "counted at the second replica: " + counted),
+          () -> assertEquals(0.0, held, "counted elsewhere, still held at the first"),
+          () -> assertEquals(200, next.statusCode(), "nothing under way, budget mostly left: " + next.body()));
+    }
+  }
+}
