@@ -234,7 +234,7 @@ public final class Routewise implements AutoCloseable {
     List<String> noPrice = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
     if (!noUsage.isEmpty()) {
       out.add("client budgets (" + budgeted + "): chat streams from " + noUsage + " whose client did not ask for usage "
-          + "cost a client nothing (set stream_usage: true on them)");
+          + "are charged what they held, a guess (unpriced: allow: nothing); set stream_usage: true on them");
     }
     if (!noPrice.isEmpty()) {
       out.add("client budgets (" + budgeted + "): answers from " + noPrice + ", which have no price, cost a client "

@@ -370,9 +370,10 @@ final class ChatCompletionsHandler {
     // stream_usage: asked on the client's behalf, so the stream's cost is counted; its chunk kept from the client
     boolean askUsage = upstream.config().streamUsage() && request.streamWithoutUsage();
     // what its client's budget holds, charged should the client leave before the usage: only where usage
-    // was to come (a stream nobody asked usage of costs nothing read whole, so nothing left either)
+    // was to come (a stream nobody asked usage of costs nothing read whole, so nothing left either), or
+    // where its client must be metered (then an answer without usage is charged its hold, whole or left)
     ClientBudgets.Hold chargeable = askUsage || !request.streamWithoutUsage()
-        ? ctx.attribute(HOLD) : null;
+        || budgets.refusesUnmetered(ctx.attribute(CLIENT_NAME)) ? ctx.attribute(HOLD) : null;
     UpstreamResponse response;
     try {
       response = upstream.send(request.api(), request.forUpstream(upstream.config().model(), askUsage), request.stream(),
@@ -761,6 +762,7 @@ final class ChatCompletionsHandler {
           queuedId = storedId;
         } else {
           spend.unmetered(upstream.name());
+          chargeUnmetered(hold, client);
         }
       }
     } else if (status >= 400) {
@@ -935,6 +937,7 @@ final class ChatCompletionsHandler {
       usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res, client), () -> {
         if (whole && res.getStatus() == 200) { // its tokens went uncounted
           spend.unmetered(upstream.name());
+          chargeUnmetered(hold, client);
         } else if (!whole && !errored) {
           // left (a "stop" button), cut off or stalled before its usage: the upstream bills what it generated,
           // so its hold is spent (the upstream's own error event is not billed)
@@ -954,6 +957,17 @@ final class ChatCompletionsHandler {
    */
   private void chargeUnread(ClientBudgets.Hold hold, int status) {
     if (hold != null && status == 200) {
+      budgets.left(hold);
+    }
+  }
+
+  /**
+   * A whole answer without usage (a stream nobody asked usage of, an upstream that counts none) for a
+   * client whose budget must meter everything ({@code unpriced: refuse}): its cost unseen, it is
+   * charged what it held, as passthrough's are.
+   */
+  private void chargeUnmetered(ClientBudgets.Hold hold, String client) {
+    if (hold != null && budgets.refusesUnmetered(client)) {
       budgets.left(hold);
     }
   }

@@ -198,7 +198,9 @@ class BudgetHoldsTest {
    */
   @Test
   void anUnmeteredStreamCostsNothingWholeButItsHoldWhenStopped() throws Exception {
-    start("failover: false");
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+            "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day, unpriced: allow}}}"), "failover: false")
+        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},"));
     String whole = chunks(3) + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
         + "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
@@ -210,6 +212,33 @@ class BudgetHoldsTest {
         .withHeader("Content-Type", "text/event-stream").withChunkedDribbleDelay(20, 1000).withBody(chunks(20) + whole)));
     leaveAfterFirstBytes("/v1/chat/completions", body);
     assertEquals(0.0, spentWithin(1500), "stopped early: charged more than the same stream read whole");
+  }
+
+  /**
+   * For a client whose budget must meter everything (the default), an answer that comes whole
+   * without usage (a stream nobody asked usage of, from an upstream without stream_usage) is charged
+   * what it held: before, it cost nothing, and such a client streamed past its budget unseen.
+   */
+  @Test
+  void anUnmeteredAnswerIsChargedItsHoldToAClientThatMustBeMetered() throws Exception {
+    start("failover: false");
+    String whole = chunks(3) + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(whole)));
+    String body = "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assertEquals(200, sendAsync("/v1/chat/completions", body).get().statusCode());
+    double held = (body.length() / 4 * 2.5 + 500 * 10) / 1e6; // 500 completion tokens assumed
+    assertEquals(held, spentWithin(3000), 1e-12, "a stream without usage: its hold");
+    assertEquals(1.0, metric("routewise_answers_unmetered_total{upstream=\"strong\"}"));
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"c\",\"object\":\"chat.completion\","
+            + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},"
+            + "\"finish_reason\":\"stop\"}]}")));
+    String plain = "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assertEquals(200, sendAsync("/v1/chat/completions", plain).get().statusCode());
+    assertEquals(held + (plain.length() / 4 * 2.5 + 500 * 10) / 1e6,
+        metric("routewise_client_budget_spent_usd{client=\"batch\"}"), 1e-12, "a whole answer without usage: its hold");
   }
 
   /** A priced passthrough stream that asked for its usage, left before it: charged its hold, as a routed one. */
