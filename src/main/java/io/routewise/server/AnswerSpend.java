@@ -91,6 +91,17 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
   }
 
   @Override
+  public void finishedWithout(StoredResponses.AwaitedUsage awaited, io.routewise.routing.ClientBudgets.Hold hold) {
+    unmetered(awaited.upstream());
+    if (hold != null) {
+      if (budgets().refusesUnmetered(awaited.client())) { // its cost unseen, as a routed answer without usage
+        budgets().left(hold);
+      }
+      hold.close();
+    }
+  }
+
+  @Override
   public void givenUp(StoredResponses.AwaitedUsage awaited, io.routewise.routing.ClientBudgets.Hold hold) {
     unmetered(awaited.upstream());
     if (hold != null) {

@@ -34,6 +34,8 @@ final class StoredResponses {
    * still awaited meanwhile (a poll that shows one done counts it). Each leaves as its answer comes.
    */
   private final Map<Long, AwaitedUsage> checking = new java.util.HashMap<>();
+  /** Those of {@link #checking} seen cancelled without usage meanwhile: their holds are let go, not kept or charged. */
+  private final java.util.Set<Long> releasedWhileChecked = new java.util.HashSet<>();
   private final java.util.function.LongSupplier clock;
   /** Where the pins are, or null for this replica's record alone. */
   private final io.routewise.routing.RoutingService pins;
@@ -132,6 +134,17 @@ final class StoredResponses {
 
     /** Finished without usage. */
     void lost(AwaitedUsage awaited);
+
+    /**
+     * Finished without usage, with what its client's budget held for it here ({@code hold}, null:
+     * nothing), which this closes: released, or charged where its client must be metered.
+     */
+    default void finishedWithout(AwaitedUsage awaited, io.routewise.routing.ClientBudgets.Hold hold) {
+      lost(awaited);
+      if (hold != null) {
+        hold.close();
+      }
+    }
 
     /**
      * Given up on: not polled within the TTL (a client that never polls: it left before it had the
@@ -351,37 +364,48 @@ final class StoredResponses {
     store.get(sharedKey(given.hash()), lookup -> {
       boolean claimed = io.routewise.routing.StateStore.USAGE_CLAIMED.equals(lookup.record());
       boolean polledElsewhere = lookup.record() != null && !claimed;
+      io.routewise.routing.ClientBudgets.Hold hold = given.hold();
       lock.lock();
       try {
         if (checking.remove(given.hash()) == null) {
           given.release();
           return; // a poll here showed it done meanwhile (finished took it)
         }
+        if (releasedWhileChecked.remove(given.hash())) { // a cancel without usage came meanwhile
+          given.release();
+          hold = null;
+        }
         if (!given.bound() && (polledElsewhere || !lookup.answered())) {
-          if (awaited.putIfAbsent(given.hash(), new Awaiting(given.usage(), false, clock.getAsLong(), given.hold()))
-              != null) {
-            given.release();
+          if (awaited.putIfAbsent(given.hash(), new Awaiting(given.usage(), false, clock.getAsLong(), hold)) != null
+              && hold != null) {
+            hold.close();
           }
           return; // asked again at its next expiry, still held
         }
       } finally {
         lock.unlock();
       }
-      if (claimed || polledElsewhere) {
+      if (claimed || polledElsewhere || hold == null || !lookup.answered()) {
         given.release();
+        if (!claimed && !polledElsewhere && lookup.answered()) {
+          settle(store, given.hash(), given.usage(), null, null); // gone, held for no more: unmetered, once
+        } else if (!claimed && !polledElsewhere) {
+          meter.lost(given.usage()); // pushed out by the bound, the store silent: counted here, held for no more
+        }
         return; // counted; or, pushed out by the bound, left to the replica polling it
       }
-      if (lookup.answered()) { // gone: unmetered, if no replica counted it
-        store.claim(sharedKey(given.hash()), CLAIM_TTL, won -> {
-          if (won == null || won) {
-            meter.givenUp(given.usage(), given.hold());
-          } else {
-            given.release();
-          }
-        });
-      } else {
-        meter.givenUp(given.usage(), given.hold()); // pushed out by the bound, the store silent: counted here
-      }
+      // gone: unmetered, if no replica counted it, and charged what it held unless it was seen cancelled
+      io.routewise.routing.ClientBudgets.Hold charged = hold;
+      store.get(releasedKey(given.hash()), mark -> store.claim(sharedKey(given.hash()), CLAIM_TTL, won -> {
+        if (won != null && !won) {
+          charged.close();
+        } else if (mark.record() != null) {
+          charged.close();
+          meter.lost(given.usage());
+        } else {
+          meter.givenUp(given.usage(), charged);
+        }
+      }));
     });
   }
 
@@ -400,49 +424,54 @@ final class StoredResponses {
     if (store == null) {
       return;
     }
-    java.util.List<Long> ask = new java.util.ArrayList<>();
+    java.util.List<Long> ask;
     lock.lock();
     try {
       long now = clock.getAsLong();
+      // the least recently looked first, so that every held one comes round however many there are
+      java.util.List<Map.Entry<Long, Awaiting>> held = new java.util.ArrayList<>();
       for (Map.Entry<Long, Awaiting> e : awaited.entrySet()) {
         Awaiting w = e.getValue();
-        if (w.hold != null && !w.learned && (w.looked == Long.MIN_VALUE || now - w.looked >= 1_000_000_000L)) {
-          w.looked = now;
-          ask.add(e.getKey());
-          if (ask.size() == LOOKUPS_PER_EXCHANGE) {
-            break;
-          }
+        if (w.hold != null && w.hold.usd() > 0 && !w.learned
+            && (w.looked == Long.MIN_VALUE || now - w.looked >= 1_000_000_000L)) {
+          held.add(e);
         }
+      }
+      held.sort(java.util.Comparator.comparingLong(e -> e.getValue().looked));
+      ask = new java.util.ArrayList<>();
+      for (Map.Entry<Long, Awaiting> e : held.subList(0, Math.min(held.size(), LOOKUPS_PER_EXCHANGE))) {
+        e.getValue().looked = now;
+        ask.add(e.getKey());
       }
     } finally {
       lock.unlock();
     }
     for (long h : ask) {
       store.get(sharedKey(h), lookup -> {
-        if (!io.routewise.routing.StateStore.USAGE_CLAIMED.equals(lookup.record())) {
-          return;
-        }
-        lock.lock();
-        try {
-          Awaiting w = awaited.get(h);
-          if (w != null && !w.learned) {
-            awaited.remove(h);
-            w.left();
+        if (io.routewise.routing.StateStore.USAGE_CLAIMED.equals(lookup.record())) {
+          lock.lock();
+          try {
+            Awaiting w = awaited.get(h);
+            if (w != null && !w.learned) { // counted elsewhere: awaited here no more
+              awaited.remove(h);
+              w.left();
+            }
+          } finally {
+            lock.unlock();
           }
-        } finally {
-          lock.unlock();
+        } else if (lookup.record() != null) {
+          store.get(releasedKey(h), mark -> {
+            if (mark.record() != null) {
+              released(h);
+            }
+          });
         }
       });
     }
   }
 
-  /**
-   * Response {@code id} was seen cancelled without usage, which it may yet show (it stays awaited):
-   * its client's budget holds nothing for it from now, or a client would wait for the hour it is
-   * awaited (an operator trial).
-   */
-  void released(String id) {
-    long h = hash(id);
+  /** {@link #released(String)} for one routed here, by hash: its hold let go, the record still awaited. */
+  private void released(long h) {
     lock.lock();
     try {
       Awaiting waiting = awaited.get(h);
@@ -453,6 +482,40 @@ final class StoredResponses {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Response {@code id} was seen cancelled without usage, which it may yet show (it stays awaited):
+   * its client's budget holds nothing for it from now, or a client would wait for the hour it is
+   * awaited (an operator trial).
+   */
+  void released(String id) {
+    long h = hash(id);
+    boolean mine = false;
+    lock.lock();
+    try {
+      Awaiting waiting = awaited.get(h);
+      if (waiting != null && waiting.hold != null) {
+        waiting.left();
+        awaited.put(h, new Awaiting(waiting.usage, waiting.learned, waiting.touched));
+        mine = true;
+      } else if (waiting == null && checking.containsKey(h)) {
+        releasedWhileChecked.add(h); // its give-up lookup under way: let go when it answers
+        mine = true;
+      }
+    } finally {
+      lock.unlock();
+    }
+    io.routewise.routing.SharedUsage store = shared.get();
+    if (!mine && store != null) {
+      // the replica that routed it holds for it: it sees this mark at its next lookups (releaseCountedElsewhere)
+      store.put(releasedKey(h), "released", AWAIT_TTL);
+    }
+  }
+
+  /** The shared mark of a response seen cancelled without usage at a replica that holds nothing for it. */
+  private static String releasedKey(long h) {
+    return sharedKey(h) + "-released";
   }
 
   /**
@@ -495,11 +558,9 @@ final class StoredResponses {
     lock.lock();
     try {
       waiting = awaited.remove(h);
-      if (waiting != null) {
-        waiting.left();
-      }
       if (waiting == null) {
         checked = checking.remove(h); // taken out as its expiry is checked: still awaited
+        releasedWhileChecked.remove(h);
       }
     } finally {
       lock.unlock();
@@ -508,11 +569,13 @@ final class StoredResponses {
       return;
     }
     AwaitedUsage awaitedUsage = waiting != null ? waiting.usage : checked;
+    // what it held goes with it until it is counted: charged, where its client must be metered, if it has no usage
+    io.routewise.routing.ClientBudgets.Hold hold = waiting == null ? null : waiting.hold;
     io.routewise.routing.SharedUsage store = shared.get();
     if (store == null) {
-      count(awaitedUsage, usage);
+      count(awaitedUsage, usage, hold);
     } else {
-      settle(store, h, awaitedUsage, usage);
+      settle(store, h, awaitedUsage, usage, hold);
     }
   }
 
@@ -521,19 +584,25 @@ final class StoredResponses {
    * claim the store did not answer (down, slower than its timeout, closing) is counted here: each
    * replica then counts what it saw, rather than none.
    */
-  private void settle(io.routewise.routing.SharedUsage store, long h, AwaitedUsage awaited, Usage usage) {
+  private void settle(io.routewise.routing.SharedUsage store, long h, AwaitedUsage awaited, Usage usage,
+      io.routewise.routing.ClientBudgets.Hold hold) {
     store.claim(sharedKey(h), CLAIM_TTL, won -> {
       if (won == null || won) {
-        count(awaited, usage);
+        count(awaited, usage, hold);
+      } else if (hold != null) {
+        hold.close(); // counted elsewhere
       }
     });
   }
 
-  private void count(AwaitedUsage awaited, Usage usage) {
+  private void count(AwaitedUsage awaited, Usage usage, io.routewise.routing.ClientBudgets.Hold hold) {
     if (usage != null) {
+      if (hold != null) {
+        hold.close();
+      }
       meter.counted(awaited, usage);
     } else {
-      meter.lost(awaited);
+      meter.finishedWithout(awaited, hold);
     }
   }
 

@@ -1,0 +1,239 @@
+package io.routewise.server;
+
+import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.routewise.routing.ClientBudgets;
+import io.routewise.routing.SharedUsage;
+import io.routewise.routing.StateStore;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a background response holds of its client's budget, across replicas (one in-memory store, a
+ * hand-moved clock): released, charged, or neither, once. Each case is a review's, and failed before.
+ */
+class BudgetHoldRacesTest {
+  private final AtomicLong nanos = new AtomicLong();
+  private final MemoryStore store = new MemoryStore();
+  private final java.util.concurrent.atomic.AtomicBoolean up = new java.util.concurrent.atomic.AtomicBoolean(true);
+  private final SharedUsage usage = new SharedUsage(store, up::get, Duration.ofSeconds(2));
+
+  private final ClientBudgets budgets = new ClientBudgets(Map.of("batch",
+      new io.routewise.config.ClientKey.Budget(100, io.routewise.config.ClientKey.Period.DAY)), System::currentTimeMillis);
+  private final io.routewise.config.Price price = new io.routewise.config.Price(1000, 1000); // 0.001 a token
+  private final io.routewise.upstream.IdleTimeouts timeouts =
+      io.routewise.upstream.IdleTimeouts.forTimeouts(Duration.ofSeconds(5));
+  private final okhttp3.OkHttpClient http =
+      io.routewise.upstream.HttpClients.shared(new io.routewise.config.ClientConfig(1, Duration.ofSeconds(1)));
+  private final io.routewise.upstream.UpstreamClient strong = new io.routewise.upstream.UpstreamClient(
+      new io.routewise.config.UpstreamConfig("strong", java.net.URI.create("http://127.0.0.1:9/v1"),
+          io.routewise.config.Secret.of("none"), "m", Duration.ofSeconds(1), Duration.ofSeconds(1), Map.of(), price,
+          null, false),
+      http, timeouts, io.routewise.upstream.UpstreamListener.NONE);
+  private final AnswerSpend spend = new AnswerSpend(null, List.of(strong), new io.routewise.metrics.RoutewiseMetrics(), budgets);
+  /** The replica that routed it (holds for it), and another that relays polls. */
+  private final StoredResponses a = new StoredResponses(100, null, spend, () -> usage, nanos::get);
+  private final StoredResponses b = new StoredResponses(100, null, spend, () -> usage, nanos::get);
+  /** Passed through for "batch", at m. */
+  private final StoredResponses.AwaitedUsage batch = new StoredResponses.AwaitedUsage("strong", false, null, "batch", "m");
+
+  /** Keys with expiry times on the test's clock; the usage calls only (as SharedAwaitedUsageTest's). */
+  private final class MemoryStore extends io.routewise.routing.UsageOnlyStore {
+    final Map<String, String> values = new HashMap<>();
+    final Map<String, Long> expiries = new HashMap<>();
+    volatile long lookupMillis;
+    volatile boolean failLookups;
+
+    private synchronized String live(String key, long now) {
+      Long until = expiries.get(key);
+      if (until != null && until <= now) {
+        values.remove(key);
+        expiries.remove(key);
+      }
+      return values.get(key);
+    }
+
+    @Override
+    public synchronized void putUsage(String key, String record, Duration ttl) {
+      values.put("usage:" + key, record);
+      expiries.put("usage:" + key, nanos.get() + ttl.toNanos());
+    }
+
+    @Override
+    public synchronized String usage(String key) throws Exception {
+      if (lookupMillis > 0) {
+        Thread.sleep(lookupMillis);
+      }
+      if (failLookups) {
+        throw new java.net.SocketTimeoutException("Read timed out");
+      }
+      long now = nanos.get();
+      return live("claim:" + key, now) != null ? StateStore.USAGE_CLAIMED : live("usage:" + key, now);
+    }
+
+    @Override
+    public synchronized void keepUsage(String key, Duration ttl) {
+      long now = nanos.get();
+      if (live("usage:" + key, now) != null) {
+        expiries.put("usage:" + key, now + ttl.toNanos());
+      }
+    }
+
+    @Override
+    public synchronized boolean claimUsage(String key, Duration ttl) {
+      long now = nanos.get();
+      if (live("claim:" + key, now) != null) {
+        return false;
+      }
+      values.put("claim:" + key, "1");
+      expiries.put("claim:" + key, now + ttl.toNanos());
+      return true;
+    }
+  }
+
+  @AfterEach
+  void close() {
+    store.lookupMillis = 0;
+    usage.close();
+    io.routewise.upstream.HttpClients.shutdown(http);
+    timeouts.close();
+  }
+
+  /** What a request of batch's holds: 0.1 USD (100 completion tokens at 0.001), handed to the record. */
+  private ClientBudgets.Hold held() {
+    ClientBudgets.Hold h = budgets.hold("batch", 0, 100, 1, false, List.of(price));
+    assertTrue(h.admitted());
+    return h.handOver();
+  }
+
+  private void routedAtA(String id) throws Exception {
+    a.answered(id, "strong");
+    a.awaitUsage(id, batch, held());
+    usage.drain();
+  }
+
+  /** A few syncs' worth of {@link StoredResponses#releaseCountedElsewhere} at A, a second and a bit apart. */
+  private void syncsAtA(int n) throws Exception {
+    for (int i = 0; i < n; i++) {
+      nanos.addAndGet(1_100_000_000L);
+      a.releaseCountedElsewhere();
+      usage.drain();
+      usage.drain();
+    }
+  }
+
+  /**
+   * A cancel without usage relayed at another replica (with shared pins it may reach any) leaves a
+   * mark in the store: the routing replica lets go of its hold at its next lookups, and does not
+   * charge it when it gives the response up. Before, the hold stood for the hour, at every replica,
+   * and was then charged in full for a response cancelled and polled.
+   */
+  @Test
+  void aCancelRelayedAtAnotherReplicaReleasesNothingAndIsChargedAfterTheHour() throws Exception {
+    routedAtA("resp_c");
+    assertEquals(0.1, budgets.held("batch"), 1e-12);
+    assertTrue(b.awaitsUsage("resp_c"), "the cancel reaches B, which learns the record");
+    b.released("resp_c"); // PassthroughHandler: cancelled without usage
+    usage.drain();
+    syncsAtA(3);
+    double heldAfterCancel = budgets.held("batch");
+    nanos.addAndGet(StoredResponses.AWAIT_TTL.toNanos() + 1);
+    a.awaitsUsage("resp_other"); // A's expiry runs
+    for (int i = 0; i < 4; i++) {
+      usage.drain();
+    }
+    double spent = budgets.spentThisPeriod("batch");
+    assertAll(
+        () -> assertEquals(0.0, heldAfterCancel, 1e-12, "cancelled without usage (at B): still held at A"),
+        () -> assertEquals(0.0, spent, 1e-12, "cancelled and polled, yet charged its hold at the give-up"));
+  }
+
+  /**
+   * The lookups after each exchange take the least recently looked held records, so a record past
+   * the first 64 comes round too (before, the same 64 were looked up at every exchange).
+   */
+  @Test
+  void aRecordPastTheFirst64IsNeverLookedUp() throws Exception {
+    for (int i = 0; i < 70; i++) {
+      a.answered("resp_" + i, "strong");
+      a.awaitUsage("resp_" + i, batch, held());
+    }
+    usage.drain();
+    for (String id : new String[] {"resp_5", "resp_69"}) {
+      assertTrue(b.awaitsUsage(id));
+      b.finished(id, new Usage(50, 50)); // counted and claimed at B
+    }
+    usage.drain();
+    usage.drain();
+    syncsAtA(10);
+    // control: resp_5 (among the first 64) is released; resp_69 never is
+    assertEquals(68 * 0.1, budgets.held("batch"), 1e-9, "counted at B ten syncs ago, still held at A");
+  }
+
+  /**
+   * A cancel without usage relayed while the record's give-up lookup is under way (it is being
+   * checked, not awaited) is not forgotten: the hold is let go when the lookup answers (before, the
+   * record was awaited again with its hold, for another hour).
+   */
+  @Test
+  void aCancelDuringTheGiveUpCheckIsForgottenAndTheHoldStands() throws Exception {
+    routedAtA("resp_1");
+    for (int i = 0; i < 5; i++) { // polled at B every 15 minutes, not at A
+      assertTrue(b.awaitsUsage("resp_1"));
+      usage.drain();
+      nanos.addAndGet(Duration.ofMinutes(15).toNanos());
+    }
+    store.lookupMillis = 1_000;
+    a.awaitUsage("resp_2", new StoredResponses.AwaitedUsage("strong", false, null), null); // A's expiry: checked for a second
+    Thread.sleep(50);
+    assertTrue(a.awaitsUsage("resp_1"), "still awaited while checked");
+    a.released("resp_1"); // the cancel, relayed at A, shows it cancelled without usage
+    store.lookupMillis = 0;
+    usage.drain();
+    usage.drain();
+    assertEquals(0.0, budgets.held("batch"), 1e-12, "cancelled without usage: still held");
+  }
+
+  /**
+   * A background response a poll shows completed without usage is charged what it held to a client
+   * that must be metered, as a routed answer without usage is (before, background: true made it free).
+   */
+  @Test
+  void aBackgroundAnswerWithoutUsageIsNotChargedToAClientThatMustBeMetered() throws Exception {
+    StoredResponses alone = new StoredResponses(100, null, spend, () -> null, nanos::get);
+    alone.awaitUsage("resp_bg", batch, held());
+    alone.finished("resp_bg", null); // the poll: completed, no usage
+    assertAll(
+        () -> assertEquals(0.0, budgets.held("batch"), 1e-12),
+        () -> assertEquals(0.1, budgets.spentThisPeriod("batch"), 1e-12,
+            "completed without usage, for a client that must be metered: charged nothing"));
+  }
+
+  /**
+   * Pushed out by the bound while the store does not answer, a record is let go, not charged: its
+   * shared record stands, and the replica its poll reaches counts its usage (before, hold and usage
+   * were both charged).
+   */
+  @Test
+  void pushedOutByTheBoundWithTheStoreSilentIsChargedTwice() throws Exception {
+    routedAtA("resp_v");
+    up.set(false);
+    for (int i = 0; i < StoredResponses.MAX_AWAITED; i++) {
+      a.awaitUsage("f_" + i, new StoredResponses.AwaitedUsage("strong", false, null), null);
+    }
+    assertEquals(0.0, budgets.spentThisPeriod("batch"), 1e-12, "pushed out, the store silent: let go, not charged");
+    up.set(true);
+    assertTrue(b.awaitsUsage("resp_v"), "its record is still in the store");
+    b.finished("resp_v", new Usage(50, 50));
+    usage.drain();
+    usage.drain();
+    assertEquals(0.1, budgets.spentThisPeriod("batch"), 1e-12, "hold and usage both charged");
+  }
+}
