@@ -462,7 +462,12 @@ final class StoredResponses {
         } else if (lookup.record() != null) {
           store.get(releasedKey(h), mark -> {
             if (mark.record() != null) {
-              released(h);
+              lock.lock();
+              try {
+                releaseHeld(h);
+              } finally {
+                lock.unlock();
+              }
             }
           });
         }
@@ -470,18 +475,15 @@ final class StoredResponses {
     }
   }
 
-  /** {@link #released(String)} for one routed here, by hash: its hold let go, the record still awaited. */
-  private void released(long h) {
-    lock.lock();
-    try {
-      Awaiting waiting = awaited.get(h);
-      if (waiting != null && waiting.hold != null) {
-        waiting.left();
-        awaited.put(h, new Awaiting(waiting.usage, waiting.learned, waiting.touched));
-      }
-    } finally {
-      lock.unlock();
+  /** Lets go of what one awaited here holds, the record still awaited; whether it held anything. Under the lock. */
+  private boolean releaseHeld(long h) {
+    Awaiting waiting = awaited.get(h);
+    if (waiting == null || waiting.hold == null) {
+      return false;
     }
+    waiting.left();
+    awaited.put(h, new Awaiting(waiting.usage, waiting.learned, waiting.touched));
+    return true;
   }
 
   /**
@@ -494,12 +496,8 @@ final class StoredResponses {
     boolean mine = false;
     lock.lock();
     try {
-      Awaiting waiting = awaited.get(h);
-      if (waiting != null && waiting.hold != null) {
-        waiting.left();
-        awaited.put(h, new Awaiting(waiting.usage, waiting.learned, waiting.touched));
-        mine = true;
-      } else if (waiting == null && checking.containsKey(h)) {
+      mine = releaseHeld(h);
+      if (!mine && !awaited.containsKey(h) && checking.containsKey(h)) {
         releasedWhileChecked.add(h); // its give-up lookup under way: let go when it answers
         mine = true;
       }

@@ -97,50 +97,65 @@ public final class RedisStateStore implements StateStore {
   @Override
   public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) throws Exception {
     return call(j -> {
-      String replicas = prefix + ":replicas:" + router;
-      Set<String> ids;
-      try (Pipeline p = j.pipelined()) {
-        Response<String> written = p.psetex(windowKey(router, mine.replica()), windowTtlMillis, WindowCodec.encode(mine));
-        Response<Long> listed = p.sadd(replicas, mine.replica());
-        p.expire(replicas, 86_400); // a namespace nobody writes to any more goes away after a day
-        Response<Set<String>> members = p.smembers(replicas);
-        p.sync();
-        // A Redis that answers but refuses writes (maxmemory reached: OOM; a read-only replica after
-        // a failover: READONLY) throws here, so the sync marks it down like one that is gone; read
-        // alone, it looked up while no replica saw the others' windows.
-        written.get();
-        listed.get();
-        ids = members.get();
-      }
-      List<String> others = new ArrayList<>(ids);
-      others.remove(mine.replica());
+      Map<String, String> others = publish(j, prefix + ":replicas:" + router, mine.replica(),
+          id -> windowKey(router, id), WindowCodec.encode(mine));
       List<WindowSnapshot> out = new ArrayList<>(others.size());
-      if (others.isEmpty()) {
-        return out;
-      }
-      List<String> values = j.mget(others.stream().map(id -> windowKey(router, id)).toArray(String[]::new));
-      List<String> gone = new ArrayList<>();
-      for (int i = 0; i < others.size(); i++) {
-        String v = values.get(i);
-        if (v == null) {
-          gone.add(others.get(i));
-          continue;
-        }
+      others.forEach((id, v) -> {
         try {
           out.add(WindowCodec.decode(v));
         } catch (RuntimeException notOurs) {
           // another version of routewise, or not ours: leave it out of the merge, and say so once
-          if (unreadable.size() < 64 && unreadable.add(router + " " + others.get(i))) {
+          if (unreadable.size() < 64 && unreadable.add(router + " " + id)) {
             LOG.warn("shared state: replica {}'s window for router-{}-auto is not one this build reads (another "
-                + "routewise version, during a rolling upgrade?); left out of the merge", others.get(i), router);
+                + "routewise version, during a rolling upgrade?); left out of the merge", id, router);
           }
         }
-      }
-      if (!gone.isEmpty()) {
-        j.srem(replicas, gone.toArray(String[]::new));
-      }
+      });
       return out;
     });
+  }
+
+  /**
+   * Writes this replica's {@code value} under its key ({@code keyOf} its id), expiring as a window
+   * does, lists it in the set {@code replicas}, and reads every other listed replica's value in one
+   * more round trip: by replica id, those whose key is still there (ids whose key expired leave
+   * the set).
+   */
+  private Map<String, String> publish(Jedis j, String replicas, String replica,
+      java.util.function.Function<String, String> keyOf, String value) {
+    Set<String> ids;
+    try (Pipeline p = j.pipelined()) {
+      Response<String> written = p.psetex(keyOf.apply(replica), windowTtlMillis, value);
+      Response<Long> listed = p.sadd(replicas, replica);
+      p.expire(replicas, 86_400); // a namespace nobody writes to any more goes away after a day
+      Response<Set<String>> members = p.smembers(replicas);
+      p.sync();
+      // A Redis that answers but refuses writes (maxmemory reached: OOM; a read-only replica after
+      // a failover: READONLY) throws here, so the sync marks it down like one that is gone; read
+      // alone, it looked up while no replica saw the others' values.
+      written.get();
+      listed.get();
+      ids = members.get();
+    }
+    List<String> others = new ArrayList<>(ids);
+    others.remove(replica);
+    Map<String, String> out = new LinkedHashMap<>();
+    if (others.isEmpty()) {
+      return out;
+    }
+    List<String> values = j.mget(others.stream().map(keyOf).toArray(String[]::new));
+    List<String> gone = new ArrayList<>();
+    for (int i = 0; i < others.size(); i++) {
+      if (values.get(i) == null) {
+        gone.add(others.get(i));
+      } else {
+        out.put(others.get(i), values.get(i));
+      }
+    }
+    if (!gone.isEmpty()) {
+      j.srem(replicas, gone.toArray(String[]::new));
+    }
+    return out;
   }
 
   /** A write, not a PING: a Redis that refuses writes (full, read-only) cannot hold pins either. */
@@ -364,35 +379,11 @@ public final class RedisStateStore implements StateStore {
   @Override
   public Map<String, Held> shareHolds(String replica, Map<String, Held> mine) throws Exception {
     return call(j -> {
-      String replicas = prefix + ":held-replicas";
       StringBuilder value = new StringBuilder();
       mine.forEach((client, held) -> value.append(client).append(' ').append(held.usd()).append(' ')
           .append(held.inFlight()).append('\n'));
-      Set<String> ids;
-      try (Pipeline p = j.pipelined()) {
-        Response<String> written = p.psetex(heldKey(replica), windowTtlMillis, value.toString());
-        Response<Long> listed = p.sadd(replicas, replica);
-        p.expire(replicas, 86_400);
-        Response<Set<String>> members = p.smembers(replicas);
-        p.sync();
-        written.get(); // a Redis refusing writes throws here, as in exchange
-        listed.get();
-        ids = members.get();
-      }
-      List<String> others = new ArrayList<>(ids);
-      others.remove(replica);
-      Map<String, Held> out = new java.util.LinkedHashMap<>();
-      if (others.isEmpty()) {
-        return out;
-      }
-      List<String> values = j.mget(others.stream().map(this::heldKey).toArray(String[]::new));
-      List<String> gone = new ArrayList<>();
-      for (int i = 0; i < others.size(); i++) {
-        String v = values.get(i);
-        if (v == null) {
-          gone.add(others.get(i));
-          continue;
-        }
+      Map<String, Held> out = new LinkedHashMap<>();
+      for (String v : publish(j, prefix + ":held-replicas", replica, this::heldKey, value.toString()).values()) {
         for (String line : v.split("\n")) {
           String[] f = line.split(" ");
           try {
@@ -405,9 +396,6 @@ public final class RedisStateStore implements StateStore {
             // not a replica's line: left out
           }
         }
-      }
-      if (!gone.isEmpty()) {
-        j.srem(replicas, gone.toArray(String[]::new));
       }
       return out;
     });

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  */
 class BudgetHoldRacesTest {
   private final AtomicLong nanos = new AtomicLong();
-  private final MemoryStore store = new MemoryStore();
+  private final MemoryUsageStore store = new MemoryUsageStore(nanos::get);
   private final java.util.concurrent.atomic.AtomicBoolean up = new java.util.concurrent.atomic.AtomicBoolean(true);
   private final SharedUsage usage = new SharedUsage(store, up::get, Duration.ofSeconds(2));
 
@@ -43,60 +43,6 @@ class BudgetHoldRacesTest {
   private final StoredResponses b = new StoredResponses(100, null, spend, () -> usage, nanos::get);
   /** Passed through for "batch", at m. */
   private final StoredResponses.AwaitedUsage batch = new StoredResponses.AwaitedUsage("strong", false, null, "batch", "m");
-
-  /** Keys with expiry times on the test's clock; the usage calls only (as SharedAwaitedUsageTest's). */
-  private final class MemoryStore extends io.routewise.routing.UsageOnlyStore {
-    final Map<String, String> values = new HashMap<>();
-    final Map<String, Long> expiries = new HashMap<>();
-    volatile long lookupMillis;
-    volatile boolean failLookups;
-
-    private synchronized String live(String key, long now) {
-      Long until = expiries.get(key);
-      if (until != null && until <= now) {
-        values.remove(key);
-        expiries.remove(key);
-      }
-      return values.get(key);
-    }
-
-    @Override
-    public synchronized void putUsage(String key, String record, Duration ttl) {
-      values.put("usage:" + key, record);
-      expiries.put("usage:" + key, nanos.get() + ttl.toNanos());
-    }
-
-    @Override
-    public synchronized String usage(String key) throws Exception {
-      if (lookupMillis > 0) {
-        Thread.sleep(lookupMillis);
-      }
-      if (failLookups) {
-        throw new java.net.SocketTimeoutException("Read timed out");
-      }
-      long now = nanos.get();
-      return live("claim:" + key, now) != null ? StateStore.USAGE_CLAIMED : live("usage:" + key, now);
-    }
-
-    @Override
-    public synchronized void keepUsage(String key, Duration ttl) {
-      long now = nanos.get();
-      if (live("usage:" + key, now) != null) {
-        expiries.put("usage:" + key, now + ttl.toNanos());
-      }
-    }
-
-    @Override
-    public synchronized boolean claimUsage(String key, Duration ttl) {
-      long now = nanos.get();
-      if (live("claim:" + key, now) != null) {
-        return false;
-      }
-      values.put("claim:" + key, "1");
-      expiries.put("claim:" + key, now + ttl.toNanos());
-      return true;
-    }
-  }
 
   @AfterEach
   void close() {

@@ -263,41 +263,6 @@ class BudgetHoldsTest {
     assertTrue(left > 0, "a priced passthrough stream left before its usage: not charged");
   }
 
-  /**
-   * An upstream on a raw socket that answers every request 200 with {@code contentType}, sends the
-   * first {@code sent} bytes of {@code body} (a stream chunked, else with the whole body's length),
-   * and closes the connection: an answer cut off part way.
-   */
-  private static ServerSocket cuttingUpstream(String contentType, String body, int sent) throws java.io.IOException {
-    ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-    Thread.ofVirtual().start(() -> {
-      while (!server.isClosed()) {
-        try (Socket s = server.accept()) {
-          java.io.InputStream in = s.getInputStream();
-          StringBuilder head = new StringBuilder();
-          while (!head.toString().endsWith("\r\n\r\n")) {
-            head.append((char) in.read());
-          }
-          java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
-          in.readNBytes(length.find() ? Integer.parseInt(length.group(1)) : 0);
-          byte[] part = body.substring(0, sent).getBytes(StandardCharsets.UTF_8);
-          boolean stream = contentType.equals("text/event-stream");
-          String out = "HTTP/1.1 200 OK\r\nContent-Type: " + contentType + "\r\n" + (stream
-              ? "Transfer-Encoding: chunked\r\n\r\n" + Integer.toHexString(part.length) + "\r\n"
-              : "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n");
-          s.getOutputStream().write(out.getBytes(StandardCharsets.UTF_8));
-          s.getOutputStream().write(part);
-          s.getOutputStream().write(stream ? "\r\n".getBytes(StandardCharsets.UTF_8) : new byte[0]);
-          s.getOutputStream().flush();
-          Thread.sleep(200);
-        } catch (java.io.IOException | InterruptedException closed) {
-          // the next, or done
-        }
-      }
-    });
-    return server;
-  }
-
   /** The fixture with strong priced and its base_url at {@code port}, client "batch" with a budget. */
   private void startWithStrongAt(int port, String routingKeys) {
     f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml, KEYS), routingKeys)
@@ -316,7 +281,7 @@ class BudgetHoldsTest {
   @Test
   void anAnswerTheUpstreamCutsOffIsChargedItsHold() throws Exception {
     String events = chunks(4) + USAGE_CHUNK;
-    try (ServerSocket upstream = cuttingUpstream("text/event-stream", events, events.length() / 3)) {
+    try (ServerSocket upstream = RawUpstream.answering("text/event-stream", events, events.length() / 3, false)) {
       startWithStrongAt(upstream.getLocalPort(), "failover: false");
       HttpResponse<String> r = sendAsync("/v1/chat/completions", "{\"model\":\"router-random-0\",\"stream\":true,"
           + "\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").get();
@@ -328,7 +293,7 @@ class BudgetHoldsTest {
     }
     f.close();
     String whole = ProxyFixture.COMPLETION.formatted("strong-model", "strong");
-    try (ServerSocket upstream = cuttingUpstream("application/json", whole, whole.length() / 2)) {
+    try (ServerSocket upstream = RawUpstream.answering("application/json", whole, whole.length() / 2, false)) {
       startWithStrongAt(upstream.getLocalPort(), "failover: false");
       HttpResponse<String> r = sendAsync("/v1/chat/completions",
           "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").get();
@@ -337,67 +302,26 @@ class BudgetHoldsTest {
     }
   }
 
-  /** A priced passthrough stream the upstream began and then cut off is charged its hold too. */
-  @Test
-  void aPricedPassthroughStreamTheUpstreamCutsOffIsCharged() throws Exception {
-    String events = chunks(4) + USAGE_CHUNK;
-    try (ServerSocket upstream = cuttingUpstream("text/event-stream", events, events.length() / 3)) {
-      startWithStrongAt(upstream.getLocalPort(), "passthrough: strong");
-      HttpResponse<String> r = sendAsync("/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,"
-          + "\"prompt\":\"hi\",\"stream_options\":{\"include_usage\":true}}").get();
-      assertTrue(r.body().contains("upstream_stream_failed"), r.body());
-      assertTrue(spentWithin(3000) > 0, "cut: not charged");
-      assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"));
-    }
-  }
-
   /**
-   * An upstream on a raw socket that answers 200 with a chunked stream of the first {@code sent}
-   * bytes of {@code body}, then ends the chunked body properly (a gateway that gave up on its backend
-   * and closed the answer cleanly): the stream ends without its last event or usage.
+   * A priced passthrough stream the upstream began and then cut off is charged its hold too; and so
+   * is one it ends cleanly before its usage (no [DONE], no finish_reason), as chat's is (a review:
+   * the body's end read as a whole answer).
    */
-  private static ServerSocket cleanlyEndingUpstream(String body, int sent) throws java.io.IOException {
-    ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-    Thread.ofVirtual().start(() -> {
-      while (!server.isClosed()) {
-        try (Socket s = server.accept()) {
-          java.io.InputStream in = s.getInputStream();
-          StringBuilder head = new StringBuilder();
-          while (!head.toString().endsWith("\r\n\r\n")) {
-            head.append((char) in.read());
-          }
-          java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
-          in.readNBytes(length.find() ? Integer.parseInt(length.group(1)) : 0);
-          byte[] part = body.substring(0, sent).getBytes(StandardCharsets.UTF_8);
-          String out = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-              + Integer.toHexString(part.length) + "\r\n";
-          s.getOutputStream().write(out.getBytes(StandardCharsets.UTF_8));
-          s.getOutputStream().write(part);
-          s.getOutputStream().write("\r\n0\r\n\r\n".getBytes(StandardCharsets.UTF_8));
-          s.getOutputStream().flush();
-          Thread.sleep(200);
-        } catch (java.io.IOException | InterruptedException closed) {
-          // the next, or done
-        }
+  @Test
+  void aPricedPassthroughStreamTheUpstreamCutsOrEndsEarlyIsCharged() throws Exception {
+    String events = chunks(4) + USAGE_CHUNK;
+    for (boolean endsCleanly : new boolean[] {false, true}) {
+      try (ServerSocket upstream = RawUpstream.answering("text/event-stream", events, events.length() / 3, endsCleanly)) {
+        startWithStrongAt(upstream.getLocalPort(), "passthrough: strong");
+        HttpResponse<String> r = sendAsync("/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,"
+            + "\"prompt\":\"hi\",\"stream_options\":{\"include_usage\":true}}").get();
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(endsCleanly || r.body().contains("upstream_stream_failed"), r.body());
+        assertTrue(spentWithin(3000) > 0, (endsCleanly ? "ended" : "cut") + " before its usage: not charged");
+        assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"));
+        f.close();
+        f = null;
       }
-    });
-    return server;
-  }
-
-  /**
-   * A priced passthrough stream the upstream ends, cleanly, before its usage (no [DONE], no
-   * finish_reason) is charged its hold, as chat's is (a review: the body's end read as a whole answer).
-   */
-  @Test
-  void aPricedPassthroughStreamTheUpstreamEndsBeforeItsUsageIsCharged() throws Exception {
-    String events = chunks(4) + USAGE_CHUNK;
-    try (ServerSocket upstream = cleanlyEndingUpstream(events, events.length() / 3)) {
-      startWithStrongAt(upstream.getLocalPort(), "passthrough: strong");
-      HttpResponse<String> r = sendAsync("/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,"
-          + "\"prompt\":\"hi\",\"stream_options\":{\"include_usage\":true}}").get();
-      assertEquals(200, r.statusCode(), r.body());
-      assertTrue(spentWithin(3000) > 0, "ended before its usage: not charged");
-      assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"));
     }
   }
 

@@ -150,39 +150,6 @@ class BudgetPassthroughTest {
   }
 
   /**
-   * An upstream on a raw socket that answers 200 with a chunked JSON body of the first {@code sent}
-   * bytes of {@code body}, then ends the chunked body properly (a gateway that gave up on its
-   * backend): the JSON answer ends before its usage.
-   */
-  private static ServerSocket cleanlyEndingJsonUpstream(String body, int sent) throws java.io.IOException {
-    ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-    Thread.ofVirtual().start(() -> {
-      while (!server.isClosed()) {
-        try (Socket s = server.accept()) {
-          java.io.InputStream in = s.getInputStream();
-          StringBuilder head = new StringBuilder();
-          while (!head.toString().endsWith("\r\n\r\n")) {
-            head.append((char) in.read());
-          }
-          java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
-          in.readNBytes(length.find() ? Integer.parseInt(length.group(1)) : 0);
-          byte[] part = body.substring(0, sent).getBytes(StandardCharsets.UTF_8);
-          String out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-              + Integer.toHexString(part.length) + "\r\n";
-          s.getOutputStream().write(out.getBytes(StandardCharsets.UTF_8));
-          s.getOutputStream().write(part);
-          s.getOutputStream().write("\r\n0\r\n\r\n".getBytes(StandardCharsets.UTF_8));
-          s.getOutputStream().flush();
-          Thread.sleep(200);
-        } catch (java.io.IOException | InterruptedException closed) {
-          // the next, or done
-        }
-      }
-    });
-    return server;
-  }
-
-  /**
    * A priced JSON answer the upstream ends cleanly before its usage (half a Responses object) is
    * charged its hold, as a stream cut so is: generated and billed upstream, its usage never seen.
    */
@@ -191,7 +158,7 @@ class BudgetPassthroughTest {
     String answer = "{\"id\":\"resp_cut\",\"object\":\"response\",\"status\":\"completed\",\"output\":[{\"type\":"
         + "\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"" + "word ".repeat(200) + "\"}]}],"
         + "\"usage\":{\"input_tokens\":10,\"output_tokens\":1000,\"total_tokens\":1010}}";
-    try (ServerSocket upstream = cleanlyEndingJsonUpstream(answer, answer.length() / 2)) {
+    try (ServerSocket upstream = RawUpstream.answering("application/json", answer, answer.length() / 2, true)) {
       f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
               "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}"), "passthrough: strong")
           .replaceFirst("strong: \\{base_url: \"[^\"]*\"", "strong: {base_url: \"http://127.0.0.1:"

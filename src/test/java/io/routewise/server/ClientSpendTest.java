@@ -241,6 +241,13 @@ class ClientSpendTest {
         "an answer read to its end: its usage, not its hold");
   }
 
+  /** A replica sharing {@code redis} (a sync every 100 ms), client "batch" with a budget of {@code usd} a day; {@link #f}. */
+  private ProxyFixture replica(io.routewise.RedisServer redis, double usd) {
+    start("access_log: false", ", api_keys: {batch: {key: sk-batch, budget: {usd: " + usd + ", per: day}}}}\nstate: "
+        + "{redis: \"" + redis.url() + "\", sync_ms: 100, timeout_ms: 500");
+    return f;
+  }
+
   /**
    * Requests under way at one replica hold the budget at the other, a sync later: a request there that
    * would pass the budget with them waits (before, each replica let its own through as if alone).
@@ -248,12 +255,9 @@ class ClientSpendTest {
   @Test
   void requestsUnderWayAtOneReplicaHoldTheBudgetAtAnother() throws Exception {
     try (io.routewise.RedisServer redis = io.routewise.RedisServer.start()) {
-      String more = ", api_keys: {batch: {key: sk-batch, budget: {usd: 0.008, per: day}}}";
-      start("access_log: false", more + "}\nstate: {redis: \"" + redis.url() + "\", sync_ms: 100, timeout_ms: 500");
-      ProxyFixture first = f;
+      ProxyFixture first = replica(redis, 0.008);
       try {
-        start("access_log: false", more + "}\nstate: {redis: \"" + redis.url() + "\", sync_ms: 100, timeout_ms: 500");
-        ProxyFixture second = f;
+        ProxyFixture second = replica(redis, 0.008);
         first.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
             .withHeader("Content-Type", "application/json").withFixedDelay(1200)
             .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
@@ -285,12 +289,9 @@ class ClientSpendTest {
   @Test
   void replicasHoldAClientToOneBudgetThroughRedis() throws Exception {
     try (io.routewise.RedisServer redis = io.routewise.RedisServer.start()) {
-      String more = ", api_keys: {batch: {key: sk-batch, budget: {usd: 0.0001, per: day}}}";
-      start("access_log: false", more + "}\nstate: {redis: \"" + redis.url() + "\", sync_ms: 100, timeout_ms: 500");
-      ProxyFixture first = f;
+      ProxyFixture first = replica(redis, 0.0001);
       try {
-        start("access_log: false", more + "}\nstate: {redis: \"" + redis.url() + "\", sync_ms: 100, timeout_ms: 500");
-        ProxyFixture second = f;
+        ProxyFixture second = replica(redis, 0.0001);
         f = first;
         assertEquals(200, chat("sk-batch", "router-random-0", false).statusCode()); // 0.0000975 at each: under
         f = second;
