@@ -21,10 +21,19 @@ public record ClientKey(String name, Secret key, Budget budget) {
    * @param allowUnpriced whether the client's passthrough requests may name a model their upstream
    *     does not price, or send a body routewise cannot read (compressed): unmetered, they would
    *     spend past the budget unseen, so by default ({@code unpriced: refuse}) they are refused
+   * @param uncappedTokens the completion tokens a choice of a request without {@code max_tokens}
+   *     holds at least ({@code uncapped_tokens}; the client's recent mean when larger)
    */
-  public record Budget(double usd, Period per, boolean allowUnpriced) {
+  public record Budget(double usd, Period per, boolean allowUnpriced, long uncappedTokens) {
+    /** Completion tokens an uncapped choice holds at least, unless the budget says otherwise. */
+    public static final long UNCAPPED_TOKENS = 500;
+
     public Budget(double usd, Period per) {
       this(usd, per, false);
+    }
+
+    public Budget(double usd, Period per, boolean allowUnpriced) {
+      this(usd, per, allowUnpriced, UNCAPPED_TOKENS);
     }
   }
 

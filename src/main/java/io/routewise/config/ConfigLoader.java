@@ -211,9 +211,10 @@ public final class ConfigLoader {
     String per = b.oneOf("per", "day",
         java.util.Arrays.stream(ClientKey.Period.values()).map(ClientKey.Period::key).toList());
     boolean allowUnpriced = b.oneOf("unpriced", "refuse", List.of("refuse", "allow")).equals("allow");
+    long uncapped = b.longValue("uncapped_tokens", ClientKey.Budget.UNCAPPED_TOKENS, 1, 10_000_000);
     b.rejectUnknownKeys();
     return Double.isNaN(usd) ? null
-        : new ClientKey.Budget(usd, ClientKey.Period.valueOf(per.toUpperCase(Locale.ROOT)), allowUnpriced);
+        : new ClientKey.Budget(usd, ClientKey.Period.valueOf(per.toUpperCase(Locale.ROOT)), allowUnpriced, uncapped);
   }
 
   private RoutewiseConfig read(ConfigNode root) {

@@ -111,8 +111,6 @@ public final class ClientBudgets {
     return Double.isNaN(mean) ? tokens : mean + TOKENS_WEIGHT * (tokens - mean);
   }
 
-  /** Completion tokens an uncapped request's hold assumes at least (and before any answer had some). */
-  public static final long ASSUMED_COMPLETION_TOKENS = 500;
   /** The weight of each metered answer in a client's mean tokens (about its last 10). */
   private static final double TOKENS_WEIGHT = 0.1;
 
@@ -259,7 +257,7 @@ public final class ClientBudgets {
    * promptTokens} (at least the client's mean prompt when it {@code continues} stored state, whose
    * prompt its body does not show), and for each of its {@code choices} {@code maxOutputTokens} when
    * the request caps its answer (a bound the answer cannot pass; -1: none), else the client's mean
-   * completion tokens, at least {@link #ASSUMED_COMPLETION_TOKENS}, at the dearest of {@code
+   * completion tokens, at least the budget's {@code uncapped_tokens} (500), at the dearest of {@code
    * prices} (where it may go; a null one is unpriced) until {@link Hold#reprice}d. Refused when the
    * client has spent its budget, or when requests of its own are under way (here, or at another
    * replica as last exchanged) and its spend, what they hold and this would pass the budget. A
@@ -288,7 +286,7 @@ public final class ClientBudgets {
       // bursts long ones would otherwise hold next to nothing for each
       long n = Math.max(1, choices);
       long completion = maxOutputTokens > 0 ? maxOutputTokens * n
-          : Math.max(ASSUMED_COMPLETION_TOKENS * n, Double.isNaN(a.completionTokens) ? 0 : Math.round(a.completionTokens));
+          : Math.max(a.budget.uncappedTokens() * n, Double.isNaN(a.completionTokens) ? 0 : Math.round(a.completionTokens));
       double usd = 0;
       for (io.routewise.config.Price price : prices) {
         if (price != null) {

@@ -315,9 +315,14 @@ class ConfigLoaderTest {
     assertTrue(msg.contains("upstreams.strong.model_prices: has 'gpt-*-mini': '*' may only end an id"), msg);
     assertTrue(msg.contains("upstreams.strong.model_prices: has '*': '*' may only end an id"), msg);
     RoutewiseConfig budgets = parse(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: {key: sk-a, budget: "
-        + "{usd: 1}}, b: {key: sk-b, budget: {usd: 1, unpriced: allow}}}}"), Map.of("OPENAI_API_KEY", "sk-x"));
+        + "{usd: 1}}, b: {key: sk-b, budget: {usd: 1, unpriced: allow, uncapped_tokens: 4000}}}}"),
+        Map.of("OPENAI_API_KEY", "sk-x"));
     assertEquals(java.util.List.of(false, true), budgets.server().apiKeys().stream()
         .map(k -> k.budget().allowUnpriced()).toList());
+    assertEquals(java.util.List.of(500L, 4000L), budgets.server().apiKeys().stream()
+        .map(k -> k.budget().uncappedTokens()).toList());
+    assertTrue(problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: {key: sk-a, budget: {usd: 1, "
+        + "uncapped_tokens: 0}}}}")).contains("server.api_keys.a.budget.uncapped_tokens"));
   }
 
   @Test

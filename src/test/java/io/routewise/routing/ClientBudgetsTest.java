@@ -306,6 +306,29 @@ class ClientBudgetsTest {
   }
 
   /**
+   * A budget's {@code uncapped_tokens} is what a choice without {@code max_tokens} holds at least (500
+   * unless said): an operator whose clients may burst long uncapped answers after short ones holds
+   * them at what they may cost (a trial: 10-token answers, then 4,000-token ones, passed a $1 budget
+   * 5 times over, each held at 500 tokens).
+   */
+  @Test
+  void aBudgetSaysWhatAnUncappedChoiceHolds() {
+    ClientBudgets b = new ClientBudgets(Map.of("batch", new ClientKey.Budget(10.0, ClientKey.Period.DAY, false, 4000)),
+        now::get);
+    b.spent("batch", 0.001, 10, 10); // short answers so far: a mean of 10 completion tokens
+    try (ClientBudgets.Hold h = hold(b, 100, PRICE)) {
+      assertEquals((100 + 4000) * 0.001, h.usd(), 1e-9, "4,000, not the mean of 10");
+    }
+    try (ClientBudgets.Hold h = b.hold("batch", 100, -1, 2, false, java.util.List.of(PRICE))) {
+      assertEquals((100 + 2 * 4000) * 0.001, h.usd(), 1e-9, "a choice each");
+    }
+    try (ClientBudgets.Hold h = b.hold("batch", 100, 50, 1, false, java.util.List.of(PRICE))) {
+      assertEquals((100 + 50) * 0.001, h.usd(), 1e-9, "max_tokens bounds it");
+    }
+    assertEquals((100 + 500) * 0.001, hold(budgets(10.0, ClientKey.Period.DAY), 100, PRICE).usd(), 1e-9, "500 unless said");
+  }
+
+  /**
    * Requests under way hold their likely cost: once spend and holds would pass the budget, another
    * waits for them (before, 40 at once each spent as if the budget were untouched). Prices here are
    * USD 1,000 per million tokens, so a token costs 0.001.
