@@ -132,9 +132,10 @@ public final class Routewise implements AutoCloseable {
     List<String> refusing = budgeted.entrySet().stream().filter(e -> !e.getValue().allowUnpriced())
         .map(Map.Entry::getKey).toList();
     if (!refusing.isEmpty() && !config.routing().passthrough().equals("none")) {
-      LOG.info("clients {} have budgets that refuse what cannot be metered: their passthrough requests to {} that name "
-          + "no model it prices (model_prices), on an endpoint that generates, get 403 (budget unpriced: allow lets them "
-          + "pass unmetered)", refusing, config.routing().passthrough());
+      LOG.info("clients {} have budgets that refuse what cannot be metered: their passthrough requests to {} that "
+          + "generate get 403, 400 or 415 unless they name a model it prices (model_prices) on an endpoint whose answer "
+          + "carries usage; their priced answers without usage are charged what they held (budget unpriced: allow: "
+          + "neither)", refusing, config.routing().passthrough());
     }
     if (!budgeted.isEmpty() && !config.state().shared()) {
       LOG.info("client budgets are held per replica (no state.redis): behind N replicas a client may spend N times "

@@ -463,10 +463,10 @@ final class PassthroughHandler {
           + "end (malformed, a number over 1,000 digits or nesting over 200 deep), so not which model it names"
           + allow, null, "request_not_metered");
     }
-    if (named.price() != null && !METERED.contains(path)) {
+    if (!METERED.contains(path)) { // whatever model it names: pricing it would not meter it
       return new ApiException(403, "invalid_request_error", why + "and /v1/" + AccessLog.safe(path) + " answers "
           + "without the usage of what it generates (metered: /v1/" + String.join(", /v1/", new java.util.TreeSet<>(METERED))
-          + ")" + allow, "model", "request_not_metered");
+          + ")" + allow, named.namesModel() ? "model" : null, "request_not_metered");
     }
     if (named.price() != null) { // a completions stream that does not ask for its usage
       return new ApiException(400, "invalid_request_error", why + "and a stream carries its usage only when asked: set "
@@ -649,6 +649,7 @@ final class PassthroughHandler {
   private void chargeUnread(Context ctx, Named priced, String path) {
     io.routewise.routing.ClientBudgets.Hold hold = ctx.attribute(ChatCompletionsHandler.HOLD);
     boolean usageBearing = path.equals("responses") || path.equals("responses/compact") || path.equals("embeddings")
+        || path.equals("images/generations")
         || (path.equals("chat/completions") || path.equals("completions")) && (!priced.stream() || priced.streamUsage());
     if (hold != null && usageBearing) {
       spend.budgets().left(hold);

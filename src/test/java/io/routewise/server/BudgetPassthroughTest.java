@@ -88,6 +88,9 @@ class BudgetPassthroughTest {
         + "\"model\":\"strong-model\"}");
     HttpResponse<String> r = send("/v1/fine_tuning/jobs", "{\"model\":\"strong-model\",\"training_file\":\"file-1\"}");
     assertEquals(403, r.statusCode(), "billed by training tokens, metered never: " + r.body());
+    HttpResponse<String> unpriced = send("/v1/fine_tuning/jobs", "{\"model\":\"gpt-4.1\",\"training_file\":\"file-1\"}");
+    assertTrue(unpriced.body().contains("\"request_not_metered\""), "not model_not_priced: pricing it would not "
+        + "meter it (a review): " + unpriced.body());
   }
 
   /**
@@ -158,20 +161,24 @@ class BudgetPassthroughTest {
     String answer = "{\"id\":\"resp_cut\",\"object\":\"response\",\"status\":\"completed\",\"output\":[{\"type\":"
         + "\"message\",\"content\":[{\"type\":\"output_text\",\"text\":\"" + "word ".repeat(200) + "\"}]}],"
         + "\"usage\":{\"input_tokens\":10,\"output_tokens\":1000,\"total_tokens\":1010}}";
-    try (ServerSocket upstream = RawUpstream.answering("application/json", answer, answer.length() / 2, true)) {
-      f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
-              "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}"), "passthrough: strong")
-          .replaceFirst("strong: \\{base_url: \"[^\"]*\"", "strong: {base_url: \"http://127.0.0.1:"
-              + upstream.getLocalPort() + "/v1\"")
-          .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},"));
-      HttpResponse<String> r = send("/v1/responses", "{\"model\":\"strong-model\",\"input\":\"hi\"}");
-      assertEquals(200, r.statusCode(), r.body());
-      double spent = 0;
-      for (long until = System.nanoTime() + 2_000_000_000L; spent == 0 && System.nanoTime() < until; ) {
-        Thread.sleep(30);
-        spent = budgetSpent();
+    for (String path : new String[] {"/v1/responses", "/v1/images/generations"}) { // images: a review's too
+      try (ServerSocket upstream = RawUpstream.answering("application/json", answer, answer.length() / 2, true)) {
+        f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+                "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}"), "passthrough: strong")
+            .replaceFirst("strong: \\{base_url: \"[^\"]*\"", "strong: {base_url: \"http://127.0.0.1:"
+                + upstream.getLocalPort() + "/v1\"")
+            .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},"));
+        HttpResponse<String> r = send(path, "{\"model\":\"strong-model\",\"input\":\"hi\"}");
+        assertEquals(200, r.statusCode(), r.body());
+        double spent = 0;
+        for (long until = System.nanoTime() + 2_000_000_000L; spent == 0 && System.nanoTime() < until; ) {
+          Thread.sleep(30);
+          spent = budgetSpent();
+        }
+        assertTrue(spent > 0, path + " ended before its usage, generated and billed upstream: not charged");
+        f.close();
+        f = null;
       }
-      assertTrue(spent > 0, "ended before its usage, generated and billed upstream: not charged");
     }
   }
 
