@@ -414,7 +414,8 @@ final class PassthroughHandler {
       // may be a priced one
       boolean modelUnknown = encoded || is.startsWith("responses") && !named.namesModel();
       if (strict && (priced == null || named.twoModels() || named.unread() || !METERED.contains(is)
-          || is.equals("completions") && named.stream() && !named.streamUsage())) {
+          || is.equals("completions") && named.stream() && !named.streamUsage()
+          || is.equals("images/generations") && named.stream())) {
         body.close();
         throw unmetered(client, named, is);
       }
@@ -467,6 +468,10 @@ final class PassthroughHandler {
       return new ApiException(403, "invalid_request_error", why + "and /v1/" + AccessLog.safe(path) + " answers "
           + "without the usage of what it generates (metered: /v1/" + String.join(", /v1/", new java.util.TreeSet<>(METERED))
           + ")" + allow, named.namesModel() ? "model" : null, "request_not_metered");
+    }
+    if (named.price() != null && path.equals("images/generations")) { // an image stream's usage is not read
+      return new ApiException(400, "invalid_request_error", why + "and routewise reads no usage from an image stream; "
+          + "ask for the image whole (no stream)" + allow, "stream", "request_not_metered");
     }
     if (named.price() != null) { // a completions stream that does not ask for its usage
       return new ApiException(400, "invalid_request_error", why + "and a stream carries its usage only when asked: set "
@@ -649,7 +654,7 @@ final class PassthroughHandler {
   private void chargeUnread(Context ctx, Named priced, String path) {
     io.routewise.routing.ClientBudgets.Hold hold = ctx.attribute(ChatCompletionsHandler.HOLD);
     boolean usageBearing = path.equals("responses") || path.equals("responses/compact") || path.equals("embeddings")
-        || path.equals("images/generations")
+        || path.equals("images/generations") && !priced.stream() // a stream's usage is not read: none known to come
         || (path.equals("chat/completions") || path.equals("completions")) && (!priced.stream() || priced.streamUsage());
     if (hold != null && usageBearing) {
       spend.budgets().left(hold);
@@ -714,6 +719,9 @@ final class PassthroughHandler {
         }
         if (usageOf != null && json != null && json.finished()) {
           Usage used = json.usage().orElse(null);
+          if (used == null && json.status().equals("failed")) {
+            awaited.released(usageOf); // the upstream's own failure: nothing billed, nothing to charge
+          }
           if (used != null || !json.status().equals("cancelled")) {
             awaited.finished(usageOf, used);
           } else {
@@ -834,6 +842,9 @@ final class PassthroughHandler {
           : stream != null ? stream.result() : java.util.Optional.empty();
       if (awaiting) {
         if (stream != null && (usage.isPresent() || stream.lastEvent())) {
+          if (usage.isEmpty() && stream.errored()) {
+            awaited.released(id); // response.failed: nothing billed, nothing to charge
+          }
           awaited.finished(id, usage.orElse(null)); // its end came with this stream: counted once, here
         }
         return true; // else a poll counts it
@@ -843,7 +854,8 @@ final class PassthroughHandler {
         return true;
       } else if (json != null ? json.whole() : stream != null && stream.done()) {
         spend.unmetered(upstream.name()); // a whole JSON object or stream, without usage
-        if (hold != null && spend.budgets().refusesUnmetered(client)) {
+        boolean failed = stream != null ? stream.errored() : "failed".equals(json.status()); // not billed
+        if (hold != null && !failed && spend.budgets().refusesUnmetered(client)) {
           spend.budgets().left(hold); // its cost unseen, for a client that must be metered: what it held
         }
         return true;
