@@ -204,8 +204,9 @@ final class PassthroughHandler {
   /**
    * Endpoints whose POSTs generate nothing billed by the call (storage, a definition, a cancel), which
    * a client with a budget may send unmetered, whatever model they name: files, uploads, vector
-   * stores, conversations, moderations, assistants, threads and their messages, eval definitions, a
-   * stored response's or completion's own calls; not runs (Assistants', evals'), which generate.
+   * stores, conversations, moderations, assistants, threads and their messages, eval definitions,
+   * counting a Responses request's input tokens, a stored completion's update, a run's own calls,
+   * cancels; not runs (Assistants', evals'), which generate.
    */
   static boolean generatesNothing(String path) {
     List<String> segments = List.of(path.split("/"));
@@ -222,8 +223,9 @@ final class PassthroughHandler {
     }
     return switch (first) {
       case "files", "uploads", "vector_stores", "conversations", "moderations", "assistants", "threads", "evals" -> true;
-      // a stored response's calls (retrieve, input_tokens, ...) but compact, which generates
-      case "responses" -> segments.size() > 1 && !path.equals("responses/compact");
+      // counting a request's input tokens; a stored response's cancel is above. Any other POST below
+      // responses/ (compact, or one OpenAI adds) may generate
+      case "responses" -> path.equals("responses/input_tokens");
       case "chat" -> segments.size() > 2; // a stored completion's update
       default -> false;
     };

@@ -137,6 +137,22 @@ class BudgetPassthroughTest {
   }
 
   /**
+   * Below responses/, only what is known to generate nothing goes unmetered: counting input tokens,
+   * a stored response's cancel. Any other POST there (compact, or one the upstream adds) is held to
+   * the metering rules: before, every path below responses/ went unmetered but compact.
+   */
+  @Test
+  void belowResponsesOnlyKnownFreeCallsGoUnmetered() throws Exception {
+    start();
+    answersJson("{\"object\":\"response.input_tokens\",\"input_tokens\":3}");
+    assertEquals(200, send("/v1/responses/input_tokens", "{\"model\":\"o1-pro\",\"input\":\"hi\"}").statusCode());
+    assertEquals(200, send("/v1/responses/resp_1/cancel", "").statusCode());
+    HttpResponse<String> other = send("/v1/responses/resp_1/regenerate", "{\"model\":\"strong-model\"}");
+    assertEquals(403, other.statusCode(), other.body());
+    assertTrue(other.body().contains("\"request_not_metered\""), other.body());
+  }
+
+  /**
    * A run's own calls generate nothing and go: an eval run's cancel (POST /v1/evals/{eval}/runs/{run})
    * and a run's metadata update (POST /v1/threads/{thread}/runs/{run}).
    */
