@@ -326,9 +326,9 @@ final class StoredResponses {
         break;
       }
       it.remove();
-      if (eldest.getValue().learned) {
+      if (eldest.getValue().learned) { // given up by the replica that routed it, which holds for it
         eldest.getValue().left();
-      } else { // a learned one is given up by the replica that routed it
+      } else { // its hold goes to the give-up, which charges, keeps or lets go of it
         if (givenUp.isEmpty()) {
           givenUp = new java.util.ArrayList<>();
           sharing = shared.get() != null;
