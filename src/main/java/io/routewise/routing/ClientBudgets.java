@@ -22,8 +22,10 @@ import java.util.function.LongSupplier;
  * writes its whole spend each time, not what it added, so an exchange whose answer was lost and is
  * done again counts nothing twice. Between exchanges each replica adds its own spend to the others'
  * as last read, and while the store is down, all it spends. What requests under way hold is
- * exchanged too, so replicas hold a client's concurrent requests to one budget as well, a sync
- * late; while the store is down, each replica holds its own alone.
+ * exchanged too, so replicas hold a client's concurrent requests to one budget as well; within a
+ * sync, each of N live replicas may hold anew at most an N-th of what was left of the budget at the
+ * last exchange, so a burst spread over them at once cannot pass it either. While the store is
+ * down, each replica holds its own alone.
  */
 public final class ClientBudgets {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ClientBudgets.class);
@@ -135,6 +137,7 @@ public final class ClientBudgets {
     private long spentFor;
     private double left;
     private double heldByOthers;
+    private int replicas = 1;
 
     private Hold(Account account, long promptTokens, long completionTokens, double usd) {
       this.account = account;
@@ -144,12 +147,16 @@ public final class ClientBudgets {
       this.active = account != null;
     }
 
-    /** A refusal: the budget spent ({@code spentFor} milliseconds to the next period), or 0 and what was left and held. */
-    private static Hold refused(long spentFor, double left, double held) {
+    /**
+     * A refusal: the budget spent ({@code spentFor} milliseconds to the next period), or 0 and what
+     * was left and held, and how many replicas shared what was left.
+     */
+    private static Hold refused(long spentFor, double left, double held, int replicas) {
       Hold h = new Hold(null, 0, 0, 0);
       h.spentFor = spentFor;
       h.left = left;
       h.heldByOthers = held;
+      h.replicas = replicas;
       h.closed = true;
       return h;
     }
@@ -172,6 +179,14 @@ public final class ClientBudgets {
     /** Refused for what is under way: what the client's requests under way held then, USD. */
     public double heldByOthers() {
       return heldByOthers;
+    }
+
+    /**
+     * Refused for what is under way: how many live replicas shared what was left until their next
+     * exchange (1: this one alone, and what is under way holds the rest).
+     */
+    public int replicas() {
+      return replicas;
     }
 
     /** What it holds, USD. */
@@ -260,9 +275,10 @@ public final class ClientBudgets {
    * completion tokens, at least the budget's {@code uncapped_tokens} (500), at the dearest of {@code
    * prices} (where it may go; a null one is unpriced) until {@link Hold#reprice}d. Refused when the
    * client has spent its budget, or when requests of its own are under way (here, or at another
-   * replica as last exchanged) and its spend, what they hold and this would pass the budget. A
-   * request with none of its client's under way goes while any budget is left, whatever it may cost:
-   * one that holds more than all that is left would otherwise never run.
+   * replica as last exchanged) and its spend, what they hold and this would pass the budget, or
+   * what this replica has held since the last exchange and this would pass its share of what was
+   * left then. A request with none of its client's under way goes while any budget is left,
+   * whatever it may cost: one that holds more than all that is left would otherwise never run.
    */
   public Hold hold(String client, long promptTokens, long maxOutputTokens, int choices, boolean continues,
       java.util.Collection<io.routewise.config.Price> prices) {
@@ -275,7 +291,7 @@ public final class ClientBudgets {
       a.roll(now);
       double spent = a.mine + a.others;
       if (spent >= a.budget.usd()) {
-        return Hold.refused(Math.max(1, a.periodEnd - now), 0, a.held + a.othersHeld);
+        return Hold.refused(Math.max(1, a.periodEnd - now), 0, a.held + a.othersHeld, 1);
       }
       long prompt = Math.max(0, promptTokens);
       if (continues && !Double.isNaN(a.promptTokens)) {
@@ -297,8 +313,12 @@ public final class ClientBudgets {
         return Hold.NONE; // it costs nothing: a request of a free upstream under way keeps no priced one waiting
       }
       if (a.inFlight + a.othersInFlight > 0 && spent + a.held + a.othersHeld + usd > a.budget.usd()) {
-        return Hold.refused(0, a.budget.usd() - spent, a.held + a.othersHeld);
+        return Hold.refused(0, a.budget.usd() - spent, a.held + a.othersHeld, 1);
       }
+      if (a.inFlight + a.othersInFlight > 0 && usd > a.share) {
+        return Hold.refused(0, a.budget.usd() - spent, a.held + a.othersHeld, a.replicas);
+      }
+      a.share -= usd;
       a.inFlight++;
       a.held += usd;
       return new Hold(a, prompt, completion, usd);
@@ -406,14 +426,18 @@ public final class ClientBudgets {
       synchronized (a) {
         a.othersHeld = 0;
         a.othersInFlight = 0;
+        a.replicas = 1;
+        a.share = Double.POSITIVE_INFINITY;
       }
     }
   }
 
   /**
    * Writes what each client's requests under way here hold, and takes what the other replicas' hold
-   * as theirs: a burst spread over replicas is held to one budget once a sync has passed (within
-   * one, each replica lets through what it alone would).
+   * as theirs: a burst spread over replicas is held to one budget once a sync has passed. Within
+   * one, each of the N live replicas may hold anew an N-th of what was left then (what a burst at
+   * all of them at once can take), which a burst at one replica alone takes a sync at a time, the
+   * others' share coming back at the next exchange as what is left.
    */
   private void exchangeHolds(StateStore store) throws Exception {
     Map<String, StateStore.Held> mine = new LinkedHashMap<>();
@@ -424,12 +448,15 @@ public final class ClientBudgets {
         }
       }
     }
-    Map<String, StateStore.Held> others = store.shareHolds(replica, mine);
+    StateStore.OthersHolds others = store.shareHolds(replica, mine);
+    int replicas = 1 + others.replicas();
     for (Account a : accounts.values()) {
-      StateStore.Held held = others.getOrDefault(a.client, new StateStore.Held(0, 0));
+      StateStore.Held held = others.byClient().getOrDefault(a.client, new StateStore.Held(0, 0));
       synchronized (a) {
         a.othersHeld = held.usd();
         a.othersInFlight = held.inFlight();
+        a.replicas = replicas;
+        a.share = a.shareOfWhatIsLeft();
       }
     }
   }
@@ -493,6 +520,10 @@ public final class ClientBudgets {
     /** The other replicas' requests under way and what they hold, as the store last gave them (0 without one). */
     int othersInFlight;
     double othersHeld;
+    /** The live replicas sharing the budget at the last exchange, this one among them. */
+    int replicas = 1;
+    /** What this replica may still hold anew until the next exchange: its share of what was left then. */
+    double share = Double.POSITIVE_INFINITY;
     /** The mean prompt and completion tokens of its metered answers here, recent ones weighing most; NaN before one. */
     double promptTokens = Double.NaN;
     double completionTokens = Double.NaN;
@@ -512,7 +543,14 @@ public final class ClientBudgets {
         periodEnd = budget.per().next(now);
         mine = 0;
         others = 0;
+        share = shareOfWhatIsLeft();
       }
+    }
+
+    /** This replica's share of what is left of the budget, what is under way held, until the next exchange. */
+    double shareOfWhatIsLeft() {
+      return replicas == 1 ? Double.POSITIVE_INFINITY
+          : Math.max(0, budget.usd() - mine - others - held - othersHeld) / replicas;
     }
   }
 }

@@ -133,15 +133,30 @@ public interface StateStore extends AutoCloseable {
   /**
    * Keeps what {@code replica}'s requests under way hold of each named client's budget ({@link
    * ClientBudgets}) until a few syncs from now, in place of what it kept before, and returns what
-   * the other live replicas' requests hold, summed by client. A store that cannot share them
-   * answers none: each replica then holds its own.
+   * the other live replicas' requests hold, summed by client, and how many those replicas are (those
+   * holding nothing too). A store that cannot share them answers none: each replica then holds its
+   * own.
    */
-  default Map<String, Held> shareHolds(String replica, Map<String, Held> mine) throws Exception {
-    return Map.of();
+  default OthersHolds shareHolds(String replica, Map<String, Held> mine) throws Exception {
+    return OthersHolds.NONE;
   }
 
   /** What a client's requests under way hold of its budget, USD, and how many they are. */
   record Held(double usd, int inFlight) {}
+
+  /**
+   * The other live replicas' holds by client, and how many those replicas are.
+   *
+   * @param replicas the other replicas that shared their holds within the last few syncs
+   * @param byClient what their requests under way hold, summed by client
+   */
+  record OthersHolds(int replicas, Map<String, Held> byClient) {
+    public static final OthersHolds NONE = new OthersHolds(0, Map.of());
+
+    public OthersHolds {
+      byClient = Map.copyOf(byClient);
+    }
+  }
 
   /** Where the store is, for logs (never a password). */
   String describe();

@@ -278,10 +278,12 @@ final class ChatCompletionsHandler {
     }
     metrics.clientBudgetRefused(client, RoutewiseMetrics.BudgetRefusal.IN_FLIGHT);
     ctx.header("Retry-After", "1");
+    String shared = hold.replicas() == 1 ? ""
+        : "; " + hold.replicas() + " replicas share what was left until they next sync, and this one's share is held";
     throw new ApiException(429, "requests", "Client '" + client + "' has requests under way that may spend the rest "
         + "of its budget (server.api_keys." + client + ".budget): " + DecisionHeaders.usd(hold.left())
         + " USD is left this period, and they hold " + DecisionHeaders.usd(hold.heldByOthers())
-        + " USD of it until they end; retry when they have.", null,
+        + " USD of it until they end" + shared + "; retry when they have.", null,
         "rate_limit_exceeded");
   }
 

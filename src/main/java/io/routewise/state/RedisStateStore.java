@@ -377,13 +377,14 @@ public final class RedisStateStore implements StateStore {
    * read, and every other one's read in one more round trip (ids whose key expired leave the set).
    */
   @Override
-  public Map<String, Held> shareHolds(String replica, Map<String, Held> mine) throws Exception {
+  public OthersHolds shareHolds(String replica, Map<String, Held> mine) throws Exception {
     return call(j -> {
       StringBuilder value = new StringBuilder();
       mine.forEach((client, held) -> value.append(client).append(' ').append(held.usd()).append(' ')
           .append(held.inFlight()).append('\n'));
       Map<String, Held> out = new LinkedHashMap<>();
-      for (String v : publish(j, prefix + ":held-replicas", replica, this::heldKey, value.toString()).values()) {
+      Map<String, String> others = publish(j, prefix + ":held-replicas", replica, this::heldKey, value.toString());
+      for (String v : others.values()) {
         for (String line : v.split("\n")) {
           String[] f = line.split(" ");
           try {
@@ -397,7 +398,7 @@ public final class RedisStateStore implements StateStore {
           }
         }
       }
-      return out;
+      return new OthersHolds(others.size(), out);
     });
   }
 

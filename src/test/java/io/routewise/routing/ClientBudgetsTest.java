@@ -53,7 +53,7 @@ class ClientBudgetsTest {
     final Map<String, Map<String, Held>> holds = new ConcurrentHashMap<>();
 
     @Override
-    public Map<String, Held> shareHolds(String replica, Map<String, Held> mine) throws Exception {
+    public OthersHolds shareHolds(String replica, Map<String, Held> mine) throws Exception {
       if (down) {
         throw new java.io.IOException("down");
       }
@@ -65,7 +65,7 @@ class ClientBudgetsTest {
               (x, y) -> new Held(x.usd() + y.usd(), x.inFlight() + y.inFlight())));
         }
       });
-      return others;
+      return new OthersHolds(holds.size() - 1, others);
     }
   }
 
@@ -268,6 +268,64 @@ class ClientBudgetsTest {
     assertThrows(java.io.IOException.class, () -> d.exchange(other));
     assertTrue(hold(d, 100, PRICE).admitted(), "the store down: the others' holds, maybe ended, keep no one waiting");
     atC.close();
+  }
+
+  /**
+   * Within one sync each of N live replicas holds anew at most an N-th of what was left at the last
+   * exchange: a burst fired at two replicas at the same instant had each let through what it alone
+   * would, and spent 1.8x the budget (an operator trial). A burst at one replica alone still gets
+   * the rest, its share growing back at each exchange.
+   */
+  @Test
+  void aBurstAtSeveralReplicasAtOnceIsHeldToOneBudget() throws Exception {
+    SpendStore store = new SpendStore();
+    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    a.exchange(store);
+    b.exchange(store);
+    a.exchange(store); // both now know the other is live
+    java.util.List<ClientBudgets.Hold> admitted = new java.util.ArrayList<>();
+    ClientBudgets.Hold refused = null;
+    for (int i = 0; i < 10; i++) { // 0.2 each, at both replicas before either syncs
+      for (ClientBudgets r : java.util.List.of(a, b)) {
+        ClientBudgets.Hold h = r.hold("batch", 0, 200, 1, false, java.util.List.of(PRICE));
+        if (h.admitted()) {
+          admitted.add(h);
+        } else {
+          refused = h;
+        }
+      }
+    }
+    double held = admitted.stream().mapToDouble(ClientBudgets.Hold::usd).sum();
+    assertTrue(held <= 1.0 + 1e-9, "held together within one sync: " + held);
+    assertEquals(0.8, held, 1e-9, "each took its half of the budget: two of 0.2");
+    assertEquals(2, refused.replicas(), "the refusal says the rest is shared");
+    assertEquals(1.0, refused.left(), 1e-12);
+
+    admitted.forEach(h -> {
+      a.spent("batch", 0, 0, 0);
+      h.close();
+    });
+    a.spent("batch", 0.4, 0, 200); // a's two answers
+    b.spent("batch", 0.4, 0, 200);
+    a.exchange(store);
+    b.exchange(store);
+    a.exchange(store);
+    java.util.List<ClientBudgets.Hold> alone = new java.util.ArrayList<>();
+    for (int sync = 0; sync < 6; sync++) { // b idle: a's burst takes the rest, half of what is left each sync
+      for (int i = 0; i < 10; i++) {
+        ClientBudgets.Hold h = a.hold("batch", 0, 20, 1, false, java.util.List.of(PRICE)); // 0.02
+        if (h.admitted()) {
+          alone.add(h);
+        }
+      }
+      a.exchange(store);
+      b.exchange(store);
+    }
+    // 0.2 left, 0.02 each: b's share of the last few holds' worth is a's once a's requests end
+    assertEquals(8, alone.size(), "a alone gets all but b's share of the last while they run");
+    alone.forEach(ClientBudgets.Hold::close);
+    assertTrue(a.hold("batch", 0, 20, 1, false, java.util.List.of(PRICE)).admitted(), "none under way: one goes");
   }
 
   /**

@@ -54,18 +54,24 @@ class RedisUsageKeysTest {
     try (RedisServer redis = RedisServer.start();
         RedisStateStore s = store(redis);
         Jedis j = redis.client()) {
-      assertEquals(Map.of(), s.shareHolds("r1-a", Map.of("batch", new StateStore.Held(0.5, 2))));
-      assertEquals(Map.of("batch", new StateStore.Held(0.5, 2)),
+      assertEquals(StateStore.OthersHolds.NONE, s.shareHolds("r1-a", Map.of("batch", new StateStore.Held(0.5, 2))));
+      assertEquals(new StateStore.OthersHolds(1, Map.of("batch", new StateStore.Held(0.5, 2))),
           s.shareHolds("r2-b", Map.of("search", new StateStore.Held(0.1, 1))));
+      assertEquals(new StateStore.OthersHolds(1, Map.of("search", new StateStore.Held(0.1, 1))),
+          s.shareHolds("r1-a", Map.of()));
+      assertEquals(new StateStore.OthersHolds(1, Map.of()), s.shareHolds("r2-b", Map.of()),
+          "a replica holding nothing is one that shares the budget still");
+      s.shareHolds("r1-a", Map.of("batch", new StateStore.Held(0.5, 2)));
       j.set("routewise:held:r3-c", "batch 0.25 1\njunk\nbatch -1 1\nsearch x 1\n");
       j.sadd("routewise:held-replicas", "r3-c");
-      Map<String, StateStore.Held> others = s.shareHolds("r2-b", Map.of());
-      assertEquals(0.75, others.get("batch").usd(), 1e-12);
-      assertEquals(3, others.get("batch").inFlight());
-      assertEquals(null, others.get("search"), "r2-b's own, now none");
+      StateStore.OthersHolds others = s.shareHolds("r2-b", Map.of());
+      assertEquals(2, others.replicas());
+      assertEquals(0.75, others.byClient().get("batch").usd(), 1e-12);
+      assertEquals(3, others.byClient().get("batch").inFlight());
+      assertEquals(null, others.byClient().get("search"), "r2-b's own, now none");
       assertTrue(Math.abs(j.pttl("routewise:held:r2-b") - 3_000) < 1_000, "as a window: " + j.pttl("routewise:held:r2-b"));
       j.del("routewise:held:r1-a", "routewise:held:r3-c"); // expired
-      assertEquals(Map.of(), s.shareHolds("r2-b", Map.of()));
+      assertEquals(StateStore.OthersHolds.NONE, s.shareHolds("r2-b", Map.of()));
       assertEquals(java.util.Set.of("r2-b"), j.smembers("routewise:held-replicas"), "gone ones leave the set");
     }
   }
