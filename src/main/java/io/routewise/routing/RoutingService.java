@@ -401,15 +401,15 @@ public final class RoutingService implements AutoCloseable {
       listener.routerFailed(spec.router(), failure, e);
       rates = null;
       rate = 1.0;
-      // Nothing to score goes to the top at any α: a target counts it so, or the share overshoots.
-      topRate = "no_text".equals(failure) ? topRateWith(1.0, null, prompt.media()) : Double.NaN;
+      // A failure, like nothing to score, goes to the top at any α: a target counts it so, or the share overshoots.
+      topRate = topRateWith(1.0, null, prompt.media());
       rung = 0;
     } catch (Exception | LinkageError e) {
       failure = "error";
       listener.routerFailed(spec.router(), failure, e);
       rates = null;
       rate = 1.0;
-      topRate = Double.NaN;
+      topRate = topRateWith(1.0, null, prompt.media());
       rung = 0;
     }
     // The rule's choice may not take the request's images or audio.
@@ -452,8 +452,8 @@ public final class RoutingService implements AutoCloseable {
 
   /**
    * Counts a decision that went to an upstream: in the metrics, and in its router's target window
-   * (a failed router's 1.0 and a pin say nothing about the win rates: counted, not sketched; a
-   * request with nothing to score is sketched as the top's at any α).
+   * (a pin says nothing about the win rates: counted, not sketched; a request the router failed on
+   * or had nothing to score is sketched as the top's at any α).
    */
   private void report(RouteSpec spec, Scored s) {
     if (spec.auto()) {

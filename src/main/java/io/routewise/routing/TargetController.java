@@ -43,7 +43,8 @@ public final class TargetController {
   private final LongSupplier clock;
   private final TargetWindow window;
   private final String replica;
-  private final long startedAt;
+  /** When this replica began counting; moved to the clock's time when the wall clock is set back before it. Tick thread writes. */
+  private volatile long startedAt;
   private final long windowMillis;
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TargetController.class);
   /** Replicas already reported as left out, with why (another window_s or target; tick thread only; bounded). */
@@ -156,7 +157,7 @@ public final class TargetController {
   /**
    * Request path: one decision for this router's target traffic. {@code rate} is the win rate the
    * threshold decided the top upstream with (with more than two upstreams, the lowest of the top's
-   * rates over the others), NaN when none did (a pin, a router failure).
+   * rates over the others), NaN when none did (a pin; a router failure counts as the top's at any α).
    */
   public void decided(double rate, Route route) {
     window.decided(clock.getAsLong(), rate, route);
@@ -183,6 +184,17 @@ public final class TargetController {
    */
   public void tick(WindowSnapshot mine, List<WindowSnapshot> others) {
     long now = clock.getAsLong();
+    if (now < startedAt || (lastTick != Long.MIN_VALUE && now < lastTick - window.sliceMillis())) {
+      // The wall clock was set back (NTP, a VM resumed): slices it has not reached again hold decisions
+      // counted before the step, and writes landing there would stay out of the window until the clock
+      // catches up (an hour's step froze α for the hour). Drop them; and a start now in the future
+      // would read a window's requests as made in one second.
+      window.dropAfter(window.index(now));
+      if (now < startedAt) {
+        startedAt = now;
+      }
+      reachChangedAt = Long.MIN_VALUE;
+    }
     List<WindowSnapshot> all = new ArrayList<>();
     all.add(mine);
     if (others != null) {
@@ -243,7 +255,8 @@ public final class TargetController {
         spendOf += slice.spendStrong() + slice.spendWeak();
       }
       // Seconds this replica's slices cover: from the window's start, or its own start when later.
-      double covered = Math.max(1000, Math.min(now - oldest * window.sliceMillis(), now - s.startedAtMillis())) / 1000.0;
+      long started = s == mine ? Math.min(startedAt, s.startedAtMillis()) : s.startedAtMillis();
+      double covered = Math.max(1000, Math.min(now - oldest * window.sliceMillis(), now - started)) / 1000.0;
       perSecond += requestsOf / covered;
       usdPerSecond += spendOf / covered;
       if (s == mine) {

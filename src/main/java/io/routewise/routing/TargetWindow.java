@@ -37,7 +37,7 @@ final class TargetWindow {
 
   /**
    * One decision: {@code rate} is the router's win rate, or NaN when none was compared with the
-   * threshold (a pinned session, a router failure), which keeps it out of the sketch.
+   * threshold (a pinned session), which keeps it out of the sketch.
    */
   void decided(long nowMillis, double rate, Route route) {
     Counts c = slice(nowMillis);
@@ -79,6 +79,20 @@ final class TargetWindow {
       Counts fresh = new Counts(index);
       if (ring.compareAndSet(slot, c, fresh)) {
         return fresh;
+      }
+    }
+  }
+
+  /**
+   * Drops the slices numbered after {@code index + 1} (the next slice is kept: a request thread may
+   * have just entered it): after the wall clock was set back, they hold what was counted before the
+   * step. Tick thread only.
+   */
+  void dropAfter(long index) {
+    for (int slot = 0; slot < SLICES; slot++) {
+      Counts c = ring.get(slot);
+      if (c != null && c.index > index + 1) {
+        ring.compareAndSet(slot, c, null);
       }
     }
   }

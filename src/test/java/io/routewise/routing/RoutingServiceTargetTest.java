@@ -190,4 +190,43 @@ class RoutingServiceTargetTest {
     target.tick(target.snapshot(), null);
     assertEquals(0.002 + 0.025, target.windowSpend(), 1e-12);
   }
+
+  /**
+   * A router's failure goes to the top at any α, so its target counts it as the top's: left out of
+   * the sketch, one failure in five took the share to 0.44 against a 0.3 target (a review).
+   */
+  @Test
+  void routerFailuresGoToTheTopAtAnyAlphaSoTheyCountAsTheTopsAndTheShareHolds() {
+    // One decision in five fails (a judge timing out, a scoring queue full): it goes strong at any α.
+    ManualClock clock = new ManualClock(T0);
+    TargetController c = new TargetController("scored", new TargetConfig(TargetConfig.Kind.STRONG_SHARE, 0.3, 0, 1, Duration.ofSeconds(60), 0.5), clock);
+    Router router = p -> {
+      double v = Double.parseDouble(p.text());
+      if (v < 0) {
+        throw new RouterException("timeout", "judge did not answer");
+      }
+      return v;
+    };
+    RoutingService routing = new RoutingService(Map.of("scored", router), "scored", 0.5, RoutingListener.NONE, null,
+        LadderRule.threshold(Ladder.twoWay("strong", "weak")), Map.of("scored", c), null);
+    RouteSpec auto = routing.specFor("router-scored-auto");
+    Random rnd = new Random(3);
+    int strong = 0;
+    int n = 0;
+    for (int s = 0; s < 600; s++) {
+      for (int i = 0; i < 20; i++) {
+        String text = rnd.nextDouble() < 0.2 ? "-1" : Double.toString(rnd.nextDouble());
+        RoutingDecision d = routing.decide(auto, Prompt.of(text));
+        if (s >= 120) {
+          n++;
+          strong += d.route() == Route.STRONG ? 1 : 0;
+        }
+      }
+      clock.advance(1000);
+      c.tick(c.snapshot(), null);
+    }
+    assertEquals(0.3, (double) strong / n, 0.02, "the share of all auto requests sent strong");
+    assertEquals(0.3, c.observedShare(), 0.03);
+    assertFalse(c.outOfReach());
+  }
 }
