@@ -161,6 +161,10 @@ public final class EvalCommand implements Callable<Integer> {
           + " config's ladder (or --protocol DATA...)");
       return 2;
     }
+    if (strong.equals(weak)) { // APGR and CPT are 0 / 0, a ladder of one model: refused, not a table of infinities
+      System.err.println("--strong and --weak are both '" + strong + "': evaluating a router needs two models");
+      return 2;
+    }
     if (prices == null && configPrices == null && !models.isEmpty()) { // a ladder without prices would be evaluated as two models, silently
       System.err.println("--models is for a priced ladder: add --prices (e.g. ../shared/data/prices.json)");
       return 2;

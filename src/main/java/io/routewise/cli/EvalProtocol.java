@@ -314,6 +314,10 @@ final class EvalProtocol {
           continue;
         }
         sb.append(String.format(Locale.ROOT, " %.3f |", apgr));
+        if (Double.isNaN(apgr)) { // strong and weak of one quality there: undefined, not 0 (nor in the means)
+          jrow.addNull();
+          continue;
+        }
         jrow.add(Math.round(apgr * 1000) / 1000.0);
         if (ci < standCount) {
           standSum += apgr;

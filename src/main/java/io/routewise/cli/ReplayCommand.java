@@ -125,7 +125,8 @@ public final class ReplayCommand implements Callable<Integer> {
         }
       }
     }
-    double fixedAlpha = CalibrateCommand.threshold(scored.get(0), share);
+    // the α calibrate prints for this share (ties and a model name's five decimals taken into account)
+    double fixedAlpha = CalibrateCommand.modelNameThreshold(scored.get(0), share);
     int total = scored.stream().mapToInt(s -> s.length).sum();
     double[] rates = new double[total];
     int[] starts = new int[scored.size()];

@@ -155,6 +155,9 @@ public final class CostCurve {
    * (flat beyond the curve's own ends), so curves over the same range compare directly.
    */
   public double meanQuality(double lo, double hi) {
+    if (!(hi > lo)) { // a range one cost wide (the top and the cheapest alike): the quality there, not 0 / 0
+      return qualityAt(lo);
+    }
     int n = cost.length;
     double area = 0;
     if (cost[0] > lo) {
@@ -171,6 +174,32 @@ public final class CostCurve {
       }
     }
     return area / (hi - lo);
+  }
+
+  /**
+   * The best quality the curve reaches at cost {@code c}: the highest of its points at c (to rounding:
+   * a sweep's running sums drift in the last bits), else interpolated, flat beyond its ends.
+   */
+  double qualityAt(double c) {
+    int n = cost.length;
+    double tolerance = 1e-9 * Math.max(Math.abs(c), Double.MIN_NORMAL);
+    double best = Double.NEGATIVE_INFINITY;
+    for (int i = 0; i < n; i++) {
+      if (Math.abs(cost[i] - c) <= tolerance) {
+        best = Math.max(best, quality[i]);
+      }
+    }
+    if (best > Double.NEGATIVE_INFINITY) {
+      return best;
+    }
+    if (c < cost[0]) {
+      return quality[0];
+    }
+    int i = n - 1;
+    while (cost[i] > c) {
+      i--;
+    }
+    return i == n - 1 ? quality[i] : interpolate(i + 1, c);
   }
 
   /** Quality on the segment ending at point i, at cost c within it. */

@@ -35,10 +35,17 @@ public final class EvalReport {
     QualityCurve any = curves.values().iterator().next();
     sb.append(title).append('\n');
     sb.append(String.format(Locale.ROOT, "strong quality %.4f, weak quality %.4f%n", any.strongQuality, any.weakQuality));
+    if (any.noGap()) {
+      sb.append("strong and weak have the same quality here: no gap to recover, APGR and CPT are undefined (n/a)\n");
+    }
     sb.append(String.format(Locale.ROOT, "| %-40s | %7s | %8s | %8s | %8s |%n", "router", "APGR", "CPT(20%)", "CPT(50%)", "CPT(80%)"));
     sb.append("|").append("-".repeat(42)).append("|---------|----------|----------|----------|\n");
     for (var e : curves.entrySet()) {
       QualityCurve c = e.getValue();
+      if (c.noGap()) {
+        sb.append(String.format(Locale.ROOT, "| %-40s | %7s | %8s | %8s | %8s |%n", e.getKey(), "n/a", "n/a", "n/a", "n/a"));
+        continue;
+      }
       sb.append(String.format(Locale.ROOT, "| %-40s | %7.4f | %7.2f%% | %7.2f%% | %7.2f%% |%n", e.getKey(), c.apgr(),
           c.cpt(0.2), c.cpt(0.5), c.cpt(0.8)));
     }

@@ -27,8 +27,13 @@ public final class HeldOutMetrics {
     if (rows.size() >= 10) {
       QualityCurve curve = QualityCurve.of(rows.stream().mapToDouble(r -> r[0]).toArray(),
           rows.stream().mapToDouble(r -> r[1]).toArray(), rows.stream().mapToDouble(r -> r[2]).toArray());
-      out.put("apgr", round(curve.apgr()));
-      out.put("cpt50", round(curve.cpt(0.5)));
+      if (curve.noGap()) { // undefined: null, not the 0 that rounding NaN gives
+        out.putNull("apgr");
+        out.putNull("cpt50");
+      } else {
+        out.put("apgr", round(curve.apgr()));
+        out.put("cpt50", round(curve.cpt(0.5)));
+      }
     }
   }
 

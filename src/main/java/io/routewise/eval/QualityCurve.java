@@ -99,7 +99,18 @@ public final class QualityCurve {
     return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
   }
 
+  /**
+   * Whether strong and weak have the same mean quality on these prompts (to rounding): then there is no
+   * gap to recover, and APGR and CPT are undefined (NaN), not the ±Infinity that 0 / 0 rounds to.
+   */
+  public boolean noGap() {
+    return Math.abs(strongQuality - weakQuality) <= 1e-12 * Math.max(1, Math.max(Math.abs(strongQuality), Math.abs(weakQuality)));
+  }
+
   public double apgr() {
+    if (noGap()) {
+      return Double.NaN;
+    }
     double auc = 0;
     for (int i = 1; i < pct.length; i++) {
       auc += (pct[i] - pct[i - 1]) / 100 * (quality[i] + quality[i - 1]) / 2;
@@ -110,6 +121,9 @@ public final class QualityCurve {
 
   /** CPT(x) in % strong calls, x in (0, 1), e.g. 0.5 for CPT(50%). */
   public double cpt(double x) {
+    if (noGap()) {
+      return Double.NaN;
+    }
     return firstReaching(x * (strongQuality - weakQuality) + weakQuality, quality, pct);
   }
 

@@ -86,4 +86,32 @@ class ReplayCommandTest {
     assertEquals(2, rc, text);
     assertTrue(text.contains("300 prompts, fewer than one window's worth (--window-s 60 x --rate 20 = 1200)"), text);
   }
+
+  /**
+   * Review: the fixed α is "the one calibrate gives" on phase 1. With tied scores (80 % of phase 1 one
+   * length, 20 % another) calibrate gives the α that sends 20 % strong for a 30 % target; replay took the
+   * raw quantile, which lands on the tie and sends 100 %.
+   */
+  @Test
+  void theFixedAlphaIsCalibratesOnTiedScores(@TempDir Path tmp) throws Exception {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 1_300; i++) {
+      sb.append(JSON.writeValueAsString(Map.of("id", "t" + i, "prompt", "x".repeat(i % 5 == 0 ? 600 : 20)))).append('\n');
+    }
+    Path tied = Files.writeString(tmp.resolve("tied.jsonl"), sb.toString());
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int rc = BertCommandsTest.run(new PrintStream(out, true, StandardCharsets.UTF_8), "replay", "--router", "length",
+        "--phase", tied.toString(), tied.toString(), "--strong-share", "0.3", "--quiet");
+    String text = out.toString(StandardCharsets.UTF_8);
+    assertEquals(0, rc, text);
+    ByteArrayOutputStream cal = new ByteArrayOutputStream();
+    assertEquals(0, BertCommandsTest.run(new PrintStream(cal, true, StandardCharsets.UTF_8), "calibrate", "--router",
+        "length", "--input", tied.toString(), "--strong-percent", "30", "--quiet"));
+    Matcher c = Pattern.compile("threshold = (\\S+)").matcher(cal.toString(StandardCharsets.UTF_8));
+    assertTrue(c.find(), cal.toString(StandardCharsets.UTF_8));
+    assertTrue(text.contains("fixed α " + c.group(1) + " "), "calibrate's α " + c.group(1) + "; replay:\n" + text);
+    Matcher f = Pattern.compile("phase 1 \\(tied.jsonl\\).*fixed α: (\\S+)\\.\\.(\\S+) ").matcher(text);
+    assertTrue(f.find(), text);
+    assertTrue(Double.parseDouble(f.group(2)) < 0.25, "the fixed α sends about 20 %, not 100 %: " + f.group(2));
+  }
 }

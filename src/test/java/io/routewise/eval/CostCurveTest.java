@@ -1,5 +1,7 @@
 package io.routewise.eval;
 
+import java.util.List;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -65,5 +67,23 @@ class CostCurveTest {
       assertTrue(found, "alpha " + alphas[a] + " gives a point the sweep missed");
     }
     assertEquals(grid[0][0], exact.cost[exact.cost.length - 1], 1e-9, "alpha 0: everything to the top, the dearest");
+  }
+
+
+  /**
+   * A ladder all at one price (the README's threshold-rule case) or of free local models: the range
+   * is one cost wide, and every "mean quality" was 0 / 0 = NaN, exit 0.
+   */
+  @Test
+  void aRangeOfZeroWidthGivesTheQualityAtThatCostNotNaN() {
+    CostQualityReport report = new CostQualityReport("t", "a", List.of("top", "low"), new double[] {1e-3, 1e-3},
+        new double[] {0.7, 0.5}, new double[] {0, 1});
+    // a sweep's running sums drift in the last bits: 1e-3 + 1e-19 is the same cost
+    report.add("r", new CostCurve(new double[] {1e-3, 1e-3 * (1 + 1e-15), 1e-3}, new double[] {0.7, 0.8, 0.5}),
+        new double[][] {{1e-3, 1e-3}, {0.7, 0.5}});
+    String table = report.table();
+    assertFalse(table.contains("NaN"), table);
+    assertEquals(0.7, report.hull().meanQuality(1e-3, 1e-3), 1e-12, "the hull at that cost: the best model there");
+    assertEquals(0.8, report.curves().get("r").meanQuality(1e-3, 1e-3), 1e-12, "the best the curve reaches there");
   }
 }

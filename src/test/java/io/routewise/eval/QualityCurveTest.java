@@ -1,5 +1,7 @@
 package io.routewise.eval;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.api.Test;
@@ -55,5 +57,28 @@ class QualityCurveTest {
       weak[i] = i % 2;
     }
     assertEquals(0.5, QualityCurve.random(strong, weak, 10, 1).apgr(), 0.03);
+  }
+
+
+  /** strong == weak quality: (auc - weak) / 0; rounding made it -Infinity, which the table printed. */
+  @Test
+  void apgrIsUndefinedNotInfiniteWhenStrongAndWeakHaveTheSameQuality() {
+    int n = 20;
+    double[] scores = new double[n];
+    double[] strong = new double[n];
+    double[] weak = new double[n];
+    for (int i = 0; i < n; i++) {
+      scores[i] = i;
+      strong[i] = i % 2;
+      weak[i] = (i + 1) % 2;
+    }
+    QualityCurve c = QualityCurve.of(scores, strong, weak);
+    assertTrue(Double.isNaN(c.apgr()), "APGR " + c.apgr());
+    QualityCurve r = QualityCurve.random(strong, weak, 10, 0);
+    assertTrue(Double.isNaN(r.apgr()), "random APGR " + r.apgr());
+    EvalReport report = new EvalReport("t");
+    report.add("random", r);
+    report.add("x", c);
+    assertFalse(report.table().contains("Infinity"), report.table());
   }
 }
