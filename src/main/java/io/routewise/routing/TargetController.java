@@ -302,7 +302,7 @@ public final class TargetController {
       reachChangedAt = Long.MIN_VALUE;
       return; // too little to estimate from: α stays where it is
     }
-    double raw = sketch.thresholdForShare(share);
+    double raw = sketch.thresholdForShare(share, window.recentRates());
     double aim = clamp(raw);
     estimated = true;
     boolean beyond = raw < target.minAlpha() - 1e-9 || raw > target.maxAlpha() + 1e-9

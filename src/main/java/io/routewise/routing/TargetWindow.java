@@ -44,7 +44,36 @@ final class TargetWindow {
     (route == Route.STRONG ? c.strong : c.weak).increment();
     if (!Double.isNaN(rate)) {
       c.bins.incrementAndGet(WinRateSketch.bin(rate));
+      recent.set(java.util.concurrent.ThreadLocalRandom.current().nextInt(RECENT), Double.doubleToRawLongBits(rate));
     }
+  }
+
+  /**
+   * Recent rates, exact, each written over a random one (no counter shared by request threads), so
+   * they are a sample of the last few {@value #RECENT} that leans to the latest: where a bin holds
+   * ties, they say which values ({@link WinRateSketch#thresholdForShare(double, double[])}).
+   */
+  private static final int RECENT = 1024;
+
+  private final AtomicLongArray recent = new AtomicLongArray(RECENT);
+
+  {
+    for (int i = 0; i < RECENT; i++) {
+      recent.set(i, Double.doubleToRawLongBits(Double.NaN)); // none yet: 0 bits would read as rate 0
+    }
+  }
+
+  /** The recent rates written so far (this replica's own). Tick thread. */
+  double[] recentRates() {
+    double[] out = new double[RECENT];
+    int n = 0;
+    for (int i = 0; i < RECENT; i++) {
+      double r = Double.longBitsToDouble(recent.get(i));
+      if (!Double.isNaN(r)) {
+        out[n++] = r;
+      }
+    }
+    return java.util.Arrays.copyOf(out, n);
   }
 
   /** An answer's cost, counted when its usage arrives. */

@@ -62,6 +62,18 @@ public final class WinRateSketch {
    * share of 1, NaN when nothing is counted.
    */
   public double thresholdForShare(double share) {
+    return thresholdForShare(share, null);
+  }
+
+  /**
+   * As {@link #thresholdForShare(double)}, but where {@code recent} (exact rates, a sample of those
+   * counted; null: none) shows ties in the bin where the share is reached, the threshold cuts
+   * between two of their values instead, at the share nearest the one wanted: a router of few
+   * distinct scores (a judge's rating read without log-probabilities) puts a whole tie in one bin,
+   * where aiming inside it sent all of it or none by where the tie happened to sit (a 30 % target
+   * got 100 %). Without ties, the bin's rates are taken to spread evenly, as before.
+   */
+  public double thresholdForShare(double share, double[] recent) {
     if (total <= 0) {
       return Double.NaN;
     }
@@ -77,11 +89,42 @@ public final class WinRateSketch {
       double w = weights[b];
       if (w > 0 && above + w >= wanted) {
         double fraction = (wanted - above) / w; // of this bin's rates, the top fraction go strong
-        return interpolate(b, fraction);
+        double tied = recent == null ? Double.NaN : cutBetweenTies(b, fraction, recent);
+        return Double.isNaN(tied) ? interpolate(b, fraction) : tied;
       }
       above += w;
     }
     return 0.0;
+  }
+
+  /**
+   * Where {@code recent}'s rates in bin {@code b} hold a tie: the threshold halfway between the two
+   * neighbouring values (or a value and the bin's edge) whose cut sends the share of them nearest
+   * {@code fraction} strong (the smaller share on a draw), so α approached from either side passes
+   * the tie in a finite time; NaN without a tie there.
+   */
+  private static double cutBetweenTies(int b, double fraction, double[] recent) {
+    double[] in = java.util.Arrays.stream(recent).filter(r -> bin(r) == b).sorted().toArray();
+    boolean tie = false;
+    for (int i = 1; i < in.length && !tie; i++) {
+      tie = in[i] == in[i - 1];
+    }
+    if (!tie) {
+      return Double.NaN;
+    }
+    int n = in.length;
+    int best = n; // cut before index i: in[i..] go strong; n sends none of them
+    for (int i = n - 1; i >= 0; i--) {
+      if (i > 0 && in[i - 1] == in[i]) {
+        continue; // not a cut: a tie goes one way whole
+      }
+      if (Math.abs((n - i) / (double) n - fraction) < Math.abs((n - best) / (double) n - fraction)) {
+        best = i;
+      }
+    }
+    double below = best == 0 ? interpolate(b, 1) : in[best - 1];
+    double above = best == n ? interpolate(b, 0) : in[best];
+    return (below + above) / 2;
   }
 
   /** The rate {@code fraction} of the way down from the top of bin {@code b}. */

@@ -62,6 +62,27 @@ class TargetControllerTest {
     return new Run(strong, alphas);
   }
 
+  /**
+   * A router of few distinct scores (a judge's 1-5 rating read without log-probabilities, a length
+   * bucket) puts whole ties in one bin: the sketch, assuming a bin's rates spread evenly, aimed inside
+   * the tie, and which side of it α fell on decided everything (a review's replay: 100 % strong for
+   * a 30 % target). The target holds the nearest share a threshold can give, as calibrate does.
+   */
+  @Test
+  void tiedScoresGetTheNearestShareAThresholdCanGive() {
+    for (double[] ties : new double[][] {{0.3, 0.45}, {0.302, 0.6}, {0.299, 0.9}, {0.5, 0.7}}) {
+      for (double target : new double[] {0.3, 0.7}) {
+        ManualClock clock = new ManualClock(T0);
+        TargetController c = new TargetController("r", share(target, 0, 1, 0.5), clock);
+        // 80 % of the requests score ties[0], 20 % ties[1]: a threshold sends 20 % or 100 % (or 0)
+        Run run = run(c, clock, 6000, 20, i -> even(i) < 0.8 ? ties[0] : ties[1]);
+        double wanted = target == 0.3 ? 0.2 : 1.0;
+        assertEquals(wanted, run.share(4800, 6000), 0.03, "ties " + ties[0] + ", " + ties[1] + ", target " + target
+            + ": α " + c.alpha());
+      }
+    }
+  }
+
   @Test
   void holdsTheTargetShareInEveryWindowOnceTheFirstWindowHasPassed() {
     ManualClock clock = new ManualClock(T0);

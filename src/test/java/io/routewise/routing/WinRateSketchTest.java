@@ -45,6 +45,41 @@ class WinRateSketchTest {
     }
   }
 
+  /** A tie in the bin where the share is reached is cut around, at the nearest share a threshold can give. */
+  @Test
+  void aTieIsCutAroundAtTheNearestShareAndDistinctRatesAsBefore() {
+    double[] rates = new double[1000];
+    WinRateSketch s = new WinRateSketch();
+    for (int i = 0; i < rates.length; i++) {
+      rates[i] = i < 800 ? 0.3 : 0.9;
+      s.add(rates[i]);
+    }
+    double[] sample = Arrays.copyOf(rates, 1000);
+    assertEquals(0.2, shareAtOrAbove(rates, s.thresholdForShare(0.3, sample)), 1e-12, "0.2 is nearer 0.3 than 1.0");
+    assertEquals(1.0, shareAtOrAbove(rates, s.thresholdForShare(0.7, sample)), 1e-12, "1.0 is nearer 0.7 than 0.2");
+    double between = s.thresholdForShare(0.3, sample);
+    assertTrue(between > 0.3 && between < 0.9, "α above the tie, within its bin: " + between);
+    double below = s.thresholdForShare(0.7, sample);
+    assertTrue(below < 0.3 && below > 0.29, "α below the tie, within its bin: " + below);
+    // ties among distinct rates in the bin: cut between values
+    double[] mixed = {0.3, 0.3, 0.3, 0.3005, 0.3005, 0.9};
+    WinRateSketch m = new WinRateSketch();
+    for (double r : mixed) {
+      m.add(r);
+    }
+    assertEquals(WinRateSketch.bin(0.3), WinRateSketch.bin(0.3005), "one bin");
+    assertEquals(3 / 6.0, shareAtOrAbove(mixed, m.thresholdForShare(0.5, mixed)), 1e-12);
+    // distinct rates: the sample changes nothing
+    Random rnd = new Random(3);
+    WinRateSketch u = new WinRateSketch();
+    double[] distinct = new double[500];
+    for (int i = 0; i < distinct.length; i++) {
+      distinct[i] = rnd.nextDouble();
+      u.add(distinct[i]);
+    }
+    assertEquals(u.thresholdForShare(0.3), u.thresholdForShare(0.3, distinct));
+  }
+
   @Test
   void noShareMeansOnlyACertainWinAndAFullShareMeansEveryRate() {
     WinRateSketch s = new WinRateSketch();
