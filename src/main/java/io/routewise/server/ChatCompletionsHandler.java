@@ -435,11 +435,16 @@ final class ChatCompletionsHandler {
       boolean invalid = invalidStatus(status) || unaskedStream || notAStream || noContent || webPage;
       boolean failedStatus = failedStatus(status) || unaskedStream || notAStream || noContent || webPage;
       boolean rateLimitUnread = rateLimitUnread(status, spec);
+      // a whole answer has answered once its body is read (relayWhole): headers, then a stall or a cut, is a
+      // timeout or a failure, as a stream's is before its first bytes
+      boolean answersWhenRead = false;
       if (cooldowns != null && !spec.isDirect() && !rateLimitUnread) {
         if (failedStatus && wholeError == null) {
           cooldowns.failed(upstream.name(), start);
-        } else if (!events) { // a stream has answered once its first bytes come (relayStream)
+        } else if (wholeError != null) { // its body was read for the error in it
           cooldowns.answered(upstream.name());
+        } else if (!events) { // a stream has answered once its first bytes come (relayStream)
+          answersWhenRead = true;
         }
       }
       long failoverTry = mayFailOver && failedStatus ? failoverClaim(upstream, request) : Cooldowns.SKIPPED;
@@ -487,7 +492,7 @@ final class ChatCompletionsHandler {
             : webPage ? "answered HTTP " + status + " with a web page (text/html), not an API answer"
             : notAStream ? "answered a request for a stream with a whole JSON body"
                 + (wholeError == null ? "" : ": " + wholeError)
-            : status > 599 ? "answered HTTP status " + status
+            : status > 599 || status < 200 ? "answered HTTP status " + status
             : "answered a redirect (HTTP " + status + "), which routewise does not follow");
       }
       if (authFailed) {
@@ -528,7 +533,7 @@ final class ChatCompletionsHandler {
         }
       } else {
         long relayed = relayWhole(response, res, upstream, start, status, spec, request.api(),
-            ctx.attribute(CLIENT_NAME), chargeable);
+            ctx.attribute(CLIENT_NAME), chargeable, answersWhenRead);
         metrics.overhead(router, start - received + relayed);
       }
       return status;
@@ -593,9 +598,12 @@ final class ChatCompletionsHandler {
     return status == 429 || status >= 500 || status == 401 || status == 403 || invalidStatus(status);
   }
 
-  /** A redirect, or a status over 599: never passed to the client. */
+  /**
+   * A redirect, a status over 599, or a 1xx that OkHttp hands back as final (101 Switching Protocols:
+   * passed on, the client's connection was switched to nothing and hung): never passed to the client.
+   */
   private static boolean invalidStatus(int status) {
-    return status > 599 || status >= 300 && status < 400;
+    return status > 599 || status < 200 || status >= 300 && status < 400;
   }
 
   /**
@@ -620,7 +628,7 @@ final class ChatCompletionsHandler {
   /** For the log: where a redirect points (its origin only: it may repeat a key), that HTTP has no such status, or the odd answer. */
   private static String invalidWhy(UpstreamResponse response, int status, String oddAnswer) {
     return oddAnswer != null ? oddAnswer
-        : status > 599 ? ", which HTTP does not have"
+        : status > 599 ? ", which HTTP does not have" : status < 200 ? ", not a final answer"
         : " to " + origin(response.header("Location")) + "; check base_url";
   }
 
@@ -678,20 +686,26 @@ final class ChatCompletionsHandler {
    * {@code client}: the named client key the answer is for (null: none).
    */
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status, RouteSpec spec, RoutedApi api, String client, ClientBudgets.Hold hold)
+      int status, RouteSpec spec, RoutedApi api, String client, ClientBudgets.Hold hold, boolean answersWhenRead)
       throws IOException {
     try (RequestBodies.Answer held = bodies.answer()) {
-      return relayWhole(response, res, upstream, start, status, spec, api, held, client, hold);
+      return relayWhole(response, res, upstream, start, status, spec, api, held, client, hold, answersWhenRead);
     }
   }
 
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
       int status, RouteSpec spec, RoutedApi api, RequestBodies.Answer held, String client,
-      ClientBudgets.Hold hold) throws IOException {
+      ClientBudgets.Hold hold, boolean answersWhenRead) throws IOException {
     byte[] body;
     try {
       body = response.bodyBytes(maxResponseBytes, held::allocated);
+      if (answersWhenRead) {
+        cooldowns.answered(upstream.name());
+      }
     } catch (UpstreamResponse.TooLarge e) {
+      if (answersWhenRead) {
+        cooldowns.answered(upstream.name()); // a whole answer, only too long
+      }
       chargeUnread(hold, status);
       if (rateLimitUnread(status, spec)) {
         cooldowns.failed(upstream.name(), start);
@@ -712,7 +726,7 @@ final class ChatCompletionsHandler {
         upstream.listener().completed(upstream.name(), status, "shutting_down", System.nanoTime() - start);
         throw ApiException.shuttingDown();
       }
-      if (rateLimitUnread(status, spec)) {
+      if (rateLimitUnread(status, spec) || answersWhenRead) { // stalled or cut off: no answer
         cooldowns.failed(upstream.name(), start);
       }
       // a body that stalled past timeout_ms is a timeout (the client's 504), as in a stream; one cut off, body_failed

@@ -521,9 +521,9 @@ final class PassthroughHandler {
     }
     try (response) {
       int status = response.status();
-      if (status > 599) {
+      if (status > 599 || status < 200) { // 101 Switching Protocols passed on left the client's connection hanging
         failures.misconfigured(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
-            + " upstream answered " + status + ", which HTTP does not have, to " + method + " /v1/" + AccessLog.safe(path)
+            + " upstream answered " + status + (status < 200 ? ", not a final answer," : ", which HTTP does not have,") + " to " + method + " /v1/" + AccessLog.safe(path)
             + "; the client got a 502.");
         throw ApiException.invalidResponse(upstream.name(), "answered HTTP status " + status);
       }
