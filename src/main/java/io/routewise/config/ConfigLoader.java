@@ -28,7 +28,7 @@ import org.yaml.snakeyaml.error.YAMLException;
  */
 public final class ConfigLoader {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ConfigLoader.class);
-  private static final Pattern VAR = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
+  private static final Pattern VAR = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:[^}$]|\\$(?!\\{))*))?}");
 
   private final Map<String, String> env;
   private final boolean unsetIsEmpty;

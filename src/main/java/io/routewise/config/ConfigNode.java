@@ -175,6 +175,10 @@ public final class ConfigNode {
     return n;
   }
 
+  /** A number as written in decimal, with an exponent or not (a quoted value, or one from the environment). */
+  private static final java.util.regex.Pattern DECIMAL =
+      java.util.regex.Pattern.compile("[-+]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][-+]?\\d+)?");
+
   public double number(String key, double fallback, double min, double max) {
     known.add(key);
     Object v = values.get(key);
@@ -183,7 +187,11 @@ public final class ConfigNode {
     }
     double d;
     try {
-      d = v instanceof Number num ? num.doubleValue() : Double.parseDouble(String.valueOf(v).trim());
+      String text = String.valueOf(v).trim();
+      if (!(v instanceof Number) && !DECIMAL.matcher(text).matches()) {
+        throw new NumberFormatException(text); // Java's own literals (0.5f, 1d, 0x1p1) are no number a reader sees
+      }
+      d = v instanceof Number num ? num.doubleValue() : Double.parseDouble(text);
     } catch (NumberFormatException e) {
       problems.add(pathOf(key), "must be a number, got " + describe(pathOf(key), v));
       return fallback;
