@@ -359,7 +359,8 @@ public final class ProxyServer implements AutoCloseable {
   /**
    * Whether {@code origin} is the configured {@code allowed}, as the CORS rule matches it (which lets
    * its preflight through): case aside, a scheme's default port aside, and {@code *.} standing for
-   * any subdomain. Compared as strings, the 403 refused pages whose preflight had passed.
+   * one label, as Javalin's rule has it. Compared as strings, the 403 refused pages whose preflight
+   * had passed; any depth let a page two labels down spend, its answer then thrown away by the browser.
    */
   static boolean sameOrigin(String allowed, String origin) {
     String a = plainOrigin(allowed);
@@ -370,7 +371,10 @@ public final class ProxyServer implements AutoCloseable {
     }
     String scheme = a.substring(0, wildcard + 3);
     String suffix = a.substring(wildcard + 4); // ".example.com"
-    return o.startsWith(scheme) && o.endsWith(suffix) && o.length() > scheme.length() + suffix.length();
+    if (!(o.startsWith(scheme) && o.endsWith(suffix) && o.length() > scheme.length() + suffix.length())) {
+      return false;
+    }
+    return o.substring(scheme.length(), o.length() - suffix.length()).indexOf('.') < 0;
   }
 
   private static String plainOrigin(String origin) {

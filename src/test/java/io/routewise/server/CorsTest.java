@@ -199,4 +199,28 @@ class CorsTest {
     }
     f = new ProxyFixture("");
   }
+
+  /**
+   * {@code *.} stands for one label, as the CORS rule reads it: a page two labels down had passed the
+   * 403 and been spent for, its answer carrying no CORS header (a browser threw it away), and {@code
+   * /v1/models} answered it 400 with the list (an operator trial).
+   */
+  @Test
+  void aWildcardOriginStandsForOneLabelAsTheCorsRuleReadsIt() throws Exception {
+    f = new ProxyFixture("", "cors_origins: [\"https://*.example.com\"]");
+    HttpResponse<String> deep = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Origin", "https://a.b.example.com").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(403, deep.statusCode(), deep.body());
+    assertTrue(deep.body().contains("origin_not_allowed"), deep.body());
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size(), "nothing spent");
+    HttpResponse<String> models = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/models")))
+        .header("Origin", "https://a.b.example.com").build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(403, models.statusCode(), models.body());
+    HttpResponse<String> one = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+        .header("Origin", "https://b.example.com").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(ApiKeysTest.CHAT)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, one.statusCode(), one.body());
+    assertEquals("https://b.example.com", one.headers().firstValue("access-control-allow-origin").orElse(null));
+  }
 }
