@@ -207,6 +207,10 @@ public final class LadderRule {
       }
       return values;
     }
+    // Of rungs at one price only the best takes part, on equal rates the later (weak below its equals),
+    // as under the threshold rule: two upstreams placed on one model (a second host of it) have
+    // equal rates, and the walk below would take the earlier one
+    topWinRates = ThresholdRule.bestOfEqualPrices(topWinRates, tiers);
     int k = topWinRates.length;
     double[] values = new double[k];
     Arrays.fill(values, 2.0);
@@ -242,10 +246,7 @@ public final class LadderRule {
         }
         double cross = Math.max(at, (scores[j] - currentScore) / (priceShares[current] - priceShares[j]));
         // Several lines crossing c at one λ: the first in ladder order is taken, and the walk goes on
-        // from it to the flatter ones at the same λ, so the choice past it is the same. Equal prices
-        // and rates (one line): the one earlier in the ladder, where the threshold rule takes the later
-        // (ThresholdRule.bestOfEqualPrices). Only a router with one score (length, random) gives equal
-        // rates, and auto gives those the threshold rule.
+        // from it to the flatter ones at the same λ, so the choice past it is the same.
         if (cross < nextAt) {
           next = j;
           nextAt = cross;

@@ -58,7 +58,9 @@ class LadderRuleTest {
     for (int i = 1; i < ladder.size(); i++) {
       double share = (ladder.orderPrice(ladder.rung(i)) - min) / span;
       double v = logit(rates[i]) + logit(alpha) * share;
-      if (rates[i] < 1 && v < bestValue) { // beaten for certain: never, as under the threshold rule
+      // beaten for certain: never, as under the threshold rule; of equal prices and rates, the later
+      boolean twin = best > 0 && ladder.priceTiers()[best] == ladder.priceTiers()[i] && rates[best] == rates[i];
+      if (rates[i] < 1 && (v < bestValue || twin)) {
         best = i;
         bestValue = v;
       }
@@ -85,6 +87,24 @@ class LadderRuleTest {
       }
     }
     assertTrue(differ > 10_000, "a different rule from the threshold one, not a copy of it: " + differ);
+  }
+
+  /**
+   * Two upstreams placed on one model (a second host of it) have equal prices and rates: both rules
+   * take the later, weak below its equal, as the README says (the price-weighted rule took the earlier,
+   * so weak never got a request, and the twin's failover went up to another model: an operator trial).
+   */
+  @Test
+  void bothRulesTakeTheLaterOfTwinsAtOnePrice() {
+    Ladder ladder = Ladder.byPrice(List.of(new Rung("strong", "gpt-4o", 5, 15), new Rung("large", "mistral-large", 2, 6),
+        new Rung("llama2nd", "llama", 0.2, 0.2), new Rung("weak", "llama", 0.2, 0.2)));
+    double[] rates = {0, 0.9, 0.3, 0.3};
+    for (Kind kind : Kind.values()) {
+      LadderRule rule = LadderRule.of(ladder, kind);
+      for (double alpha : new double[] {0.5, 0.9, 1}) {
+        assertEquals("weak", ladder.rung(rule.rung(rates, alpha)).upstream(), kind + " at " + alpha);
+      }
+    }
   }
 
   @Test
