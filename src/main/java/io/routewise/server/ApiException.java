@@ -59,9 +59,11 @@ public final class ApiException extends RuntimeException {
    * The client's 503 when the upstream chosen and its failover upstream are both down (cooling after
    * failures): answered at once rather than after another timeout; the SDKs retry a 503.
    */
-  static ApiException upstreamsCooling(String chosen, String other) {
-    return new ApiException(503, "upstream_error", "The " + chosen + " upstream and its failover upstream " + other
-        + " are both failing; routewise is not sending them requests until one answers again. Retry shortly.",
+  static ApiException upstreamsCooling(String chosen, java.util.List<String> failover) {
+    String others = failover.size() == 1 ? "its failover upstream " + failover.get(0) + " are both"
+        : "its failover upstreams " + String.join(", ", failover) + " are all";
+    return new ApiException(503, "upstream_error", "The " + chosen + " upstream and " + others
+        + " failing; routewise is not sending them requests until one answers again. Retry shortly.",
         null, "upstreams_unavailable");
   }
 

@@ -165,20 +165,24 @@ final class ChatCompletionsHandler {
       // held at the dearer of where it goes and where it may fail over to: a failover is not checked
       // against the budget again (held at a free upstream's nothing, 39 of 40 then failed over past it)
       UpstreamClient backup = mayFailOver && hold != ClientBudgets.Hold.NONE
-          ? failoverFor(chosen, request) : null;
+          ? likelyBackup(chosen, request) : null;
       hold.reprice(chosen.config().price(), backup == null ? null : backup.config().price());
-      // One that is down is not tried while it cools: its failover upstream answers; both down, a 503 at once.
+      // One that is down is not tried while it cools: the nearest on its failover path that does not
+      // cool answers; all of them down, a 503 at once.
       chosenTry = mayFailOver && cooldowns != null ? cooldowns.claim(chosen.name()) : Cooldowns.NOT_COOLING;
-      UpstreamClient other = chosenTry == Cooldowns.SKIPPED
-          ? failoverFor(chosen, request) : null; // null too when no other takes the request's images or audio
-      if (other != null) {
-        long otherTry = cooldowns.claim(other.name());
-        if (otherTry == Cooldowns.SKIPPED) {
-          long seconds = Math.min(cooldowns.left(chosen.name()).toSeconds(), cooldowns.left(other.name()).toSeconds());
+      List<UpstreamClient> path = chosenTry == Cooldowns.SKIPPED
+          ? failoverPath(chosen, request) : List.of(); // empty too when no other takes the request's images or audio
+      if (!path.isEmpty()) {
+        Backup other = claimBackup(chosen, request);
+        if (other == null) {
+          long seconds = cooldowns.left(chosen.name()).toSeconds();
+          for (UpstreamClient u : path) {
+            seconds = Math.min(seconds, cooldowns.left(u.name()).toSeconds());
+          }
           ctx.header("Retry-After", Long.toString(Math.max(1, seconds + 1)));
-          throw ApiException.upstreamsCooling(chosen.name(), other.name());
+          throw ApiException.upstreamsCooling(chosen.name(), path.stream().map(UpstreamClient::name).toList());
         }
-        status = failOverWithTry(ctx, request, body, chosen, spec, received, "cooldown", otherTry);
+        status = failOverWithTry(ctx, request, body, chosen, spec, received, "cooldown", other);
       } else {
         status = forward(ctx, request, body, chosen, spec, received, mayFailOver);
       }
@@ -393,8 +397,8 @@ final class ChatCompletionsHandler {
       if (cooldowns != null && !spec.isDirect()) { // a named upstream's request may fail for reasons of its own
         cooldowns.failed(upstream.name(), start);
       }
-      long failoverTry = mayFailOver && !e.isTimeout() ? failoverClaim(upstream, request) : Cooldowns.SKIPPED;
-      if (failoverTry != Cooldowns.SKIPPED) {
+      Backup failoverTry = mayFailOver && !e.isTimeout() ? claimBackup(upstream, request) : null;
+      if (failoverTry != null) {
         failures.failed(upstream.name(), "failover unreachable", e.detail());
         // The failed attempt was the upstream's time, not ours: move the overhead clock past it.
         return failOverWithTry(ctx, request, body, upstream, spec, received + (System.nanoTime() - start),
@@ -447,8 +451,8 @@ final class ChatCompletionsHandler {
           answersWhenRead = true;
         }
       }
-      long failoverTry = mayFailOver && failedStatus ? failoverClaim(upstream, request) : Cooldowns.SKIPPED;
-      if (failoverTry != Cooldowns.SKIPPED) {
+      Backup failoverTry = mayFailOver && failedStatus ? claimBackup(upstream, request) : null;
+      if (failoverTry != null) {
         // why (a refused key, which limit): the operator's only sight of it; never an answer's text, which
         // may echo the prompt (an unasked stream's body is the answer), nor a wait on one
         String said = wholeError != null ? wholeError
@@ -461,9 +465,7 @@ final class ChatCompletionsHandler {
           // gone while the error body was read: the call is counted, and a try of the failover upstream
           // taken for this request goes to the next one (else it is skipped for the whole try's hold)
           upstream.listener().completed(upstream.name(), status, "client_closed", System.nanoTime() - start);
-          if (cooldowns != null) {
-            cooldowns.giveBack(failoverFor(upstream, request).name(), failoverTry);
-          }
+          failoverTry.giveBack();
           throw connectionGone(ctx.res());
         }
         long spent = System.nanoTime() - start;
@@ -540,10 +542,9 @@ final class ChatCompletionsHandler {
     }
   }
 
-  /** Sends the request to the failover upstream instead, saying so in the headers and the metrics. */
+  /** Sends the request to the failover upstream {@code other} instead, saying so in the headers and the metrics. */
   private int failOver(Context ctx, ChatRequest request, RequestBodies.Body body, UpstreamClient failed,
-      RouteSpec spec, long received, String reason) throws IOException {
-    UpstreamClient other = failoverFor(failed, request);
+      UpstreamClient other, RouteSpec spec, long received, String reason) throws IOException {
     ClientBudgets.Hold hold = ctx.attribute(HOLD);
     if (hold != null) {
       hold.reprice(other.config().price()); // at the price of the upstream that answers it now
@@ -560,17 +561,15 @@ final class ChatCompletionsHandler {
   }
 
   /**
-   * {@link #failOver} with the failover upstream's try, {@code claimed} ({@link Cooldowns#claim}), given
-   * back should the call never report (its client left mid-call).
+   * {@link #failOver} to {@code backup}, whose try ({@link Cooldowns#claim}) is given back should the
+   * call never report (its client left mid-call).
    */
   private int failOverWithTry(Context ctx, ChatRequest request, RequestBodies.Body body, UpstreamClient failed,
-      RouteSpec spec, long received, String reason, long claimed) throws IOException {
+      RouteSpec spec, long received, String reason, Backup backup) throws IOException {
     try {
-      return failOver(ctx, request, body, failed, spec, received, reason);
+      return failOver(ctx, request, body, failed, backup.upstream(), spec, received, reason);
     } finally {
-      if (cooldowns != null) {
-        cooldowns.giveBack(failoverFor(failed, request).name(), claimed);
-      }
+      backup.giveBack();
     }
   }
 
@@ -632,40 +631,65 @@ final class ChatCompletionsHandler {
         : " to " + origin(response.header("Location")) + "; check base_url";
   }
 
-  /**
-   * Whether a request that failed on {@code upstream} may go to its failover upstream, as
-   * {@link Cooldowns#claim} answers it ({@link Cooldowns#SKIPPED}: no): not while that one cools down
-   * (a hung one would make the client wait out its timeout as well); once its cooldown is over, only
-   * as its one try. Asked only when failing over: it may take that try, which can be given back.
-   */
-  private long failoverClaim(UpstreamClient upstream, ChatRequest request) {
-    UpstreamClient other = failoverFor(upstream, request);
-    if (other == null) {
-      return Cooldowns.SKIPPED; // none takes its media: the failed answer is the client's
+  /** A failover upstream and the try taken of it ({@link Cooldowns#claim}), given back if never made. */
+  private record Backup(UpstreamClient upstream, long claimed, Cooldowns cooldowns) {
+    void giveBack() {
+      if (cooldowns != null) {
+        cooldowns.giveBack(upstream.name(), claimed);
+      }
     }
-    return cooldowns == null ? Cooldowns.NOT_COOLING : cooldowns.claim(other.name());
   }
 
   /**
-   * Where a failed request goes: the next more capable upstream, which can answer whatever the
-   * failed one could; from the top, the next one below it, the closest in capability. A request
-   * with images, audio or files goes on in that direction to the nearest that takes them; none
-   * does: null, no failover (a text model's answer to an image is no answer).
+   * Where a request that failed on {@code failed} (or skips it while it cools) may go, with that
+   * upstream's try taken: the nearest on its {@link #failoverPath} that does not cool (a hung one
+   * would make the client wait out its timeout as well; one whose cooldown is over, only as its one
+   * try). Null when none may: the path is empty (none takes its media: the failed answer is the
+   * client's) or all of it cools. On a long ladder one rung down did not stop the next one's
+   * requests, as it did when only the nearest was asked (a 503 with four upstreams up).
    */
-  private UpstreamClient failoverFor(UpstreamClient failed, ChatRequest request) {
+  private Backup claimBackup(UpstreamClient failed, ChatRequest request) {
+    for (UpstreamClient u : failoverPath(failed, request)) {
+      long claimed = cooldowns == null ? Cooldowns.NOT_COOLING : cooldowns.claim(u.name());
+      if (claimed != Cooldowns.SKIPPED) {
+        return new Backup(u, claimed, cooldowns);
+      }
+    }
+    return null;
+  }
+
+  /** Where a failure would likely send the request, for its budget's hold: the nearest on its path not cooling now. */
+  private UpstreamClient likelyBackup(UpstreamClient chosen, ChatRequest request) {
+    List<UpstreamClient> path = failoverPath(chosen, request);
+    for (UpstreamClient u : path) {
+      if (cooldowns == null || !cooldowns.cooling(u.name())) {
+        return u;
+      }
+    }
+    return path.isEmpty() ? null : path.get(0);
+  }
+
+  /**
+   * Where a failed request may go, nearest first: each more capable upstream up to the top, which
+   * can answer whatever the failed one could; from the top, each one below it, the closest in
+   * capability first. A request with images, audio or files only where they are taken (a text
+   * model's answer to an image is no answer).
+   */
+  private List<UpstreamClient> failoverPath(UpstreamClient failed, ChatRequest request) {
     int i = ladder.indexOf(failed);
     int step = i == 0 ? 1 : -1; // up, or from the top down
+    List<UpstreamClient> path = new java.util.ArrayList<>(2);
     for (int j = i + step; j >= 0 && j < ladder.size(); j += step) {
       UpstreamClient u = ladder.get(j);
       // Climbing, one priced above the top is passed over: the top does at least as well for less
       // (a rung's failure sent its requests to a model at six times the top's price). From the top
       // down it is the next below, as the operator placed it.
       boolean dearer = step < 0 && j > 0 && dearerThanTop(u);
-      if (!dearer && (request.media().isEmpty() || takes(u, request))) { // an image: only where it is taken
-        return u;
+      if (!dearer && (request.media().isEmpty() || takes(u, request))) {
+        path.add(u);
       }
     }
-    return null;
+    return path;
   }
 
   /** Whether {@code u} is priced above the top, both priced (as the routing ladder orders them). */

@@ -212,6 +212,42 @@ class MultiUpstreamProxyTest {
     assertTrue(post("/v1/chat/completions", "router-ladder-0", "hi").body().contains("hello from opus"));
   }
 
+  /**
+   * Failover walks up a long ladder past upstreams that cool: with weak and mini both down, weak's
+   * requests go to mid, not a 503 while two upstreams are up (an operator trial, six upstreams).
+   */
+  @Test
+  void aFailoverPassesOverCoolingUpstreamsToTheNearestUp() throws Exception {
+    start(", failover: true, failover_cooldown_ms: 60000", "strong: , price: {input: 2.5, output: 10}",
+        "mid: , price: {input: 1, output: 1}", "mini: , price: {input: 0.5, output: 0.5}",
+        "weak: , price: {input: 0.1, output: 0.1}");
+    answer(upstreams.get("weak"), 500, "weak", 0, 0);
+    answer(upstreams.get("mini"), 500, "mini", 0, 0);
+    long until = System.nanoTime() + 15_000_000_000L;
+    HttpResponse<String> r;
+    do { // each goes to weak (0.8 < 0.9), fails, fails over to mini, fails: both cool after three
+      r = post("/v1/chat/completions", "router-ladder-0.9", "hi");
+      Thread.sleep(300);
+    } while (!"weak cooldown".equals(r.headers().firstValue("x-routewise-failover").orElse(null))
+        && System.nanoTime() < until);
+    r = post("/v1/chat/completions", "router-ladder-0.9", "hi");
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().contains("hello from mid"), r.body());
+    assertEquals("weak cooldown", r.headers().firstValue("x-routewise-failover").orElse(null));
+    assertEquals("mid mid-model", r.headers().firstValue("x-routewise-model").orElse(null));
+    // all below the top down: a 503 naming them, at once
+    answer(upstreams.get("mid"), 500, "mid", 0, 0);
+    answer(upstreams.get("strong"), 500, "strong", 0, 0);
+    until = System.nanoTime() + 15_000_000_000L;
+    do {
+      r = post("/v1/chat/completions", "router-ladder-0.9", "hi");
+      Thread.sleep(300);
+    } while (r.statusCode() != 503 && System.nanoTime() < until);
+    assertEquals(503, r.statusCode(), r.body());
+    assertTrue(r.body().contains("upstreams_unavailable") && r.body().contains("mini, mid, strong are all failing"),
+        r.body());
+  }
+
   /** None below takes images: the top's failure is the answer, not a text model's guess at a picture. */
   @Test
   void anImageRequestThatNoOtherUpstreamTakesIsNotFailedOver() throws Exception {
