@@ -138,6 +138,8 @@ public final class ClientBudgets {
     private double left;
     private double heldByOthers;
     private int replicas = 1;
+    /** The account's share epoch when this hold last took its usd from the share. */
+    private long shareEpoch;
 
     private Hold(Account account, long promptTokens, long completionTokens, double usd) {
       this.account = account;
@@ -218,10 +220,15 @@ public final class ClientBudgets {
         if (closed) {
           return;
         }
+        double before = active ? usd : 0;
         if (active) {
           account.held = account.inFlight == 1 ? 0 : account.held - usd;
           account.inFlight--;
         }
+        // what it took of this replica's share follows its price: taken within this exchange's share,
+        // the difference; taken before the last exchange, which counted it as held, an N-th of it
+        double delta = now - before;
+        account.share -= shareEpoch == account.shareEpoch ? delta : delta / account.replicas;
         usd = now;
         active = now > 0;
         if (active) {
@@ -244,7 +251,9 @@ public final class ClientBudgets {
           return NONE;
         }
         closed = true; // its share of inFlight and held is the new one's now
-        return new Hold(account, promptTokens, completionTokens, usd);
+        Hold h = new Hold(account, promptTokens, completionTokens, usd);
+        h.shareEpoch = shareEpoch;
+        return h;
       }
     }
 
@@ -321,7 +330,9 @@ public final class ClientBudgets {
       a.share -= usd;
       a.inFlight++;
       a.held += usd;
-      return new Hold(a, prompt, completion, usd);
+      Hold h = new Hold(a, prompt, completion, usd);
+      h.shareEpoch = a.shareEpoch;
+      return h;
     }
   }
 
@@ -428,6 +439,8 @@ public final class ClientBudgets {
         a.othersInFlight = 0;
         a.replicas = 1;
         a.share = Double.POSITIVE_INFINITY;
+        a.granted = Double.POSITIVE_INFINITY;
+        a.shareEpoch++;
       }
     }
   }
@@ -456,7 +469,16 @@ public final class ClientBudgets {
         a.othersHeld = held.usd();
         a.othersInFlight = held.inFlight();
         a.replicas = replicas;
-        a.share = a.shareOfWhatIsLeft();
+        // the others' holds are as they wrote them, up to a sync ago: since, each may have held anew up
+        // to its share, about what this one was given at its last exchange
+        double granted = a.granted;
+        double share = a.shareOfWhatIsLeft();
+        if (replicas > 1 && granted < Double.POSITIVE_INFINITY) {
+          share = Math.max(0, share - (replicas - 1) * granted / replicas);
+        }
+        a.share = share;
+        a.granted = share;
+        a.shareEpoch++;
       }
     }
   }
@@ -524,6 +546,10 @@ public final class ClientBudgets {
     int replicas = 1;
     /** What this replica may still hold anew until the next exchange: its share of what was left then. */
     double share = Double.POSITIVE_INFINITY;
+    /** Counts the times {@code share} was computed afresh (an exchange, a forgotten store, a new period). */
+    long shareEpoch;
+    /** The share given at the last exchange, before this replica held any of it (infinite: none). */
+    double granted = Double.POSITIVE_INFINITY;
     /** The mean prompt and completion tokens of its metered answers here, recent ones weighing most; NaN before one. */
     double promptTokens = Double.NaN;
     double completionTokens = Double.NaN;
@@ -544,6 +570,7 @@ public final class ClientBudgets {
         mine = 0;
         others = 0;
         share = shareOfWhatIsLeft();
+        shareEpoch++;
       }
     }
 

@@ -323,9 +323,72 @@ class ClientBudgetsTest {
       b.exchange(store);
     }
     // 0.2 left, 0.02 each: b's share of the last few holds' worth is a's once a's requests end
-    assertEquals(8, alone.size(), "a alone gets all but b's share of the last while they run");
+    assertEquals(7, alone.size(), "a alone gets all but b's share of the last while they run");
     alone.forEach(ClientBudgets.Hold::close);
     assertTrue(a.hold("batch", 0, 20, 1, false, java.util.List.of(PRICE)).admitted(), "none under way: one goes");
+  }
+
+  private static void burst(ClientBudgets r, java.util.List<ClientBudgets.Hold> admitted) {
+    for (int i = 0; i < 20; i++) {
+      ClientBudgets.Hold h = r.hold("batch", 0, 125, 1, false, java.util.List.of(PRICE)); // 0.125 each, exact
+      if (h.admitted()) {
+        admitted.add(h);
+      }
+    }
+  }
+
+  /**
+   * Two replicas syncing half a period apart, each burst at while its requests are under way: a's
+   * exchange reads b's holds as b wrote them half a sync before b's burst, so a new share that counted
+   * b's half as still left let them hold 1.25 of a 1.0 budget together (a review).
+   */
+  @Test
+  void aBurstAtTwoReplicasWithStaggeredSyncsIsHeldToOneBudget() throws Exception {
+    SpendStore store = new SpendStore();
+    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    a.exchange(store); // t=0
+    b.exchange(store); // t=0.5: both know of the other from here
+    a.exchange(store); // t=1
+    b.exchange(store); // t=1.5
+    java.util.List<ClientBudgets.Hold> admitted = new java.util.ArrayList<>();
+    burst(a, admitted); // t=1.6: the burst hits both
+    burst(b, admitted);
+    a.exchange(store); // t=2: b's holds as b wrote them at t=1.5 (none)
+    burst(a, admitted);
+    b.exchange(store); // t=2.5
+    burst(b, admitted);
+    a.exchange(store); // t=3
+    burst(a, admitted);
+    b.exchange(store);
+    burst(b, admitted);
+    double held = admitted.stream().mapToDouble(ClientBudgets.Hold::usd).sum();
+    assertTrue(held <= 1.0 + 1e-9, "a 1.0 budget, held across two replicas: " + held);
+  }
+
+  /**
+   * A routed request is held at the dearest upstream's price and repriced once its upstream is known:
+   * the reprice gives back the replica's share it took beyond (a review: requests routed to a cheap
+   * upstream used up the share a hundred times faster than they held, refused with 0.006 held of 1.0).
+   */
+  @Test
+  void aHoldRepricedDownGivesBackItsShare() throws Exception {
+    SpendStore store = new SpendStore();
+    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    a.exchange(store);
+    b.exchange(store);
+    a.exchange(store); // two live replicas: a's share is 0.5
+    io.routewise.config.Price strong = new io.routewise.config.Price(1000, 1000);
+    io.routewise.config.Price weak = new io.routewise.config.Price(10, 10);
+    java.util.List<ClientBudgets.Hold> running = new java.util.ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      ClientBudgets.Hold h = a.hold("batch", 0, 200, 1, false, java.util.List.of(strong, weak)); // 0.2 at strong
+      assertTrue(h.admitted(), "request " + i + " refused with " + a.held("batch") + " held of a 1.0 budget");
+      h.reprice(weak); // routed weak: 0.002
+      running.add(h);
+    }
+    running.forEach(ClientBudgets.Hold::close);
   }
 
   /**
