@@ -135,11 +135,24 @@ public final class EvalCommand implements Callable<Integer> {
       OptionChecks.atLeast("--folds", folds, 2); // checked before minutes of leave-one-source-out training
       pointwise.check();
       try (RouterSetup setup = new RouterSetup(opts, null)) {
-        EvalProtocol p = new EvalProtocol(protocol, setup.embedders().get(setup.embedders().defaultModelId()), folds, seed,
+        io.routewise.embedding.Embedder embedder = setup.embedders().get(setup.embedders().defaultModelId());
+        EvalProtocol p = new EvalProtocol(protocol, embedder, folds, seed,
             pointwise.options(mfPrior, mfGap, 42, !quiet), swPrior, swGap, swTemperature, !quiet);
         System.out.print(p.run());
         if (protocolJson != null) {
-          io.routewise.routers.ModelDir.json().writeValue(protocolJson.toFile(), p.json());
+          // what it measured, first: train --crossval records the figures only in a model of this embedding
+          var out = io.routewise.routers.ModelDir.json().createObjectNode();
+          var e = out.putObject("embedding");
+          e.put("model", embedder.modelId());
+          e.put("dimension", embedder.dimension());
+          if (embedder.fingerprint() != null) {
+            e.put("fingerprint", embedder.fingerprint());
+          }
+          var mf = out.putObject("mf");
+          pointwise.record(mf);
+          mf.put("length_prior", mfPrior).put("gap_prior", mfGap);
+          out.setAll(p.json());
+          io.routewise.routers.ModelDir.json().writeValue(protocolJson.toFile(), out);
           System.out.println("json: " + protocolJson);
         }
       }

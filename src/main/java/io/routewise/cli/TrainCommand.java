@@ -187,6 +187,21 @@ public final class TrainCommand implements Runnable {
         return;
       }
       var table = readCrossval();
+      // Figures of another embedding are not this model's: refused (a table without one, from before
+      // eval wrote it, is taken as it is, and said so)
+      var measured = table.path("embedding");
+      var mine = manifest.path("embedding");
+      if (measured.isMissingNode()) {
+        System.err.println("--crossval " + crossval + " does not say which embedding it was measured on: recorded "
+            + "unchecked against this model's " + mine.path("model").asText());
+      } else if (!measured.path("model").asText().equals(mine.path("model").asText())
+          || measured.has("fingerprint") && mine.has("fingerprint")
+              && !measured.path("fingerprint").asText().equals(mine.path("fingerprint").asText())) {
+        throw new IllegalArgumentException("--crossval " + crossval + " was measured on the embedding "
+            + measured.path("model").asText() + (measured.has("fingerprint") ? " (table " + shortHash(measured) + ")" : "")
+            + ", this model is on " + mine.path("model").asText() + (mine.has("fingerprint") ? " (table "
+            + shortHash(mine) + ")" : "") + ": run eval --protocol with this model's --embedding-model");
+      }
       ObjectNode out = manifest.putObject("crossval");
       out.put("file", crossval.getFileName().toString());
       out.set("columns", table.path("columns"));
@@ -196,6 +211,11 @@ public final class TrainCommand implements Runnable {
           rows.set(e.getKey(), e.getValue());
         }
       });
+    }
+
+    private static String shortHash(com.fasterxml.jackson.databind.JsonNode embedding) {
+      String f = embedding.path("fingerprint").asText();
+      return f.length() > 12 ? f.substring(0, 12) : f;
     }
 
     private com.fasterxml.jackson.databind.JsonNode readCrossval() throws java.io.IOException {
