@@ -237,7 +237,12 @@ class BudgetPassthroughTest {
       String body = "{\"model\":\"strong-model\",\"input\":\"hi\",\"max_output_tokens\":1000";
       HttpResponse<String> queued = sendTo(first, "POST", "/v1/responses", body + ",\"background\":true}");
       assertEquals(200, queued.statusCode(), queued.body());
-      Thread.sleep(300); // its record shared
+      try (redis.clients.jedis.Jedis j = redis.client()) { // its record shared (written off the request path)
+        for (long until = System.nanoTime() + 5_000_000_000L;
+            j.keys("routewise:usage:*").isEmpty() && System.nanoTime() < until; ) {
+          Thread.sleep(20);
+        }
+      }
       HttpResponse<String> poll = sendTo(second, "GET", "/v1/responses/resp_bg1", null);
       assertEquals(200, poll.statusCode(), poll.body());
       f = second;
