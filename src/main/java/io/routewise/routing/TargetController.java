@@ -176,6 +176,9 @@ public final class TargetController {
     return new WindowSnapshot(replica, startedAt, alpha, window.sliceMillis(), targetText, window.slices(clock.getAsLong()));
   }
 
+  /** How far from its target a tie may hold the share before the target reads out of reach (2 points). */
+  static final double TIED_MISS = 0.02;
+
   /**
    * One control step. Tick thread only.
    *
@@ -306,7 +309,8 @@ public final class TargetController {
     double aim = clamp(raw);
     estimated = true;
     boolean beyond = raw < target.minAlpha() - 1e-9 || raw > target.maxAlpha() + 1e-9
-        || (target.kind() == TargetConfig.Kind.USD_PER_HOUR && share <= 0);
+        || (target.kind() == TargetConfig.Kind.USD_PER_HOUR && share <= 0)
+        || sketch.missedBy() > TIED_MISS; // tied scores: no α sends the share within reach of it
     if (beyond == outOfReach) {
       reachChangedAt = Long.MIN_VALUE;
     } else if (reachChangedAt == Long.MIN_VALUE) {

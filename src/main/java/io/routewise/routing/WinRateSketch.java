@@ -21,6 +21,8 @@ public final class WinRateSketch {
 
   private final double[] weights = new double[BINS];
   private double total;
+  /** How far from the share asked the last threshold sends, where a tie leaves nothing nearer (0 otherwise). */
+  private double missedBy;
 
   /** The bin of a rate in [0, 1]. */
   public static int bin(double rate) {
@@ -74,6 +76,7 @@ public final class WinRateSketch {
    * got 100 %). Without ties, the bin's rates are taken to spread evenly, as before.
    */
   public double thresholdForShare(double share, double[] recent) {
+    missedBy = 0;
     if (total <= 0) {
       return Double.NaN;
     }
@@ -89,8 +92,12 @@ public final class WinRateSketch {
       double w = weights[b];
       if (w > 0 && above + w >= wanted) {
         double fraction = (wanted - above) / w; // of this bin's rates, the top fraction go strong
-        double tied = recent == null ? Double.NaN : cutBetweenTies(b, fraction, recent);
-        return Double.isNaN(tied) ? interpolate(b, fraction) : tied;
+        double[] tied = recent == null ? null : cutBetweenTies(b, fraction, recent);
+        if (tied == null) {
+          return interpolate(b, fraction);
+        }
+        missedBy = Math.abs(tied[1] - fraction) * w / total;
+        return tied[0];
       }
       above += w;
     }
@@ -101,16 +108,16 @@ public final class WinRateSketch {
    * Where {@code recent}'s rates in bin {@code b} hold a tie: the threshold halfway between the two
    * neighbouring values (or a value and the bin's edge) whose cut sends the share of them nearest
    * {@code fraction} strong (the smaller share on a draw), so α approached from either side passes
-   * the tie in a finite time; NaN without a tie there.
+   * the tie in a finite time, and the fraction of them it sends; null without a tie there.
    */
-  private static double cutBetweenTies(int b, double fraction, double[] recent) {
+  private static double[] cutBetweenTies(int b, double fraction, double[] recent) {
     double[] in = java.util.Arrays.stream(recent).filter(r -> bin(r) == b).sorted().toArray();
     boolean tie = false;
     for (int i = 1; i < in.length && !tie; i++) {
       tie = in[i] == in[i - 1];
     }
     if (!tie) {
-      return Double.NaN;
+      return null;
     }
     int n = in.length;
     int best = n; // cut before index i: in[i..] go strong; n sends none of them
@@ -124,7 +131,15 @@ public final class WinRateSketch {
     }
     double below = best == 0 ? interpolate(b, 1) : in[best - 1];
     double above = best == n ? interpolate(b, 0) : in[best];
-    return (below + above) / 2;
+    return new double[] {(below + above) / 2, (n - best) / (double) n};
+  }
+
+  /**
+   * How far, in share, the last {@link #thresholdForShare} is expected to fall from the share asked
+   * because a tie left no threshold nearer; 0 when none did.
+   */
+  public double missedBy() {
+    return missedBy;
   }
 
   /** The rate {@code fraction} of the way down from the top of bin {@code b}. */
