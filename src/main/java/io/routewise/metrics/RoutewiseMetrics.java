@@ -204,7 +204,8 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
           .register(registry);
       Gauge.builder("routewise.target.out.of.reach", c, x -> x.outOfReach() ? 1 : 0)
           .description("1 while the target cannot be held within [min_alpha, max_alpha] (or a budget is below "
-              + "the cheaper side's cost): alpha sits at its bound").tag("router", router).register(registry);
+              + "the cheaper side's cost): alpha sits at its bound; or tied scores leave no alpha within 2 points "
+              + "of the share").tag("router", router).register(registry);
     }
   }
 
