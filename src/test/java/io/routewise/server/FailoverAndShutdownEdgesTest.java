@@ -20,7 +20,10 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** Rarer paths of a request: a stream cut mid-event, a client leaving during failover, a shutdown past its grace, an upstream that stalls after a whole answer's headers or switches protocols. */
+/**
+ * Rarer paths of a request: a stream cut mid-event, a client leaving during failover, a shutdown past
+ * its grace, an upstream that stalls after a whole answer's headers or switches protocols.
+ */
 class FailoverAndShutdownEdgesTest {
   private static final String OK = ProxyFixture.COMPLETION.formatted("m", "m");
   private final HttpClient http = HttpClient.newHttpClient();
