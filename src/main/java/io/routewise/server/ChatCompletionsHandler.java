@@ -644,13 +644,26 @@ final class ChatCompletionsHandler {
    * Where a request that failed on {@code failed} (or skips it while it cools) may go, with that
    * upstream's try taken: the nearest on its {@link #failoverPath} that does not cool (a hung one
    * would make the client wait out its timeout as well; one whose cooldown is over, only as its one
-   * try). Null when none may: the path is empty (none takes its media: the failed answer is the
-   * client's) or all of it cools. On a long ladder one rung down did not stop the next one's
-   * requests, as it did when only the nearest was asked (a 503 with four upstreams up).
+   * try, and only where none along is up: a request failing over into a try fails with it while an
+   * upstream further along answers). Null when none may: the path is empty (none takes its media: the
+   * failed answer is the client's) or all of it cools. On a long ladder one rung down did not stop
+   * the next one's requests, as it did when only the nearest was asked (a 503 with four upstreams up).
    */
   private Backup claimBackup(UpstreamClient failed, ChatRequest request) {
-    for (UpstreamClient u : failoverPath(failed, request)) {
-      long claimed = cooldowns == null ? Cooldowns.NOT_COOLING : cooldowns.claim(u.name());
+    List<UpstreamClient> path = failoverPath(failed, request);
+    if (cooldowns == null) {
+      return path.isEmpty() ? null : new Backup(path.get(0), Cooldowns.NOT_COOLING, null);
+    }
+    for (UpstreamClient u : path) {
+      if (cooldowns.up(u.name())) {
+        long claimed = cooldowns.claim(u.name()); // NOT_COOLING, unless it went down since
+        if (claimed != Cooldowns.SKIPPED) {
+          return new Backup(u, claimed, cooldowns);
+        }
+      }
+    }
+    for (UpstreamClient u : path) {
+      long claimed = cooldowns.claim(u.name());
       if (claimed != Cooldowns.SKIPPED) {
         return new Backup(u, claimed, cooldowns);
       }

@@ -95,6 +95,11 @@ public final class Cooldowns {
     }
   }
 
+  /** Whether {@code upstream} is up: not cooling, nor waiting for a try to answer since it cooled. */
+  public boolean up(String upstream) {
+    return states.get(upstream).coolUntil.get() == NOT_COOLING;
+  }
+
   /** Whether {@code upstream} cools now (a try in flight included), without taking its next try. */
   public boolean cooling(String upstream) {
     long until = states.get(upstream).coolUntil.get();

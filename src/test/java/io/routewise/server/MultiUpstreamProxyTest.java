@@ -248,6 +248,35 @@ class MultiUpstreamProxyTest {
         r.body());
   }
 
+  /**
+   * Weak and mini down, mid up: once their cooldowns run out, a request routed to weak is still
+   * answered by mid. The request that made weak's try had failed over into mini's try as well (or one
+   * skipping weak was spent on mini's try), and its client got mini's failure: one error per cooldown
+   * while mid answered (an operator trial).
+   */
+  @Test
+  void aRequestToADownRungIsAnsweredByTheNearestUpAfterTheCooldownsRunOut() throws Exception {
+    start(", failover: true, failover_cooldown_ms: 1000", "strong: , price: {input: 2.5, output: 10}",
+        "mid: , price: {input: 1, output: 1}", "mini: , price: {input: 0.5, output: 0.5}",
+        "weak: , price: {input: 0.1, output: 0.1}");
+    answer(upstreams.get("weak"), 500, "weak", 0, 0);
+    answer(upstreams.get("mini"), 500, "mini", 0, 0);
+    long until = System.nanoTime() + 15_000_000_000L;
+    HttpResponse<String> r;
+    do {
+      r = post("/v1/chat/completions", "router-ladder-0.9", "hi");
+    } while (!"weak cooldown".equals(r.headers().firstValue("x-routewise-failover").orElse(null))
+        && System.nanoTime() < until);
+    assertEquals(200, r.statusCode(), r.body());
+    Thread.sleep(1500); // both cooldowns over: the next requests make weak's and mini's tries
+    for (int i = 0; i < 6; i++) {
+      r = post("/v1/chat/completions", "router-ladder-0.9", "hi");
+      assertEquals(200, r.statusCode(), "request " + i + " after the cooldowns, failover "
+          + r.headers().firstValue("x-routewise-failover").orElse(null) + ": " + r.body());
+      assertTrue(r.body().contains("hello from mid"), r.body());
+    }
+  }
+
   /** None below takes images: the top's failure is the answer, not a text model's guess at a picture. */
   @Test
   void anImageRequestThatNoOtherUpstreamTakesIsNotFailedOver() throws Exception {
