@@ -402,8 +402,11 @@ public final class ClientBudgets {
    */
   public void exchange(StateStore store) throws Exception {
     try {
-      exchangeSpend(store);
+      // holds before spend: an answer another replica ends between the two reads is then counted in
+      // both (held there, then spent), not in neither, when the shares below are taken
       exchangeHolds(store);
+      exchangeSpend(store);
+      takeShares();
     } catch (Exception | Error e) {
       forgetOthersHolds();
       throw e;
@@ -469,12 +472,20 @@ public final class ClientBudgets {
         a.othersHeld = held.usd();
         a.othersInFlight = held.inFlight();
         a.replicas = replicas;
+      }
+    }
+  }
+
+  /** Each client's share of what is left until the next exchange, from the holds and spend just read. */
+  private void takeShares() {
+    for (Account a : accounts.values()) {
+      synchronized (a) {
         // the others' holds are as they wrote them, up to a sync ago: since, each may have held anew up
         // to its share, about what this one was given at its last exchange
         double granted = a.granted;
         double share = a.shareOfWhatIsLeft();
-        if (replicas > 1 && granted < Double.POSITIVE_INFINITY) {
-          share = Math.max(0, share - (replicas - 1) * granted / replicas);
+        if (a.replicas > 1 && granted < Double.POSITIVE_INFINITY) {
+          share = Math.max(0, share - (a.replicas - 1) * granted / a.replicas);
         }
         a.share = share;
         a.granted = share;

@@ -392,6 +392,63 @@ class ClientBudgetsTest {
   }
 
   /**
+   * An answer another replica ends between this one's two reads (holds, spend) is counted in one of
+   * them at least: read spend first, it was spent after the read and no longer held at the next, and
+   * this replica counted it in neither (a trial's reading of the exchange).
+   */
+  @Test
+  void anAnswerEndedElsewhereDuringAnExchangeIsCountedOnce() throws Exception {
+    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    java.util.concurrent.atomic.AtomicReference<Runnable> between = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicBoolean fromA = new java.util.concurrent.atomic.AtomicBoolean();
+    SpendStore store = new SpendStore() {
+      @Override
+      public Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
+        Map<String, Double> out = super.shareSpend(replica, mine);
+        afterFirstCall();
+        return out;
+      }
+
+      @Override
+      public OthersHolds shareHolds(String replica, Map<String, Held> mine) throws Exception {
+        OthersHolds out = super.shareHolds(replica, mine);
+        afterFirstCall();
+        return out;
+      }
+
+      private void afterFirstCall() {
+        Runnable r = fromA.get() ? between.getAndSet(null) : null;
+        if (r != null) {
+          r.run();
+        }
+      }
+    };
+    a.exchange(store);
+    b.exchange(store);
+    ClientBudgets.Hold atB = hold(b, 0, new io.routewise.config.Price(1200, 1200)); // 0.6
+    b.exchange(store);
+    ClientBudgets.Hold small = a.hold("batch", 0, 10, 1, false, java.util.List.of(PRICE)); // 0.01 under way at a
+    between.set(() -> { // b's answer ends and b syncs, between a's two reads
+      b.spent("batch", 0.6, 0, 500);
+      atB.close();
+      fromA.set(false);
+      try {
+        b.exchange(store);
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    fromA.set(true);
+    a.exchange(store);
+    ClientBudgets.Hold big = a.hold("batch", 0, 2000, 1, false, java.util.List.of(PRICE)); // 2.0: refused
+    assertFalse(big.admitted());
+    assertTrue(big.left() - big.heldByOthers() <= 0.4 + 1e-9, "b's 0.6 counted: left " + big.left() + ", held "
+        + big.heldByOthers());
+    small.close();
+  }
+
+  /**
    * A failed sync drops the others' holds even when it fails before the budgets' exchange (a router
    * with a target exchanges its window first): else the client waited for requests long ended for the
    * whole outage (a review).
