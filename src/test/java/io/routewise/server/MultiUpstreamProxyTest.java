@@ -213,24 +213,33 @@ class MultiUpstreamProxyTest {
   }
 
   /**
-   * Failover walks up a long ladder past upstreams that cool: with weak and mini both down, weak's
-   * requests go to mid, not a 503 while two upstreams are up (an operator trial, six upstreams).
+   * A ladder strong > mid > mini > weak with weak and mini failing, requests routed to weak (0.8 <
+   * 0.9) until both cool: each fails over to mini, which fails too, three in a row. The first answer
+   * that skipped weak for its cooldown.
    */
-  @Test
-  void aFailoverPassesOverCoolingUpstreamsToTheNearestUp() throws Exception {
-    start(", failover: true, failover_cooldown_ms: 60000", "strong: , price: {input: 2.5, output: 10}",
+  private HttpResponse<String> coolWeakAndMini(int cooldownMs) throws Exception {
+    start(", failover: true, failover_cooldown_ms: " + cooldownMs, "strong: , price: {input: 2.5, output: 10}",
         "mid: , price: {input: 1, output: 1}", "mini: , price: {input: 0.5, output: 0.5}",
         "weak: , price: {input: 0.1, output: 0.1}");
     answer(upstreams.get("weak"), 500, "weak", 0, 0);
     answer(upstreams.get("mini"), 500, "mini", 0, 0);
     long until = System.nanoTime() + 15_000_000_000L;
     HttpResponse<String> r;
-    do { // each goes to weak (0.8 < 0.9), fails, fails over to mini, fails: both cool after three
+    do {
       r = post("/v1/chat/completions", "router-ladder-0.9", "hi");
-      Thread.sleep(300);
     } while (!"weak cooldown".equals(r.headers().firstValue("x-routewise-failover").orElse(null))
         && System.nanoTime() < until);
-    r = post("/v1/chat/completions", "router-ladder-0.9", "hi");
+    return r;
+  }
+
+  /**
+   * Failover walks up a long ladder past upstreams that cool: with weak and mini both down, weak's
+   * requests go to mid, not a 503 while two upstreams are up (an operator trial, six upstreams).
+   */
+  @Test
+  void aFailoverPassesOverCoolingUpstreamsToTheNearestUp() throws Exception {
+    coolWeakAndMini(60_000);
+    HttpResponse<String> r = post("/v1/chat/completions", "router-ladder-0.9", "hi");
     assertEquals(200, r.statusCode(), r.body());
     assertTrue(r.body().contains("hello from mid"), r.body());
     assertEquals("weak cooldown", r.headers().firstValue("x-routewise-failover").orElse(null));
@@ -238,7 +247,7 @@ class MultiUpstreamProxyTest {
     // all below the top down: a 503 naming them, at once
     answer(upstreams.get("mid"), 500, "mid", 0, 0);
     answer(upstreams.get("strong"), 500, "strong", 0, 0);
-    until = System.nanoTime() + 15_000_000_000L;
+    long until = System.nanoTime() + 15_000_000_000L;
     do {
       r = post("/v1/chat/completions", "router-ladder-0.9", "hi");
       Thread.sleep(300);
@@ -256,17 +265,7 @@ class MultiUpstreamProxyTest {
    */
   @Test
   void aRequestToADownRungIsAnsweredByTheNearestUpAfterTheCooldownsRunOut() throws Exception {
-    start(", failover: true, failover_cooldown_ms: 1000", "strong: , price: {input: 2.5, output: 10}",
-        "mid: , price: {input: 1, output: 1}", "mini: , price: {input: 0.5, output: 0.5}",
-        "weak: , price: {input: 0.1, output: 0.1}");
-    answer(upstreams.get("weak"), 500, "weak", 0, 0);
-    answer(upstreams.get("mini"), 500, "mini", 0, 0);
-    long until = System.nanoTime() + 15_000_000_000L;
-    HttpResponse<String> r;
-    do {
-      r = post("/v1/chat/completions", "router-ladder-0.9", "hi");
-    } while (!"weak cooldown".equals(r.headers().firstValue("x-routewise-failover").orElse(null))
-        && System.nanoTime() < until);
+    HttpResponse<String> r = coolWeakAndMini(1000);
     assertEquals(200, r.statusCode(), r.body());
     Thread.sleep(1500); // both cooldowns over: the next requests make weak's and mini's tries
     for (int i = 0; i < 6; i++) {
