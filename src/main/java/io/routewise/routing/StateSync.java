@@ -200,7 +200,11 @@ public final class StateSync implements AutoCloseable {
   }
 
   private void reportMetering(TargetController c) {
-    if (c.outOfReach() && outOfReach.add(c.router())) {
+    if (c.outOfReach() && c.tied() && outOfReach.add(c.router())) {
+      LOG.warn("router-{}-auto: its target {} = {} is out of reach: its router's scores tie, so no α sends that share; "
+          + "α {} sends the nearest a threshold can ({} strong in the window)", c.router(), c.target().kind().key(),
+          c.target().value(), c.alpha(), String.format(java.util.Locale.ROOT, "%.3f", c.observedShare()));
+    } else if (c.outOfReach() && outOfReach.add(c.router())) {
       TargetConfig t = c.target();
       LOG.warn("router-{}-auto: its target {} = {} is out of reach: α is held at {} (min_alpha {}, max_alpha {}) and the "
           + "window shows a strong share of {} and {} USD/h; widen the bounds or change the target",

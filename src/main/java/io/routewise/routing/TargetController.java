@@ -145,6 +145,13 @@ public final class TargetController {
    * side costs. α then sits at its bound while the observed share or spend misses the target.
    * Cleared once it has been within reach as long.
    */
+  /** Whether the last estimate found tied scores keeping every α off the target by more than {@link #TIED_MISS}. */
+  public boolean tied() {
+    return tied;
+  }
+
+  private volatile boolean tied;
+
   public boolean outOfReach() {
     return outOfReach;
   }
@@ -311,6 +318,7 @@ public final class TargetController {
     boolean beyond = raw < target.minAlpha() - 1e-9 || raw > target.maxAlpha() + 1e-9
         || (target.kind() == TargetConfig.Kind.USD_PER_HOUR && share <= 0)
         || sketch.missedBy() > TIED_MISS; // tied scores: no α sends the share within reach of it
+    tied = sketch.missedBy() > TIED_MISS;
     if (beyond == outOfReach) {
       reachChangedAt = Long.MIN_VALUE;
     } else if (reachChangedAt == Long.MIN_VALUE) {
