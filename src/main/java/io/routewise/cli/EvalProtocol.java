@@ -313,11 +313,12 @@ final class EvalProtocol {
           jrow.addNull();
           continue;
         }
-        sb.append(String.format(Locale.ROOT, " %.3f |", apgr));
         if (Double.isNaN(apgr)) { // strong and weak of one quality there: undefined, not 0 (nor in the means)
+          sb.append(" n/a |");
           jrow.addNull();
           continue;
         }
+        sb.append(String.format(Locale.ROOT, " %.3f |", apgr));
         jrow.add(Math.round(apgr * 1000) / 1000.0);
         if (ci < standCount) {
           standSum += apgr;

@@ -21,13 +21,19 @@ class EvalProtocolSubsetTest {
   /** 24 prompts of {@code source(i)}, outcomes of {@code strong} and {@code weak}, run through 3-fold eval --protocol. */
   private LearnedRoutersEndToEndTest.Run protocol(java.util.function.IntFunction<String> source, String strong,
       String weak) throws Exception {
+    return protocol(source, strong, weak, i -> i % 3 == 0 ? 0 : 1, i -> i % 4 == 0 ? 1 : 0);
+  }
+
+  private LearnedRoutersEndToEndTest.Run protocol(java.util.function.IntFunction<String> source, String strong,
+      String weak, java.util.function.IntUnaryOperator strongWins, java.util.function.IntUnaryOperator weakWins)
+      throws Exception {
     String[] words = {"algebra", "history", "poem", "python", "chemistry", "travel", "law", "physics"};
     StringBuilder rows = new StringBuilder();
     for (int i = 0; i < 24; i++) {
       rows.append("{\"id\": \"").append(source.apply(i)).append('/').append(i).append("\", \"source\": \"")
           .append(source.apply(i)).append("\", \"prompt\": \"a question on ").append(words[i % words.length]).append(' ')
-          .append(i).append("\", \"outcomes\": {\"").append(strong).append("\": ").append(i % 3 == 0 ? 0 : 1)
-          .append(", \"").append(weak).append("\": ").append(i % 4 == 0 ? 1 : 0).append("}}\n");
+          .append(i).append("\", \"outcomes\": {\"").append(strong).append("\": ").append(strongWins.applyAsInt(i))
+          .append(", \"").append(weak).append("\": ").append(weakWins.applyAsInt(i)).append("}}\n");
     }
     Path data = Files.writeString(tmp.resolve("subset.jsonl"), rows);
     return LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(), "--folds", "3", "--quiet"));
@@ -40,6 +46,15 @@ class EvalProtocolSubsetTest {
     assertEquals(0, r.code(), r.err());
     assertTrue(r.err().contains("note: GSM8K: dcrouter gsm8k left out: 0 prompt(s) with outcomes of"), r.err());
     assertTrue(r.out().contains("MMLU: mmlu-gold (3-fold)") && !r.out().contains("GSM8K"), r.out());
+  }
+
+  /** Strong and weak of one quality: APGR is undefined, n/a in the table (it printed NaN), as null is in the JSON. */
+  @Test
+  void anUndefinedApgrReadsNotAvailable() throws Exception {
+    LearnedRoutersEndToEndTest.Run r = protocol(i -> "mmlu-gold", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1",
+        i -> i % 2, i -> (i + 1) % 2);
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("n/a") && !r.out().contains("NaN"), r.out());
   }
 
   /** No stand-in at all (one source that is none): the K fold trainings had nothing to hold out or score. */
