@@ -69,6 +69,13 @@ class ClientBudgetsTest {
     }
   }
 
+  /** Exchanges a, b, then a again: each has read the other as a live replica since. */
+  private static void meet(StateStore store, ClientBudgets a, ClientBudgets b) throws Exception {
+    a.exchange(store);
+    b.exchange(store);
+    a.exchange(store);
+  }
+
   private ClientBudgets budgets(double usd, ClientKey.Period per) {
     return new ClientBudgets(Map.of("batch", new ClientKey.Budget(usd, per)), now::get);
   }
@@ -281,9 +288,7 @@ class ClientBudgetsTest {
     SpendStore store = new SpendStore();
     ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
     ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
-    a.exchange(store);
-    b.exchange(store);
-    a.exchange(store); // both now know the other is live
+    meet(store, a, b);
     java.util.List<ClientBudgets.Hold> admitted = new java.util.ArrayList<>();
     ClientBudgets.Hold refused = null;
     for (int i = 0; i < 10; i++) { // 0.2 each, at both replicas before either syncs
@@ -376,9 +381,7 @@ class ClientBudgetsTest {
     SpendStore store = new SpendStore();
     ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
     ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
-    a.exchange(store);
-    b.exchange(store);
-    a.exchange(store); // two live replicas: a's share is 0.5
+    meet(store, a, b); // a's share is 0.5
     io.routewise.config.Price strong = new io.routewise.config.Price(1000, 1000);
     io.routewise.config.Price weak = new io.routewise.config.Price(10, 10);
     java.util.List<ClientBudgets.Hold> running = new java.util.ArrayList<>();

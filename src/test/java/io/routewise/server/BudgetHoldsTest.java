@@ -201,17 +201,26 @@ class BudgetHoldsTest {
     f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
             "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day, unpriced: allow}}}"), "failover: false")
         .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},"));
-    String whole = chunks(3) + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
-        + "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    String whole = streamWithoutUsage();
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
         .withHeader("Content-Type", "text/event-stream").withBody(whole)));
-    String body = "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    String body = STREAM;
     assertEquals(200, sendAsync("/v1/chat/completions", body).get().statusCode());
     assertEquals(0.0, metric("routewise_client_budget_spent_usd{client=\"batch\"}"), "read whole: nothing");
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
         .withHeader("Content-Type", "text/event-stream").withChunkedDribbleDelay(20, 1000).withBody(chunks(20) + whole)));
     leaveAfterFirstBytes("/v1/chat/completions", body);
     assertEquals(0.0, spentWithin(1500), "stopped early: charged more than the same stream read whole");
+  }
+
+  /** A chat stream request that asks no usage. */
+  private static final String STREAM =
+      "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+  /** A whole stream of three chunks that ends without a usage chunk. */
+  private static String streamWithoutUsage() {
+    return chunks(3) + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
   }
 
   /**
@@ -222,11 +231,10 @@ class BudgetHoldsTest {
   @Test
   void anUnmeteredAnswerIsChargedItsHoldToAClientThatMustBeMetered() throws Exception {
     start("failover: false");
-    String whole = chunks(3) + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
-        + "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    String whole = streamWithoutUsage();
     f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
         .withHeader("Content-Type", "text/event-stream").withBody(whole)));
-    String body = "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    String body = STREAM;
     assertEquals(200, sendAsync("/v1/chat/completions", body).get().statusCode());
     double held = (body.length() / 4 * 2.5 + 500 * 10) / 1e6; // 500 completion tokens assumed
     assertEquals(held, spentWithin(3000), 1e-12, "a stream without usage: its hold");
