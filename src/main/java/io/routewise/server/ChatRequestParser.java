@@ -285,6 +285,8 @@ public final class ChatRequestParser {
         }
         sawContent = true;
         text = readContent(p, fv, path + ".content", media);
+      } else if (otherContent && field.equals("output")) { // a tool call's output, fed back: it may hold media
+        ResponsesRequestParser.noteOutputMedia(p, fv, media);
       } else {
         p.skipChildren();
       }

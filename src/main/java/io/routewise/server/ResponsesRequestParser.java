@@ -119,6 +119,45 @@ final class ResponsesRequestParser {
   }
 
   /**
+   * Notes the media in a tool call's {@code output} fed back in {@code input}: a function or custom
+   * tool call's parts ({@code input_image}, {@code input_file}), a computer call's screenshot. Its
+   * text is not the user's, so not scored; its shape is the upstream's to judge (nothing refused here).
+   */
+  static void noteOutputMedia(JsonParser p, JsonToken v, java.util.Set<Media> media) throws IOException {
+    if (v == JsonToken.START_OBJECT) {
+      notePartMedia(p, media);
+    } else if (v == JsonToken.START_ARRAY) {
+      JsonToken t;
+      while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+        if (t == JsonToken.START_OBJECT) {
+          notePartMedia(p, media);
+        } else {
+          p.skipChildren();
+        }
+      }
+    } else {
+      p.skipChildren();
+    }
+  }
+
+  /** The media kind of the part object the parser has just entered, by its {@code type}; leaves it at the part's end. */
+  private static void notePartMedia(JsonParser p, java.util.Set<Media> media) throws IOException {
+    while (p.nextToken() == JsonToken.FIELD_NAME) {
+      String field = p.currentName();
+      JsonToken fv = p.nextToken();
+      if (field.equals("type") && fv == JsonToken.VALUE_STRING) {
+        String type = p.getText();
+        Media kind = type.equals("computer_screenshot") ? Media.IMAGE : Media.ofPartType(type);
+        if (kind != null) {
+          media.add(kind);
+        }
+      } else {
+        p.skipChildren();
+      }
+    }
+  }
+
+  /**
    * Whether a body for {@code /v1/route} is a Responses request: an object with {@code input} and
    * without {@code messages} (else it is read as chat, whose errors it gets).
    */

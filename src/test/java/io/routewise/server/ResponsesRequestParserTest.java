@@ -55,6 +55,30 @@ class ResponsesRequestParserTest {
     assertEquals("", parse("{\"model\":\"m\",\"prompt\":{\"id\":\"pmpt_1\"}}").prompt(), "no input: nothing to score");
   }
 
+  /**
+   * README: "Images and files in input count as media". A tool's output may carry them too: a
+   * function (or custom tool) call's output as input_image / input_file parts, a computer call's as
+   * its screenshot. Unseen, such a turn was routed to an upstream whose accepts leaves images out.
+   */
+  @Test
+  void mediaInAToolCallsOutputIsNoted() {
+    assertEquals(Set.of(Media.IMAGE), parse("""
+        {"model":"m","input":[{"role":"user","content":"What is on my screen?"},
+          {"type":"function_call","call_id":"c1","name":"screenshot","arguments":"{}"},
+          {"type":"function_call_output","call_id":"c1","output":[{"type":"input_text","text":"here"},
+            {"type":"input_image","image_url":"data:image/png;base64,AAAA"}]}]}""").media());
+    assertEquals(Set.of(Media.FILE), parse("""
+        {"input":[{"role":"user","content":"Sum it up"},{"type":"custom_tool_call_output","call_id":"c2",
+          "output":[{"type":"input_file","file_id":"file_1"}]}]}""").media());
+    assertEquals(Set.of(Media.IMAGE), parse("""
+        {"input":[{"role":"user","content":"Click OK"},{"type":"computer_call_output","call_id":"c3",
+          "output":{"type":"computer_screenshot","image_url":"data:image/png;base64,AAAA"}}]}""").media());
+    ChatRequest text = parse("""
+        {"input":[{"role":"user","content":"Add them"},{"type":"function_call_output","call_id":"c4","output":"42"}]}""");
+    assertEquals(Set.of(), text.media(), "a string output is text");
+    assertEquals("Add them", text.prompt(), "a tool's output is not the user's message: not scored");
+  }
+
   @Test
   void whatAContinuationNamesIsRead() {
     ChatRequest r = parse("{\"previous_response_id\":\"resp_1\",\"input\":\"more\"}");
