@@ -802,7 +802,8 @@ final class ChatCompletionsHandler {
       } else {
         // No usage: a completion from a server that counts none, or an error under a 200 (some gateways
         // answer so), which an SDK would read as a completion without choices.
-        String said = maskedErrorIn(body);
+        // (a Responses object has a top-level error of its own: set when it failed, an answer all the same)
+        String said = storedId == null ? maskedErrorIn(body) : null;
         if (said != null) {
           upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);
           failures.failed(upstream.name(), "answered 200 with an error", "The " + upstream.name()
@@ -815,7 +816,9 @@ final class ChatCompletionsHandler {
           queuedId = storedId;
         } else {
           spend.unmetered(upstream.name());
-          chargeUnmetered(hold, client);
+          if (storedId == null || !"failed".equals(PassthroughHandler.topLevelString(body, "status"))) {
+            chargeUnmetered(hold, client); // a failed response is not billed
+          }
         }
       }
     } else if (status >= 400) {
@@ -982,7 +985,10 @@ final class ChatCompletionsHandler {
     if (background && storedId != null) {
       // awaited since response.created: counted once, here or by a resume or poll, whichever has it first;
       // a stream that left before its end stays awaited (the response goes on upstream)
-      if (usage.result().isPresent() || whole && res.getStatus() == 200) {
+      if (usage.result().isPresent() || (whole || usage.lastEvent()) && res.getStatus() == 200) {
+        if (usage.result().isEmpty() && usage.errored()) {
+          stored.released(storedId); // response.failed: nothing billed, nothing to charge
+        }
         stored.finished(storedId, usage.result().orElse(null));
       }
     } else {

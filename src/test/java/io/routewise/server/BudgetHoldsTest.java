@@ -474,6 +474,32 @@ class BudgetHoldsTest {
     assertEquals(0.0, metric("routewise_client_budget_spent_usd{client=\"batch\"}"));
   }
 
+  /**
+   * A routed background stream that ends with its response.failed, without usage, is finished there
+   * (as a passed-through one is, and a poll showing it failed): nothing billed, so its hold is let go
+   * and it counts unmetered once. It stayed awaited, holding its client's budget for the hour (a
+   * client that saw the failure in its stream has no reason to poll), and was then charged the hold.
+   */
+  @Test
+  void aRoutedBackgroundStreamThatFailedHoldsNoMore() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withServer(yaml, KEYS).replace("model: strong-model,", PRICED));
+    String failed = "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":"
+        + "{\"id\":\"resp_f1\",\"object\":\"response\",\"status\":\"queued\",\"background\":true,\"output\":[],"
+        + "\"usage\":null}}\n\n"
+        + "event: response.failed\ndata: {\"type\":\"response.failed\",\"sequence_number\":1,\"response\":"
+        + "{\"id\":\"resp_f1\",\"object\":\"response\",\"status\":\"failed\",\"background\":true,\"error\":"
+        + "{\"code\":\"server_error\",\"message\":\"The model failed.\"},\"output\":[],\"usage\":null}}\n\n";
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(failed)));
+    HttpResponse<String> r = sendAsync("/v1/responses", "{\"model\":\"router-random-0\",\"background\":true,"
+        + "\"stream\":true,\"max_output_tokens\":100,\"input\":\"hi\"}").get();
+    assertEquals(200, r.statusCode());
+    assertEquals(failed, r.body());
+    assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"), "failed: held no more");
+    assertEquals(0.0, metric("routewise_client_budget_spent_usd{client=\"batch\"}"));
+    assertEquals(1.0, metric("routewise_answers_unmetered_total{upstream=\"strong\"}"), "finished without usage, once");
+  }
+
   @Test
   void queuedBackgroundResponsesAreNotBoundedByTheBudget() throws Exception {
     f = ProxyFixture.edited("", yaml -> TestConfigs.withServer(yaml, KEYS)

@@ -288,6 +288,29 @@ class ResponsesRoutingTest {
     assertEquals(4.0, MetricsEndpointTest.value(metrics(), "routewise_passthrough_requests_total{status=\"200\",upstream=\"weak\"}"));
   }
 
+  /**
+   * A Responses object that says it failed ({@code status: failed}, its {@code error} set, no usage)
+   * is OpenAI's own answer, which the SDKs return as a response to read: relayed as it came (its id
+   * stored), counted unmetered. It was taken for a gateway's error under a 200 and answered 502
+   * upstream_invalid_response, which the SDKs raise, the response's id and error code lost.
+   */
+  @Test
+  void aFailedResponseObjectIsRelayedAsItCame() throws Exception {
+    f = new ProxyFixture("");
+    String failed = "{\"id\":\"resp_f1\",\"object\":\"response\",\"created_at\":1,\"status\":\"failed\","
+        + "\"error\":{\"code\":\"server_error\",\"message\":\"The model failed to generate a response.\"},"
+        + "\"incomplete_details\":null,\"model\":\"strong-model\",\"output\":[],\"usage\":null}";
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody(failed)));
+    HttpResponse<String> r = respond("{\"model\":\"router-random-0\",\"input\":\"hi\"}");
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals(failed, r.body());
+    assertEquals(1.0, MetricsEndpointTest.value(metrics(), "routewise_answers_unmetered_total{upstream=\"strong\"}"));
+    f.strong.stubFor(WireMock.get(urlEqualTo("/v1/responses/resp_f1")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody(failed)));
+    assertEquals(200, f.get("/v1/responses/resp_f1").statusCode(), "its id is stored: retrieved where it is");
+  }
+
   @Test
   void aFailedUpstreamFailsOverToTheOthersResponses() throws Exception {
     f = ProxyFixture.withRouting("", "failover: true");
