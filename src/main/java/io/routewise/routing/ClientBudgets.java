@@ -295,6 +295,10 @@ public final class ClientBudgets {
     if (a == null) {
       return Hold.NONE;
     }
+    Runnable first = beforeHold;
+    if (first != null) {
+      first.run();
+    }
     long now = millis.getAsLong();
     synchronized (a) {
       a.roll(now);
@@ -429,6 +433,17 @@ public final class ClientBudgets {
    */
   public void afterExchange(Runnable task) {
     afterExchange = task;
+  }
+
+  private volatile Runnable beforeHold;
+
+  /**
+   * Runs {@code task} before each hold of a client with a budget, on the request's thread, not under
+   * any lock of this: to give up background responses no one polls within their hour, whose holds would
+   * otherwise stand until some Responses request came (cheap: it does its work at most once a second).
+   */
+  public void beforeHold(Runnable task) {
+    beforeHold = task;
   }
 
   /**

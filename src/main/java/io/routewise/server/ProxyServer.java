@@ -85,7 +85,11 @@ public final class ProxyServer implements AutoCloseable {
         .filter(java.util.Objects::nonNull).toList());
     AnswerSpend spend = new AnswerSpend(routing, upstreams, metrics, budgets);
     StoredResponses stored = new StoredResponses(StoredResponses.MAX_ENTRIES, routing, spend);
-    budgets.afterExchange(stored::releaseCountedElsewhere);
+    budgets.afterExchange(() -> {
+      stored.releaseCountedElsewhere();
+      stored.sweep();
+    });
+    budgets.beforeHold(stored::sweep);
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, cooldowns,
             inFlight, config.accessLog(), pinning, stored, spend, responsesHome, conversationsHome, budgets);

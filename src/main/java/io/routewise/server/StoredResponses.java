@@ -53,6 +53,7 @@ final class StoredResponses {
     this.meter = meter;
     this.shared = shared;
     this.clock = clock;
+    this.swept = clock.getAsLong() - SWEEP_NANOS;
     this.upstreams = new LinkedHashMap<>(16, 0.75f, true) {
       @Override
       protected boolean removeEldestEntry(Map.Entry<Long, Held> eldest) {
@@ -312,6 +313,33 @@ final class StoredResponses {
         hold.close();
       }
     }
+  }
+
+  /** How often {@link #sweep} looks, at most. */
+  private static final long SWEEP_NANOS = 1_000_000_000L;
+  /** When {@link #sweep} last looked (racy on purpose: two at once each take the lock, no harm). */
+  private volatile long swept;
+
+  /**
+   * Gives up those not polled within the TTL, at most once a second: run before a budget's holds and
+   * at each exchange of client budgets, since otherwise only a Responses request (a new background
+   * one, a poll) looks, and a response no one polls (a client reading webhooks) held its client's
+   * budget past its hour until one came (a review).
+   */
+  void sweep() {
+    long now = clock.getAsLong();
+    if (now - swept < SWEEP_NANOS) {
+      return;
+    }
+    swept = now;
+    java.util.List<GivenUp> givenUp;
+    lock.lock();
+    try {
+      givenUp = expire(now);
+    } finally {
+      lock.unlock();
+    }
+    givenUp.forEach(this::giveUp);
   }
 
   /** Takes out those past the bound or not polled here within the TTL, least recently polled first. */
