@@ -69,6 +69,16 @@ public interface Router extends AutoCloseable {
     return Double.NaN;
   }
 
+  /**
+   * With more than two upstreams, what {@link #cachedWinRate} is with two: {@link #topWinRates} when
+   * this prompt costs microseconds (its embedding is cached), else null. The default asks {@link
+   * #cachedWinRate} and then {@link #topWinRates}; a router over a cache overrides it to look the
+   * prompt up once (each look counts in the cache's hits).
+   */
+  default double[] cachedTopWinRates(Prompt prompt, Ladder ladder) throws Exception {
+    return Double.isNaN(cachedWinRate(prompt)) ? null : topWinRates(prompt, ladder);
+  }
+
   @Override
   default void close() {}
 }

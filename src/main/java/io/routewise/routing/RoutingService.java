@@ -467,8 +467,9 @@ public final class RoutingService implements AutoCloseable {
 
   /** The N-way scores: on the request thread when cheap (or no pool), else on a scoring thread. */
   private double[] topWinRates(Router router, Prompt prompt, ClientProbe client) throws Exception {
-    if (scoring != null && router.cpuBound() && Double.isNaN(router.cachedWinRate(prompt))) {
-      return scoring.score(router, prompt, ladder, client);
+    if (scoring != null && router.cpuBound()) {
+      double[] cached = router.cachedTopWinRates(prompt, ladder);
+      return cached != null ? cached : scoring.score(router, prompt, ladder, client);
     }
     return router.topWinRates(prompt, ladder);
   }

@@ -226,6 +226,13 @@ public final class BertRouter implements Router {
     return l == null ? Double.NaN : reading.strongWinRate(l);
   }
 
+  /** As {@link #topWinRates}' default from the cached logits, looked up once; null when not cached. */
+  @Override
+  public double[] cachedTopWinRates(Prompt prompt, io.routewise.routing.Ladder ladder) {
+    double rate = cachedWinRate(prompt);
+    return Double.isNaN(rate) ? null : ladder.fromStrongWinRate(rate);
+  }
+
   @Override
   public void close() {
     if (owned != null) {

@@ -161,6 +161,10 @@ public final class MfRouter implements Router {
     } else {
       e = embedder.embed(text);
     }
+    return features(e, z);
+  }
+
+  private Features features(float[] e, double z) {
     // x is only needed for the gap's own product (0 without the prior)
     return new Features(e, z, model.gapPrior() == 0 ? 0 : model.gap(MfModel.features(e, z)));
   }
@@ -181,7 +185,18 @@ public final class MfRouter implements Router {
   @Override
   public double[] topWinRates(Prompt prompt, Ladder ladder) throws RouterException {
     int[] rows = ModelDir.ladderRows(ladder, upstreamModels, "mf");
-    Features f = features(prompt.text());
+    return topWinRates(rows, features(prompt.text()));
+  }
+
+  /** {@link #topWinRates} from the cached embedding, looked up once; null when it is not cached. */
+  @Override
+  public double[] cachedTopWinRates(Prompt prompt, Ladder ladder) throws RouterException {
+    int[] rows = ModelDir.ladderRows(ladder, upstreamModels, "mf");
+    float[] e = embedder.cached(prompt.text());
+    return e == null ? null : topWinRates(rows, features(e, model.lengthScale().z(prompt.text())));
+  }
+
+  private double[] topWinRates(int[] rows, Features f) {
     double[] rates = new double[rows.length];
     for (int i = 1; i < rows.length; i++) {
       rates[i] = model.pairWinRate(rows[0], rows[i], f.e(), f.z(), f.gap());
