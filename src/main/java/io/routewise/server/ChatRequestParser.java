@@ -438,6 +438,8 @@ public final class ChatRequestParser {
     }
     String s = message.lines().findFirst().orElse("")
         .replaceAll(":? ?enable `[^`]*` to allow.*$", "")
+        .replaceAll("maybe a \\(non-standard\\) comment\\? \\(not recognized as one since Feature '[A-Z_]+' not enabled.*$",
+            "a comment, which JSON does not have")
         // Jackson's "[Source: REDACTED; line: 1, column: 43]" and "(for Array starting at ...)": where, in words
         .replaceAll("\\[Source: [^;\\]]*; line: (\\d+), column: (\\d+)\\]", "line $1, column $2")
         .replace("(for Array starting at ", "(for the array opened at ")

@@ -206,7 +206,7 @@ class ChatRequestParserTest {
   @Test
   void jsonErrorsNameTheMistakeNotTheParsersInternals() {
     for (String body : new String[] {"{\"a\":NaN}", "{\"a\":[[[[", "{\"a\":" + "[".repeat(1200) + "]".repeat(1200) + "}",
-        "{\"model\":\"m\", \"messages\": [}"}) {
+        "{\"model\":\"m\", \"messages\": [}", "{\"model\":\"m\", /* c */ \"messages\": []}"}) {
       ApiException e = org.junit.jupiter.api.Assertions.assertThrows(ApiException.class,
           () -> ChatRequestParser.parse(body.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
       String m = e.getMessage();
@@ -217,6 +217,8 @@ class ChatRequestParserTest {
     ApiException closed = assertThrows(ApiException.class, () -> parse("{\"model\":\"m\", \"messages\": [}"));
     assertEquals("The request body is not valid JSON: Unexpected close marker '}': expected ']' (for the array opened"
         + " at line 1, column 27).", closed.getMessage());
+    assertEquals("The request body is not valid JSON: Unexpected character ('/' (code 47)): a comment, which JSON does not"
+        + " have.", assertThrows(ApiException.class, () -> parse("{\"model\":\"m\", // c\n\"messages\":[]}")).getMessage());
     org.junit.jupiter.api.Assertions.assertEquals("Non-standard token 'NaN'.", ChatRequestParser.readable(
         "Non-standard token 'NaN': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow"));
   }
