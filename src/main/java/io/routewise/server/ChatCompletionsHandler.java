@@ -882,6 +882,7 @@ final class ChatCompletionsHandler {
       } catch (IOException e) {
         if (inFlight.cutOff() && !usage.done()) { // cancelled by a shutdown past its grace: the client hears why
           if (!receivedAny && !res.isCommitted()) { // nothing sent yet: a 503 of its own, as a whole answer gets
+            chargeUnread(hold, res.getStatus()); // the upstream had it, as a whole answer's is charged
             upstream.listener().completed(upstream.name(), res.getStatus(), "shutting_down", System.nanoTime() - start);
             res.setHeader("Cache-Control", null);
             res.setHeader("X-Accel-Buffering", null);
@@ -906,7 +907,9 @@ final class ChatCompletionsHandler {
         UpstreamException failure = upstream.brokeOff(e, response.timedOut());
         if (!receivedAny && !res.isCommitted()) {
           // Not a byte of the body came (headers, then a stall or the end): nothing has gone to the client
-          // either, so it gets a status of its own (504, 502), as a whole answer would, not a 200 and an event.
+          // either, so it gets a status of its own (504, 502), as a whole answer would, not a 200 and an event;
+          // and its hold is charged as a whole answer's is: the upstream had it, and bills what it generated
+          chargeUnread(hold, res.getStatus());
           upstream.listener().completed(upstream.name(), res.getStatus(), outcome, System.nanoTime() - start);
           res.setHeader("Cache-Control", null);
           res.setHeader("X-Accel-Buffering", null);

@@ -311,6 +311,34 @@ class BudgetHoldsTest {
   }
 
   /**
+   * A 200 whose headers came and then nothing until timeout_ms (a long prefill, a reasoning model
+   * thinking): the client gets 504, and the upstream bills what it generated meanwhile, so its hold is
+   * charged, a stream that asked for usage's as a whole answer's. The stream's was not: it cost nothing.
+   */
+  @Test
+  void anAnswerThatStallsAfterItsHeadersIsChargedItsHoldStreamedOrNot() throws Exception {
+    for (boolean stream : new boolean[] {false, true}) {
+      try (ScriptedUpstream upstream = new ScriptedUpstream()) {
+        startWithStrongAt(upstream.server.getLocalPort(), "failover: false");
+        upstream.answers.add(out -> {
+          out.write(("HTTP/1.1 200 OK\r\nContent-Type: " + (stream ? "text/event-stream" : "application/json")
+              + "\r\nTransfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+          out.flush();
+          Thread.sleep(3000); // past strong's timeout_ms (1500) without a byte of the body
+        });
+        HttpResponse<String> r = sendAsync("/v1/chat/completions", "{\"model\":\"router-random-0\","
+            + (stream ? "\"stream\":true,\"stream_options\":{\"include_usage\":true}," : "")
+            + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").get();
+        assertEquals(504, r.statusCode(), r.body());
+        assertTrue(spentWithin(3000) > 0, (stream ? "a stream" : "a whole answer") + " stalled after its headers: not charged");
+        assertEquals(0.0, metric("routewise_client_budget_held_usd{client=\"batch\"}"));
+        f.close();
+        f = null;
+      }
+    }
+  }
+
+  /**
    * A priced passthrough stream the upstream began and then cut off is charged its hold too; and so
    * is one it ends cleanly before its usage (no [DONE], no finish_reason), as chat's is (a review:
    * the body's end read as a whole answer).
