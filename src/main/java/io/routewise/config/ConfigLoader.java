@@ -407,14 +407,18 @@ public final class ConfigLoader {
     return id;
   }
 
-  /** {@code server.cors_origins}: {@code *}, or origins as a browser sends them (scheme://host[:port]). */
+  /**
+   * {@code server.cors_origins}: {@code *}, or origins as a browser sends them (scheme://host[:port]):
+   * a site's (http, https), or an extension's or a desktop app's page's ({@code chrome-extension://<id>},
+   * {@code moz-extension://<uuid>}, {@code app://obsidian.md}), which the 403 also tells to list.
+   */
   private static List<String> corsOrigins(ConfigNode s) {
     List<String> out = new ArrayList<>();
     for (String origin : s.stringList("cors_origins", List.of())) {
       if (origin.isBlank()) {
         continue;
       }
-      if (!origin.equals("*") && !origin.matches("https?://[^/\\s?#]+")) {
+      if (!origin.equals("*") && !origin.matches("[A-Za-z][A-Za-z0-9+.-]*://[^/\\s?#]+")) {
         s.problem("cors_origins", "'" + origin + "' is not an origin: expected * or scheme://host[:port], no path");
       } else if (origin.contains("://") && overTopLevelDomain(origin.substring(origin.indexOf("://") + 3).replaceFirst(":\\d*$", ""))) {
         s.problem("cors_origins", "'" + origin + "' takes every site under a top-level domain, an attacker's too;"

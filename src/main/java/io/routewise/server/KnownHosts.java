@@ -20,7 +20,10 @@ final class KnownHosts {
   KnownHosts(List<String> allowedHosts, List<String> corsOrigins) {
     allowedHosts.forEach(this::add);
     for (String origin : corsOrigins) {
-      if (origin.contains("://")) { // not "*", which has no host of its own
+      String o = origin.toLowerCase(Locale.ROOT);
+      // not "*", which has no host of its own, nor an extension's or an app's (chrome-extension://<id>,
+      // app://obsidian.md): no page is served over HTTP from those, so none of them names routewise
+      if (o.startsWith("http://") || o.startsWith("https://")) {
         add(origin.substring(origin.indexOf("://") + 3));
       }
     }

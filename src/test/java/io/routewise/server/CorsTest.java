@@ -201,6 +201,29 @@ class CorsTest {
   }
 
   /**
+   * A browser extension's or a desktop app's page sends its own scheme as its origin
+   * ({@code chrome-extension://<id>}, {@code app://obsidian.md}); the 403 tells its operator to list
+   * it in server.cors_origins, and the start refused that ("is not an origin"), so only "*" (every
+   * page, no rebinding check) let such a client in.
+   */
+  @Test
+  void anExtensionOrAppOriginCanBeListed() throws Exception {
+    String extension = "chrome-extension://abcdefghijklmnopabcdefghijklmnop";
+    f = new ProxyFixture("", "api_keys: [page-key], cors_origins: [\"" + extension + "\", \"app://obsidian.md\"]");
+    HttpResponse<String> pre = preflight(extension);
+    assertEquals(Optional.of(extension), header(pre, "access-control-allow-origin"), pre.headers().toString());
+    for (String origin : new String[] {extension, "app://obsidian.md"}) {
+      HttpResponse<String> r = chat(origin);
+      assertEquals(200, r.statusCode(), origin + " " + r.body());
+      assertEquals(Optional.of(origin), header(r, "access-control-allow-origin"), origin);
+    }
+    HttpResponse<String> other = chat("chrome-extension://ponmlkjihgfedcbaponmlkjihgfedcba");
+    assertEquals(403, other.statusCode(), other.body());
+    assertTrue(other.body().contains("origin_not_allowed"), other.body());
+    assertEquals(2, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size(), "the listed two only");
+  }
+
+  /**
    * {@code *.} stands for one label, as the CORS rule reads it: a page two labels down had passed the
    * 403 and been spent for, its answer carrying no CORS header (a browser threw it away), and {@code
    * /v1/models} answered it 400 with the list (an operator trial).

@@ -27,6 +27,14 @@ class KnownHostsTest {
     assertFalse(hosts.knows("1.2.3.4.nip.io"));
   }
 
+  /** An extension's or an app's origin names no host a page is served from over HTTP: listing one knows no name. */
+  @Test
+  void anExtensionOrAppOriginAddsNoHost() {
+    KnownHosts hosts = new KnownHosts(List.of(), List.of("app://obsidian.md", "moz-extension://a.example.com"));
+    assertFalse(hosts.knows("obsidian.md"));
+    assertFalse(hosts.knows("a.example.com"));
+  }
+
   /** nginx's default Host is routewise's own address, always known: the name the proxy was asked for must be known too (a trial). */
   @Test
   void theHostAProxyInFrontWasAskedForMustBeKnownToo() {
