@@ -82,6 +82,16 @@ final class SecretValues {
     return out;
   }
 
+  /** {@code bytes[0, n)} with every secret as {@code ***}; null when it holds none (nearly every read of a stream). */
+  byte[] maskedOrNull(byte[] bytes, int n) {
+    for (byte[] secret : values) {
+      if (ByteSearch.indexOf(bytes, 0, n, secret) >= 0) {
+        return masked(java.util.Arrays.copyOf(bytes, n));
+      }
+    }
+    return null;
+  }
+
   /** {@code text} with every secret as {@code ***}. */
   String masked(String text) {
     String out = text;

@@ -3,7 +3,8 @@ package io.routewise.server;
 import java.io.IOException;
 
 /**
- * Masks the operator's account ids in a stream's error events (see {@link AccountIds}) a whole line
+ * Masks the operator's account ids in a stream's error events (see {@link AccountIds}), and the
+ * upstreams' keys in any event ({@link SecretValues}), a whole line
  * at a time: a read that ends inside a line holds that part back until the line's end comes, so an
  * event split over two reads (at any byte, an id's middle included) is masked whole. Holding part of
  * a line delays nothing a client can use: an SSE client acts on an event only once its line is
@@ -124,6 +125,9 @@ final class StreamMasking {
 
   private void emit(byte[] bytes, int length, Sink sink) throws IOException {
     byte[] masked = AccountIds.maskedErrorEvent(bytes, length, secrets);
+    if (masked == null) {
+      masked = secrets.maskedOrNull(bytes, length); // the key in any event, as an upstream echoing the request repeats it
+    }
     if (masked == null) {
       sink.write(bytes, length);
     } else {

@@ -115,6 +115,37 @@ class UpstreamFailureLoggingTest {
     assertTrue(stream.body().contains("Bearer ***") && !stream.body().contains("sk-strong-secret"), stream.body());
   }
 
+  /**
+   * A request inspector as base_url (an echo service, a debugging proxy) answers 200 with the request's
+   * headers in its body: routewise's key went to the client as it came, in a whole answer and in a
+   * stream's events (routed or passed through) alike, where only errors had it masked.
+   */
+  @Test
+  void theUpstreamsKeyEchoedInA200AnswerIsMaskedToo() throws Exception {
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"x\",\"object\":\"chat.completion\","
+            + "\"headers\":{\"Authorization\":\"Bearer sk-strong-secret\"},\"choices\":[],"
+            + "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}")));
+    java.net.http.HttpResponse<String> whole = f.chat("router-random-0", "x");
+    assertEquals(200, whole.statusCode(), whole.body());
+    assertTrue(whole.body().contains("\"Bearer ***\"") && !whole.body().contains("sk-strong-secret"), whole.body());
+
+    String event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"you sent Bearer sk-strong-secret\"}}]}\n\n";
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(event + "data: [DONE]\n\n")));
+    java.net.http.HttpResponse<String> stream = f.post("/v1/chat/completions",
+        "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assertTrue(stream.body().contains("you sent Bearer ***") && !stream.body().contains("sk-strong-secret"), stream.body());
+
+    f.close();
+    f = ProxyFixture.withRouting("", "passthrough: strong");
+    f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.get(urlEqualTo("/v1/inspect")).willReturn(
+        aResponse().withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(event)));
+    java.net.http.HttpResponse<String> passed = f.get("/v1/inspect");
+    assertEquals(200, passed.statusCode(), passed.body());
+    assertTrue(passed.body().contains("you sent Bearer ***") && !passed.body().contains("sk-strong-secret"), passed.body());
+  }
+
   /** OpenAI's 429 names the operator's organization; the client reads the rest of it, retry headers included. */
   @Test
   void aRelayedErrorMasksTheOperatorsAccountIds() throws Exception {
