@@ -42,6 +42,10 @@ public final class ScoreCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     List<PromptRecord> prompts = PromptFiles.read(input);
+    if (Files.exists(output) && Files.isSameFile(input, output)) {
+      System.err.println("--output is --input: the scores go to a file of their own (the prompts are read from it)");
+      return 2;
+    }
     try (RouterSetup setup = new RouterSetup(opts, strongModel);
         Router r = setup.load(router, strongModel, weakModel, true)) {
       PromptFiles.Failures failures = new PromptFiles.Failures(input, router);

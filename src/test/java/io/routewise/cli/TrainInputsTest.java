@@ -196,6 +196,16 @@ class TrainInputsTest {
   }
 
   @Test
+  void scoreNeverWritesOverItsInput() throws Exception {
+    // score --input p.jsonl --output p.jsonl replaced the prompts with {"id","score"} lines, exit 0 (label refuses it)
+    Path prompts = data("{\"id\": \"a\", \"prompt\": \"What is 2+2?\"}", "{\"id\": \"b\", \"prompt\": \"Prove it.\"}");
+    String before = Files.readString(prompts);
+    assertUsageError(run(List.of("score", "--router", "length", "--input", prompts.toString(), "--output",
+        tmp.resolve(".").resolve(prompts.getFileName()).toString(), "--quiet")), "--output is --input");
+    assertEquals(before, Files.readString(prompts));
+  }
+
+  @Test
   void aHeldOutSourceThatIsNotInTheDataIsRefused() {
     // a typo held out nothing and trained on the very source meant to be kept out, exit 0
     assertUsageError(train("mf", "--data", OUTCOMES.toString(), "--out", tmp.resolve("mf").toString(), "--holdout",
