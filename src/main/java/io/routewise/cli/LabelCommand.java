@@ -162,6 +162,11 @@ public final class LabelCommand implements Callable<Integer> {
       System.err.println("--max-tokens and --concurrency must be at least 1, --retries and --max-prompt-chars at least 0");
       return 2;
     }
+    if (judgeModel != null && judgeModel.isBlank()) {
+      System.err.println("--judge-model is empty: name the model to ask the judge upstream as, or leave it out to ask "
+          + "its own model");
+      return 2;
+    }
     if (Files.isDirectory(output)) {
       System.err.println("--output " + output + " is a directory: name the outcomes file to write (e.g. " + output.resolve("labels.jsonl") + ")");
       return 2;
@@ -184,8 +189,8 @@ public final class LabelCommand implements Callable<Integer> {
     boolean judgeAsItself = judgeModel == null || judgeModel.equals(judgeUpstream.model());
     List<String> names = upstreamNames != null ? upstreamNames : byName.keySet().stream()
         .filter(n -> !(judgeAsItself && n.equals(judge))).toList();
-    for (String name : names) {
-      UpstreamConfig u = byName.get(name.trim());
+    for (String name : names.stream().map(String::trim).distinct().toList()) { // named twice: labeled once
+      UpstreamConfig u = byName.get(name);
       if (u == null) {
         System.err.println("--upstreams: no upstream '" + name + "' in " + config + " (upstreams: " + byName.keySet() + ")");
         return 2;

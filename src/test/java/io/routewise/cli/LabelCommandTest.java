@@ -474,6 +474,37 @@ class LabelCommandTest {
   }
 
   @Test
+  void anUpstreamNamedTwiceIsLabeledOnceAndACompleteRunExitsZero() throws Exception {
+    // --upstreams strong,mini,strong labeled every prompt, then printed "ERROR: no outcome at all for [strong]", exit 1
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", output.toString(), "--judge", "judge", "--upstreams", "strong,mini, strong",
+        "--retries", "0", "--quiet"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertFalse(r.out().contains("ERROR"), r.out());
+    assertEquals(java.util.Set.of("gpt-4o-2024-05-13", "gpt-4o-mini-2024-07-18"),
+        DatasetReader.readPrompts(output).get(0).outcomes().keySet());
+    wm.verify(1, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+  }
+
+  @Test
+  void aBlankJudgeModelIsABadOptionNotAJudgeAskedForNoModel() throws Exception {
+    // --judge-model "$JUDGE_MODEL" with the variable unset: the judge was asked for model "" and, being "another
+    // model", labeled as itself too (answers bought, every rating refused)
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--judge-model", "",
+        "--retries", "0", "--quiet"));
+    assertEquals(2, r.code(), r.err() + r.out());
+    assertTrue(r.err().contains("--judge-model"), r.err());
+    assertTrue(wm.getAllServeEvents().isEmpty(), "nothing was called");
+    assertFalse(Files.exists(tmp.resolve("o.jsonl")));
+  }
+
+  @Test
   void aRateLimitedAnswerIsTriedAgainAfterItsRetryAfter() throws Exception {
     wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).inScenario("limit").whenScenarioStateIs(
         com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED).willSetStateTo("open").atPriority(1)
