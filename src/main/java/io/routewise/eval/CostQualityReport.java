@@ -126,8 +126,10 @@ public final class CostQualityReport {
   private String row(String name, CostCurve c, double hullArea, double best) {
     double area = c.meanQuality(lo, hi);
     double match = c.costToReach(best - 1e-12);
+    // a share of the best model's cost; none when that model is free (a local one priced 0): n/a, not NaN%
     String matchText = Double.isNaN(match) ? String.format(Locale.ROOT, "never (max %.4f)", c.maxQuality())
-        : String.format(Locale.ROOT, "%s (%.0f%%)", usd(match), 100 * match / costOfBest());
+        : costOfBest() > 0 ? String.format(Locale.ROOT, "%s (%.0f%%)", usd(match), 100 * match / costOfBest())
+        : usd(match) + " (n/a)";
     return String.format(Locale.ROOT, "| %-40s | %12.4f | %+9.4f | %22s |%n", name, area, area - hullArea, matchText);
   }
 

@@ -86,4 +86,19 @@ class CostCurveTest {
     assertEquals(0.7, report.hull().meanQuality(1e-3, 1e-3), 1e-12, "the hull at that cost: the best model there");
     assertEquals(0.8, report.curves().get("r").meanQuality(1e-3, 1e-3), 1e-12, "the best the curve reaches there");
   }
+
+  /**
+   * The best single model free (a local model priced 0 that answers best on this traffic): "cost to
+   * match the best" is a share of its cost, 0 / 0, and every row printed "0.0000 (NaN%)".
+   */
+  @Test
+  void aFreeBestModelGivesNoNaNShareOfItsCost() {
+    CostQualityReport report = new CostQualityReport("t", "a", List.of("top", "local"), new double[] {1e-3, 0},
+        new double[] {0.6, 0.7}, new double[] {0, 1});
+    report.add("r", new CostCurve(new double[] {0, 5e-4, 1e-3}, new double[] {0.7, 0.65, 0.6}),
+        new double[][] {{1e-3, 0}, {0.6, 0.7}});
+    String table = report.table();
+    assertFalse(table.contains("NaN"), table);
+    assertFalse(table.contains("Infinity"), table);
+  }
 }
