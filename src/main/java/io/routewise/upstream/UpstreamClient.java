@@ -255,11 +255,18 @@ public final class UpstreamClient {
         ? new Bytes(body == null ? new byte[0] : body, contentType == null ? null : MediaType.parse(contentType))
         : null;
     Request.Builder rb = new Request.Builder().url(url.build()).method(method, requestBody);
-    return execute(rb, false, client, clientHeaders);
+    // passthrough's, counted in its own metrics: kept out of the chat calls' histograms (a stored
+    // response's polls go through the chat upstream's client)
+    return execute(rb, false, client, clientHeaders, UpstreamListener.NONE);
   }
 
   private UpstreamResponse execute(Request.Builder rb, boolean stream, ClientProbe client, String[] clientHeaders)
       throws UpstreamException {
+    return execute(rb, stream, client, clientHeaders, listener);
+  }
+
+  private UpstreamResponse execute(Request.Builder rb, boolean stream, ClientProbe client, String[] clientHeaders,
+      UpstreamListener listener) throws UpstreamException {
     if (authorization != null) {
       rb.header("Authorization", authorization);
     }
@@ -269,7 +276,7 @@ public final class UpstreamClient {
     config.headers().forEach((name, value) -> rb.header(name, value.value())); // configured ones win
     long start = System.nanoTime();
     try {
-      return execute(rb, stream, client, http, start, true);
+      return execute(rb, stream, client, http, start, true, listener);
     } catch (StaleConnection stale) {
       // The upstream never got (or never processed) the request: send it once more, on a new connection.
       if (stale.refused) {
@@ -297,7 +304,7 @@ public final class UpstreamClient {
         // A refused stream's connection is retired by OkHttp (a GOAWAY's at once, another after a
         // second refusal), and the pool puts a burst of refused requests on one new HTTP/2
         // connection; a closed idle one is passed over for a connection no other call draws.
-        return execute(rb, stream, client, stale.refused ? http : unpooled, start, false);
+        return execute(rb, stream, client, stale.refused ? http : unpooled, start, false, listener);
       } catch (StaleConnection impossible) { // a resend never reports one
         throw new IllegalStateException(impossible);
       }
@@ -321,7 +328,7 @@ public final class UpstreamClient {
 
   /** One attempt, with a watch of its own (the builder's tag is replaced); only a first may ask for a resend. */
   private UpstreamResponse execute(Request.Builder rb, boolean stream, ClientProbe client, OkHttpClient via, long start,
-      boolean first) throws UpstreamException, StaleConnection {
+      boolean first, UpstreamListener listener) throws UpstreamException, StaleConnection {
     IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout(), client);
     Call call = via.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
     watch.start(call);

@@ -289,6 +289,37 @@ class ResponsesRoutingTest {
   }
 
   /**
+   * The calls to the upstream that stored a response (a background one's polls, its cancel, one that
+   * broke off) are passthrough's, counted there: the chat upstream histograms keep the chat calls
+   * alone, so a client polling every second neither drags the time-to-first-byte quantiles down nor
+   * shows as a failed chat call ("kept out of the chat upstream histograms", README's metrics).
+   */
+  @Test
+  void aStoredResponsesCallsStayOutOfTheChatUpstreamHistograms() throws Exception {
+    f = new ProxyFixture("");
+    answers(f.weak, "resp_w1", "weak");
+    assertEquals(200, respond("{\"model\":\"router-random-1\",\"input\":\"hi\",\"background\":true}").statusCode());
+    String before = metrics();
+    assertEquals(1.0, MetricsEndpointTest.value(before, "routewise_upstream_ttfb_seconds_count{upstream=\"weak\"}"));
+    f.weak.stubFor(WireMock.get(urlEqualTo("/v1/responses/resp_w1")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "application/json").withBody("{\"id\":\"resp_w1\"}")));
+    f.weak.stubFor(WireMock.get(urlEqualTo("/v1/responses/resp_w1/input_items")).willReturn(aResponse()
+        .withFault(com.github.tomakehurst.wiremock.http.Fault.CONNECTION_RESET_BY_PEER)));
+    for (int i = 0; i < 3; i++) {
+      assertEquals(200, f.get("/v1/responses/resp_w1").statusCode());
+    }
+    assertEquals(502, f.get("/v1/responses/resp_w1/input_items").statusCode());
+    String after = metrics();
+    assertEquals(3.0, MetricsEndpointTest.value(after, "routewise_passthrough_requests_total{status=\"200\",upstream=\"weak\"}"));
+    assertEquals(1.0, MetricsEndpointTest.value(after, "routewise_passthrough_requests_total{status=\"502\",upstream=\"weak\"}"));
+    assertEquals(1.0, MetricsEndpointTest.value(after, "routewise_upstream_ttfb_seconds_count{upstream=\"weak\"}"),
+        "the polls are not chat calls");
+    assertEquals(before.lines().filter(l -> l.startsWith("routewise_upstream_duration_seconds_count")).toList(),
+        after.lines().filter(l -> l.startsWith("routewise_upstream_duration_seconds_count")).toList(),
+        "a poll that broke off is no failed chat call");
+  }
+
+  /**
    * A Responses object that says it failed ({@code status: failed}, its {@code error} set, no usage)
    * is OpenAI's own answer, which the SDKs return as a response to read: relayed as it came (its id
    * stored), counted unmetered. It was taken for a gateway's error under a 200 and answered 502
