@@ -44,7 +44,7 @@ public final class HttpClients {
    * before JDK 24 pin a virtual thread's carrier for the whole wait; a few hundred slow streams
    * would then stall every request. HTTP/1.1 has no such waits.
    */
-  static List<Protocol> protocols(int javaFeatureVersion) {
+  public static List<Protocol> protocols(int javaFeatureVersion) {
     return javaFeatureVersion >= 24 ? List.of(Protocol.HTTP_2, Protocol.HTTP_1_1) : List.of(Protocol.HTTP_1_1);
   }
 
