@@ -271,7 +271,7 @@ final class RequestBodies {
         try {
           n = in.read(buf, len, buf.length - len);
         } catch (org.eclipse.jetty.io.EofException e) {
-          throw endedEarly();
+          throw endedEarly(ctx);
         } catch (IOException e) {
           throw quiet(ctx, e, len);
         }
@@ -302,7 +302,7 @@ final class RequestBodies {
     try {
       return in.read();
     } catch (org.eclipse.jetty.io.EofException e) {
-      throw endedEarly();
+      throw endedEarly(ctx);
     } catch (IOException e) {
       throw quiet(ctx, e, len);
     }
@@ -316,8 +316,11 @@ final class RequestBodies {
     return e;
   }
 
-  private static ApiException endedEarly() {
-    return ApiException.invalidRequest("The request body ended before its Content-Length.", null);
+  /** A body cut off (or a chunk malformed): worded by how it was framed, a length or chunks. */
+  private static ApiException endedEarly(Context ctx) {
+    return ApiException.invalidRequest(ctx.req().getContentLengthLong() >= 0
+        ? "The request body ended before its Content-Length."
+        : "The request body ended before its last chunk, or a chunk was malformed (Transfer-Encoding: chunked).", null);
   }
 
   private ApiException slow(Context ctx, long len, Pace pace) {

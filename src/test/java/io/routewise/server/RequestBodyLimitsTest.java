@@ -396,4 +396,32 @@ class RequestBodyLimitsTest {
       }
     }
   }
+
+  /**
+   * A body that ends before its end is the client's 400, worded for how it was framed: a chunked
+   * one that broke off had been told it "ended before its Content-Length", which it never sent.
+   */
+  @Test
+  void aBodyCutShortIsA400NamingWhatItFellShortOf() throws Exception {
+    try (ProxyFixture f = ProxyFixture.configured("min_body_bytes_per_second: 0", c -> c)) {
+      Socket sized = partial(f.routewise.port(), 100, 10);
+      sized.shutdownOutput();
+      String answer = answer(sized);
+      assertTrue(answer.startsWith("HTTP/1.1 400"), answer);
+      assertTrue(answer.contains("ended before its Content-Length"), answer);
+      sized.close();
+
+      Socket chunked = new Socket("127.0.0.1", f.routewise.port());
+      chunked.setSoTimeout(30_000);
+      OutputStream out = chunked.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Transfer-Encoding: chunked\r\n\r\n64\r\n{\"model\":").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      chunked.shutdownOutput(); // inside its first chunk, no last one
+      answer = answer(chunked);
+      assertTrue(answer.startsWith("HTTP/1.1 400"), answer);
+      assertTrue(answer.contains("ended before its last chunk"), answer);
+      chunked.close();
+    }
+  }
 }
