@@ -222,6 +222,17 @@ public final class UpstreamClient {
     return key.toString();
   }
 
+  /** Whether OkHttp sends {@code value} as a header value: visible ASCII, spaces and tabs. */
+  private static boolean headerValue(String value) {
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c != '\t' && (c < 0x20 || c > 0x7e)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   public UpstreamResponse forward(String method, String encodedPath, String encodedQuery, byte[] body,
       String contentType, ClientProbe client, String[] clientHeaders) throws UpstreamException {
     HttpUrl.Builder url = HttpUrl.get(config.baseUrl().toString()).newBuilder().addEncodedPathSegments(encodedPath);
@@ -251,10 +262,16 @@ public final class UpstreamClient {
       url.encodedQuery(query.isEmpty() ? null : query.toString());
     }
     boolean needsBody = method.equals("POST") || method.equals("PUT") || method.equals("PATCH");
+    MediaType type = contentType == null ? null : MediaType.parse(contentType);
     RequestBody requestBody = needsBody || (body != null && body.length > 0)
-        ? new Bytes(body == null ? new byte[0] : body, contentType == null ? null : MediaType.parse(contentType))
+        ? new Bytes(body == null ? new byte[0] : body, type)
         : null;
     Request.Builder rb = new Request.Builder().url(url.build()).method(method, requestBody);
+    if (requestBody != null && type == null && contentType != null && headerValue(contentType)) {
+      // a type OkHttp's parser refuses (white space before ';', a boundary with '=' or ':') goes as it came:
+      // without it the upstream cannot read the form
+      rb.header("Content-Type", contentType);
+    }
     // passthrough's, counted in its own metrics: kept out of the chat calls' histograms (a stored
     // response's polls go through the chat upstream's client)
     return execute(rb, false, client, clientHeaders, UpstreamListener.NONE);
@@ -312,6 +329,65 @@ public final class UpstreamClient {
   }
 
   /**
+   * A large body, written in pieces, each piece the upstream takes ending a wait on it as a read of its
+   * answer does: an upload the upstream keeps reading is no wait (a file that took longer than {@code
+   * timeout_ms} to send was cut off as a 504), a write it stops taking still times out, and the wait
+   * for the answer's headers counts from the body's last byte.
+   */
+  private static final class WrittenAsRead extends RequestBody {
+    static final int PIECE = 64 * 1024;
+    private final RequestBody body;
+    private final IdleTimeouts.Watch watch;
+
+    /** Its length, -1 when unknown (every body here knows its own). */
+    static long length(RequestBody body) {
+      try {
+        return body.contentLength();
+      } catch (IOException unknown) {
+        return -1;
+      }
+    }
+
+    WrittenAsRead(RequestBody body, IdleTimeouts.Watch watch) {
+      this.body = body;
+      this.watch = watch;
+    }
+
+    @Override
+    public MediaType contentType() {
+      return body.contentType();
+    }
+
+    @Override
+    public long contentLength() throws IOException {
+      return body.contentLength();
+    }
+
+    @Override
+    public boolean isOneShot() {
+      return body.isOneShot();
+    }
+
+    @Override
+    public void writeTo(okio.BufferedSink sink) throws IOException {
+      okio.BufferedSink pieces = okio.Okio.buffer(new okio.ForwardingSink(sink) {
+        @Override
+        public void write(okio.Buffer source, long byteCount) throws IOException {
+          while (byteCount > 0) {
+            long piece = Math.min(byteCount, PIECE);
+            super.write(source, piece);
+            sink.emit(); // to the connection now, so its wait is timed here
+            byteCount -= piece;
+            watch.waiting();
+          }
+        }
+      });
+      body.writeTo(pieces);
+      pieces.emit();
+    }
+  }
+
+  /**
    * A request the upstream provably did not get or did not process: a pooled connection it had
    * closed, found before the request was written ({@code refused} false), or an HTTP/2 refusal.
    */
@@ -330,7 +406,11 @@ public final class UpstreamClient {
   private UpstreamResponse execute(Request.Builder rb, boolean stream, ClientProbe client, OkHttpClient via, long start,
       boolean first, UpstreamListener listener) throws UpstreamException, StaleConnection {
     IdleTimeouts.Watch watch = timeouts.newWatch(config.connectTimeout(), config.timeout(), client);
-    Call call = via.newCall(rb.tag(IdleTimeouts.Watch.class, watch).build());
+    Request request = rb.tag(IdleTimeouts.Watch.class, watch).build();
+    if (request.body() != null && WrittenAsRead.length(request.body()) > WrittenAsRead.PIECE) {
+      request = request.newBuilder().method(request.method(), new WrittenAsRead(request.body(), watch)).build();
+    }
+    Call call = via.newCall(request);
     watch.start(call);
     CONNECT_NANOS.set(config.connectTimeout().toNanos());
     try {

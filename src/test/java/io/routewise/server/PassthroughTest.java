@@ -138,6 +138,27 @@ class PassthroughTest {
     assertTrue(last.contains("passthrough=weak"), "relayed: " + last);
   }
 
+  /**
+   * A type OkHttp's parser refuses (white space before ';', which RFC 9110 allows; a form's boundary
+   * with '=' or ':', as MIME libraries write them) still goes upstream: it had been dropped, so the
+   * upstream got a form without the boundary it needs to read it.
+   */
+  @Test
+  void aContentTypeOkHttpCannotParseStillGoesAsItCame() throws Exception {
+    start("weak");
+    weak.stubFor(WireMock.any(WireMock.anyUrl()).willReturn(aResponse()
+        .withHeader("Content-Type", "application/json").withBody("{}")));
+    String[] types = {"application/json ; charset=utf-8", "multipart/form-data; boundary=----=_Part_0_1.2",
+        "multipart/form-data; boundary=a:b"};
+    for (String type : types) {
+      weak.resetRequests();
+      HttpResponse<byte[]> r = send(to("/v1/files").header("Content-Type", type)
+          .POST(HttpRequest.BodyPublishers.ofString("x")));
+      assertEquals(200, r.statusCode());
+      weak.verify(postRequestedFor(urlEqualTo("/v1/files")).withHeader("Content-Type", equalTo(type)));
+    }
+  }
+
   @Test
   void aCompressedBodyGoesWithItsContentEncoding() throws Exception {
     start("weak");
@@ -599,6 +620,68 @@ class PassthroughTest {
     assertTrue(body.endsWith("\"code\":\"upstream_timeout\"}}\n\n"), body);
     String metrics = new String(send(to("/metrics").GET()).body(), StandardCharsets.UTF_8);
     assertTrue(metrics.contains("routewise_passthrough_requests_total{status=\"504\",upstream=\"weak\"} 1.0"), metrics);
+  }
+
+  /**
+   * A large upload the upstream keeps reading, however long it takes, is not a wait on the upstream:
+   * timeout_ms counts from the body's last byte (and while a write stalls). It had counted from the
+   * connection, so a file that took longer than timeout_ms to send was cut off mid-upload with a 504
+   * "did not respond", the upstream busy reading it all the while.
+   */
+  @Test
+  void anUploadTheUpstreamKeepsReadingIsNoTimeout() throws Exception {
+    try (java.net.ServerSocket upstream = new java.net.ServerSocket()) {
+      upstream.setReceiveBufferSize(4096); // so what routewise sends waits on the upstream's reads
+      upstream.bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+      long[] received = {-1};
+      Thread reader = Thread.ofVirtual().start(() -> {
+        try (java.net.Socket s = upstream.accept()) {
+          java.io.InputStream in = s.getInputStream();
+          StringBuilder head = new StringBuilder();
+          while (!head.toString().endsWith("\r\n\r\n")) {
+            head.append((char) in.read());
+          }
+          long length = Long.parseLong(head.toString().toLowerCase(java.util.Locale.ROOT)
+              .split("content-length: ")[1].split("\r\n")[0].trim());
+          long read = 0;
+          long began = System.nanoTime();
+          byte[] buf = new byte[16 * 1024];
+          while (read < length) {
+            int n = in.read(buf, 0, (int) Math.min(buf.length, length - read));
+            if (n < 0) {
+              return;
+            }
+            read += n;
+            // about 4 MiB a second, all the while; the last 6 MiB at once (what the socket buffers hold
+            // past routewise's last write is not routewise's to see)
+            long due = began + read * 1_000_000_000L / (4L << 20);
+            long early = due - System.nanoTime();
+            if (early > 0 && read < length - (6 << 20)) {
+              Thread.sleep(early / 1_000_000, (int) (early % 1_000_000));
+            }
+          }
+          received[0] = read;
+          s.getOutputStream().write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n"
+              + "{\"id\":\"file-1\",\"bytes\":123}").getBytes(StandardCharsets.US_ASCII));
+          s.getOutputStream().flush();
+        } catch (java.io.IOException | InterruptedException | RuntimeException e) {
+          // cut off: the test fails on its status
+        }
+      });
+      strong.start();
+      weak.start();
+      String yaml = TestConfigs.withRouting(TestConfigs.yaml(strong.baseUrl() + "/v1",
+          "http://127.0.0.1:" + upstream.getLocalPort() + "/v1", ""), "passthrough: weak")
+          .replace("model: weak-model, timeout_ms: 1500", "model: weak-model, timeout_ms: 500");
+      rw = Routewise.start(TestConfigs.config(TestConfigs.withServer(yaml, "max_body_bytes: 16777216")),
+          RouterCatalog.standard(), id -> null, () -> {});
+      byte[] file = new byte[12 << 20]; // over a second to send at the upstream's pace
+      HttpResponse<byte[]> r = send(to("/v1/files").header("Content-Type", "application/octet-stream")
+          .POST(HttpRequest.BodyPublishers.ofByteArray(file)));
+      reader.join(10_000);
+      assertEquals(200, r.statusCode(), new String(r.body(), StandardCharsets.UTF_8));
+      assertEquals(file.length, received[0]);
+    }
   }
 
   @Test
