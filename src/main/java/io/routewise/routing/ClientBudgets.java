@@ -287,7 +287,9 @@ public final class ClientBudgets {
    * replica as last exchanged) and its spend, what they hold and this would pass the budget, or
    * what this replica has held since the last exchange and this would pass its share of what was
    * left then. A request with none of its client's under way goes while any budget is left,
-   * whatever it may cost: one that holds more than all that is left would otherwise never run.
+   * whatever it may cost: one that holds more than all that is left would otherwise never run; past
+   * the share, though, only one such a sync (else one request at a time at each of N replicas passed
+   * the budget by up to N-1 times what was left).
    */
   public Hold hold(String client, long promptTokens, long maxOutputTokens, int choices, boolean continues,
       java.util.Collection<io.routewise.config.Price> prices) {
@@ -328,8 +330,13 @@ public final class ClientBudgets {
       if (a.inFlight + a.othersInFlight > 0 && spent + a.held + a.othersHeld + usd > a.budget.usd()) {
         return Hold.refused(0, a.budget.usd() - spent, a.held + a.othersHeld, 1);
       }
-      if (a.inFlight + a.othersInFlight > 0 && usd > a.share) {
+      // past its share, a request with none of its client's under way still goes, but once a sync: else one
+      // request at a time at each replica went every time, each replica spending what was left alone
+      if (usd > a.share && (a.inFlight + a.othersInFlight > 0 || a.passEpoch == a.shareEpoch)) {
         return Hold.refused(0, a.budget.usd() - spent, a.held + a.othersHeld, a.replicas);
+      }
+      if (usd > a.share) {
+        a.passEpoch = a.shareEpoch;
       }
       a.share -= usd;
       a.inFlight++;
@@ -574,6 +581,8 @@ public final class ClientBudgets {
     double share = Double.POSITIVE_INFINITY;
     /** Counts the times {@code share} was computed afresh (an exchange, a forgotten store, a new period). */
     long shareEpoch;
+    /** The share epoch in which a request with none under way last went past the share (none: -1). */
+    long passEpoch = -1;
     /** The share given at the last exchange, before this replica held any of it (infinite: none). */
     double granted = Double.POSITIVE_INFINITY;
     /** The mean prompt and completion tokens of its metered answers here, recent ones weighing most; NaN before one. */
