@@ -231,7 +231,9 @@ public final class Routewise implements AutoCloseable {
     if (budgeted.isEmpty()) {
       return out;
     }
-    List<String> noUsage = upstreams.stream().filter(u -> !u.streamUsage()).map(UpstreamConfig::name).toList();
+    // a stream without usage is charged its hold at the price of the upstream that answered it: nothing at a free one
+    List<String> noUsage = upstreams.stream().filter(u -> !u.streamUsage() && u.price() != null
+        && u.price().cost(1, 1) > 0).map(UpstreamConfig::name).toList();
     List<String> noPrice = upstreams.stream().filter(u -> u.price() == null).map(UpstreamConfig::name).toList();
     if (!noUsage.isEmpty()) {
       out.add("client budgets (" + budgeted + "): chat streams from " + noUsage + " whose client did not ask for usage "

@@ -38,14 +38,31 @@ class MeteringWarningsTest {
   void aBudgetIsToldWhatItCannotSee() {
     List<String> w = warnings("price: {input: 1, output: 1}, stream_usage: true,", "passthrough: strong",
         Set.of("batch"));
-    assertEquals(3, w.size(), w.toString());
-    assertTrue(w.get(0).contains("chat streams from [weak]"), w.toString());
-    assertTrue(w.get(1).contains("answers from [weak], which have no price"), w.toString());
-    assertTrue(w.get(2).contains("unpriced: allow ([batch]): passthrough to strong (every endpoint)")
-        && w.get(2).endsWith("routing.passthrough_endpoints limits what passes"), w.toString());
-    assertEquals(2, warnings("price: {input: 1, output: 1}, stream_usage: true,",
+    assertEquals(2, w.size(), w.toString());
+    assertTrue(w.get(0).contains("answers from [weak], which have no price"), w.toString());
+    assertTrue(w.get(1).contains("unpriced: allow ([batch]): passthrough to strong (every endpoint)")
+        && w.get(1).endsWith("routing.passthrough_endpoints limits what passes"), w.toString());
+    assertEquals(1, warnings("price: {input: 1, output: 1}, stream_usage: true,",
         "passthrough: strong, passthrough_endpoints: [files]", Set.of("batch")).size(), "files generate nothing");
-    assertEquals(2, warnings("price: {input: 1, output: 1}, stream_usage: true,", "passthrough: strong",
+    assertEquals(1, warnings("price: {input: 1, output: 1}, stream_usage: true,", "passthrough: strong",
         Set.of("batch"), false).size(), "a budget that refuses what it cannot meter sees the passthrough it lets go");
+    assertTrue(warnings("price: {input: 1, output: 1},", "", Set.of("batch")).get(0)
+        .contains("chat streams from [strong] whose client did not ask for usage are charged what they held"));
+  }
+
+  /**
+   * A stream without usage is charged its hold at the price of the upstream that answered it, so a
+   * free or unpriced one's cost nothing: the README's ladder (llama priced 0, local) was told at start
+   * that its streams were charged a guess and to set stream_usage on it (an operator trial).
+   */
+  @Test
+  void aFreeUpstreamsStreamsAreNotSaidToBeChargedAGuess() {
+    String yaml = TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1", "")
+        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10}, stream_usage: true,")
+        .replace("model: weak-model,", "model: weak-model, price: {input: 0, output: 0},");
+    RoutewiseConfig c = TestConfigs.config(TestConfigs.withRouting(yaml, "failover: true"));
+    List<String> w = Routewise.meteringWarnings(c, RouterCatalog.inLadderOrder(c), java.util.Map.of("batch",
+        new io.routewise.config.ClientKey.Budget(1, io.routewise.config.ClientKey.Period.DAY, false)));
+    assertEquals(List.of(), w);
   }
 }

@@ -387,6 +387,7 @@ final class ChatCompletionsHandler {
     } catch (UpstreamException e) {
       if (e.isClientGone()) {
         if (chargeable != null && e.requestSent()) {
+          chargeable.reprice(upstream.config().price()); // no failover now: at the price of the one that had it
           budgets.left(chargeable); // the upstream had it: what it generated is billed, and never counted here
         }
         throw connectionGone(ctx.res());
@@ -513,6 +514,11 @@ final class ChatCompletionsHandler {
       // This answer is the client's (no failover from here): the body is not needed again, and a
       // client reading slowly must not hold its share of the body limit while it reads.
       body.close();
+      // nor is the price of a failover: held from here (and charged, should its usage never come) at this one's
+      ClientBudgets.Hold hold = ctx.attribute(HOLD);
+      if (hold != null) {
+        hold.reprice(upstream.config().price());
+      }
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
       UpstreamHeaders.copy(response, res, secrets);

@@ -87,6 +87,34 @@ class BudgetAnswersTest {
     assertEquals(0.0, spentSettled(), 1e-12, "a whole stream, not one its client left: not charged its hold");
   }
 
+  /**
+   * A stream without usage that the chosen upstream answered whole is charged its hold at that
+   * upstream's price: the hold had been raised to where it might fail over to (strong), and that is
+   * what was charged, though no failover came (an operator trial on a ladder: gpt-4o-mini's streams
+   * charged at gpt-4o's price, 16 times theirs, and a local model priced 0 at gpt-4o-mini's).
+   */
+  @Test
+  void aStreamWithoutUsageIsChargedAtThePriceOfTheUpstreamThatAnsweredIt() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+        "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}"), "failover: true")
+        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},")
+        .replace("model: weak-model,", "model: weak-model, price: {input: 0.15, output: 0.6},"));
+    f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(
+            "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"weak-model\","
+                + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n"
+                + "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"weak-model\","
+                + "\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+                + "data: [DONE]\n\n")));
+    HttpResponse<String> r = send("POST", "/v1/chat/completions", "{\"model\":\"router-random-1\",\"stream\":true,"
+        + "\"max_tokens\":1000,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("weak weak-model", r.headers().firstValue("x-routewise-model").orElse(null));
+    double spent = spentSettled();
+    // 1,000 output tokens at weak's 0.6 per 1M, and a few prompt tokens; at strong's 10 it was 0.01
+    assertEquals(1000 * 0.6e-6, spent, 2e-5, "charged at weak's price, the upstream that answered: " + spent);
+  }
+
   /** The same image whole (no stream) is metered: its usage is read after a long base64 string. */
   @Test
   void aWholeImageAnswerIsMetered() throws Exception {
