@@ -116,9 +116,11 @@ final class CostEstimate {
 
   /**
    * The output tokens {@code body} caps its answer at ({@code max_completion_tokens}, {@code
-   * max_tokens}, or the Responses API's {@code max_output_tokens}; the least of those it sets, or -1
-   * when it sets none), and its {@code n} (1 unless a positive integer). A body that is not a JSON
-   * object has none (the parser refuses it first).
+   * max_tokens}, or the Responses API's {@code max_output_tokens}; the greatest of those it sets, or
+   * -1 when it sets none: an upstream reads one of them, not the least (vLLM and SGLang take {@code
+   * max_completion_tokens} over {@code max_tokens}, a JSON parser the last of a key given twice), and
+   * a hold below what it may generate lets a burst pass the budget), and its {@code n} (1 unless a
+   * positive integer). A body that is not a JSON object has none (the parser refuses it first).
    */
   static Output output(byte[] body) {
     long cap = -1;
@@ -134,7 +136,7 @@ final class CostEstimate {
             || name.equals("max_output_tokens"))) {
           long n = p.getLongValue();
           if (n > 0) {
-            cap = cap < 0 ? n : Math.min(cap, n);
+            cap = Math.max(cap, n);
           }
         } else if (v == JsonToken.VALUE_NUMBER_INT && name.equals("n")) {
           choices = (int) Math.clamp(p.getLongValue(), 1, 128); // OpenAI's most

@@ -58,11 +58,18 @@ class CostEstimateTest {
     assertEquals(body.length() / 4, prompt(body));
   }
 
+  /**
+   * An upstream reads one of the caps a body sets, not the least of them: vLLM and SGLang take
+   * max_completion_tokens over max_tokens, and a JSON parser the last of a key given twice. Held at the
+   * least, {max_tokens: 16, max_completion_tokens: 4000} held 16 tokens of an answer up to 4,000 long.
+   */
   @Test
-  void theOutputCapIsTheLeastOfTheCapsTheBodySets() {
+  void theOutputCapIsTheGreatestOfTheCapsTheBodySets() {
     assertEquals(-1, cap("{\"messages\":[]}"));
     assertEquals(4000, cap("{\"max_tokens\":4000,\"messages\":[]}"));
-    assertEquals(300, cap("{\"max_tokens\":4000,\"max_completion_tokens\":300,\"messages\":[]}"));
+    assertEquals(4000, cap("{\"max_tokens\":16,\"max_completion_tokens\":4000,\"messages\":[]}"));
+    assertEquals(4000, cap("{\"max_tokens\":16,\"messages\":[],\"max_tokens\":4000}"), "given twice");
+    assertEquals(4000, cap("{\"max_tokens\":4000,\"max_completion_tokens\":300,\"messages\":[]}"));
     assertEquals(256, cap("{\"input\":\"hi\",\"max_output_tokens\":256}"));
     assertEquals(-1, cap("{\"max_tokens\":null,\"max_completion_tokens\":0,\"x\":{\"max_tokens\":9}}"), "nested: another's");
     assertEquals(-1, cap("[1]"));
