@@ -535,7 +535,7 @@ final class ChatCompletionsHandler {
         res.setHeader("X-Accel-Buffering", "no");
         metrics.overhead(router, start - received);
         String outcome = relayStream(response, res, upstream, start, spec, askUsage ? new UsageChunkFilter() : null,
-            request.api(), request.background(), ctx.attribute(CLIENT_NAME), chargeable);
+            request.api(), request.background(), request.choices(), ctx.attribute(CLIENT_NAME), chargeable);
         if (!outcome.equals("ok")) {
           ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
         }
@@ -856,15 +856,16 @@ final class ChatCompletionsHandler {
 
   /**
    * Relays a stream to its end and returns how it ended: ok, client_closed, timeout or stream_failed.
-   * With {@code usageFilter}, the usage chunk routewise asked for is not relayed. {@code client}: the
+   * With {@code usageFilter}, the usage chunk routewise asked for is not relayed. {@code choices}: the
+   * request's {@code n}, each choice ending with a finish_reason of its own. {@code client}: the
    * named client key the answer is for (null: none), and {@code hold} what it holds of its budget
    * (null: none), charged when the client leaves before the usage.
    */
   private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background, String client,
+      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background, int choices, String client,
       ClientBudgets.Hold hold) throws IOException {
     SseOutput out = new SseOutput(res.getOutputStream());
-    SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES);
+    SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES, choices);
     String storedId = null; // the Responses answer's id, once an event named it
     byte[] buf = new byte[8192];
     StreamMasking masking = new StreamMasking(secrets,

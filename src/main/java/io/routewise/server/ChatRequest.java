@@ -30,18 +30,19 @@ import java.nio.charset.StandardCharsets;
  *     created (the passthrough upstream)
  * @param background whether a Responses body asks {@code background: true}: the response goes on
  *     upstream whatever becomes of its answer here, and its usage may come only with a later poll
+ * @param choices a chat body's {@code n}, the choices asked for (1 unless an integer above 1; at most 128)
  */
 public record ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
     String user, String promptCacheKey, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
     java.util.Set<io.routewise.routing.Media> media, io.routewise.upstream.RoutedApi api, String previousResponseId,
-    boolean conversation, boolean background) {
+    boolean conversation, boolean background, int choices) {
 
   /** A chat-completions body. */
   public ChatRequest(byte[] body, String model, int modelStart, int modelEnd, boolean stream, String prompt,
       String user, String promptCacheKey, int objectStart, StreamOptions options, int optionsStart, int optionsEnd,
-      java.util.Set<io.routewise.routing.Media> media) {
+      java.util.Set<io.routewise.routing.Media> media, int choices) {
     this(body, model, modelStart, modelEnd, stream, prompt, user, promptCacheKey, objectStart, options, optionsStart, optionsEnd, media,
-        io.routewise.upstream.RoutedApi.CHAT_COMPLETIONS, null, false, false);
+        io.routewise.upstream.RoutedApi.CHAT_COMPLETIONS, null, false, false, choices);
   }
 
   /** What the router is asked about: the last user message's text, and the media any message carries. */

@@ -41,6 +41,7 @@ public final class ChatRequestParser {
       java.util.Set<io.routewise.routing.Media> media = java.util.EnumSet.noneOf(io.routewise.routing.Media.class);
       SessionFields session = new SessionFields();
       boolean sawStream = false;
+      int choices = 1;
       JsonToken t;
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
         String name = p.currentName();
@@ -74,6 +75,12 @@ public final class ChatRequestParser {
             optionsStart = range[0];
             optionsEnd = range[1];
           }
+          case "n" -> { // a stream of several choices is whole once each has ended
+            if (v == JsonToken.VALUE_NUMBER_INT || v == JsonToken.VALUE_NUMBER_FLOAT) {
+              choices = (int) Math.clamp(p.getDoubleValue(), 1, 128); // OpenAI's most; the upstream judges the value
+            }
+            p.skipChildren();
+          }
           default -> {
             if (!session.read(name, p, v)) { // read for session pinning only
               p.skipChildren();
@@ -89,7 +96,7 @@ public final class ChatRequestParser {
       }
       return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, session.user(),
           session.promptCacheKey(), insertAt, options, optionsStart,
-          optionsEnd, media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media));
+          optionsEnd, media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media), choices);
     } catch (IOException e) {
       throw unreadable(e);
     }

@@ -73,7 +73,7 @@ final class ResponsesRequestParser {
       return new ChatRequest(body, model, modelStart, modelEnd, stream, prompt, session.user(),
           session.promptCacheKey(), insertAt,
           ChatRequest.StreamOptions.ABSENT, -1, -1, media.isEmpty() ? java.util.Set.of() : java.util.Set.copyOf(media),
-          RoutedApi.RESPONSES, previous, conversation, background);
+          RoutedApi.RESPONSES, previous, conversation, background, 1);
     } catch (IOException e) {
       throw ChatRequestParser.unreadable(e);
     }

@@ -54,19 +54,35 @@ final class SseUsageScanner {
   /** The line being ended is the stream's last, with no line end after it: it may be cut short. */
   private boolean atEnd;
 
+  /**
+   * A chat stream of several choices ({@code n} above 1): each ends with a finish_reason of its own,
+   * so the choices' indices are read from every chunk, those {@link #started} and those {@link #ended}.
+   */
+  private final boolean severalChoices;
+  private final java.util.BitSet started = new java.util.BitSet();
+  private final java.util.BitSet ended = new java.util.BitSet();
+  /** A finish_reason's string came in the line being read. */
+  private boolean finishInLine;
+
   /** A chat-completions stream's. */
   SseUsageScanner() {
     this(false);
   }
 
   SseUsageScanner(boolean responses) {
+    this(responses, 1);
+  }
+
+  /** A chat-completions stream of {@code choices} choices (its request's {@code n}), or a Responses stream's. */
+  SseUsageScanner(boolean responses, int choices) {
     this.responses = responses;
+    this.severalChoices = !responses && choices > 1;
   }
 
   void feed(byte[] buf, int n) {
     for (int i = 0; i < n; i++) {
       byte b = buf[i];
-      if (!finished && !responses) { // no finish_reason there: its end is its last event (done)
+      if ((!finished || severalChoices) && !responses) { // no finish_reason there: its end is its last event (done)
         matchFinish(b);
       }
       if (b == '\n' || b == '\r') { // SSE ends lines with LF, CRLF or a lone CR (the CRLF's LF: an empty line)
@@ -124,10 +140,16 @@ final class SseUsageScanner {
       if (responses) {
         responsesEvent(off);
         eventNameLength = -1; // its event's: the next data line has its own
-      } else if (!overflow && ByteSearch.indexOf(line, len, USAGE) >= 0) {
-        Usage.fromJson(line, off, len - off).ifPresent(u -> usage = u);
+      } else {
+        if (!overflow && ByteSearch.indexOf(line, len, USAGE) >= 0) {
+          Usage.fromJson(line, off, len - off).ifPresent(u -> usage = u);
+        }
+        if (severalChoices) {
+          choices(off);
+        }
       }
     }
+    finishInLine = false;
     len = 0;
     overflow = false;
     tailCount = 0;
@@ -198,6 +220,57 @@ final class SseUsageScanner {
       done = true;
       lastEvent = true;
       (overflow ? usageInTail() : Usage.fromJson(line, off, len - off)).ifPresent(u -> usage = u);
+    }
+  }
+
+  /**
+   * Of a chat chunk of several choices, which choices it carries ({@code choices[].index}, 0 where a
+   * server leaves it out) and which of them end (a string {@code finish_reason}). Of a line past
+   * MAX_LINE (a long tool call's arguments) the part kept is read: a choice whose index it has and
+   * whose end is past it ends if a finish_reason came in the line.
+   */
+  private void choices(int off) {
+    int index = -1;
+    boolean ends = false;
+    try (JsonParser p = ChatRequestParser.JSON.createParser(line, off, len - off)) {
+      if (p.nextToken() != JsonToken.START_OBJECT) {
+        return;
+      }
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        boolean isChoices = p.currentName().equals("choices");
+        if (p.nextToken() != JsonToken.START_ARRAY || !isChoices) {
+          p.skipChildren();
+          continue;
+        }
+        while (p.nextToken() == JsonToken.START_OBJECT) {
+          index = 0;
+          ends = false;
+          while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            JsonToken v = p.nextToken();
+            if (name.equals("index") && v == JsonToken.VALUE_NUMBER_INT) {
+              index = p.getNumberType() == JsonParser.NumberType.INT ? p.getIntValue() : -1;
+            } else if (name.equals("finish_reason") && v == JsonToken.VALUE_STRING) {
+              ends = true;
+            } else {
+              p.skipChildren();
+            }
+          }
+          choice(index, ends);
+          index = -1;
+        }
+      }
+    } catch (java.io.IOException | RuntimeException cut) {
+      choice(index, ends || finishInLine); // the choice the line was cut in (-1: none)
+    }
+  }
+
+  private void choice(int index, boolean ends) {
+    if (index >= 0 && index < 1024) { // OpenAI allows n up to 128
+      started.set(index);
+      if (ends) {
+        ended.set(index);
+      }
     }
   }
 
@@ -316,6 +389,8 @@ final class SseUsageScanner {
       finishState = AFTER_COLON;
     } else if (finishState == AFTER_COLON && b == '"') {
       finished = true;
+      finishInLine = true;
+      finishState = 0;
     } else {
       finishState = b == '"' ? 1 : 0;
     }
@@ -331,11 +406,17 @@ final class SseUsageScanner {
 
   /**
    * True once the answer is known to be whole: {@code [DONE]} (a Responses stream's last event) came,
-   * or a chunk gave a choice its finish_reason (some servers end there). A stream that ends with
-   * neither was cut off.
+   * or a chunk gave a choice its finish_reason (some servers end there); of several choices, every
+   * choice that began. A stream that ends with neither was cut off.
    */
   boolean complete() {
-    return done || finished;
+    return done || (severalChoices ? !ended.isEmpty() && contains(ended, started) : finished);
+  }
+
+  private static boolean contains(java.util.BitSet all, java.util.BitSet some) {
+    java.util.BitSet rest = (java.util.BitSet) some.clone();
+    rest.andNot(all);
+    return rest.isEmpty();
   }
 
   Optional<Usage> result() {

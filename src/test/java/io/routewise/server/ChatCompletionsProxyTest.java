@@ -322,6 +322,38 @@ class ChatCompletionsProxyTest {
   }
 
   /**
+   * With {@code n: 2} each choice has its own finish_reason: a stream cut after the first choice's,
+   * while the second still ran, ended as if whole (no error event; the client's SDK had a choice
+   * without its end). Both finished, it is whole.
+   */
+  @Test
+  void aStreamOfTwoChoicesCutAfterOnlyOneFinishedSaysSo() throws Exception {
+    String start = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{\"content\":\"hel\"},\"finish_reason\":null}]}\n\n"
+        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":1,"
+        + "\"delta\":{\"content\":\"bon\"},\"finish_reason\":null}]}\n\n"
+        + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+        + "\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+    String second = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":1,"
+        + "\"delta\":{},\"finish_reason\":\"length\"}]}\n\n";
+    String body = "{\"model\":\"router-random-1\",\"stream\":true,\"n\":2,"
+        + "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    HttpResponse<String> cut = postViaWeakAt(closeDelimited(start), body);
+    assertEquals(200, cut.statusCode());
+    assertTrue(cut.body().startsWith(start), cut.body());
+    assertTrue(cut.body().contains("\"code\":\"upstream_stream_failed\""), cut.body());
+    HttpResponse<String> whole = postViaWeakAt(closeDelimited(start + second), body);
+    assertEquals(start + second, whole.body(), "both choices ended: whole");
+  }
+
+  private static HttpResponse<String> postViaWeakAt(int port, String body) throws Exception {
+    String url = "http://127.0.0.1:" + port + "/v1";
+    try (ProxyFixture g = ProxyFixture.edited("", yaml -> yaml.replaceFirst("(weak: \\{base_url: \")[^\"]*\"", "$1" + url + "\""))) {
+      return g.post("/v1/chat/completions", body);
+    }
+  }
+
+  /**
    * An upstream that fails mid-stream sends an error event; its org and project ids are the
    * operator's account and are masked as in an error body. They went to the client in clear.
    */

@@ -67,6 +67,45 @@ class SseUsageScannerTest {
     assertEquals(false, scan("", 1).complete());
   }
 
+  private static String choice(int index, String delta, String finish) {
+    return "data: {\"choices\":[{\"index\":" + index + ",\"delta\":" + delta + ",\"finish_reason\":" + finish + "}]}\n\n";
+  }
+
+  /**
+   * Of {@code n: 2}, the first choice's finish_reason is no end: the stream was whole only once each
+   * choice that began had its own (or [DONE] came). Before, a cut after the first one's read as whole.
+   */
+  @Test
+  void aStreamOfSeveralChoicesIsWholeOnceEachEnded() {
+    String begun = choice(0, "{\"content\":\"a\"}", "null") + choice(1, "{\"content\":\"b\"}", "null");
+    String longToolCall = choice(1, "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\""
+        + "x".repeat(70_000) + "\"}}]}", "\"tool_calls\"");
+    for (int readSize : new int[] {1, 7, 8192}) {
+      SseUsageScanner cut = new SseUsageScanner(false, 2);
+      byte[] b = (begun + choice(0, "{}", "\"stop\"")).getBytes(StandardCharsets.UTF_8);
+      for (int at = 0; at < b.length; at += readSize) {
+        byte[] part = java.util.Arrays.copyOfRange(b, at, Math.min(b.length, at + readSize));
+        cut.feed(part, part.length);
+      }
+      cut.finish();
+      assertFalse(cut.complete(), readSize + ": the second choice never ended");
+      for (String whole : new String[] {
+          begun + choice(0, "{}", "\"stop\"") + choice(1, "{}", "\"length\""),
+          begun + choice(0, "{}", "\"stop\"") + longToolCall, // its end past the line buffer
+          choice(0, "{\"content\":\"a\"}", "\"stop\""), // an upstream that answers one choice whatever n says
+          begun + "data: [DONE]\n\n"}) {
+        SseUsageScanner s = new SseUsageScanner(false, 2);
+        byte[] w = whole.getBytes(StandardCharsets.UTF_8);
+        for (int at = 0; at < w.length; at += readSize) {
+          byte[] part = java.util.Arrays.copyOfRange(w, at, Math.min(w.length, at + readSize));
+          s.feed(part, part.length);
+        }
+        s.finish();
+        assertTrue(s.complete(), readSize + ": " + whole.substring(0, Math.min(200, whole.length())));
+      }
+    }
+  }
+
   /** Lines ended by a lone CR (SSE allows it): before, neither the usage nor [DONE] was seen in them. */
   @Test
   void linesEndedByALoneCrAreReadAsLinesAre() {
