@@ -252,7 +252,12 @@ final class EvalProtocol {
       }
     }
     for (var e : local.entrySet()) {
-      double[] all = c.scores.computeIfAbsent(e.getKey(), k -> new double[data.size()]);
+      // NaN until scored: a fold whose training could not place the pair leaves its rows unscored
+      double[] all = c.scores.computeIfAbsent(e.getKey(), k -> {
+        double[] none = new double[data.size()];
+        java.util.Arrays.fill(none, Double.NaN);
+        return none;
+      });
       for (int i = 0; i < rows.size(); i++) {
         all[rows.get(i)] = e.getValue()[i];
       }
@@ -305,10 +310,10 @@ final class EvalProtocol {
         } else if (name.equals("length")) {
           apgr = QualityCurve.of(c.rows.stream().mapToDouble(q -> data.prompts().get(q).prompt().length()).toArray(),
               sq, wq).apgr();
-        } else if (c.scores.containsKey(name)) {
+        } else if (c.scores.containsKey(name) && c.rows.stream().noneMatch(q -> Double.isNaN(c.scores.get(name)[q]))) {
           double[] all = c.scores.get(name);
           apgr = QualityCurve.of(c.rows.stream().mapToDouble(q -> all[q]).toArray(), sq, wq).apgr();
-        } else {
+        } else { // a pair no training placed, or only some folds' (their rows unscored): no APGR for the column
           sb.append(" – |");
           jrow.addNull();
           continue;

@@ -65,4 +65,32 @@ class EvalProtocolSubsetTest {
     assertEquals(0, r.err().lines().filter(l -> l.contains("(fold ")).count(), r.err());
     assertTrue(r.out().contains("zeroeval-crux (source held out)"), r.out());
   }
+
+  /**
+   * A pair the training of only some folds scored (its one outcome sits in one fold): the folds that
+   * could not place it left their rows at score 0, and the column printed an APGR computed on those
+   * zeros; it is "–", as for a pair no training scored.
+   */
+  @Test
+  void aPairSomeFoldsCannotPlaceHasNoApgrRatherThanOneOnZeros() throws Exception {
+    String[] words = {"algebra", "history", "poem", "python", "chemistry", "travel", "law", "physics"};
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < 24; i++) {
+      rows.append("{\"id\": \"mmlu-gold/").append(i).append("\", \"source\": \"mmlu-gold\", \"prompt\": \"a question on ")
+          .append(words[i % words.length]).append(' ').append(i).append("\", \"outcomes\": {\"gpt-4-1106-preview\": ")
+          .append(i % 3 == 0 ? 0 : 1).append(", \"mixtral-8x7b-instruct-v0.1\": ").append(i % 4 == 0 ? 1 : 0);
+      if (i == 0) { // the default pair, scored on this prompt alone
+        rows.append(", \"gpt-4o-2024-05-13\": 1, \"llama-3.1-8b-instruct\": 0");
+      }
+      rows.append("}}\n");
+    }
+    Path data = Files.writeString(tmp.resolve("one-fold-pair.jsonl"), rows);
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(
+        List.of("eval", "--protocol", data.toString(), "--folds", "3", "--quiet"));
+    assertEquals(0, r.code(), r.err());
+    String row = r.out().lines().filter(l -> l.startsWith("| mf, default pair |")).findFirst().orElseThrow(() ->
+        new AssertionError(r.out()));
+    // the MMLU 3-fold column: two of three folds' trainings scored the default pair, the third could not
+    assertEquals("–", row.split("\\|")[2].trim(), r.out());
+  }
 }
