@@ -530,25 +530,31 @@ public final class ClientBudgets {
         periods.put(a.client, a.periodStart);
       }
     }
-    Map<String, Double> all = store.shareSpend(replica, mine);
+    Map<String, Map<String, Double>> all = store.shareSpend(replica, mine);
     for (Account a : accounts.values()) {
       long period = periods.get(a.client);
       String key = a.client + ":" + period / 1000;
-      Double total = all.get(key);
+      Map<String, Double> fields = all.get(key);
       synchronized (a) {
-        if (total != null && a.periodStart == period) { // else the period turned meanwhile: the last one's
-          double others = Math.max(0, total - mine.get(key).usd());
-          if (others < a.others - 1e-9) {
-            // Spend within a period only grows: a Redis restarted empty (or evicting) lost the fields of
-            // replicas that stopped earlier in it, which no live one writes again. What was known stays.
-            if (a.lostSaidAt != period) {
-              a.lostSaidAt = period;
-              LOG.warn("shared state: client {}'s spend this {} in Redis is {} USD below what this replica read "
-                  + "before (Redis lost keys): the higher is kept", a.client, a.budget.per().key(),
-                  String.format(java.util.Locale.ROOT, "%.4f", a.others - others));
+        if (fields != null && a.periodStart == period) { // else the period turned meanwhile: the last one's
+          // Each replica's spend within a period only grows: a field lower than last read, or gone, is one a
+          // Redis restarted empty (or evicting) lost, of a replica that stopped earlier in the period and
+          // never writes it again. What was known of each replica stays, while the live ones' grows.
+          double lost = 0;
+          for (Map.Entry<String, Double> known : a.othersByReplica.entrySet()) {
+            lost += Math.max(0, known.getValue() - fields.getOrDefault(known.getKey(), 0.0));
+          }
+          fields.forEach((id, usd) -> {
+            if (!id.equals(replica)) {
+              a.othersByReplica.merge(id, usd, Math::max);
             }
-          } else {
-            a.others = others;
+          });
+          a.others = a.othersByReplica.values().stream().mapToDouble(Double::doubleValue).sum();
+          if (lost > 1e-9 && a.lostSaidAt != period) {
+            a.lostSaidAt = period;
+            LOG.warn("shared state: client {}'s spend this {} in Redis is {} USD below what this replica read "
+                + "before (Redis lost keys): what each replica spent is kept as last read", a.client,
+                a.budget.per().key(), String.format(java.util.Locale.ROOT, "%.4f", lost));
           }
         }
       }
@@ -565,6 +571,8 @@ public final class ClientBudgets {
     double mine;
     /** The other replicas' spend this period, as the store last gave it (0 without one). */
     double others;
+    /** {@code others} by replica: the most each wrote this period (a Redis that lost it forgets none). */
+    final Map<String, Double> othersByReplica = new java.util.HashMap<>();
     /** The period whose exhaustion was logged. */
     long saidAt = Long.MIN_VALUE;
     /** The period whose loss of spend in the store was logged. */
@@ -604,6 +612,7 @@ public final class ClientBudgets {
         periodEnd = budget.per().next(now);
         mine = 0;
         others = 0;
+        othersByReplica.clear();
         share = shareOfWhatIsLeft();
         shareEpoch++;
       }

@@ -121,9 +121,10 @@ public interface StateStore extends AutoCloseable {
   /**
    * Keeps what {@code replica} spent under each key (a named client's spend in one budget period,
    * {@link ClientBudgets}) beside what the other replicas keep there, each key for its {@code ttl}
-   * from now, and returns, by key, the sum of all of them. Writing the same again changes nothing.
+   * from now, and returns, by key, what each replica keeps there (its own included), by replica id.
+   * Writing the same again changes nothing.
    */
-  default Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
+  default Map<String, Map<String, Double>> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
     throw new UnsupportedOperationException();
   }
 

@@ -323,27 +323,27 @@ public final class RedisStateStore implements StateStore {
 
   /**
    * Pipelined: for every key, this replica's spend, the expiry and every replica's, in one round
-   * trip. A value no replica writes (not a number, negative, infinite) is left out of the sum; a key
-   * that is not a hash (written by something else) is left out of the answer, and said once.
+   * trip. A value no replica writes (not a number, negative, infinite) is left out; a key that is not
+   * a hash (written by something else) is left out of the answer, and said once.
    */
   @Override
-  public Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
+  public Map<String, Map<String, Double>> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
     return call(j -> {
       Map<String, List<Response<?>>> all = new java.util.LinkedHashMap<>();
       try (Pipeline p = j.pipelined()) {
         mine.forEach((key, spend) -> all.put(key, List.of(p.hset(spendKey(key), replica, Double.toString(spend.usd())),
-            p.pexpire(spendKey(key), Math.max(1, spend.ttl().toMillis())), p.hvals(spendKey(key)))));
+            p.pexpire(spendKey(key), Math.max(1, spend.ttl().toMillis())), p.hgetAll(spendKey(key)))));
         p.sync();
       }
-      Map<String, Double> sums = new java.util.LinkedHashMap<>();
+      Map<String, Map<String, Double>> out = new java.util.LinkedHashMap<>();
       for (Map.Entry<String, List<Response<?>>> e : all.entrySet()) {
-        List<?> values;
+        Map<?, ?> fields;
         try {
           // read, so that a Redis refusing writes (OOM, READONLY) throws and the sync marks it down:
           // else a spend never written looked shared
           e.getValue().get(0).get();
           e.getValue().get(1).get();
-          values = (List<?>) e.getValue().get(2).get();
+          fields = (Map<?, ?>) e.getValue().get(2).get();
         } catch (redis.clients.jedis.exceptions.JedisDataException wrong) {
           if (wrong.getMessage() == null || !wrong.getMessage().startsWith("WRONGTYPE")) {
             throw wrong;
@@ -354,20 +354,20 @@ public final class RedisStateStore implements StateStore {
           }
           continue;
         }
-        double sum = 0;
-        for (Object v : values) {
+        Map<String, Double> byReplica = new java.util.LinkedHashMap<>();
+        fields.forEach((id, v) -> {
           try {
             double d = Double.parseDouble(String.valueOf(v));
             if (d >= 0 && d < Double.POSITIVE_INFINITY) {
-              sum += d;
+              byReplica.put(String.valueOf(id), d);
             }
           } catch (NumberFormatException ignored) {
             // not a replica's
           }
-        }
-        sums.put(e.getKey(), sum);
+        });
+        out.put(e.getKey(), byReplica);
       }
-      return sums;
+      return out;
     });
   }
 

@@ -28,21 +28,21 @@ class ClientBudgetsTest {
     volatile boolean loseReply;
 
     @Override
-    public Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
+    public Map<String, Map<String, Double>> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
       if (down) {
         throw new java.io.IOException("down");
       }
-      Map<String, Double> sums = new java.util.HashMap<>();
+      Map<String, Map<String, Double>> fields = new java.util.HashMap<>();
       mine.forEach((key, spent) -> {
         ttls.put(key, spent.ttl());
         Map<String, Double> all = spend.computeIfAbsent(key, k -> new ConcurrentHashMap<>());
         all.put(replica, spent.usd());
-        sums.put(key, total(key));
+        fields.put(key, Map.copyOf(all));
       });
       if (loseReply) {
         throw new java.net.SocketTimeoutException("read timed out");
       }
-      return sums;
+      return fields;
     }
 
     double total(String key) {
@@ -216,8 +216,8 @@ class ClientBudgetsTest {
     ClientBudgets a = budgets(1.0, ClientKey.Period.HOUR);
     SpendStore store = new SpendStore() {
       @Override
-      public Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
-        Map<String, Double> total = super.shareSpend(replica, mine);
+      public Map<String, Map<String, Double>> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
+        Map<String, Map<String, Double>> total = super.shareSpend(replica, mine);
         now.addAndGet(Duration.ofHours(1).toMillis()); // the hour turns while Redis answers
         return total;
       }
@@ -436,8 +436,8 @@ class ClientBudgetsTest {
     java.util.concurrent.atomic.AtomicBoolean fromA = new java.util.concurrent.atomic.AtomicBoolean();
     SpendStore store = new SpendStore() {
       @Override
-      public Map<String, Double> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
-        Map<String, Double> out = super.shareSpend(replica, mine);
+      public Map<String, Map<String, Double>> shareSpend(String replica, Map<String, Spend> mine) throws Exception {
+        Map<String, Map<String, Double>> out = super.shareSpend(replica, mine);
         afterFirstCall();
         return out;
       }

@@ -78,7 +78,7 @@ class RedisUsageKeysTest {
 
   /**
    * A named client's spend in one budget period: one hash field per replica, written whole (so a
-   * write done twice counts once), summed; a value no replica writes is left out.
+   * write done twice counts once), read back by replica; a value no replica writes is left out.
    */
   @Test
   void clientSpendIsOneFieldPerReplicaSummed() throws Exception {
@@ -86,14 +86,15 @@ class RedisUsageKeysTest {
         RedisStateStore s = store(redis);
         Jedis j = redis.client()) {
       String key = "batch:1796083200";
-      assertEquals(Map.of(key, 0.25), s.shareSpend("r1-a", Map.of(key, spend(0.25))));
-      assertEquals(0.75, s.shareSpend("r2-b", Map.of(key, spend(0.5))).get(key), 1e-12);
-      assertEquals(0.75, s.shareSpend("r2-b", Map.of(key, spend(0.5))).get(key), 1e-12, "again: the same");
+      assertEquals(Map.of(key, Map.of("r1-a", 0.25)), s.shareSpend("r1-a", Map.of(key, spend(0.25))));
+      assertEquals(Map.of("r1-a", 0.25, "r2-b", 0.5), s.shareSpend("r2-b", Map.of(key, spend(0.5))).get(key));
+      assertEquals(Map.of("r1-a", 0.25, "r2-b", 0.5), s.shareSpend("r2-b", Map.of(key, spend(0.5))).get(key),
+          "again: the same");
       j.hset("routewise:spend:" + key, "rogue", "-5");
       j.hset("routewise:spend:" + key, "junk", "lots");
-      Map<String, Double> both = s.shareSpend("r1-a", Map.of(key, spend(0.35), "search:1796083200", spend(0.1)));
-      assertEquals(0.85, both.get(key), 1e-12);
-      assertEquals(0.1, both.get("search:1796083200"), 1e-12, "every client in one call");
+      Map<String, Map<String, Double>> both = s.shareSpend("r1-a", Map.of(key, spend(0.35), "search:1796083200", spend(0.1)));
+      assertEquals(Map.of("r1-a", 0.35, "r2-b", 0.5), both.get(key), "what no replica writes is left out");
+      assertEquals(Map.of("r1-a", 0.1), both.get("search:1796083200"), "every client in one call");
       assertTrue(Math.abs(j.pttl("routewise:spend:" + key) - 90_000_000L) < 5_000);
       assertEquals("0.35", j.hget("routewise:spend:" + key, "r1-a"));
     }
@@ -110,8 +111,8 @@ class RedisUsageKeysTest {
         RedisStateStore s = store(redis);
         Jedis j = redis.client()) {
       j.set("routewise:spend:old:1796083200", "0.3");
-      Map<String, Double> sums = s.shareSpend("r1-a", Map.of("old:1796083200", spend(0.1), "batch:1796083200", spend(0.2)));
-      assertEquals(Map.of("batch:1796083200", 0.2), sums);
+      Map<String, Map<String, Double>> sums = s.shareSpend("r1-a", Map.of("old:1796083200", spend(0.1), "batch:1796083200", spend(0.2)));
+      assertEquals(Map.of("batch:1796083200", Map.of("r1-a", 0.2)), sums);
       j.configSet("maxmemory", "1");
       try {
         org.junit.jupiter.api.Assertions.assertThrows(redis.clients.jedis.exceptions.JedisDataException.class,
@@ -149,6 +150,44 @@ class RedisUsageKeysTest {
       try (Jedis j = redis.client()) {
         assertEquals(1, j.keys("routewise:spend:batch:*").size(), "written again");
       }
+    }
+  }
+
+  /**
+   * What a Redis restarted empty lost of a replica stopped earlier in the period stays spent while the
+   * live replicas spend more: before, a replica kept only the higher of the two sums, so once another
+   * live replica's new spend passed what was lost, the lost spend was forgotten and the client spent it
+   * again (here 1.1 of a 1.0 budget spent, while the replica read 0.7 and let requests through).
+   */
+  @Test
+  void spendARedisRestartedEmptyLostStaysSpentWhileOthersSpendMore() throws Exception {
+    try (RedisServer redis = RedisServer.start();
+        RedisStateStore s = store(redis)) {
+      java.util.function.Supplier<io.routewise.routing.ClientBudgets> replica = () -> new io.routewise.routing.ClientBudgets(
+          Map.of("batch", new io.routewise.config.ClientKey.Budget(1.0, io.routewise.config.ClientKey.Period.DAY)),
+          System::currentTimeMillis);
+      io.routewise.routing.ClientBudgets gone = replica.get();
+      io.routewise.routing.ClientBudgets a = replica.get();
+      io.routewise.routing.ClientBudgets b = replica.get();
+      gone.spent("batch", 0.5, 0, 100);
+      gone.exchange(s); // then it stops (a deploy replaced it)
+      b.spent("batch", 0.2, 0, 100);
+      b.exchange(s);
+      a.exchange(s);
+      assertEquals(0.7, a.spentThisPeriod("batch"), 1e-9);
+      redis.restart();
+      for (io.routewise.routing.ClientBudgets r : java.util.List.of(b, a)) {
+        try {
+          r.exchange(s);
+        } catch (Exception reconnecting) {
+          r.exchange(s);
+        }
+      }
+      b.spent("batch", 0.4, 0, 100); // b has spent 0.6 now
+      b.exchange(s);
+      a.exchange(s);
+      assertEquals(1.1, a.spentThisPeriod("batch"), 1e-9, "the stopped replica's 0.5 and b's 0.6");
+      assertTrue(a.exhaustedFor("batch") > 0);
     }
   }
 }
