@@ -309,22 +309,26 @@ public final class UpstreamClient {
               + " read as the next request's answer they would be another client's. The connection was dropped and"
               + " the request went on a new one. (Said once.)");
         }
-      } else if (staleSeen.compareAndSet(false, true)) {
-        // It had closed this pooled connection while it sat idle (its keep-alive is shorter than
-        // client.keep_alive_ms), found before the request was written.
+      }
+      UpstreamResponse again;
+      try {
+        // A refused stream's connection is retired by OkHttp (a GOAWAY's at once, another after a
+        // second refusal), and the pool puts a burst of refused requests on one new HTTP/2
+        // connection; a closed idle one is passed over for a connection no other call draws.
+        again = execute(rb, stream, client, stale.refused ? http : unpooled, start, false, listener);
+      } catch (StaleConnection impossible) { // a resend never reports one
+        throw new IllegalStateException(impossible);
+      }
+      // It had closed this pooled connection while it sat idle (its keep-alive is shorter than
+      // client.keep_alive_ms), found before the request was written; said once the new one answered,
+      // since an upstream that went down closes its connections too, and then keep-alive is no matter
+      if (!stale.refused && !stale.leftover && staleSeen.compareAndSet(false, true)) {
         LOG.info("The " + config.name()
             + " upstream (" + config.baseUrl().getHost() + ") had closed a pooled connection that routewise still kept"
             + "; the request went on a new one. Setting client.keep_alive_ms below the upstream's idle timeout"
             + " spares it the closed connections. (Said once.)");
       }
-      try {
-        // A refused stream's connection is retired by OkHttp (a GOAWAY's at once, another after a
-        // second refusal), and the pool puts a burst of refused requests on one new HTTP/2
-        // connection; a closed idle one is passed over for a connection no other call draws.
-        return execute(rb, stream, client, stale.refused ? http : unpooled, start, false, listener);
-      } catch (StaleConnection impossible) { // a resend never reports one
-        throw new IllegalStateException(impossible);
-      }
+      return again;
     }
   }
 

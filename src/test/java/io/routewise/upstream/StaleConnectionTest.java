@@ -3,6 +3,7 @@ package io.routewise.upstream;
 import static io.routewise.RawHttp.contentLength;
 import static io.routewise.RawHttp.readHead;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -85,13 +86,32 @@ class StaleConnectionTest {
 
   @Test
   void aPooledConnectionTheUpstreamClosedWhileIdleIsNotTheClientsFailure() throws Exception {
-    call();
-    Thread.sleep(1200); // the server's 300 ms keep-alive is over: it closed the connection
-    call();
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      call();
+      Thread.sleep(1200); // the server's 300 ms keep-alive is over: it closed the connection
+      call();
+      assertTrue(log.text().contains("Setting client.keep_alive_ms below"), log.text());
+    }
     assertEquals(2, received.get(), "each request reached the upstream once");
     Thread.sleep(1200);
     call(); // and again: a resend goes on a new connection, which the pool does not keep
     assertEquals(3, received.get());
+  }
+
+  /**
+   * An upstream that went down closed its pooled connections too: the request finds one closed, and
+   * the new connection is refused. That is no keep-alive to tune; the hint to lower
+   * client.keep_alive_ms had been logged (an operator trial), and comes only when the new one answers.
+   */
+  @Test
+  void anUpstreamThatWentDownIsNotBlamedOnKeepAlive() throws Exception {
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      call();
+      server.close(); // down: its idle connection closes after 300 ms, new ones are refused
+      Thread.sleep(1200);
+      assertThrows(UpstreamException.class, this::call);
+      assertFalse(log.text().contains("keep_alive_ms"), log.text());
+    }
   }
 
   @Test
