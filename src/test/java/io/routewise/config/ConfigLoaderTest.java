@@ -388,6 +388,83 @@ class ConfigLoaderTest {
         c.routing()));
   }
 
+  /**
+   * A config's commented-out settings made live: each comment at a key's indentation whose text is a
+   * key of one line of YAML ({@code # failover_cooldown_ms: 10000}, {@code # mini:}), not prose, nor a
+   * placeholder's {@code ...}. What the README's reference and config.yaml show as optional must load.
+   */
+  static String withCommentedKeys(String yaml) {
+    StringBuilder out = new StringBuilder();
+    java.util.regex.Pattern keyLine = java.util.regex.Pattern.compile("^( {0,6})# ( *[a-z_]+:(?: .*)?)$");
+    for (String line : yaml.split("\n", -1)) {
+      java.util.regex.Matcher m = keyLine.matcher(line);
+      if (m.matches() && !line.contains("...")) {
+        try {
+          new org.yaml.snakeyaml.Yaml().load(m.group(2).trim());
+          line = m.group(1) + m.group(2);
+        } catch (org.yaml.snakeyaml.error.YAMLException prose) {
+          // "# routers: {mf: ...} and the keys below": a sentence, left as it is
+        }
+      }
+      out.append(line).append('\n');
+    }
+    return out.toString();
+  }
+
+  /** The README's "## Configuration" reference block. */
+  static String readmeReference() throws java.io.IOException {
+    String readme = Files.readString(Path.of("README.md"));
+    int start = readme.indexOf("```yaml\n", readme.indexOf("\n## Configuration\n")) + "```yaml\n".length();
+    return readme.substring(start, readme.indexOf("\n```\n", start) + 1);
+  }
+
+  @Test
+  void theReadmesConfigurationReferenceLoadsWithEveryOptionalKeyAndShowsTheDefaults() throws Exception {
+    String reference = withCommentedKeys(readmeReference());
+    assertTrue(reference.contains("\n  scoring_threads: 8") && reference.contains("\n    accepts: [text, image]"), reference);
+    RoutewiseConfig r = new ConfigLoader(Map.of("OPENAI_API_KEY", "sk-x")).parse(reference, "README.md");
+    java.nio.file.Path modelsDir = Path.of("models");
+    io.routewise.embedding.EmbeddingSettings.from(r.embedding(), modelsDir); // its embedding names a shipped table
+    r.embedding().problems().throwIfAny();
+    // what the block shows, where its comment gives no other default, is what a config without the key gets
+    RoutewiseConfig d = parse("""
+        upstreams:
+          strong: {base_url: "https://api.openai.com/v1", model: gpt-4o}
+          weak: {base_url: "http://localhost:11434/v1", model: "llama3.1:8b"}
+        """, Map.of());
+    assertEquals(d.server().withPort(6060).toString().replaceAll("maxBufferedBodyBytes=\\d+", ""),
+        r.server().toString().replaceAll("maxBufferedBodyBytes=\\d+", ""));
+    for (UpstreamConfig u : List.of(r.strong(), r.weak())) {
+      assertEquals(d.weak().timeout(), u.timeout(), u.name());
+      assertEquals(d.weak().connectTimeout(), u.connectTimeout(), u.name());
+      assertEquals(d.weak().streamUsage(), u.streamUsage(), u.name());
+    }
+    assertEquals("random", d.routing().router(), "the block's comment: (default: random)");
+    assertEquals(0.5, d.routing().threshold(), "the block's comment: default 0.5");
+    RoutingConfig rr = r.routing();
+    RoutingConfig dr = d.routing();
+    assertEquals(List.of(dr.scoringQueue(), dr.scoringTimeout(), dr.failover(), dr.failoverCooldown(), dr.passthrough(),
+        dr.passthroughEndpoints(), dr.directUpstreams(), dr.ladderRule(), dr.sessionPinning(),
+        List.of(dr.tokenMix()[0], dr.tokenMix()[1])),
+        List.of(rr.scoringQueue(), rr.scoringTimeout(), rr.failover(), rr.failoverCooldown(), rr.passthrough(),
+        rr.passthroughEndpoints(), rr.directUpstreams(), rr.ladderRule(), rr.sessionPinning(),
+        List.of(rr.tokenMix()[0], rr.tokenMix()[1])));
+    StateConfig local = StateConfig.LOCAL;
+    assertEquals(List.of(local.sync(), local.timeout(), local.pinTimeout(), local.keyPrefix()),
+        List.of(r.state().sync(), r.state().timeout(), r.state().pinTimeout(), r.state().keyPrefix()));
+    assertEquals(d.client(), r.client());
+    assertEquals(d.modelsDir(), r.modelsDir());
+  }
+
+  @Test
+  void theShippedConfigLoadsWithItsCommentedOutExamplesTurnedOn() throws Exception {
+    String shipped = withCommentedKeys(readShipped());
+    assertTrue(shipped.contains("\n  mini:\n") && shipped.contains("\nstate:\n"), shipped);
+    RoutewiseConfig c = new ConfigLoader(Map.of("OPENAI_API_KEY", "sk-x")).parse(shipped, "config.yaml");
+    assertEquals(List.of("strong", "weak", "mini"), c.upstreams().stream().map(UpstreamConfig::name).toList());
+    assertTrue(c.state().shared());
+  }
+
   private static String readShipped() {
     try {
       return Files.readString(Path.of("config.yaml"));
