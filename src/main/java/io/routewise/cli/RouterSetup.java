@@ -59,13 +59,13 @@ final class RouterSetup implements AutoCloseable {
     ConfigNode routers = cfg != null ? cfg.routers() : ConfigNode.empty("routers", problems);
     this.base = new RoutewiseConfig(new ServerConfig("127.0.0.1", 0, 1), strong, weak,
         new RoutingConfig("random", 0.5), new ClientConfig(1, Duration.ofSeconds(1)), models, embedding, routers);
-    EmbeddingSettings settings = EmbeddingSettings.from(embedding, models);
+    // read as serve reads it, its problems thrown here: the loader's list, thrown before, never sees them
+    EmbeddingSettings settings = EmbeddingSettings.from(embedding.reportingTo(problems), models, embeddingModel);
     if (embeddingModel != null) {
       String unknown = EmbeddingSettings.unknownModel(embeddingModel, models);
       if (unknown != null) {
         problems.add("--embedding-model", unknown);
       }
-      settings = settings.withModel(embeddingModel);
     }
     problems.throwIfAny();
     if (embeddingStore != null) {
@@ -97,7 +97,7 @@ final class RouterSetup implements AutoCloseable {
     String name = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
     String dir = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : null;
     ConfigProblems problems = new ConfigProblems();
-    Map<String, Object> settings = settings(name, dir);
+    Map<String, Object> settings = settings(name, dir, problems);
     if (pinModels && PAIR_ROUTERS.contains(name)) {
       if (strongModel != null) {
         settings.put("strong_model", strongModel);
@@ -131,7 +131,7 @@ final class RouterSetup implements AutoCloseable {
     String name = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
     String dir = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : null;
     ConfigProblems problems = new ConfigProblems();
-    Map<String, Object> settings = settings(name, dir);
+    Map<String, Object> settings = settings(name, dir, problems);
     UpstreamConfig strong = upstreams.stream().filter(u -> u.name().equals("strong")).findFirst().orElseThrow();
     UpstreamConfig weak = upstreams.stream().filter(u -> u.name().equals("weak")).findFirst().orElseThrow();
     RoutewiseConfig cfg = new RoutewiseConfig(base.server(), strong, weak, new RoutingConfig(name, 0.5),
@@ -148,8 +148,12 @@ final class RouterSetup implements AutoCloseable {
   }
 
   /** The router's settings from the config, with {@code dir} as its model directory when given. */
-  private Map<String, Object> settings(String name, String dir) {
+  private Map<String, Object> settings(String name, String dir, ConfigProblems problems) {
     Map<String, Object> settings = new LinkedHashMap<>();
+    if (base.routers().has(name) && !base.routers().hasMapping(name)) {
+      base.routers().reportingTo(problems).child(name); // "must be a mapping", as serve says (not its defaults, silently)
+      problems.throwIfAny();
+    }
     ConfigNode configured = base.routers().children().get(name);
     if (configured != null) {
       // The target is the controller's, not the router's (see RouterCatalog.load).

@@ -58,13 +58,22 @@ public record EmbeddingSettings(
    * that needs it fails to load, naming it).
    */
   public static EmbeddingSettings from(ConfigNode node, Path modelsDir) {
+    return from(node, modelsDir, null);
+  }
+
+  /**
+   * As {@link #from(ConfigNode, Path)}, with {@code override} (a command's {@code --embedding-model},
+   * checked by the caller), when not null, in place of the section's {@code model}, which is then not
+   * looked for; every other key is read and checked as serve reads it.
+   */
+  public static EmbeddingSettings from(ConfigNode node, Path modelsDir, String override) {
     EmbeddingSettings d = defaults();
     String model = node.string("model", d.model());
-    String unknown = node.has("model") ? unknownModel(model, modelsDir) : null;
+    String unknown = override == null && node.has("model") ? unknownModel(model, modelsDir) : null;
     if (unknown != null) {
       node.problem("model", unknown);
     }
-    EmbeddingSettings s = new EmbeddingSettings(model,
+    EmbeddingSettings s = new EmbeddingSettings(override != null ? override : model,
         node.integer("max_tokens", d.maxTokens(), 8, 512),
         Truncation.parse(node.oneOf("truncation", d.truncation().configName(), List.of("head", "head_tail"))),
         node.integer("threads", d.threads(), 1, 64),

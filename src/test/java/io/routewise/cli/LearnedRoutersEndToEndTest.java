@@ -314,6 +314,43 @@ class LearnedRoutersEndToEndTest {
   }
 
   @Test
+  void scoreAndCalibrateWithAConfigRefuseTheEmbeddingAndRouterProblemsServeRefuses() throws Exception {
+    // serve stops on these two; score and calibrate had dropped them and scored under the default
+    // 128-token budget: a threshold calibrated for an embedding serve never runs
+    Path config = tmp.resolve("embedding-typos.yaml");
+    Files.writeString(config, TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1",
+        "embedding: {model: " + MINILM + ", max_token: 256, truncation: tail}\n"
+            + "routers: {mf: {model_dir: \"" + mf + "\"}}"));
+    Run serve = run(List.of("serve", "--config", config.toString()));
+    assertTrue(serve.code != 0 && serve.err.contains("embedding.max_token") && serve.err.contains("embedding.truncation"),
+        serve.err);
+    Run score = run(List.of("score", "--config", config.toString(), "--router", "mf", "--input", PROMPTS.toString(),
+        "--output", tmp.resolve("typos.jsonl").toString(), "--quiet"));
+    assertTrue(score.code != 0, "score ran on an embedding: section serve refuses: " + score.out + score.err);
+    assertTrue(score.err.contains("embedding.max_token") && score.err.contains("embedding.truncation"), score.err);
+    Run calibrate = run(List.of("calibrate", "--config", config.toString(), "--router", "mf", "--input",
+        PROMPTS.toString(), "--strong-percent", "50", "--quiet"));
+    assertTrue(calibrate.code != 0 && calibrate.err.contains("embedding.max_token"), calibrate.out + calibrate.err);
+
+    // the router's entry written as its directory: serve refuses it, score had scored the default models/mf
+    Files.writeString(config, TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1",
+        "routers: {mf: \"" + mf + "\"}"));
+    serve = run(List.of("serve", "--config", config.toString()));
+    assertTrue(serve.code != 0 && serve.err.contains("routers.mf: must be a mapping"), serve.err);
+    score = run(List.of("score", "--config", config.toString(), "--router", "mf", "--input", PROMPTS.toString(),
+        "--output", tmp.resolve("unmapped.jsonl").toString(), "--quiet"));
+    assertTrue(score.code != 0 && score.err.contains("routers.mf: must be a mapping"), score.out + score.err);
+
+    // --embedding-model replaces the section's model, which is then not looked for under --models-dir
+    Files.writeString(config, TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1",
+        "embedding: {model: minilm-l6-static, max_tokens: 128}"));
+    Run replaced = run(List.of("score", "--config", config.toString(), "--models-dir", tmp.toString(),
+        "--embedding-model", MINILM, "--router", "mf=" + mf, "--input", PROMPTS.toString(),
+        "--output", tmp.resolve("replaced.jsonl").toString(), "--quiet"));
+    assertEquals(0, replaced.code, replaced.err);
+  }
+
+  @Test
   void evalPrintsApgrBesideTheRandomBaselineAndDrawsThePlot() throws Exception {
     Path plot = tmp.resolve("curve.png");
     Run e = run(List.of("eval", "--embedding-model", MINILM, "--router", "mf=" + mf, "--router", "length", "--bench", OUTCOMES.toString(),
