@@ -211,7 +211,15 @@ public final class RoutingService implements AutoCloseable {
     }
     long start = System.nanoTime();
     String pin = pins.pinned(session);
-    int pinned = pin == null ? -1 : ladder.indexOf(pin); // -1 too for an upstream no longer configured
+    int pinned = pin == null ? -1 : ladder.indexOf(pin);
+    for (int i = 0; i < 4 && pin != null && pinned < 0; i++) {
+      // Pinned to an upstream no longer configured (renamed or removed; the pin kept by another replica
+      // or the store): that pin would hold the store's set-if-absent for the rest of its life, leaving
+      // the session unpinned. It is pinned afresh under a key of its own, the same on every replica.
+      session = session + "\u0000after:" + pin;
+      pin = pins.pinned(session);
+      pinned = pin == null ? -1 : ladder.indexOf(pin);
+    }
     if (pinned >= 0) {
       int taking = ladder.accepting(pinned, prompt.media()); // a turn with an image, pinned to a text-only upstream
       TargetController target = spec.auto() ? targets.get(spec.router()) : null;

@@ -176,6 +176,41 @@ class RoutingServiceTargetTest {
     assertEquals("strong", d.upstream());
   }
 
+  /**
+   * Replicas sharing pins, the newer ones no longer configuring the upstream a session was pinned to
+   * (an entry renamed or removed in a rolling deploy): its next turn is routed afresh, and the session
+   * then follows where that turn went, on every replica of the new config. The old pin held the
+   * store's set-if-absent for the rest of its life, so each later turn was routed afresh and went
+   * wherever it scored: the session unpinned for up to session_ttl_ms.
+   */
+  @Test
+  void aSessionPinnedToAnUpstreamNoLongerConfiguredIsPinnedAgainWhereItGoes() {
+    ManualClock clock = new ManualClock(T0);
+    MapPinStore store = new MapPinStore();
+    Ladder twoWay = new Ladder(List.of(Ladder.Rung.unpriced("strong", "big"), Ladder.Rung.unpriced("weak", "local")));
+    try (SessionPins old = pins(store, clock); SessionPins renewed = pins(store, clock); SessionPins another = pins(store, clock)) {
+      RoutingService before = service(controller(clock), old, LADDER);
+      assertEquals("mini", before.decide(before.specFor("router-scored-0.5"), Prompt.of("0.6"), null, "conv").upstream());
+
+      RoutingService after = service(controller(clock), renewed, twoWay);
+      RouteSpec fixed = after.specFor("router-scored-0.5");
+      RoutingDecision moved = after.decide(fixed, Prompt.of("0.99"), null, "conv");
+      assertFalse(moved.pinned(), "mini is gone: decided afresh");
+      assertEquals("strong", moved.upstream());
+      RoutingDecision later = after.decide(fixed, Prompt.of("0.1"), null, "conv");
+      assertEquals("strong", later.upstream(), "pinned where the turn after mini went");
+      assertTrue(later.pinned());
+      RoutingService replica = service(controller(clock), another, twoWay);
+      assertEquals("strong", replica.decide(fixed, Prompt.of("0.1"), null, "conv").upstream(), "on every new replica");
+      assertEquals("mini", before.decide(before.specFor("router-scored-0.5"), Prompt.of("0.99"), null, "conv").upstream(),
+          "an old replica still knows mini");
+    }
+  }
+
+  private static SessionPins pins(StateStore store, ManualClock clock) {
+    return new SessionPins(Duration.ofHours(1), 100, store, () -> true, Duration.ofSeconds(5), StateListener.NONE, clock);
+  }
+
   @Test
   void anAutoAnswersCostIsItsUsageAtItsUpstreamsPriceAndAFixedOnesIsNotTheTargets() {
     ManualClock clock = new ManualClock(T0);
