@@ -60,7 +60,7 @@ final class AccessLog {
   }
 
   /**
-   * A request turned away before its handler ran (a missing or wrong key): at most {@link
+   * A request turned away before its handler ran (a missing or wrong key, an origin or host not allowed): at most {@link
    * #REJECTED_PER_SECOND} lines a second, the rest counted in one line written with the next one
    * turned away after that second.
    * Anyone can send those requests, keyless; unbounded, they were a line each at full request rate.

@@ -51,7 +51,7 @@ final class ChatCompletionsHandler {
   private final Cooldowns cooldowns;
   private final InFlightRequests inFlight;
   private final boolean accessLog;
-  private final UpstreamFailureLog failures = new UpstreamFailureLog();
+  private final UpstreamFailureLog failures;
   /** The upstreams' keys, masked wherever an upstream's text reaches the client or the log. */
   private final SecretValues secrets;
   private final SessionPinning pinning;
@@ -73,11 +73,14 @@ final class ChatCompletionsHandler {
    * @param responsesHome the passthrough upstream's name if it serves {@code responses}, else null
    * @param conversationsHome the passthrough upstream's name if it serves {@code conversations}, else null
    * @param budgets what named clients may spend: past it, their requests get 429
+   * @param failures the server's one log of upstream failures, shared with passthrough: one line per interval per upstream
    */
   ChatCompletionsHandler(RoutingService routing, List<UpstreamClient> ladder,
       RoutewiseMetrics metrics, RequestBodies bodies, long maxResponseBytes, boolean failover,
       Cooldowns cooldowns, InFlightRequests inFlight, boolean accessLog, SessionPinning pinning, StoredResponses stored,
-      AnswerSpend spend, String responsesHome, String conversationsHome, ClientBudgets budgets) {
+      AnswerSpend spend, String responsesHome, String conversationsHome, ClientBudgets budgets,
+      UpstreamFailureLog failures) {
+    this.failures = failures;
     this.budgets = budgets;
     this.stored = stored;
     this.spend = spend;

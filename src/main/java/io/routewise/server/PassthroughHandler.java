@@ -41,7 +41,7 @@ final class PassthroughHandler {
   private final List<String> endpoints;
   private final InFlightRequests inFlight;
   private final boolean accessLog;
-  private final UpstreamFailureLog failures = new UpstreamFailureLog();
+  private final UpstreamFailureLog failures;
 
   /** Whether {@code path} (under /v1, lower case) is one of the endpoints passed through. */
   boolean serves(String path) {
@@ -88,10 +88,12 @@ final class PassthroughHandler {
    * @param routed where a {@code POST /v1/responses} that names one goes
    * @param awaited where background responses routed to this upstream await their usage, which its
    *     answers about them (a poll, a cancel) are read for; null for none
+   * @param failures the server's one log of upstream failures, shared with chat: one line per interval per upstream
    */
   PassthroughHandler(UpstreamClient upstream, List<String> endpoints, RoutewiseMetrics metrics, RequestBodies bodies,
       InFlightRequests inFlight, boolean accessLog, java.util.function.Predicate<String> routewiseModel,
-      RoutedResponses routed, StoredResponses awaited, AnswerSpend spend) {
+      RoutedResponses routed, StoredResponses awaited, AnswerSpend spend, UpstreamFailureLog failures) {
+    this.failures = failures;
     this.spend = spend;
     this.awaited = awaited;
     this.routewiseModel = routewiseModel;
@@ -121,6 +123,9 @@ final class PassthroughHandler {
     } finally {
       if (ctx.attribute(ROUTED) == null) {
         metrics.passthrough(upstream.name(), status, System.nanoTime() - received);
+        if (status == 499 && ctx.res().isCommitted() && ctx.attribute(AccessLog.OUTCOME) == null) {
+          ctx.attribute(AccessLog.OUTCOME, "client_closed"); // its 200 had gone: as a routed stream's line says
+        }
         if (accessLog) {
           AccessLog.passthrough(ctx, upstream.name(), status, error, received);
         }

@@ -90,14 +90,16 @@ public final class ProxyServer implements AutoCloseable {
       stored.sweep();
     });
     budgets.beforeHold(stored::sweep);
+    // one for every handler: an upstream that serves chat and passthrough is told of once per interval
+    UpstreamFailureLog failures = new UpstreamFailureLog();
     ChatCompletionsHandler chat =
         new ChatCompletionsHandler(routing, upstreams, metrics, bodies, config.maxResponseBytes(), failover, cooldowns,
-            inFlight, config.accessLog(), pinning, stored, spend, responsesHome, conversationsHome, budgets);
+            inFlight, config.accessLog(), pinning, stored, spend, responsesHome, conversationsHome, budgets, failures);
     // A stored response's retrieve, cancel, input items and delete go where it is stored.
     java.util.Map<String, PassthroughHandler> storedAt = new java.util.HashMap<>();
     for (UpstreamClient u : upstreams) {
       storedAt.put(u.name(), new PassthroughHandler(u, List.of("responses"), metrics, bodies, inFlight,
-          config.accessLog(), model -> isRoutewiseModel(model, routing), null, stored, spend));
+          config.accessLog(), model -> isRoutewiseModel(model, routing), null, stored, spend, failures));
     }
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, upstreams);
@@ -120,7 +122,7 @@ public final class ProxyServer implements AutoCloseable {
               public void handle(Context ctx, RequestBodies.Body body) throws IOException {
                 chat.handle(ctx, RoutedApi.RESPONSES, body);
               }
-            }, stored, spend); // its own background responses await their usage there too
+            }, stored, spend, failures); // its own background responses await their usage there too
     this.app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;
@@ -166,11 +168,14 @@ public final class ProxyServer implements AutoCloseable {
       // a request that names an Origin not in cors_origins is refused before it spends anything.
       // Programs (SDKs, curl, servers) send no Origin. A page reached by DNS rebinding sends none on
       // its GETs either, but names its own host: a keyless instance refuses hosts it does not know.
+      // Requests turned away before their handler (host, origin, key) are access-logged within one budget.
+      AccessLog.Rejections rejections = config.accessLog() ? new AccessLog.Rejections() : null;
       if (config.apiKeys().isEmpty() && !config.corsOrigins().contains("*")) {
         KnownHosts hosts = new KnownHosts(config.allowedHosts(), config.corsOrigins());
-        cfg.routes.beforeMatched("/v1/*", ctx -> requireKnownHost(ctx, hosts, metrics::accessRefused));
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKnownHost(ctx, hosts, refused(ctx, metrics, rejections)));
       }
-      cfg.routes.beforeMatched("/v1/*", ctx -> requireAllowedOrigin(ctx, config.corsOrigins(), metrics::accessRefused));
+      cfg.routes.beforeMatched("/v1/*",
+          ctx -> requireAllowedOrigin(ctx, config.corsOrigins(), refused(ctx, metrics, rejections)));
       if (!config.apiKeys().isEmpty()) {
         // A named client's key left blank matches no request (an empty bearer token least of all), yet
         // keeps this check on: a mapping of unset keys refuses everyone rather than no one.
@@ -180,7 +185,6 @@ public final class ProxyServer implements AutoCloseable {
         List<String> names = usable.stream().map(io.routewise.config.ClientKey::name).toList();
         // Once a route has matched, so that CORS headers are on the 401 too and a page can read it,
         // and a browser's preflight (answered by the CORS plugin, never with a key) passes.
-        AccessLog.Rejections rejections = config.accessLog() ? new AccessLog.Rejections() : null;
         cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, names, rejections, pinning.enabled(), metrics));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
@@ -307,6 +311,17 @@ public final class ProxyServer implements AutoCloseable {
       ctx.attribute(ChatCompletionsHandler.CLIENT_NAME, name);
       metrics.clientRequest(name);
     }
+  }
+
+  /** Counts a 403 refusal ({@code origin_not_allowed}, {@code host_not_allowed}) and writes its access-log line. */
+  private static java.util.function.Consumer<String> refused(Context ctx, RoutewiseMetrics metrics,
+      AccessLog.Rejections rejections) {
+    return code -> {
+      metrics.accessRefused(code);
+      if (rejections != null) {
+        AccessLog.rejected(ctx, 403, code, rejections);
+      }
+    };
   }
 
   /** A browser's request (it has an {@code Origin}) from an origin {@code server.cors_origins} does not list: 403. */

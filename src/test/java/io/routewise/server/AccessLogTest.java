@@ -91,6 +91,70 @@ class AccessLogTest {
     }
   }
 
+  /**
+   * README: every chat and passthrough request writes a line. A browser's page from an origin not in
+   * cors_origins, or a host a keyless instance does not know (DNS rebinding), got its 403 with none:
+   * the operator of a web app that fails found nothing in the access log.
+   */
+  @Test
+  void requestsRefusedForTheirOriginOrHostAreLogged() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("", "access_log: true, api_keys: [sk-client-key]");
+        StderrCapture log = new StderrCapture()) {
+      HttpResponse<String> refused = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+          .header("Authorization", "Bearer sk-client-key").header("Origin", "https://evil.example")
+          .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(403, refused.statusCode(), refused.body());
+      for (int i = 0; i < 50 && !log.text().contains("routewise.access"); i++) {
+        Thread.sleep(20);
+      }
+      String line = line(log.text(), " 403 ");
+      assertTrue(line.contains("POST /v1/chat/completions 403 ") && line.contains(" error=origin_not_allowed"), line);
+      assertTrue(line.contains(" request_id=" + refused.headers().firstValue("x-request-id").orElseThrow()), line);
+    }
+    try (ProxyFixture f = new ProxyFixture("", "access_log: true");
+        StderrCapture log = new StderrCapture()) {
+      HttpResponse<String> refused = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+          .header("X-Forwarded-Host", "rebound.example.com")
+          .POST(HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(403, refused.statusCode(), refused.body());
+      for (int i = 0; i < 50 && !log.text().contains("routewise.access"); i++) {
+        Thread.sleep(20);
+      }
+      assertTrue(line(log.text(), " 403 ").contains(" error=host_not_allowed"), log.text());
+    }
+  }
+
+  /**
+   * README: outcome= says how a stream whose 200 had gone ended (client_closed among them). A
+   * passed-through stream its client left was a bare 499: the line neither said that its 200 had
+   * gone nor carried the outcome an operator greps for, as a routed stream's does.
+   */
+  @Test
+  void aPassedThroughStreamItsClientLeftSaysSo() throws Exception {
+    try (ProxyFixture f = ProxyFixture.edited("", yaml -> io.routewise.TestConfigs.withServer(
+            io.routewise.TestConfigs.withRouting(yaml, "passthrough: strong"), "access_log: true"));
+        StderrCapture log = new StderrCapture()) {
+      String events = "data: {\"choices\":[{\"text\":\"x\"}]}\n\n".repeat(40);
+      f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
+          com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/completions")).willReturn(
+          com.github.tomakehurst.wiremock.client.WireMock.aResponse().withStatus(200)
+              .withHeader("Content-Type", "text/event-stream").withBody(events).withChunkedDribbleDelay(40, 4_000)));
+      String body = "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":true}";
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+        s.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Content-Length: " + body.length() + "\r\n\r\n" + body).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        byte[] first = new byte[64];
+        int n = s.getInputStream().read(first);
+        assertTrue(new String(first, 0, n, java.nio.charset.StandardCharsets.UTF_8).startsWith("HTTP/1.1 200"));
+      } // left with the stream under way
+      for (int i = 0; i < 300 && !log.text().contains("routewise.access"); i++) {
+        Thread.sleep(20);
+      }
+      String line = line(log.text(), "POST /v1/completions");
+      assertTrue(line.contains(" outcome=client_closed"), line);
+    }
+  }
+
   @Test
   void offByDefault() throws Exception {
     try (ProxyFixture f = new ProxyFixture(""); StderrCapture log = new StderrCapture()) {

@@ -279,4 +279,25 @@ class UpstreamFailureLoggingTest {
       assertFalse(served.log().contains("PATIENT"), "the answer's text went to the log: " + served.log());
     }
   }
+  /**
+   * README: at most one line per 10 s per upstream. An upstream that both answers routed chat and
+   * serves passthrough had a window in each handler (and one more for stored responses' polls), so
+   * its outage was told once per handler.
+   */
+  @Test
+  void anOutageOfAnUpstreamThatAlsoServesPassthroughIsOneLinePerInterval() throws Exception {
+    f.close();
+    f = ProxyFixture.withRouting("", "passthrough: strong");
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(503)
+        .withHeader("Content-Type", "text/plain").withBody("overloaded")));
+    f.strong.stubFor(post(urlEqualTo("/v1/embeddings")).willReturn(aResponse().withStatus(503)
+        .withHeader("Content-Type", "text/plain").withBody("overloaded")));
+    String logged;
+    try (StderrCapture log = new StderrCapture()) {
+      assertEquals(503, f.chat("router-random-0", "x").statusCode());
+      assertEquals(503, f.post("/v1/embeddings", "{\"model\":\"e\",\"input\":\"x\"}").statusCode());
+      logged = log.text();
+    }
+    assertEquals(1, logged.lines().filter(l -> l.contains("upstream strong failed")).count(), logged);
+  }
 }
