@@ -79,6 +79,14 @@ public interface Router extends AutoCloseable {
     return Double.isNaN(cachedWinRate(prompt)) ? null : topWinRates(prompt, ladder);
   }
 
+  /**
+   * A shutdown past its grace: the calls this router's decisions wait on (a judge's) are cancelled,
+   * and any it would start from now on, so those decisions end now (and their requests as the
+   * shutdown's 503) rather than when the calls time out, after the server has stopped. The default
+   * has none.
+   */
+  default void cancelCalls() {}
+
   @Override
   default void close() {}
 }

@@ -522,6 +522,13 @@ public final class RoutingService implements AutoCloseable {
 
   private volatile boolean routersClosed;
 
+  /** {@link Router#cancelCalls} on every router: the shutdown's grace ran out with decisions still waiting. */
+  public void cancelCalls() {
+    for (Router r : routers.values()) {
+      r.cancelCalls();
+    }
+  }
+
   @Override
   public void close() {
     close(5_000);

@@ -37,6 +37,7 @@ public final class ProxyServer implements AutoCloseable {
   private final InFlightRequests inFlight;
   private final java.time.Duration shutdownGrace;
   private final List<UpstreamClient> upstreams;
+  private final RoutingService routing;
   private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
   private final java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
 
@@ -57,6 +58,7 @@ public final class ProxyServer implements AutoCloseable {
       RoutewiseMetrics metrics, RoutingConfig routingConfig, UpstreamClient passthrough,
       io.routewise.routing.ClientBudgets budgets) {
     this.upstreams = List.copyOf(upstreams);
+    this.routing = routing;
     this.shutdownGrace = config.shutdownGrace();
     ConnectionGuard guard = new ConnectionGuard(config.maxConnections(), config.headerTimeout().toMillis(),
         metrics::connectionClosed);
@@ -468,6 +470,9 @@ public final class ProxyServer implements AutoCloseable {
         if (!upstreams.isEmpty()) {
           upstreams.get(0).cancelAllCalls();
         }
+        // and a decision still waiting on a judge ends now, as the 503, not when the judge's timeout
+        // (longer than the wait below) ends it after the server has stopped and closed its connection
+        routing.cancelCalls();
         inFlight.drain(CUT_OFF_WAIT);
       }
     } catch (InterruptedException e) {

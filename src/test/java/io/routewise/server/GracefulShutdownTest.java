@@ -380,6 +380,56 @@ class GracefulShutdownTest {
     assertEquals(0, answered.get(), "no upstream call after the cut-off");
   }
 
+  /**
+   * A judge that is still silent when the grace runs out (its timeout_ms, 2 s by default, is longer than
+   * the second the cut-off gives): the README's cut-off ("one still being decided, waiting on a judge, is
+   * never sent ... it ends as a 503 shutting_down") must hold without waiting the judge out. The judge
+   * call was left running, the server stopped a second later, and the client's connection was closed
+   * with no answer.
+   */
+  @Test
+  void aDecisionWaitingOnASilentJudgeAtTheEndOfTheGraceGetsA503() throws Exception {
+    CountDownLatch asked = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
+    upstream.createContext("/silentjudge/v1/chat/completions", ex -> {
+      try (InputStream in = ex.getRequestBody()) {
+        in.readAllBytes();
+        asked.countDown();
+        release.await(20, TimeUnit.SECONDS); // answers only once the test is over
+      } catch (InterruptedException | IOException ignored) {
+        // cut off
+      } finally {
+        ex.close();
+      }
+    });
+    upstream.createContext("/counted/v1/chat/completions", ex -> {
+      answered.incrementAndGet();
+      ex.sendResponseHeaders(500, -1);
+      ex.close();
+    });
+    String base = "http://127.0.0.1:" + upstream.getAddress().getPort();
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.withServer(TestConfigs.yaml(base + "/counted/v1",
+        base + "/counted/v1", "routers: {causal_llm: {base_url: \"" + base + "/silentjudge/v1\", model: judge,"
+            + " timeout_ms: 15000}}"), "shutdown_grace_ms: 300")), RouterCatalog.standard(), id -> null, () -> {});
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> answer =
+        http.sendAsync(TestConfigs.chat(routewise.port(), "router-causal_llm-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertTrue(asked.await(5, TimeUnit.SECONDS), "the judge was asked");
+    long start = System.nanoTime();
+    closer = Thread.ofPlatform().start(routewise::close);
+    HttpResponse<String> r;
+    try {
+      r = answer.get(10, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new AssertionError("the client got no answer: " + e.getCause(), e);
+    }
+    assertEquals(503, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"code\":\"shutting_down\""), r.body());
+    closer.join(10_000);
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    assertTrue(ms < 3_000, "shutdown took " + ms + " ms with a 300 ms grace");
+    assertEquals(0, answered.get(), "no upstream call after the cut-off");
+  }
+
   @Test
   void withNothingInFlightShutdownIsImmediate() throws Exception {
     startRoutewise(15_000);

@@ -71,6 +71,11 @@ public final class CausalLlmRouter implements Router {
   /** Null when {@code cooldown_ms} is 0: the judge is asked whatever it did before. */
   private final Cooldowns cooldowns;
 
+  /** The judge calls under way, for {@link #cancelCalls}. */
+  private final java.util.Set<Call> calls = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** Set by {@link #cancelCalls}: every call from then on is cancelled before it is sent. */
+  private volatile boolean cancelled;
+
   /** The deadline (System.nanoTime) of the decision whose judge call runs on this thread: a name lookup's bound. */
   private final ThreadLocal<Long> deadlineHere = new ThreadLocal<>();
 
@@ -189,6 +194,10 @@ public final class CausalLlmRouter implements Router {
       Call call = client.newCall(request(prompt));
       call.timeout().timeout(left, TimeUnit.NANOSECONDS);
       deadlineHere.set(deadline);
+      calls.add(call);
+      if (cancelled) { // after the add: a cancelCalls() running now either sees the call or was seen here
+        call.cancel();
+      }
       called[0] = true;
       try (Response response = call.execute()) {
         ResponseBody body = response.body();
@@ -221,6 +230,8 @@ public final class CausalLlmRouter implements Router {
           throw new RouterException("bad_response", "judge at " + judge + " answered without a JSON object");
         }
         return RatingReader.strongWinRate(json);
+      } finally {
+        calls.remove(call);
       }
     } catch (IOException e) {
       RouterException failure = failure(e);
@@ -276,6 +287,10 @@ public final class CausalLlmRouter implements Router {
     if (Thread.currentThread().isInterrupted()) {
       return new RouterException("interrupted", "interrupted while calling the judge at " + judge, e);
     }
+    if (cancelled) { // the shutdown's, not the judge's doing: no cooldown
+      return new RouterException("interrupted", "the call to the judge at " + judge + " was cancelled: routewise is"
+          + " shutting down", e);
+    }
     // a lookup cut off by the decision's budget is that budget running out, not a judge that is not there
     if (e instanceof InterruptedIOException || e instanceof io.routewise.upstream.BoundedDns.LookupTimedOut) {
       return timeout(e);
@@ -307,6 +322,14 @@ public final class CausalLlmRouter implements Router {
       return "http_5xx";
     }
     return "http_other";
+  }
+
+  @Override
+  public void cancelCalls() {
+    cancelled = true;
+    for (Call call : calls) {
+      call.cancel();
+    }
   }
 
   /** Releases the HTTP client's threads and pooled connections. */
