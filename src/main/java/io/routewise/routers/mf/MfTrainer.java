@@ -499,7 +499,9 @@ public final class MfTrainer {
   float[] observationWeights(List<Integer> rows) {
     Map<String, Integer> perSource = new HashMap<>();
     for (int q : rows) {
-      perSource.merge(set.data().prompts().get(q).source(), 1, Integer::sum);
+      if (table.end(q) > table.start(q)) { // a row with no result (every outcome null) carries no weight to share
+        perSource.merge(set.data().prompts().get(q).source(), 1, Integer::sum);
+      }
     }
     float[] weight = new float[Math.max(1, table.end(table.prompts() - 1))];
     double total = 0;

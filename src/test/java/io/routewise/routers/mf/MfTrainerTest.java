@@ -95,6 +95,42 @@ class MfTrainerTest {
   }
 
   @Test
+  void promptsWithoutAResultDoNotThinTheirSourcesWeight() throws Exception {
+    // "done": 10 scored prompts; "partial": 10 scored and 30 whose every outcome is null (a run that got no result)
+    StringBuilder done = new StringBuilder();
+    StringBuilder partial = new StringBuilder();
+    for (int i = 0; i < 10; i++) {
+      done.append("{\"id\": \"d").append(i).append("\", \"prompt\": \"done ").append(i)
+          .append("\", \"outcomes\": {\"strong\": 1, \"weak\": 0}}\n");
+      partial.append("{\"id\": \"s").append(i).append("\", \"prompt\": \"scored ").append(i)
+          .append("\", \"outcomes\": {\"strong\": 0, \"weak\": 1}}\n");
+    }
+    for (int i = 0; i < 30; i++) {
+      partial.append("{\"id\": \"n").append(i).append("\", \"prompt\": \"no result ").append(i)
+          .append("\", \"outcomes\": {\"strong\": null, \"weak\": null}}\n");
+    }
+    Dataset data = DatasetReader.read(List.of(Files.writeString(tmp.resolve("done.jsonl"), done),
+        Files.writeString(tmp.resolve("partial.jsonl"), partial)));
+    List<Integer> all = new ArrayList<>();
+    float[][] emb = new float[data.size()][];
+    for (int i = 0; i < data.size(); i++) {
+      all.add(i);
+      emb[i] = new float[] {1, 0};
+    }
+    TrainingSet set = new TrainingSet(data, emb, all, List.of(), null);
+    MfTrainer t = new MfTrainer(set, options(1));
+    float[] w = t.observationWeights(set.train());
+    double[] bySource = new double[2];
+    for (int q : set.train()) {
+      for (int o = t.outcomes().start(q); o < t.outcomes().end(q); o++) {
+        bySource[set.data().prompts().get(q).source().equals("done") ? 0 : 1] += w[o];
+      }
+    }
+    assertEquals(0.5, bySource[0], 1e-5, "every source weighs the same, however many of its rows have no result");
+    assertEquals(0.5, bySource[1], 1e-5);
+  }
+
+  @Test
   void learnsThePairsOwnEvidenceBesideACrowdOfOtherModels() throws Exception {
     TrainingSet set = synthetic();
     MfTrainer t = new MfTrainer(set, options(2));
