@@ -1,9 +1,7 @@
 package io.routewise.embedding;
 
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -27,7 +25,8 @@ import java.util.Map;
 public final class EmbeddingStore extends ForwardingEmbedder {
   private final Path file;
   private final Map<ByteBuffer, float[]> map = new HashMap<>();
-  private DataOutputStream out;
+  /** Unbuffered: each record goes out in one append of its own (see {@link #embed}). */
+  private java.io.OutputStream out;
 
   public EmbeddingStore(Embedder delegate, Path file) {
     super(delegate);
@@ -86,13 +85,17 @@ public final class EmbeddingStore extends ForwardingEmbedder {
     map.put(k, v);
     try {
       if (out == null) {
-        out = new DataOutputStream(new BufferedOutputStream(
-            Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND), 1 << 16));
+        out = Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
       }
-      out.write(k.array());
+      // The whole record in one write: another run appending to the same store (the default directory
+      // is shared) then lands before or after it. Through a 64 KB buffer, its chunks cut records in two,
+      // and every record after the cut read back misaligned, one of them under a real key.
+      ByteBuffer record = ByteBuffer.allocate(16 + 4 * v.length);
+      record.put(k.array());
       for (float x : v) {
-        out.writeFloat(x);
+        record.putFloat(x);
       }
+      out.write(record.array());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot append to embedding store " + file, e);
     }

@@ -93,6 +93,41 @@ class OnnxEmbedderTest {
     assertEquals(hits + 1, e.hits());
   }
 
+  /**
+   * Two runs sharing the store (train and eval at once, the default directory in tmpdir): each
+   * appends its records, and a later run reads back the vector each text was embedded as, never a
+   * mix of one run's bytes and the other's under a text's key.
+   */
+  @Test
+  void twoRunsAppendingToOneStoreLeaveEveryVectorReadableAsItWas(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) {
+    OnnxEmbedder onnx = embedders.onnx("all-minilm-l6-v2-q");
+    Embedder plain = new ForwardingEmbedder(onnx) {
+      @Override
+      public float[] embed(String text) {
+        return onnx.embed(text);
+      }
+
+      @Override
+      public void close() {} // the shared embedder stays open for the other tests
+    };
+    java.nio.file.Path file = tmp.resolve("vectors.bin");
+    EmbeddingStore a = new EmbeddingStore(plain, file);
+    EmbeddingStore b = new EmbeddingStore(plain, file);
+    java.util.Map<String, float[]> embedded = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < 60; i++) { // interleaved, as two processes run side by side
+      String ta = "run a asks question number " + i;
+      String tb = "run b asks something else, number " + i;
+      embedded.put(ta, a.embed(ta));
+      embedded.put(tb, b.embed(tb));
+    }
+    a.close();
+    b.close();
+    EmbeddingStore later = new EmbeddingStore(plain, file); // a text not found there is embedded again
+    try (later) {
+      embedded.forEach((text, v) -> assertArrayEquals(v, later.embed(text), text));
+    }
+  }
+
   @Test
   void anUnknownModelIdIsRejectedWithTheKnownIds() {
     var ex = assertThrows(IllegalArgumentException.class, () -> embedders.get("gte-large"));
