@@ -522,8 +522,14 @@ public final class RoutingService implements AutoCloseable {
 
   private volatile boolean routersClosed;
 
-  /** {@link Router#cancelCalls} on every router: the shutdown's grace ran out with decisions still waiting. */
+  /**
+   * {@link Router#cancelCalls} on every router, and the scoring threads' waiters released: the
+   * shutdown's grace ran out with decisions still waiting.
+   */
   public void cancelCalls() {
+    if (scoring != null) {
+      scoring.cancelWaiting();
+    }
     for (Router r : routers.values()) {
       r.cancelCalls();
     }

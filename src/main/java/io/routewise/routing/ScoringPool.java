@@ -29,8 +29,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class ScoringPool implements AutoCloseable {
   private final ThreadPoolExecutor executor;
+  private final int threads;
   private final int queue;
+  /** Decisions queued or being scored (an abandoned one until its scoring ends): at most threads + queue. */
+  private final AtomicInteger held = new AtomicInteger();
   private final long timeoutNanos;
+  /** The decisions whose requests wait now, queued or scoring: {@link #cancelWaiting} ends their waits. */
+  private final java.util.Set<Runnable> waiting = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private volatile boolean waitsCancelled;
 
   public ScoringPool(int threads, int queue, java.time.Duration timeout) {
     // A queue of at least one: a SynchronousQueue hand-off fails whenever the free thread has not
@@ -39,10 +45,11 @@ public final class ScoringPool implements AutoCloseable {
       throw new IllegalArgumentException("threads >= 1, queue >= 1 and a positive timeout required");
     }
     AtomicInteger n = new AtomicInteger();
+    this.threads = threads;
     this.queue = queue;
     this.timeoutNanos = timeout.toNanos();
     this.executor = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.SECONDS,
-        new ArrayBlockingQueue<>(queue),
+        new ArrayBlockingQueue<>(threads + queue), // all admitted ones, until the idle threads take theirs
         r -> {
           Thread t = new Thread(r, "routewise-scoring-" + n.incrementAndGet());
           t.setDaemon(true);
@@ -80,46 +87,58 @@ public final class ScoringPool implements AutoCloseable {
   }
 
   private <T> T run(java.util.concurrent.Callable<T> scoring, ClientProbe client) throws Exception {
+    // Admitted while fewer than threads + queue are held: a decision that finds a thread idle takes it,
+    // though the idle threads have not yet taken the decisions handed to them a moment before (the
+    // executor's queue alone turned a burst the threads could take away as overloaded).
+    if (held.incrementAndGet() > threads + queue) {
+      held.decrementAndGet();
+      throw refused();
+    }
+    // Claimed by the scoring thread as it starts, or by a withdrawal first: whichever claims it frees its place.
+    AtomicBoolean claimed = new AtomicBoolean();
     Future<T> result;
-    AtomicBoolean started = new AtomicBoolean();
     try {
       result = executor.submit(() -> {
-        started.set(true);
-        return scoring.call();
+        if (!claimed.compareAndSet(false, true)) {
+          return null; // withdrawn as a thread took it
+        }
+        try {
+          return scoring.call();
+        } finally {
+          held.decrementAndGet();
+        }
       });
     } catch (RejectedExecutionException e) {
-      if (executor.isShutdown()) {
-        throw new RouterException("shutting_down", "routewise is shutting down");
-      }
-      throw new RouterException("overloaded", "all " + executor.getMaximumPoolSize() + " scoring threads busy and "
-          + queue + " decisions queued (routing.scoring_threads, routing.scoring_queue)");
+      held.decrementAndGet();
+      throw refused();
     }
     long deadline = System.nanoTime() + timeoutNanos;
     AtomicBoolean gone = new AtomicBoolean();
     boolean watching = false;
+    Runnable withdrawal = () -> withdraw(result, claimed, false);
+    waiting.add(withdrawal);
     try {
+      if (waitsCancelled) {
+        withdrawal.run(); // cancelWaiting() ran between the submit and the add
+      }
       if (client != null && timeoutNanos > WATCH_CLIENT_AFTER_NANOS) {
         try {
           return result.get(WATCH_CLIENT_AFTER_NANOS, TimeUnit.NANOSECONDS);
         } catch (TimeoutException stillWaiting) {
           client.arm(() -> { // on another thread; a decision already scoring ends too, its scoring finishes for nobody
             gone.set(true);
-            if (result.cancel(false)) {
-              executor.remove((Runnable) result); // free its queue slot now
-            }
+            withdrawal.run();
           });
           watching = true;
         }
       }
       return result.get(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
-      // A cancelled task that has not started never runs (FutureTask checks before calling).
-      result.cancel(false);
-      executor.remove((Runnable) result); // free its queue slot now, not when a thread reaches it
+      boolean neverScored = withdraw(result, claimed, false);
       long ms = TimeUnit.NANOSECONDS.toMillis(timeoutNanos);
-      throw started.get()
-          ? new RouterException("timeout", "scoring took over " + ms + " ms (routing.scoring_timeout_ms)")
-          : new RouterException("overloaded", "waited " + ms + " ms for a scoring thread (routing.scoring_timeout_ms)");
+      throw neverScored
+          ? new RouterException("overloaded", "waited " + ms + " ms for a scoring thread (routing.scoring_timeout_ms)")
+          : new RouterException("timeout", "scoring took over " + ms + " ms (routing.scoring_timeout_ms)");
     } catch (java.util.concurrent.CancellationException e) {
       if (gone.get()) {
         throw new ClientGoneException();
@@ -136,13 +155,54 @@ public final class ScoringPool implements AutoCloseable {
       throw e;
     } catch (InterruptedException e) {
       // Only shutdown interrupts request threads; keep the flag so the rest of the request stops too.
-      result.cancel(true);
+      withdraw(result, claimed, true);
       Thread.currentThread().interrupt();
       throw new RouterException("interrupted", "interrupted while waiting for a scoring thread");
     } finally {
+      waiting.remove(withdrawal);
       if (watching) {
         client.disarm(); // before the upstream call, which watches the client on its own
       }
+    }
+  }
+
+  private RouterException refused() {
+    if (executor.isShutdown()) {
+      return new RouterException("shutting_down", "routewise is shutting down");
+    }
+    return new RouterException("overloaded", "all " + threads + " scoring threads busy and "
+        + queue + " decisions queued (routing.scoring_threads, routing.scoring_queue)");
+  }
+
+  /**
+   * Ends a decision's wait: one not yet scoring never runs and frees its place at once (a cancelled
+   * task that has not started never runs: FutureTask checks before calling); one scoring finishes for
+   * nobody and frees its place when it does.
+   *
+   * @return whether it was withdrawn before it began scoring
+   */
+  private boolean withdraw(Future<?> f, AtomicBoolean claimed, boolean interrupt) {
+    f.cancel(interrupt);
+    executor.remove((Runnable) f); // free its queue slot now, not when a thread reaches it
+    if (claimed.compareAndSet(false, true)) {
+      held.decrementAndGet();
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The shutdown's grace ran out: takes no more decisions, and every request waiting on one, queued or
+   * being scored, stops waiting now ({@code shutting_down}, so it ends as the shutdown's 503) rather
+   * than at {@code routing.scoring_timeout_ms}, after the server has stopped and closed its connection.
+   * A decision being scored finishes for nobody; the threads are not interrupted ({@link #close} waits
+   * for them).
+   */
+  public void cancelWaiting() {
+    waitsCancelled = true;
+    executor.shutdown();
+    for (Runnable withdrawal : waiting) {
+      withdrawal.run();
     }
   }
 

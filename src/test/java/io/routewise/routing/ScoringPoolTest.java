@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -90,6 +91,80 @@ class ScoringPoolTest {
       release.countDown();
       assertEquals(0.5, pool.score(p -> 0.5, Prompt.of("y")));
       assertEquals(0, queuedRan.get(), "a withdrawn decision never costs a scoring thread");
+    }
+  }
+
+  /**
+   * Decisions that arrive together while every scoring thread is idle need no queue at all: each
+   * takes a thread. Handed to the queue first and taken from it by the threads a moment later, a
+   * burst as large as the threads overflowed a small routing.scoring_queue and went strong as
+   * {@code overloaded} (4 idle threads, scoring_queue 1: 84 of 200 decisions), though none waited.
+   */
+  @Test
+  @org.junit.jupiter.api.Timeout(60)
+  void aBurstNoLargerThanTheIdleThreadsIsNeverOverloaded() throws Exception {
+    int threads = 4;
+    java.util.concurrent.atomic.AtomicInteger overloaded = new java.util.concurrent.atomic.AtomicInteger();
+    try (ScoringPool pool = new ScoringPool(threads, 1, java.time.Duration.ofSeconds(10))) {
+      for (int round = 0; round < 30; round++) {
+        java.util.concurrent.CyclicBarrier together = new java.util.concurrent.CyclicBarrier(threads);
+        List<CompletableFuture<Void>> burst = new java.util.ArrayList<>();
+        for (int i = 0; i < threads; i++) {
+          burst.add(CompletableFuture.runAsync(() -> {
+            try {
+              together.await();
+              pool.score(p -> {
+                Thread.sleep(10);
+                return 0.5;
+              }, Prompt.of("x"));
+            } catch (RouterException e) {
+              overloaded.incrementAndGet();
+            } catch (Exception e) {
+              throw new java.util.concurrent.CompletionException(e);
+            }
+          }, VIRTUAL));
+        }
+        CompletableFuture.allOf(burst.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (pool.active() > 0) { // every thread idle again before the next burst
+          assertTrue(System.nanoTime() < deadline);
+          Thread.sleep(1);
+        }
+      }
+    }
+    assertEquals(0, overloaded.get(), "decisions turned away with every scoring thread idle");
+  }
+
+  /** Past the threads and the queue, a decision is still turned away: the bound holds. */
+  @Test
+  void aDecisionPastTheThreadsAndTheQueueIsOverloaded() throws Exception {
+    CountDownLatch entered = new CountDownLatch(2);
+    CountDownLatch release = new CountDownLatch(1);
+    try (ScoringPool pool = new ScoringPool(2, 1, java.time.Duration.ofSeconds(30))) {
+      Router held = p -> {
+        entered.countDown();
+        release.await();
+        return 0.25;
+      };
+      List<CompletableFuture<Double>> busy = new java.util.ArrayList<>();
+      for (int i = 0; i < 2; i++) {
+        busy.add(CompletableFuture.supplyAsync(() -> score(pool, held), VIRTUAL));
+      }
+      assertTrue(entered.await(5, TimeUnit.SECONDS));
+      CompletableFuture<Double> queued = CompletableFuture.supplyAsync(() -> score(pool, p -> 0.75), VIRTUAL);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (pool.queued() == 0) {
+        assertTrue(System.nanoTime() < deadline, "the third decision should be queued");
+        Thread.sleep(5);
+      }
+      RouterException e = assertThrows(RouterException.class, () -> pool.score(p -> 0.5, Prompt.of("x")));
+      assertEquals("overloaded", e.kind());
+      release.countDown();
+      for (var f : busy) {
+        assertEquals(0.25, f.get(5, TimeUnit.SECONDS));
+      }
+      assertEquals(0.75, queued.get(5, TimeUnit.SECONDS));
+      assertEquals(0.5, pool.score(p -> 0.5, Prompt.of("y")), "the slots came back");
     }
   }
 

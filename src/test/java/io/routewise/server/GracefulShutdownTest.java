@@ -430,6 +430,66 @@ class GracefulShutdownTest {
     assertEquals(0, answered.get(), "no upstream call after the cut-off");
   }
 
+  /**
+   * Decisions of a CPU-bound router still on the scoring threads when the grace runs out, one being
+   * scored and one queued behind it: with scoring_timeout_ms longer than the second the cut-off gives,
+   * each waited out its deadline after the server had stopped, and its client's connection closed with
+   * no answer, where the README promises the cut-off's 503 shutting_down.
+   */
+  @Test
+  void decisionsOnTheScoringThreadsAtTheEndOfTheGraceGetA503() throws Exception {
+    CountDownLatch entered = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
+    upstream.createContext("/counted/v1/chat/completions", ex -> {
+      answered.incrementAndGet();
+      ex.sendResponseHeaders(500, -1);
+      ex.close();
+    });
+    io.routewise.routing.Router spinner = new io.routewise.routing.Router() {
+      @Override
+      public double strongWinRate(io.routewise.routing.Prompt prompt) {
+        entered.countDown();
+        while (release.getCount() > 0) { // busy, as a native ONNX call, deaf to interrupts
+          Thread.onSpinWait();
+        }
+        return 0.0;
+      }
+
+      @Override
+      public boolean cpuBound() {
+        return true;
+      }
+    };
+    String base = "http://127.0.0.1:" + upstream.getAddress().getPort();
+    routewise = Routewise.start(TestConfigs.config(TestConfigs.withRouting(TestConfigs.withServer(
+            TestConfigs.yaml(base + "/counted/v1", base + "/counted/v1", "routers: {spin: {}}"), "shutdown_grace_ms: 300"),
+            "scoring_threads: 1, scoring_queue: 4, scoring_timeout_ms: 8000")),
+        RouterCatalog.standard().with("spin", ctx -> spinner), id -> null, () -> {});
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> scoring =
+        http.sendAsync(TestConfigs.chat(routewise.port(), "router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertTrue(entered.await(5, TimeUnit.SECONDS), "the first decision is being scored");
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> queued =
+        http.sendAsync(TestConfigs.chat(routewise.port(), "router-spin-0.5"), HttpResponse.BodyHandlers.ofString());
+    awaitMetric("routewise_scoring_queued 1.0");
+    long start = System.nanoTime();
+    closer = Thread.ofPlatform().start(routewise::close);
+    for (var answer : List.of(scoring, queued)) {
+      HttpResponse<String> r;
+      try {
+        r = answer.get(10, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw new AssertionError("the client got no answer after "
+            + (System.nanoTime() - start) / 1_000_000 + " ms: " + e.getCause(), e);
+      }
+      assertEquals(503, r.statusCode(), r.body());
+      assertTrue(r.body().contains("\"code\":\"shutting_down\""), r.body());
+    }
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    assertTrue(ms < 3_000, "answered " + ms + " ms after a shutdown with a 300 ms grace");
+    assertEquals(0, answered.get(), "no upstream call after the cut-off");
+    release.countDown(); // the scoring thread may stop now; the shutdown closes the routers after it
+  }
+
   @Test
   void withNothingInFlightShutdownIsImmediate() throws Exception {
     startRoutewise(15_000);
