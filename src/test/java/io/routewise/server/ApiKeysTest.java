@@ -2,6 +2,7 @@ package io.routewise.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.routewise.Routewise;
@@ -52,6 +53,29 @@ class ApiKeysTest {
       assertEquals(200, send(port, "GET", "/v1/models", "team-a-key").statusCode());
       assertEquals(200, send(port, "GET", "/health", null).statusCode());
       assertEquals(200, send(port, "GET", "/metrics", null).statusCode());
+    }
+  }
+
+  /**
+   * A client without a key that asks to continue before a large body (curl does past 1 MB) hears the 401
+   * at once: before, routewise said 100 Continue and read the whole body (3 MB) before refusing it.
+   */
+  @Test
+  void aRefusedKeyIsAnsweredBeforeA100ContinueSoTheBodyIsNeverSent() throws Exception {
+    String yaml = TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1", "")
+        .replace("server: {host: 127.0.0.1, port: 0}", "server: {host: 127.0.0.1, port: 0, api_keys: [team-a-key]}");
+    try (Routewise rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
+        java.net.Socket s = new java.net.Socket("127.0.0.1", rw.port())) {
+      s.setSoTimeout(5_000);
+      s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer wrong\r\n"
+          + "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 3000000\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      String head = io.routewise.RawHttp.readHead(s.getInputStream());
+      assertTrue(head.startsWith("HTTP/1.1 401"), head);
+      byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+      assertEquals("invalid_api_key", new ObjectMapper().readTree(body).path("error").path("code").asText());
+      assertEquals(-1, s.getInputStream().read(), "closed: the body it never sent is not waited for");
     }
   }
 }

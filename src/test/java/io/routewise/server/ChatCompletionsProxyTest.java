@@ -517,6 +517,36 @@ class ChatCompletionsProxyTest {
     assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
   }
 
+  /**
+   * Transfer-Encoding: gzip, chunked: only the chunks were undone, and the compressed prompt was answered
+   * "must be UTF-8 JSON", as if the client had sent bad JSON. A coding routewise does not undo is a 501
+   * (RFC 9112 6.1) that says so, not retried.
+   */
+  @Test
+  void aBodyUnderATransferCodingOtherThanChunkedIsA501() throws Exception {
+    java.io.ByteArrayOutputStream packed = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream z = new java.util.zip.GZIPOutputStream(packed)) {
+      z.write("{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+      s.setSoTimeout(10_000);
+      java.io.OutputStream out = s.getOutputStream();
+      out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Transfer-Encoding: gzip, chunked\r\n\r\n" + Integer.toHexString(packed.size()) + "\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.write(packed.toByteArray());
+      out.write("\r\n0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.flush();
+      String head = io.routewise.RawHttp.readHead(s.getInputStream());
+      byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+      assertTrue(head.startsWith("HTTP/1.1 501"), head + new String(body, java.nio.charset.StandardCharsets.UTF_8));
+      assertEquals("unsupported_transfer_encoding", JSON.readTree(body).get("error").get("code").asText());
+      assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("x-should-retry: false"), head);
+    }
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
+
   @Test
   void bodyOverTheLimitIsA413() throws Exception {
     String big = "x".repeat(5 * 1024 * 1024);
@@ -548,6 +578,36 @@ class ChatCompletionsProxyTest {
       }
       assertTrue(answer.toString().startsWith("HTTP/1.1 413"), answer.toString());
       assertTrue(answer.toString().contains("\"code\":\"request_too_large\""), answer.toString());
+    }
+  }
+
+  /**
+   * A client that sends Expect: 100-continue (curl for a body over 1 MB, .NET, Java's expectContinue)
+   * waits before sending its body: a request refused before its body is read is answered at once, with
+   * no 100 Continue before it (which had it upload megabytes only to hear the refusal), and the connection
+   * closes after, the body never sent.
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.CsvSource({
+      "a body declared over the limit, POST, /v1/chat/completions, 5000000, , 413, request_too_large",
+      "a compressed body, POST, /v1/chat/completions, 3000000, gzip, 415, unsupported_content_encoding",
+      "a method the path does not take, PUT, /v1/chat/completions, 3000000, , 405, method_not_allowed",
+      "a path routewise does not serve, POST, /v1/nothing, 3000000, , 404, unknown_url"})
+  void aRefusalGoesBeforeA100ContinueAndTheUnsentBodyIsNotAwaited(String what, String method, String path,
+      long length, String encoding, int status, String code) throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+      s.setSoTimeout(5_000);
+      s.getOutputStream().write((method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + (encoding == null ? "" : "Content-Encoding: " + encoding + "\r\n")
+          + "Expect: 100-continue\r\nContent-Length: " + length + "\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      String head = io.routewise.RawHttp.readHead(s.getInputStream());
+      assertTrue(head.startsWith("HTTP/1.1 " + status), head);
+      byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+      assertEquals(code, JSON.readTree(body).get("error").get("code").asText());
+      assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), head);
+      assertEquals(-1, s.getInputStream().read(), "closed: the body it never sent is not waited for");
     }
   }
 

@@ -172,6 +172,38 @@ class PassthroughTest {
   }
 
   /**
+   * A body under a transfer coding other than chunked ({@code Transfer-Encoding: gzip, chunked}): the HTTP
+   * server undoes only the chunks, so the upstream was sent the compressed bytes as plain JSON, with
+   * nothing saying they are compressed. Now a 501 (RFC 9112 6.1), the upstream not asked.
+   */
+  @Test
+  void aBodyUnderATransferCodingOtherThanChunkedIsA501NotSentOnCompressed() throws Exception {
+    start("weak");
+    weak.stubFor(WireMock.post(urlEqualTo("/v1/embeddings")).willReturn(aResponse()
+        .withHeader("Content-Type", "application/json").withBody("{}")));
+    java.io.ByteArrayOutputStream packed = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream z = new java.util.zip.GZIPOutputStream(packed)) {
+      z.write("{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}".getBytes(StandardCharsets.UTF_8));
+    }
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", rw.port())) {
+      s.setSoTimeout(10_000);
+      java.io.OutputStream out = s.getOutputStream();
+      out.write(("POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Transfer-Encoding: gzip, chunked\r\n\r\n" + Integer.toHexString(packed.size()) + "\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      out.write(packed.toByteArray());
+      out.write("\r\n0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      String head = io.routewise.RawHttp.readHead(s.getInputStream());
+      byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+      assertTrue(head.startsWith("HTTP/1.1 501"), head + new String(body, StandardCharsets.UTF_8));
+      assertTrue(new String(body, StandardCharsets.UTF_8).contains("\"code\":\"unsupported_transfer_encoding\""),
+          new String(body, StandardCharsets.UTF_8));
+    }
+    assertEquals(0, weak.getAllServeEvents().size());
+  }
+
+  /**
    * With passthrough_endpoints, only those paths (and what lies below them) reach the upstream:
    * the account's files, batches and fine-tunes, shared by every client key, stay out of reach.
    */
