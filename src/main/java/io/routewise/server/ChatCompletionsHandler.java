@@ -835,10 +835,12 @@ final class ChatCompletionsHandler {
         countRateLimit(upstream, new String(body, 0, Math.min(body.length, 4096), java.nio.charset.StandardCharsets.UTF_8),
             start);
       }
-      body = AccountIds.masked(body);
+      body = secrets.masked(AccountIds.masked(body));
     }
-    // an upstream that echoes the request (a request inspector, a debugging proxy) repeats the key in a 200 too
-    body = secrets.masked(body);
+    if (status < 400) {
+      // an upstream that echoes the request (a request inspector, a debugging proxy) repeats the key in a 200 too
+      body = secrets.inAnswers().masked(body);
+    }
     // Read whole: uncounted from here, so a client reading its answer slowly (a write waits on it)
     // cannot hold the shared limit and turn everyone else's requests away.
     held.close();

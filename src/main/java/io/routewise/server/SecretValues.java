@@ -26,11 +26,17 @@ final class SecretValues {
   /** Longest first, so a key that contains another is masked whole. */
   private final byte[][] values;
   private final String[] texts;
+  /** Those of them masked in an answer, not only in an error ({@link #inAnswers}). */
+  private final SecretValues inAnswers;
 
   SecretValues(Collection<String> secrets) {
+    this(secrets, false);
+  }
+
+  private SecretValues(Collection<String> secrets, boolean answersOnly) {
     Set<String> distinct = new LinkedHashSet<>();
     for (String s : secrets) {
-      if (s != null && s.length() >= MIN_LENGTH && !s.isBlank()) {
+      if (s != null && s.length() >= MIN_LENGTH && !s.isBlank() && (!answersOnly || s.length() >= MIN_IN_ANSWERS)) {
         distinct.add(s);
       }
     }
@@ -38,6 +44,20 @@ final class SecretValues {
     sorted.sort(Comparator.comparingInt(String::length).reversed());
     this.texts = sorted.toArray(String[]::new);
     this.values = sorted.stream().map(s -> s.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
+    this.inAnswers = answersOnly ? this : new SecretValues(sorted, true);
+  }
+
+  /** Shorter keys are not looked for in answers (see {@link #inAnswers()}). */
+  static final int MIN_IN_ANSWERS = 16;
+
+  /**
+   * The secrets long enough to be generated (16 characters or more: every provider's key), those
+   * masked in a 200's answer and stream, where a model may write any word. A local server's
+   * placeholder key ({@code lm-studio}, {@code not-needed}, {@code password}) is masked in errors and
+   * the log only: in answers it masked the model's own use of the word (a review).
+   */
+  SecretValues inAnswers() {
+    return inAnswers;
   }
 
   /** The keys and credential headers of {@code upstreams}. */

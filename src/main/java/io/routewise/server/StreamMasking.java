@@ -126,7 +126,8 @@ final class StreamMasking {
   private void emit(byte[] bytes, int length, Sink sink) throws IOException {
     byte[] masked = AccountIds.maskedErrorEvent(bytes, length, secrets);
     if (masked == null) {
-      masked = secrets.maskedOrNull(bytes, length); // the key in any event, as an upstream echoing the request repeats it
+      // a generated key in any event, as an upstream echoing the request repeats it
+      masked = secrets.inAnswers().maskedOrNull(bytes, length);
     }
     if (masked == null) {
       sink.write(bytes, length);

@@ -146,6 +146,29 @@ class UpstreamFailureLoggingTest {
     assertTrue(passed.body().contains("you sent Bearer ***") && !passed.body().contains("sk-strong-secret"), passed.body());
   }
 
+  /**
+   * A local server's placeholder key (lm-studio, not-needed, password) is short and a word a model may
+   * write: masked in errors, not in answers, where it had turned the model's own "password" into ***
+   * (a review). A key of 16 characters or more, every provider's, is masked in both.
+   */
+  @Test
+  void aShortPlaceholderKeyIsMaskedInErrorsButNotInAnswers() throws Exception {
+    f.close();
+    f = ProxyFixture.edited("", yaml -> yaml.replace("api_key: none, model: weak-model", "api_key: password, model: weak-model"));
+    f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"x\",\"object\":\"chat.completion\","
+            + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Pick a strong password.\"}}],"
+            + "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}")));
+    java.net.http.HttpResponse<String> answer = f.chat("router-random-1", "x");
+    assertEquals(200, answer.statusCode(), answer.body());
+    assertTrue(answer.body().contains("Pick a strong password."), answer.body());
+    f.weak.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(400)
+        .withHeader("Content-Type", "application/json")
+        .withBody("{\"error\":{\"message\":\"bad request; you sent Authorization: Bearer password\"}}")));
+    java.net.http.HttpResponse<String> error = f.chat("router-random-1", "x");
+    assertTrue(error.body().contains("Bearer ***") && !error.body().contains("Bearer password"), error.body());
+  }
+
   /** OpenAI's 429 names the operator's organization; the client reads the rest of it, retry headers included. */
   @Test
   void aRelayedErrorMasksTheOperatorsAccountIds() throws Exception {
