@@ -285,6 +285,12 @@ final class ChatCompletionsHandler {
     }
     metrics.clientBudgetRefused(client, RoutewiseMetrics.BudgetRefusal.IN_FLIGHT);
     ctx.header("Retry-After", "1");
+    if (hold.heldByOthers() <= 0 && hold.replicas() > 1) { // none under way: this replica's share is spent till it syncs
+      throw new ApiException(429, "requests", "Client '" + client + "' may spend no more at this replica until it next "
+          + "syncs (server.api_keys." + client + ".budget): " + DecisionHeaders.usd(hold.left()) + " USD is left this "
+          + "period, " + hold.replicas() + " replicas share it between syncs, and this one's share is spent; retry in a "
+          + "second.", null, "rate_limit_exceeded");
+    }
     String shared = hold.replicas() == 1 ? ""
         : "; " + hold.replicas() + " replicas share what was left until they next sync, and this one's share is held";
     throw new ApiException(429, "requests", "Client '" + client + "' has requests under way that may spend the rest "
