@@ -331,6 +331,26 @@ public final class TrainCommand implements Runnable {
       }
     }
 
+    /**
+     * mf and sw read a prompt's length standardized over the training prompts: prompts all of one
+     * length (or one prompt) give that scale no spread, its std fell to 1e-6, and every prompt of
+     * another length read as tens of thousands of stds out, scored weak whatever it asked. Refused,
+     * as one model's outcomes are: the router written could not route.
+     */
+    void requireLengthSpread(TrainingSet set) {
+      java.util.Set<Integer> lengths = new java.util.TreeSet<>();
+      for (int q : set.train()) {
+        lengths.add(set.data().prompts().get(q).prompt().length());
+      }
+      if (lengths.size() < 2) {
+        int n = set.train().size();
+        throw new IllegalArgumentException(data + ": " + (n == 1 ? "one prompt to train on" : "all " + n
+            + " prompts to train on are " + lengths.iterator().next() + " characters long") + "; the router reads a"
+            + " prompt's length against the training prompts' spread, and with none it would score every prompt of"
+            + " another length as extreme (always weak): train on prompts of varied lengths");
+      }
+    }
+
     @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
     picocli.CommandLine.Model.CommandSpec mixee;
 
@@ -497,6 +517,7 @@ public final class TrainCommand implements Runnable {
         TrainingSet set = common.load(embedders);
         if (baseDir == null) {
           common.requireTwoModels(set); // adapting, one model's labels are enough: the base has the others
+          common.requireLengthSpread(set); // adapting keeps the base's length scale
         }
         common.writeHeldOut(set);
         MfTrainer trainer = new MfTrainer(set, pointwise.options(lengthPrior, gapPrior, common.seed, !common.quiet), base);
@@ -611,6 +632,7 @@ public final class TrainCommand implements Runnable {
       try (Embedders embedders = new Embedders(common.embeddingSettings())) {
         TrainingSet set = common.load(embedders);
         common.requireTwoModels(set);
+        common.requireLengthSpread(set);
         common.writeHeldOut(set);
         MfTrainer trainer = new MfTrainer(set, pointwise.options(0, 0, common.seed, !common.quiet)
             .labelled("train sw (point-wise part)"));

@@ -605,6 +605,38 @@ public final class ModelDir {
     return out;
   }
 
+  /**
+   * The manifest's {@code "length": {mean, std}} as a {@link LengthScale}: a finite mean and a finite
+   * std above 0 (an infinite std reads every prompt as of the mean length), else an error naming the file.
+   */
+  public LengthScale lengthScale() throws IOException {
+    JsonNode len = manifest.path("length");
+    double mean = len.path("mean").asDouble();
+    double std = len.path("std").asDouble();
+    if (!len.path("mean").isNumber() || !len.path("std").isNumber() || !Double.isFinite(mean) || !(std > 0)
+        || !Double.isFinite(std)) {
+      throw new IOException(dir.resolve("manifest.json") + ": \"length\" must give a finite number \"mean\" and a"
+          + " finite positive \"std\", got " + len);
+    }
+    return new LengthScale(mean, std);
+  }
+
+  /**
+   * A prior's weight from the manifest ({@code length_prior}, {@code gap_prior}): 0 where absent, else
+   * a number in [0, 10], the range of the router setting of the same name that overrides it (a
+   * negative one would favour the weaker model).
+   */
+  public double prior(String key) throws IOException {
+    JsonNode v = manifest.path(key);
+    if (v.isMissingNode()) {
+      return 0;
+    }
+    if (!v.isNumber() || !(v.asDouble() >= 0 && v.asDouble() <= 10)) {
+      throw new IOException(dir.resolve("manifest.json") + ": \"" + key + "\" must be a number in [0, 10], got " + v);
+    }
+    return v.asDouble();
+  }
+
   public String text(String field, String fallback) {
     return manifest.path(field).isTextual() ? manifest.path(field).asText() : fallback;
   }

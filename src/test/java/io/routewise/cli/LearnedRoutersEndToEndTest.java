@@ -95,7 +95,7 @@ class LearnedRoutersEndToEndTest {
     StringBuilder rows = new StringBuilder();
     for (int i = 0; i < 4; i++) {
       rows.append("{\"id\": \"s/").append(i).append("\", \"source\": \"seen\", \"prompt\": \"prompt ").append(i)
-          .append("\", \"outcomes\": {\"strong-model\": 1.0, \"weak-model\": 0.0}}\n");
+          .append("?".repeat(i)).append("\", \"outcomes\": {\"strong-model\": 1.0, \"weak-model\": 0.0}}\n");
     }
     rows.append("{\"source\": \"held\", \"prompt\": \"same\", \"outcomes\": {\"strong-model\": 1.0, \"weak-model\": 0.0}}\n");
     rows.append("{\"source\": \"held\", \"prompt\": \"same\", \"outcomes\": {\"strong-model\": 0.0, \"weak-model\": 1.0}}\n");
@@ -120,7 +120,7 @@ class LearnedRoutersEndToEndTest {
       String src = i < 4 ? "seen" : "held";
       String extra = i < 4 ? "" : ", \"held-only-model\": 1.0";
       rows.append("{\"id\": \"u/").append(i).append("\", \"source\": \"").append(src).append("\", \"prompt\": \"prompt ")
-          .append(i).append("\", \"outcomes\": {\"strong-model\": 1.0, \"weak-model\": 0.0").append(extra).append("}}\n");
+          .append(i).append("?".repeat(i)).append("\", \"outcomes\": {\"strong-model\": 1.0, \"weak-model\": 0.0").append(extra).append("}}\n");
     }
     Files.writeString(data, rows);
     Path out = tmp.resolve("mf-untrained");

@@ -114,6 +114,23 @@ class TrainInputsTest {
         "line 1: model_a and model_b are both 'a'");
   }
 
+  /** Prompts of one length left the length scale a std of 1e-6: every other length scored ~0 (always weak), exit 0. */
+  @Test
+  void promptsAllOfOneLengthOrASinglePromptAreRefusedBeforeTraining() throws Exception {
+    Path oneLength = data("{\"prompt\": \"aaaa\", \"outcomes\": {\"x\": 1, \"y\": 0}}",
+        "{\"prompt\": \"bbbb\", \"outcomes\": {\"x\": 1, \"y\": 1}}",
+        "{\"prompt\": \"cccc\", \"outcomes\": {\"x\": 0, \"y\": 0}}");
+    Path single = data("{\"prompt\": \"Prove it.\", \"outcomes\": {\"x\": 1, \"y\": 0}}");
+    for (String kind : List.of("mf", "sw")) {
+      Path out = tmp.resolve(kind);
+      assertUsageError(train(kind, "--data", oneLength.toString(), "--out", out.toString(), "--holdout", "none",
+          "--iterations", "5", "--dim", "2"), "all 3 prompts to train on are 4 characters long");
+      assertUsageError(train(kind, "--data", single.toString(), "--out", out.toString(), "--holdout", "none",
+          "--iterations", "5", "--dim", "2"), "one prompt to train on");
+      assertFalse(Files.exists(out), "nothing written");
+    }
+  }
+
   @Test
   void aFileNotInUtf8NamesItsLine() throws Exception {
     Path f = tmp.resolve("latin1.jsonl");

@@ -100,22 +100,19 @@ public final class MfRouter implements Router {
       throw new IOException(file + ": recipe '" + manifest.path("recipe").asText() + "' is not " + RECIPE
           + " (a model from an older routewise: retrain it with 'routewise train mf')");
     }
-    var len = manifest.path("length");
-    if (!len.path("mean").isNumber() || !len.path("std").isNumber() || !(len.path("std").asDouble() > 0)) {
-      throw new IOException(file + ": \"length\" must give a number \"mean\" and a positive \"std\"");
-    }
+    LengthScale length = md.lengthScale();
     var gap = manifest.path("gap");
     int rank = manifest.path("rank").asInt(-1);
-    if (!gap.path("mean").isNumber() || !(gap.path("std").asDouble() > 0) || rank < 1) {
-      throw new IOException(file + ": \"gap\" {mean, std > 0} and \"rank\" (>= 1) are required");
+    if (!gap.path("mean").isNumber() || !Double.isFinite(gap.path("mean").asDouble())
+        || !(gap.path("std").asDouble() > 0) || !Double.isFinite(gap.path("std").asDouble()) || rank < 1) {
+      throw new IOException(file + ": \"gap\" {mean, std > 0}, both finite, and \"rank\" (>= 1) are required");
     }
     int n = md.models().size();
     int d = md.embeddingDimension();
     return new MfModel(n, d, md.weights("prompt_projection", rank, MfModel.featureCount(d)),
         md.weights("model_factors", n, rank), rank, md.weights("model_bias", n), md.weights("mean_probability", n),
-        new LengthScale(len.path("mean").asDouble(), len.path("std").asDouble()),
-        manifest.path("length_prior").asDouble(0), gap.path("mean").asDouble(), gap.path("std").asDouble(),
-        manifest.path("gap_prior").asDouble(0));
+        length, md.prior("length_prior"), gap.path("mean").asDouble(), gap.path("std").asDouble(),
+        md.prior("gap_prior"));
   }
 
   public String strongModel() {

@@ -81,18 +81,18 @@ public final class SwRankingRouter implements Router {
     }
     int prompts = m.path("prompts").asInt(-1);
     double temperature = m.path("temperature").asDouble(-1);
-    var len = m.path("length");
-    if (prompts < 1 || !(temperature > 0) || !len.path("mean").isNumber() || !(len.path("std").asDouble() > 0)) {
-      throw new IOException(manifest + ": \"prompts\" (>= 1), a positive \"temperature\" and \"length\""
-          + " {mean, std > 0} are required");
+    if (prompts < 1 || !(temperature > 0) || !Double.isFinite(temperature)) {
+      throw new IOException(manifest + ": \"prompts\" (>= 1) and a finite positive \"temperature\" are required");
     }
+    LengthScale length = md.lengthScale();
+    double manifestPrior = md.prior("length_prior");
+    double manifestGapPrior = md.prior("gap_prior");
     int d = md.embeddingDimension();
     int n = md.models().size();
     SwIndex index = new SwIndex(prompts, d, n, md.weights("embeddings", prompts, d), md.weights("scores", prompts, n),
-        md.weights("mean_score", n), new LengthScale(len.path("mean").asDouble(), len.path("std").asDouble()),
-        temperature);
-    double prior = ctx.settings().number("length_prior", m.path("length_prior").asDouble(0), 0, 10);
-    double gapPrior = ctx.settings().number("gap_prior", m.path("gap_prior").asDouble(0), 0, 10);
+        md.weights("mean_score", n), length, temperature);
+    double prior = ctx.settings().number("length_prior", manifestPrior, 0, 10);
+    double gapPrior = ctx.settings().number("gap_prior", manifestGapPrior, 0, 10);
     var models = md.models();
     Map<String, String> placed = md.placeUpstreams(ctx);
     String strong = md.upstreamModel(ctx, true);

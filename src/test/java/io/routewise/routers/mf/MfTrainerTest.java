@@ -201,6 +201,60 @@ class MfTrainerTest {
     assertEquals(0.5, back.gapPrior(), 0);
   }
 
+  /** A saved model's manifest, with each edit in turn: its load must stop naming the file and the key. */
+  private void assertEachEditStopsTheLoad(List<java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode>> edits,
+      List<String> keys) throws Exception {
+    TrainingSet set = synthetic();
+    MfModel model = new MfTrainer(set, new MfTrainer.Options(4, 10, 0.05, 1e-4, 0.7, 0.5, 42, 1, false)).train();
+    com.fasterxml.jackson.databind.node.ObjectNode m = io.routewise.routers.ModelDir.json().createObjectNode();
+    m.put("format_version", io.routewise.routers.ModelDir.FORMAT_VERSION).put("kind", MfRouter.KIND);
+    m.putObject("embedding").put("model", "fixed").put("dimension", 8);
+    m.putArray("models").addAll(set.data().models().stream()
+        .map(com.fasterxml.jackson.databind.node.TextNode::valueOf).toList());
+    Path dir = tmp.resolve("mf");
+    MfTrainer.save(model, dir, m);
+    MfRouter.load(io.routewise.routers.ModelDir.open(dir, MfRouter.KIND)); // as saved, it loads
+    for (int i = 0; i < edits.size(); i++) {
+      com.fasterxml.jackson.databind.node.ObjectNode edited = m.deepCopy();
+      edits.get(i).accept(edited);
+      io.routewise.routers.ModelDir.writeManifest(dir, edited);
+      java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+          () -> MfRouter.load(io.routewise.routers.ModelDir.open(dir, MfRouter.KIND)), edited.toString());
+      assertTrue(e.getMessage().contains(dir.resolve("manifest.json").toString()) && e.getMessage().contains(keys.get(i)),
+          e.getMessage());
+    }
+  }
+
+  /** Read back as an infinite double. */
+  private static final java.math.BigDecimal HUGE = new java.math.BigDecimal("1e999");
+
+  /**
+   * The manifest's priors are held to the [0, 10] of the settings they default: a hand-edited
+   * gap_prior of -1 favoured the weaker model, silently.
+   */
+  @Test
+  void aManifestPriorOutsideItsSettingsRangeStopsTheLoadNamingTheFileAndTheKey() throws Exception {
+    assertEachEditStopsTheLoad(List.of(
+        e -> e.put("gap_prior", -1),
+        e -> e.put("length_prior", 11),
+        e -> e.put("length_prior", "0.7"),
+        e -> e.put("gap_prior", HUGE)),
+        List.of("\"gap_prior\"", "\"length_prior\"", "\"length_prior\"", "\"gap_prior\""));
+  }
+
+  /**
+   * An infinite length mean was an IllegalArgumentException naming no file; an infinite std (length
+   * or gap) loaded, and read every prompt as of the mean.
+   */
+  @Test
+  void aNonFiniteLengthOrGapScaleStopsTheLoadNamingTheFile() throws Exception {
+    assertEachEditStopsTheLoad(List.of(
+        e -> ((com.fasterxml.jackson.databind.node.ObjectNode) e.get("length")).put("mean", HUGE),
+        e -> ((com.fasterxml.jackson.databind.node.ObjectNode) e.get("length")).put("std", HUGE),
+        e -> ((com.fasterxml.jackson.databind.node.ObjectNode) e.get("gap")).put("std", HUGE)),
+        List.of("\"length\"", "\"length\"", "\"gap\""));
+  }
+
   @Test
   void theGapIsStandardizedOverTheTrainingPromptsAndFavoursTheMoreCapableModel() throws Exception {
     TrainingSet set = synthetic();

@@ -1,14 +1,27 @@
 package io.routewise.routers.sw;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.routewise.config.ConfigNode;
+import io.routewise.config.ConfigProblems;
 
 import io.routewise.embedding.Embedder;
 import io.routewise.routers.LengthScale;
+import io.routewise.routers.ModelDir;
+import io.routewise.routers.RouterContext;
 import io.routewise.routing.Ladder;
 import io.routewise.routing.Prompt;
+import io.routewise.routing.Router;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class SwRankingRouterTest {
   static final LengthScale SCALE = new LengthScale(Math.log(11), 1);
@@ -95,5 +108,78 @@ class SwRankingRouterTest {
     SwRankingRouter reversed = new SwRankingRouter(null, twoPrompts(0.001), 2, 0, 0, 1.0);
     assertEquals(1.0, gap.winRate(new float[] {1, 0}, "x") + reversed.winRate(new float[] {1, 0}, "x"), 1e-9,
         "the prior is antisymmetric: a pair read either way still sums to one");
+  }
+
+  /** Loads the sw_ranking directory {@code dir} as serve does, on a fixed 2-d embedder. */
+  private static Router load(Path dir) throws IOException {
+    Embedder fixed = new Embedder() {
+      @Override
+      public float[] embed(String text) {
+        return new float[] {1, 0};
+      }
+
+      @Override
+      public int dimension() {
+        return 2;
+      }
+
+      @Override
+      public String modelId() {
+        return "fixed";
+      }
+    };
+    Map<String, Object> settings = Map.of("model_dir", dir.toString(), "embedding_model", "fixed");
+    return SwRankingRouter.create(new RouterContext(SwRankingRouter.NAME,
+        new ConfigNode("routers.sw_ranking", settings, new ConfigProblems()), dir, id -> fixed, null, null));
+  }
+
+  /** Read back as an infinite double. */
+  private static final java.math.BigDecimal HUGE = new java.math.BigDecimal("1e999");
+
+  /** A saved index's manifest, with each edit in turn: its load must stop naming the file and the key. */
+  private static void assertEachEditStopsTheLoad(Path tmp, List<Consumer<ObjectNode>> edits, List<String> keys)
+      throws Exception {
+    ObjectNode m = ModelDir.newManifest(SwRankingRouter.KIND);
+    m.putObject("embedding").put("model", "fixed").put("dimension", 2);
+    m.putArray("models").add("a").add("b").add("c");
+    m.put("default_strong", "a").put("default_weak", "c");
+    Path dir = tmp.resolve("sw");
+    SwTrainer.save(new SwTrainer.Result(twoPrompts(0.5), List.of("a", "b", "c"), 1.0, 0.5), dir, m);
+    load(dir).close(); // as saved, it loads
+    for (int i = 0; i < edits.size(); i++) {
+      ObjectNode edited = m.deepCopy();
+      edits.get(i).accept(edited);
+      ModelDir.writeManifest(dir, edited);
+      IOException e = assertThrows(IOException.class, () -> load(dir).close(), edited.toString());
+      assertTrue(e.getMessage().contains(dir.resolve("manifest.json").toString()) && e.getMessage().contains(keys.get(i)),
+          e.getMessage());
+    }
+  }
+
+  /**
+   * The manifest's priors are held to the [0, 10] of the settings they default: a hand-edited
+   * gap_prior of -1 favoured the weaker model, silently.
+   */
+  @Test
+  void aManifestPriorOutsideItsSettingsRangeStopsTheLoadNamingTheFileAndTheKey(@TempDir Path tmp) throws Exception {
+    assertEachEditStopsTheLoad(tmp, List.of(
+        e -> e.put("gap_prior", -1),
+        e -> e.put("length_prior", 11),
+        e -> e.put("length_prior", "1.0"),
+        e -> e.put("gap_prior", HUGE)),
+        List.of("\"gap_prior\"", "\"length_prior\"", "\"length_prior\"", "\"gap_prior\""));
+  }
+
+  /**
+   * An infinite length mean was an IllegalArgumentException naming no file; an infinite length std
+   * or temperature loaded, reading every prompt as of the mean length, or every stored prompt as near as the nearest.
+   */
+  @Test
+  void aNonFiniteLengthScaleOrTemperatureStopsTheLoadNamingTheFile(@TempDir Path tmp) throws Exception {
+    assertEachEditStopsTheLoad(tmp, List.of(
+        e -> ((ObjectNode) e.get("length")).put("mean", HUGE),
+        e -> ((ObjectNode) e.get("length")).put("std", HUGE),
+        e -> e.put("temperature", HUGE)),
+        List.of("\"length\"", "\"length\"", "\"temperature\""));
   }
 }
