@@ -413,8 +413,7 @@ final class PassthroughHandler {
     String is = checked.is();
     if (body != null && method.equals("POST") && usageOf == null && !generatesNothing(is)
         && (upstream.config().pricesAny() || strict)) {
-      String encoding = ctx.header("Content-Encoding");
-      boolean encoded = encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity");
+      boolean encoded = RequestBodies.contentCoding(ctx) != null;
       Named named = encoded ? null : priceNamed(body.bytes());
       priced = named != null && named.price() != null ? named : null;
       // an encoded body's model is unknown, and a Responses body without one takes a stored prompt's: either
@@ -921,7 +920,9 @@ final class PassthroughHandler {
     String[] out = Arrays.copyOf(trace, trace.length + EXTRA_HEADERS.length * 2);
     int n = trace.length;
     for (String name : EXTRA_HEADERS) {
-      String value = ctx.req().getHeader(name);
+      // each a list: every line goes, joined (only the first went: "identity" then "gzip" went as identity)
+      java.util.Enumeration<String> lines = ctx.req().getHeaders(name);
+      String value = lines == null || !lines.hasMoreElements() ? null : String.join(", ", java.util.Collections.list(lines));
       if (value != null && TraceHeaders.sendable(value)) {
         out[n++] = name;
         out[n++] = value;

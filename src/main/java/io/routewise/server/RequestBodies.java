@@ -145,10 +145,10 @@ final class RequestBodies {
    * A chat request's body: empty is a 400; compressed (routewise must read the prompt) a 415.
    */
   Body read(Context ctx) throws IOException {
-    String encoding = ctx.req().getHeader("Content-Encoding");
-    if (encoding != null && !encoding.isBlank() && !encoding.strip().equalsIgnoreCase("identity")) {
+    String encoding = contentCoding(ctx);
+    if (encoding != null) {
       drop(ctx, new Pace(), 0, max);
-      throw new ApiException(415, "invalid_request_error", "Content-Encoding '" + AccessLog.safe(encoding.strip())
+      throw new ApiException(415, "invalid_request_error", "Content-Encoding '" + AccessLog.safe(encoding)
           + "' is not supported here; send the JSON body uncompressed.", null, "unsupported_content_encoding");
     }
     Body body = readAny(ctx);
@@ -177,13 +177,27 @@ final class RequestBodies {
       }
       throw tooLarge();
     }
-    ctx.attribute(READING, Boolean.TRUE); // from here its body is read: a 100 Continue goes with the first read
-    long idleBefore = quietLimit(ctx);
-    try {
-      return readAny(ctx, new Pace());
-    } finally {
-      restoreIdleTimeout(ctx, idleBefore);
+    // reserved before any read (an available() too), which would tell a client that asked to continue to
+    int initial = firstReservation(ctx, declared);
+    if (!reserve(initial)) {
+      drop(ctx, new Pace(), 0, max);
+      throw overloaded(ctx);
     }
+    ctx.attribute(READING, Boolean.TRUE); // from here its body is read: a 100 Continue goes with the first read
+    return readAny(ctx, new Pace(), initial);
+  }
+
+  /**
+   * What a body holds of the shared limit before it is read. A declared length is a promise, not bytes:
+   * start with what has come (a usual body comes with its headers: then all of it, no copy), at least
+   * 4 KiB, at most 64 KiB, so a client that announces 4 MiB and sends a byte holds 4 KiB of the shared
+   * limit, not 64 (a key holder's 1,100 such connections held all of a 64 MiB limit with 100 KB sent);
+   * more is reserved as bytes come. A client waiting for its 100 Continue has sent nothing yet.
+   */
+  private int firstReservation(Context ctx, long declared) throws IOException {
+    int arrived = awaitsContinue(ctx) ? 0 : ctx.req().getInputStream().available();
+    long start = declared >= 0 ? Math.min(declared, Math.max(arrived, 4 * 1024)) : Math.max(arrived, 4 * 1024);
+    return Math.max((int) Math.min(Math.min(start, 64 * 1024), max), 16);
   }
 
   /**
@@ -232,21 +246,13 @@ final class RequestBodies {
     return request == null ? null : request.getServletChannel();
   }
 
-  private Body readAny(Context ctx, Pace pace) throws IOException {
+  /** The body read, {@code initial} bytes of the shared limit reserved for it already (released on failure). */
+  private Body readAny(Context ctx, Pace pace, int initial) throws IOException {
     long declared = ctx.req().getContentLengthLong();
-    // A declared length is a promise, not bytes: start with what has come (a usual body comes with its
-    // headers: then all of it, no copy), at least 4 KiB, at most 64 KiB, so a client that announces
-    // 4 MiB and sends a byte holds 4 KiB of the shared limit, not 64 (a key holder's 1,100 such
-    // connections held all of a 64 MiB limit with 100 KB sent); more is reserved as bytes come.
-    int arrived = ctx.req().getInputStream().available();
-    long start = declared >= 0 ? Math.min(declared, Math.max(arrived, 4 * 1024)) : Math.max(arrived, 4 * 1024);
-    int initial = Math.max((int) Math.min(Math.min(start, 64 * 1024), max), 16);
-    if (!reserve(initial)) {
-      drop(ctx, pace, 0, max);
-      throw overloaded(ctx);
-    }
     long held = initial;
+    long idleBefore = -1;
     try {
+      idleBefore = quietLimit(ctx);
       byte[] buf = new byte[initial];
       int len = 0;
       InputStream in = ctx.req().getInputStream();
@@ -303,6 +309,7 @@ final class RequestBodies {
       return body;
     } finally {
       release(held); // nothing when the body was returned
+      restoreIdleTimeout(ctx, idleBefore);
     }
   }
 
@@ -416,6 +423,24 @@ final class RequestBodies {
       for (String coding : values.nextElement().split(",")) {
         String c = coding.strip();
         if (!c.isEmpty() && !c.equalsIgnoreCase("chunked")) {
+          return c;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The first coding other than {@code identity} that the request's {@code Content-Encoding} names, or
+   * null: every line of it counts, each a list ({@code identity} on one line and {@code gzip} on the
+   * next is a gzip body).
+   */
+  static String contentCoding(Context ctx) {
+    java.util.Enumeration<String> values = ctx.req().getHeaders("Content-Encoding");
+    while (values != null && values.hasMoreElements()) {
+      for (String coding : values.nextElement().split(",")) {
+        String c = coding.strip();
+        if (!c.isEmpty() && !c.equalsIgnoreCase("identity")) {
           return c;
         }
       }

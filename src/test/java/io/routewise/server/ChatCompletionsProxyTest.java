@@ -518,6 +518,37 @@ class ChatCompletionsProxyTest {
   }
 
   /**
+   * Every Content-Encoding line counts: with "identity" on the first and "gzip" on a second, only the first
+   * was read, and the compressed prompt was answered 400 "not UTF-8 JSON" instead of the 415 that says
+   * what is wrong.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"/v1/chat/completions", "/v1/route"})
+  void aCompressedBodyBehindAnIdentityLineIsA415(String path) throws Exception {
+    java.io.ByteArrayOutputStream packed = new java.io.ByteArrayOutputStream();
+    try (java.util.zip.GZIPOutputStream z = new java.util.zip.GZIPOutputStream(packed)) {
+      z.write("{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+          .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+      s.setSoTimeout(10_000);
+      java.io.OutputStream out = s.getOutputStream();
+      out.write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Content-Encoding: identity\r\nContent-Encoding: gzip\r\nContent-Length: " + packed.size() + "\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      out.write(packed.toByteArray());
+      out.flush();
+      String head = io.routewise.RawHttp.readHead(s.getInputStream());
+      byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+      assertTrue(head.startsWith("HTTP/1.1 415"), head + new String(body, java.nio.charset.StandardCharsets.UTF_8));
+      JsonNode error = JSON.readTree(body).get("error");
+      assertEquals("unsupported_content_encoding", error.get("code").asText());
+      assertTrue(error.get("message").asText().contains("'gzip'"), error.toString());
+    }
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
+
+  /**
    * Transfer-Encoding: gzip, chunked: only the chunks were undone, and the compressed prompt was answered
    * "must be UTF-8 JSON", as if the client had sent bad JSON. A coding routewise does not undo is a 501
    * (RFC 9112 6.1) that says so, not retried.

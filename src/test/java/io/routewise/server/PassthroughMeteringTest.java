@@ -111,6 +111,9 @@ class PassthroughMeteringTest {
       z.write("{\"model\":\"strong-model\",\"input\":\"hi\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
     assertEquals(429, send("/v1/embeddings", gz.toByteArray(), "Content-Encoding", "gzip").statusCode());
+    // every Content-Encoding line counts: an "identity" one first hid the gzip after it, and the body went unmetered
+    assertEquals(429, send("/v1/embeddings", gz.toByteArray(), "Content-Encoding", "identity", "Content-Encoding", "gzip")
+        .statusCode());
     assertEquals(429, send("/v1/embeddings", "{\"model\":\"x\",\"model\":\"strong-model\",\"input\":\"hi\"}")
         .statusCode());
     assertEquals(1, f.strong.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(

@@ -169,6 +169,14 @@ class PassthroughTest {
         .header("Content-Encoding", "gzip").POST(HttpRequest.BodyPublishers.ofByteArray(packed)));
     assertEquals(200, r.statusCode());
     weak.verify(postRequestedFor(urlEqualTo("/v1/embeddings")).withHeader("Content-Encoding", equalTo("gzip")));
+
+    // every Content-Encoding line goes: only the first went, "identity", and the upstream could not read the body
+    weak.resetRequests();
+    r = send(to("/v1/embeddings").header("Content-Type", "application/json").header("Content-Encoding", "identity")
+        .header("Content-Encoding", "gzip").POST(HttpRequest.BodyPublishers.ofByteArray(packed)));
+    assertEquals(200, r.statusCode());
+    weak.verify(postRequestedFor(urlEqualTo("/v1/embeddings"))
+        .withHeader("Content-Encoding", WireMock.equalTo("identity, gzip")));
   }
 
   /**

@@ -122,6 +122,35 @@ class RequestBodyLimitsTest {
   }
 
   /**
+   * A client that sent Expect: 100-continue and would fill the shared limit is refused at once: no 100
+   * Continue before the 503 (which had it upload its body only to hear the refusal, the body drained),
+   * and the connection closes after, the body never sent, as the other refusals before a read are.
+   */
+  @Test
+  void aBodyOverTheSharedLimitIsRefusedBeforeA100Continue() throws Exception {
+    try (ProxyFixture f = ProxyFixture.configured(
+        "max_body_bytes: 100000, max_buffered_body_bytes: 103000, min_body_bytes_per_second: 0", c -> c)) {
+      Socket a = partial(f.routewise.port(), 100_000, 90_000); // 3,000 bytes left: less than a body's first 4 KiB
+      awaitBuffered(f, 100_000);
+      try (Socket s = new Socket("127.0.0.1", f.routewise.port())) {
+        s.setSoTimeout(5_000);
+        s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 80000\r\n\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        String head = io.routewise.RawHttp.readHead(s.getInputStream());
+        assertTrue(head.startsWith("HTTP/1.1 503"), head);
+        byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+        assertEquals("server_overloaded", JSON.readTree(body).get("error").get("code").asText());
+        assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), head);
+        assertEquals(-1, s.getInputStream().read(), "closed: the body it never sent is not waited for");
+      }
+      a.close();
+      awaitBuffered(f, 0);
+    }
+  }
+
+  /**
    * A declared length is not bytes: a client that announces 4 MB and sends one byte holds 4 KiB of the
    * shared limit, not 64 KiB (security review: a key holder's 1,100 such connections, 100 KB sent in
    * all, held a whole 64 MiB limit and every other request was a 503); more is held as bytes come.
