@@ -24,6 +24,24 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class SwRankingRouterTest {
+  /** A 2-d embedder that puts every text at (1, 0). */
+  private static final Embedder FIXED = new Embedder() {
+    @Override
+    public float[] embed(String text) {
+      return new float[] {1, 0};
+    }
+
+    @Override
+    public int dimension() {
+      return 2;
+    }
+
+    @Override
+    public String modelId() {
+      return "fixed";
+    }
+  };
+
   static final LengthScale SCALE = new LengthScale(Math.log(11), 1);
 
   /** Two stored prompts e1 = [1, 0] and e2 = [0, 1]; three models' scores on each. */
@@ -67,23 +85,7 @@ class SwRankingRouterTest {
 
   @Test
   void nWayScoresComeFromOneSweepOverTheModelsStandingForTheUpstreams() throws Exception {
-    Embedder query = new Embedder() {
-      @Override
-      public float[] embed(String text) {
-        return new float[] {1, 0};
-      }
-
-      @Override
-      public int dimension() {
-        return 2;
-      }
-
-      @Override
-      public String modelId() {
-        return "fixed";
-      }
-    };
-    SwRankingRouter r = new SwRankingRouter(query, twoPrompts(0.5), 0, 2, 1.0, 0,
+    SwRankingRouter r = new SwRankingRouter(FIXED, twoPrompts(0.5), 0, 2, 1.0, 0,
         Map.of("strong", 0, "weak", 2, "mid", 1, "twin", 0));
     Ladder ladder = new Ladder(List.of(Ladder.Rung.unpriced("strong", "x"), Ladder.Rung.unpriced("twin", "x"),
         Ladder.Rung.unpriced("mid", "x"), Ladder.Rung.unpriced("weak", "x")));
@@ -112,25 +114,9 @@ class SwRankingRouterTest {
 
   /** Loads the sw_ranking directory {@code dir} as serve does, on a fixed 2-d embedder. */
   private static Router load(Path dir) throws IOException {
-    Embedder fixed = new Embedder() {
-      @Override
-      public float[] embed(String text) {
-        return new float[] {1, 0};
-      }
-
-      @Override
-      public int dimension() {
-        return 2;
-      }
-
-      @Override
-      public String modelId() {
-        return "fixed";
-      }
-    };
     Map<String, Object> settings = Map.of("model_dir", dir.toString(), "embedding_model", "fixed");
     return SwRankingRouter.create(new RouterContext(SwRankingRouter.NAME,
-        new ConfigNode("routers.sw_ranking", settings, new ConfigProblems()), dir, id -> fixed, null, null));
+        new ConfigNode("routers.sw_ranking", settings, new ConfigProblems()), dir, id -> FIXED, null, null));
   }
 
   /** Read back as an infinite double. */
