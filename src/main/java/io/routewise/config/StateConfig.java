@@ -71,6 +71,12 @@ public record StateConfig(Secret redis, Duration sync, Duration timeout, Duratio
         s.problem("redis", "must be redis://host[:port][/db] or rediss://..., got " + shown);
         return null;
       }
+      if (u.getRawUserInfo() != null && !u.getRawUserInfo().contains(":")) {
+        // the Redis client refused it only at the start, with a stack trace naming no key
+        s.problem("redis", "carries credentials without a colon: a password is redis://:password@host, a user's "
+            + "redis://user:password@host, got " + shown);
+        return null;
+      }
       return Secret.of(url);
     } catch (java.net.URISyntaxException e) {
       s.problem("redis", "is not a valid URL: " + shown);

@@ -143,6 +143,18 @@ class TargetStateConfigTest {
     assertTrue(msg.contains("state.redis: must be redis://host[:port][/db]"), msg);
   }
 
+  /**
+   * A password written without its colon (or a user without a password) passed the config, and the
+   * start then failed with the Redis client's bare "Password not provided in uri." and a stack trace,
+   * naming no key: a config problem like any other, without echoing what may be the password.
+   */
+  @Test
+  void aRedisUrlWithAPasswordButNoColonIsAProblemOfStateRedis() {
+    String msg = problems(yaml("", "", "", "state: {redis: \"redis://hunter2@cache:6379/0\"}\n"));
+    assertTrue(msg.contains("state.redis: "), msg);
+    assertFalse(msg.contains("hunter2"), msg);
+  }
+
   @Test
   void sessionPinningIsOffByDefaultAndReadsItsKeyTtlAndCacheSize() {
     assertFalse(parse(yaml("", "", "", "")).routing().sessionPinning().enabled());
