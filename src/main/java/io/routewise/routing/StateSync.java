@@ -243,9 +243,25 @@ public final class StateSync implements AutoCloseable {
       up = false;
       reportedDown = true;
       LOG.warn("shared state: {} unavailable ({}); each replica holds its targets and pins on its own until it is back",
-          store.describe(), e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+          store.describe(), reason(e));
       listener.sharedStateDown(store.describe(), e);
     }
+  }
+
+  /**
+   * Why a store call failed, for the log: its message, and the root cause where that says more (the
+   * client's "Failed to create socket." hides a host name that does not resolve).
+   */
+  static String reason(Throwable e) {
+    String said = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    if (root == e || (root.getMessage() != null && said.contains(root.getMessage()))) {
+      return said;
+    }
+    return said + ": " + root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
   }
 
   /**
@@ -260,8 +276,7 @@ public final class StateSync implements AutoCloseable {
         try {
           b.exchange(store);
         } catch (Exception e) {
-          LOG.warn("shared state: {} did not take this replica's last client spend ({})", store.describe(),
-              e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage());
+          LOG.warn("shared state: {} did not take this replica's last client spend ({})", store.describe(), reason(e));
         }
       });
       thread.shutdown(); // the periodic sync is dropped; the last exchange runs

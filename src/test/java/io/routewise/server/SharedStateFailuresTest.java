@@ -85,6 +85,24 @@ class SharedStateFailuresTest {
     }
   }
 
+  /**
+   * A typo in the Redis host: the warning said only "Failed to create socket." (the client's words),
+   * which reads as a firewall or a port; the operator is told the name does not resolve.
+   */
+  @Test
+  void aRedisHostThatDoesNotResolveIsSaidToNotResolve() throws Exception {
+    String logged;
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      try (Routewise r = replica("redis://no-such-host.invalid:6379/0")) {
+        assertEquals(200, chat(r, "s").statusCode());
+        assertTrue(!r.stateSync().storeUp());
+      }
+      logged = log.text();
+    }
+    String down = logged.lines().filter(l -> l.contains("unavailable")).findFirst().orElse(logged);
+    assertTrue(down.contains("UnknownHostException"), down);
+  }
+
   @Test
   void aRedisThatAnswersNobodyForTwoSecondsSlowsNoRequestAndIsRejoinedAfter() throws Exception {
     try (RedisServer redis = RedisServer.start(); Routewise r = replica(redis.url())) {
