@@ -156,7 +156,9 @@ public final class BertRouter implements Router {
       return classifier(c, reading);
     } catch (IllegalArgumentException e) {
       c.close();
-      throw new IOException("weak_ok_labels: " + e.getMessage() + " (labels of " + dir.resolve("config.json") + ": "
+      // without weak_ok_labels, the default reading of a one-label model is what leaves the rate constant
+      throw new IOException((weakOk == null ? "id2label: " : "weak_ok_labels: ") + e.getMessage() + " (labels of "
+          + dir.resolve("config.json") + ": "
           + c.labels() + ")", e);
     }
   }

@@ -30,15 +30,28 @@ public record LabelReading(double[] weights) {
     }
   }
 
-  /** Weight 0 for the labels in {@code weakOkLabels}, 1 for the others. */
+  /**
+   * Weight 0 for the labels in {@code weakOkLabels}, 1 for the others. At least one label, and not
+   * every one, must be weak-ok: otherwise the rate is 1 (or 0) for every prompt, whatever the model says.
+   */
   public static LabelReading weakOk(int labels, List<Integer> weakOkLabels) {
     double[] w = new double[labels];
     Arrays.fill(w, 1);
+    int weakOk = 0;
     for (int l : weakOkLabels) {
       if (l < 0 || l >= labels) {
         throw new IllegalArgumentException("label " + l + " is out of range (the model has " + labels + " labels)");
       }
+      weakOk += w[l] == 1 ? 1 : 0;
       w[l] = 0;
+    }
+    if (weakOk == 0) {
+      throw new IllegalArgumentException("none of the " + labels + " labels means the weak model is fine, so every"
+          + " prompt would score 1 (strong at any threshold)");
+    }
+    if (weakOk == labels) {
+      throw new IllegalArgumentException("every label means the weak model is fine, so every prompt would score 0"
+          + " (weak at any threshold above 0)");
     }
     return new LabelReading(w);
   }

@@ -64,6 +64,18 @@ class BertModelDirProblemsTest {
     assertMentions(problemFor(BertClassifierTest.TINY, ", weak_ok_labels: [tie]"), "'tie'", "LABEL_0");
   }
 
+  /**
+   * No label, or every label, meaning "the weak model is fine" leaves the classifier out of the
+   * decision: the rate was 1 for every prompt (strong even at α = 1) or 0 (weak at any α above 0),
+   * loaded without a word.
+   */
+  @Test
+  void weakOkLabelsThatLeaveTheRateConstant() throws Exception {
+    assertMentions(problemFor(BertClassifierTest.TINY, ", weak_ok_labels: []"), "weak_ok_labels", "none of");
+    assertMentions(problemFor(BertClassifierTest.TINY, ", weak_ok_labels: [LABEL_0, 1, 2]"), "weak_ok_labels",
+        "every label");
+  }
+
   @Test
   void aManifestOfAnotherRouter(@TempDir Path tmp) throws Exception {
     Path dir = BertClassifierTest.copyTiny(tmp);
