@@ -149,7 +149,7 @@ public final class OnnxEmbedder implements Embedder {
 
   /** {@link #tokenIds} without the character trim first (for tests comparing the two). */
   long[] tokenIdsOf(String text) {
-    Encoding enc = tokenizer.encode(text, true, false);
+    Encoding enc = tokenizer.encode(wellFormed(text), true, false);
     long[] ids = enc.getIds();
     if (ids.length <= maxTokens) {
       return ids;
@@ -171,7 +171,34 @@ public final class OnnxEmbedder implements Embedder {
 
   /** Number of tokens (special tokens included) {@code text} has before truncation. */
   public int countTokens(String text) {
-    return tokenizer.encode(text, true, false).getIds().length;
+    return tokenizer.encode(wellFormed(text), true, false).getIds().length;
+  }
+
+  /**
+   * {@code text} with each half of a surrogate pair that stands alone (a JSON escape such as
+   * {@code \ud800} gives one) made U+FFFD, which the normalizer drops as {@link WordPieceTokenizer}
+   * drops the half. Handed to DJL, one such half makes its conversion to Rust decode the whole string
+   * lossily: every emoji and other character past U+FFFF in it is lost. Text without one comes back as it is.
+   */
+  public static String wellFormed(String text) {
+    StringBuilder out = null;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
+        if (out != null) {
+          out.append(c).append(text.charAt(i + 1));
+        }
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        if (out == null) {
+          out = new StringBuilder(text.length()).append(text, 0, i);
+        }
+        out.append('\uFFFD');
+      } else if (out != null) {
+        out.append(c);
+      }
+    }
+    return out == null ? text : out.toString();
   }
 
   @Override

@@ -149,4 +149,20 @@ class OnnxEmbedderTest {
     // tokenIdsOf applies the embedder's cut (head + tail) to the full tokenization: same ids.
     assertArrayEquals(e.tokenIdsOf(text), e.tokenIds(text));
   }
+
+  /**
+   * Half a surrogate pair (a JSON escape such as \ud800 gives one) is dropped, as the static
+   * tokenizer drops it: it does not cost the prompt its emoji and every other character past U+FFFF,
+   * which DJL's lossy conversion of such a string to Rust turned into nothing.
+   */
+  @Test
+  void aLoneHalfOfASurrogatePairCostsThePromptNoOtherCharacter() {
+    OnnxEmbedder e = embedders.onnx("all-minilm-l6-v2-q");
+    String text = "x\uD83D\uDE00y \uD83E\uDD14 \uD835\uDC00 why";
+    long[] whole = e.tokenIds(text);
+    assertArrayEquals(whole, e.tokenIds(text + " \uD800"));
+    assertArrayEquals(whole, e.tokenIds("\uDC00" + text));
+    int[] wordPiece = WordPieceTokenizer.of(EmbeddingModel.MINILM_L6_Q, ModelFiles.defaultDir()).ids(text + "\uD800");
+    assertArrayEquals(java.util.Arrays.stream(wordPiece).asLongStream().toArray(), e.tokenIds(text + "\uD800"));
+  }
 }

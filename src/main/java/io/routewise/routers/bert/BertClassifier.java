@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.routewise.embedding.OnnxEmbedder;
 import io.routewise.embedding.Truncation;
 import io.routewise.routers.ModelDir;
 import java.io.IOException;
@@ -185,7 +186,8 @@ public final class BertClassifier implements AutoCloseable {
 
   /** Token ids as the model sees them: [CLS] ... [SEP], cut to the budget by the truncation rule. */
   public long[] tokenIds(String text) {
-    return truncation.cut(tokenizer.encode(truncation.trimText(text, maxTokens), true, false).getIds(), maxTokens);
+    String trimmed = OnnxEmbedder.wellFormed(truncation.trimText(text, maxTokens));
+    return truncation.cut(tokenizer.encode(trimmed, true, false).getIds(), maxTokens);
   }
 
   /** The logits of one text. */
