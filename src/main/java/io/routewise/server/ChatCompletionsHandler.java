@@ -531,7 +531,7 @@ final class ChatCompletionsHandler {
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
       UpstreamHeaders.copy(response, res, secrets);
-      if (response.header("x-request-id") == null) {
+      if (res.getHeader("x-request-id") == null) { // none sent, or one too long to pass on
         // Local servers (Ollama, llama.cpp) send none: one of routewise's own still ties a client's
         // report to its access-log line.
         res.setHeader("x-request-id", RequestIds.next());

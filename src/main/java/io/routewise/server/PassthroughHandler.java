@@ -552,7 +552,7 @@ final class PassthroughHandler {
       HttpServletResponse res = ctx.res();
       res.setStatus(status);
       UpstreamHeaders.copy(response, res, secrets);
-      if (response.header("x-request-id") == null) {
+      if (res.getHeader("x-request-id") == null) { // none sent, or one too long to pass on
         res.setHeader("x-request-id", RequestIds.next());
       }
       for (String name : new String[] {"Content-Disposition", "Content-Encoding"}) {
@@ -565,7 +565,7 @@ final class PassthroughHandler {
       String type = response.header("Content-Type");
       boolean events = type != null && type.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
       long length = response.contentLength();
-      if (status >= 400 && !events && response.header("Content-Encoding") == null) {
+      if (status >= 400 && !events && !encoded(response)) {
         return relayError(ctx, response, status);
       }
       if (events) {
@@ -577,6 +577,23 @@ final class PassthroughHandler {
       return relay(ctx, is, response, events, events && is.startsWith("responses"), status,
           status == 200 ? usageOf : null, status == 200 ? priced : null, is.equals("responses"), background);
     }
+  }
+
+  /**
+   * Whether the answer's body is under a coding ({@code Content-Encoding} naming one other than {@code
+   * identity}, on any line): an error so coded is relayed as it came, as its text cannot be masked.
+   */
+  private static boolean encoded(UpstreamResponse response) {
+    for (int i = 0, n = response.headerCount(); i < n; i++) {
+      if (response.headerName(i).equalsIgnoreCase("Content-Encoding")) {
+        for (String coding : response.headerValue(i).split(",")) {
+          if (!coding.isBlank() && !coding.strip().equalsIgnoreCase("identity")) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
   }
 
   /**
@@ -919,11 +936,12 @@ final class PassthroughHandler {
     String[] trace = TraceHeaders.of(ctx.req());
     String[] out = Arrays.copyOf(trace, trace.length + EXTRA_HEADERS.length * 2);
     int n = trace.length;
+    Set<String> hopOnly = TraceHeaders.connectionOptions(ctx.req().getHeaders("Connection"));
     for (String name : EXTRA_HEADERS) {
       // each a list: every line goes, joined (only the first went: "identity" then "gzip" went as identity)
       java.util.Enumeration<String> lines = ctx.req().getHeaders(name);
       String value = lines == null || !lines.hasMoreElements() ? null : String.join(", ", java.util.Collections.list(lines));
-      if (value != null && TraceHeaders.sendable(value)) {
+      if (value != null && TraceHeaders.sendable(value) && !hopOnly.contains(name)) {
         out[n++] = name;
         out[n++] = value;
       }

@@ -2,6 +2,8 @@ package io.routewise.server;
 
 import io.routewise.upstream.UpstreamResponse;
 import jakarta.servlet.http.HttpServletResponse;
+import java.util.Locale;
+import java.util.Set;
 
 /**
  * Which upstream response headers reach the client: the content type and what clients act on
@@ -24,8 +26,18 @@ final class UpstreamHeaders {
   /** @param secrets masked in the values passed on (an upstream echoing the request's headers repeats the key) */
   static void copy(UpstreamResponse from, HttpServletResponse to, SecretValues secrets) {
     int total = 0;
+    // what the upstream names in Connection is for its hop alone (RFC 9110 7.6.1)
+    Set<String> hopOnly = Set.of();
+    for (int i = 0, n = from.headerCount(); i < n; i++) {
+      if (from.headerName(i).equalsIgnoreCase("Connection")) {
+        hopOnly = TraceHeaders.withOptions(from.headerValue(i), hopOnly);
+      }
+    }
     for (int i = 0, n = from.headerCount(); i < n; i++) {
       String name = from.headerName(i);
+      if (!hopOnly.isEmpty() && hopOnly.contains(name.toLowerCase(Locale.ROOT))) {
+        continue;
+      }
       if (name.equalsIgnoreCase("content-type") || name.equalsIgnoreCase("x-request-id")
           || name.equalsIgnoreCase("retry-after") || name.equalsIgnoreCase("retry-after-ms")
           || name.equalsIgnoreCase("x-should-retry") || startsWithIgnoreCase(name, "x-ratelimit-")

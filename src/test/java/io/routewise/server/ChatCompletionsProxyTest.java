@@ -183,6 +183,29 @@ class ChatCompletionsProxyTest {
         .withHeader("X-Request-Id", absent()));
   }
 
+  /**
+   * A header the client names in Connection is for its hop alone (RFC 9110 7.6.1: a proxy removes it
+   * before forwarding): such a request id went upstream all the same.
+   */
+  @Test
+  void aHeaderTheClientNamesInConnectionDoesNotGoUpstream() throws Exception {
+    byte[] body = "{\"model\":\"router-random-0\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+        .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/json\r\nConnection: keep-alive, X-Client-Request-Id\r\n"
+          + "X-Client-Request-Id: hop-only\r\ntracestate: ok=1\r\n"
+          + "Content-Length: " + body.length + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      s.getOutputStream().write(body);
+      String head = io.routewise.RawHttp.readHead(s.getInputStream());
+      assertTrue(head.startsWith("HTTP/1.1 200"), head);
+    }
+    f.strong.verify(postRequestedFor(urlEqualTo("/v1/chat/completions"))
+        .withHeader("tracestate", equalTo("ok=1"))
+        .withHeader("X-Client-Request-Id", absent()));
+  }
+
   @Test
   void weakUpstreamWithKeyNoneGetsNoAuthorizationHeader() throws Exception {
     f.chat("router-random-1", "x");
@@ -226,6 +249,45 @@ class ChatCompletionsProxyTest {
     assertTrue(r.body().contains("hello from weak"), r.body());
     assertEquals("500", r.headers().firstValue("x-ratelimit-limit-requests").orElseThrow());
     assertTrue(r.headers().firstValue("x-ratelimit-huge").isEmpty());
+  }
+
+  /**
+   * An upstream's request id too long to pass on is replaced by routewise's own: every answer carries
+   * one (README, Forwarding). It was left out, and the answer had none at all.
+   */
+  @Test
+  void anUpstreamRequestIdTooLongToPassOnIsReplacedByRoutewisesOwn() throws Exception {
+    byte[] answer = ProxyFixture.COMPLETION.formatted("weak-model", "weak").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    HttpResponse<String> r = fromJdkWeak(exchange -> {
+      exchange.getResponseHeaders().add("Content-Type", "application/json");
+      exchange.getResponseHeaders().add("x-request-id", "req-" + "x".repeat(2_000));
+      exchange.sendResponseHeaders(200, answer.length);
+      exchange.getResponseBody().write(answer);
+    });
+    assertEquals(200, r.statusCode(), r.body());
+    String id = r.headers().firstValue("x-request-id").orElse(null);
+    assertNotNull(id, "no x-request-id at all: " + r.headers().map());
+    assertTrue(id.matches("rw-[0-9a-f]{16}"), id);
+  }
+
+  /**
+   * A header the upstream names in its Connection is for that hop alone (RFC 9110 7.6.1), not the
+   * client's: a rate-limit header so named was passed on all the same.
+   */
+  @Test
+  void aHeaderTheUpstreamNamesInConnectionIsNotPassedOn() throws Exception {
+    byte[] answer = ProxyFixture.COMPLETION.formatted("weak-model", "weak").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    HttpResponse<String> r = fromJdkWeak(exchange -> {
+      exchange.getResponseHeaders().add("Content-Type", "application/json");
+      exchange.getResponseHeaders().add("Connection", "keep-alive, X-RateLimit-Remaining-Requests");
+      exchange.getResponseHeaders().add("x-ratelimit-remaining-requests", "7");
+      exchange.getResponseHeaders().add("x-ratelimit-limit-requests", "500");
+      exchange.sendResponseHeaders(200, answer.length);
+      exchange.getResponseBody().write(answer);
+    });
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("500", r.headers().firstValue("x-ratelimit-limit-requests").orElseThrow());
+    assertTrue(r.headers().firstValue("x-ratelimit-remaining-requests").isEmpty(), r.headers().map().toString());
   }
 
   /**

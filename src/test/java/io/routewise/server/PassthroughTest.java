@@ -395,6 +395,30 @@ class PassthroughTest {
     };
   }
 
+  /**
+   * The client headers passthrough sends on (OpenAI-Beta, Accept, trace ids) stay on the client's hop
+   * when it names them in Connection (RFC 9110 7.6.1); they went upstream all the same.
+   */
+  @Test
+  void headersTheClientNamesInConnectionAreNotPassedOn() throws Exception {
+    start("weak");
+    weak.stubFor(WireMock.get(urlEqualTo("/v1/assistants")).willReturn(aResponse()
+        .withHeader("Content-Type", "application/json").withBody("{\"object\":\"list\",\"data\":[]}")));
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", rw.port())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(("GET /v1/assistants HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: OpenAI-Beta\r\n"
+          + "Connection: keep-alive, traceparent\r\nOpenAI-Beta: assistants=v2\r\n"
+          + "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\nAccept: application/json\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      String head = io.routewise.RawHttp.readHead(s.getInputStream());
+      assertTrue(head.startsWith("HTTP/1.1 200"), head);
+    }
+    weak.verify(WireMock.getRequestedFor(urlEqualTo("/v1/assistants"))
+        .withHeader("Accept", equalTo("application/json"))
+        .withHeader("OpenAI-Beta", absent())
+        .withHeader("traceparent", absent()));
+  }
+
   /** An error passed through masks the operator's organization as a chat error does. */
   @Test
   void aPassedThroughErrorMasksTheOperatorsAccountIds() throws Exception {
@@ -408,6 +432,40 @@ class PassthroughTest {
     assertEquals(429, r.statusCode());
     assertEquals("{\"error\":{\"message\":\"Rate limit reached in organization org-***\"}}", body);
     assertEquals(String.valueOf(r.body().length), r.headers().firstValue("content-length").orElse(null));
+  }
+
+  /**
+   * An error under {@code Content-Encoding: identity} (no coding at all) is masked as any other: it went
+   * as it came, as if compressed, with routewise's own key and the operator's organization in it.
+   */
+  @Test
+  void anErrorUnderContentEncodingIdentityIsMaskedToo() throws Exception {
+    com.sun.net.httpserver.HttpServer upstream = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    upstream.createContext("/v1/embeddings", exchange -> {
+      exchange.getRequestBody().readAllBytes();
+      String auth = exchange.getRequestHeaders().getFirst("Authorization");
+      byte[] echo = ("{\"error\":{\"message\":\"Rejected " + auth + " in organization org-AbCdEfGh12345678IjKlMnOp\"}}")
+          .getBytes(StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().add("Content-Type", "application/json");
+      exchange.getResponseHeaders().add("Content-Encoding", "identity");
+      exchange.sendResponseHeaders(400, echo.length);
+      exchange.getResponseBody().write(echo);
+      exchange.close();
+    });
+    upstream.start();
+    handwritten = upstream;
+    strong.start();
+    weak.start();
+    rw = Routewise.start(TestConfigs.config(TestConfigs.withRouting(TestConfigs.yaml("http://127.0.0.1:"
+        + upstream.getAddress().getPort() + "/v1", weak.baseUrl() + "/v1", ""), "passthrough: strong")),
+        RouterCatalog.standard(), id -> null, () -> {});
+    HttpResponse<byte[]> r = send(to("/v1/embeddings").header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"text-embedding-3-small\",\"input\":\"x\"}")));
+    String body = new String(r.body(), StandardCharsets.UTF_8);
+    assertEquals(400, r.statusCode(), body);
+    assertFalse(body.contains("sk-strong-secret"), body);
+    assertEquals("{\"error\":{\"message\":\"Rejected Bearer *** in organization org-***\"}}", body);
   }
 
   /** routewise's key refused for an endpoint (a restricted key without its scope): a 502, as on chat. */
