@@ -434,8 +434,11 @@ final class ChatCompletionsHandler {
       boolean noContent = status == 204 || status == 205; // chat always has an answer
       boolean notAStream = request.stream() && status >= 200 && status < 300 && !noContent
           && mediaType.equals("application/json");
-      if (request.stream() && status >= 200 && status < 300 && !noContent && mediaType.equals("text/plain")) {
-        events = true; // events under text/plain: relayed as they come, not held whole (an HTML page stays a 502)
+      if (request.stream() && status >= 200 && status < 300 && !noContent
+          && (mediaType.equals("text/plain") || mediaType.isEmpty())) {
+        // events under text/plain or no type: relayed as they come, not held whole (an HTML page stays a
+        // 502); a whole body there has no event, so it ends as a cut stream, with an error event
+        events = true;
       }
       // an error object in it (some gateways answer errors so) is quoted: the request's own fault, often
       // (its context too long), so it does not cool the upstream for everyone, as a whole completion does
@@ -542,6 +545,9 @@ final class ChatCompletionsHandler {
         }
         res.setHeader("Cache-Control", "no-cache");
         res.setHeader("X-Accel-Buffering", "no");
+        if (contentType == null) {
+          res.setContentType("text/event-stream"); // not the server's default, text/plain
+        }
         metrics.overhead(router, start - received);
         String outcome = relayStream(response, res, upstream, start, spec, askUsage ? new UsageChunkFilter() : null,
             request.api(), request.background(), request.choices(), ctx.attribute(CLIENT_NAME), chargeable);
@@ -850,6 +856,11 @@ final class ChatCompletionsHandler {
     // Read whole: uncounted from here, so a client reading its answer slowly (a write waits on it)
     // cannot hold the shared limit and turn everyone else's requests away.
     held.close();
+    if (response.header("Content-Type") == null && Usage.looksLikeJson(body)) {
+      // an upstream that named no type: the server's default (text/plain) would have the Node SDK hand
+      // its caller a string
+      res.setContentType("application/json");
+    }
     res.setContentLength(body.length);
     try {
       res.getOutputStream().write(body);

@@ -31,6 +31,8 @@ final class SseUsageScanner {
 
   private byte[] line = new byte[1024];
   private int len;
+  /** The line being read began {@code data:}: only there is a finish_reason a choice's end. */
+  private boolean dataLine;
   private boolean overflow;
   private Usage usage;
   private boolean done;
@@ -82,7 +84,9 @@ final class SseUsageScanner {
   void feed(byte[] buf, int n) {
     for (int i = 0; i < n; i++) {
       byte b = buf[i];
-      if ((!finished || severalChoices) && !responses) { // no finish_reason there: its end is its last event (done)
+      // no finish_reason there: its end is its last event (done); and only in a data line's JSON: a whole
+      // completion sent to a stream request (untyped, text/plain) names one too, with no event at all
+      if ((!finished || severalChoices) && !responses && dataLine) {
         matchFinish(b);
       }
       if (b == '\n' || b == '\r') { // SSE ends lines with LF, CRLF or a lone CR (the CRLF's LF: an empty line)
@@ -97,6 +101,9 @@ final class SseUsageScanner {
           line = Arrays.copyOf(line, len * 2);
         }
         line[len++] = b;
+        if (len == 5) {
+          dataLine = startsWith("data:");
+        }
       } else {
         keepTail(b);
       }
@@ -150,6 +157,7 @@ final class SseUsageScanner {
       }
     }
     finishInLine = false;
+    dataLine = false;
     len = 0;
     overflow = false;
     tailCount = 0;

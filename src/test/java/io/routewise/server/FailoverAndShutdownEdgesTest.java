@@ -312,6 +312,52 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(m.contains("routewise_tokens_total{type=\"completion\",upstream=\"strong\"} 3.0"), m);
   }
 
+  /** A whole answer as an upstream without a Content-Type (or with {@code type}) sends it. */
+  private static ScriptedUpstream.Answer typed(String type, String body) {
+    return out -> out.write(("HTTP/1.1 200 OK\r\n" + (type == null ? "" : "Content-Type: " + type + "\r\n")
+        + "Connection: close\r\nContent-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
+        .getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * A request for a stream answered with a whole JSON completion under no Content-Type, or under
+   * text/plain: relayed as a 200 whose body holds no event at all and no error, so the SDKs' stream loop
+   * ended at once without an error and the client had nothing (the finish_reason inside the JSON passed
+   * for the end of a stream). The client must be told: a 502, or an error event ending the stream.
+   */
+  @Test
+  void aStreamRequestAnsweredWithAnUntypedOrPlainWholeBodyEndsInAnError() throws Exception {
+    start(null);
+    for (String type : new String[] {null, "text/plain"}) {
+      strong.answers.add(typed(type, OK));
+      HttpResponse<String> r = chat("router-random-0", true);
+      List<String> events = events(r.body());
+      boolean told = r.statusCode() == 502 || !events.isEmpty() && events.get(events.size() - 1).startsWith("{\"error\"");
+      assertTrue(told, type + ": " + r.statusCode() + " " + r.headers().firstValue("content-type").orElse("") + " " + r.body());
+    }
+    // events under no Content-Type are a stream all the same (as under text/plain), not a whole answer
+    strong.answers.add(typed(null, "data: " + CHUNK + "\n\ndata: [DONE]\n\n"));
+    HttpResponse<String> r = chat("router-random-0", true);
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals(List.of(CHUNK, "[DONE]"), events(r.body()));
+  }
+
+  /**
+   * A whole JSON completion from an upstream that sent no Content-Type went out labelled text/plain
+   * (the server's default, a type the upstream never gave), which the OpenAI Node SDK hands its caller
+   * as a string: {@code completion.choices} was undefined.
+   */
+  @Test
+  void anUntypedWholeJsonAnswerGoesOutAsJson() throws Exception {
+    start(null);
+    strong.answers.add(typed(null, OK));
+    HttpResponse<String> r = chat("router-random-0", false);
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals(OK, r.body());
+    assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("application/json"),
+        r.headers().firstValue("content-type").orElse("(none)"));
+  }
+
   /** Failover with a 200 ms cooldown, and weak cooling: 3 of its calls in a row failed (strong answered them). */
   private void startWithWeakCooling() throws Exception {
     start("failover: true, failover_cooldown_ms: 200");
