@@ -1,5 +1,6 @@
 package io.routewise.config;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -42,5 +43,47 @@ class DockerFilesTest {
     assertFalse(dockerfile.contains("JAVA_TOOL_OPTIONS="), "README sends users' flags there: it would replace the heap size");
     assertTrue(dockerfile.contains("JDK_JAVA_OPTIONS=\"-XX:MaxRAMPercentage=75"), dockerfile);
     assertTrue(dockerfile.contains("/dev/tcp/127.0.0.1/${ROUTEWISE_PORT:-6060}"), "the health check follows the port");
+  }
+
+  @Test
+  void theDocumentedDockerRunPublishesTheKeylessProxyOnLoopbackOnly() throws Exception {
+    // The shipped config has no api_keys unless ROUTEWISE_API_KEY is set, and a keyless routewise serves any
+    // client that names it by address: published on every interface, anyone on the network spends the
+    // OPENAI_API_KEY. compose.yaml publishes on 127.0.0.1; the docker run line beside the image must too.
+    String dockerfile = Files.readString(Path.of("docker/Dockerfile")).replace("\\\n#", " ");
+    Matcher run = Pattern.compile("docker run [^\n]*").matcher(dockerfile);
+    int runs = 0;
+    while (run.find()) {
+      runs++;
+      String line = run.group();
+      Matcher publish = Pattern.compile("(?:-p|--publish)[ =](\\S+)").matcher(line);
+      while (publish.find()) {
+        assertTrue(publish.group(1).startsWith("127.0.0.1:") || line.contains("ROUTEWISE_API_KEY"),
+            "publishes " + publish.group(1) + " on every interface with no ROUTEWISE_API_KEY: " + line);
+      }
+    }
+    assertTrue(runs > 0, dockerfile);
+  }
+
+  @Test
+  void theImageAndTheJarCarryTheLicenceAndTheNotice() throws Exception {
+    // Apache-2.0, section 4: a redistribution carries the licence and the NOTICE (RouteLLM's attribution for
+    // the causal_llm prompts the jar ships). The image is one, and so is the shaded jar (built in the first stage,
+    // which sees only what it copies: the pom puts LICENSE and NOTICE under the jar's META-INF).
+    String[] stages = Files.readString(Path.of("docker/Dockerfile")).split("(?m)^FROM ");
+    assertEquals(3, stages.length, "a build stage and the image's");
+    for (int i = 1; i < stages.length; i++) {
+      for (String file : new String[] {"LICENSE", "NOTICE"}) {
+        assertTrue(Pattern.compile("(?m)^COPY\\s+(\\S+\\s+)*" + file + "\\s").matcher(stages[i]).find(),
+            "stage " + stages[i].lines().findFirst().orElse("") + " does not copy " + file);
+      }
+    }
+    boolean ours = false;
+    for (var urls = getClass().getClassLoader().getResources("META-INF/NOTICE"); urls.hasMoreElements(); ) {
+      try (var in = urls.nextElement().openStream()) {
+        ours |= new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).contains("RouteLLM");
+      }
+    }
+    assertTrue(ours, "no META-INF/NOTICE of routewise's on the classpath: the jar does not carry NOTICE");
   }
 }
