@@ -10,5 +10,8 @@ _pick_jdk() {
   done
   return 1
 }
-JAVA_HOME=$(_pick_jdk) || { echo "routewise needs a JDK >= 21; none found (set JAVA_HOME)" >&2; exit 1; }
+# Sourced into a user's shell (README), a missing JDK fails the source and leaves that shell (and its
+# JAVA_HOME) as it was; run from the scripts beside it, it stops them.
+_jdk=$(_pick_jdk) || { echo "routewise needs a JDK >= 21; none found (set JAVA_HOME)" >&2; unset _jdk; return 1 2>/dev/null || exit 1; }
+JAVA_HOME=$_jdk; unset _jdk
 export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"

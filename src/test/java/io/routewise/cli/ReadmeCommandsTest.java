@@ -63,4 +63,20 @@ class ReadmeCommandsTest {
       assertEquals(s[2], option == null ? null : option.defaultValue(), s[0] + " " + s[1]);
     }
   }
+
+  @Test
+  void sourcingJdkShWhereNoJdkIsFoundLeavesTheShellRunning() throws Exception {
+    // README: ". .ci/jdk.sh puts the one the scripts find there, for this shell". Where it finds none (a
+    // machine on Java 17, what it is for), it must say so and fail the source, not exit the user's shell.
+    // None is found here by leaving out of PATH the tools it reads each JDK's version with.
+    ProcessBuilder pb = new ProcessBuilder("/bin/bash", "-c", ". .ci/jdk.sh; echo \"shell still here ($?)\"")
+        .redirectErrorStream(true);
+    pb.environment().clear();
+    pb.environment().put("PATH", "/nonexistent");
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    p.waitFor();
+    assertTrue(out.contains("none found"), out);
+    assertTrue(out.contains("shell still here (1)"), "sourcing .ci/jdk.sh exited the shell:\n" + out);
+  }
 }
