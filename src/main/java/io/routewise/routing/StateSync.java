@@ -201,8 +201,9 @@ public final class StateSync implements AutoCloseable {
 
   private void reportMetering(TargetController c) {
     if (c.outOfReach() && c.tied() && outOfReach.add(c.router())) {
-      LOG.warn("router-{}-auto: its target {} = {} is out of reach: its router's scores tie, so no α sends that share; "
-          + "α {} sends the nearest a threshold can ({} strong in the window)", c.router(), c.target().kind().key(),
+      LOG.warn("router-{}-auto: its target {} = {} is out of reach: its router's scores tie, so no α sends that share "
+          + "(a decision the router failed on, or with no text to score, counts as strong at any α: see "
+          + "routewise_router_failures_total); α {} sends the nearest a threshold can ({} strong in the window)", c.router(), c.target().kind().key(),
           c.target().value(), c.alpha(), String.format(java.util.Locale.ROOT, "%.3f", c.observedShare()));
     } else if (c.outOfReach() && outOfReach.add(c.router())) {
       TargetConfig t = c.target();
