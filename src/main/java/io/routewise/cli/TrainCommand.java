@@ -297,9 +297,9 @@ public final class TrainCommand implements Runnable {
       }
       var untrained = m.putArray("untrained_models");
       set.data().models().stream().filter(id -> !trained.contains(id)).forEach(untrained::add);
-      m.put("default_strong", set.data().models().contains(strongModel) ? strongModel : set.data().models().get(0));
-      m.put("default_weak", set.data().models().contains(weakModel) ? weakModel
-          : set.data().models().get(set.data().models().size() - 1));
+      String[] pair = defaultPair(set);
+      m.put("default_strong", pair[0]);
+      m.put("default_weak", pair[1]);
       ObjectNode t = m.putObject("training");
       t.set("data", set.files());
       t.put("seed", seed);
@@ -308,6 +308,48 @@ public final class TrainCommand implements Runnable {
       t.put("prompts_heldout", set.heldOut().size());
       t.put("battles", set.data().battleCount());
       return m;
+    }
+
+    /** Whether this run adapts a trained model, which keeps its base's default pair (mf --from). */
+    boolean adapting;
+
+    /**
+     * The manifest's default pair: --strong-model and --weak-model where the data has them; else the
+     * training prompts' strongest and weakest model (share of won battles, ties half), said on stderr.
+     * The data's first and last model ids stood in before: in whatever order the file named them, so the
+     * "strong" default could be the weaker model, and serve's fallback placement routed the pair inverted.
+     */
+    String[] defaultPair(TrainingSet set) {
+      List<String> ids = set.data().models();
+      String strong = ids.contains(strongModel) ? strongModel : null;
+      String weak = ids.contains(weakModel) ? weakModel : null;
+      if (strong != null && weak != null) {
+        return new String[] {strong, weak};
+      }
+      double[] won = BertTrainer.strengths(set.data(), set.train());
+      List<String> ranked = new java.util.ArrayList<>(ids); // first seen first among equals (a stable sort)
+      ranked.removeIf(id -> Double.isNaN(won[ids.indexOf(id)]));
+      ranked.sort((a, b) -> Double.compare(won[ids.indexOf(b)], won[ids.indexOf(a)]));
+      if (ranked.size() < 2) {
+        ranked = ids;
+      }
+      List<String> order = ranked;
+      String missing = (strong == null ? strongModel : "") + (strong == null && weak == null ? " or " : "")
+          + (weak == null ? weakModel : "");
+      if (strong == null) {
+        String w = weak;
+        strong = order.stream().filter(id -> !id.equals(w)).findFirst().orElse(order.get(0));
+      }
+      if (weak == null) {
+        String s = strong;
+        weak = order.reversed().stream().filter(id -> !id.equals(s)).findFirst().orElse(order.get(order.size() - 1));
+      }
+      if (!adapting) {
+        System.err.println("the data has no " + missing + ": the manifest's default pair is " + strong + " (strong) and "
+            + weak + " (weak), its models with the most and the fewest battles won (--strong-model, --weak-model"
+            + " to choose)");
+      }
+      return new String[] {strong, weak};
     }
 
     /**
@@ -324,7 +366,7 @@ public final class TrainCommand implements Runnable {
       for (String o : List.of("--strong-model", "--weak-model")) {
         String id = o.equals("--strong-model") ? strongModel : weakModel;
         if (parsed.hasMatchedOption(o) && !set.data().models().contains(id)) {
-          // a typo would make the manifest's default pair the data's first and last models, silently (review)
+          // a typo would make the manifest's default pair the data's strongest and weakest models, silently (review)
           throw new IllegalArgumentException(o + " " + id + " is not a model of " + data
               + didYouMean(id, set.data().models()));
         }
@@ -495,6 +537,7 @@ public final class TrainCommand implements Runnable {
               + "the base stays whole whatever happens to this run");
         }
         common.checkOut(MfRouter.KIND);
+        common.adapting = true; // the base's default pair is kept (adaptedManifest)
         baseDir = ModelDir.open(from, MfRouter.KIND);
         common.resolveEmbedding(baseDir.embeddingModel());
         var e = baseDir.manifest().path("embedding");

@@ -83,6 +83,31 @@ class TrainInputsTest {
     assertFalse(Files.exists(out));
   }
 
+  /**
+   * Data without the default pair (gpt-4o-2024-05-13, llama-3.1-8b-instruct): the manifest's
+   * default_strong was the data's first model id and default_weak its last, here the middling model
+   * and the one that never wins, whatever their results; serve falls back on this pair for upstreams
+   * it cannot place. It is now the models that won the most and the fewest battles, said on stderr.
+   */
+  @Test
+  void withoutTheDefaultPairTheManifestsPairIsTheDatasStrongestAndWeakestModel() throws Exception {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 24; i++) {
+      lines.add("{\"id\": \"q" + i + "\", \"prompt\": \"question " + "x".repeat(i * 7) + "\", \"outcomes\": "
+          + "{\"mid\": " + (i % 2) + ", \"weakest\": 0, \"top\": 1}}");
+    }
+    Path f = data(lines.toArray(String[]::new));
+    for (String kind : List.of("sw", "mf")) {
+      Path out = tmp.resolve(kind);
+      Run r = train(kind, "--data", f.toString(), "--out", out.toString(), "--holdout", "none", "--iterations", "20");
+      assertEquals(0, r.code(), r.err());
+      var m = io.routewise.routers.ModelDir.json().readTree(out.resolve("manifest.json").toFile());
+      assertEquals("top", m.path("default_strong").asText(), kind);
+      assertEquals("weakest", m.path("default_weak").asText(), kind);
+      assertTrue(r.err().contains("default pair is top (strong) and weakest (weak)"), r.err());
+    }
+  }
+
   @Test
   void theHeldOutFileIsNeverADataFile() throws Exception {
     Path f = Files.copy(OUTCOMES, tmp.resolve("victim.jsonl"));
