@@ -139,13 +139,32 @@ public final class BertRouter implements Router {
   private static Router createClassifier(Path dir, JsonNode manifest, ConfigNode s, List<String> weakOk)
       throws IOException {
     JsonNode m = manifest == null ? ModelDir.json().createObjectNode() : manifest;
-    int maxTokens = s.integer("max_tokens", m.path("max_tokens").asInt(0), 8, 512);
-    Truncation truncation = Truncation.parse(s.oneOf("truncation", m.path("truncation").asText("head"),
-        List.of("head", "head_tail")));
+    Path mf = dir.resolve("manifest.json");
+    // the manifest's keys as strictly as ModelDir's: a wrong one stops the start naming the file and the key,
+    // instead of being taken as a number (asInt: "256", true as 1), left for the default, or said as the config's
+    JsonNode budget = m.path("max_tokens");
+    if (!budget.isMissingNode() && !(budget.isIntegralNumber() && budget.asLong() >= 8 && budget.asLong() <= 512)) {
+      throw new IOException(mf + ": \"max_tokens\" must be an integer in [8, 512], got " + budget);
+    }
+    JsonNode cut = m.path("truncation");
+    if (!cut.isMissingNode() && !(cut.isTextual() && List.of("head", "head_tail").contains(cut.asText()))) {
+      throw new IOException(mf + ": \"truncation\" must be head or head_tail, got " + cut);
+    }
+    int maxTokens = s.integer("max_tokens", budget.asInt(0), 8, 512);
+    Truncation truncation = Truncation.parse(s.oneOf("truncation", cut.asText("head"), List.of("head", "head_tail")));
     int threads = s.integer("threads", EmbeddingSettings.defaultThreads(), 1, 64);
-    if (weakOk == null && m.path("weak_ok_labels").isArray()) {
+    boolean manifestLabels = weakOk == null && !m.path("weak_ok_labels").isMissingNode();
+    if (manifestLabels) {
+      JsonNode labels = m.path("weak_ok_labels");
+      if (!labels.isArray()) {
+        throw new IOException(mf + ": \"weak_ok_labels\" must be a list of labels (index or id2label name), got "
+            + labels);
+      }
       weakOk = new ArrayList<>();
-      for (JsonNode n : m.path("weak_ok_labels")) {
+      for (JsonNode n : labels) {
+        if (!n.isTextual() && !n.isIntegralNumber()) {
+          throw new IOException(mf + ": \"weak_ok_labels\" must list labels by index or id2label name, got " + n);
+        }
         weakOk.add(n.asText());
       }
     }
@@ -157,7 +176,8 @@ public final class BertRouter implements Router {
     } catch (IllegalArgumentException e) {
       c.close();
       // without weak_ok_labels, the default reading of a one-label model is what leaves the rate constant
-      throw new IOException((weakOk == null ? "id2label: " : "weak_ok_labels: ") + e.getMessage() + " (labels of "
+      throw new IOException((weakOk == null ? "id2label: " : manifestLabels ? mf + ": \"weak_ok_labels\": "
+          : "weak_ok_labels: ") + e.getMessage() + " (labels of "
           + dir.resolve("config.json") + ": "
           + c.labels() + ")", e);
     }
@@ -183,7 +203,10 @@ public final class BertRouter implements Router {
         }
         double[] weights = new double[w.size()];
         for (int i = 0; i < weights.length; i++) {
-          weights[i] = w.get(i).asDouble(Double.NaN);
+          if (!w.get(i).isNumber()) { // asDouble read "0.5" as 0.5 and true as 1
+            throw new IOException(mf + ": \"strong_win_weights\" must be numbers in [0, 1], got " + w);
+          }
+          weights[i] = w.get(i).asDouble();
         }
         reading = new LabelReading(weights);
       }

@@ -102,10 +102,13 @@ public final class MfRouter implements Router {
     }
     LengthScale length = md.lengthScale();
     var gap = manifest.path("gap");
-    int rank = manifest.path("rank").asInt(-1);
+    // JSON numbers only: asInt/asDouble read "5" as 5, true as 1 and a rank of 4.5 as 4
+    var r = manifest.path("rank");
+    int rank = r.isIntegralNumber() && r.canConvertToInt() ? r.asInt() : -1;
     if (!gap.path("mean").isNumber() || !Double.isFinite(gap.path("mean").asDouble())
-        || !(gap.path("std").asDouble() > 0) || !Double.isFinite(gap.path("std").asDouble()) || rank < 1) {
-      throw new IOException(file + ": \"gap\" {mean, std > 0}, both finite, and \"rank\" (>= 1) are required");
+        || !gap.path("std").isNumber() || !(gap.path("std").asDouble() > 0) || !Double.isFinite(gap.path("std").asDouble()) || rank < 1) {
+      throw new IOException(file + ": \"gap\" {mean, std > 0}, both finite numbers, and \"rank\" (an integer >= 1)"
+          + " are required, got " + gap + " and " + r);
     }
     int n = md.models().size();
     int d = md.embeddingDimension();

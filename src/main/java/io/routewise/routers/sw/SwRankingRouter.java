@@ -79,18 +79,22 @@ public final class SwRankingRouter implements Router {
       throw new IOException(manifest + ": recipe '" + m.path("recipe").asText() + "' is not " + RECIPE
           + " (a model from an older routewise: retrain it with 'routewise train sw')");
     }
-    int prompts = m.path("prompts").asInt(-1);
-    double temperature = m.path("temperature").asDouble(-1);
+    // numbers as JSON numbers: asInt/asDouble read "0.05" as 0.05, true as 1 and 2.5 prompts as 2
+    var p = m.path("prompts");
+    var t = m.path("temperature");
+    int prompts = p.isIntegralNumber() && p.canConvertToInt() ? p.asInt() : -1;
+    double temperature = t.isNumber() ? t.asDouble() : -1;
     if (prompts < 1 || !(temperature > 0) || !Double.isFinite(temperature)) {
-      throw new IOException(manifest + ": \"prompts\" (>= 1) and a finite positive \"temperature\" are required");
+      throw new IOException(manifest + ": \"prompts\" (an integer >= 1) and a finite positive number \"temperature\""
+          + " are required, got " + p + " and " + t);
     }
     LengthScale length = md.lengthScale();
     double manifestPrior = md.prior("length_prior");
     double manifestGapPrior = md.prior("gap_prior");
     int d = md.embeddingDimension();
     int n = md.models().size();
-    SwIndex index = new SwIndex(prompts, d, n, md.weights("embeddings", prompts, d), md.weights("scores", prompts, n),
-        md.weights("mean_score", n), length, temperature);
+    SwIndex index = new SwIndex(prompts, d, n, md.weights("embeddings", prompts, d),
+        scores(md, "scores", prompts, n), scores(md, "mean_score", n), length, temperature);
     double prior = ctx.settings().number("length_prior", manifestPrior, 0, 10);
     double gapPrior = ctx.settings().number("gap_prior", manifestGapPrior, 0, 10);
     var models = md.models();
@@ -107,6 +111,21 @@ public final class SwRankingRouter implements Router {
     rows.put("weak", models.indexOf(weak));
     Embedder embedder = md.embedder(ctx);
     return new SwRankingRouter(embedder, index, models.indexOf(strong), models.indexOf(weak), prior, gapPrior, rows);
+  }
+
+  /**
+   * Weights {@code name}, scores each in [0, 1] as training writes them: another file's values (or a
+   * hand-made index's) would push every win rate to one side.
+   */
+  private static float[] scores(ModelDir md, String name, int... shape) throws IOException {
+    float[] values = md.weights(name, shape);
+    for (int i = 0; i < values.length; i++) {
+      if (!(values[i] >= 0 && values[i] <= 1)) {
+        throw new IOException(md.dir().resolve(md.manifest().path("weights").path(name).path("file").asText())
+            .normalize() + ": value " + i + " is " + values[i] + "; scores must be in [0, 1] (retrain the model)");
+      }
+    }
+    return values;
   }
 
   /** An embedding plus a similarity sweep over every stored prompt: milliseconds of CPU. */

@@ -115,4 +115,61 @@ class BertModelDirProblemsTest {
     assertMentions(p, "manifest.json", "strong_win_weights");
     assertEquals(1, p.lines().count());
   }
+
+  /** A classifier's manifest.json with {@code body} after its kind and form. */
+  static Path classifierWithManifest(Path tmp, String body) throws Exception {
+    Path dir = BertClassifierTest.copyTiny(tmp);
+    Files.writeString(dir.resolve("manifest.json"),
+        "{\"format_version\": 1, \"kind\": \"bert\", \"form\": \"classifier\", " + body + "}");
+    return dir;
+  }
+
+  /**
+   * A manifest's weak_ok_labels that is not a list ("1,2", a hand edit) was ignored: the default
+   * reading loaded in its place, without a word.
+   */
+  @Test
+  void aManifestWeakOkLabelsThatIsNotAListStopsTheStartNamingTheFile(@TempDir Path tmp) throws Exception {
+    Path dir = classifierWithManifest(tmp.resolve("text"), "\"weak_ok_labels\": \"1,2\"");
+    assertMentions(problemFor(dir, ""), dir.resolve("manifest.json").toString(), "weak_ok_labels");
+    // a label it lacks was said as "weak_ok_labels: ...", read as the config's key the operator never set
+    dir = classifierWithManifest(tmp.resolve("range"), "\"weak_ok_labels\": [7]");
+    assertMentions(problemFor(dir, ""), dir.resolve("manifest.json").toString(), "weak_ok_labels", "out of range");
+  }
+
+  /**
+   * A manifest's max_tokens or truncation out of range, or of another JSON type, stopped the start as
+   * the config's routers.bert.truncation (which the operator never wrote) or as "max_tokens" of the
+   * directory, or loaded: "256" as 256, true as a budget of 1. Each is now the manifest's, named.
+   */
+  @Test
+  void aManifestTokenBudgetOrTruncationThatIsWrongStopsTheStartNamingTheFileAndTheKey(@TempDir Path tmp)
+      throws Exception {
+    String[][] cases = {
+        {"\"truncation\": \"middle\"", "truncation"},
+        {"\"truncation\": 1", "truncation"},
+        {"\"max_tokens\": 4096", "max_tokens"},
+        {"\"max_tokens\": \"256\"", "max_tokens"},
+        {"\"max_tokens\": true", "max_tokens"}};
+    for (int i = 0; i < cases.length; i++) {
+      Path dir = classifierWithManifest(tmp.resolve("c" + i), cases[i][0]);
+      String p = problemFor(dir, "");
+      assertMentions(p, dir.resolve("manifest.json").toString(), "\"" + cases[i][1] + "\"");
+      assertTrue(!p.contains("routers.bert." + cases[i][1]), p);
+    }
+  }
+
+  /** strong_win_weights were read with asDouble: a quoted "0.5" loaded as 0.5, true as 1. */
+  @Test
+  void aHeadsStrongWinWeightOfAnotherJsonTypeStopsTheStart(@TempDir Path tmp) throws Exception {
+    var m = ModelDir.newManifest("bert");
+    m.put("form", "head");
+    m.putObject("embedding").put("model", "all-minilm-l6-v2-q").put("dimension", 4);
+    m.putArray("models").add("a").add("b");
+    m.putArray("labels").add("strong_better").add("tie").add("weak_better");
+    m.putArray("strong_win_weights").add(1).add("0.5").add(false);
+    new BertHead(4, 0, 3, new float[0], new float[0], new float[12], new float[3]).save(tmp, m);
+    ModelDir.writeManifest(tmp, m);
+    assertMentions(problemFor(tmp, ""), "manifest.json", "strong_win_weights");
+  }
 }

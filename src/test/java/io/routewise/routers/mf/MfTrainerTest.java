@@ -255,6 +255,20 @@ class MfTrainerTest {
         List.of("\"length\"", "\"length\"", "\"gap\""));
   }
 
+  /**
+   * "gap".std and "rank" were read with asDouble/asInt: a quoted std or rank loaded as its number, a
+   * std of true as 1 and a rank of 4.5 as 4, each without a word.
+   */
+  @Test
+  void aGapScaleOrRankOfAnotherJsonTypeStopsTheLoadNamingTheFileAndTheKey() throws Exception {
+    assertEachEditStopsTheLoad(List.of(
+        e -> ((com.fasterxml.jackson.databind.node.ObjectNode) e.get("gap")).put("std", e.get("gap").get("std").asText()),
+        e -> ((com.fasterxml.jackson.databind.node.ObjectNode) e.get("gap")).put("std", true),
+        e -> e.put("rank", e.get("rank").asText()),
+        e -> e.put("rank", e.get("rank").asInt() + 0.5)),
+        List.of("\"gap\"", "\"gap\"", "\"rank\"", "\"rank\""));
+  }
+
   @Test
   void theGapIsStandardizedOverTheTrainingPromptsAndFavoursTheMoreCapableModel() throws Exception {
     TrainingSet set = synthetic();

@@ -168,4 +168,43 @@ class SwRankingRouterTest {
         e -> e.put("temperature", HUGE)),
         List.of("\"length\"", "\"length\"", "\"temperature\""));
   }
+
+  /**
+   * "prompts" and "temperature" were read with asInt/asDouble: a quoted "0.5" loaded as that number,
+   * true as a temperature of 1 (every stored prompt weighing nearly as much as the nearest) and a
+   * "prompts" of 2.5 as 2, each without a word.
+   */
+  @Test
+  void aPromptsOrTemperatureOfAnotherJsonTypeStopsTheLoadNamingTheFileAndTheKey(@TempDir Path tmp) throws Exception {
+    assertEachEditStopsTheLoad(tmp, List.of(
+        e -> e.put("temperature", "0.5"),
+        e -> e.put("temperature", true),
+        e -> e.put("prompts", "2"),
+        e -> e.put("prompts", true),
+        e -> e.put("prompts", 2.5)),
+        List.of("\"temperature\"", "\"temperature\"", "\"prompts\"", "\"prompts\"", "\"prompts\""));
+  }
+
+  /**
+   * Scores are in [0, 1] (training writes them so); a scores.f32 or mean_score.f32 holding other
+   * values (a file of other weights, a hand-made index) loaded and routed every prompt to one side.
+   */
+  @Test
+  void aScoreOutsideZeroToOneStopsTheLoadNamingItsFile(@TempDir Path tmp) throws Exception {
+    ObjectNode m = ModelDir.newManifest(SwRankingRouter.KIND);
+    m.putObject("embedding").put("model", "fixed").put("dimension", 2);
+    m.putArray("models").add("a").add("b").add("c");
+    m.put("default_strong", "a").put("default_weak", "c");
+    SwIndex scores = new SwIndex(2, 2, 3, new float[] {1, 0, 0, 1}, new float[] {1.0f, 0.2f, 0.5f, 0.4f, 40f, 0.1f},
+        new float[] {0.7f, 0.3f, 0.3f}, SCALE, 0.5);
+    SwIndex means = new SwIndex(2, 2, 3, new float[] {1, 0, 0, 1}, new float[] {1.0f, 0.2f, 0.5f, 0.4f, 0.4f, 0.1f},
+        new float[] {0.7f, -0.3f, 0.3f}, SCALE, 0.5);
+    for (var c : List.of(Map.entry("scores.f32", scores), Map.entry("mean_score.f32", means))) {
+      Path dir = tmp.resolve(c.getKey());
+      SwTrainer.save(new SwTrainer.Result(c.getValue(), List.of("a", "b", "c"), 1.0, 0.5), dir, m.deepCopy());
+      IOException e = assertThrows(IOException.class, () -> load(dir).close(), c.getKey());
+      assertTrue(e.getMessage().contains(dir.resolve(c.getKey()).toString()) && e.getMessage().contains("[0, 1]"),
+          e.getMessage());
+    }
+  }
 }
