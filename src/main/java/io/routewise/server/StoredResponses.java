@@ -623,10 +623,10 @@ final class StoredResponses {
 
   private void count(AwaitedUsage awaited, Usage usage, io.routewise.routing.ClientBudgets.Hold hold) {
     if (usage != null) {
+      meter.counted(awaited, usage); // spent before the hold lets go: a request checked between sees one or the other
       if (hold != null) {
         hold.close();
       }
-      meter.counted(awaited, usage);
     } else {
       meter.finishedWithout(awaited, hold);
     }

@@ -182,4 +182,50 @@ class BudgetHoldRacesTest {
     usage.drain();
     assertEquals(0.1, budgets.spentThisPeriod("batch"), 1e-12, "hold and usage both charged");
   }
+  /**
+   * A background response counted with its usage is spent before its hold lets go: a request of its
+   * client that comes as it is counted sees the one or the other, never neither. Before, the hold was
+   * closed first, and a request checked in between found nothing spent and nothing under way, and went
+   * on a budget the answer had just spent.
+   */
+  @Test
+  void aRequestAsABackgroundAnswerIsCountedSeesItsHoldOrItsSpend() throws Exception {
+    int admitted = 0;
+    io.routewise.metrics.RoutewiseMetrics metrics = new io.routewise.metrics.RoutewiseMetrics();
+    long until = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+    for (int i = 0; i < 500 && System.nanoTime() < until; i++) {
+      ClientBudgets one = new ClientBudgets(Map.of("batch",
+          new io.routewise.config.ClientKey.Budget(1, io.routewise.config.ClientKey.Period.DAY)), System::currentTimeMillis);
+      StoredResponses alone = new StoredResponses(100, null,
+          new AnswerSpend(null, List.of(strong), metrics, one), () -> null, nanos::get);
+      ClientBudgets.Hold background = one.hold("batch", 0, 1000, 1, false, List.of(price)); // 1 USD: the whole budget
+      assertTrue(background.admitted());
+      alone.awaitUsage("resp_bg", batch, background.handOver());
+      java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.atomic.AtomicBoolean counted = new java.util.concurrent.atomic.AtomicBoolean();
+      java.util.concurrent.atomic.AtomicInteger through = new java.util.concurrent.atomic.AtomicInteger();
+      Thread client = Thread.ofPlatform().start(() -> {
+        try {
+          gate.await();
+        } catch (InterruptedException e) {
+          return;
+        }
+        while (!counted.get()) {
+          try (ClientBudgets.Hold h = one.hold("batch", 0, 10, 1, false, List.of(price))) {
+            if (h.admitted()) {
+              through.incrementAndGet();
+            }
+          }
+        }
+      });
+      gate.countDown();
+      Thread.onSpinWait();
+      alone.finished("resp_bg", new Usage(0, 1000)); // the poll: completed, 1 USD
+      counted.set(true);
+      client.join();
+      assertEquals(1.0, one.spentThisPeriod("batch"), 1e-12);
+      admitted += through.get();
+    }
+    assertEquals(0, admitted, "requests let through while the answer that spent the budget was being counted");
+  }
 }
