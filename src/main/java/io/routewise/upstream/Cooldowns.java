@@ -144,8 +144,12 @@ public final class Cooldowns {
     long tryHold = s.tryHold.get();
     boolean theTry = calledAt - s.tryStartedAt.get() >= 0;
     long previous = s.coolUntil.getAndUpdate(u -> u == NOT_COOLING || u - until < 0 || (theTry && u == tryHold) ? until : u);
-    if (previous == NOT_COOLING && clock.getAsLong() - s.lastAnswered.get() < QUIET.toNanos()) {
-      s.coolUntil.compareAndSet(until, NOT_COOLING); // an answer came meanwhile: not down after all
+    if (clock.getAsLong() - s.lastAnswered.get() < QUIET.toNanos()) {
+      // An answer came meanwhile: not down after all. Each failure takes back what it set, whatever it
+      // found: two failures passing the check before an answer, the second writing over the first's
+      // cooldown, left the first's take-back failing and the second not looking (a live upstream
+      // cooled silently; shown by interleaving, not by a test).
+      s.coolUntil.compareAndSet(until, NOT_COOLING);
       return;
     }
     if (previous == NOT_COOLING) {
