@@ -178,9 +178,9 @@ final class ChatCompletionsHandler {
       if (!path.isEmpty()) {
         Backup other = claimBackup(chosen, request);
         if (other == null) {
-          long seconds = cooldowns.left(chosen.name()).toSeconds();
+          long seconds = cooldowns.retryIn(chosen.name()).toSeconds();
           for (UpstreamClient u : path) {
-            seconds = Math.min(seconds, cooldowns.left(u.name()).toSeconds());
+            seconds = Math.min(seconds, cooldowns.retryIn(u.name()).toSeconds());
           }
           ctx.header("Retry-After", Long.toString(Math.max(1, seconds + 1)));
           throw ApiException.upstreamsCooling(chosen.name(), path.stream().map(UpstreamClient::name).toList());

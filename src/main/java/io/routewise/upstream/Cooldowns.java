@@ -112,6 +112,22 @@ public final class Cooldowns {
     return until == NOT_COOLING ? Duration.ZERO : Duration.ofNanos(Math.max(0, until - clock.getAsLong()));
   }
 
+  /**
+   * How long a caller turned away should wait before {@code upstream} may be up again: the rest of its
+   * cooldown, and while a try is in flight at most the cooldown itself (the try's answer ends the cooling
+   * sooner, its failure starts a cooldown that long), not the try's hold, which is only its worst case
+   * (twice an upstream's timeouts: minutes by default). Zero when it does not cool.
+   */
+  public Duration retryIn(String upstream) {
+    State s = states.get(upstream);
+    long until = s.coolUntil.get();
+    if (until == NOT_COOLING) {
+      return Duration.ZERO;
+    }
+    long left = Math.max(0, until - clock.getAsLong());
+    return Duration.ofNanos(until == s.tryHold.get() ? Math.min(left, cooldownNanos) : left);
+  }
+
   /** 1 from the start of a cooldown until a try answers, else 0: for the gauge. */
   public double coolingGauge(String upstream) {
     return states.get(upstream).coolUntil.get() == NOT_COOLING ? 0 : 1;

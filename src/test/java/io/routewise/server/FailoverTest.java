@@ -228,6 +228,55 @@ class FailoverTest {
   }
 
   /**
+   * Both upstreams cooled, their cooldowns over, and a try in flight to each: a request meanwhile is a
+   * 503 whose Retry-After is about the cooldown (a try that fails starts one that long; one that answers
+   * ends the cooling sooner), not the try's hold, twice connect_timeout_ms + timeout_ms (13 s here,
+   * 250 s by default), which told clients that honour it to stay away long after the upstreams were back.
+   */
+  @Test
+  void whileTriesAreInFlightA503SaysToRetryAfterAboutTheCooldown() throws Exception {
+    strong.start();
+    weak.start();
+    answer(strong, 503, "strong-model");
+    answer(weak, 503, "weak-model");
+    start(strong.baseUrl() + "/v1", weak.baseUrl() + "/v1", "failover: true, failover_cooldown_ms: 1000");
+    Thread.sleep(1100); // no answer from either for a second (since the start)
+    for (int i = 0; i < 3; i++) {
+      assertEquals(503, chat("router-random-0").statusCode()); // strong 503, then weak's 503: both fail
+    }
+    assertEquals("upstreams_unavailable", codeOf(chat("router-random-0")), "both cool");
+    answer(strong, 200, "strong-model", 1200); // back, slowly: the tries are in flight for a while
+    answer(weak, 200, "weak-model", 1200);
+    Thread.sleep(1100); // the cooldowns are over
+    var tries = java.util.List.of(
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> chatQuietly("router-random-0")),
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> chatQuietly("router-random-1")));
+    Thread.sleep(400);
+    HttpResponse<String> none = chat("router-random-0");
+    assertEquals(503, none.statusCode(), none.body());
+    assertEquals("upstreams_unavailable", codeOf(none));
+    long retryAfter = Long.parseLong(none.headers().firstValue("retry-after").orElseThrow());
+    assertTrue(retryAfter >= 1 && retryAfter <= 2, "about the 1 s cooldown, not the tries' 13 s hold: " + retryAfter);
+    for (var t : tries) {
+      assertEquals(200, t.get().statusCode(), "the tries answered: cooling over");
+    }
+    assertEquals(200, chat("router-random-0").statusCode());
+  }
+
+  private HttpResponse<String> chatQuietly(String model) {
+    try {
+      return chat(model);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private static String codeOf(HttpResponse<String> r) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"code\":\"([^\"]*)\"").matcher(r.body());
+    return m.find() ? m.group(1) : r.body();
+  }
+
+  /**
    * A hung upstream that sends a stream's headers and then nothing answered with a 200 each time,
    * so it never cooled: a stream counts as answered only once its first bytes come.
    */
