@@ -138,6 +138,7 @@ public final class ClientBudgets {
     private double left;
     private double heldByOthers;
     private int replicas = 1;
+    private long untilSync;
     /** The account's share epoch when this hold last took its usd from the share. */
     private long shareEpoch;
 
@@ -154,7 +155,13 @@ public final class ClientBudgets {
      * was left and held, and how many replicas shared what was left.
      */
     private static Hold refused(long spentFor, double left, double held, int replicas) {
+      return refused(spentFor, left, held, replicas, 0);
+    }
+
+    /** {@link #refused(long, double, double, int)}, lifted no sooner than the next sync, {@code untilSync} ms away. */
+    private static Hold refused(long spentFor, double left, double held, int replicas, long untilSync) {
       Hold h = new Hold(null, 0, 0, 0);
+      h.untilSync = untilSync;
       h.spentFor = spentFor;
       h.left = left;
       h.heldByOthers = held;
@@ -166,6 +173,15 @@ public final class ClientBudgets {
     /** Whether the request may go. */
     public boolean admitted() {
       return !closed || account != null;
+    }
+
+    /**
+     * Refused for what is under way where only the next sync can change it (this replica's share of
+     * what was left is spent, or the requests holding the rest are all at other replicas): about the
+     * milliseconds until then, at least 1; else 0 (one of its own may end any moment).
+     */
+    public long untilSync() {
+      return untilSync;
     }
 
     /** Refused with its client's budget spent: the milliseconds to its next period; else 0. */
@@ -328,12 +344,13 @@ public final class ClientBudgets {
         return Hold.NONE; // it costs nothing: a request of a free upstream under way keeps no priced one waiting
       }
       if (a.inFlight + a.othersInFlight > 0 && spent + a.held + a.othersHeld + usd > a.budget.usd()) {
-        return Hold.refused(0, a.budget.usd() - spent, a.held + a.othersHeld, 1);
+        // held only elsewhere: nothing ending here frees it, only a sync that reads the others' holds anew
+        return Hold.refused(0, a.budget.usd() - spent, a.held + a.othersHeld, 1, a.inFlight == 0 ? untilSync(now) : 0);
       }
       // past its share, a request with none of its client's under way still goes, but once a sync: else one
       // request at a time at each replica went every time, each replica spending what was left alone
       if (usd > a.share && (a.inFlight + a.othersInFlight > 0 || a.passEpoch == a.shareEpoch)) {
-        return Hold.refused(0, a.budget.usd() - spent, a.held + a.othersHeld, a.replicas);
+        return Hold.refused(0, a.budget.usd() - spent, a.held + a.othersHeld, a.replicas, untilSync(now));
       }
       if (usd > a.share) {
         a.passEpoch = a.shareEpoch;
@@ -418,6 +435,7 @@ public final class ClientBudgets {
       exchangeHolds(store);
       exchangeSpend(store);
       takeShares();
+      exchangedAt = millis.getAsLong();
     } catch (Exception | Error e) {
       forgetOthersHolds();
       throw e;
@@ -433,6 +451,21 @@ public final class ClientBudgets {
   }
 
   private volatile Runnable afterExchange;
+
+  /** How often {@link #exchange} runs (state.sync_ms), and when (wall clock) the last one that worked ended. */
+  private volatile long syncMillis;
+  private volatile long exchangedAt = Long.MIN_VALUE;
+
+  /** The exchange runs every {@code period} (between the end of one and the start of the next). */
+  public void syncEvery(Duration period) {
+    syncMillis = period.toMillis();
+  }
+
+  /** The milliseconds from {@code now} to the next exchange, as near as known: at least 1. */
+  private long untilSync(long now) {
+    long at = exchangedAt;
+    return at == Long.MIN_VALUE ? Math.max(1, syncMillis) : Math.max(1, at + syncMillis - now);
+  }
 
   /**
    * Runs {@code task} after each exchange that worked, on the sync thread: to let go of holds that

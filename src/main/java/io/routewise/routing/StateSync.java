@@ -196,6 +196,7 @@ public final class StateSync implements AutoCloseable {
 
   /** Named clients' budgets, whose spend is added up with the other replicas' at every period's exchange. */
   public void shareWith(ClientBudgets budgets) {
+    budgets.syncEvery(period); // a refusal only a sync can lift says when it is
     this.budgets = budgets;
   }
 

@@ -263,7 +263,8 @@ final class ChatCompletionsHandler {
    * CostEstimate}) at the dearest of {@code prices}, where it may go (repriced once it is known), kept
    * as the request's {@link #HOLD}. Refused when its client's budget is spent (as above), or when
    * that client's requests in flight would spend what is left: a 429 {@code rate_limit_exceeded}
-   * the SDKs retry after a second, by when some may have ended.
+   * the SDKs retry after a second, by when some may have ended; or, when only the next sync can
+   * lift it (this replica's share spent, the holds all at other replicas), once that sync is due.
    */
   static ClientBudgets.Hold hold(Context ctx, byte[] body, boolean continues,
       java.util.Collection<io.routewise.config.Price> prices, ClientBudgets budgets,
@@ -284,12 +285,13 @@ final class ChatCompletionsHandler {
       throw budgetSpent(ctx, client, hold.spentFor(), budgets, metrics);
     }
     metrics.clientBudgetRefused(client, RoutewiseMetrics.BudgetRefusal.IN_FLIGHT);
-    ctx.header("Retry-After", "1");
+    // whole seconds, rounded up: a retry before the sync meets the same refusal
+    ctx.header("Retry-After", Long.toString(Math.max(1, (hold.untilSync() + 999) / 1000)));
     if (hold.heldByOthers() <= 0 && hold.replicas() > 1) { // none under way: this replica's share is spent till it syncs
       throw new ApiException(429, "requests", "Client '" + client + "' may spend no more at this replica until it next "
           + "syncs (server.api_keys." + client + ".budget): " + DecisionHeaders.usd(hold.left()) + " USD is left this "
-          + "period, " + hold.replicas() + " replicas share it between syncs, and this one's share is spent; retry in a "
-          + "second.", null, "rate_limit_exceeded");
+          + "period, " + hold.replicas() + " replicas share it between syncs, and this one's share is spent; retry after "
+          + "the next sync.", null, "rate_limit_exceeded");
     }
     String shared = hold.replicas() == 1 ? ""
         : "; " + hold.replicas() + " replicas share what was left until they next sync, and this one's share is held";

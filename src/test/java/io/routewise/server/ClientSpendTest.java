@@ -337,6 +337,80 @@ class ClientSpendTest {
     }
   }
 
+  /**
+   * A replica whose share of the budget is spent is refused until it next syncs, and only then: its
+   * Retry-After is the time to that sync (sync_ms 20 s here), not 1 s, which had clients that honour it
+   * asking 20 times for the same 429.
+   */
+  @Test
+  void aSpentShareSaysToRetryAfterTheNextSync() throws Exception {
+    try (io.routewise.RedisServer redis = io.routewise.RedisServer.start()) {
+      ProxyFixture first = replica(redis, 0.008, 20_000);
+      try {
+        ProxyFixture second = replica(redis, 0.008, 20_000); // its first sync, at its start, sees the first: half each
+        // holds about 0.005 (500 tokens at 10 per million), past its share of 0.004: one such a sync goes
+        assertEquals(200, chat("sk-batch", "router-random-0", false).statusCode());
+        HttpResponse<String> refused = chat("sk-batch", "router-random-0", false);
+        assertEquals(429, refused.statusCode(), refused.body());
+        assertTrue(refused.body().contains("\"code\":\"rate_limit_exceeded\"")
+            && refused.body().contains("until it next syncs"), refused.body());
+        long retryAfter = Long.parseLong(refused.headers().firstValue("retry-after").orElseThrow());
+        assertTrue(retryAfter >= 15 && retryAfter <= 20, "seconds to the next sync (20 s apart): " + retryAfter);
+        assertFalse(refused.headers().firstValue("x-should-retry").isPresent(), "worth a retry then");
+        second.close();
+      } finally {
+        first.close();
+        f = null;
+      }
+    }
+  }
+
+  /**
+   * Requests under way only at another replica hold the budget here until a sync says they ended:
+   * ending here cannot free it, so Retry-After is the time to this replica's next sync, not 1 s.
+   */
+  @Test
+  void holdsOnlyAtAnotherReplicaSayToRetryAfterTheNextSync() throws Exception {
+    try (io.routewise.RedisServer redis = io.routewise.RedisServer.start()) {
+      ProxyFixture first = replica(redis, 0.008, 100);
+      try {
+        StringBuilder chunks = new StringBuilder();
+        for (int i = 0; i < 20; i++) {
+          chunks.append("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
+              + "\"delta\":{\"content\":\"word \"}}]}\n\n");
+        }
+        first.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+            .withHeader("Content-Type", "text/event-stream").withChunkedDribbleDelay(20, 4000)
+            .withBody(chunks + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":"
+                + "{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}\n\ndata: [DONE]\n\n")));
+        var slow = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+          try {
+            return chat("sk-batch", "router-random-0", true); // a 4 s stream, holding about 0.005 at the first
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        });
+        long until = System.nanoTime() + 5_000_000_000L;
+        while (MetricsEndpointTest.value(first.get("/metrics").body(), "routewise_client_budget_held_usd{client=\"batch\"}")
+            == 0 && System.nanoTime() < until) {
+          Thread.sleep(20);
+        }
+        Thread.sleep(400); // a few of the first's syncs since: its hold is in Redis
+        ProxyFixture second = replica(redis, 0.008, 20_000); // its start's sync reads the first's hold
+        HttpResponse<String> refused = chat("sk-batch", "router-random-0", false);
+        assertEquals(429, refused.statusCode(), refused.body());
+        assertTrue(refused.body().contains("\"code\":\"rate_limit_exceeded\""), refused.body());
+        long retryAfter = Long.parseLong(refused.headers().firstValue("retry-after").orElseThrow());
+        assertTrue(retryAfter >= 15 && retryAfter <= 20, "seconds to this replica's next sync: " + retryAfter);
+        assertEquals(200, slow.get().statusCode());
+        second.close();
+      } finally {
+        first.close();
+        f = null;
+      }
+    }
+  }
+
   /** Two replicas behind a load balancer hold a client to one budget: what it spent at one counts at the other. */
   @Test
   void replicasHoldAClientToOneBudgetThroughRedis() throws Exception {
