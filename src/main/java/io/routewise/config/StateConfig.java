@@ -10,7 +10,8 @@ import java.time.Duration;
  * @param redis the Redis URL ({@code redis://[[user]:password@]host[:port][/db]}, or {@code rediss://}),
  *     a secret since it may carry a password; null for local state only
  * @param sync how often the background task exchanges state with Redis (and recomputes thresholds)
- * @param timeout the most one exchange may take (connect and each reply); a slower Redis counts as down
+ * @param timeout the most a connect or one Redis reply may take (an exchange is a few round trips, each
+ *     bounded so); a slower Redis counts as down
  * @param pinTimeout the most a request waits for a session pin from Redis
  * @param keyPrefix namespace of every key routewise writes, so several deployments can share a Redis
  */
