@@ -60,7 +60,7 @@ public final class RedisStateStore implements StateStore {
   private final ThreadLocal<Jedis> connection = new ThreadLocal<>();
   private final Set<Jedis> open = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
-  private volatile boolean versionChecked;
+  private final java.util.concurrent.atomic.AtomicBoolean versionChecked = new java.util.concurrent.atomic.AtomicBoolean();
   private volatile boolean pinsRefused; // a Redis before 7.0: no SET NX GET
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RedisStateStore.class);
   /** Replicas whose windows were unreadable, each said once (the sync thread's; bounded). */
@@ -177,11 +177,20 @@ public final class RedisStateStore implements StateStore {
       try {
         String before = j.setGet(prefix + ":incarnation", mine, SetParams.setParams().nx());
         key = before == null ? mine : before;
-      } catch (redis.clients.jedis.exceptions.JedisDataException before7) {
-        return null; // SET NX GET needs Redis 7, as pins do (said at the first connection)
+      } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+        if (olderThan7(e)) {
+          return null; // SET NX GET needs Redis 7, as pins do (said at the first connection)
+        }
+        throw e; // refused (an ACL without the key: NOPERM) or not now (LOADING): the sync says so
       }
       return key + "/" + runId(j);
     });
+  }
+
+  /** Whether a refused SET NX GET is a Redis before 7.0's answer: 6.2 and older read it as a syntax error. */
+  static boolean olderThan7(redis.clients.jedis.exceptions.JedisDataException e) {
+    String m = e.getMessage() == null ? "" : e.getMessage();
+    return m.startsWith("ERR syntax error") || m.startsWith("ERR unknown command");
   }
 
   /** {@code evicted_keys} from INFO stats; -1 where INFO is refused or does not say. */
@@ -245,10 +254,14 @@ public final class RedisStateStore implements StateStore {
       }
       Map<String, Pin> found = new LinkedHashMap<>();
       int i = 0;
-      for (String s : sessions) {
-        String upstream = routes.get(i).get();
-        long left = ttls.get(i++).get();
-        found.put(s, upstream == null || left <= 0 ? null : new Pin(upstream, left));
+      try {
+        for (String s : sessions) {
+          String upstream = routes.get(i).get();
+          long left = ttls.get(i++).get();
+          found.put(s, upstream == null || left <= 0 ? null : new Pin(upstream, left));
+        }
+      } catch (redis.clients.jedis.exceptions.JedisDataException refused) {
+        throw pinsRefused("lookups", refused);
       }
       return found;
     });
@@ -277,17 +290,39 @@ public final class RedisStateStore implements StateStore {
         p.sync();
       }
       int i = 0;
-      for (Map.Entry<String, Pin> o : offers.entrySet()) {
-        String before = befores.get(i).get();
-        long left = ttls.get(i++).get();
-        if (before != null && left == -2) {
-          continue; // the pin it found expired before its PTTL: nothing holds, so no answer (offered again)
+      try {
+        for (Map.Entry<String, Pin> o : offers.entrySet()) {
+          String before = befores.get(i).get();
+          long left = ttls.get(i++).get();
+          if (before != null && left == -2) {
+            continue; // the pin it found expired before its PTTL: nothing holds, so no answer (offered again)
+          }
+          held.put(o.getKey(), before == null ? o.getValue()
+              : new Pin(before, left > 0 ? left : o.getValue().remainingMillis()));
         }
-        held.put(o.getKey(), before == null ? o.getValue()
-            : new Pin(before, left > 0 ? left : o.getValue().remainingMillis()));
+      } catch (redis.clients.jedis.exceptions.JedisDataException refused) {
+        throw pinsRefused("writes", refused);
       }
+      pinRefusalSaid.set(false); // a write worked: a refusal later is said again
       return held;
     });
+  }
+
+  /** Whether a refusal of pin calls was said since the last pin write that worked. */
+  private final java.util.concurrent.atomic.AtomicBoolean pinRefusalSaid = new java.util.concurrent.atomic.AtomicBoolean();
+
+  /**
+   * A Redis that answers but refuses pin calls (an ACL without the pin keys, an old Redis not found
+   * out) while the sync finds it up: counted only as pin lookups' {@code error} before, with no
+   * warning. Said once, until a pin write works again.
+   */
+  private RuntimeException pinsRefused(String what, redis.clients.jedis.exceptions.JedisDataException refused) {
+    if (pinRefusalSaid.compareAndSet(false, true)) {
+      LOG.warn("shared state: {} refuses session pins ({}: {}); sessions are pinned per replica while it does, and "
+          + "may change upstream across replicas. Let routewise's Redis user read and write {}:pin:*", address, what,
+          refused.getMessage(), prefix);
+    }
+    return refused;
   }
 
   @Override
@@ -456,6 +491,9 @@ public final class RedisStateStore implements StateStore {
     Jedis j = connection.get();
     if (j != null) {
       try {
+        if (!versionChecked.get()) {
+          checkVersion(j);
+        }
         return body.run(j);
       } catch (Exception | Error e) {
         drop(j);
@@ -468,7 +506,7 @@ public final class RedisStateStore implements StateStore {
     connection.set(j);
     open.add(j);
     try {
-      if (!versionChecked) {
+      if (!versionChecked.get()) {
         checkVersion(j);
       }
       return body.run(j);
@@ -480,17 +518,26 @@ public final class RedisStateStore implements StateStore {
 
   /**
    * Pins need Redis 7.0 (SET with NX and GET together); on an older one every first turn's pin
-   * fails, and sessions are kept per replica only: said once, at the first connection.
+   * fails, and sessions are kept per replica only: said once, at the first INFO answered. One not
+   * answered (a timeout, a reset, BUSY) fails its call and is asked again at the next; before, it
+   * was asked once whatever came of it, so an old Redis slow at that moment was never found out.
    */
   private void checkVersion(Jedis j) {
-    versionChecked = true; // once, whatever comes of it
     String version;
     try {
       version = serverVersion(j.info("server"));
     } catch (redis.clients.jedis.exceptions.JedisDataException refused) {
+      String m = refused.getMessage() == null ? "" : refused.getMessage();
+      if (m.startsWith("BUSY") || m.startsWith("LOADING")) {
+        throw refused; // not now: asked again at the next call
+      }
       // an ACL user without INFO (managed Redis may limit it): the store works all the same
-      LOG.debug("shared state: {} did not say its version ({})", address, refused.getMessage());
+      versionChecked.set(true);
+      LOG.debug("shared state: {} did not say its version ({})", address, m);
       return;
+    }
+    if (!versionChecked.compareAndSet(false, true)) {
+      return; // another thread's connection checked it meanwhile
     }
     if (version != null && major(version) < 7) {
       pinsRefused = true;

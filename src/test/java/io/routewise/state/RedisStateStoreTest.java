@@ -2,6 +2,7 @@ package io.routewise.state;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -110,6 +111,174 @@ class RedisStateStoreTest {
       try (Jedis admin = redis.client()) {
         admin.aclDelUser("noinfo");
       }
+    }
+  }
+
+  /**
+   * A user whose ACL leaves out the incarnation key (one written from the key list before it had
+   * one): the refusal was read as "a Redis older than 7" and incarnation() answered null, so a Redis
+   * restarted empty went unnoticed every period, without a word. Only SET NX GET's syntax error (or
+   * an unknown command) means an old Redis; any other refusal is a failure the sync reports.
+   */
+  @Test
+  void aRefusedIncarnationKeyIsAFailureNotAnOldRedis() throws Exception {
+    try (Jedis admin = redis.client()) {
+      admin.aclSetUser("noincarnation", "on", ">pw", "+@all", "~routewise:window:*", "~routewise:replicas:*",
+          "~routewise:alive", "~routewise:pin:*");
+    }
+    String url = redis.url().replace("redis://", "redis://noincarnation:pw@");
+    try (RedisStateStore s = new RedisStateStore(config(url, 1000))) {
+      s.ping(); // the store answers and takes writes
+      Exception e = assertThrows(Exception.class, s::incarnation);
+      assertTrue(e.getMessage().startsWith("NOPERM"), e.getMessage());
+      assertTrue(s.takesPins());
+    } finally {
+      try (Jedis admin = redis.client()) {
+        admin.aclDelUser("noincarnation");
+      }
+    }
+  }
+
+  /**
+   * A user whose ACL leaves out the pin keys: the store reads as up (its windows are shared) while
+   * every pin lookup and write fails, counted as session_pin_lookups_total{result="error"} with no
+   * warning (an INFO line once a minute from the sync's offers). Said once, as a warning.
+   */
+  @Test
+  void aRedisThatRefusesPinsIsSaidOnceAsAWarning() throws Exception {
+    try (Jedis admin = redis.client()) {
+      admin.aclSetUser("nopins", "on", ">pw", "+@all", "~routewise:window:*", "~routewise:replicas:*",
+          "~routewise:alive", "~routewise:incarnation");
+    }
+    String url = redis.url().replace("redis://", "redis://nopins:pw@");
+    try (RedisStateStore s = new RedisStateStore(config(url, 1000));
+        io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      s.ping();
+      assertEquals(List.of(), s.exchange("mf", window("ra", 0.4, 5)));
+      for (int i = 0; i < 3; i++) {
+        String session = "sess" + i;
+        assertThrows(Exception.class, () -> s.pinIfAbsent(session, "weak", Duration.ofMinutes(1)));
+        assertThrows(Exception.class, () -> s.pin(session));
+      }
+      String text = log.text();
+      assertTrue(text.contains("WARN") && text.contains("refuses session pins") && text.contains("NOPERM"), text);
+      assertEquals(text.indexOf("refuses session pins"), text.lastIndexOf("refuses session pins"), "said once: " + text);
+    } finally {
+      try (Jedis admin = redis.client()) {
+        admin.aclDelUser("nopins");
+      }
+    }
+  }
+
+  /**
+   * The version is checked until INFO answers: a first INFO that timed out (a Redis slow at that
+   * moment) left the check done for good, so a Redis 6.2 was never found out: pins were not switched
+   * off, and every first turn's pin write failed while the store read as up. The Debian package is
+   * Redis 7, so a scripted Redis 6.2 speaks the few commands the store sends.
+   */
+  @Test
+  void aVersionCheckThatFailedIsMadeAgainAtTheNextCall() throws Exception {
+    try (Redis62 old = new Redis62(1); RedisStateStore s = new RedisStateStore(config(old.url(), 1000))) {
+      assertThrows(Exception.class, s::ping, "the first INFO is not answered within the timeout");
+      assertTrue(s.takesPins(), "nothing known yet");
+      s.ping();
+      assertFalse(s.takesPins(), "Redis 6.2 has no SET NX GET: pins stay per replica");
+      assertNull(s.incarnation(), "nor an incarnation key: an old Redis, not a failure");
+    }
+  }
+
+  /**
+   * A Redis 6.2 on loopback, scripted: the first {@code stalledInfos} INFO calls get no answer;
+   * SET with NX and GET answers the syntax error 6.2 does.
+   */
+  private static final class Redis62 implements AutoCloseable {
+    private final java.net.ServerSocket server;
+    private final java.util.concurrent.atomic.AtomicInteger stalled;
+
+    Redis62(int stalledInfos) throws java.io.IOException {
+      server = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+      stalled = new java.util.concurrent.atomic.AtomicInteger(stalledInfos);
+      Thread.ofPlatform().daemon().start(() -> {
+        while (!server.isClosed()) {
+          try {
+            java.net.Socket c = server.accept();
+            Thread.ofPlatform().daemon().start(() -> serve(c));
+          } catch (java.io.IOException closed) {
+            return;
+          }
+        }
+      });
+    }
+
+    String url() {
+      return "redis://127.0.0.1:" + server.getLocalPort() + "/0";
+    }
+
+    private void serve(java.net.Socket c) {
+      try (c; var in = new java.io.DataInputStream(new java.io.BufferedInputStream(c.getInputStream()));
+          var out = c.getOutputStream()) {
+        while (true) {
+          List<String> cmd = new java.util.ArrayList<>();
+          int n = Integer.parseInt(line(in).substring(1));
+          for (int i = 0; i < n; i++) {
+            byte[] arg = new byte[Integer.parseInt(line(in).substring(1))];
+            in.readFully(arg);
+            line(in);
+            cmd.add(new String(arg, java.nio.charset.StandardCharsets.UTF_8));
+          }
+          String name = cmd.get(0).toUpperCase(java.util.Locale.ROOT);
+          String reply;
+          if (name.equals("INFO")) {
+            if (stalled.getAndDecrement() > 0) {
+              continue; // no answer: the client times out and drops the connection
+            }
+            String info = "# Server\r\nredis_version:6.2.14\r\nrun_id:0123456789abcdef\r\n";
+            reply = "$" + info.length() + "\r\n" + info + "\r\n";
+          } else if (name.equals("HELLO")) { // Jedis's handshake
+            reply = "*14\r\n" + resp2("server", "redis", "version", "6.2.14", "proto", ":2", "id", ":7", "mode",
+                "standalone", "role", "master", "modules") + "*0\r\n";
+          } else if (name.equals("SET") && cmd.stream().anyMatch("GET"::equalsIgnoreCase)
+              && cmd.stream().anyMatch("NX"::equalsIgnoreCase)) {
+            reply = "-ERR syntax error\r\n";
+          } else if (name.equals("CLIENT") || name.equals("PSETEX") || name.equals("SET")) {
+            reply = "+OK\r\n";
+          } else {
+            reply = "-ERR unknown command '" + cmd.get(0) + "'\r\n";
+          }
+          out.write(reply.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+          out.flush();
+        }
+      } catch (Exception closed) {
+        // the client went away
+      }
+    }
+
+    /** Bulk strings (":n" an integer), as RESP2 writes an array's items. */
+    private static String resp2(String... items) {
+      StringBuilder b = new StringBuilder();
+      for (String i : items) {
+        b.append(i.startsWith(":") ? i : "$" + i.length() + "\r\n" + i).append("\r\n");
+      }
+      return b.toString();
+    }
+
+    private static String line(java.io.DataInputStream in) throws java.io.IOException {
+      StringBuilder b = new StringBuilder();
+      int ch;
+      while ((ch = in.read()) != '\n') {
+        if (ch < 0) {
+          throw new java.io.EOFException();
+        }
+        if (ch != '\r') {
+          b.append((char) ch);
+        }
+      }
+      return b.toString();
+    }
+
+    @Override
+    public void close() throws java.io.IOException {
+      server.close();
     }
   }
 
