@@ -930,6 +930,14 @@ final class ChatCompletionsHandler {
           break;
         }
         if (response.clientGone()) { // cancelled for a client that left while the upstream was silent
+          if (!receivedAny && !res.isCommitted()) {
+            // nothing had gone to it (headers, then silence): a request not answered yet, as a whole answer's is
+            chargeUnread(hold, res.getStatus());
+            upstream.listener().completed(upstream.name(), res.getStatus(), "client_closed", System.nanoTime() - start);
+            res.setHeader("Cache-Control", null);
+            res.setHeader("X-Accel-Buffering", null);
+            throw connectionGone(res);
+          }
           outcome = usage.done() ? "ok" : "client_closed";
           break;
         }

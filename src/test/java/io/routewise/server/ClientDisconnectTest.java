@@ -122,6 +122,25 @@ class ClientDisconnectTest {
     assertFalse(metrics.contains("outcome=\"stream_failed\""), metrics);
   }
 
+  /**
+   * A stream whose upstream sent its headers and nothing more (a reasoning model thinking) had sent
+   * its client nothing either: a client that left then (a browser's AbortController) was counted as
+   * a 200 in the metrics and the access log, not as the 499 of a request not answered yet.
+   */
+  @Test
+  void aStreamWhoseClientLeftBeforeItsFirstByteIsA499() throws Exception {
+    start(-5); // a stream's headers, then silence
+    try (Socket client = new Socket(InetAddress.getLoopbackAddress(), routewise.port())) {
+      client.getOutputStream().write(request(true));
+      assertTrue(upstream.received.await(5, TimeUnit.SECONDS), "the call reached the upstream");
+      Thread.sleep(300); // its headers reached routewise
+    }
+    assertTrue(upstream.dropped.await(5, TimeUnit.SECONDS), "routewise dropped the silent upstream stream");
+    String metrics = awaitMetric("outcome=\"client_closed\"");
+    assertTrue(metrics.contains("status=\"499\"} 1.0"), metrics);
+    assertFalse(metrics.contains("status=\"200\"} 1.0"), metrics);
+  }
+
   /** Many clients stop reading at {@code data: [DONE]} and close: that is a finished answer, not an abandoned one. */
   @Test
   void aClientClosingAfterDoneHasNotAbandonedTheStream() throws Exception {
@@ -242,7 +261,8 @@ class ClientDisconnectTest {
    * An upstream that reads each request, then answers after {@code answerAfterMs} and keeps the
    * connection open. Negative: never answers, waiting instead for routewise to close the
    * connection; -2 sends a stream's headers and first chunk before that silence; -3 streams two
-   * chunks 1.5 s apart and ends the stream; -4 sends a chunk, [DONE] 1.5 s later, and ends 0.5 s after.
+   * chunks 1.5 s apart and ends the stream; -4 sends a chunk, [DONE] 1.5 s later, and ends 0.5 s after;
+   * -5 sends a stream's headers alone before that silence.
    */
   private static final class RawUpstream implements AutoCloseable {
     final CountDownLatch received = new CountDownLatch(1);
@@ -284,7 +304,10 @@ class ClientDisconnectTest {
             OutputStream out = s.getOutputStream();
             out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 + "Transfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
-            chunk(out, "data: {\"choices\":[{\"delta\":{\"content\":\"Hmm\"}}]}\n\n");
+            out.flush();
+            if (answerAfterMs != -5) {
+              chunk(out, "data: {\"choices\":[{\"delta\":{\"content\":\"Hmm\"}}]}\n\n");
+            }
             if (answerAfterMs == -4) {
               Thread.sleep(1_500);
               chunk(out, "data: [DONE]\n\n");
