@@ -707,7 +707,7 @@ final class PassthroughHandler {
       } catch (IOException e) {
         if (inFlight.cutOff()) { // cancelled by a shutdown past its grace: the client hears why where it can
           if (!ctx.res().isCommitted()) {
-            ctx.res().reset();
+            resetKeepingCors(ctx.res());
             throw ApiException.shuttingDown();
           }
           if (!events) {
@@ -913,11 +913,31 @@ final class PassthroughHandler {
     UpstreamException failure = upstream.brokeOff(e, response.timedOut());
     failures.failed(upstream.name(), "passthrough body failed", failure.detail());
     if (!ctx.res().isCommitted()) {
-      ctx.res().reset();
+      resetKeepingCors(ctx.res());
       throw ApiException.upstream(failure);
     }
     abort(ctx, e);
     return failure.isTimeout() ? 504 : 502;
+  }
+
+  /**
+   * Drops the upstream's status and headers from an answer not yet sent, keeping what the CORS rule
+   * set for the page ({@code Access-Control-*}, {@code Vary}): without them a browser hides the error
+   * that follows from the page's script ("Failed to fetch").
+   */
+  private static void resetKeepingCors(HttpServletResponse res) {
+    List<String[]> kept = new java.util.ArrayList<>();
+    for (String name : res.getHeaderNames()) {
+      if (name.regionMatches(true, 0, "Access-Control-", 0, 15) || name.equalsIgnoreCase("Vary")) {
+        for (String value : res.getHeaders(name)) {
+          kept.add(new String[] {name, value});
+        }
+      }
+    }
+    res.reset();
+    for (String[] h : kept) {
+      res.addHeader(h[0], h[1]);
+    }
   }
 
   /**

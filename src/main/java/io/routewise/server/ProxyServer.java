@@ -163,6 +163,9 @@ public final class ProxyServer implements AutoCloseable {
               "x-ratelimit-reset-tokens", "openai-processing-ms"}) {
             rule.exposeHeader(h);
           }
+          // and every other header relayed (x-ratelimit-* is a prefix: x-ratelimit-remaining at OpenRouter and
+          // Together): "*" covers all on a request without credentials, which is every one the rule lets through
+          rule.exposeHeader("*");
           rule.maxAge = 600;
         }));
       }

@@ -246,4 +246,52 @@ class CorsTest {
     assertEquals(200, one.statusCode(), one.body());
     assertEquals("https://b.example.com", one.headers().firstValue("access-control-allow-origin").orElse(null));
   }
+
+  /**
+   * A passthrough answer that fails before a byte went out (its body broke off, or stalled past
+   * timeout_ms) became a 502 or 504 with every header wiped, the CORS ones too: a page's fetch saw
+   * "TypeError: Failed to fetch" instead of the error and its x-should-retry (a browser trial).
+   */
+  @Test
+  void aPassthroughAnswerThatFailsBeforeItsBodyStillCarriesTheCorsHeaders() throws Exception {
+    f = ProxyFixture.edited("", yaml -> io.routewise.TestConfigs.withServer(
+        io.routewise.TestConfigs.withRouting(yaml, "passthrough: strong"), "cors_origins: [\"" + PAGE + "\"]"));
+    f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/v1/embeddings").willReturn(
+        com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+            .withFault(com.github.tomakehurst.wiremock.http.Fault.MALFORMED_RESPONSE_CHUNK)));
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/embeddings")))
+        .header("Origin", PAGE).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"input\":\"x\"}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(502, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"code\":\"upstream_unreachable\""), r.body());
+    assertEquals(Optional.of(PAGE), header(r, "access-control-allow-origin"), "so the page can read why: " + r.headers());
+    assertTrue(header(r, "access-control-expose-headers").orElse("").contains("x-request-id"), r.headers().toString());
+  }
+
+  /**
+   * The README exposes x-ratelimit-* to a page, and routewise relays every such header; only OpenAI's
+   * six names were exposed, so a page behind OpenRouter or Together (x-ratelimit-remaining, ...) read
+   * null where curl saw the value (a browser trial).
+   */
+  @Test
+  void everyRelayedRateLimitHeaderIsExposedToThePage() throws Exception {
+    f = new ProxyFixture("", "api_keys: [page-key], cors_origins: [\"" + PAGE + "\"]");
+    for (com.github.tomakehurst.wiremock.WireMockServer upstream : new com.github.tomakehurst.wiremock.WireMockServer[] {f.strong, f.weak}) {
+      upstream.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post("/v1/chat/completions").willReturn(
+          com.github.tomakehurst.wiremock.client.WireMock.okJson(ProxyFixture.COMPLETION.formatted("m", "m"))
+              .withHeader("x-ratelimit-remaining", "41").withHeader("x-ratelimit-limit-tokens-minute", "9000")));
+    }
+    HttpResponse<String> r = chat(PAGE);
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals(Optional.of("41"), header(r, "x-ratelimit-remaining"), "relayed");
+    java.util.Set<String> exposed = new java.util.HashSet<>();
+    for (String name : header(r, "access-control-expose-headers").orElse("").split(",")) {
+      exposed.add(name.trim());
+    }
+    for (String name : new String[] {"x-ratelimit-remaining", "x-ratelimit-limit-tokens-minute", "x-ratelimit-remaining-requests"}) {
+      assertTrue(exposed.contains(name) || exposed.contains("*"), name + " readable by the page: " + exposed);
+    }
+    assertTrue(exposed.contains("x-routewise-model"), exposed.toString());
+  }
 }
