@@ -166,7 +166,7 @@ public final class CalibrateCommand implements Callable<Integer> {
     double[][] cost = null; // USD per prompt per rung, when every upstream is priced
     double meanInputTokens = 0;
     if (unpriced.isEmpty()) {
-      PromptFiles.Costs costs = pricing.costs(prompts, ladder, setup.embedders().settings().filesDir());
+      PromptFiles.Costs costs = pricing.costs(prompts, ladder);
       cost = costs.usd();
       meanInputTokens = costs.meanInputTokens();
     }

@@ -4,7 +4,6 @@ import io.routewise.data.PromptRecord;
 import io.routewise.embedding.EmbeddingModel;
 import io.routewise.embedding.WordPieceTokenizer;
 import io.routewise.routing.Ladder;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import picocli.CommandLine.Option;
@@ -34,10 +33,10 @@ final class CostOptions {
     return Optional.empty();
   }
 
-  /** Each prompt's cost on each rung; {@code filesDir} holds the tokenizer's extracted file. */
-  PromptFiles.Costs costs(List<PromptRecord> prompts, Ladder ladder, Path filesDir) {
+  /** Each prompt's cost on each rung. */
+  PromptFiles.Costs costs(List<PromptRecord> prompts, Ladder ladder) {
     // The same ids as the model's own tokenizer, without loading its ONNX session.
-    WordPieceTokenizer tokenizer = WordPieceTokenizer.of(EmbeddingModel.byId(tokenModel).orElseThrow(), filesDir);
+    WordPieceTokenizer tokenizer = WordPieceTokenizer.of(EmbeddingModel.byId(tokenModel).orElseThrow());
     return PromptFiles.costs(prompts, ladder, tokenizer, outputTokens);
   }
 }

@@ -73,7 +73,7 @@ public final class DistillCommand implements Callable<Integer> {
   int alignSteps;
 
   @Option(names = "--embedding-cache",
-      description = "Directory keeping the prompts' sentence embeddings across runs (default: tmpdir/routewise/embeddings).")
+      description = "Directory keeping the prompts' sentence embeddings across runs (default: tmpdir/routewise-USER/embeddings).")
   Path embeddingCache;
 
   @Option(names = "--threads", defaultValue = "2", description = "Threads for the alignment (same bytes for any; default ${DEFAULT-VALUE}).")
@@ -99,8 +99,7 @@ public final class DistillCommand implements Callable<Integer> {
       read.forEach(p -> prompts.add(p.prompt()));
       files.addObject().put("file", f.getFileName().toString()).put("sha256", ModelDir.sha256(f)).put("prompts", read.size());
     }
-    Path store = embeddingCache != null ? embeddingCache
-        : Path.of(System.getProperty("java.io.tmpdir"), "routewise", "embeddings");
+    Path store = embeddingCache != null ? embeddingCache : ModelFiles.defaultStoreDir();
     EmbeddingSettings settings = EmbeddingSettings.defaults().withModel(m.id()).withCacheEntries(0).withStoreDir(store);
     List<int[]> texts = new ArrayList<>();
     List<float[]> targets = new ArrayList<>();
@@ -171,7 +170,7 @@ public final class DistillCommand implements Callable<Integer> {
     if (dim < 0 || dim > m.dimension()) {
       throw new IllegalArgumentException("--dim must be in [0, " + m.dimension() + "], got " + dim);
     }
-    WordPieceTokenizer tokenizer = WordPieceTokenizer.of(m, ModelFiles.defaultDir());
+    WordPieceTokenizer tokenizer = WordPieceTokenizer.of(m);
     List<String> texts = new ArrayList<>();
     ObjectNode recipe = ModelDir.json().createObjectNode();
     var files = ModelDir.json().createArrayNode();

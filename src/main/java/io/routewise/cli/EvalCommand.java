@@ -373,7 +373,7 @@ public final class EvalCommand implements Callable<Integer> {
     int k = ladder.size();
     List<String> ladderModels = ladder.rungs().stream().map(Ladder.Rung::model).toList();
     try (RouterSetup setup = new RouterSetup(opts, strong)) {
-      PromptFiles.Costs costs = pricing.costs(rows, ladder, setup.embedders().settings().filesDir());
+      PromptFiles.Costs costs = pricing.costs(rows, ladder);
       double[][] cost = costs.usd();
       double[][] quality = new double[n][k];
       for (int p = 0; p < n; p++) {

@@ -2,7 +2,6 @@ package io.routewise.cli;
 
 import io.routewise.data.PromptRecord;
 import io.routewise.embedding.EmbeddingModel;
-import io.routewise.embedding.ModelFiles;
 import io.routewise.embedding.WordPieceTokenizer;
 import io.routewise.routing.Prompt;
 import io.routewise.routing.Router;
@@ -83,7 +82,7 @@ public final class LatencyCommand implements Callable<Integer> {
     try (RouterSetup setup = new RouterSetup(opts.config, opts.modelsDir, null, null, 0, opts.embeddingModel)) {
       EmbeddingModel model = EmbeddingModel.byId(tokenModel)
           .orElseThrow(() -> new IllegalArgumentException("unknown --token-model " + tokenModel));
-      WordPieceTokenizer tokens = WordPieceTokenizer.of(model, ModelFiles.defaultDir());
+      WordPieceTokenizer tokens = WordPieceTokenizer.of(model);
       List<List<String>> buckets = new ArrayList<>();
       List<String> labels = new ArrayList<>();
       for (int i = 0; i < BUCKETS.length; i++) {

@@ -171,7 +171,7 @@ public final class TrainCommand implements Runnable {
     @Option(names = "--threads", defaultValue = "2", description = "ONNX threads for embedding.")
     int threads;
 
-    @Option(names = "--embedding-cache", description = "Directory keeping prompt embeddings across runs (default: tmpdir/routewise/embeddings).")
+    @Option(names = "--embedding-cache", description = "Directory keeping prompt embeddings across runs (default: tmpdir/routewise-USER/embeddings).")
     Path embeddingCache;
 
     @Option(names = "--quiet", description = "No progress bars.")
@@ -266,8 +266,7 @@ public final class TrainCommand implements Runnable {
 
     EmbeddingSettings embeddingSettings() {
       resolveEmbedding(null);
-      Path store = embeddingCache != null ? embeddingCache
-          : Path.of(System.getProperty("java.io.tmpdir"), "routewise", "embeddings");
+      Path store = embeddingCache != null ? embeddingCache : ModelFiles.defaultStoreDir();
       return new EmbeddingSettings(embeddingModel, maxTokens, Truncation.parse(truncation), threads, 0,
           ModelFiles.defaultDir(), modelsDir, store);
     }

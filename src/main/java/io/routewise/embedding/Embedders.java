@@ -65,7 +65,7 @@ public final class Embedders implements EmbedderSource, AutoCloseable {
         return new CachingEmbedder(e, settings.cacheEntries());
       }
       try {
-        return StaticEmbedder.load(id, settings.modelsDir().resolve(id), settings.filesDir());
+        return StaticEmbedder.load(id, settings.modelsDir().resolve(id));
       } catch (IOException ex) {
         throw new UncheckedIOException(ex.getMessage(), ex);
       }

@@ -16,7 +16,7 @@ import java.util.List;
  *   truncation: head_tail    # head | head_tail: what of a longer prompt is embedded; sentence models only
  *   threads: 2               # ONNX intra-op threads per model
  *   cache_entries: 10000     # LRU embedding cache shared by the routers (0 = off)
- *   files_dir: /tmp/routewise/models   # where the ONNX graph and tokenizer are extracted
+ *   files_dir: /tmp/routewise-USER/models   # where the ONNX graph and its tokenizer are extracted
  * </pre>
  *
  * A router's manifest names the embedding it was trained on; a router set to use another fails to

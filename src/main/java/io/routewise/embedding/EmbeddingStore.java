@@ -33,7 +33,7 @@ public final class EmbeddingStore extends ForwardingEmbedder {
     this.file = file;
     int dim = delegate.dimension();
     try {
-      Files.createDirectories(file.getParent());
+      ModelFiles.privateDir(file.toAbsolutePath().getParent());
       long whole = 0;
       if (Files.exists(file)) {
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
@@ -61,7 +61,7 @@ public final class EmbeddingStore extends ForwardingEmbedder {
         }
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read embedding store " + file + ": " + e.getMessage(), e);
+      throw new UncheckedIOException("cannot read embedding store " + file + ": " + ModelFiles.why(e), e);
     }
   }
 

@@ -78,13 +78,13 @@ public final class StaticEmbedder implements Embedder {
 
   /**
    * Loads the table in {@code dir} under the id {@code id} (its directory name), with the tokenizer
-   * of the model it was distilled from, extracted from its jar under {@code filesDir}.
+   * of the model it was distilled from, read from its jar.
    */
-  public static StaticEmbedder load(String id, Path dir, Path filesDir) throws IOException {
+  public static StaticEmbedder load(String id, Path dir) throws IOException {
     StaticTable table = StaticTable.read(dir);
     EmbeddingModel model = EmbeddingModel.byId(table.tokenizerModel()).orElseThrow();
     String digest = StaticTable.digestOf(StaticTable.manifestOf(dir));
-    return new StaticEmbedder(id, digest, table, WordPieceTokenizer.of(model, filesDir));
+    return new StaticEmbedder(id, digest, table, WordPieceTokenizer.of(model));
   }
 
   /** Whether the table is int8 (as {@code distill} writes it), so that it can {@link #fold}. */

@@ -158,9 +158,20 @@ public final class WordPieceTokenizer {
     }
   }
 
-  /** The tokenizer of a shipped embedding model, from its jar (extracted under {@code fileDir}). */
-  public static WordPieceTokenizer of(EmbeddingModel model, Path fileDir) {
-    return load(ModelFiles.extract(model.tokenizerResource(), fileDir));
+  /**
+   * The tokenizer of a shipped embedding model, read from its jar: nothing is written to disk, so
+   * nothing there can be swapped before it is read back.
+   */
+  public static WordPieceTokenizer of(EmbeddingModel model) {
+    String resource = model.tokenizerResource();
+    try (InputStream in = WordPieceTokenizer.class.getClassLoader().getResourceAsStream(resource)) {
+      if (in == null) {
+        throw new IOException("resource " + resource + " is not on the classpath (is its langchain4j-embeddings jar missing?)");
+      }
+      return read(JSON.readTree(in), resource);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read tokenizer " + resource + ": " + e.getMessage(), e);
+    }
   }
 
   static WordPieceTokenizer read(JsonNode t, String source) {

@@ -131,8 +131,7 @@ class CalibrateLadderTest {
     try (Embedders embedders = new Embedders(EmbeddingSettings.defaults());
         Routewise serve = Routewise.start(TestConfigs.config("server: {host: 127.0.0.1, port: 0}\n" + UPSTREAMS),
             RouterCatalog.standard(), embedders, () -> {})) {
-      WordPieceTokenizer tokenizer = WordPieceTokenizer.of(EmbeddingModel.MINILM_L6_Q,
-          embedders.settings().filesDir());
+      WordPieceTokenizer tokenizer = WordPieceTokenizer.of(EmbeddingModel.MINILM_L6_Q);
       String[] atShare = route(serve, prompts, shareAlpha);
       long strong = java.util.Arrays.stream(atShare).filter("strong"::equals).count();
       assertTrue(Math.abs(strong - 0.25 * prompts.size()) <= 2, strong + " of " + prompts.size() + " to strong at "
@@ -170,7 +169,7 @@ class CalibrateLadderTest {
     try (Embedders embedders = new Embedders(EmbeddingSettings.defaults());
         Routewise serve = Routewise.start(TestConfigs.config("server: {host: 127.0.0.1, port: 0}\n" + UPSTREAMS),
             RouterCatalog.standard(), embedders, () -> {})) {
-      WordPieceTokenizer tokenizer = WordPieceTokenizer.of(EmbeddingModel.MINILM_L6_Q, embedders.settings().filesDir());
+      WordPieceTokenizer tokenizer = WordPieceTokenizer.of(EmbeddingModel.MINILM_L6_Q);
       double within = costPer1k(route(serve, prompts, alpha), prompts, tokenizer, 0);
       assertTrue(within <= budget + 1e-12, within + " at " + alpha + " over " + budget);
       if (alpha > 0) {

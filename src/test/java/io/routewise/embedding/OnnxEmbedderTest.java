@@ -128,6 +128,41 @@ class OnnxEmbedderTest {
     }
   }
 
+  /**
+   * A store in a directory another user made first (train's default is under tmpdir): its vectors are
+   * theirs to choose, and training on them is training on their labels' embeddings. Refused instead.
+   */
+  @Test
+  void aStoreInADirectoryAnotherUserOwnsIsRefused(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+      throws Exception {
+    java.nio.file.Path dir = java.nio.file.Files.createDirectory(tmp.resolve("embeddings"));
+    java.nio.file.Path file = dir.resolve("vectors.bin");
+    String text = "How do I reverse a linked list in Java?";
+    var planted = java.nio.ByteBuffer.allocate(16 + 4 * 384);
+    planted.put(java.security.MessageDigest.getInstance("SHA-256").digest(TextBytes.of(text)), 0, 16);
+    while (planted.hasRemaining()) {
+      planted.putFloat(0.05f);
+    }
+    java.nio.file.Files.write(file, planted.array());
+    ModelFilesTest.giveAway(dir);
+    OnnxEmbedder onnx = embedders.onnx("all-minilm-l6-v2-q");
+    Embedder plain = new ForwardingEmbedder(onnx) {
+      @Override
+      public float[] embed(String t) {
+        return onnx.embed(t);
+      }
+
+      @Override
+      public void close() {} // the shared embedder stays open for the other tests
+    };
+    var e = assertThrows(java.io.UncheckedIOException.class, () -> {
+      try (EmbeddingStore store = new EmbeddingStore(plain, file)) {
+        store.embed(text); // the planted vector, not the model's
+      }
+    });
+    assertTrue(e.getMessage().contains(dir + " belongs to uid"), e.getMessage());
+  }
+
   @Test
   void anUnknownModelIdIsRejectedWithTheKnownIds() {
     var ex = assertThrows(IllegalArgumentException.class, () -> embedders.get("gte-large"));
@@ -162,7 +197,7 @@ class OnnxEmbedderTest {
     long[] whole = e.tokenIds(text);
     assertArrayEquals(whole, e.tokenIds(text + " \uD800"));
     assertArrayEquals(whole, e.tokenIds("\uDC00" + text));
-    int[] wordPiece = WordPieceTokenizer.of(EmbeddingModel.MINILM_L6_Q, ModelFiles.defaultDir()).ids(text + "\uD800");
+    int[] wordPiece = WordPieceTokenizer.of(EmbeddingModel.MINILM_L6_Q).ids(text + "\uD800");
     assertArrayEquals(java.util.Arrays.stream(wordPiece).asLongStream().toArray(), e.tokenIds(text + "\uD800"));
   }
 }

@@ -34,7 +34,7 @@ class StaticDistillerTest {
   @BeforeAll
   static void load() {
     onnx = OnnxEmbedder.load(MODEL, MODEL.maxPositions(), Truncation.HEAD, 1, ModelFiles.defaultDir());
-    tokenizer = WordPieceTokenizer.of(MODEL, ModelFiles.defaultDir());
+    tokenizer = WordPieceTokenizer.of(MODEL);
     vectors = StaticDistiller.tokenVectors(onnx, tokenizer, TOKENS, done -> {});
   }
 

@@ -55,6 +55,21 @@ class StaticEmbedderTest {
         embedder.tokenizer());
   }
 
+  /**
+   * serve's default embedding, the static table, needs nothing unpacked: its tokenizer is read from
+   * the jar, so files_dir (a directory another user may have made first) is never made or read.
+   */
+  @Test
+  void theDefaultTableUsesNothingUnderFilesDir() {
+    EmbeddingSettings d = EmbeddingSettings.defaults();
+    Path filesDir = tmp.resolve("files");
+    try (Embedders own = new Embedders(new EmbeddingSettings(d.model(), d.maxTokens(), d.truncation(), d.threads(), 0,
+        filesDir, d.modelsDir(), null))) {
+      assertArrayEquals(embedder.embed("hello world"), own.get(ID).embed("hello world"));
+    }
+    assertFalse(Files.exists(filesDir), filesDir + " was made");
+  }
+
   @Test
   void aPromptsVectorIsTheNormalizedWeightedSumOfItsTokensRows() {
     assertIsWeightedSumOfRows(embedder,
