@@ -1,15 +1,26 @@
 package io.routewise.config;
 
 /**
- * A key clients send as their bearer token ({@code server.api_keys}), and the name their requests,
- * tokens and spend are counted under in the metrics and the access log.
+ * A client's keys, which it sends as its bearer token ({@code server.api_keys}), and the name its
+ * requests, tokens and spend are counted under in the metrics and the access log.
  *
  * @param name the client's name when the keys are written as a mapping ({@code search: "${KEY}"}),
  *     else null
- * @param key the key itself (blank for a named client whose key was left unset: it matches nothing)
+ * @param keys the keys it may send, each as good as the others: a named client has several while
+ *     one is rotated ({@code keys: [...]}); none for a named client whose keys were all left unset
+ *     (it matches nothing)
  * @param budget what the client may spend on routed answers in each period, or null for no limit
  */
-public record ClientKey(String name, Secret key, Budget budget) {
+public record ClientKey(String name, java.util.List<Secret> keys, Budget budget) {
+  public ClientKey {
+    keys = java.util.List.copyOf(keys);
+  }
+
+  /** One key; a blank one is none. */
+  public ClientKey(String name, Secret key, Budget budget) {
+    this(name, key.isBlank() ? java.util.List.of() : java.util.List.of(key), budget);
+  }
+
   public ClientKey(String name, Secret key) {
     this(name, key, null);
   }

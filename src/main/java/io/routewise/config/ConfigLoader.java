@@ -148,9 +148,15 @@ public final class ConfigLoader {
     return List.copyOf(out);
   }
 
+  /**
+   * server.api_keys as a mapping: each client's {@code key}, or its {@code keys} (several while one is
+   * rotated: every one is that client's). A blank entry of {@code keys} (a variable unset, the old key
+   * retired) is dropped, as a list's are; a client left with none is warned of and refused.
+   */
   private static List<ClientKey> namedKeys(ConfigNode keys) {
     List<ClientKey> out = new ArrayList<>();
     Map<String, String> nameOfKey = new java.util.HashMap<>();
+    Map<String, String> pathOfKey = new java.util.HashMap<>();
     Map<String, String> byLower = new java.util.HashMap<>();
     int entry = 0;
     for (String name : keys.keys()) {
@@ -163,41 +169,74 @@ public final class ConfigLoader {
         continue;
       }
       ClientKey.Budget budget = null;
-      Secret key;
-      if (keys.hasMapping(name)) { // {key: ..., budget: {usd: 50, per: day}}
+      List<Secret> given = new ArrayList<>();
+      List<String> at = new ArrayList<>(); // where each was written, for problems
+      String keyPath;
+      boolean wrong = false; // a problem said of its keys: the start stops, no "is empty" warning besides
+      if (keys.hasMapping(name)) { // {key: ..., budget: {usd: 50, per: day}}, or {keys: [...], ...}
         ConfigNode client = keys.child(name);
-        key = client.secret("key", null);
+        if (client.has("keys")) {
+          if (client.has("key")) {
+            client.problem(null, "has both key and keys: write one (keys: [...] when the client has several)");
+            wrong = true;
+          }
+          client.readElsewhere("key");
+          keyPath = client.pathOf("keys");
+          List<String> list = client.secretList("keys", null);
+          wrong |= list == null; // not a list of text: said
+          for (int i = 0; list != null && i < list.size(); i++) {
+            given.add(Secret.of(list.get(i)));
+            at.add(keyPath + "[" + i + "]");
+          }
+        } else {
+          client.readElsewhere("keys");
+          keyPath = client.pathOf("key");
+          given.add(client.secret("key", null));
+          at.add(keyPath);
+        }
         if (client.keys().contains("budget") && !client.has("budget")) { // left empty: no limit would be a typo's doing
           client.problem("budget", "is empty: write {usd: <USD a period>, per: hour|day|month}, or leave the key out");
         }
         budget = client.optionalChild("budget").map(ConfigLoader::budget).orElse(null);
         client.rejectUnknownKeys();
       } else {
-        key = keys.secret(name, "");
+        keyPath = keys.pathOf(name);
+        given.add(keys.secret(name, ""));
+        at.add(keyPath);
       }
       String same = byLower.putIfAbsent(name.toLowerCase(java.util.Locale.ROOT), name);
       if (same != null) {
         keys.problem(name, "differs from client '" + same + "' only in case; name them apart");
         continue;
       }
-      String keyPath = keys.hasMapping(name) ? keys.pathOf(name) + ".key" : keys.pathOf(name);
-      if (key.isBlank() && keys.problems().has(keyPath)) {
-        continue; // an unset ${VAR}, a number: said, and the start stops
+      List<Secret> usable = new ArrayList<>();
+      for (int i = 0; i < given.size(); i++) {
+        Secret key = given.get(i);
+        if (key.isBlank()) {
+          wrong |= keys.problems().has(at.get(i)); // an unset ${VAR}, a number: said, and the start stops
+          continue;
+        }
+        String why = ConfigNode.tokenProblem(key.value());
+        String other = nameOfKey.putIfAbsent(key.value(), name);
+        String otherAt = pathOfKey.putIfAbsent(key.value(), at.get(i));
+        if (why != null) {
+          keys.problems().add(at.get(i), why);
+          wrong = true;
+        } else if (other != null) { // whose requests would they be?
+          keys.problems().add(at.get(i), "is the same key as " + otherAt
+              + (other.equals(name) ? ": list it once" : ": each client needs its own"));
+          wrong = true;
+        } else {
+          usable.add(key);
+        }
       }
-      if (key.isBlank()) {
-        LOG.warn("{} is empty: client '{}' has no key, and its requests are refused (401)", keys.pathOf(name), name);
-        out.add(new ClientKey(name, key, budget)); // matches no request, yet keeps auth on
+      if (wrong) {
         continue;
       }
-      String why = ConfigNode.tokenProblem(key.value());
-      String other = nameOfKey.putIfAbsent(key.value(), name);
-      if (why != null) {
-        keys.problem(name, why);
-      } else if (other != null) { // whose requests would they be?
-        keys.problem(name, "is the same key as " + keys.pathOf(other) + ": each client needs its own");
-      } else {
-        out.add(new ClientKey(name, key, budget));
+      if (usable.isEmpty()) {
+        LOG.warn("{} is empty: client '{}' has no key, and its requests are refused (401)", keyPath, name);
       }
+      out.add(new ClientKey(name, usable, budget)); // with none, it matches no request, yet keeps auth on
     }
     return List.copyOf(out);
   }

@@ -318,7 +318,10 @@ final class ChatCompletionsHandler {
   /** The most an upstream's error body is waited for, to be logged: a stalled one must not hold up a failover. */
   static final java.time.Duration ERROR_TEXT_WAIT = java.time.Duration.ofSeconds(1);
 
-  /** The request attribute holding the server API key a request carried (its bytes), when keys are set. */
+  /**
+   * The request attribute holding whose sessions a request's are, when keys are set: its named client's
+   * (the same under each of its keys), else the server API key it carried (its bytes).
+   */
   static final String CLIENT_KEY = "routewise.client-key";
 
   /** The request attribute holding the name of the server API key it carried, when the keys are named. */
@@ -327,8 +330,8 @@ final class ChatCompletionsHandler {
   /**
    * The session a request names, for pinning: its X-Session-Id header, its body's end user or its
    * prompt_cache_key (routing.session_key); null for none. With server.api_keys, the session is the
-   * key's own: two clients with different keys that name the same session id (a user id, say)
-   * neither read nor set each other's pins.
+   * client's own (a named client's under any of its keys, else the key's): two clients that name the
+   * same session id (a user id, say) neither read nor set each other's pins.
    */
   private String session(Context ctx, ChatRequest request) {
     if (!pinning.enabled()) {

@@ -184,13 +184,10 @@ public final class ProxyServer implements AutoCloseable {
       if (!config.apiKeys().isEmpty()) {
         // A named client's key left blank matches no request (an empty bearer token least of all), yet
         // keeps this check on: a mapping of unset keys refuses everyone rather than no one.
-        List<io.routewise.config.ClientKey> usable = config.apiKeys().stream().filter(k -> !k.key().isBlank()).toList();
-        List<byte[]> keys = usable.stream()
-            .map(k -> k.key().value().getBytes(java.nio.charset.StandardCharsets.UTF_8)).toList();
-        List<String> names = usable.stream().map(io.routewise.config.ClientKey::name).toList();
+        ClientKeys keys = new ClientKeys(config.apiKeys());
         // Once a route has matched, so that CORS headers are on the 401 too and a page can read it,
         // and a browser's preflight (answered by the CORS plugin, never with a key) passes.
-        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, names, rejections, pinning.enabled(), metrics));
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, rejections, pinning.enabled(), metrics));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
       if (responsesHome == null) {
@@ -282,24 +279,57 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /**
-   * The 401 unless the request carries one of {@code keys}; with {@code scopeSessions}, the key it
-   * carried is kept as the request's {@link ChatCompletionsHandler#CLIENT_KEY}, so that one client's
-   * session ids cannot read or set another's pins. A named key's request is counted under its name,
-   * kept as {@link ChatCompletionsHandler#CLIENT_NAME} for its answer's usage and the access log.
+   * The clients' keys ({@code server.api_keys}), found by the SHA-256 of the token a request carries:
+   * one lookup however many there are, and its time tells nothing of a key (how far a digest matches
+   * says nothing of how far a token does). Every key of a named client finds that client.
    */
-  private static void requireKey(Context ctx, List<byte[]> keys, List<String> names, AccessLog.Rejections rejections,
+  static final class ClientKeys {
+    /** A key's client: its name (null for a key of a list) and the scope of the sessions it names. */
+    record Client(String name, byte[] scope) {}
+
+    private final java.util.Map<String, Client> byDigest = new java.util.HashMap<>();
+
+    ClientKeys(List<io.routewise.config.ClientKey> clients) {
+      for (io.routewise.config.ClientKey c : clients) {
+        // a named client's sessions are its own under any of its keys: a rotated key keeps its pins
+        Client named = c.name() == null ? null
+            : new Client(c.name(), ("client " + c.name()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        for (io.routewise.config.Secret key : c.keys()) {
+          byte[] bytes = key.value().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+          byDigest.put(digest(bytes), named != null ? named : new Client(null, bytes));
+        }
+      }
+    }
+
+    /** The client whose key {@code token} is, or null. */
+    Client find(byte[] token) {
+      return token == null ? null : byDigest.get(digest(token));
+    }
+
+    private static String digest(byte[] bytes) {
+      try {
+        return new String(java.security.MessageDigest.getInstance("SHA-256").digest(bytes),
+            java.nio.charset.StandardCharsets.ISO_8859_1);
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e); // every JDK has SHA-256
+      }
+    }
+  }
+
+  /**
+   * The 401 unless the request carries one of {@code keys}; with {@code scopeSessions}, its client's
+   * scope (a named client's, whichever of its keys it sent; else the key itself) is kept as the
+   * request's {@link ChatCompletionsHandler#CLIENT_KEY}, so that one client's session ids cannot read
+   * or set another's pins. A named key's request is counted under its name, kept as {@link
+   * ChatCompletionsHandler#CLIENT_NAME} for its answer's usage and the access log.
+   */
+  private static void requireKey(Context ctx, ClientKeys keys, AccessLog.Rejections rejections,
       boolean scopeSessions, RoutewiseMetrics metrics) {
     String auth = ctx.header("Authorization");
     byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
         ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
-    int matched = -1;
-    for (int i = 0; i < keys.size(); i++) {
-      // every key compared: constant time
-      if (given != null && java.security.MessageDigest.isEqual(keys.get(i), given)) {
-        matched = i;
-      }
-    }
-    if (matched < 0) {
+    ClientKeys.Client client = keys.find(given);
+    if (client == null) {
       metrics.accessRefused("invalid_api_key");
       if (rejections != null) {
         AccessLog.rejected(ctx, 401, "invalid_api_key", rejections); // a failed login is what an operator looks for first
@@ -309,12 +339,11 @@ public final class ProxyServer implements AutoCloseable {
           : "Incorrect API key provided.", null, "invalid_api_key");
     }
     if (scopeSessions) {
-      ctx.attribute(ChatCompletionsHandler.CLIENT_KEY, keys.get(matched));
+      ctx.attribute(ChatCompletionsHandler.CLIENT_KEY, client.scope());
     }
-    String name = names.get(matched);
-    if (name != null) {
-      ctx.attribute(ChatCompletionsHandler.CLIENT_NAME, name);
-      metrics.clientRequest(name);
+    if (client.name() != null) {
+      ctx.attribute(ChatCompletionsHandler.CLIENT_NAME, client.name());
+      metrics.clientRequest(client.name());
     }
   }
 

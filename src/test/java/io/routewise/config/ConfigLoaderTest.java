@@ -259,6 +259,48 @@ class ConfigLoaderTest {
   }
 
   /**
+   * A named client may have several keys ({@code keys: [...]}), each its own, so that its key can be
+   * rotated without downtime; an empty entry (the old key's variable unset) is dropped.
+   */
+  @Test
+  void aNamedClientMayHaveSeveralKeys() throws Exception {
+    String keys = "port: 7000, api_keys: {batch: {keys: [\"${BATCH_KEY}\", \"${BATCH_KEY_OLD:-}\"], budget: {usd: 5}}, "
+        + "search: {key: sk-s}, ui: sk-u}}";
+    RoutewiseConfig c = parse(VALID.replace("port: 7000}", keys),
+        Map.of("OPENAI_API_KEY", "sk-x", "BATCH_KEY", "sk-new", "BATCH_KEY_OLD", "sk-old"));
+    ClientKey.Budget five = new ClientKey.Budget(5, ClientKey.Period.DAY);
+    assertEquals(List.of(new ClientKey("batch", List.of(Secret.of("sk-new"), Secret.of("sk-old")), five),
+        new ClientKey("search", Secret.of("sk-s")), new ClientKey("ui", Secret.of("sk-u"))), c.server().apiKeys());
+    assertFalse(c.server().toString().contains("sk-"), "never a key: " + c.server());
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      c = parse(VALID.replace("port: 7000}", keys), Map.of("OPENAI_API_KEY", "sk-x", "BATCH_KEY", "sk-new"));
+      assertEquals(new ClientKey("batch", List.of(Secret.of("sk-new")), five), c.server().apiKeys().get(0),
+          "the old key retired: dropped");
+      c = parse(VALID.replace("port: 7000}", keys), Map.of("OPENAI_API_KEY", "sk-x", "BATCH_KEY", ""));
+      assertEquals(new ClientKey("batch", List.of(), five), c.server().apiKeys().get(0), "none left: refused");
+      String warned = log.text();
+      assertEquals(1, warned.lines().filter(l -> l.contains("has no key")).count(), warned);
+      assertTrue(warned.contains("server.api_keys.batch.keys is empty: client 'batch' has no key"), warned);
+    }
+    String msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: {keys: [sk-1, sk-2, sk-1]}, "
+        + "b: sk-2, c: {key: sk-3, keys: [sk-4]}, d: {keys: sk-5}, e: {keys: [sk-6, 7]}, f: {keys: [\"${F_OLD}\"]}, "
+        + "g: {keys: [\"sk 8\"]}, h: {}, i: {keys: [sk-9], kyes: [sk-10]}}}"));
+    assertTrue(msg.contains("server.api_keys.a.keys[2]: is the same key as server.api_keys.a.keys[0]: list it once"), msg);
+    assertTrue(msg.contains("server.api_keys.b: is the same key as server.api_keys.a.keys[1]: each client needs its own"),
+        msg);
+    assertTrue(msg.contains("server.api_keys.c: has both key and keys: write one"), msg);
+    assertTrue(msg.contains("server.api_keys.d.keys: must be a list, got a string (not shown"), msg);
+    assertTrue(msg.contains("server.api_keys.e.keys[1]: must be text, and YAML read it as a number"), msg);
+    assertTrue(msg.contains("server.api_keys.f.keys[0]: environment variable F_OLD is not set"), msg);
+    assertTrue(msg.contains("server.api_keys.g.keys[0]: must be visible ASCII without spaces"), msg);
+    assertTrue(msg.contains("server.api_keys.h.key: is required"), msg);
+    assertTrue(msg.contains("server.api_keys.i.kyes: unknown key"), msg);
+    for (int i = 1; i <= 10; i++) {
+      assertFalse(msg.contains("sk-" + i) || msg.contains("sk " + i), "never a key: " + msg);
+    }
+  }
+
+  /**
    * A named key that is wrong (an unset variable, a number, a list) is said once, as the problem that
    * stops the start, not also warned of as an empty key "refused" (an operator trial read both).
    */

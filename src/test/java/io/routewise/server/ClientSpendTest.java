@@ -109,6 +109,31 @@ class ClientSpendTest {
   }
 
   /**
+   * A client's key rotated without downtime: while {@code keys:} lists the new and the old, both are
+   * that one client's (its requests and dollars under its one name); once the old is dropped (its
+   * variable unset: an empty entry), the old key gets 401 and the new one goes on.
+   */
+  @Test
+  void eachOfAClientsKeysIsThatClientAndADroppedOneIsRefused() throws Exception {
+    start("api_keys: {batch: {keys: [sk-batch-new, sk-batch-old], budget: {usd: 1, per: day}}, search: sk-search}", "");
+    assertEquals(200, chat("sk-batch-old", "router-random-0", false).statusCode());
+    assertEquals(200, chat("sk-batch-new", "router-random-0", false).statusCode());
+    assertEquals(2.0, metric("routewise_client_requests_total{client=\"batch\"}"));
+    assertEquals(2 * STRONG, cost("batch"), 1e-12);
+    assertEquals(0.0, metric("routewise_client_requests_total{client=\"search\"}"));
+    String scrape = f.get("/metrics").body();
+    assertEquals(2, scrape.lines().filter(l -> l.startsWith("routewise_client_requests_total{")).count(),
+        "one series a client, not a key: " + scrape);
+    f.close();
+    start("api_keys: {batch: {keys: [sk-batch-new, \"\"]}}", "");
+    HttpResponse<String> old = chat("sk-batch-old", "router-random-0", false);
+    assertEquals(401, old.statusCode(), old.body());
+    assertTrue(old.body().contains("\"code\":\"invalid_api_key\""), old.body());
+    assertEquals(200, chat("sk-batch-new", "router-random-0", false).statusCode());
+    assertEquals(1.0, metric("routewise_client_requests_total{client=\"batch\"}"));
+  }
+
+  /**
    * A named client whose key is left empty (its variable unset) is refused; so, when every one is,
    * is everyone. Dropped as a list's blank entries are, they had turned authentication off (review).
    */

@@ -160,6 +160,24 @@ class SessionPinningTest {
     }
   }
 
+  /**
+   * A named client's sessions are its own under each of its keys: while its key is rotated (keys:
+   * [new, old]), a conversation begun on the old key keeps its pin on the new one; another client
+   * naming the same session id still does not share it.
+   */
+  @Test
+  void aNamedClientsSessionsKeepTheirPinAcrossItsKeys() throws Exception {
+    try (ProxyFixture f = ProxyFixture.edited("routers: {scored: {}}", yaml -> TestConfigs.withServer(
+        TestConfigs.withRouting(yaml, "session_pinning: true"),
+        "api_keys: {batch: {keys: [key-new, key-old]}, search: key-s}"))) {
+      assertEquals("strong strong-model", model(keyed(f, "key-old", "0.9", "user-1")));
+      HttpResponse<String> rotated = keyed(f, "key-new", "0.1", "user-1");
+      assertEquals("strong strong-model", model(rotated), "the client's pin, whichever of its keys it sent");
+      assertEquals("true", rotated.headers().firstValue("x-routewise-pinned").orElseThrow());
+      assertEquals("weak weak-model", model(keyed(f, "key-s", "0.1", "user-1")), "another client's user-1");
+    }
+  }
+
   private static HttpResponse<String> keyed(ProxyFixture f, String key, String prompt, String session)
       throws Exception {
     return f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
