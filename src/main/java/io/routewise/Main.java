@@ -1,6 +1,7 @@
 package io.routewise;
 
 import io.routewise.cli.CalibrateCommand;
+import io.routewise.cli.CheckCommand;
 import io.routewise.cli.DistillCommand;
 import io.routewise.cli.EvalCommand;
 import io.routewise.cli.LabelCommand;
@@ -21,6 +22,7 @@ import picocli.CommandLine.Command;
         + " and any priced in between), chosen per prompt by a router.",
     subcommands = {
         ServeCommand.class,
+        CheckCommand.class,
         ScoreCommand.class,
         CalibrateCommand.class,
         EvalCommand.class,

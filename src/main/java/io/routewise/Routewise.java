@@ -55,34 +55,44 @@ public final class Routewise implements AutoCloseable {
   }
 
   /**
-   * Loads routers and starts serving.
+   * Loads routers and starts serving: {@link #check}, then {@link #start(Checked, EmbedderSource, AutoCloseable)}.
    *
    * @throws io.routewise.config.ConfigException listing every problem with routers or their models
    */
   public static Routewise start(RoutewiseConfig config, RouterCatalog catalog, EmbedderSource embedders,
       AutoCloseable closeEmbedders) {
+    return start(check(config, catalog, embedders), embedders, closeEmbedders);
+  }
+
+  /**
+   * What a start has checked and decided before anything runs: every router loaded (its model files,
+   * the embedding, each upstream placed on a trained model), the ladder and each router's rule on it,
+   * and whether Redis is used. Closing it closes the routers; a start takes them over instead.
+   *
+   * @param usesStore whether {@code state.redis} is set and something shares state through it
+   */
+  public record Checked(RoutewiseConfig config, Map<String, Router> routers, List<UpstreamConfig> upstreams,
+      Ladder ladder, Map<String, LadderRule> rules, boolean usesStore) implements AutoCloseable {
+    @Override
+    public void close() {
+      routers.values().forEach(Router::close);
+    }
+  }
+
+  /**
+   * Everything a start checks and warns of, with nothing started: no port bound, no upstream, judge
+   * or Redis contacted ({@code routewise check}, and the first half of every start). What it warns
+   * of is logged here, once.
+   *
+   * @throws io.routewise.config.ConfigException listing every problem with routers or their models
+   */
+  public static Checked check(RoutewiseConfig config, RouterCatalog catalog, EmbedderSource embedders) {
     ConfigProblems problems = config.routers().problems();
     String ruleSetting = config.routing().ladderRule();
     LadderRule.Kind.byConfigName(ruleSetting).flatMap(kind -> LadderRule.unsupported(RouterCatalog.ladder(config), kind))
         .ifPresent(why -> problems.add("routing.ladder_rule", why)); // auto never fails: it falls back to threshold
     Map<String, Router> routers = catalog.load(config, embedders, problems); // none when there are problems
     problems.throwIfAny();
-    RoutewiseMetrics metrics = new RoutewiseMetrics();
-    AutoCloseable jvmMetrics = metrics.bindJvm();
-    if (embedders instanceof io.routewise.embedding.Embedders shared) {
-      shared.loaded().forEach((id, e) -> {
-        if (e instanceof io.routewise.embedding.CachingEmbedder cache) {
-          metrics.embeddingCache(id, cache);
-        }
-      });
-    }
-    ScoringPool scoring = config.routing().scoringThreads() > 0
-        && routers.values().stream().anyMatch(Router::cpuBound)
-        ? new ScoringPool(config.routing().scoringThreads(), config.routing().scoringQueue(),
-            config.routing().scoringTimeout()) : null;
-    if (scoring != null) {
-      metrics.scoringPool(scoring);
-    }
     List<UpstreamConfig> upstreams = RouterCatalog.inLadderOrder(config);
     Ladder ladder = RouterCatalog.ladder(config);
     Map<String, LadderRule> rules = new LinkedHashMap<>();
@@ -97,14 +107,6 @@ public final class Routewise implements AutoCloseable {
           + "is not exposed");
     }
     ladderWarnings(upstreams, ruleSetting, rules, config.routing().tokenMix()).forEach(LOG::warn);
-    metrics.prices(upstreams);
-    metrics.known(routers.keySet(), upstreams.stream().map(UpstreamConfig::name).toList(), config.routing().failover(),
-        config.routing().directUpstreams());
-    metrics.mediaLimited(routers.keySet(), ladder.rungs().stream()
-        .filter(r -> !r.accepts().containsAll(java.util.EnumSet.allOf(io.routewise.routing.Media.class)))
-        .map(io.routewise.routing.Ladder.Rung::upstream).toList());
-    Map<String, TargetController> targets = new LinkedHashMap<>();
-    double priceRatio = ladder.belowTopPriceRatio();
     List<String> unmeteredStreams = upstreams.stream().filter(u -> !u.streamUsage()).map(UpstreamConfig::name).toList();
     config.targets().forEach((name, target) -> {
       if (target.kind() == io.routewise.config.TargetConfig.Kind.USD_PER_HOUR && !unmeteredStreams.isEmpty()) {
@@ -115,12 +117,8 @@ public final class Routewise implements AutoCloseable {
       }
       LOG.info("router-{}-auto holds {} = {} over {} s, α from {} within [{}, {}]", name, target.kind().key(),
           target.value(), target.window().toSeconds(), target.initialAlpha(), target.minAlpha(), target.maxAlpha());
-      targets.put(name, new TargetController(name, target, System::currentTimeMillis, priceRatio));
     });
-    SessionPinning pinning = config.routing().sessionPinning();
-    Map<String, io.routewise.config.ClientKey.Budget> budgeted = new LinkedHashMap<>();
-    config.server().apiKeys().stream().filter(k -> k.budget() != null).forEach(k -> budgeted.put(k.name(), k.budget()));
-    ClientBudgets budgets = new ClientBudgets(budgeted, System::currentTimeMillis);
+    Map<String, io.routewise.config.ClientKey.Budget> budgeted = budgets(config);
     List<String> named = config.server().apiKeys().stream().map(io.routewise.config.ClientKey::name)
         .filter(java.util.Objects::nonNull).toList();
     if (!named.isEmpty()) {
@@ -142,12 +140,62 @@ public final class Routewise implements AutoCloseable {
           + "its budget");
     }
     // Redis only when there is something to share: a target's window, session pins, a client's spend.
-    StateStore store = config.state().shared() && (!targets.isEmpty() || pinning.enabled() || budgets.any())
-        ? new RedisStateStore(config.state()) : null;
-    if (config.state().shared() && store == null) {
+    boolean usesStore = config.state().shared()
+        && (!config.targets().isEmpty() || config.routing().sessionPinning().enabled() || !budgeted.isEmpty());
+    if (config.state().shared() && !usesStore) {
       LOG.warn("state.redis is set but nothing shares state (no router has a target, routing.session_pinning is "
           + "off, no client has a budget): Redis is not used");
     }
+    return new Checked(config, routers, upstreams, ladder, rules, usesStore);
+  }
+
+  /** The client keys' budgets, by client name. */
+  private static Map<String, io.routewise.config.ClientKey.Budget> budgets(RoutewiseConfig config) {
+    Map<String, io.routewise.config.ClientKey.Budget> budgeted = new LinkedHashMap<>();
+    config.server().apiKeys().stream().filter(k -> k.budget() != null).forEach(k -> budgeted.put(k.name(), k.budget()));
+    return budgeted;
+  }
+
+  /**
+   * Starts serving what {@link #check} loaded: its routers are this server's from now on.
+   *
+   * @param embedders what the routers were loaded with (their caches' metrics)
+   */
+  public static Routewise start(Checked checked, EmbedderSource embedders, AutoCloseable closeEmbedders) {
+    RoutewiseConfig config = checked.config();
+    Map<String, Router> routers = checked.routers();
+    List<UpstreamConfig> upstreams = checked.upstreams();
+    Ladder ladder = checked.ladder();
+    Map<String, LadderRule> rules = checked.rules();
+    RoutewiseMetrics metrics = new RoutewiseMetrics();
+    AutoCloseable jvmMetrics = metrics.bindJvm();
+    if (embedders instanceof io.routewise.embedding.Embedders shared) {
+      shared.loaded().forEach((id, e) -> {
+        if (e instanceof io.routewise.embedding.CachingEmbedder cache) {
+          metrics.embeddingCache(id, cache);
+        }
+      });
+    }
+    ScoringPool scoring = config.routing().scoringThreads() > 0
+        && routers.values().stream().anyMatch(Router::cpuBound)
+        ? new ScoringPool(config.routing().scoringThreads(), config.routing().scoringQueue(),
+            config.routing().scoringTimeout()) : null;
+    if (scoring != null) {
+      metrics.scoringPool(scoring);
+    }
+    metrics.prices(upstreams);
+    metrics.known(routers.keySet(), upstreams.stream().map(UpstreamConfig::name).toList(), config.routing().failover(),
+        config.routing().directUpstreams());
+    metrics.mediaLimited(routers.keySet(), ladder.rungs().stream()
+        .filter(r -> !r.accepts().containsAll(java.util.EnumSet.allOf(io.routewise.routing.Media.class)))
+        .map(io.routewise.routing.Ladder.Rung::upstream).toList());
+    Map<String, TargetController> targets = new LinkedHashMap<>();
+    double priceRatio = ladder.belowTopPriceRatio();
+    config.targets().forEach((name, target) ->
+        targets.put(name, new TargetController(name, target, System::currentTimeMillis, priceRatio)));
+    SessionPinning pinning = config.routing().sessionPinning();
+    ClientBudgets budgets = new ClientBudgets(budgets(config), System::currentTimeMillis);
+    StateStore store = checked.usesStore() ? new RedisStateStore(config.state()) : null;
     StateSync sync = targets.isEmpty() && store == null ? null
         : new StateSync(targets.values(), store, config.state().sync(), metrics);
     SessionPins pins = pinning.enabled()

@@ -1,12 +1,7 @@
 package io.routewise.cli;
 
 import io.routewise.Routewise;
-import io.routewise.config.ConfigException;
-import io.routewise.config.ConfigLoader;
-import io.routewise.config.ConfigProblems;
 import io.routewise.config.RoutewiseConfig;
-import io.routewise.embedding.Embedders;
-import io.routewise.embedding.EmbeddingSettings;
 import io.routewise.routers.RouterCatalog;
 import java.nio.file.Path;
 import java.util.List;
@@ -30,35 +25,22 @@ public final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
-    RoutewiseConfig cfg;
+    Startup start = Startup.load(config, port);
+    if (start == null) {
+      return Startup.PROBLEM;
+    }
+    RoutewiseConfig cfg = start.config();
     Routewise running;
     try {
-      cfg = ConfigLoader.fromSystemEnv().load(config);
-      if (port != null) {
-        if (port < 0 || port > 65535) {
-          System.err.println("routewise: --port must be between 0 and 65535, got " + port);
-          return 2;
-        }
-        cfg = cfg.withPort(port);
+      running = Routewise.start(start.checked(), start.embedders(), start.embedders()::close);
+    } catch (RuntimeException e) {
+      start.embedders().close();
+      String why = listenProblem(e, cfg.server().host(), cfg.server().port());
+      if (why != null) {
+        Startup.refused(why);
+        return Startup.PROBLEM;
       }
-      ConfigProblems problems = new ConfigProblems();
-      EmbeddingSettings embedding = EmbeddingSettings.from(cfg.embedding().reportingTo(problems), cfg.modelsDir());
-      problems.throwIfAny();
-      Embedders embedders = new Embedders(embedding);
-      try {
-        running = Routewise.start(cfg, RouterCatalog.standard(), embedders, embedders::close);
-      } catch (RuntimeException e) {
-        embedders.close();
-        String why = listenProblem(e, cfg.server().host(), cfg.server().port());
-        if (why != null) {
-          System.err.println("routewise: " + why);
-          return 2;
-        }
-        throw e;
-      }
-    } catch (ConfigException e) {
-      System.err.println("routewise: " + e.getMessage());
-      return 2;
+      throw e;
     }
     List<io.routewise.config.UpstreamConfig> ladder = RouterCatalog.inLadderOrder(cfg);
     LOG.info("routewise listening on {}:{} with routers {} (default {} at {}); {}",
@@ -66,14 +48,7 @@ public final class ServeCommand implements Callable<Integer> {
         cfg.routing().threshold(), ladder.size() == 2 ? "strong=" + cfg.strong().model() + " weak=" + cfg.weak().model()
             : ladder.size() + " upstreams, from " + ladder.get(0).name() + " (" + ladder.get(0).model() + ") to "
                 + ladder.get(ladder.size() - 1).name() + " (" + ladder.get(ladder.size() - 1).model() + ")");
-    if (cfg.server().apiKeys().isEmpty() && !loopback(cfg.server().host())) {
-      // Anyone who can reach the port spends the upstreams' keys.
-      LOG.warn("no server.api_keys and listening on {}, not only loopback: any client that reaches port {} is "
-          + "served on the upstreams' keys (set server.api_keys, e.g. from ROUTEWISE_API_KEY, or host: 127.0.0.1);"
-          + " /v1/* answers only addresses and the host names it knows (server.allowed_hosts)",
-          cfg.server().host(), running.port());
-    }
-    keylessUpstreams(ladder).forEach(LOG::warn);
+    startWarnings(cfg, running.port()).forEach(LOG::warn);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       running.close();
@@ -81,6 +56,23 @@ public final class ServeCommand implements Callable<Integer> {
     }, "routewise-shutdown"));
     stopped.await();
     return 0;
+  }
+
+  /**
+   * What a start warns of once it knows its port (serve's bound one, check's configured one): no
+   * client keys while listening beyond loopback, upstreams that would be called without credentials.
+   */
+  static List<String> startWarnings(RoutewiseConfig cfg, int port) {
+    List<String> out = new java.util.ArrayList<>();
+    if (cfg.server().apiKeys().isEmpty() && !loopback(cfg.server().host())) {
+      // Anyone who can reach the port spends the upstreams' keys.
+      out.add("no server.api_keys and listening on " + cfg.server().host() + ", not only loopback: any client that "
+          + "reaches port " + port + " is served on the upstreams' keys (set server.api_keys, e.g. from "
+          + "ROUTEWISE_API_KEY, or host: 127.0.0.1); /v1/* answers only addresses and the host names it knows "
+          + "(server.allowed_hosts)");
+    }
+    out.addAll(keylessUpstreams(RouterCatalog.inLadderOrder(cfg)));
+    return out;
   }
 
   /**

@@ -96,7 +96,12 @@ public final class ModelDir {
 
   /** Opens a router's directory: its {@code model_dir} setting, else {@code <models_dir>/<name>}. */
   public static ModelDir forRouter(RouterContext ctx, String name, String kind) throws IOException {
-    return open(Path.of(ctx.settings().string("model_dir", ctx.modelsDir().resolve(name).toString())), kind);
+    return open(dirFor(ctx.settings(), ctx.modelsDir(), name), kind);
+  }
+
+  /** A router's directory: its {@code model_dir} setting, else {@code <models_dir>/<name>}. */
+  public static Path dirFor(io.routewise.config.ConfigNode settings, Path modelsDir, String name) {
+    return Path.of(settings.string("model_dir", modelsDir.resolve(name).toString()));
   }
 
   /**

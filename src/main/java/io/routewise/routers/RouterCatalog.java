@@ -56,6 +56,19 @@ public final class RouterCatalog {
     return ladder(config).rungs().stream().map(r -> byName.get(r.upstream())).toList();
   }
 
+  /** The routers that load a model directory ({@code model_dir}, else {@code <models_dir>/<name>}). */
+  private static final Set<String> WITH_MODEL_DIR = Set.of(MfRouter.NAME, SwRankingRouter.NAME, BertRouter.NAME);
+
+  /** The model directory {@code router} loads under {@code config}; empty for a router that loads none. */
+  public static java.util.Optional<java.nio.file.Path> modelDir(RoutewiseConfig config, String router) {
+    if (!WITH_MODEL_DIR.contains(router)) {
+      return java.util.Optional.empty();
+    }
+    ConfigNode settings = config.routers().children().get(router);
+    return java.util.Optional.of(ModelDir.dirFor(settings != null ? settings
+        : ConfigNode.empty("routers." + router, new ConfigProblems()), config.modelsDir(), router));
+  }
+
   public RouterCatalog with(String name, RouterFactory factory) {
     factories.put(name, factory);
     return this;

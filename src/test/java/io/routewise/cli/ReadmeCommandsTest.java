@@ -53,7 +53,8 @@ class ReadmeCommandsTest {
     String[][] stated = {
         {"calibrate", "--output-tokens", "300"}, {"eval", "--output-tokens", "300"}, {"eval", "--rule", "auto"},
         {"eval", "--folds", "5"}, {"train mf", "--anchor", "0.01"}, {"label", "--max-prompt-chars", "200000"},
-        {"distill", "--dim", "256"}, {"distill", "--max-tokens", "126"}, {"serve", "--config", "config.yaml"}};
+        {"distill", "--dim", "256"}, {"distill", "--max-tokens", "126"}, {"serve", "--config", "config.yaml"},
+        {"check", "--config", "config.yaml"}};
     for (String[] s : stated) {
       CommandLine c = cli;
       for (String name : s[0].split(" ")) {

@@ -104,7 +104,7 @@ public final class BertRouter implements Router {
 
   public static Router create(RouterContext ctx) throws IOException {
     ConfigNode s = ctx.settings();
-    Path dir = Path.of(s.string("model_dir", ctx.modelsDir().resolve(NAME).toString()));
+    Path dir = ModelDir.dirFor(s, ctx.modelsDir(), NAME);
     List<String> weakOk = s.stringList("weak_ok_labels", null);
     if (!Files.isDirectory(dir)) {
       throw new NoSuchFileException(dir + ": model directory not found (train one with 'routewise train bert',"

@@ -1,0 +1,88 @@
+package io.routewise.cli;
+
+import io.routewise.config.Price;
+import io.routewise.config.RoutewiseConfig;
+import io.routewise.config.UpstreamConfig;
+import io.routewise.routers.RouterCatalog;
+import io.routewise.routers.causal.CausalLlmRouter;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code routewise check}: everything {@code serve} checks and loads before it listens ({@link Startup}),
+ * then a summary instead of listening. Binds no port; contacts no upstream, judge or Redis.
+ */
+@Command(name = "check", mixinStandardHelpOptions = true,
+    description = "Check a config as serve would start it (routers and their models loaded), without serving it:"
+        + " exit 0 and a summary, or serve's problems and exit 2.")
+public final class CheckCommand implements Callable<Integer> {
+  private static final Logger LOG = LoggerFactory.getLogger(CheckCommand.class);
+
+  @Option(names = "--config", description = "Config file (default: ${DEFAULT-VALUE}).", defaultValue = "config.yaml")
+  Path config;
+
+  @Option(names = "--port", description = "Overrides server.port, as for serve.")
+  Integer port;
+
+  @Override
+  public Integer call() {
+    try (Startup start = Startup.load(config, port)) {
+      if (start == null) {
+        return Startup.PROBLEM;
+      }
+      RoutewiseConfig cfg = start.config();
+      ServeCommand.startWarnings(cfg, cfg.server().port()).forEach(LOG::warn);
+      summary(config, start).forEach(System.out::println);
+      return 0;
+    }
+  }
+
+  /** What would be served: listen address, upstreams, routers, embedding, targets, shared state. */
+  static List<String> summary(Path file, Startup start) {
+    RoutewiseConfig cfg = start.config();
+    List<String> out = new ArrayList<>();
+    out.add(file + ": OK, serve would listen on " + cfg.server().host() + ":" + cfg.server().port()
+        + " (not bound by check; no upstream, judge or Redis contacted)");
+    out.add("upstreams, most capable first:");
+    for (UpstreamConfig u : start.checked().upstreams()) {
+      out.add("  " + u.name() + ": " + u.model() + ", " + price(u.price()) + ", at " + shown(u.baseUrl())
+          + (u.routerModel() != null ? " (router_model " + u.routerModel() + ")" : ""));
+    }
+    out.add("routers loaded (default " + cfg.routing().router() + " at " + cfg.routing().threshold() + ", ladder rule "
+        + cfg.routing().ladderRule() + "):");
+    start.checked().routers().forEach((name, router) -> {
+      String from = RouterCatalog.modelDir(cfg, name).map(d -> " from " + d)
+          .orElse(router instanceof CausalLlmRouter judge ? " asking " + judge.settings().model() + " at "
+              + shown(judge.settings().baseUrl()) : "");
+      out.add("  " + name + from);
+    });
+    var embeddings = start.embedders().loaded().keySet();
+    out.add("embedding: " + (embeddings.isEmpty() ? "none loaded (no router uses one)"
+        : String.join(", ", embeddings.stream().sorted().toList())));
+    List<String> targets = new ArrayList<>();
+    cfg.targets().forEach((name, t) -> targets.add("router-" + name + "-auto holds " + t.kind().key() + " = "
+        + t.value() + " over " + t.window().toSeconds() + " s"));
+    out.add("targets: " + (targets.isEmpty() ? "none" : String.join("; ", targets)));
+    out.add("state: " + (!cfg.state().shared() ? "per replica (no state.redis)"
+        : "redis at " + cfg.state().redisAddress() + (start.checked().usesStore() ? ", shared"
+            : ", set but not used (nothing shares state)")));
+    return out;
+  }
+
+  private static String price(Price p) {
+    return p == null ? "no price" : "$" + p.input() + "/$" + p.output() + " per M tokens in/out";
+  }
+
+  /** A URL as a log may show it: no user info, query or fragment. */
+  private static String shown(URI u) {
+    return u.getScheme() + "://" + u.getHost() + (u.getPort() < 0 ? "" : ":" + u.getPort())
+        + (u.getRawPath() == null ? "" : u.getRawPath());
+  }
+}
