@@ -53,8 +53,11 @@ final class PassthroughHandler {
     return endpoints.isEmpty() || endpoints.stream().anyMatch(e -> path.equals(e) || path.startsWith(e + "/"));
   }
 
-  /** Whether a model name is one of routewise's own: a valid router-<name>-<α>, or upstream-<name> when served. */
-  private final java.util.function.Predicate<String> routewiseModel;
+  /**
+   * Whether a model name is one of routewise's own: null when not (the upstream's), "" for a valid
+   * router-<name>-<α> (or upstream-<name> when served), else why chat refuses it (a typo of one).
+   */
+  private final java.util.function.Function<String, String> routewiseModel;
 
   /** The upstream's key, masked wherever its text reaches the client or the log. */
   private final SecretValues secrets;
@@ -84,14 +87,15 @@ final class PassthroughHandler {
 
   /**
    * @param endpoints the paths served, each with what lies below it; empty: every path
-   * @param routewiseModel whether a model name is routewise's own (refused on other endpoints)
+   * @param routewiseModel whether a model name is routewise's own (refused on other endpoints): null when
+   *     not, "" for a valid one, else why it is not valid
    * @param routed where a {@code POST /v1/responses} that names one goes
    * @param awaited where background responses routed to this upstream await their usage, which its
    *     answers about them (a poll, a cancel) are read for; null for none
    * @param failures the server's one log of upstream failures, shared with chat: one line per interval per upstream
    */
   PassthroughHandler(UpstreamClient upstream, List<String> endpoints, RoutewiseMetrics metrics, RequestBodies bodies,
-      InFlightRequests inFlight, boolean accessLog, java.util.function.Predicate<String> routewiseModel,
+      InFlightRequests inFlight, boolean accessLog, java.util.function.Function<String, String> routewiseModel,
       RoutedResponses routed, StoredResponses awaited, AnswerSpend spend, UpstreamFailureLog failures) {
     this.failures = failures;
     this.spend = spend;
@@ -243,6 +247,10 @@ final class PassthroughHandler {
    */
   private void refuseRoutewiseModel(String path, String contentType, RequestBodies.Body body) {
     String model = routewiseModel(contentType, body);
+    String invalid = model == null ? null : routewiseModel.apply(model);
+    if (invalid != null && !invalid.isEmpty()) { // a typo of routewise's own: what chat says of it
+      throw new ApiException(400, "invalid_request_error", invalid, "model", "model_not_found");
+    }
     if (model != null) {
       throw new ApiException(400, "invalid_request_error", "The model '" + AccessLog.safe(model) + "' is routewise's, "
           + "and only /v1/chat/completions and /v1/responses are routed: /v1/" + path + " goes to the "
@@ -257,8 +265,9 @@ final class PassthroughHandler {
       return null; // a form's model field (audio transcriptions) is the upstream's to read
     }
     String model = topLevelString(body.bytes(), "model"); // JSON whatever its declared type: curl -d says a form
-    // only names routewise would route: an upstream's own router-embedding-3 is its business
-    return model != null && routewiseModel.test(model) ? model : null;
+    // router-... is routewise's namespace, valid or not (chat refuses router-embedding-3, and
+    // GET /v1/models/router-embedding-3 is a 404 rather than the upstream's)
+    return model != null && routewiseModel.apply(model) != null ? model : null;
   }
 
   /**

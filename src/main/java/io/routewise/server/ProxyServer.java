@@ -101,7 +101,7 @@ public final class ProxyServer implements AutoCloseable {
     java.util.Map<String, PassthroughHandler> storedAt = new java.util.HashMap<>();
     for (UpstreamClient u : upstreams) {
       storedAt.put(u.name(), new PassthroughHandler(u, List.of("responses"), metrics, bodies, inFlight,
-          config.accessLog(), model -> isRoutewiseModel(model, routing), null, stored, spend, failures));
+          config.accessLog(), model -> routewiseModel(model, routing), null, stored, spend, failures));
     }
     metrics.inFlight(inFlight::count);
     byte[] models = modelsBody(routing, upstreams);
@@ -112,7 +112,7 @@ public final class ProxyServer implements AutoCloseable {
         .set("routers", MAPPER.valueToTree(routing.routerNames())));
     PassthroughHandler other = passthrough == null ? null
         : new PassthroughHandler(passthrough, passthroughEndpoints, metrics, bodies, inFlight, config.accessLog(),
-            model -> isRoutewiseModel(model, routing), new PassthroughHandler.RoutedResponses() {
+            model -> routewiseModel(model, routing), new PassthroughHandler.RoutedResponses() {
               @Override
               public boolean continuesRouted(byte[] body) {
                 String previous = PassthroughHandler.topLevelString(body, "previous_response_id");
@@ -179,8 +179,19 @@ public final class ProxyServer implements AutoCloseable {
         KnownHosts hosts = new KnownHosts(config.allowedHosts(), config.corsOrigins());
         cfg.routes.beforeMatched("/v1/*", ctx -> requireKnownHost(ctx, hosts, refused(ctx, metrics, rejections)));
       }
-      cfg.routes.beforeMatched("/v1/*",
-          ctx -> requireAllowedOrigin(ctx, config.corsOrigins(), refused(ctx, metrics, rejections)));
+      java.util.Set<String> warnedOrigins = java.util.concurrent.ConcurrentHashMap.newKeySet();
+      cfg.routes.beforeMatched("/v1/*", ctx -> {
+        if (ctx.method() != HandlerType.OPTIONS) {
+          requireAllowedOrigin(ctx, config.corsOrigins(), refused(ctx, metrics, rejections), warnedOrigins);
+        }
+      });
+      // A preflight matches no route, so the check above never saw it: one from an origin not listed went
+      // uncounted and unlogged, and a page that sends a key (always preflighted) never showed up at all.
+      cfg.routes.before("/v1/*", ctx -> {
+        if (ctx.method() == HandlerType.OPTIONS) {
+          requireAllowedOrigin(ctx, config.corsOrigins(), refused(ctx, metrics, rejections), warnedOrigins);
+        }
+      });
       if (!config.apiKeys().isEmpty()) {
         // A named client's key left blank matches no request (an empty bearer token least of all), yet
         // keeps this check on: a mapping of unset keys refuses everyone rather than no one.
@@ -358,14 +369,27 @@ public final class ProxyServer implements AutoCloseable {
     };
   }
 
-  /** A browser's request (it has an {@code Origin}) from an origin {@code server.cors_origins} does not list: 403. */
-  private static void requireAllowedOrigin(Context ctx, List<String> allowed, java.util.function.Consumer<String> refused) {
+  /** How many origins refused are each logged once (a page's mistyped origin in cors_origins); past them, none. */
+  private static final int WARNED_ORIGINS = 100;
+
+  /**
+   * A browser's request (it has an {@code Origin}), its preflight included, from an origin {@code
+   * server.cors_origins} does not list: 403, logged once for each of the first {@link #WARNED_ORIGINS}
+   * origins (a typo in cors_origins shows in the log).
+   */
+  private static void requireAllowedOrigin(Context ctx, List<String> allowed, java.util.function.Consumer<String> refused,
+      java.util.Set<String> warned) {
     String origin = ctx.header("Origin");
-    if (origin == null || ctx.method() == HandlerType.OPTIONS || allowed.contains("*") || listed(allowed, origin)) {
+    if (origin == null || allowed.contains("*") || listed(allowed, origin)) {
       return;
     }
     refused.accept("origin_not_allowed");
     String shown = origin.length() > 100 ? origin.substring(0, 100) + "..." : origin;
+    if (warned.size() < WARNED_ORIGINS && warned.add(shown)) {
+      LOG.warn("refused a {} from a page at '{}' (403 origin_not_allowed): list its origin in server.cors_origins to"
+          + " allow it (said once per origin)", ctx.method() == HandlerType.OPTIONS ? "CORS preflight" : "request",
+          AccessLog.safe(shown));
+    }
     throw new ApiException(403, "invalid_request_error", "Requests from pages at '" + AccessLog.safe(shown)
         + "' are refused: list the origin in server.cors_origins to allow it.", null, "origin_not_allowed");
   }
@@ -611,32 +635,43 @@ public final class ProxyServer implements AutoCloseable {
     ctx.status(e.status()).contentType("application/json").result(OpenAiErrors.body(e));
   }
 
-  /** Whether chat would take {@code model} as routewise's own: a valid router id, or a direct upstream's when served. */
-  private static boolean isRoutewiseModel(String model, RoutingService routing) {
-    if (!RouteSpec.isRouteSpec(model) && !(routing.directUpstreams() && model.startsWith(RouteSpec.DIRECT_PREFIX))) {
-      return false;
-    }
+  /**
+   * Whether chat would take {@code model} as routewise's own, and what is wrong with it: null when it is
+   * not routewise's (the upstream's to read), "" for a valid router id (or a direct upstream's when
+   * served), else why chat refuses it (no such router, a bad α, the prefix in another case): a typo of
+   * routewise's own, which no upstream can know either (GET /v1/models/{id} answers it 404).
+   */
+  private static String routewiseModel(String model, RoutingService routing) {
+    boolean own = RouteSpec.isRouteSpec(model) || routing.directUpstreams() && model.startsWith(RouteSpec.DIRECT_PREFIX);
     try {
-      routing.specFor(model);
-      return true;
+      // a name that is not routewise's is parsed only for a near miss (" router-mf-0.5", ROUTER-mf-0.5), not cached
+      if (own) {
+        routing.specFor(model);
+      } else {
+        RouteSpec.parse(model, routing.routerNames());
+        if (routing.directUpstreams()) {
+          RouteSpec.parseDirect(model, List.of());
+        }
+      }
+      return own ? "" : null;
     } catch (RouteSpec.InvalidRouteSpecException e) {
-      return false;
+      return e.getMessage();
     }
   }
 
   /** One model object for {@code id}, or null when it is neither a valid router id nor an upstream's model. */
   private static byte[] modelBody(String id, RoutingService routing, List<UpstreamClient> upstreams) {
+    // routewise's own namespace, as chat reads it: the passthrough upstream cannot know router-nope-0.5
+    // (or ROUTER-mf-0.5) either; router-<name>-auto only for a router with a target
+    String invalid = routewiseModel(id, routing);
+    if (invalid != null && !invalid.isEmpty()) {
+      throw new ApiException(404, "invalid_request_error", invalid, "model", "model_not_found");
+    }
     String owner = null;
-    try {
-      if (RouteSpec.isRouteSpec(id)) {
-        routing.specFor(id); // router-<name>-auto only for a router with a target
-        owner = "routewise";
-      } else if (routing.directUpstreams() && id.startsWith(RouteSpec.DIRECT_PREFIX)) {
-        owner = "routewise:" + routing.specFor(id).upstream();
-      }
-    } catch (RouteSpec.InvalidRouteSpecException e) {
-      // routewise's own namespace: the passthrough upstream cannot know router-nope-0.5 either
-      throw new ApiException(404, "invalid_request_error", e.getMessage(), "model", "model_not_found");
+    if (RouteSpec.isRouteSpec(id)) {
+      owner = "routewise";
+    } else if (routing.directUpstreams() && id.startsWith(RouteSpec.DIRECT_PREFIX)) {
+      owner = "routewise:" + routing.specFor(id).upstream();
     }
     for (UpstreamClient u : upstreams) {
       if (owner == null && u.config().model().equals(id)) {

@@ -294,4 +294,31 @@ class CorsTest {
     }
     assertTrue(exposed.contains("x-routewise-model"), exposed.toString());
   }
+  /**
+   * A page that sends a key is always preflighted, and a preflight from an origin cors_origins does
+   * not list (a typo: app.exmaple.com) was answered without its CORS header, and neither counted nor
+   * logged: the page's requests never came, and the operator saw nothing to say why.
+   */
+  @Test
+  void aPreflightFromAnOriginNotListedIsCountedAndLoggedOnce() throws Exception {
+    f = new ProxyFixture("", "api_keys: [page-key], cors_origins: [\"" + PAGE + "\"]");
+    String typo = "https://app.exmaple.com";
+    String logged;
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      for (int i = 0; i < 3; i++) {
+        HttpResponse<String> pre = preflight(typo);
+        assertEquals(Optional.empty(), header(pre, "access-control-allow-origin"));
+        assertEquals(403, pre.statusCode(), pre.body());
+        assertTrue(pre.body().contains("\"code\":\"origin_not_allowed\""), pre.body());
+      }
+      assertEquals(Optional.of(PAGE), header(preflight(PAGE), "access-control-allow-origin"), "a listed page still passes");
+      logged = log.text();
+    }
+    String metrics = f.get("/metrics").body();
+    assertTrue(metrics.contains("routewise_access_refused_total{reason=\"origin_not_allowed\"} 3.0"), metrics);
+    assertEquals(1, logged.split(java.util.regex.Pattern.quote("'" + typo + "'"), -1).length - 1,
+        "said once for that origin: " + logged);
+    assertTrue(logged.contains("server.cors_origins"), logged);
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
 }

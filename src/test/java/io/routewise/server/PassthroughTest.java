@@ -593,6 +593,7 @@ class PassthroughTest {
     assertEquals(404, nope.statusCode());
     assertTrue(new String(nope.body(), StandardCharsets.UTF_8).contains("\"code\":\"model_not_found\""));
     assertEquals(404, send(to("/v1/models/router-random-2").GET()).statusCode());
+    assertEquals(404, send(to("/v1/models/ROUTER-random-0.3").GET()).statusCode(), "chat's 400 for it too");
     assertEquals(0, strong.getAllServeEvents().size());
   }
 
@@ -619,14 +620,34 @@ class PassthroughTest {
     // a refused body's bytes go back to the shared limit: held, refusals would fill it and every request get 503
     String metrics = new String(send(to("/metrics").GET()).body(), StandardCharsets.UTF_8);
     assertTrue(metrics.contains("routewise_buffered_bytes 0.0"), metrics);
-    // the upstream's own models, a router- name no router answers to, upstream-<name> while direct upstreams
-    // are off (a name like any other), and a model nested deeper than the top level go through
+    // the upstream's own models, upstream-<name> while direct upstreams are off (a name like any other),
+    // and a model nested deeper than the top level go through
     for (String body : new String[] {"{\"model\":\"gpt-4o\",\"tools\":[{\"model\":\"router-random-1\"}]}",
-        "{\"model\":\"router-embedding-3\",\"input\":\"x\"}", "{\"model\":\"upstream-weak\",\"input\":\"x\"}"}) {
+        "{\"model\":\"upstream-weak\",\"input\":\"x\"}"}) {
       assertEquals(200, send(to("/v1/responses").header("Content-Type", "application/json")
           .POST(HttpRequest.BodyPublishers.ofString(body))).statusCode(), body);
     }
-    assertEquals(3, strong.getAllServeEvents().size());
+    assertEquals(2, strong.getAllServeEvents().size());
+  }
+
+  /**
+   * A router- name no router answers to, or with a bad α, is a typo of routewise's own (chat answers
+   * it 400, GET /v1/models/{id} 404: "no upstream can know it either"); passed on, the upstream
+   * answered a "model not found" that named none of routewise's routers.
+   */
+  @Test
+  void aMalformedRouterNameOnAnotherEndpointIsA400NotPassedOn() throws Exception {
+    start("strong");
+    strong.stubFor(WireMock.any(anyUrl()).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{}")));
+    for (String model : new String[] {"router-embedding-3", "router-random-2", "ROUTER-random-0.5"}) {
+      HttpResponse<byte[]> r = send(to("/v1/embeddings").header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + model + "\",\"input\":\"x\"}")));
+      String body = new String(r.body(), StandardCharsets.UTF_8);
+      assertEquals(400, r.statusCode(), model + " -> " + body);
+      assertTrue(body.contains("\"code\":\"model_not_found\"") && body.contains("\"param\":\"model\""), body);
+    }
+    assertEquals(0, strong.getAllServeEvents().size());
   }
 
   @Test

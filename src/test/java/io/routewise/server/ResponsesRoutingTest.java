@@ -376,6 +376,35 @@ class ResponsesRoutingTest {
     assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
   }
 
+  /**
+   * With passthrough serving responses, a router- name that is not valid (no such router, a bad α,
+   * auto without a target, the prefix in another case) went to the upstream as if it were one of its
+   * models, to come back as the upstream's "model not found"; chat, /v1/route, a Responses request
+   * without passthrough and GET /v1/models/{id} all take it as a typo of routewise's own.
+   */
+  @Test
+  void withPassthroughAMalformedRouterNameIsA400AsOnChat() throws Exception {
+    f = ProxyFixture.withRouting("", "passthrough: strong");
+    answers(f.strong, "resp_s1", "strong");
+    for (String model : new String[] {"router-nope-0.5", "router-random-2", "router-random-auto", "ROUTER-random-0.5"}) {
+      HttpResponse<String> r = respond("{\"model\":\"" + model + "\",\"input\":\"a\"}");
+      assertEquals(400, r.statusCode(), model + " -> " + r.body());
+      assertTrue(r.body().contains("\"param\":\"model\"") && r.body().contains("\"code\":\"model_not_found\""),
+          model + " -> " + r.body());
+      HttpResponse<String> chat = f.chat(model, "a");
+      assertEquals(400, chat.statusCode(), model);
+      assertEquals(OpenAiErrorsMessage.of(chat.body()), OpenAiErrorsMessage.of(r.body()), "as chat says it: " + model);
+    }
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
+
+  /** The message of an error body. */
+  private static final class OpenAiErrorsMessage {
+    static String of(String body) throws Exception {
+      return new com.fasterxml.jackson.databind.ObjectMapper().readTree(body).path("error").path("message").asText();
+    }
+  }
+
   /** /v1/route answers for a Responses body too: the router's decision on the same prompt. */
   @Test
   void theRouteEndpointReadsAResponsesBody() throws Exception {
