@@ -31,9 +31,32 @@ final class StoredResponses {
   private final LinkedHashMap<Long, Awaiting> awaited = new LinkedHashMap<>(16, 0.75f, true);
   /**
    * Routed here and taken out of {@link #awaited}, while the store is asked whether to give them up:
-   * still awaited meanwhile (a poll that shows one done counts it). Each leaves as its answer comes.
+   * still awaited meanwhile (a poll that shows one done counts it, and takes what it holds). Each leaves
+   * as its answer comes.
    */
-  private final Map<Long, AwaitedUsage> checking = new java.util.HashMap<>();
+  private final Map<Long, Checked> checking = new java.util.HashMap<>();
+
+  /** One being checked: what its usage is counted as, and what its client's budget holds for it (null: nothing). */
+  private record Checked(AwaitedUsage usage, io.routewise.routing.ClientBudgets.Hold hold) {}
+
+  /**
+   * Holds of responses routed here that another replica counted, let go after the exchanges of
+   * client budgets that follow: that replica writes their spend at its next exchange, and until this
+   * one has read it, the hold is all that counts them here (and at the other replicas, which read it
+   * held). Let go at once, they were counted in neither for up to two syncs, and a burst here took a
+   * share of a budget they had spent (a review). Under the lock.
+   */
+  private final java.util.List<LetGo> countedElsewhere = new java.util.ArrayList<>();
+
+  /** A hold let go once {@code exchanges} more exchanges of client budgets have worked. */
+  private static final class LetGo {
+    final io.routewise.routing.ClientBudgets.Hold hold;
+    int exchanges = 2;
+
+    LetGo(io.routewise.routing.ClientBudgets.Hold hold) {
+      this.hold = hold;
+    }
+  }
   /** Those of {@link #checking} seen cancelled without usage meanwhile: their holds are let go, not kept or charged. */
   private final java.util.Set<Long> releasedWhileChecked = new java.util.HashSet<>();
   private final java.util.function.LongSupplier clock;
@@ -243,7 +266,7 @@ final class StoredResponses {
           mine.add(Map.entry(h, a.usage));
         }
       });
-      checking.forEach((h, a) -> mine.add(Map.entry(h, a)));
+      checking.forEach((h, c) -> mine.add(Map.entry(h, c.usage())));
     } finally {
       lock.unlock();
     }
@@ -305,9 +328,11 @@ final class StoredResponses {
 
   /**
    * One given up here, whether for the bound (not the TTL), and what its client's budget holds for it
-   * (null: nothing), charged if it is lost, kept if it is awaited again.
+   * (null: nothing), charged if it is lost, kept if it is awaited again; whether it was put in {@link
+   * #checking} (a poll that finishes it meanwhile takes that hold).
    */
-  private record GivenUp(long hash, AwaitedUsage usage, boolean bound, io.routewise.routing.ClientBudgets.Hold hold) {
+  private record GivenUp(long hash, AwaitedUsage usage, boolean bound, io.routewise.routing.ClientBudgets.Hold hold,
+      boolean checked) {
     void release() {
       if (hold != null) {
         hold.close();
@@ -361,9 +386,9 @@ final class StoredResponses {
           givenUp = new java.util.ArrayList<>();
           sharing = shared.get() != null;
         }
-        givenUp.add(new GivenUp(eldest.getKey(), eldest.getValue().usage, bound, eldest.getValue().hold));
+        givenUp.add(new GivenUp(eldest.getKey(), eldest.getValue().usage, bound, eldest.getValue().hold, sharing));
         if (sharing) {
-          checking.put(eldest.getKey(), eldest.getValue().usage);
+          checking.put(eldest.getKey(), new Checked(eldest.getValue().usage, eldest.getValue().hold));
         }
       }
     }
@@ -396,8 +421,10 @@ final class StoredResponses {
       lock.lock();
       try {
         if (checking.remove(given.hash()) == null) {
-          given.release();
-          return; // a poll here showed it done meanwhile (finished took it)
+          if (!given.checked()) { // the store came after it was taken out: no poll could take its hold
+            given.release();
+          }
+          return; // a poll here showed it done meanwhile: finished took it, and what it holds
         }
         if (releasedWhileChecked.remove(given.hash())) { // a cancel without usage came meanwhile
           given.release();
@@ -414,7 +441,11 @@ final class StoredResponses {
         lock.unlock();
       }
       if (claimed || polledElsewhere || hold == null || !lookup.answered()) {
-        given.release();
+        if (claimed) {
+          letGoAfterExchanges(hold); // counted elsewhere
+        } else {
+          given.release();
+        }
         if (!claimed && !polledElsewhere && lookup.answered()) {
           settle(store, given.hash(), given.usage(), null, null); // gone, held for no more: unmetered, once
         } else if (!claimed && !polledElsewhere) {
@@ -426,7 +457,7 @@ final class StoredResponses {
       io.routewise.routing.ClientBudgets.Hold charged = hold;
       store.get(releasedKey(given.hash()), mark -> store.claim(sharedKey(given.hash()), CLAIM_TTL, won -> {
         if (won != null && !won) {
-          charged.close();
+          letGoAfterExchanges(charged); // counted elsewhere
         } else if (mark.record() != null) {
           charged.close();
           meter.lost(given.usage());
@@ -448,6 +479,14 @@ final class StoredResponses {
    * whether its count was claimed.
    */
   void releaseCountedElsewhere() {
+    java.util.List<io.routewise.routing.ClientBudgets.Hold> due = new java.util.ArrayList<>();
+    lock.lock();
+    try {
+      countedElsewhere.removeIf(l -> --l.exchanges <= 0 && due.add(l.hold));
+    } finally {
+      lock.unlock();
+    }
+    due.forEach(io.routewise.routing.ClientBudgets.Hold::close);
     io.routewise.routing.SharedUsage store = shared.get();
     if (store == null) {
       return;
@@ -482,7 +521,7 @@ final class StoredResponses {
             Awaiting w = awaited.get(h);
             if (w != null && !w.learned) { // counted elsewhere: awaited here no more
               awaited.remove(h);
-              w.left();
+              letGoAfterExchanges(w.hold);
             }
           } finally {
             lock.unlock();
@@ -500,6 +539,27 @@ final class StoredResponses {
           });
         }
       });
+    }
+  }
+
+  /**
+   * Lets go of {@code hold} (null: none), of a response another replica counted, once two more
+   * exchanges of client budgets have worked ({@link #countedElsewhere}): the first may read the other's
+   * spend before it was written, the second, a sync later, after.
+   */
+  private void letGoAfterExchanges(io.routewise.routing.ClientBudgets.Hold hold) {
+    if (hold == null) {
+      return;
+    }
+    if (hold.usd() == 0) { // holds nothing: no exchange need wait for it
+      hold.close();
+      return;
+    }
+    lock.lock();
+    try {
+      countedElsewhere.add(new LetGo(hold));
+    } finally {
+      lock.unlock();
     }
   }
 
@@ -580,23 +640,30 @@ final class StoredResponses {
   void finished(String id, Usage usage) {
     Awaiting waiting;
     long h = hash(id);
-    AwaitedUsage checked = null;
+    Checked checked = null;
+    io.routewise.routing.ClientBudgets.Hold released = null;
     lock.lock();
     try {
       waiting = awaited.remove(h);
       if (waiting == null) {
-        checked = checking.remove(h); // taken out as its expiry is checked: still awaited
-        releasedWhileChecked.remove(h);
+        checked = checking.remove(h); // taken out as its expiry is checked: still awaited, and held
+        if (releasedWhileChecked.remove(h) && checked != null) {
+          released = checked.hold(); // seen cancelled without usage meanwhile: let go, not charged
+          checked = new Checked(checked.usage(), null);
+        }
       }
     } finally {
       lock.unlock();
     }
+    if (released != null) {
+      released.close();
+    }
     if (waiting == null && checked == null) {
       return;
     }
-    AwaitedUsage awaitedUsage = waiting != null ? waiting.usage : checked;
+    AwaitedUsage awaitedUsage = waiting != null ? waiting.usage : checked.usage();
     // what it held goes with it until it is counted: charged, where its client must be metered, if it has no usage
-    io.routewise.routing.ClientBudgets.Hold hold = waiting == null ? null : waiting.hold;
+    io.routewise.routing.ClientBudgets.Hold hold = waiting != null ? waiting.hold : checked.hold();
     io.routewise.routing.SharedUsage store = shared.get();
     if (store == null) {
       count(awaitedUsage, usage, hold);
@@ -615,8 +682,8 @@ final class StoredResponses {
     store.claim(sharedKey(h), CLAIM_TTL, won -> {
       if (won == null || won) {
         count(awaited, usage, hold);
-      } else if (hold != null) {
-        hold.close(); // counted elsewhere
+      } else {
+        letGoAfterExchanges(hold); // counted elsewhere
       }
     });
   }

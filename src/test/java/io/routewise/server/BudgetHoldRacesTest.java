@@ -2,6 +2,7 @@ package io.routewise.server;
 
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.routewise.routing.ClientBudgets;
@@ -145,6 +146,86 @@ class BudgetHoldRacesTest {
     usage.drain();
     usage.drain();
     assertEquals(0.0, budgets.held("batch"), 1e-12, "cancelled without usage: still held");
+  }
+
+  /**
+   * A background response that a poll at the replica that routed it shows completed without usage,
+   * while its hour's give-up lookup is under way, is charged what it held to a client that must be
+   * metered, as one finished outside that check is. Before, the finish took it without its hold and
+   * charged nothing, and the give-up, finding it taken, let the hold go.
+   */
+  @Test
+  void aBackgroundAnswerFinishedWithoutUsageDuringItsGiveUpCheckIsChargedNothing() throws Exception {
+    routedAtA("resp_1");
+    nanos.addAndGet(StoredResponses.AWAIT_TTL.toNanos() + 1); // not polled for the hour: its record gone too
+    store.lookupMillis = 1_000;
+    a.awaitUsage("resp_2", new StoredResponses.AwaitedUsage("strong", false, null), null); // A's expiry: checked for a second
+    Thread.sleep(50);
+    assertTrue(a.awaitsUsage("resp_1"), "still awaited while checked");
+    a.finished("resp_1", null); // a late poll, relayed at A: completed, no usage
+    store.lookupMillis = 0;
+    usage.drain();
+    usage.drain();
+    assertAll(
+        () -> assertEquals(0.0, budgets.held("batch"), 1e-12),
+        () -> assertEquals(0.1, budgets.spentThisPeriod("batch"), 1e-12,
+            "completed without usage as its give-up was checked, for a client that must be metered: charged nothing"));
+  }
+
+  /**
+   * A background response routed at A and counted at B (its poll relayed there) stays held at A until
+   * A has read B's spend with it: B writes it at its next exchange, and until A reads that, A's hold
+   * is all that counts it there. Before, A let the hold go as soon as it saw B's claim, and at its next
+   * exchange, B's not yet written, took a share of a budget that answer had spent: counted in neither.
+   */
+  @Test
+  void aHoldCountedAtAnotherReplicaIsLetGoBeforeItsSpendIsRead() throws Exception {
+    io.routewise.metrics.RoutewiseMetrics metrics = new io.routewise.metrics.RoutewiseMetrics();
+    ClientBudgets atA = new ClientBudgets(Map.of("batch",
+        new io.routewise.config.ClientKey.Budget(1, io.routewise.config.ClientKey.Period.DAY)), System::currentTimeMillis);
+    ClientBudgets atB = new ClientBudgets(Map.of("batch",
+        new io.routewise.config.ClientKey.Budget(1, io.routewise.config.ClientKey.Period.DAY)), System::currentTimeMillis);
+    StoredResponses routing = new StoredResponses(100, null, new AnswerSpend(null, List.of(strong), metrics, atA),
+        () -> usage, nanos::get);
+    StoredResponses relaying = new StoredResponses(100, null, new AnswerSpend(null, List.of(strong), metrics, atB),
+        () -> usage, nanos::get);
+    atA.exchange(store);
+    atB.exchange(store);
+    ClientBudgets.Hold background = atA.hold("batch", 0, 800, 1, false, List.of(price)); // 0.8 of 1
+    assertTrue(background.admitted());
+    routing.answered("resp_x", "strong");
+    routing.awaitUsage("resp_x", batch, background.handOver());
+    usage.drain();
+    syncAt(atA, routing); // A writes it held
+    atB.exchange(store); // B reads it
+    assertTrue(relaying.awaitsUsage("resp_x"), "its poll reaches B");
+    relaying.finished("resp_x", new Usage(0, 800)); // done: 0.8 spent at B, written at B's next exchange
+    usage.drain();
+    usage.drain();
+    syncAt(atA, routing); // A sees B's claim
+    syncAt(atA, routing); // B's exchange not yet run: its spend is still 0 in the store
+    ClientBudgets.Hold small = atA.hold("batch", 0, 10, 1, false, List.of(price)); // 0.01 under way at A
+    ClientBudgets.Hold big = atA.hold("batch", 0, 400, 1, false, List.of(price)); // 0.8 + 0.01 + 0.4 > 1
+    boolean bigAdmitted = big.admitted();
+    big.close();
+    atB.exchange(store); // B's 0.8 written
+    syncAt(atA, routing);
+    syncAt(atA, routing);
+    assertAll(
+        () -> assertTrue(small.admitted()),
+        () -> assertFalse(bigAdmitted, "spent at B, let go at A: admitted past the budget"),
+        () -> assertEquals(0.8, atA.spentThisPeriod("batch"), 1e-12),
+        () -> assertEquals(0.01, atA.held("batch"), 1e-12, "B's spend read at A: still held there"));
+    small.close();
+  }
+
+  /** An exchange of client budgets that worked, and what runs after it (as ProxyServer has it), a second and a bit on. */
+  private void syncAt(ClientBudgets budgets, StoredResponses stored) throws Exception {
+    nanos.addAndGet(1_100_000_000L);
+    budgets.exchange(store);
+    stored.releaseCountedElsewhere();
+    usage.drain();
+    usage.drain();
   }
 
   /**

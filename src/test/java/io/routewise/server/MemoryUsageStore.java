@@ -9,6 +9,8 @@ import java.util.function.LongSupplier;
 /**
  * The store's usage calls in memory, as Redis keeps them: keys with expiry times on a test's hand
  * clock (nanoseconds), a claim set if absent; lookups counted, and made slow or failing on demand.
+ * Each replica's client spend and holds are kept as Redis keeps them too (no expiry), for replicas'
+ * {@link io.routewise.routing.ClientBudgets} exchanged through it.
  */
 final class MemoryUsageStore extends io.routewise.routing.UsageOnlyStore {
   private final LongSupplier nanos;
@@ -70,5 +72,33 @@ final class MemoryUsageStore extends io.routewise.routing.UsageOnlyStore {
     values.put("claim:" + key, "1");
     expiries.put("claim:" + key, now + ttl.toNanos());
     return true;
+  }
+
+  /** By key, each replica's spend; by replica, its holds. */
+  private final Map<String, Map<String, Double>> spend = new HashMap<>();
+  private final Map<String, Map<String, Held>> holds = new HashMap<>();
+
+  @Override
+  public synchronized Map<String, Map<String, Double>> shareSpend(String replica, Map<String, Spend> mine) {
+    Map<String, Map<String, Double>> fields = new HashMap<>();
+    mine.forEach((key, spent) -> {
+      Map<String, Double> all = spend.computeIfAbsent(key, k -> new HashMap<>());
+      all.put(replica, spent.usd());
+      fields.put(key, new HashMap<>(all));
+    });
+    return fields;
+  }
+
+  @Override
+  public synchronized OthersHolds shareHolds(String replica, Map<String, Held> mine) {
+    holds.put(replica, Map.copyOf(mine));
+    Map<String, Held> others = new HashMap<>();
+    holds.forEach((r, held) -> {
+      if (!r.equals(replica)) {
+        held.forEach((client, h) -> others.merge(client, h,
+            (x, y) -> new Held(x.usd() + y.usd(), x.inFlight() + y.inFlight())));
+      }
+    });
+    return new OthersHolds(holds.size() - 1, others);
   }
 }
