@@ -187,6 +187,53 @@ class StaticEmbedderTest {
     assertTrue(embedder.sumsWithoutWeights(embedder.fold(new float[2 * table.dimension()], 2)));
   }
 
+  /**
+   * The fold gives, bit for bit, the sums as written out inline (a token's row times the matrix, over
+   * the dimensions in order), so mf's decisions do not move with how the loop is arranged.
+   */
+  @Test
+  void theFoldIsTheInlineSumBitForBit() {
+    int dim = table.dimension();
+    int k = 66; // mf's: 2 x rank 33
+    float[] matrix = new float[k * dim];
+    java.util.Random random = new java.util.Random(7);
+    for (int i = 0; i < matrix.length; i++) {
+      matrix[i] = (float) random.nextGaussian();
+    }
+    StaticEmbedder.Folded folded = embedder.fold(matrix, k);
+    byte[] int8 = table.int8();
+    float[] scales = table.scales();
+    float[] weights = table.tokenWeights();
+    int vocab = table.vocabSize();
+    float[] sums = new float[vocab * k];
+    float[] max = new float[k];
+    for (int t = 0; t < vocab; t++) {
+      for (int j = 0; j < k; j++) {
+        float sum = 0;
+        for (int d = 0; d < dim; d++) {
+          sum += int8[t * dim + d] * (matrix[j * dim + d] * scales[d]);
+        }
+        sums[t * k + j] = sum;
+        max[j] = Math.max(max[j], Math.abs(sum));
+      }
+    }
+    float[] foldScales = new float[k];
+    for (int j = 0; j < k; j++) {
+      foldScales[j] = max[j] > 0 ? max[j] / 127f : 1f;
+    }
+    assertArrayEquals(foldScales, folded.scales());
+    int width = folded.width();
+    for (int t = 0; t < vocab; t++) {
+      if (weights[t] == 0f) {
+        continue; // not summed, so not kept (theShippedTableFoldedSumsItsRowsWithoutWeights)
+      }
+      for (int j = 0; j < k; j++) {
+        assertEquals((byte) Math.round(sums[t * k + j] / foldScales[j]), folded.rows()[t * width + dim + j],
+            "token " + t + ", row " + j);
+      }
+    }
+  }
+
   @Test
   void theSourceGivesTheTableUnderItsDirectoryNameWithItsDigest() throws IOException {
     Embedder e = embedders.get(ID);
