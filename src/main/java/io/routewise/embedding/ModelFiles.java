@@ -18,7 +18,10 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -58,6 +61,10 @@ public final class ModelFiles {
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
       dir = privateDir(dir);
+      Path extracted = extracted(dir, resource);
+      if (extracted != null) { // a start after the first: nothing is written
+        return extracted;
+      }
       Path tmp = Files.createTempFile(dir, "extract-", ".part");
       try (InputStream raw = resourceStream(resource); DigestInputStream in = new DigestInputStream(raw, sha)) {
         Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
@@ -83,9 +90,45 @@ public final class ModelFiles {
   }
 
   /**
+   * A file extracted before (named for a resource of this name) that holds exactly the resource's
+   * bytes, or null: one damaged, replaced, or from another jar's resource is not reused.
+   */
+  private static Path extracted(Path dir, String resource) throws IOException {
+    List<Path> candidates = new ArrayList<>();
+    try (var files = Files.newDirectoryStream(dir, p -> p.getFileName().toString().endsWith("-" + resource))) {
+      files.forEach(candidates::add);
+    }
+    for (Path file : candidates) {
+      if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+        try (InputStream expected = resourceStream(resource);
+            InputStream actual = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+          if (sameBytes(expected, actual)) {
+            return file;
+          }
+        }
+      }
+    }
+    return null;
+  }
+
+  private static boolean sameBytes(InputStream a, InputStream b) throws IOException {
+    byte[] x = new byte[64 * 1024];
+    byte[] y = new byte[x.length];
+    while (true) {
+      int n = a.readNBytes(x, 0, x.length);
+      if (b.readNBytes(y, 0, n) != n || Arrays.mismatch(x, 0, n, y, 0, n) != -1) {
+        return false;
+      }
+      if (n < x.length) {
+        return b.read() == -1;
+      }
+    }
+  }
+
+  /**
    * Makes {@code dir} (missing directories owner-only, 0700) and checks that no other user can change
-   * what is in it: it is this user's, not writable by others, and every directory above it (and
-   * above where its links lead) belongs to this user or root and is not writable by others unless
+   * what is in it: it is this user's or root's, not writable by others, and every directory above it
+   * (and above where its links lead) belongs to this user or root and is not writable by others unless
    * sticky, like /tmp. Otherwise whoever owns or can write such a directory could swap the files
    * read back from it between their check and their use. Without POSIX attributes (Windows, whose
    * temp directory is per user) the directory is only made.
@@ -134,12 +177,14 @@ public final class ModelFiles {
   }
 
   /** What lets another user change {@code dir}'s entries, or null. */
-  private static String unsafe(Path dir, int me) throws IOException {
+  static String unsafe(Path dir, int me) throws IOException {
     for (Path p = dir; p != null; p = p.getParent()) {
       Map<String, Object> a = Files.readAttributes(p, "unix:uid,mode", LinkOption.NOFOLLOW_LINKS);
       int uid = (Integer) a.get("uid");
       int mode = (Integer) a.get("mode");
-      if (uid != me && (uid != 0 || p.equals(dir))) {
+      // root can change anything whatever it owns: its directory (one made for this user's group, a volume's
+      // mount point) or its link is no other user's
+      if (uid != me && uid != 0) {
         return p + " belongs to uid " + uid + ", not to this user (uid " + me + ")";
       }
       if ((mode & S_IFMT) == S_IFLNK) {
