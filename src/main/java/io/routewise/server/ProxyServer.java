@@ -181,14 +181,14 @@ public final class ProxyServer implements AutoCloseable {
       }
       java.util.Set<String> warnedOrigins = java.util.concurrent.ConcurrentHashMap.newKeySet();
       cfg.routes.beforeMatched("/v1/*", ctx -> {
-        if (ctx.method() != HandlerType.OPTIONS) {
+        if (ctx.method() != HandlerType.OPTIONS && ctx.header("Origin") != null) { // programs send none
           requireAllowedOrigin(ctx, config.corsOrigins(), refused(ctx, metrics, rejections), warnedOrigins);
         }
       });
       // A preflight matches no route, so the check above never saw it: one from an origin not listed went
       // uncounted and unlogged, and a page that sends a key (always preflighted) never showed up at all.
       cfg.routes.before("/v1/*", ctx -> {
-        if (ctx.method() == HandlerType.OPTIONS) {
+        if (ctx.method() == HandlerType.OPTIONS && ctx.header("Origin") != null) {
           requireAllowedOrigin(ctx, config.corsOrigins(), refused(ctx, metrics, rejections), warnedOrigins);
         }
       });
