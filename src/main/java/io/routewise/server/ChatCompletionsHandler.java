@@ -178,11 +178,12 @@ final class ChatCompletionsHandler {
       if (!path.isEmpty()) {
         Backup other = claimBackup(chosen, request);
         if (other == null) {
-          long seconds = cooldowns.retryIn(chosen.name()).toSeconds();
+          long nanos = cooldowns.retryIn(chosen.name()).toNanos();
           for (UpstreamClient u : path) {
-            seconds = Math.min(seconds, cooldowns.retryIn(u.name()).toSeconds());
+            nanos = Math.min(nanos, cooldowns.retryIn(u.name()).toNanos());
           }
-          ctx.header("Retry-After", Long.toString(Math.max(1, seconds + 1)));
+          // whole seconds, rounded up: a try's cooldown of exactly failover_cooldown_ms says that, not a second more
+          ctx.header("Retry-After", Long.toString(Math.max(1, (nanos + 999_999_999) / 1_000_000_000)));
           throw ApiException.upstreamsCooling(chosen.name(), path.stream().map(UpstreamClient::name).toList());
         }
         status = failOverWithTry(ctx, request, body, chosen, spec, received, "cooldown", other);
