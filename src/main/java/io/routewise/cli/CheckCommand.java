@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 /**
  * {@code routewise check}: everything {@code serve} checks and loads before it listens ({@link Startup}),
@@ -25,21 +25,18 @@ import picocli.CommandLine.Option;
 public final class CheckCommand implements Callable<Integer> {
   private static final Logger LOG = LoggerFactory.getLogger(CheckCommand.class);
 
-  @Option(names = "--config", description = "Config file (default: ${DEFAULT-VALUE}).", defaultValue = "config.yaml")
-  Path config;
-
-  @Option(names = "--port", description = "Overrides server.port, as for serve.")
-  Integer port;
+  @Mixin
+  ConfigOptions options;
 
   @Override
   public Integer call() {
-    try (Startup start = Startup.load(config, port)) {
+    try (Startup start = Startup.load(options.config, options.port)) {
       if (start == null) {
         return Startup.PROBLEM;
       }
       RoutewiseConfig cfg = start.config();
       ServeCommand.startWarnings(cfg, cfg.server().port()).forEach(LOG::warn);
-      summary(config, start).forEach(System.out::println);
+      summary(options.config, start).forEach(System.out::println);
       return 0;
     }
   }

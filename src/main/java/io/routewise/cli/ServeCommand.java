@@ -10,22 +10,19 @@ import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 /** {@code routewise serve}: starts the proxy and runs until stopped. */
 @Command(name = "serve", mixinStandardHelpOptions = true, description = "Run the routing proxy.")
 public final class ServeCommand implements Callable<Integer> {
   private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
 
-  @Option(names = "--config", description = "Config file (default: ${DEFAULT-VALUE}).", defaultValue = "config.yaml")
-  Path config;
-
-  @Option(names = "--port", description = "Overrides server.port.")
-  Integer port;
+  @Mixin
+  ConfigOptions options;
 
   @Override
   public Integer call() throws InterruptedException {
-    Startup start = Startup.load(config, port);
+    Startup start = Startup.load(options.config, options.port);
     if (start == null) {
       return Startup.PROBLEM;
     }
