@@ -121,18 +121,27 @@ final class InFlightRequests extends Handler.Wrapper {
    * @return how many were still in flight when the wait ended (0 when all finished)
    */
   int drain(Duration grace) throws InterruptedException {
+    int left = await(grace);
+    if (left > 0) {
+      cutOff = true;
+    }
+    return left;
+  }
+
+  /**
+   * As {@link #drain}, but what is left when the wait ends is not cut off: the shutdown waits on.
+   *
+   * @return how many are still in flight (0 when all finished)
+   */
+  int await(Duration wait) throws InterruptedException {
     draining = true;
-    long deadline = System.nanoTime() + grace.toNanos();
+    long deadline = System.nanoTime() + wait.toNanos();
     synchronized (drained) {
       long left;
       while (count.get() > 0 && (left = deadline - System.nanoTime()) > 0) {
         drained.wait(Math.max(1, left / 1_000_000));
       }
     }
-    int left = count.get();
-    if (left > 0) {
-      cutOff = true;
-    }
-    return left;
+    return count.get();
   }
 }

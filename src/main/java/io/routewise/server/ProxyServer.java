@@ -511,12 +511,16 @@ public final class ProxyServer implements AutoCloseable {
       return;
     }
     try {
-      int running = inFlight.count();
+      // A request whose client has its whole answer is counted until its handler's thread is done and
+      // Jetty has finished with it, a moment after the last byte (and the connection's close) reached the
+      // client; read at once, the count named a /health poll just answered as a request being waited for.
+      long start = System.nanoTime();
+      int running = inFlight.await(shutdownGrace.compareTo(SETTLE) < 0 ? shutdownGrace : SETTLE);
       if (running > 0 && shutdownGrace.isPositive()) {
         LOG.info("shutting down: waiting up to {} ms for {} request(s) in flight", shutdownGrace.toMillis(),
             running);
       }
-      int left = inFlight.drain(shutdownGrace);
+      int left = inFlight.drain(shutdownGrace.minusNanos(System.nanoTime() - start));
       if (left > 0) {
         LOG.warn("shutting down: {} request(s) still in flight after {} ms are cut off", left,
             shutdownGrace.toMillis());
@@ -538,6 +542,9 @@ public final class ProxyServer implements AutoCloseable {
       closed.countDown();
     }
   }
+
+  /** How long the shutdown lets requests finishing their last moments end before it says how many it waits for. */
+  private static final java.time.Duration SETTLE = java.time.Duration.ofMillis(100);
 
   /** How long requests cut off at the end of the grace get to end as routewise's 503 (or error event) once their calls are cancelled. */
   private static final java.time.Duration CUT_OFF_WAIT = java.time.Duration.ofSeconds(1);

@@ -517,6 +517,84 @@ class GracefulShutdownTest {
     assertTrue(ms < 3_000, "shutdown after error responses took " + ms + " ms (grace 15 s)");
   }
 
+  /**
+   * A request whose client has its whole answer and whose connection has closed is no longer waited for.
+   * It stayed counted a moment longer (its handler's thread returning, Jetty closing the connection), and
+   * the shutdown read the count at once: a SIGTERM right after a /health poll logged "waiting up to 25000 ms
+   * for 1 request(s) in flight" with nothing under way (a trial). Each kind of request is sent with
+   * Connection: close and read to its end, then routewise is closed; a few rounds, as the moment is short.
+   */
+  @Test
+  void aShutdownRightAfterAnAnswerDoesNotSayItWaitsForIt() throws Exception {
+    release.countDown(); // streams end at once
+    upstream.createContext("/v1/files", ex -> {
+      ex.getRequestBody().readAllBytes();
+      byte[] files = "{\"object\":\"list\",\"data\":[]}".getBytes(StandardCharsets.UTF_8);
+      ex.getResponseHeaders().set("Content-Type", "application/json");
+      ex.sendResponseHeaders(200, files.length);
+      ex.getResponseBody().write(files);
+      ex.close();
+    });
+    upstream.createContext("/whole/v1/chat/completions", ex -> {
+      ex.getRequestBody().readAllBytes();
+      byte[] answer = ("{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          + "\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}")
+          .getBytes(StandardCharsets.UTF_8);
+      ex.getResponseHeaders().set("Content-Type", "application/json");
+      ex.sendResponseHeaders(200, answer.length);
+      ex.getResponseBody().write(answer);
+      ex.close();
+    });
+    String base = "http://127.0.0.1:" + upstream.getAddress().getPort();
+    String yaml = TestConfigs.withRouting(TestConfigs.withServer(TestConfigs.yaml(base + "/v1", base + "/whole/v1", ""),
+        "shutdown_grace_ms: 15000, api_keys: [sk-k], cors_origins: [\"http://app\"]"), "passthrough: strong");
+    String whole = "{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"; // weak
+    String stream = "{\"model\":\"router-random-0\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    String key = "Authorization: Bearer sk-k\r\n";
+    String[][] requests = {
+        {"GET /health", "", "", "200"},
+        {"GET /metrics", "", "", "200"},
+        {"GET /v1/models", key, "", "200"},
+        {"POST /v1/chat/completions", key, whole, "200"},
+        {"POST /v1/chat/completions", key, stream, "200"},
+        {"POST /v1/route", key, whole, "200"},
+        {"GET /v1/files", key, "", "200"}, // passthrough
+        {"POST /v1/chat/completions", "", whole, "401"},
+        {"POST /v1/chat/completions", key + "Origin: http://elsewhere\r\n", whole, "403"},
+        {"GET /nowhere", "", "", "404"},
+        {"OPTIONS /v1/chat/completions", "Origin: http://app\r\nAccess-Control-Request-Method: POST\r\n", "", "200"},
+    };
+    List<String> waited = new ArrayList<>();
+    for (int round = 0; round < 3; round++) {
+      for (String[] r : requests) {
+        routewise = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
+        String answer = exchange(r[0], r[1], r[2]);
+        assertTrue(answer.startsWith("HTTP/1.1 " + r[3]), r[0] + ": " + answer);
+        try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+          routewise.close();
+          if (log.text().contains("in flight")) {
+            waited.add(r[0] + " (" + r[3] + "): " + log.text().strip());
+          }
+        }
+      }
+    }
+    assertEquals(List.of(), waited, "shutdowns right after an answer whose connection had closed");
+  }
+
+  /** One request on a connection of its own (Connection: close), read until the server closes it. */
+  private String exchange(String requestLine, String headers, String body) throws IOException {
+    try (java.net.Socket client = new java.net.Socket("127.0.0.1", routewise.port())) {
+      client.setSoTimeout(10_000);
+      byte[] content = body.getBytes(StandardCharsets.UTF_8);
+      client.getOutputStream().write((requestLine + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers
+          + (body.isEmpty() ? "" : "Content-Type: application/json\r\nContent-Length: " + content.length + "\r\n")
+          + "\r\n").getBytes(StandardCharsets.US_ASCII));
+      client.getOutputStream().write(content);
+      client.getOutputStream().flush();
+      return new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
   private HttpResponse<String> post(String body) throws Exception {
     return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port() + "/v1/chat/completions"))
         .timeout(Duration.ofSeconds(5)).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
