@@ -99,18 +99,11 @@ class RedisStateStoreTest {
   /** A Redis user not allowed INFO (managed Redis may limit it) still shares state: the version is only a warning's. */
   @Test
   void aUserWithoutInfoStillSharesState() throws Exception {
-    try (Jedis admin = redis.client()) {
-      admin.aclSetUser("noinfo", "on", ">pw", "~*", "+@all", "-info");
-    }
-    String url = redis.url().replace("redis://", "redis://noinfo:pw@");
-    try (RedisStateStore s = new RedisStateStore(config(url, 1000))) {
+    try (AclUser user = aclUser("noinfo", "~*", "+@all", "-info");
+        RedisStateStore s = new RedisStateStore(config(user.url(), 1000))) {
       s.ping();
       assertEquals("weak", s.pinIfAbsent("sess", "weak", Duration.ofMinutes(1)).upstream());
       s.ping();
-    } finally {
-      try (Jedis admin = redis.client()) {
-        admin.aclDelUser("noinfo");
-      }
     }
   }
 
@@ -122,20 +115,13 @@ class RedisStateStoreTest {
    */
   @Test
   void aRefusedIncarnationKeyIsAFailureNotAnOldRedis() throws Exception {
-    try (Jedis admin = redis.client()) {
-      admin.aclSetUser("noincarnation", "on", ">pw", "+@all", "~routewise:window:*", "~routewise:replicas:*",
-          "~routewise:alive", "~routewise:pin:*");
-    }
-    String url = redis.url().replace("redis://", "redis://noincarnation:pw@");
-    try (RedisStateStore s = new RedisStateStore(config(url, 1000))) {
+    try (AclUser user = aclUser("noincarnation", "+@all", "~routewise:window:*", "~routewise:replicas:*",
+            "~routewise:alive", "~routewise:pin:*");
+        RedisStateStore s = new RedisStateStore(config(user.url(), 1000))) {
       s.ping(); // the store answers and takes writes
       Exception e = assertThrows(Exception.class, s::incarnation);
       assertTrue(e.getMessage().startsWith("NOPERM"), e.getMessage());
       assertTrue(s.takesPins());
-    } finally {
-      try (Jedis admin = redis.client()) {
-        admin.aclDelUser("noincarnation");
-      }
     }
   }
 
@@ -146,12 +132,9 @@ class RedisStateStoreTest {
    */
   @Test
   void aRedisThatRefusesPinsIsSaidOnceAsAWarning() throws Exception {
-    try (Jedis admin = redis.client()) {
-      admin.aclSetUser("nopins", "on", ">pw", "+@all", "~routewise:window:*", "~routewise:replicas:*",
-          "~routewise:alive", "~routewise:incarnation");
-    }
-    String url = redis.url().replace("redis://", "redis://nopins:pw@");
-    try (RedisStateStore s = new RedisStateStore(config(url, 1000));
+    try (AclUser user = aclUser("nopins", "+@all", "~routewise:window:*", "~routewise:replicas:*",
+            "~routewise:alive", "~routewise:incarnation");
+        RedisStateStore s = new RedisStateStore(config(user.url(), 1000));
         io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
       s.ping();
       assertEquals(List.of(), s.exchange("mf", window("ra", 0.4, 5)));
@@ -163,10 +146,6 @@ class RedisStateStoreTest {
       String text = log.text();
       assertTrue(text.contains("WARN") && text.contains("refuses session pins") && text.contains("NOPERM"), text);
       assertEquals(text.indexOf("refuses session pins"), text.lastIndexOf("refuses session pins"), "said once: " + text);
-    } finally {
-      try (Jedis admin = redis.client()) {
-        admin.aclDelUser("nopins");
-      }
     }
   }
 
@@ -380,5 +359,26 @@ class RedisStateStoreTest {
       assertEquals("weak", s.pinIfAbsent("abc", "weak", Duration.ofMinutes(1)).upstream());
       assertEquals("weak", s.pin("abc").upstream());
     }
+  }
+
+  /** A Redis user (password pw) with {@code rules}, deleted on close: the store's URL logs in as it. */
+  private record AclUser(String name, String url) implements AutoCloseable {
+    @Override
+    public void close() {
+      try (Jedis admin = redis.client()) {
+        admin.aclDelUser(name);
+      }
+    }
+  }
+
+  private static AclUser aclUser(String name, String... rules) {
+    try (Jedis admin = redis.client()) {
+      String[] all = new String[rules.length + 2];
+      all[0] = "on";
+      all[1] = ">pw";
+      System.arraycopy(rules, 0, all, 2, rules.length);
+      admin.aclSetUser(name, all);
+    }
+    return new AclUser(name, redis.url().replace("redis://", "redis://" + name + ":pw@"));
   }
 }
