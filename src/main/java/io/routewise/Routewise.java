@@ -126,6 +126,9 @@ public final class Routewise implements AutoCloseable {
     }
     budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD per {} (UTC) on metered answers", name, b.usd(),
         b.per().key()));
+    config.server().apiKeys().stream().filter(k -> k.rateLimit() != null).forEach(k -> LOG.info(
+        "client {} may make {} requests per {} at each replica", k.name(), k.rateLimit().requests(),
+        k.rateLimit().per().key()));
     meteringWarnings(config, upstreams, budgeted).forEach(LOG::warn);
     List<String> refusing = budgeted.entrySet().stream().filter(e -> !e.getValue().allowUnpriced())
         .map(Map.Entry::getKey).toList();

@@ -10,10 +10,15 @@ package io.routewise.config;
  *     one is rotated ({@code keys: [...]}); none for a named client whose keys were all left unset
  *     (it matches nothing)
  * @param budget what the client may spend on routed answers in each period, or null for no limit
+ * @param rateLimit how many requests the client may make, or null for no limit
  */
-public record ClientKey(String name, java.util.List<Secret> keys, Budget budget) {
+public record ClientKey(String name, java.util.List<Secret> keys, Budget budget, RateLimit rateLimit) {
   public ClientKey {
     keys = java.util.List.copyOf(keys);
+  }
+
+  public ClientKey(String name, java.util.List<Secret> keys, Budget budget) {
+    this(name, keys, budget, null);
   }
 
   /** One key; a blank one is none. */
@@ -45,6 +50,32 @@ public record ClientKey(String name, java.util.List<Secret> keys, Budget budget)
 
     public Budget(double usd, Period per, boolean allowUnpriced) {
       this(usd, per, allowUnpriced, UNCAPPED_TOKENS);
+    }
+  }
+
+  /**
+   * At most {@code requests} of the client's {@code /v1} requests per {@code per}, at each replica:
+   * a burst of that many, then one each {@code per / requests}.
+   */
+  public record RateLimit(long requests, RatePeriod per) {}
+
+  /** A rate limit's period. */
+  public enum RatePeriod {
+    SECOND(1), MINUTE(60), HOUR(3_600);
+
+    private final long seconds;
+
+    RatePeriod(long seconds) {
+      this.seconds = seconds;
+    }
+
+    /** The config's word for it. */
+    public String key() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    public long nanos() {
+      return seconds * 1_000_000_000L;
     }
   }
 

@@ -169,6 +169,7 @@ public final class ConfigLoader {
         continue;
       }
       ClientKey.Budget budget = null;
+      ClientKey.RateLimit rateLimit = null;
       List<Secret> given = new ArrayList<>();
       List<String> at = new ArrayList<>(); // where each was written, for problems
       String keyPath;
@@ -198,6 +199,10 @@ public final class ConfigLoader {
           client.problem("budget", "is empty: write {usd: <USD a period>, per: hour|day|month}, or leave the key out");
         }
         budget = client.optionalChild("budget").map(ConfigLoader::budget).orElse(null);
+        if (client.keys().contains("rate_limit") && !client.has("rate_limit")) {
+          client.problem("rate_limit", "is empty: write {requests: <a period>, per: second|minute|hour}, or leave the key out");
+        }
+        rateLimit = client.optionalChild("rate_limit").map(ConfigLoader::rateLimit).orElse(null);
         client.rejectUnknownKeys();
       } else {
         keyPath = keys.pathOf(name);
@@ -236,7 +241,7 @@ public final class ConfigLoader {
       if (usable.isEmpty()) {
         LOG.warn("{} is empty: client '{}' has no key, and its requests are refused (401)", keyPath, name);
       }
-      out.add(new ClientKey(name, usable, budget)); // with none, it matches no request, yet keeps auth on
+      out.add(new ClientKey(name, usable, budget, rateLimit)); // with none, it matches no request, yet keeps auth on
     }
     return List.copyOf(out);
   }
@@ -254,6 +259,19 @@ public final class ConfigLoader {
     b.rejectUnknownKeys();
     return Double.isNaN(usd) ? null
         : new ClientKey.Budget(usd, ClientKey.Period.valueOf(per.toUpperCase(Locale.ROOT)), allowUnpriced, uncapped);
+  }
+
+  /** A named client's {@code rate_limit: {requests: 600, per: minute}}. */
+  private static ClientKey.RateLimit rateLimit(ConfigNode r) {
+    long requests = r.longValue("requests", 0, 1, 1_000_000_000);
+    if (!r.has("requests")) {
+      r.problem("requests", "is required (requests a period, e.g. requests: 600)");
+    }
+    String per = r.oneOf("per", "minute",
+        java.util.Arrays.stream(ClientKey.RatePeriod.values()).map(ClientKey.RatePeriod::key).toList());
+    r.rejectUnknownKeys();
+    return requests < 1 ? null
+        : new ClientKey.RateLimit(requests, ClientKey.RatePeriod.valueOf(per.toUpperCase(Locale.ROOT)));
   }
 
   private RoutewiseConfig read(ConfigNode root) {

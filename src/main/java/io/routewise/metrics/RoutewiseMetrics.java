@@ -550,6 +550,31 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
     clients = Map.copyOf(out);
   }
 
+  /**
+   * The named clients with a rate limit, each one's refusals at 0 from the start. Call once, before
+   * traffic.
+   */
+  public void clientRateLimits(List<String> names) {
+    Map<String, Counter> out = new java.util.HashMap<>();
+    for (String name : names) {
+      out.put(name, Counter.builder("routewise.client.rate.limited")
+          .description("Requests of a named client refused for its rate limit (server.api_keys.<name>.rate_limit): "
+              + "429 rate_limit_exceeded")
+          .tag("client", name).register(registry));
+    }
+    rateLimited = Map.copyOf(out);
+  }
+
+  private volatile Map<String, Counter> rateLimited = Map.of();
+
+  /** A request of {@code client} refused for its rate limit. */
+  public void clientRateLimited(String client) {
+    Counter c = rateLimited.get(client);
+    if (c != null) {
+      c.increment();
+    }
+  }
+
   /** A request on {@code /v1} that carried the named client key {@code client}. */
   public void clientRequest(String client) {
     ClientMeters m = clients.get(client);

@@ -196,9 +196,11 @@ public final class ProxyServer implements AutoCloseable {
         // A named client's key left blank matches no request (an empty bearer token least of all), yet
         // keeps this check on: a mapping of unset keys refuses everyone rather than no one.
         ClientKeys keys = new ClientKeys(config.apiKeys());
+        ClientRateLimits limits = new ClientRateLimits(config.apiKeys(), System::nanoTime);
+        metrics.clientRateLimits(limits.clients());
         // Once a route has matched, so that CORS headers are on the 401 too and a page can read it,
         // and a browser's preflight (answered by the CORS plugin, never with a key) passes.
-        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, rejections, pinning.enabled(), metrics));
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, limits, rejections, pinning.enabled(), metrics));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
       if (responsesHome == null) {
@@ -334,8 +336,8 @@ public final class ProxyServer implements AutoCloseable {
    * or set another's pins. A named key's request is counted under its name, kept as {@link
    * ChatCompletionsHandler#CLIENT_NAME} for its answer's usage and the access log.
    */
-  private static void requireKey(Context ctx, ClientKeys keys, AccessLog.Rejections rejections,
-      boolean scopeSessions, RoutewiseMetrics metrics) {
+  private static void requireKey(Context ctx, ClientKeys keys, ClientRateLimits limits,
+      AccessLog.Rejections rejections, boolean scopeSessions, RoutewiseMetrics metrics) {
     String auth = ctx.header("Authorization");
     byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
         ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
@@ -355,7 +357,47 @@ public final class ProxyServer implements AutoCloseable {
     if (client.name() != null) {
       ctx.attribute(ChatCompletionsHandler.CLIENT_NAME, client.name());
       metrics.clientRequest(client.name());
+      ClientRateLimits.Refusal refusal = limits.take(client.name());
+      if (refusal != null) {
+        throw rateLimited(ctx, client.name(), refusal, rejections, metrics);
+      }
     }
+  }
+
+  /**
+   * The 429 of a client over its rate limit, before anything is read or decided: with OpenAI's
+   * headers for it, so the SDKs wait just as long before they retry.
+   */
+  private static ApiException rateLimited(Context ctx, String client, ClientRateLimits.Refusal refusal,
+      AccessLog.Rejections rejections, RoutewiseMetrics metrics) {
+    metrics.clientRateLimited(client);
+    if (rejections != null) {
+      AccessLog.rejected(ctx, 429, "rate_limit_exceeded", rejections);
+    }
+    long millis = Math.max(1, (refusal.retryNanos() + 999_999) / 1_000_000);
+    io.routewise.config.ClientKey.RateLimit limit = refusal.limit();
+    ctx.header("Retry-After", Long.toString((millis + 999) / 1000))
+        .header("retry-after-ms", Long.toString(millis))
+        .header("x-ratelimit-limit-requests", Long.toString(limit.requests()))
+        .header("x-ratelimit-remaining-requests", "0")
+        .header("x-ratelimit-reset-requests", duration(refusal.fullNanos()));
+    return new ApiException(429, "requests", "Client '" + client + "' is over its rate limit of " + limit.requests()
+        + " requests per " + limit.per().key() + " (server.api_keys." + client + ".rate_limit); try again in "
+        + duration(refusal.retryNanos()) + ".", null, "rate_limit_exceeded");
+  }
+
+  /** A wait as OpenAI's rate-limit headers write it: 20ms, 1.5s, 6m0s, 1h2m3s. */
+  static String duration(long nanos) {
+    long millis = Math.max(1, (nanos + 999_999) / 1_000_000);
+    if (millis < 1_000) {
+      return millis + "ms";
+    }
+    if (millis < 60_000) {
+      return java.math.BigDecimal.valueOf(millis, 3).stripTrailingZeros().toPlainString() + "s";
+    }
+    long seconds = (millis + 999) / 1000;
+    String minutes = (seconds / 60 % 60) + "m" + (seconds % 60) + "s";
+    return seconds >= 3_600 ? seconds / 3_600 + "h" + minutes : minutes;
   }
 
   /** Counts a 403 refusal ({@code origin_not_allowed}, {@code host_not_allowed}) and writes its access-log line. */

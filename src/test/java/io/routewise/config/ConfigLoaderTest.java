@@ -325,6 +325,26 @@ class ConfigLoaderTest {
     }
   }
 
+  /** A named client's rate_limit: requests a period (per minute unless said), each key checked and named. */
+  @Test
+  void aNamedClientsRateLimitIsReadAndItsMistakesNamed() throws Exception {
+    RoutewiseConfig c = parse(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: {key: sk-a, rate_limit: "
+        + "{requests: 600}}, b: {key: sk-b, rate_limit: {requests: 5, per: second}}, c: sk-c}}"), Map.of("OPENAI_API_KEY", "sk-x"));
+    assertEquals(java.util.Arrays.asList(new ClientKey.RateLimit(600, ClientKey.RatePeriod.MINUTE),
+        new ClientKey.RateLimit(5, ClientKey.RatePeriod.SECOND), null),
+        c.server().apiKeys().stream().map(ClientKey::rateLimit).toList());
+    String msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: {key: sk-a, rate_limit: {requests: 0, "
+        + "per: day, burst: 3}}, b: {key: sk-b, rate_limit: {per: hour}}, c: {key: sk-c, rate_limit: }, "
+        + "d: {key: sk-d, rate_limit: 60}, e: {key: sk-e, rate_limit: {requests: 1.5}}}}"));
+    assertTrue(msg.contains("server.api_keys.a.rate_limit.requests: must be between 1 and 1000000000, got 0"), msg);
+    assertTrue(msg.contains("server.api_keys.a.rate_limit.per: must be one of [second, minute, hour], got 'day'"), msg);
+    assertTrue(msg.contains("server.api_keys.a.rate_limit.burst: unknown key"), msg);
+    assertTrue(msg.contains("server.api_keys.b.rate_limit.requests: is required"), msg);
+    assertTrue(msg.contains("server.api_keys.c.rate_limit: is empty"), "not no limit: " + msg);
+    assertTrue(msg.contains("server.api_keys.d.rate_limit: must be a mapping"), msg);
+    assertTrue(msg.contains("server.api_keys.e.rate_limit.requests: must be an integer"), msg);
+  }
+
   /** model_prices: other models an upstream serves, priced for passthrough; its own model is its price's. */
   @Test
   void modelPricesAreReadAndTheOwnModelIsPricedOnce() {

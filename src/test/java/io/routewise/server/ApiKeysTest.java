@@ -57,6 +57,48 @@ class ApiKeysTest {
   }
 
   /**
+   * A named client over its rate_limit gets OpenAI's 429 for it, with the wait in its headers (and the
+   * CORS headers, so a page can read it), counted under its name; other clients are not held back.
+   */
+  @Test
+  void aClientOverItsRateLimitGets429WithTheWaitAndOthersGoOn() throws Exception {
+    String yaml = TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1", "")
+        .replace("server: {host: 127.0.0.1, port: 0}", "server: {host: 127.0.0.1, port: 0, cors_origins: "
+            + "[\"http://app.test\"], api_keys: {batch: {key: sk-batch, rate_limit: {requests: 2, per: hour}}, ui: sk-ui}}");
+    try (Routewise rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {})) {
+      int port = rw.port();
+      assertEquals(200, send(port, "GET", "/v1/models", "sk-batch").statusCode());
+      assertEquals(200, send(port, "POST", "/v1/route", "sk-batch").statusCode());
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+          + "/v1/chat/completions")).header("Authorization", "Bearer sk-batch").header("Origin", "http://app.test")
+          .POST(HttpRequest.BodyPublishers.ofString(CHAT)).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(429, r.statusCode(), r.body());
+      com.fasterxml.jackson.databind.JsonNode error = new ObjectMapper().readTree(r.body()).path("error");
+      assertEquals("rate_limit_exceeded", error.path("code").asText());
+      assertEquals("requests", error.path("type").asText());
+      assertTrue(error.path("message").asText().contains("2 requests per hour (server.api_keys.batch.rate_limit)"),
+          r.body());
+      long retryMs = Long.parseLong(r.headers().firstValue("retry-after-ms").orElseThrow());
+      assertTrue(retryMs > 1_700_000 && retryMs <= 1_800_000, "half an hour: " + retryMs);
+      assertEquals(Long.toString((retryMs + 999) / 1000), r.headers().firstValue("Retry-After").orElseThrow());
+      assertEquals("2", r.headers().firstValue("x-ratelimit-limit-requests").orElseThrow());
+      assertEquals("0", r.headers().firstValue("x-ratelimit-remaining-requests").orElseThrow());
+      assertTrue(r.headers().firstValue("x-ratelimit-reset-requests").orElseThrow()
+          .matches("59m\\d+s|1h0m0s"), r.headers().map().toString()); // both back within the hour
+      assertEquals("http://app.test", r.headers().firstValue("Access-Control-Allow-Origin").orElse(null));
+      assertTrue(r.headers().firstValue("x-should-retry").isEmpty(), "the SDKs retry it after the wait");
+      assertEquals(429, send(port, "GET", "/v1/models", "sk-batch").statusCode(), "every /v1 request counts");
+      for (int i = 0; i < 5; i++) {
+        assertEquals(200, send(port, "GET", "/v1/models", "sk-ui").statusCode(), "ui has no limit");
+      }
+      String metrics = send(port, "GET", "/metrics", null).body();
+      assertTrue(metrics.contains("routewise_client_rate_limited_total{client=\"batch\"} 2.0"), metrics);
+      assertFalse(metrics.contains("routewise_client_rate_limited_total{client=\"ui\"}"), metrics);
+      assertTrue(metrics.contains("routewise_client_requests_total{client=\"batch\"} 4.0"), metrics);
+    }
+  }
+
+  /**
    * A client without a key that asks to continue before a large body (curl does past 1 MB) hears the 401
    * at once: before, routewise said 100 Continue and read the whole body (3 MB) before refusing it.
    */

@@ -109,7 +109,8 @@ class GrafanaDashboardTest {
         "routewise_upstream_duration_seconds_bucket", "routewise_requests_total", "routewise_failovers_total",
         "routewise_buffered_bytes", "routewise_upstream_cooling", "routewise_http_refused_total", "routewise_access_refused_total",
         "routewise_target_strong_share", "routewise_target_observed_strong_share", "routewise_target_alpha",
-        "routewise_client_cost_usd_total", "routewise_client_requests_total", "routewise_client_budget_spent_usd")) {
+        "routewise_client_cost_usd_total", "routewise_client_requests_total", "routewise_client_budget_spent_usd",
+        "routewise_client_rate_limited_total")) {
       assertTrue(referenced.contains(needed), "no panel shows " + needed + ": " + referenced);
     }
   }
@@ -149,7 +150,7 @@ class GrafanaDashboardTest {
   /** Series names of a routewise with three priced upstreams and a named client key after traffic of every kind. */
   private static Set<String> exposedSeriesNames() throws Exception {
     List<WireMockServer> servers = new ArrayList<>();
-    StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0, api_keys: {team: {key: sk-team, budget: {usd: 100}}}}\nupstreams:\n");
+    StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0, api_keys: {team: {key: sk-team, budget: {usd: 100}, rate_limit: {requests: 100000}}}}\nupstreams:\n");
     String[][] upstreams = {{"strong", "2.5", "10"}, {"mini", "0.15", "0.6"}, {"weak", "0.1", "0.1"}};
     for (String[] u : upstreams) {
       WireMockServer w = new WireMockServer(WireMockConfiguration.options().dynamicPort().bindAddress("127.0.0.1"));
