@@ -359,6 +359,12 @@ class ConfigLoaderTest {
         + "as upstreams.strong.price"), msg);
     assertTrue(msg.contains("upstreams.strong.model_prices.o3: must be a mapping"), msg);
     assertTrue(msg.contains("upstreams.strong.model_prices.o4.output: is required"), msg);
+    msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, price: {input: 1.25, output: 10, cached_input: 12.5}, "
+        + "model_prices: {o4: {input: 1, output: 4, cached_input: 1.5}}}"));
+    assertTrue(msg.contains("upstreams.strong.price.cached_input: is above input (12.5 > 1.25)"), "a slipped decimal: " + msg);
+    assertTrue(msg.contains("upstreams.strong.model_prices.o4.cached_input: is above input"), msg);
+    assertEquals(new Price(1, 4, 1), parse(VALID.replace("model: gpt-4o}", "model: gpt-4o, price: {input: 1, output: 4, "
+        + "cached_input: 1}}"), Map.of("OPENAI_API_KEY", "sk-x")).strong().price(), "no discount is a price");
     msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, model_prices: {gpt-4o: {input: 1, output: 1}}}"));
     assertTrue(msg.contains("upstreams.strong.model_prices: names gpt-4o"), "without a price too: routed answers "
         + "would go unpriced: " + msg);
