@@ -75,7 +75,7 @@ public final class ConfigLoader {
     try {
       LoaderOptions options = new LoaderOptions();
       options.setAllowDuplicateKeys(false); // two upstreams of one name: SnakeYAML would keep the last, silently
-      raw = new Yaml(new SafeConstructor(options)).load(yamlText);
+      raw = new Yaml(new DecimalNumbers(options)).load(yamlText);
     } catch (org.yaml.snakeyaml.constructor.DuplicateKeyException e) {
       throw new ConfigException(List.of(source + ": " + e.getProblem()
           + (e.getProblemMark() == null ? "" : " (line " + (e.getProblemMark().getLine() + 1) + ")")
@@ -713,6 +713,33 @@ public final class ConfigLoader {
       return sb.toString();
     }
     return node;
+  }
+
+  /**
+   * SnakeYAML's safe constructor, but a number YAML 1.1 reads in another base (0x1F, 0b1010, a leading
+   * 0 as octal: 025000 is 10752; 1:30 as base 60: 90) is kept as {@link ConfigNode.NonDecimal}, which
+   * a number setting refuses and a text setting takes as written ({@code 08080} had been 8080 but
+   * {@code 07070} 3640).
+   */
+  private static final class DecimalNumbers extends SafeConstructor {
+    private static final Pattern DECIMAL_INT = Pattern.compile("[-+]?(0|[1-9][0-9_]*)");
+
+    DecimalNumbers(LoaderOptions options) {
+      super(options);
+      for (org.yaml.snakeyaml.nodes.Tag tag : List.of(org.yaml.snakeyaml.nodes.Tag.INT, org.yaml.snakeyaml.nodes.Tag.FLOAT)) {
+        org.yaml.snakeyaml.constructor.Construct yamls = yamlConstructors.get(tag);
+        yamlConstructors.put(tag, new org.yaml.snakeyaml.constructor.AbstractConstruct() {
+          @Override
+          public Object construct(org.yaml.snakeyaml.nodes.Node node) {
+            Object n = yamls.construct(node);
+            String text = node instanceof org.yaml.snakeyaml.nodes.ScalarNode s ? s.getValue() : null;
+            boolean decimal = text == null || (tag.equals(org.yaml.snakeyaml.nodes.Tag.INT)
+                ? DECIMAL_INT.matcher(text).matches() : text.indexOf(':') < 0);
+            return decimal || !(n instanceof Number num) ? n : new ConfigNode.NonDecimal(text, num);
+          }
+        });
+      }
+    }
   }
 
   /** For tests and tools: a duration in milliseconds. */

@@ -147,6 +147,23 @@ public final class ConfigNode {
     return Secret.of(s);
   }
 
+  /**
+   * A number YAML read in another base than ten (0x1F, 0b1010, 025000 as octal, 1:30 as base 60): its
+   * text as written, and what YAML made of it. A number setting refuses it; text takes it as written.
+   */
+  public record NonDecimal(String text, Number value) {
+    @Override
+    public String toString() {
+      return text;
+    }
+  }
+
+  /** The problem of a number setting given {@code v}, YAML's number in another base; null when it is not one. */
+  private static String nonDecimal(Object v) {
+    return v instanceof NonDecimal n ? "must be written in decimal, got '" + n.text() + "' (YAML reads it as "
+        + n.value() + ": a leading 0 is octal, 0x hex, 0b binary, a colon base 60)" : null;
+  }
+
   public int integer(String key, int fallback, int min, int max) {
     return (int) longValue(key, fallback, min, max);
   }
@@ -155,6 +172,10 @@ public final class ConfigNode {
     known.add(key);
     Object v = values.get(key);
     if (v == null) {
+      return fallback;
+    }
+    if (nonDecimal(v) != null) {
+      problems.add(pathOf(key), nonDecimal(v));
       return fallback;
     }
     long n;
@@ -183,6 +204,10 @@ public final class ConfigNode {
     known.add(key);
     Object v = values.get(key);
     if (v == null) {
+      return fallback;
+    }
+    if (nonDecimal(v) != null) {
+      problems.add(pathOf(key), nonDecimal(v));
       return fallback;
     }
     double d;
@@ -348,7 +373,7 @@ public final class ConfigNode {
     if (v instanceof Boolean) {
       return "must be text, and YAML read it as true or false: quote it (unquoted, yes, no, on and off are too)";
     }
-    String kind = v instanceof Number ? "a number" : "a " + v.getClass().getSimpleName();
+    String kind = v instanceof Number || v instanceof NonDecimal ? "a number" : "a " + v.getClass().getSimpleName();
     return "must be text, and YAML read it as " + kind + ": quote it (unquoted, 0777 is the number 511 and 1_000 is 1000)";
   }
 
