@@ -64,6 +64,8 @@ public final class ConfigLoader {
       text = Files.readString(file);
     } catch (NoSuchFileException e) {
       throw new ConfigException(List.of(file + ": file not found"));
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new ConfigException(List.of(file + ": is not UTF-8 text (save it as UTF-8)"));
     } catch (IOException e) {
       throw new ConfigException(List.of(file + ": cannot read: " + e.getMessage()));
     }
@@ -80,6 +82,11 @@ public final class ConfigLoader {
       throw new ConfigException(List.of(source + ": " + e.getProblem()
           + (e.getProblemMark() == null ? "" : " (line " + (e.getProblemMark().getLine() + 1) + ")")
           + ": a key may appear once in its mapping (two upstreams need two names)"));
+    } catch (org.yaml.snakeyaml.error.MarkedYAMLException e) {
+      // SnakeYAML's own message quotes the line, and a literal api_key may be on it: where, not what
+      org.yaml.snakeyaml.error.Mark at = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+      throw new ConfigException(List.of(source + ": not valid YAML: " + (e.getContext() == null ? "" : e.getContext() + ", ")
+          + e.getProblem() + (at == null ? "" : " (line " + (at.getLine() + 1) + ", column " + (at.getColumn() + 1) + ")")));
     } catch (YAMLException e) {
       throw new ConfigException(List.of(source + ": not valid YAML: " + e.getMessage()));
     }

@@ -419,6 +419,14 @@ class ConfigLoaderTest {
   @Test
   void invalidYamlAndMissingFileAreClear(@TempDir Path dir) throws Exception {
     assertTrue(problems("server: [unclosed").contains("not valid YAML"));
+    // SnakeYAML quotes the line it stopped at: a literal key there was in the start's error
+    String broken = problems(VALID.replace("\"${OPENAI_API_KEY}\"", "[sk-literal-secret-1234"));
+    assertTrue(broken.matches("(?s).*not valid YAML: .*\\(line \\d+, column \\d+\\).*"), broken);
+    assertFalse(broken.contains("sk-literal"), broken);
+    Path latin1 = dir.resolve("latin1.yaml");
+    Files.write(latin1, "# caf\u00e9\nserver: {port: 1}\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+    String notUtf8 = assertThrows(ConfigException.class, () -> new ConfigLoader(Map.of()).load(latin1)).getMessage();
+    assertTrue(notUtf8.contains("latin1.yaml: is not UTF-8 text"), notUtf8);
     // two upstreams of one name: the first is not dropped silently
     String twice = problems(VALID.replace("upstreams:\n", "upstreams:\n  weak:\n    base_url: http://127.0.0.1:1/v1\n    model: m\n"));
     assertTrue(twice.contains("found duplicate key weak") && twice.contains("two upstreams need two names") && twice.contains("(line 7)"), twice);
