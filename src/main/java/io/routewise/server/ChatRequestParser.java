@@ -82,6 +82,7 @@ public final class ChatRequestParser {
             p.skipChildren();
           }
           default -> {
+            otherCase(name, "", "model", "messages", "stream", "stream_options");
             if (!session.read(name, p, v)) { // read for session pinning only
               p.skipChildren();
             }
@@ -231,6 +232,22 @@ public final class ChatRequestParser {
   }
 
   /**
+   * A field routing reads, spelled in another case ({@code "Messages"}, {@code "MODEL"}) at {@code path}:
+   * Go's JSON decoder (Ollama's OpenAI layer) matches field names in any case, its last copy winning, so
+   * the upstream could answer that copy while routewise scored or rewrote the other. Refused, as a
+   * second copy in the same case is. ({@link String#equalsIgnoreCase} folds as Go does: U+017F is s.)
+   */
+  static void otherCase(String name, String path, String... read) {
+    for (String field : read) {
+      if (!name.equals(field) && name.equalsIgnoreCase(field)) {
+        String at = path.isEmpty() ? name : path + "." + name;
+        throw ApiException.invalidRequest("'" + at + "' is '" + field + "' in another case, which some upstreams "
+            + "(Go's JSON decoder: Ollama) read as '" + field + "'; send the field once, as '" + field + "'.", at);
+      }
+    }
+  }
+
+  /**
    * Returns the last user message's text; validates every message on the way, and adds to
    * {@code media} what any message carries besides text (sent upstream with the rest).
    */
@@ -295,6 +312,7 @@ public final class ChatRequestParser {
       } else if (otherContent && field.equals("output")) { // a tool call's output, fed back: it may hold media
         ResponsesRequestParser.noteOutputMedia(p, fv, media);
       } else {
+        otherCase(field, path, "role", "content");
         p.skipChildren();
       }
     }
@@ -395,6 +413,7 @@ public final class ChatRequestParser {
             p.skipChildren();
           }
         } else {
+          otherCase(field, path + "[" + j + "]", "type", "text");
           p.skipChildren();
         }
       }

@@ -61,6 +61,8 @@ final class ResponsesRequestParser {
             }
           }
           default -> {
+            ChatRequestParser.otherCase(name, "", "model", "stream", "input", "previous_response_id", "conversation",
+                "background");
             if (!session.read(name, p, v)) {
               p.skipChildren();
             }

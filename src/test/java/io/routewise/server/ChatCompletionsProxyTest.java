@@ -548,6 +548,30 @@ class ChatCompletionsProxyTest {
     assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
   }
 
+  /**
+   * Go's JSON decoder (Ollama's OpenAI layer, the default weak upstream) matches field names in any case,
+   * the last copy winning: a "Model" after the rewritten model chose the upstream's model for the
+   * client, "MESSAGES" was the prompt answered while routewise scored the other, "Stream" a stream the
+   * request had not asked for. Refused as a second copy is, before any upstream call.
+   */
+  @Test
+  void aFieldRoutingReadsSpelledInAnotherCaseIsA400NotForwarded() throws Exception {
+    String m = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+    for (String[] c : new String[][] {
+        {"{\"model\":\"router-random-1\"," + m + ",\"Model\":\"llama3.1:70b\"}", "Model"},
+        {"{\"model\":\"router-random-1\"," + m + ",\"MESSAGES\":[{\"role\":\"user\",\"content\":\"prove it\"}]}",
+            "MESSAGES"},
+        {"{\"model\":\"router-random-1\"," + m + ",\"Stream\":true}", "Stream"},
+        {"{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"Content\":\"prove it\"}]}",
+            "messages[0].Content"}}) {
+      HttpResponse<String> r = f.post("/v1/chat/completions", c[0]);
+      assertEquals(400, r.statusCode(), c[0] + " -> " + r.body());
+      JsonNode e = JSON.readTree(r.body()).get("error");
+      assertEquals(c[1], e.get("param").asText(), r.body());
+    }
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
+
   private static String routedSeries(String scrape) {
     return String.join("\n", scrape.lines().filter(l -> (l.startsWith("routewise_routed_total")
         || l.startsWith("routewise_strong_share")) && l.contains("router=\"fixed\"")).toList());

@@ -185,6 +185,25 @@ class ChatRequestParserTest {
         .param());
   }
 
+  /** Go's decoder (Ollama's) reads a field name in any case, the last copy winning: another case is another copy. */
+  @Test
+  void aFieldRoutingReadsInAnotherCaseIsRejected() {
+    String m = "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]";
+    assertEquals("Messages", assertThrows(ApiException.class, () -> parse(
+        "{" + m + ",\"Messages\":[{\"role\":\"user\",\"content\":\"hard proof\"}]}")).param());
+    assertEquals("MODEL", assertThrows(ApiException.class, () -> parse("{\"MODEL\":\"gpt-4o\"," + m + "}")).param());
+    assertEquals("\u017Ftream", assertThrows(ApiException.class, () -> parse("{\"\u017Ftream\":true," + m + "}")).param(),
+        "Go folds the long s to s");
+    assertEquals("Stream_Options", assertThrows(ApiException.class, () -> parse(
+        "{\"Stream_Options\":{\"include_usage\":false}," + m + "}")).param());
+    assertEquals("messages[0].ROLE", assertThrows(ApiException.class, () -> parse(
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"ROLE\":\"system\"}]}")).param());
+    assertEquals("messages[0].content[0].Text", assertThrows(ApiException.class, () -> parse(
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\",\"Text\":\"hard\"}]}]}"))
+        .param());
+    assertEquals("x", parse("{\"Tools\":[],\"Name\":1," + m + "}").prompt(), "other fields in any case are the upstream's");
+  }
+
   /** A part's type that is not a string was scored as a text part; empty parts added a line each to the prompt. */
   @Test
   void aPartsTypeMustBeAStringAndEmptyPartsAddNothing() {

@@ -98,7 +98,11 @@ class ResponsesRequestParserTest {
         {"{\"input\":[{\"role\":\"user\",\"content\":[\"x\"]}]}", "input[0].content[0]"},
         {"{\"input\":\"a\",\"input\":\"a\"}", "input"}, {"{\"model\":\"a\",\"model\":\"a\"}", "model"},
         {"{\"model\":1}", "model"}, {"{\"stream\":\"yes\"}", "stream"},
-        {"{\"previous_response_id\":{}}", "previous_response_id"}, {"{\"input\":\"x\"} {}", null}}) {
+        {"{\"previous_response_id\":{}}", "previous_response_id"}, {"{\"input\":\"x\"} {}", null},
+        // Go's decoder (Ollama's) reads a name in any case, the last copy winning
+        {"{\"input\":\"hi\",\"Input\":\"hard proof\"}", "Input"}, {"{\"model\":\"a\",\"Model\":\"b\"}", "Model"},
+        {"{\"input\":[{\"role\":\"user\",\"content\":\"hi\",\"Content\":\"hard\"}]}", "input[0].Content"},
+        {"{\"input\":\"x\",\"Previous_Response_Id\":\"resp_1\"}", "Previous_Response_Id"}}) {
       ApiException e = assertThrows(ApiException.class, () -> parse(c[0]), c[0]);
       assertEquals(400, e.status());
       assertEquals(c[1], e.param(), c[0]);
