@@ -633,12 +633,14 @@ final class ChatCompletionsHandler {
   }
 
   /**
-   * The message of the error object a whole JSON answer is, masked (read up to 64 KiB); null when it is
-   * none (a whole completion: an answer's text, which may echo the prompt, is never quoted).
+   * The message of the error object a whole JSON answer is, masked (read up to 64 KiB, waited for at most
+   * {@link #ERROR_TEXT_WAIT}, as an error body is: one that stalls must not hold up the failover or the
+   * client's 502 for the upstream's whole timeout); null when it is none (a whole completion: an
+   * answer's text, which may echo the prompt, is never quoted), or cut short.
    */
   private String errorOfWholeAnswer(UpstreamResponse response) {
     try {
-      return maskedErrorIn(response.bodyBytes(64 * 1024));
+      return maskedErrorIn(response.errorBody(64 * 1024, ERROR_TEXT_WAIT));
     } catch (IOException | RuntimeException e) {
       return null;
     }

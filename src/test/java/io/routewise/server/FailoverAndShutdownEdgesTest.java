@@ -171,6 +171,34 @@ class FailoverAndShutdownEdgesTest {
   }
 
   /**
+   * A request for a stream answered with a whole JSON body whose bytes then stop: the body was read for
+   * an error in it for the upstream's whole timeout_ms (here 10 s) before the failover, where an error
+   * body's reading is bounded by a second, and a timeout is no failover at all.
+   */
+  @Test
+  void aStalledWholeJsonAnswerToAStreamRequestFailsOverWithoutWaitingOutTheTimeout() throws Exception {
+    strong = new ScriptedUpstream();
+    weak = new ScriptedUpstream();
+    String yaml = TestConfigs.withRouting(TestConfigs.yaml(strong.url(), weak.url(), ""),
+        "failover: true, failover_cooldown_ms: 0").replaceFirst("timeout_ms: 1500", "timeout_ms: 10000");
+    routewise = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
+    strong.answers.add(out -> {
+      out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"error\":")
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      Thread.sleep(15_000); // past the strong upstream's timeout_ms, the rest never sent
+    });
+    weak.answers.add(ScriptedUpstream.sse("data: " + CHUNK + "\n\ndata: [DONE]\n\n"));
+    long start = System.nanoTime();
+    HttpResponse<String> r = chat("router-random-0", true);
+    long tookMs = (System.nanoTime() - start) / 1_000_000;
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("strong invalid", r.headers().firstValue("x-routewise-failover").orElse(null));
+    assertTrue(r.body().contains("data: [DONE]"), r.body());
+    assertTrue(tookMs < 8_000, "failed over after " + tookMs + " ms, the strong upstream's timeout_ms waited out");
+  }
+
+  /**
    * Some gateways answer an error with a 200: passed on as it was, an SDK read it as a completion
    * without choices, and the call counted as a success.
    */
