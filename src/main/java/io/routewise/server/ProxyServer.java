@@ -134,7 +134,7 @@ public final class ProxyServer implements AutoCloseable {
       cfg.jetty.port = config.port();
       cfg.jetty.modifyServletContextHandler(context -> context.insertHandler(inFlight));
       cfg.jetty.modifyServer(server -> {
-        server.setErrorHandler(new JsonErrorHandler(metrics::refused));
+        server.setErrorHandler(new JsonErrorHandler(metrics::refused, config.corsOrigins()));
         // the connectors exist once the server starts; a bean added before they start is on every connection
         server.addEventListener(new org.eclipse.jetty.util.component.LifeCycle.Listener() {
           @Override
@@ -466,7 +466,7 @@ public final class ProxyServer implements AutoCloseable {
         + " server.allowed_hosts, or set server.api_keys.", null, "host_not_allowed");
   }
 
-  private static boolean listed(List<String> allowed, String origin) {
+  static boolean listed(List<String> allowed, String origin) {
     for (String a : allowed) {
       if (sameOrigin(a, origin)) {
         return true;
@@ -496,7 +496,7 @@ public final class ProxyServer implements AutoCloseable {
     return o.substring(scheme.length(), o.length() - suffix.length()).indexOf('.') < 0;
   }
 
-  private static String plainOrigin(String origin) {
+  static String plainOrigin(String origin) {
     String o = origin.trim().toLowerCase(java.util.Locale.ROOT);
     if (o.startsWith("https://") && o.endsWith(":443")) {
       return o.substring(0, o.length() - 4);

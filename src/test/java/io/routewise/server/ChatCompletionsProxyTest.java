@@ -756,6 +756,61 @@ class ChatCompletionsProxyTest {
     assertEquals(before + 1, MetricsEndpointTest.value(f.get("/metrics").body(), series));
   }
 
+  /**
+   * Jetty's error handler writes its page for GET, POST and HEAD only: a DELETE, PUT or PATCH (passthrough
+   * takes them) or a browser's preflight that it refused got an empty body, outside every counter (a review).
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"DELETE", "PUT", "PATCH", "OPTIONS"})
+  void requestsJettyRejectsGetOpenAiErrorsWhateverTheirMethod(String method) throws Exception {
+    for (String[] c : new String[][] {
+        {"431", "request_header_fields_too_large", method + " /v1/files/file-1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
+            + "j".repeat(9_000) + "\r\nContent-Length: 0\r\n\r\n"},
+        {"400", "bad_request", method + " /v1/files/file-1 HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: other\r\n"
+            + "Content-Length: 0\r\n\r\n"}}) {
+      String series = "routewise_http_refused_total{status=\"" + c[0] + "\"}";
+      double before = MetricsEndpointTest.value(f.get("/metrics").body(), series);
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write(c[2].getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        String head = io.routewise.RawHttp.readHead(s.getInputStream());
+        byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+        assertTrue(head.startsWith("HTTP/1.1 " + c[0]), head);
+        assertTrue(body.length > 0, "a body to read: " + head);
+        assertEquals(c[1], JSON.readTree(body).get("error").get("code").asText(), head);
+      }
+      assertEquals(before + 1, MetricsEndpointTest.value(f.get("/metrics").body(), series), c[0]);
+    }
+  }
+
+  /**
+   * README: a request line without HTTP/1.x is 505 http_version_not_supported. HTTP/2.0 (what a client
+   * speaking h2c with prior knowledge sends first) got Jetty's 426 Upgrade Required, which names no
+   * Upgrade to make, and the preface itself an empty 426 no counter had.
+   */
+  @Test
+  void anHttp2RequestLineIsAnsweredAsAVersionNotSupported() throws Exception {
+    for (String request : new String[] {"GET /v1/models HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n",
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"}) {
+      String series = "routewise_http_refused_total{status=\"other\"}";
+      double before = MetricsEndpointTest.value(f.get("/metrics").body(), series);
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        s.getOutputStream().flush();
+        String head = io.routewise.RawHttp.readHead(s.getInputStream());
+        byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+        assertTrue(head.startsWith("HTTP/1.1 505"), request + ": " + head);
+        JsonNode e = JSON.readTree(body).get("error");
+        assertNotNull(e, head);
+        assertEquals("http_version_not_supported", e.get("code").asText());
+        assertEquals("server_error", e.get("type").asText());
+      }
+      assertEquals(before + 1, MetricsEndpointTest.value(f.get("/metrics").body(), series), request);
+    }
+  }
+
   /** Jetty warned once per such request, without bound: any client could flood the log (a security trial). */
   @Test
   void malformedRequestsAreRefusedWithoutALogLineEach() throws Exception {

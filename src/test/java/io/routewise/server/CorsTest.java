@@ -1,6 +1,7 @@
 package io.routewise.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.routewise.Routewise;
@@ -320,5 +321,44 @@ class CorsTest {
         "said once for that origin: " + logged);
     assertTrue(logged.contains("server.cors_origins"), logged);
     assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size());
+  }
+
+  /** A request written by hand on a fresh connection: the answer's head and body. */
+  private String[] raw(String request) throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+      s.getOutputStream().flush();
+      String head = io.routewise.RawHttp.readHead(s.getInputStream());
+      byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
+      return new String[] {head.toLowerCase(Locale.ROOT), new String(body, java.nio.charset.StandardCharsets.UTF_8)};
+    }
+  }
+
+  /**
+   * What the HTTP server refuses before any route runs (a header block over 8 KiB, a second Host, a
+   * URI it cannot decode) carried no CORS headers, though routewise's own errors do: a page on a
+   * listed origin saw an opaque network failure instead of the error's JSON (a review).
+   */
+  @Test
+  void whatTheHttpServerRefusesCarriesTheCorsHeadersToo() throws Exception {
+    f = new ProxyFixture("", "api_keys: [page-key], cors_origins: [\"" + PAGE + "\"]");
+    for (String[] c : new String[][] {
+        {"431", "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " + PAGE + "\r\nX-Big: "
+            + "j".repeat(9_000) + "\r\nContent-Length: 2\r\n\r\n{}"},
+        {"400", "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: other\r\nOrigin: " + PAGE
+            + "\r\nContent-Length: 2\r\n\r\n{}"},
+        {"400", "GET /v1/models%00 HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " + PAGE + "\r\n\r\n"},
+        {"400", "GET /v1/models%ff HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " + PAGE + "\r\n\r\n"}}) {
+      String[] r = raw(c[1]);
+      assertTrue(r[0].startsWith("http/1.1 " + c[0]), r[0]);
+      assertTrue(r[1].contains("\"error\""), r[1]);
+      assertTrue(r[0].contains("\r\naccess-control-allow-origin: " + PAGE + "\r\n"), "the page can read it: " + r[0]);
+      assertTrue(r[0].contains("\r\nvary: origin\r\n"), r[0]);
+      assertTrue(r[0].contains("access-control-expose-headers: ") && r[0].contains("x-request-id"), r[0]);
+    }
+    String[] other = raw("GET /v1/models%ff HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://evil.example\r\n\r\n");
+    assertTrue(other[0].startsWith("http/1.1 400"), other[0]);
+    assertFalse(other[0].contains("access-control-allow-origin"), "an origin not listed reads nothing: " + other[0]);
   }
 }
