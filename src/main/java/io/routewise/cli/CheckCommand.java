@@ -67,6 +67,7 @@ public final class CheckCommand implements Callable<Integer> {
     cfg.targets().forEach((name, t) -> targets.add("router-" + name + "-auto holds " + t.kind().key() + " = "
         + t.value() + " over " + t.window().toSeconds() + " s"));
     out.add("targets: " + (targets.isEmpty() ? "none" : String.join("; ", targets)));
+    out.add("clients: " + clients(cfg.server().apiKeys()));
     out.add("state: " + (!cfg.state().shared() ? "per replica (no state.redis)"
         : "redis at " + cfg.state().redisAddress() + (start.checked().usesStore() ? ", shared"
             : ", set but not used (nothing shares state)")));
@@ -74,7 +75,33 @@ public final class CheckCommand implements Callable<Integer> {
   }
 
   private static String price(Price p) {
-    return p == null ? "no price" : "$" + p.input() + "/$" + p.output() + " per M tokens in/out";
+    return p == null ? "no price" : "$" + p.input() + "/$" + p.output() + " per M tokens in/out"
+        + (p.cachedInput() == p.input() ? "" : " ($" + p.cachedInput() + " cached in)");
+  }
+
+  /** Who may call /v1: the named clients with their limits, how many unnamed keys, or anyone. */
+  private static String clients(List<io.routewise.config.ClientKey> keys) {
+    if (keys.isEmpty()) {
+      return "no server.api_keys: anyone who reaches the port may call /v1";
+    }
+    List<String> named = new ArrayList<>();
+    for (io.routewise.config.ClientKey k : keys) {
+      if (k.name() == null) {
+        continue;
+      }
+      List<String> limits = new ArrayList<>();
+      if (k.keys().size() != 1) {
+        limits.add(k.keys().size() + " keys");
+      }
+      if (k.budget() != null) {
+        limits.add("budget " + k.budget().usd() + " USD per " + k.budget().per().key());
+      }
+      if (k.rateLimit() != null) {
+        limits.add(k.rateLimit().requests() + " requests per " + k.rateLimit().per().key());
+      }
+      named.add(k.name() + (limits.isEmpty() ? "" : " (" + String.join(", ", limits) + ")"));
+    }
+    return named.isEmpty() ? keys.size() + " unnamed key" + (keys.size() == 1 ? "" : "s") : String.join(", ", named);
   }
 
   /** A URL as a log may show it: no user info, query or fragment. */
