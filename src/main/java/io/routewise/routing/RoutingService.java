@@ -236,8 +236,10 @@ public final class RoutingService implements AutoCloseable {
       int pinnedThere = ladder.indexOf(pins.pin(session, d.upstream()));
       int held = pinnedThere < 0 ? pinnedThere : ladder.accepting(pinnedThere, prompt.media()); // another replica's pin, as this one's
       if (held >= 0 && !ladder.rung(held).upstream().equals(d.upstream())) {
-        // Another replica pinned this session's first turn a moment earlier: go where it went.
-        d = new RoutingDecision(d.router(), d.strongWinRate(), d.threshold(), held == 0 ? Route.STRONG : Route.WEAK,
+        // Another first turn of this session (another replica's, or one here at once) pinned it a moment
+        // earlier: go where it went. The pin decided, not this turn's score (no win rate beside
+        // x-routewise-pinned, as on a later turn).
+        d = new RoutingDecision(d.router(), Double.NaN, d.threshold(), held == 0 ? Route.STRONG : Route.WEAK,
             null, d.nanos(), ladder.rung(held).upstream(), true,
             held == pinnedThere ? null : ladder.rung(pinnedThere).upstream());
         s = new Scored(d, Double.NaN);

@@ -138,6 +138,30 @@ class RoutingServiceTargetTest {
     assertEquals(null, routing.decide(fixed, Prompt.of("0.6"), null, "conv").movedFrom(), "text: the pin itself");
   }
 
+  /**
+   * Two first turns of one session at once: the one whose pin lost goes where the other's went, and
+   * its decision is the pin's, as a later turn's is (README: x-routewise-pinned true, then no
+   * x-routewise-win-rate). Before, it kept its own score: a win rate of 0.9 against α = 0.5 beside a
+   * weak upstream, and in the access log.
+   */
+  @Test
+  void aFirstTurnThatLostItsSessionsPinCarriesNoWinRateOfItsOwn() {
+    ManualClock clock = new ManualClock(T0);
+    SessionPins pins = new SessionPins(Duration.ofHours(1), 100, null, () -> false, Duration.ofMillis(10),
+        StateListener.NONE, clock);
+    // while this turn is scored, the session's other first turn pins it to weak
+    Router racing = p -> {
+      pins.pin("conv", "weak");
+      return Double.parseDouble(p.text());
+    };
+    RoutingService routing = new RoutingService(Map.of("scored", racing), "scored", 0.5, RoutingListener.NONE, null,
+        LadderRule.threshold(LADDER), Map.of(), pins);
+    RoutingDecision d = routing.decide(routing.specFor("router-scored-0.5"), Prompt.of("0.9"), null, "conv");
+    assertEquals("weak", d.upstream());
+    assertTrue(d.pinned());
+    assertTrue(Double.isNaN(d.strongWinRate()), "the router's score did not decide: " + d.strongWinRate());
+  }
+
   /** Parsed model names are kept for the next request, but not a client's megabyte-long ones. */
   @Test
   void onlyModelNamesOfAReasonableLengthAreKeptParsed() {
