@@ -79,9 +79,20 @@ final class AccessLog {
    * by a virtual thread that the second's first left-out line starts, so it comes even if none follows.
    */
   static final class Rejections {
+    private final String what;
     private final java.util.concurrent.atomic.AtomicLong second = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicInteger logged = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger();
+
+    /** Lines of requests turned away for their key, origin or host. */
+    Rejections() {
+      this("requests turned away");
+    }
+
+    /** {@code what} names the requests in the line that counts those left out. */
+    Rejections(String what) {
+      this.what = what;
+    }
 
     boolean admit() {
       roll();
@@ -110,7 +121,7 @@ final class AccessLog {
         logged.set(0);
         int n = left.getAndSet(0);
         if (n > 0) {
-          LOG.info("{} more requests turned away in a second were not logged (over {} a second)", n, REJECTED_PER_SECOND);
+          LOG.info("{} more {} in a second were not logged (over {} a second)", n, what, REJECTED_PER_SECOND);
         }
       }
     }

@@ -198,9 +198,12 @@ public final class ProxyServer implements AutoCloseable {
         ClientKeys keys = new ClientKeys(config.apiKeys());
         ClientRateLimits limits = new ClientRateLimits(config.apiKeys(), System::nanoTime);
         metrics.clientRateLimits(limits.clients());
+        // a budget of their own: a key holder's runaway job cannot crowd the failed logins out of the log
+        AccessLog.Rejections overLimit = config.accessLog() ? new AccessLog.Rejections("requests over a rate_limit") : null;
         // Once a route has matched, so that CORS headers are on the 401 too and a page can read it,
         // and a browser's preflight (answered by the CORS plugin, never with a key) passes.
-        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, limits, rejections, pinning.enabled(), metrics));
+        cfg.routes.beforeMatched("/v1/*", ctx -> requireKey(ctx, keys, limits, rejections, overLimit,
+            pinning.enabled(), metrics));
       }
       cfg.routes.post("/v1/chat/completions", chat::handle);
       if (responsesHome == null) {
@@ -337,7 +340,8 @@ public final class ProxyServer implements AutoCloseable {
    * ChatCompletionsHandler#CLIENT_NAME} for its answer's usage and the access log.
    */
   private static void requireKey(Context ctx, ClientKeys keys, ClientRateLimits limits,
-      AccessLog.Rejections rejections, boolean scopeSessions, RoutewiseMetrics metrics) {
+      AccessLog.Rejections rejections, AccessLog.Rejections overLimit, boolean scopeSessions,
+      RoutewiseMetrics metrics) {
     String auth = ctx.header("Authorization");
     byte[] given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7)
         ? auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8) : null;
@@ -359,7 +363,7 @@ public final class ProxyServer implements AutoCloseable {
       metrics.clientRequest(client.name());
       ClientRateLimits.Refusal refusal = limits.take(client.name());
       if (refusal != null) {
-        throw rateLimited(ctx, client.name(), refusal, rejections, metrics);
+        throw rateLimited(ctx, client.name(), refusal, overLimit, metrics);
       }
     }
   }
@@ -381,10 +385,16 @@ public final class ProxyServer implements AutoCloseable {
         .header("x-ratelimit-limit-requests", Long.toString(limit.requests()))
         .header("x-ratelimit-remaining-requests", "0")
         .header("x-ratelimit-reset-requests", duration(refusal.fullNanos()));
-    return new ApiException(429, "requests", "Client '" + client + "' is over its rate limit of " + limit.requests()
-        + " requests per " + limit.per().key() + " (server.api_keys." + client + ".rate_limit); try again in "
-        + duration(refusal.retryNanos()) + ".", null, "rate_limit_exceeded");
+    ApiException e = new ApiException(429, "requests", "Client '" + client + "' is over its rate limit of "
+        + limit.requests() + " requests per " + limit.per().key() + " (server.api_keys." + client
+        + ".rate_limit); try again in " + duration(refusal.retryNanos()) + ".", null, "rate_limit_exceeded");
+    // The SDKs wait out a retry-after under a minute; a longer one they replace by their own backoff of
+    // seconds, and their retries could only meet this 429 again
+    return millis < SDK_LONGEST_WAIT_MS ? e : e.retryUseless();
   }
+
+  /** The longest Retry-After the OpenAI SDKs wait before a retry (past it, they back off for seconds). */
+  private static final long SDK_LONGEST_WAIT_MS = 60_000;
 
   /** A wait as OpenAI's rate-limit headers write it: 20ms, 1.5s, 6m0s, 1h2m3s. */
   static String duration(long nanos) {

@@ -53,6 +53,41 @@ class AccessLogTest {
     }
   }
 
+  /**
+   * A named client past its rate_limit gets a 429 line with its name. Those lines had the one budget of
+   * the 401 and 403 lines: a key holder's runaway job (its 429s as fast as it sends them) left the
+   * failed logins of that second unlogged, counted only as "more requests turned away".
+   */
+  @Test
+  void aClientOverItsRateLimitDoesNotHideFailedLoginsFromTheLog() throws Exception {
+    try (ProxyFixture f = new ProxyFixture("", "access_log: true, api_keys: {batch: {key: sk-batch, "
+            + "rate_limit: {requests: 1, per: hour}}}");
+        StderrCapture log = new StderrCapture()) {
+      HttpRequest models = HttpRequest.newBuilder(URI.create(f.url("/v1/models")))
+          .header("Authorization", "Bearer sk-batch").build();
+      assertEquals(200, f.http.send(models, HttpResponse.BodyHandlers.ofString()).statusCode());
+      // early in one of the log budget's seconds, so that all of it falls in that second
+      while (Math.floorMod(System.nanoTime(), 1_000_000_000L) > 300_000_000L) {
+        Thread.sleep(5);
+      }
+      for (int i = 0; i < 2 * AccessLog.REJECTED_PER_SECOND; i++) {
+        assertEquals(429, f.http.send(models, HttpResponse.BodyHandlers.ofString()).statusCode());
+      }
+      HttpResponse<String> login = f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+          .header("Authorization", "Bearer guessed").POST(HttpRequest.BodyPublishers.ofString("{}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(401, login.statusCode());
+      String id = login.headers().firstValue("x-request-id").orElseThrow();
+      for (int i = 0; i < 100 && !log.text().contains(id); i++) {
+        Thread.sleep(20);
+      }
+      String limited = line(log.text(), " 429 ");
+      assertTrue(limited.contains("GET /v1/models 429 ") && limited.contains(" client=batch")
+          && limited.contains(" error=rate_limit_exceeded"), limited);
+      assertTrue(line(log.text(), " 401 ").contains(" error=invalid_api_key request_id=" + id), log.text());
+    }
+  }
+
   @Test
   void eachRequestIsOneLineWithItsDecisionStatusAndIds() throws Exception {
     try (ProxyFixture f = new ProxyFixture("", "access_log: true, api_keys: [sk-client-key]");

@@ -64,7 +64,8 @@ class ApiKeysTest {
   void aClientOverItsRateLimitGets429WithTheWaitAndOthersGoOn() throws Exception {
     String yaml = TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1", "")
         .replace("server: {host: 127.0.0.1, port: 0}", "server: {host: 127.0.0.1, port: 0, cors_origins: "
-            + "[\"http://app.test\"], api_keys: {batch: {key: sk-batch, rate_limit: {requests: 2, per: hour}}, ui: sk-ui}}");
+            + "[\"http://app.test\"], api_keys: {batch: {key: sk-batch, rate_limit: {requests: 2, per: hour}}, ui: sk-ui, "
+            + "fast: {key: sk-fast, rate_limit: {requests: 1, per: second}}}}");
     try (Routewise rw = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {})) {
       int port = rw.port();
       assertEquals(200, send(port, "GET", "/v1/models", "sk-batch").statusCode());
@@ -86,11 +87,16 @@ class ApiKeysTest {
       assertTrue(r.headers().firstValue("x-ratelimit-reset-requests").orElseThrow()
           .matches("59m\\d+s|1h0m0s"), r.headers().map().toString()); // both back within the hour
       assertEquals("http://app.test", r.headers().firstValue("Access-Control-Allow-Origin").orElse(null));
-      assertTrue(r.headers().firstValue("x-should-retry").isEmpty(), "the SDKs retry it after the wait");
+      assertEquals("false", r.headers().firstValue("x-should-retry").orElse(null),
+          "half an hour: the SDKs would retry at once, into the same 429");
       assertEquals(429, send(port, "GET", "/v1/models", "sk-batch").statusCode(), "every /v1 request counts");
       for (int i = 0; i < 5; i++) {
         assertEquals(200, send(port, "GET", "/v1/models", "sk-ui").statusCode(), "ui has no limit");
       }
+      assertEquals(200, send(port, "GET", "/v1/models", "sk-fast").statusCode());
+      HttpResponse<String> soon = send(port, "GET", "/v1/models", "sk-fast");
+      assertEquals(429, soon.statusCode());
+      assertTrue(soon.headers().firstValue("x-should-retry").isEmpty(), "a second at most: the SDKs wait, then retry");
       String metrics = send(port, "GET", "/metrics", null).body();
       assertTrue(metrics.contains("routewise_client_rate_limited_total{client=\"batch\"} 2.0"), metrics);
       assertFalse(metrics.contains("routewise_client_rate_limited_total{client=\"ui\"}"), metrics);
