@@ -308,7 +308,8 @@ public final class TargetController {
     lastTick = now;
     unmetered = scored >= MIN_DECISIONS && Double.isNaN(share);
     if (scored < MIN_DECISIONS || Double.isNaN(share)) {
-      outOfReach = false; // nothing to judge it by
+      // Nothing to judge it by: α stays where it is, and so does the last judgment of it (cleared here,
+      // thinning traffic read, and logged, as "within reach again" while α still sat at its bound).
       reachChangedAt = Long.MIN_VALUE;
       return; // too little to estimate from: α stays where it is
     }

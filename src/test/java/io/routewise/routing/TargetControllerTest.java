@@ -144,6 +144,32 @@ class TargetControllerTest {
     assertFalse(reachable.outOfReach(), "α 0.5 lies within the bounds");
   }
 
+  /**
+   * Traffic thinning out below {@link TargetController#MIN_DECISIONS} a window (the night) leaves α
+   * where it was, at its bound, and the few requests still miss the target as before: nothing was
+   * judged within reach, so the flag (and its alert) stays, and the log does not say "within reach again".
+   */
+  @Test
+  void anOutOfReachTargetStaysOutOfReachWhileTooFewDecisionsToJudgeItBy() {
+    ManualClock clock = new ManualClock(T0);
+    TargetController tight = new TargetController("r", share(0.02, 0.1, 0.6, 0.5), clock);
+    run(tight, clock, 2400, 20, TargetControllerTest::even);
+    assertTrue(tight.outOfReach());
+    int strong = 0;
+    for (int i = 0; i < 30; i++) { // one request every 10 s for 5 minutes: 6 a window
+      Route route = ThresholdRule.route(even(i), tight.alpha());
+      tight.decided(even(i), route);
+      strong += route == Route.STRONG ? 1 : 0;
+      for (int s = 0; s < 10; s++) {
+        clock.advance(1000);
+        tight.tick(tight.snapshot(), null);
+      }
+    }
+    assertEquals(0.6, tight.alpha(), 1e-9, "α stays at its bound");
+    assertTrue(strong > 6, strong + " of 30 strong against a 2% target");
+    assertTrue(tight.outOfReach(), "still out of reach: α sits at its bound and the share misses the target");
+  }
+
   @Test
   void keepsItsStartingAlphaUntilTheWindowHoldsEnoughDecisions() {
     ManualClock clock = new ManualClock(T0);
