@@ -861,9 +861,9 @@ final class ChatCompletionsHandler {
       // an upstream that echoes the request (a request inspector, a debugging proxy) repeats the key in a 200 too
       body = secrets.inAnswers().masked(body);
     }
-    // Read whole: uncounted from here, so a client reading its answer slowly (a write waits on it)
-    // cannot hold the shared limit and turn everyone else's requests away.
-    held.close();
+    // Counted until written (the caller closes it): a client reading its answer slowly (a write waits on it)
+    // holds it in memory, so past the shared limit new bodies wait (503) instead of such answers, uncounted,
+    // piling up until the heap ran out (40 clients not reading 30 MB answers, a 1 GiB heap, the gauge at 0).
     if (response.header("Content-Type") == null && Usage.looksLikeJson(body)) {
       // an upstream that named no type: the server's default (text/plain) would have the Node SDK hand
       // its caller a string

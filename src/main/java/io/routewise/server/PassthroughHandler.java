@@ -632,20 +632,22 @@ final class PassthroughHandler {
    */
   private int relayError(Context ctx, UpstreamResponse response, int status) throws IOException {
     byte[] body;
-    try (RequestBodies.Answer held = bodies.answer()) {
-      body = secrets.masked(AccountIds.masked(response.bodyBytes(ERROR_BODY_LIMIT, held::allocated)));
-    } catch (UpstreamResponse.TooLarge e) {
-      failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name() + " upstream answered "
-          + status + " with an error body over " + ERROR_BODY_LIMIT + " bytes; dropped.");
-      throw ApiException.responseTooLarge(upstream.name(), "error answer (" + status + ")", ERROR_BODY_LIMIT, null);
-    } catch (IOException e) {
-      return bodyFailed(ctx, response, e);
-    }
-    ctx.res().setContentLength(body.length);
-    try {
-      ctx.res().getOutputStream().write(body);
-    } catch (IOException clientGone) {
-      return 499;
+    try (RequestBodies.Answer held = bodies.answer()) { // counted until written, as chat's whole answers are
+      try {
+        body = secrets.masked(AccountIds.masked(response.bodyBytes(ERROR_BODY_LIMIT, held::allocated)));
+      } catch (UpstreamResponse.TooLarge e) {
+        failures.failed(upstream.name(), "passthrough answered " + status, "The " + upstream.name()
+            + " upstream answered " + status + " with an error body over " + ERROR_BODY_LIMIT + " bytes; dropped.");
+        throw ApiException.responseTooLarge(upstream.name(), "error answer (" + status + ")", ERROR_BODY_LIMIT, null);
+      } catch (IOException e) {
+        return bodyFailed(ctx, response, e);
+      }
+      ctx.res().setContentLength(body.length);
+      try {
+        ctx.res().getOutputStream().write(body);
+      } catch (IOException clientGone) {
+        return 499;
+      }
     }
     return status;
   }

@@ -401,15 +401,18 @@ class RequestBodyLimitsTest {
   }
 
   /**
-   * A client that never reads its large answer holds none of the limit once the answer is read from
-   * the upstream: others' requests pass. Counted until written, it turned every request away.
+   * A whole answer counts against the limit until its client has it: one that does not read holds it
+   * in memory, so new bodies wait (503) rather than such answers piling up uncounted. Released once
+   * read from the upstream, 40 clients not reading 30 MB answers ran a 1 GiB heap out while
+   * routewise_buffered_bytes read 0. Its client gone, the answer is released.
    */
   @Test
-  void aClientNotReadingItsAnswerHoldsNoneOfTheLimit() throws Exception {
+  void anAnswerCountsUntilItsClientHasIt() throws Exception {
     try (ProxyFixture f = ProxyFixture.configured("max_body_bytes: 100000, max_buffered_body_bytes: 200000", c -> c)) {
       weakAnswers(f, aResponse().withStatus(200)
               .withHeader("Content-Type", "application/json")
               .withBody(ProxyFixture.COMPLETION.formatted("weak-model", "z".repeat(12_000_000))));
+      assertEquals(0.0, buffered(f)); // and the scrape is warm
       try (Socket s = new Socket()) {
         s.setReceiveBufferSize(4096);
         s.connect(new java.net.InetSocketAddress("127.0.0.1", f.routewise.port()));
@@ -419,10 +422,16 @@ class RequestBodyLimitsTest {
             + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
         s.getOutputStream().write(body);
         s.getOutputStream().flush();
-        Thread.sleep(1500); // read from the upstream, being written to a client that does not read
-        awaitBuffered(f, 0);
-        assertEquals(200, f.chat("router-random-0", "x".repeat(50_000)).statusCode());
+        s.setSoTimeout(20_000);
+        byte[] status = s.getInputStream().readNBytes(12); // its head: read whole, being written to a client not reading
+        assertEquals("HTTP/1.1 200", new String(status, StandardCharsets.US_ASCII));
+        assertTrue(buffered(f) >= 12_000_000, "the answer held for a client not reading it: " + buffered(f));
+        HttpResponse<String> refused = f.chat("router-random-0", "x".repeat(50_000));
+        assertEquals(503, refused.statusCode(), refused.body());
+        s.setSoLinger(true, 0); // a reset: the write waiting on it fails at once
       }
+      awaitBuffered(f, 0);
+      assertEquals(200, f.chat("router-random-0", "x".repeat(50_000)).statusCode());
     }
   }
 
