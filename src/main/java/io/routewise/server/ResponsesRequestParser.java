@@ -30,12 +30,11 @@ final class ResponsesRequestParser {
       String previous = null;
       boolean conversation = false;
       boolean background = false;
-      java.util.Set<String> seen = new java.util.HashSet<>();
+      java.util.Set<String> seen = new java.util.HashSet<>(); // of the fields below that routing reads
       JsonToken t;
       while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
         String name = p.currentName();
         JsonToken v = p.nextToken();
-        boolean again = !seen.add(name);
         switch (name) {
           case "model" -> {
             model = ChatRequestParser.readModel(p, v, model);
@@ -43,7 +42,7 @@ final class ResponsesRequestParser {
             modelEnd = ChatRequestParser.endOfString(body, modelStart);
           }
           case "stream", "input", "previous_response_id", "conversation", "background" -> {
-            if (again) { // the router would read one copy and the upstream perhaps the other
+            if (!seen.add(name)) { // the router would read one copy and the upstream perhaps the other
               throw ChatRequestParser.twice(name);
             }
             switch (name) {

@@ -16,6 +16,24 @@ class ChatRequestParserTest {
   }
 
   @Test
+  void aBodysFieldNamesAreNotInternedIntoTheJvmsStringTable() {
+    // A valid 4 MB body can hold 400,000 distinct names ({"k1":0,"k2":0,...}): each interned, the chat,
+    // Responses, route and budget parsers cost it ~20 times a normal body's parse, and fill a JVM-wide table
+    String name = "x_" + java.util.UUID.randomUUID();
+    String body = "{\"" + name + "\":0,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    try (var p = ChatRequestParser.JSON.createParser(body.getBytes(StandardCharsets.UTF_8))) {
+      p.nextToken();
+      p.nextToken();
+      String read = p.currentName();
+      assertEquals(name, read);
+      assertFalse(read == new String(read).intern(), "the body's field name was interned");
+    } catch (java.io.IOException e) {
+      throw new AssertionError(e);
+    }
+    assertEquals("x", parse(body).prompt());
+  }
+
+  @Test
   void replacesOnlyTheModelValueAndKeepsEveryOtherByte() {
     String body = "{ \"tools\" : [1,2], \"model\":\"router-mf-0.1\" ,\"messages\":[{\"role\":\"user\",\"content\":\"hé\"}],"
         + "\"x_future\":{\"a\":\"\\\"model\\\"\"}}";

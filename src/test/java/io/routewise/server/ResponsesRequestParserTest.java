@@ -91,6 +91,34 @@ class ResponsesRequestParserTest {
   }
 
   @Test
+  void aBodyOfManyOtherFieldsCostsNoMoreThanAChatBodyOfThem() {
+    // Only the fields routing reads are remembered to refuse a second copy: every top-level name was
+    // kept in a set, ~40 bytes each (a 4 MB body of {"k1":0,"k2":0,...}: 400,000)
+    StringBuilder fields = new StringBuilder();
+    for (int i = 0; i < 100_000; i++) {
+      fields.append(",\"k").append(i).append("\":0");
+    }
+    byte[] responses = ("{\"input\":\"hi\"" + fields + "}").getBytes(StandardCharsets.UTF_8);
+    byte[] chat = ("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]" + fields + "}")
+        .getBytes(StandardCharsets.UTF_8);
+    var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    org.junit.jupiter.api.Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported()
+        && threads.isThreadAllocatedMemoryEnabled());
+    long read = Long.MAX_VALUE;
+    long chatRead = Long.MAX_VALUE;
+    for (int round = 0; round < 6; round++) { // the least of each, once both are compiled alike
+      long before = threads.getCurrentThreadAllocatedBytes();
+      assertEquals("hi", ResponsesRequestParser.parse(responses).prompt());
+      read = Math.min(read, threads.getCurrentThreadAllocatedBytes() - before);
+      before = threads.getCurrentThreadAllocatedBytes();
+      assertEquals("hi", ChatRequestParser.parse(chat).prompt());
+      chatRead = Math.min(chatRead, threads.getCurrentThreadAllocatedBytes() - before);
+    }
+    assertTrue(read < chatRead * 1.2, read + " bytes allocated, against " + chatRead + " for the chat body");
+    assertThrows(ApiException.class, () -> parse("{\"input\":\"a\"" + fields + ",\"input\":\"b\"}"));
+  }
+
+  @Test
   void whatRoutingReadsMustHaveItsType() {
     for (String[] c : new String[][] {
         {"[1]", null}, {"{\"input\":{}}", "input"}, {"{\"input\":[1]}", "input[0]"},
