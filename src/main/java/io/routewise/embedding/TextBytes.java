@@ -16,22 +16,31 @@ final class TextBytes {
     if (lone < 0) {
       return text.getBytes(StandardCharsets.UTF_8);
     }
-    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(text.length() * 3);
-    out.writeBytes(text.substring(0, lone).getBytes(StandardCharsets.UTF_8));
+    // Encoded here into one array: a String and a byte[] made for each character cost a 4 MB prompt
+    // with one lone surrogate (the cache's key, on the request path) ~200 MB of garbage
+    byte[] head = text.substring(0, lone).getBytes(StandardCharsets.UTF_8);
+    byte[] out = java.util.Arrays.copyOf(head, head.length + (text.length() - lone) * 3); // at most 3 bytes a char
+    int n = head.length;
     for (int i = lone; i < text.length(); i++) {
       char c = text.charAt(i);
       if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
-        out.writeBytes(text.substring(i, i + 2).getBytes(StandardCharsets.UTF_8));
-        i++;
-      } else if (Character.isSurrogate(c)) {
-        out.write(0xE0 | (c >> 12));
-        out.write(0x80 | ((c >> 6) & 0x3F));
-        out.write(0x80 | (c & 0x3F));
-      } else {
-        out.writeBytes(String.valueOf(c).getBytes(StandardCharsets.UTF_8));
+        int cp = Character.toCodePoint(c, text.charAt(++i));
+        out[n++] = (byte) (0xF0 | (cp >> 18));
+        out[n++] = (byte) (0x80 | ((cp >> 12) & 0x3F));
+        out[n++] = (byte) (0x80 | ((cp >> 6) & 0x3F));
+        out[n++] = (byte) (0x80 | (cp & 0x3F));
+      } else if (c < 0x80) {
+        out[n++] = (byte) c;
+      } else if (c < 0x800) {
+        out[n++] = (byte) (0xC0 | (c >> 6));
+        out[n++] = (byte) (0x80 | (c & 0x3F));
+      } else { // a lone surrogate too: its code unit's three-byte form
+        out[n++] = (byte) (0xE0 | (c >> 12));
+        out[n++] = (byte) (0x80 | ((c >> 6) & 0x3F));
+        out[n++] = (byte) (0x80 | (c & 0x3F));
       }
     }
-    return out.toByteArray();
+    return java.util.Arrays.copyOf(out, n);
   }
 
   private static int firstLoneSurrogate(String text) {

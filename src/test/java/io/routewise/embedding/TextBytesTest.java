@@ -1,7 +1,10 @@
 package io.routewise.embedding;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -46,5 +49,27 @@ class TextBytesTest {
         (byte) 0x80}, TextBytes.of("\uDC00😀"));
     assertFalse(java.util.Arrays.equals(TextBytes.of("x\uD800"), TextBytes.of("x\uDC00")));
     assertFalse(java.util.Arrays.equals(TextBytes.of("x\uD800"), TextBytes.of("x?")));
+  }
+
+  @Test
+  void textAfterALoneHalfIsUtf8AndCostsNoObjectACharacter() {
+    byte[] half = {(byte) 0xED, (byte) 0xA0, (byte) 0x80};
+    for (String s : List.of("plain", "naïve 日本 😀 end", "é\u07FF\u0800\uFFFF", "\uDBFF\uDFFF")) {
+      byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
+      byte[] expected = java.util.Arrays.copyOf(half, 3 + utf8.length);
+      System.arraycopy(utf8, 0, expected, 3, utf8.length);
+      assertArrayEquals(expected, TextBytes.of("\uD800" + s), s);
+    }
+    // One lone half at the start of a long prompt (the cache's key is taken on the request path, of the
+    // whole prompt): the bytes of one array or two, not a String and a byte[] for each character
+    var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+    assumeTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled());
+    String prompt = "\uD800" + "a".repeat(1_000_000);
+    TextBytes.of(prompt); // loaded and compiled enough
+    long before = threads.getCurrentThreadAllocatedBytes();
+    byte[] key = TextBytes.of(prompt);
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    assertEquals(3 + 1_000_000, key.length);
+    assertTrue(allocated < 8L * prompt.length(), allocated + " bytes allocated for a " + prompt.length() + "-character text");
   }
 }
