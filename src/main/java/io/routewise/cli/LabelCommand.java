@@ -405,7 +405,8 @@ public final class LabelCommand implements Callable<Integer> {
   private ObjectNode label(ObjectNode prompt, ObjectNode line, ObjectNode outcomes, List<Labeled> labeled,
       UpstreamClient judgeClient, String judgeAs, Tally judgeTally) throws InterruptedException, IOException {
     String question = prompt.get("prompt").asText();
-    String reference = prompt.hasNonNull("reference") ? prompt.get("reference").asText() : null;
+    String reference = prompt.hasNonNull("reference") && !prompt.get("reference").asText().isBlank()
+        ? prompt.get("reference").asText() : null; // a blank one (a missing answer) is none, not one to disagree with
     for (Labeled l : labeled) {
       if (stopped != null) {
         break; // nothing more is bought
@@ -708,6 +709,11 @@ public final class LabelCommand implements Callable<Integer> {
       }
       if (!(node instanceof ObjectNode o) || !o.path("prompt").isTextual() || o.get("prompt").asText().isBlank()) {
         throw new IOException(file + " line " + n + ": needs a non-empty \"prompt\" string");
+      }
+      if (o.hasNonNull("reference") && !o.get("reference").isValueNode()) {
+        // asText() of a list or an object is "": the judge would see an empty reference and rate every answer wrong
+        throw new IOException(file + " line " + n + ": \"reference\" must be a string (the correct answer the judge "
+            + "compares with), not " + o.get("reference").getNodeType().toString().toLowerCase(Locale.ROOT));
       }
       if (!o.hasNonNull("id")) {
         o.put("id", io.routewise.data.PromptRecord.textId(o.get("prompt").asText()));

@@ -474,6 +474,24 @@ class LabelCommandTest {
   }
 
   @Test
+  void aReferenceThatIsNotTextIsRefusedAndABlankOneIsNone() throws Exception {
+    // a list of accepted answers reached the judge as an empty "[Reference answer]", which it is told every answer
+    // must agree with: every upstream was bought and rated wrong, exit 0
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"What is 2 + 2?\", \"reference\": [\"4\", \"four\"]}\n");
+    LearnedRoutersEndToEndTest.Run r = label(config(), input, tmp.resolve("o.jsonl"));
+    assertEquals(2, r.code(), r.err() + r.out());
+    assertTrue(r.err().contains("line 1: \"reference\" must be a string"), r.err());
+    assertTrue(wm.getAllServeEvents().isEmpty(), "nothing was called");
+    assertFalse(Files.exists(tmp.resolve("o.jsonl")));
+    // a blank one (a data set's missing answer) is no reference, not an empty one every answer disagrees with
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"What is 2 + 2?\", \"reference\": \" \"}\n");
+    r = label(config(), input, tmp.resolve("o.jsonl"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    wm.verify(0, postRequestedFor(urlEqualTo("/judge/v1/chat/completions")).withRequestBody(containing("[Reference answer]")));
+  }
+
+  @Test
   void anUpstreamNamedTwiceIsLabeledOnceAndACompleteRunExitsZero() throws Exception {
     // --upstreams strong,mini,strong labeled every prompt, then printed "ERROR: no outcome at all for [strong]", exit 1
     Path input = tmp.resolve("prompts.jsonl");
