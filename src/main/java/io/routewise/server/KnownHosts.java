@@ -81,7 +81,12 @@ final class KnownHosts {
       }
     }
     while (forwarded != null && forwarded.hasMoreElements()) {
-      for (String pair : pairs(forwarded.nextElement())) {
+      String value = forwarded.nextElement();
+      List<String> pairs = pairs(value);
+      if (pairs == null) {
+        return value.trim(); // a quote left open would hide what follows it, a host= a proxy appended too
+      }
+      for (String pair : pairs) {
         int eq = pair.indexOf('=');
         if (eq > 0 && pair.substring(0, eq).trim().equalsIgnoreCase("host")) {
           String h = pair.substring(eq + 1).trim();
@@ -95,7 +100,7 @@ final class KnownHosts {
     return null;
   }
 
-  /** {@code Forwarded}'s {@code name=value} pairs: split at {@code ,} and {@code ;} outside quoted values. */
+  /** {@code Forwarded}'s {@code name=value} pairs: split at {@code ,} and {@code ;} outside quoted values; null if a quote is left open. */
   private static List<String> pairs(String header) {
     List<String> out = new ArrayList<>();
     boolean quoted = false;
@@ -112,7 +117,7 @@ final class KnownHosts {
       }
     }
     out.add(header.substring(start));
-    return out;
+    return quoted ? null : out;
   }
 
   /** True at most once a minute (one of the threads refusing at that moment): whether to log a refusal. */

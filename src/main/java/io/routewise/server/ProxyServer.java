@@ -494,6 +494,9 @@ public final class ProxyServer implements AutoCloseable {
   static boolean sameOrigin(String allowed, String origin) {
     String a = plainOrigin(allowed);
     String o = plainOrigin(origin);
+    if (!origin.trim().equals(origin.trim().toLowerCase(java.util.Locale.ROOT))) {
+      return false; // the rule reads an Origin as sent (a browser's is lower case), and answers 400 to one it does not match
+    }
     int wildcard = a.indexOf("://*.");
     if (wildcard < 0) {
       return a.equals(o);

@@ -202,6 +202,27 @@ class CorsTest {
   }
 
   /**
+   * The CORS rule matches an Origin as sent, case and all (browsers send it in lower case), and answers
+   * one it does not match 400 without halting; the 403 lowercased it and let it through, so a client
+   * sending {@code HTTPS://APP.EXAMPLE.COM} was answered 400 carrying the models, or a chat spent
+   * upstream and then answered 400 (a review): refused alike, before anything is spent.
+   */
+  @Test
+  void anOriginTheCorsRuleDoesNotMatchIsRefusedNotAnswered400() throws Exception {
+    f = new ProxyFixture("", "cors_origins: [\"" + PAGE + "\"]");
+    for (String origin : new String[] {"HTTPS://APP.EXAMPLE.COM", "https://App.Example.com"}) {
+      HttpResponse<String> models = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/models")))
+          .header("Origin", origin).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(403, models.statusCode(), origin + " " + models.body());
+      assertTrue(models.body().contains("\"code\":\"origin_not_allowed\""), models.body());
+      HttpResponse<String> r = chat(origin);
+      assertEquals(403, r.statusCode(), origin + " " + r.body());
+    }
+    assertEquals(0, f.strong.getAllServeEvents().size() + f.weak.getAllServeEvents().size(), "nothing spent");
+    assertEquals(200, chat(PAGE).statusCode(), "the page itself still passes");
+  }
+
+  /**
    * A browser extension's or a desktop app's page sends its own scheme as its origin
    * ({@code chrome-extension://<id>}, {@code app://obsidian.md}); the 403 tells its operator to list
    * it in server.cors_origins, and the start refused that ("is not an origin"), so only "*" (every

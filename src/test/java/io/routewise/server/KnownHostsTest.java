@@ -69,6 +69,21 @@ class KnownHostsTest {
     assertEquals(null, hosts.unknownOf("localhost", null, enumeration("for=\"[::1]:80\";host=\"box.lan\", for=2.3.4.5")));
   }
 
+  /**
+   * A quote left open swallowed the rest of the value, a {@code host=} in it included: a rebinding page
+   * (same-origin, so no preflight) may send its own {@code Forwarded: for="x}, and a proxy in front that
+   * appends its element to the value ({@code , for=...;host=evil.test}) had its host go unread (a review).
+   */
+  @Test
+  void aQuoteLeftOpenInForwardedHidesNoHost() {
+    KnownHosts hosts = new KnownHosts(List.of(), List.of());
+    assertEquals("for=\"x, for=1.2.3.4;host=evil.test",
+        hosts.unknownOf("127.0.0.1", null, enumeration("for=\"x, for=1.2.3.4;host=evil.test")));
+    assertEquals("for=\"x\\\", for=1.2.3.4;host=evil.test",
+        hosts.unknownOf("127.0.0.1", null, enumeration("for=\"x\\\", for=1.2.3.4;host=evil.test")));
+    assertEquals(null, hosts.unknownOf("127.0.0.1", null, enumeration("for=\"x\\\"y\";host=localhost")));
+  }
+
   @Test
   void aRefusalIsLoggedAtMostOnceAMinute() {
     KnownHosts hosts = new KnownHosts(List.of(), List.of());
