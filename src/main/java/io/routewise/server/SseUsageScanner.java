@@ -20,7 +20,7 @@ import java.util.Optional;
  */
 final class SseUsageScanner {
   private static final int MAX_LINE = 64 * 1024;
-  /** How much of a Responses line's end is kept past MAX_LINE: its usage, then at most user and metadata. */
+  /** How much of a line's end is kept past MAX_LINE: its usage, then at most a Responses event's user and metadata. */
   private static final int TAIL = 32 * 1024;
   private static final byte[] USAGE = "\"usage\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final byte[] TYPE = "\"type\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -44,7 +44,7 @@ final class SseUsageScanner {
   /** A Responses stream's. */
   private final boolean responses;
   private String responseId;
-  /** A Responses line's last TAIL bytes once it passed MAX_LINE, as a ring; allocated for the first such line. */
+  /** A line's last TAIL bytes once it passed MAX_LINE, as a ring; allocated for the first such line. */
   private byte[] tail;
   private long tailCount;
   /**
@@ -111,17 +111,15 @@ final class SseUsageScanner {
   }
 
   private void keepTail(byte b) {
-    if (responses) {
-      if (tail == null) {
-        tail = new byte[TAIL];
-      }
-      if (tailCount == 0) { // the line's first byte past MAX_LINE: the end kept so far begins the tail
-        int kept = Math.min(len, TAIL);
-        System.arraycopy(line, len - kept, tail, 0, kept);
-        tailCount = kept;
-      }
-      tail[(int) (tailCount++ % TAIL)] = b;
+    if (tail == null) {
+      tail = new byte[TAIL];
     }
+    if (tailCount == 0) { // the line's first byte past MAX_LINE: the end kept so far begins the tail
+      int kept = Math.min(len, TAIL);
+      System.arraycopy(line, len - kept, tail, 0, kept);
+      tailCount = kept;
+    }
+    tail[(int) (tailCount++ % TAIL)] = b;
   }
 
   private void endLine() {
@@ -148,7 +146,9 @@ final class SseUsageScanner {
         responsesEvent(off);
         eventNameLength = -1; // its event's: the next data line has its own
       } else {
-        if (!overflow && ByteSearch.indexOf(line, len, USAGE) >= 0) {
+        if (overflow) { // a last chunk with the usage on it (some servers' way), past the bound: from its end
+          usageInTail().ifPresent(u -> usage = u);
+        } else if (ByteSearch.indexOf(line, len, USAGE) >= 0) {
           Usage.fromJson(line, off, len - off).ifPresent(u -> usage = u);
         }
         if (severalChoices) {

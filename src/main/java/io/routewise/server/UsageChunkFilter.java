@@ -27,6 +27,8 @@ final class UsageChunkFilter {
   private boolean usageLine;
   /** The current event was too long to hold: the rest of it goes as it comes. */
   private boolean passingEvent;
+  /** The line being read began in bytes of such an event already relayed: its end is no blank line. */
+  private boolean lineBegun;
   /** Lone CRs end lines here: nothing is filtered. */
   private boolean passingAll;
 
@@ -62,7 +64,7 @@ final class UsageChunkFilter {
         continue;
       }
       int end = i > lineStart && pending[i - 1] == '\r' ? i - 1 : i;
-      if (end == lineStart) { // a blank line: the event is complete
+      if (end == lineStart && !lineBegun) { // a blank line: the event is complete
         if (!passingEvent && dataLines == 1 && usageLine) {
           out.write(pending, flushFrom, eventStart - flushFrom);
           flushFrom = i + 1;
@@ -71,16 +73,19 @@ final class UsageChunkFilter {
         dataLines = 0;
         usageLine = false;
         passingEvent = false;
-      } else if (startsWithData(pending, lineStart, end)) {
+      } else if (!lineBegun && startsWithData(pending, lineStart, end)) {
         dataLines++;
         usageLine |= isUsageChunk(pending, lineStart, end);
       }
+      lineBegun = false;
       lineStart = i + 1;
     }
     int keepFrom = eventStart;
     if (passingEvent || len - eventStart > MAX_HELD) {
       passingEvent = true; // its blank line, or a later event, will not be dropped on its account
       keepFrom = len;
+      // a line it leaves open (more than a blank line's CR of it) goes too: the next read goes on with it
+      lineBegun |= lineStart < len && !(lineStart == len - 1 && pending[lineStart] == '\r');
     }
     if (keepFrom > flushFrom) {
       out.write(pending, flushFrom, keepFrom - flushFrom);

@@ -52,6 +52,23 @@ class SseUsageScannerTest {
     }
   }
 
+  /**
+   * Some servers put the usage on the last content chunk, not on a chunk of its own; where that chunk
+   * is past the line buffer (a whole tool call's arguments at once), its usage, near its end, counts too.
+   */
+  @Test
+  void theUsageOfAChatChunkLongerThanTheLineBufferIsRead() {
+    String usage = "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":20000,\"total_tokens\":20009}";
+    String last = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+        + "\"function\":{\"arguments\":\"" + "x".repeat(70_000) + "\"}}]},\"finish_reason\":\"tool_calls\"}],"
+        + usage + "}\n\n";
+    for (int readSize : new int[] {1, 8192, 1 << 20}) {
+      SseUsageScanner s = scan(chunk("{\"content\":\"\"}", "null") + last + "data: [DONE]\n\n", readSize);
+      assertTrue(s.complete());
+      assertEquals(new Usage(9, 20_000), s.result().orElseThrow(), "read " + readSize);
+    }
+  }
+
   @Test
   void aStreamCutBeforeItsEndIsNot() {
     String body = chunk("{\"content\":\"hi\"}", "null");

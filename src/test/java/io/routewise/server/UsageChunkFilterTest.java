@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /** The usage chunk routewise asked for on a client's behalf is kept from it; every other byte goes through. */
@@ -58,6 +59,26 @@ class UsageChunkFilterTest {
     assertEquals(CHUNK + joined + DONE, relay(CHUNK + joined + DONE, 4));
   }
 
+  /**
+   * A line of an event too long to hold goes on as it comes; a read that then begins with that line's
+   * LF (its CR ended the read before: the masking ahead passes a line whole up to its CR) ends the line,
+   * not the event, so the event's next data line, usage-shaped, is not taken for an event of its own.
+   */
+  @Test
+  void anEventOfSeveralDataLinesStaysWhenItsLongFirstLineEndsAcrossReads() throws Exception {
+    String joined = "data: {\"a\":\"" + "x".repeat(20_000) + "\"}\r\n" + USAGE.replace("\n", "\r\n");
+    String stream = CHUNK.replace("\n", "\r\n") + joined + DONE.replace("\n", "\r\n");
+    int cr = stream.indexOf("\r\n", CHUNK.length() + 2) + 1;
+    UsageChunkFilter f = new UsageChunkFilter();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    byte[] first = stream.substring(0, cr).getBytes(StandardCharsets.UTF_8);
+    byte[] rest = stream.substring(cr).getBytes(StandardCharsets.UTF_8);
+    f.relay(first, first.length, out);
+    f.relay(rest, rest.length, out);
+    out.write(f.finish());
+    assertEquals(stream, out.toString(StandardCharsets.UTF_8));
+  }
+
   @Test
   void aStreamWithLoneCarriageReturnsIsRelayedAsItComes() throws Exception {
     String cr = (CHUNK + USAGE + DONE).replace("\n", "\r");
@@ -93,5 +114,117 @@ class UsageChunkFilterTest {
   private static boolean chunk(String line) {
     byte[] b = line.getBytes(StandardCharsets.UTF_8);
     return UsageChunkFilter.isUsageChunk(b, 0, b.length);
+  }
+
+  /** What a client gets of {@code stream} read in pieces of {@code reads} bytes, relayed as relayStream does. */
+  private static final class Relayed {
+    final ByteArrayOutputStream client = new ByteArrayOutputStream();
+    final SseUsageScanner scanner = new SseUsageScanner();
+
+    Relayed(byte[] stream, int[] reads) throws Exception {
+      SseOutput out = new SseOutput(client);
+      UsageChunkFilter filter = new UsageChunkFilter();
+      StreamMasking masking = new StreamMasking(SecretValues.NONE);
+      StreamMasking.Sink sink = (b, len) -> filter.relay(b, len, out);
+      int at = 0;
+      for (int r = 0; ; r++) {
+        if (at == stream.length) {
+          scanner.finish();
+          masking.finish(sink);
+          out.write(filter.finish());
+          return;
+        }
+        int n = Math.min(reads[r % reads.length], stream.length - at);
+        byte[] buf = java.util.Arrays.copyOfRange(stream, at, at + 8192); // the relay's buffer, reused
+        at += n;
+        scanner.feed(buf, n);
+        masking.relay(buf, n, sink);
+        if (scanner.done()) {
+          masking.finish(sink);
+          out.write(filter.finish());
+          out.write(ChatCompletionsHandler.eventEnd(buf, n));
+          return;
+        }
+      }
+    }
+  }
+
+  private static String content(java.util.Random rnd, int size) {
+    return "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"
+        + "{\"content\":\"" + text(rnd, size) + "\"},\"finish_reason\":null}],\"usage\":null}";
+  }
+
+  private static String text(java.util.Random rnd, int size) {
+    StringBuilder text = new StringBuilder(size);
+    String[] words = {"word ", "\\\"usage\\\": {", "data: ", "\u00e9 ", "[DONE] "};
+    while (text.length() < size) {
+      text.append(words[rnd.nextInt(words.length)]);
+    }
+    return text.toString();
+  }
+
+  /**
+   * Realistic streams (LF or CRLF; chunks of 10 B to 200 KB, comments, named events, a last chunk with
+   * choices and usage, an event of two data lines), relayed in reads of every size, as relayStream relays them: the
+   * client gets every byte but the usage-only event's, in order, [DONE] once, and the usage is counted.
+   */
+  @Test
+  void aRealisticStreamReadInAnyPiecesLosesOnlyTheUsageChunk() throws Exception {
+    java.util.Random rnd = new java.util.Random(102);
+    int[] sizes = {10, 300, 2_000, 15_000, 17_000, 40_000, 70_000, 200_000};
+    for (int round = 0; round < 60; round++) {
+      String nl = rnd.nextBoolean() ? "\n" : "\r\n";
+      StringBuilder in = new StringBuilder();
+      StringBuilder expected = new StringBuilder();
+      int events = 1 + rnd.nextInt(5);
+      for (int e = 0; e < events; e++) {
+        String event = switch (rnd.nextInt(6)) {
+          case 0 -> ": keep-alive" + nl;
+          case 1 -> "event: message" + nl + "id: " + e + nl + content(rnd, sizes[rnd.nextInt(sizes.length)]) + nl;
+          case 2 -> content(rnd, sizes[rnd.nextInt(sizes.length)]) + nl + "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}" + nl;
+          default -> content(rnd, sizes[rnd.nextInt(sizes.length)]) + nl;
+        };
+        in.append(event).append(nl);
+        expected.append(event).append(nl);
+      }
+      long prompt = 1 + rnd.nextInt(1000);
+      String usage = "{\"prompt_tokens\":" + prompt + ",\"completion_tokens\":7,\"total_tokens\":" + (prompt + 7) + "}";
+      if (rnd.nextInt(4) == 0) { // usage on the last content chunk, as some servers send it: the client's
+        String last = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + text(rnd, sizes[rnd.nextInt(sizes.length)])
+            + "\"},\"finish_reason\":\"stop\"}],\"usage\":" + usage + "}" + nl + nl;
+        in.append(last);
+        expected.append(last);
+      } else {
+        in.append(rnd.nextBoolean() ? "" : "event: usage" + nl)
+            .append("data: {\"id\":\"c\",\"choices\":[],\"usage\":").append(usage).append("}").append(nl).append(nl);
+      }
+      in.append("data: [DONE]").append(nl).append(nl);
+      expected.append("data: [DONE]").append(nl).append(nl);
+      byte[] stream = in.toString().getBytes(StandardCharsets.UTF_8);
+      int[] reads = new int[16];
+      int most = new int[] {1, 7, 100, 8192}[rnd.nextInt(4)];
+      for (int i = 0; i < reads.length; i++) {
+        reads[i] = 1 + rnd.nextInt(most);
+      }
+      Relayed relayed = new Relayed(stream, reads);
+      String got = relayed.client.toString(StandardCharsets.UTF_8);
+      String what = "round " + round + (nl.length() == 1 ? " LF" : " CRLF") + ", reads " + java.util.Arrays.toString(reads);
+      // [DONE]'s own blank line may be written by routewise (relayStream stops reading at [DONE])
+      String head = expected.substring(0, expected.length() - 2 * nl.length());
+      assertTrue(got.startsWith(head), what + ": " + firstDifference(head, got));
+      assertTrue(java.util.List.of("\n\n", "\r\n\r\n", "\r\n\n", "\r\r", "\r\n\r\r")
+          .contains(got.substring(head.length())), what + ": its end");
+      assertEquals(Optional.of(new Usage(prompt, 7, 0)), relayed.scanner.result(), what);
+    }
+  }
+
+  private static String firstDifference(String expected, String got) {
+    int i = 0;
+    while (i < expected.length() && i < got.length() && expected.charAt(i) == got.charAt(i)) {
+      i++;
+    }
+    return "differs at " + i + " of " + expected.length() + "/" + got.length() + ": expected ..."
+        + expected.substring(Math.max(0, i - 40), Math.min(expected.length(), i + 60)).replace("\r", "\\r").replace("\n", "\\n")
+        + " got ..." + got.substring(Math.max(0, i - 40), Math.min(got.length(), i + 60)).replace("\r", "\\r").replace("\n", "\\n");
   }
 }
