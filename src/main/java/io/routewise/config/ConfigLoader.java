@@ -86,7 +86,8 @@ public final class ConfigLoader {
       // SnakeYAML's own message quotes the line, and a literal api_key may be on it: where, not what
       org.yaml.snakeyaml.error.Mark at = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
       throw new ConfigException(List.of(source + ": not valid YAML: " + (e.getContext() == null ? "" : e.getContext() + ", ")
-          + e.getProblem() + (at == null ? "" : " (line " + (at.getLine() + 1) + ", column " + (at.getColumn() + 1) + ")")));
+          + withoutText(e.getProblem()) + (at == null ? "" : " (line " + (at.getLine() + 1) + ", column " + (at.getColumn() + 1)
+          + ")")));
     } catch (YAMLException e) {
       throw new ConfigException(List.of(source + ": not valid YAML: " + e.getMessage()));
     }
@@ -266,6 +267,20 @@ public final class ConfigLoader {
     b.rejectUnknownKeys();
     return Double.isNaN(usd) ? null
         : new ClientKey.Budget(usd, ClientKey.Period.valueOf(per.toUpperCase(Locale.ROOT)), allowUnpriced, uncapped);
+  }
+
+  /**
+   * SnakeYAML's problem, less the file's text some of them quote: an unquoted value beginning with
+   * {@code *} is an alias and one with {@code !} a tag ({@code api_key: *sk-...} was named in full).
+   */
+  private static String withoutText(String problem) {
+    for (String quoting : List.of("found undefined alias", "could not determine a constructor for the tag",
+        "found undefined tag handle", "Global tag is not allowed")) {
+      if (problem != null && problem.startsWith(quoting)) {
+        return quoting + " (an unquoted value that begins with * or !: quote it)";
+      }
+    }
+    return problem;
   }
 
   /** A named client's {@code rate_limit: {requests: 600, per: minute}}. */

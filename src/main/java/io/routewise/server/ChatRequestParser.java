@@ -342,6 +342,7 @@ public final class ChatRequestParser {
     int[] usageNull = null;
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       boolean usage = p.currentName().equals("include_usage");
+      otherCase(p.currentName(), "stream_options", "include_usage"); // routewise may add its own: which would Go read?
       JsonToken value = p.nextToken();
       if (usage && found != ChatRequest.StreamOptions.WITHOUT_USAGE) {
         throw ApiException.invalidRequest("'stream_options.include_usage' appears more than once.",

@@ -423,6 +423,15 @@ class ConfigLoaderTest {
     String broken = problems(VALID.replace("\"${OPENAI_API_KEY}\"", "[sk-literal-secret-1234"));
     assertTrue(broken.matches("(?s).*not valid YAML: .*\\(line \\d+, column \\d+\\).*"), broken);
     assertFalse(broken.contains("sk-literal"), broken);
+    // unquoted, a key beginning with '*' is an alias and one with '!' a tag: SnakeYAML's problem names it
+    for (String key : new String[] {"*sk-literal-secret-1234", "!sk-literal-secret-1234", "!!sk-literal-secret-1234"}) {
+      String named = problems(VALID.replace("\"${OPENAI_API_KEY}\"", key));
+      assertTrue(named.contains("not valid YAML") && named.matches("(?s).*\\(line \\d+, column \\d+\\).*"), named);
+      assertFalse(named.contains("literal-secret"), named);
+      named = problems("server:\n  api_keys:\n    - " + key + "\n"); // block style: another path through the parser
+      assertTrue(named.contains("not valid YAML") && named.matches("(?s).*\\(line \\d+, column \\d+\\).*"), named);
+      assertFalse(named.contains("literal-secret"), named);
+    }
     Path latin1 = dir.resolve("latin1.yaml");
     Files.write(latin1, "# caf\u00e9\nserver: {port: 1}\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
     String notUtf8 = assertThrows(ConfigException.class, () -> new ConfigLoader(Map.of()).load(latin1)).getMessage();

@@ -562,6 +562,9 @@ class ChatCompletionsProxyTest {
         {"{\"model\":\"router-random-1\"," + m + ",\"MESSAGES\":[{\"role\":\"user\",\"content\":\"prove it\"}]}",
             "MESSAGES"},
         {"{\"model\":\"router-random-1\"," + m + ",\"Stream\":true}", "Stream"},
+        // routewise adds "include_usage":true to the options, and Go read the client's false after it: no usage
+        {"{\"model\":\"router-random-1\",\"stream\":true,\"stream_options\":{\"Include_Usage\":false}," + m + "}",
+            "stream_options.Include_Usage"},
         {"{\"model\":\"router-random-1\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"Content\":\"prove it\"}]}",
             "messages[0].Content"}}) {
       HttpResponse<String> r = f.post("/v1/chat/completions", c[0]);

@@ -222,6 +222,22 @@ class ChatRequestParserTest {
     assertEquals("x", parse("{\"Tools\":[],\"Name\":1," + m + "}").prompt(), "other fields in any case are the upstream's");
   }
 
+  /**
+   * include_usage in another case inside stream_options: routewise saw none and added its own
+   * "include_usage":true first, and Go's decoder (Ollama's) read the client's false, the last copy, so
+   * the stream came without usage and its answer went unmetered.
+   */
+  @Test
+  void includeUsageInAnotherCaseIsRejected() {
+    String m = "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]";
+    assertEquals("stream_options.Include_Usage", assertThrows(ApiException.class, () -> parse(
+        "{\"stream\":true,\"stream_options\":{\"Include_Usage\":false}," + m + "}")).param());
+    assertEquals("stream_options.INCLUDE_USAGE", assertThrows(ApiException.class, () -> parse(
+        "{\"stream\":true,\"stream_options\":{\"include_usage\":true,\"INCLUDE_USAGE\":false}," + m + "}"))
+        .param());
+    assertEquals("x", parse("{\"stream\":true,\"stream_options\":{\"Other\":1}," + m + "}").prompt());
+  }
+
   /** A part's type that is not a string was scored as a text part; empty parts added a line each to the prompt. */
   @Test
   void aPartsTypeMustBeAStringAndEmptyPartsAddNothing() {
