@@ -24,7 +24,7 @@ import java.util.function.LongSupplier;
  * chose: there is no feedback loop to ring. α follows the distribution through a low-pass filter.
  *
  * <p><b>A budget</b> becomes a share: with request rate r (per second: each replica's requests in
- * the window over the time its window covers, summed over replicas), mean cost per
+ * the window over the time its window covers since its first decision, summed over replicas), mean cost per
  * strong answer c_s and per weak answer c_w, the share that spends B USD per hour is
  * {@code (B / 3600 / r - c_w) / (c_s - c_w)}, clamped to [0, 1]. With more than two upstreams,
  * "strong" is the top of the ladder, α steers the share sent there, and c_w is the mean cost of
@@ -43,8 +43,15 @@ public final class TargetController {
   private final LongSupplier clock;
   private final TargetWindow window;
   private final String replica;
-  /** When this replica began counting; moved to the clock's time when the wall clock is set back before it. Tick thread writes. */
-  private volatile long startedAt;
+  /**
+   * When this replica began counting: its first decision ({@link #NOT_YET} until then), not when it
+   * was made, since it is made before the server listens and traffic reaches a new replica later
+   * still; those seconds read as idle ones took its rate for a fraction of the real one. Set once by
+   * a request thread; moved to the clock's time by the tick thread when the wall clock is set back
+   * before it.
+   */
+  private final java.util.concurrent.atomic.AtomicLong startedAt = new java.util.concurrent.atomic.AtomicLong(NOT_YET);
+  private static final long NOT_YET = Long.MIN_VALUE;
   private final long windowMillis;
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TargetController.class);
   /** Replicas already reported as left out, with why (another window_s or target; tick thread only; bounded). */
@@ -94,7 +101,6 @@ public final class TargetController {
     this.windowMillis = target.window().toMillis();
     this.window = new TargetWindow(windowMillis);
     this.replica = "r" + ProcessHandle.current().pid() + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
-    this.startedAt = clock.getAsLong();
     this.alpha = target.initialAlpha();
   }
 
@@ -167,7 +173,11 @@ public final class TargetController {
    * rates over the others), NaN when none did (a pin; a router failure counts as the top's at any α).
    */
   public void decided(double rate, Route route) {
-    window.decided(clock.getAsLong(), rate, route);
+    long now = clock.getAsLong();
+    if (startedAt.get() == NOT_YET) {
+      startedAt.compareAndSet(NOT_YET, now);
+    }
+    window.decided(now, rate, route);
   }
 
   /**
@@ -180,7 +190,10 @@ public final class TargetController {
 
   /** This replica's window as of now, for the other replicas. Tick thread only. */
   public WindowSnapshot snapshot() {
-    return new WindowSnapshot(replica, startedAt, alpha, window.sliceMillis(), targetText, window.slices(clock.getAsLong()));
+    long now = clock.getAsLong();
+    long started = startedAt.get();
+    // before its first decision it has nothing to count: "now" (as a replica just begun) keeps older readers' spans sane
+    return new WindowSnapshot(replica, started == NOT_YET ? now : started, alpha, window.sliceMillis(), targetText, window.slices(now));
   }
 
   /** How far from its target a tie may hold the share before the target reads out of reach (2 points). */
@@ -194,14 +207,17 @@ public final class TargetController {
    */
   public void tick(WindowSnapshot mine, List<WindowSnapshot> others) {
     long now = clock.getAsLong();
-    if (now < startedAt || (lastTick != Long.MIN_VALUE && now < lastTick - window.sliceMillis())) {
+    long begun = startedAt.get();
+    boolean startAhead = begun != NOT_YET && now < begun;
+    if (startAhead || (lastTick != Long.MIN_VALUE && now < lastTick - window.sliceMillis())) {
       // The wall clock was set back (NTP, a VM resumed): slices it has not reached again hold decisions
       // counted before the step, and writes landing there would stay out of the window until the clock
       // catches up (an hour's step froze α for the hour). Drop them; and a start now in the future
       // would read a window's requests as made in one second.
       window.dropAfter(window.index(now));
-      if (now < startedAt) {
-        startedAt = now;
+      if (startAhead) {
+        startedAt.compareAndSet(begun, now);
+        begun = now;
       }
       reachChangedAt = Long.MIN_VALUE;
     }
@@ -265,7 +281,7 @@ public final class TargetController {
         spendOf += slice.spendStrong() + slice.spendWeak();
       }
       // Seconds this replica's slices cover: from the window's start, or its own start when later.
-      long started = s == mine ? Math.min(startedAt, s.startedAtMillis()) : s.startedAtMillis();
+      long started = s == mine && begun != NOT_YET ? Math.min(begun, s.startedAtMillis()) : s.startedAtMillis();
       double covered = Math.max(1000, Math.min(now - oldest * window.sliceMillis(), now - started)) / 1000.0;
       perSecond += requestsOf / covered;
       usdPerSecond += spendOf / covered;

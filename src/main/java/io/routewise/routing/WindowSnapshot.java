@@ -8,7 +8,8 @@ import java.util.List;
  * ({@code epoch millis / slice length}), so replicas merge them slice by slice.
  *
  * @param replica the replica's id (random per process)
- * @param startedAtMillis when that replica began counting (its window is shorter before then)
+ * @param startedAtMillis when that replica began counting: its first decision (its window is shorter
+ *     before then), or the snapshot's time while it has made none
  * @param alpha its current threshold
  * @param sliceMillis how long its slices are (a twelfth of its {@code window_s}): windows with other
  *     slices number them differently and are not merged

@@ -416,6 +416,56 @@ class TargetControllerTest {
     assertEquals(144, a.observedUsdPerHour(), 144 * 0.1);
   }
 
+  /**
+   * A minute of steady traffic, ten requests a second (win rates spread evenly, strong answers $0.01,
+   * weak ones $0.001), the first request {@code idleMillis} after the controller was made and the
+   * controller stepped every second from then: the USD the minute cost, and the highest share the
+   * budget allowed in it.
+   */
+  private static double[] firstMinuteAfter(long idleMillis, TargetConfig budget) {
+    ManualClock clock = new ManualClock(T0);
+    TargetController c = new TargetController("r", budget, clock, 0.1);
+    clock.advance(idleMillis); // the server starting (a listener bound, the first exchange): nobody can ask yet
+    double spend = 0;
+    double maxWanted = 0;
+    for (int s = 0; s < 60; s++) {
+      for (int i = 0; i < 10; i++) {
+        double r = even(s * 10 + i);
+        Route route = ThresholdRule.route(r, c.alpha());
+        c.decided(r, route);
+        double usd = route == Route.STRONG ? 0.01 : 0.001;
+        c.answered(route, usd);
+        spend += usd;
+        clock.advance(100);
+      }
+      c.tick(c.snapshot(), null);
+      if (!Double.isNaN(c.wantedShare())) {
+        maxWanted = Math.max(maxWanted, c.wantedShare());
+      }
+    }
+    return new double[] {spend, maxWanted};
+  }
+
+  /**
+   * The controller is made before the server listens (and a load balancer sends a new replica
+   * traffic only once it answers): the seconds between were counted as seconds of the window with no
+   * request, so a replica just started read its rate as a fraction of the real one for its first
+   * window and spent up to twice its budget. Its rate counts from its first request.
+   */
+  @Test
+  void aBudgetJustStartedCountsItsRateFromItsFirstRequestNotFromWhenItWasMade() {
+    // 10 requests a second, 36,000 an hour: $108 an hour is $0.003 a request, 2/9 strong, α = 7/9 on
+    // these rates from the first request, $1.80 a minute
+    TargetConfig budget = new TargetConfig(TargetConfig.Kind.USD_PER_HOUR, 108, 0, 1, Duration.ofSeconds(60), 7 / 9.0);
+    double[] atOnce = firstMinuteAfter(0, budget);
+    double[] late = firstMinuteAfter(8_000, budget);
+    assertEquals(108.0 / 60, atOnce[0], 108.0 / 60 * 0.05, "the first minute's spend, traffic from the start");
+    assertEquals(2 / 9.0, atOnce[1], 0.03, "the share allowed, traffic from the start");
+    // It was $2.60 (44 % over), the budget reading 100 % strong as affordable; $2.01 after a 2 s start.
+    assertEquals(atOnce[0], late[0], 108.0 / 60 * 0.05, "the first minute's spend, the first request 8 s after the start");
+    assertEquals(atOnce[1], late[1], 0.03, "the share allowed, the first request 8 s after the start");
+  }
+
   /** A replica with another window_s is left out of the merge (not comparable), and the log says so once. */
   @Test
   void aReplicaWithAnotherWindowIsLeftOutAndSaidOnce() {
