@@ -45,7 +45,7 @@ public final class CheckCommand implements Callable<Integer> {
   static List<String> summary(Path file, Startup start) {
     RoutewiseConfig cfg = start.config();
     List<String> out = new ArrayList<>();
-    out.add(file + ": OK, serve would listen on " + cfg.server().host() + ":" + cfg.server().port()
+    out.add(file + ": OK, serve would listen on " + ServeCommand.listenAddress(cfg.server().host(), cfg.server().port())
         + " (not bound by check; no upstream, judge or Redis contacted)");
     out.add("upstreams, most capable first:");
     for (UpstreamConfig u : start.checked().upstreams()) {

@@ -40,8 +40,8 @@ public final class ServeCommand implements Callable<Integer> {
       throw e;
     }
     List<io.routewise.config.UpstreamConfig> ladder = RouterCatalog.inLadderOrder(cfg);
-    LOG.info("routewise listening on {}:{} with routers {} (default {} at {}); {}",
-        cfg.server().host(), running.port(), running.routing().routerNames(), cfg.routing().router(),
+    LOG.info("routewise listening on {} with routers {} (default {} at {}); {}",
+        listenAddress(cfg.server().host(), running.port()), running.routing().routerNames(), cfg.routing().router(),
         cfg.routing().threshold(), ladder.size() == 2 ? "strong=" + cfg.strong().model() + " weak=" + cfg.weak().model()
             : ladder.size() + " upstreams, from " + ladder.get(0).name() + " (" + ladder.get(0).model() + ") to "
                 + ladder.get(ladder.size() - 1).name() + " (" + ladder.get(ladder.size() - 1).model() + ")");
@@ -90,17 +90,22 @@ public final class ServeCommand implements Callable<Integer> {
   static String listenProblem(Throwable e, String host, int port) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof java.nio.channels.UnresolvedAddressException) {
-        return "cannot listen on " + host + ":" + port + ": server.host '" + host + "' does not resolve";
+        return "cannot listen on " + listenAddress(host, port) + ": server.host '" + host + "' does not resolve";
       }
       if (t instanceof java.net.BindException b) {
         String said = String.valueOf(b.getMessage());
-        return "cannot listen on " + host + ":" + port + " (" + said + "); " + (said.contains("assign")
+        return "cannot listen on " + listenAddress(host, port) + " (" + said + "); " + (said.contains("assign")
             ? "server.host is not an address of this machine (0.0.0.0: all of them, 127.0.0.1: this one only)"
             : said.contains("ermission") ? "a port below 1024 needs privileges routewise does not have (server.port, --port)"
             : "is another process using the port? (server.port, --port)");
       }
     }
     return null;
+  }
+
+  /** {@code host:port} as a URL writes it: an IPv6 address in brackets ({@code [::1]:6060}; {@code ::1:6060} reads as one address). */
+  static String listenAddress(String host, int port) {
+    return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
   }
 
   static boolean loopback(String host) {

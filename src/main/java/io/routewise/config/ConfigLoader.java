@@ -300,7 +300,7 @@ public final class ConfigLoader {
     ConfigNode s = root.child("server");
     long maxBody = s.longValue("max_body_bytes", ServerConfig.DEFAULT_MAX_BODY_BYTES, 1, Integer.MAX_VALUE);
     ServerConfig server = new ServerConfig(
-        s.string("host", "0.0.0.0"),
+        host(s),
         s.integer("port", 6060, 0, 65535),
         maxBody,
         // Blank entries are dropped, so "${ROUTEWISE_API_KEY:-}" with the variable unset means no auth.
@@ -521,6 +521,41 @@ public final class ConfigLoader {
   private static boolean overTopLevelDomain(String host) {
     String h = host.toLowerCase(java.util.Locale.ROOT);
     return h.startsWith("*.") && h.indexOf('.', 2) < 0 && !ServerConfig.PRIVATE_HOST_SUFFIXES.contains(h.substring(1));
+  }
+
+  /**
+   * {@code server.host}: an address (IPv6 with or without brackets) or a host name, no port or scheme. An
+   * empty one is refused: Java reads it as the loopback address, where an absent one is 0.0.0.0.
+   */
+  private static String host(ConfigNode s) {
+    String host = s.string("host", "0.0.0.0");
+    if (host.isBlank()) {
+      s.problem("host", "must not be empty (0.0.0.0: every address of this machine, 127.0.0.1: this machine only)");
+    } else if (!host.matches("[A-Za-z0-9_][A-Za-z0-9_.-]*") && !ipv6Literal(host)) {
+      s.problem("host", "'" + host + "' is not an address or host name: expected 0.0.0.0, 127.0.0.1, ::, ::1 or a"
+          + " host name, no scheme or port (that is server.port)");
+    }
+    return host;
+  }
+
+  /** {@code ::1}, {@code [::1]}, {@code fe80::1%eth0}: an IPv6 address, read as Java reads it, without a DNS lookup. */
+  private static boolean ipv6Literal(String host) {
+    String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    int zone = h.indexOf('%');
+    if (zone >= 0) {
+      if (!h.substring(zone + 1).matches("[A-Za-z0-9_.-]+")) {
+        return false;
+      }
+      h = h.substring(0, zone); // the interface is this machine's, not the config's, to check
+    }
+    if (h.indexOf(':') < 0 || !h.matches("[0-9A-Fa-f:][0-9A-Fa-f:.]*")) {
+      return false;
+    }
+    try {
+      return java.net.InetAddress.getByName(h) != null; // a literal: parsed, never looked up
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
   }
 
   /** {@code server.allowed_hosts}: host names as a {@code Host} header names them, less the port; {@code *.} for any below. */

@@ -109,6 +109,19 @@ class CheckCommandTest {
   }
 
   @Test
+  void anIpv6ListenAddressIsWrittenInBrackets() throws Exception {
+    // "::1:6060" and ":::6060" read as addresses, not as an address and a port; serve's listening line and its
+    // bind problems write it as check does
+    Path config = write(ladder("http://127.0.0.1:1/v1").replace("host: 127.0.0.1, port: 0", "host: '::1', port: 6060")
+        .replace("router: mf", "router: random"));
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("check", "--config", config.toString()));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("serve would listen on [::1]:6060 "), r.out());
+    String why = ServeCommand.listenProblem(new java.net.BindException("Address already in use"), "::", 6060);
+    assertTrue(why.startsWith("cannot listen on [::]:6060 "), why);
+  }
+
+  @Test
   void bindsNoPortAndContactsNoUpstreamJudgeOrRedis() throws Exception {
     try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
       // the port serve would listen on is taken, and every upstream, the judge and Redis are this socket,

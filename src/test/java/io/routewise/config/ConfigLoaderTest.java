@@ -208,6 +208,23 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void hostIsAnAddressOrAHostName() {
+    for (String good : new String[] {"0.0.0.0", "::", "::1", "[::1]", "fe80::1%eth0", "localhost", "routewise_1",
+        "router.example.com", "0"}) {
+      assertEquals(good, parse(VALID.replace("host: 127.0.0.1", "host: \"" + good + "\""), Map.of("OPENAI_API_KEY", "k"))
+          .server().host());
+    }
+    // an empty host bound loopback only (Java reads "" as the loopback address) while an absent one is 0.0.0.0, with
+    // no warning and "listening on :6060"; the others passed check (exit 0) and only serve refused them
+    String msg = problems(VALID.replace("host: 127.0.0.1", "host: \"\""));
+    assertTrue(msg.contains("server.host: must not be empty"), msg);
+    for (String bad : new String[] {"*", "0.0.0.0:6060", "http://0.0.0.0", "localhost:8080", "[::1"}) {
+      msg = problems(VALID.replace("host: 127.0.0.1", "host: \"" + bad + "\""));
+      assertTrue(msg.contains("server.host: '" + bad + "' is not an address or host name"), msg);
+    }
+  }
+
+  @Test
   void allowedHostsAreHostNamesNotUrls() {
     RoutewiseConfig c = parse(VALID.replace("port: 7000}", "port: 7000, allowed_hosts: [router.example.com, \"\", \"*.corp.example\"]}"),
         Map.of("OPENAI_API_KEY", "k"));
