@@ -10,7 +10,6 @@ import java.util.Locale;
 public final class RawHttp {
   private RawHttp() {}
 
-  /** Reads a request or response head, through its blank line. */
   /** Accepts connections on {@code server} until it closes, each served by {@code serve} on a virtual thread of its own. */
   public static void serveEach(java.net.ServerSocket server, java.util.function.Consumer<java.net.Socket> serve) {
     Thread.ofVirtual().start(() -> {
@@ -25,6 +24,21 @@ public final class RawHttp {
     });
   }
 
+  /** An answer read by {@link #exchange}: its head, and its body as long as its Content-Length says. */
+  public record Answer(String head, byte[] body) {}
+
+  /** Writes {@code request} (ISO-8859-1) on a fresh connection to {@code port} on loopback and reads its answer. */
+  public static Answer exchange(int port, String request) throws IOException {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+      s.getOutputStream().flush();
+      String head = readHead(s.getInputStream());
+      return new Answer(head, s.getInputStream().readNBytes(contentLength(head)));
+    }
+  }
+
+  /** Reads a request or response head, through its blank line. */
   public static String readHead(InputStream in) throws IOException {
     ByteArrayOutputStream head = new ByteArrayOutputStream();
     int matched = 0;

@@ -742,19 +742,15 @@ class ChatCompletionsProxyTest {
         : "POST /v1/chat completions HTTP/1.1 junk\r\nHost: 127.0.0.1\r\n\r\n";
     String series = "routewise_http_refused_total{status=\"" + status + "\"}";
     double before = MetricsEndpointTest.value(f.get("/metrics").body(), series);
-    try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
-      s.setSoTimeout(10_000);
-      s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-      s.getOutputStream().flush();
-      String head = io.routewise.RawHttp.readHead(s.getInputStream());
-      byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
-      assertTrue(head.startsWith("HTTP/1.1 " + status), head);
-      assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("content-type: application/json"), head);
-      JsonNode e = JSON.readTree(body).get("error");
-      assertEquals(code, e.get("code").asText(), new String(body, java.nio.charset.StandardCharsets.UTF_8));
-      assertEquals("invalid_request_error", e.get("type").asText());
-      assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("x-request-id: rw-"), head);
-    }
+    io.routewise.RawHttp.Answer a = io.routewise.RawHttp.exchange(f.routewise.port(), request);
+    String head = a.head();
+    byte[] body = a.body();
+    assertTrue(head.startsWith("HTTP/1.1 " + status), head);
+    assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("content-type: application/json"), head);
+    JsonNode e = JSON.readTree(body).get("error");
+    assertEquals(code, e.get("code").asText(), new String(body, java.nio.charset.StandardCharsets.UTF_8));
+    assertEquals("invalid_request_error", e.get("type").asText());
+    assertTrue(head.toLowerCase(java.util.Locale.ROOT).contains("x-request-id: rw-"), head);
     // counted: before, no counter had these requests, which clients saw refused
     assertEquals(before + 1, MetricsEndpointTest.value(f.get("/metrics").body(), series));
   }
@@ -773,16 +769,12 @@ class ChatCompletionsProxyTest {
             + "Content-Length: 0\r\n\r\n"}}) {
       String series = "routewise_http_refused_total{status=\"" + c[0] + "\"}";
       double before = MetricsEndpointTest.value(f.get("/metrics").body(), series);
-      try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
-        s.setSoTimeout(10_000);
-        s.getOutputStream().write(c[2].getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        s.getOutputStream().flush();
-        String head = io.routewise.RawHttp.readHead(s.getInputStream());
-        byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
-        assertTrue(head.startsWith("HTTP/1.1 " + c[0]), head);
-        assertTrue(body.length > 0, "a body to read: " + head);
-        assertEquals(c[1], JSON.readTree(body).get("error").get("code").asText(), head);
-      }
+      io.routewise.RawHttp.Answer a = io.routewise.RawHttp.exchange(f.routewise.port(), c[2]);
+      String head = a.head();
+      byte[] body = a.body();
+      assertTrue(head.startsWith("HTTP/1.1 " + c[0]), head);
+      assertTrue(body.length > 0, "a body to read: " + head);
+      assertEquals(c[1], JSON.readTree(body).get("error").get("code").asText(), head);
       assertEquals(before + 1, MetricsEndpointTest.value(f.get("/metrics").body(), series), c[0]);
     }
   }
@@ -798,18 +790,14 @@ class ChatCompletionsProxyTest {
         "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"}) {
       String series = "routewise_http_refused_total{status=\"other\"}";
       double before = MetricsEndpointTest.value(f.get("/metrics").body(), series);
-      try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
-        s.setSoTimeout(10_000);
-        s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        s.getOutputStream().flush();
-        String head = io.routewise.RawHttp.readHead(s.getInputStream());
-        byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
-        assertTrue(head.startsWith("HTTP/1.1 505"), request + ": " + head);
-        JsonNode e = JSON.readTree(body).get("error");
-        assertNotNull(e, head);
-        assertEquals("http_version_not_supported", e.get("code").asText());
-        assertEquals("server_error", e.get("type").asText());
-      }
+      io.routewise.RawHttp.Answer a = io.routewise.RawHttp.exchange(f.routewise.port(), request);
+      String head = a.head();
+      byte[] body = a.body();
+      assertTrue(head.startsWith("HTTP/1.1 505"), request + ": " + head);
+      JsonNode e = JSON.readTree(body).get("error");
+      assertNotNull(e, head);
+      assertEquals("http_version_not_supported", e.get("code").asText());
+      assertEquals("server_error", e.get("type").asText());
       assertEquals(before + 1, MetricsEndpointTest.value(f.get("/metrics").body(), series), request);
     }
   }

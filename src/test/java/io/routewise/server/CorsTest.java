@@ -346,14 +346,8 @@ class CorsTest {
 
   /** A request written by hand on a fresh connection: the answer's head and body. */
   private String[] raw(String request) throws Exception {
-    try (java.net.Socket s = new java.net.Socket("127.0.0.1", f.routewise.port())) {
-      s.setSoTimeout(10_000);
-      s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
-      s.getOutputStream().flush();
-      String head = io.routewise.RawHttp.readHead(s.getInputStream());
-      byte[] body = s.getInputStream().readNBytes(io.routewise.RawHttp.contentLength(head));
-      return new String[] {head.toLowerCase(Locale.ROOT), new String(body, java.nio.charset.StandardCharsets.UTF_8)};
-    }
+    io.routewise.RawHttp.Answer a = io.routewise.RawHttp.exchange(f.routewise.port(), request);
+    return new String[] {a.head().toLowerCase(Locale.ROOT), new String(a.body(), java.nio.charset.StandardCharsets.UTF_8)};
   }
 
   /**
