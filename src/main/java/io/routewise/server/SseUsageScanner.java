@@ -24,6 +24,7 @@ final class SseUsageScanner {
   private static final int TAIL = 32 * 1024;
   private static final byte[] USAGE = "\"usage\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final byte[] TYPE = "\"type\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] CHOICES = "\"choices\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   /** A choice's last chunk has {@code "finish_reason"} with a string value (null while it goes on). */
   private static final byte[] FINISH_KEY = "\"finish_reason\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final int AFTER_KEY = FINISH_KEY.length;
@@ -146,8 +147,12 @@ final class SseUsageScanner {
         responsesEvent(off);
         eventNameLength = -1; // its event's: the next data line has its own
       } else {
-        if (overflow) { // a last chunk with the usage on it (some servers' way), past the bound: from its end
-          usageInTail().ifPresent(u -> usage = u);
+        if (overflow) {
+          // a last completion chunk with the usage on it (some servers' way), past the bound: from its end;
+          // not another event's (an image stream's usage counts image tokens, which no text price meters)
+          if (ByteSearch.indexOf(line, len, CHOICES) >= 0) {
+            usageInTail().ifPresent(u -> usage = u);
+          }
         } else if (ByteSearch.indexOf(line, len, USAGE) >= 0) {
           Usage.fromJson(line, off, len - off).ifPresent(u -> usage = u);
         }
