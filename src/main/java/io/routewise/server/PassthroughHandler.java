@@ -272,9 +272,9 @@ final class PassthroughHandler {
 
   /**
    * What metering needs of a JSON body, in one walk over its top-level fields: the model it names
-   * that this upstream prices (a body naming {@code model} twice, as upstreams' parsers differ on
-   * which wins, is priced at the last one priced), whether it names a model at all, and what its
-   * budget's hold needs ({@link Named}).
+   * (its key in any case, as Go's decoder reads it) that this upstream prices (a body naming
+   * {@code model} twice, as upstreams' parsers differ on which wins, is priced at the last one
+   * priced), whether it names a model at all, and what its budget's hold needs ({@link Named}).
    */
   private Named priceNamed(byte[] body) {
     String[] model = {null};
@@ -282,11 +282,19 @@ final class PassthroughHandler {
     int[] modelKeys = {0};
     // names a model, background, stream, continues stored state, stream usage
     boolean[] flags = new boolean[5];
+    // the first field read here that an upstream may read otherwise: said twice, or in another case
+    String[] ambiguous = {null};
+    Set<String> seen = new java.util.HashSet<>();
     Fields read = topLevelFields(body, (name, value, p) -> {
       boolean isTrue = value == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE;
+      if (ambiguous[0] == null) { // model: twoModels
+        ambiguous[0] = ambiguous(name, "", seen, "stream", "stream_options", "background", "previous_response_id",
+            "conversation");
+      }
       // any case: some parsers (Go's) match field names so
-      modelKeys[0] += name.equalsIgnoreCase("model") ? 1 : 0;
-      switch (name) {
+      boolean modelKey = name.equalsIgnoreCase("model");
+      modelKeys[0] += modelKey ? 1 : 0;
+      switch (modelKey ? "model" : name) { // "Model" is the model such an upstream runs: priced as it
         case "model" -> {
           if (value == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
             flags[0] = true;
@@ -298,13 +306,22 @@ final class PassthroughHandler {
           }
         }
         case "background" -> flags[1] = isTrue;
-        case "stream" -> flags[2] = isTrue;
+        case "stream" -> {
+          flags[2] = isTrue;
+          if (ambiguous[0] == null && !isTrue && value != com.fasterxml.jackson.core.JsonToken.VALUE_FALSE
+              && value != com.fasterxml.jackson.core.JsonToken.VALUE_NULL) {
+            ambiguous[0] = name; // not a boolean: pydantic (vLLM) reads 1 or "true" as true
+          }
+        }
         case "previous_response_id", "conversation" ->
             flags[3] |= value != com.fasterxml.jackson.core.JsonToken.VALUE_NULL;
         case "stream_options" -> {
           if (value == com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
             while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
               String option = p.currentName();
+              if (ambiguous[0] == null) {
+                ambiguous[0] = ambiguous(option, name, seen, "include_usage");
+              }
               com.fasterxml.jackson.core.JsonToken optionValue = p.nextToken();
               flags[4] |= option.equals("include_usage") && optionValue == com.fasterxml.jackson.core.JsonToken.VALUE_TRUE;
               p.skipChildren();
@@ -316,7 +333,22 @@ final class PassthroughHandler {
       return true;
     });
     return new Named(model[0], price[0], flags[0], flags[1], flags[2], flags[3], flags[4], modelKeys[0] > 1,
-        read == Fields.CUT);
+        ambiguous[0], read == Fields.CUT);
+  }
+
+  /**
+   * {@code name}'s path when it is one of the fields {@code read} here, in another case (Go's JSON
+   * decoder, Ollama's, reads it as that field, the last copy winning) or a second time (which copy
+   * wins depends on the upstream's parser); else null.
+   */
+  private static String ambiguous(String name, String path, Set<String> seen, String... read) {
+    String at = path.isEmpty() ? name : path + "." + name;
+    for (String field : read) {
+      if (name.equalsIgnoreCase(field) && !(seen.add(path + "." + field) && name.equals(field))) {
+        return at;
+      }
+    }
+    return null;
   }
 
   /**
@@ -324,11 +356,13 @@ final class PassthroughHandler {
    * at this upstream (null when unpriced), whether it names a model, asks for a background response
    * or a stream, continues stored state (a {@code previous_response_id} or {@code conversation}),
    * asks a stream's usage ({@code stream_options.include_usage}), has the key {@code model} (any
-   * case, any value) more than once (which one the upstream takes depends on its parser), and is a
-   * JSON object that could not be read to its end (a model after that point is unseen).
+   * case, any value) more than once (which one the upstream takes depends on its parser), the first
+   * other field read here that it has twice or in another case, or a stream that is not a boolean
+   * (its path as sent, else null), and is a JSON object that could not be read to its end (a model
+   * after that point is unseen).
    */
   private record Named(String model, io.routewise.config.Price price, boolean namesModel, boolean background,
-      boolean stream, boolean continues, boolean streamUsage, boolean twoModels, boolean unread) {}
+      boolean stream, boolean continues, boolean streamUsage, boolean twoModels, String ambiguous, boolean unread) {}
 
   /** The body's top-level {@code field} string, or null (none, not a string, not a JSON object). */
   static String topLevelString(byte[] body, String field) {
@@ -428,7 +462,8 @@ final class PassthroughHandler {
       // an encoded body's model is unknown, and a Responses body without one takes a stored prompt's: either
       // may be a priced one
       boolean modelUnknown = encoded || is.startsWith("responses") && !named.namesModel();
-      if (strict && (priced == null || named.twoModels() || named.unread() || !METERED.contains(is)
+      if (strict && (priced == null || named.twoModels() || named.ambiguous() != null || named.unread()
+          || !METERED.contains(is)
           || is.equals("completions") && named.stream() && !named.streamUsage()
           || is.equals("images/generations") && named.stream())) {
         body.close();
@@ -473,6 +508,13 @@ final class PassthroughHandler {
     if (named.twoModels()) {
       return new ApiException(400, "invalid_request_error", why + "and a body naming 'model' more than once has "
           + "the one the upstream's parser takes; name it once" + allow, "model", "request_not_metered");
+    }
+    if (named.ambiguous() != null) { // what routewise reads of a stream may not be what the upstream does
+      return new ApiException(400, "invalid_request_error", why + "and '" + AccessLog.safe(named.ambiguous())
+          + "' is sent twice, in another case or (stream) not as a boolean, which upstreams' parsers read "
+          + "differently (Go's JSON decoder, Ollama's, reads any case, the last copy winning; pydantic, vLLM's, "
+          + "reads 1 or \"true\" as true); send it once, in lower case, a stream as true or false" + allow,
+          named.ambiguous(), "request_not_metered");
     }
     if (named.unread()) {
       return new ApiException(400, "invalid_request_error", why + "and routewise could not read this JSON body to its "

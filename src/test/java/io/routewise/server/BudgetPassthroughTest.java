@@ -28,8 +28,11 @@ class BudgetPassthroughTest {
 
   /** strong priced (its model, and every id beginning "strong-"); client "batch" with a $1 budget, unpriced: refuse. */
   private void start() {
-    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
-        "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}"), "passthrough: strong")
+    start("api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}");
+  }
+
+  private void start(String apiKeys) {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml, apiKeys), "passthrough: strong")
         .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10}, "
             + "model_prices: {\"strong-*\": {input: 2.5, output: 10}},"));
   }
@@ -134,6 +137,71 @@ class BudgetPassthroughTest {
     double spent = budgetSpent();
     assertTrue(r.statusCode() != 200 || spent > 0, "streamed, unmetered, cost the budget nothing (" + r.statusCode()
         + ", spent " + spent + ")");
+  }
+
+  /**
+   * A stream asked for so that routewise reads one thing and the upstream another is refused to a
+   * client that must be metered, as chat refuses it: Go's decoder (Ollama) reads "Stream" as stream
+   * and the last copy wins, Python's json the last of two "include_usage" (a review: routewise read
+   * stream false, or include_usage true, passed the request, and its stream came without usage).
+   * Clients whose requests need no metering have them forwarded as before.
+   */
+  @Test
+  void aStreamOrItsUsageSaidTwiceOrInAnotherCaseIsRefusedToAClientThatMustBeMetered() throws Exception {
+    refusedToTheMeteredOnly(new String[][] {
+        {"/v1/completions", "{\"model\":\"strong-model\",\"stream\":false,\"prompt\":\"hi\",\"Stream\":true}", "Stream"},
+        {"/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,\"stream_options\":{\"include_usage\":true,"
+            + "\"Include_Usage\":false},\"prompt\":\"hi\"}", "stream_options.Include_Usage"},
+        {"/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+            + "\"prompt\":\"hi\",\"STREAM_OPTIONS\":{\"include_usage\":false}}", "STREAM_OPTIONS"},
+        {"/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,\"stream_options\":{\"include_usage\":true,"
+            + "\"include_usage\":false},\"prompt\":\"hi\"}", "stream_options.include_usage"},
+        {"/v1/completions", "{\"model\":\"strong-model\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+            + "\"prompt\":\"hi\",\"stream_options\":{\"include_usage\":false}}", "stream_options"},
+        {"/v1/images/generations", "{\"model\":\"strong-model\",\"prompt\":\"a cat\",\"stream\":false,\"Stream\":true}",
+            "Stream"},
+    });
+  }
+
+  /**
+   * A stream that is not a boolean is refused to a client that must be metered, as chat refuses it:
+   * pydantic (vLLM's OpenAI server) reads 1 and "true" as true (a review: routewise read no stream,
+   * passed the request, and its stream came without usage).
+   */
+  @Test
+  void aStreamThatIsNotABooleanIsRefusedToAClientThatMustBeMetered() throws Exception {
+    refusedToTheMeteredOnly(new String[][] {
+        {"/v1/completions", "{\"model\":\"strong-model\",\"stream\":1,\"prompt\":\"hi\"}", "stream"},
+        {"/v1/images/generations", "{\"model\":\"strong-model\",\"prompt\":\"a cat\",\"stream\":\"true\"}", "stream"},
+    });
+  }
+
+  /**
+   * Each {path, body, param}: refused 400 request_not_metered naming param to a client with a budget
+   * that must meter it, unsent; forwarded for a client without a budget. The upstream streams without usage.
+   */
+  private void refusedToTheMeteredOnly(String[][] cases) throws Exception {
+    start("api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}, open: sk-open}");
+    f.strong.stubFor(post(anyUrl()).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody("data: {\"id\":\"c\",\"object\":\"text_completion\","
+            + "\"choices\":[{\"index\":0,\"text\":\"word\",\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n")));
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    for (String[] c : cases) {
+      HttpResponse<String> r = send(c[0], c[1]);
+      assertEquals(400, r.statusCode(), c[1] + " -> " + r.body());
+      var error = json.readTree(r.body()).path("error");
+      assertEquals(c[2], error.path("param").asText(), r.body());
+      assertEquals("request_not_metered", error.path("code").asText(), r.body());
+    }
+    assertEquals(0, f.strong.getAllServeEvents().size(), "none sent");
+    assertEquals(cases.length, metric("routewise_client_budget_refused_total{client=\"batch\",reason=\"unmetered\"}"));
+    for (String[] c : cases) { // a client without a budget: passthrough as it was
+      HttpResponse<String> r = f.http.send(HttpRequest.newBuilder(URI.create(f.url(c[0])))
+          .header("Content-Type", "application/json").header("Authorization", "Bearer sk-open")
+          .POST(HttpRequest.BodyPublishers.ofString(c[1])).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), c[1] + " -> " + r.body());
+    }
+    assertEquals(cases.length, f.strong.getAllServeEvents().size());
   }
 
   /**

@@ -116,6 +116,8 @@ class PassthroughMeteringTest {
         .statusCode());
     assertEquals(429, send("/v1/embeddings", "{\"model\":\"x\",\"model\":\"strong-model\",\"input\":\"hi\"}")
         .statusCode());
+    // nor by naming it in another case, which Go's decoder (Ollama's) reads as model (a review: it went, unmetered)
+    assertEquals(429, send("/v1/embeddings", "{\"Model\":\"strong-model\",\"input\":\"hi\"}").statusCode());
     assertEquals(1, f.strong.findAll(com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor(
         urlEqualTo("/v1/embeddings"))).size());
   }
