@@ -380,6 +380,9 @@ class ConfigLoaderTest {
         + "model_prices: {o4: {input: 1, output: 4, cached_input: 1.5}}}"));
     assertTrue(msg.contains("upstreams.strong.price.cached_input: is above input (12.5 > 1.25)"), "a slipped decimal: " + msg);
     assertTrue(msg.contains("upstreams.strong.model_prices.o4.cached_input: is above input"), msg);
+    msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, price: {input: 0x1F, output: 10, cached_input: 12.5}}"));
+    assertTrue(msg.contains("upstreams.strong.price.input: must be written in decimal"), msg);
+    assertFalse(msg.contains("cached_input"), "the input's problem alone, not a comparison with its fallback: " + msg);
     assertEquals(new Price(1, 4, 1), parse(VALID.replace("model: gpt-4o}", "model: gpt-4o, price: {input: 1, output: 4, "
         + "cached_input: 1}}"), Map.of("OPENAI_API_KEY", "sk-x")).strong().price(), "no discount is a price");
     msg = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, model_prices: {gpt-4o: {input: 1, output: 1}}}"));
