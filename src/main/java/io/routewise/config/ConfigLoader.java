@@ -454,7 +454,8 @@ public final class ConfigLoader {
     }
     double input = p.number("input", 0, 0, 1_000_000);
     double cached = p.number("cached_input", input, 0, 1_000_000);
-    if (cached > input && !p.problems().has(p.pathOf("input"))) { // a slipped decimal (12.5 for 1.25) would count every cached prompt ten times over
+    // a slipped decimal (12.5 for 1.25) would count every cached prompt ten times over; a wrong input is said alone
+    if (cached > input && !p.problems().has(p.pathOf("input"))) {
       p.problem("cached_input", "is above input (" + cached + " > " + input + "): prompt tokens served from the "
           + "upstream's cache cost at most what others do");
     }
