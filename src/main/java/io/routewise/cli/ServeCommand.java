@@ -63,8 +63,9 @@ public final class ServeCommand implements Callable<Integer> {
     List<String> out = new java.util.ArrayList<>();
     if (cfg.server().apiKeys().isEmpty() && !loopback(cfg.server().host())) {
       // Anyone who can reach the port spends the upstreams' keys.
-      out.add("no server.api_keys and listening on " + cfg.server().host() + ", not only loopback: any client that "
-          + "reaches port " + port + " is served on the upstreams' keys (set server.api_keys, e.g. from "
+      String host = cfg.server().host();
+      out.add("no server.api_keys and listening on " + (host.contains(":") && !host.startsWith("[") ? "[" + host + "]"
+          : host) + ", not only loopback: any client that reaches port " + port + " is served on the upstreams' keys (set server.api_keys, e.g. from "
           + "ROUTEWISE_API_KEY, or host: 127.0.0.1); /v1/* answers only addresses and the host names it knows "
           + "(server.allowed_hosts)");
     }

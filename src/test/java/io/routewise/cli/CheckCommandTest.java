@@ -119,6 +119,10 @@ class CheckCommandTest {
     assertTrue(r.out().contains("serve would listen on [::1]:6060 "), r.out());
     String why = ServeCommand.listenProblem(new java.net.BindException("Address already in use"), "::", 6060);
     assertTrue(why.startsWith("cannot listen on [::]:6060 "), why);
+    r = LearnedRoutersEndToEndTest.run(List.of("check", "--config", write(ladder("http://127.0.0.1:1/v1")
+        .replace("host: 127.0.0.1, port: 0", "host: '::', port: 6060").replace("router: mf", "router: random"))
+        .toString()));
+    assertTrue(r.err().contains("no server.api_keys and listening on [::], not only loopback"), r.err());
   }
 
   @Test
