@@ -120,7 +120,7 @@ final class CostEstimate {
    * -1 when it sets none: an upstream reads one of them, not the least (vLLM and SGLang take {@code
    * max_completion_tokens} over {@code max_tokens}, a JSON parser the last of a key given twice), and
    * a hold below what it may generate lets a burst pass the budget), and its {@code n} (1 unless a
-   * positive integer). A body that is not a JSON object has none (the parser refuses it first).
+   * positive integer; the greatest given). Names count in any case, as Go's JSON decoder reads them. A body that is not a JSON object has none (the parser refuses it first).
    */
   static Output output(byte[] body) {
     long cap = -1;
@@ -132,14 +132,15 @@ final class CostEstimate {
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String name = p.currentName();
         JsonToken v = p.nextToken();
-        if (v == JsonToken.VALUE_NUMBER_INT && (name.equals("max_completion_tokens") || name.equals("max_tokens")
-            || name.equals("max_output_tokens"))) {
+        // in any case, the greatest given: Go's JSON decoder (Ollama's) reads "Max_Tokens" as max_tokens, its last copy winning
+        if (v == JsonToken.VALUE_NUMBER_INT && (name.equalsIgnoreCase("max_completion_tokens")
+            || name.equalsIgnoreCase("max_tokens") || name.equalsIgnoreCase("max_output_tokens"))) {
           long n = p.getLongValue();
           if (n > 0) {
             cap = Math.max(cap, n);
           }
-        } else if (v == JsonToken.VALUE_NUMBER_INT && name.equals("n")) {
-          choices = (int) Math.clamp(p.getLongValue(), 1, 128); // OpenAI's most
+        } else if (v == JsonToken.VALUE_NUMBER_INT && name.equalsIgnoreCase("n")) {
+          choices = Math.max(choices, (int) Math.clamp(p.getLongValue(), 1, 128)); // OpenAI's most
         }
         p.skipChildren();
       }

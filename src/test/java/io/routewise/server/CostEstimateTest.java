@@ -76,5 +76,12 @@ class CostEstimateTest {
     assertEquals(12, cap("{\"max_tokens\":12,\"messages\":[{"), "cut short: what was read");
     assertEquals(3, CostEstimate.output("{\"n\":3,\"messages\":[]}".getBytes(StandardCharsets.UTF_8)).choices());
     assertEquals(1, CostEstimate.output("{\"n\":0}".getBytes(StandardCharsets.UTF_8)).choices());
+    // Go's decoder (Ollama's) reads a name in any case, the last copy winning: held at 16 and one choice, a
+    // budgeted client's burst could generate 100,000 tokens times 4 each
+    CostEstimate.Output other = CostEstimate.output(
+        "{\"max_tokens\":16,\"n\":1,\"Max_Tokens\":100000,\"N\":4}".getBytes(StandardCharsets.UTF_8));
+    assertEquals(100_000, other.maxTokens());
+    assertEquals(4, other.choices());
+    assertEquals(4, CostEstimate.output("{\"n\":4,\"n\":2}".getBytes(StandardCharsets.UTF_8)).choices(), "the greatest");
   }
 }
