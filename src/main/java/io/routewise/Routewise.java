@@ -13,6 +13,7 @@ import io.routewise.routing.Router;
 import io.routewise.routing.RoutingService;
 import io.routewise.routing.ScoringPool;
 import io.routewise.routing.ClientBudgets;
+import io.routewise.routing.ClientRateLimits;
 import io.routewise.routing.SessionPins;
 import io.routewise.routing.StateStore;
 import io.routewise.routing.StateSync;
@@ -126,9 +127,10 @@ public final class Routewise implements AutoCloseable {
     }
     budgeted.forEach((name, b) -> LOG.info("client {} may spend {} USD per {} (UTC) on metered answers", name, b.usd(),
         b.per().key()));
+    boolean rateLimited = config.server().apiKeys().stream().anyMatch(k -> k.rateLimit() != null);
     config.server().apiKeys().stream().filter(k -> k.rateLimit() != null).forEach(k -> LOG.info(
-        "client {} may make {} requests per {} at each replica", k.name(), k.rateLimit().requests(),
-        k.rateLimit().per().key()));
+        "client {} may make {} requests per {} {}", k.name(), k.rateLimit().requests(), k.rateLimit().per().key(),
+        config.state().shared() ? "across the replicas (state.redis)" : "at each replica (no state.redis)"));
     meteringWarnings(config, upstreams, budgeted).forEach(LOG::warn);
     List<String> refusing = budgeted.entrySet().stream().filter(e -> !e.getValue().allowUnpriced())
         .map(Map.Entry::getKey).toList();
@@ -142,12 +144,12 @@ public final class Routewise implements AutoCloseable {
       LOG.info("client budgets are held per replica (no state.redis): behind N replicas a client may spend N times "
           + "its budget");
     }
-    // Redis only when there is something to share: a target's window, session pins, a client's spend.
-    boolean usesStore = config.state().shared()
-        && (!config.targets().isEmpty() || config.routing().sessionPinning().enabled() || !budgeted.isEmpty());
+    // Redis only when there is something to share: a target's window, session pins, a client's spend or requests.
+    boolean usesStore = config.state().shared() && (!config.targets().isEmpty()
+        || config.routing().sessionPinning().enabled() || !budgeted.isEmpty() || rateLimited);
     if (config.state().shared() && !usesStore) {
       LOG.warn("state.redis is set but nothing shares state (no router has a target, routing.session_pinning is "
-          + "off, no client has a budget): Redis is not used");
+          + "off, no client has a budget or rate_limit): Redis is not used");
     }
     return new Checked(config, routers, upstreams, ladder, rules, usesStore);
   }
@@ -211,6 +213,10 @@ public final class Routewise implements AutoCloseable {
     if (sync != null && budgets.any()) {
       sync.shareWith(budgets);
     }
+    ClientRateLimits rateLimits = new ClientRateLimits(config.server().apiKeys(), System::nanoTime);
+    if (sync != null && store != null && rateLimits.any()) {
+      sync.shareWith(rateLimits);
+    }
     metrics.clientBudgets(budgets);
     metrics.targets(targets.values());
     if (pins != null) {
@@ -242,7 +248,7 @@ public final class Routewise implements AutoCloseable {
         sync.start(); // the first exchange runs now, so α and the store's state are known before any request
       }
       ProxyServer server = new ProxyServer(config.server(), routing, clients, metrics, config.routing(), passthrough,
-          budgets).start();
+          budgets, rateLimits).start();
       return new Routewise(routing, http, timeouts, server, metrics, sync, () -> {
         closeState.close();
         jvmMetrics.close();

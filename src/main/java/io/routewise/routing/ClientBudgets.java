@@ -32,8 +32,13 @@ public final class ClientBudgets {
   private final Map<String, Account> accounts;
   private final LongSupplier millis;
   /** This replica's name among those that write a client's spend (a restart is another). */
-  private final String replica = "r" + ProcessHandle.current().pid() + "-"
-      + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 16);
+  private final String replica = newReplicaId();
+
+  /** A name for this replica's entries in the store: its process and a random part (tests run several in one). */
+  static String newReplicaId() {
+    return "r" + ProcessHandle.current().pid() + "-"
+        + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 16);
+  }
 
   /** @param budgets each client's budget, by name; @param millis the wall clock (epoch millis) */
   public ClientBudgets(Map<String, ClientKey.Budget> budgets, LongSupplier millis) {

@@ -12,9 +12,9 @@ import java.util.Map;
  *
  * <p>Threading: only routewise's background threads call it, never a request thread. The sync
  * thread calls {@link #exchange}, {@link #ping}, {@link #incarnation}, {@link #evictedKeys},
- * {@link #shareSpend} and {@link #pinAllIfAbsent}; the pin threads call {@link #pins} and
- * {@link #pinAllIfAbsent} (a batch of requests each), concurrently with the sync thread and with
- * each other. Every call is bounded by the store's own timeout and throws when the store is down or
+ * {@link #shareSpend}, {@link #shareHolds}, {@link #shareRequests} and {@link #pinAllIfAbsent};
+ * the pin threads call {@link #pins} and {@link #pinAllIfAbsent} (a batch of requests each),
+ * concurrently with the sync thread and with each other. Every call is bounded by the store's own timeout and throws when the store is down or
  * slower than that.
  */
 public interface StateStore extends AutoCloseable {
@@ -158,6 +158,24 @@ public interface StateStore extends AutoCloseable {
       byClient = Map.copyOf(byClient);
     }
   }
+
+  /**
+   * Reads the other live replicas' requests of each named client with a rate limit ({@link
+   * ClientRateLimits}), by replica id, then by client; gives them to {@code decide}, and keeps what it
+   * answers as {@code replica}'s until a few syncs from now, in place of what it kept before (so what
+   * a replica grants itself is known to the others from its exchange on). A store that cannot share
+   * them answers null without calling {@code decide}: each replica then holds the limits alone.
+   */
+  default Map<String, Map<String, Requests>> shareRequests(String replica,
+      java.util.function.Function<Map<String, Map<String, Requests>>, Map<String, Requests>> decide) throws Exception {
+    return null;
+  }
+
+  /**
+   * A client's requests at one replica: how many it let through since it started, how many more it
+   * may until its next exchange, and whether the client asked there since the one before.
+   */
+  record Requests(long let, long granted, boolean asked) {}
 
   /** Where the store is, for logs (never a password). */
   String describe();

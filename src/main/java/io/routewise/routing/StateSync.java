@@ -39,6 +39,7 @@ public final class StateSync implements AutoCloseable {
   static final int INCARNATIONS_KEPT = 64;
   private volatile SessionPins pins;
   private volatile ClientBudgets budgets;
+  private volatile ClientRateLimits rateLimits;
   /** The store's evicted_keys at its last sight, per incarnation, most recent last (sync thread only). */
   private final java.util.LinkedHashMap<String, Long> evictedKeys = new java.util.LinkedHashMap<>(16, 0.75f, true);
   private long lastEvictionWarning;
@@ -103,7 +104,8 @@ public final class StateSync implements AutoCloseable {
     if (store != null) {
       try {
         ClientBudgets b = budgets;
-        if (controllers.isEmpty() && b == null) {
+        ClientRateLimits limits = rateLimits;
+        if (controllers.isEmpty() && b == null && limits == null) {
           store.ping();
         }
         for (TargetController c : controllers) {
@@ -114,6 +116,9 @@ public final class StateSync implements AutoCloseable {
         }
         if (b != null) {
           b.exchange(store); // what is not added now is at the next sync that works
+        }
+        if (limits != null) {
+          limits.exchange(store);
         }
         SessionPins p = pins;
         // asked only for pins (targets need neither), and acted on only once the whole sync worked
@@ -134,6 +139,10 @@ public final class StateSync implements AutoCloseable {
         ClientBudgets b = budgets;
         if (b != null) {
           b.forgetOthersHolds(); // a failure before the budgets' exchange too: they may have ended since
+        }
+        ClientRateLimits limits = rateLimits;
+        if (limits != null) {
+          limits.forgetOthers(); // each holds its clients' limits alone until an exchange works again
         }
         markDown(e);
       }
@@ -192,6 +201,12 @@ public final class StateSync implements AutoCloseable {
    */
   public void shareWith(SessionPins pins) {
     this.pins = pins;
+  }
+
+  /** Named clients' rate limits, whose requests are added up with the other replicas' at every period's exchange. */
+  public void shareWith(ClientRateLimits rateLimits) {
+    rateLimits.syncEvery(period); // a share spent says to retry at the next sync
+    this.rateLimits = rateLimits;
   }
 
   /** Named clients' budgets, whose spend is added up with the other replicas' at every period's exchange. */

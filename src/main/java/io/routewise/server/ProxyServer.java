@@ -14,6 +14,7 @@ import io.routewise.config.RoutingConfig;
 import io.routewise.config.ServerConfig;
 import io.routewise.config.SessionPinning;
 import io.routewise.metrics.RoutewiseMetrics;
+import io.routewise.routing.ClientRateLimits;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingDecision;
 import io.routewise.routing.RoutingService;
@@ -57,6 +58,18 @@ public final class ProxyServer implements AutoCloseable {
   public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
       RoutewiseMetrics metrics, RoutingConfig routingConfig, UpstreamClient passthrough,
       io.routewise.routing.ClientBudgets budgets) {
+    this(config, routing, upstreams, metrics, routingConfig, passthrough, budgets,
+        new ClientRateLimits(config.apiKeys(), System::nanoTime));
+  }
+
+  /**
+   * @param budgets what named clients may spend: past it, their routed requests get 429
+   * @param rateLimits how many requests named clients may make: past it, they get 429 (shared by the
+   *     replicas when a state sync exchanges them)
+   */
+  public ProxyServer(ServerConfig config, RoutingService routing, List<UpstreamClient> upstreams,
+      RoutewiseMetrics metrics, RoutingConfig routingConfig, UpstreamClient passthrough,
+      io.routewise.routing.ClientBudgets budgets, ClientRateLimits rateLimits) {
     this.upstreams = List.copyOf(upstreams);
     this.routing = routing;
     this.shutdownGrace = config.shutdownGrace();
@@ -196,7 +209,7 @@ public final class ProxyServer implements AutoCloseable {
         // A named client's key left blank matches no request (an empty bearer token least of all), yet
         // keeps this check on: a mapping of unset keys refuses everyone rather than no one.
         ClientKeys keys = new ClientKeys(config.apiKeys());
-        ClientRateLimits limits = new ClientRateLimits(config.apiKeys(), System::nanoTime);
+        ClientRateLimits limits = rateLimits;
         metrics.clientRateLimits(limits.clients());
         // a budget of their own: a key holder's runaway job cannot crowd the failed logins out of the log
         AccessLog.Rejections overLimit = config.accessLog() ? new AccessLog.Rejections("requests over a rate_limit") : null;

@@ -46,6 +46,10 @@ import redis.clients.jedis.util.JedisURIHelper;
  *   <li>{@code <prefix>:held:<replica>}: what one replica's requests under way hold of each named
  *       client's budget (a line each: client, USD, how many), rewritten every sync and expiring as
  *       its window does; {@code <prefix>:held-replicas}: the replica ids that wrote one, as above;
+ *   <li>{@code <prefix>:requests:<replica>}: how many requests of each named client with a rate
+ *       limit one replica let through since it started, how many more it may before its next sync and
+ *       whether the client asked there lately (a line each), rewritten every sync and expiring as its
+ *       window does; {@code <prefix>:requests-replicas}: their ids, as above;
  *   <li>{@code <prefix>:incarnation}: a random id, set if absent and never expiring: when it changes,
  *       Redis lost its keys ({@link #incarnation}).
  * </ul>
@@ -435,6 +439,58 @@ public final class RedisStateStore implements StateStore {
       }
       return new OthersHolds(others.size(), out);
     });
+  }
+
+  /**
+   * One key a replica, a line a client, as {@link #shareHolds}, but read before this replica's is
+   * written (two round trips): what it writes depends on what the others hold. A line no replica
+   * writes is left out.
+   */
+  @Override
+  public Map<String, Map<String, Requests>> shareRequests(String replica,
+      java.util.function.Function<Map<String, Map<String, Requests>>, Map<String, Requests>> decide) throws Exception {
+    return call(j -> {
+      String replicas = prefix + ":requests-replicas";
+      List<String> others = new ArrayList<>(j.smembers(replicas));
+      others.remove(replica);
+      Map<String, Map<String, Requests>> out = new LinkedHashMap<>();
+      if (!others.isEmpty()) {
+        List<String> values = j.mget(others.stream().map(this::requestsKey).toArray(String[]::new));
+        for (int i = 0; i < others.size(); i++) {
+          if (values.get(i) != null) {
+            out.put(others.get(i), requests(values.get(i)));
+          }
+        }
+      }
+      StringBuilder value = new StringBuilder();
+      decide.apply(out).forEach((client, r) -> value.append(client).append(' ').append(r.let()).append(' ')
+          .append(r.granted()).append(' ').append(r.asked() ? 1 : 0).append('\n'));
+      // gone ones leave the set only after this one is in it, so two replicas pruning at once keep each other
+      publish(j, replicas, replica, this::requestsKey, value.toString());
+      return out;
+    });
+  }
+
+  /** One replica's lines: client, requests let through, requests granted, 1 when the client asked there. */
+  private static Map<String, Requests> requests(String value) {
+    Map<String, Requests> counts = new LinkedHashMap<>();
+    for (String line : value.split("\n")) {
+      String[] f = line.split(" ");
+      try {
+        long let = Long.parseLong(f[1]);
+        long granted = Long.parseLong(f[2]);
+        if (f.length == 4 && let >= 0 && granted >= 0 && (f[3].equals("0") || f[3].equals("1"))) {
+          counts.put(f[0], new Requests(let, granted, f[3].equals("1")));
+        }
+      } catch (RuntimeException notOurs) {
+        // not a replica's line: left out
+      }
+    }
+    return counts;
+  }
+
+  String requestsKey(String replica) {
+    return prefix + ":requests:" + replica;
   }
 
   String heldKey(String replica) {

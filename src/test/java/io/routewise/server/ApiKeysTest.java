@@ -107,6 +107,56 @@ class ApiKeysTest {
   }
 
   /**
+   * Replicas sharing a Redis hold a client to one rate limit: a burst at both at once, then one request
+   * at a time at either, let through the limit once in all (before, each let through the whole limit:
+   * twice it).
+   */
+  @Test
+  void replicasSharingARedisHoldAClientToOneRateLimit() throws Exception {
+    try (io.routewise.RedisServer redis = io.routewise.RedisServer.start()) {
+      String yaml = TestConfigs.yaml("http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1", "")
+          .replace("server: {host: 127.0.0.1, port: 0}", "server: {host: 127.0.0.1, port: 0, api_keys: {batch: "
+              + "{key: sk-batch, rate_limit: {requests: 8, per: hour}}}}\nstate: {redis: \"" + redis.url()
+              + "\", sync_ms: 100, timeout_ms: 500}");
+      try (Routewise a = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {});
+          Routewise b = Routewise.start(TestConfigs.config(yaml), RouterCatalog.standard(), id -> null, () -> {})) {
+        Thread.sleep(500); // a few syncs: each has seen the other
+        java.util.List<java.util.concurrent.Future<HttpResponse<String>>> burst = new java.util.ArrayList<>();
+        try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+          for (int i = 0; i < 6; i++) {
+            for (Routewise r : new Routewise[] {a, b}) {
+              burst.add(pool.submit(() -> send(r.port(), "GET", "/v1/models", "sk-batch")));
+            }
+          }
+        }
+        int admitted = 0;
+        for (var f : burst) {
+          HttpResponse<String> answer = f.get();
+          if (answer.statusCode() == 200) {
+            admitted++;
+          } else {
+            assertEquals(429, answer.statusCode(), answer.body());
+            assertTrue(answer.body().contains("\"code\":\"rate_limit_exceeded\""), answer.body());
+          }
+        }
+        assertTrue(admitted >= 2 && admitted <= 8, admitted + " of 12 at once; the limit is 8");
+        for (int i = 0; i < 40 && admitted < 8; i++) { // the rest, a sync or two apart
+          Thread.sleep(250);
+          admitted += send((i % 2 == 0 ? a : b).port(), "GET", "/v1/models", "sk-batch").statusCode() == 200 ? 1 : 0;
+        }
+        assertEquals(8, admitted, "the whole limit, in all");
+        Thread.sleep(300); // each has the other's count
+        for (Routewise r : new Routewise[] {a, b, a, b}) {
+          HttpResponse<String> over = send(r.port(), "GET", "/v1/models", "sk-batch");
+          assertEquals(429, over.statusCode(), "the limit is spent at every replica: " + over.body());
+          long retryMs = Long.parseLong(over.headers().firstValue("retry-after-ms").orElseThrow());
+          assertTrue(retryMs > 60_000, "an interval of the hour's limit, not the next sync: " + retryMs);
+        }
+      }
+    }
+  }
+
+  /**
    * A client without a key that asks to continue before a large body (curl does past 1 MB) hears the 401
    * at once: before, routewise said 100 Continue and read the whole body (3 MB) before refusing it.
    */
@@ -127,5 +177,16 @@ class ApiKeysTest {
       assertEquals("invalid_api_key", new ObjectMapper().readTree(body).path("error").path("code").asText());
       assertEquals(-1, s.getInputStream().read(), "closed: the body it never sent is not waited for");
     }
+  }
+
+  /** OpenAI's x-ratelimit-reset-* durations. */
+  @Test
+  void waitsAreWrittenAsOpenAiWritesThem() {
+    assertEquals("1ms", ProxyServer.duration(1));
+    assertEquals("250ms", ProxyServer.duration(250_000_000L));
+    assertEquals("1s", ProxyServer.duration(1_000_000_000L));
+    assertEquals("1.5s", ProxyServer.duration(1_500_000_000L));
+    assertEquals("6m0s", ProxyServer.duration(360 * 1_000_000_000L));
+    assertEquals("1h2m4s", ProxyServer.duration(3_723 * 1_000_000_000L + 1));
   }
 }

@@ -14,6 +14,7 @@ import io.routewise.routing.StateStore;
 import io.routewise.routing.WindowSnapshot;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -69,6 +70,35 @@ class RedisStateStoreTest {
       assertEquals(0.25, fromA.slices().get(0).spendStrong());
       assertEquals("rb", a.exchange("mf", window("ra", 0.4, 5)).get(0).replica());
       assertEquals(List.of(), a.exchange("bert", window("ra", 0.4, 5)), "windows are per router");
+    }
+  }
+
+  /**
+   * Each replica's rate-limit lines are read before its own are written (what it grants itself depends
+   * on them), expire as its windows do, and a line no replica writes is left out.
+   */
+  @Test
+  void eachReplicaReadsTheOthersRequestsBeforeWritingItsOwn() throws Exception {
+    try (RedisStateStore a = new RedisStateStore(config(redis.url(), 1000));
+        RedisStateStore b = new RedisStateStore(config(redis.url(), 1000)); Jedis j = redis.client()) {
+      assertEquals(Map.of(), a.shareRequests("ra", others -> {
+        assertEquals(Map.of(), others);
+        return Map.of("batch", new StateStore.Requests(3, 5, true));
+      }));
+      java.util.concurrent.atomic.AtomicReference<Map<String, Map<String, StateStore.Requests>>> given =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      Map<String, Map<String, StateStore.Requests>> seenByB = b.shareRequests("rb", others -> {
+        given.set(others);
+        return Map.of("batch", new StateStore.Requests(0, 2, false));
+      });
+      assertEquals(Map.of("ra", Map.of("batch", new StateStore.Requests(3, 5, true))), seenByB);
+      assertEquals(seenByB, given.get());
+      j.set("routewise:requests:ra", "batch 3 5 1\nbatch x 1 0\nother 1 2 7\nthird -1 0 0\nfourth 4 4 0\n");
+      assertEquals(Map.of("ra", Map.of("batch", new StateStore.Requests(3, 5, true),
+          "fourth", new StateStore.Requests(4, 4, false))), b.shareRequests("rb", others -> Map.of()));
+      long ttl = j.pttl("routewise:requests:rb");
+      assertTrue(ttl > 0 && ttl <= RedisStateStore.windowTtl(Duration.ofMillis(1000)).toMillis(), "expires: " + ttl);
+      assertEquals(Map.of("rb", Map.of()), a.shareRequests("ra", others -> Map.of()), "b wrote no client this time");
     }
   }
 
