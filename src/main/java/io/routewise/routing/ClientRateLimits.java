@@ -70,6 +70,15 @@ public final class ClientRateLimits {
     return cell == null ? null : cell.take(nanoTime.getAsLong(), syncNanos);
   }
 
+  /** How much of a client's limit is left at this replica now, for its answers' headers. */
+  public record Standing(ClientKey.RateLimit limit, long remaining, long fullNanos) {}
+
+  /** {@code client}'s standing, or null when it has no limit. */
+  public Standing standing(String client) {
+    Cell cell = client == null ? null : cells.get(client);
+    return cell == null ? null : cell.standing(nanoTime.getAsLong());
+  }
+
   /**
    * Publishes this replica's counts and takes in what the other live replicas let through since the
    * last exchange (sync thread only). A replica seen for the first time, or again after a failed
@@ -199,6 +208,16 @@ public final class ClientRateLimits {
           return null;
         }
       }
+    }
+
+    Standing standing(long now) {
+      long ahead = Math.max(0, due.get() - now);
+      long remaining = Math.max(0, (period - ahead) / interval);
+      Share s = share;
+      if (s != null) { // this replica's share, until the next exchange
+        remaining = Math.min(remaining, Math.max(0, s.burst() + Math.max(0, now - s.since()) / interval - s.let().get()));
+      }
+      return new Standing(limit, remaining, ahead);
     }
 
     /**

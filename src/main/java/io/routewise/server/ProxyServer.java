@@ -378,6 +378,12 @@ public final class ProxyServer implements AutoCloseable {
       if (refusal != null) {
         throw rateLimited(ctx, client.name(), refusal, overLimit, metrics);
       }
+      ClientRateLimits.Standing standing = limits.standing(client.name());
+      if (standing != null) { // as OpenAI's answers say it, in place of the upstream's account's
+        ctx.header("x-ratelimit-limit-requests", Long.toString(standing.limit().requests()))
+            .header("x-ratelimit-remaining-requests", Long.toString(standing.remaining()))
+            .header("x-ratelimit-reset-requests", duration(standing.fullNanos()));
+      }
     }
   }
 

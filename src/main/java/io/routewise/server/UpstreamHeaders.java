@@ -21,6 +21,10 @@ final class UpstreamHeaders {
   static final int MAX_VALUE_CHARS = 1024;
   static final int MAX_TOTAL_CHARS = 8 * 1024;
 
+  /** The request headers routewise sets itself for a client with a rate_limit: the upstream's would be its account's. */
+  private static final Set<String> OWN =
+      Set.of("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests");
+
   private UpstreamHeaders() {}
 
   /** @param secrets masked in the values passed on (an upstream echoing the request's headers repeats the key) */
@@ -43,6 +47,9 @@ final class UpstreamHeaders {
           || name.equalsIgnoreCase("x-should-retry") || startsWithIgnoreCase(name, "x-ratelimit-")
           || (startsWithIgnoreCase(name, "openai-") && !name.equalsIgnoreCase("openai-organization")
               && !name.equalsIgnoreCase("openai-project"))) {
+        if (OWN.contains(name.toLowerCase(Locale.ROOT)) && to.containsHeader(name)) {
+          continue; // a client's own rate limit, set before the request went on
+        }
         String value = from.headerValue(i);
         if (value.length() > MAX_VALUE_CHARS || total + name.length() + value.length() > MAX_TOTAL_CHARS) {
           continue;

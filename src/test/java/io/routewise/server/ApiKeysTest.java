@@ -107,6 +107,50 @@ class ApiKeysTest {
   }
 
   /**
+   * A client with a rate_limit reads its own standing in every answer's x-ratelimit-*-requests, as
+   * OpenAI's answers carry them: they had the upstream account's (its limit, shared by every client),
+   * so an SDK pacing itself on them paced on the wrong limit. The upstream's token headers still pass,
+   * and a client without a limit still sees the upstream's.
+   */
+  @Test
+  void aRateLimitedClientsAnswersCarryItsOwnRequestLimit() throws Exception {
+    ProxyFixture f = ProxyFixture.edited("", yaml -> TestConfigs.withServer(yaml, "access_log: false, api_keys: {batch: "
+        + "{key: sk-batch, rate_limit: {requests: 5, per: minute}}, ui: sk-ui}"));
+    try {
+      f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
+          com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/chat/completions"))
+          .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse().withStatus(200)
+              .withHeader("Content-Type", "application/json").withHeader("x-ratelimit-limit-requests", "10000")
+              .withHeader("x-ratelimit-remaining-requests", "9999").withHeader("x-ratelimit-reset-requests", "6ms")
+              .withHeader("x-ratelimit-limit-tokens", "2000000")
+              .withBody(ProxyFixture.COMPLETION.formatted("strong-model", "strong"))));
+      for (int i = 0; i < 2; i++) {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+            .header("Authorization", "Bearer sk-batch").header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(CHAT)).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("5", r.headers().firstValue("x-ratelimit-limit-requests").orElse(null));
+        assertEquals(Integer.toString(4 - i), r.headers().firstValue("x-ratelimit-remaining-requests").orElse(null));
+        String reset = r.headers().firstValue("x-ratelimit-reset-requests").orElseThrow();
+        assertTrue(reset.matches("(1[12]|2[34])(\\.\\d+)?s"), "one or two intervals of 12 s: " + reset);
+        assertEquals("2000000", r.headers().firstValue("x-ratelimit-limit-tokens").orElse(null), "the upstream's");
+        assertEquals(1, r.headers().allValues("x-ratelimit-limit-requests").size());
+      }
+      HttpResponse<String> models = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/models")))
+          .header("Authorization", "Bearer sk-batch").build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals("2", models.headers().firstValue("x-ratelimit-remaining-requests").orElse(null), "every /v1 answer");
+      HttpResponse<String> ui = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+          .header("Authorization", "Bearer sk-ui").header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString(CHAT)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals("10000", ui.headers().firstValue("x-ratelimit-limit-requests").orElse(null), "no limit: the upstream's");
+    } finally {
+      f.close();
+    }
+  }
+
+  /**
    * Replicas sharing a Redis hold a client to one rate limit: a burst at both at once, then one request
    * at a time at either, let through the limit once in all (before, each let through the whole limit:
    * twice it).
