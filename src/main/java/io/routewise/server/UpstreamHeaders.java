@@ -47,7 +47,8 @@ final class UpstreamHeaders {
           || name.equalsIgnoreCase("x-should-retry") || startsWithIgnoreCase(name, "x-ratelimit-")
           || (startsWithIgnoreCase(name, "openai-") && !name.equalsIgnoreCase("openai-organization")
               && !name.equalsIgnoreCase("openai-project"))) {
-        if (OWN.contains(name.toLowerCase(Locale.ROOT)) && to.containsHeader(name)) {
+        if (startsWithIgnoreCase(name, "x-ratelimit-") && OWN.contains(name.toLowerCase(Locale.ROOT))
+            && to.containsHeader(name)) {
           continue; // a client's own rate limit, set before the request went on
         }
         String value = from.headerValue(i);
