@@ -774,6 +774,11 @@ public final class LabelCommand implements Callable<Integer> {
         throw new IOException(output + ": line " + n + " is not a JSON object; fix or remove it before labeling more "
             + "into it");
       }
+      if (!line.hasNonNull("id") && line.path("prompt").isTextual()) {
+        // named by its text, as train and every command name it (and this run its input's): not all under ""
+        ObjectNode named = LINE.createObjectNode().put("id", io.routewise.data.PromptRecord.textId(line.get("prompt").asText()));
+        line = named.setAll(line);
+      }
       merged |= mergeInto(lines, line);
     }
     if (merged) {
