@@ -176,6 +176,13 @@ final class EvalProtocol {
       columns.add(c);
     }
     columns.addAll(0, standCols);
+    if (columns.isEmpty()) { // nothing held out or scored: a table of no column, its means NaN, said nothing
+      throw new IllegalArgumentException(String.join(", ", files.stream().map(Path::toString).toList())
+          + ": nothing for the protocol to hold out: it folds the stand-ins'"
+          + " rows (sources mmlu-gold, arena-bench-v1, dcrouter's gsm8k) and holds out its sources ("
+          + String.join(", ", SOURCES.stream().map(Source::name).toList()) + "), each with its pair's outcomes, as"
+          + " ../shared/data has them; 'eval --bench' evaluates a router on other data");
+    }
     return table(data, columns, standCols.size());
   }
 

@@ -67,6 +67,18 @@ class EvalProtocolSubsetTest {
   }
 
   /**
+   * Data with none of the protocol's stand-ins or sources (your own labels): nothing is held out or
+   * scored; it printed a table of no column, its means NaN, and exit 0 (and --json wrote that table).
+   */
+  @Test
+  void dataWithNoneOfTheProtocolsSourcesIsRefusedNotATableOfNothing() throws Exception {
+    LearnedRoutersEndToEndTest.Run r = protocol(i -> "my-labels", "gpt-4o-2024-05-13", "llama-3.1-8b-instruct");
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("subset.jsonl") && r.err().contains("zeroeval-crux"), r.err());
+    assertTrue(!r.out().contains("NaN"), r.out());
+  }
+
+  /**
    * A pair the training of only some folds scored (its one outcome sits in one fold): the folds that
    * could not place it left their rows at score 0, and the column printed an APGR computed on those
    * zeros; it is "–", as for a pair no training scored.
