@@ -35,6 +35,9 @@ public final class Utf8Text {
   }
 
   private static IOException notUtf8(Path file, byte[] bytes, int at) {
+    if (bytes.length >= 2 && (bytes[0] & 0xff) == 0x1f && (bytes[1] & 0xff) == 0x8b) { // gzip's magic number
+      return new IOException(file + ": is gzip-compressed, not JSON lines; decompress it first (gunzip -k)");
+    }
     int line = 1;
     for (int i = 0; i < at && i < bytes.length; i++) {
       line += bytes[i] == '\n' ? 1 : 0;

@@ -164,6 +164,17 @@ class TrainInputsTest {
     assertUsageError(train("mf", "--data", f.toString(), "--out", tmp.resolve("mf").toString()), "line 2: not UTF-8");
   }
 
+  /** A compressed file is said to be one: its error advised converting it from Latin-1. */
+  @Test
+  void aGzipFileIsSaidToBeCompressed() throws Exception {
+    Path f = tmp.resolve("data.jsonl.gz");
+    try (var gz = new java.util.zip.GZIPOutputStream(Files.newOutputStream(f))) {
+      gz.write("{\"prompt\": \"a\", \"outcomes\": {\"x\": 1, \"y\": 0}}\n".getBytes(StandardCharsets.UTF_8));
+    }
+    assertUsageError(train("mf", "--data", f.toString(), "--out", tmp.resolve("mf").toString()),
+        "data.jsonl.gz: is gzip-compressed, not JSON lines; decompress it first");
+  }
+
   @Test
   void aSourceRescaledBecauseOfOneScoreOutsideZeroOneIsSaid() throws Exception {
     List<String> lines = new ArrayList<>();
