@@ -904,7 +904,6 @@ final class ChatCompletionsHandler {
     String outcome = "ok";
     // for the cooldown, a stream has answered once its first bytes came; cut off before them, it failed
     boolean awaitingFirstBytes = cooldowns != null && !spec.isDirect() && !failedStatus(res.getStatus());
-    boolean receivedAny = false;
     while (true) {
       int n;
       try {
@@ -920,7 +919,7 @@ final class ChatCompletionsHandler {
         }
       } catch (IOException e) {
         if (inFlight.cutOff() && !usage.done()) { // cancelled by a shutdown past its grace: the client hears why
-          if (!receivedAny && !res.isCommitted()) { // nothing sent yet: a 503 of its own, as a whole answer gets
+          if (!out.wroteAny() && !res.isCommitted()) { // nothing sent yet: a 503 of its own, as a whole answer gets
             chargeUnread(hold, res.getStatus()); // the upstream had it, as a whole answer's is charged
             upstream.listener().completed(upstream.name(), res.getStatus(), "shutting_down", System.nanoTime() - start);
             res.setHeader("Cache-Control", null);
@@ -936,7 +935,7 @@ final class ChatCompletionsHandler {
           break;
         }
         if (response.clientGone()) { // cancelled for a client that left while the upstream was silent
-          if (!receivedAny && !res.isCommitted()) {
+          if (!out.wroteAny() && !res.isCommitted()) {
             // nothing had gone to it (headers, then silence): a request not answered yet, as a whole answer's is
             chargeUnread(hold, res.getStatus());
             upstream.listener().completed(upstream.name(), res.getStatus(), "client_closed", System.nanoTime() - start);
@@ -952,9 +951,10 @@ final class ChatCompletionsHandler {
         }
         outcome = response.timedOut() ? "timeout" : "stream_failed";
         UpstreamException failure = upstream.brokeOff(e, response.timedOut());
-        if (!receivedAny && !res.isCommitted()) {
-          // Not a byte of the body came (headers, then a stall or the end): nothing has gone to the client
-          // either, so it gets a status of its own (504, 502), as a whole answer would, not a 200 and an event;
+        if (!out.wroteAny() && !res.isCommitted()) {
+          // Not a byte of the body went on (headers, then a stall or the end, or a part of a line): nothing has
+          // gone to the client either, so it gets a status of its own (504, 502), as a whole answer would, not a
+          // 200 and an event;
           // and its hold is charged as a whole answer's is: the upstream had it, and bills what it generated
           chargeUnread(hold, res.getStatus());
           upstream.listener().completed(upstream.name(), res.getStatus(), outcome, System.nanoTime() - start);
@@ -989,7 +989,6 @@ final class ChatCompletionsHandler {
         awaitingFirstBytes = false;
         cooldowns.answered(upstream.name());
       }
-      receivedAny |= n > 0;
       usage.feed(buf, n);
       if (storedId == null && usage.responseId() != null && res.getStatus() == 200) {
         storedId = usage.responseId(); // named by response.created: known before the answer goes on

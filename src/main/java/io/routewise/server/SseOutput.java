@@ -25,6 +25,8 @@ final class SseOutput extends OutputStream {
   /** The open event (since the last blank line) has a field line other than data, or has a data line. */
   private boolean fields;
   private boolean data;
+  /** Whether a byte went out yet: until one does, a flush would send the 200's headers for nothing. */
+  private boolean wrote;
 
   SseOutput(OutputStream out) {
     this(out, true);
@@ -38,6 +40,7 @@ final class SseOutput extends OutputStream {
   @Override
   public void write(byte[] b, int off, int len) throws IOException {
     out.write(b, off, len);
+    wrote |= len > 0;
     if (!events) {
       return;
     }
@@ -65,6 +68,7 @@ final class SseOutput extends OutputStream {
   @Override
   public void write(int b) throws IOException {
     out.write(b);
+    wrote = true;
     if (events) {
       see((byte) b);
     }
@@ -72,7 +76,14 @@ final class SseOutput extends OutputStream {
 
   @Override
   public void flush() throws IOException {
-    out.flush();
+    if (wrote) { // all held so far (part of a line): a failure now can still be a status of its own
+      out.flush();
+    }
+  }
+
+  /** Whether any byte went out to the client yet. */
+  boolean wroteAny() {
+    return wrote;
   }
 
   @Override

@@ -103,6 +103,21 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(last.startsWith("{\"error\""), "the last event should be routewise's error alone, got: " + last);
   }
 
+  /**
+   * A stream cut inside its first line: not a byte went to the client, so it gets a status of its own,
+   * as a stream cut before any byte does (an SDK retries a 502), not a 200 and an error event. The
+   * held part of the line had flushed the 200's headers.
+   */
+  @Test
+  void aStreamCutInsideItsFirstLineIsA502() throws Exception {
+    start(null);
+    strong.answers.add(ScriptedUpstream.sse("data: {\"id\":\"c\",\"object\":\"chat.comp")); // then EOF
+    HttpResponse<String> r = chat("router-random-0", true);
+    assertEquals(502, r.statusCode(), r.body());
+    assertTrue(r.body().startsWith("{\"error\""), r.body());
+    assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("application/json"), r.headers().map().toString());
+  }
+
   private static final String CHUNK = "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,"
       + "\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,"
       + "\"total_tokens\":8}}";
