@@ -5,10 +5,13 @@ import java.util.Comparator;
 import java.util.Random;
 
 /**
- * RouteLLM's evaluation (evals/evaluate.py), reproduced exactly as {@code ../shared/tools/apgr.py}
- * does it: thresholds at the 11 quantile edges of the router's scores (numpy's linear
- * interpolation), a prompt goes strong when {@code score >= edge} (strictly {@code >} at the top
- * edge), quality = mean of the routed model's score; points sorted by % strong calls.
+ * RouteLLM's evaluation (evals/evaluate.py), reproduced as {@code ../shared/tools/apgr.py} does it:
+ * thresholds at the 11 quantile edges of the router's scores (numpy's linear interpolation), a
+ * prompt goes strong when {@code score >= edge} (strictly {@code >} at the top edge), quality = mean
+ * of the routed model's score; points sorted by % strong calls. The edges are at exactly i / 10,
+ * where numpy's linspace gives 0.30000000000000004 and the like: where such a position lands on a
+ * whole index (11, 21, 101 prompts) and the next score is far (ties, discrete scores), apgr.py's edge
+ * moves past it and its figures differ (11 tied prompts: APGR 0.5227 there, 0.5455 here).
  *
  * <p>APGR = area under quality vs share of strong calls (trapezoids), minus the weak model's area,
  * over the strong-minus-weak area. CPT(x) = % strong calls at which quality first reaches
