@@ -50,6 +50,7 @@ import redis.clients.jedis.util.JedisURIHelper;
  *       limit one replica let through since it started, how many more it may before its next sync and
  *       whether the client asked there lately (a line each), rewritten every sync and expiring as its
  *       window does; {@code <prefix>:requests-replicas}: their ids, as above;
+ *   <li>{@code <prefix>:alive}: written by {@link #ping}, expiring as a window does;
  *   <li>{@code <prefix>:incarnation}: a random id, set if absent and never expiring: when it changes,
  *       Redis lost its keys ({@link #incarnation}).
  * </ul>

@@ -180,6 +180,38 @@ class RedisStateStoreTest {
   }
 
   /**
+   * An operator who grants routewise's Redis user the keys the README names (Several replicas, The
+   * Responses API), each kind as a pattern, has a store that works: every call the sync and the pin
+   * threads make is allowed. The sync's write of {@code <prefix>:alive} (made when session pinning is
+   * all that uses Redis) was named nowhere, so such a user read as a Redis down for good: pins never
+   * shared, routewise_state_redis_up 0.
+   */
+  @Test
+  void aUserGrantedTheKeysTheReadmeNamesCanMakeEveryCall() throws Exception {
+    String readme = java.nio.file.Files.readString(java.nio.file.Path.of("README.md"));
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("`<(?:key_)?prefix>:([^`]+)`").matcher(readme);
+    java.util.Set<String> patterns = new java.util.TreeSet<>();
+    while (m.find()) {
+      patterns.add("~routewise:" + m.group(1).replaceAll("<[^>]*>", "*"));
+    }
+    List<String> rules = new java.util.ArrayList<>(patterns);
+    rules.add("+@all");
+    try (AclUser user = aclUser("readmekeys", rules.toArray(String[]::new));
+        RedisStateStore s = new RedisStateStore(config(user.url(), 1000))) {
+      s.ping();
+      assertTrue(s.incarnation() != null);
+      assertEquals(List.of(), s.exchange("mf", window("ra", 0.4, 5)));
+      assertEquals("weak", s.pinIfAbsent("sess", "weak", Duration.ofMinutes(1)).upstream());
+      assertEquals("weak", s.pin("sess").upstream());
+      s.putUsage("00ff", "r", Duration.ofMinutes(1));
+      assertTrue(s.claimUsage("00ff", Duration.ofMinutes(1)));
+      s.shareSpend("ra", Map.of("alice:1700000000", new StateStore.Spend(1.0, Duration.ofMinutes(1))));
+      s.shareHolds("ra", Map.of("alice", new StateStore.Held(0.5, 1)));
+      s.shareRequests("ra", others -> Map.of());
+    }
+  }
+
+  /**
    * The version is checked until INFO answers: a first INFO that timed out (a Redis slow at that
    * moment) left the check done for good, so a Redis 6.2 was never found out: pins were not switched
    * off, and every first turn's pin write failed while the store read as up. The Debian package is
