@@ -347,9 +347,12 @@ final class ChatCompletionsHandler {
       return null;
     }
     byte[] clientKey = ctx.attribute(CLIENT_KEY);
+    // A NUL (possible in a JSON field) doubled: the keys of other kinds in the same pin namespace (a
+    // response's "response\0<id>", a moved pin's "\0after:") hold a single one, so no session names them.
+    String named = key.strip().replace("\u0000", "\u0000\u0000");
     // Hashed with the session before it is stored (SessionPins.key): the key itself never is.
-    return clientKey == null ? key.strip()
-        : new String(clientKey, java.nio.charset.StandardCharsets.UTF_8) + '\u0000' + key.strip();
+    return clientKey == null ? named
+        : new String(clientKey, java.nio.charset.StandardCharsets.UTF_8) + '\u0000' + named;
   }
 
   /**

@@ -47,6 +47,33 @@ class ResponsePinsTest {
   }
 
   /**
+   * A response's pin and a session's share one namespace of hashed keys, kept apart by the response
+   * pin's "response\0" prefix; a session named in a JSON field (session_key: user or
+   * prompt_cache_key) may hold a NUL, so a client naming its session "response\0resp_a" read (and,
+   * first, set) the pin of response resp_a: its chat went where that response is stored, pinned, not
+   * where its router sent it; set first, it sent a continuation of resp_a there.
+   */
+  @Test
+  void aSessionIdCannotNameAResponsesPin() throws Exception {
+    try (RedisServer redis = RedisServer.start();
+        ProxyFixture f = ProxyFixture.withRouting("routers: {scored: {}}\nstate: {redis: \"" + redis.url()
+            + "\", timeout_ms: 2000, pin_timeout_ms: 1000}", "session_pinning: true, session_key: user");
+        redis.clients.jedis.Jedis j = redis.client()) {
+      ResponsesRoutingTest.answers(f.weak, "resp_a", "weak");
+      assertEquals(200, f.post("/v1/responses", "{\"model\":\"router-scored-0.5\",\"input\":\"0.1\"}").statusCode());
+      for (int i = 0; i < 200 && j.keys("routewise:pin:*").isEmpty(); i++) {
+        Thread.sleep(10); // the response's pin, written off the answer's path
+      }
+      assertEquals(1, j.keys("routewise:pin:*").size());
+
+      HttpResponse<String> chat = f.post("/v1/chat/completions", "{\"model\":\"router-scored-0.5\","
+          + "\"user\":\"response\\u0000resp_a\",\"messages\":[{\"role\":\"user\",\"content\":\"0.9\"}]}");
+      assertEquals("strong strong-model", model(chat), "a session's first turn goes where its router sends it");
+      assertTrue(chat.headers().firstValue("x-routewise-pinned").isEmpty());
+    }
+  }
+
+  /**
    * The pin write runs after the stream's last event but before the handler returns, so the chunked
    * body's end (which an SDK's stream loop reads to) waits for it: up to pin_timeout_ms while Redis is
    * slow but not yet seen down.
