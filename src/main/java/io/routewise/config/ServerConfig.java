@@ -31,10 +31,13 @@ import java.util.List;
  * @param headerTimeout a new connection that has not sent its first request's headers within
  *     this is closed, and a kept-alive one whose next request's headers take one to two times this;
  *     zero: no deadline
+ * @param shutdownDelay on shutdown, how long {@code /health} says draining while requests are still
+ *     served (each answer closing its connection), before new ones are turned away and the grace
+ *     begins: the time a load balancer takes to see it; zero: none
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, List<ClientKey> apiKeys, Duration shutdownGrace,
     List<String> corsOrigins, List<String> allowedHosts, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
-    long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration headerTimeout) {
+    long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration headerTimeout, Duration shutdownDelay) {
   public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;
   /**
    * Host suffixes no one can register in public DNS, so a keyless instance answers names under them
@@ -69,7 +72,7 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Client
   public ServerConfig(String host, int port, long maxBodyBytes) {
     this(host, port, maxBodyBytes, List.of(), Duration.ofMillis(DEFAULT_SHUTDOWN_GRACE_MS), List.of(), List.of(), false,
         defaultBufferedBodyBytes(maxBodyBytes), DEFAULT_MIN_BODY_BYTES_PER_SECOND, DEFAULT_MAX_RESPONSE_BYTES,
-        DEFAULT_BODY_GRACE, DEFAULT_MAX_CONNECTIONS, Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS));
+        DEFAULT_BODY_GRACE, DEFAULT_MAX_CONNECTIONS, Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS), Duration.ZERO);
   }
 
   /**
@@ -82,11 +85,13 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Client
 
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, allowedHosts, accessLog,
-        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, bodyGrace, maxConnections, headerTimeout);
+        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, bodyGrace, maxConnections, headerTimeout,
+        shutdownDelay);
   }
 
   public ServerConfig withBodyGrace(Duration grace) {
     return new ServerConfig(host, port, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, allowedHosts, accessLog,
-        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, grace, maxConnections, headerTimeout);
+        maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, grace, maxConnections, headerTimeout,
+        shutdownDelay);
   }
 }

@@ -37,6 +37,12 @@ public final class ProxyServer implements AutoCloseable {
   private final Javalin app;
   private final InFlightRequests inFlight;
   private final java.time.Duration shutdownGrace;
+  private final java.time.Duration shutdownDelay;
+  /**
+   * Shutting down, within {@code server.shutdown_delay_ms}: {@code /health} says draining while
+   * requests are still served, each answer closing its connection, until load balancers have seen it.
+   */
+  private volatile boolean leaving;
   private final List<UpstreamClient> upstreams;
   private final RoutingService routing;
   private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
@@ -73,6 +79,7 @@ public final class ProxyServer implements AutoCloseable {
     this.upstreams = List.copyOf(upstreams);
     this.routing = routing;
     this.shutdownGrace = config.shutdownGrace();
+    this.shutdownDelay = config.shutdownDelay();
     ConnectionGuard guard = new ConnectionGuard(config.maxConnections(), config.headerTimeout().toMillis(),
         metrics::connectionClosed);
     metrics.clientConnections(guard::open);
@@ -193,6 +200,11 @@ public final class ProxyServer implements AutoCloseable {
         cfg.routes.beforeMatched("/v1/*", ctx -> requireKnownHost(ctx, hosts, refused(ctx, metrics, rejections)));
       }
       java.util.Set<String> warnedOrigins = java.util.concurrent.ConcurrentHashMap.newKeySet();
+      cfg.routes.before(ctx -> {
+        if (leaving) { // its client's next request opens a connection, which a load balancer sends elsewhere
+          ctx.header("Connection", "close");
+        }
+      });
       cfg.routes.beforeMatched("/v1/*", ctx -> {
         if (ctx.method() != HandlerType.OPTIONS && ctx.header("Origin") != null) { // programs send none
           requireAllowedOrigin(ctx, config.corsOrigins(), refused(ctx, metrics, rejections), warnedOrigins);
@@ -269,7 +281,7 @@ public final class ProxyServer implements AutoCloseable {
         }
       };
       io.javalin.http.Handler healthCheck = ctx -> {
-        boolean up = !inFlight.draining();
+        boolean up = !inFlight.draining() && !leaving;
         ctx.status(up ? 200 : 503).contentType("application/json").result(up ? health : draining);
       };
       io.javalin.http.Handler scrape = ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
@@ -574,7 +586,8 @@ public final class ProxyServer implements AutoCloseable {
   }
 
   /**
-   * Stops serving: new chat requests get 503 and {@code /health} says draining, requests in flight
+   * Stops serving: after {@code server.shutdown_delay_ms} of {@code /health} saying draining while
+   * requests are still served, new chat requests get 503, requests in flight
    * get up to {@code server.shutdown_grace_ms} to finish, then the server stops and whatever
    * is left is cut off. Once only: a later or concurrent call waits for the first to finish.
    */
@@ -585,6 +598,12 @@ public final class ProxyServer implements AutoCloseable {
       return;
     }
     try {
+      if (shutdownDelay.isPositive()) {
+        leaving = true;
+        LOG.info("shutting down: /health answers 503 for {} ms while requests are still served "
+            + "(server.shutdown_delay_ms), then new ones are turned away", shutdownDelay.toMillis());
+        Thread.sleep(shutdownDelay.toMillis());
+      }
       // A request whose client has its whole answer is counted until its handler's thread is done and
       // Jetty has finished with it, a moment after the last byte (and the connection's close) reached the
       // client; read at once, the count named a /health poll just answered as a request being waited for.

@@ -490,6 +490,34 @@ class GracefulShutdownTest {
     release.countDown(); // the scoring thread may stop now; the shutdown closes the routers after it
   }
 
+  /**
+   * With server.shutdown_delay_ms, /health says draining at once while requests are still served, each
+   * answer closing its connection, for the delay; then the drain goes as without it. A load balancer
+   * that polls /health took seconds to see an instance leave, and meanwhile its new requests met a
+   * closed port (nothing in flight: routewise exited within 100 ms of SIGTERM).
+   */
+  @Test
+  void aShutdownDelaySaysDrainingWhileRequestsAreStillServed() throws Exception {
+    release.countDown();
+    routewise = Routewise.start(TestConfigs.config(configYaml(15_000).replace("shutdown_grace_ms:",
+        "shutdown_delay_ms: 1500, shutdown_grace_ms:")), RouterCatalog.standard(), id -> null, () -> {});
+    long start = System.nanoTime();
+    closer = Thread.ofPlatform().start(routewise::close);
+    HttpResponse<String> health = awaitDraining();
+    assertEquals(503, health.statusCode());
+    assertTrue(health.body().contains("\"status\":\"draining\""), health.body());
+    HttpResponse<String> served = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + routewise.port()
+        + "/v1/chat/completions")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+            "{\"model\":\"router-random-0.5\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, served.statusCode(), "still served within the delay: " + served.body());
+    assertTrue(served.body().contains("data: [DONE]"), served.body());
+    assertEquals("close", served.headers().firstValue("Connection").orElse(null), served.headers().map().toString());
+    closer.join(10_000);
+    long ms = (System.nanoTime() - start) / 1_000_000;
+    assertTrue(ms >= 1_500 && ms < 5_000, "the delay, then nothing in flight: " + ms + " ms");
+  }
+
   @Test
   void withNothingInFlightShutdownIsImmediate() throws Exception {
     startRoutewise(15_000);
