@@ -102,9 +102,13 @@ public final class ClientRateLimits {
     Map<String, Long> came = new HashMap<>();
     Map<String, Long> granted = new HashMap<>();
     Map<String, Integer> asking = new HashMap<>();
+    Map<String, Long> spent = new HashMap<>(); // how far ahead the limit stood spent at those first seen
     for (Map.Entry<String, Map<String, StateStore.Requests>> other : others.entrySet()) {
       Map<String, Long> before = seen.get(other.getKey());
       other.getValue().forEach((client, r) -> {
+        if (before == null || baselineNext) { // what it let through before is not counted: what it left is known
+          spent.merge(client, r.aheadNanos(), Math::max);
+        }
         // what it may let through before it tells again is not this replica's to give
         granted.merge(client, r.granted(), Long::sum);
         if (r.asked()) {
@@ -128,9 +132,9 @@ public final class ClientRateLimits {
     cells.forEach((client, cell) -> {
       // lately: a client taking turns among the replicas asks at each only now and then
       boolean asked = now - cell.asked < ASKED_LATELY_SYNCS * Math.max(syncNanos, 100_000_000L);
-      long granting = cell.exchanged(came.getOrDefault(client, 0L), granted.getOrDefault(client, 0L),
-          others.size(), asking.getOrDefault(client, 0), asked, now);
-      mine.put(client, new StateStore.Requests(cell.let.get(), granting, asked));
+      long granting = cell.exchanged(came.getOrDefault(client, 0L), spent.getOrDefault(client, 0L),
+          granted.getOrDefault(client, 0L), others.size(), asking.getOrDefault(client, 0), asked, syncNanos, now);
+      mine.put(client, new StateStore.Requests(cell.let.get(), granting, asked, Math.max(0, cell.due.get() - now)));
     });
     return mine;
   }
@@ -143,9 +147,9 @@ public final class ClientRateLimits {
 
   /**
    * What this replica may let through between two exchanges, beyond the steady rate: {@code burst}
-   * requests from {@code since}, plus one each interval after it.
+   * requests (at least {@code least}) from {@code since}, plus one each interval after it.
    */
-  private record Share(long since, long burst, AtomicLong let) {}
+  private record Share(long since, long burst, long least, AtomicLong let) {}
 
   /**
    * One client's limit. {@code due} is the theoretical arrival time of the next request: each one
@@ -179,7 +183,7 @@ public final class ClientRateLimits {
       Share s = share;
       if (s != null) {
         long n = s.let().incrementAndGet();
-        long allowed = s.burst() + Math.max(0, now - s.since()) / interval;
+        long allowed = Math.max(s.least(), s.burst()) + Math.max(0, now - s.since()) / interval;
         if (n > allowed) {
           s.let().decrementAndGet();
           // free again when the steady rate gives this replica one more, or at the next exchange's new share
@@ -221,16 +225,21 @@ public final class ClientRateLimits {
     }
 
     /**
-     * Takes in {@code came} requests let through at other replicas since the last exchange, and sets
+     * Takes in {@code came} requests let through at other replicas since the last exchange, and the
+     * limit spent {@code spentNanos} ahead at least (where another is seen for the first time, what it
+     * let through before is not counted, but how far its own limit stood spent is), and sets
      * and answers this replica's share of what is left of the burst, once what the others may let
      * through before they tell again ({@code othersGranted}) is set aside: where the client asked, the
      * rest shared with the others where it asked lately ({@code othersAsking}), else an equal part of
      * it among all live replicas ({@code others} and this one), rounded down, so a burst at one replica
-     * is not held back long by the others' idle shares. The due is kept at most two periods ahead: the
-     * replicas together may have passed the limit by a little, and are held back that long at most.
+     * is not held back long by the others' idle shares. The due is kept at most two periods and a
+     * sync's worth at each other replica ahead: the replicas together may have passed the limit by the
+     * steady rate between two syncs at each, and are held back that long at most (not less: requests
+     * dropped here are let through again, as with a per-second limit, a sync a second and three replicas).
      */
-    long exchanged(long came, long othersGranted, int others, int othersAsking, boolean asked, long now) {
-      long most = now + 2 * period;
+    long exchanged(long came, long spentNanos, long othersGranted, int others, int othersAsking, boolean asked,
+        long syncNanos, long now) {
+      long most = now + 2 * period + others * syncNanos;
       while (came > 0) {
         long was = due.get();
         long from = was - now > 0 ? was : now;
@@ -242,6 +251,10 @@ public final class ClientRateLimits {
           break;
         }
       }
+      if (spentNanos > 0) { // after the others' requests: it may have counted them too
+        long spentTo = now + Math.min(spentNanos, most - now);
+        due.accumulateAndGet(spentTo, (was, to) -> to - was > 0 ? to : was);
+      }
       long left = Math.max(0, (period - Math.max(0, due.get() - now)) / interval);
       if (others == 0) {
         share = null;
@@ -249,7 +262,9 @@ public final class ClientRateLimits {
       }
       long free = Math.max(0, left - othersGranted);
       long burst = asked ? (free + othersAsking) / (othersAsking + 1) : free / (others + 1);
-      share = new Share(now, burst, new AtomicLong());
+      // one at least where the client has not asked lately and the limit has room: a share rounded to
+      // none (a few an hour, three replicas) refused a client well under it at each replica it came to
+      share = new Share(now, burst, asked ? 0 : 1, new AtomicLong());
       return burst;
     }
   }

@@ -173,9 +173,14 @@ public interface StateStore extends AutoCloseable {
 
   /**
    * A client's requests at one replica: how many it let through since it started, how many more it
-   * may until its next exchange, and whether the client asked there since the one before.
+   * may until its next exchange, whether the client asked there since the one before, and how far
+   * (nanoseconds) the limit stood spent there ahead of that exchange (its whole burst back after that).
    */
-  record Requests(long let, long granted, boolean asked) {}
+  record Requests(long let, long granted, boolean asked, long aheadNanos) {
+    public Requests(long let, long granted, boolean asked) {
+      this(let, granted, asked, 0);
+    }
+  }
 
   /** Where the store is, for logs (never a password). */
   String describe();

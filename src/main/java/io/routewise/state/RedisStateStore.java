@@ -47,9 +47,10 @@ import redis.clients.jedis.util.JedisURIHelper;
  *       client's budget (a line each: client, USD, how many), rewritten every sync and expiring as
  *       its window does; {@code <prefix>:held-replicas}: the replica ids that wrote one, as above;
  *   <li>{@code <prefix>:requests:<replica>}: how many requests of each named client with a rate
- *       limit one replica let through since it started, how many more it may before its next sync and
- *       whether the client asked there lately (a line each), rewritten every sync and expiring as its
- *       window does; {@code <prefix>:requests-replicas}: their ids, as above;
+ *       limit one replica let through since it started, how many more it may before its next sync,
+ *       whether the client asked there lately and how far its limit stood spent ahead (nanoseconds; a
+ *       line each), rewritten every sync and expiring as its window does;
+ *       {@code <prefix>:requests-replicas}: their ids, as above;
  *   <li>{@code <prefix>:alive}: written by {@link #ping}, expiring as a window does;
  *   <li>{@code <prefix>:incarnation}: a random id, set if absent and never expiring: when it changes,
  *       Redis lost its keys ({@link #incarnation}).
@@ -465,14 +466,17 @@ public final class RedisStateStore implements StateStore {
       }
       StringBuilder value = new StringBuilder();
       decide.apply(out).forEach((client, r) -> value.append(client).append(' ').append(r.let()).append(' ')
-          .append(r.granted()).append(' ').append(r.asked() ? 1 : 0).append('\n'));
+          .append(r.granted()).append(' ').append(r.asked() ? 1 : 0).append(' ').append(r.aheadNanos()).append('\n'));
       // gone ones leave the set only after this one is in it, so two replicas pruning at once keep each other
       publish(j, replicas, replica, this::requestsKey, value.toString());
       return out;
     });
   }
 
-  /** One replica's lines: client, requests let through, requests granted, 1 when the client asked there. */
+  /**
+   * One replica's lines: client, requests let through, requests granted, 1 when the client asked there,
+   * and the nanoseconds its limit stood spent ahead (none on a line without them).
+   */
   private static Map<String, Requests> requests(String value) {
     Map<String, Requests> counts = new LinkedHashMap<>();
     for (String line : value.split("\n")) {
@@ -480,8 +484,10 @@ public final class RedisStateStore implements StateStore {
       try {
         long let = Long.parseLong(f[1]);
         long granted = Long.parseLong(f[2]);
-        if (f.length == 4 && let >= 0 && granted >= 0 && (f[3].equals("0") || f[3].equals("1"))) {
-          counts.put(f[0], new Requests(let, granted, f[3].equals("1")));
+        long ahead = f.length == 5 ? Long.parseLong(f[4]) : 0;
+        if ((f.length == 4 || f.length == 5) && let >= 0 && granted >= 0 && ahead >= 0
+            && (f[3].equals("0") || f[3].equals("1"))) {
+          counts.put(f[0], new Requests(let, granted, f[3].equals("1"), ahead));
         }
       } catch (RuntimeException notOurs) {
         // not a replica's line: left out

@@ -150,8 +150,109 @@ class ClientRateLimitsTest {
       b.exchange(store);
       total += admitted(a, 3) + admitted(b, 3);
     }
-    assertEquals(11, total, "one interval frees one request in all");
+    // one interval frees one request; the client, quiet at both since, gets one at each where it comes at
+    // once: one past the limit, at most one a replica, rather than a refusal well under it
+    assertEquals(12, total);
     assertNull(a.take("ui"), "no limit, nothing shared");
+  }
+
+  /**
+   * A small limit behind several replicas: a client well under it is let through wherever it comes.
+   * Shares rounded to none (2 a minute, 3 replicas: each idle one's part of what is free rounds down to
+   * 0) refused every request at a replica the client had not asked at lately: 0 of 30.
+   */
+  @Test
+  void aClientUnderASmallLimitIsLetThroughAtEveryReplica() throws Exception {
+    Counts store = new Counts();
+    List<ClientRateLimits> replicas = List.of(limits(2, ClientKey.RatePeriod.MINUTE),
+        limits(2, ClientKey.RatePeriod.MINUTE), limits(2, ClientKey.RatePeriod.MINUTE));
+    replicas.forEach(r -> r.syncEvery(java.time.Duration.ofSeconds(1)));
+    int admitted = 0;
+    for (int second = 0; second < 30 * 60; second++) {
+      for (ClientRateLimits r : replicas) {
+        r.exchange(store);
+      }
+      if (second % 60 == 30) { // one a minute, round robin
+        admitted += replicas.get(second / 60 % 3).take("batch") == null ? 1 : 0;
+      }
+      now.addAndGet(SECOND);
+    }
+    assertEquals(30, admitted);
+  }
+
+  /**
+   * Three replicas a client keeps busy, a per-second limit and the default sync (a second): what each
+   * lets through at the steady rate between syncs is taken back at the next ones, so together they stay
+   * within the limit, plus a sync's worth at each. Before, a replica kept the others' requests only up
+   * to two periods ahead of now and dropped the rest, and the three let through about 1.3 times the
+   * limit for as long as the client kept at it (four replicas: 1.6 times).
+   */
+  @Test
+  void replicasKeptBusyAtAPerSecondLimitStayWithinItWhateverTheSync() throws Exception {
+    assertBusyReplicasStayWithinTheLimit(3, SECOND);
+    assertBusyReplicasStayWithinTheLimit(2, 5 * SECOND); // sync_ms 5000: a sync is five periods
+  }
+
+  private void assertBusyReplicasStayWithinTheLimit(int count, long sync) throws Exception {
+    Counts store = new Counts();
+    List<ClientRateLimits> replicas = new java.util.ArrayList<>();
+    long start = now.get();
+    long[] next = new long[count];
+    for (int i = 0; i < count; i++) {
+      replicas.add(limits(10, ClientKey.RatePeriod.SECOND));
+      replicas.get(i).syncEvery(java.time.Duration.ofNanos(sync));
+      replicas.get(i).exchange(store); // each starts with an exchange
+      next[i] = start + sync + i * sync / count;
+    }
+    long admitted = 0;
+    for (long t = 0; t < 30_000; t++) { // 30 s, a try at each replica every millisecond
+      for (int i = 0; i < count; i++) {
+        if (now.get() - next[i] >= 0) {
+          replicas.get(i).exchange(store);
+          next[i] += sync;
+        }
+        admitted += replicas.get(i).take("batch") == null ? 1 : 0;
+      }
+      now.addAndGet(SECOND / 1_000);
+    }
+    long most = 10 * 31 + count * 10 * sync / SECOND; // the burst, 30 s of the steady rate, a sync's worth at each
+    assertTrue(admitted <= most, count + " replicas, a sync every " + sync / 1_000_000 + " ms: " + admitted
+        + " let through in 30 s; at most " + most);
+  }
+
+  /**
+   * A replica started (or restarted: another id) while the others have spent the client's limit learns
+   * it at its first exchange: it lets nothing more through until the steady rate frees some. Before, its
+   * own cell started full and it granted itself the limit over again (a rolling restart of N replicas:
+   * the limit N more times in the period).
+   */
+  @Test
+  void aReplicaStartedAfterTheLimitIsSpentLetsNoMoreThrough() throws Exception {
+    Counts store = new Counts();
+    ClientRateLimits a = limits(10, ClientKey.RatePeriod.HOUR);
+    ClientRateLimits b = limits(10, ClientKey.RatePeriod.HOUR);
+    int total = 0;
+    for (int round = 0; round < 8; round++) {
+      a.exchange(store);
+      b.exchange(store);
+      total += admitted(a, 20) + admitted(b, 20);
+      now.addAndGet(SECOND);
+    }
+    // the whole limit at the two, and one more: the client came to both at once, quiet at each before
+    assertEquals(11, total);
+    store.published.clear(); // b stops; a restarted one, c, starts with an exchange
+    ClientRateLimits c = limits(10, ClientKey.RatePeriod.HOUR);
+    a.exchange(store);
+    c.exchange(store);
+    for (int round = 0; round < 8; round++) {
+      total += admitted(c, 20) + admitted(a, 20);
+      now.addAndGet(SECOND);
+      a.exchange(store);
+      c.exchange(store);
+    }
+    assertEquals(11, total, "nothing more within the hour's first interval");
+    ClientRateLimits.Refusal refused = c.take("batch");
+    assertTrue(refused.retryNanos() > 300 * SECOND, "the limit is spent, not only c's share: " + refused);
   }
 
   /** A burst at one replica alone gets the rest of the limit in steps, and never more. */

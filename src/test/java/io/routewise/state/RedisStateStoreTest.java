@@ -93,9 +93,14 @@ class RedisStateStoreTest {
       });
       assertEquals(Map.of("ra", Map.of("batch", new StateStore.Requests(3, 5, true))), seenByB);
       assertEquals(seenByB, given.get());
-      j.set("routewise:requests:ra", "batch 3 5 1\nbatch x 1 0\nother 1 2 7\nthird -1 0 0\nfourth 4 4 0\n");
+      j.set("routewise:requests:ra", "batch 3 5 1\nbatch x 1 0\nother 1 2 7\nthird -1 0 0\nfourth 4 4 0\n"
+          + "fifth 1 1 0 250\nsixth 1 1 0 -1\n");
       assertEquals(Map.of("ra", Map.of("batch", new StateStore.Requests(3, 5, true),
-          "fourth", new StateStore.Requests(4, 4, false))), b.shareRequests("rb", others -> Map.of()));
+          "fourth", new StateStore.Requests(4, 4, false), "fifth", new StateStore.Requests(1, 1, false, 250))),
+          b.shareRequests("rb", others -> Map.of("batch", new StateStore.Requests(0, 2, false, 7_000))));
+      assertEquals(Map.of("rb", Map.of("batch", new StateStore.Requests(0, 2, false, 7_000))),
+          a.shareRequests("ra", others -> Map.of()), "how far the limit stood spent goes with the line");
+      b.shareRequests("rb", others -> Map.of());
       long ttl = j.pttl("routewise:requests:rb");
       assertTrue(ttl > 0 && ttl <= RedisStateStore.windowTtl(Duration.ofMillis(1000)).toMillis(), "expires: " + ttl);
       assertEquals(Map.of("rb", Map.of()), a.shareRequests("ra", others -> Map.of()), "b wrote no client this time");
