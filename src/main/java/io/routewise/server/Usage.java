@@ -8,9 +8,11 @@ import java.util.Optional;
 /**
  * Token counts from a response's top-level {@code usage} object, read by streaming: its prompt and
  * completion tokens, and of the prompt's those answered from the upstream's prompt cache
- * ({@code prompt_tokens_details.cached_tokens}, OpenAI's and vLLM's), which cost less. A Responses
- * answer names them {@code input_tokens}, {@code output_tokens} and {@code
- * input_tokens_details.cached_tokens}; its stream's last event holds the answer as {@code response}.
+ * ({@code prompt_tokens_details.cached_tokens}, OpenAI's and vLLM's; DeepSeek's top-level {@code
+ * prompt_cache_hit_tokens}), which cost less. A Responses answer names them {@code input_tokens},
+ * {@code output_tokens} and {@code input_tokens_details.cached_tokens}; its stream's last event holds
+ * the answer as {@code response}. Groq's stream gives it inside {@code x_groq}. Reasoning tokens an
+ * answer reports beside its completion tokens (its total counting them apart) are completion tokens.
  */
 record Usage(long prompt, long completion, long cachedPrompt) {
   private static final JsonFactory JSON = ChatRequestParser.JSON;
@@ -44,6 +46,7 @@ record Usage(long prompt, long completion, long cachedPrompt) {
 
   /** The usage of the object the parser is in; with {@code top}, also of a {@code response} object in it. */
   private static Optional<Usage> inObject(JsonParser p, boolean top) throws java.io.IOException {
+    Optional<Usage> groq = Optional.empty();
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       String name = p.currentName();
       JsonToken v = p.nextToken();
@@ -55,11 +58,20 @@ record Usage(long prompt, long completion, long cachedPrompt) {
         if (u.isPresent()) {
           return u;
         }
+      } else if (top && name.equals("x_groq") && v == JsonToken.START_OBJECT) {
+        // Groq's stream puts its usage there, on the last chunk, when the client did not ask for include_usage
+        groq = inObject(p, false);
+        if (groq.isPresent()) {
+          while (p.nextToken() == JsonToken.FIELD_NAME) { // the rest of x_groq
+            p.nextToken();
+            p.skipChildren();
+          }
+        }
       } else {
         p.skipChildren();
       }
     }
-    return Optional.empty();
+    return groq; // a top-level usage, where a chunk has both, wins
   }
 
   /** The usage object the parser has just entered (its START_OBJECT read). */
@@ -72,6 +84,9 @@ record Usage(long prompt, long completion, long cachedPrompt) {
     long[] prompt = {-1, -1};
     long[] completion = {-1, -1};
     long[] cached = {-1, -1};
+    long[] reasoning = {-1, -1};
+    long total = -1;
+    long cacheHit = -1; // DeepSeek's prompt_cache_hit_tokens, its only count of cached prompt tokens
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       String f = p.currentName();
       JsonToken fv = p.nextToken();
@@ -80,12 +95,19 @@ record Usage(long prompt, long completion, long cachedPrompt) {
         prompt[names] = p.getLongValue();
       } else if ((f.equals("completion_tokens") || f.equals("output_tokens")) && fv == JsonToken.VALUE_NUMBER_INT) {
         completion[names] = p.getLongValue();
-      } else if ((f.equals("prompt_tokens_details") || f.equals("input_tokens_details")) && fv == JsonToken.START_OBJECT) {
+      } else if (f.equals("total_tokens") && fv == JsonToken.VALUE_NUMBER_INT) {
+        total = p.getLongValue();
+      } else if (f.equals("prompt_cache_hit_tokens") && fv == JsonToken.VALUE_NUMBER_INT) {
+        cacheHit = p.getLongValue();
+      } else if ((f.equals("prompt_tokens_details") || f.equals("input_tokens_details")
+          || f.equals("completion_tokens_details") || f.equals("output_tokens_details")) && fv == JsonToken.START_OBJECT) {
+        long[] wanted = f.startsWith("prompt_") || f.startsWith("input_") ? cached : reasoning;
+        String key = wanted == cached ? "cached_tokens" : "reasoning_tokens";
         while (p.nextToken() == JsonToken.FIELD_NAME) {
           String d = p.currentName();
           JsonToken dv = p.nextToken();
-          if (d.equals("cached_tokens") && dv == JsonToken.VALUE_NUMBER_INT) {
-            cached[names] = p.getLongValue();
+          if (d.equals(key) && dv == JsonToken.VALUE_NUMBER_INT) {
+            wanted[names] = p.getLongValue();
           } else {
             p.skipChildren();
           }
@@ -94,7 +116,16 @@ record Usage(long prompt, long completion, long cachedPrompt) {
         p.skipChildren();
       }
     }
-    return new Usage(either(prompt), either(completion), either(cached));
+    long in = either(prompt);
+    long out = either(completion);
+    long thought = either(reasoning);
+    if (thought > 0 && total == in + out + thought) {
+      // reasoning reported beside the completion, not inside it (xAI's, Gemini's thoughts): its total says so,
+      // and it is billed as output (OpenAI's completion_tokens holds its reasoning: there total is in + out)
+      out += thought;
+    }
+    long cachedIn = cached[0] >= 0 || cached[1] >= 0 ? either(cached) : Math.max(0, cacheHit);
+    return new Usage(in, out, cachedIn);
   }
 
   private static long either(long[] counts) {

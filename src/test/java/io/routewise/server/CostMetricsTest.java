@@ -218,6 +218,74 @@ class CostMetricsTest {
     assertEquals(0.0035 - (1000 * 0.1 + 200 * 0.1) / 1e6, usd(m, "routewise_cost_saved_usd_total", "weak"), 1e-12);
   }
 
+  private void answerJsonUsage(String upstream, String usage) {
+    upstreams.get(upstream).stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "application/json").withBody("{\"id\":\"c\",\"object\":"
+            + "\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+            + "\"hi\"},\"finish_reason\":\"stop\"}],\"usage\":" + usage + "}")));
+  }
+
+  /**
+   * DeepSeek counts its prompt cache's hits in a top-level {@code prompt_cache_hit_tokens} (and the
+   * rest in {@code prompt_cache_miss_tokens}), with no {@code prompt_tokens_details}: its hits, billed
+   * at a tenth of a miss, were priced at the full input rate.
+   */
+  @Test
+  void deepSeeksPromptCacheHitsArePricedAtTheCachedRate() throws Exception {
+    String usage = "{\"prompt_tokens\":1000,\"completion_tokens\":200,\"total_tokens\":1200,"
+        + "\"prompt_cache_hit_tokens\":800,\"prompt_cache_miss_tokens\":200}";
+    answerJsonUsage("mini", usage);
+    // (200 x 0.15 + 800 x 0.075 + 200 x 0.6) / 1e6
+    assertEquals("0.00021", send("mini", false).headers().firstValue("x-routewise-cost-usd").orElse(null));
+    upstreams.get("mini").stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody("data: {\"id\":\"c\",\"object\":"
+            + "\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":"
+            + "\"stop\"}],\"usage\":" + usage + "}\n\ndata: [DONE]\n\n")));
+    chat("mini", true);
+    assertEquals(2 * 0.00021, usd(metrics(), "routewise_cost_usd_total", "mini"), 1e-12);
+  }
+
+  /**
+   * Groq's stream, its client not asking for include_usage, carries its usage on the last chunk
+   * inside {@code x_groq}: the answer went uncounted (an unmetered answer) with its tokens right there.
+   */
+  @Test
+  void groqsUsageInsideXGroqIsPriced() throws Exception {
+    upstreams.get("weak").stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody(
+            "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":"
+            + "{\"content\":\"hi\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+            + "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},"
+            + "\"logprobs\":null,\"finish_reason\":\"stop\"}],\"x_groq\":{\"id\":\"req_1\",\"usage\":{\"queue_time\":"
+            + "0.07,\"prompt_tokens\":1000,\"prompt_time\":0.006,\"completion_tokens\":200,\"completion_time\":0.02,"
+            + "\"total_tokens\":1200,\"total_time\":0.03}}}\n\ndata: [DONE]\n\n")));
+    stream("weak", "");
+    String m = metrics();
+    assertEquals((1000 * 0.1 + 200 * 0.1) / 1e6, usd(m, "routewise_cost_usd_total", "weak"), 1e-12, m);
+    assertEquals(0.0, usd(m, "routewise_answers_unmetered_total", "weak"), m);
+  }
+
+  /**
+   * xAI (and Gemini's thinking models behind some gateways) report reasoning beside the completion,
+   * not inside it as OpenAI does: its total is prompt + completion + reasoning, and the reasoning is
+   * billed as output. It was priced as nothing; OpenAI's shape must not count it twice.
+   */
+  @Test
+  void reasoningReportedBesideTheCompletionIsPricedAsOutputOnce() throws Exception {
+    answerJsonUsage("mini", "{\"prompt_tokens\":1000,\"completion_tokens\":100,\"total_tokens\":2000,"
+        + "\"prompt_tokens_details\":{\"text_tokens\":1000,\"cached_tokens\":0},"
+        + "\"completion_tokens_details\":{\"reasoning_tokens\":900}}");
+    // (1000 x 0.15 + (100 + 900) x 0.6) / 1e6
+    assertEquals("0.00075", send("mini", false).headers().firstValue("x-routewise-cost-usd").orElse(null));
+    answerJsonUsage("mini", "{\"prompt_tokens\":1000,\"completion_tokens\":1000,\"total_tokens\":2000,"
+        + "\"completion_tokens_details\":{\"reasoning_tokens\":900,\"accepted_prediction_tokens\":0,"
+        + "\"rejected_prediction_tokens\":0}}"); // OpenAI's: the reasoning inside completion_tokens
+    assertEquals("0.00075", send("mini", false).headers().firstValue("x-routewise-cost-usd").orElse(null));
+    String m = metrics();
+    assertEquals(2 * 0.00075, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
+    assertTrue(m.contains("routewise_tokens_total{type=\"completion\",upstream=\"mini\"} 2000.0"), m);
+  }
+
   @Test
   void aStreamsUsageChunkIsPricedToo() throws Exception {
     answerStream("weak", 5000, 300);
