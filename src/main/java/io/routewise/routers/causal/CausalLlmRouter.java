@@ -35,8 +35,8 @@ import okhttp3.ResponseBody;
  * the log-probabilities of the rating ({@link RatingReader}).
  *
  * <p>Each decision has one budget, {@code timeout_ms}: waiting for one of the
- * {@code max_concurrency} slots and the HTTP call together never take longer, so a slow or
- * overloaded judge delays a user's request by at most that much. Failures are thrown as
+ * {@code max_concurrency} slots (at most half of it) and the HTTP call together never take longer,
+ * so a slow or overloaded judge delays a user's request by at most that much. Failures are thrown as
  * {@link RouterException}s with a bounded kind: {@code overloaded} (no slot was free on arrival
  * and the budget ran out, waiting or in the call),
  * {@code timeout}, {@code unreachable} (connection refused, unknown host), {@code io_error},
@@ -173,12 +173,15 @@ public final class CausalLlmRouter implements Router {
   private double ask(Prompt prompt, boolean[] called) throws RouterException {
     long start = System.nanoTime();
     long deadline = start + budgetNanos;
-    // No free slot on arrival means the bound was hit: a budget then spent waiting, or left too
-    // short for the call, is reported as overloaded rather than as a slow judge.
+    // No free slot on arrival means the bound was hit: the budget then ran out waiting, or in the
+    // call, is reported as overloaded rather than as a slow judge. A slot is waited for at most half
+    // the budget, so every call gets at least the other half: handed in arrival order to waiters
+    // with next to no budget left, every slot went to calls that timed out before any answer could
+    // come (a judge answering in 100 ms, 50 decisions a second on 2 slots: 12 of 200 answered).
     boolean queued = !slots.tryAcquire();
     if (queued) {
       try {
-        if (!slots.tryAcquire(budgetNanos, TimeUnit.NANOSECONDS)) {
+        if (!slots.tryAcquire(budgetNanos / 2, TimeUnit.NANOSECONDS)) {
           throw overloaded(start);
         }
       } catch (InterruptedException e) {
@@ -239,9 +242,12 @@ public final class CausalLlmRouter implements Router {
         throw failure;
       }
       if (queued && failure.kind().equals("timeout")) {
-        // the budget went on waiting for a slot, and what was left was shorter than the judge's answer:
-        // our backlog, not the judge down (a judge answering every call in time was cooled under load)
-        throw overloaded(start);
+        // Shown as overloaded, and counted towards a cooldown all the same: the judge had at least half
+        // the budget. Not counting it, an outage under full load never cooled (hardly any call found a
+        // free slot, so none timed out as the judge's own); the cooldown's own rule, no answer for a
+        // second, keeps a judge that answers the calls it is given from cooling.
+        RouterException shown = overloaded(start);
+        throw new JudgeDown(shown.kind(), shown.getMessage(), e, Duration.ZERO);
       }
       throw new JudgeDown(failure.kind(), failure.getMessage(), e, Duration.ZERO);
     } finally {
