@@ -466,10 +466,13 @@ public final class ClientBudgets {
     syncMillis = period.toMillis();
   }
 
-  /** The milliseconds from {@code now} to the next exchange, as near as known: at least 1. */
+  /**
+   * The milliseconds from {@code now} to the next exchange, as near as known: at least 1, at most a
+   * sync (a wall clock set back since the last one must not say the step's length).
+   */
   private long untilSync(long now) {
     long at = exchangedAt;
-    return at == Long.MIN_VALUE ? Math.max(1, syncMillis) : Math.max(1, at + syncMillis - now);
+    return at == Long.MIN_VALUE ? Math.max(1, syncMillis) : Math.max(1, Math.min(syncMillis, at + syncMillis - now));
   }
 
   /**
@@ -640,20 +643,48 @@ public final class ClientBudgets {
       this.budget = budget;
     }
 
+    /** The period before the current one and this replica's spend in it (a clock set back returns to it). */
+    long lastStart = Long.MIN_VALUE;
+    double lastMine;
+    /** A period the clock ran ahead into and was set back from, and this replica's spend there (resumed when met). */
+    long aheadStart = Long.MIN_VALUE;
+    double aheadMine;
+
     /**
-     * Starts a new period, spent nothing, once {@code now} is past the current one; a clock stepped
-     * back stays in it (rolling back would forget what was spent since).
+     * Starts a new period once {@code now} is past the current one: spent nothing, or what was spent
+     * there before a clock set back left it. A clock set back before the current period's start (one
+     * that ran ahead, set right) returns to the period holding {@code now}, with what was spent
+     * there and since: staying in the period ahead refused a client that spent its budget there
+     * for the step's length on top of the period, and rolling back alone would forget what was spent.
      */
     void roll(long now) {
       if (now >= periodEnd) {
-        periodStart = budget.per().start(now);
-        periodEnd = budget.per().next(now);
-        mine = 0;
-        others = 0;
-        othersByReplica.clear();
-        share = shareOfWhatIsLeft();
-        shareEpoch++;
+        long start = budget.per().start(now);
+        lastStart = periodStart;
+        lastMine = mine;
+        mine = start == aheadStart ? aheadMine : 0;
+        if (start >= aheadStart) {
+          aheadStart = Long.MIN_VALUE; // met, or passed
+        }
+        enter(start, now);
+      } else if (now < periodStart) {
+        long start = budget.per().start(now);
+        aheadStart = periodStart;
+        aheadMine = mine;
+        mine += start == lastStart ? lastMine : 0; // counted in both periods, never in neither
+        lastStart = Long.MIN_VALUE;
+        enter(start, now);
       }
+    }
+
+    /** Enters the period starting at {@code start}, the others' spend there unknown until the next exchange. */
+    private void enter(long start, long now) {
+      periodStart = start;
+      periodEnd = budget.per().next(now);
+      others = 0;
+      othersByReplica.clear();
+      share = shareOfWhatIsLeft();
+      shareEpoch++;
     }
 
     /** This replica's share of what is left of the budget, what is under way held, until the next exchange. */

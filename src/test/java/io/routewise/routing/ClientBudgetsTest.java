@@ -194,6 +194,51 @@ class ClientBudgetsTest {
   }
 
   /**
+   * A replica started with its clock two hours ahead, then set right (NTP), is back in the period
+   * that holds the time: it stayed in the one ahead, and a client that had spent its hourly budget
+   * there was refused for 2.5 hours (Retry-After 9000) instead of until the next hour. What it spent
+   * is still counted, in the period it is back in and in the one ahead once the clock reaches it.
+   */
+  @Test
+  void aClockSetBackFromAPeriodAheadRefusesNoLongerThanAPeriod() {
+    now.set(Instant.parse("2026-12-31T14:30:00Z").toEpochMilli()); // 12:30 really
+    ClientBudgets b = budgets(1.0, ClientKey.Period.HOUR);
+    b.spent("batch", 1.0, 0, 100);
+    now.set(Instant.parse("2026-12-31T12:30:00Z").toEpochMilli()); // set right
+    assertEquals(1.0, b.spentThisPeriod("batch"), 1e-12, "what was spent is not forgotten");
+    assertEquals(Duration.ofMinutes(30).toMillis(), b.exhaustedFor("batch"), "refused until the next hour");
+    now.set(Instant.parse("2026-12-31T13:00:00Z").toEpochMilli());
+    assertEquals(0, b.exhaustedFor("batch"), "a new hour, a new budget");
+    now.set(Instant.parse("2026-12-31T14:00:00Z").toEpochMilli());
+    assertEquals(1.0, b.spentThisPeriod("batch"), 1e-12, "the hour it was spent in counts it too");
+  }
+
+  /**
+   * A refusal only the next sync can lift says when that sync is: at most a sync away, whatever the
+   * wall clock did since the last one. Set back ten minutes (NTP), it said 601 s, and the SDKs'
+   * clients waited ten minutes for a sync a second away.
+   */
+  @Test
+  void aClockSteppedBackStillSaysTheNextSyncIsASyncAway() throws Exception {
+    SpendStore store = new SpendStore();
+    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    a.syncEvery(Duration.ofSeconds(1));
+    b.syncEvery(Duration.ofSeconds(1));
+    ClientBudgets.Hold atA = hold(a, 100, PRICE); // 0.6, held at a alone
+    a.exchange(store);
+    b.exchange(store);
+    assertEquals(1000, hold(b, 100, PRICE).untilSync(), "held only at a: until b's next sync");
+    now.addAndGet(-Duration.ofMinutes(10).toMillis()); // NTP steps the clock back
+    long untilSync = hold(b, 100, PRICE).untilSync();
+    assertTrue(untilSync >= 1 && untilSync <= 1000, "at most a sync away: " + untilSync);
+    now.addAndGet(Duration.ofHours(2).toMillis()); // and forward
+    untilSync = hold(b, 100, PRICE).untilSync();
+    assertTrue(untilSync >= 1 && untilSync <= 1000, "at most a sync away: " + untilSync);
+    atA.close();
+  }
+
+  /**
    * A replica that stops writes what it spent since its last sync first: else that spend was in no
    * replica's sum, and the replica replacing it let the client spend it again (review).
    */
