@@ -777,6 +777,7 @@ public final class LabelCommand implements Callable<Integer> {
       if (!line.hasNonNull("id") && line.path("prompt").isTextual()) {
         // named by its text, as train and every command name it (and this run its input's): not all under ""
         ObjectNode named = LINE.createObjectNode().put("id", io.routewise.data.PromptRecord.textId(line.get("prompt").asText()));
+        line.remove("id"); // an "id": null, as the readers take it: else it overwrote the name
         line = named.setAll(line);
       }
       merged |= mergeInto(lines, line);

@@ -369,6 +369,22 @@ class LabelCommandTest {
     wm.verify(0, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
   }
 
+  /** As above with "id": null on each line, which the reader takes as no id (pandas writes it for a missing one). */
+  @Test
+  void outputLinesWithANullIdAreNamedByTheirTextToo() throws Exception {
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"prompt\": \"first\"}\n{\"prompt\": \"second\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    String all = "\"outcomes\":{\"gpt-4o-2024-05-13\":1.0,\"gpt-4o-mini-2024-07-18\":0.5,\"llama-3.1-8b-instruct\":0.0}";
+    Files.writeString(output, "{\"id\":null,\"prompt\":\"first\"," + all + "}\n{\"id\":null,\"prompt\":\"second\"," + all
+        + "}\n");
+    LearnedRoutersEndToEndTest.Run r = label(config(), input, output);
+    assertEquals(0, r.code(), r.err() + r.out());
+    assertEquals(List.of("first", "second"), DatasetReader.readPrompts(output).stream().map(PromptRecord::prompt).toList(),
+        Files.readString(output));
+    wm.verify(0, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
+  }
+
   @Test
   void aReasoningModelThatRefusesMaxTokensOrTemperatureIsAskedAsItWants() throws Exception {
     // as OpenAI answers for o1/o3: max_tokens and a temperature other than 1 are refused with a 400
