@@ -601,6 +601,7 @@ final class PassthroughHandler {
             + "), which routewise does not follow");
       }
       HttpServletResponse res = ctx.res();
+      ctx.attribute(OWN_HEADERS, headers(res)); // what a 502 in its place keeps (resetKeepingCors)
       res.setStatus(status);
       UpstreamHeaders.copy(response, res, secrets);
       if (res.getHeader("x-request-id") == null) { // none sent, or one too long to pass on
@@ -760,7 +761,7 @@ final class PassthroughHandler {
       } catch (IOException e) {
         if (inFlight.cutOff()) { // cancelled by a shutdown past its grace: the client hears why where it can
           if (!ctx.res().isCommitted()) {
-            resetKeepingCors(ctx.res());
+            resetKeepingCors(ctx);
             throw ApiException.shuttingDown();
           }
           if (!events) {
@@ -966,24 +967,40 @@ final class PassthroughHandler {
     UpstreamException failure = upstream.brokeOff(e, response.timedOut());
     failures.failed(upstream.name(), "passthrough body failed", failure.detail());
     if (!ctx.res().isCommitted()) {
-      resetKeepingCors(ctx.res());
+      resetKeepingCors(ctx);
       throw ApiException.upstream(failure);
     }
     abort(ctx, e);
     return failure.isTimeout() ? 504 : 502;
   }
 
-  /**
-   * Drops the upstream's status and headers from an answer not yet sent, keeping what the CORS rule
-   * set for the page ({@code Access-Control-*}, {@code Vary}): without them a browser hides the error
-   * that follows from the page's script ("Failed to fetch").
-   */
-  private static void resetKeepingCors(HttpServletResponse res) {
-    List<String[]> kept = new java.util.ArrayList<>();
+  /** The headers routewise set on an answer before the upstream's were copied onto it. */
+  private static final String OWN_HEADERS = "routewise.own-headers";
+
+  private static List<String[]> headers(HttpServletResponse res) {
+    List<String[]> all = new java.util.ArrayList<>();
     for (String name : res.getHeaderNames()) {
-      if (name.regionMatches(true, 0, "Access-Control-", 0, 15) || name.equalsIgnoreCase("Vary")) {
-        for (String value : res.getHeaders(name)) {
-          kept.add(new String[] {name, value});
+      for (String value : res.getHeaders(name)) {
+        all.add(new String[] {name, value});
+      }
+    }
+    return all;
+  }
+
+  /**
+   * Drops the upstream's status and headers from an answer not yet sent, keeping routewise's own, set
+   * before them: what the CORS rule set for the page ({@code Access-Control-*}, {@code Vary}), without
+   * which a browser hides the error that follows from the page's script ("Failed to fetch"); a client's
+   * own {@code x-ratelimit-*-requests}; a shutdown delay's {@code Connection: close}.
+   */
+  private static void resetKeepingCors(Context ctx) {
+    HttpServletResponse res = ctx.res();
+    List<String[]> kept = ctx.attribute(OWN_HEADERS);
+    if (kept == null) {
+      kept = new java.util.ArrayList<>();
+      for (String[] h : headers(res)) {
+        if (h[0].regionMatches(true, 0, "Access-Control-", 0, 15) || h[0].equalsIgnoreCase("Vary")) {
+          kept.add(h);
         }
       }
     }

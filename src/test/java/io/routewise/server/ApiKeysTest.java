@@ -151,6 +151,33 @@ class ApiKeysTest {
   }
 
   /**
+   * A passthrough answer that breaks off before a byte reached the client is routewise's 502, and still
+   * carries the client's own x-ratelimit-*-requests (it was counted against the limit): the reset that
+   * drops the upstream's headers for the 502 dropped them too, so this answer alone had none.
+   */
+  @Test
+  void aPassthrough502StillCarriesTheClientsOwnRequestLimit() throws Exception {
+    ProxyFixture f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+        "access_log: false, api_keys: {batch: {key: sk-batch, rate_limit: {requests: 5, per: minute}}}"),
+        "passthrough: strong"));
+    try {
+      f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
+          com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/embeddings"))
+          .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+              .withFault(com.github.tomakehurst.wiremock.http.Fault.MALFORMED_RESPONSE_CHUNK)));
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/embeddings")))
+          .header("Authorization", "Bearer sk-batch").header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"input\":\"x\"}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(502, r.statusCode(), r.body());
+      assertEquals("5", r.headers().firstValue("x-ratelimit-limit-requests").orElse(null), r.headers().map().toString());
+      assertEquals("4", r.headers().firstValue("x-ratelimit-remaining-requests").orElse(null));
+    } finally {
+      f.close();
+    }
+  }
+
+  /**
    * Replicas sharing a Redis hold a client to one rate limit: a burst at both at once, then one request
    * at a time at either, let through the limit once in all (before, each let through the whole limit:
    * twice it).
