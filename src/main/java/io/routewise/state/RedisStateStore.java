@@ -445,8 +445,8 @@ public final class RedisStateStore implements StateStore {
 
   /**
    * One key a replica, a line a client, as {@link #shareHolds}, but read before this replica's is
-   * written (two round trips): what it writes depends on what the others hold. A line no replica
-   * writes is left out.
+   * written (three round trips: the ids, their lines, the write): what it writes depends on what the
+   * others hold. A line no replica writes is left out.
    */
   @Override
   public Map<String, Map<String, Requests>> shareRequests(String replica,
@@ -456,19 +456,31 @@ public final class RedisStateStore implements StateStore {
       List<String> others = new ArrayList<>(j.smembers(replicas));
       others.remove(replica);
       Map<String, Map<String, Requests>> out = new LinkedHashMap<>();
+      List<String> gone = new ArrayList<>();
       if (!others.isEmpty()) {
         List<String> values = j.mget(others.stream().map(this::requestsKey).toArray(String[]::new));
         for (int i = 0; i < others.size(); i++) {
           if (values.get(i) != null) {
             out.put(others.get(i), requests(values.get(i)));
+          } else {
+            gone.add(others.get(i)); // its key expired: it stopped
           }
         }
       }
       StringBuilder value = new StringBuilder();
       decide.apply(out).forEach((client, r) -> value.append(client).append(' ').append(r.let()).append(' ')
           .append(r.granted()).append(' ').append(r.asked() ? 1 : 0).append(' ').append(r.aheadNanos()).append('\n'));
-      // gone ones leave the set only after this one is in it, so two replicas pruning at once keep each other
-      publish(j, replicas, replica, this::requestsKey, value.toString());
+      try (Pipeline p = j.pipelined()) {
+        Response<String> written = p.psetex(requestsKey(replica), windowTtlMillis, value.toString());
+        Response<Long> listed = p.sadd(replicas, replica);
+        p.expire(replicas, 86_400); // a namespace nobody writes to any more goes away after a day
+        if (!gone.isEmpty()) {
+          p.srem(replicas, gone.toArray(String[]::new));
+        }
+        p.sync();
+        written.get(); // a Redis refusing writes (OOM, READONLY) throws: the exchange failed
+        listed.get();
+      }
       return out;
     });
   }
