@@ -93,7 +93,9 @@ public final class ClientRateLimits {
       throw e;
     }
     if (others == null) { // a store that cannot share them: each replica holds its own
-      forgetOthers();
+      alone();
+    } else {
+      lastExchanged = nanoTime.getAsLong();
     }
   }
 
@@ -139,11 +141,28 @@ public final class ClientRateLimits {
     return mine;
   }
 
-  /** After an exchange that failed: each replica holds the limit alone until one works again. */
+  /**
+   * After an exchange that failed: a blip (the store slow for a sync or two) changes nothing, its
+   * shares and counts go on; once the others have dropped this replica's line too (no exchange for
+   * three syncs, at least 2 s, as the store keeps it), each replica holds the limit alone until one
+   * works again. Dropped at the first failure, a single slow reply (a loaded box at a burst) let the
+   * whole burst through at that replica beside the others' shares.
+   */
   public void forgetOthers() {
+    if (lastExchanged != Long.MIN_VALUE
+        && nanoTime.getAsLong() - lastExchanged < Math.max(2_000_000_000L, 3 * syncNanos)) {
+      return;
+    }
+    alone();
+  }
+
+  private void alone() {
     baselineNext = true;
     cells.values().forEach(c -> c.share = null);
   }
+
+  /** When the last exchange that worked ended (nanoTime; sync thread only), or MIN_VALUE before one. */
+  private long lastExchanged = Long.MIN_VALUE;
 
   /**
    * What this replica may let through between two exchanges, beyond the steady rate: {@code burst}
