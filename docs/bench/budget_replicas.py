@@ -95,17 +95,22 @@ class Stack:
                                 str(a.delay[0]), str(a.delay[1])])
         keys = ", ".join("%s: {key: sk-%s, budget: {usd: %g, per: day}}" % (c, c, a.budget) for c in self.clients)
         keys += ", warm: {key: sk-warm, budget: {usd: 1000, per: day}}"
+        self.replicas(lambda port, state: CONFIG % dict(port=port, keys=keys, up=self.up, pin=PRICE_IN, pout=PRICE_OUT,
+                                                        state=state, dir=self.dir), "-Xmx512m")
+
+    def replicas(self, config, heap):
+        """Replicas A and B (state.redis, once Redis answers) and S, each from config(port, state), up."""
         for _ in range(100):  # Redis up before the replicas
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", self.redis)) == 0: break
             time.sleep(0.05)
         for name, port, redis in (("A", self.A, True), ("B", self.B, True), ("S", self.S, False)):
-            state = 'state: {redis: "redis://127.0.0.1:%d/0", sync_ms: %d}\n' % (self.redis, a.sync_ms) if redis else ""
+            state = 'state: {redis: "redis://127.0.0.1:%d/0", sync_ms: %d}\n' % (self.redis, self.a.sync_ms) if redis else ""
             cfg = os.path.join(self.dir, name + ".yaml")
-            open(cfg, "w").write(CONFIG % dict(port=port, keys=keys, up=self.up, pin=PRICE_IN, pout=PRICE_OUT, state=state, dir=self.dir))
-            self.spawn(name, [a.java, "-Xmx512m", "-jar", a.jar, "serve", "--config", cfg])
+            open(cfg, "w").write(config(port, state))
+            self.spawn(name, [self.a.java, heap, "-jar", self.a.jar, "serve", "--config", cfg])
         end = time.time() + 120
-        for name, p in self.procs[2:]:
+        for name, p in (x for x in self.procs if x[0] in ("A", "B", "S")):
             while get(getattr(self, name), "/health") is None:
                 if p.poll() is not None: raise RuntimeError("replica %s exited with %s" % (name, p.returncode))
                 if time.time() > end: raise RuntimeError("replica %s not up after 120 s" % name)

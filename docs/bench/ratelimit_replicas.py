@@ -22,7 +22,9 @@ Needs python3 (stdlib only) and redis-server on PATH. About 2 minutes with the d
 Prints per-run lines on stderr and one markdown table on stdout; stops everything it started on
 exit, Ctrl-C or an error.
 """
-import argparse, http.client, os, random, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, http.client, os, random, signal, sys, threading, time
+
+import budget_replicas  # beside this file: its Stack starts Redis and the replicas, and stops them
 
 CONFIG = """server: {host: 127.0.0.1, port: %(port)d, access_log: false, shutdown_grace_ms: 500, api_keys: {%(keys)s}}
 upstreams:
@@ -34,22 +36,8 @@ routers: {}
 """
 
 
-def free_port():  # asked of the kernel
-    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-
-class Stack:
-    """Redis and replicas A, B (with Redis) and S (without); stop() ends them all."""
-
-    def __init__(self, a, clients):
-        self.a, self.clients, self.procs = a, clients, []
-        self.dir = tempfile.mkdtemp(prefix="ratelimit_replicas.")
-        self.redis, self.A, self.B, self.S = (free_port() for _ in range(4))
-
-    def spawn(self, name, cmd):
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(os.path.join(self.dir, name + ".log"), "ab"),
-                             stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append((name, p))
+class Stack(budget_replicas.Stack):
+    """Redis and replicas A, B (with Redis) and S (without), as budget_replicas starts them; stop() ends them all."""
 
     def start(self):
         a = self.a
@@ -57,31 +45,8 @@ class Stack:
         self.spawn("redis", ["redis-server", "--port", str(self.redis), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no", "--dir", self.dir])
         keys = ", ".join("%s: {key: sk-%s, rate_limit: {requests: %d, per: minute}}" % (c, c, a.limit) for c in self.clients)
-        for _ in range(100):  # Redis up before the replicas
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.redis)) == 0: break
-            time.sleep(0.05)
-        for name, port, redis in (("A", self.A, True), ("B", self.B, True), ("S", self.S, False)):
-            state = 'state: {redis: "redis://127.0.0.1:%d/0", sync_ms: %d}\n' % (self.redis, a.sync_ms) if redis else ""
-            cfg = os.path.join(self.dir, name + ".yaml")
-            open(cfg, "w").write(CONFIG % dict(port=port, keys=keys, state=state, dir=self.dir))
-            self.spawn(name, [a.java, "-Xmx256m", "-jar", a.jar, "serve", "--config", cfg])
-        end = time.time() + 120
-        for name, p in self.procs[1:]:
-            while send(getattr(self, name), None, "/health")[0] != 200:
-                if p.poll() is not None: raise RuntimeError("replica %s exited with %s" % (name, p.returncode))
-                if time.time() > end: raise RuntimeError("replica %s not up after 120 s" % name)
-                time.sleep(0.25)
+        self.replicas(lambda port, state: CONFIG % dict(port=port, keys=keys, state=state, dir=self.dir), "-Xmx256m")
         time.sleep(3 * a.sync_ms / 1000)  # each replica has seen the other
-
-    def stop(self, keep):
-        for _, p in reversed(self.procs):
-            if p.poll() is None: p.terminate()
-        for _, p in self.procs:
-            try: p.wait(10)
-            except subprocess.TimeoutExpired: p.kill(); p.wait()
-        if keep: print("configs and logs kept in", self.dir, file=sys.stderr)
-        else: shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def send(port, client, path="/v1/models", conn=None):

@@ -71,7 +71,7 @@ class ClientRateLimitsTest {
   }
 
   /** The store's part in sharing requests: each replica's last published counts, by replica id. */
-  static final class Counts implements StateStore {
+  static final class Counts extends UsageOnlyStore {
     final java.util.Map<String, java.util.Map<String, Requests>> published = new java.util.concurrent.ConcurrentHashMap<>();
     volatile boolean down;
 
@@ -87,32 +87,6 @@ class ClientRateLimitsTest {
       published.put(replica, java.util.Map.copyOf(decide.apply(others)));
       return others;
     }
-
-    @Override
-    public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public void ping() {}
-
-    @Override
-    public Pin pin(String session) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public Pin pinIfAbsent(String session, String upstream, java.time.Duration ttl) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public String describe() {
-      return "counts";
-    }
-
-    @Override
-    public void close() {}
   }
 
   private static int admitted(ClientRateLimits at, int tries) {

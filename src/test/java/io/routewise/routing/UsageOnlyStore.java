@@ -3,7 +3,7 @@ package io.routewise.routing;
 import java.time.Duration;
 import java.util.List;
 
-/** A state store for tests of background usage alone: the windows and pins are not there. */
+/** A state store for tests of what replicas share besides windows and pins (usage, spend, requests): those are not there. */
 public abstract class UsageOnlyStore implements StateStore {
   @Override
   public List<WindowSnapshot> exchange(String router, WindowSnapshot mine) {
