@@ -1005,8 +1005,12 @@ final class PassthroughHandler {
       }
     }
     res.reset();
+    java.util.Set<String> put = new java.util.TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+    put.addAll(res.getHeaderNames()); // what the reset puts back itself (the server's Date): not twice
     for (String[] h : kept) {
-      res.addHeader(h[0], h[1]);
+      if (!put.contains(h[0])) {
+        res.addHeader(h[0], h[1]);
+      }
     }
   }
 

@@ -178,6 +178,33 @@ class ApiKeysTest {
   }
 
   /**
+   * The 502 in place of a passthrough answer that broke off carries one Date, as every answer: the
+   * headers kept across the reset were taken with the server's own Date among them, which the reset
+   * puts back, so it went out twice (the Node SDK read {@code date: <d>, <d>}).
+   */
+  @Test
+  void aPassthrough502CarriesOneDate() throws Exception {
+    ProxyFixture f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+        "access_log: false, api_keys: {batch: {key: sk-batch, rate_limit: {requests: 5, per: minute}}}"),
+        "passthrough: strong"));
+    try {
+      f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
+          com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/embeddings"))
+          .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
+              .withFault(com.github.tomakehurst.wiremock.http.Fault.MALFORMED_RESPONSE_CHUNK)));
+      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/embeddings")))
+          .header("Authorization", "Bearer sk-batch").header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"input\":\"x\"}")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(502, r.statusCode(), r.body());
+      assertEquals(1, r.headers().allValues("date").size(), r.headers().map().toString());
+      assertEquals(1, r.headers().allValues("x-ratelimit-limit-requests").size(), r.headers().map().toString());
+    } finally {
+      f.close();
+    }
+  }
+
+  /**
    * Replicas sharing a Redis hold a client to one rate limit: a burst at both at once, then one request
    * at a time at either, let through the limit once in all (before, each let through the whole limit:
    * twice it).
