@@ -104,7 +104,7 @@ public final class ReplayCommand implements Callable<Integer> {
     }
     List<double[]> scored = new ArrayList<>();
     try (RouterSetup setup = new RouterSetup(opts, strongModel);
-        Router r = setup.load(router, strongModel, weakModel)) {
+        Router r = setup.load(router, strongModel, weakModel, true)) {
       for (Path p : phases) {
         List<PromptRecord> prompts = new ArrayList<>(PromptFiles.read(p));
         Collections.shuffle(prompts, new Random(seed));

@@ -69,6 +69,7 @@ public final class TargetReplay {
     boolean[] fixed = new boolean[rates.length];
     boolean[] auto = new boolean[rates.length];
     double[] alpha = new double[rates.length];
+    controller.tick(controller.snapshot(), null); // serve's sync runs once at start, before any request
     long nextSync = T0 + syncMillis;
     for (int i = 0; i < rates.length; i++) {
       long at = T0 + Math.round(i * 1000 / perSecond);

@@ -114,4 +114,20 @@ class ReplayCommandTest {
     assertTrue(f.find(), text);
     assertTrue(Double.parseDouble(f.group(2)) < 0.25, "the fixed α sends about 20 %, not 100 %: " + f.group(2));
   }
+
+  /**
+   * --strong-model / --weak-model name the trained models standing for the upstreams, as in score and
+   * calibrate, which refuse an id the model does not know; replay took a typo silently for the model's
+   * default pair (an INFO line in the log) and reported shares and an α for models not asked about.
+   */
+  @Test
+  void aStrongModelTheRouterDoesNotKnowIsRefusedAsCalibrateRefusesIt(@TempDir Path tmp) throws Exception {
+    Path few = prompts(tmp, "few", 40, 20, 600, 4);
+    LearnedRoutersEndToEndTest.Run typo = LearnedRoutersEndToEndTest.run(java.util.List.of("replay", "--router", "mf",
+        "--strong-model", "gpt-4o-2024-05-31", "--weak-model", "llama-3.1-8b-instruct", "--phase", few.toString(),
+        "--strong-share", "0.3", "--rate", "5", "--window-s", "2", "--quiet"));
+    assertEquals(2, typo.code(), typo.err() + typo.out());
+    assertTrue(typo.err().contains("strong_model 'gpt-4o-2024-05-31' is not a model of"), typo.err());
+    assertEquals("", typo.out());
+  }
 }
