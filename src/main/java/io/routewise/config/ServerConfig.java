@@ -34,10 +34,13 @@ import java.util.List;
  * @param shutdownDelay on shutdown, how long {@code /health} says draining while requests are still
  *     served (each answer closing its connection), before new ones are turned away and the grace
  *     begins: the time a load balancer takes to see it; zero: none
+ * @param idleTimeout a client connection with nothing read or written for this long is closed (a
+ *     kept-alive one between requests, or one whose client stopped reading an answer)
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, List<ClientKey> apiKeys, Duration shutdownGrace,
     List<String> corsOrigins, List<String> allowedHosts, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
-    long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration headerTimeout, Duration shutdownDelay) {
+    long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration headerTimeout, Duration shutdownDelay,
+    Duration idleTimeout) {
   public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;
   /**
    * Host suffixes no one can register in public DNS, so a keyless instance answers names under them
@@ -62,6 +65,8 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Client
   public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
   /** A client's headers take milliseconds; a browser's preconnected socket, unused this long, is reopened. */
   public static final long DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+  /** Jetty's own: a kept-alive connection's client reuses it well within this. */
+  public static final long DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
   public ServerConfig {
     apiKeys = List.copyOf(apiKeys);
@@ -72,7 +77,8 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Client
   public ServerConfig(String host, int port, long maxBodyBytes) {
     this(host, port, maxBodyBytes, List.of(), Duration.ofMillis(DEFAULT_SHUTDOWN_GRACE_MS), List.of(), List.of(), false,
         defaultBufferedBodyBytes(maxBodyBytes), DEFAULT_MIN_BODY_BYTES_PER_SECOND, DEFAULT_MAX_RESPONSE_BYTES,
-        DEFAULT_BODY_GRACE, DEFAULT_MAX_CONNECTIONS, Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS), Duration.ZERO);
+        DEFAULT_BODY_GRACE, DEFAULT_MAX_CONNECTIONS, Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS), Duration.ZERO,
+        Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS));
   }
 
   /**
@@ -86,12 +92,12 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Client
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, allowedHosts, accessLog,
         maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, bodyGrace, maxConnections, headerTimeout,
-        shutdownDelay);
+        shutdownDelay, idleTimeout);
   }
 
   public ServerConfig withBodyGrace(Duration grace) {
     return new ServerConfig(host, port, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, allowedHosts, accessLog,
         maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, grace, maxConnections, headerTimeout,
-        shutdownDelay);
+        shutdownDelay, idleTimeout);
   }
 }

@@ -161,6 +161,9 @@ public final class ProxyServer implements AutoCloseable {
           public void lifeCycleStarting(org.eclipse.jetty.util.component.LifeCycle event) {
             for (org.eclipse.jetty.server.Connector connector : server.getConnectors()) {
               guard.attach(connector);
+              if (connector instanceof org.eclipse.jetty.server.AbstractConnector c) {
+                c.setIdleTimeout(config.idleTimeout().toMillis());
+              }
             }
           }
         });
