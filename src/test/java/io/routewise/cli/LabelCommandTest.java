@@ -353,31 +353,17 @@ class LabelCommandTest {
 
   /**
    * An outcomes file whose lines have no id (train and every command name such a line by its text's
-   * hash) used as --output: its prompts are the input's, done, and none of its lines is lost.
+   * hash), or "id": null (which the reader takes as none; pandas writes it for a missing one), used as
+   * --output: its prompts are the input's, done, and none of its lines is lost.
    */
-  @Test
-  void outputLinesWithoutAnIdAreNamedByTheirTextAsEveryCommandNamesThem() throws Exception {
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"", "\"id\":null,"})
+  void outputLinesWithoutAnIdAreNamedByTheirTextAsEveryCommandNamesThem(String id) throws Exception {
     Path input = tmp.resolve("prompts.jsonl");
     Files.writeString(input, "{\"prompt\": \"first\"}\n{\"prompt\": \"second\"}\n");
     Path output = tmp.resolve("labels.jsonl");
     String all = "\"outcomes\":{\"gpt-4o-2024-05-13\":1.0,\"gpt-4o-mini-2024-07-18\":0.5,\"llama-3.1-8b-instruct\":0.0}";
-    Files.writeString(output, "{\"prompt\":\"first\"," + all + "}\n{\"prompt\":\"second\"," + all + "}\n");
-    LearnedRoutersEndToEndTest.Run r = label(config(), input, output);
-    assertEquals(0, r.code(), r.err() + r.out());
-    assertEquals(List.of("first", "second"), DatasetReader.readPrompts(output).stream().map(PromptRecord::prompt).toList(),
-        Files.readString(output));
-    wm.verify(0, postRequestedFor(urlEqualTo("/strong/v1/chat/completions")));
-  }
-
-  /** As above with "id": null on each line, which the reader takes as no id (pandas writes it for a missing one). */
-  @Test
-  void outputLinesWithANullIdAreNamedByTheirTextToo() throws Exception {
-    Path input = tmp.resolve("prompts.jsonl");
-    Files.writeString(input, "{\"prompt\": \"first\"}\n{\"prompt\": \"second\"}\n");
-    Path output = tmp.resolve("labels.jsonl");
-    String all = "\"outcomes\":{\"gpt-4o-2024-05-13\":1.0,\"gpt-4o-mini-2024-07-18\":0.5,\"llama-3.1-8b-instruct\":0.0}";
-    Files.writeString(output, "{\"id\":null,\"prompt\":\"first\"," + all + "}\n{\"id\":null,\"prompt\":\"second\"," + all
-        + "}\n");
+    Files.writeString(output, "{" + id + "\"prompt\":\"first\"," + all + "}\n{" + id + "\"prompt\":\"second\"," + all + "}\n");
     LearnedRoutersEndToEndTest.Run r = label(config(), input, output);
     assertEquals(0, r.code(), r.err() + r.out());
     assertEquals(List.of("first", "second"), DatasetReader.readPrompts(output).stream().map(PromptRecord::prompt).toList(),
