@@ -153,10 +153,12 @@ class ApiKeysTest {
   /**
    * A passthrough answer that breaks off before a byte reached the client is routewise's 502, and still
    * carries the client's own x-ratelimit-*-requests (it was counted against the limit): the reset that
-   * drops the upstream's headers for the 502 dropped them too, so this answer alone had none.
+   * drops the upstream's headers for the 502 dropped them too, so this answer alone had none. And one
+   * Date, as every answer: the headers kept across the reset were taken with the server's own Date
+   * among them, which the reset puts back, so it went out twice (the Node SDK read {@code date: <d>, <d>}).
    */
   @Test
-  void aPassthrough502StillCarriesTheClientsOwnRequestLimit() throws Exception {
+  void aPassthrough502StillCarriesTheClientsOwnRequestLimitAndOneDate() throws Exception {
     ProxyFixture f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
         "access_log: false, api_keys: {batch: {key: sk-batch, rate_limit: {requests: 5, per: minute}}}"),
         "passthrough: strong"));
@@ -170,35 +172,9 @@ class ApiKeysTest {
           .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"input\":\"x\"}")).build(),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(502, r.statusCode(), r.body());
-      assertEquals("5", r.headers().firstValue("x-ratelimit-limit-requests").orElse(null), r.headers().map().toString());
+      assertEquals(java.util.List.of("5"), r.headers().allValues("x-ratelimit-limit-requests"), r.headers().map().toString());
       assertEquals("4", r.headers().firstValue("x-ratelimit-remaining-requests").orElse(null));
-    } finally {
-      f.close();
-    }
-  }
-
-  /**
-   * The 502 in place of a passthrough answer that broke off carries one Date, as every answer: the
-   * headers kept across the reset were taken with the server's own Date among them, which the reset
-   * puts back, so it went out twice (the Node SDK read {@code date: <d>, <d>}).
-   */
-  @Test
-  void aPassthrough502CarriesOneDate() throws Exception {
-    ProxyFixture f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
-        "access_log: false, api_keys: {batch: {key: sk-batch, rate_limit: {requests: 5, per: minute}}}"),
-        "passthrough: strong"));
-    try {
-      f.strong.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
-          com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/embeddings"))
-          .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse()
-              .withFault(com.github.tomakehurst.wiremock.http.Fault.MALFORMED_RESPONSE_CHUNK)));
-      HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/embeddings")))
-          .header("Authorization", "Bearer sk-batch").header("Content-Type", "application/json")
-          .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"input\":\"x\"}")).build(),
-          HttpResponse.BodyHandlers.ofString());
-      assertEquals(502, r.statusCode(), r.body());
       assertEquals(1, r.headers().allValues("date").size(), r.headers().map().toString());
-      assertEquals(1, r.headers().allValues("x-ratelimit-limit-requests").size(), r.headers().map().toString());
     } finally {
       f.close();
     }
