@@ -445,8 +445,9 @@ public final class RedisStateStore implements StateStore {
 
   /**
    * One key a replica, a line a client, as {@link #shareHolds}, but read before this replica's is
-   * written (three round trips: the ids, their lines, the write): what it writes depends on what the
-   * others hold. A line no replica writes is left out.
+   * written (three round trips: the ids, their lines, the write; a fourth where a listed line had
+   * expired, to drop its id): what it writes depends on what the others hold. A line no replica
+   * writes is left out.
    */
   @Override
   public Map<String, Map<String, Requests>> shareRequests(String replica,
@@ -470,16 +471,27 @@ public final class RedisStateStore implements StateStore {
       StringBuilder value = new StringBuilder();
       decide.apply(out).forEach((client, r) -> value.append(client).append(' ').append(r.let()).append(' ')
           .append(r.granted()).append(' ').append(r.asked() ? 1 : 0).append(' ').append(r.aheadNanos()).append('\n'));
+      Response<List<String>> still;
       try (Pipeline p = j.pipelined()) {
         Response<String> written = p.psetex(requestsKey(replica), windowTtlMillis, value.toString());
         Response<Long> listed = p.sadd(replicas, replica);
         p.expire(replicas, 86_400); // a namespace nobody writes to any more goes away after a day
-        if (!gone.isEmpty()) {
-          p.srem(replicas, gone.toArray(String[]::new));
-        }
+        // gone ones are looked at again once this one is written, so two replicas back at once keep each other
+        still = gone.isEmpty() ? null : p.mget(gone.stream().map(this::requestsKey).toArray(String[]::new));
         p.sync();
         written.get(); // a Redis refusing writes (OOM, READONLY) throws: the exchange failed
         listed.get();
+      }
+      if (still != null) {
+        List<String> stopped = new ArrayList<>();
+        for (int i = 0; i < gone.size(); i++) {
+          if (still.get().get(i) == null) {
+            stopped.add(gone.get(i));
+          }
+        }
+        if (!stopped.isEmpty()) {
+          j.srem(replicas, stopped.toArray(String[]::new));
+        }
       }
       return out;
     });

@@ -353,6 +353,37 @@ class RedisStateStoreTest {
     }
   }
 
+  /**
+   * Two replicas whose rate-limit lines had expired (a Redis out of reach for longer than their life)
+   * and that exchange again at the same moment each find the other's line gone: neither may drop the
+   * other from the set once its line is back, or a third replica (and each of them at its next
+   * exchange) no longer sees it, and grants itself the share that replica holds. A prune read before
+   * its own write dropped both: each read the other's line gone, then removed it after it was written.
+   */
+  @Test
+  void twoReplicasBackAtOnceAfterTheirLinesExpiredKeepEachOtherListed() throws Exception {
+    try (RedisStateStore a = new RedisStateStore(config(redis.url(), 1000));
+        RedisStateStore b = new RedisStateStore(config(redis.url(), 1000));
+        RedisStateStore c = new RedisStateStore(config(redis.url(), 1000)); Jedis j = redis.client()) {
+      Map<String, StateStore.Requests> line = Map.of("batch", new StateStore.Requests(1, 2, true));
+      a.shareRequests("ra", others -> line);
+      b.shareRequests("rb", others -> line);
+      j.del("routewise:requests:ra", "routewise:requests:rb"); // both lines expired, both still listed
+      a.shareRequests("ra", others -> {
+        assertEquals(Map.of(), others, "b's line is gone");
+        try { // b's exchange runs while a's runs: each reads before the other writes
+          assertEquals(Map.of(), b.shareRequests("rb", bOthers -> line), "a's line is gone");
+        } catch (Exception e) {
+          throw new AssertionError(e);
+        }
+        return line;
+      });
+      assertEquals(java.util.Set.of("ra", "rb"), j.smembers("routewise:requests-replicas"));
+      assertEquals(java.util.Set.of("ra", "rb"), c.shareRequests("rc", others -> Map.of()).keySet(),
+          "a third replica sees both");
+    }
+  }
+
   /** A window this build cannot read (another version's) is left out of the merge, and said once. */
   @Test
   void anUnreadableWindowIsLeftOutAndSaidOnce() throws Exception {
