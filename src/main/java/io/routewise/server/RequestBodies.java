@@ -351,7 +351,13 @@ final class RequestBodies {
       return new ApiException(408, "invalid_request_error", "The request body stopped arriving (" + len
           + " bytes, then none for the server's idle timeout).", null, "request_timeout");
     }
-    return slow(ctx, "stopped arriving (" + len + " bytes, then none for " + Math.round(graceNanos / 1e9) + " s");
+    // the grace, or the connection's idle timeout (server.idle_timeout_ms) where that is shorter
+    var channel = channel(ctx);
+    long quietMillis = graceNanos / 1_000_000;
+    if (channel != null && channel.getIdleTimeout() > 0) {
+      quietMillis = Math.min(quietMillis, channel.getIdleTimeout());
+    }
+    return slow(ctx, "stopped arriving (" + len + " bytes, then none for " + Math.round(quietMillis / 1e3) + " s");
   }
 
   private ApiException slow(Context ctx, String what) {

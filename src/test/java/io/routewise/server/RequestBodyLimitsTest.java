@@ -379,6 +379,25 @@ class RequestBodyLimitsTest {
   }
 
   /**
+   * With server.idle_timeout_ms under the body's grace (10 s), a body that stops arriving is ended by
+   * the connection's idle timeout: its 408 says how long it was quiet, that timeout, not the grace
+   * (it said "then none for 10 s" after 1 s).
+   */
+  @Test
+  void aBodyStoppedByAnIdleTimeoutUnderTheGraceSaysHowLongItWasQuiet() throws Exception {
+    try (ProxyFixture f = ProxyFixture.configured("min_body_bytes_per_second: 1000, idle_timeout_ms: 1000", c -> c)) {
+      long start = System.nanoTime();
+      try (Socket s = partial(f.routewise.port(), 5000, 10)) {
+        String answer = answer(s);
+        assertTrue(answer.startsWith("HTTP/1.1 408"), answer);
+        assertTrue(answer.contains("\"code\":\"request_timeout\""), answer);
+        assertTrue(answer.contains("stopped arriving (10 bytes, then none for 1 s"), answer);
+      }
+      assertTrue(System.nanoTime() - start < Duration.ofSeconds(5).toNanos(), "ended by the idle timeout");
+    }
+  }
+
+  /**
    * A client that leaves with its body cut off right where the read buffer fills (64 KiB of a
    * declared 100 kB) is a 400 like any other cut, and its bytes are released. It was an "unexpected
    * error" 500 with a stack trace in the log.
