@@ -81,8 +81,9 @@ public final class ClientRateLimits {
 
   /**
    * Publishes this replica's counts and takes in what the other live replicas let through since the
-   * last exchange (sync thread only). A replica seen for the first time, or again after a failed
-   * exchange, is only looked at: its count so far was held by its own limit, not this one's.
+   * last exchange (sync thread only). A replica seen for the first time, or again after this one held
+   * the limit alone ({@link #forgetOthers}), is only looked at: its count so far was held by its own
+   * limit, not this one's.
    */
   public void exchange(StateStore store) throws Exception {
     Map<String, Map<String, StateStore.Requests>> others;
@@ -166,9 +167,9 @@ public final class ClientRateLimits {
 
   /**
    * What this replica may let through between two exchanges, beyond the steady rate: {@code burst}
-   * requests (at least {@code least}) from {@code since}, plus one each interval after it.
+   * requests from {@code since}, plus one each interval after it.
    */
-  private record Share(long since, long burst, long least, AtomicLong let) {}
+  private record Share(long since, long burst, AtomicLong let) {}
 
   /**
    * One client's limit. {@code due} is the theoretical arrival time of the next request: each one
@@ -202,11 +203,11 @@ public final class ClientRateLimits {
       Share s = share;
       if (s != null) {
         long n = s.let().incrementAndGet();
-        long allowed = Math.max(s.least(), s.burst()) + Math.max(0, now - s.since()) / interval;
-        if (n > allowed) {
+        long burst = s.burst();
+        if (n > burst + Math.max(0, now - s.since()) / interval) {
           s.let().decrementAndGet();
           // free again when the steady rate gives this replica one more, or at the next exchange's new share
-          long retry = s.since() + (n - s.burst()) * interval - now;
+          long retry = s.since() + (n - burst) * interval - now;
           if (syncNanos > 0) {
             long untilSync = s.since() + syncNanos - now;
             retry = Math.min(retry, untilSync > 0 ? untilSync : syncNanos);
@@ -283,7 +284,7 @@ public final class ClientRateLimits {
       long burst = asked ? (free + othersAsking) / (othersAsking + 1) : free / (others + 1);
       // one at least where the client has not asked lately and the limit has room: a share rounded to
       // none (a few an hour, three replicas) refused a client well under it at each replica it came to
-      share = new Share(now, burst, asked ? 0 : 1, new AtomicLong());
+      share = new Share(now, asked ? burst : Math.max(burst, Math.min(1, left)), new AtomicLong());
       return burst;
     }
   }
