@@ -282,18 +282,30 @@ public final class StateSync implements AutoCloseable {
   }
 
   /**
-   * Stops the thread, after one last exchange of the clients' spend (bounded by the store's timeout):
-   * else what the last answers cost here was in no replica's sum. The store is closed by its owner.
+   * Stops the thread, after one last exchange of the clients' spend and requests (bounded by the
+   * store's timeout): else what the last answers cost here was in no replica's sum, and the requests
+   * let through since the last sync in no replica's count. The store is closed by its owner.
    */
   @Override
   public void close() {
     ClientBudgets b = budgets;
-    if (b != null && store != null && !thread.isShutdown()) { // closed twice (Routewise's close, its state's): once
+    ClientRateLimits limits = rateLimits;
+    if ((b != null || limits != null) && store != null && !thread.isShutdown()) { // closed twice (Routewise's close, its state's): once
       thread.execute(() -> {
-        try {
-          b.exchange(store);
-        } catch (Exception e) {
-          LOG.warn("shared state: {} did not take this replica's last client spend ({})", store.describe(), reason(e));
+        if (b != null) {
+          try {
+            b.exchange(store);
+          } catch (Exception e) {
+            LOG.warn("shared state: {} did not take this replica's last client spend ({})", store.describe(), reason(e));
+          }
+        }
+        if (limits != null) {
+          try {
+            limits.exchange(store);
+          } catch (Exception e) {
+            LOG.warn("shared state: {} did not take this replica's last client requests ({})", store.describe(),
+                reason(e));
+          }
         }
       });
       thread.shutdown(); // the periodic sync is dropped; the last exchange runs

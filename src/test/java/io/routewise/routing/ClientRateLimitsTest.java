@@ -292,4 +292,27 @@ class ClientRateLimitsTest {
     }
     assertEquals(10, total, "a full hour later: one whole limit, nothing old charged");
   }
+  /**
+   * A replica that stops tells the others what it let through since its last sync first, as it
+   * writes its last spend: else those requests were in no replica's count, and once its line
+   * expired the replica that stayed let the client's whole burst through again (a rolling restart
+   * right after a burst at the replica restarted: twice the limit in the period).
+   */
+  @Test
+  void aStoppingReplicaPublishesWhatItLetThroughSinceItsLastSync() throws Exception {
+    Counts store = new Counts();
+    ClientRateLimits a = limits(10, ClientKey.RatePeriod.HOUR);
+    ClientRateLimits b = limits(10, ClientKey.RatePeriod.HOUR);
+    StateSync sync = new StateSync(List.of(), store, java.time.Duration.ofHours(1), StateListener.NONE);
+    sync.shareWith(a);
+    sync.start(); // a's first exchange
+    String atA = store.published.keySet().iterator().next();
+    b.exchange(store); // b has seen a
+    assertEquals(10, admitted(a, 20), "the client asks at a alone: its whole burst there");
+    sync.close(); // a stops before its next sync
+    b.exchange(store);
+    store.published.remove(atA); // a's line expires
+    b.exchange(store);
+    assertEquals(0, admitted(b, 20), "the limit is spent for the hour, wherever the client comes next");
+  }
 }
