@@ -735,6 +735,11 @@ public final class ProxyServer implements AutoCloseable {
     if (e.isRetryUseless() && !ctx.res().isCommitted()) {
       ctx.header("x-should-retry", "false");
     }
+    if ("shutting_down".equals(e.code()) && !ctx.res().isCommitted() && ctx.res().getHeader("Retry-After") == null) {
+      // a 503's standard hint: the retry, on a new connection, goes to another instance; one second
+      // is about the SDKs' own first back-off, and a proxy or script that honours only the header waits no longer
+      ctx.header("Retry-After", "1");
+    }
     ctx.status(e.status()).contentType("application/json").result(OpenAiErrors.body(e));
   }
 

@@ -123,6 +123,7 @@ class GracefulShutdownTest {
     assertEquals(503, turnedAway.statusCode());
     assertTrue(turnedAway.body().contains("\"code\":\"shutting_down\"")
         && turnedAway.body().contains("\"type\":\"server_error\""), turnedAway.body());
+    assertEquals("1", turnedAway.headers().firstValue("Retry-After").orElse(null), turnedAway.headers().toString());
     // The stream and the scrape itself; the 503 leaves the count just after its last byte, so wait for it.
     String metrics = awaitMetric("routewise_requests_in_flight 2.0");
     assertTrue(metrics.contains("routewise_requests_total{route=\"none\",router=\"none\",status=\"503\"} 1.0"),
@@ -281,6 +282,7 @@ class GracefulShutdownTest {
     HttpResponse<String> r = answer.get(10, TimeUnit.SECONDS);
     assertEquals(503, r.statusCode(), r.body());
     assertTrue(r.body().contains("\"code\":\"shutting_down\""), r.body());
+    assertEquals("1", r.headers().firstValue("Retry-After").orElse(null), r.headers().toString());
     // counted so, not as the (healthy) upstream unreachable, which alerts would read as an outage (a review)
     String m = routewise.metrics().scrape();
     assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"shutting_down\",upstream=\"weak\"} 1")
