@@ -205,7 +205,9 @@ public final class Routewise implements AutoCloseable {
         : new StateSync(targets.values(), store, config.state().sync(), metrics);
     SessionPins pins = pinning.enabled()
         ? new SessionPins(pinning.ttl(), pinning.localEntries(), store, sync != null ? sync::storeUp : () -> false,
-            config.state().pinTimeout(), metrics, System::currentTimeMillis)
+            // a pin's life is measured here and handed to Redis as time left, never as a date: a
+            // monotonic clock, so an NTP step of the wall clock neither expires every pin nor keeps them
+            config.state().pinTimeout(), metrics, () -> System.nanoTime() / 1_000_000L)
         : null;
     if (sync != null && pins != null) {
       sync.shareWith(pins);

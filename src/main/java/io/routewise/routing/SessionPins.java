@@ -80,6 +80,7 @@ public final class SessionPins implements AutoCloseable {
   /**
    * @param store where pins are shared, or null for this replica's cache only
    * @param storeUp whether the store answered at the last sync (asked before every store call)
+   * @param clock milliseconds from any origin: only differences are used (the store is given time left)
    */
   public SessionPins(Duration ttl, int maxEntries, StateStore store, BooleanSupplier storeUp, Duration lookupTimeout,
       StateListener listener, LongSupplier clock) {
