@@ -71,20 +71,37 @@ public final class ReplayCommand implements Callable<Integer> {
   @Mixin
   RouterOptions opts = new RouterOptions();
 
+  @picocli.CommandLine.Spec
+  picocli.CommandLine.Model.CommandSpec spec;
+
   @Override
   public Integer call() throws Exception {
     OptionChecks.within("--strong-share", share, 0, 1);
     OptionChecks.above("--rate", rate, 0);
     OptionChecks.atLeast("--window-s", windowSeconds, 1);
     OptionChecks.atLeast("--sync-ms", syncMillis, 1);
+    String name = router.contains("=") ? router.substring(0, router.indexOf('=')) : router;
+    TargetConfig configured = null;
     if (opts.config != null) {
-      int upstreams = io.routewise.routers.RouterCatalog.inLadderOrder(
-          io.routewise.config.ConfigLoader.offline().load(opts.config)).size();
+      io.routewise.config.RoutewiseConfig config = io.routewise.config.ConfigLoader.offline().load(opts.config);
+      int upstreams = io.routewise.routers.RouterCatalog.inLadderOrder(config).size();
       if (upstreams > 2) {
         // its α and shares would be the two-model rule's, not what serve does with the ladder
         System.err.println("replay simulates two upstreams, strong and weak; " + opts.config + " has " + upstreams
             + ": for a ladder, calibrate --config gives each α's shares, and serve's target holds the top's share");
         return 2;
+      }
+      // the controller serve would run: the router's target's bounds, window and start, and the sync
+      // period, each unless given here (they were ignored, so the replay was not of that config)
+      configured = config.targets().get(name);
+      if (!given("--sync-ms")) {
+        syncMillis = config.state().sync().toMillis();
+      }
+      if (configured != null && !given("--window-s")) {
+        windowSeconds = (int) configured.window().toSeconds();
+      }
+      if (configured != null && initialAlpha == null) {
+        initialAlpha = configured.initialAlpha();
       }
     }
     int windowRequests = (int) Math.round(windowSeconds * rate);
@@ -135,17 +152,22 @@ public final class ReplayCommand implements Callable<Integer> {
       System.arraycopy(scored.get(p), 0, rates, at, scored.get(p).length);
       at += scored.get(p).length;
     }
-    TargetConfig target = new TargetConfig(TargetConfig.Kind.STRONG_SHARE, share, 0, 1,
+    TargetConfig target = new TargetConfig(TargetConfig.Kind.STRONG_SHARE, share,
+        configured != null ? configured.minAlpha() : 0, configured != null ? configured.maxAlpha() : 1,
         Duration.ofSeconds(windowSeconds), initialAlpha != null ? initialAlpha : fixedAlpha);
     TargetReplay.Result result = TargetReplay.run(rates, starts, target, fixedAlpha, rate, syncMillis);
     double slice = windowSeconds / 12.0;
     List<TargetReplay.Window> windows = TargetReplay.windows(result, slice);
     List<TargetReplay.Phase> summary = TargetReplay.phases(result, windows, tolerance);
 
-    String name = router.contains("=") ? router.substring(0, router.indexOf('=')) : router;
     int perWindow = windowRequests;
     System.out.printf(Locale.ROOT, "%s, target %.2f strong, %d requests at %s/s, windows of %d s (%d requests, binomial sd %.1f points)%n",
         name, share, total, fmt(rate), windowSeconds, perWindow, 100 * Math.sqrt(share * (1 - share) / perWindow));
+    if (configured != null) {
+      System.out.printf(Locale.ROOT, "the controller as %s sets it: α within [%s, %s], from %s; sync every %d ms%n",
+          opts.config.getFileName(), fmt(configured.minAlpha()), fmt(configured.maxAlpha()), fmt(target.initialAlpha()),
+          syncMillis);
+    }
     System.out.printf(Locale.ROOT, "fixed α %.5f (calibrated on all of %s)%n", fixedAlpha, phases.get(0).getFileName());
     System.out.println("| window start (s) | phase | fixed α share | controller share | controller α |");
     System.out.println("|---:|---:|---:|---:|---:|");
@@ -186,5 +208,9 @@ public final class ReplayCommand implements Callable<Integer> {
   private static String fmt(double d) {
     return java.math.BigDecimal.valueOf(d).setScale(3, java.math.RoundingMode.HALF_UP).stripTrailingZeros()
         .toPlainString();
+  }
+
+  private boolean given(String option) {
+    return spec.commandLine().getParseResult().hasMatchedOption(option);
   }
 }

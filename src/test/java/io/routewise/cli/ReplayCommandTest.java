@@ -116,6 +116,44 @@ class ReplayCommandTest {
   }
 
   /**
+   * With --config, the controller is the one serve would run: the router's target's bounds, window and
+   * initial α, and state.sync_ms. They were ignored: a max_alpha of 0.3 replayed as [0, 1], the
+   * controller's α climbing past it where serve's could not.
+   */
+  @Test
+  void aConfigsTargetBoundsWindowAndSyncAreTheControllers(@TempDir Path tmp) throws Exception {
+    Path shortOnes = prompts(tmp, "short", 6_000, 20, 600, 1);
+    Path longOnes = prompts(tmp, "long", 6_000, 300, 3_000, 2);
+    Path config = Files.writeString(tmp.resolve("config.yaml"), """
+        upstreams:
+          strong: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: strong-model}
+          weak: {base_url: "http://127.0.0.1:9/v1", api_key: none, model: weak-model}
+        routers:
+          length:
+            target: {strong_share: 0.25, min_alpha: 0.1, max_alpha: 0.3, window_s: 30, initial_alpha: 0.2}
+        state:
+          sync_ms: 500
+        """);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int rc = BertCommandsTest.run(new PrintStream(out, true, StandardCharsets.UTF_8), "replay", "--router", "length",
+        "--phase", shortOnes.toString(), longOnes.toString(), "--strong-share", "0.25", "--rate", "20",
+        "--config", config.toString(), "--quiet");
+    String text = out.toString(StandardCharsets.UTF_8);
+    assertEquals(0, rc, text);
+    assertTrue(text.contains("windows of 30 s (600 requests"), text);
+    assertTrue(text.contains("the controller as config.yaml sets it: α within [0.1, 0.3], from 0.2; sync every 500 ms"),
+        text);
+    Matcher row = Pattern.compile("\\| \\d+ \\| \\d \\| \\S+ \\| \\S+ \\| (\\S+) \\|").matcher(text);
+    int rows = 0;
+    while (row.find()) {
+      rows++;
+      double alpha = Double.parseDouble(row.group(1));
+      assertTrue(alpha >= 0.1 && alpha <= 0.3, "the controller's α stays within the config's bounds: " + text);
+    }
+    assertTrue(rows > 5, text);
+  }
+
+  /**
    * --strong-model / --weak-model name the trained models standing for the upstreams, as in score and
    * calibrate, which refuse an id the model does not know; replay took a typo silently for the model's
    * default pair (an INFO line in the log) and reported shares and an α for models not asked about.
