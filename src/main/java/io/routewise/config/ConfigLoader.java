@@ -317,7 +317,8 @@ public final class ConfigLoader {
         java.time.Duration.ofMillis(s.longValue("header_timeout_ms", ServerConfig.DEFAULT_HEADER_TIMEOUT_MS,
             0, 3_600_000)),
         java.time.Duration.ofMillis(s.longValue("shutdown_delay_ms", 0, 0, 600_000)),
-        java.time.Duration.ofMillis(s.longValue("idle_timeout_ms", ServerConfig.DEFAULT_IDLE_TIMEOUT_MS, 1_000, 3_600_000)));
+        java.time.Duration.ofMillis(s.longValue("idle_timeout_ms", ServerConfig.DEFAULT_IDLE_TIMEOUT_MS, 1_000, 3_600_000)),
+        s.integer("accept_queue", ServerConfig.DEFAULT_ACCEPT_QUEUE, 1, 65_535));
     if (server.maxBufferedBodyBytes() < server.maxBodyBytes()) {
       s.problem("max_buffered_body_bytes", "is " + server.maxBufferedBodyBytes() + ", below max_body_bytes ("
           + server.maxBodyBytes() + "): a body of the largest size allowed could never be read");

@@ -36,11 +36,13 @@ import java.util.List;
  *     begins: the time a load balancer takes to see it; zero: none
  * @param idleTimeout a client connection with nothing read or written for this long is closed (a
  *     kept-alive one between requests, or one whose client stopped reading an answer)
+ * @param acceptQueue connections the kernel holds for the listener before they are accepted (the
+ *     listen backlog; Linux caps it at {@code net.core.somaxconn})
  */
 public record ServerConfig(String host, int port, long maxBodyBytes, List<ClientKey> apiKeys, Duration shutdownGrace,
     List<String> corsOrigins, List<String> allowedHosts, boolean accessLog, long maxBufferedBodyBytes, long minBodyBytesPerSecond,
     long maxResponseBytes, Duration bodyGrace, int maxConnections, Duration headerTimeout, Duration shutdownDelay,
-    Duration idleTimeout) {
+    Duration idleTimeout, int acceptQueue) {
   public static final long DEFAULT_MAX_BODY_BYTES = 4L * 1024 * 1024;
   /**
    * Host suffixes no one can register in public DNS, so a keyless instance answers names under them
@@ -67,6 +69,11 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Client
   public static final long DEFAULT_HEADER_TIMEOUT_MS = 10_000;
   /** Jetty's own: a kept-alive connection's client reuses it well within this. */
   public static final long DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+  /**
+   * nginx's 511 and more: the JDK's 50 overflowed when 3,000 clients connected at once (a reconnect
+   * storm, a replica taking a restarted one's clients), and each SYN dropped waits a second to retry.
+   */
+  public static final int DEFAULT_ACCEPT_QUEUE = 1_024;
 
   public ServerConfig {
     apiKeys = List.copyOf(apiKeys);
@@ -78,7 +85,7 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Client
     this(host, port, maxBodyBytes, List.of(), Duration.ofMillis(DEFAULT_SHUTDOWN_GRACE_MS), List.of(), List.of(), false,
         defaultBufferedBodyBytes(maxBodyBytes), DEFAULT_MIN_BODY_BYTES_PER_SECOND, DEFAULT_MAX_RESPONSE_BYTES,
         DEFAULT_BODY_GRACE, DEFAULT_MAX_CONNECTIONS, Duration.ofMillis(DEFAULT_HEADER_TIMEOUT_MS), Duration.ZERO,
-        Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS));
+        Duration.ofMillis(DEFAULT_IDLE_TIMEOUT_MS), DEFAULT_ACCEPT_QUEUE);
   }
 
   /**
@@ -92,12 +99,12 @@ public record ServerConfig(String host, int port, long maxBodyBytes, List<Client
   public ServerConfig withPort(int newPort) {
     return new ServerConfig(host, newPort, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, allowedHosts, accessLog,
         maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, bodyGrace, maxConnections, headerTimeout,
-        shutdownDelay, idleTimeout);
+        shutdownDelay, idleTimeout, acceptQueue);
   }
 
   public ServerConfig withBodyGrace(Duration grace) {
     return new ServerConfig(host, port, maxBodyBytes, apiKeys, shutdownGrace, corsOrigins, allowedHosts, accessLog,
         maxBufferedBodyBytes, minBodyBytesPerSecond, maxResponseBytes, grace, maxConnections, headerTimeout,
-        shutdownDelay, idleTimeout);
+        shutdownDelay, idleTimeout, acceptQueue);
   }
 }

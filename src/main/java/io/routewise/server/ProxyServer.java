@@ -164,6 +164,9 @@ public final class ProxyServer implements AutoCloseable {
               if (connector instanceof org.eclipse.jetty.server.AbstractConnector c) {
                 c.setIdleTimeout(config.idleTimeout().toMillis());
               }
+              if (connector instanceof org.eclipse.jetty.server.ServerConnector c) {
+                c.setAcceptQueueSize(config.acceptQueue()); // Jetty's 0 is the JDK's 50
+              }
             }
           }
         });
