@@ -76,7 +76,8 @@ public final class CheckCommand implements Callable<Integer> {
 
   private static String price(Price p) {
     return p == null ? "no price" : "$" + p.input() + "/$" + p.output() + " per M tokens in/out"
-        + (p.cachedInput() == p.input() ? "" : " ($" + p.cachedInput() + " cached in)");
+        + (p.cachedInput() == p.input() ? "" : " ($" + p.cachedInput() + " cached in)")
+        + (p.cacheWrite() == p.input() ? "" : " ($" + p.cacheWrite() + " cache write)");
   }
 
   /** Who may call /v1: the named clients with their limits, how many unnamed keys, or anyone. */

@@ -139,6 +139,8 @@ public final class LabelCommand implements Callable<Integer> {
     final AtomicLong inputTokens = new AtomicLong();
     /** Of the input tokens, those the upstream served from its prompt cache (priced at cached_input). */
     final AtomicLong cachedInputTokens = new AtomicLong();
+    /** Of the input tokens, those the upstream wrote to its prompt cache (priced at cache_write). */
+    final AtomicLong cacheWrittenInputTokens = new AtomicLong();
     final AtomicLong outputTokens = new AtomicLong();
     final java.util.concurrent.atomic.DoubleAdder scores = new java.util.concurrent.atomic.DoubleAdder();
     volatile String firstFailure;
@@ -152,7 +154,7 @@ public final class LabelCommand implements Callable<Integer> {
 
     double usd(UpstreamConfig u) {
       return u.price() == null ? Double.NaN
-          : u.price().cost(inputTokens.get(), cachedInputTokens.get(), outputTokens.get());
+          : u.price().cost(inputTokens.get(), cachedInputTokens.get(), cacheWrittenInputTokens.get(), outputTokens.get());
     }
   }
 
@@ -528,9 +530,13 @@ public final class LabelCommand implements Callable<Integer> {
           JsonNode usage = reply.path("usage");
           long prompt = Math.max(0, usage.path("prompt_tokens").asLong());
           tally.inputTokens.addAndGet(prompt);
-          // as serve prices it: the prompt's cached part at the upstream's cached_input
-          tally.cachedInputTokens.addAndGet(Math.clamp(
-              usage.path("prompt_tokens_details").path("cached_tokens").asLong(), 0, prompt));
+          // as serve prices it: the prompt's cached part at the upstream's cached_input, its part written
+          // to the cache at cache_write
+          JsonNode details = usage.path("prompt_tokens_details");
+          long cached = Math.clamp(details.path("cached_tokens").asLong(), 0, prompt);
+          tally.cachedInputTokens.addAndGet(cached);
+          tally.cacheWrittenInputTokens.addAndGet(Math.clamp(details.path("cache_write_tokens").asLong(), 0,
+              prompt - cached));
           tally.outputTokens.addAndGet(usage.path("completion_tokens").asLong());
           JsonNode content = reply.path("choices").path(0).path("message").path("content");
           if (!content.isTextual() || content.asText().isBlank()) {

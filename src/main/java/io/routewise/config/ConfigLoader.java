@@ -462,7 +462,9 @@ public final class ConfigLoader {
       p.problem("cached_input", "is above input (" + cached + " > " + input + "): prompt tokens served from the "
           + "upstream's cache cost at most what others do");
     }
-    Price price = new Price(input, p.number("output", 0, 0, 1_000_000), cached);
+    // Anthropic's is 1.25 (5 min) or 2 (1 h) times input; no bound but the others'
+    double cacheWrite = p.number("cache_write", input, 0, 1_000_000);
+    Price price = new Price(input, p.number("output", 0, 0, 1_000_000), cached, cacheWrite);
     p.rejectUnknownKeys();
     return price;
   }

@@ -664,11 +664,12 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   /** An upstream's price, the top's, and its counters (saved and extra null when the top has no price). */
   private record Costs(io.routewise.config.Price price, io.routewise.config.Price top, Counter spent, Counter saved,
       Counter extra) {
-    void add(long promptTokens, long cachedPromptTokens, long completionTokens, boolean routed) {
-      double cost = price.cost(promptTokens, cachedPromptTokens, completionTokens);
+    void add(long promptTokens, long cachedPromptTokens, long cacheWrittenPromptTokens, long completionTokens,
+        boolean routed) {
+      double cost = price.cost(promptTokens, cachedPromptTokens, cacheWrittenPromptTokens, completionTokens);
       spent.increment(cost);
-      if (top != null && routed) { // the same tokens on the top, its prompt cache assumed to hold the same part
-        double difference = top.cost(promptTokens, cachedPromptTokens, completionTokens) - cost;
+      if (top != null && routed) { // the same tokens on the top, its prompt cache assumed to read and write the same parts
+        double difference = top.cost(promptTokens, cachedPromptTokens, cacheWrittenPromptTokens, completionTokens) - cost;
         (difference >= 0 ? saved : extra).increment(Math.abs(difference));
       }
     }
@@ -687,11 +688,12 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   }
 
   @Override
-  public void tokens(String upstream, long promptTokens, long cachedPromptTokens, long completionTokens,
-      boolean routed) {
+  public void tokens(String upstream, long promptTokens, long cachedPromptTokens, long cacheWrittenPromptTokens,
+      long completionTokens, boolean routed) {
     Costs c = costs.get(upstream);
     if (c != null && c.price() != null && (promptTokens > 0 || completionTokens > 0)) {
-      c.add(Math.max(promptTokens, 0), Math.max(cachedPromptTokens, 0), Math.max(completionTokens, 0), routed);
+      c.add(Math.max(promptTokens, 0), Math.max(cachedPromptTokens, 0), Math.max(cacheWrittenPromptTokens, 0),
+          Math.max(completionTokens, 0), routed);
     }
     countTokens(upstream, promptTokens, completionTokens);
   }

@@ -36,9 +36,10 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
     if (u == null) {
       return;
     }
-    u.listener().tokens(upstream, usage.prompt(), usage.cachedPrompt(), usage.completion(), routersChoice);
+    u.listener().tokens(upstream, usage.prompt(), usage.cachedPrompt(), usage.cacheWrittenPrompt(), usage.completion(),
+        routersChoice);
     io.routewise.config.Price price = u.config().price();
-    double cost = price == null ? Double.NaN : price.cost(usage.prompt(), usage.cachedPrompt(), usage.completion());
+    double cost = price == null ? Double.NaN : usage.cost(price);
     if (price != null) {
       routing.answered(spec, upstream, cost);
     }
@@ -64,7 +65,7 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
    * target's (no router chose it).
    */
   void passedThrough(String upstream, Usage usage, io.routewise.config.Price price, String client) {
-    double cost = price.cost(usage.prompt(), usage.cachedPrompt(), usage.completion());
+    double cost = usage.cost(price);
     metrics.passedThrough(upstream, usage.prompt(), usage.completion(), cost);
     clientSpent(client, usage, cost);
   }

@@ -819,7 +819,7 @@ final class ChatCompletionsHandler {
         }
         io.routewise.config.Price price = upstream.config().price();
         if (price != null) { // what this answer cost, for a client that keeps its own accounts (not in a stream: headers went first)
-          res.setHeader("x-routewise-cost-usd", DecisionHeaders.usd(price.cost(u.prompt(), u.cachedPrompt(), u.completion())));
+          res.setHeader("x-routewise-cost-usd", DecisionHeaders.usd(u.cost(price)));
         }
       } else if (!Usage.looksLikeJson(body)) { // looked at only here: an answer with usage parsed as one
         upstream.listener().completed(upstream.name(), status, "invalid", System.nanoTime() - start);

@@ -9,12 +9,13 @@ import java.util.Optional;
  * Token counts from a response's top-level {@code usage} object, read by streaming: its prompt and
  * completion tokens, and of the prompt's those answered from the upstream's prompt cache
  * ({@code prompt_tokens_details.cached_tokens}, OpenAI's and vLLM's; DeepSeek's top-level {@code
- * prompt_cache_hit_tokens}), which cost less. A Responses answer names them {@code input_tokens},
+ * prompt_cache_hit_tokens}), which cost less, and those written to it ({@code
+ * prompt_tokens_details.cache_write_tokens}, OpenRouter's for Anthropic's models), which cost more. A Responses answer names them {@code input_tokens},
  * {@code output_tokens} and {@code input_tokens_details.cached_tokens}; its stream's last event holds
  * the answer as {@code response}. Groq's stream gives it inside {@code x_groq}. Reasoning tokens an
  * answer reports beside its completion tokens (its total counting them apart) are completion tokens.
  */
-record Usage(long prompt, long completion, long cachedPrompt) {
+record Usage(long prompt, long completion, long cachedPrompt, long cacheWrittenPrompt) {
   private static final JsonFactory JSON = ChatRequestParser.JSON;
 
   /** An upstream's negative count is no tokens (it would take spend and the token counters backwards). */
@@ -22,10 +23,20 @@ record Usage(long prompt, long completion, long cachedPrompt) {
     prompt = Math.max(0, prompt);
     completion = Math.max(0, completion);
     cachedPrompt = Math.clamp(cachedPrompt, 0, prompt);
+    cacheWrittenPrompt = Math.clamp(cacheWrittenPrompt, 0, prompt - cachedPrompt);
+  }
+
+  Usage(long prompt, long completion, long cachedPrompt) {
+    this(prompt, completion, cachedPrompt, 0);
   }
 
   Usage(long prompt, long completion) {
     this(prompt, completion, 0);
+  }
+
+  /** What this answer cost at {@code price}. */
+  double cost(io.routewise.config.Price price) {
+    return price.cost(prompt, cachedPrompt, cacheWrittenPrompt, completion);
   }
 
   static Optional<Usage> fromJson(byte[] body) {
@@ -84,6 +95,7 @@ record Usage(long prompt, long completion, long cachedPrompt) {
     long[] prompt = {-1, -1};
     long[] completion = {-1, -1};
     long[] cached = {-1, -1};
+    long[] written = {-1, -1};
     long[] reasoning = {-1, -1};
     long total = -1;
     long cacheHit = -1; // DeepSeek's prompt_cache_hit_tokens, its only count of cached prompt tokens
@@ -101,13 +113,18 @@ record Usage(long prompt, long completion, long cachedPrompt) {
         cacheHit = p.getLongValue();
       } else if ((f.equals("prompt_tokens_details") || f.equals("input_tokens_details")
           || f.equals("completion_tokens_details") || f.equals("output_tokens_details")) && fv == JsonToken.START_OBJECT) {
-        long[] wanted = f.startsWith("prompt_") || f.startsWith("input_") ? cached : reasoning;
-        String key = wanted == cached ? "cached_tokens" : "reasoning_tokens";
+        boolean ofPrompt = f.startsWith("prompt_") || f.startsWith("input_");
         while (p.nextToken() == JsonToken.FIELD_NAME) {
           String d = p.currentName();
           JsonToken dv = p.nextToken();
-          if (d.equals(key) && dv == JsonToken.VALUE_NUMBER_INT) {
-            wanted[names] = p.getLongValue();
+          if (dv != JsonToken.VALUE_NUMBER_INT) {
+            p.skipChildren();
+          } else if (ofPrompt && d.equals("cached_tokens")) {
+            cached[names] = p.getLongValue();
+          } else if (ofPrompt && d.equals("cache_write_tokens")) {
+            written[names] = p.getLongValue();
+          } else if (!ofPrompt && d.equals("reasoning_tokens")) {
+            reasoning[names] = p.getLongValue();
           } else {
             p.skipChildren();
           }
@@ -125,7 +142,7 @@ record Usage(long prompt, long completion, long cachedPrompt) {
       out += thought;
     }
     long cachedIn = cached[0] >= 0 || cached[1] >= 0 ? either(cached) : Math.max(0, cacheHit);
-    return new Usage(in, out, cachedIn);
+    return new Usage(in, out, cachedIn, either(written));
   }
 
   private static long either(long[] counts) {

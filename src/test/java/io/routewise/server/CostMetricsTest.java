@@ -60,7 +60,7 @@ class CostMetricsTest {
     Map<String, String> prices = new LinkedHashMap<>();
     prices.put("strong", ", price: {input: 2.5, output: 10, cached_input: 1.25}");
     prices.put("weak", ", price: {input: 0.1, output: 0.1}");
-    prices.put("mini", ", price: {input: 0.15, output: 0.6, cached_input: 0.075}, stream_usage: true");
+    prices.put("mini", ", price: {input: 0.15, output: 0.6, cached_input: 0.075, cache_write: 0.1875}, stream_usage: true");
     prices.put("sonnet", ", price: {input: 3, output: 15}"); // dearer than strong
     prices.put("local", ""); // no price: unknown
     StringBuilder yaml = new StringBuilder("server: {host: 127.0.0.1, port: 0}\nupstreams:\n");
@@ -223,6 +223,28 @@ class CostMetricsTest {
         .withStatus(200).withHeader("Content-Type", "application/json").withBody("{\"id\":\"c\",\"object\":"
             + "\"chat.completion\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
             + "\"hi\"},\"finish_reason\":\"stop\"}],\"usage\":" + usage + "}")));
+  }
+
+  /**
+   * OpenRouter counts the prompt tokens an Anthropic model wrote to its prompt cache in {@code
+   * prompt_tokens_details.cache_write_tokens}, billed at 1.25 times input: they were priced as input.
+   */
+  @Test
+  void promptTokensWrittenToTheCacheArePricedAtTheCacheWriteRateStreamsIncluded() throws Exception {
+    String usage = "{\"prompt_tokens\":1000,\"completion_tokens\":200,\"total_tokens\":1200,"
+        + "\"prompt_tokens_details\":{\"cached_tokens\":100,\"cache_write_tokens\":800,\"audio_tokens\":0},"
+        + "\"cost\":0.0003}";
+    answerJsonUsage("mini", usage);
+    // (100 x 0.15 + 100 x 0.075 + 800 x 0.1875 + 200 x 0.6) / 1e6
+    assertEquals("0.0002925", send("mini", false).headers().firstValue("x-routewise-cost-usd").orElse(null));
+    upstreams.get("mini").stubFor(WireMock.post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse()
+        .withStatus(200).withHeader("Content-Type", "text/event-stream").withBody("data: {\"id\":\"c\",\"object\":"
+            + "\"chat.completion.chunk\",\"choices\":[],\"usage\":" + usage + "}\n\ndata: [DONE]\n\n")));
+    stream("mini", "");
+    String m = metrics();
+    assertEquals(2 * 0.0002925, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
+    // on strong (no cache_write: its writes at input), the same parts: (100 x 2.5 + 100 x 1.25 + 800 x 2.5 + 200 x 10) / 1e6
+    assertEquals(2 * (0.004375 - 0.0002925), usd(m, "routewise_cost_saved_usd_total", "mini"), 1e-12);
   }
 
   /**
