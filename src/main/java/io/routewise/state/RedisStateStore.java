@@ -80,7 +80,7 @@ public final class RedisStateStore implements StateStore {
         .socketTimeoutMillis(timeout)
         .clientName("routewise")
         .clientSetInfoConfig(ClientSetInfoConfig.DISABLED)
-        .protocol(RedisProtocol.RESP2) // what Jedis speaks; saying so skips a HELLO and its warning
+        .protocol(RedisProtocol.RESP2) // the replies these commands are read as (Jedis then sends HELLO 2)
         .ssl(JedisURIHelper.isRedisSSLScheme(uri));
     if (JedisURIHelper.hasDbIndex(uri)) {
       b.database(JedisURIHelper.getDBIndex(uri));
