@@ -63,7 +63,7 @@ public final class SessionPins implements AutoCloseable {
    */
   private record Pinned(String upstream, long expiresAt, boolean shared, long offerAfter) {
     Pinned(String upstream, long expiresAt, boolean shared) {
-      this(upstream, expiresAt, shared, 0);
+      this(upstream, expiresAt, shared, Long.MIN_VALUE); // offered at once, whatever the clock's origin (not 0)
     }
   }
 

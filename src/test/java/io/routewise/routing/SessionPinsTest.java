@@ -213,6 +213,29 @@ class SessionPinsTest {
   }
 
   /**
+   * The clock's origin is any (serve's is System.nanoTime's, which may be negative): a pin made while
+   * the store was down is offered at its session's next turn there too. Its "offer from" was 0, so
+   * below 0 it was never offered at a turn, and the split stayed until a sync offered it.
+   */
+  @Test
+  void aSessionSplitWhileTheStoreWasDownIsJoinedOnAClockFromANegativeOrigin() {
+    ManualClock clock = new ManualClock(-T0);
+    FakeStore store = new FakeStore();
+    AtomicBoolean up = new AtomicBoolean(false);
+    try (SessionPins a = new SessionPins(Duration.ofHours(1), 100, store, up::get, Duration.ofSeconds(5),
+            StateListener.NONE, clock);
+        SessionPins b = new SessionPins(Duration.ofHours(1), 100, store, up::get, Duration.ofSeconds(5),
+            StateListener.NONE, clock)) {
+      assertEquals("strong", a.pin("s", "strong"));
+      assertEquals("weak", b.pin("s", "weak"), "split: the store is down");
+      clock.advance(60_000);
+      up.set(true);
+      assertEquals("weak", b.pinned("s"), "b's pin reached the store first");
+      assertEquals("weak", a.pinned("s"), "a takes it");
+    }
+  }
+
+  /**
    * A store that stalls for a moment (Redis stopped a second or two, never marked down) does not
    * answer a pin's offer in time: the pin is offered again a second later. It used to count as
    * offered, so a replica that pinned the session while the store was down kept its own pin for the
