@@ -72,7 +72,8 @@ class LabelCommandTest {
           {"id":"c","object":"chat.completion","created":1,"model":"m",
            "choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":"stop"}],
            "usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,
-             "prompt_tokens_details":{"cached_tokens":%d}}}""".formatted(content, in, out, in + out, Math.min(4, in)));
+             "prompt_tokens_details":{"cached_tokens":%d,"cache_write_tokens":%d}}}""".formatted(content, in, out, in + out,
+              Math.min(4, in), Math.min(50, Math.max(0, in - 4))));
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new RuntimeException(e);
     }
@@ -86,7 +87,7 @@ class LabelCommandTest {
           strong: {base_url: "%1$s/strong/v1", api_key: sk-s, model: gpt-4o, price: {input: 5, output: 15, cached_input: 2.5}}
           mini: {base_url: "%1$s/mini/v1", api_key: sk-m, model: gpt-4o-mini, price: {input: 0.15, output: 0.6}}
           weak: {base_url: "%1$s/weak/v1", api_key: none, model: my-llama, router_model: llama-3.1-8b-instruct}
-          judge: {base_url: "%1$s/judge/v1", api_key: sk-j, model: judge-model, price: {input: 2.5, output: 10}}
+          judge: {base_url: "%1$s/judge/v1", api_key: sk-j, model: judge-model, price: {input: 2.5, output: 10, cache_write: 12.5}}
         """.formatted(base));
     return config;
   }
@@ -136,10 +137,11 @@ class LabelCommandTest {
     assertTrue(out.contains("WARNING: mini failed 1 of 3 answers (first: HTTP 500 from mini)"), out);
     assertTrue(out.contains("WARNING: the judge failed 3 of 8 ratings"), out);
     // spend from the answers' usage: strong 3 x (6 x 5 + 4 cached x 2.5 + 20 x 15) / 1e6 (as serve prices it),
-    // mini 2 answered, the judge 8 calls (no cached rate: its cached tokens at the input's)
+    // mini 2 answered (strong's and mini's 6 tokens written to the cache at input: no cache_write), the judge
+    // 8 calls (no cached rate: its cached tokens at the input's; 50 written to the cache at its cache_write)
     double strong = 3 * (6 * 5 + 4 * 2.5 + 20 * 15) / 1e6;
     double mini = 2 * (10 * 0.15 + 20 * 0.6) / 1e6;
-    double judge = 8 * (100 * 2.5 + 30 * 10) / 1e6;
+    double judge = 8 * (50 * 2.5 + 50 * 12.5 + 30 * 10) / 1e6;
     assertTrue(out.contains(String.format(java.util.Locale.ROOT, "spent: %.4f USD", strong + mini + judge)), out);
     assertTrue(out.lines().anyMatch(l -> l.startsWith("weak ") && l.contains("no price")), out);
   }
