@@ -1,5 +1,6 @@
 package io.routewise.server;
 
+import io.routewise.upstream.Usage;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingService;
 import io.routewise.upstream.UpstreamClient;

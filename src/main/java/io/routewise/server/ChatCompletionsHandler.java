@@ -1,5 +1,6 @@
 package io.routewise.server;
 
+import io.routewise.upstream.Usage;
 import io.javalin.http.Context;
 import io.routewise.config.SessionPinning;
 import io.routewise.metrics.RoutewiseMetrics;

@@ -1,5 +1,6 @@
 package io.routewise.server;
 
+import io.routewise.upstream.Usage;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.util.Arrays;

@@ -1,5 +1,6 @@
 package io.routewise.server;
 
+import io.routewise.upstream.Usage;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;

@@ -1,5 +1,6 @@
 package io.routewise.server;
 
+import io.routewise.upstream.Usage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,8 +1,9 @@
-package io.routewise.server;
+package io.routewise.upstream;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import java.util.Optional;
 
 /**
@@ -15,35 +16,41 @@ import java.util.Optional;
  * the answer as {@code response}. Groq's stream gives it inside {@code x_groq}. Reasoning tokens an
  * answer reports beside its completion tokens (its total counting them apart) are completion tokens.
  */
-record Usage(long prompt, long completion, long cachedPrompt, long cacheWrittenPrompt) {
-  private static final JsonFactory JSON = ChatRequestParser.JSON;
+public record Usage(long prompt, long completion, long cachedPrompt, long cacheWrittenPrompt) {
+  // as the request parser's: a pool shared by every thread (each request is a new virtual thread), names
+  // compared with equals, not interned; a string as long as an answer may be (Jackson's 20 M characters
+  // would leave a long answer's usage unread)
+  private static final JsonFactory JSON = JsonFactory.builder().disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
+      .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder().maxNestingDepth(200)
+          .maxStringLength(Integer.MAX_VALUE).build())
+      .recyclerPool(JsonRecyclerPools.sharedConcurrentDequePool()).build();
 
   /** An upstream's negative count is no tokens (it would take spend and the token counters backwards). */
-  Usage {
+  public Usage {
     prompt = Math.max(0, prompt);
     completion = Math.max(0, completion);
     cachedPrompt = Math.clamp(cachedPrompt, 0, prompt);
     cacheWrittenPrompt = Math.clamp(cacheWrittenPrompt, 0, prompt - cachedPrompt);
   }
 
-  Usage(long prompt, long completion, long cachedPrompt) {
+  public Usage(long prompt, long completion, long cachedPrompt) {
     this(prompt, completion, cachedPrompt, 0);
   }
 
-  Usage(long prompt, long completion) {
+  public Usage(long prompt, long completion) {
     this(prompt, completion, 0);
   }
 
   /** What this answer cost at {@code price}. */
-  double cost(io.routewise.config.Price price) {
+  public double cost(io.routewise.config.Price price) {
     return price.cost(prompt, cachedPrompt, cacheWrittenPrompt, completion);
   }
 
-  static Optional<Usage> fromJson(byte[] body) {
+  public static Optional<Usage> fromJson(byte[] body) {
     return fromJson(body, 0, body.length);
   }
 
-  static Optional<Usage> fromJson(byte[] body, int off, int len) {
+  public static Optional<Usage> fromJson(byte[] body, int off, int len) {
     try (JsonParser p = JSON.createParser(body, off, len)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         return Optional.empty();
@@ -86,7 +93,7 @@ record Usage(long prompt, long completion, long cachedPrompt, long cacheWrittenP
   }
 
   /** The usage object the parser has just entered (its START_OBJECT read). */
-  static Usage fromObject(JsonParser p) throws java.io.IOException {
+  public static Usage fromObject(JsonParser p) throws java.io.IOException {
     return read(p);
   }
 
@@ -156,7 +163,7 @@ record Usage(long prompt, long completion, long cachedPrompt, long cacheWrittenP
    * inside a string, which some clients read through, is the upstream's to answer for. A body shaped as
    * server-sent events (an upstream that streams under another content type) passes too.
    */
-  static boolean looksLikeJson(byte[] body) {
+  public static boolean looksLikeJson(byte[] body) {
     int from = body.length >= 3 && (body[0] & 0xff) == 0xEF && (body[1] & 0xff) == 0xBB && (body[2] & 0xff) == 0xBF ? 3 : 0;
     while (from < body.length && isSpace(body[from])) {
       from++;

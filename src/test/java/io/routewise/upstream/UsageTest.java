@@ -1,4 +1,4 @@
-package io.routewise.server;
+package io.routewise.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
