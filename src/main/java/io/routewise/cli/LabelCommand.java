@@ -527,17 +527,13 @@ public final class LabelCommand implements Callable<Integer> {
         byte[] bytes = r.bodyBytes(io.routewise.config.ServerConfig.DEFAULT_MAX_RESPONSE_BYTES);
         if (r.status() == 200) {
           JsonNode reply = JSON.readTree(bytes);
-          JsonNode usage = reply.path("usage");
-          long prompt = Math.max(0, usage.path("prompt_tokens").asLong());
-          tally.inputTokens.addAndGet(prompt);
-          // as serve prices it: the prompt's cached part at the upstream's cached_input, its part written
-          // to the cache at cache_write
-          JsonNode details = usage.path("prompt_tokens_details");
-          long cached = Math.clamp(details.path("cached_tokens").asLong(), 0, prompt);
-          tally.cachedInputTokens.addAndGet(cached);
-          tally.cacheWrittenInputTokens.addAndGet(Math.clamp(details.path("cache_write_tokens").asLong(), 0,
-              prompt - cached));
-          tally.outputTokens.addAndGet(usage.path("completion_tokens").asLong());
+          // read and priced as serve reads them (cache hits and writes, reasoning beside the completion)
+          io.routewise.upstream.Usage.fromJson(bytes).ifPresent(u -> {
+            tally.inputTokens.addAndGet(u.prompt());
+            tally.cachedInputTokens.addAndGet(u.cachedPrompt());
+            tally.cacheWrittenInputTokens.addAndGet(u.cacheWrittenPrompt());
+            tally.outputTokens.addAndGet(u.completion());
+          });
           JsonNode content = reply.path("choices").path(0).path("message").path("content");
           if (!content.isTextual() || content.asText().isBlank()) {
             tally.fail("no text in " + client.name() + "'s answer");

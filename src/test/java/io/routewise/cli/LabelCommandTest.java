@@ -44,9 +44,16 @@ class LabelCommandTest {
   void start() {
     wm = new WireMockServer(options().dynamicPort());
     wm.start();
-    for (String name : List.of("strong", "mini", "weak")) {
+    for (String name : List.of("strong", "weak")) {
       wm.stubFor(post(urlEqualTo("/" + name + "/v1/chat/completions")).willReturn(answer("answer from " + name, 10, 20)));
     }
+    // mini answers in DeepSeek's and xAI's shapes: its cache hits at the top level, reasoning beside the completion
+    wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("""
+            {"id":"c","object":"chat.completion","created":1,"model":"m",
+             "choices":[{"index":0,"message":{"role":"assistant","content":"answer from mini"},"finish_reason":"stop"}],
+             "usage":{"prompt_tokens":10,"completion_tokens":20,"total_tokens":40,"prompt_cache_hit_tokens":6,
+               "prompt_cache_miss_tokens":4,"completion_tokens_details":{"reasoning_tokens":10}}}""")));
     // mini breaks on one prompt
     wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).withRequestBody(containing("mini breaks"))
         .atPriority(1).willReturn(aResponse().withStatus(500).withBody("{\"error\":{\"message\":\"down\"}}")));
@@ -85,7 +92,7 @@ class LabelCommandTest {
     Files.writeString(config, """
         upstreams:
           strong: {base_url: "%1$s/strong/v1", api_key: sk-s, model: gpt-4o, price: {input: 5, output: 15, cached_input: 2.5}}
-          mini: {base_url: "%1$s/mini/v1", api_key: sk-m, model: gpt-4o-mini, price: {input: 0.15, output: 0.6}}
+          mini: {base_url: "%1$s/mini/v1", api_key: sk-m, model: gpt-4o-mini, price: {input: 0.15, output: 0.6, cached_input: 0.015}}
           weak: {base_url: "%1$s/weak/v1", api_key: none, model: my-llama, router_model: llama-3.1-8b-instruct}
           judge: {base_url: "%1$s/judge/v1", api_key: sk-j, model: judge-model, price: {input: 2.5, output: 10, cache_write: 12.5}}
         """.formatted(base));
@@ -137,10 +144,10 @@ class LabelCommandTest {
     assertTrue(out.contains("WARNING: mini failed 1 of 3 answers (first: HTTP 500 from mini)"), out);
     assertTrue(out.contains("WARNING: the judge failed 3 of 8 ratings"), out);
     // spend from the answers' usage: strong 3 x (6 x 5 + 4 cached x 2.5 + 20 x 15) / 1e6 (as serve prices it),
-    // mini 2 answered (strong's and mini's 6 tokens written to the cache at input: no cache_write), the judge
+    // mini 2 answered (strong's 6 tokens written to the cache at input: no cache_write), the judge
     // 8 calls (no cached rate: its cached tokens at the input's; 50 written to the cache at its cache_write)
     double strong = 3 * (6 * 5 + 4 * 2.5 + 20 * 15) / 1e6;
-    double mini = 2 * (10 * 0.15 + 20 * 0.6) / 1e6;
+    double mini = 2 * (4 * 0.15 + 6 * 0.015 + (20 + 10) * 0.6) / 1e6; // as serve reads DeepSeek's and xAI's usage
     double judge = 8 * (50 * 2.5 + 50 * 12.5 + 30 * 10) / 1e6;
     assertTrue(out.contains(String.format(java.util.Locale.ROOT, "spent: %.4f USD", strong + mini + judge)), out);
     assertTrue(out.lines().anyMatch(l -> l.startsWith("weak ") && l.contains("no price")), out);
