@@ -76,8 +76,18 @@ public final class CheckCommand implements Callable<Integer> {
 
   private static String price(Price p) {
     return p == null ? "no price" : "$" + p.input() + "/$" + p.output() + " per M tokens in/out"
-        + (p.cachedInput() == p.input() ? "" : " ($" + p.cachedInput() + " cached in)")
-        + (p.cacheWrite() == p.input() ? "" : " ($" + p.cacheWrite() + " cache write)");
+        + cacheRates(p);
+  }
+
+  private static String cacheRates(Price p) {
+    java.util.List<String> rates = new java.util.ArrayList<>();
+    if (p.cachedInput() != p.input()) {
+      rates.add("$" + p.cachedInput() + " cached in");
+    }
+    if (p.cacheWrite() != p.input()) {
+      rates.add("$" + p.cacheWrite() + " cache write");
+    }
+    return rates.isEmpty() ? "" : " (" + String.join(", ", rates) + ")";
   }
 
   /** Who may call /v1: the named clients with their limits, how many unnamed keys, or anyone. */

@@ -62,7 +62,7 @@ class CheckCommandTest {
   void aGoodConfigExitsZeroWithASummaryOfWhatWouldBeServed() throws Exception {
     Path config = write(ladder("http://127.0.0.1:1/v1").replace("port: 0}", "port: 0, api_keys: {batch: {keys: [sk-b1, "
         + "sk-b2], budget: {usd: 50}, rate_limit: {requests: 600}}, ui: sk-ui}}").replace("output: 0.6}",
-        "output: 0.6, cached_input: 0.075}") + """
+        "output: 0.6, cached_input: 0.075, cache_write: 0.1875}") + """
         state: {redis: "redis://127.0.0.1:1/0"}
         routers:
           length: {}
@@ -74,7 +74,7 @@ class CheckCommandTest {
     String out = r.out();
     assertTrue(out.startsWith(config + ": OK, serve would listen on 127.0.0.1:0"), out);
     assertTrue(out.contains("  strong: gpt-4o, $2.5/$10.0 per M tokens in/out, at http://127.0.0.1:1/v1\n"
-        + "  mini: gpt-4o-mini, $0.15/$0.6 per M tokens in/out ($0.075 cached in), at http://127.0.0.1:1/v1\n"
+        + "  mini: gpt-4o-mini, $0.15/$0.6 per M tokens in/out ($0.075 cached in, $0.1875 cache write), at http://127.0.0.1:1/v1\n"
         + "  weak: llama3.1:8b, $0.0/$0.0 per M tokens in/out, at http://127.0.0.1:1/v1\n"), out);
     assertTrue(out.contains("routers loaded (default mf at 0.5, ladder rule auto):\n  random\n  length\n  mf from "
         + Path.of("models", "mf") + "\n"), out);
