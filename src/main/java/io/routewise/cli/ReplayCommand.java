@@ -102,6 +102,10 @@ public final class ReplayCommand implements Callable<Integer> {
       }
       if (configured != null && initialAlpha == null) {
         initialAlpha = configured.initialAlpha();
+      } else if (configured != null && (initialAlpha < configured.minAlpha() || initialAlpha > configured.maxAlpha())) {
+        // serve refuses such a start, so a replay of it would be of no serve
+        throw new IllegalArgumentException("--initial-alpha " + initialAlpha + " is outside the target's [min_alpha, "
+            + "max_alpha] = [" + configured.minAlpha() + ", " + configured.maxAlpha() + "] in " + opts.config);
       }
     }
     int windowRequests = (int) Math.round(windowSeconds * rate);
@@ -164,9 +168,10 @@ public final class ReplayCommand implements Callable<Integer> {
     System.out.printf(Locale.ROOT, "%s, target %.2f strong, %d requests at %s/s, windows of %d s (%d requests, binomial sd %.1f points)%n",
         name, share, total, fmt(rate), windowSeconds, perWindow, 100 * Math.sqrt(share * (1 - share) / perWindow));
     if (configured != null) {
-      System.out.printf(Locale.ROOT, "the controller as %s sets it: α within [%s, %s], from %s; sync every %d ms%n",
+      System.out.printf(Locale.ROOT, "the controller as %s sets it: α within [%s, %s], from %s; sync every %d ms%s%n",
           opts.config.getFileName(), fmt(configured.minAlpha()), fmt(configured.maxAlpha()), fmt(target.initialAlpha()),
-          syncMillis);
+          syncMillis, configured.kind() == TargetConfig.Kind.USD_PER_HOUR
+              ? " (its target is a budget, usd_per_hour; replayed as the --strong-share given)" : "");
     }
     System.out.printf(Locale.ROOT, "fixed α %.5f (calibrated on all of %s)%n", fixedAlpha, phases.get(0).getFileName());
     System.out.println("| window start (s) | phase | fixed α share | controller share | controller α |");

@@ -151,6 +151,19 @@ class ReplayCommandTest {
       assertTrue(alpha >= 0.1 && alpha <= 0.3, "the controller's α stays within the config's bounds: " + text);
     }
     assertTrue(rows > 5, text);
+    // a start serve would refuse is refused, naming the bounds
+    java.io.PrintStream oldErr = System.err;
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      rc = BertCommandsTest.run(System.out, "replay", "--router", "length", "--phase", shortOnes.toString(),
+          "--strong-share", "0.25", "--config", config.toString(), "--initial-alpha", "0.5", "--quiet");
+    } finally {
+      System.setErr(oldErr);
+    }
+    assertTrue(rc != 0, err.toString(StandardCharsets.UTF_8)); // Main's handler makes it a usage error, exit 2
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("--initial-alpha 0.5 is outside the target's [min_alpha, "
+        + "max_alpha] = [0.1, 0.3]"), err.toString(StandardCharsets.UTF_8));
   }
 
   /**
