@@ -87,6 +87,9 @@ public final class CheckCommand implements Callable<Integer> {
     if (p.cacheWrite() != p.input()) {
       rates.add("$" + p.cacheWrite() + " cache write");
     }
+    if (p.audioInput() != p.input() || p.audioOutput() != p.output()) {
+      rates.add("$" + p.audioInput() + "/$" + p.audioOutput() + " audio in/out");
+    }
     return rates.isEmpty() ? "" : " (" + String.join(", ", rates) + ")";
   }
 

@@ -137,11 +137,9 @@ public final class LabelCommand implements Callable<Integer> {
     final AtomicLong failed = new AtomicLong();
     final AtomicLong judged = new AtomicLong();
     final AtomicLong inputTokens = new AtomicLong();
-    /** Of the input tokens, those the upstream served from its prompt cache (priced at cached_input). */
-    final AtomicLong cachedInputTokens = new AtomicLong();
-    /** Of the input tokens, those the upstream wrote to its prompt cache (priced at cache_write). */
-    final AtomicLong cacheWrittenInputTokens = new AtomicLong();
     final AtomicLong outputTokens = new AtomicLong();
+    /** Each answer's usage at its upstream's price, as serve prices it (no price: nothing added). */
+    final java.util.concurrent.atomic.DoubleAdder spent = new java.util.concurrent.atomic.DoubleAdder();
     final java.util.concurrent.atomic.DoubleAdder scores = new java.util.concurrent.atomic.DoubleAdder();
     volatile String firstFailure;
 
@@ -153,8 +151,7 @@ public final class LabelCommand implements Callable<Integer> {
     }
 
     double usd(UpstreamConfig u) {
-      return u.price() == null ? Double.NaN
-          : u.price().cost(inputTokens.get(), cachedInputTokens.get(), cacheWrittenInputTokens.get(), outputTokens.get());
+      return u.price() == null ? Double.NaN : spent.sum();
     }
   }
 
@@ -530,9 +527,10 @@ public final class LabelCommand implements Callable<Integer> {
           // read and priced as serve reads them (cache hits and writes, reasoning beside the completion)
           io.routewise.upstream.Usage.fromJson(bytes).ifPresent(u -> {
             tally.inputTokens.addAndGet(u.prompt());
-            tally.cachedInputTokens.addAndGet(u.cachedPrompt());
-            tally.cacheWrittenInputTokens.addAndGet(u.cacheWrittenPrompt());
             tally.outputTokens.addAndGet(u.completion());
+            if (client.config().price() != null) {
+              tally.spent.add(u.cost(client.config().price()));
+            }
           });
           JsonNode content = reply.path("choices").path(0).path("message").path("content");
           if (!content.isTextual() || content.asText().isBlank()) {

@@ -464,7 +464,10 @@ public final class ConfigLoader {
     }
     // Anthropic's is 1.25 (5 min) or 2 (1 h) times input; no bound but the others'
     double cacheWrite = p.number("cache_write", input, 0, 1_000_000);
-    Price price = new Price(input, p.number("output", 0, 0, 1_000_000), cached, cacheWrite);
+    double output = p.number("output", 0, 0, 1_000_000);
+    // an audio model's audio tokens (gpt-4o-audio's: 16 and 8 times its text rates)
+    Price price = new Price(input, output, cached, cacheWrite, p.number("audio_input", input, 0, 1_000_000),
+        p.number("audio_output", output, 0, 1_000_000));
     p.rejectUnknownKeys();
     return price;
   }

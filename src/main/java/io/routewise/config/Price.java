@@ -2,7 +2,7 @@ package io.routewise.config;
 
 /**
  * What an upstream charges, in USD per million tokens: {@code upstreams.<name>.price: {input, output,
- * cached_input, cache_write}}.
+ * cached_input, cache_write, audio_input, audio_output}}. An answer's cost is {@code Usage.cost}.
  *
  * @param input per million prompt (input) tokens, >= 0
  * @param output per million completion (output) tokens, >= 0
@@ -11,14 +11,24 @@ package io.routewise.config;
  * @param cacheWrite per million prompt tokens the upstream wrote to its prompt cache (OpenRouter's
  *     {@code prompt_tokens_details.cache_write_tokens}; Anthropic bills them at 1.25 times input),
  *     >= 0; {@code input} when the upstream gives none
+ * @param audioInput per million prompt tokens that are audio (usage's {@code
+ *     prompt_tokens_details.audio_tokens}), >= 0; {@code input} when the upstream gives none
+ * @param audioOutput per million completion tokens that are audio, >= 0; {@code output} when none
  */
-public record Price(double input, double output, double cachedInput, double cacheWrite) {
+public record Price(double input, double output, double cachedInput, double cacheWrite, double audioInput,
+    double audioOutput) {
   public Price {
-    if (!(input >= 0 && output >= 0 && cachedInput >= 0 && cacheWrite >= 0) || Double.isInfinite(input)
-        || Double.isInfinite(output) || Double.isInfinite(cachedInput) || Double.isInfinite(cacheWrite)) {
-      throw new IllegalArgumentException("prices must be finite and non-negative: " + input + ", " + output + ", "
-          + cachedInput + ", " + cacheWrite);
+    for (double rate : new double[] {input, output, cachedInput, cacheWrite, audioInput, audioOutput}) {
+      if (!(rate >= 0) || Double.isInfinite(rate)) {
+        throw new IllegalArgumentException("prices must be finite and non-negative: " + input + ", " + output + ", "
+            + cachedInput + ", " + cacheWrite + ", " + audioInput + ", " + audioOutput);
+      }
     }
+  }
+
+  /** A price without audio rates: audio tokens cost what text does. */
+  public Price(double input, double output, double cachedInput, double cacheWrite) {
+    this(input, output, cachedInput, cacheWrite, input, output);
   }
 
   /** A price without a cache-write rate: prompt tokens written to the cache cost what others do. */
@@ -42,18 +52,7 @@ public record Price(double input, double output, double cachedInput, double cach
    * read up to twice what was billed), the rest of the prompt at the input rate.
    */
   public double cost(long promptTokens, long cachedPromptTokens, long completionTokens) {
-    return cost(promptTokens, cachedPromptTokens, 0, completionTokens);
-  }
-
-  /**
-   * USD for one answer whose prompt also wrote {@code cacheWrittenTokens} of its tokens to the
-   * upstream's prompt cache, at the cache-write rate (both parts within the prompt's count).
-   */
-  public double cost(long promptTokens, long cachedPromptTokens, long cacheWrittenTokens, long completionTokens) {
-    long prompt = Math.max(0, promptTokens);
-    long cached = Math.clamp(cachedPromptTokens, 0, prompt);
-    long written = Math.clamp(cacheWrittenTokens, 0, prompt - cached);
-    return ((prompt - cached - written) * input + cached * cachedInput + written * cacheWrite
-        + completionTokens * output) / 1_000_000.0;
+    long cached = Math.clamp(cachedPromptTokens, 0, Math.max(0, promptTokens));
+    return ((promptTokens - cached) * input + cached * cachedInput + completionTokens * output) / 1_000_000.0;
   }
 }

@@ -664,12 +664,11 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   /** An upstream's price, the top's, and its counters (saved and extra null when the top has no price). */
   private record Costs(io.routewise.config.Price price, io.routewise.config.Price top, Counter spent, Counter saved,
       Counter extra) {
-    void add(long promptTokens, long cachedPromptTokens, long cacheWrittenPromptTokens, long completionTokens,
-        boolean routed) {
-      double cost = price.cost(promptTokens, cachedPromptTokens, cacheWrittenPromptTokens, completionTokens);
+    void add(io.routewise.upstream.Usage usage, boolean routed) {
+      double cost = usage.cost(price);
       spent.increment(cost);
       if (top != null && routed) { // the same tokens on the top, its prompt cache assumed to read and write the same parts
-        double difference = top.cost(promptTokens, cachedPromptTokens, cacheWrittenPromptTokens, completionTokens) - cost;
+        double difference = usage.cost(top) - cost;
         (difference >= 0 ? saved : extra).increment(Math.abs(difference));
       }
     }
@@ -688,14 +687,12 @@ public final class RoutewiseMetrics implements RoutingListener, UpstreamListener
   }
 
   @Override
-  public void tokens(String upstream, long promptTokens, long cachedPromptTokens, long cacheWrittenPromptTokens,
-      long completionTokens, boolean routed) {
+  public void tokens(String upstream, io.routewise.upstream.Usage usage, boolean routed) {
     Costs c = costs.get(upstream);
-    if (c != null && c.price() != null && (promptTokens > 0 || completionTokens > 0)) {
-      c.add(Math.max(promptTokens, 0), Math.max(cachedPromptTokens, 0), Math.max(cacheWrittenPromptTokens, 0),
-          Math.max(completionTokens, 0), routed);
+    if (c != null && c.price() != null && (usage.prompt() > 0 || usage.completion() > 0)) {
+      c.add(usage, routed);
     }
-    countTokens(upstream, promptTokens, completionTokens);
+    countTokens(upstream, usage.prompt(), usage.completion());
   }
 
   private void countTokens(String upstream, long promptTokens, long completionTokens) {

@@ -37,8 +37,7 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
     if (u == null) {
       return;
     }
-    u.listener().tokens(upstream, usage.prompt(), usage.cachedPrompt(), usage.cacheWrittenPrompt(), usage.completion(),
-        routersChoice);
+    u.listener().tokens(upstream, usage, routersChoice);
     io.routewise.config.Price price = u.config().price();
     double cost = price == null ? Double.NaN : usage.cost(price);
     if (price != null) {

@@ -13,13 +13,10 @@ public interface UpstreamListener {
   /**
    * Token counts read from the response's {@code usage}.
    *
-   * @param cachedPromptTokens of {@code promptTokens}, those answered from the upstream's prompt cache
-   * @param cacheWrittenPromptTokens of {@code promptTokens}, those written to the upstream's prompt cache
    * @param routed whether a router chose the upstream (false: the request named it, or it answered
    *     for a failed one), so that what routing saved counts only what routing chose
    */
-  default void tokens(String upstream, long promptTokens, long cachedPromptTokens, long cacheWrittenPromptTokens,
-      long completionTokens, boolean routed) {}
+  default void tokens(String upstream, Usage usage, boolean routed) {}
 
   /** A whole answer (status 200) without {@code usage}: its tokens and cost go uncounted. */
   default void unmetered(String upstream) {}

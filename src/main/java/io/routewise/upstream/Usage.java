@@ -11,12 +11,15 @@ import java.util.Optional;
  * completion tokens, and of the prompt's those answered from the upstream's prompt cache
  * ({@code prompt_tokens_details.cached_tokens}, OpenAI's and vLLM's; DeepSeek's top-level {@code
  * prompt_cache_hit_tokens}), which cost less, and those written to it ({@code
- * prompt_tokens_details.cache_write_tokens}, OpenRouter's for Anthropic's models), which cost more. A Responses answer names them {@code input_tokens},
+ * prompt_tokens_details.cache_write_tokens}, OpenRouter's for Anthropic's models), which cost more, and
+ * of the prompt's and the completion's those that are audio ({@code audio_tokens} in their details), which
+ * an audio model bills apart. A Responses answer names them {@code input_tokens},
  * {@code output_tokens} and {@code input_tokens_details.cached_tokens}; its stream's last event holds
  * the answer as {@code response}. Groq's stream gives it inside {@code x_groq}. Reasoning tokens an
  * answer reports beside its completion tokens (its total counting them apart) are completion tokens.
  */
-public record Usage(long prompt, long completion, long cachedPrompt, long cacheWrittenPrompt) {
+public record Usage(long prompt, long completion, long cachedPrompt, long cacheWrittenPrompt, long audioPrompt,
+    long audioCompletion) {
   // as the request parser's: a pool shared by every thread (each request is a new virtual thread), names
   // compared with equals, not interned; a string as long as an answer may be (Jackson's 20 M characters
   // would leave a long answer's usage unread)
@@ -31,19 +34,28 @@ public record Usage(long prompt, long completion, long cachedPrompt, long cacheW
     completion = Math.max(0, completion);
     cachedPrompt = Math.clamp(cachedPrompt, 0, prompt);
     cacheWrittenPrompt = Math.clamp(cacheWrittenPrompt, 0, prompt - cachedPrompt);
+    // audio read from the cache is counted as cached (the cheaper reading where a count holds both)
+    audioPrompt = Math.clamp(audioPrompt, 0, prompt - cachedPrompt - cacheWrittenPrompt);
+    audioCompletion = Math.clamp(audioCompletion, 0, completion);
   }
 
   public Usage(long prompt, long completion, long cachedPrompt) {
-    this(prompt, completion, cachedPrompt, 0);
+    this(prompt, completion, cachedPrompt, 0, 0, 0);
   }
 
   public Usage(long prompt, long completion) {
     this(prompt, completion, 0);
   }
 
-  /** What this answer cost at {@code price}. */
+  /**
+   * What this answer cost at {@code price}: each part of the prompt at its rate (read from the cache,
+   * written to it, audio, the rest), the completion's audio and the rest at theirs.
+   */
   public double cost(io.routewise.config.Price price) {
-    return price.cost(prompt, cachedPrompt, cacheWrittenPrompt, completion);
+    long plainPrompt = prompt - cachedPrompt - cacheWrittenPrompt - audioPrompt;
+    return (plainPrompt * price.input() + cachedPrompt * price.cachedInput() + cacheWrittenPrompt * price.cacheWrite()
+        + audioPrompt * price.audioInput() + (completion - audioCompletion) * price.output()
+        + audioCompletion * price.audioOutput()) / 1_000_000.0;
   }
 
   public static Optional<Usage> fromJson(byte[] body) {
@@ -103,6 +115,8 @@ public record Usage(long prompt, long completion, long cachedPrompt, long cacheW
     long[] completion = {-1, -1};
     long[] cached = {-1, -1};
     long[] written = {-1, -1};
+    long[] audioIn = {-1, -1};
+    long[] audioOut = {-1, -1};
     long[] reasoning = {-1, -1};
     long total = -1;
     long cacheHit = -1; // DeepSeek's prompt_cache_hit_tokens, its only count of cached prompt tokens
@@ -130,6 +144,8 @@ public record Usage(long prompt, long completion, long cachedPrompt, long cacheW
             cached[names] = p.getLongValue();
           } else if (ofPrompt && d.equals("cache_write_tokens")) {
             written[names] = p.getLongValue();
+          } else if (d.equals("audio_tokens")) {
+            (ofPrompt ? audioIn : audioOut)[names] = p.getLongValue();
           } else if (!ofPrompt && d.equals("reasoning_tokens")) {
             reasoning[names] = p.getLongValue();
           } else {
@@ -149,7 +165,7 @@ public record Usage(long prompt, long completion, long cachedPrompt, long cacheW
       out += thought;
     }
     long cachedIn = cached[0] >= 0 || cached[1] >= 0 ? either(cached) : Math.max(0, cacheHit);
-    return new Usage(in, out, cachedIn, either(written));
+    return new Usage(in, out, cachedIn, either(written), either(audioIn), either(audioOut));
   }
 
   private static long either(long[] counts) {

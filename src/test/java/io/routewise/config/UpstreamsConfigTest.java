@@ -75,7 +75,7 @@ class UpstreamsConfigTest {
         .replace("price: {input: \"0.15\", output: 0.6}", "price: 0.15"));
     assertTrue(msg.contains("upstreams.strong.price.input: must be in [0, 1000000], got -1"), msg);
     assertTrue(msg.contains("upstreams.strong.price.output: is required (USD per million output tokens)"), msg);
-    assertTrue(msg.contains("upstreams.strong.price.outptu: unknown key (expected one of [cache_write, cached_input, input, output])"), msg);
+    assertTrue(msg.contains("upstreams.strong.price.outptu: unknown key (expected one of [audio_input, audio_output, cache_write, cached_input, input, output])"), msg);
     assertTrue(msg.contains("upstreams.mini.price: must be a mapping"), msg);
     assertFalse(msg.contains("upstreams.mini.price.input"), "a price that is no mapping is one problem: " + msg);
   }

@@ -58,7 +58,7 @@ class CostMetricsTest {
 
   private void start(String routingKeys) {
     Map<String, String> prices = new LinkedHashMap<>();
-    prices.put("strong", ", price: {input: 2.5, output: 10, cached_input: 1.25}");
+    prices.put("strong", ", price: {input: 2.5, output: 10, cached_input: 1.25, audio_input: 40, audio_output: 80}");
     prices.put("weak", ", price: {input: 0.1, output: 0.1}");
     prices.put("mini", ", price: {input: 0.15, output: 0.6, cached_input: 0.075, cache_write: 0.1875}, stream_usage: true");
     prices.put("sonnet", ", price: {input: 3, output: 15}"); // dearer than strong
@@ -245,6 +245,21 @@ class CostMetricsTest {
     assertEquals(2 * 0.0002925, usd(m, "routewise_cost_usd_total", "mini"), 1e-12);
     // on strong (no cache_write: its writes at input), the same parts: (100 x 2.5 + 100 x 1.25 + 800 x 2.5 + 200 x 10) / 1e6
     assertEquals(2 * (0.004375 - 0.0002925), usd(m, "routewise_cost_saved_usd_total", "mini"), 1e-12);
+  }
+
+  /**
+   * An audio model bills its audio tokens apart (gpt-4o-audio: 16 and 8 times its text rates), counted
+   * in usage's {@code audio_tokens} details: they were priced as text, a sixteenth of their cost.
+   */
+  @Test
+  void audioTokensArePricedAtTheAudioRates() throws Exception {
+    answerJsonUsage("strong", "{\"prompt_tokens\":1000,\"completion_tokens\":300,\"total_tokens\":1300,"
+        + "\"prompt_tokens_details\":{\"cached_tokens\":100,\"audio_tokens\":600,\"text_tokens\":400},"
+        + "\"completion_tokens_details\":{\"audio_tokens\":200,\"text_tokens\":100,\"reasoning_tokens\":0}}");
+    // strong: {input 2.5, output 10, cached_input 1.25, audio_input 40, audio_output 80}:
+    // (300 x 2.5 + 100 x 1.25 + 600 x 40 + 100 x 10 + 200 x 80) / 1e6
+    assertEquals("0.041875", send("strong", false).headers().firstValue("x-routewise-cost-usd").orElse(null));
+    assertEquals(0.041875, usd(metrics(), "routewise_cost_usd_total", "strong"), 1e-12);
   }
 
   /**
