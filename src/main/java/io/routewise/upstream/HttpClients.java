@@ -13,6 +13,28 @@ import java.util.List;
 public final class HttpClients {
   static final java.time.Duration H2_PING_INTERVAL = java.time.Duration.ofSeconds(5);
 
+  /**
+   * The most an HTTP/2 upstream may send ahead of what a stream's reader took: OkHttp's 16 MiB window
+   * is held on the heap per stream (it acknowledges the connection's window on receipt), so each client
+   * not reading a large stream or download held up to 16 MiB (20 such clients: 270 MB) where HTTP/1.1
+   * leaves it in the kernel's socket buffers. 1 MiB still lets a stream run at 10 MB/s over 100 ms.
+   */
+  static final int H2_STREAM_WINDOW_BYTES = 1 << 20;
+
+  /** OkHttp's connection's HTTP/2 side; null where another OkHttp has none by that name (Http2WindowTest fails). */
+  private static final java.lang.reflect.Field HTTP2_CONNECTION = http2ConnectionField();
+
+  private static java.lang.reflect.Field http2ConnectionField() {
+    try {
+      java.lang.reflect.Field f = okhttp3.internal.connection.RealConnection.class.getDeclaredField("http2Connection");
+      f.setAccessible(true);
+      return f;
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      // OkHttp is pinned in the pom: only a changed pin gets here, and then the window stays OkHttp's
+      return null;
+    }
+  }
+
   private HttpClients() {}
 
   public static OkHttpClient shared(ClientConfig config) {
@@ -46,6 +68,35 @@ public final class HttpClients {
    */
   public static List<Protocol> protocols(int javaFeatureVersion) {
     return javaFeatureVersion >= 24 ? List.of(Protocol.HTTP_2, Protocol.HTTP_1_1) : List.of(Protocol.HTTP_1_1);
+  }
+
+  /**
+   * Lowers a new HTTP/2 connection's stream window to {@link #H2_STREAM_WINDOW_BYTES} (a SETTINGS
+   * frame, sent before any later stream's headers, so the upstream opens those with it); once per
+   * connection. OkHttp has no option for it, so its connection is reached by reflection. A server that
+   * applies a SETTINGS frame only after the frames behind it (against RFC 9113 §6.5.3; OkHttp's own
+   * MockWebServer does, nginx, Go, Envoy and Netty do not) may send a connection's first stream past
+   * the smaller window, which OkHttp then resets (FLOW_CONTROL_ERROR): a 502 there.
+   */
+  static void limitStreamWindow(okhttp3.Connection connection) {
+    if (HTTP2_CONNECTION == null || !(connection instanceof okhttp3.internal.connection.RealConnection real)
+        || connection.protocol() != Protocol.HTTP_2 && connection.protocol() != Protocol.H2_PRIOR_KNOWLEDGE) {
+      return;
+    }
+    okhttp3.internal.http2.Http2Connection h2;
+    try {
+      h2 = (okhttp3.internal.http2.Http2Connection) HTTP2_CONNECTION.get(real);
+    } catch (IllegalAccessException e) {
+      throw new IllegalStateException(e);
+    }
+    if (h2 != null && h2.getOkHttpSettings().getInitialWindowSize() > H2_STREAM_WINDOW_BYTES) {
+      try {
+        h2.setSettings(new okhttp3.internal.http2.Settings()
+            .set(okhttp3.internal.http2.Settings.INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW_BYTES));
+      } catch (java.io.IOException e) {
+        // shut down meanwhile (a GOAWAY): the request fails, or is resent, as it would have without this
+      }
+    }
   }
 
   public static void shutdown(OkHttpClient client) {

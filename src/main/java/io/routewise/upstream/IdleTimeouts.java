@@ -78,13 +78,16 @@ public final class IdleTimeouts implements AutoCloseable {
     if (w != null) {
       w.connected(connection);
       if (w.pooledIdleNanos() >= 0 && connection != null
-          && connection.protocol() != okhttp3.Protocol.HTTP_2) { // h2 has its own pings and GOAWAY
+          && connection.protocol() != okhttp3.Protocol.HTTP_2
+          && connection.protocol() != okhttp3.Protocol.H2_PRIOR_KNOWLEDGE) { // h2 has its own pings and GOAWAY,
+                                                                           // and frames between answers
         StaleConnections.checkLeftovers(connection, w.pooledIdleNanos());
         if (w.pooledIdleNanos() >= StaleConnections.CHECK_AFTER_IDLE_NANOS) {
           StaleConnections.check(connection);
         }
       }
     }
+    HttpClients.limitStreamWindow(connection);
     return chain.proceed(chain.request());
   };
 
