@@ -113,6 +113,9 @@ public final class CheckCommand implements Callable<Integer> {
       if (k.rateLimit() != null) {
         limits.add(k.rateLimit().requests() + " requests per " + k.rateLimit().per().key());
       }
+      if (k.models() != null) {
+        limits.add("models " + String.join(" ", k.models()));
+      }
       named.add(k.name() + (limits.isEmpty() ? "" : " (" + String.join(", ", limits) + ")"));
     }
     return named.isEmpty() ? keys.size() + " unnamed key" + (keys.size() == 1 ? "" : "s") : String.join(", ", named);

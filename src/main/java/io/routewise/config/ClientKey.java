@@ -11,14 +11,28 @@ package io.routewise.config;
  *     (it matches nothing)
  * @param budget what the client may spend on routed answers in each period, or null for no limit
  * @param rateLimit how many requests the client may make, or null for no limit
+ * @param models the model names its requests may name ({@code router-*} for any ending so), or null
+ *     for any
  */
-public record ClientKey(String name, java.util.List<Secret> keys, Budget budget, RateLimit rateLimit) {
+public record ClientKey(String name, java.util.List<Secret> keys, Budget budget, RateLimit rateLimit,
+    java.util.List<String> models) {
   public ClientKey {
     keys = java.util.List.copyOf(keys);
+    models = models == null ? null : java.util.List.copyOf(models);
+  }
+
+  public ClientKey(String name, java.util.List<Secret> keys, Budget budget, RateLimit rateLimit) {
+    this(name, keys, budget, rateLimit, null);
   }
 
   public ClientKey(String name, java.util.List<Secret> keys, Budget budget) {
     this(name, keys, budget, null);
+  }
+
+  /** Whether this client may name {@code model}: one of its {@code models}, exactly or by a trailing {@code *}. */
+  public boolean allowsModel(String model) {
+    return models == null || models.stream().anyMatch(m -> m.endsWith("*")
+        ? model.startsWith(m.substring(0, m.length() - 1)) : model.equals(m));
   }
 
   /** One key; a blank one is none. */

@@ -178,6 +178,7 @@ public final class ConfigLoader {
       }
       ClientKey.Budget budget = null;
       ClientKey.RateLimit rateLimit = null;
+      List<String> models = null;
       List<Secret> given = new ArrayList<>();
       List<String> at = new ArrayList<>(); // where each was written, for problems
       String keyPath;
@@ -211,6 +212,7 @@ public final class ConfigLoader {
           client.problem("rate_limit", "is empty: write {requests: <a period>, per: second|minute|hour}, or leave the key out");
         }
         rateLimit = client.optionalChild("rate_limit").map(ConfigLoader::rateLimit).orElse(null);
+        models = models(client);
         client.rejectUnknownKeys();
       } else {
         keyPath = keys.pathOf(name);
@@ -249,9 +251,36 @@ public final class ConfigLoader {
       if (usable.isEmpty()) {
         LOG.warn("{} is empty: client '{}' has no key, and its requests are refused (401)", keyPath, name);
       }
-      out.add(new ClientKey(name, usable, budget, rateLimit)); // with none, it matches no request, yet keeps auth on
+      out.add(new ClientKey(name, usable, budget, rateLimit, models)); // with none, it matches no request, yet keeps auth on
     }
     return List.copyOf(out);
+  }
+
+  /**
+   * A named client's {@code models: ["router-*", "gpt-4o-mini"]}: the model names its requests may
+   * name, exactly or, ending in {@code *}, by what they start with; null when the key is absent (any).
+   */
+  private static List<String> models(ConfigNode client) {
+    if (!client.keys().contains("models")) {
+      client.readElsewhere("models");
+      return null;
+    }
+    List<String> models = client.stringList("models", null);
+    if (models == null) {
+      return null; // not a list of text: said
+    }
+    if (models.isEmpty()) { // every request refused would be a typo's doing, or a client better removed
+      client.problem("models", "is empty: list the model names the client may use (\"router-*\" for any router), "
+          + "or leave the key out for any");
+    }
+    for (int i = 0; i < models.size(); i++) {
+      String m = models.get(i);
+      if (m.isBlank() || m.indexOf('*') >= 0 && m.indexOf('*') != m.length() - 1) {
+        client.problems().add(client.pathOf("models") + "[" + i + "]", "must be a model name, or one ending in * "
+            + "for every name it starts with, got '" + m + "'");
+      }
+    }
+    return models;
   }
 
   /** A named client's {@code budget: {usd: 50, per: day}}. */

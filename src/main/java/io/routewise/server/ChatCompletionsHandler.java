@@ -134,6 +134,7 @@ final class ChatCompletionsHandler {
       }
       ChatRequest request = api == RoutedApi.RESPONSES
           ? ResponsesRequestParser.parse(body.bytes()) : ChatRequestParser.parse(body.bytes());
+      requireAllowedModel(ctx, request.model());
       spec = spec(routing, request);
       ClientDisconnectProbe probe = new ClientDisconnectProbe(ctx.req());
       String home = storedAt(request);
@@ -328,6 +329,21 @@ final class ChatCompletionsHandler {
 
   /** The request attribute holding the name of the server API key it carried, when the keys are named. */
   static final String CLIENT_NAME = "routewise.client-name";
+  /** The request's named client when its {@code models} restricts what it may name (a ClientKey). */
+  static final String CLIENT_MODELS = "routewise.client-models";
+
+  /**
+   * The 403 of a named client whose {@code server.api_keys} entry's {@code models} leaves out the
+   * model its request names (none named: nothing to refuse).
+   */
+  static void requireAllowedModel(Context ctx, String model) {
+    io.routewise.config.ClientKey client = ctx.attribute(CLIENT_MODELS);
+    if (client != null && model != null && !client.allowsModel(model)) {
+      throw new ApiException(403, "invalid_request_error", "Client '" + client.name() + "' may not use the model '"
+          + model + "' (server.api_keys." + client.name() + ".models: " + String.join(", ", client.models()) + ").",
+          "model", "model_not_allowed");
+    }
+  }
 
   /**
    * The session a request names, for pinning: its X-Session-Id header, its body's end user or its

@@ -246,6 +246,25 @@ final class PassthroughHandler {
    * on an endpoint that is not routed: 400 here. /v1/models advertises them, and a client may send
    * them anywhere; passed on, the upstream got a model it cannot have.
    */
+  /**
+   * A client restricted to some models ({@code server.api_keys.<name>.models}): the model a JSON body
+   * names must be one of them. A compressed body's is unreadable, so refused; a form's (files, audio)
+   * is not read.
+   */
+  private static void refuseModelNotAllowed(Context ctx, RequestBodies.Body body) {
+    io.routewise.config.ClientKey client = ctx.attribute(ChatCompletionsHandler.CLIENT_MODELS);
+    String type = ctx.header("Content-Type");
+    if (client == null || type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/")) {
+      return;
+    }
+    if (RequestBodies.contentCoding(ctx) != null) {
+      throw new ApiException(403, "invalid_request_error", "Client '" + client.name() + "' may use only some models "
+          + "(server.api_keys." + client.name() + ".models), and a compressed body's model cannot be read: send it "
+          + "uncompressed.", null, "model_not_allowed");
+    }
+    ChatCompletionsHandler.requireAllowedModel(ctx, topLevelString(body.bytes(), "model"));
+  }
+
   private void refuseRoutewiseModel(String path, String contentType, RequestBodies.Body body) {
     String model = routewiseModel(contentType, body);
     String invalid = model == null ? null : routewiseModel.apply(model);
@@ -441,6 +460,7 @@ final class PassthroughHandler {
     if (body != null) {
       try {
         refuseRoutewiseModel(path, ctx.header("Content-Type"), body);
+        refuseModelNotAllowed(ctx, body);
       } catch (ApiException refused) {
         body.close(); // its bytes back to the shared limit, or refusals would fill it for good (review)
         throw refused;

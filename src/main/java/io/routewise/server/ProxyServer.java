@@ -332,7 +332,7 @@ public final class ProxyServer implements AutoCloseable {
    */
   static final class ClientKeys {
     /** A key's client: its name (null for a key of a list) and the scope of the sessions it names. */
-    record Client(String name, byte[] scope) {}
+    record Client(String name, byte[] scope, io.routewise.config.ClientKey restricted) {}
 
     private final java.util.Map<String, Client> byDigest = new java.util.HashMap<>();
 
@@ -340,10 +340,11 @@ public final class ProxyServer implements AutoCloseable {
       for (io.routewise.config.ClientKey c : clients) {
         // a named client's sessions are its own under any of its keys: a rotated key keeps its pins
         Client named = c.name() == null ? null
-            : new Client(c.name(), ("client " + c.name()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            : new Client(c.name(), ("client " + c.name()).getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                c.models() != null ? c : null);
         for (io.routewise.config.Secret key : c.keys()) {
           byte[] bytes = key.value().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-          byDigest.put(digest(bytes), named != null ? named : new Client(null, bytes));
+          byDigest.put(digest(bytes), named != null ? named : new Client(null, bytes, null));
         }
       }
     }
@@ -388,6 +389,9 @@ public final class ProxyServer implements AutoCloseable {
     }
     if (scopeSessions) {
       ctx.attribute(ChatCompletionsHandler.CLIENT_KEY, client.scope());
+    }
+    if (client.restricted() != null) {
+      ctx.attribute(ChatCompletionsHandler.CLIENT_MODELS, client.restricted());
     }
     if (client.name() != null) {
       ctx.attribute(ChatCompletionsHandler.CLIENT_NAME, client.name());
@@ -668,6 +672,7 @@ public final class ProxyServer implements AutoCloseable {
       request = ResponsesRequestParser.isResponsesBody(body.bytes())
           ? ResponsesRequestParser.parse(body.bytes()) : ChatRequestParser.parse(body.bytes());
     }
+    ChatCompletionsHandler.requireAllowedModel(ctx, request.model());
     RoutingService.Preview preview;
     try {
       // abandoned (a flood of /v1/route, clients that time out), a decision would still take a scoring thread

@@ -61,7 +61,7 @@ class CheckCommandTest {
   @Test
   void aGoodConfigExitsZeroWithASummaryOfWhatWouldBeServed() throws Exception {
     Path config = write(ladder("http://127.0.0.1:1/v1").replace("port: 0}", "port: 0, api_keys: {batch: {keys: [sk-b1, "
-        + "sk-b2], budget: {usd: 50}, rate_limit: {requests: 600}}, ui: sk-ui}}").replace("output: 0.6}",
+        + "sk-b2], budget: {usd: 50}, rate_limit: {requests: 600}, models: [\"router-*\"]}, ui: sk-ui}}").replace("output: 0.6}",
         "output: 0.6, cached_input: 0.075, cache_write: 0.1875}") + """
         state: {redis: "redis://127.0.0.1:1/0"}
         routers:
@@ -80,7 +80,7 @@ class CheckCommandTest {
         + Path.of("models", "mf") + "\n"), out);
     assertTrue(out.contains("embedding: minilm-l6-static\n"), out);
     assertTrue(out.contains("targets: router-mf-auto holds strong_share = 0.3 over 120 s\n"), out);
-    assertTrue(out.contains("clients: batch (2 keys, budget 50.0 USD per day, 600 requests per minute), ui\n"), out);
+    assertTrue(out.contains("clients: batch (2 keys, budget 50.0 USD per day, 600 requests per minute, models router-*), ui\n"), out);
     assertTrue(out.contains("state: redis at 127.0.0.1:1, shared\n"), out);
   }
 

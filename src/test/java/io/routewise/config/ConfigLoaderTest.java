@@ -362,6 +362,23 @@ class ConfigLoaderTest {
     assertTrue(msg.contains("server.api_keys.e.rate_limit.requests: must be an integer"), msg);
   }
 
+  /** A named client's models: names or prefixes ending in *, each mistake named. */
+  @Test
+  void aNamedClientsModelsAreReadAndTheirMistakesNamed() throws Exception {
+    RoutewiseConfig c = parse(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: {key: sk-a, models: "
+        + "[\"router-*\", gpt-4o-mini]}, b: sk-b}}"), Map.of("OPENAI_API_KEY", "sk-x"));
+    ClientKey a = c.server().apiKeys().get(0);
+    assertTrue(a.allowsModel("router-mf-0.3") && a.allowsModel("gpt-4o-mini"));
+    assertFalse(a.allowsModel("gpt-4o") || a.allowsModel("upstream-strong") || a.allowsModel("gpt-4o-mini-2024-07-18"));
+    assertTrue(c.server().apiKeys().get(1).allowsModel("anything"), "no list: any model");
+    String msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: {key: sk-a, models: []}, "
+        + "b: {key: sk-b, models: [\"gpt-*-mini\", \" \"]}, c: {key: sk-c, models: router-*}}}"));
+    assertTrue(msg.contains("server.api_keys.a.models: is empty"), msg);
+    assertTrue(msg.contains("server.api_keys.b.models[0]: must be a model name, or one ending in *"), msg);
+    assertTrue(msg.contains("server.api_keys.b.models[1]: must be a model name"), msg);
+    assertTrue(msg.contains("server.api_keys.c.models: must be a list"), msg);
+  }
+
   /** model_prices: other models an upstream serves, priced for passthrough; its own model is its price's. */
   @Test
   void modelPricesAreReadAndTheOwnModelIsPricedOnce() {

@@ -1,0 +1,86 @@
+package io.routewise.server;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
+import static com.github.tomakehurst.wiremock.client.WireMock.postRequestedFor;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.tomakehurst.wiremock.client.WireMock;
+import io.routewise.TestConfigs;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.Test;
+
+/**
+ * server.api_keys.<name>.models: a client restricted to some model names (an intern's key to the
+ * routers only, not a direct upstream's) is refused the others with a 403 naming its list, on chat,
+ * Responses, /v1/route and passthrough bodies; other clients are not restricted.
+ */
+class ClientModelsTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  private static ProxyFixture fixture() {
+    return ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+        "api_keys: {intern: {key: sk-intern, models: [\"router-*\", text-embedding-3-small]}, lead: sk-lead}"),
+        "passthrough: weak, direct_upstreams: true"));
+  }
+
+  private HttpResponse<String> post(ProxyFixture f, String path, String key, String body, String... headers)
+      throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + f.routewise.port() + path))
+        .header("Authorization", "Bearer " + key).header("Content-Type", "application/json");
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    return http.send(b.POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static String chat(String model) {
+    return "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  }
+
+  private static void assertRefused(HttpResponse<String> r, String model) throws Exception {
+    assertEquals(403, r.statusCode(), r.body());
+    JsonNode error = JSON.readTree(r.body()).path("error");
+    assertEquals("model_not_allowed", error.path("code").asText(), r.body());
+    assertEquals("model", error.path("param").asText(), r.body());
+    assertTrue(error.path("message").asText().equals("Client 'intern' may not use the model '" + model
+        + "' (server.api_keys.intern.models: router-*, text-embedding-3-small)."), r.body());
+  }
+
+  @Test
+  void aRestrictedClientIsRefusedTheModelsItsListLeavesOutEverywhereAModelIsNamed() throws Exception {
+    try (ProxyFixture f = fixture()) {
+      f.weak.stubFor(WireMock.post(urlEqualTo("/v1/embeddings")).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "application/json").withBody("{\"object\":\"list\",\"data\":[]}")));
+      assertEquals(200, post(f, "/v1/chat/completions", "sk-intern", chat("router-random-1")).statusCode());
+      assertEquals(200, post(f, "/v1/route", "sk-intern", chat("router-random-1")).statusCode());
+      assertRefused(post(f, "/v1/chat/completions", "sk-intern", chat("upstream-strong")), "upstream-strong");
+      assertRefused(post(f, "/v1/route", "sk-intern", chat("upstream-strong")), "upstream-strong");
+      assertRefused(post(f, "/v1/responses", "sk-intern", "{\"model\":\"strong-model\",\"input\":\"hi\"}"),
+          "strong-model");
+      f.strong.verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
+      f.strong.verify(0, postRequestedFor(urlEqualTo("/v1/responses")));
+      // passthrough: the model a JSON body names; a compressed body's cannot be read
+      assertEquals(200, post(f, "/v1/embeddings", "sk-intern",
+          "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}").statusCode());
+      assertRefused(post(f, "/v1/embeddings", "sk-intern", "{\"model\":\"text-embedding-3-large\",\"input\":\"hi\"}"),
+          "text-embedding-3-large");
+      HttpResponse<String> gz = post(f, "/v1/embeddings", "sk-intern", "not really gzip", "Content-Encoding", "gzip");
+      assertEquals(403, gz.statusCode(), gz.body());
+      f.weak.verify(1, postRequestedFor(urlEqualTo("/v1/embeddings")));
+      // another client may name any
+      assertEquals(200, post(f, "/v1/chat/completions", "sk-lead", chat("upstream-strong")).statusCode());
+      assertEquals(200, post(f, "/v1/embeddings", "sk-lead", "{\"model\":\"text-embedding-3-large\",\"input\":\"x\"}")
+          .statusCode());
+      String m = f.routewise.metrics().scrape();
+      assertTrue(m.contains("status=\"403\""), "refusals are counted: " + m);
+    }
+  }
+}
