@@ -266,11 +266,20 @@ public final class ProxyServer implements AutoCloseable {
       // routewise's own answers carry a request id too, as the upstreams' do
       cfg.routes.post("/v1/route", ctx -> route(ctx.header("x-request-id", RequestIds.next()), routing, upstreams,
           bodies, inFlight));
-      io.javalin.http.Handler modelList = ctx -> ctx.header("x-request-id", RequestIds.next())
-          .contentType("application/json").result(models);
+      io.javalin.http.Handler modelList = ctx -> {
+        io.routewise.config.ClientKey restricted = ctx.attribute(ChatCompletionsHandler.CLIENT_MODELS);
+        ctx.header("x-request-id", RequestIds.next()).contentType("application/json")
+            .result(restricted == null ? models : allowedModels(models, restricted));
+      };
       // OpenAI's models.retrieve: routewise's own ids (any valid router-<name>-<α>) and the upstreams'
       // models answer here; other ids go to the passthrough upstream if there is one.
       io.javalin.http.Handler model = ctx -> {
+        io.routewise.config.ClientKey restricted = ctx.attribute(ChatCompletionsHandler.CLIENT_MODELS);
+        if (restricted != null && !restricted.allowsModel(ctx.pathParam("id"))) { // as OpenAI hides a model not yours
+          throw new ApiException(404, "invalid_request_error", "The model '" + ctx.pathParam("id") + "' does not "
+              + "exist or client '" + restricted.name() + "' may not use it (server.api_keys." + restricted.name()
+              + ".models).", "model", "model_not_found");
+        }
         byte[] body = modelBody(ctx.pathParam("id"), routing, upstreams);
         if (body != null) {
           ctx.header("x-request-id", RequestIds.next()).contentType("application/json").result(body);
@@ -824,6 +833,22 @@ public final class ProxyServer implements AutoCloseable {
       }
     }
     return json(root);
+  }
+
+  /** The model list {@code all} as {@code client} sees it: only the ids its {@code models} allows. */
+  private static byte[] allowedModels(byte[] all, io.routewise.config.ClientKey client) {
+    try {
+      ObjectNode root = (ObjectNode) MAPPER.readTree(all);
+      ArrayNode data = (ArrayNode) root.get("data");
+      for (int i = data.size() - 1; i >= 0; i--) {
+        if (!client.allowsModel(data.get(i).path("id").asText())) {
+          data.remove(i);
+        }
+      }
+      return json(root);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e); // routewise's own list
+    }
   }
 
   private static byte[] json(Object node) {

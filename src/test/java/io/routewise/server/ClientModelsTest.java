@@ -41,6 +41,11 @@ class ClientModelsTest {
     return http.send(b.POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  private HttpResponse<String> get(ProxyFixture f, String path, String key) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + f.routewise.port() + path))
+        .header("Authorization", "Bearer " + key).GET().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
   private static String chat(String model) {
     return "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
   }
@@ -79,6 +84,15 @@ class ClientModelsTest {
       assertEquals(200, post(f, "/v1/chat/completions", "sk-lead", chat("upstream-strong")).statusCode());
       assertEquals(200, post(f, "/v1/embeddings", "sk-lead", "{\"model\":\"text-embedding-3-large\",\"input\":\"x\"}")
           .statusCode());
+      // the model list it sees holds only what it may use; another's any
+      JsonNode listed = JSON.readTree(get(f, "/v1/models", "sk-intern").body()).path("data");
+      java.util.List<String> ids = new java.util.ArrayList<>();
+      listed.forEach(m -> ids.add(m.path("id").asText()));
+      assertTrue(!ids.isEmpty() && ids.stream().allMatch(id -> id.startsWith("router-")), ids.toString());
+      assertTrue(get(f, "/v1/models", "sk-lead").body().contains("\"upstream-strong\""));
+      assertEquals(404, get(f, "/v1/models/upstream-strong", "sk-intern").statusCode());
+      assertEquals(200, get(f, "/v1/models/upstream-strong", "sk-lead").statusCode());
+      assertEquals(200, get(f, "/v1/models/router-random-0.5", "sk-intern").statusCode());
       String m = f.routewise.metrics().scrape();
       assertTrue(m.contains("status=\"403\""), "refusals are counted: " + m);
     }
