@@ -134,7 +134,7 @@ final class ChatCompletionsHandler {
       }
       ChatRequest request = api == RoutedApi.RESPONSES
           ? ResponsesRequestParser.parse(body.bytes()) : ChatRequestParser.parse(body.bytes());
-      requireAllowedModel(ctx, request.model());
+      requireAllowedModel(ctx, request.model(), storedAt(request) != null);
       spec = spec(routing, request);
       ClientDisconnectProbe probe = new ClientDisconnectProbe(ctx.req());
       String home = storedAt(request);
@@ -334,10 +334,16 @@ final class ChatCompletionsHandler {
 
   /**
    * The 403 of a named client whose {@code server.api_keys} entry's {@code models} leaves out the
-   * model its request names (none named: nothing to refuse).
+   * model its request names. None named: nothing to refuse where {@code noneIsFine} (a passthrough
+   * body, a continued response), else refused (chat would take the default router and α).
    */
-  static void requireAllowedModel(Context ctx, String model) {
+  static void requireAllowedModel(Context ctx, String model, boolean noneIsFine) {
     io.routewise.config.ClientKey client = ctx.attribute(CLIENT_MODELS);
+    if (client != null && model == null && !noneIsFine) {
+      throw new ApiException(403, "invalid_request_error", "Client '" + client.name() + "' must name one of its models "
+          + "(server.api_keys." + client.name() + ".models: " + String.join(", ", client.models()) + ").",
+          "model", "model_not_allowed");
+    }
     if (client != null && model != null && !client.allowsModel(model)) {
       throw new ApiException(403, "invalid_request_error", "Client '" + client.name() + "' may not use the model '"
           + model + "' (server.api_keys." + client.name() + ".models: " + String.join(", ", client.models()) + ").",

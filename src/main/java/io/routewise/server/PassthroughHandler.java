@@ -262,7 +262,7 @@ final class PassthroughHandler {
           + "(server.api_keys." + client.name() + ".models), and a compressed body's model cannot be read: send it "
           + "uncompressed.", null, "model_not_allowed");
     }
-    ChatCompletionsHandler.requireAllowedModel(ctx, topLevelString(body.bytes(), "model"));
+    ChatCompletionsHandler.requireAllowedModel(ctx, topLevelString(body.bytes(), "model"), true);
   }
 
   private void refuseRoutewiseModel(String path, String contentType, RequestBodies.Body body) {

@@ -681,7 +681,7 @@ public final class ProxyServer implements AutoCloseable {
       request = ResponsesRequestParser.isResponsesBody(body.bytes())
           ? ResponsesRequestParser.parse(body.bytes()) : ChatRequestParser.parse(body.bytes());
     }
-    ChatCompletionsHandler.requireAllowedModel(ctx, request.model());
+    ChatCompletionsHandler.requireAllowedModel(ctx, request.model(), false);
     RoutingService.Preview preview;
     try {
       // abandoned (a flood of /v1/route, clients that time out), a decision would still take a scoring thread

@@ -70,6 +70,11 @@ class ClientModelsTest {
       assertRefused(post(f, "/v1/route", "sk-intern", chat("upstream-strong")), "upstream-strong");
       assertRefused(post(f, "/v1/responses", "sk-intern", "{\"model\":\"strong-model\",\"input\":\"hi\"}"),
           "strong-model");
+      // naming none would take the default router and α: refused too
+      HttpResponse<String> none = post(f, "/v1/chat/completions", "sk-intern",
+          "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+      assertEquals(403, none.statusCode(), none.body());
+      assertTrue(none.body().contains("must name one of its models"), none.body());
       f.strong.verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
       f.strong.verify(0, postRequestedFor(urlEqualTo("/v1/responses")));
       // passthrough: the model a JSON body names; a compressed body's cannot be read
