@@ -275,7 +275,8 @@ public final class ConfigLoader {
     }
     for (int i = 0; i < models.size(); i++) {
       String m = models.get(i);
-      if (m.isBlank() || m.indexOf('*') >= 0 && m.indexOf('*') != m.length() - 1) {
+      // white space around it: no request names it so (chat refuses it), so the client would be locked out
+      if (m.isBlank() || !m.strip().equals(m) || m.indexOf('*') >= 0 && m.indexOf('*') != m.length() - 1) {
         client.problems().add(client.pathOf("models") + "[" + i + "]", "must be a model name, or one ending in * "
             + "for every name it starts with, got '" + m + "'");
       }

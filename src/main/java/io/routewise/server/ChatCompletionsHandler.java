@@ -135,6 +135,20 @@ final class ChatCompletionsHandler {
       ChatRequest request = api == RoutedApi.RESPONSES
           ? ResponsesRequestParser.parse(body.bytes()) : ChatRequestParser.parse(body.bytes());
       requireAllowedModel(ctx, request.model(), storedAt(request) != null);
+      io.routewise.config.ClientKey restricted = ctx.attribute(CLIENT_MODELS);
+      if (restricted != null && request.conversation() && conversationsHome != null
+          && !restricted.allowsModel(RouteSpec.direct(conversationsHome).modelId())) {
+        // a conversation continues at the passthrough upstream whatever the model names: a way around α
+        throw new ApiException(403, "invalid_request_error", "Client '" + restricted.name() + "' may not continue a "
+            + "conversation: it goes to the " + conversationsHome + " upstream whatever the model, and "
+            + RouteSpec.direct(conversationsHome).modelId() + " is not in server.api_keys." + restricted.name()
+            + ".models.", "conversation", "model_not_allowed");
+      }
+      if (api == RoutedApi.RESPONSES && ctx.attribute(CLIENT_MODELS) != null) {
+        for (String model : PassthroughHandler.nestedModels(body.bytes())) { // a hosted tool's (image_generation)
+          requireAllowedModel(ctx, model, true);
+        }
+      }
       spec = spec(routing, request);
       ClientDisconnectProbe probe = new ClientDisconnectProbe(ctx.req());
       String home = storedAt(request);

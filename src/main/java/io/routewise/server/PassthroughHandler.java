@@ -242,19 +242,17 @@ final class PassthroughHandler {
   }
 
   /**
-   * A JSON body naming one of routewise's own model ids ({@code router-mf-0.5}, {@code upstream-mini})
-   * on an endpoint that is not routed: 400 here. /v1/models advertises them, and a client may send
-   * them anywhere; passed on, the upstream got a model it cannot have.
+   * A client restricted to some models ({@code server.api_keys.<name>.models}): every {@code model} a
+   * JSON body names, in any case (Go's decoder reads {@code Model} as it; parsers differ on which of
+   * two wins) and at any depth (a hosted tool's, a realtime session's), must be one of them. What
+   * routewise cannot check is refused: a compressed body, one not read to its end, a top-level model
+   * that is not a string, a batch (its models are in its input file), and a request that generates but
+   * names no model at its top level (the upstream's default, a form's, a Responses prompt
+   * template's), but for a Responses request continuing a stored one.
    */
-  /**
-   * A client restricted to some models ({@code server.api_keys.<name>.models}): the model a JSON body
-   * names must be one of them. A compressed body's is unreadable, so refused; a form's (files, audio)
-   * is not read.
-   */
-  private static void refuseModelNotAllowed(Context ctx, RequestBodies.Body body) {
+  private static void refuseModelNotAllowed(Context ctx, String method, String is, RequestBodies.Body body) {
     io.routewise.config.ClientKey client = ctx.attribute(ChatCompletionsHandler.CLIENT_MODELS);
-    String type = ctx.header("Content-Type");
-    if (client == null || type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/")) {
+    if (client == null) {
       return;
     }
     if (RequestBodies.contentCoding(ctx) != null) {
@@ -262,9 +260,89 @@ final class PassthroughHandler {
           + "(server.api_keys." + client.name() + ".models), and a compressed body's model cannot be read: send it "
           + "uncompressed.", null, "model_not_allowed");
     }
-    ChatCompletionsHandler.requireAllowedModel(ctx, topLevelString(body.bytes(), "model"), true);
+    List<String> models = new java.util.ArrayList<>();
+    boolean[] named = {false}; // at the top level, where the upstream takes its model
+    boolean[] prompt = {false}; // a Responses prompt template, which has a model of its own
+    boolean[] continues = {false}; // a stored response or conversation continued
+    String[] unchecked = {null}; // why its models cannot be checked
+    // any content type: a JSON body declared a form (or text) is JSON to a lenient upstream
+    Fields read = topLevelFields(body.bytes(), (name, value, p) -> {
+      if (name.equalsIgnoreCase("model")) {
+        if (value != com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+          unchecked[0] = "'" + name + "' must be a string";
+          return false;
+        }
+        models.add(p.getText()); // checked below: what the visitor throws reads as a body cut off
+        named[0] = true;
+      } else if (value != null && value.isStructStart() && !name.equals("metadata")) {
+        nestedModels(p, models);
+      }
+      prompt[0] |= name.equalsIgnoreCase("prompt") && value != com.fasterxml.jackson.core.JsonToken.VALUE_NULL;
+      continues[0] |= (name.equals("previous_response_id") || name.equals("conversation"))
+          && value != com.fasterxml.jackson.core.JsonToken.VALUE_NULL;
+      return true;
+    });
+    for (String model : models) {
+      ChatCompletionsHandler.requireAllowedModel(ctx, model, true);
+    }
+    if (unchecked[0] == null && read == Fields.CUT) {
+      unchecked[0] = "its JSON body could not be read to its end";
+    }
+    if (unchecked[0] == null && method.equals("POST") && is.equals("batches")) {
+      unchecked[0] = "a batch's models are in its input file, which routewise does not read";
+    }
+    if (unchecked[0] == null && !named[0] && !method.equals("DELETE") && !generatesNothing(is)
+        && !(is.equals("responses") && continues[0] && !prompt[0])) {
+      unchecked[0] = "its body names no model (a form's, a batch's input file's or a prompt template's is not read)";
+    }
+    if (unchecked[0] != null) {
+      throw new ApiException(403, "invalid_request_error", "Client '" + client.name() + "' must name one of its models "
+          + "(server.api_keys." + client.name() + ".models: " + String.join(", ", client.models()) + "), and "
+          + unchecked[0] + ".", "model", "model_not_allowed");
+    }
   }
 
+  /** The string {@code model}s (any case) a JSON body names below its top level (a hosted tool's), in order. */
+  static List<String> nestedModels(byte[] body) {
+    List<String> models = new java.util.ArrayList<>();
+    topLevelFields(body, (name, value, p) -> {
+      if (value != null && value.isStructStart() && !name.equals("metadata")) {
+        nestedModels(p, models);
+      }
+      return true;
+    });
+    return models;
+  }
+
+  /**
+   * Adds the string {@code model}s (any case) inside the object or array {@code p} is at, leaving it at
+   * its end; not a {@code metadata}'s (the client's own labels).
+   */
+  private static void nestedModels(com.fasterxml.jackson.core.JsonParser p, List<String> models) throws IOException {
+    for (int depth = 1; depth > 0; ) {
+      com.fasterxml.jackson.core.JsonToken token = p.nextToken();
+      if (token == null) {
+        throw new IOException("cut off"); // read as a body cut off
+      }
+      if (token == com.fasterxml.jackson.core.JsonToken.FIELD_NAME && p.currentName().equals("metadata")) {
+        p.nextToken();
+        p.skipChildren();
+        continue;
+      }
+      if (token == com.fasterxml.jackson.core.JsonToken.FIELD_NAME && p.currentName().equalsIgnoreCase("model")
+          && p.nextToken() == com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+        models.add(p.getText());
+        continue;
+      }
+      depth += p.currentToken().isStructStart() ? 1 : p.currentToken().isStructEnd() ? -1 : 0;
+    }
+  }
+
+  /**
+   * A JSON body naming one of routewise's own model ids ({@code router-mf-0.5}, {@code upstream-mini})
+   * on an endpoint that is not routed: 400 here. /v1/models advertises them, and a client may send
+   * them anywhere; passed on, the upstream got a model it cannot have.
+   */
   private void refuseRoutewiseModel(String path, String contentType, RequestBodies.Body body) {
     String model = routewiseModel(contentType, body);
     String invalid = model == null ? null : routewiseModel.apply(model);
@@ -460,7 +538,7 @@ final class PassthroughHandler {
     if (body != null) {
       try {
         refuseRoutewiseModel(path, ctx.header("Content-Type"), body);
-        refuseModelNotAllowed(ctx, body);
+        refuseModelNotAllowed(ctx, method, checked.is(), body);
       } catch (ApiException refused) {
         body.close(); // its bytes back to the shared limit, or refusals would fill it for good (review)
         throw refused;

@@ -377,6 +377,10 @@ class ConfigLoaderTest {
     assertTrue(msg.contains("server.api_keys.b.models[0]: must be a model name, or one ending in *"), msg);
     assertTrue(msg.contains("server.api_keys.b.models[1]: must be a model name"), msg);
     assertTrue(msg.contains("server.api_keys.c.models: must be a list"), msg);
+    // white space around a name: no request names it so (chat refuses "router-mf-auto "), the client locked out
+    msg = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {a: {key: sk-a, models: [\"router-mf-auto \"]}}}"));
+    assertTrue(msg.contains("server.api_keys.a.models[0]: must be a model name, or one ending in * for every name it "
+        + "starts with, got 'router-mf-auto '"), msg);
   }
 
   /** model_prices: other models an upstream serves, priced for passthrough; its own model is its price's. */

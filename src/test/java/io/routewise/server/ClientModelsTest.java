@@ -36,7 +36,7 @@ class ClientModelsTest {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + f.routewise.port() + path))
         .header("Authorization", "Bearer " + key).header("Content-Type", "application/json");
     for (int i = 0; i < headers.length; i += 2) {
-      b.header(headers[i], headers[i + 1]);
+      b.setHeader(headers[i], headers[i + 1]); // in place of application/json where it is Content-Type
     }
     return http.send(b.POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
   }
@@ -75,6 +75,15 @@ class ClientModelsTest {
           "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
       assertEquals(403, none.statusCode(), none.body());
       assertTrue(none.body().contains("must name one of its models"), none.body());
+      // a conversation continues at the passthrough upstream (weak here) whatever α: refused
+      HttpResponse<String> conversation = post(f, "/v1/responses", "sk-intern",
+          "{\"model\":\"router-random-1\",\"conversation\":\"conv_1\",\"input\":\"hi\"}");
+      assertEquals(403, conversation.statusCode(), conversation.body());
+      assertTrue(conversation.body().contains("may not continue a conversation: it goes to the weak upstream"),
+          conversation.body());
+      // a hosted tool's model is the client's choice too
+      assertRefused(post(f, "/v1/responses", "sk-intern", "{\"model\":\"router-random-1\",\"input\":\"hi\","
+          + "\"tools\":[{\"type\":\"image_generation\",\"model\":\"gpt-image-1\"}]}"), "gpt-image-1");
       f.strong.verify(0, postRequestedFor(urlEqualTo("/v1/chat/completions")));
       f.strong.verify(0, postRequestedFor(urlEqualTo("/v1/responses")));
       // passthrough: the model a JSON body names; a compressed body's cannot be read
@@ -100,6 +109,53 @@ class ClientModelsTest {
       assertEquals(200, get(f, "/v1/models/router-random-0.5", "sk-intern").statusCode());
       String m = f.routewise.metrics().scrape();
       assertTrue(m.contains("status=\"403\""), "refusals are counted: " + m);
+    }
+  }
+
+  @Test
+  void aPassthroughBodyWhoseModelAnUpstreamCouldReadOtherwiseIsRefused() throws Exception {
+    try (ProxyFixture f = fixture()) {
+      f.weak.stubFor(WireMock.post(WireMock.anyUrl()).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "application/json").withBody("{\"object\":\"list\",\"data\":[]}")));
+      // the last of two is what Python's and Go's decoders read; Go's reads "Model" as model too
+      assertRefused(post(f, "/v1/embeddings", "sk-intern",
+          "{\"model\":\"text-embedding-3-small\",\"model\":\"text-embedding-3-large\",\"input\":\"hi\"}"),
+          "text-embedding-3-large");
+      assertRefused(post(f, "/v1/embeddings", "sk-intern", "{\"Model\":\"text-embedding-3-large\",\"input\":\"hi\"}"),
+          "text-embedding-3-large");
+      // a hosted tool's model, a realtime session's
+      assertRefused(post(f, "/v1/responses", "sk-intern", "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\","
+          + "\"tools\":[{\"type\":\"image_generation\",\"model\":\"gpt-image-1\"}]}"), "gpt-image-1");
+      // JSON declared a form (Gin's ShouldBindJSON reads it whatever its type)
+      assertRefused(post(f, "/v1/embeddings", "sk-intern", "{\"model\":\"text-embedding-3-large\",\"input\":\"hi\"}",
+          "Content-Type", "multipart/form-data; boundary=x"), "text-embedding-3-large");
+      for (String body : new String[] {
+          "{\"model\":[\"text-embedding-3-large\"],\"input\":\"hi\"}", // not a string: which would it be?
+          "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\",\"model\":null}", // null: the default model
+          "{\"input\":\"hi\"}", // the upstream's default model
+          "{\"prompt\":{\"id\":\"pmpt_1\"},\"input\":\"hi\"}", // a Responses prompt template's model
+          "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"", // cut: a model after it unseen
+      }) {
+        String path = body.contains("pmpt_1") ? "/v1/responses" : "/v1/embeddings";
+        HttpResponse<String> r = post(f, path, "sk-intern", body);
+        assertEquals(403, r.statusCode(), body + ": " + r.body());
+        assertEquals("model_not_allowed", JSON.readTree(r.body()).path("error").path("code").asText(), r.body());
+      }
+      // a batch's models are in its input file, a form's (audio, image edits) are not read: refused
+      HttpResponse<String> batch = post(f, "/v1/batches", "sk-intern", "{\"model\":\"text-embedding-3-small\","
+          + "\"input_file_id\":\"file-1\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}");
+      assertEquals(403, batch.statusCode(), batch.body());
+      HttpResponse<String> form = post(f, "/v1/audio/transcriptions", "sk-intern",
+          "--x\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\ngpt-4o-transcribe\r\n--x--\r\n",
+          "Content-Type", "multipart/form-data; boundary=x");
+      assertEquals(403, form.statusCode(), form.body());
+      f.weak.verify(0, postRequestedFor(WireMock.anyUrl()));
+      // what generates nothing needs no model (a file, a conversation); a continued response none either
+      assertEquals(200, post(f, "/v1/conversations", "sk-intern", "{\"metadata\":{\"model\":\"gpt-4o\"}}").statusCode());
+      assertEquals(200, post(f, "/v1/responses", "sk-intern", "{\"previous_response_id\":\"resp_1\",\"input\":\"hi\"}")
+          .statusCode());
+      // another client may send any of them
+      assertEquals(200, post(f, "/v1/batches", "sk-lead", "{\"input_file_id\":\"file-1\"}").statusCode());
     }
   }
 }
