@@ -129,10 +129,11 @@ public final class ClientBudgets {
    */
   public static final class Hold implements AutoCloseable {
     /** Holds nothing: a client without a budget, or a request that costs nothing wherever it goes. */
-    public static final Hold NONE = new Hold(null, 0, 0, 0);
+    public static final Hold NONE = new Hold(null, 0, 0, Audio.NONE, 0);
     private final Account account;
     private final long promptTokens;
     private final long completionTokens;
+    private final Audio audio;
     private double usd;
     /** Counted among its client's requests under way: it holds something (a free upstream's does not). */
     private boolean active;
@@ -147,10 +148,11 @@ public final class ClientBudgets {
     /** The account's share epoch when this hold last took its usd from the share. */
     private long shareEpoch;
 
-    private Hold(Account account, long promptTokens, long completionTokens, double usd) {
+    private Hold(Account account, long promptTokens, long completionTokens, Audio audio, double usd) {
       this.account = account;
       this.promptTokens = promptTokens;
       this.completionTokens = completionTokens;
+      this.audio = audio;
       this.usd = usd;
       this.active = account != null;
     }
@@ -165,7 +167,7 @@ public final class ClientBudgets {
 
     /** {@link #refused(long, double, double, int)}, lifted no sooner than the next sync, {@code untilSync} ms away. */
     private static Hold refused(long spentFor, double left, double held, int replicas, long untilSync) {
-      Hold h = new Hold(null, 0, 0, 0);
+      Hold h = new Hold(null, 0, 0, Audio.NONE, 0);
       h.untilSync = untilSync;
       h.spentFor = spentFor;
       h.left = left;
@@ -234,7 +236,7 @@ public final class ClientBudgets {
       double now = 0;
       for (io.routewise.config.Price price : prices == null ? new io.routewise.config.Price[1] : prices) {
         if (price != null) {
-          now = Math.max(now, price.cost(promptTokens, 0, completionTokens));
+          now = Math.max(now, audio.cost(price, promptTokens, completionTokens));
         }
       }
       synchronized (account) {
@@ -272,7 +274,7 @@ public final class ClientBudgets {
           return NONE;
         }
         closed = true; // its share of inFlight and held is the new one's now
-        Hold h = new Hold(account, promptTokens, completionTokens, usd);
+        Hold h = new Hold(account, promptTokens, completionTokens, audio, usd);
         h.shareEpoch = shareEpoch;
         return h;
       }
@@ -314,6 +316,26 @@ public final class ClientBudgets {
    */
   public Hold hold(String client, long promptTokens, long maxOutputTokens, int choices, boolean continues,
       java.util.Collection<io.routewise.config.Price> prices) {
+    return hold(client, promptTokens, maxOutputTokens, choices, continues, Audio.NONE, prices);
+  }
+
+  /**
+   * Whether a request's prompt carries audio and whether it asks for audio back: its hold prices those
+   * tokens at the dearer of the text and audio rates (an audio model bills audio 8 to 16 times text).
+   */
+  public record Audio(boolean in, boolean out) {
+    public static final Audio NONE = new Audio(false, false);
+
+    double cost(io.routewise.config.Price price, long promptTokens, long completionTokens) {
+      double input = in ? Math.max(price.input(), price.audioInput()) : price.input();
+      double output = out ? Math.max(price.output(), price.audioOutput()) : price.output();
+      return (promptTokens * input + completionTokens * output) / 1_000_000.0;
+    }
+  }
+
+  /** {@link #hold(String, long, long, int, boolean, java.util.Collection)}, its audio priced as {@code audio} says. */
+  public Hold hold(String client, long promptTokens, long maxOutputTokens, int choices, boolean continues,
+      Audio audio, java.util.Collection<io.routewise.config.Price> prices) {
     Account a = client == null ? null : accounts.get(client);
     if (a == null) {
       return Hold.NONE;
@@ -342,7 +364,7 @@ public final class ClientBudgets {
       double usd = 0;
       for (io.routewise.config.Price price : prices) {
         if (price != null) {
-          usd = Math.max(usd, price.cost(prompt, 0, completion));
+          usd = Math.max(usd, audio.cost(price, prompt, completion));
         }
       }
       if (usd == 0) {
@@ -363,7 +385,7 @@ public final class ClientBudgets {
       a.share -= usd;
       a.inFlight++;
       a.held += usd;
-      Hold h = new Hold(a, prompt, completion, usd);
+      Hold h = new Hold(a, prompt, completion, audio, usd);
       h.shareEpoch = a.shareEpoch;
       return h;
     }

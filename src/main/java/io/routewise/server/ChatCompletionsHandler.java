@@ -292,7 +292,8 @@ final class ChatCompletionsHandler {
     }
     CostEstimate.Output output = CostEstimate.output(body);
     ClientBudgets.Hold hold = budgets.hold(client, CostEstimate.promptTokens(body),
-        output.maxTokens(), output.choices(), continues, prices);
+        output.maxTokens(), output.choices(), continues,
+        new ClientBudgets.Audio(CostEstimate.carriesAudio(body), output.audio()), prices);
     if (hold.admitted()) {
       ctx.attribute(HOLD, hold);
       return hold;

@@ -67,6 +67,18 @@ final class CostEstimate {
     return asciiBytes / BYTES_PER_TOKEN + wideChars + files * TOKENS_PER_FILE;
   }
 
+  private static final byte[] INPUT_AUDIO = "\"input_audio\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+  /** Whether {@code body} carries an audio part (chat's {@code input_audio}): its hold prices the prompt as audio. */
+  static boolean carriesAudio(byte[] body) {
+    for (int i = 0; i + INPUT_AUDIO.length <= body.length; i++) {
+      if (body[i] == '"' && endsAt(body, i + INPUT_AUDIO.length, INPUT_AUDIO)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private static final byte[] DATA_URL = "base64,".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final byte[] DATA_KEY = "data\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
@@ -112,7 +124,8 @@ final class CostEstimate {
   }
 
   /** What a body asks of the answer: its cap on output tokens (-1: none) and how many choices ({@code n}). */
-  record Output(long maxTokens, int choices) {}
+  /** @param audio whether it asks for audio back ({@code modalities} naming it, or an {@code audio} object) */
+  record Output(long maxTokens, int choices, boolean audio) {}
 
   /**
    * The output tokens {@code body} caps its answer at ({@code max_completion_tokens}, {@code
@@ -125,9 +138,10 @@ final class CostEstimate {
   static Output output(byte[] body) {
     long cap = -1;
     int choices = 1;
+    boolean audio = false;
     try (JsonParser p = ChatRequestParser.JSON.createParser(body)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
-        return new Output(-1, 1);
+        return new Output(-1, 1, false);
       }
       while (p.nextToken() == JsonToken.FIELD_NAME) {
         String name = p.currentName();
@@ -141,12 +155,20 @@ final class CostEstimate {
           }
         } else if (v == JsonToken.VALUE_NUMBER_INT && name.equalsIgnoreCase("n")) {
           choices = Math.max(choices, (int) Math.clamp(p.getLongValue(), 1, 128)); // OpenAI's most
+        } else if (name.equalsIgnoreCase("audio") && v == JsonToken.START_OBJECT) {
+          audio = true;
+        } else if (name.equalsIgnoreCase("modalities") && v == JsonToken.START_ARRAY) {
+          while (p.nextToken() != JsonToken.END_ARRAY) {
+            audio |= p.currentToken() == JsonToken.VALUE_STRING && p.getText().equalsIgnoreCase("audio");
+            p.skipChildren();
+          }
+          continue;
         }
         p.skipChildren();
       }
     } catch (IOException | RuntimeException notJson) {
       // what was read stands
     }
-    return new Output(cap, choices);
+    return new Output(cap, choices, audio);
   }
 }

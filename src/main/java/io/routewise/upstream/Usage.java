@@ -34,7 +34,8 @@ public record Usage(long prompt, long completion, long cachedPrompt, long cacheW
     completion = Math.max(0, completion);
     cachedPrompt = Math.clamp(cachedPrompt, 0, prompt);
     cacheWrittenPrompt = Math.clamp(cacheWrittenPrompt, 0, prompt - cachedPrompt);
-    // audio read from the cache is counted as cached (the cheaper reading where a count holds both)
+    // where counts overlap (cached audio), the cached count stands and only the rest of the audio is audio:
+    // usage does not say how they split
     audioPrompt = Math.clamp(audioPrompt, 0, prompt - cachedPrompt - cacheWrittenPrompt);
     audioCompletion = Math.clamp(audioCompletion, 0, completion);
   }

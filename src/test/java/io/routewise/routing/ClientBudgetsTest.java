@@ -80,6 +80,25 @@ class ClientBudgetsTest {
     return new ClientBudgets(Map.of("batch", new ClientKey.Budget(usd, per)), now::get);
   }
 
+  /**
+   * A request with audio in or asking audio back holds those tokens at the audio rates, which an audio
+   * model bills at 8 to 16 times text: held at text rates, an audio answer held an eighth of its cost
+   * (a review), and one whose usage never came was charged that; a reprice keeps the rates.
+   */
+  @Test
+  void audioIsHeldAtTheAudioRates() {
+    ClientBudgets b = budgets(100.0, ClientKey.Period.DAY);
+    io.routewise.config.Price audioModel = new io.routewise.config.Price(2.5, 10, 2.5, 2.5, 40, 80);
+    try (ClientBudgets.Hold text = b.hold("batch", 1000, 500, 1, false, java.util.List.of(audioModel));
+        ClientBudgets.Hold spoken = b.hold("batch", 1000, 500, 1, false, new ClientBudgets.Audio(true, true),
+            java.util.List.of(audioModel))) {
+      assertEquals((1000 * 2.5 + 500 * 10) / 1e6, text.usd(), 1e-12);
+      assertEquals((1000 * 40 + 500 * 80) / 1e6, spoken.usd(), 1e-12);
+      spoken.reprice(audioModel, new io.routewise.config.Price(2.5, 10));
+      assertEquals((1000 * 40 + 500 * 80) / 1e6, spoken.usd(), 1e-12, "repriced at the audio rates still");
+    }
+  }
+
   @Test
   void aClientThatSpentItsBudgetIsRefusedUntilTheNextCalendarPeriod() {
     ClientBudgets b = budgets(1.0, ClientKey.Period.HOUR);

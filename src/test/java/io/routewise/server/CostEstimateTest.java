@@ -1,6 +1,8 @@
 package io.routewise.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
@@ -83,5 +85,19 @@ class CostEstimateTest {
     assertEquals(100_000, other.maxTokens());
     assertEquals(4, other.choices());
     assertEquals(4, CostEstimate.output("{\"n\":4,\"n\":2}".getBytes(StandardCharsets.UTF_8)).choices(), "the greatest");
+  }
+
+  /** Audio asked back (modalities, or an audio object) and audio carried in: held at the audio rates. */
+  @Test
+  void audioInAndOutAreFound() {
+    assertTrue(CostEstimate.output("{\"modalities\":[\"text\",\"audio\"],\"messages\":[]}".getBytes(StandardCharsets.UTF_8)).audio());
+    assertTrue(CostEstimate.output("{\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}}".getBytes(StandardCharsets.UTF_8)).audio());
+    assertFalse(CostEstimate.output("{\"modalities\":[\"text\"],\"max_tokens\":5}".getBytes(StandardCharsets.UTF_8)).audio());
+    assertEquals(5, CostEstimate.output("{\"modalities\":[\"text\"],\"max_tokens\":5}".getBytes(StandardCharsets.UTF_8))
+        .maxTokens(), "read on past the array");
+    assertTrue(CostEstimate.carriesAudio(("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\","
+        + "\"input_audio\":{\"data\":\"UklG\",\"format\":\"wav\"}}]}]}").getBytes(StandardCharsets.UTF_8)));
+    assertFalse(CostEstimate.carriesAudio("{\"messages\":[{\"role\":\"user\",\"content\":\"what is input_audio\"}]}"
+        .getBytes(StandardCharsets.UTF_8)));
   }
 }
