@@ -11,8 +11,9 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * The operator's secrets that an upstream may repeat: each upstream's {@code api_key} and its
- * {@code headers:} values that carry a credential. An upstream (a debugging proxy, a gateway's error
+ * The operator's secrets that an upstream may repeat: each upstream's {@code api_key}, its
+ * {@code headers:} values that carry a credential, and its {@code base_url}'s query values that do
+ * ({@code ?key=}, Azure Functions' {@code ?code=}, a SAS {@code sig=}). An upstream (a debugging proxy, a gateway's error
  * page) that echoes the request's headers would otherwise hand routewise's key to the client, in the
  * error it relays, and to the log, in the line that quotes it. Masked as {@code ***}, like the
  * account ids ({@link AccountIds}), wherever an upstream's text reaches a client or the log.
@@ -70,6 +71,16 @@ final class SecretValues {
           secrets.add(value.value());
         }
       });
+      String query = u.baseUrl().getRawQuery();
+      for (String pair : query == null ? new String[0] : query.split("&")) {
+        int eq = pair.indexOf('=');
+        String name = eq < 0 ? pair : pair.substring(0, eq);
+        if (eq > 0 && (credential(name) || name.equalsIgnoreCase("code") || name.equalsIgnoreCase("sig"))) {
+          String raw = pair.substring(eq + 1);
+          secrets.add(raw); // as sent, and as an upstream that decodes it would echo it
+          secrets.add(java.net.URLDecoder.decode(raw, StandardCharsets.UTF_8));
+        }
+      }
     }
     return new SecretValues(secrets);
   }

@@ -23,4 +23,15 @@ class SecretValuesTest {
     assertTrue(SecretValues.NONE.isEmpty());
     assertEquals("xsk-abcdefghx", masked(SecretValues.NONE, "xsk-abcdefghx"));
   }
+
+  /** A key in base_url's query (Azure Functions' ?code=, Google's ?key=) is masked as an api_key is. */
+  @Test
+  void aCredentialInTheBaseUrlsQueryIsMasked() {
+    io.routewise.config.UpstreamConfig u = new io.routewise.config.UpstreamConfig("strong",
+        java.net.URI.create("https://fn.example.net/api/v1?code=Abc123%2Bdef456%3D%3D&api-version=2024-10-21"),
+        io.routewise.config.Secret.of("none"), "m", java.time.Duration.ofSeconds(5), java.time.Duration.ofSeconds(5));
+    SecretValues s = SecretValues.of(List.of(u));
+    assertEquals("url ?code=*** said ***; version 2024-10-21 stays",
+        s.masked("url ?code=Abc123%2Bdef456%3D%3D said Abc123+def456==; version 2024-10-21 stays"));
+  }
 }
