@@ -282,6 +282,18 @@ final class PassthroughHandler {
           && value != com.fasterxml.jackson.core.JsonToken.VALUE_NULL;
       return true;
     });
+    String type = ctx.header("Content-Type");
+    if (read == Fields.NOT_AN_OBJECT && type != null
+        && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data")) {
+      // a form (audio transcriptions, image edits): its model fields, as the upstream's form parser reads them
+      List<String> fields = FormFields.values(body.bytes(), type, "model");
+      if (fields == null) {
+        unchecked[0] = "its form could not be read";
+      } else {
+        models.addAll(fields);
+        named[0] = !fields.isEmpty();
+      }
+    }
     for (String model : models) {
       ChatCompletionsHandler.requireAllowedModel(ctx, model, true);
     }
@@ -293,7 +305,7 @@ final class PassthroughHandler {
     }
     if (unchecked[0] == null && !named[0] && !method.equals("DELETE") && !generatesNothing(is)
         && !(is.equals("responses") && continues[0] && !prompt[0])) {
-      unchecked[0] = "its body names no model (a form's, a batch's input file's or a prompt template's is not read)";
+      unchecked[0] = "its body names no model (a batch's input file's or a prompt template's is not read)";
     }
     if (unchecked[0] != null) {
       throw new ApiException(403, "invalid_request_error", "Client '" + client.name() + "' must name one of its models "

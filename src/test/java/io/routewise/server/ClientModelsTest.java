@@ -27,7 +27,7 @@ class ClientModelsTest {
 
   private static ProxyFixture fixture() {
     return ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
-        "api_keys: {intern: {key: sk-intern, models: [\"router-*\", text-embedding-3-small]}, lead: sk-lead}"),
+        "api_keys: {intern: {key: sk-intern, models: [\"router-*\", text-embedding-3-small, whisper-1]}, lead: sk-lead}"),
         "passthrough: weak, direct_upstreams: true"));
   }
 
@@ -56,7 +56,7 @@ class ClientModelsTest {
     assertEquals("model_not_allowed", error.path("code").asText(), r.body());
     assertEquals("model", error.path("param").asText(), r.body());
     assertTrue(error.path("message").asText().equals("Client 'intern' may not use the model '" + model
-        + "' (server.api_keys.intern.models: router-*, text-embedding-3-small)."), r.body());
+        + "' (server.api_keys.intern.models: router-*, text-embedding-3-small, whisper-1)."), r.body());
   }
 
   @Test
@@ -141,15 +141,30 @@ class ClientModelsTest {
         assertEquals(403, r.statusCode(), body + ": " + r.body());
         assertEquals("model_not_allowed", JSON.readTree(r.body()).path("error").path("code").asText(), r.body());
       }
-      // a batch's models are in its input file, a form's (audio, image edits) are not read: refused
+      // a batch's models are in its input file: refused
       HttpResponse<String> batch = post(f, "/v1/batches", "sk-intern", "{\"model\":\"text-embedding-3-small\","
           + "\"input_file_id\":\"file-1\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}");
       assertEquals(403, batch.statusCode(), batch.body());
-      HttpResponse<String> form = post(f, "/v1/audio/transcriptions", "sk-intern",
-          "--x\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\ngpt-4o-transcribe\r\n--x--\r\n",
-          "Content-Type", "multipart/form-data; boundary=x");
-      assertEquals(403, form.statusCode(), form.body());
+      // a form's model fields are read (audio transcriptions); one naming none, or cut off, is refused
+      String audioPart = "--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+          + "Content-Type: audio/wav\r\n\r\nRIFF--x-not-a-boundary\r\n";
+      assertRefused(post(f, "/v1/audio/transcriptions", "sk-intern", audioPart
+          + "--x\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\ngpt-4o-transcribe\r\n--x--\r\n",
+          "Content-Type", "multipart/form-data; boundary=x"), "gpt-4o-transcribe");
+      assertRefused(post(f, "/v1/audio/transcriptions", "sk-intern", audioPart
+          + "--x\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n"
+          + "--x\r\nContent-Disposition: form-data; name=\"Model\"\r\n\r\ngpt-4o-transcribe\r\n--x--\r\n",
+          "Content-Type", "multipart/form-data; boundary=\"x\""), "gpt-4o-transcribe");
+      for (String form : new String[] {audioPart + "--x--\r\n",
+          audioPart + "--x\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1"}) {
+        HttpResponse<String> r = post(f, "/v1/audio/transcriptions", "sk-intern", form,
+            "Content-Type", "multipart/form-data; boundary=x");
+        assertEquals(403, r.statusCode(), r.body());
+      }
       f.weak.verify(0, postRequestedFor(WireMock.anyUrl()));
+      assertEquals(200, post(f, "/v1/audio/transcriptions", "sk-intern", audioPart
+          + "--x\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--x--\r\n",
+          "Content-Type", "multipart/form-data; boundary=x").statusCode());
       // what generates nothing needs no model (a file, a conversation); a continued response none either
       assertEquals(200, post(f, "/v1/conversations", "sk-intern", "{\"metadata\":{\"model\":\"gpt-4o\"}}").statusCode());
       assertEquals(200, post(f, "/v1/responses", "sk-intern", "{\"previous_response_id\":\"resp_1\",\"input\":\"hi\"}")
