@@ -30,7 +30,7 @@ final class FormFields {
     List<String> values = new ArrayList<>();
     while (true) {
       int after = at + delimiter.length;
-      if (startsWith(body, after, "--")) {
+      if (after + 1 < body.length && body[after] == '-' && body[after + 1] == '-') {
         return values; // the closing delimiter
       }
       int headersStart = skipLine(body, after);
@@ -91,18 +91,6 @@ final class FormFields {
       }
     }
     return -1;
-  }
-
-  private static boolean startsWith(byte[] body, int at, String prefix) {
-    if (body.length - at < prefix.length()) {
-      return false;
-    }
-    for (int i = 0; i < prefix.length(); i++) {
-      if (body[at + i] != prefix.charAt(i)) {
-        return false;
-      }
-    }
-    return true;
   }
 
   private static int indexOf(byte[] body, byte[] what, int from) {
