@@ -3,17 +3,10 @@ package io.routewise.upstream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import io.routewise.config.ClientConfig;
-import io.routewise.config.Secret;
-import io.routewise.config.UpstreamConfig;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.List;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.SocketEffect;
-import okhttp3.OkHttpClient;
-import okhttp3.Protocol;
 import okhttp3.internal.http2.ErrorCode;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -29,28 +22,20 @@ import org.junit.jupiter.api.Test;
 class Http2RefusalTest {
   private static final String ANSWER = "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[]}";
 
+  private H2cUpstream h2;
   private MockWebServer server;
-  private IdleTimeouts timeouts;
-  private OkHttpClient shared;
   private UpstreamClient upstream;
 
   @BeforeEach
   void start() throws Exception {
-    server = new MockWebServer();
-    server.setProtocols(List.of(Protocol.H2_PRIOR_KNOWLEDGE)); // HTTP/2 without TLS, both sides
-    server.start(java.net.InetAddress.getLoopbackAddress(), 0);
-    timeouts = IdleTimeouts.forTimeouts(Duration.ofSeconds(5));
-    shared = HttpClients.shared(new ClientConfig(4, Duration.ofSeconds(30))).newBuilder()
-        .protocols(List.of(Protocol.H2_PRIOR_KNOWLEDGE)).build();
-    upstream = new UpstreamClient(new UpstreamConfig("strong", server.url("/v1").uri(), Secret.of("none"), "m",
-        Duration.ofSeconds(5), Duration.ofSeconds(5)), shared, timeouts, UpstreamListener.NONE);
+    h2 = new H2cUpstream();
+    server = h2.server;
+    upstream = h2.upstream;
   }
 
   @AfterEach
   void stop() {
-    HttpClients.shutdown(shared);
-    timeouts.close();
-    server.close();
+    h2.close();
   }
 
   private String call() throws Exception {

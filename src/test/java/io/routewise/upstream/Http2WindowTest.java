@@ -3,18 +3,11 @@ package io.routewise.upstream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.routewise.config.ClientConfig;
-import io.routewise.config.Secret;
-import io.routewise.config.UpstreamConfig;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockResponseBody;
 import mockwebserver3.MockWebServer;
-import okhttp3.OkHttpClient;
-import okhttp3.Protocol;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -27,22 +20,16 @@ import org.junit.jupiter.api.Test;
 class Http2WindowTest {
   private static final int BODY_BYTES = 8 << 20;
 
+  private H2cUpstream h2;
   private MockWebServer server;
-  private IdleTimeouts timeouts;
-  private OkHttpClient shared;
   private UpstreamClient upstream;
   private final AtomicLong written = new AtomicLong();
 
   @BeforeEach
   void start() throws Exception {
-    server = new MockWebServer();
-    server.setProtocols(List.of(Protocol.H2_PRIOR_KNOWLEDGE)); // HTTP/2 without TLS, both sides
-    server.start(java.net.InetAddress.getLoopbackAddress(), 0);
-    timeouts = IdleTimeouts.forTimeouts(Duration.ofSeconds(5));
-    shared = HttpClients.shared(new ClientConfig(4, Duration.ofSeconds(30))).newBuilder()
-        .protocols(List.of(Protocol.H2_PRIOR_KNOWLEDGE)).build();
-    upstream = new UpstreamClient(new UpstreamConfig("strong", server.url("/v1").uri(), Secret.of("none"), "m",
-        Duration.ofSeconds(5), Duration.ofSeconds(5)), shared, timeouts, UpstreamListener.NONE);
+    h2 = new H2cUpstream();
+    server = h2.server;
+    upstream = h2.upstream;
     // a first answer on the connection: its SETTINGS then reaches the server before the stream under
     // test opens (OkHttp's own server, this one, applies a SETTINGS frame after the frames behind it,
     // where RFC 9113 §6.5.3 and nginx, Go, Envoy and Netty apply it first)
@@ -68,9 +55,7 @@ class Http2WindowTest {
 
   @AfterEach
   void stop() {
-    HttpClients.shutdown(shared);
-    timeouts.close();
-    server.close();
+    h2.close();
   }
 
   /** What the server has written once it stopped: the stream's window filled, or the body all sent. */
