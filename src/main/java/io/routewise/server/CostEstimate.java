@@ -69,12 +69,26 @@ final class CostEstimate {
 
   private static final byte[] INPUT_AUDIO = "\"input_audio\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
+  private static final byte[] ESCAPE = "\\u".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
   /** Whether {@code body} carries an audio part (chat's {@code input_audio}): its hold prices the prompt as audio. */
   static boolean carriesAudio(byte[] body) {
-    for (int i = 0; i + INPUT_AUDIO.length <= body.length; i++) {
-      if (body[i] == '"' && endsAt(body, i + INPUT_AUDIO.length, INPUT_AUDIO)) {
-        return true;
+    if (ByteSearch.indexOf(body, body.length, INPUT_AUDIO) >= 0) {
+      return true;
+    }
+    if (ByteSearch.indexOf(body, body.length, ESCAPE) < 0) {
+      return false;
+    }
+    // an escaped name ("input\u005faudio") is input_audio to the upstream's decoder: it is read as JSON
+    try (JsonParser p = ChatRequestParser.JSON.createParser(body)) {
+      for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+        if ((t == JsonToken.FIELD_NAME || t == JsonToken.VALUE_STRING) && p.getTextLength() == "input_audio".length()
+            && p.getText().equals("input_audio")) {
+          return true;
+        }
       }
+    } catch (IOException | RuntimeException notJson) {
+      // what was read stands
     }
     return false;
   }

@@ -99,5 +99,10 @@ class CostEstimateTest {
         + "\"input_audio\":{\"data\":\"UklG\",\"format\":\"wav\"}}]}]}").getBytes(StandardCharsets.UTF_8)));
     assertFalse(CostEstimate.carriesAudio("{\"messages\":[{\"role\":\"user\",\"content\":\"what is input_audio\"}]}"
         .getBytes(StandardCharsets.UTF_8)));
+    // escaped, it is input_audio to the upstream, and was held at the text rate
+    assertTrue(CostEstimate.carriesAudio(("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input\\u005faudio\","
+        + "\"input\\u005faudio\":{\"data\":\"UklG\",\"format\":\"wav\"}}]}]}").getBytes(StandardCharsets.UTF_8)));
+    assertFalse(CostEstimate.carriesAudio("{\"messages\":[{\"role\":\"user\",\"content\":\"caf\\u00e9 input_audio\"}]}"
+        .getBytes(StandardCharsets.UTF_8)));
   }
 }
