@@ -283,15 +283,17 @@ final class PassthroughHandler {
       return true;
     });
     String type = ctx.header("Content-Type");
-    if (read == Fields.NOT_AN_OBJECT && type != null
-        && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data")) {
-      // a form (audio transcriptions, image edits): its model fields, as the upstream's form parser reads them
+    if (type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("multipart/form-data")) {
+      // a form (audio transcriptions, image edits): its model fields, as the upstream's form parser reads
+      // them; a JSON object too, as Go's and busboy's skip it as the form's preamble
       List<String> fields = FormFields.values(body.bytes(), type, "model");
       if (fields == null) {
-        unchecked[0] = "its form could not be read";
+        if (unchecked[0] == null && !generatesNothing(is)) { // a file's upload names no model that generates
+          unchecked[0] = "its form could not be read as every upstream would read it";
+        }
       } else {
         models.addAll(fields);
-        named[0] = !fields.isEmpty();
+        named[0] |= !fields.isEmpty();
       }
     }
     for (String model : models) {
