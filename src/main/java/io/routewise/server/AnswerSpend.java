@@ -1,9 +1,9 @@
 package io.routewise.server;
 
-import io.routewise.upstream.Usage;
 import io.routewise.routing.RouteSpec;
 import io.routewise.routing.RoutingService;
 import io.routewise.upstream.UpstreamClient;
+import io.routewise.upstream.Usage;
 import java.util.List;
 import java.util.Map;
 

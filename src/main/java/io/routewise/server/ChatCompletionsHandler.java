@@ -1,6 +1,5 @@
 package io.routewise.server;
 
-import io.routewise.upstream.Usage;
 import io.javalin.http.Context;
 import io.routewise.config.SessionPinning;
 import io.routewise.metrics.RoutewiseMetrics;
@@ -15,6 +14,7 @@ import io.routewise.upstream.RoutedApi;
 import io.routewise.upstream.UpstreamClient;
 import io.routewise.upstream.UpstreamException;
 import io.routewise.upstream.UpstreamResponse;
+import io.routewise.upstream.Usage;
 import jakarta.servlet.http.HttpServletResponse;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import java.io.IOException;
@@ -134,21 +134,7 @@ final class ChatCompletionsHandler {
       }
       ChatRequest request = api == RoutedApi.RESPONSES
           ? ResponsesRequestParser.parse(body.bytes()) : ChatRequestParser.parse(body.bytes());
-      requireAllowedModel(ctx, request.model(), storedAt(request) != null);
-      io.routewise.config.ClientKey restricted = ctx.attribute(CLIENT_MODELS);
-      if (restricted != null && request.conversation() && conversationsHome != null
-          && !restricted.allowsModel(RouteSpec.direct(conversationsHome).modelId())) {
-        // a conversation continues at the passthrough upstream whatever the model names: a way around α
-        throw new ApiException(403, "invalid_request_error", "Client '" + restricted.name() + "' may not continue a "
-            + "conversation: it goes to the " + conversationsHome + " upstream whatever the model, and "
-            + RouteSpec.direct(conversationsHome).modelId() + " is not in server.api_keys." + restricted.name()
-            + ".models.", "conversation", "model_not_allowed");
-      }
-      if (api == RoutedApi.RESPONSES && ctx.attribute(CLIENT_MODELS) != null) {
-        for (String model : PassthroughHandler.nestedModels(body.bytes())) { // a hosted tool's (image_generation)
-          requireAllowedModel(ctx, model, true);
-        }
-      }
+      requireAllowedModels(ctx, api, request, body.bytes());
       spec = spec(routing, request);
       ClientDisconnectProbe probe = new ClientDisconnectProbe(ctx.req());
       String home = storedAt(request);
@@ -346,6 +332,30 @@ final class ChatCompletionsHandler {
   static final String CLIENT_NAME = "routewise.client-name";
   /** The request's named client when its {@code models} restricts what it may name (a ClientKey). */
   static final String CLIENT_MODELS = "routewise.client-models";
+
+  /**
+   * For a client restricted to some models: the model the request names, the upstream a conversation
+   * goes to whatever the model names (a way around α), a hosted tool's model (image_generation).
+   */
+  private void requireAllowedModels(Context ctx, RoutedApi api, ChatRequest request, byte[] body) {
+    io.routewise.config.ClientKey restricted = ctx.attribute(CLIENT_MODELS);
+    if (restricted == null) {
+      return;
+    }
+    requireAllowedModel(ctx, request.model(), storedAt(request) != null);
+    if (request.conversation() && conversationsHome != null
+        && !restricted.allowsModel(RouteSpec.direct(conversationsHome).modelId())) {
+      throw new ApiException(403, "invalid_request_error", "Client '" + restricted.name() + "' may not continue a "
+          + "conversation: it goes to the " + conversationsHome + " upstream whatever the model, and "
+          + RouteSpec.direct(conversationsHome).modelId() + " is not in server.api_keys." + restricted.name()
+          + ".models.", "conversation", "model_not_allowed");
+    }
+    if (api == RoutedApi.RESPONSES) {
+      for (String model : PassthroughHandler.nestedModels(body)) {
+        requireAllowedModel(ctx, model, true);
+      }
+    }
+  }
 
   /**
    * The 403 of a named client whose {@code server.api_keys} entry's {@code models} leaves out the

@@ -1,11 +1,11 @@
 package io.routewise.server;
 
-import io.routewise.upstream.Usage;
 import io.javalin.http.Context;
 import io.routewise.metrics.RoutewiseMetrics;
 import io.routewise.upstream.UpstreamClient;
 import io.routewise.upstream.UpstreamException;
 import io.routewise.upstream.UpstreamResponse;
+import io.routewise.upstream.Usage;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.OutputStream;

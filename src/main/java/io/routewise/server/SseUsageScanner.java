@@ -1,8 +1,8 @@
 package io.routewise.server;
 
-import io.routewise.upstream.Usage;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.routewise.upstream.Usage;
 import java.util.Arrays;
 import java.util.Optional;
 

@@ -1,6 +1,5 @@
 package io.routewise.server;
 
-import io.routewise.upstream.Usage;
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.routewise.routing.ClientBudgets;
 import io.routewise.routing.SharedUsage;
 import io.routewise.routing.StateStore;
+import io.routewise.upstream.Usage;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;

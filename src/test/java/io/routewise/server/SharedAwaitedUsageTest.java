@@ -1,12 +1,12 @@
 package io.routewise.server;
 
-import io.routewise.upstream.Usage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.routewise.routing.SharedUsage;
 import io.routewise.routing.StateStore;
+import io.routewise.upstream.Usage;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
