@@ -229,6 +229,7 @@ public final class Routewise implements AutoCloseable {
     }
     RoutingService routing = new RoutingService(routers, config.routing().router(), config.routing().threshold(),
         metrics, scoring, rules, targets, pins, config.routing().directUpstreams());
+    warnUnusableModels(config.server().apiKeys(), routing);
     AutoCloseable closeState = () -> {
       if (sync != null) {
         sync.close();
@@ -420,6 +421,31 @@ public final class Routewise implements AutoCloseable {
       c.close();
     } catch (Exception ignored) {
       // shutting down
+    }
+  }
+
+  /**
+   * A client's {@code models} entry that no request could use as meant: a {@code router-…} name chat
+   * refuses (a typo of a router, a bad α: the client locked out of it without a word), or an {@code
+   * upstream-…} one while {@code direct_upstreams} is off (a name like any other, the default router's).
+   */
+  private static void warnUnusableModels(List<io.routewise.config.ClientKey> clients, RoutingService routing) {
+    for (io.routewise.config.ClientKey c : clients) {
+      for (String m : c.models() == null ? List.<String>of() : c.models()) {
+        if (m.endsWith("*")) {
+          continue;
+        }
+        if (io.routewise.routing.RouteSpec.isRouteSpec(m)) {
+          try {
+            routing.specFor(m);
+          } catch (io.routewise.routing.RouteSpec.InvalidRouteSpecException e) {
+            LOG.warn("server.api_keys.{}.models lists {}, which chat refuses: {}", c.name(), m, e.getMessage());
+          }
+        } else if (m.startsWith(io.routewise.routing.RouteSpec.DIRECT_PREFIX) && !routing.directUpstreams()) {
+          LOG.warn("server.api_keys.{}.models lists {}, but routing.direct_upstreams is off: it is routed as any "
+              + "other name, by routing.router", c.name(), m);
+        }
+      }
     }
   }
 }

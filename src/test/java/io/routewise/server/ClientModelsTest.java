@@ -112,6 +112,20 @@ class ClientModelsTest {
     }
   }
 
+  /** A list entry no request could use as meant is said at start: a client locked out of a typo'd router. */
+  @Test
+  void anEntryChatRefusesOrThatIsNoDirectUpstreamIsWarnedOfAtStart() throws Exception {
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture();
+        ProxyFixture f = ProxyFixture.edited("", yaml -> TestConfigs.withServer(yaml,
+            "api_keys: {intern: {key: sk-intern, models: [router-randm-auto, router-random-0.5, upstream-weak, \"router-*\"]}}"))) {
+      String said = log.text();
+      assertTrue(said.contains("server.api_keys.intern.models lists router-randm-auto, which chat refuses"), said);
+      assertTrue(said.contains("server.api_keys.intern.models lists upstream-weak, but routing.direct_upstreams is off"),
+          said);
+      assertTrue(!said.contains("lists router-random-0.5") && !said.contains("lists router-*"), said);
+    }
+  }
+
   @Test
   void aPassthroughBodyWhoseModelAnUpstreamCouldReadOtherwiseIsRefused() throws Exception {
     try (ProxyFixture f = fixture()) {
