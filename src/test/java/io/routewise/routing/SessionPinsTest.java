@@ -189,6 +189,16 @@ class SessionPinsTest {
    * different ones; once the store is back, each offers its pin there at the session's next turn and
    * both take the one that got there first. Before, each kept its own until the pin expired (an hour).
    */
+  /** a pins "s" strong and b weak while the store is down; a minute later it is back and both take b's. */
+  private static void splitWhileDownThenJoined(SessionPins a, SessionPins b, ManualClock clock, AtomicBoolean up) {
+      assertEquals("strong", a.pin("s", "strong"));
+      assertEquals("weak", b.pin("s", "weak"), "split: the store is down");
+      clock.advance(60_000);
+      up.set(true);
+      assertEquals("weak", b.pinned("s"), "b's pin reached the store first");
+      assertEquals("weak", a.pinned("s"), "a takes it");
+  }
+
   @Test
   void aSessionSplitWhileTheStoreWasDownIsJoinedOnceItIsBack() {
     ManualClock clock = new ManualClock(T0);
@@ -198,12 +208,7 @@ class SessionPinsTest {
     try (SessionPins a = new SessionPins(Duration.ofHours(1), 100, store, up::get, Duration.ofSeconds(5),
             StateListener.NONE, clock);
         SessionPins b = new SessionPins(Duration.ofHours(1), 100, store, up::get, Duration.ofSeconds(5), seen, clock)) {
-      assertEquals("strong", a.pin("s", "strong"));
-      assertEquals("weak", b.pin("s", "weak"), "split: the store is down");
-      clock.advance(60_000);
-      up.set(true);
-      assertEquals("weak", b.pinned("s"), "b's pin reached the store first");
-      assertEquals("weak", a.pinned("s"), "a takes it");
+      splitWhileDownThenJoined(a, b, clock, up);
       assertEquals("weak", a.pinned("s"));
       int calls = store.calls.get();
       assertEquals("weak", b.pinned("s"));
@@ -226,12 +231,7 @@ class SessionPinsTest {
             StateListener.NONE, clock);
         SessionPins b = new SessionPins(Duration.ofHours(1), 100, store, up::get, Duration.ofSeconds(5),
             StateListener.NONE, clock)) {
-      assertEquals("strong", a.pin("s", "strong"));
-      assertEquals("weak", b.pin("s", "weak"), "split: the store is down");
-      clock.advance(60_000);
-      up.set(true);
-      assertEquals("weak", b.pinned("s"), "b's pin reached the store first");
-      assertEquals("weak", a.pinned("s"), "a takes it");
+      splitWhileDownThenJoined(a, b, clock, up);
     }
   }
 
