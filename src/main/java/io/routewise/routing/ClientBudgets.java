@@ -129,11 +129,11 @@ public final class ClientBudgets {
    */
   public static final class Hold implements AutoCloseable {
     /** Holds nothing: a client without a budget, or a request that costs nothing wherever it goes. */
-    public static final Hold NONE = new Hold(null, 0, 0, Audio.NONE, 0);
+    public static final Hold NONE = new Hold(null, 0, 0, Rates.TEXT, 0);
     private final Account account;
     private final long promptTokens;
     private final long completionTokens;
-    private final Audio audio;
+    private final Rates rates;
     private double usd;
     /** Counted among its client's requests under way: it holds something (a free upstream's does not). */
     private boolean active;
@@ -148,11 +148,11 @@ public final class ClientBudgets {
     /** The account's share epoch when this hold last took its usd from the share. */
     private long shareEpoch;
 
-    private Hold(Account account, long promptTokens, long completionTokens, Audio audio, double usd) {
+    private Hold(Account account, long promptTokens, long completionTokens, Rates rates, double usd) {
       this.account = account;
       this.promptTokens = promptTokens;
       this.completionTokens = completionTokens;
-      this.audio = audio;
+      this.rates = rates;
       this.usd = usd;
       this.active = account != null;
     }
@@ -167,7 +167,7 @@ public final class ClientBudgets {
 
     /** {@link #refused(long, double, double, int)}, lifted no sooner than the next sync, {@code untilSync} ms away. */
     private static Hold refused(long spentFor, double left, double held, int replicas, long untilSync) {
-      Hold h = new Hold(null, 0, 0, Audio.NONE, 0);
+      Hold h = new Hold(null, 0, 0, Rates.TEXT, 0);
       h.untilSync = untilSync;
       h.spentFor = spentFor;
       h.left = left;
@@ -236,7 +236,7 @@ public final class ClientBudgets {
       double now = 0;
       for (io.routewise.config.Price price : prices == null ? new io.routewise.config.Price[1] : prices) {
         if (price != null) {
-          now = Math.max(now, audio.cost(price, promptTokens, completionTokens));
+          now = Math.max(now, rates.cost(price, promptTokens, completionTokens));
         }
       }
       synchronized (account) {
@@ -274,7 +274,7 @@ public final class ClientBudgets {
           return NONE;
         }
         closed = true; // its share of inFlight and held is the new one's now
-        Hold h = new Hold(account, promptTokens, completionTokens, audio, usd);
+        Hold h = new Hold(account, promptTokens, completionTokens, rates, usd);
         h.shareEpoch = shareEpoch;
         return h;
       }
@@ -316,26 +316,30 @@ public final class ClientBudgets {
    */
   public Hold hold(String client, long promptTokens, long maxOutputTokens, int choices, boolean continues,
       java.util.Collection<io.routewise.config.Price> prices) {
-    return hold(client, promptTokens, maxOutputTokens, choices, continues, Audio.NONE, prices);
+    return hold(client, promptTokens, maxOutputTokens, choices, continues, Rates.TEXT, prices);
   }
 
   /**
-   * Whether a request's prompt carries audio and whether it asks for audio back: its hold prices those
-   * tokens at the dearer of the text and audio rates (an audio model bills audio 8 to 16 times text).
+   * Which of a price's dearer rates a request's tokens may be billed at, so its hold prices them at
+   * the dearest that may apply: a prompt that carries audio and an answer asked in audio (an audio
+   * model bills audio 8 to 16 times text), and a prompt that asks the upstream to cache it (Anthropic's
+   * {@code cache_control}: a write bills 1.25 to 2 times input).
    */
-  public record Audio(boolean in, boolean out) {
-    public static final Audio NONE = new Audio(false, false);
+  public record Rates(boolean audioIn, boolean audioOut, boolean cacheWrite) {
+    public static final Rates TEXT = new Rates(false, false, false);
 
     double cost(io.routewise.config.Price price, long promptTokens, long completionTokens) {
-      double input = in ? Math.max(price.input(), price.audioInput()) : price.input();
-      double output = out ? Math.max(price.output(), price.audioOutput()) : price.output();
+      double input = price.input();
+      input = audioIn ? Math.max(input, price.audioInput()) : input;
+      input = cacheWrite ? Math.max(input, price.cacheWrite()) : input;
+      double output = audioOut ? Math.max(price.output(), price.audioOutput()) : price.output();
       return (promptTokens * input + completionTokens * output) / 1_000_000.0;
     }
   }
 
-  /** {@link #hold(String, long, long, int, boolean, java.util.Collection)}, its audio priced as {@code audio} says. */
+  /** {@link #hold(String, long, long, int, boolean, java.util.Collection)}, its tokens priced at the {@code rates} that may apply. */
   public Hold hold(String client, long promptTokens, long maxOutputTokens, int choices, boolean continues,
-      Audio audio, java.util.Collection<io.routewise.config.Price> prices) {
+      Rates rates, java.util.Collection<io.routewise.config.Price> prices) {
     Account a = client == null ? null : accounts.get(client);
     if (a == null) {
       return Hold.NONE;
@@ -364,7 +368,7 @@ public final class ClientBudgets {
       double usd = 0;
       for (io.routewise.config.Price price : prices) {
         if (price != null) {
-          usd = Math.max(usd, audio.cost(price, prompt, completion));
+          usd = Math.max(usd, rates.cost(price, prompt, completion));
         }
       }
       if (usd == 0) {
@@ -385,7 +389,7 @@ public final class ClientBudgets {
       a.share -= usd;
       a.inFlight++;
       a.held += usd;
-      Hold h = new Hold(a, prompt, completion, audio, usd);
+      Hold h = new Hold(a, prompt, completion, rates, usd);
       h.shareEpoch = a.shareEpoch;
       return h;
     }

@@ -279,7 +279,7 @@ final class ChatCompletionsHandler {
     CostEstimate.Output output = CostEstimate.output(body);
     ClientBudgets.Hold hold = budgets.hold(client, CostEstimate.promptTokens(body),
         output.maxTokens(), output.choices(), continues,
-        new ClientBudgets.Audio(CostEstimate.carriesAudio(body), output.audio()), prices);
+        new ClientBudgets.Rates(CostEstimate.carriesAudio(body), output.audio(), CostEstimate.asksCacheWrite(body)), prices);
     if (hold.admitted()) {
       ctx.attribute(HOLD, hold);
       return hold;

@@ -67,23 +67,34 @@ final class CostEstimate {
     return asciiBytes / BYTES_PER_TOKEN + wideChars + files * TOKENS_PER_FILE;
   }
 
-  private static final byte[] INPUT_AUDIO = "\"input_audio\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-
   private static final byte[] ESCAPE = "\\u".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   /** Whether {@code body} carries an audio part (chat's {@code input_audio}): its hold prices the prompt as audio. */
   static boolean carriesAudio(byte[] body) {
-    if (ByteSearch.indexOf(body, body.length, INPUT_AUDIO) >= 0) {
+    return names(body, "input_audio");
+  }
+
+  /**
+   * Whether {@code body} asks the upstream to cache its prompt (Anthropic's {@code cache_control}, as
+   * OpenRouter and LiteLLM pass it on): its hold prices the prompt at the cache-write rate.
+   */
+  static boolean asksCacheWrite(byte[] body) {
+    return names(body, "cache_control");
+  }
+
+  /** Whether {@code body} has {@code name} as a key or a string value (a part's {@code type}), escaped or not. */
+  private static boolean names(byte[] body, String name) {
+    if (ByteSearch.indexOf(body, body.length, ("\"" + name + "\"").getBytes(java.nio.charset.StandardCharsets.US_ASCII)) >= 0) {
       return true;
     }
     if (ByteSearch.indexOf(body, body.length, ESCAPE) < 0) {
       return false;
     }
-    // an escaped name ("input\u005faudio") is input_audio to the upstream's decoder: it is read as JSON
+    // an escaped name ("input\u005faudio") is the name to the upstream's decoder: it is read as JSON
     try (JsonParser p = ChatRequestParser.JSON.createParser(body)) {
       for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
-        if ((t == JsonToken.FIELD_NAME || t == JsonToken.VALUE_STRING) && p.getTextLength() == "input_audio".length()
-            && p.getText().equals("input_audio")) {
+        if ((t == JsonToken.FIELD_NAME || t == JsonToken.VALUE_STRING) && p.getTextLength() == name.length()
+            && p.getText().equals(name)) {
           return true;
         }
       }

@@ -90,12 +90,29 @@ class ClientBudgetsTest {
     ClientBudgets b = budgets(100.0, ClientKey.Period.DAY);
     io.routewise.config.Price audioModel = new io.routewise.config.Price(2.5, 10, 2.5, 2.5, 40, 80);
     try (ClientBudgets.Hold text = b.hold("batch", 1000, 500, 1, false, java.util.List.of(audioModel));
-        ClientBudgets.Hold spoken = b.hold("batch", 1000, 500, 1, false, new ClientBudgets.Audio(true, true),
+        ClientBudgets.Hold spoken = b.hold("batch", 1000, 500, 1, false, new ClientBudgets.Rates(true, true, false),
             java.util.List.of(audioModel))) {
       assertEquals((1000 * 2.5 + 500 * 10) / 1e6, text.usd(), 1e-12);
       assertEquals((1000 * 40 + 500 * 80) / 1e6, spoken.usd(), 1e-12);
       spoken.reprice(audioModel, new io.routewise.config.Price(2.5, 10));
       assertEquals((1000 * 40 + 500 * 80) / 1e6, spoken.usd(), 1e-12, "repriced at the audio rates still");
+    }
+  }
+
+  /**
+   * A prompt marked for the upstream's cache may be written to it, which Anthropic bills at 1.25 (5
+   * minutes) to 2 (an hour) times input: held at the input rate, a long cached first turn held up to
+   * half its cost.
+   */
+  @Test
+  void aPromptMarkedForTheCacheIsHeldAtTheCacheWriteRate() {
+    ClientBudgets b = budgets(100.0, ClientKey.Period.DAY);
+    io.routewise.config.Price claude = new io.routewise.config.Price(3, 15, 0.3, 3.75);
+    try (ClientBudgets.Hold plain = b.hold("batch", 10_000, 500, 1, false, java.util.List.of(claude));
+        ClientBudgets.Hold cached = b.hold("batch", 10_000, 500, 1, false, new ClientBudgets.Rates(false, false, true),
+            java.util.List.of(claude, new io.routewise.config.Price(1, 5)))) {
+      assertEquals((10_000 * 3 + 500 * 15) / 1e6, plain.usd(), 1e-12);
+      assertEquals((10_000 * 3.75 + 500 * 15) / 1e6, cached.usd(), 1e-12);
     }
   }
 

@@ -105,4 +105,15 @@ class CostEstimateTest {
     assertFalse(CostEstimate.carriesAudio("{\"messages\":[{\"role\":\"user\",\"content\":\"caf\\u00e9 input_audio\"}]}"
         .getBytes(StandardCharsets.UTF_8)));
   }
+
+  /** A prompt marked for the upstream's cache (Anthropic's cache_control, through OpenRouter): held at the cache-write rate. */
+  @Test
+  void aCacheControlMarkIsFound() {
+    assertTrue(CostEstimate.asksCacheWrite(("{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"text\","
+        + "\"text\":\"a long manual\",\"cache_control\":{\"type\":\"ephemeral\"}}]}]}").getBytes(StandardCharsets.UTF_8)));
+    assertTrue(CostEstimate.asksCacheWrite(("{\"messages\":[{\"role\":\"system\",\"content\":[{\"type\":\"text\","
+        + "\"text\":\"a long manual\",\"cache\\u005fcontrol\":{\"type\":\"ephemeral\"}}]}]}").getBytes(StandardCharsets.UTF_8)));
+    assertFalse(CostEstimate.asksCacheWrite("{\"messages\":[{\"role\":\"user\",\"content\":\"what does cache_control do?\"}]}"
+        .getBytes(StandardCharsets.UTF_8)));
+  }
 }
