@@ -385,7 +385,9 @@ public final class ConfigLoader {
     ConfigNode c = root.child("client");
     ClientConfig client = new ClientConfig(
         c.integer("max_idle_connections", 256, 1, 100_000),
-        c.millis("keep_alive_ms", 300_000, 1_000, 86_400_000));
+        c.millis("keep_alive_ms", 300_000, 1_000, 86_400_000),
+        c.integer("http2_stream_window_bytes", ClientConfig.DEFAULT_HTTP2_STREAM_WINDOW_BYTES,
+            ClientConfig.MIN_HTTP2_STREAM_WINDOW_BYTES, ClientConfig.MAX_HTTP2_STREAM_WINDOW_BYTES));
     c.rejectUnknownKeys();
 
     StateConfig state = StateConfig.read(root);

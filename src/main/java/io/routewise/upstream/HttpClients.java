@@ -13,15 +13,6 @@ import java.util.List;
 public final class HttpClients {
   static final java.time.Duration H2_PING_INTERVAL = java.time.Duration.ofSeconds(5);
 
-  /**
-   * The most an HTTP/2 upstream may send ahead of what a stream's reader took: OkHttp's 16 MiB window
-   * is held on the heap per stream (it acknowledges the connection's window on receipt), so each client
-   * not reading a large stream or download held up to 16 MiB (20 such clients: 270 MB) where HTTP/1.1
-   * leaves it in the kernel's socket buffers. A chat stream never nears it; one large download runs at
-   * about half a window a round trip (a review, through nginx: ~10 MB/s at 50 ms, ~5 MB/s at 100 ms).
-   */
-  static final int H2_STREAM_WINDOW_BYTES = 1 << 20;
-
   /** OkHttp's connection's HTTP/2 side; null where another OkHttp has none by that name (Http2WindowTest fails). */
   private static final java.lang.reflect.Field HTTP2_CONNECTION = http2ConnectionField();
 
@@ -59,6 +50,16 @@ public final class HttpClients {
         // per-read timeouts, which IdleTimeouts replaces; without this a half-open h2 connection would
         // keep taking calls (each a 504) until the kernel gives up on it.
         .pingInterval(H2_PING_INTERVAL)
+        // The most an HTTP/2 upstream may send ahead of what a stream's reader took: OkHttp's 16 MiB
+        // window is held on the heap per stream (it acknowledges the connection's window on receipt),
+        // so each client not reading a large stream or download held up to 16 MiB (20 such clients:
+        // 270 MB) where HTTP/1.1 leaves it in the kernel's socket buffers. A chat stream never nears
+        // 1 MiB; one large download runs at about half a window a round trip (a review, through nginx:
+        // ~10 MB/s at 50 ms, ~5 MB/s at 100 ms), so client.http2_stream_window_bytes can raise it.
+        .addNetworkInterceptor(chain -> {
+          limitStreamWindow(chain.connection(), config.http2StreamWindowBytes());
+          return chain.proceed(chain.request());
+        })
         .build();
   }
 
@@ -72,14 +73,14 @@ public final class HttpClients {
   }
 
   /**
-   * Lowers a new HTTP/2 connection's stream window to {@link #H2_STREAM_WINDOW_BYTES} (a SETTINGS
+   * Lowers a new HTTP/2 connection's stream window to {@code windowBytes} (a SETTINGS
    * frame, sent before any later stream's headers, so the upstream opens those with it); once per
    * connection. OkHttp has no option for it, so its connection is reached by reflection. A server that
    * applies a SETTINGS frame only after the frames behind it (against RFC 9113 §6.5.3; OkHttp's own
    * MockWebServer does, nginx, Go, Envoy and Netty do not) may send a connection's first stream past
    * the smaller window, which OkHttp then resets (FLOW_CONTROL_ERROR): a 502 there.
    */
-  static void limitStreamWindow(okhttp3.Connection connection) {
+  static void limitStreamWindow(okhttp3.Connection connection, int windowBytes) {
     if (HTTP2_CONNECTION == null || !(connection instanceof okhttp3.internal.connection.RealConnection real)
         || connection.protocol() != Protocol.HTTP_2 && connection.protocol() != Protocol.H2_PRIOR_KNOWLEDGE) {
       return;
@@ -90,10 +91,10 @@ public final class HttpClients {
     } catch (IllegalAccessException e) {
       throw new IllegalStateException(e);
     }
-    if (h2 != null && h2.getOkHttpSettings().getInitialWindowSize() > H2_STREAM_WINDOW_BYTES) {
+    if (h2 != null && h2.getOkHttpSettings().getInitialWindowSize() > windowBytes) {
       try {
         h2.setSettings(new okhttp3.internal.http2.Settings()
-            .set(okhttp3.internal.http2.Settings.INITIAL_WINDOW_SIZE, H2_STREAM_WINDOW_BYTES));
+            .set(okhttp3.internal.http2.Settings.INITIAL_WINDOW_SIZE, windowBytes));
       } catch (java.io.IOException e) {
         // shut down meanwhile (a GOAWAY): the request fails, or is resent, as it would have without this
       }

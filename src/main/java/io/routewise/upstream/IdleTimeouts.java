@@ -87,7 +87,6 @@ public final class IdleTimeouts implements AutoCloseable {
         }
       }
     }
-    HttpClients.limitStreamWindow(connection);
     return chain.proceed(chain.request());
   };
 

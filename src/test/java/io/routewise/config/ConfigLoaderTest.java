@@ -50,6 +50,16 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theHttp2StreamWindowIsReadWithinHttp2sAndOkHttpsOwn() {
+    assertEquals(ClientConfig.DEFAULT_HTTP2_STREAM_WINDOW_BYTES, parse(VALID, Map.of("OPENAI_API_KEY", "a")).client()
+        .http2StreamWindowBytes());
+    assertEquals(4 << 20, parse(VALID + "client: {http2_stream_window_bytes: 4194304}\n", Map.of("OPENAI_API_KEY", "a"))
+        .client().http2StreamWindowBytes());
+    String msg = problems(VALID + "client: {http2_stream_window_bytes: 1024}\n");
+    assertTrue(msg.contains("client.http2_stream_window_bytes: must be between 65535 and 16777216, got 1024"), msg);
+  }
+
+  @Test
   void scoringThreadsAndQueueAreCheckedIntegers() {
     String msg = problems(VALID.replace("threshold: 0.25}", "threshold: 0.25, scoring_threads: -1, scoring_queue: lots, scoring_timeout_ms: 0, failover: maybe, passthrough: both, ladder_rule: cheapest}"));
     assertTrue(msg.contains("routing.passthrough: must be one of [none, strong, weak], got 'both'"), msg);

@@ -17,9 +17,13 @@ final class H2cUpstream implements AutoCloseable {
   final UpstreamClient upstream;
 
   H2cUpstream() throws java.io.IOException {
+    this(new ClientConfig(4, Duration.ofSeconds(30)));
+  }
+
+  H2cUpstream(ClientConfig client) throws java.io.IOException {
     server.setProtocols(List.of(Protocol.H2_PRIOR_KNOWLEDGE)); // HTTP/2 without TLS, both sides
     server.start(java.net.InetAddress.getLoopbackAddress(), 0);
-    shared = HttpClients.shared(new ClientConfig(4, Duration.ofSeconds(30))).newBuilder()
+    shared = HttpClients.shared(client).newBuilder()
         .protocols(List.of(Protocol.H2_PRIOR_KNOWLEDGE)).build();
     upstream = new UpstreamClient(new UpstreamConfig("strong", server.url("/v1").uri(), Secret.of("none"), "m",
         Duration.ofSeconds(5), Duration.ofSeconds(5)), shared, timeouts, UpstreamListener.NONE);

@@ -9,8 +9,6 @@ import mockwebserver3.MockResponse;
 import mockwebserver3.MockResponseBody;
 import mockwebserver3.MockWebServer;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
 
 /**
  * An HTTP/2 stream whose client stops reading holds what the upstream sent ahead on the heap: with
@@ -25,9 +23,8 @@ class Http2WindowTest {
   private UpstreamClient upstream;
   private final AtomicLong written = new AtomicLong();
 
-  @BeforeEach
-  void start() throws Exception {
-    h2 = new H2cUpstream();
+  private void start(int windowBytes) throws Exception {
+    h2 = new H2cUpstream(new io.routewise.config.ClientConfig(4, java.time.Duration.ofSeconds(30), windowBytes));
     server = h2.server;
     upstream = h2.upstream;
     // a first answer on the connection: its SETTINGS then reaches the server before the stream under
@@ -55,7 +52,9 @@ class Http2WindowTest {
 
   @AfterEach
   void stop() {
-    h2.close();
+    if (h2 != null) {
+      h2.close();
+    }
   }
 
   /** What the server has written once it stopped: the stream's window filled, or the body all sent. */
@@ -68,8 +67,11 @@ class Http2WindowTest {
     return written.get();
   }
 
-  @Test
-  void anUnreadStreamHoldsAboutOneWindowNotSixteenMegabytes() throws Exception {
+  /** The default, and client.http2_stream_window_bytes lower (or higher, for large downloads from afar). */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(ints = {io.routewise.config.ClientConfig.DEFAULT_HTTP2_STREAM_WINDOW_BYTES, 256 << 10})
+  void anUnreadStreamHoldsAboutOneWindowNotSixteenMegabytes(int windowBytes) throws Exception {
+    start(windowBytes);
     try (UpstreamResponse first = upstream.send("{}".getBytes(StandardCharsets.UTF_8), false)) {
       assertEquals("{}", new String(first.bodyBytes(1 << 10), StandardCharsets.UTF_8));
     }
@@ -77,7 +79,7 @@ class Http2WindowTest {
       assertEquals(200, r.status());
       long ahead = writtenWhenSettled();
       assertTrue(ahead >= 64 << 10, "the server wrote (" + ahead + " bytes)");
-      assertTrue(ahead <= HttpClients.H2_STREAM_WINDOW_BYTES + (64 << 10),
+      assertTrue(ahead <= windowBytes + (64 << 10),
           "sent ahead of the reader: " + ahead + " bytes");
       // the smaller window still carries the whole body once it is read
       byte[] all = r.bodyBytes(BODY_BYTES + 1);
