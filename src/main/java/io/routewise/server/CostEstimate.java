@@ -15,8 +15,9 @@ final class CostEstimate {
   /** Bytes of text per prompt token, roughly (English; JSON's quotes and keys count as text). */
   static final int BYTES_PER_TOKEN = 4;
   /**
-   * Tokens one embedded file (an image, audio, a PDF as base64) is taken as: a high-detail image is
-   * about 800 to 1,100 on gpt-4o. Counted by its bytes, a 2 MB image read as 500,000 tokens.
+   * Tokens one embedded file (an image, a PDF as base64; audio is counted by its length) is taken as:
+   * a high-detail image is about 800 to 1,100 on gpt-4o. Counted by its bytes, a 2 MB image read as
+   * 500,000 tokens.
    */
   static final long TOKENS_PER_FILE = 1_000;
   /** A run of base64 this long is an embedded file, not text (prose and code have spaces and punctuation). */
@@ -26,14 +27,15 @@ final class CostEstimate {
    * The prompt tokens of {@code body}: its ASCII a token per 4 bytes, each other character a token
    * (CJK runs near one a character; its 3 bytes over 4 had held a third too little), and each
    * embedded file a file's: a run of base64 of {@link #FILE_RUN} or more after a data URL's {@code
-   * base64,} or as a {@code "data"} / {@code "file_data"} value (audio, a file). Base64-looking text
+   * base64,} or as a {@code "data"} / {@code "file_data"} value (audio, a file); a WAV or MP3 file
+   * {@link AudioLength#TOKENS_PER_SECOND} a second it plays. Base64-looking text
    * elsewhere (a DNA sequence, a hex dump) is text. A JSON-escaped slash ({@code \/}) is part of a
    * run; any other escape ends one.
    */
   static long promptTokens(byte[] body) {
     long asciiBytes = 0;
     long wideChars = 0;
-    long files = 0;
+    long fileTokens = 0;
     int runStart = -1;
     for (int i = 0; i <= body.length; i++) {
       byte b = i < body.length ? body[i] : 0;
@@ -49,7 +51,9 @@ final class CostEstimate {
       if (runStart >= 0) {
         int run = i - runStart;
         if (run >= FILE_RUN && fileAt(body, runStart)) {
-          files++;
+          double seconds = AudioLength.seconds(body, runStart, i);
+          fileTokens += Double.isNaN(seconds) ? TOKENS_PER_FILE
+              : (long) Math.ceil(Math.min(seconds, 1e9) * AudioLength.TOKENS_PER_SECOND);
         } else {
           asciiBytes += run;
         }
@@ -64,7 +68,7 @@ final class CostEstimate {
         wideChars++;
       }
     }
-    return asciiBytes / BYTES_PER_TOKEN + wideChars + files * TOKENS_PER_FILE;
+    return asciiBytes / BYTES_PER_TOKEN + wideChars + fileTokens;
   }
 
   private static final byte[] ESCAPE = "\\u".getBytes(java.nio.charset.StandardCharsets.US_ASCII);

@@ -35,6 +35,63 @@ class CostEstimateTest {
     assertEquals(shortBase64.length() / 4, prompt(shortBase64));
   }
 
+  private static String inputAudio(byte[] file, String format) {
+    return "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\",\"input_audio\":{\"data\":\""
+        + java.util.Base64.getEncoder().encodeToString(file) + "\",\"format\":\"" + format + "\"}}]}]}";
+  }
+
+  /** A minute of 24 kHz 16-bit mono WAV (48,000 bytes a second), a LIST chunk before its fmt. */
+  private static byte[] wavMinute() {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(12 + 8 + 6 + 8 + 16 + 8 + 48_000 * 60)
+        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    b.put("RIFF".getBytes(StandardCharsets.US_ASCII)).putInt(b.capacity() - 8).put("WAVE".getBytes(StandardCharsets.US_ASCII));
+    b.put("LIST".getBytes(StandardCharsets.US_ASCII)).putInt(5).put(new byte[] {'I', 'N', 'F', 'O', 0, 0}); // odd: padded
+    b.put("fmt ".getBytes(StandardCharsets.US_ASCII)).putInt(16).putShort((short) 1).putShort((short) 1).putInt(24_000)
+        .putInt(48_000).putShort((short) 2).putShort((short) 16);
+    b.put("data".getBytes(StandardCharsets.US_ASCII)).putInt(48_000 * 60);
+    for (int i = 0; b.hasRemaining(); i++) {
+      b.put((byte) (i * 31)); // not silence: any sample base64s as sample
+    }
+    return b.array();
+  }
+
+  /** A minute of 64 kbps MPEG-1 layer III behind an ID3v2 tag of 300 bytes. */
+  private static byte[] mp3Minute() {
+    byte[] file = new byte[10 + 300 + 8_000 * 60];
+    System.arraycopy("ID3".getBytes(StandardCharsets.US_ASCII), 0, file, 0, 3);
+    file[3] = 4;
+    file[8] = 2; // syncsafe 300: 2 << 7 | 44
+    file[9] = 44;
+    for (int at = 310; at + 4 <= file.length; at += 208) { // 64 kbps at 44.1 kHz: 208-byte frames
+      file[at] = (byte) 0xFF;
+      file[at + 1] = (byte) 0xFB; // MPEG-1, layer III, no CRC
+      file[at + 2] = (byte) 0x50; // bitrate index 5 (64 kbps), 44.1 kHz
+      file[at + 3] = (byte) 0xC4;
+    }
+    return file;
+  }
+
+  /**
+   * Audio counts by how long it plays, about 10 tokens a second (a token per 100 ms, OpenAI's rate
+   * for user audio), not as 1,000 whatever its length: a 10-minute recording (6,000 tokens) was held
+   * a sixth of its cost, a 5-second one (50) 20 times it.
+   */
+  @Test
+  void embeddedAudioCountsByHowLongItPlays() {
+    String wav = inputAudio(wavMinute(), "wav");
+    long text = (wav.length() - java.util.Base64.getEncoder().encodeToString(wavMinute()).length()) / 4;
+    assertEquals(600 + text, prompt(wav), 2);
+    assertEquals(600 + text, prompt(wav.replace("/", "\\/")), 3, "escaped slashes are slashes");
+    String mp3 = inputAudio(mp3Minute(), "mp3");
+    assertEquals(600 + text, prompt(mp3), 3);
+    byte[] tagOnly = mp3Minute();
+    java.util.Arrays.fill(tagOnly, 310, tagOnly.length, (byte) 7); // no frame where the tag ends: 128 kbps
+    assertEquals(300 + text, prompt(inputAudio(tagOnly, "mp3")), 3);
+    byte[] noise = new byte[4_000];
+    java.util.Arrays.fill(noise, (byte) 7);
+    assertEquals(1_000 + text, prompt(inputAudio(noise, "wav")), 2, "no header: a file's 1,000");
+  }
+
   /**
    * Base64-looking text that is not a file's (a DNA sequence, a hex dump) is text; CJK a token a
    * character (a review: 100 kB of ACGT held as 1,015 tokens; raw CJK a third too little).

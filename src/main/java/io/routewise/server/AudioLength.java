@@ -1,0 +1,122 @@
+package io.routewise.server;
+
+/**
+ * How long an embedded audio file plays, read from the head of its base64 (chat's {@code input_audio}
+ * takes WAV and MP3): a budget's hold counts audio by its length, about 10 tokens a second (OpenAI
+ * bills user audio a token per 100 ms), where one file was 1,000 tokens whatever it held (a 10-minute
+ * recording, 6,000).
+ */
+final class AudioLength {
+  private AudioLength() {}
+
+  /** Prompt tokens a second of audio. */
+  static final double TOKENS_PER_SECOND = 10;
+
+  /** The most of a file's head decoded to find its format (an MP3's ID3 tag with cover art may be longer: then 128 kbps). */
+  private static final int HEAD_BYTES = 64 << 10;
+
+  /** An MP3's bitrate when no frame header is found where its tag ends (a common one). */
+  private static final int DEFAULT_MP3_BITS_PER_SECOND = 128_000;
+
+  private static final int[] MPEG1_LAYER3_KBPS = {0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0};
+  private static final int[] MPEG2_LAYER3_KBPS = {0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0};
+
+  /**
+   * The seconds of the audio file whose base64 is {@code body[start, end)} (JSON's escaped slashes
+   * {@code \/} in it are slashes), or NaN when it is not WAV or MP3, or its header says nothing usable
+   * (an image, a PDF: counted as a file).
+   */
+  static double seconds(byte[] body, int start, int end) {
+    byte[] head = new byte[HEAD_BYTES];
+    int headLength = 0;
+    long sextets = 0;
+    int bits = 0;
+    int buffered = 0;
+    for (int i = start; i < end; i++) {
+      byte c = body[i];
+      if (c == '\\' || c == '=') {
+        continue; // an escaped slash's backslash, or padding
+      }
+      sextets++;
+      if (headLength < HEAD_BYTES) {
+        buffered = buffered << 6 | value(c);
+        bits += 6;
+        if (bits >= 8) {
+          bits -= 8;
+          head[headLength++] = (byte) (buffered >> bits);
+        }
+      }
+    }
+    long fileBytes = sextets * 6 / 8;
+    if (startsWith(head, headLength, 0, "RIFF") && startsWith(head, headLength, 8, "WAVE")) {
+      return wavSeconds(head, headLength, fileBytes);
+    }
+    return mp3Seconds(head, headLength, fileBytes);
+  }
+
+  /** A WAV's length: its bytes over the byte rate its {@code fmt } chunk gives. */
+  private static double wavSeconds(byte[] head, int length, long fileBytes) {
+    for (int at = 12; at + 8 <= length; ) {
+      long size = littleEndian(head, at + 4);
+      if (startsWith(head, length, at, "fmt ") && at + 20 <= length) {
+        long byteRate = littleEndian(head, at + 16);
+        return byteRate > 0 ? (double) fileBytes / byteRate : Double.NaN;
+      }
+      at += 8 + (int) Math.min(size + (size & 1), HEAD_BYTES); // chunks are padded to even lengths
+    }
+    return Double.NaN;
+  }
+
+  /**
+   * An MP3's length: its bytes over the bitrate of its first frame (after an ID3v2 tag), taken as the
+   * whole file's. An ID3 tag whose frame lies past the decoded head is taken at 128 kbps.
+   */
+  private static double mp3Seconds(byte[] head, int length, long fileBytes) {
+    int frame = 0;
+    if (startsWith(head, length, 0, "ID3") && length >= 10) {
+      frame = 10 + ((head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | head[9] & 0x7F);
+      if (frame + 4 > length) {
+        return fileBytes * 8.0 / DEFAULT_MP3_BITS_PER_SECOND;
+      }
+    }
+    if (frame + 4 > length || (head[frame] & 0xFF) != 0xFF || (head[frame + 1] & 0xE0) != 0xE0) {
+      return frame > 0 ? fileBytes * 8.0 / DEFAULT_MP3_BITS_PER_SECOND : Double.NaN;
+    }
+    int version = head[frame + 1] >> 3 & 3; // 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+    int layer = head[frame + 1] >> 1 & 3; // 1: layer III
+    int kbps = (version == 3 ? MPEG1_LAYER3_KBPS : MPEG2_LAYER3_KBPS)[head[frame + 2] >> 4 & 0xF];
+    if (version == 1 || layer != 1 || kbps == 0) {
+      return frame > 0 ? fileBytes * 8.0 / DEFAULT_MP3_BITS_PER_SECOND : Double.NaN;
+    }
+    return fileBytes * 8.0 / (kbps * 1000.0);
+  }
+
+  private static long littleEndian(byte[] b, int at) {
+    return (b[at] & 0xFFL) | (b[at + 1] & 0xFFL) << 8 | (b[at + 2] & 0xFFL) << 16 | (b[at + 3] & 0xFFL) << 24;
+  }
+
+  private static boolean startsWith(byte[] b, int length, int at, String what) {
+    if (at + what.length() > length) {
+      return false;
+    }
+    for (int j = 0; j < what.length(); j++) {
+      if (b[at + j] != what.charAt(j)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static int value(byte c) {
+    if (c >= 'A' && c <= 'Z') {
+      return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+      return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+      return c - '0' + 52;
+    }
+    return c == '+' ? 62 : 63;
+  }
+}
