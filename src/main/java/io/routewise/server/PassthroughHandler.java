@@ -246,11 +246,12 @@ final class PassthroughHandler {
    * JSON body names, in any case (Go's decoder reads {@code Model} as it; parsers differ on which of
    * two wins) and at any depth (a hosted tool's, a realtime session's), must be one of them. What
    * routewise cannot check is refused: a compressed body, one not read to its end, a top-level model
-   * that is not a string, a batch (its models are in its input file), and a request that generates but
-   * names no model at its top level (the upstream's default, a form's, a Responses prompt
-   * template's), but for a Responses request continuing a stored one.
+   * that is not a string, and a request that generates but names no model at its top level (the
+   * upstream's default, a form's, a Responses prompt template's), but for a Responses request
+   * continuing a stored one. A batch's models are its input file's, read from the upstream ({@link
+   * #batchModels}).
    */
-  private static void refuseModelNotAllowed(Context ctx, String method, String is, RequestBodies.Body body) {
+  private void refuseModelNotAllowed(Context ctx, String method, String is, RequestBodies.Body body) {
     io.routewise.config.ClientKey client = ctx.attribute(ChatCompletionsHandler.CLIENT_MODELS);
     if (client == null) {
       return;
@@ -303,7 +304,11 @@ final class PassthroughHandler {
       unchecked[0] = "its JSON body could not be read to its end";
     }
     if (unchecked[0] == null && method.equals("POST") && is.equals("batches")) {
-      unchecked[0] = "a batch's models are in its input file, which routewise does not read";
+      unchecked[0] = batchModels(ctx, body.bytes(), models);
+      named[0] = unchecked[0] == null;
+      for (String model : models) {
+        ChatCompletionsHandler.requireAllowedModel(ctx, model, true);
+      }
     }
     if (unchecked[0] == null && !named[0] && !method.equals("DELETE") && !generatesNothing(is)
         && !(is.equals("responses") && continues[0] && !prompt[0])) {
@@ -313,6 +318,116 @@ final class PassthroughHandler {
       throw new ApiException(403, "invalid_request_error", "Client '" + client.name() + "' must name one of its models "
           + "(server.api_keys." + client.name() + ".models: " + String.join(", ", client.models()) + "), and "
           + unchecked[0] + ".", "model", "model_not_allowed");
+    }
+  }
+
+  /** What a batch's input file id may be to be read: OpenAI's ({@code file-abc123}), nothing a path could read otherwise. */
+  private static final java.util.regex.Pattern FILE_ID = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,256}");
+
+  /**
+   * Adds the models of a batch's requests to {@code models}: its input file, read from the upstream as
+   * the batch will be ({@code GET files/<input_file_id>/content}, a file being immutable), each line's
+   * {@code body} naming a {@code model} string (and any below it, as a body's). Null when every
+   * request names one; else why they cannot be checked (a file the upstream does not give, a line
+   * that is not a request object, one naming no model, none at all). Its failure to answer is a 502.
+   */
+  private String batchModels(Context ctx, byte[] body, List<String> models) {
+    String file = topLevelString(body, "input_file_id");
+    if (file == null || !FILE_ID.matcher(file).matches()) {
+      return "its input_file_id must be a file's id for its input file's models to be read";
+    }
+    UpstreamResponse response;
+    try {
+      response = upstream.forward("GET", "files/" + file + "/content", null, null, null,
+          new ClientDisconnectProbe(ctx.req()), clientHeaders(ctx));
+    } catch (UpstreamException e) {
+      if (e.isClientGone()) {
+        ctx.header("Connection", "close");
+        throw new ApiException(499, "invalid_request_error", "The client closed the connection.", null,
+            "client_closed_request");
+      }
+      ApiException error = ApiException.upstream(e);
+      failures.failed(upstream.name(), "passthrough " + error.status() + " " + error.code(), e.detail());
+      throw error;
+    }
+    try (response;
+        com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(new java.io.InputStream() {
+          @Override
+          public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+          }
+
+          @Override
+          public int read(byte[] b, int off, int len) throws IOException {
+            if (off == 0 && len == b.length) {
+              return response.read(b);
+            }
+            byte[] part = new byte[len];
+            int n = response.read(part);
+            if (n > 0) {
+              System.arraycopy(part, 0, b, off, n);
+            }
+            return n;
+          }
+        })) {
+      if (response.status() >= 500 || response.status() == 429) { // the upstream's trouble, not the batch's: retried
+        failures.failed(upstream.name(), "passthrough 502 batch input file", "HTTP " + response.status());
+        throw new ApiException(502, "upstream_error", "The " + upstream.name() + " upstream answered HTTP "
+            + response.status() + " to reading the batch's input file " + file + " (its models are checked for "
+            + "client '" + ((io.routewise.config.ClientKey) ctx.attribute(ChatCompletionsHandler.CLIENT_MODELS)).name()
+            + "'); retry later.", null, "upstream_error");
+      }
+      if (response.status() != 200) {
+        return "its input file " + file + " could not be read from the upstream (HTTP " + response.status() + ")";
+      }
+      int requests = 0;
+      for (com.fasterxml.jackson.core.JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+        requests++;
+        if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+          return "request " + requests + " of its input file " + file + " is not a JSON object";
+        }
+        boolean named = false; // by its last body, as a JSON parser reads a key given twice
+        while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+          String name = p.currentName();
+          com.fasterxml.jackson.core.JsonToken value = p.nextToken();
+          if (name.equals("body")) {
+            named = false;
+          }
+          if (name.equals("body") && value == com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+            while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+              String field = p.currentName();
+              com.fasterxml.jackson.core.JsonToken v = p.nextToken();
+              if (field.equalsIgnoreCase("model")) {
+                if (v != com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+                  return "request " + requests + " of its input file " + file + " has a 'model' that is not a string";
+                }
+                models.add(p.getText());
+                named = true;
+              } else if (v.isStructStart() && !field.equals("metadata")) {
+                nestedModels(p, models);
+              } else {
+                p.skipChildren();
+              }
+            }
+          } else if (value.isStructStart() && !name.equals("metadata")) {
+            nestedModels(p, models);
+          } else {
+            p.skipChildren();
+          }
+        }
+        if (p.currentToken() != com.fasterxml.jackson.core.JsonToken.END_OBJECT) {
+          return "its input file " + file + " could not be read to its end";
+        }
+        if (!named) {
+          return "request " + requests + " of its input file " + file + " names no model";
+        }
+      }
+      return requests == 0 ? "its input file " + file + " holds no request" : null;
+    } catch (ApiException upstreamFailed) {
+      throw upstreamFailed;
+    } catch (IOException | RuntimeException unread) {
+      return "its input file " + file + " could not be read to its end";
     }
   }
 

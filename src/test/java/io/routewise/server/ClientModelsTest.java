@@ -155,10 +155,12 @@ class ClientModelsTest {
         assertEquals(403, r.statusCode(), body + ": " + r.body());
         assertEquals("model_not_allowed", JSON.readTree(r.body()).path("error").path("code").asText(), r.body());
       }
-      // a batch's models are in its input file: refused
+      // a batch's models are in its input file, which the upstream does not have here: refused
+      f.weak.stubFor(WireMock.get(urlEqualTo("/v1/files/file-1/content")).willReturn(aResponse().withStatus(404)));
       HttpResponse<String> batch = post(f, "/v1/batches", "sk-intern", "{\"model\":\"text-embedding-3-small\","
           + "\"input_file_id\":\"file-1\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}");
       assertEquals(403, batch.statusCode(), batch.body());
+      assertTrue(batch.body().contains("its input file file-1 could not be read from the upstream (HTTP 404)"), batch.body());
       // a form's model fields are read (audio transcriptions); one naming none, or cut off, is refused
       String audioPart = "--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
           + "Content-Type: audio/wav\r\n\r\nRIFF--x-not-a-boundary\r\n";
@@ -194,6 +196,66 @@ class ClientModelsTest {
           .statusCode());
       // another client may send any of them
       assertEquals(200, post(f, "/v1/batches", "sk-lead", "{\"input_file_id\":\"file-1\"}").statusCode());
+    }
+  }
+
+  private static String batchLine(int n, String body) {
+    return "{\"custom_id\":\"r" + n + "\",\"method\":\"POST\",\"url\":\"/v1/embeddings\",\"body\":" + body + "}\n";
+  }
+
+  /**
+   * A batch's models are its input file's: read from the upstream (the file is immutable), a restricted
+   * client's batch goes when each of its requests names one of its models, and is refused naming the
+   * first that is not, or what could not be read. Before, every batch of such a client was refused.
+   */
+  @Test
+  void aRestrictedClientsBatchGoesWhenItsInputFileNamesOnlyItsModels() throws Exception {
+    try (ProxyFixture f = fixture()) {
+      f.weak.stubFor(WireMock.post(urlEqualTo("/v1/batches")).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "application/json").withBody("{\"id\":\"batch_1\",\"object\":\"batch\"}")));
+      String allowed = batchLine(1, "{\"model\":\"text-embedding-3-small\",\"input\":\"a\",\"metadata\":{\"model\":\"x\"}}")
+          + batchLine(2, "{\"input\":\"b\",\"model\":\"text-embedding-3-small\"}");
+      java.util.Map<String, String> files = java.util.Map.of(
+          "file-ok", allowed,
+          "file-big", allowed + batchLine(3, "{\"model\":\"text-embedding-3-large\",\"input\":\"c\"}"),
+          "file-nested", batchLine(1, "{\"model\":\"text-embedding-3-small\",\"tools\":[{\"model\":\"gpt-image-1\"}]}"),
+          "file-none", allowed + batchLine(3, "{\"input\":\"c\"}"),
+          "file-twice", batchLine(1, "{\"model\":\"text-embedding-3-small\"}").replace("}}", "},\"body\":{\"input\":\"c\"}}"),
+          "file-list", "[" + batchLine(1, "{\"model\":\"text-embedding-3-small\"}") + "]",
+          "file-cut", allowed + batchLine(3, "{\"model\":\"text-embedding-3-small\"").trim(),
+          "file-empty", "\n");
+      f.weak.stubFor(WireMock.get(urlEqualTo("/v1/files/file-gone/content")).willReturn(aResponse().withStatus(404)));
+      files.forEach((id, content) -> f.weak.stubFor(WireMock.get(urlEqualTo("/v1/files/" + id + "/content"))
+          .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/octet-stream").withBody(content))));
+      String batch = "{\"input_file_id\":\"%s\",\"endpoint\":\"/v1/embeddings\",\"completion_window\":\"24h\"}";
+      HttpResponse<String> ok = post(f, "/v1/batches", "sk-intern", batch.formatted("file-ok"));
+      assertEquals(200, ok.statusCode(), ok.body());
+      f.weak.verify(1, postRequestedFor(urlEqualTo("/v1/batches")));
+      f.weak.verify(1, WireMock.getRequestedFor(urlEqualTo("/v1/files/file-ok/content")));
+      assertRefused(post(f, "/v1/batches", "sk-intern", batch.formatted("file-big")), "text-embedding-3-large");
+      assertRefused(post(f, "/v1/batches", "sk-intern", batch.formatted("file-nested")), "gpt-image-1");
+      java.util.Map<String, String> unchecked = java.util.Map.of(
+          "file-none", "request 3 of its input file file-none names no model",
+          "file-twice", "request 1 of its input file file-twice names no model",
+          "file-list", "request 1 of its input file file-list is not a JSON object",
+          "file-cut", "its input file file-cut could not be read to its end",
+          "file-empty", "its input file file-empty holds no request",
+          "file-gone", "its input file file-gone could not be read from the upstream (HTTP 404)",
+          "../files", "its input_file_id must be a file's id");
+      for (var e : unchecked.entrySet()) {
+        HttpResponse<String> r = post(f, "/v1/batches", "sk-intern", batch.formatted(e.getKey()));
+        assertEquals(403, r.statusCode(), r.body());
+        assertEquals("model_not_allowed", JSON.readTree(r.body()).path("error").path("code").asText(), r.body());
+        assertTrue(r.body().contains(e.getValue()), e.getKey() + ": " + r.body());
+      }
+      f.weak.stubFor(WireMock.get(urlEqualTo("/v1/files/file-later/content")).willReturn(aResponse().withStatus(503)));
+      HttpResponse<String> later = post(f, "/v1/batches", "sk-intern", batch.formatted("file-later"));
+      assertEquals(502, later.statusCode(), later.body());
+      assertTrue(later.body().contains("answered HTTP 503 to reading the batch's input file file-later"), later.body());
+      f.weak.verify(1, postRequestedFor(urlEqualTo("/v1/batches")));
+      // another client's batch is not read
+      assertEquals(200, post(f, "/v1/batches", "sk-lead", batch.formatted("file-big")).statusCode());
+      f.weak.verify(1, WireMock.getRequestedFor(urlEqualTo("/v1/files/file-big/content"))); // the intern's
     }
   }
 }
