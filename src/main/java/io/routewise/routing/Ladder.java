@@ -72,15 +72,17 @@ public record Ladder(List<Rung> rungs, double inputWeight, double outputWeight) 
   /**
    * Where a request carrying {@code media} goes when the rule chose {@code rung}: there if it takes
    * them, else the nearest more capable rung that does (the next one up can answer whatever the
-   * one below could); when none at or above it does (a text-only top), the nearest below that does;
-   * when none at all, the top.
+   * one below could), passing over one priced above the top on three rungs or more, as failover does
+   * (the top does at least as well for less; a router never chooses it); when none at or above it
+   * does (a text-only top), the nearest below that does; when none but one priced above the top, that
+   * one; when none at all, the top.
    */
   public int accepting(int rung, java.util.Set<Media> media) {
     if (media.isEmpty()) {
       return rung;
     }
     for (int i = rung; i >= 0; i--) {
-      if (rungs.get(i).accepts().containsAll(media)) {
+      if (rungs.get(i).accepts().containsAll(media) && (i == rung || !aboveTop(i))) {
         return i;
       }
     }
@@ -89,7 +91,17 @@ public record Ladder(List<Rung> rungs, double inputWeight, double outputWeight) 
         return i;
       }
     }
+    for (int i = rung - 1; i > 0; i--) { // only one priced above the top takes them
+      if (rungs.get(i).accepts().containsAll(media)) {
+        return i;
+      }
+    }
     return 0;
+  }
+
+  /** Whether rung {@code i} is priced above the top on a ladder of three or more (never a router's choice). */
+  private boolean aboveTop(int i) {
+    return rungs.size() > 2 && i > 0 && top().priced() && rungs.get(i).priced() && orderPrice(rungs.get(i)) > orderPrice(top());
   }
 
   /** With the default token mix: input + output. */
