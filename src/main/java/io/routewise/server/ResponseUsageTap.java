@@ -199,7 +199,7 @@ final class ResponseUsageTap {
       return Optional.empty();
     }
     try (JsonParser p = ChatRequestParser.JSON.createParser(usage)) {
-      return p.nextToken() == JsonToken.START_OBJECT ? Optional.of(Usage.fromObject(p)) : Optional.empty();
+      return p.nextToken() == JsonToken.START_OBJECT ? Usage.fromObject(p) : Optional.empty();
     } catch (java.io.IOException | RuntimeException malformed) {
       return Optional.empty();
     }

@@ -82,7 +82,7 @@ public record Usage(long prompt, long completion, long cachedPrompt, long cacheW
       String name = p.currentName();
       JsonToken v = p.nextToken();
       if (name.equals("usage") && v == JsonToken.START_OBJECT) {
-        return Optional.of(read(p));
+        return Optional.ofNullable(read(p));
       }
       if (top && name.equals("response") && v == JsonToken.START_OBJECT) {
         Optional<Usage> u = inObject(p, false);
@@ -105,12 +105,27 @@ public record Usage(long prompt, long completion, long cachedPrompt, long cacheW
     return groq; // a top-level usage, where a chunk has both, wins
   }
 
-  /** The usage object the parser has just entered (its START_OBJECT read). */
-  public static Usage fromObject(JsonParser p) throws java.io.IOException {
-    return read(p);
+  /** The usage object the parser has just entered (its START_OBJECT read); empty when it holds no count ({@link #read}). */
+  public static Optional<Usage> fromObject(JsonParser p) throws java.io.IOException {
+    return Optional.ofNullable(read(p));
   }
 
-  /** Chat's names (index 0) win over the Responses API's (index 1) where an answer has both. */
+  /**
+   * The most tokens one count may be: no answer nears it (a 10 M context), and one past it is an
+   * upstream's bug that would add its cost (9.2e18 tokens: 1e14 USD) to a counter that never goes back.
+   */
+  static final long MAX_COUNT = 1_000_000_000L;
+
+  /** A count {@link #read} could not take: present, but not a whole number in [0, MAX_COUNT] (negatives are none). */
+  private static final long UNREADABLE = -2;
+
+  /**
+   * Chat's names (index 0) win over the Responses API's (index 1) where an answer has both. Counts
+   * are read as whole numbers however written ({@code 1000}, {@code 1000.0}, {@code "1000"}); null
+   * when the object has no prompt, completion or total count, or a count that cannot be read (a
+   * fraction, a word, past {@link #MAX_COUNT}): the answer is then unmetered, counted as such, not
+   * metered at 0 tokens.
+   */
   private static Usage read(JsonParser p) throws java.io.IOException {
     long[] prompt = {-1, -1};
     long[] completion = {-1, -1};
@@ -121,41 +136,41 @@ public record Usage(long prompt, long completion, long cachedPrompt, long cacheW
     long[] reasoning = {-1, -1};
     long total = -1;
     long cacheHit = -1; // DeepSeek's prompt_cache_hit_tokens, its only count of cached prompt tokens
+    boolean unreadable = false;
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       String f = p.currentName();
       JsonToken fv = p.nextToken();
       int names = f.startsWith("input_") || f.startsWith("output_") ? 1 : 0;
-      if ((f.equals("prompt_tokens") || f.equals("input_tokens")) && fv == JsonToken.VALUE_NUMBER_INT) {
-        prompt[names] = p.getLongValue();
-      } else if ((f.equals("completion_tokens") || f.equals("output_tokens")) && fv == JsonToken.VALUE_NUMBER_INT) {
-        completion[names] = p.getLongValue();
-      } else if (f.equals("total_tokens") && fv == JsonToken.VALUE_NUMBER_INT) {
-        total = p.getLongValue();
-      } else if (f.equals("prompt_cache_hit_tokens") && fv == JsonToken.VALUE_NUMBER_INT) {
-        cacheHit = p.getLongValue();
+      if (f.equals("prompt_tokens") || f.equals("input_tokens")) {
+        unreadable |= (prompt[names] = count(p, fv)) == UNREADABLE;
+      } else if (f.equals("completion_tokens") || f.equals("output_tokens")) {
+        unreadable |= (completion[names] = count(p, fv)) == UNREADABLE;
+      } else if (f.equals("total_tokens")) {
+        unreadable |= (total = count(p, fv)) == UNREADABLE;
+      } else if (f.equals("prompt_cache_hit_tokens")) {
+        unreadable |= (cacheHit = count(p, fv)) == UNREADABLE;
       } else if ((f.equals("prompt_tokens_details") || f.equals("input_tokens_details")
           || f.equals("completion_tokens_details") || f.equals("output_tokens_details")) && fv == JsonToken.START_OBJECT) {
         boolean ofPrompt = f.startsWith("prompt_") || f.startsWith("input_");
         while (p.nextToken() == JsonToken.FIELD_NAME) {
           String d = p.currentName();
           JsonToken dv = p.nextToken();
-          if (dv != JsonToken.VALUE_NUMBER_INT) {
+          long[] into = ofPrompt && d.equals("cached_tokens") ? cached
+              : ofPrompt && d.equals("cache_write_tokens") ? written
+              : d.equals("audio_tokens") ? (ofPrompt ? audioIn : audioOut)
+              : !ofPrompt && d.equals("reasoning_tokens") ? reasoning : null;
+          if (into == null || dv == JsonToken.VALUE_NULL) {
             p.skipChildren();
-          } else if (ofPrompt && d.equals("cached_tokens")) {
-            cached[names] = p.getLongValue();
-          } else if (ofPrompt && d.equals("cache_write_tokens")) {
-            written[names] = p.getLongValue();
-          } else if (d.equals("audio_tokens")) {
-            (ofPrompt ? audioIn : audioOut)[names] = p.getLongValue();
-          } else if (!ofPrompt && d.equals("reasoning_tokens")) {
-            reasoning[names] = p.getLongValue();
           } else {
-            p.skipChildren();
+            unreadable |= (into[names] = count(p, dv)) == UNREADABLE;
           }
         }
       } else {
         p.skipChildren();
       }
+    }
+    if (unreadable || prompt[0] < 0 && prompt[1] < 0 && completion[0] < 0 && completion[1] < 0 && total < 0) {
+      return null;
     }
     long in = either(prompt);
     long out = either(completion);
@@ -167,6 +182,39 @@ public record Usage(long prompt, long completion, long cachedPrompt, long cacheW
     }
     long cachedIn = cached[0] >= 0 || cached[1] >= 0 ? either(cached) : Math.max(0, cacheHit);
     return new Usage(in, out, cachedIn, either(written), either(audioIn), either(audioOut));
+  }
+
+  /**
+   * The count the parser is at: a whole number however written, a negative one none (-1); null is
+   * none; {@link #UNREADABLE} for anything else.
+   */
+  private static long count(JsonParser p, JsonToken value) throws java.io.IOException {
+    java.math.BigDecimal n;
+    switch (value) {
+      case VALUE_NULL:
+        return -1;
+      case VALUE_NUMBER_INT:
+      case VALUE_NUMBER_FLOAT:
+        n = p.getDecimalValue();
+        break;
+      case VALUE_STRING:
+        try {
+          n = new java.math.BigDecimal(p.getText().strip());
+        } catch (NumberFormatException word) {
+          return UNREADABLE;
+        }
+        break;
+      default:
+        p.skipChildren();
+        return UNREADABLE;
+    }
+    if (n.signum() < 0) {
+      return -1; // an upstream's negative count is none, as before
+    }
+    if (n.compareTo(java.math.BigDecimal.valueOf(MAX_COUNT)) > 0 || n.stripTrailingZeros().scale() > 0) {
+      return UNREADABLE;
+    }
+    return n.longValueExact();
   }
 
   private static long either(long[] counts) {
