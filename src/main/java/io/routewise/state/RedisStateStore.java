@@ -59,6 +59,7 @@ import redis.clients.jedis.util.JedisURIHelper;
  */
 public final class RedisStateStore implements StateStore {
   private final URI uri;
+  private final Duration replyTimeout;
   private final JedisClientConfig clientConfig;
   private final String prefix;
   private final long windowTtlMillis;
@@ -74,6 +75,7 @@ public final class RedisStateStore implements StateStore {
 
   public RedisStateStore(StateConfig config) {
     this.uri = config.redisUri();
+    this.replyTimeout = config.timeout();
     int timeout = (int) Math.min(Integer.MAX_VALUE, config.timeout().toMillis());
     DefaultJedisClientConfig.Builder b = DefaultJedisClientConfig.builder()
         .connectionTimeoutMillis(timeout)
@@ -589,7 +591,19 @@ public final class RedisStateStore implements StateStore {
         }
       }
     }
-    j = new Jedis(new HostAndPort(uri.getHost(), uri.getPort() < 0 ? 6379 : uri.getPort()), clientConfig);
+    // each reply due whole within the timeout of its request, not only each read: a reply trickled in
+    // pieces held the calling thread (the sync's) for as long as it took, Redis still counted up
+    redis.clients.jedis.DefaultJedisSocketFactory sockets = new redis.clients.jedis.DefaultJedisSocketFactory(
+        new HostAndPort(uri.getHost(), uri.getPort() < 0 ? 6379 : uri.getPort()), clientConfig);
+    j = new Jedis(() -> {
+      java.net.Socket s = sockets.createSocket();
+      try {
+        return new ReplyDeadlineSocket(s, replyTimeout);
+      } catch (java.io.IOException e) {
+        closeQuietly(s);
+        throw new JedisConnectionException(e);
+      }
+    }, clientConfig);
     connection.set(j);
     open.add(j);
     try {
@@ -660,6 +674,14 @@ public final class RedisStateStore implements StateStore {
     connection.remove();
     open.remove(j);
     closeQuietly(j);
+  }
+
+  private static void closeQuietly(java.io.Closeable c) {
+    try {
+      c.close();
+    } catch (java.io.IOException | RuntimeException ignored) {
+      // already broken
+    }
   }
 
   private static void closeQuietly(Jedis j) {
