@@ -163,6 +163,10 @@ public final class DistillCommand implements Callable<Integer> {
     if (w == Weighting.CORPUS && corpus.isEmpty()) {
       throw new IllegalArgumentException("--weighting corpus needs --corpus FILE...");
     }
+    if (w != Weighting.NONE && !(sifA > 0 && Double.isFinite(sifA))) {
+      // a / (a + p(token)): 0 weighs every token 0 (every prompt embeds alike), a negative a flips or blows up the weights
+      throw new IllegalArgumentException("--sif-a must be a number > 0, got " + sifA);
+    }
     if (maxTokens < 0) {
       throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
     }

@@ -134,6 +134,14 @@ public final class EvalCommand implements Callable<Integer> {
     if (protocol != null) {
       OptionChecks.atLeast("--folds", folds, 2); // checked before minutes of leave-one-source-out training
       pointwise.check();
+      if (protocolJson != null) { // its place made now, as the other outputs' are: not found wanting after the run
+        if (Files.isDirectory(protocolJson)) {
+          throw new IllegalArgumentException("--json " + protocolJson + " is a directory: name the file to write");
+        }
+        if (protocolJson.toAbsolutePath().getParent() != null) {
+          Files.createDirectories(protocolJson.toAbsolutePath().getParent());
+        }
+      }
       try (RouterSetup setup = new RouterSetup(opts, null)) {
         io.routewise.embedding.Embedder embedder = setup.embedders().get(setup.embedders().defaultModelId());
         EvalProtocol p = new EvalProtocol(protocol, embedder, folds, seed,

@@ -15,6 +15,9 @@ public final class Utf8Text {
   private Utf8Text() {}
 
   public static String read(Path file) throws IOException {
+    if (Files.isDirectory(file)) { // readAllBytes says only "Is a directory", not which path
+      throw new IOException(file + ": a directory, not a file");
+    }
     byte[] bytes = Files.readAllBytes(file);
     CharBuffer out = CharBuffer.allocate(bytes.length);
     ByteBuffer in = ByteBuffer.wrap(bytes);

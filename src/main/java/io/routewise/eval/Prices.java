@@ -16,7 +16,14 @@ public final class Prices {
 
   /** Model id to {input, output} USD per million tokens. */
   public static Map<String, double[]> read(Path file) throws IOException {
-    JsonNode root = new ObjectMapper().readTree(file.toFile());
+    JsonNode root;
+    try {
+      root = new ObjectMapper().readTree(file.toFile());
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) { // Jackson's own message is two lines, no file
+      throw new IOException(file + ": not JSON: " + e.getOriginalMessage()
+          + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
+              + e.getLocation().getColumnNr() + ")"), e);
+    }
     if (root == null || !root.path("models").isObject()) {
       throw new IOException(file + ": expected {\"models\": {id: {\"input_usd_per_mtok\", \"output_usd_per_mtok\"}}}");
     }
@@ -24,8 +31,11 @@ public final class Prices {
     for (var e : root.path("models").properties()) {
       JsonNode in = e.getValue().path("input_usd_per_mtok");
       JsonNode outPrice = e.getValue().path("output_usd_per_mtok");
-      if (!in.isNumber() || !outPrice.isNumber() || in.asDouble() < 0 || outPrice.asDouble() < 0) {
-        throw new IOException(file + ": models." + e.getKey() + " needs non-negative input_usd_per_mtok and output_usd_per_mtok");
+      // 1e400 reads as infinity: refused here, naming the model, not later as a bare "prices must be finite"
+      if (!in.isNumber() || !outPrice.isNumber() || !(in.asDouble() >= 0 && Double.isFinite(in.asDouble()))
+          || !(outPrice.asDouble() >= 0 && Double.isFinite(outPrice.asDouble()))) {
+        throw new IOException(file + ": models." + e.getKey() + " needs finite, non-negative input_usd_per_mtok and "
+            + "output_usd_per_mtok");
       }
       out.put(e.getKey(), new double[] {in.asDouble(), outPrice.asDouble()});
     }

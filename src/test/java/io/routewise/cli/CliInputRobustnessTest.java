@@ -1,0 +1,131 @@
+package io.routewise.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad files and paths given to the offline commands: one line naming the file, exit 2, said before the work. */
+class CliInputRobustnessTest {
+  @TempDir
+  Path tmp;
+
+  private Path bench() throws Exception {
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < 12; i++) {
+      rows.append("{\"id\": \"b/").append(i).append("\", \"prompt\": \"question ").append("x".repeat(i + 1))
+          .append("\", \"outcomes\": {\"claude-3-5-sonnet-20241022\": ").append(i % 2).append(", \"gemini-1.5-flash\": ")
+          .append(i % 3 == 0 ? 1 : 0).append("}}\n");
+    }
+    return Files.writeString(tmp.resolve("bench.jsonl"), rows);
+  }
+
+  private LearnedRoutersEndToEndTest.Run evalWithPrices(Path prices) throws Exception {
+    return LearnedRoutersEndToEndTest.run(List.of("eval", "--router", "length", "--bench", bench().toString(),
+        "--prices", prices.toString(), "--strong", "claude-3-5-sonnet-20241022", "--weak", "gemini-1.5-flash",
+        "--quiet"));
+  }
+
+  /** A prices file cut short: it printed Jackson's two lines ("at [Source: REDACTED ...]"), naming no file. */
+  @Test
+  void aPricesFileThatIsNotJsonIsOneLineNamingIt() throws Exception {
+    Path prices = Files.writeString(tmp.resolve("prices.json"), "{\"models\": {\"a\": {");
+    LearnedRoutersEndToEndTest.Run r = evalWithPrices(prices);
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("prices.json"), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+  }
+
+  /**
+   * A price of 1e400 (read as infinity): it passed the file's check and failed later as "prices must be
+   * finite and non-negative: Infinity, 0.6, ...", naming neither the file nor the model.
+   */
+  @Test
+  void anInfinitePriceIsRefusedNamingTheFileAndModel() throws Exception {
+    Path prices = Files.writeString(tmp.resolve("prices.json"), "{\"models\": {"
+        + "\"claude-3-5-sonnet-20241022\": {\"input_usd_per_mtok\": 1e400, \"output_usd_per_mtok\": 15},"
+        + "\"gemini-1.5-flash\": {\"input_usd_per_mtok\": 0.075, \"output_usd_per_mtok\": 0.3}}}");
+    LearnedRoutersEndToEndTest.Run r = evalWithPrices(prices);
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("prices.json") && r.err().contains("claude-3-5-sonnet-20241022"), r.err());
+  }
+
+  /** 24 prompts of the MMLU and MT Bench stand-ins, enough for a 3-fold eval --protocol. */
+  private Path protocolData() throws Exception {
+    String[] words = {"algebra", "history", "poem", "python", "chemistry", "travel", "law", "physics"};
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < 24; i++) {
+      String source = i % 2 == 0 ? "mmlu-gold" : "arena-bench-v1";
+      rows.append("{\"id\": \"").append(source).append('/').append(i).append("\", \"source\": \"").append(source)
+          .append("\", \"prompt\": \"a question on ").append(words[i % words.length]).append(' ').append(i)
+          .append("\", \"outcomes\": {\"gpt-4-1106-preview\": ").append(i % 3 == 0 ? 0 : 1)
+          .append(", \"mixtral-8x7b-instruct-v0.1\": ").append(i % 4 == 0 ? 1 : 0).append("}}\n");
+    }
+    return Files.writeString(tmp.resolve("subset.jsonl"), rows);
+  }
+
+  /**
+   * {@code eval --protocol --json} into a directory that does not exist: every other output (score's,
+   * --plot, --scores-dir, --heldout-out) makes its directories, this one failed only after the whole
+   * protocol had run (~10 minutes on the shipped data), exit 2 and the JSON lost.
+   */
+  @Test
+  void protocolJsonGoesIntoANewDirectoryAsTheOtherOutputsDo() throws Exception {
+    Path data = protocolData();
+    Path json = tmp.resolve("results/crossval/cv.json");
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(),
+        "--folds", "3", "--quiet", "--json", json.toString()));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(Files.isRegularFile(json), r.err());
+  }
+
+  /** --json naming a directory is refused before the run, not after it. */
+  @Test
+  void protocolJsonThatIsADirectoryIsRefusedBeforeTheRun() throws Exception {
+    Path data = protocolData();
+    Path dir = Files.createDirectories(tmp.resolve("out"));
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(),
+        "--folds", "3", "--quiet", "--json", dir.toString()));
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("--json") && r.err().contains(dir.toString()), r.err());
+    assertFalse(r.err().contains("training on"), r.err());
+  }
+
+  /**
+   * {@code distill --weighting zipf --sif-a 0}: SIF's a / (a + p) is 0 for every token, so every prompt
+   * embeds alike; it distilled for minutes and wrote that table, exit 0. A negative or NaN a is as
+   * meaningless. Refused at once, naming the flag.
+   */
+  @Test
+  void distillRefusesASifAThatIsNotPositive() throws Exception {
+    for (String a : List.of("0", "-0.5", "NaN")) {
+      Path out = tmp.resolve("table-" + a);
+      LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("distill", "--out", out.toString(),
+          "--weighting", "zipf", "--sif-a", a, "--quiet"));
+      assertEquals(2, r.code(), a + ": " + r.out() + r.err());
+      assertTrue(r.err().contains("--sif-a"), r.err());
+      assertFalse(Files.exists(out), a);
+    }
+  }
+
+  /** label --input naming a directory said only "routewise label: Is a directory": which of its paths, it did not say. */
+  @Test
+  void labelNamesAnInputThatIsADirectory() throws Exception {
+    Path config = Files.writeString(tmp.resolve("label.yaml"), """
+        upstreams:
+          strong: {base_url: "http://127.0.0.1:9/v1", model: gpt-4o, api_key: x}
+          weak: {base_url: "http://127.0.0.1:9/v1", model: "llama3.1:8b", api_key: x}
+          judge: {base_url: "http://127.0.0.1:9/v1", model: judge-model, api_key: x}
+        """);
+    Path dir = Files.createDirectories(tmp.resolve("prompts"));
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("label", "--config", config.toString(),
+        "--judge", "judge", "--quiet", "--input", dir.toString(), "--output", tmp.resolve("out.jsonl").toString()));
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains(dir.toString()), r.err());
+  }
+}
