@@ -520,7 +520,9 @@ public final class LabelCommand implements Callable<Integer> {
     for (int attempt = 0; ; attempt++) {
       String failure;
       long waitMs = 1000L << Math.min(attempt, 6);
+      boolean unreachable = false;
       try (UpstreamResponse r = client.send(request, false)) {
+        answered.add(client.name());
         byte[] bytes = r.bodyBytes(io.routewise.config.ServerConfig.DEFAULT_MAX_RESPONSE_BYTES);
         if (r.status() == 200) {
           JsonNode reply = JSON.readTree(bytes);
@@ -564,6 +566,7 @@ public final class LabelCommand implements Callable<Integer> {
         waitMs = io.routewise.upstream.RetryAfter.millis(r.header("Retry-After"), waitMs);
       } catch (UpstreamException e) {
         failure = e.getMessage();
+        unreachable = !e.reachedUpstream();
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
         tally.fail(client.name() + "'s answer is not JSON: " + e.getOriginalMessage());
         return Optional.empty();
@@ -572,11 +575,18 @@ public final class LabelCommand implements Callable<Integer> {
       }
       if (attempt >= retries) {
         tally.fail(failure + (attempt > 0 ? " (" + (attempt + 1) + " tries)" : ""));
+        if (unreachable && !answered.contains(client.name())) {
+          // a wrong host or port: every prompt's calls would wait out their retries alike, for minutes
+          stopped = client.name() + " could not be reached in " + (attempt + 1) + " tries and never answered: " + failure;
+        }
         return Optional.empty();
       }
       Thread.sleep(waitMs);
     }
   }
+
+  /** Upstreams that answered at least once (any HTTP status): one that never has and cannot be reached stops the run. */
+  private final Set<String> answered = ConcurrentHashMap.newKeySet();
 
   /** Upstream name and model -> the request parameters it answered 400 to as unsupported (see {@link #refusedParameter}). */
   private final Map<String, Set<String>> refusedParameters = new ConcurrentHashMap<>();

@@ -655,6 +655,37 @@ class LabelCommandTest {
   }
 
   /**
+   * An upstream at a wrong port (nothing listening) was tried for every prompt, each call waiting out
+   * its retries (a CLI review: still going after 120 s on 40 prompts). One that never answered and
+   * could not be reached through a call's tries stops the run.
+   */
+  @Test
+  void anUpstreamThatCannotBeReachedStopsTheRun() throws Exception {
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    Path config = config();
+    Files.writeString(config, Files.readString(config).replace("\"http://127.0.0.1:" + wm.port() + "/weak/v1\"",
+        "\"http://127.0.0.1:" + closed + "/v1\""));
+    Path input = tmp.resolve("prompts.jsonl");
+    StringBuilder many = new StringBuilder();
+    for (int i = 0; i < 30; i++) {
+      many.append("{\"id\": \"").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
+    }
+    Files.writeString(input, many);
+    long start = System.nanoTime();
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config.toString(), "--input", input.toString(),
+        "--output", tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams", "strong,weak",
+        "--concurrency", "1", "--retries", "1", "--quiet"));
+    assertEquals(1, r.code(), r.out());
+    assertTrue(r.out().contains("STOPPED: weak could not be reached in 2 tries and never answered"), r.out());
+    assertTrue(wm.findAll(postRequestedFor(urlEqualTo("/strong/v1/chat/completions"))).size() <= 2,
+        "stopped at the first prompt, not thirty prompts' answers bought");
+    assertTrue(System.nanoTime() - start < 20_000_000_000L, "stopped in seconds");
+  }
+
+  /**
    * A judge that gives no rating (down, or answering something else) stopped nothing: every
    * upstream's answer to every prompt was bought and thrown away. Its first few failures with no
    * rating at all now end the run.
