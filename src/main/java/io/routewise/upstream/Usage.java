@@ -189,6 +189,10 @@ public record Usage(long prompt, long completion, long cachedPrompt, long cacheW
    * none; {@link #UNREADABLE} for anything else.
    */
   private static long count(JsonParser p, JsonToken value) throws java.io.IOException {
+    if (value == JsonToken.VALUE_NUMBER_INT && p.getNumberType() != JsonParser.NumberType.BIG_INTEGER) {
+      long n = p.getLongValue(); // the usual count, read without a BigDecimal
+      return n < 0 ? -1 : n > MAX_COUNT ? UNREADABLE : n;
+    }
     java.math.BigDecimal n;
     switch (value) {
       case VALUE_NULL:
