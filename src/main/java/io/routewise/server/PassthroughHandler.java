@@ -332,9 +332,17 @@ final class PassthroughHandler {
    * that is not a request object, one naming no model, none at all). Its failure to answer is a 502.
    */
   private String batchModels(Context ctx, byte[] body, List<String> models) {
-    String file = topLevelString(body, "input_file_id");
+    // every input_file_id in any case: an upstream reads the last of two (Go's decoder, another case too)
+    List<String> ids = new java.util.ArrayList<>();
+    topLevelFields(body, (name, value, p) -> {
+      if (name.equalsIgnoreCase("input_file_id")) {
+        ids.add(value == com.fasterxml.jackson.core.JsonToken.VALUE_STRING ? p.getText() : null);
+      }
+      return true;
+    });
+    String file = ids.size() == 1 ? ids.get(0) : null;
     if (file == null || !FILE_ID.matcher(file).matches()) {
-      return "its input_file_id must be a file's id for its input file's models to be read";
+      return "its input_file_id must be a file's id (named once) for its input file's models to be read";
     }
     UpstreamResponse response;
     try {
@@ -382,10 +390,16 @@ final class PassthroughHandler {
         return "its input file " + file + " could not be read from the upstream (HTTP " + response.status() + ")";
       }
       int requests = 0;
+      int lastLine = 0; // JSONL: one request a line, as the upstream reads it (an object over several lines
+      // is, to it, lines that are not requests, and the ones among them that are)
       for (com.fasterxml.jackson.core.JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
         requests++;
         if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
           return "request " + requests + " of its input file " + file + " is not a JSON object";
+        }
+        int line = p.currentTokenLocation().getLineNr();
+        if (line <= lastLine) {
+          return "request " + requests + " of its input file " + file + " is not on a line of its own";
         }
         boolean named = false; // by its last body, as a JSON parser reads a key given twice
         while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
@@ -418,6 +432,10 @@ final class PassthroughHandler {
         }
         if (p.currentToken() != com.fasterxml.jackson.core.JsonToken.END_OBJECT) {
           return "its input file " + file + " could not be read to its end";
+        }
+        lastLine = p.currentTokenLocation().getLineNr();
+        if (lastLine != line) {
+          return "request " + requests + " of its input file " + file + " is not on a line of its own";
         }
         if (!named) {
           return "request " + requests + " of its input file " + file + " names no model";

@@ -258,4 +258,38 @@ class ClientModelsTest {
       f.weak.verify(1, WireMock.getRequestedFor(urlEqualTo("/v1/files/file-big/content"))); // the intern's
     }
   }
+
+  /**
+   * The batch's input file is read as the upstream reads it: a JSONL request on each line, and the
+   * batch's input_file_id as the upstream takes it. An object over several lines hid the line between
+   * (a request for another model, which a line-by-line reader runs) in its metadata; a second
+   * input_file_id (the upstream's JSON reader takes the last) had the first file checked and the
+   * second run.
+   */
+  @Test
+  void aRestrictedClientsBatchIsCheckedAsTheUpstreamReadsIt() throws Exception {
+    try (ProxyFixture f = fixture()) {
+      f.weak.stubFor(WireMock.post(urlEqualTo("/v1/batches")).willReturn(aResponse().withStatus(200)
+          .withHeader("Content-Type", "application/json").withBody("{\"id\":\"batch_1\",\"object\":\"batch\"}")));
+      String allowed = batchLine(1, "{\"model\":\"text-embedding-3-small\",\"input\":\"a\"}");
+      String other = batchLine(2, "{\"model\":\"text-embedding-3-large\",\"input\":\"b\"}");
+      java.util.Map<String, String> files = java.util.Map.of(
+          "file-ok", allowed + allowed.replace("\n", "\r\n"),
+          "file-other", other,
+          "file-lines", allowed.replace("}\n", ",\"metadata\":{\"k\":\n") + other + "}}\n",
+          "file-one-line", allowed.trim() + allowed);
+      files.forEach((id, content) -> f.weak.stubFor(WireMock.get(urlEqualTo("/v1/files/" + id + "/content"))
+          .willReturn(aResponse().withStatus(200).withHeader("Content-Type", "application/octet-stream").withBody(content))));
+      String batch = "{\"input_file_id\":\"%s\",\"endpoint\":\"/v1/embeddings\",\"completion_window\":\"24h\"}";
+      assertEquals(200, post(f, "/v1/batches", "sk-intern", batch.formatted("file-ok")).statusCode());
+      for (String body : new String[] {batch.formatted("file-lines"), batch.formatted("file-one-line"),
+          "{\"input_file_id\":\"file-ok\",\"input_file_id\":\"file-other\"}",
+          "{\"input_file_id\":\"file-ok\",\"Input_File_Id\":\"file-other\"}"}) {
+        HttpResponse<String> r = post(f, "/v1/batches", "sk-intern", body);
+        assertEquals(403, r.statusCode(), body + ": " + r.body());
+        assertEquals("model_not_allowed", JSON.readTree(r.body()).path("error").path("code").asText(), r.body());
+      }
+      f.weak.verify(1, postRequestedFor(urlEqualTo("/v1/batches")));
+    }
+  }
 }
