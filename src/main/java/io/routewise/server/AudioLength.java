@@ -88,6 +88,18 @@ final class AudioLength {
     if (version == 1 || layer != 1 || kbps == 0) {
       return frame > 0 ? fileBytes * 8.0 / DEFAULT_MP3_BITS_PER_SECOND : Double.NaN;
     }
+    // a VBR file's first frame (LAME's Xing/Info, at 128 kbps whatever follows) counts its frames
+    int sampleRate = new int[] {44_100, 48_000, 32_000, 0}[head[frame + 2] >> 2 & 3] >> (version == 3 ? 0 : version == 2 ? 1 : 2);
+    boolean mono = (head[frame + 3] >> 6 & 3) == 3;
+    int xing = frame + 4 + (version == 3 ? (mono ? 17 : 32) : (mono ? 9 : 17));
+    if (sampleRate > 0 && xing + 12 <= length && (startsWith(head, length, xing, "Xing") || startsWith(head, length, xing, "Info"))
+        && (head[xing + 7] & 1) != 0) {
+      long frames = (head[xing + 8] & 0xFFL) << 24 | (head[xing + 9] & 0xFFL) << 16 | (head[xing + 10] & 0xFFL) << 8
+          | head[xing + 11] & 0xFFL;
+      if (frames > 0) {
+        return frames * (version == 3 ? 1152.0 : 576.0) / sampleRate;
+      }
+    }
     return fileBytes * 8.0 / (kbps * 1000.0);
   }
 

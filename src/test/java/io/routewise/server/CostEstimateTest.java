@@ -93,6 +93,33 @@ class CostEstimateTest {
   }
 
   /**
+   * A VBR MP3 (LAME, most encoders' default for speech) begins with a Xing/Info frame written at 128
+   * kbps (MPEG-1) whatever the bitrate of the frames after it, and that frame counts them: a minute at
+   * ~64 kbps was read as half a minute (held at half), one at ~256 kbps as two.
+   */
+  @Test
+  void aVbrMp3CountsByItsXingFramesNotItsFirstFramesBitrate() {
+    int frames = 60 * 44_100 / 1152; // a minute at 44.1 kHz
+    byte[] file = new byte[417 + frames * 208];
+    file[0] = (byte) 0xFF;
+    file[1] = (byte) 0xFB; // MPEG-1, layer III, no CRC
+    file[2] = (byte) 0x90; // 128 kbps, 44.1 kHz: LAME's Info frame
+    file[3] = (byte) 0xC4; // mono: 17 bytes of side information
+    System.arraycopy("Xing".getBytes(StandardCharsets.US_ASCII), 0, file, 4 + 17, 4);
+    file[4 + 17 + 7] = 1; // flags: a frame count follows
+    java.nio.ByteBuffer.wrap(file, 4 + 17 + 8, 4).putInt(frames);
+    for (int at = 417; at + 4 <= file.length; at += 208) { // 64 kbps frames
+      file[at] = (byte) 0xFF;
+      file[at + 1] = (byte) 0xFB;
+      file[at + 2] = (byte) 0x50;
+      file[at + 3] = (byte) 0xC4;
+    }
+    String mp3 = inputAudio(file, "mp3");
+    long text = (mp3.length() - java.util.Base64.getEncoder().encodeToString(file).length()) / 4;
+    assertEquals(600 + text, prompt(mp3), 3);
+  }
+
+  /**
    * Base64-looking text that is not a file's (a DNA sequence, a hex dump) is text; CJK a token a
    * character (a review: 100 kB of ACGT held as 1,015 tokens; raw CJK a third too little).
    */
