@@ -12,8 +12,11 @@ final class AudioLength {
   /** Prompt tokens a second of audio. */
   static final double TOKENS_PER_SECOND = 10;
 
-  /** The most of a file's head decoded to find its format (an MP3's ID3 tag with cover art may be longer: then 128 kbps). */
+  /** The most of a file's head decoded to find its format: a WAV's chunks before {@code fmt }, an MP3's first frame. */
   private static final int HEAD_BYTES = 64 << 10;
+
+  /** Bytes decoded where an MP3's ID3 tag ends past the head (cover art): its first frame and VBR header. */
+  private static final int FRAME_BYTES = 256;
 
   /** An MP3's bitrate when no frame header is found where its tag ends (a common one). */
   private static final int DEFAULT_MP3_BITS_PER_SECOND = 128_000;
@@ -29,6 +32,10 @@ final class AudioLength {
   static double seconds(byte[] body, int start, int end) {
     byte[] head = new byte[HEAD_BYTES];
     int headLength = 0;
+    long tagEnd = -1; // where an MP3's ID3 tag ends past the head: its first frame is decoded there
+    byte[] frame = null;
+    int frameLength = 0;
+    long decoded = 0;
     long sextets = 0;
     int bits = 0;
     int buffered = 0;
@@ -38,20 +45,44 @@ final class AudioLength {
         continue; // an escaped slash's backslash, or padding
       }
       sextets++;
-      if (headLength < HEAD_BYTES) {
-        buffered = buffered << 6 | value(c);
-        bits += 6;
-        if (bits >= 8) {
-          bits -= 8;
-          head[headLength++] = (byte) (buffered >> bits);
+      if (decoded >= HEAD_BYTES && (frame == null || decoded >= tagEnd + FRAME_BYTES)) {
+        continue; // only counted on
+      }
+      buffered = buffered << 6 | value(c);
+      bits += 6;
+      if (bits < 8) {
+        continue;
+      }
+      bits -= 8;
+      byte b = (byte) (buffered >> bits);
+      if (decoded < HEAD_BYTES) {
+        head[headLength++] = b;
+        if (headLength == 10 && startsWith(head, headLength, 0, "ID3")
+            && id3End(head) + 4 > HEAD_BYTES) {
+          tagEnd = id3End(head);
+          frame = new byte[FRAME_BYTES];
         }
       }
+      if (frame != null && decoded >= tagEnd && decoded < tagEnd + FRAME_BYTES) {
+        frame[frameLength++] = b;
+      }
+      decoded++;
     }
     long fileBytes = sextets * 6 / 8;
     if (startsWith(head, headLength, 0, "RIFF") && startsWith(head, headLength, 8, "WAVE")) {
       return wavSeconds(head, headLength, fileBytes);
     }
-    return mp3Seconds(head, headLength, fileBytes);
+    if (frame != null) { // the tag (cover art) is not audio
+      return mp3Seconds(frame, frameLength, 0, true, Math.max(0, fileBytes - tagEnd));
+    }
+    boolean tagged = startsWith(head, headLength, 0, "ID3") && headLength >= 10;
+    long tag = tagged ? id3End(head) : 0;
+    return mp3Seconds(head, headLength, (int) tag, tagged, Math.max(0, fileBytes - tag));
+  }
+
+  /** Where an ID3v2 tag that {@code head} begins ends: its 10-byte header and its syncsafe size. */
+  private static long id3End(byte[] head) {
+    return 10 + ((head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | head[9] & 0x7F);
   }
 
   /** A WAV's length: its bytes over the byte rate its {@code fmt } chunk gives. */
@@ -68,25 +99,19 @@ final class AudioLength {
   }
 
   /**
-   * An MP3's length: its bytes over the bitrate of its first frame (after an ID3v2 tag), taken as the
-   * whole file's. An ID3 tag whose frame lies past the decoded head is taken at 128 kbps.
+   * An MP3's length from its first frame, at {@code frame} of {@code head} (after an ID3v2 tag, when
+   * {@code tagged}): the frame count of its VBR header, or its bytes over the frame's bitrate, taken
+   * as the whole file's. A tagged file without a frame header where its tag ends is taken at 128 kbps.
    */
-  private static double mp3Seconds(byte[] head, int length, long fileBytes) {
-    int frame = 0;
-    if (startsWith(head, length, 0, "ID3") && length >= 10) {
-      frame = 10 + ((head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | head[9] & 0x7F);
-      if (frame + 4 > length) {
-        return fileBytes * 8.0 / DEFAULT_MP3_BITS_PER_SECOND;
-      }
-    }
+  private static double mp3Seconds(byte[] head, int length, int frame, boolean tagged, long audioBytes) {
     if (frame + 4 > length || (head[frame] & 0xFF) != 0xFF || (head[frame + 1] & 0xE0) != 0xE0) {
-      return frame > 0 ? fileBytes * 8.0 / DEFAULT_MP3_BITS_PER_SECOND : Double.NaN;
+      return tagged ? audioBytes * 8.0 / DEFAULT_MP3_BITS_PER_SECOND : Double.NaN;
     }
     int version = head[frame + 1] >> 3 & 3; // 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
     int layer = head[frame + 1] >> 1 & 3; // 1: layer III
     int kbps = (version == 3 ? MPEG1_LAYER3_KBPS : MPEG2_LAYER3_KBPS)[head[frame + 2] >> 4 & 0xF];
     if (version == 1 || layer != 1 || kbps == 0) {
-      return frame > 0 ? fileBytes * 8.0 / DEFAULT_MP3_BITS_PER_SECOND : Double.NaN;
+      return tagged ? audioBytes * 8.0 / DEFAULT_MP3_BITS_PER_SECOND : Double.NaN;
     }
     // a VBR file's first frame (LAME's Xing/Info, at 128 kbps whatever follows) counts its frames
     int sampleRate = new int[] {44_100, 48_000, 32_000, 0}[head[frame + 2] >> 2 & 3] >> (version == 3 ? 0 : version == 2 ? 1 : 2);
@@ -100,7 +125,7 @@ final class AudioLength {
         return frames * (version == 3 ? 1152.0 : 576.0) / sampleRate;
       }
     }
-    return fileBytes * 8.0 / (kbps * 1000.0);
+    return audioBytes * 8.0 / (kbps * 1000.0);
   }
 
   private static long littleEndian(byte[] b, int at) {

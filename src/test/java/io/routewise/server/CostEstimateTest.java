@@ -84,6 +84,18 @@ class CostEstimateTest {
     assertEquals(600 + text, prompt(wav.replace("/", "\\/")), 3, "escaped slashes are slashes");
     String mp3 = inputAudio(mp3Minute(), "mp3");
     assertEquals(600 + text, prompt(mp3), 3);
+    // cover art: a 200 kB tag, its first frame past the head decoded
+    byte[] art = mp3Minute();
+    byte[] withArt = new byte[art.length + 200_000];
+    System.arraycopy(art, 0, withArt, 0, 10);
+    System.arraycopy(art, 10, withArt, 200_010, art.length - 10);
+    int size = 300 + 200_000; // syncsafe: 7 bits a byte
+    withArt[6] = (byte) (size >> 21 & 0x7F);
+    withArt[7] = (byte) (size >> 14 & 0x7F);
+    withArt[8] = (byte) (size >> 7 & 0x7F);
+    withArt[9] = (byte) (size & 0x7F);
+    java.util.Arrays.fill(withArt, 10, 200_010, (byte) 0x41);
+    assertEquals(600 + text, prompt(inputAudio(withArt, "mp3")), 3, "its art was taken at 128 kbps, and as audio");
     byte[] tagOnly = mp3Minute();
     java.util.Arrays.fill(tagOnly, 310, tagOnly.length, (byte) 7); // no frame where the tag ends: 128 kbps
     assertEquals(300 + text, prompt(inputAudio(tagOnly, "mp3")), 3);
