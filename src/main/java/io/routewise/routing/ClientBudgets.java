@@ -466,7 +466,11 @@ public final class ClientBudgets {
       exchangeHolds(store);
       exchangeSpend(store);
       takeShares();
-      exchangedAt = millis.getAsLong();
+      long at = millis.getAsLong();
+      long before = exchangedAt;
+      // a sync starts sync_ms after the last ended: they come further apart (a slow Redis, more so)
+      exchangeSpacing = before == Long.MIN_VALUE ? Long.MIN_VALUE : at - before;
+      exchangedAt = at;
     } catch (Exception | Error e) {
       forgetOthersHolds();
       throw e;
@@ -486,6 +490,8 @@ public final class ClientBudgets {
   /** How often {@link #exchange} runs (state.sync_ms), and when (wall clock) the last one that worked ended. */
   private volatile long syncMillis;
   private volatile long exchangedAt = Long.MIN_VALUE;
+  /** How far apart the last two exchanges that worked came (MIN_VALUE before two). */
+  private volatile long exchangeSpacing = Long.MIN_VALUE;
 
   /** The exchange runs every {@code period} (between the end of one and the start of the next). */
   public void syncEvery(Duration period) {
@@ -493,12 +499,17 @@ public final class ClientBudgets {
   }
 
   /**
-   * The milliseconds from {@code now} to the next exchange, as near as known: at least 1, at most a
-   * sync (a wall clock set back since the last one must not say the step's length).
+   * The milliseconds from {@code now} to the next exchange, as near as known (as far apart as the last
+   * two came): at least 1, at most that spacing, three syncs at most (a wall clock set back since the
+   * last one must not say the step's length).
    */
   private long untilSync(long now) {
     long at = exchangedAt;
-    return at == Long.MIN_VALUE ? Math.max(1, syncMillis) : Math.max(1, Math.min(syncMillis, at + syncMillis - now));
+    long sync = syncMillis;
+    long spacing = exchangeSpacing;
+    // as far off as the last two came, at least a sync, at most three (a clock stepped, a failed sync between)
+    long next = spacing == Long.MIN_VALUE ? sync : Math.max(sync, Math.min(3 * sync, spacing));
+    return at == Long.MIN_VALUE ? Math.max(1, sync) : Math.max(1, Math.min(next, at + next - now));
   }
 
   /**

@@ -36,6 +36,21 @@ public final class ClientRateLimits {
   static final int ASKED_LATELY_SYNCS = 10;
   /** The time between exchanges (state.sync_ms), nanoseconds: a share spent is given anew at the next. */
   private volatile long syncNanos;
+  /**
+   * How far apart the last two exchanges came (sync thread writes): a sync starts state.sync_ms after
+   * the last one ended, so they come further apart than that (a slow Redis, well under its timeout,
+   * more so), and a share spent is given anew no sooner. MIN_VALUE before two.
+   */
+  private volatile long lastSpacing = Long.MIN_VALUE;
+  private long lastDecided = Long.MIN_VALUE;
+
+  /** The time to expect between two exchanges: as the last two came, at least state.sync_ms, at most three. */
+  private long syncSpacing() {
+    long sync = syncNanos;
+    long last = lastSpacing;
+    return last == Long.MIN_VALUE || sync <= 0 ? sync : Math.max(sync, Math.min(3 * sync, last));
+  }
+
   /** Whether the next exchange only takes the others' counts as they are: the first, and the first after a failure. */
   private boolean baselineNext = true;
 
@@ -67,7 +82,7 @@ public final class ClientRateLimits {
   /** Takes one of {@code client}'s requests: null when its limit allows it (or it has none), else why not. */
   public Refusal take(String client) {
     Cell cell = client == null ? null : cells.get(client);
-    return cell == null ? null : cell.take(nanoTime.getAsLong(), syncNanos);
+    return cell == null ? null : cell.take(nanoTime.getAsLong(), syncSpacing());
   }
 
   /** How much of a client's limit is left at this replica now, for its answers' headers. */
@@ -131,6 +146,10 @@ public final class ClientRateLimits {
     });
     baselineNext = false;
     long now = nanoTime.getAsLong();
+    if (lastDecided != Long.MIN_VALUE) {
+      lastSpacing = now - lastDecided;
+    }
+    lastDecided = now;
     Map<String, StateStore.Requests> mine = new LinkedHashMap<>();
     cells.forEach((client, cell) -> {
       // lately: a client taking turns among the replicas asks at each only now and then
@@ -159,6 +178,8 @@ public final class ClientRateLimits {
 
   private void alone() {
     baselineNext = true;
+    lastDecided = Long.MIN_VALUE;
+    lastSpacing = Long.MIN_VALUE;
     cells.values().forEach(c -> c.share = null);
   }
 

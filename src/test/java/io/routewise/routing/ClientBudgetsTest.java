@@ -250,6 +250,32 @@ class ClientBudgetsTest {
   }
 
   /**
+   * A refusal only the next sync can lift says when that sync comes: syncs start a sync after the last
+   * ended, so with Redis 150 ms a reply (under timeout_ms) they came 2.4 s apart at sync_ms 1000, and
+   * a retry at the Retry-After of 1 s met the same refusal (4 of 11 in a trial with 3 replicas).
+   */
+  @Test
+  void aRefusalUntilTheNextSyncSaysWhenItReallyComes() throws Exception {
+    SpendStore store = new SpendStore();
+    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    a.syncEvery(Duration.ofSeconds(1));
+    b.syncEvery(Duration.ofSeconds(1));
+    ClientBudgets.Hold atA = hold(a, 100, PRICE); // 0.6, held at a alone
+    for (int i = 0; i < 3; i++) {
+      a.exchange(store);
+      b.exchange(store);
+      now.addAndGet(2400);
+    }
+    a.exchange(store);
+    b.exchange(store);
+    assertEquals(2400, hold(b, 100, PRICE).untilSync(), "held only at a: until b's next sync, as far off as the last");
+    now.addAndGet(1000);
+    assertEquals(1400, hold(b, 100, PRICE).untilSync());
+    atA.close();
+  }
+
+  /**
    * A refusal only the next sync can lift says when that sync is: at most a sync away, whatever the
    * wall clock did since the last one. Set back ten minutes (NTP), it said 601 s, and the SDKs'
    * clients waited ten minutes for a sync a second away.
