@@ -358,27 +358,7 @@ final class PassthroughHandler {
       failures.failed(upstream.name(), "passthrough " + error.status() + " " + error.code(), e.detail());
       throw error;
     }
-    try (response;
-        com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(new java.io.InputStream() {
-          @Override
-          public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
-          }
-
-          @Override
-          public int read(byte[] b, int off, int len) throws IOException {
-            if (off == 0 && len == b.length) {
-              return response.read(b);
-            }
-            byte[] part = new byte[len];
-            int n = response.read(part);
-            if (n > 0) {
-              System.arraycopy(part, 0, b, off, n);
-            }
-            return n;
-          }
-        })) {
+    try (response; com.fasterxml.jackson.core.JsonParser p = ChatRequestParser.JSON.createParser(response.bodyStream())) {
       if (response.status() >= 500 || response.status() == 429) { // the upstream's trouble, not the batch's: retried
         failures.failed(upstream.name(), "passthrough 502 batch input file", "HTTP " + response.status());
         throw new ApiException(502, "upstream_error", "The " + upstream.name() + " upstream answered HTTP "
@@ -389,64 +369,74 @@ final class PassthroughHandler {
       if (response.status() != 200) {
         return "its input file " + file + " could not be read from the upstream (HTTP " + response.status() + ")";
       }
-      int requests = 0;
-      int lastLine = 0; // JSONL: one request a line, as the upstream reads it (an object over several lines
-      // is, to it, lines that are not requests, and the ones among them that are)
-      for (com.fasterxml.jackson.core.JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
-        requests++;
-        if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
-          return "request " + requests + " of its input file " + file + " is not a JSON object";
-        }
-        int line = p.currentTokenLocation().getLineNr();
-        if (line <= lastLine) {
-          return "request " + requests + " of its input file " + file + " is not on a line of its own";
-        }
-        boolean named = false; // by its last body, as a JSON parser reads a key given twice
-        while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
-          String name = p.currentName();
-          com.fasterxml.jackson.core.JsonToken value = p.nextToken();
-          if (name.equals("body")) {
-            named = false;
-          }
-          if (name.equals("body") && value == com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
-            while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
-              String field = p.currentName();
-              com.fasterxml.jackson.core.JsonToken v = p.nextToken();
-              if (field.equalsIgnoreCase("model")) {
-                if (v != com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
-                  return "request " + requests + " of its input file " + file + " has a 'model' that is not a string";
-                }
-                models.add(p.getText());
-                named = true;
-              } else if (v.isStructStart() && !field.equals("metadata")) {
-                nestedModels(p, models);
-              } else {
-                p.skipChildren();
-              }
-            }
-          } else if (value.isStructStart() && !name.equals("metadata")) {
-            nestedModels(p, models);
-          } else {
-            p.skipChildren();
-          }
-        }
-        if (p.currentToken() != com.fasterxml.jackson.core.JsonToken.END_OBJECT) {
-          return "its input file " + file + " could not be read to its end";
-        }
-        lastLine = p.currentTokenLocation().getLineNr();
-        if (lastLine != line) {
-          return "request " + requests + " of its input file " + file + " is not on a line of its own";
-        }
-        if (!named) {
-          return "request " + requests + " of its input file " + file + " names no model";
-        }
-      }
-      return requests == 0 ? "its input file " + file + " holds no request" : null;
+      return requestModels(p, "its input file " + file, models);
     } catch (ApiException upstreamFailed) {
       throw upstreamFailed;
     } catch (IOException | RuntimeException unread) {
       return "its input file " + file + " could not be read to its end";
     }
+  }
+
+  /**
+   * Adds the models of the batch requests {@code p} reads, JSON lines, to {@code models}: null when
+   * each is an object on a line of its own whose (last) {@code body} names a {@code model} string;
+   * else why not, of {@code file} as named.
+   */
+  private static String requestModels(com.fasterxml.jackson.core.JsonParser p, String file, List<String> models)
+      throws IOException {
+    int requests = 0;
+    int lastLine = 0; // JSONL: one request a line, as the upstream reads it (an object over several lines
+    // is, to it, lines that are not requests, and the ones among them that are)
+    for (com.fasterxml.jackson.core.JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
+      requests++;
+      if (t != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+        return "request " + requests + " of " + file + " is not a JSON object";
+      }
+      int line = p.currentTokenLocation().getLineNr();
+      if (line <= lastLine) {
+        return "request " + requests + " of " + file + " is not on a line of its own";
+      }
+      boolean named = false; // by its last body, as a JSON parser reads a key given twice
+      while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+        String name = p.currentName();
+        com.fasterxml.jackson.core.JsonToken value = p.nextToken();
+        if (name.equals("body")) {
+          named = false;
+        }
+        if (name.equals("body") && value == com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
+          while (p.nextToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
+            String field = p.currentName();
+            com.fasterxml.jackson.core.JsonToken v = p.nextToken();
+            if (field.equalsIgnoreCase("model")) {
+              if (v != com.fasterxml.jackson.core.JsonToken.VALUE_STRING) {
+                return "request " + requests + " of " + file + " has a 'model' that is not a string";
+              }
+              models.add(p.getText());
+              named = true;
+            } else if (v.isStructStart() && !field.equals("metadata")) {
+              nestedModels(p, models);
+            } else {
+              p.skipChildren();
+            }
+          }
+        } else if (value.isStructStart() && !name.equals("metadata")) {
+          nestedModels(p, models); // a model anywhere else (a "Body" another decoder reads as body) is checked too
+        } else {
+          p.skipChildren();
+        }
+      }
+      if (p.currentToken() != com.fasterxml.jackson.core.JsonToken.END_OBJECT) {
+        return file + " could not be read to its end";
+      }
+      lastLine = p.currentTokenLocation().getLineNr();
+      if (lastLine != line) {
+        return "request " + requests + " of " + file + " is not on a line of its own";
+      }
+      if (!named) {
+        return "request " + requests + " of " + file + " names no model";
+      }
+    }
+    return requests == 0 ? file + " holds no request" : null;
   }
 
   /** The string {@code model}s (any case) a JSON body names below its top level (a hosted tool's), in order. */

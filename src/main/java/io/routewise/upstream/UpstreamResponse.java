@@ -61,12 +61,33 @@ public final class UpstreamResponse implements AutoCloseable {
 
   /** Reads the next body bytes into {@code buf}: the count, or -1 at the end. */
   public int read(byte[] buf) throws IOException {
+    return read(buf, 0, buf.length);
+  }
+
+  /** Reads the next body bytes into {@code buf[off, off + len)}: the count, or -1 at the end. */
+  public int read(byte[] buf, int off, int len) throws IOException {
     watch.waiting();
     try {
-      return body.read(buf, 0, buf.length);
+      return body.read(buf, off, len);
     } finally {
       watch.idle();
     }
+  }
+
+  /** The body as a stream (each read timed as {@link #read(byte[])}'s), for a parser that reads it on. */
+  public InputStream bodyStream() {
+    return new InputStream() {
+      @Override
+      public int read() throws IOException {
+        byte[] one = new byte[1];
+        return UpstreamResponse.this.read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) throws IOException {
+        return UpstreamResponse.this.read(b, off, len);
+      }
+    };
   }
 
   /** A body longer than the caller would hold: the call is cancelled. */
