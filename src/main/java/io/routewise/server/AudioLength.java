@@ -72,12 +72,12 @@ final class AudioLength {
     if (startsWith(head, headLength, 0, "RIFF") && startsWith(head, headLength, 8, "WAVE")) {
       return wavSeconds(head, headLength, fileBytes);
     }
-    if (frame != null) { // the tag (cover art) is not audio
-      return mp3Seconds(frame, frameLength, 0, true, Math.max(0, fileBytes - tagEnd));
+    if (frame != null) { // the tag (cover art) is not audio, unless it claims more than the file holds
+      return mp3Seconds(frame, frameLength, 0, true, tagEnd < fileBytes ? fileBytes - tagEnd : fileBytes);
     }
     boolean tagged = startsWith(head, headLength, 0, "ID3") && headLength >= 10;
     long tag = tagged ? id3End(head) : 0;
-    return mp3Seconds(head, headLength, (int) tag, tagged, Math.max(0, fileBytes - tag));
+    return mp3Seconds(head, headLength, (int) tag, tagged, tag < fileBytes ? fileBytes - tag : fileBytes);
   }
 
   /** Where an ID3v2 tag that {@code head} begins ends: its 10-byte header and its syncsafe size. */

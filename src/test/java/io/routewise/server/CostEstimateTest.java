@@ -96,6 +96,9 @@ class CostEstimateTest {
     withArt[9] = (byte) (size & 0x7F);
     java.util.Arrays.fill(withArt, 10, 200_010, (byte) 0x41);
     assertEquals(600 + text, prompt(inputAudio(withArt, "mp3")), 3, "its art was taken at 128 kbps, and as audio");
+    byte[] bogus = mp3Minute();
+    bogus[6] = 0x7F; // a tag claiming 256 MB: the file is all it has, at 128 kbps (it was held as 0 s)
+    assertEquals(300 + text, prompt(inputAudio(bogus, "mp3")), 3);
     byte[] tagOnly = mp3Minute();
     java.util.Arrays.fill(tagOnly, 310, tagOnly.length, (byte) 7); // no frame where the tag ends: 128 kbps
     assertEquals(300 + text, prompt(inputAudio(tagOnly, "mp3")), 3);
