@@ -264,11 +264,11 @@ public final class ChatRequestParser {
     int i = 0;
     JsonToken t;
     while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
-      String path = "messages[" + i + "]";
-      String[] roleAndText = readMessage(p, t, path, media, false);
+      String[] roleAndText = readMessage(p, t, "messages", i, media, false);
       String role = roleAndText[0];
       String text = roleAndText[1];
       if (role == null) {
+        String path = at("messages", i);
         throw ApiException.invalidRequest("'" + path + ".role' is a required property.", path + ".role");
       }
       if (role.equals("user")) {
@@ -286,10 +286,14 @@ public final class ChatRequestParser {
    * A message object's role and text (null where absent); checks both, and that neither comes twice;
    * adds to {@code media} what its content carries besides text. With {@code otherContent}, a
    * content that is neither a string, null nor an array of parts (another kind of item's) is skipped.
+   * The message is {@code array[index]}, its path built only for an error. Only a user message's text
+   * is read by the callers: a string content after a role other than {@code user} is checked by the
+   * parser but not made into a String (its text is null).
    */
-  static String[] readMessage(JsonParser p, JsonToken t, String path, java.util.Set<io.routewise.routing.Media> media,
-      boolean otherContent) throws IOException {
+  static String[] readMessage(JsonParser p, JsonToken t, String array, int index,
+      java.util.Set<io.routewise.routing.Media> media, boolean otherContent) throws IOException {
     if (t != JsonToken.START_OBJECT) {
+      String path = at(array, index);
       throw ApiException.invalidRequest("'" + path + "' must be an object.", path);
     }
     String role = null;
@@ -300,27 +304,48 @@ public final class ChatRequestParser {
       JsonToken fv = p.nextToken();
       if (field.equals("role")) {
         if (role != null) {
-          throw twice(path + ".role");
+          throw twice(at(array, index) + ".role");
         }
         if (fv != JsonToken.VALUE_STRING) {
+          String path = at(array, index);
           throw ApiException.invalidRequest("'" + path + ".role' must be a string.", path + ".role");
         }
         role = p.getText();
       } else if (field.equals("content") && !(otherContent && (fv == JsonToken.START_OBJECT || fv.isScalarValue()
           && fv != JsonToken.VALUE_STRING && fv != JsonToken.VALUE_NULL))) {
         if (sawContent) {
-          throw twice(path + ".content");
+          throw twice(at(array, index) + ".content");
         }
         sawContent = true;
-        text = readContent(p, fv, path + ".content", media);
+        if (fv == JsonToken.VALUE_STRING && role != null && !role.equals("user")) {
+          continue; // not scored: the parser checks the string as it passes it
+        }
+        text = readContent(p, fv, array, index, media);
       } else if (otherContent && field.equals("output")) { // a tool call's output, fed back: it may hold media
         ResponsesRequestParser.noteOutputMedia(p, fv, media);
       } else {
-        otherCase(field, path, "role", "content");
+        if (inOtherCase(field, "role", "content")) {
+          otherCase(field, at(array, index), "role", "content");
+        }
         p.skipChildren();
       }
     }
     return new String[] {role, text};
+  }
+
+  /** The path of {@code array[index]}, for an error. */
+  static String at(String array, int index) {
+    return array + "[" + index + "]";
+  }
+
+  /** Whether {@code name} is one of {@code read} in another case ({@link #otherCase} refuses it). */
+  private static boolean inOtherCase(String name, String... read) {
+    for (String field : read) {
+      if (!name.equals(field) && name.equalsIgnoreCase(field)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -369,8 +394,11 @@ public final class ChatRequestParser {
     return found;
   }
 
-  /** A string, null, or an array of parts whose text parts are joined with newlines. */
-  static String readContent(JsonParser p, JsonToken v, String path,
+  /**
+   * A string, null, or an array of parts whose text parts are joined with newlines: the content of
+   * {@code array[index]}.
+   */
+  static String readContent(JsonParser p, JsonToken v, String array, int index,
       java.util.Set<io.routewise.routing.Media> media) throws IOException {
     if (v == JsonToken.VALUE_STRING) {
       return p.getText();
@@ -378,6 +406,7 @@ public final class ChatRequestParser {
     if (v == JsonToken.VALUE_NULL) {
       return null;
     }
+    String path = at(array, index) + ".content"; // a part's errors name it: arrays of parts are rarer
     if (v != JsonToken.START_ARRAY) {
       throw ApiException.invalidRequest("'" + path + "' must be a string or an array of content parts.", path);
     }

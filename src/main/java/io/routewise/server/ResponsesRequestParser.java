@@ -110,7 +110,7 @@ final class ResponsesRequestParser {
     JsonToken t;
     while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
       // another kind of item's content (none has one now) is the upstream's to judge
-      String[] roleAndText = ChatRequestParser.readMessage(p, t, "input[" + i + "]", media, true);
+      String[] roleAndText = ChatRequestParser.readMessage(p, t, "input", i, media, true);
       if ("user".equals(roleAndText[0])) {
         lastUser = roleAndText[1] == null ? "" : roleAndText[1];
       }

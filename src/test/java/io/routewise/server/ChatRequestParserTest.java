@@ -335,4 +335,25 @@ class ChatRequestParserTest {
     assertDoesNotThrow(() -> ChatRequestParser.parse(("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
         + "\"content\":\"café € 😀\"}]}").getBytes(StandardCharsets.UTF_8)));
   }
+
+  /**
+   * An assistant's or system's string content is not made into a String (only the user's is scored),
+   * but it is still checked as JSON: a bad escape, a raw control character or invalid UTF-8 in it is a 400.
+   */
+  @Test
+  void anotherRolesContentIsSkippedButStillChecked() {
+    assertEquals("and now?", parse("{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+        + "{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"hello\"},"
+        + "{\"content\":\"and now?\",\"role\":\"user\"}]}").prompt());
+    for (String bad : new String[] {"bad \\q escape", "raw \u0001 control"}) {
+      assertThrows(ApiException.class, () -> parse("{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\","
+          + "\"content\":\"" + bad + "\"},{\"role\":\"user\",\"content\":\"hi\"}]}"), bad);
+    }
+    byte[] invalidUtf8 = "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":\"xx\"},{\"role\":\"user\",\"content\":\"hi\"}]}"
+        .getBytes(StandardCharsets.UTF_8);
+    int at = new String(invalidUtf8, StandardCharsets.UTF_8).indexOf("xx");
+    invalidUtf8[at] = (byte) 0xC3; // a lead byte
+    invalidUtf8[at + 1] = (byte) 0x28; // not a continuation
+    assertThrows(ApiException.class, () -> ChatRequestParser.parse(invalidUtf8));
+  }
 }
