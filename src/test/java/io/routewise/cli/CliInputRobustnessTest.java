@@ -57,16 +57,7 @@ class CliInputRobustnessTest {
 
   /** 24 prompts of the MMLU and MT Bench stand-ins, enough for a 3-fold eval --protocol. */
   private Path protocolData() throws Exception {
-    String[] words = {"algebra", "history", "poem", "python", "chemistry", "travel", "law", "physics"};
-    StringBuilder rows = new StringBuilder();
-    for (int i = 0; i < 24; i++) {
-      String source = i % 2 == 0 ? "mmlu-gold" : "arena-bench-v1";
-      rows.append("{\"id\": \"").append(source).append('/').append(i).append("\", \"source\": \"").append(source)
-          .append("\", \"prompt\": \"a question on ").append(words[i % words.length]).append(' ').append(i)
-          .append("\", \"outcomes\": {\"gpt-4-1106-preview\": ").append(i % 3 == 0 ? 0 : 1)
-          .append(", \"mixtral-8x7b-instruct-v0.1\": ").append(i % 4 == 0 ? 1 : 0).append("}}\n");
-    }
-    return Files.writeString(tmp.resolve("subset.jsonl"), rows);
+    return CrossvalProvenanceTest.protocolData(tmp);
   }
 
   /**

@@ -24,6 +24,11 @@ class CrossvalProvenanceTest {
   Path tmp;
 
   private Path data() throws Exception {
+    return protocolData(tmp);
+  }
+
+  /** 24 prompts of the MMLU and MT Bench stand-ins in {@code dir}, enough for a 3-fold eval --protocol. */
+  static Path protocolData(Path dir) throws Exception {
     String[] words = {"algebra", "history", "poem", "python", "chemistry", "travel", "law", "physics"};
     StringBuilder rows = new StringBuilder();
     for (int i = 0; i < 24; i++) {
@@ -33,7 +38,7 @@ class CrossvalProvenanceTest {
           .append("\", \"outcomes\": {\"gpt-4-1106-preview\": ").append(i % 3 == 0 ? 0 : 1)
           .append(", \"mixtral-8x7b-instruct-v0.1\": ").append(i % 4 == 0 ? 1 : 0).append("}}\n");
     }
-    return Files.writeString(tmp.resolve("subset.jsonl"), rows);
+    return Files.writeString(dir.resolve("subset.jsonl"), rows);
   }
 
   /** A table run on the default static table (and latent size 8). */

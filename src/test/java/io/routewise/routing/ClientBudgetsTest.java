@@ -249,6 +249,13 @@ class ClientBudgetsTest {
     assertEquals(1.0, b.spentThisPeriod("batch"), 1e-12, "the hour it was spent in counts it too");
   }
 
+  /** A replica's budgets of 1 USD a day, exchanged each second. */
+  private ClientBudgets syncingEachSecond() {
+    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
+    b.syncEvery(Duration.ofSeconds(1));
+    return b;
+  }
+
   /**
    * A refusal only the next sync can lift says when that sync comes: syncs start a sync after the last
    * ended, so with Redis 150 ms a reply (under timeout_ms) they came 2.4 s apart at sync_ms 1000, and
@@ -257,10 +264,8 @@ class ClientBudgetsTest {
   @Test
   void aRefusalUntilTheNextSyncSaysWhenItReallyComes() throws Exception {
     SpendStore store = new SpendStore();
-    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
-    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
-    a.syncEvery(Duration.ofSeconds(1));
-    b.syncEvery(Duration.ofSeconds(1));
+    ClientBudgets a = syncingEachSecond();
+    ClientBudgets b = syncingEachSecond();
     ClientBudgets.Hold atA = hold(a, 100, PRICE); // 0.6, held at a alone
     for (int i = 0; i < 3; i++) {
       a.exchange(store);
@@ -283,10 +288,8 @@ class ClientBudgetsTest {
   @Test
   void aClockSteppedBackStillSaysTheNextSyncIsASyncAway() throws Exception {
     SpendStore store = new SpendStore();
-    ClientBudgets a = budgets(1.0, ClientKey.Period.DAY);
-    ClientBudgets b = budgets(1.0, ClientKey.Period.DAY);
-    a.syncEvery(Duration.ofSeconds(1));
-    b.syncEvery(Duration.ofSeconds(1));
+    ClientBudgets a = syncingEachSecond();
+    ClientBudgets b = syncingEachSecond();
     ClientBudgets.Hold atA = hold(a, 100, PRICE); // 0.6, held at a alone
     a.exchange(store);
     b.exchange(store);
