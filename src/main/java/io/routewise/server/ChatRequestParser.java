@@ -242,13 +242,22 @@ public final class ChatRequestParser {
    * second copy in the same case is. ({@link String#equalsIgnoreCase} folds as Go does: U+017F is s.)
    */
   static void otherCase(String name, String path, String... read) {
+    String field = inOtherCase(name, read);
+    if (field != null) {
+      String at = path.isEmpty() ? name : path + "." + name;
+      throw ApiException.invalidRequest("'" + at + "' is '" + field + "' in another case, which some upstreams "
+          + "(Go's JSON decoder: Ollama) read as '" + field + "'; send the field once, as '" + field + "'.", at);
+    }
+  }
+
+  /** The one of {@code read} that {@code name} is in another case, or null ({@link #otherCase} refuses it). */
+  private static String inOtherCase(String name, String... read) {
     for (String field : read) {
       if (!name.equals(field) && name.equalsIgnoreCase(field)) {
-        String at = path.isEmpty() ? name : path + "." + name;
-        throw ApiException.invalidRequest("'" + at + "' is '" + field + "' in another case, which some upstreams "
-            + "(Go's JSON decoder: Ollama) read as '" + field + "'; send the field once, as '" + field + "'.", at);
+        return field;
       }
     }
+    return null;
   }
 
   /**
@@ -324,7 +333,7 @@ public final class ChatRequestParser {
       } else if (otherContent && field.equals("output")) { // a tool call's output, fed back: it may hold media
         ResponsesRequestParser.noteOutputMedia(p, fv, media);
       } else {
-        if (inOtherCase(field, "role", "content")) {
+        if (inOtherCase(field, "role", "content") != null) { // its path built only to refuse it
           otherCase(field, at(array, index), "role", "content");
         }
         p.skipChildren();
@@ -338,15 +347,6 @@ public final class ChatRequestParser {
     return array + "[" + index + "]";
   }
 
-  /** Whether {@code name} is one of {@code read} in another case ({@link #otherCase} refuses it). */
-  private static boolean inOtherCase(String name, String... read) {
-    for (String field : read) {
-      if (!name.equals(field) && name.equalsIgnoreCase(field)) {
-        return true;
-      }
-    }
-    return false;
-  }
 
   /**
    * What {@code stream_options} says of usage; leaves the parser on the value's last token.
