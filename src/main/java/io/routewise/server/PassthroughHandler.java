@@ -304,9 +304,10 @@ final class PassthroughHandler {
       unchecked[0] = "its JSON body could not be read to its end";
     }
     if (unchecked[0] == null && method.equals("POST") && is.equals("batches")) {
-      unchecked[0] = batchModels(ctx, body.bytes(), models);
+      List<String> inFile = new java.util.ArrayList<>(); // the body's own were checked above
+      unchecked[0] = batchModels(ctx, body.bytes(), inFile);
       named[0] = unchecked[0] == null;
-      for (String model : models) {
+      for (String model : inFile) {
         ChatCompletionsHandler.requireAllowedModel(ctx, model, true);
       }
     }
