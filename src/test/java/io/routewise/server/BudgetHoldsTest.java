@@ -249,6 +249,29 @@ class BudgetHoldsTest {
         metric("routewise_client_budget_spent_usd{client=\"batch\"}"), 1e-12, "a whole answer without usage: its hold");
   }
 
+  /**
+   * The hold of a prompt marked for the upstream's cache is at its cache_write rate (a write bills
+   * 1.25-2 times input), and an answer whose usage cannot be read is no usage: charged that hold and
+   * counted unmetered, where it was metered at 0 tokens.
+   */
+  @Test
+  void aCacheMarkedPromptIsHeldAtTheCacheWriteRateAndAnUnreadableUsageChargesIt() throws Exception {
+    f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
+            "api_keys: {batch: {key: sk-batch, budget: {usd: 1, per: day}}}"), "failover: false")
+        .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10, cache_write: 3.125},"));
+    f.strong.stubFor(post(urlEqualTo("/v1/chat/completions")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "application/json").withBody("{\"id\":\"c\",\"object\":\"chat.completion\","
+            + "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"hi\"},"
+            + "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":\"lots\",\"completion_tokens\":2}}")));
+    String marked = "{\"model\":\"router-random-0\",\"max_tokens\":100,\"messages\":[{\"role\":\"system\","
+        + "\"content\":[{\"type\":\"text\",\"text\":\"" + "a long manual ".repeat(200) + "\","
+        + "\"cache_control\":{\"type\":\"ephemeral\"}}]},{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assertEquals(200, sendAsync("/v1/chat/completions", marked).get().statusCode());
+    assertEquals((marked.length() / 4 * 3.125 + 100 * 10) / 1e6, spentWithin(3000), 1e-12,
+        "its usage unreadable: charged its hold, at the cache-write rate");
+    assertEquals(1.0, metric("routewise_answers_unmetered_total{upstream=\"strong\"}"));
+  }
+
   /** A priced passthrough stream that asked for its usage, left before it: charged its hold, as a routed one. */
   @Test
   void aPricedPassthroughStreamItsClientLeavesIsCharged() throws Exception {

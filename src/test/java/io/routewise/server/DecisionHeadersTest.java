@@ -43,4 +43,12 @@ class DecisionHeadersTest {
       assertEquals(rate, shown, 1e-6 + 1e-12, "rounded by at most one step");
     }
   }
+
+  /** The threshold's text is kept while it stays the same, and is always Double.toString's. */
+  @Test
+  void theThresholdReadsAsDoubleToStringWhateverCameBefore() {
+    for (double t : new double[] {0.5, 0.5, 0.35, 0.65715, 0.35, 1e-7, 0, 1, 0.5}) {
+      assertEquals(Double.toString(t), DecisionHeaders.thresholdText(t));
+    }
+  }
 }
