@@ -30,6 +30,9 @@ final class AudioLength {
    * (an image, a PDF: counted as a file).
    */
   static double seconds(byte[] body, int start, int end) {
+    if (!audioHead(body, start, end)) {
+      return Double.NaN; // an image, a PDF: neither decoded nor its 64 KiB head allocated
+    }
     byte[] head = new byte[HEAD_BYTES];
     int headLength = 0;
     long tagEnd = -1; // where an MP3's ID3 tag ends past the head: its first frame is decoded there
@@ -78,6 +81,25 @@ final class AudioLength {
     boolean tagged = startsWith(head, headLength, 0, "ID3") && headLength >= 10;
     long tag = tagged ? id3End(head) : 0;
     return mp3Seconds(head, headLength, (int) tag, tagged, tag < fileBytes ? fileBytes - tag : fileBytes);
+  }
+
+  /** Whether the file's first three bytes may begin a WAV ({@code RIF}) or an MP3 (an ID3 tag, a frame's sync). */
+  private static boolean audioHead(byte[] body, int start, int end) {
+    int first = 0;
+    int n = 0;
+    for (int i = start; i < end && n < 4; i++) {
+      if (body[i] != '\\' && body[i] != '=') {
+        first = first << 6 | value(body[i]);
+        n++;
+      }
+    }
+    if (n < 4) {
+      return false;
+    }
+    int b0 = first >> 16 & 0xFF;
+    int b1 = first >> 8 & 0xFF;
+    int b2 = first & 0xFF;
+    return b0 == 'R' && b1 == 'I' && b2 == 'F' || b0 == 'I' && b1 == 'D' && b2 == '3' || b0 == 0xFF && (b1 & 0xE0) == 0xE0;
   }
 
   /** Where an ID3v2 tag that {@code head} begins ends: its 10-byte header and its syncsafe size. */
