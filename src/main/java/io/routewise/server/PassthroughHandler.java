@@ -845,10 +845,11 @@ final class PassthroughHandler {
         res.setHeader("x-request-id", RequestIds.next());
       }
       for (String name : new String[] {"Content-Disposition", "Content-Encoding"}) {
-        // a download keeps its file name; an encoding OkHttp did not ask for (so did not undo) is named
+        // a download keeps its file name; an encoding OkHttp did not ask for (so did not undo) is named;
+        // masked as every header passed on
         String value = response.header(name);
         if (value != null && value.length() <= UpstreamHeaders.MAX_VALUE_CHARS) {
-          res.setHeader(name, value);
+          res.setHeader(name, secrets.masked(value));
         }
       }
       String type = response.header("Content-Type");

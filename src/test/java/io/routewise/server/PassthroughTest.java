@@ -504,6 +504,28 @@ class PassthroughTest {
         .withHeader("Authorization", equalTo("Bearer sk-strong-secret")));
   }
 
+  /**
+   * The headers a passthrough answer adds to a chat answer's, Content-Disposition and Content-Encoding,
+   * are masked as the others are: an upstream that repeats the request's key in them (a debugging proxy,
+   * a file named after a header) showed it to the client (a security trial).
+   */
+  @Test
+  void theUpstreamKeyRepeatedInADownloadsHeadersIsMasked() throws Exception {
+    start("strong");
+    strong.stubFor(WireMock.get(urlEqualTo("/v1/files/file-abc/content")).willReturn(aResponse()
+        .withHeader("Content-Type", "application/octet-stream").withHeader("x-request-id", "req-sk-strong-secret")
+        .withHeader("Content-Disposition", "attachment; filename=\"sk-strong-secret.jsonl\"")
+        .withHeader("Content-Encoding", "x-sk-strong-secret").withBody(new byte[] {1, 2, 3})));
+
+    HttpResponse<byte[]> file = send(to("/v1/files/file-abc/content").GET());
+
+    assertEquals(200, file.statusCode());
+    assertEquals("req-***", file.headers().firstValue("x-request-id").orElseThrow(), "masked as before");
+    assertEquals("attachment; filename=\"***.jsonl\"", file.headers().firstValue("content-disposition").orElseThrow());
+    assertEquals("x-***", file.headers().firstValue("content-encoding").orElseThrow());
+    assertArrayEquals(new byte[] {1, 2, 3}, file.body(), "a file's bytes go as they came");
+  }
+
   @Test
   void pathQueryMethodAndUpstreamErrorsComeThroughAndTheUpstreamKeyIsUsed() throws Exception {
     start("strong");
