@@ -625,7 +625,7 @@ final class PassthroughHandler {
     NOT_AN_OBJECT,
     /** Every field, or as many as the visitor wanted. */
     READ,
-    /** A JSON object, cut off where routewise's parser stops (malformed, or past its limits). */
+    /** A JSON object, cut off where routewise's parser stops (malformed, past its limits, or followed by more). */
     CUT
   }
 
@@ -645,7 +645,8 @@ final class PassthroughHandler {
         }
         p.skipChildren();
       }
-      return token == com.fasterxml.jackson.core.JsonToken.END_OBJECT ? Fields.READ : Fields.CUT;
+      // anything but white space after the object is a second value: which one an upstream reads is its parser's
+      return token == com.fasterxml.jackson.core.JsonToken.END_OBJECT && p.nextToken() == null ? Fields.READ : Fields.CUT;
     } catch (IOException | RuntimeException notJson) {
       return object ? Fields.CUT : Fields.NOT_AN_OBJECT; // the upstream's to answer
     }

@@ -149,6 +149,9 @@ class ClientModelsTest {
           "{\"input\":\"hi\"}", // the upstream's default model
           "{\"prompt\":{\"id\":\"pmpt_1\"},\"input\":\"hi\"}", // a Responses prompt template's model
           "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"", // cut: a model after it unseen
+          // a second object after the first: which one an upstream reads is its parser's (a security review)
+          "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}{\"model\":\"text-embedding-3-large\"}",
+          "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"} x",
       }) {
         String path = body.contains("pmpt_1") ? "/v1/responses" : "/v1/embeddings";
         HttpResponse<String> r = post(f, path, "sk-intern", body);
