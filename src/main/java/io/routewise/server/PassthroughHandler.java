@@ -161,8 +161,8 @@ final class PassthroughHandler {
       if (decoded == null || segment.contains(";") || !segmentAllowed(decoded)
           || !segmentAllowed(java.text.Normalizer.normalize(decoded, java.text.Normalizer.Form.NFKC))) {
         throw new ApiException(400, "invalid_request_error",
-            "The request path may not have empty, '.' or '..' segments, encoded slashes, ';' parameters, white space,"
-                + " control characters or a segment ending in '.'.", null, "invalid_path");
+            "The request path may not have empty, '.' or '..' segments, encoded slashes or percent signs, ';' parameters,"
+                + " white space, control characters or a segment ending in '.'.", null, "invalid_path");
       }
       plain.append(plain.isEmpty() ? "" : "/").append(decoded);
     }
@@ -653,8 +653,9 @@ final class PassthroughHandler {
   }
 
   private static boolean segmentAllowed(String decoded) {
+    // '%' once decoded: encoded twice, what a gateway before the upstream that decodes makes '..' or '/'
     return !(decoded.isEmpty() || decoded.equals(".") || decoded.equals("..") || decoded.contains("/")
-        || decoded.contains("\\") || decoded.contains(";") || decoded.endsWith(".")
+        || decoded.contains("\\") || decoded.contains(";") || decoded.contains("%") || decoded.endsWith(".")
         || decoded.codePoints().anyMatch(c -> Character.isISOControl(c) || Character.isWhitespace(c)
             || Character.isSpaceChar(c)));
   }

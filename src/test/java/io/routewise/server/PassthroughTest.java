@@ -686,7 +686,9 @@ class PassthroughTest {
         "/v1/%EF%BD%83%EF%BD%88%EF%BD%81%EF%BD%94/completions",
         // and the same in fullwidth, which such an upstream reads as '.', ';' (review)
         "/v1/embeddings/%EF%BC%8E%EF%BC%8E/chat/completions", "/v1/chat/completions%EF%BC%9Bx",
-        "/v1/chat/completions%EF%BC%8E"}) {
+        "/v1/chat/completions%EF%BC%8E",
+        // encoded twice, which a gateway that decodes before the upstream makes '..', '/' or its own path
+        "/v1/deployments/%252e%252e/admin", "/v1/files%252F..", "/v1/%2563hat/completions"}) {
       HttpResponse<byte[]> r = send(to(path).header("Content-Type", "application/json")
           .POST(HttpRequest.BodyPublishers.ofString(chat)));
       assertEquals(400, r.statusCode(), path);
