@@ -507,8 +507,8 @@ public final class LabelCommand implements Callable<Integer> {
   /**
    * One non-streamed chat completion: the answer's text, or empty (the failure counted in {@code
    * tally}). A 429, a 5xx, a timeout or an unreachable upstream is tried again, up to {@code --retries} times,
-   * after its {@code Retry-After} (at most 60 s) or 1 s, 2 s, 4 s...: a long labeling run should not
-   * lose answers to a rate limit.
+   * after the wait its {@code retry-after-ms} or {@code Retry-After} (seconds or a date) asks (at most 60 s)
+   * or 1 s, 2 s, 4 s...: a long labeling run should not lose answers to a rate limit.
    */
   private Optional<String> chat(UpstreamClient client, ObjectNode body, Tally tally) throws InterruptedException {
     tally.calls.incrementAndGet();
@@ -563,7 +563,7 @@ public final class LabelCommand implements Callable<Integer> {
           }
           return Optional.empty();
         }
-        waitMs = io.routewise.upstream.RetryAfter.millis(r.header("Retry-After"), waitMs);
+        waitMs = io.routewise.upstream.RetryAfter.millis(r.header("retry-after-ms"), r.header("Retry-After"), waitMs);
       } catch (UpstreamException e) {
         failure = e.getMessage();
         unreachable = !e.reachedUpstream();

@@ -567,6 +567,32 @@ class LabelCommandTest {
     assertFalse(r.out().contains("WARNING"), r.out());
   }
 
+  /**
+   * A 429 that asks for its wait as OpenAI and Azure do, in {@code retry-after-ms}, or as an HTTP
+   * date, was tried again after 1 s, not after the 2.5 s asked: inside the rate limit again, and with
+   * --retries 1 the answer lost.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"retry-after-ms", "Retry-After"})
+  void aRateLimitsWaitInMillisecondsOrAsADateIsHonoured(String header) throws Exception {
+    String wait = header.equals("retry-after-ms") ? "2500" : java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME
+        .format(java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC).plusSeconds(4)); // 3 to 4 s, in whole seconds
+    wm.stubFor(post(urlEqualTo("/mini/v1/chat/completions")).inScenario("limit").whenScenarioStateIs(
+        com.github.tomakehurst.wiremock.stubbing.Scenario.STARTED).willSetStateTo("open").atPriority(1)
+        .willReturn(aResponse().withStatus(429).withHeader(header, wait).withBody("{}")));
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(input, "{\"id\": \"a\", \"prompt\": \"first\"}\n");
+    Path output = tmp.resolve("labels.jsonl");
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config().toString(), "--input",
+        input.toString(), "--output", output.toString(), "--judge", "judge", "--upstreams", "mini", "--retries", "1",
+        "--quiet"));
+    assertEquals(0, r.code(), r.err() + r.out());
+    List<Long> at = wm.findAll(postRequestedFor(urlEqualTo("/mini/v1/chat/completions"))).stream()
+        .map(e -> e.getLoggedDate().getTime()).sorted().toList();
+    assertEquals(2, at.size());
+    assertTrue(at.get(1) - at.get(0) >= 2400, "tried again " + (at.get(1) - at.get(0)) + " ms after a " + header + ": " + wait);
+  }
+
   @Test
   void withoutAnMfToPlaceThemOutcomesGoUnderEachUpstreamsOwnId() throws Exception {
     io.routewise.config.RoutewiseConfig cfg = io.routewise.config.ConfigLoader.fromSystemEnv().load(config());

@@ -19,4 +19,19 @@ class RetryAfterTest {
     assertEquals(1000, RetryAfter.millis("", 1000));
     assertEquals(1000, RetryAfter.millis(null, 1000));
   }
+
+  @Test
+  void aDateIsTheWaitUntilItAndMillisecondsComeFirst() {
+    long now = java.time.Instant.parse("2026-10-21T07:28:00Z").toEpochMilli();
+    assertEquals(3000, RetryAfter.millis("Wed, 21 Oct 2026 07:28:03 GMT", 1000, now));
+    assertEquals(60_000, RetryAfter.millis("Wed, 21 Oct 2026 08:28:00 GMT", 1000, now), "capped");
+    assertEquals(1000, RetryAfter.millis("Wed, 21 Oct 2026 07:27:00 GMT", 1000, now), "past: the caller's own wait");
+    assertEquals(1000, RetryAfter.millis("Wed, 21 Oct 2026", 1000, now));
+    assertEquals(2500, RetryAfter.millis("2500", "1", 1000));
+    assertEquals(1500, RetryAfter.millis(" 1499.2 ", null, 1000));
+    assertEquals(60_000, RetryAfter.millis("1e12", null, 1000));
+    assertEquals(2000, RetryAfter.millis("soon", "2", 1000));
+    assertEquals(2000, RetryAfter.millis("-5", "2", 1000));
+    assertEquals(1000, RetryAfter.millis(null, null, 1000));
+  }
 }

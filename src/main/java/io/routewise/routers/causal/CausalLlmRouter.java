@@ -212,7 +212,7 @@ public final class CausalLlmRouter implements Router {
             // long as a 429 or 503 asks (their Retry-After is a wait; another status's is not meant so)
             boolean asksToWait = status == 429 || status == 503;
             throw new JudgeDown(httpKind(status), message, null, Duration.ofMillis(
-                asksToWait ? RetryAfter.millis(response.header("Retry-After"), 0) : 0));
+                asksToWait ? RetryAfter.millis(response.header("retry-after-ms"), response.header("Retry-After"), 0) : 0));
           }
           throw new RouterException(httpKind(status), message);
         }

@@ -198,9 +198,12 @@ class CausalLlmRouterTest {
     assertEquals(2, judgeCalls());
   }
 
-  @Test
-  void aRateLimitCoolsTheJudgeForAsLongAsItsRetryAfterAsks() throws Exception {
-    judge.stubFor(post(urlEqualTo(PATH)).willReturn(aResponse().withStatus(429).withHeader("Retry-After", "30")));
+  /** In seconds, or as OpenAI and Azure ask, in milliseconds (which was read as no wait). */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"Retry-After:30", "retry-after-ms:30000"})
+  void aRateLimitCoolsTheJudgeForAsLongAsItsRetryAfterAsks(String header) throws Exception {
+    String[] asks = header.split(":");
+    judge.stubFor(post(urlEqualTo(PATH)).willReturn(aResponse().withStatus(429).withHeader(asks[0], asks[1])));
     CausalLlmRouter router = router("cooldown_ms", 200);
     Thread.sleep(1_100);
     for (int i = 0; i < 3; i++) {
