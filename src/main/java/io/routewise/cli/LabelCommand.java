@@ -121,8 +121,16 @@ public final class LabelCommand implements Callable<Integer> {
   static final int JUDGE_TRIES = 5;
 
   /**
+   * Calls in a row to one upstream that could not reach it through their tries, none answered between,
+   * after which a run stops: one that went away mid-run made every later prompt wait out its retries
+   * (~7 s each by default, hours on a large file). More than run at once in a short outage by default.
+   */
+  static final int UNREACHABLE_IN_A_ROW = 10;
+
+  /**
    * Why the run stopped early: an upstream or the judge answered 401, 403 or 404 (a wrong key, URL or
-   * model), or the judge gave no rating in its first {@link #JUDGE_TRIES} tries.
+   * model), could not be reached before it ever answered or {@link #UNREACHABLE_IN_A_ROW} calls in a
+   * row, or the judge gave no rating in its first {@link #JUDGE_TRIES} tries.
    */
   private volatile String stopped;
   /** Answers bought in earlier runs that the judge did not rate: rated now, not bought again. */
@@ -523,6 +531,7 @@ public final class LabelCommand implements Callable<Integer> {
       boolean unreachable = false;
       try (UpstreamResponse r = client.send(request, false)) {
         answered.add(client.name());
+        unreachableInARow.remove(client.name());
         byte[] bytes = r.bodyBytes(io.routewise.config.ServerConfig.DEFAULT_MAX_RESPONSE_BYTES);
         if (r.status() == 200) {
           JsonNode reply = JSON.readTree(bytes);
@@ -578,6 +587,9 @@ public final class LabelCommand implements Callable<Integer> {
         if (unreachable && !answered.contains(client.name())) {
           // a wrong host or port: every prompt's calls would wait out their retries alike, for minutes
           stopped = client.name() + " could not be reached in " + (attempt + 1) + " tries and never answered: " + failure;
+        } else if (unreachable && unreachableInARow.merge(client.name(), 1, Integer::sum) >= UNREACHABLE_IN_A_ROW) {
+          stopped = client.name() + " could not be reached by the last " + UNREACHABLE_IN_A_ROW + " calls, each through "
+              + (attempt + 1) + " tries: " + failure;
         }
         return Optional.empty();
       }
@@ -587,6 +599,9 @@ public final class LabelCommand implements Callable<Integer> {
 
   /** Upstreams that answered at least once (any HTTP status): one that never has and cannot be reached stops the run. */
   private final Set<String> answered = ConcurrentHashMap.newKeySet();
+
+  /** Upstream name -> its calls in a row that could not reach it, since it last answered ({@link #UNREACHABLE_IN_A_ROW}). */
+  private final Map<String, Integer> unreachableInARow = new ConcurrentHashMap<>();
 
   /** Upstream name and model -> the request parameters it answered 400 to as unsupported (see {@link #refusedParameter}). */
   private final Map<String, Set<String>> refusedParameters = new ConcurrentHashMap<>();

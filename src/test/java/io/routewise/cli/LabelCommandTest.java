@@ -712,6 +712,51 @@ class LabelCommandTest {
   }
 
   /**
+   * An upstream that answered and then went away (a local model server stopped mid-run) was tried for
+   * every later prompt, each waiting out its retries (a trial: ~7 s a prompt, hours on a large file).
+   * Calls in a row that cannot reach it stop the run; what was written is kept for the rerun.
+   */
+  @Test
+  void anUpstreamThatGoesAwayMidRunStopsTheRun() throws Exception {
+    com.sun.net.httpserver.HttpServer weak = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+    weak.createContext("/v1/chat/completions", exchange -> {
+      calls.incrementAndGet();
+      exchange.getRequestBody().readAllBytes();
+      byte[] body = ("{\"id\":\"c\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"
+          + "\"message\":{\"role\":\"assistant\",\"content\":\"answer from weak\"},\"finish_reason\":\"stop\"}]}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().set("Content-Type", "application/json");
+      exchange.sendResponseHeaders(200, body.length);
+      exchange.getResponseBody().write(body);
+      exchange.close();
+      new Thread(() -> weak.stop(0)).start(); // answered once, then gone: its port refuses
+    });
+    weak.start();
+    Path config = config();
+    Files.writeString(config, Files.readString(config).replace("\"http://127.0.0.1:" + wm.port() + "/weak/v1\"",
+        "\"http://127.0.0.1:" + weak.getAddress().getPort() + "/v1\""));
+    Path input = tmp.resolve("prompts.jsonl");
+    StringBuilder many = new StringBuilder();
+    for (int i = 0; i < 60; i++) {
+      many.append("{\"id\": \"").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
+    }
+    Files.writeString(input, many);
+    long start = System.nanoTime();
+    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config.toString(), "--input", input.toString(),
+        "--output", tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams", "strong,weak",
+        "--concurrency", "2", "--retries", "1", "--quiet"));
+    weak.stop(0);
+    assertTrue(calls.get() <= 2, calls + ": the weak upstream answered the calls it had before it stopped");
+    assertEquals(1, r.code(), r.out());
+    assertTrue(r.out().contains("STOPPED: weak could not be reached by the last " + LabelCommand.UNREACHABLE_IN_A_ROW
+        + " calls, each through 2 tries"), r.out());
+    int bought = wm.findAll(postRequestedFor(urlEqualTo("/strong/v1/chat/completions"))).size();
+    assertTrue(bought < 20, bought + " of 60 strong answers bought beside a weak upstream that was gone");
+    assertTrue(System.nanoTime() - start < 40_000_000_000L, "stopped in seconds");
+  }
+
+  /**
    * A judge that gives no rating (down, or answering something else) stopped nothing: every
    * upstream's answer to every prompt was bought and thrown away. Its first few failures with no
    * rating at all now end the run.
