@@ -748,35 +748,52 @@ public final class ConfigLoader {
   }
 
   private Object substitute(Object node, String path, ConfigProblems problems) {
-    return substitute(node, path, problems, java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
+    return substitute(node, path, problems, java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()),
+        new java.util.IdentityHashMap<>());
   }
 
-  private Object substitute(Object node, String path, ConfigProblems problems, Set<Object> enclosing) {
-    if ((node instanceof Map || node instanceof List) && !enclosing.add(node)) {
+  /**
+   * @param done each mapping or list already substituted, by identity: an alias is the very object of
+   *     its anchor, and copying it at every use expanded 24 anchors of two aliases each (within SnakeYAML's
+   *     50) into 2^24 leaves, minutes and gigabytes; reused, an alias costs nothing, and a problem within
+   *     it is said once, at its first use
+   */
+  private Object substitute(Object node, String path, ConfigProblems problems, Set<Object> enclosing,
+      Map<Object, Object> done) {
+    if (!(node instanceof Map || node instanceof List)) {
+      return substituteWithin(node, path, problems, enclosing, done);
+    }
+    if (done.containsKey(node)) {
+      return done.get(node);
+    }
+    if (!enclosing.add(node)) {
       // an alias inside its own anchor (&s {self: *s}): reading on would never end
       problems.add(path, "contains itself (a YAML alias inside its own anchor)");
       return null;
     }
     try {
-      return substituteWithin(node, path, problems, enclosing);
+      Object out = substituteWithin(node, path, problems, enclosing, done);
+      done.put(node, out);
+      return out;
     } finally {
       enclosing.remove(node);
     }
   }
 
-  private Object substituteWithin(Object node, String path, ConfigProblems problems, Set<Object> enclosing) {
+  private Object substituteWithin(Object node, String path, ConfigProblems problems, Set<Object> enclosing,
+      Map<Object, Object> done) {
     if (node instanceof Map<?, ?> m) {
       Map<String, Object> out = new LinkedHashMap<>();
       m.forEach((k, v) -> {
         String key = String.valueOf(k);
-        out.put(key, substitute(v, path.isEmpty() ? key : path + "." + key, problems, enclosing));
+        out.put(key, substitute(v, path.isEmpty() ? key : path + "." + key, problems, enclosing, done));
       });
       return out;
     }
     if (node instanceof List<?> l) {
       List<Object> out = new ArrayList<>();
       for (int i = 0; i < l.size(); i++) {
-        out.add(substitute(l.get(i), path + "[" + i + "]", problems, enclosing));
+        out.add(substitute(l.get(i), path + "[" + i + "]", problems, enclosing, done));
       }
       return out;
     }

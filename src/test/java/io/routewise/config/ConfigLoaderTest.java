@@ -633,4 +633,27 @@ class ConfigLoaderTest {
     String msg = problems(VALID.replace("threshold: 0.25}", "threshold: 0.25, passthrough_endpoints: [/v1/files]}"));
     assertTrue(msg.contains("routing.passthrough_endpoints: '/v1/files' is not a path below /v1/"), msg);
   }
+
+  /**
+   * SnakeYAML stops at 50 aliases, but each may stand for a structure holding the one before: 24 anchors
+   * of two aliases each are 2^24 leaves. Substitution copied every alias's structure anew, so such a
+   * file took minutes and gigabytes (an OutOfMemoryError at -Xmx1g) before saying anything.
+   */
+  @Test
+  void anAliasBombWithinSnakeYamlsAliasLimitIsRefusedWithoutExpandingIt() {
+    StringBuilder yaml = new StringBuilder(VALID).append("x0: &x0 [\"${OPENAI_API_KEY}\", b]\n");
+    for (int i = 1; i <= 24; i++) {
+      yaml.append("x").append(i).append(": &x").append(i).append(" [*x").append(i - 1).append(", *x").append(i - 1).append("]\n");
+    }
+    yaml.append("embedding: {model: *x24}\n");
+    String msg = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+        () -> problems(yaml.toString()));
+    assertTrue(msg.contains("x24: unknown key"), msg);
+    // an alias still reads as its anchor's value, substituted, wherever it is used
+    RoutewiseConfig c = parse(VALID.replace("routing: {router: random, threshold: 0.25}",
+        "routing: {router: random, threshold: &t \"${T}\"}\nclient: {max_idle_connections: *t}"),
+        Map.of("OPENAI_API_KEY", "k", "T", "1"));
+    assertEquals(1.0, c.routing().threshold());
+    assertEquals(1, c.client().maxIdleConnections());
+  }
 }
