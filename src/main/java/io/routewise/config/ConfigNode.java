@@ -389,14 +389,29 @@ public final class ConfigNode {
     if (v instanceof List) {
       return "a list";
     }
-    String p = path.toLowerCase(java.util.Locale.ROOT);
-    if ((p.contains("key") || p.contains("token") || p.contains("secret") || p.contains("password")
-        || p.contains("headers") || p.contains("auth"))
-        && !p.matches(".*\\.budget(\\.[a-z_]+)?")) { // a budget is no secret
+    if (mayHoldCredential(path)) {
       String type = v instanceof String ? "string" : v.getClass().getSimpleName().toLowerCase(java.util.Locale.ROOT);
       return ("aeiou".indexOf(type.charAt(0)) >= 0 ? "an " : "a ") + type + " (not shown: it may be a credential)";
     }
     return "'" + v + "'";
+  }
+
+  /**
+   * Whether a value at {@code path} may be a credential: one of its names ends in key, keys, token,
+   * secret or password (api_key, apiKey, access_token...), is headers or has auth in it, less a client's
+   * limits under api_keys. Names, not the path's text: max_tokens, token_mix and key_prefix are shown.
+   */
+  private static boolean mayHoldCredential(String path) {
+    String p = path.toLowerCase(java.util.Locale.ROOT);
+    if (p.matches("(.*\\.)?api_keys\\.[^.]+\\.(budget|rate_limit|models)([.\\[].*)?")) {
+      return false; // a client's budget, rate limit and models are no secret
+    }
+    for (String name : p.split("[.\\[]")) {
+      if (name.matches(".*(key|keys|token|secret|password)") || name.equals("headers") || name.contains("auth")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String fmt(double d) {

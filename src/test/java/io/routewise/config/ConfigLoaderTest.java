@@ -656,4 +656,23 @@ class ConfigLoaderTest {
     assertEquals(1.0, c.routing().threshold());
     assertEquals(1, c.client().maxIdleConnections());
   }
+
+  /**
+   * A problem shows the value it refuses unless its key may hold a credential; "key" and "token"
+   * anywhere in the path hid a client's rate limit (under api_keys), token_mix and max_tokens alike.
+   */
+  @Test
+  void aClientsRateLimitAndTokenSettingsAreShownInProblemsButKeysAreNot() {
+    String msg = problems(VALID.replace("threshold: 0.25}", "threshold: 0.25, token_mix: {input: three, output: 1}}")
+        .replace("port: 7000}", "port: 7000, api_keys: {alice: {key: sk-alice-secret, rate_limit: {requests: 1.5}}, "
+            + "bob: {key: [sk-bob-secret]}}}"));
+    assertTrue(msg.contains("server.api_keys.alice.rate_limit.requests: must be an integer, got '1.5'"), msg);
+    assertTrue(msg.contains("routing.token_mix.input: must be a number, got 'three'"), msg);
+    assertTrue(msg.contains("server.api_keys.bob.key: must be a string, got a list"), msg);
+    assertFalse(msg.contains("secret"), msg);
+    String scalar = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: sk-scalar-secret}"));
+    assertTrue(scalar.contains("server.api_keys: must be a list, got a string (not shown"), scalar);
+    String header = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, headers: {X-Key: {a: b}, api-key: 7}"));
+    assertFalse(header.contains("a: b") || header.contains("'7'"), header);
+  }
 }
