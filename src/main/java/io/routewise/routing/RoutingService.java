@@ -24,7 +24,8 @@ public final class RoutingService implements AutoCloseable {
   private final Ladder ladder;
   private final Map<String, LadderRule> rules; // per router: how the ladder's win rates become a rung
   // Valid model names seen, parsed: clients send a handful of names, and parsing one per request
-  // (a stream sort, a regex, parseDouble) was ~2 % of the proxy's CPU. Capped; past the cap, parse.
+  // (a stream sort, a regex, parseDouble) was ~2 % of the proxy's CPU. Capped; at the cap, emptied:
+  // a client sending a thousand made-up names once kept every later new name from being kept.
   private static final int MAX_CACHED_SPECS = 1024;
   /** Longer names are parsed each time: a thousand names of megabytes each held the heap. */
   private static final int MAX_CACHED_NAME = 256;
@@ -167,7 +168,10 @@ public final class RoutingService implements AutoCloseable {
             + ".target, or ask for a threshold (router-" + spec.router() + "-0.5)."
             + (targets.isEmpty() ? "" : " Routers with a target: " + String.join(", ", new java.util.TreeSet<>(targets.keySet())) + "."));
       }
-      if (model != null && model.length() <= MAX_CACHED_NAME && specs.size() < MAX_CACHED_SPECS) {
+      if (model != null && model.length() <= MAX_CACHED_NAME) {
+        if (specs.size() >= MAX_CACHED_SPECS) {
+          specs.clear(); // the names in use come back with their next requests
+        }
         specs.put(model, spec);
       }
     }
@@ -177,6 +181,11 @@ public final class RoutingService implements AutoCloseable {
   /** How many model names {@link #specFor} keeps parsed. */
   int cachedSpecs() {
     return specs.size();
+  }
+
+  /** Whether {@link #specFor} keeps {@code model} parsed. */
+  boolean keepsParsed(String model) {
+    return specs.containsKey(model);
   }
 
   /** Decides a request's route and reports it to the listener (metrics). */

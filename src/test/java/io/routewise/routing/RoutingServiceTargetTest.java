@@ -176,6 +176,22 @@ class RoutingServiceTargetTest {
     assertEquals(2, routing.cachedSpecs());
   }
 
+  /**
+   * The names kept parsed are capped, and a client that sent a thousand made-up ones (any α text is a
+   * name) kept every later new name from being kept (a review): at the cap they are dropped instead.
+   */
+  @Test
+  void madeUpModelNamesDoNotKeepTheNamesInUseFromBeingKeptParsed() {
+    RoutingService routing = service(controller(new ManualClock(T0)), null, LADDER);
+    for (int i = 0; i < 5_000; i++) {
+      routing.specFor("router-scored-0." + i);
+      assertTrue(routing.cachedSpecs() <= 1024, "capped");
+    }
+    routing.specFor("router-scored-0.3456789");
+    assertTrue(routing.keepsParsed("router-scored-0.3456789"));
+    assertEquals(0.3456789, routing.specFor("router-scored-0.3456789").threshold(), 1e-12);
+  }
+
   @Test
   void aPinNamesTheUpstreamAndOneNoLongerConfiguredIsForgotten() {
     ManualClock clock = new ManualClock(T0);
