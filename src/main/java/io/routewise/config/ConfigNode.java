@@ -172,6 +172,7 @@ public final class ConfigNode {
     known.add(key);
     Object v = values.get(key);
     if (v == null) {
+      emptyValue(key);
       return fallback;
     }
     if (nonDecimal(v) != null) {
@@ -204,6 +205,7 @@ public final class ConfigNode {
     known.add(key);
     Object v = values.get(key);
     if (v == null) {
+      emptyValue(key);
       return fallback;
     }
     if (nonDecimal(v) != null) {
@@ -232,6 +234,7 @@ public final class ConfigNode {
     known.add(key);
     Object v = values.get(key);
     if (v == null) {
+      emptyValue(key);
       return fallback;
     }
     if (v instanceof Boolean b) {
@@ -243,6 +246,17 @@ public final class ConfigNode {
     }
     problems.add(pathOf(key), "must be true or false, got " + describe(pathOf(key), v));
     return fallback;
+  }
+
+  /**
+   * A number, switch or choice written with no value ({@code port:}, {@code per:}, {@code threshold: ~})
+   * is a problem, not its default: left empty to fill in later, it served on the default without a word
+   * (a budget per day, not the hour meant). Leaving the key out still takes the default.
+   */
+  private void emptyValue(String key) {
+    if (values.containsKey(key) && values.get(key) == null) {
+      problems.add(pathOf(key), "has no value: give one, or leave the key out for its default");
+    }
   }
 
   public Duration millis(String key, long fallbackMillis, long minMillis, long maxMillis) {
@@ -298,6 +312,7 @@ public final class ConfigNode {
   }
 
   public String oneOf(String key, String fallback, List<String> allowed) {
+    emptyValue(key);
     String s = string(key, fallback);
     if (s != null && !allowed.contains(s)) {
       problems.add(pathOf(key), "must be one of " + allowed + ", got '" + s + "'");

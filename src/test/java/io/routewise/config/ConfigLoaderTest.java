@@ -675,4 +675,22 @@ class ConfigLoaderTest {
     String header = problems(VALID.replace("model: gpt-4o}", "model: gpt-4o, headers: {X-Key: {a: b}, api-key: 7}"));
     assertFalse(header.contains("a: b") || header.contains("'7'"), header);
   }
+
+  /**
+   * A number, switch or choice written with no value took its default without a word (a config trial:
+   * `port:` served on 6060, a budget's `per:` was a day); leaving the key out still takes it.
+   */
+  @Test
+  void aSettingWrittenWithNoValueIsAProblemNotItsDefault() {
+    String msg = problems(VALID.replace("port: 7000}", "port: }").replace("threshold: 0.25}", "threshold: ~, failover: }")
+        .replace("api_key: \"${OPENAI_API_KEY}\", model: gpt-4o}", "api_key: \"${OPENAI_API_KEY}\", model: gpt-4o, "
+            + "price: {input: 1, output: 2, cached_input: }}"));
+    for (String path : new String[] {"server.port", "routing.threshold", "routing.failover", "upstreams.strong.price.cached_input"}) {
+      assertTrue(msg.contains(path + ": has no value: give one, or leave the key out for its default"), path + " in " + msg);
+    }
+    String per = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {alice: {key: sk-a, budget: {usd: 1, per: }}}}"));
+    assertTrue(per.contains("server.api_keys.alice.budget.per: has no value"), per);
+    assertEquals(0.5, parse(VALID.replace(", threshold: 0.25", ""), Map.of("OPENAI_API_KEY", "k"))
+        .routing().threshold(), "left out: the default");
+  }
 }
