@@ -18,6 +18,9 @@ import java.util.Optional;
  * it comes first, as OpenAI writes it, a delta's line no further), and of the response's own events
  * the response's id and usage. A line past the bound gives its type from its start, its {@code
  * event:} line or its end, and its usage, which comes near its end, from a last stretch kept for it.
+ *
+ * <p>An event whose data spans several {@code data:} lines is read as the SDKs read it: its lines
+ * joined with a newline (within MAX_LINE), each time one more comes, until its blank line.
  */
 final class SseUsageScanner {
   private static final int MAX_LINE = 64 * 1024;
@@ -33,6 +36,14 @@ final class SseUsageScanner {
 
   private byte[] line = new byte[1024];
   private int len;
+  /**
+   * The current event's data lines so far, joined ("data: …\n…"), or the last one alone; swapped with
+   * {@link #line}, so a one-line event copies nothing. Empty at a blank line, or after a line past MAX_LINE.
+   */
+  private byte[] held = new byte[1024];
+  private int heldLen;
+  /** The last byte was a CR: an LF now is the rest of its CRLF, not a blank line. */
+  private boolean afterCr;
   /** The line being read began {@code data:}: only there is a finish_reason a choice's end. */
   private boolean dataLine;
   private boolean overflow;
@@ -86,6 +97,11 @@ final class SseUsageScanner {
   void feed(byte[] buf, int n) {
     for (int i = 0; i < n; i++) {
       byte b = buf[i];
+      if (afterCr && b == '\n') {
+        afterCr = false;
+        continue;
+      }
+      afterCr = b == '\r';
       // no finish_reason there: its end is its last event (done); and only in a data line's JSON: a whole
       // completion sent to a stream request (untyped, text/plain) names one too, with no event at all
       if ((!finished || severalChoices) && !responses && dataLine) {
@@ -139,7 +155,11 @@ final class SseUsageScanner {
       System.arraycopy(line, 6, eventName, 0, end - 6);
       eventNameLength = end - 6;
     }
-    if (len > 6 && line[0] == 'd' && startsWith("data:")) {
+    boolean data = len >= 5 && line[0] == 'd' && startsWith("data:");
+    if (data && !overflow && heldLen > 0) {
+      joinHeld();
+    }
+    if (len > 6 && data) {
       int off = 5;
       while (off < len && line[off] == ' ') {
         off++;
@@ -162,11 +182,45 @@ final class SseUsageScanner {
         }
       }
     }
+    if (data && !overflow) { // kept for the event's next data line, if one comes
+      byte[] swap = held;
+      held = line;
+      heldLen = len;
+      line = swap;
+    } else if (data || end == 0) { // a line too long to join, or the event's blank line
+      heldLen = 0;
+    }
     finishInLine = false;
     dataLine = false;
     len = 0;
     overflow = false;
     tailCount = 0;
+  }
+
+  /**
+   * Makes the line being ended a further data line of the held ones: {@link #line} becomes their data
+   * joined with a newline, as the event's data is. Past MAX_LINE the line stays alone.
+   */
+  private void joinHeld() {
+    int off = 5;
+    if (off < len && line[off] == ' ') {
+      off++;
+    }
+    int joined = heldLen + 1 + len - off;
+    if (joined > MAX_LINE) {
+      heldLen = 0;
+      return;
+    }
+    if (held.length < joined) {
+      held = Arrays.copyOf(held, Math.max(joined, held.length * 2));
+    }
+    held[heldLen] = '\n';
+    System.arraycopy(line, off, held, heldLen + 1, len - off);
+    byte[] swap = line;
+    line = held;
+    len = joined;
+    held = swap;
+    heldLen = 0;
   }
 
   /**

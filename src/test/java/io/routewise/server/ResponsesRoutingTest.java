@@ -465,6 +465,29 @@ class ResponsesRoutingTest {
   }
 
   /**
+   * An event's data may span several {@code data:} lines (the SSE format joins them with a newline; a
+   * server writing indented JSON through a library that splits data at newlines sends its events so):
+   * a response.completed so written is the stream's end, its usage counted, no error event after it.
+   */
+  @Test
+  void aLastEventWhoseDataSpansSeveralLinesIsWhole() throws Exception {
+    f = new ProxyFixture("");
+    String whole = events("resp_m1", true);
+    int usageAt = whole.lastIndexOf("\"usage\"");
+    String events = whole.substring(0, usageAt) + "\ndata: " + whole.substring(usageAt);
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(events)));
+    HttpResponse<String> r = respond("{\"model\":\"router-random-0\",\"input\":\"Say hello\",\"stream\":true}");
+
+    assertEquals(200, r.statusCode());
+    assertFalse(r.body().contains("upstream_stream_failed"), "a false error event after a whole answer: " + r.body());
+    assertEquals(events, r.body());
+    String m = metrics();
+    assertEquals(9.0, tokens(m, "strong", "prompt"));
+    assertEquals(2.0, tokens(m, "strong", "completion"));
+  }
+
+  /**
    * A stream whose connection closed part way through its response.completed line: the SDKs never
    * see that event (one is dispatched at its blank line), so the client must hear of the cut.
    */

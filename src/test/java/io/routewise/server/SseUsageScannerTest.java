@@ -139,6 +139,38 @@ class SseUsageScannerTest {
     }
   }
 
+  /**
+   * An event's data may span several {@code data:} lines, joined with a newline (the SSE format; a
+   * server that writes its JSON indented, through a library that splits data at newlines, sends it
+   * so): the SDKs parse the joined data, so its usage and its type are the event's, whatever the
+   * line ends and however the stream is read.
+   */
+  @Test
+  void anEventWhoseDataSpansSeveralLinesIsReadAsOne() {
+    for (String end : new String[] {"\n", "\r\n", "\r"}) {
+      String chat = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}" + end + end
+          + "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]," + end
+          + "data: \"usage\":{\"prompt_tokens\":5," + end + "data:\"completion_tokens\":3,\"total_tokens\":8}}" + end + end
+          + "data: [DONE]" + end + end;
+      String responses = "event: response.completed" + end + "data: {\"type\":\"response.completed\"," + end
+          + ": a comment between them changes nothing" + end
+          + "data: \"response\":{\"id\":\"resp_1\"," + COMPLETED_USAGE + "}}" + end + end;
+      for (int readSize : new int[] {1, 7, 8192}) {
+        SseUsageScanner s = scan(chat, readSize);
+        assertTrue(s.done(), readSize + " " + end.length());
+        assertEquals(new Usage(5, 3, 0), s.result().orElseThrow(), readSize + " " + end.length());
+        SseUsageScanner r = scanResponses(responses, readSize);
+        assertTrue(r.done() && r.complete() && !r.errored(), readSize + " " + end.length());
+        assertEquals(new Usage(9, 2, 3), r.result().orElseThrow(), readSize + " " + end.length());
+        assertEquals("resp_1", r.responseId());
+      }
+    }
+    // lines of two events are not one: a blank line between them ends the first
+    SseUsageScanner two = scanResponses("data: {\"type\":\"response.completed\",\n\n"
+        + "data: \"response\":{" + COMPLETED_USAGE + "}}\n\n", 8192);
+    assertFalse(two.complete(), "no event was whole JSON");
+  }
+
   private static final String COMPLETED_USAGE = "\"usage\":{\"input_tokens\":9,\"input_tokens_details\":"
       + "{\"cached_tokens\":3},\"output_tokens\":2,\"total_tokens\":11}";
 
