@@ -855,7 +855,9 @@ final class PassthroughHandler {
         }
       }
       String type = response.header("Content-Type");
-      boolean events = type != null && type.toLowerCase(Locale.ROOT).startsWith("text/event-stream");
+      // a stream asked for and answered without a type (a minimal server's) is the stream it is, to meter
+      boolean events = type != null ? type.toLowerCase(Locale.ROOT).startsWith("text/event-stream")
+          : status == 200 && priced != null && priced.stream();
       long length = response.contentLength();
       if (status >= 400 && !events && !encoded(response)) {
         return relayError(ctx, response, status);

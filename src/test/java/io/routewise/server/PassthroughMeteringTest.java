@@ -203,6 +203,24 @@ class PassthroughMeteringTest {
     assertEquals(0.0, spent());
   }
 
+  /**
+   * A stream asked for and answered without a Content-Type (a minimal server's) is read as the stream it
+   * is: it was read as a JSON answer, never whole, so neither metered nor counted unmetered (a trial).
+   */
+  @Test
+  void aStreamAnsweredWithoutAContentTypeIsMetered() throws Exception {
+    String events = "data: {\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"text\":\"hi\",\"index\":0,"
+        + "\"finish_reason\":\"stop\"}]}\n\ndata: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":1000,"
+        + "\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+    f.strong.stubFor(post(urlEqualTo("/v1/completions")).willReturn(aResponse().withStatus(200).withBody(events)));
+    HttpResponse<String> r = send("/v1/completions", "{\"model\":\"strong-model\",\"prompt\":\"hi\",\"stream\":true,"
+        + "\"stream_options\":{\"include_usage\":true}}");
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals(events, r.body());
+    assertEquals(1000 * 2.5e-6 + 10e-6, spent(), 1e-12);
+    assertEquals(1000.0, metric("routewise_tokens_total{type=\"prompt\",upstream=\"strong\"}"));
+  }
+
   /** A client that read the usage chunk and left before [DONE] has spent it, as on a routed stream (review). */
   @Test
   void aClientThatLeavesAfterTheUsageChunkIsCharged() throws Exception {
