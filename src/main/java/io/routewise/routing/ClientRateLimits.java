@@ -101,6 +101,11 @@ public final class ClientRateLimits {
    * limit, not this one's.
    */
   public void exchange(StateStore store) throws Exception {
+    if (syncNanos > 0 && dropped()) {
+      // paused past its line's life (SIGSTOP, a long GC pause): the others held the limit without it
+      // meanwhile, so what they let through is not charged here, as after an outage
+      alone();
+    }
     Map<String, Map<String, StateStore.Requests>> others;
     try {
       others = store.shareRequests(replica, this::decide);
@@ -169,11 +174,15 @@ public final class ClientRateLimits {
    * whole burst through at that replica beside the others' shares.
    */
   public void forgetOthers() {
-    if (lastExchanged != Long.MIN_VALUE
-        && nanoTime.getAsLong() - lastExchanged < Math.max(2_000_000_000L, 3 * syncNanos)) {
-      return;
+    if (lastExchanged == Long.MIN_VALUE || dropped()) {
+      alone();
     }
-    alone();
+  }
+
+  /** Whether the others no longer count this replica: no exchange for three syncs, at least 2 s, as the store keeps its line. */
+  private boolean dropped() {
+    return lastExchanged != Long.MIN_VALUE
+        && nanoTime.getAsLong() - lastExchanged >= Math.max(2_000_000_000L, 3 * syncNanos);
   }
 
   private void alone() {

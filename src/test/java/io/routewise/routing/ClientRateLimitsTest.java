@@ -344,4 +344,52 @@ class ClientRateLimitsTest {
     b.exchange(store);
     assertEquals(0, admitted(b, 20), "the limit is spent for the hour, wherever the client comes next");
   }
+
+  /**
+   * A replica paused past its line's life (SIGSTOP, a VM or GC pause; its sync thread stalled, not
+   * failed) wakes to counts the others let through while it was out of their view: they held the limit
+   * without it, so it counts them as it counts a replica seen anew, from then on. It took them as just
+   * come (30 s of a per-second limit), held the limit spent as far as it goes and published that, so
+   * every replica refused the client for seconds (a trial: 3 replicas, 8 a second, SIGSTOP 30 s: 5 of 12
+   * a second let through in 4 s after SIGCONT, all three refusing).
+   */
+  @Test
+  void aReplicaPausedPastItsLinesLifeWakesWithoutChargingWhatTheOthersLetThroughMeanwhile() throws Exception {
+    Counts store = new Counts();
+    ClientRateLimits a = limits(8, ClientKey.RatePeriod.SECOND);
+    ClientRateLimits b = limits(8, ClientKey.RatePeriod.SECOND);
+    ClientRateLimits c = limits(8, ClientKey.RatePeriod.SECOND);
+    for (ClientRateLimits r : List.of(a, b, c)) {
+      r.syncEvery(java.time.Duration.ofSeconds(1));
+    }
+    c.exchange(store);
+    String atC = store.published.keySet().iterator().next();
+    for (int i = 0; i < 3; i++) {
+      now.addAndGet(SECOND);
+      a.exchange(store);
+      b.exchange(store);
+      c.exchange(store);
+    }
+    int before = 0; // let through in the last 2 s before the wake
+    for (int s = 0; s < 30; s++) { // c paused: the client asks at a and b, 12 a second
+      now.addAndGet(SECOND);
+      if (s == 3) {
+        store.published.remove(atC); // c's line expires
+      }
+      a.exchange(store);
+      b.exchange(store);
+      int n = admitted(a, 6) + admitted(b, 6);
+      before = s < 28 ? 0 : before + n;
+    }
+    int let = 0;
+    for (int s = 0; s < 2; s++) { // c wakes: its sync runs first
+      now.addAndGet(SECOND);
+      c.exchange(store);
+      a.exchange(store);
+      b.exchange(store);
+      let += admitted(a, 4) + admitted(b, 4) + admitted(c, 4);
+    }
+    assertTrue(before > 0 && let >= before, "12 asked a second: let through in the 2 s after the wake " + let
+        + ", in the 2 s before it " + before);
+  }
 }
