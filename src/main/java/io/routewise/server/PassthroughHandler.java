@@ -1030,6 +1030,24 @@ final class PassthroughHandler {
         return bodyFailed(ctx, response, e); // a line held back is dropped with the connection
       }
       if (n < 0) {
+        if (responsesEvents) {
+          stream.finish(); // a last line without its end
+        }
+        if (responsesEvents && !stream.complete() && !stream.errored() && out.wroteAny() && !response.clientGone()) {
+          // ended (its connection closed, or a gateway's last chunk) before its last event: cut, as a routed
+          // stream is, so the client gets the error event, not half a line and a quiet end
+          if (usageOf != null && !settled) {
+            settle(stream, usageOf);
+          }
+          UpstreamException failure = upstream.brokeOff(
+              new java.io.EOFException("the stream ended before its response.completed"), false);
+          failures.failed(upstream.name(), "passthrough stream " + ChatCompletionsHandler.streamErrorCode(failure),
+              failure.detail());
+          masking.discard(); // part of a line: it would run into the error event's
+          ChatCompletionsHandler.writeQuietly(out, out.errorEvent(ChatCompletionsHandler.streamErrorJson(failure)));
+          ctx.attribute(AccessLog.OUTCOME, "stream_failed");
+          return 502;
+        }
         try {
           masking.finish(sink); // a last line without its end
         } catch (IOException clientGone) {

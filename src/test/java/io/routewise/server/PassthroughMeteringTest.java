@@ -176,6 +176,34 @@ class PassthroughMeteringTest {
   }
 
   /**
+   * A passed-through background stream whose body ends inside a data line (its connection closed, or a
+   * gateway's last chunk) was cut: its client gets the error event a routed stream gets, not half a
+   * line and a quiet end the SDKs read as a stream that simply stopped; it is counted from its resume
+   * or poll, once (a background trial: the half line went on and no error came).
+   */
+  @Test
+  void aPassedThroughBackgroundStreamCutInsideALineEndsWithAnErrorEvent() throws Exception {
+    String created = "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,"
+        + "\"response\":{\"id\":\"resp_sb3\",\"object\":\"response\",\"status\":\"queued\",\"background\":true,"
+        + "\"output\":[],\"usage\":null}}\n\n";
+    String half = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_nu";
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200)
+        .withHeader("Content-Type", "text/event-stream").withBody(created + half)));
+    HttpResponse<String> r = send("/v1/responses",
+        "{\"model\":\"strong-model\",\"input\":\"hi\",\"background\":true,\"stream\":true}");
+    assertEquals(200, r.statusCode(), r.body());
+    org.junit.jupiter.api.Assertions.assertTrue(r.body().startsWith(created), r.body());
+    org.junit.jupiter.api.Assertions.assertTrue(r.body().contains("\"code\":\"upstream_stream_failed\""), r.body());
+    assertFalse(r.body().contains("output_text.delta\","), "half a line relayed: " + r.body());
+    assertEquals(0.0, spent(), "not done yet");
+
+    completes("resp_sb3", 1000, 100);
+    assertEquals(200, poll("resp_sb3").statusCode());
+    poll("resp_sb3");
+    assertEquals(1000 * 2.5e-6 + 100 * 10e-6, spent(), 1e-12);
+  }
+
+  /**
    * Past its budget, a Responses body without a model (a stored prompt names it) is refused: it may be
    * priced (with {@code unpriced: allow}; by default it is refused anyway).
    */
