@@ -20,7 +20,8 @@ import java.util.Optional;
  * event:} line or its end, and its usage, which comes near its end, from a last stretch kept for it.
  *
  * <p>An event whose data spans several {@code data:} lines is read as the SDKs read it: its lines
- * joined with a newline (within MAX_LINE), each time one more comes, until its blank line.
+ * joined with a newline, read once at its blank line (past MAX_LINE, as a line past it is: its start
+ * and its last stretch). Its first line is read as it ends, as a one-line event's is.
  */
 final class SseUsageScanner {
   private static final int MAX_LINE = 64 * 1024;
@@ -37,11 +38,18 @@ final class SseUsageScanner {
   private byte[] line = new byte[1024];
   private int len;
   /**
-   * The current event's data lines so far, joined ("data: …\n…"), or the last one alone; swapped with
-   * {@link #line}, so a one-line event copies nothing. Empty at a blank line, or after a line past MAX_LINE.
+   * The current event's data lines so far, its first as it came ("data: …") and each further one's data
+   * after a newline, up to MAX_LINE; swapped with {@link #line}, so a one-line event copies nothing.
    */
   private byte[] held = new byte[1024];
   private int heldLen;
+  /** Data lines of the current event so far (0 after its blank line). */
+  private int heldLines;
+  /** The current event's data passed MAX_LINE: {@link #held} has its start, {@link #eventTail} its end. */
+  private boolean heldOver;
+  /** The current event's last TAIL bytes once it passed MAX_LINE, a ring as {@link #tail} is. */
+  private byte[] eventTail;
+  private long eventTailCount;
   /** The last byte was a CR: an LF now is the rest of its CRLF, not a blank line. */
   private boolean afterCr;
   /** The line being read began {@code data:}: only there is a finish_reason a choice's end. */
@@ -156,17 +164,36 @@ final class SseUsageScanner {
       eventNameLength = end - 6;
     }
     boolean data = len >= 5 && line[0] == 'd' && startsWith("data:");
-    if (data && !overflow && heldLen > 0) {
-      joinHeld();
+    if (data && heldLines > 0) {
+      addToEvent(); // read with the event's other lines at its blank line
+    } else if (data) {
+      readData();
+      keepAsEvent();
+    } else if (end == 0) { // the event's blank line
+      if (heldLines > 1) {
+        readEvent();
+      }
+      heldLines = 0;
+      heldLen = 0;
+      heldOver = false;
+      eventNameLength = -1; // the next event names its own
     }
-    if (len > 6 && data) {
+    finishInLine = false;
+    dataLine = false;
+    len = 0;
+    overflow = false;
+    tailCount = 0;
+  }
+
+  /** Reads the data line in {@link #line} (or an event's data lines joined there): its usage, type, id, choices. */
+  private void readData() {
+    if (len > 6) {
       int off = 5;
       while (off < len && line[off] == ' ') {
         off++;
       }
       if (responses) {
         responsesEvent(off);
-        eventNameLength = -1; // its event's: the next data line has its own
       } else {
         if (overflow) {
           // a last completion chunk with the usage on it (some servers' way), past the bound: from its end;
@@ -182,45 +209,95 @@ final class SseUsageScanner {
         }
       }
     }
-    if (data && !overflow) { // kept for the event's next data line, if one comes
-      byte[] swap = held;
-      held = line;
-      heldLen = len;
-      line = swap;
-    } else if (data || end == 0) { // a line too long to join, or the event's blank line
-      heldLen = 0;
+  }
+
+  /** Keeps the data line just read as its event's first: another may follow before the blank line. */
+  private void keepAsEvent() {
+    byte[] swap = held;
+    held = line;
+    heldLen = len;
+    line = swap;
+    heldLines = 1;
+    heldOver = overflow;
+    if (overflow) { // its end, kept past the bound, is the event's so far
+      eventTailCount = 0;
+      appendTail(tail, tailCount);
     }
-    finishInLine = false;
-    dataLine = false;
-    len = 0;
-    overflow = false;
-    tailCount = 0;
   }
 
   /**
-   * Makes the line being ended a further data line of the held ones: {@link #line} becomes their data
-   * joined with a newline, as the event's data is. Past MAX_LINE the line stays alone.
+   * Adds the data line in {@link #line} to its event's: after a newline, as the SDKs join them (one
+   * space after the colon dropped). Past MAX_LINE the event's start stays and its end is kept, as a
+   * long line's is.
    */
-  private void joinHeld() {
+  private void addToEvent() {
+    heldLines++;
     int off = 5;
     if (off < len && line[off] == ' ') {
       off++;
     }
-    int joined = heldLen + 1 + len - off;
-    if (joined > MAX_LINE) {
-      heldLen = 0;
+    int n = len - off;
+    if (!heldOver && !overflow && heldLen + 1 + n <= MAX_LINE) {
+      if (held.length < heldLen + 1 + n) {
+        held = Arrays.copyOf(held, Math.min(MAX_LINE, Math.max(heldLen + 1 + n, held.length * 2)));
+      }
+      held[heldLen++] = '\n';
+      System.arraycopy(line, off, held, heldLen, n);
+      heldLen += n;
       return;
     }
-    if (held.length < joined) {
-      held = Arrays.copyOf(held, Math.max(joined, held.length * 2));
+    if (!heldOver) { // passing the bound now: what is held begins the kept end
+      heldOver = true;
+      eventTailCount = 0;
+      appendEventTail(held, 0, heldLen);
+      if (held.length < MAX_LINE) {
+        held = Arrays.copyOf(held, MAX_LINE);
+      }
+      if (heldLen < MAX_LINE) {
+        held[heldLen++] = '\n';
+        int fits = Math.min(n, MAX_LINE - heldLen);
+        System.arraycopy(line, off, held, heldLen, fits);
+        heldLen += fits;
+      }
     }
-    held[heldLen] = '\n';
-    System.arraycopy(line, off, held, heldLen + 1, len - off);
+    appendEventTail(new byte[] {'\n'}, 0, 1);
+    appendEventTail(line, off, n);
+    if (overflow) {
+      appendTail(tail, tailCount); // the line's own end, past its bound
+    }
+  }
+
+  /** Reads the event's joined data lines once, at its blank line, as one line (past MAX_LINE, as a long one). */
+  private void readEvent() {
     byte[] swap = line;
     line = held;
-    len = joined;
     held = swap;
-    heldLen = 0;
+    len = heldLen;
+    overflow = heldOver;
+    if (heldOver) {
+      byte[] ring = tail;
+      tail = eventTail;
+      eventTail = ring;
+      tailCount = eventTailCount;
+    }
+    readData();
+  }
+
+  private void appendEventTail(byte[] src, int off, int n) {
+    if (eventTail == null) {
+      eventTail = new byte[TAIL];
+    }
+    for (int i = Math.max(off, off + n - TAIL); i < off + n; i++) {
+      eventTail[(int) (eventTailCount++ % TAIL)] = src[i];
+    }
+  }
+
+  /** Appends a line's kept end (a ring of {@code count} bytes written) to the event's. */
+  private void appendTail(byte[] ring, long count) {
+    int n = (int) Math.min(count, TAIL);
+    for (long i = count - n; i < count; i++) {
+      appendEventTail(ring, (int) (i % TAIL), 1);
+    }
   }
 
   /**

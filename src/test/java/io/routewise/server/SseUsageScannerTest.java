@@ -171,6 +171,27 @@ class SseUsageScannerTest {
     assertFalse(two.complete(), "no event was whole JSON");
   }
 
+  /**
+   * An event spanning several data: lines whose data passes MAX_LINE (indented JSON of a long answer,
+   * split at its newlines) is read as a line past it is: its type and id from its start, its usage
+   * from its end. Joined only within the bound, its usage went unread and the whole stream read as cut.
+   */
+  @Test
+  void anEventWhoseDataSpansSeveralLinesPastTheBoundKeepsItsStartAndEnd() {
+    for (String text : new String[] {"x".repeat(100_000), "x".repeat(40_000) + "\",\n      \"more\": \"" + "y".repeat(40_000)}) {
+      String indented = "{\n  \"type\": \"response.completed\",\n  \"response\": {\n    \"id\": \"resp_1\",\n"
+          + "    \"output\": [{\"content\": [{\n      \"text\": \"" + text + "\"\n    }]}],\n"
+          + "    \"usage\": {\n      \"input_tokens\": 9,\n      \"output_tokens\": 2,\n      \"total_tokens\": 11\n    }\n  }\n}";
+      String event = "event: response.completed\ndata: " + indented.replace("\n", "\ndata: ") + "\n\n";
+      for (int readSize : new int[] {7, 8192}) {
+        SseUsageScanner r = scanResponses(event, readSize);
+        assertTrue(r.done() && r.complete() && !r.errored(), "read " + readSize + " at a time");
+        assertEquals(new Usage(9, 2, 0), r.result().orElseThrow(), "read " + readSize + " at a time");
+        assertEquals("resp_1", r.responseId());
+      }
+    }
+  }
+
   private static final String COMPLETED_USAGE = "\"usage\":{\"input_tokens\":9,\"input_tokens_details\":"
       + "{\"cached_tokens\":3},\"output_tokens\":2,\"total_tokens\":11}";
 
