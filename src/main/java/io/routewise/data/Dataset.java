@@ -74,24 +74,36 @@ public final class Dataset {
 
   /** The prompts at {@code indices}, with their battles, over the same model list. */
   /**
-   * {@code rows} and every other prompt with the same text (white space around it aside): what
-   * training must leave out when {@code rows} are held out. The files repeat questions (MMLU-Pro's
-   * copies of MMLU questions, dcrouter's train and test splits, repeats within a file), and a copy
-   * left in training let a nearest-neighbour router find the held-out answer (sw_ranking's MMLU
-   * APGR +0.013).
+   * {@code rows} and every other prompt with the same question ({@link #question}): what training
+   * must leave out when {@code rows} are held out. The files repeat questions (MMLU-Pro's copies of
+   * MMLU questions, most with six more options, dcrouter's train and test splits, repeats within a
+   * file), and a copy left in training let a nearest-neighbour router find the held-out answer
+   * (sw_ranking's MMLU APGR +0.013).
    */
   public java.util.Set<Integer> withCopies(java.util.Collection<Integer> rows) {
-    java.util.Set<String> texts = new java.util.HashSet<>();
+    java.util.Set<String> questions = new java.util.HashSet<>();
     for (int i : rows) {
-      texts.add(prompts.get(i).prompt().strip());
+      questions.add(question(prompts.get(i).prompt()));
     }
     java.util.Set<Integer> out = new java.util.HashSet<>(rows);
     for (int i = 0; i < prompts.size(); i++) {
-      if (texts.contains(prompts.get(i).prompt().strip())) {
+      if (questions.contains(question(prompts.get(i).prompt()))) {
         out.add(i);
       }
     }
     return out;
+  }
+
+  /**
+   * What makes two prompts one question: the text, white space around it aside; of a multiple-choice
+   * prompt (the question, a line per option from {@code A. ...}, a last line {@code Answer:}) the
+   * question alone, so MMLU-Pro's copy of an MMLU question with ten options is the same question
+   * as MMLU's with four (720 of mmlu-gold's 1,476 questions; 45 of them have the same options too).
+   */
+  static String question(String prompt) {
+    String text = prompt.strip();
+    int options = text.indexOf("\nA. ");
+    return options > 0 && text.endsWith("\nAnswer:") ? text.substring(0, options).strip() : text;
   }
 
   public Dataset subset(List<Integer> indices) {
