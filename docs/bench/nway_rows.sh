@@ -1,7 +1,7 @@
 #!/bin/bash
 # BENCHMARKS.md section 5, "random rows held out": 20 % of every data file's rows (Python's
 # random.Random(42), one draw a row, file by file) held out; the static table aligned and mf trained
-# on the other 80 % less any row whose prompt text is a held-out one's; eval --prices on the held-out
+# on the other 80 % less any row asking a held-out question; eval --prices on the held-out
 # rows of each benchmark.
 # Usage: docs/bench/nway_rows.sh [DATA_DIR] [WORK_DIR]   (run from the repository root, after mvn package)
 #        RULE=price_weighted docs/bench/nway_rows.sh ...   (another ladder rule, or RULE=auto for serve's default;
@@ -20,15 +20,20 @@ for f in files:
         for line in src.read().split("\n"):  # not splitlines(): prompts hold U+2028
             if line.strip():
                 (held_lines if rnd.random() < 0.2 else train_lines.setdefault(f, [])).append(line)
-# A held-out question's copies (45 MMLU questions are in mmlu-gold and mmlu-pro, dcrouter's splits
-# share 119) do not train: the draws stay the same, the training files lose those rows.
-held_texts = {json.loads(line)["prompt"].strip() for line in held_lines}
+# A held-out question's copies (MMLU-Pro repeats 720 of mmlu-gold's questions, most with more options;
+# dcrouter's splits share 119) do not train: the draws stay the same, the training files lose those
+# rows. A multiple-choice question is its stem, as the protocol matches it (Dataset.question).
+def question(prompt):
+    text = prompt.strip()
+    options = text.find("\nA. ")
+    return text[:options].strip() if options > 0 and text.endswith("\nAnswer:") else text
+held_texts = {question(json.loads(line)["prompt"]) for line in held_lines}
 with open(f"{w}/heldout.jsonl", "w", encoding="utf-8") as held:
     held.writelines(line + "\n" for line in held_lines)
 for f in files:
     with open(f"{w}/train-{f}.jsonl", "w", encoding="utf-8") as out:
         out.writelines(line + "\n" for line in train_lines.get(f, [])
-                       if json.loads(line)["prompt"].strip() not in held_texts)
+                       if question(json.loads(line)["prompt"]) not in held_texts)
 PY
 TRAIN=""; DATA=""
 for f in $FILES; do TRAIN="$TRAIN $W/train-$f.jsonl"; DATA="$DATA --data $W/train-$f.jsonl"; done
