@@ -680,6 +680,22 @@ class LabelCommandTest {
         "a 401 is not retried and ends the run: no twenty prompts paid for");
   }
 
+  /** {@code label} of strong and weak over {@code prompts} questions, the weak upstream at {@code weakBase}, one retry. */
+  private LearnedRoutersEndToEndTest.Run labelWithWeakAt(String weakBase, int prompts, int concurrency) throws Exception {
+    Path config = config();
+    Files.writeString(config, Files.readString(config).replace("\"http://127.0.0.1:" + wm.port() + "/weak/v1\"",
+        "\"" + weakBase + "\""));
+    Path input = tmp.resolve("prompts.jsonl");
+    StringBuilder many = new StringBuilder();
+    for (int i = 0; i < prompts; i++) {
+      many.append("{\"id\": \"").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
+    }
+    Files.writeString(input, many);
+    return run(List.of("label", "--config", config.toString(), "--input", input.toString(), "--output",
+        tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams", "strong,weak", "--concurrency",
+        Integer.toString(concurrency), "--retries", "1", "--quiet"));
+  }
+
   /**
    * An upstream at a wrong port (nothing listening) was tried for every prompt, each call waiting out
    * its retries (a CLI review: still going after 120 s on 40 prompts). One that never answered and
@@ -691,19 +707,8 @@ class LabelCommandTest {
     try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       closed = s.getLocalPort();
     }
-    Path config = config();
-    Files.writeString(config, Files.readString(config).replace("\"http://127.0.0.1:" + wm.port() + "/weak/v1\"",
-        "\"http://127.0.0.1:" + closed + "/v1\""));
-    Path input = tmp.resolve("prompts.jsonl");
-    StringBuilder many = new StringBuilder();
-    for (int i = 0; i < 30; i++) {
-      many.append("{\"id\": \"").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
-    }
-    Files.writeString(input, many);
     long start = System.nanoTime();
-    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config.toString(), "--input", input.toString(),
-        "--output", tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams", "strong,weak",
-        "--concurrency", "1", "--retries", "1", "--quiet"));
+    LearnedRoutersEndToEndTest.Run r = labelWithWeakAt("http://127.0.0.1:" + closed + "/v1", 30, 1);
     assertEquals(1, r.code(), r.out());
     assertTrue(r.out().contains("STOPPED: weak could not be reached in 2 tries and never answered"), r.out());
     assertTrue(wm.findAll(postRequestedFor(urlEqualTo("/strong/v1/chat/completions"))).size() <= 2,
@@ -733,19 +738,8 @@ class LabelCommandTest {
       new Thread(() -> weak.stop(0)).start(); // answered once, then gone: its port refuses
     });
     weak.start();
-    Path config = config();
-    Files.writeString(config, Files.readString(config).replace("\"http://127.0.0.1:" + wm.port() + "/weak/v1\"",
-        "\"http://127.0.0.1:" + weak.getAddress().getPort() + "/v1\""));
-    Path input = tmp.resolve("prompts.jsonl");
-    StringBuilder many = new StringBuilder();
-    for (int i = 0; i < 60; i++) {
-      many.append("{\"id\": \"").append(i).append("\", \"prompt\": \"question ").append(i).append("\"}\n");
-    }
-    Files.writeString(input, many);
     long start = System.nanoTime();
-    LearnedRoutersEndToEndTest.Run r = run(List.of("label", "--config", config.toString(), "--input", input.toString(),
-        "--output", tmp.resolve("o.jsonl").toString(), "--judge", "judge", "--upstreams", "strong,weak",
-        "--concurrency", "2", "--retries", "1", "--quiet"));
+    LearnedRoutersEndToEndTest.Run r = labelWithWeakAt("http://127.0.0.1:" + weak.getAddress().getPort() + "/v1", 60, 2);
     weak.stop(0);
     assertTrue(calls.get() <= 2, calls + ": the weak upstream answered the calls it had before it stopped");
     assertEquals(1, r.code(), r.out());
