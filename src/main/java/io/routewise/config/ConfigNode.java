@@ -255,7 +255,7 @@ public final class ConfigNode {
    */
   private void emptyValue(String key) {
     if (values.containsKey(key) && values.get(key) == null) {
-      problems.add(pathOf(key), "has no value: give one, or leave the key out for its default");
+      problems.addForText(pathOf(key), "has no value: give one, or leave the key out for its default"); // said once
     }
   }
 

@@ -690,6 +690,8 @@ class ConfigLoaderTest {
     }
     String per = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {alice: {key: sk-a, budget: {usd: 1, per: }}}}"));
     assertTrue(per.contains("server.api_keys.alice.budget.per: has no value"), per);
+    String usd = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {alice: {key: sk-a, budget: {usd: }}}}"));
+    assertEquals(1, usd.split("budget.usd", -1).length - 1, "said once, not also as missing: " + usd);
     assertEquals(0.5, parse(VALID.replace(", threshold: 0.25", ""), Map.of("OPENAI_API_KEY", "k"))
         .routing().threshold(), "left out: the default");
   }
