@@ -72,7 +72,6 @@ public final class Dataset {
     return tie[battle];
   }
 
-  /** The prompts at {@code indices}, with their battles, over the same model list. */
   /**
    * {@code rows} and every other prompt with the same question ({@link #question}): what training
    * must leave out when {@code rows} are held out. The files repeat questions (MMLU-Pro's copies of
@@ -106,6 +105,7 @@ public final class Dataset {
     return options > 0 && text.endsWith("\nAnswer:") ? text.substring(0, options).strip() : text;
   }
 
+  /** The prompts at {@code indices}, with their battles, over the same model list. */
   public Dataset subset(List<Integer> indices) {
     Builder b = new Builder(models);
     for (int p : indices) {
