@@ -99,6 +99,33 @@ class OpenAiSdkEndToEndTest {
         data: [DONE]
 
         """;
+    streamsWithUsageAskedFor(sse);
+  }
+
+  /** The usage event as sse-starlette writes indented JSON: a data line per line, which the SDK joins. */
+  @Test
+  void withStreamUsageAUsageEventOfSeveralDataLinesNeverReachesTheSdk() throws Exception {
+    String sse = """
+        data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"weak-model","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}],"usage":null}
+
+        data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"weak-model","choices":[{"index":0,"delta":{"content":"lo!"},"finish_reason":"stop"}],"usage":null}
+
+        data: {
+        data:   "id": "c1",
+        data:   "object": "chat.completion.chunk",
+        data:   "created": 1,
+        data:   "model": "weak-model",
+        data:   "choices": [],
+        data:   "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+        data: }
+
+        data: [DONE]
+
+        """;
+    streamsWithUsageAskedFor(sse);
+  }
+
+  private static void streamsWithUsageAskedFor(String sse) throws Exception {
     ProxyFixture metered = ProxyFixture.edited("", y -> y.replace("model: weak-model,", "model: weak-model, stream_usage: true,"));
     OpenAIClient sdk = OpenAIOkHttpClient.builder().baseUrl(metered.url("/v1")).apiKey("k").maxRetries(0).build();
     try {

@@ -60,6 +60,103 @@ class UsageChunkFilterTest {
     assertEquals(CHUNK + joined + DONE, relay(CHUNK + joined + DONE, 4));
   }
 
+  /** sse-starlette's way with indented JSON: one event, a data line per line of it, joined by the SDKs with newlines. */
+  private static String indented(String json) {
+    StringBuilder event = new StringBuilder();
+    for (String line : json.split("\n")) {
+      event.append("data: ").append(line).append('\n');
+    }
+    return event.append('\n').toString();
+  }
+
+  private static final String USAGE_INDENTED = indented("""
+      {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "choices": [],
+        "usage": {
+          "prompt_tokens": 9,
+          "completion_tokens": 2,
+          "total_tokens": 11
+        }
+      }""");
+
+  /** A last content chunk with usage on it, indented: the client's, as it came (its usage kept, as others keep "usage": null). */
+  private static final String LAST_INDENTED = indented("""
+      {
+        "id": "c",
+        "choices": [
+          {"index": 0, "delta": {"content": "usage"}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
+      }""");
+
+  /** {@code stream} relayed in two reads, split at {@code at}. */
+  private static String relaySplit(String stream, int at) throws Exception {
+    byte[] in = stream.getBytes(StandardCharsets.UTF_8);
+    UsageChunkFilter f = new UsageChunkFilter();
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    f.relay(java.util.Arrays.copyOfRange(in, 0, at), at, out);
+    f.relay(java.util.Arrays.copyOfRange(in, at, in.length), in.length - at, out);
+    out.write(f.finish());
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * A usage event of several data lines (indented JSON, which sse-starlette sends so) is a usage chunk
+   * all the same, whatever its line ends (LF, CRLF, a lone CR) and wherever a read splits it: a client
+   * that did not ask for it never gets a {@code choices: []} chunk; the rest goes byte for byte.
+   */
+  @Test
+  void dropsAUsageEventOfSeveralDataLinesWhateverItsLineEndsAndReads() throws Exception {
+    java.util.List<String> wrong = new java.util.ArrayList<>();
+    for (String nl : new String[] {"\n", "\r\n", "\r"}) {
+      String[] usages = {USAGE, USAGE_INDENTED, "event: usage\nid: 7\n" + USAGE_INDENTED};
+      for (int u = 0; u < usages.length; u++) {
+        String stream = (CHUNK + usages[u] + CHUNK + DONE).replace("\n", nl);
+        String expected = (CHUNK + CHUNK + DONE).replace("\n", nl);
+        int splits = 0;
+        for (int at = 0; at <= stream.length(); at++) {
+          splits += expected.equals(relaySplit(stream, at)) ? 0 : 1;
+        }
+        if (splits > 0 || !expected.equals(relay(stream, 1))) {
+          wrong.add((nl.equals("\n") ? "LF" : nl.equals("\r") ? "CR" : "CRLF") + " usage event " + u + ": "
+              + splits + " of " + (stream.length() + 1) + " splits");
+        }
+      }
+    }
+    assertEquals(java.util.List.of(), wrong);
+  }
+
+  /** A content chunk of several data lines, the last with usage on it, goes to the client as it came. */
+  @Test
+  void keepsContentEventsOfSeveralDataLinesWithOrWithoutUsage() throws Exception {
+    for (String nl : new String[] {"\n", "\r\n", "\r"}) {
+      String stream = (CHUNK + indented("{\n  \"choices\": [{\"delta\": {}}],\n  \"usage\": null\n}") + LAST_INDENTED + DONE)
+          .replace("\n", nl);
+      for (int at = 0; at <= stream.length(); at++) {
+        assertEquals(stream, relaySplit(stream, at), "split at " + at);
+      }
+    }
+  }
+
+  /** As relayStream relays it (masking, the scanner, [DONE]): the usage of a multi-line usage event is counted, and not sent on. */
+  @Test
+  void aMultiLineUsageEventIsCountedAndNotRelayed() throws Exception {
+    for (String nl : new String[] {"\n", "\r\n", "\r"}) {
+      String head = (CHUNK + CHUNK).replace("\n", nl);
+      byte[] stream = (head + (USAGE_INDENTED + DONE).replace("\n", nl)).getBytes(StandardCharsets.UTF_8);
+      for (int read : new int[] {1, 2, 3, 5, 8, 13, 64, 8192}) {
+        Relayed relayed = new Relayed(stream, new int[] {read});
+        String got = relayed.client.toString(StandardCharsets.UTF_8);
+        String what = (nl.equals("\n") ? "LF" : nl.equals("\r") ? "CR" : "CRLF") + ", reads of " + read;
+        assertEquals(head + "data: [DONE]", got.substring(0, Math.min(got.length(), head.length() + 12)), what);
+        assertFalse(got.contains("\"choices\": []"), what);
+        assertEquals(Optional.of(new Usage(9, 2, 0)), relayed.scanner.result(), what);
+      }
+    }
+  }
+
   /**
    * A line of an event too long to hold goes on as it comes; a read that then begins with that line's
    * LF (its CR ended the read before: the masking ahead passes a line whole up to its CR) ends the line,
@@ -81,14 +178,14 @@ class UsageChunkFilterTest {
   }
 
   @Test
-  void aStreamWithLoneCarriageReturnsIsRelayedAsItComes() throws Exception {
+  void aStreamWithLoneCarriageReturnsIsNotHeldAndLosesOnlyItsUsageChunk() throws Exception {
     String cr = (CHUNK + USAGE + DONE).replace("\n", "\r");
     UsageChunkFilter f = new UsageChunkFilter();
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     byte[] first = CHUNK.replace("\n", "\r").getBytes(StandardCharsets.UTF_8);
     f.relay(first, first.length, out);
     assertEquals(first.length, out.size(), "not held waiting for a newline that never comes");
-    assertEquals(cr, relay(cr, 9), "nor filtered: its lines are not what the filter reads");
+    assertEquals((CHUNK + DONE).replace("\n", "\r"), relay(cr, 9), "its lines are read as an SDK reads them");
   }
 
   @Test
@@ -165,8 +262,8 @@ class UsageChunkFilterTest {
   }
 
   /**
-   * Realistic streams (LF or CRLF; chunks of 10 B to 200 KB, comments, named events, a last chunk with
-   * choices and usage, an event of two data lines), relayed in reads of every size, as relayStream relays them: the
+   * Realistic streams (LF, CRLF or lone CRs; chunks of 10 B to 200 KB, comments, named events, a last chunk with
+   * choices and usage, an event of two data lines, a usage event of one or several), relayed in reads of every size, as relayStream relays them: the
    * client gets every byte but the usage-only event's, in order, [DONE] once, and the usage is counted.
    */
   @Test
@@ -174,7 +271,7 @@ class UsageChunkFilterTest {
     java.util.Random rnd = new java.util.Random(102);
     int[] sizes = {10, 300, 2_000, 15_000, 17_000, 40_000, 70_000, 200_000};
     for (int round = 0; round < 60; round++) {
-      String nl = rnd.nextBoolean() ? "\n" : "\r\n";
+      String nl = new String[] {"\n", "\r\n", "\r"}[rnd.nextInt(3)];
       StringBuilder in = new StringBuilder();
       StringBuilder expected = new StringBuilder();
       int events = 1 + rnd.nextInt(5);
@@ -196,8 +293,12 @@ class UsageChunkFilterTest {
         in.append(last);
         expected.append(last);
       } else {
-        in.append(rnd.nextBoolean() ? "" : "event: usage" + nl)
-            .append("data: {\"id\":\"c\",\"choices\":[],\"usage\":").append(usage).append("}").append(nl).append(nl);
+        in.append(rnd.nextBoolean() ? "" : "event: usage" + nl);
+        if (rnd.nextBoolean()) {
+          in.append("data: {\"id\":\"c\",\"choices\":[],\"usage\":").append(usage).append("}").append(nl).append(nl);
+        } else { // indented, a data line per line (sse-starlette's way)
+          in.append(indented("{\n  \"id\": \"c\",\n  \"choices\": [],\n  \"usage\": " + usage + "\n}").replace("\n", nl));
+        }
       }
       in.append("data: [DONE]").append(nl).append(nl);
       expected.append("data: [DONE]").append(nl).append(nl);
@@ -209,7 +310,7 @@ class UsageChunkFilterTest {
       }
       Relayed relayed = new Relayed(stream, reads);
       String got = relayed.client.toString(StandardCharsets.UTF_8);
-      String what = "round " + round + (nl.length() == 1 ? " LF" : " CRLF") + ", reads " + java.util.Arrays.toString(reads);
+      String what = "round " + round + (nl.equals("\n") ? " LF" : nl.equals("\r") ? " CR" : " CRLF") + ", reads " + java.util.Arrays.toString(reads);
       // [DONE]'s own blank line may be written by routewise (relayStream stops reading at [DONE])
       String head = expected.substring(0, expected.length() - 2 * nl.length());
       assertTrue(got.startsWith(head), what + ": " + firstDifference(head, got));
