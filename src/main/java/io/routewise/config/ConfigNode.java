@@ -106,6 +106,9 @@ public final class ConfigNode {
     known.add(key);
     Object v = values.get(key);
     if (v == null) {
+      if (fallback != null) { // a setting with a default (router:, host:): empty is no more its default than port: is
+        emptyValue(key);
+      }
       return fallback;
     }
     if (v instanceof Map || v instanceof List) {
@@ -139,7 +142,8 @@ public final class ConfigNode {
       problems.add(pathOf(key), unquoted(raw));
       return Secret.of("");
     }
-    String s = string(key, fallback);
+    known.add(key);
+    String s = raw == null ? fallback : string(key, fallback); // api_key: left empty is no key, as "" is
     if (s == null) {
       problems.add(pathOf(key), "is required");
       return Secret.of("");
@@ -312,7 +316,9 @@ public final class ConfigNode {
   }
 
   public String oneOf(String key, String fallback, List<String> allowed) {
-    emptyValue(key);
+    if (fallback == null) { // with one, string says it
+      emptyValue(key);
+    }
     String s = string(key, fallback);
     if (s != null && !allowed.contains(s)) {
       problems.add(pathOf(key), "must be one of " + allowed + ", got '" + s + "'");

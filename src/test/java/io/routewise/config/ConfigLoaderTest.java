@@ -695,4 +695,24 @@ class ConfigLoaderTest {
     assertEquals(0.5, parse(VALID.replace(", threshold: 0.25", ""), Map.of("OPENAI_API_KEY", "k"))
         .routing().threshold(), "left out: the default");
   }
+
+  /**
+   * A setting with a default written with no value is no more its default when it is text than when it
+   * is a number: `router:` routed at random and `host:` listened on every address (where `host: ""` is
+   * refused), without a word.
+   */
+  @Test
+  void aTextSettingWithADefaultWrittenWithNoValueIsAProblemToo() {
+    String msg = problems(VALID.replace("host: 127.0.0.1,", "host: ,").replace("router: random,", "router: ,"));
+    for (String path : new String[] {"server.host", "routing.router"}) {
+      assertTrue(msg.contains(path + ": has no value: give one, or leave the key out for its default"), path + " in " + msg);
+    }
+    String per = problems(VALID.replace("port: 7000}", "port: 7000, api_keys: {alice: {key: sk-a, rate_limit: {requests: 5, per: }}}}"));
+    assertEquals(1, per.split("rate_limit.per", -1).length - 1, "a choice's said once: " + per);
+    assertEquals("random", parse(VALID.replace("router: random, ", ""), Map.of("OPENAI_API_KEY", "k")).routing().router(),
+        "left out: the default");
+    // an api_key left empty is no key, as "" is (README: "none" or empty)
+    assertTrue(parse(VALID.replace("api_key: \"${WEAK_API_KEY:-none}\"", "api_key: "), Map.of("OPENAI_API_KEY", "k"))
+        .weak().apiKey().isBlank());
+  }
 }
