@@ -29,6 +29,7 @@ final class SseUsageScanner {
   private static final int TAIL = 32 * 1024;
   private static final byte[] USAGE = "\"usage\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final byte[] TYPE = "\"type\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private static final byte[] ERROR_KEY = "\"error\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   private static final byte[] CHOICES = "\"choices\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
   /** A choice's last chunk has {@code "finish_reason"} with a string value (null while it goes on). */
   private static final byte[] FINISH_KEY = "\"finish_reason\"".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -86,6 +87,8 @@ final class SseUsageScanner {
   private final java.util.BitSet ended = new java.util.BitSet();
   /** A finish_reason's string came in the line being read. */
   private boolean finishInLine;
+  /** A finish_reason's string came in one of the current event's data lines (read with the event, past MAX_LINE). */
+  private boolean finishInEvent;
 
   /** A chat-completions stream's. */
   SseUsageScanner() {
@@ -219,6 +222,7 @@ final class SseUsageScanner {
     line = swap;
     heldLines = 1;
     heldOver = overflow;
+    finishInEvent = finishInLine;
     if (overflow) { // its end, kept past the bound, is the event's so far
       eventTailCount = 0;
       appendTail(tail, tailCount);
@@ -232,6 +236,7 @@ final class SseUsageScanner {
    */
   private void addToEvent() {
     heldLines++;
+    finishInEvent |= finishInLine;
     int off = 5;
     if (off < len && line[off] == ' ') {
       off++;
@@ -274,13 +279,33 @@ final class SseUsageScanner {
     held = swap;
     len = heldLen;
     overflow = heldOver;
+    finishInLine = finishInEvent; // the choice cut at the bound ends if a finish_reason came in any of its lines
     if (heldOver) {
       byte[] ring = tail;
       tail = eventTail;
       eventTail = ring;
       tailCount = eventTailCount;
     }
+    if (errorObject()) {
+      errored = true; // an error event of indented JSON ("{", then "error" on a line of its own), as the SDKs join it
+    }
     readData();
+  }
+
+  /** The data in {@link #line} is an object whose first key is {@code "error"}, white space (newlines too) between. */
+  private boolean errorObject() {
+    int at = 5;
+    while (at < len && (line[at] == ' ' || line[at] == '\n' || line[at] == '\t' || line[at] == '\r')) {
+      at++;
+    }
+    if (at >= len || line[at] != '{') {
+      return false;
+    }
+    at++;
+    while (at < len && (line[at] == ' ' || line[at] == '\n' || line[at] == '\t' || line[at] == '\r')) {
+      at++;
+    }
+    return len - at >= 7 && Arrays.equals(line, at, at + 7, ERROR_KEY, 0, 7);
   }
 
   private void appendEventTail(byte[] src, int off, int n) {
@@ -541,11 +566,16 @@ final class SseUsageScanner {
     }
   }
 
-  /** The stream has ended: a last line without its newline counts too. */
+  /** The stream has ended: a last line without its newline counts too, and a last event without its blank line. */
   void finish() {
     if (len > 0) {
       atEnd = true;
       endLine();
+    }
+    if (heldLines > 1) { // an event of several lines without its blank line: read as a last line without its end is
+      atEnd = true;
+      readEvent();
+      heldLines = 0;
     }
   }
 

@@ -281,6 +281,30 @@ class FailoverAndShutdownEdgesTest {
     assertTrue(metrics().contains("routewise_upstream_duration_seconds_count{outcome=\"error\",upstream=\"strong\"} 2"));
   }
 
+  /**
+   * The same error event written as indented JSON over several data: lines ("{" alone on the first, as
+   * sse-starlette splits it): the SDKs join the lines and raise it. Counted ok and charged as an unmetered
+   * answer with [DONE] after it, and given routewise's upstream_stream_failed after it without.
+   */
+  @Test
+  void anErrorEventOfSeveralDataLinesCountsAsTheUpstreamsError() throws Exception {
+    start(null);
+    String partial = CHUNK.replace("\"finish_reason\":\"stop\"", "\"finish_reason\":null").replaceAll(",\"usage\".*", "}");
+    String error = "data: {\ndata:   \"error\": {\ndata:     \"message\": \"overloaded\"\ndata:   }\ndata: }\n\n";
+    strong.answers.add(ScriptedUpstream.sse("data: " + partial + "\n\n" + error + "data: [DONE]\n\n"));
+    HttpResponse<String> r = chat("router-random-0", true);
+    assertEquals(200, r.statusCode());
+    assertTrue(r.body().contains("overloaded"), r.body());
+    String m = metrics();
+    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"error\",upstream=\"strong\"} 1"), m);
+    assertTrue(m.contains("routewise_answers_unmetered_total{upstream=\"strong\"} 0.0"), m);
+
+    strong.answers.add(ScriptedUpstream.sse("data: " + partial + "\n\n" + error));
+    HttpResponse<String> ended = chat("router-random-0", true);
+    assertFalse(ended.body().contains("upstream_stream_failed"), ended.body());
+    assertTrue(metrics().contains("routewise_upstream_duration_seconds_count{outcome=\"error\",upstream=\"strong\"} 2"));
+  }
+
   /** The read that brings [DONE]'s line may end before its event's blank line: the relay ends the event. */
   @Test
   void aStreamEndingAtDoneEndsItsEventToo() throws Exception {

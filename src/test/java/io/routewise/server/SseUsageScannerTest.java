@@ -346,4 +346,179 @@ class SseUsageScannerTest {
     long allocated = mx.getCurrentThreadAllocatedBytes() - before;
     assertTrue(allocated < 32 * 1024, allocated + " bytes for 10,000 event: lines");
   }
+
+  // ---- adversarial cases for the several-data-lines reading (a review of c096b50) ----
+
+  private static SseUsageScanner scanChoices(String stream, int readSize, int choices) {
+    SseUsageScanner s = new SseUsageScanner(false, choices);
+    byte[] b = stream.getBytes(StandardCharsets.UTF_8);
+    for (int at = 0; at < b.length; at += readSize) {
+      byte[] part = java.util.Arrays.copyOfRange(b, at, Math.min(b.length, at + readSize));
+      s.feed(part, part.length);
+    }
+    s.finish();
+    return s;
+  }
+
+  private static final String USAGE_CHUNK_INDENTED = "{\n  \"id\": \"c\",\n  \"choices\": [],\n  \"usage\": {\n"
+      + "    \"prompt_tokens\": 9,\n    \"completion_tokens\": 2,\n    \"total_tokens\": 11\n  }\n}";
+
+  private static String lines(String json, String eol) {
+    return "data: " + json.replace("\n", eol + "data: ") + eol + eol;
+  }
+
+  /** CRLF and lone CR line ends, split anywhere across reads, between an event's data lines. */
+  @Test
+  void anEventOfSeveralLinesIsReadWhateverItsLineEndsAndReads() {
+    for (String eol : new String[] {"\n", "\r\n", "\r"}) {
+      String stream = chunk("{\"content\":\"hi\"}", "\"stop\"").replace("\n", eol)
+          + lines(USAGE_CHUNK_INDENTED, eol) + "data: [DONE]" + eol + eol;
+      for (int readSize : new int[] {1, 2, 3, 5, 7, 8192}) {
+        SseUsageScanner s = scan(stream, readSize);
+        assertTrue(s.done() && s.complete() && !s.errored(), eol.length() + "/" + readSize);
+        assertEquals(new Usage(9, 2), s.result().orElseThrow(), eol.length() + "/" + readSize);
+      }
+    }
+  }
+
+  /** event:, id:, retry: and comment lines between an event's data lines leave its data whole (as the SDKs join it). */
+  @Test
+  void otherFieldsAndCommentsBetweenDataLinesLeaveTheEventWhole() {
+    String json = USAGE_CHUNK_INDENTED;
+    String[] parts = json.split("\n");
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < parts.length; i++) {
+      b.append("data: ").append(parts[i]).append('\n');
+      b.append(i % 4 == 0 ? ": keep-alive\n" : i % 4 == 1 ? "id: 7\n" : i % 4 == 2 ? "event: chunk\n" : "retry: 100\n");
+    }
+    String stream = chunk("{\"content\":\"hi\"}", "\"stop\"") + b + "\ndata: [DONE]\n\n";
+    for (int readSize : new int[] {1, 7, 8192}) {
+      SseUsageScanner s = scan(stream, readSize);
+      assertEquals(new Usage(9, 2), s.result().orElseThrow(), "read " + readSize);
+      assertTrue(s.done() && s.complete() && !s.errored());
+    }
+  }
+
+  /** A "data" line with no colon is the field data with an empty value: a newline in the SDK's data, JSON unharmed. */
+  @Test
+  void aDataLineWithoutAColonLeavesTheEventReadable() {
+    String json = USAGE_CHUNK_INDENTED.replace("  \"usage\"", "\ndata\n  \"usage\"");
+    String stream = chunk("{\"content\":\"hi\"}", "\"stop\"") + "data: " + json.replace("\n", "\ndata: ")
+        .replace("data: data\n", "data\n") + "\n\ndata: [DONE]\n\n";
+    assertTrue(stream.contains("\ndata\n"), stream);
+    for (int readSize : new int[] {1, 8192}) {
+      SseUsageScanner s = scan(stream, readSize);
+      assertEquals(new Usage(9, 2), s.result().orElseThrow());
+      assertTrue(s.done() && s.complete() && !s.errored());
+    }
+  }
+
+  /** A Responses last event whose first data line passes 64 KiB, then short lines with its usage. */
+  @Test
+  void aFirstDataLinePastTheBoundThenShortOnes() {
+    String event = "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_9\","
+        + "\"output\":[{\"content\":[{\"text\":\"" + "x".repeat(100_000) + "\"}]}]\ndata: ,\"usage\":{\"input_tokens\":9,"
+        + "\ndata: \"output_tokens\":2,\"total_tokens\":11}\ndata: }}\n\n";
+    for (int readSize : new int[] {7, 8192, 1 << 20}) {
+      SseUsageScanner r = scanResponses(event, readSize);
+      assertTrue(r.done() && r.complete() && r.lastEvent() && !r.errored(), "read " + readSize);
+      assertEquals(new Usage(9, 2, 0), r.result().orElseThrow(), "read " + readSize);
+      assertEquals("resp_9", r.responseId());
+    }
+    // a chat usage chunk the same way
+    String chat = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + "x".repeat(100_000)
+        + "\"},\"finish_reason\":\"stop\"}]\ndata: ,\"usage\":{\"prompt_tokens\":9,\ndata: \"completion_tokens\":2,"
+        + "\"total_tokens\":11}}\n\ndata: [DONE]\n\n";
+    for (int readSize : new int[] {7, 8192}) {
+      SseUsageScanner s = scan(chat, readSize);
+      assertTrue(s.done() && s.complete() && !s.errored());
+      assertEquals(new Usage(9, 2), s.result().orElseThrow(), "read " + readSize);
+    }
+  }
+
+  /** Thousands of short data lines: read once, the usage at their end. (Its time is printed, not asserted.) */
+  @Test
+  void anEventOfThousandsOfLinesIsReadOnce() {
+    StringBuilder b = new StringBuilder("data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}");
+    for (int i = 0; i < 20_000; i++) {
+      b.append("\ndata: ,\"k").append(i).append("\":").append(i);
+    }
+    b.append("\ndata: ,\"finish_reason\":\"stop\"}],\ndata: \"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,"
+        + "\"total_tokens\":11}}\n\ndata: [DONE]\n\n");
+    String stream = b.toString();
+    for (int readSize : new int[] {1, 8192}) {
+      long t = System.nanoTime();
+      SseUsageScanner s = scan(stream, readSize);
+      long ms = (System.nanoTime() - t) / 1_000_000;
+      System.out.println("20,000-line event, " + stream.length() + " bytes, read " + readSize + ": " + ms + " ms");
+      assertTrue(s.done() && s.complete() && !s.errored());
+      assertEquals(new Usage(9, 2), s.result().orElseThrow());
+    }
+  }
+
+  /**
+   * A stream's last event without its blank line: a one-line usage chunk so ended is counted
+   * ({@link SseUsageScanner#finish}); one of several lines is the same chunk and must count the same.
+   */
+  @Test
+  void aLastEventOfSeveralLinesWithoutItsBlankLineCountsAsAOneLineOneDoes() {
+    String body = chunk("{\"content\":\"hi\"}", "\"stop\"");
+    String oneLine = "data: " + USAGE_CHUNK_INDENTED.replace("\n", "") + "\n";
+    String several = "data: " + USAGE_CHUNK_INDENTED.replace("\n", "\ndata: ") + "\n";
+    for (int readSize : new int[] {1, 8192}) {
+      assertEquals(new Usage(9, 2), scan(body + oneLine, readSize).result().orElseThrow(), "one line");
+      assertEquals(new Usage(9, 2), scan(body + several, readSize).result().orElseThrow(), "several lines");
+      assertEquals(new Usage(9, 2), scan(body + several.strip(), readSize).result().orElseThrow(), "several, no last newline");
+    }
+    String completed = "{\n\"type\": \"response.completed\",\n\"response\": {\"id\": \"resp_1\",\n" + COMPLETED_USAGE + "}\n}";
+    SseUsageScanner oneR = scanResponses("event: response.completed\ndata: " + completed.replace("\n", "") + "\n", 8192);
+    SseUsageScanner severalR = scanResponses("event: response.completed\ndata: " + completed.replace("\n", "\ndata: ") + "\n", 8192);
+    assertEquals(oneR.done(), severalR.done(), "done");
+    assertEquals(oneR.result(), severalR.result(), "usage");
+  }
+
+  /** n>1: a chunk of several data lines (one choice's end in it) ends that choice; past the bound too. */
+  @Test
+  void severalChoicesWrittenOnSeveralLinesEndEachChoice() {
+    String c0 = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\n\n"
+        + "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+    for (String args : new String[] {"x", "x".repeat(100_000)}) {
+      String c1 = "data: {\n data:   \"choices\": [\ndata:     {\n".replace(" data:", "data:")
+          + "data:       \"index\": 1,\ndata:       \"delta\": {\"tool_calls\": [{\"index\": 0, \"function\": {\"arguments\": \""
+          + args + "\"}}]},\ndata:       \"finish_reason\": \"tool_calls\"\ndata:     }\ndata:   ]\ndata: }\n\n";
+      for (int readSize : new int[] {1, 8192}) {
+        SseUsageScanner s = scanChoices(c0 + c1, readSize, 2); // no [DONE]: some servers end at the last finish_reason
+        assertTrue(s.complete(), args.length() + " read " + readSize);
+        SseUsageScanner cut = scanChoices(c0 + c1.substring(0, c1.indexOf("\"finish_reason\"")), readSize, 2);
+        assertFalse(cut.complete(), args.length() + " cut, read " + readSize);
+      }
+    }
+  }
+
+  /**
+   * An upstream's error event written over several data lines (indented JSON, as sse-starlette splits it):
+   * the SDKs join the lines and raise its error; it is no whole answer, [DONE] after it or not.
+   */
+  @Test
+  void anErrorEventOfSeveralDataLinesIsAnError() {
+    String error = "{\n  \"error\": {\n    \"message\": \"overloaded\",\n    \"type\": \"server_error\"\n  }\n}";
+    String body = chunk("{\"content\":\"hi\"}", "null") + lines(error, "\n");
+    for (int readSize : new int[] {1, 8192}) {
+      assertTrue(scan(body, readSize).errored(), "read " + readSize);
+      assertTrue(scan(body + "data: [DONE]\n\n", readSize).errored(), "[DONE] after it, read " + readSize);
+      SseUsageScanner r = scanResponses("event: error\n" + lines("{\n\"type\": \"error\",\n\"code\": \"x\"\n}", "\n"), readSize);
+      assertTrue(r.errored(), "Responses error, read " + readSize);
+    }
+  }
+
+  /** [DONE] after an event of several lines, and a one-line error, are still seen. */
+  @Test
+  void doneAndErrorsStillSeenAfterAnEventOfSeveralLines() {
+    String stream = lines(USAGE_CHUNK_INDENTED, "\n");
+    for (int readSize : new int[] {1, 8192}) {
+      assertTrue(scan(stream + "data: [DONE]\n\n", readSize).done());
+      assertTrue(scan(stream + "data: {\"error\":{\"message\":\"x\"}}\n\n", readSize).errored());
+      assertFalse(scan(stream + "data: [DONE]\n\n", readSize).errored());
+    }
+  }
 }
