@@ -855,9 +855,10 @@ final class PassthroughHandler {
         }
       }
       String type = response.header("Content-Type");
-      // a stream asked for and answered without a type (a minimal server's) is the stream it is, to meter
+      // a chat or completions stream asked for and answered without a type (a minimal server's) is the
+      // stream it is, to meter; not a Responses one, whose stream would be judged cut without its events
       boolean events = type != null ? type.toLowerCase(Locale.ROOT).startsWith("text/event-stream")
-          : status == 200 && priced != null && priced.stream();
+          : status == 200 && priced != null && priced.stream() && !is.startsWith("responses");
       long length = response.contentLength();
       if (status >= 400 && !events && !encoded(response)) {
         return relayError(ctx, response, status);
@@ -1033,7 +1034,8 @@ final class PassthroughHandler {
         if (responsesEvents) {
           stream.finish(); // a last line without its end
         }
-        if (responsesEvents && !stream.complete() && !stream.errored() && out.wroteAny() && !response.clientGone()) {
+        if (status == 200 && responsesEvents && !stream.complete() && !stream.errored() && out.wroteAny()
+            && !response.clientGone()) {
           // ended (its connection closed, or a gateway's last chunk) before its last event: cut, as a routed
           // stream is, so the client gets the error event, not half a line and a quiet end
           if (usageOf != null && !settled) {

@@ -176,6 +176,27 @@ class PassthroughMeteringTest {
   }
 
   /**
+   * An error answer typed as an event stream goes as it came: the error event a cut 200 stream gets is
+   * not added after it (a review of that change), nor is a Responses answer without a Content-Type read
+   * as a stream and judged cut.
+   */
+  @Test
+  void anErrorStreamAndAnUntypedResponsesAnswerGoAsTheyCame() throws Exception {
+    String body = "event: response.failed\ndata: {\"type\":\"response.in_progress\"}\n\n";
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(400)
+        .withHeader("Content-Type", "text/event-stream").withBody(body)));
+    HttpResponse<String> r = send("/v1/responses", "{\"model\":\"strong-model\",\"input\":\"hi\",\"stream\":true}");
+    assertEquals(400, r.statusCode(), r.body());
+    assertEquals(body, r.body());
+    String json = "{\"id\":\"resp_u1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[],"
+        + "\"usage\":{\"input_tokens\":10,\"output_tokens\":2,\"total_tokens\":12}}";
+    f.strong.stubFor(post(urlEqualTo("/v1/responses")).willReturn(aResponse().withStatus(200).withBody(json)));
+    HttpResponse<String> untyped = send("/v1/responses", "{\"model\":\"strong-model\",\"input\":\"hi\",\"stream\":true}");
+    assertEquals(200, untyped.statusCode(), untyped.body());
+    assertEquals(json, untyped.body());
+  }
+
+  /**
    * A passed-through background stream whose body ends inside a data line (its connection closed, or a
    * gateway's last chunk) was cut: its client gets the error event a routed stream gets, not half a
    * line and a quiet end the SDKs read as a stream that simply stopped; it is counted from its resume
