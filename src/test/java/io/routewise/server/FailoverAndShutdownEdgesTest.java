@@ -261,24 +261,8 @@ class FailoverAndShutdownEdgesTest {
   /** An upstream's error event in a stream, even before a [DONE], is no whole answer: counted as its error. */
   @Test
   void anErrorEventInAStreamCountsAsTheUpstreamsError() throws Exception {
-    start(null);
-    String partial = CHUNK.replace("\"finish_reason\":\"stop\"", "\"finish_reason\":null").replaceAll(",\"usage\".*", "}");
-    strong.answers.add(ScriptedUpstream.sse("data: " + partial + "\n\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n"
-        + "data: [DONE]\n\n"));
-    HttpResponse<String> r = chat("router-random-0", true);
-    assertEquals(200, r.statusCode());
-    assertTrue(r.body().contains("overloaded"), r.body());
-    String m = metrics();
-    assertTrue(m.contains("routewise_upstream_duration_seconds_count{outcome=\"error\",upstream=\"strong\"} 1"), m);
-    assertTrue(m.contains("routewise_answers_unmetered_total{upstream=\"strong\"} 0.0"), m);
-
-    // as OpenAI ends one: the error, then the body's end, no [DONE]. routewise added an error of its own
-    // after it, saying the connection broke off (an SDK trial)
-    strong.answers.add(ScriptedUpstream.sse("data: " + partial + "\n\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n"));
-    HttpResponse<String> ended = chat("router-random-0", true);
+    HttpResponse<String> ended = streamsAnError("data: {\"error\":{\"message\":\"overloaded\"}}\n\n");
     assertEquals(1, events(ended.body()).stream().filter(e -> e.startsWith("{\"error\"")).count(), ended.body());
-    assertFalse(ended.body().contains("upstream_stream_failed"), ended.body());
-    assertTrue(metrics().contains("routewise_upstream_duration_seconds_count{outcome=\"error\",upstream=\"strong\"} 2"));
   }
 
   /**
@@ -288,9 +272,17 @@ class FailoverAndShutdownEdgesTest {
    */
   @Test
   void anErrorEventOfSeveralDataLinesCountsAsTheUpstreamsError() throws Exception {
+    streamsAnError("data: {\ndata:   \"error\": {\ndata:     \"message\": \"overloaded\"\ndata:   }\ndata: }\n\n");
+  }
+
+  /**
+   * A stream of a chunk and then {@code error} (an "overloaded" error event), with [DONE] after it and then,
+   * as OpenAI ends one, without (routewise added an error of its own after it, saying the connection broke
+   * off: an SDK trial): both counted as the upstream's error, neither as an unmetered answer. The second answer.
+   */
+  private HttpResponse<String> streamsAnError(String error) throws Exception {
     start(null);
     String partial = CHUNK.replace("\"finish_reason\":\"stop\"", "\"finish_reason\":null").replaceAll(",\"usage\".*", "}");
-    String error = "data: {\ndata:   \"error\": {\ndata:     \"message\": \"overloaded\"\ndata:   }\ndata: }\n\n";
     strong.answers.add(ScriptedUpstream.sse("data: " + partial + "\n\n" + error + "data: [DONE]\n\n"));
     HttpResponse<String> r = chat("router-random-0", true);
     assertEquals(200, r.statusCode());
@@ -303,6 +295,7 @@ class FailoverAndShutdownEdgesTest {
     HttpResponse<String> ended = chat("router-random-0", true);
     assertFalse(ended.body().contains("upstream_stream_failed"), ended.body());
     assertTrue(metrics().contains("routewise_upstream_duration_seconds_count{outcome=\"error\",upstream=\"strong\"} 2"));
+    return ended;
   }
 
   /** The read that brings [DONE]'s line may end before its event's blank line: the relay ends the event. */

@@ -22,7 +22,11 @@ class SseUsageScannerTest {
   }
 
   private static SseUsageScanner scan(String stream, int readSize, boolean responses) {
-    SseUsageScanner s = new SseUsageScanner(responses);
+    return feed(new SseUsageScanner(responses), stream, readSize);
+  }
+
+  /** {@code stream} fed to {@code s} {@code readSize} bytes at a time, then finished. */
+  private static SseUsageScanner feed(SseUsageScanner s, String stream, int readSize) {
     byte[] b = stream.getBytes(StandardCharsets.UTF_8);
     for (int at = 0; at < b.length; at += readSize) {
       byte[] part = java.util.Arrays.copyOfRange(b, at, Math.min(b.length, at + readSize));
@@ -350,14 +354,7 @@ class SseUsageScannerTest {
   // ---- adversarial cases for the several-data-lines reading (a review of c096b50) ----
 
   private static SseUsageScanner scanChoices(String stream, int readSize, int choices) {
-    SseUsageScanner s = new SseUsageScanner(false, choices);
-    byte[] b = stream.getBytes(StandardCharsets.UTF_8);
-    for (int at = 0; at < b.length; at += readSize) {
-      byte[] part = java.util.Arrays.copyOfRange(b, at, Math.min(b.length, at + readSize));
-      s.feed(part, part.length);
-    }
-    s.finish();
-    return s;
+    return feed(new SseUsageScanner(false, choices), stream, readSize);
   }
 
   private static final String USAGE_CHUNK_INDENTED = "{\n  \"id\": \"c\",\n  \"choices\": [],\n  \"usage\": {\n"
