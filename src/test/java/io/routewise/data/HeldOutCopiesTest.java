@@ -32,19 +32,22 @@ class HeldOutCopiesTest {
     }
   };
 
+  /** A training set of two files, {@code gold} and {@code pro} (their rows), with gold held out whole. */
+  private TrainingSet goldHeldOut(String goldRows, String proRows) throws Exception {
+    Path gold = Files.writeString(tmp.resolve("gold.jsonl"), goldRows);
+    Path pro = Files.writeString(tmp.resolve("pro.jsonl"), proRows);
+    return TrainingSet.load(List.of(gold, pro), Holdout.parse("source:gold"), 0, NONE, false);
+  }
+
   @Test
   void aSourceHeldOutTakesItsQuestionsCopiesInOtherSourcesOutOfTraining() throws Exception {
-    Path gold = tmp.resolve("gold.jsonl");
-    Path pro = tmp.resolve("pro.jsonl");
-    Files.writeString(gold, """
+    TrainingSet set = goldHeldOut("""
         {"id": "g1", "prompt": "What is 2+2?", "outcomes": {"a": 1, "b": 0}}
         {"id": "g2", "prompt": "Name a prime.", "outcomes": {"a": 1, "b": 1}}
-        """);
-    Files.writeString(pro, """
+        """, """
         {"id": "p1", "prompt": "What is 2+2? ", "outcomes": {"a": 1, "c": 0}}
         {"id": "p2", "prompt": "What is 3+3?", "outcomes": {"a": 0, "c": 1}}
         """);
-    TrainingSet set = TrainingSet.load(List.of(gold, pro), Holdout.parse("source:gold"), 0, NONE, false);
     assertEquals(List.of(0, 1), set.heldOut(), "measured on the held-out source's own rows");
     assertEquals(List.of(3), set.train(), "pro's copy of g1 (white space aside) trains no more");
     assertEquals(Set.of(0, 1, 2), set.data().withCopies(List.of(0, 1)));
@@ -53,17 +56,13 @@ class HeldOutCopiesTest {
   @Test
   void aMultipleChoiceQuestionsCopyWithMoreOptionsIsTheSameQuestion() throws Exception {
     // MMLU-Pro repeats MMLU questions with six more options: 720 of mmlu-gold's 1,476 questions
-    Path gold = tmp.resolve("gold.jsonl");
-    Path pro = tmp.resolve("pro.jsonl");
-    Files.writeString(gold, """
+    TrainingSet set = goldHeldOut("""
         {"id": "g1", "prompt": "The pulse can be palpated:\\nA. here\\nB. there\\nC. both\\nD. neither\\nAnswer:", "outcomes": {"a": 1, "b": 0}}
-        """);
-    Files.writeString(pro, """
+        """, """
         {"id": "p1", "prompt": "The pulse can be palpated:\\nA. there\\nB. here\\nC. both\\nD. neither\\nE. never\\nF. always\\nAnswer:", "outcomes": {"a": 1, "b": 1}}
         {"id": "p2", "prompt": "The pulse cannot be palpated:\\nA. here\\nB. there\\nAnswer:", "outcomes": {"a": 0, "b": 1}}
         {"id": "p3", "prompt": "The pulse can be palpated:", "outcomes": {"a": 0, "b": 1}}
         """);
-    TrainingSet set = TrainingSet.load(List.of(gold, pro), Holdout.parse("source:gold"), 0, NONE, false);
     assertEquals(List.of(0), set.heldOut());
     assertEquals(List.of(2), set.train(), "p1 asks g1's question with other options, p3 without any: neither trains");
   }
