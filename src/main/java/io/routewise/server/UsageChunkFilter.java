@@ -154,11 +154,6 @@ final class UsageChunkFilter {
     return isUsageData(joined, 0, joined.length);
   }
 
-  /** {@code data: {...}} whose object has a {@code usage} object and no choices. */
-  static boolean isUsageChunk(byte[] b, int from, int to) {
-    return startsWithData(b, from, to) && isUsageData(b, from + 5, to);
-  }
-
   /** An event's data: a JSON object with a {@code usage} object and no choices. */
   private static boolean isUsageData(byte[] b, int from, int to) {
     if (to - from < 1 || !mentionsUsageObject(b, from, to)) {
