@@ -10,7 +10,7 @@ import org.slf4j.LoggerFactory;
  * {@code server.access_log}: one line per API request on the {@code routewise.access} logger, in
  * {@code key=value} form, so a complaint about one answer can be found and joined with the
  * upstream's logs: status, time, the named client key, the decision (router, win rate, threshold, route, model), a
- * failover, the upstream's and the client's request ids, an error code. Never the prompt. Values a
+ * failover, the answer's tokens and cost, the upstream's and the client's request ids, an error code. Never the prompt. Values a
  * client chose (its request id, the path) are cut to safe characters, so a line cannot be forged.
  */
 final class AccessLog {
@@ -21,6 +21,11 @@ final class AccessLog {
 
   /** Request attribute: how a response that had started went on (e.g. a stream cut off), for the line. */
   static final String OUTCOME = "routewise.outcome";
+  /** Request attribute: the answer's usage as counted, for the line. */
+  static final String SPENT = "routewise.spent";
+
+  /** An answer's usage, and what it cost in USD (NaN: its upstream has no price). */
+  record Spent(io.routewise.upstream.Usage usage, double usd) {}
 
   static void chat(Context ctx, RoutingDecision d, int status, String errorCode, long receivedNanos) {
     StringBuilder b = start(ctx, status, receivedNanos);
@@ -142,6 +147,14 @@ final class AccessLog {
     Object outcome = ctx.attribute(OUTCOME);
     if (outcome != null) {
       b.append(" outcome=").append(safe(outcome.toString()));
+    }
+    Spent spent = ctx.attribute(SPENT);
+    if (spent != null) {
+      b.append(" prompt_tokens=").append(spent.usage().prompt())
+          .append(" completion_tokens=").append(spent.usage().completion());
+      if (!Double.isNaN(spent.usd())) {
+        b.append(" cost_usd=").append(DecisionHeaders.usd(spent.usd()));
+      }
     }
     String requestId = ctx.res().getHeader("x-request-id");
     if (requestId == null && !ctx.res().isCommitted()) {

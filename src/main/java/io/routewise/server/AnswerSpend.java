@@ -30,12 +30,13 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
 
   /**
    * Counts {@code usage} of an answer from {@code upstream} (ignored for an upstream no longer
-   * configured), routed for the named client key {@code client} (null: none).
+   * configured), routed for the named client key {@code client} (null: none); returns its cost in
+   * USD (NaN: the upstream has no price).
    */
-  void counted(String upstream, Usage usage, RouteSpec spec, boolean routersChoice, String client) {
+  double counted(String upstream, Usage usage, RouteSpec spec, boolean routersChoice, String client) {
     UpstreamClient u = upstreams.get(upstream);
     if (u == null) {
-      return;
+      return Double.NaN;
     }
     u.listener().tokens(upstream, usage, routersChoice);
     io.routewise.config.Price price = u.config().price();
@@ -44,6 +45,7 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
       routing.answered(spec, upstream, cost);
     }
     clientSpent(client, usage, cost);
+    return cost;
   }
 
   /** A named client's share of an answer: its tokens and spend, and its budget's (null: no named key). */
@@ -62,12 +64,13 @@ final class AnswerSpend implements StoredResponses.UsageMeter {
   /**
    * Counts {@code usage} of an answer passed through to {@code upstream} for a model it prices at
    * {@code price}: tokens and spend (the client's too, and its budget's), never a saving or a
-   * target's (no router chose it).
+   * target's (no router chose it); returns its cost in USD.
    */
-  void passedThrough(String upstream, Usage usage, io.routewise.config.Price price, String client) {
+  double passedThrough(String upstream, Usage usage, io.routewise.config.Price price, String client) {
     double cost = usage.cost(price);
     metrics.passedThrough(upstream, usage.prompt(), usage.completion(), cost);
     clientSpent(client, usage, cost);
+    return cost;
   }
 
   @Override

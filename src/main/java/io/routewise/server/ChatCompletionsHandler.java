@@ -607,13 +607,13 @@ final class ChatCompletionsHandler {
         }
         metrics.overhead(router, start - received);
         String outcome = relayStream(response, res, upstream, start, spec, askUsage ? new UsageChunkFilter() : null,
-            request.api(), request.background(), request.choices(), ctx.attribute(CLIENT_NAME), chargeable);
+            request.api(), request.background(), request.choices(), ctx, chargeable);
         if (!outcome.equals("ok")) {
           ctx.attribute(AccessLog.OUTCOME, outcome); // the 200 went out before it ended this way
         }
       } else {
-        long relayed = relayWhole(response, res, upstream, start, status, spec, request.api(),
-            ctx.attribute(CLIENT_NAME), chargeable, answersWhenRead);
+        long relayed = relayWhole(response, res, upstream, start, status, spec, request.api(), ctx, chargeable,
+            answersWhenRead);
         metrics.overhead(router, start - received + relayed);
       }
       return status;
@@ -803,16 +803,17 @@ final class ChatCompletionsHandler {
    * {@code client}: the named client key the answer is for (null: none).
    */
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status, RouteSpec spec, RoutedApi api, String client, ClientBudgets.Hold hold, boolean answersWhenRead)
+      int status, RouteSpec spec, RoutedApi api, Context ctx, ClientBudgets.Hold hold, boolean answersWhenRead)
       throws IOException {
     try (RequestBodies.Answer held = bodies.answer()) {
-      return relayWhole(response, res, upstream, start, status, spec, api, held, client, hold, answersWhenRead);
+      return relayWhole(response, res, upstream, start, status, spec, api, held, ctx, hold, answersWhenRead);
     }
   }
 
   private long relayWhole(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      int status, RouteSpec spec, RoutedApi api, RequestBodies.Answer held, String client,
+      int status, RouteSpec spec, RoutedApi api, RequestBodies.Answer held, Context ctx,
       ClientBudgets.Hold hold, boolean answersWhenRead) throws IOException {
+    String client = ctx.attribute(CLIENT_NAME);
     byte[] body;
     try {
       body = response.bodyBytes(maxResponseBytes, held::allocated);
@@ -861,7 +862,7 @@ final class ChatCompletionsHandler {
       java.util.Optional<Usage> usage = Usage.fromJson(body);
       if (usage.isPresent()) {
         Usage u = usage.get();
-        tokens(upstream, u, spec, res, client);
+        tokens(upstream, u, spec, ctx);
         if (hold != null) {
           hold.close(); // its usage counted: no longer held as well, while the client reads it
         }
@@ -943,8 +944,9 @@ final class ChatCompletionsHandler {
    * (null: none), charged when the client leaves before the usage.
    */
   private String relayStream(UpstreamResponse response, HttpServletResponse res, UpstreamClient upstream, long start,
-      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background, int choices, String client,
+      RouteSpec spec, UsageChunkFilter usageFilter, RoutedApi api, boolean background, int choices, Context ctx,
       ClientBudgets.Hold hold) throws IOException {
+    String client = ctx.attribute(CLIENT_NAME);
     SseOutput out = new SseOutput(res.getOutputStream());
     SseUsageScanner usage = new SseUsageScanner(api == RoutedApi.RESPONSES, choices);
     String storedId = null; // the Responses answer's id, once an event named it
@@ -1093,7 +1095,7 @@ final class ChatCompletionsHandler {
       }
     } else {
       boolean errored = outcome.equals("error");
-      usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, res, client), () -> {
+      usage.result().ifPresentOrElse(u -> tokens(upstream, u, spec, ctx), () -> {
         if (whole && res.getStatus() == 200) { // its tokens went uncounted
           spend.unmetered(upstream.name());
           chargeUnmetered(hold, client);
@@ -1131,9 +1133,10 @@ final class ChatCompletionsHandler {
     }
   }
 
-  /** An answer's usage, counted (AnswerSpend). */
-  private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, HttpServletResponse res, String client) {
-    spend.counted(upstream.name(), u, spec, routersChoice(spec, res), client);
+  /** An answer's usage, counted (AnswerSpend), and kept for the request's access-log line. */
+  private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, Context ctx) {
+    double usd = spend.counted(upstream.name(), u, spec, routersChoice(spec, ctx.res()), ctx.attribute(CLIENT_NAME));
+    ctx.attribute(AccessLog.SPENT, new AccessLog.Spent(u, usd));
   }
 
   /**

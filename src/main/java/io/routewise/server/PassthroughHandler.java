@@ -961,6 +961,9 @@ final class PassthroughHandler {
       if (metered != null && !metered.end() && !ended) { // no usage, and it did not end whole
         chargeUnread(ctx, priced, path);
       }
+      if (metered != null && metered.spent != null) {
+        ctx.attribute(AccessLog.SPENT, metered.spent);
+      }
     }
   }
 
@@ -1130,6 +1133,8 @@ final class PassthroughHandler {
     private String id;
     /** Whether its usage is awaited from a poll (a background response). */
     private boolean awaiting;
+    /** Its usage and cost, once counted, for the access log. */
+    private AccessLog.Spent spent;
 
     Metered(Named named, String client, io.routewise.routing.ClientBudgets.Hold hold, boolean responsesCreate,
         boolean background) {
@@ -1189,7 +1194,7 @@ final class PassthroughHandler {
         return true; // else a poll counts it
       }
       if (usage.isPresent()) {
-        spend.passedThrough(upstream.name(), usage.get(), named.price(), client);
+        spent = new AccessLog.Spent(usage.get(), spend.passedThrough(upstream.name(), usage.get(), named.price(), client));
         return true;
       } else if (json != null ? json.whole() : stream != null && stream.done()) {
         spend.unmetered(upstream.name()); // a whole JSON object or stream, without usage

@@ -88,6 +88,40 @@ class AccessLogTest {
     }
   }
 
+  /**
+   * An operator charging teams back, or asking why one answer cost so much, finds its tokens and dollars
+   * on its line (the metrics only sum them): a whole answer's, a stream's from its usage chunk, and an
+   * unpriced upstream's tokens without a cost.
+   */
+  @Test
+  void aLineCarriesItsAnswersTokensAndCost() throws Exception {
+    try (ProxyFixture f = ProxyFixture.edited("", yaml -> io.routewise.TestConfigs.withServer(yaml, "access_log: true")
+            .replace("model: strong-model,", "model: strong-model, price: {input: 2.5, output: 10},"));
+        StderrCapture log = new StderrCapture()) {
+      f.weak.stubFor(com.github.tomakehurst.wiremock.client.WireMock.post(
+          com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/v1/chat/completions"))
+          .willReturn(com.github.tomakehurst.wiremock.client.WireMock.aResponse().withStatus(200)
+              .withHeader("Content-Type", "text/event-stream").withHeader("x-request-id", "req-weak-stream").withBody(
+                  "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n"
+                  + "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":13,"
+                  + "\"completion_tokens\":5,\"total_tokens\":18}}\n\ndata: [DONE]\n\n")));
+      assertEquals(200, f.chat("router-random-0", "x").statusCode()); // α 0: strong, priced
+      assertEquals(200, f.http.send(HttpRequest.newBuilder(URI.create(f.url("/v1/chat/completions")))
+          .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+              "{\"model\":\"router-random-1\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"))
+          .build(), HttpResponse.BodyHandlers.ofString()).statusCode()); // weak, unpriced, streamed
+      for (int i = 0; i < 100 && log.text().split("routewise\\.access", -1).length < 3; i++) {
+        Thread.sleep(20);
+      }
+      String whole = line(log.text(), "request_id=req-strong");
+      // 11 prompt and 7 completion tokens at 2.5 and 10 USD a million
+      assertTrue(whole.contains(" prompt_tokens=11 completion_tokens=7 cost_usd=0.0000975"), whole);
+      String streamed = line(log.text(), "request_id=req-weak-stream");
+      assertTrue(streamed.contains(" prompt_tokens=13 completion_tokens=5"), streamed);
+      assertFalse(streamed.contains("cost_usd"), "no price, no cost: " + streamed);
+    }
+  }
+
   @Test
   void eachRequestIsOneLineWithItsDecisionStatusAndIds() throws Exception {
     try (ProxyFixture f = new ProxyFixture("", "access_log: true, api_keys: [sk-client-key]");

@@ -38,7 +38,8 @@ class PassthroughMeteringTest {
       f.close();
     }
     f = ProxyFixture.edited("", yaml -> TestConfigs.withRouting(TestConfigs.withServer(yaml,
-        "api_keys: {batch: {key: sk-batch, budget: {usd: 0.001, per: day" + budgetKeys + "}}}"), "passthrough: strong")
+        "access_log: true, api_keys: {batch: {key: sk-batch, budget: {usd: 0.001, per: day" + budgetKeys + "}}}"),
+        "passthrough: strong")
         .replace("model: strong-model,", "model: strong-model, " + strongPrices)
         .replace("model: weak-model,", "model: weak-model, price: {input: 0.1, output: 0.4},"));
   }
@@ -93,6 +94,22 @@ class PassthroughMeteringTest {
   private void embeddingsAnswer() {
     f.strong.stubFor(post(urlEqualTo("/v1/embeddings")).willReturn(aResponse().withStatus(200)
         .withHeader("Content-Type", "application/json").withBody(EMBED)));
+  }
+
+  /** A metered passthrough answer's line carries its tokens and cost, as a routed one's does. */
+  @Test
+  void itsAccessLogLineCarriesTheTokensAndCost() throws Exception {
+    embeddingsAnswer();
+    try (io.routewise.StderrCapture log = new io.routewise.StderrCapture()) {
+      assertEquals(200, send("/v1/embeddings", "{\"model\":\"text-embedding-3-small\",\"input\":\"hi\"}").statusCode());
+      for (int i = 0; i < 100 && !log.text().contains("routewise.access"); i++) {
+        Thread.sleep(20);
+      }
+      String line = log.text();
+      // a million prompt tokens at 0.02 USD a million
+      org.junit.jupiter.api.Assertions.assertTrue(line.contains(" passthrough=strong")
+          && line.contains(" prompt_tokens=1000000 completion_tokens=0 cost_usd=0.02"), line);
+    }
   }
 
   /**
