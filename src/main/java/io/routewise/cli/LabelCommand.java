@@ -730,7 +730,7 @@ public final class LabelCommand implements Callable<Integer> {
       try {
         node = LINE.readTree(raw);
       } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-        throw new IOException(file + " line " + n + ": not JSON (" + e.getOriginalMessage() + ")");
+        throw new IOException(file + " line " + n + ": not JSON (" + io.routewise.data.DatasetReader.jsonProblem(e) + ")");
       }
       if (!(node instanceof ObjectNode o) || !o.path("prompt").isTextual() || o.get("prompt").asText().isBlank()) {
         throw new IOException(file + " line " + n + ": needs a non-empty \"prompt\" string");

@@ -174,7 +174,7 @@ public final class DatasetReader {
           node = JSON.readTree(s);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
           // the message without Jackson's location: its "line 1" is the line's own, beside ours
-          throw new IOException(file + ": line " + line + ": not JSON: " + e.getOriginalMessage()
+          throw new IOException(file + ": line " + line + ": not JSON: " + jsonProblem(e)
               + (e.getLocation() == null ? "" : " (column " + e.getLocation().getColumnNr() + ")"), e);
         }
         if (!node.isObject()) {
@@ -183,6 +183,15 @@ public final class DatasetReader {
         handler.accept(line, node);
       }
     }
+  }
+
+  /**
+   * Jackson's message on a line of a file that is not JSON, for whoever wrote the file (JsonMessages),
+   * its "line 1" (the line's own, beside the file's line said before it) left out.
+   */
+  public static String jsonProblem(com.fasterxml.jackson.core.JsonProcessingException e) {
+    String s = io.routewise.config.JsonMessages.readable(e.getOriginalMessage()).replace("line 1, column ", "column ");
+    return s.substring(0, s.length() - 1); // its full stop: the column follows
   }
 
   private static String promptText(Path file, int line, JsonNode node) throws IOException {

@@ -20,7 +20,8 @@ public final class Prices {
     try {
       root = new ObjectMapper().readTree(file.toFile());
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) { // Jackson's own message is two lines, no file
-      throw new IOException(file + ": not JSON: " + e.getOriginalMessage()
+      String problem = io.routewise.config.JsonMessages.readable(e.getOriginalMessage());
+      throw new IOException(file + ": not JSON: " + problem.substring(0, problem.length() - 1)
           + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
               + e.getLocation().getColumnNr() + ")"), e);
     }

@@ -488,25 +488,8 @@ public final class ChatRequestParser {
     throw ApiException.invalidRequest("The request body is not valid JSON: unterminated string.", null);
   }
 
-  /**
-   * Jackson's message without the parts addressed to a Java programmer: the parser feature that
-   * would allow it, and limits or source markers named after its classes (in backticks).
-   */
+  /** Jackson's message in the client's words (JsonMessages). */
   static String readable(String message) {
-    if (message == null) {
-      return "unreadable.";
-    }
-    String s = message.lines().findFirst().orElse("")
-        .replaceAll(":? ?enable `[^`]*` to allow.*$", "")
-        .replaceAll("maybe a \\(non-standard\\) comment\\? \\(not recognized as one since Feature '[A-Z_]+' not enabled.*$",
-            "a comment, which JSON does not have")
-        // Jackson's "[Source: REDACTED; line: 1, column: 43]" and "(for Array starting at ...)": where, in words
-        .replaceAll("\\[Source: [^;\\]]*; line: (\\d+), column: (\\d+)\\]", "line $1, column $2")
-        .replace("(for Array starting at ", "(for the array opened at ")
-        .replace("(for Object starting at ", "(for the object opened at ")
-        .replace("(start marker at ", "(opened at ")
-        .replaceAll("\\s*\\((?:[^()]|\\([^()]*\\))*`[^`]*`(?:[^()]|\\([^()]*\\))*\\)", "")
-        .strip();
-    return s.endsWith(".") ? s : s + ".";
+    return io.routewise.config.JsonMessages.readable(message);
   }
 }

@@ -119,4 +119,27 @@ class CliInputRobustnessTest {
     assertEquals(2, r.code(), r.out() + r.err());
     assertTrue(r.err().contains(dir.toString()), r.err());
   }
+
+  /**
+   * A benchmark line cut off mid-object said "line 3: not JSON: ... (start marker at [Source: REDACTED
+   * (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled); line: 1, column: 41])": a "line 1" beside
+   * our line 3, and Jackson's feature and class names (NaN, a second object on the line) addressed to a
+   * Java programmer, not to whoever wrote the file.
+   */
+  @Test
+  void aLineThatIsNotJsonIsSaidInTheFilesTermsOnly() throws Exception {
+    String good = "{\"id\": \"g\", \"prompt\": \"q\", \"outcomes\": {\"a\": 1, \"b\": 0}}\n";
+    for (String bad : List.of("{\"id\": \"x\", \"prompt\": \"hi\", \"outcomes\": {",
+        "{\"id\": \"x\", \"prompt\": \"hi\", \"outcomes\": {\"a\": NaN}}",
+        "{\"id\": \"x\", \"prompt\": \"hi\"} {\"id\": \"y\"}")) {
+      Path bench = Files.writeString(tmp.resolve("bad.jsonl"), good + good.replace("\"g\"", "\"h\"") + bad + "\n" + good);
+      LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("calibrate", "--router", "length",
+          "--input", bench.toString(), "--strong-percent", "30", "--quiet"));
+      assertEquals(2, r.code(), r.out() + r.err());
+      String err = r.err().strip();
+      assertEquals(1, err.lines().count(), err);
+      assertTrue(err.contains("bad.jsonl: line 3: not JSON"), err);
+      assertFalse(err.contains("line: 1") || err.contains("Source") || err.contains("`"), err);
+    }
+  }
 }
