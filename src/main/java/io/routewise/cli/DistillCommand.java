@@ -91,11 +91,11 @@ public final class DistillCommand implements Callable<Integer> {
    * vectors fitted to those embeddings.
    */
   private float[] align(EmbeddingModel m, WordPieceTokenizer tokenizer, float[] raw, StaticTable.TokenBudget budget,
-      ObjectNode recipe) throws Exception {
+      ObjectNode recipe, java.util.Map<Path, List<PromptRecord>> alignPrompts) throws Exception {
     List<String> prompts = new ArrayList<>();
     var files = ModelDir.json().createArrayNode();
     for (Path f : align) {
-      List<PromptRecord> read = PromptFiles.read(f);
+      List<PromptRecord> read = alignPrompts.get(f);
       read.forEach(p -> prompts.add(p.prompt()));
       files.addObject().put("file", f.getFileName().toString()).put("sha256", ModelDir.sha256(f)).put("prompts", read.size());
     }
@@ -184,6 +184,10 @@ public final class DistillCommand implements Callable<Integer> {
       files.addObject().put("file", f.getFileName().toString()).put("sha256", ModelDir.sha256(f))
           .put("prompts", prompts.size());
     }
+    java.util.Map<Path, List<PromptRecord>> alignPrompts = new java.util.HashMap<>();
+    for (Path f : align) { // read before the vocabulary pass: a line that is not JSON said at once
+      alignPrompts.put(f, PromptFiles.read(f));
+    }
     float[] raw;
     // One ONNX thread: the same bytes on every run.
     try (OnnxEmbedder onnx = OnnxEmbedder.load(m, m.maxPositions(), Truncation.HEAD, 1, ModelFiles.defaultDir());
@@ -191,7 +195,7 @@ public final class DistillCommand implements Callable<Integer> {
       raw = StaticDistiller.tokenVectors(onnx, tokenizer, null, done -> pb.stepTo(done));
     }
     if (!align.isEmpty()) {
-      raw = align(m, tokenizer, raw, budget, recipe);
+      raw = align(m, tokenizer, raw, budget, recipe, alignPrompts);
     }
     StaticTable table = StaticDistiller.distill(raw, m, tokenizer,
         new StaticDistiller.Recipe(dim, w, sifA, int8), texts, budget, recipe);

@@ -142,4 +142,23 @@ class CliInputRobustnessTest {
       assertFalse(err.contains("line: 1") || err.contains("Source") || err.contains("`"), err);
     }
   }
+
+  /**
+   * {@code distill --align} with a line that is not JSON: only the file's existence was checked up front,
+   * so it distilled every vocabulary token through MiniLM first (22 s on 2 cores) and then failed on the
+   * file's line 2. Said at once, as a bad --corpus file is.
+   */
+  @Test
+  void distillReadsItsAlignFilesBeforeDistilling() throws Exception {
+    Path prompts = Files.writeString(tmp.resolve("align.jsonl"), "{\"prompt\": \"a question\"}\n{\"prompt\": \n");
+    Path out = tmp.resolve("table");
+    long start = System.nanoTime();
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("distill", "--out", out.toString(),
+        "--align", prompts.toString(), "--quiet"));
+    long seconds = (System.nanoTime() - start) / 1_000_000_000L;
+    assertEquals(2, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("align.jsonl: line 2"), r.err());
+    assertTrue(seconds < 5, "failed after " + seconds + " s: the vocabulary was distilled first");
+    assertFalse(Files.exists(out));
+  }
 }
