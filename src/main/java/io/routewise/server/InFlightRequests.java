@@ -13,14 +13,16 @@ import org.eclipse.jetty.util.Callback;
  * a restart lets running completions (often tens of seconds of streaming) finish instead of cutting
  * them off. A request counts from when Jetty hands it over until its response is completely written
  * (the last chunk of a stream included), so stopping the server after the drain loses no bytes.
- * A callback object and three atomic operations per request; nothing blocks until {@link #drain}
- * is called.
+ * A callback object, a response wrapper and three atomic operations per request; nothing blocks until
+ * {@link #drain} is called. Once shutdown begins, every answer whose headers are still to go closes its
+ * connection, those of requests that came before included, so pooling clients reconnect elsewhere.
  */
 final class InFlightRequests extends Handler.Wrapper {
   private final AtomicInteger count = new AtomicInteger();
   private final ConnectionGuard guard;
   private final Object drained = new Object();
   private volatile boolean draining;
+  private volatile boolean closing;
   private volatile boolean cutOff;
 
   /** @param guard told which connections have a request being handled, or null for none */
@@ -40,7 +42,7 @@ final class InFlightRequests extends Handler.Wrapper {
     Counted counted = new Counted(callback, connection);
     boolean handled;
     try {
-      handled = super.handle(request, response, counted);
+      handled = super.handle(request, new Closing(request, response), counted);
     } catch (Throwable t) {
       counted.exitOnce();
       throw t;
@@ -94,6 +96,21 @@ final class InFlightRequests extends Handler.Wrapper {
     }
   }
 
+  /** The response, which says {@code Connection: close} if it starts once the shutdown has begun. */
+  private final class Closing extends Response.Wrapper {
+    Closing(Request request, Response response) {
+      super(request, response);
+    }
+
+    @Override
+    public void write(boolean last, java.nio.ByteBuffer content, Callback callback) {
+      if ((closing || draining) && !isCommitted()) {
+        getHeaders().put(org.eclipse.jetty.http.HttpHeader.CONNECTION, org.eclipse.jetty.http.HttpHeaderValue.CLOSE);
+      }
+      super.write(last, content, callback);
+    }
+  }
+
   private void exit() {
     if (count.decrementAndGet() == 0 && draining) {
       synchronized (drained) {
@@ -104,6 +121,11 @@ final class InFlightRequests extends Handler.Wrapper {
 
   int count() {
     return count.get();
+  }
+
+  /** From now on every answer closes its connection (server.shutdown_delay_ms: requests are still served). */
+  void closeConnections() {
+    closing = true;
   }
 
   boolean draining() {

@@ -619,6 +619,7 @@ public final class ProxyServer implements AutoCloseable {
     try {
       if (shutdownDelay.isPositive()) {
         leaving = true;
+        inFlight.closeConnections(); // answers to requests that came before too
         LOG.info("shutting down: /health answers 503 for {} ms while requests are still served "
             + "(server.shutdown_delay_ms), then new ones are turned away", shutdownDelay.toMillis());
         Thread.sleep(shutdownDelay.toMillis());

@@ -520,6 +520,45 @@ class GracefulShutdownTest {
     assertTrue(ms >= 1_500 && ms < 5_000, "the delay, then nothing in flight: " + ms + " ms");
   }
 
+  /**
+   * An answer written once the shutdown has begun closes its connection too, though its request came
+   * before: within the delay, "every answer closing its connection". A whole answer in flight at SIGTERM
+   * went out keeping its connection alive (a trial: SIGTERM 0.5 s into a 4 s answer, delay 5 s), so a
+   * pooling client sent its next request to the leaving instance, and after the delay met a 503 there.
+   */
+  @Test
+  void anAnswerInFlightWhenTheShutdownBeginsClosesItsConnection() throws Exception {
+    CountDownLatch asked = new CountDownLatch(1);
+    upstream.createContext("/whole/v1/chat/completions", ex -> {
+      ex.getRequestBody().readAllBytes();
+      asked.countDown();
+      try {
+        release.await(20, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      byte[] answer = ("{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+          + "\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}")
+          .getBytes(StandardCharsets.UTF_8);
+      ex.getResponseHeaders().set("Content-Type", "application/json");
+      ex.sendResponseHeaders(200, answer.length);
+      ex.getResponseBody().write(answer);
+      ex.close();
+    });
+    routewise = Routewise.start(TestConfigs.config(configYaml("/whole", 15_000).replace("shutdown_grace_ms:",
+        "shutdown_delay_ms: 1500, shutdown_grace_ms:")), RouterCatalog.standard(), id -> null, () -> {});
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> answer = http.sendAsync(
+        TestConfigs.chat(routewise.port(), "router-random-0.5"), HttpResponse.BodyHandlers.ofString());
+    assertTrue(asked.await(10, TimeUnit.SECONDS), "the request reached the upstream");
+
+    closer = Thread.ofPlatform().start(routewise::close);
+    assertEquals(503, awaitDraining().statusCode());
+    release.countDown(); // answered within the delay
+    HttpResponse<String> served = answer.get(10, TimeUnit.SECONDS);
+    assertEquals(200, served.statusCode(), served.body());
+    assertEquals("close", served.headers().firstValue("Connection").orElse(null), served.headers().map().toString());
+  }
+
   @Test
   void withNothingInFlightShutdownIsImmediate() throws Exception {
     startRoutewise(15_000);
