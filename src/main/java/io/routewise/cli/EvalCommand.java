@@ -231,6 +231,7 @@ public final class EvalCommand implements Callable<Integer> {
       System.err.println("note: " + (all.size() - rows.size()) + " of " + all.size()
           + " prompts lack an outcome for " + strong + " or " + weak + " and are left out");
     }
+    outsideUnit(rows, List.of(strong, weak)).ifPresent(System.err::println);
     double[] sq = rows.stream().mapToDouble(r -> r.outcomes().get(strong)).toArray();
     double[] wq = rows.stream().mapToDouble(r -> r.outcomes().get(weak)).toArray();
     EvalReport report = new EvalReport(bench.getFileName() + ": " + strong + " vs " + weak + " (n=" + rows.size() + ")");
@@ -347,9 +348,18 @@ public final class EvalCommand implements Callable<Integer> {
       return 2;
     }
     if (rows.size() < all.size()) {
+      Map<String, Long> lacking = new java.util.LinkedHashMap<>();
+      for (String m : wantedModels) {
+        long n = all.stream().filter(r -> !r.outcomes().containsKey(m)).count();
+        if (n > 0) {
+          lacking.put(m, n);
+        }
+      }
       System.err.println("note: " + (all.size() - rows.size()) + " of " + all.size()
-          + " prompts lack an outcome for one of the models and are left out");
+          + " prompts lack an outcome for one of the models and are left out (" + lacking.entrySet().stream()
+              .map(e -> e.getKey() + ": " + e.getValue()).collect(java.util.stream.Collectors.joining(", ")) + ")");
     }
+    outsideUnit(rows, wantedModels).ifPresent(System.err::println);
     // The ladder exactly as serve builds it: strong on top, the others by price.
     List<UpstreamConfig> upstreams = new ArrayList<>();
     List<Ladder.Rung> rungs = new ArrayList<>();
@@ -543,5 +553,38 @@ public final class EvalCommand implements Callable<Integer> {
     } catch (NumberFormatException e) {
       return Double.NaN;
     }
+  }
+
+  /**
+   * A note when the evaluated models' outcomes leave [0, 1]: they are taken as they are (APGR, CPT and
+   * the curves' order read a judge's 1-10 the same), but a few such among 0/1 scores are typos that
+   * move every figure, where {@code train} rescales the source by its range.
+   */
+  private static String plain(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
+  }
+
+  static java.util.Optional<String> outsideUnit(List<PromptRecord> rows, List<String> models) {
+    long outside = 0;
+    long all = 0;
+    double lo = Double.MAX_VALUE;
+    double hi = -Double.MAX_VALUE;
+    for (PromptRecord r : rows) {
+      for (String m : models) {
+        double v = r.outcomes().get(m);
+        all++;
+        if (v < 0 || v > 1) {
+          outside++;
+        }
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+    }
+    if (outside == 0) {
+      return java.util.Optional.empty();
+    }
+    return java.util.Optional.of(String.format(java.util.Locale.ROOT, "note: %d of %d outcomes of %s are outside [0, 1] "
+        + "(they span [%s, %s]) and are taken as they are, qualities on that scale%s", outside, all,
+        String.join(", ", models), plain(lo), plain(hi), outside * 100 < all ? " (so few: typos? each moves every figure)" : ""));
   }
 }

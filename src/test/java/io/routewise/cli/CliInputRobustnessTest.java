@@ -55,6 +55,42 @@ class CliInputRobustnessTest {
     assertTrue(r.err().contains("prices.json") && r.err().contains("claude-3-5-sonnet-20241022"), r.err());
   }
 
+  /**
+   * An outcome outside [0, 1] (a 7 typed among 0/1 scores) was taken as it was without a word: it moved
+   * the strong model's quality and every APGR, where train says so and rescales. eval says so too.
+   */
+  @Test
+  void evalSaysWhenOutcomesLeaveTheUnitRange() throws Exception {
+    Path typo = Files.writeString(tmp.resolve("typo.jsonl"), Files.readString(bench())
+        .replaceFirst("\"claude-3-5-sonnet-20241022\": 1", "\"claude-3-5-sonnet-20241022\": 7"));
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("eval", "--router", "length", "--bench",
+        typo.toString(), "--strong", "claude-3-5-sonnet-20241022", "--weak", "gemini-1.5-flash", "--quiet"));
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("note: 1 of 24 outcomes of claude-3-5-sonnet-20241022, gemini-1.5-flash are outside"
+        + " [0, 1] (they span [0, 7])"), r.err());
+    r = LearnedRoutersEndToEndTest.run(List.of("eval", "--router", "length", "--bench", bench().toString(),
+        "--strong", "claude-3-5-sonnet-20241022", "--weak", "gemini-1.5-flash", "--quiet"));
+    assertFalse(r.err().contains("outside [0, 1]"), r.err());
+  }
+
+  /** The N-way note on prompts left out named no model: which one lacks outcomes is what to fix. */
+  @Test
+  void evalOverALadderNamesTheModelsWhoseOutcomesAreMissing() throws Exception {
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < 12; i++) {
+      rows.append("{\"id\": \"b/").append(i).append("\", \"prompt\": \"question ").append("x".repeat(i + 1))
+          .append("\", \"outcomes\": {\"strong-model\": 1, \"weak-model\": ").append(i % 2)
+          .append(i < 3 ? "" : ", \"mid-model\": " + (i % 3 == 0 ? 1 : 0)).append("}}\n");
+    }
+    Path bench = Files.writeString(tmp.resolve("ladder.jsonl"), rows);
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("eval", "--router", "length", "--bench",
+        bench.toString(), "--prices", "src/test/resources/fixtures/synthetic-prices.json", "--strong", "strong-model",
+        "--weak", "weak-model", "--models", "mid-model", "--quiet"));
+    assertEquals(0, r.code(), r.out() + r.err());
+    assertTrue(r.err().contains("note: 3 of 12 prompts lack an outcome for one of the models and are left out"
+        + " (mid-model: 3)"), r.err());
+  }
+
   /** 24 prompts of the MMLU and MT Bench stand-ins, enough for a 3-fold eval --protocol. */
   private Path protocolData() throws Exception {
     return CrossvalProvenanceTest.protocolData(tmp);
