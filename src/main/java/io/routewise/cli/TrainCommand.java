@@ -410,6 +410,11 @@ public final class TrainCommand implements Runnable {
         throw new IllegalArgumentException("--holdout " + holdout + " leaves no prompt to train on");
       }
       io.routewise.data.OutcomeTable.rescaleNotes(set.data()).forEach(System.err::println);
+      long blank = set.data().prompts().stream().filter(p -> p.prompt().isBlank()).count();
+      if (blank > 0) {
+        System.err.println("note: " + blank + " of " + set.data().prompts().size() + " prompts have no text and are left "
+            + "out of training (serve sends such a request to the top unscored)");
+      }
       Holdout h = Holdout.parse(holdout);
       if (h.kind().equals("source") || h.kind().equals("category")) {
         // a typo held out nothing and trained on the very source meant to be kept out, exit 0 (walkthrough)

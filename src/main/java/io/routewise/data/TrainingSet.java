@@ -31,7 +31,8 @@ public record TrainingSet(Dataset data, float[][] embeddings, List<Integer> trai
     Set<Integer> heldSet = data.withCopies(held); // a held-out question's copies elsewhere do not train either
     List<Integer> train = new ArrayList<>();
     for (int i = 0; i < data.size(); i++) {
-      if (!heldSet.contains(i)) {
+      // serve scores no prompt without text (it goes to the top): what models win on "" teaches nothing
+      if (!heldSet.contains(i) && !data.prompts().get(i).prompt().isBlank()) {
         train.add(i);
       }
     }

@@ -108,6 +108,27 @@ class TrainInputsTest {
     }
   }
 
+  /**
+   * A prompt without text trained mf on what models win on "" (which serve never asks: such a request
+   * goes to the top unscored), without a word. It is left out of training, said.
+   */
+  @Test
+  void promptsWithoutTextAreLeftOutOfTrainingSaid() throws Exception {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 24; i++) {
+      String prompt = i < 2 ? " ".repeat(i) : "question " + "x".repeat(i * 7);
+      lines.add("{\"id\": \"q" + i + "\", \"prompt\": \"" + prompt + "\", \"outcomes\": "
+          + "{\"a\": " + (i % 2) + ", \"b\": 0}}");
+    }
+    Path out = tmp.resolve("mf");
+    Run r = train("mf", "--data", data(lines.toArray(String[]::new)).toString(), "--out", out.toString(), "--holdout",
+        "none", "--iterations", "20");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.err().contains("note: 2 of 24 prompts have no text and are left out of training"), r.err());
+    var m = io.routewise.routers.ModelDir.json().readTree(out.resolve("manifest.json").toFile());
+    assertEquals(22, m.path("training").path("prompts_train").asInt(), m.toString());
+  }
+
   @Test
   void theHeldOutFileIsNeverADataFile() throws Exception {
     Path f = Files.copy(OUTCOMES, tmp.resolve("victim.jsonl"));
