@@ -58,7 +58,9 @@ public final class HttpClients {
         // ~10 MB/s at 50 ms, ~5 MB/s at 100 ms), so client.http2_stream_window_bytes can raise it.
         .addNetworkInterceptor(chain -> {
           limitStreamWindow(chain.connection(), config.http2StreamWindowBytes());
-          return chain.proceed(chain.request());
+          okhttp3.Response response = chain.proceed(chain.request());
+          retireIfClosing(chain.connection(), response);
+          return response;
         })
         .build();
   }
@@ -98,6 +100,20 @@ public final class HttpClients {
       } catch (java.io.IOException e) {
         // shut down meanwhile (a GOAWAY): the request fails, or is resent, as it would have without this
       }
+    }
+  }
+
+  /**
+   * An HTTP/1.0 answer without {@code Connection: keep-alive} ends its connection (RFC 9112 section
+   * 9.3; Python's http.server answers so), which OkHttp pools all the same (it looks only for {@code
+   * Connection: close}): the next request, drawn within the second before {@link StaleConnections}
+   * looks, was written into the closed connection and failed. Such a connection is not handed out again.
+   */
+  static void retireIfClosing(okhttp3.Connection connection, okhttp3.Response response) {
+    if (response.protocol() == Protocol.HTTP_1_0 && connection instanceof okhttp3.internal.connection.RealConnection real
+        && response.headers("Connection").stream()
+            .noneMatch(v -> v.toLowerCase(java.util.Locale.ROOT).contains("keep-alive"))) {
+      real.noNewExchanges();
     }
   }
 
