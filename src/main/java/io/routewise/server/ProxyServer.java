@@ -206,11 +206,6 @@ public final class ProxyServer implements AutoCloseable {
         cfg.routes.beforeMatched("/v1/*", ctx -> requireKnownHost(ctx, hosts, refused(ctx, metrics, rejections)));
       }
       java.util.Set<String> warnedOrigins = java.util.concurrent.ConcurrentHashMap.newKeySet();
-      cfg.routes.before(ctx -> {
-        if (leaving) { // its client's next request opens a connection, which a load balancer sends elsewhere
-          ctx.header("Connection", "close");
-        }
-      });
       cfg.routes.beforeMatched("/v1/*", ctx -> {
         if (ctx.method() != HandlerType.OPTIONS && ctx.header("Origin") != null) { // programs send none
           requireAllowedOrigin(ctx, config.corsOrigins(), refused(ctx, metrics, rejections), warnedOrigins);
