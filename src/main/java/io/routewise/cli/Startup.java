@@ -47,7 +47,7 @@ record Startup(RoutewiseConfig config, Embedders embedders, Routewise.Checked ch
         throw e;
       }
     } catch (ConfigException e) {
-      return refused(e.getMessage());
+      return refused(e.messageIn(configFile.toString()));
     }
   }
 

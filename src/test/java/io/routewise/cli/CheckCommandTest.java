@@ -47,7 +47,10 @@ class CheckCommandTest {
 
   /** Check refuses {@code yaml} with exit 2 and the message serve gives for it, which contains {@code expected}. */
   private void refusedAsServeRefuses(String yaml, String expected) throws Exception {
-    Path config = write(yaml);
+    refusedAsServeRefuses(write(yaml), expected);
+  }
+
+  private void refusedAsServeRefuses(Path config, String expected) throws Exception {
     LearnedRoutersEndToEndTest.Run check = LearnedRoutersEndToEndTest.run(List.of("check", "--config", config.toString()));
     assertEquals(2, check.code(), check.out() + check.err());
     assertEquals("", check.out(), "no summary for a config that does not start");
@@ -56,6 +59,19 @@ class CheckCommandTest {
     LearnedRoutersEndToEndTest.Run serve = LearnedRoutersEndToEndTest.run(List.of("serve", "--config", config.toString()));
     assertEquals(2, serve.code(), serve.err());
     assertEquals(problem(serve.err()), problem(check.err()));
+  }
+
+  /**
+   * The problem line named the key but not the file: an operator checking several configs in CI (one
+   * per environment) could not tell which one failed. It names the file, once.
+   */
+  @Test
+  void aProblemNamesTheConfigFile() throws Exception {
+    Path config = write(ladder("http://127.0.0.1:1/v1").replace("threshold: 0.5", "threshold: 2"));
+    refusedAsServeRefuses(config, "routewise: Invalid configuration in " + config + ": routing.threshold: must be in [0, 1]");
+    Path absent = tmp.resolve("absent.yaml");
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("check", "--config", absent.toString()));
+    assertEquals("routewise: Invalid configuration in " + absent + ": file not found", problem(r.err()));
   }
 
   @Test
