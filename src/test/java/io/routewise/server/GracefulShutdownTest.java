@@ -358,13 +358,7 @@ class GracefulShutdownTest {
       try (InputStream in = ex.getRequestBody()) {
         in.readAllBytes();
       }
-      byte[] answer = ("{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
-          + "\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}")
-          .getBytes(StandardCharsets.UTF_8);
-      ex.getResponseHeaders().set("Content-Type", "application/json");
-      ex.sendResponseHeaders(200, answer.length);
-      ex.getResponseBody().write(answer);
-      ex.close();
+      answerWhole(ex);
     });
     String base = "http://127.0.0.1:" + upstream.getAddress().getPort();
     routewise = Routewise.start(TestConfigs.config(TestConfigs.withServer(TestConfigs.yaml(base + "/counted/v1",
@@ -520,6 +514,17 @@ class GracefulShutdownTest {
     assertTrue(ms >= 1_500 && ms < 5_000, "the delay, then nothing in flight: " + ms + " ms");
   }
 
+  /** A whole chat completion, as the fake upstream's /whole path answers. */
+  private static void answerWhole(com.sun.net.httpserver.HttpExchange ex) throws java.io.IOException {
+    byte[] answer = ("{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
+        + "\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}")
+        .getBytes(StandardCharsets.UTF_8);
+    ex.getResponseHeaders().set("Content-Type", "application/json");
+    ex.sendResponseHeaders(200, answer.length);
+    ex.getResponseBody().write(answer);
+    ex.close();
+  }
+
   /**
    * An answer written once the shutdown has begun closes its connection too, though its request came
    * before: within the delay, "every answer closing its connection". A whole answer in flight at SIGTERM
@@ -537,13 +542,7 @@ class GracefulShutdownTest {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
-      byte[] answer = ("{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
-          + "\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}")
-          .getBytes(StandardCharsets.UTF_8);
-      ex.getResponseHeaders().set("Content-Type", "application/json");
-      ex.sendResponseHeaders(200, answer.length);
-      ex.getResponseBody().write(answer);
-      ex.close();
+      answerWhole(ex);
     });
     routewise = Routewise.start(TestConfigs.config(configYaml("/whole", 15_000).replace("shutdown_grace_ms:",
         "shutdown_delay_ms: 1500, shutdown_grace_ms:")), RouterCatalog.standard(), id -> null, () -> {});
@@ -606,13 +605,7 @@ class GracefulShutdownTest {
     });
     upstream.createContext("/whole/v1/chat/completions", ex -> {
       ex.getRequestBody().readAllBytes();
-      byte[] answer = ("{\"id\":\"c\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[{\"index\":0,"
-          + "\"finish_reason\":\"stop\",\"message\":{\"role\":\"assistant\",\"content\":\"hi\"}}]}")
-          .getBytes(StandardCharsets.UTF_8);
-      ex.getResponseHeaders().set("Content-Type", "application/json");
-      ex.sendResponseHeaders(200, answer.length);
-      ex.getResponseBody().write(answer);
-      ex.close();
+      answerWhole(ex);
     });
     String base = "http://127.0.0.1:" + upstream.getAddress().getPort();
     String yaml = TestConfigs.withRouting(TestConfigs.withServer(TestConfigs.yaml(base + "/v1", base + "/whole/v1", ""),
