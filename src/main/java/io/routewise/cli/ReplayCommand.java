@@ -171,9 +171,12 @@ public final class ReplayCommand implements Callable<Integer> {
       System.out.printf(Locale.ROOT, "the controller as %s sets it: α within [%s, %s], from %s; sync every %d ms%s%n",
           opts.config.getFileName(), fmt(configured.minAlpha()), fmt(configured.maxAlpha()), fmt(target.initialAlpha()),
           syncMillis, configured.kind() == TargetConfig.Kind.USD_PER_HOUR
-              ? " (its target is a budget, usd_per_hour; replayed as the --strong-share given)" : "");
+              ? " (its target is a budget, usd_per_hour; replayed as the --strong-share given)"
+              : configured.value() != share // the share serve holds is the config's: a different one replayed is said
+                  ? " (its target is " + fmt(configured.value()) + " strong; replayed as the --strong-share given)" : "");
     }
-    System.out.printf(Locale.ROOT, "fixed α %.5f (calibrated on all of %s)%n", fixedAlpha, phases.get(0).getFileName());
+    System.out.printf(Locale.ROOT, "fixed α %.5f (calibrated on %s %s)%n", fixedAlpha,
+        limit != null ? "the " + scored.get(0).length + " prompts read of" : "all of", phases.get(0).getFileName());
     System.out.println("| window start (s) | phase | fixed α share | controller share | controller α |");
     System.out.println("|---:|---:|---:|---:|---:|");
     int inPhase = 0;

@@ -151,6 +151,17 @@ class ReplayCommandTest {
       assertTrue(alpha >= 0.1 && alpha <= 0.3, "the controller's α stays within the config's bounds: " + text);
     }
     assertTrue(rows > 5, text);
+    assertFalse(text.contains("its target is"), "the config's share, replayed: nothing to say: " + text);
+    // another share than the config's target, which serve would hold, is said (it was replayed without a word);
+    // so is a --limit's part of the file the fixed α was calibrated on (it said "all of" the file)
+    out.reset();
+    rc = BertCommandsTest.run(new PrintStream(out, true, StandardCharsets.UTF_8), "replay", "--router", "length",
+        "--phase", shortOnes.toString(), "--strong-share", "0.4", "--rate", "20", "--config", config.toString(),
+        "--limit", "3000", "--quiet");
+    text = out.toString(StandardCharsets.UTF_8);
+    assertEquals(0, rc, text);
+    assertTrue(text.contains("sync every 500 ms (its target is 0.25 strong; replayed as the --strong-share given)"), text);
+    assertTrue(text.contains("(calibrated on the 3000 prompts read of short.jsonl)"), text);
     // a start serve would refuse is refused, naming the bounds
     java.io.PrintStream oldErr = System.err;
     ByteArrayOutputStream err = new ByteArrayOutputStream();
