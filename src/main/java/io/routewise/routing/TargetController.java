@@ -132,7 +132,7 @@ public final class TargetController {
     return windowSpend;
   }
 
-  /** The window's spend as a rate, USD per hour; NaN until the window has any time in it. */
+  /** The window's spend as a rate, USD per hour; NaN until the first estimate (0 while nothing was metered). */
   public double observedUsdPerHour() {
     return observedUsdPerHour;
   }
@@ -145,12 +145,6 @@ public final class TargetController {
     return unmetered;
   }
 
-  /**
-   * Whether the target has been out of reach for a quarter of the window: the α that would hold it
-   * lies outside [min_alpha, max_alpha], or a budget is below what sending everything to the cheaper
-   * side costs. α then sits at its bound while the observed share or spend misses the target.
-   * Cleared once it has been within reach as long.
-   */
   /** Whether the last estimate found tied scores keeping every α off the target by more than {@link #TIED_MISS}. */
   public boolean tied() {
     return tied;
@@ -158,6 +152,12 @@ public final class TargetController {
 
   private volatile boolean tied;
 
+  /**
+   * Whether the target has been out of reach for a quarter of the window: the α that would hold it
+   * lies outside [min_alpha, max_alpha], or a budget is below what sending everything to the cheaper
+   * side costs. α then sits at its bound while the observed share or spend misses the target.
+   * Cleared once it has been within reach as long.
+   */
   public boolean outOfReach() {
     return outOfReach;
   }
