@@ -54,11 +54,24 @@ public final class Main implements Runnable {
         String what = problem instanceof java.nio.file.NoSuchFileException ? "no such file: " + problem.getMessage()
             : problem instanceof java.nio.file.FileSystemException fs && problem == e ? fileProblem(fs)
             : message;
+        java.nio.file.Path config = problem instanceof io.routewise.config.ConfigException ? configOf(parsed) : null;
+        if (config != null) { // the file it is in, as serve and check say it
+          what = ((io.routewise.config.ConfigException) problem).messageIn(config.toString());
+        }
         cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + what);
         return 2;
       }
       throw e;
     });
+  }
+
+  /** The --config the command was given (null: none). */
+  private static java.nio.file.Path configOf(CommandLine.ParseResult parsed) {
+    CommandLine.ParseResult r = parsed;
+    while (r.hasSubcommand()) {
+      r = r.subcommand();
+    }
+    return r.hasMatchedOption("--config") ? r.matchedOptionValue("--config", null) : null;
   }
 
   /**

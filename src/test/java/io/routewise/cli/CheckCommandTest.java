@@ -74,6 +74,29 @@ class CheckCommandTest {
     assertEquals("routewise: Invalid configuration in " + absent + ": file not found", problem(r.err()));
   }
 
+  /**
+   * The other commands that read a --config (calibrate, label, score, eval, replay) said its problem
+   * without the file, as serve and check did before they named it: a script labelling with one config
+   * and calibrating with another could not tell which was wrong.
+   */
+  @Test
+  void theOtherCommandsNameTheConfigFileToo() throws Exception {
+    Path config = write(ladder("http://127.0.0.1:1/v1").replace("threshold: 0.5", "threshold: 2"));
+    Path prompts = tmp.resolve("prompts.jsonl");
+    Files.writeString(prompts, "{\"id\":\"a\",\"prompt\":\"hi\"}\n");
+    List<List<String>> commands = List.of(
+        List.of("calibrate", "--config", config.toString(), "--router", "random", "--input", prompts.toString(),
+            "--strong-percent", "50"),
+        List.of("label", "--config", config.toString(), "--judge", "strong", "--input", prompts.toString(),
+            "--output", tmp.resolve("labels.jsonl").toString()));
+    for (List<String> args : commands) {
+      LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(args);
+      assertEquals(2, r.code(), r.out() + r.err());
+      assertTrue(r.err().contains("routewise " + args.get(0) + ": Invalid configuration in " + config
+          + ": routing.threshold: must be in [0, 1]"), r.err());
+    }
+  }
+
   @Test
   void aGoodConfigExitsZeroWithASummaryOfWhatWouldBeServed() throws Exception {
     Path config = write(ladder("http://127.0.0.1:1/v1").replace("port: 0}", "port: 0, api_keys: {batch: {keys: [sk-b1, "
