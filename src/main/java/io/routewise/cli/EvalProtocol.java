@@ -106,6 +106,7 @@ final class EvalProtocol {
   String run() throws IOException {
     Dataset data = DatasetReader.read(files);
     int n = data.size();
+    TrainCommand.sayBlankPromptsLeftOut(data);
     float[][] emb = new float[n][];
     try (var pb = TrainingSet.progressBar("embed", n, progress)) {
       for (int i = 0; i < n; i++) {
@@ -212,7 +213,11 @@ final class EvalProtocol {
     List<Integer> train = new ArrayList<>();
     List<Integer> heldOut = new ArrayList<>();
     for (int i = 0; i < data.size(); i++) {
-      (held.contains(i) ? heldOut : train).add(i);
+      if (held.contains(i)) {
+        heldOut.add(i);
+      } else if (!data.prompts().get(i).prompt().isBlank()) { // as train leaves them out (TrainingSet)
+        train.add(i);
+      }
     }
     TrainingSet set = new TrainingSet(data, emb, train, heldOut, null);
     System.err.println("training on " + train.size() + " prompts (" + label + ")");

@@ -407,14 +407,11 @@ public final class TrainCommand implements Runnable {
             + "{model: score}, or a battle's model_a, model_b and winner)");
       }
       if (set.train().isEmpty()) {
-        throw new IllegalArgumentException("--holdout " + holdout + " leaves no prompt to train on");
+        throw new IllegalArgumentException(set.data().prompts().stream().allMatch(p -> p.prompt().isBlank())
+            ? data + ": no prompt with text to train on" : "--holdout " + holdout + " leaves no prompt to train on");
       }
       io.routewise.data.OutcomeTable.rescaleNotes(set.data()).forEach(System.err::println);
-      long blank = set.data().prompts().stream().filter(p -> p.prompt().isBlank()).count();
-      if (blank > 0) {
-        System.err.println("note: " + blank + " of " + set.data().prompts().size() + " prompts have no text and are left "
-            + "out of training (serve sends such a request to the top unscored)");
-      }
+      sayBlankPromptsLeftOut(set.data());
       Holdout h = Holdout.parse(holdout);
       if (h.kind().equals("source") || h.kind().equals("category")) {
         // a typo held out nothing and trained on the very source meant to be kept out, exit 0 (walkthrough)
@@ -436,6 +433,15 @@ public final class TrainCommand implements Runnable {
             + ": nothing is measured on unseen prompts (the manifest's held-out figures are empty)");
       }
       return set;
+    }
+  }
+
+  /** Says how many prompts have no text, which training leaves out ({@link TrainingSet#load}), if any. */
+  static void sayBlankPromptsLeftOut(io.routewise.data.Dataset data) {
+    long blank = data.prompts().stream().filter(p -> p.prompt().isBlank()).count();
+    if (blank > 0) {
+      System.err.println("note: " + blank + " of " + data.prompts().size() + " prompts have no text and are left out of "
+          + "training (serve sends such a request to the top unscored)");
     }
   }
 

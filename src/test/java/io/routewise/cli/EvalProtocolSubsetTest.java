@@ -39,6 +39,28 @@ class EvalProtocolSubsetTest {
     return LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(), "--folds", "3", "--quiet"));
   }
 
+  /**
+   * Prompts without text are left out of the protocol's training as train leaves them out (serve scores
+   * none): the protocol, "today's recipe", trained mf on what models win on "".
+   */
+  @Test
+  void promptsWithoutTextAreLeftOutOfTrainingAsTrainLeavesThemOut() throws Exception {
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < 24; i++) {
+      String source = i % 2 == 0 ? "mmlu-gold" : "arena-bench-v1";
+      String prompt = i % 4 == 1 ? "" : "a question on topic " + i; // 6 of arena's 12 without text
+      rows.append("{\"id\": \"").append(source).append('/').append(i).append("\", \"source\": \"").append(source)
+          .append("\", \"prompt\": \"").append(prompt).append("\", \"outcomes\": {\"gpt-4-1106-preview\": ")
+          .append(i % 3 == 0 ? 0 : 1).append(", \"mixtral-8x7b-instruct-v0.1\": ").append(i % 4 == 0 ? 1 : 0).append("}}\n");
+    }
+    Path data = Files.writeString(tmp.resolve("blank.jsonl"), rows);
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(),
+        "--folds", "3", "--quiet"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.err().contains("training on 6 prompts (without mmlu-gold)"), r.err());
+    assertTrue(r.err().contains("note: 6 of 24 prompts have no text and are left out of training"), r.err());
+  }
+
   @Test
   void aStandInWithoutRowsIsLeftOutAndSaid() throws Exception {
     LearnedRoutersEndToEndTest.Run r = protocol(i -> i % 2 == 0 ? "mmlu-gold" : "arena-bench-v1", "gpt-4-1106-preview",

@@ -129,6 +129,19 @@ class TrainInputsTest {
     assertEquals(22, m.path("training").path("prompts_train").asInt(), m.toString());
   }
 
+  /** Every prompt without text: the refusal says so, not that --holdout left nothing (it held out none). */
+  @Test
+  void dataWhosePromptsAllLackTextIsRefusedSayingSo() throws Exception {
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      lines.add("{\"id\": \"q" + i + "\", \"prompt\": \" \", \"outcomes\": {\"a\": " + (i % 2) + ", \"b\": 0}}");
+    }
+    Run r = train("mf", "--data", data(lines.toArray(String[]::new)).toString(), "--out", tmp.resolve("mf").toString(),
+        "--holdout", "none");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("no prompt with text to train on"), r.err());
+  }
+
   @Test
   void theHeldOutFileIsNeverADataFile() throws Exception {
     Path f = Files.copy(OUTCOMES, tmp.resolve("victim.jsonl"));
