@@ -560,10 +560,6 @@ public final class EvalCommand implements Callable<Integer> {
    * the curves' order read a judge's 1-10 the same), but a few such among 0/1 scores are typos that
    * move every figure, where {@code train} rescales the source by its range.
    */
-  private static String plain(double v) {
-    return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
-  }
-
   static java.util.Optional<String> outsideUnit(List<PromptRecord> rows, List<String> models) {
     long outside = 0;
     long all = 0;
@@ -586,5 +582,9 @@ public final class EvalCommand implements Callable<Integer> {
     return java.util.Optional.of(String.format(java.util.Locale.ROOT, "note: %d of %d outcomes of %s are outside [0, 1] "
         + "(they span [%s, %s]) and are taken as they are, qualities on that scale%s", outside, all,
         String.join(", ", models), plain(lo), plain(hi), outside * 100 < all ? " (so few: typos? each moves every figure)" : ""));
+  }
+
+  private static String plain(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : Double.toString(v);
   }
 }
