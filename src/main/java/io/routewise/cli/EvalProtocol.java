@@ -215,7 +215,7 @@ final class EvalProtocol {
     for (int i = 0; i < data.size(); i++) {
       if (held.contains(i)) {
         heldOut.add(i);
-      } else if (!data.prompts().get(i).prompt().isBlank()) { // as train leaves them out (TrainingSet)
+      } else if (data.prompts().get(i).hasText()) { // as train leaves them out (TrainingSet)
         train.add(i);
       }
     }
@@ -251,6 +251,13 @@ final class EvalProtocol {
       for (int i = 0; i < rows.size(); i++) {
         int q = rows.get(i);
         String text = data.prompts().get(q).prompt();
+        if (!data.prompts().get(q).hasText()) { // serve sends it to the top unscored, at any α
+          for (int v = 0; v < variants; v++) {
+            mfScores[v][i] = 1.0;
+            swScores[v][i] = 1.0;
+          }
+          continue;
+        }
         float[] x = t.model().features(emb[q], text);
         for (int v = 0; v < variants; v++) {
           mfScores[v][i] = mfs[v].pairWinRate(si, wi, x);
@@ -320,8 +327,8 @@ final class EvalProtocol {
         if (name.startsWith("random")) {
           apgr = QualityCurve.random(sq, wq, 10, seed).apgr();
         } else if (name.equals("length")) {
-          apgr = QualityCurve.of(c.rows.stream().mapToDouble(q -> data.prompts().get(q).prompt().length()).toArray(),
-              sq, wq).apgr();
+          apgr = QualityCurve.of(c.rows.stream().mapToDouble(q -> data.prompts().get(q).hasText()
+              ? data.prompts().get(q).prompt().length() : Double.MAX_VALUE).toArray(), sq, wq).apgr(); // no text: the top
         } else if (c.scores.containsKey(name) && c.rows.stream().noneMatch(q -> Double.isNaN(c.scores.get(name)[q]))) {
           double[] all = c.scores.get(name);
           apgr = QualityCurve.of(c.rows.stream().mapToDouble(q -> all[q]).toArray(), sq, wq).apgr();

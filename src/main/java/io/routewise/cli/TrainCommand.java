@@ -2,6 +2,7 @@ package io.routewise.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.routewise.data.Holdout;
+import io.routewise.data.PromptRecord;
 import io.routewise.data.TrainingSet;
 import io.routewise.embedding.Embedder;
 import io.routewise.embedding.EmbeddingSettings;
@@ -407,7 +408,7 @@ public final class TrainCommand implements Runnable {
             + "{model: score}, or a battle's model_a, model_b and winner)");
       }
       if (set.train().isEmpty()) {
-        throw new IllegalArgumentException(set.data().prompts().stream().allMatch(p -> p.prompt().isBlank())
+        throw new IllegalArgumentException(set.data().prompts().stream().noneMatch(PromptRecord::hasText)
             ? data + ": no prompt with text to train on" : "--holdout " + holdout + " leaves no prompt to train on");
       }
       io.routewise.data.OutcomeTable.rescaleNotes(set.data()).forEach(System.err::println);
@@ -438,7 +439,7 @@ public final class TrainCommand implements Runnable {
 
   /** Says how many prompts have no text, which training leaves out ({@link TrainingSet#load}), if any. */
   static void sayBlankPromptsLeftOut(io.routewise.data.Dataset data) {
-    long blank = data.prompts().stream().filter(p -> p.prompt().isBlank()).count();
+    long blank = data.prompts().stream().filter(p -> !p.hasText()).count();
     if (blank > 0) {
       System.err.println("note: " + blank + " of " + data.prompts().size() + " prompts have no text and are left out of "
           + "training (serve sends such a request to the top unscored)");

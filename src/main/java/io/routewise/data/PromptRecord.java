@@ -13,6 +13,15 @@ import java.util.Map;
 public record PromptRecord(String id, String source, String category, String prompt, Map<String, Double> outcomes) {
 
   /**
+   * Whether serve would score this prompt ({@link io.routewise.routing.Prompt#hasText}): one without
+   * text (blank, or only invisible or combining characters) goes to the top unscored, so it neither
+   * trains a router nor is scored by one.
+   */
+  public boolean hasText() {
+    return io.routewise.routing.Prompt.of(prompt).hasText();
+  }
+
+  /**
    * A prompt's id when its line gives none: {@code p-} and the first 12 hex digits of its text's SHA-256.
    * The text's, not its line's: score, eval and label name a prompt alike, and reruns of an edited file agree.
    */

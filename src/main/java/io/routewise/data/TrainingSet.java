@@ -32,7 +32,7 @@ public record TrainingSet(Dataset data, float[][] embeddings, List<Integer> trai
     List<Integer> train = new ArrayList<>();
     for (int i = 0; i < data.size(); i++) {
       // serve scores no prompt without text (it goes to the top): what models win on "" teaches nothing
-      if (!heldSet.contains(i) && !data.prompts().get(i).prompt().isBlank()) {
+      if (!heldSet.contains(i) && data.prompts().get(i).hasText()) {
         train.add(i);
       }
     }

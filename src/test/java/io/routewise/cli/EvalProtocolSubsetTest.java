@@ -61,6 +61,33 @@ class EvalProtocolSubsetTest {
     assertTrue(r.err().contains("note: 6 of 24 prompts have no text and are left out of training"), r.err());
   }
 
+  /**
+   * A held-out prompt without text is scored as serve routes it, to the top, by every router: length
+   * read its blanks as the shortest prompts (weak first) and mf scored them as text. Here only the
+   * blank prompts need the strong model, so sending them first is the whole gain.
+   */
+  @Test
+  void heldOutPromptsWithoutTextAreScoredAsServeRoutesThem() throws Exception {
+    StringBuilder rows = new StringBuilder();
+    for (int i = 0; i < 24; i++) {
+      String source = i % 2 == 0 ? "mmlu-gold" : "arena-bench-v1";
+      boolean blank = i % 4 == 0; // 6 of mmlu-gold's 12, of 1 to 6 spaces
+      String prompt = blank ? " ".repeat(i / 4 + 1) : "a question on topic " + i;
+      rows.append("{\"id\": \"").append(source).append('/').append(i).append("\", \"source\": \"").append(source)
+          .append("\", \"prompt\": \"").append(prompt).append("\", \"outcomes\": {\"gpt-4-1106-preview\": ")
+          .append(blank || i % 3 == 0 ? 1 : 0).append(", \"mixtral-8x7b-instruct-v0.1\": ").append(blank ? 0 : i % 3 == 0 ? 1 : 0)
+          .append("}}\n");
+    }
+    Path data = Files.writeString(tmp.resolve("blank-held.jsonl"), rows);
+    LearnedRoutersEndToEndTest.Run r = LearnedRoutersEndToEndTest.run(List.of("eval", "--protocol", data.toString(),
+        "--folds", "3", "--quiet"));
+    assertEquals(0, r.code(), r.err());
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\| length \\| (\\S+) \\|").matcher(r.out());
+    assertTrue(m.find(), r.out());
+    assertEquals(0.750, Double.parseDouble(m.group(1)), 1e-9, "length sends the blank prompts strong first (the best its"
+        + " quantile thresholds reach): " + r.out());
+  }
+
   @Test
   void aStandInWithoutRowsIsLeftOutAndSaid() throws Exception {
     LearnedRoutersEndToEndTest.Run r = protocol(i -> i % 2 == 0 ? "mmlu-gold" : "arena-bench-v1", "gpt-4-1106-preview",
