@@ -1136,7 +1136,9 @@ final class ChatCompletionsHandler {
   /** An answer's usage, counted (AnswerSpend), and kept for the request's access-log line. */
   private void tokens(UpstreamClient upstream, Usage u, RouteSpec spec, Context ctx) {
     double usd = spend.counted(upstream.name(), u, spec, routersChoice(spec, ctx.res()), ctx.attribute(CLIENT_NAME));
-    ctx.attribute(AccessLog.SPENT, new AccessLog.Spent(u, usd));
+    if (accessLog) { // only its line reads it
+      ctx.attribute(AccessLog.SPENT, new AccessLog.Spent(u, usd));
+    }
   }
 
   /**

@@ -961,7 +961,7 @@ final class PassthroughHandler {
       if (metered != null && !metered.end() && !ended) { // no usage, and it did not end whole
         chargeUnread(ctx, priced, path);
       }
-      if (metered != null && metered.spent != null) {
+      if (accessLog && metered != null && metered.spent != null) { // only its line reads it
         ctx.attribute(AccessLog.SPENT, metered.spent);
       }
     }
